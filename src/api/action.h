@@ -1,0 +1,52 @@
+// Actions: one handler per ECS action, registered by name in an ActionTable.
+//
+// A handler receives the authenticated caller and the merged parameters and
+// returns the response body as JSON *without* RequestId (the dispatcher adds
+// it and renders JSON or XML), or a non-OK Status that api/errors.cc turns
+// into the ECS error response.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/params.h"
+#include "catalog/catalog.h"
+#include "common/status.h"
+#include "region/region.h"
+
+namespace ferry {
+
+// The regions this process serves, by id, in display order.
+struct RegionSet {
+  std::vector<Region*> ordered;
+  Region* Find(const std::string& region_id) const {
+    for (Region* r : ordered)
+      if (r->id() == region_id) return r;
+    return nullptr;
+  }
+};
+
+struct ActionContext {
+  const Params& params;
+  Caller caller;
+  bool caller_is_root = false;
+  std::string request_id;
+  const RegionSet& regions;
+  AccountDirectory& accounts;
+  const Clock& clock;
+
+  // The region named by RegionId; InvalidRegionId.NotFound (or
+  // MissingParameter) otherwise.
+  Result<Region*> RegionParam(const std::string& name = "RegionId") const;
+};
+
+using ActionHandler = std::function<Result<nlohmann::json>(ActionContext&)>;
+using ActionTable = std::map<std::string, ActionHandler>;
+
+// Every ECS action Ferry implements (api/actions.cc).
+ActionTable BuiltinActions();
+
+}  // namespace ferry

@@ -1,0 +1,50 @@
+// EcsClient: a small synchronous client for Ferry's (and ECS's) RPC API that
+// signs requests exactly as the official SDKs do — HMAC-SHA1 v1 (parameters
+// in a form body, like pop-core) or ACS3-HMAC-SHA256 (parameters in the query,
+// action/version in x-acs-* headers, like @alicloud/ecs20140526).
+//
+// Threading: one request at a time per client object.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace ferry {
+
+struct ClientConfig {
+  std::string endpoint;  // "http://127.0.0.1:8080"
+  std::string access_key_id;
+  std::string access_key_secret;
+  bool use_v3 = false;  // ACS3-HMAC-SHA256 instead of HMAC-SHA1
+  int timeout_ms = 10000;
+};
+
+struct EcsResponse {
+  int http_status = 0;
+  nlohmann::json body;   // parsed JSON body
+  std::string raw_body;
+};
+
+class EcsClient {
+ public:
+  explicit EcsClient(ClientConfig config);
+  // Sends `action` with `params` (RegionId etc.). Returns the response for
+  // any HTTP status; a non-OK Status only for transport failures or a
+  // non-JSON body. Use CallOrError to turn ECS errors into a Status.
+  Result<EcsResponse> Call(const std::string& action, const std::map<std::string, std::string>& params);
+  // Like Call, but an ECS error response becomes a Status with reason = Code
+  // and message = "Code: Message (RequestId)".
+  Result<nlohmann::json> CallOrError(const std::string& action,
+                                     const std::map<std::string, std::string>& params);
+  // Plain GET of a path (e.g. "/metrics").
+  Result<std::string> Get(const std::string& path);
+
+ private:
+  ClientConfig config_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,215 @@
+// Catalog: a region's records — images, snapshots, tasks, idempotency tokens —
+// and AccountDirectory: the accounts and AccessKeys shared by all regions.
+//
+// Catalogs are plain record stores: they enforce uniqueness and atomicity, not
+// ECS rules (those live in region/). SQL is kept portable (SQLite now,
+// PostgreSQL later).
+//
+// Threading: implementations are thread-safe. Transact() runs `fn` with the
+// catalog locked in one transaction; calls made on the same catalog from
+// inside `fn` join that transaction.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace ferry {
+
+using Tags = std::vector<std::pair<std::string, std::string>>;  // (key, value)
+
+// The account id that owns public (system) images.
+inline constexpr const char* kSystemAccountId = "system";
+
+struct DiskMapping {
+  std::string snapshot_id;
+  uint64_t size_gib = 0;
+  std::string device = "/dev/xvda";
+  std::string type = "system";  // system | data
+  std::string format;           // import format (RAW, QCOW2, ...)
+  std::string import_bucket;
+  std::string import_object;
+};
+
+struct ImageRecord {
+  std::string image_id;
+  std::string account_id;  // owner; kSystemAccountId for public images
+  std::string name;
+  std::string description;
+  std::string status;  // Creating | Waiting | Available | UnAvailable | CreateFailed | Deprecated
+  int progress = 0;    // 0..100
+  std::string os_type = "linux";
+  std::string os_name;
+  std::string platform = "Others Linux";
+  std::string architecture = "x86_64";
+  std::string boot_mode = "BIOS";
+  std::string image_family;
+  std::string image_version;
+  std::string license_type;
+  std::string resource_group_id;
+  uint64_t size_gib = 0;
+  std::vector<DiskMapping> disks;  // disks[0] is the system disk
+  Tags tags;
+  bool is_copied = false;
+  std::string source_region_id;  // for copies
+  std::string source_image_id;   // for copies
+  std::string failure_reason;    // CreateFailed: why
+  UnixSeconds creation_time = 0;
+};
+
+struct SnapshotRecord {
+  std::string snapshot_id;
+  std::string account_id;
+  std::string name;
+  std::string description;
+  std::string status = "progressing";  // progressing | accomplished | failed
+  int progress = 0;
+  uint64_t logical_size = 0;  // bytes
+  uint64_t source_disk_size_gib = 0;
+  std::string source_disk_type = "system";
+  std::string usage = "image";  // image | disk | none
+  bool encrypted = false;
+  std::string kms_key_id;
+  std::string source_region_id;
+  std::string source_snapshot_id;
+  std::string content_digest;        // hex SHA-256 of the manifest entries
+  std::vector<uint8_t> manifest;     // encoded Manifest; empty until committed
+  Tags tags;
+  UnixSeconds creation_time = 0;
+  UnixSeconds last_modified_time = 0;
+};
+
+struct TaskRecord {
+  std::string task_id;
+  std::string account_id;
+  std::string action;  // ImportImage | ExportImage
+  std::string status;  // Processing | Finished | Failed | Cancelled
+  int progress = 0;    // 0..100
+  std::string resource_id;  // image id
+  std::string params;       // JSON with the action's own parameters
+  std::string error_code;
+  std::string error_message;
+  bool cancel_requested = false;
+  UnixSeconds creation_time = 0;
+  UnixSeconds finished_time = 0;  // 0 while running
+};
+
+struct ImageQuery {
+  // Visibility: images owned by `account_id`, public images, and (later)
+  // images shared with it. Empty = no restriction (internal use).
+  std::string account_id;
+  bool include_system = true;
+  bool include_self = true;
+  std::string image_id;         // exact
+  std::string name_contains;    // substring
+  std::string snapshot_id;      // any disk mapping
+  std::vector<std::string> statuses;  // empty = any
+  Tags tags;                    // all must match
+  uint64_t offset = 0;
+  uint64_t limit = 0;           // 0 = no limit
+};
+
+struct SnapshotQuery {
+  std::string account_id;  // empty = any
+  std::vector<std::string> snapshot_ids;
+  std::string status;      // empty = any
+  std::string name;
+  uint64_t offset = 0;
+  uint64_t limit = 0;
+};
+
+struct TaskQuery {
+  std::string account_id;  // empty = any
+  std::vector<std::string> task_ids;
+  std::string action;
+  std::string status;
+  std::vector<std::string> resource_ids;
+  std::vector<std::string> statuses;  // e.g. {"Processing"} for resume
+  uint64_t offset = 0;
+  uint64_t limit = 0;
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  uint64_t total = 0;  // matches before offset/limit
+};
+
+class Catalog {
+ public:
+  virtual ~Catalog() = default;
+
+  virtual Status Transact(const std::function<Status()>& fn) = 0;
+
+  // Images. Insert fails with kAlreadyExists (reason
+  // "InvalidImageName.Duplicated") if (account_id, name) is taken by another
+  // image in this region and name is not empty.
+  virtual Status InsertImage(const ImageRecord& r) = 0;
+  virtual Status UpdateImage(const ImageRecord& r) = 0;  // by image_id; same uniqueness rule
+  virtual Result<ImageRecord> GetImage(const std::string& image_id) = 0;  // kNotFound
+  virtual Status DeleteImage(const std::string& image_id) = 0;            // OK if absent
+  virtual Result<Page<ImageRecord>> ListImages(const ImageQuery& q) = 0;   // newest first
+
+  // Snapshots.
+  virtual Status InsertSnapshot(const SnapshotRecord& r) = 0;
+  virtual Status UpdateSnapshot(const SnapshotRecord& r) = 0;
+  virtual Result<SnapshotRecord> GetSnapshot(const std::string& snapshot_id) = 0;
+  virtual Status DeleteSnapshot(const std::string& snapshot_id) = 0;
+  virtual Result<Page<SnapshotRecord>> ListSnapshots(const SnapshotQuery& q) = 0;  // manifests not loaded
+  // Calls fn(snapshot_id, encoded_manifest) for every snapshot with a manifest.
+  virtual Status ForEachManifest(
+      const std::function<Status(const std::string&, const std::vector<uint8_t>&)>& fn) = 0;
+
+  // Tasks.
+  virtual Status InsertTask(const TaskRecord& r) = 0;
+  virtual Status UpdateTask(const TaskRecord& r) = 0;
+  virtual Result<TaskRecord> GetTask(const std::string& task_id) = 0;
+  virtual Result<Page<TaskRecord>> ListTasks(const TaskQuery& q) = 0;  // newest first
+
+  // Idempotency: remembers (account, action, token) -> (params fingerprint,
+  // result id). Get returns kNotFound when unknown.
+  struct TokenRecord {
+    std::string fingerprint;
+    std::string result_id;
+  };
+  virtual Result<TokenRecord> GetClientToken(const std::string& account_id, const std::string& action,
+                                             const std::string& token) = 0;
+  virtual Status PutClientToken(const std::string& account_id, const std::string& action,
+                                const std::string& token, const TokenRecord& rec) = 0;
+};
+
+struct AccountRecord {
+  std::string account_id;  // 16 decimal digits
+  std::string name;
+  bool is_root = false;
+  UnixSeconds creation_time = 0;
+};
+
+struct AccessKeyRecord {
+  std::string access_key_id;
+  std::string access_key_secret;
+  std::string account_id;
+  bool enabled = true;
+  UnixSeconds creation_time = 0;
+};
+
+class AccountDirectory {
+ public:
+  virtual ~AccountDirectory() = default;
+  // kAlreadyExists if the name or id is taken.
+  virtual Status CreateAccount(const AccountRecord& a) = 0;
+  virtual Result<AccountRecord> GetAccount(const std::string& account_id) = 0;
+  virtual Result<AccountRecord> FindAccountByName(const std::string& name) = 0;
+  virtual Result<std::vector<AccountRecord>> ListAccounts() = 0;
+  virtual Status AddAccessKey(const AccessKeyRecord& k) = 0;
+  virtual Result<AccessKeyRecord> GetAccessKey(const std::string& access_key_id) = 0;  // kNotFound
+  virtual Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& account_id) = 0;
+};
+
+}  // namespace ferry

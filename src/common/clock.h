@@ -1,0 +1,37 @@
+// Time: a Clock seam (so tests can move time) and the ECS time formats.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ferry {
+
+// Seconds since the Unix epoch, UTC.
+using UnixSeconds = int64_t;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual UnixSeconds Now() const = 0;
+  // Monotonic, for rates and deadlines.
+  virtual std::chrono::steady_clock::time_point Steady() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  UnixSeconds Now() const override;
+  std::chrono::steady_clock::time_point Steady() const override;
+  static const SystemClock& Get();
+};
+
+// "2019-11-15T06:07:05Z" (images, snapshots, signatures).
+std::string FormatTimeSeconds(UnixSeconds t);
+// "2015-11-24T12:50Z" (tasks, filters).
+std::string FormatTimeMinutes(UnixSeconds t);
+// Parses "yyyy-MM-ddTHH:mm:ssZ" or "yyyy-MM-ddTHH:mmZ".
+std::optional<UnixSeconds> ParseTime(std::string_view s);
+
+}  // namespace ferry

@@ -1,0 +1,116 @@
+#include "common/hash.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cassert>
+
+namespace ferry {
+
+struct Sha256::Ctx {
+  EVP_MD_CTX* md = nullptr;
+};
+
+Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
+  ctx_->md = EVP_MD_CTX_new();
+  assert(ctx_->md != nullptr);
+  EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr);
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(ctx_->md); }
+
+void Sha256::Update(std::span<const uint8_t> data) {
+  EVP_DigestUpdate(ctx_->md, data.data(), data.size());
+}
+
+void Sha256::Update(std::string_view data) {
+  EVP_DigestUpdate(ctx_->md, data.data(), data.size());
+}
+
+Digest256 Sha256::Finish() {
+  Digest256 out{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_->md, out.data(), &len);
+  EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr);
+  return out;
+}
+
+Digest256 Sha256::Of(std::span<const uint8_t> data) {
+  Digest256 out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+Digest256 Sha256::Of(std::string_view data) {
+  return Of(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+}
+
+std::string ToHex(std::span<const uint8_t> bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.resize(bytes.size() * 2);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+std::string ToHex(std::string_view bytes) {
+  return ToHex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+}
+
+static int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool FromHex(std::string_view hex, Digest256* out) {
+  if (hex.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = HexValue(hex[2 * i]);
+    int lo = HexValue(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out;
+  out.resize(4 * ((bytes.size() + 2) / 3) + 1);
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+static std::string Hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
+  unsigned char buf[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(md, key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), buf, &len);
+  return std::string(reinterpret_cast<char*>(buf), len);
+}
+
+std::string HmacSha1(std::string_view key, std::string_view data) {
+  return Hmac(EVP_sha1(), key, data);
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  return Hmac(EVP_sha256(), key, data);
+}
+
+std::string Sha256Hex(std::string_view data) { return ToHex(Sha256::Of(data)); }
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace ferry

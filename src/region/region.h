@@ -1,0 +1,190 @@
+// Region: one region's image service — its catalog, its chunk store, its
+// object-storage buckets and its background tasks — behind ECS semantics.
+//
+// The API layer authenticates the caller, parses ECS parameters into the
+// request structs below, calls a Region, and renders the results. Every ECS
+// rule (visibility, states, names, errors with their ECS codes as Status
+// reasons) is enforced here.
+//
+// Threading: all public methods are thread-safe. Long work (import, export)
+// runs as a task on the region's own worker threads; the calls that start it
+// return at once with the task id.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "store/chunk_store.h"
+
+namespace ferry {
+
+struct RegionConfig {
+  std::string region_id;      // e.g. "cn-hangzhou"
+  std::string local_name_en;  // "China (Hangzhou)"
+  std::string local_name_zh;  // "华东1（杭州）"
+  std::string data_dir;       // this region's directory: catalog.db, chunks/, tmp/
+  std::string oss_dir;        // object storage root: one folder per bucket
+  uint32_t chunk_size = 4u << 20;
+  unsigned task_threads = 2;    // concurrent import/export tasks
+  unsigned ingest_threads = 2;  // hash/compress workers per task
+  bool seed_public_image = true;
+};
+
+// The authenticated account making a request.
+struct Caller {
+  std::string account_id;
+};
+
+struct ImportDisk {
+  std::string oss_bucket;
+  std::string oss_object;
+  std::string format;  // RAW | QCOW2 | VHD | VMDK | "" (detect)
+  uint64_t disk_image_size_gib = 0;  // 0 = from the file
+};
+
+struct ImportImageRequest {
+  std::vector<ImportDisk> disks;  // [0] = system disk
+  std::string image_name;
+  std::string description;
+  std::string architecture;  // default x86_64
+  std::string os_type;       // default linux
+  std::string platform;      // default "Others Linux"
+  std::string boot_mode;     // default BIOS
+  std::string license_type;
+  bool encrypted = false;    // the snapshot is marked encrypted
+  Tags tags;
+  std::string client_token;
+  bool dry_run = false;
+};
+
+struct ImportImageResult {
+  std::string image_id;
+  std::string task_id;
+};
+
+struct DescribeImagesRequest {
+  std::string image_id;
+  std::string image_name;
+  std::vector<std::string> statuses;  // empty = {"Available"}
+  std::string owner_alias;            // "" | system | self | others | marketplace
+  std::string snapshot_id;
+  Tags tags;
+  uint64_t page_number = 1;
+  uint64_t page_size = 10;
+};
+
+struct ModifyImageAttributeRequest {
+  std::string image_id;
+  std::optional<std::string> image_name;
+  std::optional<std::string> description;
+  std::optional<std::string> status;  // Deprecated | Available
+  std::optional<std::string> image_family;
+  std::optional<std::string> boot_mode;
+  std::optional<std::string> license_type;
+};
+
+struct CreateImageRequest {
+  std::string snapshot_id;
+  std::string image_name;
+  std::string description;
+  std::string platform;
+  std::string architecture;
+  std::string boot_mode;
+  std::string image_family;
+  std::string image_version;
+  Tags tags;
+  std::string client_token;
+};
+
+struct DescribeSnapshotsRequest {
+  std::vector<std::string> snapshot_ids;
+  std::string status;  // "" or all = any
+  std::string snapshot_name;
+  uint64_t page_number = 1;
+  uint64_t page_size = 10;
+};
+
+struct ExportImageRequest {
+  std::string image_id;
+  std::string oss_bucket;
+  std::string oss_prefix;
+  std::string image_format;  // raw (default) | qcow2
+};
+
+struct DescribeTasksRequest {
+  std::vector<std::string> task_ids;
+  std::string task_action;
+  std::string task_status;
+  std::vector<std::string> resource_ids;
+  uint64_t page_number = 1;
+  uint64_t page_size = 10;
+};
+
+// Counters for /metrics. Monotonic.
+struct RegionMetrics {
+  std::atomic<uint64_t> bytes_imported{0};
+  std::atomic<uint64_t> bytes_exported{0};
+  std::atomic<uint64_t> chunks_stored{0};
+  std::atomic<uint64_t> chunks_deduped{0};
+  std::atomic<uint64_t> tasks_finished{0};
+  std::atomic<uint64_t> tasks_failed{0};
+};
+
+struct GcStats {
+  uint64_t chunks_scanned = 0;
+  uint64_t chunks_referenced = 0;
+  uint64_t chunks_deleted = 0;
+};
+
+struct FsckReport {
+  uint64_t chunks_checked = 0;
+  uint64_t manifests_checked = 0;
+  std::vector<std::string> problems;  // one line each; empty = healthy
+};
+
+class Region {
+ public:
+  virtual ~Region() = default;
+
+  virtual const RegionConfig& config() const = 0;
+  const std::string& id() const { return config().region_id; }
+
+  virtual Result<ImportImageResult> ImportImage(const Caller& c, const ImportImageRequest& r) = 0;
+  virtual Result<Page<ImageRecord>> DescribeImages(const Caller& c, const DescribeImagesRequest& r) = 0;
+  virtual Status ModifyImageAttribute(const Caller& c, const ModifyImageAttributeRequest& r) = 0;
+  virtual Status DeleteImage(const Caller& c, const std::string& image_id, bool force) = 0;
+  virtual Result<std::string> CreateImage(const Caller& c, const CreateImageRequest& r) = 0;
+  virtual Result<Page<SnapshotRecord>> DescribeSnapshots(const Caller& c,
+                                                         const DescribeSnapshotsRequest& r) = 0;
+  virtual Status DeleteSnapshot(const Caller& c, const std::string& snapshot_id, bool force) = 0;
+  virtual Result<std::string> ExportImage(const Caller& c, const ExportImageRequest& r) = 0;  // task id
+  virtual Result<Page<TaskRecord>> DescribeTasks(const Caller& c, const DescribeTasksRequest& r) = 0;
+  virtual Result<TaskRecord> DescribeTaskAttribute(const Caller& c, const std::string& task_id) = 0;
+  virtual Status CancelTask(const Caller& c, const std::string& task_id) = 0;
+
+  // Operations.
+  virtual Status CollectGarbage(GcStats* stats) = 0;
+  virtual Status Fsck(FsckReport* report) = 0;
+  virtual RegionMetrics& metrics() = 0;
+
+  // Stops taking new tasks, lets running tasks finish their current step
+  // (they resume on the next start), and joins the worker threads.
+  virtual void Shutdown() = 0;
+};
+
+// Opens (creating if needed) the region under config.data_dir, resumes tasks
+// left Processing by a previous run, and seeds the public image.
+Result<std::unique_ptr<Region>> OpenRegion(const RegionConfig& config, const Clock& clock);
+
+// Well-known region names: fills local_name_en / local_name_zh for known ids
+// (falls back to the id itself).
+void FillRegionNames(RegionConfig* config);
+
+}  // namespace ferry

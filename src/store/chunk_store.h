@@ -1,0 +1,56 @@
+// ChunkStore: the region's content-addressed store of immutable chunks.
+//
+// A chunk is identified by the SHA-256 of its plaintext (ChunkId). The store is
+// object-storage shaped — put / get / has / list / delete of immutable objects —
+// so an S3-compatible implementation can follow FsChunkStore.
+//
+// Threading: implementations are thread-safe; any method may be called from
+// any thread concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/hash.h"
+#include "common/status.h"
+
+namespace ferry {
+
+using ChunkId = Digest256;
+
+struct ChunkStoreStats {
+  uint64_t chunks = 0;        // objects present
+  uint64_t stored_bytes = 0;  // bytes on disk (after compression)
+};
+
+class ChunkStore {
+ public:
+  virtual ~ChunkStore() = default;
+
+  // Stores `plaintext` under `id`. Verifies SHA-256(plaintext) == id first
+  // (kDataLoss on mismatch). Idempotent: if the chunk exists, nothing is
+  // written. Durable when it returns OK (temp + fsync + rename).
+  // Sets *newly_stored (if non-null) to whether bytes were written.
+  virtual Status Put(const ChunkId& id, std::span<const uint8_t> plaintext,
+                     bool* newly_stored = nullptr) = 0;
+
+  // Returns the plaintext, verified against `id` (kDataLoss on corruption,
+  // kNotFound if absent).
+  virtual Result<std::vector<uint8_t>> Get(const ChunkId& id) = 0;
+
+  virtual Result<bool> Has(const ChunkId& id) = 0;
+
+  // Removes the chunk; OK if absent.
+  virtual Status Delete(const ChunkId& id) = 0;
+
+  // Calls `fn` for every stored chunk id, in no particular order. Chunks put
+  // or deleted concurrently may or may not be seen.
+  virtual Status List(const std::function<void(const ChunkId&)>& fn) = 0;
+
+  virtual Result<ChunkStoreStats> Stats() = 0;
+};
+
+}  // namespace ferry

@@ -1,0 +1,72 @@
+// Ingest: turn a disk image (a raw file, read by extent) into chunks in a
+// ChunkStore and a Manifest; Materialize: the reverse, writing a sparse raw
+// file from a Manifest.
+//
+// Ingest reads only the data extents of the source (SEEK_DATA/SEEK_HOLE), so
+// a 600 GiB image holding 1 GiB of data costs ~1 GiB of I/O. Each 4 MiB chunk
+// is zero-tested (all-zero chunks become holes), hashed, and stored only if
+// the store does not have it; hashing and compression run on a small pool of
+// worker threads with a bounded number of chunks in flight, so memory is
+// bounded whatever the image size.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/chunk_store.h"
+#include "store/manifest.h"
+
+namespace ferry {
+
+// A byte range of the source that may hold data.
+struct Extent {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// Data extents of a raw file via SEEK_DATA/SEEK_HOLE (the whole file if the
+// file system does not support them).
+Result<std::vector<Extent>> DataExtents(int fd, uint64_t file_size);
+
+struct IngestOptions {
+  uint32_t chunk_size = kDefaultChunkSize;
+  unsigned threads = 2;        // hash/compress workers
+  unsigned max_in_flight = 8;  // chunks buffered at once (memory bound)
+  // Called with (bytes_done, bytes_total) as extents are processed; total is
+  // the sum of data extents.
+  std::function<void(uint64_t, uint64_t)> progress;
+  // Polled between chunks; when it becomes true Ingest returns kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
+  // Called for every data chunk id before it is put into the store, so the
+  // caller can pin it against garbage collection until its manifest commits.
+  std::function<void(const ChunkId&)> pin;
+};
+
+struct IngestStats {
+  uint64_t bytes_read = 0;
+  uint64_t chunks_total = 0;
+  uint64_t chunks_zero = 0;
+  uint64_t chunks_stored = 0;  // newly written
+  uint64_t chunks_deduped = 0;
+};
+
+// Reads `path` (a raw image) and returns its manifest.
+Result<Manifest> IngestRawFile(const std::string& path, ChunkStore& store, const IngestOptions& opts,
+                               IngestStats* stats = nullptr);
+
+struct MaterializeOptions {
+  std::function<void(uint64_t, uint64_t)> progress;  // (bytes_done, data_bytes)
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// Writes the image described by `m` to `path` as a sparse raw file (holes
+// for zero chunks), atomically (temp + fsync + rename). Every chunk read is
+// verified against its id.
+Status MaterializeRawFile(const Manifest& m, ChunkStore& store, const std::string& path,
+                          const MaterializeOptions& opts);
+
+}  // namespace ferry
