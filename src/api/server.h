@@ -1,5 +1,11 @@
 // Server: the HTTP front door (Boost.Beast). Routes "/" to the ECS RPC API,
-// "/metrics" to Prometheus text, "/healthz" to a liveness probe.
+// "/metrics" to Prometheus text, "/healthz" to a liveness probe, and
+// "/oss/<bucket>/<object>" to object-storage uploads:
+//   PUT  /oss/<bucket>/<object>?uploadId=U&offset=O   body = bytes at offset O
+//   POST /oss/<bucket>/<object>?uploadId=U&complete=1&size=S   publish
+// both signed with ACS3-HMAC-SHA256 (canonical URI = the path; the body's
+// SHA-256 in x-acs-content-sha256 is verified while the body streams to disk,
+// so a large part never sits in memory).
 //
 // Threading: Start() spawns `threads` I/O threads; handlers run on them.
 // Stop() stops accepting, lets in-flight requests finish, and joins.
@@ -10,6 +16,7 @@
 #include <string>
 
 #include "api/action.h"
+#include "region/object_storage.h"
 #include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -31,7 +38,10 @@ class Server {
   virtual void Stop() = 0;            // idempotent
 };
 
-Result<std::unique_ptr<Server>> StartServer(const ServerConfig& config, const RegionSet& regions,
-                                            AccountDirectory& accounts, const Clock& clock);
+// `actions` is normally BuiltinActions(); tests pass their own table.
+// Borrowed objects must outlive the server.
+Result<std::unique_ptr<Server>> StartServer(const ServerConfig& config, ActionTable actions,
+                                            const RegionSet& regions, AccountDirectory& accounts,
+                                            ObjectStorage& object_storage, const Clock& clock);
 
 }  // namespace ferry

@@ -37,6 +37,12 @@ class ChunkStore {
   virtual Status Put(const ChunkId& id, std::span<const uint8_t> plaintext,
                      bool* newly_stored = nullptr) = 0;
 
+  // Makes every Put that returned OK durable against power loss, including
+  // the directory entries (Put itself fsyncs the file before its rename, so
+  // a chunk is never half-visible; Sync batches the directory fsyncs). Call
+  // before committing a manifest that references new chunks.
+  virtual Status Sync() = 0;
+
   // Returns the plaintext, verified against `id` (kDataLoss on corruption,
   // kNotFound if absent).
   virtual Result<std::vector<uint8_t>> Get(const ChunkId& id) = 0;
