@@ -1,0 +1,214 @@
+#include "catalog/sqlite_account_directory.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/fs_util.h"
+#include "common/ids.h"
+
+namespace ferry {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class SqliteAccountDirectoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/sqlite_account_directory_test_" + RandomHex(8);
+    ASSERT_TRUE(MakeDirs(dir_).ok());
+    path_ = dir_ + "/accounts.db";
+    accounts_ = OpenDirectory();
+    ASSERT_NE(accounts_, nullptr);
+  }
+  void TearDown() override {
+    accounts_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::unique_ptr<SqliteAccountDirectory> OpenDirectory() {
+    auto d = SqliteAccountDirectory::Open(path_);
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return d.ok() ? std::move(d).value() : nullptr;
+  }
+
+  std::string dir_;
+  std::string path_;
+  std::unique_ptr<SqliteAccountDirectory> accounts_;
+};
+
+AccountRecord Account(const std::string& id, const std::string& name) {
+  AccountRecord a;
+  a.account_id = id;
+  a.name = name;
+  a.is_root = true;
+  a.creation_time = 1'700'000'000;
+  return a;
+}
+
+AccessKeyRecord Key(const std::string& id, const std::string& account) {
+  AccessKeyRecord k;
+  k.access_key_id = id;
+  k.access_key_secret = "secret-of-" + id;
+  k.account_id = account;
+  k.enabled = false;
+  k.creation_time = 1'700'000'001;
+  return k;
+}
+
+TEST_F(SqliteAccountDirectoryTest, AccountRoundTrip) {
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
+  AccountRecord alice = Account("1000000000000001", "alice");
+  alice.is_root = false;
+  ASSERT_TRUE(accounts_->CreateAccount(alice).ok());
+
+  auto got = accounts_->GetAccount("1000000000000001");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->account_id, alice.account_id);
+  EXPECT_EQ(got->name, "alice");
+  EXPECT_FALSE(got->is_root);
+  EXPECT_EQ(got->creation_time, alice.creation_time);
+
+  auto by_name = accounts_->FindAccountByName("bob");
+  ASSERT_TRUE(by_name.ok());
+  EXPECT_EQ(by_name->account_id, "1000000000000002");
+  EXPECT_TRUE(by_name->is_root);
+
+  auto all = accounts_->ListAccounts();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "alice");
+  EXPECT_EQ((*all)[1].name, "bob");
+}
+
+TEST_F(SqliteAccountDirectoryTest, UnknownAccountIsNotFound) {
+  auto got = accounts_->GetAccount("1999999999999999");
+  EXPECT_EQ(got.status().code(), Code::kNotFound);
+  EXPECT_EQ(got.status().reason(), "InvalidAccount.NotFound");
+  EXPECT_THAT(got.status().message(), HasSubstr("1999999999999999"));
+  auto by_name = accounts_->FindAccountByName("nobody");
+  EXPECT_EQ(by_name.status().reason(), "InvalidAccount.NotFound");
+  EXPECT_THAT(by_name.status().message(), HasSubstr("nobody"));
+}
+
+TEST_F(SqliteAccountDirectoryTest, AccountIdAndNameAreUnique) {
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  Status same_id = accounts_->CreateAccount(Account("1000000000000001", "other"));
+  EXPECT_EQ(same_id.code(), Code::kAlreadyExists);
+  EXPECT_EQ(same_id.reason(), "InvalidAccountId.Duplicated");
+  Status same_name = accounts_->CreateAccount(Account("1000000000000009", "alice"));
+  EXPECT_EQ(same_name.code(), Code::kAlreadyExists);
+  EXPECT_EQ(same_name.reason(), "InvalidAccountName.Duplicated");
+  EXPECT_THAT(same_name.message(), HasSubstr("alice"));
+  EXPECT_EQ(accounts_->ListAccounts()->size(), 1u);
+}
+
+TEST_F(SqliteAccountDirectoryTest, AccessKeyRoundTrip) {
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
+  ASSERT_TRUE(accounts_->AddAccessKey(Key("LTAIalice1", "1000000000000001")).ok());
+  AccessKeyRecord second = Key("LTAIalice2", "1000000000000001");
+  second.enabled = true;
+  second.creation_time += 10;
+  ASSERT_TRUE(accounts_->AddAccessKey(second).ok());
+  ASSERT_TRUE(accounts_->AddAccessKey(Key("LTAIbob", "1000000000000002")).ok());
+
+  auto got = accounts_->GetAccessKey("LTAIalice1");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->access_key_secret, "secret-of-LTAIalice1");
+  EXPECT_EQ(got->account_id, "1000000000000001");
+  EXPECT_FALSE(got->enabled);
+  EXPECT_EQ(got->creation_time, 1'700'000'001);
+  EXPECT_TRUE(accounts_->GetAccessKey("LTAIalice2")->enabled);
+
+  auto keys = accounts_->ListAccessKeys("1000000000000001");
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].access_key_id, "LTAIalice1");
+  EXPECT_EQ((*keys)[1].access_key_id, "LTAIalice2");
+  EXPECT_THAT(*accounts_->ListAccessKeys("1000000000000003"), IsEmpty());
+}
+
+TEST_F(SqliteAccountDirectoryTest, AccessKeyErrors) {
+  auto missing = accounts_->GetAccessKey("LTAInope");
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_EQ(missing.status().reason(), "InvalidAccessKeyId.NotFound");
+  EXPECT_THAT(missing.status().message(), HasSubstr("LTAInope"));
+
+  Status orphan = accounts_->AddAccessKey(Key("LTAIorphan", "1000000000000001"));
+  EXPECT_EQ(orphan.code(), Code::kNotFound);
+  EXPECT_EQ(orphan.reason(), "InvalidAccount.NotFound");
+  EXPECT_EQ(accounts_->GetAccessKey("LTAIorphan").status().code(), Code::kNotFound);
+
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(accounts_->AddAccessKey(Key("LTAIkey", "1000000000000001")).ok());
+  AccessKeyRecord dup = Key("LTAIkey", "1000000000000001");
+  dup.access_key_secret = "different";
+  Status st = accounts_->AddAccessKey(dup);
+  EXPECT_EQ(st.code(), Code::kAlreadyExists);
+  EXPECT_EQ(st.reason(), "InvalidAccessKeyId.Duplicated");
+  EXPECT_EQ(accounts_->GetAccessKey("LTAIkey")->access_key_secret, "secret-of-LTAIkey");
+}
+
+TEST_F(SqliteAccountDirectoryTest, TwoInstancesSeeEachOthersWrites) {
+  auto second = OpenDirectory();
+  ASSERT_NE(second, nullptr);
+  // Read before the write, so a cache would hold the miss.
+  EXPECT_EQ(accounts_->GetAccessKey("LTAIlate").status().code(), Code::kNotFound);
+
+  ASSERT_TRUE(second->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(second->AddAccessKey(Key("LTAIlate", "1000000000000001")).ok());
+  EXPECT_EQ(accounts_->GetAccessKey("LTAIlate")->account_id, "1000000000000001");
+  EXPECT_EQ(accounts_->FindAccountByName("alice")->account_id, "1000000000000001");
+
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
+  EXPECT_EQ(second->GetAccount("1000000000000002")->name, "bob");
+  EXPECT_EQ(second->CreateAccount(Account("1000000000000003", "bob")).reason(),
+            "InvalidAccountName.Duplicated");
+}
+
+// `ferry account create` runs as its own process next to a server.
+TEST_F(SqliteAccountDirectoryTest, AnotherProcessCanWriteWhileOpen) {
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Child: a fresh connection, no gtest assertions, no destructors of the
+    // parent's objects.
+    auto d = SqliteAccountDirectory::Open(path_);
+    bool ok = d.ok() && (*d)->CreateAccount(Account("1000000000000002", "carol")).ok() &&
+              (*d)->AddAccessKey(Key("LTAIchild", "1000000000000002")).ok() &&
+              (*d)->GetAccount("1000000000000001").ok();
+    _exit(ok ? 0 : 1);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wstatus));
+  ASSERT_EQ(WEXITSTATUS(wstatus), 0);
+  EXPECT_EQ(accounts_->GetAccessKey("LTAIchild")->account_id, "1000000000000002");
+  auto all = accounts_->ListAccounts();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].name, "carol");
+}
+
+TEST_F(SqliteAccountDirectoryTest, DataSurvivesReopen) {
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(accounts_->AddAccessKey(Key("LTAIkey", "1000000000000001")).ok());
+  accounts_.reset();
+  accounts_ = OpenDirectory();
+  ASSERT_NE(accounts_, nullptr);
+  EXPECT_EQ(accounts_->GetAccount("1000000000000001")->name, "alice");
+  EXPECT_EQ(accounts_->GetAccessKey("LTAIkey")->access_key_secret, "secret-of-LTAIkey");
+  EXPECT_THAT(*accounts_->ListAccessKeys("1000000000000001"), ::testing::SizeIs(1));
+}
+
+}  // namespace
+}  // namespace ferry

@@ -1,0 +1,745 @@
+#include "catalog/sqlite_catalog.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catalog/sqlite_db.h"
+#include "common/fs_util.h"
+#include "common/ids.h"
+
+namespace ferry {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class SqliteCatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/sqlite_catalog_test_" + RandomHex(8);
+    ASSERT_TRUE(MakeDirs(dir_).ok());
+    path_ = dir_ + "/catalog.db";
+    Reopen();
+  }
+  void TearDown() override {
+    catalog_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Reopen() {
+    catalog_.reset();
+    auto c = SqliteCatalog::Open(path_);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    catalog_ = std::move(c).value();
+  }
+
+  std::vector<std::string> ImageIds(const ImageQuery& q, uint64_t* total = nullptr) {
+    auto page = catalog_->ListImages(q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<std::string> ids;
+    if (!page.ok()) return ids;
+    for (const auto& r : page->items) ids.push_back(r.image_id);
+    if (total) *total = page->total;
+    return ids;
+  }
+
+  std::string dir_;
+  std::string path_;
+  std::unique_ptr<SqliteCatalog> catalog_;
+};
+
+ImageRecord Image(const std::string& id, const std::string& account, const std::string& name,
+                  UnixSeconds created = 1000) {
+  ImageRecord r;
+  r.image_id = id;
+  r.account_id = account;
+  r.name = name;
+  r.status = "Available";
+  r.creation_time = created;
+  return r;
+}
+
+ImageRecord FullImage() {
+  ImageRecord r;
+  r.image_id = "m-full";
+  r.account_id = "1234567890123456";
+  r.name = "web-server";
+  r.description = "a \"quoted\" description, with unicode: é";
+  r.status = "Creating";
+  r.progress = 42;
+  r.os_type = "windows";
+  r.os_name = "Windows Server 2022";
+  r.platform = "Windows Server 2022";
+  r.architecture = "arm64";
+  r.boot_mode = "UEFI";
+  r.image_family = "family-a";
+  r.image_version = "2.1";
+  r.license_type = "BYOL";
+  r.resource_group_id = "rg-abc";
+  r.size_gib = 5'000'000'000ULL;  // beyond 32 bits
+  DiskMapping sys;
+  sys.snapshot_id = "s-sys";
+  sys.size_gib = 40;
+  sys.format = "QCOW2";
+  sys.import_bucket = "bucket";
+  sys.import_object = "dir/disk.qcow2";
+  DiskMapping data;
+  data.snapshot_id = "s-data";
+  data.size_gib = 100;
+  data.device = "/dev/xvdb";
+  data.type = "data";
+  data.format = "RAW";
+  r.disks = {sys, data};
+  r.tags = {{"env", "prod"}, {"team", ""}, {"env", "dup-key"}};
+  r.is_copied = true;
+  r.source_region_id = "cn-hangzhou";
+  r.source_image_id = "m-source";
+  r.failure_reason = "none yet";
+  r.creation_time = 1'700'000'000;
+  return r;
+}
+
+void ExpectSameImage(const ImageRecord& a, const ImageRecord& b) {
+  EXPECT_EQ(a.image_id, b.image_id);
+  EXPECT_EQ(a.account_id, b.account_id);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.description, b.description);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.progress, b.progress);
+  EXPECT_EQ(a.os_type, b.os_type);
+  EXPECT_EQ(a.os_name, b.os_name);
+  EXPECT_EQ(a.platform, b.platform);
+  EXPECT_EQ(a.architecture, b.architecture);
+  EXPECT_EQ(a.boot_mode, b.boot_mode);
+  EXPECT_EQ(a.image_family, b.image_family);
+  EXPECT_EQ(a.image_version, b.image_version);
+  EXPECT_EQ(a.license_type, b.license_type);
+  EXPECT_EQ(a.resource_group_id, b.resource_group_id);
+  EXPECT_EQ(a.size_gib, b.size_gib);
+  ASSERT_EQ(a.disks.size(), b.disks.size());
+  for (size_t i = 0; i < a.disks.size(); ++i) {
+    EXPECT_EQ(a.disks[i].snapshot_id, b.disks[i].snapshot_id) << i;
+    EXPECT_EQ(a.disks[i].size_gib, b.disks[i].size_gib) << i;
+    EXPECT_EQ(a.disks[i].device, b.disks[i].device) << i;
+    EXPECT_EQ(a.disks[i].type, b.disks[i].type) << i;
+    EXPECT_EQ(a.disks[i].format, b.disks[i].format) << i;
+    EXPECT_EQ(a.disks[i].import_bucket, b.disks[i].import_bucket) << i;
+    EXPECT_EQ(a.disks[i].import_object, b.disks[i].import_object) << i;
+  }
+  EXPECT_EQ(a.tags, b.tags);
+  EXPECT_EQ(a.is_copied, b.is_copied);
+  EXPECT_EQ(a.source_region_id, b.source_region_id);
+  EXPECT_EQ(a.source_image_id, b.source_image_id);
+  EXPECT_EQ(a.failure_reason, b.failure_reason);
+  EXPECT_EQ(a.creation_time, b.creation_time);
+}
+
+SnapshotRecord FullSnapshot(const std::string& id = "s-full") {
+  SnapshotRecord r;
+  r.snapshot_id = id;
+  r.account_id = "1234567890123456";
+  r.name = "snap";
+  r.description = "desc";
+  r.status = "accomplished";
+  r.progress = 100;
+  r.logical_size = 42ULL << 30;
+  r.source_disk_size_gib = 42;
+  r.source_disk_type = "data";
+  r.usage = "disk";
+  r.encrypted = true;
+  r.kms_key_id = "key-1";
+  r.source_region_id = "cn-beijing";
+  r.source_snapshot_id = "s-src";
+  r.content_digest = std::string(64, 'a');
+  r.manifest = {0x00, 0x01, 0xfe, 0xff, 0x00, 0x7f};
+  r.tags = {{"k", "v"}};
+  r.creation_time = 1'600'000'000;
+  r.last_modified_time = 1'600'000'100;
+  return r;
+}
+
+void ExpectSameSnapshot(const SnapshotRecord& a, const SnapshotRecord& b, bool with_manifest) {
+  EXPECT_EQ(a.snapshot_id, b.snapshot_id);
+  EXPECT_EQ(a.account_id, b.account_id);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.description, b.description);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.progress, b.progress);
+  EXPECT_EQ(a.logical_size, b.logical_size);
+  EXPECT_EQ(a.source_disk_size_gib, b.source_disk_size_gib);
+  EXPECT_EQ(a.source_disk_type, b.source_disk_type);
+  EXPECT_EQ(a.usage, b.usage);
+  EXPECT_EQ(a.encrypted, b.encrypted);
+  EXPECT_EQ(a.kms_key_id, b.kms_key_id);
+  EXPECT_EQ(a.source_region_id, b.source_region_id);
+  EXPECT_EQ(a.source_snapshot_id, b.source_snapshot_id);
+  EXPECT_EQ(a.content_digest, b.content_digest);
+  if (with_manifest) {
+    EXPECT_EQ(a.manifest, b.manifest);
+  }
+  EXPECT_EQ(a.tags, b.tags);
+  EXPECT_EQ(a.creation_time, b.creation_time);
+  EXPECT_EQ(a.last_modified_time, b.last_modified_time);
+}
+
+TaskRecord Task(const std::string& id, const std::string& status, UnixSeconds created) {
+  TaskRecord t;
+  t.task_id = id;
+  t.account_id = "acct";
+  t.action = "ImportImage";
+  t.status = status;
+  t.resource_id = "m-" + id;
+  t.creation_time = created;
+  return t;
+}
+
+// --- images ---
+
+TEST_F(SqliteCatalogTest, ImageRoundTripsEveryField) {
+  ImageRecord in = FullImage();
+  ASSERT_TRUE(catalog_->InsertImage(in).ok());
+  auto out = catalog_->GetImage(in.image_id);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectSameImage(in, *out);
+
+  ImageRecord changed = in;
+  changed.name = "renamed";
+  changed.status = "Available";
+  changed.progress = 100;
+  changed.disks.pop_back();
+  changed.disks[0].size_gib = 80;
+  changed.tags = {};
+  changed.is_copied = false;
+  changed.failure_reason = "";
+  ASSERT_TRUE(catalog_->UpdateImage(changed).ok());
+  out = catalog_->GetImage(in.image_id);
+  ASSERT_TRUE(out.ok());
+  ExpectSameImage(changed, *out);
+}
+
+TEST_F(SqliteCatalogTest, MissingImageIsNotFound) {
+  auto got = catalog_->GetImage("m-missing");
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), Code::kNotFound);
+  EXPECT_EQ(got.status().reason(), "InvalidImageId.NotFound");
+  EXPECT_THAT(got.status().message(), HasSubstr("m-missing"));
+
+  Status upd = catalog_->UpdateImage(Image("m-missing", "a", "x"));
+  EXPECT_EQ(upd.code(), Code::kNotFound);
+  EXPECT_EQ(upd.reason(), "InvalidImageId.NotFound");
+  EXPECT_TRUE(catalog_->DeleteImage("m-missing").ok());
+}
+
+TEST_F(SqliteCatalogTest, DeleteRemovesImage) {
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-1", "a", "x")).ok());
+  ASSERT_TRUE(catalog_->DeleteImage("m-1").ok());
+  EXPECT_EQ(catalog_->GetImage("m-1").status().code(), Code::kNotFound);
+}
+
+TEST_F(SqliteCatalogTest, DuplicateImageIdIsRejected) {
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-1", "a", "x")).ok());
+  Status st = catalog_->InsertImage(Image("m-1", "a", "y"));
+  EXPECT_EQ(st.code(), Code::kAlreadyExists);
+  EXPECT_THAT(st.message(), HasSubstr("m-1"));
+  EXPECT_EQ(catalog_->GetImage("m-1")->name, "x");
+}
+
+TEST_F(SqliteCatalogTest, ImageNamesAreUniquePerAccount) {
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-1", "a", "web")).ok());
+
+  Status dup = catalog_->InsertImage(Image("m-2", "a", "web"));
+  EXPECT_EQ(dup.code(), Code::kAlreadyExists);
+  EXPECT_EQ(dup.reason(), "InvalidImageName.Duplicated");
+  EXPECT_THAT(dup.message(), HasSubstr("'web'"));
+  EXPECT_EQ(catalog_->GetImage("m-2").status().code(), Code::kNotFound);
+
+  // Another account may use the name; empty names never collide.
+  EXPECT_TRUE(catalog_->InsertImage(Image("m-3", "b", "web")).ok());
+  EXPECT_TRUE(catalog_->InsertImage(Image("m-4", "a", "")).ok());
+  EXPECT_TRUE(catalog_->InsertImage(Image("m-5", "a", "")).ok());
+
+  // Renaming onto a taken name fails; keeping one's own name does not.
+  ImageRecord other = Image("m-6", "a", "db");
+  ASSERT_TRUE(catalog_->InsertImage(other).ok());
+  other.name = "web";
+  Status rename = catalog_->UpdateImage(other);
+  EXPECT_EQ(rename.reason(), "InvalidImageName.Duplicated");
+  EXPECT_EQ(catalog_->GetImage("m-6")->name, "db");
+  ImageRecord same = Image("m-1", "a", "web");
+  same.progress = 7;
+  EXPECT_TRUE(catalog_->UpdateImage(same).ok());
+
+  // Deleting frees the name.
+  ASSERT_TRUE(catalog_->DeleteImage("m-1").ok());
+  EXPECT_TRUE(catalog_->InsertImage(Image("m-2", "a", "web")).ok());
+}
+
+TEST_F(SqliteCatalogTest, TagsThatAreNotUtf8AreRejected) {
+  ImageRecord r = Image("m-1", "a", "x");
+  r.tags = {{"k", std::string("\xff\xfe", 2)}};
+  Status st = catalog_->InsertImage(r);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument) << st.ToString();
+  EXPECT_THAT(st.message(), HasSubstr("m-1"));
+}
+
+TEST_F(SqliteCatalogTest, UnreadableStoredJsonIsDataLoss) {
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-1", "a", "x")).ok());
+  {
+    auto db = SqliteDb::Open(path_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("UPDATE images SET tags = '{broken' WHERE image_id = 'm-1'").ok());
+  }
+  auto got = catalog_->GetImage("m-1");
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), Code::kDataLoss);
+  EXPECT_THAT(got.status().message(), HasSubstr("image m-1"));
+}
+
+TEST_F(SqliteCatalogTest, ListImagesVisibility) {
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-a", "a", "a1", 3)).ok());
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-b", "b", "b1", 2)).ok());
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-sys", kSystemAccountId, "centos", 1)).ok());
+
+  ImageQuery q;
+  q.account_id = "a";
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-a", "m-sys"));
+  q.include_system = false;
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-a"));
+  q.include_system = true;
+  q.include_self = false;
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-sys"));
+  q.include_system = false;
+  uint64_t total = 99;
+  EXPECT_THAT(ImageIds(q, &total), IsEmpty());
+  EXPECT_EQ(total, 0u);
+
+  EXPECT_THAT(ImageIds(ImageQuery{}), ElementsAre("m-a", "m-b", "m-sys"));
+}
+
+TEST_F(SqliteCatalogTest, ListImagesFilters) {
+  ImageRecord web = Image("m-1", "a", "Web_50%", 5);
+  web.disks = {DiskMapping{.snapshot_id = "s-sys"}, DiskMapping{.snapshot_id = "s-data"}};
+  web.tags = {{"env", "prod"}, {"team", "x"}};
+  ImageRecord db = Image("m-2", "a", "database", 4);
+  db.status = "Creating";
+  db.tags = {{"env", "prod"}};
+  ImageRecord lower = Image("m-3", "a", "web-lower", 3);
+  lower.disks = {DiskMapping{.snapshot_id = "s-other"}};
+  ImageRecord wildcard = Image("m-4", "a", "Webx50y", 2);
+  for (const auto& r : {web, db, lower, wildcard}) ASSERT_TRUE(catalog_->InsertImage(r).ok());
+
+  ImageQuery q;
+  q.image_id = "m-2";
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-2"));
+
+  q = {};
+  q.name_contains = "Web";  // case-sensitive
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-1", "m-4"));
+  q.name_contains = "_50%";  // LIKE wildcards are literal
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-1"));
+
+  q = {};
+  q.snapshot_id = "s-data";  // the second disk counts too
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-1"));
+
+  q = {};
+  q.statuses = {"Creating", "Deprecated"};
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-2"));
+  q.statuses = {"Available", "Creating"};
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-1", "m-2", "m-3", "m-4"));
+
+  q = {};
+  q.tags = {{"env", "prod"}};
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-1", "m-2"));
+  q.tags = {{"env", "prod"}, {"team", "x"}};  // all must match
+  EXPECT_THAT(ImageIds(q), ElementsAre("m-1"));
+  q.tags = {{"env", "dev"}};
+  EXPECT_THAT(ImageIds(q), IsEmpty());
+
+  q = {};
+  q.account_id = "b";
+  q.include_system = false;
+  q.name_contains = "Web";
+  EXPECT_THAT(ImageIds(q), IsEmpty());
+}
+
+TEST_F(SqliteCatalogTest, ListImagesPagesNewestFirstWithTotal) {
+  // m-c and m-d share a creation time: the id breaks the tie.
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-a", "a", "n1", 10)).ok());
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-d", "a", "n2", 30)).ok());
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-c", "a", "n3", 30)).ok());
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-b", "a", "x4", 20)).ok());
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-e", "a", "n5", 5)).ok());
+
+  ImageQuery q;
+  uint64_t total = 0;
+  EXPECT_THAT(ImageIds(q, &total), ElementsAre("m-c", "m-d", "m-b", "m-a", "m-e"));
+  EXPECT_EQ(total, 5u);
+  q.offset = 1;
+  q.limit = 2;
+  EXPECT_THAT(ImageIds(q, &total), ElementsAre("m-d", "m-b"));
+  EXPECT_EQ(total, 5u);
+  q.offset = 4;
+  q.limit = 0;
+  EXPECT_THAT(ImageIds(q, &total), ElementsAre("m-e"));
+  q.offset = 9;
+  EXPECT_THAT(ImageIds(q, &total), IsEmpty());
+  EXPECT_EQ(total, 5u);
+
+  // Same paging when a filter runs in memory.
+  q.name_contains = "n";
+  q.offset = 1;
+  q.limit = 2;
+  EXPECT_THAT(ImageIds(q, &total), ElementsAre("m-d", "m-a"));
+  EXPECT_EQ(total, 4u);
+  q.offset = 7;
+  EXPECT_THAT(ImageIds(q, &total), IsEmpty());
+  EXPECT_EQ(total, 4u);
+}
+
+// --- snapshots ---
+
+TEST_F(SqliteCatalogTest, SnapshotRoundTripsEveryField) {
+  SnapshotRecord in = FullSnapshot();
+  ASSERT_TRUE(catalog_->InsertSnapshot(in).ok());
+  auto out = catalog_->GetSnapshot(in.snapshot_id);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectSameSnapshot(in, *out, true);
+
+  SnapshotRecord changed = in;
+  changed.encrypted = false;
+  changed.manifest = {};
+  changed.status = "failed";
+  changed.tags = {{"a", "b"}, {"c", "d"}};
+  ASSERT_TRUE(catalog_->UpdateSnapshot(changed).ok());
+  out = catalog_->GetSnapshot(in.snapshot_id);
+  ASSERT_TRUE(out.ok());
+  ExpectSameSnapshot(changed, *out, true);
+}
+
+TEST_F(SqliteCatalogTest, MissingSnapshotIsNotFound) {
+  auto got = catalog_->GetSnapshot("s-missing");
+  EXPECT_EQ(got.status().code(), Code::kNotFound);
+  EXPECT_EQ(got.status().reason(), "InvalidSnapshotId.NotFound");
+  Status upd = catalog_->UpdateSnapshot(FullSnapshot("s-missing"));
+  EXPECT_EQ(upd.reason(), "InvalidSnapshotId.NotFound");
+  EXPECT_TRUE(catalog_->DeleteSnapshot("s-missing").ok());
+
+  ASSERT_TRUE(catalog_->InsertSnapshot(FullSnapshot("s-1")).ok());
+  ASSERT_TRUE(catalog_->DeleteSnapshot("s-1").ok());
+  EXPECT_EQ(catalog_->GetSnapshot("s-1").status().code(), Code::kNotFound);
+}
+
+TEST_F(SqliteCatalogTest, ListSnapshotsFiltersPagesAndSkipsManifests) {
+  for (int i = 0; i < 5; ++i) {
+    SnapshotRecord r = FullSnapshot("s-" + std::to_string(i));
+    r.creation_time = 100 + i;
+    r.account_id = i < 4 ? "a" : "b";
+    r.status = i % 2 ? "progressing" : "accomplished";
+    r.name = i == 2 ? "special" : "snap";
+    ASSERT_TRUE(catalog_->InsertSnapshot(r).ok());
+  }
+  auto ids = [&](const SnapshotQuery& q, uint64_t* total) {
+    auto page = catalog_->ListSnapshots(q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<std::string> out;
+    for (const auto& r : page->items) {
+      EXPECT_THAT(r.manifest, IsEmpty()) << r.snapshot_id;
+      EXPECT_EQ(r.content_digest, std::string(64, 'a'));
+      out.push_back(r.snapshot_id);
+    }
+    *total = page->total;
+    return out;
+  };
+  uint64_t total = 0;
+  SnapshotQuery q;
+  q.account_id = "a";
+  EXPECT_THAT(ids(q, &total), ElementsAre("s-3", "s-2", "s-1", "s-0"));
+  q.status = "accomplished";
+  EXPECT_THAT(ids(q, &total), ElementsAre("s-2", "s-0"));
+  q = {};
+  q.snapshot_ids = {"s-0", "s-4", "s-nope"};
+  EXPECT_THAT(ids(q, &total), ElementsAre("s-4", "s-0"));
+  q = {};
+  q.name = "special";
+  EXPECT_THAT(ids(q, &total), ElementsAre("s-2"));
+  q = {};
+  q.offset = 1;
+  q.limit = 3;
+  EXPECT_THAT(ids(q, &total), ElementsAre("s-3", "s-2", "s-1"));
+  EXPECT_EQ(total, 5u);
+}
+
+TEST_F(SqliteCatalogTest, ForEachManifestVisitsOnlyCommittedManifests) {
+  // More than one internal batch.
+  std::map<std::string, std::vector<uint8_t>> want;
+  for (int i = 0; i < 40; ++i) {
+    SnapshotRecord r = FullSnapshot("s-" + std::to_string(100 + i));
+    if (i % 3 == 0) {
+      r.manifest.clear();  // not committed yet
+    } else {
+      r.manifest = {static_cast<uint8_t>(i), 0, 0xff};
+      want[r.snapshot_id] = r.manifest;
+    }
+    ASSERT_TRUE(catalog_->InsertSnapshot(r).ok());
+  }
+  // Written in a transaction that rolled back.
+  Status rolled_back = catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(catalog_->InsertSnapshot(FullSnapshot("s-rolled-back")));
+    return Aborted("", "test");
+  });
+  ASSERT_EQ(rolled_back.code(), Code::kAborted);
+
+  std::map<std::string, std::vector<uint8_t>> seen;
+  Status st = catalog_->ForEachManifest([&](const std::string& id, const std::vector<uint8_t>& m) {
+    EXPECT_FALSE(seen.count(id)) << "visited twice: " << id;
+    seen[id] = m;
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(seen, want);
+}
+
+TEST_F(SqliteCatalogTest, ForEachManifestStopsAtFirstError) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(catalog_->InsertSnapshot(FullSnapshot("s-" + std::to_string(i))).ok());
+  }
+  int calls = 0;
+  Status st = catalog_->ForEachManifest([&](const std::string& id, const std::vector<uint8_t>&) {
+    ++calls;
+    return DataLoss("bad manifest " + id);
+  });
+  EXPECT_EQ(st.code(), Code::kDataLoss);
+  EXPECT_EQ(st.message(), "bad manifest s-0");
+  EXPECT_EQ(calls, 1);
+}
+
+// --- tasks ---
+
+TEST_F(SqliteCatalogTest, TaskRoundTripsEveryField) {
+  TaskRecord in = Task("t-1", "Failed", 500);
+  in.action = "ExportImage";
+  in.progress = 33;
+  in.params = R"({"OSSBucket":"b","OSSPrefix":"p"})";
+  in.error_code = "ExportImageFailed";
+  in.error_message = "bucket gone";
+  in.cancel_requested = true;
+  in.finished_time = 900;
+  ASSERT_TRUE(catalog_->InsertTask(in).ok());
+  auto out = catalog_->GetTask("t-1");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->task_id, in.task_id);
+  EXPECT_EQ(out->account_id, in.account_id);
+  EXPECT_EQ(out->action, in.action);
+  EXPECT_EQ(out->status, in.status);
+  EXPECT_EQ(out->progress, in.progress);
+  EXPECT_EQ(out->resource_id, in.resource_id);
+  EXPECT_EQ(out->params, in.params);
+  EXPECT_EQ(out->error_code, in.error_code);
+  EXPECT_EQ(out->error_message, in.error_message);
+  EXPECT_EQ(out->cancel_requested, in.cancel_requested);
+  EXPECT_EQ(out->creation_time, in.creation_time);
+  EXPECT_EQ(out->finished_time, in.finished_time);
+
+  in.cancel_requested = false;
+  in.status = "Finished";
+  ASSERT_TRUE(catalog_->UpdateTask(in).ok());
+  EXPECT_FALSE(catalog_->GetTask("t-1")->cancel_requested);
+  EXPECT_EQ(catalog_->GetTask("t-1")->status, "Finished");
+}
+
+TEST_F(SqliteCatalogTest, MissingTaskIsNotFound) {
+  auto got = catalog_->GetTask("t-missing");
+  EXPECT_EQ(got.status().code(), Code::kNotFound);
+  EXPECT_EQ(got.status().reason(), "InvalidTaskId.NotFound");
+  EXPECT_EQ(catalog_->UpdateTask(Task("t-missing", "Finished", 1)).reason(), "InvalidTaskId.NotFound");
+}
+
+TEST_F(SqliteCatalogTest, ListTasksFilters) {
+  ASSERT_TRUE(catalog_->InsertTask(Task("t-1", "Processing", 1)).ok());
+  ASSERT_TRUE(catalog_->InsertTask(Task("t-2", "Finished", 2)).ok());
+  TaskRecord other = Task("t-3", "Processing", 3);
+  other.account_id = "other";
+  other.action = "ExportImage";
+  ASSERT_TRUE(catalog_->InsertTask(other).ok());
+  ASSERT_TRUE(catalog_->InsertTask(Task("t-4", "Failed", 4)).ok());
+
+  auto ids = [&](const TaskQuery& q, uint64_t* total = nullptr) {
+    auto page = catalog_->ListTasks(q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<std::string> out;
+    for (const auto& t : page->items) out.push_back(t.task_id);
+    if (total) *total = page->total;
+    return out;
+  };
+  TaskQuery q;
+  EXPECT_THAT(ids(q), ElementsAre("t-4", "t-3", "t-2", "t-1"));
+  q.statuses = {"Processing"};
+  EXPECT_THAT(ids(q), ElementsAre("t-3", "t-1"));
+  q.account_id = "acct";
+  EXPECT_THAT(ids(q), ElementsAre("t-1"));
+  q = {};
+  q.status = "Finished";
+  EXPECT_THAT(ids(q), ElementsAre("t-2"));
+  q = {};
+  q.action = "ExportImage";
+  EXPECT_THAT(ids(q), ElementsAre("t-3"));
+  q = {};
+  q.task_ids = {"t-1", "t-4"};
+  EXPECT_THAT(ids(q), ElementsAre("t-4", "t-1"));
+  q = {};
+  q.resource_ids = {"m-t-2", "m-t-3"};
+  EXPECT_THAT(ids(q), ElementsAre("t-3", "t-2"));
+  q = {};
+  q.offset = 2;
+  q.limit = 1;
+  uint64_t total = 0;
+  EXPECT_THAT(ids(q, &total), ElementsAre("t-2"));
+  EXPECT_EQ(total, 4u);
+}
+
+// --- client tokens ---
+
+TEST_F(SqliteCatalogTest, ClientTokensAreKeyedByAccountActionAndToken) {
+  auto missing = catalog_->GetClientToken("a", "CopyImage", "tok");
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+
+  ASSERT_TRUE(catalog_->PutClientToken("a", "CopyImage", "tok", {"fp1", "m-1"}).ok());
+  auto got = catalog_->GetClientToken("a", "CopyImage", "tok");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->fingerprint, "fp1");
+  EXPECT_EQ(got->result_id, "m-1");
+
+  EXPECT_EQ(catalog_->GetClientToken("b", "CopyImage", "tok").status().code(), Code::kNotFound);
+  EXPECT_EQ(catalog_->GetClientToken("a", "ImportImage", "tok").status().code(), Code::kNotFound);
+  EXPECT_EQ(catalog_->GetClientToken("a", "CopyImage", "tok2").status().code(), Code::kNotFound);
+
+  ASSERT_TRUE(catalog_->PutClientToken("a", "CopyImage", "tok", {"fp2", "m-2"}).ok());
+  got = catalog_->GetClientToken("a", "CopyImage", "tok");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->fingerprint, "fp2");
+  EXPECT_EQ(got->result_id, "m-2");
+}
+
+// --- transactions ---
+
+TEST_F(SqliteCatalogTest, TransactRollsBackOnError) {
+  Status st = catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(catalog_->InsertImage(Image("m-1", "a", "x")));
+    RETURN_IF_ERROR(catalog_->InsertTask(Task("t-1", "Processing", 1)));
+    EXPECT_TRUE(catalog_->GetImage("m-1").ok());  // visible inside
+    return FailedPrecondition("", "changed my mind");
+  });
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition);
+  EXPECT_EQ(st.message(), "changed my mind");
+  EXPECT_EQ(catalog_->GetImage("m-1").status().code(), Code::kNotFound);
+  EXPECT_EQ(catalog_->GetTask("t-1").status().code(), Code::kNotFound);
+}
+
+TEST_F(SqliteCatalogTest, NestedTransactJoinsOuter) {
+  Status st = catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(catalog_->InsertImage(Image("m-1", "a", "x")));
+    return catalog_->Transact([&] { return catalog_->InsertImage(Image("m-2", "a", "y")); });
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(catalog_->GetImage("m-1").ok());
+  EXPECT_TRUE(catalog_->GetImage("m-2").ok());
+
+  // The outer failure undoes the nested call's committed-looking work.
+  st = catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(catalog_->Transact([&] { return catalog_->InsertImage(Image("m-3", "a", "z")); }));
+    return Aborted("", "outer fails");
+  });
+  EXPECT_EQ(st.code(), Code::kAborted);
+  EXPECT_EQ(catalog_->GetImage("m-3").status().code(), Code::kNotFound);
+}
+
+TEST_F(SqliteCatalogTest, FailedCallInsideTransactLeavesTheRestIntact) {
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-1", "a", "web")).ok());
+  Status st = catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(catalog_->InsertImage(Image("m-2", "a", "db")));
+    Status dup = catalog_->InsertImage(Image("m-3", "a", "web"));
+    EXPECT_EQ(dup.reason(), "InvalidImageName.Duplicated");
+    return catalog_->InsertImage(Image("m-4", "a", "cache"));
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(catalog_->GetImage("m-2").ok());
+  EXPECT_EQ(catalog_->GetImage("m-3").status().code(), Code::kNotFound);
+  EXPECT_TRUE(catalog_->GetImage("m-4").ok());
+}
+
+TEST_F(SqliteCatalogTest, ConcurrentTransactionsDoNotLoseUpdates) {
+  ASSERT_TRUE(catalog_->InsertImage(Image("m-counter", "a", "")).ok());
+  constexpr int kThreads = 4;
+  constexpr int kIncrements = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIncrements; ++i) {
+        Status st = catalog_->Transact([&]() -> Status {
+          ASSIGN_OR_RETURN(ImageRecord r, catalog_->GetImage("m-counter"));
+          ++r.progress;
+          return catalog_->UpdateImage(r);
+        });
+        if (!st.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(catalog_->GetImage("m-counter")->progress, kThreads * kIncrements);
+}
+
+// --- durability ---
+
+TEST_F(SqliteCatalogTest, DataSurvivesReopen) {
+  ASSERT_TRUE(catalog_->InsertImage(FullImage()).ok());
+  ASSERT_TRUE(catalog_->InsertSnapshot(FullSnapshot()).ok());
+  ASSERT_TRUE(catalog_->InsertTask(Task("t-1", "Processing", 1)).ok());
+  ASSERT_TRUE(catalog_->PutClientToken("a", "CopyImage", "tok", {"fp", "m-1"}).ok());
+
+  Reopen();  // re-running the schema migration here would fail
+  auto image = catalog_->GetImage("m-full");
+  ASSERT_TRUE(image.ok()) << image.status().ToString();
+  ExpectSameImage(FullImage(), *image);
+  auto snap = catalog_->GetSnapshot("s-full");
+  ASSERT_TRUE(snap.ok());
+  ExpectSameSnapshot(FullSnapshot(), *snap, true);
+  EXPECT_EQ(catalog_->GetTask("t-1")->status, "Processing");
+  EXPECT_EQ(catalog_->GetClientToken("a", "CopyImage", "tok")->result_id, "m-1");
+  // The uniqueness index came back with the file.
+  EXPECT_EQ(catalog_->InsertImage(Image("m-2", FullImage().account_id, "web-server")).reason(),
+            "InvalidImageName.Duplicated");
+}
+
+TEST_F(SqliteCatalogTest, RefusesSchemaFromTheFuture) {
+  catalog_.reset();
+  {
+    auto db = SqliteDb::Open(path_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 99").ok());
+  }
+  auto c = SqliteCatalog::Open(path_);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kFailedPrecondition);
+  EXPECT_THAT(c.status().message(), HasSubstr("99"));
+}
+
+TEST_F(SqliteCatalogTest, OpenFailsForUnwritablePath) {
+  auto c = SqliteCatalog::Open(dir_ + "/no/such/dir/catalog.db");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("no/such/dir"));
+}
+
+}  // namespace
+}  // namespace ferry
