@@ -25,6 +25,8 @@
 
 namespace ferry {
 
+class ObjectStorage;
+
 struct RegionConfig {
   std::string region_id;      // e.g. "cn-hangzhou"
   std::string local_name_en;  // "China (Hangzhou)"
@@ -35,6 +37,9 @@ struct RegionConfig {
   unsigned task_threads = 2;    // concurrent import/export tasks
   unsigned ingest_threads = 2;  // hash/compress workers per task
   bool seed_public_image = true;
+  // The process's object storage, shared by all regions (borrowed; must
+  // outlive the region). Required.
+  ObjectStorage* object_storage = nullptr;
 };
 
 // The authenticated account making a request.

@@ -1,0 +1,734 @@
+// RegionImpl: opening, and the request handlers (ECS rules and errors).
+// Task execution, garbage collection and fsck are in region_tasks.cc.
+#include "region/region_impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "catalog/sqlite_catalog.h"
+#include "common/fs_util.h"
+#include "common/hash.h"
+#include "common/ids.h"
+#include "region/names.h"
+#include "store/fs_chunk_store.h"
+
+namespace ferry {
+namespace {
+
+constexpr uint64_t kGiB = 1ull << 30;
+constexpr size_t kMaxImportDisks = 17;
+
+std::string Upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+Status ImageNotFound(const std::string& image_id) {
+  return NotFound("InvalidImageId.NotFound", "The specified ImageId \"" + image_id + "\" does not exist.");
+}
+
+Status SnapshotNotFound(const std::string& snapshot_id) {
+  return NotFound("InvalidSnapshotId.NotFound",
+                  "The specified snapshot \"" + snapshot_id + "\" is not found.");
+}
+
+Status TaskNotFound(const std::string& task_id) {
+  return NotFound("InvalidTaskId.NotFound", "The specified \"TaskId\" \"" + task_id + "\" is not found.");
+}
+
+Status MissingParameter(const std::string& name) {
+  return InvalidArgument(
+      "MissingParameter",
+      "The input parameter \"" + name + "\" that is mandatory for processing this request is not supplied.");
+}
+
+Status DryRunPassed() {
+  return InvalidArgument("DryRunOperation", "Request validation has been passed with DryRun flag set.");
+}
+
+Status ValidatePage(uint64_t page_number, uint64_t page_size) {
+  if (page_number < 1) {
+    return InvalidArgument("InvalidParameter", "The specified parameter \"PageNumber\" must be at least 1.");
+  }
+  if (page_size < 1 || page_size > 100) {
+    return InvalidArgument("InvalidParameter", "The specified parameter \"PageSize\" must be 1 to 100, got " +
+                                                   std::to_string(page_size) + ".");
+  }
+  return Status::Ok();
+}
+
+std::string Fingerprint(const nlohmann::json& params) { return Sha256Hex(params.dump()); }
+
+nlohmann::json TagsJson(const Tags& tags) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [k, v] : tags) j.push_back({k, v});
+  return j;
+}
+
+// Looks up a ClientToken: the remembered result id when the token was used
+// with the same parameters, nullopt when unknown.
+Result<std::optional<std::string>> CheckClientToken(Catalog& catalog, const std::string& account,
+                                                    const std::string& action, const std::string& token,
+                                                    const std::string& fingerprint) {
+  if (token.empty()) return std::optional<std::string>();
+  Result<Catalog::TokenRecord> rec = catalog.GetClientToken(account, action, token);
+  if (!rec.ok()) {
+    if (rec.status().code() == Code::kNotFound) return std::optional<std::string>();
+    return rec.status();
+  }
+  if (rec->fingerprint != fingerprint) {
+    return InvalidArgument("IdempotentParameterMismatch",
+                           "The ClientToken \"" + token + "\" was used before with different parameters.");
+  }
+  return std::optional<std::string>(rec->result_id);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Region>> OpenRegion(const RegionConfig& config, const Clock& clock) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RegionImpl> region, RegionImpl::Open(config, clock));
+  return std::unique_ptr<Region>(std::move(region));
+}
+
+RegionImpl::RegionImpl(const RegionConfig& config, const Clock& clock, RegionHooks hooks,
+                       std::unique_ptr<Catalog> catalog, std::unique_ptr<ChunkStore> store)
+    : config_(config),
+      clock_(clock),
+      hooks_(std::move(hooks)),
+      oss_(*config.object_storage),
+      tmp_dir_(config.data_dir + "/tmp"),
+      catalog_(std::move(catalog)),
+      store_(std::move(store)) {}
+
+RegionImpl::~RegionImpl() { Shutdown(); }
+
+Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config, const Clock& clock,
+                                                     RegionHooks hooks) {
+  if (config.object_storage == nullptr) {
+    return InvalidArgument("", "region " + config.region_id + ": RegionConfig.object_storage is required");
+  }
+  if (config.chunk_size == 0) return InvalidArgument("", "region " + config.region_id + ": chunk_size is 0");
+  RETURN_IF_ERROR(MakeDirs(config.data_dir));
+  // Scratch files of an interrupted run are useless: their tasks restart.
+  std::string tmp = config.data_dir + "/tmp";
+  std::error_code ec;
+  std::filesystem::remove_all(tmp, ec);
+  RETURN_IF_ERROR(MakeDirs(tmp));
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteCatalog> catalog,
+                   SqliteCatalog::Open(config.data_dir + "/catalog.db"));
+  ASSIGN_OR_RETURN(std::unique_ptr<FsChunkStore> store, FsChunkStore::Open(config.data_dir + "/chunks"));
+  std::unique_ptr<RegionImpl> region(
+      new RegionImpl(config, clock, std::move(hooks), std::move(catalog), std::move(store)));
+  if (config.seed_public_image) {
+    Status st = region->SeedPublicImage();
+    if (!st.ok()) spdlog::warn("region {}: public image not seeded: {}", config.region_id, st.ToString());
+  }
+  region->StartThreads();
+  RETURN_IF_ERROR(region->ResumeTasks());
+  return region;
+}
+
+Result<bool> RegionImpl::NameTaken(const std::string& account_id, const std::string& name,
+                                   const std::string& except_id) {
+  if (name.empty()) return false;
+  ImageQuery q;
+  q.account_id = account_id;
+  q.include_system = false;
+  q.name_contains = name;
+  ASSIGN_OR_RETURN(Page<ImageRecord> page, catalog_->ListImages(q));
+  for (const ImageRecord& img : page.items) {
+    if (img.name == name && img.image_id != except_id && img.account_id == account_id) return true;
+  }
+  return false;
+}
+
+Result<bool> RegionImpl::HasProcessingTask(const std::string& image_id, const std::string& action) {
+  TaskQuery q;
+  q.resource_ids = {image_id};
+  q.action = action;
+  q.statuses = {"Processing"};
+  ASSIGN_OR_RETURN(Page<TaskRecord> page, catalog_->ListTasks(q));
+  return page.total > 0 || !page.items.empty();
+}
+
+// ---------------------------------------------------------------- ImportImage
+
+Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportImageRequest& r) {
+  if (r.disks.empty()) return MissingParameter("DiskDeviceMapping.1.OSSBucket");
+  if (r.disks.size() > kMaxImportDisks) {
+    return InvalidArgument("InvalidParameter", "At most " + std::to_string(kMaxImportDisks) +
+                                                   " DiskDeviceMapping entries are allowed, got " +
+                                                   std::to_string(r.disks.size()) + ".");
+  }
+  std::vector<ImportDisk> disks = r.disks;
+  for (size_t i = 0; i < disks.size(); ++i) {
+    std::string n = "DiskDeviceMapping." + std::to_string(i + 1);
+    if (disks[i].oss_bucket.empty()) return MissingParameter(n + ".OSSBucket");
+    if (disks[i].oss_object.empty()) return MissingParameter(n + ".OSSObject");
+    RETURN_IF_ERROR(ObjectStorage::ValidateBucketName(disks[i].oss_bucket));
+    RETURN_IF_ERROR(ObjectStorage::ValidateObjectName(disks[i].oss_object));
+    disks[i].format = Upper(disks[i].format);
+    const std::string& f = disks[i].format;
+    if (!(f.empty() || f == "RAW" || f == "QCOW2" || f == "VHD" || f == "VMDK")) {
+      return InvalidArgument("InvalidImageFormat.Malformed",
+                             "The specified format \"" + disks[i].format + "\" of " + n +
+                                 " is not supported (RAW, QCOW2, VHD, VMDK).");
+    }
+    if (disks[i].disk_image_size_gib > 32768) {
+      return InvalidArgument("InvalidParameter", "The specified " + n + ".DiskImageSize " +
+                                                     std::to_string(disks[i].disk_image_size_gib) +
+                                                     " GiB is beyond the permitted range.");
+    }
+  }
+  if (!r.image_name.empty()) RETURN_IF_ERROR(ValidateImageName(r.image_name));
+  RETURN_IF_ERROR(ValidateDescription(r.description));
+  std::string architecture = r.architecture.empty() ? "x86_64" : r.architecture;
+  std::string os_type = r.os_type.empty() ? "linux" : Lower(r.os_type);
+  std::string platform = r.platform.empty() ? "Others Linux" : r.platform;
+  std::string boot_mode = r.boot_mode.empty() ? "BIOS" : r.boot_mode;
+  RETURN_IF_ERROR(ValidateArchitecture(architecture));
+  RETURN_IF_ERROR(ValidateOsType(os_type));
+  RETURN_IF_ERROR(ValidatePlatform(platform));
+  RETURN_IF_ERROR(ValidateBootMode(boot_mode));
+  RETURN_IF_ERROR(ValidateLicenseType(r.license_type));
+  RETURN_IF_ERROR(ValidateTags(r.tags));
+  for (const ImportDisk& d : disks) {
+    RETURN_IF_ERROR(oss_.PathForRead(c.account_id, d.oss_bucket, d.oss_object).status());
+  }
+
+  nlohmann::json disks_json = nlohmann::json::array();
+  for (const ImportDisk& d : disks) {
+    disks_json.push_back({{"OSSBucket", d.oss_bucket},
+                          {"OSSObject", d.oss_object},
+                          {"Format", d.format},
+                          {"DiskImageSize", d.disk_image_size_gib}});
+  }
+  std::string fingerprint = Fingerprint({{"Disks", disks_json},
+                                         {"ImageName", r.image_name},
+                                         {"Description", r.description},
+                                         {"Architecture", architecture},
+                                         {"OSType", os_type},
+                                         {"Platform", platform},
+                                         {"BootMode", boot_mode},
+                                         {"LicenseType", r.license_type},
+                                         {"Encrypted", r.encrypted},
+                                         {"Tags", TagsJson(r.tags)}});
+
+  if (r.dry_run) {
+    ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, r.image_name, ""));
+    if (taken) {
+      return AlreadyExists("InvalidImageName.Duplicated",
+                           "The image name \"" + r.image_name + "\" is already in use.");
+    }
+    return DryRunPassed();
+  }
+  if (stopping()) return Unavailable("region " + config_.region_id + " is shutting down");
+
+  const UnixSeconds now = clock_.Now();
+  ImageRecord image;
+  image.image_id = NewResourceId("m");
+  image.account_id = c.account_id;
+  image.name = r.image_name;
+  image.description = r.description;
+  image.status = "Creating";
+  image.progress = 0;
+  image.os_type = os_type;
+  image.os_name = platform;
+  image.platform = platform;
+  image.architecture = architecture;
+  image.boot_mode = boot_mode;
+  image.license_type = r.license_type;
+  image.tags = r.tags;
+  image.creation_time = now;
+  std::vector<SnapshotRecord> snapshots;
+  for (size_t i = 0; i < disks.size(); ++i) {
+    SnapshotRecord s;
+    s.snapshot_id = NewResourceId("s");
+    s.account_id = c.account_id;
+    s.description = "Created for importing image " + image.image_id;
+    s.status = "progressing";
+    s.source_disk_size_gib = disks[i].disk_image_size_gib;
+    s.source_disk_type = i == 0 ? "system" : "data";
+    s.usage = "image";
+    s.encrypted = r.encrypted;
+    s.source_region_id = config_.region_id;
+    s.creation_time = now;
+    s.last_modified_time = now;
+    snapshots.push_back(s);
+    DiskMapping m;
+    m.snapshot_id = s.snapshot_id;
+    m.size_gib = disks[i].disk_image_size_gib;
+    m.device = std::string("/dev/xvd") + static_cast<char>('a' + i);
+    m.type = s.source_disk_type;
+    m.format = disks[i].format;
+    m.import_bucket = disks[i].oss_bucket;
+    m.import_object = disks[i].oss_object;
+    image.disks.push_back(m);
+    disks_json[i]["SnapshotId"] = s.snapshot_id;
+  }
+  TaskRecord task;
+  task.task_id = NewResourceId("t");
+  task.account_id = c.account_id;
+  task.action = "ImportImage";
+  task.status = "Processing";
+  task.resource_id = image.image_id;
+  task.params = nlohmann::json{
+      {"OSSBucket", disks[0].oss_bucket},
+      {"OSSObject", disks[0].oss_object},
+      {"ImageFormat", disks[0].format},
+      {"Disks",
+       disks_json}}.dump();
+  task.creation_time = now;
+
+  ImportImageResult result{image.image_id, task.task_id};
+  bool replayed = false;
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(std::optional<std::string> previous,
+                     CheckClientToken(*catalog_, c.account_id, "ImportImage", r.client_token, fingerprint));
+    if (previous) {
+      size_t slash = previous->find('/');
+      result = ImportImageResult{previous->substr(0, slash),
+                                 slash == std::string::npos ? "" : previous->substr(slash + 1)};
+      replayed = true;
+      return Status::Ok();
+    }
+    for (const SnapshotRecord& s : snapshots) RETURN_IF_ERROR(catalog_->InsertSnapshot(s));
+    RETURN_IF_ERROR(catalog_->InsertImage(image));
+    RETURN_IF_ERROR(catalog_->InsertTask(task));
+    if (!r.client_token.empty()) {
+      RETURN_IF_ERROR(catalog_->PutClientToken(c.account_id, "ImportImage", r.client_token,
+                                               {fingerprint, image.image_id + "/" + task.task_id}));
+    }
+    return Status::Ok();
+  }));
+  if (!replayed) Enqueue(task.task_id);
+  return result;
+}
+
+// ------------------------------------------------------------- DescribeImages
+
+Result<Page<ImageRecord>> RegionImpl::DescribeImages(const Caller& c, const DescribeImagesRequest& r) {
+  RETURN_IF_ERROR(ValidatePage(r.page_number, r.page_size));
+  ImageQuery q;
+  q.account_id = c.account_id;
+  if (r.owner_alias.empty()) {
+    q.include_system = q.include_self = true;
+  } else if (r.owner_alias == "system") {
+    q.include_system = true;
+    q.include_self = false;
+  } else if (r.owner_alias == "self") {
+    q.include_system = false;
+    q.include_self = true;
+  } else if (r.owner_alias == "others" || r.owner_alias == "marketplace") {
+    return Page<ImageRecord>{};  // no sharing or marketplace yet
+  } else {
+    return InvalidArgument("InvalidImageOwnerAlias.ValueNotSupported",
+                           "The specified ImageOwnerAlias value \"" + r.owner_alias + "\" is not supported.");
+  }
+  q.statuses = r.statuses.empty() ? std::vector<std::string>{"Available"} : r.statuses;
+  for (const std::string& s : q.statuses) {
+    if (!IsImageStatus(s)) {
+      return InvalidArgument("InvalidParameter",
+                             "The specified parameter \"Status\" has an unknown value \"" + s +
+                                 "\" (Creating, Waiting, Available, UnAvailable, "
+                                 "CreateFailed, Deprecated).");
+    }
+  }
+  q.image_id = r.image_id;
+  q.name_contains = r.image_name;
+  q.snapshot_id = r.snapshot_id;
+  q.tags = r.tags;
+  q.offset = (r.page_number - 1) * r.page_size;
+  q.limit = r.page_size;
+  return catalog_->ListImages(q);
+}
+
+// ------------------------------------------------------- ModifyImageAttribute
+
+Status RegionImpl::ModifyImageAttribute(const Caller& c, const ModifyImageAttributeRequest& r) {
+  if (r.image_id.empty()) return MissingParameter("ImageId");
+  auto given = [](const std::optional<std::string>& v) { return v.has_value() && !v->empty(); };
+  if (given(r.image_name)) RETURN_IF_ERROR(ValidateImageName(*r.image_name));
+  if (given(r.description)) RETURN_IF_ERROR(ValidateDescription(*r.description));
+  if (given(r.image_family))
+    RETURN_IF_ERROR(ValidateImageName(*r.image_family, "InvalidImageFamily.Malformed"));
+  if (given(r.boot_mode) && !ValidateBootMode(*r.boot_mode).ok()) {
+    return InvalidArgument(
+        "InvalidBootMode.NotSupport",
+        "The specified BootMode \"" + *r.boot_mode + "\" is not supported (BIOS, UEFI, UEFI-Preferred).");
+  }
+  if (given(r.license_type) && !ValidateLicenseType(*r.license_type).ok()) {
+    return InvalidArgument("InvalidLicenseType.NotSupported",
+                           "The specified LicenseType \"" + *r.license_type + "\" is not supported.");
+  }
+  if (given(r.status) && *r.status != "Deprecated" && *r.status != "Available") {
+    return InvalidArgument(
+        "InvalidParameter",
+        "The specified parameter \"Status\" must be Deprecated or Available, got \"" + *r.status + "\".");
+  }
+  return catalog_->Transact([&]() -> Status {
+    Result<ImageRecord> got = catalog_->GetImage(r.image_id);
+    if (!got.ok()) {
+      if (got.status().code() == Code::kNotFound) return ImageNotFound(r.image_id);
+      return got.status();
+    }
+    ImageRecord image = std::move(got).value();
+    if (image.account_id != c.account_id) return ImageNotFound(r.image_id);
+    if (image.status == "Creating" || image.status == "Waiting") {
+      return FailedPrecondition(
+          "InvalidStatus.ImageIsCreating",
+          "The operation cannot be performed because the image is creating. Please wait until "
+          "the creation is complete and try again.");
+    }
+    if (given(r.image_name) && *r.image_name != image.name) {
+      ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, *r.image_name, image.image_id));
+      if (taken) {
+        return AlreadyExists("InvalidImageName.Duplicated",
+                             "The image name \"" + *r.image_name + "\" is already in use.");
+      }
+      image.name = *r.image_name;
+    }
+    if (given(r.description)) image.description = *r.description;
+    if (given(r.image_family)) image.image_family = *r.image_family;
+    if (given(r.boot_mode)) image.boot_mode = *r.boot_mode;
+    if (given(r.license_type)) image.license_type = *r.license_type;
+    if (given(r.status)) {
+      if (*r.status == "Deprecated" && image.status != "Available" && image.status != "Deprecated") {
+        return FailedPrecondition("ImageStatus.NotAvailable", "The specified image status is not available.");
+      }
+      if (*r.status == "Available" && image.status != "Deprecated" && image.status != "Available") {
+        return FailedPrecondition("ImageStatus.NotDeprecated",
+                                  "The specified image status is not deprecated.");
+      }
+      image.status = *r.status;
+    }
+    return catalog_->UpdateImage(image);
+  });
+}
+
+// ---------------------------------------------------------------- DeleteImage
+
+Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, bool force) {
+  (void)force;  // no instances use images here
+  if (image_id.empty()) return MissingParameter("ImageId");
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    Result<ImageRecord> got = catalog_->GetImage(image_id);
+    if (!got.ok()) {
+      if (got.status().code() == Code::kNotFound) return ImageNotFound(image_id);
+      return got.status();
+    }
+    const ImageRecord& image = *got;
+    if (image.account_id != c.account_id) return ImageNotFound(image_id);
+    if (image.is_copied && (image.status == "Creating" || image.status == "Waiting")) {
+      return FailedPrecondition("OperationDenied.ImageCopying",
+                                "The image is being copied. Please use the CancelCopyImage API.");
+    }
+    ASSIGN_OR_RETURN(bool importing, HasProcessingTask(image_id, "ImportImage"));
+    if (importing) return FailedPrecondition("ImageIsImporting", "The specified Image is importing.");
+    ASSIGN_OR_RETURN(bool exporting, HasProcessingTask(image_id, "ExportImage"));
+    if (exporting) {
+      return FailedPrecondition(
+          "ImageIsExporting",
+          "The specified image is currently being exported. You can use the DescribeTasks API "
+          "to check the status of related tasks and cancel them if needed.");
+    }
+    if (image.status == "Creating" || image.status == "Waiting") {
+      return FailedPrecondition("ImageIsCreating", "The specified image is being created.");
+    }
+    return catalog_->DeleteImage(image_id);
+  }));
+  RequestGc();
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- CreateImage
+
+Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRequest& r) {
+  if (r.snapshot_id.empty()) {
+    return InvalidArgument(
+        "MissingParameter",
+        "The input parameter SnapshotId or InstanceId or DiskDeviceMapping that is mandatory for "
+        "processing this request is not supplied.");
+  }
+  if (!r.image_name.empty()) RETURN_IF_ERROR(ValidateImageName(r.image_name));
+  RETURN_IF_ERROR(ValidateDescription(r.description));
+  if (!r.image_family.empty())
+    RETURN_IF_ERROR(ValidateImageName(r.image_family, "InvalidImageFamily.Malformed"));
+  if (!r.platform.empty()) RETURN_IF_ERROR(ValidatePlatform(r.platform));
+  if (!r.architecture.empty()) RETURN_IF_ERROR(ValidateArchitecture(r.architecture));
+  if (!r.boot_mode.empty()) RETURN_IF_ERROR(ValidateBootMode(r.boot_mode));
+  RETURN_IF_ERROR(ValidateTags(r.tags));
+  if (r.image_version.size() > 40) {
+    return InvalidArgument("InvalidImageVersion.Malformed",
+                           "The specified ImageVersion is longer than 40 characters.");
+  }
+  std::string fingerprint = Fingerprint({{"SnapshotId", r.snapshot_id},
+                                         {"ImageName", r.image_name},
+                                         {"Description", r.description},
+                                         {"Platform", r.platform},
+                                         {"Architecture", r.architecture},
+                                         {"BootMode", r.boot_mode},
+                                         {"ImageFamily", r.image_family},
+                                         {"ImageVersion", r.image_version},
+                                         {"Tags", TagsJson(r.tags)}});
+  std::string image_id;
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(std::optional<std::string> previous,
+                     CheckClientToken(*catalog_, c.account_id, "CreateImage", r.client_token, fingerprint));
+    if (previous) {
+      image_id = *previous;
+      return Status::Ok();
+    }
+    Result<SnapshotRecord> snap = catalog_->GetSnapshot(r.snapshot_id);
+    if (!snap.ok()) {
+      if (snap.status().code() == Code::kNotFound) return SnapshotNotFound(r.snapshot_id);
+      return snap.status();
+    }
+    if (snap->account_id != c.account_id) return SnapshotNotFound(r.snapshot_id);
+    if (snap->status != "accomplished" || snap->manifest.empty()) {
+      return FailedPrecondition("InvalidSnapshotId.NotReady",
+                                "The specified snapshot \"" + r.snapshot_id + "\" has not completed yet.");
+    }
+    ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, r.image_name, ""));
+    if (taken) {
+      return AlreadyExists("InvalidImageName.Duplicated",
+                           "The image name \"" + r.image_name + "\" is already in use.");
+    }
+    // Attributes the caller leaves out come from an image already made from
+    // this snapshot (typically the import that produced it).
+    ImageRecord image;
+    ImageQuery q;
+    q.snapshot_id = r.snapshot_id;
+    q.limit = 1;
+    ASSIGN_OR_RETURN(Page<ImageRecord> users, catalog_->ListImages(q));
+    if (!users.items.empty()) {
+      const ImageRecord& u = users.items[0];
+      image.os_type = u.os_type;
+      image.os_name = u.os_name;
+      image.platform = u.platform;
+      image.architecture = u.architecture;
+      image.boot_mode = u.boot_mode;
+    }
+    image.image_id = NewResourceId("m");
+    image.account_id = c.account_id;
+    image.name = r.image_name;
+    image.description = r.description;
+    image.status = "Available";
+    image.progress = 100;
+    if (!r.platform.empty()) image.platform = r.platform;
+    if (image.os_name.empty()) image.os_name = image.platform;
+    if (!r.architecture.empty()) image.architecture = r.architecture;
+    if (!r.boot_mode.empty()) image.boot_mode = r.boot_mode;
+    image.image_family = r.image_family;
+    image.image_version = r.image_version;
+    image.tags = r.tags;
+    image.size_gib = std::max<uint64_t>(1, (snap->logical_size + kGiB - 1) / kGiB);
+    image.size_gib = std::max(image.size_gib, snap->source_disk_size_gib);
+    DiskMapping m;
+    m.snapshot_id = snap->snapshot_id;
+    m.size_gib = image.size_gib;
+    m.device = "/dev/xvda";
+    m.type = "system";
+    image.disks.push_back(m);
+    image.creation_time = clock_.Now();
+    RETURN_IF_ERROR(catalog_->InsertImage(image));
+    if (!r.client_token.empty()) {
+      RETURN_IF_ERROR(catalog_->PutClientToken(c.account_id, "CreateImage", r.client_token,
+                                               {fingerprint, image.image_id}));
+    }
+    image_id = image.image_id;
+    return Status::Ok();
+  }));
+  return image_id;
+}
+
+// ---------------------------------------------------------- DescribeSnapshots
+
+Result<Page<SnapshotRecord>> RegionImpl::DescribeSnapshots(const Caller& c,
+                                                           const DescribeSnapshotsRequest& r) {
+  RETURN_IF_ERROR(ValidatePage(r.page_number, r.page_size));
+  if (r.snapshot_ids.size() > 100) {
+    return PermissionDenied("InvalidSnapshotIds.Malformed",
+                            "The amount of specified snapshot Ids exceeds the limit (" +
+                                std::to_string(r.snapshot_ids.size()) + " > 100).");
+  }
+  SnapshotQuery q;
+  q.account_id = c.account_id;
+  q.snapshot_ids = r.snapshot_ids;
+  if (r.status == "progressing" || r.status == "accomplished" || r.status == "failed") {
+    q.status = r.status;
+  } else if (!r.status.empty() && r.status != "all") {
+    return NotFound("InvalidStatus.NotFound", "The specified Status \"" + r.status + "\" is not found.");
+  }
+  q.name = r.snapshot_name;
+  q.offset = (r.page_number - 1) * r.page_size;
+  q.limit = r.page_size;
+  return catalog_->ListSnapshots(q);
+}
+
+// ------------------------------------------------------------- DeleteSnapshot
+
+Status RegionImpl::DeleteSnapshot(const Caller& c, const std::string& snapshot_id, bool force) {
+  (void)force;  // Force covers disks made from the snapshot; there are none here
+  if (snapshot_id.empty()) return MissingParameter("SnapshotId");
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    Result<SnapshotRecord> snap = catalog_->GetSnapshot(snapshot_id);
+    if (!snap.ok()) {
+      if (snap.status().code() == Code::kNotFound) return SnapshotNotFound(snapshot_id);
+      return snap.status();
+    }
+    if (snap->account_id != c.account_id) return SnapshotNotFound(snapshot_id);
+    ImageQuery q;
+    q.snapshot_id = snapshot_id;
+    q.limit = 1;
+    ASSIGN_OR_RETURN(Page<ImageRecord> users, catalog_->ListImages(q));
+    if (!users.items.empty()) {
+      return FailedPrecondition(
+          "SnapshotCreatedImage",
+          "The snapshot has been used to create user defined image(s): " + users.items[0].image_id + ".");
+    }
+    return catalog_->DeleteSnapshot(snapshot_id);
+  }));
+  RequestGc();
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- ExportImage
+
+Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRequest& r) {
+  if (r.image_id.empty()) return MissingParameter("ImageId");
+  if (r.oss_bucket.empty()) return MissingParameter("OSSBucket");
+  bool prefix_ok = r.oss_prefix.size() <= 30;
+  for (char ch : r.oss_prefix) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) prefix_ok = false;
+  }
+  if (!prefix_ok) {
+    return InvalidArgument("InvalidOSSPrefix.Malformed", "The specified OSSPrefix \"" + r.oss_prefix +
+                                                             "\" must be 1 to 30 letters or digits.");
+  }
+  std::string format = r.image_format.empty() ? "raw" : Lower(r.image_format);
+  if (format != "raw" && format != "qcow2" && format != "vhd" && format != "vmdk" && format != "vdi") {
+    return InvalidArgument("InvalidImageFormat.Malformed", "The specified ImageFormat \"" + r.image_format +
+                                                               "\" is not supported (raw, qcow2, vhd, "
+                                                               "vmdk, vdi).");
+  }
+  RETURN_IF_ERROR(oss_.CheckBucket(c.account_id, r.oss_bucket));
+  if (stopping()) return Unavailable("region " + config_.region_id + " is shutting down");
+
+  TaskRecord task;
+  task.task_id = NewResourceId("t");
+  task.account_id = c.account_id;
+  task.action = "ExportImage";
+  task.status = "Processing";
+  task.resource_id = r.image_id;
+  task.creation_time = clock_.Now();
+  std::string object =
+      (r.oss_prefix.empty() ? "" : r.oss_prefix + "_") + r.image_id + "_" + task.task_id + "." + format;
+  task.params =
+      nlohmann::json{{"OSSBucket", r.oss_bucket}, {"OSSObject", object}, {"ImageFormat", format}}.dump();
+
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    Result<ImageRecord> got = catalog_->GetImage(r.image_id);
+    if (!got.ok()) {
+      if (got.status().code() == Code::kNotFound) return ImageNotFound(r.image_id);
+      return got.status();
+    }
+    const ImageRecord& image = *got;
+    if (image.account_id == kSystemAccountId && c.account_id != kSystemAccountId) {
+      return InvalidArgument("ImageNotSupported",
+                             "The specified image \"" + r.image_id +
+                                 "\" is a public image; only custom images can be exported.");
+    }
+    if (image.account_id != c.account_id) return ImageNotFound(r.image_id);
+    if (image.status != "Available" || image.disks.empty()) {
+      return InvalidArgument("IncorrectImageStatus",
+                             "The specified Image is not available (status " + image.status + ").");
+    }
+    ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[0].snapshot_id));
+    if (snap.encrypted) {
+      return InvalidArgument("ImageNotSupported", "The specified image \"" + r.image_id +
+                                                      "\" is encrypted and cannot be exported.");
+    }
+    ASSIGN_OR_RETURN(bool exporting, HasProcessingTask(r.image_id, "ExportImage"));
+    if (exporting) {
+      return FailedPrecondition("ImageIsExporting",
+                                "The specified image \"" + r.image_id + "\" is currently being exported.");
+    }
+    return catalog_->InsertTask(task);
+  }));
+  Enqueue(task.task_id);
+  return task.task_id;
+}
+
+// ------------------------------------------------------------------- Tasks
+
+Result<Page<TaskRecord>> RegionImpl::DescribeTasks(const Caller& c, const DescribeTasksRequest& r) {
+  RETURN_IF_ERROR(ValidatePage(r.page_number, r.page_size));
+  TaskQuery q;
+  q.account_id = c.account_id;
+  q.task_ids = r.task_ids;
+  q.action = r.task_action;
+  // ECS ignores status values it does not know.
+  if (r.task_status == "Finished" || r.task_status == "Processing" || r.task_status == "Failed" ||
+      r.task_status == "Cancelled") {
+    q.status = r.task_status;
+  }
+  q.resource_ids = r.resource_ids;
+  q.offset = (r.page_number - 1) * r.page_size;
+  q.limit = r.page_size;
+  return catalog_->ListTasks(q);
+}
+
+Result<TaskRecord> RegionImpl::DescribeTaskAttribute(const Caller& c, const std::string& task_id) {
+  if (task_id.empty()) return MissingParameter("TaskId");
+  Result<TaskRecord> task = catalog_->GetTask(task_id);
+  if (!task.ok()) {
+    if (task.status().code() == Code::kNotFound) return TaskNotFound(task_id);
+    return task.status();
+  }
+  if (task->account_id != c.account_id) return TaskNotFound(task_id);
+  return task;
+}
+
+Status RegionImpl::CancelTask(const Caller& c, const std::string& task_id) {
+  if (task_id.empty()) return MissingParameter("TaskId");
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    Result<TaskRecord> got = catalog_->GetTask(task_id);
+    if (!got.ok()) {
+      if (got.status().code() == Code::kNotFound) return TaskNotFound(task_id);
+      return got.status();
+    }
+    TaskRecord task = std::move(got).value();
+    if (task.account_id != c.account_id) return TaskNotFound(task_id);
+    if (task.action != "ImportImage" && task.action != "ExportImage") {
+      return PermissionDenied("InvalidTaskId.TaskActionNotSupport", "The specified task action not support.");
+    }
+    if (task.status != "Processing") {
+      return FailedPrecondition(
+          "InvalidTaskId.IncorrectTaskStatus",
+          "The specified task status is not invalid: task " + task_id + " is " + task.status + ".");
+    }
+    task.cancel_requested = true;
+    return catalog_->UpdateTask(task);
+  }));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = controls_.find(task_id);
+  if (it != controls_.end()) {
+    it->second->cancel = true;
+    it->second->stop = true;
+  }
+  // A Processing task without a control is not queued in this run (the
+  // region is shutting down); the next start sees cancel_requested.
+  return Status::Ok();
+}
+
+}  // namespace ferry

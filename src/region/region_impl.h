@@ -1,0 +1,162 @@
+// RegionImpl: the one Region implementation — a SqliteCatalog for records, an
+// FsChunkStore for data, the process's ObjectStorage for import sources and
+// export targets, and a small pool of task threads for imports and exports.
+//
+// Layout under config.data_dir: catalog.db, chunks/, tmp/ (scratch for
+// format conversions; emptied on open).
+//
+// Tasks. ImportImage/ExportImage insert their records in one catalog
+// transaction and queue the task id; `task_threads` workers run the queue.
+// A task left Processing by a previous run (crash or Shutdown) is run again
+// from the start when the region opens: ingest is idempotent (chunks are
+// content-addressed), conversions and exports restart from scratch.
+// Cancellation and shutdown both stop a task at its next chunk boundary (or
+// kill its qemu-img); only cancellation changes its records.
+//
+// Deletion. DeleteImage removes the image record only. The snapshots an import
+// made stay, as in ECS, and become deletable with DeleteSnapshot once no
+// image uses them; a cancelled import removes its image and snapshots at once.
+// Chunk data is never deleted inline: a background garbage collection runs
+// after DeleteSnapshot, a cancelled or failed import, and DeleteImage.
+//
+// Garbage collection and pins. Every data chunk an ingest touches is pinned
+// (ChunkPins) before it is stored and unpinned only after its manifest is
+// committed (or the ingest is abandoned). GC holds gc_mu_ exclusively for its
+// whole mark-and-sweep; manifest commit + unpin hold it shared. So a chunk is
+// either referenced by a committed manifest or pinned whenever GC looks at it.
+//
+// Threading: all public methods are thread-safe (see Region).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "region/chunk_pins.h"
+#include "region/object_storage.h"
+#include "region/region.h"
+#include "store/chunk_store.h"
+#include "store/ingest.h"
+#include "store/manifest.h"
+
+namespace ferry {
+
+// The public image every region seeds (a small ext4 disk, "Ferry Linux").
+inline constexpr const char* kPublicImageId = "ferrylinux_1_x64_1G_base_20261126.vhd";
+
+// Test seams. Production code leaves them empty.
+struct RegionHooks {
+  // Called on an ingest thread after a data chunk has been pinned and before
+  // it is stored; blocking here pauses that ingest.
+  std::function<void(const std::string& task_id, const ChunkId& id)> after_chunk_pinned;
+};
+
+class RegionImpl final : public Region {
+ public:
+  static Result<std::unique_ptr<RegionImpl>> Open(const RegionConfig& config, const Clock& clock,
+                                                  RegionHooks hooks = {});
+  ~RegionImpl() override;
+  RegionImpl(const RegionImpl&) = delete;
+  RegionImpl& operator=(const RegionImpl&) = delete;
+
+  const RegionConfig& config() const override { return config_; }
+
+  Result<ImportImageResult> ImportImage(const Caller& c, const ImportImageRequest& r) override;
+  Result<Page<ImageRecord>> DescribeImages(const Caller& c, const DescribeImagesRequest& r) override;
+  Status ModifyImageAttribute(const Caller& c, const ModifyImageAttributeRequest& r) override;
+  Status DeleteImage(const Caller& c, const std::string& image_id, bool force) override;
+  Result<std::string> CreateImage(const Caller& c, const CreateImageRequest& r) override;
+  Result<Page<SnapshotRecord>> DescribeSnapshots(const Caller& c, const DescribeSnapshotsRequest& r) override;
+  Status DeleteSnapshot(const Caller& c, const std::string& snapshot_id, bool force) override;
+  Result<std::string> ExportImage(const Caller& c, const ExportImageRequest& r) override;
+  Result<Page<TaskRecord>> DescribeTasks(const Caller& c, const DescribeTasksRequest& r) override;
+  Result<TaskRecord> DescribeTaskAttribute(const Caller& c, const std::string& task_id) override;
+  Status CancelTask(const Caller& c, const std::string& task_id) override;
+
+  // Mark-and-sweep over all committed manifests; see the file comment.
+  Status CollectGarbage(GcStats* stats) override;
+  // Reads and verifies every chunk, decodes every manifest and checks that
+  // each data chunk it names exists.
+  Status Fsck(FsckReport* report) override;
+  RegionMetrics& metrics() override { return metrics_; }
+  void Shutdown() override;
+
+  // For tools and tests.
+  ChunkStore& chunk_store() { return *store_; }
+  Catalog& catalog() { return *catalog_; }
+  const ChunkPins& pins() const { return pins_; }
+
+ private:
+  struct TaskControl {
+    std::atomic<bool> stop{false};    // cancel or shutdown: polled by ingest and qemu-img
+    std::atomic<bool> cancel{false};  // the user asked (CancelTask)
+  };
+
+  RegionImpl(const RegionConfig& config, const Clock& clock, RegionHooks hooks,
+             std::unique_ptr<Catalog> catalog, std::unique_ptr<ChunkStore> store);
+
+  void StartThreads();
+  Status ResumeTasks();
+  void Enqueue(const std::string& task_id);
+  void RequestGc();
+  void WorkerLoop();
+  void GcLoop();
+  bool stopping();
+
+  void RunTask(const std::string& task_id, TaskControl& control);
+  Status RunImport(const TaskRecord& task, TaskControl& control);
+  Status RunExport(const TaskRecord& task, TaskControl& control);
+  void FinishCancelled(const TaskRecord& task);
+  void FinishFailed(const TaskRecord& task, const Status& why);
+  // Throttled (about once a second) progress write for a running task.
+  void ReportProgress(const std::string& task_id, int percent);
+
+  // Ingests a raw file, pinning every data chunk in `lease`.
+  Result<Manifest> Ingest(const std::string& task_id, const std::string& raw_path,
+                          const std::atomic<bool>* stop, PinLease& lease,
+                          std::function<void(uint64_t, uint64_t)> progress);
+  Status SeedPublicImage();
+
+  // Whether `name` is used by another image of `account_id`.
+  Result<bool> NameTaken(const std::string& account_id, const std::string& name,
+                         const std::string& except_id);
+  Result<bool> HasProcessingTask(const std::string& image_id, const std::string& action);
+
+  const RegionConfig config_;
+  const Clock& clock_;
+  const RegionHooks hooks_;
+  ObjectStorage& oss_;
+  const std::string tmp_dir_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<ChunkStore> store_;
+  RegionMetrics metrics_;
+  ChunkPins pins_;
+
+  // Exclusive: garbage collection. Shared: manifest commit + unpin, fsck.
+  std::shared_mutex gc_mu_;
+
+  std::mutex progress_mu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> last_progress_;  // guarded by progress_mu_
+
+  std::mutex mu_;
+  std::condition_variable cv_;                                    // queue_, gc_requested_, stopping_
+  std::deque<std::string> queue_;                                 // guarded by mu_
+  std::map<std::string, std::shared_ptr<TaskControl>> controls_;  // queued or running; guarded by mu_
+  bool stopping_ = false;                                         // guarded by mu_
+  bool gc_requested_ = false;                                     // guarded by mu_
+  bool joined_ = false;                                           // guarded by join_mu_
+  std::mutex join_mu_;
+  std::vector<std::thread> workers_;
+  std::thread gc_thread_;
+};
+
+}  // namespace ferry

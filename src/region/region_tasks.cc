@@ -1,0 +1,587 @@
+// RegionImpl: the task workers (import, export), the public image seed,
+// garbage collection, fsck and shutdown.
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "common/fs_util.h"
+#include "common/hash.h"
+#include "common/ids.h"
+#include "region/disk_tools.h"
+#include "region/region_impl.h"
+
+namespace ferry {
+namespace {
+
+constexpr uint64_t kGiB = 1ull << 30;
+constexpr uint64_t kPublicImageBytes = 64ull << 20;
+constexpr auto kProgressInterval = std::chrono::seconds(1);
+
+uint64_t CeilGiB(uint64_t bytes) { return std::max<uint64_t>(1, (bytes + kGiB - 1) / kGiB); }
+
+// Removes a scratch file when the step that made it ends, however it ends.
+class ScratchFile {
+ public:
+  explicit ScratchFile(std::string path = "") : path_(std::move(path)) {}
+  ~ScratchFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+  void Reset(std::string path) {
+    if (!path_.empty()) ::unlink(path_.c_str());
+    path_ = std::move(path);
+  }
+  void Keep() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+// Task errors are shown to API callers: name the object, not host paths.
+Status Redact(const Status& st, const std::string& path, const std::string& label) {
+  if (st.ok() || path.empty()) return st;
+  std::string msg = st.message();
+  for (size_t pos = msg.find(path); pos != std::string::npos; pos = msg.find(path, pos + label.size())) {
+    msg.replace(pos, path.size(), label);
+  }
+  return Status(st.code(), st.reason(), msg);
+}
+
+int Percent(double fraction) { return std::clamp(static_cast<int>(fraction * 100.0), 0, 99); }
+
+}  // namespace
+
+// ------------------------------------------------------------ thread control
+
+bool RegionImpl::stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+void RegionImpl::StartThreads() {
+  unsigned n = std::max(1u, config_.task_threads);
+  for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  gc_thread_ = std::thread([this] { GcLoop(); });
+}
+
+Status RegionImpl::ResumeTasks() {
+  TaskQuery q;
+  q.statuses = {"Processing"};
+  ASSIGN_OR_RETURN(Page<TaskRecord> page, catalog_->ListTasks(q));
+  // Newest first from the catalog; resume in the order they were started.
+  for (auto it = page.items.rbegin(); it != page.items.rend(); ++it) {
+    spdlog::info("region {}: resuming task {} ({} {})", config_.region_id, it->task_id, it->action,
+                 it->resource_id);
+    Enqueue(it->task_id);
+  }
+  return Status::Ok();
+}
+
+void RegionImpl::Enqueue(const std::string& task_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || controls_.count(task_id) != 0) return;
+    controls_[task_id] = std::make_shared<TaskControl>();
+    queue_.push_back(task_id);
+  }
+  cv_.notify_all();
+}
+
+void RegionImpl::RequestGc() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    gc_requested_ = true;
+  }
+  cv_.notify_all();
+}
+
+void RegionImpl::WorkerLoop() {
+  while (true) {
+    std::string task_id;
+    std::shared_ptr<TaskControl> control;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      task_id = queue_.front();
+      queue_.pop_front();
+      control = controls_[task_id];
+    }
+    RunTask(task_id, *control);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      controls_.erase(task_id);
+    }
+    std::lock_guard<std::mutex> lock(progress_mu_);
+    last_progress_.erase(task_id);
+  }
+}
+
+void RegionImpl::GcLoop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || gc_requested_; });
+      if (stopping_) return;
+      gc_requested_ = false;
+    }
+    GcStats stats;
+    Status st = CollectGarbage(&stats);
+    if (!st.ok()) {
+      spdlog::warn("region {}: garbage collection failed: {}", config_.region_id, st.ToString());
+    } else if (stats.chunks_deleted > 0) {
+      spdlog::info("region {}: garbage collection deleted {} of {} chunks", config_.region_id,
+                   stats.chunks_deleted, stats.chunks_scanned);
+    }
+  }
+}
+
+void RegionImpl::Shutdown() {
+  std::lock_guard<std::mutex> join_lock(join_mu_);
+  if (joined_) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    for (auto& [id, control] : controls_) control->stop = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+  if (gc_thread_.joinable()) gc_thread_.join();
+  workers_.clear();
+  joined_ = true;
+}
+
+// --------------------------------------------------------------- task driver
+
+void RegionImpl::RunTask(const std::string& task_id, TaskControl& control) {
+  Result<TaskRecord> got = catalog_->GetTask(task_id);
+  if (!got.ok()) {
+    spdlog::error("region {}: task {} cannot be read: {}", config_.region_id, task_id,
+                  got.status().ToString());
+    return;
+  }
+  const TaskRecord task = std::move(got).value();
+  if (task.status != "Processing") return;
+  if (task.cancel_requested) {
+    control.cancel = true;
+    control.stop = true;
+  }
+  Status st;
+  if (control.cancel) {
+    st = Cancelled("task " + task_id + " was cancelled before it started");
+  } else if (task.action == "ImportImage") {
+    st = RunImport(task, control);
+  } else if (task.action == "ExportImage") {
+    st = RunExport(task, control);
+  } else {
+    st = Internal("task " + task_id + " has unknown action " + task.action);
+  }
+  if (st.ok()) {
+    metrics_.tasks_finished++;
+    return;
+  }
+  bool cancelled = control.cancel.load();
+  if (!cancelled) {
+    Result<TaskRecord> now = catalog_->GetTask(task_id);
+    cancelled = now.ok() && now->cancel_requested;
+  }
+  if (cancelled) {
+    FinishCancelled(task);
+  } else if (control.stop) {
+    spdlog::info("region {}: task {} stopped by shutdown; it resumes on the next start", config_.region_id,
+                 task_id);
+  } else {
+    spdlog::warn("region {}: task {} failed: {}", config_.region_id, task_id, st.ToString());
+    FinishFailed(task, st);
+  }
+}
+
+void RegionImpl::ReportProgress(const std::string& task_id, int percent) {
+  {
+    std::lock_guard<std::mutex> lock(progress_mu_);
+    auto now = clock_.Steady();
+    auto it = last_progress_.find(task_id);
+    if (it != last_progress_.end() && now - it->second < kProgressInterval) return;
+    last_progress_[task_id] = now;
+  }
+  Status st = catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord task, catalog_->GetTask(task_id));
+    if (task.status != "Processing" || task.progress == percent) return Status::Ok();
+    task.progress = percent;
+    RETURN_IF_ERROR(catalog_->UpdateTask(task));
+    if (task.action != "ImportImage") return Status::Ok();
+    ASSIGN_OR_RETURN(ImageRecord image, catalog_->GetImage(task.resource_id));
+    image.progress = percent;
+    RETURN_IF_ERROR(catalog_->UpdateImage(image));
+    for (const DiskMapping& d : image.disks) {
+      ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(d.snapshot_id));
+      snap.progress = percent;
+      RETURN_IF_ERROR(catalog_->UpdateSnapshot(snap));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) spdlog::warn("region {}: progress of task {}: {}", config_.region_id, task_id, st.ToString());
+}
+
+Result<Manifest> RegionImpl::Ingest(const std::string& task_id, const std::string& raw_path,
+                                    const std::atomic<bool>* stop, PinLease& lease,
+                                    std::function<void(uint64_t, uint64_t)> progress) {
+  IngestOptions opts;
+  opts.chunk_size = config_.chunk_size;
+  opts.threads = std::max(1u, config_.ingest_threads);
+  opts.cancel = stop;
+  opts.progress = std::move(progress);
+  opts.pin = [this, &lease, task_id](const ChunkId& id) {
+    lease.Pin(id);
+    if (hooks_.after_chunk_pinned) hooks_.after_chunk_pinned(task_id, id);
+  };
+  IngestStats stats;
+  Result<Manifest> m = IngestRawFile(raw_path, *store_, opts, &stats);
+  metrics_.bytes_imported += stats.bytes_read;
+  metrics_.chunks_stored += stats.chunks_stored;
+  metrics_.chunks_deduped += stats.chunks_deduped;
+  return m;
+}
+
+// -------------------------------------------------------------------- import
+
+Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
+  ASSIGN_OR_RETURN(ImageRecord image, catalog_->GetImage(task.resource_id));
+  const size_t n = image.disks.size();
+  if (n == 0) return Internal("image " + image.image_id + " of task " + task.task_id + " has no disks");
+  std::vector<Manifest> manifests(n);
+  std::vector<std::string> formats(n);
+  PinLease lease(pins_);
+  for (size_t i = 0; i < n; ++i) {
+    const DiskMapping& disk = image.disks[i];
+    ASSIGN_OR_RETURN(std::string source,
+                     oss_.PathForRead(task.account_id, disk.import_bucket, disk.import_object));
+    std::string raw = source;
+    ScratchFile scratch;
+    auto ingest_disk = [&]() -> Status {
+      ASSIGN_OR_RETURN(formats[i], InspectDiskImage(source, disk.format, &control.stop));
+      if (formats[i] != "RAW") {
+        raw = tmp_dir_ + "/" + task.task_id + "-" + std::to_string(i) + ".raw";
+        scratch.Reset(raw);
+        RETURN_IF_ERROR(
+            ConvertDiskImage(source, QemuDriverForImportFormat(formats[i]), raw, "raw", &control.stop));
+      }
+      auto progress = [this, &task, i, n](uint64_t done, uint64_t total) {
+        double part = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+        ReportProgress(task.task_id, Percent((static_cast<double>(i) + part) / static_cast<double>(n)));
+      };
+      ASSIGN_OR_RETURN(manifests[i], Ingest(task.task_id, raw, &control.stop, lease, progress));
+      return Status::Ok();
+    };
+    Status st = ingest_disk();
+    std::string label = "OSS object " + disk.import_bucket + "/" + disk.import_object;
+    RETURN_IF_ERROR(Redact(Redact(st, source, label), raw, "the converted " + label));
+  }
+  // Shutdown or cancel before the commit: nothing is recorded.
+  if (control.stop) return Cancelled("task " + task.task_id + " stopped before commit");
+  RETURN_IF_ERROR(store_->Sync());
+
+  const UnixSeconds now = clock_.Now();
+  std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
+  Status st = catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
+    if (current.cancel_requested) return Cancelled("task " + task.task_id + " was cancelled");
+    if (current.status != "Processing") return Cancelled("task " + task.task_id + " is " + current.status);
+    ASSIGN_OR_RETURN(ImageRecord img, catalog_->GetImage(task.resource_id));
+    for (size_t i = 0; i < n && i < img.disks.size(); ++i) {
+      DiskMapping& disk = img.disks[i];
+      ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(disk.snapshot_id));
+      snap.manifest = EncodeManifest(manifests[i]);
+      snap.content_digest = ToHex(manifests[i].ContentDigest());
+      snap.logical_size = manifests[i].logical_size;
+      snap.status = "accomplished";
+      snap.progress = 100;
+      snap.source_disk_size_gib = std::max(CeilGiB(manifests[i].logical_size), disk.size_gib);
+      snap.last_modified_time = now;
+      RETURN_IF_ERROR(catalog_->UpdateSnapshot(snap));
+      disk.size_gib = snap.source_disk_size_gib;
+      disk.format = formats[i];
+    }
+    img.status = "Available";
+    img.progress = 100;
+    img.size_gib = img.disks[0].size_gib;
+    RETURN_IF_ERROR(catalog_->UpdateImage(img));
+    current.status = "Finished";
+    current.progress = 100;
+    current.finished_time = now;
+    return catalog_->UpdateTask(current);
+  });
+  lease.Release();
+  return st;
+}
+
+// -------------------------------------------------------------------- export
+
+Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
+  std::string bucket, object, format;
+  try {
+    nlohmann::json params = nlohmann::json::parse(task.params);
+    bucket = params.at("OSSBucket").get<std::string>();
+    object = params.at("OSSObject").get<std::string>();
+    format = params.at("ImageFormat").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    return Internal("task " + task.task_id + " has unreadable parameters: " + e.what());
+  }
+  ASSIGN_OR_RETURN(ImageRecord image, catalog_->GetImage(task.resource_id));
+  if (image.disks.empty()) return Internal("image " + image.image_id + " has no disks");
+  ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[0].snapshot_id));
+  ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(snap.manifest));
+
+  ASSIGN_OR_RETURN(std::string target, oss_.TempPathForWrite(task.account_id, bucket));
+  ScratchFile target_scratch(target);
+  MaterializeOptions opts;
+  opts.cancel = &control.stop;
+  bool convert = format != "raw";
+  opts.progress = [this, &task, convert](uint64_t done, uint64_t total) {
+    double part = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+    ReportProgress(task.task_id, Percent(convert ? part * 0.5 : part));
+  };
+  if (!convert) {
+    RETURN_IF_ERROR(MaterializeRawFile(manifest, *store_, target, opts));
+  } else {
+    std::string raw = tmp_dir_ + "/" + task.task_id + ".raw";
+    ScratchFile raw_scratch(raw);
+    RETURN_IF_ERROR(MaterializeRawFile(manifest, *store_, raw, opts));
+    if (control.stop) return Cancelled("task " + task.task_id + " stopped");
+    RETURN_IF_ERROR(ConvertDiskImage(raw, "raw", target, QemuDriverForExportFormat(format), &control.stop));
+  }
+  if (control.stop) return Cancelled("task " + task.task_id + " stopped");
+  ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
+  if (current.cancel_requested) return Cancelled("task " + task.task_id + " was cancelled");
+  RETURN_IF_ERROR(oss_.Publish(target, bucket, object));
+  target_scratch.Keep();
+  metrics_.bytes_exported += manifest.DataBytes();
+  return catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
+    t.status = "Finished";
+    t.progress = 100;
+    t.finished_time = clock_.Now();
+    return catalog_->UpdateTask(t);
+  });
+}
+
+// ------------------------------------------------------------ task endings
+
+void RegionImpl::FinishCancelled(const TaskRecord& task) {
+  Status st = catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
+    if (t.action == "ImportImage") {
+      Result<ImageRecord> image = catalog_->GetImage(t.resource_id);
+      if (image.ok()) {
+        for (const DiskMapping& d : image->disks) RETURN_IF_ERROR(catalog_->DeleteSnapshot(d.snapshot_id));
+        RETURN_IF_ERROR(catalog_->DeleteImage(t.resource_id));
+      } else if (image.status().code() != Code::kNotFound) {
+        return image.status();
+      }
+    }
+    t.status = "Cancelled";
+    t.cancel_requested = true;
+    t.finished_time = clock_.Now();
+    return catalog_->UpdateTask(t);
+  });
+  if (!st.ok()) {
+    spdlog::error("region {}: recording the cancellation of task {} failed: {}", config_.region_id,
+                  task.task_id, st.ToString());
+  }
+  RequestGc();
+}
+
+void RegionImpl::FinishFailed(const TaskRecord& task, const Status& why) {
+  std::string code = why.reason();
+  if (code.empty()) code = task.action == "ImportImage" ? "ImportImageFailed" : "ExportImageFailed";
+  // Whatever host paths are left (export temp files, scratch) are reduced to
+  // the bucket-relative or region-relative part.
+  Status shown = Redact(Redact(why, oss_.root() + "/", "OSS "), config_.data_dir + "/", "");
+  std::string message = shown.message().empty() ? shown.ToString() : shown.message();
+  Status st = catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
+    if (t.action == "ImportImage") {
+      Result<ImageRecord> image = catalog_->GetImage(t.resource_id);
+      if (image.ok()) {
+        image->status = "CreateFailed";
+        image->failure_reason = code + ": " + message;
+        RETURN_IF_ERROR(catalog_->UpdateImage(*image));
+        for (const DiskMapping& d : image->disks) {
+          Result<SnapshotRecord> snap = catalog_->GetSnapshot(d.snapshot_id);
+          if (!snap.ok()) continue;
+          snap->status = "failed";
+          snap->last_modified_time = clock_.Now();
+          RETURN_IF_ERROR(catalog_->UpdateSnapshot(*snap));
+        }
+      }
+    }
+    t.status = "Failed";
+    t.error_code = code;
+    t.error_message = message;
+    t.finished_time = clock_.Now();
+    return catalog_->UpdateTask(t);
+  });
+  if (!st.ok()) {
+    spdlog::error("region {}: recording the failure of task {} failed: {}", config_.region_id, task.task_id,
+                  st.ToString());
+  }
+  metrics_.tasks_failed++;
+  RequestGc();
+}
+
+// -------------------------------------------------------------- public image
+
+Status RegionImpl::SeedPublicImage() {
+  Result<ImageRecord> existing = catalog_->GetImage(kPublicImageId);
+  if (existing.ok()) return Status::Ok();
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+
+  std::string work = tmp_dir_ + "/seed-" + RandomHex(6);
+  std::string root = work + "/root";
+  std::string disk = work + "/disk.raw";
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{work};
+  RETURN_IF_ERROR(MakeDirs(root + "/etc"));
+  RETURN_IF_ERROR(WriteFileAtomic(root + "/etc/os-release",
+                                  "NAME=\"Ferry Linux\"\n"
+                                  "VERSION=\"1\"\n"
+                                  "ID=ferrylinux\n"
+                                  "VERSION_ID=\"1\"\n"
+                                  "PRETTY_NAME=\"Ferry Linux 1\"\n"
+                                  "HOME_URL=\"https://example.invalid/ferry\"\n"));
+  RETURN_IF_ERROR(WriteFileAtomic(root + "/etc/hostname", "ferry\n"));
+  RETURN_IF_ERROR(WriteFileAtomic(root + "/README",
+                                  "Ferry Linux 1 - the public image seeded in every Ferry region.\n"
+                                  "It is a small ext4 file system (label ferry-root) for trying out\n"
+                                  "DescribeImages, CopyImage and ExportImage; it does not boot.\n"));
+  RETURN_IF_ERROR(MakeExt4Image(root, disk, kPublicImageBytes, "ferry-root"));
+
+  PinLease lease(pins_);
+  ASSIGN_OR_RETURN(Manifest manifest, Ingest("seed", disk, nullptr, lease, [](uint64_t, uint64_t) {}));
+  RETURN_IF_ERROR(store_->Sync());
+
+  const UnixSeconds now = clock_.Now();
+  SnapshotRecord snap;
+  snap.snapshot_id = NewResourceId("s");
+  snap.account_id = kSystemAccountId;
+  snap.description = "System disk of public image " + std::string(kPublicImageId);
+  snap.status = "accomplished";
+  snap.progress = 100;
+  snap.logical_size = manifest.logical_size;
+  snap.source_disk_size_gib = CeilGiB(manifest.logical_size);
+  snap.source_region_id = config_.region_id;
+  snap.content_digest = ToHex(manifest.ContentDigest());
+  snap.manifest = EncodeManifest(manifest);
+  snap.creation_time = now;
+  snap.last_modified_time = now;
+
+  ImageRecord image;
+  image.image_id = kPublicImageId;
+  image.account_id = kSystemAccountId;
+  image.name = "ferrylinux_1_x64_1G_base";
+  image.description = "Ferry Linux 1, 64 bit: a small public image present in every region";
+  image.status = "Available";
+  image.progress = 100;
+  image.os_type = "linux";
+  image.os_name = "Ferry Linux 1 64 bit";
+  image.platform = "Others Linux";
+  image.architecture = "x86_64";
+  image.boot_mode = "BIOS";
+  image.size_gib = snap.source_disk_size_gib;
+  DiskMapping m;
+  m.snapshot_id = snap.snapshot_id;
+  m.size_gib = image.size_gib;
+  m.format = "RAW";
+  image.disks.push_back(m);
+  image.creation_time = now;
+
+  std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
+  Status st = catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(catalog_->InsertSnapshot(snap));
+    return catalog_->InsertImage(image);
+  });
+  lease.Release();
+  return st;
+}
+
+// ------------------------------------------------------- garbage collection
+
+Status RegionImpl::CollectGarbage(GcStats* stats) {
+  GcStats local;
+  std::unique_lock<std::shared_mutex> gc_lock(gc_mu_);
+  std::unordered_set<ChunkId, ChunkIdHash> referenced;
+  // A manifest that does not decode could reference anything: stop rather
+  // than delete chunks it may need.
+  RETURN_IF_ERROR(
+      catalog_->ForEachManifest([&](const std::string& snapshot_id, const std::vector<uint8_t>& bytes) {
+        Result<Manifest> m = DecodeManifest(bytes);
+        if (!m.ok()) return m.status().WithContext("garbage collection: manifest of snapshot " + snapshot_id);
+        for (const ChunkEntry& e : m->entries) {
+          if (!e.zero) referenced.insert(e.id);
+        }
+        return Status::Ok();
+      }));
+  std::vector<ChunkId> stored;
+  RETURN_IF_ERROR(store_->List([&](const ChunkId& id) { stored.push_back(id); }));
+  for (const ChunkId& id : stored) {
+    local.chunks_scanned++;
+    if (referenced.count(id) != 0) {
+      local.chunks_referenced++;
+      continue;
+    }
+    bool deleted = false;
+    RETURN_IF_ERROR(pins_.DeleteUnlessPinned(id, *store_, &deleted));
+    if (deleted) local.chunks_deleted++;
+  }
+  if (stats != nullptr) *stats = local;
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------- fsck
+
+Status RegionImpl::Fsck(FsckReport* report) {
+  FsckReport local;
+  std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
+  std::unordered_set<ChunkId, ChunkIdHash> present;
+  std::vector<ChunkId> stored;
+  RETURN_IF_ERROR(store_->List([&](const ChunkId& id) { stored.push_back(id); }));
+  for (const ChunkId& id : stored) {
+    present.insert(id);
+    local.chunks_checked++;
+    Result<std::vector<uint8_t>> data = store_->Get(id);
+    if (!data.ok()) local.problems.push_back("chunk " + ToHex(id) + ": " + data.status().ToString());
+  }
+  RETURN_IF_ERROR(
+      catalog_->ForEachManifest([&](const std::string& snapshot_id, const std::vector<uint8_t>& bytes) {
+        local.manifests_checked++;
+        Result<Manifest> m = DecodeManifest(bytes);
+        if (!m.ok()) {
+          local.problems.push_back("snapshot " + snapshot_id +
+                                   ": manifest does not decode: " + m.status().ToString());
+          return Status::Ok();
+        }
+        for (size_t i = 0; i < m->entries.size(); ++i) {
+          const ChunkEntry& e = m->entries[i];
+          if (e.zero || present.count(e.id) != 0) continue;
+          local.problems.push_back("snapshot " + snapshot_id + ": chunk " + ToHex(e.id) + " (index " +
+                                   std::to_string(i) + ", offset " +
+                                   std::to_string(static_cast<uint64_t>(i) * m->chunk_size) + ") is missing");
+        }
+        return Status::Ok();
+      }));
+  if (report != nullptr) *report = std::move(local);
+  return Status::Ok();
+}
+
+}  // namespace ferry

@@ -1,0 +1,355 @@
+#include "store/fs_chunk_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "common/fs_util.h"
+#include "common/ids.h"
+#include "store/chunk_format.h"
+
+namespace ferry {
+namespace {
+
+// Enough for two ingests with a few workers each; extra scratch objects are
+// freed on release rather than hoarded.
+constexpr size_t kMaxPooledScratch = 8;
+
+bool IsLowerHex(const char* s, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// writev until every byte of `iov` is written (short writes are legal).
+Status WriteVecFull(int fd, struct iovec* iov, int iovcnt, const std::string& what) {
+  while (iovcnt > 0) {
+    ssize_t n = ::writev(fd, iov, iovcnt);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write", what, errno);
+    }
+    auto left = static_cast<size_t>(n);
+    while (iovcnt > 0 && left >= iov->iov_len) {
+      left -= iov->iov_len;
+      ++iov;
+      --iovcnt;
+    }
+    if (iovcnt > 0) {
+      iov->iov_base = static_cast<uint8_t*>(iov->iov_base) + left;
+      iov->iov_len -= left;
+    }
+  }
+  return Status::Ok();
+}
+
+// Calls fn(name) for every entry of `dir` but "." and "..". With `missing_ok`,
+// a `dir` that is gone or is not a directory has no entries.
+template <typename Fn>
+Status ForEachEntry(const std::string& dir, bool missing_ok, Fn&& fn) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (missing_ok && (errno == ENOENT || errno == ENOTDIR)) return Status::Ok();
+    return ErrnoStatus("opendir", dir, errno);
+  }
+  Status st;
+  while (st.ok()) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      if (errno != 0) st = ErrnoStatus("readdir", dir, errno);
+      break;
+    }
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    st = fn(name);
+  }
+  ::closedir(d);
+  return st;
+}
+
+// Calls fn(id, path) for every well-formed chunk file under `root`; temp files
+// and stray names are skipped, so a half-written or foreign file never
+// surfaces as a chunk.
+template <typename Fn>
+Status WalkChunks(const std::string& root, Fn&& fn) {
+  return ForEachEntry(root, /*missing_ok=*/false, [&](const std::string& prefix) -> Status {
+    if (prefix.size() != 4 || !IsLowerHex(prefix.data(), 4)) return Status::Ok();
+    std::string dir = root + "/" + prefix;
+    // Chunks may be deleted concurrently; the walk promises no snapshot.
+    return ForEachEntry(dir, /*missing_ok=*/true, [&](const std::string& name) -> Status {
+      if (name.size() != 64 || !IsLowerHex(name.data(), 64) || name.compare(0, 4, prefix) != 0) {
+        return Status::Ok();
+      }
+      ChunkId id{};
+      if (!FromHex(name, &id)) return Status::Ok();
+      return fn(id, dir + "/" + name);
+    });
+  });
+}
+
+}  // namespace
+
+struct FsChunkStore::Scratch {
+  ZSTD_CCtx* cctx = nullptr;
+  ZSTD_DCtx* dctx = nullptr;
+  std::vector<uint8_t> buf;
+
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    ZSTD_freeCCtx(cctx);
+    ZSTD_freeDCtx(dctx);
+  }
+};
+
+Result<std::unique_ptr<FsChunkStore>> FsChunkStore::Open(const std::string& root_dir, int zstd_level) {
+  if (zstd_level < ZSTD_minCLevel() || zstd_level > ZSTD_maxCLevel()) {
+    return InvalidArgument("", "zstd level " + std::to_string(zstd_level) + " outside [" +
+                                   std::to_string(ZSTD_minCLevel()) + ", " +
+                                   std::to_string(ZSTD_maxCLevel()) + "]");
+  }
+  std::string root = root_dir;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  if (root.empty()) return InvalidArgument("", "chunk store root is empty");
+  auto store = std::unique_ptr<FsChunkStore>(new FsChunkStore(root, zstd_level));
+  RETURN_IF_ERROR(MakeDirs(store->tmp_dir_));
+  // Leftovers of Puts interrupted by a crash; nothing refers to them.
+  RETURN_IF_ERROR(ForEachEntry(store->tmp_dir_, /*missing_ok=*/false, [&](const std::string& name) -> Status {
+    std::string path = store->tmp_dir_ + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
+    return Status::Ok();
+  }));
+  return store;
+}
+
+FsChunkStore::FsChunkStore(std::string root, int zstd_level)
+    : root_(std::move(root)), tmp_dir_(root_ + "/tmp"), zstd_level_(zstd_level) {}
+
+FsChunkStore::~FsChunkStore() = default;
+
+std::string FsChunkStore::DirFor(const ChunkId& id) const {
+  return root_ + "/" + ToHex(std::span<const uint8_t>(id.data(), 2));
+}
+
+std::string FsChunkStore::ChunkPath(const ChunkId& id) const { return DirFor(id) + "/" + ToHex(id); }
+
+std::unique_ptr<FsChunkStore::Scratch> FsChunkStore::AcquireScratch() {
+  {
+    std::lock_guard<std::mutex> lock(scratch_mu_);
+    if (!scratch_pool_.empty()) {
+      auto s = std::move(scratch_pool_.back());
+      scratch_pool_.pop_back();
+      return s;
+    }
+  }
+  return std::make_unique<Scratch>();
+}
+
+void FsChunkStore::ReleaseScratch(std::unique_ptr<Scratch> s) {
+  std::lock_guard<std::mutex> lock(scratch_mu_);
+  if (scratch_pool_.size() < kMaxPooledScratch) scratch_pool_.push_back(std::move(s));
+}
+
+Status FsChunkStore::Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored) {
+  if (newly_stored != nullptr) *newly_stored = false;
+  const std::string hex = ToHex(id);
+  if (plaintext.size() > kMaxChunkPlaintext) {
+    return InvalidArgument("", "put chunk " + hex + ": " + std::to_string(plaintext.size()) +
+                                   " bytes exceeds the limit " + std::to_string(kMaxChunkPlaintext));
+  }
+  Digest256 actual = Sha256::Of(plaintext);
+  if (actual != id) {
+    return DataLoss("put chunk: " + std::to_string(plaintext.size()) + " bytes hash to " + ToHex(actual) +
+                    ", expected id " + hex);
+  }
+  const std::string dir = DirFor(id);
+  const std::string path = dir + "/" + hex;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return Status::Ok();
+  if (errno != ENOENT) return ErrnoStatus("stat", path, errno);
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", dir, errno);
+
+  std::unique_ptr<Scratch> scratch = AcquireScratch();
+  ChunkHeader header;
+  header.plaintext_length = plaintext.size();
+  std::span<const uint8_t> payload = plaintext;
+  if (!plaintext.empty()) {
+    if (scratch->cctx == nullptr) scratch->cctx = ZSTD_createCCtx();
+    if (scratch->buf.size() < plaintext.size()) scratch->buf.resize(plaintext.size());
+    // With a capacity one byte short of raw, a frame that would not be
+    // smaller fails (dstSize_tooSmall) instead of being written, and the
+    // chunk is stored raw; so is it when no context could be allocated.
+    if (scratch->cctx != nullptr) {
+      size_t n = ZSTD_compressCCtx(scratch->cctx, scratch->buf.data(), plaintext.size() - 1, plaintext.data(),
+                                   plaintext.size(), zstd_level_);
+      if (!ZSTD_isError(n)) {
+        header.codec = ChunkCodec::kZstd;
+        payload = std::span<const uint8_t>(scratch->buf.data(), n);
+      }
+    }
+  }
+  header.stored_length = payload.size();
+  ChunkHeaderBytes header_bytes = EncodeChunkHeader(header);
+
+  const std::string tmp = tmp_dir_ + "/" + hex + "." + RandomHex(8);
+  Status result;
+  {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd.valid()) {
+      result = ErrnoStatus("create", tmp, errno);
+    } else {
+      struct iovec iov[2] = {
+          {header_bytes.data(), header_bytes.size()},
+          {const_cast<uint8_t*>(payload.data()), payload.size()},
+      };
+      result = WriteVecFull(fd.get(), iov, 2, tmp);
+      if (result.ok() && ::fdatasync(fd.get()) != 0) result = ErrnoStatus("fdatasync", tmp, errno);
+    }
+  }
+  ReleaseScratch(std::move(scratch));
+  if (result.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    result = ErrnoStatus("rename", tmp + " to " + path, errno);
+  }
+  if (!result.ok()) {
+    ::unlink(tmp.c_str());
+    return result.WithContext("put chunk " + hex);
+  }
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    dirs_to_sync_.insert(dir);
+  }
+  if (newly_stored != nullptr) *newly_stored = true;
+  return Status::Ok();
+}
+
+Status FsChunkStore::Sync() {
+  std::set<std::string> dirs;
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    dirs.swap(dirs_to_sync_);
+  }
+  if (dirs.empty()) return Status::Ok();
+  Status st;
+  // The root holds the entries of prefix directories a Put may have created.
+  for (const std::string& dir : dirs) {
+    st = FsyncDir(dir);
+    if (!st.ok()) break;
+  }
+  if (st.ok()) st = FsyncDir(root_);
+  if (!st.ok()) {
+    // Keep them pending so a retried Sync still covers them.
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    dirs_to_sync_.merge(dirs);
+  }
+  return st;
+}
+
+Status FsChunkStore::ReadObject(const ChunkId& id, std::vector<uint8_t>* out) {
+  const std::string path = ChunkPath(id);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return NotFound("", "chunk " + ToHex(id) + " is not in the store (" + path + ")");
+    return ErrnoStatus("open", path, errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size < kChunkHeaderSize) {
+    return DataLoss("object is " + std::to_string(file_size) + " bytes, shorter than its " +
+                    std::to_string(kChunkHeaderSize) + "-byte header");
+  }
+  ChunkHeaderBytes header_bytes{};
+  RETURN_IF_ERROR(PreadFull(fd.get(), header_bytes.data(), header_bytes.size(), 0, path));
+  ASSIGN_OR_RETURN(ChunkHeader header, DecodeChunkHeader(header_bytes));
+  if (header.stored_length != file_size - kChunkHeaderSize) {
+    return DataLoss("object is " + std::to_string(file_size) + " bytes, header says " +
+                    std::to_string(kChunkHeaderSize) + " + " + std::to_string(header.stored_length));
+  }
+  out->resize(header.plaintext_length);
+  if (header.codec == ChunkCodec::kRaw) {
+    return PreadFull(fd.get(), out->data(), header.stored_length, kChunkHeaderSize, path);
+  }
+  std::unique_ptr<Scratch> scratch = AcquireScratch();
+  Status result;
+  if (scratch->dctx == nullptr) scratch->dctx = ZSTD_createDCtx();
+  if (scratch->buf.size() < header.stored_length) scratch->buf.resize(header.stored_length);
+  result = PreadFull(fd.get(), scratch->buf.data(), header.stored_length, kChunkHeaderSize, path);
+  if (result.ok() && scratch->dctx == nullptr)
+    result = Internal("cannot allocate a zstd decompression context");
+  if (result.ok()) {
+    size_t n = ZSTD_decompressDCtx(scratch->dctx, out->data(), out->size(), scratch->buf.data(),
+                                   header.stored_length);
+    if (ZSTD_isError(n)) {
+      result = DataLoss(std::string("zstd payload does not decode: ") + ZSTD_getErrorName(n));
+    } else if (n != header.plaintext_length) {
+      result = DataLoss("zstd payload decodes to " + std::to_string(n) + " bytes, header says " +
+                        std::to_string(header.plaintext_length));
+    }
+  }
+  ReleaseScratch(std::move(scratch));
+  return result;
+}
+
+Result<std::vector<uint8_t>> FsChunkStore::Get(const ChunkId& id) {
+  std::vector<uint8_t> out;
+  Status st = ReadObject(id, &out);
+  if (!st.ok()) {
+    if (st.code() == Code::kNotFound) return st;
+    return st.WithContext("get chunk " + ToHex(id));
+  }
+  Digest256 actual = Sha256::Of(out);
+  if (actual != id) {
+    return DataLoss("get chunk " + ToHex(id) + ": stored content hashes to " + ToHex(actual) + " (expected " +
+                    ToHex(id) + ", " + std::to_string(out.size()) + " bytes, " + ChunkPath(id) + ")");
+  }
+  return out;
+}
+
+Result<bool> FsChunkStore::Has(const ChunkId& id) {
+  const std::string path = ChunkPath(id);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return true;
+  if (errno == ENOENT) return false;
+  return ErrnoStatus("stat", path, errno);
+}
+
+Status FsChunkStore::Delete(const ChunkId& id) {
+  const std::string path = ChunkPath(id);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
+  return Status::Ok();
+}
+
+Status FsChunkStore::List(const std::function<void(const ChunkId&)>& fn) {
+  return WalkChunks(root_, [&](const ChunkId& id, const std::string&) -> Status {
+    fn(id);
+    return Status::Ok();
+  });
+}
+
+Result<ChunkStoreStats> FsChunkStore::Stats() {
+  ChunkStoreStats stats;
+  Status st = WalkChunks(root_, [&](const ChunkId&, const std::string& path) -> Status {
+    struct stat sb {};
+    if (::stat(path.c_str(), &sb) != 0) {
+      if (errno == ENOENT) return Status::Ok();  // deleted during the walk
+      return ErrnoStatus("stat", path, errno);
+    }
+    ++stats.chunks;
+    stats.stored_bytes += static_cast<uint64_t>(sb.st_size);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return stats;
+}
+
+}  // namespace ferry

@@ -1,0 +1,73 @@
+// FsChunkStore: a ChunkStore in a local directory, one file per chunk.
+//
+// Layout: <root>/<first 4 hex of id>/<64 hex id>, each file a chunk object as
+// specified in chunk_format.md (a fixed header, then the raw or zstd payload).
+// Writes go to <root>/tmp/ first and are renamed into place, so a chunk name
+// never refers to a partial object. <root>/tmp is emptied by Open, so one
+// process at a time may own a root.
+//
+// Threading: thread-safe. I/O runs without any store-wide lock; only the
+// bookkeeping of directories awaiting fsync and the pool of compression
+// scratch buffers take a short mutex. Concurrent Puts of the same id are safe:
+// both write identical bytes and rename(2) replaces atomically.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store/chunk_store.h"
+
+namespace ferry {
+
+class FsChunkStore final : public ChunkStore {
+ public:
+  // Creates `root_dir` (and root/tmp) if needed and removes leftover temp
+  // files. `zstd_level` applies to new chunks; kInvalidArgument if zstd does
+  // not support it.
+  static Result<std::unique_ptr<FsChunkStore>> Open(const std::string& root_dir, int zstd_level = 1);
+
+  ~FsChunkStore() override;
+  FsChunkStore(const FsChunkStore&) = delete;
+  FsChunkStore& operator=(const FsChunkStore&) = delete;
+
+  // Verifies the id, then stores the chunk zstd-compressed if that is smaller
+  // than raw. Concurrent Puts of one absent id may both report newly_stored.
+  Status Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored = nullptr) override;
+  Status Sync() override;
+  Result<std::vector<uint8_t>> Get(const ChunkId& id) override;
+  Result<bool> Has(const ChunkId& id) override;
+  Status Delete(const ChunkId& id) override;
+  Status List(const std::function<void(const ChunkId&)>& fn) override;
+  // Walks the whole store; stored_bytes counts object files (header included).
+  Result<ChunkStoreStats> Stats() override;
+
+  // The file holding `id` (which may not exist). For tools and tests.
+  std::string ChunkPath(const ChunkId& id) const;
+  const std::string& root() const { return root_; }
+
+ private:
+  struct Scratch;
+
+  FsChunkStore(std::string root, int zstd_level);
+
+  std::unique_ptr<Scratch> AcquireScratch();
+  void ReleaseScratch(std::unique_ptr<Scratch> s);
+  std::string DirFor(const ChunkId& id) const;
+  Status ReadObject(const ChunkId& id, std::vector<uint8_t>* out);
+
+  const std::string root_;
+  const std::string tmp_dir_;
+  const int zstd_level_;
+
+  std::mutex sync_mu_;
+  std::set<std::string> dirs_to_sync_;  // guarded by sync_mu_
+  bool root_needs_sync_ = false;        // guarded by sync_mu_ (a chunk dir was created)
+
+  std::mutex scratch_mu_;
+  std::vector<std::unique_ptr<Scratch>> scratch_pool_;  // guarded by scratch_mu_
+};
+
+}  // namespace ferry

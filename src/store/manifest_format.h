@@ -1,0 +1,22 @@
+// Constants of the manifest byte format (manifest_format.md, next to this
+// file). Encode/decode live in manifest.h.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace ferry {
+
+inline constexpr std::array<uint8_t, 4> kManifestMagic = {'F', 'R', 'M', 'F'};
+inline constexpr uint32_t kManifestFormatVersion = 1;
+// magic[4] version u32 logical_size u64 chunk_size u32 entry_count u64
+inline constexpr size_t kManifestHeaderSize = 28;
+inline constexpr size_t kManifestTrailerSize = 32;  // SHA-256 of all preceding bytes
+
+inline constexpr uint8_t kEntryKindZero = 0;
+inline constexpr uint8_t kEntryKindData = 1;
+inline constexpr size_t kZeroEntrySize = 1 + 4;       // kind, length u32
+inline constexpr size_t kDataEntrySize = 1 + 32 + 4;  // kind, id, length u32
+
+}  // namespace ferry

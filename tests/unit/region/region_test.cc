@@ -1,0 +1,793 @@
+// RegionImpl against the real FsChunkStore and SqliteCatalog in a scratch
+// directory, with qemu-img and mkfs.ext4 as installed on the machine.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/fs_util.h"
+#include "common/hash.h"
+#include "common/ids.h"
+#include "region/object_storage.h"
+#include "region/region_impl.h"
+#include "region/subprocess.h"
+#include "store/fs_chunk_store.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kRoot = "1000000000000001";
+constexpr uint64_t kMiB = 1ull << 20;
+const Caller kAlice{"2000000000000002"};
+const Caller kBob{"3000000000000003"};
+
+// A data range of a test disk: `length` pseudo-random bytes from `seed`.
+struct Fill {
+  uint64_t offset;
+  uint64_t length;
+  uint32_t seed;
+};
+
+std::string Pattern(uint64_t length, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(length, '\0');
+  for (size_t i = 0; i + 8 <= out.size(); i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&out[i], &v, 8);
+  }
+  return out;
+}
+
+void WriteSparseFile(const std::string& path, uint64_t size, const std::vector<Fill>& fills) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  ASSERT_TRUE(fd.valid());
+  for (const Fill& f : fills) {
+    std::string data = Pattern(f.length, f.seed);
+    ASSERT_TRUE(
+        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(data.data()), data.size(), f.offset, path)
+            .ok());
+  }
+  ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(size)), 0);
+}
+
+std::string FileSha256(const std::string& path) {
+  Result<std::string> content = ReadFileToString(path);
+  EXPECT_TRUE(content.ok()) << content.status().ToString();
+  return content.ok() ? Sha256Hex(*content) : "";
+}
+
+bool IsSparse(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  return static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
+}
+
+ChunkId ChunkOf(const std::string& data) { return Sha256::Of(data); }
+
+// Metrics are counted just after a task's final record is committed.
+bool WaitCounter(const std::atomic<uint64_t>& counter, uint64_t want) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (counter.load() != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return counter.load() == want;
+}
+
+// Pauses ingests at their first pinned chunk while armed.
+class Gate {
+ public:
+  void Arm() {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_ = true;
+    open_ = false;
+    arrived_ = false;
+  }
+  void Open() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+      armed_ = false;
+    }
+    cv_.notify_all();
+  }
+  // Waits (up to 30 s) for an ingest to block; returns the chunk it holds.
+  bool WaitArrived(ChunkId* id) {
+    std::unique_lock<std::mutex> lock(mu_);
+    bool ok = cv_.wait_for(lock, std::chrono::seconds(30), [this] { return arrived_; });
+    if (ok && id != nullptr) *id = chunk_;
+    return ok;
+  }
+  void Hook(const std::string&, const ChunkId& id) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!armed_) return;
+    if (!arrived_) chunk_ = id;
+    arrived_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  bool open_ = false;
+  bool arrived_ = false;
+  ChunkId chunk_{};
+};
+
+class RegionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/region-test-" + RandomHex(6);
+    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
+    ASSERT_TRUE(MakeDirs(dir_ + "/work").ok());
+    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
+    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-out").ok());
+    ASSERT_TRUE(oss_->EnsureBucket(kBob.account_id, "bob-in").ok());
+  }
+  void TearDown() override {
+    gate_.Open();
+    region_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  RegionConfig Config(bool seed) {
+    RegionConfig c;
+    c.region_id = "cn-hangzhou";
+    FillRegionNames(&c);
+    c.data_dir = dir_ + "/region";
+    c.oss_dir = dir_ + "/oss";
+    c.task_threads = 2;
+    c.ingest_threads = 2;
+    c.seed_public_image = seed;
+    c.object_storage = oss_.get();
+    return c;
+  }
+
+  void Open(bool seed = false) {
+    RegionHooks hooks;
+    hooks.after_chunk_pinned = [this](const std::string& task, const ChunkId& id) { gate_.Hook(task, id); };
+    auto r = RegionImpl::Open(Config(seed), SystemClock::Get(), hooks);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    region_ = std::move(r).value();
+  }
+
+  // Puts a test disk into alice's input bucket; returns its local path.
+  std::string PutObject(const std::string& object, uint64_t size, const std::vector<Fill>& fills,
+                        const std::string& bucket = "alice-in") {
+    std::string path = dir_ + "/oss/" + bucket + "/" + object;
+    WriteSparseFile(path, size, fills);
+    return path;
+  }
+
+  ImportImageRequest ImportRequest(const std::string& object, const std::string& name,
+                                   const std::string& format = "RAW",
+                                   const std::string& bucket = "alice-in") {
+    ImportImageRequest req;
+    req.disks.push_back(ImportDisk{bucket, object, format, 0});
+    req.image_name = name;
+    return req;
+  }
+
+  TaskRecord WaitTask(const Caller& caller, const std::string& task_id) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      Result<TaskRecord> t = region_->DescribeTaskAttribute(caller, task_id);
+      EXPECT_TRUE(t.ok()) << t.status().ToString();
+      if (!t.ok() || t->status != "Processing") return t.ok() ? *t : TaskRecord{};
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "task " << task_id << " still Processing after 60 s";
+    return TaskRecord{};
+  }
+
+  // Imports and waits; returns the image id.
+  std::string ImportAndWait(const ImportImageRequest& req, const Caller& caller = kAlice) {
+    Result<ImportImageResult> r = region_->ImportImage(caller, req);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return "";
+    TaskRecord t = WaitTask(caller, r->task_id);
+    EXPECT_EQ(t.status, "Finished") << t.error_code << ": " << t.error_message;
+    return r->image_id;
+  }
+
+  ImageRecord GetImage(const std::string& id) {
+    Result<ImageRecord> img = region_->catalog().GetImage(id);
+    EXPECT_TRUE(img.ok()) << img.status().ToString();
+    return img.ok() ? *img : ImageRecord{};
+  }
+
+  SnapshotRecord GetSnapshot(const std::string& id) {
+    Result<SnapshotRecord> s = region_->catalog().GetSnapshot(id);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? *s : SnapshotRecord{};
+  }
+
+  // Exports and waits; returns the local path of the exported object.
+  std::string ExportAndWait(const std::string& image_id, const std::string& format,
+                            const Caller& caller = kAlice, const std::string& bucket = "alice-out") {
+    Result<std::string> task_id =
+        region_->ExportImage(caller, ExportImageRequest{image_id, bucket, "exp", format});
+    EXPECT_TRUE(task_id.ok()) << task_id.status().ToString();
+    if (!task_id.ok()) return "";
+    TaskRecord t = WaitTask(caller, *task_id);
+    EXPECT_EQ(t.status, "Finished") << t.error_code << ": " << t.error_message;
+    std::string object = "exp_" + image_id + "_" + *task_id + "." + format;
+    EXPECT_NE(t.params.find(object), std::string::npos) << t.params;
+    Result<std::string> path = oss_->PathForRead(caller.account_id, bucket, object);
+    EXPECT_TRUE(path.ok()) << path.status().ToString();
+    return path.ok() ? *path : "";
+  }
+
+  std::string dir_;
+  std::unique_ptr<ObjectStorage> oss_;
+  Gate gate_;
+  std::unique_ptr<RegionImpl> region_;
+};
+
+// A 24 MiB disk with 6 MiB of data in two extents; the rest are holes.
+const std::vector<Fill> kDiskFills = {{0, 5 * kMiB, 1}, {12 * kMiB, 1 * kMiB, 2}};
+constexpr uint64_t kDiskSize = 24 * kMiB;
+
+TEST_F(RegionTest, ImportRawThenExportRawIsByteIdenticalAndSparse) {
+  Open();
+  std::string source = PutObject("disk.raw", kDiskSize, kDiskFills);
+  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "raw-image"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(LooksLikeResourceId(r->image_id, "m"));
+  EXPECT_TRUE(LooksLikeResourceId(r->task_id, "t"));
+  TaskRecord task = WaitTask(kAlice, r->task_id);
+  ASSERT_EQ(task.status, "Finished") << task.error_message;
+  EXPECT_EQ(task.progress, 100);
+  EXPECT_EQ(task.action, "ImportImage");
+
+  ImageRecord image = GetImage(r->image_id);
+  EXPECT_EQ(image.status, "Available");
+  EXPECT_EQ(image.progress, 100);
+  EXPECT_EQ(image.size_gib, 1u);
+  EXPECT_EQ(image.architecture, "x86_64");
+  EXPECT_EQ(image.platform, "Others Linux");
+  ASSERT_EQ(image.disks.size(), 1u);
+  EXPECT_EQ(image.disks[0].import_bucket, "alice-in");
+  SnapshotRecord snap = GetSnapshot(image.disks[0].snapshot_id);
+  EXPECT_EQ(snap.status, "accomplished");
+  EXPECT_EQ(snap.logical_size, kDiskSize);
+  EXPECT_EQ(snap.content_digest.size(), 64u);
+
+  std::string exported = ExportAndWait(r->image_id, "raw");
+  ASSERT_FALSE(exported.empty());
+  EXPECT_EQ(FileSha256(exported), FileSha256(source));
+  EXPECT_TRUE(IsSparse(exported));
+  EXPECT_GT(region_->metrics().bytes_imported.load(), 0u);
+  EXPECT_GT(region_->metrics().bytes_exported.load(), 0u);
+  EXPECT_TRUE(WaitCounter(region_->metrics().tasks_finished, 2));
+}
+
+TEST_F(RegionTest, Qcow2ImportHasTheSameContentAsRaw) {
+  Open();
+  std::string raw = PutObject("disk.raw", kDiskSize, kDiskFills);
+  std::string qcow = dir_ + "/oss/alice-in/disk.qcow2";
+  std::vector<std::string> argv = {"qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow};
+  Result<ProcessResult> conv = RunProcess(argv);
+  ASSERT_TRUE(conv.ok() && conv->exit_code == 0)
+      << DescribeFailure(argv, conv.ok() ? *conv : ProcessResult{});
+
+  std::string raw_image = ImportAndWait(ImportRequest("disk.raw", "from-raw"));
+  std::string qcow_image = ImportAndWait(ImportRequest("disk.qcow2", "from-qcow2", "QCOW2"));
+  std::string detected_image = ImportAndWait(ImportRequest("disk.qcow2", "detected", ""));
+  std::string digest = GetSnapshot(GetImage(raw_image).disks[0].snapshot_id).content_digest;
+  EXPECT_EQ(GetSnapshot(GetImage(qcow_image).disks[0].snapshot_id).content_digest, digest);
+  EXPECT_EQ(GetSnapshot(GetImage(detected_image).disks[0].snapshot_id).content_digest, digest);
+  EXPECT_EQ(GetImage(detected_image).disks[0].format, "QCOW2");
+
+  // An export to qcow2 converts back to the same bytes.
+  std::string exported = ExportAndWait(qcow_image, "qcow2");
+  ASSERT_FALSE(exported.empty());
+  std::string back = dir_ + "/work/back.raw";
+  argv = {"qemu-img", "convert", "-f", "qcow2", "-O", "raw", exported, back};
+  conv = RunProcess(argv);
+  ASSERT_TRUE(conv.ok() && conv->exit_code == 0);
+  EXPECT_EQ(FileSha256(back), FileSha256(raw));
+}
+
+TEST_F(RegionTest, ImportOfAFileThatIsNotTheDeclaredFormatFails) {
+  Open();
+  PutObject("not-qcow2.img", 4 * kMiB, {{0, kMiB, 3}});
+  Result<ImportImageResult> r =
+      region_->ImportImage(kAlice, ImportRequest("not-qcow2.img", "bad-format", "QCOW2"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  TaskRecord task = WaitTask(kAlice, r->task_id);
+  EXPECT_EQ(task.status, "Failed");
+  EXPECT_EQ(task.error_code, "InvalidImageFormat.Malformed");
+  EXPECT_NE(task.error_message.find("alice-in/not-qcow2.img"), std::string::npos) << task.error_message;
+  EXPECT_EQ(task.error_message.find(dir_), std::string::npos) << "host paths leak: " << task.error_message;
+  ImageRecord image = GetImage(r->image_id);
+  EXPECT_EQ(image.status, "CreateFailed");
+  EXPECT_FALSE(image.failure_reason.empty());
+  EXPECT_EQ(GetSnapshot(image.disks[0].snapshot_id).status, "failed");
+  EXPECT_TRUE(WaitCounter(region_->metrics().tasks_failed, 1));
+}
+
+TEST_F(RegionTest, ImportValidatesItsRequest) {
+  Open();
+  PutObject("disk.raw", 4 * kMiB, {{0, kMiB, 3}});
+  ImportImageRequest none;
+  Status st = region_->ImportImage(kAlice, none).status();
+  EXPECT_EQ(st.reason(), "MissingParameter");
+  EXPECT_NE(st.message().find("DiskDeviceMapping.1.OSSBucket"), std::string::npos);
+  EXPECT_EQ(region_->ImportImage(kAlice, ImportRequest("disk.raw", "x1", "ISO")).status().reason(),
+            "InvalidImageFormat.Malformed");
+  EXPECT_EQ(region_->ImportImage(kAlice, ImportRequest("missing.raw", "x2")).status().reason(),
+            "InvalidOSSObject.NotFound");
+  EXPECT_EQ(region_->ImportImage(kAlice, ImportRequest("../disk.raw", "x3")).status().reason(),
+            "InvalidOSSObject.Malformed");
+  // Bob cannot import from Alice's bucket.
+  EXPECT_EQ(region_->ImportImage(kBob, ImportRequest("disk.raw", "x4")).status().reason(),
+            "InvalidOSSBucket.NotFound");
+  ImportImageRequest arch = ImportRequest("disk.raw", "x5");
+  arch.architecture = "sparc";
+  EXPECT_EQ(region_->ImportImage(kAlice, arch).status().reason(), "InvalidParameter");
+  ImportImageRequest boot = ImportRequest("disk.raw", "x6");
+  boot.boot_mode = "Legacy";
+  EXPECT_EQ(region_->ImportImage(kAlice, boot).status().reason(), "InvalidParameter");
+  ImportImageRequest desc = ImportRequest("disk.raw", "x7");
+  desc.description = "http://example.com";
+  EXPECT_EQ(region_->ImportImage(kAlice, desc).status().reason(), "InvalidDescription.Malformed");
+
+  ImportImageRequest dry = ImportRequest("disk.raw", "dry-run");
+  dry.dry_run = true;
+  EXPECT_EQ(region_->ImportImage(kAlice, dry).status().reason(), "DryRunOperation");
+  DescribeImagesRequest all;
+  all.statuses = {"Creating", "Available", "CreateFailed"};
+  EXPECT_TRUE(region_->DescribeImages(kAlice, all)->items.empty());
+}
+
+TEST_F(RegionTest, ImageNameRules) {
+  Open();
+  PutObject("disk.raw", 4 * kMiB, {{0, kMiB, 3}});
+  for (const std::string bad : {"a", "1abc", "_abc", "aliyun-img", "acs:img", "has space", "slash/name"}) {
+    EXPECT_EQ(region_->ImportImage(kAlice, ImportRequest("disk.raw", bad)).status().reason(),
+              "InvalidImageName.Malformed")
+        << bad;
+  }
+  EXPECT_EQ(region_->ImportImage(kAlice, ImportRequest("disk.raw", std::string(129, 'a'))).status().reason(),
+            "InvalidImageName.Malformed");
+  std::string cjk = ImportAndWait(ImportRequest("disk.raw", "中文镜像-1"));
+  EXPECT_EQ(GetImage(cjk).name, "中文镜像-1");
+  ImportAndWait(ImportRequest("disk.raw", "img-1.0:x_y"));
+  EXPECT_EQ(region_->ImportImage(kAlice, ImportRequest("disk.raw", "img-1.0:x_y")).status().reason(),
+            "InvalidImageName.Duplicated");
+  // Another account may use the same name.
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/bob-in/disk.raw", Pattern(kMiB, 4)).ok());
+  ImportAndWait(ImportRequest("disk.raw", "img-1.0:x_y", "RAW", "bob-in"), kBob);
+  // Renaming onto a taken name is refused too.
+  ModifyImageAttributeRequest rename;
+  rename.image_id = cjk;
+  rename.image_name = "img-1.0:x_y";
+  EXPECT_EQ(region_->ModifyImageAttribute(kAlice, rename).reason(), "InvalidImageName.Duplicated");
+  rename.image_name = "renamed";
+  EXPECT_TRUE(region_->ModifyImageAttribute(kAlice, rename).ok());
+  EXPECT_EQ(GetImage(cjk).name, "renamed");
+}
+
+TEST_F(RegionTest, ClientTokenMakesImportIdempotent) {
+  Open();
+  PutObject("disk.raw", 4 * kMiB, {{0, kMiB, 3}});
+  ImportImageRequest req = ImportRequest("disk.raw", "tokened");
+  req.client_token = "token-1";
+  Result<ImportImageResult> a = region_->ImportImage(kAlice, req);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  Result<ImportImageResult> b = region_->ImportImage(kAlice, req);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(a->image_id, b->image_id);
+  EXPECT_EQ(a->task_id, b->task_id);
+  req.description = "different";
+  EXPECT_EQ(region_->ImportImage(kAlice, req).status().reason(), "IdempotentParameterMismatch");
+  WaitTask(kAlice, a->task_id);
+}
+
+TEST_F(RegionTest, OtherAccountsCannotSeeOrTouchAnImage) {
+  Open();
+  PutObject("disk.raw", 4 * kMiB, {{0, kMiB, 3}});
+  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "private"));
+  ASSERT_TRUE(r.ok());
+  WaitTask(kAlice, r->task_id);
+  const std::string id = r->image_id;
+
+  DescribeImagesRequest by_id;
+  by_id.image_id = id;
+  EXPECT_EQ(region_->DescribeImages(kAlice, by_id)->items.size(), 1u);
+  EXPECT_TRUE(region_->DescribeImages(kBob, by_id)->items.empty());
+  ModifyImageAttributeRequest mod;
+  mod.image_id = id;
+  mod.description = "mine now";
+  EXPECT_EQ(region_->ModifyImageAttribute(kBob, mod).reason(), "InvalidImageId.NotFound");
+  EXPECT_EQ(region_->DeleteImage(kBob, id, false).reason(), "InvalidImageId.NotFound");
+  EXPECT_EQ(region_->ExportImage(kBob, ExportImageRequest{id, "bob-in", "", "raw"}).status().reason(),
+            "InvalidImageId.NotFound");
+  // Alice's bucket is invisible to Bob.
+  EXPECT_EQ(region_->ExportImage(kBob, ExportImageRequest{id, "alice-out", "", "raw"}).status().reason(),
+            "InvalidOSSBucket.NotFound");
+  EXPECT_EQ(region_->DescribeTaskAttribute(kBob, r->task_id).status().reason(), "InvalidTaskId.NotFound");
+  EXPECT_EQ(region_->CancelTask(kBob, r->task_id).reason(), "InvalidTaskId.NotFound");
+  std::string snapshot = GetImage(id).disks[0].snapshot_id;
+  CreateImageRequest from_snap;
+  from_snap.snapshot_id = snapshot;
+  EXPECT_EQ(region_->CreateImage(kBob, from_snap).status().reason(), "InvalidSnapshotId.NotFound");
+  EXPECT_EQ(region_->DeleteSnapshot(kBob, snapshot, false).reason(), "InvalidSnapshotId.NotFound");
+  DescribeSnapshotsRequest snaps;
+  snaps.snapshot_ids = {snapshot};
+  EXPECT_TRUE(region_->DescribeSnapshots(kBob, snaps)->items.empty());
+  EXPECT_EQ(region_->DescribeSnapshots(kAlice, snaps)->items.size(), 1u);
+  DescribeTasksRequest tasks;
+  EXPECT_TRUE(region_->DescribeTasks(kBob, tasks)->items.empty());
+  EXPECT_EQ(region_->DescribeTasks(kAlice, tasks)->items.size(), 1u);
+}
+
+TEST_F(RegionTest, DescribeImagesFiltersOnAvailableByDefault) {
+  Open();
+  PutObject("disk.raw", 8 * kMiB, {{0, 8 * kMiB, 5}});
+  gate_.Arm();
+  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "in-progress"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(gate_.WaitArrived(nullptr));
+  DescribeImagesRequest def;
+  def.image_id = r->image_id;
+  EXPECT_TRUE(region_->DescribeImages(kAlice, def)->items.empty());
+  DescribeImagesRequest creating = def;
+  creating.statuses = {"Creating", "Waiting", "Available", "UnAvailable", "CreateFailed"};
+  ASSERT_EQ(region_->DescribeImages(kAlice, creating)->items.size(), 1u);
+  EXPECT_EQ(region_->DescribeImages(kAlice, creating)->items[0].status, "Creating");
+  DescribeImagesRequest bad = def;
+  bad.statuses = {"Copying"};
+  EXPECT_EQ(region_->DescribeImages(kAlice, bad).status().reason(), "InvalidParameter");
+  DescribeImagesRequest alias = def;
+  alias.owner_alias = "everyone";
+  EXPECT_EQ(region_->DescribeImages(kAlice, alias).status().reason(),
+            "InvalidImageOwnerAlias.ValueNotSupported");
+  DescribeImagesRequest unknown;
+  unknown.image_id = "m-doesnotexist0000000";
+  EXPECT_TRUE(region_->DescribeImages(kAlice, unknown)->items.empty());
+
+  // While importing: no delete, no modify, no CreateImage from the snapshot.
+  EXPECT_EQ(region_->DeleteImage(kAlice, r->image_id, false).reason(), "ImageIsImporting");
+  ModifyImageAttributeRequest mod;
+  mod.image_id = r->image_id;
+  mod.description = "changed";
+  EXPECT_EQ(region_->ModifyImageAttribute(kAlice, mod).reason(), "InvalidStatus.ImageIsCreating");
+  CreateImageRequest from_snap;
+  from_snap.snapshot_id = GetImage(r->image_id).disks[0].snapshot_id;
+  EXPECT_EQ(region_->CreateImage(kAlice, from_snap).status().reason(), "InvalidSnapshotId.NotReady");
+  EXPECT_EQ(
+      region_->ExportImage(kAlice, ExportImageRequest{r->image_id, "alice-out", "", "raw"}).status().reason(),
+      "IncorrectImageStatus");
+  gate_.Open();
+  EXPECT_EQ(WaitTask(kAlice, r->task_id).status, "Finished");
+  EXPECT_EQ(region_->DescribeImages(kAlice, def)->items.size(), 1u);
+}
+
+TEST_F(RegionTest, CancelTaskMidImportRemovesImageAndSnapshot) {
+  Open();
+  PutObject("disk.raw", 16 * kMiB, {{0, 16 * kMiB, 6}});
+  gate_.Arm();
+  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "to-cancel"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(gate_.WaitArrived(nullptr));
+  std::string snapshot = GetImage(r->image_id).disks[0].snapshot_id;
+  ASSERT_TRUE(region_->CancelTask(kAlice, r->task_id).ok());
+  gate_.Open();
+  TaskRecord task = WaitTask(kAlice, r->task_id);
+  EXPECT_EQ(task.status, "Cancelled");
+  EXPECT_EQ(region_->catalog().GetImage(r->image_id).status().code(), Code::kNotFound);
+  EXPECT_EQ(region_->catalog().GetSnapshot(snapshot).status().code(), Code::kNotFound);
+  EXPECT_EQ(region_->CancelTask(kAlice, r->task_id).reason(), "InvalidTaskId.IncorrectTaskStatus");
+  // The name is free again.
+  ImportAndWait(ImportRequest("disk.raw", "to-cancel"));
+}
+
+TEST_F(RegionTest, ModifyDeprecateAndRestore) {
+  Open();
+  PutObject("disk.raw", 4 * kMiB, {{0, kMiB, 3}});
+  std::string id = ImportAndWait(ImportRequest("disk.raw", "deprecate-me"));
+  ModifyImageAttributeRequest mod;
+  mod.image_id = id;
+  mod.status = "Deprecated";
+  ASSERT_TRUE(region_->ModifyImageAttribute(kAlice, mod).ok());
+  DescribeImagesRequest def;
+  def.image_id = id;
+  EXPECT_TRUE(region_->DescribeImages(kAlice, def)->items.empty());
+  def.statuses = {"Deprecated"};
+  EXPECT_EQ(region_->DescribeImages(kAlice, def)->items.size(), 1u);
+  mod.status = "Available";
+  ASSERT_TRUE(region_->ModifyImageAttribute(kAlice, mod).ok());
+  EXPECT_EQ(GetImage(id).status, "Available");
+  mod.status = "Broken";
+  EXPECT_EQ(region_->ModifyImageAttribute(kAlice, mod).reason(), "InvalidParameter");
+  ModifyImageAttributeRequest bad_name;
+  bad_name.image_id = id;
+  bad_name.image_name = "9lives";
+  EXPECT_EQ(region_->ModifyImageAttribute(kAlice, bad_name).reason(), "InvalidImageName.Malformed");
+}
+
+TEST_F(RegionTest, CreateImageFromSnapshotSharesItsData) {
+  Open();
+  std::string source = PutObject("disk.raw", kDiskSize, kDiskFills);
+  std::string id = ImportAndWait(ImportRequest("disk.raw", "original"));
+  std::string snapshot = GetImage(id).disks[0].snapshot_id;
+  CreateImageRequest req;
+  req.snapshot_id = snapshot;
+  req.image_name = "copy-of-original";
+  req.client_token = "ci-1";
+  Result<std::string> made = region_->CreateImage(kAlice, req);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_EQ(*region_->CreateImage(kAlice, req), *made);  // same token
+  ImageRecord image = GetImage(*made);
+  EXPECT_EQ(image.status, "Available");
+  EXPECT_EQ(image.size_gib, 1u);
+  EXPECT_EQ(image.disks[0].snapshot_id, snapshot);
+  req.client_token.clear();
+  EXPECT_EQ(region_->CreateImage(kAlice, req).status().reason(), "InvalidImageName.Duplicated");
+  req.snapshot_id = "s-doesnotexist0000000";
+  req.image_name = "other";
+  EXPECT_EQ(region_->CreateImage(kAlice, req).status().reason(), "InvalidSnapshotId.NotFound");
+  EXPECT_EQ(FileSha256(ExportAndWait(*made, "raw")), FileSha256(source));
+}
+
+TEST_F(RegionTest, DeleteRulesForImagesAndSnapshots) {
+  Open();
+  PutObject("disk.raw", 4 * kMiB, {{0, kMiB, 3}});
+  std::string id = ImportAndWait(ImportRequest("disk.raw", "deletable"));
+  std::string snapshot = GetImage(id).disks[0].snapshot_id;
+  EXPECT_EQ(region_->DeleteSnapshot(kAlice, snapshot, false).reason(), "SnapshotCreatedImage");
+  EXPECT_EQ(region_->DeleteImage(kAlice, "m-doesnotexist0000000", false).reason(), "InvalidImageId.NotFound");
+
+  // An export in progress blocks deletion.
+  TaskRecord exporting;
+  exporting.task_id = NewResourceId("t");
+  exporting.account_id = kAlice.account_id;
+  exporting.action = "ExportImage";
+  exporting.status = "Processing";
+  exporting.resource_id = id;
+  ASSERT_TRUE(region_->catalog().InsertTask(exporting).ok());
+  EXPECT_EQ(region_->DeleteImage(kAlice, id, false).reason(), "ImageIsExporting");
+  EXPECT_EQ(region_->ExportImage(kAlice, ExportImageRequest{id, "alice-out", "", "raw"}).status().reason(),
+            "ImageIsExporting");
+  exporting.status = "Finished";
+  ASSERT_TRUE(region_->catalog().UpdateTask(exporting).ok());
+
+  ASSERT_TRUE(region_->DeleteImage(kAlice, id, false).ok());
+  EXPECT_EQ(region_->catalog().GetImage(id).status().code(), Code::kNotFound);
+  // The snapshot outlives the image and can then be deleted.
+  EXPECT_EQ(GetSnapshot(snapshot).status, "accomplished");
+  ASSERT_TRUE(region_->DeleteSnapshot(kAlice, snapshot, false).ok());
+  EXPECT_EQ(region_->DeleteSnapshot(kAlice, snapshot, false).reason(), "InvalidSnapshotId.NotFound");
+  DescribeSnapshotsRequest bad;
+  bad.status = "done";
+  EXPECT_EQ(region_->DescribeSnapshots(kAlice, bad).status().reason(), "InvalidStatus.NotFound");
+}
+
+TEST_F(RegionTest, ExportValidatesItsRequest) {
+  Open();
+  PutObject("disk.raw", 4 * kMiB, {{0, kMiB, 3}});
+  std::string id = ImportAndWait(ImportRequest("disk.raw", "exportable"));
+  EXPECT_EQ(region_->ExportImage(kAlice, ExportImageRequest{id, "alice-out", "bad_prefix", "raw"})
+                .status()
+                .reason(),
+            "InvalidOSSPrefix.Malformed");
+  EXPECT_EQ(region_->ExportImage(kAlice, ExportImageRequest{id, "alice-out", std::string(31, 'p'), "raw"})
+                .status()
+                .reason(),
+            "InvalidOSSPrefix.Malformed");
+  EXPECT_EQ(region_->ExportImage(kAlice, ExportImageRequest{id, "alice-out", "p", "iso"}).status().reason(),
+            "InvalidImageFormat.Malformed");
+  EXPECT_EQ(region_->ExportImage(kAlice, ExportImageRequest{id, "", "p", "raw"}).status().reason(),
+            "MissingParameter");
+  EXPECT_EQ(
+      region_->ExportImage(kAlice, ExportImageRequest{id, "no-such-bucket", "p", "raw"}).status().reason(),
+      "InvalidOSSBucket.NotFound");
+}
+
+TEST_F(RegionTest, PublicImageIsSeededReadableByAllAndProtected) {
+  Open(/*seed=*/true);
+  DescribeImagesRequest sys;
+  sys.owner_alias = "system";
+  for (const Caller& caller : {kAlice, kBob}) {
+    Result<Page<ImageRecord>> page = region_->DescribeImages(caller, sys);
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->items.size(), 1u);
+    EXPECT_EQ(page->items[0].image_id, kPublicImageId);
+    EXPECT_EQ(page->items[0].os_name, "Ferry Linux 1 64 bit");
+    EXPECT_EQ(page->items[0].status, "Available");
+  }
+  DescribeImagesRequest self;
+  self.owner_alias = "self";
+  EXPECT_TRUE(region_->DescribeImages(kAlice, self)->items.empty());
+  DescribeImagesRequest others;
+  others.owner_alias = "others";
+  EXPECT_TRUE(region_->DescribeImages(kAlice, others)->items.empty());
+  EXPECT_EQ(region_->DeleteImage(kAlice, kPublicImageId, false).reason(), "InvalidImageId.NotFound");
+  ModifyImageAttributeRequest mod;
+  mod.image_id = kPublicImageId;
+  mod.description = "hijacked";
+  EXPECT_EQ(region_->ModifyImageAttribute(kAlice, mod).reason(), "InvalidImageId.NotFound");
+  EXPECT_EQ(region_->ExportImage(kAlice, ExportImageRequest{kPublicImageId, "alice-out", "", "raw"})
+                .status()
+                .reason(),
+            "ImageNotSupported");
+
+  // The data is a real ext4 file system holding /etc/os-release.
+  ImageRecord image = GetImage(kPublicImageId);
+  SnapshotRecord snap = GetSnapshot(image.disks[0].snapshot_id);
+  Result<Manifest> m = DecodeManifest(snap.manifest);
+  ASSERT_TRUE(m.ok());
+  std::string disk = dir_ + "/work/public.raw";
+  ASSERT_TRUE(MaterializeRawFile(*m, region_->chunk_store(), disk, {}).ok());
+  std::string debugfs = ::access("/usr/sbin/debugfs", X_OK) == 0 ? "/usr/sbin/debugfs" : "/sbin/debugfs";
+  std::vector<std::string> argv = {debugfs, "-R", "cat /etc/os-release", disk};
+  Result<ProcessResult> cat = RunProcess(argv);
+  ASSERT_TRUE(cat.ok());
+  EXPECT_NE(cat->stdout_text.find("Ferry Linux"), std::string::npos) << DescribeFailure(argv, *cat);
+
+  // Reopening does not seed a second copy.
+  region_.reset();
+  Open(/*seed=*/true);
+  EXPECT_EQ(GetImage(kPublicImageId).disks[0].snapshot_id, snap.snapshot_id);
+  EXPECT_EQ(region_->DescribeImages(kBob, sys)->items.size(), 1u);
+}
+
+TEST_F(RegionTest, ShutdownMidImportResumesOnReopen) {
+  Open();
+  std::string source = PutObject("disk.raw", 16 * kMiB, {{0, 16 * kMiB, 7}});
+  gate_.Arm();
+  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "resumed"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(gate_.WaitArrived(nullptr));
+  std::thread stopper([this] { region_->Shutdown(); });
+  // Shutdown has flagged the running task once new tasks are refused (until
+  // then this export fails on the image status, without side effects).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  ExportImageRequest probe{r->image_id, "alice-out", "", "raw"};
+  while (region_->ExportImage(kAlice, probe).status().code() != Code::kUnavailable) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  gate_.Open();
+  stopper.join();
+  Result<TaskRecord> stopped = region_->catalog().GetTask(r->task_id);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(stopped->status, "Processing");
+  EXPECT_EQ(GetImage(r->image_id).status, "Creating");
+
+  region_.reset();
+  Open();
+  EXPECT_EQ(WaitTask(kAlice, r->task_id).status, "Finished");
+  EXPECT_EQ(GetImage(r->image_id).status, "Available");
+  EXPECT_EQ(FileSha256(ExportAndWait(r->image_id, "raw")), FileSha256(source));
+}
+
+TEST_F(RegionTest, GarbageCollectionKeepsSharedChunks) {
+  Open();
+  const std::string only_a = Pattern(4 * kMiB, 11);
+  const std::string shared = Pattern(4 * kMiB, 12);
+  const std::string only_b = Pattern(4 * kMiB, 13);
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/alice-in/a.raw", only_a + shared).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/alice-in/b.raw", shared + only_b).ok());
+  std::string a = ImportAndWait(ImportRequest("a.raw", "image-a"));
+  std::string b = ImportAndWait(ImportRequest("b.raw", "image-b"));
+  ChunkStore& store = region_->chunk_store();
+  ASSERT_TRUE(*store.Has(ChunkOf(only_a)));
+  ASSERT_TRUE(*store.Has(ChunkOf(shared)));
+
+  std::string snap_a = GetImage(a).disks[0].snapshot_id;
+  ASSERT_TRUE(region_->DeleteImage(kAlice, a, false).ok());
+  GcStats stats;
+  ASSERT_TRUE(region_->CollectGarbage(&stats).ok());
+  EXPECT_TRUE(*store.Has(ChunkOf(only_a))) << "the snapshot still references it";
+  ASSERT_TRUE(region_->DeleteSnapshot(kAlice, snap_a, false).ok());
+  ASSERT_TRUE(region_->CollectGarbage(&stats).ok());
+  EXPECT_FALSE(*store.Has(ChunkOf(only_a)));
+  EXPECT_TRUE(*store.Has(ChunkOf(shared)));
+  EXPECT_TRUE(*store.Has(ChunkOf(only_b)));
+  EXPECT_EQ(stats.chunks_referenced, 2u);
+
+  FsckReport report;
+  ASSERT_TRUE(region_->Fsck(&report).ok());
+  EXPECT_TRUE(report.problems.empty()) << report.problems[0];
+  std::string exported = ExportAndWait(b, "raw");
+  EXPECT_EQ(*ReadFileToString(exported), shared + only_b);
+}
+
+TEST_F(RegionTest, ChunkPinnedByInFlightIngestIsNotCollected) {
+  Open();
+  const std::string content = Pattern(12 * kMiB, 21);
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/alice-in/same.raw", content).ok());
+  std::string first = ImportAndWait(ImportRequest("same.raw", "first"));
+  std::string first_snap = GetImage(first).disks[0].snapshot_id;
+
+  gate_.Arm();
+  Result<ImportImageResult> second = region_->ImportImage(kAlice, ImportRequest("same.raw", "second"));
+  ASSERT_TRUE(second.ok());
+  ChunkId held{};
+  ASSERT_TRUE(gate_.WaitArrived(&held));
+  // The only committed reference goes away while the second ingest holds a pin.
+  ASSERT_TRUE(region_->DeleteImage(kAlice, first, false).ok());
+  ASSERT_TRUE(region_->DeleteSnapshot(kAlice, first_snap, false).ok());
+  ASSERT_TRUE(region_->CollectGarbage(nullptr).ok());
+  EXPECT_TRUE(region_->pins().IsPinned(held));
+  EXPECT_TRUE(*region_->chunk_store().Has(held));
+  gate_.Open();
+  EXPECT_EQ(WaitTask(kAlice, second->task_id).status, "Finished");
+  // Pins are dropped right after the commit that made them unnecessary.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (region_->pins().IsPinned(held) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_FALSE(region_->pins().IsPinned(held));
+
+  ASSERT_TRUE(region_->CollectGarbage(nullptr).ok());
+  FsckReport report;
+  ASSERT_TRUE(region_->Fsck(&report).ok());
+  EXPECT_TRUE(report.problems.empty()) << report.problems[0];
+  EXPECT_EQ(*ReadFileToString(ExportAndWait(second->image_id, "raw")), content);
+}
+
+TEST_F(RegionTest, FsckReportsACorruptedChunk) {
+  Open();
+  const std::string data = Pattern(4 * kMiB, 31);
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/alice-in/c.raw", data).ok());
+  ImportAndWait(ImportRequest("c.raw", "to-corrupt"));
+  FsckReport clean;
+  ASSERT_TRUE(region_->Fsck(&clean).ok());
+  EXPECT_TRUE(clean.problems.empty());
+  EXPECT_GE(clean.chunks_checked, 1u);
+  EXPECT_GE(clean.manifests_checked, 1u);
+
+  ChunkId id = ChunkOf(data);
+  auto* fs = dynamic_cast<FsChunkStore*>(&region_->chunk_store());
+  ASSERT_NE(fs, nullptr);
+  std::string path = fs->ChunkPath(id);
+  Result<std::string> bytes = ReadFileToString(path);
+  ASSERT_TRUE(bytes.ok()) << path;
+  std::string corrupted = *bytes;
+  corrupted[corrupted.size() / 2] ^= 0x5a;
+  ASSERT_TRUE(WriteFileAtomic(path, corrupted).ok());
+
+  FsckReport report;
+  ASSERT_TRUE(region_->Fsck(&report).ok());
+  ASSERT_FALSE(report.problems.empty());
+  EXPECT_NE(report.problems[0].find(ToHex(id)), std::string::npos) << report.problems[0];
+
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_TRUE(region_->Fsck(&report).ok());
+  ASSERT_FALSE(report.problems.empty());
+  EXPECT_NE(report.problems[0].find("missing"), std::string::npos) << report.problems[0];
+}
+
+TEST(RegionNamesTest, KnownRegionsGetDocumentedNames) {
+  RegionConfig c;
+  c.region_id = "cn-hangzhou";
+  FillRegionNames(&c);
+  EXPECT_EQ(c.local_name_en, "China (Hangzhou)");
+  EXPECT_EQ(c.local_name_zh, "华东1（杭州）");
+  RegionConfig s;
+  s.region_id = "cn-shanghai";
+  FillRegionNames(&s);
+  EXPECT_EQ(s.local_name_zh, "华东2（上海）");
+  RegionConfig unknown;
+  unknown.region_id = "xx-nowhere-1";
+  FillRegionNames(&unknown);
+  EXPECT_EQ(unknown.local_name_en, "xx-nowhere-1");
+}
+
+}  // namespace
+}  // namespace ferry

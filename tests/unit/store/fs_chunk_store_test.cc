@@ -1,0 +1,317 @@
+#include "store/fs_chunk_store.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "store/chunk_format.h"
+#include "store_test_util.h"
+
+namespace ferry {
+namespace {
+
+using testing_util::CompressibleBytes;
+using testing_util::RandomBytes;
+using testing_util::ScratchDir;
+
+std::unique_ptr<FsChunkStore> OpenStore(const std::string& root) {
+  auto store = FsChunkStore::Open(root);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return std::move(store).value();
+}
+
+uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
+
+void FlipByte(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.good()) << path;
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x40);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+}
+
+size_t CountEntries(const std::string& dir) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+TEST(FsChunkStoreTest, PutGetRoundTrip) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> data = CompressibleBytes(1 << 20, 1);
+  ChunkId id = Sha256::Of(data);
+
+  bool newly = false;
+  ASSERT_TRUE(store->Put(id, data, &newly).ok());
+  EXPECT_TRUE(newly);
+  ASSERT_TRUE(store->Sync().ok());
+
+  auto got = store->Get(id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, data);
+  auto has = store->Has(id);
+  ASSERT_TRUE(has.ok());
+  EXPECT_TRUE(*has);
+  // Laid out as <root>/<first 4 hex>/<64 hex>.
+  std::string hex = ToHex(id);
+  EXPECT_EQ(store->ChunkPath(id), dir.path() + "/" + hex.substr(0, 4) + "/" + hex);
+  EXPECT_TRUE(std::filesystem::exists(store->ChunkPath(id)));
+}
+
+TEST(FsChunkStoreTest, EmptyChunkRoundTrips) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> empty;
+  ChunkId id = Sha256::Of(empty);
+  ASSERT_TRUE(store->Put(id, empty).ok());
+  auto got = store->Get(id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(got->empty());
+}
+
+TEST(FsChunkStoreTest, SecondPutIsDeduplicated) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> data = RandomBytes(100000, 2);
+  ChunkId id = Sha256::Of(data);
+  bool newly = false;
+  ASSERT_TRUE(store->Put(id, data, &newly).ok());
+  EXPECT_TRUE(newly);
+  auto mtime_before = std::filesystem::last_write_time(store->ChunkPath(id));
+  ASSERT_TRUE(store->Put(id, data, &newly).ok());
+  EXPECT_FALSE(newly);
+  EXPECT_EQ(std::filesystem::last_write_time(store->ChunkPath(id)), mtime_before);
+  auto stats = store->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->chunks, 1u);
+}
+
+TEST(FsChunkStoreTest, PutWithWrongIdIsDataLoss) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> data = RandomBytes(4096, 3);
+  ChunkId wrong = Sha256::Of(std::string_view("something else"));
+  bool newly = true;
+  Status st = store->Put(wrong, data, &newly);
+  EXPECT_EQ(st.code(), Code::kDataLoss);
+  EXPECT_FALSE(newly);
+  EXPECT_NE(st.message().find(ToHex(wrong)), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find(ToHex(Sha256::Of(data))), std::string::npos) << st.message();
+  EXPECT_FALSE(*store->Has(wrong));
+}
+
+TEST(FsChunkStoreTest, GetOfAbsentChunkIsNotFound) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  ChunkId id = Sha256::Of(std::string_view("absent"));
+  auto got = store->Get(id);
+  EXPECT_EQ(got.status().code(), Code::kNotFound);
+  EXPECT_NE(got.status().message().find(ToHex(id)), std::string::npos);
+  EXPECT_FALSE(*store->Has(id));
+}
+
+TEST(FsChunkStoreTest, CorruptRawPayloadIsDataLoss) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> data = RandomBytes(65536, 4);
+  ChunkId id = Sha256::Of(data);
+  ASSERT_TRUE(store->Put(id, data).ok());
+  FlipByte(store->ChunkPath(id), kChunkHeaderSize + 1000);
+  auto got = store->Get(id);
+  ASSERT_EQ(got.status().code(), Code::kDataLoss);
+  const std::string& msg = got.status().message();
+  EXPECT_NE(msg.find(ToHex(id)), std::string::npos) << msg;
+  std::vector<uint8_t> corrupted = data;
+  corrupted[1000] ^= 0x40;
+  EXPECT_NE(msg.find(ToHex(Sha256::Of(corrupted))), std::string::npos) << msg;
+}
+
+TEST(FsChunkStoreTest, CorruptCompressedPayloadIsDataLoss) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> data = CompressibleBytes(1 << 20, 5);
+  ChunkId id = Sha256::Of(data);
+  ASSERT_TRUE(store->Put(id, data).ok());
+  const std::string path = store->ChunkPath(id);
+  ASSERT_LT(FileSize(path), data.size());
+  FlipByte(path, (FileSize(path) + kChunkHeaderSize) / 2);
+  auto got = store->Get(id);
+  EXPECT_EQ(got.status().code(), Code::kDataLoss) << got.status().ToString();
+  EXPECT_NE(got.status().message().find(ToHex(id)), std::string::npos);
+}
+
+TEST(FsChunkStoreTest, CorruptHeaderAndTruncationAreDataLoss) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> data = RandomBytes(8192, 6);
+  ChunkId id = Sha256::Of(data);
+  ASSERT_TRUE(store->Put(id, data).ok());
+  const std::string path = store->ChunkPath(id);
+
+  FlipByte(path, 0);  // magic
+  EXPECT_EQ(store->Get(id).status().code(), Code::kDataLoss);
+  FlipByte(path, 0);
+  ASSERT_TRUE(store->Get(id).ok());
+
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(FileSize(path) - 1)), 0);
+  auto got = store->Get(id);
+  EXPECT_EQ(got.status().code(), Code::kDataLoss);
+  EXPECT_NE(got.status().message().find("header says"), std::string::npos) << got.status().message();
+  ASSERT_EQ(::truncate(path.c_str(), 10), 0);
+  EXPECT_EQ(store->Get(id).status().code(), Code::kDataLoss);
+}
+
+TEST(FsChunkStoreTest, IncompressibleStoredRawCompressibleStoredSmaller) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> random = RandomBytes(1 << 20, 7);
+  std::vector<uint8_t> text = CompressibleBytes(1 << 20, 7);
+  ChunkId rid = Sha256::Of(random);
+  ChunkId tid = Sha256::Of(text);
+  ASSERT_TRUE(store->Put(rid, random).ok());
+  ASSERT_TRUE(store->Put(tid, text).ok());
+
+  EXPECT_EQ(FileSize(store->ChunkPath(rid)), kChunkHeaderSize + random.size());
+  EXPECT_LT(FileSize(store->ChunkPath(tid)), text.size() / 2);
+
+  std::ifstream f(store->ChunkPath(tid), std::ios::binary);
+  std::vector<uint8_t> header(kChunkHeaderSize);
+  f.read(reinterpret_cast<char*>(header.data()), static_cast<std::streamsize>(header.size()));
+  auto h = DecodeChunkHeader(header);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->codec, ChunkCodec::kZstd);
+  EXPECT_EQ(h->plaintext_length, text.size());
+  EXPECT_EQ(*store->Get(tid), text);
+  EXPECT_EQ(*store->Get(rid), random);
+}
+
+TEST(FsChunkStoreTest, DeleteHasListStats) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::set<ChunkId> ids;
+  uint64_t expected_bytes = 0;
+  for (uint64_t i = 0; i < 5; ++i) {
+    std::vector<uint8_t> data = i % 2 ? RandomBytes(10000 + i, i) : CompressibleBytes(50000 + i, i);
+    ChunkId id = Sha256::Of(data);
+    ASSERT_TRUE(store->Put(id, data).ok());
+    ids.insert(id);
+    expected_bytes += FileSize(store->ChunkPath(id));
+  }
+  // Names that are not chunks must never be listed.
+  std::filesystem::create_directories(dir.Sub("zzzz"));
+  std::filesystem::create_directories(dir.Sub("abcd"));
+  std::ofstream(dir.Sub("abcd/not-a-chunk")) << "x";
+  std::ofstream(dir.Sub("abcd/" + std::string(64, 'e'))) << "wrong prefix";
+  std::ofstream(dir.Sub("tmp/" + std::string(64, 'a'))) << "temp";
+  std::ofstream(dir.Sub("ffff")) << "a file where a prefix dir would be";
+
+  std::set<ChunkId> listed;
+  ASSERT_TRUE(store->List([&](const ChunkId& id) { listed.insert(id); }).ok());
+  EXPECT_EQ(listed, ids);
+  auto stats = store->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->chunks, 5u);
+  EXPECT_EQ(stats->stored_bytes, expected_bytes);
+
+  ChunkId victim = *ids.begin();
+  ASSERT_TRUE(store->Delete(victim).ok());
+  EXPECT_FALSE(*store->Has(victim));
+  EXPECT_EQ(store->Get(victim).status().code(), Code::kNotFound);
+  EXPECT_TRUE(store->Delete(victim).ok());  // absent is fine
+  listed.clear();
+  ASSERT_TRUE(store->List([&](const ChunkId& id) { listed.insert(id); }).ok());
+  EXPECT_EQ(listed.size(), 4u);
+  EXPECT_EQ(listed.count(victim), 0u);
+  EXPECT_EQ(store->Stats()->chunks, 4u);
+}
+
+TEST(FsChunkStoreTest, OpenRemovesLeftoverTempFilesAndKeepsChunks) {
+  ScratchDir dir;
+  std::vector<uint8_t> data = RandomBytes(1000, 8);
+  ChunkId id = Sha256::Of(data);
+  {
+    auto store = OpenStore(dir.path());
+    ASSERT_TRUE(store->Put(id, data).ok());
+    ASSERT_TRUE(store->Sync().ok());
+  }
+  std::ofstream(dir.Sub("tmp/interrupted.1234")) << "half a chunk";
+  ASSERT_EQ(CountEntries(dir.Sub("tmp")), 1u);
+  auto store = OpenStore(dir.path());
+  EXPECT_EQ(CountEntries(dir.Sub("tmp")), 0u);
+  EXPECT_EQ(*store->Get(id), data);
+}
+
+TEST(FsChunkStoreTest, OpenRejectsBadZstdLevel) {
+  ScratchDir dir;
+  EXPECT_EQ(FsChunkStore::Open(dir.path(), 1000).status().code(), Code::kInvalidArgument);
+}
+
+TEST(FsChunkStoreTest, ConcurrentPutsOfSharedAndDistinctChunks) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  constexpr int kThreads = 4;
+  constexpr int kShared = 6;
+  constexpr int kOwn = 4;
+  std::vector<std::vector<uint8_t>> shared;
+  for (int i = 0; i < kShared; ++i) shared.push_back(CompressibleBytes(200000, 100 + i));
+
+  std::vector<std::thread> threads;
+  std::vector<Status> results(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < kShared + kOwn; ++round) {
+        std::vector<uint8_t> data =
+            round < kShared ? shared[(round + t) % kShared] : RandomBytes(150000, 1000 * (t + 1) + round);
+        Status st = store->Put(Sha256::Of(data), data);
+        if (!st.ok()) {
+          results[t] = st;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const Status& st : results) EXPECT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(store->Sync().ok());
+
+  EXPECT_EQ(store->Stats()->chunks, static_cast<uint64_t>(kShared + kThreads * kOwn));
+  for (const auto& data : shared) {
+    auto got = store->Get(Sha256::Of(data));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, data);
+  }
+  EXPECT_EQ(CountEntries(dir.Sub("tmp")), 0u);
+}
+
+TEST(FsChunkStoreTest, ConcurrentGetsAndPutsOfOneId) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> data = CompressibleBytes(1 << 20, 9);
+  ChunkId id = Sha256::Of(data);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) {
+        if (!store->Put(id, data).ok()) ++failures;
+        auto got = store->Get(id);
+        if (!got.ok() || *got != data) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+}  // namespace
+}  // namespace ferry

@@ -1,0 +1,415 @@
+#include "store/ingest.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+#include <set>
+
+#include "common/fs_util.h"
+#include "store/fs_chunk_store.h"
+#include "store_test_util.h"
+
+namespace ferry {
+namespace {
+
+using testing_util::CompressibleBytes;
+using testing_util::RandomBytes;
+using testing_util::ScratchDir;
+
+constexpr uint64_t kMiB = 1ull << 20;
+constexpr uint64_t kChunk = 4 * kMiB;
+
+// A raw file built by ftruncate + pwrite, so everything not written is a hole.
+class SparseFile {
+ public:
+  SparseFile(const std::string& path, uint64_t size) : path_(path) {
+    fd_ = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    EXPECT_TRUE(fd_.valid());
+    EXPECT_EQ(::ftruncate(fd_.get(), static_cast<off_t>(size)), 0);
+  }
+  void Write(uint64_t offset, const std::vector<uint8_t>& data) {
+    ASSERT_TRUE(PwriteFull(fd_.get(), data.data(), data.size(), offset, path_).ok());
+    written_ += data.size();
+  }
+  void Close() {
+    ASSERT_EQ(::fsync(fd_.get()), 0);
+    fd_ = UniqueFd();
+  }
+  uint64_t written() const { return written_; }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+  uint64_t written_ = 0;
+};
+
+Digest256 FileDigest(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_TRUE(fd.valid()) << path;
+  Sha256 h;
+  std::vector<uint8_t> buf(kMiB);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    EXPECT_GE(n, 0);
+    if (n <= 0) break;
+    h.Update(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+  }
+  return h.Finish();
+}
+
+std::vector<uint8_t> ReadRange(const std::string& path, uint64_t offset, uint64_t len) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  std::vector<uint8_t> out(len);
+  EXPECT_TRUE(PreadFull(fd.get(), out.data(), len, offset, path).ok());
+  return out;
+}
+
+uint64_t AllocatedBytes(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0);
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+// A ChunkStore that forwards to a real one and fails on cue.
+class FaultyChunkStore final : public ChunkStore {
+ public:
+  explicit FaultyChunkStore(ChunkStore& inner) : inner_(inner) {}
+
+  void FailPutNumber(int n, Status st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_put_at_ = n;
+    put_error_ = std::move(st);
+  }
+  void FailGets(Status st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    get_error_ = std::move(st);
+  }
+  void FailSync(Status st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sync_error_ = std::move(st);
+  }
+  int puts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return puts_;
+  }
+  int syncs() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return syncs_;
+  }
+  bool put_after_sync() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return put_after_sync_;
+  }
+
+  Status Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++puts_;
+      if (syncs_ > 0) put_after_sync_ = true;
+      if (puts_ == fail_put_at_) return put_error_;
+    }
+    return inner_.Put(id, plaintext, newly_stored);
+  }
+  Status Sync() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++syncs_;
+      if (!sync_error_.ok()) return sync_error_;
+    }
+    return inner_.Sync();
+  }
+  Result<std::vector<uint8_t>> Get(const ChunkId& id) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!get_error_.ok()) return get_error_;
+    }
+    return inner_.Get(id);
+  }
+  Result<bool> Has(const ChunkId& id) override { return inner_.Has(id); }
+  Status Delete(const ChunkId& id) override { return inner_.Delete(id); }
+  Status List(const std::function<void(const ChunkId&)>& fn) override { return inner_.List(fn); }
+  Result<ChunkStoreStats> Stats() override { return inner_.Stats(); }
+
+ private:
+  ChunkStore& inner_;
+  std::mutex mu_;
+  int puts_ = 0;
+  int syncs_ = 0;
+  bool put_after_sync_ = false;
+  int fail_put_at_ = -1;
+  Status put_error_;
+  Status get_error_;
+  Status sync_error_;
+};
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = FsChunkStore::Open(dir_.Sub("store"));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+  }
+
+  // 64 MiB - 1000 bytes logical (16 chunks, the last one short):
+  //   chunks 1-2: random data from 4 MiB + 100 for 6 MiB
+  //   chunk 5:    4 MiB of written zeros (a data extent that is all zero)
+  //   chunk 10:   1 MiB of text at 41 MiB
+  //   chunk 15:   5000 random bytes ending at EOF (short last chunk)
+  std::string MakeSparseImage() {
+    std::string path = dir_.Sub("image.raw");
+    SparseFile f(path, kImageSize);
+    f.Write(kChunk + 100, RandomBytes(6 * kMiB, 11));
+    f.Write(5 * kChunk, std::vector<uint8_t>(kChunk, 0));
+    f.Write(41 * kMiB, CompressibleBytes(kMiB, 12));
+    f.Write(kImageSize - 5000, RandomBytes(5000, 13));
+    f.Close();
+    return path;
+  }
+
+  static constexpr uint64_t kImageSize = 64 * kMiB - 1000;
+  ScratchDir dir_;
+  std::unique_ptr<FsChunkStore> store_;
+};
+
+TEST_F(IngestTest, DataExtentsSkipHoles) {
+  std::string path = dir_.Sub("extents.raw");
+  SparseFile f(path, 64 * kMiB);
+  f.Write(8 * kMiB, RandomBytes(kMiB, 1));
+  f.Close();
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  auto extents = DataExtents(fd.get(), 64 * kMiB);
+  ASSERT_TRUE(extents.ok()) << extents.status().ToString();
+  uint64_t total = 0;
+  for (const Extent& e : *extents) {
+    total += e.length;
+    EXPECT_LE(e.offset + e.length, 64 * kMiB);
+  }
+  ASSERT_FALSE(extents->empty());
+  EXPECT_LE(extents->front().offset, 8 * kMiB);
+  EXPECT_GE(extents->back().offset + extents->back().length, 9 * kMiB);
+  EXPECT_LT(total, 4 * kMiB);  // nowhere near the 64 MiB logical size
+
+  std::string empty = dir_.Sub("all-hole.raw");
+  SparseFile(empty, 16 * kMiB).Close();
+  UniqueFd efd(::open(empty.c_str(), O_RDONLY | O_CLOEXEC));
+  auto none = DataExtents(efd.get(), 16 * kMiB);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(IngestTest, SparseImageManifestStatsAndMaterialize) {
+  std::string path = MakeSparseImage();
+  std::vector<std::pair<uint64_t, uint64_t>> progress;
+  std::mutex pin_mu;
+  std::set<ChunkId> pinned;
+  IngestOptions opts;
+  opts.progress = [&](uint64_t done, uint64_t total) { progress.emplace_back(done, total); };
+  opts.pin = [&](const ChunkId& id) {
+    std::lock_guard<std::mutex> lock(pin_mu);
+    pinned.insert(id);
+  };
+  IngestStats stats;
+  auto m = IngestRawFile(path, *store_, opts, &stats);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_TRUE(m->Validate().ok());
+
+  EXPECT_EQ(m->logical_size, kImageSize);
+  EXPECT_EQ(m->chunk_size, kChunk);
+  ASSERT_EQ(m->entries.size(), 16u);
+  const std::set<size_t> data_chunks = {1, 2, 10, 15};
+  for (size_t i = 0; i < m->entries.size(); ++i) {
+    const ChunkEntry& e = m->entries[i];
+    uint64_t start = i * kChunk;
+    uint64_t len = std::min(kChunk, kImageSize - start);
+    EXPECT_EQ(e.length, len) << i;
+    if (data_chunks.count(i)) {
+      EXPECT_FALSE(e.zero) << i;
+      EXPECT_EQ(e.id, Sha256::Of(ReadRange(path, start, len))) << i;
+      EXPECT_TRUE(pinned.count(e.id)) << i;
+    } else {
+      EXPECT_TRUE(e.zero) << i;
+      EXPECT_EQ(e.id, ChunkId{}) << i;
+    }
+  }
+  EXPECT_EQ(pinned.size(), 4u);
+
+  // Reads only data extents: at most the 5 chunks holding any (the zero
+  // chunk 5 included), at least the bytes actually written.
+  EXPECT_GE(stats.bytes_read, 6 * kMiB + kChunk + kMiB + 5000);
+  EXPECT_LE(stats.bytes_read, 5 * kChunk);
+  EXPECT_EQ(stats.chunks_total, 16u);
+  EXPECT_EQ(stats.chunks_zero, 12u);
+  EXPECT_EQ(stats.chunks_stored, 4u);
+  EXPECT_EQ(stats.chunks_deduped, 0u);
+  EXPECT_EQ(store_->Stats()->chunks, 4u);
+
+  ASSERT_FALSE(progress.empty());
+  for (size_t i = 1; i < progress.size(); ++i) EXPECT_GE(progress[i].first, progress[i - 1].first);
+  EXPECT_EQ(progress.back().first, progress.back().second);
+  EXPECT_EQ(progress.back().second, stats.bytes_read);
+
+  // Same image again: everything deduplicated, same content digest.
+  IngestStats again;
+  auto m2 = IngestRawFile(path, *store_, IngestOptions{}, &again);
+  ASSERT_TRUE(m2.ok());
+  EXPECT_EQ(again.chunks_stored, 0u);
+  EXPECT_EQ(again.chunks_deduped, 4u);
+  EXPECT_EQ(m2->ContentDigest(), m->ContentDigest());
+
+  std::string out = dir_.Sub("restored.raw");
+  std::vector<uint64_t> mprogress;
+  MaterializeOptions mopts;
+  mopts.progress = [&](uint64_t done, uint64_t total) {
+    EXPECT_EQ(total, m->DataBytes());
+    mprogress.push_back(done);
+  };
+  ASSERT_TRUE(MaterializeRawFile(*m, *store_, out, mopts).ok());
+  EXPECT_EQ(std::filesystem::file_size(out), kImageSize);
+  EXPECT_EQ(FileDigest(out), FileDigest(path));
+  // Only the 4 data chunks are allocated; the written-zero chunk became a hole.
+  EXPECT_LE(AllocatedBytes(out), m->DataBytes() + 256 * 1024);
+  EXPECT_LT(AllocatedBytes(out), kImageSize / 3);
+  ASSERT_FALSE(mprogress.empty());
+  EXPECT_EQ(mprogress.back(), m->DataBytes());
+  // Nothing but the result is left next to it.
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
+}
+
+TEST_F(IngestTest, ManyWorkersAndTinyWindowGiveTheSameManifest) {
+  std::string path = MakeSparseImage();
+  IngestOptions narrow;
+  narrow.threads = 1;
+  narrow.max_in_flight = 1;
+  IngestOptions wide;
+  wide.threads = 4;
+  wide.max_in_flight = 3;
+  auto a = IngestRawFile(path, *store_, narrow);
+  auto b = IngestRawFile(path, *store_, wide);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(EncodeManifest(*a), EncodeManifest(*b));
+}
+
+TEST_F(IngestTest, HugeSparseImageReadsOnlyItsData) {
+  constexpr uint64_t kSize = 32ull << 30;
+  std::string path = dir_.Sub("huge.raw");
+  SparseFile f(path, kSize);
+  std::vector<uint8_t> data = RandomBytes(kChunk, 21);
+  f.Write(16ull << 30, data);
+  f.Close();
+
+  IngestStats stats;
+  auto m = IngestRawFile(path, *store_, IngestOptions{}, &stats);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(stats.bytes_read, kChunk);
+  EXPECT_EQ(stats.chunks_total, kSize / kChunk);
+  EXPECT_EQ(stats.chunks_zero, kSize / kChunk - 1);
+  EXPECT_EQ(m->DataBytes(), kChunk);
+  const ChunkEntry& e = m->entries[(16ull << 30) / kChunk];
+  EXPECT_FALSE(e.zero);
+  EXPECT_EQ(e.id, Sha256::Of(data));
+}
+
+TEST_F(IngestTest, CancelFromProgressReturnsCancelled) {
+  std::string path = MakeSparseImage();
+  std::atomic<bool> cancel{false};
+  IngestOptions opts;
+  opts.cancel = &cancel;
+  opts.progress = [&](uint64_t, uint64_t) { cancel = true; };
+  auto m = IngestRawFile(path, *store_, opts);
+  EXPECT_EQ(m.status().code(), Code::kCancelled) << m.status().ToString();
+
+  IngestOptions pre;
+  std::atomic<bool> already{true};
+  pre.cancel = &already;
+  IngestStats stats;
+  EXPECT_EQ(IngestRawFile(path, *store_, pre, &stats).status().code(), Code::kCancelled);
+  EXPECT_EQ(stats.bytes_read, 0u);  // untouched on failure
+}
+
+TEST_F(IngestTest, FailedPutFailsIngest) {
+  std::string path = MakeSparseImage();
+  FaultyChunkStore faulty(*store_);
+  faulty.FailPutNumber(2, ResourceExhausted("DiskFull", "no space left for chunk"));
+  auto m = IngestRawFile(path, faulty, IngestOptions{});
+  ASSERT_EQ(m.status().code(), Code::kResourceExhausted) << m.status().ToString();
+  EXPECT_EQ(m.status().reason(), "DiskFull");
+  EXPECT_NE(m.status().message().find("no space left"), std::string::npos);
+  EXPECT_NE(m.status().message().find("chunk "), std::string::npos);
+  EXPECT_EQ(faulty.syncs(), 0);  // a failed ingest commits nothing
+}
+
+TEST_F(IngestTest, SyncsStoreAfterAllPutsAndReportsSyncFailure) {
+  std::string path = MakeSparseImage();
+  FaultyChunkStore faulty(*store_);
+  auto m = IngestRawFile(path, faulty, IngestOptions{});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(faulty.puts(), 4);
+  EXPECT_EQ(faulty.syncs(), 1);
+  EXPECT_FALSE(faulty.put_after_sync());
+
+  FaultyChunkStore failing_sync(*store_);
+  failing_sync.FailSync(Internal("fsync failed"));
+  EXPECT_EQ(IngestRawFile(path, failing_sync, IngestOptions{}).status().code(), Code::kInternal);
+}
+
+TEST_F(IngestTest, EmptyFileRoundTrips) {
+  std::string path = dir_.Sub("empty.raw");
+  SparseFile(path, 0).Close();
+  auto m = IngestRawFile(path, *store_, IngestOptions{});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_TRUE(m->entries.empty());
+  std::string out = dir_.Sub("empty.out");
+  ASSERT_TRUE(MaterializeRawFile(*m, *store_, out, MaterializeOptions{}).ok());
+  EXPECT_EQ(std::filesystem::file_size(out), 0u);
+}
+
+TEST_F(IngestTest, MissingSourceIsNotFound) {
+  EXPECT_EQ(IngestRawFile(dir_.Sub("nope.raw"), *store_, IngestOptions{}).status().code(), Code::kNotFound);
+}
+
+TEST_F(IngestTest, MaterializeFailuresLeaveNoFile) {
+  std::string path = MakeSparseImage();
+  auto m = IngestRawFile(path, *store_, IngestOptions{});
+  ASSERT_TRUE(m.ok());
+  const std::string out = dir_.Sub("out.raw");
+  auto no_leftovers = [&] {
+    EXPECT_FALSE(std::filesystem::exists(out));
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+      EXPECT_EQ(e.path().filename().string().find("out.raw"), std::string::npos) << e.path();
+    }
+  };
+
+  FaultyChunkStore faulty(*store_);
+  faulty.FailGets(DataLoss("chunk corrupt on disk"));
+  Status st = MaterializeRawFile(*m, faulty, out, MaterializeOptions{});
+  EXPECT_EQ(st.code(), Code::kDataLoss);
+  EXPECT_NE(st.message().find("chunk corrupt on disk"), std::string::npos);
+  no_leftovers();
+
+  // A chunk missing from the store.
+  ASSERT_TRUE(store_->Delete(m->entries[10].id).ok());
+  st = MaterializeRawFile(*m, *store_, out, MaterializeOptions{});
+  EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
+  EXPECT_NE(st.message().find(ToHex(m->entries[10].id)), std::string::npos) << st.message();
+  no_leftovers();
+
+  std::atomic<bool> cancel{true};
+  MaterializeOptions mopts;
+  mopts.cancel = &cancel;
+  EXPECT_EQ(MaterializeRawFile(*m, *store_, out, mopts).code(), Code::kCancelled);
+  no_leftovers();
+
+  Manifest bad = *m;
+  bad.entries.pop_back();
+  EXPECT_EQ(MaterializeRawFile(bad, *store_, out, MaterializeOptions{}).code(), Code::kInvalidArgument);
+  no_leftovers();
+}
+
+}  // namespace
+}  // namespace ferry
