@@ -6,10 +6,11 @@
 // Threading: one request at a time per client object.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "common/status.h"
 
@@ -25,7 +26,7 @@ struct ClientConfig {
 
 struct EcsResponse {
   int http_status = 0;
-  nlohmann::json body;   // parsed JSON body
+  nlohmann::json body;  // parsed JSON body
   std::string raw_body;
 };
 
@@ -40,8 +41,18 @@ class EcsClient {
   // and message = "Code: Message (RequestId)".
   Result<nlohmann::json> CallOrError(const std::string& action,
                                      const std::map<std::string, std::string>& params);
-  // Plain GET of a path (e.g. "/metrics").
+  // Plain GET of a path (e.g. "/metrics"); a non-2xx answer is an error.
   Result<std::string> Get(const std::string& path);
+
+  // Uploads a local file to object storage as <bucket>/<object> through
+  // PUT /oss/... parts (ACS3-signed, see api/server.h) and a final POST
+  // complete. Only the file's data extents are sent (SEEK_DATA/SEEK_HOLE),
+  // in parts of at most kMaxUploadPartBytes streamed from the file, so a
+  // sparse file costs only its data. `progress(sent, total)` counts data
+  // bytes; it may be empty.
+  static constexpr uint64_t kMaxUploadPartBytes = 64ull << 20;
+  Status UploadFile(const std::string& bucket, const std::string& object, const std::string& local_path,
+                    std::function<void(uint64_t, uint64_t)> progress);
 
  private:
   ClientConfig config_;

@@ -1,0 +1,131 @@
+// The action table, the helpers shared by the handlers, and the actions that
+// are not about one region's resources (DescribeRegions, CreateAccount).
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <set>
+
+#include "api/accounts_admin.h"
+#include "api/action.h"
+#include "api/actions_internal.h"
+#include "api/views.h"
+
+namespace ferry {
+
+using nlohmann::json;
+
+ActionTable BuiltinActions() {
+  return ActionTable{
+      {"DescribeRegions", actions::DescribeRegions},
+      {"ImportImage", actions::ImportImage},
+      {"DescribeImages", actions::DescribeImages},
+      {"ModifyImageAttribute", actions::ModifyImageAttribute},
+      {"DeleteImage", actions::DeleteImage},
+      {"CreateImage", actions::CreateImage},
+      {"ExportImage", actions::ExportImage},
+      {"DescribeSnapshots", actions::DescribeSnapshots},
+      {"DeleteSnapshot", actions::DeleteSnapshot},
+      {"DescribeTasks", actions::DescribeTasks},
+      {"DescribeTaskAttribute", actions::DescribeTaskAttribute},
+      {"CancelTask", actions::CancelTask},
+      {"CreateAccount", actions::CreateAccount},
+  };
+}
+
+namespace actions {
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+}  // namespace
+
+const std::vector<std::string>& AllImageStatuses() {
+  static const std::vector<std::string> kStatuses = {"Creating",    "Waiting",      "Available",
+                                                     "UnAvailable", "CreateFailed", "Deprecated"};
+  return kStatuses;
+}
+
+Status DryRunPassed() {
+  return InvalidArgument("DryRunOperation", "Request validation has been passed with DryRun flag set.");
+}
+
+Result<Paging> PagingParams(const Params& params) {
+  Paging paging;
+  ASSIGN_OR_RETURN(int64_t number, params.Int("PageNumber", 1, 1, std::numeric_limits<int32_t>::max()));
+  ASSIGN_OR_RETURN(int64_t size, params.Int("PageSize", 10, 1, 100));
+  paging.page_number = static_cast<uint64_t>(number);
+  paging.page_size = static_cast<uint64_t>(size);
+  return paging;
+}
+
+Result<std::vector<int>> ObjectListIndexes(const Params& params, const std::string& prefix, int max_n) {
+  const std::string head = prefix + ".";
+  std::set<int> indexes;
+  for (auto it = params.all().lower_bound(head); it != params.all().end(); ++it) {
+    const std::string& key = it->first;
+    if (key.compare(0, head.size(), head) != 0) break;
+    const size_t dot = key.find('.', head.size());
+    const std::string digits =
+        key.substr(head.size(), dot == std::string::npos ? std::string::npos : dot - head.size());
+    bool valid = !digits.empty() && digits.size() <= 3 && digits[0] != '0' &&
+                 std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); });
+    const int n = valid ? std::stoi(digits) : 0;
+    if (!valid || n < 1 || n > max_n) {
+      return InvalidArgument("InvalidParameter", "The specified parameter \"" + key +
+                                                     "\" is not valid: N must be 1.." +
+                                                     std::to_string(max_n) + ".");
+    }
+    indexes.insert(n);
+  }
+  return std::vector<int>(indexes.begin(), indexes.end());
+}
+
+Result<ImageRecord> FindVisibleImage(Region& region, const Caller& caller, const std::string& image_id) {
+  DescribeImagesRequest request;
+  request.image_id = image_id;
+  request.statuses = AllImageStatuses();
+  request.page_size = 1;
+  ASSIGN_OR_RETURN(Page<ImageRecord> page, region.DescribeImages(caller, request));
+  if (page.items.empty()) {
+    return NotFound("InvalidImageId.NotFound", "The specified ImageId \"" + image_id +
+                                                   "\" does not exist in region " + region.id() + ".");
+  }
+  return std::move(page.items.front());
+}
+
+Result<json> DescribeRegions(ActionContext& ctx) {
+  const std::string language = Lower(ctx.params.GetOr("AcceptLanguage", "zh-CN"));
+  bool english = false;
+  if (language == "en-us" || language == "ja") {
+    // Ferry has no Japanese names; English is the closest it can offer.
+    english = true;
+  } else if (language != "zh-cn") {
+    return NotFound("InvalidAcceptLanguage.NotFound",
+                    "Only Chinese (zh-CN), English (en-US), and Japanese (ja) are allowed.");
+  }
+  json regions = json::array();
+  for (const Region* region : ctx.regions.ordered) regions.push_back(RegionView(region->config(), english));
+  return json{{"Regions", json{{"Region", std::move(regions)}}}};
+}
+
+Result<json> CreateAccount(ActionContext& ctx) {
+  if (!ctx.caller_is_root) {
+    return PermissionDenied("Forbidden",
+                            "User not authorized to operate on the specified resource: only the root "
+                            "account may create accounts.");
+  }
+  ASSIGN_OR_RETURN(std::string name, ctx.params.Required("AccountName"));
+  ASSIGN_OR_RETURN(AccessKeyRecord key, CreateAccountWithKey(ctx.accounts, name, ctx.clock));
+  return json{
+      {"AccountId", key.account_id},
+      {"AccessKeyId", key.access_key_id},
+      {"AccessKeySecret", key.access_key_secret},
+  };
+}
+
+}  // namespace actions
+}  // namespace ferry

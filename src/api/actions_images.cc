@@ -1,0 +1,283 @@
+// Image actions: ImportImage, DescribeImages, ModifyImageAttribute,
+// DeleteImage, CreateImage, ExportImage.
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "api/actions_internal.h"
+#include "api/views.h"
+
+namespace ferry::actions {
+namespace {
+
+using nlohmann::json;
+
+// DiskDeviceMapping.1 is the system disk, 2..17 data disks (ECS limit).
+constexpr int kMaxDiskMappings = 17;
+// DescribeSnapshots takes at most this many ids per call.
+constexpr size_t kSnapshotIdsPerLookup = 100;
+
+std::string Upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+Status ValidateBootMode(const Params& params) {
+  std::optional<std::string> mode = params.Get("BootMode");
+  if (!mode || *mode == "BIOS" || *mode == "UEFI" || *mode == "UEFI-Preferred") return Status::Ok();
+  return InvalidArgument(
+      "InvalidBootMode.NotSupport",
+      "The specified BootMode \"" + *mode + "\" is not supported; use BIOS, UEFI or UEFI-Preferred.");
+}
+
+Result<ImportDisk> ParseImportDisk(const Params& params, int n) {
+  const std::string prefix = "DiskDeviceMapping." + std::to_string(n) + ".";
+  ImportDisk disk;
+  ASSIGN_OR_RETURN(disk.oss_bucket, params.Required(prefix + "OSSBucket"));
+  ASSIGN_OR_RETURN(disk.oss_object, params.Required(prefix + "OSSObject"));
+  disk.format = Upper(params.GetOr(prefix + "Format", ""));
+  if (!disk.format.empty() && disk.format != "RAW" && disk.format != "QCOW2" && disk.format != "VHD" &&
+      disk.format != "VMDK") {
+    return InvalidArgument("InvalidImageFormat.Malformed",
+                           "The specified " + prefix + "Format \"" + disk.format +
+                               "\" is not valid; use RAW, QCOW2, VHD or VMDK, or leave it empty to detect.");
+  }
+  // DiskImSize is the deprecated spelling; DiskImageSize wins when both come.
+  const std::string size_key =
+      params.Has(prefix + "DiskImageSize") ? prefix + "DiskImageSize" : prefix + "DiskImSize";
+  ASSIGN_OR_RETURN(int64_t size_gib, params.Int(size_key, 0, 1, 32768));
+  disk.disk_image_size_gib = static_cast<uint64_t>(size_gib);
+  return disk;
+}
+
+// The encrypted snapshots among the disks of `images`, so DescribeImages can
+// show DiskDeviceMapping.Encrypted without the image record carrying it.
+Result<std::set<std::string>> EncryptedSnapshots(Region& region, const Caller& caller,
+                                                 const std::vector<ImageRecord>& images) {
+  std::vector<std::string> ids;
+  for (const ImageRecord& image : images) {
+    for (const DiskMapping& disk : image.disks)
+      if (!disk.snapshot_id.empty()) ids.push_back(disk.snapshot_id);
+  }
+  std::set<std::string> encrypted;
+  for (size_t begin = 0; begin < ids.size(); begin += kSnapshotIdsPerLookup) {
+    DescribeSnapshotsRequest request;
+    const size_t end = std::min(ids.size(), begin + kSnapshotIdsPerLookup);
+    request.snapshot_ids.assign(ids.begin() + begin, ids.begin() + end);
+    request.page_size = kSnapshotIdsPerLookup;
+    ASSIGN_OR_RETURN(Page<SnapshotRecord> page, region.DescribeSnapshots(caller, request));
+    for (const SnapshotRecord& s : page.items)
+      if (s.encrypted) encrypted.insert(s.snapshot_id);
+  }
+  return encrypted;
+}
+
+// Mutations apply to the caller's own images only; another account's image
+// is reported as missing rather than revealed.
+Result<ImageRecord> FindOwnImage(Region& region, const Caller& caller, const std::string& image_id) {
+  ASSIGN_OR_RETURN(ImageRecord image, FindVisibleImage(region, caller, image_id));
+  if (image.account_id != caller.account_id) {
+    return NotFound("InvalidImageId.NotFound",
+                    "The specified ImageId \"" + image_id + "\" is not a custom image of this account.");
+  }
+  return image;
+}
+
+}  // namespace
+
+Result<json> ImportImage(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  const Params& p = ctx.params;
+  ImportImageRequest request;
+  ASSIGN_OR_RETURN(std::vector<int> indexes, ObjectListIndexes(p, "DiskDeviceMapping", kMaxDiskMappings));
+  if (indexes.empty() || indexes.front() != 1) {
+    // Reports the first thing a well-formed request must carry.
+    RETURN_IF_ERROR(p.Required("DiskDeviceMapping.1.OSSBucket").status());
+    RETURN_IF_ERROR(p.Required("DiskDeviceMapping.1.OSSObject").status());
+  }
+  for (int n : indexes) {
+    ASSIGN_OR_RETURN(ImportDisk disk, ParseImportDisk(p, n));
+    request.disks.push_back(std::move(disk));
+  }
+  request.image_name = p.GetOr("ImageName", "");
+  request.description = p.GetOr("Description", "");
+  request.architecture = p.GetOr("Architecture", "");
+  request.os_type = p.GetOr("OSType", "");
+  request.platform = p.GetOr("Platform", "");
+  RETURN_IF_ERROR(ValidateBootMode(p));
+  request.boot_mode = p.GetOr("BootMode", "");
+  request.license_type = p.GetOr("LicenseType", "");
+  ASSIGN_OR_RETURN(request.encrypted, p.Bool("Encrypted", false));
+  ASSIGN_OR_RETURN(request.tags, p.TagList());
+  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(request.dry_run, p.Bool("DryRun", false));
+
+  // The region validates what only it can know (buckets, objects, names)
+  // even for a dry run.
+  ASSIGN_OR_RETURN(ImportImageResult result, region->ImportImage(ctx.caller, request));
+  if (request.dry_run) return DryRunPassed();
+  return json{{"ImageId", result.image_id}, {"RegionId", region->id()}, {"TaskId", result.task_id}};
+}
+
+Result<json> DescribeImages(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  const Params& p = ctx.params;
+  DescribeImagesRequest request;
+  request.image_id = p.GetOr("ImageId", "");
+  request.image_name = p.GetOr("ImageName", "");
+  request.statuses = p.CommaList("Status");
+  request.owner_alias = p.GetOr("ImageOwnerAlias", "");
+  if (!request.owner_alias.empty() && request.owner_alias != "system" && request.owner_alias != "self" &&
+      request.owner_alias != "others" && request.owner_alias != "marketplace") {
+    return InvalidArgument("InvalidImageOwnerAlias.ValueNotSupported",
+                           "The specified ImageOwnerAlias value \"" + request.owner_alias +
+                               "\" is not supported; use system, self, others or marketplace.");
+  }
+  request.snapshot_id = p.GetOr("SnapshotId", "");
+  ASSIGN_OR_RETURN(request.tags, p.TagList());
+  ASSIGN_OR_RETURN(Paging paging, PagingParams(p));
+  request.page_number = paging.page_number;
+  request.page_size = paging.page_size;
+  ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
+  if (dry_run) return DryRunPassed();
+
+  ASSIGN_OR_RETURN(Page<ImageRecord> page, region->DescribeImages(ctx.caller, request));
+  ImageViewOptions options;
+  options.caller_account_id = ctx.caller.account_id;
+  ASSIGN_OR_RETURN(options.encrypted_snapshot_ids, EncryptedSnapshots(*region, ctx.caller, page.items));
+  json images = json::array();
+  for (const ImageRecord& image : page.items) images.push_back(ImageView(image, options));
+  return json{
+      {"RegionId", region->id()},
+      {"TotalCount", page.total},
+      {"PageNumber", paging.page_number},
+      {"PageSize", paging.page_size},
+      {"Images", json{{"Image", std::move(images)}}},
+  };
+}
+
+Result<json> ModifyImageAttribute(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  const Params& p = ctx.params;
+  ModifyImageAttributeRequest request;
+  ASSIGN_OR_RETURN(request.image_id, p.Required("ImageId"));
+  // Absent or empty means "keep", as ECS documents.
+  request.image_name = p.Get("ImageName");
+  request.description = p.Get("Description");
+  request.status = p.Get("Status");
+  request.image_family = p.Get("ImageFamily");
+  RETURN_IF_ERROR(ValidateBootMode(p));
+  request.boot_mode = p.Get("BootMode");
+  request.license_type = p.Get("LicenseType");
+  ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
+  if (dry_run) {
+    RETURN_IF_ERROR(FindOwnImage(*region, ctx.caller, request.image_id).status());
+    return DryRunPassed();
+  }
+  RETURN_IF_ERROR(region->ModifyImageAttribute(ctx.caller, request));
+  return json::object();
+}
+
+Result<json> DeleteImage(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  const Params& p = ctx.params;
+  ASSIGN_OR_RETURN(std::string image_id, p.Required("ImageId"));
+  ASSIGN_OR_RETURN(bool force, p.Bool("Force", false));
+  ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
+  if (dry_run) {
+    RETURN_IF_ERROR(FindOwnImage(*region, ctx.caller, image_id).status());
+    return DryRunPassed();
+  }
+  RETURN_IF_ERROR(region->DeleteImage(ctx.caller, image_id, force));
+  return json::object();
+}
+
+Result<json> CreateImage(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  const Params& p = ctx.params;
+  CreateImageRequest request;
+  // ECS's priority: InstanceId, then DiskDeviceMapping, then SnapshotId.
+  if (std::optional<std::string> instance_id = p.Get("InstanceId")) {
+    return NotFound("InvalidInstanceId.NotFound",
+                    "The specified InstanceId \"" + *instance_id + "\" does not exist in region " +
+                        region->id() + " (Ferry has no instances; create images from a snapshot).");
+  }
+  ASSIGN_OR_RETURN(std::vector<int> indexes, ObjectListIndexes(p, "DiskDeviceMapping", kMaxDiskMappings));
+  if (!indexes.empty()) {
+    if (indexes != std::vector<int>{1}) {
+      return InvalidArgument("InvalidParameter",
+                             "The specified parameter \"DiskDeviceMapping." + std::to_string(indexes.back()) +
+                                 "\" is not valid: Ferry creates images from one system-disk snapshot "
+                                 "(DiskDeviceMapping.1 only).");
+    }
+    ASSIGN_OR_RETURN(request.snapshot_id, p.Required("DiskDeviceMapping.1.SnapshotId"));
+  } else if (std::optional<std::string> snapshot_id = p.Get("SnapshotId")) {
+    request.snapshot_id = *snapshot_id;
+  } else {
+    return InvalidArgument(
+        "MissingParameter",
+        "The input parameter SnapshotId or InstanceId or DiskDeviceMapping that is mandatory "
+        "for processing this request is not supplied.");
+  }
+  request.image_name = p.GetOr("ImageName", "");
+  request.description = p.GetOr("Description", "");
+  request.platform = p.GetOr("Platform", "");
+  request.architecture = p.GetOr("Architecture", "");
+  RETURN_IF_ERROR(ValidateBootMode(p));
+  request.boot_mode = p.GetOr("BootMode", "");
+  request.image_family = p.GetOr("ImageFamily", "");
+  request.image_version = p.GetOr("ImageVersion", "");
+  ASSIGN_OR_RETURN(request.tags, p.TagList());
+  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
+  if (dry_run) {
+    DescribeSnapshotsRequest lookup;
+    lookup.snapshot_ids = {request.snapshot_id};
+    ASSIGN_OR_RETURN(Page<SnapshotRecord> found, region->DescribeSnapshots(ctx.caller, lookup));
+    if (found.items.empty()) {
+      return NotFound("InvalidSnapshotId.NotFound", "The specified SnapshotId \"" + request.snapshot_id +
+                                                        "\" does not exist in region " + region->id() + ".");
+    }
+    return DryRunPassed();
+  }
+  ASSIGN_OR_RETURN(std::string image_id, region->CreateImage(ctx.caller, request));
+  return json{{"ImageId", image_id}};
+}
+
+Result<json> ExportImage(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  const Params& p = ctx.params;
+  ExportImageRequest request;
+  ASSIGN_OR_RETURN(request.image_id, p.Required("ImageId"));
+  ASSIGN_OR_RETURN(request.oss_bucket, p.Required("OSSBucket"));
+  request.oss_prefix = p.GetOr("OSSPrefix", "");
+  if (request.oss_prefix.size() > 30 || !std::all_of(request.oss_prefix.begin(), request.oss_prefix.end(),
+                                                     [](unsigned char c) { return std::isalnum(c); })) {
+    return InvalidArgument("InvalidOSSPrefix.Malformed", "The specified OSSPrefix \"" + request.oss_prefix +
+                                                             "\" is not valid: use 1-30 letters and digits.");
+  }
+  request.image_format = Lower(p.GetOr("ImageFormat", "raw"));
+  const std::string& format = request.image_format;
+  if (format != "raw" && format != "qcow2" && format != "vhd" && format != "vmdk" && format != "vdi") {
+    return InvalidArgument(
+        "InvalidImageFormat.Malformed",
+        "The specified ImageFormat \"" + format + "\" is not supported; use raw, qcow2, vhd, vmdk or vdi.");
+  }
+  // RoleName is accepted and ignored: Ferry's object storage has no RAM roles.
+  ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
+  if (dry_run) {
+    RETURN_IF_ERROR(FindOwnImage(*region, ctx.caller, request.image_id).status());
+    return DryRunPassed();
+  }
+  ASSIGN_OR_RETURN(std::string task_id, region->ExportImage(ctx.caller, request));
+  return json{{"RegionId", region->id()}, {"TaskId", task_id}};
+}
+
+}  // namespace ferry::actions

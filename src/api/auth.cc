@@ -1,0 +1,235 @@
+#include "api/auth.h"
+
+#include <algorithm>
+
+#include "api/signature.h"
+#include "common/hash.h"
+
+namespace ferry {
+namespace {
+
+Status Missing(const std::string& name) {
+  return InvalidArgument(
+      "MissingParameter",
+      "The input parameter \"" + name + "\" that is mandatory for processing this request is not supplied.");
+}
+
+std::string Header(const HttpRequest& request, const std::string& name) {
+  auto it = request.headers.find(name);
+  return it == request.headers.end() ? std::string() : it->second;
+}
+
+std::string TargetPath(const std::string& target) {
+  size_t q = target.find('?');
+  std::string path = target.substr(0, q);
+  return path.empty() ? "/" : path;
+}
+
+std::string TargetQuery(const std::string& target) {
+  size_t q = target.find('?');
+  return q == std::string::npos ? std::string() : target.substr(q + 1);
+}
+
+}  // namespace
+
+bool NonceCache::CheckAndInsert(const std::string& key, UnixSeconds now, UnixSeconds expires_at) {
+  std::lock_guard<std::mutex> lock(nonces_mu_);
+  ExpireLocked(now);
+  if (expiry_by_key_.count(key) != 0) return false;
+  while (!by_expiry_.empty() && expiry_by_key_.size() >= max_entries_) {
+    expiry_by_key_.erase(by_expiry_.begin()->second);
+    by_expiry_.erase(by_expiry_.begin());
+  }
+  expiry_by_key_.emplace(key, expires_at);
+  by_expiry_.emplace(expires_at, key);
+  return true;
+}
+
+size_t NonceCache::size() const {
+  std::lock_guard<std::mutex> lock(nonces_mu_);
+  return expiry_by_key_.size();
+}
+
+void NonceCache::ExpireLocked(UnixSeconds now) {
+  while (!by_expiry_.empty() && by_expiry_.begin()->first < now) {
+    expiry_by_key_.erase(by_expiry_.begin()->second);
+    by_expiry_.erase(by_expiry_.begin());
+  }
+}
+
+Authenticator::Authenticator(AccountDirectory& accounts, const Clock& clock, int max_skew_seconds,
+                             size_t max_nonces)
+    : accounts_(accounts), clock_(clock), max_skew_seconds_(max_skew_seconds), nonces_(max_nonces) {}
+
+bool Authenticator::IsV3(const HttpRequest& request) {
+  auto it = request.headers.find("authorization");
+  return it != request.headers.end() && it->second.starts_with(std::string(kAcs3Algorithm) + " ");
+}
+
+Result<AuthResult> Authenticator::Authenticate(const HttpRequest& request, const Params& params) {
+  if (!IsV3(request)) return AuthenticateV1(request, params);
+  // V3 signs the query only; form-body parameters are covered by the body hash.
+  auto query = ParseFormUrlEncoded(TargetQuery(request.target));
+  if (!query.ok()) return query.status();
+  return AuthenticateV3(request, TargetPath(request.target), *query, /*check_body=*/true);
+}
+
+Result<AuthResult> Authenticator::AuthenticateV3WithoutBody(const HttpRequest& request,
+                                                            const std::string& canonical_uri,
+                                                            const std::map<std::string, std::string>& query) {
+  if (!IsV3(request)) {
+    return InvalidArgument(
+        "IncompleteSignature",
+        "The request signature does not conform to Aliyun standards. This endpoint accepts "
+        "only ACS3-HMAC-SHA256 signed requests.");
+  }
+  return AuthenticateV3(request, canonical_uri, query, /*check_body=*/false);
+}
+
+Status Authenticator::CheckTimestamp(const std::string& value, const std::string& name,
+                                     UnixSeconds* parsed) const {
+  std::optional<UnixSeconds> t = ParseTime(value);
+  if (!t) {
+    return InvalidArgument("InvalidTimeStamp.Format",
+                           "Specified time stamp or date value is not well formatted. " + name + " \"" +
+                               value + "\" must look like 2018-01-01T12:00:00Z (UTC).");
+  }
+  UnixSeconds now = clock_.Now();
+  if (*t < now - max_skew_seconds_ || *t > now + max_skew_seconds_) {
+    return InvalidArgument("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
+  }
+  *parsed = *t;
+  return Status::Ok();
+}
+
+Result<AccessKeyRecord> Authenticator::LookupKey(const std::string& access_key_id) {
+  Result<AccessKeyRecord> key = accounts_.GetAccessKey(access_key_id);
+  if (!key.ok()) {
+    if (key.status().code() == Code::kNotFound) {
+      return NotFound("InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+    }
+    return key.status();
+  }
+  return key;
+}
+
+Result<AuthResult> Authenticator::Resolve(const AccessKeyRecord& key, bool v3) {
+  if (!key.enabled) return PermissionDenied("Forbidden.AccessKeyDisabled", "The Access Key is disabled.");
+  Result<AccountRecord> account = accounts_.GetAccount(key.account_id);
+  if (!account.ok()) {
+    if (account.status().code() == Code::kNotFound) {
+      return NotFound("InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+    }
+    return account.status();
+  }
+  AuthResult out;
+  out.caller.account_id = account->account_id;
+  out.is_root = account->is_root;
+  out.access_key_id = key.access_key_id;
+  out.v3 = v3;
+  return out;
+}
+
+Status Authenticator::CheckNonce(const std::string& access_key_id, const std::string& nonce,
+                                 UnixSeconds timestamp) {
+  // A replay must pass the timestamp check too, so the nonce only needs
+  // remembering until the request's timestamp leaves the window.
+  UnixSeconds now = clock_.Now();
+  UnixSeconds expires_at = std::max(now, timestamp) + max_skew_seconds_;
+  if (!nonces_.CheckAndInsert(access_key_id + "\n" + nonce, now, expires_at)) {
+    return InvalidArgument("SignatureNonceUsed", "Specified signature nonce was used already.");
+  }
+  return Status::Ok();
+}
+
+Result<AuthResult> Authenticator::AuthenticateV1(const HttpRequest& request, const Params& params) {
+  for (const char* name :
+       {"AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp"}) {
+    if (!params.Get(name)) return Missing(name);
+  }
+  if (*params.Get("SignatureMethod") != "HMAC-SHA1") {
+    return InvalidArgument("InvalidParamater", "The specified parameter \"SignatureMethod\" is not valid.");
+  }
+  if (*params.Get("SignatureVersion") != "1.0") {
+    return InvalidArgument("InvalidParamater", "The specified parameter \"SignatureVersion\" is not valid.");
+  }
+  UnixSeconds timestamp = 0;
+  RETURN_IF_ERROR(CheckTimestamp(*params.Get("Timestamp"), "Timestamp", &timestamp));
+  ASSIGN_OR_RETURN(AccessKeyRecord key, LookupKey(*params.Get("AccessKeyId")));
+  ASSIGN_OR_RETURN(AuthResult result, Resolve(key, /*v3=*/false));
+
+  std::string string_to_sign = V1StringToSign(request.method, params.all());
+  std::string expected = V1Signature(key.access_key_secret, string_to_sign);
+  if (!ConstantTimeEquals(expected, *params.Get("Signature"))) {
+    return InvalidArgument("SignatureDoesNotMatch", std::string(kSignatureMismatchPrefix) + string_to_sign);
+  }
+  RETURN_IF_ERROR(CheckNonce(key.access_key_id, *params.Get("SignatureNonce"), timestamp));
+  return result;
+}
+
+Result<AuthResult> Authenticator::AuthenticateV3(const HttpRequest& request, const std::string& canonical_uri,
+                                                 const std::map<std::string, std::string>& query,
+                                                 bool check_body) {
+  ASSIGN_OR_RETURN(V3Authorization authorization, ParseV3Authorization(Header(request, "authorization")));
+  for (const char* name : {"x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"}) {
+    if (Header(request, name).empty()) return Missing(name);
+  }
+  // Headers that steer the request must be covered by the signature, or a
+  // captured request could be replayed with another action or payload.
+  std::vector<std::string> must_sign = {"x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"};
+  for (const char* name : {"x-acs-action", "x-acs-version"}) {
+    if (request.headers.count(name) != 0) must_sign.push_back(name);
+  }
+  for (const std::string& name : must_sign) {
+    bool signed_header = std::any_of(authorization.signed_headers.begin(), authorization.signed_headers.end(),
+                                     [&](const std::string& h) {
+                                       std::string lower = h;
+                                       std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+                                       return lower == name;
+                                     });
+    if (!signed_header) {
+      return InvalidArgument("IncompleteSignature",
+                             "The request signature does not conform to Aliyun standards. Header \"" + name +
+                                 "\" must be listed in SignedHeaders.");
+    }
+  }
+
+  UnixSeconds timestamp = 0;
+  RETURN_IF_ERROR(CheckTimestamp(Header(request, "x-acs-date"), "x-acs-date", &timestamp));
+
+  std::string claimed_hash = Header(request, "x-acs-content-sha256");
+  if (check_body) {
+    std::string actual_hash = Sha256Hex(request.body);
+    std::string claimed_lower = claimed_hash;
+    std::transform(claimed_lower.begin(), claimed_lower.end(), claimed_lower.begin(), ::tolower);
+    if (claimed_lower != actual_hash) {
+      return InvalidArgument("InvalidParameter",
+                             "The specified parameter \"x-acs-content-sha256\" is not valid. "
+                             "The header says " +
+                                 claimed_hash + " but the " + std::to_string(request.body.size()) +
+                                 "-byte body hashes to " + actual_hash + ".");
+    }
+  }
+
+  ASSIGN_OR_RETURN(AccessKeyRecord key, LookupKey(authorization.access_key_id));
+  ASSIGN_OR_RETURN(AuthResult result, Resolve(key, /*v3=*/true));
+
+  V3Request canonical;
+  canonical.method = request.method;
+  canonical.canonical_uri = canonical_uri;
+  canonical.query = query;
+  canonical.headers = request.headers;
+  canonical.signed_headers = authorization.signed_headers;
+  canonical.hashed_payload = claimed_hash;
+  std::string string_to_sign = V3StringToSign(V3CanonicalRequest(canonical));
+  std::string expected = V3Signature(key.access_key_secret, string_to_sign);
+  std::string given = authorization.signature;
+  std::transform(given.begin(), given.end(), given.begin(), ::tolower);
+  if (!ConstantTimeEquals(expected, given)) {
+    return InvalidArgument("SignatureDoesNotMatch", std::string(kSignatureMismatchPrefix) + string_to_sign);
+  }
+  RETURN_IF_ERROR(CheckNonce(key.access_key_id, Header(request, "x-acs-signature-nonce"), timestamp));
+  return result;
+}
+
+}  // namespace ferry

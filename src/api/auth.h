@@ -1,0 +1,95 @@
+// Authenticator: verifies ECS request signatures (V1 HMAC-SHA1 and V3
+// ACS3-HMAC-SHA256), the timestamp window and nonce reuse, and resolves the
+// AccessKey to the calling account.
+//
+// Failures are Status values whose reason is the gateway's ECS error code
+// (SignatureDoesNotMatch, InvalidAccessKeyId.NotFound, ...), with the exact
+// messages SDKs parse (see api/errors.cc for the HTTP statuses).
+//
+// Threading: thread-safe. The nonce cache is guarded by nonces_mu_.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "api/http_types.h"
+#include "api/params.h"
+#include "catalog/catalog.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "region/region.h"
+
+namespace ferry {
+
+inline constexpr const char* kSignatureMismatchPrefix =
+    "Specified signature is not matched with our calculation. server string to sign is:";
+
+struct AuthResult {
+  Caller caller;
+  bool is_root = false;
+  std::string access_key_id;
+  bool v3 = false;
+};
+
+// Remembers nonces until the request that carried them can no longer pass
+// the timestamp check. Bounded: beyond `max_entries` the entries closest to
+// expiry are dropped first (a replay then still needs a fresh timestamp).
+class NonceCache {
+ public:
+  explicit NonceCache(size_t max_entries) : max_entries_(max_entries) {}
+  // False when `key` was seen and has not expired. Records it otherwise,
+  // valid until `expires_at`.
+  bool CheckAndInsert(const std::string& key, UnixSeconds now, UnixSeconds expires_at);
+  size_t size() const;
+
+ private:
+  void ExpireLocked(UnixSeconds now);
+
+  const size_t max_entries_;
+  mutable std::mutex nonces_mu_;
+  std::unordered_map<std::string, UnixSeconds> expiry_by_key_;  // guarded by nonces_mu_
+  std::set<std::pair<UnixSeconds, std::string>> by_expiry_;     // guarded by nonces_mu_
+};
+
+class Authenticator {
+ public:
+  static constexpr size_t kDefaultMaxNonces = 1'000'000;
+
+  Authenticator(AccountDirectory& accounts, const Clock& clock, int max_skew_seconds,
+                size_t max_nonces = kDefaultMaxNonces);
+
+  // `params` is the merged, decoded query + form body of `request`. A request
+  // whose Authorization starts with "ACS3-HMAC-SHA256 " is checked as V3
+  // (including the body's SHA-256); anything else as V1.
+  Result<AuthResult> Authenticate(const HttpRequest& request, const Params& params);
+
+  // V3 only, for requests whose body streams elsewhere: checks everything but
+  // the body; the caller must verify the body against `x-acs-content-sha256`.
+  // `canonical_uri` is the request path; `query` its decoded parameters.
+  Result<AuthResult> AuthenticateV3WithoutBody(const HttpRequest& request, const std::string& canonical_uri,
+                                               const std::map<std::string, std::string>& query);
+
+  static bool IsV3(const HttpRequest& request);
+
+ private:
+  Result<AuthResult> AuthenticateV1(const HttpRequest& request, const Params& params);
+  Result<AuthResult> AuthenticateV3(const HttpRequest& request, const std::string& canonical_uri,
+                                    const std::map<std::string, std::string>& query, bool check_body);
+  Status CheckTimestamp(const std::string& value, const std::string& name, UnixSeconds* parsed) const;
+  // The key's record, or the gateway's key errors.
+  Result<AccessKeyRecord> LookupKey(const std::string& access_key_id);
+  Result<AuthResult> Resolve(const AccessKeyRecord& key, bool v3);
+  Status CheckNonce(const std::string& access_key_id, const std::string& nonce, UnixSeconds timestamp);
+
+  AccountDirectory& accounts_;
+  const Clock& clock_;
+  const int max_skew_seconds_;
+  NonceCache nonces_;
+};
+
+}  // namespace ferry

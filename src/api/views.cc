@@ -1,0 +1,212 @@
+#include "api/views.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/clock.h"
+
+namespace ferry {
+namespace {
+
+using nlohmann::json;
+
+// Records keep 0 for "not yet"; ECS prints an empty string rather than 1970.
+std::string SecondsOrEmpty(UnixSeconds t) { return t == 0 ? "" : FormatTimeSeconds(t); }
+std::string MinutesOrEmpty(UnixSeconds t) { return t == 0 ? "" : FormatTimeMinutes(t); }
+
+json DiskMappingView(const DiskMapping& disk, const ImageRecord& image, const ImageViewOptions& options) {
+  return json{
+      {"SnapshotId", disk.snapshot_id},
+      {"Size", std::to_string(disk.size_gib)},
+      {"Device", disk.device},
+      {"Type", disk.type},
+      {"Format", disk.format},
+      {"ImportOSSBucket", disk.import_bucket},
+      {"ImportOSSObject", disk.import_object},
+      // A disk is as far along as its image: they are created together.
+      {"Progress", ProgressPercent(image.progress)},
+      {"RemainTime", 0},
+      {"Encrypted", options.encrypted_snapshot_ids.count(disk.snapshot_id) != 0},
+  };
+}
+
+// Appends (name, value) pairs for every scalar under `value`; objects add
+// ".Key", arrays ".N" (1-based, as ECS list parameters count).
+void FlattenInto(const std::string& name, const json& value, json* items) {
+  if (value.is_object()) {
+    for (const auto& [key, child] : value.items())
+      FlattenInto(name.empty() ? key : name + "." + key, child, items);
+    return;
+  }
+  if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i)
+      FlattenInto(name + "." + std::to_string(i + 1), value[i], items);
+    return;
+  }
+  if (value.is_null()) return;
+  items->push_back(
+      json{{"Name", name}, {"Value", value.is_string() ? value.get<std::string>() : value.dump()}});
+}
+
+std::string OperationStatus(const std::string& task_status) {
+  if (task_status == "Finished") return "Success";
+  return task_status;  // Processing | Failed | Cancelled
+}
+
+}  // namespace
+
+std::string ProgressPercent(int progress) { return std::to_string(std::clamp(progress, 0, 100)) + "%"; }
+
+json TagsView(const Tags& tags) {
+  json list = json::array();
+  for (const auto& [key, value] : tags) list.push_back(json{{"TagKey", key}, {"TagValue", value}});
+  return json{{"Tag", std::move(list)}};
+}
+
+std::string ImageOwnerAlias(const std::string& owner_account_id, const std::string& caller_account_id) {
+  if (owner_account_id == kSystemAccountId) return "system";
+  if (owner_account_id == caller_account_id) return "self";
+  return "others";
+}
+
+int64_t ImageOwnerId(const std::string& owner_account_id) {
+  int64_t id = 0;
+  const char* end = owner_account_id.data() + owner_account_id.size();
+  auto [ptr, ec] = std::from_chars(owner_account_id.data(), end, id);
+  if (ec != std::errc() || ptr != end) return 0;
+  return id;
+}
+
+json ImageView(const ImageRecord& image, const ImageViewOptions& options) {
+  json disks = json::array();
+  for (const DiskMapping& disk : image.disks) disks.push_back(DiskMappingView(disk, image, options));
+  const bool is_public = image.account_id == kSystemAccountId;
+  return json{
+      {"ImageId", image.image_id},
+      {"ImageName", image.name},
+      {"ImageFamily", image.image_family},
+      {"ImageVersion", image.image_version},
+      {"Description", image.description},
+      {"Status", image.status},
+      {"Progress", ProgressPercent(image.progress)},
+      {"ImageOwnerAlias", ImageOwnerAlias(image.account_id, options.caller_account_id)},
+      {"ImageOwnerId", ImageOwnerId(image.account_id)},
+      {"IsCopied", image.is_copied},
+      // Declared as a string by the ECS model; Ferry has no sharing yet.
+      {"IsSelfShared", "false"},
+      {"IsSubscribed", false},
+      {"IsPublic", is_public},
+      {"IsSupportCloudinit", true},
+      {"IsSupportIoOptimized", true},
+      {"Size", image.size_gib},
+      {"CreationTime", SecondsOrEmpty(image.creation_time)},
+      {"OSType", image.os_type},
+      {"OSName", image.os_name},
+      {"OSNameEn", image.os_name},
+      {"Platform", image.platform},
+      {"Architecture", image.architecture},
+      {"BootMode", image.boot_mode},
+      {"ProductCode", ""},
+      {"ResourceGroupId", image.resource_group_id},
+      {"Usage", "instance"},
+      {"LicenseType", image.license_type},
+      {"DiskDeviceMappings", json{{"DiskDeviceMapping", std::move(disks)}}},
+      {"Tags", TagsView(image.tags)},
+  };
+}
+
+json SnapshotView(const SnapshotRecord& s, const std::string& region_id) {
+  const UnixSeconds modified = s.last_modified_time != 0 ? s.last_modified_time : s.creation_time;
+  return json{
+      {"SnapshotId", s.snapshot_id},
+      {"SnapshotName", s.name},
+      {"Description", s.description},
+      {"Status", s.status},
+      {"Progress", ProgressPercent(s.progress)},
+      {"RemainTime", 0},
+      {"CreationTime", SecondsOrEmpty(s.creation_time)},
+      {"LastModifiedTime", SecondsOrEmpty(modified)},
+      {"SourceDiskId", ""},
+      {"SourceDiskSize", std::to_string(s.source_disk_size_gib)},
+      {"SourceDiskType", s.source_disk_type},
+      {"SourceStorageType", "disk"},
+      {"SnapshotType", "user"},
+      {"SnapshotLinkId", ""},
+      {"Usage", s.usage},
+      {"Encrypted", s.encrypted},
+      {"KMSKeyId", s.kms_key_id},
+      {"ProductCode", ""},
+      {"RetentionDays", 0},
+      {"InstantAccess", false},
+      {"InstantAccessRetentionDays", 0},
+      {"Category", "standard"},
+      {"SnapshotSN", ""},
+      {"ResourceGroupId", ""},
+      {"Available", s.status == "accomplished"},
+      {"SourceRegionId", s.source_region_id},
+      {"SourceSnapshotId", s.source_snapshot_id},
+      {"RegionId", region_id},
+      {"FullSnapshotSizeInBytes", s.logical_size},
+      {"Tags", TagsView(s.tags)},
+  };
+}
+
+std::string TaskSupportCancel(const TaskRecord& task) {
+  const bool cancellable = task.status == "Processing" && !task.cancel_requested &&
+                           (task.action == "ImportImage" || task.action == "ExportImage");
+  return cancellable ? "true" : "false";
+}
+
+json TaskView(const TaskRecord& task) {
+  return json{
+      {"TaskId", task.task_id},
+      {"TaskAction", task.action},
+      {"TaskStatus", task.status},
+      {"SupportCancel", TaskSupportCancel(task)},
+      {"CreationTime", MinutesOrEmpty(task.creation_time)},
+      {"FinishedTime", MinutesOrEmpty(task.finished_time)},
+      {"ResourceId", task.resource_id},
+  };
+}
+
+json TaskAttributeView(const TaskRecord& task, const std::string& region_id) {
+  json items = json::array();
+  // A task whose params are not JSON still describes itself; it just has no
+  // related items.
+  json params = json::parse(task.params, nullptr, /*allow_exceptions=*/false);
+  if (params.is_object()) FlattenInto("", params, &items);
+
+  json operation{
+      {"OperationStatus", OperationStatus(task.status)},
+      {"ErrorCode", task.error_code},
+      {"ErrorMsg", task.error_message},
+      {"RelatedItemSet", json{{"RelatedItem", std::move(items)}}},
+  };
+  const bool failed = task.status == "Failed" || task.status == "Cancelled";
+  return json{
+      {"RegionId", region_id},
+      {"TaskId", task.task_id},
+      {"TaskAction", task.action},
+      {"TaskStatus", task.status},
+      {"TaskProcess", ProgressPercent(task.progress)},
+      {"SupportCancel", TaskSupportCancel(task)},
+      {"CreationTime", MinutesOrEmpty(task.creation_time)},
+      {"FinishedTime", MinutesOrEmpty(task.finished_time)},
+      {"TotalCount", 1},
+      {"SuccessCount", task.status == "Finished" ? 1 : 0},
+      {"FailedCount", failed ? 1 : 0},
+      {"OperationProgressSet", json{{"OperationProgress", json::array({std::move(operation)})}}},
+  };
+}
+
+json RegionView(const RegionConfig& config, bool english) {
+  const std::string& name = english ? config.local_name_en : config.local_name_zh;
+  return json{
+      {"RegionId", config.region_id},
+      {"LocalName", name.empty() ? config.region_id : name},
+      {"RegionEndpoint", "ecs." + config.region_id + ".aliyuncs.com"},
+      {"Status", "available"},
+  };
+}
+
+}  // namespace ferry

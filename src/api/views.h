@@ -1,0 +1,60 @@
+// Views: catalog records rendered as the JSON objects of ECS responses.
+//
+// Every key, nesting and scalar type follows the declared ECS response models
+// (Go/Java SDKs decode into typed structs): lists are wrapped as
+// {"Tag":[...]} even when empty, image Size is an integer while
+// DiskDeviceMapping.Size is a string, Progress is a "NN%" string, images and
+// snapshots use second-precision times and tasks minute precision.
+//
+// Threading: pure functions, safe from any thread.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "catalog/catalog.h"
+#include "region/region.h"
+
+namespace ferry {
+
+// 37 -> "37%" (clamped to 0..100).
+std::string ProgressPercent(int progress);
+
+// {"Tag":[{"TagKey":..,"TagValue":..}]}.
+nlohmann::json TagsView(const Tags& tags);
+
+// "system" for public images, "self" for the caller's own, "others" else.
+std::string ImageOwnerAlias(const std::string& owner_account_id, const std::string& caller_account_id);
+
+// The owner account id as the int64 ECS declares ImageOwnerId to be; 0 for
+// public images (and for ids that are not decimal).
+int64_t ImageOwnerId(const std::string& owner_account_id);
+
+struct ImageViewOptions {
+  std::string caller_account_id;
+  // Snapshots known to be encrypted: their DiskDeviceMapping says so.
+  std::set<std::string> encrypted_snapshot_ids;
+};
+
+// One element of DescribeImages' Images.Image.
+nlohmann::json ImageView(const ImageRecord& image, const ImageViewOptions& options);
+
+// One element of DescribeSnapshots' Snapshots.Snapshot.
+nlohmann::json SnapshotView(const SnapshotRecord& snapshot, const std::string& region_id);
+
+// "true" while an import or export can still be cancelled.
+std::string TaskSupportCancel(const TaskRecord& task);
+
+// One element of DescribeTasks' TaskSet.Task.
+nlohmann::json TaskView(const TaskRecord& task);
+
+// The whole DescribeTaskAttribute body (without RequestId). The task's params
+// JSON becomes RelatedItemSet entries; nested values are flattened to
+// "Parent.N.Child" names so every Value is a string.
+nlohmann::json TaskAttributeView(const TaskRecord& task, const std::string& region_id);
+
+// One element of DescribeRegions' Regions.Region.
+nlohmann::json RegionView(const RegionConfig& config, bool english);
+
+}  // namespace ferry

@@ -1,0 +1,817 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+#include "api/action.h"
+
+namespace ferry {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kAlice = "1111111111111111";
+constexpr const char* kBob = "2222222222222222";
+
+class FakeClock final : public Clock {
+ public:
+  UnixSeconds Now() const override { return 1700000000; }
+  std::chrono::steady_clock::time_point Steady() const override { return {}; }
+};
+
+template <typename T>
+Page<T> Slice(const std::vector<T>& all, uint64_t page_number, uint64_t page_size) {
+  Page<T> page;
+  page.total = all.size();
+  const uint64_t begin = std::min<uint64_t>((page_number - 1) * page_size, all.size());
+  const uint64_t end = std::min<uint64_t>(begin + page_size, all.size());
+  page.items.assign(all.begin() + begin, all.begin() + end);
+  return page;
+}
+
+// Records every request it gets and answers from canned records; the ECS
+// rules themselves are the real region's business.
+class FakeRegion final : public Region {
+ public:
+  explicit FakeRegion(const std::string& id) {
+    config_.region_id = id;
+    config_.local_name_en = "English " + id;
+    config_.local_name_zh = "中文 " + id;
+  }
+
+  const RegionConfig& config() const override { return config_; }
+
+  Result<ImportImageResult> ImportImage(const Caller& c, const ImportImageRequest& r) override {
+    callers.push_back(c);
+    imports.push_back(r);
+    if (!next_error.ok()) return next_error;
+    return ImportImageResult{"m-imported", "t-import"};
+  }
+  Result<Page<ImageRecord>> DescribeImages(const Caller& c, const DescribeImagesRequest& r) override {
+    callers.push_back(c);
+    image_queries.push_back(r);
+    std::vector<ImageRecord> matching;
+    for (const ImageRecord& image : images)
+      if (r.image_id.empty() || r.image_id == image.image_id) matching.push_back(image);
+    return Slice(matching, r.page_number, r.page_size);
+  }
+  Status ModifyImageAttribute(const Caller& c, const ModifyImageAttributeRequest& r) override {
+    callers.push_back(c);
+    modifies.push_back(r);
+    return next_error;
+  }
+  Status DeleteImage(const Caller& c, const std::string& image_id, bool force) override {
+    callers.push_back(c);
+    deleted_images.emplace_back(image_id, force);
+    return next_error;
+  }
+  Result<std::string> CreateImage(const Caller& c, const CreateImageRequest& r) override {
+    callers.push_back(c);
+    creates.push_back(r);
+    if (!next_error.ok()) return next_error;
+    return std::string("m-created");
+  }
+  Result<Page<SnapshotRecord>> DescribeSnapshots(const Caller& c,
+                                                 const DescribeSnapshotsRequest& r) override {
+    callers.push_back(c);
+    snapshot_queries.push_back(r);
+    std::vector<SnapshotRecord> matching;
+    for (const SnapshotRecord& s : snapshots) {
+      if (!r.snapshot_ids.empty() &&
+          std::find(r.snapshot_ids.begin(), r.snapshot_ids.end(), s.snapshot_id) == r.snapshot_ids.end())
+        continue;
+      matching.push_back(s);
+    }
+    return Slice(matching, r.page_number, r.page_size);
+  }
+  Status DeleteSnapshot(const Caller& c, const std::string& snapshot_id, bool force) override {
+    callers.push_back(c);
+    deleted_snapshots.emplace_back(snapshot_id, force);
+    return next_error;
+  }
+  Result<std::string> ExportImage(const Caller& c, const ExportImageRequest& r) override {
+    callers.push_back(c);
+    exports.push_back(r);
+    if (!next_error.ok()) return next_error;
+    return std::string("t-export");
+  }
+  Result<Page<TaskRecord>> DescribeTasks(const Caller& c, const DescribeTasksRequest& r) override {
+    callers.push_back(c);
+    task_queries.push_back(r);
+    return Slice(tasks, r.page_number, r.page_size);
+  }
+  Result<TaskRecord> DescribeTaskAttribute(const Caller& c, const std::string& task_id) override {
+    callers.push_back(c);
+    for (const TaskRecord& t : tasks)
+      if (t.task_id == task_id) return t;
+    return NotFound("InvalidTaskId.NotFound", "no task " + task_id);
+  }
+  Status CancelTask(const Caller& c, const std::string& task_id) override {
+    callers.push_back(c);
+    cancelled.push_back(task_id);
+    return next_error;
+  }
+  Status CollectGarbage(GcStats*) override { return Status::Ok(); }
+  Status Fsck(FsckReport*) override { return Status::Ok(); }
+  RegionMetrics& metrics() override { return metrics_; }
+  void Shutdown() override {}
+
+  // Canned records.
+  std::vector<ImageRecord> images;
+  std::vector<SnapshotRecord> snapshots;
+  std::vector<TaskRecord> tasks;
+  Status next_error;
+
+  // What the handlers asked for.
+  std::vector<Caller> callers;
+  std::vector<ImportImageRequest> imports;
+  std::vector<DescribeImagesRequest> image_queries;
+  std::vector<ModifyImageAttributeRequest> modifies;
+  std::vector<std::pair<std::string, bool>> deleted_images;
+  std::vector<CreateImageRequest> creates;
+  std::vector<DescribeSnapshotsRequest> snapshot_queries;
+  std::vector<std::pair<std::string, bool>> deleted_snapshots;
+  std::vector<ExportImageRequest> exports;
+  std::vector<DescribeTasksRequest> task_queries;
+  std::vector<std::string> cancelled;
+
+ private:
+  RegionConfig config_;
+  RegionMetrics metrics_;
+};
+
+class FakeAccounts final : public AccountDirectory {
+ public:
+  Status CreateAccount(const AccountRecord& a) override {
+    for (const AccountRecord& existing : accounts) {
+      if (existing.account_id == a.account_id || existing.name == a.name)
+        return AlreadyExists("", "taken: " + a.name);
+    }
+    accounts.push_back(a);
+    return Status::Ok();
+  }
+  Result<AccountRecord> GetAccount(const std::string& account_id) override {
+    for (const AccountRecord& a : accounts)
+      if (a.account_id == account_id) return a;
+    return NotFound("", "no account " + account_id);
+  }
+  Result<AccountRecord> FindAccountByName(const std::string& name) override {
+    for (const AccountRecord& a : accounts)
+      if (a.name == name) return a;
+    return NotFound("", "no account named " + name);
+  }
+  Result<std::vector<AccountRecord>> ListAccounts() override { return accounts; }
+  Status AddAccessKey(const AccessKeyRecord& k) override {
+    keys.push_back(k);
+    return Status::Ok();
+  }
+  Result<AccessKeyRecord> GetAccessKey(const std::string& access_key_id) override {
+    for (const AccessKeyRecord& k : keys)
+      if (k.access_key_id == access_key_id) return k;
+    return NotFound("", "no key " + access_key_id);
+  }
+  Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& account_id) override {
+    std::vector<AccessKeyRecord> out;
+    for (const AccessKeyRecord& k : keys)
+      if (k.account_id == account_id) out.push_back(k);
+    return out;
+  }
+
+  std::vector<AccountRecord> accounts;
+  std::vector<AccessKeyRecord> keys;
+};
+
+ImageRecord Image(const std::string& id, const std::string& owner) {
+  ImageRecord image;
+  image.image_id = id;
+  image.account_id = owner;
+  image.name = "name-" + id;
+  image.status = "Available";
+  image.progress = 100;
+  image.size_gib = 20;
+  image.creation_time = 1573798025;
+  DiskMapping disk;
+  disk.snapshot_id = "s-of-" + id;
+  disk.size_gib = 20;
+  image.disks.push_back(disk);
+  return image;
+}
+
+SnapshotRecord Snapshot(const std::string& id, const std::string& owner) {
+  SnapshotRecord s;
+  s.snapshot_id = id;
+  s.account_id = owner;
+  s.status = "accomplished";
+  s.progress = 100;
+  s.source_disk_size_gib = 20;
+  s.logical_size = 20ULL << 30;
+  s.creation_time = 1573798025;
+  return s;
+}
+
+TaskRecord Task(const std::string& id, UnixSeconds created) {
+  TaskRecord t;
+  t.task_id = id;
+  t.account_id = kAlice;
+  t.action = "ImportImage";
+  t.status = "Processing";
+  t.progress = 37;
+  t.resource_id = "m-" + id;
+  t.params = R"({"OSSBucket":"b","OSSObject":"o.raw"})";
+  t.creation_time = created;
+  return t;
+}
+
+class ActionsTest : public ::testing::Test {
+ protected:
+  ActionsTest() : hangzhou_("cn-hangzhou"), beijing_("cn-beijing") {
+    regions_.ordered = {&hangzhou_, &beijing_};
+  }
+
+  Result<json> Call(const std::string& action, std::map<std::string, std::string> values,
+                    const std::string& account = kAlice, bool root = false) {
+    const ActionTable table = BuiltinActions();
+    auto it = table.find(action);
+    if (it == table.end()) return Internal("no handler for " + action);
+    Params params(std::move(values));
+    ActionContext ctx{params, Caller{account}, root, "REQ-1", regions_, accounts_, clock_};
+    return it->second(ctx);
+  }
+
+  struct Failure {
+    Code code;
+    std::string message;
+  };
+  // Asserts failure with `reason` and returns the rest for further checks.
+  Failure ExpectError(const Result<json>& r, const std::string& reason) {
+    EXPECT_FALSE(r.ok()) << (r.ok() ? r.value().dump() : "");
+    EXPECT_EQ(r.status().reason(), reason) << r.status().ToString();
+    return Failure{r.status().code(), r.status().message()};
+  }
+
+  FakeRegion hangzhou_;
+  FakeRegion beijing_;
+  RegionSet regions_;
+  FakeAccounts accounts_;
+  FakeClock clock_;
+};
+
+TEST_F(ActionsTest, TableHasEveryAction) {
+  const ActionTable table = BuiltinActions();
+  for (const char* name : {"DescribeRegions", "ImportImage", "DescribeImages", "ModifyImageAttribute",
+                           "DeleteImage", "CreateImage", "DescribeSnapshots", "DeleteSnapshot", "ExportImage",
+                           "DescribeTasks", "DescribeTaskAttribute", "CancelTask", "CreateAccount"}) {
+    EXPECT_EQ(table.count(name), 1u) << name;
+  }
+}
+
+TEST_F(ActionsTest, RegionIdIsRequiredAndMustBeServed) {
+  Failure st = ExpectError(Call("DescribeImages", {}), "MissingParameter");
+  EXPECT_NE(st.message.find("RegionId"), std::string::npos);
+  st = ExpectError(Call("DescribeImages", {{"RegionId", "us-west-1"}}), "InvalidRegionId.NotFound");
+  EXPECT_EQ(st.code, Code::kNotFound);
+  EXPECT_TRUE(hangzhou_.image_queries.empty());
+}
+
+TEST_F(ActionsTest, DescribeRegionsByLanguage) {
+  Result<json> r = Call("DescribeRegions", {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, json::parse(R"({"Regions":{"Region":[
+      {"RegionId":"cn-hangzhou","LocalName":"中文 cn-hangzhou","RegionEndpoint":"ecs.cn-hangzhou.aliyuncs.com","Status":"available"},
+      {"RegionId":"cn-beijing","LocalName":"中文 cn-beijing","RegionEndpoint":"ecs.cn-beijing.aliyuncs.com","Status":"available"}]}})"));
+
+  r = Call("DescribeRegions", {{"AcceptLanguage", "en-US"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)["Regions"]["Region"][0]["LocalName"], "English cn-hangzhou");
+  r = Call("DescribeRegions", {{"AcceptLanguage", "ja"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)["Regions"]["Region"][1]["LocalName"], "English cn-beijing");
+
+  ExpectError(Call("DescribeRegions", {{"AcceptLanguage", "fr"}}), "InvalidAcceptLanguage.NotFound");
+}
+
+TEST_F(ActionsTest, ImportImageParsesDisksTagsAndFlags) {
+  Result<json> r = Call("ImportImage",
+                        {{"RegionId", "cn-hangzhou"},
+                         {"DiskDeviceMapping.1.OSSBucket", "bucket"},
+                         {"DiskDeviceMapping.1.OSSObject", "sys.qcow2"},
+                         {"DiskDeviceMapping.1.Format", "qcow2"},
+                         {"DiskDeviceMapping.1.DiskImageSize", "40"},
+                         {"DiskDeviceMapping.2.OSSBucket", "bucket"},
+                         {"DiskDeviceMapping.2.OSSObject", "data.raw"},
+                         {"DiskDeviceMapping.2.DiskImSize", "100"},
+                         {"DiskDeviceMapping.2.Device", "/dev/xvdb"},
+                         {"ImageName", "my-image"},
+                         {"Description", "desc"},
+                         {"Architecture", "arm64"},
+                         {"OSType", "linux"},
+                         {"Platform", "Ubuntu"},
+                         {"BootMode", "UEFI"},
+                         {"LicenseType", "BYOL"},
+                         {"Encrypted", "true"},
+                         {"Tag.1.Key", "env"},
+                         {"Tag.1.Value", "prod"},
+                         {"ClientToken", "tok-1"}},
+                        kBob);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, json::parse(R"({"ImageId":"m-imported","RegionId":"cn-hangzhou","TaskId":"t-import"})"));
+
+  ASSERT_EQ(hangzhou_.imports.size(), 1u);
+  const ImportImageRequest& req = hangzhou_.imports[0];
+  ASSERT_EQ(req.disks.size(), 2u);
+  EXPECT_EQ(req.disks[0].oss_bucket, "bucket");
+  EXPECT_EQ(req.disks[0].oss_object, "sys.qcow2");
+  EXPECT_EQ(req.disks[0].format, "QCOW2");
+  EXPECT_EQ(req.disks[0].disk_image_size_gib, 40u);
+  EXPECT_EQ(req.disks[1].oss_object, "data.raw");
+  EXPECT_EQ(req.disks[1].format, "");
+  EXPECT_EQ(req.disks[1].disk_image_size_gib, 100u);
+  EXPECT_EQ(req.image_name, "my-image");
+  EXPECT_EQ(req.description, "desc");
+  EXPECT_EQ(req.architecture, "arm64");
+  EXPECT_EQ(req.os_type, "linux");
+  EXPECT_EQ(req.platform, "Ubuntu");
+  EXPECT_EQ(req.boot_mode, "UEFI");
+  EXPECT_EQ(req.license_type, "BYOL");
+  EXPECT_TRUE(req.encrypted);
+  EXPECT_EQ(req.tags, (Tags{{"env", "prod"}}));
+  EXPECT_EQ(req.client_token, "tok-1");
+  EXPECT_FALSE(req.dry_run);
+  EXPECT_EQ(hangzhou_.callers.back().account_id, kBob);
+  EXPECT_TRUE(beijing_.imports.empty());
+}
+
+TEST_F(ActionsTest, ImportImageValidatesDisks) {
+  Failure st = ExpectError(Call("ImportImage", {{"RegionId", "cn-hangzhou"}}), "MissingParameter");
+  EXPECT_NE(st.message.find("DiskDeviceMapping.1.OSSBucket"), std::string::npos);
+
+  st = ExpectError(Call("ImportImage", {{"RegionId", "cn-hangzhou"}, {"DiskDeviceMapping.1.OSSBucket", "b"}}),
+                   "MissingParameter");
+  EXPECT_NE(st.message.find("DiskDeviceMapping.1.OSSObject"), std::string::npos);
+
+  // Only a data disk: the system disk is missing.
+  ExpectError(Call("ImportImage", {{"RegionId", "cn-hangzhou"},
+                                   {"DiskDeviceMapping.2.OSSBucket", "b"},
+                                   {"DiskDeviceMapping.2.OSSObject", "o"}}),
+              "MissingParameter");
+
+  ExpectError(Call("ImportImage", {{"RegionId", "cn-hangzhou"},
+                                   {"DiskDeviceMapping.18.OSSBucket", "b"},
+                                   {"DiskDeviceMapping.18.OSSObject", "o"}}),
+              "InvalidParameter");
+  ExpectError(Call("ImportImage", {{"RegionId", "cn-hangzhou"},
+                                   {"DiskDeviceMapping.1.OSSBucket", "b"},
+                                   {"DiskDeviceMapping.1.OSSObject", "o"},
+                                   {"DiskDeviceMapping.1.Format", "ISO"}}),
+              "InvalidImageFormat.Malformed");
+  ExpectError(Call("ImportImage", {{"RegionId", "cn-hangzhou"},
+                                   {"DiskDeviceMapping.1.OSSBucket", "b"},
+                                   {"DiskDeviceMapping.1.OSSObject", "o"},
+                                   {"DiskDeviceMapping.1.DiskImageSize", "big"}}),
+              "InvalidParameter");
+  ExpectError(Call("ImportImage", {{"RegionId", "cn-hangzhou"},
+                                   {"DiskDeviceMapping.1.OSSBucket", "b"},
+                                   {"DiskDeviceMapping.1.OSSObject", "o"},
+                                   {"BootMode", "Legacy"}}),
+              "InvalidBootMode.NotSupport");
+  EXPECT_TRUE(hangzhou_.imports.empty());
+}
+
+TEST_F(ActionsTest, ImportImageDryRunValidatesInTheRegionAndCreatesNothing) {
+  std::map<std::string, std::string> params = {{"RegionId", "cn-hangzhou"},
+                                               {"DiskDeviceMapping.1.OSSBucket", "b"},
+                                               {"DiskDeviceMapping.1.OSSObject", "o"},
+                                               {"DryRun", "true"}};
+  Failure st = ExpectError(Call("ImportImage", params), "DryRunOperation");
+  EXPECT_EQ(st.message, "Request validation has been passed with DryRun flag set.");
+  ASSERT_EQ(hangzhou_.imports.size(), 1u);
+  EXPECT_TRUE(hangzhou_.imports[0].dry_run);
+
+  // A validation failure found by the region wins over DryRunOperation.
+  hangzhou_.next_error = InvalidArgument("InvalidOSSBucket.NotFound", "no bucket b");
+  ExpectError(Call("ImportImage", params), "InvalidOSSBucket.NotFound");
+}
+
+TEST_F(ActionsTest, DescribeImagesParsesFiltersAndPaging) {
+  Result<json> r = Call("DescribeImages", {{"RegionId", "cn-hangzhou"},
+                                           {"ImageId", "m-1"},
+                                           {"ImageName", "web"},
+                                           {"Status", "Creating,Waiting, Available"},
+                                           {"ImageOwnerAlias", "self"},
+                                           {"SnapshotId", "s-1"},
+                                           {"Tag.1.Key", "k"},
+                                           {"Tag.1.Value", "v"},
+                                           {"PageNumber", "3"},
+                                           {"PageSize", "100"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(hangzhou_.image_queries.size(), 1u);
+  const DescribeImagesRequest& q = hangzhou_.image_queries[0];
+  EXPECT_EQ(q.image_id, "m-1");
+  EXPECT_EQ(q.image_name, "web");
+  EXPECT_EQ(q.statuses, (std::vector<std::string>{"Creating", "Waiting", "Available"}));
+  EXPECT_EQ(q.owner_alias, "self");
+  EXPECT_EQ(q.snapshot_id, "s-1");
+  EXPECT_EQ(q.tags, (Tags{{"k", "v"}}));
+  EXPECT_EQ(q.page_number, 3u);
+  EXPECT_EQ(q.page_size, 100u);
+  EXPECT_EQ((*r)["PageNumber"], 3);
+  EXPECT_EQ((*r)["PageSize"], 100);
+
+  r = Call("DescribeImages", {{"RegionId", "cn-hangzhou"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(hangzhou_.image_queries.back().statuses.empty());
+  EXPECT_EQ(hangzhou_.image_queries.back().page_number, 1u);
+  EXPECT_EQ(hangzhou_.image_queries.back().page_size, 10u);
+}
+
+TEST_F(ActionsTest, DescribeImagesRejectsBadParameters) {
+  ExpectError(Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"PageSize", "101"}}), "InvalidParameter");
+  ExpectError(Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"PageSize", "0"}}), "InvalidParameter");
+  ExpectError(Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"PageNumber", "0"}}), "InvalidParameter");
+  ExpectError(Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"ImageOwnerAlias", "friends"}}),
+              "InvalidImageOwnerAlias.ValueNotSupported");
+  ExpectError(Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"Tag.1.Value", "v"}}),
+              "InvalidTag.Mismatch");
+  ExpectError(Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"DryRun", "true"}}), "DryRunOperation");
+  EXPECT_TRUE(hangzhou_.image_queries.empty());
+}
+
+TEST_F(ActionsTest, DescribeImagesShapesAndTypes) {
+  hangzhou_.images = {Image("m-mine", kAlice), Image("aliyun_ubuntu", kSystemAccountId),
+                      Image("m-bobs", kBob)};
+  hangzhou_.images[0].tags = {{"team", "infra"}};
+  SnapshotRecord encrypted = Snapshot("s-of-m-mine", kAlice);
+  encrypted.encrypted = true;
+  hangzhou_.snapshots = {encrypted};
+
+  Result<json> r = Call("DescribeImages", {{"RegionId", "cn-hangzhou"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const json& body = *r;
+  EXPECT_EQ(body["RegionId"], "cn-hangzhou");
+  ASSERT_TRUE(body["TotalCount"].is_number_integer());
+  EXPECT_EQ(body["TotalCount"], 3);
+  EXPECT_EQ(body["PageNumber"], 1);
+  EXPECT_EQ(body["PageSize"], 10);
+  const json& images = body["Images"]["Image"];
+  ASSERT_EQ(images.size(), 3u);
+
+  EXPECT_EQ(images[0]["ImageOwnerAlias"], "self");
+  EXPECT_EQ(images[0]["ImageOwnerId"].get<int64_t>(), 1111111111111111LL);
+  EXPECT_EQ(images[1]["ImageOwnerAlias"], "system");
+  EXPECT_EQ(images[1]["ImageOwnerId"].get<int64_t>(), 0);
+  EXPECT_EQ(images[1]["IsPublic"], true);
+  EXPECT_EQ(images[2]["ImageOwnerAlias"], "others");
+
+  ASSERT_TRUE(images[0]["Size"].is_number_integer());
+  EXPECT_EQ(images[0]["Size"], 20);
+  EXPECT_EQ(images[0]["Progress"], "100%");
+  EXPECT_EQ(images[0]["CreationTime"], "2019-11-15T06:07:05Z");
+  const json& disk = images[0]["DiskDeviceMappings"]["DiskDeviceMapping"][0];
+  ASSERT_TRUE(disk["Size"].is_string());
+  EXPECT_EQ(disk["Size"], "20");
+  EXPECT_EQ(disk["Progress"], "100%");
+  EXPECT_EQ(disk["Encrypted"], true);
+  EXPECT_EQ(images[1]["DiskDeviceMappings"]["DiskDeviceMapping"][0]["Encrypted"], false);
+  EXPECT_EQ(images[0]["Tags"], json::parse(R"({"Tag":[{"TagKey":"team","TagValue":"infra"}]})"));
+  EXPECT_EQ(images[1]["Tags"], json::parse(R"({"Tag":[]})"));
+
+  // The encryption lookup asked about every disk's snapshot at once.
+  ASSERT_EQ(hangzhou_.snapshot_queries.size(), 1u);
+  EXPECT_EQ(hangzhou_.snapshot_queries[0].snapshot_ids,
+            (std::vector<std::string>{"s-of-m-mine", "s-of-aliyun_ubuntu", "s-of-m-bobs"}));
+}
+
+TEST_F(ActionsTest, DescribeImagesUnknownIdIsAnEmptyWrappedList) {
+  hangzhou_.images = {Image("m-mine", kAlice)};
+  Result<json> r = Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-nope"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["Images"], json::parse(R"({"Image":[]})"));
+  EXPECT_EQ((*r)["TotalCount"], 0);
+}
+
+TEST_F(ActionsTest, ModifyImageAttributeKeepsAbsentFields) {
+  ExpectError(Call("ModifyImageAttribute", {{"RegionId", "cn-hangzhou"}}), "MissingParameter");
+
+  Result<json> r = Call("ModifyImageAttribute", {{"RegionId", "cn-hangzhou"},
+                                                 {"ImageId", "m-1"},
+                                                 {"ImageName", "renamed"},
+                                                 {"Description", ""},
+                                                 {"Status", "Deprecated"},
+                                                 {"BootMode", "UEFI-Preferred"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, json::object());
+  ASSERT_EQ(hangzhou_.modifies.size(), 1u);
+  const ModifyImageAttributeRequest& m = hangzhou_.modifies[0];
+  EXPECT_EQ(m.image_id, "m-1");
+  EXPECT_EQ(m.image_name, std::optional<std::string>("renamed"));
+  EXPECT_EQ(m.description, std::nullopt);
+  EXPECT_EQ(m.status, std::optional<std::string>("Deprecated"));
+  EXPECT_EQ(m.image_family, std::nullopt);
+  EXPECT_EQ(m.boot_mode, std::optional<std::string>("UEFI-Preferred"));
+  EXPECT_EQ(m.license_type, std::nullopt);
+
+  hangzhou_.next_error = FailedPrecondition("ImageStatus.NotAvailable", "image m-1 is Creating");
+  ExpectError(Call("ModifyImageAttribute", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-1"}}),
+              "ImageStatus.NotAvailable");
+}
+
+TEST_F(ActionsTest, DeleteImagePassesForceAndDryRunTouchesNothing) {
+  ExpectError(Call("DeleteImage", {{"RegionId", "cn-hangzhou"}}), "MissingParameter");
+  ExpectError(Call("DeleteImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-1"}, {"Force", "maybe"}}),
+              "InvalidParameter");
+
+  Result<json> r = Call("DeleteImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-1"}, {"Force", "true"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, json::object());
+  ASSERT_EQ(hangzhou_.deleted_images.size(), 1u);
+  EXPECT_EQ(hangzhou_.deleted_images[0], std::make_pair(std::string("m-1"), true));
+
+  hangzhou_.images = {Image("m-mine", kAlice), Image("m-bobs", kBob)};
+  ExpectError(Call("DeleteImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-mine"}, {"DryRun", "true"}}),
+              "DryRunOperation");
+  ExpectError(Call("DeleteImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-bobs"}, {"DryRun", "true"}}),
+              "InvalidImageId.NotFound");
+  ExpectError(Call("DeleteImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-none"}, {"DryRun", "true"}}),
+              "InvalidImageId.NotFound");
+  EXPECT_EQ(hangzhou_.deleted_images.size(), 1u);
+  // The dry-run lookup must see images in every status.
+  EXPECT_EQ(hangzhou_.image_queries.back().statuses.size(), 6u);
+}
+
+TEST_F(ActionsTest, CreateImageSourcesAndPriority) {
+  Failure st =
+      ExpectError(Call("CreateImage", {{"RegionId", "cn-hangzhou"}, {"ImageName", "x"}}), "MissingParameter");
+  EXPECT_EQ(st.message,
+            "The input parameter SnapshotId or InstanceId or DiskDeviceMapping that is mandatory for "
+            "processing this "
+            "request is not supplied.");
+  ExpectError(
+      Call("CreateImage", {{"RegionId", "cn-hangzhou"}, {"InstanceId", "i-1"}, {"SnapshotId", "s-1"}}),
+      "InvalidInstanceId.NotFound");
+  ExpectError(Call("CreateImage", {{"RegionId", "cn-hangzhou"},
+                                   {"DiskDeviceMapping.1.SnapshotId", "s-1"},
+                                   {"DiskDeviceMapping.2.SnapshotId", "s-2"}}),
+              "InvalidParameter");
+  EXPECT_TRUE(hangzhou_.creates.empty());
+
+  Result<json> r = Call("CreateImage", {{"RegionId", "cn-hangzhou"},
+                                        {"SnapshotId", "s-plain"},
+                                        {"DiskDeviceMapping.1.SnapshotId", "s-mapped"},
+                                        {"ImageName", "img"},
+                                        {"Description", "d"},
+                                        {"Platform", "CentOS"},
+                                        {"Architecture", "x86_64"},
+                                        {"BootMode", "BIOS"},
+                                        {"ImageFamily", "fam"},
+                                        {"ImageVersion", "3"},
+                                        {"Tag.1.Key", "a"},
+                                        {"ClientToken", "tok"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, json::parse(R"({"ImageId":"m-created"})"));
+  ASSERT_EQ(hangzhou_.creates.size(), 1u);
+  const CreateImageRequest& c = hangzhou_.creates[0];
+  EXPECT_EQ(c.snapshot_id, "s-mapped");
+  EXPECT_EQ(c.image_name, "img");
+  EXPECT_EQ(c.description, "d");
+  EXPECT_EQ(c.platform, "CentOS");
+  EXPECT_EQ(c.architecture, "x86_64");
+  EXPECT_EQ(c.boot_mode, "BIOS");
+  EXPECT_EQ(c.image_family, "fam");
+  EXPECT_EQ(c.image_version, "3");
+  EXPECT_EQ(c.tags, (Tags{{"a", ""}}));
+  EXPECT_EQ(c.client_token, "tok");
+
+  r = Call("CreateImage", {{"RegionId", "cn-hangzhou"}, {"SnapshotId", "s-plain"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(hangzhou_.creates.back().snapshot_id, "s-plain");
+}
+
+TEST_F(ActionsTest, CreateImageDryRunChecksTheSnapshot) {
+  hangzhou_.snapshots = {Snapshot("s-1", kAlice)};
+  ExpectError(Call("CreateImage", {{"RegionId", "cn-hangzhou"}, {"SnapshotId", "s-1"}, {"DryRun", "true"}}),
+              "DryRunOperation");
+  ExpectError(Call("CreateImage", {{"RegionId", "cn-hangzhou"}, {"SnapshotId", "s-2"}, {"DryRun", "true"}}),
+              "InvalidSnapshotId.NotFound");
+  EXPECT_TRUE(hangzhou_.creates.empty());
+}
+
+TEST_F(ActionsTest, DescribeSnapshotsParsesIdsStatusAndPages) {
+  hangzhou_.snapshots = {Snapshot("s-1", kAlice), Snapshot("s-2", kAlice), Snapshot("s-3", kAlice)};
+  Result<json> r = Call("DescribeSnapshots", {{"RegionId", "cn-hangzhou"},
+                                              {"SnapshotIds", R"(["s-1","s-3"])"},
+                                              {"Status", "accomplished"},
+                                              {"SnapshotName", "n"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const DescribeSnapshotsRequest& q = hangzhou_.snapshot_queries.back();
+  EXPECT_EQ(q.snapshot_ids, (std::vector<std::string>{"s-1", "s-3"}));
+  EXPECT_EQ(q.status, "accomplished");
+  EXPECT_EQ(q.snapshot_name, "n");
+  EXPECT_EQ(q.page_number, 1u);
+  EXPECT_EQ(q.page_size, 10u);
+  EXPECT_EQ((*r)["TotalCount"], 2);
+  EXPECT_EQ((*r)["NextToken"], "");
+  ASSERT_EQ((*r)["Snapshots"]["Snapshot"].size(), 2u);
+  const json& s = (*r)["Snapshots"]["Snapshot"][0];
+  EXPECT_EQ(s["SnapshotId"], "s-1");
+  EXPECT_EQ(s["SourceDiskSize"], "20");
+  EXPECT_EQ(s["Available"], true);
+  EXPECT_EQ(s["RegionId"], "cn-hangzhou");
+  EXPECT_EQ(s["FullSnapshotSizeInBytes"].get<uint64_t>(), 20ULL << 30);
+  EXPECT_EQ(s["Tags"], json::parse(R"({"Tag":[]})"));
+
+  r = Call("DescribeSnapshots", {{"RegionId", "cn-hangzhou"}, {"Status", "all"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(hangzhou_.snapshot_queries.back().status, "");
+
+  // Token paging: MaxResults=2 gives s-1,s-2 then s-3 from token "2".
+  r = Call("DescribeSnapshots", {{"RegionId", "cn-hangzhou"}, {"MaxResults", "2"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)["NextToken"], "2");
+  EXPECT_EQ((*r)["Snapshots"]["Snapshot"].size(), 2u);
+  r = Call("DescribeSnapshots", {{"RegionId", "cn-hangzhou"}, {"MaxResults", "2"}, {"NextToken", "2"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(hangzhou_.snapshot_queries.back().page_number, 2u);
+  EXPECT_EQ(hangzhou_.snapshot_queries.back().page_size, 2u);
+  EXPECT_EQ((*r)["NextToken"], "");
+  ASSERT_EQ((*r)["Snapshots"]["Snapshot"].size(), 1u);
+  EXPECT_EQ((*r)["Snapshots"]["Snapshot"][0]["SnapshotId"], "s-3");
+}
+
+TEST_F(ActionsTest, DescribeSnapshotsRejectsBadParameters) {
+  std::string many = "[";
+  for (int i = 0; i < 101; ++i) many += std::string(i ? "," : "") + "\"s-" + std::to_string(i) + "\"";
+  many += "]";
+  ExpectError(Call("DescribeSnapshots", {{"RegionId", "cn-hangzhou"}, {"SnapshotIds", many}}),
+              "InvalidSnapshotIds.Malformed");
+  ExpectError(Call("DescribeSnapshots", {{"RegionId", "cn-hangzhou"}, {"SnapshotIds", "s-1"}}),
+              "InvalidParameter");
+  ExpectError(Call("DescribeSnapshots", {{"RegionId", "cn-hangzhou"}, {"Status", "done"}}),
+              "InvalidStatus.NotFound");
+  ExpectError(
+      Call("DescribeSnapshots", {{"RegionId", "cn-hangzhou"}, {"MaxResults", "2"}, {"NextToken", "3"}}),
+      "InvalidParameter");
+  ExpectError(Call("DescribeSnapshots", {{"RegionId", "cn-hangzhou"}, {"NextToken", "abc"}}),
+              "InvalidParameter");
+  ExpectError(Call("DescribeSnapshots", {{"RegionId", "cn-hangzhou"}, {"PageSize", "101"}}),
+              "InvalidParameter");
+  ExpectError(Call("DescribeSnapshots", {{"SnapshotIds", R"(["s-1"])"}}), "MissingParameter");
+  EXPECT_TRUE(hangzhou_.snapshot_queries.empty());
+}
+
+TEST_F(ActionsTest, DeleteSnapshotWithoutRegionIdFindsTheRegion) {
+  beijing_.snapshots = {Snapshot("s-bj", kAlice)};
+  Result<json> r = Call("DeleteSnapshot", {{"SnapshotId", "s-bj"}, {"Force", "true"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, json::object());
+  EXPECT_TRUE(hangzhou_.deleted_snapshots.empty());
+  ASSERT_EQ(beijing_.deleted_snapshots.size(), 1u);
+  EXPECT_EQ(beijing_.deleted_snapshots[0], std::make_pair(std::string("s-bj"), true));
+
+  ExpectError(Call("DeleteSnapshot", {{"SnapshotId", "s-nowhere"}}), "InvalidSnapshotId.NotFound");
+  ExpectError(Call("DeleteSnapshot", {}), "MissingParameter");
+
+  // An explicit RegionId is used as given; the region decides.
+  r = Call("DeleteSnapshot", {{"RegionId", "cn-hangzhou"}, {"SnapshotId", "s-x"}});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(hangzhou_.deleted_snapshots.size(), 1u);
+  EXPECT_EQ(hangzhou_.deleted_snapshots[0], std::make_pair(std::string("s-x"), false));
+  ExpectError(Call("DeleteSnapshot", {{"RegionId", "xx"}, {"SnapshotId", "s-bj"}}),
+              "InvalidRegionId.NotFound");
+
+  ExpectError(Call("DeleteSnapshot", {{"SnapshotId", "s-bj"}, {"DryRun", "true"}}), "DryRunOperation");
+  EXPECT_EQ(beijing_.deleted_snapshots.size(), 1u);
+}
+
+TEST_F(ActionsTest, ExportImageParsesAndValidates) {
+  ExpectError(Call("ExportImage", {{"RegionId", "cn-hangzhou"}, {"OSSBucket", "b"}}), "MissingParameter");
+  Failure st =
+      ExpectError(Call("ExportImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-1"}}), "MissingParameter");
+  EXPECT_NE(st.message.find("OSSBucket"), std::string::npos);
+  ExpectError(
+      Call(
+          "ExportImage",
+          {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-1"}, {"OSSBucket", "b"}, {"OSSPrefix", "bad/prefix"}}),
+      "InvalidOSSPrefix.Malformed");
+  ExpectError(
+      Call("ExportImage",
+           {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-1"}, {"OSSBucket", "b"}, {"ImageFormat", "iso"}}),
+      "InvalidImageFormat.Malformed");
+  EXPECT_TRUE(hangzhou_.exports.empty());
+
+  Result<json> r = Call("ExportImage", {{"RegionId", "cn-hangzhou"},
+                                        {"ImageId", "m-1"},
+                                        {"OSSBucket", "b"},
+                                        {"OSSPrefix", "backup1"},
+                                        {"ImageFormat", "QCOW2"},
+                                        {"RoleName", "AliyunECSImageExportDefaultRole"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, json::parse(R"({"RegionId":"cn-hangzhou","TaskId":"t-export"})"));
+  ASSERT_EQ(hangzhou_.exports.size(), 1u);
+  EXPECT_EQ(hangzhou_.exports[0].image_id, "m-1");
+  EXPECT_EQ(hangzhou_.exports[0].oss_bucket, "b");
+  EXPECT_EQ(hangzhou_.exports[0].oss_prefix, "backup1");
+  EXPECT_EQ(hangzhou_.exports[0].image_format, "qcow2");
+
+  r = Call("ExportImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-1"}, {"OSSBucket", "b"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(hangzhou_.exports.back().image_format, "raw");
+}
+
+TEST_F(ActionsTest, DescribeTasksParsesFilters) {
+  hangzhou_.tasks = {Task("t-1", 1448369400)};
+  Result<json> r = Call("DescribeTasks", {{"RegionId", "cn-hangzhou"},
+                                          {"TaskIds", "t-1,t-2"},
+                                          {"TaskAction", "ImportImage"},
+                                          {"TaskStatus", "Processing"},
+                                          {"ResourceIds.1", "m-1"},
+                                          {"ResourceIds.2", "m-2"},
+                                          {"PageNumber", "1"},
+                                          {"PageSize", "5"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const DescribeTasksRequest& q = hangzhou_.task_queries.back();
+  EXPECT_EQ(q.task_ids, (std::vector<std::string>{"t-1", "t-2"}));
+  EXPECT_EQ(q.task_action, "ImportImage");
+  EXPECT_EQ(q.task_status, "Processing");
+  EXPECT_EQ(q.resource_ids, (std::vector<std::string>{"m-1", "m-2"}));
+  EXPECT_EQ(q.page_size, 5u);
+  EXPECT_EQ(*r, json::parse(R"({"RegionId":"cn-hangzhou","TotalCount":1,"PageNumber":1,"PageSize":5,
+      "TaskSet":{"Task":[{"TaskId":"t-1","TaskAction":"ImportImage","TaskStatus":"Processing",
+      "SupportCancel":"true","CreationTime":"2015-11-24T12:50Z","FinishedTime":"","ResourceId":"m-t-1"}]}})"));
+
+  // Unknown statuses are ignored, as ECS does.
+  r = Call("DescribeTasks", {{"RegionId", "cn-hangzhou"}, {"TaskStatus", "Whatever"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(hangzhou_.task_queries.back().task_status, "");
+
+  std::string ids;
+  for (int i = 0; i < 101; ++i) ids += "t-" + std::to_string(i) + ",";
+  ExpectError(Call("DescribeTasks", {{"RegionId", "cn-hangzhou"}, {"TaskIds", ids}}), "InvalidParameter");
+  ExpectError(Call("DescribeTasks", {{"RegionId", "cn-hangzhou"}, {"StartTime", "yesterday"}}),
+              "InvalidParameter");
+}
+
+TEST_F(ActionsTest, DescribeTasksFiltersByCreationTimeAcrossPages) {
+  // 150 tasks one minute apart, newest first like the catalog returns them.
+  const UnixSeconds base = 1448369400;
+  for (int i = 149; i >= 0; --i) hangzhou_.tasks.push_back(Task("t-" + std::to_string(i), base + 60 * i));
+  // Tasks 10..129 inclusive: 120 of them.
+  Result<json> r = Call("DescribeTasks", {{"RegionId", "cn-hangzhou"},
+                                          {"StartTime", FormatTimeMinutes(base + 60 * 10)},
+                                          {"EndTime", FormatTimeSeconds(base + 60 * 129)},
+                                          {"PageNumber", "2"},
+                                          {"PageSize", "100"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["TotalCount"], 120);
+  const json& tasks = (*r)["TaskSet"]["Task"];
+  ASSERT_EQ(tasks.size(), 20u);
+  EXPECT_EQ(tasks[0]["TaskId"], "t-29");
+  EXPECT_EQ(tasks[19]["TaskId"], "t-10");
+}
+
+TEST_F(ActionsTest, DescribeTaskAttributeAndCancelTask) {
+  hangzhou_.tasks = {Task("t-1", 1448369400)};
+  ExpectError(Call("DescribeTaskAttribute", {{"RegionId", "cn-hangzhou"}}), "MissingParameter");
+  ExpectError(Call("DescribeTaskAttribute", {{"RegionId", "cn-hangzhou"}, {"TaskId", "t-9"}}),
+              "InvalidTaskId.NotFound");
+  Result<json> r = Call("DescribeTaskAttribute", {{"RegionId", "cn-hangzhou"}, {"TaskId", "t-1"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["TaskId"], "t-1");
+  EXPECT_EQ((*r)["RegionId"], "cn-hangzhou");
+  EXPECT_EQ((*r)["TaskProcess"], "37%");
+  EXPECT_EQ((*r)["SupportCancel"], "true");
+  EXPECT_EQ((*r)["OperationProgressSet"]["OperationProgress"][0]["RelatedItemSet"]["RelatedItem"],
+            json::parse(R"([{"Name":"OSSBucket","Value":"b"},{"Name":"OSSObject","Value":"o.raw"}])"));
+
+  ExpectError(Call("CancelTask", {{"RegionId", "cn-hangzhou"}}), "MissingParameter");
+  r = Call("CancelTask", {{"RegionId", "cn-hangzhou"}, {"TaskId", "t-1"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, json::object());
+  EXPECT_EQ(hangzhou_.cancelled, (std::vector<std::string>{"t-1"}));
+}
+
+TEST_F(ActionsTest, CreateAccountIsForRootOnly) {
+  Failure st =
+      ExpectError(Call("CreateAccount", {{"AccountName", "team"}}, kAlice, /*root=*/false), "Forbidden");
+  EXPECT_EQ(st.code, Code::kPermissionDenied);
+  EXPECT_TRUE(accounts_.accounts.empty());
+
+  ExpectError(Call("CreateAccount", {}, kAlice, /*root=*/true), "MissingParameter");
+
+  Result<json> r = Call("CreateAccount", {{"AccountName", "team"}}, kAlice, /*root=*/true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(accounts_.accounts.size(), 1u);
+  ASSERT_EQ(accounts_.keys.size(), 1u);
+  EXPECT_EQ(accounts_.accounts[0].name, "team");
+  EXPECT_FALSE(accounts_.accounts[0].is_root);
+  EXPECT_EQ((*r)["AccountId"], accounts_.accounts[0].account_id);
+  EXPECT_EQ((*r)["AccessKeyId"], accounts_.keys[0].access_key_id);
+  EXPECT_EQ((*r)["AccessKeySecret"], accounts_.keys[0].access_key_secret);
+  EXPECT_EQ(accounts_.keys[0].account_id, accounts_.accounts[0].account_id);
+
+  ExpectError(Call("CreateAccount", {{"AccountName", "team"}}, kAlice, /*root=*/true),
+              "InvalidAccountName.Duplicated");
+}
+
+}  // namespace
+}  // namespace ferry

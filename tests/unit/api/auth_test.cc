@@ -1,0 +1,175 @@
+#include "api/auth.h"
+
+#include <gtest/gtest.h>
+
+#include "api/dispatcher.h"
+#include "unit/api/api_fakes.h"
+
+namespace ferry {
+namespace {
+
+using apitest::FakeAccounts;
+using apitest::FakeClock;
+using apitest::SignedV1;
+using apitest::SignedV3;
+
+constexpr UnixSeconds kNow = 1790000000;
+
+class AuthTest : public ::testing::Test {
+ protected:
+  Result<AuthResult> Run(const HttpRequest& request) {
+    auto params = ParseRequestParams(request);
+    if (!params.ok()) return params.status();
+    return auth_.Authenticate(request, *params);
+  }
+
+  FakeAccounts accounts_;
+  FakeClock clock_{kNow};
+  Authenticator auth_{accounts_, clock_, 15 * 60};
+};
+
+TEST_F(AuthTest, GoodV1PostForm) {
+  auto result = Run(SignedV1("POST", {{"Action", "DescribeRegions"}}, kNow, "n1"));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->caller.account_id, apitest::kAccountId);
+  EXPECT_TRUE(result->is_root);
+  EXPECT_FALSE(result->v3);
+}
+
+TEST_F(AuthTest, GoodV1GetWithEmptyValue) {
+  auto result = Run(SignedV1("GET", {{"Action", "DescribeRegions"}, {"SignatureType", ""}}, kNow, "n1"));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+}
+
+TEST_F(AuthTest, V1SignedWithAnotherMethodFails) {
+  HttpRequest request = SignedV1("GET", {{"Action", "DescribeRegions"}}, kNow, "n1");
+  request.method = "POST";
+  auto result = Run(request);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().reason(), "SignatureDoesNotMatch");
+  // The server signs with the method the request really used.
+  EXPECT_NE(result.status().message().find("server string to sign is:POST&%2F&AccessKeyId%3Dtestid"),
+            std::string::npos);
+}
+
+TEST_F(AuthTest, BadSignatureMessageIsByteExact) {
+  HttpRequest request = SignedV1("POST", {{"Action", "DescribeRegions"}}, kNow, "n1", "wrongsecret");
+  auto result = Run(request);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().reason(), "SignatureDoesNotMatch");
+  auto params = ParseRequestParams(request);
+  ASSERT_TRUE(params.ok());
+  EXPECT_EQ(result.status().message(),
+            "Specified signature is not matched with our calculation. server string to sign is:" +
+                V1StringToSign("POST", params->all()));
+}
+
+TEST_F(AuthTest, ExpiredTimestamp) {
+  auto old = Run(SignedV1("POST", {{"Action", "X"}}, kNow - 15 * 60 - 1, "n1"));
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.status().reason(), "InvalidTimeStamp.Expired");
+  auto future = Run(SignedV1("POST", {{"Action", "X"}}, kNow + 15 * 60 + 1, "n2"));
+  ASSERT_FALSE(future.ok());
+  EXPECT_EQ(future.status().reason(), "InvalidTimeStamp.Expired");
+  EXPECT_TRUE(Run(SignedV1("POST", {{"Action", "X"}}, kNow - 15 * 60, "n3")).ok());
+}
+
+TEST_F(AuthTest, ReusedNonceIsRejectedUntilTheWindowPasses) {
+  ASSERT_TRUE(Run(SignedV1("POST", {{"Action", "X"}}, kNow, "same")).ok());
+  auto again = Run(SignedV1("POST", {{"Action", "Y"}}, kNow, "same"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().reason(), "SignatureNonceUsed");
+  EXPECT_EQ(again.status().message(), "Specified signature nonce was used already.");
+  // Once the first request's timestamp is out of the window, the nonce is
+  // forgotten (the cache stays bounded) and a fresh request may reuse it.
+  clock_.Set(kNow + 40 * 60);
+  EXPECT_TRUE(Run(SignedV1("POST", {{"Action", "X"}}, kNow + 40 * 60, "same")).ok());
+}
+
+TEST_F(AuthTest, UnknownAndDisabledKeys) {
+  auto unknown = Run(SignedV1("POST", {{"Action", "X"}}, kNow, "n1", "s", "nokey"));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().reason(), "InvalidAccessKeyId.NotFound");
+  EXPECT_EQ(unknown.status().message(), "Specified access key is not found.");
+
+  ASSERT_TRUE(accounts_.AddAccessKey({"offkey", "s", apitest::kAccountId, false, 0}).ok());
+  auto disabled = Run(SignedV1("POST", {{"Action", "X"}}, kNow, "n2", "s", "offkey"));
+  ASSERT_FALSE(disabled.ok());
+  EXPECT_EQ(disabled.status().reason(), "Forbidden.AccessKeyDisabled");
+}
+
+TEST_F(AuthTest, MissingAndInvalidCommonParameters) {
+  HttpRequest request = SignedV1("POST", {{"Action", "X"}}, kNow, "n1");
+  auto params = ParseRequestParams(request);
+  ASSERT_TRUE(params.ok());
+  for (const char* name : {"AccessKeyId", "Signature", "SignatureNonce", "Timestamp", "SignatureMethod"}) {
+    std::map<std::string, std::string> m = params->all();
+    m.erase(name);
+    auto result = auth_.Authenticate(request, Params(m));
+    ASSERT_FALSE(result.ok()) << name;
+    EXPECT_EQ(result.status().reason(), "MissingParameter") << name;
+    EXPECT_NE(result.status().message().find(std::string("\"") + name + "\""), std::string::npos);
+  }
+  std::map<std::string, std::string> m = params->all();
+  m["SignatureMethod"] = "HMAC-SHA256";
+  auto bad_method = auth_.Authenticate(request, Params(m));
+  ASSERT_FALSE(bad_method.ok());
+  EXPECT_EQ(bad_method.status().reason(), "InvalidParamater");
+  m = params->all();
+  m["SignatureVersion"] = "2.0";
+  EXPECT_EQ(auth_.Authenticate(request, Params(m)).status().reason(), "InvalidParamater");
+  m = params->all();
+  m["Timestamp"] = "yesterday";
+  EXPECT_EQ(auth_.Authenticate(request, Params(m)).status().reason(), "InvalidTimeStamp.Format");
+}
+
+TEST_F(AuthTest, GoodV3) {
+  auto result =
+      Run(SignedV3("CopyImage", {{"RegionId", "cn-hangzhou"}, {"Description", "a b*~"}}, kNow, "v3n1"));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_TRUE(result->v3);
+  EXPECT_EQ(result->caller.account_id, apitest::kAccountId);
+}
+
+TEST_F(AuthTest, V3Failures) {
+  HttpRequest tampered = SignedV3("CopyImage", {{"RegionId", "cn-hangzhou"}}, kNow, "v3n1");
+  tampered.headers["x-acs-action"] = "DeleteImage";
+  auto mismatch = Run(tampered);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.status().reason(), "SignatureDoesNotMatch");
+  EXPECT_TRUE(
+      mismatch.status().message().starts_with("Specified signature is not matched with our calculation. "
+                                              "server string to sign is:ACS3-HMAC-SHA256\n"));
+
+  HttpRequest body_changed = SignedV3("CopyImage", {}, kNow, "v3n2", "a=1");
+  body_changed.body = "a=2";
+  EXPECT_EQ(Run(body_changed).status().reason(), "InvalidParameter");
+
+  auto expired = Run(SignedV3("CopyImage", {}, kNow - 16 * 60, "v3n3"));
+  EXPECT_EQ(expired.status().reason(), "InvalidTimeStamp.Expired");
+
+  ASSERT_TRUE(Run(SignedV3("CopyImage", {}, kNow, "v3n4")).ok());
+  EXPECT_EQ(Run(SignedV3("CopyImage", {}, kNow, "v3n4")).status().reason(), "SignatureNonceUsed");
+
+  HttpRequest unsigned_date = SignedV3("CopyImage", {}, kNow, "v3n5");
+  unsigned_date.headers["authorization"] =
+      "ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;x-acs-action,Signature=00";
+  EXPECT_EQ(Run(unsigned_date).status().reason(), "IncompleteSignature");
+}
+
+TEST(NonceCacheTest, BoundedAndExpiring) {
+  NonceCache cache(3);
+  EXPECT_TRUE(cache.CheckAndInsert("a", 100, 200));
+  EXPECT_FALSE(cache.CheckAndInsert("a", 150, 250));
+  EXPECT_TRUE(cache.CheckAndInsert("b", 100, 300));
+  EXPECT_TRUE(cache.CheckAndInsert("c", 100, 400));
+  EXPECT_TRUE(cache.CheckAndInsert("d", 100, 500));  // evicts "a", the closest to expiry
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_TRUE(cache.CheckAndInsert("a", 100, 200));
+  // Time passing frees everything that expired.
+  EXPECT_TRUE(cache.CheckAndInsert("e", 1000, 1100));
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+}  // namespace
+}  // namespace ferry
