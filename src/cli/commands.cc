@@ -1,0 +1,380 @@
+#include "cli/commands.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "api/client.h"
+#include "cli/config.h"
+#include "cli/profile.h"
+#include "cli/progress.h"
+#include "common/hash.h"
+
+namespace ferry::cli {
+namespace {
+
+using json = nlohmann::json;
+using ParamMap = std::map<std::string, std::string>;
+
+constexpr const char* kDefaultRegion = "cn-hangzhou";
+constexpr const char* kAllImageStatuses = "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated";
+constexpr auto kTaskPollInterval = std::chrono::milliseconds(500);
+constexpr uint64_t kListPageSize = 100;
+
+Status Usage(const std::string& message) { return InvalidArgument(kUsageReason, message); }
+
+// The resolved connection: flags > FERRY_* environment > profile.
+class Session {
+ public:
+  static Result<Session> Open(const ClientOptions& opts) {
+    Session s;
+    s.output_ = opts.output;
+    const std::string path = ProfilesPath();
+    ASSIGN_OR_RETURN(ProfileMap profiles, LoadProfiles(path));
+    Profile profile;
+    const std::string name = opts.profile.empty() ? kDefaultProfile : opts.profile;
+    if (auto it = profiles.find(name); it != profiles.end()) {
+      profile = it->second;
+    } else if (!opts.profile.empty()) {
+      return Usage("profile \"" + opts.profile + "\" is not in " + path);
+    }
+    auto pick = [](const std::string& flag, const char* env, const std::string& from_profile) {
+      if (!flag.empty()) return flag;
+      if (auto v = GetEnv(env)) return *v;
+      return from_profile;
+    };
+    ClientConfig config;
+    config.endpoint = pick(opts.endpoint, "FERRY_ENDPOINT", profile.endpoint);
+    config.access_key_id = pick(opts.access_key_id, "FERRY_ACCESS_KEY_ID", profile.access_key_id);
+    config.access_key_secret = pick(opts.access_key_secret, "FERRY_ACCESS_KEY_SECRET", profile.access_key_secret);
+    config.use_v3 = opts.use_v3;
+    config.timeout_ms = 60000;
+    s.region_ = pick(opts.region, "FERRY_REGION", profile.region);
+    if (s.region_.empty()) s.region_ = kDefaultRegion;
+    if (config.endpoint.empty())
+      return Usage("no endpoint: pass --endpoint, set FERRY_ENDPOINT, or run `ferry profile set " + name +
+                   " --endpoint URL ...`");
+    if (config.access_key_id.empty() || config.access_key_secret.empty())
+      return Usage("no AccessKey: pass --access-key-id and --access-key-secret, set FERRY_ACCESS_KEY_ID and "
+                   "FERRY_ACCESS_KEY_SECRET, or store them in a profile");
+    s.access_key_id_ = config.access_key_id;
+    s.client_ = std::make_unique<EcsClient>(config);
+    return s;
+  }
+
+  // Calls `action` in this session's region (unless params name another);
+  // an ECS error becomes a Status whose message is "Code: Message (RequestId X)".
+  Result<json> Call(const std::string& action, ParamMap params, bool with_region = true) {
+    if (with_region && params.count("RegionId") == 0) params["RegionId"] = region_;
+    ASSIGN_OR_RETURN(EcsResponse resp, client_->Call(action, params));
+    if (resp.http_status >= 200 && resp.http_status < 300) return resp.body;
+    auto str = [&resp](const char* key) {
+      auto it = resp.body.find(key);
+      return resp.body.is_object() && it != resp.body.end() && it->is_string() ? it->get<std::string>()
+                                                                               : std::string();
+    };
+    std::string code = str("Code");
+    if (code.empty()) code = "HTTP" + std::to_string(resp.http_status);
+    std::string message = code + ": " + str("Message");
+    if (!str("RequestId").empty()) message += " (RequestId " + str("RequestId") + ")";
+    return Status(Code::kFailedPrecondition, code, message);
+  }
+
+  EcsClient& client() { return *client_; }
+  const std::string& region() const { return region_; }
+  const std::string& access_key_id() const { return access_key_id_; }
+  OutputFormat output() const { return output_; }
+
+ private:
+  std::unique_ptr<EcsClient> client_;
+  std::string region_;
+  std::string access_key_id_;
+  OutputFormat output_ = OutputFormat::kTable;
+};
+
+// The array under a list wrapper: body["Images"]["Image"].
+json ListUnder(const json& body, const char* outer, const char* inner) {
+  auto o = body.find(outer);
+  if (o == body.end() || !o->is_object()) return json::array();
+  auto i = o->find(inner);
+  if (i == o->end() || !i->is_array()) return json::array();
+  return *i;
+}
+
+// Fetches every page of a paged Describe* call.
+Result<json> FetchAllPages(Session& session, const std::string& action, ParamMap params, const char* outer,
+                           const char* inner) {
+  json all = json::array();
+  for (uint64_t page = 1;; ++page) {
+    params["PageNumber"] = std::to_string(page);
+    params["PageSize"] = std::to_string(kListPageSize);
+    ASSIGN_OR_RETURN(json body, session.Call(action, params));
+    json items = ListUnder(body, outer, inner);
+    for (auto& item : items) all.push_back(std::move(item));
+    uint64_t total = body.value("TotalCount", static_cast<uint64_t>(0));
+    if (items.size() < kListPageSize || all.size() >= total) break;
+  }
+  return all;
+}
+
+void Render(Session& session, const std::vector<Column>& columns, const json& rows) {
+  if (session.output() == OutputFormat::kJson) {
+    PrintJson(std::cout, rows);
+  } else {
+    PrintTable(std::cout, columns, rows);
+  }
+}
+
+void RenderRecord(Session& session, json record) {
+  if (record.is_object()) record.erase("RequestId");
+  if (session.output() == OutputFormat::kJson) {
+    PrintJson(std::cout, record);
+  } else {
+    PrintRecord(std::cout, record);
+  }
+}
+
+int ParsePercent(const json& task) {
+  std::string text = task.value("TaskProcess", std::string());
+  if (text.empty()) return 0;
+  try {
+    return std::stoi(text);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// Polls DescribeTaskAttribute until the task leaves Processing, drawing a bar.
+// A task that ends in anything but Finished is an error carrying its reason.
+Result<json> WaitForTask(Session& session, const std::string& task_id, const std::string& label,
+                         uint64_t total_bytes) {
+  ProgressBar bar(label + " " + task_id, total_bytes);
+  while (true) {
+    ASSIGN_OR_RETURN(json task, session.Call("DescribeTaskAttribute", {{"TaskId", task_id}}));
+    const std::string status = task.value("TaskStatus", std::string());
+    bar.UpdatePercent(ParsePercent(task));
+    if (status == "Finished") {
+      bar.UpdatePercent(100);
+      bar.Finish("finished");
+      return task;
+    }
+    if (status != "Processing" && !status.empty()) {
+      bar.Finish(status);
+      std::string why;
+      json ops = ListUnder(task, "OperationProgressSet", "OperationProgress");
+      if (!ops.empty()) {
+        std::string code = ops[0].value("ErrorCode", std::string());
+        std::string msg = ops[0].value("ErrorMsg", std::string());
+        if (!code.empty() || !msg.empty()) why = ": " + code + (code.empty() || msg.empty() ? "" : ": ") + msg;
+      }
+      return Status(Code::kAborted, "Task" + status, "task " + task_id + " " + status + why);
+    }
+    std::this_thread::sleep_for(kTaskPollInterval);
+  }
+}
+
+}  // namespace
+
+std::string DefaultUploadBucket(const std::string& access_key_id) {
+  return "ferry-uploads-" + Sha256Hex(access_key_id).substr(0, 16);
+}
+
+int ReportFailure(const Status& status) {
+  std::string message = status.message().empty() ? status.ToString() : status.message();
+  std::cerr << "Error: " << message << std::endl;
+  return status.reason() == kUsageReason ? 2 : 1;
+}
+
+Status ProfileSet(const std::string& name, const std::string& endpoint, const std::string& access_key_id,
+                  const std::string& access_key_secret, const std::string& region) {
+  const std::string path = ProfilesPath();
+  ASSIGN_OR_RETURN(ProfileMap profiles, LoadProfiles(path));
+  Profile& p = profiles[name];
+  if (!endpoint.empty()) p.endpoint = endpoint;
+  if (!access_key_id.empty()) p.access_key_id = access_key_id;
+  if (!access_key_secret.empty()) p.access_key_secret = access_key_secret;
+  if (!region.empty()) p.region = region;
+  RETURN_IF_ERROR(SaveProfiles(path, profiles));
+  std::cerr << "profile \"" << name << "\" saved in " << path << std::endl;
+  return Status::Ok();
+}
+
+Status ProfileList(const ClientOptions& opts) {
+  ASSIGN_OR_RETURN(ProfileMap profiles, LoadProfiles(ProfilesPath()));
+  json rows = json::array();
+  for (const auto& [name, p] : profiles) {
+    // Secrets stay in the file; listing shows which key a profile uses.
+    rows.push_back({{"Name", name}, {"Endpoint", p.endpoint}, {"AccessKeyId", p.access_key_id}, {"Region", p.region}});
+  }
+  if (opts.output == OutputFormat::kJson) {
+    PrintJson(std::cout, rows);
+  } else {
+    PrintTable(std::cout, {{"Name", "Name"}, {"Endpoint", "Endpoint"}, {"AccessKeyId", "AccessKeyId"}, {"Region", "Region"}},
+               rows);
+  }
+  return Status::Ok();
+}
+
+Status RegionList(const ClientOptions& opts) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json body, session.Call("DescribeRegions", {{"AcceptLanguage", "en-US"}}, false));
+  Render(session,
+         {{"RegionId", "RegionId"}, {"Name", "LocalName"}, {"Endpoint", "RegionEndpoint"}, {"Status", "Status"}},
+         ListUnder(body, "Regions", "Region"));
+  return Status::Ok();
+}
+
+Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(import.file, ec)) return Usage("no such file: " + import.file);
+  const uint64_t size = std::filesystem::file_size(import.file, ec);
+  if (ec) return Usage("cannot read the size of " + import.file + ": " + ec.message());
+
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  const std::string bucket = import.bucket.empty() ? DefaultUploadBucket(session.access_key_id()) : import.bucket;
+  const std::string object =
+      import.object.empty() ? std::filesystem::path(import.file).filename().string() : import.object;
+
+  {
+    ProgressBar bar("upload " + object, size);
+    Status st = session.client().UploadFile(bucket, object, import.file,
+                                            [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); });
+    if (!st.ok()) return st.WithContext("uploading " + import.file + " to oss://" + bucket + "/" + object);
+    bar.Finish("uploaded");
+  }
+
+  ParamMap params = {{"DiskDeviceMapping.1.OSSBucket", bucket}, {"DiskDeviceMapping.1.OSSObject", object}};
+  if (!import.format.empty()) params["DiskDeviceMapping.1.Format"] = import.format;
+  if (!import.name.empty()) params["ImageName"] = import.name;
+  if (!import.description.empty()) params["Description"] = import.description;
+  ASSIGN_OR_RETURN(json started, session.Call("ImportImage", params));
+  const std::string image_id = started.value("ImageId", std::string());
+  const std::string task_id = started.value("TaskId", std::string());
+  json result = {{"ImageId", image_id}, {"TaskId", task_id}, {"OSSBucket", bucket}, {"OSSObject", object}};
+  if (!import.no_wait) {
+    ASSIGN_OR_RETURN(json task, WaitForTask(session, task_id, "import", size));
+    result["TaskStatus"] = task.value("TaskStatus", std::string());
+  }
+  RenderRecord(session, result);
+  return Status::Ok();
+}
+
+Status ImageList(const ClientOptions& opts, const std::string& status, bool all) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ParamMap params = {{"Status", status.empty() ? kAllImageStatuses : status}};
+  if (!all) params["ImageOwnerAlias"] = "self";
+  ASSIGN_OR_RETURN(json images, FetchAllPages(session, "DescribeImages", params, "Images", "Image"));
+  Render(session,
+         {{"ImageId", "ImageId"},
+          {"Name", "ImageName"},
+          {"Status", "Status"},
+          {"Progress", "Progress"},
+          {"Size(GiB)", "Size"},
+          {"Owner", "ImageOwnerAlias"},
+          {"Created", "CreationTime"}},
+         images);
+  return Status::Ok();
+}
+
+Status ImageShow(const ClientOptions& opts, const std::string& image_id) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json body, session.Call("DescribeImages", {{"ImageId", image_id}, {"Status", kAllImageStatuses}}));
+  json images = ListUnder(body, "Images", "Image");
+  if (images.empty())
+    return NotFound("InvalidImageId.NotFound", "InvalidImageId.NotFound: image " + image_id +
+                                                   " does not exist in region " + session.region());
+  RenderRecord(session, images[0]);
+  return Status::Ok();
+}
+
+Status ImageRename(const ClientOptions& opts, const std::string& image_id, const std::string& name) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json body, session.Call("ModifyImageAttribute", {{"ImageId", image_id}, {"ImageName", name}}));
+  RenderRecord(session, {{"ImageId", image_id}, {"ImageName", name}});
+  return Status::Ok();
+}
+
+Status ImageDelete(const ClientOptions& opts, const std::string& image_id, bool force) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ParamMap params = {{"ImageId", image_id}};
+  if (force) params["Force"] = "true";
+  ASSIGN_OR_RETURN(json body, session.Call("DeleteImage", params));
+  RenderRecord(session, {{"ImageId", image_id}, {"Deleted", true}});
+  return Status::Ok();
+}
+
+Status ImageExport(const ClientOptions& opts, const ImageExportOptions& e) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ParamMap params = {{"ImageId", e.image_id}, {"OSSBucket", e.bucket}};
+  if (!e.prefix.empty()) params["OSSPrefix"] = e.prefix;
+  if (!e.format.empty()) params["ImageFormat"] = e.format;
+  ASSIGN_OR_RETURN(json started, session.Call("ExportImage", params));
+  const std::string task_id = started.value("TaskId", std::string());
+  json result = {{"ImageId", e.image_id}, {"TaskId", task_id}, {"OSSBucket", e.bucket}};
+  if (e.wait) {
+    ASSIGN_OR_RETURN(json task, WaitForTask(session, task_id, "export", 0));
+    result["TaskStatus"] = task.value("TaskStatus", std::string());
+    json ops = ListUnder(task, "OperationProgressSet", "OperationProgress");
+    if (!ops.empty()) {
+      for (const json& item : ListUnder(ops[0], "RelatedItemSet", "RelatedItem")) {
+        if (item.value("Name", std::string()) == "OSSObject") result["OSSObject"] = item.value("Value", std::string());
+      }
+    }
+  }
+  RenderRecord(session, result);
+  return Status::Ok();
+}
+
+Status SnapshotList(const ClientOptions& opts) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json snapshots, FetchAllPages(session, "DescribeSnapshots", {}, "Snapshots", "Snapshot"));
+  Render(session,
+         {{"SnapshotId", "SnapshotId"},
+          {"Name", "SnapshotName"},
+          {"Status", "Status"},
+          {"Progress", "Progress"},
+          {"Size(GiB)", "SourceDiskSize"},
+          {"Created", "CreationTime"}},
+         snapshots);
+  return Status::Ok();
+}
+
+Status TaskList(const ClientOptions& opts, const std::string& status, const std::string& action) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ParamMap params;
+  if (!status.empty()) params["TaskStatus"] = status;
+  if (!action.empty()) params["TaskAction"] = action;
+  ASSIGN_OR_RETURN(json tasks, FetchAllPages(session, "DescribeTasks", params, "TaskSet", "Task"));
+  Render(session,
+         {{"TaskId", "TaskId"},
+          {"Action", "TaskAction"},
+          {"Status", "TaskStatus"},
+          {"Resource", "ResourceId"},
+          {"Created", "CreationTime"},
+          {"Finished", "FinishedTime"}},
+         tasks);
+  return Status::Ok();
+}
+
+Status TaskShow(const ClientOptions& opts, const std::string& task_id) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json task, session.Call("DescribeTaskAttribute", {{"TaskId", task_id}}));
+  RenderRecord(session, task);
+  return Status::Ok();
+}
+
+Status TaskCancel(const ClientOptions& opts, const std::string& task_id) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json body, session.Call("CancelTask", {{"TaskId", task_id}}));
+  RenderRecord(session, {{"TaskId", task_id}, {"CancelRequested", true}});
+  return Status::Ok();
+}
+
+}  // namespace ferry::cli

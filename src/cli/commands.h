@@ -1,0 +1,75 @@
+// Client commands: each signs ECS requests with EcsClient against a Ferry
+// endpoint and renders the answer as a table or JSON.
+//
+// Exit codes: 0 success, 1 an ECS error or a transport failure (printed as
+// "Error: <Code>: <Message> (RequestId <id>)" on stderr), 2 a usage error.
+//
+// Threading: commands run on the calling thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cli/output.h"
+#include "common/status.h"
+
+namespace ferry::cli {
+
+// Global options shared by all client commands. Empty = not given.
+struct ClientOptions {
+  std::string profile;  // default "default"
+  std::string endpoint;
+  std::string access_key_id;
+  std::string access_key_secret;
+  std::string region;
+  OutputFormat output = OutputFormat::kTable;
+  bool use_v3 = false;
+};
+
+// A Status whose reason is kUsageReason is a usage error (exit code 2).
+inline constexpr const char* kUsageReason = "Usage";
+
+// Prints a failed command's status on stderr and returns its exit code.
+int ReportFailure(const Status& status);
+
+Status ProfileSet(const std::string& name, const std::string& endpoint, const std::string& access_key_id,
+                  const std::string& access_key_secret, const std::string& region);
+Status ProfileList(const ClientOptions& opts);
+
+Status RegionList(const ClientOptions& opts);
+
+struct ImageImportOptions {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::string format;  // RAW | QCOW2 | VHD | VMDK | "" (server detects)
+  std::string bucket;  // "" = the caller's upload bucket
+  std::string object;  // "" = the file's base name
+  bool no_wait = false;
+};
+Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import);
+
+Status ImageList(const ClientOptions& opts, const std::string& status, bool all);
+Status ImageShow(const ClientOptions& opts, const std::string& image_id);
+Status ImageRename(const ClientOptions& opts, const std::string& image_id, const std::string& name);
+Status ImageDelete(const ClientOptions& opts, const std::string& image_id, bool force);
+
+struct ImageExportOptions {
+  std::string image_id;
+  std::string bucket;
+  std::string prefix;
+  std::string format;  // raw | qcow2 | "" (server default)
+  bool wait = false;
+};
+Status ImageExport(const ClientOptions& opts, const ImageExportOptions& export_opts);
+
+Status SnapshotList(const ClientOptions& opts);
+Status TaskList(const ClientOptions& opts, const std::string& status, const std::string& action);
+Status TaskShow(const ClientOptions& opts, const std::string& task_id);
+Status TaskCancel(const ClientOptions& opts, const std::string& task_id);
+
+// "ferry-uploads-" + 16 hex digits derived from the AccessKey id: a stable
+// per-key bucket name that fits the bucket-name rules.
+std::string DefaultUploadBucket(const std::string& access_key_id);
+
+}  // namespace ferry::cli

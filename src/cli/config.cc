@@ -1,0 +1,191 @@
+#include "cli/config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <exception>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace ferry::cli {
+namespace {
+
+struct SettingSource {
+  const char* key;  // TOML key and SettingOverrides key
+  const char* env;  // environment variable
+};
+
+constexpr SettingSource kSettings[] = {
+    {"listen", "FERRY_LISTEN"},           {"data_dir", "FERRY_DATA"},
+    {"regions", "FERRY_REGIONS"},         {"threads", "FERRY_THREADS"},
+    {"task_threads", "FERRY_TASK_THREADS"}, {"log_level", "FERRY_LOG_LEVEL"},
+    {"ready_file", "FERRY_READY_FILE"},
+};
+
+// A resolved raw value and a description of where it came from, so errors
+// can tell the operator which knob to turn.
+struct RawValue {
+  std::string value;
+  std::string origin;
+};
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+Result<std::map<std::string, RawValue>> ReadConfigFile(const std::string& path) {
+  std::map<std::string, RawValue> out;
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "config file " << path << ": " << e.description() << " at line " << e.source().begin.line
+        << ", column " << e.source().begin.column;
+    return InvalidArgument("", msg.str());
+  } catch (const std::exception& e) {
+    return InvalidArgument("", "config file " + path + ": " + e.what());
+  }
+  for (const auto& [key, node] : table) {
+    std::string k(key.str());
+    bool known = false;
+    for (const SettingSource& s : kSettings) known = known || k == s.key;
+    if (!known) return InvalidArgument("", "config file " + path + ": unknown key \"" + k + "\"");
+    std::string origin = "config file " + path + " key " + k;
+    if (auto s = node.value<std::string>(); s && node.is_string()) {
+      out[k] = {*s, origin};
+    } else if (auto i = node.value<int64_t>(); i && node.is_integer()) {
+      out[k] = {std::to_string(*i), origin};
+    } else if (const toml::array* arr = node.as_array()) {
+      std::string joined;
+      for (const toml::node& item : *arr) {
+        auto v = item.value<std::string>();
+        if (!v || !item.is_string())
+          return InvalidArgument("", origin + ": array items must be strings");
+        if (!joined.empty()) joined += ",";
+        joined += *v;
+      }
+      out[k] = {joined, origin};
+    } else {
+      return InvalidArgument("", origin + ": expected a string, an integer or an array of strings");
+    }
+  }
+  return out;
+}
+
+Result<unsigned> ParseCount(const RawValue& raw, unsigned min, unsigned max) {
+  const std::string v = Trim(raw.value);
+  char* end = nullptr;
+  errno = 0;
+  unsigned long n = std::strtoul(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno != 0 || v[0] == '-' || n < min || n > max) {
+    return InvalidArgument("", raw.origin + ": \"" + raw.value + "\" is not an integer in [" +
+                                   std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  return static_cast<unsigned>(n);
+}
+
+}  // namespace
+
+std::optional<std::string> GetEnv(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  return std::string(v);
+}
+
+std::vector<std::string> SplitCommaList(const std::string& value) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(value);
+  while (std::getline(in, item, ',')) {
+    item = Trim(item);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+Status ParseListen(const std::string& value, std::string* host, uint16_t* port) {
+  size_t colon = value.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == value.size())
+    return InvalidArgument("", "listen address \"" + value + "\" is not HOST:PORT");
+  std::string h = value.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  const std::string p = value.substr(colon + 1);
+  char* end = nullptr;
+  errno = 0;
+  unsigned long n = std::strtoul(p.c_str(), &end, 10);
+  if (*end != '\0' || errno != 0 || p[0] == '-' || n > 65535)
+    return InvalidArgument("", "listen address \"" + value + "\": port \"" + p + "\" is not in [0, 65535]");
+  *host = h;
+  *port = static_cast<uint16_t>(n);
+  return Status::Ok();
+}
+
+Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
+  std::map<std::string, RawValue> raw = {
+      {"listen", {kDefaultListen, "default"}},
+      {"data_dir", {kDefaultDataDir, "default"}},
+      {"regions", {kDefaultRegions, "default"}},
+      {"threads", {std::to_string(kDefaultThreads), "default"}},
+      {"task_threads", {std::to_string(kDefaultTaskThreads), "default"}},
+      {"log_level", {kDefaultLogLevel, "default"}},
+      {"ready_file", {"", "default"}},
+  };
+
+  ServeSettings s;
+  if (auto it = flags.find("config"); it != flags.end() && !it->second.empty()) {
+    s.config_file = it->second;
+  } else if (auto env = GetEnv("FERRY_CONFIG")) {
+    s.config_file = *env;
+  }
+  if (!s.config_file.empty()) {
+    ASSIGN_OR_RETURN(auto from_file, ReadConfigFile(s.config_file));
+    for (auto& [k, v] : from_file) raw[k] = std::move(v);
+  }
+  for (const SettingSource& src : kSettings) {
+    if (auto env = GetEnv(src.env)) raw[src.key] = {*env, std::string("environment variable ") + src.env};
+  }
+  for (const auto& [k, v] : flags) {
+    if (k == "config") continue;
+    raw[k] = {v, "flag for " + k};
+  }
+
+  Status st = ParseListen(Trim(raw["listen"].value), &s.listen_host, &s.listen_port);
+  if (!st.ok()) return InvalidArgument("", raw["listen"].origin + ": " + st.message());
+
+  s.data_dir = Trim(raw["data_dir"].value);
+  if (s.data_dir.empty()) return InvalidArgument("", raw["data_dir"].origin + ": the data directory is empty");
+
+  s.regions = SplitCommaList(raw["regions"].value);
+  if (s.regions.empty()) return InvalidArgument("", raw["regions"].origin + ": no regions given");
+  for (size_t i = 0; i < s.regions.size(); ++i) {
+    for (char c : s.regions[i]) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+        return InvalidArgument("", raw["regions"].origin + ": region id \"" + s.regions[i] +
+                                       "\" may only hold a-z, 0-9 and '-'");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (s.regions[j] == s.regions[i])
+        return InvalidArgument("", raw["regions"].origin + ": region \"" + s.regions[i] + "\" is listed twice");
+    }
+  }
+
+  ASSIGN_OR_RETURN(s.threads, ParseCount(raw["threads"], 1, 256));
+  ASSIGN_OR_RETURN(s.task_threads, ParseCount(raw["task_threads"], 1, 64));
+
+  s.log_level = Trim(raw["log_level"].value);
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  bool level_ok = false;
+  for (const char* l : kLevels) level_ok = level_ok || s.log_level == l;
+  if (!level_ok)
+    return InvalidArgument("", raw["log_level"].origin + ": \"" + s.log_level +
+                                   "\" is not one of trace, debug, info, warn, error, critical, off");
+
+  s.ready_file = Trim(raw["ready_file"].value);
+  return s;
+}
+
+}  // namespace ferry::cli

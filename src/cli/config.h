@@ -1,0 +1,57 @@
+// Server settings and where they come from. Each setting is resolved with the
+// precedence: command-line flag > FERRY_* environment variable > TOML config
+// file (--config / FERRY_CONFIG) > embedded default. docs/configuration.md
+// lists every setting; keep the two in step.
+//
+// Threading: plain values and free functions; no shared state.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ferry::cli {
+
+inline constexpr const char* kDefaultListen = "127.0.0.1:8080";
+inline constexpr const char* kDefaultDataDir = "./var";
+inline constexpr const char* kDefaultRegions = "cn-hangzhou,cn-shanghai,cn-beijing";
+inline constexpr unsigned kDefaultThreads = 4;
+inline constexpr unsigned kDefaultTaskThreads = 2;
+inline constexpr const char* kDefaultLogLevel = "info";
+
+struct ServeSettings {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;
+  std::string data_dir = kDefaultDataDir;
+  std::vector<std::string> regions;
+  unsigned threads = kDefaultThreads;
+  unsigned task_threads = kDefaultTaskThreads;
+  std::string log_level = kDefaultLogLevel;
+  std::string ready_file;   // empty = none
+  std::string config_file;  // the file the settings were read from, if any
+};
+
+// Raw values given on the command line; a missing key means "not given".
+// Keys are the TOML key names: listen, data_dir, regions, threads,
+// task_threads, log_level, ready_file, config.
+using SettingOverrides = std::map<std::string, std::string>;
+
+// Resolves the settings from `flags`, the environment and the config file.
+// Fails (InvalidArgument) naming the setting and its source when a value is
+// malformed, or when the config file cannot be read or parsed.
+Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags);
+
+// "HOST:PORT" (IPv6 as "[::1]:PORT"); port 0 is allowed.
+Status ParseListen(const std::string& value, std::string* host, uint16_t* port);
+
+// "a,b,c" -> {"a","b","c"}; blanks dropped, whitespace trimmed.
+std::vector<std::string> SplitCommaList(const std::string& value);
+
+// The environment variable, or nullopt when unset or empty.
+std::optional<std::string> GetEnv(const char* name);
+
+}  // namespace ferry::cli

@@ -1,0 +1,243 @@
+// ferry: the server (`ferry serve`), offline admin commands on a data
+// directory, and a client for the ECS image API.
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "cli/serve.h"
+
+namespace ferry::cli {
+namespace {
+
+// Data-dir flags shared by serve, fsck and gc; recorded in `flags` only when
+// given, so the environment and the config file can fill the rest.
+struct DataDirFlags {
+  std::string config, listen, data, regions, threads, task_threads, log_level, ready_file;
+
+  void AddTo(CLI::App* cmd, bool server) {
+    cmd->add_option("--config", config, "TOML config file (env FERRY_CONFIG)");
+    cmd->add_option("--data", data, "data directory (env FERRY_DATA, default ./var)");
+    cmd->add_option("--regions", regions, "comma-separated region ids (env FERRY_REGIONS)");
+    cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off (env FERRY_LOG_LEVEL)");
+    if (!server) return;
+    cmd->add_option("--listen", listen, "HOST:PORT to listen on; port 0 picks one (env FERRY_LISTEN)");
+    cmd->add_option("--threads", threads, "HTTP I/O threads (env FERRY_THREADS)");
+    cmd->add_option("--task-threads", task_threads, "concurrent tasks per region (env FERRY_TASK_THREADS)");
+    cmd->add_option("--ready-file", ready_file, "write {endpoint,port,pid} here once listening");
+  }
+
+  SettingOverrides Overrides(CLI::App* cmd) const {
+    SettingOverrides out;
+    auto put = [&](const char* flag, const char* key, const std::string& value) {
+      if (cmd->get_option_no_throw(flag) != nullptr && cmd->count(flag) > 0) out[key] = value;
+    };
+    put("--config", "config", config);
+    put("--data", "data_dir", data);
+    put("--regions", "regions", regions);
+    put("--log-level", "log_level", log_level);
+    put("--listen", "listen", listen);
+    put("--threads", "threads", threads);
+    put("--task-threads", "task_threads", task_threads);
+    put("--ready-file", "ready_file", ready_file);
+    return out;
+  }
+};
+
+int Run(int argc, char** argv) {
+  CLI::App app{"ferry: a self-hosted regional image service speaking the ECS API"};
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  ClientOptions client;
+  std::string output = "table";
+  app.add_option("--profile", client.profile, "CLI profile (default \"default\")");
+  app.add_option("--endpoint", client.endpoint, "server URL, e.g. http://127.0.0.1:8080 (env FERRY_ENDPOINT)");
+  app.add_option("--access-key-id", client.access_key_id, "AccessKey id (env FERRY_ACCESS_KEY_ID)");
+  app.add_option("--access-key-secret", client.access_key_secret, "AccessKey secret (env FERRY_ACCESS_KEY_SECRET)");
+  app.add_option("--region", client.region, "region id (env FERRY_REGION)");
+  app.add_option("--output,-o", output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  app.add_flag("--v3", client.use_v3, "sign with ACS3-HMAC-SHA256 instead of HMAC-SHA1");
+
+  // The action to run once parsing succeeded; returns the exit code.
+  std::function<Status()> action;
+  int exit_code_on_success = 0;
+
+  // serve
+  DataDirFlags serve_flags;
+  CLI::App* serve = app.add_subcommand("serve", "run the server");
+  serve_flags.AddTo(serve, true);
+  serve->callback([&] {
+    action = [&]() -> Status {
+      Result<ServeSettings> settings = ResolveServeSettings(serve_flags.Overrides(serve));
+      if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
+      return RunServe(*settings);
+    };
+  });
+
+  // account create NAME
+  CLI::App* account = app.add_subcommand("account", "offline account administration")->require_subcommand(1);
+  CLI::App* account_create = account->add_subcommand("create", "create an account and an AccessKey");
+  std::string account_name;
+  DataDirFlags account_flags;
+  account_create->add_option("NAME", account_name, "account name")->required();
+  account_create->add_option("--data", account_flags.data, "data directory (env FERRY_DATA, default ./var)");
+  account_create->add_option("--config", account_flags.config, "TOML config file (env FERRY_CONFIG)");
+  account_create->callback([&] {
+    action = [&]() -> Status {
+      Result<ServeSettings> settings = ResolveServeSettings(account_flags.Overrides(account_create));
+      if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
+      return RunAccountCreate(settings->data_dir, account_name);
+    };
+  });
+
+  // fsck, gc
+  DataDirFlags fsck_flags;
+  CLI::App* fsck = app.add_subcommand("fsck", "verify chunks and manifests (server stopped)");
+  fsck_flags.AddTo(fsck, false);
+  fsck->callback([&] {
+    action = [&]() -> Status {
+      Result<ServeSettings> settings = ResolveServeSettings(fsck_flags.Overrides(fsck));
+      if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
+      bool problems = false;
+      RETURN_IF_ERROR(RunFsck(*settings, &problems));
+      if (problems) exit_code_on_success = 1;
+      return Status::Ok();
+    };
+  });
+  DataDirFlags gc_flags;
+  CLI::App* gc = app.add_subcommand("gc", "delete unreferenced chunks (server stopped)");
+  gc_flags.AddTo(gc, false);
+  gc->callback([&] {
+    action = [&]() -> Status {
+      Result<ServeSettings> settings = ResolveServeSettings(gc_flags.Overrides(gc));
+      if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
+      return RunGc(*settings);
+    };
+  });
+
+  // profile set NAME, profile list
+  CLI::App* profile = app.add_subcommand("profile", "manage CLI profiles")->require_subcommand(1);
+  CLI::App* profile_set = profile->add_subcommand("set", "create or update a profile");
+  std::string profile_name;
+  ClientOptions profile_values;
+  profile_set->add_option("NAME", profile_name, "profile name")->required();
+  profile_set->add_option("--endpoint", profile_values.endpoint, "server URL");
+  profile_set->add_option("--access-key-id", profile_values.access_key_id, "AccessKey id");
+  profile_set->add_option("--access-key-secret", profile_values.access_key_secret, "AccessKey secret");
+  profile_set->add_option("--region", profile_values.region, "default region");
+  profile_set->callback([&] {
+    action = [&] {
+      return ProfileSet(profile_name, profile_values.endpoint, profile_values.access_key_id,
+                        profile_values.access_key_secret, profile_values.region);
+    };
+  });
+  profile->add_subcommand("list", "list profiles (secrets not shown)")->callback([&] {
+    action = [&] { return ProfileList(client); };
+  });
+
+  // region list
+  CLI::App* region = app.add_subcommand("region", "regions")->require_subcommand(1);
+  region->add_subcommand("list", "list the server's regions")->callback([&] {
+    action = [&] { return RegionList(client); };
+  });
+
+  // image ...
+  CLI::App* image = app.add_subcommand("image", "custom images")->require_subcommand(1);
+  ImageImportOptions import;
+  CLI::App* image_import = image->add_subcommand("import", "upload a disk image file and import it");
+  image_import->add_option("FILE", import.file, "disk image file")->required();
+  image_import->add_option("--name", import.name, "image name");
+  image_import->add_option("--description", import.description, "image description");
+  image_import->add_option("--format", import.format, "RAW|QCOW2|VHD|VMDK (default: detect)")
+      ->check(CLI::IsMember({"RAW", "QCOW2", "VHD", "VMDK"}, CLI::ignore_case));
+  image_import->add_option("--bucket", import.bucket, "upload bucket (default ferry-uploads-<key hash>)");
+  image_import->add_option("--object", import.object, "object name (default: the file name)");
+  image_import->add_flag("--no-wait", import.no_wait, "return once the import task has started");
+  image_import->callback([&] {
+    action = [&] {
+      for (char& c : import.format) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return ImageImport(client, import);
+    };
+  });
+
+  std::string list_status;
+  bool list_all = false;
+  CLI::App* image_list = image->add_subcommand("list", "list images (yours; --all adds public ones)");
+  image_list->add_option("--status", list_status, "comma list of statuses (default: all)");
+  image_list->add_flag("--all", list_all, "include public images");
+  image_list->callback([&] { action = [&] { return ImageList(client, list_status, list_all); }; });
+
+  std::string image_id, image_name;
+  bool force = false;
+  CLI::App* image_show = image->add_subcommand("show", "show one image");
+  image_show->add_option("ID", image_id, "image id")->required();
+  image_show->callback([&] { action = [&] { return ImageShow(client, image_id); }; });
+
+  CLI::App* image_rename = image->add_subcommand("rename", "rename an image");
+  image_rename->add_option("ID", image_id, "image id")->required();
+  image_rename->add_option("NAME", image_name, "new name")->required();
+  image_rename->callback([&] { action = [&] { return ImageRename(client, image_id, image_name); }; });
+
+  CLI::App* image_delete = image->add_subcommand("delete", "delete an image");
+  image_delete->add_option("ID", image_id, "image id")->required();
+  image_delete->add_flag("--force", force, "delete even if in use");
+  image_delete->callback([&] { action = [&] { return ImageDelete(client, image_id, force); }; });
+
+  ImageExportOptions export_opts;
+  CLI::App* image_export = image->add_subcommand("export", "export an image to a bucket");
+  image_export->add_option("ID", export_opts.image_id, "image id")->required();
+  image_export->add_option("--bucket", export_opts.bucket, "destination bucket")->required();
+  image_export->add_option("--prefix", export_opts.prefix, "object name prefix");
+  image_export->add_option("--format", export_opts.format, "raw|qcow2")
+      ->check(CLI::IsMember({"raw", "qcow2"}, CLI::ignore_case));
+  image_export->add_flag("--wait", export_opts.wait, "wait for the export task to finish");
+  image_export->callback([&] {
+    action = [&] {
+      for (char& c : export_opts.format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return ImageExport(client, export_opts);
+    };
+  });
+
+  // snapshot list
+  CLI::App* snapshot = app.add_subcommand("snapshot", "snapshots")->require_subcommand(1);
+  snapshot->add_subcommand("list", "list snapshots")->callback([&] {
+    action = [&] { return SnapshotList(client); };
+  });
+
+  // task ...
+  CLI::App* task = app.add_subcommand("task", "import/export tasks")->require_subcommand(1);
+  std::string task_id, task_status, task_action;
+  CLI::App* task_list = task->add_subcommand("list", "list tasks");
+  task_list->add_option("--status", task_status, "Processing|Finished|Failed");
+  task_list->add_option("--action", task_action, "ImportImage|ExportImage");
+  task_list->callback([&] { action = [&] { return TaskList(client, task_status, task_action); }; });
+  CLI::App* task_show = task->add_subcommand("show", "show one task");
+  task_show->add_option("ID", task_id, "task id")->required();
+  task_show->callback([&] { action = [&] { return TaskShow(client, task_id); }; });
+  CLI::App* task_cancel = task->add_subcommand("cancel", "cancel a running task");
+  task_cancel->add_option("ID", task_id, "task id")->required();
+  task_cancel->callback([&] { action = [&] { return TaskCancel(client, task_id); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  client.output = output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
+  if (!action) {
+    std::cerr << app.help() << std::endl;
+    return 2;
+  }
+  Status st = action();
+  if (!st.ok()) return ReportFailure(st);
+  return exit_code_on_success;
+}
+
+}  // namespace
+}  // namespace ferry::cli
+
+int main(int argc, char** argv) { return ferry::cli::Run(argc, argv); }

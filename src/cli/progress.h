@@ -1,0 +1,50 @@
+// A progress bar on stderr: percent, bytes, rate and ETA. On a terminal it
+// redraws one line in place; otherwise (logs, CI, pipes) it prints a plain
+// line at every 10% step so the output stays readable.
+//
+// Threading: one thread at a time; a ProgressBar is not shared.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace ferry::cli {
+
+class ProgressBar {
+ public:
+  // `total` in bytes; 0 when unknown (then bytes and rate, or the percentage
+  // given to UpdatePercent, are shown).
+  ProgressBar(std::string label, uint64_t total, std::FILE* out = stderr);
+  ~ProgressBar();
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+
+  // Reports `done` bytes so far. Cheap to call often: a terminal redraw is
+  // limited to ~10 per second.
+  void Update(uint64_t done);
+  // Same, when the total is learnt along the way (e.g. a sparse file's data
+  // bytes).
+  void Update(uint64_t done, uint64_t total);
+  // Reports progress as a percentage of `total` (task progress from the server).
+  void UpdatePercent(int percent);
+  // Draws the final state and ends the line. Idempotent.
+  void Finish(const std::string& outcome = "done");
+
+ private:
+  void Draw(bool final_draw);
+
+  std::string label_;
+  uint64_t total_;
+  std::FILE* out_;
+  bool tty_;
+  bool finished_ = false;
+  uint64_t done_ = 0;
+  int percent_only_ = -1;       // progress known only as a percentage
+  int last_step_printed_ = -1;  // plain mode: last 10% step printed
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_draw_;
+};
+
+}  // namespace ferry::cli

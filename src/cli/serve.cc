@@ -1,0 +1,390 @@
+#include "cli/serve.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "api/accounts_admin.h"
+#include "api/action.h"
+#include "api/server.h"
+#include "catalog/sqlite_account_directory.h"
+#include "cli/profile.h"
+#include "common/clock.h"
+#include "common/fs_util.h"
+#include "common/ids.h"
+#include "region/object_storage.h"
+#include "region/region.h"
+
+namespace ferry::cli {
+namespace {
+
+constexpr const char* kRootAccountName = "root";
+
+std::string AccountsDbPath(const std::string& data) { return data + "/accounts.db"; }
+std::string RootCredentialsPath(const std::string& data) { return data + "/root-credentials.json"; }
+std::string OssDir(const std::string& data) { return data + "/oss"; }
+std::string RegionDir(const std::string& data, const std::string& region) { return data + "/regions/" + region; }
+
+void SetUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("ferry");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+// An exclusive flock on DATA/ferry.lock: one server (or fsck/gc) per data
+// directory. The kernel drops it when the process dies, even on kill -9.
+class DataDirLock {
+ public:
+  static Result<DataDirLock> Acquire(const std::string& data_dir) {
+    std::string path = data_dir + "/ferry.lock";
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd.valid()) return ErrnoStatus("open", path, errno);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK)
+        return FailedPrecondition("", "data directory " + data_dir +
+                                          " is in use by another ferry process (" + path + " is locked)");
+      return ErrnoStatus("flock", path, errno);
+    }
+    DataDirLock lock;
+    lock.fd_ = std::move(fd);
+    return lock;
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+// The root account and the AccessKey this process advertises for it.
+struct RootIdentity {
+  std::string account_id;
+  AccessKeyRecord key;
+};
+
+Result<AccountRecord> FindRoot(AccountDirectory& accounts) {
+  ASSIGN_OR_RETURN(std::vector<AccountRecord> all, accounts.ListAccounts());
+  for (const AccountRecord& a : all)
+    if (a.is_root) return a;
+  return NotFound("", "no root account");
+}
+
+// First start: creates the root account and its key (from
+// FERRY_ACCESS_KEY_ID/SECRET when both are set), records it in
+// root-credentials.json and prints it once. Later starts make sure the
+// environment's key exists for root.
+Result<RootIdentity> EnsureRootAccount(AccountDirectory& accounts, const std::string& data_dir,
+                                       const Clock& clock) {
+  std::optional<std::string> env_id = GetEnv("FERRY_ACCESS_KEY_ID");
+  std::optional<std::string> env_secret = GetEnv("FERRY_ACCESS_KEY_SECRET");
+  const bool env_key = env_id && env_secret;
+  if ((env_id.has_value()) != (env_secret.has_value()))
+    spdlog::warn("only one of FERRY_ACCESS_KEY_ID and FERRY_ACCESS_KEY_SECRET is set; ignoring it");
+
+  RootIdentity root;
+  Result<AccountRecord> existing = FindRoot(accounts);
+  if (!existing.ok() && existing.status().code() != Code::kNotFound) return existing.status();
+
+  if (!existing.ok()) {
+    AccountRecord account;
+    account.account_id = RandomDigits(16);
+    account.name = kRootAccountName;
+    account.is_root = true;
+    account.creation_time = clock.Now();
+    RETURN_IF_ERROR(accounts.CreateAccount(account));
+    AccessKeyRecord key;
+    key.access_key_id = env_key ? *env_id : "LTAI" + RandomAlnum(20);
+    key.access_key_secret = env_key ? *env_secret : RandomAlnum(30);
+    key.account_id = account.account_id;
+    key.enabled = true;
+    key.creation_time = clock.Now();
+    RETURN_IF_ERROR(accounts.AddAccessKey(key));
+
+    nlohmann::json creds = {{"AccountId", account.account_id},
+                            {"AccessKeyId", key.access_key_id},
+                            {"AccessKeySecret", key.access_key_secret}};
+    RETURN_IF_ERROR(WriteFileAtomic(RootCredentialsPath(data_dir), creds.dump(2) + "\n", 0600));
+    std::cout << creds.dump() << std::endl;
+    spdlog::info("created root account account_id={} access_key_id={} credentials={}", account.account_id,
+                 key.access_key_id, RootCredentialsPath(data_dir));
+    root.account_id = account.account_id;
+    root.key = key;
+    return root;
+  }
+
+  root.account_id = existing->account_id;
+  if (env_key) {
+    Result<AccessKeyRecord> key = accounts.GetAccessKey(*env_id);
+    if (key.ok()) {
+      if (key->account_id != root.account_id)
+        return FailedPrecondition("", "FERRY_ACCESS_KEY_ID " + *env_id + " belongs to account " +
+                                          key->account_id + ", not to the root account " + root.account_id);
+      if (key->access_key_secret != *env_secret)
+        return FailedPrecondition("", "FERRY_ACCESS_KEY_SECRET does not match the stored secret of AccessKey " +
+                                          *env_id);
+      root.key = *key;
+      return root;
+    }
+    if (key.status().code() != Code::kNotFound) return key.status();
+    AccessKeyRecord added;
+    added.access_key_id = *env_id;
+    added.access_key_secret = *env_secret;
+    added.account_id = root.account_id;
+    added.enabled = true;
+    added.creation_time = clock.Now();
+    RETURN_IF_ERROR(accounts.AddAccessKey(added));
+    spdlog::info("added AccessKey access_key_id={} to root account account_id={}", added.access_key_id,
+                 root.account_id);
+    root.key = added;
+    return root;
+  }
+  ASSIGN_OR_RETURN(std::vector<AccessKeyRecord> keys, accounts.ListAccessKeys(root.account_id));
+  for (const AccessKeyRecord& k : keys) {
+    if (k.enabled) {
+      root.key = k;
+      return root;
+    }
+  }
+  return FailedPrecondition("", "root account " + root.account_id + " has no enabled AccessKey");
+}
+
+// The URL clients use: a wildcard listen address is reached on loopback.
+std::string EndpointFor(const std::string& host, uint16_t port) {
+  std::string h = host;
+  if (h == "0.0.0.0" || h.empty()) h = "127.0.0.1";
+  if (h == "::") h = "::1";
+  if (h.find(':') != std::string::npos) h = "[" + h + "]";
+  return "http://" + h + ":" + std::to_string(port);
+}
+
+// Leaves a "default" CLI profile so client commands work at once. Another
+// server's profile is left alone; one that points at this endpoint or uses
+// this root key is ours to refresh.
+void WriteDefaultProfile(const std::string& endpoint, const RootIdentity& root, const std::string& region) {
+  const std::string path = ProfilesPath();
+  Result<ProfileMap> profiles = LoadProfiles(path);
+  if (!profiles.ok()) {
+    spdlog::warn("not writing the default CLI profile: {}", profiles.status().ToString());
+    return;
+  }
+  auto it = profiles->find(kDefaultProfile);
+  if (it != profiles->end() && it->second.endpoint != endpoint &&
+      it->second.access_key_id != root.key.access_key_id) {
+    spdlog::info("CLI profile \"default\" in {} points at {}; leaving it", path, it->second.endpoint);
+    return;
+  }
+  (*profiles)[kDefaultProfile] =
+      Profile{endpoint, root.key.access_key_id, root.key.access_key_secret, region};
+  Status st = SaveProfiles(path, *profiles);
+  if (!st.ok()) {
+    spdlog::warn("not writing the default CLI profile: {}", st.ToString());
+    return;
+  }
+  spdlog::info("CLI profile \"default\" written path={} endpoint={}", path, endpoint);
+}
+
+struct OpenedRegions {
+  std::vector<std::unique_ptr<Region>> owned;
+  RegionSet set;
+
+  void ShutdownAll() {
+    for (auto& r : owned) {
+      spdlog::info("shutting down region region_id={}", r->id());
+      r->Shutdown();
+    }
+  }
+};
+
+Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& storage, const Clock& clock) {
+  OpenedRegions out;
+  for (const std::string& id : settings.regions) {
+    RegionConfig config;
+    config.region_id = id;
+    FillRegionNames(&config);
+    config.data_dir = RegionDir(settings.data_dir, id);
+    config.oss_dir = OssDir(settings.data_dir);
+    config.object_storage = &storage;
+    config.task_threads = settings.task_threads;
+    RETURN_IF_ERROR(MakeDirs(config.data_dir, 0700));
+    Result<std::unique_ptr<Region>> region = OpenRegion(config, clock);
+    if (!region.ok()) {
+      out.ShutdownAll();
+      return region.status().WithContext("opening region " + id);
+    }
+    spdlog::info("region open region_id={} dir={}", id, config.data_dir);
+    out.set.ordered.push_back(region->get());
+    out.owned.push_back(std::move(region).value());
+  }
+  return out;
+}
+
+// Everything a data-dir command needs before it can touch a region.
+struct DataDir {
+  DataDirLock lock;
+  std::unique_ptr<SqliteAccountDirectory> accounts;
+  std::unique_ptr<ObjectStorage> storage;
+};
+
+Result<DataDir> OpenDataDir(const std::string& data_dir) {
+  RETURN_IF_ERROR(MakeDirs(data_dir, 0700));
+  ASSIGN_OR_RETURN(DataDirLock lock, DataDirLock::Acquire(data_dir));
+  RETURN_IF_ERROR(MakeDirs(OssDir(data_dir), 0755));
+  RETURN_IF_ERROR(MakeDirs(data_dir + "/regions", 0700));
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteAccountDirectory> accounts,
+                   SqliteAccountDirectory::Open(AccountsDbPath(data_dir)));
+  return DataDir{std::move(lock), std::move(accounts), nullptr};
+}
+
+}  // namespace
+
+Status RunServe(const ServeSettings& settings) {
+  SetUpLogging(settings.log_level);
+  if (!settings.config_file.empty()) spdlog::info("config file loaded path={}", settings.config_file);
+
+  // Block the stop signals before any thread starts, so every thread inherits
+  // the mask and only sigwait() below ever sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  if (int err = pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); err != 0)
+    return ErrnoStatus("pthread_sigmask", "SIGTERM/SIGINT", err);
+  // A client that hangs up mid-response must not kill the server.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  const Clock& clock = SystemClock::Get();
+  ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings.data_dir));
+  ASSIGN_OR_RETURN(RootIdentity root, EnsureRootAccount(*data.accounts, settings.data_dir, clock));
+  data.storage = std::make_unique<ObjectStorage>(OssDir(settings.data_dir), root.account_id);
+
+  ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(settings, *data.storage, clock));
+
+  ServerConfig server_config;
+  server_config.listen_address = settings.listen_host;
+  server_config.port = settings.listen_port;
+  server_config.threads = settings.threads;
+  Result<std::unique_ptr<Server>> server =
+      StartServer(server_config, BuiltinActions(), regions.set, *data.accounts, *data.storage, clock);
+  if (!server.ok()) {
+    regions.ShutdownAll();
+    return server.status().WithContext("starting the HTTP server on " + settings.listen_host + ":" +
+                                       std::to_string(settings.listen_port));
+  }
+  const uint16_t port = (*server)->port();
+  const std::string endpoint = EndpointFor(settings.listen_host, port);
+  spdlog::info("listening endpoint={} port={} data={} regions={}", endpoint, port, settings.data_dir,
+               settings.regions.size());
+
+  WriteDefaultProfile(endpoint, root, settings.regions.front());
+  if (!settings.ready_file.empty()) {
+    nlohmann::json ready = {{"endpoint", endpoint}, {"port", port}, {"pid", static_cast<int64_t>(::getpid())}};
+    Status st = WriteFileAtomic(settings.ready_file, ready.dump() + "\n", 0644);
+    if (!st.ok()) {
+      (*server)->Stop();
+      regions.ShutdownAll();
+      return st.WithContext("writing the ready file");
+    }
+  }
+
+  int signo = 0;
+  while (sigwait(&stop_signals, &signo) != 0) {
+  }
+  spdlog::info("stopping signal={}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->Stop();
+  regions.ShutdownAll();
+  spdlog::info("stopped");
+  return Status::Ok();
+}
+
+Status RunAccountCreate(const std::string& data_dir, const std::string& name) {
+  if (!IsValidAccountName(name))
+    return InvalidArgument("Usage", "account name \"" + name +
+                                        "\" must be 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(data_dir, ec))
+    return InvalidArgument("Usage", "data directory " + data_dir + " does not exist");
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteAccountDirectory> accounts,
+                   SqliteAccountDirectory::Open(AccountsDbPath(data_dir)));
+  ASSIGN_OR_RETURN(AccessKeyRecord key, CreateAccountWithKey(*accounts, name, SystemClock::Get()));
+  nlohmann::json out = {{"AccountId", key.account_id},
+                        {"AccessKeyId", key.access_key_id},
+                        {"AccessKeySecret", key.access_key_secret}};
+  std::cout << out.dump(2) << std::endl;
+  return Status::Ok();
+}
+
+namespace {
+
+// Opens the data directory and its regions for an offline operation.
+Status WithOfflineRegions(const ServeSettings& settings,
+                          const std::function<Status(Region&)>& fn) {
+  ::signal(SIGPIPE, SIG_IGN);
+  ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings.data_dir));
+  Result<AccountRecord> root = FindRoot(*data.accounts);
+  if (!root.ok() && root.status().code() != Code::kNotFound) return root.status();
+  data.storage = std::make_unique<ObjectStorage>(OssDir(settings.data_dir), root.ok() ? root->account_id : "");
+  // An offline command checks the regions that exist; it must not create
+  // an empty region the server never served.
+  ServeSettings existing = settings;
+  existing.regions.clear();
+  for (const std::string& id : settings.regions) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(RegionDir(settings.data_dir, id), ec)) {
+      existing.regions.push_back(id);
+    } else {
+      spdlog::info("skipping region region_id={}: no directory under {}", id, settings.data_dir);
+    }
+  }
+  if (existing.regions.empty())
+    return FailedPrecondition("", "none of the regions has a directory under " + settings.data_dir + "/regions");
+  ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(existing, *data.storage, SystemClock::Get()));
+  Status result;
+  for (Region* r : regions.set.ordered) {
+    Status st = fn(*r);
+    if (!st.ok() && result.ok()) result = st.WithContext("region " + r->id());
+  }
+  regions.ShutdownAll();
+  return result;
+}
+
+}  // namespace
+
+Status RunFsck(const ServeSettings& settings, bool* problems_found) {
+  SetUpLogging(settings.log_level);
+  *problems_found = false;
+  return WithOfflineRegions(settings, [&](Region& region) {
+    FsckReport report;
+    RETURN_IF_ERROR(region.Fsck(&report));
+    std::cout << region.id() << ": " << report.manifests_checked << " manifests, " << report.chunks_checked
+              << " chunks checked, " << report.problems.size() << " problems\n";
+    for (const std::string& p : report.problems) std::cout << "  " << p << "\n";
+    if (!report.problems.empty()) *problems_found = true;
+    return Status::Ok();
+  });
+}
+
+Status RunGc(const ServeSettings& settings) {
+  SetUpLogging(settings.log_level);
+  return WithOfflineRegions(settings, [&](Region& region) {
+    GcStats stats;
+    RETURN_IF_ERROR(region.CollectGarbage(&stats));
+    std::cout << region.id() << ": " << stats.chunks_scanned << " chunks scanned, " << stats.chunks_referenced
+              << " referenced, " << stats.chunks_deleted << " deleted\n";
+    return Status::Ok();
+  });
+}
+
+}  // namespace ferry::cli

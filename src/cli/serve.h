@@ -1,0 +1,37 @@
+// `ferry serve` and the offline admin commands that work on a data directory.
+//
+// Data directory layout (docs/configuration.md):
+//   DATA/accounts.db               accounts and AccessKeys (SQLite, WAL)
+//   DATA/root-credentials.json     the root AccessKey made on first start (0600)
+//   DATA/ferry.lock                held (flock) by `serve`, `fsck` and `gc`
+//   DATA/oss/<bucket>/...          object storage shared by all regions
+//   DATA/regions/<region-id>/      catalog.db, chunks/, tmp/
+//
+// Threading: each function runs on the calling thread and owns everything it
+// opens; RunServe blocks until SIGTERM/SIGINT.
+#pragma once
+
+#include <string>
+
+#include "cli/config.h"
+#include "common/status.h"
+
+namespace ferry::cli {
+
+// Serves until SIGTERM or SIGINT, then stops the HTTP server (in-flight
+// requests finish), shuts every region down and returns OK.
+Status RunServe(const ServeSettings& settings);
+
+// Creates a non-root account with one AccessKey and prints
+// {"AccountId","AccessKeyId","AccessKeySecret"} on stdout. Safe while a
+// server runs on the same data directory (SQLite WAL).
+Status RunAccountCreate(const std::string& data_dir, const std::string& name);
+
+// Region::Fsck for each region; `*problems_found` is set when any report
+// lists a problem. Needs the server stopped (takes the data-dir lock).
+Status RunFsck(const ServeSettings& settings, bool* problems_found);
+
+// Region::CollectGarbage for each region. Needs the server stopped.
+Status RunGc(const ServeSettings& settings);
+
+}  // namespace ferry::cli
