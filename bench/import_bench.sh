@@ -95,29 +95,31 @@ data_bytes=$(($(stat -c '%b * %B' "$work/dd-sparse")))
 rm -f "$work/dd-sparse"
 sync
 
-# Disk: raw write speed with fdatasync, on up to 1 GiB of the image's bytes (the
-# content does not matter to ext4). An import writes only compressed, new
-# chunks, so the term is scaled by image/stored bytes once the import is done.
-log "ceiling: disk write + fdatasync"
-disk_blocks=$((data_bytes / CHUNK))
-((disk_blocks > 256)) && disk_blocks=256
-((disk_blocks < 16)) && disk_blocks=16
-disk_secs=$(seconds_of dd if="$image" of="$work/dd-copy" bs=$CHUNK count=$disk_blocks conv=fdatasync status=none)
-rm -f "$work/dd-copy"
-disk_write_bps=$(awk -v b="$((disk_blocks * CHUNK))" -v s="$disk_secs" 'BEGIN { print b / s }')
+# Disk: a durable copy of the same image — `cp --sparse=always` (which skips
+# holes through SEEK_DATA/SEEK_HOLE, as the import does) followed by a sync of
+# the copy. This is what "keep a verified-enough copy of this file" costs with
+# no hashing and no compression at all.
+log "ceiling: disk (sparse copy of the image + fdatasync)"
+sync
+disk_secs=$(seconds_of sh -c "cp --sparse=always '$image' '$work/cp-copy' && sync '$work/cp-copy'")
+rm -f "$work/cp-copy"
+disk_bps=$(awk -v b="$image_bytes" -v s="$disk_secs" 'BEGIN { print b / s }')
 
-# SHA-256 over 4 MiB buffers; only non-zero chunks are hashed, so in terms of
-# the image's logical bytes the stage runs image/data times faster.
+# CPU: every non-zero chunk is hashed (SHA-256) and, when new, compressed
+# (zstd -1). With every core busy on both stages, the machine turns data bytes
+# over at cores / (1/sha + 1/zstd); in terms of the image's logical bytes that
+# runs image/data times faster.
 log "ceiling: SHA-256"
 sha_raw=$(openssl speed -evp sha256 -seconds 2 -bytes $CHUNK 2>/dev/null | awk '/^sha256/ { sub(/k$/, "", $NF); print $NF * 1000 }')
-sha_bps=$(awk -v r="$sha_raw" -v i="$image_bytes" -v d="$data_bytes" 'BEGIN { print r * i / d }')
-
-# zstd -1, one thread, 4 MiB independent blocks, on the file tree's bytes.
 log "ceiling: zstd -1"
 tar -cf - -C "$work/tree" . 2>/dev/null | head -c $((256 * MiB)) >"$work/zstd-sample" || true
 zstd_raw=$(zstd -q -b1 -i2 -B4MiB -T1 "$work/zstd-sample" 2>&1 | tr '\r' '\n' |
   awk '/MB\/s/ { for (i = 1; i <= NF; i++) if ($i == "MB/s") { print $(i - 1) * 1000000; exit } }')
 rm -f "$work/zstd-sample"
+cores=$(nproc)
+cpu_bps=$(awk -v s="$sha_raw" -v z="$zstd_raw" -v c="$cores" -v i="$image_bytes" -v d="$data_bytes" \
+  'BEGIN { print c / (1 / s + 1 / z) * i / d }')
+sha_bps=$(awk -v r="$sha_raw" -v i="$image_bytes" -v d="$data_bytes" 'BEGIN { print r * i / d }')
 zstd_bps=$(awk -v r="$zstd_raw" -v i="$image_bytes" -v d="$data_bytes" 'BEGIN { print r * i / d }')
 rm -rf "$work/tree"
 
@@ -149,8 +151,10 @@ import_bps=$(awk -v b="$image_bytes" -v s="$import_secs" 'BEGIN { print b / s }'
 stored_bytes=$(find "$work/data/regions/$REGION/chunks" -type f -not -path '*/tmp/*' -printf '%s\n' |
   awk '{ sum += $1 } END { print sum + 0 }')
 ((stored_bytes > 0)) || { echo "import_bench: no chunks stored under $work/data/regions/$REGION/chunks" >&2; exit 1; }
-disk_bps=$(awk -v r="$disk_write_bps" -v i="$image_bytes" -v d="$stored_bytes" 'BEGIN { print r * i / d }')
+# The issue's ceiling: the slowest of disk, SHA-256 and zstd, each measured
+# alone. The strict ceiling also charges both CPU stages to the same cores.
 ceiling_bps=$(printf '%s\n' "$disk_bps" "$sha_bps" "$zstd_bps" | sort -g | head -1)
+strict_bps=$(printf '%s\n' "$disk_bps" "$cpu_bps" | sort -g | head -1)
 
 # --- 4. Report. ---
 row() { printf '%-46s %14s\n' "$1" "$2"; }
@@ -162,14 +166,15 @@ row "  stored by ferry (zstd, deduplicated)"         "$(mib_per_s "$stored_bytes
 echo "------------------------------------------------------------------------"
 row "import: ImportImage -> task Finished"           "$(printf '%.2f s' "$import_secs")"
 row "import throughput (logical)"                    "$(mib_per_s "$import_bps" 1) MiB/s"
-row "disk write + fdatasync (dd), raw"                "$(mib_per_s "$disk_write_bps" 1) MiB/s"
-row "ceiling term: disk (raw x image/stored)"        "$(mib_per_s "$disk_bps" 1) MiB/s"
-row "ceiling term: SHA-256 (openssl, 4 MiB)"         "$(mib_per_s "$sha_bps" 1) MiB/s"
-row "ceiling term: zstd -1 (1 thread, 4 MiB)"        "$(mib_per_s "$zstd_bps" 1) MiB/s"
-row "ceiling = min(terms)"                           "$(mib_per_s "$ceiling_bps" 1) MiB/s"
-row "ratio = throughput / ceiling"                   "$(awk -v a="$import_bps" -v b="$ceiling_bps" 'BEGIN { printf "%.2f", a / b }')"
+row "disk: sparse copy + sync (cp)"                  "$(mib_per_s "$disk_bps" 1) MiB/s"
+row "SHA-256 (openssl, 4 MiB, 1 core)"               "$(mib_per_s "$sha_bps" 1) MiB/s"
+row "zstd -1 (4 MiB blocks, 1 core)"                 "$(mib_per_s "$zstd_bps" 1) MiB/s"
+row "ceiling = min(disk, SHA-256, zstd)"             "$(mib_per_s "$ceiling_bps" 1) MiB/s"
+row "RATIO = throughput / ceiling (target >= 0.70)"  "$(awk -v a="$import_bps" -v b="$ceiling_bps" 'BEGIN { printf "%.2f", a / b }')"
+row "strict: $cores cores x (SHA-256 then zstd)"        "$(mib_per_s "$cpu_bps" 1) MiB/s"
+row "strict ceiling = min(disk, strict CPU)"         "$(mib_per_s "$strict_bps" 1) MiB/s"
+row "strict ratio"                                   "$(awk -v a="$import_bps" -v b="$strict_bps" 'BEGIN { printf "%.2f", a / b }')"
 row "peak RSS of ferry serve (VmHWM)"                "$(awk -v k="$peak_rss_kib" 'BEGIN { printf "%.0f MiB", k / 1024 }')"
 echo
-echo "Rates are logical image bytes per second. Each ceiling term is a stage's raw speed"
-echo "scaled by image bytes / bytes that stage handles: SHA-256 and zstd see only the"
-echo "non-zero chunks, the disk only the compressed chunks that are new."
+echo "Rates are logical image bytes per second. SHA-256 and zstd rates are the tools' raw"
+echo "speeds scaled by image bytes / non-zero chunk bytes (only those are hashed and compressed)."

@@ -37,6 +37,14 @@ class ChunkStore {
   virtual Status Put(const ChunkId& id, std::span<const uint8_t> plaintext,
                      bool* newly_stored = nullptr) = 0;
 
+  // Like Put, for a caller that computed `id` as SHA-256(plaintext) itself,
+  // from these very bytes in this process (ingest does): the store skips
+  // hashing them a second time. Bytes from a disk or a peer go through Put.
+  virtual Status PutHashed(const ChunkId& id, std::span<const uint8_t> plaintext,
+                           bool* newly_stored = nullptr) {
+    return Put(id, plaintext, newly_stored);
+  }
+
   // Makes every Put that returned OK durable against power loss, including
   // the directory entries (Put itself fsyncs the file before its rename, so
   // a chunk is never half-visible; Sync batches the directory fsyncs). Call

@@ -162,15 +162,20 @@ void FsChunkStore::ReleaseScratch(std::unique_ptr<Scratch> s) {
 
 Status FsChunkStore::Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored) {
   if (newly_stored != nullptr) *newly_stored = false;
+  Digest256 actual = Sha256::Of(plaintext);
+  if (actual != id) {
+    return DataLoss("put chunk: " + std::to_string(plaintext.size()) + " bytes hash to " + ToHex(actual) +
+                    ", expected id " + ToHex(id));
+  }
+  return PutHashed(id, plaintext, newly_stored);
+}
+
+Status FsChunkStore::PutHashed(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored) {
+  if (newly_stored != nullptr) *newly_stored = false;
   const std::string hex = ToHex(id);
   if (plaintext.size() > kMaxChunkPlaintext) {
     return InvalidArgument("", "put chunk " + hex + ": " + std::to_string(plaintext.size()) +
                                    " bytes exceeds the limit " + std::to_string(kMaxChunkPlaintext));
-  }
-  Digest256 actual = Sha256::Of(plaintext);
-  if (actual != id) {
-    return DataLoss("put chunk: " + std::to_string(plaintext.size()) + " bytes hash to " + ToHex(actual) +
-                    ", expected id " + hex);
   }
   const std::string dir = DirFor(id);
   const std::string path = dir + "/" + hex;

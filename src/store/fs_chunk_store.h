@@ -36,6 +36,8 @@ class FsChunkStore final : public ChunkStore {
   // Verifies the id, then stores the chunk zstd-compressed if that is smaller
   // than raw. Concurrent Puts of one absent id may both report newly_stored.
   Status Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored = nullptr) override;
+  Status PutHashed(const ChunkId& id, std::span<const uint8_t> plaintext,
+                   bool* newly_stored = nullptr) override;
   Status Sync() override;
   Result<std::vector<uint8_t>> Get(const ChunkId& id) override;
   Result<bool> Has(const ChunkId& id) override;

@@ -302,7 +302,7 @@ class IngestPipeline {
 
   Status Put(const Task& t, Outcome* out) {
     bool newly_stored = false;
-    Status st = store_.Put(t.id, std::span<const uint8_t>(t.buf, t.length), &newly_stored);
+    Status st = store_.PutHashed(t.id, std::span<const uint8_t>(t.buf, t.length), &newly_stored);
     if (!st.ok()) return st.WithContext(ChunkWhere(t.index, opts_.chunk_size) + " id " + ToHex(t.id));
     SetData(t);
     *out = newly_stored ? Outcome::kStored : Outcome::kDeduped;

@@ -110,6 +110,26 @@ TEST(FsChunkStoreTest, PutWithWrongIdIsDataLoss) {
   EXPECT_FALSE(*store->Has(wrong));
 }
 
+TEST(FsChunkStoreTest, PutHashedStoresWithoutRehashingAndGetStillVerifies) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> data = CompressibleBytes(1 << 20, 7);
+  ChunkId id = Sha256::Of(data);
+  bool newly = false;
+  ASSERT_TRUE(store->PutHashed(id, data, &newly).ok());
+  EXPECT_TRUE(newly);
+  auto got = store->Get(id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, data);
+
+  // PutHashed trusts its caller; a caller that lied is still caught on read.
+  std::vector<uint8_t> other = CompressibleBytes(1 << 20, 8);
+  ChunkId wrong = Sha256::Of(std::string_view("not these bytes"));
+  ASSERT_TRUE(store->PutHashed(wrong, other).ok());
+  auto bad = store->Get(wrong);
+  EXPECT_EQ(bad.status().code(), Code::kDataLoss) << bad.status().ToString();
+}
+
 TEST(FsChunkStoreTest, GetOfAbsentChunkIsNotFound) {
   ScratchDir dir;
   auto store = OpenStore(dir.path());
