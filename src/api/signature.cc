@@ -21,15 +21,14 @@ Status Incomplete(const std::string& detail) {
                          "The request signature does not conform to Aliyun standards. " + detail);
 }
 
-}  // namespace
-
-std::string V1CanonicalizedQuery(const std::map<std::string, std::string>& params) {
-  // Sorted by the *encoded* name: encoding does not preserve byte order
-  // ("/" becomes "%2F", which sorts before ".").
+// name=value pairs, both percent-encoded, sorted by the *encoded* name
+// (encoding does not preserve byte order: "/" becomes "%2F", which sorts
+// before "."), joined with '&'. `skip` names a parameter left out.
+std::string EncodeSortJoin(const std::map<std::string, std::string>& params, std::string_view skip) {
   std::vector<std::pair<std::string, std::string>> encoded;
   encoded.reserve(params.size());
   for (const auto& [name, value] : params) {
-    if (name == "Signature") continue;
+    if (!skip.empty() && name == skip) continue;
     encoded.emplace_back(PercentEncode(name), PercentEncode(value));
   }
   std::sort(encoded.begin(), encoded.end());
@@ -43,6 +42,12 @@ std::string V1CanonicalizedQuery(const std::map<std::string, std::string>& param
   return out;
 }
 
+}  // namespace
+
+std::string V1CanonicalizedQuery(const std::map<std::string, std::string>& params) {
+  return EncodeSortJoin(params, "Signature");
+}
+
 std::string V1StringToSign(std::string_view method, const std::map<std::string, std::string>& params) {
   return std::string(method) + "&" + PercentEncode("/") + "&" + PercentEncode(V1CanonicalizedQuery(params));
 }
@@ -52,18 +57,7 @@ std::string V1Signature(std::string_view secret, std::string_view string_to_sign
 }
 
 std::string V3CanonicalQuery(const std::map<std::string, std::string>& query) {
-  std::vector<std::pair<std::string, std::string>> encoded;
-  encoded.reserve(query.size());
-  for (const auto& [name, value] : query) encoded.emplace_back(PercentEncode(name), PercentEncode(value));
-  std::sort(encoded.begin(), encoded.end());
-  std::string out;
-  for (const auto& [name, value] : encoded) {
-    if (!out.empty()) out.push_back('&');
-    out += name;
-    out.push_back('=');
-    out += value;
-  }
-  return out;
+  return EncodeSortJoin(query, "");
 }
 
 std::string V3CanonicalRequest(const V3Request& request) {
