@@ -1,0 +1,50 @@
+// ChunkSource: where a copy pulls from — the source region's snapshot
+// manifests and chunks. The destination region drives the copy (it pulls);
+// the source only answers reads. HttpChunkSource speaks the peer protocol of
+// peer_protocol.md to another region's server (or, in the one-process
+// default, to this process's own server: the same protocol either way).
+//
+// Errors: kUnavailable for failures worth retrying (connection refused, reset,
+// timeout, 5xx), kNotFound when the source says the snapshot or chunk is gone,
+// kDataLoss when received bytes fail verification, others as they come.
+//
+// Threading: implementations are thread-safe; a puller calls FetchChunk from
+// several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/chunk_store.h"
+#include "store/manifest.h"
+
+namespace ferry {
+
+class ChunkSource {
+ public:
+  virtual ~ChunkSource() = default;
+
+  // The committed manifest of `snapshot_id` in `region_id`, decoded and
+  // validated (DecodeManifest checks its checksum).
+  virtual Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) = 0;
+
+  // The plaintext of chunk `id` from `region_id`'s store, verified against
+  // `id` before it is returned (kDataLoss otherwise). *wire_bytes (if not
+  // null) receives the bytes that crossed the network for it.
+  virtual Result<std::vector<uint8_t>> FetchChunk(const std::string& region_id, const ChunkId& id,
+                                                  uint64_t* wire_bytes) = 0;
+};
+
+struct HttpChunkSourceOptions {
+  std::string base_url;     // "http://127.0.0.1:8080" — the source region's server
+  std::string cluster_key;  // shared secret of the cluster (peer_protocol.md)
+  int timeout_ms = 30000;
+  unsigned max_connections = 8;  // kept-alive connections reused across calls
+};
+
+std::unique_ptr<ChunkSource> NewHttpChunkSource(const HttpChunkSourceOptions& options);
+
+}  // namespace ferry

@@ -1,0 +1,70 @@
+// PullSnapshot: copy one snapshot's content from a ChunkSource into the local
+// ChunkStore and return its manifest, moving only what is missing.
+//
+// Protocol (destination side): fetch the source manifest; for every data
+// entry whose chunk the local store lacks (ChunkStore::Has), fetch it —
+// `in_flight` fetches at once, pipelined — verify it against its SHA-256, and
+// Put it; zero entries never travel. Sync the store, then return the
+// manifest: the caller commits it last, so nothing half-written is ever
+// visible. A restarted pull repeats the Has checks and so resumes from the
+// chunks already there.
+//
+// Faults: a kUnavailable from the source is retried with exponential backoff
+// (initial_backoff doubling up to max_backoff, with jitter) for as long as
+// `retry_for` allows since the last success; kDataLoss is retried up to
+// `corrupt_retries` times per chunk; anything else (kNotFound: the source is
+// gone; kResourceExhausted: disk full) ends the pull with that Status.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/status.h"
+#include "copy/chunk_source.h"
+#include "store/chunk_store.h"
+#include "store/manifest.h"
+
+namespace ferry {
+
+struct PullProgress {
+  uint64_t chunks_total = 0;       // data chunks in the manifest
+  uint64_t chunks_done = 0;        // present locally (fetched or already there)
+  uint64_t chunks_fetched = 0;     // crossed the network
+  uint64_t bytes_total = 0;        // plaintext bytes of data chunks
+  uint64_t bytes_done = 0;
+  uint64_t wire_bytes = 0;         // bytes received for fetched chunks
+  double bytes_per_second = 0;     // recent transfer rate
+};
+
+struct PullOptions {
+  unsigned in_flight = 8;
+  // Bytes per second of wire traffic for this pull; 0 = unlimited.
+  uint64_t rate_limit_bytes_per_second = 0;
+  std::chrono::milliseconds initial_backoff{200};
+  std::chrono::milliseconds max_backoff{10000};
+  std::chrono::milliseconds retry_for{std::chrono::minutes(30)};
+  unsigned corrupt_retries = 3;
+  // Called (from any thread, never two at once) before a chunk is Put, so
+  // the caller can pin it against garbage collection until its manifest
+  // commits. Also called for chunks already present, for the same reason.
+  std::function<void(const ChunkId&)> pin;
+  // Called at most every ~100 ms and once at the end, on the calling thread.
+  std::function<void(const PullProgress&)> progress;
+  // When it becomes true the pull returns kCancelled at the next chunk.
+  const std::atomic<bool>* cancel = nullptr;
+  // Sleeps; a test seam so backoff needs no wall-clock waiting.
+  std::function<void(std::chrono::milliseconds)> sleep;
+};
+
+struct PullResult {
+  Manifest manifest;
+  PullProgress stats;
+};
+
+Result<PullResult> PullSnapshot(ChunkSource& source, const std::string& source_region_id,
+                                const std::string& snapshot_id, ChunkStore& dest, const PullOptions& options);
+
+}  // namespace ferry
