@@ -1,0 +1,460 @@
+#include "copy/puller.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/hash.h"
+
+namespace ferry {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr auto kProgressInterval = milliseconds(100);
+// bytes_per_second averages over this much recent time: long enough to smooth
+// the bursts of `in_flight` chunks landing together, short enough to follow a
+// change of link.
+constexpr auto kRateWindow = std::chrono::seconds(5);
+// Real sleeps wake this often to notice cancellation, which is a flag that
+// nobody signals.
+constexpr auto kCancelPollInterval = milliseconds(50);
+
+bool IsCancelled(const std::atomic<bool>* cancel) {
+  return cancel != nullptr && cancel->load(std::memory_order_relaxed);
+}
+
+double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
+
+struct ChunkIdHash {
+  size_t operator()(const ChunkId& id) const {
+    // The id is a SHA-256: any 8 of its bytes are already uniformly spread.
+    size_t h;
+    std::memcpy(&h, id.data(), sizeof(h));
+    return h;
+  }
+};
+
+// One distinct data chunk of the manifest.
+struct WantedChunk {
+  ChunkId id{};
+  uint64_t first_entry = 0;  // for error messages
+  uint32_t length = 0;
+  uint64_t entries = 0;  // manifest entries that reference it
+  uint64_t bytes = 0;    // plaintext bytes of those entries
+};
+
+// The pull's notion of "now". It is the steady clock, except that a sleep
+// through the options.sleep seam moves it forward as a real sleep would, so
+// retry_for and the rate limit behave in tests exactly as in production
+// without anyone waiting. Several threads sleeping at once advance it to the
+// latest wake-up, not the sum, as real time would.
+class PullClock {
+ public:
+  explicit PullClock(const PullOptions& options) : seam_(options.sleep) {}
+
+  Steady::time_point Now() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Steady::now() + skew_;
+  }
+
+  bool uses_seam() const { return static_cast<bool>(seam_); }
+
+  // Sleeps through the seam (which must be set) and advances the clock.
+  void SeamSleep(milliseconds d) {
+    Steady::time_point wake = Now() + d;
+    seam_(d);
+    std::lock_guard<std::mutex> lock(mu_);
+    skew_ = std::max(skew_, wake - Steady::now());
+  }
+
+ private:
+  const std::function<void(milliseconds)>& seam_;
+  mutable std::mutex mu_;
+  Steady::duration skew_{0};  // guarded by mu_
+};
+
+// Exponential backoff for one thread's run of kUnavailable failures.
+class Backoff {
+ public:
+  Backoff(milliseconds initial, milliseconds max, uint64_t seed)
+      : initial_(std::max(initial, milliseconds(1))),
+        max_(std::max(max, initial_)),
+        next_(initial_),
+        rng_(seed) {}
+
+  void Reset() { next_ = initial_; }
+
+  // The next delay: uniform in [d/2, d] where d doubles from `initial` up to
+  // `max`, so workers that failed together do not all retry together.
+  milliseconds Next() {
+    milliseconds d = next_;
+    next_ = std::min(max_, next_ * 2);
+    std::uniform_int_distribution<int64_t> pick(d.count() / 2, d.count());
+    return milliseconds(std::max<int64_t>(1, pick(rng_)));
+  }
+
+ private:
+  const milliseconds initial_;
+  const milliseconds max_;
+  milliseconds next_;
+  std::mt19937_64 rng_;
+};
+
+// Runs one PullSnapshot call. Threading: Run() is called once, on the
+// calling thread, which fetches the manifest, starts the workers, reports
+// progress and joins them; workers share the state guarded by mu_ and the
+// atomics below.
+class Puller {
+ public:
+  Puller(ChunkSource& source, const std::string& region_id, const std::string& snapshot_id, ChunkStore& dest,
+         const PullOptions& options)
+      : source_(source),
+        region_id_(region_id),
+        snapshot_id_(snapshot_id),
+        dest_(dest),
+        options_(options),
+        clock_(options),
+        what_("pull of snapshot " + snapshot_id + " from region " + region_id) {}
+
+  Result<PullResult> Run();
+
+ private:
+  Result<Manifest> FetchManifest();
+  void PlanChunks(const Manifest& m);
+  void Worker(uint64_t seed);
+  Status PullChunk(const WantedChunk& c, Backoff& backoff);
+  std::string ChunkWhat(const WantedChunk& c) const;
+
+  // Called after a kUnavailable `error`: fails with kUnavailable once
+  // retry_for has passed since the last success, else sleeps the next
+  // backoff delay. kCancelled if cancelled meanwhile.
+  Status WaitToRetry(const Status& error, Backoff& backoff, const std::string& what);
+  // Waits until the rate limit allows the next fetch.
+  Status WaitForRate();
+  // Sleeps `d` unless the pull stops first; kCancelled on cancellation, an
+  // error (never returned to the caller: the first error is) if another
+  // thread failed.
+  Status Sleep(milliseconds d);
+  Status StopStatus() const;
+
+  void RecordSuccess() { last_success_ns_.store(clock_.Now().time_since_epoch().count()); }
+  void RecordWire(uint64_t wire_bytes);
+  void MarkDone(const WantedChunk& c, bool fetched);
+  void Fail(Status st);
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+
+  PullProgress SnapshotProgress();
+  void ReportProgress();
+
+  ChunkSource& source_;
+  const std::string& region_id_;
+  const std::string& snapshot_id_;
+  ChunkStore& dest_;
+  const PullOptions& options_;
+  PullClock clock_;
+  const std::string what_;
+
+  std::vector<WantedChunk> wanted_;  // written before the workers start
+  std::atomic<size_t> next_chunk_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<Steady::rep> last_success_ns_{0};
+
+  std::mutex pin_mu_;  // serializes options_.pin
+
+  std::mutex mu_;
+  std::condition_variable cv_;  // workers finishing, stop_ being set
+  unsigned running_ = 0;        // guarded by mu_
+  Status error_;                // guarded by mu_: the first failure
+  PullProgress progress_;       // guarded by mu_ (bytes_per_second aside)
+  // Earliest time the next fetch may start under the rate limit.
+  Steady::time_point rate_ready_{};  // guarded by mu_
+  // (time, wire_bytes) samples for bytes_per_second; calling thread only.
+  std::deque<std::pair<Steady::time_point, uint64_t>> rate_samples_;
+};
+
+Result<PullResult> Puller::Run() {
+  if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before it started");
+  RecordSuccess();  // the retry_for window starts now
+  ASSIGN_OR_RETURN(Manifest manifest, FetchManifest());
+  PlanChunks(manifest);
+  rate_ready_ = clock_.Now();
+  rate_samples_.emplace_back(clock_.Now(), 0);
+
+  const unsigned workers =
+      static_cast<unsigned>(std::min<size_t>(std::max(1u, options_.in_flight), wanted_.size()));
+  std::vector<std::thread> threads;
+  threads.reserve(workers);
+  std::random_device entropy;
+  for (unsigned i = 0; i < workers; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++running_;
+    }
+    try {
+      threads.emplace_back([this, seed = (uint64_t{entropy()} << 32) ^ entropy()] { Worker(seed); });
+    } catch (const std::system_error& e) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        --running_;
+      }
+      Fail(Internal(what_ + ": cannot start worker thread: " + e.what()));
+      break;
+    }
+  }
+
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    Steady::time_point next_report = Steady::now() + kProgressInterval;
+    while (running_ > 0) {
+      cv_.wait_until(lock, next_report, [this] { return running_ == 0; });
+      if (running_ == 0 || Steady::now() < next_report) continue;
+      lock.unlock();
+      ReportProgress();
+      lock.lock();
+      next_report = Steady::now() + kProgressInterval;
+    }
+  }
+  for (std::thread& t : threads) t.join();
+
+  Status st;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    st = error_;
+  }
+  if (st.ok() && IsCancelled(options_.cancel)) st = Cancelled(what_ + " cancelled");
+  if (st.ok()) {
+    // The caller commits the manifest next: every chunk must survive a crash
+    // first.
+    st = dest_.Sync();
+    if (!st.ok()) st = st.WithContext(what_ + ": sync of the destination store");
+  }
+  PullProgress final_progress = SnapshotProgress();
+  if (options_.progress) options_.progress(final_progress);
+  if (!st.ok()) return st;
+  return PullResult{std::move(manifest), final_progress};
+}
+
+Result<Manifest> Puller::FetchManifest() {
+  Backoff backoff(options_.initial_backoff, options_.max_backoff, std::random_device{}());
+  const std::string what = what_ + ": manifest";
+  for (;;) {
+    Result<Manifest> m = source_.FetchManifest(region_id_, snapshot_id_);
+    if (m.ok()) {
+      RecordSuccess();
+      Status valid = m->Validate();
+      if (!valid.ok()) return valid.WithContext(what);
+      return m;
+    }
+    if (m.status().code() != Code::kUnavailable) return m.status().WithContext(what);
+    RETURN_IF_ERROR(WaitToRetry(m.status(), backoff, what));
+  }
+}
+
+void Puller::PlanChunks(const Manifest& m) {
+  std::unordered_map<ChunkId, size_t, ChunkIdHash> index;
+  for (uint64_t i = 0; i < m.entries.size(); ++i) {
+    const ChunkEntry& e = m.entries[i];
+    if (e.zero) continue;
+    ++progress_.chunks_total;
+    progress_.bytes_total += e.length;
+    auto [it, inserted] = index.try_emplace(e.id, wanted_.size());
+    if (inserted) wanted_.push_back(WantedChunk{e.id, i, e.length, 0, 0});
+    WantedChunk& c = wanted_[it->second];
+    ++c.entries;
+    c.bytes += e.length;
+  }
+}
+
+void Puller::Worker(uint64_t seed) {
+  Backoff backoff(options_.initial_backoff, options_.max_backoff, seed);
+  for (;;) {
+    if (stopping()) break;
+    size_t k = next_chunk_.fetch_add(1);
+    if (k >= wanted_.size()) break;
+    if (IsCancelled(options_.cancel)) {
+      Fail(Cancelled(what_ + " cancelled before " + ChunkWhat(wanted_[k])));
+      break;
+    }
+    Status st = PullChunk(wanted_[k], backoff);
+    if (!st.ok()) {
+      Fail(std::move(st));
+      break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  --running_;
+  cv_.notify_all();
+}
+
+Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
+  const std::string what = what_ + ": " + ChunkWhat(c);
+  // Pinned before the Has check, so garbage collection cannot delete a chunk
+  // between our finding it and the caller committing the manifest.
+  if (options_.pin) {
+    std::lock_guard<std::mutex> lock(pin_mu_);
+    options_.pin(c.id);
+  }
+  Result<bool> has = dest_.Has(c.id);
+  if (!has.ok()) return has.status().WithContext(what + ": local lookup");
+  if (*has) {
+    MarkDone(c, /*fetched=*/false);
+    return Status::Ok();
+  }
+
+  unsigned corrupt = 0;
+  for (;;) {
+    RETURN_IF_ERROR(WaitForRate());
+    if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before " + ChunkWhat(c));
+    if (stopping()) return StopStatus();
+    uint64_t wire = 0;
+    Result<std::vector<uint8_t>> data = source_.FetchChunk(region_id_, c.id, &wire);
+    RecordWire(wire);
+    Status st = data.status();
+    if (st.ok()) {
+      RecordSuccess();
+      backoff.Reset();
+      if (data->size() != c.length) {
+        st = DataLoss("received " + std::to_string(data->size()) + " bytes, manifest says " +
+                      std::to_string(c.length));
+      } else {
+        // Put verifies the bytes again: a source that skipped its check is
+        // caught here, and counts as corruption like any other.
+        st = dest_.Put(c.id, *data);
+        if (st.ok()) {
+          MarkDone(c, /*fetched=*/true);
+          return Status::Ok();
+        }
+        if (st.code() != Code::kDataLoss) return st.WithContext(what + ": local store");
+      }
+    }
+    switch (st.code()) {
+      case Code::kUnavailable:
+        RETURN_IF_ERROR(WaitToRetry(st, backoff, what));
+        break;
+      case Code::kDataLoss:
+        if (++corrupt > options_.corrupt_retries) {
+          return DataLoss(what + ": failed verification " + std::to_string(corrupt) + " times (" +
+                          std::to_string(options_.corrupt_retries) +
+                          " retries allowed); last: " + st.message());
+        }
+        break;
+      default:
+        return st.WithContext(what);
+    }
+  }
+}
+
+std::string Puller::ChunkWhat(const WantedChunk& c) const {
+  return "chunk " + ToHex(c.id) + " (entry " + std::to_string(c.first_entry) + ")";
+}
+
+Status Puller::WaitToRetry(const Status& error, Backoff& backoff, const std::string& what) {
+  const Steady::time_point last_success{Steady::duration(last_success_ns_.load())};
+  const Steady::duration since = clock_.Now() - last_success;
+  if (since >= options_.retry_for) {
+    return Unavailable(what + ": source unavailable for " + std::to_string(Seconds(since)) +
+                       " s since the last successful read (retrying for " +
+                       std::to_string(Seconds(options_.retry_for)) + " s); last error: " + error.ToString());
+  }
+  // Never sleep past the end of the window: the last attempt comes at its end.
+  auto left = std::chrono::ceil<milliseconds>(options_.retry_for - since);
+  return Sleep(std::min(backoff.Next(), left));
+}
+
+Status Puller::WaitForRate() {
+  if (options_.rate_limit_bytes_per_second == 0) return Status::Ok();
+  Steady::duration wait;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wait = rate_ready_ - clock_.Now();
+  }
+  if (wait <= Steady::duration::zero()) return Status::Ok();
+  return Sleep(std::chrono::ceil<milliseconds>(wait));
+}
+
+Status Puller::Sleep(milliseconds d) {
+  if (clock_.uses_seam()) {
+    clock_.SeamSleep(d);
+  } else {
+    const Steady::time_point until = Steady::now() + d;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping() && !IsCancelled(options_.cancel)) {
+      Steady::time_point now = Steady::now();
+      if (now >= until) break;
+      cv_.wait_until(lock, std::min(until, now + kCancelPollInterval), [this] { return stopping(); });
+    }
+  }
+  if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled while waiting to retry");
+  if (stopping()) return StopStatus();
+  return Status::Ok();
+}
+
+Status Puller::StopStatus() const { return Aborted("", what_ + ": stopped after another failure"); }
+
+void Puller::RecordWire(uint64_t wire_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  progress_.wire_bytes += wire_bytes;
+  const uint64_t rate = options_.rate_limit_bytes_per_second;
+  if (rate == 0 || wire_bytes == 0) return;
+  // A token bucket without burst, kept as the time its debt is paid off:
+  // received bytes push that time out by bytes/rate, and no fetch starts
+  // before it. Idle time is not banked.
+  auto cost = std::chrono::duration_cast<Steady::duration>(
+      std::chrono::duration<double>(static_cast<double>(wire_bytes) / static_cast<double>(rate)));
+  rate_ready_ = std::max(rate_ready_, clock_.Now()) + cost;
+}
+
+void Puller::MarkDone(const WantedChunk& c, bool fetched) {
+  std::lock_guard<std::mutex> lock(mu_);
+  progress_.chunks_done += c.entries;
+  progress_.bytes_done += c.bytes;
+  if (fetched) ++progress_.chunks_fetched;
+}
+
+void Puller::Fail(Status st) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (error_.ok()) error_ = std::move(st);
+  stop_.store(true);
+  cv_.notify_all();
+}
+
+PullProgress Puller::SnapshotProgress() {
+  PullProgress p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    p = progress_;
+  }
+  const Steady::time_point now = clock_.Now();
+  rate_samples_.emplace_back(now, p.wire_bytes);
+  while (rate_samples_.size() > 2 && now - rate_samples_[1].first >= kRateWindow) rate_samples_.pop_front();
+  const auto& [then, then_bytes] = rate_samples_.front();
+  const double span = Seconds(now - then);
+  p.bytes_per_second = span > 0 ? static_cast<double>(p.wire_bytes - then_bytes) / span : 0;
+  return p;
+}
+
+void Puller::ReportProgress() {
+  if (!options_.progress) return;
+  options_.progress(SnapshotProgress());
+}
+
+}  // namespace
+
+Result<PullResult> PullSnapshot(ChunkSource& source, const std::string& source_region_id,
+                                const std::string& snapshot_id, ChunkStore& dest,
+                                const PullOptions& options) {
+  Puller puller(source, source_region_id, snapshot_id, dest, options);
+  return puller.Run();
+}
+
+}  // namespace ferry

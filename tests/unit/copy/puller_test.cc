@@ -1,0 +1,537 @@
+#include "copy/puller.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "fake_chunk_source.h"
+#include "store/fs_chunk_store.h"
+#include "unit/store/store_test_util.h"
+
+namespace ferry {
+namespace {
+
+using std::chrono::milliseconds;
+using testing_util::FakeChunkSource;
+using testing_util::RandomBytes;
+using testing_util::ScratchDir;
+
+constexpr uint32_t kChunk = 64 << 10;  // small chunks keep the tests fast
+constexpr char kRegion[] = "cn-source";
+constexpr char kSnapshot[] = "s-source0000000000001";
+
+// A FsChunkStore that counts Syncs, remembers Puts, and can fail Put.
+class SpyStore final : public ChunkStore {
+ public:
+  explicit SpyStore(std::unique_ptr<FsChunkStore> inner) : inner_(std::move(inner)) {}
+
+  Status Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored = nullptr) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      put_ids_.insert(id);
+      if (!put_error_.ok()) return put_error_;
+    }
+    return inner_->Put(id, plaintext, newly_stored);
+  }
+  Status Sync() override {
+    syncs_.fetch_add(1);
+    return inner_->Sync();
+  }
+  Result<std::vector<uint8_t>> Get(const ChunkId& id) override { return inner_->Get(id); }
+  Result<bool> Has(const ChunkId& id) override { return inner_->Has(id); }
+  Status Delete(const ChunkId& id) override { return inner_->Delete(id); }
+  Status List(const std::function<void(const ChunkId&)>& fn) override { return inner_->List(fn); }
+  Result<ChunkStoreStats> Stats() override { return inner_->Stats(); }
+
+  void FailPuts(Status st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    put_error_ = std::move(st);
+  }
+  bool WasPut(const ChunkId& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return put_ids_.count(id) != 0;
+  }
+  int syncs() const { return syncs_.load(); }
+
+ private:
+  std::unique_ptr<FsChunkStore> inner_;
+  std::mutex mu_;
+  std::set<ChunkId> put_ids_;  // guarded by mu_
+  Status put_error_;           // guarded by mu_
+  std::atomic<int> syncs_{0};
+};
+
+class PullTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto fs = FsChunkStore::Open(dir_.Sub("dest"));
+    ASSERT_TRUE(fs.ok()) << fs.status().ToString();
+    store_ = std::make_unique<SpyStore>(std::move(*fs));
+    options_.in_flight = 4;
+    options_.initial_backoff = milliseconds(100);
+    options_.max_backoff = milliseconds(400);
+    options_.sleep = [this](milliseconds d) {
+      std::lock_guard<std::mutex> lock(sleeps_mu_);
+      sleeps_.push_back(d);
+    };
+  }
+
+  // A snapshot with one chunk per seed, seed 0 meaning a hole, served by
+  // source_. Returns the manifest; chunk bytes are kept in bytes_.
+  Manifest Snapshot(const std::vector<uint64_t>& seeds) {
+    Manifest m = Manifest::Empty(uint64_t{kChunk} * seeds.size(), kChunk);
+    for (size_t i = 0; i < seeds.size(); ++i) {
+      if (seeds[i] == 0) continue;
+      std::vector<uint8_t> bytes = RandomBytes(kChunk, seeds[i]);
+      m.entries[i].zero = false;
+      m.entries[i].id = source_.AddChunk(bytes);
+      bytes_[m.entries[i].id] = std::move(bytes);
+    }
+    source_.SetManifest(kRegion, kSnapshot, m);
+    return m;
+  }
+  static std::vector<uint64_t> Seeds(uint64_t first, size_t n) {
+    std::vector<uint64_t> seeds;
+    for (size_t i = 0; i < n; ++i) seeds.push_back(first + i);
+    return seeds;
+  }
+
+  Result<PullResult> Pull() { return PullSnapshot(source_, kRegion, kSnapshot, *store_, options_); }
+
+  void ExpectStored(const Manifest& m) {
+    for (const ChunkEntry& e : m.entries) {
+      if (e.zero) continue;
+      Result<std::vector<uint8_t>> got = store_->Get(e.id);
+      ASSERT_TRUE(got.ok()) << ToHex(e.id) << ": " << got.status().ToString();
+      EXPECT_EQ(*got, bytes_[e.id]) << ToHex(e.id);
+    }
+  }
+
+  std::vector<milliseconds> Sleeps() {
+    std::lock_guard<std::mutex> lock(sleeps_mu_);
+    return sleeps_;
+  }
+  milliseconds SleptTotal() {
+    milliseconds total{0};
+    for (milliseconds d : Sleeps()) total += d;
+    return total;
+  }
+
+  ScratchDir dir_;
+  FakeChunkSource source_;
+  std::unique_ptr<SpyStore> store_;
+  std::map<ChunkId, std::vector<uint8_t>> bytes_;
+  PullOptions options_;
+  std::mutex sleeps_mu_;
+  std::vector<milliseconds> sleeps_;  // guarded by sleeps_mu_
+};
+
+TEST_F(PullTest, PullCopiesEveryDataChunkAndNeverFetchesHoles) {
+  Manifest m = Snapshot({1, 2, 0, 3, 4, 5, 0, 0, 6, 7, 8, 9, 10, 11, 0, 12});
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->manifest.logical_size, m.logical_size);
+  EXPECT_EQ(r->manifest.chunk_size, m.chunk_size);
+  EXPECT_EQ(r->manifest.ContentDigest(), m.ContentDigest());
+  ExpectStored(m);
+  EXPECT_EQ(source_.total_fetches(), 12u);
+  EXPECT_EQ(source_.Fetches(ChunkId{}), 0u);
+  for (const auto& [id, bytes] : bytes_) EXPECT_EQ(source_.Fetches(id), 1u) << ToHex(id);
+  EXPECT_EQ(r->stats.chunks_total, 12u);
+  EXPECT_EQ(r->stats.chunks_fetched, 12u);
+  EXPECT_EQ(r->stats.bytes_total, m.DataBytes());
+  EXPECT_EQ(r->stats.wire_bytes, 12u * kChunk);
+  EXPECT_GE(store_->syncs(), 1);
+  EXPECT_TRUE(Sleeps().empty()) << "nothing failed and there is no rate limit";
+}
+
+TEST_F(PullTest, PullFetchesDuplicateIdsOnce) {
+  Manifest m = Snapshot({7, 7, 0, 8, 7, 8, 9});
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(source_.total_fetches(), 3u);
+  EXPECT_EQ(r->stats.chunks_fetched, 3u);
+  EXPECT_EQ(r->stats.chunks_total, 6u) << "progress counts manifest entries";
+  EXPECT_EQ(r->stats.chunks_done, 6u);
+  EXPECT_EQ(r->stats.bytes_done, m.DataBytes());
+}
+
+TEST_F(PullTest, PullOfEmptySnapshotFetchesNothing) {
+  Manifest m = Snapshot({0, 0, 0});
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->manifest.ContentDigest(), m.ContentDigest());
+  EXPECT_EQ(source_.total_fetches(), 0u);
+  EXPECT_EQ(r->stats.chunks_total, 0u);
+}
+
+TEST_F(PullTest, PullMovesOnlyChangedChunksOfANewVersion) {
+  Manifest v1 = Snapshot(Seeds(100, 20));
+  for (const ChunkEntry& e : v1.entries) ASSERT_TRUE(store_->Put(e.id, bytes_[e.id]).ok());
+  std::vector<uint64_t> seeds2 = Seeds(100, 20);
+  seeds2[4] = 1004;
+  seeds2[17] = 1017;
+  Manifest v2 = Snapshot(seeds2);
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->manifest.ContentDigest(), v2.ContentDigest());
+  ExpectStored(v2);
+  EXPECT_EQ(source_.total_fetches(), 2u);
+  EXPECT_EQ(source_.Fetches(v2.entries[4].id), 1u);
+  EXPECT_EQ(source_.Fetches(v2.entries[17].id), 1u);
+  EXPECT_EQ(r->stats.chunks_fetched, 2u);
+  EXPECT_EQ(r->stats.wire_bytes,
+            source_.wire_bytes_of(v2.entries[4].id) + source_.wire_bytes_of(v2.entries[17].id));
+  EXPECT_EQ(r->stats.chunks_done, 20u);
+}
+
+TEST_F(PullTest, PullResumesAfterCancelFetchingOnlyTheRest) {
+  Manifest m = Snapshot(Seeds(200, 20));
+  std::atomic<bool> cancel{false};
+  options_.cancel = &cancel;
+  source_.OnFetch([&](uint64_t call) {
+    if (call == 7) cancel = true;
+  });
+
+  Result<PullResult> first = Pull();
+
+  ASSERT_EQ(first.status().code(), Code::kCancelled) << first.status().ToString();
+  const uint64_t first_fetches = source_.total_fetches();
+  EXPECT_LT(first_fetches, 20u);
+  EXPECT_EQ(store_->syncs(), 0) << "a cancelled pull does not sync for a commit";
+
+  cancel = false;
+  source_.OnFetch(nullptr);
+  Result<PullResult> second = Pull();
+
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(source_.total_fetches(), 20u) << "first pull fetched " << first_fetches;
+  EXPECT_EQ(second->stats.chunks_fetched, 20u - first_fetches);
+}
+
+TEST_F(PullTest, PullCancelledBeforeStartDoesNothing) {
+  Snapshot(Seeds(1, 3));
+  std::atomic<bool> cancel{true};
+  options_.cancel = &cancel;
+
+  EXPECT_EQ(Pull().status().code(), Code::kCancelled);
+  EXPECT_EQ(source_.manifest_fetches(), 0u);
+  EXPECT_EQ(source_.total_fetches(), 0u);
+}
+
+TEST_F(PullTest, PullRunsInFlightFetchesAtOnceAndNoMore) {
+  Manifest m = Snapshot(Seeds(300, 16));
+  options_.in_flight = 4;
+  source_.Block();
+  Result<PullResult> r = Internal("not run");
+  std::thread puller([&] { r = Pull(); });
+
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (source_.concurrent() < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(source_.concurrent(), 4u);
+  source_.Release();
+  puller.join();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(source_.max_concurrent(), 4u);
+}
+
+TEST_F(PullTest, PullWithOneInFlightFetchesOneAtATime) {
+  Snapshot(Seeds(400, 8));
+  options_.in_flight = 1;
+
+  ASSERT_TRUE(Pull().ok());
+  EXPECT_EQ(source_.max_concurrent(), 1u);
+}
+
+TEST_F(PullTest, PullRetriesUnavailableManifestWithBackoff) {
+  Manifest m = Snapshot(Seeds(500, 3));
+  source_.FailNextCalls(3);
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->manifest.ContentDigest(), m.ContentDigest());
+  EXPECT_EQ(source_.manifest_fetches(), 4u);
+  EXPECT_EQ(Sleeps().size(), 3u);
+}
+
+TEST_F(PullTest, PullRetriesUnavailableChunksWithGrowingJitteredBackoff) {
+  Manifest m = Snapshot(Seeds(600, 6));
+  options_.in_flight = 1;
+  source_.OnFetch([&](uint64_t call) {
+    if (call == 3) source_.FailNextCalls(4);
+  });
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(source_.total_fetches(), 6u + 4u);
+  std::vector<milliseconds> sleeps = Sleeps();
+  const std::vector<milliseconds> caps = {milliseconds(100), milliseconds(200), milliseconds(400),
+                                          milliseconds(400)};
+  ASSERT_EQ(sleeps.size(), caps.size());
+  for (size_t i = 0; i < caps.size(); ++i) {
+    EXPECT_LE(sleeps[i], caps[i]) << "sleep " << i;
+    EXPECT_GE(sleeps[i], caps[i] / 2) << "sleep " << i;
+  }
+}
+
+TEST_F(PullTest, PullGivesUpWhenUnavailableBeyondRetryFor) {
+  Snapshot(Seeds(700, 4));
+  options_.retry_for = std::chrono::seconds(60);
+  options_.max_backoff = std::chrono::seconds(5);
+  source_.OnFetch([&](uint64_t call) {
+    if (call == 2) source_.SetDown(true);
+  });
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("fake: source down"), std::string::npos) << r.status().ToString();
+  // Time only moves through the seam here, so the workers slept (together)
+  // about retry_for before giving up; each one's sleeps stop at its end.
+  EXPECT_GT(Sleeps().size(), 10u);
+  EXPECT_GE(SleptTotal(), std::chrono::seconds(50));
+  EXPECT_LE(SleptTotal(), options_.in_flight * options_.retry_for);
+  EXPECT_EQ(store_->syncs(), 0);
+}
+
+TEST_F(PullTest, PullGivesUpWhenManifestUnavailableBeyondRetryFor) {
+  Snapshot(Seeds(750, 2));
+  options_.retry_for = std::chrono::seconds(10);
+  source_.SetDown(true);
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("manifest"), std::string::npos) << r.status().ToString();
+  EXPECT_LE(SleptTotal(), options_.retry_for);
+  EXPECT_GE(SleptTotal(), std::chrono::seconds(8));
+  EXPECT_EQ(source_.total_fetches(), 0u);
+}
+
+TEST_F(PullTest, PullRetriesCorruptChunkAndSucceeds) {
+  Manifest m = Snapshot(Seeds(800, 5));
+  const ChunkId bad = m.entries[2].id;
+  source_.CorruptNext(bad, 2);
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(source_.Fetches(bad), 3u);
+  EXPECT_EQ(r->stats.chunks_fetched, 5u);
+  EXPECT_EQ(r->stats.wire_bytes, 7u * kChunk) << "corrupt transfers crossed the network too";
+}
+
+TEST_F(PullTest, PullFailsWithDataLossNamingAChunkThatStaysCorrupt) {
+  Manifest m = Snapshot(Seeds(900, 5));
+  const ChunkId bad = m.entries[3].id;
+  source_.CorruptNext(bad, 1000);
+  options_.corrupt_retries = 3;
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_EQ(r.status().code(), Code::kDataLoss) << r.status().ToString();
+  EXPECT_NE(r.status().message().find(ToHex(bad)), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(source_.Fetches(bad), 4u) << "one try and corrupt_retries retries";
+  EXPECT_EQ(store_->syncs(), 0);
+}
+
+TEST_F(PullTest, PullCatchesBadBytesTheSourceDidNotCatch) {
+  Manifest m = Snapshot(Seeds(1000, 4));
+  const ChunkId bad = m.entries[1].id;
+  source_.LieNext(bad, 1);
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(source_.Fetches(bad), 2u);
+}
+
+TEST_F(PullTest, PullFailsAtOnceWhenAChunkIsGone) {
+  Manifest m = Snapshot(Seeds(1100, 10));
+  const ChunkId gone = m.entries[2].id;
+  source_.Remove(gone);
+  options_.in_flight = 1;
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
+  EXPECT_NE(r.status().message().find(ToHex(gone)), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(source_.Fetches(gone), 1u);
+  EXPECT_EQ(source_.total_fetches(), 3u) << "nothing after the failure";
+  EXPECT_TRUE(Sleeps().empty());
+  EXPECT_EQ(store_->syncs(), 0);
+}
+
+TEST_F(PullTest, PullFailsAtOnceWhenTheSnapshotIsGone) {
+  Result<PullResult> r = Pull();  // the source has no manifest
+
+  ASSERT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
+  EXPECT_EQ(r.status().reason(), "InvalidSnapshotId.NotFound");
+  EXPECT_EQ(source_.manifest_fetches(), 1u);
+  EXPECT_TRUE(Sleeps().empty());
+}
+
+TEST_F(PullTest, PullFailsAtOnceWhenTheDestinationIsFull) {
+  Snapshot(Seeds(1200, 6));
+  options_.in_flight = 1;
+  store_->FailPuts(ResourceExhausted("", "disk full"));
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_EQ(r.status().code(), Code::kResourceExhausted) << r.status().ToString();
+  EXPECT_EQ(source_.total_fetches(), 1u);
+}
+
+TEST_F(PullTest, PullPinsEveryDataChunkBeforePuttingIt) {
+  Manifest m = Snapshot({1300, 1301, 0, 1302, 1303, 1301, 1304});
+  ASSERT_TRUE(store_->Put(m.entries[0].id, bytes_[m.entries[0].id]).ok());
+  ASSERT_TRUE(store_->Put(m.entries[3].id, bytes_[m.entries[3].id]).ok());
+  std::mutex mu;
+  std::multiset<ChunkId> pinned;
+  std::set<ChunkId> put_before_pin;
+  options_.pin = [&](const ChunkId& id) {
+    std::lock_guard<std::mutex> lock(mu);
+    pinned.insert(id);
+    if (id != m.entries[0].id && id != m.entries[3].id && store_->WasPut(id)) put_before_pin.insert(id);
+  };
+
+  ASSERT_TRUE(Pull().ok());
+
+  std::multiset<ChunkId> want;
+  for (const auto& [id, bytes] : bytes_) want.insert(id);
+  EXPECT_EQ(pinned, want) << "every distinct data chunk once, present or fetched";
+  EXPECT_TRUE(put_before_pin.empty());
+  EXPECT_EQ(source_.total_fetches(), 3u);
+}
+
+TEST_F(PullTest, PullReportsProgressOnTheCallingThreadEndingComplete) {
+  Manifest m = Snapshot({1400, 0, 1401, 1402, 1403, 0, 1404});
+  ASSERT_TRUE(store_->Put(m.entries[0].id, bytes_[m.entries[0].id]).ok());
+  std::vector<PullProgress> calls;
+  std::set<std::thread::id> threads;
+  options_.progress = [&](const PullProgress& p) {
+    calls.push_back(p);
+    threads.insert(std::this_thread::get_id());
+  };
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(threads, std::set<std::thread::id>{std::this_thread::get_id()});
+  const PullProgress& last = calls.back();
+  EXPECT_EQ(last.chunks_total, 5u);
+  EXPECT_EQ(last.chunks_done, last.chunks_total);
+  EXPECT_EQ(last.chunks_fetched, 4u);
+  EXPECT_EQ(last.bytes_total, m.DataBytes());
+  EXPECT_EQ(last.bytes_done, last.bytes_total);
+  EXPECT_EQ(last.wire_bytes, 4u * kChunk);
+  EXPECT_EQ(r->stats.chunks_done, last.chunks_done);
+  EXPECT_EQ(r->stats.wire_bytes, last.wire_bytes);
+  for (size_t i = 1; i < calls.size(); ++i) EXPECT_GE(calls[i].chunks_done, calls[i - 1].chunks_done);
+}
+
+TEST_F(PullTest, PullRateLimitSleepsForTheWireBytes) {
+  // 10 chunks of 50000 wire bytes at 100000 B/s: 5 s of traffic, and the
+  // limiter makes every fetch but the first wait for the one before.
+  Manifest m = Manifest::Empty(uint64_t{kChunk} * 10, kChunk);
+  for (size_t i = 0; i < 10; ++i) {
+    m.entries[i].zero = false;
+    m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, 1500 + i), 50000);
+  }
+  source_.SetManifest(kRegion, kSnapshot, m);
+  options_.in_flight = 1;
+  options_.rate_limit_bytes_per_second = 100000;
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->stats.wire_bytes, 500000u);
+  EXPECT_LE(SleptTotal(), milliseconds(5000));
+  EXPECT_GE(SleptTotal(), milliseconds(4500 - 300)) << "9 of 10 chunks paid for, less real time elapsed";
+}
+
+TEST_F(PullTest, PullCancelsDuringBackoff) {
+  Snapshot(Seeds(1600, 3));
+  std::atomic<bool> cancel{false};
+  options_.cancel = &cancel;
+  options_.sleep = [&](milliseconds d) {
+    std::lock_guard<std::mutex> lock(sleeps_mu_);
+    sleeps_.push_back(d);
+    cancel = true;
+  };
+  source_.SetDown(true);
+
+  Result<PullResult> r = Pull();
+
+  EXPECT_EQ(r.status().code(), Code::kCancelled) << r.status().ToString();
+  EXPECT_EQ(Sleeps().size(), 1u);
+}
+
+// Real sleeps (no seam): a worker in a long backoff must still notice, at
+// once, a cancel or another worker's failure. Broken, these tests hang for
+// minutes instead of failing an assertion.
+TEST_F(PullTest, PullCancelInterruptsARealBackoff) {
+  Manifest m = Snapshot(Seeds(1700, 3));
+  options_.sleep = nullptr;
+  options_.initial_backoff = std::chrono::minutes(10);
+  options_.max_backoff = std::chrono::minutes(10);
+  source_.SetUnavailable(m.entries[0].id);
+  options_.in_flight = 1;
+  std::atomic<bool> cancel{false};
+  options_.cancel = &cancel;
+  Result<PullResult> r = Internal("not run");
+  std::thread puller([&] { r = Pull(); });
+
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (source_.total_fetches() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  cancel = true;
+  puller.join();
+
+  EXPECT_EQ(r.status().code(), Code::kCancelled) << r.status().ToString();
+  EXPECT_EQ(source_.total_fetches(), 1u);
+}
+
+TEST_F(PullTest, PullFailureWakesAWorkerInARealBackoff) {
+  Manifest m = Snapshot(Seeds(1800, 2));
+  options_.sleep = nullptr;
+  options_.initial_backoff = std::chrono::minutes(10);
+  options_.max_backoff = std::chrono::minutes(10);
+  options_.in_flight = 2;
+  source_.SetUnavailable(m.entries[0].id);
+  source_.Remove(m.entries[1].id);
+
+  Result<PullResult> r = Pull();
+
+  EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
+}
+
+}  // namespace
+}  // namespace ferry
