@@ -21,9 +21,11 @@
 #include "api/dispatcher.h"
 #include "api/metrics.h"
 #include "api/params.h"
+#include "api/peer_endpoints.h"
 #include "api/render.h"
 #include "common/hash.h"
 #include "common/ids.h"
+#include "copy/peer_wire.h"
 
 namespace ferry {
 namespace {
@@ -86,6 +88,7 @@ class BeastServer final : public Server {
         acceptor_(asio::make_strand(ioc_)),
         dispatcher_(std::move(actions), regions, accounts, clock, metrics_, config.host_id,
                     config.max_clock_skew_seconds),
+        peer_(config.cluster_key, regions, clock),
         object_storage_(object_storage) {
     for (Region* region : regions.ordered) metrics_.AddRegion(region->id(), &region->metrics());
   }
@@ -266,12 +269,14 @@ class BeastServer final : public Server {
   }
 
   // Returns false when the connection must be closed.
-  asio::awaitable<bool> WriteResponse(Connection& conn, const HttpResponse& response, bool keep_alive) {
+  // Takes the response by value so a large body (a peer chunk) is moved,
+  // not copied, into the message.
+  asio::awaitable<bool> WriteResponse(Connection& conn, HttpResponse response, bool keep_alive) {
     http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
     res.set(http::field::server, "ferry");
     res.set(http::field::content_type, response.content_type);
     for (const auto& [name, value] : response.headers) res.set(name, value);
-    res.body() = response.body;
+    res.body() = std::move(response.body);
     res.keep_alive(keep_alive && !Stopping());
     res.prepare_payload();
     conn.stream.expires_after(kIoTimeout);
@@ -321,6 +326,9 @@ class BeastServer final : public Server {
     } else if (path == "/healthz") {
       response.content_type = "text/plain; charset=utf-8";
       response.body = "ok\n";
+    } else if (path.starts_with(kPeerPathPrefix)) {
+      HttpRequest request = ToHttpRequest(message.base(), conn);
+      response = peer_.Handle(request);
     } else if (path == "/" || path.empty()) {
       HttpRequest request = ToHttpRequest(message.base(), conn);
       request.body = std::move(message.body());
@@ -332,7 +340,7 @@ class BeastServer final : public Server {
                                 path + "\"."),
                    "unknown");
     }
-    co_return co_await WriteResponse(conn, response, keep_alive);
+    co_return co_await WriteResponse(conn, std::move(response), keep_alive);
   }
 
   // PUT /oss/<bucket>/<object>?uploadId=U&offset=O and
@@ -511,6 +519,7 @@ class BeastServer final : public Server {
   tcp::acceptor acceptor_;
   Metrics metrics_;
   Dispatcher dispatcher_;
+  const PeerEndpoints peer_;
   ObjectStorage& object_storage_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;

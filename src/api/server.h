@@ -1,5 +1,7 @@
 // Server: the HTTP front door (Boost.Beast). Routes "/" to the ECS RPC API,
-// "/metrics" to Prometheus text, "/healthz" to a liveness probe, and
+// "/metrics" to Prometheus text, "/healthz" to a liveness probe,
+// "/ferry/peer/v1/" to the region-to-region peer protocol
+// (api/peer_endpoints.h, authenticated with the cluster key), and
 // "/oss/<bucket>/<object>" to object-storage uploads:
 //   PUT  /oss/<bucket>/<object>?uploadId=U&offset=O   body = bytes at offset O
 //   POST /oss/<bucket>/<object>?uploadId=U&complete=1&size=S   publish
@@ -29,6 +31,8 @@ struct ServerConfig {
   unsigned threads = 4;
   int max_clock_skew_seconds = 15 * 60;
   std::string host_id = "ecs.aliyuncs.com";  // HostId in error bodies
+  // Shared secret of the cluster for the peer protocol; empty closes it.
+  std::string cluster_key;
 };
 
 class Server {

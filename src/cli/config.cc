@@ -19,7 +19,7 @@ constexpr SettingSource kSettings[] = {
     {"listen", "FERRY_LISTEN"},           {"data_dir", "FERRY_DATA"},
     {"regions", "FERRY_REGIONS"},         {"threads", "FERRY_THREADS"},
     {"task_threads", "FERRY_TASK_THREADS"}, {"log_level", "FERRY_LOG_LEVEL"},
-    {"ready_file", "FERRY_READY_FILE"},
+    {"ready_file", "FERRY_READY_FILE"},   {"cluster_key", "FERRY_CLUSTER_KEY"},
 };
 
 // A resolved raw value and a description of where it came from, so errors
@@ -133,6 +133,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"task_threads", {std::to_string(kDefaultTaskThreads), "default"}},
       {"log_level", {kDefaultLogLevel, "default"}},
       {"ready_file", {"", "default"}},
+      {"cluster_key", {"", "default"}},
   };
 
   ServeSettings s;
@@ -185,6 +186,9 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
                                    "\" is not one of trace, debug, info, warn, error, critical, off");
 
   s.ready_file = Trim(raw["ready_file"].value);
+  s.cluster_key = Trim(raw["cluster_key"].value);
+  if (raw["cluster_key"].origin != "default" && s.cluster_key.size() < 16)
+    return InvalidArgument("", raw["cluster_key"].origin + ": a cluster key must have at least 16 characters");
   return s;
 }
 

@@ -32,12 +32,14 @@ struct ServeSettings {
   unsigned task_threads = kDefaultTaskThreads;
   std::string log_level = kDefaultLogLevel;
   std::string ready_file;   // empty = none
+  // Peer-protocol secret; empty = DATA/cluster-key (generated on first use).
+  std::string cluster_key;
   std::string config_file;  // the file the settings were read from, if any
 };
 
 // Raw values given on the command line; a missing key means "not given".
 // Keys are the TOML key names: listen, data_dir, regions, threads,
-// task_threads, log_level, ready_file, config.
+// task_threads, log_level, ready_file, cluster_key, config.
 using SettingOverrides = std::map<std::string, std::string>;
 
 // Resolves the settings from `flags`, the environment and the config file.

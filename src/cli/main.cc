@@ -15,7 +15,7 @@ namespace {
 // Data-dir flags shared by serve, fsck and gc; recorded in `flags` only when
 // given, so the environment and the config file can fill the rest.
 struct DataDirFlags {
-  std::string config, listen, data, regions, threads, task_threads, log_level, ready_file;
+  std::string config, listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
 
   void AddTo(CLI::App* cmd, bool server) {
     cmd->add_option("--config", config, "TOML config file (env FERRY_CONFIG)");
@@ -27,6 +27,8 @@ struct DataDirFlags {
     cmd->add_option("--threads", threads, "HTTP I/O threads (env FERRY_THREADS)");
     cmd->add_option("--task-threads", task_threads, "concurrent tasks per region (env FERRY_TASK_THREADS)");
     cmd->add_option("--ready-file", ready_file, "write {endpoint,port,pid} here once listening");
+    cmd->add_option("--cluster-key", cluster_key,
+                    "peer-protocol secret shared by the cluster (env FERRY_CLUSTER_KEY; default DATA/cluster-key)");
   }
 
   SettingOverrides Overrides(CLI::App* cmd) const {
@@ -42,6 +44,7 @@ struct DataDirFlags {
     put("--threads", "threads", threads);
     put("--task-threads", "task_threads", task_threads);
     put("--ready-file", "ready_file", ready_file);
+    put("--cluster-key", "cluster_key", cluster_key);
     return out;
   }
 };

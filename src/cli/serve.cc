@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
+#include "copy/peer_auth.h"
 #include "region/object_storage.h"
 #include "region/region.h"
 
@@ -35,6 +36,7 @@ constexpr const char* kRootAccountName = "root";
 
 std::string AccountsDbPath(const std::string& data) { return data + "/accounts.db"; }
 std::string RootCredentialsPath(const std::string& data) { return data + "/root-credentials.json"; }
+std::string ClusterKeyPath(const std::string& data) { return data + "/cluster-key"; }
 std::string OssDir(const std::string& data) { return data + "/oss"; }
 std::string RegionDir(const std::string& data, const std::string& region) { return data + "/regions/" + region; }
 
@@ -269,10 +271,17 @@ Status RunServe(const ServeSettings& settings) {
   ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings.data_dir));
   ASSIGN_OR_RETURN(RootIdentity root, EnsureRootAccount(*data.accounts, settings.data_dir, clock));
   data.storage = std::make_unique<ObjectStorage>(OssDir(settings.data_dir), root.account_id);
+  std::string cluster_key = settings.cluster_key;
+  if (cluster_key.empty()) {
+    Result<std::string> key = LoadOrCreateClusterKey(ClusterKeyPath(settings.data_dir));
+    if (!key.ok()) return key.status().WithContext("loading the cluster key");
+    cluster_key = std::move(key).value();
+  }
 
   ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(settings, *data.storage, clock));
 
   ServerConfig server_config;
+  server_config.cluster_key = std::move(cluster_key);
   server_config.listen_address = settings.listen_host;
   server_config.port = settings.listen_port;
   server_config.threads = settings.threads;

@@ -174,6 +174,15 @@ class Region {
   virtual Result<TaskRecord> DescribeTaskAttribute(const Caller& c, const std::string& task_id) = 0;
   virtual Status CancelTask(const Caller& c, const std::string& task_id) = 0;
 
+  // Peer reads (api/peer_endpoints.h): another region pulling this region's
+  // data for a copy. No caller: the cluster key authenticated the peer.
+  // The committed encoded manifest of `snapshot_id`; kNotFound with reason
+  // InvalidSnapshotId.NotFound when it is absent or not committed yet.
+  virtual Result<std::vector<uint8_t>> PeerReadManifest(const std::string& snapshot_id) = 0;
+  // The verified plaintext of chunk `id` (ChunkStore::Get: kNotFound,
+  // kDataLoss).
+  virtual Result<std::vector<uint8_t>> PeerReadChunk(const ChunkId& id) = 0;
+
   // Operations.
   virtual Status CollectGarbage(GcStats* stats) = 0;
   virtual Status Fsck(FsckReport* report) = 0;

@@ -575,6 +575,24 @@ Result<Page<SnapshotRecord>> RegionImpl::DescribeSnapshots(const Caller& c,
   return catalog_->ListSnapshots(q);
 }
 
+// ----------------------------------------------------------------- Peer reads
+
+Result<std::vector<uint8_t>> RegionImpl::PeerReadManifest(const std::string& snapshot_id) {
+  Result<SnapshotRecord> snap = catalog_->GetSnapshot(snapshot_id);
+  if (!snap.ok()) {
+    if (snap.status().code() == Code::kNotFound) return SnapshotNotFound(snapshot_id);
+    return snap.status();
+  }
+  // A snapshot still being written has no manifest a peer may rely on.
+  if (snap->status != "accomplished" || snap->manifest.empty()) {
+    return NotFound("InvalidSnapshotId.NotFound", "The specified snapshot \"" + snapshot_id +
+                                                      "\" is not committed yet (status " + snap->status + ").");
+  }
+  return std::move(snap->manifest);
+}
+
+Result<std::vector<uint8_t>> RegionImpl::PeerReadChunk(const ChunkId& id) { return store_->Get(id); }
+
 // ------------------------------------------------------------- DeleteSnapshot
 
 Status RegionImpl::DeleteSnapshot(const Caller& c, const std::string& snapshot_id, bool force) {

@@ -82,6 +82,9 @@ class RegionImpl final : public Region {
   Result<TaskRecord> DescribeTaskAttribute(const Caller& c, const std::string& task_id) override;
   Status CancelTask(const Caller& c, const std::string& task_id) override;
 
+  Result<std::vector<uint8_t>> PeerReadManifest(const std::string& snapshot_id) override;
+  Result<std::vector<uint8_t>> PeerReadChunk(const ChunkId& id) override;
+
   // Mark-and-sweep over all committed manifests; see the file comment.
   Status CollectGarbage(GcStats* stats) override;
   // Reads and verifies every chunk, decodes every manifest and checks that

@@ -112,6 +112,12 @@ class FakeRegion final : public Region {
     cancelled.push_back(task_id);
     return next_error;
   }
+  Result<std::vector<uint8_t>> PeerReadManifest(const std::string& snapshot_id) override {
+    return NotFound("InvalidSnapshotId.NotFound", "no manifest for " + snapshot_id);
+  }
+  Result<std::vector<uint8_t>> PeerReadChunk(const ChunkId& id) override {
+    return NotFound("", "no chunk " + ToHex(id));
+  }
   Status CollectGarbage(GcStats*) override { return Status::Ok(); }
   Status Fsck(FsckReport*) override { return Status::Ok(); }
   RegionMetrics& metrics() override { return metrics_; }

@@ -1,0 +1,47 @@
+// Cluster-key authentication of the peer protocol (peer_protocol.md): the
+// headers a peer request carries, how the client signs it, how the server
+// checks it, and where a server keeps its generated key.
+//
+// Threading: pure functions, except LoadOrCreateClusterKey (file I/O; call
+// it once at start-up).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace ferry {
+
+inline constexpr const char* kPeerDateHeader = "x-ferry-date";
+inline constexpr const char* kPeerSignatureHeader = "x-ferry-peer-signature";
+// A request dated further than this from the server's clock is refused, so
+// a captured request cannot be replayed later.
+inline constexpr int64_t kPeerMaxClockSkewSeconds = 15 * 60;
+// Generated keys: this many random bytes, written as lower-case hex.
+inline constexpr size_t kClusterKeyRandomBytes = 32;
+
+// METHOD "\n" TARGET "\n" DATE — the signed string.
+std::string PeerStringToSign(std::string_view method, std::string_view target, std::string_view date);
+
+// hex(HMAC-SHA256(cluster_key, PeerStringToSign(...))).
+std::string SignPeerRequest(std::string_view cluster_key, std::string_view method, std::string_view target,
+                            std::string_view date);
+
+// Checks a received request's date and signature. kUnauthenticated with
+// reason "Forbidden.PeerDate" (missing, malformed, or more than
+// `max_skew_seconds` from `now`) or "Forbidden.PeerSignature" (missing or
+// wrong signature, or `cluster_key` empty: the peer API is then closed).
+// The signature comparison runs in constant time.
+Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, std::string_view target,
+                         std::string_view date, std::string_view signature, UnixSeconds now,
+                         int64_t max_skew_seconds = kPeerMaxClockSkewSeconds);
+
+// The key stored at `path`, or — when the file does not exist — a new
+// random key written there atomically with mode 0600. An empty or
+// unreadable file is an error naming the path.
+Result<std::string> LoadOrCreateClusterKey(const std::string& path);
+
+}  // namespace ferry

@@ -1,0 +1,50 @@
+// The byte forms of the peer protocol (peer_protocol.md): request paths and
+// the chunk body. A chunk travels as a chunk object (store/chunk_format.md):
+// the 24-byte header naming the codec and the plaintext length, then the raw
+// or zstd payload — zstd only when it is strictly smaller.
+//
+// Thread-safe: pure functions and constants.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "store/chunk_store.h"
+
+namespace ferry {
+
+inline constexpr std::string_view kPeerPathPrefix = "/ferry/peer/v1/";
+inline constexpr const char* kPeerChunkContentType = "application/vnd.ferry.chunk";
+inline constexpr const char* kPeerManifestContentType = "application/octet-stream";
+// zstd level of chunks encoded for the wire: cheap, and what the store uses.
+inline constexpr int kPeerWireZstdLevel = 1;
+
+std::string PeerManifestPath(std::string_view region_id, std::string_view snapshot_id);
+std::string PeerChunkPath(std::string_view region_id, const ChunkId& id);
+
+// A parsed peer request path.
+struct PeerRoute {
+  enum class Kind { kManifest, kChunk };
+  Kind kind = Kind::kManifest;
+  std::string region_id;
+  std::string snapshot_id;  // kManifest
+  ChunkId chunk_id{};       // kChunk
+};
+
+// kNotFound (reason "InvalidPeerPath.NotFound") for a path that names no
+// endpoint; kInvalidArgument (reason "InvalidChunkId.Malformed") for a chunk
+// id that is not 64 hex digits.
+Result<PeerRoute> ParsePeerPath(std::string_view path);
+
+// The wire body of `plaintext`, appended to nothing: header + payload.
+std::string EncodeWireChunk(std::span<const uint8_t> plaintext);
+
+// Decodes a wire body and verifies SHA-256(plaintext) == id. kDataLoss
+// naming the chunk and the offending numbers otherwise.
+Result<std::vector<uint8_t>> DecodeWireChunk(const ChunkId& id, std::span<const uint8_t> body);
+
+}  // namespace ferry

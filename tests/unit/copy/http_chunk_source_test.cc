@@ -1,0 +1,355 @@
+// HttpChunkSource against a scripted in-process HTTP server that can answer,
+// fail, corrupt, drop connections or stall on cue.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/hash.h"
+#include "copy/chunk_source.h"
+#include "copy/peer_auth.h"
+#include "copy/peer_wire.h"
+#include "store/manifest.h"
+
+namespace ferry {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr const char* kKey = "unit-test-cluster-key-0001";
+constexpr const char* kRegion = "cn-hangzhou";
+
+struct Reply {
+  int status = 200;
+  std::string body;
+  bool close_after = false;  // close the socket after answering, without saying so
+  bool drop = false;         // close without answering
+  bool stall = false;        // never answer until the server is destroyed
+};
+using Handler = std::function<Reply(const http::request<http::string_body>&)>;
+
+std::string ErrorBody(const std::string& code) {
+  return nlohmann::json{{"RequestId", "REQ-1"}, {"Code", code}, {"Message", "scripted " + code}}.dump();
+}
+
+class FakePeerServer {
+ public:
+  explicit FakePeerServer(Handler handler) : handler_(std::move(handler)), acceptor_(ioc_) {
+    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.bind(endpoint);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+  }
+
+  ~FakePeerServer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    cv_.notify_all();
+    // Wake the blocking accept.
+    asio::io_context ioc;
+    tcp::socket poke(ioc);
+    beast::error_code ignored;
+    poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ignored);
+    accept_thread_.join();
+    for (std::thread& t : conn_threads_) t.join();
+  }
+
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int accepted() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return accepted_;
+  }
+  int max_open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_open_;
+  }
+
+ private:
+  void AcceptLoop() {
+    for (;;) {
+      tcp::socket socket(ioc_);
+      beast::error_code ec;
+      acceptor_.accept(socket, ec);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      if (ec) continue;
+      ++accepted_;
+      open_fds_.insert(socket.native_handle());
+      max_open_ = std::max<int>(max_open_, static_cast<int>(open_fds_.size()));
+      conn_threads_.emplace_back([this, s = std::move(socket)]() mutable { Serve(std::move(s)); });
+    }
+  }
+
+  void Serve(tcp::socket socket) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request<http::string_body> request;
+      beast::error_code ec;
+      http::read(socket, buffer, request, ec);
+      if (ec) break;
+      Reply reply = handler_(request);
+      if (reply.stall) {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_; });
+        break;
+      }
+      if (reply.drop) break;
+      http::response<http::string_body> response{static_cast<http::status>(reply.status), 11};
+      response.set(http::field::content_type,
+                   reply.status == 200 ? "application/octet-stream" : "application/json");
+      response.body() = reply.body;
+      response.keep_alive(true);
+      response.prepare_payload();
+      http::write(socket, response, ec);
+      if (ec || reply.close_after) break;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    open_fds_.erase(socket.native_handle());
+    beast::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  Handler handler_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::thread accept_thread_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;             // stopping_
+  bool stopping_ = false;                  // guarded by mu_
+  int accepted_ = 0;                       // guarded by mu_
+  int max_open_ = 0;                       // guarded by mu_
+  std::set<int> open_fds_;                 // guarded by mu_
+  std::vector<std::thread> conn_threads_;  // guarded by mu_ (joined after accept_thread_)
+};
+
+std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(seed + i * 31 + (i >> 9));
+  return v;
+}
+
+ChunkId IdOf(const std::vector<uint8_t>& v) { return Sha256::Of(std::span<const uint8_t>(v)); }
+
+// A source region with a few chunks and one manifest, served the way
+// PeerEndpoints serves them, checking every request's signature.
+class PeerData {
+ public:
+  PeerData() {
+    for (uint8_t i = 0; i < 4; ++i) {
+      std::vector<uint8_t> chunk = Pattern(64 << 10, i);
+      chunks_[ToHex(IdOf(chunk))] = chunk;
+      ids.push_back(IdOf(chunk));
+    }
+    manifest = Manifest::Empty(3 * 65536, 65536);
+    manifest.entries[0] = ChunkEntry{false, ids[0], 65536};
+    manifest.entries[2] = ChunkEntry{false, ids[1], 65536};
+  }
+
+  Reply Serve(const http::request<http::string_body>& request) {
+    Status auth = VerifyPeerRequest(kKey, std::string(request.method_string()), std::string(request.target()),
+                                    std::string(request[kPeerDateHeader]),
+                                    std::string(request[kPeerSignatureHeader]), SystemClock::Get().Now());
+    if (!auth.ok()) return Reply{403, ErrorBody(auth.reason())};
+    Result<PeerRoute> route = ParsePeerPath(std::string(request.target()));
+    if (!route.ok()) return Reply{404, ErrorBody(route.status().reason())};
+    if (route->kind == PeerRoute::Kind::kManifest) {
+      if (route->snapshot_id != "s-known") return Reply{404, ErrorBody("InvalidSnapshotId.NotFound")};
+      std::vector<uint8_t> bytes = EncodeManifest(manifest);
+      return Reply{200, std::string(bytes.begin(), bytes.end())};
+    }
+    auto it = chunks_.find(ToHex(route->chunk_id));
+    if (it == chunks_.end()) return Reply{404, ErrorBody("InvalidChunkId.NotFound")};
+    return Reply{200, EncodeWireChunk(it->second)};
+  }
+
+  const std::vector<uint8_t>& chunk(const ChunkId& id) { return chunks_.at(ToHex(id)); }
+
+  std::vector<ChunkId> ids;
+  Manifest manifest;
+
+ private:
+  std::map<std::string, std::vector<uint8_t>> chunks_;
+};
+
+std::unique_ptr<ChunkSource> SourceFor(const FakePeerServer& server, const std::string& key = kKey,
+                                       unsigned max_connections = 4, int timeout_ms = 10000) {
+  HttpChunkSourceOptions options;
+  options.base_url = server.base_url();
+  options.cluster_key = key;
+  options.max_connections = max_connections;
+  options.timeout_ms = timeout_ms;
+  return NewHttpChunkSource(options);
+}
+
+TEST(HttpChunkSourceTest, FetchesTheManifestAndVerifiedChunksWithSignedRequests) {
+  PeerData data;
+  FakePeerServer server([&](const auto& r) { return data.Serve(r); });
+  auto source = SourceFor(server);
+
+  Result<Manifest> manifest = source->FetchManifest(kRegion, "s-known");
+  ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
+  EXPECT_EQ(EncodeManifest(*manifest), EncodeManifest(data.manifest));
+
+  for (const ChunkId& id : data.ids) {
+    uint64_t wire = 0;
+    Result<std::vector<uint8_t>> chunk = source->FetchChunk(kRegion, id, &wire);
+    ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+    EXPECT_EQ(*chunk, data.chunk(id));
+    EXPECT_EQ(wire, EncodeWireChunk(data.chunk(id)).size());
+    EXPECT_LT(wire, chunk->size());  // the pattern compresses: zstd travelled
+  }
+  // Five sequential calls shared one kept-alive connection.
+  EXPECT_EQ(server.accepted(), 1);
+}
+
+TEST(HttpChunkSourceTest, MapsPeerAnswersToStatusCodes) {
+  PeerData data;
+  FakePeerServer server([&](const http::request<http::string_body>& r) {
+    std::string target(r.target());
+    if (target.find("s-503") != std::string::npos) return Reply{503, ErrorBody("ServiceUnavailable")};
+    if (target.find("s-502") != std::string::npos) return Reply{502, "<html>bad gateway</html>"};
+    if (target.find("s-corrupt") != std::string::npos) return Reply{500, ErrorBody("InvalidChunk.Corrupted")};
+    if (target.find("s-garbage") != std::string::npos) return Reply{200, "not a manifest"};
+    return data.Serve(r);
+  });
+  auto source = SourceFor(server);
+
+  Result<Manifest> missing = source->FetchManifest(kRegion, "s-unknown");
+  EXPECT_EQ(missing.status().code(), Code::kNotFound) << missing.status().ToString();
+  EXPECT_EQ(missing.status().reason(), "InvalidSnapshotId.NotFound");
+  EXPECT_NE(missing.status().message().find("REQ-1"), std::string::npos) << missing.status().message();
+
+  ChunkId absent = Sha256::Of(std::string_view("absent"));
+  Result<std::vector<uint8_t>> no_chunk = source->FetchChunk(kRegion, absent, nullptr);
+  EXPECT_EQ(no_chunk.status().code(), Code::kNotFound) << no_chunk.status().ToString();
+
+  EXPECT_EQ(source->FetchManifest(kRegion, "s-503").status().code(), Code::kUnavailable);
+  EXPECT_EQ(source->FetchManifest(kRegion, "s-502").status().code(), Code::kUnavailable);
+  EXPECT_EQ(source->FetchManifest(kRegion, "s-corrupt").status().code(), Code::kDataLoss);
+  Result<Manifest> garbage = source->FetchManifest(kRegion, "s-garbage");
+  EXPECT_EQ(garbage.status().code(), Code::kDataLoss) << garbage.status().ToString();
+  EXPECT_NE(garbage.status().message().find("s-garbage"), std::string::npos);
+
+  auto wrong_key = SourceFor(server, "some-other-cluster-key");
+  Result<Manifest> denied = wrong_key->FetchManifest(kRegion, "s-known");
+  EXPECT_EQ(denied.status().code(), Code::kPermissionDenied) << denied.status().ToString();
+  EXPECT_EQ(denied.status().reason(), "Forbidden.PeerSignature");
+}
+
+TEST(HttpChunkSourceTest, WrongBytesAreDataLoss) {
+  PeerData data;
+  FakePeerServer server([&](const http::request<http::string_body>&) {
+    // Whatever is asked, answer with chunk 3's body.
+    return Reply{200, EncodeWireChunk(data.chunk(data.ids[3]))};
+  });
+  auto source = SourceFor(server);
+  Result<std::vector<uint8_t>> chunk = source->FetchChunk(kRegion, data.ids[0], nullptr);
+  ASSERT_EQ(chunk.status().code(), Code::kDataLoss) << chunk.status().ToString();
+  EXPECT_NE(chunk.status().message().find(ToHex(data.ids[0])), std::string::npos);
+  EXPECT_NE(chunk.status().message().find(ToHex(data.ids[3])), std::string::npos);
+}
+
+TEST(HttpChunkSourceTest, ConnectionRefusedIsUnavailable) {
+  uint16_t port = 0;
+  {
+    asio::io_context ioc;
+    tcp::acceptor probe(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = probe.local_endpoint().port();
+  }  // closed: nothing listens there now
+  HttpChunkSourceOptions options;
+  options.base_url = "http://127.0.0.1:" + std::to_string(port);
+  options.cluster_key = kKey;
+  auto source = NewHttpChunkSource(options);
+  Result<Manifest> r = source->FetchManifest(kRegion, "s-known");
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos);
+}
+
+TEST(HttpChunkSourceTest, ReconnectsOnceWhenAKeptAliveConnectionWasClosed) {
+  PeerData data;
+  FakePeerServer server([&](const auto& r) {
+    Reply reply = data.Serve(r);
+    reply.close_after = true;  // says keep-alive, then hangs up
+    return reply;
+  });
+  auto source = SourceFor(server);
+  for (const ChunkId& id : {data.ids[0], data.ids[1], data.ids[2]}) {
+    Result<std::vector<uint8_t>> chunk = source->FetchChunk(kRegion, id, nullptr);
+    ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+    EXPECT_EQ(*chunk, data.chunk(id));
+  }
+  EXPECT_EQ(server.accepted(), 3);
+}
+
+TEST(HttpChunkSourceTest, AFreshConnectionThatDropsIsUnavailableWithoutRetry) {
+  FakePeerServer server([](const auto&) { return Reply{.drop = true}; });
+  auto source = SourceFor(server);
+  Result<Manifest> r = source->FetchManifest(kRegion, "s-known");
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  EXPECT_EQ(server.accepted(), 1);
+}
+
+TEST(HttpChunkSourceTest, AStalledPeerTimesOutAsUnavailable) {
+  FakePeerServer server([](const auto&) { return Reply{.stall = true}; });
+  auto source = SourceFor(server, kKey, 1, /*timeout_ms=*/200);
+  Result<Manifest> r = source->FetchManifest(kRegion, "s-known");
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  // A timed-out request is not repeated.
+  EXPECT_EQ(server.accepted(), 1);
+}
+
+TEST(HttpChunkSourceTest, ConcurrentCallersShareAtMostMaxConnections) {
+  PeerData data;
+  FakePeerServer server([&](const auto& r) { return data.Serve(r); });
+  auto source = SourceFor(server, kKey, /*max_connections=*/2);
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        const ChunkId& id = data.ids[(t + i) % data.ids.size()];
+        Result<std::vector<uint8_t>> chunk = source->FetchChunk(kRegion, id, nullptr);
+        if (chunk.ok() && *chunk == data.chunk(id)) ++good;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(good.load(), 60);
+  EXPECT_LE(server.max_open(), 2);
+  EXPECT_LE(server.accepted(), 2);
+}
+
+TEST(HttpChunkSourceTest, ABadBaseUrlFailsEveryCall) {
+  HttpChunkSourceOptions options;
+  options.base_url = "https://example.invalid";
+  options.cluster_key = kKey;
+  auto source = NewHttpChunkSource(options);
+  Result<Manifest> r = source->FetchManifest(kRegion, "s-known");
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("https://example.invalid"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry
