@@ -29,6 +29,8 @@ ActionTable BuiltinActions() {
       {"DescribeTaskAttribute", actions::DescribeTaskAttribute},
       {"CancelTask", actions::CancelTask},
       {"CreateAccount", actions::CreateAccount},
+      {"CopyImage", actions::CopyImage},
+      {"CancelCopyImage", actions::CancelCopyImage},
   };
 }
 

@@ -52,4 +52,7 @@ Result<nlohmann::json> DescribeTasks(ActionContext& ctx);
 Result<nlohmann::json> DescribeTaskAttribute(ActionContext& ctx);
 Result<nlohmann::json> CancelTask(ActionContext& ctx);
 
+Result<nlohmann::json> CopyImage(ActionContext& ctx);
+Result<nlohmann::json> CancelCopyImage(ActionContext& ctx);
+
 }  // namespace ferry::actions

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <limits>
 
 #include "common/clock.h"
 
@@ -14,6 +16,11 @@ using nlohmann::json;
 std::string SecondsOrEmpty(UnixSeconds t) { return t == 0 ? "" : FormatTimeSeconds(t); }
 std::string MinutesOrEmpty(UnixSeconds t) { return t == 0 ? "" : FormatTimeMinutes(t); }
 
+// RemainTime is declared int32; an ETA beyond that is as good as unknown.
+int64_t RemainTimeSeconds(int64_t seconds) {
+  return std::clamp<int64_t>(seconds, 0, std::numeric_limits<int32_t>::max());
+}
+
 json DiskMappingView(const DiskMapping& disk, const ImageRecord& image, const ImageViewOptions& options) {
   return json{
       {"SnapshotId", disk.snapshot_id},
@@ -25,7 +32,7 @@ json DiskMappingView(const DiskMapping& disk, const ImageRecord& image, const Im
       {"ImportOSSObject", disk.import_object},
       // A disk is as far along as its image: they are created together.
       {"Progress", ProgressPercent(image.progress)},
-      {"RemainTime", 0},
+      {"RemainTime", RemainTimeSeconds(image.remain_time_seconds)},
       {"Encrypted", options.encrypted_snapshot_ids.count(disk.snapshot_id) != 0},
   };
 }
@@ -81,7 +88,7 @@ json ImageView(const ImageRecord& image, const ImageViewOptions& options) {
   json disks = json::array();
   for (const DiskMapping& disk : image.disks) disks.push_back(DiskMappingView(disk, image, options));
   const bool is_public = image.account_id == kSystemAccountId;
-  return json{
+  json view{
       {"ImageId", image.image_id},
       {"ImageName", image.name},
       {"ImageFamily", image.image_family},
@@ -113,6 +120,11 @@ json ImageView(const ImageRecord& image, const ImageViewOptions& options) {
       {"DiskDeviceMappings", json{{"DiskDeviceMapping", std::move(disks)}}},
       {"Tags", TagsView(image.tags)},
   };
+  // Ferry extensions for copies in progress; absent otherwise, so responses
+  // for everything else look exactly like ECS's.
+  if (image.queue_position != 0) view["CopyQueuePosition"] = image.queue_position;
+  if (image.remain_time_seconds > 0) view["CopyRemainTime"] = RemainTimeSeconds(image.remain_time_seconds);
+  return view;
 }
 
 json SnapshotView(const SnapshotRecord& s, const std::string& region_id) {

@@ -37,7 +37,10 @@ struct ImageViewOptions {
   std::set<std::string> encrypted_snapshot_ids;
 };
 
-// One element of DescribeImages' Images.Image.
+// One element of DescribeImages' Images.Image. Copies in progress show their
+// ETA as DiskDeviceMapping.RemainTime, plus two Ferry extensions present only
+// when non-zero: CopyQueuePosition (1-based while Waiting) and CopyRemainTime
+// (seconds).
 nlohmann::json ImageView(const ImageRecord& image, const ImageViewOptions& options);
 
 // One element of DescribeSnapshots' Snapshots.Snapshot.

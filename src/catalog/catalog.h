@@ -61,6 +61,9 @@ struct ImageRecord {
   std::string source_image_id;   // for copies
   std::string failure_reason;    // CreateFailed: why
   UnixSeconds creation_time = 0;
+  // Not persisted: filled by the region for copies in progress.
+  int64_t remain_time_seconds = 0;  // ETA; 0 when unknown or done
+  uint64_t queue_position = 0;      // 1-based while Waiting, else 0
 };
 
 struct SnapshotRecord {
@@ -210,6 +213,19 @@ class AccountDirectory {
   virtual Status AddAccessKey(const AccessKeyRecord& k) = 0;
   virtual Result<AccessKeyRecord> GetAccessKey(const std::string& access_key_id) = 0;  // kNotFound
   virtual Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& account_id) = 0;
+
+  // The large-copy allowance ("the ticket" ECS asks for above 500 GiB):
+  // lets `account_id` copy `image_id` ("" = any of its images) above the
+  // region's size limit. Granted offline by an operator. Directories that do
+  // not store allowances refuse to grant and allow nothing.
+  virtual Status AllowLargeCopy(const std::string& account_id, const std::string& image_id) {
+    return FailedPrecondition("", "this account directory cannot store large-copy allowances (account " +
+                                      account_id + ", image '" + image_id + "')");
+  }
+  virtual Result<bool> IsLargeCopyAllowed(const std::string& /*account_id*/,
+                                          const std::string& /*image_id*/) {
+    return false;
+  }
 };
 
 }  // namespace ferry

@@ -24,6 +24,14 @@ CREATE TABLE access_keys (
 );
 CREATE INDEX access_keys_account ON access_keys (account_id);
 )sql",
+    // Version 2: large-copy allowances; image_id '' covers every image.
+    R"sql(
+CREATE TABLE large_copy_allowances (
+  account_id TEXT NOT NULL REFERENCES accounts (account_id),
+  image_id TEXT NOT NULL,
+  PRIMARY KEY (account_id, image_id)
+);
+)sql",
 };
 
 constexpr const char* kSelectAccount = "SELECT account_id, name, is_root, creation_time FROM accounts";
@@ -170,6 +178,33 @@ Result<AccessKeyRecord> SqliteAccountDirectory::GetAccessKey(const std::string& 
 Result<std::vector<AccessKeyRecord>> SqliteAccountDirectory::ListAccessKeys(const std::string& account_id) {
   std::lock_guard<std::mutex> lock(mu_);
   return QueryAccessKeys(*db_, " WHERE account_id = ? ORDER BY creation_time, access_key_id", {account_id});
+}
+
+Status SqliteAccountDirectory::AllowLargeCopy(const std::string& account_id, const std::string& image_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return db_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(bool account_exists,
+                     Exists(*db_, "SELECT 1 FROM accounts WHERE account_id = ?", {account_id}));
+    if (!account_exists) {
+      return NotFound("InvalidAccount.NotFound",
+                      "cannot allow large copies: account " + account_id + " does not exist");
+    }
+    // Granting twice is not an error: the operator's intent holds either way.
+    ASSIGN_OR_RETURN(SqliteStatement insert,
+                     db_->Prepare("INSERT OR IGNORE INTO large_copy_allowances (account_id, image_id) "
+                                  "VALUES (?, ?)"));
+    RETURN_IF_ERROR(insert.BindAll({account_id, image_id}));
+    return insert.Run().WithContext("allow large copies for account " + account_id + " image '" + image_id +
+                                    "'");
+  });
+}
+
+Result<bool> SqliteAccountDirectory::IsLargeCopyAllowed(const std::string& account_id,
+                                                        const std::string& image_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Exists(
+      *db_, "SELECT 1 FROM large_copy_allowances WHERE account_id = ? AND (image_id = '' OR image_id = ?)",
+      {account_id, image_id});
 }
 
 }  // namespace ferry

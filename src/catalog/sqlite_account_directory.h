@@ -8,7 +8,8 @@
 //
 // Schema (version 1): accounts(account_id PK, name UNIQUE, is_root,
 // creation_time); access_keys(access_key_id PK, access_key_secret,
-// account_id -> accounts, enabled, creation_time).
+// account_id -> accounts, enabled, creation_time). Version 2 adds
+// large_copy_allowances(account_id, image_id; '' = every image).
 //
 // Threading: thread-safe; one connection guarded by `mu_`.
 #pragma once
@@ -40,6 +41,10 @@ class SqliteAccountDirectory final : public AccountDirectory {
   // kNotFound "InvalidAccessKeyId.NotFound".
   Result<AccessKeyRecord> GetAccessKey(const std::string& access_key_id) override;
   Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& account_id) override;
+  // kNotFound "InvalidAccount.NotFound" when the account does not exist;
+  // granting the same allowance twice is OK.
+  Status AllowLargeCopy(const std::string& account_id, const std::string& image_id) override;
+  Result<bool> IsLargeCopyAllowed(const std::string& account_id, const std::string& image_id) override;
 
  private:
   explicit SqliteAccountDirectory(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cli/output.h"
 #include "common/status.h"
@@ -62,6 +63,18 @@ struct ImageExportOptions {
   bool wait = false;
 };
 Status ImageExport(const ClientOptions& opts, const ImageExportOptions& export_opts);
+
+struct ImageCopyOptions {
+  std::string image_id;                   // in the session's region (the source)
+  std::vector<std::string> destinations;  // region ids; one CopyImage each
+  std::string name;                       // DestinationImageName
+  std::string description;                // DestinationDescription
+  bool wait = false;                      // poll until every copy is Available (exit 1 if one fails)
+};
+// Prints one row per destination: RegionId, ImageId (and with --wait the
+// final Status and Progress).
+Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy);
+Status ImageCancelCopy(const ClientOptions& opts, const std::string& region, const std::string& image_id);
 
 Status SnapshotList(const ClientOptions& opts);
 Status TaskList(const ClientOptions& opts, const std::string& status, const std::string& action);

@@ -16,10 +16,17 @@ struct SettingSource {
 };
 
 constexpr SettingSource kSettings[] = {
-    {"listen", "FERRY_LISTEN"},           {"data_dir", "FERRY_DATA"},
-    {"regions", "FERRY_REGIONS"},         {"threads", "FERRY_THREADS"},
-    {"task_threads", "FERRY_TASK_THREADS"}, {"log_level", "FERRY_LOG_LEVEL"},
-    {"ready_file", "FERRY_READY_FILE"},   {"cluster_key", "FERRY_CLUSTER_KEY"},
+    {"listen", "FERRY_LISTEN"},
+    {"data_dir", "FERRY_DATA"},
+    {"regions", "FERRY_REGIONS"},
+    {"threads", "FERRY_THREADS"},
+    {"task_threads", "FERRY_TASK_THREADS"},
+    {"log_level", "FERRY_LOG_LEVEL"},
+    {"ready_file", "FERRY_READY_FILE"},
+    {"cluster_key", "FERRY_CLUSTER_KEY"},
+    {"max_copies", "FERRY_MAX_COPIES"},
+    {"copy_rate_limit", "FERRY_COPY_RATE_LIMIT"},
+    {"max_copy_size_gib", "FERRY_MAX_COPY_SIZE_GIB"},
 };
 
 // A resolved raw value and a description of where it came from, so errors
@@ -88,6 +95,18 @@ Result<unsigned> ParseCount(const RawValue& raw, unsigned min, unsigned max) {
   return static_cast<unsigned>(n);
 }
 
+Result<uint64_t> ParseU64(const RawValue& raw, uint64_t min, uint64_t max) {
+  const std::string v = Trim(raw.value);
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno != 0 || v[0] == '-' || n < min || n > max) {
+    return InvalidArgument("", raw.origin + ": \"" + raw.value + "\" is not an integer in [" +
+                                   std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  return static_cast<uint64_t>(n);
+}
+
 }  // namespace
 
 std::optional<std::string> GetEnv(const char* name) {
@@ -134,6 +153,9 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"log_level", {kDefaultLogLevel, "default"}},
       {"ready_file", {"", "default"}},
       {"cluster_key", {"", "default"}},
+      {"max_copies", {std::to_string(kDefaultMaxCopies), "default"}},
+      {"copy_rate_limit", {"0", "default"}},
+      {"max_copy_size_gib", {std::to_string(kDefaultMaxCopySizeGib), "default"}},
   };
 
   ServeSettings s;
@@ -176,6 +198,10 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
 
   ASSIGN_OR_RETURN(s.threads, ParseCount(raw["threads"], 1, 256));
   ASSIGN_OR_RETURN(s.task_threads, ParseCount(raw["task_threads"], 1, 64));
+  ASSIGN_OR_RETURN(s.max_copies, ParseCount(raw["max_copies"], 1, 256));
+  ASSIGN_OR_RETURN(s.copy_rate_limit, ParseU64(raw["copy_rate_limit"], 0, UINT64_MAX));
+  // 32 TiB: the largest ECS disk, times the 17 disks an image may hold.
+  ASSIGN_OR_RETURN(s.max_copy_size_gib, ParseU64(raw["max_copy_size_gib"], 1, 17 * 32768));
 
   s.log_level = Trim(raw["log_level"].value);
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};

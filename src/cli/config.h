@@ -22,6 +22,8 @@ inline constexpr const char* kDefaultRegions = "cn-hangzhou,cn-shanghai,cn-beiji
 inline constexpr unsigned kDefaultThreads = 4;
 inline constexpr unsigned kDefaultTaskThreads = 2;
 inline constexpr const char* kDefaultLogLevel = "info";
+inline constexpr unsigned kDefaultMaxCopies = 5;
+inline constexpr uint64_t kDefaultMaxCopySizeGib = 500;
 
 struct ServeSettings {
   std::string listen_host = "127.0.0.1";
@@ -35,11 +37,16 @@ struct ServeSettings {
   // Peer-protocol secret; empty = DATA/cluster-key (generated on first use).
   std::string cluster_key;
   std::string config_file;  // the file the settings were read from, if any
+  // Copies across regions (per destination region).
+  unsigned max_copies = kDefaultMaxCopies;              // running at once; the rest wait
+  uint64_t copy_rate_limit = 0;                         // bytes/s per copy; 0 = unlimited
+  uint64_t max_copy_size_gib = kDefaultMaxCopySizeGib;  // larger needs `admin allow-large-copy`
 };
 
 // Raw values given on the command line; a missing key means "not given".
 // Keys are the TOML key names: listen, data_dir, regions, threads,
-// task_threads, log_level, ready_file, cluster_key, config.
+// task_threads, log_level, ready_file, cluster_key, max_copies,
+// copy_rate_limit, max_copy_size_gib, config.
 using SettingOverrides = std::map<std::string, std::string>;
 
 // Resolves the settings from `flags`, the environment and the config file.

@@ -16,6 +16,7 @@ namespace {
 // given, so the environment and the config file can fill the rest.
 struct DataDirFlags {
   std::string config, listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
+  std::string max_copies, copy_rate_limit, max_copy_size_gib;
 
   void AddTo(CLI::App* cmd, bool server) {
     cmd->add_option("--config", config, "TOML config file (env FERRY_CONFIG)");
@@ -29,6 +30,14 @@ struct DataDirFlags {
     cmd->add_option("--ready-file", ready_file, "write {endpoint,port,pid} here once listening");
     cmd->add_option("--cluster-key", cluster_key,
                     "peer-protocol secret shared by the cluster (env FERRY_CLUSTER_KEY; default DATA/cluster-key)");
+    cmd->add_option(
+        "--max-copies", max_copies,
+        "copies running at once per destination region; the rest wait (env FERRY_MAX_COPIES, default 5)");
+    cmd->add_option("--copy-rate-limit", copy_rate_limit,
+                    "bytes/s per copy, 0 = unlimited (env FERRY_COPY_RATE_LIMIT)");
+    cmd->add_option(
+        "--max-copy-size-gib", max_copy_size_gib,
+        "largest image copied without `admin allow-large-copy` (env FERRY_MAX_COPY_SIZE_GIB, default 500)");
   }
 
   SettingOverrides Overrides(CLI::App* cmd) const {
@@ -45,6 +54,9 @@ struct DataDirFlags {
     put("--task-threads", "task_threads", task_threads);
     put("--ready-file", "ready_file", ready_file);
     put("--cluster-key", "cluster_key", cluster_key);
+    put("--max-copies", "max_copies", max_copies);
+    put("--copy-rate-limit", "copy_rate_limit", copy_rate_limit);
+    put("--max-copy-size-gib", "max_copy_size_gib", max_copy_size_gib);
     return out;
   }
 };
@@ -93,6 +105,24 @@ int Run(int argc, char** argv) {
       Result<ServeSettings> settings = ResolveServeSettings(account_flags.Overrides(account_create));
       if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
       return RunAccountCreate(settings->data_dir, account_name);
+    };
+  });
+
+  // admin allow-large-copy --account ID [--image ID]
+  CLI::App* admin = app.add_subcommand("admin", "offline operator commands")->require_subcommand(1);
+  CLI::App* allow_large = admin->add_subcommand(
+      "allow-large-copy", "let an account copy images above max_copy_size_gib (ECS's \"ticket\")");
+  std::string allow_account, allow_image;
+  DataDirFlags allow_flags;
+  allow_large->add_option("--account", allow_account, "account id")->required();
+  allow_large->add_option("--image", allow_image, "only this image (default: every image of the account)");
+  allow_large->add_option("--data", allow_flags.data, "data directory (env FERRY_DATA, default ./var)");
+  allow_large->add_option("--config", allow_flags.config, "TOML config file (env FERRY_CONFIG)");
+  allow_large->callback([&] {
+    action = [&]() -> Status {
+      Result<ServeSettings> settings = ResolveServeSettings(allow_flags.Overrides(allow_large));
+      if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
+      return RunAllowLargeCopy(settings->data_dir, allow_account, allow_image);
     };
   });
 
@@ -204,6 +234,28 @@ int Run(int argc, char** argv) {
     };
   });
 
+  ImageCopyOptions copy_opts;
+  std::string copy_to;
+  CLI::App* image_copy = image->add_subcommand("copy", "copy an image to other regions");
+  image_copy->add_option("ID", copy_opts.image_id, "image id in the source region (--region)")->required();
+  image_copy->add_option("--to", copy_to, "destination region(s), comma-separated")->required();
+  image_copy->add_option("--name", copy_opts.name, "name of the copies");
+  image_copy->add_option("--description", copy_opts.description, "description of the copies");
+  image_copy->add_flag("--wait", copy_opts.wait, "show progress until every copy is Available");
+  image_copy->callback([&] {
+    action = [&] {
+      copy_opts.destinations = SplitCommaList(copy_to);
+      return ImageCopy(client, copy_opts);
+    };
+  });
+
+  std::string cancel_region;
+  CLI::App* image_cancel_copy = image->add_subcommand("cancel-copy", "cancel a copy in progress");
+  image_cancel_copy->add_option("REGION", cancel_region, "destination region of the copy")->required();
+  image_cancel_copy->add_option("ID", image_id, "image id of the copy")->required();
+  image_cancel_copy->callback(
+      [&] { action = [&] { return ImageCancelCopy(client, cancel_region, image_id); }; });
+
   // snapshot list
   CLI::App* snapshot = app.add_subcommand("snapshot", "snapshots")->require_subcommand(1);
   snapshot->add_subcommand("list", "list snapshots")->callback([&] {
@@ -211,11 +263,11 @@ int Run(int argc, char** argv) {
   });
 
   // task ...
-  CLI::App* task = app.add_subcommand("task", "import/export tasks")->require_subcommand(1);
+  CLI::App* task = app.add_subcommand("task", "import/export/copy tasks")->require_subcommand(1);
   std::string task_id, task_status, task_action;
   CLI::App* task_list = task->add_subcommand("list", "list tasks");
   task_list->add_option("--status", task_status, "Processing|Finished|Failed");
-  task_list->add_option("--action", task_action, "ImportImage|ExportImage");
+  task_list->add_option("--action", task_action, "ImportImage|ExportImage|CopyImage");
   task_list->callback([&] { action = [&] { return TaskList(client, task_status, task_action); }; });
   CLI::App* task_show = task->add_subcommand("show", "show one task");
   task_show->add_option("ID", task_id, "task id")->required();

@@ -113,4 +113,80 @@ void ProgressBar::Draw(bool final_draw) {
   std::fflush(out_);
 }
 
+ProgressBoard::ProgressBoard(std::vector<std::string> labels, std::FILE* out)
+    : out_(out), tty_(::isatty(::fileno(out)) == 1) {
+  for (std::string& label : labels) {
+    Row row;
+    row.label = std::move(label);
+    rows_.push_back(std::move(row));
+  }
+}
+
+ProgressBoard::~ProgressBoard() { Finish(); }
+
+void ProgressBoard::Update(size_t i, int percent, uint64_t total_bytes, const std::string& state,
+                           int64_t remain_seconds) {
+  if (i >= rows_.size()) return;
+  Row& row = rows_[i];
+  const auto now = std::chrono::steady_clock::now();
+  row.percent = std::clamp(percent, 0, 100);
+  row.total = total_bytes;
+  row.state = state;
+  row.remain = remain_seconds;
+  // The rate counts only progress made while watching: a copy found at 60%
+  // did not move 60% in the first poll interval.
+  if (row.first_percent < 0 || (state != "Creating" && row.percent == 0)) {
+    row.first_percent = row.percent;
+    row.first_seen = now;
+  }
+  const double elapsed = std::chrono::duration<double>(now - row.first_seen).count();
+  if (total_bytes > 0 && elapsed > 0.2 && row.percent > row.first_percent) {
+    row.rate = static_cast<double>(total_bytes) * (row.percent - row.first_percent) / 100.0 / elapsed;
+  }
+}
+
+std::string ProgressBoard::Line(const Row& row) const {
+  std::string line = row.label + " ";
+  const int filled = row.percent * kBarWidth / 100;
+  if (tty_) line += "[" + std::string(filled, '#') + std::string(kBarWidth - filled, '.') + "] ";
+  char pct[16];
+  std::snprintf(pct, sizeof(pct), "%3d%%", row.percent);
+  line += pct;
+  if (row.rate > 0) line += "  " + HumanBytes(row.rate) + "/s";
+  double eta = -1;
+  if (row.remain > 0) {
+    eta = static_cast<double>(row.remain);
+  } else if (row.rate > 0 && row.total > 0) {
+    eta = static_cast<double>(row.total) * (100 - row.percent) / 100.0 / row.rate;
+  }
+  if (eta >= 0 && row.percent < 100) line += "  ETA " + FormatDuration(eta);
+  if (!row.state.empty()) line += "  " + row.state;
+  return line;
+}
+
+void ProgressBoard::Draw() {
+  if (finished_) return;
+  if (tty_) {
+    // Back to the block's first line, then rewrite every row.
+    if (drawn_) std::fprintf(out_, "\033[%zuA", rows_.size());
+    for (const Row& row : rows_) std::fprintf(out_, "\r\033[K%s\n", Line(row).c_str());
+    drawn_ = true;
+  } else {
+    for (Row& row : rows_) {
+      const int step = row.percent / 10;
+      if (step <= row.last_step_printed && row.state == row.last_state_printed) continue;
+      row.last_step_printed = step;
+      row.last_state_printed = row.state;
+      std::fprintf(out_, "%s\n", Line(row).c_str());
+    }
+  }
+  std::fflush(out_);
+}
+
+void ProgressBoard::Finish() {
+  if (finished_) return;
+  Draw();
+  finished_ = true;
+}
+
 }  // namespace ferry::cli

@@ -11,6 +11,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@
 #include "common/clock.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
+#include "copy/chunk_source.h"
 #include "copy/peer_auth.h"
 #include "region/object_storage.h"
 #include "region/region.h"
@@ -198,6 +200,72 @@ void WriteDefaultProfile(const std::string& endpoint, const RootIdentity& root, 
   spdlog::info("CLI profile \"default\" written path={} endpoint={}", path, endpoint);
 }
 
+// What the regions' copy hooks need from the process, filled in as it
+// starts: the regions open so far and, once the server listens, the endpoint
+// the one-process default pulls from. The hooks may run on any region thread
+// before either is known, hence the lock.
+class CopyWiring {
+ public:
+  CopyWiring(std::string cluster_key, AccountDirectory* accounts)
+      : cluster_key_(std::move(cluster_key)), accounts_(accounts) {}
+
+  void AddRegion(Region* region) {
+    std::lock_guard<std::mutex> lock(mu_);
+    regions_.push_back(region);
+  }
+  void SetEndpoint(const std::string& endpoint) {
+    std::lock_guard<std::mutex> lock(mu_);
+    endpoint_ = endpoint;
+  }
+  // Called once every region has shut down and before they are destroyed,
+  // so no hook can hand out a dangling region.
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    regions_.clear();
+    endpoint_.clear();
+  }
+
+  Region* Resolve(const std::string& region_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Region* r : regions_)
+      if (r->id() == region_id) return r;
+    return nullptr;
+  }
+
+  Result<std::unique_ptr<ChunkSource>> Source(const std::string& source_region_id) {
+    HttpChunkSourceOptions options;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      options.base_url = endpoint_;
+    }
+    if (options.base_url.empty()) {
+      return Unavailable("cannot read region " + source_region_id +
+                         " yet: this process's server is not listening");
+    }
+    options.cluster_key = cluster_key_;
+    return NewHttpChunkSource(options);
+  }
+
+  bool LargeCopyAllowed(const std::string& account_id, const std::string& image_id) {
+    if (accounts_ == nullptr) return false;
+    Result<bool> allowed = accounts_->IsLargeCopyAllowed(account_id, image_id);
+    if (!allowed.ok()) {
+      // Refusing is the safe answer; the operator sees why in the log.
+      spdlog::warn("large-copy allowance lookup failed account_id={} image_id={}: {}", account_id, image_id,
+                   allowed.status().ToString());
+      return false;
+    }
+    return *allowed;
+  }
+
+ private:
+  const std::string cluster_key_;
+  AccountDirectory* const accounts_;  // borrowed; outlives the regions
+  std::mutex mu_;
+  std::vector<Region*> regions_;  // guarded by mu_
+  std::string endpoint_;          // guarded by mu_; "" until listening
+};
+
 struct OpenedRegions {
   std::vector<std::unique_ptr<Region>> owned;
   RegionSet set;
@@ -210,7 +278,8 @@ struct OpenedRegions {
   }
 };
 
-Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& storage, const Clock& clock) {
+Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& storage, const Clock& clock,
+                                  const std::shared_ptr<CopyWiring>& wiring) {
   OpenedRegions out;
   for (const std::string& id : settings.regions) {
     RegionConfig config;
@@ -220,6 +289,18 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& 
     config.oss_dir = OssDir(settings.data_dir);
     config.object_storage = &storage;
     config.task_threads = settings.task_threads;
+    config.max_running_copies = settings.max_copies;
+    config.copy_rate_limit_bytes_per_second = settings.copy_rate_limit;
+    config.max_copy_size_gib = settings.max_copy_size_gib;
+    // The hooks share `wiring`, so they stay valid however long a region
+    // keeps its config.
+    config.resolve_region = [wiring](const std::string& region_id) { return wiring->Resolve(region_id); };
+    config.chunk_source = [wiring](const std::string& source_region_id) {
+      return wiring->Source(source_region_id);
+    };
+    config.large_copy_allowed = [wiring](const std::string& account_id, const std::string& image_id) {
+      return wiring->LargeCopyAllowed(account_id, image_id);
+    };
     RETURN_IF_ERROR(MakeDirs(config.data_dir, 0700));
     Result<std::unique_ptr<Region>> region = OpenRegion(config, clock);
     if (!region.ok()) {
@@ -228,6 +309,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& 
     }
     spdlog::info("region open region_id={} dir={}", id, config.data_dir);
     out.set.ordered.push_back(region->get());
+    wiring->AddRegion(region->get());
     out.owned.push_back(std::move(region).value());
   }
   return out;
@@ -278,7 +360,8 @@ Status RunServe(const ServeSettings& settings) {
     cluster_key = std::move(key).value();
   }
 
-  ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(settings, *data.storage, clock));
+  auto wiring = std::make_shared<CopyWiring>(cluster_key, data.accounts.get());
+  ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(settings, *data.storage, clock, wiring));
 
   ServerConfig server_config;
   server_config.cluster_key = std::move(cluster_key);
@@ -296,6 +379,9 @@ Status RunServe(const ServeSettings& settings) {
   const std::string endpoint = EndpointFor(settings.listen_host, port);
   spdlog::info("listening endpoint={} port={} data={} regions={}", endpoint, port, settings.data_dir,
                settings.regions.size());
+  // Copies pull over the peer protocol even inside one process, so the
+  // path tested here is the one a cluster uses.
+  wiring->SetEndpoint(endpoint);
 
   WriteDefaultProfile(endpoint, root, settings.regions.front());
   if (!settings.ready_file.empty()) {
@@ -314,6 +400,7 @@ Status RunServe(const ServeSettings& settings) {
   spdlog::info("stopping signal={}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Stop();
   regions.ShutdownAll();
+  wiring->Clear();
   spdlog::info("stopped");
   return Status::Ok();
 }
@@ -332,6 +419,19 @@ Status RunAccountCreate(const std::string& data_dir, const std::string& name) {
                         {"AccessKeyId", key.access_key_id},
                         {"AccessKeySecret", key.access_key_secret}};
   std::cout << out.dump(2) << std::endl;
+  return Status::Ok();
+}
+
+Status RunAllowLargeCopy(const std::string& data_dir, const std::string& account_id,
+                         const std::string& image_id) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(data_dir, ec))
+    return InvalidArgument("Usage", "data directory " + data_dir + " does not exist");
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteAccountDirectory> accounts,
+                   SqliteAccountDirectory::Open(AccountsDbPath(data_dir)));
+  RETURN_IF_ERROR(accounts->AllowLargeCopy(account_id, image_id));
+  nlohmann::json out = {{"AccountId", account_id}, {"ImageId", image_id.empty() ? "*" : image_id}};
+  std::cout << out.dump() << std::endl;
   return Status::Ok();
 }
 
@@ -359,13 +459,16 @@ Status WithOfflineRegions(const ServeSettings& settings,
   }
   if (existing.regions.empty())
     return FailedPrecondition("", "none of the regions has a directory under " + settings.data_dir + "/regions");
-  ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(existing, *data.storage, SystemClock::Get()));
+  // Offline: no server, so copies left unfinished wait for the next `serve`.
+  auto wiring = std::make_shared<CopyWiring>("", data.accounts.get());
+  ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(existing, *data.storage, SystemClock::Get(), wiring));
   Status result;
   for (Region* r : regions.set.ordered) {
     Status st = fn(*r);
     if (!st.ok() && result.ok()) result = st.WithContext("region " + r->id());
   }
   regions.ShutdownAll();
+  wiring->Clear();
   return result;
 }
 

@@ -27,6 +27,12 @@ Status RunServe(const ServeSettings& settings);
 // server runs on the same data directory (SQLite WAL).
 Status RunAccountCreate(const std::string& data_dir, const std::string& name);
 
+// Lets `account_id` copy `image_id` ("" = any of its images) above
+// max_copy_size_gib and prints {"AccountId","ImageId"}. Safe while a server
+// runs on the same data directory; the server reads it on every copy.
+Status RunAllowLargeCopy(const std::string& data_dir, const std::string& account_id,
+                         const std::string& image_id);
+
 // Region::Fsck for each region; `*problems_found` is set when any report
 // lists a problem. Needs the server stopped (takes the data-dir lock).
 Status RunFsck(const ServeSettings& settings, bool* problems_found);

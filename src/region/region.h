@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,11 +22,14 @@
 #include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "copy/chunk_source.h"
 #include "store/chunk_store.h"
 
 namespace ferry {
 
 class ObjectStorage;
+
+class Region;
 
 struct RegionConfig {
   std::string region_id;      // e.g. "cn-hangzhou"
@@ -40,6 +44,24 @@ struct RegionConfig {
   // The process's object storage, shared by all regions (borrowed; must
   // outlive the region). Required.
   ObjectStorage* object_storage = nullptr;
+
+  // --- Copies across regions (docs/design/copy.md) ---
+  // The regions served by this process, by id (nullptr when the region is
+  // not local). Set by the process before any call; may be empty in tests
+  // that do not copy.
+  std::function<Region*(const std::string& region_id)> resolve_region;
+  // A ChunkSource that reads from `source_region_id` over the peer protocol
+  // (in the one-process default: this process's own server). It may fail
+  // with kUnavailable (e.g. before the server listens): the copy then waits
+  // and retries with backoff like for any unreachable peer.
+  std::function<Result<std::unique_ptr<ChunkSource>>(const std::string& source_region_id)> chunk_source;
+  unsigned max_running_copies = 5;   // per destination region; the rest wait
+  unsigned copy_in_flight = 8;       // chunk fetches in flight per copy
+  uint64_t copy_rate_limit_bytes_per_second = 0;  // per copy; 0 = unlimited
+  uint64_t max_copy_size_gib = 500;  // larger images need large_copy_allowed
+  // "The ticket": whether `account_id` may copy `image_id` above
+  // max_copy_size_gib. Unset = never.
+  std::function<bool(const std::string& account_id, const std::string& image_id)> large_copy_allowed;
 };
 
 // The authenticated account making a request.
@@ -132,6 +154,34 @@ struct DescribeTasksRequest {
   uint64_t page_size = 10;
 };
 
+struct CopyImageRequest {
+  std::string image_id;  // in this (the source) region
+  std::string destination_region_id;
+  std::string destination_image_name;  // "" = derived from the source name
+  std::string destination_description;
+  Tags tags;                // the copy's tags come from the request only
+  std::string client_token;
+  bool encrypted = false;   // requested encryption of the copy
+  std::string kms_key_id;
+  bool dry_run = false;
+};
+
+// What the source region hands the destination region when a copy starts.
+struct CopyTarget {
+  // The new image's id, chosen by the source so that its copy lease names
+  // the copy before the destination has created it. Empty: the destination
+  // picks one.
+  std::string image_id;
+  std::string account_id;
+  std::string source_region_id;
+  ImageRecord source_image;                      // configuration to copy
+  std::vector<SnapshotRecord> source_snapshots;  // one per disk, in disk order; no manifests
+  std::string image_name;                        // validated, final
+  std::string description;
+  Tags tags;
+  std::string client_token;
+};
+
 // Counters for /metrics. Monotonic.
 struct RegionMetrics {
   std::atomic<uint64_t> bytes_imported{0};
@@ -182,6 +232,19 @@ class Region {
   // The verified plaintext of chunk `id` (ChunkStore::Get: kNotFound,
   // kDataLoss).
   virtual Result<std::vector<uint8_t>> PeerReadChunk(const ChunkId& id) = 0;
+
+  // Copies. CopyImage runs on the source region: it checks the ECS rules,
+  // takes a copy lease on the source image, and calls AcceptCopy on the
+  // destination, returning the new image id at once. AcceptCopy creates the
+  // destination image (Waiting) and snapshot(s) and queues the pull.
+  // CancelCopyImage runs on the destination. Acquire/ReleaseCopyLease run on
+  // the source: while an image holds a lease it cannot be deleted (the copy
+  // must never lose its source), and a second copy of it is refused.
+  virtual Result<std::string> CopyImage(const Caller& c, const CopyImageRequest& r) = 0;
+  virtual Result<std::string> AcceptCopy(const CopyTarget& t) = 0;
+  virtual Status CancelCopyImage(const Caller& c, const std::string& image_id) = 0;
+  virtual Status AcquireCopyLease(const std::string& source_image_id, const std::string& copy_image_id) = 0;
+  virtual void ReleaseCopyLease(const std::string& source_image_id, const std::string& copy_image_id) = 0;
 
   // Operations.
   virtual Status CollectGarbage(GcStats* stats) = 0;

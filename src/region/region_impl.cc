@@ -107,7 +107,8 @@ RegionImpl::RegionImpl(const RegionConfig& config, const Clock& clock, RegionHoo
       oss_(*config.object_storage),
       tmp_dir_(config.data_dir + "/tmp"),
       catalog_(std::move(catalog)),
-      store_(std::move(store)) {}
+      store_(std::move(store)),
+      copies_(std::make_unique<CopyScheduler>(std::max(1u, config.max_running_copies))) {}
 
 RegionImpl::~RegionImpl() { Shutdown(); }
 
@@ -349,7 +350,9 @@ Result<Page<ImageRecord>> RegionImpl::DescribeImages(const Caller& c, const Desc
   q.tags = r.tags;
   q.offset = (r.page_number - 1) * r.page_size;
   q.limit = r.page_size;
-  return catalog_->ListImages(q);
+  ASSIGN_OR_RETURN(Page<ImageRecord> page, catalog_->ListImages(q));
+  FillCopyProgress(page.items);
+  return page;
 }
 
 // ------------------------------------------------------- ModifyImageAttribute
@@ -431,6 +434,12 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
     if (image.is_copied && (image.status == "Creating" || image.status == "Waiting")) {
       return FailedPrecondition("OperationDenied.ImageCopying",
                                 "The image is being copied. Please use the CancelCopyImage API.");
+    }
+    // The source of a running copy: deleting it would fail the copy.
+    if (HasCopyLease(image_id)) {
+      return FailedPrecondition(
+          "OperationDenied.ImageCopying",
+          "The image \"" + image_id + "\" is currently being copied. Please try again later.");
     }
     ASSIGN_OR_RETURN(bool importing, HasProcessingTask(image_id, "ImportImage"));
     if (importing) return FailedPrecondition("ImageIsImporting", "The specified Image is importing.");

@@ -25,7 +25,17 @@
 // whole mark-and-sweep; manifest commit + unpin hold it shared. So a chunk is
 // either referenced by a committed manifest or pinned whenever GC looks at it.
 //
-// Threading: all public methods are thread-safe (see Region).
+// Copies (region_copy.cc). As a source, the region keeps in-memory copy
+// leases (source image -> copy image) that refuse a second copy and
+// DeleteImage. As a destination, a copy is a CopyImage task row plus a job in
+// its CopyScheduler (max_running_copies at once): PullSnapshot pins what it
+// fetches, and the commit (snapshots + image + task, one transaction) also
+// releases the source's lease. Shutdown stops running pulls without touching
+// their records; the next open queues them again (image back to Waiting) and
+// they take their lease again when they start.
+//
+// Threading: all public methods are thread-safe (see Region). Lock order:
+// copy_mu_, then a catalog transaction, then lease_mu_ of any region.
 #pragma once
 
 #include <atomic>
@@ -41,6 +51,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "copy/copy_scheduler.h"
 #include "region/chunk_pins.h"
 #include "region/object_storage.h"
 #include "region/region.h"
@@ -58,6 +69,9 @@ struct RegionHooks {
   // Called on an ingest thread after a data chunk has been pinned and before
   // it is stored; blocking here pauses that ingest.
   std::function<void(const std::string& task_id, const ChunkId& id)> after_chunk_pinned;
+  // Replaces the real sleeps of copy retries (backoff before the source is
+  // reachable, and the puller's own backoff).
+  std::function<void(std::chrono::milliseconds)> copy_sleep;
 };
 
 class RegionImpl final : public Region {
@@ -84,6 +98,13 @@ class RegionImpl final : public Region {
 
   Result<std::vector<uint8_t>> PeerReadManifest(const std::string& snapshot_id) override;
   Result<std::vector<uint8_t>> PeerReadChunk(const ChunkId& id) override;
+
+  // Copies across regions: region_copy.cc.
+  Result<std::string> CopyImage(const Caller& c, const CopyImageRequest& r) override;
+  Result<std::string> AcceptCopy(const CopyTarget& t) override;
+  Status CancelCopyImage(const Caller& c, const std::string& image_id) override;
+  Status AcquireCopyLease(const std::string& source_image_id, const std::string& copy_image_id) override;
+  void ReleaseCopyLease(const std::string& source_image_id, const std::string& copy_image_id) override;
 
   // Mark-and-sweep over all committed manifests; see the file comment.
   Status CollectGarbage(GcStats* stats) override;
@@ -129,6 +150,23 @@ class RegionImpl final : public Region {
                           std::function<void(uint64_t, uint64_t)> progress);
   Status SeedPublicImage();
 
+  // Copies (region_copy.cc). A copy is a CopyImage task row plus a job in
+  // copies_; SubmitCopy queues the job for a Processing copy task.
+  Status SubmitCopy(const TaskRecord& task, bool resumed);
+  Status RunCopy(const TaskRecord& task, bool resumed, const std::atomic<bool>& cancel);
+  void StartCopy(const std::string& image_id);
+  void FinishCopy(const TaskRecord& task, const Status& st);
+  void FinishCopyFailed(const TaskRecord& task, const Status& why);
+  // Releases the lease the copy `image_id` holds on its source, if the
+  // source region is local.
+  void ReleaseSourceLease(const std::string& source_region_id, const std::string& source_image_id,
+                          const std::string& image_id);
+  void CopySleep(std::chrono::milliseconds d, const std::atomic<bool>& cancel);
+  // Whether an image of this region is the source of a running copy.
+  bool HasCopyLease(const std::string& image_id);
+  // Fills the in-memory copy fields (queue position, ETA) of listed images.
+  void FillCopyProgress(std::vector<ImageRecord>& images);
+
   // Whether `name` is used by another image of `account_id`.
   Result<bool> NameTaken(const std::string& account_id, const std::string& name,
                          const std::string& except_id);
@@ -160,6 +198,18 @@ class RegionImpl final : public Region {
   std::mutex join_mu_;
   std::vector<std::thread> workers_;
   std::thread gc_thread_;
+
+  // Copies. copy_mu_ serialises CopyImage calls on this (source) region so a
+  // ClientToken and a lease are checked and taken atomically.
+  std::mutex copy_mu_;
+  std::mutex lease_mu_;
+  std::map<std::string, std::string> leases_;  // source image id -> copy image id; guarded by lease_mu_
+  struct CopyLive {
+    int percent = 0;       // fresher than the catalog's (written at most once a second)
+    int64_t eta_seconds = 0;
+  };
+  std::map<std::string, CopyLive> copy_live_;  // by copy image id; guarded by progress_mu_
+  std::unique_ptr<CopyScheduler> copies_;      // this region's queue as a destination
 };
 
 }  // namespace ferry

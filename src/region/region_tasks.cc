@@ -78,7 +78,22 @@ Status RegionImpl::ResumeTasks() {
   for (auto it = page.items.rbegin(); it != page.items.rend(); ++it) {
     spdlog::info("region {}: resuming task {} ({} {})", config_.region_id, it->task_id, it->action,
                  it->resource_id);
-    Enqueue(it->task_id);
+    if (it->action != "CopyImage") {
+      Enqueue(it->task_id);
+      continue;
+    }
+    // A copy that was pulling when the region stopped queues again.
+    RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+      Result<ImageRecord> image = catalog_->GetImage(it->resource_id);
+      if (!image.ok()) return image.status().code() == Code::kNotFound ? Status::Ok() : image.status();
+      if (image->status != "Creating") return Status::Ok();
+      image->status = "Waiting";
+      return catalog_->UpdateImage(*image);
+    }));
+    Status st = SubmitCopy(*it, /*resumed=*/true);
+    if (!st.ok()) {
+      spdlog::warn("region {}: copy {} not resumed: {}", config_.region_id, it->resource_id, st.ToString());
+    }
   }
   return Status::Ok();
 }
@@ -151,6 +166,9 @@ void RegionImpl::Shutdown() {
     for (auto& [id, control] : controls_) control->stop = true;
   }
   cv_.notify_all();
+  // Running copies see their cancel flag; with stopping_ set they keep their
+  // records (Processing) and resume on the next start.
+  copies_->Shutdown();
   for (std::thread& t : workers_) t.join();
   if (gc_thread_.joinable()) gc_thread_.join();
   workers_.clear();
@@ -215,7 +233,7 @@ void RegionImpl::ReportProgress(const std::string& task_id, int percent) {
     if (task.status != "Processing" || task.progress == percent) return Status::Ok();
     task.progress = percent;
     RETURN_IF_ERROR(catalog_->UpdateTask(task));
-    if (task.action != "ImportImage") return Status::Ok();
+    if (task.action != "ImportImage" && task.action != "CopyImage") return Status::Ok();
     ASSIGN_OR_RETURN(ImageRecord image, catalog_->GetImage(task.resource_id));
     image.progress = percent;
     RETURN_IF_ERROR(catalog_->UpdateImage(image));

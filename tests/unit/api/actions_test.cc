@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "api/action.h"
+#include "unit/api/fake_region.h"
 
 namespace ferry {
 namespace {
@@ -14,179 +15,9 @@ using nlohmann::json;
 constexpr const char* kAlice = "1111111111111111";
 constexpr const char* kBob = "2222222222222222";
 
-class FakeClock final : public Clock {
- public:
-  UnixSeconds Now() const override { return 1700000000; }
-  std::chrono::steady_clock::time_point Steady() const override { return {}; }
-};
-
-template <typename T>
-Page<T> Slice(const std::vector<T>& all, uint64_t page_number, uint64_t page_size) {
-  Page<T> page;
-  page.total = all.size();
-  const uint64_t begin = std::min<uint64_t>((page_number - 1) * page_size, all.size());
-  const uint64_t end = std::min<uint64_t>(begin + page_size, all.size());
-  page.items.assign(all.begin() + begin, all.begin() + end);
-  return page;
-}
-
-// Records every request it gets and answers from canned records; the ECS
-// rules themselves are the real region's business.
-class FakeRegion final : public Region {
- public:
-  explicit FakeRegion(const std::string& id) {
-    config_.region_id = id;
-    config_.local_name_en = "English " + id;
-    config_.local_name_zh = "中文 " + id;
-  }
-
-  const RegionConfig& config() const override { return config_; }
-
-  Result<ImportImageResult> ImportImage(const Caller& c, const ImportImageRequest& r) override {
-    callers.push_back(c);
-    imports.push_back(r);
-    if (!next_error.ok()) return next_error;
-    return ImportImageResult{"m-imported", "t-import"};
-  }
-  Result<Page<ImageRecord>> DescribeImages(const Caller& c, const DescribeImagesRequest& r) override {
-    callers.push_back(c);
-    image_queries.push_back(r);
-    std::vector<ImageRecord> matching;
-    for (const ImageRecord& image : images)
-      if (r.image_id.empty() || r.image_id == image.image_id) matching.push_back(image);
-    return Slice(matching, r.page_number, r.page_size);
-  }
-  Status ModifyImageAttribute(const Caller& c, const ModifyImageAttributeRequest& r) override {
-    callers.push_back(c);
-    modifies.push_back(r);
-    return next_error;
-  }
-  Status DeleteImage(const Caller& c, const std::string& image_id, bool force) override {
-    callers.push_back(c);
-    deleted_images.emplace_back(image_id, force);
-    return next_error;
-  }
-  Result<std::string> CreateImage(const Caller& c, const CreateImageRequest& r) override {
-    callers.push_back(c);
-    creates.push_back(r);
-    if (!next_error.ok()) return next_error;
-    return std::string("m-created");
-  }
-  Result<Page<SnapshotRecord>> DescribeSnapshots(const Caller& c,
-                                                 const DescribeSnapshotsRequest& r) override {
-    callers.push_back(c);
-    snapshot_queries.push_back(r);
-    std::vector<SnapshotRecord> matching;
-    for (const SnapshotRecord& s : snapshots) {
-      if (!r.snapshot_ids.empty() &&
-          std::find(r.snapshot_ids.begin(), r.snapshot_ids.end(), s.snapshot_id) == r.snapshot_ids.end())
-        continue;
-      matching.push_back(s);
-    }
-    return Slice(matching, r.page_number, r.page_size);
-  }
-  Status DeleteSnapshot(const Caller& c, const std::string& snapshot_id, bool force) override {
-    callers.push_back(c);
-    deleted_snapshots.emplace_back(snapshot_id, force);
-    return next_error;
-  }
-  Result<std::string> ExportImage(const Caller& c, const ExportImageRequest& r) override {
-    callers.push_back(c);
-    exports.push_back(r);
-    if (!next_error.ok()) return next_error;
-    return std::string("t-export");
-  }
-  Result<Page<TaskRecord>> DescribeTasks(const Caller& c, const DescribeTasksRequest& r) override {
-    callers.push_back(c);
-    task_queries.push_back(r);
-    return Slice(tasks, r.page_number, r.page_size);
-  }
-  Result<TaskRecord> DescribeTaskAttribute(const Caller& c, const std::string& task_id) override {
-    callers.push_back(c);
-    for (const TaskRecord& t : tasks)
-      if (t.task_id == task_id) return t;
-    return NotFound("InvalidTaskId.NotFound", "no task " + task_id);
-  }
-  Status CancelTask(const Caller& c, const std::string& task_id) override {
-    callers.push_back(c);
-    cancelled.push_back(task_id);
-    return next_error;
-  }
-  Result<std::vector<uint8_t>> PeerReadManifest(const std::string& snapshot_id) override {
-    return NotFound("InvalidSnapshotId.NotFound", "no manifest for " + snapshot_id);
-  }
-  Result<std::vector<uint8_t>> PeerReadChunk(const ChunkId& id) override {
-    return NotFound("", "no chunk " + ToHex(id));
-  }
-  Status CollectGarbage(GcStats*) override { return Status::Ok(); }
-  Status Fsck(FsckReport*) override { return Status::Ok(); }
-  RegionMetrics& metrics() override { return metrics_; }
-  void Shutdown() override {}
-
-  // Canned records.
-  std::vector<ImageRecord> images;
-  std::vector<SnapshotRecord> snapshots;
-  std::vector<TaskRecord> tasks;
-  Status next_error;
-
-  // What the handlers asked for.
-  std::vector<Caller> callers;
-  std::vector<ImportImageRequest> imports;
-  std::vector<DescribeImagesRequest> image_queries;
-  std::vector<ModifyImageAttributeRequest> modifies;
-  std::vector<std::pair<std::string, bool>> deleted_images;
-  std::vector<CreateImageRequest> creates;
-  std::vector<DescribeSnapshotsRequest> snapshot_queries;
-  std::vector<std::pair<std::string, bool>> deleted_snapshots;
-  std::vector<ExportImageRequest> exports;
-  std::vector<DescribeTasksRequest> task_queries;
-  std::vector<std::string> cancelled;
-
- private:
-  RegionConfig config_;
-  RegionMetrics metrics_;
-};
-
-class FakeAccounts final : public AccountDirectory {
- public:
-  Status CreateAccount(const AccountRecord& a) override {
-    for (const AccountRecord& existing : accounts) {
-      if (existing.account_id == a.account_id || existing.name == a.name)
-        return AlreadyExists("", "taken: " + a.name);
-    }
-    accounts.push_back(a);
-    return Status::Ok();
-  }
-  Result<AccountRecord> GetAccount(const std::string& account_id) override {
-    for (const AccountRecord& a : accounts)
-      if (a.account_id == account_id) return a;
-    return NotFound("", "no account " + account_id);
-  }
-  Result<AccountRecord> FindAccountByName(const std::string& name) override {
-    for (const AccountRecord& a : accounts)
-      if (a.name == name) return a;
-    return NotFound("", "no account named " + name);
-  }
-  Result<std::vector<AccountRecord>> ListAccounts() override { return accounts; }
-  Status AddAccessKey(const AccessKeyRecord& k) override {
-    keys.push_back(k);
-    return Status::Ok();
-  }
-  Result<AccessKeyRecord> GetAccessKey(const std::string& access_key_id) override {
-    for (const AccessKeyRecord& k : keys)
-      if (k.access_key_id == access_key_id) return k;
-    return NotFound("", "no key " + access_key_id);
-  }
-  Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& account_id) override {
-    std::vector<AccessKeyRecord> out;
-    for (const AccessKeyRecord& k : keys)
-      if (k.account_id == account_id) out.push_back(k);
-    return out;
-  }
-
-  std::vector<AccountRecord> accounts;
-  std::vector<AccessKeyRecord> keys;
-};
+using actiontest::FakeAccounts;
+using actiontest::FakeClock;
+using actiontest::FakeRegion;
 
 ImageRecord Image(const std::string& id, const std::string& owner) {
   ImageRecord image;
@@ -267,7 +98,8 @@ TEST_F(ActionsTest, TableHasEveryAction) {
   const ActionTable table = BuiltinActions();
   for (const char* name : {"DescribeRegions", "ImportImage", "DescribeImages", "ModifyImageAttribute",
                            "DeleteImage", "CreateImage", "DescribeSnapshots", "DeleteSnapshot", "ExportImage",
-                           "DescribeTasks", "DescribeTaskAttribute", "CancelTask", "CreateAccount"}) {
+                           "DescribeTasks", "DescribeTaskAttribute", "CancelTask", "CreateAccount", "CopyImage",
+                           "CancelCopyImage"}) {
     EXPECT_EQ(table.count(name), 1u) << name;
   }
 }

@@ -45,6 +45,11 @@ class PeerFakeRegion final : public Region {
   Result<ImportImageResult> ImportImage(const Caller&, const ImportImageRequest&) override {
     return Unused();
   }
+  Result<std::string> CopyImage(const Caller&, const CopyImageRequest&) override { return Unused(); }
+  Result<std::string> AcceptCopy(const CopyTarget&) override { return Unused(); }
+  Status CancelCopyImage(const Caller&, const std::string&) override { return Unused(); }
+  Status AcquireCopyLease(const std::string&, const std::string&) override { return Unused(); }
+  void ReleaseCopyLease(const std::string&, const std::string&) override {}
   Result<Page<ImageRecord>> DescribeImages(const Caller&, const DescribeImagesRequest&) override {
     return Unused();
   }

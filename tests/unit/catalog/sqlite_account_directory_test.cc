@@ -210,5 +210,59 @@ TEST_F(SqliteAccountDirectoryTest, DataSurvivesReopen) {
   EXPECT_THAT(*accounts_->ListAccessKeys("1000000000000001"), ::testing::SizeIs(1));
 }
 
+TEST_F(SqliteAccountDirectoryTest, LargeCopyAllowanceForOneImageOrAll) {
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
+  EXPECT_FALSE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-big"));
+
+  ASSERT_TRUE(accounts_->AllowLargeCopy("1000000000000001", "m-big").ok());
+  EXPECT_TRUE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-big"));
+  EXPECT_FALSE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-other"));
+  EXPECT_FALSE(*accounts_->IsLargeCopyAllowed("1000000000000002", "m-big"));
+  // Granting again is harmless.
+  EXPECT_TRUE(accounts_->AllowLargeCopy("1000000000000001", "m-big").ok());
+
+  ASSERT_TRUE(accounts_->AllowLargeCopy("1000000000000002", "").ok());
+  EXPECT_TRUE(*accounts_->IsLargeCopyAllowed("1000000000000002", "m-anything"));
+  EXPECT_FALSE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-other"));
+}
+
+TEST_F(SqliteAccountDirectoryTest, LargeCopyAllowanceNeedsAnAccountAndSurvivesReopen) {
+  Status st = accounts_->AllowLargeCopy("1000000000000009", "");
+  EXPECT_EQ(st.code(), Code::kNotFound);
+  EXPECT_EQ(st.reason(), "InvalidAccount.NotFound");
+  EXPECT_THAT(st.message(), HasSubstr("1000000000000009"));
+
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(accounts_->AllowLargeCopy("1000000000000001", "m-big").ok());
+  accounts_.reset();
+  accounts_ = OpenDirectory();
+  ASSERT_NE(accounts_, nullptr);
+  EXPECT_TRUE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-big"));
+}
+
+TEST_F(SqliteAccountDirectoryTest, VersionOneFileIsMigrated) {
+  accounts_.reset();
+  std::filesystem::remove(path_);
+  {
+    // A file written by a release that knew only accounts and keys.
+    auto db = SqliteDb::Open(path_);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*db)
+                    ->Migrate({"CREATE TABLE accounts (account_id TEXT NOT NULL PRIMARY KEY, name TEXT NOT "
+                               "NULL UNIQUE, is_root INTEGER NOT NULL, creation_time INTEGER NOT NULL);"
+                               "CREATE TABLE access_keys (access_key_id TEXT NOT NULL PRIMARY KEY, "
+                               "access_key_secret TEXT NOT NULL, account_id TEXT NOT NULL, enabled "
+                               "INTEGER NOT NULL, creation_time INTEGER NOT NULL);"})
+                    .ok());
+    ASSERT_TRUE((*db)->Exec("INSERT INTO accounts VALUES ('1000000000000001', 'alice', 1, 0)").ok());
+  }
+  accounts_ = OpenDirectory();
+  ASSERT_NE(accounts_, nullptr);
+  EXPECT_EQ(accounts_->GetAccount("1000000000000001")->name, "alice");
+  ASSERT_TRUE(accounts_->AllowLargeCopy("1000000000000001", "").ok());
+  EXPECT_TRUE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-x"));
+}
+
 }  // namespace
 }  // namespace ferry

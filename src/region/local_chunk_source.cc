@@ -1,0 +1,55 @@
+#include "region/local_chunk_source.h"
+
+#include <utility>
+
+#include "common/hash.h"
+
+namespace ferry {
+namespace {
+
+class LocalChunkSource final : public ChunkSource {
+ public:
+  explicit LocalChunkSource(std::function<Region*(const std::string&)> resolve)
+      : resolve_(std::move(resolve)) {}
+
+  Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) override {
+    ASSIGN_OR_RETURN(Region * region, Resolve(region_id));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, region->PeerReadManifest(snapshot_id));
+    Result<Manifest> m = DecodeManifest(bytes);
+    if (!m.ok()) {
+      return DataLoss("manifest of snapshot " + snapshot_id + " in region " + region_id +
+                      " does not decode: " + m.status().ToString());
+    }
+    return m;
+  }
+
+  Result<std::vector<uint8_t>> FetchChunk(const std::string& region_id, const ChunkId& id,
+                                          uint64_t* wire_bytes) override {
+    ASSIGN_OR_RETURN(Region * region, Resolve(region_id));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> data, region->PeerReadChunk(id));
+    ChunkId actual = Sha256::Of(std::span<const uint8_t>(data));
+    if (actual != id) {
+      return DataLoss("chunk " + ToHex(id) + " from region " + region_id + " hashes to " + ToHex(actual) +
+                      " (" + std::to_string(data.size()) + " bytes)");
+    }
+    if (wire_bytes != nullptr) *wire_bytes = data.size();
+    return data;
+  }
+
+ private:
+  Result<Region*> Resolve(const std::string& region_id) {
+    Region* region = resolve_ ? resolve_(region_id) : nullptr;
+    if (region == nullptr) return Unavailable("region " + region_id + " is not served by this process");
+    return region;
+  }
+
+  const std::function<Region*(const std::string&)> resolve_;
+};
+
+}  // namespace
+
+std::unique_ptr<ChunkSource> NewLocalChunkSource(std::function<Region*(const std::string&)> resolve) {
+  return std::make_unique<LocalChunkSource>(std::move(resolve));
+}
+
+}  // namespace ferry

@@ -1,0 +1,660 @@
+// RegionImpl: copies across regions served by this process
+// (docs/design/copy.md). The source region checks the ECS rules and takes a
+// copy lease on its image; the destination region records the copy (image
+// Waiting, snapshots progressing, a CopyImage task row so a restart resumes
+// it) and pulls the data through its CopyScheduler.
+//
+// Same-region copies are refused with IncorrectDestinationRegion: ECS
+// documents that code for "the source region is the same as the destination
+// region", and a copy in the same region would only duplicate records (the
+// chunks are shared anyway); CreateImage from the snapshot does that.
+//
+// Leases live in memory on the source. A process restart drops them; a
+// resumed copy takes its lease again when its job starts, so a source image
+// is protected from deletion again as soon as the copy runs.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/hash.h"
+#include "common/ids.h"
+#include "copy/puller.h"
+#include "region/names.h"
+#include "region/region_impl.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kCopyAction = "CopyImage";
+// How long a copy waits for its source to become reachable before failing.
+constexpr auto kSourceRetryFor = std::chrono::minutes(30);
+
+Status CopyImageNotFound(const std::string& image_id) {
+  return NotFound("InvalidImageId.NotFound", "The specified ImageId \"" + image_id + "\" does not exist.");
+}
+
+Status DuplicatedName(const std::string& name) {
+  return AlreadyExists("InvalidImageName.Duplicated",
+                       "The specified image name \"" + name +
+                           "\" is already in use in the target region. Please try a different one.");
+}
+
+nlohmann::json CopyTagsJson(const Tags& tags) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [k, v] : tags) j.push_back({k, v});
+  return j;
+}
+
+struct CopyParams {
+  std::string source_region_id;
+  std::string source_image_id;
+  std::vector<std::string> source_snapshot_ids;
+  std::vector<std::string> source_digests;  // hex content digests, "" = unknown
+};
+
+Result<CopyParams> ParseCopyParams(const TaskRecord& task) {
+  CopyParams p;
+  try {
+    nlohmann::json j = nlohmann::json::parse(task.params);
+    p.source_region_id = j.at("SourceRegionId").get<std::string>();
+    p.source_image_id = j.at("SourceImageId").get<std::string>();
+    for (const auto& s : j.at("SourceSnapshots")) {
+      p.source_snapshot_ids.push_back(s.at("SnapshotId").get<std::string>());
+      p.source_digests.push_back(s.value("ContentDigest", ""));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Internal("copy task " + task.task_id + " has unreadable parameters: " + e.what());
+  }
+  return p;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ leases
+
+Status RegionImpl::AcquireCopyLease(const std::string& source_image_id, const std::string& copy_image_id) {
+  // Inside a catalog transaction, so DeleteImage (which checks the lease in
+  // its own transaction) either sees the lease or deletes the image first.
+  return catalog_->Transact([&]() -> Status {
+    Result<ImageRecord> image = catalog_->GetImage(source_image_id);
+    if (!image.ok()) {
+      if (image.status().code() == Code::kNotFound) return CopyImageNotFound(source_image_id);
+      return image.status();
+    }
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    auto it = leases_.find(source_image_id);
+    if (it != leases_.end() && it->second != copy_image_id) {
+      return InvalidArgument("OperationDenied.ImageCopyConflict",
+                             "The same image cannot be copied concurrently: image " + source_image_id +
+                                 " is being copied to " + it->second + ".");
+    }
+    leases_[source_image_id] = copy_image_id;
+    return Status::Ok();
+  });
+}
+
+void RegionImpl::ReleaseCopyLease(const std::string& source_image_id, const std::string& copy_image_id) {
+  std::lock_guard<std::mutex> lock(lease_mu_);
+  auto it = leases_.find(source_image_id);
+  if (it != leases_.end() && it->second == copy_image_id) leases_.erase(it);
+}
+
+bool RegionImpl::HasCopyLease(const std::string& image_id) {
+  std::lock_guard<std::mutex> lock(lease_mu_);
+  return leases_.count(image_id) != 0;
+}
+
+void RegionImpl::ReleaseSourceLease(const std::string& source_region_id, const std::string& source_image_id,
+                                    const std::string& image_id) {
+  Region* source = config_.resolve_region ? config_.resolve_region(source_region_id) : nullptr;
+  if (source != nullptr) source->ReleaseCopyLease(source_image_id, image_id);
+}
+
+// --------------------------------------------------------- CopyImage (source)
+
+Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageRequest& r) {
+  if (r.image_id.empty()) {
+    return InvalidArgument("MissingParameter",
+                           "The input parameter \"ImageId\" that is mandatory for processing this request "
+                           "is not supplied.");
+  }
+  if (r.destination_region_id.empty()) {
+    return InvalidArgument("MissingParameter",
+                           "The input parameter \"DestinationRegionId\" that is mandatory for processing "
+                           "this request is not supplied.");
+  }
+  if (!r.destination_image_name.empty()) {
+    Status st = ValidateImageName(r.destination_image_name);
+    if (!st.ok()) {
+      return InvalidArgument(
+          "InvalidImageName.Malformed",
+          "The specified destination image name \"" + r.destination_image_name + "\" is wrongly formed.");
+    }
+  }
+  if (!ValidateDescription(r.destination_description).ok()) {
+    return InvalidArgument("InvalidDescription.Malformed",
+                           "The specified destination description is wrongly formed.");
+  }
+  RETURN_IF_ERROR(ValidateTags(r.tags));
+  if (!r.kms_key_id.empty() && !r.encrypted) {
+    return InvalidArgument("InvalidParameter.EncryptedIllegal",
+                           "The specified parameter Encrypted must be true when kmsKeyId is not empty.");
+  }
+  if (r.encrypted) {
+    return InvalidArgument("InvalidParameter.KmsNotEnabled",
+                           "The specified operation need enable KMS: encrypted copies are not supported.");
+  }
+  Region* destination = config_.resolve_region ? config_.resolve_region(r.destination_region_id) : nullptr;
+  if (destination == nullptr) {
+    return InvalidArgument("DestinationRegion.NotFound",
+                           "The destination region \"" + r.destination_region_id + "\" not found.");
+  }
+  if (r.destination_region_id == config_.region_id) {
+    return PermissionDenied("IncorrectDestinationRegion",
+                            "The destination region " + r.destination_region_id +
+                                " is the source region; use CreateImage to copy within a region.");
+  }
+
+  // One CopyImage at a time in this region: the token, the conflict check
+  // and the lease must not interleave with another call's.
+  std::lock_guard<std::mutex> copy_lock(copy_mu_);
+  Result<ImageRecord> got = catalog_->GetImage(r.image_id);
+  if (!got.ok()) {
+    if (got.status().code() == Code::kNotFound) return CopyImageNotFound(r.image_id);
+    return got.status();
+  }
+  const ImageRecord source = std::move(got).value();
+  if (source.account_id != c.account_id) return CopyImageNotFound(r.image_id);
+
+  const std::string name = r.destination_image_name.empty() ? source.name : r.destination_image_name;
+  const std::string fingerprint = Sha256Hex(nlohmann::json{
+      {"ImageId", r.image_id},
+      {"DestinationRegionId", r.destination_region_id},
+      {"DestinationImageName", r.destination_image_name},
+      {"DestinationDescription", r.destination_description},
+      {"Tags", CopyTagsJson(r.tags)}}.dump());
+  if (!r.client_token.empty()) {
+    Result<Catalog::TokenRecord> token = catalog_->GetClientToken(c.account_id, kCopyAction, r.client_token);
+    if (token.ok()) {
+      if (token->fingerprint != fingerprint) {
+        return InvalidArgument(
+            "IdempotentParameterMismatch",
+            "The ClientToken \"" + r.client_token + "\" was used before with different parameters.");
+      }
+      return token->result_id;
+    }
+    if (token.status().code() != Code::kNotFound) return token.status();
+  }
+
+  if (source.status != "Available") {
+    return InvalidArgument("IncorrectImageStatus", "The image not available.");
+  }
+  std::vector<SnapshotRecord> snapshots;
+  for (const DiskMapping& d : source.disks) {
+    Result<SnapshotRecord> snap = catalog_->GetSnapshot(d.snapshot_id);
+    if (!snap.ok()) {
+      if (snap.status().code() == Code::kNotFound) {
+        return NotFound("InvalidSnapshotId.NotFound",
+                        "The snapshot \"" + d.snapshot_id + "\" of image " + r.image_id + " does not exist.");
+      }
+      return snap.status();
+    }
+    if (snap->encrypted) {
+      return PermissionDenied(
+          "OperationDeined.EncryptedSnapshot",
+          "The image contains encrypted snapshots, which do not support copying (snapshot " +
+              snap->snapshot_id + ").");
+    }
+    snap->manifest.clear();
+    snapshots.push_back(std::move(snap).value());
+  }
+  if (snapshots.empty()) return Internal("image " + r.image_id + " has no disks");
+  if (source.size_gib > config_.max_copy_size_gib &&
+      !(config_.large_copy_allowed && config_.large_copy_allowed(c.account_id, r.image_id))) {
+    return PermissionDenied("SizeExceed.Image",
+                            "The image exceeds the maximum size (" + std::to_string(source.size_gib) +
+                                " GiB > " + std::to_string(config_.max_copy_size_gib) +
+                                " GiB). Please open a ticket to add the account to the white list.");
+  }
+  {
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    auto it = leases_.find(r.image_id);
+    if (it != leases_.end()) {
+      return InvalidArgument("OperationDenied.ImageCopyConflict",
+                             "The same image cannot be copied concurrently. Please wait until the last copy "
+                             "(" +
+                                 it->second + ") is completed before performing the next operation.");
+    }
+  }
+  if (r.dry_run) {
+    // AcceptCopy decides for real; this is the same check, done early.
+    DescribeImagesRequest q;
+    q.image_name = name;
+    q.owner_alias = "self";
+    q.statuses = {"Creating", "Waiting", "Available", "UnAvailable", "CreateFailed", "Deprecated"};
+    q.page_size = 100;
+    Result<Page<ImageRecord>> same = destination->DescribeImages(c, q);
+    if (same.ok() && !name.empty()) {
+      for (const ImageRecord& img : same->items) {
+        if (img.name == name) return DuplicatedName(name);
+      }
+    }
+    return InvalidArgument("DryRunOperation", "Request validation has been passed with DryRun flag set.");
+  }
+
+  CopyTarget target;
+  target.image_id = NewResourceId("m");
+  target.account_id = c.account_id;
+  target.source_region_id = config_.region_id;
+  target.source_image = source;
+  target.source_snapshots = std::move(snapshots);
+  target.image_name = name;
+  target.description = r.destination_description;
+  target.tags = r.tags;
+  target.client_token = r.client_token;
+  RETURN_IF_ERROR(AcquireCopyLease(r.image_id, target.image_id));
+  Result<std::string> accepted = destination->AcceptCopy(target);
+  if (!accepted.ok()) {
+    ReleaseCopyLease(r.image_id, target.image_id);
+    return accepted.status();
+  }
+  if (!r.client_token.empty()) {
+    Status st = catalog_->PutClientToken(c.account_id, kCopyAction, r.client_token, {fingerprint, *accepted});
+    if (!st.ok()) {
+      spdlog::warn("region {}: ClientToken of copy {} not recorded: {}", config_.region_id, *accepted,
+                   st.ToString());
+    }
+  }
+  return accepted;
+}
+
+// ------------------------------------------------------ AcceptCopy (destination)
+
+Result<std::string> RegionImpl::AcceptCopy(const CopyTarget& t) {
+  if (t.source_snapshots.empty() || t.source_snapshots.size() != t.source_image.disks.size()) {
+    return InvalidArgument("InvalidParameter", "copy of image " + t.source_image.image_id + " names " +
+                                                   std::to_string(t.source_snapshots.size()) +
+                                                   " snapshots for " +
+                                                   std::to_string(t.source_image.disks.size()) + " disks");
+  }
+  if (!t.image_name.empty()) RETURN_IF_ERROR(ValidateImageName(t.image_name));
+  if (stopping()) return Unavailable("region " + config_.region_id + " is shutting down");
+
+  const UnixSeconds now = clock_.Now();
+  const ImageRecord& src = t.source_image;
+  ImageRecord image;
+  image.image_id = t.image_id.empty() ? NewResourceId("m") : t.image_id;
+  image.account_id = t.account_id;
+  image.name = t.image_name;
+  image.description = t.description;
+  image.status = "Waiting";
+  image.progress = 0;
+  image.os_type = src.os_type;
+  image.os_name = src.os_name;
+  image.platform = src.platform;
+  image.architecture = src.architecture;
+  image.boot_mode = src.boot_mode;
+  image.image_family = src.image_family;
+  image.image_version = src.image_version;
+  image.license_type = src.license_type;
+  image.size_gib = src.size_gib;
+  image.tags = t.tags;
+  image.is_copied = true;
+  image.source_region_id = t.source_region_id;
+  image.source_image_id = src.image_id;
+  image.creation_time = now;
+
+  std::vector<SnapshotRecord> snapshots;
+  nlohmann::json sources = nlohmann::json::array();
+  for (size_t i = 0; i < t.source_snapshots.size(); ++i) {
+    const SnapshotRecord& from = t.source_snapshots[i];
+    SnapshotRecord s;
+    s.snapshot_id = NewResourceId("s");
+    s.account_id = t.account_id;
+    s.description =
+        "Copied for image " + image.image_id + " from " + from.snapshot_id + " in " + t.source_region_id;
+    s.status = "progressing";
+    s.logical_size = from.logical_size;
+    s.source_disk_size_gib = from.source_disk_size_gib;
+    s.source_disk_type = from.source_disk_type;
+    s.usage = "image";
+    s.encrypted = false;
+    s.source_region_id = t.source_region_id;
+    s.source_snapshot_id = from.snapshot_id;
+    s.creation_time = now;
+    s.last_modified_time = now;
+    snapshots.push_back(s);
+    DiskMapping m = src.disks[i];
+    m.snapshot_id = s.snapshot_id;
+    m.import_bucket.clear();
+    m.import_object.clear();
+    image.disks.push_back(m);
+    sources.push_back({{"SnapshotId", from.snapshot_id}, {"ContentDigest", from.content_digest}});
+  }
+  TaskRecord task;
+  task.task_id = NewResourceId("t");
+  task.account_id = t.account_id;
+  task.action = kCopyAction;
+  task.status = "Processing";
+  task.resource_id = image.image_id;
+  task.params = nlohmann::json{
+      {"SourceRegionId", t.source_region_id},
+      {"SourceImageId", src.image_id},
+      {"SourceSnapshots",
+       sources}}.dump();
+  task.creation_time = now;
+
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(bool taken, NameTaken(t.account_id, image.name, ""));
+    if (taken) return DuplicatedName(image.name);
+    for (const SnapshotRecord& s : snapshots) RETURN_IF_ERROR(catalog_->InsertSnapshot(s));
+    Status st = catalog_->InsertImage(image);
+    if (st.code() == Code::kAlreadyExists && st.reason() == "InvalidImageName.Duplicated") {
+      return DuplicatedName(image.name);
+    }
+    RETURN_IF_ERROR(st);
+    return catalog_->InsertTask(task);
+  }));
+  Status submitted = SubmitCopy(task, /*resumed=*/false);
+  if (!submitted.ok()) {
+    // Shutting down between the check and here: the task resumes on the next
+    // start, as any Processing copy does.
+    spdlog::warn("region {}: copy {} not queued now: {}", config_.region_id, image.image_id,
+                 submitted.ToString());
+  }
+  return image.image_id;
+}
+
+// ------------------------------------------------------------ the copy job
+
+Status RegionImpl::SubmitCopy(const TaskRecord& task, bool resumed) {
+  CopyJob job;
+  job.job_id = task.resource_id;
+  job.account_id = task.account_id;
+  job.run = [this, task, resumed](const std::atomic<bool>& cancel) { return RunCopy(task, resumed, cancel); };
+  job.on_start = [this, id = task.resource_id] { StartCopy(id); };
+  job.on_done = [this, task](const Status& st) { FinishCopy(task, st); };
+  return copies_->Submit(std::move(job));
+}
+
+void RegionImpl::CopySleep(std::chrono::milliseconds d, const std::atomic<bool>& cancel) {
+  if (hooks_.copy_sleep) {
+    hooks_.copy_sleep(d);
+    return;
+  }
+  // In slices, so a cancel or shutdown is not held up by a long backoff.
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (!cancel && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(50), until - std::chrono::steady_clock::now()));
+  }
+}
+
+void RegionImpl::StartCopy(const std::string& image_id) {
+  Status st = catalog_->Transact([&]() -> Status {
+    Result<ImageRecord> image = catalog_->GetImage(image_id);
+    if (!image.ok()) return image.status().code() == Code::kNotFound ? Status::Ok() : image.status();
+    if (image->status != "Waiting") return Status::Ok();
+    image->status = "Creating";
+    return catalog_->UpdateImage(*image);
+  });
+  if (!st.ok()) {
+    spdlog::warn("region {}: copy {} not marked Creating: {}", config_.region_id, image_id, st.ToString());
+  }
+}
+
+Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::atomic<bool>& cancel) {
+  ASSIGN_OR_RETURN(CopyParams params, ParseCopyParams(task));
+  // CancelCopyImage may have removed the records just before the start.
+  ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
+  if (cancel || current.status != "Processing")
+    return Cancelled("copy task " + task.task_id + " is not running");
+  ASSIGN_OR_RETURN(ImageRecord image, catalog_->GetImage(task.resource_id));
+  if (image.disks.size() != params.source_snapshot_ids.size()) {
+    return Internal("copy " + image.image_id + " has " + std::to_string(image.disks.size()) + " disks but " +
+                    std::to_string(params.source_snapshot_ids.size()) + " source snapshots");
+  }
+
+  // The source region and the chunk source may not be ready yet (the
+  // process is starting): wait for them like for an unreachable peer.
+  std::unique_ptr<ChunkSource> source;
+  auto backoff = std::chrono::milliseconds(200);
+  const auto give_up = clock_.Steady() + kSourceRetryFor;
+  while (true) {
+    if (cancel) return Cancelled("copy " + image.image_id + " cancelled");
+    Status st;
+    Region* region = config_.resolve_region ? config_.resolve_region(params.source_region_id) : nullptr;
+    if (region == nullptr) {
+      st = Unavailable("source region " + params.source_region_id + " is not reachable");
+    } else if (resumed) {
+      st = region->AcquireCopyLease(params.source_image_id, image.image_id);
+      if (st.code() == Code::kNotFound) return st;
+      if (!st.ok()) {
+        // Another copy took the source after a restart; this copy still has
+        // its data source, only not the protection of the lease.
+        spdlog::warn("region {}: copy {} runs without a lease on {}: {}", config_.region_id, image.image_id,
+                     params.source_image_id, st.ToString());
+        st = Status::Ok();
+      }
+      resumed = false;
+    }
+    if (st.ok()) {
+      if (!config_.chunk_source)
+        return Internal("region " + config_.region_id + " has no chunk source for copies");
+      Result<std::unique_ptr<ChunkSource>> made = config_.chunk_source(params.source_region_id);
+      if (made.ok()) {
+        source = std::move(made).value();
+        break;
+      }
+      st = made.status();
+    }
+    if (st.code() != Code::kUnavailable || clock_.Steady() >= give_up) return st;
+    CopySleep(backoff, cancel);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+
+  const size_t n = image.disks.size();
+  std::vector<Manifest> manifests(n);
+  PinLease lease(pins_);
+  for (size_t i = 0; i < n; ++i) {
+    PullOptions opts;
+    opts.in_flight = std::max(1u, config_.copy_in_flight);
+    opts.rate_limit_bytes_per_second = config_.copy_rate_limit_bytes_per_second;
+    opts.pin = [&lease](const ChunkId& id) { lease.Pin(id); };
+    opts.cancel = &cancel;
+    if (hooks_.copy_sleep) opts.sleep = hooks_.copy_sleep;
+    opts.progress = [this, &task, i, n](const PullProgress& p) {
+      double part =
+          p.bytes_total == 0 ? 1.0 : static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total);
+      int percent = std::clamp(
+          static_cast<int>((static_cast<double>(i) + part) / static_cast<double>(n) * 100.0), 0, 99);
+      int64_t eta = 0;
+      if (p.bytes_per_second > 0 && p.bytes_total > p.bytes_done) {
+        eta =
+            static_cast<int64_t>(static_cast<double>(p.bytes_total - p.bytes_done) / p.bytes_per_second) + 1;
+      }
+      {
+        std::lock_guard<std::mutex> lock(progress_mu_);
+        copy_live_[task.resource_id] = CopyLive{percent, eta};
+      }
+      ReportProgress(task.task_id, percent);
+    };
+    ASSIGN_OR_RETURN(PullResult pulled, PullSnapshot(*source, params.source_region_id,
+                                                     params.source_snapshot_ids[i], *store_, opts));
+    std::string digest = ToHex(pulled.manifest.ContentDigest());
+    if (!params.source_digests[i].empty() && digest != params.source_digests[i]) {
+      return DataLoss("snapshot " + params.source_snapshot_ids[i] + " copied from " +
+                      params.source_region_id + " has content digest " + digest + ", the source recorded " +
+                      params.source_digests[i]);
+    }
+    manifests[i] = std::move(pulled.manifest);
+  }
+  if (cancel) return Cancelled("copy " + image.image_id + " stopped before commit");
+  RETURN_IF_ERROR(store_->Sync());
+
+  const UnixSeconds now = clock_.Now();
+  std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
+  Status st = catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
+    if (current.cancel_requested || current.status != "Processing") {
+      return Cancelled("copy task " + task.task_id + " is " + current.status);
+    }
+    ASSIGN_OR_RETURN(ImageRecord img, catalog_->GetImage(task.resource_id));
+    for (size_t i = 0; i < n && i < img.disks.size(); ++i) {
+      ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(img.disks[i].snapshot_id));
+      snap.manifest = EncodeManifest(manifests[i]);
+      snap.content_digest = ToHex(manifests[i].ContentDigest());
+      snap.logical_size = manifests[i].logical_size;
+      snap.status = "accomplished";
+      snap.progress = 100;
+      snap.last_modified_time = now;
+      RETURN_IF_ERROR(catalog_->UpdateSnapshot(snap));
+    }
+    img.status = "Available";
+    img.progress = 100;
+    RETURN_IF_ERROR(catalog_->UpdateImage(img));
+    current.status = "Finished";
+    current.progress = 100;
+    current.finished_time = now;
+    RETURN_IF_ERROR(catalog_->UpdateTask(current));
+    // Released inside the transaction: whoever sees Available may copy the
+    // source again at once. (Lock order: a catalog, then a lease_mu_.)
+    ReleaseSourceLease(params.source_region_id, params.source_image_id, image.image_id);
+    return Status::Ok();
+  });
+  lease.Release();
+  return st;
+}
+
+void RegionImpl::FinishCopy(const TaskRecord& task, const Status& st) {
+  {
+    std::lock_guard<std::mutex> lock(progress_mu_);
+    copy_live_.erase(task.resource_id);
+    last_progress_.erase(task.task_id);
+  }
+  Result<CopyParams> params = ParseCopyParams(task);
+  if (st.ok()) {
+    metrics_.tasks_finished++;
+    if (params.ok()) ReleaseSourceLease(params->source_region_id, params->source_image_id, task.resource_id);
+    return;
+  }
+  if (stopping()) {
+    // Shutdown: the task stays Processing and resumes on the next start.
+    spdlog::info("region {}: copy {} stopped by shutdown ({}); it resumes on the next start",
+                 config_.region_id, task.resource_id, st.ToString());
+    return;
+  }
+  // Released before the failure is visible, so a retry is not refused.
+  if (params.ok()) ReleaseSourceLease(params->source_region_id, params->source_image_id, task.resource_id);
+  if (st.code() != Code::kCancelled) {
+    spdlog::warn("region {}: copy {} failed: {}", config_.region_id, task.resource_id, st.ToString());
+    FinishCopyFailed(task, st);
+  }
+  // Cancelled: CancelCopyImage removed the records already.
+  RequestGc();
+}
+
+void RegionImpl::FinishCopyFailed(const TaskRecord& task, const Status& why) {
+  std::string code = why.reason().empty() ? "CopyImageFailed" : why.reason();
+  std::string message = why.message().empty() ? why.ToString() : why.message();
+  Status st = catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
+    if (t.status != "Processing") return Status::Ok();
+    Result<ImageRecord> image = catalog_->GetImage(t.resource_id);
+    if (image.ok()) {
+      image->status = "CreateFailed";
+      image->failure_reason = code + ": " + message;
+      RETURN_IF_ERROR(catalog_->UpdateImage(*image));
+      for (const DiskMapping& d : image->disks) {
+        Result<SnapshotRecord> snap = catalog_->GetSnapshot(d.snapshot_id);
+        if (!snap.ok()) continue;
+        snap->status = "failed";
+        snap->last_modified_time = clock_.Now();
+        RETURN_IF_ERROR(catalog_->UpdateSnapshot(*snap));
+      }
+    }
+    t.status = "Failed";
+    t.error_code = code;
+    t.error_message = message;
+    t.finished_time = clock_.Now();
+    return catalog_->UpdateTask(t);
+  });
+  if (!st.ok()) {
+    spdlog::error("region {}: recording the failure of copy {} failed: {}", config_.region_id,
+                  task.resource_id, st.ToString());
+  }
+  metrics_.tasks_failed++;
+}
+
+// ------------------------------------------------- CancelCopyImage (destination)
+
+Status RegionImpl::CancelCopyImage(const Caller& c, const std::string& image_id) {
+  if (image_id.empty()) {
+    return InvalidArgument("MissingParameter",
+                           "The input parameter \"ImageId\" that is mandatory for processing this request "
+                           "is not supplied.");
+  }
+  ImageRecord image;
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    Result<ImageRecord> got = catalog_->GetImage(image_id);
+    if (!got.ok()) {
+      if (got.status().code() == Code::kNotFound) return CopyImageNotFound(image_id);
+      return got.status();
+    }
+    image = std::move(got).value();
+    if (image.account_id != c.account_id) return CopyImageNotFound(image_id);
+    if (!image.is_copied) {
+      return InvalidArgument("ImageCreatedNotFromCopy",
+                             "The specified image is not the target image of a copy action.");
+    }
+    if (image.status == "CreateFailed") {
+      return InvalidArgument("IncorrectImageStatus", "The Image copy has been failed.");
+    }
+    if (image.status != "Waiting" && image.status != "Creating") {
+      return InvalidArgument("IncorrectImageStatus", "The image copy has completed.");
+    }
+    TaskQuery q;
+    q.resource_ids = {image_id};
+    q.action = kCopyAction;
+    q.statuses = {"Processing"};
+    ASSIGN_OR_RETURN(Page<TaskRecord> tasks, catalog_->ListTasks(q));
+    for (TaskRecord& t : tasks.items) {
+      t.status = "Cancelled";
+      t.cancel_requested = true;
+      t.finished_time = clock_.Now();
+      RETURN_IF_ERROR(catalog_->UpdateTask(t));
+    }
+    for (const DiskMapping& d : image.disks) RETURN_IF_ERROR(catalog_->DeleteSnapshot(d.snapshot_id));
+    RETURN_IF_ERROR(catalog_->DeleteImage(image_id));
+    // Before the removal is visible, so the source can be copied again.
+    ReleaseSourceLease(image.source_region_id, image.source_image_id, image_id);
+    return Status::Ok();
+  }));
+  // A waiting job is dropped here (no on_done); a running one stops at its
+  // next chunk and its on_done asks for GC again once its pins are gone.
+  copies_->Cancel(image_id);
+  RequestGc();
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------ DescribeImages
+
+void RegionImpl::FillCopyProgress(std::vector<ImageRecord>& images) {
+  for (ImageRecord& img : images) {
+    if (!img.is_copied) continue;
+    if (img.status == "Waiting") {
+      img.queue_position = copies_->QueuePosition(img.image_id);
+    } else if (img.status == "Creating") {
+      std::lock_guard<std::mutex> lock(progress_mu_);
+      auto it = copy_live_.find(img.image_id);
+      if (it != copy_live_.end()) {
+        img.progress = std::max(img.progress, it->second.percent);
+        img.remain_time_seconds = it->second.eta_seconds;
+      }
+    }
+  }
+}
+
+}  // namespace ferry

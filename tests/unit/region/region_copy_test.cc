@@ -1,0 +1,826 @@
+// Copies across three RegionImpl instances of one process: real catalogs
+// and chunk stores in a scratch directory, one shared ObjectStorage, and a
+// LocalChunkSource behind a wrapper that can block, fail or count fetches.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "common/fs_util.h"
+#include "common/hash.h"
+#include "common/ids.h"
+#include "region/local_chunk_source.h"
+#include "region/object_storage.h"
+#include "region/region_impl.h"
+#include "store/manifest.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kRoot = "1000000000000001";
+constexpr const char* kA = "cn-hangzhou";
+constexpr const char* kB = "cn-shanghai";
+constexpr const char* kC = "cn-beijing";
+constexpr uint64_t kChunk = 256 << 10;
+const Caller kAlice{"2000000000000002"};
+const Caller kBob{"3000000000000003"};
+const std::vector<std::string> kAllStatuses = {"Creating",    "Waiting",      "Available",
+                                               "UnAvailable", "CreateFailed", "Deprecated"};
+
+std::string Pattern(uint64_t length, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(length, '\0');
+  for (size_t i = 0; i + 8 <= out.size(); i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&out[i], &v, 8);
+  }
+  return out;
+}
+
+// A disk of `seeds.size()` chunks; seed 0 leaves a chunk zero (a hole).
+void WriteDisk(const std::string& path, const std::vector<uint32_t>& seeds) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  ASSERT_TRUE(fd.valid());
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    if (seeds[i] == 0) continue;
+    std::string data = Pattern(kChunk, seeds[i]);
+    ASSERT_TRUE(
+        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(data.data()), data.size(), i * kChunk, path)
+            .ok());
+  }
+  ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(seeds.size() * kChunk)), 0);
+}
+
+std::string FileSha256(const std::string& path) {
+  Result<std::string> content = ReadFileToString(path);
+  EXPECT_TRUE(content.ok()) << content.status().ToString();
+  return content.ok() ? Sha256Hex(*content) : "";
+}
+
+template <typename Pred>
+bool PollUntil(Pred pred, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// What the chunk sources of every region do; shared by the test and the
+// sources it hands out.
+struct Faults {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool blocked = false;          // fetches wait until Release()
+  int pass = 0;                  // while blocked: fetches still let through
+  int waiting = 0;               // fetches held
+  int unavailable_fetches = 0;   // next fetches fail with kUnavailable
+  int unavailable_sources = 0;   // next chunk_source() calls fail with kUnavailable
+  bool gone = false;             // the source answers kNotFound
+  std::vector<ChunkId> fetched;  // chunks that crossed successfully, in order
+
+  void Block(int let_through = 0) {
+    std::lock_guard<std::mutex> lock(mu);
+    blocked = true;
+    pass = let_through;
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      blocked = false;
+    }
+    cv.notify_all();
+  }
+  bool WaitHeld(int n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(60), [&] { return waiting >= n; });
+  }
+  size_t FetchCount() {
+    std::lock_guard<std::mutex> lock(mu);
+    return fetched.size();
+  }
+  std::vector<ChunkId> Fetched() {
+    std::lock_guard<std::mutex> lock(mu);
+    return fetched;
+  }
+};
+
+class FaultySource final : public ChunkSource {
+ public:
+  FaultySource(std::unique_ptr<ChunkSource> inner, Faults& faults)
+      : inner_(std::move(inner)), faults_(faults) {}
+
+  Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) override {
+    {
+      std::lock_guard<std::mutex> lock(faults_.mu);
+      if (faults_.gone) return NotFound("InvalidSnapshotId.NotFound", "snapshot " + snapshot_id + " is gone");
+    }
+    return inner_->FetchManifest(region_id, snapshot_id);
+  }
+
+  Result<std::vector<uint8_t>> FetchChunk(const std::string& region_id, const ChunkId& id,
+                                          uint64_t* wire_bytes) override {
+    {
+      std::unique_lock<std::mutex> lock(faults_.mu);
+      if (faults_.gone) return NotFound("InvalidChunkId.NotFound", "chunk " + ToHex(id) + " is gone");
+      if (faults_.unavailable_fetches > 0) {
+        faults_.unavailable_fetches--;
+        return Unavailable("injected: source unreachable");
+      }
+      if (faults_.blocked && faults_.pass > 0) {
+        faults_.pass--;
+      } else if (faults_.blocked) {
+        faults_.waiting++;
+        faults_.cv.notify_all();
+        faults_.cv.wait(lock, [&] { return !faults_.blocked; });
+        faults_.waiting--;
+      }
+    }
+    Result<std::vector<uint8_t>> data = inner_->FetchChunk(region_id, id, wire_bytes);
+    if (data.ok()) {
+      std::lock_guard<std::mutex> lock(faults_.mu);
+      faults_.fetched.push_back(id);
+    }
+    return data;
+  }
+
+ private:
+  std::unique_ptr<ChunkSource> inner_;
+  Faults& faults_;
+};
+
+class RegionCopyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/region-copy-test-" + RandomHex(6);
+    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
+    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
+    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-out").ok());
+  }
+
+  void TearDown() override {
+    faults_.Release();
+    for (auto& [id, region] : owned_) region->Shutdown();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      live_.clear();
+    }
+    owned_.clear();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  Region* Resolve(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(id);
+    return it == live_.end() ? nullptr : it->second;
+  }
+
+  RegionConfig Config(const std::string& id) {
+    RegionConfig c;
+    c.region_id = id;
+    FillRegionNames(&c);
+    c.data_dir = dir_ + "/" + id;
+    c.oss_dir = dir_ + "/oss";
+    c.chunk_size = kChunk;
+    c.task_threads = 2;
+    c.ingest_threads = 1;
+    c.seed_public_image = false;
+    c.object_storage = oss_.get();
+    c.resolve_region = [this](const std::string& r) { return Resolve(r); };
+    c.chunk_source = [this](const std::string&) -> Result<std::unique_ptr<ChunkSource>> {
+      {
+        std::lock_guard<std::mutex> lock(faults_.mu);
+        if (faults_.unavailable_sources > 0) {
+          faults_.unavailable_sources--;
+          return Unavailable("injected: peer server not listening yet");
+        }
+      }
+      return std::unique_ptr<ChunkSource>(std::make_unique<FaultySource>(
+          NewLocalChunkSource([this](const std::string& r) { return Resolve(r); }), faults_));
+    };
+    if (tweak_) tweak_(c);
+    return c;
+  }
+
+  void Open(const std::string& id) {
+    RegionHooks hooks;
+    hooks.copy_sleep = [](std::chrono::milliseconds) { std::this_thread::yield(); };
+    auto r = RegionImpl::Open(Config(id), SystemClock::Get(), hooks);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    std::lock_guard<std::mutex> lock(mu_);
+    owned_[id] = std::move(r).value();
+    live_[id] = owned_[id].get();
+  }
+
+  void OpenAll() {
+    for (const char* id : {kA, kB, kC}) {
+      Open(id);
+      if (HasFatalFailure()) return;
+    }
+  }
+
+  void Close(const std::string& id) {
+    std::unique_ptr<RegionImpl> region;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      live_.erase(id);
+      region = std::move(owned_[id]);
+      owned_.erase(id);
+    }
+    region.reset();
+  }
+
+  RegionImpl& R(const std::string& id) { return *owned_.at(id); }
+
+  TaskRecord WaitTask(RegionImpl& region, const std::string& task_id) {
+    TaskRecord last;
+    EXPECT_TRUE(PollUntil([&] {
+      Result<TaskRecord> t = region.catalog().GetTask(task_id);
+      if (t.ok()) last = *t;
+      return t.ok() && t->status != "Processing";
+    })) << "task "
+        << task_id << " still Processing";
+    return last;
+  }
+
+  // Imports a disk of chunks `seeds` into `region` for alice.
+  std::string Import(const std::string& region, const std::string& name, const std::vector<uint32_t>& seeds,
+                     bool encrypted = false) {
+    std::string object = name + ".raw";
+    WriteDisk(dir_ + "/oss/alice-in/" + object, seeds);
+    ImportImageRequest req;
+    req.disks.push_back(ImportDisk{"alice-in", object, "RAW", 0});
+    req.image_name = name;
+    req.architecture = "arm64";
+    req.platform = "Ubuntu";
+    req.boot_mode = "UEFI";
+    req.license_type = "BYOL";
+    req.encrypted = encrypted;
+    req.tags = {{"team", "source"}};
+    Result<ImportImageResult> r = R(region).ImportImage(kAlice, req);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return "";
+    TaskRecord t = WaitTask(R(region), r->task_id);
+    EXPECT_EQ(t.status, "Finished") << t.error_code << ": " << t.error_message;
+    return r->image_id;
+  }
+
+  Result<std::string> Copy(const std::string& image_id, const std::string& to, const std::string& name = "",
+                           const std::string& token = "") {
+    CopyImageRequest req;
+    req.image_id = image_id;
+    req.destination_region_id = to;
+    req.destination_image_name = name;
+    req.destination_description = "copied by the test";
+    req.tags = {{"env", "copy"}};
+    req.client_token = token;
+    return R(kA).CopyImage(kAlice, req);
+  }
+
+  ImageRecord GetImage(const std::string& region, const std::string& id) {
+    Result<ImageRecord> img = R(region).catalog().GetImage(id);
+    EXPECT_TRUE(img.ok()) << img.status().ToString();
+    return img.ok() ? *img : ImageRecord{};
+  }
+
+  // Waits until the copy leaves Waiting/Creating; returns the final record.
+  ImageRecord WaitCopy(const std::string& region, const std::string& id) {
+    ImageRecord last;
+    EXPECT_TRUE(PollUntil([&] {
+      Result<ImageRecord> img = R(region).catalog().GetImage(id);
+      if (img.ok()) last = *img;
+      return img.ok() && img->status != "Waiting" && img->status != "Creating";
+    })) << "copy "
+        << id << " still " << last.status;
+    return last;
+  }
+
+  // What DescribeImages shows alice in `region` for `id` (any status).
+  std::optional<ImageRecord> Describe(const std::string& region, const std::string& id) {
+    DescribeImagesRequest q;
+    q.image_id = id;
+    q.statuses = kAllStatuses;
+    Result<Page<ImageRecord>> page = R(region).DescribeImages(kAlice, q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    if (!page.ok() || page->items.empty()) return std::nullopt;
+    return page->items[0];
+  }
+
+  std::string ExportRaw(const std::string& region, const std::string& image_id) {
+    Result<std::string> task_id =
+        R(region).ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "x", "raw"});
+    EXPECT_TRUE(task_id.ok()) << task_id.status().ToString();
+    if (!task_id.ok()) return "";
+    TaskRecord t = WaitTask(R(region), *task_id);
+    EXPECT_EQ(t.status, "Finished") << t.error_code << ": " << t.error_message;
+    Result<std::string> path =
+        oss_->PathForRead(kAlice.account_id, "alice-out", "x_" + image_id + "_" + *task_id + ".raw");
+    EXPECT_TRUE(path.ok()) << path.status().ToString();
+    return path.ok() ? FileSha256(*path) : "";
+  }
+
+  Manifest ManifestOf(const std::string& region, const std::string& image_id) {
+    ImageRecord img = GetImage(region, image_id);
+    if (img.disks.empty()) return {};
+    Result<SnapshotRecord> snap = R(region).catalog().GetSnapshot(img.disks[0].snapshot_id);
+    EXPECT_TRUE(snap.ok());
+    Result<Manifest> m = DecodeManifest(snap->manifest);
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return m.ok() ? *m : Manifest{};
+  }
+
+  bool Has(const std::string& region, const ChunkId& id) {
+    Result<bool> has = R(region).chunk_store().Has(id);
+    return has.ok() && *has;
+  }
+
+  std::string dir_;
+  std::unique_ptr<ObjectStorage> oss_;
+  Faults faults_;
+  std::function<void(RegionConfig&)> tweak_;
+  std::mutex mu_;
+  std::map<std::string, Region*> live_;                       // guarded by mu_
+  std::map<std::string, std::unique_ptr<RegionImpl>> owned_;  // test thread only
+};
+
+const std::vector<uint32_t> kDisk = {1, 2, 0, 3, 4, 0, 0, 5};
+
+TEST_F(RegionCopyTest, CopyCreatesAnIdenticalImageWithItsOwnSnapshot) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  ImageRecord src = GetImage(kA, source);
+  faults_.Block();
+  Result<std::string> id = Copy(source, kB, "golden-b");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_NE(*id, source);
+  // Visible at once, before any data moved.
+  std::optional<ImageRecord> early = Describe(kB, *id);
+  ASSERT_TRUE(early.has_value());
+  EXPECT_TRUE(early->status == "Waiting" || early->status == "Creating") << early->status;
+  EXPECT_TRUE(early->is_copied);
+  EXPECT_EQ(early->source_region_id, kA);
+  EXPECT_EQ(early->source_image_id, source);
+  ASSERT_TRUE(faults_.WaitHeld(1));
+  EXPECT_EQ(Describe(kB, *id)->status, "Creating");
+  // Not in the Available-only default listing while copying.
+  DescribeImagesRequest def;
+  def.image_id = *id;
+  EXPECT_TRUE(R(kB).DescribeImages(kAlice, def)->items.empty());
+  faults_.Release();
+
+  ImageRecord done = WaitCopy(kB, *id);
+  EXPECT_EQ(done.status, "Available");
+  EXPECT_EQ(done.progress, 100);
+  EXPECT_EQ(done.name, "golden-b");
+  EXPECT_EQ(done.description, "copied by the test");
+  EXPECT_EQ(done.tags, (Tags{{"env", "copy"}}));
+  EXPECT_EQ(done.architecture, "arm64");
+  EXPECT_EQ(done.platform, "Ubuntu");
+  EXPECT_EQ(done.os_type, src.os_type);
+  EXPECT_EQ(done.boot_mode, "UEFI");
+  EXPECT_EQ(done.license_type, "BYOL");
+  EXPECT_EQ(done.size_gib, src.size_gib);
+  ASSERT_EQ(done.disks.size(), 1u);
+  EXPECT_NE(done.disks[0].snapshot_id, src.disks[0].snapshot_id);
+  EXPECT_EQ(done.disks[0].size_gib, src.disks[0].size_gib);
+  EXPECT_TRUE(done.disks[0].import_bucket.empty());
+
+  DescribeSnapshotsRequest sq;
+  sq.snapshot_ids = {done.disks[0].snapshot_id};
+  Result<Page<SnapshotRecord>> snaps = R(kB).DescribeSnapshots(kAlice, sq);
+  ASSERT_TRUE(snaps.ok());
+  ASSERT_EQ(snaps->items.size(), 1u);
+  EXPECT_EQ(snaps->items[0].status, "accomplished");
+  EXPECT_EQ(snaps->items[0].source_region_id, kA);
+  EXPECT_EQ(snaps->items[0].source_snapshot_id, src.disks[0].snapshot_id);
+  EXPECT_FALSE(snaps->items[0].encrypted);
+  EXPECT_EQ(R(kB).catalog().GetSnapshot(done.disks[0].snapshot_id)->content_digest,
+            R(kA).catalog().GetSnapshot(src.disks[0].snapshot_id)->content_digest);
+  // Only the data chunks travelled (5 of 8; holes never do).
+  EXPECT_EQ(faults_.FetchCount(), 5u);
+  EXPECT_EQ(ExportRaw(kB, *id), ExportRaw(kA, source));
+  FsckReport fsck;
+  ASSERT_TRUE(R(kB).Fsck(&fsck).ok());
+  EXPECT_TRUE(fsck.problems.empty());
+}
+
+TEST_F(RegionCopyTest, CopyImageChecksItsRequest) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  auto reason = [](const Result<std::string>& r) { return r.ok() ? std::string("OK") : r.status().reason(); };
+  EXPECT_EQ(reason(Copy("m-doesnotexist", kB)), "InvalidImageId.NotFound");
+  CopyImageRequest bob;
+  bob.image_id = source;
+  bob.destination_region_id = kB;
+  EXPECT_EQ(reason(R(kA).CopyImage(kBob, bob)), "InvalidImageId.NotFound");
+  ImageRecord pub;
+  pub.image_id = "public_x64_base.vhd";
+  pub.account_id = kSystemAccountId;
+  pub.name = "public";
+  pub.status = "Available";
+  ASSERT_TRUE(R(kA).catalog().InsertImage(pub).ok());
+  EXPECT_EQ(reason(Copy(pub.image_id, kB)), "InvalidImageId.NotFound");
+  EXPECT_EQ(reason(Copy(source, "xx-nowhere-1")), "DestinationRegion.NotFound");
+  EXPECT_EQ(reason(Copy(source, kA)), "IncorrectDestinationRegion");
+  EXPECT_EQ(reason(Copy(source, kB, "1-bad-name")), "InvalidImageName.Malformed");
+  CopyImageRequest desc;
+  desc.image_id = source;
+  desc.destination_region_id = kB;
+  desc.destination_description = "http://example.invalid";
+  EXPECT_EQ(reason(R(kA).CopyImage(kAlice, desc)), "InvalidDescription.Malformed");
+  CopyImageRequest kms = desc;
+  kms.destination_description = "";
+  kms.kms_key_id = "key-1";
+  EXPECT_EQ(reason(R(kA).CopyImage(kAlice, kms)), "InvalidParameter.EncryptedIllegal");
+
+  // DryRun validates, then stops.
+  CopyImageRequest dry;
+  dry.image_id = source;
+  dry.destination_region_id = kB;
+  dry.dry_run = true;
+  EXPECT_EQ(reason(R(kA).CopyImage(kAlice, dry)), "DryRunOperation");
+  DescribeImagesRequest all;
+  all.statuses = kAllStatuses;
+  EXPECT_TRUE(R(kB).DescribeImages(kAlice, all)->items.empty());
+
+  // The default name is the source's; names are unique per account in B.
+  Result<std::string> first = Copy(source, kB);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(WaitCopy(kB, *first).name, "golden");
+  EXPECT_EQ(reason(Copy(source, kB)), "InvalidImageName.Duplicated");
+  EXPECT_EQ(reason(R(kA).CopyImage(kAlice, dry)), "InvalidImageName.Duplicated");
+  EXPECT_TRUE(Copy(source, kB, "golden-2").ok());
+
+  // Not Available.
+  ModifyImageAttributeRequest deprecate;
+  deprecate.image_id = source;
+  deprecate.status = "Deprecated";
+  ASSERT_TRUE(R(kA).ModifyImageAttribute(kAlice, deprecate).ok());
+  Result<std::string> deprecated = Copy(source, kC);
+  EXPECT_EQ(reason(deprecated), "IncorrectImageStatus");
+  EXPECT_EQ(deprecated.status().message(), "The image not available.");
+}
+
+TEST_F(RegionCopyTest, EncryptedSnapshotsAreNotCopied) {
+  OpenAll();
+  std::string source = Import(kA, "secret", kDisk, /*encrypted=*/true);
+  Result<std::string> r = Copy(source, kB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "OperationDeined.EncryptedSnapshot");
+  EXPECT_EQ(r.status().code(), Code::kPermissionDenied);
+}
+
+TEST_F(RegionCopyTest, LargeImagesNeedTheTicket) {
+  bool allowed = false;
+  std::string allowed_image;
+  tweak_ = [&](RegionConfig& c) {
+    c.max_copy_size_gib = 0;
+    c.large_copy_allowed = [&](const std::string& account, const std::string& image) {
+      return allowed && account == kAlice.account_id && image == allowed_image;
+    };
+  };
+  OpenAll();
+  std::string source = Import(kA, "big", kDisk);
+  allowed_image = source;
+  Result<std::string> refused = Copy(source, kB);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().reason(), "SizeExceed.Image");
+  allowed = true;
+  Result<std::string> ok = Copy(source, kB);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(WaitCopy(kB, *ok).status, "Available");
+}
+
+TEST_F(RegionCopyTest, OneCopyOfAnImageAtATimeAndClientTokenIsIdempotent) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  faults_.Block();
+  Result<std::string> first = Copy(source, kB, "to-b", "token-1");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  Result<std::string> again = Copy(source, kB, "to-b", "token-1");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, *first);
+  Result<std::string> mismatch = Copy(source, kB, "other-name", "token-1");
+  EXPECT_EQ(mismatch.status().reason(), "IdempotentParameterMismatch");
+  Result<std::string> conflict = Copy(source, kC, "to-c");
+  EXPECT_EQ(conflict.status().reason(), "OperationDenied.ImageCopyConflict");
+  DescribeImagesRequest all;
+  all.statuses = kAllStatuses;
+  EXPECT_EQ(R(kB).DescribeImages(kAlice, all)->items.size(), 1u);
+  EXPECT_TRUE(R(kC).DescribeImages(kAlice, all)->items.empty());
+  faults_.Release();
+  EXPECT_EQ(WaitCopy(kB, *first).status, "Available");
+  // The token still answers after the copy; the lease is gone.
+  EXPECT_EQ(*Copy(source, kB, "to-b", "token-1"), *first);
+  Result<std::string> to_c = Copy(source, kC, "to-c");
+  ASSERT_TRUE(to_c.ok()) << to_c.status().ToString();
+  EXPECT_EQ(WaitCopy(kC, *to_c).status, "Available");
+}
+
+TEST_F(RegionCopyTest, SourceAndCopyCannotBeDeletedDuringTheCopy) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  faults_.Block();
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(faults_.WaitHeld(1));
+  Status del_source = R(kA).DeleteImage(kAlice, source, false);
+  EXPECT_EQ(del_source.reason(), "OperationDenied.ImageCopying");
+  Status del_copy = R(kB).DeleteImage(kAlice, *id, false);
+  EXPECT_EQ(del_copy.reason(), "OperationDenied.ImageCopying");
+  // The source stays usable.
+  EXPECT_TRUE(Describe(kA, source).has_value());
+  std::string source_sha = ExportRaw(kA, source);
+  EXPECT_FALSE(source_sha.empty());
+  CreateImageRequest create;
+  create.snapshot_id = GetImage(kA, source).disks[0].snapshot_id;
+  create.image_name = "from-snapshot";
+  EXPECT_TRUE(R(kA).CreateImage(kAlice, create).ok());
+  faults_.Release();
+  EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+  EXPECT_TRUE(R(kA).DeleteImage(kAlice, source, false).ok());
+  EXPECT_EQ(ExportRaw(kB, *id), source_sha);
+  EXPECT_TRUE(R(kB).DeleteImage(kAlice, *id, false).ok());
+}
+
+TEST_F(RegionCopyTest, FiveCopiesRunAndTheRestWaitInQueue) {
+  tweak_ = [](RegionConfig& c) { c.max_running_copies = 5; };
+  OpenAll();
+  std::vector<std::string> sources;
+  for (uint32_t i = 0; i < 7; ++i) {
+    sources.push_back(Import(kA, "img" + std::to_string(i), {100 + i, 200 + i}));
+  }
+  faults_.Block();
+  std::vector<std::string> copies;
+  for (const std::string& s : sources) {
+    Result<std::string> id = Copy(s, kB);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    copies.push_back(*id);
+  }
+  std::vector<ImageRecord> seen;
+  auto count = [&](const std::string& status) {
+    return std::count_if(seen.begin(), seen.end(), [&](const ImageRecord& r) { return r.status == status; });
+  };
+  ASSERT_TRUE(PollUntil([&] {
+    seen.clear();
+    for (const std::string& id : copies) seen.push_back(*Describe(kB, id));
+    return count("Creating") == 5 && count("Waiting") == 2;
+  })) << count("Creating")
+      << " Creating, " << count("Waiting") << " Waiting";
+  std::set<uint64_t> positions;
+  for (const ImageRecord& r : seen) {
+    if (r.status == "Waiting") positions.insert(r.queue_position);
+    if (r.status == "Creating") {
+      EXPECT_EQ(r.queue_position, 0u);
+    }
+  }
+  EXPECT_EQ(positions, (std::set<uint64_t>{1, 2}));
+  faults_.Release();
+  for (const std::string& id : copies) EXPECT_EQ(WaitCopy(kB, id).status, "Available") << id;
+}
+
+TEST_F(RegionCopyTest, ASecondVersionFetchesOnlyTheChangedChunks) {
+  OpenAll();
+  std::string v1 = Import(kA, "app-v1", {11, 12, 13, 14, 15, 16});
+  std::string v2 = Import(kA, "app-v2", {11, 12, 13, 99, 15, 16});
+  Result<std::string> c1 = Copy(v1, kB);
+  ASSERT_TRUE(c1.ok());
+  ASSERT_EQ(WaitCopy(kB, *c1).status, "Available");
+  EXPECT_EQ(faults_.FetchCount(), 6u);
+  Result<std::string> c2 = Copy(v2, kB);
+  ASSERT_TRUE(c2.ok());
+  ASSERT_EQ(WaitCopy(kB, *c2).status, "Available");
+  std::vector<ChunkId> fetched = faults_.Fetched();
+  ASSERT_EQ(fetched.size(), 7u);
+  EXPECT_EQ(fetched.back(), ManifestOf(kA, v2).entries[3].id);
+  EXPECT_EQ(ManifestOf(kB, *c2).ContentDigest(), ManifestOf(kA, v2).ContentDigest());
+}
+
+TEST_F(RegionCopyTest, CancelMidTransferRemovesTheCopyAndReclaimsItsChunks) {
+  tweak_ = [](RegionConfig& c) { c.copy_in_flight = 1; };
+  OpenAll();
+  std::string v1 = Import(kA, "app-v1", {21, 22, 23});
+  std::string v2 = Import(kA, "app-v2", {21, 22, 23, 31, 32, 33});
+  Result<std::string> c1 = Copy(v1, kB);
+  ASSERT_TRUE(c1.ok());
+  ASSERT_EQ(WaitCopy(kB, *c1).status, "Available");
+  Manifest m2 = ManifestOf(kA, v2);
+  const ChunkId shared = m2.entries[0].id;
+  const ChunkId first_new = m2.entries[3].id;
+
+  faults_.Block(/*let_through=*/1);
+  Result<std::string> c2 = Copy(v2, kB);
+  ASSERT_TRUE(c2.ok());
+  ASSERT_TRUE(faults_.WaitHeld(1));
+  ASSERT_TRUE(PollUntil([&] { return Has(kB, first_new); }));
+  std::string snapshot = GetImage(kB, *c2).disks[0].snapshot_id;
+  ASSERT_TRUE(R(kB).CancelCopyImage(kAlice, *c2).ok());
+  EXPECT_FALSE(Describe(kB, *c2).has_value());
+  DescribeSnapshotsRequest sq;
+  sq.snapshot_ids = {snapshot};
+  EXPECT_TRUE(R(kB).DescribeSnapshots(kAlice, sq)->items.empty());
+  faults_.Release();
+  // The pull lets go of its pins when it stops; then GC may take the chunk.
+  EXPECT_TRUE(PollUntil([&] {
+    GcStats stats;
+    EXPECT_TRUE(R(kB).CollectGarbage(&stats).ok());
+    return !Has(kB, first_new);
+  }));
+  EXPECT_TRUE(Has(kB, shared));
+  EXPECT_EQ(Describe(kB, *c1)->status, "Available");
+  // The source is free again.
+  EXPECT_TRUE(R(kA).DeleteImage(kAlice, v2, false).ok());
+}
+
+TEST_F(RegionCopyTest, CancelCopyImageErrors) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  std::string local = Import(kB, "local", kDisk);
+  Result<std::string> done = Copy(source, kB, "done");
+  ASSERT_TRUE(done.ok());
+  ASSERT_EQ(WaitCopy(kB, *done).status, "Available");
+  Status finished = R(kB).CancelCopyImage(kAlice, *done);
+  EXPECT_EQ(finished.reason(), "IncorrectImageStatus");
+  EXPECT_EQ(finished.message(), "The image copy has completed.");
+  EXPECT_EQ(R(kB).CancelCopyImage(kAlice, local).reason(), "ImageCreatedNotFromCopy");
+  EXPECT_EQ(R(kB).CancelCopyImage(kAlice, "m-unknown").reason(), "InvalidImageId.NotFound");
+  EXPECT_EQ(R(kB).CancelCopyImage(kBob, *done).reason(), "InvalidImageId.NotFound");
+
+  {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.gone = true;
+  }
+  Result<std::string> failed = Copy(source, kB, "failed");
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(WaitCopy(kB, *failed).status, "CreateFailed");
+  Status st = R(kB).CancelCopyImage(kAlice, *failed);
+  EXPECT_EQ(st.reason(), "IncorrectImageStatus");
+  EXPECT_EQ(st.message(), "The Image copy has been failed.");
+}
+
+TEST_F(RegionCopyTest, AnUnreachableSourceIsWaitedFor) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.unavailable_sources = 3;
+    faults_.unavailable_fetches = 4;
+  }
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+  std::lock_guard<std::mutex> lock(faults_.mu);
+  EXPECT_EQ(faults_.unavailable_sources, 0);
+  EXPECT_EQ(faults_.unavailable_fetches, 0);
+}
+
+TEST_F(RegionCopyTest, ASourceThatIsGoneFailsTheCopy) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.gone = true;
+  }
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok());
+  ImageRecord failed = WaitCopy(kB, *id);
+  EXPECT_EQ(failed.status, "CreateFailed");
+  EXPECT_NE(failed.failure_reason.find("InvalidSnapshotId.NotFound"), std::string::npos)
+      << failed.failure_reason;
+  EXPECT_EQ(R(kB).catalog().GetSnapshot(failed.disks[0].snapshot_id)->status, "failed");
+  TaskQuery q;
+  q.resource_ids = {*id};
+  Result<Page<TaskRecord>> tasks = R(kB).catalog().ListTasks(q);
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->items.size(), 1u);
+  EXPECT_EQ(tasks->items[0].status, "Failed");
+  EXPECT_EQ(tasks->items[0].error_code, "InvalidSnapshotId.NotFound");
+  // The lease went with the failure.
+  EXPECT_TRUE(R(kA).DeleteImage(kAlice, source, false).ok());
+}
+
+TEST_F(RegionCopyTest, ACopyResumesAfterRestartFetchingOnlyMissingChunks) {
+  tweak_ = [](RegionConfig& c) { c.copy_in_flight = 1; };
+  OpenAll();
+  std::string source = Import(kA, "golden", {41, 42, 43, 44, 45, 46});
+  faults_.Block(/*let_through=*/2);
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(faults_.WaitHeld(1));
+  std::thread stopper([&] { R(kB).Shutdown(); });
+  // Shutdown has begun once B refuses new work.
+  ASSERT_TRUE(PollUntil([&] {
+    return R(kB).ExportImage(kAlice, ExportImageRequest{"m-x", "alice-out", "", "raw"}).status().code() ==
+           Code::kUnavailable;
+  }));
+  // Whatever the pull asks for next fails until the scheduler's cancel flag
+  // stops it, so the copy cannot finish during shutdown.
+  {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.unavailable_fetches = 1 << 30;
+  }
+  faults_.Release();
+  stopper.join();
+  {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.unavailable_fetches = 0;
+  }
+  EXPECT_EQ(R(kB).catalog().GetImage(*id)->status, "Creating");
+  std::set<ChunkId> present;
+  ASSERT_TRUE(R(kB).chunk_store().List([&](const ChunkId& c) { present.insert(c); }).ok());
+  EXPECT_GE(present.size(), 2u);
+  size_t before = faults_.FetchCount();
+
+  Close(kB);
+  Open(kB);
+  ImageRecord done = WaitCopy(kB, *id);
+  EXPECT_EQ(done.status, "Available");
+  std::vector<ChunkId> fetched = faults_.Fetched();
+  ASSERT_GT(fetched.size(), before);
+  for (size_t i = before; i < fetched.size(); ++i) EXPECT_EQ(present.count(fetched[i]), 0u) << i;
+  EXPECT_EQ(fetched.size() - before, 6u - present.size());
+  EXPECT_EQ(ExportRaw(kB, *id), ExportRaw(kA, source));
+  // The resumed copy held, then released, the source's lease.
+  EXPECT_TRUE(R(kA).DeleteImage(kAlice, source, false).ok());
+}
+
+TEST_F(RegionCopyTest, AfterBothRegionsRestartTheResumedCopyRetakesItsLease) {
+  tweak_ = [](RegionConfig& c) { c.copy_in_flight = 1; };
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  faults_.Block();
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(faults_.WaitHeld(1));
+  std::thread stopper([&] { R(kB).Shutdown(); });
+  ASSERT_TRUE(PollUntil([&] {
+    return R(kB).ExportImage(kAlice, ExportImageRequest{"m-x", "alice-out", "", "raw"}).status().code() ==
+           Code::kUnavailable;
+  }));
+  {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.unavailable_fetches = 1 << 30;
+  }
+  faults_.Release();
+  stopper.join();
+  {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.unavailable_fetches = 0;
+  }
+  Close(kB);
+  Close(kA);
+
+  // B comes back first: its copy waits for the source region to appear.
+  faults_.Block();
+  Open(kB);
+  std::string resumed = R(kB).catalog().GetImage(*id)->status;
+  EXPECT_TRUE(resumed == "Waiting" || resumed == "Creating") << resumed;
+  Open(kA);
+  ASSERT_TRUE(faults_.WaitHeld(1));
+  EXPECT_EQ(R(kA).DeleteImage(kAlice, source, false).reason(), "OperationDenied.ImageCopying");
+  faults_.Release();
+  EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+  EXPECT_EQ(ExportRaw(kB, *id), ExportRaw(kA, source));
+  EXPECT_TRUE(R(kA).DeleteImage(kAlice, source, false).ok());
+}
+
+TEST_F(RegionCopyTest, ProgressIsReportedWhileCopying) {
+  tweak_ = [](RegionConfig& c) { c.copy_in_flight = 1; };
+  OpenAll();
+  // Five data chunks; three cross, then the pull waits.
+  std::string source = Import(kA, "golden", kDisk);
+  faults_.Block(/*let_through=*/3);
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(faults_.WaitHeld(1));
+  std::optional<ImageRecord> seen;
+  EXPECT_TRUE(PollUntil([&] {
+    seen = Describe(kB, *id);
+    return seen.has_value() && seen->progress >= 60;
+  })) << (seen ? seen->progress : -1);
+  EXPECT_EQ(seen->status, "Creating");
+  EXPECT_LT(seen->progress, 100);
+  EXPECT_GT(seen->remain_time_seconds, 0);  // bytes crossed within the rate window
+  faults_.Release();
+  EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+  std::optional<ImageRecord> done = Describe(kB, *id);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->progress, 100);
+  EXPECT_EQ(done->remain_time_seconds, 0);
+  EXPECT_EQ(done->queue_position, 0u);
+}
+
+}  // namespace
+}  // namespace ferry
