@@ -8,8 +8,8 @@
 // timeout, 5xx), kNotFound when the source says the snapshot or chunk is gone,
 // kDataLoss when received bytes fail verification, others as they come.
 //
-// Threading: implementations are thread-safe; a puller calls FetchChunk from
-// several threads at once.
+// Threading: implementations are thread-safe; a puller calls FetchChunkObject
+// from several threads at once.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/chunk_format.h"
 #include "store/chunk_store.h"
 #include "store/manifest.h"
 
@@ -36,6 +37,17 @@ class ChunkSource {
   // null) receives the bytes that crossed the network for it.
   virtual Result<std::vector<uint8_t>> FetchChunk(const std::string& region_id, const ChunkId& id,
                                                   uint64_t* wire_bytes) = 0;
+
+  // Chunk `id` as a chunk object (store/chunk_format.md), for
+  // ChunkStore::PutStored. Only the header and the object's size are
+  // checked (kDataLoss); the payload is NOT verified against `id`: the
+  // caller's PutStored does that, and must. *wire_bytes as for FetchChunk.
+  // The default encodes FetchChunk's plaintext as a raw object.
+  virtual Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
+                                                        uint64_t* wire_bytes) {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, FetchChunk(region_id, id, wire_bytes));
+    return EncodeChunkObject(plaintext, /*compress=*/false);
+  }
 };
 
 struct HttpChunkSourceOptions {

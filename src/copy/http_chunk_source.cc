@@ -112,6 +112,17 @@ class HttpChunkSource final : public ChunkSource {
     return DecodeWireChunk(id, body);
   }
 
+  Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
+                                                uint64_t* wire_bytes) override {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> body, Get(PeerChunkPath(region_id, id), wire_bytes));
+    Result<ChunkHeader> header = CheckChunkObject(body);
+    if (!header.ok()) {
+      return DataLoss("chunk " + ToHex(id) + " from peer " + endpoint_.host_header + ": " +
+                      header.status().message());
+    }
+    return body;
+  }
+
  private:
   Result<std::vector<uint8_t>> Get(const std::string& target, uint64_t* wire_bytes) {
     if (!config_error_.ok()) return config_error_;

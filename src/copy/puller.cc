@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/hash.h"
+#include "store/chunk_format.h"
 
 namespace ferry {
 namespace {
@@ -317,19 +318,24 @@ Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
     if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before " + ChunkWhat(c));
     if (stopping()) return StopStatus();
     uint64_t wire = 0;
-    Result<std::vector<uint8_t>> data = source_.FetchChunk(region_id_, c.id, &wire);
+    // The object is stored as it came (no decompress + recompress): the
+    // source did not verify it, PutStored does.
+    Result<std::vector<uint8_t>> object = source_.FetchChunkObject(region_id_, c.id, &wire);
     RecordWire(wire);
-    Status st = data.status();
+    Status st = object.status();
     if (st.ok()) {
       RecordSuccess();
       backoff.Reset();
-      if (data->size() != c.length) {
-        st = DataLoss("received " + std::to_string(data->size()) + " bytes, manifest says " +
-                      std::to_string(c.length));
+      Result<ChunkHeader> header = CheckChunkObject(*object);
+      if (!header.ok()) {
+        st = header.status();
+      } else if (header->plaintext_length != c.length) {
+        st = DataLoss("received a chunk of " + std::to_string(header->plaintext_length) +
+                      " bytes, manifest says " + std::to_string(c.length));
       } else {
-        // Put verifies the bytes again: a source that skipped its check is
-        // caught here, and counts as corruption like any other.
-        st = dest_.Put(c.id, *data);
+        // A corrupt object fails PutStored's verification with kDataLoss and
+        // counts as corruption like any other.
+        st = dest_.PutStored(c.id, *object);
         if (st.ok()) {
           MarkDone(c, /*fetched=*/true);
           return Status::Ok();

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/hash.h"
+#include "store/chunk_format.h"
 
 namespace ferry {
 namespace {
@@ -34,6 +35,18 @@ class LocalChunkSource final : public ChunkSource {
     }
     if (wire_bytes != nullptr) *wire_bytes = data.size();
     return data;
+  }
+
+  Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
+                                                uint64_t* wire_bytes) override {
+    ASSIGN_OR_RETURN(Region * region, Resolve(region_id));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> object, region->PeerReadChunkStored(id));
+    Result<ChunkHeader> header = CheckChunkObject(object);
+    if (!header.ok()) {
+      return DataLoss("chunk " + ToHex(id) + " from region " + region_id + ": " + header.status().message());
+    }
+    if (wire_bytes != nullptr) *wire_bytes = object.size();
+    return object;
   }
 
  private:

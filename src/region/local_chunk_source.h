@@ -1,8 +1,9 @@
 // LocalChunkSource: a ChunkSource that reads another region served by this
 // process directly, through its peer reads (Region::PeerReadManifest,
 // Region::PeerReadChunk), with the same checks as HttpChunkSource: the
-// manifest must decode (its checksum holds) and every chunk must hash to its
-// id. It skips HTTP, so it is the source of tests and of setups that want no
+// manifest must decode (its checksum holds) and every chunk from FetchChunk
+// must hash to its id (FetchChunkObject checks the header only, like
+// HttpChunkSource). It skips HTTP, so it is the source of tests and of setups that want no
 // loopback traffic.
 //
 // Errors: kUnavailable when `resolve` does not know the region (it may not be

@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "copy/chunk_source.h"
+#include "store/chunk_format.h"
 #include "store/chunk_store.h"
 
 namespace ferry {
@@ -232,6 +233,14 @@ class Region {
   // The verified plaintext of chunk `id` (ChunkStore::Get: kNotFound,
   // kDataLoss).
   virtual Result<std::vector<uint8_t>> PeerReadChunk(const ChunkId& id) = 0;
+  // Chunk `id` as its stored chunk object (ChunkStore::GetStored: header
+  // checked, payload not; kNotFound, kDataLoss), sent to a peer as it is:
+  // the peer verifies what it stores. The default encodes PeerReadChunk's
+  // plaintext, zstd-compressed when smaller, as a store would.
+  virtual Result<std::vector<uint8_t>> PeerReadChunkStored(const ChunkId& id) {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, PeerReadChunk(id));
+    return EncodeChunkObject(plaintext, /*compress=*/true);
+  }
 
   // Copies. CopyImage runs on the source region: it checks the ECS rules,
   // takes a copy lease on the source image, and calls AcceptCopy on the

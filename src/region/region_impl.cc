@@ -602,6 +602,10 @@ Result<std::vector<uint8_t>> RegionImpl::PeerReadManifest(const std::string& sna
 
 Result<std::vector<uint8_t>> RegionImpl::PeerReadChunk(const ChunkId& id) { return store_->Get(id); }
 
+Result<std::vector<uint8_t>> RegionImpl::PeerReadChunkStored(const ChunkId& id) {
+  return store_->GetStored(id);
+}
+
 // ------------------------------------------------------------- DeleteSnapshot
 
 Status RegionImpl::DeleteSnapshot(const Caller& c, const std::string& snapshot_id, bool force) {

@@ -1,12 +1,37 @@
 #include "store/chunk_format.h"
 
+#include <zstd.h>
+
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <string>
 
 #include "common/hash.h"
 #include "store/coding.h"
 
 namespace ferry {
+namespace {
+
+struct CCtxDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DCtxDeleter {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+// One context per thread: a context holds megabytes of tables, and callers
+// encode and decode from many threads at once.
+ZSTD_CCtx* ThreadCCtx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> ctx(ZSTD_createCCtx());
+  return ctx.get();
+}
+ZSTD_DCtx* ThreadDCtx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> ctx(ZSTD_createDCtx());
+  return ctx.get();
+}
+
+}  // namespace
 
 ChunkHeaderBytes EncodeChunkHeader(const ChunkHeader& h) {
   ChunkHeaderBytes out{};
@@ -53,6 +78,65 @@ Result<ChunkHeader> DecodeChunkHeader(std::span<const uint8_t> bytes) {
                     " bytes for plaintext of " + std::to_string(h.plaintext_length));
   }
   return h;
+}
+
+std::vector<uint8_t> EncodeChunkObject(std::span<const uint8_t> plaintext, bool compress, int zstd_level) {
+  // One allocation: the raw form is the upper bound, and a zstd frame is
+  // kept only if it fits in one byte less.
+  std::vector<uint8_t> out(kChunkHeaderSize + plaintext.size());
+  ChunkHeader header;
+  header.plaintext_length = plaintext.size();
+  size_t n = 0;
+  bool zstd = false;
+  if (compress && plaintext.size() > 1 && ThreadCCtx() != nullptr) {
+    n = ZSTD_compressCCtx(ThreadCCtx(), out.data() + kChunkHeaderSize, plaintext.size() - 1, plaintext.data(),
+                          plaintext.size(), zstd_level);
+    zstd = !ZSTD_isError(n);
+  }
+  if (zstd) {
+    header.codec = ChunkCodec::kZstd;
+    header.stored_length = n;
+    out.resize(kChunkHeaderSize + n);
+  } else {
+    header.codec = ChunkCodec::kRaw;
+    header.stored_length = plaintext.size();
+    if (!plaintext.empty()) std::memcpy(out.data() + kChunkHeaderSize, plaintext.data(), plaintext.size());
+  }
+  ChunkHeaderBytes bytes = EncodeChunkHeader(header);
+  std::memcpy(out.data(), bytes.data(), bytes.size());
+  return out;
+}
+
+Result<ChunkHeader> CheckChunkObject(std::span<const uint8_t> object) {
+  if (object.size() < kChunkHeaderSize) {
+    return DataLoss("chunk object of " + std::to_string(object.size()) + " bytes is shorter than its " +
+                    std::to_string(kChunkHeaderSize) + "-byte header");
+  }
+  ASSIGN_OR_RETURN(ChunkHeader header, DecodeChunkHeader(object.first(kChunkHeaderSize)));
+  const uint64_t payload_size = object.size() - kChunkHeaderSize;
+  if (header.stored_length != payload_size) {
+    return DataLoss("chunk object: header says " + std::to_string(header.stored_length) +
+                    " payload bytes, object has " + std::to_string(payload_size));
+  }
+  return header;
+}
+
+Result<std::vector<uint8_t>> DecodeChunkObject(std::span<const uint8_t> object) {
+  ASSIGN_OR_RETURN(ChunkHeader header, CheckChunkObject(object));
+  std::span<const uint8_t> payload = object.subspan(kChunkHeaderSize);
+  if (header.codec == ChunkCodec::kRaw) return std::vector<uint8_t>(payload.begin(), payload.end());
+  if (ThreadDCtx() == nullptr) return Internal("cannot allocate a zstd decompression context");
+  std::vector<uint8_t> plaintext(header.plaintext_length);
+  size_t n =
+      ZSTD_decompressDCtx(ThreadDCtx(), plaintext.data(), plaintext.size(), payload.data(), payload.size());
+  if (ZSTD_isError(n)) {
+    return DataLoss(std::string("chunk object: zstd payload does not decode: ") + ZSTD_getErrorName(n));
+  }
+  if (n != header.plaintext_length) {
+    return DataLoss("chunk object: zstd payload decodes to " + std::to_string(n) + " bytes, header says " +
+                    std::to_string(header.plaintext_length));
+  }
+  return plaintext;
 }
 
 }  // namespace ferry

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "common/status.h"
 
@@ -36,5 +37,17 @@ ChunkHeaderBytes EncodeChunkHeader(const ChunkHeader& h);
 // Verifies magic, version, codec, the reserved field, and that a raw payload
 // is as long as its plaintext. kDataLoss with the offending values.
 Result<ChunkHeader> DecodeChunkHeader(std::span<const uint8_t> bytes);
+
+// A whole object (header + payload) of `plaintext`. With `compress`, the
+// payload is a zstd frame at `zstd_level` when that is strictly smaller than
+// the plaintext; otherwise it is raw.
+std::vector<uint8_t> EncodeChunkObject(std::span<const uint8_t> plaintext, bool compress, int zstd_level = 1);
+// Checks an object's header and that its size is header + stored_length;
+// the payload is not looked at. kDataLoss with the offending values.
+Result<ChunkHeader> CheckChunkObject(std::span<const uint8_t> object);
+// CheckChunkObject, then the plaintext (zstd decoded). kDataLoss if the
+// payload does not decode to plaintext_length bytes. The caller compares
+// the plaintext with the chunk id: the object does not carry it.
+Result<std::vector<uint8_t>> DecodeChunkObject(std::span<const uint8_t> object);
 
 }  // namespace ferry

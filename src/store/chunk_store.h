@@ -55,6 +55,20 @@ class ChunkStore {
   // kNotFound if absent).
   virtual Result<std::vector<uint8_t>> Get(const ChunkId& id) = 0;
 
+  // The chunk as a chunk object (chunk_format.md: header, then the raw or
+  // zstd payload), for handing to another store as it is. The header and the
+  // object's size are checked (kDataLoss), the payload is not: whoever
+  // stores the object verifies it (PutStored). kNotFound if absent.
+  // The default encodes Get's plaintext as a raw object.
+  virtual Result<std::vector<uint8_t>> GetStored(const ChunkId& id);
+
+  // Stores a chunk object as GetStored returns it: decodes it, verifies
+  // SHA-256(plaintext) == id (kDataLoss naming both digests, nothing stored)
+  // and stores the chunk, with Put's idempotence and durability. A store
+  // whose format is the object's keeps the bytes as they are, sparing a
+  // recompression. The default decodes and calls PutHashed.
+  virtual Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored = nullptr);
+
   virtual Result<bool> Has(const ChunkId& id) = 0;
 
   // Removes the chunk; OK if absent.

@@ -182,8 +182,6 @@ Status FsChunkStore::PutHashed(const ChunkId& id, std::span<const uint8_t> plain
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) return Status::Ok();
   if (errno != ENOENT) return ErrnoStatus("stat", path, errno);
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", dir, errno);
-
   std::unique_ptr<Scratch> scratch = AcquireScratch();
   ChunkHeader header;
   header.plaintext_length = plaintext.size();
@@ -205,7 +203,66 @@ Status FsChunkStore::PutHashed(const ChunkId& id, std::span<const uint8_t> plain
   }
   header.stored_length = payload.size();
   ChunkHeaderBytes header_bytes = EncodeChunkHeader(header);
+  Status result = WriteObject(id, dir, path, header_bytes, payload);
+  ReleaseScratch(std::move(scratch));
+  if (!result.ok()) return result;
+  if (newly_stored != nullptr) *newly_stored = true;
+  return Status::Ok();
+}
 
+Status FsChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored) {
+  if (newly_stored != nullptr) *newly_stored = false;
+  const std::string hex = ToHex(id);
+  Result<ChunkHeader> header = CheckChunkObject(object);
+  if (!header.ok()) return header.status().WithContext("put chunk object " + hex);
+  std::span<const uint8_t> payload = object.subspan(kChunkHeaderSize);
+
+  // The name is the checksum, so the object is decoded once here to verify
+  // it; after that its bytes are written unchanged.
+  std::unique_ptr<Scratch> scratch = AcquireScratch();
+  std::span<const uint8_t> plaintext = payload;
+  Status result;
+  if (header->codec == ChunkCodec::kZstd) {
+    if (scratch->dctx == nullptr) scratch->dctx = ZSTD_createDCtx();
+    if (scratch->buf.size() < header->plaintext_length) scratch->buf.resize(header->plaintext_length);
+    if (scratch->dctx == nullptr) {
+      result = Internal("cannot allocate a zstd decompression context");
+    } else {
+      size_t n = ZSTD_decompressDCtx(scratch->dctx, scratch->buf.data(), header->plaintext_length,
+                                     payload.data(), payload.size());
+      if (ZSTD_isError(n)) {
+        result = DataLoss(std::string("zstd payload does not decode: ") + ZSTD_getErrorName(n));
+      } else if (n != header->plaintext_length) {
+        result = DataLoss("zstd payload decodes to " + std::to_string(n) + " bytes, header says " +
+                          std::to_string(header->plaintext_length));
+      }
+      plaintext = std::span<const uint8_t>(scratch->buf.data(), header->plaintext_length);
+    }
+  }
+  if (result.ok()) {
+    Digest256 actual = Sha256::Of(plaintext);
+    if (actual != id) {
+      result = DataLoss("plaintext of " + std::to_string(plaintext.size()) + " bytes hashes to " +
+                        ToHex(actual) + ", expected id " + hex);
+    }
+  }
+  ReleaseScratch(std::move(scratch));
+  if (!result.ok()) return result.WithContext("put chunk object " + hex);
+
+  const std::string dir = DirFor(id);
+  const std::string path = dir + "/" + hex;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return Status::Ok();
+  if (errno != ENOENT) return ErrnoStatus("stat", path, errno);
+  RETURN_IF_ERROR(WriteObject(id, dir, path, object.first(kChunkHeaderSize), payload));
+  if (newly_stored != nullptr) *newly_stored = true;
+  return Status::Ok();
+}
+
+Status FsChunkStore::WriteObject(const ChunkId& id, const std::string& dir, const std::string& path,
+                                 std::span<const uint8_t> header, std::span<const uint8_t> payload) {
+  const std::string hex = ToHex(id);
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", dir, errno);
   const std::string tmp = tmp_dir_ + "/" + hex + "." + RandomHex(8);
   Status result;
   {
@@ -214,14 +271,13 @@ Status FsChunkStore::PutHashed(const ChunkId& id, std::span<const uint8_t> plain
       result = ErrnoStatus("create", tmp, errno);
     } else {
       struct iovec iov[2] = {
-          {header_bytes.data(), header_bytes.size()},
+          {const_cast<uint8_t*>(header.data()), header.size()},
           {const_cast<uint8_t*>(payload.data()), payload.size()},
       };
       result = WriteVecFull(fd.get(), iov, 2, tmp);
       if (result.ok() && ::fdatasync(fd.get()) != 0) result = ErrnoStatus("fdatasync", tmp, errno);
     }
   }
-  ReleaseScratch(std::move(scratch));
   if (result.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     result = ErrnoStatus("rename", tmp + " to " + path, errno);
   }
@@ -229,11 +285,8 @@ Status FsChunkStore::PutHashed(const ChunkId& id, std::span<const uint8_t> plain
     ::unlink(tmp.c_str());
     return result.WithContext("put chunk " + hex);
   }
-  {
-    std::lock_guard<std::mutex> lock(sync_mu_);
-    dirs_to_sync_.insert(dir);
-  }
-  if (newly_stored != nullptr) *newly_stored = true;
+  std::lock_guard<std::mutex> lock(sync_mu_);
+  dirs_to_sync_.insert(dir);
   return Status::Ok();
 }
 
@@ -318,6 +371,28 @@ Result<std::vector<uint8_t>> FsChunkStore::Get(const ChunkId& id) {
                     ToHex(id) + ", " + std::to_string(out.size()) + " bytes, " + ChunkPath(id) + ")");
   }
   return out;
+}
+
+Result<std::vector<uint8_t>> FsChunkStore::GetStored(const ChunkId& id) {
+  const std::string path = ChunkPath(id);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return NotFound("", "chunk " + ToHex(id) + " is not in the store (" + path + ")");
+    return ErrnoStatus("open", path, errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  // A corrupt file must not make us allocate more than any object can be.
+  if (file_size > kChunkHeaderSize + kMaxChunkPlaintext) {
+    return DataLoss("get chunk object " + ToHex(id) + ": " + path + " is " + std::to_string(file_size) +
+                    " bytes, more than any chunk object");
+  }
+  std::vector<uint8_t> object(file_size);
+  RETURN_IF_ERROR(PreadFull(fd.get(), object.data(), object.size(), 0, path));
+  Result<ChunkHeader> header = CheckChunkObject(object);
+  if (!header.ok()) return header.status().WithContext("get chunk object " + ToHex(id) + " (" + path + ")");
+  return object;
 }
 
 Result<bool> FsChunkStore::Has(const ChunkId& id) {

@@ -40,6 +40,11 @@ class FsChunkStore final : public ChunkStore {
                    bool* newly_stored = nullptr) override;
   Status Sync() override;
   Result<std::vector<uint8_t>> Get(const ChunkId& id) override;
+  // The object file's bytes, header and size checked.
+  Result<std::vector<uint8_t>> GetStored(const ChunkId& id) override;
+  // Verifies the object, then writes its bytes as they are (no
+  // recompression), through the same temp + fdatasync + rename as Put.
+  Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored = nullptr) override;
   Result<bool> Has(const ChunkId& id) override;
   Status Delete(const ChunkId& id) override;
   Status List(const std::function<void(const ChunkId&)>& fn) override;
@@ -59,6 +64,10 @@ class FsChunkStore final : public ChunkStore {
   void ReleaseScratch(std::unique_ptr<Scratch> s);
   std::string DirFor(const ChunkId& id) const;
   Status ReadObject(const ChunkId& id, std::vector<uint8_t>* out);
+  // Writes header + payload as the object of `id` (whose directory `dir`
+  // may not exist yet) via a temp file, fdatasync and rename.
+  Status WriteObject(const ChunkId& id, const std::string& dir, const std::string& path,
+                     std::span<const uint8_t> header, std::span<const uint8_t> payload);
 
   const std::string root_;
   const std::string tmp_dir_;

@@ -70,3 +70,32 @@ TEST(ChunkFormatTest, RejectsMalformedHeaders) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+TEST(ChunkObjectTest, EncodeDecodeRoundTripsRawAndZstd) {
+  std::vector<uint8_t> plaintext(100000, 'a');
+  for (uint8_t i = 0; i < 200; ++i) plaintext[i * 7] = i;
+  std::vector<uint8_t> zstd = EncodeChunkObject(plaintext, /*compress=*/true);
+  std::vector<uint8_t> raw = EncodeChunkObject(plaintext, /*compress=*/false);
+  EXPECT_LT(zstd.size(), plaintext.size() / 10);
+  EXPECT_EQ(raw.size(), kChunkHeaderSize + plaintext.size());
+  auto zstd_header = CheckChunkObject(zstd);
+  ASSERT_TRUE(zstd_header.ok());
+  EXPECT_EQ(zstd_header->codec, ChunkCodec::kZstd);
+  EXPECT_EQ(zstd_header->plaintext_length, plaintext.size());
+  for (const auto& object : {zstd, raw}) {
+    auto decoded = DecodeChunkObject(object);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(*decoded, plaintext);
+  }
+  std::vector<uint8_t> truncated(zstd.begin(), zstd.end() - 1);
+  EXPECT_EQ(CheckChunkObject(truncated).status().code(), Code::kDataLoss);
+  std::vector<uint8_t> garbled = zstd;
+  garbled[kChunkHeaderSize] ^= 0xff;  // the zstd frame magic
+  EXPECT_EQ(DecodeChunkObject(garbled).status().code(), Code::kDataLoss);
+}
+
+}  // namespace
+}  // namespace ferry

@@ -130,6 +130,103 @@ TEST(FsChunkStoreTest, PutHashedStoresWithoutRehashingAndGetStillVerifies) {
   EXPECT_EQ(bad.status().code(), Code::kDataLoss) << bad.status().ToString();
 }
 
+std::vector<uint8_t> ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+TEST(FsChunkStoreTest, GetStoredPutStoredMovesObjectsByteForByte) {
+  ScratchDir src_dir, dst_dir;
+  auto src = OpenStore(src_dir.path());
+  auto dst = OpenStore(dst_dir.path());
+  // One chunk stored zstd, one stored raw: both travel unchanged.
+  for (const std::vector<uint8_t>& data : {CompressibleBytes(1 << 20, 3), RandomBytes(300000, 4)}) {
+    ChunkId id = Sha256::Of(data);
+    ASSERT_TRUE(src->Put(id, data).ok());
+    auto object = src->GetStored(id);
+    ASSERT_TRUE(object.ok()) << object.status().ToString();
+    EXPECT_EQ(*object, ReadFile(src->ChunkPath(id)));
+
+    bool newly = false;
+    Status st = dst->PutStored(id, *object, &newly);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(newly);
+    EXPECT_EQ(ReadFile(dst->ChunkPath(id)), ReadFile(src->ChunkPath(id)));
+    auto got = dst->Get(id);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, data);
+
+    ASSERT_TRUE(dst->PutStored(id, *object, &newly).ok());
+    EXPECT_FALSE(newly);
+  }
+  ASSERT_TRUE(dst->Sync().ok());
+  EXPECT_EQ(CountEntries(dst_dir.path() + "/tmp"), 0u);
+}
+
+TEST(FsChunkStoreTest, GetStoredChecksTheHeaderButNotThePayload) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> data = RandomBytes(4096, 5);
+  ChunkId id = Sha256::Of(data);
+  EXPECT_EQ(store->GetStored(id).status().code(), Code::kNotFound);
+  ASSERT_TRUE(store->Put(id, data).ok());
+  FlipByte(store->ChunkPath(id), kChunkHeaderSize + 10);
+  auto object = store->GetStored(id);
+  ASSERT_TRUE(object.ok()) << object.status().ToString();
+  EXPECT_EQ(object->size(), kChunkHeaderSize + data.size());
+  FlipByte(store->ChunkPath(id), 0);  // the magic
+  EXPECT_EQ(store->GetStored(id).status().code(), Code::kDataLoss);
+}
+
+TEST(FsChunkStoreTest, PutStoredOfCorruptObjectIsDataLossAndStoresNothing) {
+  ScratchDir src_dir, dst_dir;
+  auto src = OpenStore(src_dir.path());
+  auto dst = OpenStore(dst_dir.path());
+  for (const std::vector<uint8_t>& data : {CompressibleBytes(1 << 20, 6), RandomBytes(65536, 7)}) {
+    ChunkId id = Sha256::Of(data);
+    ASSERT_TRUE(src->Put(id, data).ok());
+    auto object = src->GetStored(id);
+    ASSERT_TRUE(object.ok()) << object.status().ToString();
+
+    std::vector<uint8_t> flipped = *object;
+    flipped[flipped.size() - 1] ^= 0x40;
+    bool newly = true;
+    Status st = dst->PutStored(id, flipped, &newly);
+    EXPECT_EQ(st.code(), Code::kDataLoss) << st.ToString();
+    EXPECT_NE(st.message().find(ToHex(id)), std::string::npos) << st.ToString();
+    EXPECT_FALSE(newly);
+
+    std::vector<uint8_t> truncated(object->begin(), object->end() - 1);
+    EXPECT_EQ(dst->PutStored(id, truncated).code(), Code::kDataLoss);
+    std::vector<uint8_t> bad_header = *object;
+    bad_header[4] = 9;  // version
+    EXPECT_EQ(dst->PutStored(id, bad_header).code(), Code::kDataLoss);
+
+    auto has = dst->Has(id);
+    ASSERT_TRUE(has.ok());
+    EXPECT_FALSE(*has);
+  }
+  EXPECT_EQ(CountEntries(dst_dir.path() + "/tmp"), 0u);
+}
+
+TEST(FsChunkStoreTest, PutStoredUnderWrongIdIsDataLossNamingBothDigests) {
+  ScratchDir src_dir, dst_dir;
+  auto src = OpenStore(src_dir.path());
+  auto dst = OpenStore(dst_dir.path());
+  std::vector<uint8_t> data = CompressibleBytes(200000, 8);
+  ChunkId id = Sha256::Of(data);
+  ASSERT_TRUE(src->Put(id, data).ok());
+  auto object = src->GetStored(id);
+  ASSERT_TRUE(object.ok());
+  ChunkId wrong = Sha256::Of(std::string_view("another chunk"));
+  Status st = dst->PutStored(wrong, *object);
+  EXPECT_EQ(st.code(), Code::kDataLoss);
+  EXPECT_NE(st.message().find(ToHex(id)), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find(ToHex(wrong)), std::string::npos) << st.ToString();
+  EXPECT_FALSE(*dst->Has(wrong));
+  EXPECT_FALSE(*dst->Has(id));
+}
+
 TEST(FsChunkStoreTest, GetOfAbsentChunkIsNotFound) {
   ScratchDir dir;
   auto store = OpenStore(dir.path());
