@@ -128,7 +128,7 @@ class RegionTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/region-test-" + RandomHex(6);
     ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    ASSERT_TRUE(MakeDirs(dir_ + "/work").ok());
+    ASSERT_TRUE(MakeDirs(dir_ + "/scratch").ok());
     oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
     ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
     ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-out").ok());
@@ -293,7 +293,7 @@ TEST_F(RegionTest, Qcow2ImportHasTheSameContentAsRaw) {
   // An export to qcow2 converts back to the same bytes.
   std::string exported = ExportAndWait(qcow_image, "qcow2");
   ASSERT_FALSE(exported.empty());
-  std::string back = dir_ + "/work/back.raw";
+  std::string back = dir_ + "/scratch/back.raw";
   argv = {"qemu-img", "convert", "-f", "qcow2", "-O", "raw", exported, back};
   conv = RunProcess(argv);
   ASSERT_TRUE(conv.ok() && conv->exit_code == 0);
@@ -630,7 +630,7 @@ TEST_F(RegionTest, PublicImageIsSeededReadableByAllAndProtected) {
   SnapshotRecord snap = GetSnapshot(image.disks[0].snapshot_id);
   Result<Manifest> m = DecodeManifest(snap.manifest);
   ASSERT_TRUE(m.ok());
-  std::string disk = dir_ + "/work/public.raw";
+  std::string disk = dir_ + "/scratch/public.raw";
   ASSERT_TRUE(MaterializeRawFile(*m, region_->chunk_store(), disk, {}).ok());
   std::string debugfs = ::access("/usr/sbin/debugfs", X_OK) == 0 ? "/usr/sbin/debugfs" : "/sbin/debugfs";
   std::vector<std::string> argv = {debugfs, "-R", "cat /etc/os-release", disk};
