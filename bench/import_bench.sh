@@ -148,7 +148,7 @@ result=$(node "$repo_dir/bench/import_client.js" "$endpoint" "$REGION" "$BUCKET"
 import_secs=$(node -p "JSON.parse(process.argv[1]).seconds" "$result")
 peak_rss_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
 import_bps=$(awk -v b="$image_bytes" -v s="$import_secs" 'BEGIN { print b / s }')
-stored_bytes=$(find "$work/data/regions/$REGION/chunks" -type f -not -path '*/tmp/*' -printf '%s\n' |
+stored_bytes=$(find "$work/data/regions/$REGION/chunks" -type f -not -path "$work/data/regions/$REGION/chunks/tmp/*" -printf '%s\n' |
   awk '{ sum += $1 } END { print sum + 0 }')
 ((stored_bytes > 0)) || { echo "import_bench: no chunks stored under $work/data/regions/$REGION/chunks" >&2; exit 1; }
 # The ceiling: the slowest of disk, SHA-256 and zstd, each measured
