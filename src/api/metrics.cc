@@ -91,6 +91,10 @@ std::string Metrics::RenderPrometheus() const {
       {"ferry_region_tasks_finished_total", "Tasks that finished successfully.",
        &RegionMetrics::tasks_finished},
       {"ferry_region_tasks_failed_total", "Tasks that failed.", &RegionMetrics::tasks_failed},
+      {"ferry_region_copy_chunks_fetched_total", "Chunks pulled from another region by completed copies.",
+       &RegionMetrics::copy_chunks_fetched},
+      {"ferry_region_copy_bytes_received_total", "Wire bytes of the chunks pulled by completed copies.",
+       &RegionMetrics::copy_bytes_received},
   };
   if (!regions_.empty()) {
     for (const RegionCounter& counter : kRegionCounters) {

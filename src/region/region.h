@@ -191,6 +191,9 @@ struct RegionMetrics {
   std::atomic<uint64_t> chunks_deduped{0};
   std::atomic<uint64_t> tasks_finished{0};
   std::atomic<uint64_t> tasks_failed{0};
+  // Copies into this region, counted when a snapshot's pull completes.
+  std::atomic<uint64_t> copy_chunks_fetched{0};  // chunks that crossed the network
+  std::atomic<uint64_t> copy_bytes_received{0};  // their wire bytes
 };
 
 struct GcStats {

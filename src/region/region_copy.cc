@@ -489,6 +489,8 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::atom
                       params.source_region_id + " has content digest " + digest + ", the source recorded " +
                       params.source_digests[i]);
     }
+    metrics_.copy_chunks_fetched += pulled.stats.chunks_fetched;
+    metrics_.copy_bytes_received += pulled.stats.wire_bytes;
     manifests[i] = std::move(pulled.manifest);
   }
   if (cancel) return Cancelled("copy " + image.image_id + " stopped before commit");

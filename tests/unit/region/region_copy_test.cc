@@ -604,6 +604,8 @@ TEST_F(RegionCopyTest, ASecondVersionFetchesOnlyTheChangedChunks) {
   ASSERT_EQ(WaitCopy(kB, *c2).status, "Available");
   std::vector<ChunkId> fetched = faults_.Fetched();
   ASSERT_EQ(fetched.size(), 7u);
+  EXPECT_EQ(R(kB).metrics().copy_chunks_fetched.load(), 7u);
+  EXPECT_GT(R(kB).metrics().copy_bytes_received.load(), 0u);
   EXPECT_EQ(fetched.back(), ManifestOf(kA, v2).entries[3].id);
   EXPECT_EQ(ManifestOf(kB, *c2).ContentDigest(), ManifestOf(kA, v2).ContentDigest());
 }
