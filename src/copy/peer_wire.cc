@@ -1,6 +1,5 @@
 #include "copy/peer_wire.h"
 
-#include <zstd.h>
 
 #include <cstring>
 #include <memory>
@@ -15,24 +14,6 @@ constexpr std::string_view kRegionsSegment = "regions/";
 constexpr std::string_view kSnapshotsSegment = "/snapshots/";
 constexpr std::string_view kManifestSuffix = "/manifest";
 constexpr std::string_view kChunksSegment = "/chunks/";
-
-struct CCtxDeleter {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
-struct DCtxDeleter {
-  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
-};
-
-// One context per thread: a context holds megabytes of tables, and the
-// server encodes on its I/O threads, the client decodes on its callers'.
-ZSTD_CCtx* ThreadCCtx() {
-  thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> ctx(ZSTD_createCCtx());
-  return ctx.get();
-}
-ZSTD_DCtx* ThreadDCtx() {
-  thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> ctx(ZSTD_createDCtx());
-  return ctx.get();
-}
 
 // A path segment: non-empty, no '/', nothing that needs escaping. Region and
 // snapshot ids are [a-z0-9-] in practice; this is the looser safe set.
@@ -101,60 +82,17 @@ Result<PeerRoute> ParsePeerPath(std::string_view path) {
 }
 
 std::string EncodeWireChunk(std::span<const uint8_t> plaintext) {
-  // One allocation: the raw form is the upper bound, and a zstd frame is
-  // kept only if it fits in one byte less.
-  std::string out(kChunkHeaderSize + plaintext.size(), '\0');
-  ChunkHeader header;
-  header.plaintext_length = plaintext.size();
-  size_t n = 0;
-  if (plaintext.size() > 1) {
-    n = ZSTD_compressCCtx(ThreadCCtx(), out.data() + kChunkHeaderSize, plaintext.size() - 1, plaintext.data(),
-                          plaintext.size(), kPeerWireZstdLevel);
-  }
-  if (plaintext.size() > 1 && !ZSTD_isError(n)) {
-    header.codec = ChunkCodec::kZstd;
-    header.stored_length = n;
-    out.resize(kChunkHeaderSize + n);
-  } else {
-    header.codec = ChunkCodec::kRaw;
-    header.stored_length = plaintext.size();
-    if (!plaintext.empty()) std::memcpy(out.data() + kChunkHeaderSize, plaintext.data(), plaintext.size());
-  }
-  ChunkHeaderBytes bytes = EncodeChunkHeader(header);
-  std::memcpy(out.data(), bytes.data(), bytes.size());
-  return out;
+  std::vector<uint8_t> object = EncodeChunkObject(plaintext, /*compress=*/true, kPeerWireZstdLevel);
+  return std::string(object.begin(), object.end());
 }
 
 Result<std::vector<uint8_t>> DecodeWireChunk(const ChunkId& id, std::span<const uint8_t> body) {
   const std::string what = "chunk " + ToHex(id) + " from the peer";
-  if (body.size() < kChunkHeaderSize) {
-    return DataLoss(what + ": body of " + std::to_string(body.size()) + " bytes is shorter than the " +
-                    std::to_string(kChunkHeaderSize) + "-byte header");
-  }
-  Result<ChunkHeader> header = DecodeChunkHeader(body.first(kChunkHeaderSize));
-  if (!header.ok()) return DataLoss(what + ": " + header.status().message());
-  const uint64_t payload_size = body.size() - kChunkHeaderSize;
-  if (header->stored_length != payload_size) {
-    return DataLoss(what + ": header says " + std::to_string(header->stored_length) +
-                    " payload bytes, body has " + std::to_string(payload_size));
-  }
-  std::span<const uint8_t> payload = body.subspan(kChunkHeaderSize);
-  std::vector<uint8_t> plaintext;
-  if (header->codec == ChunkCodec::kRaw) {
-    plaintext.assign(payload.begin(), payload.end());
-  } else {
-    plaintext.resize(header->plaintext_length);
-    size_t n =
-        ZSTD_decompressDCtx(ThreadDCtx(), plaintext.data(), plaintext.size(), payload.data(), payload.size());
-    if (ZSTD_isError(n)) return DataLoss(what + ": zstd payload does not decode: " + ZSTD_getErrorName(n));
-    if (n != header->plaintext_length) {
-      return DataLoss(what + ": zstd payload decodes to " + std::to_string(n) + " bytes, header says " +
-                      std::to_string(header->plaintext_length));
-    }
-  }
-  Digest256 actual = Sha256::Of(std::span<const uint8_t>(plaintext));
+  Result<std::vector<uint8_t>> plaintext = DecodeChunkObject(body);
+  if (!plaintext.ok()) return DataLoss(what + ": " + plaintext.status().message());
+  Digest256 actual = Sha256::Of(std::span<const uint8_t>(*plaintext));
   if (actual != id) {
-    return DataLoss(what + ": plaintext of " + std::to_string(plaintext.size()) + " bytes hashes to " +
+    return DataLoss(what + ": plaintext of " + std::to_string(plaintext->size()) + " bytes hashes to " +
                     ToHex(actual) + ", expected " + ToHex(id));
   }
   return plaintext;

@@ -558,25 +558,29 @@ void RegionImpl::FinishCopy(const TaskRecord& task, const Status& st) {
   RequestGc();
 }
 
+Status RegionImpl::MarkImageCreateFailed(const std::string& image_id, const std::string& reason) {
+  Result<ImageRecord> image = catalog_->GetImage(image_id);
+  if (!image.ok()) return Status::Ok();
+  image->status = "CreateFailed";
+  image->failure_reason = reason;
+  RETURN_IF_ERROR(catalog_->UpdateImage(*image));
+  for (const DiskMapping& d : image->disks) {
+    Result<SnapshotRecord> snap = catalog_->GetSnapshot(d.snapshot_id);
+    if (!snap.ok()) continue;
+    snap->status = "failed";
+    snap->last_modified_time = clock_.Now();
+    RETURN_IF_ERROR(catalog_->UpdateSnapshot(*snap));
+  }
+  return Status::Ok();
+}
+
 void RegionImpl::FinishCopyFailed(const TaskRecord& task, const Status& why) {
   std::string code = why.reason().empty() ? "CopyImageFailed" : why.reason();
   std::string message = why.message().empty() ? why.ToString() : why.message();
   Status st = catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
     if (t.status != "Processing") return Status::Ok();
-    Result<ImageRecord> image = catalog_->GetImage(t.resource_id);
-    if (image.ok()) {
-      image->status = "CreateFailed";
-      image->failure_reason = code + ": " + message;
-      RETURN_IF_ERROR(catalog_->UpdateImage(*image));
-      for (const DiskMapping& d : image->disks) {
-        Result<SnapshotRecord> snap = catalog_->GetSnapshot(d.snapshot_id);
-        if (!snap.ok()) continue;
-        snap->status = "failed";
-        snap->last_modified_time = clock_.Now();
-        RETURN_IF_ERROR(catalog_->UpdateSnapshot(*snap));
-      }
-    }
+    RETURN_IF_ERROR(MarkImageCreateFailed(t.resource_id, code + ": " + message));
     t.status = "Failed";
     t.error_code = code;
     t.error_message = message;

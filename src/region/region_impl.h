@@ -158,6 +158,9 @@ class RegionImpl final : public Region {
   void StartCopy(const std::string& image_id);
   void FinishCopy(const TaskRecord& task, const Status& st);
   void FinishCopyFailed(const TaskRecord& task, const Status& why);
+  // Inside a catalog transaction: the image (if it still exists) becomes
+  // CreateFailed with `reason`, and its snapshots failed.
+  Status MarkImageCreateFailed(const std::string& image_id, const std::string& reason);
   // Releases the lease the copy `image_id` holds on its source, if the
   // source region is local.
   void ReleaseSourceLease(const std::string& source_region_id, const std::string& source_image_id,

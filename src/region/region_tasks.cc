@@ -425,19 +425,7 @@ void RegionImpl::FinishFailed(const TaskRecord& task, const Status& why) {
   Status st = catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
     if (t.action == "ImportImage") {
-      Result<ImageRecord> image = catalog_->GetImage(t.resource_id);
-      if (image.ok()) {
-        image->status = "CreateFailed";
-        image->failure_reason = code + ": " + message;
-        RETURN_IF_ERROR(catalog_->UpdateImage(*image));
-        for (const DiskMapping& d : image->disks) {
-          Result<SnapshotRecord> snap = catalog_->GetSnapshot(d.snapshot_id);
-          if (!snap.ok()) continue;
-          snap->status = "failed";
-          snap->last_modified_time = clock_.Now();
-          RETURN_IF_ERROR(catalog_->UpdateSnapshot(*snap));
-        }
-      }
+      RETURN_IF_ERROR(MarkImageCreateFailed(t.resource_id, code + ": " + message));
     }
     t.status = "Failed";
     t.error_code = code;

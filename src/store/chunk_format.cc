@@ -109,7 +109,7 @@ std::vector<uint8_t> EncodeChunkObject(std::span<const uint8_t> plaintext, bool 
 
 Result<ChunkHeader> CheckChunkObject(std::span<const uint8_t> object) {
   if (object.size() < kChunkHeaderSize) {
-    return DataLoss("chunk object of " + std::to_string(object.size()) + " bytes is shorter than its " +
+    return DataLoss("chunk object of " + std::to_string(object.size()) + " bytes is shorter than the " +
                     std::to_string(kChunkHeaderSize) + "-byte header");
   }
   ASSIGN_OR_RETURN(ChunkHeader header, DecodeChunkHeader(object.first(kChunkHeaderSize)));
