@@ -52,36 +52,9 @@ DEST=cn-shanghai
 BUCKET=bench
 CHANGED_PERCENT=2
 
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-if [[ "$(stat -f -c %T "$work")" == "tmpfs" ]]; then
-  echo "copy_bench: $work is on tmpfs; pass --dir on a real disk" >&2
-  exit 1
-fi
-
-server_pid=
-cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  if ((keep == 0)); then rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '  %s\n' "$*" >&2; }
-seconds_of() {  # seconds_of CMD...: wall time of a command, in seconds
-  local start end
-  start=$(date +%s.%N)
-  "$@"
-  end=$(date +%s.%N)
-  awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'
-}
-mib_per_s() { awk -v bytes="$1" -v secs="$2" 'BEGIN { printf "%.0f", bytes / 1048576 / secs }'; }
+bench_name=copy_bench
+# shellcheck source=bench/common.sh
+source "$repo_dir/bench/common.sh"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # chunk_usage REGION: "<files> <bytes>" of the chunks a region stores.
 chunk_usage() {
@@ -172,7 +145,7 @@ for _ in $(seq 300); do
 done
 [[ -s "$work/ready.json" ]] || { echo "copy_bench: ferry not ready after 30 s" >&2; exit 1; }
 endpoint=$(node -p "JSON.parse(require('fs').readFileSync('$work/ready.json', 'utf8')).endpoint")
-client() { node "$repo_dir/bench/copy_client.js" "$@"; }
+client() { node "$repo_dir/bench/bench_client.js" "$@"; }
 field() { node -p "JSON.parse(process.argv[1]).$1" "$2"; }
 
 # Hard links put the images in the bucket without copying them.

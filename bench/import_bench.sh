@@ -45,36 +45,9 @@ CHUNK=$((4 * MiB))
 REGION=cn-hangzhou
 BUCKET=bench
 
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-if [[ "$(stat -f -c %T "$work")" == "tmpfs" ]]; then
-  echo "import_bench: $work is on tmpfs; pass --dir on a real disk" >&2
-  exit 1
-fi
-
-server_pid=
-cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  if ((keep == 0)); then rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '  %s\n' "$*" >&2; }
-seconds_of() {  # seconds_of CMD...: wall time of a command, in seconds
-  local start end
-  start=$(date +%s.%N)
-  "$@"
-  end=$(date +%s.%N)
-  awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'
-}
-mib_per_s() { awk -v bytes="$1" -v secs="$2" 'BEGIN { printf "%.0f", bytes / 1048576 / secs }'; }
+bench_name=import_bench
+# shellcheck source=bench/common.sh
+source "$repo_dir/bench/common.sh"
 
 # --- 1. The image: ext4 with a mixed file tree, the rest of the disk free. ---
 image=$work/disk.raw
@@ -144,7 +117,7 @@ endpoint=$(node -p "JSON.parse(require('fs').readFileSync('$work/ready.json', 'u
 ln "$image" "$work/data/oss/$BUCKET/disk.raw" 2>/dev/null || cp --sparse=always "$image" "$work/data/oss/$BUCKET/disk.raw"
 
 log "ImportImage (${size_gib} GiB)"
-result=$(node "$repo_dir/bench/import_client.js" "$endpoint" "$REGION" "$BUCKET" disk.raw)
+result=$(node "$repo_dir/bench/bench_client.js" import "$endpoint" "$REGION" "$BUCKET" disk.raw bench-import)
 import_secs=$(node -p "JSON.parse(process.argv[1]).seconds" "$result")
 peak_rss_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
 import_bps=$(awk -v b="$image_bytes" -v s="$import_secs" 'BEGIN { print b / s }')

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 'use strict';
-// Imports or copies one image and times it, for bench/copy_bench.sh.
+// Imports or copies one image and times it, for the bench scripts.
 //
-//   node bench/copy_client.js import ENDPOINT REGION BUCKET OBJECT NAME
+//   node bench/bench_client.js import ENDPOINT REGION BUCKET OBJECT NAME
 //       ImportImage until its task is Finished.
-//   node bench/copy_client.js copy ENDPOINT SOURCE_REGION DEST_REGION IMAGE_ID NAME
+//   node bench/bench_client.js copy ENDPOINT SOURCE_REGION DEST_REGION IMAGE_ID NAME
 //       CopyImage until DescribeImages in DEST_REGION reports the copy Available.
 //
 // Keys come from FERRY_ACCESS_KEY_ID / FERRY_ACCESS_KEY_SECRET. Prints one
