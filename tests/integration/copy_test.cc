@@ -10,6 +10,7 @@
 
 #include "integration/ferry_process.h"
 #include "integration/helpers.h"
+#include "integration/shared_server_test.h"
 
 namespace ferry::testing {
 namespace {
@@ -20,28 +21,11 @@ namespace fs = std::filesystem;
 constexpr uint64_t kMiB = 1 << 20;
 constexpr const char* kCopyStatuses = "Creating,Waiting,Available,UnAvailable,CreateFailed";
 
-class CopyTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    scratch_ = std::make_unique<ScratchDir>("ferry-copy-");
-    fs::create_directories(DataDir() + "/oss/" + kOperatorBucket);
-    fs::create_directories(ConfigDir());
-    server_ = std::make_unique<FerryServer>(DataDir(), ConfigDir());
-    start_error_.clear();
-    if (!server_->Start(&start_error_)) server_.reset();
-  }
-  static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_EQ(server_->Stop(), 0) << server_->Log();
-    }
-    server_.reset();
-    scratch_.reset();
-  }
-  void SetUp() override { ASSERT_NE(server_, nullptr) << start_error_; }
+class CopyTest : public SharedServerTest<CopyTest> {
+ public:
+  static constexpr const char* kScratchPrefix = "ferry-copy-";
 
-  static std::string DataDir() { return scratch_->path() + "/data"; }
-  static std::string ConfigDir() { return scratch_->path() + "/config"; }
-  static std::string BucketDir() { return DataDir() + "/oss/" + kOperatorBucket; }
+ protected:
 
   // Imports a raw image with holes (not chunk-aligned) in cn-hangzhou and
   // waits for it; returns its id.
@@ -105,9 +89,6 @@ class CopyTest : public ::testing::Test {
     return FileSha256(BucketDir() + "/" + object);
   }
 
-  static inline std::unique_ptr<ScratchDir> scratch_;
-  static inline std::unique_ptr<FerryServer> server_;
-  static inline std::string start_error_;
 };
 
 TEST_F(CopyTest, CopiesToTwoRegionsAreByteIdenticalAndCannotBeCancelledOnceDone) {

@@ -7,6 +7,7 @@
 
 #include "integration/ferry_process.h"
 #include "integration/helpers.h"
+#include "integration/shared_server_test.h"
 
 namespace ferry::testing {
 namespace {
@@ -16,28 +17,11 @@ namespace fs = std::filesystem;
 
 constexpr uint64_t kMiB = 1 << 20;
 
-class ServerApiTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    scratch_ = std::make_unique<ScratchDir>("ferry-api-");
-    fs::create_directories(DataDir() + "/oss/" + kOperatorBucket);
-    fs::create_directories(ConfigDir());
-    server_ = std::make_unique<FerryServer>(DataDir(), ConfigDir());
-    start_error_.clear();
-    if (!server_->Start(&start_error_)) server_.reset();
-  }
-  static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_EQ(server_->Stop(), 0) << server_->Log();
-    }
-    server_.reset();
-    scratch_.reset();
-  }
-  void SetUp() override { ASSERT_NE(server_, nullptr) << start_error_; }
+class ServerApiTest : public SharedServerTest<ServerApiTest> {
+ public:
+  static constexpr const char* kScratchPrefix = "ferry-api-";
 
-  static std::string DataDir() { return scratch_->path() + "/data"; }
-  static std::string ConfigDir() { return scratch_->path() + "/config"; }
-  static std::string BucketDir() { return DataDir() + "/oss/" + kOperatorBucket; }
+ protected:
 
   // Writes a raw image with holes into the operator bucket and imports it;
   // returns {image id, task id}.
@@ -56,9 +40,6 @@ class ServerApiTest : public ::testing::Test {
 
   // One server for the whole suite: starting one per test would dominate
   // the suite's run time.
-  static inline std::unique_ptr<ScratchDir> scratch_;
-  static inline std::unique_ptr<FerryServer> server_;
-  static inline std::string start_error_;
 };
 
 TEST_F(ServerApiTest, DescribeRegionsListsTheThreeDefaultRegionsWithBothSignatures) {
