@@ -19,9 +19,22 @@
 
 namespace ferry {
 
-// The regions this process serves, by id, in display order.
+// A region served by another Ferry process of the cluster (`--peer ID=URL`).
+struct RemoteRegionInfo {
+  std::string region_id;
+  std::string base_url;  // "http://host:port" of the process serving it
+};
+
+// The regions this process serves, by id, in display order, and the ones
+// its peers serve.
 struct RegionSet {
   std::vector<Region*> ordered;
+  std::vector<RemoteRegionInfo> remote;
+  const RemoteRegionInfo* FindRemote(const std::string& region_id) const {
+    for (const RemoteRegionInfo& r : remote)
+      if (r.region_id == region_id) return &r;
+    return nullptr;
+  }
   Region* Find(const std::string& region_id) const {
     for (Region* r : ordered)
       if (r->id() == region_id) return r;

@@ -111,6 +111,15 @@ Result<json> DescribeRegions(ActionContext& ctx) {
   }
   json regions = json::array();
   for (const Region* region : ctx.regions.ordered) regions.push_back(RegionView(region->config(), english));
+  // Regions other processes of the cluster serve: the same names as if
+  // they were served here.
+  for (const RemoteRegionInfo& remote : ctx.regions.remote) {
+    if (ctx.regions.Find(remote.region_id) != nullptr) continue;
+    RegionConfig config;
+    config.region_id = remote.region_id;
+    FillRegionNames(&config);
+    regions.push_back(RegionView(config, english));
+  }
   return json{{"Regions", json{{"Region", std::move(regions)}}}};
 }
 

@@ -30,6 +30,16 @@ std::string TargetQuery(const std::string& target) {
   return q == std::string::npos ? std::string() : target.substr(q + 1);
 }
 
+// A directory that cannot tell whether a key exists (a peer that may hold
+// it is unreachable) must not look like a bad key to the client: it is a
+// 503 the SDKs retry, never InvalidAccessKeyId.NotFound.
+Status DirectoryFailure(const Status& status) {
+  if (status.code() == Code::kUnavailable) {
+    return Status(Code::kUnavailable, "ServiceUnavailable", status.message());
+  }
+  return status;
+}
+
 }  // namespace
 
 bool NonceCache::CheckAndInsert(const std::string& key, UnixSeconds now, UnixSeconds expires_at) {
@@ -108,7 +118,7 @@ Result<AccessKeyRecord> Authenticator::LookupKey(const std::string& access_key_i
     if (key.status().code() == Code::kNotFound) {
       return NotFound("InvalidAccessKeyId.NotFound", "Specified access key is not found.");
     }
-    return key.status();
+    return DirectoryFailure(key.status());
   }
   return key;
 }
@@ -120,7 +130,7 @@ Result<AuthResult> Authenticator::Resolve(const AccessKeyRecord& key, bool v3) {
     if (account.status().code() == Code::kNotFound) {
       return NotFound("InvalidAccessKeyId.NotFound", "Specified access key is not found.");
     }
-    return account.status();
+    return DirectoryFailure(account.status());
   }
   AuthResult out;
   out.caller.account_id = account->account_id;

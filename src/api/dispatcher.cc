@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <exception>
+#include <optional>
 
 #include "api/errors.h"
 #include "common/ids.h"
@@ -31,7 +32,56 @@ Status MissingParameter(const std::string& name) {
       "The input parameter \"" + name + "\" that is mandatory for processing this request is not supplied.");
 }
 
+Status RegionUnavailable(const std::string& message) {
+  return Status(Code::kUnavailable, "ServiceUnavailable", message);
+}
+
+// Sends `request` to the process serving `region` and returns its answer.
+Result<HttpResponse> ForwardToOwner(Forwarder& forwarder, const RemoteRegionInfo& region,
+                                    const HttpRequest& request, const std::string& request_id) {
+  if (request.headers.count(kForwardedHeader) != 0) {
+    spdlog::error(
+        "request_id={} region={} arrived forwarded, but this process forwards {} to {}: the "
+        "processes' --region/--peer settings disagree",
+        request_id, region.region_id, region.region_id, region.base_url);
+    return RegionUnavailable("The request has failed due to a temporary failure of the server: region \"" +
+                             region.region_id +
+                             "\" is not served by this Ferry process, and the request was already forwarded "
+                             "here by another process of the cluster. The processes disagree about which one "
+                             "serves the region (check their --region and --peer settings); the request was "
+                             "not forwarded again.");
+  }
+  Result<HttpResponse> response = forwarder.Forward(region.base_url, request);
+  if (!response.ok()) {
+    // The peer's address stays in the log: the caller is not authenticated.
+    spdlog::warn("request_id={} region={} cannot forward to {}: {}", request_id, region.region_id,
+                 region.base_url, response.status().ToString());
+    return RegionUnavailable("The request has failed due to a temporary failure of the server: region \"" +
+                             region.region_id +
+                             "\" is served by another Ferry process of the cluster, which cannot be reached "
+                             "now. Try again later.");
+  }
+  return response;
+}
+
+// The ECS code of a relayed response, for metrics and the log line.
+std::string RelayedCode(const HttpResponse& response) {
+  if (response.status < 400) return "Success";
+  nlohmann::json body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_object() && body.contains("Code") && body["Code"].is_string()) return body["Code"];
+  size_t open = response.body.find("<Code>");
+  size_t close = response.body.find("</Code>");
+  if (open != std::string::npos && close != std::string::npos && close > open + 6) {
+    return response.body.substr(open + 6, close - open - 6);
+  }
+  return "HTTP" + std::to_string(response.status);
+}
+
 }  // namespace
+
+bool IsClusterWideAction(const std::string& action) {
+  return action == "DescribeRegions" || action == "CreateAccount";
+}
 
 Result<Params> ParseRequestParams(const HttpRequest& request) {
   size_t q = request.target.find('?');
@@ -50,14 +100,16 @@ Result<Params> ParseRequestParams(const HttpRequest& request) {
 }
 
 Dispatcher::Dispatcher(ActionTable actions, const RegionSet& regions, AccountDirectory& accounts,
-                       const Clock& clock, Metrics& metrics, std::string host_id, int max_skew_seconds)
+                       const Clock& clock, Metrics& metrics, std::string host_id, int max_skew_seconds,
+                       std::unique_ptr<Forwarder> forwarder)
     : actions_(std::move(actions)),
       regions_(regions),
       accounts_(accounts),
       clock_(clock),
       metrics_(metrics),
       host_id_(std::move(host_id)),
-      authenticator_(accounts, clock, max_skew_seconds) {}
+      authenticator_(accounts, clock, max_skew_seconds),
+      forwarder_(forwarder != nullptr ? std::move(forwarder) : NewHttpForwarder()) {}
 
 HttpResponse Dispatcher::ErrorResponse(const Status& status, const std::string& request_id,
                                        const std::string& action, double latency_seconds) {
@@ -75,6 +127,8 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
   std::string metric_action = "unknown";
   std::string access_key_id;
   std::string error_detail;
+  std::optional<HttpResponse> relayed;
+  std::string forwarded_to;
 
   auto run = [&]() -> Result<nlohmann::json> {
     if (request.method != "GET" && request.method != "POST") {
@@ -102,6 +156,17 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
     }
     metric_action = action_name;
 
+    // Forwarded before authentication: only the owner holds every key's
+    // state (nonces, and keys it alone may know).
+    const std::string region_id = params.GetOr("RegionId", "");
+    if (!IsClusterWideAction(action_name) && !region_id.empty() && regions_.Find(region_id) == nullptr) {
+      if (const RemoteRegionInfo* remote = regions_.FindRemote(region_id)) {
+        forwarded_to = remote->region_id;
+        ASSIGN_OR_RETURN(relayed, ForwardToOwner(*forwarder_, *remote, request, request_id));
+        return nlohmann::json::object();
+      }
+    }
+
     ASSIGN_OR_RETURN(AuthResult auth, authenticator_.Authenticate(request, params));
     access_key_id = auth.access_key_id;
 
@@ -121,7 +186,10 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
   HttpResponse response;
   std::string code = "Success";
   std::string message;
-  if (result.ok()) {
+  if (relayed) {
+    response = std::move(*relayed);
+    code = RelayedCode(response);
+  } else if (result.ok()) {
     response = RenderSuccess(*result, request_id, action_name, format);
   } else {
     EcsError error = ToEcsError(result.status());
@@ -135,7 +203,11 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
   if (!error_detail.empty()) {
     spdlog::error("request_id={} action={} handler threw: {}", request_id, action_name, error_detail);
   }
-  if (response.status >= 500) {
+  if (!forwarded_to.empty()) {
+    spdlog::info("request_id={} action={} forwarded_to={} status={} code={} latency_ms={:.3f} remote={}",
+                 request_id, action_name, forwarded_to, response.status, code, latency * 1000,
+                 request.remote_address);
+  } else if (response.status >= 500) {
     spdlog::error("request_id={} action={} status={} code={} latency_ms={:.3f} remote={} key={} message={}",
                   request_id, action_name, response.status, code, latency * 1000, request.remote_address,
                   access_key_id, message);

@@ -6,13 +6,23 @@
 // Every request gets a RequestId, one structured log line and metrics.
 // Handler exceptions are caught here and answered as InternalError (500).
 //
+// A request whose RegionId names a region of another process of the cluster
+// (RegionSet::remote) is forwarded, unauthenticated, to that process once
+// the action is known to exist, and its answer is relayed unchanged (see
+// api/forwarder.h); the owner checks the signature. Actions that are not
+// about one region (DescribeRegions, CreateAccount) are answered here. A
+// request already forwarded once is never forwarded again (503), so two
+// processes that disagree about who serves a region cannot loop.
+//
 // Threading: Handle() is thread-safe (handlers must be too).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "api/action.h"
 #include "api/auth.h"
+#include "api/forwarder.h"
 #include "api/http_types.h"
 #include "api/metrics.h"
 #include "api/render.h"
@@ -23,8 +33,11 @@ inline constexpr const char* kApiVersion = "2014-05-26";
 
 class Dispatcher {
  public:
+  // `forwarder` relays requests for remote regions; null means a
+  // NewHttpForwarder() with default options.
   Dispatcher(ActionTable actions, const RegionSet& regions, AccountDirectory& accounts, const Clock& clock,
-             Metrics& metrics, std::string host_id, int max_skew_seconds);
+             Metrics& metrics, std::string host_id, int max_skew_seconds,
+             std::unique_ptr<Forwarder> forwarder = nullptr);
 
   HttpResponse Handle(const HttpRequest& request);
 
@@ -45,7 +58,12 @@ class Dispatcher {
   Metrics& metrics_;
   const std::string host_id_;
   Authenticator authenticator_;
+  std::unique_ptr<Forwarder> forwarder_;
 };
+
+// Whether the answer to `action` is the same in every region (so it is never
+// forwarded): DescribeRegions, CreateAccount.
+bool IsClusterWideAction(const std::string& action);
 
 // Parses the query of `request.target` and, for an urlencoded body, the form
 // body, into one map (a form value wins over a query value of the same name).

@@ -5,9 +5,11 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "common/hash.h"
 #include "common/ids.h"
 #include "copy/peer_auth.h"
 #include "copy/peer_wire.h"
+#include "region/copy_wire.h"
 
 namespace ferry {
 namespace {
@@ -17,8 +19,8 @@ std::string Header(const HttpRequest& request, const char* name) {
   return it == request.headers.end() ? "" : it->second;
 }
 
-// Status code of a peer error. Kept apart from api/errors.cc: these codes
-// are Ferry's own, not ECS's, and only peers read them.
+// Status code of a peer error. Kept apart from api/errors.cc: peers read
+// the "Status" field, and these codes are Ferry's own, not ECS's.
 int HttpStatusFor(const Status& status) {
   switch (status.code()) {
     case Code::kUnauthenticated:
@@ -28,6 +30,13 @@ int HttpStatusFor(const Status& status) {
       return 404;
     case Code::kInvalidArgument:
       return 400;
+    case Code::kAlreadyExists:
+    case Code::kFailedPrecondition:
+    case Code::kAborted:
+    case Code::kCancelled:
+      return 409;
+    case Code::kResourceExhausted:
+      return 429;
     case Code::kUnavailable:
       return 503;
     default:
@@ -36,7 +45,7 @@ int HttpStatusFor(const Status& status) {
 }
 
 std::string ErrorCodeFor(const Status& status) {
-  if (status.code() == Code::kDataLoss) return "InvalidChunk.Corrupted";
+  if (status.code() == Code::kDataLoss && status.reason().empty()) return "InvalidChunk.Corrupted";
   if (!status.reason().empty()) return status.reason();
   switch (status.code()) {
     case Code::kNotFound:
@@ -53,18 +62,51 @@ std::string ErrorCodeFor(const Status& status) {
   }
 }
 
+// The internal code a caller rebuilds. A refused cluster key reaches the
+// caller as PermissionDenied: its own caller's credentials were fine; the
+// processes disagree about the key.
+const char* WireCodeName(const Status& status) {
+  return CodeName(status.code() == Code::kUnauthenticated ? Code::kPermissionDenied : status.code());
+}
+
+const char* AllowedMethod(PeerRoute::Kind kind) {
+  switch (kind) {
+    case PeerRoute::Kind::kCopies:
+      return "POST";
+    case PeerRoute::Kind::kCopyLease:
+      return "PUT or DELETE";
+    default:
+      return "GET";
+  }
+}
+
+bool MethodAllowed(PeerRoute::Kind kind, const std::string& method) {
+  if (kind == PeerRoute::Kind::kCopyLease) return method == "PUT" || method == "DELETE";
+  return method == AllowedMethod(kind);
+}
+
+HttpResponse JsonResponse(const nlohmann::json& body) {
+  HttpResponse response;
+  response.content_type = "application/json;charset=utf-8";
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return response;
+}
+
 }  // namespace
 
-PeerEndpoints::PeerEndpoints(std::string cluster_key, const RegionSet& regions, const Clock& clock)
-    : cluster_key_(std::move(cluster_key)), regions_(regions), clock_(clock) {}
+PeerEndpoints::PeerEndpoints(std::string cluster_key, const RegionSet& regions, AccountDirectory& local_accounts,
+                             const Clock& clock)
+    : cluster_key_(std::move(cluster_key)), regions_(regions), local_accounts_(local_accounts), clock_(clock) {}
 
 HttpResponse PeerEndpoints::ErrorResponse(const Status& status, const std::string& request_id) {
   HttpResponse response;
   response.status = HttpStatusFor(status);
   response.content_type = "application/json;charset=utf-8";
-  nlohmann::json body = {
-      {"RequestId", request_id}, {"Code", ErrorCodeFor(status)}, {"Message", status.message()}};
-  response.body = body.dump();
+  nlohmann::json body = {{"RequestId", request_id},
+                         {"Code", ErrorCodeFor(status)},
+                         {"Message", status.message()},
+                         {"Status", WireCodeName(status)}};
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return response;
 }
 
@@ -90,43 +132,101 @@ HttpResponse PeerEndpoints::Handle(const HttpRequest& request) const {
 
 Result<HttpResponse> PeerEndpoints::Serve(const HttpRequest& request) const {
   // Authentication comes first, so an unauthenticated caller learns nothing
-  // about which regions, snapshots or chunks exist.
-  RETURN_IF_ERROR(VerifyPeerRequest(cluster_key_, request.method, request.target,
+  // about which regions, snapshots, chunks, images or keys exist.
+  RETURN_IF_ERROR(VerifyPeerRequest(cluster_key_, request.method, request.target, request.body,
                                     Header(request, kPeerDateHeader), Header(request, kPeerSignatureHeader),
                                     clock_.Now()));
-  if (request.method != "GET") {
+  if (request.method != "GET" && request.method != "PUT" && request.method != "POST" &&
+      request.method != "DELETE") {
     return InvalidArgument("UnsupportedHTTPMethod",
-                           "Peer endpoints answer GET only, not " + request.method + ".");
+                           "Peer endpoints answer GET, PUT, POST and DELETE, not " + request.method + ".");
   }
   if (request.target.find('?') != std::string::npos) {
     return InvalidArgument("InvalidParameter", "Peer requests take no query string.");
   }
   ASSIGN_OR_RETURN(PeerRoute route, ParsePeerPath(request.target));
+  if (!MethodAllowed(route.kind, request.method)) {
+    return InvalidArgument("UnsupportedHTTPMethod", "The peer endpoint " + request.target + " answers " +
+                                                        AllowedMethod(route.kind) + ", not " + request.method +
+                                                        ".");
+  }
+  if (route.kind == PeerRoute::Kind::kAccessKey) return ServeAccessKey(route.access_key_id);
   Region* region = regions_.Find(route.region_id);
   if (region == nullptr) {
     return NotFound("InvalidRegionId.NotFound",
                     "The region \"" + route.region_id + "\" is not served by this process.");
   }
+  return ServeRegion(*region, route, request);
+}
+
+Result<HttpResponse> PeerEndpoints::ServeRegion(Region& region, const PeerRoute& route,
+                                                const HttpRequest& request) const {
   HttpResponse response;
-  if (route.kind == PeerRoute::Kind::kManifest) {
-    ASSIGN_OR_RETURN(std::vector<uint8_t> manifest, region->PeerReadManifest(route.snapshot_id));
-    response.content_type = kPeerManifestContentType;
-    response.body.assign(manifest.begin(), manifest.end());
-    return response;
-  }
-  // The stored object goes out as it is: the destination verifies what it
-  // stores, so decoding, hashing and recompressing here would be wasted.
-  Result<std::vector<uint8_t>> chunk = region->PeerReadChunkStored(route.chunk_id);
-  if (!chunk.ok()) {
-    if (chunk.status().code() == Code::kNotFound) {
-      return NotFound("InvalidChunkId.NotFound",
-                      "The chunk " + ToHex(route.chunk_id) + " is not in region " + route.region_id + ".");
+  switch (route.kind) {
+    case PeerRoute::Kind::kManifest: {
+      ASSIGN_OR_RETURN(std::vector<uint8_t> manifest, region.PeerReadManifest(route.snapshot_id));
+      response.content_type = kPeerManifestContentType;
+      response.body.assign(manifest.begin(), manifest.end());
+      return response;
     }
-    return chunk.status().WithContext("region " + route.region_id + " chunk " + ToHex(route.chunk_id));
+    case PeerRoute::Kind::kChunk: {
+      // The stored object goes out as it is: the destination verifies what
+      // it stores, so decoding, hashing and recompressing here would be
+      // wasted.
+      Result<std::vector<uint8_t>> chunk = region.PeerReadChunkStored(route.chunk_id);
+      if (!chunk.ok()) {
+        if (chunk.status().code() == Code::kNotFound) {
+          return NotFound("InvalidChunkId.NotFound",
+                          "The chunk " + ToHex(route.chunk_id) + " is not in region " + route.region_id + ".");
+        }
+        return chunk.status().WithContext("region " + route.region_id + " chunk " + ToHex(route.chunk_id));
+      }
+      response.content_type = kPeerChunkContentType;
+      response.body.assign(chunk->begin(), chunk->end());
+      return response;
+    }
+    case PeerRoute::Kind::kCopies: {
+      ASSIGN_OR_RETURN(CopyTarget target, DecodeCopyTarget(request.body));
+      ASSIGN_OR_RETURN(std::string image_id, region.AcceptCopy(target));
+      return JsonResponse({{"ImageId", image_id}});
+    }
+    case PeerRoute::Kind::kCopy: {
+      ASSIGN_OR_RETURN(bool in_progress, region.CopyInProgress(route.copy_image_id));
+      return JsonResponse({{"ImageId", route.copy_image_id}, {"InProgress", in_progress}});
+    }
+    case PeerRoute::Kind::kCopyLease: {
+      const CopyLease lease{route.image_id, route.copy_region_id, route.copy_image_id};
+      RETURN_IF_ERROR(request.method == "PUT" ? region.AcquireCopyLease(lease) : region.ReleaseCopyLease(lease));
+      return JsonResponse(nlohmann::json::object());
+    }
+    case PeerRoute::Kind::kAccessKey:
+      break;
   }
-  response.content_type = kPeerChunkContentType;
-  response.body.assign(chunk->begin(), chunk->end());
-  return response;
+  return Internal("peer route for " + request.target + " has no region handler");
+}
+
+Result<HttpResponse> PeerEndpoints::ServeAccessKey(const std::string& access_key_id) const {
+  Result<AccessKeyRecord> key = local_accounts_.GetAccessKey(access_key_id);
+  if (!key.ok()) {
+    if (key.status().code() == Code::kNotFound) {
+      return NotFound("InvalidAccessKeyId.NotFound",
+                      "The AccessKey \"" + access_key_id + "\" is not in this process's account directory.");
+    }
+    return key.status().WithContext("AccessKey " + access_key_id);
+  }
+  Result<AccountRecord> account = local_accounts_.GetAccount(key->account_id);
+  if (!account.ok()) {
+    // A key whose account is gone is a broken directory, not a missing key.
+    return Internal("AccessKey " + access_key_id + " names account " + key->account_id +
+                    ", which the account directory cannot read: " + account.status().ToString());
+  }
+  return JsonResponse({{"AccessKeyId", key->access_key_id},
+                       {"AccountId", key->account_id},
+                       {"AccountName", account->name},
+                       {"IsRoot", account->is_root},
+                       {"Enabled", key->enabled},
+                       {"CreationTime", key->creation_time},
+                       {"SealedSecret", SealPeerSecret(cluster_key_, key->access_key_id, key->access_key_secret)}});
 }
 
 }  // namespace ferry

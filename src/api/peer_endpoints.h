@@ -1,32 +1,45 @@
-// PeerEndpoints: the server side of the region-to-region peer protocol
-// (copy/peer_protocol.md) under /ferry/peer/v1/. A destination region
-// pulls a snapshot's manifest and chunks from here; every request is
-// authenticated with the cluster key, not with an account's AccessKey.
+// PeerEndpoints: the server side of the peer protocol (copy/peer_protocol.md)
+// under /ferry/peer/v1/: what other Ferry processes of the cluster ask of
+// the regions and accounts this process holds. Every request is
+// authenticated with the cluster key (method, target, date and body
+// signed), never with an account's AccessKey.
 //
-//   GET /ferry/peer/v1/regions/{region}/snapshots/{snapshot_id}/manifest
-//   GET /ferry/peer/v1/regions/{region}/chunks/{64 hex digits}
+//   GET    regions/{region}/snapshots/{snapshot_id}/manifest   a copy pulls
+//   GET    regions/{region}/chunks/{64 hex digits}
+//   POST   regions/{region}/copies                             AcceptCopy
+//   GET    regions/{region}/copies/{copy_image_id}             CopyInProgress
+//   PUT    regions/{region}/images/{id}/copy-leases/{copy_region}/{copy_id}
+//   DELETE (same)                                              the copy leases
+//   GET    access-keys/{access_key_id}                         AccessKey lookup
 //
-// Errors are JSON {RequestId, Code, Message} with the status of the table
-// in peer_protocol.md.
+// Only this process's own regions and its own AccountDirectory answer:
+// nothing is forwarded to other peers, so a lookup can never loop.
+// Errors are JSON {RequestId, Code, Message, Status} with the HTTP status
+// of the table in peer_protocol.md; Status names the internal code
+// (CodeName) so the caller's PeerClient rebuilds the same Status.
 //
 // Threading: Handle() is thread-safe (the object is immutable after
-// construction; the regions are thread-safe).
+// construction; the regions and the directory are thread-safe).
 #pragma once
 
 #include <string>
 
 #include "api/action.h"
 #include "api/http_types.h"
+#include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "copy/peer_wire.h"
 
 namespace ferry {
 
 class PeerEndpoints {
  public:
   // An empty `cluster_key` closes the peer API: every request gets 403.
-  // Borrowed objects must outlive this one.
-  PeerEndpoints(std::string cluster_key, const RegionSet& regions, const Clock& clock);
+  // `local_accounts` is this process's own directory, not one that asks
+  // peers. Borrowed objects must outlive this one.
+  PeerEndpoints(std::string cluster_key, const RegionSet& regions, AccountDirectory& local_accounts,
+                const Clock& clock);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -35,9 +48,12 @@ class PeerEndpoints {
 
  private:
   Result<HttpResponse> Serve(const HttpRequest& request) const;
+  Result<HttpResponse> ServeAccessKey(const std::string& access_key_id) const;
+  Result<HttpResponse> ServeRegion(Region& region, const PeerRoute& route, const HttpRequest& request) const;
 
   const std::string cluster_key_;
   const RegionSet& regions_;
+  AccountDirectory& local_accounts_;
   const Clock& clock_;
 };
 

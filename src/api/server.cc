@@ -88,7 +88,7 @@ class BeastServer final : public Server {
         acceptor_(asio::make_strand(ioc_)),
         dispatcher_(std::move(actions), regions, accounts, clock, metrics_, config.host_id,
                     config.max_clock_skew_seconds),
-        peer_(config.cluster_key, regions, clock),
+        peer_(config.cluster_key, regions, config.local_accounts ? *config.local_accounts : accounts, clock),
         object_storage_(object_storage) {
     for (Region* region : regions.ordered) metrics_.AddRegion(region->id(), &region->metrics());
   }
@@ -328,6 +328,7 @@ class BeastServer final : public Server {
       response.body = "ok\n";
     } else if (path.starts_with(kPeerPathPrefix)) {
       HttpRequest request = ToHttpRequest(message.base(), conn);
+      request.body = std::move(message.body());  // signed, and a copy's target
       response = peer_.Handle(request);
     } else if (path == "/" || path.empty()) {
       HttpRequest request = ToHttpRequest(message.base(), conn);

@@ -33,6 +33,10 @@ struct ServerConfig {
   std::string host_id = "ecs.aliyuncs.com";  // HostId in error bodies
   // Shared secret of the cluster for the peer protocol; empty closes it.
   std::string cluster_key;
+  // The directory that answers peers' AccessKey lookups: this process's
+  // own, never one that asks peers in turn (a lookup must not travel in
+  // circles). Null = the `accounts` given to StartServer.
+  AccountDirectory* local_accounts = nullptr;
 };
 
 class Server {

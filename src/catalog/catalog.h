@@ -131,6 +131,7 @@ struct TaskQuery {
   std::string account_id;  // empty = any
   std::vector<std::string> task_ids;
   std::string action;
+  std::vector<std::string> actions;  // any of these; empty = any
   std::string status;
   std::vector<std::string> resource_ids;
   std::vector<std::string> statuses;  // e.g. {"Processing"} for resume
@@ -185,6 +186,21 @@ class Catalog {
                                              const std::string& token) = 0;
   virtual Status PutClientToken(const std::string& account_id, const std::string& action,
                                 const std::string& token, const TokenRecord& rec) = 0;
+
+  // Copy leases (region/region.h CopyLease): a source image of this region
+  // and the copy, in another region, that may still need it. At most one per
+  // source image; kept across restarts.
+  struct CopyLeaseRecord {
+    std::string source_image_id;
+    std::string copy_region_id;
+    std::string copy_image_id;
+    UnixSeconds creation_time = 0;
+  };
+  virtual Status PutCopyLease(const CopyLeaseRecord& rec) = 0;  // inserts or replaces
+  virtual Result<CopyLeaseRecord> GetCopyLease(const std::string& source_image_id) = 0;  // kNotFound
+  // Removes the lease of `source_image_id` only if it names `copy_image_id`;
+  // OK when there is none.
+  virtual Status DeleteCopyLease(const std::string& source_image_id, const std::string& copy_image_id) = 0;
 };
 
 struct AccountRecord {

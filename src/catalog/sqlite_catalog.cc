@@ -94,6 +94,15 @@ CREATE TABLE client_tokens (
   PRIMARY KEY (account_id, action, token)
 );
 )sql",
+    // Version 2: copy leases (catalog.h CopyLeaseRecord).
+    R"sql(
+CREATE TABLE copy_leases (
+  source_image_id TEXT PRIMARY KEY,
+  copy_region_id TEXT NOT NULL,
+  copy_image_id TEXT NOT NULL,
+  creation_time INTEGER NOT NULL
+);
+)sql",
 };
 
 // Column lists, in the order the Values/Decode functions below use. The
@@ -707,6 +716,7 @@ Result<Page<TaskRecord>> SqliteCatalog::ListTasks(const TaskQuery& q) {
   where.AddEquals("account_id", q.account_id);
   where.AddIn("task_id", q.task_ids);
   where.AddEquals("action", q.action);
+  where.AddIn("action", q.actions);
   where.AddEquals("status", q.status);
   where.AddIn("resource_id", q.resource_ids);
   where.AddIn("status", q.statuses);
@@ -744,6 +754,39 @@ Status SqliteCatalog::PutClientToken(const std::string& account_id, const std::s
                  "fingerprint = excluded.fingerprint, result_id = excluded.result_id",
                  {account_id, action, token, rec.fingerprint, rec.result_id})
       .WithContext("store client token '" + token + "' for " + action);
+}
+
+Status SqliteCatalog::PutCopyLease(const CopyLeaseRecord& rec) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  return Execute(*db_,
+                 "INSERT INTO copy_leases (source_image_id, copy_region_id, copy_image_id, creation_time) "
+                 "VALUES (?, ?, ?, ?) ON CONFLICT (source_image_id) DO UPDATE SET "
+                 "copy_region_id = excluded.copy_region_id, copy_image_id = excluded.copy_image_id, "
+                 "creation_time = excluded.creation_time",
+                 {rec.source_image_id, rec.copy_region_id, rec.copy_image_id, rec.creation_time})
+      .WithContext("store the copy lease of " + rec.source_image_id);
+}
+
+Result<Catalog::CopyLeaseRecord> SqliteCatalog::GetCopyLease(const std::string& source_image_id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::vector<CopyLeaseRecord> rows,
+                   Rows<CopyLeaseRecord>(
+                       *db_,
+                       "SELECT source_image_id, copy_region_id, copy_image_id, creation_time FROM copy_leases "
+                       "WHERE source_image_id = ?",
+                       {source_image_id}, [](const SqliteStatement& s) -> Result<CopyLeaseRecord> {
+                         return CopyLeaseRecord{s.ColumnText(0), s.ColumnText(1), s.ColumnText(2),
+                                                s.ColumnInt(3)};
+                       }));
+  if (rows.empty()) return NotFound("", "no copy lease on image " + source_image_id);
+  return std::move(rows.front());
+}
+
+Status SqliteCatalog::DeleteCopyLease(const std::string& source_image_id, const std::string& copy_image_id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  return Execute(*db_, "DELETE FROM copy_leases WHERE source_image_id = ? AND copy_image_id = ?",
+                 {source_image_id, copy_image_id})
+      .WithContext("remove the copy lease of " + source_image_id);
 }
 
 }  // namespace ferry

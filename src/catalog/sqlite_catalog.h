@@ -59,6 +59,9 @@ class SqliteCatalog final : public Catalog {
   // Replaces an existing record for the same key.
   Status PutClientToken(const std::string& account_id, const std::string& action, const std::string& token,
                         const TokenRecord& rec) override;
+  Status PutCopyLease(const CopyLeaseRecord& rec) override;
+  Result<CopyLeaseRecord> GetCopyLease(const std::string& source_image_id) override;
+  Status DeleteCopyLease(const std::string& source_image_id, const std::string& copy_image_id) override;
 
  private:
   explicit SqliteCatalog(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}

@@ -19,6 +19,7 @@ constexpr SettingSource kSettings[] = {
     {"listen", "FERRY_LISTEN"},
     {"data_dir", "FERRY_DATA"},
     {"regions", "FERRY_REGIONS"},
+    {"peers", "FERRY_PEERS"},
     {"threads", "FERRY_THREADS"},
     {"task_threads", "FERRY_TASK_THREADS"},
     {"log_level", "FERRY_LOG_LEVEL"},
@@ -26,6 +27,7 @@ constexpr SettingSource kSettings[] = {
     {"cluster_key", "FERRY_CLUSTER_KEY"},
     {"max_copies", "FERRY_MAX_COPIES"},
     {"copy_rate_limit", "FERRY_COPY_RATE_LIMIT"},
+    {"link_rate_limits", "FERRY_LINK_RATE_LIMITS"},
     {"max_copy_size_gib", "FERRY_MAX_COPY_SIZE_GIB"},
 };
 
@@ -107,6 +109,14 @@ Result<uint64_t> ParseU64(const RawValue& raw, uint64_t min, uint64_t max) {
   return static_cast<uint64_t>(n);
 }
 
+bool IsValidRegionId(const std::string& id) {
+  if (id.empty()) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<std::string> GetEnv(const char* name) {
@@ -148,6 +158,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"listen", {kDefaultListen, "default"}},
       {"data_dir", {kDefaultDataDir, "default"}},
       {"regions", {kDefaultRegions, "default"}},
+      {"peers", {"", "default"}},
       {"threads", {std::to_string(kDefaultThreads), "default"}},
       {"task_threads", {std::to_string(kDefaultTaskThreads), "default"}},
       {"log_level", {kDefaultLogLevel, "default"}},
@@ -155,6 +166,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"cluster_key", {"", "default"}},
       {"max_copies", {std::to_string(kDefaultMaxCopies), "default"}},
       {"copy_rate_limit", {"0", "default"}},
+      {"link_rate_limits", {"", "default"}},
       {"max_copy_size_gib", {std::to_string(kDefaultMaxCopySizeGib), "default"}},
   };
 
@@ -185,21 +197,52 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
   s.regions = SplitCommaList(raw["regions"].value);
   if (s.regions.empty()) return InvalidArgument("", raw["regions"].origin + ": no regions given");
   for (size_t i = 0; i < s.regions.size(); ++i) {
-    for (char c : s.regions[i]) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-        return InvalidArgument("", raw["regions"].origin + ": region id \"" + s.regions[i] +
-                                       "\" may only hold a-z, 0-9 and '-'");
-    }
+    if (!IsValidRegionId(s.regions[i]))
+      return InvalidArgument("", raw["regions"].origin + ": region id \"" + s.regions[i] +
+                                     "\" may only hold a-z, 0-9 and '-'");
     for (size_t j = 0; j < i; ++j) {
       if (s.regions[j] == s.regions[i])
         return InvalidArgument("", raw["regions"].origin + ": region \"" + s.regions[i] + "\" is listed twice");
     }
   }
 
+  for (const std::string& item : SplitCommaList(raw["peers"].value)) {
+    const std::string& origin = raw["peers"].origin;
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      return InvalidArgument("", origin + ": peer \"" + item + "\" is not REGION=http://HOST:PORT");
+    PeerSetting peer{Trim(item.substr(0, eq)), Trim(item.substr(eq + 1))};
+    if (!IsValidRegionId(peer.region_id))
+      return InvalidArgument("", origin + ": region id \"" + peer.region_id + "\" may only hold a-z, 0-9 and '-'");
+    if (peer.base_url.rfind("http://", 0) != 0 || peer.base_url.size() <= 7 ||
+        peer.base_url.find('/', 7) != std::string::npos)
+      return InvalidArgument("", origin + ": peer URL \"" + peer.base_url + "\" is not http://HOST:PORT");
+    for (const std::string& local : s.regions) {
+      if (local == peer.region_id)
+        return InvalidArgument("", origin + ": region \"" + peer.region_id +
+                                       "\" is served here and cannot also be a peer's");
+    }
+    for (const PeerSetting& other : s.peers) {
+      if (other.region_id == peer.region_id)
+        return InvalidArgument("", origin + ": peer region \"" + peer.region_id + "\" is listed twice");
+    }
+    s.peers.push_back(std::move(peer));
+  }
+
   ASSIGN_OR_RETURN(s.threads, ParseCount(raw["threads"], 1, 256));
   ASSIGN_OR_RETURN(s.task_threads, ParseCount(raw["task_threads"], 1, 64));
   ASSIGN_OR_RETURN(s.max_copies, ParseCount(raw["max_copies"], 1, 256));
   ASSIGN_OR_RETURN(s.copy_rate_limit, ParseU64(raw["copy_rate_limit"], 0, UINT64_MAX));
+  for (const std::string& item : SplitCommaList(raw["link_rate_limits"].value)) {
+    const RawValue& origin = raw["link_rate_limits"];
+    size_t eq = item.find('=');
+    const std::string region = eq == std::string::npos ? "" : Trim(item.substr(0, eq));
+    if (region.empty() || (region != "*" && !IsValidRegionId(region)))
+      return InvalidArgument("", origin.origin + ": link rate limit \"" + item + "\" is not REGION=BYTES_PER_SECOND");
+    ASSIGN_OR_RETURN(uint64_t rate, ParseU64(RawValue{Trim(item.substr(eq + 1)), origin.origin}, 1, UINT64_MAX));
+    if (!s.link_rate_limits.emplace(region, rate).second)
+      return InvalidArgument("", origin.origin + ": link rate limit for \"" + region + "\" is given twice");
+  }
   // 32 TiB: the largest ECS disk, times the 17 disks an image may hold.
   ASSIGN_OR_RETURN(s.max_copy_size_gib, ParseU64(raw["max_copy_size_gib"], 1, 17 * 32768));
 

@@ -25,11 +25,18 @@ inline constexpr const char* kDefaultLogLevel = "info";
 inline constexpr unsigned kDefaultMaxCopies = 5;
 inline constexpr uint64_t kDefaultMaxCopySizeGib = 500;
 
+// A region served by another process of the cluster (`--peer ID=URL`).
+struct PeerSetting {
+  std::string region_id;
+  std::string base_url;  // http://host:port
+};
+
 struct ServeSettings {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
   std::string data_dir = kDefaultDataDir;
-  std::vector<std::string> regions;
+  std::vector<std::string> regions;  // served here
+  std::vector<PeerSetting> peers;    // served by other processes
   unsigned threads = kDefaultThreads;
   unsigned task_threads = kDefaultTaskThreads;
   std::string log_level = kDefaultLogLevel;
@@ -40,12 +47,15 @@ struct ServeSettings {
   // Copies across regions (per destination region).
   unsigned max_copies = kDefaultMaxCopies;              // running at once; the rest wait
   uint64_t copy_rate_limit = 0;                         // bytes/s per copy; 0 = unlimited
+  // bytes/s shared by all copies pulling from a region ("*" = from any
+  // region without its own entry); absent = unlimited.
+  std::map<std::string, uint64_t> link_rate_limits;
   uint64_t max_copy_size_gib = kDefaultMaxCopySizeGib;  // larger needs `admin allow-large-copy`
 };
 
 // Raw values given on the command line; a missing key means "not given".
-// Keys are the TOML key names: listen, data_dir, regions, threads,
-// task_threads, log_level, ready_file, cluster_key, max_copies,
+// Keys are the TOML key names: listen, data_dir, regions, peers, threads,
+// task_threads, log_level, ready_file, cluster_key, max_copies, link_rate_limits,
 // copy_rate_limit, max_copy_size_gib, config.
 using SettingOverrides = std::map<std::string, std::string>;
 

@@ -17,17 +17,22 @@ namespace {
 struct DataDirFlags {
   std::string config, listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
   std::string max_copies, copy_rate_limit, max_copy_size_gib;
+  std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
     cmd->add_option("--config", config, "TOML config file (env FERRY_CONFIG)");
     cmd->add_option("--data", data, "data directory (env FERRY_DATA, default ./var)");
     cmd->add_option("--regions", regions, "comma-separated region ids (env FERRY_REGIONS)");
+    cmd->add_option("--region", region_list, "a region served here (repeatable; joins --regions)");
     cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off (env FERRY_LOG_LEVEL)");
     if (!server) return;
     cmd->add_option("--listen", listen, "HOST:PORT to listen on; port 0 picks one (env FERRY_LISTEN)");
     cmd->add_option("--threads", threads, "HTTP I/O threads (env FERRY_THREADS)");
     cmd->add_option("--task-threads", task_threads, "concurrent tasks per region (env FERRY_TASK_THREADS)");
     cmd->add_option("--ready-file", ready_file, "write {endpoint,port,pid} here once listening");
+    cmd->add_option("--peer", peer_list,
+                    "REGION=http://HOST:PORT: a region served by another ferry process of the cluster "
+                    "(repeatable; env FERRY_PEERS, comma-separated)");
     cmd->add_option("--cluster-key", cluster_key,
                     "peer-protocol secret shared by the cluster (env FERRY_CLUSTER_KEY; default DATA/cluster-key)");
     cmd->add_option(
@@ -35,6 +40,9 @@ struct DataDirFlags {
         "copies running at once per destination region; the rest wait (env FERRY_MAX_COPIES, default 5)");
     cmd->add_option("--copy-rate-limit", copy_rate_limit,
                     "bytes/s per copy, 0 = unlimited (env FERRY_COPY_RATE_LIMIT)");
+    cmd->add_option("--link-rate-limit", link_list,
+                    "REGION=BYTES_PER_SECOND: cap shared by all copies pulling from REGION (* = any; "
+                    "repeatable; env FERRY_LINK_RATE_LIMITS, comma-separated)");
     cmd->add_option(
         "--max-copy-size-gib", max_copy_size_gib,
         "largest image copied without `admin allow-large-copy` (env FERRY_MAX_COPY_SIZE_GIB, default 500)");
@@ -48,6 +56,16 @@ struct DataDirFlags {
     put("--config", "config", config);
     put("--data", "data_dir", data);
     put("--regions", "regions", regions);
+    auto join = [](const std::vector<std::string>& items, std::string out) {
+      for (const std::string& item : items) out += (out.empty() ? "" : ",") + item;
+      return out;
+    };
+    if (cmd->get_option_no_throw("--region") != nullptr && cmd->count("--region") > 0)
+      out["regions"] = join(region_list, out.count("regions") ? out["regions"] : "");
+    if (cmd->get_option_no_throw("--peer") != nullptr && cmd->count("--peer") > 0)
+      out["peers"] = join(peer_list, "");
+    if (cmd->get_option_no_throw("--link-rate-limit") != nullptr && cmd->count("--link-rate-limit") > 0)
+      out["link_rate_limits"] = join(link_list, "");
     put("--log-level", "log_level", log_level);
     put("--listen", "listen", listen);
     put("--threads", "threads", threads);

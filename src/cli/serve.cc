@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -20,16 +21,20 @@
 
 #include "api/accounts_admin.h"
 #include "api/action.h"
+#include "api/peer_accounts.h"
 #include "api/server.h"
 #include "catalog/sqlite_account_directory.h"
 #include "cli/profile.h"
 #include "common/clock.h"
 #include "common/fs_util.h"
+#include "common/hash.h"
 #include "common/ids.h"
 #include "copy/chunk_source.h"
+#include "copy/peer_client.h"
 #include "copy/peer_auth.h"
 #include "region/object_storage.h"
 #include "region/region.h"
+#include "region/remote_copy_peer.h"
 
 namespace ferry::cli {
 namespace {
@@ -90,8 +95,24 @@ Result<AccountRecord> FindRoot(AccountDirectory& accounts) {
 // FERRY_ACCESS_KEY_ID/SECRET when both are set), records it in
 // root-credentials.json and prints it once. Later starts make sure the
 // environment's key exists for root.
+// The root account's id in a cluster: derived from the cluster key, so every
+// process of the cluster that starts on an empty data directory gives its
+// root account the same id, and what root does in one process is root's in
+// the others.
+std::string RootAccountIdFor(const std::string& cluster_key) {
+  const std::string mac = HmacSha256(cluster_key, "ferry-root-account-v1");
+  std::string digits;
+  for (unsigned char byte : mac) {
+    // Bytes >= 250 are skipped so each digit is uniform (250 = 25 * 10).
+    if (byte < 250 && digits.size() < 16) digits += static_cast<char>('0' + byte % 10);
+  }
+  while (digits.size() < 16) digits += '7';
+  if (digits[0] == '0') digits[0] = '1';
+  return digits;
+}
+
 Result<RootIdentity> EnsureRootAccount(AccountDirectory& accounts, const std::string& data_dir,
-                                       const Clock& clock) {
+                                       const std::string& cluster_key, const Clock& clock) {
   std::optional<std::string> env_id = GetEnv("FERRY_ACCESS_KEY_ID");
   std::optional<std::string> env_secret = GetEnv("FERRY_ACCESS_KEY_SECRET");
   const bool env_key = env_id && env_secret;
@@ -104,7 +125,7 @@ Result<RootIdentity> EnsureRootAccount(AccountDirectory& accounts, const std::st
 
   if (!existing.ok()) {
     AccountRecord account;
-    account.account_id = RandomDigits(16);
+    account.account_id = RootAccountIdFor(cluster_key);
     account.name = kRootAccountName;
     account.is_root = true;
     account.creation_time = clock.Now();
@@ -201,14 +222,25 @@ void WriteDefaultProfile(const std::string& endpoint, const RootIdentity& root, 
 }
 
 // What the regions' copy hooks need from the process, filled in as it
-// starts: the regions open so far and, once the server listens, the endpoint
-// the one-process default pulls from. The hooks may run on any region thread
-// before either is known, hence the lock.
+// starts: the regions open so far, the peers' regions (reached over the peer
+// API) and, once the server listens, the endpoint the local regions pull
+// from. The hooks may run on any region thread before either is known,
+// hence the lock.
 class CopyWiring {
  public:
   CopyWiring(std::string cluster_key, AccountDirectory* accounts)
       : cluster_key_(std::move(cluster_key)), accounts_(accounts) {}
 
+  Status AddPeer(const PeerSetting& peer) {
+    RemoteCopyPeerOptions options;
+    options.region_id = peer.region_id;
+    options.base_url = peer.base_url;
+    options.cluster_key = cluster_key_;
+    ASSIGN_OR_RETURN(std::unique_ptr<CopyPeer> remote, NewRemoteCopyPeer(options));
+    std::lock_guard<std::mutex> lock(mu_);
+    peers_.push_back(Peer{peer, std::move(remote)});
+    return Status::Ok();
+  }
   void AddRegion(Region* region) {
     std::lock_guard<std::mutex> lock(mu_);
     regions_.push_back(region);
@@ -225,10 +257,12 @@ class CopyWiring {
     endpoint_.clear();
   }
 
-  Region* Resolve(const std::string& region_id) {
+  CopyPeer* Resolve(const std::string& region_id) {
     std::lock_guard<std::mutex> lock(mu_);
     for (Region* r : regions_)
       if (r->id() == region_id) return r;
+    for (const Peer& p : peers_)
+      if (p.setting.region_id == region_id) return p.remote.get();
     return nullptr;
   }
 
@@ -237,6 +271,8 @@ class CopyWiring {
     {
       std::lock_guard<std::mutex> lock(mu_);
       options.base_url = endpoint_;
+      for (const Peer& p : peers_)
+        if (p.setting.region_id == source_region_id) options.base_url = p.setting.base_url;
     }
     if (options.base_url.empty()) {
       return Unavailable("cannot read region " + source_region_id +
@@ -244,6 +280,17 @@ class CopyWiring {
     }
     options.cluster_key = cluster_key_;
     return NewHttpChunkSource(options);
+  }
+
+  void SetLinkRateLimits(const std::map<std::string, uint64_t>& limits) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [region, rate] : limits) links_[region] = std::make_unique<LinkLimiter>(rate);
+  }
+  LinkLimiter* Link(const std::string& source_region_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = links_.find(source_region_id);
+    if (it == links_.end()) it = links_.find("*");
+    return it == links_.end() ? nullptr : it->second.get();
   }
 
   bool LargeCopyAllowed(const std::string& account_id, const std::string& image_id) {
@@ -259,10 +306,18 @@ class CopyWiring {
   }
 
  private:
+  struct Peer {
+    PeerSetting setting;
+    std::unique_ptr<CopyPeer> remote;
+  };
+
   const std::string cluster_key_;
   AccountDirectory* const accounts_;  // borrowed; outlives the regions
   std::mutex mu_;
   std::vector<Region*> regions_;  // guarded by mu_
+  std::vector<Peer> peers_;       // guarded by mu_; fixed after start-up
+  // By source region ("*": any other); fixed after start-up, never erased.
+  std::map<std::string, std::unique_ptr<LinkLimiter>> links_;  // guarded by mu_
   std::string endpoint_;          // guarded by mu_; "" until listening
 };
 
@@ -294,9 +349,12 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& 
     config.max_copy_size_gib = settings.max_copy_size_gib;
     // The hooks share `wiring`, so they stay valid however long a region
     // keeps its config.
-    config.resolve_region = [wiring](const std::string& region_id) { return wiring->Resolve(region_id); };
+    config.resolve_peer = [wiring](const std::string& region_id) { return wiring->Resolve(region_id); };
     config.chunk_source = [wiring](const std::string& source_region_id) {
       return wiring->Source(source_region_id);
+    };
+    config.link_limiter = [wiring](const std::string& source_region_id) {
+      return wiring->Link(source_region_id);
     };
     config.large_copy_allowed = [wiring](const std::string& account_id, const std::string& image_id) {
       return wiring->LargeCopyAllowed(account_id, image_id);
@@ -351,25 +409,63 @@ Status RunServe(const ServeSettings& settings) {
 
   const Clock& clock = SystemClock::Get();
   ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings.data_dir));
-  ASSIGN_OR_RETURN(RootIdentity root, EnsureRootAccount(*data.accounts, settings.data_dir, clock));
-  data.storage = std::make_unique<ObjectStorage>(OssDir(settings.data_dir), root.account_id);
   std::string cluster_key = settings.cluster_key;
   if (cluster_key.empty()) {
+    if (!settings.peers.empty()) {
+      spdlog::warn("--peer given without --cluster-key: peers accept only calls signed with their "
+                   "cluster key, so every process of a cluster needs the same one");
+    }
     Result<std::string> key = LoadOrCreateClusterKey(ClusterKeyPath(settings.data_dir));
     if (!key.ok()) return key.status().WithContext("loading the cluster key");
     cluster_key = std::move(key).value();
   }
+  ASSIGN_OR_RETURN(RootIdentity root,
+                   EnsureRootAccount(*data.accounts, settings.data_dir, cluster_key, clock));
+  data.storage = std::make_unique<ObjectStorage>(OssDir(settings.data_dir), root.account_id);
 
   auto wiring = std::make_shared<CopyWiring>(cluster_key, data.accounts.get());
+  wiring->SetLinkRateLimits(settings.link_rate_limits);
+  for (const PeerSetting& peer : settings.peers) {
+    Status added = wiring->AddPeer(peer);
+    if (!added.ok()) return added.WithContext("peer " + peer.region_id);
+    spdlog::info("peer region region_id={} url={}", peer.region_id, peer.base_url);
+  }
   ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(settings, *data.storage, clock, wiring));
+  for (const PeerSetting& peer : settings.peers) regions.set.remote.push_back({peer.region_id, peer.base_url});
+
+  // Requests are authenticated against this process's accounts and, for a
+  // key it does not hold, its peers'; peers asking us get only our own.
+  AccountDirectory* request_accounts = data.accounts.get();
+  std::unique_ptr<AccountDirectory> peer_accounts;
+  if (!settings.peers.empty()) {
+    std::vector<std::unique_ptr<PeerClient>> clients;
+    std::set<std::string> urls;
+    for (const PeerSetting& peer : settings.peers) {
+      if (!urls.insert(peer.base_url).second) continue;  // one process, several regions
+      PeerClientOptions options;
+      options.base_url = peer.base_url;
+      options.cluster_key = cluster_key;
+      options.timeout_ms = 5000;
+      options.max_connections = 2;
+      Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
+      if (!client.ok()) {
+        regions.ShutdownAll();
+        return client.status().WithContext("peer " + peer.region_id);
+      }
+      clients.push_back(std::move(client).value());
+    }
+    peer_accounts = NewPeerAccountDirectory(*data.accounts, std::move(clients), cluster_key, clock);
+    request_accounts = peer_accounts.get();
+  }
 
   ServerConfig server_config;
+  server_config.local_accounts = data.accounts.get();
   server_config.cluster_key = std::move(cluster_key);
   server_config.listen_address = settings.listen_host;
   server_config.port = settings.listen_port;
   server_config.threads = settings.threads;
   Result<std::unique_ptr<Server>> server =
-      StartServer(server_config, BuiltinActions(), regions.set, *data.accounts, *data.storage, clock);
+      StartServer(server_config, BuiltinActions(), regions.set, *request_accounts, *data.storage, clock);
   if (!server.ok()) {
     regions.ShutdownAll();
     return server.status().WithContext("starting the HTTP server on " + settings.listen_host + ":" +

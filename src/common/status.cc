@@ -23,6 +23,16 @@ const char* CodeName(Code code) {
   return "Unknown";
 }
 
+Code CodeFromName(std::string_view name) {
+  for (Code code : {Code::kOk, Code::kInvalidArgument, Code::kNotFound, Code::kAlreadyExists,
+                    Code::kFailedPrecondition, Code::kPermissionDenied, Code::kUnauthenticated,
+                    Code::kResourceExhausted, Code::kUnavailable, Code::kAborted, Code::kCancelled,
+                    Code::kDataLoss, Code::kInternal}) {
+    if (name == CodeName(code)) return code;
+  }
+  return Code::kInternal;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "OK";
   std::string s = CodeName(code_);

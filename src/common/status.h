@@ -12,6 +12,7 @@
 #include <cassert>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -34,6 +35,9 @@ enum class Code {
 };
 
 const char* CodeName(Code code);
+// The inverse of CodeName ("NotFound" -> kNotFound), for codes that travel
+// by name between processes. An unknown name is kInternal.
+Code CodeFromName(std::string_view name);
 
 class [[nodiscard]] Status {
  public:

@@ -23,21 +23,38 @@ inline constexpr int64_t kPeerMaxClockSkewSeconds = 15 * 60;
 // Generated keys: this many random bytes, written as lower-case hex.
 inline constexpr size_t kClusterKeyRandomBytes = 32;
 
-// METHOD "\n" TARGET "\n" DATE — the signed string.
-std::string PeerStringToSign(std::string_view method, std::string_view target, std::string_view date);
+// METHOD "\n" TARGET "\n" DATE "\n" hex(SHA-256(body)) — the signed string.
+// Requests without a body (GET, DELETE) hash the empty string. Signing the
+// body's digest keeps a captured POST from carrying another body.
+std::string PeerStringToSign(std::string_view method, std::string_view target, std::string_view date,
+                             std::string_view body_sha256_hex);
 
-// hex(HMAC-SHA256(cluster_key, PeerStringToSign(...))).
+// hex(HMAC-SHA256(cluster_key, PeerStringToSign(..., hex(SHA-256(body))))).
 std::string SignPeerRequest(std::string_view cluster_key, std::string_view method, std::string_view target,
-                            std::string_view date);
+                            std::string_view date, std::string_view body = {});
 
-// Checks a received request's date and signature. kUnauthenticated with
-// reason "Forbidden.PeerDate" (missing, malformed, or more than
-// `max_skew_seconds` from `now`) or "Forbidden.PeerSignature" (missing or
-// wrong signature, or `cluster_key` empty: the peer API is then closed).
-// The signature comparison runs in constant time.
+// Checks a received request's date and signature over its method, target
+// and body. kUnauthenticated with reason "Forbidden.PeerDate" (missing,
+// malformed, or more than `max_skew_seconds` from `now`) or
+// "Forbidden.PeerSignature" (missing or wrong signature, or `cluster_key`
+// empty: the peer API is then closed). The signature comparison runs in
+// constant time.
 Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, std::string_view target,
-                         std::string_view date, std::string_view signature, UnixSeconds now,
-                         int64_t max_skew_seconds = kPeerMaxClockSkewSeconds);
+                         std::string_view body, std::string_view date, std::string_view signature,
+                         UnixSeconds now, int64_t max_skew_seconds = kPeerMaxClockSkewSeconds);
+
+// Secrets that travel between peers (an AccessKey secret looked up by a
+// process that does not hold it) are sealed with AES-256-GCM under a key
+// derived from the cluster key (HMAC-SHA256(cluster_key, "ferry-peer-seal-v1")),
+// a fresh random 12-byte nonce each time, and `context` (e.g. the
+// AccessKeyId) as additional authenticated data, so a sealed secret cannot be
+// replayed as another key's. Sealed form: lower-case hex of
+// nonce || ciphertext || 16-byte tag.
+std::string SealPeerSecret(std::string_view cluster_key, std::string_view context, std::string_view secret);
+// kUnauthenticated ("Forbidden.PeerSeal") when the sealed text is malformed
+// or fails authentication (wrong key, wrong context, altered bytes).
+Result<std::string> OpenPeerSecret(std::string_view cluster_key, std::string_view context,
+                                   std::string_view sealed);
 
 // The key stored at `path`, or — when the file does not exist — a new
 // random key written there atomically with mode 0600. An empty or

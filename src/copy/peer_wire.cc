@@ -1,8 +1,8 @@
 #include "copy/peer_wire.h"
 
-
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "common/hash.h"
 #include "store/chunk_format.h"
@@ -47,35 +47,83 @@ std::string PeerChunkPath(std::string_view region_id, const ChunkId& id) {
   return out;
 }
 
+std::string PeerCopiesPath(std::string_view region_id) {
+  std::string out(kPeerPathPrefix);
+  out.append(kRegionsSegment).append(region_id).append("/copies");
+  return out;
+}
+
+std::string PeerCopyPath(std::string_view region_id, std::string_view copy_image_id) {
+  return PeerCopiesPath(region_id).append("/").append(copy_image_id);
+}
+
+std::string PeerCopyLeasePath(std::string_view source_region_id, std::string_view source_image_id,
+                              std::string_view copy_region_id, std::string_view copy_image_id) {
+  std::string out(kPeerPathPrefix);
+  out.append(kRegionsSegment).append(source_region_id).append("/images/").append(source_image_id);
+  out.append("/copy-leases/").append(copy_region_id).append("/").append(copy_image_id);
+  return out;
+}
+
+std::string PeerAccessKeyPath(std::string_view access_key_id) {
+  std::string out(kPeerPathPrefix);
+  out.append("access-keys/").append(access_key_id);
+  return out;
+}
+
 Result<PeerRoute> ParsePeerPath(std::string_view path) {
   if (!path.starts_with(kPeerPathPrefix)) return NoRoute(path);
-  std::string_view rest = path.substr(kPeerPathPrefix.size());
-  if (!rest.starts_with(kRegionsSegment)) return NoRoute(path);
-  rest.remove_prefix(kRegionsSegment.size());
-  size_t slash = rest.find('/');
-  if (slash == std::string_view::npos) return NoRoute(path);
+  std::vector<std::string_view> segments;
+  for (std::string_view rest = path.substr(kPeerPathPrefix.size());;) {
+    size_t slash = rest.find('/');
+    segments.push_back(rest.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  const size_t n = segments.size();
   PeerRoute route;
-  std::string_view region = rest.substr(0, slash);
-  if (!IsPlainSegment(region)) return NoRoute(path);
-  route.region_id = std::string(region);
-  rest.remove_prefix(slash);
-  if (rest.starts_with(kSnapshotsSegment) && rest.ends_with(kManifestSuffix) &&
-      rest.size() > kSnapshotsSegment.size() + kManifestSuffix.size()) {
-    std::string_view snapshot = rest.substr(kSnapshotsSegment.size(),
-                                            rest.size() - kSnapshotsSegment.size() - kManifestSuffix.size());
-    if (!IsPlainSegment(snapshot)) return NoRoute(path);
-    route.kind = PeerRoute::Kind::kManifest;
-    route.snapshot_id = std::string(snapshot);
+  if (n == 2 && segments[0] == "access-keys") {
+    if (!IsPlainSegment(segments[1])) return NoRoute(path);
+    route.kind = PeerRoute::Kind::kAccessKey;
+    route.access_key_id = std::string(segments[1]);
     return route;
   }
-  if (rest.starts_with(kChunksSegment)) {
-    std::string_view hex = rest.substr(kChunksSegment.size());
-    if (hex.empty() || hex.find('/') != std::string_view::npos) return NoRoute(path);
+  if (n < 3 || segments[0] != "regions" || !IsPlainSegment(segments[1])) return NoRoute(path);
+  route.region_id = std::string(segments[1]);
+  const std::string_view what = segments[2];
+  if (what == "chunks" && n == 4) {
+    // Checked before the segment rule: a bad id deserves its own answer.
+    std::string_view hex = segments[3];
+    if (hex.empty()) return NoRoute(path);
     if (hex.size() != 64 || !FromHex(hex, &route.chunk_id)) {
       return InvalidArgument("InvalidChunkId.Malformed",
                              "The chunk id \"" + std::string(hex) + "\" is not 64 hex digits (a SHA-256).");
     }
     route.kind = PeerRoute::Kind::kChunk;
+    return route;
+  }
+  for (size_t i = 3; i < n; ++i) {
+    if (!IsPlainSegment(segments[i])) return NoRoute(path);
+  }
+  if (what == "snapshots" && n == 5 && segments[4] == "manifest") {
+    route.kind = PeerRoute::Kind::kManifest;
+    route.snapshot_id = std::string(segments[3]);
+    return route;
+  }
+  if (what == "copies" && n == 3) {
+    route.kind = PeerRoute::Kind::kCopies;
+    return route;
+  }
+  if (what == "copies" && n == 4) {
+    route.kind = PeerRoute::Kind::kCopy;
+    route.copy_image_id = std::string(segments[3]);
+    return route;
+  }
+  if (what == "images" && n == 7 && segments[4] == "copy-leases") {
+    route.kind = PeerRoute::Kind::kCopyLease;
+    route.image_id = std::string(segments[3]);
+    route.copy_region_id = std::string(segments[5]);
+    route.copy_image_id = std::string(segments[6]);
     return route;
   }
   return NoRoute(path);

@@ -25,19 +25,37 @@ inline constexpr int kPeerWireZstdLevel = 1;
 
 std::string PeerManifestPath(std::string_view region_id, std::string_view snapshot_id);
 std::string PeerChunkPath(std::string_view region_id, const ChunkId& id);
+// The copy calls between regions (CopyPeer) and the AccessKey lookup.
+std::string PeerCopiesPath(std::string_view region_id);
+std::string PeerCopyPath(std::string_view region_id, std::string_view copy_image_id);
+std::string PeerCopyLeasePath(std::string_view source_region_id, std::string_view source_image_id,
+                              std::string_view copy_region_id, std::string_view copy_image_id);
+std::string PeerAccessKeyPath(std::string_view access_key_id);
 
-// A parsed peer request path.
+// A parsed peer request path. Which methods a route answers is the
+// server's business (peer_protocol.md).
 struct PeerRoute {
-  enum class Kind { kManifest, kChunk };
+  enum class Kind {
+    kManifest,   // GET    regions/{region}/snapshots/{snapshot_id}/manifest
+    kChunk,      // GET    regions/{region}/chunks/{chunk_id}
+    kCopies,     // POST   regions/{region}/copies
+    kCopy,       // GET    regions/{region}/copies/{copy_image_id}
+    kCopyLease,  // PUT|DELETE regions/{region}/images/{image_id}/copy-leases/{copy_region_id}/{copy_image_id}
+    kAccessKey,  // GET    access-keys/{access_key_id}
+  };
   Kind kind = Kind::kManifest;
-  std::string region_id;
-  std::string snapshot_id;  // kManifest
-  ChunkId chunk_id{};       // kChunk
+  std::string region_id;       // all but kAccessKey
+  std::string snapshot_id;     // kManifest
+  ChunkId chunk_id{};          // kChunk
+  std::string image_id;        // kCopyLease: the source image
+  std::string copy_region_id;  // kCopyLease
+  std::string copy_image_id;   // kCopy, kCopyLease
+  std::string access_key_id;   // kAccessKey
 };
 
 // kNotFound (reason "InvalidPeerPath.NotFound") for a path that names no
-// endpoint; kInvalidArgument (reason "InvalidChunkId.Malformed") for a chunk
-// id that is not 64 hex digits.
+// endpoint (an empty or unsafe segment included); kInvalidArgument (reason
+// "InvalidChunkId.Malformed") for a chunk id that is not 64 hex digits.
 Result<PeerRoute> ParsePeerPath(std::string_view path);
 
 // The wire body of `plaintext`, appended to nothing: header + payload.

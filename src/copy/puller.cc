@@ -378,11 +378,13 @@ Status Puller::WaitToRetry(const Status& error, Backoff& backoff, const std::str
 }
 
 Status Puller::WaitForRate() {
-  if (options_.rate_limit_bytes_per_second == 0) return Status::Ok();
+  if (options_.rate_limit_bytes_per_second == 0 && options_.link_limiter == nullptr) return Status::Ok();
   Steady::duration wait;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    wait = rate_ready_ - clock_.Now();
+    Steady::time_point ready = rate_ready_;
+    if (options_.link_limiter != nullptr) ready = std::max(ready, options_.link_limiter->ReadyAt());
+    wait = ready - clock_.Now();
   }
   if (wait <= Steady::duration::zero()) return Status::Ok();
   return Sleep(std::chrono::ceil<milliseconds>(wait));
@@ -410,6 +412,7 @@ Status Puller::StopStatus() const { return Aborted("", what_ + ": stopped after 
 void Puller::RecordWire(uint64_t wire_bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   progress_.wire_bytes += wire_bytes;
+  if (options_.link_limiter != nullptr) options_.link_limiter->Charge(wire_bytes, clock_.Now());
   const uint64_t rate = options_.rate_limit_bytes_per_second;
   if (rate == 0 || wire_bytes == 0) return;
   // A token bucket without burst, kept as the time its debt is paid off:

@@ -24,6 +24,7 @@
 
 #include "common/status.h"
 #include "copy/chunk_source.h"
+#include "copy/link_limiter.h"
 #include "store/chunk_store.h"
 #include "store/manifest.h"
 
@@ -43,6 +44,8 @@ struct PullOptions {
   unsigned in_flight = 8;
   // Bytes per second of wire traffic for this pull; 0 = unlimited.
   uint64_t rate_limit_bytes_per_second = 0;
+  // The cap of the link this pull shares with other pulls; null = none.
+  LinkLimiter* link_limiter = nullptr;
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{10000};
   std::chrono::milliseconds retry_for{std::chrono::minutes(30)};

@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "copy/chunk_source.h"
+#include "copy/link_limiter.h"
 #include "store/chunk_format.h"
 #include "store/chunk_store.h"
 
@@ -30,7 +31,7 @@ namespace ferry {
 
 class ObjectStorage;
 
-class Region;
+class CopyPeer;
 
 struct RegionConfig {
   std::string region_id;      // e.g. "cn-hangzhou"
@@ -47,10 +48,11 @@ struct RegionConfig {
   ObjectStorage* object_storage = nullptr;
 
   // --- Copies across regions (docs/design/copy.md) ---
-  // The regions served by this process, by id (nullptr when the region is
-  // not local). Set by the process before any call; may be empty in tests
-  // that do not copy.
-  std::function<Region*(const std::string& region_id)> resolve_region;
+  // Every region this region can copy to or from, by id: a Region of this
+  // process or a remote one reached over the peer API (nullptr when the
+  // region is unknown). Set by the process before any call; may be empty in
+  // tests that do not copy.
+  std::function<CopyPeer*(const std::string& region_id)> resolve_peer;
   // A ChunkSource that reads from `source_region_id` over the peer protocol
   // (in the one-process default: this process's own server). It may fail
   // with kUnavailable (e.g. before the server listens): the copy then waits
@@ -59,6 +61,9 @@ struct RegionConfig {
   unsigned max_running_copies = 5;   // per destination region; the rest wait
   unsigned copy_in_flight = 8;       // chunk fetches in flight per copy
   uint64_t copy_rate_limit_bytes_per_second = 0;  // per copy; 0 = unlimited
+  // The cap shared by every copy into this process from `source_region_id`
+  // (a per-link cap); nullptr or unset = none.
+  std::function<LinkLimiter*(const std::string& source_region_id)> link_limiter;
   uint64_t max_copy_size_gib = 500;  // larger images need large_copy_allowed
   // "The ticket": whether `account_id` may copy `image_id` above
   // max_copy_size_gib. Unset = never.
@@ -181,6 +186,45 @@ struct CopyTarget {
   std::string description;
   Tags tags;
   std::string client_token;
+  // Check only (CopyImage with DryRun): AcceptCopy validates — the name is
+  // free in the destination — and answers DryRunOperation without writing.
+  bool dry_run = false;
+};
+
+// A source image's note that a copy may still need it: while the copy runs
+// the image cannot be deleted and a second copy of it is refused. Leases
+// are kept in the source's catalog and checked against the destination
+// (CopyInProgress) when they block something, so a lease whose copy has
+// ended, or whose release was lost, does not block for ever.
+struct CopyLease {
+  std::string source_image_id;
+  std::string copy_region_id;
+  std::string copy_image_id;
+};
+
+// What one region asks of another during a copy. A Region of this process
+// answers directly; a region of another process through the peer API
+// (NewRemoteCopyPeer). Remote calls fail with kUnavailable when the peer
+// cannot be reached; other errors keep their ECS reason and message.
+//
+// Threading: implementations are thread-safe.
+class CopyPeer {
+ public:
+  virtual ~CopyPeer() = default;
+
+  // Destination side. Records the copy `t` (image Waiting, snapshots
+  // progressing) and queues its pull; returns the new image id.
+  virtual Result<std::string> AcceptCopy(const CopyTarget& t) = 0;
+  // Whether `copy_image_id` is a copy in this region still Waiting or
+  // Creating (false when it is finished, failed or gone).
+  virtual Result<bool> CopyInProgress(const std::string& copy_image_id) = 0;
+
+  // Source side. Acquire is idempotent for the same copy; a different live
+  // copy of the image is OperationDenied.ImageCopyConflict; an unknown
+  // image InvalidImageId.NotFound. Release of a lease held by another copy
+  // (or none) does nothing.
+  virtual Status AcquireCopyLease(const CopyLease& lease) = 0;
+  virtual Status ReleaseCopyLease(const CopyLease& lease) = 0;
 };
 
 // Counters for /metrics. Monotonic.
@@ -191,7 +235,7 @@ struct RegionMetrics {
   std::atomic<uint64_t> chunks_deduped{0};
   std::atomic<uint64_t> tasks_finished{0};
   std::atomic<uint64_t> tasks_failed{0};
-  // Copies into this region, counted when a snapshot's pull completes.
+  // Copies into this region, counted as the chunks arrive.
   std::atomic<uint64_t> copy_chunks_fetched{0};  // chunks that crossed the network
   std::atomic<uint64_t> copy_bytes_received{0};  // their wire bytes
 };
@@ -208,7 +252,7 @@ struct FsckReport {
   std::vector<std::string> problems;  // one line each; empty = healthy
 };
 
-class Region {
+class Region : public CopyPeer {
  public:
   virtual ~Region() = default;
 
@@ -247,16 +291,10 @@ class Region {
 
   // Copies. CopyImage runs on the source region: it checks the ECS rules,
   // takes a copy lease on the source image, and calls AcceptCopy on the
-  // destination, returning the new image id at once. AcceptCopy creates the
-  // destination image (Waiting) and snapshot(s) and queues the pull.
-  // CancelCopyImage runs on the destination. Acquire/ReleaseCopyLease run on
-  // the source: while an image holds a lease it cannot be deleted (the copy
-  // must never lose its source), and a second copy of it is refused.
+  // destination (CopyPeer), returning the new image id at once.
+  // CancelCopyImage runs on the destination.
   virtual Result<std::string> CopyImage(const Caller& c, const CopyImageRequest& r) = 0;
-  virtual Result<std::string> AcceptCopy(const CopyTarget& t) = 0;
   virtual Status CancelCopyImage(const Caller& c, const std::string& image_id) = 0;
-  virtual Status AcquireCopyLease(const std::string& source_image_id, const std::string& copy_image_id) = 0;
-  virtual void ReleaseCopyLease(const std::string& source_image_id, const std::string& copy_image_id) = 0;
 
   // Operations.
   virtual Status CollectGarbage(GcStats* stats) = 0;

@@ -41,6 +41,14 @@ Status DuplicatedName(const std::string& name) {
                            "\" is already in use in the target region. Please try a different one.");
 }
 
+Status CopyConflict(const std::string& image_id, const std::string& copy_image_id) {
+  return InvalidArgument("OperationDenied.ImageCopyConflict",
+                         "The same image cannot be copied concurrently. Please wait until the last copy "
+                         "of image " +
+                             image_id + " (" + copy_image_id + ") is completed before performing the next "
+                             "operation.");
+}
+
 nlohmann::json CopyTagsJson(const Tags& tags) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& [k, v] : tags) j.push_back({k, v});
@@ -74,42 +82,84 @@ Result<CopyParams> ParseCopyParams(const TaskRecord& task) {
 
 // ------------------------------------------------------------------ leases
 
-Status RegionImpl::AcquireCopyLease(const std::string& source_image_id, const std::string& copy_image_id) {
-  // Inside a catalog transaction, so DeleteImage (which checks the lease in
-  // its own transaction) either sees the lease or deletes the image first.
+void RegionImpl::ClearStaleLeaseLocked(const std::string& source_image_id) {
+  Result<Catalog::CopyLeaseRecord> lease = catalog_->GetCopyLease(source_image_id);
+  if (!lease.ok()) return;
+  CopyPeer* peer = config_.resolve_peer ? config_.resolve_peer(lease->copy_region_id) : nullptr;
+  if (peer == nullptr) {
+    spdlog::warn("region {}: copy lease of {} names {} in unknown region {}; keeping it", config_.region_id,
+                 source_image_id, lease->copy_image_id, lease->copy_region_id);
+    return;
+  }
+  Result<bool> running = peer->CopyInProgress(lease->copy_image_id);
+  if (!running.ok()) {
+    // Unreachable: the copy may still need the image, so the lease stays.
+    spdlog::info("region {}: cannot check copy {} in {} ({}); its lease on {} stays", config_.region_id,
+                 lease->copy_image_id, lease->copy_region_id, running.status().ToString(), source_image_id);
+    return;
+  }
+  if (*running) return;
+  spdlog::info("region {}: copy {} in {} has ended; dropping its lease on {}", config_.region_id,
+               lease->copy_image_id, lease->copy_region_id, source_image_id);
+  Status st = catalog_->DeleteCopyLease(source_image_id, lease->copy_image_id);
+  if (!st.ok()) spdlog::warn("region {}: {}", config_.region_id, st.ToString());
+}
+
+Status RegionImpl::AcquireLeaseLocked(const CopyLease& l) {
+  ClearStaleLeaseLocked(l.source_image_id);
   return catalog_->Transact([&]() -> Status {
-    Result<ImageRecord> image = catalog_->GetImage(source_image_id);
+    Result<ImageRecord> image = catalog_->GetImage(l.source_image_id);
     if (!image.ok()) {
-      if (image.status().code() == Code::kNotFound) return CopyImageNotFound(source_image_id);
+      if (image.status().code() == Code::kNotFound) return CopyImageNotFound(l.source_image_id);
       return image.status();
     }
-    std::lock_guard<std::mutex> lock(lease_mu_);
-    auto it = leases_.find(source_image_id);
-    if (it != leases_.end() && it->second != copy_image_id) {
-      return InvalidArgument("OperationDenied.ImageCopyConflict",
-                             "The same image cannot be copied concurrently: image " + source_image_id +
-                                 " is being copied to " + it->second + ".");
+    Result<Catalog::CopyLeaseRecord> held = catalog_->GetCopyLease(l.source_image_id);
+    if (held.ok() && held->copy_image_id != l.copy_image_id) {
+      return CopyConflict(l.source_image_id, held->copy_image_id);
     }
-    leases_[source_image_id] = copy_image_id;
-    return Status::Ok();
+    if (!held.ok() && held.status().code() != Code::kNotFound) return held.status();
+    if (held.ok()) return Status::Ok();
+    return catalog_->PutCopyLease({l.source_image_id, l.copy_region_id, l.copy_image_id, clock_.Now()});
   });
 }
 
-void RegionImpl::ReleaseCopyLease(const std::string& source_image_id, const std::string& copy_image_id) {
-  std::lock_guard<std::mutex> lock(lease_mu_);
-  auto it = leases_.find(source_image_id);
-  if (it != leases_.end() && it->second == copy_image_id) leases_.erase(it);
+Status RegionImpl::AcquireCopyLease(const CopyLease& l) {
+  std::lock_guard<std::mutex> lock(copy_mu_);
+  return AcquireLeaseLocked(l);
 }
 
-bool RegionImpl::HasCopyLease(const std::string& image_id) {
-  std::lock_guard<std::mutex> lock(lease_mu_);
-  return leases_.count(image_id) != 0;
+Status RegionImpl::ReleaseCopyLease(const CopyLease& l) {
+  return catalog_->DeleteCopyLease(l.source_image_id, l.copy_image_id);
+}
+
+Result<bool> RegionImpl::SourceOfLiveCopyLocked(const std::string& image_id) {
+  ClearStaleLeaseLocked(image_id);
+  Result<Catalog::CopyLeaseRecord> lease = catalog_->GetCopyLease(image_id);
+  if (lease.ok()) return true;
+  if (lease.status().code() == Code::kNotFound) return false;
+  return lease.status();
+}
+
+Result<bool> RegionImpl::CopyInProgress(const std::string& copy_image_id) {
+  Result<ImageRecord> image = catalog_->GetImage(copy_image_id);
+  if (!image.ok()) {
+    if (image.status().code() == Code::kNotFound) return false;
+    return image.status();
+  }
+  return image->is_copied && (image->status == "Waiting" || image->status == "Creating");
 }
 
 void RegionImpl::ReleaseSourceLease(const std::string& source_region_id, const std::string& source_image_id,
                                     const std::string& image_id) {
-  Region* source = config_.resolve_region ? config_.resolve_region(source_region_id) : nullptr;
-  if (source != nullptr) source->ReleaseCopyLease(source_image_id, image_id);
+  CopyPeer* source = config_.resolve_peer ? config_.resolve_peer(source_region_id) : nullptr;
+  if (source == nullptr) return;
+  // A lost release is harmless: the source drops a lease whose copy has
+  // ended the next time the lease is in its way.
+  Status st = source->ReleaseCopyLease(CopyLease{source_image_id, config_.region_id, image_id});
+  if (!st.ok()) {
+    spdlog::info("region {}: releasing the lease of copy {} on {} in {}: {}", config_.region_id, image_id,
+                 source_image_id, source_region_id, st.ToString());
+  }
 }
 
 // --------------------------------------------------------- CopyImage (source)
@@ -146,7 +196,7 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
     return InvalidArgument("InvalidParameter.KmsNotEnabled",
                            "The specified operation need enable KMS: encrypted copies are not supported.");
   }
-  Region* destination = config_.resolve_region ? config_.resolve_region(r.destination_region_id) : nullptr;
+  CopyPeer* destination = config_.resolve_peer ? config_.resolve_peer(r.destination_region_id) : nullptr;
   if (destination == nullptr) {
     return InvalidArgument("DestinationRegion.NotFound",
                            "The destination region \"" + r.destination_region_id + "\" not found.");
@@ -218,31 +268,10 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
                                 " GiB > " + std::to_string(config_.max_copy_size_gib) +
                                 " GiB). Please open a ticket to add the account to the white list.");
   }
-  {
-    std::lock_guard<std::mutex> lock(lease_mu_);
-    auto it = leases_.find(r.image_id);
-    if (it != leases_.end()) {
-      return InvalidArgument("OperationDenied.ImageCopyConflict",
-                             "The same image cannot be copied concurrently. Please wait until the last copy "
-                             "(" +
-                                 it->second + ") is completed before performing the next operation.");
-    }
-  }
-  if (r.dry_run) {
-    // AcceptCopy decides for real; this is the same check, done early.
-    DescribeImagesRequest q;
-    q.image_name = name;
-    q.owner_alias = "self";
-    q.statuses = {"Creating", "Waiting", "Available", "UnAvailable", "CreateFailed", "Deprecated"};
-    q.page_size = 100;
-    Result<Page<ImageRecord>> same = destination->DescribeImages(c, q);
-    if (same.ok() && !name.empty()) {
-      for (const ImageRecord& img : same->items) {
-        if (img.name == name) return DuplicatedName(name);
-      }
-    }
-    return InvalidArgument("DryRunOperation", "Request validation has been passed with DryRun flag set.");
-  }
+  ClearStaleLeaseLocked(r.image_id);
+  Result<Catalog::CopyLeaseRecord> held = catalog_->GetCopyLease(r.image_id);
+  if (held.ok()) return CopyConflict(r.image_id, held->copy_image_id);
+  if (held.status().code() != Code::kNotFound) return held.status();
 
   CopyTarget target;
   target.image_id = NewResourceId("m");
@@ -254,10 +283,17 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
   target.description = r.destination_description;
   target.tags = r.tags;
   target.client_token = r.client_token;
-  RETURN_IF_ERROR(AcquireCopyLease(r.image_id, target.image_id));
+  if (r.dry_run) {
+    // The destination decides whether the name is free, without writing.
+    target.dry_run = true;
+    return destination->AcceptCopy(target).status();
+  }
+  const CopyLease lease{r.image_id, r.destination_region_id, target.image_id};
+  RETURN_IF_ERROR(AcquireLeaseLocked(lease));
   Result<std::string> accepted = destination->AcceptCopy(target);
   if (!accepted.ok()) {
-    ReleaseCopyLease(r.image_id, target.image_id);
+    Status released = ReleaseCopyLease(lease);
+    if (!released.ok()) spdlog::warn("region {}: {}", config_.region_id, released.ToString());
     return accepted.status();
   }
   if (!r.client_token.empty()) {
@@ -346,6 +382,11 @@ Result<std::string> RegionImpl::AcceptCopy(const CopyTarget& t) {
        sources}}.dump();
   task.creation_time = now;
 
+  if (t.dry_run) {
+    ASSIGN_OR_RETURN(bool taken, NameTaken(t.account_id, image.name, ""));
+    if (taken) return DuplicatedName(image.name);
+    return InvalidArgument("DryRunOperation", "Request validation has been passed with DryRun flag set.");
+  }
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(bool taken, NameTaken(t.account_id, image.name, ""));
     if (taken) return DuplicatedName(image.name);
@@ -425,11 +466,11 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::atom
   while (true) {
     if (cancel) return Cancelled("copy " + image.image_id + " cancelled");
     Status st;
-    Region* region = config_.resolve_region ? config_.resolve_region(params.source_region_id) : nullptr;
+    CopyPeer* region = config_.resolve_peer ? config_.resolve_peer(params.source_region_id) : nullptr;
     if (region == nullptr) {
       st = Unavailable("source region " + params.source_region_id + " is not reachable");
     } else if (resumed) {
-      st = region->AcquireCopyLease(params.source_image_id, image.image_id);
+      st = region->AcquireCopyLease(CopyLease{params.source_image_id, config_.region_id, image.image_id});
       if (st.code() == Code::kNotFound) return st;
       if (!st.ok()) {
         // Another copy took the source after a restart; this copy still has
@@ -459,13 +500,30 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::atom
   std::vector<Manifest> manifests(n);
   PinLease lease(pins_);
   for (size_t i = 0; i < n; ++i) {
+    // What this pull has added to /metrics so far: the counters move while
+    // the copy runs, and a pull cut short still counts what it fetched.
+    uint64_t counted_chunks = 0;
+    uint64_t counted_bytes = 0;
+    auto count = [&](uint64_t chunks_fetched, uint64_t wire_bytes) {
+      std::lock_guard<std::mutex> lock(progress_mu_);
+      if (chunks_fetched > counted_chunks) {
+        metrics_.copy_chunks_fetched += chunks_fetched - counted_chunks;
+        counted_chunks = chunks_fetched;
+      }
+      if (wire_bytes > counted_bytes) {
+        metrics_.copy_bytes_received += wire_bytes - counted_bytes;
+        counted_bytes = wire_bytes;
+      }
+    };
     PullOptions opts;
     opts.in_flight = std::max(1u, config_.copy_in_flight);
     opts.rate_limit_bytes_per_second = config_.copy_rate_limit_bytes_per_second;
+    if (config_.link_limiter) opts.link_limiter = config_.link_limiter(params.source_region_id);
     opts.pin = [&lease](const ChunkId& id) { lease.Pin(id); };
     opts.cancel = &cancel;
     if (hooks_.copy_sleep) opts.sleep = hooks_.copy_sleep;
-    opts.progress = [this, &task, i, n](const PullProgress& p) {
+    opts.progress = [this, &task, &count, i, n](const PullProgress& p) {
+      count(p.chunks_fetched, p.wire_bytes);
       double part =
           p.bytes_total == 0 ? 1.0 : static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total);
       int percent = std::clamp(
@@ -489,8 +547,7 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::atom
                       params.source_region_id + " has content digest " + digest + ", the source recorded " +
                       params.source_digests[i]);
     }
-    metrics_.copy_chunks_fetched += pulled.stats.chunks_fetched;
-    metrics_.copy_bytes_received += pulled.stats.wire_bytes;
+    count(pulled.stats.chunks_fetched, pulled.stats.wire_bytes);
     manifests[i] = std::move(pulled.manifest);
   }
   if (cancel) return Cancelled("copy " + image.image_id + " stopped before commit");
@@ -520,13 +577,11 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::atom
     current.status = "Finished";
     current.progress = 100;
     current.finished_time = now;
-    RETURN_IF_ERROR(catalog_->UpdateTask(current));
-    // Released inside the transaction: whoever sees Available may copy the
-    // source again at once. (Lock order: a catalog, then a lease_mu_.)
-    ReleaseSourceLease(params.source_region_id, params.source_image_id, image.image_id);
-    return Status::Ok();
+    return catalog_->UpdateTask(current);
   });
   lease.Release();
+  // (FinishCopy releases the source's lease; whoever copies the source again
+  // before that finds the lease's copy Available, no longer in progress.)
   return st;
 }
 
@@ -633,11 +688,9 @@ Status RegionImpl::CancelCopyImage(const Caller& c, const std::string& image_id)
       RETURN_IF_ERROR(catalog_->UpdateTask(t));
     }
     for (const DiskMapping& d : image.disks) RETURN_IF_ERROR(catalog_->DeleteSnapshot(d.snapshot_id));
-    RETURN_IF_ERROR(catalog_->DeleteImage(image_id));
-    // Before the removal is visible, so the source can be copied again.
-    ReleaseSourceLease(image.source_region_id, image.source_image_id, image_id);
-    return Status::Ok();
+    return catalog_->DeleteImage(image_id);
   }));
+  ReleaseSourceLease(image.source_region_id, image.source_image_id, image_id);
   // A waiting job is dropped here (no on_done); a running one stops at its
   // next chunk and its on_done asks for GC again once its pins are gone.
   copies_->Cancel(image_id);

@@ -423,6 +423,10 @@ Status RegionImpl::ModifyImageAttribute(const Caller& c, const ModifyImageAttrib
 Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, bool force) {
   (void)force;  // no instances use images here
   if (image_id.empty()) return MissingParameter("ImageId");
+  // Held to the end, so no copy of the image can start (take its lease)
+  // between the lease check and the deletion.
+  std::lock_guard<std::mutex> copy_lock(copy_mu_);
+  ASSIGN_OR_RETURN(const bool source_of_copy, SourceOfLiveCopyLocked(image_id));
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     Result<ImageRecord> got = catalog_->GetImage(image_id);
     if (!got.ok()) {
@@ -436,7 +440,7 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
                                 "The image is being copied. Please use the CancelCopyImage API.");
     }
     // The source of a running copy: deleting it would fail the copy.
-    if (HasCopyLease(image_id)) {
+    if (source_of_copy) {
       return FailedPrecondition(
           "OperationDenied.ImageCopying",
           "The image \"" + image_id + "\" is currently being copied. Please try again later.");
@@ -708,6 +712,10 @@ Result<Page<TaskRecord>> RegionImpl::DescribeTasks(const Caller& c, const Descri
   q.account_id = c.account_id;
   q.task_ids = r.task_ids;
   q.action = r.task_action;
+  // Without a TaskAction, only the actions ECS documents for DescribeTasks:
+  // copy rows (TaskAction=CopyImage, a Ferry extension) are listed only when
+  // asked for, so ECS clients never meet an action they do not know.
+  if (r.task_action.empty()) q.actions = {"ImportImage", "ExportImage"};
   // ECS ignores status values it does not know.
   if (r.task_status == "Finished" || r.task_status == "Processing" || r.task_status == "Failed" ||
       r.task_status == "Cancelled") {

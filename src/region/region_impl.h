@@ -25,17 +25,22 @@
 // whole mark-and-sweep; manifest commit + unpin hold it shared. So a chunk is
 // either referenced by a committed manifest or pinned whenever GC looks at it.
 //
-// Copies (region_copy.cc). As a source, the region keeps in-memory copy
-// leases (source image -> copy image) that refuse a second copy and
-// DeleteImage. As a destination, a copy is a CopyImage task row plus a job in
-// its CopyScheduler (max_running_copies at once): PullSnapshot pins what it
-// fetches, and the commit (snapshots + image + task, one transaction) also
-// releases the source's lease. Shutdown stops running pulls without touching
-// their records; the next open queues them again (image back to Waiting) and
-// they take their lease again when they start.
+// Copies (region_copy.cc). As a source, the region keeps copy leases in its
+// catalog (source image -> copy region + copy image) that refuse a second
+// copy and DeleteImage; a lease in the way is checked against its copy's
+// region (CopyInProgress) and dropped when that copy has ended. As a
+// destination, a copy is a CopyImage task row plus a job in its
+// CopyScheduler (max_running_copies at once): PullSnapshot pins what it
+// fetches, the commit (snapshots + image + task) is one transaction, and the
+// source's lease is released after it. Shutdown stops running pulls without
+// touching their records; the next open queues them again (image back to
+// Waiting) and they take their lease again when they start.
 //
 // Threading: all public methods are thread-safe (see Region). Lock order:
-// copy_mu_, then a catalog transaction, then lease_mu_ of any region.
+// copy_mu_, then this region's catalog transaction. No lock is held while
+// calling another region (CopyPeer), except copy_mu_ (CopyImage,
+// DeleteImage): a peer never calls back into the region's copy_mu_ while
+// serving such a call.
 #pragma once
 
 #include <atomic>
@@ -102,10 +107,12 @@ class RegionImpl final : public Region {
 
   // Copies across regions: region_copy.cc.
   Result<std::string> CopyImage(const Caller& c, const CopyImageRequest& r) override;
-  Result<std::string> AcceptCopy(const CopyTarget& t) override;
   Status CancelCopyImage(const Caller& c, const std::string& image_id) override;
-  Status AcquireCopyLease(const std::string& source_image_id, const std::string& copy_image_id) override;
-  void ReleaseCopyLease(const std::string& source_image_id, const std::string& copy_image_id) override;
+  // CopyPeer.
+  Result<std::string> AcceptCopy(const CopyTarget& t) override;
+  Result<bool> CopyInProgress(const std::string& copy_image_id) override;
+  Status AcquireCopyLease(const CopyLease& lease) override;
+  Status ReleaseCopyLease(const CopyLease& lease) override;
 
   // Mark-and-sweep over all committed manifests; see the file comment.
   Status CollectGarbage(GcStats* stats) override;
@@ -161,13 +168,18 @@ class RegionImpl final : public Region {
   // Inside a catalog transaction: the image (if it still exists) becomes
   // CreateFailed with `reason`, and its snapshots failed.
   Status MarkImageCreateFailed(const std::string& image_id, const std::string& reason);
-  // Releases the lease the copy `image_id` holds on its source, if the
-  // source region is local.
+  // Releases the lease the copy `image_id` holds on its source region
+  // (best effort: a lost release is dropped later as stale).
   void ReleaseSourceLease(const std::string& source_region_id, const std::string& source_image_id,
                           const std::string& image_id);
   void CopySleep(std::chrono::milliseconds d, const std::atomic<bool>& cancel);
-  // Whether an image of this region is the source of a running copy.
-  bool HasCopyLease(const std::string& image_id);
+  // With copy_mu_ held. Drops the lease on `source_image_id` if its copy's
+  // region says the copy is no longer in progress.
+  void ClearStaleLeaseLocked(const std::string& source_image_id);
+  Status AcquireLeaseLocked(const CopyLease& lease);
+  // With copy_mu_ held: whether an image of this region is the source of a
+  // copy that may still need it.
+  Result<bool> SourceOfLiveCopyLocked(const std::string& image_id);
   // Fills the in-memory copy fields (queue position, ETA) of listed images.
   void FillCopyProgress(std::vector<ImageRecord>& images);
 
@@ -203,11 +215,11 @@ class RegionImpl final : public Region {
   std::vector<std::thread> workers_;
   std::thread gc_thread_;
 
-  // Copies. copy_mu_ serialises CopyImage calls on this (source) region so a
-  // ClientToken and a lease are checked and taken atomically.
+  // Copies. copy_mu_ serialises CopyImage, lease and DeleteImage calls on
+  // this (source) region so a ClientToken and a lease are checked and taken
+  // atomically, and a lease is never judged stale between being taken and
+  // its copy being accepted.
   std::mutex copy_mu_;
-  std::mutex lease_mu_;
-  std::map<std::string, std::string> leases_;  // source image id -> copy image id; guarded by lease_mu_
   struct CopyLive {
     int percent = 0;       // fresher than the catalog's (written at most once a second)
     int64_t eta_seconds = 0;

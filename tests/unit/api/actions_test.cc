@@ -129,6 +129,25 @@ TEST_F(ActionsTest, DescribeRegionsByLanguage) {
   ExpectError(Call("DescribeRegions", {{"AcceptLanguage", "fr"}}), "InvalidAcceptLanguage.NotFound");
 }
 
+TEST_F(ActionsTest, DescribeRegionsListsRegionsOfOtherProcessesAfterLocalOnes) {
+  regions_.remote = {{"cn-shanghai", "http://127.0.0.1:9001"}, {"zz-nowhere-1", "http://127.0.0.1:9002"}};
+  Result<json> r = Call("DescribeRegions", {{"AcceptLanguage", "en-US"}, {"RegionId", "cn-shanghai"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const json& list = (*r)["Regions"]["Region"];
+  ASSERT_EQ(list.size(), 4u) << r->dump();
+  EXPECT_EQ(list[0]["RegionId"], "cn-hangzhou");
+  EXPECT_EQ(list[1]["RegionId"], "cn-beijing");
+  EXPECT_EQ(list[2], json::parse(R"json({"RegionId":"cn-shanghai","LocalName":"China (Shanghai)",
+      "RegionEndpoint":"ecs.cn-shanghai.aliyuncs.com","Status":"available"})json"));
+  // An id without a well-known name is shown as itself.
+  EXPECT_EQ(list[3]["RegionId"], "zz-nowhere-1");
+  EXPECT_EQ(list[3]["LocalName"], "zz-nowhere-1");
+
+  r = Call("DescribeRegions", {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)["Regions"]["Region"][2]["LocalName"], "华东2（上海）");
+}
+
 TEST_F(ActionsTest, ImportImageParsesDisksTagsAndFlags) {
   Result<json> r = Call("ImportImage",
                         {{"RegionId", "cn-hangzhou"},

@@ -98,6 +98,61 @@ TEST_F(AuthTest, UnknownAndDisabledKeys) {
   EXPECT_EQ(disabled.status().reason(), "Forbidden.AccessKeyDisabled");
 }
 
+// A directory that cannot answer (a peer holding keys is down) makes the
+// request fail with 503 ServiceUnavailable, which SDKs retry, and never
+// with the "your key does not exist" error.
+TEST(AuthUnavailableTest, UnavailableDirectoryIsServiceUnavailableNotUnknownKey) {
+  class UnavailableKeys final : public AccountDirectory {
+   public:
+    explicit UnavailableKeys(bool keys_fail) : keys_fail_(keys_fail) {}
+    Status CreateAccount(const AccountRecord& a) override { return inner_.CreateAccount(a); }
+    Result<AccountRecord> GetAccount(const std::string& id) override {
+      if (!keys_fail_) return Unavailable("account lookup: peer down");
+      return inner_.GetAccount(id);
+    }
+    Result<AccountRecord> FindAccountByName(const std::string& n) override {
+      return inner_.FindAccountByName(n);
+    }
+    Result<std::vector<AccountRecord>> ListAccounts() override { return inner_.ListAccounts(); }
+    Status AddAccessKey(const AccessKeyRecord& k) override { return inner_.AddAccessKey(k); }
+    Result<AccessKeyRecord> GetAccessKey(const std::string& id) override {
+      if (keys_fail_) return Unavailable("key lookup: peer down");
+      return inner_.GetAccessKey(id);
+    }
+    Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& id) override {
+      return inner_.ListAccessKeys(id);
+    }
+
+   private:
+    const bool keys_fail_;
+    FakeAccounts inner_;
+  };
+  FakeClock clock{kNow};
+  for (bool keys_fail : {true, false}) {
+    UnavailableKeys accounts(keys_fail);
+    Authenticator auth(accounts, clock, 15 * 60);
+    for (const HttpRequest& request : {SignedV1("POST", {{"Action", "X"}}, kNow, "n1"),
+                                       SignedV3("CopyImage", {{"RegionId", "cn-hangzhou"}}, kNow, "n2")}) {
+      auto params = ParseRequestParams(request);
+      ASSERT_TRUE(params.ok());
+      auto result = auth.Authenticate(request, *params);
+      ASSERT_FALSE(result.ok());
+      EXPECT_EQ(result.status().code(), Code::kUnavailable);
+      EXPECT_EQ(result.status().reason(), "ServiceUnavailable");
+      EXPECT_NE(result.status().message().find("peer down"), std::string::npos);
+    }
+    // Through the dispatcher: the ECS error body and status.
+    RegionSet regions;
+    Metrics metrics;
+    Dispatcher dispatcher(
+        ActionTable{{"X", [](ActionContext&) -> Result<nlohmann::json> { return nlohmann::json::object(); }}},
+        regions, accounts, clock, metrics, "ecs.test", 900);
+    HttpResponse response = dispatcher.Handle(SignedV1("POST", {{"Action", "X"}}, kNow, "n3"));
+    EXPECT_EQ(response.status, 503) << response.body;
+    EXPECT_EQ(nlohmann::json::parse(response.body)["Code"], "ServiceUnavailable");
+  }
+}
+
 TEST_F(AuthTest, MissingAndInvalidCommonParameters) {
   HttpRequest request = SignedV1("POST", {{"Action", "X"}}, kNow, "n1");
   auto params = ParseRequestParams(request);

@@ -2,8 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <mutex>
 #include <stdexcept>
 
+#include "api/client.h"
+#include "api/server.h"
+#include "common/ids.h"
+#include "region/object_storage.h"
 #include "unit/api/api_fakes.h"
 
 namespace ferry {
@@ -132,6 +138,237 @@ TEST_F(DispatcherTest, MetricsCountSuccess) {
   EXPECT_NE(text.find("ferry_api_request_duration_seconds_count{action=\"Echo\"} 1"), std::string::npos);
   EXPECT_NE(text.find("ferry_api_request_duration_seconds_bucket{action=\"Echo\",le=\"+Inf\"} 1"),
             std::string::npos);
+}
+
+// Records what it is asked to forward and answers as told.
+class FakeForwarder final : public Forwarder {
+ public:
+  Result<HttpResponse> Forward(const std::string& base_url, const HttpRequest& request) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls.emplace_back(base_url, request);
+    return answer;
+  }
+
+  std::mutex mu_;
+  std::vector<std::pair<std::string, HttpRequest>> calls;
+  Result<HttpResponse> answer = HttpResponse{};
+};
+
+// A process serving no region itself, whose peer at kPeerUrl serves
+// cn-shanghai. Its account directory does not know the key the requests are
+// signed with: only the owner may authenticate them.
+class ForwardingTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kPeerUrl = "http://10.1.2.3:8080";
+
+  ForwardingTest() {
+    regions_.remote = {{"cn-shanghai", kPeerUrl}};
+    auto forwarder = std::make_unique<FakeForwarder>();
+    forwarder_ = forwarder.get();
+    dispatcher_ = std::make_unique<Dispatcher>(Table(), regions_, accounts_, clock_, metrics_, "ecs.test",
+                                               900, std::move(forwarder));
+    HttpResponse relayed;
+    relayed.status = 404;
+    relayed.content_type = "text/xml;charset=utf-8";
+    relayed.headers = {{"x-acs-request-id", "OWNER-1"}};
+    relayed.body = "<Error><RequestId>OWNER-1</RequestId><Code>InvalidImageId.NotFound</Code></Error>";
+    forwarder_->answer = relayed;
+  }
+
+  static ActionTable Table() {
+    ActionTable table;
+    for (const char* name : {"DescribeImages", "DescribeRegions", "CreateAccount"}) {
+      table[name] = [](ActionContext&) -> Result<nlohmann::json> {
+        return nlohmann::json{{"ServedBy", "here"}};
+      };
+    }
+    return table;
+  }
+
+  nlohmann::json Json(const HttpResponse& r) { return nlohmann::json::parse(r.body); }
+
+  FakeAccounts accounts_;  // knows only apitest::kKeyId
+  FakeClock clock_{kNow};
+  RegionSet regions_;
+  Metrics metrics_;
+  FakeForwarder* forwarder_ = nullptr;
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+TEST_F(ForwardingTest, RequestForARemoteRegionIsRelayedUnauthenticatedAndUnchanged) {
+  const std::vector<HttpRequest> requests = {
+      SignedV1("POST", {{"Action", "DescribeImages"}, {"RegionId", "cn-shanghai"}}, kNow, "n1", "s",
+               "ownerkey"),
+      SignedV1("GET", {{"Action", "DescribeImages"}, {"RegionId", "cn-shanghai"}}, kNow, "n2", "s",
+               "ownerkey"),
+      SignedV3("DescribeImages", {{"RegionId", "cn-shanghai"}}, kNow, "n3", "", "wrong-secret"),
+  };
+  for (size_t i = 0; i < requests.size(); ++i) {
+    HttpResponse r = dispatcher_->Handle(requests[i]);
+    EXPECT_EQ(r.status, 404) << i;
+    EXPECT_EQ(r.content_type, "text/xml;charset=utf-8");
+    EXPECT_EQ(r.body, "<Error><RequestId>OWNER-1</RequestId><Code>InvalidImageId.NotFound</Code></Error>");
+    ASSERT_EQ(r.headers.size(), 1u);
+    EXPECT_EQ(r.headers[0].second, "OWNER-1");
+    ASSERT_EQ(forwarder_->calls.size(), i + 1);
+    EXPECT_EQ(forwarder_->calls[i].first, kPeerUrl);
+    const HttpRequest& sent = forwarder_->calls[i].second;
+    EXPECT_EQ(sent.method, requests[i].method);
+    EXPECT_EQ(sent.target, requests[i].target);
+    EXPECT_EQ(sent.headers, requests[i].headers);
+    EXPECT_EQ(sent.body, requests[i].body);
+  }
+  EXPECT_NE(metrics_.RenderPrometheus().find(
+                "ferry_api_requests_total{action=\"DescribeImages\",code=\"InvalidImageId.NotFound\"} 3"),
+            std::string::npos)
+      << metrics_.RenderPrometheus();
+}
+
+TEST_F(ForwardingTest, ClusterWideAndUnknownActionsAndOtherRegionsAreNotForwarded) {
+  for (const char* action : {"DescribeRegions", "CreateAccount"}) {
+    HttpResponse r = dispatcher_->Handle(SignedV1("POST", {{"Action", action}, {"RegionId", "cn-shanghai"}},
+                                                  kNow, std::string("n-") + action));
+    ASSERT_EQ(r.status, 200) << action << ": " << r.body;
+    EXPECT_EQ(Json(r)["ServedBy"], "here");
+    EXPECT_TRUE(IsClusterWideAction(action));
+  }
+  EXPECT_FALSE(IsClusterWideAction("DescribeImages"));
+  HttpResponse unknown =
+      dispatcher_->Handle(SignedV1("POST", {{"Action", "Nope"}, {"RegionId", "cn-shanghai"}}, kNow, "n3"));
+  EXPECT_EQ(Json(unknown)["Code"], "InvalidAction.NotFound");
+  HttpResponse elsewhere = dispatcher_->Handle(
+      SignedV1("POST", {{"Action", "DescribeImages"}, {"RegionId", "cn-beijing"}}, kNow, "n4"));
+  EXPECT_EQ(Json(elsewhere)["ServedBy"], "here");
+  EXPECT_TRUE(forwarder_->calls.empty());
+}
+
+TEST_F(ForwardingTest, UnreachablePeerIsServiceUnavailableNamingTheRegion) {
+  forwarder_->answer = Unavailable("cannot connect to http://10.1.2.3:8080: Connection refused");
+  HttpResponse r = dispatcher_->Handle(SignedV1(
+      "POST", {{"Action", "DescribeImages"}, {"RegionId", "cn-shanghai"}}, kNow, "n1", "s", "ownerkey"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Json(r)["Code"], "ServiceUnavailable");
+  const std::string message = Json(r)["Message"];
+  EXPECT_NE(message.find("\"cn-shanghai\""), std::string::npos) << message;
+  EXPECT_NE(message.find("cannot be reached"), std::string::npos) << message;
+  // The caller is not authenticated yet: the cluster's addresses stay private.
+  EXPECT_EQ(message.find("10.1.2.3"), std::string::npos) << message;
+
+  HttpResponse xml = dispatcher_->Handle(SignedV1(
+      "POST", {{"Action", "DescribeImages"}, {"RegionId", "cn-shanghai"}, {"Format", "XML"}}, kNow, "n2"));
+  EXPECT_EQ(xml.status, 503);
+  EXPECT_NE(xml.body.find("<Code>ServiceUnavailable</Code>"), std::string::npos) << xml.body;
+}
+
+TEST_F(ForwardingTest, AlreadyForwardedRequestIsNeverForwardedAgain) {
+  HttpRequest request =
+      SignedV1("POST", {{"Action", "DescribeImages"}, {"RegionId", "cn-shanghai"}}, kNow, "n1");
+  request.headers[kForwardedHeader] = "1";
+  HttpResponse r = dispatcher_->Handle(request);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Json(r)["Code"], "ServiceUnavailable");
+  const std::string message = Json(r)["Message"];
+  EXPECT_NE(message.find("\"cn-shanghai\" is not served by this Ferry process"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("already forwarded"), std::string::npos) << message;
+  EXPECT_TRUE(forwarder_->calls.empty());
+}
+
+// Two real servers on loopback: a client talks to the front process about
+// the owner's region, with a key only the owner holds, V1 and V3.
+class TwoProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/ferry-forwarding-test-" + RandomHex(8);
+    std::filesystem::create_directories(dir_ + "/oss");
+    storage_ = std::make_unique<ObjectStorage>(dir_ + "/oss", apitest::kAccountId);
+    ASSERT_TRUE(
+        owner_accounts_.CreateAccount(AccountRecord{"7777000011112222", "owner-user", false, 0}).ok());
+    ASSERT_TRUE(
+        owner_accounts_
+            .AddAccessKey(AccessKeyRecord{"OwnerOnlyKey", "owner-secret", "7777000011112222", true, 0})
+            .ok());
+    owner_ = Start("owner", owner_regions_, owner_accounts_);
+    front_regions_.remote = {{"cn-shanghai", "http://127.0.0.1:" + std::to_string(owner_->port())}};
+    front_ = Start("front", front_regions_, front_accounts_);
+  }
+  void TearDown() override {
+    if (front_) front_->Stop();
+    if (owner_) owner_->Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::unique_ptr<Server> Start(const std::string& name, const RegionSet& regions,
+                                AccountDirectory& accounts) {
+    ActionTable table;
+    table["DescribeImages"] = [name](ActionContext& ctx) -> Result<nlohmann::json> {
+      return nlohmann::json{{"ServedBy", name},
+                            {"RegionId", ctx.params.GetOr("RegionId", "")},
+                            {"Account", ctx.caller.account_id}};
+    };
+    ServerConfig config;
+    config.port = 0;
+    config.threads = 2;
+    auto server = StartServer(config, std::move(table), regions, accounts, *storage_, SystemClock::Get());
+    EXPECT_TRUE(server.ok()) << server.status().ToString();
+    return server.ok() ? std::move(server).value() : nullptr;
+  }
+
+  EcsClient FrontClient(bool v3) {
+    ClientConfig c;
+    c.endpoint = "http://127.0.0.1:" + std::to_string(front_->port());
+    c.access_key_id = "OwnerOnlyKey";
+    c.access_key_secret = "owner-secret";
+    c.use_v3 = v3;
+    return EcsClient(c);
+  }
+
+  std::string dir_;
+  std::unique_ptr<ObjectStorage> storage_;
+  FakeAccounts owner_accounts_;
+  FakeAccounts front_accounts_;
+  RegionSet owner_regions_;
+  RegionSet front_regions_;
+  std::unique_ptr<Server> owner_;
+  std::unique_ptr<Server> front_;
+};
+
+TEST_F(TwoProcessTest, FrontAnswersForTheOwnersRegion) {
+  ASSERT_TRUE(owner_ && front_);
+  for (bool v3 : {false, true}) {
+    EcsClient client = FrontClient(v3);
+    Result<nlohmann::json> body = client.CallOrError("DescribeImages", {{"RegionId", "cn-shanghai"}});
+    ASSERT_TRUE(body.ok()) << (v3 ? "v3: " : "v1: ") << body.status().ToString();
+    EXPECT_EQ((*body)["ServedBy"], "owner");
+    EXPECT_EQ((*body)["Account"], "7777000011112222");
+    // The owner checks signatures: a wrong secret is refused there.
+    ClientConfig bad;
+    bad.endpoint = "http://127.0.0.1:" + std::to_string(front_->port());
+    bad.access_key_id = "OwnerOnlyKey";
+    bad.access_key_secret = "guess";
+    bad.use_v3 = v3;
+    EcsClient forged(bad);
+    Result<nlohmann::json> refused = forged.CallOrError("DescribeImages", {{"RegionId", "cn-shanghai"}});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().reason(), "SignatureDoesNotMatch");
+  }
+  // The front's own regions are still its own (the key is unknown there).
+  Result<nlohmann::json> local =
+      FrontClient(false).CallOrError("DescribeImages", {{"RegionId", "cn-beijing"}});
+  ASSERT_FALSE(local.ok());
+  EXPECT_EQ(local.status().reason(), "InvalidAccessKeyId.NotFound");
+}
+
+TEST_F(TwoProcessTest, DisagreeingProcessesDoNotLoop) {
+  ASSERT_TRUE(owner_ && front_);
+  // The owner believes the front serves cn-shanghai, and the front the owner.
+  owner_regions_.remote = {{"cn-shanghai", "http://127.0.0.1:" + std::to_string(front_->port())}};
+  Result<EcsResponse> r = FrontClient(false).Call("DescribeImages", {{"RegionId", "cn-shanghai"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->http_status, 503);
+  EXPECT_EQ(r->body["Code"], "ServiceUnavailable");
+  EXPECT_NE(r->body["Message"].get<std::string>().find("already forwarded"), std::string::npos)
+      << r->raw_body;
 }
 
 TEST(ParseRequestParamsTest, FormValueWinsAndMalformedFails) {

@@ -3,10 +3,13 @@
 // ECS rules themselves are the real region's business), an in-memory
 // AccountDirectory and a fixed Clock.
 //
-// Threading: single-threaded test use only.
+// Threading: single-threaded test use only, except the CopyPeer methods of
+// FakeRegion (guarded by its copy_mu).
 #pragma once
 
 #include <algorithm>
+#include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -128,16 +131,47 @@ class FakeRegion final : public Region {
     if (!next_error.ok()) return next_error;
     return std::string("m-copyof0000000000000");
   }
-  Result<std::string> AcceptCopy(const CopyTarget&) override { return Internal("unused"); }
   Status CancelCopyImage(const Caller& c, const std::string& image_id) override {
     callers.push_back(c);
     cancelled_copies.push_back(image_id);
     return next_error;
   }
-  Status AcquireCopyLease(const std::string&, const std::string&) override { return Status::Ok(); }
-  void ReleaseCopyLease(const std::string&, const std::string&) override {}
   std::vector<CopyImageRequest> copy_requests;
   std::vector<std::string> cancelled_copies;
+
+  // CopyPeer: records what it is asked and answers from the copy_* fields.
+  // Guarded by copy_mu, so a server's I/O thread may call these while the
+  // test thread reads (peer_endpoints_test, remote_copy_peer_test).
+  Result<std::string> AcceptCopy(const CopyTarget& t) override {
+    std::lock_guard<std::mutex> lock(copy_mu);
+    accepted.push_back(t);
+    if (!copy_error.ok()) return copy_error;
+    return t.image_id.empty() ? std::string("m-accepted0000000000") : t.image_id;
+  }
+  Result<bool> CopyInProgress(const std::string& copy_image_id) override {
+    std::lock_guard<std::mutex> lock(copy_mu);
+    progress_queries.push_back(copy_image_id);
+    if (!copy_error.ok()) return copy_error;
+    return copies_in_progress.count(copy_image_id) > 0;
+  }
+  Status AcquireCopyLease(const CopyLease& lease) override {
+    std::lock_guard<std::mutex> lock(copy_mu);
+    acquired_leases.push_back(lease);
+    return copy_error;
+  }
+  Status ReleaseCopyLease(const CopyLease& lease) override {
+    std::lock_guard<std::mutex> lock(copy_mu);
+    released_leases.push_back(lease);
+    return copy_error;
+  }
+  std::mutex copy_mu;
+  Status copy_error;                         // guarded by copy_mu
+  std::set<std::string> copies_in_progress;  // guarded by copy_mu
+  std::vector<CopyTarget> accepted;          // guarded by copy_mu
+  std::vector<std::string> progress_queries;  // guarded by copy_mu
+  std::vector<CopyLease> acquired_leases;    // guarded by copy_mu
+  std::vector<CopyLease> released_leases;    // guarded by copy_mu
+
   Status CollectGarbage(GcStats*) override { return Status::Ok(); }
   Status Fsck(FsckReport*) override { return Status::Ok(); }
   RegionMetrics& metrics() override { return metrics_; }

@@ -11,13 +11,16 @@
 #include "copy/peer_auth.h"
 #include "copy/peer_wire.h"
 #include "store/manifest.h"
+#include "region/copy_wire.h"
 #include "unit/api/api_fakes.h"
+#include "unit/api/fake_region.h"
 
 namespace ferry {
 namespace {
 
 constexpr const char* kKey = "peer-endpoints-test-key";
 constexpr const char* kRegion = "cn-hangzhou";
+constexpr const char* kCopyRegion = "cn-beijing";
 constexpr UnixSeconds kNow = 1790000000;
 
 Status Unused() { return Internal("not used by peer tests"); }
@@ -47,9 +50,10 @@ class PeerFakeRegion final : public Region {
   }
   Result<std::string> CopyImage(const Caller&, const CopyImageRequest&) override { return Unused(); }
   Result<std::string> AcceptCopy(const CopyTarget&) override { return Unused(); }
+  Result<bool> CopyInProgress(const std::string&) override { return Unused(); }
   Status CancelCopyImage(const Caller&, const std::string&) override { return Unused(); }
-  Status AcquireCopyLease(const std::string&, const std::string&) override { return Unused(); }
-  void ReleaseCopyLease(const std::string&, const std::string&) override {}
+  Status AcquireCopyLease(const CopyLease&) override { return Unused(); }
+  Status ReleaseCopyLease(const CopyLease&) override { return Unused(); }
   Result<Page<ImageRecord>> DescribeImages(const Caller&, const DescribeImagesRequest&) override {
     return Unused();
   }
@@ -82,8 +86,15 @@ class PeerFakeRegion final : public Region {
 
 class PeerEndpointsTest : public ::testing::Test {
  protected:
-  PeerEndpointsTest() : clock_(kNow), region_(kRegion) {
+  PeerEndpointsTest() : clock_(kNow), region_(kRegion), beijing_(kCopyRegion) {
     regions_.ordered.push_back(&region_);
+    regions_.ordered.push_back(&beijing_);
+    EXPECT_TRUE(accounts_.CreateAccount(AccountRecord{apitest::kAccountId, "alice", true, 1700000000}).ok());
+    EXPECT_TRUE(
+        accounts_.AddAccessKey(AccessKeyRecord{"LTAI5tAliceKey", "alice-secret", apitest::kAccountId, true, 1700000100})
+            .ok());
+    EXPECT_TRUE(
+        accounts_.AddAccessKey(AccessKeyRecord{"LTAI5tOrphanKey", "orphan-secret", "9999999999999999", false, 1}).ok());
     chunk_.assign(256 << 10, 0);
     for (size_t i = 0; i < chunk_.size(); ++i) chunk_[i] = static_cast<uint8_t>(i / 1000);
     chunk_id_ = Sha256::Of(std::span<const uint8_t>(chunk_));
@@ -94,14 +105,23 @@ class PeerEndpointsTest : public ::testing::Test {
   }
 
   HttpRequest Signed(const std::string& target, const std::string& key = kKey, UnixSeconds at = kNow,
-                     const std::string& method = "GET") {
+                     const std::string& method = "GET", const std::string& body = "") {
     HttpRequest r;
     r.method = method;
     r.target = target;
+    r.body = body;
     const std::string date = FormatTimeSeconds(at);
     r.headers[kPeerDateHeader] = date;
-    r.headers[kPeerSignatureHeader] = SignPeerRequest(key, method, target, date);
+    r.headers[kPeerSignatureHeader] = SignPeerRequest(key, method, target, date, body);
     return r;
+  }
+  HttpRequest Call(const std::string& method, const std::string& target, const std::string& body = "") {
+    return Signed(target, kKey, kNow, method, body);
+  }
+  nlohmann::json JsonOf(const HttpResponse& response) {
+    EXPECT_EQ(response.status, 200) << response.body;
+    EXPECT_EQ(response.content_type, "application/json;charset=utf-8");
+    return nlohmann::json::parse(response.body, nullptr, false);
   }
 
   // Asserts a JSON error with `code` and returns its body.
@@ -113,11 +133,14 @@ class PeerEndpointsTest : public ::testing::Test {
     EXPECT_EQ(body.value("Code", ""), code) << response.body;
     EXPECT_FALSE(body.value("RequestId", "").empty());
     EXPECT_FALSE(body.value("Message", "").empty());
+    EXPECT_FALSE(body.value("Status", "").empty());
     return body;
   }
 
   apitest::FakeClock clock_;
   PeerFakeRegion region_;
+  actiontest::FakeRegion beijing_;
+  apitest::FakeAccounts accounts_;
   RegionSet regions_;
   std::vector<uint8_t> chunk_;
   ChunkId chunk_id_{};
@@ -125,7 +148,7 @@ class PeerEndpointsTest : public ::testing::Test {
 };
 
 TEST_F(PeerEndpointsTest, ServesTheCommittedManifestByteForByte) {
-  PeerEndpoints peer(kKey, regions_, clock_);
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
   HttpResponse r = peer.Handle(Signed(PeerManifestPath(kRegion, "s-committed")));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.content_type, "application/octet-stream");
@@ -134,7 +157,7 @@ TEST_F(PeerEndpointsTest, ServesTheCommittedManifestByteForByte) {
 }
 
 TEST_F(PeerEndpointsTest, ServesChunksCompressedAndDecodable) {
-  PeerEndpoints peer(kKey, regions_, clock_);
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
   HttpResponse r = peer.Handle(Signed(PeerChunkPath(kRegion, chunk_id_)));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.content_type, kPeerChunkContentType);
@@ -146,7 +169,7 @@ TEST_F(PeerEndpointsTest, ServesChunksCompressedAndDecodable) {
 }
 
 TEST_F(PeerEndpointsTest, RefusesWrongKeyMissingSignatureStaleDateAndClosedApi) {
-  PeerEndpoints peer(kKey, regions_, clock_);
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
   const std::string target = PeerManifestPath(kRegion, "s-committed");
   ExpectError(peer.Handle(Signed(target, "not-the-cluster-key")), 403, "Forbidden.PeerSignature");
   HttpRequest unsigned_request = Signed(target);
@@ -162,12 +185,12 @@ TEST_F(PeerEndpointsTest, RefusesWrongKeyMissingSignatureStaleDateAndClosedApi) 
   moved.target = PeerChunkPath(kRegion, chunk_id_);
   ExpectError(peer.Handle(moved), 403, "Forbidden.PeerSignature");
 
-  PeerEndpoints closed("", regions_, clock_);
+  PeerEndpoints closed("", regions_, accounts_, clock_);
   ExpectError(closed.Handle(Signed(target, "")), 403, "Forbidden.PeerSignature");
 }
 
 TEST_F(PeerEndpointsTest, AuthenticationComesBeforeRouting) {
-  PeerEndpoints peer(kKey, regions_, clock_);
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
   // Unknown snapshot, bad route: an outsider sees 403, not 404.
   ExpectError(peer.Handle(Signed(PeerManifestPath(kRegion, "s-unknown"), "wrong-key")), 403,
               "Forbidden.PeerSignature");
@@ -175,7 +198,7 @@ TEST_F(PeerEndpointsTest, AuthenticationComesBeforeRouting) {
 }
 
 TEST_F(PeerEndpointsTest, NotFoundAndMalformedRequests) {
-  PeerEndpoints peer(kKey, regions_, clock_);
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
   auto body = ExpectError(peer.Handle(Signed(PeerManifestPath(kRegion, "s-unknown"))), 404,
                           "InvalidSnapshotId.NotFound");
   EXPECT_NE(body.value("Message", "").find("s-unknown"), std::string::npos);
@@ -195,9 +218,158 @@ TEST_F(PeerEndpointsTest, NotFoundAndMalformedRequests) {
 }
 
 TEST_F(PeerEndpointsTest, ASourceSideCorruptChunkIsReportedAsCorrupted) {
-  PeerEndpoints peer(kKey, regions_, clock_);
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
   region_.corrupt = true;
   ExpectError(peer.Handle(Signed(PeerChunkPath(kRegion, chunk_id_))), 500, "InvalidChunk.Corrupted");
+}
+
+CopyTarget SampleTarget() {
+  CopyTarget t;
+  t.image_id = "m-copy000000000000001";
+  t.account_id = apitest::kAccountId;
+  t.source_region_id = kRegion;
+  t.source_image.image_id = "m-source0000000000001";
+  t.source_image.disks.push_back(DiskMapping{"s-sys", 40});
+  SnapshotRecord snapshot;
+  snapshot.snapshot_id = "s-sys";
+  t.source_snapshots.push_back(snapshot);
+  t.image_name = "web-copy";
+  t.tags = {{"team", "web"}};
+  return t;
+}
+
+TEST_F(PeerEndpointsTest, AcceptsACopyAndAnswersItsNewImageId) {
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+  const CopyTarget target = SampleTarget();
+  nlohmann::json answer = JsonOf(peer.Handle(Call("POST", PeerCopiesPath(kCopyRegion), EncodeCopyTarget(target))));
+  EXPECT_EQ(answer, nlohmann::json({{"ImageId", target.image_id}}));
+  std::lock_guard<std::mutex> lock(beijing_.copy_mu);
+  ASSERT_EQ(beijing_.accepted.size(), 1u);
+  EXPECT_EQ(beijing_.accepted[0].image_name, "web-copy");
+  EXPECT_EQ(beijing_.accepted[0].source_image.image_id, target.source_image.image_id);
+  EXPECT_EQ(beijing_.accepted[0].tags, target.tags);
+  ASSERT_EQ(beijing_.accepted[0].source_snapshots.size(), 1u);
+}
+
+TEST_F(PeerEndpointsTest, ACopyRefusedByTheRegionKeepsItsReasonAndNamesItsCode) {
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+  const std::string body = EncodeCopyTarget(SampleTarget());
+  beijing_.copy_error = AlreadyExists("InvalidImageName.Duplicated", "The name web-copy is taken.");
+  nlohmann::json error =
+      ExpectError(peer.Handle(Call("POST", PeerCopiesPath(kCopyRegion), body)), 409, "InvalidImageName.Duplicated");
+  EXPECT_EQ(error.value("Status", ""), "AlreadyExists");
+  EXPECT_EQ(error.value("Message", ""), "The name web-copy is taken.");
+  beijing_.copy_error = InvalidArgument("DryRunOperation", "Request validation has been passed with DryRun flag set.");
+  error = ExpectError(peer.Handle(Call("POST", PeerCopiesPath(kCopyRegion), body)), 400, "DryRunOperation");
+  EXPECT_EQ(error.value("Status", ""), "InvalidArgument");
+}
+
+TEST_F(PeerEndpointsTest, AMalformedCopyTargetIsRefusedBeforeTheRegionSeesIt) {
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+  nlohmann::json target = nlohmann::json::parse(EncodeCopyTarget(SampleTarget()));
+  target.erase("ImageName");
+  nlohmann::json error = ExpectError(peer.Handle(Call("POST", PeerCopiesPath(kCopyRegion), target.dump())), 400,
+                                     "InvalidParameter");
+  EXPECT_NE(error.value("Message", "").find("ImageName"), std::string::npos);
+  ExpectError(peer.Handle(Call("POST", PeerCopiesPath(kCopyRegion), "")), 400, "InvalidParameter");
+  std::lock_guard<std::mutex> lock(beijing_.copy_mu);
+  EXPECT_TRUE(beijing_.accepted.empty());
+}
+
+TEST_F(PeerEndpointsTest, TheSignatureCoversTheBody) {
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+  HttpRequest request = Call("POST", PeerCopiesPath(kCopyRegion), EncodeCopyTarget(SampleTarget()));
+  CopyTarget other = SampleTarget();
+  other.image_name = "someone-elses";
+  request.body = EncodeCopyTarget(other);
+  nlohmann::json error = ExpectError(peer.Handle(request), 403, "Forbidden.PeerSignature");
+  EXPECT_EQ(error.value("Status", ""), "PermissionDenied");
+  std::lock_guard<std::mutex> lock(beijing_.copy_mu);
+  EXPECT_TRUE(beijing_.accepted.empty());
+}
+
+TEST_F(PeerEndpointsTest, AnswersWhetherACopyIsInProgress) {
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+  beijing_.copies_in_progress.insert("m-running");
+  EXPECT_EQ(JsonOf(peer.Handle(Call("GET", PeerCopyPath(kCopyRegion, "m-running")))),
+            nlohmann::json({{"ImageId", "m-running"}, {"InProgress", true}}));
+  EXPECT_EQ(JsonOf(peer.Handle(Call("GET", PeerCopyPath(kCopyRegion, "m-finished")))),
+            nlohmann::json({{"ImageId", "m-finished"}, {"InProgress", false}}));
+  beijing_.copy_error = Unavailable("region cn-beijing is shutting down");
+  nlohmann::json error =
+      ExpectError(peer.Handle(Call("GET", PeerCopyPath(kCopyRegion, "m-running"))), 503, "ServiceUnavailable");
+  EXPECT_EQ(error.value("Status", ""), "Unavailable");
+}
+
+TEST_F(PeerEndpointsTest, TakesAndReleasesCopyLeases) {
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+  const std::string path = PeerCopyLeasePath(kCopyRegion, "m-source", "cn-shanghai", "m-copy");
+  EXPECT_EQ(JsonOf(peer.Handle(Call("PUT", path))), nlohmann::json::object());
+  EXPECT_EQ(JsonOf(peer.Handle(Call("DELETE", path))), nlohmann::json::object());
+  {
+    std::lock_guard<std::mutex> lock(beijing_.copy_mu);
+    ASSERT_EQ(beijing_.acquired_leases.size(), 1u);
+    EXPECT_EQ(beijing_.acquired_leases[0].source_image_id, "m-source");
+    EXPECT_EQ(beijing_.acquired_leases[0].copy_region_id, "cn-shanghai");
+    EXPECT_EQ(beijing_.acquired_leases[0].copy_image_id, "m-copy");
+    ASSERT_EQ(beijing_.released_leases.size(), 1u);
+    EXPECT_EQ(beijing_.released_leases[0].copy_image_id, "m-copy");
+  }
+  beijing_.copy_error = FailedPrecondition("OperationDenied.ImageCopyConflict", "m-source is being copied");
+  nlohmann::json error = ExpectError(peer.Handle(Call("PUT", path)), 409, "OperationDenied.ImageCopyConflict");
+  EXPECT_EQ(error.value("Status", ""), "FailedPrecondition");
+}
+
+TEST_F(PeerEndpointsTest, EachRouteAnswersOnlyItsMethods) {
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+  const std::string lease = PeerCopyLeasePath(kCopyRegion, "m-source", "cn-shanghai", "m-copy");
+  ExpectError(peer.Handle(Call("GET", PeerCopiesPath(kCopyRegion))), 400, "UnsupportedHTTPMethod");
+  ExpectError(peer.Handle(Call("POST", lease, "{}")), 400, "UnsupportedHTTPMethod");
+  ExpectError(peer.Handle(Call("GET", lease)), 400, "UnsupportedHTTPMethod");
+  ExpectError(peer.Handle(Call("DELETE", PeerCopyPath(kCopyRegion, "m-copy"))), 400, "UnsupportedHTTPMethod");
+  ExpectError(peer.Handle(Call("PUT", PeerAccessKeyPath("LTAI5tAliceKey"))), 400, "UnsupportedHTTPMethod");
+  ExpectError(peer.Handle(Call("PATCH", PeerCopiesPath(kCopyRegion))), 400, "UnsupportedHTTPMethod");
+  ExpectError(peer.Handle(Call("HEAD", PeerManifestPath(kRegion, "s-committed"))), 400, "UnsupportedHTTPMethod");
+  // ... but only once the caller is authenticated.
+  ExpectError(peer.Handle(Signed(PeerCopiesPath(kCopyRegion), "wrong-key", kNow, "PATCH")), 403,
+              "Forbidden.PeerSignature");
+  ExpectError(peer.Handle(Call("PUT", PeerCopyLeasePath("us-west-1", "m-source", "cn-shanghai", "m-copy"))), 404,
+              "InvalidRegionId.NotFound");
+  std::lock_guard<std::mutex> lock(beijing_.copy_mu);
+  EXPECT_TRUE(beijing_.acquired_leases.empty());
+  EXPECT_TRUE(beijing_.released_leases.empty());
+}
+
+TEST_F(PeerEndpointsTest, AnswersAnAccessKeyWithItsSecretSealed) {
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+  nlohmann::json key = JsonOf(peer.Handle(Call("GET", PeerAccessKeyPath("LTAI5tAliceKey"))));
+  EXPECT_EQ(key.value("AccessKeyId", ""), "LTAI5tAliceKey");
+  EXPECT_EQ(key.value("AccountId", ""), apitest::kAccountId);
+  EXPECT_EQ(key.value("AccountName", ""), "alice");
+  EXPECT_EQ(key.value("IsRoot", false), true);
+  EXPECT_EQ(key.value("Enabled", false), true);
+  EXPECT_EQ(key.value("CreationTime", 0), 1700000100);
+  EXPECT_EQ(key.size(), 7u);
+  const std::string sealed = key.value("SealedSecret", "");
+  EXPECT_EQ(sealed.find("alice-secret"), std::string::npos);
+  Result<std::string> secret = OpenPeerSecret(kKey, "LTAI5tAliceKey", sealed);
+  ASSERT_TRUE(secret.ok()) << secret.status().ToString();
+  EXPECT_EQ(*secret, "alice-secret");
+  // Sealed for this key only.
+  EXPECT_FALSE(OpenPeerSecret(kKey, "LTAI5tOtherKey", sealed).ok());
+}
+
+TEST_F(PeerEndpointsTest, AnUnknownAccessKeyIsNotFoundAndOutsidersLearnNothing) {
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+  nlohmann::json error =
+      ExpectError(peer.Handle(Call("GET", PeerAccessKeyPath("LTAI5tNobody"))), 404, "InvalidAccessKeyId.NotFound");
+  EXPECT_NE(error.value("Message", "").find("LTAI5tNobody"), std::string::npos);
+  EXPECT_EQ(error.value("Status", ""), "NotFound");
+  ExpectError(peer.Handle(Signed(PeerAccessKeyPath("LTAI5tAliceKey"), "wrong-key")), 403,
+              "Forbidden.PeerSignature");
+  // A key whose account the directory lacks is a broken directory: 500.
+  error = ExpectError(peer.Handle(Call("GET", PeerAccessKeyPath("LTAI5tOrphanKey"))), 500, "InternalError");
+  EXPECT_NE(error.value("Message", "").find("9999999999999999"), std::string::npos);
 }
 
 // The whole path: the Beast server routes /ferry/peer/v1/ to the endpoints
@@ -206,13 +378,12 @@ TEST_F(PeerEndpointsTest, HttpChunkSourceReadsThroughTheServer) {
   const std::string dir = ::testing::TempDir() + "/ferry-peer-endpoints-" + RandomHex(8);
   std::filesystem::create_directories(dir + "/oss");
   {
-    apitest::FakeAccounts accounts;
     ObjectStorage storage(dir + "/oss", apitest::kAccountId);
     ServerConfig config;
     config.port = 0;
     config.threads = 2;
     config.cluster_key = kKey;
-    auto server = StartServer(config, ActionTable{}, regions_, accounts, storage, SystemClock::Get());
+    auto server = StartServer(config, ActionTable{}, regions_, accounts_, storage, SystemClock::Get());
     ASSERT_TRUE(server.ok()) << server.status().ToString();
 
     HttpChunkSourceOptions options;

@@ -1,18 +1,9 @@
 // HttpChunkSource against a scripted in-process HTTP server that can answer,
 // fail, corrupt, drop connections or stall on cue.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <condition_variable>
-#include <functional>
 #include <map>
-#include <mutex>
-#include <nlohmann/json.hpp>
-#include <set>
 #include <thread>
 
 #include "common/clock.h"
@@ -21,128 +12,20 @@
 #include "copy/peer_auth.h"
 #include "copy/peer_wire.h"
 #include "store/manifest.h"
+#include "unit/copy/fake_peer_server.h"
 
 namespace ferry {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
+using peertest::ErrorBody;
+using peertest::FakePeerServer;
+using peertest::Reply;
+namespace asio = peertest::asio;
+namespace http = peertest::http;
+using tcp = peertest::tcp;
 
 constexpr const char* kKey = "unit-test-cluster-key-0001";
 constexpr const char* kRegion = "cn-hangzhou";
-
-struct Reply {
-  int status = 200;
-  std::string body;
-  bool close_after = false;  // close the socket after answering, without saying so
-  bool drop = false;         // close without answering
-  bool stall = false;        // never answer until the server is destroyed
-};
-using Handler = std::function<Reply(const http::request<http::string_body>&)>;
-
-std::string ErrorBody(const std::string& code) {
-  return nlohmann::json{{"RequestId", "REQ-1"}, {"Code", code}, {"Message", "scripted " + code}}.dump();
-}
-
-class FakePeerServer {
- public:
-  explicit FakePeerServer(Handler handler) : handler_(std::move(handler)), acceptor_(ioc_) {
-    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-    acceptor_.open(endpoint.protocol());
-    acceptor_.bind(endpoint);
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
-    accept_thread_ = std::thread([this] { AcceptLoop(); });
-  }
-
-  ~FakePeerServer() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
-    }
-    cv_.notify_all();
-    // Wake the blocking accept.
-    asio::io_context ioc;
-    tcp::socket poke(ioc);
-    beast::error_code ignored;
-    poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ignored);
-    accept_thread_.join();
-    for (std::thread& t : conn_threads_) t.join();
-  }
-
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int accepted() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return accepted_;
-  }
-  int max_open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return max_open_;
-  }
-
- private:
-  void AcceptLoop() {
-    for (;;) {
-      tcp::socket socket(ioc_);
-      beast::error_code ec;
-      acceptor_.accept(socket, ec);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      if (ec) continue;
-      ++accepted_;
-      open_fds_.insert(socket.native_handle());
-      max_open_ = std::max<int>(max_open_, static_cast<int>(open_fds_.size()));
-      conn_threads_.emplace_back([this, s = std::move(socket)]() mutable { Serve(std::move(s)); });
-    }
-  }
-
-  void Serve(tcp::socket socket) {
-    beast::flat_buffer buffer;
-    for (;;) {
-      http::request<http::string_body> request;
-      beast::error_code ec;
-      http::read(socket, buffer, request, ec);
-      if (ec) break;
-      Reply reply = handler_(request);
-      if (reply.stall) {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stopping_; });
-        break;
-      }
-      if (reply.drop) break;
-      http::response<http::string_body> response{static_cast<http::status>(reply.status), 11};
-      response.set(http::field::content_type,
-                   reply.status == 200 ? "application/octet-stream" : "application/json");
-      response.body() = reply.body;
-      response.keep_alive(true);
-      response.prepare_payload();
-      http::write(socket, response, ec);
-      if (ec || reply.close_after) break;
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    open_fds_.erase(socket.native_handle());
-    beast::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
-  }
-
-  Handler handler_;
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  uint16_t port_ = 0;
-  std::thread accept_thread_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;             // stopping_
-  bool stopping_ = false;                  // guarded by mu_
-  int accepted_ = 0;                       // guarded by mu_
-  int max_open_ = 0;                       // guarded by mu_
-  std::set<int> open_fds_;                 // guarded by mu_
-  std::vector<std::thread> conn_threads_;  // guarded by mu_ (joined after accept_thread_)
-};
 
 std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
   std::vector<uint8_t> v(n);
@@ -169,7 +52,7 @@ class PeerData {
 
   Reply Serve(const http::request<http::string_body>& request) {
     Status auth = VerifyPeerRequest(kKey, std::string(request.method_string()), std::string(request.target()),
-                                    std::string(request[kPeerDateHeader]),
+                                    request.body(), std::string(request[kPeerDateHeader]),
                                     std::string(request[kPeerSignatureHeader]), SystemClock::Get().Now());
     if (!auth.ok()) return Reply{403, ErrorBody(auth.reason())};
     Result<PeerRoute> route = ParsePeerPath(std::string(request.target()));

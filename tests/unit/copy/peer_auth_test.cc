@@ -4,8 +4,11 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <tuple>
+#include <vector>
 
 #include "common/fs_util.h"
+#include "common/hash.h"
 #include "common/ids.h"
 
 namespace ferry {
@@ -17,30 +20,41 @@ constexpr const char* kDate = "2026-11-26T08:30:00Z";
 
 UnixSeconds DateSeconds() { return *ParseTime(kDate); }
 
-TEST(PeerAuthTest, SignatureIsHexHmacSha256OfMethodTargetDate) {
-  EXPECT_EQ(PeerStringToSign("GET", kTarget, kDate), std::string("GET\n") + kTarget + "\n" + kDate);
-  // Computed independently (Python hmac) from the spec's formula.
+TEST(PeerAuthTest, SignatureIsHexHmacSha256OfMethodTargetDateAndBodyDigest) {
+  const std::string empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  EXPECT_EQ(PeerStringToSign("GET", kTarget, kDate, empty_sha256),
+            std::string("GET\n") + kTarget + "\n" + kDate + "\n" + empty_sha256);
+  // Computed independently (Python hmac/hashlib) from the spec's formula.
   EXPECT_EQ(SignPeerRequest(kKey, "GET", kTarget, kDate),
-            "2f354ddb6eab6950608af837be81ce7ef2ac2cf131bfd5fe99fc52d0a5ccf766");
+            "aa959a006339156dfe14d910d1e54286c4b95629e4a8de802ad47c9ac6516499");
+  EXPECT_EQ(SignPeerRequest(kKey, "POST", "/ferry/peer/v1/regions/cn-beijing/copies", kDate,
+                            R"({"ImageId":"m-1"})"),
+            "30cc213184b4bc3f5313319c3e9c244db9c2aee5c3fdf7a846ee21a749dfb012");
 }
 
 TEST(PeerAuthTest, AcceptsAGoodSignatureInEitherCase) {
   std::string sig = SignPeerRequest(kKey, "GET", kTarget, kDate);
-  EXPECT_TRUE(VerifyPeerRequest(kKey, "GET", kTarget, kDate, sig, DateSeconds()).ok());
+  EXPECT_TRUE(VerifyPeerRequest(kKey, "GET", kTarget, "", kDate, sig, DateSeconds()).ok());
   std::string upper = sig;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  EXPECT_TRUE(VerifyPeerRequest(kKey, "GET", kTarget, kDate, upper, DateSeconds() + 899).ok());
+  EXPECT_TRUE(VerifyPeerRequest(kKey, "GET", kTarget, "", kDate, upper, DateSeconds() + 899).ok());
 }
 
-TEST(PeerAuthTest, RejectsWrongKeyTargetMethodOrMissingSignature) {
+TEST(PeerAuthTest, RejectsWrongKeyTargetMethodBodyOrMissingSignature) {
   std::string sig = SignPeerRequest(kKey, "GET", kTarget, kDate);
+  const std::string body = R"({"ImageName":"a"})";
+  std::string post_sig = SignPeerRequest(kKey, "POST", kTarget, kDate, body);
   const UnixSeconds now = DateSeconds();
+  ASSERT_TRUE(VerifyPeerRequest(kKey, "POST", kTarget, body, kDate, post_sig, now).ok());
   for (const Status& st : {
-           VerifyPeerRequest("another-cluster-key", "GET", kTarget, kDate, sig, now),
-           VerifyPeerRequest(kKey, "GET", std::string(kTarget) + "x", kDate, sig, now),
-           VerifyPeerRequest(kKey, "PUT", kTarget, kDate, sig, now),
-           VerifyPeerRequest(kKey, "GET", kTarget, kDate, "", now),
-           VerifyPeerRequest("", "GET", kTarget, kDate, SignPeerRequest("", "GET", kTarget, kDate), now),
+           VerifyPeerRequest("another-cluster-key", "GET", kTarget, "", kDate, sig, now),
+           VerifyPeerRequest(kKey, "GET", std::string(kTarget) + "x", "", kDate, sig, now),
+           VerifyPeerRequest(kKey, "PUT", kTarget, "", kDate, sig, now),
+           VerifyPeerRequest(kKey, "GET", kTarget, "", kDate, "", now),
+           VerifyPeerRequest("", "GET", kTarget, "", kDate, SignPeerRequest("", "GET", kTarget, kDate), now),
+           // The same signature does not carry another body, or none.
+           VerifyPeerRequest(kKey, "POST", kTarget, R"({"ImageName":"b"})", kDate, post_sig, now),
+           VerifyPeerRequest(kKey, "POST", kTarget, "", kDate, post_sig, now),
        }) {
     EXPECT_EQ(st.code(), Code::kUnauthenticated) << st.ToString();
     EXPECT_EQ(st.reason(), "Forbidden.PeerSignature") << st.ToString();
@@ -50,7 +64,7 @@ TEST(PeerAuthTest, RejectsWrongKeyTargetMethodOrMissingSignature) {
 TEST(PeerAuthTest, RejectsStaleMissingOrMalformedDates) {
   const UnixSeconds now = DateSeconds();
   auto verify = [&](const std::string& date, UnixSeconds at) {
-    return VerifyPeerRequest(kKey, "GET", kTarget, date, SignPeerRequest(kKey, "GET", kTarget, date), at);
+    return VerifyPeerRequest(kKey, "GET", kTarget, "", date, SignPeerRequest(kKey, "GET", kTarget, date), at);
   };
   EXPECT_TRUE(verify(kDate, now + kPeerMaxClockSkewSeconds).ok());
   for (const Status& st :
@@ -61,6 +75,57 @@ TEST(PeerAuthTest, RejectsStaleMissingOrMalformedDates) {
   }
   Status stale = verify(kDate, now + 3600);
   EXPECT_NE(stale.message().find("3600 s"), std::string::npos) << stale.message();
+}
+
+constexpr const char* kKeyId = "LTAI5tExampleKeyId";
+constexpr const char* kSecret = "the-access-key-secret";
+
+TEST(PeerSealTest, OpensASealMadeIndependentlyFromTheSpec) {
+  // Python `cryptography` AESGCM, key HMAC-SHA256(kKey, "ferry-peer-seal-v1"),
+  // nonce 00..0b, AAD = the AccessKeyId: nonce || ciphertext || tag in hex.
+  const std::string golden =
+      "000102030405060708090a0b93bb42ca2435fd56ff7ff496cd6659f5ccfcb305bf1c1e9bd03a38bdd8d92884d581358774";
+  Result<std::string> opened = OpenPeerSecret(kKey, kKeyId, golden);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, kSecret);
+}
+
+TEST(PeerSealTest, SealsRoundTripWithAFreshNonceEachTime) {
+  std::string a = SealPeerSecret(kKey, kKeyId, kSecret);
+  std::string b = SealPeerSecret(kKey, kKeyId, kSecret);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.size(), 2 * (12 + std::string(kSecret).size() + 16));
+  EXPECT_EQ(a.find(kSecret), std::string::npos);
+  EXPECT_EQ(a.find(ToHex(std::string_view(kSecret))), std::string::npos);
+  for (const std::string& sealed : {a, b}) {
+    Result<std::string> opened = OpenPeerSecret(kKey, kKeyId, sealed);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    EXPECT_EQ(*opened, kSecret);
+  }
+  Result<std::string> empty = OpenPeerSecret(kKey, "k", SealPeerSecret(kKey, "k", ""));
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(*empty, "");
+}
+
+TEST(PeerSealTest, RefusesAnotherKeyAnotherContextAlteredOrMalformedText) {
+  const std::string sealed = SealPeerSecret(kKey, kKeyId, kSecret);
+  std::string flipped = sealed;
+  flipped[30] = flipped[30] == '0' ? '1' : '0';
+  for (const auto& [key, context, text] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"another-cluster-key", kKeyId, sealed},
+           {kKey, "LTAI5tAnotherKeyId", sealed},
+           {kKey, kKeyId, flipped},
+           {kKey, kKeyId, sealed.substr(0, sealed.size() - 2)},
+           {kKey, kKeyId, sealed.substr(0, 40)},
+           {kKey, kKeyId, "zz" + sealed.substr(2)},
+           {kKey, kKeyId, sealed.substr(1)},
+       }) {
+    Result<std::string> opened = OpenPeerSecret(key, context, text);
+    ASSERT_FALSE(opened.ok()) << key << " " << context << " " << text;
+    EXPECT_EQ(opened.status().code(), Code::kUnauthenticated);
+    EXPECT_EQ(opened.status().reason(), "Forbidden.PeerSeal");
+    EXPECT_NE(opened.status().message().find(context), std::string::npos) << opened.status().message();
+  }
 }
 
 class ClusterKeyFileTest : public ::testing::Test {

@@ -42,6 +42,38 @@ TEST(PeerWireTest, PathsRoundTripThroughTheParser) {
   EXPECT_EQ(chunk->chunk_id, id);
 }
 
+TEST(PeerWireTest, CopyAndAccessKeyPathsRoundTripThroughTheParser) {
+  EXPECT_EQ(PeerCopiesPath("cn-beijing"), "/ferry/peer/v1/regions/cn-beijing/copies");
+  Result<PeerRoute> copies = ParsePeerPath(PeerCopiesPath("cn-beijing"));
+  ASSERT_TRUE(copies.ok()) << copies.status().ToString();
+  EXPECT_EQ(copies->kind, PeerRoute::Kind::kCopies);
+  EXPECT_EQ(copies->region_id, "cn-beijing");
+
+  EXPECT_EQ(PeerCopyPath("cn-beijing", "m-copy1"), "/ferry/peer/v1/regions/cn-beijing/copies/m-copy1");
+  Result<PeerRoute> copy = ParsePeerPath(PeerCopyPath("cn-beijing", "m-copy1"));
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_EQ(copy->kind, PeerRoute::Kind::kCopy);
+  EXPECT_EQ(copy->region_id, "cn-beijing");
+  EXPECT_EQ(copy->copy_image_id, "m-copy1");
+
+  const std::string lease = PeerCopyLeasePath("cn-hangzhou", "m-source", "cn-beijing", "m-copy1");
+  EXPECT_EQ(lease, "/ferry/peer/v1/regions/cn-hangzhou/images/m-source/copy-leases/cn-beijing/m-copy1");
+  Result<PeerRoute> leased = ParsePeerPath(lease);
+  ASSERT_TRUE(leased.ok()) << leased.status().ToString();
+  EXPECT_EQ(leased->kind, PeerRoute::Kind::kCopyLease);
+  EXPECT_EQ(leased->region_id, "cn-hangzhou");
+  EXPECT_EQ(leased->image_id, "m-source");
+  EXPECT_EQ(leased->copy_region_id, "cn-beijing");
+  EXPECT_EQ(leased->copy_image_id, "m-copy1");
+
+  EXPECT_EQ(PeerAccessKeyPath("LTAI5tKey"), "/ferry/peer/v1/access-keys/LTAI5tKey");
+  Result<PeerRoute> key = ParsePeerPath(PeerAccessKeyPath("LTAI5tKey"));
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(key->kind, PeerRoute::Kind::kAccessKey);
+  EXPECT_EQ(key->access_key_id, "LTAI5tKey");
+  EXPECT_EQ(key->region_id, "");
+}
+
 TEST(PeerWireTest, ParserRejectsUnknownPathsAndMalformedIds) {
   for (const char* path :
        {"/ferry/peer/v1/", "/ferry/peer/v1/regions/cn-hangzhou",
@@ -49,7 +81,12 @@ TEST(PeerWireTest, ParserRejectsUnknownPathsAndMalformedIds) {
         "/ferry/peer/v1/regions/cn-hangzhou/snapshots/manifest",
         "/ferry/peer/v1/regions/cn-hangzhou/snapshots/s-1/manifest/x",
         "/ferry/peer/v1/regions/../snapshots/s-1/manifest", "/ferry/peer/v2/regions/a/chunks/b",
-        "/ferry/peer/v1/regions/cn-hangzhou/chunks/"}) {
+        "/ferry/peer/v1/regions/cn-hangzhou/chunks/", "/ferry/peer/v1/regions/cn-hangzhou/copies/",
+        "/ferry/peer/v1/regions/cn-hangzhou/copies/m-1/x", "/ferry/peer/v1/regions/cn-hangzhou/copies/m%201",
+        "/ferry/peer/v1/regions/cn-hangzhou/images/m-1/copy-leases/cn-beijing",
+        "/ferry/peer/v1/regions/cn-hangzhou/images/m-1/copy-leases/cn-beijing/..",
+        "/ferry/peer/v1/regions/cn-hangzhou/images/m-1/leases/cn-beijing/m-2", "/ferry/peer/v1/access-keys",
+        "/ferry/peer/v1/access-keys/", "/ferry/peer/v1/access-keys/a/b", "/ferry/peer/v1/regions"}) {
     Result<PeerRoute> r = ParsePeerPath(path);
     ASSERT_FALSE(r.ok()) << path;
     EXPECT_EQ(r.status().reason(), "InvalidPeerPath.NotFound") << path;

@@ -477,6 +477,30 @@ TEST_F(PullTest, PullRateLimitSleepsForTheWireBytes) {
   EXPECT_GE(SleptTotal(), milliseconds(4500 - 300)) << "9 of 10 chunks paid for, less real time elapsed";
 }
 
+TEST_F(PullTest, PullWaitsForTheLinkItShares) {
+  // The same 10 chunks under a link cap instead of a per-copy cap, on a link
+  // another copy has just used for 300000 bytes: this pull first waits for
+  // that debt (3 s), then pays for 9 of its own 10 chunks (4.5 s).
+  Manifest m = Manifest::Empty(uint64_t{kChunk} * 10, kChunk);
+  for (size_t i = 0; i < 10; ++i) {
+    m.entries[i].zero = false;
+    m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, 1700 + i), 50000);
+  }
+  source_.SetManifest(kRegion, kSnapshot, m);
+  LinkLimiter link(100000);
+  link.Charge(300000, LinkLimiter::Steady::now());
+  options_.in_flight = 1;
+  options_.link_limiter = &link;
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->stats.wire_bytes, 500000u);
+  EXPECT_LE(SleptTotal(), milliseconds(8000));
+  EXPECT_GE(SleptTotal(), milliseconds(7500 - 300)) << "the other copy's 3 s and 9 of 10 chunks";
+  EXPECT_GE(link.ReadyAt(), LinkLimiter::Steady::now() + milliseconds(300));
+}
+
 TEST_F(PullTest, PullCancelsDuringBackoff) {
   Snapshot(Seeds(1600, 3));
   std::atomic<bool> cancel{false};

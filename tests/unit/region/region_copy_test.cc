@@ -198,7 +198,7 @@ class RegionCopyTest : public ::testing::Test {
     c.ingest_threads = 1;
     c.seed_public_image = false;
     c.object_storage = oss_.get();
-    c.resolve_region = [this](const std::string& r) { return Resolve(r); };
+    c.resolve_peer = [this](const std::string& r) -> CopyPeer* { return Resolve(r); };
     c.chunk_source = [this](const std::string&) -> Result<std::unique_ptr<ChunkSource>> {
       {
         std::lock_guard<std::mutex> lock(faults_.mu);
@@ -822,6 +822,87 @@ TEST_F(RegionCopyTest, ProgressIsReportedWhileCopying) {
   EXPECT_EQ(done->progress, 100);
   EXPECT_EQ(done->remain_time_seconds, 0);
   EXPECT_EQ(done->queue_position, 0u);
+}
+
+TEST_F(RegionCopyTest, TheSourceKeepsItsLeaseAcrossARestart) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  faults_.Block();
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(faults_.WaitHeld(1));
+  Close(kA);
+  Open(kA);
+  // The lease is in A's catalog, and B says the copy is still running.
+  EXPECT_EQ(R(kA).DeleteImage(kAlice, source, false).reason(), "OperationDenied.ImageCopying");
+  EXPECT_EQ(Copy(source, kC).status().reason(), "OperationDenied.ImageCopyConflict");
+  faults_.Release();
+  EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+  EXPECT_TRUE(R(kA).DeleteImage(kAlice, source, false).ok());
+}
+
+TEST_F(RegionCopyTest, ALeaseWhoseCopyHasEndedIsDropped) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+  // A release that never arrived (the destination died right after its
+  // commit, say): the lease still names the finished copy.
+  ASSERT_TRUE(R(kA).catalog().PutCopyLease({source, kB, *id, 0}).ok());
+  Result<std::string> again = Copy(source, kC);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(WaitCopy(kC, *again).status, "Available");
+
+  // A lease naming a copy that does not exist does not block deletion
+  // either; one naming a region nobody knows does (it cannot be checked).
+  ASSERT_TRUE(R(kA).catalog().PutCopyLease({source, kB, "m-neverexisted", 0}).ok());
+  std::string other = Import(kA, "other", {7, 8});
+  ASSERT_TRUE(R(kA).catalog().PutCopyLease({other, "xx-unknown-1", "m-elsewhere", 0}).ok());
+  EXPECT_EQ(R(kA).DeleteImage(kAlice, other, false).reason(), "OperationDenied.ImageCopying");
+  EXPECT_TRUE(R(kA).DeleteImage(kAlice, source, false).ok());
+}
+
+TEST_F(RegionCopyTest, DryRunAsksTheDestinationAndWritesNothing) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  CopyImageRequest req;
+  req.image_id = source;
+  req.destination_region_id = kB;
+  req.dry_run = true;
+  EXPECT_EQ(R(kA).CopyImage(kAlice, req).status().reason(), "DryRunOperation");
+  Result<std::string> id = Copy(source, kB, "taken");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+  req.destination_image_name = "taken";
+  EXPECT_EQ(R(kA).CopyImage(kAlice, req).status().reason(), "InvalidImageName.Duplicated");
+  DescribeImagesRequest q;
+  q.statuses = kAllStatuses;
+  Result<Page<ImageRecord>> in_b = R(kB).DescribeImages(kAlice, q);
+  ASSERT_TRUE(in_b.ok());
+  EXPECT_EQ(in_b->items.size(), 1u);
+}
+
+TEST_F(RegionCopyTest, CopyTasksAreListedOnlyWhenAskedFor) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+  std::string exported = ExportRaw(kB, *id);
+  ASSERT_FALSE(exported.empty());
+  DescribeTasksRequest all;
+  Result<Page<TaskRecord>> listed = R(kB).DescribeTasks(kAlice, all);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].action, "ExportImage");
+  DescribeTasksRequest copies;
+  copies.task_action = "CopyImage";
+  listed = R(kB).DescribeTasks(kAlice, copies);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].resource_id, *id);
+  EXPECT_EQ(listed->items[0].status, "Finished");
 }
 
 }  // namespace

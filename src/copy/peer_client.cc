@@ -1,0 +1,321 @@
+// PeerClient over Boost.Beast (peer_protocol.md).
+//
+// Each pooled connection owns its io_context, and a call runs that context
+// on the calling thread: the API is synchronous, yet every step is an async
+// Beast operation so tcp_stream's deadlines apply (blocking socket calls in
+// Asio cannot time out).
+#include "copy/peer_client.h"
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
+
+#include "common/clock.h"
+#include "copy/peer_auth.h"
+
+namespace ferry {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// Source-side corruption, from peers that predate the "Status" field: the
+// one error code that maps to kDataLoss.
+constexpr const char* kChunkCorruptedCode = "InvalidChunk.Corrupted";
+
+struct Endpoint {
+  std::string host;
+  std::string port;
+  std::string host_header;  // "host:port" as the Host header carries it
+};
+
+Result<Endpoint> ParseBaseUrl(const std::string& base_url) {
+  auto parsed = boost::urls::parse_uri(base_url);
+  if (!parsed) {
+    return InvalidArgument("", "peer base URL \"" + base_url + "\": " + parsed.error().message());
+  }
+  if (parsed->scheme() != "http") {
+    return InvalidArgument("", "peer base URL \"" + base_url + "\": only http:// is supported");
+  }
+  Endpoint out;
+  out.host = std::string(parsed->host_address());
+  if (out.host.empty()) return InvalidArgument("", "peer base URL \"" + base_url + "\" has no host");
+  out.port = parsed->has_port() ? std::string(parsed->port()) : "80";
+  std::string_view path = parsed->encoded_path();
+  if (!path.empty() && path != "/") {
+    return InvalidArgument("", "peer base URL \"" + base_url + "\" must not have a path");
+  }
+  if (parsed->has_query() || parsed->has_fragment()) {
+    return InvalidArgument("", "peer base URL \"" + base_url + "\" must not have a query or fragment");
+  }
+  out.host_header = std::string(parsed->encoded_host_and_port());
+  return out;
+}
+
+std::optional<http::verb> VerbOf(const std::string& method) {
+  if (method == "GET") return http::verb::get;
+  if (method == "PUT") return http::verb::put;
+  if (method == "POST") return http::verb::post;
+  if (method == "DELETE") return http::verb::delete_;
+  return std::nullopt;
+}
+
+struct Connection {
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  bool connected = false;
+};
+
+struct RawResponse {
+  int status = 0;
+  std::string content_type;
+  std::vector<uint8_t> body;
+  bool keep_alive = false;
+};
+
+// A failed exchange, and what a retry needs to know.
+struct TransportError {
+  Status status;
+  bool repeatable = true;         // false after a timeout or an oversized answer
+  bool response_started = false;  // some bytes of a response had arrived
+};
+
+// The Status of a peer's answer with a status outside 2xx.
+Status StatusFromHttp(int http_status, const std::string& code) {
+  if (code == kChunkCorruptedCode) return Status(Code::kDataLoss, code, "");
+  if (http_status >= 500) return Status(Code::kUnavailable, code, "");
+  switch (http_status) {
+    case 400:
+      return Status(Code::kInvalidArgument, code, "");
+    case 401:
+    case 403:
+      return Status(Code::kPermissionDenied, code, "");
+    case 404:
+      return Status(Code::kNotFound, code, "");
+    case 409:
+      return Status(Code::kAborted, code, "");
+    case 429:
+      return Status(Code::kResourceExhausted, code, "");
+    default:
+      return Status(Code::kInternal, code, "");
+  }
+}
+
+class BeastPeerClient final : public PeerClient {
+ public:
+  BeastPeerClient(const PeerClientOptions& options, Endpoint endpoint)
+      : options_(options),
+        endpoint_(std::move(endpoint)),
+        max_connections_(std::max(1u, options.max_connections)) {}
+
+  const std::string& base_url() const override { return options_.base_url; }
+
+  Result<PeerResponse> Call(const std::string& method, const std::string& target,
+                            const std::string& body) override {
+    std::optional<http::verb> verb = VerbOf(method);
+    if (!verb) {
+      return InvalidArgument("", "peer call " + method + " " + target + ": the method must be GET, PUT, POST "
+                                 "or DELETE");
+    }
+    try {
+      // A kept-alive connection the peer has closed since its last use fails
+      // on first use; that costs one reconnect, not a failed call. A GET is
+      // repeated after any such failure; a write only when no byte of the
+      // answer arrived, which is how a connection closed while idle fails
+      // (a repeated AcceptCopy cannot create a second image: peer_protocol.md).
+      for (int attempt = 0;; ++attempt) {
+        std::unique_ptr<Connection> conn = Acquire();
+        const bool reused = conn->connected;
+        RawResponse response;
+        std::optional<TransportError> error = Exchange(*conn, *verb, method, target, body, &response);
+        if (error) {
+          Release(std::move(conn), false);
+          const bool repeatable = *verb == http::verb::get || !error->response_started;
+          if (reused && attempt == 0 && error->repeatable && repeatable) {
+            DropIdle();  // a peer restart makes every idle connection stale
+            continue;
+          }
+          return error->status;
+        }
+        Release(std::move(conn), response.keep_alive);
+        if (response.status < 200 || response.status > 299) return ErrorFromResponse(method, target, response);
+        PeerResponse out;
+        out.status = response.status;
+        out.content_type = std::move(response.content_type);
+        out.body = std::move(response.body);
+        return out;
+      }
+    } catch (const std::exception& e) {
+      return Internal("peer " + method + " " + endpoint_.host_header + target + ": " + e.what());
+    }
+  }
+
+ private:
+  // Runs one async operation on the connection's context to completion.
+  template <class Start>
+  beast::error_code Run(Connection& conn, Start start) {
+    beast::error_code result = asio::error::operation_aborted;
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    conn.ioc.restart();
+    conn.ioc.run();
+    return result;
+  }
+
+  std::optional<TransportError> Exchange(Connection& conn, http::verb verb, const std::string& method,
+                                         const std::string& target, const std::string& body,
+                                         RawResponse* out) {
+    const auto timeout = std::chrono::milliseconds(std::max(1, options_.timeout_ms));
+    auto fail = [&](const std::string& step, const beast::error_code& ec, bool response_started = false) {
+      conn.connected = false;
+      beast::error_code ignored;
+      conn.stream.socket().close(ignored);
+      const std::string what = "peer " + endpoint_.host_header + " (" + method + " " + target + ")";
+      if (ec == http::error::body_limit) {
+        // Not a passing failure: asking again brings the same answer.
+        return TransportError{Internal(what + " answered with more than " +
+                                       std::to_string(options_.max_response_bytes) + " bytes"),
+                              false, response_started};
+      }
+      return TransportError{Unavailable(step + " " + what + ": " + ec.message()), ec != beast::error::timeout,
+                            response_started};
+    };
+    if (!conn.connected) {
+      tcp::resolver resolver(conn.ioc);
+      tcp::resolver::results_type endpoints;
+      beast::error_code ec = Run(conn, [&](auto handler) {
+        resolver.async_resolve(endpoint_.host, endpoint_.port,
+                               [&endpoints, handler](beast::error_code e, tcp::resolver::results_type r) {
+                                 endpoints = std::move(r);
+                                 handler(e);
+                               });
+      });
+      if (ec) return fail("resolving", ec);
+      conn.stream.expires_after(timeout);
+      ec = Run(conn, [&](auto handler) { conn.stream.async_connect(endpoints, handler); });
+      if (ec) return fail("connecting to", ec);
+      conn.stream.socket().set_option(tcp::no_delay(true), ec);
+      conn.buffer.clear();
+      conn.connected = true;
+    }
+
+    const std::string date = FormatTimeSeconds(SystemClock::Get().Now());
+    http::request<http::string_body> request{verb, target, 11};
+    request.set(http::field::host, endpoint_.host_header);
+    request.set(http::field::user_agent, "ferry-peer/1");
+    request.set(kPeerDateHeader, date);
+    request.set(kPeerSignatureHeader, SignPeerRequest(options_.cluster_key, method, target, date, body));
+    if (!body.empty()) request.set(http::field::content_type, "application/json");
+    request.body() = body;
+    request.keep_alive(true);
+    request.prepare_payload();
+    conn.stream.expires_after(timeout);
+    beast::error_code ec = Run(conn, [&](auto handler) { http::async_write(conn.stream, request, handler); });
+    if (ec) return fail("sending to", ec);
+
+    http::response_parser<http::vector_body<uint8_t>> parser;
+    parser.body_limit(options_.max_response_bytes);
+    conn.stream.expires_after(timeout);
+    ec = Run(conn, [&](auto handler) { http::async_read(conn.stream, conn.buffer, parser, handler); });
+    if (ec) return fail("reading the response from", ec, parser.got_some());
+    out->status = static_cast<int>(parser.get().result_int());
+    out->content_type = std::string(parser.get()[http::field::content_type]);
+    out->keep_alive = parser.get().keep_alive();
+    out->body = std::move(parser.get().body());
+    return std::nullopt;
+  }
+
+  Status ErrorFromResponse(const std::string& method, const std::string& target,
+                           const RawResponse& response) const {
+    std::string code, message, request_id, status_name;
+    nlohmann::json body = nlohmann::json::parse(response.body.begin(), response.body.end(), nullptr, false);
+    if (body.is_object()) {
+      auto text = [&body](const char* key) {
+        auto it = body.find(key);
+        return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      code = text("Code");
+      message = text("Message");
+      request_id = text("RequestId");
+      status_name = text("Status");
+    }
+    // A Ferry peer names the internal code: the error is passed on as the
+    // peer raised it, so an ECS error from another process reads the same.
+    if (!code.empty() && !status_name.empty()) {
+      Code named = CodeFromName(status_name);
+      if (named == Code::kOk) named = Code::kInternal;  // an error that says OK is not one
+      return Status(named, code, message);
+    }
+    std::string text =
+        "peer " + endpoint_.host_header + " " + method + " " + target + ": HTTP " + std::to_string(response.status);
+    if (!code.empty()) text += " " + code;
+    if (!message.empty()) text += ": " + message;
+    if (!request_id.empty()) text += " (RequestId " + request_id + ")";
+    Status mapped = StatusFromHttp(response.status, code);
+    return Status(mapped.code(), mapped.reason(), text);
+  }
+
+  std::unique_ptr<Connection> Acquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !idle_.empty() || open_ < max_connections_; });
+    if (!idle_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+    ++open_;
+    lock.unlock();
+    return std::make_unique<Connection>();
+  }
+
+  void Release(std::unique_ptr<Connection> conn, bool reusable) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (reusable && conn->connected) {
+        idle_.push_back(std::move(conn));
+      } else {
+        --open_;
+      }
+    }
+    cv_.notify_one();
+    // A connection not kept is destroyed here, outside the lock.
+  }
+
+  void DropIdle() {
+    std::vector<std::unique_ptr<Connection>> stale;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stale.swap(idle_);
+      open_ -= static_cast<unsigned>(stale.size());
+    }
+    cv_.notify_all();
+  }
+
+  const PeerClientOptions options_;
+  const Endpoint endpoint_;
+  const unsigned max_connections_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;                     // idle_ or open_ changed
+  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
+  unsigned open_ = 0;                              // idle + in use; guarded by mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PeerClient>> NewPeerClient(const PeerClientOptions& options) {
+  ASSIGN_OR_RETURN(Endpoint endpoint, ParseBaseUrl(options.base_url));
+  return std::unique_ptr<PeerClient>(std::make_unique<BeastPeerClient>(options, std::move(endpoint)));
+}
+
+}  // namespace ferry

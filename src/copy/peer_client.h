@@ -1,0 +1,55 @@
+// PeerClient: signed HTTP/1.1 calls to another Ferry process's peer API
+// (peer_protocol.md), over a small pool of kept-alive connections. The
+// chunk source (HttpChunkSource), the remote copy peer (region layer) and
+// the peer account lookup (api layer) all talk to peers through it.
+//
+// Errors: transport failures (refused, reset, timeout, a response cut short)
+// and 5xx other than a peer's own error body are kUnavailable — the Status a
+// caller retries with backoff. A peer's JSON error body
+// {"RequestId","Code","Message","Status"} becomes a Status with that Code as
+// its reason, that Message, and the code named by "Status" (CodeName: "NotFound",
+// "AlreadyExists", ...) as its code, so an ECS error raised in another
+// process reaches the client unchanged.
+//
+// Threading: thread-safe; at most `max_connections` requests run at once,
+// later callers wait for a free connection.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ferry {
+
+struct PeerClientOptions {
+  std::string base_url;     // "http://127.0.0.1:8080" — the peer's server
+  std::string cluster_key;  // shared secret of the cluster (peer_protocol.md)
+  int timeout_ms = 30000;   // per step: resolve, connect, write, read
+  unsigned max_connections = 8;
+  uint64_t max_response_bytes = 64u << 20;
+};
+
+struct PeerResponse {
+  int status = 0;  // always 2xx: other statuses are returned as a Status
+  std::string content_type;
+  std::vector<uint8_t> body;
+};
+
+class PeerClient {
+ public:
+  virtual ~PeerClient() = default;
+  // `method` GET, PUT, POST or DELETE; `target` the path (no query string);
+  // `body` sent as is (Content-Type application/json when not empty) and
+  // covered by the signature.
+  virtual Result<PeerResponse> Call(const std::string& method, const std::string& target,
+                                    const std::string& body = "") = 0;
+  virtual const std::string& base_url() const = 0;
+};
+
+// kInvalidArgument when `base_url` is not http://host[:port].
+Result<std::unique_ptr<PeerClient>> NewPeerClient(const PeerClientOptions& options);
+
+}  // namespace ferry

@@ -1,0 +1,305 @@
+// PeerClient against a scripted in-process HTTP server: signed bodies, the
+// mapping of peer answers to Status, and the one retry on a stale
+// kept-alive connection.
+#include "copy/peer_client.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "copy/peer_auth.h"
+#include "unit/copy/fake_peer_server.h"
+
+namespace ferry {
+namespace {
+
+using peertest::ErrorBody;
+using peertest::FakePeerServer;
+using peertest::Reply;
+namespace http = peertest::http;
+namespace asio = peertest::asio;
+using tcp = peertest::tcp;
+
+constexpr const char* kKey = "peer-client-test-cluster-key";
+
+std::unique_ptr<PeerClient> ClientFor(const FakePeerServer& server, int timeout_ms = 10000) {
+  PeerClientOptions options;
+  options.base_url = server.base_url();
+  options.cluster_key = kKey;
+  options.timeout_ms = timeout_ms;
+  options.max_connections = 2;
+  Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  return client.ok() ? std::move(client).value() : nullptr;
+}
+
+// A Ferry peer's error body: the internal code travels by name.
+std::string FerryError(const std::string& code, const std::string& status, const std::string& message) {
+  return nlohmann::json{{"RequestId", "REQ-2"}, {"Code", code}, {"Message", message}, {"Status", status}}.dump();
+}
+
+struct Seen {
+  std::string method, target, body, content_type, date, signature;
+  Status auth;
+};
+
+TEST(CodeFromNameTest, InvertsCodeNameAndTreatsUnknownNamesAsInternal) {
+  for (Code code : {Code::kOk, Code::kInvalidArgument, Code::kNotFound, Code::kAlreadyExists,
+                    Code::kFailedPrecondition, Code::kPermissionDenied, Code::kUnauthenticated,
+                    Code::kResourceExhausted, Code::kUnavailable, Code::kAborted, Code::kCancelled,
+                    Code::kDataLoss, Code::kInternal}) {
+    EXPECT_EQ(CodeFromName(CodeName(code)), code) << CodeName(code);
+  }
+  EXPECT_EQ(CodeFromName("NoSuchCode"), Code::kInternal);
+  EXPECT_EQ(CodeFromName(""), Code::kInternal);
+  EXPECT_EQ(CodeFromName("notfound"), Code::kInternal);
+}
+
+TEST(PeerClientTest, SignsMethodTargetAndBodyAndReturnsTheAnswer) {
+  std::mutex mu;
+  std::vector<Seen> seen;
+  FakePeerServer server([&](const http::request<http::string_body>& r) {
+    Seen s;
+    s.method = std::string(r.method_string());
+    s.target = std::string(r.target());
+    s.body = r.body();
+    s.content_type = std::string(r[http::field::content_type]);
+    s.date = std::string(r[kPeerDateHeader]);
+    s.signature = std::string(r[kPeerSignatureHeader]);
+    s.auth = VerifyPeerRequest(kKey, s.method, s.target, s.body, s.date, s.signature, SystemClock::Get().Now());
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(s);
+    return Reply{.status = 200, .body = R"({"ImageId":"m-1"})", .content_type = "application/json"};
+  });
+  auto client = ClientFor(server);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->base_url(), server.base_url());
+
+  const std::string body = R"({"ImageName":"copy-of-web"})";
+  Result<PeerResponse> posted = client->Call("POST", "/ferry/peer/v1/regions/cn-beijing/copies", body);
+  ASSERT_TRUE(posted.ok()) << posted.status().ToString();
+  EXPECT_EQ(posted->status, 200);
+  EXPECT_EQ(posted->content_type, "application/json");
+  EXPECT_EQ(std::string(posted->body.begin(), posted->body.end()), R"({"ImageId":"m-1"})");
+  ASSERT_TRUE(client->Call("GET", "/ferry/peer/v1/regions/cn-beijing/copies/m-1").ok());
+  ASSERT_TRUE(client->Call("PUT", "/ferry/peer/v1/regions/a/images/m-1/copy-leases/b/m-2").ok());
+  ASSERT_TRUE(client->Call("DELETE", "/ferry/peer/v1/regions/a/images/m-1/copy-leases/b/m-2").ok());
+
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].body, body);
+  EXPECT_EQ(seen[0].content_type, "application/json");
+  EXPECT_EQ(seen[1].method, "GET");
+  EXPECT_EQ(seen[1].body, "");
+  EXPECT_EQ(seen[2].method, "PUT");
+  EXPECT_EQ(seen[3].method, "DELETE");
+  for (const Seen& s : seen) EXPECT_TRUE(s.auth.ok()) << s.method << " " << s.auth.ToString();
+  // The signature covers the body: the same headers with another body fail.
+  Status replayed = VerifyPeerRequest(kKey, "POST", seen[0].target, R"({"ImageName":"other"})", seen[0].date,
+                                      seen[0].signature, SystemClock::Get().Now());
+  EXPECT_EQ(replayed.reason(), "Forbidden.PeerSignature") << replayed.ToString();
+  // All four calls shared one kept-alive connection.
+  EXPECT_EQ(server.accepted(), 1);
+}
+
+TEST(PeerClientTest, AFerryPeersErrorKeepsItsCodeReasonAndMessage) {
+  FakePeerServer server([](const http::request<http::string_body>& r) {
+    std::string target(r.target());
+    if (target.ends_with("/dup"))
+      return Reply{400, FerryError("InvalidImageName.Duplicated", "AlreadyExists", "The name is taken.")};
+    if (target.ends_with("/dry"))
+      return Reply{400, FerryError("DryRunOperation", "InvalidArgument", "Request validation has been passed.")};
+    if (target.ends_with("/conflict"))
+      return Reply{409, FerryError("OperationDenied.ImageCopyConflict", "FailedPrecondition", "busy")};
+    if (target.ends_with("/internal")) return Reply{500, FerryError("InternalError", "Internal", "bug")};
+    if (target.ends_with("/down")) return Reply{503, FerryError("ServiceUnavailable", "Unavailable", "stopping")};
+    if (target.ends_with("/weird")) return Reply{400, FerryError("Odd", "NoSuchCode", "odd")};
+    if (target.ends_with("/ok")) return Reply{400, FerryError("Odd", "OK", "says ok")};
+    return Reply{404, FerryError("InvalidImageId.NotFound", "NotFound", "The image m-9 is gone.")};
+  });
+  auto client = ClientFor(server);
+  ASSERT_NE(client, nullptr);
+  struct Case {
+    std::string path;
+    Code code;
+    std::string reason, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/dup", Code::kAlreadyExists, "InvalidImageName.Duplicated", "The name is taken."},
+           {"/dry", Code::kInvalidArgument, "DryRunOperation", "Request validation has been passed."},
+           {"/conflict", Code::kFailedPrecondition, "OperationDenied.ImageCopyConflict", "busy"},
+           {"/internal", Code::kInternal, "InternalError", "bug"},
+           {"/down", Code::kUnavailable, "ServiceUnavailable", "stopping"},
+           {"/weird", Code::kInternal, "Odd", "odd"},
+           {"/ok", Code::kInternal, "Odd", "says ok"},
+           {"/gone", Code::kNotFound, "InvalidImageId.NotFound", "The image m-9 is gone."},
+       }) {
+    for (const char* method : {"GET", "POST"}) {
+      Result<PeerResponse> r = client->Call(method, "/ferry/peer/v1" + c.path, "{}");
+      ASSERT_FALSE(r.ok()) << c.path;
+      EXPECT_EQ(r.status().code(), c.code) << c.path << " " << r.status().ToString();
+      EXPECT_EQ(r.status().reason(), c.reason) << c.path;
+      EXPECT_EQ(r.status().message(), c.message) << c.path;
+    }
+  }
+}
+
+TEST(PeerClientTest, AnswersWithoutTheStatusFieldMapFromTheHttpStatus) {
+  FakePeerServer server([](const http::request<http::string_body>& r) {
+    std::string target(r.target());
+    if (target.ends_with("/400")) return Reply{400, ErrorBody("InvalidParameter")};
+    if (target.ends_with("/403")) return Reply{403, ErrorBody("Forbidden.PeerSignature")};
+    if (target.ends_with("/404")) return Reply{404, ErrorBody("InvalidSnapshotId.NotFound")};
+    if (target.ends_with("/409")) return Reply{409, ErrorBody("OperationConflict")};
+    if (target.ends_with("/corrupt")) return Reply{500, ErrorBody("InvalidChunk.Corrupted")};
+    if (target.ends_with("/503")) return Reply{503, ErrorBody("ServiceUnavailable")};
+    if (target.ends_with("/502"))
+      return Reply{.status = 502, .body = "<html>bad gateway</html>", .content_type = "text/html"};
+    if (target.ends_with("/html404"))
+      return Reply{.status = 404, .body = "<html>no</html>", .content_type = "text/html"};
+    return Reply{.status = 418, .body = "teapot", .content_type = "text/plain"};
+  });
+  auto client = ClientFor(server);
+  ASSERT_NE(client, nullptr);
+  struct Case {
+    std::string path;
+    int http;
+    Code code;
+    std::string reason;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/400", 400, Code::kInvalidArgument, "InvalidParameter"},
+           {"/403", 403, Code::kPermissionDenied, "Forbidden.PeerSignature"},
+           {"/404", 404, Code::kNotFound, "InvalidSnapshotId.NotFound"},
+           {"/409", 409, Code::kAborted, "OperationConflict"},
+           {"/corrupt", 500, Code::kDataLoss, "InvalidChunk.Corrupted"},
+           {"/503", 503, Code::kUnavailable, "ServiceUnavailable"},
+           {"/502", 502, Code::kUnavailable, ""},
+           {"/html404", 404, Code::kNotFound, ""},
+           {"/418", 418, Code::kInternal, ""},
+       }) {
+    Result<PeerResponse> r = client->Call("GET", "/ferry/peer/v1" + c.path);
+    ASSERT_FALSE(r.ok()) << c.path;
+    EXPECT_EQ(r.status().code(), c.code) << c.path << " " << r.status().ToString();
+    EXPECT_EQ(r.status().reason(), c.reason) << c.path;
+    // The evidence: which peer, which call, the HTTP status, the request id.
+    const std::string& m = r.status().message();
+    EXPECT_NE(m.find("GET /ferry/peer/v1" + c.path), std::string::npos) << m;
+    EXPECT_NE(m.find("127.0.0.1"), std::string::npos) << m;
+    EXPECT_NE(m.find("HTTP " + std::to_string(c.http)), std::string::npos) << m;
+    if (!c.reason.empty()) {
+      EXPECT_NE(m.find("REQ-1"), std::string::npos) << m;
+    }
+  }
+}
+
+TEST(PeerClientTest, RepeatsAnyCallOnceWhenAKeptAliveConnectionWasClosedWhileIdle) {
+  FakePeerServer server([](const http::request<http::string_body>&) {
+    return Reply{.status = 200, .body = "{}", .close_after = true};  // says keep-alive, then hangs up
+  });
+  auto client = ClientFor(server);
+  ASSERT_NE(client, nullptr);
+  for (const char* method : {"POST", "PUT", "DELETE", "GET", "POST"}) {
+    Result<PeerResponse> r = client->Call(method, "/ferry/peer/v1/regions/a/copies", "{}");
+    ASSERT_TRUE(r.ok()) << method << " " << r.status().ToString();
+  }
+  // Every call after the first met a stale connection and reconnected once;
+  // none reached the server twice.
+  EXPECT_EQ(server.accepted(), 5);
+  EXPECT_EQ(server.requests(), 5);
+}
+
+TEST(PeerClientTest, AnAnswerCutShortRepeatsAGetButNotAWrite) {
+  std::mutex mu;
+  int calls = 0;
+  // Call 1 answers (the connection is then kept); call 2 is cut short.
+  FakePeerServer server([&](const http::request<http::string_body>&) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++calls;
+    return calls % 2 == 0 ? Reply{.partial = true} : Reply{.status = 200, .body = "{}"};
+  });
+  auto client = ClientFor(server);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Call("PUT", "/ferry/peer/v1/x", "").ok());
+  Result<PeerResponse> put = client->Call("PUT", "/ferry/peer/v1/x", "");
+  EXPECT_EQ(put.status().code(), Code::kUnavailable) << put.status().ToString();
+  EXPECT_EQ(server.requests(), 2);  // the write was not sent again
+
+  ASSERT_TRUE(client->Call("GET", "/ferry/peer/v1/x").ok());  // call 3, on a new connection
+  Result<PeerResponse> get = client->Call("GET", "/ferry/peer/v1/x");  // call 4 cut, call 5 answers
+  EXPECT_TRUE(get.ok()) << get.status().ToString();
+  EXPECT_EQ(server.requests(), 5);
+}
+
+TEST(PeerClientTest, TransportFailuresAreUnavailableAndAFreshConnectionIsNotRetried) {
+  FakePeerServer dropping([](const http::request<http::string_body>&) { return Reply{.drop = true}; });
+  auto client = ClientFor(dropping);
+  ASSERT_NE(client, nullptr);
+  Result<PeerResponse> dropped = client->Call("POST", "/ferry/peer/v1/regions/a/copies", "{}");
+  EXPECT_EQ(dropped.status().code(), Code::kUnavailable) << dropped.status().ToString();
+  EXPECT_EQ(dropping.requests(), 1);
+
+  FakePeerServer stalled([](const http::request<http::string_body>&) { return Reply{.stall = true}; });
+  auto slow = ClientFor(stalled, /*timeout_ms=*/200);
+  ASSERT_NE(slow, nullptr);
+  Result<PeerResponse> timed_out = slow->Call("GET", "/ferry/peer/v1/regions/a/copies/m-1");
+  EXPECT_EQ(timed_out.status().code(), Code::kUnavailable) << timed_out.status().ToString();
+  EXPECT_EQ(stalled.accepted(), 1);
+
+  uint16_t port = 0;
+  {
+    asio::io_context ioc;
+    tcp::acceptor probe(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = probe.local_endpoint().port();
+  }  // closed: nothing listens there now
+  PeerClientOptions options;
+  options.base_url = "http://127.0.0.1:" + std::to_string(port);
+  options.cluster_key = kKey;
+  auto refused = NewPeerClient(options);
+  ASSERT_TRUE(refused.ok());
+  Result<PeerResponse> r = (*refused)->Call("GET", "/ferry/peer/v1/access-keys/k");
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos);
+}
+
+TEST(PeerClientTest, AnOversizedAnswerIsRefusedWithoutRetry) {
+  FakePeerServer server([](const http::request<http::string_body>&) {
+    return Reply{.status = 200, .body = std::string(4096, 'x')};
+  });
+  PeerClientOptions options;
+  options.base_url = server.base_url();
+  options.cluster_key = kKey;
+  options.max_response_bytes = 1024;
+  auto client = NewPeerClient(options);
+  ASSERT_TRUE(client.ok());
+  Result<PeerResponse> r = (*client)->Call("GET", "/ferry/peer/v1/x");
+  EXPECT_EQ(r.status().code(), Code::kInternal) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("1024"), std::string::npos);
+  EXPECT_EQ(server.requests(), 1);
+}
+
+TEST(PeerClientTest, RefusesBadBaseUrlsAndMethods) {
+  for (const char* url : {"https://example.invalid", "http://", "http://127.0.0.1:80/path", "not a url",
+                          "http://127.0.0.1:8080/?q=1"}) {
+    PeerClientOptions options;
+    options.base_url = url;
+    Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
+    ASSERT_FALSE(client.ok()) << url;
+    EXPECT_EQ(client.status().code(), Code::kInvalidArgument) << url;
+    EXPECT_NE(client.status().message().find(url), std::string::npos) << client.status().message();
+  }
+  FakePeerServer server([](const http::request<http::string_body>&) { return Reply{.status = 200}; });
+  auto client = ClientFor(server);
+  ASSERT_NE(client, nullptr);
+  Result<PeerResponse> patch = client->Call("PATCH", "/ferry/peer/v1/x");
+  EXPECT_EQ(patch.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(server.requests(), 0);
+}
+
+}  // namespace
+}  // namespace ferry
