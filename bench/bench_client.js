@@ -82,14 +82,14 @@ async function main() {
   } else if (mode === 'copy' && rest.length === 4) {
     imageId = await copyImage(endpoint, ...rest);
   } else {
-    throw new Error('usage: copy_client.js import ENDPOINT REGION BUCKET OBJECT NAME\n' +
-                    '       copy_client.js copy ENDPOINT SOURCE_REGION DEST_REGION IMAGE_ID NAME');
+    throw new Error('usage: bench_client.js import ENDPOINT REGION BUCKET OBJECT NAME\n' +
+                    '       bench_client.js copy ENDPOINT SOURCE_REGION DEST_REGION IMAGE_ID NAME');
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   console.log(JSON.stringify({ seconds, imageId }));
 }
 
 main().catch((err) => {
-  console.error(`copy_client: ${err.message}`);
+  console.error(`bench_client: ${err.message}`);
   process.exit(1);
 });

@@ -1,6 +1,8 @@
 # Shared by the benchmark scripts: sourced after they set $work, $keep and
-# $bench_name. Prepares the work directory (refusing tmpfs), stops the
-# server by $server_pid on exit, and defines the timing helpers.
+# $bench_name. Prepares the work directory (refusing tmpfs), stops on exit
+# every process it was told about (by pid: $server_pid, and each pid passed to
+# track_pid), runs the script's bench_cleanup_extra if it defines one (network
+# namespaces, ...), and defines the timing and readiness helpers.
 
 rm -rf "$work"
 mkdir -p "$work"
@@ -11,13 +13,25 @@ if [[ "$(stat -f -c %T "$work")" == "tmpfs" ]]; then
 fi
 
 server_pid=
+tracked_pids=()
+track_pid() { tracked_pids+=("$1"); }
+
+# stop_pid PID: SIGTERM, up to 10 s to exit, then SIGKILL.
+stop_pid() {
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
 cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  local pid i
+  # Newest first: clients and proxies before the servers they talk to.
+  for ((i = ${#tracked_pids[@]} - 1; i >= 0; i--)); do stop_pid "${tracked_pids[$i]}"; done
+  if [[ -n "$server_pid" ]]; then stop_pid "$server_pid"; fi
+  if declare -F bench_cleanup_extra >/dev/null; then bench_cleanup_extra || true; fi
   if ((keep == 0)); then rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -32,3 +46,91 @@ seconds_of() {  # seconds_of CMD...: wall time of a command, in seconds
   awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'
 }
 mib_per_s() { awk -v bytes="$1" -v secs="$2" 'BEGIN { printf "%.0f", bytes / 1048576 / secs }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# wait_ready FILE PID LOG: waits (30 s at most) until FILE is non-empty; fails
+# with the tail of LOG if PID exits first.
+wait_ready() {
+  local file=$1 pid=$2 logfile=$3
+  for _ in $(seq 300); do
+    [[ -s "$file" ]] && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$bench_name: process $pid exited before it was ready; $logfile:" >&2
+      tail -20 "$logfile" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "$bench_name: $file not written after 30 s; $logfile:" >&2
+  tail -20 "$logfile" >&2
+  exit 1
+}
+
+# json_field FILE FIELD: one top-level field of a JSON file.
+json_field() { node -p "JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'))[process.argv[2]]" "$1" "$2"; }
+
+# free_ports N: N distinct loopback TCP ports that were free a moment ago.
+free_ports() {
+  node -e '
+    const net = require("net");
+    const servers = [];
+    let left = Number(process.argv[1]);
+    for (let i = 0; i < left; i++) {
+      const s = net.createServer().listen(0, "127.0.0.1", () => {
+        servers.push(s);
+        if (--left === 0) {
+          console.log(servers.map((x) => x.address().port).join(" "));
+          servers.forEach((x) => x.close());
+        }
+      });
+    }' "$1"
+}
+
+# peak_rss_mib PID: VmHWM of a running process, in MiB.
+peak_rss_mib() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+CHUNK_BYTES=$((4 * 1024 * 1024))
+
+# make_image IMAGE SIZE_GIB DATA_MIB: a raw disk of SIZE_GIB GiB holding an ext4
+# file system with ~DATA_MIB MiB of realistic files (bench/make_tree.sh), the
+# rest free. Sets image_bytes, data_bytes (bytes in non-zero 4 MiB chunks,
+# counted with an untimed sparse dd) and files.
+make_image() {
+  local image=$1 size_gib=$2 data_mib=$3 tree=$work/tree
+  "$repo_dir/bench/make_tree.sh" "$tree" "$data_mib"
+  files=$(find "$tree" -type f | wc -l)
+  truncate -s "${size_gib}G" "$image"
+  mkfs.ext4 -q -F -L ferry-bench -d "$tree" "$image" >/dev/null
+  rm -rf "$tree"
+  image_bytes=$(stat -c %s "$image")
+  dd if="$image" of="$work/dd-sparse" bs=$CHUNK_BYTES conv=sparse status=none
+  data_bytes=$(($(stat -c '%b * %B' "$work/dd-sparse")))
+  rm -f "$work/dd-sparse"
+  sync
+}
+
+# make_version2 IMAGE IMAGE_V2 PERCENT: a sparse copy of IMAGE with PERCENT% of
+# its 4 MiB blocks overwritten with random data, evenly spaced over the whole
+# disk. Sets blocks and changed (block counts).
+make_version2() {
+  local image=$1 image_v2=$2 percent=$3 stride i
+  cp --sparse=always "$image" "$image_v2"
+  blocks=$(($(stat -c %s "$image") / CHUNK_BYTES))
+  changed=$((blocks * percent / 100))
+  ((changed >= 1)) || changed=1
+  stride=$((blocks / changed))
+  for ((i = 0; i < changed; i++)); do
+    dd if=/dev/urandom of="$image_v2" bs=$CHUNK_BYTES count=1 seek=$((i * stride + stride / 2)) \
+      conv=notrunc status=none
+  done
+  sync
+}
+
+# metric_value NAME REGION < METRICS: a per-region counter from the text of
+# /metrics on stdin (0 when absent).
+metric_value() {
+  awk -v name="$1" -v region="$2" '$1 == name "{region=\"" region "\"}" { v = $2 } END { print v + 0 }'
+}
+
+# random_hex BYTES: BYTES random bytes as hex.
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }

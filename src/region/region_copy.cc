@@ -382,6 +382,20 @@ Result<std::string> RegionImpl::AcceptCopy(const CopyTarget& t) {
        sources}}.dump();
   task.creation_time = now;
 
+  if (!t.image_id.empty() && !t.dry_run) {
+    // A repeated AcceptCopy (the source's call was retried after its answer
+    // was lost) names the same new image: it gets the copy already made.
+    Result<ImageRecord> existing = catalog_->GetImage(t.image_id);
+    if (existing.ok()) {
+      if (existing->is_copied && existing->account_id == t.account_id &&
+          existing->source_region_id == t.source_region_id && existing->source_image_id == src.image_id) {
+        return existing->image_id;
+      }
+      return AlreadyExists("InvalidImageId.Duplicated", "image " + t.image_id + " already exists in region " +
+                                                            config_.region_id + " and is not this copy");
+    }
+    if (existing.status().code() != Code::kNotFound) return existing.status();
+  }
   if (t.dry_run) {
     ASSIGN_OR_RETURN(bool taken, NameTaken(t.account_id, image.name, ""));
     if (taken) return DuplicatedName(image.name);

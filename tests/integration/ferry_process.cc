@@ -1,7 +1,10 @@
 #include "integration/ferry_process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/ids.h"
 
@@ -95,6 +99,23 @@ ScratchDir::~ScratchDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+uint16_t FreeLoopbackPort() {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_TRUE(fd.valid()) << "socket: " << std::strerror(errno);
+  if (!fd.valid()) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "bind/getsockname 127.0.0.1:0: " << std::strerror(errno);
+    return 0;
+  }
+  return ntohs(addr.sin_port);
+}
+
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;
@@ -163,7 +184,7 @@ bool FerryServer::Start(std::string* error) {
   // Each start gets a fresh log; the previous one stays for post-mortems.
   std::filesystem::rename(log_path_, log_path_ + ".prev", ec);
   ExecSpec spec;
-  spec.args = {FERRY_BINARY, "serve", "--listen", "127.0.0.1:0", "--data", data_dir_, "--ready-file", ready_path_,
+  spec.args = {FERRY_BINARY, "serve", "--listen", listen_, "--data", data_dir_, "--ready-file", ready_path_,
                "--threads", "4", "--log-level", "info"};
   spec.args.insert(spec.args.end(), extra_args_.begin(), extra_args_.end());
   EnvMap env = {{"FERRY_ACCESS_KEY_ID", kRootKeyId},

@@ -59,6 +59,9 @@ class FerryServer {
   FerryServer(const FerryServer&) = delete;
   FerryServer& operator=(const FerryServer&) = delete;
 
+  // Address for --listen on the next Start(); "127.0.0.1:0" (any free
+  // port) unless set. A cluster's processes need their ports before start.
+  void set_listen(std::string address) { listen_ = std::move(address); }
   // Extra command-line arguments and environment for the next Start().
   void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   void set_extra_env(EnvMap env) { extra_env_ = std::move(env); }
@@ -85,10 +88,16 @@ class FerryServer {
   std::string log_path_;
   std::string ready_path_;
   std::string endpoint_;
+  std::string listen_ = "127.0.0.1:0";
   std::vector<std::string> extra_args_;
   EnvMap extra_env_;
   pid_t pid_ = -1;
 };
+
+// A loopback TCP port that was free a moment ago: bound to 127.0.0.1:0,
+// read back and closed. Another process may take it before the caller binds
+// it; the caller's start then fails loudly rather than silently.
+uint16_t FreeLoopbackPort();
 
 // Reads a whole file; "" when missing.
 std::string ReadAll(const std::string& path);

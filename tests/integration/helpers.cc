@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "common/fs_util.h"
+#include "common/ids.h"
 #include "integration/ferry_process.h"
 
 namespace ferry::testing {
@@ -96,6 +99,143 @@ std::string RelatedItem(const json& task, const std::string& name) {
   } catch (const json::exception&) {
   }
   return "";
+}
+
+json DescribeImageIn(EcsClient& client, const std::string& region, const std::string& image_id) {
+  json body = CallOk(client, "DescribeImages",
+                     {{"RegionId", region}, {"ImageId", image_id}, {"Status", kAllImageStatuses}});
+  if (!body.contains("Images") || !body["Images"].contains("Image")) {
+    ADD_FAILURE() << "DescribeImages in " << region << " answered without Images.Image: " << body.dump();
+    return json::array();
+  }
+  return body["Images"]["Image"];
+}
+
+json WaitForTaskIn(EcsClient& client, const std::string& region, const std::string& task_id,
+                   std::chrono::seconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  json task;
+  while (std::chrono::steady_clock::now() < until) {
+    task = CallOk(client, "DescribeTaskAttribute", {{"RegionId", region}, {"TaskId", task_id}});
+    if (task.value("TaskStatus", std::string()) != "Processing") return task;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ADD_FAILURE() << "task " << task_id << " in " << region << " still Processing after " << deadline.count()
+                << " s: " << task.dump();
+  return task;
+}
+
+std::string ImportRawImage(EcsClient& client, const std::string& region, const std::string& bucket,
+                           const std::string& object, const std::string& name) {
+  json started = CallOk(client, "ImportImage",
+                        {{"RegionId", region},
+                         {"ImageName", name},
+                         {"DiskDeviceMapping.1.OSSBucket", bucket},
+                         {"DiskDeviceMapping.1.OSSObject", object},
+                         {"DiskDeviceMapping.1.Format", "RAW"}});
+  json task = WaitForTaskIn(client, region, started.value("TaskId", std::string()));
+  if (task.value("TaskStatus", std::string()) != "Finished") {
+    ADD_FAILURE() << "import of " << bucket << "/" << object << " in " << region << ": " << task.dump();
+    return "";
+  }
+  return started.value("ImageId", std::string());
+}
+
+std::string ExportImageSha256(EcsClient& client, const std::string& region, const std::string& image_id,
+                              const std::string& bucket, const std::string& bucket_dir,
+                              const std::string& prefix) {
+  json started = CallOk(client, "ExportImage",
+                        {{"RegionId", region},
+                         {"ImageId", image_id},
+                         {"OSSBucket", bucket},
+                         {"OSSPrefix", prefix},
+                         {"ImageFormat", "raw"}});
+  json task = WaitForTaskIn(client, region, started.value("TaskId", std::string()));
+  if (task.value("TaskStatus", std::string()) != "Finished") {
+    ADD_FAILURE() << "export of " << image_id << " in " << region << ": " << task.dump();
+    return "";
+  }
+  const std::string object = RelatedItem(task, "OSSObject");
+  if (object.empty()) {
+    ADD_FAILURE() << "export task names no OSSObject: " << task.dump();
+    return "";
+  }
+  return FileSha256(bucket_dir + "/" + object);
+}
+
+int64_t MetricValue(const std::string& exposition, const std::string& name, const std::string& region) {
+  const std::string key = name + "{region=\"" + region + "\"} ";
+  std::istringstream lines(exposition);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(key, 0) == 0) return std::stoll(line.substr(key.size()));
+  }
+  return -1;
+}
+
+FerryCluster::FerryCluster(const std::string& scratch_prefix, std::vector<std::vector<std::string>> regions)
+    : scratch_(scratch_prefix), regions_(std::move(regions)), cluster_key_("cluster-" + RandomHex(16)) {
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    ports_.push_back(FreeLoopbackPort());
+    endpoints_.push_back("http://127.0.0.1:" + std::to_string(ports_.back()));
+    extra_args_.emplace_back();
+    const std::string base = scratch_.path() + "/p" + std::to_string(i);
+    std::filesystem::create_directories(base + "/data/oss/" + kOperatorBucket);
+    std::filesystem::create_directories(base + "/config");
+    servers_.push_back(std::make_unique<FerryServer>(base + "/data", base + "/config"));
+  }
+}
+
+FerryCluster::~FerryCluster() {
+  for (auto& server : servers_) server->Stop(std::chrono::seconds(10));
+}
+
+void FerryCluster::set_extra_args(size_t i, std::vector<std::string> args) { extra_args_.at(i) = std::move(args); }
+
+std::string FerryCluster::DataDir(size_t i) const { return servers_.at(i)->data_dir(); }
+
+std::string FerryCluster::BucketDir(size_t i) const { return DataDir(i) + "/oss/" + kOperatorBucket; }
+
+bool FerryCluster::Start(size_t i, std::string* error) {
+  std::vector<std::string> args = {"--cluster-key", cluster_key_};
+  for (const std::string& region : regions_.at(i)) {
+    args.push_back("--region");
+    args.push_back(region);
+  }
+  for (size_t j = 0; j < regions_.size(); ++j) {
+    if (j == i) continue;
+    for (const std::string& region : regions_[j]) {
+      args.push_back("--peer");
+      args.push_back(region + "=" + endpoints_[j]);
+    }
+  }
+  args.insert(args.end(), extra_args_[i].begin(), extra_args_[i].end());
+  FerryServer& server = *servers_[i];
+  server.set_listen("127.0.0.1:" + std::to_string(ports_[i]));
+  server.set_extra_args(std::move(args));
+  if (!server.Start(error)) {
+    *error = "process " + std::to_string(i) + " (" + endpoints_[i] + "): " + *error;
+    return false;
+  }
+  if (server.endpoint() != endpoints_[i]) {
+    *error = "process " + std::to_string(i) + " listens on " + server.endpoint() + ", expected " + endpoints_[i];
+    return false;
+  }
+  return true;
+}
+
+bool FerryCluster::StartAll(std::string* error) {
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    if (!Start(i, error)) return false;
+  }
+  return true;
+}
+
+std::string FerryCluster::Logs() const {
+  std::string out;
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    out += "---- process " + std::to_string(i) + " log:\n" + servers_[i]->Log();
+  }
+  return out;
 }
 
 }  // namespace ferry::testing

@@ -1,9 +1,13 @@
 // Shared steps of the integration tests: disk-image files with holes, ECS
-// clients for the harness's root key, and polling a task to an end state.
+// clients for the harness's root key, polling a task to an end state, and a
+// cluster of several `ferry serve` processes.
+//
+// Threading: one test thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +15,7 @@
 
 #include "api/client.h"
 #include "common/status.h"
+#include "integration/ferry_process.h"
 
 namespace ferry::testing {
 
@@ -43,5 +48,67 @@ nlohmann::json DescribeImage(EcsClient& client, const std::string& image_id);
 
 // Value of RelatedItem `name` in a DescribeTaskAttribute answer ("" if absent).
 std::string RelatedItem(const nlohmann::json& task, const std::string& name);
+
+// Every image status; DescribeImages shows only Available ones by default.
+inline constexpr const char* kAllImageStatuses = "Creating,Waiting,Available,UnAvailable,CreateFailed";
+
+// DescribeImages for one id in `region` with every status; Images.Image.
+nlohmann::json DescribeImageIn(EcsClient& client, const std::string& region, const std::string& image_id);
+
+// WaitForTask for a task of `region`.
+nlohmann::json WaitForTaskIn(EcsClient& client, const std::string& region, const std::string& task_id,
+                             std::chrono::seconds deadline = std::chrono::seconds(90));
+
+// ImportImage of `bucket`/`object` (RAW) in `region`, waited for; the image
+// id, "" (and a test failure) when the import did not finish.
+std::string ImportRawImage(EcsClient& client, const std::string& region, const std::string& bucket,
+                           const std::string& object, const std::string& name);
+
+// ExportImage of `image_id` as RAW into `bucket` of the process that serves
+// `region` (whose DATA/oss/<bucket> is `bucket_dir`), waited for; the hex
+// SHA-256 of the exported file, "" (and a test failure) when it failed.
+std::string ExportImageSha256(EcsClient& client, const std::string& region, const std::string& image_id,
+                              const std::string& bucket, const std::string& bucket_dir,
+                              const std::string& prefix);
+
+// The value of `name`{region="region"} in a Prometheus text exposition;
+// -1 when absent.
+int64_t MetricValue(const std::string& exposition, const std::string& name, const std::string& region);
+
+// Several `ferry serve` processes of one cluster on fixed loopback ports:
+// process i serves regions[i] and names every other process's regions as
+// peers; all share one cluster key and the harness's root key. Each has its
+// own data and config directory (with the operator bucket made) under one
+// scratch directory, and keeps its port and flags across restarts.
+class FerryCluster {
+ public:
+  FerryCluster(const std::string& scratch_prefix, std::vector<std::vector<std::string>> regions);
+  ~FerryCluster();  // stops every running process by pid
+  FerryCluster(const FerryCluster&) = delete;
+  FerryCluster& operator=(const FerryCluster&) = delete;
+
+  // Flags added to process i's command line from its next Start() on.
+  void set_extra_args(size_t i, std::vector<std::string> args);
+  // Starts (or restarts) process i with its port, data dir and flags.
+  bool Start(size_t i, std::string* error);
+  bool StartAll(std::string* error);
+
+  size_t size() const { return servers_.size(); }
+  FerryServer& server(size_t i) { return *servers_.at(i); }
+  const std::string& endpoint(size_t i) const { return endpoints_.at(i); }
+  std::string DataDir(size_t i) const;
+  std::string BucketDir(size_t i) const;  // DATA/oss/<kOperatorBucket>
+  // Every process's log, for failure messages.
+  std::string Logs() const;
+
+ private:
+  ScratchDir scratch_;
+  std::vector<std::vector<std::string>> regions_;
+  std::vector<uint16_t> ports_;
+  std::vector<std::string> endpoints_;
+  std::vector<std::vector<std::string>> extra_args_;
+  std::vector<std::unique_ptr<FerryServer>> servers_;
+  std::string cluster_key_;
+};
 
 }  // namespace ferry::testing

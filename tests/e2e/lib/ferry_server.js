@@ -7,6 +7,7 @@
 
 const { spawn, execFile } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
@@ -127,19 +128,48 @@ class FerryServer {
   }
 }
 
+// A loopback port that was free a moment ago (bound to port 0, read, closed):
+// the processes of a cluster must know each other's ports before they start.
+function freeLoopbackPort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+// Root keys and a cluster key for the processes of one cluster: every
+// process gets the same ones.
+function clusterKeys() {
+  return {
+    accessKeyId: randomKey('LTAIe2e', 8),
+    accessKeySecret: randomKey('', 15),
+    clusterKey: randomKey('cluster-', 16),
+  };
+}
+
 // Starts ferry and resolves once it has written its ready file.
-async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'] } = {}) {
+// For one process of a cluster: `port` (from freeLoopbackPort), `peers`
+// ({regionId: 'http://127.0.0.1:PORT'} of the other processes) and `keys`
+// (from clusterKeys, shared by the cluster).
+async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'], port = 0, peers = {}, keys } = {}) {
   const bin = ferryBinary();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-e2e-'));
   const dataDir = path.join(workDir, 'data');
   const readyFile = path.join(workDir, 'ready.json');
   fs.mkdirSync(dataDir);
-  const accessKeyId = randomKey('LTAIe2e', 8);
-  const accessKeySecret = randomKey('', 15);
+  const accessKeyId = keys?.accessKeyId ?? randomKey('LTAIe2e', 8);
+  const accessKeySecret = keys?.accessKeySecret ?? randomKey('', 15);
+  const clusterArgs = [];
+  for (const [regionId, url] of Object.entries(peers)) clusterArgs.push('--peer', `${regionId}=${url}`);
+  if (keys?.clusterKey) clusterArgs.push('--cluster-key', keys.clusterKey);
 
   const child = spawn(bin, [
-    'serve', '--listen', '127.0.0.1:0', '--data', dataDir,
-    '--regions', regions.join(','), '--ready-file', readyFile,
+    'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir,
+    '--regions', regions.join(','), '--ready-file', readyFile, ...clusterArgs,
   ], {
     // FERRY_CONFIG_DIR keeps the default CLI profile that `serve` writes out
     // of the developer's home directory.
@@ -192,4 +222,4 @@ async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'] } = {}) {
   });
 }
 
-module.exports = { startFerry, runFerryCli, parseJsonOutput, ferryBinary };
+module.exports = { startFerry, freeLoopbackPort, clusterKeys, runFerryCli, parseJsonOutput, ferryBinary };

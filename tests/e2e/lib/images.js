@@ -55,3 +55,22 @@ async function importAvailableImage(popCore, { region, bucket, object, name }) {
 }
 
 module.exports.importAvailableImage = importAvailableImage;
+
+// Exports `imageId` of `region` as RAW into DATA/oss/<bucket> of `server`
+// (the process that serves `region`) through pop-core, waits for the task
+// and resolves with the exported file's hex SHA-256.
+async function exportedSha256(popCore, server, { region, imageId, bucket, prefix }) {
+  server.bucketDir(bucket);
+  const exported = await popCore.request('ExportImage', {
+    RegionId: region, ImageId: imageId, OSSBucket: bucket, OSSPrefix: prefix, ImageFormat: 'raw',
+  });
+  const task = await pollUntil(async () => {
+    const attr = await popCore.request('DescribeTaskAttribute', { RegionId: region, TaskId: exported.TaskId });
+    if (attr.TaskStatus === 'Failed') throw new Error(`export of ${imageId} failed: ${JSON.stringify(attr)}`);
+    return attr.TaskStatus === 'Finished' ? attr : undefined;
+  }, { timeoutMs: 120_000, what: `export task ${exported.TaskId} Finished` });
+  const related = task.OperationProgressSet?.OperationProgress?.[0]?.RelatedItemSet?.RelatedItem ?? [];
+  return sha256File(exportedObjectPath(server, bucket, prefix, related));
+}
+
+module.exports.exportedSha256 = exportedSha256;

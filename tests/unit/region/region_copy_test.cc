@@ -905,5 +905,30 @@ TEST_F(RegionCopyTest, CopyTasksAreListedOnlyWhenAskedFor) {
   EXPECT_EQ(listed->items[0].status, "Finished");
 }
 
+TEST_F(RegionCopyTest, ARepeatedAcceptCopyGetsTheSameCopy) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  CopyTarget t;
+  t.image_id = "m-repeatedaccept0001";
+  t.account_id = kAlice.account_id;
+  t.source_region_id = kA;
+  t.source_image = GetImage(kA, source);
+  t.source_snapshots.push_back(*R(kA).catalog().GetSnapshot(t.source_image.disks[0].snapshot_id));
+  t.source_snapshots[0].manifest.clear();
+  t.image_name = "copied";
+  Result<std::string> first = R(kB).AcceptCopy(t);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  Result<std::string> again = R(kB).AcceptCopy(t);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, *first);
+  EXPECT_EQ(WaitCopy(kB, *first).status, "Available");
+  DescribeImagesRequest q;
+  q.statuses = kAllStatuses;
+  EXPECT_EQ(R(kB).DescribeImages(kAlice, q)->items.size(), 1u);
+  // Another source under the same id is not this copy.
+  t.source_image.image_id = "m-someotherimage0001";
+  EXPECT_EQ(R(kB).AcceptCopy(t).status().reason(), "InvalidImageId.Duplicated");
+}
+
 }  // namespace
 }  // namespace ferry
