@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/fs_util.h"
 #include "common/hash.h"
+#include "common/http_url.h"
 #include "common/ids.h"
 
 namespace ferry {
@@ -32,35 +33,10 @@ constexpr size_t kFileBufferBytes = 1u << 20;
 constexpr uint64_t kMaxResponseBytes = 64ull << 20;
 const auto kAwait = asio::as_tuple(asio::use_awaitable);
 
-struct Endpoint {
-  std::string host;  // "127.0.0.1"
-  std::string port;  // "8080"
-  std::string host_header;
-};
-
-Result<Endpoint> ParseEndpoint(const std::string& endpoint) {
-  std::string rest = endpoint;
-  if (rest.starts_with("http://")) {
-    rest = rest.substr(7);
-  } else if (rest.find("://") != std::string::npos) {
-    return InvalidArgument("", "endpoint \"" + endpoint + "\": only http:// is supported");
-  }
-  while (!rest.empty() && rest.back() == '/') rest.pop_back();
-  if (rest.empty()) return InvalidArgument("", "endpoint \"" + endpoint + "\" has no host");
-  Endpoint out;
-  out.host_header = rest;
-  size_t colon = rest.rfind(':');
-  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
-    out.host = rest.substr(0, colon);
-    out.port = rest.substr(colon + 1);
-  } else {
-    out.host = rest;
-    out.port = "80";
-  }
-  if (out.host.size() > 2 && out.host.front() == '[' && out.host.back() == ']') {
-    out.host = out.host.substr(1, out.host.size() - 2);
-  }
-  return out;
+// The CLI accepts an endpoint without its scheme ("127.0.0.1:8080").
+Result<HttpBaseUrl> ParseEndpoint(const std::string& endpoint) {
+  if (endpoint.find("://") == std::string::npos) return ParseHttpBaseUrl("http://" + endpoint);
+  return ParseHttpBaseUrl(endpoint);
 }
 
 // A request body: either bytes in memory or a range of an open file that is
@@ -78,7 +54,7 @@ struct RawResponse {
   std::string body;
 };
 
-asio::awaitable<void> Exchange(const Endpoint& endpoint, std::chrono::milliseconds timeout, http::verb method,
+asio::awaitable<void> Exchange(const HttpBaseUrl& endpoint, std::chrono::milliseconds timeout, http::verb method,
                                const std::string& target, const std::map<std::string, std::string>& headers,
                                const Body& body, Status* status, RawResponse* out) {
   auto executor = co_await asio::this_coro::executor;
@@ -168,7 +144,7 @@ asio::awaitable<void> Exchange(const Endpoint& endpoint, std::chrono::millisecon
 
 Result<RawResponse> Send(const ClientConfig& config, http::verb method, const std::string& target,
                          const std::map<std::string, std::string>& headers, const Body& body) {
-  ASSIGN_OR_RETURN(Endpoint endpoint, ParseEndpoint(config.endpoint));
+  ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseEndpoint(config.endpoint));
   asio::io_context ioc;
   Status status = Internal("request did not complete");
   RawResponse response;
@@ -330,7 +306,7 @@ EcsClient::EcsClient(ClientConfig config) : config_(std::move(config)) {}
 
 Result<EcsResponse> EcsClient::Call(const std::string& action,
                                     const std::map<std::string, std::string>& params) {
-  ASSIGN_OR_RETURN(Endpoint endpoint, ParseEndpoint(config_.endpoint));
+  ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseEndpoint(config_.endpoint));
   std::map<std::string, std::string> headers = {{"x-acs-action", action}, {"x-acs-version", kVersion}};
   if (config_.use_v3) {
     // Like @alicloud/ecs20140526: parameters in the query, action and
@@ -380,7 +356,7 @@ Result<std::string> EcsClient::Get(const std::string& path) {
 Status EcsClient::UploadFile(const std::string& bucket, const std::string& object,
                              const std::string& local_path,
                              std::function<void(uint64_t, uint64_t)> progress) {
-  ASSIGN_OR_RETURN(Endpoint endpoint, ParseEndpoint(config_.endpoint));
+  ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseEndpoint(config_.endpoint));
   UniqueFd fd(open(local_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("open", local_path, errno);
   struct stat st {};

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/http_url.h"
+
 namespace ferry {
 namespace {
 
@@ -22,47 +24,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-
-struct Endpoint {
-  std::string host;
-  std::string port;
-};
-
-Status BadUrl(const std::string& url, const std::string& why) {
-  return InvalidArgument("", "peer URL \"" + url + "\" " + why + " (expected http://host[:port])");
-}
-
-Result<Endpoint> ParseBaseUrl(const std::string& url) {
-  constexpr std::string_view kScheme = "http://";
-  if (!url.starts_with(kScheme)) return BadUrl(url, "does not start with http://");
-  std::string_view rest = std::string_view(url).substr(kScheme.size());
-  size_t slash = rest.find('/');
-  if (slash != std::string_view::npos && rest.substr(slash) != "/") return BadUrl(url, "has a path");
-  std::string_view authority = rest.substr(0, slash);
-  Endpoint out;
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return BadUrl(url, "has an unclosed IPv6 address");
-    out.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty() && after[0] != ':') return BadUrl(url, "has junk after the IPv6 address");
-    if (!after.empty()) port = after.substr(1);
-  } else {
-    size_t colon = authority.find(':');
-    out.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-  }
-  if (out.host.empty()) return BadUrl(url, "has no host");
-  if (port.empty()) port = "80";
-  if (port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-      std::stoi(std::string(port)) > 65535) {
-    return BadUrl(url, "has a bad port");
-  }
-  out.port = std::string(port);
-  return out;
-}
 
 // Headers that describe one connection, not the message: the server and
 // this client each set their own.
@@ -105,7 +66,7 @@ beast::error_code RunStep(Connection& conn, std::chrono::milliseconds timeout, S
   return result;
 }
 
-http::request<http::string_body> BuildRequest(const HttpRequest& in, const Endpoint& endpoint) {
+http::request<http::string_body> BuildRequest(const HttpRequest& in, const HttpBaseUrl& endpoint) {
   http::request<http::string_body> out;
   out.version(11);
   out.method_string(in.method);
@@ -174,7 +135,7 @@ class HttpForwarder final : public Forwarder {
   };
 
   Result<HttpResponse> ForwardOrThrow(const std::string& base_url, const HttpRequest& request) {
-    ASSIGN_OR_RETURN(Endpoint endpoint, ParseBaseUrl(base_url));
+    ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseHttpBaseUrl(base_url));
     while (true) {
       std::unique_ptr<Connection> conn = TakeIdle(base_url);
       const bool reused = conn != nullptr;
@@ -209,7 +170,7 @@ class HttpForwarder final : public Forwarder {
     }
   }
 
-  Result<std::unique_ptr<Connection>> Connect(const std::string& base_url, const Endpoint& endpoint) {
+  Result<std::unique_ptr<Connection>> Connect(const std::string& base_url, const HttpBaseUrl& endpoint) {
     auto conn = std::make_unique<Connection>();
     tcp::resolver resolver(conn->ioc);
     beast::error_code ec;

@@ -7,6 +7,8 @@
 
 #include <toml++/toml.h>
 
+#include "common/http_url.h"
+
 namespace ferry::cli {
 namespace {
 
@@ -214,9 +216,8 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
     PeerSetting peer{Trim(item.substr(0, eq)), Trim(item.substr(eq + 1))};
     if (!IsValidRegionId(peer.region_id))
       return InvalidArgument("", origin + ": region id \"" + peer.region_id + "\" may only hold a-z, 0-9 and '-'");
-    if (peer.base_url.rfind("http://", 0) != 0 || peer.base_url.size() <= 7 ||
-        peer.base_url.find('/', 7) != std::string::npos)
-      return InvalidArgument("", origin + ": peer URL \"" + peer.base_url + "\" is not http://HOST:PORT");
+    Result<HttpBaseUrl> url = ParseHttpBaseUrl(peer.base_url);
+    if (!url.ok()) return InvalidArgument("", origin + ": peer " + peer.region_id + ": " + url.status().message());
     for (const std::string& local : s.regions) {
       if (local == peer.region_id)
         return InvalidArgument("", origin + ": region \"" + peer.region_id +

@@ -254,6 +254,24 @@ TEST_F(ServerProcessTest, MalformedSettingsAreUsageErrorsNamingTheirSource) {
   CommandResult bad_env = RunFerry({"serve", "--data", DataDir()}, {{"FERRY_LISTEN", "no-port"}});
   EXPECT_EQ(bad_env.exit_code, 2);
   EXPECT_NE(bad_env.err.find("FERRY_LISTEN"), std::string::npos) << bad_env.err;
+
+  // Cluster settings: each refusal names the flag and what is wrong.
+  const std::pair<std::vector<std::string>, std::string> cluster_cases[] = {
+      {{"--peer", "cn-beijing"}, "is not REGION=http://HOST:PORT"},
+      {{"--peer", "cn-beijing=http://127.0.0.1:1/x"}, "has a path"},
+      {{"--peer", "cn-beijing=ftp://127.0.0.1:1"}, "only http"},
+      {{"--peer", "cn-hangzhou=http://127.0.0.1:1"}, "is served here"},
+      {{"--peer", "cn-beijing=http://127.0.0.1:1", "--peer", "cn-beijing=http://127.0.0.1:2"}, "listed twice"},
+      {{"--link-rate-limit", "cn-beijing=fast"}, "is not an integer"},
+      {{"--link-rate-limit", "=5"}, "is not REGION=BYTES_PER_SECOND"},
+  };
+  for (const auto& [flags, why] : cluster_cases) {
+    std::vector<std::string> args = {"serve", "--data", DataDir(), "--region", "cn-hangzhou"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    CommandResult bad = RunFerry(args, {});
+    EXPECT_EQ(bad.exit_code, 2) << flags[1];
+    EXPECT_NE(bad.err.find(why), std::string::npos) << flags[1] << ": " << bad.err;
+  }
 }
 
 }  // namespace
