@@ -4,9 +4,22 @@
 # track_pid), runs the script's bench_cleanup_extra if it defines one (network
 # namespaces, ...), and defines the timing and readiness helpers.
 
+# The work directory is cleared now and removed on exit: only ever one this
+# prelude made (it leaves a marker file in it), never an unset path or a
+# directory that holds something else.
+readonly bench_marker=.ferry-bench-work
+if [[ -z "${work:-}" || -z "${bench_name:-}" ]]; then
+  echo "bench/common.sh: set \$work and \$bench_name before sourcing it" >&2
+  exit 2
+fi
+if [[ -d "$work" && ! -e "$work/$bench_marker" && -n "$(ls -A "$work")" ]]; then
+  echo "$bench_name: $work is not empty and was not made by a benchmark; refusing to clear it" >&2
+  exit 1
+fi
 rm -rf "$work"
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
+touch "$work/$bench_marker"
 if [[ "$(stat -f -c %T "$work")" == "tmpfs" ]]; then
   echo "$bench_name: $work is on tmpfs; pass --dir on a real disk" >&2
   exit 1
@@ -32,7 +45,7 @@ cleanup() {
   for ((i = ${#tracked_pids[@]} - 1; i >= 0; i--)); do stop_pid "${tracked_pids[$i]}"; done
   if [[ -n "$server_pid" ]]; then stop_pid "$server_pid"; fi
   if declare -F bench_cleanup_extra >/dev/null; then bench_cleanup_extra || true; fi
-  if ((keep == 0)); then rm -rf "$work"; fi
+  if ((keep == 0)) && [[ -e "$work/$bench_marker" ]]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -129,7 +142,8 @@ make_version2() {
 # metric_value NAME REGION < METRICS: a per-region counter from the text of
 # /metrics on stdin (0 when absent).
 metric_value() {
-  awk -v name="$1" -v region="$2" '$1 == name "{region=\"" region "\"}" { v = $2 } END { print v + 0 }'
+  # %.0f: awk prints large numbers as 4.36e+09 otherwise.
+  awk -v name="$1" -v region="$2" '$1 == name "{region=\"" region "\"}" { v = $2 } END { printf "%.0f\n", v + 0 }'
 }
 
 # random_hex BYTES: BYTES random bytes as hex.

@@ -163,6 +163,13 @@ Result<HttpResponse> PeerEndpoints::ServeRegion(Region& region, const PeerRoute&
                                                 const HttpRequest& request) const {
   HttpResponse response;
   switch (route.kind) {
+    case PeerRoute::Kind::kRegion: {
+      // A cheap authenticated answer: checks a peer, and readies a client's
+      // connections before a copy (ChunkSource::Warm).
+      response.content_type = "application/json";
+      response.body = nlohmann::json{{"RegionId", route.region_id}}.dump();
+      return response;
+    }
     case PeerRoute::Kind::kManifest: {
       ASSIGN_OR_RETURN(std::vector<uint8_t> manifest, region.PeerReadManifest(route.snapshot_id));
       response.content_type = kPeerManifestContentType;
@@ -182,7 +189,9 @@ Result<HttpResponse> PeerEndpoints::ServeRegion(Region& region, const PeerRoute&
         return chunk.status().WithContext("region " + route.region_id + " chunk " + ToHex(route.chunk_id));
       }
       response.content_type = kPeerChunkContentType;
-      response.body.assign(chunk->begin(), chunk->end());
+      // From a pointer and a length: one memcpy (from the vector's iterators
+      // libstdc++ converts byte by byte, a third of the source's CPU time).
+      response.body.assign(reinterpret_cast<const char*>(chunk->data()), chunk->size());
       return response;
     }
     case PeerRoute::Kind::kCopies: {

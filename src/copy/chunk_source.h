@@ -28,6 +28,12 @@ class ChunkSource {
  public:
   virtual ~ChunkSource() = default;
 
+  // Readies up to `connections` connections to `region_id`'s server at once
+  // (best effort; errors are left for the fetches to meet). On a link with a
+  // long round trip each new connection's first request costs that trip;
+  // paying it on all of them together, while the manifest is fetched, saves
+  // it on every connection the fetches would otherwise open one by one.
+  virtual void Warm(const std::string& /*region_id*/, unsigned /*connections*/) {}
   // The committed manifest of `snapshot_id` in `region_id`, decoded and
   // validated (DecodeManifest checks its checksum).
   virtual Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) = 0;

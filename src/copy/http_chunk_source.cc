@@ -2,6 +2,7 @@
 // PeerClient, which owns the connections, deadlines, retries and the
 // mapping of peer errors to Status.
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "common/hash.h"
@@ -32,6 +33,18 @@ class HttpChunkSource final : public ChunkSource {
     } else {
       config_error_ = client.status();
     }
+  }
+
+  void Warm(const std::string& region_id, unsigned connections) override {
+    if (client_ == nullptr) return;
+    // Concurrent calls each take a connection of their own from the pool;
+    // they go back to it ready.
+    const std::string target = PeerRegionPath(region_id);
+    std::vector<std::thread> callers;
+    for (unsigned i = 0; i < connections; ++i) {
+      callers.emplace_back([this, &target] { (void)client_->Call("GET", target); });
+    }
+    for (std::thread& t : callers) t.join();
   }
 
   Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) override {

@@ -47,6 +47,12 @@ std::string PeerChunkPath(std::string_view region_id, const ChunkId& id) {
   return out;
 }
 
+std::string PeerRegionPath(std::string_view region_id) {
+  std::string out(kPeerPathPrefix);
+  out.append(kRegionsSegment).append(region_id);
+  return out;
+}
+
 std::string PeerCopiesPath(std::string_view region_id) {
   std::string out(kPeerPathPrefix);
   out.append(kRegionsSegment).append(region_id).append("/copies");
@@ -88,8 +94,12 @@ Result<PeerRoute> ParsePeerPath(std::string_view path) {
     route.access_key_id = std::string(segments[1]);
     return route;
   }
-  if (n < 3 || segments[0] != "regions" || !IsPlainSegment(segments[1])) return NoRoute(path);
+  if (n < 2 || segments[0] != "regions" || !IsPlainSegment(segments[1])) return NoRoute(path);
   route.region_id = std::string(segments[1]);
+  if (n == 2) {
+    route.kind = PeerRoute::Kind::kRegion;
+    return route;
+  }
   const std::string_view what = segments[2];
   if (what == "chunks" && n == 4) {
     // Checked before the segment rule: a bad id deserves its own answer.

@@ -31,11 +31,13 @@ std::string PeerCopyPath(std::string_view region_id, std::string_view copy_image
 std::string PeerCopyLeasePath(std::string_view source_region_id, std::string_view source_image_id,
                               std::string_view copy_region_id, std::string_view copy_image_id);
 std::string PeerAccessKeyPath(std::string_view access_key_id);
+std::string PeerRegionPath(std::string_view region_id);
 
 // A parsed peer request path. Which methods a route answers is the
 // server's business (peer_protocol.md).
 struct PeerRoute {
   enum class Kind {
+    kRegion,     // GET    regions/{region}
     kManifest,   // GET    regions/{region}/snapshots/{snapshot_id}/manifest
     kChunk,      // GET    regions/{region}/chunks/{chunk_id}
     kCopies,     // POST   regions/{region}/copies

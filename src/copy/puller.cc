@@ -186,7 +186,14 @@ class Puller {
 Result<PullResult> Puller::Run() {
   if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before it started");
   RecordSuccess();  // the retry_for window starts now
-  ASSIGN_OR_RETURN(Manifest manifest, FetchManifest());
+  // The workers' connections get ready while the manifest comes: one round
+  // trip for all of them instead of one each as they start.
+  const unsigned spare = std::max(1u, options_.in_flight) - 1;
+  std::thread warm;
+  if (spare > 0) warm = std::thread([this, spare] { source_.Warm(region_id_, spare); });
+  Result<Manifest> fetched = FetchManifest();
+  if (warm.joinable()) warm.join();
+  ASSIGN_OR_RETURN(Manifest manifest, std::move(fetched));
   PlanChunks(manifest);
   rate_ready_ = clock_.Now();
   rate_samples_.emplace_back(clock_.Now(), 0);

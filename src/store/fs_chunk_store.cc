@@ -7,12 +7,16 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "common/fs_util.h"
 #include "common/ids.h"
 #include "store/chunk_format.h"
+#include "store/manifest.h"
 
 namespace ferry {
 namespace {
@@ -20,6 +24,18 @@ namespace {
 // Enough for two ingests with a few workers each; extra scratch objects are
 // freed on release rather than hoarded.
 constexpr size_t kMaxPooledScratch = 8;
+
+// O_DIRECT needs buffer, offset and length aligned to the logical block size;
+// 4 KiB covers the devices and file systems we run on.
+constexpr size_t kDirectIoAlign = 4096;
+
+constexpr size_t RoundUpToDirectIoAlign(size_t n) {
+  return (n + kDirectIoAlign - 1) / kDirectIoAlign * kDirectIoAlign;
+}
+
+struct FreeDeleter {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
 
 bool IsLowerHex(const char* s, size_t n) {
   for (size_t i = 0; i < n; ++i) {
@@ -49,6 +65,45 @@ Status WriteVecFull(int fd, struct iovec* iov, int iovcnt, const std::string& wh
     }
   }
   return Status::Ok();
+}
+
+// Writes header + payload from byte `offset` of their concatenation on, at
+// that file offset.
+Status WriteObjectFrom(int fd, std::span<const uint8_t> header, std::span<const uint8_t> payload,
+                       size_t offset, const std::string& what) {
+  if (::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) return ErrnoStatus("seek", what, errno);
+  struct iovec iov[2];
+  int iovcnt = 0;
+  if (offset < header.size()) {
+    iov[iovcnt++] = {const_cast<uint8_t*>(header.data() + offset), header.size() - offset};
+    offset = 0;
+  } else {
+    offset -= header.size();
+  }
+  if (offset < payload.size()) {
+    iov[iovcnt++] = {const_cast<uint8_t*>(payload.data() + offset), payload.size() - offset};
+  }
+  return WriteVecFull(fd, iov, iovcnt, what);
+}
+
+// Writes buf[0, n) at offset 0 of an O_DIRECT `fd`; `n` is a multiple of
+// kDirectIoAlign. Returns how many bytes were written: all of them, or fewer
+// when a short write leaves an unaligned offset or the file system rejects
+// the direct write (EINVAL); the caller writes the rest through the page cache.
+Result<size_t> WriteDirect(int fd, const uint8_t* buf, size_t n, const std::string& what) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = ::pwrite(fd, buf + done, n - done, static_cast<off_t>(done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EINVAL) break;
+      return ErrnoStatus("write", what, errno);
+    }
+    if (w == 0) return Internal("write " + what + ": no progress at offset " + std::to_string(done));
+    done += static_cast<size_t>(w);
+    if (done % kDirectIoAlign != 0) break;
+  }
+  return done;
 }
 
 // Calls fn(name) for every entry of `dir` but "." and "..". With `missing_ok`,
@@ -102,6 +157,9 @@ struct FsChunkStore::Scratch {
   ZSTD_CCtx* cctx = nullptr;
   ZSTD_DCtx* dctx = nullptr;
   std::vector<uint8_t> buf;
+  // For O_DIRECT writes; in PutStored it first holds the decoded plaintext.
+  std::unique_ptr<uint8_t, FreeDeleter> aligned;
+  size_t aligned_size = 0;
 
   Scratch() = default;
   Scratch(const Scratch&) = delete;
@@ -109,6 +167,17 @@ struct FsChunkStore::Scratch {
   ~Scratch() {
     ZSTD_freeCCtx(cctx);
     ZSTD_freeDCtx(dctx);
+  }
+
+  // Makes `aligned` hold at least `n` bytes; false if it cannot be allocated.
+  // Never smaller than a default chunk object, so one buffer serves every
+  // chunk of a copy.
+  bool EnsureAligned(size_t n) {
+    if (aligned != nullptr && aligned_size >= n) return true;
+    size_t size = RoundUpToDirectIoAlign(std::max(n, kChunkHeaderSize + size_t{kDefaultChunkSize}));
+    aligned.reset(static_cast<uint8_t*>(std::aligned_alloc(kDirectIoAlign, size)));
+    aligned_size = aligned != nullptr ? size : 0;
+    return aligned != nullptr;
   }
 };
 
@@ -203,7 +272,9 @@ Status FsChunkStore::PutHashed(const ChunkId& id, std::span<const uint8_t> plain
   }
   header.stored_length = payload.size();
   ChunkHeaderBytes header_bytes = EncodeChunkHeader(header);
-  Status result = WriteObject(id, dir, path, header_bytes, payload);
+  // Through the page cache: a freshly imported chunk is often read again soon
+  // (the next image built on it, a copy to another region).
+  Status result = WriteObject(id, dir, path, header_bytes, payload, /*direct=*/nullptr);
   ReleaseScratch(std::move(scratch));
   if (!result.ok()) return result;
   if (newly_stored != nullptr) *newly_stored = true;
@@ -218,25 +289,32 @@ Status FsChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> objec
   std::span<const uint8_t> payload = object.subspan(kChunkHeaderSize);
 
   // The name is the checksum, so the object is decoded once here to verify
-  // it; after that its bytes are written unchanged.
+  // it; after that its bytes are written unchanged. The plaintext goes to
+  // the aligned buffer, which then stages the O_DIRECT write: one buffer for
+  // both keeps a copy worker's memory at one chunk.
   std::unique_ptr<Scratch> scratch = AcquireScratch();
   std::span<const uint8_t> plaintext = payload;
   Status result;
   if (header->codec == ChunkCodec::kZstd) {
     if (scratch->dctx == nullptr) scratch->dctx = ZSTD_createDCtx();
-    if (scratch->buf.size() < header->plaintext_length) scratch->buf.resize(header->plaintext_length);
+    uint8_t* dst = nullptr;
+    if (scratch->EnsureAligned(header->plaintext_length)) {
+      dst = scratch->aligned.get();
+    } else {
+      if (scratch->buf.size() < header->plaintext_length) scratch->buf.resize(header->plaintext_length);
+      dst = scratch->buf.data();
+    }
     if (scratch->dctx == nullptr) {
       result = Internal("cannot allocate a zstd decompression context");
     } else {
-      size_t n = ZSTD_decompressDCtx(scratch->dctx, scratch->buf.data(), header->plaintext_length,
-                                     payload.data(), payload.size());
+      size_t n = ZSTD_decompressDCtx(scratch->dctx, dst, header->plaintext_length, payload.data(), payload.size());
       if (ZSTD_isError(n)) {
         result = DataLoss(std::string("zstd payload does not decode: ") + ZSTD_getErrorName(n));
       } else if (n != header->plaintext_length) {
         result = DataLoss("zstd payload decodes to " + std::to_string(n) + " bytes, header says " +
                           std::to_string(header->plaintext_length));
       }
-      plaintext = std::span<const uint8_t>(scratch->buf.data(), header->plaintext_length);
+      plaintext = std::span<const uint8_t>(dst, header->plaintext_length);
     }
   }
   if (result.ok()) {
@@ -246,35 +324,72 @@ Status FsChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> objec
                         ToHex(actual) + ", expected id " + hex);
     }
   }
-  ReleaseScratch(std::move(scratch));
-  if (!result.ok()) return result.WithContext("put chunk object " + hex);
+  if (!result.ok()) {
+    ReleaseScratch(std::move(scratch));
+    return result.WithContext("put chunk object " + hex);
+  }
 
   const std::string dir = DirFor(id);
   const std::string path = dir + "/" + hex;
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) return Status::Ok();
-  if (errno != ENOENT) return ErrnoStatus("stat", path, errno);
-  RETURN_IF_ERROR(WriteObject(id, dir, path, object.first(kChunkHeaderSize), payload));
+  if (::stat(path.c_str(), &st) == 0) {
+    ReleaseScratch(std::move(scratch));
+    return Status::Ok();
+  }
+  if (errno != ENOENT) {
+    result = ErrnoStatus("stat", path, errno);
+  } else {
+    result = WriteObject(id, dir, path, object.first(kChunkHeaderSize), payload, scratch.get());
+  }
+  ReleaseScratch(std::move(scratch));
+  if (!result.ok()) return result;
   if (newly_stored != nullptr) *newly_stored = true;
   return Status::Ok();
 }
 
 Status FsChunkStore::WriteObject(const ChunkId& id, const std::string& dir, const std::string& path,
-                                 std::span<const uint8_t> header, std::span<const uint8_t> payload) {
+                                 std::span<const uint8_t> header, std::span<const uint8_t> payload,
+                                 Scratch* direct) {
   const std::string hex = ToHex(id);
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", dir, errno);
   const std::string tmp = tmp_dir_ + "/" + hex + "." + RandomHex(8);
+  const size_t total = header.size() + payload.size();
+  // Only whole blocks go direct; the tail is written through the page cache
+  // rather than padded, since truncating a padded block back makes the
+  // kernel read it in again.
+  const size_t direct_len = total / kDirectIoAlign * kDirectIoAlign;
+  bool use_direct = direct != nullptr && direct_len > 0 && direct->EnsureAligned(direct_len);
   Status result;
   {
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+    UniqueFd fd(::open(tmp.c_str(), kFlags | (use_direct ? O_DIRECT : 0), 0644));
+    if (!fd.valid() && use_direct && errno == EINVAL) {
+      // The file system refuses O_DIRECT. The refused open may already have
+      // created the (uniquely named) file, so O_EXCL cannot apply here.
+      use_direct = false;
+      fd = UniqueFd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    }
     if (!fd.valid()) {
       result = ErrnoStatus("create", tmp, errno);
     } else {
-      struct iovec iov[2] = {
-          {const_cast<uint8_t*>(header.data()), header.size()},
-          {const_cast<uint8_t*>(payload.data()), payload.size()},
-      };
-      result = WriteVecFull(fd.get(), iov, 2, tmp);
+      size_t written = 0;
+      if (use_direct) {
+        uint8_t* buf = direct->aligned.get();
+        const size_t from_header = std::min(header.size(), direct_len);
+        std::memcpy(buf, header.data(), from_header);
+        std::memcpy(buf + from_header, payload.data(), direct_len - from_header);
+        Result<size_t> n = WriteDirect(fd.get(), buf, direct_len, tmp);
+        if (!n.ok()) {
+          result = n.status();
+        } else {
+          written = *n;
+          int flags = ::fcntl(fd.get(), F_GETFL);
+          if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_DIRECT) != 0) {
+            result = ErrnoStatus("clear O_DIRECT on", tmp, errno);
+          }
+        }
+      }
+      if (result.ok()) result = WriteObjectFrom(fd.get(), header, payload, written, tmp);
       if (result.ok() && ::fdatasync(fd.get()) != 0) result = ErrnoStatus("fdatasync", tmp, errno);
     }
   }

@@ -43,7 +43,9 @@ class FsChunkStore final : public ChunkStore {
   // The object file's bytes, header and size checked.
   Result<std::vector<uint8_t>> GetStored(const ChunkId& id) override;
   // Verifies the object, then writes its bytes as they are (no
-  // recompression), through the same temp + fdatasync + rename as Put.
+  // recompression), through the same temp + fdatasync + rename as Put. The
+  // whole 4 KiB blocks bypass the page cache (O_DIRECT where the file system
+  // allows it): a copy streams far more chunks than are read back soon.
   Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored = nullptr) override;
   Result<bool> Has(const ChunkId& id) override;
   Status Delete(const ChunkId& id) override;
@@ -65,9 +67,12 @@ class FsChunkStore final : public ChunkStore {
   std::string DirFor(const ChunkId& id) const;
   Status ReadObject(const ChunkId& id, std::vector<uint8_t>* out);
   // Writes header + payload as the object of `id` (whose directory `dir`
-  // may not exist yet) via a temp file, fdatasync and rename.
+  // may not exist yet) via a temp file, fdatasync and rename. With `direct`,
+  // the object's whole 4 KiB blocks are staged in its aligned buffer and
+  // written with O_DIRECT, bypassing the page cache; the tail is written
+  // normally. Null `direct` writes everything through the page cache.
   Status WriteObject(const ChunkId& id, const std::string& dir, const std::string& path,
-                     std::span<const uint8_t> header, std::span<const uint8_t> payload);
+                     std::span<const uint8_t> header, std::span<const uint8_t> payload, Scratch* direct);
 
   const std::string root_;
   const std::string tmp_dir_;

@@ -115,6 +115,16 @@ class FakeChunkSource final : public ChunkSource {
     return chunks_.at(id).wire_bytes;
   }
 
+  void Warm(const std::string& region_id, unsigned connections) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    warmed_.emplace_back(region_id, connections);
+  }
+  // (region, connections) of every Warm call.
+  std::vector<std::pair<std::string, unsigned>> Warmed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return warmed_;
+  }
+
   Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++manifest_fetches_;
@@ -177,6 +187,7 @@ class FakeChunkSource final : public ChunkSource {
   }
 
   mutable std::mutex mu_;
+  std::vector<std::pair<std::string, unsigned>> warmed_;  // guarded by mu_
   std::condition_variable cv_;
   std::map<std::string, Manifest> manifests_;
   std::map<ChunkId, Chunk> chunks_;

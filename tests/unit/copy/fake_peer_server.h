@@ -36,6 +36,7 @@ struct Reply {
   bool drop = false;         // close without answering
   bool stall = false;        // never answer until the server is destroyed
   bool partial = false;      // send the status line and part of the body, then close
+  bool chunked = false;      // Transfer-Encoding: chunked instead of Content-Length
   std::string content_type;  // "" = octet-stream for 200, JSON otherwise
 };
 using Handler = std::function<Reply(const http::request<http::string_body>&)>;
@@ -131,7 +132,11 @@ class FakePeerServer {
       response.set(http::field::content_type, content_type);
       response.body() = reply.body;
       response.keep_alive(true);
-      response.prepare_payload();
+      if (reply.chunked) {
+        response.chunked(true);
+      } else {
+        response.prepare_payload();
+      }
       http::write(socket, response, ec);
       if (ec || reply.close_after) break;
     }

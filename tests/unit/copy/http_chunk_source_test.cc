@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <map>
 #include <thread>
 
@@ -201,6 +203,40 @@ TEST(HttpChunkSourceTest, AStalledPeerTimesOutAsUnavailable) {
   EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
   // A timed-out request is not repeated.
   EXPECT_EQ(server.accepted(), 1);
+}
+
+TEST(HttpChunkSourceTest, WarmReadiesConnectionsTogetherForTheFetchesToReuse) {
+  PeerData data;
+  std::mutex mu;
+  std::condition_variable cv;
+  int region_calls = 0;
+  FakePeerServer server([&](const http::request<http::string_body>& r) {
+    if (r.target() == PeerRegionPath(kRegion)) {
+      std::unique_lock<std::mutex> lock(mu);
+      ++region_calls;
+      cv.notify_all();
+      // Answered only once all three are in: they travel together.
+      bool together = cv.wait_for(lock, std::chrono::seconds(30), [&] { return region_calls >= 3; });
+      return Reply{together ? 200 : 503, "{\"RegionId\":\"r\"}"};
+    }
+    return data.Serve(r);
+  });
+  auto source = SourceFor(server, kKey, /*max_connections=*/3);
+  source->Warm(kRegion, 3);
+  EXPECT_EQ(region_calls, 3);
+  EXPECT_EQ(server.accepted(), 3);
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      const ChunkId& id = data.ids[t % data.ids.size()];
+      Result<std::vector<uint8_t>> chunk = source->FetchChunk(kRegion, id, nullptr);
+      if (chunk.ok() && *chunk == data.chunk(id)) ++good;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(good.load(), 3);
+  EXPECT_EQ(server.accepted(), 3) << "the fetches reused the readied connections";
 }
 
 TEST(HttpChunkSourceTest, ConcurrentCallersShareAtMostMaxConnections) {

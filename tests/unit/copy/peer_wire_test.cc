@@ -43,6 +43,12 @@ TEST(PeerWireTest, PathsRoundTripThroughTheParser) {
 }
 
 TEST(PeerWireTest, CopyAndAccessKeyPathsRoundTripThroughTheParser) {
+  EXPECT_EQ(PeerRegionPath("cn-beijing"), "/ferry/peer/v1/regions/cn-beijing");
+  Result<PeerRoute> region = ParsePeerPath(PeerRegionPath("cn-beijing"));
+  ASSERT_TRUE(region.ok()) << region.status().ToString();
+  EXPECT_EQ(region->kind, PeerRoute::Kind::kRegion);
+  EXPECT_EQ(region->region_id, "cn-beijing");
+
   EXPECT_EQ(PeerCopiesPath("cn-beijing"), "/ferry/peer/v1/regions/cn-beijing/copies");
   Result<PeerRoute> copies = ParsePeerPath(PeerCopiesPath("cn-beijing"));
   ASSERT_TRUE(copies.ok()) << copies.status().ToString();
@@ -76,7 +82,7 @@ TEST(PeerWireTest, CopyAndAccessKeyPathsRoundTripThroughTheParser) {
 
 TEST(PeerWireTest, ParserRejectsUnknownPathsAndMalformedIds) {
   for (const char* path :
-       {"/ferry/peer/v1/", "/ferry/peer/v1/regions/cn-hangzhou",
+       {"/ferry/peer/v1/", "/ferry/peer/v1/regions/cn-hangzhou/", "/ferry/peer/v1/regions/..",
         "/ferry/peer/v1/regions/cn-hangzhou/snapshots//manifest",
         "/ferry/peer/v1/regions/cn-hangzhou/snapshots/manifest",
         "/ferry/peer/v1/regions/cn-hangzhou/snapshots/s-1/manifest/x",

@@ -154,6 +154,19 @@ TEST_F(PullTest, PullCopiesEveryDataChunkAndNeverFetchesHoles) {
   EXPECT_TRUE(Sleeps().empty()) << "nothing failed and there is no rate limit";
 }
 
+TEST_F(PullTest, PullReadiesTheWorkersConnectionsWhileTheManifestComes) {
+  Snapshot(Seeds(1800, 6));
+  options_.in_flight = 5;
+  Result<PullResult> r = Pull();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // The manifest takes one connection; the other four workers' are readied.
+  using Warm = std::pair<std::string, unsigned>;
+  EXPECT_EQ(source_.Warmed(), (std::vector<Warm>{{kRegion, 4u}}));
+  options_.in_flight = 1;
+  ASSERT_TRUE(Pull().ok());
+  EXPECT_EQ(source_.Warmed().size(), 1u) << "one worker uses the manifest's connection";
+}
+
 TEST_F(PullTest, PullFetchesDuplicateIdsOnce) {
   Manifest m = Snapshot({7, 7, 0, 8, 7, 8, 9});
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "store/chunk_format.h"
+#include "store/manifest.h"
 #include "store_test_util.h"
 
 namespace ferry {
@@ -161,6 +162,76 @@ TEST(FsChunkStoreTest, GetStoredPutStoredMovesObjectsByteForByte) {
   }
   ASSERT_TRUE(dst->Sync().ok());
   EXPECT_EQ(CountEntries(dst_dir.path() + "/tmp"), 0u);
+}
+
+// A zstd object of exactly `total` bytes: a prefix of random 4-bit values,
+// which zstd codes in about half a byte each so that its length tunes the
+// frame's size almost byte by byte, ahead of a zero run zstd shrinks to a few
+// bytes. A few zero run lengths are tried for the sizes a step skips.
+std::vector<uint8_t> ZstdObjectOfSize(size_t total, uint64_t seed, std::vector<uint8_t>* plaintext) {
+  for (size_t zero_run : {size_t{0}, size_t{64}, size_t{8192}, size_t{8193}}) {
+    for (size_t prefix = 0; prefix <= 4 * total; ++prefix) {
+      std::vector<uint8_t> data = RandomBytes(prefix, seed);
+      for (uint8_t& b : data) b &= 0x0f;
+      data.resize(prefix + zero_run, 0);
+      std::vector<uint8_t> object = EncodeChunkObject(data, /*compress=*/true);
+      if (object.size() > total + 64) break;
+      if (object.size() == total && object.size() < kChunkHeaderSize + data.size()) {
+        *plaintext = std::move(data);
+        return object;
+      }
+    }
+  }
+  ADD_FAILURE() << "no zstd object of " << total << " bytes";
+  return {};
+}
+
+TEST(FsChunkStoreTest, PutStoredKeepsEveryByteWhateverTheObjectsSize) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  struct Case {
+    std::string name;
+    std::vector<uint8_t> plaintext;
+    std::vector<uint8_t> object;
+  };
+  std::vector<Case> cases;
+  uint64_t seed = 100;
+  // Whole blocks only, one byte short of a block (no O_DIRECT part), one
+  // byte into the next block (a one-byte tail), far below a block.
+  for (size_t total : {size_t{4096}, size_t{4095}, size_t{4097}, size_t{100}}) {
+    std::vector<uint8_t> raw = RandomBytes(total - kChunkHeaderSize, ++seed);
+    std::vector<uint8_t> raw_object = EncodeChunkObject(raw, /*compress=*/false);
+    cases.push_back({"raw " + std::to_string(total), raw, raw_object});
+    std::vector<uint8_t> plaintext;
+    std::vector<uint8_t> zstd_object = ZstdObjectOfSize(total, ++seed, &plaintext);
+    ASSERT_EQ(zstd_object.size(), total);
+    cases.push_back({"zstd " + std::to_string(total), plaintext, zstd_object});
+  }
+  std::vector<uint8_t> full_raw = RandomBytes(kDefaultChunkSize, ++seed);
+  cases.push_back({"raw full chunk", full_raw, EncodeChunkObject(full_raw, /*compress=*/false)});
+  std::vector<uint8_t> full_zstd = CompressibleBytes(kDefaultChunkSize, ++seed);
+  cases.push_back({"zstd full chunk", full_zstd, EncodeChunkObject(full_zstd, /*compress=*/true)});
+
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name + ", object of " + std::to_string(c.object.size()) + " bytes");
+    auto header = CheckChunkObject(c.object);
+    ASSERT_TRUE(header.ok()) << header.status().ToString();
+    EXPECT_EQ(header->codec, c.name.starts_with("zstd") ? ChunkCodec::kZstd : ChunkCodec::kRaw);
+    ChunkId id = Sha256::Of(c.plaintext);
+    bool newly = false;
+    Status st = store->PutStored(id, c.object, &newly);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(newly);
+    EXPECT_EQ(FileSize(store->ChunkPath(id)), c.object.size());
+    auto stored = store->GetStored(id);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    EXPECT_TRUE(*stored == c.object);
+    auto got = store->Get(id);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(*got == c.plaintext);
+  }
+  ASSERT_TRUE(store->Sync().ok());
+  EXPECT_EQ(CountEntries(dir.path() + "/tmp"), 0u);
 }
 
 TEST(FsChunkStoreTest, GetStoredChecksTheHeaderButNotThePayload) {
