@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -230,6 +231,13 @@ class CopyWiring {
  public:
   CopyWiring(std::string cluster_key, AccountDirectory* accounts)
       : cluster_key_(std::move(cluster_key)), accounts_(accounts) {}
+  ~CopyWiring() {
+    for (std::thread& t : pings_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  CopyWiring(const CopyWiring&) = delete;
+  CopyWiring& operator=(const CopyWiring&) = delete;
 
   Status AddPeer(const PeerSetting& peer) {
     RemoteCopyPeerOptions options;
@@ -241,6 +249,25 @@ class CopyWiring {
     peers_.push_back(Peer{peer, std::move(remote)});
     return Status::Ok();
   }
+  // Asks every peer region once, in the background, and logs the answer:
+  // the operator learns at start whether the cluster's addresses and key
+  // are right, and each peer's first copy finds a connection ready.
+  void PingPeers() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Peer& p : peers_) {
+      pings_.emplace_back([region = p.setting.region_id, url = p.setting.base_url, remote = p.remote.get()] {
+        Status st = remote->Ping();
+        if (st.ok()) {
+          spdlog::info("peer region reachable region_id={} url={}", region, url);
+        } else {
+          spdlog::warn("peer region not reachable now region_id={} url={}: {} (copies to and from it wait "
+                       "and retry)",
+                       region, url, st.ToString());
+        }
+      });
+    }
+  }
+
   void AddRegion(Region* region) {
     std::lock_guard<std::mutex> lock(mu_);
     regions_.push_back(region);
@@ -252,9 +279,14 @@ class CopyWiring {
   // Called once every region has shut down and before they are destroyed,
   // so no hook can hand out a dangling region.
   void Clear() {
-    std::lock_guard<std::mutex> lock(mu_);
-    regions_.clear();
-    endpoint_.clear();
+    std::vector<std::thread> pings;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      regions_.clear();
+      endpoint_.clear();
+      pings.swap(pings_);
+    }
+    for (std::thread& t : pings) t.join();
   }
 
   CopyPeer* Resolve(const std::string& region_id) {
@@ -316,6 +348,7 @@ class CopyWiring {
   std::mutex mu_;
   std::vector<Region*> regions_;  // guarded by mu_
   std::vector<Peer> peers_;       // guarded by mu_; fixed after start-up
+  std::vector<std::thread> pings_;  // guarded by mu_; joined by Clear()
   // By source region ("*": any other); fixed after start-up, never erased.
   std::map<std::string, std::unique_ptr<LinkLimiter>> links_;  // guarded by mu_
   std::string endpoint_;          // guarded by mu_; "" until listening
@@ -478,6 +511,7 @@ Status RunServe(const ServeSettings& settings) {
   // Copies pull over the peer protocol even inside one process, so the
   // path tested here is the one a cluster uses.
   wiring->SetEndpoint(endpoint);
+  wiring->PingPeers();
 
   WriteDefaultProfile(endpoint, root, settings.regions.front());
   if (!settings.ready_file.empty()) {

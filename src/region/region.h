@@ -225,6 +225,10 @@ class CopyPeer {
   // (or none) does nothing.
   virtual Status AcquireCopyLease(const CopyLease& lease) = 0;
   virtual Status ReleaseCopyLease(const CopyLease& lease) = 0;
+
+  // Whether the region answers. For a remote one this is an authenticated
+  // round trip, which also leaves a connection ready for the first copy.
+  virtual Status Ping() { return Status::Ok(); }
 };
 
 // Counters for /metrics. Monotonic.

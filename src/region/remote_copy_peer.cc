@@ -37,6 +37,8 @@ class RemoteCopyPeer final : public CopyPeer {
     return in_progress->get<bool>();
   }
 
+  Status Ping() override { return CallForObject("GET", PeerRegionPath(region_id_), "").status(); }
+
   Status AcquireCopyLease(const CopyLease& lease) override { return LeaseCall("PUT", lease); }
   Status ReleaseCopyLease(const CopyLease& lease) override { return LeaseCall("DELETE", lease); }
 
