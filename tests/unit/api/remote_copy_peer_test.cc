@@ -190,6 +190,20 @@ TEST_F(RemoteCopyPeerTest, ARegionThePeerDoesNotServeIsNotFound) {
   EXPECT_NE(r.status().message().find("us-west-1"), std::string::npos);
 }
 
+TEST_F(RemoteCopyPeerTest, PingSaysWhetherThePeerServesTheRegionWithOurKey) {
+  auto peer = PeerFor(kDestination);
+  ASSERT_NE(peer, nullptr);
+  EXPECT_TRUE(peer->Ping().ok());
+  auto elsewhere = PeerFor("us-west-1");
+  ASSERT_NE(elsewhere, nullptr);
+  EXPECT_EQ(elsewhere->Ping().reason(), "InvalidRegionId.NotFound");
+  auto stranger = PeerFor(kDestination, "not-this-cluster");
+  ASSERT_NE(stranger, nullptr);
+  EXPECT_EQ(stranger->Ping().code(), Code::kPermissionDenied);
+  server_->Stop();
+  EXPECT_EQ(peer->Ping().code(), Code::kUnavailable);
+}
+
 TEST_F(RemoteCopyPeerTest, AnotherClusterKeyIsRefusedAndNothingHappens) {
   auto peer = PeerFor(kDestination, "not-this-cluster");
   ASSERT_NE(peer, nullptr);
