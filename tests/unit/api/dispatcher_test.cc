@@ -195,20 +195,6 @@ class ForwardingTest : public ::testing::Test {
   std::unique_ptr<Dispatcher> dispatcher_;
 };
 
-TEST_F(ForwardingTest, WarmingAsksEachPeerProcessOnceForItsHealth) {
-  regions_.remote.push_back({"cn-beijing", kPeerUrl});  // same process as cn-shanghai
-  regions_.remote.push_back({"us-west-1", "http://10.1.2.4:8080"});
-  dispatcher_->WarmForwarding();
-  std::lock_guard<std::mutex> lock(forwarder_->mu_);
-  ASSERT_EQ(forwarder_->calls.size(), 2u);
-  EXPECT_EQ(forwarder_->calls[0].first, kPeerUrl);
-  EXPECT_EQ(forwarder_->calls[1].first, "http://10.1.2.4:8080");
-  for (const auto& [url, request] : forwarder_->calls) {
-    EXPECT_EQ(request.method, "GET") << url;
-    EXPECT_EQ(request.target, "/healthz") << url;
-  }
-}
-
 TEST_F(ForwardingTest, RequestForARemoteRegionIsRelayedUnauthenticatedAndUnchanged) {
   const std::vector<HttpRequest> requests = {
       SignedV1("POST", {{"Action", "DescribeImages"}, {"RegionId", "cn-shanghai"}}, kNow, "n1", "s",
