@@ -35,6 +35,11 @@ class HttpChunkSource final : public ChunkSource {
     }
   }
 
+  // A pull waits for its Warm (it joins the callers), so a peer that accepts
+  // connections but does not answer (it is stopping) must not hold the pull,
+  // or a shutdown, for the full deadline.
+  static constexpr int kWarmTimeoutMs = 2000;
+
   void Warm(const std::string& region_id, unsigned connections) override {
     if (client_ == nullptr) return;
     // Concurrent calls each take a connection of their own from the pool;
@@ -42,7 +47,7 @@ class HttpChunkSource final : public ChunkSource {
     const std::string target = PeerRegionPath(region_id);
     std::vector<std::thread> callers;
     for (unsigned i = 0; i < connections; ++i) {
-      callers.emplace_back([this, &target] { (void)client_->Call("GET", target); });
+      callers.emplace_back([this, &target] { (void)client_->Call("GET", target, "", kWarmTimeoutMs); });
     }
     for (std::thread& t : callers) t.join();
   }

@@ -121,8 +121,8 @@ class BeastPeerClient final : public PeerClient {
 
   const std::string& base_url() const override { return options_.base_url; }
 
-  Result<PeerResponse> Call(const std::string& method, const std::string& target,
-                            const std::string& body) override {
+  Result<PeerResponse> Call(const std::string& method, const std::string& target, const std::string& body,
+                            int timeout_ms) override {
     std::optional<http::verb> verb = VerbOf(method);
     if (!verb) {
       return InvalidArgument("", "peer call " + method + " " + target + ": the method must be GET, PUT, POST "
@@ -138,7 +138,8 @@ class BeastPeerClient final : public PeerClient {
         std::unique_ptr<Connection> conn = Acquire();
         const bool reused = conn->connected;
         RawResponse response;
-        std::optional<TransportError> error = Exchange(*conn, *verb, method, target, body, &response);
+        std::optional<TransportError> error = Exchange(*conn, *verb, method, target, body,
+                                                               timeout_ms > 0 ? timeout_ms : options_.timeout_ms, &response);
         if (error) {
           Release(std::move(conn), false);
           const bool repeatable = *verb == http::verb::get || !error->response_started;
@@ -173,9 +174,9 @@ class BeastPeerClient final : public PeerClient {
   }
 
   std::optional<TransportError> Exchange(Connection& conn, http::verb verb, const std::string& method,
-                                         const std::string& target, const std::string& body,
+                                         const std::string& target, const std::string& body, int timeout_ms,
                                          RawResponse* out) {
-    const auto timeout = std::chrono::milliseconds(std::max(1, options_.timeout_ms));
+    const auto timeout = std::chrono::milliseconds(std::max(1, timeout_ms));
     auto fail = [&](const std::string& step, const beast::error_code& ec, bool response_started = false) {
       conn.connected = false;
       beast::error_code ignored;

@@ -43,9 +43,11 @@ class PeerClient {
   virtual ~PeerClient() = default;
   // `method` GET, PUT, POST or DELETE; `target` the path (no query string);
   // `body` sent as is (Content-Type application/json when not empty) and
-  // covered by the signature.
+  // covered by the signature. `timeout_ms` > 0 replaces the client's
+  // per-step deadline for this call (a best-effort call that must not hold
+  // its caller up for long).
   virtual Result<PeerResponse> Call(const std::string& method, const std::string& target,
-                                    const std::string& body = "") = 0;
+                                    const std::string& body = "", int timeout_ms = 0) = 0;
   virtual const std::string& base_url() const = 0;
 };
 

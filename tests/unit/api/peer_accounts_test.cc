@@ -47,8 +47,8 @@ class FakePeerClient final : public PeerClient {
  public:
   explicit FakePeerClient(std::string url) : url_(std::move(url)) {}
 
-  Result<PeerResponse> Call(const std::string& method, const std::string& target,
-                            const std::string& body) override {
+  Result<PeerResponse> Call(const std::string& method, const std::string& target, const std::string& body,
+                            int /*timeout_ms*/) override {
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back(method + " " + target + (body.empty() ? "" : " " + body));
     if (!fail_.ok()) return fail_;

@@ -239,6 +239,28 @@ TEST(HttpChunkSourceTest, WarmReadiesConnectionsTogetherForTheFetchesToReuse) {
   EXPECT_EQ(server.accepted(), 3) << "the fetches reused the readied connections";
 }
 
+// Broken, this test takes the full 60 s deadline instead of failing fast:
+// a peer that accepts but never answers (it is stopping) must not hold a
+// pull, or a shutdown waiting for it, longer than Warm's own short deadline.
+TEST(HttpChunkSourceTest, WarmDoesNotWaitForAPeerThatNeverAnswers) {
+  PeerData data;
+  FakePeerServer server([&](const http::request<http::string_body>& r) {
+    if (r.target() == PeerRegionPath(kRegion)) {
+      Reply stalled;
+      stalled.stall = true;
+      return stalled;
+    }
+    return data.Serve(r);
+  });
+  auto source = SourceFor(server, kKey, /*max_connections=*/4, /*timeout_ms=*/60000);
+  source->Warm(kRegion, 2);
+  EXPECT_EQ(server.accepted(), 2);
+  // The timed-out connections were dropped; fetching still works.
+  Result<std::vector<uint8_t>> chunk = source->FetchChunk(kRegion, data.ids[0], nullptr);
+  ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+  EXPECT_EQ(*chunk, data.chunk(data.ids[0]));
+}
+
 TEST(HttpChunkSourceTest, ConcurrentCallersShareAtMostMaxConnections) {
   PeerData data;
   FakePeerServer server([&](const auto& r) { return data.Serve(r); });
