@@ -37,7 +37,10 @@ class RemoteCopyPeer final : public CopyPeer {
     return in_progress->get<bool>();
   }
 
-  Status Ping() override { return CallForObject("GET", PeerRegionPath(region_id_), "").status(); }
+  // Short: `ferry serve` waits for its start-up pings when it stops.
+  Status Ping() override {
+    return CallForObject("GET", PeerRegionPath(region_id_), "", kPingTimeoutMs).status();
+  }
 
   Status AcquireCopyLease(const CopyLease& lease) override { return LeaseCall("PUT", lease); }
   Status ReleaseCopyLease(const CopyLease& lease) override { return LeaseCall("DELETE", lease); }
@@ -50,8 +53,11 @@ class RemoteCopyPeer final : public CopyPeer {
   }
 
   // The call's answer, which must be a JSON object.
-  Result<Json> CallForObject(const std::string& method, const std::string& target, const std::string& body) {
-    ASSIGN_OR_RETURN(PeerResponse response, client_->Call(method, target, body));
+  static constexpr int kPingTimeoutMs = 2000;
+
+  Result<Json> CallForObject(const std::string& method, const std::string& target, const std::string& body,
+                             int timeout_ms = 0) {
+    ASSIGN_OR_RETURN(PeerResponse response, client_->Call(method, target, body, timeout_ms));
     Json answer = Json::parse(response.body.begin(), response.body.end(), nullptr, /*allow_exceptions=*/false);
     if (!answer.is_object()) {
       return Internal("peer " + client_->base_url() + " " + method + " " + target + " answered HTTP " +
