@@ -12,11 +12,11 @@ const assert = require('node:assert/strict');
 const { startFerry, freeLoopbackPort, clusterKeys } = require('./lib/ferry_server');
 const { Ecs, popCoreClient, ecsClient } = require('./lib/clients');
 const { pollUntil } = require('./lib/wait');
+const { TERRAFORM_STATUSES, waitCopyAvailable, waitCopyAvailableSdk } = require('./lib/copies');
 const { putRawImage, importAvailableImage, exportedSha256 } = require('./lib/images');
 
 const SOURCE = 'cn-hangzhou';
 const TARGET = 'cn-shanghai';
-const TERRAFORM_STATUSES = 'Creating,Waiting,Available,UnAvailable,CreateFailed';
 const BUCKET = 'e2e-copy-2p';
 
 let serverA;  // serves SOURCE
@@ -81,14 +81,7 @@ test('pop-core (V1): copy at the source process, watch like Terraform, same byte
       assert.ok(first, `copy ${copyId} is listed in ${TARGET} right after CopyImage`);
       assert.ok(['Waiting', 'Creating', 'Available'].includes(first.Status), `status: ${first.Status}`);
     }
-    const image = await pollUntil(async () => {
-      const [found] = await describeInTarget(atB, copyId);
-      assert.ok(found, `copy ${copyId} vanished from ${TARGET}`);
-      assert.ok(!['CreateFailed', 'UnAvailable'].includes(found.Status),
-        `copy failed: ${JSON.stringify(found)}${logsOf()}`);
-      assert.match(found.Progress, /^\d{1,3}%$/);
-      return found.Status === 'Available' ? found : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 1000, what: `copy ${copyId} Available in ${TARGET}` });
+    const image = await waitCopyAvailable(atB, TARGET, copyId, logsOf);
     assert.equal(image.Progress, '100%');
     assert.equal(image.ImageName, 'seed-copy');
     assert.equal(image.Description, 'copied across processes');
@@ -142,16 +135,7 @@ test('ecs20140526 (V3): copy and watch through the source process only', async (
   const copyId = res.body.imageId;
   assert.match(copyId, /^m-[a-z0-9]+$/);
 
-  const image = await pollUntil(async () => {
-    const described = await ecs.describeImages(new Ecs.DescribeImagesRequest({
-      regionId: TARGET, imageId: copyId, status: TERRAFORM_STATUSES,
-    }));
-    const [found] = described.body.images.image;
-    assert.ok(found, `copy ${copyId} is listed`);
-    assert.ok(!['CreateFailed', 'UnAvailable'].includes(found.status),
-      `copy failed: ${JSON.stringify(found)}${logsOf()}`);
-    return found.status === 'Available' ? found : undefined;
-  }, { timeoutMs: 120_000, intervalMs: 1000, what: `copy ${copyId} Available` });
+  const image = await waitCopyAvailableSdk(ecs, TARGET, copyId, logsOf);
   assert.equal(image.isCopied, true);
   assert.equal(image.progress, '100%');
   assert.equal(image.imageName, 'sdk-copy');
