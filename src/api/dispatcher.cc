@@ -5,6 +5,7 @@
 #include <chrono>
 #include <exception>
 #include <optional>
+#include <set>
 
 #include "api/errors.h"
 #include "common/ids.h"
@@ -110,6 +111,21 @@ Dispatcher::Dispatcher(ActionTable actions, const RegionSet& regions, AccountDir
       host_id_(std::move(host_id)),
       authenticator_(accounts, clock, max_skew_seconds),
       forwarder_(forwarder != nullptr ? std::move(forwarder) : NewHttpForwarder()) {}
+
+// Short: the server's Stop() waits for the warming.
+constexpr int kWarmTimeoutMs = 2000;
+
+void Dispatcher::WarmForwarding() {
+  std::set<std::string> urls;
+  for (const RemoteRegionInfo& remote : regions_.remote) {
+    if (!urls.insert(remote.base_url).second) continue;
+    HttpRequest ping;
+    ping.method = "GET";
+    ping.target = "/healthz";
+    Result<HttpResponse> answer = forwarder_->Forward(remote.base_url, ping, kWarmTimeoutMs);
+    if (!answer.ok()) spdlog::info("forwarding to {} not ready yet: {}", remote.base_url, answer.status().ToString());
+  }
+}
 
 HttpResponse Dispatcher::ErrorResponse(const Status& status, const std::string& request_id,
                                        const std::string& action, double latency_seconds) {

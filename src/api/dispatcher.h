@@ -41,6 +41,12 @@ class Dispatcher {
 
   HttpResponse Handle(const HttpRequest& request);
 
+  // Opens one connection to each peer process and leaves it ready in the
+  // forwarder's pool (GET /healthz), so the first forwarded request does not
+  // pay a new connection's round trip on a long link. Best effort, with a
+  // 2 s deadline per step.
+  void WarmForwarding();
+
   // An ECS error response for failures outside Handle() (e.g. the server's
   // body-size limit, or uploads), counted in metrics under `action`.
   HttpResponse ErrorResponse(const Status& status, const std::string& request_id, const std::string& action,

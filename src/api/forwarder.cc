@@ -119,9 +119,11 @@ class HttpForwarder final : public Forwarder {
   explicit HttpForwarder(const ForwarderOptions& options)
       : timeout_(std::max(1, options.timeout_ms)), options_(options) {}
 
-  Result<HttpResponse> Forward(const std::string& base_url, const HttpRequest& request) override {
+  Result<HttpResponse> Forward(const std::string& base_url, const HttpRequest& request,
+                               int timeout_ms) override {
     try {
-      return ForwardOrThrow(base_url, request);
+      return ForwardOrThrow(base_url, request,
+                            timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : timeout_);
     } catch (const std::exception& e) {
       return Unavailable("forwarding to " + base_url + " failed: " + e.what());
     }
@@ -134,19 +136,20 @@ class HttpForwarder final : public Forwarder {
     bool got_response_bytes = false;
   };
 
-  Result<HttpResponse> ForwardOrThrow(const std::string& base_url, const HttpRequest& request) {
+  Result<HttpResponse> ForwardOrThrow(const std::string& base_url, const HttpRequest& request,
+                                      std::chrono::milliseconds timeout) {
     ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseHttpBaseUrl(base_url));
     while (true) {
       std::unique_ptr<Connection> conn = TakeIdle(base_url);
       const bool reused = conn != nullptr;
       if (!reused) {
-        ASSIGN_OR_RETURN(conn, Connect(base_url, endpoint));
+        ASSIGN_OR_RETURN(conn, Connect(base_url, endpoint, timeout));
       }
       http::request<http::string_body> out = BuildRequest(request, endpoint);
       beast::flat_buffer buffer;
       http::response_parser<http::string_body> parser;
       parser.body_limit(options_.max_response_bytes);
-      Exchange exchange = Send(*conn, out, buffer, parser);
+      Exchange exchange = Send(*conn, out, buffer, parser, timeout);
       if (!exchange.ec) {
         bool reusable = parser.get().keep_alive() && buffer.size() == 0;
         HttpResponse response = ToHttpResponse(parser.get());
@@ -170,27 +173,26 @@ class HttpForwarder final : public Forwarder {
     }
   }
 
-  Result<std::unique_ptr<Connection>> Connect(const std::string& base_url, const HttpBaseUrl& endpoint) {
+  Result<std::unique_ptr<Connection>> Connect(const std::string& base_url, const HttpBaseUrl& endpoint,
+                                              std::chrono::milliseconds timeout) {
     auto conn = std::make_unique<Connection>();
     tcp::resolver resolver(conn->ioc);
     beast::error_code ec;
     auto results = resolver.resolve(endpoint.host, endpoint.port, ec);
     if (ec) return Unavailable("cannot resolve the host of " + base_url + ": " + ec.message());
-    ec = RunStep(*conn, timeout_,
-                 [&](auto handler) { conn->stream.async_connect(results, std::move(handler)); });
+    ec = RunStep(*conn, timeout, [&](auto handler) { conn->stream.async_connect(results, std::move(handler)); });
     if (ec) return Unavailable("cannot connect to " + base_url + ": " + ec.message());
     return conn;
   }
 
   Exchange Send(Connection& conn, http::request<http::string_body>& out, beast::flat_buffer& buffer,
-                http::response_parser<http::string_body>& parser) {
+                http::response_parser<http::string_body>& parser, std::chrono::milliseconds timeout) {
     Exchange result;
     result.step = "sending the request";
-    result.ec = RunStep(conn, timeout_,
-                        [&](auto handler) { http::async_write(conn.stream, out, std::move(handler)); });
+    result.ec = RunStep(conn, timeout, [&](auto handler) { http::async_write(conn.stream, out, std::move(handler)); });
     if (result.ec) return result;
     result.step = "reading the response";
-    result.ec = RunStep(conn, timeout_, [&](auto handler) {
+    result.ec = RunStep(conn, timeout, [&](auto handler) {
       http::async_read(conn.stream, buffer, parser, std::move(handler));
     });
     result.got_response_bytes = parser.got_some() || buffer.size() != 0;

@@ -40,7 +40,9 @@ class Forwarder {
  public:
   virtual ~Forwarder() = default;
   // Sends `request` to the process at `base_url` ("http://host:port").
-  virtual Result<HttpResponse> Forward(const std::string& base_url, const HttpRequest& request) = 0;
+  // `timeout_ms` > 0 replaces the per-step deadline for this call.
+  virtual Result<HttpResponse> Forward(const std::string& base_url, const HttpRequest& request,
+                                       int timeout_ms = 0) = 0;
 };
 
 std::unique_ptr<Forwarder> NewHttpForwarder(const ForwarderOptions& options = {});

@@ -118,6 +118,7 @@ class BeastServer final : public Server {
     });
     unsigned threads = std::max(1u, config_.threads);
     for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    warm_ = std::thread([this] { dispatcher_.WarmForwarding(); });  // nothing to do without peers
     spdlog::info("server: listening on {}:{} with {} I/O threads", config_.listen_address, port_, threads);
     return Status::Ok();
   }
@@ -154,6 +155,7 @@ class BeastServer final : public Server {
     ioc_.stop();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
+    if (warm_.joinable()) warm_.join();
     spdlog::info("server: stopped");
   }
 
@@ -523,6 +525,7 @@ class BeastServer final : public Server {
   const PeerEndpoints peer_;
   ObjectStorage& object_storage_;
   std::vector<std::thread> threads_;
+  std::thread warm_;  // WarmForwarding at start; joined by Stop()
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
 

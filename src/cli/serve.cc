@@ -5,7 +5,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -232,6 +234,7 @@ class CopyWiring {
   CopyWiring(std::string cluster_key, AccountDirectory* accounts)
       : cluster_key_(std::move(cluster_key)), accounts_(accounts) {}
   ~CopyWiring() {
+    stopping_ = true;
     for (std::thread& t : pings_) {
       if (t.joinable()) t.join();
     }
@@ -249,21 +252,32 @@ class CopyWiring {
     peers_.push_back(Peer{peer, std::move(remote)});
     return Status::Ok();
   }
-  // Asks every peer region once, in the background, and logs the answer:
-  // the operator learns at start whether the cluster's addresses and key
-  // are right, and each peer's first copy finds a connection ready.
+  // Asks every peer region, in the background, until it answers (every
+  // second for up to kPingAttempts) and logs the outcome: the operator learns
+  // whether the cluster's addresses and key are right, and each peer's first
+  // copy finds a connection ready, whichever process started first.
   void PingPeers() {
     std::lock_guard<std::mutex> lock(mu_);
     for (const Peer& p : peers_) {
-      pings_.emplace_back([region = p.setting.region_id, url = p.setting.base_url, remote = p.remote.get()] {
-        Status st = remote->Ping();
-        if (st.ok()) {
-          spdlog::info("peer region reachable region_id={} url={}", region, url);
-        } else {
-          spdlog::warn("peer region not reachable now region_id={} url={}: {} (copies to and from it wait "
-                       "and retry)",
-                       region, url, st.ToString());
+      pings_.emplace_back([this, region = p.setting.region_id, url = p.setting.base_url, remote = p.remote.get()] {
+        Status st;
+        for (int attempt = 0; attempt < kPingAttempts && !stopping_; ++attempt) {
+          if (attempt > 0) {
+            for (int slice = 0; slice < 10 && !stopping_; ++slice) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+            if (stopping_) return;
+          }
+          st = remote->Ping();
+          if (st.ok()) {
+            spdlog::info("peer region reachable region_id={} url={}", region, url);
+            return;
+          }
+          // A refused cluster key or an unknown region does not heal by waiting.
+          if (st.code() != Code::kUnavailable) break;
         }
+        spdlog::warn("peer region not reachable region_id={} url={}: {} (copies to and from it wait and retry)",
+                     region, url, st.ToString());
       });
     }
   }
@@ -280,6 +294,7 @@ class CopyWiring {
   // so no hook can hand out a dangling region.
   void Clear() {
     std::vector<std::thread> pings;
+    stopping_ = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
       regions_.clear();
@@ -349,6 +364,8 @@ class CopyWiring {
   std::vector<Region*> regions_;  // guarded by mu_
   std::vector<Peer> peers_;       // guarded by mu_; fixed after start-up
   std::vector<std::thread> pings_;  // guarded by mu_; joined by Clear()
+  std::atomic<bool> stopping_{false};  // ends the pings
+  static constexpr int kPingAttempts = 60;
   // By source region ("*": any other); fixed after start-up, never erased.
   std::map<std::string, std::unique_ptr<LinkLimiter>> links_;  // guarded by mu_
   std::string endpoint_;          // guarded by mu_; "" until listening

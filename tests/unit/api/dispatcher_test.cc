@@ -143,7 +143,9 @@ TEST_F(DispatcherTest, MetricsCountSuccess) {
 // Records what it is asked to forward and answers as told.
 class FakeForwarder final : public Forwarder {
  public:
-  Result<HttpResponse> Forward(const std::string& base_url, const HttpRequest& request) override {
+  Result<HttpResponse> Forward(const std::string& base_url, const HttpRequest& request,
+                               int timeout_ms) override {
+    last_timeout_ms = timeout_ms;
     std::lock_guard<std::mutex> lock(mu_);
     calls.emplace_back(base_url, request);
     return answer;
@@ -151,6 +153,7 @@ class FakeForwarder final : public Forwarder {
 
   std::mutex mu_;
   std::vector<std::pair<std::string, HttpRequest>> calls;
+  int last_timeout_ms = -1;
   Result<HttpResponse> answer = HttpResponse{};
 };
 
@@ -194,6 +197,21 @@ class ForwardingTest : public ::testing::Test {
   FakeForwarder* forwarder_ = nullptr;
   std::unique_ptr<Dispatcher> dispatcher_;
 };
+
+TEST_F(ForwardingTest, WarmingAsksEachPeerProcessOnceForItsHealth) {
+  regions_.remote.push_back({"cn-beijing", kPeerUrl});  // same process as cn-shanghai
+  regions_.remote.push_back({"us-west-1", "http://10.1.2.4:8080"});
+  dispatcher_->WarmForwarding();
+  std::lock_guard<std::mutex> lock(forwarder_->mu_);
+  ASSERT_EQ(forwarder_->calls.size(), 2u);
+  EXPECT_EQ(forwarder_->calls[0].first, kPeerUrl);
+  EXPECT_EQ(forwarder_->calls[1].first, "http://10.1.2.4:8080");
+  for (const auto& [url, request] : forwarder_->calls) {
+    EXPECT_EQ(request.method, "GET") << url;
+    EXPECT_EQ(request.target, "/healthz") << url;
+  }
+  EXPECT_GT(forwarder_->last_timeout_ms, 0) << "a short deadline: Stop() waits for the warming";
+}
 
 TEST_F(ForwardingTest, RequestForARemoteRegionIsRelayedUnauthenticatedAndUnchanged) {
   const std::vector<HttpRequest> requests = {
