@@ -575,23 +575,7 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::atom
       return Cancelled("copy task " + task.task_id + " is " + current.status);
     }
     ASSIGN_OR_RETURN(ImageRecord img, catalog_->GetImage(task.resource_id));
-    for (size_t i = 0; i < n && i < img.disks.size(); ++i) {
-      ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(img.disks[i].snapshot_id));
-      snap.manifest = EncodeManifest(manifests[i]);
-      snap.content_digest = ToHex(manifests[i].ContentDigest());
-      snap.logical_size = manifests[i].logical_size;
-      snap.status = "accomplished";
-      snap.progress = 100;
-      snap.last_modified_time = now;
-      RETURN_IF_ERROR(catalog_->UpdateSnapshot(snap));
-    }
-    img.status = "Available";
-    img.progress = 100;
-    RETURN_IF_ERROR(catalog_->UpdateImage(img));
-    current.status = "Finished";
-    current.progress = 100;
-    current.finished_time = now;
-    return catalog_->UpdateTask(current);
+    return CommitImageManifests(img, manifests, current, now, nullptr);
   });
   lease.Release();
   // (FinishCopy releases the source's lease; whoever copies the source again
@@ -625,6 +609,30 @@ void RegionImpl::FinishCopy(const TaskRecord& task, const Status& st) {
   }
   // Cancelled: CancelCopyImage removed the records already.
   RequestGc();
+}
+
+Status RegionImpl::CommitImageManifests(
+    ImageRecord& image, const std::vector<Manifest>& manifests, TaskRecord& task, UnixSeconds now,
+    const std::function<void(size_t, SnapshotRecord&, DiskMapping&)>& on_disk) {
+  for (size_t i = 0; i < manifests.size() && i < image.disks.size(); ++i) {
+    DiskMapping& disk = image.disks[i];
+    ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(disk.snapshot_id));
+    snap.manifest = EncodeManifest(manifests[i]);
+    snap.content_digest = ToHex(manifests[i].ContentDigest());
+    snap.logical_size = manifests[i].logical_size;
+    snap.status = "accomplished";
+    snap.progress = 100;
+    snap.last_modified_time = now;
+    if (on_disk) on_disk(i, snap, disk);
+    RETURN_IF_ERROR(catalog_->UpdateSnapshot(snap));
+  }
+  image.status = "Available";
+  image.progress = 100;
+  RETURN_IF_ERROR(catalog_->UpdateImage(image));
+  task.status = "Finished";
+  task.progress = 100;
+  task.finished_time = now;
+  return catalog_->UpdateTask(task);
 }
 
 Status RegionImpl::MarkImageCreateFailed(const std::string& image_id, const std::string& reason) {

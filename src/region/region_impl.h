@@ -168,6 +168,13 @@ class RegionImpl final : public Region {
   // Inside a catalog transaction: the image (if it still exists) becomes
   // CreateFailed with `reason`, and its snapshots failed.
   Status MarkImageCreateFailed(const std::string& image_id, const std::string& reason);
+  // Inside a catalog transaction, the success twin of MarkImageCreateFailed
+  // for imports and copies: each disk's snapshot takes its manifest
+  // (accomplished), the image becomes Available and `task` Finished.
+  // `on_disk(i, snapshot, disk)` adds what only the caller knows.
+  Status CommitImageManifests(ImageRecord& image, const std::vector<Manifest>& manifests, TaskRecord& task,
+                              UnixSeconds now,
+                              const std::function<void(size_t, SnapshotRecord&, DiskMapping&)>& on_disk);
   // Releases the lease the copy `image_id` holds on its source region
   // (best effort: a lost release is dropped later as stale).
   void ReleaseSourceLease(const std::string& source_region_id, const std::string& source_image_id,

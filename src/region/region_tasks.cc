@@ -312,28 +312,14 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
     if (current.cancel_requested) return Cancelled("task " + task.task_id + " was cancelled");
     if (current.status != "Processing") return Cancelled("task " + task.task_id + " is " + current.status);
     ASSIGN_OR_RETURN(ImageRecord img, catalog_->GetImage(task.resource_id));
-    for (size_t i = 0; i < n && i < img.disks.size(); ++i) {
-      DiskMapping& disk = img.disks[i];
-      ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(disk.snapshot_id));
-      snap.manifest = EncodeManifest(manifests[i]);
-      snap.content_digest = ToHex(manifests[i].ContentDigest());
-      snap.logical_size = manifests[i].logical_size;
-      snap.status = "accomplished";
-      snap.progress = 100;
-      snap.source_disk_size_gib = std::max(CeilGiB(manifests[i].logical_size), disk.size_gib);
-      snap.last_modified_time = now;
-      RETURN_IF_ERROR(catalog_->UpdateSnapshot(snap));
-      disk.size_gib = snap.source_disk_size_gib;
-      disk.format = formats[i];
-    }
-    img.status = "Available";
-    img.progress = 100;
-    img.size_gib = img.disks[0].size_gib;
-    RETURN_IF_ERROR(catalog_->UpdateImage(img));
-    current.status = "Finished";
-    current.progress = 100;
-    current.finished_time = now;
-    return catalog_->UpdateTask(current);
+    return CommitImageManifests(img, manifests, current, now,
+                                [&](size_t i, SnapshotRecord& snap, DiskMapping& disk) {
+                                  snap.source_disk_size_gib =
+                                      std::max(CeilGiB(manifests[i].logical_size), disk.size_gib);
+                                  disk.size_gib = snap.source_disk_size_gib;
+                                  disk.format = formats[i];
+                                  if (i == 0) img.size_gib = disk.size_gib;
+                                });
   });
   lease.Release();
   return st;
