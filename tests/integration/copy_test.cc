@@ -19,7 +19,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr uint64_t kMiB = 1 << 20;
-constexpr const char* kCopyStatuses = "Creating,Waiting,Available,UnAvailable,CreateFailed";
 
 class CopyTest : public SharedServerTest<CopyTest> {
  public:
@@ -43,19 +42,13 @@ class CopyTest : public SharedServerTest<CopyTest> {
     return started.value("ImageId", std::string());
   }
 
-  static json DescribeIn(EcsClient& client, const std::string& region, const std::string& image_id) {
-    json body = CallOk(client, "DescribeImages",
-                       {{"RegionId", region}, {"ImageId", image_id}, {"Status", kCopyStatuses}});
-    return body["Images"]["Image"];
-  }
-
   // Polls the destination the way Terraform does until the copy leaves
   // Waiting/Creating or the deadline passes; returns the last image entry.
   static json WaitForCopy(EcsClient& client, const std::string& region, const std::string& image_id) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     json image;
     while (std::chrono::steady_clock::now() < deadline) {
-      json images = DescribeIn(client, region, image_id);
+      json images = DescribeImageIn(client, region, image_id);
       if (images.size() != 1) return json();
       image = images[0];
       const std::string status = image.value("Status", std::string());
@@ -68,25 +61,7 @@ class CopyTest : public SharedServerTest<CopyTest> {
   // Exports `image_id` of `region` as RAW and returns the file's SHA-256.
   static std::string ExportSha(EcsClient& client, const std::string& region, const std::string& image_id,
                                const std::string& prefix) {
-    json started = CallOk(client, "ExportImage",
-                          {{"RegionId", region},
-                           {"ImageId", image_id},
-                           {"OSSBucket", kOperatorBucket},
-                           {"OSSPrefix", prefix},
-                           {"ImageFormat", "raw"}});
-    const std::string task_id = started.value("TaskId", std::string());
-    // The task lives in `region`; WaitForTask asks the client's default one.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-    json task;
-    while (std::chrono::steady_clock::now() < deadline) {
-      task = CallOk(client, "DescribeTaskAttribute", {{"RegionId", region}, {"TaskId", task_id}});
-      if (task.value("TaskStatus", std::string()) != "Processing") break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    EXPECT_EQ(task.value("TaskStatus", std::string()), "Finished") << task.dump();
-    const std::string object = RelatedItem(task, "OSSObject");
-    EXPECT_FALSE(object.empty()) << task.dump();
-    return FileSha256(BucketDir() + "/" + object);
+    return ExportImageSha256(client, region, image_id, kOperatorBucket, BucketDir(), prefix);
   }
 
 };
@@ -117,14 +92,14 @@ TEST_F(CopyTest, CopiesToTwoRegionsAreByteIdenticalAndCannotBeCancelledOnceDone)
     EXPECT_TRUE(ids.insert(copy_id).second) << "copy id " << copy_id << " is not new";
 
     // Visible at once in the destination with Terraform's status list.
-    json images = DescribeIn(*d.client, d.region, copy_id);
+    json images = DescribeImageIn(*d.client, d.region, copy_id);
     ASSERT_EQ(images.size(), 1u) << images.dump();
     const std::string first_status = images[0].value("Status", std::string());
     EXPECT_TRUE(first_status == "Waiting" || first_status == "Creating" || first_status == "Available")
         << first_status;
     EXPECT_EQ(images[0].value("IsCopied", false), true);
     // Not in the source region.
-    EXPECT_TRUE(DescribeIn(*d.client, "cn-hangzhou", copy_id).empty());
+    EXPECT_TRUE(DescribeImageIn(*d.client, "cn-hangzhou", copy_id).empty());
 
     json image = WaitForCopy(*d.client, d.region, copy_id);
     ASSERT_EQ(image.value("Status", std::string()), "Available") << image.dump() << "\n" << server_->Log();
@@ -221,7 +196,7 @@ TEST_F(CopyTest, CliCopiesToTwoRegionsAndWaits) {
     EXPECT_EQ(rows[i].value("Status", std::string()), "Available") << copied.out;
     EXPECT_EQ(rows[i].value("Progress", std::string()), "100%");
     const std::string copy_id = rows[i].value("ImageId", std::string());
-    json images = DescribeIn(client, regions[i], copy_id);
+    json images = DescribeImageIn(client, regions[i], copy_id);
     ASSERT_EQ(images.size(), 1u);
     EXPECT_EQ(images[0].value("ImageName", std::string()), "cli-copy");
   }
