@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -35,6 +37,7 @@
 #include "copy/chunk_source.h"
 #include "copy/peer_client.h"
 #include "copy/peer_auth.h"
+#include "copy/peer_wire.h"
 #include "region/object_storage.h"
 #include "region/region.h"
 #include "region/remote_copy_peer.h"
@@ -271,6 +274,7 @@ class CopyWiring {
           st = remote->Ping();
           if (st.ok()) {
             spdlog::info("peer region reachable region_id={} url={}", region, url);
+            WarmChunkClient(region, url);
             return;
           }
           // A refused cluster key or an unknown region does not heal by waiting.
@@ -314,19 +318,27 @@ class CopyWiring {
   }
 
   Result<std::unique_ptr<ChunkSource>> Source(const std::string& source_region_id) {
-    HttpChunkSourceOptions options;
+    std::string base_url;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      options.base_url = endpoint_;
+      base_url = endpoint_;
       for (const Peer& p : peers_)
-        if (p.setting.region_id == source_region_id) options.base_url = p.setting.base_url;
+        if (p.setting.region_id == source_region_id) base_url = p.setting.base_url;
     }
-    if (options.base_url.empty()) {
+    if (base_url.empty()) {
       return Unavailable("cannot read region " + source_region_id +
                          " yet: this process's server is not listening");
     }
-    options.cluster_key = cluster_key_;
-    return NewHttpChunkSource(options);
+    ASSIGN_OR_RETURN(std::shared_ptr<PeerClient> client, ChunkClient(base_url));
+    return NewHttpChunkSource(std::move(client));
+  }
+
+  // Connections per peer for chunk reads: each running copy keeps
+  // `in_flight` fetches going.
+  void SetCopyLimits(unsigned max_running_copies, unsigned in_flight) {
+    std::lock_guard<std::mutex> lock(mu_);
+    copy_in_flight_ = std::max(1u, in_flight);
+    chunk_connections_ = std::max(1u, max_running_copies) * copy_in_flight_;
   }
 
   void SetLinkRateLimits(const std::map<std::string, uint64_t>& limits) {
@@ -358,6 +370,35 @@ class CopyWiring {
     std::unique_ptr<CopyPeer> remote;
   };
 
+  // The one chunk-read client of the server at `base_url`, made on first use
+  // and kept, so copies reuse connections instead of opening their own.
+  Result<std::shared_ptr<PeerClient>> ChunkClient(const std::string& base_url) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = chunk_clients_.find(base_url);
+    if (it != chunk_clients_.end()) return it->second;
+    HttpChunkSourceOptions options;
+    options.base_url = base_url;
+    options.cluster_key = cluster_key_;
+    options.max_connections = chunk_connections_;
+    ASSIGN_OR_RETURN(std::shared_ptr<PeerClient> client, NewChunkPeerClient(options));
+    chunk_clients_.emplace(base_url, client);
+    return client;
+  }
+
+  // Readies one copy's worth of chunk connections to a peer that answered,
+  // so the first copy from it starts on open connections (on a long link,
+  // each new one costs a round trip before its first byte).
+  void WarmChunkClient(const std::string& region_id, const std::string& base_url) {
+    Result<std::shared_ptr<PeerClient>> client = ChunkClient(base_url);
+    if (!client.ok()) return;  // the copies meet the same error and report it
+    unsigned in_flight;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_flight = copy_in_flight_;
+    }
+    (*client)->Warm(PeerRegionPath(region_id), in_flight, kWarmTimeoutMs);
+  }
+
   const std::string cluster_key_;
   AccountDirectory* const accounts_;  // borrowed; outlives the regions
   std::mutex mu_;
@@ -369,6 +410,12 @@ class CopyWiring {
   // By source region ("*": any other); fixed after start-up, never erased.
   std::map<std::string, std::unique_ptr<LinkLimiter>> links_;  // guarded by mu_
   std::string endpoint_;          // guarded by mu_; "" until listening
+  // By base URL; never erased, so a source may hold a client past Clear().
+  std::map<std::string, std::shared_ptr<PeerClient>> chunk_clients_;  // guarded by mu_
+  unsigned copy_in_flight_ = RegionConfig{}.copy_in_flight;            // guarded by mu_
+  unsigned chunk_connections_ =                                        // guarded by mu_
+      RegionConfig{}.max_running_copies * RegionConfig{}.copy_in_flight;
+  static constexpr int kWarmTimeoutMs = 2000;
 };
 
 struct OpenedRegions {
@@ -475,6 +522,7 @@ Status RunServe(const ServeSettings& settings) {
 
   auto wiring = std::make_shared<CopyWiring>(cluster_key, data.accounts.get());
   wiring->SetLinkRateLimits(settings.link_rate_limits);
+  wiring->SetCopyLimits(settings.max_copies, RegionConfig{}.copy_in_flight);
   for (const PeerSetting& peer : settings.peers) {
     Status added = wiring->AddPeer(peer);
     if (!added.ok()) return added.WithContext("peer " + peer.region_id);

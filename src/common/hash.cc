@@ -90,6 +90,25 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
+bool Base64Decode(std::string_view text, std::string* out) {
+  if (text.size() % 4 != 0) return false;
+  size_t padding = 0;
+  if (!text.empty() && text.back() == '=') padding = text.size() >= 2 && text[text.size() - 2] == '=' ? 2 : 1;
+  // EVP_DecodeBlock rejects bad characters but takes '=' anywhere it ends a
+  // quantum: padding is allowed only at the very end.
+  if (text.substr(0, text.size() - padding).find('=') != std::string_view::npos) return false;
+  std::string decoded(3 * (text.size() / 4), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0 || static_cast<size_t>(n) != decoded.size()) return false;
+  decoded.resize(decoded.size() - padding);
+  // The bits padding leaves unused must be zero, so that one text decodes
+  // from exactly one byte string.
+  if (Base64Encode(decoded) != text) return false;
+  *out = std::move(decoded);
+  return true;
+}
+
 static std::string Hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
   unsigned char buf[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -40,6 +40,9 @@ std::string ToHex(std::string_view bytes);
 bool FromHex(std::string_view hex, Digest256* out);
 
 std::string Base64Encode(std::string_view bytes);
+// Standard alphabet with padding, as Base64Encode writes it; false on any
+// other text (bad length, characters or padding).
+bool Base64Decode(std::string_view text, std::string* out);
 
 // Raw MAC bytes.
 std::string HmacSha1(std::string_view key, std::string_view data);

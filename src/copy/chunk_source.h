@@ -56,6 +56,8 @@ class ChunkSource {
   }
 };
 
+class PeerClient;
+
 struct HttpChunkSourceOptions {
   std::string base_url;     // "http://127.0.0.1:8080" — the source region's server
   std::string cluster_key;  // shared secret of the cluster (peer_protocol.md)
@@ -63,6 +65,14 @@ struct HttpChunkSourceOptions {
   unsigned max_connections = 8;  // kept-alive connections reused across calls
 };
 
+// A PeerClient fit for chunk reads (responses as large as a chunk object).
+// Sources made over one client share its connections: a process keeps one
+// per peer, so a copy finds the connections that earlier ones (or Warm)
+// left ready. kInvalidArgument for a bad base_url.
+Result<std::shared_ptr<PeerClient>> NewChunkPeerClient(const HttpChunkSourceOptions& options);
+
+std::unique_ptr<ChunkSource> NewHttpChunkSource(std::shared_ptr<PeerClient> client);
+// A source over a client of its own; a bad base_url fails every call.
 std::unique_ptr<ChunkSource> NewHttpChunkSource(const HttpChunkSourceOptions& options);
 
 }  // namespace ferry

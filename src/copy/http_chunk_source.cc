@@ -2,7 +2,8 @@
 // PeerClient, which owns the connections, deadlines, retries and the
 // mapping of peer errors to Status.
 #include <memory>
-#include <thread>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/hash.h"
@@ -20,18 +21,12 @@ constexpr uint64_t kMaxResponseBytes = kMaxChunkPlaintext + kChunkHeaderSize;
 
 class HttpChunkSource final : public ChunkSource {
  public:
-  explicit HttpChunkSource(const HttpChunkSourceOptions& options) : base_url_(options.base_url) {
-    PeerClientOptions client_options;
-    client_options.base_url = options.base_url;
-    client_options.cluster_key = options.cluster_key;
-    client_options.timeout_ms = options.timeout_ms;
-    client_options.max_connections = options.max_connections;
-    client_options.max_response_bytes = kMaxResponseBytes;
-    Result<std::unique_ptr<PeerClient>> client = NewPeerClient(client_options);
-    if (client.ok()) {
+  HttpChunkSource(std::string base_url, Result<std::shared_ptr<PeerClient>> client)
+      : base_url_(std::move(base_url)) {
+    if (client.ok() && *client != nullptr) {
       client_ = std::move(client).value();
     } else {
-      config_error_ = client.status();
+      config_error_ = client.ok() ? InvalidArgument("", "chunk source without a peer client") : client.status();
     }
   }
 
@@ -41,15 +36,7 @@ class HttpChunkSource final : public ChunkSource {
   static constexpr int kWarmTimeoutMs = 2000;
 
   void Warm(const std::string& region_id, unsigned connections) override {
-    if (client_ == nullptr) return;
-    // Concurrent calls each take a connection of their own from the pool;
-    // they go back to it ready.
-    const std::string target = PeerRegionPath(region_id);
-    std::vector<std::thread> callers;
-    for (unsigned i = 0; i < connections; ++i) {
-      callers.emplace_back([this, &target] { (void)client_->Call("GET", target, "", kWarmTimeoutMs); });
-    }
-    for (std::thread& t : callers) t.join();
+    if (client_ != nullptr) client_->Warm(PeerRegionPath(region_id), connections, kWarmTimeoutMs);
   }
 
   Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) override {
@@ -87,14 +74,30 @@ class HttpChunkSource final : public ChunkSource {
   }
 
   const std::string base_url_;
-  std::unique_ptr<PeerClient> client_;  // null when config_error_ is set
+  std::shared_ptr<PeerClient> client_;  // null when config_error_ is set
   Status config_error_;
 };
 
 }  // namespace
 
+Result<std::shared_ptr<PeerClient>> NewChunkPeerClient(const HttpChunkSourceOptions& options) {
+  PeerClientOptions client_options;
+  client_options.base_url = options.base_url;
+  client_options.cluster_key = options.cluster_key;
+  client_options.timeout_ms = options.timeout_ms;
+  client_options.max_connections = options.max_connections;
+  client_options.max_response_bytes = kMaxResponseBytes;
+  ASSIGN_OR_RETURN(std::unique_ptr<PeerClient> client, NewPeerClient(client_options));
+  return std::shared_ptr<PeerClient>(std::move(client));
+}
+
+std::unique_ptr<ChunkSource> NewHttpChunkSource(std::shared_ptr<PeerClient> client) {
+  std::string base_url = client != nullptr ? client->base_url() : std::string();
+  return std::make_unique<HttpChunkSource>(std::move(base_url), std::move(client));
+}
+
 std::unique_ptr<ChunkSource> NewHttpChunkSource(const HttpChunkSourceOptions& options) {
-  return std::make_unique<HttpChunkSource>(options);
+  return std::make_unique<HttpChunkSource>(options.base_url, NewChunkPeerClient(options));
 }
 
 }  // namespace ferry

@@ -15,8 +15,13 @@
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <optional>
+#include <system_error>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "copy/peer_auth.h"
@@ -70,12 +75,32 @@ std::optional<http::verb> VerbOf(const std::string& method) {
   return std::nullopt;
 }
 
+using Steady = std::chrono::steady_clock;
+
+// TCP keepalive on every connection: the first probe after this long idle,
+// then every kKeepaliveIntervalSec, giving up after kKeepaliveProbes.
+constexpr int kKeepaliveIdleSec = 30;
+constexpr int kKeepaliveIntervalSec = 10;
+constexpr int kKeepaliveProbes = 3;
+
 struct Connection {
   asio::io_context ioc;
   beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer;
   bool connected = false;
+  Steady::time_point idle_since{};  // when it last went back to the pool
 };
+
+// Best effort: a socket without keepalive still works, only a dead path is
+// found later (by the call's deadline).
+void EnableKeepalive(tcp::socket& socket) {
+  const int fd = socket.native_handle();
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &kKeepaliveIdleSec, sizeof(kKeepaliveIdleSec));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &kKeepaliveIntervalSec, sizeof(kKeepaliveIntervalSec));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &kKeepaliveProbes, sizeof(kKeepaliveProbes));
+}
 
 struct RawResponse {
   int status = 0;
@@ -120,6 +145,47 @@ class BeastPeerClient final : public PeerClient {
         max_connections_(std::max(1u, options.max_connections)) {}
 
   const std::string& base_url() const override { return options_.base_url; }
+
+  void Warm(const std::string& target, unsigned connections, int timeout_ms) override {
+    unsigned opening = 0;
+    std::vector<std::unique_ptr<Connection>> expired;  // closed after the lock is released
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      DropExpiredLocked(&expired);
+      const unsigned ready = static_cast<unsigned>(idle_.size());
+      const unsigned room = max_connections_ - open_;
+      opening = connections > ready ? std::min(connections - ready, room) : 0;
+      open_ += opening;
+    }
+    if (!expired.empty()) cv_.notify_all();
+    if (opening == 0) return;
+    auto open_one = [this, &target, timeout_ms] {
+      auto conn = std::make_unique<Connection>();
+      RawResponse response;
+      bool ok = false;
+      try {
+        std::optional<TransportError> error = Exchange(*conn, http::verb::get, "GET", target, "",
+                                                       timeout_ms > 0 ? timeout_ms : options_.timeout_ms, &response);
+        ok = !error && response.keep_alive && response.status >= 200 && response.status <= 299;
+      } catch (const std::exception&) {
+        ok = false;
+      }
+      Release(std::move(conn), ok);
+    };
+    std::vector<std::thread> openers;
+    try {
+      for (unsigned i = 1; i < opening; ++i) openers.emplace_back(open_one);
+    } catch (const std::system_error&) {
+      // No thread for the rest: give their places back.
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        open_ -= opening - 1 - static_cast<unsigned>(openers.size());
+      }
+      cv_.notify_all();
+    }
+    open_one();
+    for (std::thread& t : openers) t.join();
+  }
 
   Result<PeerResponse> Call(const std::string& method, const std::string& target, const std::string& body,
                             int timeout_ms) override {
@@ -206,6 +272,7 @@ class BeastPeerClient final : public PeerClient {
       ec = Run(conn, [&](auto handler) { conn.stream.async_connect(endpoints, handler); });
       if (ec) return fail("connecting to", ec);
       conn.stream.socket().set_option(tcp::no_delay(true), ec);
+      EnableKeepalive(conn.stream.socket());
       conn.buffer.clear();
       conn.connected = true;
     }
@@ -292,7 +359,9 @@ class BeastPeerClient final : public PeerClient {
   }
 
   std::unique_ptr<Connection> Acquire() {
+    std::vector<std::unique_ptr<Connection>> expired;  // closed after the lock is released
     std::unique_lock<std::mutex> lock(mu_);
+    DropExpiredLocked(&expired);
     cv_.wait(lock, [this] { return !idle_.empty() || open_ < max_connections_; });
     if (!idle_.empty()) {
       std::unique_ptr<Connection> conn = std::move(idle_.back());
@@ -308,6 +377,7 @@ class BeastPeerClient final : public PeerClient {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (reusable && conn->connected) {
+        conn->idle_since = Steady::now();
         idle_.push_back(std::move(conn));
       } else {
         --open_;
@@ -315,6 +385,18 @@ class BeastPeerClient final : public PeerClient {
     }
     cv_.notify_one();
     // A connection not kept is destroyed here, outside the lock.
+  }
+
+  // Closes the idle connections unused for longer than max_idle_ms. They sit
+  // in idle_ oldest first: Acquire takes from the back.
+  void DropExpiredLocked(std::vector<std::unique_ptr<Connection>>* expired) {
+    const auto oldest_kept = Steady::now() - std::chrono::milliseconds(options_.max_idle_ms);
+    size_t n = 0;
+    while (n < idle_.size() && idle_[n]->idle_since < oldest_kept) ++n;
+    if (n == 0) return;
+    for (size_t i = 0; i < n; ++i) expired->push_back(std::move(idle_[i]));
+    idle_.erase(idle_.begin(), idle_.begin() + static_cast<std::ptrdiff_t>(n));
+    open_ -= static_cast<unsigned>(n);
   }
 
   void DropIdle() {

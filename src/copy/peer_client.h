@@ -30,6 +30,10 @@ struct PeerClientOptions {
   int timeout_ms = 30000;   // per step: resolve, connect, write, read
   unsigned max_connections = 8;
   uint64_t max_response_bytes = 64u << 20;
+  // A kept-alive connection idle for longer is closed, not reused: a
+  // middlebox may have forgotten it. (TCP keepalive probes every 30 s keep a
+  // live one known to the path and find a dead one within about a minute.)
+  int max_idle_ms = 300000;
 };
 
 struct PeerResponse {
@@ -48,6 +52,13 @@ class PeerClient {
   // its caller up for long).
   virtual Result<PeerResponse> Call(const std::string& method, const std::string& target,
                                     const std::string& body = "", int timeout_ms = 0) = 0;
+  // Opens connections, each with one GET of `target` (a cheap route such as
+  // a region ping), until `connections` kept-alive ones wait in the pool, at
+  // most max_connections in all; the new ones are opened at once, so on a
+  // long link they cost one round trip together rather than one each when
+  // they are first needed. Best effort: a failure leaves the pool as it was
+  // and is met again by the calls that follow. `timeout_ms` > 0 as for Call.
+  virtual void Warm(const std::string& target, unsigned connections, int timeout_ms = 0) = 0;
   virtual const std::string& base_url() const = 0;
 };
 

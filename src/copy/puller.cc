@@ -186,14 +186,20 @@ class Puller {
 Result<PullResult> Puller::Run() {
   if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before it started");
   RecordSuccess();  // the retry_for window starts now
-  // The workers' connections get ready while the manifest comes: one round
-  // trip for all of them instead of one each as they start.
-  const unsigned spare = std::max(1u, options_.in_flight) - 1;
-  std::thread warm;
-  if (spare > 0) warm = std::thread([this, spare] { source_.Warm(region_id_, spare); });
-  Result<Manifest> fetched = FetchManifest();
-  if (warm.joinable()) warm.join();
-  ASSIGN_OR_RETURN(Manifest manifest, std::move(fetched));
+  Manifest manifest;
+  if (options_.manifest != nullptr) {
+    RETURN_IF_ERROR(options_.manifest->Validate().WithContext(what_ + ": the manifest given"));
+    manifest = *options_.manifest;
+  } else {
+    // The workers' connections get ready while the manifest comes: one
+    // round trip for all of them instead of one each as they start.
+    const unsigned spare = std::max(1u, options_.in_flight) - 1;
+    std::thread warm;
+    if (spare > 0) warm = std::thread([this, spare] { source_.Warm(region_id_, spare); });
+    Result<Manifest> fetched = FetchManifest();
+    if (warm.joinable()) warm.join();
+    ASSIGN_OR_RETURN(manifest, std::move(fetched));
+  }
   PlanChunks(manifest);
   rate_ready_ = clock_.Now();
   rate_samples_.emplace_back(clock_.Now(), 0);
@@ -228,6 +234,10 @@ Result<PullResult> Puller::Run() {
       if (running_ == 0 || Steady::now() < next_report) continue;
       lock.unlock();
       ReportProgress();
+      // The chunks stored so far are made durable as the pull goes (one
+      // directory sync each, batched), so the sync before the commit has
+      // only the last interval's left. A failure here is met again there.
+      (void)dest_.Sync();
       lock.lock();
       next_report = Steady::now() + kProgressInterval;
     }

@@ -60,6 +60,11 @@ struct PullOptions {
   const std::atomic<bool>* cancel = nullptr;
   // Sleeps; a test seam so backoff needs no wall-clock waiting.
   std::function<void(std::chrono::milliseconds)> sleep;
+  // The snapshot's manifest when the caller has it already (the source sent
+  // it with the copy): the pull starts fetching chunks at once instead of
+  // asking for it first. It is validated like a fetched one; the caller
+  // checks its content digest against the source's, as for a fetched one.
+  const Manifest* manifest = nullptr;
 };
 
 struct PullResult {

@@ -6,6 +6,8 @@
 #include <set>
 #include <utility>
 
+#include "common/hash.h"
+
 namespace ferry {
 namespace {
 
@@ -54,9 +56,9 @@ Json EncodeImage(const ImageRecord& r) {
           {"QueuePosition", r.queue_position}};
 }
 
-// The manifest stays behind: the destination pulls it over the peer protocol.
+// The manifest travels only when the snapshot carries one (CopyTarget).
 Json EncodeSnapshot(const SnapshotRecord& r) {
-  return {{"SnapshotId", r.snapshot_id},
+  Json out = {{"SnapshotId", r.snapshot_id},
           {"AccountId", r.account_id},
           {"Name", r.name},
           {"Description", r.description},
@@ -74,6 +76,11 @@ Json EncodeSnapshot(const SnapshotRecord& r) {
           {"Tags", EncodeTags(r.tags)},
           {"CreationTime", r.creation_time},
           {"LastModifiedTime", r.last_modified_time}};
+  if (!r.manifest.empty()) {
+    out["Manifest"] =
+        Base64Encode(std::string_view(reinterpret_cast<const char*>(r.manifest.data()), r.manifest.size()));
+  }
+  return out;
 }
 
 // Reads the members of one JSON object, each exactly once, and remembers
@@ -116,6 +123,15 @@ class ObjectReader {
     if (const Json* v = Member(key, "true or false", [](const Json& j) { return j.is_boolean(); })) {
       *out = v->get<bool>();
     }
+  }
+  // As Text, but an absent member is no error: `out` is left as it was.
+  bool OptionalText(const char* key, std::string* out) {
+    if (!object_.contains(key)) {
+      seen_.insert(key);
+      return false;
+    }
+    Text(key, out);
+    return error_->ok();
   }
   const Json* Array(const char* key) {
     return Member(key, "an array", [](const Json& j) { return j.is_array(); });
@@ -248,6 +264,15 @@ void DecodeSnapshot(ObjectReader& in, SnapshotRecord* r, Status* error) {
   DecodeTags(in, "Tags", &r->tags, error);
   in.Signed("CreationTime", &r->creation_time);
   in.Signed("LastModifiedTime", &r->last_modified_time);
+  std::string manifest;
+  if (in.OptionalText("Manifest", &manifest)) {
+    std::string bytes;
+    if (!Base64Decode(manifest, &bytes)) {
+      in.Fail("The field \"" + in.PathOf("Manifest") + "\" must be base64.");
+      return;
+    }
+    r->manifest.assign(bytes.begin(), bytes.end());
+  }
 }
 
 }  // namespace

@@ -60,6 +60,12 @@ struct RegionConfig {
   std::function<Result<std::unique_ptr<ChunkSource>>(const std::string& source_region_id)> chunk_source;
   unsigned max_running_copies = 5;   // per destination region; the rest wait
   unsigned copy_in_flight = 8;       // chunk fetches in flight per copy
+  // CopyImage sends the snapshots' manifests with the copy (CopyTarget) when
+  // together they are at most this many bytes. 512 KiB holds the manifests
+  // of ~56 GiB of data in 4 MiB chunks and, in base64, fits the peer API's
+  // 1 MiB request body with room to spare; a queued copy keeps them in
+  // memory until it runs.
+  size_t max_sent_manifest_bytes = 512u << 10;
   uint64_t copy_rate_limit_bytes_per_second = 0;  // per copy; 0 = unlimited
   // The cap shared by every copy into this process from `source_region_id`
   // (a per-link cap); nullptr or unset = none.
@@ -181,7 +187,11 @@ struct CopyTarget {
   std::string account_id;
   std::string source_region_id;
   ImageRecord source_image;                      // configuration to copy
-  std::vector<SnapshotRecord> source_snapshots;  // one per disk, in disk order; no manifests
+  // One per disk, in disk order. Each carries its encoded manifest when the
+  // image's manifests together are at most max_sent_manifest_bytes: the
+  // destination then starts fetching chunks at once. Otherwise none does,
+  // and the destination asks for them.
+  std::vector<SnapshotRecord> source_snapshots;
   std::string image_name;                        // validated, final
   std::string description;
   Tags tags;

@@ -257,10 +257,14 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
           "The image contains encrypted snapshots, which do not support copying (snapshot " +
               snap->snapshot_id + ").");
     }
-    snap->manifest.clear();
     snapshots.push_back(std::move(snap).value());
   }
   if (snapshots.empty()) return Internal("image " + r.image_id + " has no disks");
+  size_t manifest_bytes = 0;
+  for (const SnapshotRecord& s : snapshots) manifest_bytes += s.manifest.size();
+  if (manifest_bytes > config_.max_sent_manifest_bytes) {
+    for (SnapshotRecord& s : snapshots) s.manifest.clear();
+  }
   if (source.size_gib > config_.max_copy_size_gib &&
       !(config_.large_copy_allowed && config_.large_copy_allowed(c.account_id, r.image_id))) {
     return PermissionDenied("SizeExceed.Image",
@@ -412,7 +416,7 @@ Result<std::string> RegionImpl::AcceptCopy(const CopyTarget& t) {
     RETURN_IF_ERROR(st);
     return catalog_->InsertTask(task);
   }));
-  Status submitted = SubmitCopy(task, /*resumed=*/false);
+  Status submitted = SubmitCopy(task, /*resumed=*/false, SentManifests(t));
   if (!submitted.ok()) {
     // Shutting down between the check and here: the task resumes on the next
     // start, as any Processing copy does.
@@ -422,13 +426,38 @@ Result<std::string> RegionImpl::AcceptCopy(const CopyTarget& t) {
   return image.image_id;
 }
 
+// The manifests the source sent with `t`, decoded; empty when it sent none,
+// or when one does not decode or does not match the digest the source
+// recorded for it (the copy then fetches them, and checks those).
+std::vector<Manifest> RegionImpl::SentManifests(const CopyTarget& t) const {
+  std::vector<Manifest> out;
+  for (const SnapshotRecord& s : t.source_snapshots) {
+    if (s.manifest.empty()) return {};
+    Result<Manifest> m = DecodeManifest(s.manifest);
+    Status bad;
+    if (!m.ok()) {
+      bad = m.status();
+    } else if (ToHex(m->ContentDigest()) != s.content_digest) {
+      bad = DataLoss("content digest " + ToHex(m->ContentDigest()) + ", the source recorded " + s.content_digest);
+    }
+    if (!bad.ok()) {
+      spdlog::warn("region {}: manifest of snapshot {} sent by region {} not used: {}", config_.region_id,
+                   s.snapshot_id, t.source_region_id, bad.ToString());
+      return {};
+    }
+    out.push_back(std::move(m).value());
+  }
+  return out;
+}
+
 // ------------------------------------------------------------ the copy job
 
-Status RegionImpl::SubmitCopy(const TaskRecord& task, bool resumed) {
+Status RegionImpl::SubmitCopy(const TaskRecord& task, bool resumed, std::vector<Manifest> sent) {
   CopyJob job;
   job.job_id = task.resource_id;
   job.account_id = task.account_id;
-  job.run = [this, task, resumed](const std::atomic<bool>& cancel) { return RunCopy(task, resumed, cancel); };
+  job.run = [this, task, resumed, sent = std::make_shared<const std::vector<Manifest>>(std::move(sent))](
+                const std::atomic<bool>& cancel) { return RunCopy(task, resumed, *sent, cancel); };
   job.on_start = [this, id = task.resource_id] { StartCopy(id); };
   job.on_done = [this, task](const Status& st) { FinishCopy(task, st); };
   return copies_->Submit(std::move(job));
@@ -460,7 +489,8 @@ void RegionImpl::StartCopy(const std::string& image_id) {
   }
 }
 
-Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::atomic<bool>& cancel) {
+Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vector<Manifest>& sent,
+                           const std::atomic<bool>& cancel) {
   ASSIGN_OR_RETURN(CopyParams params, ParseCopyParams(task));
   // CancelCopyImage may have removed the records just before the start.
   ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
@@ -536,6 +566,7 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::atom
     opts.pin = [&lease](const ChunkId& id) { lease.Pin(id); };
     opts.cancel = &cancel;
     if (hooks_.copy_sleep) opts.sleep = hooks_.copy_sleep;
+    if (sent.size() == n) opts.manifest = &sent[i];
     opts.progress = [this, &task, &count, i, n](const PullProgress& p) {
       count(p.chunks_fetched, p.wire_bytes);
       double part =

@@ -160,8 +160,12 @@ class RegionImpl final : public Region {
 
   // Copies (region_copy.cc). A copy is a CopyImage task row plus a job in
   // copies_; SubmitCopy queues the job for a Processing copy task.
-  Status SubmitCopy(const TaskRecord& task, bool resumed);
-  Status RunCopy(const TaskRecord& task, bool resumed, const std::atomic<bool>& cancel);
+  // `sent`: the snapshots' manifests when the source sent them (one per
+  // disk), else empty.
+  Status SubmitCopy(const TaskRecord& task, bool resumed, std::vector<Manifest> sent = {});
+  Status RunCopy(const TaskRecord& task, bool resumed, const std::vector<Manifest>& sent,
+                 const std::atomic<bool>& cancel);
+  std::vector<Manifest> SentManifests(const CopyTarget& t) const;
   void StartCopy(const std::string& image_id);
   void FinishCopy(const TaskRecord& task, const Status& st);
   void FinishCopyFailed(const TaskRecord& task, const Status& why);

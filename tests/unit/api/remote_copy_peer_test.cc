@@ -81,7 +81,7 @@ CopyTarget SampleTarget() {
     s.snapshot_id = id;
     s.status = "accomplished";
     s.logical_size = 40ull << 30;
-    s.manifest = {9, 9, 9};  // stays behind
+    s.manifest = {9, 9, static_cast<uint8_t>(id[2])};  // travels with the target
     t.source_snapshots.push_back(s);
   }
   t.image_name = "web-copy";
@@ -112,7 +112,7 @@ TEST_F(RemoteCopyPeerTest, AcceptCopyDeliversTheWholeTargetAndReturnsTheImageId)
   ASSERT_EQ(got.source_snapshots.size(), 2u);
   EXPECT_EQ(got.source_snapshots[1].snapshot_id, "s-data");
   EXPECT_EQ(got.source_snapshots[1].logical_size, 40ull << 30);
-  EXPECT_TRUE(got.source_snapshots[1].manifest.empty());
+  EXPECT_EQ(got.source_snapshots[1].manifest, (std::vector<uint8_t>{9, 9, 'd'}));
   EXPECT_EQ(got.image_name, "web-copy");
   EXPECT_EQ(got.description, "copied");
   EXPECT_EQ(got.tags, target.tags);

@@ -98,5 +98,19 @@ TEST(FsUtilTest, AtomicWriteReplacesAndReads) {
   EXPECT_EQ(ReadFileToString(dir + "/missing").status().code(), Code::kNotFound);
 }
 
+TEST(Base64Test, DecodeInvertsEncodeAndRefusesAnythingElse) {
+  for (std::string bytes : {std::string(), std::string("f"), std::string("fo"), std::string("foo"),
+                            std::string("foob"), std::string("\0\xff\x10\x80", 4)}) {
+    std::string out = "junk";
+    ASSERT_TRUE(Base64Decode(Base64Encode(bytes), &out)) << Base64Encode(bytes);
+    EXPECT_EQ(out, bytes);
+  }
+  std::string out = "kept";
+  for (const char* bad : {"Zg", "Zg=", "Zm9v!", "Zm=v", "Z===", "Zh==", " Zg==", "Zg==\n", "Zg==Zg=="}) {
+    EXPECT_FALSE(Base64Decode(bad, &out)) << bad;
+  }
+  EXPECT_EQ(out, "kept") << "a refused text leaves the output alone";
+}
+
 }  // namespace
 }  // namespace ferry

@@ -5,9 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -26,10 +30,15 @@ using tcp = peertest::tcp;
 
 constexpr const char* kKey = "peer-client-test-cluster-key";
 
-std::unique_ptr<PeerClient> ClientFor(const FakePeerServer& server, int timeout_ms = 10000) {
+PeerClientOptions OptionsFor(const FakePeerServer& server) {
   PeerClientOptions options;
   options.base_url = server.base_url();
   options.cluster_key = kKey;
+  return options;
+}
+
+std::unique_ptr<PeerClient> ClientFor(const FakePeerServer& server, int timeout_ms = 10000) {
+  PeerClientOptions options = OptionsFor(server);
   options.timeout_ms = timeout_ms;
   options.max_connections = 2;
   Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
@@ -309,9 +318,7 @@ TEST(PeerClientTest, AnOversizedAnswerIsRefusedWithoutRetry) {
   FakePeerServer server([](const http::request<http::string_body>&) {
     return Reply{.status = 200, .body = std::string(4096, 'x')};
   });
-  PeerClientOptions options;
-  options.base_url = server.base_url();
-  options.cluster_key = kKey;
+  PeerClientOptions options = OptionsFor(server);
   options.max_response_bytes = 1024;
   auto client = NewPeerClient(options);
   ASSERT_TRUE(client.ok());
@@ -319,6 +326,63 @@ TEST(PeerClientTest, AnOversizedAnswerIsRefusedWithoutRetry) {
   EXPECT_EQ(r.status().code(), Code::kInternal) << r.status().ToString();
   EXPECT_NE(r.status().message().find("1024"), std::string::npos);
   EXPECT_EQ(server.requests(), 1);
+}
+
+TEST(PeerClientTest, WarmOpensTheMissingConnectionsAtOnceAndCallsReuseThem) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int seen = 0, inside = 0, most_inside = 0;  // requests arrived, in the handler now, at most
+  FakePeerServer server([&](const http::request<http::string_body>&) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++inside;
+    most_inside = std::max(most_inside, inside);
+    cv.notify_all();
+    // The first three requests wait for each other (bounded): they only
+    // meet if Warm sent them at once.
+    if (++seen <= 3) cv.wait_for(lock, std::chrono::seconds(10), [&] { return seen >= 3; });
+    --inside;
+    return Reply{.status = 200, .body = "{}"};
+  });
+  PeerClientOptions options = OptionsFor(server);
+  options.max_connections = 4;
+  auto client = NewPeerClient(options);
+  ASSERT_TRUE(client.ok());
+  const std::string ping = "/ferry/peer/v1/regions/cn-a";
+
+  (*client)->Warm(ping, 3);
+  EXPECT_EQ(server.accepted(), 3);
+  EXPECT_EQ(server.requests(), 3);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(most_inside, 3) << "the three connections were opened one after another";
+  }
+  (*client)->Warm(ping, 3);
+  EXPECT_EQ(server.requests(), 3) << "three connections were ready already";
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*client)->Call("GET", ping).ok());
+  EXPECT_EQ(server.accepted(), 3) << "calls use the readied connections";
+  (*client)->Warm(ping, 10);
+  EXPECT_EQ(server.accepted(), 4) << "never more than max_connections";
+}
+
+TEST(PeerClientTest, AConnectionIdleLongerThanMaxIdleIsNotReused) {
+  FakePeerServer server([](const http::request<http::string_body>&) { return Reply{.status = 200}; });
+  PeerClientOptions options = OptionsFor(server);
+  options.max_idle_ms = 5;
+  auto client = NewPeerClient(options);
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->Call("GET", "/ferry/peer/v1/x").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE((*client)->Call("GET", "/ferry/peer/v1/x").ok());
+  EXPECT_EQ(server.accepted(), 2);
+  EXPECT_EQ(server.requests(), 2) << "the expired connection was closed, not tried";
+
+  options.max_idle_ms = 60000;
+  auto keeping = NewPeerClient(options);
+  ASSERT_TRUE(keeping.ok());
+  ASSERT_TRUE((*keeping)->Call("GET", "/ferry/peer/v1/x").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE((*keeping)->Call("GET", "/ferry/peer/v1/x").ok());
+  EXPECT_EQ(server.accepted(), 3) << "a connection idle for less than max_idle_ms is reused";
 }
 
 TEST(PeerClientTest, RefusesBadBaseUrlsAndMethods) {

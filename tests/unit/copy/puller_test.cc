@@ -167,6 +167,49 @@ TEST_F(PullTest, PullReadiesTheWorkersConnectionsWhileTheManifestComes) {
   EXPECT_EQ(source_.Warmed().size(), 1u) << "one worker uses the manifest's connection";
 }
 
+TEST_F(PullTest, PullGivenItsManifestNeverAsksForItAndStartsAtOnce) {
+  Manifest m = Snapshot({1, 0, 2, 3, 0, 4});
+  options_.manifest = &m;
+  options_.in_flight = 4;
+  Result<PullResult> r = Pull();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(r->manifest.ContentDigest(), m.ContentDigest());
+  EXPECT_EQ(source_.manifest_fetches(), 0u);
+  EXPECT_TRUE(source_.Warmed().empty()) << "no manifest request to ready connections behind";
+  EXPECT_EQ(source_.total_fetches(), 4u);
+}
+
+TEST_F(PullTest, PullRefusesAGivenManifestThatDoesNotHoldTogether) {
+  Manifest m = Snapshot({1, 2});
+  Manifest broken = m;
+  broken.entries.pop_back();  // no longer covers logical_size
+  options_.manifest = &broken;
+  Result<PullResult> r = Pull();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("manifest given"), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(source_.total_fetches(), 0u);
+}
+
+TEST_F(PullTest, PullSyncsTheChunksStoredSoFarWhileItRuns) {
+  Snapshot(Seeds(1900, 6));
+  options_.in_flight = 1;
+  bool synced_before_last = false;
+  // The last fetch waits (bounded) for a sync of the five chunks before it:
+  // only a pull that syncs as it goes lets it through early.
+  source_.OnFetch([&](uint64_t call) {
+    if (call != 6) return;
+    for (int i = 0; i < 1000 && !synced_before_last; ++i) {
+      synced_before_last = store_->syncs() > 0;
+      if (!synced_before_last) std::this_thread::sleep_for(milliseconds(10));
+    }
+  });
+  Result<PullResult> r = Pull();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(synced_before_last);
+  EXPECT_GE(store_->syncs(), 2) << "and once more at the end";
+}
+
 TEST_F(PullTest, PullFetchesDuplicateIdsOnce) {
   Manifest m = Snapshot({7, 7, 0, 8, 7, 8, 9});
 

@@ -88,6 +88,7 @@ struct Faults {
   int unavailable_sources = 0;   // next chunk_source() calls fail with kUnavailable
   bool gone = false;             // the source answers kNotFound
   std::vector<ChunkId> fetched;  // chunks that crossed successfully, in order
+  int manifest_fetches = 0;
 
   void Block(int let_through = 0) {
     std::lock_guard<std::mutex> lock(mu);
@@ -113,6 +114,10 @@ struct Faults {
     std::lock_guard<std::mutex> lock(mu);
     return fetched;
   }
+  int ManifestFetches() {
+    std::lock_guard<std::mutex> lock(mu);
+    return manifest_fetches;
+  }
 };
 
 class FaultySource final : public ChunkSource {
@@ -124,6 +129,7 @@ class FaultySource final : public ChunkSource {
     {
       std::lock_guard<std::mutex> lock(faults_.mu);
       if (faults_.gone) return NotFound("InvalidSnapshotId.NotFound", "snapshot " + snapshot_id + " is gone");
+      faults_.manifest_fetches++;
     }
     return inner_->FetchManifest(region_id, snapshot_id);
   }
@@ -341,6 +347,18 @@ class RegionCopyTest : public ::testing::Test {
     return m.ok() ? *m : Manifest{};
   }
 
+  // What region A's CopyImage would send B for alice's one-disk `source`,
+  // manifest included, under the new image id `image_id`.
+  CopyTarget TargetFor(const std::string& source, const std::string& image_id) {
+    CopyTarget t;
+    t.image_id = image_id;
+    t.account_id = kAlice.account_id;
+    t.source_region_id = kA;
+    t.source_image = GetImage(kA, source);
+    t.source_snapshots.push_back(*R(kA).catalog().GetSnapshot(t.source_image.disks[0].snapshot_id));
+    return t;
+  }
+
   bool Has(const std::string& region, const ChunkId& id) {
     Result<bool> has = R(region).chunk_store().Has(id);
     return has.ok() && *has;
@@ -408,8 +426,10 @@ TEST_F(RegionCopyTest, CopyCreatesAnIdenticalImageWithItsOwnSnapshot) {
   EXPECT_FALSE(snaps->items[0].encrypted);
   EXPECT_EQ(R(kB).catalog().GetSnapshot(done.disks[0].snapshot_id)->content_digest,
             R(kA).catalog().GetSnapshot(src.disks[0].snapshot_id)->content_digest);
-  // Only the data chunks travelled (5 of 8; holes never do).
+  // Only the data chunks travelled (5 of 8; holes never do), and the
+  // manifest came with the copy: nobody asked for it.
   EXPECT_EQ(faults_.FetchCount(), 5u);
+  EXPECT_EQ(faults_.ManifestFetches(), 0);
   EXPECT_EQ(ExportRaw(kB, *id), ExportRaw(kA, source));
   FsckReport fsck;
   ASSERT_TRUE(R(kB).Fsck(&fsck).ok());
@@ -660,11 +680,13 @@ TEST_F(RegionCopyTest, CancelCopyImageErrors) {
   EXPECT_EQ(R(kB).CancelCopyImage(kAlice, "m-unknown").reason(), "InvalidImageId.NotFound");
   EXPECT_EQ(R(kB).CancelCopyImage(kBob, *done).reason(), "InvalidImageId.NotFound");
 
+  // An image whose chunks B does not hold yet: its copy must fetch them.
+  std::string fresh = Import(kA, "fresh", {61, 62});
   {
     std::lock_guard<std::mutex> lock(faults_.mu);
     faults_.gone = true;
   }
-  Result<std::string> failed = Copy(source, kB, "failed");
+  Result<std::string> failed = Copy(fresh, kB, "failed");
   ASSERT_TRUE(failed.ok());
   ASSERT_EQ(WaitCopy(kB, *failed).status, "CreateFailed");
   Status st = R(kB).CancelCopyImage(kAlice, *failed);
@@ -699,7 +721,8 @@ TEST_F(RegionCopyTest, ASourceThatIsGoneFailsTheCopy) {
   ASSERT_TRUE(id.ok());
   ImageRecord failed = WaitCopy(kB, *id);
   EXPECT_EQ(failed.status, "CreateFailed");
-  EXPECT_NE(failed.failure_reason.find("InvalidSnapshotId.NotFound"), std::string::npos)
+  // The manifest came with the copy; the first chunk asked for is gone.
+  EXPECT_NE(failed.failure_reason.find("InvalidChunkId.NotFound"), std::string::npos)
       << failed.failure_reason;
   EXPECT_EQ(R(kB).catalog().GetSnapshot(failed.disks[0].snapshot_id)->status, "failed");
   TaskQuery q;
@@ -708,7 +731,7 @@ TEST_F(RegionCopyTest, ASourceThatIsGoneFailsTheCopy) {
   ASSERT_TRUE(tasks.ok());
   ASSERT_EQ(tasks->items.size(), 1u);
   EXPECT_EQ(tasks->items[0].status, "Failed");
-  EXPECT_EQ(tasks->items[0].error_code, "InvalidSnapshotId.NotFound");
+  EXPECT_EQ(tasks->items[0].error_code, "InvalidChunkId.NotFound");
   // The lease went with the failure.
   EXPECT_TRUE(R(kA).DeleteImage(kAlice, source, false).ok());
 }
@@ -745,10 +768,12 @@ TEST_F(RegionCopyTest, ACopyResumesAfterRestartFetchingOnlyMissingChunks) {
   EXPECT_GE(present.size(), 2u);
   size_t before = faults_.FetchCount();
 
+  EXPECT_EQ(faults_.ManifestFetches(), 0);
   Close(kB);
   Open(kB);
   ImageRecord done = WaitCopy(kB, *id);
   EXPECT_EQ(done.status, "Available");
+  EXPECT_EQ(faults_.ManifestFetches(), 1) << "the resumed copy asks for the manifest it was sent";
   std::vector<ChunkId> fetched = faults_.Fetched();
   ASSERT_GT(fetched.size(), before);
   for (size_t i = before; i < fetched.size(); ++i) EXPECT_EQ(present.count(fetched[i]), 0u) << i;
@@ -908,12 +933,7 @@ TEST_F(RegionCopyTest, CopyTasksAreListedOnlyWhenAskedFor) {
 TEST_F(RegionCopyTest, ARepeatedAcceptCopyGetsTheSameCopy) {
   OpenAll();
   std::string source = Import(kA, "golden", kDisk);
-  CopyTarget t;
-  t.image_id = "m-repeatedaccept0001";
-  t.account_id = kAlice.account_id;
-  t.source_region_id = kA;
-  t.source_image = GetImage(kA, source);
-  t.source_snapshots.push_back(*R(kA).catalog().GetSnapshot(t.source_image.disks[0].snapshot_id));
+  CopyTarget t = TargetFor(source, "m-repeatedaccept0001");
   t.source_snapshots[0].manifest.clear();
   t.image_name = "copied";
   Result<std::string> first = R(kB).AcceptCopy(t);
@@ -928,6 +948,38 @@ TEST_F(RegionCopyTest, ARepeatedAcceptCopyGetsTheSameCopy) {
   // Another source under the same id is not this copy.
   t.source_image.image_id = "m-someotherimage0001";
   EXPECT_EQ(R(kB).AcceptCopy(t).status().reason(), "InvalidImageId.Duplicated");
+  EXPECT_EQ(faults_.ManifestFetches(), 1) << "none was sent";
+}
+
+TEST_F(RegionCopyTest, ASentManifestThatDoesNotMatchItsDigestIsFetchedInstead) {
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  std::string other = Import(kA, "other", {7, 8, 9});
+  CopyTarget t = TargetFor(source, "m-sentmanifest000001");
+  // Another image's manifest, or bytes that are none: both are ignored.
+  for (std::vector<uint8_t> wrong : {EncodeManifest(ManifestOf(kA, other)), std::vector<uint8_t>{1, 2, 3}}) {
+    t.image_id[t.image_id.size() - 1]++;
+    t.image_name = "copied-" + t.image_id;
+    t.source_snapshots[0].manifest = wrong;
+    const int fetched_before = faults_.ManifestFetches();
+    Result<std::string> id = R(kB).AcceptCopy(t);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+    EXPECT_EQ(faults_.ManifestFetches(), fetched_before + 1);
+    EXPECT_EQ(ExportRaw(kB, *id), ExportRaw(kA, source));
+  }
+}
+
+TEST_F(RegionCopyTest, ManifestsTooLargeToSendStayBehind) {
+  tweak_ = [](RegionConfig& c) { c.max_sent_manifest_bytes = 64; };
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  ASSERT_GT(EncodeManifest(ManifestOf(kA, source)).size(), 64u);
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+  EXPECT_EQ(faults_.ManifestFetches(), 1);
+  EXPECT_EQ(ExportRaw(kB, *id), ExportRaw(kA, source));
 }
 
 }  // namespace
