@@ -6,6 +6,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <semaphore>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -125,7 +126,8 @@ class Puller {
         dest_(dest),
         options_(options),
         clock_(options),
-        what_("pull of snapshot " + snapshot_id + " from region " + region_id) {}
+        what_("pull of snapshot " + snapshot_id + " from region " + region_id),
+        store_slots_(std::clamp<std::ptrdiff_t>(options.max_concurrent_stores, 1, kMaxStoreSlots)) {}
 
   Result<PullResult> Run();
 
@@ -171,6 +173,8 @@ class Puller {
   std::atomic<Steady::rep> last_success_ns_{0};
 
   std::mutex pin_mu_;  // serializes options_.pin
+  static constexpr std::ptrdiff_t kMaxStoreSlots = 1024;
+  std::counting_semaphore<kMaxStoreSlots> store_slots_;  // options_.max_concurrent_stores
 
   std::mutex mu_;
   std::condition_variable cv_;  // workers finishing, stop_ being set
@@ -352,7 +356,9 @@ Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
       } else {
         // A corrupt object fails PutStored's verification with kDataLoss and
         // counts as corruption like any other.
+        store_slots_.acquire();
         st = dest_.PutStored(c.id, *object);
+        store_slots_.release();
         if (st.ok()) {
           MarkDone(c, /*fetched=*/true);
           return Status::Ok();

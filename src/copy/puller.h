@@ -50,6 +50,11 @@ struct PullOptions {
   std::chrono::milliseconds max_backoff{10000};
   std::chrono::milliseconds retry_for{std::chrono::minutes(30)};
   unsigned corrupt_retries = 3;
+  // At most this many fetched chunks are verified and written at once. Each
+  // needs a chunk-sized buffer to decode into, and a few cores keep up with
+  // the link: more fetches in flight then cost the link's round trips, not
+  // memory for stores that would only wait for a core.
+  unsigned max_concurrent_stores = 4;
   // Called (from any thread, never two at once) before a chunk is Put, so
   // the caller can pin it against garbage collection until its manifest
   // commits. Also called for chunks already present, for the same reason.

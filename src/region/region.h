@@ -59,7 +59,11 @@ struct RegionConfig {
   // and retries with backoff like for any unreachable peer.
   std::function<Result<std::unique_ptr<ChunkSource>>(const std::string& source_region_id)> chunk_source;
   unsigned max_running_copies = 5;   // per destination region; the rest wait
-  unsigned copy_in_flight = 8;       // chunk fetches in flight per copy
+  // Chunk fetches in flight per copy. 16 keeps a 1 Gbit/s link with a 50 ms
+  // round trip >= 90% busy (8 left ~8% idle: fetches that start together
+  // end together, and the link idles while they all ask again); at most
+  // four of them are verified and stored at once (PullOptions).
+  unsigned copy_in_flight = 16;
   // CopyImage sends the snapshots' manifests with the copy (CopyTarget) when
   // together they are at most this many bytes. 512 KiB holds the manifests
   // of ~56 GiB of data in 4 MiB chunks and, in base64, fits the peer API's

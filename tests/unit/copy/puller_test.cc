@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,6 +42,24 @@ class SpyStore final : public ChunkStore {
     }
     return inner_->Put(id, plaintext, newly_stored);
   }
+  Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored = nullptr) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      put_ids_.insert(id);
+      if (!put_error_.ok()) return put_error_;
+      ++storing_;
+      most_storing_ = std::max(most_storing_, storing_);
+      stores_cv_.notify_all();
+      // Held (bounded) until one more store than the limit would be inside:
+      // stores that can overlap do.
+      stores_cv_.wait_for(lock, store_hold_, [this] { return storing_ > store_limit_; });
+    }
+    Status st = inner_->PutStored(id, object, newly_stored);
+    std::lock_guard<std::mutex> lock(mu_);
+    --storing_;
+    stores_cv_.notify_all();
+    return st;
+  }
   Status Sync() override {
     syncs_.fetch_add(1);
     return inner_->Sync();
@@ -59,12 +79,27 @@ class SpyStore final : public ChunkStore {
     return put_ids_.count(id) != 0;
   }
   int syncs() const { return syncs_.load(); }
+  // Each PutStored waits up to `hold` for more than `limit` to be inside.
+  void HoldStores(int limit, milliseconds hold) {
+    std::lock_guard<std::mutex> lock(mu_);
+    store_limit_ = limit;
+    store_hold_ = hold;
+  }
+  int most_storing() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return most_storing_;
+  }
 
  private:
   std::unique_ptr<FsChunkStore> inner_;
   std::mutex mu_;
   std::set<ChunkId> put_ids_;  // guarded by mu_
   Status put_error_;           // guarded by mu_
+  std::condition_variable stores_cv_;
+  int storing_ = 0;                   // guarded by mu_
+  int most_storing_ = 0;              // guarded by mu_
+  int store_limit_ = 0;               // guarded by mu_
+  milliseconds store_hold_{0};        // guarded by mu_
   std::atomic<int> syncs_{0};
 };
 
@@ -208,6 +243,17 @@ TEST_F(PullTest, PullSyncsTheChunksStoredSoFarWhileItRuns) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(synced_before_last);
   EXPECT_GE(store_->syncs(), 2) << "and once more at the end";
+}
+
+TEST_F(PullTest, PullStoresNoMoreChunksAtOnceThanAllowed) {
+  Manifest m = Snapshot(Seeds(2000, 12));
+  options_.in_flight = 6;
+  options_.max_concurrent_stores = 2;
+  store_->HoldStores(2, milliseconds(30));
+  Result<PullResult> r = Pull();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(store_->most_storing(), 2) << "six fetches in flight, two stores at a time";
 }
 
 TEST_F(PullTest, PullFetchesDuplicateIdsOnce) {
