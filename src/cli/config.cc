@@ -29,6 +29,7 @@ constexpr SettingSource kSettings[] = {
     {"cluster_key", "FERRY_CLUSTER_KEY"},
     {"max_copies", "FERRY_MAX_COPIES"},
     {"copy_rate_limit", "FERRY_COPY_RATE_LIMIT"},
+    {"copy_in_flight", "FERRY_COPY_IN_FLIGHT"},
     {"link_rate_limits", "FERRY_LINK_RATE_LIMITS"},
     {"max_copy_size_gib", "FERRY_MAX_COPY_SIZE_GIB"},
 };
@@ -168,6 +169,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"cluster_key", {"", "default"}},
       {"max_copies", {std::to_string(kDefaultMaxCopies), "default"}},
       {"copy_rate_limit", {"0", "default"}},
+      {"copy_in_flight", {std::to_string(kDefaultCopyInFlight), "default"}},
       {"link_rate_limits", {"", "default"}},
       {"max_copy_size_gib", {std::to_string(kDefaultMaxCopySizeGib), "default"}},
   };
@@ -234,6 +236,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
   ASSIGN_OR_RETURN(s.task_threads, ParseCount(raw["task_threads"], 1, 64));
   ASSIGN_OR_RETURN(s.max_copies, ParseCount(raw["max_copies"], 1, 256));
   ASSIGN_OR_RETURN(s.copy_rate_limit, ParseU64(raw["copy_rate_limit"], 0, UINT64_MAX));
+  ASSIGN_OR_RETURN(s.copy_in_flight, ParseCount(raw["copy_in_flight"], 1, 64));
   for (const std::string& item : SplitCommaList(raw["link_rate_limits"].value)) {
     const RawValue& origin = raw["link_rate_limits"];
     size_t eq = item.find('=');

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "region/region.h"
 
 namespace ferry::cli {
 
@@ -23,6 +24,7 @@ inline constexpr unsigned kDefaultThreads = 4;
 inline constexpr unsigned kDefaultTaskThreads = 2;
 inline constexpr const char* kDefaultLogLevel = "info";
 inline constexpr unsigned kDefaultMaxCopies = 5;
+inline constexpr unsigned kDefaultCopyInFlight = kDefaultRegionCopyInFlight;
 inline constexpr uint64_t kDefaultMaxCopySizeGib = 500;
 
 // A region served by another process of the cluster (`--peer ID=URL`).
@@ -47,6 +49,7 @@ struct ServeSettings {
   // Copies across regions (per destination region).
   unsigned max_copies = kDefaultMaxCopies;              // running at once; the rest wait
   uint64_t copy_rate_limit = 0;                         // bytes/s per copy; 0 = unlimited
+  unsigned copy_in_flight = kDefaultCopyInFlight;       // chunk fetches in flight per copy
   // bytes/s shared by all copies pulling from a region ("*" = from any
   // region without its own entry); absent = unlimited.
   std::map<std::string, uint64_t> link_rate_limits;
@@ -56,7 +59,7 @@ struct ServeSettings {
 // Raw values given on the command line; a missing key means "not given".
 // Keys are the TOML key names: listen, data_dir, regions, peers, threads,
 // task_threads, log_level, ready_file, cluster_key, max_copies, link_rate_limits,
-// copy_rate_limit, max_copy_size_gib, config.
+// copy_rate_limit, copy_in_flight, max_copy_size_gib, config.
 using SettingOverrides = std::map<std::string, std::string>;
 
 // Resolves the settings from `flags`, the environment and the config file.

@@ -16,7 +16,7 @@ namespace {
 // given, so the environment and the config file can fill the rest.
 struct DataDirFlags {
   std::string config, listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
-  std::string max_copies, copy_rate_limit, max_copy_size_gib;
+  std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
   std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
@@ -40,6 +40,9 @@ struct DataDirFlags {
         "copies running at once per destination region; the rest wait (env FERRY_MAX_COPIES, default 5)");
     cmd->add_option("--copy-rate-limit", copy_rate_limit,
                     "bytes/s per copy, 0 = unlimited (env FERRY_COPY_RATE_LIMIT)");
+    cmd->add_option("--copy-in-flight", copy_in_flight,
+                    "chunk fetches in flight per copy, 1-64; more hides a longer round trip "
+                    "(env FERRY_COPY_IN_FLIGHT, default " + std::to_string(kDefaultCopyInFlight) + ")");
     cmd->add_option("--link-rate-limit", link_list,
                     "REGION=BYTES_PER_SECOND: cap shared by all copies pulling from REGION (* = any; "
                     "repeatable; env FERRY_LINK_RATE_LIMITS, comma-separated)");
@@ -74,6 +77,7 @@ struct DataDirFlags {
     put("--cluster-key", "cluster_key", cluster_key);
     put("--max-copies", "max_copies", max_copies);
     put("--copy-rate-limit", "copy_rate_limit", copy_rate_limit);
+    put("--copy-in-flight", "copy_in_flight", copy_in_flight);
     put("--max-copy-size-gib", "max_copy_size_gib", max_copy_size_gib);
     return out;
   }

@@ -333,12 +333,12 @@ class CopyWiring {
     return NewHttpChunkSource(std::move(client));
   }
 
-  // Connections per peer for chunk reads: each running copy keeps
-  // `in_flight` fetches going.
+  // Connections per peer for chunk reads: each running copy keeps up to
+  // twice `in_flight` fetches going (on a long link: PullOptions).
   void SetCopyLimits(unsigned max_running_copies, unsigned in_flight) {
     std::lock_guard<std::mutex> lock(mu_);
-    copy_in_flight_ = std::max(1u, in_flight);
-    chunk_connections_ = std::max(1u, max_running_copies) * copy_in_flight_;
+    warm_connections_ = 2 * std::max(1u, in_flight);
+    chunk_connections_ = std::max(1u, max_running_copies) * warm_connections_;
   }
 
   void SetLinkRateLimits(const std::map<std::string, uint64_t>& limits) {
@@ -387,16 +387,17 @@ class CopyWiring {
 
   // Readies one copy's worth of chunk connections to a peer that answered,
   // so the first copy from it starts on open connections (on a long link,
-  // each new one costs a round trip before its first byte).
+  // each new one costs a round trip before its first byte), and gives the
+  // copies the link's round trip.
   void WarmChunkClient(const std::string& region_id, const std::string& base_url) {
     Result<std::shared_ptr<PeerClient>> client = ChunkClient(base_url);
     if (!client.ok()) return;  // the copies meet the same error and report it
-    unsigned in_flight;
+    unsigned connections;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      in_flight = copy_in_flight_;
+      connections = warm_connections_;
     }
-    (*client)->Warm(PeerRegionPath(region_id), in_flight, kWarmTimeoutMs);
+    (*client)->Warm(PeerRegionPath(region_id), connections, kWarmTimeoutMs);
   }
 
   const std::string cluster_key_;
@@ -412,9 +413,9 @@ class CopyWiring {
   std::string endpoint_;          // guarded by mu_; "" until listening
   // By base URL; never erased, so a source may hold a client past Clear().
   std::map<std::string, std::shared_ptr<PeerClient>> chunk_clients_;  // guarded by mu_
-  unsigned copy_in_flight_ = RegionConfig{}.copy_in_flight;            // guarded by mu_
+  unsigned warm_connections_ = 2 * kDefaultRegionCopyInFlight;         // guarded by mu_
   unsigned chunk_connections_ =                                        // guarded by mu_
-      RegionConfig{}.max_running_copies * RegionConfig{}.copy_in_flight;
+      RegionConfig{}.max_running_copies * 2 * kDefaultRegionCopyInFlight;
   static constexpr int kWarmTimeoutMs = 2000;
 };
 
@@ -443,6 +444,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& 
     config.task_threads = settings.task_threads;
     config.max_running_copies = settings.max_copies;
     config.copy_rate_limit_bytes_per_second = settings.copy_rate_limit;
+    config.copy_in_flight = settings.copy_in_flight;
     config.max_copy_size_gib = settings.max_copy_size_gib;
     // The hooks share `wiring`, so they stay valid however long a region
     // keeps its config.
@@ -522,7 +524,7 @@ Status RunServe(const ServeSettings& settings) {
 
   auto wiring = std::make_shared<CopyWiring>(cluster_key, data.accounts.get());
   wiring->SetLinkRateLimits(settings.link_rate_limits);
-  wiring->SetCopyLimits(settings.max_copies, RegionConfig{}.copy_in_flight);
+  wiring->SetCopyLimits(settings.max_copies, settings.copy_in_flight);
   for (const PeerSetting& peer : settings.peers) {
     Status added = wiring->AddPeer(peer);
     if (!added.ok()) return added.WithContext("peer " + peer.region_id);

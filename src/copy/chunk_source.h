@@ -12,6 +12,7 @@
 // from several threads at once.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +35,9 @@ class ChunkSource {
   // paying it on all of them together, while the manifest is fetched, saves
   // it on every connection the fetches would otherwise open one by one.
   virtual void Warm(const std::string& /*region_id*/, unsigned /*connections*/) {}
+  // The shortest round trip seen to `region_id`'s server (PeerClient::
+  // min_round_trip); zero when none was seen or there is no network between.
+  virtual std::chrono::microseconds RoundTrip(const std::string& /*region_id*/) { return {}; }
   // The committed manifest of `snapshot_id` in `region_id`, decoded and
   // validated (DecodeManifest checks its checksum).
   virtual Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) = 0;

@@ -39,6 +39,10 @@ class HttpChunkSource final : public ChunkSource {
     if (client_ != nullptr) client_->Warm(PeerRegionPath(region_id), connections, kWarmTimeoutMs);
   }
 
+  std::chrono::microseconds RoundTrip(const std::string& /*region_id*/) override {
+    return client_ != nullptr ? client_->min_round_trip() : std::chrono::microseconds{0};
+  }
+
   Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) override {
     ASSIGN_OR_RETURN(std::vector<uint8_t> body, Get(PeerManifestPath(region_id, snapshot_id), nullptr));
     Result<Manifest> manifest = DecodeManifest(body);

@@ -7,6 +7,7 @@
 #include "copy/peer_client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -77,6 +78,10 @@ std::optional<http::verb> VerbOf(const std::string& method) {
 
 using Steady = std::chrono::steady_clock;
 
+// Answers up to this size time a round trip (min_round_trip); larger ones
+// time mostly their transfer.
+constexpr size_t kRoundTripMaxBody = 64u << 10;
+
 // TCP keepalive on every connection: the first probe after this long idle,
 // then every kKeepaliveIntervalSec, giving up after kKeepaliveProbes.
 constexpr int kKeepaliveIdleSec = 30;
@@ -145,6 +150,10 @@ class BeastPeerClient final : public PeerClient {
         max_connections_(std::max(1u, options.max_connections)) {}
 
   const std::string& base_url() const override { return options_.base_url; }
+
+  std::chrono::microseconds min_round_trip() const override {
+    return std::chrono::microseconds(min_round_trip_us_.load(std::memory_order_relaxed));
+  }
 
   void Warm(const std::string& target, unsigned connections, int timeout_ms) override {
     unsigned opening = 0;
@@ -277,6 +286,7 @@ class BeastPeerClient final : public PeerClient {
       conn.connected = true;
     }
 
+    const Steady::time_point sent = Steady::now();
     const std::string date = FormatTimeSeconds(SystemClock::Get().Now());
     http::request<http::string_body> request{verb, target, 11};
     request.set(http::field::host, endpoint_.host_header);
@@ -308,6 +318,7 @@ class BeastPeerClient final : public PeerClient {
         if (ec) return fail("reading the response from", ec, true);
       }
       out->body = std::move(parser.get().body());
+      RecordRoundTrip(sent, out->body.size());
       return std::nullopt;
     }
     // A body of known length (every chunk) is read straight into place in as
@@ -325,7 +336,17 @@ class BeastPeerClient final : public PeerClient {
       });
       if (ec) return fail("reading the response from", ec, true);
     }
+    RecordRoundTrip(sent, out->body.size());
     return std::nullopt;
+  }
+
+  void RecordRoundTrip(Steady::time_point sent, size_t body_bytes) {
+    if (body_bytes > kRoundTripMaxBody) return;
+    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(Steady::now() - sent).count();
+    int64_t seen = min_round_trip_us_.load(std::memory_order_relaxed);
+    while ((seen == 0 || us < seen) &&
+           !min_round_trip_us_.compare_exchange_weak(seen, std::max<int64_t>(us, 1), std::memory_order_relaxed)) {
+    }
   }
 
   Status ErrorFromResponse(const std::string& method, const std::string& target,
@@ -417,6 +438,7 @@ class BeastPeerClient final : public PeerClient {
   std::condition_variable cv_;                     // idle_ or open_ changed
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
   unsigned open_ = 0;                              // idle + in use; guarded by mu_
+  std::atomic<int64_t> min_round_trip_us_{0};      // 0 = none seen yet
 };
 
 }  // namespace

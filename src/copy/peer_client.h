@@ -15,6 +15,7 @@
 // later callers wait for a free connection.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -59,6 +60,10 @@ class PeerClient {
   // they are first needed. Best effort: a failure leaves the pool as it was
   // and is met again by the calls that follow. `timeout_ms` > 0 as for Call.
   virtual void Warm(const std::string& target, unsigned connections, int timeout_ms = 0) = 0;
+  // The shortest time any call with a small answer (<= 64 KiB) took from
+  // sending its request to the end of the answer, on an open connection:
+  // the path's round trip plus the peer's work. Zero until one was seen.
+  virtual std::chrono::microseconds min_round_trip() const = 0;
   virtual const std::string& base_url() const = 0;
 };
 

@@ -132,6 +132,8 @@ class Puller {
   Result<PullResult> Run();
 
  private:
+  // Fetches to keep in flight on this source's link (PullOptions).
+  unsigned InFlight();
   Result<Manifest> FetchManifest();
   void PlanChunks(const Manifest& m);
   void Worker(uint64_t seed);
@@ -197,7 +199,7 @@ Result<PullResult> Puller::Run() {
   } else {
     // The workers' connections get ready while the manifest comes: one
     // round trip for all of them instead of one each as they start.
-    const unsigned spare = std::max(1u, options_.in_flight) - 1;
+    const unsigned spare = InFlight() - 1;
     std::thread warm;
     if (spare > 0) warm = std::thread([this, spare] { source_.Warm(region_id_, spare); });
     Result<Manifest> fetched = FetchManifest();
@@ -208,8 +210,8 @@ Result<PullResult> Puller::Run() {
   rate_ready_ = clock_.Now();
   rate_samples_.emplace_back(clock_.Now(), 0);
 
-  const unsigned workers =
-      static_cast<unsigned>(std::min<size_t>(std::max(1u, options_.in_flight), wanted_.size()));
+  // Asked after the manifest, whose fetch may be the first round trip seen.
+  const unsigned workers = static_cast<unsigned>(std::min<size_t>(InFlight(), wanted_.size()));
   std::vector<std::thread> threads;
   threads.reserve(workers);
   std::random_device entropy;
@@ -264,6 +266,13 @@ Result<PullResult> Puller::Run() {
   if (options_.progress) options_.progress(final_progress);
   if (!st.ok()) return st;
   return PullResult{std::move(manifest), final_progress};
+}
+
+unsigned Puller::InFlight() {
+  const unsigned base = std::max(1u, options_.in_flight);
+  if (options_.in_flight_long_link <= base) return base;
+  const std::chrono::microseconds rtt = source_.RoundTrip(region_id_);
+  return rtt >= options_.long_round_trip ? options_.in_flight_long_link : base;
 }
 
 Result<Manifest> Puller::FetchManifest() {

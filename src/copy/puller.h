@@ -42,6 +42,13 @@ struct PullProgress {
 
 struct PullOptions {
   unsigned in_flight = 8;
+  // On a link whose round trip (ChunkSource::RoundTrip) is at least
+  // `long_round_trip`, this many fetches are in flight instead, when it is
+  // more: fetches that start together end together, and each time they all
+  // ask again a long link idles for a round trip; more of them keep it busy
+  // meanwhile. On a short link they would only add work. 0 = in_flight.
+  unsigned in_flight_long_link = 0;
+  std::chrono::milliseconds long_round_trip{10};
   // Bytes per second of wire traffic for this pull; 0 = unlimited.
   uint64_t rate_limit_bytes_per_second = 0;
   // The cap of the link this pull shares with other pulls; null = none.

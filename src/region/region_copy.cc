@@ -561,6 +561,7 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vect
     };
     PullOptions opts;
     opts.in_flight = std::max(1u, config_.copy_in_flight);
+    opts.in_flight_long_link = 2 * opts.in_flight;
     opts.rate_limit_bytes_per_second = config_.copy_rate_limit_bytes_per_second;
     if (config_.link_limiter) opts.link_limiter = config_.link_limiter(params.source_region_id);
     opts.pin = [&lease](const ChunkId& id) { lease.Pin(id); };

@@ -264,6 +264,8 @@ TEST_F(ServerProcessTest, MalformedSettingsAreUsageErrorsNamingTheirSource) {
       {{"--peer", "cn-beijing=http://127.0.0.1:1", "--peer", "cn-beijing=http://127.0.0.1:2"}, "listed twice"},
       {{"--link-rate-limit", "cn-beijing=fast"}, "is not an integer"},
       {{"--link-rate-limit", "=5"}, "is not REGION=BYTES_PER_SECOND"},
+      {{"--copy-in-flight", "0"}, "copy_in_flight: \"0\" is not an integer in [1, 64]"},
+      {{"--copy-in-flight", "65"}, "is not an integer in [1, 64]"},
   };
   for (const auto& [flags, why] : cluster_cases) {
     std::vector<std::string> args = {"serve", "--data", DataDir(), "--region", "cn-hangzhou"};

@@ -62,6 +62,7 @@ class FakePeerClient final : public PeerClient {
   }
   const std::string& base_url() const override { return url_; }
   void Warm(const std::string& /*target*/, unsigned /*connections*/, int /*timeout_ms*/) override {}
+  std::chrono::microseconds min_round_trip() const override { return {}; }
 
   void Answer(const std::string& key_id, const std::string& body) {
     std::lock_guard<std::mutex> lock(mu_);

@@ -119,6 +119,14 @@ class FakeChunkSource final : public ChunkSource {
     std::lock_guard<std::mutex> lock(mu_);
     warmed_.emplace_back(region_id, connections);
   }
+  void SetRoundTrip(std::chrono::microseconds rtt) {
+    std::lock_guard<std::mutex> lock(mu_);
+    round_trip_ = rtt;
+  }
+  std::chrono::microseconds RoundTrip(const std::string& /*region_id*/) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return round_trip_;
+  }
   // (region, connections) of every Warm call.
   std::vector<std::pair<std::string, unsigned>> Warmed() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -188,6 +196,7 @@ class FakeChunkSource final : public ChunkSource {
 
   mutable std::mutex mu_;
   std::vector<std::pair<std::string, unsigned>> warmed_;  // guarded by mu_
+  std::chrono::microseconds round_trip_{0};  // guarded by mu_
   std::condition_variable cv_;
   std::map<std::string, Manifest> manifests_;
   std::map<ChunkId, Chunk> chunks_;

@@ -385,6 +385,25 @@ TEST(PeerClientTest, AConnectionIdleLongerThanMaxIdleIsNotReused) {
   EXPECT_EQ(server.accepted(), 3) << "a connection idle for less than max_idle_ms is reused";
 }
 
+TEST(PeerClientTest, TheShortestSmallAnswerGivesTheRoundTrip) {
+  FakePeerServer server([](const http::request<http::string_body>& r) {
+    if (r.target() == "/big") return Reply{.status = 200, .body = std::string(256 << 10, 'x')};
+    if (r.target() == "/slow") std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return Reply{.status = 200, .body = "{}"};
+  });
+  auto client = ClientFor(server);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->min_round_trip().count(), 0) << "nothing seen yet";
+  ASSERT_TRUE(client->Call("GET", "/big").ok());
+  EXPECT_EQ(client->min_round_trip().count(), 0) << "a large answer times its transfer, not the trip";
+  ASSERT_TRUE(client->Call("GET", "/slow").ok());
+  const std::chrono::microseconds slow = client->min_round_trip();
+  EXPECT_GE(slow, std::chrono::milliseconds(200));
+  ASSERT_TRUE(client->Call("GET", "/fast").ok());  // no sleep: far below 200 ms
+  EXPECT_GT(client->min_round_trip().count(), 0);
+  EXPECT_LT(client->min_round_trip(), slow) << "the shortest one counts";
+}
+
 TEST(PeerClientTest, RefusesBadBaseUrlsAndMethods) {
   for (const char* url : {"https://example.invalid", "http://", "http://127.0.0.1:80/path", "not a url",
                           "http://127.0.0.1:8080/?q=1"}) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -356,6 +357,42 @@ TEST_F(PullTest, PullRunsInFlightFetchesAtOnceAndNoMore) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ExpectStored(m);
   EXPECT_EQ(source_.max_concurrent(), 4u);
+}
+
+// Runs a pull of 16 chunks whose fetches block until as many as `expected`
+// are in flight (bounded), and returns the most that ever were.
+unsigned MostInFlight(FakeChunkSource& source, unsigned expected, const std::function<Result<PullResult>()>& pull) {
+  source.Block();
+  Result<PullResult> r = Internal("not run");
+  std::thread puller([&] { r = pull(); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (source.concurrent() < expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  // A few more moments for a window larger than expected to show.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  source.Release();
+  puller.join();
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return source.max_concurrent();
+}
+
+TEST_F(PullTest, PullKeepsMoreFetchesInFlightOnALongLink) {
+  Snapshot(Seeds(2100, 16));
+  options_.in_flight = 2;
+  options_.in_flight_long_link = 5;
+  options_.long_round_trip = milliseconds(10);
+  source_.SetRoundTrip(std::chrono::milliseconds(50));
+  EXPECT_EQ(MostInFlight(source_, 5, [this] { return Pull(); }), 5u);
+}
+
+TEST_F(PullTest, PullKeepsItsUsualFetchesInFlightOnAShortLink) {
+  Snapshot(Seeds(2200, 16));
+  options_.in_flight = 2;
+  options_.in_flight_long_link = 5;
+  options_.long_round_trip = milliseconds(10);
+  source_.SetRoundTrip(std::chrono::microseconds(300));
+  EXPECT_EQ(MostInFlight(source_, 2, [this] { return Pull(); }), 2u);
 }
 
 TEST_F(PullTest, PullWithOneInFlightFetchesOneAtATime) {
