@@ -7,13 +7,15 @@
 # incremental copy (2% of the blocks changed) over that link.
 #
 #   bench/copy_link_bench.sh [--size-gib N] [--data-mib M] [--rate R] [--delay-ms D]
-#                            [--probe-mib P] [--dir DIR] [--keep] [--link-only]
+#                            [--probe-mib P] [--idle-s S] [--dir DIR] [--keep] [--link-only]
 #
 #   --size-gib N   logical size of the raw image (default 2)
 #   --data-mib M   bytes of files in its ext4 file system (default: half the image, at most 1024)
 #   --rate R       tbf rate on each veth end, as tc spells it (default 1gbit)
 #   --delay-ms D   one-way delay added by the proxy (default 25, i.e. 50 ms round trip)
 #   --probe-mib P  bytes pulled by each bulk TCP probe (default 512)
+#   --idle-s S     wait S seconds between the imports and the first copy, as a
+#                  cluster idle for a while before a copy would (default 0)
 #   --dir DIR      work directory (default bench/out-copy/link); a real disk, not tmpfs
 #   --keep         keep the work directory afterwards
 #   --link-only    measure the link only (no ferry binary needed)
@@ -30,6 +32,7 @@ data_mib=
 rate=1gbit
 delay_ms=25
 probe_mib=512
+idle_s=0
 work=$repo_dir/bench/out-copy/link
 keep=0
 link_only=0
@@ -43,7 +46,8 @@ while (($#)); do
     --dir) work=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --link-only) link_only=1; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --idle-s) idle_s=$2; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "copy_link_bench: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -220,6 +224,10 @@ copy_over_link() {
   link_bytes=$(($(tx_bytes "$ns_src" "$veth_src") - tx_before))
   wire_bytes=$(($(dst_metric ferry_region_copy_bytes_received_total) - wire_before))
 }
+if ((idle_s > 0)); then
+  log "idle for $idle_s s (servers close connections idle for 120 s)"
+  sleep "$idle_s"
+fi
 log "B3: CopyImage $v1_id $SOURCE -> $DEST over the link"
 copy_over_link "$v1_id" bench-v1-copy
 b3_secs=$copy_secs b3_link=$link_bytes b3_wire=$wire_bytes
@@ -233,6 +241,7 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 report_link
 echo "------------------------------------------------------------------------------"
 row "image: ${size_gib} GiB ext4, $files files"         "$(mib "$image_bytes")"
+if ((idle_s > 0)); then row "idle between the imports and B3" "$idle_s s"; fi
 row "  in non-zero 4 MiB chunks"                      "$(mib "$data_bytes")"
 row "B3: CopyImage -> Available in $DEST"             "$(printf '%.2f s' "$b3_secs")"
 row "  logical rate"                                  "$(mib_per_s "$image_bytes" "$b3_secs") MiB/s"

@@ -40,6 +40,9 @@ constexpr uint64_t kMaxUploadPartBytes = 256ull << 20;
 constexpr size_t kUploadBufferBytes = 1u << 20;
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 constexpr auto kIoTimeout = std::chrono::seconds(60);
+// How often the forwarding connections to peers are used, to stay open:
+// well inside a peer's kIdleTimeout.
+constexpr auto kKeepWarm = std::chrono::seconds(30);
 constexpr auto kStopGracePeriod = std::chrono::seconds(30);
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr uint64_t kMaxLingerBytes = 8ull << 20;
@@ -118,12 +121,27 @@ class BeastServer final : public Server {
     });
     unsigned threads = std::max(1u, config_.threads);
     for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
-    warm_ = std::thread([this] { dispatcher_.WarmForwarding(); });  // nothing to do without peers
+    // Every kKeepWarm until Stop: a peer closes connections idle for
+    // kIdleTimeout, and a forward on a new one waits a round trip more.
+    warm_ = std::thread([this] {  // nothing to do without peers
+      do {
+        dispatcher_.WarmForwarding();
+      } while (SleepUnlessStopped(kKeepWarm));
+    });
     spdlog::info("server: listening on {}:{} with {} I/O threads", config_.listen_address, port_, threads);
     return Status::Ok();
   }
 
   uint16_t port() const override { return port_; }
+
+  // Sleeps `d` in slices; false once Stop() has begun.
+  bool SleepUnlessStopped(std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (!stopped_ && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return !stopped_;
+  }
 
   void Stop() override {
     if (stopped_.exchange(true)) return;
@@ -525,7 +543,7 @@ class BeastServer final : public Server {
   const PeerEndpoints peer_;
   ObjectStorage& object_storage_;
   std::vector<std::thread> threads_;
-  std::thread warm_;  // WarmForwarding at start; joined by Stop()
+  std::thread warm_;  // WarmForwarding at start and every kKeepWarm; joined by Stop()
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
 

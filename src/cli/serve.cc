@@ -258,30 +258,33 @@ class CopyWiring {
   // Asks every peer region, in the background, until it answers (every
   // second for up to kPingAttempts) and logs the outcome: the operator learns
   // whether the cluster's addresses and key are right, and each peer's first
-  // copy finds a connection ready, whichever process started first.
+  // copy finds a connection ready, whichever process started first. Once it
+  // answered, the peer's connections are kept ready (every kKeepWarm) until
+  // shutdown: a peer closes connections idle for 120 s, and a copy that
+  // opened its own would wait a round trip on each over a long link.
   void PingPeers() {
     std::lock_guard<std::mutex> lock(mu_);
     for (const Peer& p : peers_) {
       pings_.emplace_back([this, region = p.setting.region_id, url = p.setting.base_url, remote = p.remote.get()] {
         Status st;
         for (int attempt = 0; attempt < kPingAttempts && !stopping_; ++attempt) {
-          if (attempt > 0) {
-            for (int slice = 0; slice < 10 && !stopping_; ++slice) {
-              std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            }
-            if (stopping_) return;
-          }
+          if (attempt > 0 && !SleepUnlessStopping(std::chrono::seconds(1))) return;
           st = remote->Ping();
-          if (st.ok()) {
-            spdlog::info("peer region reachable region_id={} url={}", region, url);
-            WarmChunkClient(region, url);
-            return;
-          }
+          if (st.ok()) break;
           // A refused cluster key or an unknown region does not heal by waiting.
           if (st.code() != Code::kUnavailable) break;
         }
-        spdlog::warn("peer region not reachable region_id={} url={}: {} (copies to and from it wait and retry)",
-                     region, url, st.ToString());
+        if (!st.ok()) {
+          spdlog::warn(
+              "peer region not reachable region_id={} url={}: {} (copies to and from it wait and retry)", region,
+              url, st.ToString());
+          return;
+        }
+        spdlog::info("peer region reachable region_id={} url={}", region, url);
+        do {
+          (void)remote->Ping();  // the copy calls' own connection
+          WarmChunkClient(region, url);
+        } while (SleepUnlessStopping(kKeepWarm));
       });
     }
   }
@@ -370,6 +373,15 @@ class CopyWiring {
     std::unique_ptr<CopyPeer> remote;
   };
 
+  // Sleeps `d` in slices; false if stopping meanwhile.
+  bool SleepUnlessStopping(std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (!stopping_ && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return !stopping_;
+  }
+
   // The one chunk-read client of the server at `base_url`, made on first use
   // and kept, so copies reuse connections instead of opening their own.
   Result<std::shared_ptr<PeerClient>> ChunkClient(const std::string& base_url) {
@@ -408,6 +420,9 @@ class CopyWiring {
   std::vector<std::thread> pings_;  // guarded by mu_; joined by Clear()
   std::atomic<bool> stopping_{false};  // ends the pings
   static constexpr int kPingAttempts = 60;
+  // Below half of PeerClient's max_idle_ms, so each idle connection is pinged
+  // before it would be dropped, and far below the server's 120 s idle close.
+  static constexpr std::chrono::seconds kKeepWarm{30};
   // By source region ("*": any other); fixed after start-up, never erased.
   std::map<std::string, std::unique_ptr<LinkLimiter>> links_;  // guarded by mu_
   std::string endpoint_;          // guarded by mu_; "" until listening

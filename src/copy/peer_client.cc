@@ -156,20 +156,28 @@ class BeastPeerClient final : public PeerClient {
   }
 
   void Warm(const std::string& target, unsigned connections, int timeout_ms) override {
-    unsigned opening = 0;
+    // Each job pings one connection: an idle one past half its max_idle
+    // (the ping makes it fresh again) or a new one (null here).
+    std::vector<std::unique_ptr<Connection>> jobs;
     std::vector<std::unique_ptr<Connection>> expired;  // closed after the lock is released
     {
       std::lock_guard<std::mutex> lock(mu_);
       DropExpiredLocked(&expired);
-      const unsigned ready = static_cast<unsigned>(idle_.size());
+      const auto refresh_before = Steady::now() - std::chrono::milliseconds(options_.max_idle_ms / 2);
+      size_t stale = 0;  // idle_ is oldest first
+      while (stale < idle_.size() && idle_[stale]->idle_since < refresh_before) ++stale;
+      for (size_t i = 0; i < stale; ++i) jobs.push_back(std::move(idle_[i]));
+      idle_.erase(idle_.begin(), idle_.begin() + static_cast<std::ptrdiff_t>(stale));
+      const unsigned ready = static_cast<unsigned>(idle_.size() + stale);
       const unsigned room = max_connections_ - open_;
-      opening = connections > ready ? std::min(connections - ready, room) : 0;
+      const unsigned opening = connections > ready ? std::min(connections - ready, room) : 0;
       open_ += opening;
+      jobs.resize(jobs.size() + opening);
     }
     if (!expired.empty()) cv_.notify_all();
-    if (opening == 0) return;
-    auto open_one = [this, &target, timeout_ms] {
-      auto conn = std::make_unique<Connection>();
+    if (jobs.empty()) return;
+    auto ping = [this, &target, timeout_ms](std::unique_ptr<Connection> conn) {
+      if (conn == nullptr) conn = std::make_unique<Connection>();
       RawResponse response;
       bool ok = false;
       try {
@@ -181,19 +189,27 @@ class BeastPeerClient final : public PeerClient {
       }
       Release(std::move(conn), ok);
     };
-    std::vector<std::thread> openers;
+    std::vector<std::thread> pingers;
+    size_t next = 1;
     try {
-      for (unsigned i = 1; i < opening; ++i) openers.emplace_back(open_one);
+      for (; next < jobs.size(); ++next) pingers.emplace_back(ping, std::move(jobs[next]));
     } catch (const std::system_error&) {
-      // No thread for the rest: give their places back.
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        open_ -= opening - 1 - static_cast<unsigned>(openers.size());
+      // No thread for the rest: they go back as they are (a new one's place
+      // is given back).
+      for (; next < jobs.size(); ++next) {
+        if (jobs[next] != nullptr) {
+          Release(std::move(jobs[next]), true);
+        } else {
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            --open_;
+          }
+          cv_.notify_all();
+        }
       }
-      cv_.notify_all();
     }
-    open_one();
-    for (std::thread& t : openers) t.join();
+    ping(std::move(jobs[0]));
+    for (std::thread& t : pingers) t.join();
   }
 
   Result<PeerResponse> Call(const std::string& method, const std::string& target, const std::string& body,

@@ -31,10 +31,11 @@ struct PeerClientOptions {
   int timeout_ms = 30000;   // per step: resolve, connect, write, read
   unsigned max_connections = 8;
   uint64_t max_response_bytes = 64u << 20;
-  // A kept-alive connection idle for longer is closed, not reused: a
-  // middlebox may have forgotten it. (TCP keepalive probes every 30 s keep a
-  // live one known to the path and find a dead one within about a minute.)
-  int max_idle_ms = 300000;
+  // A kept-alive connection idle for longer is closed, not reused: the
+  // peer may have closed it (a Ferry server closes connections idle for
+  // 120 s), or a middlebox forgotten it. TCP keepalive probes every 30 s
+  // keep a live one known to the path and find a dead one within a minute.
+  int max_idle_ms = 100000;
 };
 
 struct PeerResponse {
@@ -57,8 +58,11 @@ class PeerClient {
   // a region ping), until `connections` kept-alive ones wait in the pool, at
   // most max_connections in all; the new ones are opened at once, so on a
   // long link they cost one round trip together rather than one each when
-  // they are first needed. Best effort: a failure leaves the pool as it was
-  // and is met again by the calls that follow. `timeout_ms` > 0 as for Call.
+  // they are first needed. Idle connections past half of max_idle_ms get
+  // the same GET, which keeps them usable: calling Warm more often than
+  // that keeps the pool ready indefinitely. Best effort: a failure drops
+  // the connection and is met again by the calls that follow. `timeout_ms`
+  // > 0 as for Call.
   virtual void Warm(const std::string& target, unsigned connections, int timeout_ms = 0) = 0;
   // The shortest time any call with a small answer (<= 64 KiB) took from
   // sending its request to the end of the answer, on an open connection:

@@ -385,6 +385,26 @@ TEST(PeerClientTest, AConnectionIdleLongerThanMaxIdleIsNotReused) {
   EXPECT_EQ(server.accepted(), 3) << "a connection idle for less than max_idle_ms is reused";
 }
 
+TEST(PeerClientTest, WarmPingsIdleConnectionsPastHalfTheirLifeSoTheyStayUsable) {
+  FakePeerServer server([](const http::request<http::string_body>&) { return Reply{.status = 200}; });
+  PeerClientOptions options = OptionsFor(server);
+  options.max_idle_ms = 1000;
+  auto client = NewPeerClient(options);
+  ASSERT_TRUE(client.ok());
+  const std::string ping = "/ferry/peer/v1/regions/cn-a";
+  (*client)->Warm(ping, 1);
+  (*client)->Warm(ping, 1);
+  EXPECT_EQ(server.requests(), 1) << "a connection idle for less than half its life is left alone";
+  // Idle past half its life (500 ms) but not past max_idle: pinged on the
+  // same connection, then usable for another max_idle.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  (*client)->Warm(ping, 1);
+  EXPECT_EQ(server.requests(), 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  ASSERT_TRUE((*client)->Call("GET", ping).ok());
+  EXPECT_EQ(server.accepted(), 1) << "1.2 s after it opened, the refreshed connection is still in use";
+}
+
 TEST(PeerClientTest, TheShortestSmallAnswerGivesTheRoundTrip) {
   FakePeerServer server([](const http::request<http::string_body>& r) {
     if (r.target() == "/big") return Reply{.status = 200, .body = std::string(256 << 10, 'x')};
