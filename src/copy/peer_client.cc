@@ -11,7 +11,6 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/http_url.h"
 #include "copy/peer_auth.h"
 
 namespace ferry {
@@ -38,35 +38,6 @@ using tcp = asio::ip::tcp;
 // Source-side corruption, from peers that predate the "Status" field: the
 // one error code that maps to kDataLoss.
 constexpr const char* kChunkCorruptedCode = "InvalidChunk.Corrupted";
-
-struct Endpoint {
-  std::string host;
-  std::string port;
-  std::string host_header;  // "host:port" as the Host header carries it
-};
-
-Result<Endpoint> ParseBaseUrl(const std::string& base_url) {
-  auto parsed = boost::urls::parse_uri(base_url);
-  if (!parsed) {
-    return InvalidArgument("", "peer base URL \"" + base_url + "\": " + parsed.error().message());
-  }
-  if (parsed->scheme() != "http") {
-    return InvalidArgument("", "peer base URL \"" + base_url + "\": only http:// is supported");
-  }
-  Endpoint out;
-  out.host = std::string(parsed->host_address());
-  if (out.host.empty()) return InvalidArgument("", "peer base URL \"" + base_url + "\" has no host");
-  out.port = parsed->has_port() ? std::string(parsed->port()) : "80";
-  std::string_view path = parsed->encoded_path();
-  if (!path.empty() && path != "/") {
-    return InvalidArgument("", "peer base URL \"" + base_url + "\" must not have a path");
-  }
-  if (parsed->has_query() || parsed->has_fragment()) {
-    return InvalidArgument("", "peer base URL \"" + base_url + "\" must not have a query or fragment");
-  }
-  out.host_header = std::string(parsed->encoded_host_and_port());
-  return out;
-}
 
 std::optional<http::verb> VerbOf(const std::string& method) {
   if (method == "GET") return http::verb::get;
@@ -144,7 +115,7 @@ Status StatusFromHttp(int http_status, const std::string& code) {
 
 class BeastPeerClient final : public PeerClient {
  public:
-  BeastPeerClient(const PeerClientOptions& options, Endpoint endpoint)
+  BeastPeerClient(const PeerClientOptions& options, HttpBaseUrl endpoint)
       : options_(options),
         endpoint_(std::move(endpoint)),
         max_connections_(std::max(1u, options.max_connections)) {}
@@ -447,7 +418,7 @@ class BeastPeerClient final : public PeerClient {
   }
 
   const PeerClientOptions options_;
-  const Endpoint endpoint_;
+  const HttpBaseUrl endpoint_;
   const unsigned max_connections_;
 
   std::mutex mu_;
@@ -460,7 +431,7 @@ class BeastPeerClient final : public PeerClient {
 }  // namespace
 
 Result<std::unique_ptr<PeerClient>> NewPeerClient(const PeerClientOptions& options) {
-  ASSIGN_OR_RETURN(Endpoint endpoint, ParseBaseUrl(options.base_url));
+  ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseHttpBaseUrl(options.base_url));
   return std::unique_ptr<PeerClient>(std::make_unique<BeastPeerClient>(options, std::move(endpoint)));
 }
 
