@@ -23,6 +23,7 @@
 #include "api/params.h"
 #include "api/peer_endpoints.h"
 #include "api/render.h"
+#include "common/clock.h"
 #include "common/hash.h"
 #include "common/ids.h"
 #include "copy/peer_wire.h"
@@ -126,7 +127,7 @@ class BeastServer final : public Server {
     warm_ = std::thread([this] {  // nothing to do without peers
       do {
         dispatcher_.WarmForwarding();
-      } while (SleepUnlessStopped(kKeepWarm));
+      } while (SleepUnlessStopped(stopped_, kKeepWarm));
     });
     spdlog::info("server: listening on {}:{} with {} I/O threads", config_.listen_address, port_, threads);
     return Status::Ok();
@@ -134,14 +135,6 @@ class BeastServer final : public Server {
 
   uint16_t port() const override { return port_; }
 
-  // Sleeps `d` in slices; false once Stop() has begun.
-  bool SleepUnlessStopped(std::chrono::milliseconds d) {
-    const auto until = std::chrono::steady_clock::now() + d;
-    while (!stopped_ && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return !stopped_;
-  }
 
   void Stop() override {
     if (stopped_.exchange(true)) return;

@@ -268,7 +268,7 @@ class CopyWiring {
       pings_.emplace_back([this, region = p.setting.region_id, url = p.setting.base_url, remote = p.remote.get()] {
         Status st;
         for (int attempt = 0; attempt < kPingAttempts && !stopping_; ++attempt) {
-          if (attempt > 0 && !SleepUnlessStopping(std::chrono::seconds(1))) return;
+          if (attempt > 0 && !SleepUnlessStopped(stopping_, std::chrono::seconds(1))) return;
           st = remote->Ping();
           if (st.ok()) break;
           // A refused cluster key or an unknown region does not heal by waiting.
@@ -284,7 +284,7 @@ class CopyWiring {
         do {
           (void)remote->Ping();  // the copy calls' own connection
           WarmChunkClient(region, url);
-        } while (SleepUnlessStopping(kKeepWarm));
+        } while (SleepUnlessStopped(stopping_, kKeepWarm));
       });
     }
   }
@@ -372,15 +372,6 @@ class CopyWiring {
     PeerSetting setting;
     std::unique_ptr<CopyPeer> remote;
   };
-
-  // Sleeps `d` in slices; false if stopping meanwhile.
-  bool SleepUnlessStopping(std::chrono::milliseconds d) {
-    const auto until = std::chrono::steady_clock::now() + d;
-    while (!stopping_ && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return !stopping_;
-  }
 
   // The one chunk-read client of the server at `base_url`, made on first use
   // and kept, so copies reuse connections instead of opening their own.

@@ -1,7 +1,9 @@
 #include "common/clock.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <thread>
 
 namespace ferry {
 
@@ -56,6 +58,17 @@ std::optional<UnixSeconds> ParseTime(std::string_view s) {
   tm.tm_min = mi;
   tm.tm_sec = sec;
   return static_cast<UnixSeconds>(timegm(&tm));
+}
+
+bool SleepUnlessStopped(const std::atomic<bool>& stop, std::chrono::milliseconds d,
+                        std::chrono::milliseconds slice) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (!stop) {
+    const auto left = until - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return true;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(slice, left));
+  }
+  return false;
 }
 
 }  // namespace ferry

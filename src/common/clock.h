@@ -1,6 +1,7 @@
 // Time: a Clock seam (so tests can move time) and the ECS time formats.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -33,5 +34,11 @@ std::string FormatTimeSeconds(UnixSeconds t);
 std::string FormatTimeMinutes(UnixSeconds t);
 // Parses "yyyy-MM-ddTHH:mm:ssZ" or "yyyy-MM-ddTHH:mmZ".
 std::optional<UnixSeconds> ParseTime(std::string_view s);
+
+// Sleeps `d` on the steady clock, waking at least every `slice` to look at
+// `stop`, so a shutdown or cancel is not held up by a long wait. False if
+// `stop` was set before or during the sleep.
+bool SleepUnlessStopped(const std::atomic<bool>& stop, std::chrono::milliseconds d,
+                        std::chrono::milliseconds slice = std::chrono::milliseconds(100));
 
 }  // namespace ferry

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/hash.h"
 #include "common/ids.h"
 #include "copy/puller.h"
@@ -468,12 +469,7 @@ void RegionImpl::CopySleep(std::chrono::milliseconds d, const std::atomic<bool>&
     hooks_.copy_sleep(d);
     return;
   }
-  // In slices, so a cancel or shutdown is not held up by a long backoff.
-  const auto until = std::chrono::steady_clock::now() + d;
-  while (!cancel && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-        std::chrono::milliseconds(50), until - std::chrono::steady_clock::now()));
-  }
+  (void)SleepUnlessStopped(cancel, d, std::chrono::milliseconds(50));
 }
 
 void RegionImpl::StartCopy(const std::string& image_id) {

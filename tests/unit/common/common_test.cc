@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "common/clock.h"
 #include "common/fs_util.h"
 #include "common/hash.h"
@@ -110,6 +114,21 @@ TEST(Base64Test, DecodeInvertsEncodeAndRefusesAnythingElse) {
     EXPECT_FALSE(Base64Decode(bad, &out)) << bad;
   }
   EXPECT_EQ(out, "kept") << "a refused text leaves the output alone";
+}
+
+TEST(SleepUnlessStoppedTest, SleepsItsTimeOrStopsWhenAsked) {
+  std::atomic<bool> stop{false};
+  EXPECT_TRUE(SleepUnlessStopped(stop, std::chrono::milliseconds(5)));
+  stop = true;
+  EXPECT_FALSE(SleepUnlessStopped(stop, std::chrono::hours(1))) << "already stopped: no sleep at all";
+  stop = false;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    stop = true;
+  });
+  // An hour, cut short by the stopper (the test would hang otherwise).
+  EXPECT_FALSE(SleepUnlessStopped(stop, std::chrono::hours(1), std::chrono::milliseconds(5)));
+  stopper.join();
 }
 
 }  // namespace
