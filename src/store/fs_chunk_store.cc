@@ -358,8 +358,14 @@ Status FsChunkStore::WriteObject(const ChunkId& id, const std::string& dir, cons
   // rather than padded, since truncating a padded block back makes the
   // kernel read it in again.
   const size_t direct_len = total / kDirectIoAlign * kDirectIoAlign;
+  auto injected = [this](WriteStep step) { return write_fault_hook_ ? write_fault_hook_(step) : 0; };
   bool use_direct = direct != nullptr && direct_len > 0 && direct->EnsureAligned(direct_len);
   Status result;
+  if (int e = injected(WriteStep::kCreate); e != 0) return ErrnoStatus("create", tmp, e).WithContext("put chunk " + hex);
+  // Under a hook the write goes in two halves through the page cache, and
+  // the hook is asked between them.
+  const bool halves = static_cast<bool>(write_fault_hook_);
+  if (halves) use_direct = false;
   {
     constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
     UniqueFd fd(::open(tmp.c_str(), kFlags | (use_direct ? O_DIRECT : 0), 0644));
@@ -389,9 +395,22 @@ Status FsChunkStore::WriteObject(const ChunkId& id, const std::string& dir, cons
           }
         }
       }
+      if (halves) {
+        const size_t half = total / 2;
+        const size_t from_header = std::min(header.size(), half);
+        result = WriteObjectFrom(fd.get(), header.first(from_header), payload.first(half - from_header), 0, tmp);
+        written = half;
+        if (int e = result.ok() ? injected(WriteStep::kWrite) : 0; e != 0) result = ErrnoStatus("write", tmp, e);
+      }
       if (result.ok()) result = WriteObjectFrom(fd.get(), header, payload, written, tmp);
+      if (result.ok()) {
+        if (int e = injected(WriteStep::kSync); e != 0) result = ErrnoStatus("fdatasync", tmp, e);
+      }
       if (result.ok() && ::fdatasync(fd.get()) != 0) result = ErrnoStatus("fdatasync", tmp, errno);
     }
+  }
+  if (result.ok()) {
+    if (int e = injected(WriteStep::kRename); e != 0) result = ErrnoStatus("rename", tmp + " to " + path, e);
   }
   if (result.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     result = ErrnoStatus("rename", tmp + " to " + path, errno);

@@ -12,6 +12,7 @@
 // both write identical bytes and rename(2) replaces atomically.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -57,6 +58,17 @@ class FsChunkStore final : public ChunkStore {
   std::string ChunkPath(const ChunkId& id) const;
   const std::string& root() const { return root_; }
 
+  // Fault injection for tests. Each chunk write asks the hook at each of its
+  // steps: before creating the temp file, half-way through writing it (half
+  // of the object is in the file, as when a disk fills up), before fdatasync
+  // and before rename. A non-zero errno fails that step as if its system
+  // call had; the hook may also end the process, to leave a write cut off.
+  // Set it before the store is shared between threads; an empty hook (the
+  // default) injects nothing and costs one test per write.
+  enum class WriteStep { kCreate, kWrite, kSync, kRename };
+  using WriteFaultHook = std::function<int(WriteStep)>;
+  void SetWriteFaultHookForTesting(WriteFaultHook hook) { write_fault_hook_ = std::move(hook); }
+
  private:
   struct Scratch;
 
@@ -77,6 +89,7 @@ class FsChunkStore final : public ChunkStore {
   const std::string root_;
   const std::string tmp_dir_;
   const int zstd_level_;
+  WriteFaultHook write_fault_hook_;  // set before sharing; read-only after
 
   std::mutex sync_mu_;
   std::set<std::string> dirs_to_sync_;  // guarded by sync_mu_
