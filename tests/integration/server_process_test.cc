@@ -1,5 +1,6 @@
 // Process lifecycle of the real binary: clean SIGTERM shutdown, restart on the
-// same data directory, and kill -9 in the middle of an import.
+// same data directory, and kill -9 in the middle of an import (the resumed
+// image exported and compared with the object it came from).
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -186,6 +187,9 @@ TEST_P(InterruptedImportTest, RestartResumesTheTaskToFinished) {
     EXPECT_EQ(s.value("Status", std::string()), "accomplished");
   }
   EXPECT_TRUE(found) << snapshots.dump();
+  // The resumed import holds the object's very bytes.
+  EXPECT_EQ(ExportImageSha256(client, kRegion, image_id, kOperatorBucket, BucketDir(), "resumed"),
+            FileSha256(BucketDir() + "/big.raw"));
   EXPECT_EQ(server->Stop(), 0) << server->Log();
 
   // The store holds exactly what the catalog references.
