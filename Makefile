@@ -1,7 +1,7 @@
 # Ferry: build, run and test.
 #
 #   make run  [ARGS="--listen 127.0.0.1:8080 --data var"]   build and start the server
-#   make test                                               unit + integration + Node e2e
+#   make test                                               unit + integration + fault + Node e2e
 #   make build | deps | bench | format | clean
 #
 # Everything goes through scripts/install-deps.sh first, so a fresh clone on a
@@ -20,7 +20,7 @@ export CCACHE_NOHASHDIR := true
 
 MAKEFLAGS += --no-print-directory
 .DEFAULT_GOAL := build
-.PHONY: deps build run test test-unit test-integration test-e2e bench format clean
+.PHONY: deps build run test test-unit test-integration test-fault test-e2e bench format clean
 
 deps:
 	@scripts/install-deps.sh
@@ -42,6 +42,7 @@ run: build
 test: build
 	@$(MAKE) test-unit
 	@$(MAKE) test-integration
+	@$(MAKE) test-fault
 	@$(MAKE) test-e2e
 
 test-unit:
@@ -49,6 +50,10 @@ test-unit:
 
 test-integration:
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2 -L integration
+
+# kill -9, network partitions (as root) and full disks; a few minutes.
+test-fault:
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L fault
 
 test-e2e:
 	@FERRY_BIN="$(abspath $(FERRY))" node --test --test-reporter=spec --test-timeout=600000 tests/e2e/*.test.js
