@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +38,7 @@ struct ExecSpec {
   std::vector<std::string> env;
   std::string stdout_path;
   std::string stderr_path;  // may equal stdout_path
+  std::string netns_path;   // /run/netns/<name> to run in, or "" for ours
 };
 
 std::vector<std::string> ChildEnvironment(const EnvMap& extra) {
@@ -65,6 +67,10 @@ pid_t Spawn(const ExecSpec& spec) {
   int err = same_file ? out : ::open(spec.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   int in = ::open("/dev/null", O_RDONLY);
   if (out < 0 || err < 0 || in < 0) ::_exit(126);
+  if (!spec.netns_path.empty()) {
+    int ns = ::open(spec.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(125);
+  }
   ::dup2(in, 0);
   ::dup2(out, 1);
   ::dup2(err, 2);
@@ -195,6 +201,7 @@ bool FerryServer::Start(std::string* error) {
   spec.env = ChildEnvironment(env);
   spec.stdout_path = log_path_;
   spec.stderr_path = log_path_;
+  if (!netns_.empty()) spec.netns_path = "/run/netns/" + netns_;
   pid_ = Spawn(spec);
   if (pid_ < 0) {
     *error = std::string("fork: ") + std::strerror(errno);

@@ -65,6 +65,9 @@ class FerryServer {
   // Extra command-line arguments and environment for the next Start().
   void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   void set_extra_env(EnvMap env) { extra_env_ = std::move(env); }
+  // Network namespace (a name under /run/netns, as `ip netns` makes them)
+  // the server runs in from the next Start(); "" (default) for the test's.
+  void set_netns(std::string name) { netns_ = std::move(name); }
 
   // Starts the server and waits (bounded) for its ready file. On failure
   // returns a description including the server's log.
@@ -91,6 +94,7 @@ class FerryServer {
   std::string listen_ = "127.0.0.1:0";
   std::vector<std::string> extra_args_;
   EnvMap extra_env_;
+  std::string netns_;
   pid_t pid_ = -1;
 };
 
