@@ -37,32 +37,17 @@ Status RegionUnavailable(const std::string& message) {
   return Status(Code::kUnavailable, "ServiceUnavailable", message);
 }
 
-// Sends `request` to the process serving `region` and returns its answer.
-Result<HttpResponse> ForwardToOwner(Forwarder& forwarder, const RemoteRegionInfo& region,
-                                    const HttpRequest& request, const std::string& request_id) {
-  if (request.headers.count(kForwardedHeader) != 0) {
-    spdlog::error(
-        "request_id={} region={} arrived forwarded, but this process forwards {} to {}: the "
-        "processes' --region/--peer settings disagree",
-        request_id, region.region_id, region.region_id, region.base_url);
-    return RegionUnavailable("The request has failed due to a temporary failure of the server: region \"" +
-                             region.region_id +
-                             "\" is not served by this Ferry process, and the request was already forwarded "
-                             "here by another process of the cluster. The processes disagree about which one "
-                             "serves the region (check their --region and --peer settings); the request was "
-                             "not forwarded again.");
-  }
-  Result<HttpResponse> response = forwarder.Forward(region.base_url, request);
-  if (!response.ok()) {
-    // The peer's address stays in the log: the caller is not authenticated.
-    spdlog::warn("request_id={} region={} cannot forward to {}: {}", request_id, region.region_id,
-                 region.base_url, response.status().ToString());
-    return RegionUnavailable("The request has failed due to a temporary failure of the server: region \"" +
-                             region.region_id +
-                             "\" is served by another Ferry process of the cluster, which cannot be reached "
-                             "now. Try again later.");
-  }
-  return response;
+Status ForwardedTwice(const RemoteRegionInfo& region, const std::string& request_id) {
+  spdlog::error(
+      "request_id={} region={} arrived forwarded, but this process forwards {} to {}: the "
+      "processes' --region/--peer settings disagree",
+      request_id, region.region_id, region.region_id, region.base_url);
+  return RegionUnavailable("The request has failed due to a temporary failure of the server: region \"" +
+                           region.region_id +
+                           "\" is not served by this Ferry process, and the request was already forwarded "
+                           "here by another process of the cluster. The processes disagree about which one "
+                           "serves the region (check their --region and --peer settings); the request was "
+                           "not forwarded again.");
 }
 
 // The ECS code of a relayed response, for metrics and the log line.
@@ -134,7 +119,70 @@ HttpResponse Dispatcher::ErrorResponse(const Status& status, const std::string& 
   return RenderError(error, request_id, host_id_, ResponseFormat::kJson);
 }
 
+std::optional<Dispatcher::ForwardPlan> Dispatcher::PlanForward(const HttpRequest& request) const {
+  if (regions_.remote.empty()) return std::nullopt;
+  // The checks Handle() makes before it would forward; any failure is
+  // Handle()'s to answer.
+  if (request.method != "GET" && request.method != "POST") return std::nullopt;
+  Result<Params> params = ParseRequestParams(request);
+  if (!params.ok()) return std::nullopt;
+  const bool v3 = Authenticator::IsV3(request);
+  std::string action = params->GetOr("Action", v3 ? HeaderOrEmpty(request, "x-acs-action") : "");
+  std::string version = params->GetOr("Version", v3 ? HeaderOrEmpty(request, "x-acs-version") : "");
+  if (action.empty() || version != kApiVersion || actions_.count(action) == 0) return std::nullopt;
+  const std::string region_id = params->GetOr("RegionId", "");
+  if (IsClusterWideAction(action) || region_id.empty() || regions_.Find(region_id) != nullptr) return std::nullopt;
+  const RemoteRegionInfo* remote = regions_.FindRemote(region_id);
+  if (remote == nullptr) return std::nullopt;
+  ForwardPlan plan;
+  plan.remote = remote;
+  plan.action = std::move(action);
+  plan.request_id = NewRequestId();
+  plan.start = std::chrono::steady_clock::now();
+  if (request.headers.count(kForwardedHeader) != 0) plan.refusal = ForwardedTwice(*remote, plan.request_id);
+  return plan;
+}
+
+HttpResponse Dispatcher::FinishForward(const ForwardPlan& plan, const HttpRequest& request,
+                                       Result<HttpResponse> forwarded) {
+  HttpResponse response;
+  std::string code;
+  if (forwarded.ok()) {
+    response = std::move(forwarded).value();
+    code = RelayedCode(response);
+  } else {
+    Status status = forwarded.status();
+    if (status.reason().empty()) {
+      // The peer's address stays in the log: the caller is not authenticated.
+      spdlog::warn("request_id={} region={} cannot forward to {}: {}", plan.request_id, plan.remote->region_id,
+                   plan.remote->base_url, status.ToString());
+      status = RegionUnavailable("The request has failed due to a temporary failure of the server: region \"" +
+                                 plan.remote->region_id +
+                                 "\" is served by another Ferry process of the cluster, which cannot be "
+                                 "reached now. Try again later.");
+    }
+    EcsError error = ToEcsError(status);
+    code = error.code;
+    Result<Params> params = ParseRequestParams(request);
+    ResponseFormat format = ResponseFormat::kJson;
+    if (params.ok() && !Authenticator::IsV3(request) && EqualsNoCase(params->GetOr("Format", ""), "XML")) {
+      format = ResponseFormat::kXml;
+    }
+    response = RenderError(error, plan.request_id, host_id_, format);
+  }
+  double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - plan.start).count();
+  metrics_.RecordRequest(plan.action, code, latency);
+  spdlog::info("request_id={} action={} forwarded_to={} status={} code={} latency_ms={:.3f} remote={}",
+               plan.request_id, plan.action, plan.remote->region_id, response.status, code, latency * 1000,
+               request.remote_address);
+  return response;
+}
+
 HttpResponse Dispatcher::Handle(const HttpRequest& request) {
+  if (std::optional<ForwardPlan> plan = PlanForward(request)) {
+    if (plan->refusal) return FinishForward(*plan, request, *plan->refusal);
+    return FinishForward(*plan, request, forwarder_->Forward(plan->remote->base_url, request));
+  }
   const auto start = std::chrono::steady_clock::now();
   const std::string request_id = NewRequestId();
   const bool v3 = Authenticator::IsV3(request);
@@ -143,8 +191,6 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
   std::string metric_action = "unknown";
   std::string access_key_id;
   std::string error_detail;
-  std::optional<HttpResponse> relayed;
-  std::string forwarded_to;
 
   auto run = [&]() -> Result<nlohmann::json> {
     if (request.method != "GET" && request.method != "POST") {
@@ -172,16 +218,8 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
     }
     metric_action = action_name;
 
-    // Forwarded before authentication: only the owner holds every key's
-    // state (nonces, and keys it alone may know).
-    const std::string region_id = params.GetOr("RegionId", "");
-    if (!IsClusterWideAction(action_name) && !region_id.empty() && regions_.Find(region_id) == nullptr) {
-      if (const RemoteRegionInfo* remote = regions_.FindRemote(region_id)) {
-        forwarded_to = remote->region_id;
-        ASSIGN_OR_RETURN(relayed, ForwardToOwner(*forwarder_, *remote, request, request_id));
-        return nlohmann::json::object();
-      }
-    }
+    // (Requests for another process's region were forwarded above, before
+    // authentication: only the owner holds every key's state.)
 
     ASSIGN_OR_RETURN(AuthResult auth, authenticator_.Authenticate(request, params));
     access_key_id = auth.access_key_id;
@@ -202,10 +240,7 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
   HttpResponse response;
   std::string code = "Success";
   std::string message;
-  if (relayed) {
-    response = std::move(*relayed);
-    code = RelayedCode(response);
-  } else if (result.ok()) {
+  if (result.ok()) {
     response = RenderSuccess(*result, request_id, action_name, format);
   } else {
     EcsError error = ToEcsError(result.status());
@@ -219,11 +254,7 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
   if (!error_detail.empty()) {
     spdlog::error("request_id={} action={} handler threw: {}", request_id, action_name, error_detail);
   }
-  if (!forwarded_to.empty()) {
-    spdlog::info("request_id={} action={} forwarded_to={} status={} code={} latency_ms={:.3f} remote={}",
-                 request_id, action_name, forwarded_to, response.status, code, latency * 1000,
-                 request.remote_address);
-  } else if (response.status >= 500) {
+  if (response.status >= 500) {
     spdlog::error("request_id={} action={} status={} code={} latency_ms={:.3f} remote={} key={} message={}",
                   request_id, action_name, response.status, code, latency * 1000, request.remote_address,
                   access_key_id, message);

@@ -14,10 +14,20 @@
 // request already forwarded once is never forwarded again (503), so two
 // processes that disagree about who serves a region cannot loop.
 //
-// Threading: Handle() is thread-safe (handlers must be too).
+// A server with threads to protect (api/server.h) does not let Handle()
+// forward: it asks PlanForward() first, relays a planned request with
+// Forwarder::ForwardAsync (no thread waits for the owner), and answers
+// with FinishForward(); Handle() then only ever runs for requests this
+// process answers itself. Handle() forwards by itself, blocking its
+// thread, only for callers that do not plan (tests, tools).
+//
+// Threading: Handle(), PlanForward() and FinishForward() are thread-safe
+// (handlers must be too). PlanForward() does no I/O and never waits.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/action.h"
@@ -40,6 +50,27 @@ class Dispatcher {
              std::unique_ptr<Forwarder> forwarder = nullptr);
 
   HttpResponse Handle(const HttpRequest& request);
+
+  // A request for a region another process of the cluster serves, once
+  // its action is known to exist.
+  struct ForwardPlan {
+    const RemoteRegionInfo* remote = nullptr;  // points into the RegionSet
+    std::string action;
+    std::string request_id;
+    std::chrono::steady_clock::time_point start;
+    // Set when the request must not go out: it was forwarded here already
+    // (the processes disagree about who serves the region).
+    std::optional<Status> refusal;
+  };
+  // The plan when `request` goes to another process; nullopt when this
+  // process answers it (also when it is malformed: Handle() says how).
+  std::optional<ForwardPlan> PlanForward(const HttpRequest& request) const;
+  // The answer to a planned request: the owner's response as it came, or
+  // the ECS error (503) when it could not be forwarded; counted in metrics
+  // and logged like Handle()'s. `forwarded` is the forwarder's result, or
+  // the plan's refusal.
+  HttpResponse FinishForward(const ForwardPlan& plan, const HttpRequest& request, Result<HttpResponse> forwarded);
+  Forwarder& forwarder() { return *forwarder_; }
 
   // Opens one connection to each peer process and leaves it ready in the
   // forwarder's pool (GET /healthz), or uses the one there, so the next

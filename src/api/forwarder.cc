@@ -1,17 +1,19 @@
 #include "api/forwarder.h"
 
 #include <algorithm>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <atomic>
+#include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <chrono>
 #include <exception>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -48,23 +50,14 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// One kept-alive connection. It has its own io_context so that a call,
-// synchronous for the caller, can still use the stream's per-step deadline
-// (which only asynchronous operations honour).
+// One kept-alive connection, on the forwarder's io_context (one thread, so
+// no strand is needed).
 struct Connection {
-  asio::io_context ioc;
-  beast::tcp_stream stream{ioc};
+  explicit Connection(asio::io_context& ioc) : stream(ioc) {}
+  beast::tcp_stream stream;
 };
 
-template <typename Start>
-beast::error_code RunStep(Connection& conn, std::chrono::milliseconds timeout, Start&& start) {
-  beast::error_code result = asio::error::operation_aborted;
-  conn.stream.expires_after(timeout);
-  start([&result](beast::error_code ec, auto&&...) { result = ec; });
-  conn.ioc.restart();
-  conn.ioc.run();
-  return result;
-}
+const auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 http::request<http::string_body> BuildRequest(const HttpRequest& in, const HttpBaseUrl& endpoint) {
   http::request<http::string_body> out;
@@ -117,16 +110,35 @@ HttpResponse ToHttpResponse(http::response<http::string_body>& in) {
 class HttpForwarder final : public Forwarder {
  public:
   explicit HttpForwarder(const ForwarderOptions& options)
-      : timeout_(std::max(1, options.timeout_ms)), options_(options) {}
+      : timeout_(std::max(1, options.timeout_ms)),
+        options_(options),
+        work_(asio::make_work_guard(ioc_)),
+        thread_([this] { ioc_.run(); }) {}
+
+  ~HttpForwarder() override {
+    work_.reset();
+    ioc_.stop();
+    thread_.join();
+  }
 
   Result<HttpResponse> Forward(const std::string& base_url, const HttpRequest& request,
                                int timeout_ms) override {
-    try {
-      return ForwardOrThrow(base_url, request,
-                            timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : timeout_);
-    } catch (const std::exception& e) {
-      return Unavailable("forwarding to " + base_url + " failed: " + e.what());
+    std::promise<Result<HttpResponse>> answer;
+    std::future<Result<HttpResponse>> got = answer.get_future();
+    ForwardAsync(base_url, request, timeout_ms,
+                 [&answer](Result<HttpResponse> r) { answer.set_value(std::move(r)); });
+    return got.get();
+  }
+
+  void ForwardAsync(const std::string& base_url, HttpRequest request, int timeout_ms, Done done) override {
+    if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
+      in_flight_.fetch_sub(1);
+      done(Unavailable("forwarding to " + base_url + " refused: " + std::to_string(options_.max_in_flight) +
+                       " forwarded requests are in flight already"));
+      return;
     }
+    const std::chrono::milliseconds timeout = timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : timeout_;
+    asio::co_spawn(ioc_, Run(base_url, std::move(request), timeout, std::move(done)), asio::detached);
   }
 
  private:
@@ -136,25 +148,41 @@ class HttpForwarder final : public Forwarder {
     bool got_response_bytes = false;
   };
 
-  Result<HttpResponse> ForwardOrThrow(const std::string& base_url, const HttpRequest& request,
-                                      std::chrono::milliseconds timeout) {
-    ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseHttpBaseUrl(base_url));
+  // Runs one call on ioc_ and reports it; never throws out.
+  asio::awaitable<void> Run(std::string base_url, HttpRequest request, std::chrono::milliseconds timeout,
+                            Done done) {
+    Result<HttpResponse> result = Unavailable("forwarding to " + base_url + " did not run");
+    try {
+      result = co_await ForwardOnce(base_url, request, timeout);
+    } catch (const std::exception& e) {
+      result = Unavailable("forwarding to " + base_url + " failed: " + e.what());
+    }
+    in_flight_.fetch_sub(1);
+    done(std::move(result));
+  }
+
+  asio::awaitable<Result<HttpResponse>> ForwardOnce(const std::string& base_url, const HttpRequest& request,
+                                                    std::chrono::milliseconds timeout) {
+    Result<HttpBaseUrl> endpoint = ParseHttpBaseUrl(base_url);
+    if (!endpoint.ok()) co_return endpoint.status();
     while (true) {
       std::unique_ptr<Connection> conn = TakeIdle(base_url);
       const bool reused = conn != nullptr;
       if (!reused) {
-        ASSIGN_OR_RETURN(conn, Connect(base_url, endpoint, timeout));
+        Result<std::unique_ptr<Connection>> made = co_await Connect(base_url, *endpoint, timeout);
+        if (!made.ok()) co_return made.status();
+        conn = std::move(made).value();
       }
-      http::request<http::string_body> out = BuildRequest(request, endpoint);
+      http::request<http::string_body> out = BuildRequest(request, *endpoint);
       beast::flat_buffer buffer;
       http::response_parser<http::string_body> parser;
       parser.body_limit(options_.max_response_bytes);
-      Exchange exchange = Send(*conn, out, buffer, parser, timeout);
+      Exchange exchange = co_await Send(*conn, out, buffer, parser, timeout);
       if (!exchange.ec) {
         bool reusable = parser.get().keep_alive() && buffer.size() == 0;
         HttpResponse response = ToHttpResponse(parser.get());
         if (reusable) PutIdle(base_url, std::move(conn));
-        return response;
+        co_return response;
       }
       // A kept-alive connection the peer closed while idle (or lost in a
       // restart) fails before any response byte: the request is sent again
@@ -169,34 +197,38 @@ class HttpForwarder final : public Forwarder {
           exchange.ec == http::error::body_limit
               ? "a response body over " + std::to_string(options_.max_response_bytes) + " bytes"
               : exchange.ec.message();
-      return Unavailable("forwarding to " + base_url + " failed while " + exchange.step + ": " + what);
+      co_return Unavailable("forwarding to " + base_url + " failed while " + exchange.step + ": " + what);
     }
   }
 
-  Result<std::unique_ptr<Connection>> Connect(const std::string& base_url, const HttpBaseUrl& endpoint,
-                                              std::chrono::milliseconds timeout) {
-    auto conn = std::make_unique<Connection>();
-    tcp::resolver resolver(conn->ioc);
-    beast::error_code ec;
-    auto results = resolver.resolve(endpoint.host, endpoint.port, ec);
-    if (ec) return Unavailable("cannot resolve the host of " + base_url + ": " + ec.message());
-    ec = RunStep(*conn, timeout, [&](auto handler) { conn->stream.async_connect(results, std::move(handler)); });
-    if (ec) return Unavailable("cannot connect to " + base_url + ": " + ec.message());
-    return conn;
+  asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(const std::string& base_url,
+                                                               const HttpBaseUrl& endpoint,
+                                                               std::chrono::milliseconds timeout) {
+    auto conn = std::make_unique<Connection>(ioc_);
+    tcp::resolver resolver(ioc_);
+    auto [rec, results] = co_await resolver.async_resolve(endpoint.host, endpoint.port, kAwait);
+    if (rec) co_return Unavailable("cannot resolve the host of " + base_url + ": " + rec.message());
+    conn->stream.expires_after(timeout);
+    auto [cec, connected] = co_await conn->stream.async_connect(results, kAwait);
+    if (cec) co_return Unavailable("cannot connect to " + base_url + ": " + cec.message());
+    co_return std::move(conn);
   }
 
-  Exchange Send(Connection& conn, http::request<http::string_body>& out, beast::flat_buffer& buffer,
-                http::response_parser<http::string_body>& parser, std::chrono::milliseconds timeout) {
+  asio::awaitable<Exchange> Send(Connection& conn, http::request<http::string_body>& out,
+                                 beast::flat_buffer& buffer, http::response_parser<http::string_body>& parser,
+                                 std::chrono::milliseconds timeout) {
     Exchange result;
     result.step = "sending the request";
-    result.ec = RunStep(conn, timeout, [&](auto handler) { http::async_write(conn.stream, out, std::move(handler)); });
-    if (result.ec) return result;
+    conn.stream.expires_after(timeout);
+    auto [wec, written] = co_await http::async_write(conn.stream, out, kAwait);
+    result.ec = wec;
+    if (result.ec) co_return result;
     result.step = "reading the response";
-    result.ec = RunStep(conn, timeout, [&](auto handler) {
-      http::async_read(conn.stream, buffer, parser, std::move(handler));
-    });
+    conn.stream.expires_after(timeout);
+    auto [rec, read] = co_await http::async_read(conn.stream, buffer, parser, kAwait);
+    result.ec = rec;
     result.got_response_bytes = parser.got_some() || buffer.size() != 0;
-    return result;
+    co_return result;
   }
 
   std::unique_ptr<Connection> TakeIdle(const std::string& base_url) {
@@ -221,10 +253,16 @@ class HttpForwarder final : public Forwarder {
     if (it != idle_.end()) dropped.swap(it->second);
   }
 
+  // ioc_ first: the connections below die before it. thread_ last: it
+  // runs ioc_ until the destructor stops it.
+  asio::io_context ioc_;
   const std::chrono::milliseconds timeout_;
   const ForwarderOptions options_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::atomic<unsigned> in_flight_{0};
   std::mutex mu_;
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;  // guarded by mu_
+  std::thread thread_;
 };
 
 }  // namespace

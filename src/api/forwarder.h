@@ -13,12 +13,22 @@
 // deadline, or sends a response that is cut short, malformed or larger
 // than `max_response_bytes`.
 //
-// Threading: thread-safe. Each call runs on the calling thread (synchronous
-// I/O with a deadline on every step); up to `max_idle_per_peer` connections
-// per peer are kept alive between calls.
+// Threading: thread-safe. The I/O of every call runs asynchronously on the
+// forwarder's own I/O thread (one io_context the forwarder owns), with a
+// deadline on every step, so a call in flight holds no thread: ForwardAsync
+// returns at once, and the server's threads go on serving while a peer
+// answers (a peer may need this very process to answer first: its
+// CopyImage calls our AcceptCopy). Forward() is the blocking form for
+// callers with a thread of their own to spend (the keep-ready loop, tests);
+// it must not be called from a `done` callback. Up to `max_idle_per_peer`
+// connections per peer are kept alive between calls, and at most
+// `max_in_flight` calls run at once: more are refused at once
+// (kUnavailable), never queued. Destroying the forwarder abandons the calls
+// in flight; their `done` is not called.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,6 +44,7 @@ struct ForwarderOptions {
   int timeout_ms = 60000;  // per step: connect, write, read
   unsigned max_idle_per_peer = 4;
   uint64_t max_response_bytes = 64u << 20;
+  unsigned max_in_flight = 1024;
 };
 
 class Forwarder {
@@ -41,8 +52,14 @@ class Forwarder {
   virtual ~Forwarder() = default;
   // Sends `request` to the process at `base_url` ("http://host:port").
   // `timeout_ms` > 0 replaces the per-step deadline for this call.
+  // Blocks the calling thread until the answer (or the error) is in.
   virtual Result<HttpResponse> Forward(const std::string& base_url, const HttpRequest& request,
                                        int timeout_ms = 0) = 0;
+
+  using Done = std::function<void(Result<HttpResponse>)>;
+  // Starts the same call and returns at once; `done` runs exactly once, on
+  // the forwarder's I/O thread (so it must be quick: post the answer on).
+  virtual void ForwardAsync(const std::string& base_url, HttpRequest request, int timeout_ms, Done done) = 0;
 };
 
 std::unique_ptr<Forwarder> NewHttpForwarder(const ForwarderOptions& options = {});

@@ -1,6 +1,7 @@
 // Beast/Asio implementation of Server. One coroutine per connection, each on
-// its own strand; handlers run synchronously on the I/O threads (they are
-// short; long work runs as region tasks).
+// its own strand; the coroutine hands a request to a work pool (client or
+// peer) or to the asynchronous forwarder and awaits the answer without
+// holding its I/O thread (server.h, "Threading").
 #include "api/server.h"
 
 #include <spdlog/spdlog.h>
@@ -12,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -23,6 +25,7 @@
 #include "api/params.h"
 #include "api/peer_endpoints.h"
 #include "api/render.h"
+#include "api/work_pool.h"
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/ids.h"
@@ -93,7 +96,9 @@ class BeastServer final : public Server {
         dispatcher_(std::move(actions), regions, accounts, clock, metrics_, config.host_id,
                     config.max_clock_skew_seconds),
         peer_(config.cluster_key, regions, config.local_accounts ? *config.local_accounts : accounts, clock),
-        object_storage_(object_storage) {
+        object_storage_(object_storage),
+        client_pool_("client", config.client_workers, config.max_queued_requests),
+        peer_pool_("peer", config.peer_workers, config.max_queued_requests) {
     for (Region* region : regions.ordered) metrics_.AddRegion(region->id(), &region->metrics());
   }
 
@@ -129,7 +134,8 @@ class BeastServer final : public Server {
         dispatcher_.WarmForwarding();
       } while (SleepUnlessStopped(stopped_, kKeepWarm));
     });
-    spdlog::info("server: listening on {}:{} with {} I/O threads", config_.listen_address, port_, threads);
+    spdlog::info("server: listening on {}:{} with {} I/O threads, {} client and {} peer handler threads",
+                 config_.listen_address, port_, threads, client_pool_.threads(), peer_pool_.threads());
     return Status::Ok();
   }
 
@@ -167,6 +173,8 @@ class BeastServer final : public Server {
     for (std::thread& t : threads_) t.join();
     threads_.clear();
     if (warm_.joinable()) warm_.join();
+    client_pool_.Stop();
+    peer_pool_.Stop();
     spdlog::info("server: stopped");
   }
 
@@ -297,6 +305,63 @@ class BeastServer final : public Server {
     co_return !ec && res.keep_alive();
   }
 
+  // Runs `work` on `pool`; the awaiting coroutine resumes on its own strand
+  // with the answer, or with nullopt at once when the pool's queue is full.
+  // The I/O thread is free meanwhile. (Not a coroutine itself, and called
+  // with named arguments only: GCC 12 destroys lambda temporaries inside a
+  // co_await expression twice.)
+  static asio::awaitable<std::optional<HttpResponse>> RunOnPool(WorkPool& pool,
+                                                                std::function<HttpResponse()> work) {
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::optional<HttpResponse>)>(
+        [&pool](auto handler, std::function<HttpResponse()> work) {
+          auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+          auto resume = [waiting](std::optional<HttpResponse> answer) {
+            auto resume_on = asio::get_associated_executor(*waiting);
+            asio::post(resume_on,
+                       [waiting, answer = std::move(answer)]() mutable { std::move(*waiting)(std::move(answer)); });
+          };
+          bool queued = pool.TrySubmit([resume, work = std::move(work)] { resume(work()); });
+          if (!queued) resume(std::nullopt);
+        },
+        asio::use_awaitable, std::move(work));
+  }
+
+  // Forwards `request` to `base_url` without holding a thread while the
+  // owner works on it; the awaiting coroutine resumes on its own strand.
+  asio::awaitable<Result<HttpResponse>> ForwardAsync(const std::string& base_url, const HttpRequest& request) {
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(Result<HttpResponse>)>(
+        [this, base_url, request](auto handler) {
+          auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+          dispatcher_.forwarder().ForwardAsync(base_url, request, 0, [waiting](Result<HttpResponse> answer) {
+            auto resume_on = asio::get_associated_executor(*waiting);
+            asio::post(resume_on,
+                       [waiting, answer = std::move(answer)]() mutable { std::move(*waiting)(std::move(answer)); });
+          });
+        },
+        asio::use_awaitable);
+  }
+
+  asio::awaitable<HttpResponse> Forward(const Dispatcher::ForwardPlan& plan, const HttpRequest& request) {
+    if (plan.refusal) co_return dispatcher_.FinishForward(plan, request, *plan.refusal);
+    const std::string& base_url = plan.remote->base_url;
+    Result<HttpResponse> forwarded = co_await ForwardAsync(base_url, request);
+    co_return dispatcher_.FinishForward(plan, request, std::move(forwarded));
+  }
+
+  // The answer when `pool` is full: ECS format for clients, the peer error
+  // format for peers.
+  HttpResponse Busy(const WorkPool& pool, bool peer) {
+    spdlog::warn("server: {} pool busy ({} threads, {} requests queued): request refused", pool.name(),
+                 pool.threads(), pool.max_queued());
+    Status busy = Unavailable("The request has failed due to a temporary failure of the server: " +
+                              std::to_string(pool.max_queued()) + " " + pool.name() +
+                              " requests are waiting already. Try again later.");
+    HttpResponse response =
+        peer ? PeerEndpoints::ErrorResponse(busy, NewRequestId()) : ErrorFor(busy, "unknown");
+    response.headers.emplace_back("x-acs-retry-after", "1");
+    return response;
+  }
+
   // "/", "/metrics", "/healthz": small bodies read whole.
   asio::awaitable<bool> HandleSimple(Connection& conn, beast::flat_buffer& buffer,
                                      http::request_parser<http::empty_body>& header_parser,
@@ -342,11 +407,21 @@ class BeastServer final : public Server {
     } else if (path.starts_with(kPeerPathPrefix)) {
       HttpRequest request = ToHttpRequest(message.base(), conn);
       request.body = std::move(message.body());  // signed, and a copy's target
-      response = peer_.Handle(request);
+      std::function<HttpResponse()> work = [this, request = std::move(request)] { return peer_.Handle(request); };
+      std::optional<HttpResponse> answer = co_await RunOnPool(peer_pool_, std::move(work));
+      response = answer ? std::move(*answer) : Busy(peer_pool_, /*peer=*/true);
     } else if (path == "/" || path.empty()) {
       HttpRequest request = ToHttpRequest(message.base(), conn);
       request.body = std::move(message.body());
-      response = dispatcher_.Handle(request);
+      if (std::optional<Dispatcher::ForwardPlan> plan = dispatcher_.PlanForward(request)) {
+        response = co_await Forward(*plan, request);
+      } else {
+        std::function<HttpResponse()> work = [this, request = std::move(request)] {
+          return dispatcher_.Handle(request);
+        };
+        std::optional<HttpResponse> answer = co_await RunOnPool(client_pool_, std::move(work));
+        response = answer ? std::move(*answer) : Busy(client_pool_, /*peer=*/false);
+      }
     } else {
       response =
           ErrorFor(NotFound("InvalidAction.NotFound",
@@ -536,7 +611,9 @@ class BeastServer final : public Server {
   const PeerEndpoints peer_;
   ObjectStorage& object_storage_;
   std::vector<std::thread> threads_;
-  std::thread warm_;  // WarmForwarding at start and every kKeepWarm; joined by Stop()
+  WorkPool client_pool_;  // ECS handlers; stopped by Stop() after the I/O threads
+  WorkPool peer_pool_;    // peer-protocol handlers; likewise
+  std::thread warm_;      // WarmForwarding at start and every kKeepWarm; joined by Stop()
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
 

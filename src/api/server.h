@@ -9,8 +9,25 @@
 // SHA-256 in x-acs-content-sha256 is verified while the body streams to disk,
 // so a large part never sits in memory).
 //
-// Threading: Start() spawns `threads` I/O threads; handlers run on them.
-// Stop() stops accepting, lets in-flight requests finish, and joins.
+// Threading: no thread ever waits for an answer that needs a thread of
+// the same kind (here or in a peer process) to be produced:
+//   - `threads` I/O threads only accept, read, parse and write (and stream
+//     upload bodies to disk); they never run a handler or wait on a peer.
+//   - ECS requests for this process's regions run on the client pool
+//     (`client_workers` threads). A client handler may wait on a peer
+//     process's *peer* pool (CopyImage calls the destination's AcceptCopy,
+//     an AccessKey lookup asks the key's owner), never on a client pool.
+//   - Peer-protocol requests run on the peer pool (`peer_workers`
+//     threads); peer handlers answer from local state and never wait on a
+//     client pool anywhere (copy/peer_protocol.md, "Threads").
+//   - ECS requests for a region another process serves are forwarded
+//     asynchronously (Forwarder::ForwardAsync): nothing here waits while
+//     the owner works on them.
+// A pool whose queue holds `max_queued_requests` jobs answers the next
+// request at once with 503 ServiceUnavailable (ECS format for clients, the
+// peer error format for peers) instead of queueing it behind handlers that
+// may be waiting themselves. Stop() stops accepting, lets in-flight requests
+// finish, and joins the I/O threads, then the pools.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +45,10 @@ namespace ferry {
 struct ServerConfig {
   std::string listen_address = "127.0.0.1";
   uint16_t port = 8080;  // 0 = pick a free port
-  unsigned threads = 4;
+  unsigned threads = 4;  // I/O threads
+  unsigned client_workers = 16;
+  unsigned peer_workers = 8;
+  size_t max_queued_requests = 256;  // per pool
   int max_clock_skew_seconds = 15 * 60;
   std::string host_id = "ecs.aliyuncs.com";  // HostId in error bodies
   // Shared secret of the cluster for the peer protocol; empty closes it.

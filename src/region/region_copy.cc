@@ -29,6 +29,10 @@ namespace ferry {
 namespace {
 
 constexpr const char* kCopyAction = "CopyImage";
+// A ClientToken's copy before the destination has confirmed it: the image id
+// sent in the AcceptCopy whose answer may have been lost. A repeat sends the
+// same id again, which the destination makes at most once.
+constexpr const char* kCopyAttemptAction = "CopyImage.Attempt";
 // How long a copy waits for its source to become reachable before failing.
 constexpr auto kSourceRetryFor = std::chrono::minutes(30);
 
@@ -226,6 +230,9 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
       {"DestinationImageName", r.destination_image_name},
       {"DestinationDescription", r.destination_description},
       {"Tags", CopyTagsJson(r.tags)}}.dump());
+  // Set when an earlier call with this ClientToken sent its copy to the
+  // destination without learning the outcome.
+  std::string attempted_image_id;
   if (!r.client_token.empty()) {
     Result<Catalog::TokenRecord> token = catalog_->GetClientToken(c.account_id, kCopyAction, r.client_token);
     if (token.ok()) {
@@ -237,6 +244,18 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
       return token->result_id;
     }
     if (token.status().code() != Code::kNotFound) return token.status();
+    Result<Catalog::TokenRecord> attempt =
+        catalog_->GetClientToken(c.account_id, kCopyAttemptAction, r.client_token);
+    if (attempt.ok()) {
+      if (attempt->fingerprint != fingerprint) {
+        return InvalidArgument(
+            "IdempotentParameterMismatch",
+            "The ClientToken \"" + r.client_token + "\" was used before with different parameters.");
+      }
+      attempted_image_id = attempt->result_id;
+    } else if (attempt.status().code() != Code::kNotFound) {
+      return attempt.status();
+    }
   }
 
   if (source.status != "Available") {
@@ -275,11 +294,11 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
   }
   ClearStaleLeaseLocked(r.image_id);
   Result<Catalog::CopyLeaseRecord> held = catalog_->GetCopyLease(r.image_id);
-  if (held.ok()) return CopyConflict(r.image_id, held->copy_image_id);
-  if (held.status().code() != Code::kNotFound) return held.status();
+  if (held.ok() && held->copy_image_id != attempted_image_id) return CopyConflict(r.image_id, held->copy_image_id);
+  if (!held.ok() && held.status().code() != Code::kNotFound) return held.status();
 
   CopyTarget target;
-  target.image_id = NewResourceId("m");
+  target.image_id = attempted_image_id.empty() ? NewResourceId("m") : attempted_image_id;
   target.account_id = c.account_id;
   target.source_region_id = config_.region_id;
   target.source_image = source;
@@ -292,6 +311,12 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
     // The destination decides whether the name is free, without writing.
     target.dry_run = true;
     return destination->AcceptCopy(target).status();
+  }
+  if (!r.client_token.empty() && attempted_image_id.empty()) {
+    // Before the destination hears of the copy: should its answer be lost
+    // (or this process stop), a repeat of the call makes no second copy.
+    RETURN_IF_ERROR(
+        catalog_->PutClientToken(c.account_id, kCopyAttemptAction, r.client_token, {fingerprint, target.image_id}));
   }
   const CopyLease lease{r.image_id, r.destination_region_id, target.image_id};
   RETURN_IF_ERROR(AcquireLeaseLocked(lease));

@@ -150,6 +150,9 @@ class FakeForwarder final : public Forwarder {
     calls.emplace_back(base_url, request);
     return answer;
   }
+  void ForwardAsync(const std::string& base_url, HttpRequest request, int timeout_ms, Done done) override {
+    done(Forward(base_url, request, timeout_ms));
+  }
 
   std::mutex mu_;
   std::vector<std::pair<std::string, HttpRequest>> calls;

@@ -982,5 +982,59 @@ TEST_F(RegionCopyTest, ManifestsTooLargeToSendStayBehind) {
   EXPECT_EQ(ExportRaw(kB, *id), ExportRaw(kA, source));
 }
 
+// Passes every call on to `to`, but loses the answers of the first
+// `lose_accepts` AcceptCopy calls after they were made (a peer call that
+// timed out on its way back).
+class AnswerLosingPeer final : public CopyPeer {
+ public:
+  explicit AnswerLosingPeer(std::function<CopyPeer*()> to) : to_(std::move(to)) {}
+  Result<std::string> AcceptCopy(const CopyTarget& t) override {
+    Result<std::string> made = to_()->AcceptCopy(t);
+    if (lose_accepts > 0) {
+      --lose_accepts;
+      return Unavailable("injected: the AcceptCopy answer was lost");
+    }
+    return made;
+  }
+  Result<bool> CopyInProgress(const std::string& id) override { return to_()->CopyInProgress(id); }
+  Status Ping() override { return to_()->Ping(); }
+  Status AcquireCopyLease(const CopyLease& l) override { return to_()->AcquireCopyLease(l); }
+  Status ReleaseCopyLease(const CopyLease& l) override { return to_()->ReleaseCopyLease(l); }
+
+  std::atomic<int> lose_accepts{0};
+
+ private:
+  std::function<CopyPeer*()> to_;
+};
+
+TEST_F(RegionCopyTest, ARepeatWithTheClientTokenAfterALostAnswerMakesNoSecondCopy) {
+  AnswerLosingPeer lossy([this]() -> CopyPeer* { return Resolve(kB); });
+  lossy.lose_accepts = 1;
+  tweak_ = [&](RegionConfig& c) {
+    c.resolve_peer = [this, &lossy](const std::string& r) -> CopyPeer* {
+      return r == kB ? static_cast<CopyPeer*>(&lossy) : Resolve(r);
+    };
+  };
+  OpenAll();
+  std::string source = Import(kA, "golden", kDisk);
+  Result<std::string> lost = Copy(source, kB, "to-b", "token-lost");
+  ASSERT_EQ(lost.status().code(), Code::kUnavailable) << lost.status().ToString();
+  DescribeImagesRequest all;
+  all.statuses = kAllStatuses;
+  ASSERT_EQ(R(kB).DescribeImages(kAlice, all)->items.size(), 1u) << "the first call made its copy";
+  const std::string made = R(kB).DescribeImages(kAlice, all)->items[0].image_id;
+
+  // The caller never learnt the outcome and repeats the call.
+  Result<std::string> again = Copy(source, kB, "to-b", "token-lost");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, made);
+  EXPECT_EQ(R(kB).DescribeImages(kAlice, all)->items.size(), 1u);
+  EXPECT_EQ(WaitCopy(kB, made).status, "Available");
+  EXPECT_EQ(*Copy(source, kB, "to-b", "token-lost"), made);
+  // Other parameters under the token are still refused.
+  EXPECT_EQ(Copy(source, kB, "other", "token-lost").status().reason(), "IdempotentParameterMismatch");
+  EXPECT_EQ(R(kB).DescribeImages(kAlice, all)->items.size(), 1u);
+}
+
 }  // namespace
 }  // namespace ferry
