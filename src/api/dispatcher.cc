@@ -84,6 +84,30 @@ bool IsClusterWideAction(const std::string& action) {
   return action == "DescribeRegions" || action == "CreateAccount";
 }
 
+const RemoteRegionInfo* ClusterOwner(const RegionSet& regions) {
+  const Region* first_local = nullptr;
+  for (const Region* r : regions.ordered) {
+    if (first_local == nullptr || r->id() < first_local->id()) first_local = r;
+  }
+  const RemoteRegionInfo* first_remote = nullptr;
+  for (const RemoteRegionInfo& r : regions.remote) {
+    if (regions.Find(r.region_id) != nullptr) continue;  // served here after all
+    if (first_remote == nullptr || r.region_id < first_remote->region_id) first_remote = &r;
+  }
+  if (first_remote == nullptr) return nullptr;
+  if (first_local != nullptr && first_local->id() < first_remote->region_id) return nullptr;
+  return first_remote;
+}
+
+const RemoteRegionInfo* RemoteOwner(const RegionSet& regions, const std::string& action, const Params& params) {
+  const std::string region_id = params.GetOr("RegionId", "");
+  if (!IsClusterWideAction(action) && !region_id.empty()) {
+    if (regions.Find(region_id) != nullptr) return nullptr;
+    if (const RemoteRegionInfo* remote = regions.FindRemote(region_id)) return remote;
+  }
+  return ClusterOwner(regions);
+}
+
 Result<Params> ParseRequestParams(const HttpRequest& request) {
   size_t q = request.target.find('?');
   std::map<std::string, std::string> merged;
@@ -102,14 +126,14 @@ Result<Params> ParseRequestParams(const HttpRequest& request) {
 
 Dispatcher::Dispatcher(ActionTable actions, const RegionSet& regions, AccountDirectory& accounts,
                        const Clock& clock, Metrics& metrics, std::string host_id, int max_skew_seconds,
-                       std::unique_ptr<Forwarder> forwarder)
+                       std::unique_ptr<Forwarder> forwarder, size_t max_nonces)
     : actions_(std::move(actions)),
       regions_(regions),
       accounts_(accounts),
       clock_(clock),
       metrics_(metrics),
       host_id_(std::move(host_id)),
-      authenticator_(accounts, clock, max_skew_seconds),
+      authenticator_(accounts, clock, max_skew_seconds, max_nonces),
       forwarder_(forwarder != nullptr ? std::move(forwarder) : NewHttpForwarder()) {}
 
 // Short: the server's Stop() waits for the warming.
@@ -172,15 +196,13 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
     }
     metric_action = action_name;
 
-    // Forwarded before authentication: only the owner holds every key's
-    // state (nonces, and keys it alone may know).
-    const std::string region_id = params.GetOr("RegionId", "");
-    if (!IsClusterWideAction(action_name) && !region_id.empty() && regions_.Find(region_id) == nullptr) {
-      if (const RemoteRegionInfo* remote = regions_.FindRemote(region_id)) {
-        forwarded_to = remote->region_id;
-        ASSIGN_OR_RETURN(relayed, ForwardToOwner(*forwarder_, *remote, request, request_id));
-        return nlohmann::json::object();
-      }
+    // Forwarded before authentication: the owner alone checks the
+    // signature and spends the nonce, so a request replayed to any process
+    // of the cluster meets the same nonce cache.
+    if (const RemoteRegionInfo* owner = RemoteOwner(regions_, action_name, params)) {
+      forwarded_to = owner->region_id;
+      ASSIGN_OR_RETURN(relayed, ForwardToOwner(*forwarder_, *owner, request, request_id));
+      return nlohmann::json::object();
     }
 
     ASSIGN_OR_RETURN(AuthResult auth, authenticator_.Authenticate(request, params));

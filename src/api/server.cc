@@ -91,7 +91,7 @@ class BeastServer final : public Server {
       : config_(config),
         acceptor_(asio::make_strand(ioc_)),
         dispatcher_(std::move(actions), regions, accounts, clock, metrics_, config.host_id,
-                    config.max_clock_skew_seconds),
+                    config.max_clock_skew_seconds, nullptr, config.max_nonces),
         peer_(config.cluster_key, regions, config.local_accounts ? *config.local_accounts : accounts, clock),
         object_storage_(object_storage) {
     for (Region* region : regions.ordered) metrics_.AddRegion(region->id(), &region->metrics());
