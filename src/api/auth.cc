@@ -42,31 +42,6 @@ Status DirectoryFailure(const Status& status) {
 
 }  // namespace
 
-bool NonceCache::CheckAndInsert(const std::string& key, UnixSeconds now, UnixSeconds expires_at) {
-  std::lock_guard<std::mutex> lock(nonces_mu_);
-  ExpireLocked(now);
-  if (expiry_by_key_.count(key) != 0) return false;
-  while (!by_expiry_.empty() && expiry_by_key_.size() >= max_entries_) {
-    expiry_by_key_.erase(by_expiry_.begin()->second);
-    by_expiry_.erase(by_expiry_.begin());
-  }
-  expiry_by_key_.emplace(key, expires_at);
-  by_expiry_.emplace(expires_at, key);
-  return true;
-}
-
-size_t NonceCache::size() const {
-  std::lock_guard<std::mutex> lock(nonces_mu_);
-  return expiry_by_key_.size();
-}
-
-void NonceCache::ExpireLocked(UnixSeconds now) {
-  while (!by_expiry_.empty() && by_expiry_.begin()->first < now) {
-    expiry_by_key_.erase(by_expiry_.begin()->second);
-    by_expiry_.erase(by_expiry_.begin());
-  }
-}
-
 Authenticator::Authenticator(AccountDirectory& accounts, const Clock& clock, int max_skew_seconds,
                              size_t max_nonces)
     : accounts_(accounts), clock_(clock), max_skew_seconds_(max_skew_seconds), nonces_(max_nonces) {}
@@ -140,16 +115,35 @@ Result<AuthResult> Authenticator::Resolve(const AccessKeyRecord& key, bool v3) {
   return out;
 }
 
+namespace {
+
+Status CheckNonceLength(const std::string& name, const std::string& nonce) {
+  if (nonce.size() <= kMaxSignatureNonceLength) return Status::Ok();
+  return InvalidArgument("InvalidParameter", "The specified parameter \"" + name + "\" is not valid: " +
+                                                 std::to_string(nonce.size()) + " characters, at most " +
+                                                 std::to_string(kMaxSignatureNonceLength) + ".");
+}
+
+}  // namespace
+
 Status Authenticator::CheckNonce(const std::string& access_key_id, const std::string& nonce,
                                  UnixSeconds timestamp) {
-  // A replay must pass the timestamp check too, so the nonce only needs
-  // remembering until the request's timestamp leaves the window.
-  UnixSeconds now = clock_.Now();
-  UnixSeconds expires_at = std::max(now, timestamp) + max_skew_seconds_;
-  if (!nonces_.CheckAndInsert(access_key_id + "\n" + nonce, now, expires_at)) {
-    return InvalidArgument("SignatureNonceUsed", "Specified signature nonce was used already.");
+  // A replay must pass the timestamp check too, which a request dated
+  // `timestamp` passes up to timestamp + max_skew: that long, and no longer,
+  // the nonce is remembered.
+  UnixSeconds expires_at = timestamp + max_skew_seconds_;
+  switch (nonces_.CheckAndInsert(NonceCache::DigestOf(access_key_id, nonce), clock_.Now(), expires_at)) {
+    case NonceCache::Outcome::kAccepted:
+      return Status::Ok();
+    case NonceCache::Outcome::kReplayed:
+      return InvalidArgument("SignatureNonceUsed", "Specified signature nonce was used already.");
+    case NonceCache::Outcome::kFull:
+      break;
   }
-  return Status::Ok();
+  return Status(Code::kUnavailable, "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server: " +
+                    std::to_string(nonces_.max_entries()) +
+                    " signature nonces are in use within the time window; try again in a minute.");
 }
 
 Result<AuthResult> Authenticator::AuthenticateV1(const HttpRequest& request, const Params& params) {
@@ -163,6 +157,7 @@ Result<AuthResult> Authenticator::AuthenticateV1(const HttpRequest& request, con
   if (*params.Get("SignatureVersion") != "1.0") {
     return InvalidArgument("InvalidParamater", "The specified parameter \"SignatureVersion\" is not valid.");
   }
+  RETURN_IF_ERROR(CheckNonceLength("SignatureNonce", *params.Get("SignatureNonce")));
   UnixSeconds timestamp = 0;
   RETURN_IF_ERROR(CheckTimestamp(*params.Get("Timestamp"), "Timestamp", &timestamp));
   ASSIGN_OR_RETURN(AccessKeyRecord key, LookupKey(*params.Get("AccessKeyId")));
@@ -204,6 +199,7 @@ Result<AuthResult> Authenticator::AuthenticateV3(const HttpRequest& request, con
     }
   }
 
+  RETURN_IF_ERROR(CheckNonceLength("x-acs-signature-nonce", Header(request, "x-acs-signature-nonce")));
   UnixSeconds timestamp = 0;
   RETURN_IF_ERROR(CheckTimestamp(Header(request, "x-acs-date"), "x-acs-date", &timestamp));
 

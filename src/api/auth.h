@@ -6,21 +6,18 @@
 // (SignatureDoesNotMatch, InvalidAccessKeyId.NotFound, ...), with the exact
 // messages SDKs parse (see api/errors.cc for the HTTP statuses).
 //
-// Threading: thread-safe. The nonce cache is guarded by nonces_mu_.
+// Threading: thread-safe (the nonce cache has its own lock).
 #pragma once
 
 #include <cstddef>
 #include <map>
-#include <mutex>
-#include <set>
 #include <string>
-#include <unordered_map>
-#include <utility>
 
 #include "api/http_types.h"
 #include "api/params.h"
 #include "catalog/catalog.h"
 #include "common/clock.h"
+#include "common/nonce_cache.h"
 #include "common/status.h"
 #include "region/region.h"
 
@@ -36,28 +33,17 @@ struct AuthResult {
   bool v3 = false;
 };
 
-// Remembers nonces until the request that carried them can no longer pass
-// the timestamp check. Bounded: beyond `max_entries` the entries closest to
-// expiry are dropped first (a replay then still needs a fresh timestamp).
-class NonceCache {
- public:
-  explicit NonceCache(size_t max_entries) : max_entries_(max_entries) {}
-  // False when `key` was seen and has not expired. Records it otherwise,
-  // valid until `expires_at`.
-  bool CheckAndInsert(const std::string& key, UnixSeconds now, UnixSeconds expires_at);
-  size_t size() const;
-
- private:
-  void ExpireLocked(UnixSeconds now);
-
-  const size_t max_entries_;
-  mutable std::mutex nonces_mu_;
-  std::unordered_map<std::string, UnixSeconds> expiry_by_key_;  // guarded by nonces_mu_
-  std::set<std::pair<UnixSeconds, std::string>> by_expiry_;     // guarded by nonces_mu_
-};
+// The longest SignatureNonce (V1) or x-acs-signature-nonce (V3) accepted.
+// Alibaba documents no bound; SDKs send a 36-character UUID or 32 hex
+// digits. Longer is refused with 400 InvalidParameter before anything else
+// about the nonce is looked at.
+inline constexpr size_t kMaxSignatureNonceLength = 128;
 
 class Authenticator {
  public:
+  // Nonces remembered at once (common/nonce_cache.h: about 70 bytes each).
+  // When that many are live, signed requests are refused with 503
+  // ServiceUnavailable until some expire; none is ever forgotten early.
   static constexpr size_t kDefaultMaxNonces = 1'000'000;
 
   Authenticator(AccountDirectory& accounts, const Clock& clock, int max_skew_seconds,
@@ -75,6 +61,9 @@ class Authenticator {
                                                const std::map<std::string, std::string>& query);
 
   static bool IsV3(const HttpRequest& request);
+
+  // Nonces remembered now (for tests and metrics).
+  size_t nonces_in_use() const { return nonces_.size(); }
 
  private:
   Result<AuthResult> AuthenticateV1(const HttpRequest& request, const Params& params);

@@ -69,6 +69,30 @@ bool IsClusterWideAction(const std::string& action) {
   return action == "DescribeRegions" || action == "CreateAccount";
 }
 
+const RemoteRegionInfo* ClusterOwner(const RegionSet& regions) {
+  const Region* first_local = nullptr;
+  for (const Region* r : regions.ordered) {
+    if (first_local == nullptr || r->id() < first_local->id()) first_local = r;
+  }
+  const RemoteRegionInfo* first_remote = nullptr;
+  for (const RemoteRegionInfo& r : regions.remote) {
+    if (regions.Find(r.region_id) != nullptr) continue;  // served here after all
+    if (first_remote == nullptr || r.region_id < first_remote->region_id) first_remote = &r;
+  }
+  if (first_remote == nullptr) return nullptr;
+  if (first_local != nullptr && first_local->id() < first_remote->region_id) return nullptr;
+  return first_remote;
+}
+
+const RemoteRegionInfo* RemoteOwner(const RegionSet& regions, const std::string& action, const Params& params) {
+  const std::string region_id = params.GetOr("RegionId", "");
+  if (!IsClusterWideAction(action) && !region_id.empty()) {
+    if (regions.Find(region_id) != nullptr) return nullptr;
+    if (const RemoteRegionInfo* remote = regions.FindRemote(region_id)) return remote;
+  }
+  return ClusterOwner(regions);
+}
+
 Result<Params> ParseRequestParams(const HttpRequest& request) {
   size_t q = request.target.find('?');
   std::map<std::string, std::string> merged;
@@ -87,14 +111,14 @@ Result<Params> ParseRequestParams(const HttpRequest& request) {
 
 Dispatcher::Dispatcher(ActionTable actions, const RegionSet& regions, AccountDirectory& accounts,
                        const Clock& clock, Metrics& metrics, std::string host_id, int max_skew_seconds,
-                       std::unique_ptr<Forwarder> forwarder)
+                       std::unique_ptr<Forwarder> forwarder, size_t max_nonces)
     : actions_(std::move(actions)),
       regions_(regions),
       accounts_(accounts),
       clock_(clock),
       metrics_(metrics),
       host_id_(std::move(host_id)),
-      authenticator_(accounts, clock, max_skew_seconds),
+      authenticator_(accounts, clock, max_skew_seconds, max_nonces),
       forwarder_(forwarder != nullptr ? std::move(forwarder) : NewHttpForwarder()) {}
 
 // Short: the server's Stop() waits for the warming.
@@ -130,9 +154,7 @@ std::optional<Dispatcher::ForwardPlan> Dispatcher::PlanForward(const HttpRequest
   std::string action = params->GetOr("Action", v3 ? HeaderOrEmpty(request, "x-acs-action") : "");
   std::string version = params->GetOr("Version", v3 ? HeaderOrEmpty(request, "x-acs-version") : "");
   if (action.empty() || version != kApiVersion || actions_.count(action) == 0) return std::nullopt;
-  const std::string region_id = params->GetOr("RegionId", "");
-  if (IsClusterWideAction(action) || region_id.empty() || regions_.Find(region_id) != nullptr) return std::nullopt;
-  const RemoteRegionInfo* remote = regions_.FindRemote(region_id);
+  const RemoteRegionInfo* remote = RemoteOwner(regions_, action, *params);
   if (remote == nullptr) return std::nullopt;
   ForwardPlan plan;
   plan.remote = remote;
@@ -218,8 +240,9 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
     }
     metric_action = action_name;
 
-    // (Requests for another process's region were forwarded above, before
-    // authentication: only the owner holds every key's state.)
+    // (Requests another process owns were forwarded above, before
+    // authentication: the owner alone checks the signature and spends the
+    // nonce, so a request replayed to any process meets the same cache.)
 
     ASSIGN_OR_RETURN(AuthResult auth, authenticator_.Authenticate(request, params));
     access_key_id = auth.access_key_id;

@@ -6,13 +6,20 @@
 // Every request gets a RequestId, one structured log line and metrics.
 // Handler exceptions are caught here and answered as InternalError (500).
 //
-// A request whose RegionId names a region of another process of the cluster
-// (RegionSet::remote) is forwarded, unauthenticated, to that process once
-// the action is known to exist, and its answer is relayed unchanged (see
-// api/forwarder.h); the owner checks the signature. Actions that are not
-// about one region (DescribeRegions, CreateAccount) are answered here. A
-// request already forwarded once is never forwarded again (503), so two
-// processes that disagree about who serves a region cannot loop.
+// Every request has exactly one owner process in the cluster, which alone
+// authenticates it (and so spends its nonce: a request replayed to any
+// other process is forwarded to the same owner and refused there as
+// SignatureNonceUsed). The owner of a request whose RegionId names a region
+// of the cluster is the process serving that region; every other request —
+// the cluster-wide actions (DescribeRegions, CreateAccount) whatever their
+// RegionId, and requests with no or an unknown RegionId — is owned by the
+// cluster owner, the process serving the alphabetically first region of the
+// cluster, which each process computes from its regions and --peer list
+// (RemoteOwner below). A request this process does not own is forwarded,
+// unauthenticated, once the action is known to exist, and its answer is
+// relayed unchanged (see api/forwarder.h). A request already forwarded once
+// is never forwarded again (503), so two processes that disagree about who
+// owns a request cannot loop.
 //
 // A server with threads to protect (api/server.h) does not let Handle()
 // forward: it asks PlanForward() first, relays a planned request with
@@ -47,7 +54,8 @@ class Dispatcher {
   // NewHttpForwarder() with default options.
   Dispatcher(ActionTable actions, const RegionSet& regions, AccountDirectory& accounts, const Clock& clock,
              Metrics& metrics, std::string host_id, int max_skew_seconds,
-             std::unique_ptr<Forwarder> forwarder = nullptr);
+             std::unique_ptr<Forwarder> forwarder = nullptr,
+             size_t max_nonces = Authenticator::kDefaultMaxNonces);
 
   HttpResponse Handle(const HttpRequest& request);
 
@@ -99,9 +107,19 @@ class Dispatcher {
   std::unique_ptr<Forwarder> forwarder_;
 };
 
-// Whether the answer to `action` is the same in every region (so it is never
-// forwarded): DescribeRegions, CreateAccount.
+// Whether `action` is about the cluster rather than one region (so the
+// cluster owner runs it, whatever RegionId says): DescribeRegions,
+// CreateAccount.
 bool IsClusterWideAction(const std::string& action);
+
+// The process serving the alphabetically first region of the cluster (local
+// or remote), as a remote region of it; null when this process serves it
+// (or the cluster is this process alone).
+const RemoteRegionInfo* ClusterOwner(const RegionSet& regions);
+
+// The remote process that owns a request for `action` with `params` (see
+// above), or null when this process owns it.
+const RemoteRegionInfo* RemoteOwner(const RegionSet& regions, const std::string& action, const Params& params);
 
 // Parses the query of `request.target` and, for an urlencoded body, the form
 // body, into one map (a form value wins over a query value of the same name).

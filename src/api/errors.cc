@@ -72,6 +72,8 @@ constexpr CodeInfo kCodes[] = {
     {"DestinationRegion.NotFound", 400, "The destination region not found."},
     {"IncorrectImageStatus", 400, "The image not available."},
     {"InvalidImageName.Duplicated", 400, "The specified image name is already in use."},
+    // Ferry's own (CreateAccount): account names are unique in the cluster.
+    {"InvalidAccountName.Duplicated", 400, "The specified account name is already in use."},
     {"InvalidParameter.EncryptedIllegal", 400,
      "The specified parameter Encrypted must be true when kmsKeyId is not empty."},
     {"InvalidEncrypted.NotMatchKmsKeyId", 400,

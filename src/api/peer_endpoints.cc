@@ -96,7 +96,11 @@ HttpResponse JsonResponse(const nlohmann::json& body) {
 
 PeerEndpoints::PeerEndpoints(std::string cluster_key, const RegionSet& regions, AccountDirectory& local_accounts,
                              const Clock& clock)
-    : cluster_key_(std::move(cluster_key)), regions_(regions), local_accounts_(local_accounts), clock_(clock) {}
+    : cluster_key_(std::move(cluster_key)),
+      regions_(regions),
+      local_accounts_(local_accounts),
+      clock_(clock),
+      nonces_(kPeerMaxNonces) {}
 
 HttpResponse PeerEndpoints::ErrorResponse(const Status& status, const std::string& request_id) {
   HttpResponse response;
@@ -134,8 +138,8 @@ Result<HttpResponse> PeerEndpoints::Serve(const HttpRequest& request) const {
   // Authentication comes first, so an unauthenticated caller learns nothing
   // about which regions, snapshots, chunks, images or keys exist.
   RETURN_IF_ERROR(VerifyPeerRequest(cluster_key_, request.method, request.target, request.body,
-                                    Header(request, kPeerDateHeader), Header(request, kPeerSignatureHeader),
-                                    clock_.Now()));
+                                    Header(request, kPeerDateHeader), Header(request, kPeerNonceHeader),
+                                    Header(request, kPeerSignatureHeader), clock_.Now(), &nonces_));
   if (request.method != "GET" && request.method != "PUT" && request.method != "POST" &&
       request.method != "DELETE") {
     return InvalidArgument("UnsupportedHTTPMethod",

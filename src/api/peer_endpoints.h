@@ -1,8 +1,9 @@
 // PeerEndpoints: the server side of the peer protocol (copy/peer_protocol.md)
 // under /ferry/peer/v1/: what other Ferry processes of the cluster ask of
 // the regions and accounts this process holds. Every request is
-// authenticated with the cluster key (method, target, date and body
-// signed), never with an account's AccessKey.
+// authenticated with the cluster key (method, target, date, nonce and body
+// signed), never with an account's AccessKey, and accepted once: a replayed
+// nonce is refused.
 //
 //   GET    regions/{region}/snapshots/{snapshot_id}/manifest   a copy pulls
 //   GET    regions/{region}/chunks/{64 hex digits}
@@ -19,7 +20,8 @@
 // (CodeName) so the caller's PeerClient rebuilds the same Status.
 //
 // Threading: Handle() is thread-safe (the object is immutable after
-// construction; the regions and the directory are thread-safe).
+// construction but for the nonce cache, which locks itself; the regions and
+// the directory are thread-safe).
 #pragma once
 
 #include <string>
@@ -28,6 +30,7 @@
 #include "api/http_types.h"
 #include "catalog/catalog.h"
 #include "common/clock.h"
+#include "common/nonce_cache.h"
 #include "common/status.h"
 #include "copy/peer_wire.h"
 
@@ -55,6 +58,9 @@ class PeerEndpoints {
   const RegionSet& regions_;
   AccountDirectory& local_accounts_;
   const Clock& clock_;
+  // Nonces of the peer requests accepted within the date window: a captured
+  // request is refused the second time (thread-safe on its own).
+  mutable NonceCache nonces_;
 };
 
 }  // namespace ferry

@@ -94,7 +94,7 @@ class BeastServer final : public Server {
       : config_(config),
         acceptor_(asio::make_strand(ioc_)),
         dispatcher_(std::move(actions), regions, accounts, clock, metrics_, config.host_id,
-                    config.max_clock_skew_seconds),
+                    config.max_clock_skew_seconds, nullptr, config.max_nonces),
         peer_(config.cluster_key, regions, config.local_accounts ? *config.local_accounts : accounts, clock),
         object_storage_(object_storage),
         client_pool_("client", config.client_workers, config.max_queued_requests),

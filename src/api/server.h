@@ -51,6 +51,9 @@ struct ServerConfig {
   size_t max_queued_requests = 256;  // per pool
   int max_clock_skew_seconds = 15 * 60;
   std::string host_id = "ecs.aliyuncs.com";  // HostId in error bodies
+  // Signature nonces remembered at once (api/auth.h); when that many are
+  // live, signed requests get 503 until some expire.
+  size_t max_nonces = 1'000'000;
   // Shared secret of the cluster for the peer protocol; empty closes it.
   std::string cluster_key;
   // The directory that answers peers' AccessKey lookups: this process's

@@ -1,12 +1,17 @@
 #include "cli/config.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <sstream>
 
 #include <toml++/toml.h>
 
+#include "common/fs_util.h"
 #include "common/http_url.h"
 
 namespace ferry::cli {
@@ -27,6 +32,8 @@ constexpr SettingSource kSettings[] = {
     {"log_level", "FERRY_LOG_LEVEL"},
     {"ready_file", "FERRY_READY_FILE"},
     {"cluster_key", "FERRY_CLUSTER_KEY"},
+    {"cluster_key_file", "FERRY_CLUSTER_KEY_FILE"},
+    {"max_nonces", "FERRY_MAX_NONCES"},
     {"max_copies", "FERRY_MAX_COPIES"},
     {"copy_rate_limit", "FERRY_COPY_RATE_LIMIT"},
     {"copy_in_flight", "FERRY_COPY_IN_FLIGHT"},
@@ -156,6 +163,29 @@ Status ParseListen(const std::string& value, std::string* host, uint16_t* port) 
   return Status::Ok();
 }
 
+Result<std::string> ReadClusterKeyFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return InvalidArgument("", "cluster key file " + path + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return InvalidArgument("", "cluster key file " + path + " is not a regular file");
+  // Readable by the group is allowed (a service group sharing the secret);
+  // anything for others, or a group that may rewrite it, is not.
+  if ((st.st_mode & 0027) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return InvalidArgument("", "cluster key file " + path + " has mode " + mode +
+                                   ": others may read it or the group may write it; chmod 600 it");
+  }
+  Result<std::string> content = ReadFileToString(path);
+  if (!content.ok()) return InvalidArgument("", "cluster key file " + path + ": " + content.status().message());
+  std::string key = Trim(*content);
+  if (key.size() < 16) {
+    return InvalidArgument("", "cluster key file " + path + ": a cluster key must have at least 16 characters");
+  }
+  return key;
+}
+
 Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
   std::map<std::string, RawValue> raw = {
       {"listen", {kDefaultListen, "default"}},
@@ -167,6 +197,8 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"log_level", {kDefaultLogLevel, "default"}},
       {"ready_file", {"", "default"}},
       {"cluster_key", {"", "default"}},
+      {"cluster_key_file", {"", "default"}},
+      {"max_nonces", {"1000000", "default"}},
       {"max_copies", {std::to_string(kDefaultMaxCopies), "default"}},
       {"copy_rate_limit", {"0", "default"}},
       {"copy_in_flight", {std::to_string(kDefaultCopyInFlight), "default"}},
@@ -259,9 +291,24 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
                                    "\" is not one of trace, debug, info, warn, error, critical, off");
 
   s.ready_file = Trim(raw["ready_file"].value);
-  s.cluster_key = Trim(raw["cluster_key"].value);
-  if (raw["cluster_key"].origin != "default" && s.cluster_key.size() < 16)
-    return InvalidArgument("", raw["cluster_key"].origin + ": a cluster key must have at least 16 characters");
+  ASSIGN_OR_RETURN(s.max_nonces, ParseU64(raw["max_nonces"], 1000, 100'000'000));
+
+  const RawValue& key_file = raw["cluster_key_file"];
+  const std::string key_file_path = Trim(key_file.value);
+  if (!key_file_path.empty() && raw["cluster_key"].origin != "default") {
+    return InvalidArgument("", raw["cluster_key"].origin + " and " + key_file.origin +
+                                   " both set the cluster key; keep one");
+  }
+  if (!key_file_path.empty()) {
+    ASSIGN_OR_RETURN(s.cluster_key, ReadClusterKeyFile(key_file_path));
+    s.cluster_key_origin = key_file.origin;
+  } else {
+    s.cluster_key = Trim(raw["cluster_key"].value);
+    s.cluster_key_origin = raw["cluster_key"].origin;
+  }
+  s.cluster_key_on_command_line = s.cluster_key_origin.starts_with("flag ");
+  if (s.cluster_key_origin != "default" && s.cluster_key.size() < 16)
+    return InvalidArgument("", s.cluster_key_origin + ": a cluster key must have at least 16 characters");
   return s;
 }
 

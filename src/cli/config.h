@@ -44,7 +44,14 @@ struct ServeSettings {
   std::string log_level = kDefaultLogLevel;
   std::string ready_file;   // empty = none
   // Peer-protocol secret; empty = DATA/cluster-key (generated on first use).
+  // From --cluster-key-file / FERRY_CLUSTER_KEY_FILE / cluster_key_file (a
+  // file, mode 0600 or 0640, trimmed) or --cluster-key / FERRY_CLUSTER_KEY /
+  // cluster_key (the value itself).
   std::string cluster_key;
+  std::string cluster_key_origin;             // where cluster_key came from ("default": nowhere)
+  bool cluster_key_on_command_line = false;   // --cluster-key: visible in /proc/PID/cmdline
+  // Signature nonces remembered at once (api/auth.h).
+  uint64_t max_nonces = 1'000'000;
   std::string config_file;  // the file the settings were read from, if any
   // Copies across regions (per destination region).
   unsigned max_copies = kDefaultMaxCopies;              // running at once; the rest wait
@@ -58,14 +65,20 @@ struct ServeSettings {
 
 // Raw values given on the command line; a missing key means "not given".
 // Keys are the TOML key names: listen, data_dir, regions, peers, threads,
-// task_threads, log_level, ready_file, cluster_key, max_copies, link_rate_limits,
-// copy_rate_limit, copy_in_flight, max_copy_size_gib, config.
+// task_threads, log_level, ready_file, cluster_key, cluster_key_file, max_nonces,
+// max_copies, link_rate_limits, copy_rate_limit, copy_in_flight, max_copy_size_gib,
+// config.
 using SettingOverrides = std::map<std::string, std::string>;
 
 // Resolves the settings from `flags`, the environment and the config file.
 // Fails (InvalidArgument) naming the setting and its source when a value is
 // malformed, or when the config file cannot be read or parsed.
 Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags);
+
+// The trimmed key in `path`: a regular file that others cannot access and
+// the group cannot write (mode 0600, 0400, 0640 or 0440), of at least 16
+// characters. Errors name the path, never the content.
+Result<std::string> ReadClusterKeyFile(const std::string& path);
 
 // "HOST:PORT" (IPv6 as "[::1]:PORT"); port 0 is allowed.
 Status ParseListen(const std::string& value, std::string* host, uint16_t* port);

@@ -16,6 +16,7 @@ namespace {
 // given, so the environment and the config file can fill the rest.
 struct DataDirFlags {
   std::string config, listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
+  std::string cluster_key_file, max_nonces;
   std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
   std::vector<std::string> region_list, peer_list, link_list;
 
@@ -33,8 +34,15 @@ struct DataDirFlags {
     cmd->add_option("--peer", peer_list,
                     "REGION=http://HOST:PORT: a region served by another ferry process of the cluster "
                     "(repeatable; env FERRY_PEERS, comma-separated)");
+    cmd->add_option("--cluster-key-file", cluster_key_file,
+                    "file holding the peer-protocol secret shared by the cluster, mode 0600 "
+                    "(env FERRY_CLUSTER_KEY_FILE; or env FERRY_CLUSTER_KEY; default DATA/cluster-key)");
     cmd->add_option("--cluster-key", cluster_key,
-                    "peer-protocol secret shared by the cluster (env FERRY_CLUSTER_KEY; default DATA/cluster-key)");
+                    "the secret itself: deprecated, other local users see it in /proc/PID/cmdline; "
+                    "use --cluster-key-file or FERRY_CLUSTER_KEY");
+    cmd->add_option("--max-nonces", max_nonces,
+                    "signature nonces remembered at once, ~70 bytes each; when full, signed requests get "
+                    "503 until some expire (env FERRY_MAX_NONCES, default 1000000)");
     cmd->add_option(
         "--max-copies", max_copies,
         "copies running at once per destination region; the rest wait (env FERRY_MAX_COPIES, default 5)");
@@ -75,6 +83,8 @@ struct DataDirFlags {
     put("--task-threads", "task_threads", task_threads);
     put("--ready-file", "ready_file", ready_file);
     put("--cluster-key", "cluster_key", cluster_key);
+    put("--cluster-key-file", "cluster_key_file", cluster_key_file);
+    put("--max-nonces", "max_nonces", max_nonces);
     put("--max-copies", "max_copies", max_copies);
     put("--copy-rate-limit", "copy_rate_limit", copy_rate_limit);
     put("--copy-in-flight", "copy_in_flight", copy_in_flight);

@@ -514,10 +514,15 @@ Status RunServe(const ServeSettings& settings) {
 
   const Clock& clock = SystemClock::Get();
   ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings.data_dir));
+  if (settings.cluster_key_on_command_line) {
+    spdlog::warn("--cluster-key puts the cluster's secret on the command line, where every local user "
+                 "sees it (/proc/PID/cmdline, ps); use --cluster-key-file PATH or FERRY_CLUSTER_KEY");
+  }
   std::string cluster_key = settings.cluster_key;
   if (cluster_key.empty()) {
     if (!settings.peers.empty()) {
-      spdlog::warn("--peer given without --cluster-key: peers accept only calls signed with their "
+      spdlog::warn("--peer given without a cluster key (--cluster-key-file or FERRY_CLUSTER_KEY): peers accept "
+                   "only calls signed with their "
                    "cluster key, so every process of a cluster needs the same one");
     }
     Result<std::string> key = LoadOrCreateClusterKey(ClusterKeyPath(settings.data_dir));
@@ -570,6 +575,7 @@ Status RunServe(const ServeSettings& settings) {
   server_config.listen_address = settings.listen_host;
   server_config.port = settings.listen_port;
   server_config.threads = settings.threads;
+  server_config.max_nonces = static_cast<size_t>(settings.max_nonces);
   Result<std::unique_ptr<Server>> server =
       StartServer(server_config, BuiltinActions(), regions.set, *request_accounts, *data.storage, clock);
   if (!server.ok()) {

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
@@ -60,22 +61,25 @@ bool DecodeHex(std::string_view hex, std::string* out) {
 }  // namespace
 
 std::string PeerStringToSign(std::string_view method, std::string_view target, std::string_view date,
-                             std::string_view body_sha256_hex) {
+                             std::string_view nonce, std::string_view body_sha256_hex) {
   std::string out;
-  out.reserve(method.size() + target.size() + date.size() + body_sha256_hex.size() + 3);
+  out.reserve(method.size() + target.size() + date.size() + nonce.size() + body_sha256_hex.size() + 4);
   out.append(method).append("\n").append(target).append("\n").append(date).append("\n");
-  out.append(body_sha256_hex);
+  out.append(nonce).append("\n").append(body_sha256_hex);
   return out;
 }
 
 std::string SignPeerRequest(std::string_view cluster_key, std::string_view method, std::string_view target,
-                            std::string_view date, std::string_view body) {
-  return ToHex(HmacSha256(cluster_key, PeerStringToSign(method, target, date, Sha256Hex(body))));
+                            std::string_view date, std::string_view nonce, std::string_view body) {
+  return ToHex(HmacSha256(cluster_key, PeerStringToSign(method, target, date, nonce, Sha256Hex(body))));
 }
 
+std::string NewPeerNonce() { return RandomHex(kPeerNonceBytes); }
+
 Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, std::string_view target,
-                         std::string_view body, std::string_view date, std::string_view signature,
-                         UnixSeconds now, int64_t max_skew_seconds) {
+                         std::string_view body, std::string_view date, std::string_view nonce,
+                         std::string_view signature, UnixSeconds now, NonceCache* nonces,
+                         int64_t max_skew_seconds) {
   if (cluster_key.empty()) {
     return Unauthenticated("Forbidden.PeerSignature",
                            "This server has no cluster key; its peer API is closed.");
@@ -96,11 +100,23 @@ Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, 
                                                      FormatTimeSeconds(now) + "; at most " +
                                                      std::to_string(max_skew_seconds) + " s are allowed.");
   }
+  const bool nonce_ok = nonce.size() == 2 * kPeerNonceBytes &&
+                        std::all_of(nonce.begin(), nonce.end(), [](char c) {
+                          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                        });
+  if (!nonce_ok) {
+    return Unauthenticated("Forbidden.PeerNonce", "The header \"" + std::string(kPeerNonceHeader) + "\" is " +
+                                                      (nonce.empty() ? std::string("missing")
+                                                                     : std::to_string(nonce.size()) +
+                                                                           " characters") +
+                                                      "; it must be " + std::to_string(2 * kPeerNonceBytes) +
+                                                      " lower-case hex digits.");
+  }
   if (signature.empty()) {
     return Unauthenticated("Forbidden.PeerSignature",
                            "The header \"" + std::string(kPeerSignatureHeader) + "\" is missing.");
   }
-  std::string expected = SignPeerRequest(cluster_key, method, target, date, body);
+  std::string expected = SignPeerRequest(cluster_key, method, target, date, nonce, body);
   std::string lower(signature);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (!ConstantTimeEquals(expected, lower)) {
@@ -109,7 +125,23 @@ Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, 
                            "The peer signature does not match: the caller's cluster key differs from this "
                            "server's.");
   }
-  return Status::Ok();
+  if (nonces == nullptr) return Status::Ok();
+  // Checked last: only a correctly signed request may take a cache entry.
+  // A replay must pass the date check too, which it does until
+  // date + max_skew: that long the nonce is remembered.
+  switch (nonces->CheckAndInsert(NonceCache::DigestOf(kPeerNonceScope, nonce), now, *t + max_skew_seconds)) {
+    case NonceCache::Outcome::kAccepted:
+      return Status::Ok();
+    case NonceCache::Outcome::kReplayed:
+      return Unauthenticated("Forbidden.PeerNonceUsed", "The peer request nonce " + std::string(nonce) +
+                                                            " was used already: a peer request is never "
+                                                            "accepted twice.");
+    case NonceCache::Outcome::kFull:
+      break;
+  }
+  return Status(Code::kUnavailable, "ServiceUnavailable",
+                "This server holds " + std::to_string(nonces->max_entries()) +
+                    " peer request nonces within the time window; try again shortly.");
 }
 
 std::string SealPeerSecret(std::string_view cluster_key, std::string_view context, std::string_view secret) {

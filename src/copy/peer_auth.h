@@ -11,37 +11,56 @@
 #include <string_view>
 
 #include "common/clock.h"
+#include "common/nonce_cache.h"
 #include "common/status.h"
 
 namespace ferry {
 
 inline constexpr const char* kPeerDateHeader = "x-ferry-date";
+inline constexpr const char* kPeerNonceHeader = "x-ferry-nonce";
 inline constexpr const char* kPeerSignatureHeader = "x-ferry-peer-signature";
 // A request dated further than this from the server's clock is refused, so
-// a captured request cannot be replayed later.
-inline constexpr int64_t kPeerMaxClockSkewSeconds = 15 * 60;
+// a captured request cannot be replayed later; within it, its nonce is
+// refused a second time. Peers of a cluster run NTP: five minutes is ample.
+inline constexpr int64_t kPeerMaxClockSkewSeconds = 5 * 60;
+// A nonce is this many random bytes, sent as lower-case hex (32 digits).
+inline constexpr size_t kPeerNonceBytes = 16;
+// The nonces a server remembers at once (common/nonce_cache.h, ~70 bytes
+// each); beyond it peer requests get 503 until some expire.
+inline constexpr size_t kPeerMaxNonces = 1'000'000;
+// The scope of peer nonces in a NonceCache.
+inline constexpr std::string_view kPeerNonceScope = "ferry-peer-v1";
 // Generated keys: this many random bytes, written as lower-case hex.
 inline constexpr size_t kClusterKeyRandomBytes = 32;
 
-// METHOD "\n" TARGET "\n" DATE "\n" hex(SHA-256(body)) — the signed string.
-// Requests without a body (GET, DELETE) hash the empty string. Signing the
-// body's digest keeps a captured POST from carrying another body.
+// METHOD "\n" TARGET "\n" DATE "\n" NONCE "\n" hex(SHA-256(body)) — the
+// signed string. Requests without a body (GET, DELETE) hash the empty
+// string. Signing the body's digest keeps a captured POST from carrying
+// another body; signing the nonce keeps it from being replayed with another.
 std::string PeerStringToSign(std::string_view method, std::string_view target, std::string_view date,
-                             std::string_view body_sha256_hex);
+                             std::string_view nonce, std::string_view body_sha256_hex);
 
 // hex(HMAC-SHA256(cluster_key, PeerStringToSign(..., hex(SHA-256(body))))).
 std::string SignPeerRequest(std::string_view cluster_key, std::string_view method, std::string_view target,
-                            std::string_view date, std::string_view body = {});
+                            std::string_view date, std::string_view nonce, std::string_view body);
 
-// Checks a received request's date and signature over its method, target
-// and body. kUnauthenticated with reason "Forbidden.PeerDate" (missing,
-// malformed, or more than `max_skew_seconds` from `now`) or
+// A fresh nonce for one request: kPeerNonceBytes random bytes in hex.
+std::string NewPeerNonce();
+
+// Checks a received request's date, nonce and signature over its method,
+// target, date, nonce and body, then — when `nonces` is given — that the
+// nonce was not used before (it is remembered until the date leaves the
+// window). kUnauthenticated with reason "Forbidden.PeerDate" (missing,
+// malformed, or more than `max_skew_seconds` from `now`),
+// "Forbidden.PeerNonce" (missing or not 32 lower-case hex digits),
 // "Forbidden.PeerSignature" (missing or wrong signature, or `cluster_key`
-// empty: the peer API is then closed). The signature comparison runs in
-// constant time.
+// empty: the peer API is then closed) or "Forbidden.PeerNonceUsed" (a
+// replay); kUnavailable "ServiceUnavailable" when `nonces` is full. The
+// signature comparison runs in constant time.
 Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, std::string_view target,
-                         std::string_view body, std::string_view date, std::string_view signature,
-                         UnixSeconds now, int64_t max_skew_seconds = kPeerMaxClockSkewSeconds);
+                         std::string_view body, std::string_view date, std::string_view nonce,
+                         std::string_view signature, UnixSeconds now, NonceCache* nonces,
+                         int64_t max_skew_seconds = kPeerMaxClockSkewSeconds);
 
 // Secrets that travel between peers (an AccessKey secret looked up by a
 // process that does not hold it) are sealed with AES-256-GCM under a key

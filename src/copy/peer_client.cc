@@ -278,8 +278,12 @@ class BeastPeerClient final : public PeerClient {
     http::request<http::string_body> request{verb, target, 11};
     request.set(http::field::host, endpoint_.host_header);
     request.set(http::field::user_agent, "ferry-peer/1");
+    // A fresh nonce on every attempt: a request sent again after a failure
+    // is a new request to the server, which refuses any nonce twice.
+    const std::string nonce = NewPeerNonce();
     request.set(kPeerDateHeader, date);
-    request.set(kPeerSignatureHeader, SignPeerRequest(options_.cluster_key, method, target, date, body));
+    request.set(kPeerNonceHeader, nonce);
+    request.set(kPeerSignatureHeader, SignPeerRequest(options_.cluster_key, method, target, date, nonce, body));
     if (!body.empty()) request.set(http::field::content_type, "application/json");
     request.body() = body;
     request.keep_alive(true);

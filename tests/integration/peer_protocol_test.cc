@@ -46,8 +46,10 @@ RawAnswer RawGet(const std::string& endpoint, const std::string& target, const s
   request.set(http::field::host, hostport);
   if (!key.empty()) {
     const std::string date = FormatTimeSeconds(SystemClock::Get().Now());
+    const std::string nonce = NewPeerNonce();
     request.set(kPeerDateHeader, date);
-    request.set(kPeerSignatureHeader, SignPeerRequest(key, "GET", target, date));
+    request.set(kPeerNonceHeader, nonce);
+    request.set(kPeerSignatureHeader, SignPeerRequest(key, "GET", target, date, nonce, ""));
   }
   http::write(stream, request);
   beast::flat_buffer buffer;

@@ -212,18 +212,59 @@ TEST_F(AuthTest, V3Failures) {
   EXPECT_EQ(Run(unsigned_date).status().reason(), "IncompleteSignature");
 }
 
-TEST(NonceCacheTest, BoundedAndExpiring) {
-  NonceCache cache(3);
-  EXPECT_TRUE(cache.CheckAndInsert("a", 100, 200));
-  EXPECT_FALSE(cache.CheckAndInsert("a", 150, 250));
-  EXPECT_TRUE(cache.CheckAndInsert("b", 100, 300));
-  EXPECT_TRUE(cache.CheckAndInsert("c", 100, 400));
-  EXPECT_TRUE(cache.CheckAndInsert("d", 100, 500));  // evicts "a", the closest to expiry
-  EXPECT_EQ(cache.size(), 3u);
-  EXPECT_TRUE(cache.CheckAndInsert("a", 100, 200));
-  // Time passing frees everything that expired.
-  EXPECT_TRUE(cache.CheckAndInsert("e", 1000, 1100));
-  EXPECT_EQ(cache.size(), 1u);
+// A megabyte of nonce is refused before it is stored (V1 and V3), and
+// costs the cache nothing.
+TEST_F(AuthTest, OversizedNonceIsRefused) {
+  const std::string huge(1 << 20, 'n');
+  auto v1 = Run(SignedV1("POST", {{"Action", "X"}}, kNow, huge));
+  ASSERT_FALSE(v1.ok());
+  EXPECT_EQ(v1.status().reason(), "InvalidParameter");
+  EXPECT_NE(v1.status().message().find("\"SignatureNonce\""), std::string::npos);
+  EXPECT_NE(v1.status().message().find("1048576 characters, at most 128"), std::string::npos);
+  auto v3 = Run(SignedV3("CopyImage", {}, kNow, huge));
+  ASSERT_FALSE(v3.ok());
+  EXPECT_EQ(v3.status().reason(), "InvalidParameter");
+  EXPECT_NE(v3.status().message().find("x-acs-signature-nonce"), std::string::npos);
+  EXPECT_EQ(auth_.nonces_in_use(), 0u);
+  // The longest accepted nonce still works.
+  EXPECT_TRUE(Run(SignedV1("POST", {{"Action", "X"}}, kNow, std::string(kMaxSignatureNonceLength, 'n'))).ok());
+  EXPECT_EQ(auth_.nonces_in_use(), 1u);
+}
+
+// A full cache refuses new signed requests with 503 (SDKs retry) and never
+// forgets a nonce early: the first request's replay is still refused.
+TEST(AuthFullCacheTest, FullCacheRefusesNewNoncesAndKeepsOldOnes) {
+  FakeAccounts accounts;
+  FakeClock clock{kNow};
+  Authenticator auth(accounts, clock, 15 * 60, /*max_nonces=*/3);
+  auto run = [&](const HttpRequest& request) -> Result<AuthResult> {
+    auto params = ParseRequestParams(request);
+    if (!params.ok()) return params.status();
+    return auth.Authenticate(request, *params);
+  };
+  for (const char* nonce : {"a", "b", "c"}) ASSERT_TRUE(run(SignedV1("POST", {{"Action", "X"}}, kNow, nonce)).ok());
+  auto full = run(SignedV1("POST", {{"Action", "X"}}, kNow, "d"));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().reason(), "ServiceUnavailable");
+  EXPECT_EQ(full.status().code(), Code::kUnavailable);
+  EXPECT_EQ(run(SignedV1("POST", {{"Action", "X"}}, kNow, "a")).status().reason(), "SignatureNonceUsed");
+  EXPECT_EQ(auth.nonces_in_use(), 3u);
+  // Once the first three can no longer pass the timestamp check they are
+  // gone, and new nonces are accepted again.
+  clock.Set(kNow + 15 * 60 + 1);
+  EXPECT_TRUE(run(SignedV1("POST", {{"Action", "X"}}, kNow + 15 * 60 + 1, "d")).ok());
+  EXPECT_EQ(auth.nonces_in_use(), 1u);
+}
+
+// Many other requests in between do not push a nonce out.
+TEST_F(AuthTest, ReplayRefusedAfterManyOtherRequests) {
+  ASSERT_TRUE(Run(SignedV1("POST", {{"Action", "X"}}, kNow, "first")).ok());
+  for (int i = 0; i < 2000; ++i) {
+    clock_.Set(kNow + i / 4);  // ~8 minutes of traffic
+    ASSERT_TRUE(Run(SignedV1("POST", {{"Action", "X"}}, kNow + i / 4, "other-" + std::to_string(i))).ok());
+  }
+  EXPECT_EQ(Run(SignedV1("POST", {{"Action", "X"}}, kNow, "first")).status().reason(), "SignatureNonceUsed");
+  EXPECT_EQ(auth_.nonces_in_use(), 2001u);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "region/object_storage.h"
 #include "unit/api/api_fakes.h"
+#include "unit/api/fake_region.h"
 
 namespace ferry {
 namespace {
@@ -245,22 +246,62 @@ TEST_F(ForwardingTest, RequestForARemoteRegionIsRelayedUnauthenticatedAndUnchang
       << metrics_.RenderPrometheus();
 }
 
-TEST_F(ForwardingTest, ClusterWideAndUnknownActionsAndOtherRegionsAreNotForwarded) {
-  for (const char* action : {"DescribeRegions", "CreateAccount"}) {
-    HttpResponse r = dispatcher_->Handle(SignedV1("POST", {{"Action", action}, {"RegionId", "cn-shanghai"}},
-                                                  kNow, std::string("n-") + action));
-    ASSERT_EQ(r.status, 200) << action << ": " << r.body;
-    EXPECT_EQ(Json(r)["ServedBy"], "here");
-    EXPECT_TRUE(IsClusterWideAction(action));
+// Requests no region owns go to the cluster owner (here the peer serving
+// cn-shanghai, the cluster's first region), which alone authenticates them:
+// the cluster-wide actions whatever their RegionId, and requests with no or
+// an unknown RegionId. An unknown action is refused here, unauthenticated.
+TEST_F(ForwardingTest, ClusterWideActionsAndRegionlessRequestsGoToTheClusterOwner) {
+  const std::vector<HttpRequest> requests = {
+      SignedV1("POST", {{"Action", "CreateAccount"}, {"AccountName", "bob"}}, kNow, "n1"),
+      SignedV1("POST", {{"Action", "CreateAccount"}, {"RegionId", "cn-beijing"}}, kNow, "n2"),
+      SignedV1("POST", {{"Action", "DescribeRegions"}, {"RegionId", "cn-shanghai"}}, kNow, "n3"),
+      SignedV1("POST", {{"Action", "DescribeImages"}, {"RegionId", "cn-beijing"}}, kNow, "n4"),
+      SignedV1("POST", {{"Action", "DescribeImages"}}, kNow, "n5"),
+  };
+  for (size_t i = 0; i < requests.size(); ++i) {
+    HttpResponse r = dispatcher_->Handle(requests[i]);
+    EXPECT_EQ(r.body, "<Error><RequestId>OWNER-1</RequestId><Code>InvalidImageId.NotFound</Code></Error>") << i;
+    ASSERT_EQ(forwarder_->calls.size(), i + 1) << i;
+    EXPECT_EQ(forwarder_->calls[i].first, kPeerUrl);
+    EXPECT_EQ(forwarder_->calls[i].second.body, requests[i].body);
   }
+  EXPECT_TRUE(IsClusterWideAction("CreateAccount"));
+  EXPECT_TRUE(IsClusterWideAction("DescribeRegions"));
   EXPECT_FALSE(IsClusterWideAction("DescribeImages"));
   HttpResponse unknown =
-      dispatcher_->Handle(SignedV1("POST", {{"Action", "Nope"}, {"RegionId", "cn-shanghai"}}, kNow, "n3"));
+      dispatcher_->Handle(SignedV1("POST", {{"Action", "Nope"}, {"RegionId", "cn-shanghai"}}, kNow, "n6"));
   EXPECT_EQ(Json(unknown)["Code"], "InvalidAction.NotFound");
-  HttpResponse elsewhere = dispatcher_->Handle(
-      SignedV1("POST", {{"Action", "DescribeImages"}, {"RegionId", "cn-beijing"}}, kNow, "n4"));
-  EXPECT_EQ(Json(elsewhere)["ServedBy"], "here");
-  EXPECT_TRUE(forwarder_->calls.empty());
+  EXPECT_EQ(forwarder_->calls.size(), requests.size());
+}
+
+// Every process computes the same owner from its regions and peers: the
+// one serving the alphabetically first region of the cluster.
+TEST(ClusterOwnerTest, TheProcessServingTheFirstRegionOwnsTheCluster) {
+  actiontest::FakeRegion beijing("cn-beijing"), shanghai("cn-shanghai");
+  RegionSet a;  // serves cn-beijing
+  a.ordered = {&beijing};
+  a.remote = {{"cn-shanghai", "http://b:1"}, {"us-west-1", "http://c:1"}};
+  RegionSet b;  // serves cn-shanghai
+  b.ordered = {&shanghai};
+  b.remote = {{"us-west-1", "http://c:1"}, {"cn-beijing", "http://a:1"}};
+  RegionSet c;  // serves only peers' regions
+  c.remote = {{"cn-shanghai", "http://b:1"}, {"cn-beijing", "http://a:1"}};
+  EXPECT_EQ(ClusterOwner(a), nullptr);
+  ASSERT_NE(ClusterOwner(b), nullptr);
+  EXPECT_EQ(ClusterOwner(b)->base_url, "http://a:1");
+  ASSERT_NE(ClusterOwner(c), nullptr);
+  EXPECT_EQ(ClusterOwner(c)->base_url, "http://a:1");
+  EXPECT_EQ(ClusterOwner(RegionSet{{&shanghai}, {}}), nullptr);  // a process alone
+
+  const Params create(std::map<std::string, std::string>{{"AccountName", "x"}, {"RegionId", "cn-shanghai"}});
+  EXPECT_EQ(RemoteOwner(b, "CreateAccount", create)->base_url, "http://a:1");
+  EXPECT_EQ(RemoteOwner(b, "DescribeImages", create), nullptr);  // b serves cn-shanghai
+  EXPECT_EQ(RemoteOwner(a, "DescribeImages", create)->base_url, "http://b:1");
+  const Params west(std::map<std::string, std::string>{{"RegionId", "us-west-1"}});
+  const Params nowhere(std::map<std::string, std::string>{{"RegionId", "nowhere-1"}});
+  EXPECT_EQ(RemoteOwner(a, "DescribeImages", west)->base_url, "http://c:1");
+  EXPECT_EQ(RemoteOwner(a, "DescribeImages", nowhere), nullptr);
+  EXPECT_EQ(RemoteOwner(b, "DescribeImages", nowhere)->base_url, "http://a:1");
 }
 
 TEST_F(ForwardingTest, UnreachablePeerIsServiceUnavailableNamingTheRegion) {
@@ -373,11 +414,34 @@ TEST_F(TwoProcessTest, FrontAnswersForTheOwnersRegion) {
     ASSERT_FALSE(refused.ok());
     EXPECT_EQ(refused.status().reason(), "SignatureDoesNotMatch");
   }
-  // The front's own regions are still its own (the key is unknown there).
-  Result<nlohmann::json> local =
+  // A region nobody serves belongs to the cluster owner, the owner here.
+  Result<nlohmann::json> unknown =
       FrontClient(false).CallOrError("DescribeImages", {{"RegionId", "cn-beijing"}});
-  ASSERT_FALSE(local.ok());
-  EXPECT_EQ(local.status().reason(), "InvalidAccessKeyId.NotFound");
+  ASSERT_TRUE(unknown.ok()) << unknown.status().ToString();
+  EXPECT_EQ((*unknown)["ServedBy"], "owner");
+}
+
+// A signed request the owner has accepted, replayed through the front, is
+// refused by the owner's nonce cache.
+TEST_F(TwoProcessTest, ReplayThroughTheFrontMeetsTheOwnersNonceCache) {
+  ASSERT_TRUE(owner_ && front_);
+  // A V1 GET carries everything in its target: the same bytes to either process.
+  const std::string target =
+      SignedV1("GET", {{"Action", "DescribeImages"}, {"RegionId", "cn-shanghai"}}, SystemClock::Get().Now(),
+               "replayed-nonce", "owner-secret", "OwnerOnlyKey")
+          .target;
+  auto send = [&](uint16_t port) {
+    ClientConfig c;
+    c.endpoint = "http://127.0.0.1:" + std::to_string(port);
+    return EcsClient(c).Get(target);
+  };
+  Result<std::string> first = send(owner_->port());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_NE(first->find("\"ServedBy\":\"owner\""), std::string::npos) << *first;
+  Result<std::string> replay = send(front_->port());
+  ASSERT_FALSE(replay.ok());
+  EXPECT_NE(replay.status().message().find("HTTP 400"), std::string::npos) << replay.status().ToString();
+  EXPECT_NE(replay.status().message().find("SignatureNonceUsed"), std::string::npos) << replay.status().ToString();
 }
 
 TEST_F(TwoProcessTest, DisagreeingProcessesDoNotLoop) {

@@ -111,8 +111,10 @@ class PeerEndpointsTest : public ::testing::Test {
     r.target = target;
     r.body = body;
     const std::string date = FormatTimeSeconds(at);
+    const std::string nonce = NewPeerNonce();
     r.headers[kPeerDateHeader] = date;
-    r.headers[kPeerSignatureHeader] = SignPeerRequest(key, method, target, date, body);
+    r.headers[kPeerNonceHeader] = nonce;
+    r.headers[kPeerSignatureHeader] = SignPeerRequest(key, method, target, date, nonce, body);
     return r;
   }
   HttpRequest Call(const std::string& method, const std::string& target, const std::string& body = "") {
@@ -179,7 +181,16 @@ TEST_F(PeerEndpointsTest, RefusesWrongKeyMissingSignatureStaleDateAndClosedApi) 
   undated.headers.erase(kPeerDateHeader);
   ExpectError(peer.Handle(undated), 403, "Forbidden.PeerDate");
   ExpectError(peer.Handle(Signed(target, kKey, kNow - 16 * 60)), 403, "Forbidden.PeerDate");
-  EXPECT_EQ(peer.Handle(Signed(target, kKey, kNow - 14 * 60)).status, 200);
+  ExpectError(peer.Handle(Signed(target, kKey, kNow + 14 * 60)), 403, "Forbidden.PeerDate");
+  ExpectError(peer.Handle(Signed(target, kKey, kNow - 6 * 60)), 403, "Forbidden.PeerDate");
+  EXPECT_EQ(peer.Handle(Signed(target, kKey, kNow - 4 * 60)).status, 200);
+  // A captured request is served once; replayed verbatim it is refused.
+  const HttpRequest captured = Signed(target);
+  EXPECT_EQ(peer.Handle(captured).status, 200);
+  for (int i = 0; i < 2; ++i) ExpectError(peer.Handle(captured), 403, "Forbidden.PeerNonceUsed");
+  HttpRequest no_nonce = Signed(target);
+  no_nonce.headers.erase(kPeerNonceHeader);
+  ExpectError(peer.Handle(no_nonce), 403, "Forbidden.PeerNonce");
   // A signature for one path does not open another.
   HttpRequest moved = Signed(target);
   moved.target = PeerChunkPath(kRegion, chunk_id_);

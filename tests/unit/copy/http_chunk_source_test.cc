@@ -55,7 +55,8 @@ class PeerData {
   Reply Serve(const http::request<http::string_body>& request) {
     Status auth = VerifyPeerRequest(kKey, std::string(request.method_string()), std::string(request.target()),
                                     request.body(), std::string(request[kPeerDateHeader]),
-                                    std::string(request[kPeerSignatureHeader]), SystemClock::Get().Now());
+                                    std::string(request[kPeerNonceHeader]),
+                                    std::string(request[kPeerSignatureHeader]), SystemClock::Get().Now(), nullptr);
     if (!auth.ok()) return Reply{403, ErrorBody(auth.reason())};
     Result<PeerRoute> route = ParsePeerPath(std::string(request.target()));
     if (!route.ok()) return Reply{404, ErrorBody(route.status().reason())};

@@ -20,61 +20,104 @@ constexpr const char* kDate = "2026-11-26T08:30:00Z";
 
 UnixSeconds DateSeconds() { return *ParseTime(kDate); }
 
-TEST(PeerAuthTest, SignatureIsHexHmacSha256OfMethodTargetDateAndBodyDigest) {
+constexpr const char* kNonce = "00112233445566778899aabbccddeeff";
+
+TEST(PeerAuthTest, SignatureIsHexHmacSha256OfMethodTargetDateNonceAndBodyDigest) {
   const std::string empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-  EXPECT_EQ(PeerStringToSign("GET", kTarget, kDate, empty_sha256),
-            std::string("GET\n") + kTarget + "\n" + kDate + "\n" + empty_sha256);
+  EXPECT_EQ(PeerStringToSign("GET", kTarget, kDate, kNonce, empty_sha256),
+            std::string("GET\n") + kTarget + "\n" + kDate + "\n" + kNonce + "\n" + empty_sha256);
   // Computed independently (Python hmac/hashlib) from the spec's formula.
-  EXPECT_EQ(SignPeerRequest(kKey, "GET", kTarget, kDate),
-            "aa959a006339156dfe14d910d1e54286c4b95629e4a8de802ad47c9ac6516499");
-  EXPECT_EQ(SignPeerRequest(kKey, "POST", "/ferry/peer/v1/regions/cn-beijing/copies", kDate,
+  EXPECT_EQ(SignPeerRequest(kKey, "GET", kTarget, kDate, kNonce, ""),
+            "b4022c43fa30bb4b1fd98d1e89fcb29b322fd1349708082712ba905054d3bffb");
+  EXPECT_EQ(SignPeerRequest(kKey, "POST", "/ferry/peer/v1/regions/cn-beijing/copies", kDate, kNonce,
                             R"({"ImageId":"m-1"})"),
-            "30cc213184b4bc3f5313319c3e9c244db9c2aee5c3fdf7a846ee21a749dfb012");
+            "1af1f9f927e049e4d286da2eca0902e6d76907a7b7c1c0a415274d825ba52c36");
+  const std::string fresh = NewPeerNonce();
+  EXPECT_EQ(fresh.size(), 32u);
+  EXPECT_NE(fresh, NewPeerNonce());
+}
+
+Status Verify(std::string_view key, std::string_view method, std::string_view target, std::string_view body,
+              std::string_view date, std::string_view signature, UnixSeconds now, NonceCache* nonces = nullptr,
+              std::string_view nonce = kNonce) {
+  return VerifyPeerRequest(key, method, target, body, date, nonce, signature, now, nonces);
 }
 
 TEST(PeerAuthTest, AcceptsAGoodSignatureInEitherCase) {
-  std::string sig = SignPeerRequest(kKey, "GET", kTarget, kDate);
-  EXPECT_TRUE(VerifyPeerRequest(kKey, "GET", kTarget, "", kDate, sig, DateSeconds()).ok());
+  std::string sig = SignPeerRequest(kKey, "GET", kTarget, kDate, kNonce, "");
+  EXPECT_TRUE(Verify(kKey, "GET", kTarget, "", kDate, sig, DateSeconds()).ok());
   std::string upper = sig;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  EXPECT_TRUE(VerifyPeerRequest(kKey, "GET", kTarget, "", kDate, upper, DateSeconds() + 899).ok());
+  EXPECT_TRUE(Verify(kKey, "GET", kTarget, "", kDate, upper, DateSeconds() + kPeerMaxClockSkewSeconds).ok());
 }
 
-TEST(PeerAuthTest, RejectsWrongKeyTargetMethodBodyOrMissingSignature) {
-  std::string sig = SignPeerRequest(kKey, "GET", kTarget, kDate);
+TEST(PeerAuthTest, RejectsWrongKeyTargetMethodBodyNonceOrMissingSignature) {
+  std::string sig = SignPeerRequest(kKey, "GET", kTarget, kDate, kNonce, "");
   const std::string body = R"({"ImageName":"a"})";
-  std::string post_sig = SignPeerRequest(kKey, "POST", kTarget, kDate, body);
+  std::string post_sig = SignPeerRequest(kKey, "POST", kTarget, kDate, kNonce, body);
   const UnixSeconds now = DateSeconds();
-  ASSERT_TRUE(VerifyPeerRequest(kKey, "POST", kTarget, body, kDate, post_sig, now).ok());
+  ASSERT_TRUE(Verify(kKey, "POST", kTarget, body, kDate, post_sig, now).ok());
   for (const Status& st : {
-           VerifyPeerRequest("another-cluster-key", "GET", kTarget, "", kDate, sig, now),
-           VerifyPeerRequest(kKey, "GET", std::string(kTarget) + "x", "", kDate, sig, now),
-           VerifyPeerRequest(kKey, "PUT", kTarget, "", kDate, sig, now),
-           VerifyPeerRequest(kKey, "GET", kTarget, "", kDate, "", now),
-           VerifyPeerRequest("", "GET", kTarget, "", kDate, SignPeerRequest("", "GET", kTarget, kDate), now),
-           // The same signature does not carry another body, or none.
-           VerifyPeerRequest(kKey, "POST", kTarget, R"({"ImageName":"b"})", kDate, post_sig, now),
-           VerifyPeerRequest(kKey, "POST", kTarget, "", kDate, post_sig, now),
+           Verify("another-cluster-key", "GET", kTarget, "", kDate, sig, now),
+           Verify(kKey, "GET", std::string(kTarget) + "x", "", kDate, sig, now),
+           Verify(kKey, "PUT", kTarget, "", kDate, sig, now),
+           Verify(kKey, "GET", kTarget, "", kDate, "", now),
+           Verify("", "GET", kTarget, "", kDate, SignPeerRequest("", "GET", kTarget, kDate, kNonce, ""), now),
+           // The same signature does not carry another body, or none...
+           Verify(kKey, "POST", kTarget, R"({"ImageName":"b"})", kDate, post_sig, now),
+           Verify(kKey, "POST", kTarget, "", kDate, post_sig, now),
+           // ...nor another nonce.
+           Verify(kKey, "GET", kTarget, "", kDate, sig, now, nullptr, "ffeeddccbbaa99887766554433221100"),
        }) {
     EXPECT_EQ(st.code(), Code::kUnauthenticated) << st.ToString();
     EXPECT_EQ(st.reason(), "Forbidden.PeerSignature") << st.ToString();
+  }
+  for (std::string_view bad : {std::string_view(""), std::string_view("0011"),
+                               std::string_view("00112233445566778899AABBCCDDEEFF")}) {
+    Status st = Verify(kKey, "GET", kTarget, "", kDate, SignPeerRequest(kKey, "GET", kTarget, kDate, bad, ""),
+                       now, nullptr, bad);
+    EXPECT_EQ(st.reason(), "Forbidden.PeerNonce") << bad << ": " << st.ToString();
   }
 }
 
 TEST(PeerAuthTest, RejectsStaleMissingOrMalformedDates) {
   const UnixSeconds now = DateSeconds();
   auto verify = [&](const std::string& date, UnixSeconds at) {
-    return VerifyPeerRequest(kKey, "GET", kTarget, "", date, SignPeerRequest(kKey, "GET", kTarget, date), at);
+    return Verify(kKey, "GET", kTarget, "", date, SignPeerRequest(kKey, "GET", kTarget, date, kNonce, ""), at);
   };
+  EXPECT_EQ(kPeerMaxClockSkewSeconds, 300);
   EXPECT_TRUE(verify(kDate, now + kPeerMaxClockSkewSeconds).ok());
+  // A date 14 minutes ahead (or behind) is far outside the window.
   for (const Status& st :
        {verify(kDate, now + kPeerMaxClockSkewSeconds + 1), verify(kDate, now - kPeerMaxClockSkewSeconds - 1),
-        verify("", now), verify("2026-11-26T08:30Z", now), verify("yesterday", now)}) {
+        verify(kDate, now - 14 * 60), verify(kDate, now + 14 * 60), verify("", now),
+        verify("2026-11-26T08:30Z", now), verify("yesterday", now)}) {
     EXPECT_EQ(st.code(), Code::kUnauthenticated) << st.ToString();
     EXPECT_EQ(st.reason(), "Forbidden.PeerDate") << st.ToString();
   }
   Status stale = verify(kDate, now + 3600);
   EXPECT_NE(stale.message().find("3600 s"), std::string::npos) << stale.message();
+}
+
+// A captured request is accepted once; its replay is refused for as long as
+// its date could pass, and a wrongly signed request takes no cache entry.
+TEST(PeerAuthTest, ReplayedNonceIsRefused) {
+  NonceCache nonces(10);
+  const UnixSeconds now = DateSeconds();
+  const std::string sig = SignPeerRequest(kKey, "GET", kTarget, kDate, kNonce, "");
+  ASSERT_TRUE(Verify(kKey, "GET", kTarget, "", kDate, sig, now, &nonces).ok());
+  for (UnixSeconds at : {now, now + 1, now + kPeerMaxClockSkewSeconds}) {
+    Status replay = Verify(kKey, "GET", kTarget, "", kDate, sig, at, &nonces);
+    EXPECT_EQ(replay.code(), Code::kUnauthenticated) << replay.ToString();
+    EXPECT_EQ(replay.reason(), "Forbidden.PeerNonceUsed") << replay.ToString();
+  }
+  EXPECT_EQ(Verify(kKey, "GET", kTarget, "", kDate, sig, now + kPeerMaxClockSkewSeconds + 1, &nonces).reason(),
+            "Forbidden.PeerDate");
+  EXPECT_EQ(Verify("wrong-key-0123456789", "GET", kTarget, "", kDate, sig, now, &nonces,
+                   "ffeeddccbbaa99887766554433221100")
+                .reason(),
+            "Forbidden.PeerSignature");
+  EXPECT_EQ(nonces.size(), 1u);
 }
 
 constexpr const char* kKeyId = "LTAI5tExampleKeyId";

@@ -52,7 +52,7 @@ std::string FerryError(const std::string& code, const std::string& status, const
 }
 
 struct Seen {
-  std::string method, target, body, content_type, date, signature;
+  std::string method, target, body, content_type, date, nonce, signature;
   Status auth;
 };
 
@@ -69,6 +69,7 @@ TEST(CodeFromNameTest, InvertsCodeNameAndTreatsUnknownNamesAsInternal) {
 }
 
 TEST(PeerClientTest, SignsMethodTargetAndBodyAndReturnsTheAnswer) {
+  NonceCache nonces(100);  // every call carries a fresh nonce
   std::mutex mu;
   std::vector<Seen> seen;
   FakePeerServer server([&](const http::request<http::string_body>& r) {
@@ -78,8 +79,10 @@ TEST(PeerClientTest, SignsMethodTargetAndBodyAndReturnsTheAnswer) {
     s.body = r.body();
     s.content_type = std::string(r[http::field::content_type]);
     s.date = std::string(r[kPeerDateHeader]);
+    s.nonce = std::string(r[kPeerNonceHeader]);
     s.signature = std::string(r[kPeerSignatureHeader]);
-    s.auth = VerifyPeerRequest(kKey, s.method, s.target, s.body, s.date, s.signature, SystemClock::Get().Now());
+    s.auth = VerifyPeerRequest(kKey, s.method, s.target, s.body, s.date, s.nonce, s.signature,
+                               SystemClock::Get().Now(), &nonces);
     std::lock_guard<std::mutex> lock(mu);
     seen.push_back(s);
     return Reply{.status = 200, .body = R"({"ImageId":"m-1"})", .content_type = "application/json"};
@@ -110,7 +113,7 @@ TEST(PeerClientTest, SignsMethodTargetAndBodyAndReturnsTheAnswer) {
   for (const Seen& s : seen) EXPECT_TRUE(s.auth.ok()) << s.method << " " << s.auth.ToString();
   // The signature covers the body: the same headers with another body fail.
   Status replayed = VerifyPeerRequest(kKey, "POST", seen[0].target, R"({"ImageName":"other"})", seen[0].date,
-                                      seen[0].signature, SystemClock::Get().Now());
+                                      seen[0].nonce, seen[0].signature, SystemClock::Get().Now(), nullptr);
   EXPECT_EQ(replayed.reason(), "Forbidden.PeerSignature") << replayed.ToString();
   // All four calls shared one kept-alive connection.
   EXPECT_EQ(server.accepted(), 1);

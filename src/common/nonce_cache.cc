@@ -1,0 +1,42 @@
+#include "common/nonce_cache.h"
+
+#include <algorithm>
+
+#include "common/hash.h"
+
+namespace ferry {
+
+NonceCache::Digest NonceCache::DigestOf(std::string_view scope, std::string_view nonce) {
+  Sha256 hasher;
+  hasher.Update(scope);
+  hasher.Update(std::string_view("\n"));
+  hasher.Update(nonce);
+  Digest256 full = hasher.Finish();
+  Digest out;
+  std::copy_n(full.begin(), kDigestBytes, out.begin());
+  return out;
+}
+
+NonceCache::Outcome NonceCache::CheckAndInsert(const Digest& digest, UnixSeconds now, UnixSeconds expires_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ExpireLocked(now);
+  if (live_.count(digest) != 0) return Outcome::kReplayed;
+  if (live_.size() >= max_entries_) return Outcome::kFull;
+  live_.insert(digest);
+  by_expiry_[expires_at].push_back(digest);
+  return Outcome::kAccepted;
+}
+
+size_t NonceCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_.size();
+}
+
+void NonceCache::ExpireLocked(UnixSeconds now) {
+  while (!by_expiry_.empty() && by_expiry_.begin()->first < now) {
+    for (const Digest& d : by_expiry_.begin()->second) live_.erase(d);
+    by_expiry_.erase(by_expiry_.begin());
+  }
+}
+
+}  // namespace ferry
