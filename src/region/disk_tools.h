@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "region/image_inspector.h"
 
 namespace ferry {
 
@@ -20,17 +21,35 @@ std::string ImportFormatForQemuDriver(const std::string& driver);
 // Export format (raw, qcow2, vhd, vmdk, vdi) -> qemu-img driver.
 std::string QemuDriverForExportFormat(const std::string& export_format);
 
-// Returns the ECS format of the image at `path`: `declared` when given (RAW
-// is trusted without running qemu-img), else what qemu-img detects.
-// Refuses images that would make qemu-img read other files: a backing file,
-// an external data file, or VMDK extents outside `path`
-// (InvalidImageFormat.Malformed / ImportImageFailed).
-Result<std::string> InspectDiskImage(const std::string& path, const std::string& declared,
-                                     const std::atomic<bool>* stop);
+// qemu-img only ever reads a tenant image through a descriptor Ferry holds
+// (given to the child as /proc/self/fd/3, see ProcessOptions::inherit_fd),
+// after InspectImage (region/image_inspector.h) found it safe, with the
+// driver the inspector chose (never probing), and for qcow2 with the backing
+// file pinned to null. Every run is resource-limited:
+//   info:    1 GiB address space, 30 s CPU, 60 s wall clock.
+//   convert: 2 GiB address space with MALLOC_ARENA_MAX=3, 60 s + 30 s per
+//            GiB of virtual size of CPU, 10 min + 2 min per GiB of wall
+//            clock, RLIMIT_FSIZE of the virtual size (+ 1/8 + 64 MiB for
+//            formats with metadata).
+// A run killed by a limit fails with `failure_reason` naming the limit.
 
-// qemu-img convert -f SRC_DRIVER -O DST_DRIVER [-S 4k for raw] src dst.
-Status ConvertDiskImage(const std::string& src, const std::string& src_driver, const std::string& dst,
-                        const std::string& dst_driver, const std::atomic<bool>* stop);
+// `qemu-img info -f DRIVER` of the image open as `fd`, as a second opinion:
+// it must report the inspector's format and virtual size, no backing file,
+// no data file, and for VMDK one extent that is the image itself and an
+// allowed create type. InvalidImageFormat.Malformed otherwise; `label`
+// names the image in messages. For vpc, whose header holds two sizes,
+// facts->virtual_size becomes the one qemu-img uses.
+Status CheckWithQemuInfo(int fd, ImageFacts* facts, const std::string& label,
+                         const std::atomic<bool>* stop);
+
+// qemu-img convert of the image open as `src_fd` (read as `facts.format`,
+// qcow2 with backing: null) to `dst` as `dst_driver` (raw targets sparse,
+// -S 4k). `dst` never appears in the returned message; `label` does.
+// Failures carry `failure_reason` (e.g. InvalidImageFormat.Malformed for
+// imports, ExportImageFailed-style for exports).
+Status ConvertImageFd(int src_fd, const ImageFacts& facts, const std::string& dst, const std::string& dst_driver,
+                      const std::string& label, const std::string& failure_reason,
+                      const std::atomic<bool>* stop);
 
 // Builds an ext4 file system image of `size_bytes` at `image_path` holding
 // the contents of `source_dir`, with a fixed UUID, hash seed and timestamps

@@ -1,13 +1,17 @@
 #include "region/object_storage.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
+
+#include <linux/openat2.h>
 
 #include "common/fs_util.h"
 #include "common/hash.h"
@@ -62,12 +66,19 @@ class FileUploadSession final : public UploadSession {
 
   ~FileUploadSession() override = default;
 
+  // Parts of one upload id share the data file, and a part may still be
+  // streaming when another request completes the upload. So that no byte
+  // lands in a published object, a part writes under a shared flock and
+  // only while its descriptor is still the one named data_path_; Complete
+  // takes the lock exclusively and renames the file away before publishing.
   Status Write(uint64_t offset, std::span<const uint8_t> data) override {
     if (!fd_.valid()) return FailedPrecondition("", "upload of " + object_ + " is already closed");
     if (offset > static_cast<uint64_t>(INT64_MAX) - data.size()) {
       return InvalidArgument("InvalidParameter", "upload offset " + std::to_string(offset) + " + " +
                                                      std::to_string(data.size()) + " bytes overflows");
     }
+    FileLock lock(fd_.get(), LOCK_SH);
+    RETURN_IF_ERROR(CheckStillPending());
     return PwriteFull(fd_.get(), data.data(), data.size(), offset, data_path_);
   }
 
@@ -76,6 +87,8 @@ class FileUploadSession final : public UploadSession {
     if (size > static_cast<uint64_t>(INT64_MAX)) {
       return InvalidArgument("InvalidParameter", "object size " + std::to_string(size) + " is too large");
     }
+    FileLock lock(fd_.get(), LOCK_EX);
+    RETURN_IF_ERROR(CheckStillPending());
     struct stat st {};
     if (::fstat(fd_.get(), &st) != 0) return ErrnoStatus("stat", data_path_, errno);
     if (static_cast<uint64_t>(st.st_size) > size) {
@@ -86,16 +99,54 @@ class FileUploadSession final : public UploadSession {
     // Extending with ftruncate keeps any unwritten tail sparse.
     if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0)
       return ErrnoStatus("truncate", data_path_, errno);
+    // Claimed under the exclusive lock: parts that start writing after this
+    // find data_path_ gone (or a new file) and refuse.
+    const std::string claimed = data_path_ + ".completing-" + RandomHex(6);
+    if (::rename(data_path_.c_str(), claimed.c_str()) != 0) return ErrnoStatus("rename", data_path_, errno);
+    lock.Release();
     fd_ = UniqueFd();
-    return storage_->Publish(data_path_, bucket_, object_);
+    Status published = storage_->Publish(claimed, bucket_, object_);
+    if (!published.ok()) ::rename(claimed.c_str(), data_path_.c_str());
+    return published;
   }
 
   void Abort() override {
+    if (fd_.valid() && CheckStillPending().ok()) ::unlink(data_path_.c_str());
     fd_ = UniqueFd();
-    ::unlink(data_path_.c_str());
   }
 
  private:
+  // RAII flock on a descriptor.
+  class FileLock {
+   public:
+    FileLock(int fd, int op) : fd_(fd) {
+      while (::flock(fd_, op) != 0 && errno == EINTR) {
+      }
+    }
+    ~FileLock() { Release(); }
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+    void Release() {
+      if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+      fd_ = -1;
+    }
+
+   private:
+    int fd_;
+  };
+
+  // The descriptor is still the pending data file (not completed meanwhile).
+  Status CheckStillPending() const {
+    struct stat mine {}, named {};
+    if (::fstat(fd_.get(), &mine) != 0) return ErrnoStatus("stat", data_path_, errno);
+    if (::lstat(data_path_.c_str(), &named) != 0 || mine.st_ino != named.st_ino || mine.st_dev != named.st_dev) {
+      return FailedPrecondition("InvalidParameter", "upload of " + object_ +
+                                                        " was completed or aborted by another request; "
+                                                        "start a new upload");
+    }
+    return Status::Ok();
+  }
+
   UniqueFd fd_;
   std::string data_path_;
   std::string object_;
@@ -177,6 +228,65 @@ Result<std::string> ObjectStorage::PathForRead(const std::string& account_id, co
   return path;
 }
 
+namespace {
+
+// Opens `rel` (no ".." segments: validated object names) beneath `dir_fd`
+// with no symlink on the way.
+int OpenBeneath(int dir_fd, const std::string& rel, int flags) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd = ::syscall(SYS_openat2, dir_fd, rel.c_str(), &how, sizeof(how));
+  if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return static_cast<int>(fd);
+  // No openat2 (old kernel, or filtered by seccomp): walk the components,
+  // each opened with O_NOFOLLOW relative to the previous one.
+  UniqueFd cur(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+  if (!cur.valid()) return -1;
+  size_t start = 0;
+  while (true) {
+    size_t slash = rel.find('/', start);
+    if (slash == std::string::npos) return ::openat(cur.get(), rel.c_str() + start, flags | O_NOFOLLOW);
+    std::string part = rel.substr(start, slash - start);
+    UniqueFd next(::openat(cur.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) return -1;
+    cur = std::move(next);
+    start = slash + 1;
+  }
+}
+
+}  // namespace
+
+Result<UniqueFd> ObjectStorage::OpenForRead(const std::string& account_id, const std::string& bucket,
+                                            const std::string& object) const {
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(ValidateObjectName(object));
+  std::string bucket_dir = root_ + "/" + bucket;
+  UniqueFd dir(::open(bucket_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) return BucketNotFound(bucket);
+  // The owner is read through the folder just opened, so the check and the
+  // object open below concern the same bucket.
+  std::string owner = root_account_id_;
+  UniqueFd owner_fd(::openat(dir.get(), kOwnerFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (owner_fd.valid()) {
+    char buf[256];
+    ssize_t n = ::pread(owner_fd.get(), buf, sizeof(buf), 0);
+    if (n < 0) return ErrnoStatus("read", bucket_dir + "/" + kOwnerFile, errno);
+    owner.assign(buf, static_cast<size_t>(n));
+    while (!owner.empty() && (owner.back() == '\n' || owner.back() == ' ')) owner.pop_back();
+  } else if (errno != ENOENT) {
+    return ErrnoStatus("open", bucket_dir + "/" + kOwnerFile, errno);
+  }
+  if (owner != account_id) return BucketNotFound(bucket);
+  // O_NONBLOCK: opening a FIFO planted by hand must not hang the worker.
+  UniqueFd fd(OpenBeneath(dir.get(), object, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) return ObjectNotFound(bucket, object);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return ObjectNotFound(bucket, object);
+  int fl = ::fcntl(fd.get(), F_GETFL);
+  if (fl >= 0) ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
+}
+
 Status ObjectStorage::EnsureBucket(const std::string& account_id, const std::string& bucket) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   std::string dir = root_ + "/" + bucket;
@@ -223,7 +333,7 @@ Result<std::unique_ptr<UploadSession>> ObjectStorage::OpenUpload(const std::stri
   RETURN_IF_ERROR(MakeDirs(uploads));
   // Keyed by object too, so one upload id reused for two objects cannot mix them.
   std::string data_path = uploads + "/" + upload_id + "-" + Sha256Hex(object).substr(0, 16);
-  UniqueFd fd(::open(data_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(data_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!fd.valid()) return ErrnoStatus("open", data_path, errno);
   return std::unique_ptr<UploadSession>(
       new FileUploadSession(std::move(fd), data_path, object, this, bucket));
@@ -234,7 +344,10 @@ Result<std::string> ObjectStorage::TempPathForWrite(const std::string& account_i
   RETURN_IF_ERROR(CheckBucket(account_id, bucket));
   std::string uploads = root_ + "/" + bucket + "/" + kUploadsDir;
   RETURN_IF_ERROR(MakeDirs(uploads));
-  return uploads + "/export-" + RandomHex(8);
+  std::string path = uploads + "/.ferry-export-" + RandomHex(8);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoStatus("create", path, errno);
+  return path;
 }
 
 Status ObjectStorage::Publish(const std::string& temp_path, const std::string& bucket,
@@ -243,7 +356,7 @@ Status ObjectStorage::Publish(const std::string& temp_path, const std::string& b
   RETURN_IF_ERROR(ValidateObjectName(object));
   std::string final_path = root_ + "/" + bucket + "/" + object;
   {
-    UniqueFd fd(::open(temp_path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(temp_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return ErrnoStatus("open", temp_path, errno);
     if (::fsync(fd.get()) != 0) return ErrnoStatus("fsync", temp_path, errno);
   }

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 
+#include "common/fs_util.h"
 #include "common/status.h"
 
 namespace ferry {
@@ -48,8 +49,26 @@ class ObjectStorage {
   // reserved names (InvalidOSSObject.Malformed otherwise).
   static Status ValidateObjectName(const std::string& object);
 
+  // Opens an existing object readable by `account_id` for reading, once:
+  // the bucket folder is opened without following a symlink, its owner file
+  // read through that folder, and the object opened beneath it with no
+  // symlink anywhere on the way (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS,
+  // or a component walk with O_NOFOLLOW where openat2 is missing), O_RDONLY|
+  // O_NOFOLLOW|O_CLOEXEC, and must be a regular file.
+  // InvalidOSSBucket.NotFound / InvalidOSSObject.NotFound otherwise.
+  //
+  // The descriptor names an inode nobody rewrites: every write Ferry makes
+  // into a bucket builds a private file and publishes it by rename (uploads
+  // via Complete, exports via Publish), so a later upload of the same name
+  // replaces the name, never these bytes. Callers still compare fstat
+  // before and after use, against the operator editing files by hand.
+  Result<UniqueFd> OpenForRead(const std::string& account_id, const std::string& bucket,
+                               const std::string& object) const;
+
   // Path of an existing object readable by `account_id`:
   // InvalidOSSBucket.NotFound / InvalidOSSObject.NotFound otherwise.
+  // For tests and existence checks only: never check a path and then hand it
+  // to a tool (it can be replaced in between); use OpenForRead.
   Result<std::string> PathForRead(const std::string& account_id, const std::string& bucket,
                                   const std::string& object) const;
 
@@ -68,6 +87,8 @@ class ObjectStorage {
 
   // A temp path inside the bucket for an object that will be published with
   // Publish(); used by exports so the final rename stays on one file system.
+  // The file is created here (O_EXCL, 0600) under <bucket>/.uploads with a
+  // name starting with ".ferry-export-", which no upload id can produce.
   Result<std::string> TempPathForWrite(const std::string& account_id, const std::string& bucket);
   // Atomically moves `temp_path` to <bucket>/<object> (fsync + rename + fsync dir).
   Status Publish(const std::string& temp_path, const std::string& bucket, const std::string& object);

@@ -203,7 +203,7 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
   RETURN_IF_ERROR(ValidateLicenseType(r.license_type));
   RETURN_IF_ERROR(ValidateTags(r.tags));
   for (const ImportDisk& d : disks) {
-    RETURN_IF_ERROR(oss_.PathForRead(c.account_id, d.oss_bucket, d.oss_object).status());
+    RETURN_IF_ERROR(oss_.OpenForRead(c.account_id, d.oss_bucket, d.oss_object).status());
   }
 
   nlohmann::json disks_json = nlohmann::json::array();

@@ -77,6 +77,10 @@ struct RegionHooks {
   // Replaces the real sleeps of copy retries (backoff before the source is
   // reachable, and the puller's own backoff).
   std::function<void(std::chrono::milliseconds)> copy_sleep;
+  // Called by an import after disk `disk_index`'s object was opened and
+  // inspected, before qemu-img or ingest reads it (tests swap the object
+  // here to prove the import keeps reading the bytes it inspected).
+  std::function<void(const std::string& task_id, size_t disk_index)> after_image_inspected;
 };
 
 class RegionImpl final : public Region {
@@ -152,8 +156,9 @@ class RegionImpl final : public Region {
   // Throttled (about once a second) progress write for a running task.
   void ReportProgress(const std::string& task_id, int percent);
 
-  // Ingests a raw file, pinning every data chunk in `lease`.
-  Result<Manifest> Ingest(const std::string& task_id, const std::string& raw_path,
+  // Ingests a raw image read through `raw_fd` (named `label` in messages),
+  // pinning every data chunk in `lease`.
+  Result<Manifest> Ingest(const std::string& task_id, int raw_fd, const std::string& label,
                           const std::atomic<bool>* stop, PinLease& lease,
                           std::function<void(uint64_t, uint64_t)> progress);
   Status SeedPublicImage();

@@ -1,5 +1,6 @@
 // RegionImpl: the task workers (import, export), the public image seed,
 // garbage collection, fsck and shutdown.
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "common/hash.h"
 #include "common/ids.h"
 #include "region/disk_tools.h"
+#include "region/image_inspector.h"
 #include "region/region_impl.h"
 
 namespace ferry {
@@ -54,6 +56,20 @@ Status Redact(const Status& st, const std::string& path, const std::string& labe
 }
 
 int Percent(double fraction) { return std::clamp(static_cast<int>(fraction * 100.0), 0, 99); }
+
+// The import read one inode throughout; refuse if its bytes may have changed
+// while it was read (someone wrote the file in place: only the operator can).
+Status CheckUnchanged(int fd, const struct stat& before, const std::string& label) {
+  struct stat now {};
+  if (::fstat(fd, &now) != 0) return ErrnoStatus("stat", label, errno);
+  if (now.st_dev != before.st_dev || now.st_ino != before.st_ino || now.st_size != before.st_size ||
+      now.st_mtim.tv_sec != before.st_mtim.tv_sec || now.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
+      now.st_ctim.tv_sec != before.st_ctim.tv_sec || now.st_ctim.tv_nsec != before.st_ctim.tv_nsec) {
+    return InvalidArgument("InvalidImageFormat.Malformed",
+                           "disk image " + label + " changed while it was being imported; import it again");
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -247,7 +263,7 @@ void RegionImpl::ReportProgress(const std::string& task_id, int percent) {
   if (!st.ok()) spdlog::warn("region {}: progress of task {}: {}", config_.region_id, task_id, st.ToString());
 }
 
-Result<Manifest> RegionImpl::Ingest(const std::string& task_id, const std::string& raw_path,
+Result<Manifest> RegionImpl::Ingest(const std::string& task_id, int raw_fd, const std::string& label,
                                     const std::atomic<bool>* stop, PinLease& lease,
                                     std::function<void(uint64_t, uint64_t)> progress) {
   IngestOptions opts;
@@ -260,7 +276,7 @@ Result<Manifest> RegionImpl::Ingest(const std::string& task_id, const std::strin
     if (hooks_.after_chunk_pinned) hooks_.after_chunk_pinned(task_id, id);
   };
   IngestStats stats;
-  Result<Manifest> m = IngestRawFile(raw_path, *store_, opts, &stats);
+  Result<Manifest> m = IngestRawFd(raw_fd, label, *store_, opts, &stats);
   metrics_.bytes_imported += stats.bytes_read;
   metrics_.chunks_stored += stats.chunks_stored;
   metrics_.chunks_deduped += stats.chunks_deduped;
@@ -278,28 +294,49 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
   PinLease lease(pins_);
   for (size_t i = 0; i < n; ++i) {
     const DiskMapping& disk = image.disks[i];
-    ASSIGN_OR_RETURN(std::string source,
-                     oss_.PathForRead(task.account_id, disk.import_bucket, disk.import_object));
-    std::string raw = source;
+    const std::string label = "OSS object " + disk.import_bucket + "/" + disk.import_object;
+    // One descriptor for the whole disk: the inspector, qemu-img (as
+    // /proc/self/fd/3) and ingest all read the inode opened here, never a
+    // path that could be swapped in between (untrusted-images.md section 4).
+    ASSIGN_OR_RETURN(UniqueFd source, oss_.OpenForRead(task.account_id, disk.import_bucket, disk.import_object));
+    std::string raw;
     ScratchFile scratch;
     auto ingest_disk = [&]() -> Status {
-      ASSIGN_OR_RETURN(formats[i], InspectDiskImage(source, disk.format, &control.stop));
-      if (formats[i] != "RAW") {
-        raw = tmp_dir_ + "/" + task.task_id + "-" + std::to_string(i) + ".raw";
-        scratch.Reset(raw);
-        RETURN_IF_ERROR(
-            ConvertDiskImage(source, QemuDriverForImportFormat(formats[i]), raw, "raw", &control.stop));
-      }
+      struct stat before {};
+      if (::fstat(source.get(), &before) != 0) return ErrnoStatus("stat", label, errno);
+      ASSIGN_OR_RETURN(ImageFacts facts, CheckImportImage(source.get(), static_cast<uint64_t>(before.st_size),
+                                                          disk.format, label));
+      formats[i] = ImportFormatForQemuDriver(ImageFormatName(facts.format));
+      if (hooks_.after_image_inspected) hooks_.after_image_inspected(task.task_id, i);
       auto progress = [this, &task, i, n](uint64_t done, uint64_t total) {
         double part = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
         ReportProgress(task.task_id, Percent((static_cast<double>(i) + part) / static_cast<double>(n)));
       };
-      ASSIGN_OR_RETURN(manifests[i], Ingest(task.task_id, raw, &control.stop, lease, progress));
+      if (facts.format == ImageFormat::kRaw) {
+        ASSIGN_OR_RETURN(manifests[i], Ingest(task.task_id, source.get(), label, &control.stop, lease, progress));
+        return CheckUnchanged(source.get(), before, label);
+      }
+      RETURN_IF_ERROR(CheckWithQemuInfo(source.get(), &facts, label, &control.stop));
+      raw = tmp_dir_ + "/" + task.task_id + "-" + std::to_string(i) + ".raw";
+      scratch.Reset(raw);
+      RETURN_IF_ERROR(
+          ConvertImageFd(source.get(), facts, raw, "raw", label, "InvalidImageFormat.Malformed", &control.stop));
+      RETURN_IF_ERROR(CheckUnchanged(source.get(), before, label));
+      UniqueFd converted(::open(raw.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!converted.valid()) return ErrnoStatus("open", raw, errno);
+      struct stat out {};
+      if (::fstat(converted.get(), &out) != 0) return ErrnoStatus("stat", raw, errno);
+      if (static_cast<uint64_t>(out.st_size) != facts.virtual_size) {
+        return InvalidArgument("InvalidImageFormat.Malformed",
+                               "disk image " + label + ": converted to " + std::to_string(out.st_size) +
+                                   " bytes, its header says " + std::to_string(facts.virtual_size));
+      }
+      ASSIGN_OR_RETURN(manifests[i], Ingest(task.task_id, converted.get(), "the converted " + label,
+                                            &control.stop, lease, progress));
       return Status::Ok();
     };
     Status st = ingest_disk();
-    std::string label = "OSS object " + disk.import_bucket + "/" + disk.import_object;
-    RETURN_IF_ERROR(Redact(Redact(st, source, label), raw, "the converted " + label));
+    RETURN_IF_ERROR(Redact(st, raw, "the converted " + label));
   }
   // Shutdown or cancel before the commit: nothing is recorded.
   if (control.stop) return Cancelled("task " + task.task_id + " stopped before commit");
@@ -342,15 +379,20 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
   ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[0].snapshot_id));
   ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(snap.manifest));
 
+  // Allow-listed target drivers only; no -o options are ever passed, so no
+  // backing file, data file or multi-file VMDK can be asked for.
+  const std::string driver = QemuDriverForExportFormat(format);
+  if (driver.empty()) return InvalidArgument("InvalidParameter", "export format " + format + " is not supported");
   ASSIGN_OR_RETURN(std::string target, oss_.TempPathForWrite(task.account_id, bucket));
   ScratchFile target_scratch(target);
   MaterializeOptions opts;
   opts.cancel = &control.stop;
-  bool convert = format != "raw";
+  bool convert = driver != "raw";
   opts.progress = [this, &task, convert](uint64_t done, uint64_t total) {
     double part = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
     ReportProgress(task.task_id, Percent(convert ? part * 0.5 : part));
   };
+  const std::string label = "the export of image " + image.image_id;
   if (!convert) {
     RETURN_IF_ERROR(MaterializeRawFile(manifest, *store_, target, opts));
   } else {
@@ -358,7 +400,25 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
     ScratchFile raw_scratch(raw);
     RETURN_IF_ERROR(MaterializeRawFile(manifest, *store_, raw, opts));
     if (control.stop) return Cancelled("task " + task.task_id + " stopped");
-    RETURN_IF_ERROR(ConvertDiskImage(raw, "raw", target, QemuDriverForExportFormat(format), &control.stop));
+    // The stored image is raw bytes and is read as raw, never probed.
+    UniqueFd raw_fd(::open(raw.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!raw_fd.valid()) return ErrnoStatus("open", raw, errno);
+    ImageFacts source;
+    source.format = ImageFormat::kRaw;
+    source.virtual_size = manifest.logical_size;
+    Status converted = ConvertImageFd(raw_fd.get(), source, target, driver, label, "", &control.stop);
+    if (converted.code() == Code::kCancelled) return converted;
+    if (!converted.ok()) return Internal(converted.message());
+    // The output must be what was asked for and pass the same safety check
+    // as an import before it is published for the tenant to use elsewhere.
+    UniqueFd out(::open(target.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!out.valid()) return ErrnoStatus("open", target, errno);
+    struct stat out_st {};
+    if (::fstat(out.get(), &out_st) != 0) return ErrnoStatus("stat", target, errno);
+    ASSIGN_OR_RETURN(ImageFacts facts, InspectImage(out.get(), static_cast<uint64_t>(out_st.st_size), label));
+    if (ImageFormatName(facts.format) != driver) {
+      return Internal(label + " inspects as " + ImageFormatName(facts.format) + ", not " + driver);
+    }
   }
   if (control.stop) return Cancelled("task " + task.task_id + " stopped");
   ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
@@ -460,7 +520,10 @@ Status RegionImpl::SeedPublicImage() {
   RETURN_IF_ERROR(MakeExt4Image(root, disk, kPublicImageBytes, "ferry-root"));
 
   PinLease lease(pins_);
-  ASSIGN_OR_RETURN(Manifest manifest, Ingest("seed", disk, nullptr, lease, [](uint64_t, uint64_t) {}));
+  UniqueFd disk_fd(::open(disk.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!disk_fd.valid()) return ErrnoStatus("open", disk, errno);
+  ASSIGN_OR_RETURN(Manifest manifest,
+                   Ingest("seed", disk_fd.get(), disk, nullptr, lease, [](uint64_t, uint64_t) {}));
   RETURN_IF_ERROR(store_->Sync());
 
   const UnixSeconds now = clock_.Now();

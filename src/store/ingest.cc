@@ -407,15 +407,21 @@ Result<std::vector<Extent>> DataExtents(int fd, uint64_t file_size) {
 Result<Manifest> IngestRawFile(const std::string& path, ChunkStore& store, const IngestOptions& opts,
                                IngestStats* stats) {
   if (opts.chunk_size == 0) return InvalidArgument("", "ingest " + path + ": chunk_size is 0");
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoStatus("open", path, errno);
+  UniqueFd owned(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!owned.valid()) return ErrnoStatus("open", path, errno);
+  return IngestRawFd(owned.get(), path, store, opts, stats);
+}
+
+Result<Manifest> IngestRawFd(int fd, const std::string& path, ChunkStore& store, const IngestOptions& opts,
+                             IngestStats* stats) {
+  if (opts.chunk_size == 0) return InvalidArgument("", "ingest " + path + ": chunk_size is 0");
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
+  if (::fstat(fd, &st) != 0) return ErrnoStatus("stat", path, errno);
   if (!S_ISREG(st.st_mode)) return InvalidArgument("", "ingest " + path + ": not a regular file");
   const auto size = static_cast<uint64_t>(st.st_size);
-  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
-  ASSIGN_OR_RETURN(std::vector<Extent> extents, DataExtents(fd.get(), size));
+  ASSIGN_OR_RETURN(std::vector<Extent> extents, DataExtents(fd, size));
   uint64_t total = 0;
   for (const Extent& e : extents) total += e.length;
   const std::vector<uint64_t> chunks = ChunksWithData(extents, opts.chunk_size);
@@ -435,7 +441,7 @@ Result<Manifest> IngestRawFile(const std::string& path, ChunkStore& store, const
     if (buf == nullptr) break;
     uint64_t start = index * opts.chunk_size;
     uint64_t end = std::min(start + opts.chunk_size, size);
-    Status rst = ReadChunk(fd.get(), path, extents, &ext_cursor, start, end, buf, &bytes_read);
+    Status rst = ReadChunk(fd, path, extents, &ext_cursor, start, end, buf, &bytes_read);
     if (!rst.ok()) {
       pipeline.ReturnBuffer(buf);
       pipeline.Fail(rst.WithContext("ingest " + path + " " + ChunkWhere(index, opts.chunk_size)));

@@ -57,6 +57,10 @@ struct IngestStats {
 // Reads `path` (a raw image) and returns its manifest.
 Result<Manifest> IngestRawFile(const std::string& path, ChunkStore& store, const IngestOptions& opts,
                                IngestStats* stats = nullptr);
+// Same, reading through `fd` (pread only, so the caller's file offset and
+// descriptor stay as they were); `label` names the source in messages.
+Result<Manifest> IngestRawFd(int fd, const std::string& label, ChunkStore& store, const IngestOptions& opts,
+                             IngestStats* stats = nullptr);
 
 struct MaterializeOptions {
   std::function<void(uint64_t, uint64_t)> progress;  // (bytes_done, data_bytes)

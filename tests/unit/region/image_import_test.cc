@@ -1,0 +1,341 @@
+// ImportImage against crafted images (one per door of
+// ../shared/reference/untrusted-images.md section 1) and the inspect/convert
+// race, driven deterministically through RegionHooks::after_image_inspected.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "common/fs_util.h"
+#include "common/hash.h"
+#include "common/ids.h"
+#include "region/object_storage.h"
+#include "region/region_impl.h"
+#include "region/subprocess.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kRoot = "1000000000000001";
+constexpr uint64_t kMiB = 1ull << 20;
+const Caller kAlice{"2000000000000002"};
+// What the host file holds: must never appear in an image.
+const std::string kSecretLine = "ferry-host-secret-0123456789abcdef\n";
+
+class ImageImportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/image-import-test-" + RandomHex(6);
+    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
+    ASSERT_TRUE(MakeDirs(dir_ + "/host").ok());
+    secret_ = dir_ + "/host/root-credentials.json";
+    std::string secret;
+    while (secret.size() < kMiB) secret += kSecretLine;
+    secret.resize(kMiB);
+    ASSERT_TRUE(WriteFileAtomic(secret_, secret).ok());
+    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
+    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-out").ok());
+  }
+  void TearDown() override {
+    region_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void Open() {
+    RegionConfig c;
+    c.region_id = "cn-hangzhou";
+    FillRegionNames(&c);
+    c.data_dir = dir_ + "/region";
+    c.oss_dir = dir_ + "/oss";
+    c.task_threads = 1;
+    c.ingest_threads = 2;
+    c.seed_public_image = false;
+    c.object_storage = oss_.get();
+    RegionHooks hooks;
+    hooks.after_image_inspected = [this](const std::string& task, size_t disk) {
+      if (after_inspected_) after_inspected_(task, disk);
+    };
+    auto r = RegionImpl::Open(c, SystemClock::Get(), hooks);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    region_ = std::move(r).value();
+  }
+
+  std::string Object(const std::string& name) { return dir_ + "/oss/alice-in/" + name; }
+
+  // qemu-img create into alice-in/<name>.
+  std::string Create(const std::string& name, const std::string& format, const std::string& size,
+                     std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"qemu-img", "create", "-q", "-f", format};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(Object(name));
+    args.push_back(size);
+    Result<ProcessResult> r = RunProcess(args);
+    EXPECT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? DescribeFailure(args, *r) : r.status().ToString());
+    return Object(name);
+  }
+
+  // A qcow2 holding `data` at offset 0 (written through qemu-io-free means:
+  // convert from a raw file).
+  std::string QcowWithData(const std::string& name, const std::string& data) {
+    std::string raw = dir_ + "/host/" + name + ".src";
+    EXPECT_TRUE(WriteFileAtomic(raw, data).ok());
+    std::vector<std::string> args = {"qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, Object(name)};
+    Result<ProcessResult> r = RunProcess(args);
+    EXPECT_TRUE(r.ok() && r->exit_code == 0);
+    return Object(name);
+  }
+
+  static void Patch(const std::string& path, uint64_t offset, const std::string& bytes) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_TRUE(
+        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), offset, path).ok());
+  }
+
+  TaskRecord WaitTask(const std::string& task_id) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      Result<TaskRecord> t = region_->DescribeTaskAttribute(kAlice, task_id);
+      EXPECT_TRUE(t.ok()) << t.status().ToString();
+      if (!t.ok() || t->status != "Processing") return t.ok() ? *t : TaskRecord{};
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "task " << task_id << " still Processing after 60 s";
+    return TaskRecord{};
+  }
+
+  // Imports alice-in/<object> as `format`; returns the finished task.
+  TaskRecord Import(const std::string& object, const std::string& format, std::string* image_id = nullptr) {
+    ImportImageRequest req;
+    req.disks.push_back(ImportDisk{"alice-in", object, format, 0});
+    req.image_name = "img-" + RandomHex(6);
+    Result<ImportImageResult> r = region_->ImportImage(kAlice, req);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return TaskRecord{};
+    if (image_id != nullptr) *image_id = r->image_id;
+    return WaitTask(r->task_id);
+  }
+
+  // The import failed as an invalid image, with a message naming the object
+  // and no host path.
+  void ExpectMalformed(const std::string& object, const std::string& format, const std::string& why) {
+    SCOPED_TRACE(object + " as " + format);
+    TaskRecord t = Import(object, format);
+    EXPECT_EQ(t.status, "Failed");
+    EXPECT_EQ(t.error_code, "InvalidImageFormat.Malformed") << t.error_message;
+    EXPECT_NE(t.error_message.find(why), std::string::npos) << t.error_message;
+    EXPECT_NE(t.error_message.find("alice-in/" + object), std::string::npos) << t.error_message;
+    EXPECT_EQ(t.error_message.find(dir_), std::string::npos) << "host path leaks: " << t.error_message;
+    EXPECT_EQ(t.error_message.find("/etc/"), std::string::npos) << "host path leaks: " << t.error_message;
+    EXPECT_EQ(t.error_message.find("/proc/"), std::string::npos) << "host path leaks: " << t.error_message;
+  }
+
+  // Exports `image_id` as raw and returns its bytes.
+  std::string ExportRaw(const std::string& image_id) {
+    Result<std::string> task_id = region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "exp", "raw"});
+    EXPECT_TRUE(task_id.ok()) << task_id.status().ToString();
+    if (!task_id.ok()) return "";
+    TaskRecord t = WaitTask(*task_id);
+    EXPECT_EQ(t.status, "Finished") << t.error_message;
+    Result<std::string> path =
+        oss_->PathForRead(kAlice.account_id, "alice-out", "exp_" + image_id + "_" + *task_id + ".raw");
+    EXPECT_TRUE(path.ok()) << path.status().ToString();
+    if (!path.ok()) return "";
+    Result<std::string> bytes = ReadFileToString(*path);
+    return bytes.ok() ? *bytes : "";
+  }
+
+  std::string dir_;
+  std::string secret_;
+  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<RegionImpl> region_;
+  std::function<void(const std::string&, size_t)> after_inspected_;
+};
+
+TEST_F(ImageImportTest, EveryDoorToAHostFileIsRefused) {
+  Open();
+  Create("backing.qcow2", "qcow2", "1M", {"-u", "-b", secret_, "-F", "raw"});
+  ExpectMalformed("backing.qcow2", "QCOW2", "backing file");
+  ExpectMalformed("backing.qcow2", "", "backing file");
+  Create("json.qcow2", "qcow2", "1M",
+         {"-u", "-b", R"(json:{"driver":"raw","file":{"driver":"file","filename":")" + secret_ + R"("}})", "-F",
+          "raw"});
+  ExpectMalformed("json.qcow2", "QCOW2", "backing file");
+  Create("datafile.qcow2", "qcow2", "1M", {"-o", "data_file=" + secret_ + ".data"});
+  ExpectMalformed("datafile.qcow2", "QCOW2", "external data file");
+  std::string bits = Create("bits.qcow2", "qcow2", "1M");
+  Patch(bits, 79, std::string(1, '\x20'));
+  ExpectMalformed("bits.qcow2", "QCOW2", "incompatible feature bits");
+  std::string enc = Create("enc.qcow2", "qcow2", "1M");
+  Patch(enc, 35, std::string(1, '\x01'));
+  ExpectMalformed("enc.qcow2", "QCOW2", "encrypted");
+  std::string bomb = Create("bomb.qcow2", "qcow2", "1M");
+  Patch(bomb, 36, std::string("\xff\xff\xff\xff", 4));
+  ExpectMalformed("bomb.qcow2", "QCOW2", "L1 table");
+
+  ASSERT_TRUE(WriteFileAtomic(Object("desc.vmdk"), "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicFlat\"\n"
+                                                   "RW 2048 FLAT \"" + secret_ + "\" 0\n")
+                  .ok());
+  ExpectMalformed("desc.vmdk", "VMDK", "descriptor files are not supported");
+  Create("flat.vmdk", "vmdk", "1M", {"-o", "subformat=monolithicFlat"});
+  ExpectMalformed("flat.vmdk", "VMDK", "descriptor files are not supported");
+  Create("split.vmdk", "vmdk", "1M", {"-o", "subformat=twoGbMaxExtentSparse"});
+  ExpectMalformed("split.vmdk", "", "descriptor files are not supported");
+  std::string extent = Create("extent.vmdk", "vmdk", "1M");
+  std::string desc = "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicSparse\"\nRW 2048 FLAT \"" + secret_ +
+                     "\" 0\n";
+  desc.resize(1024, '\0');
+  Patch(extent, 512, desc);
+  ExpectMalformed("extent.vmdk", "VMDK", "extent naming another file");
+
+  std::string diff = Create("diff.vhd", "vpc", "1M", {"-o", "subformat=fixed"});
+  Patch(diff, std::filesystem::file_size(diff) - 512 + 63, std::string(1, '\x04'));
+  ExpectMalformed("diff.vhd", "VHD", "differencing VHD");
+  Create("q.qed", "qed", "1M");
+  ExpectMalformed("q.qed", "", "QED images are not supported");
+
+  ASSERT_TRUE(WriteFileAtomic(Object("plain.raw"), std::string(kMiB, 'x')).ok());
+  ExpectMalformed("plain.raw", "QCOW2", "the image is raw, not QCOW2");
+}
+
+TEST_F(ImageImportTest, Qcow2ClaimedAsRawImportsAsItsOwnBytes) {
+  Open();
+  std::string path = Create("backing.qcow2", "qcow2", "1M", {"-u", "-b", secret_, "-F", "raw"});
+  std::string image_id;
+  TaskRecord t = Import("backing.qcow2", "RAW", &image_id);
+  ASSERT_EQ(t.status, "Finished") << t.error_message;
+  Result<std::string> original = ReadFileToString(path);
+  ASSERT_TRUE(original.ok());
+  std::string exported = ExportRaw(image_id);
+  EXPECT_EQ(exported, *original) << "a RAW import must be the object's bytes, uninterpreted";
+  EXPECT_EQ(exported.find(kSecretLine), std::string::npos);
+}
+
+TEST_F(ImageImportTest, SwappingTheObjectAfterInspectionNeverImportsTheHostFile) {
+  Open();
+  const std::string good = std::string(kMiB, 'g');
+  QcowWithData("disk.qcow2", good);
+  // The attacker's replacement: same name, a qcow2 whose backing file is the
+  // host secret, published by rename exactly between inspect and convert.
+  std::string evil = dir_ + "/host/evil.qcow2";
+  std::vector<std::string> args = {"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", secret_, "-F", "raw",
+                                   evil, "1M"};
+  Result<ProcessResult> made = RunProcess(args);
+  ASSERT_TRUE(made.ok() && made->exit_code == 0);
+  int swaps = 0;
+  after_inspected_ = [&](const std::string&, size_t disk) {
+    EXPECT_EQ(disk, 0u);
+    ASSERT_EQ(::rename(evil.c_str(), Object("disk.qcow2").c_str()), 0);
+    ++swaps;
+  };
+  std::string image_id;
+  TaskRecord t = Import("disk.qcow2", "QCOW2", &image_id);
+  EXPECT_EQ(swaps, 1);
+  if (t.status == "Finished") {
+    std::string exported = ExportRaw(image_id);
+    EXPECT_EQ(exported, good);
+    EXPECT_EQ(exported.find(kSecretLine), std::string::npos);
+  } else {
+    // Replacing the name unlinked the inspected inode (its ctime moved): the
+    // import refuses rather than guess.
+    EXPECT_EQ(t.status, "Failed");
+    EXPECT_EQ(t.error_code, "InvalidImageFormat.Malformed");
+    EXPECT_NE(t.error_message.find("changed while it was being imported"), std::string::npos) << t.error_message;
+    EXPECT_EQ(t.error_message.find(dir_), std::string::npos) << t.error_message;
+  }
+  // Whatever the outcome, no snapshot of the region holds the host file.
+  for (const std::string status : {"Available", "Creating", "CreateFailed"}) {
+    DescribeImagesRequest req;
+    req.statuses = {status};
+    Result<Page<ImageRecord>> page = region_->DescribeImages(kAlice, req);
+    ASSERT_TRUE(page.ok());
+    for (const ImageRecord& img : page->items) {
+      if (img.status != "Available") continue;
+      EXPECT_EQ(ExportRaw(img.image_id).find(kSecretLine), std::string::npos);
+    }
+  }
+}
+
+TEST_F(ImageImportTest, SwappingARawObjectAfterInspectionNeverImportsTheNewBytes) {
+  Open();
+  const std::string good = std::string(2 * kMiB, 'g');
+  ASSERT_TRUE(WriteFileAtomic(Object("disk.raw"), good).ok());
+  after_inspected_ = [&](const std::string&, size_t) {
+    std::string other = dir_ + "/host/other.raw";
+    ASSERT_TRUE(WriteFileAtomic(other, std::string(2 * kMiB, 'e')).ok());
+    ASSERT_EQ(::rename(other.c_str(), Object("disk.raw").c_str()), 0);
+  };
+  std::string image_id;
+  TaskRecord t = Import("disk.raw", "RAW", &image_id);
+  if (t.status == "Finished") {
+    EXPECT_EQ(ExportRaw(image_id), good);
+  } else {
+    EXPECT_EQ(t.error_code, "InvalidImageFormat.Malformed") << t.error_message;
+  }
+}
+
+TEST_F(ImageImportTest, WritingTheInspectedFileInPlaceFailsTheImport) {
+  // Only the operator can do this (Ferry never writes a published object in
+  // place), but the fstat comparison catches it.
+  Open();
+  std::string path = QcowWithData("disk.qcow2", std::string(kMiB, 'g'));
+  after_inspected_ = [&](const std::string&, size_t) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_EQ(::write(fd.get(), "x", 1), 1);
+  };
+  TaskRecord t = Import("disk.qcow2", "QCOW2");
+  EXPECT_EQ(t.status, "Failed");
+  EXPECT_NE(t.error_message.find("changed while it was being imported"), std::string::npos) << t.error_message;
+}
+
+TEST_F(ImageImportTest, SymlinkedObjectsAreNotFollowed) {
+  Open();
+  ASSERT_EQ(::symlink(secret_.c_str(), Object("link.raw").c_str()), 0);
+  ASSERT_TRUE(MakeDirs(dir_ + "/host/dir").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/host/dir/disk.raw", std::string(kMiB, 'h')).ok());
+  ASSERT_EQ(::symlink((dir_ + "/host/dir").c_str(), Object("sub").c_str()), 0);
+  EXPECT_EQ(oss_->OpenForRead(kAlice.account_id, "alice-in", "link.raw").status().reason(),
+            "InvalidOSSObject.NotFound");
+  EXPECT_EQ(oss_->OpenForRead(kAlice.account_id, "alice-in", "sub/disk.raw").status().reason(),
+            "InvalidOSSObject.NotFound");
+  ASSERT_EQ(::mkfifo(Object("fifo.raw").c_str(), 0600), 0);
+  EXPECT_EQ(oss_->OpenForRead(kAlice.account_id, "alice-in", "fifo.raw").status().reason(),
+            "InvalidOSSObject.NotFound");
+}
+
+TEST_F(ImageImportTest, ImportedFormatsStillConvertAndExportsInspectAsAskedFor) {
+  Open();
+  const std::string data = std::string(kMiB, 'd') + std::string(kMiB, '\0') + std::string(kMiB, 'e');
+  QcowWithData("disk.qcow2", data);
+  std::string image_id;
+  TaskRecord t = Import("disk.qcow2", "", &image_id);
+  ASSERT_EQ(t.status, "Finished") << t.error_message;
+  EXPECT_EQ(ExportRaw(image_id), data);
+  for (const std::string format : {"qcow2", "vhd", "vmdk", "vdi"}) {
+    Result<std::string> task_id =
+        region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "x" + format, format});
+    ASSERT_TRUE(task_id.ok()) << task_id.status().ToString();
+    TaskRecord e = WaitTask(*task_id);
+    ASSERT_EQ(e.status, "Finished") << format << ": " << e.error_message;
+    // And each export imports back (where the format is importable).
+    if (format == "vdi") continue;
+    std::string object = "x" + format + "_" + image_id + "_" + *task_id + "." + format;
+    std::string from = dir_ + "/oss/alice-out/" + object;
+    ASSERT_EQ(::rename(from.c_str(), Object(object).c_str()), 0);
+    std::string back_id;
+    TaskRecord back = Import(object, "", &back_id);
+    ASSERT_EQ(back.status, "Finished") << format << ": " << back.error_message;
+    std::string bytes = ExportRaw(back_id);
+    EXPECT_EQ(bytes.substr(0, data.size()), data) << format;
+  }
+}
+
+}  // namespace
+}  // namespace ferry

@@ -1,0 +1,416 @@
+// The image inspector against one crafted image per door (untrusted-images.md
+// section 1), built here with qemu-img create or by writing header bytes, and
+// the resource-limited qemu-img runs behind it.
+#include "region/image_inspector.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "common/fs_util.h"
+#include "common/ids.h"
+#include "region/disk_tools.h"
+#include "region/subprocess.h"
+
+namespace ferry {
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+
+class ImageInspectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/inspector-test-" + RandomHex(6);
+    ASSERT_TRUE(MakeDirs(dir_).ok());
+    secret_ = dir_ + "/host-secret.txt";
+    ASSERT_TRUE(WriteFileAtomic(secret_, std::string(4096, 'S')).ok());
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::string Path(const std::string& name) { return dir_ + "/" + name; }
+
+  void QemuImg(std::vector<std::string> args) {
+    args.insert(args.begin(), "qemu-img");
+    Result<ProcessResult> r = RunProcess(args);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->exit_code, 0) << DescribeFailure(args, *r);
+  }
+
+  std::string Create(const std::string& name, const std::string& format, const std::string& size,
+                     std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"create", "-q", "-f", format};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(Path(name));
+    args.push_back(size);
+    QemuImg(args);
+    return Path(name);
+  }
+
+  static void Patch(const std::string& path, uint64_t offset, const std::string& bytes) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_TRUE(
+        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), offset, path).ok());
+  }
+  static std::string Be32(uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                       static_cast<char>(v)};
+  }
+  static std::string Be64(uint64_t v) { return Be32(static_cast<uint32_t>(v >> 32)) + Be32(static_cast<uint32_t>(v)); }
+
+  // Inspects `path` for import as `claimed`.
+  Result<ImageFacts> Check(const std::string& path, const std::string& claimed) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoStatus("open", path, errno);
+    struct stat st {};
+    ::fstat(fd.get(), &st);
+    return CheckImportImage(fd.get(), static_cast<uint64_t>(st.st_size), claimed, "OSS object b/x");
+  }
+
+  // Expects a refusal naming `why`, and no host path in the message.
+  void ExpectRefused(const std::string& path, const std::string& claimed, const std::string& why) {
+    Result<ImageFacts> r = Check(path, claimed);
+    ASSERT_FALSE(r.ok()) << path << " was accepted as " << ImageFormatName(r->format);
+    EXPECT_EQ(r.status().reason(), "InvalidImageFormat.Malformed");
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("OSS object b/x"), std::string::npos) << r.status().message();
+    EXPECT_EQ(r.status().message().find(dir_), std::string::npos) << r.status().message();
+    EXPECT_EQ(r.status().message().find("/etc"), std::string::npos) << r.status().message();
+  }
+
+  std::string dir_;
+  std::string secret_;
+};
+
+// ------------------------------------------------------------ accepted
+
+TEST_F(ImageInspectorTest, AcceptsPlainImagesOfEachFormatWithTheirVirtualSize) {
+  struct Case {
+    std::string name, format, claim;
+    std::vector<std::string> opts;
+    ImageFormat want;
+  };
+  std::vector<Case> cases = {
+      {"a.qcow2", "qcow2", "QCOW2", {}, ImageFormat::kQcow2},
+      {"v2.qcow2", "qcow2", "QCOW2", {"-o", "compat=0.10"}, ImageFormat::kQcow2},
+      {"s.vmdk", "vmdk", "VMDK", {}, ImageFormat::kVmdk},
+      {"so.vmdk", "vmdk", "VMDK", {"-o", "subformat=streamOptimized"}, ImageFormat::kVmdk},
+      {"d.vhd", "vpc", "VHD", {}, ImageFormat::kVpc},
+      {"f.vhd", "vpc", "VHD", {"-o", "subformat=fixed"}, ImageFormat::kVpc},
+  };
+  for (const Case& c : cases) {
+    std::string path = Create(c.name, c.format, "64M", c.opts);
+    for (const std::string& claim : {c.claim, std::string()}) {
+      Result<ImageFacts> r = Check(path, claim);
+      ASSERT_TRUE(r.ok()) << c.name << ": " << r.status().ToString();
+      EXPECT_EQ(r->format, c.want) << c.name;
+      EXPECT_GE(r->virtual_size, 64 * kMiB) << c.name;
+      EXPECT_LT(r->virtual_size, 65 * kMiB) << c.name;
+    }
+    // qemu-img agrees, reading through the descriptor under its limits.
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    Result<ImageFacts> facts = Check(path, c.claim);
+    ASSERT_TRUE(facts.ok());
+    Status info = CheckWithQemuInfo(fd.get(), &*facts, "OSS object b/x", nullptr);
+    EXPECT_TRUE(info.ok()) << c.name << ": " << info.ToString();
+  }
+}
+
+TEST_F(ImageInspectorTest, RawIsWhateverIsNotAnotherFormat) {
+  std::string path = Path("disk.raw");
+  ASSERT_TRUE(WriteFileAtomic(path, std::string(3 * kMiB, 'r')).ok());
+  Result<ImageFacts> r = Check(path, "");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->format, ImageFormat::kRaw);
+  EXPECT_EQ(r->virtual_size, 3 * kMiB);
+  ASSERT_TRUE(Check(path, "RAW").ok());
+}
+
+TEST_F(ImageInspectorTest, Qcow2ClaimedAsRawIsRawBytesNeverInterpreted) {
+  // Even a qcow2 naming a host file is, as RAW, just the bytes of the object:
+  // its size is the object's, not the header's, and nothing is refused
+  // because qemu-img never reads it.
+  std::string path = Create("b.qcow2", "qcow2", "64M", {"-u", "-b", secret_, "-F", "raw"});
+  Result<ImageFacts> r = Check(path, "RAW");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->format, ImageFormat::kRaw);
+  EXPECT_EQ(r->virtual_size, static_cast<uint64_t>(std::filesystem::file_size(path)));
+}
+
+// ------------------------------------------------------------- refused
+
+TEST_F(ImageInspectorTest, RawClaimedAsAnotherFormatIsRefused) {
+  std::string path = Path("disk.raw");
+  ASSERT_TRUE(WriteFileAtomic(path, std::string(kMiB, 'r')).ok());
+  ExpectRefused(path, "QCOW2", "the image is raw, not QCOW2");
+  ExpectRefused(path, "VMDK", "the image is raw, not VMDK");
+  ExpectRefused(path, "VHD", "the image is raw, not VHD");
+  ExpectRefused(path, "ISO", "format ISO is not supported");
+  std::string qcow = Create("a.qcow2", "qcow2", "1M");
+  ExpectRefused(qcow, "VHD", "the image is qcow2, not VHD");
+}
+
+TEST_F(ImageInspectorTest, Qcow2WithABackingFileIsRefused) {
+  std::string plain = Create("plain.qcow2", "qcow2", "1M", {"-u", "-b", secret_, "-F", "raw"});
+  ExpectRefused(plain, "QCOW2", "backing file");
+  ExpectRefused(plain, "", "backing file");
+  std::string json =
+      Create("json.qcow2", "qcow2", "1M",
+             {"-u", "-b", R"(json:{"driver":"raw","file":{"driver":"file","filename":"/etc/passwd"}})", "-F", "raw"});
+  ExpectRefused(json, "QCOW2", "backing file");
+  std::string nbd = Create("nbd.qcow2", "qcow2", "1M", {"-u", "-b", "nbd://127.0.0.1:1/x", "-F", "raw"});
+  ExpectRefused(nbd, "QCOW2", "backing file");
+  // A length without an offset (or the reverse) is refused too.
+  std::string len_only = Create("len.qcow2", "qcow2", "1M");
+  Patch(len_only, 16, Be32(11));
+  ExpectRefused(len_only, "QCOW2", "backing file");
+  // The backing format extension alone (offset and length cleared).
+  Patch(plain, 8, Be64(0) + Be32(0));
+  ExpectRefused(plain, "QCOW2", "backing");
+}
+
+TEST_F(ImageInspectorTest, Qcow2WithAnExternalDataFileIsRefused) {
+  std::string path = Create("df.qcow2", "qcow2", "1M", {"-o", "data_file=" + Path("df.raw")});
+  ExpectRefused(path, "QCOW2", "external data file");
+  // Without the incompatible bit, the extension naming the file still is.
+  Patch(path, 72, Be64(0));
+  ExpectRefused(path, "QCOW2", "external data file");
+  // The raw-external-data autoclear bit alone.
+  std::string ac = Create("ac.qcow2", "qcow2", "1M");
+  Patch(ac, 88, Be64(2));
+  ExpectRefused(ac, "QCOW2", "autoclear bit 1");
+}
+
+TEST_F(ImageInspectorTest, Qcow2WithUnknownIncompatibleBitsIsRefused) {
+  for (uint64_t bits : {1ull << 4, 1ull << 5, 1ull << 63}) {
+    std::string path = Create("u.qcow2", "qcow2", "1M");
+    Patch(path, 72, Be64(bits));
+    ExpectRefused(path, "QCOW2", "incompatible feature bits");
+  }
+  // The dirty bit is known and harmless for reading.
+  std::string dirty = Create("dirty.qcow2", "qcow2", "1M");
+  Patch(dirty, 72, Be64(1));
+  EXPECT_TRUE(Check(dirty, "QCOW2").ok());
+}
+
+TEST_F(ImageInspectorTest, EncryptedAndUnknownVersionQcow2AreRefused) {
+  std::string enc = Create("enc.qcow2", "qcow2", "1M",
+                           {"--object", "secret,id=sec0,data=abc", "-o", "encrypt.format=luks,encrypt.key-secret=sec0"});
+  ExpectRefused(enc, "QCOW2", "encrypted");
+  std::string aes = Create("aes.qcow2", "qcow2", "1M");
+  Patch(aes, 32, Be32(1));
+  ExpectRefused(aes, "QCOW2", "encrypted");
+  std::string v4 = Create("v4.qcow2", "qcow2", "1M");
+  Patch(v4, 4, Be32(4));
+  ExpectRefused(v4, "QCOW2", "version 4");
+}
+
+TEST_F(ImageInspectorTest, Qcow2HeaderBombIsRefusedBeforeQemuImgRuns) {
+  std::string l1 = Create("l1.qcow2", "qcow2", "1M");
+  Patch(l1, 36, Be32(0xffffffff));
+  ExpectRefused(l1, "QCOW2", "L1 table");
+  std::string cb = Create("cb.qcow2", "qcow2", "1M");
+  Patch(cb, 20, Be32(40));
+  ExpectRefused(cb, "QCOW2", "cluster_bits");
+  std::string rt = Create("rt.qcow2", "qcow2", "1M");
+  Patch(rt, 56, Be32(0x7fffffff));
+  ExpectRefused(rt, "QCOW2", "refcount table");
+  // A virtual size the L1 table cannot cover, and one over Ferry's maximum.
+  std::string vs = Create("vs.qcow2", "qcow2", "1M");
+  Patch(vs, 24, Be64(1ull << 62));
+  ExpectRefused(vs, "QCOW2", "does not cover");
+  std::string big = Create("big.qcow2", "qcow2", "64T");
+  ExpectRefused(big, "QCOW2", "exceeds the maximum");
+}
+
+TEST_F(ImageInspectorTest, QemuImgInfoOnAHeaderBombEndsUnderItsLimits) {
+  // Even when handed a bomb the inspector would refuse, qemu-img info runs
+  // under its limits and ends with a clear refusal (here qemu's own).
+  std::string l1 = Create("l1.qcow2", "qcow2", "1M");
+  Patch(l1, 36, Be32(0x10000000));
+  UniqueFd fd(::open(l1.c_str(), O_RDONLY | O_CLOEXEC));
+  ImageFacts facts;
+  facts.format = ImageFormat::kQcow2;
+  facts.virtual_size = kMiB;
+  Status st = CheckWithQemuInfo(fd.get(), &facts, "OSS object b/x", nullptr);
+  EXPECT_EQ(st.reason(), "InvalidImageFormat.Malformed") << st.ToString();
+  EXPECT_EQ(st.message().find(dir_), std::string::npos) << st.message();
+}
+
+TEST_F(ImageInspectorTest, VmdkDescriptorFilesAndExtentsNamingOtherFilesAreRefused) {
+  // A text descriptor whose FLAT extent is a host file.
+  std::string text = Path("text.vmdk");
+  ASSERT_TRUE(WriteFileAtomic(text,
+                              "# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\n"
+                              "createType=\"monolithicFlat\"\nRW 8 FLAT \"/etc/passwd\" 0\n")
+                  .ok());
+  ExpectRefused(text, "VMDK", "descriptor files are not supported");
+  ExpectRefused(text, "", "descriptor files are not supported");
+  // What qemu-img makes for multi-file VMDKs.
+  ExpectRefused(Create("mf.vmdk", "vmdk", "1M", {"-o", "subformat=monolithicFlat"}), "VMDK",
+                "descriptor files are not supported");
+  ExpectRefused(Create("tg.vmdk", "vmdk", "1M", {"-o", "subformat=twoGbMaxExtentSparse"}), "VMDK",
+                "descriptor files are not supported");
+
+  // A sparse (KDMV) file whose embedded descriptor names a host file.
+  std::string sparse = Create("s.vmdk", "vmdk", "1M");
+  std::string desc =
+      "# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\ncreateType=\"monolithicSparse\"\n"
+      "RW 2048 SPARSE \"s.vmdk\"\nRW 2048 FLAT \"/etc/passwd\" 0\n";
+  desc.resize(1024, '\0');
+  Patch(sparse, 512, desc);
+  ExpectRefused(sparse, "VMDK", "extent naming another file");
+  std::string rel = Create("rel.vmdk", "vmdk", "1M");
+  std::string rel_desc =
+      "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicSparse\"\nRW 2048 FLAT \"../x\" 0\n";
+  rel_desc.resize(1024, '\0');
+  Patch(rel, 512, rel_desc);
+  ExpectRefused(rel, "VMDK", "extent naming another file");
+  // A create type other than the two single-file ones, and a parent.
+  std::string flat = Create("ft.vmdk", "vmdk", "1M");
+  std::string flat_desc =
+      "# Disk DescriptorFile\nversion=1\ncreateType=\"twoGbMaxExtentSparse\"\nRW 2048 SPARSE \"a\"\n";
+  flat_desc.resize(1024, '\0');
+  Patch(flat, 512, flat_desc);
+  ExpectRefused(flat, "VMDK", "createType \"twoGbMaxExtentSparse\" is not supported");
+  std::string parent = Create("p.vmdk", "vmdk", "1M");
+  std::string parent_desc =
+      "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicSparse\"\nparentFileNameHint=\"x\"\n"
+      "RW 2048 SPARSE \"p.vmdk\"\n";
+  parent_desc.resize(1024, '\0');
+  Patch(parent, 512, parent_desc);
+  ExpectRefused(parent, "VMDK", "parent file");
+  // A descriptor moved away from sector 1.
+  std::string moved = Create("m.vmdk", "vmdk", "1M");
+  Patch(moved, 28, std::string("\x02\0\0\0\0\0\0\0", 8));
+  ExpectRefused(moved, "VMDK", "not at sector 1");
+}
+
+TEST_F(ImageInspectorTest, DifferencingVhdIsRefused) {
+  for (const std::string sub : {"fixed", "dynamic"}) {
+    std::string path = Create(sub + ".vhd", "vpc", "1M", {"-o", "subformat=" + sub});
+    uint64_t size = std::filesystem::file_size(path);
+    Patch(path, size - 512 + 60, Be32(4));
+    if (sub == "dynamic") Patch(path, 60, Be32(4));
+    ExpectRefused(path, "VHD", "differencing VHD");
+  }
+}
+
+TEST_F(ImageInspectorTest, QedVhdxAndAmbiguousImagesAreRefused) {
+  std::string qed = Create("q.qed", "qed", "1M");
+  ExpectRefused(qed, "", "QED images are not supported");
+  ExpectRefused(qed, "QCOW2", "QED images are not supported");
+  std::string vhdx = Create("x.vhdx", "vhdx", "4M");
+  ExpectRefused(vhdx, "", "VHDX images are not supported");
+  // A qcow2 header with a VHD footer at the end.
+  std::string both = Create("both.qcow2", "qcow2", "1M");
+  uint64_t size = std::filesystem::file_size(both);
+  std::string footer = "conectix";
+  footer.resize(512, '\0');
+  Patch(both, size, footer);
+  ExpectRefused(both, "QCOW2", "more than one format");
+}
+
+// ------------------------------------------------- limited qemu-img runs
+
+TEST(SubprocessLimitsTest, OnlyTheGivenDescriptorIsInheritedAsFd3) {
+  std::string path = ::testing::TempDir() + "/inherit-" + RandomHex(6);
+  ASSERT_TRUE(WriteFileAtomic(path, "inherited bytes").ok());
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd other(::fcntl(fd.get(), F_DUPFD, 50));  // not even O_CLOEXEC
+  ::unlink(path.c_str());  // the child can only reach it through fd 3
+  ProcessOptions opts;
+  opts.inherit_fd = fd.get();
+  Result<ProcessResult> r = RunProcess({"sh", "-c", "cat /proc/self/fd/3; echo; ls /proc/self/fd"}, opts);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->exit_code, 0) << r->stderr_text;
+  EXPECT_EQ(r->stdout_text.rfind("inherited bytes\n", 0), 0u) << r->stdout_text;
+  // 0-2, 3, and the descriptor ls opens for /proc/self/fd itself.
+  std::string listing = r->stdout_text.substr(std::strlen("inherited bytes\n"));
+  listing = "\n" + listing;
+  EXPECT_EQ(listing.find("\n" + std::to_string(other.get()) + "\n"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("\n3\n"), std::string::npos) << listing;
+}
+
+TEST(SubprocessLimitsTest, LimitsAreAppliedInTheChild) {
+  ProcessOptions opts;
+  opts.address_space_bytes = 256ull << 20;
+  opts.cpu_seconds = 7;
+  opts.file_size_bytes = 12345 * 512;
+  Result<ProcessResult> r = RunProcess({"sh", "-c", "ulimit -v; ulimit -t; ulimit -f"}, opts);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->stdout_text, "262144\n7\n12345\n");
+}
+
+TEST(SubprocessLimitsTest, CpuAndFileSizeLimitsKillAndTheDeadlineStops) {
+  ProcessOptions cpu;
+  cpu.cpu_seconds = 1;
+  Result<ProcessResult> spin = RunProcess({"sh", "-c", "while :; do :; done"}, cpu);
+  ASSERT_TRUE(spin.ok());
+  EXPECT_TRUE(spin->exit_code == 128 + SIGXCPU || spin->exit_code == 128 + SIGKILL) << spin->exit_code;
+
+  std::string out = ::testing::TempDir() + "/fsize-" + RandomHex(6);
+  ProcessOptions fsize;
+  fsize.file_size_bytes = 4096;
+  Result<ProcessResult> big = RunProcess({"sh", "-c", "head -c 65536 /dev/zero > " + out}, fsize);
+  ASSERT_TRUE(big.ok());
+  EXPECT_NE(big->exit_code, 0);
+  EXPECT_LE(std::filesystem::file_size(out), 4096u);
+  ::unlink(out.c_str());
+
+  ProcessOptions wall;
+  wall.deadline = std::chrono::milliseconds(200);
+  Result<ProcessResult> slow = RunProcess({"sleep", "30"}, wall);
+  ASSERT_TRUE(slow.ok()) << slow.status().ToString();
+  EXPECT_TRUE(slow->deadline_exceeded);
+  EXPECT_EQ(slow->exit_code, 128 + SIGKILL);
+}
+
+TEST_F(ImageInspectorTest, ConvertThroughTheDescriptorReadsTheInodeNotThePath) {
+  // After the name is replaced by a qcow2 naming a host file, the convert
+  // still reads the inode that was opened (and inspected).
+  std::string path = Create("a.qcow2", "qcow2", "1M");
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  Result<ImageFacts> facts = Check(path, "QCOW2");
+  ASSERT_TRUE(facts.ok());
+  std::string evil = Create("evil.qcow2", "qcow2", "1M", {"-u", "-b", secret_, "-F", "raw"});
+  ASSERT_EQ(::rename(evil.c_str(), path.c_str()), 0);
+  std::string out = Path("out.raw");
+  Status st = ConvertImageFd(fd.get(), *facts, out, "raw", "OSS object b/x", "InvalidImageFormat.Malformed", nullptr);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Result<std::string> bytes = ReadFileToString(out);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, std::string(kMiB, '\0'));
+}
+
+TEST_F(ImageInspectorTest, ConvertPinsTheQcow2BackingFileToNull) {
+  // Belt and braces: a qcow2 with a backing file that somehow reached
+  // conversion still reads nothing from the host file.
+  std::string path = Create("b.qcow2", "qcow2", "1M", {"-u", "-b", secret_, "-F", "raw"});
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ImageFacts facts;
+  facts.format = ImageFormat::kQcow2;
+  facts.virtual_size = kMiB;
+  std::string out = Path("out.raw");
+  Status st = ConvertImageFd(fd.get(), facts, out, "raw", "OSS object b/x", "InvalidImageFormat.Malformed", nullptr);
+  if (st.ok()) {
+    Result<std::string> bytes = ReadFileToString(out);
+    ASSERT_TRUE(bytes.ok());
+    EXPECT_EQ(bytes->find('S'), std::string::npos) << "host file bytes were read";
+  }
+  // And qemu-img info, the second opinion, sees the backing file.
+  Status info = CheckWithQemuInfo(fd.get(), &facts, "OSS object b/x", nullptr);
+  EXPECT_NE(info.message().find("backing file"), std::string::npos) << info.ToString();
+}
+
+}  // namespace
+}  // namespace ferry
