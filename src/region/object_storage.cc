@@ -68,14 +68,13 @@ class FileUploadSession final : public UploadSession {
       return InvalidArgument("InvalidParameter", "upload offset " + std::to_string(offset) + " + " +
                                                      std::to_string(data.size()) + " bytes overflows");
     }
+    RETURN_IF_ERROR(ObjectStorage::CheckObjectSize(offset + data.size(), "offset + part length"));
     return PwriteFull(fd_.get(), data.data(), data.size(), offset, data_path_);
   }
 
   Status Complete(uint64_t size) override {
     if (!fd_.valid()) return FailedPrecondition("", "upload of " + object_ + " is already closed");
-    if (size > static_cast<uint64_t>(INT64_MAX)) {
-      return InvalidArgument("InvalidParameter", "object size " + std::to_string(size) + " is too large");
-    }
+    RETURN_IF_ERROR(ObjectStorage::CheckObjectSize(size, "size"));
     struct stat st {};
     if (::fstat(fd_.get(), &st) != 0) return ErrnoStatus("stat", data_path_, errno);
     if (static_cast<uint64_t>(st.st_size) > size) {
@@ -107,6 +106,13 @@ class FileUploadSession final : public UploadSession {
 
 ObjectStorage::ObjectStorage(std::string root_dir, std::string root_account_id)
     : root_(std::move(root_dir)), root_account_id_(std::move(root_account_id)) {}
+
+Status ObjectStorage::CheckObjectSize(uint64_t bytes, const std::string& what) {
+  if (bytes <= kMaxObjectBytes) return Status::Ok();
+  return InvalidArgument("InvalidParameter", "The specified " + what + " " + std::to_string(bytes) +
+                                                 " exceeds the maximum object size of " +
+                                                 std::to_string(kMaxObjectBytes) + " bytes (48.8 TiB).");
+}
 
 Status ObjectStorage::ValidateBucketName(const std::string& bucket) {
   bool ok = bucket.size() >= 3 && bucket.size() <= 63 && bucket.front() != '-' && bucket.back() != '-';
