@@ -101,6 +101,10 @@ struct TaskRecord {
   bool cancel_requested = false;
   UnixSeconds creation_time = 0;
   UnixSeconds finished_time = 0;  // 0 while running
+  // Runs started and not ended by the task itself: counted durably before
+  // each run, given back when a shutdown stops it. A task the process died
+  // under N times is quarantined (region_tasks.cc).
+  int attempts = 0;
 };
 
 struct ImageQuery {

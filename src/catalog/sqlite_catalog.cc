@@ -103,6 +103,11 @@ CREATE TABLE copy_leases (
   creation_time INTEGER NOT NULL
 );
 )sql",
+    // Version 3: task attempts (catalog.h TaskRecord::attempts), for the
+    // quarantine of tasks that stop the server.
+    R"sql(
+ALTER TABLE tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 // Column lists, in the order the Values/Decode functions below use. The
@@ -138,7 +143,8 @@ constexpr size_t kSnapshotColumnsWithoutManifest = std::size(kSnapshotColumns) -
 
 constexpr const char* kTaskColumns[] = {
     "task_id", "account_id", "action",        "status",           "progress",      "resource_id",
-    "params",  "error_code", "error_message", "cancel_requested", "creation_time", "finished_time"};
+    "params",  "error_code", "error_message", "cancel_requested", "creation_time", "finished_time",
+    "attempts"};
 
 // Manifests can be megabytes each; a batch bounds memory and lock hold time.
 constexpr int64_t kManifestBatch = 16;
@@ -408,7 +414,8 @@ std::vector<SqlValue> TaskValues(const TaskRecord& r) {
                                r.error_message,
                                int64_t{r.cancel_requested},
                                int64_t{r.creation_time},
-                               int64_t{r.finished_time}};
+                               int64_t{r.finished_time},
+                               int64_t{r.attempts}};
 }
 
 Result<TaskRecord> DecodeTask(const SqliteStatement& s) {
@@ -425,6 +432,7 @@ Result<TaskRecord> DecodeTask(const SqliteStatement& s) {
   r.cancel_requested = s.ColumnInt(9) != 0;
   r.creation_time = s.ColumnInt(10);
   r.finished_time = s.ColumnInt(11);
+  r.attempts = static_cast<int>(s.ColumnInt(12));
   return r;
 }
 

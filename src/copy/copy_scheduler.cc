@@ -14,6 +14,10 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
+#include "common/catch_all.h"
+
 namespace ferry {
 
 // Design. A pool of worker threads, grown to the largest limit ever set and
@@ -210,8 +214,13 @@ struct CopyScheduler::Impl {
       const std::string job_id = entry->job.job_id;
       lock.unlock();
 
-      if (entry->job.on_start) entry->job.on_start();
-      Status status = RunGuarded(*entry);
+      // A job's exception must not cross into the scheduler (it would end
+      // the process on a worker thread): it becomes the job's failure.
+      const std::string what = "copy job " + job_id;
+      Status status = CatchAll(what, [&] {
+        if (entry->job.on_start) entry->job.on_start();
+      });
+      if (status.ok()) status = CatchAll(what, [&] { return entry->job.run(entry->cancel); });
 
       lock.lock();
       auto it = jobs_.find(job_id);
@@ -224,21 +233,12 @@ struct CopyScheduler::Impl {
       // This worker is busy in on_done; another idle one may take the slot.
       work_cv_.notify_one();
 
-      if (finished->job.on_done) finished->job.on_done(status);
+      if (finished->job.on_done) {
+        Status done = CatchAll(what + " on completion", [&] { finished->job.on_done(status); });
+        if (!done.ok()) spdlog::error("copy scheduler: {}", done.ToString());
+      }
       finished.reset();
       lock.lock();
-    }
-  }
-
-  // A job's exception must not cross into the scheduler (it would end the
-  // process on a worker thread), so it becomes the job's failure.
-  static Status RunGuarded(Entry& entry) {
-    try {
-      return entry.job.run(entry.cancel);
-    } catch (const std::exception& e) {
-      return Internal("copy job " + entry.job.job_id + " threw: " + e.what());
-    } catch (...) {
-      return Internal("copy job " + entry.job.job_id + " threw a non-standard exception");
     }
   }
 

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/catch_all.h"
 #include "common/hash.h"
 #include "store/chunk_format.h"
 
@@ -206,6 +207,11 @@ Result<PullResult> Puller::Run() {
     if (warm.joinable()) warm.join();
     ASSIGN_OR_RETURN(manifest, std::move(fetched));
   }
+  if (options_.max_logical_size != 0 && manifest.logical_size > options_.max_logical_size) {
+    return InvalidArgument("InvalidParameter", what_ + ": a disk of " + std::to_string(manifest.logical_size) +
+                                                   " bytes exceeds the maximum of " +
+                                                   std::to_string(options_.max_logical_size) + " bytes");
+  }
   PlanChunks(manifest);
   rate_ready_ = clock_.Now();
   rate_samples_.emplace_back(clock_.Now(), 0);
@@ -293,9 +299,7 @@ Result<Manifest> Puller::FetchManifest() {
 
 void Puller::PlanChunks(const Manifest& m) {
   std::unordered_map<ChunkId, size_t, ChunkIdHash> index;
-  for (uint64_t i = 0; i < m.entries.size(); ++i) {
-    const ChunkEntry& e = m.entries[i];
-    if (e.zero) continue;
+  m.ForEachData([&](uint64_t i, const ChunkEntry& e) {
     ++progress_.chunks_total;
     progress_.bytes_total += e.length;
     auto [it, inserted] = index.try_emplace(e.id, wanted_.size());
@@ -303,7 +307,7 @@ void Puller::PlanChunks(const Manifest& m) {
     WantedChunk& c = wanted_[it->second];
     ++c.entries;
     c.bytes += e.length;
-  }
+  });
 }
 
 void Puller::Worker(uint64_t seed) {
@@ -316,7 +320,8 @@ void Puller::Worker(uint64_t seed) {
       Fail(Cancelled(what_ + " cancelled before " + ChunkWhat(wanted_[k])));
       break;
     }
-    Status st = PullChunk(wanted_[k], backoff);
+    // A worker thread must not end the process: a throw fails the pull.
+    Status st = CatchAll("copy", [&] { return PullChunk(wanted_[k], backoff); });
     if (!st.ok()) {
       Fail(std::move(st));
       break;

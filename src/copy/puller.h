@@ -77,6 +77,9 @@ struct PullOptions {
   // asking for it first. It is validated like a fetched one; the caller
   // checks its content digest against the source's, as for a fetched one.
   const Manifest* manifest = nullptr;
+  // A manifest (fetched or given) of more bytes than this is refused
+  // (InvalidParameter) before any chunk is fetched; 0 = no limit.
+  uint64_t max_logical_size = 0;
 };
 
 struct PullResult {

@@ -77,6 +77,7 @@ class FileUploadSession final : public UploadSession {
       return InvalidArgument("InvalidParameter", "upload offset " + std::to_string(offset) + " + " +
                                                      std::to_string(data.size()) + " bytes overflows");
     }
+    RETURN_IF_ERROR(ObjectStorage::CheckObjectSize(offset + data.size(), "offset + part length"));
     FileLock lock(fd_.get(), LOCK_SH);
     RETURN_IF_ERROR(CheckStillPending());
     return PwriteFull(fd_.get(), data.data(), data.size(), offset, data_path_);
@@ -84,9 +85,7 @@ class FileUploadSession final : public UploadSession {
 
   Status Complete(uint64_t size) override {
     if (!fd_.valid()) return FailedPrecondition("", "upload of " + object_ + " is already closed");
-    if (size > static_cast<uint64_t>(INT64_MAX)) {
-      return InvalidArgument("InvalidParameter", "object size " + std::to_string(size) + " is too large");
-    }
+    RETURN_IF_ERROR(ObjectStorage::CheckObjectSize(size, "size"));
     FileLock lock(fd_.get(), LOCK_EX);
     RETURN_IF_ERROR(CheckStillPending());
     struct stat st {};
@@ -158,6 +157,13 @@ class FileUploadSession final : public UploadSession {
 
 ObjectStorage::ObjectStorage(std::string root_dir, std::string root_account_id)
     : root_(std::move(root_dir)), root_account_id_(std::move(root_account_id)) {}
+
+Status ObjectStorage::CheckObjectSize(uint64_t bytes, const std::string& what) {
+  if (bytes <= kMaxObjectBytes) return Status::Ok();
+  return InvalidArgument("InvalidParameter", "The specified " + what + " " + std::to_string(bytes) +
+                                                 " exceeds the maximum object size of " +
+                                                 std::to_string(kMaxObjectBytes) + " bytes (48.8 TiB).");
+}
 
 Status ObjectStorage::ValidateBucketName(const std::string& bucket) {
   bool ok = bucket.size() >= 3 && bucket.size() <= 63 && bucket.front() != '-' && bucket.back() != '-';

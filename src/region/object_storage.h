@@ -39,6 +39,14 @@ class UploadSession {
 
 class ObjectStorage {
  public:
+  // The largest object, as OSS bounds it: 10,000 parts of 5 GiB (48.8 TiB).
+  // Upload offsets, part ends and declared sizes beyond it are refused
+  // (InvalidParameter) before anything is written.
+  static constexpr uint64_t kMaxObjectBytes = uint64_t{10000} * (uint64_t{5} << 30);
+  // Refuses an object size (or a part's end) beyond kMaxObjectBytes, naming
+  // `what` ("size", "offset + part length").
+  static Status CheckObjectSize(uint64_t bytes, const std::string& what);
+
   // `root_account_id` owns buckets that have no owner file.
   ObjectStorage(std::string root_dir, std::string root_account_id);
 

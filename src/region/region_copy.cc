@@ -463,7 +463,7 @@ std::vector<Manifest> RegionImpl::SentManifests(const CopyTarget& t) const {
     Status bad;
     if (!m.ok()) {
       bad = m.status();
-    } else if (ToHex(m->ContentDigest()) != s.content_digest) {
+    } else if (!m->HasContentDigest(s.content_digest)) {
       bad = DataLoss("content digest " + ToHex(m->ContentDigest()) + ", the source recorded " + s.content_digest);
     }
     if (!bad.ok()) {
@@ -483,7 +483,14 @@ Status RegionImpl::SubmitCopy(const TaskRecord& task, bool resumed, std::vector<
   job.job_id = task.resource_id;
   job.account_id = task.account_id;
   job.run = [this, task, resumed, sent = std::make_shared<const std::vector<Manifest>>(std::move(sent))](
-                const std::atomic<bool>& cancel) { return RunCopy(task, resumed, *sent, cancel); };
+                const std::atomic<bool>& cancel) {
+    // Counted before the run, like every task; a copy the process died
+    // under too often fails here (quarantined) instead of running.
+    RETURN_IF_ERROR(BeginAttempt(task.task_id));
+    Status st = RunCopy(task, resumed, *sent, cancel);
+    if (!st.ok() && stopping()) EndAttempt(task.task_id);
+    return st;
+  };
   job.on_start = [this, id = task.resource_id] { StartCopy(id); };
   job.on_done = [this, task](const Status& st) { FinishCopy(task, st); };
   return copies_->Submit(std::move(job));
@@ -589,6 +596,7 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vect
     opts.cancel = &cancel;
     if (hooks_.copy_sleep) opts.sleep = hooks_.copy_sleep;
     if (sent.size() == n) opts.manifest = &sent[i];
+    opts.max_logical_size = kMaxDiskBytes;
     opts.progress = [this, &task, &count, i, n](const PullProgress& p) {
       count(p.chunks_fetched, p.wire_bytes);
       double part =
@@ -609,7 +617,7 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vect
     ASSIGN_OR_RETURN(PullResult pulled, PullSnapshot(*source, params.source_region_id,
                                                      params.source_snapshot_ids[i], *store_, opts));
     std::string digest = ToHex(pulled.manifest.ContentDigest());
-    if (!params.source_digests[i].empty() && digest != params.source_digests[i]) {
+    if (!params.source_digests[i].empty() && !pulled.manifest.HasContentDigest(params.source_digests[i])) {
       return DataLoss("snapshot " + params.source_snapshot_ids[i] + " copied from " +
                       params.source_region_id + " has content digest " + digest + ", the source recorded " +
                       params.source_digests[i]);

@@ -85,6 +85,14 @@ struct RegionHooks {
 
 class RegionImpl final : public Region {
  public:
+  // A task the process died under this many times is quarantined: it ends
+  // Failed instead of running again (BeginAttempt).
+  static constexpr int kTaskQuarantineAttempts = 3;
+  // The largest disk an image may have: 32768 GiB, the largest ECS disk
+  // (DiskDeviceMapping.N.Size). Imports and copies beyond it are refused
+  // (InvalidParameter) before anything is allocated for them.
+  static constexpr uint64_t kMaxDiskBytes = uint64_t{32768} << 30;
+
   static Result<std::unique_ptr<RegionImpl>> Open(const RegionConfig& config, const Clock& clock,
                                                   RegionHooks hooks = {});
   ~RegionImpl() override;
@@ -149,6 +157,12 @@ class RegionImpl final : public Region {
   bool stopping();
 
   void RunTask(const std::string& task_id, TaskControl& control);
+  // Counts a run of the task durably before it starts; refuses (kInternal,
+  // "... quarantined") a task the process already died under
+  // kTaskQuarantineAttempts times. EndAttempt gives the count back when a
+  // shutdown, not a crash, stops the run.
+  Status BeginAttempt(const std::string& task_id);
+  void EndAttempt(const std::string& task_id);
   Status RunImport(const TaskRecord& task, TaskControl& control);
   Status RunExport(const TaskRecord& task, TaskControl& control);
   void FinishCancelled(const TaskRecord& task);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "common/catch_all.h"
 #include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/ids.h"
@@ -144,7 +145,14 @@ void RegionImpl::WorkerLoop() {
       queue_.pop_front();
       control = controls_[task_id];
     }
-    RunTask(task_id, *control);
+    // Whatever escapes a task (std::bad_alloc included) fails the task, not
+    // the process.
+    Status thrown = CatchAll("task " + task_id, [&] { RunTask(task_id, *control); });
+    if (!thrown.ok()) {
+      spdlog::error("region {}: {}", config_.region_id, thrown.ToString());
+      Result<TaskRecord> task = catalog_->GetTask(task_id);
+      if (task.ok() && task->status == "Processing") FinishFailed(*task, thrown);
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       controls_.erase(task_id);
@@ -163,7 +171,7 @@ void RegionImpl::GcLoop() {
       gc_requested_ = false;
     }
     GcStats stats;
-    Status st = CollectGarbage(&stats);
+    Status st = CatchAll("garbage collection", [&] { return CollectGarbage(&stats); });
     if (!st.ok()) {
       spdlog::warn("region {}: garbage collection failed: {}", config_.region_id, st.ToString());
     } else if (stats.chunks_deleted > 0) {
@@ -209,6 +217,10 @@ void RegionImpl::RunTask(const std::string& task_id, TaskControl& control) {
   Status st;
   if (control.cancel) {
     st = Cancelled("task " + task_id + " was cancelled before it started");
+  } else if (Status begun = BeginAttempt(task_id); !begun.ok()) {
+    spdlog::error("region {}: task {} not run: {}", config_.region_id, task_id, begun.ToString());
+    FinishFailed(task, begun);
+    return;
   } else if (task.action == "ImportImage") {
     st = RunImport(task, control);
   } else if (task.action == "ExportImage") {
@@ -230,9 +242,36 @@ void RegionImpl::RunTask(const std::string& task_id, TaskControl& control) {
   } else if (control.stop) {
     spdlog::info("region {}: task {} stopped by shutdown; it resumes on the next start", config_.region_id,
                  task_id);
+    EndAttempt(task_id);
   } else {
     spdlog::warn("region {}: task {} failed: {}", config_.region_id, task_id, st.ToString());
     FinishFailed(task, st);
+  }
+}
+
+Status RegionImpl::BeginAttempt(const std::string& task_id) {
+  // Committed before the run starts: if the run takes the process down, the
+  // next start finds the count one higher.
+  return catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord task, catalog_->GetTask(task_id));
+    if (task.attempts >= kTaskQuarantineAttempts) {
+      return Internal("the task stopped the server " + std::to_string(task.attempts) +
+                      " times; quarantined (it is not run again)");
+    }
+    ++task.attempts;
+    return catalog_->UpdateTask(task);
+  });
+}
+
+void RegionImpl::EndAttempt(const std::string& task_id) {
+  Status st = catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord task, catalog_->GetTask(task_id));
+    if (task.attempts == 0) return Status::Ok();
+    --task.attempts;
+    return catalog_->UpdateTask(task);
+  });
+  if (!st.ok()) {
+    spdlog::warn("region {}: task {}: giving back its attempt: {}", config_.region_id, task_id, st.ToString());
   }
 }
 
@@ -275,6 +314,14 @@ Result<Manifest> RegionImpl::Ingest(const std::string& task_id, int raw_fd, cons
     lease.Pin(id);
     if (hooks_.after_chunk_pinned) hooks_.after_chunk_pinned(task_id, id);
   };
+  // The virtual size is bounded before the ingest allocates anything for it
+  // (a 4 EiB qcow2 converts to a 4 EiB sparse raw file on some file systems).
+  struct stat st {};
+  if (::stat(raw_path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxDiskBytes) {
+    return InvalidArgument("InvalidParameter", "the disk image has a virtual size of " +
+                                                   std::to_string(st.st_size) + " bytes, more than the maximum " +
+                                                   std::to_string(kMaxDiskBytes) + " bytes (32768 GiB)");
+  }
   IngestStats stats;
   Result<Manifest> m = IngestRawFd(raw_fd, label, *store_, opts, &stats);
   metrics_.bytes_imported += stats.bytes_read;
@@ -626,13 +673,12 @@ Status RegionImpl::Fsck(FsckReport* report) {
                                    ": manifest does not decode: " + m.status().ToString());
           return Status::Ok();
         }
-        for (size_t i = 0; i < m->entries.size(); ++i) {
-          const ChunkEntry& e = m->entries[i];
-          if (e.zero || present.count(e.id) != 0) continue;
+        m->ForEachData([&](uint64_t i, const ChunkEntry& e) {
+          if (present.count(e.id) != 0) return;
           local.problems.push_back("snapshot " + snapshot_id + ": chunk " + ToHex(e.id) + " (index " +
-                                   std::to_string(i) + ", offset " +
-                                   std::to_string(static_cast<uint64_t>(i) * m->chunk_size) + ") is missing");
-        }
+                                   std::to_string(i) + ", offset " + std::to_string(i * m->chunk_size) +
+                                   ") is missing");
+        });
         return Status::Ok();
       }));
   if (report != nullptr) *report = std::move(local);

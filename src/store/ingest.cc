@@ -15,6 +15,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/catch_all.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
 
@@ -77,14 +78,20 @@ class IngestPipeline {
  public:
   struct Task {
     uint64_t index = 0;
+    size_t slot = 0;  // position in the list of chunks with data
     uint8_t* buf = nullptr;
     uint32_t length = 0;
     uint64_t extent_bytes = 0;  // bytes of the chunk inside data extents (progress)
     ChunkId id{};               // set by the hash stage
   };
 
-  IngestPipeline(ChunkStore& store, const IngestOptions& opts, Manifest* m)
-      : store_(store), opts_(opts), manifest_(*m), max_buffers_(std::max(1u, opts.max_in_flight)) {}
+  // `slots` is the number of chunks that will be submitted.
+  IngestPipeline(ChunkStore& store, const IngestOptions& opts, size_t slots)
+      : store_(store),
+        opts_(opts),
+        ids_(slots),
+        is_data_(slots, 0),
+        max_buffers_(std::max(1u, opts.max_in_flight)) {}
 
   // Starts the workers; on failure the pipeline is failed and the workers
   // already started still drain it.
@@ -183,6 +190,9 @@ class IngestPipeline {
   }
 
   uint64_t zero() const { return zero_; }
+  // After Join: whether the chunk submitted in `slot` holds data, and its id.
+  bool is_data(size_t slot) const { return is_data_[slot] != 0; }
+  const ChunkId& id(size_t slot) const { return ids_[slot]; }
   uint64_t stored() const { return stored_; }
   uint64_t deduped() const { return deduped_; }
 
@@ -239,7 +249,9 @@ class IngestPipeline {
         if (IsCancelled(opts_.cancel)) {
           st = Cancelled("ingest cancelled before " + ChunkWhere(t.index, opts_.chunk_size));
         } else {
-          st = Hash(&t, &out);
+          // A worker thread must not end the process: whatever a chunk
+          // throws fails the ingest.
+          st = CatchAll("ingest", [&] { return Hash(&t, &out); });
         }
       }
 
@@ -267,7 +279,7 @@ class IngestPipeline {
 
       Outcome out = Outcome::kSkipped;
       Status st;
-      if (!skip) st = Put(t, &out);
+      if (!skip) st = CatchAll("ingest", [&] { return Put(t, &out); });
 
       lock.lock();
       if (!st.ok()) FailLocked(std::move(st));
@@ -309,16 +321,16 @@ class IngestPipeline {
     return Status::Ok();
   }
 
-  // Each task owns a distinct entry, so no lock is needed.
+  // Each task owns a distinct slot, so no lock is needed.
   void SetData(const Task& t) {
-    ChunkEntry& e = manifest_.entries[t.index];
-    e.zero = false;
-    e.id = t.id;
+    is_data_[t.slot] = 1;
+    ids_[t.slot] = t.id;
   }
 
   ChunkStore& store_;
   const IngestOptions& opts_;
-  Manifest& manifest_;
+  std::vector<ChunkId> ids_;      // per slot, set by SetData
+  std::vector<uint8_t> is_data_;  // per slot (not vector<bool>: slots are written concurrently)
   const unsigned max_buffers_;
   std::vector<std::thread> threads_;  // touched by the calling thread only
   std::mutex pin_mu_;                 // serializes opts_.pin
@@ -426,13 +438,13 @@ Result<Manifest> IngestRawFd(int fd, const std::string& path, ChunkStore& store,
   for (const Extent& e : extents) total += e.length;
   const std::vector<uint64_t> chunks = ChunksWithData(extents, opts.chunk_size);
 
-  Manifest m = Manifest::Empty(size, opts.chunk_size);
-  IngestPipeline pipeline(store, opts, &m);
+  IngestPipeline pipeline(store, opts, chunks.size());
   pipeline.Start();
 
   uint64_t bytes_read = 0;
   size_t ext_cursor = 0;
-  for (uint64_t index : chunks) {
+  for (size_t slot = 0; slot < chunks.size(); ++slot) {
+    const uint64_t index = chunks[slot];
     if (IsCancelled(opts.cancel)) {
       pipeline.Fail(Cancelled("ingest " + path + " cancelled before " + ChunkWhere(index, opts.chunk_size)));
       break;
@@ -448,7 +460,7 @@ Result<Manifest> IngestRawFd(int fd, const std::string& path, ChunkStore& store,
       break;
     }
     pipeline.Submit(
-        {index, buf, static_cast<uint32_t>(end - start), ExtentBytesIn(extents, ext_cursor, start, end)});
+        {index, slot, buf, static_cast<uint32_t>(end - start), ExtentBytesIn(extents, ext_cursor, start, end)});
     if (opts.progress) opts.progress(pipeline.done_bytes(), total);
   }
   pipeline.Close();
@@ -464,10 +476,22 @@ Result<Manifest> IngestRawFd(int fd, const std::string& path, ChunkStore& store,
     return result.WithContext("ingest " + path);
   }
   RETURN_IF_ERROR(store.Sync().WithContext("ingest " + path + ": sync chunk store"));
+  // Only chunks with data were read; everything between them is a hole run.
+  ManifestBuilder builder(size, opts.chunk_size);
+  for (size_t slot = 0; slot < chunks.size(); ++slot) {
+    builder.AddHolesUntil(chunks[slot]);
+    if (pipeline.is_data(slot)) {
+      builder.AddData(pipeline.id(slot));
+    } else {
+      builder.AddHole();
+    }
+  }
+  Manifest m = builder.Finish();
   if (stats != nullptr) {
+    const uint64_t chunks_total = Manifest::ChunksFor(size, opts.chunk_size);
     stats->bytes_read = bytes_read;
-    stats->chunks_total = m.entries.size();
-    stats->chunks_zero = m.entries.size() - chunks.size() + pipeline.zero();
+    stats->chunks_total = chunks_total;
+    stats->chunks_zero = chunks_total - chunks.size() + pipeline.zero();
     stats->chunks_stored = pipeline.stored();
     stats->chunks_deduped = pipeline.deduped();
   }
@@ -492,10 +516,8 @@ Status MaterializeRawFile(const Manifest& m, ChunkStore& store, const std::strin
     return fail(ErrnoStatus("truncate", tmp + " to " + std::to_string(m.logical_size), errno));
   }
 
-  std::vector<uint64_t> data_chunks;
-  for (uint64_t i = 0; i < m.entries.size(); ++i) {
-    if (!m.entries[i].zero) data_chunks.push_back(i);
-  }
+  std::vector<std::pair<uint64_t, const ChunkEntry*>> data_chunks;  // (chunk index, entry)
+  m.ForEachData([&](uint64_t index, const ChunkEntry& e) { data_chunks.emplace_back(index, &e); });
   const uint64_t total = m.DataBytes();
 
   std::mutex mu;
@@ -520,8 +542,8 @@ Status MaterializeRawFile(const Manifest& m, ChunkStore& store, const std::strin
       if (stop.load()) break;
       size_t k = next.fetch_add(1);
       if (k >= data_chunks.size()) break;
-      uint64_t i = data_chunks[k];
-      const ChunkEntry& e = m.entries[i];
+      const uint64_t i = data_chunks[k].first;
+      const ChunkEntry& e = *data_chunks[k].second;
       if (IsCancelled(opts.cancel)) {
         record(Cancelled("materialize " + path + " cancelled before " + ChunkWhere(i, m.chunk_size)), 0);
         break;
@@ -559,9 +581,18 @@ Status MaterializeRawFile(const Manifest& m, ChunkStore& store, const std::strin
     std::lock_guard<std::mutex> lock(mu);
     running = kMaterializeThreads;
   }
+  // Whatever a worker throws fails the materialize, not the process.
+  auto guarded_worker = [&] {
+    Status thrown = CatchAll("materialize", worker);
+    if (thrown.ok()) return;
+    record(std::move(thrown), 0);
+    std::lock_guard<std::mutex> lock(mu);
+    --running;
+    cv.notify_all();
+  };
   for (unsigned t = 0; t < kMaterializeThreads; ++t) {
     try {
-      threads.emplace_back(worker);
+      threads.emplace_back(guarded_worker);
     } catch (const std::system_error& e) {
       record(Internal(std::string("materialize: cannot start worker thread: ") + e.what()), 0);
       std::lock_guard<std::mutex> lock(mu);

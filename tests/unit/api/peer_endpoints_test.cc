@@ -99,7 +99,7 @@ class PeerEndpointsTest : public ::testing::Test {
     for (size_t i = 0; i < chunk_.size(); ++i) chunk_[i] = static_cast<uint8_t>(i / 1000);
     chunk_id_ = Sha256::Of(std::span<const uint8_t>(chunk_));
     region_.chunks[ToHex(chunk_id_)] = chunk_;
-    manifest_ = Manifest::Empty(2 * (256 << 10), 256 << 10);
+    manifest_ = Manifest::OneEntryPerChunk(2 * (256 << 10), 256 << 10);
     manifest_.entries[1] = ChunkEntry{false, chunk_id_, 256 << 10};
     region_.manifests["s-committed"] = EncodeManifest(manifest_);
   }

@@ -534,6 +534,7 @@ TEST_F(SqliteCatalogTest, TaskRoundTripsEveryField) {
   in.error_message = "bucket gone";
   in.cancel_requested = true;
   in.finished_time = 900;
+  in.attempts = 2;
   ASSERT_TRUE(catalog_->InsertTask(in).ok());
   auto out = catalog_->GetTask("t-1");
   ASSERT_TRUE(out.ok()) << out.status().ToString();
@@ -549,6 +550,7 @@ TEST_F(SqliteCatalogTest, TaskRoundTripsEveryField) {
   EXPECT_EQ(out->cancel_requested, in.cancel_requested);
   EXPECT_EQ(out->creation_time, in.creation_time);
   EXPECT_EQ(out->finished_time, in.finished_time);
+  EXPECT_EQ(out->attempts, 2);
 
   in.cancel_requested = false;
   in.status = "Finished";
@@ -720,6 +722,26 @@ TEST_F(SqliteCatalogTest, DataSurvivesReopen) {
   // The uniqueness index came back with the file.
   EXPECT_EQ(catalog_->InsertImage(Image("m-2", FullImage().account_id, "web-server")).reason(),
             "InvalidImageName.Duplicated");
+}
+
+TEST_F(SqliteCatalogTest, TasksOfASchemaWithoutAttemptsAreMigratedWithZero) {
+  ASSERT_TRUE(catalog_->InsertTask(Task("t-1", "Processing", 1)).ok());
+  catalog_.reset();
+  {
+    // Back to schema version 2, as a catalog written before task attempts.
+    auto db = SqliteDb::Open(path_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("ALTER TABLE tasks DROP COLUMN attempts").ok());
+    ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 2").ok());
+  }
+  Reopen();
+  Result<TaskRecord> t = catalog_->GetTask("t-1");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->status, "Processing");
+  EXPECT_EQ(t->attempts, 0);
+  t->attempts = 1;
+  ASSERT_TRUE(catalog_->UpdateTask(*t).ok());
+  EXPECT_EQ(catalog_->GetTask("t-1")->attempts, 1);
 }
 
 TEST_F(SqliteCatalogTest, RefusesSchemaFromTheFuture) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -412,6 +413,30 @@ TEST(CopySchedulerTest, FailureOfAJobReachesOnDone) {
   EXPECT_EQ(thrown.code(), Code::kInternal);
   EXPECT_NE(thrown.message().find("peer parser exploded"), std::string::npos);
   EXPECT_NE(thrown.message().find("m-2"), std::string::npos);
+}
+
+TEST(CopySchedulerTest, OutOfMemoryInAJobOrItsCallbacksDoesNotStopTheScheduler) {
+  Recorder rec;
+  CopyScheduler scheduler(1);
+  CopyJob oom = rec.Job("m-1", "A");
+  oom.run = [](const std::atomic<bool>&) -> Status { throw std::bad_alloc(); };
+  ASSERT_TRUE(scheduler.Submit(std::move(oom)).ok());
+  // on_done throwing must not take the worker down either: m-3 still runs.
+  CopyJob bad_done = rec.Job("m-2", "A");
+  auto record = bad_done.on_done;
+  bad_done.on_done = [record](const Status& st) {
+    record(st);
+    throw std::runtime_error("callback exploded");
+  };
+  ASSERT_TRUE(scheduler.Submit(std::move(bad_done)).ok());
+  ASSERT_TRUE(scheduler.Submit(rec.Job("m-3", "A")).ok());
+
+  ASSERT_TRUE(rec.WaitDone(3));
+  const Status oom_status = rec.done().at("m-1");
+  EXPECT_EQ(oom_status.code(), Code::kInternal);
+  EXPECT_NE(oom_status.message().find("out of memory"), std::string::npos) << oom_status.message();
+  EXPECT_TRUE(rec.done().at("m-2").ok());
+  EXPECT_TRUE(rec.done().at("m-3").ok());
 }
 
 TEST(CopySchedulerTest, CallbacksMayCallBackIntoTheScheduler) {

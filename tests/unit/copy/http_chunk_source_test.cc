@@ -47,7 +47,7 @@ class PeerData {
       chunks_[ToHex(IdOf(chunk))] = chunk;
       ids.push_back(IdOf(chunk));
     }
-    manifest = Manifest::Empty(3 * 65536, 65536);
+    manifest = Manifest::OneEntryPerChunk(3 * 65536, 65536);
     manifest.entries[0] = ChunkEntry{false, ids[0], 65536};
     manifest.entries[2] = ChunkEntry{false, ids[1], 65536};
   }

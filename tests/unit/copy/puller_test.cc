@@ -122,7 +122,7 @@ class PullTest : public ::testing::Test {
   // A snapshot with one chunk per seed, seed 0 meaning a hole, served by
   // source_. Returns the manifest; chunk bytes are kept in bytes_.
   Manifest Snapshot(const std::vector<uint64_t>& seeds) {
-    Manifest m = Manifest::Empty(uint64_t{kChunk} * seeds.size(), kChunk);
+    Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * seeds.size(), kChunk);
     for (size_t i = 0; i < seeds.size(); ++i) {
       if (seeds[i] == 0) continue;
       std::vector<uint8_t> bytes = RandomBytes(kChunk, seeds[i]);
@@ -599,7 +599,7 @@ TEST_F(PullTest, PullReportsProgressOnTheCallingThreadEndingComplete) {
 TEST_F(PullTest, PullRateLimitSleepsForTheWireBytes) {
   // 10 chunks of 50000 wire bytes at 100000 B/s: 5 s of traffic, and the
   // limiter makes every fetch but the first wait for the one before.
-  Manifest m = Manifest::Empty(uint64_t{kChunk} * 10, kChunk);
+  Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * 10, kChunk);
   for (size_t i = 0; i < 10; ++i) {
     m.entries[i].zero = false;
     m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, 1500 + i), 50000);
@@ -620,7 +620,7 @@ TEST_F(PullTest, PullWaitsForTheLinkItShares) {
   // The same 10 chunks under a link cap instead of a per-copy cap, on a link
   // another copy has just used for 300000 bytes: this pull first waits for
   // that debt (3 s), then pays for 9 of its own 10 chunks (4.5 s).
-  Manifest m = Manifest::Empty(uint64_t{kChunk} * 10, kChunk);
+  Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * 10, kChunk);
   for (size_t i = 0; i < 10; ++i) {
     m.entries[i].zero = false;
     m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, 1700 + i), 50000);

@@ -158,6 +158,25 @@ TEST_F(ObjectStorageTest, CompleteRefusesDataBeyondTheDeclaredSize) {
   EXPECT_FALSE((*up)->Complete(4).ok());
 }
 
+TEST_F(ObjectStorageTest, UploadSizesAreBoundedByTheLargestObject) {
+  auto up = oss_->OpenUpload(kAlice, "up-bucket", "vast", "u-vast");
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  const std::vector<uint8_t> part = {1, 2, 3};
+  // A part ending past 48.8 TiB, then a complete of 4 EiB with no parts: both
+  // refused before the file grows.
+  Status st = (*up)->Write(ObjectStorage::kMaxObjectBytes - 2, part);
+  EXPECT_EQ(st.reason(), "InvalidParameter") << st.ToString();
+  EXPECT_NE(st.message().find("48.8 TiB"), std::string::npos) << st.message();
+  st = (*up)->Complete(uint64_t{1} << 62);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_EQ(st.reason(), "InvalidParameter");
+  EXPECT_NE(st.message().find("4611686018427387904"), std::string::npos) << st.message();
+  EXPECT_FALSE(oss_->PathForRead(kAlice, "up-bucket", "vast").ok()) << "nothing published";
+  // The largest allowed part end and size pass the check.
+  EXPECT_TRUE(ObjectStorage::CheckObjectSize(ObjectStorage::kMaxObjectBytes, "size").ok());
+  EXPECT_EQ(ObjectStorage::kMaxObjectBytes, 53687091200000u);
+}
+
 TEST_F(ObjectStorageTest, UploadValidatesNamesAndOwnership) {
   EXPECT_EQ(oss_->OpenUpload(kAlice, "up-bucket", "../x", "u3").status().reason(),
             "InvalidOSSObject.Malformed");

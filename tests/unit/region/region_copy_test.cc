@@ -783,6 +783,56 @@ TEST_F(RegionCopyTest, ACopyResumesAfterRestartFetchingOnlyMissingChunks) {
   EXPECT_TRUE(R(kA).DeleteImage(kAlice, source, false).ok());
 }
 
+TEST_F(RegionCopyTest, ACopyThatStoppedTheServerThreeTimesIsQuarantinedOnResume) {
+  tweak_ = [](RegionConfig& c) { c.copy_in_flight = 1; };
+  OpenAll();
+  std::string source = Import(kA, "golden", {51, 52, 53});
+  faults_.Block(/*let_through=*/1);
+  Result<std::string> id = Copy(source, kB);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(faults_.WaitHeld(1));
+  TaskQuery q;
+  q.resource_ids = {*id};
+  Result<Page<TaskRecord>> tasks = R(kB).catalog().ListTasks(q);
+  ASSERT_TRUE(tasks.ok() && tasks->items.size() == 1u);
+  const std::string task_id = tasks->items[0].task_id;
+  EXPECT_EQ(R(kB).catalog().GetTask(task_id)->attempts, 1) << "counted before the run";
+
+  std::thread stopper([&] { R(kB).Shutdown(); });
+  ASSERT_TRUE(PollUntil([&] {
+    return R(kB).ExportImage(kAlice, ExportImageRequest{"m-x", "alice-out", "", "raw"}).status().code() ==
+           Code::kUnavailable;
+  }));
+  {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.unavailable_fetches = 1 << 30;
+  }
+  faults_.Release();
+  stopper.join();
+  {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.unavailable_fetches = 0;
+  }
+  // A clean shutdown gives the attempt back; three crashes would not have.
+  Result<TaskRecord> task = R(kB).catalog().GetTask(task_id);
+  ASSERT_TRUE(task.ok());
+  EXPECT_EQ(task->attempts, 0);
+  task->attempts = RegionImpl::kTaskQuarantineAttempts;
+  ASSERT_TRUE(R(kB).catalog().UpdateTask(*task).ok());
+  const size_t fetched_before = faults_.FetchCount();
+
+  Close(kB);
+  Open(kB);
+  ImageRecord done = WaitCopy(kB, *id);
+  EXPECT_EQ(done.status, "CreateFailed");
+  Result<TaskRecord> failed = R(kB).catalog().GetTask(task_id);
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->status, "Failed");
+  EXPECT_NE(failed->error_message.find("stopped the server 3 times; quarantined"), std::string::npos)
+      << failed->error_message;
+  EXPECT_EQ(faults_.FetchCount(), fetched_before) << "the quarantined copy did not run";
+}
+
 TEST_F(RegionCopyTest, AfterBothRegionsRestartTheResumedCopyRetakesItsLease) {
   tweak_ = [](RegionConfig& c) { c.copy_in_flight = 1; };
   OpenAll();

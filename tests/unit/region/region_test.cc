@@ -675,6 +675,88 @@ TEST_F(RegionTest, ShutdownMidImportResumesOnReopen) {
   EXPECT_EQ(FileSha256(ExportAndWait(r->image_id, "raw")), FileSha256(source));
 }
 
+TEST_F(RegionTest, ATaskThatStoppedTheServerThreeTimesIsQuarantinedOnReopen) {
+  Open();
+  PutObject("disk.raw", 16 * kMiB, {{0, 16 * kMiB, 7}});
+  gate_.Arm();
+  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "crashy"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(gate_.WaitArrived(nullptr));
+  // Counted durably before the run: a crash now would leave it at 1.
+  EXPECT_EQ(region_->catalog().GetTask(r->task_id)->attempts, 1);
+  std::thread stopper([this] { region_->Shutdown(); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  ExportImageRequest probe{r->image_id, "alice-out", "", "raw"};
+  while (region_->ExportImage(kAlice, probe).status().code() != Code::kUnavailable) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  gate_.Open();
+  stopper.join();
+  // A clean shutdown gives the attempt back.
+  Result<TaskRecord> task = region_->catalog().GetTask(r->task_id);
+  ASSERT_TRUE(task.ok());
+  EXPECT_EQ(task->status, "Processing");
+  EXPECT_EQ(task->attempts, 0);
+
+  // As if the process had died under the task three times.
+  task->attempts = RegionImpl::kTaskQuarantineAttempts;
+  ASSERT_TRUE(region_->catalog().UpdateTask(*task).ok());
+  region_.reset();
+  Open();
+  TaskRecord done = WaitTask(kAlice, r->task_id);
+  EXPECT_EQ(done.status, "Failed");
+  EXPECT_NE(done.error_message.find("the task stopped the server 3 times; quarantined"), std::string::npos)
+      << done.error_message;
+  EXPECT_EQ(GetImage(r->image_id).status, "CreateFailed");
+}
+
+TEST_F(RegionTest, ATaskBelowTheQuarantineLimitStillRuns) {
+  Open();
+  PutObject("disk.raw", 8 * kMiB, {{0, 8 * kMiB, 9}});
+  gate_.Arm();
+  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "twice"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(gate_.WaitArrived(nullptr));
+  std::thread stopper([this] { region_->Shutdown(); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  ExportImageRequest probe{r->image_id, "alice-out", "", "raw"};
+  while (region_->ExportImage(kAlice, probe).status().code() != Code::kUnavailable) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  gate_.Open();
+  stopper.join();
+  Result<TaskRecord> task = region_->catalog().GetTask(r->task_id);
+  ASSERT_TRUE(task.ok());
+  task->attempts = RegionImpl::kTaskQuarantineAttempts - 1;
+  ASSERT_TRUE(region_->catalog().UpdateTask(*task).ok());
+  region_.reset();
+  Open();
+  TaskRecord done = WaitTask(kAlice, r->task_id);
+  EXPECT_EQ(done.status, "Finished") << done.error_message;
+  EXPECT_EQ(region_->catalog().GetTask(r->task_id)->attempts, RegionImpl::kTaskQuarantineAttempts);
+}
+
+TEST_F(RegionTest, AnObjectLargerThanTheLargestDiskIsRefusedAtImport) {
+  Open();
+  // 32768 GiB + 1 byte, sparse: refused from its size, nothing allocated.
+  std::string path = dir_ + "/oss/alice-in/vast.raw";
+  {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.valid());
+    if (::ftruncate(fd.get(), static_cast<off_t>(RegionImpl::kMaxDiskBytes + 1)) != 0) {
+      GTEST_SKIP() << "the file system allows no sparse file over 32 TiB";
+    }
+  }
+  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("vast.raw", "vast", ""));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.status().reason(), "InvalidParameter");
+  EXPECT_NE(r.status().message().find("35184372088833 bytes"), std::string::npos) << r.status().message();
+  EXPECT_EQ(r.status().message().find(dir_), std::string::npos) << "no host path";
+}
+
 TEST_F(RegionTest, GarbageCollectionKeepsSharedChunks) {
   Open();
   const std::string only_a = Pattern(4 * kMiB, 11);
