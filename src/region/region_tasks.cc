@@ -129,6 +129,7 @@ void RegionImpl::WorkerLoop() {
       control = controls_[task_id];
     }
     RunTask(task_id, *control);
+    ReleaseStagingOf(task_id);
     {
       std::lock_guard<std::mutex> lock(mu_);
       controls_.erase(task_id);
