@@ -355,7 +355,7 @@ Result<std::string> EcsClient::Get(const std::string& path) {
 
 Status EcsClient::UploadFile(const std::string& bucket, const std::string& object,
                              const std::string& local_path,
-                             std::function<void(uint64_t, uint64_t)> progress) {
+                             std::function<void(uint64_t, uint64_t)> progress, bool staging) {
   ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseEndpoint(config_.endpoint));
   UniqueFd fd(open(local_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("open", local_path, errno);
@@ -369,6 +369,15 @@ Status EcsClient::UploadFile(const std::string& bucket, const std::string& objec
   const std::string path = EncodeObjectPath(bucket, object);
   const std::string upload_id = RandomHex(16);
   uint64_t sent = 0;
+  bool done = false;
+  // Whatever ends the upload early, its parts go now (best effort: the
+  // server's expiry removes what an abort cannot reach).
+  struct AbortOnExit {
+    std::function<void()> fn;
+    ~AbortOnExit() { fn(); }
+  } abort_on_exit{[&] {
+    if (!done) (void)DeleteOssObject(bucket, object, upload_id);
+  }};
   if (progress) progress(0, total);
 
   auto check = [&](RawResponse raw, const std::string& what) -> Status {
@@ -402,11 +411,29 @@ Status EcsClient::UploadFile(const std::string& bucket, const std::string& objec
 
   std::map<std::string, std::string> query = {
       {"complete", "1"}, {"size", std::to_string(size)}, {"uploadId", upload_id}};
+  if (staging) query["staging"] = "1";
   std::map<std::string, std::string> headers;
   SignV3(config_, endpoint.host_header, "POST", path, query, std::string(kEmptyPayloadSha256), &headers);
   ASSIGN_OR_RETURN(RawResponse raw,
                    Send(config_, http::verb::post, path + "?" + JoinEncoded(query), headers, Body{}));
-  return check(std::move(raw), "completing the upload of " + local_path + " to " + bucket + "/" + object);
+  Status completed = check(std::move(raw), "completing the upload of " + local_path + " to " + bucket + "/" + object);
+  done = completed.ok();
+  return completed;
+}
+
+Status EcsClient::DeleteOssObject(const std::string& bucket, const std::string& object, const std::string& upload_id) {
+  ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseEndpoint(config_.endpoint));
+  const std::string path = EncodeObjectPath(bucket, object);
+  std::map<std::string, std::string> query;
+  if (!upload_id.empty()) query["uploadId"] = upload_id;
+  std::map<std::string, std::string> headers;
+  SignV3(config_, endpoint.host_header, "DELETE", path, query, std::string(kEmptyPayloadSha256), &headers);
+  std::string target = query.empty() ? path : path + "?" + JoinEncoded(query);
+  ASSIGN_OR_RETURN(RawResponse raw, Send(config_, http::verb::delete_, target, headers, Body{}));
+  Result<EcsResponse> response = ToEcsResponse(std::move(raw));
+  if (!response.ok()) return response.status();
+  return ErrorFromResponse(*response).WithContext((upload_id.empty() ? "deleting " : "aborting the upload of ") +
+                                                  bucket + "/" + object);
 }
 
 }  // namespace ferry

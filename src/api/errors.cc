@@ -242,6 +242,12 @@ constexpr CodeInfo kCodes[] = {
     {"ChargeTypeViolation", 403, "The operation is not permitted due to charge type of the instance."},
     {"IncorrectInstanceStatus.Initializing", 403, "The specified instance is initializing."},
     {"InvalidOperation.DeletionProtection", 403, "The instance has deletion protection enabled."},
+    // Per-account quotas (region/quotas.h). ECS documents QuotaExceed.Image,
+    // QuotaExceed.Snapshot and ConcurrentQuotaExceed.ExportImage (all 403);
+    // the rest follow those families, with the same status.
+    {"QuotaExceed.Storage", 403, "The storage quota exceeds."},
+    {"ConcurrentQuotaExceed.ImportImage", 403, "The concurrent import image quota exceeds."},
+    {"ConcurrentQuotaExceed.CopyImage", 403, "The concurrent copy image quota exceeds."},
 };
 
 const std::unordered_map<std::string_view, const CodeInfo*>& CodeIndex() {

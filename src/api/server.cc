@@ -30,6 +30,7 @@
 #include "common/hash.h"
 #include "common/ids.h"
 #include "copy/peer_wire.h"
+#include "region/quotas.h"
 
 namespace ferry {
 namespace {
@@ -439,6 +440,7 @@ class BeastServer final : public Server {
     const auto start = std::chrono::steady_clock::now();
     const std::string request_id = NewRequestId();
     HttpRequest request = ToHttpRequest(header_parser.get().base(), conn);
+    if (request.method == "DELETE") co_return co_await HandleOssDelete(conn, header_parser, request, request_id);
     const bool is_put = request.method == "PUT";
     const std::string action = is_put ? "OssPutPart" : "OssCompleteUpload";
     const std::string path = TargetPath(request.target);
@@ -490,6 +492,8 @@ class BeastServer final : public Server {
           st = opened.status();
         }
       }
+      // Parts count against the account's stored bytes while they exist.
+      if (st.ok() && is_put) st = CheckStorageQuota(object_storage_, auth->caller.account_id, *parser.content_length());
       if (!st.ok()) {
         conn.unread_body = true;
         co_return co_await WriteResponse(conn, fail(st), false);
@@ -545,6 +549,9 @@ class BeastServer final : public Server {
                 " but the header says " + claimed + ". Resend the part.");
       }
       if (write_status.ok() && !is_put) write_status = session->Complete(size);
+      if (write_status.ok() && !is_put) {
+        write_status = object_storage_.SetStaging(auth->caller.account_id, bucket, object, UploadIsStaging(request.target));
+      }
       if (!write_status.ok()) co_return co_await WriteResponse(conn, fail(write_status), keep_alive);
 
       nlohmann::json body = {{"Bucket", bucket}, {"Object", object}, {"UploadId", upload_id}};
@@ -602,6 +609,71 @@ class BeastServer final : public Server {
     }
     return Status::Ok();
   }
+
+  // `staging=1` on the complete request: the object is the CLI's staging
+  // copy, deleted when the import that reads it ends (ObjectStorage).
+  static bool UploadIsStaging(const std::string& target) {
+    size_t q = target.find('?');
+    auto query = ParseFormUrlEncoded(q == std::string::npos ? "" : target.substr(q + 1));
+    if (!query.ok()) return false;
+    auto it = query->find("staging");
+    return it != query->end() && (it->second == "1" || it->second == "true");
+  }
+
+  // DELETE /oss/<bucket>/<object>?uploadId=U aborts that upload (its part
+  // file goes); DELETE /oss/<bucket>/<object> deletes the object. No body.
+  asio::awaitable<bool> HandleOssDelete(Connection& conn, http::request_parser<http::empty_body>& header_parser,
+                                        const HttpRequest& request, const std::string& request_id) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string path = TargetPath(request.target);
+    size_t q = request.target.find('?');
+    auto query = ParseFormUrlEncoded(q == std::string::npos ? "" : request.target.substr(q + 1));
+    const bool abort = query.ok() && query->count("uploadId") != 0;
+    const std::string action = abort ? "OssAbortUpload" : "OssDeleteObject";
+    std::string_view rest = std::string_view(path).substr(std::string_view(kOssPrefix).size());
+    size_t slash = rest.find('/');
+    std::string bucket, object;
+    Status st = query.ok() ? Status::Ok() : query.status();
+    if (st.ok() && (slash == std::string_view::npos || slash + 1 >= rest.size())) {
+      st = InvalidArgument("InvalidOSSObject.Malformed", "The path must be /oss/<bucket>/<object>.");
+    }
+    if (st.ok()) {
+      bucket = UrlDecode(rest.substr(0, slash), false);
+      object = UrlDecode(rest.substr(slash + 1), false);
+      if (header_parser.content_length().value_or(0) != 0 || header_parser.chunked()) {
+        st = InvalidArgument("InvalidParameter", "A DELETE request must have an empty body.");
+      }
+    }
+    Result<AuthResult> auth = Status(Code::kInternal, "", "unset");
+    if (st.ok()) {
+      auth = dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query);
+      if (!auth.ok()) st = auth.status();
+    }
+    if (st.ok()) {
+      st = abort ? object_storage_.AbortUpload(auth->caller.account_id, bucket, object, query->at("uploadId"))
+                 : object_storage_.DeleteObject(auth->caller.account_id, bucket, object);
+    }
+    const double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const bool keep_alive = header_parser.get().keep_alive();
+    if (!st.ok()) {
+      HttpResponse response = dispatcher_.ErrorResponse(st, request_id, action, latency);
+      spdlog::info("request_id={} action={} target={} status={} error={}", request_id, action, request.target,
+                   response.status, st.ToString());
+      if (header_parser.content_length().value_or(0) != 0 || header_parser.chunked()) {
+        conn.unread_body = true;
+        co_return co_await WriteResponse(conn, std::move(response), false);
+      }
+      co_return co_await WriteResponse(conn, std::move(response), keep_alive);
+    }
+    nlohmann::json body = {{"Bucket", bucket}, {"Object", object}};
+    if (abort) body["UploadId"] = query->at("uploadId");
+    HttpResponse response = RenderSuccess(body, request_id, action, ResponseFormat::kJson);
+    metrics_.RecordRequest(action, "Success", latency);
+    spdlog::info("request_id={} action={} bucket={} object={} account={} latency_ms={:.3f}", request_id, action,
+                 bucket, object, auth->caller.account_id, latency * 1000);
+    co_return co_await WriteResponse(conn, response, keep_alive);
+  }
+
 
   const ServerConfig config_;
   asio::io_context ioc_;

@@ -268,8 +268,9 @@ Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) 
 
   {
     ProgressBar bar("upload " + object, size);
-    Status st = session.client().UploadFile(bucket, object, import.file,
-                                            [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); });
+    Status st = session.client().UploadFile(
+        bucket, object, import.file, [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); },
+        /*staging=*/!import.keep_upload);
     if (!st.ok()) return st.WithContext("uploading " + import.file + " to oss://" + bucket + "/" + object);
     bar.Finish("uploaded");
   }
@@ -278,13 +279,30 @@ Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) 
   if (!import.format.empty()) params["DiskDeviceMapping.1.Format"] = import.format;
   if (!import.name.empty()) params["ImageName"] = import.name;
   if (!import.description.empty()) params["Description"] = import.description;
-  ASSIGN_OR_RETURN(json started, session.Call("ImportImage", params));
-  const std::string image_id = started.value("ImageId", std::string());
-  const std::string task_id = started.value("TaskId", std::string());
+  // The server deletes a staging object when the import task that claimed
+  // it ends; the CLI deletes it too when it sees the end (so the object is
+  // gone when the command returns) or when no task claimed it.
+  auto drop_staging = [&] {
+    if (import.keep_upload) return;
+    Status st = session.client().DeleteOssObject(bucket, object);
+    if (!st.ok() && st.code() != Code::kNotFound && st.reason().find("NotFound") == std::string::npos) {
+      std::cerr << "warning: the uploaded object oss://" << bucket << "/" << object
+                << " was not removed: " << st.message() << std::endl;
+    }
+  };
+  Result<json> started = session.Call("ImportImage", params);
+  if (!started.ok()) {
+    drop_staging();
+    return started.status();
+  }
+  const std::string image_id = started->value("ImageId", std::string());
+  const std::string task_id = started->value("TaskId", std::string());
   json result = {{"ImageId", image_id}, {"TaskId", task_id}, {"OSSBucket", bucket}, {"OSSObject", object}};
   if (!import.no_wait) {
-    ASSIGN_OR_RETURN(json task, WaitForTask(session, task_id, "import", size));
-    result["TaskStatus"] = task.value("TaskStatus", std::string());
+    Result<json> task = WaitForTask(session, task_id, "import", size);
+    if (task.ok() || task.status().reason().rfind("Task", 0) == 0) drop_staging();
+    if (!task.ok()) return task.status();
+    result["TaskStatus"] = task->value("TaskStatus", std::string());
   }
   RenderRecord(session, result);
   return Status::Ok();

@@ -47,6 +47,9 @@ struct ImageImportOptions {
   std::string bucket;  // "" = the caller's upload bucket
   std::string object;  // "" = the file's base name
   bool no_wait = false;
+  // Keep the uploaded object after the import; by default it is a staging
+  // copy that goes once the import task ends (Finished or Failed).
+  bool keep_upload = false;
 };
 Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import);
 

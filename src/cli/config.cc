@@ -39,6 +39,11 @@ constexpr SettingSource kSettings[] = {
     {"copy_in_flight", "FERRY_COPY_IN_FLIGHT"},
     {"link_rate_limits", "FERRY_LINK_RATE_LIMITS"},
     {"max_copy_size_gib", "FERRY_MAX_COPY_SIZE_GIB"},
+    {"quota_images", "FERRY_QUOTA_IMAGES"},
+    {"quota_snapshots", "FERRY_QUOTA_SNAPSHOTS"},
+    {"quota_running_tasks", "FERRY_QUOTA_RUNNING_TASKS"},
+    {"quota_stored_gib", "FERRY_QUOTA_STORED_GIB"},
+    {"upload_expiry_hours", "FERRY_UPLOAD_EXPIRY_HOURS"},
 };
 
 // A resolved raw value and a description of where it came from, so errors
@@ -204,6 +209,11 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"copy_in_flight", {std::to_string(kDefaultCopyInFlight), "default"}},
       {"link_rate_limits", {"", "default"}},
       {"max_copy_size_gib", {std::to_string(kDefaultMaxCopySizeGib), "default"}},
+      {"quota_images", {std::to_string(kDefaultQuotaImages), "default"}},
+      {"quota_snapshots", {std::to_string(kDefaultQuotaSnapshots), "default"}},
+      {"quota_running_tasks", {std::to_string(kDefaultQuotaRunningTasks), "default"}},
+      {"quota_stored_gib", {"auto", "default"}},
+      {"upload_expiry_hours", {std::to_string(kDefaultUploadExpiryHours), "default"}},
   };
 
   ServeSettings s;
@@ -281,6 +291,14 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
   }
   // 32 TiB: the largest ECS disk, times the 17 disks an image may hold.
   ASSIGN_OR_RETURN(s.max_copy_size_gib, ParseU64(raw["max_copy_size_gib"], 1, 17 * 32768));
+  ASSIGN_OR_RETURN(s.quota_images, ParseU64(raw["quota_images"], 0, UINT32_MAX));
+  ASSIGN_OR_RETURN(s.quota_snapshots, ParseU64(raw["quota_snapshots"], 0, UINT32_MAX));
+  ASSIGN_OR_RETURN(s.quota_running_tasks, ParseU64(raw["quota_running_tasks"], 0, UINT32_MAX));
+  if (Trim(raw["quota_stored_gib"].value) != "auto") {
+    // 2^34 GiB = 16 EiB, the most a uint64_t byte count holds.
+    ASSIGN_OR_RETURN(s.quota_stored_gib, ParseU64(raw["quota_stored_gib"], 0, (1ull << 34) - 1));
+  }
+  ASSIGN_OR_RETURN(s.upload_expiry_hours, ParseU64(raw["upload_expiry_hours"], 1, 24 * 366));
 
   s.log_level = Trim(raw["log_level"].value);
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};

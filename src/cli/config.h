@@ -26,6 +26,12 @@ inline constexpr const char* kDefaultLogLevel = "info";
 inline constexpr unsigned kDefaultMaxCopies = 5;
 inline constexpr unsigned kDefaultCopyInFlight = kDefaultRegionCopyInFlight;
 inline constexpr uint64_t kDefaultMaxCopySizeGib = 500;
+// Per-account quotas (region/quotas.h) and upload expiry; docs/configuration.md
+// says why these values.
+inline constexpr uint64_t kDefaultQuotaImages = 1000;
+inline constexpr uint64_t kDefaultQuotaSnapshots = 2000;
+inline constexpr uint64_t kDefaultQuotaRunningTasks = 100;
+inline constexpr uint64_t kDefaultUploadExpiryHours = 24;
 
 // A region served by another process of the cluster (`--peer ID=URL`).
 struct PeerSetting {
@@ -61,12 +67,22 @@ struct ServeSettings {
   // region without its own entry); absent = unlimited.
   std::map<std::string, uint64_t> link_rate_limits;
   uint64_t max_copy_size_gib = kDefaultMaxCopySizeGib;  // larger needs `admin allow-large-copy`
+  // Per-account quotas; 0 = unlimited. quota_stored_gib unset ("auto") =
+  // half the size of the data directory's file system, measured at start.
+  uint64_t quota_images = kDefaultQuotaImages;
+  uint64_t quota_snapshots = kDefaultQuotaSnapshots;
+  uint64_t quota_running_tasks = kDefaultQuotaRunningTasks;
+  std::optional<uint64_t> quota_stored_gib;
+  // Upload parts untouched this long are removed, and so are staging
+  // objects no import claimed.
+  uint64_t upload_expiry_hours = kDefaultUploadExpiryHours;
 };
 
 // Raw values given on the command line; a missing key means "not given".
 // Keys are the TOML key names: listen, data_dir, regions, peers, threads,
 // task_threads, log_level, ready_file, cluster_key, cluster_key_file, max_nonces,
 // max_copies, link_rate_limits, copy_rate_limit, copy_in_flight, max_copy_size_gib,
+// quota_images, quota_snapshots, quota_running_tasks, quota_stored_gib, upload_expiry_hours,
 // config.
 using SettingOverrides = std::map<std::string, std::string>;
 

@@ -18,6 +18,7 @@ struct DataDirFlags {
   std::string config, listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
   std::string cluster_key_file, max_nonces;
   std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
+  std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_gib, upload_expiry_hours;
   std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
@@ -57,6 +58,19 @@ struct DataDirFlags {
     cmd->add_option(
         "--max-copy-size-gib", max_copy_size_gib,
         "largest image copied without `admin allow-large-copy` (env FERRY_MAX_COPY_SIZE_GIB, default 500)");
+    cmd->add_option("--quota-images", quota_images,
+                    "images per account per region, 0 = unlimited (env FERRY_QUOTA_IMAGES, default 1000)");
+    cmd->add_option("--quota-snapshots", quota_snapshots,
+                    "snapshots per account per region, 0 = unlimited (env FERRY_QUOTA_SNAPSHOTS, default 2000)");
+    cmd->add_option("--quota-running-tasks", quota_running_tasks,
+                    "running imports, exports and copies per account per region, 0 = unlimited "
+                    "(env FERRY_QUOTA_RUNNING_TASKS, default 100)");
+    cmd->add_option("--quota-stored-gib", quota_stored_gib,
+                    "GiB an account may store (snapshots' data + objects + upload parts), 0 = unlimited, "
+                    "auto = half the data file system (env FERRY_QUOTA_STORED_GIB, default auto)");
+    cmd->add_option("--upload-expiry-hours", upload_expiry_hours,
+                    "hours after which abandoned upload parts are removed (env FERRY_UPLOAD_EXPIRY_HOURS, "
+                    "default 24)");
   }
 
   SettingOverrides Overrides(CLI::App* cmd) const {
@@ -89,6 +103,11 @@ struct DataDirFlags {
     put("--copy-rate-limit", "copy_rate_limit", copy_rate_limit);
     put("--copy-in-flight", "copy_in_flight", copy_in_flight);
     put("--max-copy-size-gib", "max_copy_size_gib", max_copy_size_gib);
+    put("--quota-images", "quota_images", quota_images);
+    put("--quota-snapshots", "quota_snapshots", quota_snapshots);
+    put("--quota-running-tasks", "quota_running_tasks", quota_running_tasks);
+    put("--quota-stored-gib", "quota_stored_gib", quota_stored_gib);
+    put("--upload-expiry-hours", "upload_expiry_hours", upload_expiry_hours);
     return out;
   }
 };
@@ -221,6 +240,8 @@ int Run(int argc, char** argv) {
   image_import->add_option("--bucket", import.bucket, "upload bucket (default ferry-uploads-<key hash>)");
   image_import->add_option("--object", import.object, "object name (default: the file name)");
   image_import->add_flag("--no-wait", import.no_wait, "return once the import task has started");
+  image_import->add_flag("--keep-upload", import.keep_upload,
+                         "keep the uploaded object (default: removed once the import task ends)");
   image_import->callback([&] {
     action = [&] {
       for (char& c : import.format) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -437,6 +438,29 @@ struct OpenedRegions {
   }
 };
 
+// The stored-bytes quota ("auto": half the data directory's file system, so
+// no one account can fill the disk) and the sweep of abandoned uploads:
+// at start, then every expiry/24 (at least a minute, at most an hour).
+void ConfigureStorageLimits(const ServeSettings& settings, ObjectStorage& storage, const Clock& clock) {
+  uint64_t max_bytes = 0;
+  if (settings.quota_stored_gib) {
+    max_bytes = *settings.quota_stored_gib << 30;
+  } else {
+    struct statvfs fs {};
+    if (::statvfs(settings.data_dir.c_str(), &fs) == 0) {
+      max_bytes = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize / 2;
+    } else {
+      spdlog::warn("quota_stored_gib=auto: the size of the data file system is unknown; no stored-bytes quota");
+    }
+  }
+  storage.set_max_account_bytes(max_bytes);
+  const int64_t expiry_s = static_cast<int64_t>(settings.upload_expiry_hours) * 3600;
+  const auto interval = std::chrono::seconds(std::clamp<int64_t>(expiry_s / 24, 60, 3600));
+  storage.StartExpirySweeper(clock, expiry_s, interval);
+  spdlog::info("quotas: stored_bytes={} per account (0 = unlimited); upload parts expire after {} h", max_bytes,
+               settings.upload_expiry_hours);
+}
+
 Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& storage, const Clock& clock,
                                   const std::shared_ptr<CopyWiring>& wiring) {
   OpenedRegions out;
@@ -452,6 +476,9 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& 
     config.copy_rate_limit_bytes_per_second = settings.copy_rate_limit;
     config.copy_in_flight = settings.copy_in_flight;
     config.max_copy_size_gib = settings.max_copy_size_gib;
+    config.quotas.images = settings.quota_images;
+    config.quotas.snapshots = settings.quota_snapshots;
+    config.quotas.running_tasks = settings.quota_running_tasks;
     // The hooks share `wiring`, so they stay valid however long a region
     // keeps its config.
     config.resolve_peer = [wiring](const std::string& region_id) { return wiring->Resolve(region_id); };
@@ -543,6 +570,7 @@ Status RunServe(const ServeSettings& settings) {
   }
   ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(settings, *data.storage, clock, wiring));
   for (const PeerSetting& peer : settings.peers) regions.set.remote.push_back({peer.region_id, peer.base_url});
+  ConfigureStorageLimits(settings, *data.storage, clock);
 
   // Requests are authenticated against this process's accounts and, for a
   // key it does not hold, its peers'; peers asking us get only our own.

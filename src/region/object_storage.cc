@@ -9,7 +9,13 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <optional>
+#include <shared_mutex>
+#include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include <linux/openat2.h>
 
@@ -370,6 +376,281 @@ Status ObjectStorage::Publish(const std::string& temp_path, const std::string& b
   RETURN_IF_ERROR(MakeDirs(parent));
   if (::rename(temp_path.c_str(), final_path.c_str()) != 0) return ErrnoStatus("rename", temp_path, errno);
   return FsyncDir(parent);
+}
+
+}  // namespace ferry
+
+// ---------------------------------------------------------------------------
+// Giving resources back: aborts, deletes, staging objects, expiry, usage.
+
+namespace ferry {
+namespace {
+
+constexpr const char* kStagingDir = ".ferry-staging";
+
+uint64_t AllocatedBytes(const struct stat& st) { return static_cast<uint64_t>(st.st_blocks) * 512; }
+
+// Bucket folders under `root`: real directories (not links) with a valid
+// bucket name, so the staging folders of new buckets are left alone.
+std::vector<std::string> BucketNames(const std::string& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!ObjectStorage::ValidateBucketName(name).ok()) continue;
+    if (IsDirectory(root + "/" + name)) out.push_back(name);
+  }
+  return out;
+}
+
+// Marker file: the object name, then one claiming task id per line.
+struct StagingMarker {
+  std::string object;
+  std::vector<std::string> claims;
+};
+
+std::optional<StagingMarker> ReadMarker(const std::string& path) {
+  Result<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return std::nullopt;
+  StagingMarker m;
+  size_t start = 0;
+  bool first = true;
+  while (start < text->size()) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(start, end - start);
+    if (first) {
+      m.object = line;
+      first = false;
+    } else if (!line.empty()) {
+      m.claims.push_back(line);
+    }
+    start = end + 1;
+  }
+  if (first) return std::nullopt;
+  return m;
+}
+
+Status WriteMarker(const std::string& path, const StagingMarker& m) {
+  std::string text = m.object + "\n";
+  for (const std::string& c : m.claims) text += c + "\n";
+  return WriteFileAtomic(path, text, 0600);
+}
+
+}  // namespace
+
+ObjectStorage::~ObjectStorage() {
+  {
+    std::lock_guard<std::mutex> lock(sweeper_mu_);
+    sweeper_stop_ = true;
+  }
+  sweeper_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+std::string ObjectStorage::StagingMarkerPath(const std::string& bucket, const std::string& object) const {
+  return root_ + "/" + bucket + "/" + kStagingDir + "/" + Sha256Hex(object).substr(0, 32);
+}
+
+Status ObjectStorage::AbortUpload(const std::string& account_id, const std::string& bucket,
+                                  const std::string& object, const std::string& upload_id) {
+  RETURN_IF_ERROR(ValidateObjectName(object));
+  RETURN_IF_ERROR(CheckBucket(account_id, bucket));
+  bool id_ok = !upload_id.empty() && upload_id.size() <= 64;
+  for (char c : upload_id) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+      id_ok = false;
+  }
+  if (!id_ok) {
+    return InvalidArgument("InvalidParameter", "upload id \"" + upload_id + "\" is malformed");
+  }
+  std::string path = root_ + "/" + bucket + "/" + kUploadsDir + "/" + upload_id + "-" + Sha256Hex(object).substr(0, 16);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
+  return Status::Ok();
+}
+
+Status ObjectStorage::DeleteObject(const std::string& account_id, const std::string& bucket,
+                                   const std::string& object) {
+  RETURN_IF_ERROR(PathForRead(account_id, bucket, object).status());
+  std::lock_guard<std::mutex> lock(staging_mu_);
+  std::string path = root_ + "/" + bucket + "/" + object;
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
+  std::string marker = StagingMarkerPath(bucket, object);
+  if (::unlink(marker.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", marker, errno);
+  return Status::Ok();
+}
+
+Status ObjectStorage::SetStaging(const std::string& account_id, const std::string& bucket,
+                                 const std::string& object, bool staging) {
+  RETURN_IF_ERROR(PathForRead(account_id, bucket, object).status());
+  std::lock_guard<std::mutex> lock(staging_mu_);
+  std::string marker = StagingMarkerPath(bucket, object);
+  if (!staging) {
+    if (::unlink(marker.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", marker, errno);
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(MakeDirs(root_ + "/" + bucket + "/" + kStagingDir));
+  // A re-upload of a staging object keeps the claims of imports still
+  // reading the name.
+  StagingMarker m;
+  if (std::optional<StagingMarker> old = ReadMarker(marker); old && old->object == object) m = *old;
+  m.object = object;
+  return WriteMarker(marker, m);
+}
+
+Status ObjectStorage::ClaimStaging(const std::string& account_id, const std::string& bucket,
+                                   const std::string& object, const std::string& task_id) {
+  RETURN_IF_ERROR(CheckBucket(account_id, bucket));
+  std::lock_guard<std::mutex> lock(staging_mu_);
+  std::string marker = StagingMarkerPath(bucket, object);
+  std::optional<StagingMarker> m = ReadMarker(marker);
+  if (!m || m->object != object) return Status::Ok();
+  for (const std::string& c : m->claims) {
+    if (c == task_id) return Status::Ok();
+  }
+  m->claims.push_back(task_id);
+  return WriteMarker(marker, *m);
+}
+
+bool ObjectStorage::IsStaging(const std::string& bucket, const std::string& object) const {
+  if (!ValidateBucketName(bucket).ok() || !ValidateObjectName(object).ok()) return false;
+  std::lock_guard<std::mutex> lock(staging_mu_);
+  std::optional<StagingMarker> m = ReadMarker(StagingMarkerPath(bucket, object));
+  return m && m->object == object;
+}
+
+Status ObjectStorage::ReleaseStaging(const std::string& bucket, const std::string& object,
+                                     const std::string& task_id) {
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(ValidateObjectName(object));
+  std::lock_guard<std::mutex> lock(staging_mu_);
+  std::string marker = StagingMarkerPath(bucket, object);
+  std::optional<StagingMarker> m = ReadMarker(marker);
+  if (!m || m->object != object) return Status::Ok();
+  auto it = std::find(m->claims.begin(), m->claims.end(), task_id);
+  if (it == m->claims.end()) return Status::Ok();
+  m->claims.erase(it);
+  if (!m->claims.empty()) return WriteMarker(marker, *m);
+  std::string path = root_ + "/" + bucket + "/" + object;
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
+  if (::unlink(marker.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", marker, errno);
+  return Status::Ok();
+}
+
+std::vector<ObjectStorage::StagingClaim> ObjectStorage::ListStagingClaims() const {
+  std::vector<StagingClaim> out;
+  std::lock_guard<std::mutex> lock(staging_mu_);
+  for (const std::string& bucket : BucketNames(root_)) {
+    std::error_code ec;
+    std::string dir = root_ + "/" + bucket + "/" + kStagingDir;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      std::optional<StagingMarker> m = ReadMarker(it->path().string());
+      if (!m) continue;
+      for (const std::string& c : m->claims) out.push_back({bucket, m->object, c});
+    }
+  }
+  return out;
+}
+
+ObjectStorage::SweepStats ObjectStorage::SweepExpired(UnixSeconds now, int64_t max_age_seconds) {
+  SweepStats stats;
+  const int64_t cutoff = now - max_age_seconds;
+  for (const std::string& bucket : BucketNames(root_)) {
+    std::error_code ec;
+    std::string uploads = root_ + "/" + bucket + "/" + kUploadsDir;
+    for (std::filesystem::directory_iterator it(uploads, ec), end; !ec && it != end; it.increment(ec)) {
+      std::string path = it->path().string();
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (st.st_mtime >= cutoff) continue;
+      if (::unlink(path.c_str()) == 0) {
+        stats.parts_removed++;
+        stats.bytes_freed += AllocatedBytes(st);
+      }
+    }
+    std::lock_guard<std::mutex> lock(staging_mu_);
+    std::string staging = root_ + "/" + bucket + "/" + kStagingDir;
+    for (std::filesystem::directory_iterator it(staging, ec), end; !ec && it != end; it.increment(ec)) {
+      std::string marker = it->path().string();
+      struct stat st {};
+      if (::lstat(marker.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime >= cutoff) continue;
+      std::optional<StagingMarker> m = ReadMarker(marker);
+      if (m && !m->claims.empty()) continue;  // an import still reads it
+      if (m && ValidateObjectName(m->object).ok()) {
+        std::string path = root_ + "/" + bucket + "/" + m->object;
+        struct stat ost {};
+        if (::lstat(path.c_str(), &ost) == 0 && S_ISREG(ost.st_mode) && ::unlink(path.c_str()) == 0) {
+          stats.staging_removed++;
+          stats.bytes_freed += AllocatedBytes(ost);
+        }
+      }
+      ::unlink(marker.c_str());
+    }
+  }
+  return stats;
+}
+
+void ObjectStorage::StartExpirySweeper(const Clock& clock, int64_t max_age_seconds, std::chrono::seconds interval) {
+  auto sweep = [this, &clock, max_age_seconds] {
+    SweepStats s = SweepExpired(clock.Now(), max_age_seconds);
+    if (s.parts_removed + s.staging_removed > 0) {
+      spdlog::info("object storage: removed {} abandoned upload parts and {} unclaimed staging objects ({} bytes)",
+                   s.parts_removed, s.staging_removed, s.bytes_freed);
+    }
+  };
+  sweep();
+  sweeper_ = std::thread([this, sweep, interval] {
+    std::unique_lock<std::mutex> lock(sweeper_mu_);
+    while (!sweeper_cv_.wait_for(lock, interval, [this] { return sweeper_stop_; })) {
+      lock.unlock();
+      sweep();
+      lock.lock();
+    }
+  });
+}
+
+uint64_t ObjectStorage::AddUsageSource(UsageSource source) {
+  std::unique_lock<std::shared_mutex> lock(sources_mu_);
+  uint64_t id = next_source_id_++;
+  sources_.emplace(id, std::move(source));
+  return id;
+}
+
+void ObjectStorage::RemoveUsageSource(uint64_t id) {
+  std::unique_lock<std::shared_mutex> lock(sources_mu_);
+  sources_.erase(id);
+}
+
+Result<uint64_t> ObjectStorage::AccountObjectBytes(const std::string& account_id) const {
+  uint64_t total = 0;
+  for (const std::string& bucket : BucketNames(root_)) {
+    if (!CheckBucket(account_id, bucket).ok()) continue;
+    std::error_code ec;
+    std::filesystem::recursive_directory_iterator it(root_ + "/" + bucket, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (it.depth() == 0 && (name == kOwnerFile || name == kStagingDir)) {
+        if (name == kStagingDir) it.disable_recursion_pending();
+        continue;
+      }
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      total += AllocatedBytes(st);
+    }
+  }
+  return total;
+}
+
+Result<uint64_t> ObjectStorage::AccountStoredBytes(const std::string& account_id) const {
+  ASSIGN_OR_RETURN(uint64_t total, AccountObjectBytes(account_id));
+  // Held (shared) while the sources run, so a region removing its source
+  // on close waits for calls into it to end.
+  std::shared_lock<std::shared_mutex> lock(sources_mu_);
+  for (const auto& [id, source] : sources_) {
+    ASSIGN_OR_RETURN(uint64_t bytes, source(account_id));
+    total += bytes;
+  }
+  return total;
 }
 
 }  // namespace ferry

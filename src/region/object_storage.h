@@ -15,11 +15,21 @@
 // Threading: thread-safe; an UploadSession is used by one thread at a time.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <span>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "common/clock.h"
 #include "common/fs_util.h"
 #include "common/status.h"
 
@@ -103,9 +113,95 @@ class ObjectStorage {
 
   const std::string& root() const { return root_; }
 
+  // ---- Giving resources back: expiry, staging objects, usage -------------
+  //
+  // Upload parts (and export temp files) live in <bucket>/.uploads/ until
+  // their upload completes. One not written to for `max_age` is abandoned and
+  // removed by SweepExpired, as is a staging object no import claimed within
+  // `max_age` (see SetStaging).
+  //
+  // Staging objects: `ferry image import` uploads with staging=1; the object
+  // then carries a marker (<bucket>/.ferry-staging/<hash of name>, first
+  // line the object name, then one claiming task id per line). ImportImage
+  // claims it (ClaimStaging) and the end of that task releases it
+  // (ReleaseStaging): the last release deletes the object.
+
+  ~ObjectStorage();
+
+  // Removes the part file of upload `upload_id` of `object` (no error if it
+  // is already gone). InvalidOSSBucket.NotFound if `account_id` does not own
+  // the bucket.
+  Status AbortUpload(const std::string& account_id, const std::string& bucket, const std::string& object,
+                     const std::string& upload_id);
+  // Deletes an object of a bucket `account_id` owns (and its staging marker).
+  Status DeleteObject(const std::string& account_id, const std::string& bucket, const std::string& object);
+
+  // Marks (or unmarks) an existing object as staging. A new marker has no
+  // claims; unmarking an object drops its claims too.
+  Status SetStaging(const std::string& account_id, const std::string& bucket, const std::string& object,
+                    bool staging);
+  // Adds `task_id` to the claims of a staging object; no-op for an object
+  // that is not staging. Whether an object is staging: IsStaging.
+  Status ClaimStaging(const std::string& account_id, const std::string& bucket, const std::string& object,
+                      const std::string& task_id);
+  bool IsStaging(const std::string& bucket, const std::string& object) const;
+  // Drops `task_id`'s claim; when it was the last claim, deletes the object
+  // and its marker. No-op when `task_id` holds no claim on it.
+  Status ReleaseStaging(const std::string& bucket, const std::string& object, const std::string& task_id);
+  struct StagingClaim {
+    std::string bucket;
+    std::string object;
+    std::string task_id;
+  };
+  // Every claim on every staging object (to release claims whose task ended
+  // while the process was down).
+  std::vector<StagingClaim> ListStagingClaims() const;
+
+  struct SweepStats {
+    uint64_t parts_removed = 0;
+    uint64_t staging_removed = 0;
+    uint64_t bytes_freed = 0;  // allocated bytes
+  };
+  // One sweep: removes files in <bucket>/.uploads/ whose mtime is older than
+  // now - max_age_seconds, and unclaimed staging objects whose marker is.
+  SweepStats SweepExpired(UnixSeconds now, int64_t max_age_seconds);
+  // Sweeps now, then every `interval` on a thread this object owns (stopped
+  // by the destructor). Call at most once.
+  void StartExpirySweeper(const Clock& clock, int64_t max_age_seconds, std::chrono::seconds interval);
+
+  // Stored bytes of `account_id`: the allocated bytes of its objects and
+  // upload parts, plus what every usage source reports (the snapshots'
+  // logical data bytes of each region sharing this storage). Never the
+  // deduplicated chunk bytes: usage tells nothing about other accounts.
+  using UsageSource = std::function<Result<uint64_t>(const std::string& account_id)>;
+  // Registers a source; returns its id for RemoveUsageSource. A source must
+  // not call back into this ObjectStorage.
+  uint64_t AddUsageSource(UsageSource source);
+  void RemoveUsageSource(uint64_t id);
+  Result<uint64_t> AccountObjectBytes(const std::string& account_id) const;
+  Result<uint64_t> AccountStoredBytes(const std::string& account_id) const;
+  // The process's per-account limit on stored bytes (0 = unlimited),
+  // enforced by region/quotas.h. Set before serving.
+  void set_max_account_bytes(uint64_t bytes) { max_account_bytes_ = bytes; }
+  uint64_t max_account_bytes() const { return max_account_bytes_; }
+
  private:
+  std::string StagingMarkerPath(const std::string& bucket, const std::string& object) const;
+
   std::string root_;
   std::string root_account_id_;
+  std::atomic<uint64_t> max_account_bytes_{0};
+
+  mutable std::mutex staging_mu_;  // serialises marker read-modify-writes
+
+  mutable std::shared_mutex sources_mu_;
+  uint64_t next_source_id_ = 1;                 // guarded by sources_mu_
+  std::map<uint64_t, UsageSource> sources_;     // guarded by sources_mu_
+
+  std::mutex sweeper_mu_;
+  std::condition_variable sweeper_cv_;
+  bool sweeper_stop_ = false;  // guarded by sweeper_mu_
+  std::thread sweeper_;
 };
 
 }  // namespace ferry

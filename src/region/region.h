@@ -24,6 +24,7 @@
 #include "common/status.h"
 #include "copy/chunk_source.h"
 #include "copy/link_limiter.h"
+#include "region/quotas.h"
 #include "store/chunk_format.h"
 #include "store/chunk_store.h"
 
@@ -81,6 +82,10 @@ struct RegionConfig {
   // "The ticket": whether `account_id` may copy `image_id` above
   // max_copy_size_gib. Unset = never.
   std::function<bool(const std::string& account_id, const std::string& image_id)> large_copy_allowed;
+  // Per-account count quotas in this region (region/quotas.h); 0 =
+  // unlimited. The stored-bytes quota is the object storage's
+  // (ObjectStorage::set_max_account_bytes), shared by the process's regions.
+  QuotaLimits quotas;
 };
 
 // The authenticated account making a request.

@@ -431,9 +431,17 @@ Result<std::string> RegionImpl::AcceptCopy(const CopyTarget& t) {
     if (taken) return DuplicatedName(image.name);
     return InvalidArgument("DryRunOperation", "Request validation has been passed with DryRun flag set.");
   }
+  {
+    // The copy stores the source snapshots' data again, here.
+    uint64_t adding = 0;
+    for (const SnapshotRecord& s : t.source_snapshots) adding += QuotaMeter::ManifestDataBytes(s.manifest);
+    RETURN_IF_ERROR(CheckStorageQuota(oss_, t.account_id, adding));
+  }
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(bool taken, NameTaken(t.account_id, image.name, ""));
     if (taken) return DuplicatedName(image.name);
+    RETURN_IF_ERROR(CheckCountQuotas(*catalog_, config_.quotas, t.account_id,
+                                     QuotaUsage{1, snapshots.size(), 1, 0}, kCopyAction));
     for (const SnapshotRecord& s : snapshots) RETURN_IF_ERROR(catalog_->InsertSnapshot(s));
     Status st = catalog_->InsertImage(image);
     if (st.code() == Code::kAlreadyExists && st.reason() == "InvalidImageName.Duplicated") {

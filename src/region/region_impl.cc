@@ -111,7 +111,10 @@ RegionImpl::RegionImpl(const RegionConfig& config, const Clock& clock, RegionHoo
       store_(std::move(store)),
       copies_(std::make_unique<CopyScheduler>(std::max(1u, config.max_running_copies))) {}
 
-RegionImpl::~RegionImpl() { Shutdown(); }
+RegionImpl::~RegionImpl() {
+  Shutdown();
+  if (usage_source_id_ != 0) oss_.RemoveUsageSource(usage_source_id_);
+}
 
 Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config, const Clock& clock,
                                                      RegionHooks hooks) {
@@ -134,8 +137,12 @@ Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config,
     Status st = region->SeedPublicImage();
     if (!st.ok()) spdlog::warn("region {}: public image not seeded: {}", config.region_id, st.ToString());
   }
+  RegionImpl* r = region.get();
+  region->usage_source_id_ =
+      region->oss_.AddUsageSource([r](const std::string& account) { return r->quota_meter_.SnapshotDataBytes(account); });
   region->StartThreads();
   RETURN_IF_ERROR(region->ResumeTasks());
+  region->ReleaseEndedStaging();
   return region;
 }
 
@@ -244,6 +251,9 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
     return DryRunPassed();
   }
   if (stopping()) return Unavailable("region " + config_.region_id + " is shutting down");
+  // The snapshots will hold about the sources' data again.
+  ASSIGN_OR_RETURN(uint64_t source_bytes, ImportSourceBytes(c, disks));
+  RETURN_IF_ERROR(CheckStorageQuota(oss_, c.account_id, source_bytes));
 
   const UnixSeconds now = clock_.Now();
   ImageRecord image;
@@ -313,6 +323,8 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
       replayed = true;
       return Status::Ok();
     }
+    RETURN_IF_ERROR(CheckCountQuotas(*catalog_, config_.quotas, c.account_id,
+                                     QuotaUsage{1, snapshots.size(), 1, 0}, "ImportImage"));
     for (const SnapshotRecord& s : snapshots) RETURN_IF_ERROR(catalog_->InsertSnapshot(s));
     RETURN_IF_ERROR(catalog_->InsertImage(image));
     RETURN_IF_ERROR(catalog_->InsertTask(task));
@@ -322,7 +334,17 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
     }
     return Status::Ok();
   }));
-  if (!replayed) Enqueue(task.task_id);
+  if (!replayed) {
+    // Staging objects (the CLI's uploads) are deleted when this task ends.
+    for (const ImportDisk& d : disks) {
+      Status claimed = oss_.ClaimStaging(c.account_id, d.oss_bucket, d.oss_object, task.task_id);
+      if (!claimed.ok()) {
+        spdlog::warn("region {}: staging object {}/{} not claimed by task {}: {}", config_.region_id, d.oss_bucket,
+                     d.oss_object, task.task_id, claimed.ToString());
+      }
+    }
+    Enqueue(task.task_id);
+  }
   return result;
 }
 
@@ -527,6 +549,8 @@ Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRe
       return AlreadyExists("InvalidImageName.Duplicated",
                            "The image name \"" + r.image_name + "\" is already in use.");
     }
+    RETURN_IF_ERROR(
+        CheckCountQuotas(*catalog_, config_.quotas, c.account_id, QuotaUsage{1, 0, 0, 0}, "CreateImage"));
     // Attributes the caller leaves out come from an image already made from
     // this snapshot (typically the import that produced it).
     ImageRecord image;
@@ -669,6 +693,11 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
   }
   RETURN_IF_ERROR(oss_.CheckBucket(c.account_id, r.oss_bucket));
   if (stopping()) return Unavailable("region " + config_.region_id + " is shutting down");
+  if (Result<ImageRecord> to_export = catalog_->GetImage(r.image_id);
+      to_export.ok() && to_export->account_id == c.account_id) {
+    // The exported file stores about the image's data again, in the bucket.
+    RETURN_IF_ERROR(CheckStorageQuota(oss_, c.account_id, ImageDataBytes(*to_export)));
+  }
 
   TaskRecord task;
   task.task_id = NewResourceId("t");
@@ -709,6 +738,8 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
       return FailedPrecondition("ImageIsExporting",
                                 "The specified image \"" + r.image_id + "\" is currently being exported.");
     }
+    RETURN_IF_ERROR(
+        CheckCountQuotas(*catalog_, config_.quotas, c.account_id, QuotaUsage{0, 0, 1, 0}, "ExportImage"));
     return catalog_->InsertTask(task);
   }));
   Enqueue(task.task_id);

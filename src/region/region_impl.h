@@ -59,6 +59,7 @@
 #include "copy/copy_scheduler.h"
 #include "region/chunk_pins.h"
 #include "region/object_storage.h"
+#include "region/quotas.h"
 #include "region/region.h"
 #include "store/chunk_store.h"
 #include "store/ingest.h"
@@ -256,6 +257,19 @@ class RegionImpl final : public Region {
   };
   std::map<std::string, CopyLive> copy_live_;  // by copy image id; guarded by progress_mu_
   std::unique_ptr<CopyScheduler> copies_;      // this region's queue as a destination
+
+  // Quotas and staging objects (region_quotas.cc).
+  // Releases the staging objects an ended ImportImage task claimed.
+  void ReleaseStagingOf(const std::string& task_id);
+  // At open: releases claims whose task ended while the process was down.
+  void ReleaseEndedStaging();
+  // Allocated bytes of the objects an import reads (the estimate of the
+  // data its snapshots will add).
+  Result<uint64_t> ImportSourceBytes(const Caller& c, const std::vector<ImportDisk>& disks);
+  // Logical data bytes of an image's snapshots (0 for a snapshot not found).
+  uint64_t ImageDataBytes(const ImageRecord& image);
+  QuotaMeter quota_meter_{*catalog_};
+  uint64_t usage_source_id_ = 0;  // this region's snapshot bytes in oss_'s usage
 };
 
 }  // namespace ferry

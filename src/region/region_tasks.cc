@@ -153,6 +153,7 @@ void RegionImpl::WorkerLoop() {
       Result<TaskRecord> task = catalog_->GetTask(task_id);
       if (task.ok() && task->status == "Processing") FinishFailed(*task, thrown);
     }
+    ReleaseStagingOf(task_id);
     {
       std::lock_guard<std::mutex> lock(mu_);
       controls_.erase(task_id);

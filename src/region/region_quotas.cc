@@ -1,0 +1,58 @@
+// RegionImpl: what quotas measure, and giving staging objects back when the
+// import that read them ends. The quota rules are in quotas.h.
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "region/region_impl.h"
+
+namespace ferry {
+
+void RegionImpl::ReleaseStagingOf(const std::string& task_id) {
+  Result<TaskRecord> task = catalog_->GetTask(task_id);
+  // Still Processing: stopped by shutdown, it resumes and ends later.
+  if (!task.ok() || task->action != "ImportImage" || task->status == "Processing") return;
+  nlohmann::json params = nlohmann::json::parse(task->params, nullptr, /*allow_exceptions=*/false);
+  if (!params.is_object() || !params.contains("Disks") || !params["Disks"].is_array()) return;
+  for (const nlohmann::json& d : params["Disks"]) {
+    if (!d.is_object()) continue;
+    std::string bucket = d.value("OSSBucket", std::string());
+    std::string object = d.value("OSSObject", std::string());
+    Status st = oss_.ReleaseStaging(bucket, object, task_id);
+    if (!st.ok()) {
+      spdlog::warn("region {}: staging object {}/{} of task {} not released: {}", config_.region_id, bucket, object,
+                   task_id, st.ToString());
+    }
+  }
+}
+
+void RegionImpl::ReleaseEndedStaging() {
+  for (const ObjectStorage::StagingClaim& claim : oss_.ListStagingClaims()) {
+    // A task this catalog does not know is another region's: that region
+    // releases it when it opens.
+    Result<TaskRecord> task = catalog_->GetTask(claim.task_id);
+    if (task.ok() && task->status != "Processing") ReleaseStagingOf(claim.task_id);
+  }
+}
+
+Result<uint64_t> RegionImpl::ImportSourceBytes(const Caller& c, const std::vector<ImportDisk>& disks) {
+  uint64_t total = 0;
+  for (const ImportDisk& d : disks) {
+    ASSIGN_OR_RETURN(std::string path, oss_.PathForRead(c.account_id, d.oss_bucket, d.oss_object));
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+uint64_t RegionImpl::ImageDataBytes(const ImageRecord& image) {
+  uint64_t total = 0;
+  for (const DiskMapping& d : image.disks) {
+    Result<SnapshotRecord> snap = catalog_->GetSnapshot(d.snapshot_id);
+    if (snap.ok()) total += QuotaMeter::ManifestDataBytes(snap->manifest);
+  }
+  return total;
+}
+
+}  // namespace ferry
