@@ -318,7 +318,7 @@ Result<Manifest> RegionImpl::Ingest(const std::string& task_id, int raw_fd, cons
   // The virtual size is bounded before the ingest allocates anything for it
   // (a 4 EiB qcow2 converts to a 4 EiB sparse raw file on some file systems).
   struct stat st {};
-  if (::stat(raw_path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxDiskBytes) {
+  if (::fstat(raw_fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxDiskBytes) {
     return InvalidArgument("InvalidParameter", "the disk image has a virtual size of " +
                                                    std::to_string(st.st_size) + " bytes, more than the maximum " +
                                                    std::to_string(kMaxDiskBytes) + " bytes (32768 GiB)");
