@@ -86,7 +86,8 @@ std::string LimitFailure(const std::vector<std::string>& argv, const ProcessResu
   if (r.exit_code == 128 + SIGXCPU || (o.cpu_seconds > 0 && r.exit_code == 128 + SIGKILL)) {
     return "qemu-img exceeded its CPU time limit of " + std::to_string(o.cpu_seconds) + " s";
   }
-  if (r.exit_code == 128 + SIGXFSZ) {
+  if (r.exit_code == 128 + SIGXFSZ ||
+      (o.file_size_bytes > 0 && r.stderr_text.find("File too large") != std::string::npos)) {
     return "qemu-img output exceeded the file size limit of " + std::to_string(o.file_size_bytes) + " bytes";
   }
   if (o.address_space_bytes > 0 &&

@@ -412,5 +412,22 @@ TEST_F(ImageInspectorTest, ConvertPinsTheQcow2BackingFileToNull) {
   EXPECT_NE(info.message().find("backing file"), std::string::npos) << info.ToString();
 }
 
+TEST_F(ImageInspectorTest, ConvertOutputBeyondTheVirtualSizeIsStoppedByItsFileSizeLimit) {
+  // The output's RLIMIT_FSIZE is the header's virtual size: a run that would
+  // write more (here: facts understate the size) fails at once and clearly.
+  std::string path = Create("a.qcow2", "qcow2", "4M");
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ImageFacts facts;
+  facts.format = ImageFormat::kQcow2;
+  facts.virtual_size = 64 * 1024;
+  Status st = ConvertImageFd(fd.get(), facts, Path("out.raw"), "raw", "OSS object b/x",
+                             "InvalidImageFormat.Malformed", nullptr);
+  EXPECT_EQ(st.reason(), "InvalidImageFormat.Malformed") << st.ToString();
+  EXPECT_NE(st.message().find("OSS object b/x"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("file size limit of 65536 bytes"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find(dir_), std::string::npos) << st.message();
+  EXPECT_LE(std::filesystem::file_size(Path("out.raw")), 64u * 1024);
+}
+
 }  // namespace
 }  // namespace ferry
