@@ -58,13 +58,16 @@ class ImageInspectorTest : public ::testing::Test {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     ASSERT_TRUE(fd.valid());
     ASSERT_TRUE(
-        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), offset, path).ok());
+        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), offset, path)
+            .ok());
   }
   static std::string Be32(uint32_t v) {
     return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
                        static_cast<char>(v)};
   }
-  static std::string Be64(uint64_t v) { return Be32(static_cast<uint32_t>(v >> 32)) + Be32(static_cast<uint32_t>(v)); }
+  static std::string Be64(uint64_t v) {
+    return Be32(static_cast<uint32_t>(v >> 32)) + Be32(static_cast<uint32_t>(v));
+  }
 
   // Inspects `path` for import as `claimed`.
   Result<ImageFacts> Check(const std::string& path, const std::string& claimed) {
@@ -164,7 +167,8 @@ TEST_F(ImageInspectorTest, Qcow2WithABackingFileIsRefused) {
   ExpectRefused(plain, "", "backing file");
   std::string json =
       Create("json.qcow2", "qcow2", "1M",
-             {"-u", "-b", R"(json:{"driver":"raw","file":{"driver":"file","filename":"/etc/passwd"}})", "-F", "raw"});
+             {"-u", "-b", R"(json:{"driver":"raw","file":{"driver":"file","filename":"/etc/passwd"}})", "-F",
+              "raw"});
   ExpectRefused(json, "QCOW2", "backing file");
   std::string nbd = Create("nbd.qcow2", "qcow2", "1M", {"-u", "-b", "nbd://127.0.0.1:1/x", "-F", "raw"});
   ExpectRefused(nbd, "QCOW2", "backing file");
@@ -202,8 +206,9 @@ TEST_F(ImageInspectorTest, Qcow2WithUnknownIncompatibleBitsIsRefused) {
 }
 
 TEST_F(ImageInspectorTest, EncryptedAndUnknownVersionQcow2AreRefused) {
-  std::string enc = Create("enc.qcow2", "qcow2", "1M",
-                           {"--object", "secret,id=sec0,data=abc", "-o", "encrypt.format=luks,encrypt.key-secret=sec0"});
+  std::string enc =
+      Create("enc.qcow2", "qcow2", "1M",
+             {"--object", "secret,id=sec0,data=abc", "-o", "encrypt.format=luks,encrypt.key-secret=sec0"});
   ExpectRefused(enc, "QCOW2", "encrypted");
   std::string aes = Create("aes.qcow2", "qcow2", "1M");
   Patch(aes, 32, Be32(1));
@@ -326,7 +331,7 @@ TEST(SubprocessLimitsTest, OnlyTheGivenDescriptorIsInheritedAsFd3) {
   ASSERT_TRUE(WriteFileAtomic(path, "inherited bytes").ok());
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   UniqueFd other(::fcntl(fd.get(), F_DUPFD, 50));  // not even O_CLOEXEC
-  ::unlink(path.c_str());  // the child can only reach it through fd 3
+  ::unlink(path.c_str());                          // the child can only reach it through fd 3
   ProcessOptions opts;
   opts.inherit_fd = fd.get();
   Result<ProcessResult> r = RunProcess({"sh", "-c", "cat /proc/self/fd/3; echo; ls /proc/self/fd"}, opts);
@@ -385,7 +390,8 @@ TEST_F(ImageInspectorTest, ConvertThroughTheDescriptorReadsTheInodeNotThePath) {
   std::string evil = Create("evil.qcow2", "qcow2", "1M", {"-u", "-b", secret_, "-F", "raw"});
   ASSERT_EQ(::rename(evil.c_str(), path.c_str()), 0);
   std::string out = Path("out.raw");
-  Status st = ConvertImageFd(fd.get(), *facts, out, "raw", "OSS object b/x", "InvalidImageFormat.Malformed", nullptr);
+  Status st =
+      ConvertImageFd(fd.get(), *facts, out, "raw", "OSS object b/x", "InvalidImageFormat.Malformed", nullptr);
   ASSERT_TRUE(st.ok()) << st.ToString();
   Result<std::string> bytes = ReadFileToString(out);
   ASSERT_TRUE(bytes.ok());
@@ -401,7 +407,8 @@ TEST_F(ImageInspectorTest, ConvertPinsTheQcow2BackingFileToNull) {
   facts.format = ImageFormat::kQcow2;
   facts.virtual_size = kMiB;
   std::string out = Path("out.raw");
-  Status st = ConvertImageFd(fd.get(), facts, out, "raw", "OSS object b/x", "InvalidImageFormat.Malformed", nullptr);
+  Status st =
+      ConvertImageFd(fd.get(), facts, out, "raw", "OSS object b/x", "InvalidImageFormat.Malformed", nullptr);
   if (st.ok()) {
     Result<std::string> bytes = ReadFileToString(out);
     ASSERT_TRUE(bytes.ok());

@@ -220,7 +220,8 @@ TEST_F(ObjectStorageTest, OpenForReadOpensTheObjectBeneathItsBucketOnly) {
   char buf[8] = {};
   EXPECT_EQ(::pread(fd->get(), buf, sizeof(buf), 0), 5);
   EXPECT_EQ(std::string(buf), "bytes");
-  EXPECT_EQ(oss_->OpenForRead(kBob, "alice-bucket", "dir/disk.raw").status().reason(), "InvalidOSSBucket.NotFound");
+  EXPECT_EQ(oss_->OpenForRead(kBob, "alice-bucket", "dir/disk.raw").status().reason(),
+            "InvalidOSSBucket.NotFound");
   EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "dir").status().reason(), "InvalidOSSObject.NotFound");
   EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "../alice-bucket/dir/disk.raw").status().reason(),
             "InvalidOSSObject.Malformed");
@@ -229,7 +230,8 @@ TEST_F(ObjectStorageTest, OpenForReadOpensTheObjectBeneathItsBucketOnly) {
   ASSERT_EQ(::symlink("dir/disk.raw", (dir_ + "/alice-bucket/link.raw").c_str()), 0);
   EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "alias/disk.raw").status().reason(),
             "InvalidOSSObject.NotFound");
-  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "link.raw").status().reason(), "InvalidOSSObject.NotFound");
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "link.raw").status().reason(),
+            "InvalidOSSObject.NotFound");
   // A bucket that is itself a symlink to another account's bucket.
   ASSERT_TRUE(oss_->EnsureBucket(kBob, "bob-bucket").ok());
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/bob-bucket/b.raw", std::string("bob")).ok());
