@@ -436,5 +436,46 @@ TEST_F(ImageInspectorTest, ConvertOutputBeyondTheVirtualSizeIsStoppedByItsFileSi
   EXPECT_LE(std::filesystem::file_size(Path("out.raw")), 64u * 1024);
 }
 
+// Headers written byte by byte (no qemu-img): the offsets of the spec in
+// image_inspector.h.
+TEST_F(ImageInspectorTest, HandBuiltHeadersFollowTheDocumentedOffsets) {
+  std::string q(65536, '\0');
+  auto put = [&](size_t at, const std::string& bytes) { q.replace(at, bytes.size(), bytes); };
+  put(0, "QFI\xfb");
+  put(4, Be32(3));        // version
+  put(20, Be32(16));      // cluster_bits
+  put(24, Be64(kMiB));    // size
+  put(36, Be32(1));       // l1_size
+  put(100, Be32(104));    // header_length
+  std::string path = Path("hand.qcow2");
+  ASSERT_TRUE(WriteFileAtomic(path, q).ok());
+  Result<ImageFacts> r = Check(path, "");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->format, ImageFormat::kQcow2);
+  EXPECT_EQ(r->virtual_size, kMiB);
+  // An extension 0x44415441 (data file name) after the header.
+  put(104, Be32(0x44415441) + Be32(4) + "/etc");
+  ASSERT_TRUE(WriteFileAtomic(path, q).ok());
+  ExpectRefused(path, "QCOW2", "external data file");
+
+  // A fixed VHD: 1 MiB of data and a footer of disk type 4 at the end.
+  std::string v(kMiB + 512, '\0');
+  std::string footer = "conectix";
+  footer.resize(512, '\0');
+  footer.replace(48, 8, Be64(kMiB));
+  footer.replace(60, 4, Be32(4));
+  v.replace(kMiB, 512, footer);
+  std::string vhd = Path("hand.vhd");
+  ASSERT_TRUE(WriteFileAtomic(vhd, v).ok());
+  ExpectRefused(vhd, "", "differencing VHD");
+  footer.replace(60, 4, Be32(2));
+  v.replace(kMiB, 512, footer);
+  ASSERT_TRUE(WriteFileAtomic(vhd, v).ok());
+  r = Check(vhd, "VHD");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->format, ImageFormat::kVpc);
+  EXPECT_EQ(r->vpc_current_size, kMiB);
+}
+
 }  // namespace
 }  // namespace ferry
