@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -70,14 +69,16 @@ uint64_t GiBCeil(uint64_t bytes) { return (bytes + (1ull << 30) - 1) >> 30; }
 // read with an explicit driver; qcow2 also pins its backing file to null so
 // that even a header the inspector missed cannot open another file.
 std::string SourceSpec(const std::string& driver) {
-  nlohmann::json spec = {{"driver", driver},
-                         {"file", {{"driver", "file"}, {"filename", "/proc/self/fd/" + std::to_string(kInheritedFd)}}}};
+  nlohmann::json spec = {
+      {"driver", driver},
+      {"file", {{"driver", "file"}, {"filename", "/proc/self/fd/" + std::to_string(kInheritedFd)}}}};
   if (driver == "qcow2") spec["backing"] = nullptr;
   return "json:" + spec.dump();
 }
 
 // Why a limited run failed, naming the limit when one was hit.
-std::string LimitFailure(const std::vector<std::string>& argv, const ProcessResult& r, const ProcessOptions& o) {
+std::string LimitFailure(const std::vector<std::string>& argv, const ProcessResult& r,
+                         const ProcessOptions& o) {
   if (r.deadline_exceeded) {
     return "qemu-img did not finish within " +
            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(o.deadline).count()) +
@@ -86,7 +87,8 @@ std::string LimitFailure(const std::vector<std::string>& argv, const ProcessResu
   if (r.exit_code == 128 + SIGXCPU || (o.cpu_seconds > 0 && r.exit_code == 128 + SIGKILL)) {
     return "qemu-img exceeded its CPU time limit of " + std::to_string(o.cpu_seconds) + " s";
   }
-  if (r.exit_code == 128 + SIGXFSZ) {
+  if (r.exit_code == 128 + SIGXFSZ ||
+      (o.file_size_bytes > 0 && r.stderr_text.find("File too large") != std::string::npos)) {
     return "qemu-img output exceeded the file size limit of " + std::to_string(o.file_size_bytes) + " bytes";
   }
   if (o.address_space_bytes > 0 &&
@@ -132,7 +134,8 @@ Status CheckWithQemuInfo(int fd, ImageFacts* facts_out, const std::string& label
     return Malformed(label, "qemu-img reads it as \"" + info.value("format", "") + "\", not " + driver);
   uint64_t size = info.value("virtual-size", uint64_t{0});
   bool size_ok = size == facts.virtual_size;
-  if (facts.format == ImageFormat::kVpc) size_ok = size == facts.vpc_current_size || size == facts.vpc_geometry_size;
+  if (facts.format == ImageFormat::kVpc)
+    size_ok = size == facts.vpc_current_size || size == facts.vpc_geometry_size;
   if (!size_ok) {
     return Malformed(label, "qemu-img reports a virtual size of " + std::to_string(size) +
                                 " bytes, the header says " + std::to_string(facts.virtual_size));
@@ -162,9 +165,9 @@ Status CheckWithQemuInfo(int fd, ImageFacts* facts_out, const std::string& label
   return Status::Ok();
 }
 
-Status ConvertImageFd(int src_fd, const ImageFacts& facts, const std::string& dst, const std::string& dst_driver,
-                      const std::string& label, const std::string& failure_reason,
-                      const std::atomic<bool>* stop) {
+Status ConvertImageFd(int src_fd, const ImageFacts& facts, const std::string& dst,
+                      const std::string& dst_driver, const std::string& label,
+                      const std::string& failure_reason, const std::atomic<bool>* stop) {
   const std::string src_driver = ImageFormatName(facts.format);
   std::vector<std::string> argv = {kQemuImg, "convert", SourceSpec(src_driver), "-O", dst_driver};
   if (dst_driver == "raw") argv.insert(argv.end(), {"-S", "4k"});
@@ -182,8 +185,9 @@ Status ConvertImageFd(int src_fd, const ImageFacts& facts, const std::string& ds
   opts.inherit_fd = src_fd;
   ASSIGN_OR_RETURN(ProcessResult run, RunProcess(argv, opts));
   if (run.exit_code != 0 || run.deadline_exceeded) {
-    return InvalidArgument(failure_reason, "converting " + label + " from " + src_driver + " to " + dst_driver +
-                                               " failed: " + Scrub(LimitFailure(argv, run, opts), dst, "the output"));
+    return InvalidArgument(failure_reason,
+                           "converting " + label + " from " + src_driver + " to " + dst_driver +
+                               " failed: " + Scrub(LimitFailure(argv, run, opts), dst, "the output"));
   }
   return Status::Ok();
 }

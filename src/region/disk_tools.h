@@ -39,17 +39,16 @@ std::string QemuDriverForExportFormat(const std::string& export_format);
 // allowed create type. InvalidImageFormat.Malformed otherwise; `label`
 // names the image in messages. For vpc, whose header holds two sizes,
 // facts->virtual_size becomes the one qemu-img uses.
-Status CheckWithQemuInfo(int fd, ImageFacts* facts, const std::string& label,
-                         const std::atomic<bool>* stop);
+Status CheckWithQemuInfo(int fd, ImageFacts* facts, const std::string& label, const std::atomic<bool>* stop);
 
 // qemu-img convert of the image open as `src_fd` (read as `facts.format`,
 // qcow2 with backing: null) to `dst` as `dst_driver` (raw targets sparse,
 // -S 4k). `dst` never appears in the returned message; `label` does.
 // Failures carry `failure_reason` (e.g. InvalidImageFormat.Malformed for
 // imports, ExportImageFailed-style for exports).
-Status ConvertImageFd(int src_fd, const ImageFacts& facts, const std::string& dst, const std::string& dst_driver,
-                      const std::string& label, const std::string& failure_reason,
-                      const std::atomic<bool>* stop);
+Status ConvertImageFd(int src_fd, const ImageFacts& facts, const std::string& dst,
+                      const std::string& dst_driver, const std::string& label,
+                      const std::string& failure_reason, const std::atomic<bool>* stop);
 
 // Builds an ext4 file system image of `size_bytes` at `image_path` holding
 // the contents of `source_dir`, with a fixed UUID, hash seed and timestamps

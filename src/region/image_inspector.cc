@@ -24,8 +24,8 @@ constexpr uint64_t kQcow2IncompatCompression = 1ull << 3;
 constexpr uint64_t kQcow2AutoclearRawData = 1ull << 1;
 constexpr uint32_t kQcow2ExtDataFile = 0x44415441;
 constexpr uint32_t kQcow2ExtBackingFormat = 0xe2792aca;
-constexpr uint64_t kQcow2MaxL1Bytes = 32ull << 20;        // QCOW_MAX_L1_SIZE
-constexpr uint64_t kQcow2MaxRefTableBytes = 8ull << 20;   // QCOW_MAX_REFTABLE_SIZE
+constexpr uint64_t kQcow2MaxL1Bytes = 32ull << 20;       // QCOW_MAX_L1_SIZE
+constexpr uint64_t kQcow2MaxRefTableBytes = 8ull << 20;  // QCOW_MAX_REFTABLE_SIZE
 
 // VMDK sparse extent header (little-endian).
 constexpr uint64_t kVmdkGdAtEnd = ~0ull;
@@ -110,11 +110,12 @@ Status CheckQcow2(int fd, uint64_t file_size, const std::vector<uint8_t>& head, 
       return Unsafe(label, "qcow2 images with an external data file are not supported");
     uint64_t known = kQcow2IncompatDirty | kQcow2IncompatCorrupt | kQcow2IncompatCompression;
     if (incompatible & ~known)
-      return Unsafe(label, "qcow2 incompatible feature bits 0x" + [&] {
-        char buf[17];
-        std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(incompatible & ~known));
-        return std::string(buf);
-      }() + " are not supported");
+      return Unsafe(
+          label, "qcow2 incompatible feature bits 0x" + [&] {
+            char buf[17];
+            std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(incompatible & ~known));
+            return std::string(buf);
+          }() + " are not supported");
     if (Be64(h + 88) & kQcow2AutoclearRawData)
       return Unsafe(label, "qcow2 images with an external data file are not supported (autoclear bit 1)");
     header_len = Be32(h + 100);
@@ -177,8 +178,7 @@ Status CheckVmdkDescriptor(const std::string& text, const std::string& label, st
       continue;
     }
     size_t eq = line.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return Unsafe(label, "VMDK descriptor has an unexpected line");
+    if (eq == std::string::npos || eq == 0) return Unsafe(label, "VMDK descriptor has an unexpected line");
     std::string key = Trim(line.substr(0, eq));
     for (char c : key) {
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'))
@@ -241,7 +241,8 @@ Status CheckVmdk(int fd, uint64_t file_size, const std::vector<uint8_t>& head, c
 Status CheckVpc(const std::vector<uint8_t>& footer, const std::string& label, ImageFacts* facts) {
   const uint8_t* f = footer.data();
   uint32_t type = Be32(f + 60);
-  if (type == kVpcDifferencing) return Unsafe(label, "differencing VHD images (with a parent) are not supported");
+  if (type == kVpcDifferencing)
+    return Unsafe(label, "differencing VHD images (with a parent) are not supported");
   if (type != kVpcFixed && type != kVpcDynamic)
     return Unsafe(label, "VHD disk type " + std::to_string(type) + " is not supported (fixed or dynamic)");
   facts->vpc_current_size = Be64(f + 48);
@@ -320,8 +321,9 @@ Result<ImageFacts> InspectImage(int fd, uint64_t file_size, const std::string& l
     case ImageFormat::kVhdx:
       return Unsafe(label, "VHDX images are not supported");
     case ImageFormat::kVmdkDescriptor:
-      return Unsafe(label, "VMDK descriptor files are not supported (upload a single-file monolithicSparse "
-                           "or streamOptimized VMDK)");
+      return Unsafe(label,
+                    "VMDK descriptor files are not supported (upload a single-file monolithicSparse "
+                    "or streamOptimized VMDK)");
     case ImageFormat::kVdi:
       if (head.size() < 0x180) return Unsafe(label, "VDI header is truncated");
       facts.virtual_size = Le64(head.data() + 0x170);
@@ -352,14 +354,16 @@ Result<ImageFacts> CheckImportImage(int fd, uint64_t file_size, const std::strin
     bool importable = facts.format == ImageFormat::kRaw || facts.format == ImageFormat::kQcow2 ||
                       facts.format == ImageFormat::kVpc || facts.format == ImageFormat::kVmdk;
     if (!importable)
-      return Unsafe(label, ImageFormatName(facts.format) + " images are not supported (use RAW, QCOW2, VHD, VMDK)");
+      return Unsafe(label,
+                    ImageFormatName(facts.format) + " images are not supported (use RAW, QCOW2, VHD, VMDK)");
     if (!claimed.empty() && facts.format != want) {
       return Unsafe(label, "the image is " + ImageFormatName(facts.format) + ", not " + claimed);
     }
   }
   if (facts.virtual_size > kMaxImageVirtualSize) {
-    return Unsafe(label, "virtual size " + std::to_string(facts.virtual_size) + " bytes exceeds the maximum of " +
-                             std::to_string(kMaxImageVirtualSize) + " bytes (32 TiB)");
+    return Unsafe(label, "virtual size " + std::to_string(facts.virtual_size) +
+                             " bytes exceeds the maximum of " + std::to_string(kMaxImageVirtualSize) +
+                             " bytes (32 TiB)");
   }
   return facts;
 }

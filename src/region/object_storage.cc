@@ -1,6 +1,7 @@
 #include "region/object_storage.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -16,8 +17,6 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
-
-#include <linux/openat2.h>
 
 #include "common/fs_util.h"
 #include "common/hash.h"
@@ -142,9 +141,11 @@ class FileUploadSession final : public UploadSession {
 
   // The descriptor is still the pending data file (not completed meanwhile).
   Status CheckStillPending() const {
-    struct stat mine {}, named {};
+    struct stat mine {
+    }, named{};
     if (::fstat(fd_.get(), &mine) != 0) return ErrnoStatus("stat", data_path_, errno);
-    if (::lstat(data_path_.c_str(), &named) != 0 || mine.st_ino != named.st_ino || mine.st_dev != named.st_dev) {
+    if (::lstat(data_path_.c_str(), &named) != 0 || mine.st_ino != named.st_ino ||
+        mine.st_dev != named.st_dev) {
       return FailedPrecondition("InvalidParameter", "upload of " + object_ +
                                                         " was completed or aborted by another request; "
                                                         "start a new upload");

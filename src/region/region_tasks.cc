@@ -346,7 +346,8 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
     // One descriptor for the whole disk: the inspector, qemu-img (as
     // /proc/self/fd/3) and ingest all read the inode opened here, never a
     // path that could be swapped in between (untrusted-images.md section 4).
-    ASSIGN_OR_RETURN(UniqueFd source, oss_.OpenForRead(task.account_id, disk.import_bucket, disk.import_object));
+    ASSIGN_OR_RETURN(UniqueFd source,
+                     oss_.OpenForRead(task.account_id, disk.import_bucket, disk.import_object));
     std::string raw;
     ScratchFile scratch;
     auto ingest_disk = [&]() -> Status {
@@ -361,14 +362,15 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
         ReportProgress(task.task_id, Percent((static_cast<double>(i) + part) / static_cast<double>(n)));
       };
       if (facts.format == ImageFormat::kRaw) {
-        ASSIGN_OR_RETURN(manifests[i], Ingest(task.task_id, source.get(), label, &control.stop, lease, progress));
+        ASSIGN_OR_RETURN(manifests[i],
+                         Ingest(task.task_id, source.get(), label, &control.stop, lease, progress));
         return CheckUnchanged(source.get(), before, label);
       }
       RETURN_IF_ERROR(CheckWithQemuInfo(source.get(), &facts, label, &control.stop));
       raw = tmp_dir_ + "/" + task.task_id + "-" + std::to_string(i) + ".raw";
       scratch.Reset(raw);
-      RETURN_IF_ERROR(
-          ConvertImageFd(source.get(), facts, raw, "raw", label, "InvalidImageFormat.Malformed", &control.stop));
+      RETURN_IF_ERROR(ConvertImageFd(source.get(), facts, raw, "raw", label, "InvalidImageFormat.Malformed",
+                                     &control.stop));
       RETURN_IF_ERROR(CheckUnchanged(source.get(), before, label));
       UniqueFd converted(::open(raw.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!converted.valid()) return ErrnoStatus("open", raw, errno);
@@ -430,7 +432,8 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
   // Allow-listed target drivers only; no -o options are ever passed, so no
   // backing file, data file or multi-file VMDK can be asked for.
   const std::string driver = QemuDriverForExportFormat(format);
-  if (driver.empty()) return InvalidArgument("InvalidParameter", "export format " + format + " is not supported");
+  if (driver.empty())
+    return InvalidArgument("InvalidParameter", "export format " + format + " is not supported");
   ASSIGN_OR_RETURN(std::string target, oss_.TempPathForWrite(task.account_id, bucket));
   ScratchFile target_scratch(target);
   MaterializeOptions opts;

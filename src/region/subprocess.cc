@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -141,7 +141,8 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const Pro
     // Descriptors are O_CLOEXEC by convention; closing the rest here makes
     // the child's view independent of that convention (where the kernel has
     // close_range; otherwise O_CLOEXEC still applies).
-    ::syscall(SYS_close_range, static_cast<unsigned>(inherit >= 0 ? kInheritedFd + 1 : kInheritedFd), ~0u, 0u);
+    ::syscall(SYS_close_range, static_cast<unsigned>(inherit >= 0 ? kInheritedFd + 1 : kInheritedFd), ~0u,
+              0u);
     for (int i = 0; i < n_limits; ++i) {
       if (::setrlimit(limits[i].resource, &limits[i].value) != 0) ::_exit(127);
     }

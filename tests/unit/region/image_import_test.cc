@@ -95,7 +95,8 @@ class ImageImportTest : public ::testing::Test {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     ASSERT_TRUE(fd.valid());
     ASSERT_TRUE(
-        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), offset, path).ok());
+        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), offset, path)
+            .ok());
   }
 
   TaskRecord WaitTask(const std::string& task_id) {
@@ -138,7 +139,8 @@ class ImageImportTest : public ::testing::Test {
 
   // Exports `image_id` as raw and returns its bytes.
   std::string ExportRaw(const std::string& image_id) {
-    Result<std::string> task_id = region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "exp", "raw"});
+    Result<std::string> task_id =
+        region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "exp", "raw"});
     EXPECT_TRUE(task_id.ok()) << task_id.status().ToString();
     if (!task_id.ok()) return "";
     TaskRecord t = WaitTask(*task_id);
@@ -164,8 +166,8 @@ TEST_F(ImageImportTest, EveryDoorToAHostFileIsRefused) {
   ExpectMalformed("backing.qcow2", "QCOW2", "backing file");
   ExpectMalformed("backing.qcow2", "", "backing file");
   Create("json.qcow2", "qcow2", "1M",
-         {"-u", "-b", R"(json:{"driver":"raw","file":{"driver":"file","filename":")" + secret_ + R"("}})", "-F",
-          "raw"});
+         {"-u", "-b", R"(json:{"driver":"raw","file":{"driver":"file","filename":")" + secret_ + R"("}})",
+          "-F", "raw"});
   ExpectMalformed("json.qcow2", "QCOW2", "backing file");
   Create("datafile.qcow2", "qcow2", "1M", {"-o", "data_file=" + secret_ + ".data"});
   ExpectMalformed("datafile.qcow2", "QCOW2", "external data file");
@@ -179,8 +181,10 @@ TEST_F(ImageImportTest, EveryDoorToAHostFileIsRefused) {
   Patch(bomb, 36, std::string("\xff\xff\xff\xff", 4));
   ExpectMalformed("bomb.qcow2", "QCOW2", "L1 table");
 
-  ASSERT_TRUE(WriteFileAtomic(Object("desc.vmdk"), "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicFlat\"\n"
-                                                   "RW 2048 FLAT \"" + secret_ + "\" 0\n")
+  ASSERT_TRUE(WriteFileAtomic(Object("desc.vmdk"),
+                              "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicFlat\"\n"
+                              "RW 2048 FLAT \"" +
+                                  secret_ + "\" 0\n")
                   .ok());
   ExpectMalformed("desc.vmdk", "VMDK", "descriptor files are not supported");
   Create("flat.vmdk", "vmdk", "1M", {"-o", "subformat=monolithicFlat"});
@@ -188,8 +192,8 @@ TEST_F(ImageImportTest, EveryDoorToAHostFileIsRefused) {
   Create("split.vmdk", "vmdk", "1M", {"-o", "subformat=twoGbMaxExtentSparse"});
   ExpectMalformed("split.vmdk", "", "descriptor files are not supported");
   std::string extent = Create("extent.vmdk", "vmdk", "1M");
-  std::string desc = "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicSparse\"\nRW 2048 FLAT \"" + secret_ +
-                     "\" 0\n";
+  std::string desc = "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicSparse\"\nRW 2048 FLAT \"" +
+                     secret_ + "\" 0\n";
   desc.resize(1024, '\0');
   Patch(extent, 512, desc);
   ExpectMalformed("extent.vmdk", "VMDK", "extent naming another file");
@@ -224,8 +228,8 @@ TEST_F(ImageImportTest, SwappingTheObjectAfterInspectionNeverImportsTheHostFile)
   // The attacker's replacement: same name, a qcow2 whose backing file is the
   // host secret, published by rename exactly between inspect and convert.
   std::string evil = dir_ + "/host/evil.qcow2";
-  std::vector<std::string> args = {"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", secret_, "-F", "raw",
-                                   evil, "1M"};
+  std::vector<std::string> args = {"qemu-img", "create", "-q", "-f",  "qcow2", "-u",
+                                   "-b",       secret_,  "-F", "raw", evil,    "1M"};
   Result<ProcessResult> made = RunProcess(args);
   ASSERT_TRUE(made.ok() && made->exit_code == 0);
   int swaps = 0;
@@ -246,7 +250,8 @@ TEST_F(ImageImportTest, SwappingTheObjectAfterInspectionNeverImportsTheHostFile)
     // import refuses rather than guess.
     EXPECT_EQ(t.status, "Failed");
     EXPECT_EQ(t.error_code, "InvalidImageFormat.Malformed");
-    EXPECT_NE(t.error_message.find("changed while it was being imported"), std::string::npos) << t.error_message;
+    EXPECT_NE(t.error_message.find("changed while it was being imported"), std::string::npos)
+        << t.error_message;
     EXPECT_EQ(t.error_message.find(dir_), std::string::npos) << t.error_message;
   }
   // Whatever the outcome, no snapshot of the region holds the host file.
@@ -292,7 +297,8 @@ TEST_F(ImageImportTest, WritingTheInspectedFileInPlaceFailsTheImport) {
   };
   TaskRecord t = Import("disk.qcow2", "QCOW2");
   EXPECT_EQ(t.status, "Failed");
-  EXPECT_NE(t.error_message.find("changed while it was being imported"), std::string::npos) << t.error_message;
+  EXPECT_NE(t.error_message.find("changed while it was being imported"), std::string::npos)
+      << t.error_message;
 }
 
 TEST_F(ImageImportTest, SymlinkedObjectsAreNotFollowed) {

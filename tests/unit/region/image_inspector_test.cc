@@ -58,13 +58,16 @@ class ImageInspectorTest : public ::testing::Test {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     ASSERT_TRUE(fd.valid());
     ASSERT_TRUE(
-        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), offset, path).ok());
+        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), offset, path)
+            .ok());
   }
   static std::string Be32(uint32_t v) {
     return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
                        static_cast<char>(v)};
   }
-  static std::string Be64(uint64_t v) { return Be32(static_cast<uint32_t>(v >> 32)) + Be32(static_cast<uint32_t>(v)); }
+  static std::string Be64(uint64_t v) {
+    return Be32(static_cast<uint32_t>(v >> 32)) + Be32(static_cast<uint32_t>(v));
+  }
 
   // Inspects `path` for import as `claimed`.
   Result<ImageFacts> Check(const std::string& path, const std::string& claimed) {
@@ -164,7 +167,8 @@ TEST_F(ImageInspectorTest, Qcow2WithABackingFileIsRefused) {
   ExpectRefused(plain, "", "backing file");
   std::string json =
       Create("json.qcow2", "qcow2", "1M",
-             {"-u", "-b", R"(json:{"driver":"raw","file":{"driver":"file","filename":"/etc/passwd"}})", "-F", "raw"});
+             {"-u", "-b", R"(json:{"driver":"raw","file":{"driver":"file","filename":"/etc/passwd"}})", "-F",
+              "raw"});
   ExpectRefused(json, "QCOW2", "backing file");
   std::string nbd = Create("nbd.qcow2", "qcow2", "1M", {"-u", "-b", "nbd://127.0.0.1:1/x", "-F", "raw"});
   ExpectRefused(nbd, "QCOW2", "backing file");
@@ -202,8 +206,9 @@ TEST_F(ImageInspectorTest, Qcow2WithUnknownIncompatibleBitsIsRefused) {
 }
 
 TEST_F(ImageInspectorTest, EncryptedAndUnknownVersionQcow2AreRefused) {
-  std::string enc = Create("enc.qcow2", "qcow2", "1M",
-                           {"--object", "secret,id=sec0,data=abc", "-o", "encrypt.format=luks,encrypt.key-secret=sec0"});
+  std::string enc =
+      Create("enc.qcow2", "qcow2", "1M",
+             {"--object", "secret,id=sec0,data=abc", "-o", "encrypt.format=luks,encrypt.key-secret=sec0"});
   ExpectRefused(enc, "QCOW2", "encrypted");
   std::string aes = Create("aes.qcow2", "qcow2", "1M");
   Patch(aes, 32, Be32(1));
@@ -326,7 +331,7 @@ TEST(SubprocessLimitsTest, OnlyTheGivenDescriptorIsInheritedAsFd3) {
   ASSERT_TRUE(WriteFileAtomic(path, "inherited bytes").ok());
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   UniqueFd other(::fcntl(fd.get(), F_DUPFD, 50));  // not even O_CLOEXEC
-  ::unlink(path.c_str());  // the child can only reach it through fd 3
+  ::unlink(path.c_str());                          // the child can only reach it through fd 3
   ProcessOptions opts;
   opts.inherit_fd = fd.get();
   Result<ProcessResult> r = RunProcess({"sh", "-c", "cat /proc/self/fd/3; echo; ls /proc/self/fd"}, opts);
@@ -385,7 +390,8 @@ TEST_F(ImageInspectorTest, ConvertThroughTheDescriptorReadsTheInodeNotThePath) {
   std::string evil = Create("evil.qcow2", "qcow2", "1M", {"-u", "-b", secret_, "-F", "raw"});
   ASSERT_EQ(::rename(evil.c_str(), path.c_str()), 0);
   std::string out = Path("out.raw");
-  Status st = ConvertImageFd(fd.get(), *facts, out, "raw", "OSS object b/x", "InvalidImageFormat.Malformed", nullptr);
+  Status st =
+      ConvertImageFd(fd.get(), *facts, out, "raw", "OSS object b/x", "InvalidImageFormat.Malformed", nullptr);
   ASSERT_TRUE(st.ok()) << st.ToString();
   Result<std::string> bytes = ReadFileToString(out);
   ASSERT_TRUE(bytes.ok());
@@ -401,7 +407,8 @@ TEST_F(ImageInspectorTest, ConvertPinsTheQcow2BackingFileToNull) {
   facts.format = ImageFormat::kQcow2;
   facts.virtual_size = kMiB;
   std::string out = Path("out.raw");
-  Status st = ConvertImageFd(fd.get(), facts, out, "raw", "OSS object b/x", "InvalidImageFormat.Malformed", nullptr);
+  Status st =
+      ConvertImageFd(fd.get(), facts, out, "raw", "OSS object b/x", "InvalidImageFormat.Malformed", nullptr);
   if (st.ok()) {
     Result<std::string> bytes = ReadFileToString(out);
     ASSERT_TRUE(bytes.ok());
@@ -410,6 +417,64 @@ TEST_F(ImageInspectorTest, ConvertPinsTheQcow2BackingFileToNull) {
   // And qemu-img info, the second opinion, sees the backing file.
   Status info = CheckWithQemuInfo(fd.get(), &facts, "OSS object b/x", nullptr);
   EXPECT_NE(info.message().find("backing file"), std::string::npos) << info.ToString();
+}
+
+TEST_F(ImageInspectorTest, ConvertOutputBeyondTheVirtualSizeIsStoppedByItsFileSizeLimit) {
+  // The output's RLIMIT_FSIZE is the header's virtual size: a run that would
+  // write more (here: facts understate the size) fails at once and clearly.
+  std::string path = Create("a.qcow2", "qcow2", "4M");
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ImageFacts facts;
+  facts.format = ImageFormat::kQcow2;
+  facts.virtual_size = 64 * 1024;
+  Status st = ConvertImageFd(fd.get(), facts, Path("out.raw"), "raw", "OSS object b/x",
+                             "InvalidImageFormat.Malformed", nullptr);
+  EXPECT_EQ(st.reason(), "InvalidImageFormat.Malformed") << st.ToString();
+  EXPECT_NE(st.message().find("OSS object b/x"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("file size limit of 65536 bytes"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find(dir_), std::string::npos) << st.message();
+  EXPECT_LE(std::filesystem::file_size(Path("out.raw")), 64u * 1024);
+}
+
+// Headers written byte by byte (no qemu-img): the offsets of the spec in
+// image_inspector.h.
+TEST_F(ImageInspectorTest, HandBuiltHeadersFollowTheDocumentedOffsets) {
+  std::string q(65536, '\0');
+  auto put = [&](size_t at, const std::string& bytes) { q.replace(at, bytes.size(), bytes); };
+  put(0, "QFI\xfb");
+  put(4, Be32(3));        // version
+  put(20, Be32(16));      // cluster_bits
+  put(24, Be64(kMiB));    // size
+  put(36, Be32(1));       // l1_size
+  put(100, Be32(104));    // header_length
+  std::string path = Path("hand.qcow2");
+  ASSERT_TRUE(WriteFileAtomic(path, q).ok());
+  Result<ImageFacts> r = Check(path, "");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->format, ImageFormat::kQcow2);
+  EXPECT_EQ(r->virtual_size, kMiB);
+  // An extension 0x44415441 (data file name) after the header.
+  put(104, Be32(0x44415441) + Be32(4) + "/etc");
+  ASSERT_TRUE(WriteFileAtomic(path, q).ok());
+  ExpectRefused(path, "QCOW2", "external data file");
+
+  // A fixed VHD: 1 MiB of data and a footer of disk type 4 at the end.
+  std::string v(kMiB + 512, '\0');
+  std::string footer = "conectix";
+  footer.resize(512, '\0');
+  footer.replace(48, 8, Be64(kMiB));
+  footer.replace(60, 4, Be32(4));
+  v.replace(kMiB, 512, footer);
+  std::string vhd = Path("hand.vhd");
+  ASSERT_TRUE(WriteFileAtomic(vhd, v).ok());
+  ExpectRefused(vhd, "", "differencing VHD");
+  footer.replace(60, 4, Be32(2));
+  v.replace(kMiB, 512, footer);
+  ASSERT_TRUE(WriteFileAtomic(vhd, v).ok());
+  r = Check(vhd, "VHD");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->format, ImageFormat::kVpc);
+  EXPECT_EQ(r->vpc_current_size, kMiB);
 }
 
 }  // namespace

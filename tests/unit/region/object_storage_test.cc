@@ -208,5 +208,55 @@ TEST_F(ObjectStorageTest, TempPathThenPublish) {
   EXPECT_FALSE(std::filesystem::exists(*tmp));
 }
 
+TEST_F(ObjectStorageTest, APartStillStreamingNeverWritesAPublishedObject) {
+  // Two requests of one upload id share the part file: one is streaming a
+  // part while the other completes the upload.
+  auto streaming = oss_->OpenUpload(kAlice, "up-bucket", "obj", "same-id");
+  auto completing = oss_->OpenUpload(kAlice, "up-bucket", "obj", "same-id");
+  ASSERT_TRUE(streaming.ok() && completing.ok());
+  ASSERT_TRUE((*streaming)->Write(0, Bytes("original")).ok());
+  ASSERT_TRUE((*completing)->Complete(8).ok());
+  // The rest of the part arrives after the object was published.
+  Status late = (*streaming)->Write(0, Bytes("REWRITE!"));
+  EXPECT_EQ(late.code(), Code::kFailedPrecondition) << late.ToString();
+  EXPECT_NE(late.message().find("start a new upload"), std::string::npos) << late.ToString();
+  Result<std::string> path = oss_->PathForRead(kAlice, "up-bucket", "obj");
+  ASSERT_TRUE(path.ok());
+  EXPECT_EQ(*ReadFileToString(*path), "original");
+  // A new request of the same id starts a new, unpublished file.
+  auto again = oss_->OpenUpload(kAlice, "up-bucket", "obj", "same-id");
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE((*again)->Write(0, Bytes("next")).ok());
+  EXPECT_EQ(*ReadFileToString(*path), "original");
+}
+
+TEST_F(ObjectStorageTest, OpenForReadOpensTheObjectBeneathItsBucketOnly) {
+  ASSERT_TRUE(oss_->EnsureBucket(kAlice, "alice-bucket").ok());
+  ASSERT_TRUE(MakeDirs(dir_ + "/alice-bucket/dir").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/alice-bucket/dir/disk.raw", std::string("bytes")).ok());
+  Result<UniqueFd> fd = oss_->OpenForRead(kAlice, "alice-bucket", "dir/disk.raw");
+  ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+  char buf[8] = {};
+  EXPECT_EQ(::pread(fd->get(), buf, sizeof(buf), 0), 5);
+  EXPECT_EQ(std::string(buf), "bytes");
+  EXPECT_EQ(oss_->OpenForRead(kBob, "alice-bucket", "dir/disk.raw").status().reason(),
+            "InvalidOSSBucket.NotFound");
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "dir").status().reason(), "InvalidOSSObject.NotFound");
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "../alice-bucket/dir/disk.raw").status().reason(),
+            "InvalidOSSObject.Malformed");
+  // A symlink anywhere on the way, even one pointing inside the bucket.
+  ASSERT_EQ(::symlink("dir", (dir_ + "/alice-bucket/alias").c_str()), 0);
+  ASSERT_EQ(::symlink("dir/disk.raw", (dir_ + "/alice-bucket/link.raw").c_str()), 0);
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "alias/disk.raw").status().reason(),
+            "InvalidOSSObject.NotFound");
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "link.raw").status().reason(),
+            "InvalidOSSObject.NotFound");
+  // A bucket that is itself a symlink to another account's bucket.
+  ASSERT_TRUE(oss_->EnsureBucket(kBob, "bob-bucket").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/bob-bucket/b.raw", std::string("bob")).ok());
+  ASSERT_EQ(::symlink((dir_ + "/bob-bucket").c_str(), (dir_ + "/sneaky-bucket").c_str()), 0);
+  EXPECT_EQ(oss_->OpenForRead(kBob, "sneaky-bucket", "b.raw").status().reason(), "InvalidOSSBucket.NotFound");
+}
+
 }  // namespace
 }  // namespace ferry
