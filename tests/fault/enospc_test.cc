@@ -191,8 +191,9 @@ TEST_F(DiskFullTest, ExportRunningOutOfSpaceFailsClearlyAndLeavesNoPartialObject
   const std::set<std::string> bucket_before = BucketFiles(BucketDir());
   const uint64_t free_before = FreeBytes();
   const std::string filler = FillUpTo(6 * kMiB);
-  json started = CallOk(client, "ExportImage",
-                        {{"ImageId", image}, {"OSSBucket", kOperatorBucket}, {"OSSPrefix", "full"}, {"ImageFormat", "raw"}});
+  json started = CallOk(
+      client, "ExportImage",
+      {{"ImageId", image}, {"OSSBucket", kOperatorBucket}, {"OSSPrefix", "full"}, {"ImageFormat", "raw"}});
   json task = WaitForTask(client, started.value("TaskId", std::string()), seconds(120));
   ASSERT_EQ(task.value("TaskStatus", std::string()), "Failed") << task.dump() << "\n" << server_->Log();
   const auto [code, message] = TaskError(task);

@@ -55,14 +55,16 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
 }
 
 enum class Kind { kImport, kExport, kCopy };
-const char* KindName(Kind k) { return k == Kind::kImport ? "import" : k == Kind::kExport ? "export" : "copy"; }
+const char* KindName(Kind k) {
+  return k == Kind::kImport ? "import" : k == Kind::kExport ? "export" : "copy";
+}
 
 struct Op {
   Kind kind;
-  size_t process;        // the process whose region holds the task / image
-  std::string region;    // that region
-  std::string task_id;   // import, export
-  std::string image_id;  // import: the new image; export: the exported one; copy: the copy
+  size_t process;            // the process whose region holds the task / image
+  std::string region;        // that region
+  std::string task_id;       // import, export
+  std::string image_id;      // import: the new image; export: the exported one; copy: the copy
   std::string expected_sha;  // SHA-256 of the bytes the image must hold
   int round = 0;
   // Filled in when the operation has ended.
@@ -322,9 +324,10 @@ TEST_F(KillNineTest, FiftyKillsDuringImportsExportsAndCopiesLoseNothing) {
     ++kills_of[victim];
     std::string error;
     ASSERT_TRUE(cluster_->Start(victim, &error)) << "restart after kill " << round + 1 << ": " << error;
-    std::cout << "[ fault    ] kill " << round + 1 << "/" << kills << ": process " << (victim == kA ? "A" : "B")
-              << " " << delay_ms << " ms after starting " << starts << " operation(s), " << in_flight
-              << " running; " << ops.size() << " started so far" << std::endl;
+    std::cout << "[ fault    ] kill " << round + 1 << "/" << kills << ": process "
+              << (victim == kA ? "A" : "B") << " " << delay_ms << " ms after starting " << starts
+              << " operation(s), " << in_flight << " running; " << ops.size() << " started so far"
+              << std::endl;
   }
 
   // Every operation ends, and ends well or cleanly.
@@ -338,7 +341,8 @@ TEST_F(KillNineTest, FiftyKillsDuringImportsExportsAndCopiesLoseNothing) {
     }
     outcomes[std::string(KindName(op.kind)) + " " + op.outcome]++;
     const bool ok = op.outcome == "Finished" || op.outcome == "Available";
-    const bool clean_failure = (op.outcome == "Failed" && !op.error_code.empty()) || op.outcome == "CreateFailed";
+    const bool clean_failure =
+        (op.outcome == "Failed" && !op.error_code.empty()) || op.outcome == "CreateFailed";
     EXPECT_TRUE(ok || clean_failure) << KindName(op.kind) << " of " << op.image_id << " (round " << op.round
                                      << ") ended " << op.outcome << " " << op.error_code;
   }
@@ -369,7 +373,8 @@ TEST_F(KillNineTest, FiftyKillsDuringImportsExportsAndCopiesLoseNothing) {
 
   std::string summary = "kills A " + std::to_string(kills_of[kA]) + ", B " + std::to_string(kills_of[kB]) +
                         ", " + std::to_string(kills_in_flight) + " with work running (" +
-                        std::to_string(interrupted) + " operations running at a kill)" + "; operations " + std::to_string(ops.size()) + " (refused " + std::to_string(refused) +
+                        std::to_string(interrupted) + " operations running at a kill)" + "; operations " +
+                        std::to_string(ops.size()) + " (refused " + std::to_string(refused) +
                         "); images verified " + std::to_string(verified) + ";";
   for (const auto& [what, n] : outcomes) summary += " " + what + " " + std::to_string(n) + ",";
   std::cout << "[ fault    ] " << summary << std::endl;
