@@ -361,7 +361,9 @@ Status FsChunkStore::WriteObject(const ChunkId& id, const std::string& dir, cons
   auto injected = [this](WriteStep step) { return write_fault_hook_ ? write_fault_hook_(step) : 0; };
   bool use_direct = direct != nullptr && direct_len > 0 && direct->EnsureAligned(direct_len);
   Status result;
-  if (int e = injected(WriteStep::kCreate); e != 0) return ErrnoStatus("create", tmp, e).WithContext("put chunk " + hex);
+  if (int e = injected(WriteStep::kCreate); e != 0) {
+    return ErrnoStatus("create", tmp, e).WithContext("put chunk " + hex);
+  }
   // Under a hook the write goes in two halves through the page cache, and
   // the hook is asked between them.
   const bool halves = static_cast<bool>(write_fault_hook_);
@@ -398,9 +400,12 @@ Status FsChunkStore::WriteObject(const ChunkId& id, const std::string& dir, cons
       if (halves) {
         const size_t half = total / 2;
         const size_t from_header = std::min(header.size(), half);
-        result = WriteObjectFrom(fd.get(), header.first(from_header), payload.first(half - from_header), 0, tmp);
+        result =
+            WriteObjectFrom(fd.get(), header.first(from_header), payload.first(half - from_header), 0, tmp);
         written = half;
-        if (int e = result.ok() ? injected(WriteStep::kWrite) : 0; e != 0) result = ErrnoStatus("write", tmp, e);
+        if (int e = result.ok() ? injected(WriteStep::kWrite) : 0; e != 0) {
+          result = ErrnoStatus("write", tmp, e);
+        }
       }
       if (result.ok()) result = WriteObjectFrom(fd.get(), header, payload, written, tmp);
       if (result.ok()) {

@@ -63,6 +63,7 @@ class FsChunkStore final : public ChunkStore {
   // of the object is in the file, as when a disk fills up), before fdatasync
   // and before rename. A non-zero errno fails that step as if its system
   // call had; the hook may also end the process, to leave a write cut off.
+  // A hooked write goes through the page cache (never O_DIRECT).
   // Set it before the store is shared between threads; an empty hook (the
   // default) injects nothing and costs one test per write.
   enum class WriteStep { kCreate, kWrite, kSync, kRename };

@@ -140,6 +140,8 @@ class DiskFullTest : public ::testing::Test {
     return {op.value("ErrorCode", std::string()), op.value("ErrorMsg", std::string())};
   }
 
+  void CopyIntoAFullRegion(bool check_host_path);
+
   std::unique_ptr<ScratchDir> scratch_;
   std::string mount_;
   bool mounted_ = false;
@@ -191,8 +193,9 @@ TEST_F(DiskFullTest, ExportRunningOutOfSpaceFailsClearlyAndLeavesNoPartialObject
   const std::set<std::string> bucket_before = BucketFiles(BucketDir());
   const uint64_t free_before = FreeBytes();
   const std::string filler = FillUpTo(6 * kMiB);
-  json started = CallOk(client, "ExportImage",
-                        {{"ImageId", image}, {"OSSBucket", kOperatorBucket}, {"OSSPrefix", "full"}, {"ImageFormat", "raw"}});
+  json started = CallOk(
+      client, "ExportImage",
+      {{"ImageId", image}, {"OSSBucket", kOperatorBucket}, {"OSSPrefix", "full"}, {"ImageFormat", "raw"}});
   json task = WaitForTask(client, started.value("TaskId", std::string()), seconds(120));
   ASSERT_EQ(task.value("TaskStatus", std::string()), "Failed") << task.dump() << "\n" << server_->Log();
   const auto [code, message] = TaskError(task);
@@ -208,7 +211,9 @@ TEST_F(DiskFullTest, ExportRunningOutOfSpaceFailsClearlyAndLeavesNoPartialObject
   EXPECT_EQ(ExportImageSha256(client, kRegion, image, kOperatorBucket, BucketDir(), "again"), sha);
 }
 
-TEST_F(DiskFullTest, CopyIntoAFullRegionEndsCleanlyAndGivesTheSpaceBack) {
+// A copy into a region whose disk is full; with `check_host_path`, its
+// failure message must not name a host path either.
+void DiskFullTest::CopyIntoAFullRegion(bool check_host_path) {
   EcsClient client = RootClient(server_->endpoint(), false);
   WriteSparseImage(BucketDir() + "/src.raw", 16 * kMiB, {{0, 16 * kMiB}}, 54);
   const std::string sha = FileSha256(BucketDir() + "/src.raw");
@@ -240,6 +245,25 @@ TEST_F(DiskFullTest, CopyIntoAFullRegionEndsCleanlyAndGivesTheSpaceBack) {
   RecordProperty("copy_on_full_disk", status_while_full);
   ExpectServerUp();
 
+  if (status_while_full == "CreateFailed") {
+    // The copy's task in the destination says why.
+    json tasks = CallOk(client, "DescribeTasks", {{"RegionId", kDest}, {"TaskAction", "CopyImage"}});
+    bool found = false;
+    for (const json& t : tasks["TaskSet"]["Task"]) {
+      if (t.value("ResourceId", std::string()) != copy_id) continue;
+      found = true;
+      json task =
+          CallOk(client, "DescribeTaskAttribute", {{"RegionId", kDest}, {"TaskId", t.value("TaskId", "")}});
+      EXPECT_EQ(task.value("TaskStatus", std::string()), "Failed") << task.dump();
+      const auto [code, message] = TaskError(task);
+      EXPECT_EQ(code, "DiskFull") << task.dump();
+      EXPECT_FALSE(message.empty()) << task.dump();
+      if (check_host_path) {
+        EXPECT_EQ(message.find(mount_), std::string::npos) << "a host path in: " << message;
+      }
+    }
+    EXPECT_TRUE(found) << "no CopyImage task for " << copy_id << ": " << tasks.dump();
+  }
   fs::remove(filler);
   if (status_while_full == "CreateFailed") {
     // Its chunks are collected once the copy failed.
@@ -262,6 +286,15 @@ TEST_F(DiskFullTest, CopyIntoAFullRegionEndsCleanlyAndGivesTheSpaceBack) {
     EXPECT_TRUE(TempFiles(DataDir()).empty());
   }
 }
+
+TEST_F(DiskFullTest, CopyIntoAFullRegionEndsCleanlyAndGivesTheSpaceBack) { CopyIntoAFullRegion(false); }
+
+// DISABLED: a real bug, left to the owner of issue 8 section 7 (no host
+// paths to API callers). RegionImpl::FinishCopyFailed (region/region_copy.cc)
+// records the error message as it is, where FinishFailed redacts the data
+// directory; the ErrorMsg of a copy that ran out of space names
+// DATA/regions/cn-shanghai/chunks/tmp/<file>. Enable once that is redacted.
+TEST_F(DiskFullTest, DISABLED_CopyFailureMessageNamesNoHostPath) { CopyIntoAFullRegion(true); }
 
 }  // namespace
 }  // namespace ferry::testing

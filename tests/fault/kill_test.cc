@@ -41,12 +41,11 @@ constexpr size_t kA = 0;
 constexpr size_t kB = 1;
 constexpr uint64_t kMiB = 1 << 20;
 constexpr int kDefaultKills = 50;
-constexpr int kObjects = 4;
-// Copies B pulls run at 24 MiB/s, so a copy of a 24 MiB image is in flight
-// for about a second: long enough to be hit by a kill now and then.
-constexpr const char* kCopyRate = "25165824";
+// Copies B pulls run at 16 MiB/s, so a copy of a 24-40 MiB image is in
+// flight for about two seconds.
+constexpr const char* kCopyRate = "16777216";
 // A random moment between starting operations and the kill.
-constexpr int kMaxDelayMs = 900;
+constexpr int kMaxDelayMs = 700;
 constexpr auto kSettleDeadline = seconds(300);
 
 uint64_t EnvOr(const char* name, uint64_t fallback) {
@@ -56,14 +55,16 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
 }
 
 enum class Kind { kImport, kExport, kCopy };
-const char* KindName(Kind k) { return k == Kind::kImport ? "import" : k == Kind::kExport ? "export" : "copy"; }
+const char* KindName(Kind k) {
+  return k == Kind::kImport ? "import" : k == Kind::kExport ? "export" : "copy";
+}
 
 struct Op {
   Kind kind;
-  size_t process;        // the process whose region holds the task / image
-  std::string region;    // that region
-  std::string task_id;   // import, export
-  std::string image_id;  // import: the new image; export: the exported one; copy: the copy
+  size_t process;            // the process whose region holds the task / image
+  std::string region;        // that region
+  std::string task_id;       // import, export
+  std::string image_id;      // import: the new image; export: the exported one; copy: the copy
   std::string expected_sha;  // SHA-256 of the bytes the image must hold
   int round = 0;
   // Filled in when the operation has ended.
@@ -183,6 +184,22 @@ class KillNineTest : public ::testing::Test {
     op.outcome = image.is_object() ? image.value("Status", std::string()) : "gone";
   }
 
+  // Operations running right now: tasks Processing in either region and
+  // copies still Waiting or Creating in B.
+  int InFlight() {
+    int n = 0;
+    for (size_t i : {kA, kB}) {
+      EcsClient client = Client(i);
+      const std::string region = i == kA ? kSource : kDest;
+      json tasks = CallOk(client, "DescribeTasks", {{"RegionId", region}, {"TaskStatus", "Processing"}});
+      n += tasks.value("TotalCount", 0);
+    }
+    EcsClient b = Client(kB);
+    json copying = CallOk(b, "DescribeImages", {{"RegionId", kDest}, {"Status", "Waiting,Creating"}});
+    n += copying.value("TotalCount", 0);
+    return n;
+  }
+
   std::unique_ptr<FerryCluster> cluster_;
 };
 
@@ -217,25 +234,24 @@ TEST_F(KillNineTest, FiftyKillsDuringImportsExportsAndCopiesLoseNothing) {
   RecordProperty("seed", std::to_string(seed));
   std::mt19937_64 rng(seed);
 
-  // Source objects in A's bucket: 3 to 6 chunks of data with a hole and an
-  // unaligned tail.
-  std::vector<std::string> objects;
-  std::vector<std::string> object_sha;
-  for (int i = 0; i < kObjects; ++i) {
-    const uint64_t chunks = 3 + rng() % 4;
-    const uint64_t size = (chunks + 1) * 4 * kMiB + 1000 * static_cast<uint64_t>(i);
-    const std::string name = "obj" + std::to_string(i) + ".raw";
-    WriteSparseImage(cluster_->BucketDir(kA) + "/" + name, size,
-                     {{0, 2 * 4 * kMiB}, {3 * 4 * kMiB, size - 3 * 4 * kMiB}}, seed + static_cast<uint64_t>(i));
-    objects.push_back(name);
-    object_sha.push_back(FileSha256(cluster_->BucketDir(kA) + "/" + name));
-  }
+  // Each import gets an object of its own, so no import or copy finds its
+  // chunks already stored and every one does its full work: 6 to 10 chunks
+  // of data with a hole and an unaligned tail.
+  auto make_object = [&](const std::string& name, uint64_t data_seed) {
+    const uint64_t chunks = 6 + rng() % 5;
+    const uint64_t size = (chunks + 1) * 4 * kMiB + 1000 * (data_seed % 4);
+    const std::string path = cluster_->BucketDir(kA) + "/" + name;
+    WriteSparseImage(path, size, {{0, 2 * 4 * kMiB}, {3 * 4 * kMiB, size - 3 * 4 * kMiB}}, data_seed);
+    return FileSha256(path);
+  };
 
   std::vector<Op> ops;
   std::vector<Image> sources;  // imports in A
   std::vector<Image> copies;   // copies in B
   int refused = 0;
   int kills_of[2] = {0, 0};
+  int kills_in_flight = 0;  // kills while some operation ran
+  int interrupted = 0;      // operations running at a kill, summed over kills
   for (int round = 0; round < kills && !HasFatalFailure(); ++round) {
     const int starts = 1 + static_cast<int>(rng() % 2);
     for (int s = 0; s < starts; ++s) {
@@ -250,12 +266,13 @@ TEST_F(KillNineTest, FiftyKillsDuringImportsExportsAndCopiesLoseNothing) {
       std::string code;
       Op op{kind, kA, kSource, "", "", "", round, "", ""};
       if (kind == Kind::kImport) {
-        const size_t o = rng() % objects.size();
+        const std::string object = "r" + std::to_string(round) + "-" + std::to_string(s) + ".raw";
+        const std::string sha = make_object(object, seed * 1000 + static_cast<uint64_t>(round * 10 + s));
         json started = Call(kA, "ImportImage",
                             {{"RegionId", kSource},
                              {"ImageName", "r" + std::to_string(round) + "-" + std::to_string(s)},
                              {"DiskDeviceMapping.1.OSSBucket", kOperatorBucket},
-                             {"DiskDeviceMapping.1.OSSObject", objects[o]},
+                             {"DiskDeviceMapping.1.OSSObject", object},
                              {"DiskDeviceMapping.1.Format", "RAW"}},
                             &code);
         if (!started.is_object()) {
@@ -264,7 +281,7 @@ TEST_F(KillNineTest, FiftyKillsDuringImportsExportsAndCopiesLoseNothing) {
         }
         op.task_id = started.value("TaskId", std::string());
         op.image_id = started.value("ImageId", std::string());
-        op.expected_sha = object_sha[o];
+        op.expected_sha = sha;
         sources.push_back({kA, kSource, op.image_id, op.expected_sha});
       } else if (kind == Kind::kExport) {
         op.process = picked->process;
@@ -300,13 +317,17 @@ TEST_F(KillNineTest, FiftyKillsDuringImportsExportsAndCopiesLoseNothing) {
     const size_t victim = rng() % 2;
     // The random point of the kill: deliberately a fixed wait, not a poll.
     std::this_thread::sleep_for(milliseconds(delay_ms));
+    const int in_flight = InFlight();
+    interrupted += in_flight;
+    if (in_flight > 0) ++kills_in_flight;
     cluster_->server(victim).Kill9();
     ++kills_of[victim];
     std::string error;
     ASSERT_TRUE(cluster_->Start(victim, &error)) << "restart after kill " << round + 1 << ": " << error;
-    std::cout << "[ fault    ] kill " << round + 1 << "/" << kills << ": process " << (victim == kA ? "A" : "B")
-              << " " << delay_ms << " ms after starting " << starts << " operation(s); " << ops.size()
-              << " started so far" << std::endl;
+    std::cout << "[ fault    ] kill " << round + 1 << "/" << kills << ": process "
+              << (victim == kA ? "A" : "B") << " " << delay_ms << " ms after starting " << starts
+              << " operation(s), " << in_flight << " running; " << ops.size() << " started so far"
+              << std::endl;
   }
 
   // Every operation ends, and ends well or cleanly.
@@ -320,7 +341,8 @@ TEST_F(KillNineTest, FiftyKillsDuringImportsExportsAndCopiesLoseNothing) {
     }
     outcomes[std::string(KindName(op.kind)) + " " + op.outcome]++;
     const bool ok = op.outcome == "Finished" || op.outcome == "Available";
-    const bool clean_failure = (op.outcome == "Failed" && !op.error_code.empty()) || op.outcome == "CreateFailed";
+    const bool clean_failure =
+        (op.outcome == "Failed" && !op.error_code.empty()) || op.outcome == "CreateFailed";
     EXPECT_TRUE(ok || clean_failure) << KindName(op.kind) << " of " << op.image_id << " (round " << op.round
                                      << ") ended " << op.outcome << " " << op.error_code;
   }
@@ -350,7 +372,9 @@ TEST_F(KillNineTest, FiftyKillsDuringImportsExportsAndCopiesLoseNothing) {
   }
 
   std::string summary = "kills A " + std::to_string(kills_of[kA]) + ", B " + std::to_string(kills_of[kB]) +
-                        "; operations " + std::to_string(ops.size()) + " (refused " + std::to_string(refused) +
+                        ", " + std::to_string(kills_in_flight) + " with work running (" +
+                        std::to_string(interrupted) + " operations running at a kill)" + "; operations " +
+                        std::to_string(ops.size()) + " (refused " + std::to_string(refused) +
                         "); images verified " + std::to_string(verified) + ";";
   for (const auto& [what, n] : outcomes) summary += " " + what + " " + std::to_string(n) + ",";
   std::cout << "[ fault    ] " << summary << std::endl;

@@ -135,8 +135,9 @@ class PartitionTest : public ::testing::Test {
   // Every packet leaving either end of the link is dropped (or, healed, none).
   void Partition(bool on) {
     for (const auto& [ns, dev] : {std::pair{ns_a_, veth_a_}, std::pair{ns_b_, veth_b_}}) {
-      const std::string cmd = on ? "tc -n " + ns + " qdisc replace dev " + dev + " root tbf rate 8bit burst 1 limit 1"
-                                 : "tc -n " + ns + " qdisc del dev " + dev + " root";
+      const std::string cmd =
+          on ? "tc -n " + ns + " qdisc replace dev " + dev + " root tbf rate 8bit burst 1 limit 1"
+             : "tc -n " + ns + " qdisc del dev " + dev + " root";
       ASSERT_TRUE(Sh(cmd)) << cmd;
     }
   }
@@ -212,7 +213,8 @@ TEST_F(PartitionTest, CopiesResumeAfterAThirtySecondPartitionAndNoneFails) {
     // Both sides kept trying, and the link let nothing through.
     const uint64_t dropped_a = Dropped(ns_a_, veth_a_);
     const uint64_t dropped_b = Dropped(ns_b_, veth_b_);
-    RecordProperty("dropped_packets", std::to_string(dropped_a) + " from A, " + std::to_string(dropped_b) + " from B");
+    RecordProperty("dropped_packets",
+                   std::to_string(dropped_a) + " from A, " + std::to_string(dropped_b) + " from B");
     EXPECT_GT(dropped_a, 0u);
     EXPECT_GT(dropped_b, 0u);
     Partition(false);
@@ -221,9 +223,8 @@ TEST_F(PartitionTest, CopiesResumeAfterAThirtySecondPartitionAndNoneFails) {
     for (int i = 0; i < kCopies; ++i) {
       json image;
       while (Clock::now() < deadline) {
-        Result<EcsResponse> resp = b.Call("DescribeImages", {{"RegionId", kDest},
-                                                              {"ImageId", copies[i]},
-                                                              {"Status", kAllImageStatuses}});
+        Result<EcsResponse> resp = b.Call(
+            "DescribeImages", {{"RegionId", kDest}, {"ImageId", copies[i]}, {"Status", kAllImageStatuses}});
         // Right after the partition the client's pooled connection may be
         // gone; a transport error is retried until the deadline.
         if (resp.ok() && resp->http_status == 200) {
@@ -239,8 +240,9 @@ TEST_F(PartitionTest, CopiesResumeAfterAThirtySecondPartitionAndNoneFails) {
           << "copy " << copies[i] << ": " << image.dump() << "\n---- A:\n"
           << servers_[0]->Log() << "\n---- B:\n"
           << servers_[1]->Log();
-      EXPECT_EQ(ExportImageSha256(b, kDest, copies[i], kOperatorBucket, BucketDir(1), "part" + std::to_string(i)),
-                shas[i]);
+      EXPECT_EQ(
+          ExportImageSha256(b, kDest, copies[i], kOperatorBucket, BucketDir(1), "part" + std::to_string(i)),
+          shas[i]);
     }
   });
 }

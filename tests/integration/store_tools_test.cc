@@ -176,7 +176,8 @@ TEST_F(StoreToolsTest, GcAfterADeleteKeepsExactlyTheChunksStillReferenced) {
   std::unique_ptr<FerryServer> server = StartServer();
   ASSERT_NE(server, nullptr);
   EcsClient client = RootClient(server->endpoint(), true);
-  EXPECT_EQ(ExportImageSha256(client, kRegion, keep_image, kOperatorBucket, BucketDir(), "aftergc"), keep_sha);
+  EXPECT_EQ(ExportImageSha256(client, kRegion, keep_image, kOperatorBucket, BucketDir(), "aftergc"),
+            keep_sha);
   EXPECT_EQ(server->Stop(), 0) << server->Log();
 }
 
@@ -346,8 +347,10 @@ TEST_F(StoreToolsTest, AClientTokenSentTwiceReturnsTheSameResource) {
   const std::string snapshot =
       described[0]["DiskDeviceMappings"]["DiskDeviceMapping"][0].value("SnapshotId", std::string());
   ASSERT_FALSE(snapshot.empty()) << described.dump();
-  const std::map<std::string, std::string> create = {
-      {"RegionId", kRegion}, {"SnapshotId", snapshot}, {"ImageName", "tok-made"}, {"ClientToken", "create-1"}};
+  const std::map<std::string, std::string> create = {{"RegionId", kRegion},
+                                                     {"SnapshotId", snapshot},
+                                                     {"ImageName", "tok-made"},
+                                                     {"ClientToken", "create-1"}};
   json made = CallOk(v1, "CreateImage", create);
   json made_again = CallOk(v3, "CreateImage", create);
   ASSERT_FALSE(made.value("ImageId", std::string()).empty()) << made.dump();
@@ -364,8 +367,9 @@ TEST_F(StoreToolsTest, AClientTokenSentTwiceReturnsTheSameResource) {
   const std::string copy_id = copied.value("ImageId", std::string());
   ASSERT_FALSE(copy_id.empty()) << copied.dump();
   EXPECT_EQ(copied_again.value("ImageId", std::string()), copy_id) << copied_again.dump();
-  json in_dest = CallOk(v1, "DescribeImages",
-                        {{"RegionId", kOtherRegion}, {"ImageOwnerAlias", "self"}, {"Status", kAllImageStatuses}});
+  json in_dest =
+      CallOk(v1, "DescribeImages",
+             {{"RegionId", kOtherRegion}, {"ImageOwnerAlias", "self"}, {"Status", kAllImageStatuses}});
   EXPECT_EQ(in_dest.value("TotalCount", -1), 1) << in_dest.dump();
   EXPECT_EQ(server->Stop(), 0) << server->Log();
 }
