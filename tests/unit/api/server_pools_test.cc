@@ -149,6 +149,17 @@ TEST_F(ServerPoolsTest, WithEveryClientThreadBusyForwardsAndPeerRequestsAreStill
   // Both client handler threads wait in "Block".
   std::vector<std::optional<Result<EcsResponse>>> blocked(4);
   std::vector<std::thread> callers;
+  // Whatever fails below, the blocked callers are let go and joined.
+  struct ReleaseAndJoin {
+    Gate& gate;
+    std::vector<std::thread>& threads;
+    ~ReleaseAndJoin() {
+      gate.Release();
+      for (std::thread& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } release_and_join{gate_, callers};
   std::mutex results_mu;
   auto call_block = [&](size_t i) {
     EcsClient client = Client();
@@ -198,6 +209,7 @@ TEST_F(ServerPoolsTest, WithEveryClientThreadBusyForwardsAndPeerRequestsAreStill
   // Released, the blocked calls and the queued one finish.
   gate_.Release();
   for (std::thread& t : callers) t.join();
+  std::lock_guard<std::mutex> lock(results_mu);
   for (size_t i = 0; i < 4; ++i) {
     if (i == *refused) continue;
     ASSERT_TRUE(blocked[i] && blocked[i]->ok()) << i;
