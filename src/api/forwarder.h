@@ -58,7 +58,9 @@ class Forwarder {
 
   using Done = std::function<void(Result<HttpResponse>)>;
   // Starts the same call and returns at once; `done` runs exactly once, on
-  // the forwarder's I/O thread (so it must be quick: post the answer on).
+  // the forwarder's I/O thread (so it must be quick: post the answer on),
+  // or on the calling thread before ForwardAsync returns when the call is
+  // refused at once (`max_in_flight` calls in flight).
   virtual void ForwardAsync(const std::string& base_url, HttpRequest request, int timeout_ms, Done done) = 0;
 };
 

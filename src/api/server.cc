@@ -311,12 +311,12 @@ class BeastServer final : public Server {
   // The I/O thread is free meanwhile. (Not a coroutine itself, and called
   // with named arguments only: GCC 12 destroys lambda temporaries inside a
   // co_await expression twice.)
-  static asio::awaitable<std::optional<HttpResponse>> RunOnPool(WorkPool& pool,
-                                                                std::function<HttpResponse()> work) {
-    return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::optional<HttpResponse>)>(
-        [&pool](auto handler, std::function<HttpResponse()> work) {
+  template <class T>
+  static asio::awaitable<std::optional<T>> RunOnPool(WorkPool& pool, std::function<T()> work) {
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::optional<T>)>(
+        [&pool](auto handler, std::function<T()> work) {
           auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
-          auto resume = [waiting](std::optional<HttpResponse> answer) {
+          auto resume = [waiting](std::optional<T> answer) {
             auto resume_on = asio::get_associated_executor(*waiting);
             asio::post(resume_on,
                        [waiting, answer = std::move(answer)]() mutable { std::move(*waiting)(std::move(answer)); });
@@ -351,12 +351,15 @@ class BeastServer final : public Server {
 
   // The answer when `pool` is full: ECS format for clients, the peer error
   // format for peers.
-  HttpResponse Busy(const WorkPool& pool, bool peer) {
+  static Status BusyStatus(const WorkPool& pool) {
     spdlog::warn("server: {} pool busy ({} threads, {} requests queued): request refused", pool.name(),
                  pool.threads(), pool.max_queued());
-    Status busy = Unavailable("The request has failed due to a temporary failure of the server: " +
-                              std::to_string(pool.max_queued()) + " " + pool.name() +
-                              " requests are waiting already. Try again later.");
+    return Unavailable("The request has failed due to a temporary failure of the server: " +
+                       std::to_string(pool.max_queued()) + " " + pool.name() +
+                       " requests are waiting already. Try again later.");
+  }
+  HttpResponse Busy(const WorkPool& pool, bool peer) {
+    Status busy = BusyStatus(pool);
     HttpResponse response =
         peer ? PeerEndpoints::ErrorResponse(busy, NewRequestId()) : ErrorFor(busy, "unknown");
     response.headers.emplace_back("x-acs-retry-after", "1");
@@ -472,7 +475,12 @@ class BeastServer final : public Server {
         if (!query.ok()) {
           st = query.status();
         } else {
-          auth = dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query);
+          // On the client pool: the key may be another process's to look up.
+          std::function<Result<AuthResult>()> authenticate = [this, &request, &path, &query] {
+            return dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query);
+          };
+          std::optional<Result<AuthResult>> authenticated = co_await RunOnPool(client_pool_, std::move(authenticate));
+          auth = authenticated ? std::move(*authenticated) : Result<AuthResult>(BusyStatus(client_pool_));
           if (!auth.ok()) st = auth.status();
         }
       }
