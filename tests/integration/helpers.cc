@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -196,7 +197,14 @@ std::string FerryCluster::DataDir(size_t i) const { return servers_.at(i)->data_
 std::string FerryCluster::BucketDir(size_t i) const { return DataDir(i) + "/oss/" + kOperatorBucket; }
 
 bool FerryCluster::Start(size_t i, std::string* error) {
-  std::vector<std::string> args = {"--cluster-key", cluster_key_};
+  // The key from a file, as the README shows: never on the command line.
+  const std::string key_file = scratch_.path() + "/cluster-key";
+  if (!std::filesystem::exists(key_file)) {
+    std::ofstream(key_file) << cluster_key_ << "\n";
+    std::filesystem::permissions(key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
+  }
+  std::vector<std::string> args = {"--cluster-key-file", key_file};
   for (const std::string& region : regions_.at(i)) {
     args.push_back("--region");
     args.push_back(region);
