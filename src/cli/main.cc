@@ -136,6 +136,20 @@ int Run(int argc, char** argv) {
     action = [&]() -> Status {
       Result<ServeSettings> settings = ResolveServeSettings(account_flags.Overrides(account_create));
       if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
+      // In a cluster only the owner's data directory holds accounts, so
+      // names stay unique (api/dispatcher.h: the process serving the first
+      // region). Known only when the config or environment names the peers.
+      std::string first_region;
+      for (const std::string& r : settings->regions) {
+        if (first_region.empty() || r < first_region) first_region = r;
+      }
+      for (const PeerSetting& p : settings->peers) {
+        if (p.region_id < first_region) {
+          return InvalidArgument(kUsageReason, "this data directory is not the cluster owner's: accounts are "
+                                               "created by the process serving region " + p.region_id + " (" +
+                                               p.base_url + "); use the CreateAccount API, or run this there");
+        }
+      }
       return RunAccountCreate(settings->data_dir, account_name);
     };
   });
