@@ -9,6 +9,7 @@
 // Threading: thread-safe (the nonce cache has its own lock).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <map>
 #include <string>
@@ -79,6 +80,7 @@ class Authenticator {
   const Clock& clock_;
   const int max_skew_seconds_;
   NonceCache nonces_;
+  std::atomic<UnixSeconds> last_full_warning_{0};  // when "nonce cache full" was last logged
 };
 
 }  // namespace ferry
