@@ -42,7 +42,7 @@ inline constexpr size_t kMaxSignatureNonceLength = 128;
 
 class Authenticator {
  public:
-  // Nonces remembered at once (common/nonce_cache.h: about 70 bytes each).
+  // Nonces remembered at once (common/nonce_cache.h: about 62 bytes each).
   // When that many are live, signed requests are refused with 503
   // ServiceUnavailable until some expire; none is ever forgotten early.
   static constexpr size_t kDefaultMaxNonces = 1'000'000;

@@ -41,7 +41,7 @@ struct DataDirFlags {
                     "the secret itself: deprecated, other local users see it in /proc/PID/cmdline; "
                     "use --cluster-key-file or FERRY_CLUSTER_KEY");
     cmd->add_option("--max-nonces", max_nonces,
-                    "signature nonces remembered at once, ~70 bytes each; when full, signed requests get "
+                    "signature nonces remembered at once, ~62 bytes each; when full, signed requests get "
                     "503 until some expire (env FERRY_MAX_NONCES, default 1000000)");
     cmd->add_option(
         "--max-copies", max_copies,
