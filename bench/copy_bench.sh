@@ -155,15 +155,16 @@ if ((one_process)); then
 else
   # Each process must name the other's URL at start, so the ports are picked first.
   read -r src_port dst_port < <(free_ports 2)
-  cluster_key=$(random_hex 16)
+  # The cluster key in the environment, never on the command line.
+  export FERRY_CLUSTER_KEY=$(random_hex 16)
   log "starting ferry serve $SOURCE on :$src_port and $DEST on :$dst_port"
   FERRY_CONFIG_DIR=$work/src/config "$ferry" serve --listen "127.0.0.1:$src_port" --data "$src_data" \
-    --region "$SOURCE" --peer "$DEST=http://127.0.0.1:$dst_port" --cluster-key "$cluster_key" \
+    --region "$SOURCE" --peer "$DEST=http://127.0.0.1:$dst_port" \
     --ready-file "$work/src.ready" >"$work/ferry-src.log" 2>&1 &
   src_pid=$!
   track_pid "$src_pid"
   FERRY_CONFIG_DIR=$work/dst/config "$ferry" serve --listen "127.0.0.1:$dst_port" --data "$dst_data" \
-    --region "$DEST" --peer "$SOURCE=http://127.0.0.1:$src_port" --cluster-key "$cluster_key" \
+    --region "$DEST" --peer "$SOURCE=http://127.0.0.1:$src_port" \
     --ready-file "$work/dst.ready" >"$work/ferry-dst.log" 2>&1 &
   dst_pid=$!
   track_pid "$dst_pid"

@@ -185,7 +185,8 @@ make_version2 "$image" "$image_v2" "$CHANGED_PERCENT"
 # through the delay proxy in its own namespace. ---
 export FERRY_ACCESS_KEY_ID=BENCH$(random_hex 6)
 export FERRY_ACCESS_KEY_SECRET=$(random_hex 15)
-cluster_key=$(random_hex 16)
+# The cluster key in the environment, never on the command line.
+export FERRY_CLUSTER_KEY=$(random_hex 16)
 start_proxy "$ns_dst" proxy-to-src "$PROXY_TO_SRC_FERRY" "$SRC_IP:$FERRY_PORT"
 start_proxy "$ns_src" proxy-to-dst "$PROXY_TO_DST_FERRY" "$DST_IP:$FERRY_PORT"
 mkdir -p "$work/src/oss/$BUCKET" "$work/dst"
@@ -194,11 +195,11 @@ ln "$image_v2" "$work/src/oss/$BUCKET/disk-v2.raw"
 log "starting ferry serve: $SOURCE in $ns_src, $DEST in $ns_dst"
 FERRY_CONFIG_DIR=$work/src/config start_in "$ns_src" ferry-src "$ferry" serve --data "$work/src" \
   --listen "$SRC_IP:$FERRY_PORT" --region "$SOURCE" --peer "$DEST=http://127.0.0.1:$PROXY_TO_DST_FERRY" \
-  --cluster-key "$cluster_key" --ready-file "$work/ferry-src.ready"
+  --ready-file "$work/ferry-src.ready"
 src_pid=$started_pid
 FERRY_CONFIG_DIR=$work/dst/config start_in "$ns_dst" ferry-dst "$ferry" serve --data "$work/dst" \
   --listen "$DST_IP:$FERRY_PORT" --region "$DEST" --peer "$SOURCE=http://127.0.0.1:$PROXY_TO_SRC_FERRY" \
-  --cluster-key "$cluster_key" --ready-file "$work/ferry-dst.ready"
+  --ready-file "$work/ferry-dst.ready"
 dst_pid=$started_pid
 wait_ready "$work/ferry-src.ready" "$src_pid" "$work/ferry-src.log"
 wait_ready "$work/ferry-dst.ready" "$dst_pid" "$work/ferry-dst.log"

@@ -1,5 +1,7 @@
 #include "api/auth.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "api/signature.h"
@@ -139,6 +141,14 @@ Status Authenticator::CheckNonce(const std::string& access_key_id, const std::st
       return InvalidArgument("SignatureNonceUsed", "Specified signature nonce was used already.");
     case NonceCache::Outcome::kFull:
       break;
+  }
+  // The operator must hear of it, but a flood must not flood the log too.
+  const UnixSeconds now = clock_.Now();
+  UnixSeconds last = last_full_warning_.load();
+  if (now - last >= 60 && last_full_warning_.compare_exchange_strong(last, now)) {
+    spdlog::warn("nonce cache full: {} signed requests within the time window; new signed requests get 503 "
+                 "until some expire (raise --max-nonces if this is real traffic)",
+                 nonces_.max_entries());
   }
   return Status(Code::kUnavailable, "ServiceUnavailable",
                 "The request has failed due to a temporary failure of the server: " +

@@ -9,6 +9,7 @@
 // Threading: thread-safe (the nonce cache has its own lock).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <map>
 #include <string>
@@ -41,7 +42,7 @@ inline constexpr size_t kMaxSignatureNonceLength = 128;
 
 class Authenticator {
  public:
-  // Nonces remembered at once (common/nonce_cache.h: about 70 bytes each).
+  // Nonces remembered at once (common/nonce_cache.h: about 62 bytes each).
   // When that many are live, signed requests are refused with 503
   // ServiceUnavailable until some expire; none is ever forgotten early.
   static constexpr size_t kDefaultMaxNonces = 1'000'000;
@@ -79,6 +80,7 @@ class Authenticator {
   const Clock& clock_;
   const int max_skew_seconds_;
   NonceCache nonces_;
+  std::atomic<UnixSeconds> last_full_warning_{0};  // when "nonce cache full" was last logged
 };
 
 }  // namespace ferry

@@ -324,7 +324,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
     s.cluster_key = Trim(raw["cluster_key"].value);
     s.cluster_key_origin = raw["cluster_key"].origin;
   }
-  s.cluster_key_on_command_line = s.cluster_key_origin.starts_with("flag ");
+  s.cluster_key_on_command_line = s.cluster_key_origin == "flag for cluster_key";
   if (s.cluster_key_origin != "default" && s.cluster_key.size() < 16)
     return InvalidArgument("", s.cluster_key_origin + ": a cluster key must have at least 16 characters");
   return s;

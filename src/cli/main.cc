@@ -42,7 +42,7 @@ struct DataDirFlags {
                     "the secret itself: deprecated, other local users see it in /proc/PID/cmdline; "
                     "use --cluster-key-file or FERRY_CLUSTER_KEY");
     cmd->add_option("--max-nonces", max_nonces,
-                    "signature nonces remembered at once, ~70 bytes each; when full, signed requests get "
+                    "signature nonces remembered at once, ~62 bytes each; when full, signed requests get "
                     "503 until some expire (env FERRY_MAX_NONCES, default 1000000)");
     cmd->add_option(
         "--max-copies", max_copies,
@@ -155,6 +155,20 @@ int Run(int argc, char** argv) {
     action = [&]() -> Status {
       Result<ServeSettings> settings = ResolveServeSettings(account_flags.Overrides(account_create));
       if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
+      // In a cluster only the owner's data directory holds accounts, so
+      // names stay unique (api/dispatcher.h: the process serving the first
+      // region). Known only when the config or environment names the peers.
+      std::string first_region;
+      for (const std::string& r : settings->regions) {
+        if (first_region.empty() || r < first_region) first_region = r;
+      }
+      for (const PeerSetting& p : settings->peers) {
+        if (p.region_id < first_region) {
+          return InvalidArgument(kUsageReason, "this data directory is not the cluster owner's: accounts are "
+                                               "created by the process serving region " + p.region_id + " (" +
+                                               p.base_url + "); use the CreateAccount API, or run this there");
+        }
+      }
       return RunAccountCreate(settings->data_dir, account_name);
     };
   });

@@ -25,7 +25,7 @@ inline constexpr const char* kPeerSignatureHeader = "x-ferry-peer-signature";
 inline constexpr int64_t kPeerMaxClockSkewSeconds = 5 * 60;
 // A nonce is this many random bytes, sent as lower-case hex (32 digits).
 inline constexpr size_t kPeerNonceBytes = 16;
-// The nonces a server remembers at once (common/nonce_cache.h, ~70 bytes
+// The nonces a server remembers at once (common/nonce_cache.h, ~62 bytes
 // each); beyond it peer requests get 503 until some expire.
 inline constexpr size_t kPeerMaxNonces = 1'000'000;
 // The scope of peer nonces in a NonceCache.

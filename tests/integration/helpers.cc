@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -178,6 +179,7 @@ FerryCluster::FerryCluster(const std::string& scratch_prefix, std::vector<std::v
     ports_.push_back(FreeLoopbackPort());
     endpoints_.push_back("http://127.0.0.1:" + std::to_string(ports_.back()));
     extra_args_.emplace_back();
+    keys_.push_back(cluster_key_);
     const std::string base = scratch_.path() + "/p" + std::to_string(i);
     std::filesystem::create_directories(base + "/data/oss/" + kOperatorBucket);
     std::filesystem::create_directories(base + "/config");
@@ -191,12 +193,19 @@ FerryCluster::~FerryCluster() {
 
 void FerryCluster::set_extra_args(size_t i, std::vector<std::string> args) { extra_args_.at(i) = std::move(args); }
 
+void FerryCluster::set_cluster_key(size_t i, std::string key) { keys_.at(i) = std::move(key); }
+
 std::string FerryCluster::DataDir(size_t i) const { return servers_.at(i)->data_dir(); }
 
 std::string FerryCluster::BucketDir(size_t i) const { return DataDir(i) + "/oss/" + kOperatorBucket; }
 
 bool FerryCluster::Start(size_t i, std::string* error) {
-  std::vector<std::string> args = {"--cluster-key", cluster_key_};
+  // The key from a file, as the README shows: never on the command line.
+  const std::string key_file = scratch_.path() + "/p" + std::to_string(i) + "/cluster-key";
+  std::ofstream(key_file, std::ios::trunc) << keys_.at(i) << "\n";
+  std::filesystem::permissions(key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace);
+  std::vector<std::string> args = {"--cluster-key-file", key_file};
   for (const std::string& region : regions_.at(i)) {
     args.push_back("--region");
     args.push_back(region);

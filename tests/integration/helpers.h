@@ -89,6 +89,9 @@ class FerryCluster {
 
   // Flags added to process i's command line from its next Start() on.
   void set_extra_args(size_t i, std::vector<std::string> args);
+  // Process i's cluster key from its next Start() on (default: the one all
+  // share); each process reads its own key file (mode 0600).
+  void set_cluster_key(size_t i, std::string key);
   // Starts (or restarts) process i with its port, data dir and flags.
   bool Start(size_t i, std::string* error);
   bool StartAll(std::string* error);
@@ -109,6 +112,7 @@ class FerryCluster {
   std::vector<std::vector<std::string>> extra_args_;
   std::vector<std::unique_ptr<FerryServer>> servers_;
   std::string cluster_key_;
+  std::vector<std::string> keys_;  // per process; the key file's content
 };
 
 }  // namespace ferry::testing

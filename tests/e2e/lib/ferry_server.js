@@ -165,7 +165,8 @@ async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'], port = 0, 
   const accessKeySecret = keys?.accessKeySecret ?? randomKey('', 15);
   const clusterArgs = [];
   for (const [regionId, url] of Object.entries(peers)) clusterArgs.push('--peer', `${regionId}=${url}`);
-  if (keys?.clusterKey) clusterArgs.push('--cluster-key', keys.clusterKey);
+  // The cluster key travels in the environment, never on the command line.
+  const clusterEnv = keys?.clusterKey ? { FERRY_CLUSTER_KEY: keys.clusterKey } : {};
 
   const child = spawn(bin, [
     'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir,
@@ -177,6 +178,7 @@ async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'], port = 0, 
       FERRY_ACCESS_KEY_ID: accessKeyId,
       FERRY_ACCESS_KEY_SECRET: accessKeySecret,
       FERRY_CONFIG_DIR: path.join(workDir, 'config'),
+      ...clusterEnv,
     }),
     stdio: ['ignore', 'ignore', 'pipe'],
   });

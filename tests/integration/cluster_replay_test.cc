@@ -1,0 +1,157 @@
+// Replay and identity across the processes of a cluster (issue 8, item 5):
+// a signed request accepted by any process is refused by every other one,
+// because exactly one process (the region's, or the cluster owner's for
+// CreateAccount and other region-less requests) authenticates it; account
+// names are unique in the cluster.
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "api/params.h"
+#include "api/signature.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "integration/ferry_process.h"
+#include "integration/helpers.h"
+
+namespace ferry::testing {
+namespace {
+
+using json = nlohmann::json;
+
+// A V1 GET signed with the harness's root key: everything is in the target,
+// so the very same bytes can be sent to either process.
+std::string SignedTarget(std::map<std::string, std::string> params) {
+  params.emplace("AccessKeyId", kRootKeyId);
+  params.emplace("SignatureMethod", "HMAC-SHA1");
+  params.emplace("SignatureVersion", "1.0");
+  params.emplace("SignatureNonce", RandomHex(16));
+  params.emplace("Timestamp", FormatTimeSeconds(SystemClock::Get().Now()));
+  params.emplace("Version", "2014-05-26");
+  params.emplace("Format", "JSON");
+  params["Signature"] = V1Signature(kRootKeySecret, V1StringToSign("GET", params));
+  std::string target = "/?";
+  for (const auto& [k, v] : params) {
+    target += std::string(target.size() > 2 ? "&" : "") + PercentEncode(k) + "=" + PercentEncode(v);
+  }
+  return target;
+}
+
+struct Answer {
+  int status = 0;
+  json body;
+};
+
+// One GET on a fresh connection; the status and the whole JSON body.
+Answer Send(const std::string& endpoint, const std::string& target) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  const std::string hostport = endpoint.substr(std::string("http://").size());
+  const size_t colon = hostport.rfind(':');
+  asio::io_context ioc;
+  asio::ip::tcp::resolver resolver(ioc);
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(resolver.resolve(hostport.substr(0, colon), hostport.substr(colon + 1)), ec);
+  if (ec) return {-1, json{{"Transport", ec.message()}}};
+  http::request<http::empty_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, hostport);
+  http::write(stream, request, ec);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  if (!ec) http::read(stream, buffer, response, ec);
+  if (ec) return {-1, json{{"Transport", ec.message()}}};
+  json body = json::parse(response.body(), nullptr, false);
+  if (body.is_discarded()) body = json{{"Raw", response.body()}};
+  return {static_cast<int>(response.result_int()), body};
+}
+
+class ClusterReplayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Process 0 serves cn-hangzhou, the cluster's first region: the owner of
+    // CreateAccount. Process 1 serves cn-shanghai.
+    cluster_ = std::make_unique<FerryCluster>("ferry-replay-", std::vector<std::vector<std::string>>{
+                                                                   {"cn-hangzhou"}, {"cn-shanghai"}});
+    std::string error;
+    ASSERT_TRUE(cluster_->StartAll(&error)) << error;
+  }
+  const std::string& A() const { return cluster_->endpoint(0); }
+  const std::string& B() const { return cluster_->endpoint(1); }
+
+  std::unique_ptr<FerryCluster> cluster_;
+};
+
+TEST_F(ClusterReplayTest, CreateAccountReplayedToTheOtherProcessIsRefusedAndNamesAreUnique) {
+  // Sent to A, replayed verbatim to B (and to A).
+  const std::string create_alice = SignedTarget({{"Action", "CreateAccount"}, {"AccountName", "alice"}});
+  Answer created = Send(A(), create_alice);
+  ASSERT_EQ(created.status, 200) << created.body.dump() << cluster_->Logs();
+  const std::string alice_key = created.body.value("AccessKeyId", "");
+  const std::string alice_secret = created.body.value("AccessKeySecret", "");
+  ASSERT_FALSE(alice_key.empty()) << created.body.dump();
+  for (const std::string& endpoint : {B(), A()}) {
+    Answer replay = Send(endpoint, create_alice);
+    EXPECT_EQ(replay.status, 400) << endpoint << ": " << replay.body.dump();
+    EXPECT_EQ(replay.body.value("Code", ""), "SignatureNonceUsed") << endpoint << ": " << replay.body.dump();
+    EXPECT_FALSE(replay.body.contains("AccessKeySecret")) << replay.body.dump();
+  }
+
+  // Sent to B (which forwards it to the owner), replayed to A.
+  const std::string create_bob = SignedTarget({{"Action", "CreateAccount"}, {"AccountName", "bob"}});
+  Answer bob = Send(B(), create_bob);
+  ASSERT_EQ(bob.status, 200) << bob.body.dump() << cluster_->Logs();
+  Answer bob_replay = Send(A(), create_bob);
+  EXPECT_EQ(bob_replay.body.value("Code", ""), "SignatureNonceUsed") << bob_replay.body.dump();
+
+  // A name is taken in the whole cluster, whichever process is asked.
+  for (const std::string& endpoint : {A(), B()}) {
+    Answer duplicate = Send(endpoint, SignedTarget({{"Action", "CreateAccount"}, {"AccountName", "alice"}}));
+    EXPECT_EQ(duplicate.status, 400) << endpoint << ": " << duplicate.body.dump();
+    EXPECT_EQ(duplicate.body.value("Code", ""), "InvalidAccountName.Duplicated") << duplicate.body.dump();
+    EXPECT_NE(duplicate.body.value("Message", "").find("\"alice\""), std::string::npos) << duplicate.body.dump();
+  }
+
+  // The one alice works in both processes' regions (B looks her key up in A).
+  for (const auto& [endpoint, region] : {std::pair{A(), "cn-hangzhou"}, std::pair{B(), "cn-shanghai"}}) {
+    EcsClient client = ClientFor(endpoint, alice_key, alice_secret, false);
+    Result<json> images = client.CallOrError("DescribeImages", {{"RegionId", region}});
+    EXPECT_TRUE(images.ok()) << region << ": " << images.status().ToString();
+  }
+}
+
+TEST_F(ClusterReplayTest, RegionRequestReplayedToTheOtherProcessIsRefused) {
+  // Each region's request sent once to each process, then replayed to the
+  // other: the region's process authenticated it the first time either way.
+  for (const char* region : {"cn-hangzhou", "cn-shanghai"}) {
+    for (bool a_first : {true, false}) {
+      const std::string target = SignedTarget({{"Action", "DescribeImages"}, {"RegionId", region}});
+      const std::string& first = a_first ? A() : B();
+      const std::string& second = a_first ? B() : A();
+      Answer ok = Send(first, target);
+      ASSERT_EQ(ok.status, 200) << region << " via " << first << ": " << ok.body.dump();
+      Answer replay = Send(second, target);
+      EXPECT_EQ(replay.status, 400) << region << " replayed to " << second << ": " << replay.body.dump();
+      EXPECT_EQ(replay.body.value("Code", ""), "SignatureNonceUsed") << replay.body.dump();
+    }
+  }
+  // Region-less requests (and DescribeRegions) have one owner too.
+  const std::string regions = SignedTarget({{"Action", "DescribeRegions"}});
+  Answer listed = Send(B(), regions);
+  ASSERT_EQ(listed.status, 200) << listed.body.dump();
+  EXPECT_EQ(listed.body["Regions"]["Region"].size(), 2u) << listed.body.dump();
+  EXPECT_EQ(Send(A(), regions).body.value("Code", ""), "SignatureNonceUsed");
+}
+
+}  // namespace
+}  // namespace ferry::testing
