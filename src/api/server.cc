@@ -408,6 +408,8 @@ class BeastServer final : public Server {
                              "The input parameter \"Content-Length\" that is mandatory for "
                              "processing this request is not supplied.");
       }
+      // Parts count against the account's stored bytes while they exist.
+      if (st.ok() && is_put) st = CheckStorageQuota(object_storage_, auth->caller.account_id, *parser.content_length());
       std::unique_ptr<UploadSession> session;
       if (st.ok()) {
         auto opened = object_storage_.OpenUpload(auth->caller.account_id, bucket, object, upload_id);
@@ -417,8 +419,6 @@ class BeastServer final : public Server {
           st = opened.status();
         }
       }
-      // Parts count against the account's stored bytes while they exist.
-      if (st.ok() && is_put) st = CheckStorageQuota(object_storage_, auth->caller.account_id, *parser.content_length());
       if (!st.ok()) {
         conn.unread_body = true;
         co_return co_await WriteResponse(conn, fail(st), false);

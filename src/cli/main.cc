@@ -17,7 +17,7 @@ namespace {
 struct DataDirFlags {
   std::string config, listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
   std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
-  std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_gib, upload_expiry_hours;
+  std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours;
   std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
@@ -57,9 +57,9 @@ struct DataDirFlags {
     cmd->add_option("--quota-running-tasks", quota_running_tasks,
                     "running imports, exports and copies per account per region, 0 = unlimited "
                     "(env FERRY_QUOTA_RUNNING_TASKS, default 100)");
-    cmd->add_option("--quota-stored-gib", quota_stored_gib,
-                    "GiB an account may store (snapshots' data + objects + upload parts), 0 = unlimited, "
-                    "auto = half the data file system (env FERRY_QUOTA_STORED_GIB, default auto)");
+    cmd->add_option("--quota-stored-mib", quota_stored_mib,
+                    "MiB an account may store (snapshots' data + objects + upload parts), 0 = unlimited, "
+                    "auto = half the data file system (env FERRY_QUOTA_STORED_MIB, default auto)");
     cmd->add_option("--upload-expiry-hours", upload_expiry_hours,
                     "hours after which abandoned upload parts are removed (env FERRY_UPLOAD_EXPIRY_HOURS, "
                     "default 24)");
@@ -96,7 +96,7 @@ struct DataDirFlags {
     put("--quota-images", "quota_images", quota_images);
     put("--quota-snapshots", "quota_snapshots", quota_snapshots);
     put("--quota-running-tasks", "quota_running_tasks", quota_running_tasks);
-    put("--quota-stored-gib", "quota_stored_gib", quota_stored_gib);
+    put("--quota-stored-mib", "quota_stored_mib", quota_stored_mib);
     put("--upload-expiry-hours", "upload_expiry_hours", upload_expiry_hours);
     return out;
   }
