@@ -319,6 +319,13 @@ int Run(int argc, char** argv) {
   task_cancel->add_option("ID", task_id, "task id")->required();
   task_cancel->callback([&] { action = [&] { return TaskCancel(client, task_id); }; });
 
+  CLI::App* oss = app.add_subcommand("oss", "object storage")->require_subcommand(1);
+  std::string oss_bucket, oss_object;
+  CLI::App* oss_rm = oss->add_subcommand("rm", "delete an object (a kept upload, an export)");
+  oss_rm->add_option("BUCKET", oss_bucket, "bucket")->required();
+  oss_rm->add_option("OBJECT", oss_object, "object name")->required();
+  oss_rm->callback([&] { action = [&] { return OssRemove(client, oss_bucket, oss_object); }; });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -82,7 +82,15 @@ TEST_F(QuotaTest, CliImportRemovesItsStagingUploadUnlessKept) {
   ASSERT_EQ(kept.exit_code, 0) << kept.out << "\n" << kept.err;
   json kept_row = json::parse(kept.out, nullptr, false);
   ASSERT_TRUE(kept_row.is_object()) << kept.out;
-  EXPECT_TRUE(fs::exists(DataDir() + "/oss/" + bucket + "/" + kept_row.value("OSSObject", std::string())));
+  const std::string kept_object = kept_row.value("OSSObject", std::string());
+  EXPECT_TRUE(fs::exists(DataDir() + "/oss/" + bucket + "/" + kept_object));
+  // ...until its owner removes it.
+  CommandResult removed = RunFerry({"oss", "rm", bucket, kept_object}, server_->ClientEnv());
+  EXPECT_EQ(removed.exit_code, 0) << removed.out << "\n" << removed.err;
+  EXPECT_FALSE(fs::exists(DataDir() + "/oss/" + bucket + "/" + kept_object));
+  CommandResult again = RunFerry({"oss", "rm", bucket, kept_object}, server_->ClientEnv());
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("InvalidOSSObject.NotFound"), std::string::npos) << again.err;
 }
 
 TEST_F(QuotaTest, CliImportWithoutWaitingLeavesTheRemovalToTheServer) {
