@@ -266,6 +266,9 @@ TEST_F(ServerProcessTest, MalformedSettingsAreUsageErrorsNamingTheirSource) {
       {{"--link-rate-limit", "=5"}, "is not REGION=BYTES_PER_SECOND"},
       {{"--copy-in-flight", "0"}, "copy_in_flight: \"0\" is not an integer in [1, 64]"},
       {{"--copy-in-flight", "65"}, "is not an integer in [1, 64]"},
+      {{"--quota-images", "-1"}, "quota_images: \"-1\" is not an integer"},
+      {{"--quota-stored-mib", "lots"}, "quota_stored_mib: \"lots\" is not an integer"},
+      {{"--upload-expiry-hours", "0"}, "upload_expiry_hours: \"0\" is not an integer in [1, 8784]"},
   };
   for (const auto& [flags, why] : cluster_cases) {
     std::vector<std::string> args = {"serve", "--data", DataDir(), "--region", "cn-hangzhou"};
