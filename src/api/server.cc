@@ -365,7 +365,8 @@ class BeastServer final : public Server {
     const auto start = std::chrono::steady_clock::now();
     const std::string request_id = NewRequestId();
     HttpRequest request = ToHttpRequest(header_parser.get().base(), conn);
-    if (request.method == "DELETE") co_return co_await HandleOssDelete(conn, header_parser, request, request_id);
+    if (request.method == "DELETE")
+      co_return co_await HandleOssDelete(conn, header_parser, request, request_id);
     const bool is_put = request.method == "PUT";
     const std::string action = is_put ? "OssPutPart" : "OssCompleteUpload";
     const std::string path = TargetPath(request.target);
@@ -409,7 +410,8 @@ class BeastServer final : public Server {
                              "processing this request is not supplied.");
       }
       // Parts count against the account's stored bytes while they exist.
-      if (st.ok() && is_put) st = CheckStorageQuota(object_storage_, auth->caller.account_id, *parser.content_length());
+      if (st.ok() && is_put)
+        st = CheckStorageQuota(object_storage_, auth->caller.account_id, *parser.content_length());
       std::unique_ptr<UploadSession> session;
       if (st.ok()) {
         auto opened = object_storage_.OpenUpload(auth->caller.account_id, bucket, object, upload_id);
@@ -475,7 +477,8 @@ class BeastServer final : public Server {
       }
       if (write_status.ok() && !is_put) write_status = session->Complete(size);
       if (write_status.ok() && !is_put) {
-        write_status = object_storage_.SetStaging(auth->caller.account_id, bucket, object, UploadIsStaging(request.target));
+        write_status = object_storage_.SetStaging(auth->caller.account_id, bucket, object,
+                                                  UploadIsStaging(request.target));
       }
       if (!write_status.ok()) co_return co_await WriteResponse(conn, fail(write_status), keep_alive);
 
@@ -547,7 +550,8 @@ class BeastServer final : public Server {
 
   // DELETE /oss/<bucket>/<object>?uploadId=U aborts that upload (its part
   // file goes); DELETE /oss/<bucket>/<object> deletes the object. No body.
-  asio::awaitable<bool> HandleOssDelete(Connection& conn, http::request_parser<http::empty_body>& header_parser,
+  asio::awaitable<bool> HandleOssDelete(Connection& conn,
+                                        http::request_parser<http::empty_body>& header_parser,
                                         const HttpRequest& request, const std::string& request_id) {
     const auto start = std::chrono::steady_clock::now();
     const std::string path = TargetPath(request.target);
@@ -594,11 +598,10 @@ class BeastServer final : public Server {
     if (abort) body["UploadId"] = query->at("uploadId");
     HttpResponse response = RenderSuccess(body, request_id, action, ResponseFormat::kJson);
     metrics_.RecordRequest(action, "Success", latency);
-    spdlog::info("request_id={} action={} bucket={} object={} account={} latency_ms={:.3f}", request_id, action,
-                 bucket, object, auth->caller.account_id, latency * 1000);
+    spdlog::info("request_id={} action={} bucket={} object={} account={} latency_ms={:.3f}", request_id,
+                 action, bucket, object, auth->caller.account_id, latency * 1000);
     co_return co_await WriteResponse(conn, response, keep_alive);
   }
-
 
   const ServerConfig config_;
   asio::io_context ioc_;

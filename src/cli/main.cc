@@ -52,8 +52,9 @@ struct DataDirFlags {
         "largest image copied without `admin allow-large-copy` (env FERRY_MAX_COPY_SIZE_GIB, default 500)");
     cmd->add_option("--quota-images", quota_images,
                     "images per account per region, 0 = unlimited (env FERRY_QUOTA_IMAGES, default 1000)");
-    cmd->add_option("--quota-snapshots", quota_snapshots,
-                    "snapshots per account per region, 0 = unlimited (env FERRY_QUOTA_SNAPSHOTS, default 2000)");
+    cmd->add_option(
+        "--quota-snapshots", quota_snapshots,
+        "snapshots per account per region, 0 = unlimited (env FERRY_QUOTA_SNAPSHOTS, default 2000)");
     cmd->add_option("--quota-running-tasks", quota_running_tasks,
                     "running imports, exports and copies per account per region, 0 = unlimited "
                     "(env FERRY_QUOTA_RUNNING_TASKS, default 100)");

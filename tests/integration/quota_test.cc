@@ -6,8 +6,8 @@
 
 #include <chrono>
 #include <filesystem>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "integration/ferry_process.h"
 #include "integration/helpers.h"
@@ -47,8 +47,10 @@ class QuotaTest : public ::testing::Test {
     return n;
   }
 
-  CommandResult Import(const std::string& file, const std::string& name, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"image", "import", file, "--name", name, "--format", "raw", "--output", "json"};
+  CommandResult Import(const std::string& file, const std::string& name,
+                       std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"image",    "import", file,       "--name", name,
+                                     "--format", "raw",    "--output", "json"};
     args.insert(args.end(), extra.begin(), extra.end());
     return RunFerry(args, server_->ClientEnv());
   }
@@ -71,7 +73,8 @@ TEST_F(QuotaTest, CliImportRemovesItsStagingUploadUnlessKept) {
   const std::string bucket = row.value("OSSBucket", std::string());
   const std::string object = row.value("OSSObject", std::string());
   ASSERT_FALSE(bucket.empty());
-  EXPECT_FALSE(fs::exists(DataDir() + "/oss/" + bucket + "/" + object)) << "the staging upload is still there";
+  EXPECT_FALSE(fs::exists(DataDir() + "/oss/" + bucket + "/" + object))
+      << "the staging upload is still there";
   EXPECT_EQ(PartFiles(bucket), 0u);
   EcsClient root = RootClient(server_->endpoint(), true);
   json images = DescribeImage(root, row.value("ImageId", std::string()));
@@ -104,8 +107,8 @@ TEST_F(QuotaTest, CliImportWithoutWaitingLeavesTheRemovalToTheServer) {
   EcsClient root = RootClient(server_->endpoint(), true);
   json task = WaitForTask(root, row.value("TaskId", std::string()));
   EXPECT_EQ(task.value("TaskStatus", std::string()), "Finished") << task.dump();
-  const std::string path =
-      DataDir() + "/oss/" + row.value("OSSBucket", std::string()) + "/" + row.value("OSSObject", std::string());
+  const std::string path = DataDir() + "/oss/" + row.value("OSSBucket", std::string()) + "/" +
+                           row.value("OSSObject", std::string());
   // The server releases the object just after the task's final record.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (fs::exists(path) && std::chrono::steady_clock::now() < deadline) {
@@ -128,7 +131,8 @@ TEST_F(QuotaTest, QuotasAnswerWithTheirEcsCodeAndStatus) {
   EXPECT_NE(refused.err.find("QuotaExceed.Storage"), std::string::npos) << refused.err;
   std::string upload_bucket;
   for (const auto& e : fs::directory_iterator(DataDir() + "/oss")) {
-    if (e.path().filename().string().rfind("ferry-uploads-", 0) == 0) upload_bucket = e.path().filename().string();
+    if (e.path().filename().string().rfind("ferry-uploads-", 0) == 0)
+      upload_bucket = e.path().filename().string();
   }
   ASSERT_FALSE(upload_bucket.empty());
   EXPECT_EQ(PartFiles(upload_bucket), 0u);
@@ -142,9 +146,9 @@ TEST_F(QuotaTest, QuotasAnswerWithTheirEcsCodeAndStatus) {
   // ...and a second one is refused at the call: 403 QuotaExceed.Image.
   WriteSparseImage(DataDir() + "/oss/" + kOperatorBucket + "/second.raw", 4 * kMiB, {{0, kMiB}}, 9);
   Result<EcsResponse> second = root.Call("ImportImage", {{"RegionId", kRegion},
-                                                        {"ImageName", "second"},
-                                                        {"DiskDeviceMapping.1.OSSBucket", kOperatorBucket},
-                                                        {"DiskDeviceMapping.1.OSSObject", "second.raw"}});
+                                                         {"ImageName", "second"},
+                                                         {"DiskDeviceMapping.1.OSSBucket", kOperatorBucket},
+                                                         {"DiskDeviceMapping.1.OSSObject", "second.raw"}});
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(second->http_status, 403) << second->raw_body;
   EXPECT_EQ(second->body.value("Code", std::string()), "QuotaExceed.Image") << second->raw_body;

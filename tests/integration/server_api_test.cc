@@ -181,10 +181,9 @@ TEST_F(ServerApiTest, CliImportsAFileAndListsItAsJson) {
   const std::string file = files.path() + "/cli-disk.img";
   WriteSparseImage(file, 12 * kMiB, {{kMiB, 2 * kMiB}, {10 * kMiB, 5000}}, 4);
 
-  CommandResult imported =
-      RunFerry({"image", "import", file, "--name", "cli-imported", "--format", "raw", "--output", "json",
-                "--keep-upload"},
-               server_->ClientEnv());
+  CommandResult imported = RunFerry({"image", "import", file, "--name", "cli-imported", "--format", "raw",
+                                     "--output", "json", "--keep-upload"},
+                                    server_->ClientEnv());
   ASSERT_EQ(imported.exit_code, 0) << imported.out << "\n" << imported.err;
   json result = json::parse(imported.out, nullptr, false);
   ASSERT_TRUE(result.is_object()) << imported.out;
