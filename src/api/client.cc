@@ -354,8 +354,8 @@ Result<std::string> EcsClient::Get(const std::string& path) {
 }
 
 Status EcsClient::UploadFile(const std::string& bucket, const std::string& object,
-                             const std::string& local_path,
-                             std::function<void(uint64_t, uint64_t)> progress, bool staging) {
+                             const std::string& local_path, std::function<void(uint64_t, uint64_t)> progress,
+                             bool staging) {
   ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseEndpoint(config_.endpoint));
   UniqueFd fd(open(local_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("open", local_path, errno);
@@ -416,12 +416,14 @@ Status EcsClient::UploadFile(const std::string& bucket, const std::string& objec
   SignV3(config_, endpoint.host_header, "POST", path, query, std::string(kEmptyPayloadSha256), &headers);
   ASSIGN_OR_RETURN(RawResponse raw,
                    Send(config_, http::verb::post, path + "?" + JoinEncoded(query), headers, Body{}));
-  Status completed = check(std::move(raw), "completing the upload of " + local_path + " to " + bucket + "/" + object);
+  Status completed =
+      check(std::move(raw), "completing the upload of " + local_path + " to " + bucket + "/" + object);
   done = completed.ok();
   return completed;
 }
 
-Status EcsClient::DeleteOssObject(const std::string& bucket, const std::string& object, const std::string& upload_id) {
+Status EcsClient::DeleteOssObject(const std::string& bucket, const std::string& object,
+                                  const std::string& upload_id) {
   ASSIGN_OR_RETURN(HttpBaseUrl endpoint, ParseEndpoint(config_.endpoint));
   const std::string path = EncodeObjectPath(bucket, object);
   std::map<std::string, std::string> query;
@@ -432,8 +434,8 @@ Status EcsClient::DeleteOssObject(const std::string& bucket, const std::string& 
   ASSIGN_OR_RETURN(RawResponse raw, Send(config_, http::verb::delete_, target, headers, Body{}));
   Result<EcsResponse> response = ToEcsResponse(std::move(raw));
   if (!response.ok()) return response.status();
-  return ErrorFromResponse(*response).WithContext((upload_id.empty() ? "deleting " : "aborting the upload of ") +
-                                                  bucket + "/" + object);
+  return ErrorFromResponse(*response).WithContext(
+      (upload_id.empty() ? "deleting " : "aborting the upload of ") + bucket + "/" + object);
 }
 
 }  // namespace ferry

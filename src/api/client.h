@@ -58,7 +58,8 @@ class EcsClient {
                     std::function<void(uint64_t, uint64_t)> progress, bool staging = false);
   // DELETE /oss/<bucket>/<object>[?uploadId=U]: aborts that upload, or
   // deletes the object.
-  Status DeleteOssObject(const std::string& bucket, const std::string& object, const std::string& upload_id = "");
+  Status DeleteOssObject(const std::string& bucket, const std::string& object,
+                         const std::string& upload_id = "");
 
  private:
   ClientConfig config_;

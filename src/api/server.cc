@@ -443,7 +443,8 @@ class BeastServer final : public Server {
     const auto start = std::chrono::steady_clock::now();
     const std::string request_id = NewRequestId();
     HttpRequest request = ToHttpRequest(header_parser.get().base(), conn);
-    if (request.method == "DELETE") co_return co_await HandleOssDelete(conn, header_parser, request, request_id);
+    if (request.method == "DELETE")
+      co_return co_await HandleOssDelete(conn, header_parser, request, request_id);
     const bool is_put = request.method == "PUT";
     const std::string action = is_put ? "OssPutPart" : "OssCompleteUpload";
     const std::string path = TargetPath(request.target);
@@ -491,6 +492,9 @@ class BeastServer final : public Server {
                              "The input parameter \"Content-Length\" that is mandatory for "
                              "processing this request is not supplied.");
       }
+      // Parts count against the account's stored bytes while they exist.
+      if (st.ok() && is_put)
+        st = CheckStorageQuota(object_storage_, auth->caller.account_id, *parser.content_length());
       std::unique_ptr<UploadSession> session;
       if (st.ok()) {
         auto opened = object_storage_.OpenUpload(auth->caller.account_id, bucket, object, upload_id);
@@ -500,8 +504,6 @@ class BeastServer final : public Server {
           st = opened.status();
         }
       }
-      // Parts count against the account's stored bytes while they exist.
-      if (st.ok() && is_put) st = CheckStorageQuota(object_storage_, auth->caller.account_id, *parser.content_length());
       if (!st.ok()) {
         conn.unread_body = true;
         co_return co_await WriteResponse(conn, fail(st), false);
@@ -558,7 +560,8 @@ class BeastServer final : public Server {
       }
       if (write_status.ok() && !is_put) write_status = session->Complete(size);
       if (write_status.ok() && !is_put) {
-        write_status = object_storage_.SetStaging(auth->caller.account_id, bucket, object, UploadIsStaging(request.target));
+        write_status = object_storage_.SetStaging(auth->caller.account_id, bucket, object,
+                                                  UploadIsStaging(request.target));
       }
       if (!write_status.ok()) co_return co_await WriteResponse(conn, fail(write_status), keep_alive);
 
@@ -630,7 +633,8 @@ class BeastServer final : public Server {
 
   // DELETE /oss/<bucket>/<object>?uploadId=U aborts that upload (its part
   // file goes); DELETE /oss/<bucket>/<object> deletes the object. No body.
-  asio::awaitable<bool> HandleOssDelete(Connection& conn, http::request_parser<http::empty_body>& header_parser,
+  asio::awaitable<bool> HandleOssDelete(Connection& conn,
+                                        http::request_parser<http::empty_body>& header_parser,
                                         const HttpRequest& request, const std::string& request_id) {
     const auto start = std::chrono::steady_clock::now();
     const std::string path = TargetPath(request.target);
@@ -677,11 +681,10 @@ class BeastServer final : public Server {
     if (abort) body["UploadId"] = query->at("uploadId");
     HttpResponse response = RenderSuccess(body, request_id, action, ResponseFormat::kJson);
     metrics_.RecordRequest(action, "Success", latency);
-    spdlog::info("request_id={} action={} bucket={} object={} account={} latency_ms={:.3f}", request_id, action,
-                 bucket, object, auth->caller.account_id, latency * 1000);
+    spdlog::info("request_id={} action={} bucket={} object={} account={} latency_ms={:.3f}", request_id,
+                 action, bucket, object, auth->caller.account_id, latency * 1000);
     co_return co_await WriteResponse(conn, response, keep_alive);
   }
-
 
   const ServerConfig config_;
   asio::io_context ioc_;

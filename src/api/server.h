@@ -4,8 +4,12 @@
 // (api/peer_endpoints.h, authenticated with the cluster key), and
 // "/oss/<bucket>/<object>" to object-storage uploads:
 //   PUT  /oss/<bucket>/<object>?uploadId=U&offset=O   body = bytes at offset O
-//   POST /oss/<bucket>/<object>?uploadId=U&complete=1&size=S   publish
-// both signed with ACS3-HMAC-SHA256 (canonical URI = the path; the body's
+//   POST /oss/<bucket>/<object>?uploadId=U&complete=1&size=S[&staging=1]   publish
+//        (staging=1: a CLI staging copy, removed when its import ends)
+//   DELETE /oss/<bucket>/<object>?uploadId=U   abort the upload (its parts go)
+//   DELETE /oss/<bucket>/<object>              delete the object
+// each part counted against the account's stored-bytes quota (region/quotas.h);
+// all signed with ACS3-HMAC-SHA256 (canonical URI = the path; the body's
 // SHA-256 in x-acs-content-sha256 is verified while the body streams to disk,
 // so a large part never sits in memory).
 //

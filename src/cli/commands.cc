@@ -541,4 +541,11 @@ Status TaskCancel(const ClientOptions& opts, const std::string& task_id) {
   return Status::Ok();
 }
 
+Status OssRemove(const ClientOptions& opts, const std::string& bucket, const std::string& object) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  RETURN_IF_ERROR(session.client().DeleteOssObject(bucket, object));
+  RenderRecord(session, {{"Bucket", bucket}, {"Object", object}, {"Deleted", true}});
+  return Status::Ok();
+}
+
 }  // namespace ferry::cli

@@ -84,6 +84,9 @@ Status TaskList(const ClientOptions& opts, const std::string& status, const std:
 Status TaskShow(const ClientOptions& opts, const std::string& task_id);
 Status TaskCancel(const ClientOptions& opts, const std::string& task_id);
 
+// DELETE /oss/<bucket>/<object>.
+Status OssRemove(const ClientOptions& opts, const std::string& bucket, const std::string& object);
+
 // "ferry-uploads-" + 16 hex digits derived from the AccessKey id: a stable
 // per-key bucket name that fits the bucket-name rules.
 std::string DefaultUploadBucket(const std::string& access_key_id);

@@ -42,7 +42,7 @@ constexpr SettingSource kSettings[] = {
     {"quota_images", "FERRY_QUOTA_IMAGES"},
     {"quota_snapshots", "FERRY_QUOTA_SNAPSHOTS"},
     {"quota_running_tasks", "FERRY_QUOTA_RUNNING_TASKS"},
-    {"quota_stored_gib", "FERRY_QUOTA_STORED_GIB"},
+    {"quota_stored_mib", "FERRY_QUOTA_STORED_MIB"},
     {"upload_expiry_hours", "FERRY_UPLOAD_EXPIRY_HOURS"},
 };
 
@@ -212,7 +212,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"quota_images", {std::to_string(kDefaultQuotaImages), "default"}},
       {"quota_snapshots", {std::to_string(kDefaultQuotaSnapshots), "default"}},
       {"quota_running_tasks", {std::to_string(kDefaultQuotaRunningTasks), "default"}},
-      {"quota_stored_gib", {"auto", "default"}},
+      {"quota_stored_mib", {"auto", "default"}},
       {"upload_expiry_hours", {std::to_string(kDefaultUploadExpiryHours), "default"}},
   };
 
@@ -294,9 +294,9 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
   ASSIGN_OR_RETURN(s.quota_images, ParseU64(raw["quota_images"], 0, UINT32_MAX));
   ASSIGN_OR_RETURN(s.quota_snapshots, ParseU64(raw["quota_snapshots"], 0, UINT32_MAX));
   ASSIGN_OR_RETURN(s.quota_running_tasks, ParseU64(raw["quota_running_tasks"], 0, UINT32_MAX));
-  if (Trim(raw["quota_stored_gib"].value) != "auto") {
-    // 2^34 GiB = 16 EiB, the most a uint64_t byte count holds.
-    ASSIGN_OR_RETURN(s.quota_stored_gib, ParseU64(raw["quota_stored_gib"], 0, (1ull << 34) - 1));
+  if (Trim(raw["quota_stored_mib"].value) != "auto") {
+    // 2^44 MiB = 16 EiB, the most a uint64_t byte count holds.
+    ASSIGN_OR_RETURN(s.quota_stored_mib, ParseU64(raw["quota_stored_mib"], 0, (1ull << 44) - 1));
   }
   ASSIGN_OR_RETURN(s.upload_expiry_hours, ParseU64(raw["upload_expiry_hours"], 1, 24 * 366));
 

@@ -67,12 +67,12 @@ struct ServeSettings {
   // region without its own entry); absent = unlimited.
   std::map<std::string, uint64_t> link_rate_limits;
   uint64_t max_copy_size_gib = kDefaultMaxCopySizeGib;  // larger needs `admin allow-large-copy`
-  // Per-account quotas; 0 = unlimited. quota_stored_gib unset ("auto") =
+  // Per-account quotas; 0 = unlimited. quota_stored_mib unset ("auto") =
   // half the size of the data directory's file system, measured at start.
   uint64_t quota_images = kDefaultQuotaImages;
   uint64_t quota_snapshots = kDefaultQuotaSnapshots;
   uint64_t quota_running_tasks = kDefaultQuotaRunningTasks;
-  std::optional<uint64_t> quota_stored_gib;
+  std::optional<uint64_t> quota_stored_mib;
   // Upload parts untouched this long are removed, and so are staging
   // objects no import claimed.
   uint64_t upload_expiry_hours = kDefaultUploadExpiryHours;
@@ -82,7 +82,7 @@ struct ServeSettings {
 // Keys are the TOML key names: listen, data_dir, regions, peers, threads,
 // task_threads, log_level, ready_file, cluster_key, cluster_key_file, max_nonces,
 // max_copies, link_rate_limits, copy_rate_limit, copy_in_flight, max_copy_size_gib,
-// quota_images, quota_snapshots, quota_running_tasks, quota_stored_gib, upload_expiry_hours,
+// quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours,
 // config.
 using SettingOverrides = std::map<std::string, std::string>;
 

@@ -18,7 +18,7 @@ struct DataDirFlags {
   std::string config, listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
   std::string cluster_key_file, max_nonces;
   std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
-  std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_gib, upload_expiry_hours;
+  std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours;
   std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
@@ -60,14 +60,15 @@ struct DataDirFlags {
         "largest image copied without `admin allow-large-copy` (env FERRY_MAX_COPY_SIZE_GIB, default 500)");
     cmd->add_option("--quota-images", quota_images,
                     "images per account per region, 0 = unlimited (env FERRY_QUOTA_IMAGES, default 1000)");
-    cmd->add_option("--quota-snapshots", quota_snapshots,
-                    "snapshots per account per region, 0 = unlimited (env FERRY_QUOTA_SNAPSHOTS, default 2000)");
+    cmd->add_option(
+        "--quota-snapshots", quota_snapshots,
+        "snapshots per account per region, 0 = unlimited (env FERRY_QUOTA_SNAPSHOTS, default 2000)");
     cmd->add_option("--quota-running-tasks", quota_running_tasks,
                     "running imports, exports and copies per account per region, 0 = unlimited "
                     "(env FERRY_QUOTA_RUNNING_TASKS, default 100)");
-    cmd->add_option("--quota-stored-gib", quota_stored_gib,
-                    "GiB an account may store (snapshots' data + objects + upload parts), 0 = unlimited, "
-                    "auto = half the data file system (env FERRY_QUOTA_STORED_GIB, default auto)");
+    cmd->add_option("--quota-stored-mib", quota_stored_mib,
+                    "MiB an account may store (snapshots' data + objects + upload parts), 0 = unlimited, "
+                    "auto = half the data file system (env FERRY_QUOTA_STORED_MIB, default auto)");
     cmd->add_option("--upload-expiry-hours", upload_expiry_hours,
                     "hours after which abandoned upload parts are removed (env FERRY_UPLOAD_EXPIRY_HOURS, "
                     "default 24)");
@@ -106,7 +107,7 @@ struct DataDirFlags {
     put("--quota-images", "quota_images", quota_images);
     put("--quota-snapshots", "quota_snapshots", quota_snapshots);
     put("--quota-running-tasks", "quota_running_tasks", quota_running_tasks);
-    put("--quota-stored-gib", "quota_stored_gib", quota_stored_gib);
+    put("--quota-stored-mib", "quota_stored_mib", quota_stored_mib);
     put("--upload-expiry-hours", "upload_expiry_hours", upload_expiry_hours);
     return out;
   }
@@ -342,6 +343,13 @@ int Run(int argc, char** argv) {
   CLI::App* task_cancel = task->add_subcommand("cancel", "cancel a running task");
   task_cancel->add_option("ID", task_id, "task id")->required();
   task_cancel->callback([&] { action = [&] { return TaskCancel(client, task_id); }; });
+
+  CLI::App* oss = app.add_subcommand("oss", "object storage")->require_subcommand(1);
+  std::string oss_bucket, oss_object;
+  CLI::App* oss_rm = oss->add_subcommand("rm", "delete an object (a kept upload, an export)");
+  oss_rm->add_option("BUCKET", oss_bucket, "bucket")->required();
+  oss_rm->add_option("OBJECT", oss_object, "object name")->required();
+  oss_rm->callback([&] { action = [&] { return OssRemove(client, oss_bucket, oss_object); }; });
 
   try {
     app.parse(argc, argv);

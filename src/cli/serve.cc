@@ -443,22 +443,23 @@ struct OpenedRegions {
 // at start, then every expiry/24 (at least a minute, at most an hour).
 void ConfigureStorageLimits(const ServeSettings& settings, ObjectStorage& storage, const Clock& clock) {
   uint64_t max_bytes = 0;
-  if (settings.quota_stored_gib) {
-    max_bytes = *settings.quota_stored_gib << 30;
+  if (settings.quota_stored_mib) {
+    max_bytes = *settings.quota_stored_mib << 20;
   } else {
     struct statvfs fs {};
     if (::statvfs(settings.data_dir.c_str(), &fs) == 0) {
       max_bytes = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize / 2;
     } else {
-      spdlog::warn("quota_stored_gib=auto: the size of the data file system is unknown; no stored-bytes quota");
+      spdlog::warn(
+          "quota_stored_mib=auto: the size of the data file system is unknown; no stored-bytes quota");
     }
   }
   storage.set_max_account_bytes(max_bytes);
   const int64_t expiry_s = static_cast<int64_t>(settings.upload_expiry_hours) * 3600;
   const auto interval = std::chrono::seconds(std::clamp<int64_t>(expiry_s / 24, 60, 3600));
   storage.StartExpirySweeper(clock, expiry_s, interval);
-  spdlog::info("quotas: stored_bytes={} per account (0 = unlimited); upload parts expire after {} h", max_bytes,
-               settings.upload_expiry_hours);
+  spdlog::info("quotas: stored_bytes={} per account (0 = unlimited); upload parts expire after {} h",
+               max_bytes, settings.upload_expiry_hours);
 }
 
 Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& storage, const Clock& clock,

@@ -3,20 +3,19 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/file.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <shared_mutex>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "common/fs_util.h"
 #include "common/hash.h"
@@ -465,7 +464,8 @@ Status ObjectStorage::AbortUpload(const std::string& account_id, const std::stri
   if (!id_ok) {
     return InvalidArgument("InvalidParameter", "upload id \"" + upload_id + "\" is malformed");
   }
-  std::string path = root_ + "/" + bucket + "/" + kUploadsDir + "/" + upload_id + "-" + Sha256Hex(object).substr(0, 16);
+  std::string path =
+      root_ + "/" + bucket + "/" + kUploadsDir + "/" + upload_id + "-" + Sha256Hex(object).substr(0, 16);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
   return Status::Ok();
 }
@@ -591,12 +591,14 @@ ObjectStorage::SweepStats ObjectStorage::SweepExpired(UnixSeconds now, int64_t m
   return stats;
 }
 
-void ObjectStorage::StartExpirySweeper(const Clock& clock, int64_t max_age_seconds, std::chrono::seconds interval) {
+void ObjectStorage::StartExpirySweeper(const Clock& clock, int64_t max_age_seconds,
+                                       std::chrono::seconds interval) {
   auto sweep = [this, &clock, max_age_seconds] {
     SweepStats s = SweepExpired(clock.Now(), max_age_seconds);
     if (s.parts_removed + s.staging_removed > 0) {
-      spdlog::info("object storage: removed {} abandoned upload parts and {} unclaimed staging objects ({} bytes)",
-                   s.parts_removed, s.staging_removed, s.bytes_freed);
+      spdlog::info(
+          "object storage: removed {} abandoned upload parts and {} unclaimed staging objects ({} bytes)",
+          s.parts_removed, s.staging_removed, s.bytes_freed);
     }
   };
   sweep();

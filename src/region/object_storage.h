@@ -195,8 +195,8 @@ class ObjectStorage {
   mutable std::mutex staging_mu_;  // serialises marker read-modify-writes
 
   mutable std::shared_mutex sources_mu_;
-  uint64_t next_source_id_ = 1;                 // guarded by sources_mu_
-  std::map<uint64_t, UsageSource> sources_;     // guarded by sources_mu_
+  uint64_t next_source_id_ = 1;              // guarded by sources_mu_
+  std::map<uint64_t, UsageSource> sources_;  // guarded by sources_mu_
 
   std::mutex sweeper_mu_;
   std::condition_variable sweeper_cv_;

@@ -1,6 +1,5 @@
 #include "region/quotas.h"
 
-
 #include "store/manifest.h"
 
 namespace ferry {
@@ -27,11 +26,11 @@ Status CheckQuota(const QuotaLimits& limits, const QuotaUsage& usage, const Quot
                                                       std::to_string(adding.images) + ".");
   }
   if (Over(limits.snapshots, usage.snapshots, adding.snapshots)) {
-    return ResourceExhausted("QuotaExceed.Snapshot",
-                             "The snapshot quota exceeds: account " + account_id + " has " +
-                                 std::to_string(usage.snapshots) + " snapshots in this region, this call adds " +
-                                 std::to_string(adding.snapshots) + ", the limit is " +
-                                 std::to_string(limits.snapshots) + ".");
+    return ResourceExhausted(
+        "QuotaExceed.Snapshot",
+        "The snapshot quota exceeds: account " + account_id + " has " + std::to_string(usage.snapshots) +
+            " snapshots in this region, this call adds " + std::to_string(adding.snapshots) +
+            ", the limit is " + std::to_string(limits.snapshots) + ".");
   }
   if (Over(limits.running_tasks, usage.running_tasks, adding.running_tasks)) {
     return ResourceExhausted("ConcurrentQuotaExceed." + action,
@@ -43,9 +42,8 @@ Status CheckQuota(const QuotaLimits& limits, const QuotaUsage& usage, const Quot
   // Unlike the counts, stored bytes can be over the limit already (the
   // limit was lowered, or concurrent calls overshot): then any call that
   // stores more is refused, even one that adds 0 by estimate.
-  if (limits.stored_bytes != 0 &&
-      (usage.stored_bytes > limits.stored_bytes ||
-       adding.stored_bytes > limits.stored_bytes - usage.stored_bytes)) {
+  if (limits.stored_bytes != 0 && (usage.stored_bytes > limits.stored_bytes ||
+                                   adding.stored_bytes > limits.stored_bytes - usage.stored_bytes)) {
     return ResourceExhausted("QuotaExceed.Storage",
                              "The storage quota exceeds: account " + account_id + " stores " +
                                  Numbers(usage.stored_bytes, adding.stored_bytes, limits.stored_bytes) +

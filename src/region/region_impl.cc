@@ -138,8 +138,8 @@ Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config,
     if (!st.ok()) spdlog::warn("region {}: public image not seeded: {}", config.region_id, st.ToString());
   }
   RegionImpl* r = region.get();
-  region->usage_source_id_ =
-      region->oss_.AddUsageSource([r](const std::string& account) { return r->quota_meter_.SnapshotDataBytes(account); });
+  region->usage_source_id_ = region->oss_.AddUsageSource(
+      [r](const std::string& account) { return r->quota_meter_.SnapshotDataBytes(account); });
   region->StartThreads();
   RETURN_IF_ERROR(region->ResumeTasks());
   region->ReleaseEndedStaging();
@@ -339,8 +339,8 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
     for (const ImportDisk& d : disks) {
       Status claimed = oss_.ClaimStaging(c.account_id, d.oss_bucket, d.oss_object, task.task_id);
       if (!claimed.ok()) {
-        spdlog::warn("region {}: staging object {}/{} not claimed by task {}: {}", config_.region_id, d.oss_bucket,
-                     d.oss_object, task.task_id, claimed.ToString());
+        spdlog::warn("region {}: staging object {}/{} not claimed by task {}: {}", config_.region_id,
+                     d.oss_bucket, d.oss_object, task.task_id, claimed.ToString());
       }
     }
     Enqueue(task.task_id);

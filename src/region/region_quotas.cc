@@ -21,8 +21,8 @@ void RegionImpl::ReleaseStagingOf(const std::string& task_id) {
     std::string object = d.value("OSSObject", std::string());
     Status st = oss_.ReleaseStaging(bucket, object, task_id);
     if (!st.ok()) {
-      spdlog::warn("region {}: staging object {}/{} of task {} not released: {}", config_.region_id, bucket, object,
-                   task_id, st.ToString());
+      spdlog::warn("region {}: staging object {}/{} of task {} not released: {}", config_.region_id, bucket,
+                   object, task_id, st.ToString());
     }
   }
 }

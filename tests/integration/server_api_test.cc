@@ -181,9 +181,9 @@ TEST_F(ServerApiTest, CliImportsAFileAndListsItAsJson) {
   const std::string file = files.path() + "/cli-disk.img";
   WriteSparseImage(file, 12 * kMiB, {{kMiB, 2 * kMiB}, {10 * kMiB, 5000}}, 4);
 
-  CommandResult imported =
-      RunFerry({"image", "import", file, "--name", "cli-imported", "--format", "raw", "--output", "json"},
-               server_->ClientEnv());
+  CommandResult imported = RunFerry({"image", "import", file, "--name", "cli-imported", "--format", "raw",
+                                     "--output", "json", "--keep-upload"},
+                                    server_->ClientEnv());
   ASSERT_EQ(imported.exit_code, 0) << imported.out << "\n" << imported.err;
   json result = json::parse(imported.out, nullptr, false);
   ASSERT_TRUE(result.is_object()) << imported.out;
@@ -205,7 +205,7 @@ TEST_F(ServerApiTest, CliImportsAFileAndListsItAsJson) {
   }
   EXPECT_TRUE(found) << listed.out;
 
-  // The uploaded object is byte-identical to the file.
+  // The uploaded object (kept: --keep-upload) is byte-identical to the file.
   const std::string bucket = result.value("OSSBucket", std::string());
   const std::string object = result.value("OSSObject", std::string());
   EXPECT_EQ(FileSha256(DataDir() + "/oss/" + bucket + "/" + object), FileSha256(file));

@@ -265,11 +265,15 @@ TEST_F(ServerProcessTest, MalformedSettingsAreUsageErrorsNamingTheirSource) {
       {{"--peer", "cn-beijing=http://127.0.0.1:1/x"}, "has a path"},
       {{"--peer", "cn-beijing=ftp://127.0.0.1:1"}, "only http"},
       {{"--peer", "cn-hangzhou=http://127.0.0.1:1"}, "is served here"},
-      {{"--peer", "cn-beijing=http://127.0.0.1:1", "--peer", "cn-beijing=http://127.0.0.1:2"}, "listed twice"},
+      {{"--peer", "cn-beijing=http://127.0.0.1:1", "--peer", "cn-beijing=http://127.0.0.1:2"},
+       "listed twice"},
       {{"--link-rate-limit", "cn-beijing=fast"}, "is not an integer"},
       {{"--link-rate-limit", "=5"}, "is not REGION=BYTES_PER_SECOND"},
       {{"--copy-in-flight", "0"}, "copy_in_flight: \"0\" is not an integer in [1, 64]"},
       {{"--copy-in-flight", "65"}, "is not an integer in [1, 64]"},
+      {{"--quota-images", "-1"}, "quota_images: \"-1\" is not an integer"},
+      {{"--quota-stored-mib", "lots"}, "quota_stored_mib: \"lots\" is not an integer"},
+      {{"--upload-expiry-hours", "0"}, "upload_expiry_hours: \"0\" is not an integer in [1, 8784]"},
   };
   for (const auto& [flags, why] : cluster_cases) {
     std::vector<std::string> args = {"serve", "--data", DataDir(), "--region", "cn-hangzhou"};

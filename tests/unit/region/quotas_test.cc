@@ -30,7 +30,8 @@ const Caller kBob{"3000000000000003"};
 TEST(CheckQuotaTest, EachLimitHasItsDocumentedCode) {
   QuotaLimits limits{2, 3, 1, 100};
   QuotaUsage usage{2, 0, 0, 0};
-  EXPECT_EQ(CheckQuota(limits, usage, QuotaUsage{1, 0, 0, 0}, "a", "ImportImage").reason(), "QuotaExceed.Image");
+  EXPECT_EQ(CheckQuota(limits, usage, QuotaUsage{1, 0, 0, 0}, "a", "ImportImage").reason(),
+            "QuotaExceed.Image");
   usage = QuotaUsage{0, 2, 0, 0};
   EXPECT_EQ(CheckQuota(limits, usage, QuotaUsage{1, 2, 0, 0}, "a", "ImportImage").reason(),
             "QuotaExceed.Snapshot");
@@ -46,7 +47,8 @@ TEST(CheckQuotaTest, EachLimitHasItsDocumentedCode) {
   EXPECT_TRUE(CheckQuota(limits, usage, QuotaUsage{0, 0, 0, 40}, "a", "ImportImage").ok());
   // Already over (the limit was lowered): nothing more, not even 0 bytes.
   usage.stored_bytes = 101;
-  EXPECT_EQ(CheckQuota(limits, usage, QuotaUsage{0, 0, 0, 0}, "a", "ImportImage").reason(), "QuotaExceed.Storage");
+  EXPECT_EQ(CheckQuota(limits, usage, QuotaUsage{0, 0, 0, 0}, "a", "ImportImage").reason(),
+            "QuotaExceed.Storage");
 }
 
 TEST(CheckQuotaTest, ZeroIsUnlimitedAndPublicImagesAreExempt) {
@@ -134,7 +136,8 @@ class RegionQuotaTest : public ::testing::Test {
     ASSERT_TRUE(fd.valid());
     std::string data(data_mib * kMiB, '\0');
     for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(1 + (i * 7 + object.size()) % 251);
-    ASSERT_TRUE(PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(data.data()), data.size(), 0, path).ok());
+    ASSERT_TRUE(
+        PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(data.data()), data.size(), 0, path).ok());
   }
 
   ImportImageRequest Request(const std::string& object, const std::string& name, size_t disks = 1) {
@@ -239,7 +242,8 @@ TEST_F(RegionQuotaTest, RunningTasksAreLimitedPerAccount) {
   Result<ImportImageResult> held = region_->ImportImage(kAlice, Request("disk.raw", "held"));
   ASSERT_TRUE(held.ok());
   ASSERT_TRUE(gate_.WaitArrived());
-  Result<std::string> exp = region_->ExportImage(kAlice, ExportImageRequest{again, "alice-out", "exp", "raw"});
+  Result<std::string> exp =
+      region_->ExportImage(kAlice, ExportImageRequest{again, "alice-out", "exp", "raw"});
   ASSERT_FALSE(exp.ok());
   EXPECT_EQ(exp.status().reason(), "ConcurrentQuotaExceed.ExportImage");
   gate_.Open();
@@ -275,12 +279,14 @@ TEST_F(RegionQuotaTest, ExportImageIsRefusedWhenTheExportWouldNotFit) {
   Open(QuotaLimits{0, 0, 0, 10 * kMiB});
   PutDisk("disk.raw", 4);
   std::string image_id = ImportAndWait(Request("disk.raw", "img-a"));  // 8 MiB stored
-  Result<std::string> exp = region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "exp", "raw"});
+  Result<std::string> exp =
+      region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "exp", "raw"});
   ASSERT_FALSE(exp.ok());
   EXPECT_EQ(exp.status().reason(), "QuotaExceed.Storage");
   // Deleting the uploaded object makes room.
   ASSERT_TRUE(oss_->DeleteObject(kAlice.account_id, "alice-in", "disk.raw").ok());
-  Result<std::string> ok = region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "exp", "raw"});
+  Result<std::string> ok =
+      region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "exp", "raw"});
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(WaitTask(kAlice, *ok).status, "Finished");
 }
