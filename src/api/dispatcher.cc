@@ -230,9 +230,10 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
   } else if (response.status >= 500 || !withheld.empty()) {
     // The detail the caller was not shown (paths, what failed inside) is here.
     const auto level = response.status >= 500 ? spdlog::level::err : spdlog::level::warn;
-    spdlog::log(level, "request_id={} action={} status={} code={} latency_ms={:.3f} remote={} key={} message={}",
-                request_id, LogSafe(action_name), response.status, code, latency * 1000, request.remote_address,
-                LogSafe(access_key_id), LogSafe(withheld.empty() ? message : withheld));
+    spdlog::log(
+        level, "request_id={} action={} status={} code={} latency_ms={:.3f} remote={} key={} message={}",
+        request_id, LogSafe(action_name), response.status, code, latency * 1000, request.remote_address,
+        LogSafe(access_key_id), LogSafe(withheld.empty() ? message : withheld));
   } else {
     spdlog::info("request_id={} action={} status={} code={} latency_ms={:.3f} remote={} key={}", request_id,
                  LogSafe(action_name), response.status, code, latency * 1000, request.remote_address,

@@ -337,7 +337,8 @@ void AddRedactedHostPath(const std::string& root) {
   if (std::find(roots.begin(), roots.end(), r) != roots.end()) return;
   roots.push_back(std::move(r));
   // Longest first, so /a/b/c wins over /a/b.
-  std::sort(roots.begin(), roots.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::sort(roots.begin(), roots.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
 }
 
 std::string RedactHostPaths(const std::string& message) {

@@ -156,7 +156,8 @@ class BeastServer final : public Server {
     beast::error_code ec;
     auto address = asio::ip::make_address(config_.admin_listen_address, ec);
     if (ec) {
-      return InvalidArgument("", "admin listen address \"" + config_.admin_listen_address + "\": " + ec.message());
+      return InvalidArgument(
+          "", "admin listen address \"" + config_.admin_listen_address + "\": " + ec.message());
     }
     tcp::endpoint endpoint(address, config_.admin_port);
     admin_acceptor_.open(endpoint.protocol(), ec);
@@ -280,12 +281,13 @@ class BeastServer final : public Server {
         // Beast refuses control characters; bytes above 0x7e are refused
         // here: a target is ASCII, anything else is percent-encoded.
         conn->unread_body = true;
-        co_await WriteResponse(*conn,
-                               ErrorFor(InvalidArgument("InvalidParameter",
-                                                        "The request target holds a byte that is not printable "
-                                                        "ASCII; percent-encode it."),
-                                        "unknown", 400),
-                               false);
+        co_await WriteResponse(
+            *conn,
+            ErrorFor(InvalidArgument("InvalidParameter",
+                                     "The request target holds a byte that is not printable "
+                                     "ASCII; percent-encode it."),
+                     "unknown", 400),
+            false);
         break;
       }
       std::string path = TargetPath(header.target());
@@ -338,7 +340,8 @@ class BeastServer final : public Server {
   HttpResponse UncountedNotFound(const std::string& path) const {
     return RenderError(ToEcsError(NotFound("InvalidAction.NotFound",
                                            "Specified api is not found, please check your url and method. No "
-                                           "route for \"" + path + "\" on this listener.")),
+                                           "route for \"" +
+                                               path + "\" on this listener.")),
                        NewRequestId(), config_.host_id, ResponseFormat::kJson);
   }
 
@@ -374,17 +377,19 @@ class BeastServer final : public Server {
                       "unknown", 413);
     }
     if (ec == http::error::header_limit) {
-      return ErrorFor(InvalidArgument("InvalidParameter", "The request line and header fields exceed the limit of " +
-                                                              std::to_string(kMaxHeaderBytes) + " bytes."),
-                      "unknown", 431);
+      return ErrorFor(
+          InvalidArgument("InvalidParameter", "The request line and header fields exceed the limit of " +
+                                                  std::to_string(kMaxHeaderBytes) + " bytes."),
+          "unknown", 431);
     }
     // end_of_stream and partial_message: the client closed the connection.
     if (ec.category() != http::make_error_code(http::error::bad_target).category() ||
         ec == http::error::end_of_stream || ec == http::error::partial_message) {
       return std::nullopt;
     }
-    return ErrorFor(InvalidArgument("InvalidParameter", "The request is not valid HTTP/1.1: " + ec.message() + "."),
-                    "unknown", 400);
+    return ErrorFor(
+        InvalidArgument("InvalidParameter", "The request is not valid HTTP/1.1: " + ec.message() + "."),
+        "unknown", 400);
   }
 
   static bool IsPrintableAscii(std::string_view s) {

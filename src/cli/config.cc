@@ -206,7 +206,8 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
     s.admin_listen_port = s.listen_port == 0 || s.listen_port == 65535 ? 0 : s.listen_port + 1;
   } else {
     st = ParseListen(admin_listen, &s.admin_listen_host, &s.admin_listen_port);
-    if (!st.ok()) return InvalidArgument("", raw["admin_listen"].origin + ": " + st.message() + " (or \"off\")");
+    if (!st.ok())
+      return InvalidArgument("", raw["admin_listen"].origin + ": " + st.message() + " (or \"off\")");
   }
 
   s.data_dir = Trim(raw["data_dir"].value);

@@ -15,7 +15,8 @@ namespace {
 // Data-dir flags shared by serve, fsck and gc; recorded in `flags` only when
 // given, so the environment and the config file can fill the rest.
 struct DataDirFlags {
-  std::string config, listen, admin_listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
+  std::string config, listen, admin_listen, data, regions, threads, task_threads, log_level, ready_file,
+      cluster_key;
   std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
   std::vector<std::string> region_list, peer_list, link_list;
 
@@ -32,7 +33,8 @@ struct DataDirFlags {
                     "FERRY_ADMIN_LISTEN; default 127.0.0.1 on the listen port + 1)");
     cmd->add_option("--threads", threads, "HTTP I/O threads (env FERRY_THREADS)");
     cmd->add_option("--task-threads", task_threads, "concurrent tasks per region (env FERRY_TASK_THREADS)");
-    cmd->add_option("--ready-file", ready_file, "write {endpoint,port,admin_endpoint,admin_port,pid} here once listening");
+    cmd->add_option("--ready-file", ready_file,
+                    "write {endpoint,port,admin_endpoint,admin_port,pid} here once listening");
     cmd->add_option("--peer", peer_list,
                     "REGION=http://HOST:PORT: a region served by another ferry process of the cluster "
                     "(repeatable; env FERRY_PEERS, comma-separated)");

@@ -59,11 +59,12 @@ TEST(ErrorsTest, UnknownReasonMapsByCode) {
 
 TEST(ErrorsTest, HostPathsUnderARegisteredRootAreRedacted) {
   AddRedactedHostPath("/srv/ferry-errors-test/");  // trailing '/' is ignored
-  AddRedactedHostPath("relative/dir");              // ignored: not absolute
-  AddRedactedHostPath("/");                         // ignored: would redact everything
+  AddRedactedHostPath("relative/dir");             // ignored: not absolute
+  AddRedactedHostPath("/");                        // ignored: would redact everything
   EXPECT_EQ(RedactHostPaths("mkdir /srv/ferry-errors-test/oss/b/x: File exists"),
             std::string("mkdir ") + kRedactedPath + ": File exists");
-  EXPECT_EQ(RedactHostPaths("rename \"/srv/ferry-errors-test/oss/b/.uploads/u-1\" to /srv/ferry-errors-test/oss/b/x"),
+  EXPECT_EQ(RedactHostPaths(
+                "rename \"/srv/ferry-errors-test/oss/b/.uploads/u-1\" to /srv/ferry-errors-test/oss/b/x"),
             std::string("rename \"") + kRedactedPath + "\" to " + kRedactedPath);
   EXPECT_EQ(RedactHostPaths("at /srv/ferry-errors-test"), std::string("at ") + kRedactedPath);
   // Another directory that merely starts alike, URL paths and relative names stay.

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,9 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include "api/client.h"
 #include "api/errors.h"
@@ -36,8 +35,8 @@ asio::ip::tcp::endpoint Loopback(uint16_t port) {
 // sends back until it closes (or 10 s pass).
 struct RawExchange {
   int status = 0;
-  std::string header;  // status line and fields
-  std::string body;    // every byte after the header
+  std::string header;   // status line and fields
+  std::string body;     // every byte after the header
   nlohmann::json json;  // the body parsed, when it is JSON
   bool closed = false;  // the server closed the connection
 };
@@ -172,14 +171,17 @@ TEST_F(ServerTest, HealthAndMetricsOnlyOnTheAdminListener) {
 
   // The tenant listener: 404 for both, with an ECS body, and not counted.
   for (const char* path : {"/metrics", "/healthz"}) {
-    RawExchange tenant = Exchange(server_->port(), std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    RawExchange tenant = Exchange(
+        server_->port(), std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(tenant.status, 404) << path;
     EXPECT_EQ(tenant.json["Code"], "InvalidAction.NotFound") << path;
   }
   // The admin listener serves nothing else: no API, no uploads, no peer protocol.
   for (const char* path : {"/", "/?Action=Echo&Version=2014-05-26", "/oss/my-bucket/obj?uploadId=u1",
                            "/ferry/peer/v1/regions/cn-test", "/nope"}) {
-    RawExchange other = Exchange(server_->admin_port(), std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    RawExchange other =
+        Exchange(server_->admin_port(),
+                 std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(other.status, 404) << path;
   }
   metrics = admin.Get("/metrics");
@@ -200,7 +202,7 @@ TEST_F(ServerTest, HeadNeverCarriesABody) {
     int head_status;
   };
   const Route routes[] = {
-      {"/", false, 403},                              // the RPC API takes GET and POST only
+      {"/", false, 403},  // the RPC API takes GET and POST only
       {"/?Action=Echo&Version=2014-05-26", false, 403},
       {"/ferry/peer/v1/regions/cn-test", false, 403},  // no cluster key configured
       {"/nope", false, 404},
@@ -254,7 +256,8 @@ TEST_F(ServerTest, HeadNeverCarriesABody) {
 // An upload route refuses HEAD and closes the connection: nothing but the
 // header comes before the close.
 TEST_F(ServerTest, HeadOnAnUploadRouteCarriesNoBody) {
-  RawExchange got = Exchange(server_->port(), "HEAD /oss/my-bucket/obj?uploadId=u1&offset=0 HTTP/1.1\r\nHost: x\r\n\r\n");
+  RawExchange got =
+      Exchange(server_->port(), "HEAD /oss/my-bucket/obj?uploadId=u1&offset=0 HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_GE(got.status, 400);
   EXPECT_NE(got.header.find("Content-Length: "), std::string::npos) << got.header;
   EXPECT_EQ(got.body, "") << "bytes after the header of a HEAD answer";
@@ -268,18 +271,26 @@ TEST_F(ServerTest, MalformedRequestsGetAnAnswerThenAClose) {
   };
   const std::string big_header = "X-Filler: " + std::string(kMaxHeaderBytes, 'a') + "\r\n";
   const Case cases[] = {
-      {"bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n", 400},
-      {"chunk without its CRLF", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", 400},
+      {"bad chunk size",
+       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n", 400},
+      {"chunk without its CRLF",
+       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", 400},
       {"oversized header", "GET / HTTP/1.1\r\nHost: x\r\n" + big_header + "\r\n", 431},
       {"NUL in the target", std::string("GET /a") + '\0' + "b HTTP/1.1\r\nHost: x\r\n\r\n", 400},
-      {"control character in the target", "GET /oss/my-bucket/a\x01" "b HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+      {"control character in the target",
+       "GET /oss/my-bucket/a\x01"
+       "b HTTP/1.1\r\nHost: x\r\n\r\n",
+       400},
       {"escape in the target", "GET /?Action=\x1b[31m HTTP/1.1\r\nHost: x\r\n\r\n", 400},
       {"byte above ASCII in the target", "GET /oss/my-bucket/\xff HTTP/1.1\r\nHost: x\r\n\r\n", 400},
       {"header line without a colon", "GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400},
-      {"two Content-Lengths", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
+      {"two Content-Lengths",
+       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
       {"body too large", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\nabc", 413},
       {"chunked body too large",
-       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n" + std::string(1 << 16, 'a'), 413},
+       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n" +
+           std::string(1 << 16, 'a'),
+       413},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -452,7 +463,8 @@ TEST_F(ServerTest, ObjectNamesWithControlCharactersAreRefused) {
   const std::string local = dir_ + "/small.raw";
   WriteAt(local, 0, "some bytes");
   EcsClient client(Config(true));
-  for (const char* object : {"a\nb", "evil\r\n2026-01-01 info forged", "x\x1b[2J", "bad\xff", "nul-free\x7f"}) {
+  for (const char* object :
+       {"a\nb", "evil\r\n2026-01-01 info forged", "x\x1b[2J", "bad\xff", "nul-free\x7f"}) {
     Status st = client.UploadFile("my-bucket", object, local, {});
     EXPECT_EQ(st.reason(), "InvalidOSSObject.Malformed") << st.ToString();
   }

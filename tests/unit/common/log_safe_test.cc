@@ -13,7 +13,8 @@ TEST(LogSafeTest, PrintableTextIsUnchanged) {
   EXPECT_EQ(LogSafe("images/disk-1.qcow2 ok=yes"), "images/disk-1.qcow2 ok=yes");
   EXPECT_EQ(LogSafe(""), "");
   // Valid UTF-8 beyond ASCII stays readable.
-  EXPECT_EQ(LogSafe("\xE4\xB8\xAD\xE6\x96\x87 \xC3\xA9 \xF0\x9F\x98\x80"), "\xE4\xB8\xAD\xE6\x96\x87 \xC3\xA9 \xF0\x9F\x98\x80");
+  EXPECT_EQ(LogSafe("\xE4\xB8\xAD\xE6\x96\x87 \xC3\xA9 \xF0\x9F\x98\x80"),
+            "\xE4\xB8\xAD\xE6\x96\x87 \xC3\xA9 \xF0\x9F\x98\x80");
 }
 
 TEST(LogSafeTest, ControlCharactersAreEscaped) {
@@ -24,19 +25,21 @@ TEST(LogSafeTest, ControlCharactersAreEscaped) {
   EXPECT_EQ(LogSafe("\x1b[31mred"), "\\x1b[31mred");
   EXPECT_EQ(LogSafe("\x7f"), "\\x7f");
   // C1 controls (U+0085 NEL, U+009B CSI) are escaped byte by byte.
-  EXPECT_EQ(LogSafe("a\xC2\x85" "b\xC2\x9B"), "a\\xc2\\x85b\\xc2\\x9b");
+  EXPECT_EQ(LogSafe("a\xC2\x85"
+                    "b\xC2\x9B"),
+            "a\\xc2\\x85b\\xc2\\x9b");
   // U+00A0 is the first non-control after them.
   EXPECT_EQ(LogSafe("\xC2\xA0"), "\xC2\xA0");
 }
 
 TEST(LogSafeTest, InvalidUtf8IsEscaped) {
   EXPECT_EQ(LogSafe("\xff"), "\\xff");
-  EXPECT_EQ(LogSafe("a\xC3"), "a\\xc3");                  // truncated sequence
-  EXPECT_EQ(LogSafe("\xC0\xAF"), "\\xc0\\xaf");           // overlong '/'
-  EXPECT_EQ(LogSafe("\xE0\x80\xAF"), "\\xe0\\x80\\xaf");  // overlong, 3 bytes
-  EXPECT_EQ(LogSafe("\xED\xA0\x80"), "\\xed\\xa0\\x80");  // surrogate U+D800
+  EXPECT_EQ(LogSafe("a\xC3"), "a\\xc3");                           // truncated sequence
+  EXPECT_EQ(LogSafe("\xC0\xAF"), "\\xc0\\xaf");                    // overlong '/'
+  EXPECT_EQ(LogSafe("\xE0\x80\xAF"), "\\xe0\\x80\\xaf");           // overlong, 3 bytes
+  EXPECT_EQ(LogSafe("\xED\xA0\x80"), "\\xed\\xa0\\x80");           // surrogate U+D800
   EXPECT_EQ(LogSafe("\xF4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
-  EXPECT_EQ(LogSafe("\x80z"), "\\x80z");                  // stray continuation byte
+  EXPECT_EQ(LogSafe("\x80z"), "\\x80z");                           // stray continuation byte
 }
 
 TEST(LogSafeTest, BackslashIsDoubledSoTheRenderingIsUnambiguous) {
