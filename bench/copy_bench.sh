@@ -144,7 +144,7 @@ ln "$image" "$src_data/oss/$BUCKET/disk.raw"
 ((b4)) || ln "$image_v2" "$src_data/oss/$BUCKET/disk-v2.raw"
 if ((one_process)); then
   log "starting one ferry serve ($SOURCE, $DEST)"
-  FERRY_CONFIG_DIR=$work/config "$ferry" serve --listen 127.0.0.1:0 --data "$src_data" \
+  FERRY_CONFIG_DIR=$work/config "$ferry" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data "$src_data" \
     --regions "$SOURCE,$DEST" --ready-file "$work/src.ready" >"$work/ferry-src.log" 2>&1 &
   src_pid=$!
   track_pid "$src_pid"
@@ -152,18 +152,19 @@ if ((one_process)); then
   dst_pid=$src_pid
   src_endpoint=$(json_field "$work/src.ready" endpoint)
   dst_endpoint=$src_endpoint
+  dst_admin=$(json_field "$work/src.ready" admin_endpoint)
 else
   # Each process must name the other's URL at start, so the ports are picked first.
   read -r src_port dst_port < <(free_ports 2)
   # The cluster key in the environment, never on the command line.
   export FERRY_CLUSTER_KEY=$(random_hex 16)
   log "starting ferry serve $SOURCE on :$src_port and $DEST on :$dst_port"
-  FERRY_CONFIG_DIR=$work/src/config "$ferry" serve --listen "127.0.0.1:$src_port" --data "$src_data" \
+  FERRY_CONFIG_DIR=$work/src/config "$ferry" serve --listen "127.0.0.1:$src_port" --admin-listen 127.0.0.1:0 --data "$src_data" \
     --region "$SOURCE" --peer "$DEST=http://127.0.0.1:$dst_port" \
     --ready-file "$work/src.ready" >"$work/ferry-src.log" 2>&1 &
   src_pid=$!
   track_pid "$src_pid"
-  FERRY_CONFIG_DIR=$work/dst/config "$ferry" serve --listen "127.0.0.1:$dst_port" --data "$dst_data" \
+  FERRY_CONFIG_DIR=$work/dst/config "$ferry" serve --listen "127.0.0.1:$dst_port" --admin-listen 127.0.0.1:0 --data "$dst_data" \
     --region "$DEST" --peer "$SOURCE=http://127.0.0.1:$src_port" \
     --ready-file "$work/dst.ready" >"$work/ferry-dst.log" 2>&1 &
   dst_pid=$!
@@ -172,8 +173,10 @@ else
   wait_ready "$work/dst.ready" "$dst_pid" "$work/ferry-dst.log"
   src_endpoint=$(json_field "$work/src.ready" endpoint)
   dst_endpoint=$(json_field "$work/dst.ready" endpoint)
+  dst_admin=$(json_field "$work/dst.ready" admin_endpoint)
 fi
-dst_metric() { curl -fsS "$dst_endpoint/metrics" | metric_value "$1" "$DEST"; }
+# Counters are on the operator's listener only.
+dst_metric() { curl -fsS "$dst_admin/metrics" | metric_value "$1" "$DEST"; }
 
 log "ImportImage version 1 into $SOURCE (untimed)"
 v1_id=$(field imageId "$(client import "$src_endpoint" "$SOURCE" "$BUCKET" disk.raw bench-v1)")

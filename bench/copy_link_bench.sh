@@ -194,11 +194,11 @@ ln "$image" "$work/src/oss/$BUCKET/disk.raw"
 ln "$image_v2" "$work/src/oss/$BUCKET/disk-v2.raw"
 log "starting ferry serve: $SOURCE in $ns_src, $DEST in $ns_dst"
 FERRY_CONFIG_DIR=$work/src/config start_in "$ns_src" ferry-src "$ferry" serve --data "$work/src" \
-  --listen "$SRC_IP:$FERRY_PORT" --region "$SOURCE" --peer "$DEST=http://127.0.0.1:$PROXY_TO_DST_FERRY" \
+  --listen "$SRC_IP:$FERRY_PORT" --admin-listen 127.0.0.1:0 --region "$SOURCE" --peer "$DEST=http://127.0.0.1:$PROXY_TO_DST_FERRY" \
   --ready-file "$work/ferry-src.ready"
 src_pid=$started_pid
 FERRY_CONFIG_DIR=$work/dst/config start_in "$ns_dst" ferry-dst "$ferry" serve --data "$work/dst" \
-  --listen "$DST_IP:$FERRY_PORT" --region "$DEST" --peer "$SOURCE=http://127.0.0.1:$PROXY_TO_SRC_FERRY" \
+  --listen "$DST_IP:$FERRY_PORT" --admin-listen 127.0.0.1:0 --region "$DEST" --peer "$SOURCE=http://127.0.0.1:$PROXY_TO_SRC_FERRY" \
   --ready-file "$work/ferry-dst.ready"
 dst_pid=$started_pid
 wait_ready "$work/ferry-src.ready" "$src_pid" "$work/ferry-src.log"
@@ -206,7 +206,9 @@ wait_ready "$work/ferry-dst.ready" "$dst_pid" "$work/ferry-dst.log"
 src_endpoint=http://$SRC_IP:$FERRY_PORT
 dst_endpoint=http://$DST_IP:$FERRY_PORT
 client_in() { local ns=$1; shift; ip netns exec "$ns" node "$repo_dir/bench/bench_client.js" "$@"; }
-dst_metric() { in_dst curl -fsS "$dst_endpoint/metrics" | metric_value "$1" "$DEST"; }
+# Counters are on the operator's listener only (loopback of the namespace).
+dst_admin=$(json_field "$work/ferry-dst.ready" admin_endpoint)
+dst_metric() { in_dst curl -fsS "$dst_admin/metrics" | metric_value "$1" "$DEST"; }
 
 log "ImportImage versions 1 and 2 into $SOURCE (untimed, in $ns_src)"
 v1_id=$(field imageId "$(client_in "$ns_src" import "$src_endpoint" "$SOURCE" "$BUCKET" disk.raw bench-v1)")

@@ -9,6 +9,7 @@
 
 #include "api/errors.h"
 #include "common/ids.h"
+#include "common/log_safe.h"
 
 namespace ferry {
 namespace {
@@ -213,6 +214,7 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
   std::string metric_action = "unknown";
   std::string access_key_id;
   std::string error_detail;
+  std::string withheld;  // the error as the caller was not shown it, for the log
 
   auto run = [&]() -> Result<nlohmann::json> {
     if (request.method != "GET" && request.method != "POST") {
@@ -269,21 +271,27 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
     EcsError error = ToEcsError(result.status());
     code = error.code;
     message = error.message;
+    if (error.withheld) withheld = result.status().ToString();
     response = RenderError(error, request_id, host_id_, format);
   }
   double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_.RecordRequest(metric_action, code, latency);
 
   if (!error_detail.empty()) {
-    spdlog::error("request_id={} action={} handler threw: {}", request_id, action_name, error_detail);
+    spdlog::error("request_id={} action={} handler threw: {}", request_id, LogSafe(action_name),
+                  LogSafe(error_detail));
   }
-  if (response.status >= 500) {
-    spdlog::error("request_id={} action={} status={} code={} latency_ms={:.3f} remote={} key={} message={}",
-                  request_id, action_name, response.status, code, latency * 1000, request.remote_address,
-                  access_key_id, message);
+  if (response.status >= 500 || !withheld.empty()) {
+    // The detail the caller was not shown (paths, what failed inside) is here.
+    const auto level = response.status >= 500 ? spdlog::level::err : spdlog::level::warn;
+    spdlog::log(
+        level, "request_id={} action={} status={} code={} latency_ms={:.3f} remote={} key={} message={}",
+        request_id, LogSafe(action_name), response.status, code, latency * 1000, request.remote_address,
+        LogSafe(access_key_id), LogSafe(withheld.empty() ? message : withheld));
   } else {
     spdlog::info("request_id={} action={} status={} code={} latency_ms={:.3f} remote={} key={}", request_id,
-                 action_name, response.status, code, latency * 1000, request.remote_address, access_key_id);
+                 LogSafe(action_name), response.status, code, latency * 1000, request.remote_address,
+                 LogSafe(access_key_id));
   }
   return response;
 }

@@ -81,7 +81,8 @@ class Dispatcher {
   Forwarder& forwarder() { return *forwarder_; }
 
   // Opens one connection to each peer process and leaves it ready in the
-  // forwarder's pool (GET /healthz), or uses the one there, so the next
+  // forwarder's pool (GET /healthz, which a peer's tenant listener answers
+  // 404 without counting it), or uses the one there, so the next
   // forwarded request does not pay a new connection's round trip on a long
   // link. The server calls it at start and every 30 s. Best effort, with a
   // 2 s deadline per step.

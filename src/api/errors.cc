@@ -1,7 +1,10 @@
 #include "api/errors.h"
 
+#include <algorithm>
+#include <mutex>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace ferry {
 namespace {
@@ -293,6 +296,25 @@ std::string_view CodeForInternal(Code code) {
   return "InternalError";
 }
 
+// Where a path quoted in a message ends.
+bool IsPathEnd(const std::string& message, size_t i) {
+  const char c = message[i];
+  if (c == ':') return i + 1 == message.size() || message[i + 1] == ' ';
+  return c == ' ' || c == '\t' || c == '\n' || c == '"' || c == '\'' || c == '`' || c == ',' || c == ';' ||
+         c == ')';
+}
+
+std::mutex& RedactedRootsMutex() {
+  static auto* mu = new std::mutex();
+  return *mu;
+}
+
+// Guarded by RedactedRootsMutex(); longest first.
+std::vector<std::string>& RedactedRoots() {
+  static auto* roots = new std::vector<std::string>();
+  return *roots;
+}
+
 }  // namespace
 
 EcsError ToEcsError(const Status& status) {
@@ -301,7 +323,59 @@ EcsError ToEcsError(const Status& status) {
   if (info == nullptr) info = FindCode(CodeForInternal(status.code()));
   out.code = std::string(info->code);
   out.http_status = info->http_status;
-  out.message = status.message().empty() ? std::string(info->message) : status.message();
+  if (status.message().empty()) {
+    out.message = std::string(info->message);
+  } else if (out.code == "InternalError") {
+    // What failed inside (a rename, an open, a path) is for the log only.
+    out.message = std::string(info->message);
+    out.withheld = true;
+  } else {
+    out.message = RedactHostPaths(status.message());
+    out.withheld = out.message != status.message();
+  }
+  return out;
+}
+
+void AddRedactedHostPath(const std::string& root) {
+  std::string r = root;
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  if (r.size() < 2 || r.front() != '/') return;  // "/" or a relative path would redact too much
+  std::lock_guard<std::mutex> lock(RedactedRootsMutex());
+  std::vector<std::string>& roots = RedactedRoots();
+  if (std::find(roots.begin(), roots.end(), r) != roots.end()) return;
+  roots.push_back(std::move(r));
+  // Longest first, so /a/b/c wins over /a/b.
+  std::sort(roots.begin(), roots.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+std::string RedactHostPaths(const std::string& message) {
+  std::vector<std::string> roots;
+  {
+    std::lock_guard<std::mutex> lock(RedactedRootsMutex());
+    roots = RedactedRoots();
+  }
+  std::string out;
+  size_t i = 0;
+  while (i < message.size()) {
+    size_t matched = 0;
+    for (const std::string& r : roots) {
+      if (message.compare(i, r.size(), r) != 0) continue;
+      const size_t end = i + r.size();
+      // The root itself or a path below it, not /srv/ferry2 for /srv/ferry.
+      if (end == message.size() || message[end] == '/' || IsPathEnd(message, end)) {
+        matched = r.size();
+        break;
+      }
+    }
+    if (matched == 0) {
+      out.push_back(message[i++]);
+      continue;
+    }
+    i += matched;
+    while (i < message.size() && !IsPathEnd(message, i)) ++i;
+    out += kRedactedPath;
+  }
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/log_safe.h"
 #include "copy/peer_auth.h"
 
 namespace ferry {
@@ -209,7 +210,7 @@ class PeerAccountDirectory final : public AccountDirectory {
     spdlog::warn(
         "peer accounts: cannot look up AccessKey {} in peer {} (skipping it for {} s; logged at most "
         "once a minute per peer): {}",
-        id, peer.client->base_url(), options_.peer_backoff_seconds, status.ToString());
+        LogSafe(id), peer.client->base_url(), options_.peer_backoff_seconds, LogSafe(status.ToString()));
   }
 
   // The live entry for `id`, dropping it when it has expired.

@@ -7,6 +7,7 @@
 
 #include "common/hash.h"
 #include "common/ids.h"
+#include "common/log_safe.h"
 #include "copy/peer_auth.h"
 #include "copy/peer_wire.h"
 #include "region/copy_wire.h"
@@ -125,11 +126,11 @@ HttpResponse PeerEndpoints::Handle(const HttpRequest& request) const {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (served.ok()) {
     spdlog::info("request_id={} action=Peer{} target={} status={} bytes={} latency_ms={:.3f}", request_id,
-                 request.method, request.target, response.status, response.body.size(), ms);
+                 LogSafe(request.method), LogSafe(request.target), response.status, response.body.size(), ms);
   } else {
     spdlog::info("request_id={} action=Peer{} target={} remote={} status={} error={}", request_id,
-                 request.method, request.target, request.remote_address, response.status,
-                 served.status().ToString());
+                 LogSafe(request.method), LogSafe(request.target), request.remote_address, response.status,
+                 LogSafe(served.status().ToString()));
   }
   return response;
 }

@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/ids.h"
+#include "common/log_safe.h"
 #include "copy/peer_wire.h"
 #include "region/quotas.h"
 
@@ -61,6 +62,8 @@ struct Connection {
   // Touched only on the connection's strand.
   bool busy = false;
   bool unread_body = false;  // answered before the request body was read
+  bool head = false;         // the request being answered is a HEAD: no body goes out
+  bool admin = false;        // accepted on the operator's listener (fixed)
 };
 
 std::string LowerCase(std::string_view s) {
@@ -94,6 +97,7 @@ class BeastServer final : public Server {
               AccountDirectory& accounts, ObjectStorage& object_storage, const Clock& clock)
       : config_(config),
         acceptor_(asio::make_strand(ioc_)),
+        admin_acceptor_(asio::make_strand(ioc_)),
         dispatcher_(std::move(actions), regions, accounts, clock, metrics_, config.host_id,
                     config.max_clock_skew_seconds, nullptr, config.max_nonces),
         peer_(config.cluster_key, regions, config.local_accounts ? *config.local_accounts : accounts, clock),
@@ -119,13 +123,21 @@ class BeastServer final : public Server {
                          ": " + ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
-    accepting_ = true;
-    asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), [this](std::exception_ptr e) {
-      if (e) spdlog::error("server: accept loop ended with an exception");
-      std::lock_guard<std::mutex> lock(conns_mu_);
-      accepting_ = false;
-      conns_cv_.notify_all();
-    });
+    if (!config_.admin_listen_address.empty()) RETURN_IF_ERROR(OpenAdminListener());
+    for (bool admin : {false, true}) {
+      tcp::acceptor& acceptor = admin ? admin_acceptor_ : acceptor_;
+      if (!acceptor.is_open()) continue;
+      {
+        std::lock_guard<std::mutex> lock(conns_mu_);
+        ++accept_loops_;
+      }
+      asio::co_spawn(acceptor.get_executor(), AcceptLoop(acceptor, admin), [this](std::exception_ptr e) {
+        if (e) spdlog::error("server: accept loop ended with an exception");
+        std::lock_guard<std::mutex> lock(conns_mu_);
+        --accept_loops_;
+        conns_cv_.notify_all();
+      });
+    }
     unsigned threads = std::max(1u, config_.threads);
     for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
     // Every kKeepWarm until Stop: a peer closes connections idle for
@@ -137,10 +149,35 @@ class BeastServer final : public Server {
     });
     spdlog::info("server: listening on {}:{} with {} I/O threads, {} client and {} peer handler threads",
                  config_.listen_address, port_, threads, client_pool_.threads(), peer_pool_.threads());
+    if (admin_port_ != 0) {
+      spdlog::info("server: admin listener (/metrics, /healthz) on {}:{}", config_.admin_listen_address,
+                   admin_port_);
+    }
     return Status::Ok();
   }
 
   uint16_t port() const override { return port_; }
+  uint16_t admin_port() const override { return admin_port_; }
+
+  Status OpenAdminListener() {
+    beast::error_code ec;
+    auto address = asio::ip::make_address(config_.admin_listen_address, ec);
+    if (ec) {
+      return InvalidArgument(
+          "", "admin listen address \"" + config_.admin_listen_address + "\": " + ec.message());
+    }
+    tcp::endpoint endpoint(address, config_.admin_port);
+    admin_acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) admin_acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) admin_acceptor_.bind(endpoint, ec);
+    if (!ec) admin_acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Unavailable("cannot open the admin listener on " + config_.admin_listen_address + ":" +
+                         std::to_string(config_.admin_port) + ": " + ec.message());
+    }
+    admin_port_ = admin_acceptor_.local_endpoint().port();
+    return Status::Ok();
+  }
 
 
   void Stop() override {
@@ -160,14 +197,16 @@ class BeastServer final : public Server {
         });
       }
     }
-    asio::post(acceptor_.get_executor(), [this] {
-      beast::error_code ignored;
-      acceptor_.close(ignored);
-    });
+    for (tcp::acceptor* acceptor : {&acceptor_, &admin_acceptor_}) {
+      asio::post(acceptor->get_executor(), [acceptor] {
+        beast::error_code ignored;
+        acceptor->close(ignored);
+      });
+    }
     {
       std::unique_lock<std::mutex> lock(conns_mu_);
       bool drained =
-          conns_cv_.wait_for(lock, kStopGracePeriod, [this] { return conns_.empty() && !accepting_; });
+          conns_cv_.wait_for(lock, kStopGracePeriod, [this] { return conns_.empty() && accept_loops_ == 0; });
       if (!drained) spdlog::warn("server: {} connections still busy after the grace period", conns_.size());
     }
     ioc_.stop();
@@ -180,16 +219,17 @@ class BeastServer final : public Server {
   }
 
  private:
-  asio::awaitable<void> AcceptLoop() {
+  asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor, bool admin) {
     for (;;) {
       tcp::socket socket(asio::make_strand(ioc_));
-      auto [ec] = co_await acceptor_.async_accept(socket, kAwait);
+      auto [ec] = co_await acceptor.async_accept(socket, kAwait);
       if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         spdlog::warn("server: accept failed: {}", ec.message());
         continue;
       }
       auto conn = std::make_shared<Connection>(std::move(socket));
+      conn->admin = admin;
       uint64_t id = 0;
       {
         std::lock_guard<std::mutex> lock(conns_mu_);
@@ -228,28 +268,43 @@ class BeastServer final : public Server {
       // The header parser checks Content-Length against this limit; the
       // per-route limits are applied once the target is known.
       header_parser.body_limit(kMaxUploadPartBytes);
+      header_parser.header_limit(kMaxHeaderBytes);
       conn->stream.expires_after(kIdleTimeout);
       auto [ec, n] = co_await http::async_read_header(conn->stream, buffer, header_parser, kAwait);
       conn->busy = true;
       if (ec) {
-        if (ec == http::error::body_limit) {
+        // The method is known once the header is; before, only the bytes can tell.
+        conn->head = header_parser.is_header_done()
+                         ? header_parser.get().method() == http::verb::head
+                         : std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size())
+                               .starts_with("HEAD ");
+        if (std::optional<HttpResponse> answer = ParseErrorAnswer(ec, kMaxUploadPartBytes)) {
           conn->unread_body = true;
-          co_await WriteResponse(
-              *conn,
-              ErrorFor(InvalidArgument("InvalidParameter",
-                                       "The request body is larger "
-                                       "than " +
-                                           std::to_string(kMaxUploadPartBytes) + " bytes."),
-                       "unknown", 413),
-              false);
+          co_await WriteResponse(*conn, std::move(*answer), false);
         }
         break;
       }
       const auto& header = header_parser.get();
+      conn->head = header.method() == http::verb::head;
+      if (!IsPrintableAscii(header.target())) {
+        // Beast refuses control characters; bytes above 0x7e are refused
+        // here: a target is ASCII, anything else is percent-encoded.
+        conn->unread_body = true;
+        co_await WriteResponse(
+            *conn,
+            ErrorFor(InvalidArgument("InvalidParameter",
+                                     "The request target holds a byte that is not printable "
+                                     "ASCII; percent-encode it."),
+                     "unknown", 400),
+            false);
+        break;
+      }
       std::string path = TargetPath(header.target());
       bool keep_alive = header.keep_alive();
       bool ok = true;
-      if (path.starts_with(kOssPrefix)) {
+      if (conn->admin) {
+        ok = co_await HandleSimple(*conn, buffer, header_parser, path);
+      } else if (path.starts_with(kOssPrefix)) {
         ok = co_await HandleUpload(*conn, buffer, header_parser);
       } else {
         ok = co_await HandleSimple(*conn, buffer, header_parser, path);
@@ -290,6 +345,15 @@ class BeastServer final : public Server {
     return response;
   }
 
+  // 404 for a path the listener does not serve; not counted in the metrics.
+  HttpResponse UncountedNotFound(const std::string& path) const {
+    return RenderError(ToEcsError(NotFound("InvalidAction.NotFound",
+                                           "Specified api is not found, please check your url and method. No "
+                                           "route for \"" +
+                                               path + "\" on this listener.")),
+                       NewRequestId(), config_.host_id, ResponseFormat::kJson);
+  }
+
   // Returns false when the connection must be closed.
   // Takes the response by value so a large body (a peer chunk) is moved,
   // not copied, into the message.
@@ -302,6 +366,13 @@ class BeastServer final : public Server {
     res.keep_alive(keep_alive && !Stopping());
     res.prepare_payload();
     conn.stream.expires_after(kIoTimeout);
+    if (conn.head) {
+      // The one place a HEAD is answered: the GET answer's status and
+      // headers, Content-Length included, and no body (RFC 9110, 9.3.2).
+      http::response_serializer<http::string_body> serializer{res};
+      auto [ec, n] = co_await http::async_write_header(conn.stream, serializer, kAwait);
+      co_return !ec && res.keep_alive();
+    }
     auto [ec, n] = co_await http::async_write(conn.stream, res, kAwait);
     co_return !ec && res.keep_alive();
   }
@@ -366,6 +437,34 @@ class BeastServer final : public Server {
     return response;
   }
 
+  // The answer to a request the parser refused, or nullopt when there is
+  // nobody to answer (the client closed, went quiet, or the socket failed).
+  std::optional<HttpResponse> ParseErrorAnswer(const beast::error_code& ec, uint64_t body_limit) {
+    if (ec == http::error::body_limit) {
+      return ErrorFor(InvalidArgument("InvalidParameter", "The request body exceeds the limit of " +
+                                                              std::to_string(body_limit) + " bytes."),
+                      "unknown", 413);
+    }
+    if (ec == http::error::header_limit) {
+      return ErrorFor(
+          InvalidArgument("InvalidParameter", "The request line and header fields exceed the limit of " +
+                                                  std::to_string(kMaxHeaderBytes) + " bytes."),
+          "unknown", 431);
+    }
+    // end_of_stream and partial_message: the client closed the connection.
+    if (ec.category() != http::make_error_code(http::error::bad_target).category() ||
+        ec == http::error::end_of_stream || ec == http::error::partial_message) {
+      return std::nullopt;
+    }
+    return ErrorFor(
+        InvalidArgument("InvalidParameter", "The request is not valid HTTP/1.1: " + ec.message() + "."),
+        "unknown", 400);
+  }
+
+  static bool IsPrintableAscii(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  }
+
   // "/", "/metrics", "/healthz": small bodies read whole.
   asio::awaitable<bool> HandleSimple(Connection& conn, beast::flat_buffer& buffer,
                                      http::request_parser<http::empty_body>& header_parser,
@@ -388,26 +487,27 @@ class BeastServer final : public Server {
     conn.stream.expires_after(kIoTimeout);
     auto [ec, n] = co_await http::async_read(conn.stream, buffer, parser, kAwait);
     if (ec) {
-      if (ec == http::error::body_limit) {
+      if (std::optional<HttpResponse> answer = ParseErrorAnswer(ec, kMaxRpcBodyBytes)) {
         conn.unread_body = true;
-        co_await WriteResponse(
-            conn,
-            ErrorFor(InvalidArgument("InvalidParameter", "The request body exceeds the limit of " +
-                                                             std::to_string(kMaxRpcBodyBytes) + " bytes."),
-                     "unknown", 413),
-            false);
+        co_await WriteResponse(conn, std::move(*answer), false);
       }
       co_return false;
     }
     auto& message = parser.get();
     bool keep_alive = message.keep_alive();
     HttpResponse response;
-    if (path == "/metrics") {
+    if (conn.admin && path == "/metrics") {
       response.content_type = "text/plain; version=0.0.4; charset=utf-8";
       response.body = metrics_.RenderPrometheus();
-    } else if (path == "/healthz") {
+    } else if (conn.admin && path == "/healthz") {
       response.content_type = "text/plain; charset=utf-8";
       response.body = "ok\n";
+    } else if (conn.admin) {
+      response = UncountedNotFound(path);
+    } else if (path == "/metrics" || path == "/healthz") {
+      // Not counted: peers warm their forwarding connections with
+      // GET /healthz, where only the kept connection matters.
+      response = UncountedNotFound(path);
     } else if (path.starts_with(kPeerPathPrefix)) {
       HttpRequest request = ToHttpRequest(message.base(), conn);
       request.body = std::move(message.body());  // signed, and a copy's target
@@ -453,8 +553,8 @@ class BeastServer final : public Server {
     };
     auto fail = [&](const Status& status) {
       HttpResponse response = dispatcher_.ErrorResponse(status, request_id, action, elapsed());
-      spdlog::info("request_id={} action={} target={} status={} error={}", request_id, action, request.target,
-                   response.status, status.ToString());
+      spdlog::info("request_id={} action={} target={} status={} error={}", request_id, action,
+                   LogSafe(request.target), response.status, LogSafe(status.ToString()));
       return response;
     };
 
@@ -531,6 +631,10 @@ class BeastServer final : public Server {
         if (ec) {
           spdlog::warn("request_id={} action={} body read failed after {} bytes: {}", request_id, action,
                        received, ec.message());
+          if (std::optional<HttpResponse> answer = ParseErrorAnswer(ec, kMaxUploadPartBytes)) {
+            conn.unread_body = true;
+            co_await WriteResponse(conn, std::move(*answer), false);
+          }
           co_return false;
         }
         size_t got = chunk.size() - parser.get().body().size;
@@ -579,7 +683,7 @@ class BeastServer final : public Server {
       spdlog::info(
           "request_id={} action={} bucket={} object={} upload_id={} offset={} bytes={} account={} "
           "latency_ms={:.3f}",
-          request_id, action, bucket, object, upload_id, offset, is_put ? received : size,
+          request_id, action, bucket, LogSafe(object), upload_id, offset, is_put ? received : size,
           auth->caller.account_id, latency * 1000);
       co_return co_await WriteResponse(conn, response, keep_alive);
     }
@@ -689,6 +793,7 @@ class BeastServer final : public Server {
   const ServerConfig config_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
+  tcp::acceptor admin_acceptor_;  // open only with an admin_listen_address
   Metrics metrics_;
   Dispatcher dispatcher_;
   const PeerEndpoints peer_;
@@ -698,12 +803,13 @@ class BeastServer final : public Server {
   WorkPool peer_pool_;    // peer-protocol handlers; likewise
   std::thread warm_;      // WarmForwarding at start and every kKeepWarm; joined by Stop()
   uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
   std::atomic<bool> stopped_{false};
 
   std::mutex conns_mu_;
   std::condition_variable conns_cv_;
   bool stopping_ = false;                                  // guarded by conns_mu_
-  bool accepting_ = false;                                 // guarded by conns_mu_
+  int accept_loops_ = 0;                                   // guarded by conns_mu_
   uint64_t next_conn_id_ = 1;                              // guarded by conns_mu_
   std::map<uint64_t, std::shared_ptr<Connection>> conns_;  // guarded by conns_mu_
 };

@@ -1,5 +1,6 @@
-// Server: the HTTP front door (Boost.Beast). Routes "/" to the ECS RPC API,
-// "/metrics" to Prometheus text, "/healthz" to a liveness probe,
+// Server: the HTTP front door (Boost.Beast). Two listeners:
+//
+// The tenant listener routes "/" to the ECS RPC API,
 // "/ferry/peer/v1/" to the region-to-region peer protocol
 // (api/peer_endpoints.h, authenticated with the cluster key), and
 // "/oss/<bucket>/<object>" to object-storage uploads:
@@ -32,6 +33,20 @@
 // peer error format for peers) instead of queueing it behind handlers that
 // may be waiting themselves. Stop() stops accepting, lets in-flight requests
 // finish, and joins the I/O threads, then the pools.
+//
+// The operator's (admin) listener, loopback by default, serves only
+// "/metrics" (Prometheus text) and "/healthz" (a liveness probe). The
+// tenant listener answers those two 404: the counters tell about every
+// account (which blocks are deduplicated, which actions run), and tenants
+// must not see them.
+//
+// HTTP hygiene, on both listeners: a HEAD request gets the GET answer's
+// status and headers (Content-Length included) and never a body, whatever
+// the route. A request the parser refuses gets an answer before the
+// connection closes: 431 for a header over kMaxHeaderBytes, 413 for a body
+// over the route's limit, 400 for anything else malformed (bad chunked
+// encoding, a control character or a byte outside printable ASCII in the
+// target, a bad header line), each with an ECS error body.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +61,9 @@
 
 namespace ferry {
 
+// Request line plus header fields, in bytes (431 beyond).
+inline constexpr uint32_t kMaxHeaderBytes = 8u << 10;
+
 struct ServerConfig {
   std::string listen_address = "127.0.0.1";
   uint16_t port = 8080;  // 0 = pick a free port
@@ -58,6 +76,10 @@ struct ServerConfig {
   // Signature nonces remembered at once (api/auth.h); when that many are
   // live, signed requests get 503 until some expire.
   size_t max_nonces = 1'000'000;
+  // The operator's listener for /metrics and /healthz; an empty address
+  // opens none. Port 0 = pick a free port.
+  std::string admin_listen_address;
+  uint16_t admin_port = 0;
   // Shared secret of the cluster for the peer protocol; empty closes it.
   std::string cluster_key;
   // The directory that answers peers' AccessKey lookups: this process's
@@ -70,6 +92,7 @@ class Server {
  public:
   virtual ~Server() = default;
   virtual uint16_t port() const = 0;  // the bound port
+  virtual uint16_t admin_port() const = 0;  // the admin listener's bound port; 0 = none
   virtual void Stop() = 0;            // idempotent
 };
 

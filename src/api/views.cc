@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "api/errors.h"
 #include "common/clock.h"
 
 namespace ferry {
@@ -191,7 +192,8 @@ json TaskAttributeView(const TaskRecord& task, const std::string& region_id) {
   json operation{
       {"OperationStatus", OperationStatus(task.status)},
       {"ErrorCode", task.error_code},
-      {"ErrorMsg", task.error_message},
+      // Stored when the task failed; shown through the same redaction as error bodies.
+      {"ErrorMsg", RedactHostPaths(task.error_message)},
       {"RelatedItemSet", json{{"RelatedItem", std::move(items)}}},
   };
   const bool failed = task.status == "Failed" || task.status == "Cancelled";

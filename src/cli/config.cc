@@ -24,6 +24,7 @@ struct SettingSource {
 
 constexpr SettingSource kSettings[] = {
     {"listen", "FERRY_LISTEN"},
+    {"admin_listen", "FERRY_ADMIN_LISTEN"},
     {"data_dir", "FERRY_DATA"},
     {"regions", "FERRY_REGIONS"},
     {"peers", "FERRY_PEERS"},
@@ -194,6 +195,7 @@ Result<std::string> ReadClusterKeyFile(const std::string& path) {
 Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
   std::map<std::string, RawValue> raw = {
       {"listen", {kDefaultListen, "default"}},
+      {"admin_listen", {"", "default"}},
       {"data_dir", {kDefaultDataDir, "default"}},
       {"regions", {kDefaultRegions, "default"}},
       {"peers", {"", "default"}},
@@ -236,6 +238,19 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
 
   Status st = ParseListen(Trim(raw["listen"].value), &s.listen_host, &s.listen_port);
   if (!st.ok()) return InvalidArgument("", raw["listen"].origin + ": " + st.message());
+
+  const std::string admin_listen = Trim(raw["admin_listen"].value);
+  if (admin_listen == "off") {
+    s.admin_listen_host.clear();
+    s.admin_listen_port = 0;
+  } else if (admin_listen.empty()) {
+    s.admin_listen_host = "127.0.0.1";
+    s.admin_listen_port = s.listen_port == 0 || s.listen_port == 65535 ? 0 : s.listen_port + 1;
+  } else {
+    st = ParseListen(admin_listen, &s.admin_listen_host, &s.admin_listen_port);
+    if (!st.ok())
+      return InvalidArgument("", raw["admin_listen"].origin + ": " + st.message() + " (or \"off\")");
+  }
 
   s.data_dir = Trim(raw["data_dir"].value);
   if (s.data_dir.empty()) return InvalidArgument("", raw["data_dir"].origin + ": the data directory is empty");

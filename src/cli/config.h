@@ -42,6 +42,11 @@ struct PeerSetting {
 struct ServeSettings {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
+  // The operator's listener (/metrics, /healthz). Default 127.0.0.1 on the
+  // listen port + 1 (any free port when the listen port is 0 or 65535);
+  // "off" opens none (admin_listen_host empty).
+  std::string admin_listen_host = "127.0.0.1";
+  uint16_t admin_listen_port = 8081;
   std::string data_dir = kDefaultDataDir;
   std::vector<std::string> regions;  // served here
   std::vector<PeerSetting> peers;    // served by other processes
@@ -79,7 +84,7 @@ struct ServeSettings {
 };
 
 // Raw values given on the command line; a missing key means "not given".
-// Keys are the TOML key names: listen, data_dir, regions, peers, threads,
+// Keys are the TOML key names: listen, admin_listen, data_dir, regions, peers, threads,
 // task_threads, log_level, ready_file, cluster_key, cluster_key_file, max_nonces,
 // max_copies, link_rate_limits, copy_rate_limit, copy_in_flight, max_copy_size_gib,
 // quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours,

@@ -15,7 +15,7 @@ namespace {
 // Data-dir flags shared by serve, fsck and gc; recorded in `flags` only when
 // given, so the environment and the config file can fill the rest.
 struct DataDirFlags {
-  std::string config, listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
+  std::string config, listen, admin_listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
   std::string cluster_key_file, max_nonces;
   std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
   std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours;
@@ -29,9 +29,13 @@ struct DataDirFlags {
     cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off (env FERRY_LOG_LEVEL)");
     if (!server) return;
     cmd->add_option("--listen", listen, "HOST:PORT to listen on; port 0 picks one (env FERRY_LISTEN)");
+    cmd->add_option("--admin-listen", admin_listen,
+                    "HOST:PORT of the operator's listener for /metrics and /healthz, or \"off\" (env "
+                    "FERRY_ADMIN_LISTEN; default 127.0.0.1 on the listen port + 1)");
     cmd->add_option("--threads", threads, "HTTP I/O threads (env FERRY_THREADS)");
     cmd->add_option("--task-threads", task_threads, "concurrent tasks per region (env FERRY_TASK_THREADS)");
-    cmd->add_option("--ready-file", ready_file, "write {endpoint,port,pid} here once listening");
+    cmd->add_option("--ready-file", ready_file,
+                    "write {endpoint,port,admin_endpoint,admin_port,pid} here once listening");
     cmd->add_option("--peer", peer_list,
                     "REGION=http://HOST:PORT: a region served by another ferry process of the cluster "
                     "(repeatable; env FERRY_PEERS, comma-separated)");
@@ -94,6 +98,7 @@ struct DataDirFlags {
       out["link_rate_limits"] = join(link_list, "");
     put("--log-level", "log_level", log_level);
     put("--listen", "listen", listen);
+    put("--admin-listen", "admin_listen", admin_listen);
     put("--threads", "threads", threads);
     put("--task-threads", "task_threads", task_threads);
     put("--ready-file", "ready_file", ready_file);

@@ -27,6 +27,7 @@
 
 #include "api/accounts_admin.h"
 #include "api/action.h"
+#include "api/errors.h"
 #include "api/peer_accounts.h"
 #include "api/server.h"
 #include "catalog/sqlite_account_directory.h"
@@ -35,6 +36,7 @@
 #include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/ids.h"
+#include "common/log_safe.h"
 #include "copy/chunk_source.h"
 #include "copy/peer_client.h"
 #include "copy/peer_auth.h"
@@ -55,7 +57,10 @@ std::string OssDir(const std::string& data) { return data + "/oss"; }
 std::string RegionDir(const std::string& data, const std::string& region) { return data + "/regions/" + region; }
 
 void SetUpLogging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("ferry");
+  // Every line goes through the escaping sink: no value a client chose can
+  // start a line of its own (common/log_safe.h).
+  auto logger = std::make_shared<spdlog::logger>(
+      "ferry", NewLogSafeSink(std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::info);
@@ -542,6 +547,12 @@ Status RunServe(const ServeSettings& settings) {
 
   const Clock& clock = SystemClock::Get();
   ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings.data_dir));
+  // Error messages to API callers never show where the data lives.
+  {
+    std::error_code ec;
+    AddRedactedHostPath(std::filesystem::absolute(settings.data_dir, ec).lexically_normal().string());
+    AddRedactedHostPath(std::filesystem::canonical(settings.data_dir, ec).string());
+  }
   if (settings.cluster_key_on_command_line) {
     spdlog::warn("--cluster-key puts the cluster's secret on the command line, where every local user "
                  "sees it (/proc/PID/cmdline, ps); use --cluster-key-file PATH or FERRY_CLUSTER_KEY");
@@ -603,6 +614,8 @@ Status RunServe(const ServeSettings& settings) {
   server_config.cluster_key = std::move(cluster_key);
   server_config.listen_address = settings.listen_host;
   server_config.port = settings.listen_port;
+  server_config.admin_listen_address = settings.admin_listen_host;
+  server_config.admin_port = settings.admin_listen_port;
   server_config.threads = settings.threads;
   server_config.max_nonces = static_cast<size_t>(settings.max_nonces);
   Result<std::unique_ptr<Server>> server =
@@ -616,6 +629,10 @@ Status RunServe(const ServeSettings& settings) {
   const std::string endpoint = EndpointFor(settings.listen_host, port);
   spdlog::info("listening endpoint={} port={} data={} regions={}", endpoint, port, settings.data_dir,
                settings.regions.size());
+  if ((*server)->admin_port() != 0) {
+    spdlog::info("admin listener (/metrics, /healthz) admin_endpoint={}",
+                 EndpointFor(settings.admin_listen_host, (*server)->admin_port()));
+  }
   // Copies pull over the peer protocol even inside one process, so the
   // path tested here is the one a cluster uses.
   wiring->SetEndpoint(endpoint);
@@ -624,6 +641,10 @@ Status RunServe(const ServeSettings& settings) {
   WriteDefaultProfile(endpoint, root, settings.regions.front());
   if (!settings.ready_file.empty()) {
     nlohmann::json ready = {{"endpoint", endpoint}, {"port", port}, {"pid", static_cast<int64_t>(::getpid())}};
+    if (const uint16_t admin_port = (*server)->admin_port(); admin_port != 0) {
+      ready["admin_endpoint"] = EndpointFor(settings.admin_listen_host, admin_port);
+      ready["admin_port"] = admin_port;
+    }
     Status st = WriteFileAtomic(settings.ready_file, ready.dump() + "\n", 0644);
     if (!st.ok()) {
       (*server)->Stop();

@@ -20,6 +20,7 @@
 #include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/ids.h"
+#include "common/log_safe.h"
 
 namespace ferry {
 namespace {
@@ -193,7 +194,8 @@ Status ObjectStorage::ValidateObjectName(const std::string& object) {
   };
   if (object.empty() || object.size() > 1023) return malformed("the name must be 1-1023 bytes");
   if (object.front() == '/') return malformed("the name must not start with '/'");
-  if (object.find('\0') != std::string::npos) return malformed("the name must not contain NUL");
+  // Control characters would forge log lines and break listings; OSS names are UTF-8.
+  if (!IsPrintableUtf8(object)) return malformed("the name must be UTF-8 without control characters");
   size_t start = 0;
   while (start <= object.size()) {
     size_t end = object.find('/', start);

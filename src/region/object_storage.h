@@ -63,8 +63,9 @@ class ObjectStorage {
   // 3-63 characters of [a-z0-9-], not starting or ending with '-'
   // (InvalidOSSBucket.Malformed otherwise).
   static Status ValidateBucketName(const std::string& bucket);
-  // 1-1023 bytes, no leading '/', no "." or ".." path segment, no NUL, no
-  // reserved names (InvalidOSSObject.Malformed otherwise).
+  // 1-1023 bytes of UTF-8 without control characters (C0, DEL, C1), no
+  // leading '/', no "." or ".." path segment, no reserved names
+  // (InvalidOSSObject.Malformed otherwise).
   static Status ValidateObjectName(const std::string& object);
 
   // Opens an existing object readable by `account_id` for reading, once:

@@ -62,6 +62,9 @@ class FerryServer {
   // Address for --listen on the next Start(); "127.0.0.1:0" (any free
   // port) unless set. A cluster's processes need their ports before start.
   void set_listen(std::string address) { listen_ = std::move(address); }
+  // Value of --admin-listen on the next Start(); "127.0.0.1:0" unless set
+  // (the default, listen port + 1, could be another process's port).
+  void set_admin_listen(std::string address) { admin_listen_ = std::move(address); }
   // Extra command-line arguments and environment for the next Start().
   void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   void set_extra_env(EnvMap env) { extra_env_ = std::move(env); }
@@ -79,6 +82,8 @@ class FerryServer {
   void Kill9();
 
   const std::string& endpoint() const { return endpoint_; }
+  // The admin listener (/metrics, /healthz); "" with --admin-listen off.
+  const std::string& admin_endpoint() const { return admin_endpoint_; }
   pid_t pid() const { return pid_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& config_dir() const { return config_dir_; }
@@ -91,7 +96,9 @@ class FerryServer {
   std::string log_path_;
   std::string ready_path_;
   std::string endpoint_;
+  std::string admin_endpoint_;
   std::string listen_ = "127.0.0.1:0";
+  std::string admin_listen_ = "127.0.0.1:0";
   std::vector<std::string> extra_args_;
   EnvMap extra_env_;
   std::string netns_;

@@ -245,6 +245,48 @@ TEST_F(ServerProcessTest, SettingsComeFromFlagsThenEnvironmentThenConfigFile) {
   }
 }
 
+// /metrics and /healthz are the operator's: served on the admin listener
+// only. A client's object name cannot forge a log line.
+TEST_F(ServerProcessTest, AdminListenerAndLogHygiene) {
+  {
+    std::unique_ptr<FerryServer> server = StartServer();
+    ASSERT_NE(server, nullptr);
+    ASSERT_FALSE(server->admin_endpoint().empty());
+    ASSERT_NE(server->admin_endpoint(), server->endpoint());
+    EcsClient admin = RootClient(server->admin_endpoint(), false);
+    Result<std::string> health = admin.Get("/healthz");
+    ASSERT_TRUE(health.ok()) << health.status().ToString();
+    EXPECT_EQ(*health, "ok\n");
+    Result<std::string> metrics = admin.Get("/metrics");
+    ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+    EXPECT_NE(metrics->find("ferry_region_"), std::string::npos) << *metrics;
+    EcsClient tenant = RootClient(server->endpoint(), false);
+    EXPECT_FALSE(tenant.Get("/metrics").ok());
+    EXPECT_FALSE(tenant.Get("/healthz").ok());
+
+    const std::string local = scratch_.path() + "/small.raw";
+    WriteSparseImage(local, 4096, {{0, 4096}}, 7);
+    const std::string forged = "2026-01-01T00:00:00.000+0000 error forged";
+    Status refused = tenant.UploadFile(kOperatorBucket, "evil\n" + forged, local, {});
+    EXPECT_EQ(refused.reason(), "InvalidOSSObject.Malformed") << refused.ToString();
+    const std::string log = server->Log();
+    EXPECT_EQ(log.find("\n" + forged), std::string::npos) << log;
+    EXPECT_NE(log.find("evil\\n" + forged), std::string::npos) << log;
+    EXPECT_EQ(server->Stop(), 0) << server->Log();
+  }
+  {
+    FerryServer server(DataDir(), ConfigDir());
+    server.set_admin_listen("off");
+    std::string error;
+    ASSERT_TRUE(server.Start(&error)) << error;
+    EXPECT_EQ(server.admin_endpoint(), "");
+    EXPECT_EQ(server.Stop(), 0) << server.Log();
+  }
+  CommandResult bad = RunFerry({"serve", "--data", DataDir()}, {{"FERRY_ADMIN_LISTEN", "no-port"}});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("FERRY_ADMIN_LISTEN"), std::string::npos) << bad.err;
+}
+
 TEST_F(ServerProcessTest, MalformedSettingsAreUsageErrorsNamingTheirSource) {
   const std::string config = scratch_.path() + "/bad.toml";
   {

@@ -248,7 +248,7 @@ TEST_F(TwoProcessCopyTest, CopyBetweenProcessesIsByteIdenticalAndVisibleFromBoth
 
   // B pulled every data chunk of the source from A: chunks 0, 1 and 2 (the
   // run at 6 MiB straddles the 8 MiB boundary) and 4 (the tail).
-  Result<std::string> metrics = b.Get("/metrics");
+  Result<std::string> metrics = RootClient(cluster_->server(kB).admin_endpoint(), false).Get("/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
   EXPECT_EQ(MetricValue(*metrics, "ferry_region_copy_chunks_fetched_total", kDest), 4) << *metrics;
 
@@ -337,7 +337,7 @@ TEST_F(TwoProcessCopyTest, DestinationKilledMidCopyResumesWithOnlyTheMissingChun
 
   // The restarted process fetched only what the killed one had not stored:
   // at most the chunks the progress seen before the kill had not covered.
-  Result<std::string> metrics = b.Get("/metrics");
+  Result<std::string> metrics = RootClient(cluster_->server(kB).admin_endpoint(), false).Get("/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
   const int64_t fetched = MetricValue(*metrics, "ferry_region_copy_chunks_fetched_total", kDest);
   const int64_t stored_before = static_cast<int64_t>(kSlowChunks) * percent_at_kill / 100;

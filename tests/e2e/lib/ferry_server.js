@@ -73,13 +73,14 @@ process.on('exit', () => {
 });
 
 class FerryServer {
-  constructor({ child, workDir, dataDir, endpoint, port, accessKeyId, accessKeySecret, stderrTail }) {
+  constructor({ child, workDir, dataDir, endpoint, port, adminEndpoint, accessKeyId, accessKeySecret, stderrTail }) {
     this.child = child;
     this.workDir = workDir;
     this.dataDir = dataDir;
     this.configDir = path.join(workDir, 'config');  // FERRY_CONFIG_DIR: CLI profiles
     this.endpoint = endpoint;      // http://127.0.0.1:PORT
     this.port = port;
+    this.adminEndpoint = adminEndpoint;  // http://127.0.0.1:PORT of /metrics and /healthz
     this.pid = child.pid;
     this.host = `127.0.0.1:${port}`;
     this.accessKeyId = accessKeyId;
@@ -169,7 +170,9 @@ async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'], port = 0, 
   const clusterEnv = keys?.clusterKey ? { FERRY_CLUSTER_KEY: keys.clusterKey } : {};
 
   const child = spawn(bin, [
-    'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir,
+    // The admin listener on a free port: the default (listen port + 1) may
+    // be another process's port.
+    'serve', '--listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--data', dataDir,
     '--regions', regions.join(','), '--ready-file', readyFile, ...clusterArgs,
   ], {
     // FERRY_CONFIG_DIR keeps the default CLI profile that `serve` writes out
@@ -219,6 +222,7 @@ async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'], port = 0, 
     child, workDir, dataDir,
     endpoint: ready.endpoint || `http://127.0.0.1:${ready.port}`,
     port: ready.port,
+    adminEndpoint: ready.admin_endpoint,
     accessKeyId, accessKeySecret,
     stderrTail: () => stderrTail,
   });

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 namespace ferry {
 namespace {
 
@@ -40,13 +42,43 @@ TEST(ErrorsTest, UnknownReasonMapsByCode) {
   EcsError internal = ToEcsError(Internal("disk exploded"));
   EXPECT_EQ(internal.http_status, 500);
   EXPECT_EQ(internal.code, "InternalError");
-  EXPECT_EQ(internal.message, "disk exploded");
+  // What failed inside is for the log, not the caller.
+  EXPECT_EQ(internal.message,
+            "The request processing has failed due to some unknown error, exception or failure.");
+  EXPECT_TRUE(internal.withheld);
+  EcsError data_loss = ToEcsError(Status(Code::kDataLoss, "", "read /srv/x/chunks/ab: Input/output error"));
+  EXPECT_EQ(data_loss.code, "InternalError");
+  EXPECT_EQ(data_loss.message.find('/'), std::string::npos) << data_loss.message;
 
   EXPECT_EQ(ToEcsError(Unavailable("shutting down")).code, "ServiceUnavailable");
   EXPECT_EQ(ToEcsError(Unavailable("shutting down")).http_status, 503);
   EXPECT_EQ(ToEcsError(InvalidArgument("SomeInternalToken", "bad")).code, "InvalidParameter");
   EXPECT_EQ(ToEcsError(PermissionDenied("", "no")).http_status, 403);
   EXPECT_EQ(ToEcsError(NotFound("ChunkMissing", "chunk ab12")).http_status, 404);
+}
+
+TEST(ErrorsTest, HostPathsUnderARegisteredRootAreRedacted) {
+  AddRedactedHostPath("/srv/ferry-errors-test/");  // trailing '/' is ignored
+  AddRedactedHostPath("relative/dir");             // ignored: not absolute
+  AddRedactedHostPath("/");                        // ignored: would redact everything
+  EXPECT_EQ(RedactHostPaths("mkdir /srv/ferry-errors-test/oss/b/x: File exists"),
+            std::string("mkdir ") + kRedactedPath + ": File exists");
+  EXPECT_EQ(RedactHostPaths(
+                "rename \"/srv/ferry-errors-test/oss/b/.uploads/u-1\" to /srv/ferry-errors-test/oss/b/x"),
+            std::string("rename \"") + kRedactedPath + "\" to " + kRedactedPath);
+  EXPECT_EQ(RedactHostPaths("at /srv/ferry-errors-test"), std::string("at ") + kRedactedPath);
+  // Another directory that merely starts alike, URL paths and relative names stay.
+  EXPECT_EQ(RedactHostPaths("open /srv/ferry-errors-test2/x: no"), "open /srv/ferry-errors-test2/x: no");
+  EXPECT_EQ(RedactHostPaths("The upload path must be /oss/<bucket>/<object>, got \"/oss/b\"."),
+            "The upload path must be /oss/<bucket>/<object>, got \"/oss/b\".");
+  EXPECT_EQ(RedactHostPaths("relative/dir/x"), "relative/dir/x");
+
+  EcsError conflict = ToEcsError(ErrnoStatus("mkdir", "/srv/ferry-errors-test/oss/b/x", EEXIST));
+  EXPECT_EQ(conflict.code, "OperationConflict");
+  EXPECT_EQ(conflict.message, std::string("mkdir ") + kRedactedPath + ": File exists");
+  EXPECT_TRUE(conflict.withheld);
+  EcsError clean = ToEcsError(NotFound("InvalidImageId.NotFound", "The specified image m-1 does not exist."));
+  EXPECT_FALSE(clean.withheld);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "api/errors.h"
+
 namespace ferry {
 namespace {
 
@@ -250,6 +252,13 @@ TEST(ViewsTest, TaskAttributeFlattensNestedParamsAndReportsFailure) {
   EXPECT_EQ(op["OperationStatus"], "Failed");
   EXPECT_EQ(op["ErrorCode"], "InvalidImageFormat.Malformed");
   EXPECT_EQ(op["ErrorMsg"], "not a qcow2 file");
+
+  // A host path left in a stored message is not shown.
+  AddRedactedHostPath("/srv/ferry-views-test");
+  t.error_message = "open /srv/ferry-views-test/regions/r/tmp/x: No such file or directory";
+  json redacted = TaskAttributeView(t, "cn-hangzhou");
+  EXPECT_EQ(redacted["OperationProgressSet"]["OperationProgress"][0]["ErrorMsg"],
+            std::string("open ") + kRedactedPath + ": No such file or directory");
   EXPECT_EQ(op["RelatedItemSet"]["RelatedItem"], json::parse(R"([
       {"Name": "Disks.1.OSSBucket", "Value": "b"},
       {"Name": "Disks.1.Size", "Value": "5"},

@@ -53,6 +53,7 @@ TEST_F(ObjectStorageTest, ObjectNamesRejectEscapesAndReservedNames) {
   EXPECT_TRUE(ObjectStorage::ValidateObjectName("disk.raw").ok());
   EXPECT_TRUE(ObjectStorage::ValidateObjectName("dir/sub/disk.qcow2").ok());
   EXPECT_TRUE(ObjectStorage::ValidateObjectName("a..b").ok());
+  EXPECT_TRUE(ObjectStorage::ValidateObjectName("\xE4\xB8\xAD\xE6\x96\x87/disk \xC3\xA9t\xC3\xA9.raw").ok());
   const std::vector<std::string> bad = {"",
                                         "/etc/passwd",
                                         "../x",
@@ -65,7 +66,17 @@ TEST_F(ObjectStorageTest, ObjectNamesRejectEscapesAndReservedNames) {
                                         ".ferry-owner",
                                         "d/.ferry-owner",
                                         std::string("a\0b", 3),
-                                        std::string(1024, 'x')};
+                                        std::string(1024, 'x'),
+                                        // Control characters (they would forge log lines) and
+                                        // bytes that are not UTF-8.
+                                        "a\nb",
+                                        "a\rb",
+                                        "a\tb",
+                                        "x\x1b[2J",
+                                        "del\x7f",
+                                        "c1-\xC2\x85",
+                                        "bad-\xff",
+                                        "overlong-\xC0\xAF"};
   for (const std::string& name : bad) {
     EXPECT_EQ(ObjectStorage::ValidateObjectName(name).reason(), "InvalidOSSObject.Malformed") << name;
   }
