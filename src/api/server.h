@@ -7,7 +7,11 @@
 //   POST /oss/<bucket>/<object>?uploadId=U&complete=1&size=S   publish
 // both signed with ACS3-HMAC-SHA256 (canonical URI = the path; the body's
 // SHA-256 in x-acs-content-sha256 is verified while the body streams to disk,
-// so a large part never sits in memory).
+// so a large part never sits in memory). O, O + part length and S are at most
+// ObjectStorage::kMaxObjectBytes (48.8 TiB), else 400 InvalidParameter; gaps
+// between parts stay holes, so S may exceed the bytes sent.
+// A handler that throws (std::bad_alloc included) answers 500 InternalError
+// with the generic message; the log keeps the detail.
 //
 // Threading: Start() spawns `threads` I/O threads; handlers run on them.
 // Stop() stops accepting, lets in-flight requests finish, and joins.
