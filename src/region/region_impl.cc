@@ -210,10 +210,10 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
     // their virtual size is known.
     struct stat st {};
     if (::stat(object_path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxDiskBytes) {
-      return InvalidArgument("InvalidParameter",
-                             "The OSS object " + d.oss_bucket + "/" + d.oss_object + " holds " +
-                                 std::to_string(st.st_size) + " bytes, more than the largest disk image (" +
-                                 std::to_string(kMaxDiskBytes) + " bytes, 32768 GiB).");
+      return InvalidArgument("InvalidParameter", "The OSS object " + d.oss_bucket + "/" + d.oss_object +
+                                                     " holds " + std::to_string(st.st_size) +
+                                                     " bytes, more than the largest disk image (" +
+                                                     std::to_string(kMaxDiskBytes) + " bytes, 32768 GiB).");
     }
   }
 

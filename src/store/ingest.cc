@@ -453,8 +453,8 @@ Result<Manifest> IngestRawFile(const std::string& path, ChunkStore& store, const
       pipeline.Fail(rst.WithContext("ingest " + path + " " + ChunkWhere(index, opts.chunk_size)));
       break;
     }
-    pipeline.Submit(
-        {index, slot, buf, static_cast<uint32_t>(end - start), ExtentBytesIn(extents, ext_cursor, start, end)});
+    pipeline.Submit({index, slot, buf, static_cast<uint32_t>(end - start),
+                     ExtentBytesIn(extents, ext_cursor, start, end)});
     if (opts.progress) opts.progress(pipeline.done_bytes(), total);
   }
   pipeline.Close();

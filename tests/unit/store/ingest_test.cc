@@ -343,7 +343,8 @@ TEST_F(IngestTest, VastSparseImageGivesAManifestSizedByItsData) {
   // tmpfs (/dev/shm) first: it holds the 4 EiB.
   std::string path;
   uint64_t size = 0;
-  for (const std::string& where : {"/dev/shm/ferry-ingest-vast-" + RandomHex(6) + ".raw", dir_.Sub("vast.raw")}) {
+  for (const std::string& where :
+       {"/dev/shm/ferry-ingest-vast-" + RandomHex(6) + ".raw", dir_.Sub("vast.raw")}) {
     for (uint64_t candidate : {uint64_t{1} << 62, uint64_t{64} << 40, (uint64_t{16} << 40) - kChunk}) {
       UniqueFd fd(::open(where.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
       if (!fd.valid()) break;
