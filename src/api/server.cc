@@ -26,6 +26,7 @@
 #include "api/peer_endpoints.h"
 #include "api/render.h"
 #include "api/work_pool.h"
+#include "common/catch_all.h"
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/ids.h"
@@ -139,7 +140,16 @@ class BeastServer final : public Server {
       });
     }
     unsigned threads = std::max(1u, config_.threads);
-    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (unsigned i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] {
+        // A handler that throws out of run() must not end the process.
+        for (;;) {
+          Status st = CatchAll("server thread", [this] { ioc_.run(); });
+          if (st.ok()) break;
+          spdlog::error("server: {}", st.ToString());
+        }
+      });
+    }
     // Every kKeepWarm until Stop: a peer closes connections idle for
     // kIdleTimeout, and a forward on a new one waits a round trip more.
     warm_ = std::thread([this] {  // nothing to do without peers
@@ -354,6 +364,18 @@ class BeastServer final : public Server {
                        NewRequestId(), config_.host_id, ResponseFormat::kJson);
   }
 
+  // Runs a handler; an exception from it (std::bad_alloc included) becomes a
+  // 500 InternalError with the generic, path-free ECS message, and the log
+  // keeps the detail.
+  template <typename Fn>
+  HttpResponse Guarded(const std::string& route, Fn&& handle) {
+    HttpResponse response;
+    Status st = CatchAll("request to " + route, [&] { response = handle(); });
+    if (st.ok()) return response;
+    spdlog::error("server: {}", st.ToString());
+    return ErrorFor(Internal(""), "unknown");
+  }
+
   // Returns false when the connection must be closed.
   // Takes the response by value so a large body (a peer chunk) is moved,
   // not copied, into the message.
@@ -511,7 +533,9 @@ class BeastServer final : public Server {
     } else if (path.starts_with(kPeerPathPrefix)) {
       HttpRequest request = ToHttpRequest(message.base(), conn);
       request.body = std::move(message.body());  // signed, and a copy's target
-      std::function<HttpResponse()> work = [this, request = std::move(request)] { return peer_.Handle(request); };
+      std::function<HttpResponse()> work = [this, route = std::string(path), request = std::move(request)] {
+        return Guarded(route, [&] { return peer_.Handle(request); });
+      };
       std::optional<HttpResponse> answer = co_await RunOnPool(peer_pool_, std::move(work));
       response = answer ? std::move(*answer) : Busy(peer_pool_, /*peer=*/true);
     } else if (path == "/" || path.empty()) {
@@ -520,8 +544,8 @@ class BeastServer final : public Server {
       if (std::optional<Dispatcher::ForwardPlan> plan = dispatcher_.PlanForward(request)) {
         response = co_await Forward(*plan, request);
       } else {
-        std::function<HttpResponse()> work = [this, request = std::move(request)] {
-          return dispatcher_.Handle(request);
+        std::function<HttpResponse()> work = [this, route = std::string(path), request = std::move(request)] {
+          return Guarded(route, [&] { return dispatcher_.Handle(request); });
         };
         std::optional<HttpResponse> answer = co_await RunOnPool(client_pool_, std::move(work));
         response = answer ? std::move(*answer) : Busy(client_pool_, /*peer=*/false);
@@ -713,6 +737,7 @@ class BeastServer final : public Server {
     if (request.method == "PUT") {
       ASSIGN_OR_RETURN(int64_t off, query.Int("offset", 0, 0, kMax));
       *offset = static_cast<uint64_t>(off);
+      RETURN_IF_ERROR(ObjectStorage::CheckObjectSize(*offset, "offset"));
     } else {
       ASSIGN_OR_RETURN(std::string complete, query.Required("complete"));
       if (complete != "1" && complete != "true") {
@@ -721,6 +746,7 @@ class BeastServer final : public Server {
       RETURN_IF_ERROR(query.Required("size").status());
       ASSIGN_OR_RETURN(int64_t s, query.Int("size", 0, 0, kMax));
       *size = static_cast<uint64_t>(s);
+      RETURN_IF_ERROR(ObjectStorage::CheckObjectSize(*size, "size"));
     }
     return Status::Ok();
   }

@@ -12,7 +12,11 @@
 // each part counted against the account's stored-bytes quota (region/quotas.h);
 // all signed with ACS3-HMAC-SHA256 (canonical URI = the path; the body's
 // SHA-256 in x-acs-content-sha256 is verified while the body streams to disk,
-// so a large part never sits in memory).
+// so a large part never sits in memory). O, O + part length and S are at most
+// ObjectStorage::kMaxObjectBytes (48.8 TiB), else 400 InvalidParameter; gaps
+// between parts stay holes, so S may exceed the bytes sent.
+// A handler that throws (std::bad_alloc included) answers 500 InternalError
+// with the generic message; the log keeps the detail.
 //
 // Threading: no thread ever waits for an answer that needs a thread of
 // the same kind (here or in a peer process) to be produced:

@@ -141,10 +141,10 @@ constexpr const char* kSnapshotColumns[] = {"snapshot_id",
                                             "manifest"};
 constexpr size_t kSnapshotColumnsWithoutManifest = std::size(kSnapshotColumns) - 1;
 
-constexpr const char* kTaskColumns[] = {
-    "task_id", "account_id", "action",        "status",           "progress",      "resource_id",
-    "params",  "error_code", "error_message", "cancel_requested", "creation_time", "finished_time",
-    "attempts"};
+constexpr const char* kTaskColumns[] = {"task_id",       "account_id",       "action",        "status",
+                                        "progress",      "resource_id",      "params",        "error_code",
+                                        "error_message", "cancel_requested", "creation_time", "finished_time",
+                                        "attempts"};
 
 // Manifests can be megabytes each; a batch bounds memory and lock hold time.
 constexpr int64_t kManifestBatch = 16;

@@ -1,5 +1,7 @@
 #include "copy/copy_scheduler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cassert>
 #include <condition_variable>
@@ -13,8 +15,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "common/catch_all.h"
 

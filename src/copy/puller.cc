@@ -208,7 +208,8 @@ Result<PullResult> Puller::Run() {
     ASSIGN_OR_RETURN(manifest, std::move(fetched));
   }
   if (options_.max_logical_size != 0 && manifest.logical_size > options_.max_logical_size) {
-    return InvalidArgument("InvalidParameter", what_ + ": a disk of " + std::to_string(manifest.logical_size) +
+    return InvalidArgument("InvalidParameter", what_ + ": a disk of " +
+                                                   std::to_string(manifest.logical_size) +
                                                    " bytes exceeds the maximum of " +
                                                    std::to_string(options_.max_logical_size) + " bytes");
   }

@@ -272,7 +272,8 @@ void RegionImpl::EndAttempt(const std::string& task_id) {
     return catalog_->UpdateTask(task);
   });
   if (!st.ok()) {
-    spdlog::warn("region {}: task {}: giving back its attempt: {}", config_.region_id, task_id, st.ToString());
+    spdlog::warn("region {}: task {}: giving back its attempt: {}", config_.region_id, task_id,
+                 st.ToString());
   }
 }
 
@@ -320,7 +321,8 @@ Result<Manifest> RegionImpl::Ingest(const std::string& task_id, int raw_fd, cons
   struct stat st {};
   if (::fstat(raw_fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxDiskBytes) {
     return InvalidArgument("InvalidParameter", "the disk image has a virtual size of " +
-                                                   std::to_string(st.st_size) + " bytes, more than the maximum " +
+                                                   std::to_string(st.st_size) +
+                                                   " bytes, more than the maximum " +
                                                    std::to_string(kMaxDiskBytes) + " bytes (32768 GiB)");
   }
   IngestStats stats;

@@ -459,8 +459,8 @@ Result<Manifest> IngestRawFd(int fd, const std::string& path, ChunkStore& store,
       pipeline.Fail(rst.WithContext("ingest " + path + " " + ChunkWhere(index, opts.chunk_size)));
       break;
     }
-    pipeline.Submit(
-        {index, slot, buf, static_cast<uint32_t>(end - start), ExtentBytesIn(extents, ext_cursor, start, end)});
+    pipeline.Submit({index, slot, buf, static_cast<uint32_t>(end - start),
+                     ExtentBytesIn(extents, ext_cursor, start, end)});
     if (opts.progress) opts.progress(pipeline.done_bytes(), total);
   }
   pipeline.Close();

@@ -177,8 +177,8 @@ Status Manifest::Validate() const {
     const uint64_t last = index + e.count - 1;
     const uint64_t expected = std::min<uint64_t>(chunk_size, logical_size - last * uint64_t{chunk_size});
     if (e.length != expected) {
-      return InvalidArgument("", "manifest: entry " + Str(k) + " has length " + Str(e.length) + ", expected " +
-                                     Str(expected));
+      return InvalidArgument(
+          "", "manifest: entry " + Str(k) + " has length " + Str(e.length) + ", expected " + Str(expected));
     }
     if (e.zero && !IsAllZero(e.id)) {
       return InvalidArgument("", "manifest: zero entry " + Str(k) + " carries id " + ToHex(e.id));
@@ -260,8 +260,8 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes) {
   }
   const uint32_t version = DecodeFixed32(&bytes[4]);
   if (version != kManifestFormatVersion && version != kManifestFormatVersion1) {
-    return InvalidArgument("", "manifest: unsupported format version " + Str(version) +
-                                   ", this build reads versions 1 and 2");
+    return InvalidArgument(
+        "", "manifest: unsupported format version " + Str(version) + ", this build reads versions 1 and 2");
   }
   const bool v1 = version == kManifestFormatVersion1;
   std::span<const uint8_t> body = bytes.first(bytes.size() - kManifestTrailerSize);
@@ -291,8 +291,7 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes) {
       return DataLoss("manifest: entry " + Str(i) + " at offset " + Str(pos) + " has unknown kind " +
                       Str(kind) + " for format version " + Str(version));
     }
-    const size_t need =
-        kind == kEntryKindData ? kDataEntrySize : (v1 ? kZeroEntrySize : kHoleRunEntrySize);
+    const size_t need = kind == kEntryKindData ? kDataEntrySize : (v1 ? kZeroEntrySize : kHoleRunEntrySize);
     if (body.size() - pos < need) {
       return DataLoss("manifest: entry " + Str(i) + " at offset " + Str(pos) + " truncated: needs " +
                       Str(need) + " bytes, " + Str(body.size() - pos) + " left");

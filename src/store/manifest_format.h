@@ -16,9 +16,9 @@ inline constexpr uint32_t kManifestFormatVersion1 = 1;
 inline constexpr size_t kManifestHeaderSize = 28;
 inline constexpr size_t kManifestTrailerSize = 32;  // SHA-256 of all preceding bytes
 
-inline constexpr uint8_t kEntryKindZero = 0;     // version 1 only
-inline constexpr uint8_t kEntryKindData = 1;     // versions 1 and 2
-inline constexpr uint8_t kEntryKindHoleRun = 2;  // version 2 only
+inline constexpr uint8_t kEntryKindZero = 0;            // version 1 only
+inline constexpr uint8_t kEntryKindData = 1;            // versions 1 and 2
+inline constexpr uint8_t kEntryKindHoleRun = 2;         // version 2 only
 inline constexpr size_t kZeroEntrySize = 1 + 4;         // kind, length u32
 inline constexpr size_t kDataEntrySize = 1 + 32 + 4;    // kind, id, length u32
 inline constexpr size_t kHoleRunEntrySize = 1 + 8 + 4;  // kind, count u64, last length u32

@@ -132,7 +132,8 @@ constexpr char kVastEmptyHex[] =
 TEST(ManifestTest, GoldenBytes) {
   std::vector<uint8_t> bytes = EncodeManifest(SmallManifest());
   EXPECT_EQ(ToHex(bytes), kSmallManifestHex);
-  EXPECT_EQ(bytes.size(), kManifestHeaderSize + 2 * kDataEntrySize + kHoleRunEntrySize + kManifestTrailerSize);
+  EXPECT_EQ(bytes.size(),
+            kManifestHeaderSize + 2 * kDataEntrySize + kHoleRunEntrySize + kManifestTrailerSize);
 }
 
 TEST(ManifestTest, GoldenBytesOfAVastEmptyDisk) {
@@ -155,7 +156,8 @@ TEST(ManifestTest, GoldenBytesOfAVastEmptyDisk) {
 
 TEST(ManifestTest, GoldenContentDigest) {
   // SHA-256 over the canonical entries section (bytes 28..114 of the encoding).
-  EXPECT_EQ(ToHex(SmallManifest().ContentDigest()), "c0dd5e5be922e78b6f30b3cba296d0499460a241b82dd7083fe6579573a5d0ad");
+  EXPECT_EQ(ToHex(SmallManifest().ContentDigest()),
+            "c0dd5e5be922e78b6f30b3cba296d0499460a241b82dd7083fe6579573a5d0ad");
   std::vector<uint8_t> bytes = EncodeManifest(SmallManifest());
   std::span<const uint8_t> entries(bytes.data() + kManifestHeaderSize,
                                    bytes.size() - kManifestHeaderSize - kManifestTrailerSize);
