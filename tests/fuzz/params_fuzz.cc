@@ -23,7 +23,7 @@ void ExerciseAccessors(const ferry::Params& params) {
     (void)params.Required(key);
     (void)params.Bool(key, false);
     (void)params.Int(key, 0, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
-    auto bounded = params.Int(key, 0, 1, 100);
+    auto bounded = params.Int(key, 50, 1, 100);
     if (bounded.ok()) FUZZ_CHECK(*bounded >= 1 && *bounded <= 100);
     (void)params.CommaList(key);
     (void)params.JsonStringArray(key);
