@@ -17,6 +17,7 @@ packages=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev googletest
   qemu-utils e2fsprogs rsync
+  clang libclang-rt-14-dev  # make fuzz / make test-sanitize: libFuzzer, ASan, UBSan, TSan
 )
 for arg in "$@"; do
   case "$arg" in

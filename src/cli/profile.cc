@@ -28,7 +28,10 @@ Result<ProfileMap> LoadProfiles(const std::string& path) {
   if (profiles == doc.end()) return out;
   if (!profiles->is_object())
     return InvalidArgument("", "profiles file " + path + ": \"profiles\" is not an object");
-  for (const auto& [name, p] : profiles->items()) {
+  for (const auto& item : profiles->items()) {
+    // Not a structured binding: clang 14 (the sanitizer builds) cannot capture one.
+    const std::string& name = item.key();
+    const auto& p = item.value();
     if (!p.is_object())
       return InvalidArgument("", "profiles file " + path + ": profile \"" + name + "\" is not an object");
     auto str = [&p](const char* key) {

@@ -126,6 +126,17 @@ Result<std::vector<uint8_t>> DecodeChunkObject(std::span<const uint8_t> object) 
   std::span<const uint8_t> payload = object.subspan(kChunkHeaderSize);
   if (header.codec == ChunkCodec::kRaw) return std::vector<uint8_t>(payload.begin(), payload.end());
   if (ThreadDCtx() == nullptr) return Internal("cannot allocate a zstd decompression context");
+  // The frame must declare the header's length (every frame we write does)
+  // before that much is allocated: a 24-byte object claiming 1 GiB must not
+  // cost 1 GiB (found by tests/fuzz/chunk_format_fuzz).
+  unsigned long long frame_size = ZSTD_getFrameContentSize(payload.data(), payload.size());
+  if (frame_size != header.plaintext_length) {
+    return DataLoss("chunk object: zstd frame declares " +
+                    (frame_size == ZSTD_CONTENTSIZE_UNKNOWN || frame_size == ZSTD_CONTENTSIZE_ERROR
+                         ? std::string("no content size")
+                         : std::to_string(frame_size) + " bytes") +
+                    ", header says " + std::to_string(header.plaintext_length));
+  }
   std::vector<uint8_t> plaintext(header.plaintext_length);
   size_t n =
       ZSTD_decompressDCtx(ThreadDCtx(), plaintext.data(), plaintext.size(), payload.data(), payload.size());

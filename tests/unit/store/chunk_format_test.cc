@@ -97,5 +97,26 @@ TEST(ChunkObjectTest, EncodeDecodeRoundTripsRawAndZstd) {
   EXPECT_EQ(DecodeChunkObject(garbled).status().code(), Code::kDataLoss);
 }
 
+// Found by tests/fuzz/chunk_format_fuzz: a zstd object whose header claims
+// a large plaintext is refused before that much is allocated, whether its
+// payload is empty or a frame declaring another length.
+TEST(ChunkObjectTest, ZstdFrameMustDeclareTheHeaderLength) {
+  std::vector<uint8_t> plaintext(100000, 'a');
+  std::vector<uint8_t> zstd = EncodeChunkObject(plaintext, /*compress=*/true);
+  ASSERT_EQ(CheckChunkObject(zstd)->codec, ChunkCodec::kZstd);
+  ChunkHeader header{ChunkCodec::kZstd, 740u << 20, zstd.size() - kChunkHeaderSize};
+  ChunkHeaderBytes bytes = EncodeChunkHeader(header);
+  std::copy(bytes.begin(), bytes.end(), zstd.begin());
+  auto claimed = DecodeChunkObject(zstd);
+  ASSERT_EQ(claimed.status().code(), Code::kDataLoss);
+  EXPECT_NE(claimed.status().message().find("declares 100000 bytes, header says 775946240"), std::string::npos)
+      << claimed.status().ToString();
+
+  ChunkHeaderBytes empty = EncodeChunkHeader(ChunkHeader{ChunkCodec::kZstd, 740u << 20, 0});
+  auto no_frame = DecodeChunkObject(empty);
+  ASSERT_EQ(no_frame.status().code(), Code::kDataLoss);
+  EXPECT_NE(no_frame.status().message().find("no content size"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ferry
