@@ -721,8 +721,9 @@ Status RegionImpl::MarkImageCreateFailed(const std::string& image_id, const std:
 }
 
 void RegionImpl::FinishCopyFailed(const TaskRecord& task, const Status& why) {
-  std::string code = why.reason().empty() ? "CopyImageFailed" : why.reason();
-  std::string message = why.message().empty() ? why.ToString() : why.message();
+  const Status shown = ShownFailure(why);
+  std::string code = shown.reason().empty() ? "CopyImageFailed" : shown.reason();
+  std::string message = shown.message().empty() ? shown.ToString() : shown.message();
   Status st = catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
     if (t.status != "Processing") return Status::Ok();

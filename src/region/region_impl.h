@@ -168,6 +168,10 @@ class RegionImpl final : public Region {
   Status RunExport(const TaskRecord& task, TaskControl& control);
   void FinishCancelled(const TaskRecord& task);
   void FinishFailed(const TaskRecord& task, const Status& why);
+  // `why` as a task's or image's failure is shown to API callers: host paths
+  // reduced to the bucket-relative or region-relative part. Every failure
+  // recorded for callers (imports, exports, copies) goes through it.
+  Status ShownFailure(const Status& why) const;
   // Throttled (about once a second) progress write for a running task.
   void ReportProgress(const std::string& task_id, int percent);
 

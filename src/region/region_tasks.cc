@@ -514,12 +514,16 @@ void RegionImpl::FinishCancelled(const TaskRecord& task) {
   RequestGc();
 }
 
+Status RegionImpl::ShownFailure(const Status& why) const {
+  // Whatever host paths are left (export temp files, scratch, chunk temp
+  // files) are reduced to the bucket-relative or region-relative part.
+  return Redact(Redact(why, oss_.root() + "/", "OSS "), config_.data_dir + "/", "");
+}
+
 void RegionImpl::FinishFailed(const TaskRecord& task, const Status& why) {
   std::string code = why.reason();
   if (code.empty()) code = task.action == "ImportImage" ? "ImportImageFailed" : "ExportImageFailed";
-  // Whatever host paths are left (export temp files, scratch) are reduced to
-  // the bucket-relative or region-relative part.
-  Status shown = Redact(Redact(why, oss_.root() + "/", "OSS "), config_.data_dir + "/", "");
+  Status shown = ShownFailure(why);
   std::string message = shown.message().empty() ? shown.ToString() : shown.message();
   Status st = catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));

@@ -289,12 +289,9 @@ void DiskFullTest::CopyIntoAFullRegion(bool check_host_path) {
 
 TEST_F(DiskFullTest, CopyIntoAFullRegionEndsCleanlyAndGivesTheSpaceBack) { CopyIntoAFullRegion(false); }
 
-// DISABLED: a real bug, left to the owner of issue 8 section 7 (no host
-// paths to API callers). RegionImpl::FinishCopyFailed (region/region_copy.cc)
-// records the error message as it is, where FinishFailed redacts the data
-// directory; the ErrorMsg of a copy that ran out of space names
-// DATA/regions/cn-shanghai/chunks/tmp/<file>. Enable once that is redacted.
-TEST_F(DiskFullTest, DISABLED_CopyFailureMessageNamesNoHostPath) { CopyIntoAFullRegion(true); }
+// A copy that ran out of space records a message without host paths (the
+// region's ShownFailure, shared with imports and exports).
+TEST_F(DiskFullTest, CopyFailureMessageNamesNoHostPath) { CopyIntoAFullRegion(true); }
 
 }  // namespace
 }  // namespace ferry::testing

@@ -19,6 +19,7 @@
 #include "api/work_pool.h"
 #include "common/ids.h"
 #include "unit/api/api_fakes.h"
+#include "unit/api/fake_region.h"
 
 namespace ferry {
 namespace {
@@ -102,6 +103,9 @@ class ServerPoolsTest : public ::testing::Test {
 
     // The server under test: one I/O thread, two client handler threads,
     // one peer handler thread, one queued request per pool.
+    // A local region that sorts before cn-remote: this process is the
+    // cluster owner, so region-less calls ("Block") are answered here.
+    regions_.ordered = {&local_};
     regions_.remote = {{"cn-remote", "http://127.0.0.1:" + std::to_string(owner_->port())}};
     ActionTable actions = owner_actions;
     actions["Block"] = [this](ActionContext&) -> Result<nlohmann::json> {
@@ -114,6 +118,7 @@ class ServerPoolsTest : public ::testing::Test {
     config.client_workers = 2;
     config.peer_workers = 1;
     config.max_queued_requests = 1;
+    config.admin_listen_address = "127.0.0.1";
     auto server = StartServer(config, actions, regions_, accounts_, *storage_, SystemClock::Get());
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
@@ -138,6 +143,7 @@ class ServerPoolsTest : public ::testing::Test {
   std::string dir_;
   FakeAccounts accounts_;
   RegionSet owner_regions_;
+  actiontest::FakeRegion local_{"cn-a-local"};
   RegionSet regions_;
   Gate gate_;
   std::unique_ptr<ObjectStorage> storage_;
@@ -203,8 +209,10 @@ TEST_F(ServerPoolsTest, WithEveryClientThreadBusyForwardsAndPeerRequestsAreStill
   auto [peer_status, peer_body] = RawGet(server_->port(), "/ferry/peer/v1/regions/cn-remote");
   EXPECT_EQ(peer_status, 403) << peer_body;
   EXPECT_NE(peer_body.find("Forbidden.PeerSignature"), std::string::npos) << peer_body;
-  // And the I/O thread still serves the cheap routes.
-  EXPECT_EQ(RawGet(server_->port(), "/healthz").first, 200);
+  // And the I/O thread still serves the cheap routes (the admin listener's
+  // /healthz shares it).
+  ASSERT_NE(server_->admin_port(), 0);
+  EXPECT_EQ(RawGet(server_->admin_port(), "/healthz").first, 200);
 
   // Released, the blocked calls and the queued one finish.
   gate_.Release();
