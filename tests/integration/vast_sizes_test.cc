@@ -58,7 +58,8 @@ class VastSizesTest : public ::testing::Test {
   void ExpectServerAnswers(EcsClient& client) {
     nlohmann::json regions = CallOk(client, "DescribeRegions", {});
     EXPECT_FALSE(regions.dump().empty());
-    Result<std::string> health = client.Get("/healthz");
+    EcsClient admin = RootClient(server_->admin_endpoint(), /*use_v3=*/false);
+    Result<std::string> health = admin.Get("/healthz");
     ASSERT_TRUE(health.ok()) << health.status().ToString() << "\n" << server_->Log();
   }
 
