@@ -44,6 +44,7 @@ constexpr SettingSource kSettings[] = {
     {"quota_running_tasks", "FERRY_QUOTA_RUNNING_TASKS"},
     {"quota_stored_gib", "FERRY_QUOTA_STORED_GIB"},
     {"upload_expiry_hours", "FERRY_UPLOAD_EXPIRY_HOURS"},
+    {"dedup_scope", "FERRY_DEDUP_SCOPE"},
 };
 
 // A resolved raw value and a description of where it came from, so errors
@@ -214,6 +215,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"quota_running_tasks", {std::to_string(kDefaultQuotaRunningTasks), "default"}},
       {"quota_stored_gib", {"auto", "default"}},
       {"upload_expiry_hours", {std::to_string(kDefaultUploadExpiryHours), "default"}},
+      {"dedup_scope", {"account", "default"}},
   };
 
   ServeSettings s;
@@ -299,6 +301,11 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
     ASSIGN_OR_RETURN(s.quota_stored_gib, ParseU64(raw["quota_stored_gib"], 0, (1ull << 34) - 1));
   }
   ASSIGN_OR_RETURN(s.upload_expiry_hours, ParseU64(raw["upload_expiry_hours"], 1, 24 * 366));
+  s.dedup_scope = Trim(raw["dedup_scope"].value);
+  if (s.dedup_scope != "account" && s.dedup_scope != "region") {
+    return InvalidArgument("", raw["dedup_scope"].origin + ": \"" + s.dedup_scope +
+                                   "\" is not a dedup scope (account or region)");
+  }
 
   s.log_level = Trim(raw["log_level"].value);
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};

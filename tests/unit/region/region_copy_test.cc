@@ -1086,5 +1086,36 @@ TEST_F(RegionCopyTest, ARepeatWithTheClientTokenAfterALostAnswerMakesNoSecondCop
   EXPECT_EQ(R(kB).DescribeImages(kAlice, all)->items.size(), 1u);
 }
 
+// A copy keeps the source's scoped ids: the destination verifies each chunk
+// object with the scope it carries, whatever its own dedup scope.
+TEST_F(RegionCopyTest, ScopedImageCopiesWithItsIdsIntoARegionOfEitherScope) {
+  tweak_ = [](RegionConfig& c) {
+    if (c.region_id == kC) c.dedup_scope = DedupScope::kRegion;
+  };
+  OpenAll();
+  std::string source = Import(kA, "scoped", kDisk);
+  const Manifest m = ManifestOf(kA, source);
+  const ChunkScope alice = AccountChunkScope(kAlice.account_id);
+  const std::string first = Pattern(kChunk, kDisk[0]);
+  ASSERT_FALSE(m.entries.empty());
+  EXPECT_EQ(m.entries[0].id,
+            ComputeChunkId(&alice, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(first.data()),
+                                                            first.size())));
+  const std::string source_sha = ExportRaw(kA, source);
+  for (const char* to : {kB, kC}) {
+    Result<std::string> id = Copy(source, to, std::string("scoped-") + to);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ImageRecord done = WaitCopy(to, *id);
+    EXPECT_EQ(done.status, "Available") << to;
+    EXPECT_EQ(ExportRaw(to, *id), source_sha) << to;
+    Manifest copied = ManifestOf(to, *id);
+    EXPECT_EQ(EncodeManifest(copied), EncodeManifest(m)) << to;
+    EXPECT_TRUE(Has(to, m.entries[0].id)) << to;
+    FsckReport fsck;
+    ASSERT_TRUE(R(to).Fsck(&fsck).ok());
+    EXPECT_TRUE(fsck.problems.empty()) << to << ": " << fsck.problems[0];
+  }
+}
+
 }  // namespace
 }  // namespace ferry
