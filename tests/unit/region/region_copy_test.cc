@@ -136,6 +136,24 @@ class FaultySource final : public ChunkSource {
 
   Result<std::vector<uint8_t>> FetchChunk(const std::string& region_id, const ChunkId& id,
                                           uint64_t* wire_bytes) override {
+    RETURN_IF_ERROR(Gate(id));
+    Result<std::vector<uint8_t>> data = inner_->FetchChunk(region_id, id, wire_bytes);
+    if (data.ok()) Fetched(id);
+    return data;
+  }
+
+  // The object as the source stores it: a scoped chunk's object carries its
+  // scope, which a plaintext re-encoded here would lose.
+  Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
+                                                uint64_t* wire_bytes) override {
+    RETURN_IF_ERROR(Gate(id));
+    Result<std::vector<uint8_t>> object = inner_->FetchChunkObject(region_id, id, wire_bytes);
+    if (object.ok()) Fetched(id);
+    return object;
+  }
+
+ private:
+  Status Gate(const ChunkId& id) {
     {
       std::unique_lock<std::mutex> lock(faults_.mu);
       if (faults_.gone) return NotFound("InvalidChunkId.NotFound", "chunk " + ToHex(id) + " is gone");
@@ -152,15 +170,14 @@ class FaultySource final : public ChunkSource {
         faults_.waiting--;
       }
     }
-    Result<std::vector<uint8_t>> data = inner_->FetchChunk(region_id, id, wire_bytes);
-    if (data.ok()) {
-      std::lock_guard<std::mutex> lock(faults_.mu);
-      faults_.fetched.push_back(id);
-    }
-    return data;
+    return Status::Ok();
   }
 
- private:
+  void Fetched(const ChunkId& id) {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.fetched.push_back(id);
+  }
+
   std::unique_ptr<ChunkSource> inner_;
   Faults& faults_;
 };
