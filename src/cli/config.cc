@@ -45,6 +45,7 @@ constexpr SettingSource kSettings[] = {
     {"quota_running_tasks", "FERRY_QUOTA_RUNNING_TASKS"},
     {"quota_stored_mib", "FERRY_QUOTA_STORED_MIB"},
     {"upload_expiry_hours", "FERRY_UPLOAD_EXPIRY_HOURS"},
+    {"dedup_scope", "FERRY_DEDUP_SCOPE"},
 };
 
 // A resolved raw value and a description of where it came from, so errors
@@ -216,6 +217,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"quota_running_tasks", {std::to_string(kDefaultQuotaRunningTasks), "default"}},
       {"quota_stored_mib", {"auto", "default"}},
       {"upload_expiry_hours", {std::to_string(kDefaultUploadExpiryHours), "default"}},
+      {"dedup_scope", {"account", "default"}},
   };
 
   ServeSettings s;
@@ -314,6 +316,11 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
     ASSIGN_OR_RETURN(s.quota_stored_mib, ParseU64(raw["quota_stored_mib"], 0, (1ull << 44) - 1));
   }
   ASSIGN_OR_RETURN(s.upload_expiry_hours, ParseU64(raw["upload_expiry_hours"], 1, 24 * 366));
+  s.dedup_scope = Trim(raw["dedup_scope"].value);
+  if (s.dedup_scope != "account" && s.dedup_scope != "region") {
+    return InvalidArgument("", raw["dedup_scope"].origin + ": \"" + s.dedup_scope +
+                                   "\" is not a dedup scope (account or region)");
+  }
 
   s.log_level = Trim(raw["log_level"].value);
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};

@@ -81,6 +81,9 @@ struct ServeSettings {
   // Upload parts untouched this long are removed, and so are staging
   // objects no import claimed.
   uint64_t upload_expiry_hours = kDefaultUploadExpiryHours;
+  // "account" (default): imports share chunks only within an account;
+  // "region": across accounts (ARCHITECTURE.md "Deduplication and tenants").
+  std::string dedup_scope = "account";
 };
 
 // Raw values given on the command line; a missing key means "not given".
@@ -88,7 +91,7 @@ struct ServeSettings {
 // task_threads, log_level, ready_file, cluster_key, cluster_key_file, max_nonces,
 // max_copies, link_rate_limits, copy_rate_limit, copy_in_flight, max_copy_size_gib,
 // quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours,
-// config.
+// dedup_scope, config.
 using SettingOverrides = std::map<std::string, std::string>;
 
 // Resolves the settings from `flags`, the environment and the config file.

@@ -19,6 +19,7 @@ struct DataDirFlags {
   std::string cluster_key_file, max_nonces;
   std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
   std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours;
+  std::string dedup_scope;
   std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
@@ -62,6 +63,9 @@ struct DataDirFlags {
     cmd->add_option(
         "--max-copy-size-gib", max_copy_size_gib,
         "largest image copied without `admin allow-large-copy` (env FERRY_MAX_COPY_SIZE_GIB, default 500)");
+    cmd->add_option("--dedup-scope", dedup_scope,
+                    "account|region: imports share chunks within an account only, or across accounts "
+                    "(env FERRY_DEDUP_SCOPE, default account)");
     cmd->add_option("--quota-images", quota_images,
                     "images per account per region, 0 = unlimited (env FERRY_QUOTA_IMAGES, default 1000)");
     cmd->add_option(
@@ -114,6 +118,7 @@ struct DataDirFlags {
     put("--quota-running-tasks", "quota_running_tasks", quota_running_tasks);
     put("--quota-stored-mib", "quota_stored_mib", quota_stored_mib);
     put("--upload-expiry-hours", "upload_expiry_hours", upload_expiry_hours);
+    put("--dedup-scope", "dedup_scope", dedup_scope);
     return out;
   }
 };

@@ -52,7 +52,9 @@ class ChunkSource {
   // ChunkStore::PutStored. Only the header and the object's size are
   // checked (kDataLoss); the payload is NOT verified against `id`: the
   // caller's PutStored does that, and must. *wire_bytes as for FetchChunk.
-  // The default encodes FetchChunk's plaintext as a raw object.
+  // The default encodes FetchChunk's plaintext as a raw unscoped (version 1)
+  // object, which fails PutStored for a scoped chunk: a source serving
+  // scoped chunks (every real one) overrides it to pass the object on.
   virtual Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
                                                         uint64_t* wire_bytes) {
     ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, FetchChunk(region_id, id, wire_bytes));

@@ -63,7 +63,8 @@ Result<PeerRoute> ParsePeerPath(std::string_view path);
 // The wire body of `plaintext`, appended to nothing: header + payload.
 std::string EncodeWireChunk(std::span<const uint8_t> plaintext);
 
-// Decodes a wire body and verifies SHA-256(plaintext) == id. kDataLoss
+// Decodes a wire body (a chunk object, version 1 or 2) and verifies
+// ComputeChunkId(the object's scope, plaintext) == id. kDataLoss
 // naming the chunk and the offending numbers otherwise.
 Result<std::vector<uint8_t>> DecodeWireChunk(const ChunkId& id, std::span<const uint8_t> body);
 

@@ -36,6 +36,13 @@ class CopyPeer;
 
 inline constexpr unsigned kDefaultRegionCopyInFlight = 8;  // RegionConfig::copy_in_flight
 
+// Which imports may share a chunk (ARCHITECTURE.md "Deduplication and
+// tenants"). kAccount: only imports of the same account (chunk ids carry the
+// account's scope, store/chunk_id.h), so no account can learn whether another
+// holds a block. kRegion: every import of the region, across accounts; an
+// operator opt-in that saves space and lets a tenant probe for blocks.
+enum class DedupScope { kAccount, kRegion };
+
 struct RegionConfig {
   std::string region_id;      // e.g. "cn-hangzhou"
   std::string local_name_en;  // "China (Hangzhou)"
@@ -46,6 +53,7 @@ struct RegionConfig {
   unsigned task_threads = 2;    // concurrent import/export tasks
   unsigned ingest_threads = 2;  // hash/compress workers per task
   bool seed_public_image = true;
+  DedupScope dedup_scope = DedupScope::kAccount;
   // The process's object storage, shared by all regions (borrowed; must
   // outlive the region). Required.
   ObjectStorage* object_storage = nullptr;

@@ -175,9 +175,13 @@ class RegionImpl final : public Region {
   // Throttled (about once a second) progress write for a running task.
   void ReportProgress(const std::string& task_id, int percent);
 
-  // Ingests a raw image read through `raw_fd` (named `label` in messages),
-  // pinning every data chunk in `lease`.
-  Result<Manifest> Ingest(const std::string& task_id, int raw_fd, const std::string& label,
+  // The dedup scope of `account_id`'s imports under config_.dedup_scope:
+  // the account's scope, or none (unscoped ids) for region-wide dedup.
+  std::optional<ChunkScope> ScopeFor(const std::string& account_id) const;
+  // Ingests a raw image read through `raw_fd` (named `label` in messages)
+  // with chunk ids in `scope`, pinning every data chunk in `lease`.
+  Result<Manifest> Ingest(const std::string& task_id, const std::optional<ChunkScope>& scope, int raw_fd,
+                          const std::string& label,
                           const std::atomic<bool>* stop, PinLease& lease,
                           std::function<void(uint64_t, uint64_t)> progress);
   Status SeedPublicImage();

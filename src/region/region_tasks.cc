@@ -304,13 +304,20 @@ void RegionImpl::ReportProgress(const std::string& task_id, int percent) {
   if (!st.ok()) spdlog::warn("region {}: progress of task {}: {}", config_.region_id, task_id, st.ToString());
 }
 
-Result<Manifest> RegionImpl::Ingest(const std::string& task_id, int raw_fd, const std::string& label,
+std::optional<ChunkScope> RegionImpl::ScopeFor(const std::string& account_id) const {
+  if (config_.dedup_scope == DedupScope::kRegion) return std::nullopt;
+  return AccountChunkScope(account_id);
+}
+
+Result<Manifest> RegionImpl::Ingest(const std::string& task_id, const std::optional<ChunkScope>& scope, int raw_fd,
+                                    const std::string& label,
                                     const std::atomic<bool>* stop, PinLease& lease,
                                     std::function<void(uint64_t, uint64_t)> progress) {
   IngestOptions opts;
   opts.chunk_size = config_.chunk_size;
   opts.threads = std::max(1u, config_.ingest_threads);
   opts.cancel = stop;
+  opts.scope = scope;
   opts.progress = std::move(progress);
   opts.pin = [this, &lease, task_id](const ChunkId& id) {
     lease.Pin(id);
@@ -352,6 +359,7 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
                      oss_.OpenForRead(task.account_id, disk.import_bucket, disk.import_object));
     std::string raw;
     ScratchFile scratch;
+    const std::optional<ChunkScope> scope = ScopeFor(task.account_id);
     auto ingest_disk = [&]() -> Status {
       struct stat before {};
       if (::fstat(source.get(), &before) != 0) return ErrnoStatus("stat", label, errno);
@@ -365,7 +373,7 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
       };
       if (facts.format == ImageFormat::kRaw) {
         ASSIGN_OR_RETURN(manifests[i],
-                         Ingest(task.task_id, source.get(), label, &control.stop, lease, progress));
+                         Ingest(task.task_id, scope, source.get(), label, &control.stop, lease, progress));
         return CheckUnchanged(source.get(), before, label);
       }
       RETURN_IF_ERROR(CheckWithQemuInfo(source.get(), &facts, label, &control.stop));
@@ -383,8 +391,8 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
                                "disk image " + label + ": converted to " + std::to_string(out.st_size) +
                                    " bytes, its header says " + std::to_string(facts.virtual_size));
       }
-      ASSIGN_OR_RETURN(manifests[i], Ingest(task.task_id, converted.get(), "the converted " + label,
-                                            &control.stop, lease, progress));
+      ASSIGN_OR_RETURN(manifests[i], Ingest(task.task_id, scope, converted.get(),
+                                            "the converted " + label, &control.stop, lease, progress));
       return Status::Ok();
     };
     Status st = ingest_disk();
@@ -580,7 +588,10 @@ Status RegionImpl::SeedPublicImage() {
   UniqueFd disk_fd(::open(disk.c_str(), O_RDONLY | O_CLOEXEC));
   if (!disk_fd.valid()) return ErrnoStatus("open", disk, errno);
   ASSIGN_OR_RETURN(Manifest manifest,
-                   Ingest("seed", disk_fd.get(), disk, nullptr, lease, [](uint64_t, uint64_t) {}));
+                   // Unscoped: the public image is the same known bytes in every region
+                   // and account, so sharing its chunks reveals nothing.
+                   Ingest("seed", /*scope=*/std::nullopt, disk_fd.get(), disk, nullptr, lease,
+                          [](uint64_t, uint64_t) {}));
   RETURN_IF_ERROR(store_->Sync());
 
   const UnixSeconds now = clock_.Now();

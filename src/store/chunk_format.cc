@@ -36,11 +36,19 @@ ZSTD_DCtx* ThreadDCtx() {
 ChunkHeaderBytes EncodeChunkHeader(const ChunkHeader& h) {
   ChunkHeaderBytes out{};
   std::copy(kChunkMagic.begin(), kChunkMagic.end(), out.begin());
-  out[4] = kChunkFormatVersion;
+  out[4] = h.scope ? kChunkFormatVersionScoped : kChunkFormatVersion;
   out[5] = static_cast<uint8_t>(h.codec);
   EncodeFixed16(&out[6], 0);
   EncodeFixed64(&out[8], h.plaintext_length);
   EncodeFixed64(&out[16], h.stored_length);
+  return out;
+}
+
+std::vector<uint8_t> EncodeChunkPrefix(const ChunkHeader& h) {
+  ChunkHeaderBytes fixed = EncodeChunkHeader(h);
+  std::vector<uint8_t> out(h.prefix_size());
+  std::memcpy(out.data(), fixed.data(), fixed.size());
+  if (h.scope) std::memcpy(out.data() + kChunkHeaderSize, h.scope->data(), kChunkScopeSize);
   return out;
 }
 
@@ -53,9 +61,13 @@ Result<ChunkHeader> DecodeChunkHeader(std::span<const uint8_t> bytes) {
     return DataLoss("chunk header: bad magic " + ToHex(bytes.first(4)) + ", expected " +
                     ToHex(std::span<const uint8_t>(kChunkMagic)));
   }
-  if (bytes[4] != kChunkFormatVersion) {
+  if (bytes[4] != kChunkFormatVersion && bytes[4] != kChunkFormatVersionScoped) {
     return DataLoss("chunk header: unsupported version " + std::to_string(bytes[4]) + ", expected " +
-                    std::to_string(kChunkFormatVersion));
+                    std::to_string(kChunkFormatVersion) + " or " + std::to_string(kChunkFormatVersionScoped));
+  }
+  if (bytes[4] == kChunkFormatVersionScoped && bytes.size() < kMaxChunkPrefixSize) {
+    return DataLoss("chunk header: version 2 truncated: " + std::to_string(bytes.size()) +
+                    " bytes, need " + std::to_string(kMaxChunkPrefixSize) + " with the scope");
   }
   uint8_t codec = bytes[5];
   if (codec != static_cast<uint8_t>(ChunkCodec::kRaw) && codec != static_cast<uint8_t>(ChunkCodec::kZstd)) {
@@ -69,6 +81,10 @@ Result<ChunkHeader> DecodeChunkHeader(std::span<const uint8_t> bytes) {
   h.codec = static_cast<ChunkCodec>(codec);
   h.plaintext_length = DecodeFixed64(&bytes[8]);
   h.stored_length = DecodeFixed64(&bytes[16]);
+  if (bytes[4] == kChunkFormatVersionScoped) {
+    h.scope.emplace();
+    std::copy_n(bytes.begin() + kChunkHeaderSize, kChunkScopeSize, h.scope->begin());
+  }
   if (h.plaintext_length > kMaxChunkPlaintext) {
     return DataLoss("chunk header: plaintext length " + std::to_string(h.plaintext_length) +
                     " exceeds the limit " + std::to_string(kMaxChunkPlaintext));
@@ -81,28 +97,35 @@ Result<ChunkHeader> DecodeChunkHeader(std::span<const uint8_t> bytes) {
 }
 
 std::vector<uint8_t> EncodeChunkObject(std::span<const uint8_t> plaintext, bool compress, int zstd_level) {
-  // One allocation: the raw form is the upper bound, and a zstd frame is
-  // kept only if it fits in one byte less.
-  std::vector<uint8_t> out(kChunkHeaderSize + plaintext.size());
+  return EncodeChunkObject(nullptr, plaintext, compress, zstd_level);
+}
+
+std::vector<uint8_t> EncodeChunkObject(const ChunkScope* scope, std::span<const uint8_t> plaintext, bool compress,
+                                       int zstd_level) {
   ChunkHeader header;
   header.plaintext_length = plaintext.size();
+  if (scope != nullptr) header.scope = *scope;
+  const size_t prefix = header.prefix_size();
+  // One allocation: the raw form is the upper bound, and a zstd frame is
+  // kept only if it fits in one byte less.
+  std::vector<uint8_t> out(prefix + plaintext.size());
   size_t n = 0;
   bool zstd = false;
   if (compress && plaintext.size() > 1 && ThreadCCtx() != nullptr) {
-    n = ZSTD_compressCCtx(ThreadCCtx(), out.data() + kChunkHeaderSize, plaintext.size() - 1, plaintext.data(),
+    n = ZSTD_compressCCtx(ThreadCCtx(), out.data() + prefix, plaintext.size() - 1, plaintext.data(),
                           plaintext.size(), zstd_level);
     zstd = !ZSTD_isError(n);
   }
   if (zstd) {
     header.codec = ChunkCodec::kZstd;
     header.stored_length = n;
-    out.resize(kChunkHeaderSize + n);
+    out.resize(prefix + n);
   } else {
     header.codec = ChunkCodec::kRaw;
     header.stored_length = plaintext.size();
-    if (!plaintext.empty()) std::memcpy(out.data() + kChunkHeaderSize, plaintext.data(), plaintext.size());
+    if (!plaintext.empty()) std::memcpy(out.data() + prefix, plaintext.data(), plaintext.size());
   }
-  ChunkHeaderBytes bytes = EncodeChunkHeader(header);
+  std::vector<uint8_t> bytes = EncodeChunkPrefix(header);
   std::memcpy(out.data(), bytes.data(), bytes.size());
   return out;
 }
@@ -112,8 +135,8 @@ Result<ChunkHeader> CheckChunkObject(std::span<const uint8_t> object) {
     return DataLoss("chunk object of " + std::to_string(object.size()) + " bytes is shorter than the " +
                     std::to_string(kChunkHeaderSize) + "-byte header");
   }
-  ASSIGN_OR_RETURN(ChunkHeader header, DecodeChunkHeader(object.first(kChunkHeaderSize)));
-  const uint64_t payload_size = object.size() - kChunkHeaderSize;
+  ASSIGN_OR_RETURN(ChunkHeader header, DecodeChunkHeader(object.first(std::min(object.size(), kMaxChunkPrefixSize))));
+  const uint64_t payload_size = object.size() - header.prefix_size();
   if (header.stored_length != payload_size) {
     return DataLoss("chunk object: header says " + std::to_string(header.stored_length) +
                     " payload bytes, object has " + std::to_string(payload_size));
@@ -122,8 +145,14 @@ Result<ChunkHeader> CheckChunkObject(std::span<const uint8_t> object) {
 }
 
 Result<std::vector<uint8_t>> DecodeChunkObject(std::span<const uint8_t> object) {
+  ChunkHeader header;
+  return DecodeChunkObject(object, &header);
+}
+
+Result<std::vector<uint8_t>> DecodeChunkObject(std::span<const uint8_t> object, ChunkHeader* header_out) {
   ASSIGN_OR_RETURN(ChunkHeader header, CheckChunkObject(object));
-  std::span<const uint8_t> payload = object.subspan(kChunkHeaderSize);
+  *header_out = header;
+  std::span<const uint8_t> payload = object.subspan(header.prefix_size());
   if (header.codec == ChunkCodec::kRaw) return std::vector<uint8_t>(payload.begin(), payload.end());
   if (ThreadDCtx() == nullptr) return Internal("cannot allocate a zstd decompression context");
   // The frame must declare the header's length (every frame we write does)
@@ -146,6 +175,18 @@ Result<std::vector<uint8_t>> DecodeChunkObject(std::span<const uint8_t> object) 
   if (n != header.plaintext_length) {
     return DataLoss("chunk object: zstd payload decodes to " + std::to_string(n) + " bytes, header says " +
                     std::to_string(header.plaintext_length));
+  }
+  return plaintext;
+}
+
+Result<std::vector<uint8_t>> DecodeVerifiedChunkObject(const ChunkId& id, std::span<const uint8_t> object) {
+  ChunkHeader header;
+  ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, DecodeChunkObject(object, &header));
+  ChunkId actual = ComputeChunkId(header.scope_ptr(), plaintext);
+  if (actual != id) {
+    return DataLoss("chunk object: plaintext of " + std::to_string(plaintext.size()) + " bytes" +
+                    (header.scope ? " in scope " + ToHex(*header.scope) : std::string()) + " hashes to " +
+                    ToHex(actual) + ", expected " + ToHex(id));
   }
   return plaintext;
 }

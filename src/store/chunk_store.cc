@@ -6,19 +6,24 @@ namespace ferry {
 
 Result<std::vector<uint8_t>> ChunkStore::GetStored(const ChunkId& id) {
   ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, Get(id));
+  if (ComputeChunkId(nullptr, plaintext) != id) {
+    return Internal("get chunk object " + ToHex(id) + ": the chunk is scoped and this store cannot encode its object");
+  }
   return EncodeChunkObject(plaintext, /*compress=*/false);
 }
 
 Status ChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored) {
   if (newly_stored != nullptr) *newly_stored = false;
-  Result<std::vector<uint8_t>> plaintext = DecodeChunkObject(object);
+  ChunkHeader header;
+  Result<std::vector<uint8_t>> plaintext = DecodeChunkObject(object, &header);
   if (!plaintext.ok()) return plaintext.status().WithContext("put chunk object " + ToHex(id));
-  Digest256 actual = Sha256::Of(std::span<const uint8_t>(*plaintext));
+  Digest256 actual = ComputeChunkId(header.scope_ptr(), *plaintext);
   if (actual != id) {
-    return DataLoss("put chunk object: plaintext of " + std::to_string(plaintext->size()) +
-                    " bytes hashes to " + ToHex(actual) + ", expected id " + ToHex(id));
+    return DataLoss("put chunk object: plaintext of " + std::to_string(plaintext->size()) + " bytes" +
+                    (header.scope ? " in scope " + ToHex(*header.scope) : std::string()) + " hashes to " +
+                    ToHex(actual) + ", expected id " + ToHex(id));
   }
-  return PutHashed(id, *plaintext, newly_stored);
+  return PutHashed(header.scope_ptr(), id, *plaintext, newly_stored);
 }
 
 }  // namespace ferry

@@ -1,6 +1,7 @@
 // ChunkStore: the region's content-addressed store of immutable chunks.
 //
-// A chunk is identified by the SHA-256 of its plaintext (ChunkId). The store is
+// A chunk is identified by the SHA-256 of its plaintext, or of its dedup scope
+// and plaintext for a scoped chunk (chunk_id.h: ComputeChunkId). The store is
 // object-storage shaped — put / get / has / list / delete of immutable objects —
 // so an S3-compatible implementation can follow FsChunkStore.
 //
@@ -16,10 +17,9 @@
 
 #include "common/hash.h"
 #include "common/status.h"
+#include "store/chunk_id.h"
 
 namespace ferry {
-
-using ChunkId = Digest256;
 
 struct ChunkStoreStats {
   uint64_t chunks = 0;        // objects present
@@ -30,19 +30,29 @@ class ChunkStore {
  public:
   virtual ~ChunkStore() = default;
 
-  // Stores `plaintext` under `id`. Verifies SHA-256(plaintext) == id first
-  // (kDataLoss on mismatch). Idempotent: if the chunk exists, nothing is
+  // Stores `plaintext` under `id` in dedup scope `scope` (null: unscoped).
+  // Verifies ComputeChunkId(scope, plaintext) == id first (kDataLoss on
+  // mismatch); the stored object records the scope, so readers verify it
+  // without being told. Idempotent: if the chunk exists, nothing is
   // written. Durable when it returns OK (temp + fsync + rename).
   // Sets *newly_stored (if non-null) to whether bytes were written.
-  virtual Status Put(const ChunkId& id, std::span<const uint8_t> plaintext,
+  virtual Status Put(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
                      bool* newly_stored = nullptr) = 0;
+  // An unscoped chunk.
+  Status Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored = nullptr) {
+    return Put(nullptr, id, plaintext, newly_stored);
+  }
 
-  // Like Put, for a caller that computed `id` as SHA-256(plaintext) itself,
-  // from these very bytes in this process (ingest does): the store skips
-  // hashing them a second time. Bytes from a disk or a peer go through Put.
-  virtual Status PutHashed(const ChunkId& id, std::span<const uint8_t> plaintext,
+  // Like Put, for a caller that computed `id` as ComputeChunkId(scope,
+  // plaintext) itself, from these very bytes in this process (ingest does):
+  // the store skips hashing them a second time. Bytes from a disk or a peer
+  // go through Put.
+  virtual Status PutHashed(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
                            bool* newly_stored = nullptr) {
-    return Put(id, plaintext, newly_stored);
+    return Put(scope, id, plaintext, newly_stored);
+  }
+  Status PutHashed(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored = nullptr) {
+    return PutHashed(nullptr, id, plaintext, newly_stored);
   }
 
   // Makes every Put that returned OK durable against power loss, including
@@ -51,20 +61,22 @@ class ChunkStore {
   // before committing a manifest that references new chunks.
   virtual Status Sync() = 0;
 
-  // Returns the plaintext, verified against `id` (kDataLoss on corruption,
-  // kNotFound if absent).
+  // Returns the plaintext, verified against `id` with the scope the chunk
+  // was stored under (kDataLoss on corruption, kNotFound if absent).
   virtual Result<std::vector<uint8_t>> Get(const ChunkId& id) = 0;
 
   // The chunk as a chunk object (chunk_format.md: header, then the raw or
   // zstd payload), for handing to another store as it is. The header and the
   // object's size are checked (kDataLoss), the payload is not: whoever
   // stores the object verifies it (PutStored). kNotFound if absent.
-  // The default encodes Get's plaintext as a raw object.
+  // The default encodes Get's plaintext as a raw unscoped object, and is
+  // kInternal for a scoped chunk (a store holding scoped chunks overrides it).
   virtual Result<std::vector<uint8_t>> GetStored(const ChunkId& id);
 
   // Stores a chunk object as GetStored returns it: decodes it, verifies
-  // SHA-256(plaintext) == id (kDataLoss naming both digests, nothing stored)
-  // and stores the chunk, with Put's idempotence and durability. A store
+  // ComputeChunkId(the object's scope, plaintext) == id (kDataLoss naming
+  // both digests, nothing stored) and stores the chunk in that scope, with
+  // Put's idempotence and durability. A store
   // whose format is the object's keeps the bytes as they are, sparing a
   // recompression. The default decodes and calls PutHashed.
   virtual Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored = nullptr);

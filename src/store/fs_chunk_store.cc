@@ -174,7 +174,7 @@ struct FsChunkStore::Scratch {
   // chunk of a copy.
   bool EnsureAligned(size_t n) {
     if (aligned != nullptr && aligned_size >= n) return true;
-    size_t size = RoundUpToDirectIoAlign(std::max(n, kChunkHeaderSize + size_t{kDefaultChunkSize}));
+    size_t size = RoundUpToDirectIoAlign(std::max(n, kMaxChunkPrefixSize + size_t{kDefaultChunkSize}));
     aligned.reset(static_cast<uint8_t*>(std::aligned_alloc(kDirectIoAlign, size)));
     aligned_size = aligned != nullptr ? size : 0;
     return aligned != nullptr;
@@ -229,17 +229,20 @@ void FsChunkStore::ReleaseScratch(std::unique_ptr<Scratch> s) {
   if (scratch_pool_.size() < kMaxPooledScratch) scratch_pool_.push_back(std::move(s));
 }
 
-Status FsChunkStore::Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored) {
+Status FsChunkStore::Put(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
+                         bool* newly_stored) {
   if (newly_stored != nullptr) *newly_stored = false;
-  Digest256 actual = Sha256::Of(plaintext);
+  Digest256 actual = ComputeChunkId(scope, plaintext);
   if (actual != id) {
-    return DataLoss("put chunk: " + std::to_string(plaintext.size()) + " bytes hash to " + ToHex(actual) +
-                    ", expected id " + ToHex(id));
+    return DataLoss("put chunk: " + std::to_string(plaintext.size()) + " bytes" +
+                    (scope != nullptr ? " in scope " + ToHex(*scope) : std::string()) + " hash to " +
+                    ToHex(actual) + ", expected id " + ToHex(id));
   }
-  return PutHashed(id, plaintext, newly_stored);
+  return PutHashed(scope, id, plaintext, newly_stored);
 }
 
-Status FsChunkStore::PutHashed(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored) {
+Status FsChunkStore::PutHashed(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
+                               bool* newly_stored) {
   if (newly_stored != nullptr) *newly_stored = false;
   const std::string hex = ToHex(id);
   if (plaintext.size() > kMaxChunkPlaintext) {
@@ -254,6 +257,7 @@ Status FsChunkStore::PutHashed(const ChunkId& id, std::span<const uint8_t> plain
   std::unique_ptr<Scratch> scratch = AcquireScratch();
   ChunkHeader header;
   header.plaintext_length = plaintext.size();
+  if (scope != nullptr) header.scope = *scope;
   std::span<const uint8_t> payload = plaintext;
   if (!plaintext.empty()) {
     if (scratch->cctx == nullptr) scratch->cctx = ZSTD_createCCtx();
@@ -271,10 +275,10 @@ Status FsChunkStore::PutHashed(const ChunkId& id, std::span<const uint8_t> plain
     }
   }
   header.stored_length = payload.size();
-  ChunkHeaderBytes header_bytes = EncodeChunkHeader(header);
+  const std::vector<uint8_t> prefix = EncodeChunkPrefix(header);
   // Through the page cache: a freshly imported chunk is often read again soon
   // (the next image built on it, a copy to another region).
-  Status result = WriteObject(id, dir, path, header_bytes, payload, /*direct=*/nullptr);
+  Status result = WriteObject(id, dir, path, prefix, payload, /*direct=*/nullptr);
   ReleaseScratch(std::move(scratch));
   if (!result.ok()) return result;
   if (newly_stored != nullptr) *newly_stored = true;
@@ -286,7 +290,8 @@ Status FsChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> objec
   const std::string hex = ToHex(id);
   Result<ChunkHeader> header = CheckChunkObject(object);
   if (!header.ok()) return header.status().WithContext("put chunk object " + hex);
-  std::span<const uint8_t> payload = object.subspan(kChunkHeaderSize);
+  const size_t prefix_size = header->prefix_size();
+  std::span<const uint8_t> payload = object.subspan(prefix_size);
 
   // The name is the checksum, so the object is decoded once here to verify
   // it; after that its bytes are written unchanged. The plaintext goes to
@@ -318,9 +323,11 @@ Status FsChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> objec
     }
   }
   if (result.ok()) {
-    Digest256 actual = Sha256::Of(plaintext);
+    // The object's own scope: a copy keeps the ids its source computed.
+    Digest256 actual = ComputeChunkId(header->scope_ptr(), plaintext);
     if (actual != id) {
-      result = DataLoss("plaintext of " + std::to_string(plaintext.size()) + " bytes hashes to " +
+      result = DataLoss("plaintext of " + std::to_string(plaintext.size()) + " bytes" +
+                        (header->scope ? " in scope " + ToHex(*header->scope) : std::string()) + " hashes to " +
                         ToHex(actual) + ", expected id " + hex);
     }
   }
@@ -339,7 +346,7 @@ Status FsChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> objec
   if (errno != ENOENT) {
     result = ErrnoStatus("stat", path, errno);
   } else {
-    result = WriteObject(id, dir, path, object.first(kChunkHeaderSize), payload, scratch.get());
+    result = WriteObject(id, dir, path, object.first(prefix_size), payload, scratch.get());
   }
   ReleaseScratch(std::move(scratch));
   if (!result.ok()) return result;
@@ -451,7 +458,7 @@ Status FsChunkStore::Sync() {
   return st;
 }
 
-Status FsChunkStore::ReadObject(const ChunkId& id, std::vector<uint8_t>* out) {
+Status FsChunkStore::ReadObject(const ChunkId& id, std::vector<uint8_t>* out, ChunkHeader* header_out) {
   const std::string path = ChunkPath(id);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
@@ -465,22 +472,27 @@ Status FsChunkStore::ReadObject(const ChunkId& id, std::vector<uint8_t>* out) {
     return DataLoss("object is " + std::to_string(file_size) + " bytes, shorter than its " +
                     std::to_string(kChunkHeaderSize) + "-byte header");
   }
-  ChunkHeaderBytes header_bytes{};
-  RETURN_IF_ERROR(PreadFull(fd.get(), header_bytes.data(), header_bytes.size(), 0, path));
-  ASSIGN_OR_RETURN(ChunkHeader header, DecodeChunkHeader(header_bytes));
-  if (header.stored_length != file_size - kChunkHeaderSize) {
+  // The prefix's length depends on the version it starts with; reading as
+  // much as the longest prefix (or the whole file) covers both.
+  std::array<uint8_t, kMaxChunkPrefixSize> prefix_bytes{};
+  const size_t prefix_read = static_cast<size_t>(std::min<uint64_t>(file_size, kMaxChunkPrefixSize));
+  RETURN_IF_ERROR(PreadFull(fd.get(), prefix_bytes.data(), prefix_read, 0, path));
+  ASSIGN_OR_RETURN(ChunkHeader header, DecodeChunkHeader(std::span<const uint8_t>(prefix_bytes).first(prefix_read)));
+  *header_out = header;
+  const size_t prefix_size = header.prefix_size();
+  if (header.stored_length != file_size - prefix_size) {
     return DataLoss("object is " + std::to_string(file_size) + " bytes, header says " +
-                    std::to_string(kChunkHeaderSize) + " + " + std::to_string(header.stored_length));
+                    std::to_string(prefix_size) + " + " + std::to_string(header.stored_length));
   }
   out->resize(header.plaintext_length);
   if (header.codec == ChunkCodec::kRaw) {
-    return PreadFull(fd.get(), out->data(), header.stored_length, kChunkHeaderSize, path);
+    return PreadFull(fd.get(), out->data(), header.stored_length, prefix_size, path);
   }
   std::unique_ptr<Scratch> scratch = AcquireScratch();
   Status result;
   if (scratch->dctx == nullptr) scratch->dctx = ZSTD_createDCtx();
   if (scratch->buf.size() < header.stored_length) scratch->buf.resize(header.stored_length);
-  result = PreadFull(fd.get(), scratch->buf.data(), header.stored_length, kChunkHeaderSize, path);
+  result = PreadFull(fd.get(), scratch->buf.data(), header.stored_length, prefix_size, path);
   if (result.ok() && scratch->dctx == nullptr)
     result = Internal("cannot allocate a zstd decompression context");
   if (result.ok()) {
@@ -499,15 +511,18 @@ Status FsChunkStore::ReadObject(const ChunkId& id, std::vector<uint8_t>* out) {
 
 Result<std::vector<uint8_t>> FsChunkStore::Get(const ChunkId& id) {
   std::vector<uint8_t> out;
-  Status st = ReadObject(id, &out);
+  ChunkHeader header;
+  Status st = ReadObject(id, &out, &header);
   if (!st.ok()) {
     if (st.code() == Code::kNotFound) return st;
     return st.WithContext("get chunk " + ToHex(id));
   }
-  Digest256 actual = Sha256::Of(out);
+  Digest256 actual = ComputeChunkId(header.scope_ptr(), out);
   if (actual != id) {
-    return DataLoss("get chunk " + ToHex(id) + ": stored content hashes to " + ToHex(actual) + " (expected " +
-                    ToHex(id) + ", " + std::to_string(out.size()) + " bytes, " + ChunkPath(id) + ")");
+    return DataLoss("get chunk " + ToHex(id) + ": stored content" +
+                    (header.scope ? " in scope " + ToHex(*header.scope) : std::string()) + " hashes to " +
+                    ToHex(actual) + " (expected " + ToHex(id) + ", " + std::to_string(out.size()) + " bytes, " +
+                    ChunkPath(id) + ")");
   }
   return out;
 }
@@ -523,7 +538,7 @@ Result<std::vector<uint8_t>> FsChunkStore::GetStored(const ChunkId& id) {
   if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
   const auto file_size = static_cast<uint64_t>(st.st_size);
   // A corrupt file must not make us allocate more than any object can be.
-  if (file_size > kChunkHeaderSize + kMaxChunkPlaintext) {
+  if (file_size > kMaxChunkPrefixSize + kMaxChunkPlaintext) {
     return DataLoss("get chunk object " + ToHex(id) + ": " + path + " is " + std::to_string(file_size) +
                     " bytes, more than any chunk object");
   }

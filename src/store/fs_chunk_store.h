@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "store/chunk_format.h"
 #include "store/chunk_store.h"
 
 namespace ferry {
@@ -34,10 +35,15 @@ class FsChunkStore final : public ChunkStore {
   FsChunkStore(const FsChunkStore&) = delete;
   FsChunkStore& operator=(const FsChunkStore&) = delete;
 
+  using ChunkStore::Put;
+  using ChunkStore::PutHashed;
   // Verifies the id, then stores the chunk zstd-compressed if that is smaller
-  // than raw. Concurrent Puts of one absent id may both report newly_stored.
-  Status Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored = nullptr) override;
-  Status PutHashed(const ChunkId& id, std::span<const uint8_t> plaintext,
+  // than raw, as a version 1 object when unscoped and version 2 (carrying
+  // the scope) when scoped. Concurrent Puts of one absent id may both report
+  // newly_stored.
+  Status Put(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
+             bool* newly_stored = nullptr) override;
+  Status PutHashed(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
                    bool* newly_stored = nullptr) override;
   Status Sync() override;
   Result<std::vector<uint8_t>> Get(const ChunkId& id) override;
@@ -78,8 +84,11 @@ class FsChunkStore final : public ChunkStore {
   std::unique_ptr<Scratch> AcquireScratch();
   void ReleaseScratch(std::unique_ptr<Scratch> s);
   std::string DirFor(const ChunkId& id) const;
-  Status ReadObject(const ChunkId& id, std::vector<uint8_t>* out);
-  // Writes header + payload as the object of `id` (whose directory `dir`
+  // The plaintext of `id`'s object into *out and its header (with the scope
+  // a version 2 object carries) into *header; the id is not verified here.
+  Status ReadObject(const ChunkId& id, std::vector<uint8_t>* out, ChunkHeader* header);
+  // Writes header (the whole prefix: header, and scope for version 2) +
+  // payload as the object of `id` (whose directory `dir`
   // may not exist yet) via a temp file, fdatasync and rename. With `direct`,
   // the object's whole 4 KiB blocks are staged in its aligned buffer and
   // written with O_DIRECT, bypassing the page cache; the tail is written

@@ -292,7 +292,7 @@ class IngestPipeline {
       *out = Outcome::kZero;
       return Status::Ok();
     }
-    t->id = Sha256::Of(std::span<const uint8_t>(t->buf, t->length));
+    t->id = ComputeChunkId(scope(), std::span<const uint8_t>(t->buf, t->length));
     if (opts_.pin) {
       std::lock_guard<std::mutex> lock(pin_mu_);
       opts_.pin(t->id);
@@ -314,12 +314,14 @@ class IngestPipeline {
 
   Status Put(const Task& t, Outcome* out) {
     bool newly_stored = false;
-    Status st = store_.PutHashed(t.id, std::span<const uint8_t>(t.buf, t.length), &newly_stored);
+    Status st = store_.PutHashed(scope(), t.id, std::span<const uint8_t>(t.buf, t.length), &newly_stored);
     if (!st.ok()) return st.WithContext(ChunkWhere(t.index, opts_.chunk_size) + " id " + ToHex(t.id));
     SetData(t);
     *out = newly_stored ? Outcome::kStored : Outcome::kDeduped;
     return Status::Ok();
   }
+
+  const ChunkScope* scope() const { return opts_.scope ? &*opts_.scope : nullptr; }
 
   // Each task owns a distinct slot, so no lock is needed.
   void SetData(const Task& t) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct IngestOptions {
   // Called for every data chunk id before it is put into the store, so the
   // caller can pin it against garbage collection until its manifest commits.
   std::function<void(const ChunkId&)> pin;
+  // The dedup scope of the chunks (chunk_id.h): ids are
+  // ComputeChunkId(scope, plaintext), so the image dedups only against
+  // chunks of the same scope. Unset: unscoped, SHA-256(plaintext).
+  std::optional<ChunkScope> scope;
 };
 
 struct IngestStats {

@@ -102,7 +102,10 @@ class StoreToolsTest : public ::testing::Test {
 
   std::unique_ptr<FerryServer> StartServer() {
     auto server = std::make_unique<FerryServer>(DataDir(), ConfigDir());
-    server->set_extra_args({"--regions", std::string(kRegion) + "," + kOtherRegion});
+    // Region-wide dedup: chunk ids are the plain SHA-256 WriteChunkImage
+    // computes (the default, per-account scope, is covered by the region
+    // unit tests).
+    server->set_extra_args({"--regions", std::string(kRegion) + "," + kOtherRegion, "--dedup-scope", "region"});
     std::string error;
     if (!server->Start(&error)) {
       ADD_FAILURE() << error;

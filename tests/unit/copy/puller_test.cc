@@ -35,13 +35,15 @@ class SpyStore final : public ChunkStore {
  public:
   explicit SpyStore(std::unique_ptr<FsChunkStore> inner) : inner_(std::move(inner)) {}
 
-  Status Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored = nullptr) override {
+  using ChunkStore::Put;
+  Status Put(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
+             bool* newly_stored = nullptr) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       put_ids_.insert(id);
       if (!put_error_.ok()) return put_error_;
     }
-    return inner_->Put(id, plaintext, newly_stored);
+    return inner_->Put(scope, id, plaintext, newly_stored);
   }
   Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored = nullptr) override {
     {

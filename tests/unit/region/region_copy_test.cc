@@ -136,6 +136,24 @@ class FaultySource final : public ChunkSource {
 
   Result<std::vector<uint8_t>> FetchChunk(const std::string& region_id, const ChunkId& id,
                                           uint64_t* wire_bytes) override {
+    RETURN_IF_ERROR(Gate(id));
+    Result<std::vector<uint8_t>> data = inner_->FetchChunk(region_id, id, wire_bytes);
+    if (data.ok()) Fetched(id);
+    return data;
+  }
+
+  // The object as the source stores it: a scoped chunk's object carries its
+  // scope, which a plaintext re-encoded here would lose.
+  Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
+                                                uint64_t* wire_bytes) override {
+    RETURN_IF_ERROR(Gate(id));
+    Result<std::vector<uint8_t>> object = inner_->FetchChunkObject(region_id, id, wire_bytes);
+    if (object.ok()) Fetched(id);
+    return object;
+  }
+
+ private:
+  Status Gate(const ChunkId& id) {
     {
       std::unique_lock<std::mutex> lock(faults_.mu);
       if (faults_.gone) return NotFound("InvalidChunkId.NotFound", "chunk " + ToHex(id) + " is gone");
@@ -152,15 +170,14 @@ class FaultySource final : public ChunkSource {
         faults_.waiting--;
       }
     }
-    Result<std::vector<uint8_t>> data = inner_->FetchChunk(region_id, id, wire_bytes);
-    if (data.ok()) {
-      std::lock_guard<std::mutex> lock(faults_.mu);
-      faults_.fetched.push_back(id);
-    }
-    return data;
+    return Status::Ok();
   }
 
- private:
+  void Fetched(const ChunkId& id) {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.fetched.push_back(id);
+  }
+
   std::unique_ptr<ChunkSource> inner_;
   Faults& faults_;
 };
@@ -1084,6 +1101,37 @@ TEST_F(RegionCopyTest, ARepeatWithTheClientTokenAfterALostAnswerMakesNoSecondCop
   // Other parameters under the token are still refused.
   EXPECT_EQ(Copy(source, kB, "other", "token-lost").status().reason(), "IdempotentParameterMismatch");
   EXPECT_EQ(R(kB).DescribeImages(kAlice, all)->items.size(), 1u);
+}
+
+// A copy keeps the source's scoped ids: the destination verifies each chunk
+// object with the scope it carries, whatever its own dedup scope.
+TEST_F(RegionCopyTest, ScopedImageCopiesWithItsIdsIntoARegionOfEitherScope) {
+  tweak_ = [](RegionConfig& c) {
+    if (c.region_id == kC) c.dedup_scope = DedupScope::kRegion;
+  };
+  OpenAll();
+  std::string source = Import(kA, "scoped", kDisk);
+  const Manifest m = ManifestOf(kA, source);
+  const ChunkScope alice = AccountChunkScope(kAlice.account_id);
+  const std::string first = Pattern(kChunk, kDisk[0]);
+  ASSERT_FALSE(m.entries.empty());
+  EXPECT_EQ(m.entries[0].id,
+            ComputeChunkId(&alice, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(first.data()),
+                                                            first.size())));
+  const std::string source_sha = ExportRaw(kA, source);
+  for (const char* to : {kB, kC}) {
+    Result<std::string> id = Copy(source, to, std::string("scoped-") + to);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ImageRecord done = WaitCopy(to, *id);
+    EXPECT_EQ(done.status, "Available") << to;
+    EXPECT_EQ(ExportRaw(to, *id), source_sha) << to;
+    Manifest copied = ManifestOf(to, *id);
+    EXPECT_EQ(EncodeManifest(copied), EncodeManifest(m)) << to;
+    EXPECT_TRUE(Has(to, m.entries[0].id)) << to;
+    FsckReport fsck;
+    ASSERT_TRUE(R(to).Fsck(&fsck).ok());
+    EXPECT_TRUE(fsck.problems.empty()) << to << ": " << fsck.problems[0];
+  }
 }
 
 }  // namespace

@@ -70,7 +70,11 @@ bool IsSparse(const std::string& path) {
   return static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
 }
 
-ChunkId ChunkOf(const std::string& data) { return Sha256::Of(data); }
+// The id of an import's chunk under the default, per-account dedup scope.
+ChunkId ChunkOf(const std::string& data, const Caller& owner = kAlice) {
+  const ChunkScope scope = AccountChunkScope(owner.account_id);
+  return ComputeChunkId(&scope, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+}
 
 // Metrics are counted just after a task's final record is committed.
 bool WaitCounter(const std::atomic<uint64_t>& counter, uint64_t want) {
@@ -151,6 +155,7 @@ class RegionTest : public ::testing::Test {
     c.ingest_threads = 2;
     c.seed_public_image = seed;
     c.object_storage = oss_.get();
+    c.dedup_scope = dedup_scope_;
     return c;
   }
 
@@ -233,6 +238,7 @@ class RegionTest : public ::testing::Test {
   std::unique_ptr<ObjectStorage> oss_;
   Gate gate_;
   std::unique_ptr<RegionImpl> region_;
+  DedupScope dedup_scope_ = DedupScope::kAccount;
 };
 
 // A 24 MiB disk with 6 MiB of data in two extents; the rest are holes.
@@ -869,6 +875,135 @@ TEST(RegionNamesTest, KnownRegionsGetDocumentedNames) {
   unknown.region_id = "xx-nowhere-1";
   FillRegionNames(&unknown);
   EXPECT_EQ(unknown.local_name_en, "xx-nowhere-1");
+}
+
+// ------------------------------------------------------------ dedup scope
+
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+uint64_t StoredChunks(RegionImpl& region) {
+  Result<ChunkStoreStats> stats = region.chunk_store().Stats();
+  EXPECT_TRUE(stats.ok()) << stats.status().ToString();
+  return stats.ok() ? stats->chunks : 0;
+}
+
+// The version byte of a stored chunk object (chunk_format.md).
+int ObjectVersion(RegionImpl& region, const ChunkId& id) {
+  auto* fs = dynamic_cast<FsChunkStore*>(&region.chunk_store());
+  if (fs == nullptr) return -1;
+  Result<std::string> bytes = ReadFileToString(fs->ChunkPath(id));
+  return bytes.ok() && bytes->size() > 4 ? static_cast<uint8_t>((*bytes)[4]) : -1;
+}
+
+// Two 4 MiB data chunks, the same bytes for both accounts.
+const std::string kSharedA = Pattern(4 * kMiB, 51);
+const std::string kSharedB = Pattern(4 * kMiB, 52);
+
+TEST_F(RegionTest, AccountScopeKeepsAnotherAccountsBlocksUnobservable) {
+  Open();
+  const std::string content = kSharedA + kSharedB;
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/alice-in/same.raw", content).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/bob-in/same.raw", content).ok());
+  const std::string alice_image = ImportAndWait(ImportRequest("same.raw", "alice-copy"));
+  EXPECT_EQ(region_->metrics().chunks_stored.load(), 2u);
+  EXPECT_EQ(region_->metrics().chunks_deduped.load(), 0u);
+
+  // Bob imports the very same bytes: nothing he can see says Alice has them.
+  const std::string bob_image = ImportAndWait(ImportRequest("same.raw", "bob-copy", "RAW", "bob-in"), kBob);
+  EXPECT_EQ(region_->metrics().chunks_deduped.load(), 0u) << "Bob's import must not dedup against Alice's";
+  EXPECT_EQ(region_->metrics().chunks_stored.load(), 4u);
+  EXPECT_EQ(StoredChunks(*region_), 4u);
+  ChunkStore& store = region_->chunk_store();
+  for (const std::string* chunk : {&kSharedA, &kSharedB}) {
+    EXPECT_TRUE(*store.Has(ChunkOf(*chunk, kAlice)));
+    EXPECT_TRUE(*store.Has(ChunkOf(*chunk, kBob)));
+    EXPECT_FALSE(*store.Has(Sha256::Of(Bytes(*chunk)))) << "no unscoped copy";
+    EXPECT_EQ(ObjectVersion(*region_, ChunkOf(*chunk, kAlice)), 2);
+  }
+  // The manifests name the account's own ids.
+  Result<SnapshotRecord> snap = region_->catalog().GetSnapshot(GetImage(bob_image).disks[0].snapshot_id);
+  ASSERT_TRUE(snap.ok());
+  Result<Manifest> m = DecodeManifest(snap->manifest);
+  ASSERT_TRUE(m.ok());
+  ASSERT_FALSE(m->entries.empty());
+  EXPECT_EQ(m->entries[0].id, ChunkOf(kSharedA, kBob));
+
+  // The same account importing again dedups fully.
+  ImportAndWait(ImportRequest("same.raw", "alice-again"));
+  EXPECT_EQ(region_->metrics().chunks_deduped.load(), 2u);
+  EXPECT_EQ(region_->metrics().chunks_stored.load(), 4u);
+  EXPECT_EQ(StoredChunks(*region_), 4u);
+
+  EXPECT_EQ(*ReadFileToString(ExportAndWait(alice_image, "raw")), content);
+  EXPECT_EQ(*ReadFileToString(ExportAndWait(bob_image, "raw", kBob, "bob-in")), content);
+  FsckReport report;
+  ASSERT_TRUE(region_->Fsck(&report).ok());
+  EXPECT_TRUE(report.problems.empty()) << report.problems[0];
+  EXPECT_EQ(report.chunks_checked, 4u);
+}
+
+TEST_F(RegionTest, RegionScopeSharesChunksAcrossAccounts) {
+  dedup_scope_ = DedupScope::kRegion;
+  Open();
+  const std::string content = kSharedA + kSharedB;
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/alice-in/same.raw", content).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/bob-in/same.raw", content).ok());
+  ImportAndWait(ImportRequest("same.raw", "alice-copy"));
+  const std::string bob_image = ImportAndWait(ImportRequest("same.raw", "bob-copy", "RAW", "bob-in"), kBob);
+  EXPECT_EQ(region_->metrics().chunks_stored.load(), 2u);
+  EXPECT_EQ(region_->metrics().chunks_deduped.load(), 2u);
+  EXPECT_EQ(StoredChunks(*region_), 2u);
+  for (const std::string* chunk : {&kSharedA, &kSharedB}) {
+    const ChunkId plain = Sha256::Of(Bytes(*chunk));
+    EXPECT_TRUE(*region_->chunk_store().Has(plain));
+    EXPECT_EQ(ObjectVersion(*region_, plain), 1) << "unscoped chunks stay version 1";
+    EXPECT_FALSE(*region_->chunk_store().Has(ChunkOf(*chunk, kAlice)));
+  }
+  EXPECT_EQ(*ReadFileToString(ExportAndWait(bob_image, "raw", kBob, "bob-in")), content);
+}
+
+TEST_F(RegionTest, FsckIsCleanOnAStoreOfUnscopedAndScopedChunks) {
+  // Chunks from before scopes (version 1, plain ids), then the same and new
+  // bytes under the default account scope (version 2), in one store.
+  dedup_scope_ = DedupScope::kRegion;
+  Open();
+  const std::string old_content = kSharedA + kSharedB;
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/alice-in/old.raw", old_content).ok());
+  const std::string old_image = ImportAndWait(ImportRequest("old.raw", "before-scopes"));
+  region_.reset();
+
+  dedup_scope_ = DedupScope::kAccount;
+  Open();
+  const std::string new_content = kSharedA + Pattern(4 * kMiB, 53);
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/oss/alice-in/new.raw", new_content).ok());
+  const std::string new_image = ImportAndWait(ImportRequest("new.raw", "with-scopes"));
+  // Not re-keyed: the old chunks stay as they were, the new import stores its own.
+  EXPECT_EQ(ObjectVersion(*region_, Sha256::Of(Bytes(kSharedA))), 1);
+  EXPECT_EQ(ObjectVersion(*region_, ChunkOf(kSharedA)), 2);
+  EXPECT_EQ(StoredChunks(*region_), 4u);
+
+  FsckReport report;
+  ASSERT_TRUE(region_->Fsck(&report).ok());
+  EXPECT_TRUE(report.problems.empty()) << report.problems[0];
+  EXPECT_EQ(report.chunks_checked, 4u);
+  EXPECT_EQ(report.manifests_checked, 2u);
+  EXPECT_EQ(*ReadFileToString(ExportAndWait(old_image, "raw")), old_content);
+  EXPECT_EQ(*ReadFileToString(ExportAndWait(new_image, "raw")), new_content);
+
+  // A scoped chunk whose scope bytes were swapped for another account's is
+  // corrupt, and fsck says which chunk.
+  auto* fs = dynamic_cast<FsChunkStore*>(&region_->chunk_store());
+  ASSERT_NE(fs, nullptr);
+  const std::string path = fs->ChunkPath(ChunkOf(kSharedA));
+  std::string object = *ReadFileToString(path);
+  const ChunkScope bob = AccountChunkScope(kBob.account_id);
+  object.replace(24, 32, std::string(bob.begin(), bob.end()));
+  ASSERT_TRUE(WriteFileAtomic(path, object).ok());
+  ASSERT_TRUE(region_->Fsck(&report).ok());
+  ASSERT_EQ(report.problems.size(), 1u);
+  EXPECT_NE(report.problems[0].find(ToHex(ChunkOf(kSharedA))), std::string::npos) << report.problems[0];
 }
 
 }  // namespace

@@ -503,3 +503,118 @@ TEST(FsChunkStoreTest, ConcurrentGetsAndPutsOfOneId) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+// Dedup scopes (chunk_id.h): the same plaintext in two scopes is two chunks.
+TEST(FsChunkStoreScopeTest, ScopedChunkIsInvisibleUnderAnotherScopesId) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  const std::vector<uint8_t> data = CompressibleBytes(1 << 20, 31);
+  const ChunkScope a = AccountChunkScope("account-a");
+  const ChunkScope b = AccountChunkScope("account-b");
+  const ChunkId id_a = ComputeChunkId(&a, data);
+  const ChunkId id_b = ComputeChunkId(&b, data);
+  ASSERT_NE(id_a, id_b);
+
+  bool newly = false;
+  ASSERT_TRUE(store->Put(&a, id_a, data, &newly).ok());
+  EXPECT_TRUE(newly);
+  EXPECT_TRUE(*store->Has(id_a));
+  EXPECT_FALSE(*store->Has(id_b));
+  EXPECT_FALSE(*store->Has(Sha256::Of(data)));
+  EXPECT_EQ(store->Get(id_b).status().code(), Code::kNotFound);
+
+  // The scope is part of the id: the right bytes under the wrong scope fail.
+  Status st = store->Put(&b, id_a, data);
+  EXPECT_EQ(st.code(), Code::kDataLoss) << st.ToString();
+  st = store->Put(id_a, data);  // unscoped
+  EXPECT_EQ(st.code(), Code::kDataLoss) << st.ToString();
+
+  // B's copy is a second chunk; A's is untouched.
+  ASSERT_TRUE(store->Put(&b, id_b, data, &newly).ok());
+  EXPECT_TRUE(newly);
+  ASSERT_TRUE(store->Sync().ok());
+  for (const ChunkId& id : {id_a, id_b}) {
+    auto got = store->Get(id);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, data);
+  }
+  auto stats = store->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->chunks, 2u);
+  // Version 2 objects: the header, the scope, then the payload.
+  std::vector<uint8_t> object = ReadFile(store->ChunkPath(id_a));
+  ASSERT_GT(object.size(), 56u);
+  EXPECT_EQ(object[4], 2);
+  EXPECT_EQ(std::vector<uint8_t>(object.begin() + 24, object.begin() + 56), std::vector<uint8_t>(a.begin(), a.end()));
+}
+
+TEST(FsChunkStoreScopeTest, GetAndPutStoredVerifyScopedObjectsAndRejectASwappedScope) {
+  ScratchDir src_dir, dst_dir;
+  auto src = OpenStore(src_dir.path());
+  auto dst = OpenStore(dst_dir.path());
+  const ChunkScope a = AccountChunkScope("account-a");
+  const ChunkScope b = AccountChunkScope("account-b");
+  // Compressible (zstd), random (raw) and a full random 4 MiB chunk, whose
+  // object is written through the O_DIRECT path with the 56-byte prefix.
+  for (const std::vector<uint8_t>& data :
+       {CompressibleBytes(1 << 20, 32), RandomBytes(300000, 33), RandomBytes(kDefaultChunkSize, 34)}) {
+    const ChunkId id = ComputeChunkId(&a, data);
+    ASSERT_TRUE(src->Put(&a, id, data).ok());
+    auto object = src->GetStored(id);
+    ASSERT_TRUE(object.ok()) << object.status().ToString();
+    EXPECT_EQ(*object, ReadFile(src->ChunkPath(id)));
+
+    // The copy keeps the source's id and verifies it with the object's scope.
+    bool newly = false;
+    Status st = dst->PutStored(id, *object, &newly);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(newly);
+    EXPECT_EQ(ReadFile(dst->ChunkPath(id)), *object);
+    auto got = dst->Get(id);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, data);
+
+    // The object with B's scope in place of A's is not chunk `id`.
+    std::vector<uint8_t> swapped = *object;
+    std::copy(b.begin(), b.end(), swapped.begin() + 24);
+    ScratchDir other_dir;
+    auto other = OpenStore(other_dir.path());
+    st = other->PutStored(id, swapped, &newly);
+    EXPECT_EQ(st.code(), Code::kDataLoss) << st.ToString();
+    EXPECT_FALSE(newly);
+    EXPECT_FALSE(*other->Has(id));
+    // Nor is it, swapped on disk, readable as `id`.
+    {
+      std::ofstream f(dst->ChunkPath(id), std::ios::binary | std::ios::trunc);
+      f.write(reinterpret_cast<const char*>(swapped.data()), static_cast<std::streamsize>(swapped.size()));
+    }
+    auto bad = dst->Get(id);
+    EXPECT_EQ(bad.status().code(), Code::kDataLoss) << bad.status().ToString();
+    EXPECT_NE(bad.status().message().find(ToHex(b)), std::string::npos) << bad.status().message();
+  }
+}
+
+TEST(FsChunkStoreScopeTest, VersionOneAndVersionTwoObjectsLiveSideBySide) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  const std::vector<uint8_t> data = RandomBytes(5000, 35);
+  const ChunkScope a = AccountChunkScope("account-a");
+  const ChunkId unscoped = Sha256::Of(data);
+  const ChunkId scoped = ComputeChunkId(&a, data);
+  ASSERT_TRUE(store->Put(unscoped, data).ok());
+  ASSERT_TRUE(store->Put(&a, scoped, data).ok());
+  EXPECT_EQ(ReadFile(store->ChunkPath(unscoped))[4], 1);
+  EXPECT_EQ(ReadFile(store->ChunkPath(scoped))[4], 2);
+  EXPECT_EQ(FileSize(store->ChunkPath(unscoped)) + 32, FileSize(store->ChunkPath(scoped)));
+  for (const ChunkId& id : {unscoped, scoped}) {
+    auto got = store->Get(id);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, data);
+  }
+}
+
+}  // namespace
+}  // namespace ferry

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 
@@ -120,14 +121,16 @@ class FaultyChunkStore final : public ChunkStore {
     return put_after_sync_;
   }
 
-  Status Put(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored) override {
+  using ChunkStore::Put;
+  Status Put(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
+             bool* newly_stored) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++puts_;
       if (syncs_ > 0) put_after_sync_ = true;
       if (puts_ == fail_put_at_) return put_error_;
     }
-    return inner_.Put(id, plaintext, newly_stored);
+    return inner_.Put(scope, id, plaintext, newly_stored);
   }
   Status Sync() override {
     {
@@ -478,6 +481,68 @@ TEST_F(IngestTest, MaterializeFailuresLeaveNoFile) {
   bad.entries.pop_back();
   EXPECT_EQ(MaterializeRawFile(bad, *store_, out, MaterializeOptions{}).code(), Code::kInvalidArgument);
   no_leftovers();
+}
+
+}  // namespace
+}  // namespace ferry
+
+namespace ferry {
+namespace {
+
+TEST(IngestScopeTest, ScopedIngestGivesIdsOfScopeThenPlaintextAndDedupsOnlyInItsScope) {
+  testing_util::ScratchDir dir;
+  auto store = FsChunkStore::Open(dir.Sub("chunks"));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::vector<uint8_t> data = testing_util::RandomBytes(kDefaultChunkSize, 41);
+  const std::string path = dir.Sub("one.raw");
+  {
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  }
+  const ChunkScope a = AccountChunkScope("account-a");
+  const ChunkScope b = AccountChunkScope("account-b");
+  std::string joined(a.begin(), a.end());
+  joined.append(data.begin(), data.end());
+
+  IngestOptions in_a;
+  in_a.scope = a;
+  IngestStats stats;
+  auto m = IngestRawFile(path, **store, in_a, &stats);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->entries.size(), 1u);
+  EXPECT_EQ(m->entries[0].id, Sha256::Of(std::string_view(joined)));
+  EXPECT_EQ(stats.chunks_stored, 1u);
+
+  // Again in A: deduplicated.
+  stats = {};
+  ASSERT_TRUE(IngestRawFile(path, **store, in_a, &stats).ok());
+  EXPECT_EQ(stats.chunks_deduped, 1u);
+  EXPECT_EQ(stats.chunks_stored, 0u);
+
+  // In B and unscoped: stored again, each under its own id.
+  IngestOptions in_b;
+  in_b.scope = b;
+  stats = {};
+  auto mb = IngestRawFile(path, **store, in_b, &stats);
+  ASSERT_TRUE(mb.ok()) << mb.status().ToString();
+  EXPECT_EQ(stats.chunks_stored, 1u);
+  EXPECT_EQ(stats.chunks_deduped, 0u);
+  EXPECT_EQ(mb->entries[0].id, ComputeChunkId(&b, data));
+  stats = {};
+  auto mu = IngestRawFile(path, **store, IngestOptions{}, &stats);
+  ASSERT_TRUE(mu.ok()) << mu.status().ToString();
+  EXPECT_EQ(stats.chunks_stored, 1u);
+  EXPECT_EQ(mu->entries[0].id, Sha256::Of(std::span<const uint8_t>(data)));
+  EXPECT_EQ((*store)->Stats()->chunks, 3u);
+
+  // Each image materializes to its bytes, verified with its scope.
+  for (const Manifest* manifest : {&*m, &*mb, &*mu}) {
+    const std::string out = dir.Sub("out.raw");
+    ASSERT_TRUE(MaterializeRawFile(*manifest, **store, out, MaterializeOptions{}).ok());
+    std::ifstream f(out, std::ios::binary);
+    std::vector<uint8_t> back((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(back, data);
+  }
 }
 
 }  // namespace
