@@ -26,21 +26,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string signature = fields.Next();
   const std::string body = fields.Next();
   const std::string sealed = fields.Next();
+  const std::string nonce = fields.Next();  // last: older seeds have none
 
-  ferry::Status given = ferry::VerifyPeerRequest(kKey, method, target, body, date, signature, kNow);
-  std::string good = ferry::SignPeerRequest(kKey, method, target, date, body);
+  ferry::Status given = ferry::VerifyPeerRequest(kKey, method, target, body, date, nonce, signature, kNow, nullptr);
+  std::string good = ferry::SignPeerRequest(kKey, method, target, date, nonce, body);
   if (given.ok()) FUZZ_CHECK(signature == good);
-  ferry::Status signed_status = ferry::VerifyPeerRequest(kKey, method, target, body, date, good, kNow);
+  ferry::Status signed_status = ferry::VerifyPeerRequest(kKey, method, target, body, date, nonce, good, kNow, nullptr);
   if (signed_status.ok()) {
     // A date the check accepts, moved past the window, is refused.
-    FUZZ_CHECK(!ferry::VerifyPeerRequest(kKey, method, target, body, date, good,
-                                          kNow + 2 * ferry::kPeerMaxClockSkewSeconds + 1)
+    FUZZ_CHECK(!ferry::VerifyPeerRequest(kKey, method, target, body, date, nonce, good,
+                                          kNow + 2 * ferry::kPeerMaxClockSkewSeconds + 1, nullptr)
                     .ok() ||
-               !ferry::VerifyPeerRequest(kKey, method, target, body, date, good,
-                                          kNow - 2 * ferry::kPeerMaxClockSkewSeconds - 1)
+               !ferry::VerifyPeerRequest(kKey, method, target, body, date, nonce, good,
+                                          kNow - 2 * ferry::kPeerMaxClockSkewSeconds - 1, nullptr)
                     .ok());
   }
-  FUZZ_CHECK(!ferry::VerifyPeerRequest("", method, target, body, date, good, kNow).ok());
+  FUZZ_CHECK(!ferry::VerifyPeerRequest("", method, target, body, date, nonce, good, kNow, nullptr).ok());
 
   auto opened = ferry::OpenPeerSecret(kKey, target, sealed);
   FUZZ_CHECK(!opened.ok());  // forging AES-GCM is not something a fuzzer does
