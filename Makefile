@@ -37,9 +37,7 @@ FUZZ_TARGETS      ?=
 SANITIZER_CMAKE   := -G Ninja -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo \
                      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
                      -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -Wno-dev --log-level=WARNING
-# allocator_may_return_null: an impossible allocation throws std::bad_alloc as it does
-# without ASan (CatchAll turns it into a failed task), instead of ASan aborting.
-export ASAN_OPTIONS  ?= halt_on_error=1:abort_on_error=1:detect_leaks=1:allocator_may_return_null=1
+export ASAN_OPTIONS  ?= halt_on_error=1:abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS ?= halt_on_error=1:abort_on_error=1:print_stacktrace=1
 export TSAN_OPTIONS  ?= halt_on_error=1:second_deadlock_stack=1
 

@@ -16,6 +16,18 @@ TEST(CatchAllTest, BadAllocBecomesAnInternalStatus) {
 }
 
 TEST(CatchAllTest, ARealAllocationFailureIsCaught) {
+#if defined(__SANITIZE_ADDRESS__)
+#define FERRY_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FERRY_UNDER_ASAN 1
+#endif
+#endif
+#ifdef FERRY_UNDER_ASAN
+  // ASan's operator new reports an impossible size and aborts instead of
+  // throwing; the plain build (make test) runs this test.
+  GTEST_SKIP() << "AddressSanitizer aborts on an impossible allocation instead of throwing";
+#endif
   // What an unbounded count from a request used to do: ask for exabytes.
   static std::vector<uint64_t> sink;  // kept, so the allocation cannot be elided
   Status st = CatchAll("manifest", [] { sink.resize(uint64_t{1} << 59); });
