@@ -103,7 +103,6 @@ class FsChunkStore final : public ChunkStore {
 
   std::mutex sync_mu_;
   std::set<std::string> dirs_to_sync_;  // guarded by sync_mu_
-  bool root_needs_sync_ = false;        // guarded by sync_mu_ (a chunk dir was created)
 
   std::mutex scratch_mu_;
   std::vector<std::unique_ptr<Scratch>> scratch_pool_;  // guarded by scratch_mu_
