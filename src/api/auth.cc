@@ -58,7 +58,7 @@ Result<AuthResult> Authenticator::Authenticate(const HttpRequest& request, const
   // V3 signs the query only; form-body parameters are covered by the body hash.
   auto query = ParseFormUrlEncoded(TargetQuery(request.target));
   if (!query.ok()) return query.status();
-  return AuthenticateV3(request, TargetPath(request.target), *query, /*check_body=*/true);
+  return AuthenticateV3(request, TargetPath(request.target), *query, /*check_body=*/true, nullptr);
 }
 
 Result<AuthResult> Authenticator::AuthenticateV3WithoutBody(const HttpRequest& request,
@@ -70,7 +70,7 @@ Result<AuthResult> Authenticator::AuthenticateV3WithoutBody(const HttpRequest& r
         "The request signature does not conform to Aliyun standards. This endpoint accepts "
         "only ACS3-HMAC-SHA256 signed requests.");
   }
-  return AuthenticateV3(request, canonical_uri, query, /*check_body=*/false);
+  return AuthenticateV3(request, canonical_uri, query, /*check_body=*/false, cluster_nonces_);
 }
 
 Status Authenticator::CheckTimestamp(const std::string& value, const std::string& name,
@@ -128,7 +128,7 @@ Status CheckNonceLength(const std::string& name, const std::string& nonce) {
 
 }  // namespace
 
-Status Authenticator::CheckNonce(const std::string& access_key_id, const std::string& nonce,
+Status Authenticator::SpendNonce(const std::string& access_key_id, const std::string& nonce,
                                  UnixSeconds timestamp) {
   // A replay must pass the timestamp check too, which a request dated
   // `timestamp` passes up to timestamp + max_skew: that long, and no longer,
@@ -178,13 +178,13 @@ Result<AuthResult> Authenticator::AuthenticateV1(const HttpRequest& request, con
   if (!ConstantTimeEquals(expected, *params.Get("Signature"))) {
     return InvalidArgument("SignatureDoesNotMatch", std::string(kSignatureMismatchPrefix) + string_to_sign);
   }
-  RETURN_IF_ERROR(CheckNonce(key.access_key_id, *params.Get("SignatureNonce"), timestamp));
+  RETURN_IF_ERROR(SpendNonce(key.access_key_id, *params.Get("SignatureNonce"), timestamp));
   return result;
 }
 
 Result<AuthResult> Authenticator::AuthenticateV3(const HttpRequest& request, const std::string& canonical_uri,
                                                  const std::map<std::string, std::string>& query,
-                                                 bool check_body) {
+                                                 bool check_body, NonceSpender* nonces) {
   ASSIGN_OR_RETURN(V3Authorization authorization, ParseV3Authorization(Header(request, "authorization")));
   for (const char* name : {"x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"}) {
     if (Header(request, name).empty()) return Missing(name);
@@ -244,7 +244,9 @@ Result<AuthResult> Authenticator::AuthenticateV3(const HttpRequest& request, con
   if (!ConstantTimeEquals(expected, given)) {
     return InvalidArgument("SignatureDoesNotMatch", std::string(kSignatureMismatchPrefix) + string_to_sign);
   }
-  RETURN_IF_ERROR(CheckNonce(key.access_key_id, Header(request, "x-acs-signature-nonce"), timestamp));
+  const std::string nonce = Header(request, "x-acs-signature-nonce");
+  RETURN_IF_ERROR(nonces != nullptr ? nonces->Spend(key.access_key_id, nonce, timestamp)
+                                    : SpendNonce(key.access_key_id, nonce, timestamp));
   return result;
 }
 

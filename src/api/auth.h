@@ -40,6 +40,17 @@ struct AuthResult {
 // about the nonce is looked at.
 inline constexpr size_t kMaxSignatureNonceLength = 128;
 
+// Where nonces are spent when they must be unique in the whole cluster, not
+// only in this process: the cluster owner's Authenticator, asked over the
+// peer API (api/peer_nonces.h). Spend answers Ok for a fresh nonce, reason
+// "SignatureNonceUsed" for a used one, kUnavailable when it cannot tell.
+// Thread-safe.
+class NonceSpender {
+ public:
+  virtual ~NonceSpender() = default;
+  virtual Status Spend(const std::string& access_key_id, const std::string& nonce, UnixSeconds timestamp) = 0;
+};
+
 class Authenticator {
  public:
   // Nonces remembered at once (common/nonce_cache.h: about 62 bytes each).
@@ -55,31 +66,49 @@ class Authenticator {
   // (including the body's SHA-256); anything else as V1.
   Result<AuthResult> Authenticate(const HttpRequest& request, const Params& params);
 
-  // V3 only, for requests whose body streams elsewhere: checks everything but
-  // the body; the caller must verify the body against `x-acs-content-sha256`.
-  // `canonical_uri` is the request path; `query` its decoded parameters.
+  // V3 only, for requests whose body streams elsewhere (uploads): checks
+  // everything but the body; the caller must verify the body against
+  // `x-acs-content-sha256`. `canonical_uri` is the request path; `query` its
+  // decoded parameters. Any process of a cluster takes uploads, so their
+  // nonce is spent with the cluster's nonces (SetClusterNonces), and a
+  // captured upload request is refused by every process, not only the one
+  // that saw it first.
   Result<AuthResult> AuthenticateV3WithoutBody(const HttpRequest& request, const std::string& canonical_uri,
                                                const std::map<std::string, std::string>& query);
 
   static bool IsV3(const HttpRequest& request);
+
+  // Spends `nonce` of `access_key_id` in this process's cache, remembered
+  // until `timestamp` + the skew window: Ok, "SignatureNonceUsed", or 503
+  // when the cache is full. What the peer API answers a NonceSpender with.
+  Status SpendNonce(const std::string& access_key_id, const std::string& nonce, UnixSeconds timestamp);
+  // The seconds a request's timestamp may be off from now.
+  int max_skew_seconds() const { return max_skew_seconds_; }
+
+  // Where AuthenticateV3WithoutBody spends nonces in a cluster whose owner
+  // is another process; null (the default) = this process's cache. Set
+  // before requests are served; borrowed.
+  void SetClusterNonces(NonceSpender* cluster_nonces) { cluster_nonces_ = cluster_nonces; }
 
   // Nonces remembered now (for tests and metrics).
   size_t nonces_in_use() const { return nonces_.size(); }
 
  private:
   Result<AuthResult> AuthenticateV1(const HttpRequest& request, const Params& params);
+  // `nonces` null = this process's cache.
   Result<AuthResult> AuthenticateV3(const HttpRequest& request, const std::string& canonical_uri,
-                                    const std::map<std::string, std::string>& query, bool check_body);
+                                    const std::map<std::string, std::string>& query, bool check_body,
+                                    NonceSpender* nonces);
   Status CheckTimestamp(const std::string& value, const std::string& name, UnixSeconds* parsed) const;
   // The key's record, or the gateway's key errors.
   Result<AccessKeyRecord> LookupKey(const std::string& access_key_id);
   Result<AuthResult> Resolve(const AccessKeyRecord& key, bool v3);
-  Status CheckNonce(const std::string& access_key_id, const std::string& nonce, UnixSeconds timestamp);
 
   AccountDirectory& accounts_;
   const Clock& clock_;
   const int max_skew_seconds_;
   NonceCache nonces_;
+  NonceSpender* cluster_nonces_ = nullptr;
   std::atomic<UnixSeconds> last_full_warning_{0};  // when "nonce cache full" was last logged
 };
 

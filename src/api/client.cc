@@ -170,28 +170,6 @@ std::string JoinEncoded(const std::map<std::string, std::string>& params) {
   return out;
 }
 
-// Adds the x-acs-* headers and Authorization of an ACS3-HMAC-SHA256 request.
-void SignV3(const ClientConfig& config, const std::string& host_header, const std::string& method,
-            const std::string& path, const std::map<std::string, std::string>& query,
-            const std::string& payload_hash, std::map<std::string, std::string>* headers) {
-  (*headers)["host"] = host_header;
-  (*headers)["x-acs-date"] = FormatTimeSeconds(SystemClock::Get().Now());
-  (*headers)["x-acs-signature-nonce"] = RandomHex(16);
-  (*headers)["x-acs-content-sha256"] = payload_hash;
-  V3Request canonical;
-  canonical.method = method;
-  canonical.canonical_uri = path;
-  canonical.query = query;
-  canonical.headers = *headers;
-  canonical.signed_headers = V3SignableHeaders(*headers);
-  canonical.hashed_payload = payload_hash;
-  V3Authorization authorization;
-  authorization.access_key_id = config.access_key_id;
-  authorization.signed_headers = canonical.signed_headers;
-  authorization.signature =
-      V3Signature(config.access_key_secret, V3StringToSign(V3CanonicalRequest(canonical)));
-  (*headers)["authorization"] = FormatV3Authorization(authorization);
-}
 
 Code CodeForHttpStatus(int status, const std::string& ecs_code) {
   if (ecs_code.starts_with("SignatureDoesNotMatch") || ecs_code.starts_with("InvalidAccessKeyId") ||
@@ -301,6 +279,28 @@ Result<std::string> HashFileRange(int fd, uint64_t offset, uint64_t length, cons
 }
 
 }  // namespace
+
+void SignV3(const ClientConfig& config, const std::string& host_header, const std::string& method,
+            const std::string& path, const std::map<std::string, std::string>& query,
+            const std::string& payload_hash, std::map<std::string, std::string>* headers) {
+  (*headers)["host"] = host_header;
+  (*headers)["x-acs-date"] = FormatTimeSeconds(SystemClock::Get().Now());
+  (*headers)["x-acs-signature-nonce"] = RandomHex(16);
+  (*headers)["x-acs-content-sha256"] = payload_hash;
+  V3Request canonical;
+  canonical.method = method;
+  canonical.canonical_uri = path;
+  canonical.query = query;
+  canonical.headers = *headers;
+  canonical.signed_headers = V3SignableHeaders(*headers);
+  canonical.hashed_payload = payload_hash;
+  V3Authorization authorization;
+  authorization.access_key_id = config.access_key_id;
+  authorization.signed_headers = canonical.signed_headers;
+  authorization.signature =
+      V3Signature(config.access_key_secret, V3StringToSign(V3CanonicalRequest(canonical)));
+  (*headers)["authorization"] = FormatV3Authorization(authorization);
+}
 
 EcsClient::EcsClient(ClientConfig config) : config_(std::move(config)) {}
 

@@ -30,6 +30,13 @@ struct EcsResponse {
   std::string raw_body;
 };
 
+// Adds to `headers` the host, x-acs-date, x-acs-signature-nonce (fresh),
+// x-acs-content-sha256 and Authorization of an ACS3-HMAC-SHA256 request, as
+// EcsClient sends them; for callers that send the request themselves.
+void SignV3(const ClientConfig& config, const std::string& host_header, const std::string& method,
+            const std::string& path, const std::map<std::string, std::string>& query,
+            const std::string& payload_hash, std::map<std::string, std::string>* headers);
+
 class EcsClient {
  public:
   explicit EcsClient(ClientConfig config);

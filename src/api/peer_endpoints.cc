@@ -73,6 +73,7 @@ const char* WireCodeName(const Status& status) {
 const char* AllowedMethod(PeerRoute::Kind kind) {
   switch (kind) {
     case PeerRoute::Kind::kCopies:
+    case PeerRoute::Kind::kNonces:
       return "POST";
     case PeerRoute::Kind::kCopyLease:
       return "PUT or DELETE";
@@ -96,10 +97,11 @@ HttpResponse JsonResponse(const nlohmann::json& body) {
 }  // namespace
 
 PeerEndpoints::PeerEndpoints(std::string cluster_key, const RegionSet& regions, AccountDirectory& local_accounts,
-                             const Clock& clock)
+                             const Clock& clock, Authenticator* authenticator)
     : cluster_key_(std::move(cluster_key)),
       regions_(regions),
       local_accounts_(local_accounts),
+      authenticator_(authenticator),
       clock_(clock),
       nonces_(kPeerMaxNonces) {}
 
@@ -156,6 +158,7 @@ Result<HttpResponse> PeerEndpoints::Serve(const HttpRequest& request) const {
                                                         ".");
   }
   if (route.kind == PeerRoute::Kind::kAccessKey) return ServeAccessKey(route.access_key_id);
+  if (route.kind == PeerRoute::Kind::kNonces) return ServeNonce(request.body);
   Region* region = regions_.Find(route.region_id);
   if (region == nullptr) {
     return NotFound("InvalidRegionId.NotFound",
@@ -214,6 +217,7 @@ Result<HttpResponse> PeerEndpoints::ServeRegion(Region& region, const PeerRoute&
       return JsonResponse(nlohmann::json::object());
     }
     case PeerRoute::Kind::kAccessKey:
+    case PeerRoute::Kind::kNonces:
       break;
   }
   return Internal("peer route for " + request.target + " has no region handler");
@@ -241,6 +245,39 @@ Result<HttpResponse> PeerEndpoints::ServeAccessKey(const std::string& access_key
                        {"Enabled", key->enabled},
                        {"CreationTime", key->creation_time},
                        {"SealedSecret", SealPeerSecret(cluster_key_, key->access_key_id, key->access_key_secret)}});
+}
+
+Result<HttpResponse> PeerEndpoints::ServeNonce(const std::string& body) const {
+  if (authenticator_ == nullptr) {
+    return NotFound("InvalidPeerPath.NotFound", "This process spends no nonces for peers.");
+  }
+  if (body.size() > kMaxPeerNonceBody) {
+    return InvalidArgument("InvalidParameter", "A nonce request is at most " + std::to_string(kMaxPeerNonceBody) +
+                                                   " bytes, not " + std::to_string(body.size()) + ".");
+  }
+  nlohmann::json request = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  auto text = [&](const char* name) -> const std::string* {
+    if (!request.is_object() || !request.contains(name) || !request[name].is_string()) return nullptr;
+    return request[name].get_ptr<const std::string*>();
+  };
+  const std::string* key = text("AccessKeyId");
+  const std::string* nonce = text("Nonce");
+  if (key == nullptr || nonce == nullptr || key->empty() || nonce->empty() || !request.contains("Timestamp") ||
+      !request["Timestamp"].is_number_integer()) {
+    return InvalidArgument("InvalidParameter",
+                           "A nonce request is {\"AccessKeyId\": string, \"Nonce\": string, \"Timestamp\": "
+                           "integer}.");
+  }
+  // The caller checked the request's date; one far off would keep its
+  // nonce here for as long as it says.
+  const auto timestamp = request["Timestamp"].get<int64_t>();
+  if (std::llabs(timestamp - clock_.Now()) > authenticator_->max_skew_seconds()) {
+    return InvalidArgument("InvalidTimeStamp.Expired",
+                           "The nonce's timestamp is more than " + std::to_string(authenticator_->max_skew_seconds()) +
+                               " seconds from this process's clock.");
+  }
+  RETURN_IF_ERROR(authenticator_->SpendNonce(*key, *nonce, timestamp));
+  return JsonResponse(nlohmann::json::object());
 }
 
 }  // namespace ferry

@@ -12,6 +12,7 @@
 //   PUT    regions/{region}/images/{id}/copy-leases/{copy_region}/{copy_id}
 //   DELETE (same)                                              the copy leases
 //   GET    access-keys/{access_key_id}                         AccessKey lookup
+//   POST   nonces                                              spend an upload's nonce
 //
 // Only this process's own regions and its own AccountDirectory answer:
 // nothing is forwarded to other peers, so a lookup can never loop.
@@ -27,6 +28,7 @@
 #include <string>
 
 #include "api/action.h"
+#include "api/auth.h"
 #include "api/http_types.h"
 #include "catalog/catalog.h"
 #include "common/clock.h"
@@ -40,9 +42,13 @@ class PeerEndpoints {
  public:
   // An empty `cluster_key` closes the peer API: every request gets 403.
   // `local_accounts` is this process's own directory, not one that asks
-  // peers. Borrowed objects must outlive this one.
+  // peers. `authenticator` spends the nonces peers send (POST nonces);
+  // null answers that route 404. Borrowed objects must outlive this one.
   PeerEndpoints(std::string cluster_key, const RegionSet& regions, AccountDirectory& local_accounts,
-                const Clock& clock);
+                const Clock& clock, Authenticator* authenticator = nullptr);
+
+  // The largest body POST nonces takes.
+  static constexpr size_t kMaxPeerNonceBody = 1024;
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -52,11 +58,13 @@ class PeerEndpoints {
  private:
   Result<HttpResponse> Serve(const HttpRequest& request) const;
   Result<HttpResponse> ServeAccessKey(const std::string& access_key_id) const;
+  Result<HttpResponse> ServeNonce(const std::string& body) const;
   Result<HttpResponse> ServeRegion(Region& region, const PeerRoute& route, const HttpRequest& request) const;
 
   const std::string cluster_key_;
   const RegionSet& regions_;
   AccountDirectory& local_accounts_;
+  Authenticator* const authenticator_;
   const Clock& clock_;
   // Nonces of the peer requests accepted within the date window: a captured
   // request is refused the second time (thread-safe on its own).

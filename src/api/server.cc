@@ -101,11 +101,13 @@ class BeastServer final : public Server {
         admin_acceptor_(asio::make_strand(ioc_)),
         dispatcher_(std::move(actions), regions, accounts, clock, metrics_, config.host_id,
                     config.max_clock_skew_seconds, nullptr, config.max_nonces),
-        peer_(config.cluster_key, regions, config.local_accounts ? *config.local_accounts : accounts, clock),
+        peer_(config.cluster_key, regions, config.local_accounts ? *config.local_accounts : accounts, clock,
+              &dispatcher_.authenticator()),
         object_storage_(object_storage),
         client_pool_("client", config.client_workers, config.max_queued_requests),
         peer_pool_("peer", config.peer_workers, config.max_queued_requests) {
     for (Region* region : regions.ordered) metrics_.AddRegion(region->id(), &region->metrics());
+    dispatcher_.authenticator().SetClusterNonces(config.cluster_nonces);
   }
 
   ~BeastServer() override { Stop(); }
@@ -594,21 +596,6 @@ class BeastServer final : public Server {
         st = PermissionDenied("UnsupportedHTTPMethod",
                               "Uploads accept PUT (a part) and POST (complete), not " + request.method + ".");
       }
-      if (st.ok()) {
-        auto query =
-            ParseFormUrlEncoded(request.target.substr(std::min(request.target.size(), path.size() + 1)));
-        if (!query.ok()) {
-          st = query.status();
-        } else {
-          // On the client pool: the key may be another process's to look up.
-          std::function<Result<AuthResult>()> authenticate = [this, &request, &path, &query] {
-            return dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query);
-          };
-          std::optional<Result<AuthResult>> authenticated = co_await RunOnPool(client_pool_, std::move(authenticate));
-          auth = authenticated ? std::move(*authenticated) : Result<AuthResult>(BusyStatus(client_pool_));
-          if (!auth.ok()) st = auth.status();
-        }
-      }
       http::request_parser<http::buffer_body> parser{std::move(header_parser)};
       parser.body_limit(kMaxUploadPartBytes);
       if (st.ok() && is_put && !parser.content_length()) {
@@ -616,16 +603,28 @@ class BeastServer final : public Server {
                              "The input parameter \"Content-Length\" that is mandatory for "
                              "processing this request is not supplied.");
       }
-      // Parts count against the account's stored bytes while they exist.
-      if (st.ok() && is_put)
-        st = CheckStorageQuota(object_storage_, auth->caller.account_id, *parser.content_length());
       std::unique_ptr<UploadSession> session;
       if (st.ok()) {
-        auto opened = object_storage_.OpenUpload(auth->caller.account_id, bucket, object, upload_id);
-        if (opened.ok()) {
-          session = std::move(opened).value();
+        auto query =
+            ParseFormUrlEncoded(request.target.substr(std::min(request.target.size(), path.size() + 1)));
+        if (!query.ok()) {
+          st = query.status();
         } else {
-          st = opened.status();
+          // On the client pool: the key may be another process's to look
+          // up, the nonce the cluster owner's to spend, and the quota and
+          // the upload's files are disk work.
+          const uint64_t part_bytes = is_put ? *parser.content_length() : 0;
+          std::function<Result<AuthResult>()> open = [&, part_bytes]() -> Result<AuthResult> {
+            ASSIGN_OR_RETURN(AuthResult who,
+                             dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query));
+            // Parts count against the account's stored bytes while they exist.
+            if (is_put) RETURN_IF_ERROR(CheckStorageQuota(object_storage_, who.caller.account_id, part_bytes));
+            ASSIGN_OR_RETURN(session, object_storage_.OpenUpload(who.caller.account_id, bucket, object, upload_id));
+            return who;
+          };
+          std::optional<Result<AuthResult>> opened = co_await RunOnPool(client_pool_, std::move(open));
+          auth = opened ? std::move(*opened) : Result<AuthResult>(BusyStatus(client_pool_));
+          if (!auth.ok()) st = auth.status();
         }
       }
       if (!st.ok()) {
@@ -788,12 +787,18 @@ class BeastServer final : public Server {
     }
     Result<AuthResult> auth = Status(Code::kInternal, "", "unset");
     if (st.ok()) {
-      auth = dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query);
+      // On the client pool, like every call that may wait on a peer (the
+      // key's lookup, the nonce's spending) or the disk.
+      std::function<Result<AuthResult>()> remove = [&]() -> Result<AuthResult> {
+        ASSIGN_OR_RETURN(AuthResult who, dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query));
+        RETURN_IF_ERROR(abort ? object_storage_.AbortUpload(who.caller.account_id, bucket, object,
+                                                            query->at("uploadId"))
+                              : object_storage_.DeleteObject(who.caller.account_id, bucket, object));
+        return who;
+      };
+      std::optional<Result<AuthResult>> removed = co_await RunOnPool(client_pool_, std::move(remove));
+      auth = removed ? std::move(*removed) : Result<AuthResult>(BusyStatus(client_pool_));
       if (!auth.ok()) st = auth.status();
-    }
-    if (st.ok()) {
-      st = abort ? object_storage_.AbortUpload(auth->caller.account_id, bucket, object, query->at("uploadId"))
-                 : object_storage_.DeleteObject(auth->caller.account_id, bucket, object);
     }
     const double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const bool keep_alive = header_parser.get().keep_alive();

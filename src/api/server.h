@@ -58,6 +58,7 @@
 #include <string>
 
 #include "api/action.h"
+#include "api/auth.h"
 #include "region/object_storage.h"
 #include "catalog/catalog.h"
 #include "common/clock.h"
@@ -90,6 +91,10 @@ struct ServerConfig {
   // own, never one that asks peers in turn (a lookup must not travel in
   // circles). Null = the `accounts` given to StartServer.
   AccountDirectory* local_accounts = nullptr;
+  // Where uploads spend their signature nonces when the cluster owner is
+  // another process (api/peer_nonces.h); null = this process's own cache.
+  // Borrowed: must outlive the server.
+  NonceSpender* cluster_nonces = nullptr;
 };
 
 class Server {

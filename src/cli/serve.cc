@@ -27,8 +27,10 @@
 
 #include "api/accounts_admin.h"
 #include "api/action.h"
+#include "api/dispatcher.h"
 #include "api/errors.h"
 #include "api/peer_accounts.h"
+#include "api/peer_nonces.h"
 #include "api/server.h"
 #include "catalog/sqlite_account_directory.h"
 #include "cli/profile.h"
@@ -610,7 +612,25 @@ Status RunServe(const ServeSettings& settings) {
     request_accounts = peer_accounts.get();
   }
 
+  // Uploads are taken by every process, so their nonces are spent at the
+  // cluster owner: a captured upload request is refused everywhere.
+  std::unique_ptr<NonceSpender> cluster_nonces;
+  if (const RemoteRegionInfo* owner = ClusterOwner(regions.set)) {
+    PeerClientOptions options;
+    options.base_url = owner->base_url;
+    options.cluster_key = cluster_key;
+    options.timeout_ms = 5000;
+    options.max_connections = 4;
+    Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
+    if (!client.ok()) {
+      regions.ShutdownAll();
+      return client.status().WithContext("cluster owner " + owner->region_id);
+    }
+    cluster_nonces = NewPeerNonceSpender(std::move(client).value());
+  }
+
   ServerConfig server_config;
+  server_config.cluster_nonces = cluster_nonces.get();
   server_config.local_accounts = data.accounts.get();
   server_config.cluster_key = std::move(cluster_key);
   server_config.listen_address = settings.listen_host;

@@ -88,6 +88,10 @@ Result<PeerRoute> ParsePeerPath(std::string_view path) {
   }
   const size_t n = segments.size();
   PeerRoute route;
+  if (n == 1 && segments[0] == "nonces") {
+    route.kind = PeerRoute::Kind::kNonces;
+    return route;
+  }
   if (n == 2 && segments[0] == "access-keys") {
     if (!IsPlainSegment(segments[1])) return NoRoute(path);
     route.kind = PeerRoute::Kind::kAccessKey;

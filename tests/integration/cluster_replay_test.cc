@@ -17,7 +17,9 @@
 
 #include "api/params.h"
 #include "api/signature.h"
+#include "api/client.h"
 #include "common/clock.h"
+#include "common/hash.h"
 #include "common/ids.h"
 #include "integration/ferry_process.h"
 #include "integration/helpers.h"
@@ -50,8 +52,9 @@ struct Answer {
   json body;
 };
 
-// One GET on a fresh connection; the status and the whole JSON body.
-Answer Send(const std::string& endpoint, const std::string& target) {
+// One request on a fresh connection; the status and the whole JSON body.
+Answer SendRequest(const std::string& endpoint, const std::string& method, const std::string& target,
+                   const std::map<std::string, std::string>& headers = {}, const std::string& body = "") {
   namespace asio = boost::asio;
   namespace beast = boost::beast;
   namespace http = beast::http;
@@ -64,17 +67,22 @@ Answer Send(const std::string& endpoint, const std::string& target) {
   stream.expires_after(std::chrono::seconds(30));
   stream.connect(resolver.resolve(hostport.substr(0, colon), hostport.substr(colon + 1)), ec);
   if (ec) return {-1, json{{"Transport", ec.message()}}};
-  http::request<http::empty_body> request{http::verb::get, target, 11};
+  http::request<http::string_body> request{http::string_to_verb(method), target, 11};
   request.set(http::field::host, hostport);
+  for (const auto& [name, value] : headers) request.set(name, value);
+  request.body() = body;
+  if (!body.empty() || method == "PUT" || method == "POST") request.prepare_payload();
   http::write(stream, request, ec);
   beast::flat_buffer buffer;
   http::response<http::string_body> response;
   if (!ec) http::read(stream, buffer, response, ec);
   if (ec) return {-1, json{{"Transport", ec.message()}}};
-  json body = json::parse(response.body(), nullptr, false);
-  if (body.is_discarded()) body = json{{"Raw", response.body()}};
-  return {static_cast<int>(response.result_int()), body};
+  json parsed = json::parse(response.body(), nullptr, false);
+  if (parsed.is_discarded()) parsed = json{{"Raw", response.body()}};
+  return {static_cast<int>(response.result_int()), parsed};
 }
+
+Answer Send(const std::string& endpoint, const std::string& target) { return SendRequest(endpoint, "GET", target); }
 
 class ClusterReplayTest : public ::testing::Test {
  protected:
@@ -151,6 +159,45 @@ TEST_F(ClusterReplayTest, RegionRequestReplayedToTheOtherProcessIsRefused) {
   ASSERT_EQ(listed.status, 200) << listed.body.dump();
   EXPECT_EQ(listed.body["Regions"]["Region"].size(), 2u) << listed.body.dump();
   EXPECT_EQ(Send(A(), regions).body.value("Code", ""), "SignatureNonceUsed");
+}
+
+// Uploads are taken by every process (each has its own object storage), so
+// their nonces are spent at the cluster owner: an upload part accepted by
+// one process is refused by every process when replayed, byte for byte.
+TEST_F(ClusterReplayTest, UploadPartReplayedToAnyProcessIsRefused) {
+  ClientConfig root;
+  root.access_key_id = kRootKeyId;
+  root.access_key_secret = kRootKeySecret;
+  const std::string part = "the bytes of one part";
+  for (bool owner_first : {true, false}) {
+    const std::string& first = owner_first ? A() : B();
+    const std::string& second = owner_first ? B() : A();
+    const std::string upload_id = "u" + RandomHex(8);
+    const std::string path = std::string("/oss/") + kOperatorBucket + "/replayed.raw";
+    const std::map<std::string, std::string> query = {{"offset", "0"}, {"uploadId", upload_id}};
+    std::map<std::string, std::string> headers;
+    // The host header is the first process's: a replay keeps every byte.
+    SignV3(root, first.substr(std::string("http://").size()), "PUT", path, query, Sha256Hex(part), &headers);
+    const std::string target = path + "?offset=0&uploadId=" + upload_id;
+    Answer accepted = SendRequest(first, "PUT", target, headers, part);
+    ASSERT_EQ(accepted.status, 200) << first << ": " << accepted.body.dump() << cluster_->Logs();
+    EXPECT_EQ(accepted.body.value("Size", 0), part.size()) << accepted.body.dump();
+    for (const std::string& endpoint : {second, first}) {
+      Answer replay = SendRequest(endpoint, "PUT", target, headers, part);
+      EXPECT_EQ(replay.status, 400) << "owner first " << owner_first << ", replayed to " << endpoint << ": "
+                                    << replay.body.dump();
+      EXPECT_EQ(replay.body.value("Code", ""), "SignatureNonceUsed") << replay.body.dump();
+    }
+    // A DELETE (abort) is an upload request too.
+    std::map<std::string, std::string> abort_headers;
+    const std::map<std::string, std::string> abort_query = {{"uploadId", upload_id}};
+    SignV3(root, first.substr(std::string("http://").size()), "DELETE", path, abort_query,
+           Sha256Hex(std::string()), &abort_headers);
+    Answer aborted = SendRequest(first, "DELETE", path + "?uploadId=" + upload_id, abort_headers);
+    EXPECT_EQ(aborted.status, 200) << aborted.body.dump();
+    Answer abort_replay = SendRequest(second, "DELETE", path + "?uploadId=" + upload_id, abort_headers);
+    EXPECT_EQ(abort_replay.body.value("Code", ""), "SignatureNonceUsed") << abort_replay.body.dump();
+  }
 }
 
 }  // namespace

@@ -267,5 +267,43 @@ TEST_F(AuthTest, ReplayRefusedAfterManyOtherRequests) {
   EXPECT_EQ(auth_.nonces_in_use(), 2001u);
 }
 
+// Uploads (AuthenticateV3WithoutBody) spend their nonce where the cluster's
+// nonces are kept; whole requests spend theirs here (their owner process
+// authenticates them). A cluster owner that answers "used" or cannot answer
+// refuses the upload.
+TEST_F(AuthTest, UploadNoncesAreSpentWithTheClusterNonces) {
+  struct RecordingSpender final : NonceSpender {
+    Status Spend(const std::string& key, const std::string& nonce, UnixSeconds timestamp) override {
+      spent.push_back(key + "/" + nonce + "@" + std::to_string(timestamp));
+      return answer;
+    }
+    std::vector<std::string> spent;
+    Status answer;
+  } cluster;
+  auth_.SetClusterNonces(&cluster);
+  auto upload = [&](const std::string& nonce) {
+    HttpRequest request = SignedV3("DescribeRegions", {}, kNow, nonce);
+    return auth_.AuthenticateV3WithoutBody(request, "/", {});
+  };
+  ASSERT_TRUE(upload("u1").ok());
+  EXPECT_EQ(cluster.spent, std::vector<std::string>{"testid/u1@" + std::to_string(kNow)});
+  EXPECT_EQ(auth_.nonces_in_use(), 0u);
+
+  cluster.answer = InvalidArgument("SignatureNonceUsed", "Specified signature nonce was used already.");
+  EXPECT_EQ(upload("u2").status().reason(), "SignatureNonceUsed");
+  cluster.answer = Status(Code::kUnavailable, "ServiceUnavailable", "owner down");
+  EXPECT_EQ(upload("u3").status().code(), Code::kUnavailable);
+
+  // A whole request is not the cluster's to check.
+  ASSERT_TRUE(Run(SignedV3("DescribeRegions", {}, kNow, "w1")).ok());
+  EXPECT_EQ(cluster.spent.size(), 3u);
+  EXPECT_EQ(auth_.nonces_in_use(), 1u);
+  // Without cluster nonces, uploads spend here.
+  auth_.SetClusterNonces(nullptr);
+  ASSERT_TRUE(upload("u4").ok());
+  EXPECT_EQ(upload("u4").status().reason(), "SignatureNonceUsed");
+  EXPECT_EQ(auth_.nonces_in_use(), 2u);
+}
+
 }  // namespace
 }  // namespace ferry

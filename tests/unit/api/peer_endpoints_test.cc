@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <map>
 
+#include "api/peer_nonces.h"
 #include "api/server.h"
 #include "common/ids.h"
 #include "copy/chunk_source.h"
+#include "copy/peer_client.h"
 #include "copy/peer_auth.h"
 #include "copy/peer_wire.h"
 #include "store/manifest.h"
@@ -416,6 +418,74 @@ TEST_F(PeerEndpointsTest, HttpChunkSourceReadsThroughTheServer) {
     EXPECT_EQ(NewHttpChunkSource(options)->FetchManifest(kRegion, "s-committed").status().code(),
               Code::kPermissionDenied);
     (*server)->Stop();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// POST nonces spends an upload's nonce in this process's Authenticator: once.
+TEST_F(PeerEndpointsTest, SpendsANonceOnceAndChecksWhatItIsSent) {
+  Authenticator authenticator(accounts_, clock_, 15 * 60);
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_, &authenticator);
+  const std::string path(kPeerNoncesPath);
+  auto spend = [&](const nlohmann::json& body) { return peer.Handle(Call("POST", path, body.dump())); };
+  const nlohmann::json fresh = {{"AccessKeyId", "LTAI5tAliceKey"}, {"Nonce", "n-1"}, {"Timestamp", kNow}};
+  EXPECT_EQ(JsonOf(spend(fresh)), nlohmann::json::object());
+  EXPECT_EQ(authenticator.nonces_in_use(), 1u);
+  nlohmann::json used = ExpectError(spend(fresh), 400, "SignatureNonceUsed");
+  EXPECT_EQ(used.value("Status", ""), "InvalidArgument");
+  // The same nonce of another key is another nonce.
+  JsonOf(spend({{"AccessKeyId", "LTAI5tOtherKey"}, {"Nonce", "n-1"}, {"Timestamp", kNow}}));
+
+  // Malformed bodies, and a date the caller should never have let through
+  // (it would keep the nonce here as long as it says).
+  for (const std::string& bad : {std::string("not json"), std::string("[]"), std::string("{}"),
+                                 nlohmann::json{{"AccessKeyId", "k"}, {"Nonce", 7}, {"Timestamp", kNow}}.dump(),
+                                 nlohmann::json{{"AccessKeyId", "k"}, {"Nonce", ""}, {"Timestamp", kNow}}.dump(),
+                                 nlohmann::json{{"AccessKeyId", "k"}, {"Nonce", "n"}, {"Timestamp", "now"}}.dump(),
+                                 std::string(PeerEndpoints::kMaxPeerNonceBody + 1, ' ')}) {
+    ExpectError(peer.Handle(Call("POST", path, bad)), 400, "InvalidParameter");
+  }
+  ExpectError(spend({{"AccessKeyId", "k"}, {"Nonce", "n-2"}, {"Timestamp", kNow + 24 * 3600}}), 400,
+              "InvalidTimeStamp.Expired");
+  EXPECT_EQ(authenticator.nonces_in_use(), 2u);
+  ExpectError(peer.Handle(Call("GET", path)), 400, "UnsupportedHTTPMethod");
+  ExpectError(peer.Handle(Signed(path, "wrong-key", kNow, "POST", fresh.dump())), 403, "Forbidden.PeerSignature");
+  // A process built without an authenticator spends nothing for peers.
+  PeerEndpoints closed(kKey, regions_, accounts_, clock_);
+  ExpectError(closed.Handle(Call("POST", path, fresh.dump())), 404, "InvalidPeerPath.NotFound");
+}
+
+// The spender a non-owner process uses, through a real server: fresh, used,
+// and an owner that cannot be reached (fails closed).
+TEST_F(PeerEndpointsTest, PeerNonceSpenderSpendsAtTheOwnerAndFailsClosed) {
+  const std::string dir = ::testing::TempDir() + "/ferry-peer-nonces-" + RandomHex(8);
+  std::filesystem::create_directories(dir + "/oss");
+  {
+    ObjectStorage storage(dir + "/oss", apitest::kAccountId);
+    ServerConfig config;
+    config.port = 0;
+    config.threads = 2;
+    config.cluster_key = kKey;
+    auto server = StartServer(config, ActionTable{}, regions_, accounts_, storage, SystemClock::Get());
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    PeerClientOptions options;
+    options.base_url = "http://127.0.0.1:" + std::to_string((*server)->port());
+    options.cluster_key = kKey;
+    auto client = NewPeerClient(options);
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    std::unique_ptr<NonceSpender> spender = NewPeerNonceSpender(std::move(client).value());
+    const UnixSeconds now = SystemClock::Get().Now();
+    EXPECT_TRUE(spender->Spend("LTAI5tAliceKey", "upload-nonce", now).ok());
+    Status again = spender->Spend("LTAI5tAliceKey", "upload-nonce", now);
+    EXPECT_EQ(again.reason(), "SignatureNonceUsed") << again.ToString();
+    EXPECT_EQ(again.code(), Code::kInvalidArgument) << again.ToString();
+    (*server)->Stop();
+
+    // Stopped: the nonce cannot be checked, so it is not accepted.
+    Status unreachable = spender->Spend("LTAI5tAliceKey", "another-nonce", now);
+    EXPECT_EQ(unreachable.code(), Code::kUnavailable) << unreachable.ToString();
+    EXPECT_EQ(unreachable.reason(), "ServiceUnavailable");
+    EXPECT_EQ(unreachable.message().find("127.0.0.1"), std::string::npos) << unreachable.message();
   }
   std::filesystem::remove_all(dir);
 }

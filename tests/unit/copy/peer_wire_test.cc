@@ -78,6 +78,10 @@ TEST(PeerWireTest, CopyAndAccessKeyPathsRoundTripThroughTheParser) {
   EXPECT_EQ(key->kind, PeerRoute::Kind::kAccessKey);
   EXPECT_EQ(key->access_key_id, "LTAI5tKey");
   EXPECT_EQ(key->region_id, "");
+
+  Result<PeerRoute> nonces = ParsePeerPath(kPeerNoncesPath);
+  ASSERT_TRUE(nonces.ok()) << nonces.status().ToString();
+  EXPECT_EQ(nonces->kind, PeerRoute::Kind::kNonces);
 }
 
 TEST(PeerWireTest, ParserRejectsUnknownPathsAndMalformedIds) {
@@ -92,7 +96,8 @@ TEST(PeerWireTest, ParserRejectsUnknownPathsAndMalformedIds) {
         "/ferry/peer/v1/regions/cn-hangzhou/images/m-1/copy-leases/cn-beijing",
         "/ferry/peer/v1/regions/cn-hangzhou/images/m-1/copy-leases/cn-beijing/..",
         "/ferry/peer/v1/regions/cn-hangzhou/images/m-1/leases/cn-beijing/m-2", "/ferry/peer/v1/access-keys",
-        "/ferry/peer/v1/access-keys/", "/ferry/peer/v1/access-keys/a/b", "/ferry/peer/v1/regions"}) {
+        "/ferry/peer/v1/access-keys/", "/ferry/peer/v1/access-keys/a/b", "/ferry/peer/v1/regions",
+        "/ferry/peer/v1/nonces/", "/ferry/peer/v1/nonces/x"}) {
     Result<PeerRoute> r = ParsePeerPath(path);
     ASSERT_FALSE(r.ok()) << path;
     EXPECT_EQ(r.status().reason(), "InvalidPeerPath.NotFound") << path;
