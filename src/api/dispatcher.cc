@@ -144,24 +144,34 @@ HttpResponse Dispatcher::ErrorResponse(const Status& status, const std::string& 
   return RenderError(error, request_id, host_id_, ResponseFormat::kJson);
 }
 
-std::optional<Dispatcher::ForwardPlan> Dispatcher::PlanForward(const HttpRequest& request) const {
+Dispatcher::RequestHead Dispatcher::ReadHead(const HttpRequest& request) {
+  RequestHead head;
+  head.params = ParseRequestParams(request);
+  head.v3 = Authenticator::IsV3(request);
+  if (!head.params.ok()) return head;
+  head.action = head.params->GetOr("Action", head.v3 ? HeaderOrEmpty(request, "x-acs-action") : "");
+  head.version = head.params->GetOr("Version", head.v3 ? HeaderOrEmpty(request, "x-acs-version") : "");
+  // V3 requests carry no Format and must be answered in JSON.
+  if (!head.v3 && EqualsNoCase(head.params->GetOr("Format", ""), "XML")) head.format = ResponseFormat::kXml;
+  return head;
+}
+
+std::optional<Dispatcher::ForwardPlan> Dispatcher::PlanForward(const HttpRequest& request,
+                                                               const RequestHead& head) const {
   if (regions_.remote.empty()) return std::nullopt;
   // The checks Handle() makes before it would forward; any failure is
   // Handle()'s to answer.
   if (request.method != "GET" && request.method != "POST") return std::nullopt;
-  Result<Params> params = ParseRequestParams(request);
-  if (!params.ok()) return std::nullopt;
-  const bool v3 = Authenticator::IsV3(request);
-  std::string action = params->GetOr("Action", v3 ? HeaderOrEmpty(request, "x-acs-action") : "");
-  std::string version = params->GetOr("Version", v3 ? HeaderOrEmpty(request, "x-acs-version") : "");
-  if (action.empty() || version != kApiVersion || actions_.count(action) == 0) return std::nullopt;
-  const RemoteRegionInfo* remote = RemoteOwner(regions_, action, *params);
+  if (!head.params.ok()) return std::nullopt;
+  if (head.action.empty() || head.version != kApiVersion || actions_.count(head.action) == 0) return std::nullopt;
+  const RemoteRegionInfo* remote = RemoteOwner(regions_, head.action, *head.params);
   if (remote == nullptr) return std::nullopt;
   ForwardPlan plan;
   plan.remote = remote;
-  plan.action = std::move(action);
+  plan.action = head.action;
   plan.request_id = NewRequestId();
   plan.start = std::chrono::steady_clock::now();
+  plan.format = head.format;
   if (request.headers.count(kForwardedHeader) != 0) plan.refusal = ForwardedTwice(*remote, plan.request_id);
   return plan;
 }
@@ -186,12 +196,7 @@ HttpResponse Dispatcher::FinishForward(const ForwardPlan& plan, const HttpReques
     }
     EcsError error = ToEcsError(status);
     code = error.code;
-    Result<Params> params = ParseRequestParams(request);
-    ResponseFormat format = ResponseFormat::kJson;
-    if (params.ok() && !Authenticator::IsV3(request) && EqualsNoCase(params->GetOr("Format", ""), "XML")) {
-      format = ResponseFormat::kXml;
-    }
-    response = RenderError(error, plan.request_id, host_id_, format);
+    response = RenderError(error, plan.request_id, host_id_, plan.format);
   }
   double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - plan.start).count();
   metrics_.RecordRequest(plan.action, code, latency);
@@ -201,15 +206,16 @@ HttpResponse Dispatcher::FinishForward(const ForwardPlan& plan, const HttpReques
   return response;
 }
 
-HttpResponse Dispatcher::Handle(const HttpRequest& request) {
-  if (std::optional<ForwardPlan> plan = PlanForward(request)) {
+HttpResponse Dispatcher::Handle(const HttpRequest& request) { return Handle(request, ReadHead(request)); }
+
+HttpResponse Dispatcher::Handle(const HttpRequest& request, const RequestHead& head) {
+  if (std::optional<ForwardPlan> plan = PlanForward(request, head)) {
     if (plan->refusal) return FinishForward(*plan, request, *plan->refusal);
     return FinishForward(*plan, request, forwarder_->Forward(plan->remote->base_url, request));
   }
   const auto start = std::chrono::steady_clock::now();
   const std::string request_id = NewRequestId();
-  const bool v3 = Authenticator::IsV3(request);
-  ResponseFormat format = ResponseFormat::kJson;
+  const ResponseFormat format = head.format;
   std::string action_name;
   std::string metric_action = "unknown";
   std::string access_key_id;
@@ -221,17 +227,14 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) {
       return PermissionDenied("UnsupportedHTTPMethod",
                               "This http method is not supported: " + request.method + ".");
     }
-    ASSIGN_OR_RETURN(Params params, ParseRequestParams(request));
-    // V3 requests carry no Format and must be answered in JSON.
-    if (!v3 && EqualsNoCase(params.GetOr("Format", ""), "XML")) format = ResponseFormat::kXml;
-
+    if (!head.params.ok()) return head.params.status();
+    const Params& params = *head.params;
     // The x-acs-* headers are signed only under V3; a V1 request names its
-    // action in the signed parameters.
-    action_name = params.GetOr("Action", v3 ? HeaderOrEmpty(request, "x-acs-action") : "");
+    // action in the signed parameters (ReadHead).
+    action_name = head.action;
     if (action_name.empty()) return MissingParameter("Action");
-    std::string version = params.GetOr("Version", v3 ? HeaderOrEmpty(request, "x-acs-version") : "");
-    if (version.empty()) return MissingParameter("Version");
-    if (version != kApiVersion) {
+    if (head.version.empty()) return MissingParameter("Version");
+    if (head.version != kApiVersion) {
       return InvalidArgument("InvalidParameter",
                              "The specified parameter \"Action or Version\" is not valid.");
     }

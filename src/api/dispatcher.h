@@ -59,6 +59,21 @@ class Dispatcher {
 
   HttpResponse Handle(const HttpRequest& request);
 
+  // What a request's bytes say, read once for PlanForward and Handle: its
+  // merged, decoded parameters (or why they cannot be read), whether it is
+  // V3-signed, and the action and version it names ("" when absent; V3
+  // takes them from the x-acs-* headers when the parameters lack them).
+  struct RequestHead {
+    Result<Params> params = Params();
+    bool v3 = false;
+    std::string action;
+    std::string version;
+    ResponseFormat format = ResponseFormat::kJson;  // XML only when a V1 request asks
+  };
+  static RequestHead ReadHead(const HttpRequest& request);
+  // Handle() for a head read already.
+  HttpResponse Handle(const HttpRequest& request, const RequestHead& head);
+
   // A request for a region another process of the cluster serves, once
   // its action is known to exist.
   struct ForwardPlan {
@@ -66,13 +81,17 @@ class Dispatcher {
     std::string action;
     std::string request_id;
     std::chrono::steady_clock::time_point start;
+    ResponseFormat format = ResponseFormat::kJson;  // of an error answered here
     // Set when the request must not go out: it was forwarded here already
     // (the processes disagree about who serves the region).
     std::optional<Status> refusal;
   };
   // The plan when `request` goes to another process; nullopt when this
   // process answers it (also when it is malformed: Handle() says how).
-  std::optional<ForwardPlan> PlanForward(const HttpRequest& request) const;
+  std::optional<ForwardPlan> PlanForward(const HttpRequest& request, const RequestHead& head) const;
+  std::optional<ForwardPlan> PlanForward(const HttpRequest& request) const {
+    return PlanForward(request, ReadHead(request));
+  }
   // The answer to a planned request: the owner's response as it came, or
   // the ECS error (503) when it could not be forwarded; counted in metrics
   // and logged like Handle()'s. `forwarded` is the forwarder's result, or

@@ -543,11 +543,14 @@ class BeastServer final : public Server {
     } else if (path == "/" || path.empty()) {
       HttpRequest request = ToHttpRequest(message.base(), conn);
       request.body = std::move(message.body());
-      if (std::optional<Dispatcher::ForwardPlan> plan = dispatcher_.PlanForward(request)) {
+      // Read once: the plan and the handler both need the parameters.
+      Dispatcher::RequestHead head = Dispatcher::ReadHead(request);
+      if (std::optional<Dispatcher::ForwardPlan> plan = dispatcher_.PlanForward(request, head)) {
         response = co_await Forward(*plan, request);
       } else {
-        std::function<HttpResponse()> work = [this, route = std::string(path), request = std::move(request)] {
-          return Guarded(route, [&] { return dispatcher_.Handle(request); });
+        std::function<HttpResponse()> work = [this, route = std::string(path), request = std::move(request),
+                                              head = std::move(head)] {
+          return Guarded(route, [&] { return dispatcher_.Handle(request, head); });
         };
         std::optional<HttpResponse> answer = co_await RunOnPool(client_pool_, std::move(work));
         response = answer ? std::move(*answer) : Busy(client_pool_, /*peer=*/false);
