@@ -4,9 +4,6 @@
 // whose keys differ refuse each other's calls.
 #include <gtest/gtest.h>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -27,29 +24,9 @@ constexpr const char* kFileKey = "key-from-a-file-0123456789abcdef";
 
 // A signed GET of the region endpoint; the HTTP status and the error code.
 std::pair<int, std::string> PeerPing(const std::string& endpoint, const std::string& key) {
-  namespace asio = boost::asio;
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  const std::string hostport = endpoint.substr(std::string("http://").size());
-  const size_t colon = hostport.rfind(':');
-  asio::io_context ioc;
-  asio::ip::tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
-  stream.connect(resolver.resolve(hostport.substr(0, colon), hostport.substr(colon + 1)));
   const std::string target = PeerRegionPath(kRegion);
-  http::request<http::empty_body> request{http::verb::get, target, 11};
-  request.set(http::field::host, hostport);
-  const std::string date = FormatTimeSeconds(SystemClock::Get().Now());
-  const std::string nonce = NewPeerNonce();
-  request.set(kPeerDateHeader, date);
-  request.set(kPeerNonceHeader, nonce);
-  request.set(kPeerSignatureHeader, SignPeerRequest(key, "GET", target, date, nonce, ""));
-  http::write(stream, request);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(stream, buffer, response);
-  json body = json::parse(response.body(), nullptr, false);
-  return {static_cast<int>(response.result_int()), body.is_object() ? body.value("Code", "") : ""};
+  HttpAnswer answer = SendHttp(endpoint, "GET", target, PeerSignedHeaders(key, "GET", target));
+  return {answer.status, answer.Code()};
 }
 
 class ClusterKeyTest : public ::testing::Test {

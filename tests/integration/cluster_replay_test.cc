@@ -5,9 +5,6 @@
 // names are unique in the cluster.
 #include <gtest/gtest.h>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 
 #include <map>
@@ -47,42 +44,9 @@ std::string SignedTarget(std::map<std::string, std::string> params) {
   return target;
 }
 
-struct Answer {
-  int status = 0;
-  json body;
-};
-
-// One request on a fresh connection; the status and the whole JSON body.
-Answer SendRequest(const std::string& endpoint, const std::string& method, const std::string& target,
-                   const std::map<std::string, std::string>& headers = {}, const std::string& body = "") {
-  namespace asio = boost::asio;
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  const std::string hostport = endpoint.substr(std::string("http://").size());
-  const size_t colon = hostport.rfind(':');
-  asio::io_context ioc;
-  asio::ip::tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  stream.expires_after(std::chrono::seconds(30));
-  stream.connect(resolver.resolve(hostport.substr(0, colon), hostport.substr(colon + 1)), ec);
-  if (ec) return {-1, json{{"Transport", ec.message()}}};
-  http::request<http::string_body> request{http::string_to_verb(method), target, 11};
-  request.set(http::field::host, hostport);
-  for (const auto& [name, value] : headers) request.set(name, value);
-  request.body() = body;
-  if (!body.empty() || method == "PUT" || method == "POST") request.prepare_payload();
-  http::write(stream, request, ec);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  if (!ec) http::read(stream, buffer, response, ec);
-  if (ec) return {-1, json{{"Transport", ec.message()}}};
-  json parsed = json::parse(response.body(), nullptr, false);
-  if (parsed.is_discarded()) parsed = json{{"Raw", response.body()}};
-  return {static_cast<int>(response.result_int()), parsed};
+HttpAnswer Send(const std::string& endpoint, const std::string& target) {
+  return SendHttp(endpoint, "GET", target);
 }
-
-Answer Send(const std::string& endpoint, const std::string& target) { return SendRequest(endpoint, "GET", target); }
 
 class ClusterReplayTest : public ::testing::Test {
  protected:
@@ -103,13 +67,13 @@ class ClusterReplayTest : public ::testing::Test {
 TEST_F(ClusterReplayTest, CreateAccountReplayedToTheOtherProcessIsRefusedAndNamesAreUnique) {
   // Sent to A, replayed verbatim to B (and to A).
   const std::string create_alice = SignedTarget({{"Action", "CreateAccount"}, {"AccountName", "alice"}});
-  Answer created = Send(A(), create_alice);
+  HttpAnswer created = Send(A(), create_alice);
   ASSERT_EQ(created.status, 200) << created.body.dump() << cluster_->Logs();
   const std::string alice_key = created.body.value("AccessKeyId", "");
   const std::string alice_secret = created.body.value("AccessKeySecret", "");
   ASSERT_FALSE(alice_key.empty()) << created.body.dump();
   for (const std::string& endpoint : {B(), A()}) {
-    Answer replay = Send(endpoint, create_alice);
+    HttpAnswer replay = Send(endpoint, create_alice);
     EXPECT_EQ(replay.status, 400) << endpoint << ": " << replay.body.dump();
     EXPECT_EQ(replay.body.value("Code", ""), "SignatureNonceUsed") << endpoint << ": " << replay.body.dump();
     EXPECT_FALSE(replay.body.contains("AccessKeySecret")) << replay.body.dump();
@@ -117,14 +81,14 @@ TEST_F(ClusterReplayTest, CreateAccountReplayedToTheOtherProcessIsRefusedAndName
 
   // Sent to B (which forwards it to the owner), replayed to A.
   const std::string create_bob = SignedTarget({{"Action", "CreateAccount"}, {"AccountName", "bob"}});
-  Answer bob = Send(B(), create_bob);
+  HttpAnswer bob = Send(B(), create_bob);
   ASSERT_EQ(bob.status, 200) << bob.body.dump() << cluster_->Logs();
-  Answer bob_replay = Send(A(), create_bob);
+  HttpAnswer bob_replay = Send(A(), create_bob);
   EXPECT_EQ(bob_replay.body.value("Code", ""), "SignatureNonceUsed") << bob_replay.body.dump();
 
   // A name is taken in the whole cluster, whichever process is asked.
   for (const std::string& endpoint : {A(), B()}) {
-    Answer duplicate = Send(endpoint, SignedTarget({{"Action", "CreateAccount"}, {"AccountName", "alice"}}));
+    HttpAnswer duplicate = Send(endpoint, SignedTarget({{"Action", "CreateAccount"}, {"AccountName", "alice"}}));
     EXPECT_EQ(duplicate.status, 400) << endpoint << ": " << duplicate.body.dump();
     EXPECT_EQ(duplicate.body.value("Code", ""), "InvalidAccountName.Duplicated") << duplicate.body.dump();
     EXPECT_NE(duplicate.body.value("Message", "").find("\"alice\""), std::string::npos) << duplicate.body.dump();
@@ -146,16 +110,16 @@ TEST_F(ClusterReplayTest, RegionRequestReplayedToTheOtherProcessIsRefused) {
       const std::string target = SignedTarget({{"Action", "DescribeImages"}, {"RegionId", region}});
       const std::string& first = a_first ? A() : B();
       const std::string& second = a_first ? B() : A();
-      Answer ok = Send(first, target);
+      HttpAnswer ok = Send(first, target);
       ASSERT_EQ(ok.status, 200) << region << " via " << first << ": " << ok.body.dump();
-      Answer replay = Send(second, target);
+      HttpAnswer replay = Send(second, target);
       EXPECT_EQ(replay.status, 400) << region << " replayed to " << second << ": " << replay.body.dump();
       EXPECT_EQ(replay.body.value("Code", ""), "SignatureNonceUsed") << replay.body.dump();
     }
   }
   // Region-less requests (and DescribeRegions) have one owner too.
   const std::string regions = SignedTarget({{"Action", "DescribeRegions"}});
-  Answer listed = Send(B(), regions);
+  HttpAnswer listed = Send(B(), regions);
   ASSERT_EQ(listed.status, 200) << listed.body.dump();
   EXPECT_EQ(listed.body["Regions"]["Region"].size(), 2u) << listed.body.dump();
   EXPECT_EQ(Send(A(), regions).body.value("Code", ""), "SignatureNonceUsed");
@@ -179,11 +143,11 @@ TEST_F(ClusterReplayTest, UploadPartReplayedToAnyProcessIsRefused) {
     // The host header is the first process's: a replay keeps every byte.
     SignV3(root, first.substr(std::string("http://").size()), "PUT", path, query, Sha256Hex(part), &headers);
     const std::string target = path + "?offset=0&uploadId=" + upload_id;
-    Answer accepted = SendRequest(first, "PUT", target, headers, part);
+    HttpAnswer accepted = SendHttp(first, "PUT", target, headers, part);
     ASSERT_EQ(accepted.status, 200) << first << ": " << accepted.body.dump() << cluster_->Logs();
     EXPECT_EQ(accepted.body.value("Size", 0), part.size()) << accepted.body.dump();
     for (const std::string& endpoint : {second, first}) {
-      Answer replay = SendRequest(endpoint, "PUT", target, headers, part);
+      HttpAnswer replay = SendHttp(endpoint, "PUT", target, headers, part);
       EXPECT_EQ(replay.status, 400) << "owner first " << owner_first << ", replayed to " << endpoint << ": "
                                     << replay.body.dump();
       EXPECT_EQ(replay.body.value("Code", ""), "SignatureNonceUsed") << replay.body.dump();
@@ -193,9 +157,9 @@ TEST_F(ClusterReplayTest, UploadPartReplayedToAnyProcessIsRefused) {
     const std::map<std::string, std::string> abort_query = {{"uploadId", upload_id}};
     SignV3(root, first.substr(std::string("http://").size()), "DELETE", path, abort_query,
            Sha256Hex(std::string()), &abort_headers);
-    Answer aborted = SendRequest(first, "DELETE", path + "?uploadId=" + upload_id, abort_headers);
+    HttpAnswer aborted = SendHttp(first, "DELETE", path + "?uploadId=" + upload_id, abort_headers);
     EXPECT_EQ(aborted.status, 200) << aborted.body.dump();
-    Answer abort_replay = SendRequest(second, "DELETE", path + "?uploadId=" + upload_id, abort_headers);
+    HttpAnswer abort_replay = SendHttp(second, "DELETE", path + "?uploadId=" + upload_id, abort_headers);
     EXPECT_EQ(abort_replay.body.value("Code", ""), "SignatureNonceUsed") << abort_replay.body.dump();
   }
 }

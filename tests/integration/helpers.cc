@@ -12,8 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/clock.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
+#include "copy/peer_auth.h"
 #include "integration/ferry_process.h"
 
 namespace ferry::testing {
@@ -245,6 +251,45 @@ std::string FerryCluster::Logs() const {
     out += "---- process " + std::to_string(i) + " log:\n" + servers_[i]->Log();
   }
   return out;
+}
+
+HttpAnswer SendHttp(const std::string& endpoint, const std::string& method, const std::string& target,
+                    const std::map<std::string, std::string>& headers, const std::string& body) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  using nlohmann::json;
+  const std::string hostport = endpoint.substr(std::string("http://").size());
+  const size_t colon = hostport.rfind(':');
+  asio::io_context ioc;
+  asio::ip::tcp::resolver resolver(ioc);
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(resolver.resolve(hostport.substr(0, colon), hostport.substr(colon + 1)), ec);
+  if (ec) return {-1, json{{"Transport", ec.message()}}};
+  http::request<http::string_body> request{http::string_to_verb(method), target, 11};
+  request.set(http::field::host, hostport);
+  request.body() = body;
+  if (!body.empty() || method == "PUT" || method == "POST") request.prepare_payload();
+  for (const auto& [name, value] : headers) request.set(name, value);
+  http::write(stream, request, ec);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  if (!ec) http::read(stream, buffer, response, ec);
+  if (ec) return {-1, json{{"Transport", ec.message()}}};
+  json parsed = json::parse(response.body(), nullptr, false);
+  if (parsed.is_discarded()) parsed = json{{"Raw", response.body()}};
+  return {static_cast<int>(response.result_int()), parsed};
+}
+
+std::map<std::string, std::string> PeerSignedHeaders(const std::string& key, const std::string& method,
+                                                     const std::string& target, const std::string& body) {
+  const std::string date = FormatTimeSeconds(SystemClock::Get().Now());
+  const std::string nonce = NewPeerNonce();
+  return {{kPeerDateHeader, date},
+          {kPeerNonceHeader, nonce},
+          {kPeerSignatureHeader, SignPeerRequest(key, method, target, date, nonce, body)}};
 }
 
 }  // namespace ferry::testing

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +75,26 @@ std::string ExportImageSha256(EcsClient& client, const std::string& region, cons
 // The value of `name`{region="region"} in a Prometheus text exposition;
 // -1 when absent.
 int64_t MetricValue(const std::string& exposition, const std::string& name, const std::string& region);
+
+// An HTTP answer: its status (-1 when the request could not be made) and its
+// body as JSON ({"Raw": text} when it is not JSON, {"Transport": why} when
+// there was no answer).
+struct HttpAnswer {
+  int status = 0;
+  nlohmann::json body;
+  std::string Code() const { return body.is_object() ? body.value("Code", std::string()) : std::string(); }
+};
+
+// One request on a fresh connection to `endpoint` ("http://host:port"),
+// without EcsClient, to see statuses and bodies as they are. `headers` are
+// sent as given (a Content-Length among them replaces the body's, so a
+// caller can announce a body it does not send, with Expect: 100-continue).
+HttpAnswer SendHttp(const std::string& endpoint, const std::string& method, const std::string& target,
+                    const std::map<std::string, std::string>& headers = {}, const std::string& body = "");
+
+// The x-ferry-* headers of a peer-protocol request signed with `key`.
+std::map<std::string, std::string> PeerSignedHeaders(const std::string& key, const std::string& method,
+                                                     const std::string& target, const std::string& body = "");
 
 // Several `ferry serve` processes of one cluster on fixed loopback ports:
 // process i serves regions[i] and names every other process's regions as

@@ -4,9 +4,6 @@
 // not found.
 #include <gtest/gtest.h>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -24,38 +21,14 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
-struct RawAnswer {
-  int status = 0;
-  json body;
-};
+using RawAnswer = HttpAnswer;
 
 // One signed (or, with an empty key, unsigned) GET, without HttpChunkSource,
 // to see the HTTP status and error body themselves.
 RawAnswer RawGet(const std::string& endpoint, const std::string& target, const std::string& key) {
-  std::string hostport = endpoint.substr(std::string("http://").size());
-  size_t colon = hostport.rfind(':');
-  asio::io_context ioc;
-  asio::ip::tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
-  stream.connect(resolver.resolve(hostport.substr(0, colon), hostport.substr(colon + 1)));
-  http::request<http::empty_body> request{http::verb::get, target, 11};
-  request.set(http::field::host, hostport);
-  if (!key.empty()) {
-    const std::string date = FormatTimeSeconds(SystemClock::Get().Now());
-    const std::string nonce = NewPeerNonce();
-    request.set(kPeerDateHeader, date);
-    request.set(kPeerNonceHeader, nonce);
-    request.set(kPeerSignatureHeader, SignPeerRequest(key, "GET", target, date, nonce, ""));
-  }
-  http::write(stream, request);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(stream, buffer, response);
-  return {static_cast<int>(response.result_int()), json::parse(response.body(), nullptr, false)};
+  return SendHttp(endpoint, "GET", target, key.empty() ? std::map<std::string, std::string>{}
+                                                       : PeerSignedHeaders(key, "GET", target));
 }
 
 // The system disk snapshot of the seeded public image.

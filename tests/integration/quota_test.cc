@@ -137,6 +137,24 @@ TEST_F(QuotaTest, QuotasAnswerWithTheirEcsCodeAndStatus) {
   ASSERT_FALSE(upload_bucket.empty());
   EXPECT_EQ(PartFiles(upload_bucket), 0u);
 
+  // The same refusal at the wire: a part announced over the quota is 403
+  // QuotaExceed.Storage before a byte of it is sent.
+  {
+    ClientConfig signer;
+    signer.access_key_id = kRootKeyId;
+    signer.access_key_secret = kRootKeySecret;
+    const std::string path = std::string("/oss/") + kOperatorBucket + "/announced.raw";
+    const std::map<std::string, std::string> query = {{"offset", "0"}, {"uploadId", "u-announced"}};
+    std::map<std::string, std::string> headers;
+    SignV3(signer, server_->endpoint().substr(std::string("http://").size()), "PUT", path, query,
+           std::string(64, '0'), &headers);
+    headers["content-length"] = std::to_string(9 * kMiB);
+    headers["expect"] = "100-continue";
+    HttpAnswer answer = SendHttp(server_->endpoint(), "PUT", path + "?offset=0&uploadId=u-announced", headers);
+    EXPECT_EQ(answer.status, 403) << answer.body.dump();
+    EXPECT_EQ(answer.Code(), "QuotaExceed.Storage") << answer.body.dump();
+  }
+
   // The one image the quota allows...
   const std::string small = files_.path() + "/small.img";
   WriteSparseImage(small, 4 * kMiB, {{0, kMiB}}, 8);

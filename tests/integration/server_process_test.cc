@@ -316,6 +316,8 @@ TEST_F(ServerProcessTest, MalformedSettingsAreUsageErrorsNamingTheirSource) {
       {{"--quota-images", "-1"}, "quota_images: \"-1\" is not an integer"},
       {{"--quota-stored-mib", "lots"}, "quota_stored_mib: \"lots\" is not an integer"},
       {{"--upload-expiry-hours", "0"}, "upload_expiry_hours: \"0\" is not an integer in [1, 8784]"},
+      {{"--dedup-scope", "cluster"}, "\"cluster\" is not a dedup scope (account or region)"},
+      {{"--max-nonces", "0"}, "max_nonces"},
   };
   for (const auto& [flags, why] : cluster_cases) {
     std::vector<std::string> args = {"serve", "--data", DataDir(), "--region", "cn-hangzhou"};
