@@ -76,6 +76,12 @@ std::string SourceSpec(const std::string& driver) {
   return "json:" + spec.dump();
 }
 
+// The server's own failure, not the image's: the child could not be
+// isolated (ProcessOptions::no_network), so qemu-img never ran.
+bool IsolationFailed(const ProcessResult& r) {
+  return r.exit_code == kIsolationFailedExit && r.stderr_text.starts_with("ferry: cannot give the child");
+}
+
 // Why a limited run failed, naming the limit when one was hit.
 std::string LimitFailure(const std::vector<std::string>& argv, const ProcessResult& r,
                          const ProcessOptions& o) {
@@ -114,12 +120,14 @@ Status CheckWithQemuInfo(int fd, ImageFacts* facts_out, const std::string& label
   const std::string driver = ImageFormatName(facts.format);
   std::vector<std::string> argv = {kQemuImg, "info", "--output=json", SourceSpec(driver)};
   ProcessOptions opts;
+  opts.no_network = true;  // qemu-img reads one descriptor; it has no business on a network
   opts.stop = stop;
   opts.address_space_bytes = kInfoAddressSpace;
   opts.cpu_seconds = kInfoCpuSeconds;
   opts.deadline = kInfoDeadline;
   opts.inherit_fd = fd;
   ASSIGN_OR_RETURN(ProcessResult run, RunProcess(argv, opts));
+  if (IsolationFailed(run)) return Internal("qemu-img info of " + label + ": " + run.stderr_text);
   if (run.exit_code != 0 || run.deadline_exceeded) {
     return Malformed(label, "cannot be read as " + driver + ": " + LimitFailure(argv, run, opts));
   }
@@ -174,6 +182,7 @@ Status ConvertImageFd(int src_fd, const ImageFacts& facts, const std::string& ds
   argv.push_back(dst);
   const uint64_t gib = GiBCeil(facts.virtual_size);
   ProcessOptions opts;
+  opts.no_network = true;  // qemu-img reads one descriptor; it has no business on a network
   opts.stop = stop;
   opts.env_overrides = {"MALLOC_ARENA_MAX=3"};
   opts.address_space_bytes = kConvertAddressSpace;
@@ -184,6 +193,7 @@ Status ConvertImageFd(int src_fd, const ImageFacts& facts, const std::string& ds
                                              : facts.virtual_size + facts.virtual_size / 8 + (64ull << 20);
   opts.inherit_fd = src_fd;
   ASSIGN_OR_RETURN(ProcessResult run, RunProcess(argv, opts));
+  if (IsolationFailed(run)) return Internal("qemu-img convert of " + label + ": " + run.stderr_text);
   if (run.exit_code != 0 || run.deadline_exceeded) {
     return InvalidArgument(failure_reason,
                            "converting " + label + " from " + src_driver + " to " + dst_driver +

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -123,6 +125,7 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const Pro
   }
   const int in_fd = dev_null.get(), out_fd = out_w.get(), err_fd = err_w.get();
   const int inherit = options.inherit_fd;
+  const bool no_network = options.no_network;
   sigset_t empty_mask;
   sigemptyset(&empty_mask);
 
@@ -145,6 +148,14 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const Pro
               0u);
     for (int i = 0; i < n_limits; ++i) {
       if (::setrlimit(limits[i].resource, &limits[i].value) != 0) ::_exit(127);
+    }
+    if (no_network) {
+      if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+          (::unshare(CLONE_NEWNET) != 0 && ::unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)) {
+        static const char kMessage[] = "ferry: cannot give the child a network namespace of its own\n";
+        (void)!::write(2, kMessage, sizeof(kMessage) - 1);
+        ::_exit(kIsolationFailedExit);
+      }
     }
     ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
     ::execve(program.c_str(), args.data(), envp.data());

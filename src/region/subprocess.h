@@ -38,7 +38,17 @@ struct ProcessOptions {
   // closed in the child (close_range), so this is the only one it sees
   // besides stdin (/dev/null), stdout and stderr.
   int inherit_fd = -1;
+  // Runs the child in a network namespace of its own (only a loopback that
+  // is down: no connection goes anywhere) and with no_new_privs, so a tool
+  // tricked into opening a URL (nbd://, http://) reaches nothing. Uses
+  // unshare(CLONE_NEWNET) as root, else a user namespace as well. Fails
+  // closed: when neither can be made the child exits 126 with a message on
+  // stderr, and nothing runs unisolated.
+  bool no_network = false;
 };
+
+// The exit code of a child that could not be isolated (ProcessOptions::no_network).
+inline constexpr int kIsolationFailedExit = 126;
 
 // Runs argv[0] (looked up in PATH) with stdin from /dev/null and waits for it.
 // `env_overrides` are "NAME=value" entries added to this process's

@@ -3,7 +3,10 @@
 // the resource-limited qemu-img runs behind it.
 #include "region/image_inspector.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -394,6 +397,39 @@ TEST(SubprocessLimitsTest, CpuAndFileSizeLimitsKillAndTheDeadlineStops) {
   ASSERT_TRUE(slow.ok()) << slow.status().ToString();
   EXPECT_TRUE(slow->deadline_exceeded);
   EXPECT_EQ(slow->exit_code, 128 + SIGKILL);
+}
+
+// qemu-img runs with no network: a connection to a port that listens on
+// this host's loopback fails from inside, and succeeds without isolation.
+TEST(SubprocessLimitsTest, AChildWithoutNetworkReachesNothing) {
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(listener.valid());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listener.get(), 4), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string connect =
+      "exec 5<>/dev/tcp/127.0.0.1/" + std::to_string(ntohs(addr.sin_port)) + " && echo connected";
+
+  Result<ProcessResult> open = RunProcess({"bash", "-c", connect}, ProcessOptions{});
+  ASSERT_TRUE(open.ok()) << open.status().ToString();
+  EXPECT_EQ(open->stdout_text, "connected\n") << open->stderr_text;
+
+  ProcessOptions isolated;
+  isolated.no_network = true;
+  Result<ProcessResult> closed = RunProcess({"bash", "-c", connect}, isolated);
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_NE(closed->exit_code, 0);
+  EXPECT_NE(closed->exit_code, kIsolationFailedExit) << closed->stderr_text;
+  EXPECT_EQ(closed->stdout_text, "") << closed->stderr_text;
+  // Only a loopback, and it is down.
+  Result<ProcessResult> links = RunProcess({"cat", "/proc/self/net/dev"}, isolated);
+  ASSERT_TRUE(links.ok()) << links.status().ToString();
+  EXPECT_EQ(links->stdout_text.find("eth"), std::string::npos) << links->stdout_text;
+  EXPECT_NE(links->stdout_text.find("lo:"), std::string::npos) << links->stdout_text;
 }
 
 TEST_F(ImageInspectorTest, ConvertThroughTheDescriptorReadsTheInodeNotThePath) {
