@@ -40,9 +40,9 @@ bool IsValidBaseKey(std::string_view key);
 std::string BaseKeyFor(const Manifest& m);
 
 // File names inside their directories.
-std::string BaseFileName(std::string_view key);   // <key>.raw
-std::string DiskFileName(std::string_view id);    // <id>.qcow2
-std::string LockFileName(std::string_view key);   // <key>.lock
+std::string BaseFileName(std::string_view key);  // <key>.raw
+std::string DiskFileName(std::string_view id);   // <id>.qcow2
+std::string LockFileName(std::string_view key);  // <key>.lock
 
 // The backing file name an overlay records: "../bases/<key>.raw", relative
 // to the overlay's own directory, so a root can move and a hypervisor

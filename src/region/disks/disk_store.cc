@@ -57,7 +57,8 @@ int FlockRetry(int fd, int op) {
 bool IsCancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(); }
 
 Status CheckDiskId(const std::string& id) {
-  if (!IsValidDiskId(id)) return InvalidArgument("InvalidDiskId.Malformed", "\"" + id + "\" is not a disk id");
+  if (!IsValidDiskId(id))
+    return InvalidArgument("InvalidDiskId.Malformed", "\"" + id + "\" is not a disk id");
   return Status::Ok();
 }
 
@@ -74,7 +75,8 @@ Status CheckDiskSize(const std::string& id, uint64_t size, uint64_t base_size) {
   }
   if (size < base_size) {
     return InvalidArgument("", "disk " + id + ": size " + std::to_string(size) +
-                                   " bytes is smaller than its image (" + std::to_string(base_size) + " bytes)");
+                                   " bytes is smaller than its image (" + std::to_string(base_size) +
+                                   " bytes)");
   }
   return Status::Ok();
 }
@@ -82,7 +84,8 @@ Status CheckDiskSize(const std::string& id, uint64_t size, uint64_t base_size) {
 // Writes the non-zero 4 KiB blocks of `data` at `offset` of `fd`; zero blocks
 // are skipped, so they stay holes of a freshly truncated file (as qemu-img's
 // -S 4k): free space inside a chunk of a file-system image costs nothing.
-Status WriteNonZeroBlocks(int fd, const uint8_t* data, uint64_t len, uint64_t offset, const std::string& label) {
+Status WriteNonZeroBlocks(int fd, const uint8_t* data, uint64_t len, uint64_t offset,
+                          const std::string& label) {
   constexpr uint64_t kBlock = 4096;
   static const uint8_t kZeros[kBlock] = {};
   auto zero = [&](uint64_t at) { return std::memcmp(data + at, kZeros, std::min(kBlock, len - at)) == 0; };
@@ -215,8 +218,8 @@ Result<std::unique_ptr<DiskStore>> DiskStore::Open(const std::string& root) {
     if (!dirs[i].valid()) return ErrnoStatus("open", abs + "/" + names[i], errno);
   }
   RETURN_IF_ERROR(FsyncDir(abs));
-  std::unique_ptr<DiskStore> store(new DiskStore(abs, std::move(root_fd), std::move(dirs[0]), std::move(dirs[1]),
-                                                 std::move(dirs[2]), std::move(dirs[3])));
+  std::unique_ptr<DiskStore> store(new DiskStore(abs, std::move(root_fd), std::move(dirs[0]),
+                                                 std::move(dirs[1]), std::move(dirs[2]), std::move(dirs[3])));
   RETURN_IF_ERROR(store->RemoveLeftoverTemps());
   return store;
 }
@@ -234,10 +237,11 @@ Result<DiskStore::BaseLock> DiskStore::LockBase(const std::string& key, bool exc
     }
     // GC unlinks a lock file while holding it: a lock taken on an unlinked
     // file guards nothing, so take the one that is there now.
-    struct stat held {}, now {};
+    struct stat held {
+    }, now{};
     if (::fstat(fd.get(), &held) != 0) return ErrnoStatus("stat", name, errno);
-    if (::fstatat(locks_fd_.get(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_ino == held.st_ino &&
-        now.st_dev == held.st_dev) {
+    if (::fstatat(locks_fd_.get(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+        now.st_ino == held.st_ino && now.st_dev == held.st_dev) {
       return BaseLock(std::move(fd));
     }
   }
@@ -311,7 +315,8 @@ Result<std::vector<std::string>> DiskStore::ListDir(int dir_fd) {
 
 // ---- Bases ----
 
-Result<BaseInfo> DiskStore::EnsureBase(const Manifest& m, ChunkStore& store, const std::atomic<bool>* cancel) {
+Result<BaseInfo> DiskStore::EnsureBase(const Manifest& m, ChunkStore& store,
+                                       const std::atomic<bool>* cancel) {
   RETURN_IF_ERROR(m.Validate().WithContext("base for disks"));
   const std::string key = BaseKeyFor(m);
   ASSIGN_OR_RETURN(BaseLock lock, LockBase(key, /*exclusive=*/true, /*wait=*/true));
@@ -380,8 +385,9 @@ Result<std::vector<std::string>> DiskStore::ListBases() {
 
 // ---- Disks ----
 
-Result<DiskInfo> DiskStore::CreateDiskFromImage(const std::string& disk_id, const Manifest& m, ChunkStore& store,
-                                                uint64_t size_bytes, const std::atomic<bool>* cancel) {
+Result<DiskInfo> DiskStore::CreateDiskFromImage(const std::string& disk_id, const Manifest& m,
+                                                ChunkStore& store, uint64_t size_bytes,
+                                                const std::atomic<bool>* cancel) {
   RETURN_IF_ERROR(CheckDiskId(disk_id));
   RETURN_IF_ERROR(CheckDiskSize(disk_id, size_bytes, m.logical_size));
   RETURN_IF_ERROR(m.Validate().WithContext("image of disk " + disk_id));
@@ -406,26 +412,34 @@ Result<DiskInfo> DiskStore::CreateEmptyDisk(const std::string& disk_id, uint64_t
   return CreateDiskLocked(disk_id, std::nullopt, 0, size_bytes, cancel);
 }
 
-Result<DiskInfo> DiskStore::CreateDiskLocked(const std::string& disk_id, const std::optional<std::string>& base_key,
-                                             uint64_t base_size, uint64_t size_bytes,
-                                             const std::atomic<bool>* cancel) {
+Result<DiskInfo> DiskStore::CreateDiskLocked(const std::string& disk_id,
+                                             const std::optional<std::string>& base_key, uint64_t base_size,
+                                             uint64_t size_bytes, const std::atomic<bool>* cancel) {
   RETURN_IF_ERROR(CheckDiskSize(disk_id, size_bytes, base_size));
   const std::string name = DiskFileName(disk_id);
   struct stat st {};
   if (::fstatat(disks_fd_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
     return AlreadyExists("", "disk " + disk_id + " already exists");
   ASSIGN_OR_RETURN(TempFile temp, CreateTemp("disk-" + disk_id));
-  if (base_key) {
-    RETURN_IF_ERROR(QemuCreateOverlay(temp.fd.get(), BackingNameFor(*base_key), size_bytes, disk_id, cancel));
+  const std::string backing = base_key ? BackingNameFor(*base_key) : "";
+  if (std::optional<std::vector<uint8_t>> tmpl = FindTemplate(backing, size_bytes)) {
+    if (::ftruncate(temp.fd.get(), static_cast<off_t>(tmpl->size())) != 0)
+      return ErrnoStatus("truncate", "disk " + disk_id, errno);
+    RETURN_IF_ERROR(WriteNonZeroBlocks(temp.fd.get(), tmpl->data(), tmpl->size(), 0, "disk " + disk_id));
   } else {
-    RETURN_IF_ERROR(QemuCreateEmpty(temp.fd.get(), size_bytes, disk_id, cancel));
+    if (base_key) {
+      RETURN_IF_ERROR(QemuCreateOverlay(temp.fd.get(), backing, size_bytes, disk_id, cancel));
+    } else {
+      RETURN_IF_ERROR(QemuCreateEmpty(temp.fd.get(), size_bytes, disk_id, cancel));
+    }
+    KeepTemplate(backing, size_bytes, temp.fd.get());
   }
   if (::fsync(temp.fd.get()) != 0) return ErrnoStatus("fsync", "disk " + disk_id, errno);
   // What qemu-img wrote is checked like any overlay read later.
   ASSIGN_OR_RETURN(Qcow2Header header, ReadQcow2Header(temp.fd.get(), "new disk " + disk_id));
-  if (header.size != size_bytes || header.backing_name != (base_key ? BackingNameFor(*base_key) : "")) {
-    return Internal("qemu-img made disk " + disk_id + " of " + std::to_string(header.size) +
-                    " bytes on \"" + header.backing_name + "\"");
+  if (header.size != size_bytes || header.backing_name != backing) {
+    return Internal("qemu-img made disk " + disk_id + " of " + std::to_string(header.size) + " bytes on \"" +
+                    header.backing_name + "\"");
   }
   if (::renameat2(tmp_fd_.get(), temp.name.c_str(), disks_fd_.get(), name.c_str(), RENAME_NOREPLACE) != 0) {
     if (errno == EEXIST) return AlreadyExists("", "disk " + disk_id + " already exists");
@@ -435,6 +449,26 @@ Result<DiskInfo> DiskStore::CreateDiskLocked(const std::string& disk_id, const s
   if (::fsync(disks_fd_.get()) != 0) return ErrnoStatus("fsync", root_ + "/" + kDisksDir, errno);
   if (::fstat(temp.fd.get(), &st) != 0) return ErrnoStatus("stat", "disk " + disk_id, errno);
   return DiskInfo{disk_id, size_bytes, base_key, static_cast<uint64_t>(st.st_blocks) * 512};
+}
+
+std::optional<std::vector<uint8_t>> DiskStore::FindTemplate(const std::string& backing, uint64_t size) {
+  std::lock_guard<std::mutex> lock(templates_mu_);
+  auto it = templates_.find({backing, size});
+  if (it == templates_.end()) return std::nullopt;
+  return it->second;
+}
+
+void DiskStore::KeepTemplate(const std::string& backing, uint64_t size, int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) > kMaxTemplateBytes) return;
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  if (!PreadFull(fd, bytes.data(), bytes.size(), 0, "overlay template").ok()) return;
+  // Only what passes the checks every overlay passes becomes a template.
+  Result<Qcow2Header> h = DecodeQcow2Header(bytes, "overlay template");
+  if (!h.ok() || h->size != size || h->backing_name != backing) return;
+  std::lock_guard<std::mutex> lock(templates_mu_);
+  if (templates_.size() >= kMaxTemplates) templates_.clear();
+  templates_[{backing, size}] = std::move(bytes);
 }
 
 Result<bool> DiskStore::DeleteDisk(const std::string& disk_id) {
@@ -451,7 +485,8 @@ Result<DiskStore::OpenDisk> DiskStore::OpenDiskChecked(const std::string& disk_i
   RETURN_IF_ERROR(CheckDiskId(disk_id));
   OpenDisk d;
   d.disk_id = disk_id;
-  d.fd = UniqueFd(OpenBeneath(disks_fd_.get(), DiskFileName(disk_id), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  d.fd = UniqueFd(
+      OpenBeneath(disks_fd_.get(), DiskFileName(disk_id), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!d.fd.valid()) {
     if (errno == ENOENT) return NotFound("InvalidDiskId.NotFound", "disk " + disk_id + " does not exist");
     return ErrnoStatus("open", "disk " + disk_id, errno);
@@ -537,8 +572,8 @@ Status DiskStore::ExportRaw(const std::string& disk_id, const std::string& dst_p
   return FsyncDir(dst.parent_path().string());
 }
 
-Result<Manifest> DiskStore::SnapshotDisk(const std::string& disk_id, ChunkStore& store, const IngestOptions& opts,
-                                         IngestStats* stats) {
+Result<Manifest> DiskStore::SnapshotDisk(const std::string& disk_id, ChunkStore& store,
+                                         const IngestOptions& opts, IngestStats* stats) {
   ASSIGN_OR_RETURN(OpenDisk disk, OpenDiskChecked(disk_id));
   std::optional<BaseLock> lock;
   if (disk.base_key) {
@@ -553,7 +588,8 @@ Result<Manifest> DiskStore::SnapshotDisk(const std::string& disk_id, ChunkStore&
 
 // ---- GC and fsck ----
 
-Result<std::vector<std::pair<std::string, std::string>>> DiskStore::OverlayBackings(std::vector<std::string>* bad) {
+Result<std::vector<std::pair<std::string, std::string>>> DiskStore::OverlayBackings(
+    std::vector<std::string>* bad) {
   ASSIGN_OR_RETURN(std::vector<std::string> ids, ListDisks());
   std::vector<std::pair<std::string, std::string>> out;
   for (const std::string& id : ids) {

@@ -20,7 +20,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -82,7 +84,8 @@ class DiskStore final {
   // tmp/, fsynced, made 0444 and renamed into bases/ (then bases/ fsynced).
   // Concurrent calls for one manifest write it once; the others wait and
   // find it. kDataLoss if a chunk fails verification; nothing is left behind.
-  Result<BaseInfo> EnsureBase(const Manifest& m, ChunkStore& store, const std::atomic<bool>* cancel = nullptr);
+  Result<BaseInfo> EnsureBase(const Manifest& m, ChunkStore& store,
+                              const std::atomic<bool>* cancel = nullptr);
   // Whether the base file exists (a complete one: partial bases only ever
   // exist as temps).
   Result<bool> HasBase(const std::string& key);
@@ -98,8 +101,8 @@ class DiskStore final {
   Result<DiskInfo> CreateDiskFromImage(const std::string& disk_id, const Manifest& m, ChunkStore& store,
                                        uint64_t size_bytes, const std::atomic<bool>* cancel = nullptr);
   // The same on an existing base (kNotFound if it is absent).
-  Result<DiskInfo> CreateDiskOnBase(const std::string& disk_id, const std::string& base_key, uint64_t size_bytes,
-                                    const std::atomic<bool>* cancel = nullptr);
+  Result<DiskInfo> CreateDiskOnBase(const std::string& disk_id, const std::string& base_key,
+                                    uint64_t size_bytes, const std::atomic<bool>* cancel = nullptr);
   // An empty qcow2 disk with no base (a data disk).
   Result<DiskInfo> CreateEmptyDisk(const std::string& disk_id, uint64_t size_bytes,
                                    const std::atomic<bool>* cancel = nullptr);
@@ -138,7 +141,8 @@ class DiskStore final {
 
   // Compares the files with what the catalog knows (`known_disks`: disk ids,
   // `known_bases`: base keys it still needs). Changes nothing.
-  Result<DiskFsckReport> Fsck(const std::set<std::string>& known_disks, const std::set<std::string>& known_bases);
+  Result<DiskFsckReport> Fsck(const std::set<std::string>& known_disks,
+                              const std::set<std::string>& known_bases);
 
  private:
   class BaseLock;
@@ -164,6 +168,17 @@ class DiskStore final {
   Result<std::vector<std::string>> ListDir(int dir_fd);
   // Base keys the overlays in disks/ and tmp/ use: (disk id or temp name, key).
   Result<std::vector<std::pair<std::string, std::string>>> OverlayBackings(std::vector<std::string>* bad);
+
+  // A new overlay is the same bytes for every disk of one (backing name,
+  // size): qemu-img formats the first, later ones copy its bytes, sparing a
+  // process per disk. At most kMaxTemplates entries of at most
+  // kMaxTemplateBytes each.
+  static constexpr size_t kMaxTemplates = 64;
+  static constexpr uint64_t kMaxTemplateBytes = 1 << 20;
+  std::optional<std::vector<uint8_t>> FindTemplate(const std::string& backing, uint64_t size);
+  void KeepTemplate(const std::string& backing, uint64_t size, int fd);
+  std::mutex templates_mu_;
+  std::map<std::pair<std::string, uint64_t>, std::vector<uint8_t>> templates_;  // guarded by templates_mu_
 
   const std::string root_;  // absolute
   const UniqueFd root_fd_;

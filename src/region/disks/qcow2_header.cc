@@ -42,18 +42,21 @@ Result<Qcow2Header> DecodeQcow2Header(std::span<const uint8_t> b, const std::str
                            kQcow2IncompatCompression | kQcow2IncompatExtendedL2;
     if ((h.incompatible_features & ~known) != 0 || (h.incompatible_features & kQcow2IncompatCorrupt) != 0 ||
         (h.incompatible_features & kQcow2IncompatDataFile) != 0) {
-      return Bad(label, "incompatible features 0x" + [&] {
-        char buf[17];
-        std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h.incompatible_features));
-        return std::string(buf);
-      }() + " (corrupt, external data file or unknown)");
+      return Bad(
+          label, "incompatible features 0x" + [&] {
+            char buf[17];
+            std::snprintf(buf, sizeof(buf), "%016llx",
+                          static_cast<unsigned long long>(h.incompatible_features));
+            return std::string(buf);
+          }() + " (corrupt, external data file or unknown)");
     }
   }
   if (backing_offset != 0 || backing_size != 0) {
     if (backing_size == 0 || backing_size > kQcow2MaxBackingName)
       return Bad(label, "backing file name of " + std::to_string(backing_size) + " bytes");
     if (backing_offset > b.size() || b.size() - backing_offset < backing_size)
-      return Bad(label, "backing file name at offset " + std::to_string(backing_offset) + " outside the header");
+      return Bad(label,
+                 "backing file name at offset " + std::to_string(backing_offset) + " outside the header");
     h.backing_name.assign(reinterpret_cast<const char*>(b.data() + backing_offset), backing_size);
   }
   return h;

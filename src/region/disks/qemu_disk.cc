@@ -54,14 +54,15 @@ ProcessOptions CreateOptions(int fd, const std::atomic<bool>* stop) {
 
 Status QemuCreateOverlay(int fd, const std::string& backing_name, uint64_t size, const std::string& label,
                          const std::atomic<bool>* stop) {
-  std::vector<std::string> argv = {kQemuImg, "create", "-q",         "-f", "qcow2", "-u", "-F", "raw",
-                                   "-b",     backing_name, InheritedFdPath(), std::to_string(size)};
+  std::vector<std::string> argv = {
+      kQemuImg, "create", "-q", "-f",         "qcow2",           "-u",
+      "-F",     "raw",    "-b", backing_name, InheritedFdPath(), std::to_string(size)};
   return RunQemuImg(argv, CreateOptions(fd, stop), "creating overlay " + label);
 }
 
 Status QemuCreateEmpty(int fd, uint64_t size, const std::string& label, const std::atomic<bool>* stop) {
-  std::vector<std::string> argv = {kQemuImg, "create", "-q", "-f", "qcow2", InheritedFdPath(),
-                                   std::to_string(size)};
+  std::vector<std::string> argv = {
+      kQemuImg, "create", "-q", "-f", "qcow2", InheritedFdPath(), std::to_string(size)};
   return RunQemuImg(argv, CreateOptions(fd, stop), "creating disk " + label);
 }
 
@@ -71,7 +72,8 @@ Status QemuConvertToRaw(int overlay_fd, const std::string& base_path, const std:
     // A relative name could be parsed for a protocol (json:, nbd://).
     return Internal("reading disk " + label + ": paths given to qemu-img must be absolute");
   }
-  nlohmann::json spec = {{"driver", "qcow2"}, {"file", {{"driver", "file"}, {"filename", InheritedFdPath()}}}};
+  nlohmann::json spec = {{"driver", "qcow2"},
+                         {"file", {{"driver", "file"}, {"filename", InheritedFdPath()}}}};
   if (base_path.empty()) {
     spec["backing"] = nullptr;
   } else {
@@ -79,8 +81,9 @@ Status QemuConvertToRaw(int overlay_fd, const std::string& base_path, const std:
   }
   // -n --target-is-zero: the caller made the target, empty and sized, beneath
   // its root; qemu-img only writes the data into it.
-  std::vector<std::string> argv = {kQemuImg, "convert", "-n", "--target-is-zero", "json:" + spec.dump(),
-                                   "-O",     "raw",     "-S", "4k",               out_path};
+  std::vector<std::string> argv = {
+      kQemuImg, "convert", "-n",    "--target-is-zero", "json:" + spec.dump(), "-O", "raw",
+      "-S",     "4k",      out_path};
   const uint64_t gib = GiBCeil(size);
   ProcessOptions opts;
   opts.stop = stop;

@@ -76,11 +76,11 @@ std::vector<uint8_t> Header(uint32_t version, uint64_t incompat, uint32_t crypt,
     be32(16, static_cast<uint32_t>(backing.size()));
     std::copy(backing.begin(), backing.end(), b.begin() + 200);
   }
-  be32(20, 16);           // cluster_bits
-  be64(24, 1ull << 30);   // size
+  be32(20, 16);          // cluster_bits
+  be64(24, 1ull << 30);  // size
   be32(32, crypt);
   be64(72, incompat);
-  be32(100, 112);         // header_length
+  be32(100, 112);  // header_length
   return b;
 }
 
@@ -96,7 +96,8 @@ TEST(DiskQcow2HeaderTest, DecodesSizeAndBackingName) {
 }
 
 TEST(DiskQcow2HeaderTest, RejectsWhatCouldReadOtherFiles) {
-  EXPECT_EQ(DecodeQcow2Header(Header(3, kQcow2IncompatDataFile, 0, ""), "t").status().code(), Code::kDataLoss);
+  EXPECT_EQ(DecodeQcow2Header(Header(3, kQcow2IncompatDataFile, 0, ""), "t").status().code(),
+            Code::kDataLoss);
   EXPECT_EQ(DecodeQcow2Header(Header(3, kQcow2IncompatCorrupt, 0, ""), "t").status().code(), Code::kDataLoss);
   EXPECT_EQ(DecodeQcow2Header(Header(3, 1u << 5, 0, ""), "t").status().code(), Code::kDataLoss);
   EXPECT_EQ(DecodeQcow2Header(Header(3, 0, 1, ""), "t").status().code(), Code::kDataLoss);

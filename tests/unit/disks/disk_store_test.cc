@@ -1,13 +1,12 @@
 #include "region/disks/disk_store.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <filesystem>
@@ -267,6 +266,32 @@ TEST_F(DiskStoreTest, HundredDisksOnOneImageWriteAboutOneBase) {
   EXPECT_EQ(ids->size(), 100u);
 }
 
+TEST_F(DiskStoreTest, LaterDisksCopyTheFirstOverlayAndAreValidQcow2) {
+  Manifest m = SparseImage();
+  const std::string first = NewResourceId("d"), second = NewResourceId("d"), other = NewResourceId("d");
+  ASSERT_TRUE(disks_->CreateDiskFromImage(first, m, *chunks_, 32 * kMiB).ok());
+  ASSERT_TRUE(disks_->CreateDiskFromImage(second, m, *chunks_, 32 * kMiB).ok());
+  ASSERT_TRUE(disks_->CreateDiskFromImage(other, m, *chunks_, 40 * kMiB).ok());  // another size
+  EXPECT_EQ(ReadAll(*disks_->DiskPath(first)), ReadAll(*disks_->DiskPath(second)));
+  auto info = disks_->DescribeDisk(other);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->size, 40 * kMiB);
+  for (const std::string& id : {second, other}) {
+    auto run = RunProcess({"qemu-img", "check", "-q", "-f", "qcow2", *disks_->DiskPath(id)});
+    ASSERT_TRUE(run.ok());
+    EXPECT_EQ(run->exit_code, 0) << run->stderr_text;
+  }
+  // The copy skips the zero blocks qemu-img allocates.
+  EXPECT_LE(AllocatedBytes(*disks_->DiskPath(second)), AllocatedBytes(*disks_->DiskPath(first)));
+  // A guest write to the copy lands in the copy only.
+  QemuIoWrite(*disks_->DiskPath(second), 0, 4096);
+  const std::string a = dir_.Sub("a.raw"), b = dir_.Sub("b.raw");
+  ASSERT_TRUE(disks_->ExportRaw(first, a).ok());
+  ASSERT_TRUE(disks_->ExportRaw(second, b).ok());
+  EXPECT_EQ(ReadAll(a)[0], image_[0]);
+  EXPECT_EQ(ReadAll(b)[0], 0xab);
+}
+
 TEST_F(DiskStoreTest, GuestWritesShowInTheRawViewOverTheBase) {
   Manifest m = SparseImage();
   const std::string id = NewResourceId("d");
@@ -360,8 +385,10 @@ TEST_F(DiskStoreTest, EmptyDataDiskReadsAsZerosAndCostsLittle) {
 
 TEST_F(DiskStoreTest, RefusesBadIdsSizesAndDuplicates) {
   Manifest m = SparseImage();
-  for (const std::string bad : {"../../etc/x", "d-short", "", "d-BP1H46WFPJSJASTC0001", "d-bp1h46wfpjsjastc000/"}) {
-    EXPECT_EQ(disks_->CreateDiskFromImage(bad, m, *chunks_, 32 * kMiB).status().code(), Code::kInvalidArgument)
+  for (const std::string bad :
+       {"../../etc/x", "d-short", "", "d-BP1H46WFPJSJASTC0001", "d-bp1h46wfpjsjastc000/"}) {
+    EXPECT_EQ(disks_->CreateDiskFromImage(bad, m, *chunks_, 32 * kMiB).status().code(),
+              Code::kInvalidArgument)
         << bad;
     EXPECT_EQ(disks_->DeleteDisk(bad).status().code(), Code::kInvalidArgument) << bad;
   }
@@ -495,7 +522,8 @@ TEST_F(DiskStoreTest, OverlayNamingAForeignBackingFileIsRefused) {
   ASSERT_TRUE(WriteFileAtomic(secret, std::string(1 << 20, 's')).ok());
   const std::string id = NewResourceId("d");
   const std::string path = dir_.Sub("disks") + "/disks/" + id + ".qcow2";
-  auto run = RunProcess({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", "raw", "-b", secret, path, "1M"});
+  auto run =
+      RunProcess({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", "raw", "-b", secret, path, "1M"});
   ASSERT_TRUE(run.ok());
   ASSERT_EQ(run->exit_code, 0) << run->stderr_text;
   EXPECT_EQ(disks_->DescribeDisk(id).status().code(), Code::kDataLoss);
