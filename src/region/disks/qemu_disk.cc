@@ -40,6 +40,7 @@ Status RunQemuImg(const std::vector<std::string>& argv, const ProcessOptions& op
 
 ProcessOptions CreateOptions(int fd, const std::atomic<bool>* stop) {
   ProcessOptions opts;
+  opts.no_network = true;  // qemu-img works on local files only
   opts.stop = stop;
   opts.address_space_bytes = kCreateAddressSpace;
   opts.cpu_seconds = kCreateCpuSeconds;
@@ -86,6 +87,7 @@ Status QemuConvertToRaw(int overlay_fd, const std::string& base_path, const std:
       "-S",     "4k",      out_path};
   const uint64_t gib = GiBCeil(size);
   ProcessOptions opts;
+  opts.no_network = true;  // qemu-img works on local files only
   opts.stop = stop;
   opts.env_overrides = {"MALLOC_ARENA_MAX=3"};
   opts.address_space_bytes = kConvertAddressSpace;
