@@ -647,7 +647,8 @@ const ERROR_ROWS = [
     cleanup: (ctx) => dropCopy(ctx.copyId),
   },
   {
-    name: 'unknown image', action: 'ModifyImageAttribute', params: { RegionId: REGION, ImageId: UNKNOWN_IMAGE, Description: 'x' },
+    name: 'unknown image', action: 'ModifyImageAttribute',
+    params: { RegionId: REGION, ImageId: UNKNOWN_IMAGE, Description: 'a valid description' },
     error: { code: 'InvalidImageId.NotFound', status: 404 },
   },
   {
@@ -655,8 +656,8 @@ const ERROR_ROWS = [
     error: { code: 'InvalidRegionId.NotFound', status: 404 },
   },
   {
-    name: 'another account\'s image', action: 'ExportImage', keys: () => fx.tenantKeys,
-    params: () => ({ RegionId: REGION, ImageId: fx.imageId, OSSBucket: BUCKET }),
+    name: 'another account\'s image', action: 'CopyImage', keys: () => fx.tenantKeys,
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, DestinationRegionId: TARGET }),
     error: { code: 'InvalidImageId.NotFound', status: 404 },
   },
   {

@@ -107,9 +107,9 @@ function checkShape(value, type, path, problems, extensions = {}) {
       if (jsonKind(value) !== 'object') problems.push(`${path}: ${jsonKind(value)}, declared map`);
       return;
     }
-    if (typeof value !== type) {
+    if (typeof value !== type && !(type === 'number' && typeof value === 'bigint')) {
       problems.push(`${path}: ${jsonKind(value)} ${JSON.stringify(value)}, declared ${type}`);
-    } else if (type === 'number' && !Number.isFinite(value)) {
+    } else if (type === 'number' && typeof value === 'number' && !Number.isFinite(value)) {
       problems.push(`${path}: ${value} is not a finite number`);
     }
     return;
@@ -253,6 +253,24 @@ function lowerFirst(s) {
   return s.charAt(0).toLowerCase() + s.slice(1);
 }
 
+// pop-core parses bodies with json-bigint: objects without a prototype, and
+// integers beyond 15 digits (ImageOwnerId) as BigNumber objects. Back to
+// plain JSON values, so the shape walk sees what was on the wire (a
+// BigNumber was a JSON number there).
+function plainJson(value) {
+  if (Array.isArray(value)) return value.map(plainJson);
+  if (value !== null && typeof value === 'object') {
+    if (value._isBigNumber === true || value.constructor?.name === 'BigNumber') {
+      const n = Number(value.toString());
+      return Number.isSafeInteger(n) ? n : BigInt(value.toFixed());
+    }
+    const out = {};
+    for (const key of Object.keys(value)) out[key] = plainJson(value[key]);
+    return out;
+  }
+  return value;
+}
+
 function popCoreClient(server, keys = {}) {
   const client = new RPCClient({
     accessKeyId: keys.accessKeyId ?? server.accessKeyId,
@@ -265,8 +283,8 @@ function popCoreClient(server, keys = {}) {
     name: 'pop-core',
     typed: false,
     async call(action, params) {
-      const [raw, entry] = await client.request(action, params, { method: 'POST', timeout: TIMEOUT_MS });
-      return { raw, statusCode: entry.response.statusCode, contentType: entry.response.headers['content-type'] };
+      const [body, entry] = await client.request(action, params, { method: 'POST', timeout: TIMEOUT_MS });
+      return { raw: plainJson(body), statusCode: entry.response.statusCode, contentType: entry.response.headers['content-type'] };
     },
     // pop-core throws a plain Error named <Code>Error with code, data (the
     // whole JSON body) and entry.response.statusCode.
@@ -276,7 +294,7 @@ function popCoreClient(server, keys = {}) {
       assert.equal(err.code, code);
       assert.equal(err.entry?.response?.statusCode, status, `HTTP status of ${code}`);
       assert.match(err.entry.response.headers['content-type'], JSON_CONTENT_TYPE);
-      checkErrorBody(err.data, code);
+      checkErrorBody(plainJson(err.data), code);
       assert.equal(err.message, `${err.data.Message}, URL: ${server.endpoint}/`);
     },
   };
