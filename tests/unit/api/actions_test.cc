@@ -126,7 +126,16 @@ TEST_F(ActionsTest, DescribeRegionsByLanguage) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)["Regions"]["Region"][1]["LocalName"], "English cn-beijing");
 
-  ExpectError(Call("DescribeRegions", {{"AcceptLanguage", "fr"}}), "InvalidAcceptLanguage.NotFound");
+  // The current list adds zh-TW, fr, de and ko: Chinese names for zh-TW,
+  // English for the others.
+  r = Call("DescribeRegions", {{"AcceptLanguage", "fr"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["Regions"]["Region"][0]["LocalName"], "English cn-hangzhou");
+  r = Call("DescribeRegions", {{"AcceptLanguage", "zh-TW"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["Regions"]["Region"][0]["LocalName"], "中文 cn-hangzhou");
+
+  ExpectError(Call("DescribeRegions", {{"AcceptLanguage", "es"}}), "InvalidAcceptLanguage.NotFound");
 }
 
 TEST_F(ActionsTest, DescribeRegionsListsRegionsOfOtherProcessesAfterLocalOnes) {
