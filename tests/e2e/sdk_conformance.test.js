@@ -36,7 +36,7 @@ const { startFerry } = require('./lib/ferry_server');
 const { pollUntil } = require('./lib/wait');
 const { ALL_IMAGE_STATUSES, putRawImage, MiB } = require('./lib/images');
 const {
-  CLIENTS, localModel, valuesAt, runSuccess, runError, popCoreClient,
+  CLIENTS, localModel, valuesAt, runSuccess, runError, popCoreClient, show, responseModel, checkShape, toEcsRequest,
 } = require('./lib/conformance');
 
 const REGION = 'cn-hangzhou';
@@ -107,7 +107,7 @@ async function waitImage(region, imageId, statuses = ['Available']) {
   return pollUntil(async () => {
     const [image] = await describeImages(region, imageId);
     assert.ok(image, `image ${imageId} is listed in ${region}`);
-    assert.ok(!['CreateFailed', 'UnAvailable'].includes(image.Status), `image failed: ${JSON.stringify(image)}`);
+    assert.ok(!['CreateFailed', 'UnAvailable'].includes(image.Status), `image failed: ${show(image)}`);
     return statuses.includes(image.Status) ? image : undefined;
   }, { timeoutMs: 120_000, what: `image ${imageId} ${statuses}` });
 }
@@ -194,7 +194,7 @@ before(async () => {
   });
   fx.exportTaskId = exported.raw.TaskId;
   const task = await waitTask(fx.exportTaskId);
-  assert.equal(task.TaskStatus, 'Finished', JSON.stringify(task));
+  assert.equal(task.TaskStatus, 'Finished', show(task));
   const tenant = await fx.server.createAccount('conformance-tenant');
   fx.tenantKeys = { accessKeyId: tenant.AccessKeyId, accessKeySecret: tenant.AccessKeySecret };
 });
@@ -233,6 +233,24 @@ const SUCCESS_ROWS = [
     },
   },
   {
+    name: 'AcceptLanguage=zh-TW (current list): the Chinese names',
+    action: 'DescribeRegions',
+    params: { AcceptLanguage: 'zh-TW' },
+    expect(raw) {
+      const names = Object.fromEntries(raw.Regions.Region.map((r) => [r.RegionId, r.LocalName]));
+      assert.equal(names[REGION], '华东1（杭州）');
+    },
+  },
+  {
+    name: 'AcceptLanguage=fr (current list): English names, no error',
+    action: 'DescribeRegions',
+    params: { AcceptLanguage: 'fr' },
+    expect(raw) {
+      const names = Object.fromEntries(raw.Regions.Region.map((r) => [r.RegionId, r.LocalName]));
+      assert.equal(names[REGION], 'China (Hangzhou)');
+    },
+  },
+  {
     name: 'one image by ImageId: every documented field',
     action: 'DescribeImages',
     params: () => ({ RegionId: REGION, ImageId: fx.imageId, Status: ALL_IMAGE_STATUSES }),
@@ -245,7 +263,7 @@ const SUCCESS_ROWS = [
       assert.equal(image.Progress, '100%');
       assert.equal(image.ImageOwnerAlias, 'self');
       assert.ok(Number.isInteger(image.Size) && image.Size >= 1, `Size is an integer GiB: ${image.Size}`);
-      assert.ok(Number.isInteger(image.ImageOwnerId), `ImageOwnerId is an integer: ${image.ImageOwnerId}`);
+      assert.ok(Number.isInteger(image.ImageOwnerId) || typeof image.ImageOwnerId === 'bigint', `ImageOwnerId is an integer: ${image.ImageOwnerId}`);
       assert.match(image.CreationTime, SECONDS_TIME);
       assert.deepEqual(image.Tags, { Tag: [] }, 'an empty tag list keeps its wrapper');
       const [disk] = image.DiskDeviceMappings.DiskDeviceMapping;
@@ -280,6 +298,45 @@ const SUCCESS_ROWS = [
     cleanup: (ctx) => dropCopy(ctx.copyId),
   },
   {
+    name: 'no Status: Available only, so a running copy is not listed',
+    action: 'DescribeImages',
+    async prepare() { return { copyId: await startCopy(unique('conformance-hidden')) }; },
+    params: (ctx) => ({ RegionId: TARGET, ImageId: ctx.copyId }),
+    present: ['TotalCount', 'Images.Image'],
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.Images.Image], [0, []]);
+    },
+    cleanup: (ctx) => dropCopy(ctx.copyId),
+  },
+  {
+    name: 'filtered by Tag.1.Key/Tag.1.Value',
+    action: 'DescribeImages',
+    async prepare() {
+      const value = unique('v');
+      const { raw } = await admin.call('CreateImage', {
+        RegionId: REGION, SnapshotId: fx.snapshotId, ImageName: unique('conformance-tagged'),
+        'Tag.1.Key': 'filter', 'Tag.1.Value': value,
+      });
+      await waitImage(REGION, raw.ImageId);
+      return { imageId: raw.ImageId, value };
+    },
+    params: (ctx) => ({ RegionId: REGION, 'Tag.1.Key': 'filter', 'Tag.1.Value': ctx.value }),
+    present: IMAGE_FIELDS,
+    expect(raw, ctx) {
+      assert.deepEqual(raw.Images.Image.map((image) => image.ImageId), [ctx.imageId]);
+      assert.deepEqual(raw.Images.Image[0].Tags, { Tag: [{ TagKey: 'filter', TagValue: ctx.value }] });
+    },
+  },
+  {
+    name: 'filtered by SnapshotId and ImageName',
+    action: 'DescribeImages',
+    params: () => ({ RegionId: REGION, SnapshotId: fx.snapshotId, ImageName: 'conformance-base' }),
+    present: IMAGE_FIELDS,
+    expect(raw) {
+      assert.deepEqual(raw.Images.Image.map((image) => image.ImageId), [fx.imageId]);
+    },
+  },
+  {
     name: 'one disk from object storage',
     action: 'ImportImage',
     params: () => ({
@@ -306,6 +363,19 @@ const SUCCESS_ROWS = [
       assert.deepEqual(Object.keys(raw), ['RequestId']);
       const [image] = await describeImages(REGION, fx.imageId);
       assert.equal(image.Description, ctx.description);
+    },
+  },
+  {
+    name: 'Status=Deprecated, then listed only with Status=Deprecated',
+    action: 'ModifyImageAttribute',
+    prepare: async () => ({ imageId: await createImage(unique('conformance-deprecated')) }),
+    params: (ctx) => ({ RegionId: REGION, ImageId: ctx.imageId, Status: 'Deprecated' }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      const { raw: listed } = await admin.call('DescribeImages', { RegionId: REGION, ImageId: ctx.imageId, Status: 'Deprecated' });
+      assert.deepEqual(listed.Images.Image.map((image) => image.Status), ['Deprecated']);
+      const { raw: byDefault } = await admin.call('DescribeImages', { RegionId: REGION, ImageId: ctx.imageId });
+      assert.deepEqual(byDefault.Images.Image, []);
     },
   },
   {
@@ -385,7 +455,7 @@ const SUCCESS_ROWS = [
   {
     name: 'by SnapshotIds: every documented field',
     action: 'DescribeSnapshots',
-    params: () => ({ RegionId: REGION, SnapshotIds: JSON.stringify([fx.snapshotId]) }),
+    params: () => ({ RegionId: REGION, SnapshotIds: show([fx.snapshotId]) }),
     present: ['TotalCount', 'PageNumber', 'PageSize', 'NextToken', ...SNAPSHOT_FIELDS],
     expect(raw) {
       assert.deepEqual([raw.TotalCount, raw.PageNumber, raw.PageSize, raw.NextToken], [1, 1, 10, '']);
@@ -411,6 +481,23 @@ const SUCCESS_ROWS = [
     },
   },
   {
+    name: 'Status=accomplished and SnapshotName filters',
+    action: 'DescribeSnapshots',
+    async prepare() {
+      const { raw } = await admin.call('DescribeSnapshots', { RegionId: REGION, SnapshotIds: show([fx.snapshotId]) });
+      return { name: raw.Snapshots.Snapshot[0].SnapshotName };
+    },
+    params: (ctx) => ({ RegionId: REGION, Status: 'accomplished', SnapshotName: ctx.name }),
+    present: SNAPSHOT_FIELDS,
+    expect(raw, ctx) {
+      assert.ok(raw.Snapshots.Snapshot.length >= 1);
+      for (const snapshot of raw.Snapshots.Snapshot) {
+        assert.equal(snapshot.Status, 'accomplished');
+        assert.equal(snapshot.SnapshotName, ctx.name);
+      }
+    },
+  },
+  {
     name: 'a snapshot no image uses (no RegionId: the SDK model has none)',
     action: 'DeleteSnapshot',
     async prepare() {
@@ -421,7 +508,7 @@ const SUCCESS_ROWS = [
     params: (ctx) => ({ SnapshotId: ctx.snapshotId }),
     async expect(raw, ctx) {
       assert.deepEqual(Object.keys(raw), ['RequestId']);
-      const { raw: left } = await admin.call('DescribeSnapshots', { RegionId: REGION, SnapshotIds: JSON.stringify([ctx.snapshotId]) });
+      const { raw: left } = await admin.call('DescribeSnapshots', { RegionId: REGION, SnapshotIds: show([ctx.snapshotId]) });
       assert.deepEqual(left.Snapshots.Snapshot, []);
     },
   },
@@ -433,7 +520,7 @@ const SUCCESS_ROWS = [
     async expect(raw) {
       assert.equal(raw.RegionId, REGION);
       const task = await waitTask(raw.TaskId);
-      assert.equal(task.TaskStatus, 'Finished', JSON.stringify(task));
+      assert.equal(task.TaskStatus, 'Finished', show(task));
     },
   },
   {
@@ -501,7 +588,7 @@ const SUCCESS_ROWS = [
     async expect(raw, ctx) {
       assert.deepEqual(Object.keys(raw), ['RequestId']);
       const task = await waitTask(ctx.taskId);
-      assert.notEqual(task.TaskStatus, 'Finished', `cancelled import finished anyway: ${JSON.stringify(task)}`);
+      assert.notEqual(task.TaskStatus, 'Finished', `cancelled import finished anyway: ${show(task)}`);
     },
   },
   {
@@ -511,10 +598,26 @@ const SUCCESS_ROWS = [
     params: () => ({ AccountName: unique('conformance') }),
     present: ['AccountId', 'AccessKeyId', 'AccessKeySecret'],
     expect(raw) {
-      assert.match(raw.AccountId, /^\d+$/);
+      assert.match(raw.AccountId, /^\d{16}$/);
+      // Account ids come back as ImageOwnerId, a JSON number: beyond 2^53
+      // JSON.parse (ecs20140526, any JS client) rounds it to another id.
+      assert.ok(BigInt(raw.AccountId) <= BigInt(Number.MAX_SAFE_INTEGER),
+        `AccountId ${raw.AccountId} does not survive JSON.parse as ImageOwnerId`);
       assert.match(raw.AccessKeyId, /\S/);
       assert.match(raw.AccessKeySecret, /\S/);
     },
+  },
+  {
+    name: 'the root account\'s ImageOwnerId stays below 2^53',
+    action: 'DescribeImages',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId }),
+    expect(raw) {
+      const owner = raw.Images.Image[0].ImageOwnerId;
+      assert.ok(Number.isSafeInteger(owner), `ImageOwnerId ${owner} is rounded by JSON.parse`);
+    },
+    todo: 'the root account id (RootAccountIdFor in src/cli/serve.cc) is 16 random digits from the cluster '
+      + 'key, >= 2^53 for about 1 cluster in 9: then ecs20140526 (JSON.parse) shows a rounded ImageOwnerId. '
+      + 'Accounts from CreateAccount are fixed (1 + 15 digits); changing the root id needs a cluster-wide decision',
   },
   {
     name: 'instance types an image supports',
@@ -672,6 +775,51 @@ const ERROR_ROWS = [
 ];
 
 // ---------------------------------------------------------------------------
+// The checker itself: what it must catch, on bodies made up here.
+
+describe('shape checker', () => {
+  const model = responseModel('DescribeImages');
+  const problemsOf = (raw) => { const out = []; checkShape(raw, model, '', out); return out; };
+  const image = {
+    ImageId: 'm-1', Size: 20, IsCopied: false, Progress: '100%',
+    DiskDeviceMappings: { DiskDeviceMapping: [{ Size: '20', RemainTime: 0 }] }, Tags: { Tag: [] },
+  };
+
+  test('a well-formed body passes', () => {
+    assert.deepEqual(problemsOf({ RequestId: 'r', TotalCount: 1, Images: { Image: [image] } }), []);
+  });
+
+  test('wrong JSON types, both ways, are reported with their path', () => {
+    const bad = { ...image, Size: '20', IsCopied: 'false', DiskDeviceMappings: { DiskDeviceMapping: [{ Size: 20 }] } };
+    assert.deepEqual(problemsOf({ TotalCount: '1', Images: { Image: [bad] } }), [
+      'TotalCount: string "1", declared number',
+      'Images.Image[0].Size: string "20", declared number',
+      'Images.Image[0].IsCopied: string "false", declared boolean',
+      'Images.Image[0].DiskDeviceMappings.DiskDeviceMapping[0].Size: number 20, declared string',
+    ]);
+  });
+
+  test('a list without its wrapper, unknown and misspelt fields, nulls', () => {
+    assert.deepEqual(problemsOf({ Images: [image] }), [
+      'Images: array [' + show(image) + '], declared object DescribeImagesResponseBodyImages',
+    ]);
+    assert.deepEqual(problemsOf({ Images: { Image: [{ ...image, Tags: [], imageName: 'x', Bogus: 1, Platform: null }] } }), [
+      'Images.Image[0].Tags: array [], declared object DescribeImagesResponseBodyImagesImageTags',
+      'Images.Image[0].imageName: not declared by DescribeImagesResponseBodyImagesImage (did you mean ImageName?)',
+      'Images.Image[0].Bogus: not declared by DescribeImagesResponseBodyImagesImage',
+      'Images.Image[0].Platform: null (declared string); omit the field or send a value',
+    ]);
+  });
+
+  test('request parameters the SDK model does not declare are refused', () => {
+    assert.throws(() => toEcsRequest('DescribeRegions', { RegionId: REGION }), /declares no parameter RegionId/);
+    const request = toEcsRequest('CopyImage', { RegionId: REGION, Encrypted: 'false', 'Tag.1.Key': 'k', 'Tag.1.Value': 'v' });
+    assert.equal(request.encrypted, false);
+    assert.deepEqual([request.tag[0].key, request.tag[0].value], ['k', 'v']);
+  });
+});
+
+// ---------------------------------------------------------------------------
 
 function rowTest(label, row, body) {
   if (row.todo) return test.skip(`${label} — TODO: ${row.todo}`, () => {});
@@ -689,8 +837,9 @@ for (const clientSpec of CLIENTS) {
     }
 
     for (const row of SUCCESS_ROWS) {
-      rowTest(`${row.action}: ${row.name}`, row, async () => {
+      rowTest(`${row.action}: ${row.name}`, row, async (t) => {
         const ctx = row.prepare ? { ...(await row.prepare(fx, client)) } : {};
+        ctx.diagnostic = (text) => t.diagnostic(text);
         const caller = row.keys ? clientSpec.make(fx.server, row.keys(fx)) : client;
         try {
           await runSuccess(caller, row, ctx);

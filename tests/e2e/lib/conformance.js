@@ -87,6 +87,11 @@ function typeName(type) {
   return JSON.stringify(type);
 }
 
+// JSON.stringify that also prints BigInt (pop-core's integers beyond 2^53).
+function show(value) {
+  return JSON.stringify(value, (key, v) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
 function jsonKind(value) {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
@@ -108,7 +113,7 @@ function checkShape(value, type, path, problems, extensions = {}) {
       return;
     }
     if (typeof value !== type && !(type === 'number' && typeof value === 'bigint')) {
-      problems.push(`${path}: ${jsonKind(value)} ${JSON.stringify(value)}, declared ${type}`);
+      problems.push(`${path}: ${jsonKind(value)} ${show(value)}, declared ${type}`);
     } else if (type === 'number' && typeof value === 'number' && !Number.isFinite(value)) {
       problems.push(`${path}: ${value} is not a finite number`);
     }
@@ -134,7 +139,7 @@ function checkShape(value, type, path, problems, extensions = {}) {
   }
   if (isModelClass(type)) {
     if (jsonKind(value) !== 'object') {
-      problems.push(`${path}: ${jsonKind(value)} ${JSON.stringify(value)}, declared ${typeName(type)}`);
+      problems.push(`${path}: ${jsonKind(value)} ${show(value)}, declared ${typeName(type)}`);
       return;
     }
     const fields = wireFields(type);
@@ -155,14 +160,30 @@ function checkShape(value, type, path, problems, extensions = {}) {
     }
     return;
   }
-  problems.push(`${path}: unsupported declared type ${JSON.stringify(type)}`);
+  problems.push(`${path}: unsupported declared type ${show(type)}`);
+}
+
+// Fields `model` declares that `raw` does not carry, as generic paths (list
+// elements as []): not errors (the models declare many optional fields), but
+// worth listing in the test output.
+function declaredAbsent(raw, type, path = '', out = new Set()) {
+  if (type && type.type === 'array' && Array.isArray(raw)) {
+    for (const item of raw) declaredAbsent(item, type.itemType, `${path}[]`, out);
+  } else if (isModelClass(type) && jsonKind(raw) === 'object') {
+    for (const [wire, { type: fieldType }] of wireFields(type)) {
+      const childPath = path ? `${path}.${wire}` : wire;
+      if (raw[wire] === undefined) out.add(childPath);
+      else declaredAbsent(raw[wire], fieldType, childPath, out);
+    }
+  }
+  return out;
 }
 
 function assertShape(raw, model, extensions, label) {
   const problems = [];
   checkShape(raw, model, '', problems, extensions);
   assert.deepEqual(problems, [], `${label}: response fields differ from ${model.name}:\n  ${problems.join('\n  ')}` +
-    `\nbody: ${JSON.stringify(raw)}`);
+    `\nbody: ${show(raw)}`);
 }
 
 // The typed body ecs20140526 decoded must hold every field of the raw body
@@ -183,7 +204,7 @@ function assertTypedMatchesRaw(typed, raw, type, path = '') {
     raw.forEach((item, i) => assertTypedMatchesRaw(typed[i], item, type.itemType, `${path}[${i}].`));
     return;
   }
-  assert.deepEqual(typed, raw, `${path}: decoded ${JSON.stringify(typed)}, body has ${JSON.stringify(raw)}`);
+  assert.deepEqual(typed, raw, `${path}: decoded ${show(typed)}, body has ${show(raw)}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -360,10 +381,10 @@ function ecsClient(server, { signatureAlgorithm, ...keys } = {}) {
 // The error body every client reads: {RequestId, HostId, Code, Message,
 // Recommend}, all strings, nothing else.
 function checkErrorBody(body, code) {
-  assert.equal(jsonKind(body), 'object', `error body: ${JSON.stringify(body)}`);
+  assert.equal(jsonKind(body), 'object', `error body: ${show(body)}`);
   assert.deepEqual(Object.keys(body).sort(), ['Code', 'HostId', 'Message', 'Recommend', 'RequestId'],
-    `error body keys: ${JSON.stringify(body)}`);
-  assert.equal(body.Code, code, `error body: ${JSON.stringify(body)}`);
+    `error body keys: ${show(body)}`);
+  assert.equal(body.Code, code, `error body: ${show(body)}`);
   assert.match(body.RequestId, REQUEST_ID);
   assert.match(body.HostId, /\S/);
   assert.match(body.Message, /\S/);
@@ -390,7 +411,7 @@ function valuesAt(raw, path) {
     const next = [];
     for (const value of values) {
       assert.ok(value !== null && typeof value === 'object' && Object.prototype.hasOwnProperty.call(value, key),
-        `field ${path}: ${key} missing in ${JSON.stringify(value)}`);
+        `field ${path}: ${key} missing in ${show(value)}`);
       if (isList) {
         assert.ok(Array.isArray(value[key]), `field ${path}: ${key} is not a list`);
         next.push(...value[key]);
@@ -417,6 +438,10 @@ async function runSuccess(client, row, ctx) {
   if (client.typed) assertTypedMatchesRaw(res.typed, res.raw, model);
   for (const path of ['RequestId', ...(row.present ?? [])]) valuesAt(res.raw, path);
   if (row.expect) await row.expect(res.raw, ctx, client);
+  if (ctx.diagnostic) {
+    const absent = [...declaredAbsent(res.raw, model)].filter((p) => !/^(Owner|ResourceOwner)/.test(p));
+    if (absent.length) ctx.diagnostic(`${model.name} fields not sent: ${absent.join(', ')}`);
+  }
   return res.raw;
 }
 
@@ -431,10 +456,10 @@ async function runError(client, row, ctx) {
     if (row.expectError) await row.expectError(err, ctx);
     return err;
   }
-  throw new Error(`${row.action}: expected ${row.error.code} (${row.error.status}), got success ${JSON.stringify(result.raw)}`);
+  throw new Error(`${row.action}: expected ${row.error.code} (${row.error.status}), got success ${show(result.raw)}`);
 }
 
 module.exports = {
-  Ecs, CLIENTS, REQUEST_ID, localModel, responseModel, requestModel, checkShape, assertShape,
+  Ecs, CLIENTS, REQUEST_ID, localModel, declaredAbsent, show, responseModel, requestModel, checkShape, assertShape,
   assertTypedMatchesRaw, toEcsRequest, valuesAt, runSuccess, runError, popCoreClient, ecsClient,
 };
