@@ -339,6 +339,38 @@ const SUCCESS_ROWS = [
     },
   },
   {
+    name: 'filtered by Architecture and OSType',
+    action: 'DescribeImages',
+    params: { RegionId: REGION, Architecture: 'x86_64', OSType: 'linux', PageSize: 100 },
+    present: IMAGE_FIELDS,
+    async expect(raw) {
+      const ids = raw.Images.Image.map((image) => image.ImageId);
+      assert.ok(ids.includes(fx.imageId), `x86_64 linux images: ${ids}`);
+      for (const image of raw.Images.Image) assert.deepEqual([image.Architecture, image.OSType], ['x86_64', 'linux']);
+      const { raw: none } = await admin.call('DescribeImages', { RegionId: REGION, Architecture: 'arm64' });
+      assert.deepEqual([none.TotalCount, none.Images.Image], [0, []], 'no arm64 image was made');
+      const { raw: windows } = await admin.call('DescribeImages', { RegionId: REGION, OSType: 'windows' });
+      assert.deepEqual([windows.TotalCount, windows.Images.Image], [0, []], 'no windows image was made');
+    },
+  },
+  {
+    name: 'filtered by Filter.N CreationStartTime/CreationEndTime',
+    action: 'DescribeImages',
+    params: {
+      RegionId: REGION, PageSize: 100,
+      'Filter.1.Key': 'CreationStartTime', 'Filter.1.Value': '2020-01-01T00:00Z',
+      'Filter.2.Key': 'CreationEndTime', 'Filter.2.Value': '2999-01-01T00:00Z',
+    },
+    present: IMAGE_FIELDS,
+    async expect(raw) {
+      assert.ok(raw.Images.Image.some((image) => image.ImageId === fx.imageId));
+      const { raw: future } = await admin.call('DescribeImages', {
+        RegionId: REGION, 'Filter.1.Key': 'CreationStartTime', 'Filter.1.Value': '2999-01-01T00:00Z',
+      });
+      assert.deepEqual([future.TotalCount, future.Images.Image], [0, []], 'nothing is created after 2999');
+    },
+  },
+  {
     name: 'one disk from object storage',
     action: 'ImportImage',
     params: () => ({
@@ -811,6 +843,11 @@ const ERROR_ROWS = [
     name: 'unknown image', action: 'ModifyImageAttribute',
     params: { RegionId: REGION, ImageId: UNKNOWN_IMAGE, Description: 'a valid description' },
     error: { code: 'InvalidImageId.NotFound', status: 404 },
+  },
+  {
+    name: 'unknown Filter key', action: 'DescribeImages',
+    params: { RegionId: REGION, 'Filter.1.Key': 'Colour', 'Filter.1.Value': 'blue' },
+    error: { code: 'InvalidFilterKey.NotFound', status: 404 },
   },
   {
     name: 'unknown region', action: 'DescribeImages', params: { RegionId: 'cn-nowhere' },
