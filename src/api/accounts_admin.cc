@@ -45,7 +45,9 @@ Result<AccessKeyRecord> CreateAccountWithKey(AccountDirectory& accounts, const s
   account.creation_time = clock.Now();
   Status created;
   for (int attempt = 0; attempt < kIdAttempts; ++attempt) {
-    account.account_id = RandomDigits(16);
+    // 16 digits starting with 1, as Alibaba Cloud UIDs do: below 2^53, so the
+    // number (ImageOwnerId is a JSON number) survives JSON.parse in the JS SDKs.
+    account.account_id = "1" + RandomDigits(15);
     created = accounts.CreateAccount(account);
     if (created.code() != Code::kAlreadyExists) break;
     // The name may have been taken concurrently; then retrying cannot help.

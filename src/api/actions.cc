@@ -101,13 +101,16 @@ Result<ImageRecord> FindVisibleImage(Region& region, const Caller& caller, const
 
 Result<json> DescribeRegions(ActionContext& ctx) {
   const std::string language = Lower(ctx.params.GetOr("AcceptLanguage", "zh-CN"));
+  // The current AcceptLanguage list: zh-CN, zh-TW, en-US, ja, fr, de, ko.
+  // Ferry has names in Chinese and English only: zh-TW gets the Chinese
+  // ones, the other languages English, the closest it can offer.
   bool english = false;
-  if (language == "en-us" || language == "ja") {
-    // Ferry has no Japanese names; English is the closest it can offer.
+  if (language == "en-us" || language == "ja" || language == "fr" || language == "de" || language == "ko") {
     english = true;
-  } else if (language != "zh-cn") {
+  } else if (language != "zh-cn" && language != "zh-tw") {
     return NotFound("InvalidAcceptLanguage.NotFound",
-                    "Only Chinese (zh-CN), English (en-US), and Japanese (ja) are allowed.");
+                    "Only Chinese (zh-CN, zh-TW), English (en-US), Japanese (ja), French (fr), German (de) "
+                    "and Korean (ko) are allowed.");
   }
   json regions = json::array();
   for (const Region* region : ctx.regions.ordered) regions.push_back(RegionView(region->config(), english));

@@ -2,10 +2,13 @@
 // DeleteImage, CreateImage, ExportImage.
 #include <algorithm>
 #include <cctype>
+#include <iterator>
+#include <optional>
 #include <set>
 
 #include "api/actions_internal.h"
 #include "api/views.h"
+#include "common/clock.h"
 
 namespace ferry::actions {
 namespace {
@@ -79,6 +82,93 @@ Result<std::set<std::string>> EncryptedSnapshots(Region& region, const Caller& c
   return encrypted;
 }
 
+// DescribeImages filters the region's query has no field for: ImageFamily,
+// OSType, Architecture and Filter.N (CreationStartTime/CreationEndTime;
+// NetworkType is accepted and matches every image). With any of them set,
+// the handler fetches every match and pages after filtering, as
+// DescribeTasks does for its time range.
+struct ImagePostFilter {
+  std::string image_family;
+  std::string os_type;  // lower case
+  std::string architecture;
+  std::optional<UnixSeconds> created_from;
+  std::optional<UnixSeconds> created_to;
+
+  bool active() const {
+    return !image_family.empty() || !os_type.empty() || !architecture.empty() || created_from || created_to;
+  }
+  bool Matches(const ImageRecord& image) const {
+    if (!image_family.empty() && image.image_family != image_family) return false;
+    if (!os_type.empty() && Lower(image.os_type) != os_type) return false;
+    if (!architecture.empty() && image.architecture != architecture) return false;
+    if (created_from && image.creation_time < *created_from) return false;
+    if (created_to && image.creation_time > *created_to) return false;
+    return true;
+  }
+};
+
+constexpr int kMaxImageFilters = 20;
+constexpr uint64_t kImageFetchPageSize = 100;
+
+Result<ImagePostFilter> ParseImagePostFilter(const Params& p) {
+  ImagePostFilter f;
+  f.image_family = p.GetOr("ImageFamily", "");
+  f.os_type = Lower(p.GetOr("OSType", ""));
+  if (!f.os_type.empty() && f.os_type != "linux" && f.os_type != "windows") {
+    return NotFound("InvalidOSType", "The specified OSType \"" + f.os_type + "\" is not valid; use linux or windows.");
+  }
+  f.architecture = p.GetOr("Architecture", "");
+  if (!f.architecture.empty() && f.architecture != "i386" && f.architecture != "x86_64" &&
+      f.architecture != "arm64") {
+    return NotFound("InvalidArchitecture", "The specified Architecture \"" + f.architecture +
+                                               "\" is not valid; use i386, x86_64 or arm64.");
+  }
+  ASSIGN_OR_RETURN(std::vector<int> indexes, ObjectListIndexes(p, "Filter", kMaxImageFilters));
+  for (int n : indexes) {
+    const std::string prefix = "Filter." + std::to_string(n) + ".";
+    ASSIGN_OR_RETURN(std::string key, p.Required(prefix + "Key"));
+    const std::string value = p.GetOr(prefix + "Value", "");
+    if (key == "CreationStartTime" || key == "CreationEndTime") {
+      std::optional<UnixSeconds> t = ParseTime(value);
+      if (!t) {
+        return NotFound("InvalidFilterValue", "The specified Filter Value \"" + value + "\" of " + prefix +
+                                                  "Key " + key + " is not valid: use yyyy-MM-ddTHH:mmZ (UTC).");
+      }
+      (key == "CreationStartTime" ? f.created_from : f.created_to) = t;
+    } else if (key != "NetworkType") {
+      return NotFound("InvalidFilterKey.NotFound",
+                      "The specified Filter Key \"" + key +
+                          "\" is not found; use CreationStartTime, CreationEndTime or NetworkType.");
+    }
+  }
+  return f;
+}
+
+// Every image of `request` that passes `filter`, paged as `request` asks.
+Result<Page<ImageRecord>> FilteredImages(Region& region, const Caller& caller, DescribeImagesRequest request,
+                                         const ImagePostFilter& filter) {
+  const uint64_t page_number = request.page_number;
+  const uint64_t page_size = request.page_size;
+  std::vector<ImageRecord> all;
+  request.page_size = kImageFetchPageSize;
+  uint64_t fetched = 0;
+  for (request.page_number = 1;; ++request.page_number) {
+    ASSIGN_OR_RETURN(Page<ImageRecord> page, region.DescribeImages(caller, request));
+    const bool last = page.items.size() < kImageFetchPageSize;
+    fetched += page.items.size();
+    for (ImageRecord& image : page.items)
+      if (filter.Matches(image)) all.push_back(std::move(image));
+    if (last || fetched >= page.total) break;
+  }
+  Page<ImageRecord> out;
+  out.total = all.size();
+  const uint64_t offset = std::min<uint64_t>((page_number - 1) * page_size, all.size());
+  const uint64_t count = std::min<uint64_t>(page_size, all.size() - offset);
+  out.items.assign(std::make_move_iterator(all.begin() + offset),
+                   std::make_move_iterator(all.begin() + offset + count));
+  return out;
+}
+
 // Mutations apply to the caller's own images only; another account's image
 // is reported as missing rather than revealed.
 Result<ImageRecord> FindOwnImage(Region& region, const Caller& caller, const std::string& image_id) {
@@ -142,13 +232,19 @@ Result<json> DescribeImages(ActionContext& ctx) {
   }
   request.snapshot_id = p.GetOr("SnapshotId", "");
   ASSIGN_OR_RETURN(request.tags, p.TagList());
+  ASSIGN_OR_RETURN(ImagePostFilter filter, ParseImagePostFilter(p));
   ASSIGN_OR_RETURN(Paging paging, PagingParams(p));
   request.page_number = paging.page_number;
   request.page_size = paging.page_size;
   ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
   if (dry_run) return DryRunPassed();
 
-  ASSIGN_OR_RETURN(Page<ImageRecord> page, region->DescribeImages(ctx.caller, request));
+  Page<ImageRecord> page;
+  if (filter.active()) {
+    ASSIGN_OR_RETURN(page, FilteredImages(*region, ctx.caller, request, filter));
+  } else {
+    ASSIGN_OR_RETURN(page, region->DescribeImages(ctx.caller, request));
+  }
   ImageViewOptions options;
   options.caller_account_id = ctx.caller.account_id;
   ASSIGN_OR_RETURN(options.encrypted_snapshot_ids, EncryptedSnapshots(*region, ctx.caller, page.items));

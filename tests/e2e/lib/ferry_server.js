@@ -155,8 +155,9 @@ function clusterKeys() {
 // Starts ferry and resolves once it has written its ready file.
 // For one process of a cluster: `port` (from freeLoopbackPort), `peers`
 // ({regionId: 'http://127.0.0.1:PORT'} of the other processes) and `keys`
-// (from clusterKeys, shared by the cluster).
-async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'], port = 0, peers = {}, keys } = {}) {
+// (from clusterKeys, shared by the cluster). `extraArgs`: more `serve` flags
+// (e.g. ['--copy-rate-limit', '1048576']).
+async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'], port = 0, peers = {}, keys, extraArgs = [] } = {}) {
   const bin = ferryBinary();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-e2e-'));
   const dataDir = path.join(workDir, 'data');
@@ -173,7 +174,7 @@ async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'], port = 0, 
     // The admin listener on a free port: the default (listen port + 1) may
     // be another process's port.
     'serve', '--listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--data', dataDir,
-    '--regions', regions.join(','), '--ready-file', readyFile, ...clusterArgs,
+    '--regions', regions.join(','), '--ready-file', readyFile, ...clusterArgs, ...extraArgs,
   ], {
     // FERRY_CONFIG_DIR keeps the default CLI profile that `serve` writes out
     // of the developer's home directory.

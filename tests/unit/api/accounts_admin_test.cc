@@ -74,6 +74,8 @@ TEST(AccountsAdminTest, CreatesAnAccountAndAKeyWithEcsShapes) {
   EXPECT_EQ(account.account_id.size(), 16u);
   EXPECT_TRUE(AllOf(account.account_id, isdigit));
   EXPECT_NE(account.account_id[0], '0');
+  // Below 2^53 (9007199254740992): it is sent as the number ImageOwnerId.
+  EXPECT_EQ(account.account_id[0], '1');
 
   EXPECT_EQ(key->account_id, account.account_id);
   EXPECT_EQ(key->access_key_id.size(), 24u);

@@ -126,7 +126,16 @@ TEST_F(ActionsTest, DescribeRegionsByLanguage) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)["Regions"]["Region"][1]["LocalName"], "English cn-beijing");
 
-  ExpectError(Call("DescribeRegions", {{"AcceptLanguage", "fr"}}), "InvalidAcceptLanguage.NotFound");
+  // The current list adds zh-TW, fr, de and ko: Chinese names for zh-TW,
+  // English for the others.
+  r = Call("DescribeRegions", {{"AcceptLanguage", "fr"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["Regions"]["Region"][0]["LocalName"], "English cn-hangzhou");
+  r = Call("DescribeRegions", {{"AcceptLanguage", "zh-TW"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["Regions"]["Region"][0]["LocalName"], "中文 cn-hangzhou");
+
+  ExpectError(Call("DescribeRegions", {{"AcceptLanguage", "es"}}), "InvalidAcceptLanguage.NotFound");
 }
 
 TEST_F(ActionsTest, DescribeRegionsListsRegionsOfOtherProcessesAfterLocalOnes) {
@@ -280,6 +289,59 @@ TEST_F(ActionsTest, DescribeImagesParsesFiltersAndPaging) {
   EXPECT_TRUE(hangzhou_.image_queries.back().statuses.empty());
   EXPECT_EQ(hangzhou_.image_queries.back().page_number, 1u);
   EXPECT_EQ(hangzhou_.image_queries.back().page_size, 10u);
+}
+
+TEST_F(ActionsTest, DescribeImagesFiltersByFamilyOsArchitectureAndCreationTimeAcrossPages) {
+  // 150 images one minute apart; every third arm64, every fifth windows.
+  const UnixSeconds base = 1448369400;
+  for (int i = 0; i < 150; ++i) {
+    ImageRecord image;
+    image.image_id = "m-" + std::to_string(i);
+    image.creation_time = base + 60 * i;
+    image.architecture = i % 3 == 0 ? "arm64" : "x86_64";
+    image.os_type = i % 5 == 0 ? "windows" : "linux";
+    image.image_family = i < 100 ? "old" : "new";
+    hangzhou_.images.push_back(image);
+  }
+  Result<json> r = Call("DescribeImages", {{"RegionId", "cn-hangzhou"},
+                                           {"Architecture", "arm64"},
+                                           {"Filter.1.Key", "CreationStartTime"},
+                                           {"Filter.1.Value", FormatTimeMinutes(base + 60 * 30)},
+                                           {"Filter.2.Key", "CreationEndTime"},
+                                           {"Filter.2.Value", FormatTimeMinutes(base + 60 * 149)},
+                                           {"PageNumber", "2"},
+                                           {"PageSize", "20"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // arm64 among 30..149: 30, 33, ..., 147 = 40 images; page 2 is 60..117.
+  EXPECT_EQ((*r)["TotalCount"], 40);
+  const json& images = (*r)["Images"]["Image"];
+  ASSERT_EQ(images.size(), 20u);
+  EXPECT_EQ(images[0]["ImageId"], "m-90");
+  EXPECT_EQ(images[19]["ImageId"], "m-147");
+
+  r = Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"OSType", "Windows"}, {"ImageFamily", "new"},
+                              {"PageSize", "100"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["TotalCount"], 10);  // 100, 105, ..., 145
+  for (const json& image : (*r)["Images"]["Image"]) EXPECT_EQ(image["OSType"], "windows");
+
+  // NetworkType is accepted and filters nothing out: no post-filtering.
+  const size_t queries = hangzhou_.image_queries.size();
+  r = Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"Filter.1.Key", "NetworkType"},
+                              {"Filter.1.Value", "vpc"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["TotalCount"], 150);
+  EXPECT_EQ(hangzhou_.image_queries.size(), queries + 1);
+
+  ExpectError(Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"OSType", "plan9"}}), "InvalidOSType");
+  ExpectError(Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"Architecture", "sparc"}}),
+              "InvalidArchitecture");
+  ExpectError(Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"Filter.1.Key", "Colour"},
+                                      {"Filter.1.Value", "blue"}}),
+              "InvalidFilterKey.NotFound");
+  ExpectError(Call("DescribeImages", {{"RegionId", "cn-hangzhou"}, {"Filter.1.Key", "CreationStartTime"},
+                                      {"Filter.1.Value", "yesterday"}}),
+              "InvalidFilterValue");
 }
 
 TEST_F(ActionsTest, DescribeImagesRejectsBadParameters) {

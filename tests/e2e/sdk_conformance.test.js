@@ -1,0 +1,970 @@
+'use strict';
+// Official-SDK conformance (issue 9, section 5): every action Ferry
+// implements, driven through @alicloud/pop-core (HMAC-SHA1) and
+// @alicloud/ecs20140526 (ACS3-HMAC-SHA256, and HMAC-SHA1 via
+// signatureAlgorithm 'v2'). Each success answer's raw JSON is walked against
+// the response model the ECS SDK declares (lib/conformance.js): field names,
+// JSON types, list wrappers, nested objects; unknown fields fail. Errors are
+// checked as each SDK reports them (pop-core's <Code>Error with data and
+// entry.response.statusCode; openapi-core's ClientError with code,
+// statusCode, requestId and data).
+//
+// Adding an action is adding a row to SUCCESS_ROWS / ERROR_ROWS (and, for a
+// list, PAGING_ROWS). A row:
+//   name      what the case is
+//   action    the ECS action
+//   params    PascalCase wire parameters, or (ctx) => params. For
+//             ecs20140526 they become the action's typed request model, so a
+//             parameter the SDK does not declare fails the row.
+//   prepare   optional async (fx, client) => ctx fields, run before the call
+//   cleanup   optional async (ctx) => {}, run after it
+//   present   paths that must be in the body ('Images.Image[].ImageId', []
+//             = every list element); the shape walk checks their types
+//   expect    optional async (raw, ctx) => {} with the row's own assertions
+//   extensions  {path: type} of fields Ferry adds beyond the ECS model
+//   model     a localModel() for actions the ECS SDK has no model for
+//   keys      (fx) => {accessKeyId, accessKeySecret} to call as someone else
+//   error     {code, status} for ERROR_ROWS
+//   todo      a reason: the row documents a gap and is skipped
+
+const { test, describe, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { startFerry } = require('./lib/ferry_server');
+const { pollUntil } = require('./lib/wait');
+const { ALL_IMAGE_STATUSES, putRawImage, MiB } = require('./lib/images');
+const {
+  CLIENTS, localModel, valuesAt, runSuccess, runError, popCoreClient, show, responseModel, checkShape, toEcsRequest,
+} = require('./lib/conformance');
+
+const REGION = 'cn-hangzhou';
+const TARGET = 'cn-shanghai';
+const BUCKET = 'e2e-conformance';
+const UNKNOWN_IMAGE = 'm-conformanceunknown00';
+// Copies crawl at this rate with one chunk fetch in flight (the limiter has
+// no burst but charges after a fetch: the first 4 MiB chunk comes at once,
+// the next one 16 s later), so a copy a row starts is still running when the
+// row cancels it or tries to delete it.
+const COPY_RATE_BYTES = 256 * 1024;
+const SECONDS_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+const MINUTES_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\dZ$/;
+
+// Every field the reference (ecs-api.md 4.3) shows for an image, list
+// wrappers included: present even when empty.
+const IMAGE_FIELDS = [
+  'ImageId', 'ImageName', 'ImageFamily', 'ImageVersion', 'Description', 'Status', 'Progress', 'ImageOwnerAlias',
+  'ImageOwnerId', 'IsCopied', 'IsSelfShared', 'IsSubscribed', 'IsPublic', 'IsSupportCloudinit',
+  'IsSupportIoOptimized', 'Size', 'CreationTime', 'OSType', 'OSName', 'OSNameEn', 'Platform', 'Architecture',
+  'BootMode', 'ProductCode', 'ResourceGroupId', 'Usage', 'LicenseType',
+  'DiskDeviceMappings.DiskDeviceMapping', 'Tags.Tag',
+].map((field) => `Images.Image[].${field}`);
+const DISK_FIELDS = [
+  'SnapshotId', 'Size', 'Device', 'Type', 'Format', 'ImportOSSBucket', 'ImportOSSObject', 'Progress', 'RemainTime',
+  'Encrypted',
+].map((field) => `Images.Image[].DiskDeviceMappings.DiskDeviceMapping[].${field}`);
+// ecs-api.md 4.4.
+const SNAPSHOT_FIELDS = [
+  'SnapshotId', 'SnapshotName', 'Description', 'Status', 'Progress', 'RemainTime', 'CreationTime',
+  'LastModifiedTime', 'SourceDiskId', 'SourceDiskSize', 'SourceDiskType', 'SourceStorageType', 'SnapshotType',
+  'Usage', 'Encrypted', 'KMSKeyId', 'ProductCode', 'RetentionDays', 'InstantAccess', 'InstantAccessRetentionDays',
+  'Category', 'SnapshotSN', 'ResourceGroupId', 'Available', 'SnapshotLinkId', 'SourceRegionId', 'SourceSnapshotId',
+  'RegionId', 'FullSnapshotSizeInBytes', 'Tags.Tag',
+].map((field) => `Snapshots.Snapshot[].${field}`);
+// ecs-api.md 4.13.
+const TASK_FIELDS = ['TaskId', 'TaskAction', 'TaskStatus', 'SupportCancel', 'CreationTime', 'FinishedTime', 'ResourceId']
+  .map((field) => `TaskSet.Task[].${field}`);
+// DescribeTasks' TaskAction values (ecs-api.md 4.13).
+const TASK_ACTIONS = ['ImportImage', 'ExportImage', 'RedeployInstance', 'ModifyDiskSpec', 'ArchiveSnapshot'];
+// Ferry's extensions of an image whose copy is running (README: absent
+// otherwise, so finished images look exactly like ECS's).
+const COPY_EXTENSIONS = {
+  'Images.Image[].CopyQueuePosition': 'number',
+  'Images.Image[].CopyRemainTime': 'number',
+};
+
+const CreateAccountResponseBody = localModel('CreateAccountResponseBody', {
+  RequestId: 'string', AccountId: 'string', AccessKeyId: 'string', AccessKeySecret: 'string',
+});
+const NoSuchActionResponseBody = localModel('NoSuchActionResponseBody', { RequestId: 'string' });
+
+// ---------------------------------------------------------------------------
+// Fixture: one server, an Available image with its snapshot, a finished
+// export task, a big object for a slow import, a second account.
+
+const fx = {};
+let admin;   // pop-core client of the root account, for set-up and checks
+
+function unique(prefix) {
+  return `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+async function describeImages(region, imageId) {
+  const { raw } = await admin.call('DescribeImages', { RegionId: region, ImageId: imageId, Status: ALL_IMAGE_STATUSES });
+  return raw.Images.Image;
+}
+
+async function waitImage(region, imageId, statuses = ['Available']) {
+  return pollUntil(async () => {
+    const [image] = await describeImages(region, imageId);
+    assert.ok(image, `image ${imageId} is listed in ${region}`);
+    assert.ok(!['CreateFailed', 'UnAvailable'].includes(image.Status), `image failed: ${show(image)}`);
+    return statuses.includes(image.Status) ? image : undefined;
+  }, { timeoutMs: 120_000, what: `image ${imageId} ${statuses}` });
+}
+
+async function waitTask(taskId, done = (status) => status !== 'Processing') {
+  return pollUntil(async () => {
+    const { raw } = await admin.call('DescribeTaskAttribute', { RegionId: REGION, TaskId: taskId });
+    return done(raw.TaskStatus) ? raw : undefined;
+  }, { timeoutMs: 120_000, what: `task ${taskId} done` });
+}
+
+async function importImage(name, object = 'disk.raw') {
+  const { raw } = await admin.call('ImportImage', {
+    RegionId: REGION, ImageName: name,
+    'DiskDeviceMapping.1.OSSBucket': BUCKET, 'DiskDeviceMapping.1.OSSObject': object, 'DiskDeviceMapping.1.Format': 'RAW',
+  });
+  return raw;
+}
+
+async function importAvailable(name) {
+  const { ImageId } = await importImage(name);
+  const image = await waitImage(REGION, ImageId);
+  return { imageId: ImageId, snapshotId: image.DiskDeviceMappings.DiskDeviceMapping[0].SnapshotId };
+}
+
+async function createImage(name) {
+  const { raw } = await admin.call('CreateImage', { RegionId: REGION, SnapshotId: fx.snapshotId, ImageName: name });
+  await waitImage(REGION, raw.ImageId);
+  return raw.ImageId;
+}
+
+// A copy of a fresh image of its own (random data, so no chunk of it is in
+// the target region yet, and no other copy holds its source): at
+// COPY_RATE_BYTES with one fetch in flight it runs for minutes, until the
+// row cancels it.
+async function startCopy(name) {
+  const object = `${unique('copy-source')}.raw`;
+  await putRawImage(fx.server, BUCKET, object);
+  const { ImageId: sourceId } = await importImage(unique('conformance-copy-source'), object);
+  await waitImage(REGION, sourceId);
+  const { raw } = await admin.call('CopyImage', {
+    RegionId: REGION, ImageId: sourceId, DestinationRegionId: TARGET, DestinationImageName: name,
+  });
+  return raw.ImageId;
+}
+
+// Cancels a copy that may have finished meanwhile; either way it is gone
+// afterwards or left Available (and then deleted).
+async function dropCopy(copyId) {
+  try {
+    await admin.call('CancelCopyImage', { RegionId: TARGET, ImageId: copyId });
+  } catch (err) {
+    if (err.code !== 'IncorrectImageStatus') throw err;
+    await admin.call('DeleteImage', { RegionId: TARGET, ImageId: copyId });
+  }
+}
+
+// A file of random bytes (no holes, nothing to deduplicate): its import
+// takes long enough for CancelTask to find it Processing.
+function putRandomObject(object, sizeBytes) {
+  const file = path.join(fx.server.bucketDir(BUCKET), object);
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let offset = 0; offset < sizeBytes; offset += 4 * MiB) fs.writeSync(fd, crypto.randomBytes(4 * MiB));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+before(async () => {
+  fx.server = await startFerry({
+    regions: [REGION, TARGET], extraArgs: ['--copy-rate-limit', String(COPY_RATE_BYTES), '--copy-in-flight', '1'],
+  });
+  admin = popCoreClient(fx.server);
+  await putRawImage(fx.server, BUCKET, 'disk.raw');
+  putRandomObject('big.raw', 256 * MiB);
+  // Three images with their own snapshots (lists to page through), then a
+  // finished export (a task to describe).
+  ({ imageId: fx.imageId, snapshotId: fx.snapshotId } = await importAvailable('conformance-base'));
+  await importAvailable('conformance-page-1');
+  await importAvailable('conformance-page-2');
+  const exported = await admin.call('ExportImage', {
+    RegionId: REGION, ImageId: fx.imageId, OSSBucket: BUCKET, OSSPrefix: 'fixture', ImageFormat: 'raw',
+  });
+  fx.exportTaskId = exported.raw.TaskId;
+  const task = await waitTask(fx.exportTaskId);
+  assert.equal(task.TaskStatus, 'Finished', show(task));
+  const tenant = await fx.server.createAccount('conformance-tenant');
+  fx.tenantKeys = { accessKeyId: tenant.AccessKeyId, accessKeySecret: tenant.AccessKeySecret };
+});
+
+after(async () => {
+  if (fx.server) await fx.server.stop();
+});
+
+// ---------------------------------------------------------------------------
+// Success rows
+
+const SUCCESS_ROWS = [
+  {
+    name: 'zh-CN names by default',
+    action: 'DescribeRegions',
+    params: {},
+    present: ['Regions.Region[].RegionId', 'Regions.Region[].LocalName', 'Regions.Region[].RegionEndpoint',
+      'Regions.Region[].Status'],
+    expect(raw) {
+      const byId = Object.fromEntries(raw.Regions.Region.map((r) => [r.RegionId, r]));
+      assert.deepEqual(Object.keys(byId).sort(), [REGION, TARGET]);
+      assert.equal(byId[REGION].LocalName, '华东1（杭州）');
+      assert.equal(byId[REGION].RegionEndpoint, 'ecs.cn-hangzhou.aliyuncs.com');
+      assert.equal(byId[REGION].Status, 'available');
+    },
+  },
+  {
+    name: 'AcceptLanguage=en-US',
+    action: 'DescribeRegions',
+    params: { AcceptLanguage: 'en-US' },
+    present: ['Regions.Region[].LocalName'],
+    expect(raw) {
+      const names = Object.fromEntries(raw.Regions.Region.map((r) => [r.RegionId, r.LocalName]));
+      assert.equal(names[REGION], 'China (Hangzhou)');
+      assert.equal(names[TARGET], 'China (Shanghai)');
+    },
+  },
+  {
+    name: 'AcceptLanguage=zh-TW (current list): the Chinese names',
+    action: 'DescribeRegions',
+    params: { AcceptLanguage: 'zh-TW' },
+    expect(raw) {
+      const names = Object.fromEntries(raw.Regions.Region.map((r) => [r.RegionId, r.LocalName]));
+      assert.equal(names[REGION], '华东1（杭州）');
+    },
+  },
+  {
+    name: 'AcceptLanguage=fr (current list): English names, no error',
+    action: 'DescribeRegions',
+    params: { AcceptLanguage: 'fr' },
+    expect(raw) {
+      const names = Object.fromEntries(raw.Regions.Region.map((r) => [r.RegionId, r.LocalName]));
+      assert.equal(names[REGION], 'China (Hangzhou)');
+    },
+  },
+  {
+    name: 'one image by ImageId: every documented field',
+    action: 'DescribeImages',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, Status: ALL_IMAGE_STATUSES }),
+    present: ['RegionId', 'TotalCount', 'PageNumber', 'PageSize', ...IMAGE_FIELDS, ...DISK_FIELDS],
+    expect(raw) {
+      assert.deepEqual([raw.RegionId, raw.TotalCount, raw.PageNumber, raw.PageSize], [REGION, 1, 1, 10]);
+      const [image] = raw.Images.Image;
+      assert.equal(image.ImageId, fx.imageId);
+      assert.equal(image.Status, 'Available');
+      assert.equal(image.Progress, '100%');
+      assert.equal(image.ImageOwnerAlias, 'self');
+      assert.ok(Number.isInteger(image.Size) && image.Size >= 1, `Size is an integer GiB: ${image.Size}`);
+      assert.ok(Number.isInteger(image.ImageOwnerId) || typeof image.ImageOwnerId === 'bigint', `ImageOwnerId is an integer: ${image.ImageOwnerId}`);
+      assert.match(image.CreationTime, SECONDS_TIME);
+      assert.deepEqual(image.Tags, { Tag: [] }, 'an empty tag list keeps its wrapper');
+      const [disk] = image.DiskDeviceMappings.DiskDeviceMapping;
+      assert.match(disk.Size, /^\d+$/, 'DiskDeviceMapping.Size is a string of GiB');
+      assert.equal(disk.SnapshotId, fx.snapshotId);
+      assert.equal(image.CopyQueuePosition, undefined, 'no copy extension on a finished image');
+    },
+  },
+  {
+    name: 'unknown ImageId: an empty Images.Image list, not an error',
+    action: 'DescribeImages',
+    params: { RegionId: REGION, ImageId: UNKNOWN_IMAGE },
+    present: ['TotalCount', 'Images.Image'],
+    expect(raw) {
+      assert.deepEqual(raw.Images, { Image: [] });
+      assert.equal(raw.TotalCount, 0);
+    },
+  },
+  {
+    name: 'a copy in progress carries Ferry\'s copy extensions',
+    action: 'DescribeImages',
+    async prepare() { return { copyId: await startCopy(unique('conformance-inflight')) }; },
+    params: (ctx) => ({ RegionId: TARGET, ImageId: ctx.copyId, Status: ALL_IMAGE_STATUSES }),
+    extensions: COPY_EXTENSIONS,
+    present: IMAGE_FIELDS,
+    expect(raw) {
+      const [image] = raw.Images.Image;
+      assert.ok(['Creating', 'Waiting'].includes(image.Status), `copy status ${image.Status}`);
+      assert.equal(image.IsCopied, true);
+      assert.match(image.Progress, /^\d{1,3}%$/);
+    },
+    cleanup: (ctx) => dropCopy(ctx.copyId),
+  },
+  {
+    name: 'no Status: Available only, so a running copy is not listed',
+    action: 'DescribeImages',
+    async prepare() { return { copyId: await startCopy(unique('conformance-hidden')) }; },
+    params: (ctx) => ({ RegionId: TARGET, ImageId: ctx.copyId }),
+    present: ['TotalCount', 'Images.Image'],
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.Images.Image], [0, []]);
+    },
+    cleanup: (ctx) => dropCopy(ctx.copyId),
+  },
+  {
+    name: 'filtered by Tag.1.Key/Tag.1.Value',
+    action: 'DescribeImages',
+    async prepare() {
+      const value = unique('v');
+      const { raw } = await admin.call('CreateImage', {
+        RegionId: REGION, SnapshotId: fx.snapshotId, ImageName: unique('conformance-tagged'),
+        'Tag.1.Key': 'filter', 'Tag.1.Value': value,
+      });
+      await waitImage(REGION, raw.ImageId);
+      return { imageId: raw.ImageId, value };
+    },
+    params: (ctx) => ({ RegionId: REGION, 'Tag.1.Key': 'filter', 'Tag.1.Value': ctx.value }),
+    present: IMAGE_FIELDS,
+    expect(raw, ctx) {
+      assert.deepEqual(raw.Images.Image.map((image) => image.ImageId), [ctx.imageId]);
+      assert.deepEqual(raw.Images.Image[0].Tags, { Tag: [{ TagKey: 'filter', TagValue: ctx.value }] });
+    },
+  },
+  {
+    name: 'filtered by SnapshotId and ImageName',
+    action: 'DescribeImages',
+    params: () => ({ RegionId: REGION, SnapshotId: fx.snapshotId, ImageName: 'conformance-base' }),
+    present: IMAGE_FIELDS,
+    expect(raw) {
+      assert.deepEqual(raw.Images.Image.map((image) => image.ImageId), [fx.imageId]);
+    },
+  },
+  {
+    name: 'filtered by Architecture and OSType',
+    action: 'DescribeImages',
+    params: { RegionId: REGION, Architecture: 'x86_64', OSType: 'linux', PageSize: 100 },
+    present: IMAGE_FIELDS,
+    async expect(raw) {
+      const ids = raw.Images.Image.map((image) => image.ImageId);
+      assert.ok(ids.includes(fx.imageId), `x86_64 linux images: ${ids}`);
+      for (const image of raw.Images.Image) assert.deepEqual([image.Architecture, image.OSType], ['x86_64', 'linux']);
+      const { raw: none } = await admin.call('DescribeImages', { RegionId: REGION, Architecture: 'arm64' });
+      assert.deepEqual([none.TotalCount, none.Images.Image], [0, []], 'no arm64 image was made');
+      const { raw: windows } = await admin.call('DescribeImages', { RegionId: REGION, OSType: 'windows' });
+      assert.deepEqual([windows.TotalCount, windows.Images.Image], [0, []], 'no windows image was made');
+    },
+  },
+  {
+    name: 'filtered by Filter.N CreationStartTime/CreationEndTime',
+    action: 'DescribeImages',
+    params: {
+      RegionId: REGION, PageSize: 100,
+      'Filter.1.Key': 'CreationStartTime', 'Filter.1.Value': '2020-01-01T00:00Z',
+      'Filter.2.Key': 'CreationEndTime', 'Filter.2.Value': '2999-01-01T00:00Z',
+    },
+    present: IMAGE_FIELDS,
+    async expect(raw) {
+      assert.ok(raw.Images.Image.some((image) => image.ImageId === fx.imageId));
+      const { raw: future } = await admin.call('DescribeImages', {
+        RegionId: REGION, 'Filter.1.Key': 'CreationStartTime', 'Filter.1.Value': '2999-01-01T00:00Z',
+      });
+      assert.deepEqual([future.TotalCount, future.Images.Image], [0, []], 'nothing is created after 2999');
+    },
+  },
+  {
+    name: 'one disk from object storage',
+    action: 'ImportImage',
+    params: () => ({
+      RegionId: REGION, ImageName: unique('conformance-import'), Description: 'imported by the conformance suite',
+      'DiskDeviceMapping.1.OSSBucket': BUCKET, 'DiskDeviceMapping.1.OSSObject': 'disk.raw',
+      'DiskDeviceMapping.1.Format': 'RAW', 'Tag.1.Key': 'suite', 'Tag.1.Value': 'conformance',
+    }),
+    present: ['ImageId', 'RegionId', 'TaskId'],
+    async expect(raw) {
+      assert.match(raw.ImageId, /^m-[a-z0-9]+$/);
+      assert.equal(raw.RegionId, REGION);
+      const image = await waitImage(REGION, raw.ImageId);
+      assert.deepEqual(image.Tags, { Tag: [{ TagKey: 'suite', TagValue: 'conformance' }] });
+      const task = await waitTask(raw.TaskId);
+      assert.equal(task.TaskAction, 'ImportImage');
+    },
+  },
+  {
+    name: 'new description',
+    action: 'ModifyImageAttribute',
+    params: (ctx) => ({ RegionId: REGION, ImageId: fx.imageId, Description: ctx.description }),
+    prepare: () => ({ description: unique('described') }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      const [image] = await describeImages(REGION, fx.imageId);
+      assert.equal(image.Description, ctx.description);
+    },
+  },
+  {
+    name: 'Status=Deprecated, then listed only with Status=Deprecated',
+    action: 'ModifyImageAttribute',
+    prepare: async () => ({ imageId: await createImage(unique('conformance-deprecated')) }),
+    params: (ctx) => ({ RegionId: REGION, ImageId: ctx.imageId, Status: 'Deprecated' }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      const { raw: listed } = await admin.call('DescribeImages', { RegionId: REGION, ImageId: ctx.imageId, Status: 'Deprecated' });
+      assert.deepEqual(listed.Images.Image.map((image) => image.Status), ['Deprecated']);
+      const { raw: byDefault } = await admin.call('DescribeImages', { RegionId: REGION, ImageId: ctx.imageId });
+      assert.deepEqual(byDefault.Images.Image, []);
+    },
+  },
+  {
+    name: 'from a snapshot, with a tag',
+    action: 'CreateImage',
+    params: () => ({
+      RegionId: REGION, SnapshotId: fx.snapshotId, ImageName: unique('conformance-create'),
+      Architecture: 'x86_64', 'Tag.1.Key': 'team', 'Tag.1.Value': 'ferry',
+    }),
+    present: ['ImageId'],
+    async expect(raw) {
+      assert.match(raw.ImageId, /^m-[a-z0-9]+$/);
+      const image = await waitImage(REGION, raw.ImageId);
+      assert.deepEqual(image.Tags, { Tag: [{ TagKey: 'team', TagValue: 'ferry' }] });
+      assert.equal(image.Architecture, 'x86_64');
+    },
+  },
+  {
+    name: 'from DiskDeviceMapping.1.SnapshotId',
+    action: 'CreateImage',
+    params: () => ({
+      RegionId: REGION, ImageName: unique('conformance-mapping'), 'DiskDeviceMapping.1.SnapshotId': fx.snapshotId,
+    }),
+    present: ['ImageId'],
+    async expect(raw) {
+      const image = await waitImage(REGION, raw.ImageId);
+      assert.equal(image.DiskDeviceMappings.DiskDeviceMapping[0].SnapshotId, fx.snapshotId);
+    },
+  },
+  {
+    name: 'an Available image',
+    action: 'DeleteImage',
+    prepare: async () => ({ doomed: await createImage(unique('conformance-doomed')) }),
+    params: (ctx) => ({ RegionId: REGION, ImageId: ctx.doomed }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      await pollUntil(async () => ((await describeImages(REGION, ctx.doomed)).length === 0 ? true : undefined),
+        { timeoutMs: 30_000, what: `image ${ctx.doomed} gone` });
+    },
+  },
+  {
+    name: 'to another region',
+    action: 'CopyImage',
+    async prepare() {
+      const object = `${unique('copy-source')}.raw`;
+      await putRawImage(fx.server, BUCKET, object);
+      const { ImageId } = await importImage(unique('conformance-copy-source'), object);
+      await waitImage(REGION, ImageId);
+      return { sourceId: ImageId };
+    },
+    params: (ctx) => ({
+      RegionId: REGION, ImageId: ctx.sourceId, DestinationRegionId: TARGET, DestinationImageName: unique('conformance-copy'),
+      DestinationDescription: 'copy with spaces & symbols *~', Encrypted: false, 'Tag.1.Key': 'k', 'Tag.1.Value': 'v',
+    }),
+    present: ['ImageId'],
+    async expect(raw, ctx) {
+      ctx.copyId = raw.ImageId;
+      assert.match(raw.ImageId, /^m-[a-z0-9]+$/);
+      assert.notEqual(raw.ImageId, ctx.sourceId);
+      const [copy] = await describeImages(TARGET, raw.ImageId);
+      assert.equal(copy.Description, 'copy with spaces & symbols *~');
+      assert.deepEqual(copy.Tags, { Tag: [{ TagKey: 'k', TagValue: 'v' }] });
+    },
+    cleanup: (ctx) => ctx.copyId && dropCopy(ctx.copyId),
+  },
+  {
+    name: 'a running copy',
+    action: 'CancelCopyImage',
+    prepare: async () => ({ copyId: await startCopy(unique('conformance-cancel')) }),
+    params: (ctx) => ({ RegionId: TARGET, ImageId: ctx.copyId }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      await pollUntil(async () => ((await describeImages(TARGET, ctx.copyId)).length === 0 ? true : undefined),
+        { timeoutMs: 30_000, what: `cancelled copy ${ctx.copyId} gone` });
+    },
+  },
+  {
+    name: 'by SnapshotIds: every documented field',
+    action: 'DescribeSnapshots',
+    params: () => ({ RegionId: REGION, SnapshotIds: show([fx.snapshotId]) }),
+    present: ['TotalCount', 'PageNumber', 'PageSize', 'NextToken', ...SNAPSHOT_FIELDS],
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.PageNumber, raw.PageSize, raw.NextToken], [1, 1, 10, '']);
+      const [snapshot] = raw.Snapshots.Snapshot;
+      assert.equal(snapshot.SnapshotId, fx.snapshotId);
+      assert.equal(snapshot.Status, 'accomplished');
+      assert.equal(snapshot.Progress, '100%');
+      assert.match(snapshot.SourceDiskSize, /^\d+$/, 'SourceDiskSize is a string of GiB');
+      assert.match(snapshot.CreationTime, SECONDS_TIME);
+      assert.equal(snapshot.RegionId, REGION);
+      assert.ok(Number.isInteger(snapshot.FullSnapshotSizeInBytes));
+      assert.deepEqual(snapshot.Tags, { Tag: [] });
+    },
+  },
+  {
+    name: 'unknown SnapshotIds: an empty Snapshots.Snapshot list',
+    action: 'DescribeSnapshots',
+    params: { RegionId: REGION, SnapshotIds: '["s-conformanceunknown00"]' },
+    present: ['Snapshots.Snapshot', 'TotalCount'],
+    expect(raw) {
+      assert.deepEqual(raw.Snapshots, { Snapshot: [] });
+      assert.equal(raw.TotalCount, 0);
+    },
+  },
+  {
+    name: 'Status=accomplished and SnapshotName filters',
+    action: 'DescribeSnapshots',
+    async prepare() {
+      const { raw } = await admin.call('DescribeSnapshots', { RegionId: REGION, SnapshotIds: show([fx.snapshotId]) });
+      return { name: raw.Snapshots.Snapshot[0].SnapshotName };
+    },
+    params: (ctx) => ({ RegionId: REGION, Status: 'accomplished', SnapshotName: ctx.name }),
+    present: SNAPSHOT_FIELDS,
+    expect(raw, ctx) {
+      assert.ok(raw.Snapshots.Snapshot.length >= 1);
+      for (const snapshot of raw.Snapshots.Snapshot) {
+        assert.equal(snapshot.Status, 'accomplished');
+        assert.equal(snapshot.SnapshotName, ctx.name);
+      }
+    },
+  },
+  {
+    name: 'filtered by DiskId: only that disk\'s snapshots',
+    action: 'DescribeSnapshots',
+    params: { RegionId: REGION, DiskId: 'd-conformanceunknown00' },
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.Snapshots.Snapshot], [0, []]);
+    },
+    todo: 'DescribeSnapshots ignores DiskId, InstanceId, SnapshotType, SourceDiskType, Usage, Encrypted, '
+      + 'KMSKeyId, Tag.N and Filter.N (CreationStartTime/CreationEndTime) and lists every snapshot; left to the '
+      + 'disks work (src/api/actions_snapshots.cc + region query), which is changing this action now',
+  },
+  {
+    name: 'a snapshot no image uses (no RegionId: the SDK model has none)',
+    action: 'DeleteSnapshot',
+    async prepare() {
+      const { imageId, snapshotId } = await importAvailable(unique('conformance-snap'));
+      await admin.call('DeleteImage', { RegionId: REGION, ImageId: imageId });
+      return { snapshotId };
+    },
+    params: (ctx) => ({ SnapshotId: ctx.snapshotId }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      const { raw: left } = await admin.call('DescribeSnapshots', { RegionId: REGION, SnapshotIds: show([ctx.snapshotId]) });
+      assert.deepEqual(left.Snapshots.Snapshot, []);
+    },
+  },
+  {
+    name: 'to object storage',
+    action: 'ExportImage',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, OSSBucket: BUCKET, OSSPrefix: unique('exp').replace('-', ''), ImageFormat: 'qcow2' }),
+    present: ['RegionId', 'TaskId'],
+    async expect(raw) {
+      assert.equal(raw.RegionId, REGION);
+      const task = await waitTask(raw.TaskId);
+      assert.equal(task.TaskStatus, 'Finished', show(task));
+    },
+  },
+  {
+    name: 'by TaskIds',
+    action: 'DescribeTasks',
+    params: () => ({ RegionId: REGION, TaskIds: fx.exportTaskId }),
+    present: ['RegionId', 'TotalCount', 'PageNumber', 'PageSize', ...TASK_FIELDS],
+    expect(raw) {
+      assert.deepEqual([raw.RegionId, raw.TotalCount, raw.PageNumber, raw.PageSize], [REGION, 1, 1, 10]);
+      const [task] = raw.TaskSet.Task;
+      assert.deepEqual([task.TaskId, task.TaskAction, task.TaskStatus, task.SupportCancel, task.ResourceId],
+        [fx.exportTaskId, 'ExportImage', 'Finished', 'false', fx.imageId]);
+      assert.match(task.CreationTime, MINUTES_TIME);
+      assert.match(task.FinishedTime, MINUTES_TIME);
+    },
+  },
+  {
+    name: 'by TaskAction and ResourceIds.N',
+    action: 'DescribeTasks',
+    params: () => ({ RegionId: REGION, TaskAction: 'ExportImage', 'ResourceIds.1': fx.imageId, TaskStatus: 'Finished' }),
+    present: TASK_FIELDS,
+    expect(raw) {
+      const ids = raw.TaskSet.Task.map((task) => task.TaskId);
+      assert.ok(ids.includes(fx.exportTaskId), `tasks: ${ids}`);
+      for (const task of raw.TaskSet.Task) assert.equal(task.TaskAction, 'ExportImage');
+    },
+  },
+  {
+    name: 'every listed TaskAction is one ECS documents (copies are not tasks)',
+    action: 'DescribeTasks',
+    async prepare() {
+      // A copy that runs into the target region, and a finished export here.
+      const copyId = await startCopy(unique('conformance-tasks'));
+      return { copyId };
+    },
+    params: { RegionId: TARGET, PageSize: 100 },
+    present: ['TaskSet.Task'],
+    async expect(raw) {
+      const { raw: here } = await admin.call('DescribeTasks', { RegionId: REGION, PageSize: 100 });
+      const actions = [...raw.TaskSet.Task, ...here.TaskSet.Task].map((task) => task.TaskAction);
+      assert.ok(actions.includes('ExportImage'), `actions: ${actions}`);
+      for (const action of actions) {
+        assert.ok(TASK_ACTIONS.includes(action), `TaskAction ${action} is not one of ${TASK_ACTIONS}`);
+      }
+    },
+    cleanup: (ctx) => dropCopy(ctx.copyId),
+  },
+  {
+    name: 'a cancelled import is listed with a TaskStatus the SDK documents',
+    action: 'DescribeTasks',
+    params: { RegionId: REGION, TaskAction: 'ImportImage', PageSize: 100 },
+    expect(raw) {
+      for (const task of raw.TaskSet.Task) {
+        assert.ok(['Finished', 'Processing', 'Failed'].includes(task.TaskStatus), `TaskStatus ${task.TaskStatus}`);
+      }
+    },
+    todo: 'Ferry lists cancelled ImportImage/ExportImage tasks with TaskStatus "Cancelled" (also in '
+      + 'DescribeTaskAttribute, OperationStatus "Cancelled"); the ecs20140526 model documents only Finished, '
+      + 'Processing and Failed ("only tasks in the Finished, Processing, or Failed state can be queried"). '
+      + 'Hiding them or reporting Failed is a region/catalog change',
+  },
+  {
+    name: 'no match: an empty TaskSet.Task list',
+    action: 'DescribeTasks',
+    params: { RegionId: REGION, TaskIds: 't-conformanceunknown00' },
+    present: ['TaskSet.Task', 'TotalCount'],
+    expect(raw) {
+      assert.deepEqual(raw.TaskSet, { Task: [] });
+      assert.equal(raw.TotalCount, 0);
+    },
+  },
+  {
+    name: 'a finished export',
+    action: 'DescribeTaskAttribute',
+    params: () => ({ RegionId: REGION, TaskId: fx.exportTaskId }),
+    present: ['RegionId', 'TaskId', 'TaskAction', 'TaskStatus', 'TaskProcess', 'SupportCancel', 'CreationTime',
+      'FinishedTime', 'TotalCount', 'SuccessCount', 'FailedCount',
+      'OperationProgressSet.OperationProgress[].OperationStatus', 'OperationProgressSet.OperationProgress[].ErrorCode',
+      'OperationProgressSet.OperationProgress[].ErrorMsg',
+      'OperationProgressSet.OperationProgress[].RelatedItemSet.RelatedItem[].Name',
+      'OperationProgressSet.OperationProgress[].RelatedItemSet.RelatedItem[].Value'],
+    expect(raw) {
+      assert.deepEqual([raw.TaskId, raw.TaskAction, raw.TaskStatus, raw.TaskProcess, raw.SupportCancel],
+        [fx.exportTaskId, 'ExportImage', 'Finished', '100%', 'false']);
+      assert.deepEqual([raw.TotalCount, raw.SuccessCount, raw.FailedCount], [1, 1, 0]);
+      const items = valuesAt(raw, 'OperationProgressSet.OperationProgress[].RelatedItemSet.RelatedItem[]');
+      const names = items.map((item) => item.Name);
+      assert.ok(names.includes('OSSBucket') && names.includes('OSSObject'), `related items: ${names}`);
+    },
+  },
+  {
+    name: 'a cancelled import',
+    action: 'DescribeTaskAttribute',
+    async prepare() {
+      const imported = await importImage(unique('conformance-cancelled'), 'big.raw');
+      await admin.call('CancelTask', { RegionId: REGION, TaskId: imported.TaskId });
+      await waitTask(imported.TaskId);
+      return { taskId: imported.TaskId };
+    },
+    params: (ctx) => ({ RegionId: REGION, TaskId: ctx.taskId }),
+    present: ['TaskStatus', 'TaskProcess', 'SupportCancel', 'FinishedTime',
+      'OperationProgressSet.OperationProgress[].OperationStatus'],
+    expect(raw, ctx) {
+      assert.equal(raw.TaskId, ctx.taskId);
+      assert.notEqual(raw.TaskStatus, 'Finished');
+      assert.equal(raw.SupportCancel, 'false', 'a cancelled task cannot be cancelled again');
+      assert.match(raw.FinishedTime, MINUTES_TIME);
+      assert.deepEqual([raw.SuccessCount, raw.FailedCount], [0, 1]);
+      ctx.diagnostic(`cancelled import: TaskStatus ${raw.TaskStatus}, OperationStatus `
+        + `${raw.OperationProgressSet.OperationProgress[0].OperationStatus}`);
+    },
+  },
+  {
+    name: 'a running import',
+    action: 'CancelTask',
+    async prepare() {
+      const imported = await importImage(unique('conformance-slow'), 'big.raw');
+      return { taskId: imported.TaskId, imageId: imported.ImageId };
+    },
+    params: (ctx) => ({ RegionId: REGION, TaskId: ctx.taskId }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      const task = await waitTask(ctx.taskId);
+      assert.notEqual(task.TaskStatus, 'Finished', `cancelled import finished anyway: ${show(task)}`);
+    },
+  },
+  {
+    name: 'Ferry\'s own action, signed by the root account',
+    action: 'CreateAccount',
+    model: CreateAccountResponseBody,
+    params: () => ({ AccountName: unique('conformance') }),
+    present: ['AccountId', 'AccessKeyId', 'AccessKeySecret'],
+    expect(raw) {
+      assert.match(raw.AccountId, /^\d{16}$/);
+      // Account ids come back as ImageOwnerId, a JSON number: beyond 2^53
+      // JSON.parse (ecs20140526, any JS client) rounds it to another id.
+      assert.ok(BigInt(raw.AccountId) <= BigInt(Number.MAX_SAFE_INTEGER),
+        `AccountId ${raw.AccountId} does not survive JSON.parse as ImageOwnerId`);
+      assert.match(raw.AccessKeyId, /\S/);
+      assert.match(raw.AccessKeySecret, /\S/);
+    },
+  },
+  {
+    name: 'the root account\'s ImageOwnerId stays below 2^53',
+    action: 'DescribeImages',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId }),
+    expect(raw) {
+      const owner = raw.Images.Image[0].ImageOwnerId;
+      assert.ok(Number.isSafeInteger(owner), `ImageOwnerId ${owner} is rounded by JSON.parse`);
+    },
+    todo: 'the root account id (RootAccountIdFor in src/cli/serve.cc) is 16 random digits from the cluster '
+      + 'key, >= 2^53 for about 1 cluster in 9: then ecs20140526 (JSON.parse) shows a rounded ImageOwnerId. '
+      + 'Accounts from CreateAccount are fixed (1 + 15 digits); changing the root id needs a cluster-wide decision',
+  },
+  {
+    name: 'instance types an image supports',
+    action: 'DescribeImageSupportInstanceTypes',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId }),
+    present: ['RegionId', 'ImageId', 'InstanceTypes.InstanceType'],
+    todo: 'not implemented: Ferry answers 404 InvalidAction.NotFound (optional action, ecs-api.md 4.10; '
+      + 'Ferry has no instance types)',
+  },
+];
+
+// ---------------------------------------------------------------------------
+// Paging rows: the whole list fetched at once, then page by page; the pages
+// must add up to it, each echoing the paging parameters as numbers.
+
+const PAGING_ROWS = [
+  {
+    action: 'DescribeImages', list: 'Images.Image', id: 'ImageId',
+    params: () => ({ RegionId: REGION, ImageOwnerAlias: 'self', Status: ALL_IMAGE_STATUSES }),
+  },
+  {
+    action: 'DescribeSnapshots', list: 'Snapshots.Snapshot', id: 'SnapshotId',
+    params: () => ({ RegionId: REGION }),
+  },
+  {
+    action: 'DescribeSnapshots', list: 'Snapshots.Snapshot', id: 'SnapshotId', token: true,
+    params: () => ({ RegionId: REGION }),
+  },
+  {
+    action: 'DescribeTasks', list: 'TaskSet.Task', id: 'TaskId',
+    params: () => ({ RegionId: REGION }),
+  },
+];
+
+async function pageThrough(client, row) {
+  const base = row.params();
+  const listOf = (raw) => valuesAt(raw, `${row.list}`)[0];
+  const full = await runSuccess(client, { action: row.action, params: { ...base, PageSize: 100 } }, {});
+  const all = listOf(full).map((item) => item[row.id]);
+  assert.ok(all.length >= 3, `${row.action}: the fixture gives at least 3 items, got ${all.length}`);
+  assert.equal(full.TotalCount, all.length);
+
+  const seen = [];
+  if (row.token) {
+    // MaxResults/NextToken: follow NextToken until it comes back empty.
+    let nextToken;
+    for (let round = 0; round < all.length; ++round) {
+      const params = { ...base, MaxResults: 2, ...(nextToken ? { NextToken: nextToken } : {}) };
+      const page = await runSuccess(client, { action: row.action, params, present: ['NextToken', row.list] }, {});
+      seen.push(...listOf(page).map((item) => item[row.id]));
+      nextToken = page.NextToken;
+      if (nextToken === '') break;
+      assert.ok(listOf(page).length === 2, 'a page with a NextToken after it is full');
+    }
+    assert.equal(nextToken, '', 'NextToken ends empty');
+  } else {
+    const pages = Math.ceil(all.length / 2);
+    for (let number = 1; number <= pages + 1; ++number) {
+      const page = await runSuccess(client, {
+        action: row.action, params: { ...base, PageNumber: number, PageSize: 2 },
+        present: ['TotalCount', 'PageNumber', 'PageSize', row.list],
+      }, {});
+      assert.deepEqual([page.TotalCount, page.PageNumber, page.PageSize], [all.length, number, 2]);
+      const items = listOf(page).map((item) => item[row.id]);
+      if (number > pages) {
+        assert.deepEqual(items, [], 'a page past the end is an empty list with its wrapper');
+      } else {
+        assert.equal(items.length, number < pages ? 2 : all.length - 2 * (pages - 1));
+      }
+      seen.push(...items);
+    }
+  }
+  assert.deepEqual(seen, all, 'the pages, in order, are the whole list');
+}
+
+// ---------------------------------------------------------------------------
+// Error rows: one per HTTP status family Ferry answers, as each SDK reports it.
+
+const ERROR_ROWS = [
+  {
+    name: 'no RegionId', action: 'DescribeImages', params: { ImageId: UNKNOWN_IMAGE },
+    error: { code: 'MissingParameter', status: 400 },
+  },
+  {
+    name: 'PageSize above 100', action: 'DescribeImages', params: { RegionId: REGION, PageSize: 101 },
+    error: { code: 'InvalidParameter', status: 400 },
+  },
+  {
+    name: 'unknown destination region', action: 'CopyImage',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, DestinationRegionId: 'cn-nowhere' }),
+    error: { code: 'DestinationRegion.NotFound', status: 400 },
+  },
+  {
+    name: 'an image that is not a copy', action: 'CancelCopyImage',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId }),
+    error: { code: 'ImageCreatedNotFromCopy', status: 400 },
+  },
+  {
+    name: 'DryRun passes: reported as an error', action: 'DeleteImage',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, DryRun: true }),
+    error: { code: 'DryRunOperation', status: 400 },
+  },
+  {
+    name: 'unknown task', action: 'DescribeTaskAttribute', params: { RegionId: REGION, TaskId: 't-conformanceunknown00' },
+    error: { code: 'InvalidTaskId.NotFound', status: 400 },
+  },
+  {
+    name: 'wrong secret', action: 'DescribeRegions', params: {},
+    keys: () => ({ accessKeySecret: crypto.randomBytes(15).toString('hex') }),
+    error: { code: 'SignatureDoesNotMatch', status: 400 },
+  },
+  {
+    name: 'by an account other than root', action: 'CreateAccount', model: CreateAccountResponseBody,
+    params: () => ({ AccountName: unique('refused') }), keys: () => fx.tenantKeys,
+    error: { code: 'Forbidden', status: 403 },
+  },
+  {
+    name: 'a snapshot an image uses', action: 'DeleteSnapshot', params: () => ({ SnapshotId: fx.snapshotId }),
+    error: { code: 'SnapshotCreatedImage', status: 403 },
+  },
+  {
+    name: 'a finished task', action: 'CancelTask', params: () => ({ RegionId: REGION, TaskId: fx.exportTaskId }),
+    error: { code: 'InvalidTaskId.IncorrectTaskStatus', status: 403 },
+  },
+  {
+    name: 'a copy in progress', action: 'DeleteImage',
+    prepare: async () => ({ copyId: await startCopy(unique('conformance-busy')) }),
+    params: (ctx) => ({ RegionId: TARGET, ImageId: ctx.copyId }),
+    error: { code: 'OperationDenied.ImageCopying', status: 403 },
+    cleanup: (ctx) => dropCopy(ctx.copyId),
+  },
+  {
+    name: 'unknown image', action: 'ModifyImageAttribute',
+    params: { RegionId: REGION, ImageId: UNKNOWN_IMAGE, Description: 'a valid description' },
+    error: { code: 'InvalidImageId.NotFound', status: 404 },
+  },
+  {
+    name: 'unknown Filter key', action: 'DescribeImages',
+    params: { RegionId: REGION, 'Filter.1.Key': 'Colour', 'Filter.1.Value': 'blue' },
+    error: { code: 'InvalidFilterKey.NotFound', status: 404 },
+  },
+  {
+    name: 'unknown region', action: 'DescribeImages', params: { RegionId: 'cn-nowhere' },
+    error: { code: 'InvalidRegionId.NotFound', status: 404 },
+  },
+  {
+    name: 'another account\'s image', action: 'CopyImage', keys: () => fx.tenantKeys,
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, DestinationRegionId: TARGET }),
+    error: { code: 'InvalidImageId.NotFound', status: 404 },
+  },
+  {
+    name: 'unknown AccessKeyId', action: 'DescribeRegions', params: {},
+    keys: () => ({ accessKeyId: unique('LTAIunknown'), accessKeySecret: 'whatever' }),
+    error: { code: 'InvalidAccessKeyId.NotFound', status: 404 },
+  },
+  {
+    name: 'an action ECS does not have', action: 'DescribeNoSuchThing', model: NoSuchActionResponseBody, params: {},
+    error: { code: 'InvalidAction.NotFound', status: 404 },
+  },
+];
+
+// ---------------------------------------------------------------------------
+// The checker itself: what it must catch, on bodies made up here.
+
+describe('shape checker', () => {
+  const model = responseModel('DescribeImages');
+  const problemsOf = (raw) => { const out = []; checkShape(raw, model, '', out); return out; };
+  const image = {
+    ImageId: 'm-1', Size: 20, IsCopied: false, Progress: '100%',
+    DiskDeviceMappings: { DiskDeviceMapping: [{ Size: '20', RemainTime: 0 }] }, Tags: { Tag: [] },
+  };
+
+  test('a well-formed body passes', () => {
+    assert.deepEqual(problemsOf({ RequestId: 'r', TotalCount: 1, Images: { Image: [image] } }), []);
+  });
+
+  test('wrong JSON types, both ways, are reported with their path', () => {
+    const bad = { ...image, Size: '20', IsCopied: 'false', DiskDeviceMappings: { DiskDeviceMapping: [{ Size: 20 }] } };
+    assert.deepEqual(problemsOf({ TotalCount: '1', Images: { Image: [bad] } }), [
+      'TotalCount: string "1", declared number',
+      'Images.Image[0].Size: string "20", declared number',
+      'Images.Image[0].IsCopied: string "false", declared boolean',
+      'Images.Image[0].DiskDeviceMappings.DiskDeviceMapping[0].Size: number 20, declared string',
+    ]);
+  });
+
+  test('a list without its wrapper, unknown and misspelt fields, nulls', () => {
+    assert.deepEqual(problemsOf({ Images: [image] }), [
+      'Images: array [' + show(image) + '], declared object DescribeImagesResponseBodyImages',
+    ]);
+    assert.deepEqual(problemsOf({ Images: { Image: [{ ...image, Tags: [], imageName: 'x', Bogus: 1, Platform: null }] } }), [
+      'Images.Image[0].Tags: array [], declared object DescribeImagesResponseBodyImagesImageTags',
+      'Images.Image[0].imageName: not declared by DescribeImagesResponseBodyImagesImage (did you mean ImageName?)',
+      'Images.Image[0].Bogus: not declared by DescribeImagesResponseBodyImagesImage',
+      'Images.Image[0].Platform: null (declared string); omit the field or send a value',
+    ]);
+  });
+
+  test('request parameters the SDK model does not declare are refused', () => {
+    assert.throws(() => toEcsRequest('DescribeRegions', { RegionId: REGION }), /declares no parameter RegionId/);
+    const request = toEcsRequest('CopyImage', { RegionId: REGION, Encrypted: 'false', 'Tag.1.Key': 'k', 'Tag.1.Value': 'v' });
+    assert.equal(request.encrypted, false);
+    assert.deepEqual([request.tag[0].key, request.tag[0].value], ['k', 'v']);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+function rowTest(label, row, body) {
+  if (row.todo) return test.skip(`${label} — TODO: ${row.todo}`, () => {});
+  return test(label, body);
+}
+
+for (const clientSpec of CLIENTS) {
+  describe(`${clientSpec.key}`, () => {
+    let client;
+    before(() => { client = clientSpec.make(fx.server); });
+
+    for (const row of PAGING_ROWS) {
+      test(`paging ${row.action} by ${row.token ? 'MaxResults/NextToken' : 'PageNumber/PageSize'}`,
+        () => pageThrough(client, row));
+    }
+
+    for (const row of SUCCESS_ROWS) {
+      rowTest(`${row.action}: ${row.name}`, row, async (t) => {
+        const ctx = row.prepare ? { ...(await row.prepare(fx, client)) } : {};
+        ctx.diagnostic = (text) => t.diagnostic(text);
+        const caller = row.keys ? clientSpec.make(fx.server, row.keys(fx)) : client;
+        try {
+          await runSuccess(caller, row, ctx);
+        } finally {
+          if (row.cleanup) await row.cleanup(ctx);
+        }
+      });
+    }
+
+    for (const row of ERROR_ROWS) {
+      rowTest(`${row.action} error ${row.error.status} ${row.error.code}: ${row.name}`, row, async () => {
+        const ctx = row.prepare ? { ...(await row.prepare(fx, client)) } : {};
+        const caller = row.keys ? clientSpec.make(fx.server, row.keys(fx)) : client;
+        try {
+          await runError(caller, row, ctx);
+        } finally {
+          if (row.cleanup) await row.cleanup(ctx);
+        }
+      });
+    }
+  });
+}
