@@ -113,15 +113,16 @@ Result<AccountRecord> FindRoot(AccountDirectory& accounts) {
 // process of the cluster that starts on an empty data directory gives its
 // root account the same id, and what root does in one process is root's in
 // the others.
+// "1" and 15 digits, like an Alibaba account id (and CreateAccount's): below
+// 2^53, so ImageOwnerId, a JSON number, survives JSON.parse in the SDKs.
 std::string RootAccountIdFor(const std::string& cluster_key) {
   const std::string mac = HmacSha256(cluster_key, "ferry-root-account-v1");
-  std::string digits;
+  std::string digits = "1";
   for (unsigned char byte : mac) {
     // Bytes >= 250 are skipped so each digit is uniform (250 = 25 * 10).
     if (byte < 250 && digits.size() < 16) digits += static_cast<char>('0' + byte % 10);
   }
   while (digits.size() < 16) digits += '7';
-  if (digits[0] == '0') digits[0] = '1';
   return digits;
 }
 
@@ -165,6 +166,11 @@ Result<RootIdentity> EnsureRootAccount(AccountDirectory& accounts, const std::st
   }
 
   root.account_id = existing->account_id;
+  if (root.account_id.size() >= 16 && root.account_id > "9007199254740992") {
+    spdlog::warn("the root account id {} is 2^53 or more: SDKs that parse ImageOwnerId as a JSON number (the "
+                 "JavaScript ones) round it. Data directories made since this build get ids below 2^53.",
+                 root.account_id);
+  }
   if (env_key) {
     Result<AccessKeyRecord> key = accounts.GetAccessKey(*env_id);
     if (key.ok()) {

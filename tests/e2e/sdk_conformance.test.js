@@ -716,9 +716,6 @@ const SUCCESS_ROWS = [
       const owner = raw.Images.Image[0].ImageOwnerId;
       assert.ok(Number.isSafeInteger(owner), `ImageOwnerId ${owner} is rounded by JSON.parse`);
     },
-    todo: 'the root account id (RootAccountIdFor in src/cli/serve.cc) is 16 random digits from the cluster '
-      + 'key, >= 2^53 for about 1 cluster in 9: then ecs20140526 (JSON.parse) shows a rounded ImageOwnerId. '
-      + 'Accounts from CreateAccount are fixed (1 + 15 digits); changing the root id needs a cluster-wide decision',
   },
   {
     name: 'instance types an image supports',

@@ -86,6 +86,22 @@ TEST_F(ServerProcessTest, SigtermExitsZeroAndARestartKeepsTheImage) {
   EXPECT_EQ(server->Stop(), 0) << server->Log();
 }
 
+// The root account id is a JSON number in ImageOwnerId: it must be below
+// 2^53, or JavaScript SDKs round it to another account. This cluster key
+// made 9690589091277667 before ids began with 1.
+TEST_F(ServerProcessTest, TheRootAccountIdIsBelowTwoToThe53) {
+  FerryServer server(DataDir(), ConfigDir());
+  server.set_extra_env({{"FERRY_CLUSTER_KEY", "root-id-test-key-11"}});
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  json creds = json::parse(ReadAll(DataDir() + "/root-credentials.json"));
+  const std::string id = creds.value("AccountId", std::string());
+  ASSERT_EQ(id.size(), 16u) << id;
+  EXPECT_EQ(id[0], '1') << id;
+  EXPECT_LT(std::stoull(id), 1ull << 53) << id;
+  EXPECT_EQ(server.Stop(), 0) << server.Log();
+}
+
 TEST_F(ServerProcessTest, ARestartWithANewEnvironmentKeyAddsItToTheRootAccount) {
   {
     std::unique_ptr<FerryServer> server = StartServer();
