@@ -24,6 +24,7 @@
 #include "copy/puller.h"
 #include "region/names.h"
 #include "region/region_impl.h"
+#include "region/region_internal.h"
 
 namespace ferry {
 namespace {
@@ -35,10 +36,6 @@ constexpr const char* kCopyAction = "CopyImage";
 constexpr const char* kCopyAttemptAction = "CopyImage.Attempt";
 // How long a copy waits for its source to become reachable before failing.
 constexpr auto kSourceRetryFor = std::chrono::minutes(30);
-
-Status CopyImageNotFound(const std::string& image_id) {
-  return NotFound("InvalidImageId.NotFound", "The specified ImageId \"" + image_id + "\" does not exist.");
-}
 
 Status DuplicatedName(const std::string& name) {
   return AlreadyExists("InvalidImageName.Duplicated",
@@ -52,12 +49,6 @@ Status CopyConflict(const std::string& image_id, const std::string& copy_image_i
                          "of image " +
                              image_id + " (" + copy_image_id + ") is completed before performing the next "
                              "operation.");
-}
-
-nlohmann::json CopyTagsJson(const Tags& tags) {
-  nlohmann::json j = nlohmann::json::array();
-  for (const auto& [k, v] : tags) j.push_back({k, v});
-  return j;
 }
 
 struct CopyParams {
@@ -115,7 +106,7 @@ Status RegionImpl::AcquireLeaseLocked(const CopyLease& l) {
   return catalog_->Transact([&]() -> Status {
     Result<ImageRecord> image = catalog_->GetImage(l.source_image_id);
     if (!image.ok()) {
-      if (image.status().code() == Code::kNotFound) return CopyImageNotFound(l.source_image_id);
+      if (image.status().code() == Code::kNotFound) return ImageNotFound(l.source_image_id);
       return image.status();
     }
     Result<Catalog::CopyLeaseRecord> held = catalog_->GetCopyLease(l.source_image_id);
@@ -170,16 +161,8 @@ void RegionImpl::ReleaseSourceLease(const std::string& source_region_id, const s
 // --------------------------------------------------------- CopyImage (source)
 
 Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageRequest& r) {
-  if (r.image_id.empty()) {
-    return InvalidArgument("MissingParameter",
-                           "The input parameter \"ImageId\" that is mandatory for processing this request "
-                           "is not supplied.");
-  }
-  if (r.destination_region_id.empty()) {
-    return InvalidArgument("MissingParameter",
-                           "The input parameter \"DestinationRegionId\" that is mandatory for processing "
-                           "this request is not supplied.");
-  }
+  if (r.image_id.empty()) return MissingParameter("ImageId");
+  if (r.destination_region_id.empty()) return MissingParameter("DestinationRegionId");
   if (!r.destination_image_name.empty()) {
     Status st = ValidateImageName(r.destination_image_name);
     if (!st.ok()) {
@@ -217,11 +200,11 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
   std::lock_guard<std::mutex> copy_lock(copy_mu_);
   Result<ImageRecord> got = catalog_->GetImage(r.image_id);
   if (!got.ok()) {
-    if (got.status().code() == Code::kNotFound) return CopyImageNotFound(r.image_id);
+    if (got.status().code() == Code::kNotFound) return ImageNotFound(r.image_id);
     return got.status();
   }
   const ImageRecord source = std::move(got).value();
-  if (source.account_id != c.account_id) return CopyImageNotFound(r.image_id);
+  if (source.account_id != c.account_id) return ImageNotFound(r.image_id);
 
   const std::string name = r.destination_image_name.empty() ? source.name : r.destination_image_name;
   const std::string fingerprint = Sha256Hex(nlohmann::json{
@@ -229,7 +212,7 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
       {"DestinationRegionId", r.destination_region_id},
       {"DestinationImageName", r.destination_image_name},
       {"DestinationDescription", r.destination_description},
-      {"Tags", CopyTagsJson(r.tags)}}.dump());
+      {"Tags", TagsJson(r.tags)}}.dump());
   // Set when an earlier call with this ClientToken sent its copy to the
   // destination without learning the outcome.
   std::string attempted_image_id;
@@ -744,20 +727,16 @@ void RegionImpl::FinishCopyFailed(const TaskRecord& task, const Status& why) {
 // ------------------------------------------------- CancelCopyImage (destination)
 
 Status RegionImpl::CancelCopyImage(const Caller& c, const std::string& image_id) {
-  if (image_id.empty()) {
-    return InvalidArgument("MissingParameter",
-                           "The input parameter \"ImageId\" that is mandatory for processing this request "
-                           "is not supplied.");
-  }
+  if (image_id.empty()) return MissingParameter("ImageId");
   ImageRecord image;
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     Result<ImageRecord> got = catalog_->GetImage(image_id);
     if (!got.ok()) {
-      if (got.status().code() == Code::kNotFound) return CopyImageNotFound(image_id);
+      if (got.status().code() == Code::kNotFound) return ImageNotFound(image_id);
       return got.status();
     }
     image = std::move(got).value();
-    if (image.account_id != c.account_id) return CopyImageNotFound(image_id);
+    if (image.account_id != c.account_id) return ImageNotFound(image_id);
     if (!image.is_copied) {
       return InvalidArgument("ImageCreatedNotFromCopy",
                              "The specified image is not the target image of a copy action.");

@@ -1,4 +1,5 @@
-// RegionImpl: the task workers (import, export), the public image seed,
+// RegionImpl: the task requests (DescribeTasks, DescribeTaskAttribute,
+// CancelTask), the task workers (import, export), the public image seed,
 // garbage collection, fsck and shutdown.
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,7 @@
 #include "region/disk_tools.h"
 #include "region/image_inspector.h"
 #include "region/region_impl.h"
+#include "region/region_internal.h"
 
 namespace ferry {
 namespace {
@@ -70,6 +72,10 @@ Status CheckUnchanged(int fd, const struct stat& before, const std::string& labe
                            "disk image " + label + " changed while it was being imported; import it again");
   }
   return Status::Ok();
+}
+
+Status TaskNotFound(const std::string& task_id) {
+  return NotFound("InvalidTaskId.NotFound", "The specified \"TaskId\" \"" + task_id + "\" is not found.");
 }
 
 }  // namespace
@@ -703,6 +709,72 @@ Status RegionImpl::Fsck(FsckReport* report) {
         return Status::Ok();
       }));
   if (report != nullptr) *report = std::move(local);
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------- Tasks
+
+Result<Page<TaskRecord>> RegionImpl::DescribeTasks(const Caller& c, const DescribeTasksRequest& r) {
+  RETURN_IF_ERROR(ValidatePage(r.page_number, r.page_size));
+  TaskQuery q;
+  q.account_id = c.account_id;
+  q.task_ids = r.task_ids;
+  q.action = r.task_action;
+  // Without a TaskAction, only the actions ECS documents for DescribeTasks:
+  // copy rows (TaskAction=CopyImage, a Ferry extension) are listed only when
+  // asked for, so ECS clients never meet an action they do not know.
+  if (r.task_action.empty()) q.actions = {"ImportImage", "ExportImage"};
+  // ECS ignores status values it does not know.
+  if (r.task_status == "Finished" || r.task_status == "Processing" || r.task_status == "Failed" ||
+      r.task_status == "Cancelled") {
+    q.status = r.task_status;
+  }
+  q.resource_ids = r.resource_ids;
+  q.offset = (r.page_number - 1) * r.page_size;
+  q.limit = r.page_size;
+  return catalog_->ListTasks(q);
+}
+
+Result<TaskRecord> RegionImpl::DescribeTaskAttribute(const Caller& c, const std::string& task_id) {
+  if (task_id.empty()) return MissingParameter("TaskId");
+  Result<TaskRecord> task = catalog_->GetTask(task_id);
+  if (!task.ok()) {
+    if (task.status().code() == Code::kNotFound) return TaskNotFound(task_id);
+    return task.status();
+  }
+  if (task->account_id != c.account_id) return TaskNotFound(task_id);
+  return task;
+}
+
+Status RegionImpl::CancelTask(const Caller& c, const std::string& task_id) {
+  if (task_id.empty()) return MissingParameter("TaskId");
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    Result<TaskRecord> got = catalog_->GetTask(task_id);
+    if (!got.ok()) {
+      if (got.status().code() == Code::kNotFound) return TaskNotFound(task_id);
+      return got.status();
+    }
+    TaskRecord task = std::move(got).value();
+    if (task.account_id != c.account_id) return TaskNotFound(task_id);
+    if (task.action != "ImportImage" && task.action != "ExportImage") {
+      return PermissionDenied("InvalidTaskId.TaskActionNotSupport", "The specified task action not support.");
+    }
+    if (task.status != "Processing") {
+      return FailedPrecondition(
+          "InvalidTaskId.IncorrectTaskStatus",
+          "The specified task status is not invalid: task " + task_id + " is " + task.status + ".");
+    }
+    task.cancel_requested = true;
+    return catalog_->UpdateTask(task);
+  }));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = controls_.find(task_id);
+  if (it != controls_.end()) {
+    it->second->cancel = true;
+    it->second->stop = true;
+  }
+  // A Processing task without a control is not queued in this run (the
+  // region is shutting down); the next start sees cancel_requested.
   return Status::Ok();
 }
 

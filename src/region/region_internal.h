@@ -1,0 +1,38 @@
+// Private to RegionImpl's source files (region_impl.cc and the per-family
+// region_*.cc): the ECS errors and request checks they share. Defined in
+// region_impl.cc.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "catalog/catalog.h"
+#include "common/status.h"
+
+namespace ferry {
+
+// InvalidImageId.NotFound (404). Also the answer for another account's
+// image: a stranger cannot tell it from one that never existed.
+Status ImageNotFound(const std::string& image_id);
+// InvalidSnapshotId.NotFound (404), likewise for another account's.
+Status SnapshotNotFound(const std::string& snapshot_id);
+// MissingParameter (400) naming `name`.
+Status MissingParameter(const std::string& name);
+// The DryRunOperation "error" ECS answers once a DryRun request validated.
+Status DryRunPassed();
+// PageNumber >= 1, PageSize 1..100; InvalidParameter otherwise.
+Status ValidatePage(uint64_t page_number, uint64_t page_size);
+
+// ClientToken support: a request's parameters as a digest, and the lookup
+// of a token: the remembered result id when the token was used with the same
+// parameters, nullopt when unknown, IdempotentParameterMismatch when it was
+// used with others.
+std::string Fingerprint(const nlohmann::json& params);
+nlohmann::json TagsJson(const Tags& tags);
+Result<std::optional<std::string>> CheckClientToken(Catalog& catalog, const std::string& account,
+                                                    const std::string& action, const std::string& token,
+                                                    const std::string& fingerprint);
+
+}  // namespace ferry

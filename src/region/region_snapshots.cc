@@ -1,0 +1,58 @@
+// RegionImpl: the snapshot requests — DescribeSnapshots, DeleteSnapshot.
+#include "region/region_impl.h"
+#include "region/region_internal.h"
+
+namespace ferry {
+
+// ---------------------------------------------------------- DescribeSnapshots
+
+Result<Page<SnapshotRecord>> RegionImpl::DescribeSnapshots(const Caller& c,
+                                                           const DescribeSnapshotsRequest& r) {
+  RETURN_IF_ERROR(ValidatePage(r.page_number, r.page_size));
+  if (r.snapshot_ids.size() > 100) {
+    return PermissionDenied("InvalidSnapshotIds.Malformed",
+                            "The amount of specified snapshot Ids exceeds the limit (" +
+                                std::to_string(r.snapshot_ids.size()) + " > 100).");
+  }
+  SnapshotQuery q;
+  q.account_id = c.account_id;
+  q.snapshot_ids = r.snapshot_ids;
+  if (r.status == "progressing" || r.status == "accomplished" || r.status == "failed") {
+    q.status = r.status;
+  } else if (!r.status.empty() && r.status != "all") {
+    return NotFound("InvalidStatus.NotFound", "The specified Status \"" + r.status + "\" is not found.");
+  }
+  q.name = r.snapshot_name;
+  q.offset = (r.page_number - 1) * r.page_size;
+  q.limit = r.page_size;
+  return catalog_->ListSnapshots(q);
+}
+
+// ------------------------------------------------------------- DeleteSnapshot
+
+Status RegionImpl::DeleteSnapshot(const Caller& c, const std::string& snapshot_id, bool force) {
+  (void)force;  // Force covers disks made from the snapshot; there are none here
+  if (snapshot_id.empty()) return MissingParameter("SnapshotId");
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    Result<SnapshotRecord> snap = catalog_->GetSnapshot(snapshot_id);
+    if (!snap.ok()) {
+      if (snap.status().code() == Code::kNotFound) return SnapshotNotFound(snapshot_id);
+      return snap.status();
+    }
+    if (snap->account_id != c.account_id) return SnapshotNotFound(snapshot_id);
+    ImageQuery q;
+    q.snapshot_id = snapshot_id;
+    q.limit = 1;
+    ASSIGN_OR_RETURN(Page<ImageRecord> users, catalog_->ListImages(q));
+    if (!users.items.empty()) {
+      return FailedPrecondition(
+          "SnapshotCreatedImage",
+          "The snapshot has been used to create user defined image(s): " + users.items[0].image_id + ".");
+    }
+    return catalog_->DeleteSnapshot(snapshot_id);
+  }));
+  RequestGc();
+  return Status::Ok();
+}
+
+}  // namespace ferry
