@@ -200,7 +200,11 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const Pro
     }
   }
   // The child may outlive its pipes (it closed them, or handed them on), so
-  // keep honouring `stop` and the deadline while waiting for it.
+  // keep honouring `stop` and the deadline while waiting for it. A pidfd
+  // becomes readable the moment the child exits (a child that just closed
+  // its pipes is usually not waitable yet); without one (kernels before
+  // 5.3), poll every kPollMillis / 2.
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   int status = 0;
   while (true) {
     pid_t w = ::waitpid(pid, &status, killed ? 0 : WNOHANG);
@@ -208,7 +212,13 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const Pro
     if (w < 0 && errno != EINTR) return ErrnoStatus("waitpid", argv[0], errno);
     if (w == 0) {
       check_kill();
-      if (!killed) std::this_thread::sleep_for(std::chrono::milliseconds(kPollMillis / 2));
+      if (killed) continue;
+      if (pidfd.valid()) {
+        pollfd exited = {pidfd.get(), POLLIN, 0};
+        ::poll(&exited, 1, kPollMillis);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(kPollMillis / 2));
+      }
     }
   }
   if (killed && !result.deadline_exceeded) return Cancelled(argv[0] + " was stopped");
