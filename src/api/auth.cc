@@ -46,7 +46,10 @@ Status DirectoryFailure(const Status& status) {
 
 Authenticator::Authenticator(AccountDirectory& accounts, const Clock& clock, int max_skew_seconds,
                              size_t max_nonces)
-    : accounts_(accounts), clock_(clock), max_skew_seconds_(max_skew_seconds), nonces_(max_nonces) {}
+    : accounts_(accounts),
+      clock_(clock),
+      max_skew_seconds_(max_skew_seconds),
+      nonces_(max_nonces, std::max<size_t>(1, max_nonces / kNonceShareDivisor)) {}
 
 bool Authenticator::IsV3(const HttpRequest& request) {
   auto it = request.headers.find("authorization");
@@ -134,11 +137,19 @@ Status Authenticator::SpendNonce(const std::string& access_key_id, const std::st
   // `timestamp` passes up to timestamp + max_skew: that long, and no longer,
   // the nonce is remembered.
   UnixSeconds expires_at = timestamp + max_skew_seconds_;
-  switch (nonces_.CheckAndInsert(NonceCache::DigestOf(access_key_id, nonce), clock_.Now(), expires_at)) {
+  switch (nonces_.CheckAndInsert(NonceCache::DigestOf(access_key_id, nonce), clock_.Now(), expires_at,
+                                 NonceCache::ScopeOf(access_key_id))) {
     case NonceCache::Outcome::kAccepted:
       return Status::Ok();
     case NonceCache::Outcome::kReplayed:
       return InvalidArgument("SignatureNonceUsed", "Specified signature nonce was used already.");
+    case NonceCache::Outcome::kScopeFull:
+      // This key's share is used up; other keys are not held back by it.
+      // The SDKs read Throttling* as "retry later".
+      return InvalidArgument("Throttling.User",
+                             "Request was denied due to user flow control. This AccessKey signed " +
+                                 std::to_string(nonces_.max_per_scope()) + " requests within " +
+                                 std::to_string(max_skew_seconds_) + " seconds; try again later.");
     case NonceCache::Outcome::kFull:
       break;
   }

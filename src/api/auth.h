@@ -57,6 +57,9 @@ class Authenticator {
   // When that many are live, signed requests are refused with 503
   // ServiceUnavailable until some expire; none is ever forgotten early.
   static constexpr size_t kDefaultMaxNonces = 1'000'000;
+  // One AccessKey may hold at most max_nonces / kNonceShareDivisor of them;
+  // beyond, its requests get 400 Throttling.User while other keys go on.
+  static constexpr size_t kNonceShareDivisor = 4;
 
   Authenticator(AccountDirectory& accounts, const Clock& clock, int max_skew_seconds,
                 size_t max_nonces = kDefaultMaxNonces);

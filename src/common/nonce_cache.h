@@ -13,17 +13,23 @@
 //   "used?", the vectors make expiry cheap);
 // - at most `max_entries` unexpired digests. When full, a new nonce is
 //   refused (kFull) until entries expire: an unexpired entry is never
-//   evicted, so being full can delay requests but never re-opens a replay.
+//   evicted, so being full can delay requests but never re-opens a replay;
+// - at most `max_per_scope` of them per scope (an AccessKey): one client
+//   sending as fast as it can fills its own share (kScopeFull), not the
+//   cache, and the others keep working. Scopes are told apart by a 64-bit
+//   hash of their name (ScopeOf); two that collide share one share.
 //
 // Memory per entry, measured from the layout rather than by a test (x86-64,
 // libstdc++, glibc malloc): the set's node is 24 bytes (next pointer +
 // digest; the hash is not cached because the hasher is noexcept and cheap),
 // a 32-byte malloc chunk; its bucket pointer 8 bytes at load factor <= 1;
-// the digest again in its expiry-second vector, 16 bytes, up to 32 with the
-// vector's growth. About 56-72 bytes per entry, plus ~80 bytes per distinct
-// expiry second (at most 2 x the time window of them). Measured once
-// (mallinfo2 around 1,000,000 inserts spread over 1,800 expiry seconds):
-// 62 bytes per entry, so 1,000,000 entries take about 60 MiB.
+// the digest and its scope hash again in its expiry-second vector, 24
+// bytes, up to 48 with the vector's growth; ~40 bytes per scope in use.
+// About 64-88 bytes per entry, plus ~80 bytes per distinct expiry second (at
+// most 2 x the time window of them). Measured before the scope hash was
+// added (mallinfo2 around 1,000,000 inserts spread over 1,800 expiry
+// seconds): 62 bytes per entry; the scope adds 8-16, so 1,000,000 entries
+// take about 70 MiB.
 //
 // Threading: thread-safe; one mutex (mu_) guards the state.
 #pragma once
@@ -35,6 +41,7 @@
 #include <map>
 #include <mutex>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -51,19 +58,24 @@ class NonceCache {
     kAccepted,  // first use: recorded until its expiry
     kReplayed,  // used before and not yet expired
     kFull,      // new, but the cache holds max_entries unexpired nonces
+    kScopeFull, // new, but its scope holds max_per_scope unexpired nonces
   };
 
-  explicit NonceCache(size_t max_entries) : max_entries_(max_entries) {}
+  // `max_per_scope` 0 = max_entries (no share below the whole).
+  explicit NonceCache(size_t max_entries, size_t max_per_scope = 0)
+      : max_entries_(max_entries), max_per_scope_(max_per_scope == 0 ? max_entries : max_per_scope) {}
 
   static Digest DigestOf(std::string_view scope, std::string_view nonce);
+  static uint64_t ScopeOf(std::string_view scope);
 
-  // Drops entries whose expiry is before `now`, then records `digest` until
-  // `expires_at` (inclusive) unless it is already there or the cache is
-  // full.
-  Outcome CheckAndInsert(const Digest& digest, UnixSeconds now, UnixSeconds expires_at);
+  // Drops entries whose expiry is before `now`, then records `digest` of
+  // `scope` (ScopeOf) until `expires_at` (inclusive) unless it is already
+  // there, the cache is full or the scope's share is.
+  Outcome CheckAndInsert(const Digest& digest, UnixSeconds now, UnixSeconds expires_at, uint64_t scope = 0);
 
   size_t size() const;
   size_t max_entries() const { return max_entries_; }
+  size_t max_per_scope() const { return max_per_scope_; }
 
  private:
   struct DigestHash {
@@ -76,10 +88,17 @@ class NonceCache {
 
   void ExpireLocked(UnixSeconds now);
 
+  struct Expiring {
+    Digest digest;
+    uint64_t scope;
+  };
+
   const size_t max_entries_;
+  const size_t max_per_scope_;
   mutable std::mutex mu_;
   std::unordered_set<Digest, DigestHash> live_;              // guarded by mu_
-  std::map<UnixSeconds, std::vector<Digest>> by_expiry_;     // guarded by mu_
+  std::map<UnixSeconds, std::vector<Expiring>> by_expiry_;   // guarded by mu_
+  std::unordered_map<uint64_t, size_t> per_scope_;           // guarded by mu_; live entries per scope
 };
 
 }  // namespace ferry

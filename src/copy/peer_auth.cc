@@ -137,6 +137,7 @@ Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, 
                                                             " was used already: a peer request is never "
                                                             "accepted twice.");
     case NonceCache::Outcome::kFull:
+    case NonceCache::Outcome::kScopeFull:  // one scope: the whole cache
       break;
   }
   return Status(Code::kUnavailable, "ServiceUnavailable",

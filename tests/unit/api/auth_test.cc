@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "api/dispatcher.h"
+#include "api/errors.h"
 #include "unit/api/api_fakes.h"
 
 namespace ferry {
@@ -233,27 +234,50 @@ TEST_F(AuthTest, OversizedNonceIsRefused) {
 
 // A full cache refuses new signed requests with 503 (SDKs retry) and never
 // forgets a nonce early: the first request's replay is still refused.
-TEST(AuthFullCacheTest, FullCacheRefusesNewNoncesAndKeepsOldOnes) {
+// Four keys share a cache of 8 nonces, 2 each at most: a key over its
+// share is throttled while the others go on; a full cache is 503 for all.
+TEST(AuthFullCacheTest, EachKeyHasAShareAndAFullCacheRefusesNewNoncesAndKeepsOldOnes) {
   FakeAccounts accounts;
   FakeClock clock{kNow};
-  Authenticator auth(accounts, clock, 15 * 60, /*max_nonces=*/3);
-  auto run = [&](const HttpRequest& request) -> Result<AuthResult> {
+  const std::vector<std::string> keys = {apitest::kKeyId, "key-2", "key-3", "key-4"};
+  for (size_t i = 1; i < keys.size(); ++i) {
+    ASSERT_TRUE(accounts.AddAccessKey(AccessKeyRecord{keys[i], apitest::kSecret, apitest::kAccountId, true, 0}).ok());
+  }
+  Authenticator auth(accounts, clock, 15 * 60, /*max_nonces=*/8);
+  auto run = [&](const std::string& key, const std::string& nonce, UnixSeconds at = kNow) -> Result<AuthResult> {
+    HttpRequest request = SignedV1("POST", {{"Action", "X"}}, at, nonce, apitest::kSecret, key);
     auto params = ParseRequestParams(request);
     if (!params.ok()) return params.status();
     return auth.Authenticate(request, *params);
   };
-  for (const char* nonce : {"a", "b", "c"}) ASSERT_TRUE(run(SignedV1("POST", {{"Action", "X"}}, kNow, nonce)).ok());
-  auto full = run(SignedV1("POST", {{"Action", "X"}}, kNow, "d"));
+  // The first key fills its share and is throttled; the second is not.
+  ASSERT_TRUE(run(keys[0], "a").ok());
+  ASSERT_TRUE(run(keys[0], "b").ok());
+  auto throttled = run(keys[0], "c");
+  ASSERT_FALSE(throttled.ok());
+  EXPECT_EQ(throttled.status().reason(), "Throttling.User");
+  EXPECT_EQ(ToEcsError(throttled.status()).http_status, 400);
+  EXPECT_EQ(run(keys[0], "a").status().reason(), "SignatureNonceUsed");  // a replay is still a replay
+  ASSERT_TRUE(run(keys[1], "a").ok());
+  ASSERT_TRUE(run(keys[1], "b").ok());
+  ASSERT_TRUE(run(keys[2], "a").ok());
+  ASSERT_TRUE(run(keys[2], "b").ok());
+  ASSERT_TRUE(run(keys[3], "a").ok());
+  ASSERT_TRUE(run(keys[3], "b").ok());
+  EXPECT_EQ(auth.nonces_in_use(), 8u);
+  // Every share used: the cache is full, which is the server's problem.
+  auto full = run(keys[3], "c");
   ASSERT_FALSE(full.ok());
   EXPECT_EQ(full.status().reason(), "ServiceUnavailable");
   EXPECT_EQ(full.status().code(), Code::kUnavailable);
-  EXPECT_EQ(run(SignedV1("POST", {{"Action", "X"}}, kNow, "a")).status().reason(), "SignatureNonceUsed");
-  EXPECT_EQ(auth.nonces_in_use(), 3u);
-  // Once the first three can no longer pass the timestamp check they are
-  // gone, and new nonces are accepted again.
+  EXPECT_EQ(run(keys[1], "a").status().reason(), "SignatureNonceUsed");
+  EXPECT_EQ(auth.nonces_in_use(), 8u);
+  // Once they can no longer pass the timestamp check they are gone, and
+  // every key has its share again.
   clock.Set(kNow + 15 * 60 + 1);
-  EXPECT_TRUE(run(SignedV1("POST", {{"Action", "X"}}, kNow + 15 * 60 + 1, "d")).ok());
-  EXPECT_EQ(auth.nonces_in_use(), 1u);
+  EXPECT_TRUE(run(keys[0], "c", kNow + 15 * 60 + 1).ok());
+  EXPECT_TRUE(run(keys[0], "d", kNow + 15 * 60 + 1).ok());
+  EXPECT_EQ(auth.nonces_in_use(), 2u);
 }
 
 // Many other requests in between do not push a nonce out.

@@ -64,4 +64,23 @@ TEST(NonceCacheTest, SizeStaysBoundedUnderLoad) {
 }
 
 }  // namespace
+TEST(NonceCacheTest, EachScopeHasAShareThatExpiryGivesBack) {
+  NonceCache cache(10, 3);
+  const uint64_t alice = NonceCache::ScopeOf("alice"), bob = NonceCache::ScopeOf("bob");
+  EXPECT_NE(alice, bob);
+  for (const char* n : {"a1", "a2", "a3"}) EXPECT_EQ(cache.CheckAndInsert(D(n), 100, 200, alice), Outcome::kAccepted);
+  EXPECT_EQ(cache.CheckAndInsert(D("a4"), 100, 300, alice), Outcome::kScopeFull);
+  EXPECT_EQ(cache.CheckAndInsert(D("a1"), 100, 300, alice), Outcome::kReplayed);
+  EXPECT_EQ(cache.CheckAndInsert(D("b1"), 100, 300, bob), Outcome::kAccepted);
+  EXPECT_EQ(cache.size(), 4u);
+  // Alice's three expire at 200: her share is back, Bob's entry stays.
+  EXPECT_EQ(cache.CheckAndInsert(D("a4"), 201, 400, alice), Outcome::kAccepted);
+  EXPECT_EQ(cache.CheckAndInsert(D("b1"), 201, 400, bob), Outcome::kReplayed);
+  EXPECT_EQ(cache.size(), 2u);
+  // Without a share, one scope may take the whole cache.
+  NonceCache whole(3);
+  for (const char* n : {"x", "y", "z"}) EXPECT_EQ(whole.CheckAndInsert(D(n), 100, 200, alice), Outcome::kAccepted);
+  EXPECT_EQ(whole.CheckAndInsert(D("w"), 100, 200, alice), Outcome::kFull);
+}
+
 }  // namespace ferry
