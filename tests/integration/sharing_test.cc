@@ -211,5 +211,33 @@ TEST_F(SharingTest, AStrangerGetsTheSameAnswerAsForAnImageThatNeverExisted) {
   EXPECT_TRUE(DescribeImage(as_carol, image).empty());
 }
 
+TEST_F(SharingTest, TheCliSharesListsAndUnshares) {
+  const Account erin = Create("erin");
+  const Account frank = Create("frank");
+  const std::string image = Import("cli-golden");
+  CommandResult shared = RunFerry({"image", "share", image, "--add", erin.id + "," + frank.id, "--output", "json"},
+                                  server_->ClientEnv());
+  ASSERT_EQ(shared.exit_code, 0) << shared.err;
+  json rows = json::parse(shared.out);
+  ASSERT_EQ(rows.size(), 2u) << shared.out;
+  CommandResult listed = RunFerry({"image", "shares", image, "--output", "json"}, server_->ClientEnv());
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(json::parse(listed.out), rows);
+
+  CommandResult removed =
+      RunFerry({"image", "share", image, "--remove", erin.id, "--output", "json"}, server_->ClientEnv());
+  ASSERT_EQ(removed.exit_code, 0) << removed.err;
+  rows = json::parse(removed.out);
+  ASSERT_EQ(rows.size(), 1u) << removed.out;
+  EXPECT_EQ(rows[0].value("AccountId", ""), frank.id);
+  EcsClient as_erin = As(erin);
+  EXPECT_TRUE(DescribeImage(as_erin, image).empty());
+
+  CommandResult refused =
+      RunFerry({"image", "share", image, "--add", "9999999999999999"}, server_->ClientEnv());
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("InvalidAccount.NotFound"), std::string::npos) << refused.err;
+}
+
 }  // namespace
 }  // namespace ferry::testing
