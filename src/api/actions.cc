@@ -31,6 +31,8 @@ ActionTable BuiltinActions() {
       {"CreateAccount", actions::CreateAccount},
       {"CopyImage", actions::CopyImage},
       {"CancelCopyImage", actions::CancelCopyImage},
+      {"ModifyImageSharePermission", actions::ModifyImageSharePermission},
+      {"DescribeImageSharePermission", actions::DescribeImageSharePermission},
   };
 }
 

@@ -169,10 +169,15 @@ Result<Page<ImageRecord>> FilteredImages(Region& region, const Caller& caller, D
   return out;
 }
 
-// Mutations apply to the caller's own images only; another account's image
-// is reported as missing rather than revealed.
+// Mutations apply to the caller's own images only, as the region decides
+// for the real request: an image shared with the caller is refused (403),
+// another account's image is reported as missing rather than revealed.
 Result<ImageRecord> FindOwnImage(Region& region, const Caller& caller, const std::string& image_id) {
   ASSIGN_OR_RETURN(ImageRecord image, FindVisibleImage(region, caller, image_id));
+  if (ImageOwnerAlias(image.account_id, caller.account_id) == "others") {
+    return PermissionDenied("Forbidden", "User not authorized to operate on the specified resource: image " +
+                                             image_id + " is shared with this account by its owner.");
+  }
   if (image.account_id != caller.account_id) {
     return NotFound("InvalidImageId.NotFound",
                     "The specified ImageId \"" + image_id + "\" is not a custom image of this account.");

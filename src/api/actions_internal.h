@@ -52,6 +52,9 @@ Result<nlohmann::json> DescribeTasks(ActionContext& ctx);
 Result<nlohmann::json> DescribeTaskAttribute(ActionContext& ctx);
 Result<nlohmann::json> CancelTask(ActionContext& ctx);
 
+Result<nlohmann::json> ModifyImageSharePermission(ActionContext& ctx);
+Result<nlohmann::json> DescribeImageSharePermission(ActionContext& ctx);
+
 Result<nlohmann::json> CopyImage(ActionContext& ctx);
 Result<nlohmann::json> CancelCopyImage(ActionContext& ctx);
 

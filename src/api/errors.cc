@@ -197,6 +197,7 @@ constexpr CodeInfo kCodes[] = {
     {"InvalidImageId.BidMismatch", 403, "Cannot share the image with users of other sites."},
     {"OperationDenied.InvalidImageStatus", 403,
      "The specified image cannot be shared when it is deprecated."},
+    {"InvalidParameter.IsPublic", 403, "The specified parameter IsPublic is not valid."},
     // ImportImage.
     {"InvalidOSSBucket.Malformed", 400, "The specified OSSBucket is wrongly formed."},
     {"InvalidOSSObject.Malformed", 400, "The specified OSSObject is wrongly formed."},

@@ -100,8 +100,8 @@ json ImageView(const ImageRecord& image, const ImageViewOptions& options) {
       {"ImageOwnerAlias", ImageOwnerAlias(image.account_id, options.caller_account_id)},
       {"ImageOwnerId", ImageOwnerId(image.account_id)},
       {"IsCopied", image.is_copied},
-      // Declared as a string by the ECS model; Ferry has no sharing yet.
-      {"IsSelfShared", "false"},
+      // Declared as a string by the ECS model.
+      {"IsSelfShared", image.is_self_shared ? "true" : "false"},
       {"IsSubscribed", false},
       {"IsPublic", is_public},
       {"IsSupportCloudinit", true},
@@ -126,6 +126,10 @@ json ImageView(const ImageRecord& image, const ImageViewOptions& options) {
   if (image.queue_position != 0) view["CopyQueuePosition"] = image.queue_position;
   if (image.remain_time_seconds > 0) view["CopyRemainTime"] = RemainTimeSeconds(image.remain_time_seconds);
   return view;
+}
+
+json ShareAccountView(const ImageShareRecord& share) {
+  return json{{"AliyunId", share.account_id}, {"SharedTime", SecondsOrEmpty(share.shared_time)}};
 }
 
 json SnapshotView(const SnapshotRecord& s, const std::string& region_id) {

@@ -43,6 +43,10 @@ struct ImageViewOptions {
 // (seconds).
 nlohmann::json ImageView(const ImageRecord& image, const ImageViewOptions& options);
 
+// One element of DescribeImageSharePermission's Accounts.Account: AliyunId
+// as the string the ECS model declares, SharedTime to the second.
+nlohmann::json ShareAccountView(const ImageShareRecord& share);
+
 // One element of DescribeSnapshots' Snapshots.Snapshot.
 nlohmann::json SnapshotView(const SnapshotRecord& snapshot, const std::string& region_id);
 

@@ -1,4 +1,5 @@
-// Catalog: a region's records — images, snapshots, tasks, idempotency tokens —
+// Catalog: a region's records — images, snapshots, tasks, idempotency tokens,
+// copy leases, image shares —
 // and AccountDirectory: the accounts and AccessKeys shared by all regions.
 //
 // Catalogs are plain record stores: they enforce uniqueness and atomicity, not
@@ -64,6 +65,8 @@ struct ImageRecord {
   // Not persisted: filled by the region for copies in progress.
   int64_t remain_time_seconds = 0;  // ETA; 0 when unknown or done
   uint64_t queue_position = 0;      // 1-based while Waiting, else 0
+  // Not persisted: filled by the region for its owner's listing.
+  bool is_self_shared = false;  // shared with at least one account
 };
 
 struct SnapshotRecord {
@@ -107,12 +110,20 @@ struct TaskRecord {
   int attempts = 0;
 };
 
+// One account an image is shared with (ModifyImageSharePermission).
+struct ImageShareRecord {
+  std::string image_id;
+  std::string account_id;  // the recipient
+  UnixSeconds shared_time = 0;
+};
+
 struct ImageQuery {
-  // Visibility: images owned by `account_id`, public images, and (later)
-  // images shared with it. Empty = no restriction (internal use).
+  // Visibility: images owned by `account_id`, public images, and images
+  // shared with it. Empty = no restriction (internal use).
   std::string account_id;
   bool include_system = true;
   bool include_self = true;
+  bool include_shared = false;  // images shared with account_id
   std::string image_id;         // exact
   std::string name_contains;    // substring
   std::string snapshot_id;      // any disk mapping
@@ -124,6 +135,9 @@ struct ImageQuery {
 
 struct SnapshotQuery {
   std::string account_id;  // empty = any
+  // Also these snapshots, whoever owns them (a shared image's, for its
+  // recipient); only with account_id.
+  std::vector<std::string> also_snapshot_ids;
   std::vector<std::string> snapshot_ids;
   std::string status;      // empty = any
   std::string name;
@@ -205,6 +219,16 @@ class Catalog {
   // Removes the lease of `source_image_id` only if it names `copy_image_id`;
   // OK when there is none.
   virtual Status DeleteCopyLease(const std::string& source_image_id, const std::string& copy_image_id) = 0;
+
+  // Image shares: the accounts an image is shared with. Never copied with
+  // an image (a copy is a new image id). Put keeps the first shared_time of
+  // a share that exists; Delete is OK when there is none.
+  virtual Status PutImageShare(const ImageShareRecord& r) = 0;
+  virtual Status DeleteImageShare(const std::string& image_id, const std::string& account_id) = 0;
+  // Oldest first (shared_time, then account id).
+  virtual Result<Page<ImageShareRecord>> ListImageShares(const std::string& image_id, uint64_t offset,
+                                                         uint64_t limit) = 0;
+  virtual Result<bool> IsImageSharedWith(const std::string& image_id, const std::string& account_id) = 0;
 };
 
 struct AccountRecord {

@@ -8,8 +8,18 @@
 #include <span>
 #include <utility>
 
+#include "catalog/sqlite_catalog_sql.h"
+
 namespace ferry {
 namespace {
+
+using catalog_sql::Execute;
+using catalog_sql::FromSql;
+using catalog_sql::PageInSql;
+using catalog_sql::Rows;
+using catalog_sql::Slice;
+using catalog_sql::ToSql;
+using catalog_sql::WhereClause;
 
 // Schema steps, applied in order by SqliteDb::Migrate; never edit a step that
 // has shipped, append a new one. Plain TEXT/INTEGER/BLOB types and no
@@ -108,6 +118,8 @@ CREATE TABLE copy_leases (
     R"sql(
 ALTER TABLE tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // Version 4: image shares (catalog.h ImageShareRecord).
+    catalog_sql::ImageSharesSchemaStep(),
 };
 
 // Column lists, in the order the Values/Decode functions below use. The
@@ -184,50 +196,6 @@ std::vector<SqlValue> KeyLast(std::vector<SqlValue> values) {
   std::rotate(values.begin(), values.begin() + 1, values.end());
   return values;
 }
-
-// SQLite and PostgreSQL integers are signed 64-bit; unsigned sizes are stored
-// by their bit pattern so that every uint64_t value round-trips.
-int64_t ToSql(uint64_t v) { return static_cast<int64_t>(v); }
-uint64_t FromSql(int64_t v) { return static_cast<uint64_t>(v); }
-int64_t ClampToSql(uint64_t v) {
-  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  return static_cast<int64_t>(std::min(v, kMax));
-}
-
-// Builds " WHERE a = ? AND b IN (?, ?)" with its parameters.
-class WhereClause {
- public:
-  void Add(const std::string& condition, std::vector<SqlValue> params) {
-    conditions_.push_back(condition);
-    for (auto& p : params) params_.push_back(std::move(p));
-  }
-  void AddEquals(const char* column, const std::string& value) {
-    if (!value.empty()) Add(std::string(column) + " = ?", {value});
-  }
-  void AddIn(const char* column, const std::vector<std::string>& values) {
-    if (values.empty()) return;
-    std::string marks;
-    std::vector<SqlValue> params;
-    for (const auto& v : values) {
-      marks += marks.empty() ? "?" : ", ?";
-      params.emplace_back(v);
-    }
-    Add(std::string(column) + " IN (" + marks + ")", std::move(params));
-  }
-  std::string Sql() const {
-    std::string out;
-    for (size_t i = 0; i < conditions_.size(); ++i) {
-      out += i ? " AND " : " WHERE ";
-      out += conditions_[i];
-    }
-    return out;
-  }
-  const std::vector<SqlValue>& params() const { return params_; }
-
- private:
-  std::vector<std::string> conditions_;
-  std::vector<SqlValue> params_;
-};
 
 // --- JSON columns ---
 
@@ -436,71 +404,6 @@ Result<TaskRecord> DecodeTask(const SqliteStatement& s) {
   return r;
 }
 
-// --- query helpers ---
-
-Status Execute(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params) {
-  ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
-  RETURN_IF_ERROR(stmt.BindAll(params));
-  return stmt.Run();
-}
-
-// Runs `sql` and decodes every row with `decode` (returning Result<T>).
-template <typename T, typename Decode>
-Result<std::vector<T>> Rows(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params,
-                            Decode decode) {
-  ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
-  RETURN_IF_ERROR(stmt.BindAll(params));
-  std::vector<T> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return out;
-    ASSIGN_OR_RETURN(T item, decode(stmt));
-    out.push_back(std::move(item));
-  }
-}
-
-Result<uint64_t> Count(SqliteDb& db, const char* table, const WhereClause& where) {
-  ASSIGN_OR_RETURN(SqliteStatement stmt,
-                   db.Prepare("SELECT COUNT(*) FROM " + std::string(table) + where.Sql()));
-  RETURN_IF_ERROR(stmt.BindAll(where.params()));
-  ASSIGN_OR_RETURN(bool row, stmt.Step());
-  return row ? FromSql(stmt.ColumnInt(0)) : 0;
-}
-
-// Appends " LIMIT ? OFFSET ?" to `sql` and its values to `params`. A LIMIT is
-// always present because SQLite accepts OFFSET only after one.
-void AddPaging(uint64_t offset, uint64_t limit, std::string* sql, std::vector<SqlValue>* params) {
-  *sql += " LIMIT ? OFFSET ?";
-  params->emplace_back(limit == 0 ? std::numeric_limits<int64_t>::max() : ClampToSql(limit));
-  params->emplace_back(ClampToSql(offset));
-}
-
-// Pages a list that was filtered in memory.
-template <typename T>
-Page<T> Slice(std::vector<T> all, uint64_t offset, uint64_t limit) {
-  Page<T> page;
-  page.total = all.size();
-  if (offset >= all.size()) return page;
-  uint64_t end = limit == 0 ? all.size() : std::min<uint64_t>(all.size(), offset + limit);
-  page.items.assign(std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(offset)),
-                    std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(end)));
-  return page;
-}
-
-// Counts and fetches one page entirely in SQL.
-template <typename T, typename Decode>
-Result<Page<T>> PageInSql(SqliteDb& db, const char* table, const std::string& select,
-                          const WhereClause& where, const std::string& order, uint64_t offset, uint64_t limit,
-                          Decode decode) {
-  Page<T> page;
-  ASSIGN_OR_RETURN(page.total, Count(db, table, where));
-  std::string sql = select + where.Sql() + order;
-  std::vector<SqlValue> params = where.params();
-  AddPaging(offset, limit, &sql, &params);
-  ASSIGN_OR_RETURN(page.items, Rows<T>(db, sql, params, decode));
-  return page;
-}
-
 bool HasTag(const Tags& tags, const std::pair<std::string, std::string>& wanted) {
   return std::find(tags.begin(), tags.end(), wanted) != tags.end();
 }
@@ -590,8 +493,14 @@ Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
     std::vector<std::string> owners;
     if (q.include_self) owners.push_back(q.account_id);
     if (q.include_system) owners.push_back(kSystemAccountId);
-    if (owners.empty()) return Page<ImageRecord>{};
-    where.AddIn("account_id", owners);
+    if (owners.empty() && !q.include_shared) return Page<ImageRecord>{};
+    std::string visible = owners.empty() ? "" : "account_id IN (" + WhereClause::Placeholders(owners.size()) + ")";
+    std::vector<SqlValue> params = WhereClause::Values(owners);
+    if (q.include_shared) {
+      visible += (visible.empty() ? "" : " OR ") + catalog_sql::SharedWithAccountSql();
+      params.emplace_back(q.account_id);
+    }
+    where.Add("(" + visible + ")", std::move(params));
   }
   where.AddEquals("image_id", q.image_id);
   where.AddIn("status", q.statuses);
@@ -651,7 +560,14 @@ Status SqliteCatalog::DeleteSnapshot(const std::string& snapshot_id) {
 
 Result<Page<SnapshotRecord>> SqliteCatalog::ListSnapshots(const SnapshotQuery& q) {
   WhereClause where;
-  where.AddEquals("account_id", q.account_id);
+  if (!q.account_id.empty() && !q.also_snapshot_ids.empty()) {
+    std::vector<SqlValue> params{q.account_id};
+    for (const std::string& id : q.also_snapshot_ids) params.emplace_back(id);
+    where.Add("(account_id = ? OR snapshot_id IN (" + WhereClause::Placeholders(q.also_snapshot_ids.size()) + "))",
+              std::move(params));
+  } else {
+    where.AddEquals("account_id", q.account_id);
+  }
   where.AddIn("snapshot_id", q.snapshot_ids);
   where.AddEquals("status", q.status);
   where.AddEquals("name", q.name);

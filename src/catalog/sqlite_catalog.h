@@ -1,7 +1,8 @@
 // SqliteCatalog: a region's Catalog in one SQLite file (catalog.db).
 //
-// Schema (version 1, see kSchema in sqlite_catalog.cc): tables images,
-// snapshots, tasks, client_tokens. Tags and disk mappings are JSON text
+// Schema (see kSchema in sqlite_catalog.cc): tables images, snapshots,
+// tasks, client_tokens (version 1), copy_leases (2), tasks.attempts (3),
+// image_shares (4, its SQL in sqlite_catalog_shares.cc). Tags and disk mappings are JSON text
 // columns; a snapshot's encoded manifest is a BLOB, NULL until committed.
 // Image names are unique per account among non-empty names (a partial unique
 // index backs the explicit check made under the write lock).
@@ -62,6 +63,13 @@ class SqliteCatalog final : public Catalog {
   Status PutCopyLease(const CopyLeaseRecord& rec) override;
   Result<CopyLeaseRecord> GetCopyLease(const std::string& source_image_id) override;
   Status DeleteCopyLease(const std::string& source_image_id, const std::string& copy_image_id) override;
+
+  // Image shares (sqlite_catalog_shares.cc).
+  Status PutImageShare(const ImageShareRecord& r) override;
+  Status DeleteImageShare(const std::string& image_id, const std::string& account_id) override;
+  Result<Page<ImageShareRecord>> ListImageShares(const std::string& image_id, uint64_t offset,
+                                                 uint64_t limit) override;
+  Result<bool> IsImageSharedWith(const std::string& image_id, const std::string& account_id) override;
 
  private:
   explicit SqliteCatalog(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}

@@ -352,6 +352,50 @@ Status ImageDelete(const ClientOptions& opts, const std::string& image_id, bool 
   return Status::Ok();
 }
 
+namespace {
+
+Result<json> ImageShareAccounts(Session& session, const std::string& image_id) {
+  json accounts = json::array();
+  for (int page = 1;; ++page) {
+    ASSIGN_OR_RETURN(json body, session.Call("DescribeImageSharePermission", {{"ImageId", image_id},
+                                                                              {"PageNumber", std::to_string(page)},
+                                                                              {"PageSize", "100"}}));
+    json items = ListUnder(body, "Accounts", "Account");
+    for (const json& a : items) accounts.push_back({{"AccountId", a.value("AliyunId", "")},
+                                                    {"SharedTime", a.value("SharedTime", "")}});
+    if (items.empty() || accounts.size() >= body.value("TotalCount", uint64_t{0})) return accounts;
+  }
+}
+
+}  // namespace
+
+Status ImageShare(const ClientOptions& opts, const std::string& image_id, const std::vector<std::string>& add,
+                  const std::vector<std::string>& remove) {
+  if (add.empty() && remove.empty()) {
+    return InvalidArgument("", "nothing to change: give --add and/or --remove account ids");
+  }
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  constexpr size_t kPerCall = 10;  // ECS ignores AddAccount.N / RemoveAccount.N beyond 10
+  for (size_t begin = 0; begin < std::max(add.size(), remove.size()); begin += kPerCall) {
+    ParamMap params = {{"ImageId", image_id}};
+    for (size_t i = begin; i < std::min(begin + kPerCall, remove.size()); ++i)
+      params["RemoveAccount." + std::to_string(i - begin + 1)] = remove[i];
+    for (size_t i = begin; i < std::min(begin + kPerCall, add.size()); ++i)
+      params["AddAccount." + std::to_string(i - begin + 1)] = add[i];
+    RETURN_IF_ERROR(session.Call("ModifyImageSharePermission", params).status());
+  }
+  ASSIGN_OR_RETURN(json accounts, ImageShareAccounts(session, image_id));
+  Render(session, {{"AccountId", "AccountId"}, {"SharedTime", "SharedTime"}}, accounts);
+  return Status::Ok();
+}
+
+Status ImageShares(const ClientOptions& opts, const std::string& image_id) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json accounts, ImageShareAccounts(session, image_id));
+  Render(session, {{"AccountId", "AccountId"}, {"SharedTime", "SharedTime"}}, accounts);
+  return Status::Ok();
+}
+
 Status ImageExport(const ClientOptions& opts, const ImageExportOptions& e) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ParamMap params = {{"ImageId", e.image_id}, {"OSSBucket", e.bucket}};

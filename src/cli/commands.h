@@ -79,6 +79,14 @@ struct ImageCopyOptions {
 Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy);
 Status ImageCancelCopy(const ClientOptions& opts, const std::string& region, const std::string& image_id);
 
+// ModifyImageSharePermission: `remove` then `add` (account ids), ten of each
+// per call as ECS takes them; prints the accounts the image is shared with
+// afterwards.
+Status ImageShare(const ClientOptions& opts, const std::string& image_id, const std::vector<std::string>& add,
+                  const std::vector<std::string>& remove);
+// DescribeImageSharePermission, every page: AccountId and SharedTime.
+Status ImageShares(const ClientOptions& opts, const std::string& image_id);
+
 Status SnapshotList(const ClientOptions& opts);
 Status TaskList(const ClientOptions& opts, const std::string& status, const std::string& action);
 Status TaskShow(const ClientOptions& opts, const std::string& task_id);

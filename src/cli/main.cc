@@ -297,6 +297,21 @@ int Run(int argc, char** argv) {
   image_delete->add_flag("--force", force, "delete even if in use");
   image_delete->callback([&] { action = [&] { return ImageDelete(client, image_id, force); }; });
 
+  std::string share_add, share_remove;
+  CLI::App* image_share = image->add_subcommand("share", "share an image with other accounts of this region");
+  image_share->add_option("ID", image_id, "image id")->required();
+  image_share->add_option("--add", share_add, "account id(s) to share with, comma-separated");
+  image_share->add_option("--remove", share_remove, "account id(s) to stop sharing with, comma-separated");
+  image_share->callback([&] {
+    action = [&] {
+      return ImageShare(client, image_id, SplitCommaList(share_add), SplitCommaList(share_remove));
+    };
+  });
+
+  CLI::App* image_shares = image->add_subcommand("shares", "list the accounts an image is shared with");
+  image_shares->add_option("ID", image_id, "image id")->required();
+  image_shares->callback([&] { action = [&] { return ImageShares(client, image_id); }; });
+
   ImageExportOptions export_opts;
   CLI::App* image_export = image->add_subcommand("export", "export an image to a bucket");
   image_export->add_option("ID", export_opts.image_id, "image id")->required();

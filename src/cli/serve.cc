@@ -369,6 +369,21 @@ class CopyWiring {
     return it == links_.end() ? nullptr : it->second.get();
   }
 
+  // The directory requests are authenticated against (its peers' accounts
+  // too, in a cluster); until it is set, the process's own.
+  void SetRequestAccounts(AccountDirectory* accounts) { request_accounts_ = accounts; }
+
+  // Whether `account_id` is an account (image shares name only those).
+  Result<bool> AccountExists(const std::string& account_id) {
+    AccountDirectory* accounts = request_accounts_.load();
+    if (accounts == nullptr) accounts = accounts_;
+    if (accounts == nullptr) return false;
+    Result<AccountRecord> found = accounts->GetAccount(account_id);
+    if (found.ok()) return true;
+    if (found.status().code() == Code::kNotFound) return false;
+    return found.status();
+  }
+
   bool LargeCopyAllowed(const std::string& account_id, const std::string& image_id) {
     if (accounts_ == nullptr) return false;
     Result<bool> allowed = accounts_->IsLargeCopyAllowed(account_id, image_id);
@@ -419,6 +434,7 @@ class CopyWiring {
 
   const std::string cluster_key_;
   AccountDirectory* const accounts_;  // borrowed; outlives the regions
+  std::atomic<AccountDirectory*> request_accounts_{nullptr};  // borrowed; outlives the regions
   std::mutex mu_;
   std::vector<Region*> regions_;  // guarded by mu_
   std::vector<Peer> peers_;       // guarded by mu_; fixed after start-up
@@ -506,6 +522,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& 
     config.large_copy_allowed = [wiring](const std::string& account_id, const std::string& image_id) {
       return wiring->LargeCopyAllowed(account_id, image_id);
     };
+    config.account_exists = [wiring](const std::string& account_id) { return wiring->AccountExists(account_id); };
     RETURN_IF_ERROR(MakeDirs(config.data_dir, 0700));
     Result<std::unique_ptr<Region>> region = OpenRegion(config, clock);
     if (!region.ok()) {
@@ -617,6 +634,7 @@ Status RunServe(const ServeSettings& settings) {
     peer_accounts = NewPeerAccountDirectory(*data.accounts, std::move(clients), cluster_key, clock);
     request_accounts = peer_accounts.get();
   }
+  wiring->SetRequestAccounts(request_accounts);
 
   // Uploads are taken by every process, so their nonces are spent at the
   // cluster owner: a captured upload request is refused everywhere.

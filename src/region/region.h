@@ -90,6 +90,10 @@ struct RegionConfig {
   // "The ticket": whether `account_id` may copy `image_id` above
   // max_copy_size_gib. Unset = never.
   std::function<bool(const std::string& account_id, const std::string& image_id)> large_copy_allowed;
+  // Whether `account_id` names an account of the cluster: image shares may
+  // name only those (InvalidAccount.NotFound). Unset = none does, so nothing
+  // can be shared.
+  std::function<Result<bool>(const std::string& account_id)> account_exists;
   // Per-account count quotas in this region (region/quotas.h); 0 =
   // unlimited. The stored-bytes quota is the object storage's
   // (ObjectStorage::set_max_account_bytes), shared by the process's regions.
@@ -147,6 +151,25 @@ struct ModifyImageAttributeRequest {
   std::optional<std::string> image_family;
   std::optional<std::string> boot_mode;
   std::optional<std::string> license_type;
+};
+
+// Sharing limits ECS documents for ModifyImageSharePermission.
+inline constexpr size_t kMaxShareAccountsPerCall = 10;   // AddAccount.N, RemoveAccount.N each
+inline constexpr size_t kMaxShareAccountsPerImage = 50;  // QuotaExceed.ShareImageUser beyond
+
+struct ModifyImageSharePermissionRequest {
+  std::string image_id;
+  // Account ids (strings of digits), at most kMaxShareAccountsPerCall each.
+  // Removals apply before additions.
+  std::vector<std::string> add_accounts;
+  std::vector<std::string> remove_accounts;
+  bool dry_run = false;
+};
+
+struct DescribeImageSharePermissionRequest {
+  std::string image_id;
+  uint64_t page_number = 1;
+  uint64_t page_size = 10;
 };
 
 struct CreateImageRequest {
@@ -305,6 +328,22 @@ class Region : public CopyPeer {
   virtual Result<Page<TaskRecord>> DescribeTasks(const Caller& c, const DescribeTasksRequest& r) = 0;
   virtual Result<TaskRecord> DescribeTaskAttribute(const Caller& c, const std::string& task_id) = 0;
   virtual Status CancelTask(const Caller& c, const std::string& task_id) = 0;
+
+  // Sharing (region_sharing.cc): an owner lets other accounts of the
+  // cluster use one of its custom images in this region; no new image is
+  // made. A recipient sees the image (ImageOwnerAlias=others) and may use it
+  // (UsableImage), never modify, delete, export, re-share or copy it. A
+  // stranger's answer about an image is the same as for one that never
+  // existed.
+  virtual Status ModifyImageSharePermission(const Caller& c, const ModifyImageSharePermissionRequest& r) = 0;
+  virtual Result<Page<ImageShareRecord>> DescribeImageSharePermission(
+      const Caller& c, const DescribeImageSharePermissionRequest& r) = 0;
+  // The check for anything that uses an image without changing it (an
+  // instance made from it): the image when `c` owns it, it is public, or it
+  // is shared with `c`, and it is Available or Deprecated.
+  // InvalidImageId.NotFound when `c` cannot see it,
+  // OperationDenied.ImageNotValid when it is not ready.
+  virtual Result<ImageRecord> UsableImage(const Caller& c, const std::string& image_id) = 0;
 
   // Peer reads (api/peer_endpoints.h): another region pulling this region's
   // data for a copy. No caller: the cluster key authenticated the peer.

@@ -204,7 +204,7 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
     return got.status();
   }
   const ImageRecord source = std::move(got).value();
-  if (source.account_id != c.account_id) return ImageNotFound(r.image_id);
+  RETURN_IF_ERROR(CheckCopySource(c, source));
 
   const std::string name = r.destination_image_name.empty() ? source.name : r.destination_image_name;
   const std::string fingerprint = Sha256Hex(nlohmann::json{

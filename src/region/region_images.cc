@@ -216,15 +216,18 @@ Result<Page<ImageRecord>> RegionImpl::DescribeImages(const Caller& c, const Desc
   ImageQuery q;
   q.account_id = c.account_id;
   if (r.owner_alias.empty()) {
-    q.include_system = q.include_self = true;
+    q.include_system = q.include_self = q.include_shared = true;
   } else if (r.owner_alias == "system") {
     q.include_system = true;
     q.include_self = false;
   } else if (r.owner_alias == "self") {
     q.include_system = false;
     q.include_self = true;
-  } else if (r.owner_alias == "others" || r.owner_alias == "marketplace") {
-    return Page<ImageRecord>{};  // no sharing or marketplace yet
+  } else if (r.owner_alias == "others") {
+    q.include_system = q.include_self = false;
+    q.include_shared = true;  // no community images here
+  } else if (r.owner_alias == "marketplace") {
+    return Page<ImageRecord>{};  // no marketplace
   } else {
     return InvalidArgument("InvalidImageOwnerAlias.ValueNotSupported",
                            "The specified ImageOwnerAlias value \"" + r.owner_alias + "\" is not supported.");
@@ -246,6 +249,7 @@ Result<Page<ImageRecord>> RegionImpl::DescribeImages(const Caller& c, const Desc
   q.limit = r.page_size;
   ASSIGN_OR_RETURN(Page<ImageRecord> page, catalog_->ListImages(q));
   FillCopyProgress(page.items);
+  RETURN_IF_ERROR(FillSelfShared(c, page.items));
   return page;
 }
 
@@ -279,7 +283,7 @@ Status RegionImpl::ModifyImageAttribute(const Caller& c, const ModifyImageAttrib
       return got.status();
     }
     ImageRecord image = std::move(got).value();
-    if (image.account_id != c.account_id) return ImageNotFound(r.image_id);
+    RETURN_IF_ERROR(CheckOwner(c, image));
     if (image.status == "Creating" || image.status == "Waiting") {
       return FailedPrecondition(
           "InvalidStatus.ImageIsCreating",
@@ -301,6 +305,14 @@ Status RegionImpl::ModifyImageAttribute(const Caller& c, const ModifyImageAttrib
     if (given(r.status)) {
       if (*r.status == "Deprecated" && image.status != "Available" && image.status != "Deprecated") {
         return FailedPrecondition("ImageStatus.NotAvailable", "The specified image status is not available.");
+      }
+      if (*r.status == "Deprecated" && image.status != "Deprecated") {
+        ASSIGN_OR_RETURN(bool shared, HasShares(image.image_id));
+        if (shared) {
+          return PermissionDenied("ImageUseShared",
+                                  "The specified image has been shared to others, please remove shared "
+                                  "accounts first.");
+        }
       }
       if (*r.status == "Available" && image.status != "Deprecated" && image.status != "Available") {
         return FailedPrecondition("ImageStatus.NotDeprecated",
@@ -328,7 +340,7 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
       return got.status();
     }
     const ImageRecord& image = *got;
-    if (image.account_id != c.account_id) return ImageNotFound(image_id);
+    RETURN_IF_ERROR(CheckOwner(c, image));
     if (image.is_copied && (image.status == "Creating" || image.status == "Waiting")) {
       return FailedPrecondition("OperationDenied.ImageCopying",
                                 "The image is being copied. Please use the CancelCopyImage API.");
@@ -338,6 +350,12 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
       return FailedPrecondition(
           "OperationDenied.ImageCopying",
           "The image \"" + image_id + "\" is currently being copied. Please try again later.");
+    }
+    ASSIGN_OR_RETURN(bool shared, HasShares(image_id));
+    if (shared) {
+      return PermissionDenied("ImageUseShared",
+                              "The specified image has been shared to others. You can use the "
+                              "DescribeImageSharePermission API to query the users who have been shared.");
     }
     ASSIGN_OR_RETURN(bool importing, HasProcessingTask(image_id, "ImportImage"));
     if (importing) return FailedPrecondition("ImageIsImporting", "The specified Image is importing.");
@@ -511,7 +529,7 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
                              "The specified image \"" + r.image_id +
                                  "\" is a public image; only custom images can be exported.");
     }
-    if (image.account_id != c.account_id) return ImageNotFound(r.image_id);
+    RETURN_IF_ERROR(CheckOwner(c, image));
     if (image.status != "Available" || image.disks.empty()) {
       return InvalidArgument("IncorrectImageStatus",
                              "The specified Image is not available (status " + image.status + ").");

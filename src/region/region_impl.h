@@ -25,6 +25,11 @@
 // whole mark-and-sweep; manifest commit + unpin hold it shared. So a chunk is
 // either referenced by a committed manifest or pinned whenever GC looks at it.
 //
+// Sharing (region_sharing.cc). Shares are catalog rows (image, recipient);
+// listings and UsableImage read them, so RemoveAccount takes effect at the
+// next request. Only the owner's requests change them, and an image that is
+// shared cannot be deleted or deprecated until it is unshared.
+//
 // Copies (region_copy.cc). As a source, the region keeps copy leases in its
 // catalog (source image -> copy region + copy image) that refuse a second
 // copy and DeleteImage; a lease in the way is checked against its copy's
@@ -113,6 +118,12 @@ class RegionImpl final : public Region {
   Result<Page<TaskRecord>> DescribeTasks(const Caller& c, const DescribeTasksRequest& r) override;
   Result<TaskRecord> DescribeTaskAttribute(const Caller& c, const std::string& task_id) override;
   Status CancelTask(const Caller& c, const std::string& task_id) override;
+
+  // Sharing: region_sharing.cc.
+  Status ModifyImageSharePermission(const Caller& c, const ModifyImageSharePermissionRequest& r) override;
+  Result<Page<ImageShareRecord>> DescribeImageSharePermission(
+      const Caller& c, const DescribeImageSharePermissionRequest& r) override;
+  Result<ImageRecord> UsableImage(const Caller& c, const std::string& image_id) override;
 
   Result<std::vector<uint8_t>> PeerReadManifest(const std::string& snapshot_id) override;
   Result<std::vector<uint8_t>> PeerReadChunk(const ChunkId& id) override;
@@ -221,6 +232,19 @@ class RegionImpl final : public Region {
   Result<bool> SourceOfLiveCopyLocked(const std::string& image_id);
   // Fills the in-memory copy fields (queue position, ETA) of listed images.
   void FillCopyProgress(std::vector<ImageRecord>& images);
+
+  // Sharing (region_sharing.cc). For a request that changes or reads out
+  // `image`: OK for its owner; Forbidden for an account it is shared with;
+  // InvalidImageId.NotFound for anyone else (public images included), as if
+  // it did not exist. CheckCopySource is the same for CopyImage, whose
+  // recipients are told OperationDenied.SameRegionOnly.
+  Status CheckOwner(const Caller& c, const ImageRecord& image);
+  Status CheckCopySource(const Caller& c, const ImageRecord& image);
+  Result<bool> HasShares(const std::string& image_id);
+  // Marks the caller's own images that are shared (ImageRecord::is_self_shared).
+  Status FillSelfShared(const Caller& c, std::vector<ImageRecord>& images);
+  // Those of `wanted` that are snapshots of images shared with `c`.
+  Result<std::vector<std::string>> SharedSnapshotIds(const Caller& c, const std::vector<std::string>& wanted);
 
   // Whether `name` is used by another image of `account_id`.
   Result<bool> NameTaken(const std::string& account_id, const std::string& name,

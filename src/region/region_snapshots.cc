@@ -17,6 +17,9 @@ Result<Page<SnapshotRecord>> RegionImpl::DescribeSnapshots(const Caller& c,
   SnapshotQuery q;
   q.account_id = c.account_id;
   q.snapshot_ids = r.snapshot_ids;
+  // A shared image's recipient may look up its snapshots by id (their sizes),
+  // never list them among its own.
+  ASSIGN_OR_RETURN(q.also_snapshot_ids, SharedSnapshotIds(c, r.snapshot_ids));
   if (r.status == "progressing" || r.status == "accomplished" || r.status == "failed") {
     q.status = r.status;
   } else if (!r.status.empty() && r.status != "all") {

@@ -99,7 +99,7 @@ TEST_F(ActionsTest, TableHasEveryAction) {
   for (const char* name : {"DescribeRegions", "ImportImage", "DescribeImages", "ModifyImageAttribute",
                            "DeleteImage", "CreateImage", "DescribeSnapshots", "DeleteSnapshot", "ExportImage",
                            "DescribeTasks", "DescribeTaskAttribute", "CancelTask", "CreateAccount", "CopyImage",
-                           "CancelCopyImage"}) {
+                           "CancelCopyImage", "ModifyImageSharePermission", "DescribeImageSharePermission"}) {
     EXPECT_EQ(table.count(name), 1u) << name;
   }
 }
@@ -446,10 +446,13 @@ TEST_F(ActionsTest, DeleteImagePassesForceAndDryRunTouchesNothing) {
   ASSERT_EQ(hangzhou_.deleted_images.size(), 1u);
   EXPECT_EQ(hangzhou_.deleted_images[0], std::make_pair(std::string("m-1"), true));
 
-  hangzhou_.images = {Image("m-mine", kAlice), Image("m-bobs", kBob)};
+  hangzhou_.images = {Image("m-mine", kAlice), Image("m-bobs", kBob), Image("m-public", kSystemAccountId)};
   ExpectError(Call("DeleteImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-mine"}, {"DryRun", "true"}}),
               "DryRunOperation");
+  // Bob's image visible to alice is one bob shared with her: hers to use, not to delete.
   ExpectError(Call("DeleteImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-bobs"}, {"DryRun", "true"}}),
+              "Forbidden");
+  ExpectError(Call("DeleteImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-public"}, {"DryRun", "true"}}),
               "InvalidImageId.NotFound");
   ExpectError(Call("DeleteImage", {{"RegionId", "cn-hangzhou"}, {"ImageId", "m-none"}, {"DryRun", "true"}}),
               "InvalidImageId.NotFound");

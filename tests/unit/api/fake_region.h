@@ -139,6 +139,28 @@ class FakeRegion final : public Region {
   std::vector<CopyImageRequest> copy_requests;
   std::vector<std::string> cancelled_copies;
 
+  Status ModifyImageSharePermission(const Caller& c, const ModifyImageSharePermissionRequest& r) override {
+    callers.push_back(c);
+    share_changes.push_back(r);
+    return next_error;
+  }
+  Result<Page<ImageShareRecord>> DescribeImageSharePermission(
+      const Caller& c, const DescribeImageSharePermissionRequest& r) override {
+    callers.push_back(c);
+    share_queries.push_back(r);
+    if (!next_error.ok()) return next_error;
+    return Slice(shares, r.page_number, r.page_size);
+  }
+  Result<ImageRecord> UsableImage(const Caller& c, const std::string& image_id) override {
+    callers.push_back(c);
+    for (const ImageRecord& image : images)
+      if (image.image_id == image_id) return image;
+    return NotFound("InvalidImageId.NotFound", "no image " + image_id);
+  }
+  std::vector<ModifyImageSharePermissionRequest> share_changes;
+  std::vector<DescribeImageSharePermissionRequest> share_queries;
+  std::vector<ImageShareRecord> shares;  // canned
+
   // CopyPeer: records what it is asked and answers from the copy_* fields.
   // Guarded by copy_mu, so a server's I/O thread may call these while the
   // test thread reads (peer_endpoints_test, remote_copy_peer_test).

@@ -72,6 +72,14 @@ class PeerFakeRegion final : public Region {
   }
   Result<TaskRecord> DescribeTaskAttribute(const Caller&, const std::string&) override { return Unused(); }
   Status CancelTask(const Caller&, const std::string&) override { return Unused(); }
+  Status ModifyImageSharePermission(const Caller&, const ModifyImageSharePermissionRequest&) override {
+    return Unused();
+  }
+  Result<Page<ImageShareRecord>> DescribeImageSharePermission(const Caller&,
+                                                              const DescribeImageSharePermissionRequest&) override {
+    return Unused();
+  }
+  Result<ImageRecord> UsableImage(const Caller&, const std::string&) override { return Unused(); }
   Status CollectGarbage(GcStats*) override { return Unused(); }
   Status Fsck(FsckReport*) override { return Unused(); }
   RegionMetrics& metrics() override { return metrics_; }

@@ -732,6 +732,7 @@ TEST_F(SqliteCatalogTest, TasksOfASchemaWithoutAttemptsAreMigratedWithZero) {
     auto db = SqliteDb::Open(path_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("ALTER TABLE tasks DROP COLUMN attempts").ok());
+    ASSERT_TRUE((*db)->Exec("DROP TABLE image_shares").ok());  // version 4
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 2").ok());
   }
   Reopen();

@@ -519,6 +519,42 @@ TEST_F(RegionCopyTest, EncryptedSnapshotsAreNotCopied) {
   EXPECT_EQ(r.status().code(), Code::kPermissionDenied);
 }
 
+// Share permissions belong to one image in one region: a copy is a new
+// image, shared with nobody; and a recipient cannot copy a shared image out
+// of its region.
+TEST_F(RegionCopyTest, SharesAreNeverCopiedAndARecipientCannotCopy) {
+  tweak_ = [](RegionConfig& c) {
+    c.account_exists = [](const std::string& id) -> Result<bool> { return id == kBob.account_id; };
+  };
+  OpenAll();
+  std::string source = Import(kA, "shared", kDisk);
+  ModifyImageSharePermissionRequest share;
+  share.image_id = source;
+  share.add_accounts = {kBob.account_id};
+  ASSERT_TRUE(R(kA).ModifyImageSharePermission(kAlice, share).ok());
+
+  CopyImageRequest by_bob;
+  by_bob.image_id = source;
+  by_bob.destination_region_id = kB;
+  Result<std::string> refused = R(kA).CopyImage(kBob, by_bob);
+  EXPECT_EQ(refused.status().reason(), "OperationDenied.SameRegionOnly");
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied);
+
+  Result<std::string> id = Copy(source, kB, "shared-b");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(WaitCopy(kB, *id).status, "Available");
+  DescribeImageSharePermissionRequest shares;
+  shares.image_id = *id;
+  Result<Page<ImageShareRecord>> copied = R(kB).DescribeImageSharePermission(kAlice, shares);
+  ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+  EXPECT_EQ(copied->total, 0u);
+  EXPECT_FALSE(Describe(kB, *id)->is_self_shared);
+  DescribeImagesRequest bobs;
+  bobs.statuses = kAllStatuses;
+  EXPECT_TRUE(R(kB).DescribeImages(kBob, bobs)->items.empty());
+  EXPECT_EQ(R(kA).DescribeImages(kBob, bobs)->items.size(), 1u);
+}
+
 TEST_F(RegionCopyTest, LargeImagesNeedTheTicket) {
   bool allowed = false;
   std::string allowed_image;

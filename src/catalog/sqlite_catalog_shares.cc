@@ -1,0 +1,74 @@
+// SqliteCatalog: image shares, one row per (image, recipient account).
+#include <string>
+#include <vector>
+
+#include "catalog/sqlite_catalog.h"
+#include "catalog/sqlite_catalog_sql.h"
+
+namespace ferry {
+
+namespace catalog_sql {
+
+const char* ImageSharesSchemaStep() {
+  // The primary key makes a share unique; the index serves the recipient's
+  // listing (DescribeImages), the key the owner's (per image).
+  return R"sql(
+CREATE TABLE image_shares (
+  image_id TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  shared_time INTEGER NOT NULL,
+  PRIMARY KEY (image_id, account_id)
+);
+CREATE INDEX image_shares_account ON image_shares (account_id);
+)sql";
+}
+
+std::string SharedWithAccountSql() {
+  return "image_id IN (SELECT image_id FROM image_shares WHERE account_id = ?)";
+}
+
+}  // namespace catalog_sql
+
+namespace {
+
+Result<ImageShareRecord> DecodeShare(const SqliteStatement& s) {
+  return ImageShareRecord{s.ColumnText(0), s.ColumnText(1), s.ColumnInt(2)};
+}
+
+}  // namespace
+
+Status SqliteCatalog::PutImageShare(const ImageShareRecord& r) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  return catalog_sql::Execute(*db_,
+                              "INSERT INTO image_shares (image_id, account_id, shared_time) VALUES (?, ?, ?) "
+                              "ON CONFLICT (image_id, account_id) DO NOTHING",
+                              {r.image_id, r.account_id, r.shared_time})
+      .WithContext("share image " + r.image_id + " with account " + r.account_id);
+}
+
+Status SqliteCatalog::DeleteImageShare(const std::string& image_id, const std::string& account_id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  return catalog_sql::Execute(*db_, "DELETE FROM image_shares WHERE image_id = ? AND account_id = ?",
+                              {image_id, account_id})
+      .WithContext("unshare image " + image_id + " from account " + account_id);
+}
+
+Result<Page<ImageShareRecord>> SqliteCatalog::ListImageShares(const std::string& image_id, uint64_t offset,
+                                                              uint64_t limit) {
+  catalog_sql::WhereClause where;
+  where.Add("image_id = ?", {image_id});
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  return catalog_sql::PageInSql<ImageShareRecord>(
+      *db_, "image_shares", "SELECT image_id, account_id, shared_time FROM image_shares", where,
+      " ORDER BY shared_time, account_id", offset, limit, DecodeShare);
+}
+
+Result<bool> SqliteCatalog::IsImageSharedWith(const std::string& image_id, const std::string& account_id) {
+  catalog_sql::WhereClause where;
+  where.Add("image_id = ? AND account_id = ?", {image_id, account_id});
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ASSIGN_OR_RETURN(uint64_t n, catalog_sql::Count(*db_, "image_shares", where));
+  return n > 0;
+}
+
+}  // namespace ferry

@@ -1,0 +1,137 @@
+// Private to SqliteCatalog's source files (sqlite_catalog.cc and the
+// per-table sqlite_catalog_*.cc): building and running portable SQL
+// (SQLite now, PostgreSQL later), and paging its results.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "catalog/sqlite_db.h"
+#include "common/status.h"
+
+namespace ferry::catalog_sql {
+
+// SQLite and PostgreSQL integers are signed 64-bit; unsigned sizes are stored
+// by their bit pattern so that every uint64_t value round-trips.
+inline int64_t ToSql(uint64_t v) { return static_cast<int64_t>(v); }
+inline uint64_t FromSql(int64_t v) { return static_cast<uint64_t>(v); }
+inline int64_t ClampToSql(uint64_t v) {
+  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  return static_cast<int64_t>(std::min(v, kMax));
+}
+
+// Builds " WHERE a = ? AND b IN (?, ?)" with its parameters.
+class WhereClause {
+ public:
+  void Add(const std::string& condition, std::vector<SqlValue> params) {
+    conditions_.push_back(condition);
+    for (auto& p : params) params_.push_back(std::move(p));
+  }
+  void AddEquals(const char* column, const std::string& value) {
+    if (!value.empty()) Add(std::string(column) + " = ?", {value});
+  }
+  void AddIn(const char* column, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    Add(std::string(column) + " IN (" + Placeholders(values.size()) + ")", Values(values));
+  }
+  // "?, ?, ?" for `n` parameters.
+  static std::string Placeholders(size_t n) {
+    std::string marks;
+    for (size_t i = 0; i < n; ++i) marks += i ? ", ?" : "?";
+    return marks;
+  }
+  static std::vector<SqlValue> Values(const std::vector<std::string>& values) {
+    return std::vector<SqlValue>(values.begin(), values.end());
+  }
+  std::string Sql() const {
+    std::string out;
+    for (size_t i = 0; i < conditions_.size(); ++i) {
+      out += i ? " AND " : " WHERE ";
+      out += conditions_[i];
+    }
+    return out;
+  }
+  const std::vector<SqlValue>& params() const { return params_; }
+
+ private:
+  std::vector<std::string> conditions_;
+  std::vector<SqlValue> params_;
+};
+
+inline Status Execute(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params) {
+  ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
+  RETURN_IF_ERROR(stmt.BindAll(params));
+  return stmt.Run();
+}
+
+// Runs `sql` and decodes every row with `decode` (returning Result<T>).
+template <typename T, typename Decode>
+Result<std::vector<T>> Rows(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params,
+                            Decode decode) {
+  ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
+  RETURN_IF_ERROR(stmt.BindAll(params));
+  std::vector<T> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    ASSIGN_OR_RETURN(T item, decode(stmt));
+    out.push_back(std::move(item));
+  }
+}
+
+inline Result<uint64_t> Count(SqliteDb& db, const char* table, const WhereClause& where) {
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db.Prepare("SELECT COUNT(*) FROM " + std::string(table) + where.Sql()));
+  RETURN_IF_ERROR(stmt.BindAll(where.params()));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? FromSql(stmt.ColumnInt(0)) : 0;
+}
+
+// Appends " LIMIT ? OFFSET ?" to `sql` and its values to `params`. A LIMIT is
+// always present because SQLite accepts OFFSET only after one.
+inline void AddPaging(uint64_t offset, uint64_t limit, std::string* sql, std::vector<SqlValue>* params) {
+  *sql += " LIMIT ? OFFSET ?";
+  params->emplace_back(limit == 0 ? std::numeric_limits<int64_t>::max() : ClampToSql(limit));
+  params->emplace_back(ClampToSql(offset));
+}
+
+// Pages a list that was filtered in memory.
+template <typename T>
+Page<T> Slice(std::vector<T> all, uint64_t offset, uint64_t limit) {
+  Page<T> page;
+  page.total = all.size();
+  if (offset >= all.size()) return page;
+  uint64_t end = limit == 0 ? all.size() : std::min<uint64_t>(all.size(), offset + limit);
+  page.items.assign(std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(offset)),
+                    std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(end)));
+  return page;
+}
+
+// Counts and fetches one page entirely in SQL.
+template <typename T, typename Decode>
+Result<Page<T>> PageInSql(SqliteDb& db, const char* table, const std::string& select,
+                          const WhereClause& where, const std::string& order, uint64_t offset, uint64_t limit,
+                          Decode decode) {
+  Page<T> page;
+  ASSIGN_OR_RETURN(page.total, Count(db, table, where));
+  std::string sql = select + where.Sql() + order;
+  std::vector<SqlValue> params = where.params();
+  AddPaging(offset, limit, &sql, &params);
+  ASSIGN_OR_RETURN(page.items, Rows<T>(db, sql, params, decode));
+  return page;
+}
+
+// --- image shares (sqlite_catalog_shares.cc) ---
+
+// Schema step 4: the image_shares table.
+const char* ImageSharesSchemaStep();
+// "image_id IN (...images shared with ?...)", for an images query; bind the
+// recipient's account id.
+std::string SharedWithAccountSql();
+
+}  // namespace ferry::catalog_sql

@@ -1,0 +1,314 @@
+// Sharing custom images (region_sharing.cc) on a real RegionImpl: an owner
+// (alice), a recipient (bob) and a stranger (carol) in one region.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "common/fs_util.h"
+#include "common/ids.h"
+#include "region/object_storage.h"
+#include "region/region_impl.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kRoot = "1000000000000001";
+const Caller kAlice{"2000000000000002"};
+const Caller kBob{"3000000000000003"};
+const Caller kCarol{"4000000000000004"};
+const std::vector<std::string> kAllStatuses = {"Creating",    "Waiting",      "Available",
+                                               "UnAvailable", "CreateFailed", "Deprecated"};
+
+// Account ids "5000000000000000" + n, known to the directory.
+std::string ExtraAccount(int n) {
+  std::string s = std::to_string(n);
+  return "5" + std::string(15 - s.size(), '0') + s;
+}
+
+class RegionSharingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/region-sharing-test-" + RandomHex(6);
+    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
+    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
+    ASSERT_TRUE(oss_->EnsureBucket(kBob.account_id, "bob-out").ok());
+    known_ = {kAlice.account_id, kBob.account_id, kCarol.account_id};
+    for (int i = 0; i < 60; ++i) known_.insert(ExtraAccount(i));
+    RegionConfig c;
+    c.region_id = "cn-hangzhou";
+    c.data_dir = dir_ + "/region";
+    c.oss_dir = dir_ + "/oss";
+    c.chunk_size = 256 << 10;
+    c.seed_public_image = false;
+    c.object_storage = oss_.get();
+    c.account_exists = [this](const std::string& id) -> Result<bool> { return known_.count(id) > 0; };
+    auto r = RegionImpl::Open(c, SystemClock::Get());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    region_ = std::move(r).value();
+  }
+  void TearDown() override {
+    region_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Imports a 1 MiB raw disk for alice and waits; returns the image id.
+  std::string Import(const std::string& name, bool encrypted = false) {
+    const std::string object = name + ".raw";
+    {
+      UniqueFd fd(::open((dir_ + "/oss/alice-in/" + object).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                         0644));
+      EXPECT_TRUE(fd.valid());
+      const std::string data(1 << 20, 'x');
+      EXPECT_TRUE(PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(data.data()), data.size(), 0, object).ok());
+    }
+    ImportImageRequest req;
+    req.disks.push_back(ImportDisk{"alice-in", object, "RAW", 0});
+    req.image_name = name;
+    req.encrypted = encrypted;
+    Result<ImportImageResult> r = region_->ImportImage(kAlice, req);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return "";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      Result<TaskRecord> t = region_->DescribeTaskAttribute(kAlice, r->task_id);
+      if (t.ok() && t->status != "Processing") {
+        EXPECT_EQ(t->status, "Finished") << t->error_code << ": " << t->error_message;
+        return r->image_id;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "import of " << name << " did not finish";
+    return "";
+  }
+
+  Status Share(const Caller& c, const std::string& image_id, std::vector<std::string> add,
+               std::vector<std::string> remove = {}) {
+    ModifyImageSharePermissionRequest r;
+    r.image_id = image_id;
+    r.add_accounts = std::move(add);
+    r.remove_accounts = std::move(remove);
+    return region_->ModifyImageSharePermission(c, r);
+  }
+
+  std::vector<std::string> SharedWith(const std::string& image_id) {
+    DescribeImageSharePermissionRequest r;
+    r.image_id = image_id;
+    r.page_size = 100;
+    Result<Page<ImageShareRecord>> page = region_->DescribeImageSharePermission(kAlice, r);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<std::string> out;
+    if (page.ok())
+      for (const ImageShareRecord& s : page->items) out.push_back(s.account_id);
+    return out;
+  }
+
+  // The ids `c` sees with ImageOwnerAlias `alias` (any status).
+  std::vector<std::string> Listed(const Caller& c, const std::string& alias) {
+    DescribeImagesRequest q;
+    q.owner_alias = alias;
+    q.statuses = kAllStatuses;
+    q.page_size = 100;
+    Result<Page<ImageRecord>> page = region_->DescribeImages(c, q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<std::string> out;
+    if (page.ok())
+      for (const ImageRecord& i : page->items) out.push_back(i.image_id);
+    return out;
+  }
+
+  std::string dir_;
+  std::unique_ptr<ObjectStorage> oss_;
+  std::set<std::string> known_;
+  std::unique_ptr<RegionImpl> region_;
+};
+
+TEST_F(RegionSharingTest, TheRecipientSeesAndMayUseTheImageUntilItIsUnshared) {
+  const std::string id = Import("golden");
+  EXPECT_TRUE(Listed(kBob, "").empty());
+  EXPECT_EQ(region_->UsableImage(kBob, id).status().reason(), "InvalidImageId.NotFound");
+
+  ASSERT_TRUE(Share(kAlice, id, {kBob.account_id}).ok());
+  EXPECT_EQ(SharedWith(id), std::vector<std::string>{kBob.account_id});
+  EXPECT_EQ(Listed(kBob, "others"), std::vector<std::string>{id});
+  EXPECT_EQ(Listed(kBob, ""), std::vector<std::string>{id});  // the default listing shows shared images
+  EXPECT_TRUE(Listed(kBob, "self").empty());
+  EXPECT_TRUE(Listed(kAlice, "others").empty());
+  EXPECT_TRUE(Listed(kCarol, "").empty());
+  Result<ImageRecord> usable = region_->UsableImage(kBob, id);
+  ASSERT_TRUE(usable.ok()) << usable.status().ToString();
+  EXPECT_EQ(usable->account_id, kAlice.account_id);
+  EXPECT_EQ(region_->UsableImage(kCarol, id).status().reason(), "InvalidImageId.NotFound");
+
+  // The owner's listing says it is shared.
+  DescribeImagesRequest q;
+  q.image_id = id;
+  EXPECT_TRUE(region_->DescribeImages(kAlice, q)->items.at(0).is_self_shared);
+
+  // The recipient may read its snapshots' sizes by id, not list them as its own.
+  const std::string snapshot = region_->catalog().GetImage(id)->disks.at(0).snapshot_id;
+  DescribeSnapshotsRequest by_id;
+  by_id.snapshot_ids = {snapshot};
+  Result<Page<SnapshotRecord>> snaps = region_->DescribeSnapshots(kBob, by_id);
+  ASSERT_TRUE(snaps.ok());
+  ASSERT_EQ(snaps->items.size(), 1u);
+  EXPECT_EQ(snaps->items[0].logical_size, 1u << 20);
+  EXPECT_TRUE(region_->DescribeSnapshots(kBob, DescribeSnapshotsRequest{})->items.empty());
+  EXPECT_TRUE(region_->DescribeSnapshots(kCarol, by_id)->items.empty());
+
+  // Revocation is immediate.
+  ASSERT_TRUE(Share(kAlice, id, {}, {kBob.account_id}).ok());
+  EXPECT_TRUE(Listed(kBob, "").empty());
+  EXPECT_EQ(region_->UsableImage(kBob, id).status().reason(), "InvalidImageId.NotFound");
+  EXPECT_TRUE(region_->DescribeSnapshots(kBob, by_id)->items.empty());
+  EXPECT_FALSE(region_->DescribeImages(kAlice, q)->items.at(0).is_self_shared);
+}
+
+TEST_F(RegionSharingTest, TheRecipientCannotModifyDeleteExportOrReshare) {
+  const std::string id = Import("golden");
+  ASSERT_TRUE(Share(kAlice, id, {kBob.account_id}).ok());
+
+  ModifyImageAttributeRequest mod;
+  mod.image_id = id;
+  mod.description = "mine now";
+  Status st = region_->ModifyImageAttribute(kBob, mod);
+  EXPECT_EQ(st.reason(), "Forbidden");
+  EXPECT_EQ(st.code(), Code::kPermissionDenied);
+  EXPECT_EQ(region_->DeleteImage(kBob, id, false).reason(), "Forbidden");
+  EXPECT_EQ(region_->ExportImage(kBob, ExportImageRequest{id, "bob-out", "", "raw"}).status().reason(),
+            "Forbidden");
+  EXPECT_EQ(Share(kBob, id, {kCarol.account_id}).reason(), "Forbidden");
+  DescribeImageSharePermissionRequest describe;
+  describe.image_id = id;
+  EXPECT_EQ(region_->DescribeImageSharePermission(kBob, describe).status().reason(), "Forbidden");
+  // The image is unchanged and still alice's alone to share.
+  EXPECT_EQ(region_->catalog().GetImage(id)->description, "");
+  EXPECT_EQ(SharedWith(id), std::vector<std::string>{kBob.account_id});
+}
+
+TEST_F(RegionSharingTest, AStrangerGetsTheAnswerOfAnImageThatNeverExisted) {
+  const std::string id = Import("golden");
+  ASSERT_TRUE(Share(kAlice, id, {kBob.account_id}).ok());
+  const std::string missing = "m-doesnotexist0000000";
+  for (const std::string& image : {id, missing}) {
+    SCOPED_TRACE(image);
+    Status st = Share(kCarol, image, {kBob.account_id});
+    EXPECT_EQ(st.reason(), "InvalidImageId.NotFound");
+    EXPECT_EQ(st.code(), Code::kNotFound);
+    DescribeImageSharePermissionRequest describe;
+    describe.image_id = image;
+    EXPECT_EQ(region_->DescribeImageSharePermission(kCarol, describe).status().reason(),
+              "InvalidImageId.NotFound");
+    ModifyImageAttributeRequest mod;
+    mod.image_id = image;
+    mod.description = "a description";
+    EXPECT_EQ(region_->ModifyImageAttribute(kCarol, mod).reason(), "InvalidImageId.NotFound");
+    EXPECT_EQ(region_->DeleteImage(kCarol, image, false).reason(), "InvalidImageId.NotFound");
+    EXPECT_EQ(region_->UsableImage(kCarol, image).status().reason(), "InvalidImageId.NotFound");
+  }
+  // Same messages, apart from the id itself.
+  auto message = [&](const std::string& image) {
+    std::string m = Share(kCarol, image, {kBob.account_id}).message();
+    return m.replace(m.find(image), image.size(), "ID");
+  };
+  EXPECT_EQ(message(id), message(missing));
+}
+
+TEST_F(RegionSharingTest, EveryDocumentedErrorOfModifyImageSharePermission) {
+  const std::string id = Import("golden");
+  Status st = Share(kAlice, id, {"9999999999999999"});
+  EXPECT_EQ(st.reason(), "InvalidAccount.NotFound");
+  EXPECT_EQ(st.code(), Code::kNotFound);
+  EXPECT_NE(st.message().find("AddAccount.1"), std::string::npos) << st.message();
+  EXPECT_EQ(Share(kAlice, id, {"not-an-account"}).reason(), "InvalidAccount.NotFound");
+  EXPECT_EQ(Share(kAlice, id, {}, {"9999999999999999"}).reason(), "InvalidAccount.NotFound");
+  st = Share(kAlice, id, {kAlice.account_id});
+  EXPECT_EQ(st.reason(), "InvalidAccount.Forbbiden");
+  EXPECT_EQ(st.code(), Code::kNotFound);
+  EXPECT_EQ(Share(kAlice, "", {kBob.account_id}).reason(), "MissingParameter");
+  EXPECT_EQ(Share(kAlice, id, std::vector<std::string>(11, kBob.account_id)).reason(), "InvalidParameter");
+  EXPECT_TRUE(SharedWith(id).empty()) << "nothing was shared by a refused call";
+
+  const std::string secret = Import("secret", /*encrypted=*/true);
+  st = Share(kAlice, secret, {kBob.account_id});
+  EXPECT_EQ(st.reason(), "OperationDeined.EncryptedSnapshot");
+  EXPECT_EQ(st.code(), Code::kPermissionDenied);
+
+  ModifyImageAttributeRequest deprecate;
+  deprecate.image_id = id;
+  deprecate.status = "Deprecated";
+  ASSERT_TRUE(region_->ModifyImageAttribute(kAlice, deprecate).ok());
+  EXPECT_EQ(Share(kAlice, id, {kBob.account_id}).reason(), "OperationDenied.InvalidImageStatus");
+}
+
+TEST_F(RegionSharingTest, FiftyAccountsPerImageTenPerCall) {
+  const std::string id = Import("golden");
+  for (int batch = 0; batch < 5; ++batch) {
+    std::vector<std::string> add;
+    for (int i = 0; i < 10; ++i) add.push_back(ExtraAccount(batch * 10 + i));
+    ASSERT_TRUE(Share(kAlice, id, add).ok()) << batch;
+  }
+  EXPECT_EQ(SharedWith(id).size(), 50u);
+  Status st = Share(kAlice, id, {ExtraAccount(50)});
+  EXPECT_EQ(st.reason(), "QuotaExceed.ShareImageUser");
+  EXPECT_EQ(st.code(), Code::kPermissionDenied);
+  EXPECT_EQ(SharedWith(id).size(), 50u);
+  // Sharing again with one already there is no new account; removing one
+  // in the same call makes room (removals apply first).
+  EXPECT_TRUE(Share(kAlice, id, {ExtraAccount(0)}).ok());
+  EXPECT_TRUE(Share(kAlice, id, {ExtraAccount(50)}, {ExtraAccount(0)}).ok());
+  std::vector<std::string> now = SharedWith(id);
+  EXPECT_EQ(now.size(), 50u);
+  EXPECT_EQ(now.back(), ExtraAccount(50));
+
+  DescribeImageSharePermissionRequest page;
+  page.image_id = id;
+  page.page_number = 5;
+  page.page_size = 12;
+  Result<Page<ImageShareRecord>> last = region_->DescribeImageSharePermission(kAlice, page);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->total, 50u);
+  EXPECT_EQ(last->items.size(), 2u);
+}
+
+TEST_F(RegionSharingTest, ASharedImageCannotBeDeletedOrDeprecatedUntilUnshared) {
+  const std::string id = Import("golden");
+  ASSERT_TRUE(Share(kAlice, id, {kBob.account_id, kCarol.account_id}).ok());
+  Status st = region_->DeleteImage(kAlice, id, false);
+  EXPECT_EQ(st.reason(), "ImageUseShared");
+  EXPECT_EQ(st.code(), Code::kPermissionDenied);
+  ModifyImageAttributeRequest deprecate;
+  deprecate.image_id = id;
+  deprecate.status = "Deprecated";
+  EXPECT_EQ(region_->ModifyImageAttribute(kAlice, deprecate).reason(), "ImageUseShared");
+  ASSERT_TRUE(Share(kAlice, id, {}, {kBob.account_id}).ok());
+  EXPECT_EQ(region_->DeleteImage(kAlice, id, false).reason(), "ImageUseShared");
+  ASSERT_TRUE(Share(kAlice, id, {}, {kCarol.account_id}).ok());
+  EXPECT_TRUE(region_->DeleteImage(kAlice, id, false).ok());
+  EXPECT_EQ(region_->catalog().GetImage(id).status().code(), Code::kNotFound);
+}
+
+TEST_F(RegionSharingTest, SharingAgainKeepsTheFirstSharedTime) {
+  const std::string id = Import("golden");
+  ASSERT_TRUE(Share(kAlice, id, {kBob.account_id}).ok());
+  Result<Page<ImageShareRecord>> before = region_->catalog().ListImageShares(id, 0, 0);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->items.size(), 1u);
+  EXPECT_GT(before->items[0].shared_time, 0);
+  ASSERT_TRUE(region_->catalog().PutImageShare({id, kBob.account_id, before->items[0].shared_time + 100}).ok());
+  Result<Page<ImageShareRecord>> after = region_->catalog().ListImageShares(id, 0, 0);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->items.at(0).shared_time, before->items[0].shared_time);
+  EXPECT_TRUE(*region_->catalog().IsImageSharedWith(id, kBob.account_id));
+  EXPECT_FALSE(*region_->catalog().IsImageSharedWith(id, kCarol.account_id));
+}
+
+}  // namespace
+}  // namespace ferry
