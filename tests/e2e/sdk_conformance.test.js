@@ -190,7 +190,7 @@ before(async () => {
   // finished export (a task to describe).
   ({ imageId: fx.imageId, snapshotId: fx.snapshotId } = await importAvailable('conformance-base'));
   await importAvailable('conformance-page-1');
-  await importAvailable('conformance-page-2');
+  ({ imageId: fx.sharedImageId } = await importAvailable('conformance-page-2'));
   const exported = await admin.call('ExportImage', {
     RegionId: REGION, ImageId: fx.imageId, OSSBucket: BUCKET, OSSPrefix: 'fixture', ImageFormat: 'raw',
   });
@@ -199,6 +199,13 @@ before(async () => {
   assert.equal(task.TaskStatus, 'Finished', show(task));
   const tenant = await fx.server.createAccount('conformance-tenant');
   fx.tenantKeys = { accessKeyId: tenant.AccessKeyId, accessKeySecret: tenant.AccessKeySecret };
+  fx.tenantId = tenant.AccountId;
+  fx.rootId = String((await admin.call('DescribeImages', { RegionId: REGION, ImageId: fx.imageId }))
+    .raw.Images.Image[0].ImageOwnerId);
+  // One image shared with the tenant, for the sharing rows.
+  await admin.call('ModifyImageSharePermission', {
+    RegionId: REGION, ImageId: fx.sharedImageId, 'AddAccount.1': fx.tenantId,
+  });
 });
 
 after(async () => {
@@ -718,6 +725,34 @@ const SUCCESS_ROWS = [
     },
   },
   {
+    name: 'share an image with an account it is shared with already',
+    action: 'ModifyImageSharePermission',
+    params: () => ({ RegionId: REGION, ImageId: fx.sharedImageId, 'AddAccount.1': fx.tenantId }),
+    present: ['RequestId'],
+  },
+  {
+    name: 'the accounts an image is shared with',
+    action: 'DescribeImageSharePermission',
+    params: () => ({ RegionId: REGION, ImageId: fx.sharedImageId }),
+    present: ['RegionId', 'ImageId', 'TotalCount', 'PageNumber', 'PageSize', 'Accounts.Account[].AliyunId',
+      'Accounts.Account[].SharedTime', 'ShareGroups'],
+    expect(raw) {
+      assert.equal(raw.ImageId, fx.sharedImageId);
+      assert.equal(raw.TotalCount, 1);
+      assert.deepEqual(raw.Accounts.Account.map((a) => a.AliyunId), [String(fx.tenantId)]);
+    },
+  },
+  {
+    name: 'the recipient sees a shared image as others\'',
+    action: 'DescribeImages',
+    keys: () => fx.tenantKeys,
+    params: () => ({ RegionId: REGION, ImageOwnerAlias: 'others' }),
+    present: ['Images.Image[].ImageId', 'Images.Image[].ImageOwnerAlias'],
+    expect(raw) {
+      assert.deepEqual(raw.Images.Image.map((i) => [i.ImageId, i.ImageOwnerAlias]), [[fx.sharedImageId, 'others']]);
+    },
+  },
+  {
     name: 'instance types an image supports',
     action: 'DescribeImageSupportInstanceTypes',
     params: () => ({ RegionId: REGION, ImageId: fx.imageId }),
@@ -795,6 +830,22 @@ async function pageThrough(client, row) {
 // Error rows: one per HTTP status family Ferry answers, as each SDK reports it.
 
 const ERROR_ROWS = [
+  {
+    name: 'sharing with oneself', action: 'ModifyImageSharePermission',
+    params: () => ({ RegionId: REGION, ImageId: fx.sharedImageId, 'AddAccount.1': fx.rootId }),
+    error: { code: 'InvalidAccount.Forbbiden', status: 404 },
+  },
+  {
+    name: 'sharing with an account that does not exist', action: 'ModifyImageSharePermission',
+    params: () => ({ RegionId: REGION, ImageId: fx.sharedImageId, 'AddAccount.1': '1999999999999999' }),
+    error: { code: 'InvalidAccount.NotFound', status: 404 },
+  },
+  {
+    name: 'a recipient copies a shared image to another region', action: 'CopyImage',
+    keys: () => fx.tenantKeys,
+    params: () => ({ RegionId: REGION, ImageId: fx.sharedImageId, DestinationRegionId: TARGET }),
+    error: { code: 'OperationDenied.SameRegionOnly', status: 403 },
+  },
   {
     name: 'no RegionId', action: 'DescribeImages', params: { ImageId: UNKNOWN_IMAGE },
     error: { code: 'MissingParameter', status: 400 },
