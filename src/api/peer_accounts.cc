@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 
 #include "common/log_safe.h"
 #include "copy/peer_auth.h"
+#include "copy/peer_wire.h"
 
 namespace ferry {
 namespace {
@@ -84,6 +86,33 @@ Result<PeerKey> ParseAnswer(const std::string& peer, const std::string& id, cons
   return out;
 }
 
+// Account ids are digits (CreateAccount, the root account, the system one).
+bool IsPlausibleAccountId(std::string_view id) {
+  if (id.empty() || id.size() > 32) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+Result<AccountRecord> ParseAccountAnswer(const std::string& peer, const std::string& id,
+                                         const PeerResponse& response) {
+  json body = json::parse(response.body.begin(), response.body.end(), nullptr, /*allow_exceptions=*/false);
+  auto untrusted = [&](const std::string& what) {
+    return DataLoss("peer " + peer + " answered the lookup of account " + id + " with " + what);
+  };
+  if (body.is_discarded() || !body.is_object()) return untrusted("a body that is not a JSON object");
+  if (!body.contains("AccountId") || !body["AccountId"].is_string() || body["AccountId"].get<std::string>() != id)
+    return untrusted("another account's record");
+  if (!body.contains("AccountName") || !body["AccountName"].is_string()) return untrusted("no AccountName");
+  if (!body.contains("IsRoot") || !body["IsRoot"].is_boolean()) return untrusted("no IsRoot");
+  if (!body.contains("CreationTime") || !body["CreationTime"].is_number_integer())
+    return untrusted("no CreationTime");
+  AccountRecord account;
+  account.account_id = id;
+  account.name = body["AccountName"].get<std::string>();
+  account.is_root = body["IsRoot"].get<bool>();
+  account.creation_time = body["CreationTime"].get<int64_t>();
+  return account;
+}
+
 class PeerAccountDirectory final : public AccountDirectory {
  public:
   PeerAccountDirectory(AccountDirectory& local, std::vector<std::unique_ptr<PeerClient>> peers,
@@ -111,14 +140,19 @@ class PeerAccountDirectory final : public AccountDirectory {
   Result<AccountRecord> GetAccount(const std::string& account_id) override {
     Result<AccountRecord> local = local_.GetAccount(account_id);
     if (local.ok() || local.status().code() != Code::kNotFound) return local;
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = accounts_.find(account_id);
-    if (it == accounts_.end()) return local;
-    if (it->second.expires <= clock_.Steady()) {
-      accounts_.erase(it);
-      return local;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = accounts_.find(account_id);
+      if (it != accounts_.end()) {
+        if (it->second.expires > clock_.Steady()) return it->second.account;
+        accounts_.erase(it);
+      }
     }
-    return it->second.account;
+    // An account made in another process (CreateAccount runs in the
+    // cluster owner) whose keys were never used here: ask. Misses are not
+    // cached, so a client's made-up ids take no memory here.
+    if (peers_.empty() || !IsPlausibleAccountId(account_id)) return local;
+    return AskPeersForAccount(account_id, local.status());
   }
 
   Result<AccessKeyRecord> GetAccessKey(const std::string& access_key_id) override {
@@ -186,7 +220,7 @@ class PeerAccountDirectory final : public AccountDirectory {
       // (including a 403 because our cluster keys differ) leaves it unknown.
       if (answer.status().code() == Code::kNotFound) continue;
       ++failed;
-      NotePeerFailure(peer, id, answer.status());
+      NotePeerFailure(peer, "AccessKey " + id, answer.status());
     }
     if (failed > 0) {
       return Status(Code::kUnavailable, "ServiceUnavailable",
@@ -199,6 +233,39 @@ class PeerAccountDirectory final : public AccountDirectory {
     return local_miss;
   }
 
+  Result<AccountRecord> AskPeersForAccount(const std::string& account_id, const Status& local_miss) {
+    size_t failed = 0;
+    for (Peer& peer : peers_) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (clock_.Steady() < peer.skip_until) {
+          ++failed;
+          continue;
+        }
+      }
+      const std::string& url = peer.client->base_url();
+      Result<AccountRecord> answer = [&]() -> Result<AccountRecord> {
+        ASSIGN_OR_RETURN(PeerResponse response, peer.client->Call("GET", PeerAccountPath(account_id)));
+        return ParseAccountAnswer(url, account_id, response);
+      }();
+      if (answer.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        CacheAccountLocked(*answer);
+        return answer;
+      }
+      if (answer.status().code() == Code::kNotFound) continue;
+      ++failed;
+      NotePeerFailure(peer, "account " + account_id, answer.status());
+    }
+    if (failed > 0) {
+      return Status(Code::kUnavailable, "ServiceUnavailable",
+                    "Account " + account_id + " is not known to this Ferry process and " + std::to_string(failed) +
+                        " of the " + std::to_string(peers_.size()) +
+                        " other processes of the cluster could not be asked; try again later.");
+    }
+    return local_miss;
+  }
+
   void NotePeerFailure(Peer& peer, const std::string& id, const Status& status) {
     std::lock_guard<std::mutex> lock(mu_);
     SteadyTime now = clock_.Steady();
@@ -208,7 +275,7 @@ class PeerAccountDirectory final : public AccountDirectory {
     peer.logged_once = true;
     peer.last_logged = now;
     spdlog::warn(
-        "peer accounts: cannot look up AccessKey {} in peer {} (skipping it for {} s; logged at most "
+        "peer accounts: cannot look up {} in peer {} (skipping it for {} s; logged at most "
         "once a minute per peer): {}",
         LogSafe(id), peer.client->base_url(), options_.peer_backoff_seconds, LogSafe(status.ToString()));
   }

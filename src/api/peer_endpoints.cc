@@ -158,6 +158,7 @@ Result<HttpResponse> PeerEndpoints::Serve(const HttpRequest& request) const {
                                                         ".");
   }
   if (route.kind == PeerRoute::Kind::kAccessKey) return ServeAccessKey(route.access_key_id);
+  if (route.kind == PeerRoute::Kind::kAccount) return ServeAccount(route.account_id);
   if (route.kind == PeerRoute::Kind::kNonces) return ServeNonce(request.body);
   Region* region = regions_.Find(route.region_id);
   if (region == nullptr) {
@@ -217,6 +218,7 @@ Result<HttpResponse> PeerEndpoints::ServeRegion(Region& region, const PeerRoute&
       return JsonResponse(nlohmann::json::object());
     }
     case PeerRoute::Kind::kAccessKey:
+    case PeerRoute::Kind::kAccount:
     case PeerRoute::Kind::kNonces:
       break;
   }
@@ -245,6 +247,21 @@ Result<HttpResponse> PeerEndpoints::ServeAccessKey(const std::string& access_key
                        {"Enabled", key->enabled},
                        {"CreationTime", key->creation_time},
                        {"SealedSecret", SealPeerSecret(cluster_key_, key->access_key_id, key->access_key_secret)}});
+}
+
+Result<HttpResponse> PeerEndpoints::ServeAccount(const std::string& account_id) const {
+  Result<AccountRecord> account = local_accounts_.GetAccount(account_id);
+  if (!account.ok()) {
+    if (account.status().code() == Code::kNotFound) {
+      return NotFound("InvalidAccount.NotFound",
+                      "The account \"" + account_id + "\" is not in this process's account directory.");
+    }
+    return account.status().WithContext("account " + account_id);
+  }
+  return JsonResponse({{"AccountId", account->account_id},
+                       {"AccountName", account->name},
+                       {"IsRoot", account->is_root},
+                       {"CreationTime", account->creation_time}});
 }
 
 Result<HttpResponse> PeerEndpoints::ServeNonce(const std::string& body) const {

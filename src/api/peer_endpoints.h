@@ -12,6 +12,7 @@
 //   PUT    regions/{region}/images/{id}/copy-leases/{copy_region}/{copy_id}
 //   DELETE (same)                                              the copy leases
 //   GET    access-keys/{access_key_id}                         AccessKey lookup
+//   GET    accounts/{account_id}                               account lookup (no secrets)
 //   POST   nonces                                              spend an upload's nonce
 //
 // Only this process's own regions and its own AccountDirectory answer:
@@ -58,6 +59,7 @@ class PeerEndpoints {
  private:
   Result<HttpResponse> Serve(const HttpRequest& request) const;
   Result<HttpResponse> ServeAccessKey(const std::string& access_key_id) const;
+  Result<HttpResponse> ServeAccount(const std::string& account_id) const;
   Result<HttpResponse> ServeNonce(const std::string& body) const;
   Result<HttpResponse> ServeRegion(Region& region, const PeerRoute& route, const HttpRequest& request) const;
 

@@ -77,6 +77,12 @@ std::string PeerAccessKeyPath(std::string_view access_key_id) {
   return out;
 }
 
+std::string PeerAccountPath(std::string_view account_id) {
+  std::string out(kPeerPathPrefix);
+  out.append("accounts/").append(account_id);
+  return out;
+}
+
 Result<PeerRoute> ParsePeerPath(std::string_view path) {
   if (!path.starts_with(kPeerPathPrefix)) return NoRoute(path);
   std::vector<std::string_view> segments;
@@ -90,6 +96,12 @@ Result<PeerRoute> ParsePeerPath(std::string_view path) {
   PeerRoute route;
   if (n == 1 && segments[0] == "nonces") {
     route.kind = PeerRoute::Kind::kNonces;
+    return route;
+  }
+  if (n == 2 && segments[0] == "accounts") {
+    if (!IsPlainSegment(segments[1])) return NoRoute(path);
+    route.kind = PeerRoute::Kind::kAccount;
+    route.account_id = std::string(segments[1]);
     return route;
   }
   if (n == 2 && segments[0] == "access-keys") {

@@ -31,6 +31,7 @@ std::string PeerCopyPath(std::string_view region_id, std::string_view copy_image
 std::string PeerCopyLeasePath(std::string_view source_region_id, std::string_view source_image_id,
                               std::string_view copy_region_id, std::string_view copy_image_id);
 std::string PeerAccessKeyPath(std::string_view access_key_id);
+std::string PeerAccountPath(std::string_view account_id);
 // POST: spend an account request's signature nonce (api/peer_nonces.h).
 inline constexpr std::string_view kPeerNoncesPath = "/ferry/peer/v1/nonces";
 std::string PeerRegionPath(std::string_view region_id);
@@ -46,16 +47,18 @@ struct PeerRoute {
     kCopy,       // GET    regions/{region}/copies/{copy_image_id}
     kCopyLease,  // PUT|DELETE regions/{region}/images/{image_id}/copy-leases/{copy_region_id}/{copy_image_id}
     kAccessKey,  // GET    access-keys/{access_key_id}
+    kAccount,    // GET    accounts/{account_id}
     kNonces,     // POST   nonces
   };
   Kind kind = Kind::kManifest;
-  std::string region_id;       // all but kAccessKey and kNonces
+  std::string region_id;       // all but kAccessKey, kAccount and kNonces
   std::string snapshot_id;     // kManifest
   ChunkId chunk_id{};          // kChunk
   std::string image_id;        // kCopyLease: the source image
   std::string copy_region_id;  // kCopyLease
   std::string copy_image_id;   // kCopy, kCopyLease
   std::string access_key_id;   // kAccessKey
+  std::string account_id;      // kAccount
 };
 
 // kNotFound (reason "InvalidPeerPath.NotFound") for a path that names no

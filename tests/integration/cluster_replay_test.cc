@@ -164,5 +164,39 @@ TEST_F(ClusterReplayTest, UploadPartReplayedToAnyProcessIsRefused) {
   }
 }
 
+// An account made in the owner process is known to the other one before it
+// ever signs a request there: sharing an image of the other process's region
+// with it works (the account is looked up over the peer API).
+TEST_F(ClusterReplayTest, ShareInTheOtherProcessWithAnAccountMadeInTheOwner) {
+  EcsClient root_a = RootClient(A(), false);
+  json alice = CallOk(root_a, "CreateAccount", {{"AccountName", "sharing-alice"}});
+  const std::string alice_id = alice.value("AccountId", "");
+  ASSERT_FALSE(alice_id.empty()) << alice.dump();
+
+  WriteSparseImage(cluster_->BucketDir(1) + "/shared.raw", 4 << 20, {{0, 1 << 20}}, 5);
+  EcsClient root_b = RootClient(B(), false);
+  const std::string image_id = ImportRawImage(root_b, "cn-shanghai", kOperatorBucket, "shared.raw", "shared");
+  ASSERT_FALSE(image_id.empty()) << cluster_->Logs();
+  CallOk(root_b, "ModifyImageSharePermission",
+         {{"RegionId", "cn-shanghai"}, {"ImageId", image_id}, {"AddAccount.1", alice_id}});
+  json shares = CallOk(root_b, "DescribeImageSharePermission", {{"RegionId", "cn-shanghai"}, {"ImageId", image_id}});
+  ASSERT_EQ(shares["Accounts"]["Account"].size(), 1u) << shares.dump();
+  EXPECT_EQ(shares["Accounts"]["Account"][0].value("AliyunId", ""), alice_id);
+
+  // Alice sees it through either endpoint; an unknown account is still refused.
+  for (const std::string& endpoint : {A(), B()}) {
+    EcsClient as_alice = ClientFor(endpoint, alice.value("AccessKeyId", ""), alice.value("AccessKeySecret", ""), false);
+    json seen = CallOk(as_alice, "DescribeImages", {{"RegionId", "cn-shanghai"}, {"ImageOwnerAlias", "others"}});
+    ASSERT_EQ(seen["Images"]["Image"].size(), 1u) << endpoint << ": " << seen.dump();
+    EXPECT_EQ(seen["Images"]["Image"][0].value("ImageId", ""), image_id);
+  }
+  Result<EcsResponse> nobody = root_b.Call("ModifyImageSharePermission", {{"RegionId", "cn-shanghai"},
+                                                                        {"ImageId", image_id},
+                                                                        {"AddAccount.1", "1999999999999999"}});
+  ASSERT_TRUE(nobody.ok()) << nobody.status().ToString();
+  EXPECT_EQ(nobody->http_status, 404) << nobody->raw_body;
+  EXPECT_EQ(nobody->body.value("Code", ""), "InvalidAccount.NotFound") << nobody->raw_body;
+}
+
 }  // namespace
 }  // namespace ferry::testing

@@ -11,6 +11,7 @@
 #include "api/dispatcher.h"
 #include "api/errors.h"
 #include "copy/peer_auth.h"
+#include "copy/peer_wire.h"
 #include "unit/api/api_fakes.h"
 
 namespace ferry {
@@ -67,6 +68,10 @@ class FakePeerClient final : public PeerClient {
   void Answer(const std::string& key_id, const std::string& body) {
     std::lock_guard<std::mutex> lock(mu_);
     answers_[std::string(kPeerAccessKeyPathPrefix) + key_id] = body;
+  }
+  void AnswerAt(const std::string& target, const std::string& body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    answers_[target] = body;
   }
   void FailWith(Status status) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -134,7 +139,11 @@ TEST_F(PeerAccountsTest, LocalKeyNeverAsksPeers) {
 TEST_F(PeerAccountsTest, PeerKeyIsFoundInOrderAndCachedWithItsAccount) {
   Build();
   second_->Answer(kPeerKeyId, PeerAnswer().dump());
+  // Neither peer answers for the account itself yet (both are asked).
   EXPECT_EQ(directory_->GetAccount(kPeerAccountId).status().code(), Code::kNotFound);
+  EXPECT_EQ(Calls(), 2u);
+  Build();
+  second_->Answer(kPeerKeyId, PeerAnswer().dump());
 
   Result<AccessKeyRecord> key = directory_->GetAccessKey(kPeerKeyId);
   ASSERT_TRUE(key.ok()) << key.status().ToString();
@@ -338,6 +347,41 @@ TEST_F(PeerAccountsTest, AuthenticatorAcceptsAPeersKey) {
   params = ParseRequestParams(forged);
   ASSERT_TRUE(params.ok());
   EXPECT_EQ(auth.Authenticate(forged, *params).status().reason(), "SignatureDoesNotMatch");
+}
+
+// An account made in another process whose keys were never used here (the
+// recipient of a share, say) is found by asking the peers, and cached.
+TEST_F(PeerAccountsTest, AnAccountOnlyAPeerKnowsIsAskedForAndCached) {
+  Build();
+  const json carol = {{"AccountId", kPeerAccountId}, {"AccountName", "carol"}, {"IsRoot", false},
+                      {"CreationTime", 1700000000}};
+  second_->AnswerAt(PeerAccountPath(kPeerAccountId), carol.dump());
+  Result<AccountRecord> account = directory_->GetAccount(kPeerAccountId);
+  ASSERT_TRUE(account.ok()) << account.status().ToString();
+  EXPECT_EQ(account->name, "carol");
+  EXPECT_FALSE(account->is_root);
+  EXPECT_EQ(account->creation_time, 1700000000);
+  EXPECT_EQ(Calls(), 2u);  // the first peer did not know it
+  ASSERT_TRUE(directory_->GetAccount(kPeerAccountId).ok());
+  EXPECT_EQ(Calls(), 2u);
+
+  // Unknown everywhere: not found, and not cached (made-up ids cost no memory).
+  EXPECT_EQ(directory_->GetAccount("1212121212121212").status().code(), Code::kNotFound);
+  EXPECT_EQ(Calls(), 4u);
+  // Ids that are not digits never leave the process.
+  for (const char* id : {"", "..", "a/b", "12 34", std::string(33, '1').c_str()}) {
+    EXPECT_EQ(directory_->GetAccount(id).status().code(), Code::kNotFound) << id;
+  }
+  EXPECT_EQ(Calls(), 4u);
+  // A peer that answers for another account is not trusted; one that cannot
+  // answer makes the account unavailable, not missing.
+  first_->AnswerAt(PeerAccountPath("1111111111111111"), carol.dump());
+  EXPECT_EQ(directory_->GetAccount("1111111111111111").status().code(), Code::kUnavailable);
+  clock_.Advance(std::chrono::seconds(6));
+  second_->FailWith(Unavailable("connection refused"));
+  Result<AccountRecord> down = directory_->GetAccount("2222222222222222");
+  EXPECT_EQ(down.status().code(), Code::kUnavailable);
+  EXPECT_EQ(ToEcsError(down.status()).http_status, 503);
 }
 
 }  // namespace

@@ -498,5 +498,16 @@ TEST_F(PeerEndpointsTest, PeerNonceSpenderSpendsAtTheOwnerAndFailsClosed) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(PeerEndpointsTest, AnswersAnAccountWithoutSecrets) {
+  PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+  nlohmann::json account = JsonOf(peer.Handle(Call("GET", PeerAccountPath(apitest::kAccountId))));
+  EXPECT_EQ(account, (nlohmann::json{{"AccountId", apitest::kAccountId}, {"AccountName", "alice"},
+                                     {"IsRoot", true}, {"CreationTime", 1700000000}}));
+  ExpectError(peer.Handle(Call("GET", PeerAccountPath("1212121212121212"))), 404, "InvalidAccount.NotFound");
+  ExpectError(peer.Handle(Signed(PeerAccountPath(apitest::kAccountId), "wrong-key")), 403,
+              "Forbidden.PeerSignature");
+  ExpectError(peer.Handle(Call("PUT", PeerAccountPath(apitest::kAccountId))), 400, "UnsupportedHTTPMethod");
+}
+
 }  // namespace
 }  // namespace ferry

@@ -79,6 +79,11 @@ TEST(PeerWireTest, CopyAndAccessKeyPathsRoundTripThroughTheParser) {
   EXPECT_EQ(key->access_key_id, "LTAI5tKey");
   EXPECT_EQ(key->region_id, "");
 
+  Result<PeerRoute> account = ParsePeerPath(PeerAccountPath("1234567890123456"));
+  ASSERT_TRUE(account.ok()) << account.status().ToString();
+  EXPECT_EQ(account->kind, PeerRoute::Kind::kAccount);
+  EXPECT_EQ(account->account_id, "1234567890123456");
+
   Result<PeerRoute> nonces = ParsePeerPath(kPeerNoncesPath);
   ASSERT_TRUE(nonces.ok()) << nonces.status().ToString();
   EXPECT_EQ(nonces->kind, PeerRoute::Kind::kNonces);
@@ -97,7 +102,8 @@ TEST(PeerWireTest, ParserRejectsUnknownPathsAndMalformedIds) {
         "/ferry/peer/v1/regions/cn-hangzhou/images/m-1/copy-leases/cn-beijing/..",
         "/ferry/peer/v1/regions/cn-hangzhou/images/m-1/leases/cn-beijing/m-2", "/ferry/peer/v1/access-keys",
         "/ferry/peer/v1/access-keys/", "/ferry/peer/v1/access-keys/a/b", "/ferry/peer/v1/regions",
-        "/ferry/peer/v1/nonces/", "/ferry/peer/v1/nonces/x"}) {
+        "/ferry/peer/v1/nonces/", "/ferry/peer/v1/nonces/x", "/ferry/peer/v1/accounts",
+        "/ferry/peer/v1/accounts/", "/ferry/peer/v1/accounts/1/2"}) {
     Result<PeerRoute> r = ParsePeerPath(path);
     ASSERT_FALSE(r.ok()) << path;
     EXPECT_EQ(r.status().reason(), "InvalidPeerPath.NotFound") << path;
