@@ -26,7 +26,9 @@
 // cached then.
 //
 // GetAccount(account_id) answers from `local`, else from the accounts the
-// key lookups cached (the account ids are the same in every process).
+// key lookups cached (the account ids are the same in every process), else
+// asks the peers with GET /ferry/peer/v1/accounts/{account_id} (ids of
+// digits only; a found account is cached, a miss is not).
 //
 // Threading: thread-safe (the cache and peer state are guarded by mu_;
 // peers are called without holding it). `local`, the peers and `clock` must
