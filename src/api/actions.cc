@@ -37,15 +37,37 @@ ActionTable BuiltinActions() {
 }
 
 namespace actions {
-namespace {
 
-std::string Lower(std::string s) {
+std::string AsciiLower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
-}  // namespace
+Result<CreationFilter> ParseCreationFilter(const Params& p, const std::vector<std::string>& ignored) {
+  constexpr int kMaxFilters = 20;
+  CreationFilter f;
+  ASSIGN_OR_RETURN(std::vector<int> indexes, ObjectListIndexes(p, "Filter", kMaxFilters));
+  for (int n : indexes) {
+    const std::string prefix = "Filter." + std::to_string(n) + ".";
+    ASSIGN_OR_RETURN(std::string key, p.Required(prefix + "Key"));
+    const std::string value = p.GetOr(prefix + "Value", "");
+    if (key == "CreationStartTime" || key == "CreationEndTime") {
+      std::optional<UnixSeconds> t = ParseTime(value);
+      if (!t) {
+        return NotFound("InvalidFilterValue", "The specified Filter Value \"" + value + "\" of " + prefix +
+                                                  "Key " + key + " is not valid: use yyyy-MM-ddTHH:mmZ (UTC).");
+      }
+      (key == "CreationStartTime" ? f.from : f.to) = t;
+    } else if (std::find(ignored.begin(), ignored.end(), key) == ignored.end()) {
+      std::string keys = "CreationStartTime, CreationEndTime";
+      for (const std::string& k : ignored) keys += ", " + k;
+      return NotFound("InvalidFilterKey.NotFound",
+                      "The specified Filter Key \"" + key + "\" is not found; use " + keys + ".");
+    }
+  }
+  return f;
+}
 
 const std::vector<std::string>& AllImageStatuses() {
   static const std::vector<std::string> kStatuses = {"Creating",    "Waiting",      "Available",
@@ -102,7 +124,7 @@ Result<ImageRecord> FindVisibleImage(Region& region, const Caller& caller, const
 }
 
 Result<json> DescribeRegions(ActionContext& ctx) {
-  const std::string language = Lower(ctx.params.GetOr("AcceptLanguage", "zh-CN"));
+  const std::string language = AsciiLower(ctx.params.GetOr("AcceptLanguage", "zh-CN"));
   // The current AcceptLanguage list: zh-CN, zh-TW, en-US, ja, fr, de, ko.
   // Ferry has names in Chinese and English only: zh-TW gets the Chinese
   // ones, the other languages English, the closest it can offer.

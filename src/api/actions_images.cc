@@ -26,12 +26,6 @@ std::string Upper(std::string s) {
   return s;
 }
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 Status ValidateBootMode(const Params& params) {
   std::optional<std::string> mode = params.Get("BootMode");
   if (!mode || *mode == "BIOS" || *mode == "UEFI" || *mode == "UEFI-Preferred") return Status::Ok();
@@ -85,35 +79,28 @@ Result<std::set<std::string>> EncryptedSnapshots(Region& region, const Caller& c
 // DescribeImages filters the region's query has no field for: ImageFamily,
 // OSType, Architecture and Filter.N (CreationStartTime/CreationEndTime;
 // NetworkType is accepted and matches every image). With any of them set,
-// the handler fetches every match and pages after filtering, as
-// DescribeTasks does for its time range.
+// the handler pages after filtering (PageAfterFilter).
 struct ImagePostFilter {
   std::string image_family;
   std::string os_type;  // lower case
   std::string architecture;
-  std::optional<UnixSeconds> created_from;
-  std::optional<UnixSeconds> created_to;
+  CreationFilter created;
 
   bool active() const {
-    return !image_family.empty() || !os_type.empty() || !architecture.empty() || created_from || created_to;
+    return !image_family.empty() || !os_type.empty() || !architecture.empty() || created.active();
   }
   bool Matches(const ImageRecord& image) const {
     if (!image_family.empty() && image.image_family != image_family) return false;
-    if (!os_type.empty() && Lower(image.os_type) != os_type) return false;
+    if (!os_type.empty() && AsciiLower(image.os_type) != os_type) return false;
     if (!architecture.empty() && image.architecture != architecture) return false;
-    if (created_from && image.creation_time < *created_from) return false;
-    if (created_to && image.creation_time > *created_to) return false;
-    return true;
+    return created.Matches(image.creation_time);
   }
 };
-
-constexpr int kMaxImageFilters = 20;
-constexpr uint64_t kImageFetchPageSize = 100;
 
 Result<ImagePostFilter> ParseImagePostFilter(const Params& p) {
   ImagePostFilter f;
   f.image_family = p.GetOr("ImageFamily", "");
-  f.os_type = Lower(p.GetOr("OSType", ""));
+  f.os_type = AsciiLower(p.GetOr("OSType", ""));
   if (!f.os_type.empty() && f.os_type != "linux" && f.os_type != "windows") {
     return NotFound("InvalidOSType", "The specified OSType \"" + f.os_type + "\" is not valid; use linux or windows.");
   }
@@ -123,50 +110,8 @@ Result<ImagePostFilter> ParseImagePostFilter(const Params& p) {
     return NotFound("InvalidArchitecture", "The specified Architecture \"" + f.architecture +
                                                "\" is not valid; use i386, x86_64 or arm64.");
   }
-  ASSIGN_OR_RETURN(std::vector<int> indexes, ObjectListIndexes(p, "Filter", kMaxImageFilters));
-  for (int n : indexes) {
-    const std::string prefix = "Filter." + std::to_string(n) + ".";
-    ASSIGN_OR_RETURN(std::string key, p.Required(prefix + "Key"));
-    const std::string value = p.GetOr(prefix + "Value", "");
-    if (key == "CreationStartTime" || key == "CreationEndTime") {
-      std::optional<UnixSeconds> t = ParseTime(value);
-      if (!t) {
-        return NotFound("InvalidFilterValue", "The specified Filter Value \"" + value + "\" of " + prefix +
-                                                  "Key " + key + " is not valid: use yyyy-MM-ddTHH:mmZ (UTC).");
-      }
-      (key == "CreationStartTime" ? f.created_from : f.created_to) = t;
-    } else if (key != "NetworkType") {
-      return NotFound("InvalidFilterKey.NotFound",
-                      "The specified Filter Key \"" + key +
-                          "\" is not found; use CreationStartTime, CreationEndTime or NetworkType.");
-    }
-  }
+  ASSIGN_OR_RETURN(f.created, ParseCreationFilter(p, {"NetworkType"}));
   return f;
-}
-
-// Every image of `request` that passes `filter`, paged as `request` asks.
-Result<Page<ImageRecord>> FilteredImages(Region& region, const Caller& caller, DescribeImagesRequest request,
-                                         const ImagePostFilter& filter) {
-  const uint64_t page_number = request.page_number;
-  const uint64_t page_size = request.page_size;
-  std::vector<ImageRecord> all;
-  request.page_size = kImageFetchPageSize;
-  uint64_t fetched = 0;
-  for (request.page_number = 1;; ++request.page_number) {
-    ASSIGN_OR_RETURN(Page<ImageRecord> page, region.DescribeImages(caller, request));
-    const bool last = page.items.size() < kImageFetchPageSize;
-    fetched += page.items.size();
-    for (ImageRecord& image : page.items)
-      if (filter.Matches(image)) all.push_back(std::move(image));
-    if (last || fetched >= page.total) break;
-  }
-  Page<ImageRecord> out;
-  out.total = all.size();
-  const uint64_t offset = std::min<uint64_t>((page_number - 1) * page_size, all.size());
-  const uint64_t count = std::min<uint64_t>(page_size, all.size() - offset);
-  out.items.assign(std::make_move_iterator(all.begin() + offset),
-                   std::make_move_iterator(all.begin() + offset + count));
-  return out;
 }
 
 // Mutations apply to the caller's own images only, as the region decides
@@ -246,7 +191,14 @@ Result<json> DescribeImages(ActionContext& ctx) {
 
   Page<ImageRecord> page;
   if (filter.active()) {
-    ASSIGN_OR_RETURN(page, FilteredImages(*region, ctx.caller, request, filter));
+    auto fetch = [&](uint64_t number, uint64_t size) {
+      DescribeImagesRequest all = request;
+      all.page_number = number;
+      all.page_size = size;
+      return region->DescribeImages(ctx.caller, all);
+    };
+    auto keep = [&](const ImageRecord& image) { return filter.Matches(image); };
+    ASSIGN_OR_RETURN(page, PageAfterFilter<ImageRecord>(fetch, keep, paging));
   } else {
     ASSIGN_OR_RETURN(page, region->DescribeImages(ctx.caller, request));
   }
@@ -364,7 +316,7 @@ Result<json> ExportImage(ActionContext& ctx) {
     return InvalidArgument("InvalidOSSPrefix.Malformed", "The specified OSSPrefix \"" + request.oss_prefix +
                                                              "\" is not valid: use 1-30 letters and digits.");
   }
-  request.image_format = Lower(p.GetOr("ImageFormat", "raw"));
+  request.image_format = AsciiLower(p.GetOr("ImageFormat", "raw"));
   const std::string& format = request.image_format;
   if (format != "raw" && format != "qcow2" && format != "vhd" && format != "vmdk" && format != "vdi") {
     return InvalidArgument(

@@ -3,7 +3,10 @@
 // BuiltinActions() from api/action.h.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -28,6 +31,47 @@ Result<Paging> PagingParams(const Params& params);
 // The N of every "Prefix.N.Field" parameter, ascending and distinct.
 // InvalidParameter when N is not a decimal in 1..max_n.
 Result<std::vector<int>> ObjectListIndexes(const Params& params, const std::string& prefix, int max_n);
+
+// `s` with ASCII letters in lower case.
+std::string AsciiLower(std::string s);
+
+// Filter.N of the Describe* actions (ECS: Filter.1.Key=CreationStartTime,
+// Filter.2.Key=CreationEndTime, Filter.N.Value yyyy-MM-ddTHH:mmZ). Keys in
+// `ignored` are accepted and filter nothing (DescribeImages' NetworkType);
+// any other key is 404 InvalidFilterKey.NotFound, a bad time 404
+// InvalidFilterValue.
+struct CreationFilter {
+  std::optional<UnixSeconds> from;
+  std::optional<UnixSeconds> to;
+  bool active() const { return from || to; }
+  bool Matches(UnixSeconds created) const { return (!from || created >= *from) && (!to || created <= *to); }
+};
+Result<CreationFilter> ParseCreationFilter(const Params& params, const std::vector<std::string>& ignored = {});
+
+// For filters the region's query has no field for: lists every record
+// `fetch(page_number, page_size)` returns, keeps those `keep` accepts, and
+// pages what was kept as `paging` asks (`total` counts what was kept). The
+// account quotas bound how many records a listing holds.
+template <typename Record, typename Fetch, typename Keep>
+Result<Page<Record>> PageAfterFilter(const Fetch& fetch, const Keep& keep, const Paging& paging) {
+  constexpr uint64_t kFetchPageSize = 100;
+  std::vector<Record> kept;
+  uint64_t fetched = 0;
+  for (uint64_t number = 1;; ++number) {
+    ASSIGN_OR_RETURN(Page<Record> page, fetch(number, kFetchPageSize));
+    fetched += page.items.size();
+    for (Record& record : page.items)
+      if (keep(record)) kept.push_back(std::move(record));
+    if (page.items.size() < kFetchPageSize || fetched >= page.total) break;
+  }
+  Page<Record> out;
+  out.total = kept.size();
+  const uint64_t offset = std::min<uint64_t>((paging.page_number - 1) * paging.page_size, kept.size());
+  const uint64_t count = std::min<uint64_t>(paging.page_size, kept.size() - offset);
+  out.items.assign(std::make_move_iterator(kept.begin() + offset),
+                   std::make_move_iterator(kept.begin() + offset + count));
+  return out;
+}
 
 // The caller's view of one image in `region` (any status); NotFound with
 // InvalidImageId.NotFound when it is not visible. Used to validate DryRun

@@ -1,5 +1,7 @@
 // Snapshot actions: DescribeSnapshots, DeleteSnapshot.
+#include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include "api/actions_internal.h"
 #include "api/views.h"
@@ -48,6 +50,84 @@ Result<Region*> RegionOfSnapshot(const RegionSet& regions, const Caller& caller,
                       ".");
 }
 
+// DescribeSnapshots filters the region's query has no field for (ECS
+// combines them with AND). With any set, the handler pages after filtering.
+struct SnapshotPostFilter {
+  std::string snapshot_type;     // auto | user ("" or all: any)
+  std::string source_disk_type;  // system | data, lower case
+  std::string usage;             // image | disk | image_disk | none
+  std::optional<bool> encrypted;
+  std::optional<std::string> kms_key_id;
+  std::optional<std::string> disk_id;
+  std::optional<std::string> instance_id;
+  std::optional<std::string> resource_group_id;
+  Tags tags;
+  CreationFilter created;
+
+  bool active() const {
+    return !snapshot_type.empty() || !source_disk_type.empty() || !usage.empty() || encrypted || kms_key_id ||
+           disk_id || instance_id || resource_group_id || !tags.empty() || created.active();
+  }
+  bool Matches(const SnapshotRecord& s) const {
+    // Every snapshot here is one a user (an import, a copy) made.
+    if (!snapshot_type.empty() && snapshot_type != "user") return false;
+    if (!source_disk_type.empty() && AsciiLower(s.source_disk_type) != source_disk_type) return false;
+    if (!usage.empty() && s.usage != usage) return false;
+    if (encrypted && s.encrypted != *encrypted) return false;
+    if (kms_key_id && s.kms_key_id != *kms_key_id) return false;
+    // No snapshot comes from a disk or belongs to a resource group yet
+    // (SnapshotView shows SourceDiskId and ResourceGroupId ""), so naming
+    // one matches nothing.
+    if ((disk_id && !disk_id->empty()) || (instance_id && !instance_id->empty())) return false;
+    if (resource_group_id && !resource_group_id->empty()) return false;
+    for (const auto& [key, value] : tags) {
+      bool found = std::any_of(s.tags.begin(), s.tags.end(), [&](const std::pair<std::string, std::string>& t) {
+        return t.first == key && (value.empty() || t.second == value);
+      });
+      if (!found) return false;
+    }
+    return created.Matches(s.creation_time);
+  }
+};
+
+std::optional<std::string> Optional(const Params& p, const std::string& name) { return p.Get(name); }
+
+Result<SnapshotPostFilter> ParseSnapshotPostFilter(const Params& p) {
+  SnapshotPostFilter f;
+  const std::string type = AsciiLower(p.GetOr("SnapshotType", "all"));
+  if (type != "all" && type != "auto" && type != "user") {
+    return NotFound("InvalidSnapshotType.NotFound",
+                    "The specified SnapshotType \"" + type + "\" is not found; use auto, user or all.");
+  }
+  if (type != "all") f.snapshot_type = type;
+  f.source_disk_type = AsciiLower(p.GetOr("SourceDiskType", ""));
+  if (!f.source_disk_type.empty() && f.source_disk_type != "system" && f.source_disk_type != "data") {
+    return NotFound("InvalidSourceDiskType",
+                    "The specified SourceDiskType \"" + f.source_disk_type + "\" is not valid; use System or Data.");
+  }
+  f.usage = p.GetOr("Usage", "");
+  if (!f.usage.empty() && f.usage != "image" && f.usage != "disk" && f.usage != "image_disk" && f.usage != "none") {
+    return NotFound("InvalidUsage",
+                    "The specified Usage \"" + f.usage + "\" is not valid; use image, disk, image_disk or none.");
+  }
+  if (p.Get("Encrypted")) {
+    ASSIGN_OR_RETURN(bool encrypted, p.Bool("Encrypted", false));
+    f.encrypted = encrypted;
+  }
+  const std::string category = AsciiLower(p.GetOr("Category", ""));
+  if (!category.empty() && category != "standard" && category != "flash") {
+    return InvalidArgument("InvalidSnapshotCategory.Malformed",
+                           "The specified Category \"" + category + "\" is not valid; use Standard or Flash.");
+  }
+  f.kms_key_id = Optional(p, "KMSKeyId");
+  f.disk_id = Optional(p, "DiskId");
+  f.instance_id = Optional(p, "InstanceId");
+  f.resource_group_id = Optional(p, "ResourceGroupId");
+  ASSIGN_OR_RETURN(f.tags, p.TagList());
+  ASSIGN_OR_RETURN(f.created, ParseCreationFilter(p));
+  return f;
+}
+
 }  // namespace
 
 Result<json> DescribeSnapshots(ActionContext& ctx) {
@@ -69,13 +149,26 @@ Result<json> DescribeSnapshots(ActionContext& ctx) {
   }
   request.status = status == "all" ? "" : status;
   request.snapshot_name = p.GetOr("SnapshotName", "");
+  ASSIGN_OR_RETURN(SnapshotPostFilter filter, ParseSnapshotPostFilter(p));
   ASSIGN_OR_RETURN(Paging paging, SnapshotPaging(p));
   request.page_number = paging.page_number;
   request.page_size = paging.page_size;
   ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
   if (dry_run) return DryRunPassed();
 
-  ASSIGN_OR_RETURN(Page<SnapshotRecord> page, region->DescribeSnapshots(ctx.caller, request));
+  Page<SnapshotRecord> page;
+  if (filter.active()) {
+    auto fetch = [&](uint64_t number, uint64_t size) {
+      DescribeSnapshotsRequest all = request;
+      all.page_number = number;
+      all.page_size = size;
+      return region->DescribeSnapshots(ctx.caller, all);
+    };
+    auto keep = [&](const SnapshotRecord& s) { return filter.Matches(s); };
+    ASSIGN_OR_RETURN(page, PageAfterFilter<SnapshotRecord>(fetch, keep, paging));
+  } else {
+    ASSIGN_OR_RETURN(page, region->DescribeSnapshots(ctx.caller, request));
+  }
   json snapshots = json::array();
   for (const SnapshotRecord& s : page.items) snapshots.push_back(SnapshotView(s, region->id()));
   const uint64_t next_offset = (paging.page_number - 1) * paging.page_size + page.items.size();

@@ -13,7 +13,6 @@ using nlohmann::json;
 
 constexpr size_t kMaxTaskIds = 100;
 constexpr size_t kMaxResourceIds = 100;
-constexpr uint64_t kFetchPageSize = 100;
 
 Result<std::optional<UnixSeconds>> TimeParam(const Params& p, const std::string& name) {
   std::optional<std::string> text = p.Get(name);
@@ -25,21 +24,6 @@ Result<std::optional<UnixSeconds>> TimeParam(const Params& p, const std::string&
                                "\" is not yyyy-MM-ddTHH:mm:ssZ or yyyy-MM-ddTHH:mmZ (UTC).");
   }
   return t;
-}
-
-// Every task matching `request`'s filters, regardless of its paging: the
-// region cannot filter by creation time, so the handler pages after
-// filtering.
-Result<std::vector<TaskRecord>> AllTasks(Region& region, const Caller& caller, DescribeTasksRequest request) {
-  std::vector<TaskRecord> all;
-  request.page_size = kFetchPageSize;
-  for (request.page_number = 1;; ++request.page_number) {
-    ASSIGN_OR_RETURN(Page<TaskRecord> page, region.DescribeTasks(caller, request));
-    const bool last = page.items.size() < kFetchPageSize;
-    for (TaskRecord& t : page.items) all.push_back(std::move(t));
-    if (last || all.size() >= page.total) break;
-  }
-  return all;
 }
 
 }  // namespace
@@ -73,15 +57,16 @@ Result<json> DescribeTasks(ActionContext& ctx) {
 
   Page<TaskRecord> page;
   if (start || end) {
-    ASSIGN_OR_RETURN(std::vector<TaskRecord> all, AllTasks(*region, ctx.caller, request));
-    std::erase_if(all, [&](const TaskRecord& t) {
-      return (start && t.creation_time < *start) || (end && t.creation_time > *end);
-    });
-    page.total = all.size();
-    const uint64_t offset = std::min<uint64_t>((paging.page_number - 1) * paging.page_size, all.size());
-    const uint64_t count = std::min<uint64_t>(paging.page_size, all.size() - offset);
-    page.items.assign(std::make_move_iterator(all.begin() + offset),
-                      std::make_move_iterator(all.begin() + offset + count));
+    // The region cannot filter by creation time: page after filtering.
+    const CreationFilter created{start, end};
+    auto fetch = [&](uint64_t number, uint64_t size) {
+      DescribeTasksRequest all = request;
+      all.page_number = number;
+      all.page_size = size;
+      return region->DescribeTasks(ctx.caller, all);
+    };
+    auto keep = [&](const TaskRecord& t) { return created.Matches(t.creation_time); };
+    ASSIGN_OR_RETURN(page, PageAfterFilter<TaskRecord>(fetch, keep, paging));
   } else {
     ASSIGN_OR_RETURN(page, region->DescribeTasks(ctx.caller, request));
   }

@@ -545,9 +545,42 @@ const SUCCESS_ROWS = [
     expect(raw) {
       assert.deepEqual([raw.TotalCount, raw.Snapshots.Snapshot], [0, []]);
     },
-    todo: 'DescribeSnapshots ignores DiskId, InstanceId, SnapshotType, SourceDiskType, Usage, Encrypted, '
-      + 'KMSKeyId, Tag.N and Filter.N (CreationStartTime/CreationEndTime) and lists every snapshot; left to the '
-      + 'disks work (src/api/actions_snapshots.cc + region query), which is changing this action now',
+  },
+  {
+    name: 'filters that keep the fixture\'s snapshot (AND-combined), paged after filtering',
+    action: 'DescribeSnapshots',
+    params: () => ({
+      RegionId: REGION, SnapshotType: 'user', SourceDiskType: 'System', Usage: 'image', Encrypted: false,
+      'Filter.1.Key': 'CreationStartTime', 'Filter.1.Value': '2020-01-01T00:00Z', PageSize: 1,
+    }),
+    expect(raw) {
+      assert.ok(raw.TotalCount >= 3, `three imports' snapshots: ${raw.TotalCount}`);
+      assert.equal(raw.Snapshots.Snapshot.length, 1);
+    },
+  },
+  {
+    name: 'filters that keep nothing: auto snapshots, data disks, a creation time in the future',
+    action: 'DescribeSnapshots',
+    params: () => ({ RegionId: REGION, SnapshotType: 'auto' }),
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.Snapshots.Snapshot], [0, []]);
+    },
+  },
+  {
+    name: 'SourceDiskType=Data keeps nothing',
+    action: 'DescribeSnapshots',
+    params: () => ({ RegionId: REGION, SourceDiskType: 'data' }),
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.Snapshots.Snapshot], [0, []]);
+    },
+  },
+  {
+    name: 'created after 2099 keeps nothing',
+    action: 'DescribeSnapshots',
+    params: () => ({ RegionId: REGION, 'Filter.1.Key': 'CreationStartTime', 'Filter.1.Value': '2099-01-01T00:00Z' }),
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.Snapshots.Snapshot], [0, []]);
+    },
   },
   {
     name: 'a snapshot no image uses (no RegionId: the SDK model has none)',
@@ -830,6 +863,19 @@ async function pageThrough(client, row) {
 // Error rows: one per HTTP status family Ferry answers, as each SDK reports it.
 
 const ERROR_ROWS = [
+  {
+    name: 'an unknown SnapshotType', action: 'DescribeSnapshots', params: { RegionId: REGION, SnapshotType: 'weekly' },
+    error: { code: 'InvalidSnapshotType.NotFound', status: 404 },
+  },
+  {
+    name: 'an unknown Usage', action: 'DescribeSnapshots', params: { RegionId: REGION, Usage: 'boot' },
+    error: { code: 'InvalidUsage', status: 404 },
+  },
+  {
+    name: 'an unknown snapshot Filter key', action: 'DescribeSnapshots',
+    params: { RegionId: REGION, 'Filter.1.Key': 'Size', 'Filter.1.Value': '1' },
+    error: { code: 'InvalidFilterKey.NotFound', status: 404 },
+  },
   {
     name: 'sharing with oneself', action: 'ModifyImageSharePermission',
     params: () => ({ RegionId: REGION, ImageId: fx.sharedImageId, 'AddAccount.1': fx.rootId }),
