@@ -31,6 +31,18 @@ ActionTable BuiltinActions() {
       {"CreateAccount", actions::CreateAccount},
       {"CopyImage", actions::CopyImage},
       {"CancelCopyImage", actions::CancelCopyImage},
+      // Instances and disks (actions_instances.cc).
+      {"RunInstances", actions::RunInstances},
+      {"CreateInstance", actions::CreateInstance},
+      {"DescribeInstances", actions::DescribeInstances},
+      {"StartInstance", actions::StartInstance},
+      {"StopInstance", actions::StopInstance},
+      {"RebootInstance", actions::RebootInstance},
+      {"DeleteInstance", actions::DeleteInstance},
+      {"ReplaceSystemDisk", actions::ReplaceSystemDisk},
+      {"DescribeDisks", actions::DescribeDisks},
+      {"DescribeUserData", actions::DescribeUserData},
+      {"DescribeInstanceRamRole", actions::DescribeInstanceRamRole},
   };
 }
 

@@ -1,4 +1,5 @@
 #include "catalog/sqlite_catalog.h"
+#include "catalog/sqlite_catalog_instances.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -108,6 +109,8 @@ CREATE TABLE copy_leases (
     R"sql(
 ALTER TABLE tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // Version 4: instances and disks (sqlite_catalog_instances.cc).
+    kInstancesSchema,
 };
 
 // Column lists, in the order the Values/Decode functions below use. The

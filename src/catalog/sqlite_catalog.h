@@ -63,6 +63,18 @@ class SqliteCatalog final : public Catalog {
   Result<CopyLeaseRecord> GetCopyLease(const std::string& source_image_id) override;
   Status DeleteCopyLease(const std::string& source_image_id, const std::string& copy_image_id) override;
 
+  // Instances and disks: sqlite_catalog_instances.cc (schema version 4).
+  Status InsertInstance(const InstanceRecord& r) override;
+  Status UpdateInstance(const InstanceRecord& r) override;
+  Result<InstanceRecord> GetInstance(const std::string& instance_id) override;
+  Status DeleteInstance(const std::string& instance_id) override;
+  Result<Page<InstanceRecord>> ListInstances(const InstanceQuery& q) override;
+  Status InsertDisk(const DiskRecord& r) override;
+  Status UpdateDisk(const DiskRecord& r) override;
+  Result<DiskRecord> GetDisk(const std::string& disk_id) override;
+  Status DeleteDisk(const std::string& disk_id) override;
+  Result<Page<DiskRecord>> ListDisks(const DiskQuery& q) override;
+
  private:
   explicit SqliteCatalog(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
 

@@ -732,6 +732,8 @@ TEST_F(SqliteCatalogTest, TasksOfASchemaWithoutAttemptsAreMigratedWithZero) {
     auto db = SqliteDb::Open(path_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("ALTER TABLE tasks DROP COLUMN attempts").ok());
+    // And without what later versions added (4: instances and disks).
+    ASSERT_TRUE((*db)->Exec("DROP TABLE instances; DROP TABLE disks").ok());
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 2").ok());
   }
   Reopen();
