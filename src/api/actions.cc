@@ -33,6 +33,18 @@ ActionTable BuiltinActions() {
       {"CancelCopyImage", actions::CancelCopyImage},
       {"ModifyImageSharePermission", actions::ModifyImageSharePermission},
       {"DescribeImageSharePermission", actions::DescribeImageSharePermission},
+      // Instances and disks (actions_instances.cc).
+      {"RunInstances", actions::RunInstances},
+      {"CreateInstance", actions::CreateInstance},
+      {"DescribeInstances", actions::DescribeInstances},
+      {"StartInstance", actions::StartInstance},
+      {"StopInstance", actions::StopInstance},
+      {"RebootInstance", actions::RebootInstance},
+      {"DeleteInstance", actions::DeleteInstance},
+      {"ReplaceSystemDisk", actions::ReplaceSystemDisk},
+      {"DescribeDisks", actions::DescribeDisks},
+      {"DescribeUserData", actions::DescribeUserData},
+      {"DescribeInstanceRamRole", actions::DescribeInstanceRamRole},
   };
 }
 

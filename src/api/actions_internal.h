@@ -102,4 +102,16 @@ Result<nlohmann::json> DescribeImageSharePermission(ActionContext& ctx);
 Result<nlohmann::json> CopyImage(ActionContext& ctx);
 Result<nlohmann::json> CancelCopyImage(ActionContext& ctx);
 
+Result<nlohmann::json> RunInstances(ActionContext& ctx);
+Result<nlohmann::json> CreateInstance(ActionContext& ctx);
+Result<nlohmann::json> DescribeInstances(ActionContext& ctx);
+Result<nlohmann::json> StartInstance(ActionContext& ctx);
+Result<nlohmann::json> StopInstance(ActionContext& ctx);
+Result<nlohmann::json> RebootInstance(ActionContext& ctx);
+Result<nlohmann::json> DeleteInstance(ActionContext& ctx);
+Result<nlohmann::json> ReplaceSystemDisk(ActionContext& ctx);
+Result<nlohmann::json> DescribeDisks(ActionContext& ctx);
+Result<nlohmann::json> DescribeUserData(ActionContext& ctx);
+Result<nlohmann::json> DescribeInstanceRamRole(ActionContext& ctx);
+
 }  // namespace ferry::actions

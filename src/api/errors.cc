@@ -157,7 +157,9 @@ constexpr CodeInfo kCodes[] = {
     {"InvalidSnapshotLinkId.NotFound", 404, "The specified SnapshotLinkId is not found."},
     // CreateImage.
     {"InvalidImageVersion.Malformed", 400, "The specified ImageVersion is wrongly formed."},
-    {"IncorrectInstanceStatus", 400, "The current status of the instance does not support this operation."},
+    // 403 as DeleteInstance, StartInstance, StopInstance and ReplaceSystemDisk
+    // document it (CreateImage's table says 400).
+    {"IncorrectInstanceStatus", 403, "The current status of the resource does not support this operation."},
     {"InstanceLockedForSecurity", 400,
      "The specified operation is denied as your instance is locked for security reasons."},
     {"InvalidDevice.Malformed", 400, "The specified device is wrongly formed."},
@@ -246,6 +248,12 @@ constexpr CodeInfo kCodes[] = {
     {"ChargeTypeViolation", 403, "The operation is not permitted due to charge type of the instance."},
     {"IncorrectInstanceStatus.Initializing", 403, "The specified instance is initializing."},
     {"InvalidOperation.DeletionProtection", 403, "The instance has deletion protection enabled."},
+    {"InvalidInstanceName.Malformed", 400, "The specified parameter InstanceName is not valid."},
+    {"InvalidUserData.SizeExceeded", 400, "The specified parameter UserData exceeds the size."},
+    {"InvalidUserData.Base64FormatInvalid", 400, "The specified UserData is not valid Base64."},
+    {"InvalidSystemDiskCategory.ValueNotSupported", 400, "The specified parameter SystemDisk.Category is not valid."},
+    {"InvalidZoneId.NotFound", 404, "The specified zone does not exist."},
+    {"InvalidDiskType.ValueNotSupported", 400, "The specified DiskType is not valid."},
     // Per-account quotas (region/quotas.h). ECS documents QuotaExceed.Image,
     // QuotaExceed.Snapshot and ConcurrentQuotaExceed.ExportImage (all 403);
     // the rest follow those families, with the same status.

@@ -61,6 +61,12 @@ nlohmann::json TaskView(const TaskRecord& task);
 // "Parent.N.Child" names so every Value is a string.
 nlohmann::json TaskAttributeView(const TaskRecord& task, const std::string& region_id);
 
+// One element of DescribeInstances' Instances.Instance (views_instances.cc),
+// the documented skeleton with Cpu/Memory derived from the instance type.
+nlohmann::json InstanceView(const InstanceRecord& instance);
+// One element of DescribeDisks' Disks.Disk.
+nlohmann::json DiskView(const DiskRecord& disk, const std::string& region_id, const std::string& zone_id);
+
 // One element of DescribeRegions' Regions.Region.
 nlohmann::json RegionView(const RegionConfig& config, bool english);
 

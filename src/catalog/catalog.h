@@ -157,6 +157,65 @@ struct TaskQuery {
   uint64_t limit = 0;
 };
 
+// An instance (region/region_instances.cc): a record with real disks that a
+// hypervisor could boot; no VM runs. UserData and RamRoleName belong to the
+// instance only and never travel into an image made from it.
+struct InstanceRecord {
+  std::string instance_id;  // "i-" + 20 [a-z0-9]
+  std::string account_id;
+  std::string region_id;
+  std::string name;
+  std::string description;
+  std::string host_name;
+  std::string instance_type;
+  std::string zone_id;
+  std::string status;  // Pending | Starting | Running | Stopping | Stopped
+  std::string image_id;
+  std::string user_data;  // base64 as the caller gave it ("" = none)
+  std::string ram_role_name;
+  UnixSeconds creation_time = 0;
+  UnixSeconds start_time = 0;  // last start; 0 = never started
+  // RunInstances: the instance starts once its disks exist (a Pending
+  // instance resumed after a restart needs to know).
+  bool auto_start = false;
+};
+
+// A disk: a qcow2 overlay of the region's DiskStore on the base file of the
+// image it was made from (base_key, disks/disks.md).
+struct DiskRecord {
+  std::string disk_id;  // "d-" + 20 [a-z0-9]
+  std::string account_id;
+  std::string instance_id;  // "" = not attached
+  std::string image_id;
+  std::string source_snapshot_id;
+  std::string base_key;  // "" = no base (an empty disk)
+  uint64_t size_gib = 0;
+  std::string category = "cloud_essd";
+  std::string status;  // Creating | In_use | Available
+  std::string type = "system";  // system | data
+  std::string device = "/dev/xvda";
+  UnixSeconds creation_time = 0;
+};
+
+struct InstanceQuery {
+  std::string account_id;  // empty = any
+  std::optional<std::vector<std::string>> instance_ids;  // set and empty = nothing
+  std::string image_id;
+  std::vector<std::string> statuses;  // empty = any
+  std::string name_pattern;           // exact, or '*' wildcards
+  uint64_t offset = 0;
+  uint64_t limit = 0;
+};
+
+struct DiskQuery {
+  std::string account_id;  // empty = any
+  std::optional<std::vector<std::string>> disk_ids;  // set and empty = nothing
+  std::string instance_id;
+  std::string disk_type;  // system | data | "" (any)
+  uint64_t offset = 0;
+  uint64_t limit = 0;
+};
+
 template <typename T>
 struct Page {
   std::vector<T> items;
@@ -229,6 +288,17 @@ class Catalog {
   virtual Result<Page<ImageShareRecord>> ListImageShares(const std::string& image_id, uint64_t offset,
                                                          uint64_t limit) = 0;
   virtual Result<bool> IsImageSharedWith(const std::string& image_id, const std::string& account_id) = 0;
+  // Instances and disks (sqlite_catalog_instances.cc). Get: kNotFound.
+  virtual Status InsertInstance(const InstanceRecord& r) = 0;
+  virtual Status UpdateInstance(const InstanceRecord& r) = 0;
+  virtual Result<InstanceRecord> GetInstance(const std::string& instance_id) = 0;
+  virtual Status DeleteInstance(const std::string& instance_id) = 0;  // OK if absent
+  virtual Result<Page<InstanceRecord>> ListInstances(const InstanceQuery& q) = 0;  // newest first
+  virtual Status InsertDisk(const DiskRecord& r) = 0;
+  virtual Status UpdateDisk(const DiskRecord& r) = 0;
+  virtual Result<DiskRecord> GetDisk(const std::string& disk_id) = 0;
+  virtual Status DeleteDisk(const std::string& disk_id) = 0;  // OK if absent
+  virtual Result<Page<DiskRecord>> ListDisks(const DiskQuery& q) = 0;  // newest first
 };
 
 struct AccountRecord {

@@ -1,4 +1,5 @@
 #include "catalog/sqlite_catalog.h"
+#include "catalog/sqlite_catalog_instances.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -120,6 +121,8 @@ ALTER TABLE tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 )sql",
     // Version 4: image shares (catalog.h ImageShareRecord).
     catalog_sql::ImageSharesSchemaStep(),
+    // Version 5: instances and disks (sqlite_catalog_instances.cc).
+    kInstancesSchema,
 };
 
 // Column lists, in the order the Values/Decode functions below use. The

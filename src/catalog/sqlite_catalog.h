@@ -70,6 +70,17 @@ class SqliteCatalog final : public Catalog {
   Result<Page<ImageShareRecord>> ListImageShares(const std::string& image_id, uint64_t offset,
                                                  uint64_t limit) override;
   Result<bool> IsImageSharedWith(const std::string& image_id, const std::string& account_id) override;
+  // Instances and disks: sqlite_catalog_instances.cc (schema version 5).
+  Status InsertInstance(const InstanceRecord& r) override;
+  Status UpdateInstance(const InstanceRecord& r) override;
+  Result<InstanceRecord> GetInstance(const std::string& instance_id) override;
+  Status DeleteInstance(const std::string& instance_id) override;
+  Result<Page<InstanceRecord>> ListInstances(const InstanceQuery& q) override;
+  Status InsertDisk(const DiskRecord& r) override;
+  Status UpdateDisk(const DiskRecord& r) override;
+  Result<DiskRecord> GetDisk(const std::string& disk_id) override;
+  Status DeleteDisk(const std::string& disk_id) override;
+  Result<Page<DiskRecord>> ListDisks(const DiskQuery& q) override;
 
  private:
   explicit SqliteCatalog(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}

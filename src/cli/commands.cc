@@ -592,4 +592,80 @@ Status OssRemove(const ClientOptions& opts, const std::string& bucket, const std
   return Status::Ok();
 }
 
+// ------------------------------------------------------ instances and disks
+
+Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ParamMap params = {{"ImageId", run.image_id}, {"InstanceType", run.instance_type}};
+  const bool create = run.stopped;
+  if (!create) params["Amount"] = std::to_string(run.amount);
+  if (!run.name.empty()) params["InstanceName"] = run.name;
+  if (run.disk_size_gib != 0) params["SystemDisk.Size"] = std::to_string(run.disk_size_gib);
+  if (!run.user_data.empty()) params["UserData"] = run.user_data;
+  if (!run.ram_role.empty()) params["RamRoleName"] = run.ram_role;
+  if (!run.client_token.empty()) params["ClientToken"] = run.client_token;
+  ASSIGN_OR_RETURN(json body, session.Call(create ? "CreateInstance" : "RunInstances", params));
+  std::vector<std::string> ids;
+  if (create) {
+    ids.push_back(body.value("InstanceId", std::string()));
+  } else {
+    for (const json& id : ListUnder(body, "InstanceIdSets", "InstanceIdSet")) ids.push_back(id.get<std::string>());
+  }
+  const std::string want = create ? "Stopped" : "Running";
+  json rows = json::array();
+  for (const std::string& id : ids) {
+    std::string status = "Pending";
+    while (run.wait) {
+      ASSIGN_OR_RETURN(json found, session.Call("DescribeInstances", {{"InstanceIds", json::array({id}).dump()}}));
+      json items = ListUnder(found, "Instances", "Instance");
+      if (items.empty()) return NotFound("InvalidInstanceId.NotFound", "instance " + id + " was released while starting");
+      status = items[0].value("Status", std::string());
+      if (status == want) break;
+      std::this_thread::sleep_for(kTaskPollInterval);
+    }
+    rows.push_back({{"InstanceId", id}, {"Status", status}});
+  }
+  Render(session, {{"InstanceId", "InstanceId"}, {"Status", "Status"}}, rows);
+  return Status::Ok();
+}
+
+Status InstanceList(const ClientOptions& opts) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json instances, FetchAllPages(session, "DescribeInstances", {}, "Instances", "Instance"));
+  Render(session,
+         {{"InstanceId", "InstanceId"},
+          {"Name", "InstanceName"},
+          {"Status", "Status"},
+          {"ImageId", "ImageId"},
+          {"Type", "InstanceType"},
+          {"Created", "CreationTime"}},
+         instances);
+  return Status::Ok();
+}
+
+Status InstanceAction(const ClientOptions& opts, const std::string& action, const std::string& instance_id,
+                      bool force) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ParamMap params = {{"InstanceId", instance_id}};
+  if (force) params["Force"] = "true";
+  ASSIGN_OR_RETURN(json body, session.Call(action, params));
+  RenderRecord(session, {{"InstanceId", instance_id}, {"Action", action}, {"Done", true}});
+  return Status::Ok();
+}
+
+Status DiskList(const ClientOptions& opts) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json disks, FetchAllPages(session, "DescribeDisks", {}, "Disks", "Disk"));
+  Render(session,
+         {{"DiskId", "DiskId"},
+          {"InstanceId", "InstanceId"},
+          {"Type", "Type"},
+          {"Size(GiB)", "Size"},
+          {"Status", "Status"},
+          {"ImageId", "ImageId"},
+          {"SourceSnapshotId", "SourceSnapshotId"}},
+         disks);
+  return Status::Ok();
+}
+
 }  // namespace ferry::cli

@@ -92,6 +92,25 @@ Status TaskList(const ClientOptions& opts, const std::string& status, const std:
 Status TaskShow(const ClientOptions& opts, const std::string& task_id);
 Status TaskCancel(const ClientOptions& opts, const std::string& task_id);
 
+struct InstanceRunOptions {
+  std::string image_id;
+  std::string instance_type = "ecs.g6.large";
+  int amount = 1;
+  std::string name;
+  uint64_t disk_size_gib = 0;  // 0 = the server's default
+  std::string user_data;       // base64
+  std::string ram_role;
+  std::string client_token;
+  bool stopped = false;  // CreateInstance: left Stopped
+  bool wait = false;     // poll until Running (Stopped with --stopped)
+};
+Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run);
+Status InstanceList(const ClientOptions& opts);
+// StartInstance | StopInstance | RebootInstance | DeleteInstance.
+Status InstanceAction(const ClientOptions& opts, const std::string& action, const std::string& instance_id,
+                      bool force);
+Status DiskList(const ClientOptions& opts);
+
 // DELETE /oss/<bucket>/<object>.
 Status OssRemove(const ClientOptions& opts, const std::string& bucket, const std::string& object);
 

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/disk_commands.h"
 #include "cli/serve.h"
 
 namespace ferry::cli {
@@ -368,6 +369,64 @@ int Run(int argc, char** argv) {
   CLI::App* task_cancel = task->add_subcommand("cancel", "cancel a running task");
   task_cancel->add_option("ID", task_id, "task id")->required();
   task_cancel->callback([&] { action = [&] { return TaskCancel(client, task_id); }; });
+
+  // instance run|list|start|stop|reboot|delete
+  CLI::App* instance = app.add_subcommand("instance", "instances (records with real disks)")->require_subcommand(1);
+  InstanceRunOptions run_opts;
+  CLI::App* instance_run = instance->add_subcommand("run", "create instances from an image and start them");
+  instance_run->add_option("--image", run_opts.image_id, "image id")->required();
+  instance_run->add_option("--type", run_opts.instance_type, "instance type (default ecs.g6.large)");
+  instance_run->add_option("--amount", run_opts.amount, "how many, 1-100");
+  instance_run->add_option("--name", run_opts.name, "instance name");
+  instance_run->add_option("--disk-size", run_opts.disk_size_gib, "system disk GiB (20-500)");
+  instance_run->add_option("--user-data", run_opts.user_data, "user data, base64");
+  instance_run->add_option("--ram-role", run_opts.ram_role, "RAM role name");
+  instance_run->add_option("--client-token", run_opts.client_token, "idempotency token");
+  instance_run->add_flag("--stopped", run_opts.stopped, "create only (CreateInstance): left Stopped");
+  instance_run->add_flag("--wait", run_opts.wait, "wait until Running (Stopped with --stopped)");
+  instance_run->callback([&] { action = [&] { return InstanceRun(client, run_opts); }; });
+  instance->add_subcommand("list", "list instances")->callback([&] {
+    action = [&] { return InstanceList(client); };
+  });
+  std::string instance_id;
+  bool instance_force = false;
+  for (const auto& [verb, ecs_action] : std::vector<std::pair<std::string, std::string>>{
+           {"start", "StartInstance"}, {"stop", "StopInstance"}, {"reboot", "RebootInstance"},
+           {"delete", "DeleteInstance"}}) {
+    CLI::App* sub = instance->add_subcommand(verb, ecs_action);
+    sub->add_option("ID", instance_id, "instance id")->required();
+    if (verb == "delete") sub->add_flag("--force", instance_force, "release even if Running");
+    sub->callback([&, ecs_action = ecs_action] {
+      action = [&, ecs_action] { return InstanceAction(client, ecs_action, instance_id, instance_force); };
+    });
+  }
+
+  // disk list (API); disk path|export (operator, on the data directory)
+  CLI::App* disk = app.add_subcommand("disk", "disks")->require_subcommand(1);
+  disk->add_subcommand("list", "list disks")->callback([&] { action = [&] { return DiskList(client); }; });
+  std::string disk_id, disk_file;
+  DataDirFlags disk_path_flags, disk_export_flags;
+  CLI::App* disk_path = disk->add_subcommand("path", "print the qcow2 file of a disk (operator)");
+  disk_path->add_option("ID", disk_id, "disk id")->required();
+  disk_path_flags.AddTo(disk_path, false);
+  disk_path->callback([&] {
+    action = [&]() -> Status {
+      Result<ServeSettings> settings = ResolveServeSettings(disk_path_flags.Overrides(disk_path));
+      if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
+      return DiskPathCommand(*settings, disk_id);
+    };
+  });
+  CLI::App* disk_export = disk->add_subcommand("export", "write a disk's bytes to a raw file (operator)");
+  disk_export->add_option("ID", disk_id, "disk id")->required();
+  disk_export->add_option("FILE", disk_file, "raw file to create (must not exist)")->required();
+  disk_export_flags.AddTo(disk_export, false);
+  disk_export->callback([&] {
+    action = [&]() -> Status {
+      Result<ServeSettings> settings = ResolveServeSettings(disk_export_flags.Overrides(disk_export));
+      if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
+      return DiskExportCommand(*settings, disk_id, disk_file);
+    };
+  });
 
   CLI::App* oss = app.add_subcommand("oss", "object storage")->require_subcommand(1);
   std::string oss_bucket, oss_object;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct RegionConfig {
   std::string oss_dir;        // object storage root: one folder per bucket
   uint32_t chunk_size = 4u << 20;
   unsigned task_threads = 2;    // concurrent import/export tasks
+  // How long an instance stays in a transitional state (Starting, Stopping)
+  // before it reaches the next one.
+  unsigned instance_transition_ms = 500;
   unsigned ingest_threads = 2;  // hash/compress workers per task
   bool seed_public_image = true;
   DedupScope dedup_scope = DedupScope::kAccount;
@@ -284,6 +288,50 @@ class CopyPeer {
   virtual Status Ping() { return Status::Ok(); }
 };
 
+// RunInstances / CreateInstance (region_instances.cc).
+struct RunInstancesRequest {
+  std::string image_id;
+  std::string instance_type;  // ecs.<family>.<size>
+  std::string instance_name;
+  std::string description;
+  std::string host_name;
+  std::string zone_id;                // "" = the region's first zone
+  uint64_t system_disk_size_gib = 0;  // 0 = max(40, image size)
+  std::string system_disk_category;   // "" = cloud_essd
+  int amount = 1;                     // 1..100
+  std::string user_data;              // base64, at most 32 KiB
+  std::string ram_role_name;
+  std::string client_token;
+  bool dry_run = false;
+  // true: RunInstances (Pending -> Starting -> Running); false:
+  // CreateInstance (Pending -> Stopped).
+  bool start = true;
+};
+
+struct DescribeInstancesRequest {
+  std::optional<std::vector<std::string>> instance_ids;  // set and empty = none
+  std::string image_id;
+  std::string status;
+  std::string instance_name;  // '*' wildcards
+  uint64_t page_number = 1;
+  uint64_t page_size = 10;
+};
+
+struct DescribeDisksRequest {
+  std::optional<std::vector<std::string>> disk_ids;
+  std::string instance_id;
+  std::string disk_type;  // system | data | all | ""
+  uint64_t page_number = 1;
+  uint64_t page_size = 10;
+};
+
+struct ReplaceSystemDiskRequest {
+  std::string instance_id;
+  std::string image_id;
+  uint64_t system_disk_size_gib = 0;  // 0 = max(40, image size)
+  std::string client_token;
+};
+
 // Counters for /metrics. Monotonic.
 struct RegionMetrics {
   std::atomic<uint64_t> bytes_imported{0};
@@ -368,6 +416,17 @@ class Region : public CopyPeer {
   // CancelCopyImage runs on the destination.
   virtual Result<std::string> CopyImage(const Caller& c, const CopyImageRequest& r) = 0;
   virtual Status CancelCopyImage(const Caller& c, const std::string& image_id) = 0;
+
+  // Instances and disks (region_instances.cc, region_disks.cc). The
+  // defaults answer as a region without instances.
+  virtual Result<std::vector<std::string>> RunInstances(const Caller& c, const RunInstancesRequest& r);
+  virtual Result<Page<InstanceRecord>> DescribeInstances(const Caller& c, const DescribeInstancesRequest& r);
+  virtual Status StartInstance(const Caller& c, const std::string& instance_id, bool dry_run);
+  virtual Status StopInstance(const Caller& c, const std::string& instance_id, bool dry_run);
+  virtual Status RebootInstance(const Caller& c, const std::string& instance_id, bool dry_run);
+  virtual Status DeleteInstance(const Caller& c, const std::string& instance_id, bool force, bool dry_run);
+  virtual Result<std::string> ReplaceSystemDisk(const Caller& c, const ReplaceSystemDiskRequest& r);
+  virtual Result<Page<DiskRecord>> DescribeDisks(const Caller& c, const DescribeDisksRequest& r);
 
   // Operations.
   virtual Status CollectGarbage(GcStats* stats) = 0;

@@ -116,12 +116,17 @@ Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config,
     Status st = region->SeedPublicImage();
     if (!st.ok()) spdlog::warn("region {}: public image not seeded: {}", config.region_id, st.ToString());
   }
+  ASSIGN_OR_RETURN(region->disks_, DiskStore::Open(config.data_dir + "/disks"));
+  region->instance_runner_ = std::make_unique<DelayedRunner>();
   RegionImpl* r = region.get();
   region->usage_source_id_ = region->oss_.AddUsageSource(
       [r](const std::string& account) { return r->quota_meter_.SnapshotDataBytes(account); });
   region->StartThreads();
   RETURN_IF_ERROR(region->ResumeTasks());
   region->ReleaseEndedStaging();
+  if (Status st = region->ResumeInstances(); !st.ok()) {
+    spdlog::error("region {}: instances not resumed: {}", config.region_id, st.ToString());
+  }
   return region;
 }
 

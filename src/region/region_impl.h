@@ -63,6 +63,8 @@
 #include "catalog/catalog.h"
 #include "copy/copy_scheduler.h"
 #include "region/chunk_pins.h"
+#include "region/delayed_runner.h"
+#include "region/disks/disk_store.h"
 #include "region/object_storage.h"
 #include "region/quotas.h"
 #include "region/region.h"
@@ -146,7 +148,21 @@ class RegionImpl final : public Region {
   RegionMetrics& metrics() override { return metrics_; }
   void Shutdown() override;
 
+  // Instances and disks: region_instances.cc, region_disks.cc.
+  Result<std::vector<std::string>> RunInstances(const Caller& c, const RunInstancesRequest& r) override;
+  Result<Page<InstanceRecord>> DescribeInstances(const Caller& c, const DescribeInstancesRequest& r) override;
+  Status StartInstance(const Caller& c, const std::string& instance_id, bool dry_run) override;
+  Status StopInstance(const Caller& c, const std::string& instance_id, bool dry_run) override;
+  Status RebootInstance(const Caller& c, const std::string& instance_id, bool dry_run) override;
+  Status DeleteInstance(const Caller& c, const std::string& instance_id, bool force, bool dry_run) override;
+  Result<std::string> ReplaceSystemDisk(const Caller& c, const ReplaceSystemDiskRequest& r) override;
+  Result<Page<DiskRecord>> DescribeDisks(const Caller& c, const DescribeDisksRequest& r) override;
+  // Whether `c` may create instances from `image`: own, public and shared
+  // images (region_sharing.cc). InvalidImageId.NotFound otherwise.
+  Status CheckImageUsable(const Caller& c, const ImageRecord& image);
+
   // For tools and tests.
+  DiskStore& disk_store() { return *disks_; }
   ChunkStore& chunk_store() { return *store_; }
   Catalog& catalog() { return *catalog_; }
   const ChunkPins& pins() const { return pins_; }
@@ -301,6 +317,25 @@ class RegionImpl final : public Region {
   // Logical data bytes of an image's snapshots (0 for a snapshot not found).
   uint64_t ImageDataBytes(const ImageRecord& image);
   QuotaMeter quota_meter_{*catalog_};
+
+  // Instances and disks (region_instances.cc, region_disks.cc). Instance
+  // state transitions (Pending's disk creation, Starting -> Running, ...)
+  // run on instance_runner_ after config_.instance_transition_ms.
+  // Records are written before files: a disk record (Creating) exists
+  // before its overlay, and is deleted before its overlay, so after a crash
+  // an overlay the catalog does not know is an orphan, removed at open.
+  Status ResumeInstances();
+  void CreateInstanceDisks(const std::vector<std::string>& instance_ids, bool start);
+  void FinishTransition(const std::string& instance_id, const std::string& from, const std::string& to);
+  void PostTransition(const std::string& instance_id, const std::string& from, const std::string& to);
+  // Creates the overlay of `disk` (a record already in the catalog).
+  Status CreateDiskFile(const DiskRecord& disk);
+  // Removes the base files no disk record needs.
+  Status RemoveUnusedBases();
+  // Fsck of the disks and base files against the catalog.
+  Status FsckDisks(FsckReport* report);
+  std::unique_ptr<DiskStore> disks_;
+  std::unique_ptr<DelayedRunner> instance_runner_;
   uint64_t usage_source_id_ = 0;  // this region's snapshot bytes in oss_'s usage
 };
 

@@ -97,6 +97,15 @@ Result<std::vector<std::string>> RegionImpl::SharedSnapshotIds(const Caller& c,
   return out;
 }
 
+// Own images, public ones, and images shared with the caller; anything
+// else is not found, as if it did not exist.
+Status RegionImpl::CheckImageUsable(const Caller& c, const ImageRecord& image) {
+  if (image.account_id == kSystemAccountId) return Status::Ok();
+  ASSIGN_OR_RETURN(ImageAccess access, AccessOf(*catalog_, c, image));
+  if (access == ImageAccess::kNone) return ImageNotFound(image.image_id);
+  return Status::Ok();
+}
+
 Result<ImageRecord> RegionImpl::UsableImage(const Caller& c, const std::string& image_id) {
   if (image_id.empty()) return MissingParameter("ImageId");
   Result<ImageRecord> image = catalog_->GetImage(image_id);
@@ -104,15 +113,16 @@ Result<ImageRecord> RegionImpl::UsableImage(const Caller& c, const std::string& 
     if (image.status().code() == Code::kNotFound) return ImageNotFound(image_id);
     return image.status();
   }
-  if (image->account_id != kSystemAccountId) {
-    ASSIGN_OR_RETURN(ImageAccess access, AccessOf(*catalog_, c, *image));
-    if (access == ImageAccess::kNone) return ImageNotFound(image_id);
+  RETURN_IF_ERROR(CheckImageUsable(c, *image));
+  if (image->status == "Creating" || image->status == "Waiting") {
+    return InvalidArgument("IncorrectImageStatus", "The image \"" + image_id + "\" is not available yet (status " +
+                                                       image->status + ").");
   }
   // Deprecated images can still launch instances (ECS ModifyImageAttribute).
-  if (image->status != "Available" && image->status != "Deprecated") {
-    return FailedPrecondition("OperationDenied.ImageNotValid", "The specified image " + image_id +
-                                                                   " is not available (status " +
-                                                                   image->status + ").");
+  if ((image->status != "Available" && image->status != "Deprecated") || image->disks.empty()) {
+    return PermissionDenied("OperationDenied.ImageNotValid", "The specified Image \"" + image_id +
+                                                                 "\" is disabled or is deleted (status " +
+                                                                 image->status + ").");
   }
   return image;
 }

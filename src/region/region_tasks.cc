@@ -200,6 +200,7 @@ void RegionImpl::Shutdown() {
   // Running copies see their cancel flag; with stopping_ set they keep their
   // records (Processing) and resume on the next start.
   copies_->Shutdown();
+  if (instance_runner_) instance_runner_->Stop();
   for (std::thread& t : workers_) t.join();
   if (gc_thread_.joinable()) gc_thread_.join();
   workers_.clear();
@@ -673,6 +674,7 @@ Status RegionImpl::CollectGarbage(GcStats* stats) {
     RETURN_IF_ERROR(pins_.DeleteUnlessPinned(id, *store_, &deleted));
     if (deleted) local.chunks_deleted++;
   }
+  RETURN_IF_ERROR(RemoveUnusedBases());
   if (stats != nullptr) *stats = local;
   return Status::Ok();
 }
@@ -708,6 +710,7 @@ Status RegionImpl::Fsck(FsckReport* report) {
         });
         return Status::Ok();
       }));
+  RETURN_IF_ERROR(FsckDisks(&local));
   if (report != nullptr) *report = std::move(local);
   return Status::Ok();
 }

@@ -136,6 +136,7 @@ TEST_F(SqliteCatalogSharesTest, ACatalogOfVersionThreeGainsTheShareTable) {
     auto db = SqliteDb::Open(dir_ + "/catalog.db");
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE image_shares").ok());
+    ASSERT_TRUE((*db)->Exec("DROP TABLE instances; DROP TABLE disks").ok());  // version 5
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 3").ok());
   }
   Reopen();

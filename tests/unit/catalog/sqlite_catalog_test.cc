@@ -733,6 +733,8 @@ TEST_F(SqliteCatalogTest, TasksOfASchemaWithoutAttemptsAreMigratedWithZero) {
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("ALTER TABLE tasks DROP COLUMN attempts").ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE image_shares").ok());  // version 4
+    // And without what version 5 added (instances and disks).
+    ASSERT_TRUE((*db)->Exec("DROP TABLE instances; DROP TABLE disks").ok());
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 2").ok());
   }
   Reopen();

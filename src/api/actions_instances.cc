@@ -1,0 +1,240 @@
+// Instance and disk actions: RunInstances, CreateInstance,
+// DescribeInstances, StartInstance, StopInstance, RebootInstance,
+// DeleteInstance, ReplaceSystemDisk, DescribeDisks, DescribeUserData,
+// DescribeInstanceRamRole.
+#include <charconv>
+
+#include "api/actions_internal.h"
+#include "api/views.h"
+
+namespace ferry::actions {
+namespace {
+
+using nlohmann::json;
+
+// The region of `instance_id`: the RegionId parameter when given (current
+// SDK models of the per-instance actions carry none), else the region
+// serving an instance of that id for this caller.
+Result<Region*> RegionOfInstance(ActionContext& ctx, const std::string& instance_id) {
+  if (ctx.params.Get("RegionId")) return ctx.RegionParam();
+  DescribeInstancesRequest lookup;
+  lookup.instance_ids = std::vector<std::string>{instance_id};
+  for (Region* region : ctx.regions.ordered) {
+    ASSIGN_OR_RETURN(Page<InstanceRecord> found, region->DescribeInstances(ctx.caller, lookup));
+    if (!found.items.empty()) return region;
+  }
+  return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + instance_id + "\" does not exist.");
+}
+
+Result<RunInstancesRequest> ParseRunRequest(const Params& p) {
+  RunInstancesRequest r;
+  ASSIGN_OR_RETURN(r.image_id, p.Required("ImageId"));
+  ASSIGN_OR_RETURN(r.instance_type, p.Required("InstanceType"));
+  r.instance_name = p.GetOr("InstanceName", "");
+  r.description = p.GetOr("Description", "");
+  r.host_name = p.GetOr("HostName", "");
+  r.zone_id = p.GetOr("ZoneId", "");
+  ASSIGN_OR_RETURN(int64_t size, p.Int("SystemDisk.Size", 0, 1, 1 << 20));
+  r.system_disk_size_gib = static_cast<uint64_t>(size);
+  r.system_disk_category = p.GetOr("SystemDisk.Category", "");
+  r.user_data = p.GetOr("UserData", "");
+  r.ram_role_name = p.GetOr("RamRoleName", "");
+  r.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(r.dry_run, p.Bool("DryRun", false));
+  return r;
+}
+
+// PageNumber/PageSize, or MaxResults/NextToken (NextToken = the decimal
+// offset of the next item, as DescribeSnapshots').
+Result<Paging> TokenOrPagePaging(const Params& p) {
+  if (!p.Get("MaxResults") && !p.Get("NextToken")) return PagingParams(p);
+  Paging paging;
+  ASSIGN_OR_RETURN(int64_t max_results, p.Int("MaxResults", 10, 1, 100));
+  paging.page_size = static_cast<uint64_t>(max_results);
+  const std::string token = p.GetOr("NextToken", "0");
+  uint64_t offset = 0;
+  auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), offset);
+  if (ec != std::errc() || ptr != token.data() + token.size() || offset % paging.page_size != 0) {
+    return InvalidArgument("InvalidParameter", "The specified parameter \"NextToken\" is not valid: \"" + token +
+                                                   "\" is not a token returned for MaxResults=" +
+                                                   std::to_string(paging.page_size) + ".");
+  }
+  paging.page_number = offset / paging.page_size + 1;
+  return paging;
+}
+
+std::string NextToken(const Paging& paging, uint64_t total) {
+  const uint64_t next = paging.page_number * paging.page_size;
+  return next < total ? std::to_string(next) : "";
+}
+
+Result<std::optional<std::vector<std::string>>> OptionalIds(const Params& p, const std::string& name) {
+  if (!p.Get(name)) return std::optional<std::vector<std::string>>();
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, p.JsonStringArray(name));
+  return std::optional<std::vector<std::string>>(std::move(ids));
+}
+
+// The caller's instance `instance_id` in `region`.
+Result<InstanceRecord> FindInstance(Region& region, const Caller& caller, const std::string& instance_id) {
+  DescribeInstancesRequest lookup;
+  lookup.instance_ids = std::vector<std::string>{instance_id};
+  ASSIGN_OR_RETURN(Page<InstanceRecord> found, region.DescribeInstances(caller, lookup));
+  if (found.items.empty()) {
+    return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + instance_id + "\" does not exist.");
+  }
+  return std::move(found.items.front());
+}
+
+}  // namespace
+
+Result<json> RunInstances(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  ASSIGN_OR_RETURN(RunInstancesRequest request, ParseRunRequest(ctx.params));
+  ASSIGN_OR_RETURN(int64_t amount, ctx.params.Int("Amount", 1, 1, 100));
+  request.amount = static_cast<int>(amount);
+  request.start = true;
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, region->RunInstances(ctx.caller, request));
+  return json{{"InstanceIdSets", json{{"InstanceIdSet", ids}}}};
+}
+
+Result<json> CreateInstance(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  ASSIGN_OR_RETURN(RunInstancesRequest request, ParseRunRequest(ctx.params));
+  request.amount = 1;
+  request.start = false;
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, region->RunInstances(ctx.caller, request));
+  return json{{"InstanceId", ids.empty() ? "" : ids.front()}};
+}
+
+Result<json> DescribeInstances(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  const Params& p = ctx.params;
+  DescribeInstancesRequest request;
+  ASSIGN_OR_RETURN(request.instance_ids, OptionalIds(p, "InstanceIds"));
+  request.image_id = p.GetOr("ImageId", "");
+  request.status = p.GetOr("Status", "");
+  request.instance_name = p.GetOr("InstanceName", "");
+  ASSIGN_OR_RETURN(Paging paging, TokenOrPagePaging(p));
+  request.page_number = paging.page_number;
+  request.page_size = paging.page_size;
+  ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
+  if (dry_run) return DryRunPassed();
+  ASSIGN_OR_RETURN(Page<InstanceRecord> page, region->DescribeInstances(ctx.caller, request));
+  json instances = json::array();
+  for (const InstanceRecord& i : page.items) instances.push_back(InstanceView(i));
+  return json{
+      {"TotalCount", page.total},
+      {"PageNumber", paging.page_number},
+      {"PageSize", paging.page_size},
+      {"NextToken", NextToken(paging, page.total)},
+      {"Instances", json{{"Instance", std::move(instances)}}},
+  };
+}
+
+namespace {
+
+using InstanceOp = Status (Region::*)(const Caller&, const std::string&, bool);
+
+Result<json> InstanceAction(ActionContext& ctx, InstanceOp op) {
+  ASSIGN_OR_RETURN(std::string instance_id, ctx.params.Required("InstanceId"));
+  ASSIGN_OR_RETURN(bool dry_run, ctx.params.Bool("DryRun", false));
+  // Accepted and checked; a record has no guest to stop gently.
+  RETURN_IF_ERROR(ctx.params.Bool("ForceStop", false).status());
+  ASSIGN_OR_RETURN(Region * region, RegionOfInstance(ctx, instance_id));
+  RETURN_IF_ERROR((region->*op)(ctx.caller, instance_id, dry_run));
+  return json::object();
+}
+
+}  // namespace
+
+Result<json> StartInstance(ActionContext& ctx) { return InstanceAction(ctx, &Region::StartInstance); }
+Result<json> StopInstance(ActionContext& ctx) { return InstanceAction(ctx, &Region::StopInstance); }
+Result<json> RebootInstance(ActionContext& ctx) { return InstanceAction(ctx, &Region::RebootInstance); }
+
+Result<json> DeleteInstance(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(std::string instance_id, ctx.params.Required("InstanceId"));
+  ASSIGN_OR_RETURN(bool force, ctx.params.Bool("Force", false));
+  RETURN_IF_ERROR(ctx.params.Bool("ForceStop", false).status());
+  RETURN_IF_ERROR(ctx.params.Bool("TerminateSubscription", false).status());
+  ASSIGN_OR_RETURN(bool dry_run, ctx.params.Bool("DryRun", false));
+  ASSIGN_OR_RETURN(Region * region, RegionOfInstance(ctx, instance_id));
+  RETURN_IF_ERROR(region->DeleteInstance(ctx.caller, instance_id, force, dry_run));
+  return json::object();
+}
+
+Result<json> ReplaceSystemDisk(ActionContext& ctx) {
+  const Params& p = ctx.params;
+  ReplaceSystemDiskRequest request;
+  ASSIGN_OR_RETURN(request.instance_id, p.Required("InstanceId"));
+  ASSIGN_OR_RETURN(request.image_id, p.Required("ImageId"));
+  ASSIGN_OR_RETURN(int64_t size, p.Int("SystemDisk.Size", 0, 1, 1 << 20));
+  request.system_disk_size_gib = static_cast<uint64_t>(size);
+  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(Region * region, RegionOfInstance(ctx, request.instance_id));
+  ASSIGN_OR_RETURN(std::string disk_id, region->ReplaceSystemDisk(ctx.caller, request));
+  return json{{"DiskId", disk_id}};
+}
+
+Result<json> DescribeDisks(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  const Params& p = ctx.params;
+  DescribeDisksRequest request;
+  ASSIGN_OR_RETURN(request.disk_ids, OptionalIds(p, "DiskIds"));
+  request.instance_id = p.GetOr("InstanceId", "");
+  request.disk_type = p.GetOr("DiskType", "");
+  ASSIGN_OR_RETURN(Paging paging, TokenOrPagePaging(p));
+  request.page_number = paging.page_number;
+  request.page_size = paging.page_size;
+  ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
+  if (dry_run) return DryRunPassed();
+  ASSIGN_OR_RETURN(Page<DiskRecord> page, region->DescribeDisks(ctx.caller, request));
+  // A disk's zone is its instance's.
+  std::map<std::string, std::string> zones;
+  DescribeInstancesRequest owners;
+  owners.instance_ids = std::vector<std::string>{};
+  for (const DiskRecord& d : page.items)
+    if (!d.instance_id.empty()) owners.instance_ids->push_back(d.instance_id);
+  owners.page_size = 100;
+  ASSIGN_OR_RETURN(Page<InstanceRecord> instances, region->DescribeInstances(ctx.caller, owners));
+  for (const InstanceRecord& i : instances.items) zones[i.instance_id] = i.zone_id;
+  json disks = json::array();
+  for (const DiskRecord& d : page.items) disks.push_back(DiskView(d, region->id(), zones[d.instance_id]));
+  return json{
+      {"TotalCount", page.total},
+      {"PageNumber", paging.page_number},
+      {"PageSize", paging.page_size},
+      {"NextToken", NextToken(paging, page.total)},
+      {"Disks", json{{"Disk", std::move(disks)}}},
+  };
+}
+
+Result<json> DescribeUserData(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  ASSIGN_OR_RETURN(std::string instance_id, ctx.params.Required("InstanceId"));
+  ASSIGN_OR_RETURN(InstanceRecord instance, FindInstance(*region, ctx.caller, instance_id));
+  return json{{"RegionId", region->id()}, {"InstanceId", instance.instance_id}, {"UserData", instance.user_data}};
+}
+
+Result<json> DescribeInstanceRamRole(ActionContext& ctx) {
+  ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
+  const Params& p = ctx.params;
+  DescribeInstancesRequest request;
+  ASSIGN_OR_RETURN(request.instance_ids, OptionalIds(p, "InstanceIds"));
+  ASSIGN_OR_RETURN(Paging paging, PagingParams(p));
+  request.page_number = paging.page_number;
+  request.page_size = paging.page_size;
+  const std::string role = p.GetOr("RamRoleName", "");
+  ASSIGN_OR_RETURN(Page<InstanceRecord> page, region->DescribeInstances(ctx.caller, request));
+  json sets = json::array();
+  uint64_t total = 0;
+  for (const InstanceRecord& i : page.items) {
+    if (i.ram_role_name.empty() || (!role.empty() && i.ram_role_name != role)) continue;
+    sets.push_back(json{{"InstanceId", i.instance_id}, {"RamRoleName", i.ram_role_name}});
+    ++total;
+  }
+  return json{{"RegionId", region->id()},
+              {"TotalCount", total},
+              {"InstanceRamRoleSets", json{{"InstanceRamRoleSet", std::move(sets)}}}};
+}
+
+}  // namespace ferry::actions

@@ -1,0 +1,153 @@
+// RegionImpl: disks — DescribeDisks, the overlay files behind disk records
+// (DiskStore, disks/disks.md), base-file collection, the disk part of fsck,
+// and what an open does after a crash (ResumeInstances).
+//
+// Which base files stay is the catalog's answer: every base key a disk
+// record names. DiskStore::RemoveUnusedBases also keeps any base an overlay
+// on disk still uses, so a record lost in a crash never strands a disk.
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "region/region_impl.h"
+#include "region/region_internal.h"
+#include "store/manifest.h"
+
+namespace ferry {
+namespace {
+
+constexpr uint64_t kGiB = 1ull << 30;
+constexpr size_t kMaxDiskIds = 100;
+
+Result<std::vector<DiskRecord>> AllDisks(Catalog& catalog) {
+  ASSIGN_OR_RETURN(Page<DiskRecord> page, catalog.ListDisks(DiskQuery{}));
+  return std::move(page.items);
+}
+
+}  // namespace
+
+Result<Page<DiskRecord>> RegionImpl::DescribeDisks(const Caller& c, const DescribeDisksRequest& r) {
+  RETURN_IF_ERROR(ValidatePage(r.page_number, r.page_size));
+  if (r.disk_ids && r.disk_ids->size() > kMaxDiskIds) {
+    return InvalidArgument("InvalidParameter", "The specified parameter \"DiskIds\" holds " +
+                                                   std::to_string(r.disk_ids->size()) + " ids, more than 100.");
+  }
+  DiskQuery q;
+  q.account_id = c.account_id;
+  q.disk_ids = r.disk_ids;
+  q.instance_id = r.instance_id;
+  if (r.disk_type == "system" || r.disk_type == "data") {
+    q.disk_type = r.disk_type;
+  } else if (!r.disk_type.empty() && r.disk_type != "all") {
+    return InvalidArgument("InvalidDiskType.ValueNotSupported",
+                           "The specified DiskType \"" + r.disk_type + "\" is not supported (all, system, data).");
+  }
+  q.offset = (r.page_number - 1) * r.page_size;
+  q.limit = r.page_size;
+  return catalog_->ListDisks(q);
+}
+
+Status RegionImpl::CreateDiskFile(const DiskRecord& disk) {
+  const uint64_t bytes = disk.size_gib * kGiB;
+  Result<DiskInfo> made = Status::Ok();
+  std::optional<Manifest> manifest;
+  if (!disk.source_snapshot_id.empty()) {
+    Result<SnapshotRecord> snap = catalog_->GetSnapshot(disk.source_snapshot_id);
+    if (snap.ok() && !snap->manifest.empty()) {
+      ASSIGN_OR_RETURN(Manifest m, DecodeManifest(snap->manifest));
+      manifest = std::move(m);
+    }
+  }
+  if (manifest) {
+    made = disks_->CreateDiskFromImage(disk.disk_id, *manifest, *store_, bytes);
+  } else if (!disk.base_key.empty()) {
+    // The snapshot is gone (its image deleted, then it): its base may still
+    // be there for the other disks made from it.
+    made = disks_->CreateDiskOnBase(disk.disk_id, disk.base_key, bytes);
+  } else {
+    made = disks_->CreateEmptyDisk(disk.disk_id, bytes);
+  }
+  // A disk created before a crash is whole (overlays are renamed into place).
+  if (!made.ok() && made.status().code() != Code::kAlreadyExists) {
+    return made.status().WithContext("disk " + disk.disk_id);
+  }
+  return Status::Ok();
+}
+
+Status RegionImpl::RemoveUnusedBases() {
+  ASSIGN_OR_RETURN(std::vector<DiskRecord> all, AllDisks(*catalog_));
+  std::set<std::string> keep;
+  for (const DiskRecord& d : all)
+    if (!d.base_key.empty()) keep.insert(d.base_key);
+  ASSIGN_OR_RETURN(std::vector<std::string> removed, disks_->RemoveUnusedBases(keep));
+  for (const std::string& key : removed) spdlog::info("region {}: base file {} removed", config_.region_id, key);
+  return Status::Ok();
+}
+
+Status RegionImpl::ResumeInstances() {
+  ASSIGN_OR_RETURN(std::vector<DiskRecord> all, AllDisks(*catalog_));
+  ASSIGN_OR_RETURN(Page<InstanceRecord> instances, catalog_->ListInstances(InstanceQuery{}));
+  std::map<std::string, InstanceRecord> by_id;
+  for (const InstanceRecord& i : instances.items) by_id[i.instance_id] = i;
+  // A disk left Creating by an instance that is not Pending was an
+  // interrupted ReplaceSystemDisk: it goes, the old system disk stays.
+  std::set<std::string> known;
+  for (const DiskRecord& d : all) {
+    auto it = by_id.find(d.instance_id);
+    if (d.status == "Creating" && (it == by_id.end() || it->second.status != "Pending")) {
+      RETURN_IF_ERROR(catalog_->DeleteDisk(d.disk_id));
+      (void)disks_->DeleteDisk(d.disk_id);
+      spdlog::warn("region {}: unfinished disk {} released", config_.region_id, d.disk_id);
+      continue;
+    }
+    known.insert(d.disk_id);
+  }
+  // Overlays no record names: their records were deleted (or never
+  // committed) before a crash.
+  ASSIGN_OR_RETURN(std::vector<std::string> files, disks_->ListDisks());
+  for (const std::string& id : files) {
+    if (known.count(id) != 0) continue;
+    RETURN_IF_ERROR(disks_->DeleteDisk(id).status());
+    spdlog::warn("region {}: orphan overlay of disk {} removed", config_.region_id, id);
+  }
+  RETURN_IF_ERROR(RemoveUnusedBases());
+  for (const InstanceRecord& i : instances.items) {
+    if (i.status == "Pending") {
+      const std::vector<std::string> ids = {i.instance_id};
+      const bool start = i.auto_start;
+      instance_runner_->Post(std::chrono::milliseconds(0), [this, ids, start] { CreateInstanceDisks(ids, start); });
+    } else if (i.status == "Starting") {
+      PostTransition(i.instance_id, "Starting", "Running");
+    } else if (i.status == "Stopping") {
+      PostTransition(i.instance_id, "Stopping", "Stopped");
+    }
+  }
+  return Status::Ok();
+}
+
+Status RegionImpl::FsckDisks(FsckReport* report) {
+  ASSIGN_OR_RETURN(std::vector<DiskRecord> all, AllDisks(*catalog_));
+  std::set<std::string> known, bases, creating;
+  for (const DiskRecord& d : all) {
+    known.insert(d.disk_id);
+    if (!d.base_key.empty()) bases.insert(d.base_key);
+    if (d.status == "Creating") creating.insert(d.disk_id);
+  }
+  ASSIGN_OR_RETURN(DiskFsckReport r, disks_->Fsck(known, bases));
+  auto add = [&](const std::vector<std::string>& items, const std::string& what) {
+    for (const std::string& item : items) report->problems.push_back("disks: " + what + " " + item);
+  };
+  add(r.orphan_disks, "overlay the catalog does not know:");
+  std::vector<std::string> missing;
+  for (const std::string& id : r.missing_disks)
+    if (creating.count(id) == 0) missing.push_back(id);  // not created yet: resumed at open
+  add(missing, "disk with no overlay:");
+  add(r.orphan_bases, "base file no disk needs:");
+  add(r.missing_bases, "disk whose base file is missing:");
+  add(r.bad_disks, "bad overlay:");
+  add(r.leftover_temps, "leftover temp:");
+  add(r.strays, "stray file:");
+  return Status::Ok();
+}
+
+}  // namespace ferry

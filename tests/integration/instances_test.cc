@@ -1,0 +1,294 @@
+// Instances and disks through the real binary over HTTP: RunInstances on an
+// imported image (one base file, one overlay per instance), a write into a
+// system disk through `ferry disk path` + qemu-io read back through
+// `ferry disk export`, the documented state transitions, DeleteInstance
+// freeing the base with the last instance, error codes with their HTTP
+// statuses, and a stranger's view.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "integration/ferry_process.h"
+#include "integration/helpers.h"
+#include "integration/shared_server_test.h"
+
+namespace ferry::testing {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr uint64_t kMiB = 1 << 20;
+
+// qemu-io -c COMMAND -f qcow2 PATH; its exit code (-1 if it did not run).
+int RunQemuIo(const std::string& path, const std::string& command) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    ::execlp("qemu-io", "qemu-io", "-c", command.c_str(), "-f", "qcow2", path.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+class InstancesTest : public SharedServerTest<InstancesTest> {
+ public:
+  static constexpr const char* kScratchPrefix = "ferry-instances-";
+
+ protected:
+  static std::string RegionDisks() { return DataDir() + "/regions/" + std::string(kRegion) + "/disks"; }
+  static size_t CountFiles(const std::string& sub) {
+    size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(RegionDisks() + "/" + sub, ec)) {
+      (void)e;
+      ++n;
+    }
+    return n;
+  }
+  static std::string StatusOf(EcsClient& client, const std::string& id) {
+    json body = CallOk(client, "DescribeInstances", {{"InstanceIds", json::array({id}).dump()}});
+    const json& items = body["Instances"]["Instance"];
+    return items.empty() ? "" : items[0].value("Status", std::string());
+  }
+  static bool WaitStatus(EcsClient& client, const std::string& id, const std::string& want) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (StatusOf(client, id) == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  static std::string ReadRange(const std::string& path, uint64_t offset, size_t length) {
+    std::string out(length, '\0');
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd, 0) << path;
+    if (fd < 0) return "";
+    EXPECT_EQ(::pread(fd, out.data(), length, static_cast<off_t>(offset)), static_cast<ssize_t>(length));
+    ::close(fd);
+    return out;
+  }
+  // An imported 16 MiB image with pseudo-random data in its first 4 MiB.
+  static std::string ImportImage(EcsClient& root, const std::string& name) {
+    WriteSparseImage(BucketDir() + "/" + name + ".raw", 16 * kMiB, {{0, 4 * kMiB}}, 7);
+    return ImportRawImage(root, kRegion, kOperatorBucket, name + ".raw", name);
+  }
+  static void ExpectError(EcsClient& client, const std::string& action, std::map<std::string, std::string> params,
+                          int http_status, const std::string& code) {
+    if (params.count("RegionId") == 0) params["RegionId"] = kRegion;
+    Result<EcsResponse> resp = client.Call(action, params);
+    ASSERT_TRUE(resp.ok()) << resp.status().ToString();
+    EXPECT_EQ(resp->http_status, http_status) << action << " " << resp->raw_body;
+    EXPECT_EQ(resp->body.value("Code", std::string()), code) << action << " " << resp->raw_body;
+  }
+};
+
+TEST_F(InstancesTest, ThreeInstancesShareOneBaseAndADiskWriteShowsInItsExport) {
+  EcsClient root = RootClient(server_->endpoint(), false);
+  const std::string image_id = ImportImage(root, "inst-base");
+  ASSERT_FALSE(image_id.empty());
+  json run = CallOk(root, "RunInstances",
+                    {{"ImageId", image_id},
+                     {"InstanceType", "ecs.g6.large"},
+                     {"Amount", "3"},
+                     {"SystemDisk.Size", "20"},
+                     {"UserData", "ZWNobyBoaQ=="},
+                     {"RamRoleName", "EcsRole"}});
+  const json ids = run["InstanceIdSets"]["InstanceIdSet"];
+  ASSERT_EQ(ids.size(), 3u) << run.dump();
+  for (const json& id : ids) ASSERT_TRUE(WaitStatus(root, id.get<std::string>(), "Running")) << id;
+  EXPECT_EQ(CountFiles("bases"), 1u);
+  EXPECT_EQ(CountFiles("disks"), 3u);
+
+  const std::string first = ids[0].get<std::string>();
+  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", first}});
+  ASSERT_EQ(disks["Disks"]["Disk"].size(), 1u) << disks.dump();
+  const json disk = disks["Disks"]["Disk"][0];
+  const std::string disk_id = disk.value("DiskId", std::string());
+  EXPECT_EQ(disk.value("ImageId", std::string()), image_id);
+  EXPECT_EQ(disk.value("Size", 0), 20);
+  EXPECT_EQ(disk.value("Type", std::string()), "system");
+  EXPECT_EQ(disk.value("Status", std::string()), "In_use");
+  EXPECT_EQ(disk.value("SourceSnapshotId", std::string()).rfind("s-", 0), 0u);
+
+  json user_data = CallOk(root, "DescribeUserData", {{"InstanceId", first}});
+  EXPECT_EQ(user_data.value("UserData", std::string()), "ZWNobyBoaQ==");
+  json roles = CallOk(root, "DescribeInstanceRamRole", {{"InstanceIds", json::array({first}).dump()}});
+  EXPECT_EQ(roles["InstanceRamRoleSets"]["InstanceRamRoleSet"][0].value("RamRoleName", std::string()), "EcsRole");
+
+  // Write through the qcow2 the operator's hypervisor would open.
+  CommandResult path = RunFerry({"disk", "path", disk_id, "--data", DataDir(), "--region", kRegion}, {});
+  ASSERT_EQ(path.exit_code, 0) << path.err;
+  std::string qcow2 = path.out.substr(0, path.out.find('\n'));
+  ASSERT_TRUE(fs::exists(qcow2)) << qcow2;
+  ASSERT_EQ(RunQemuIo(qcow2, "write -P 0xab 1048576 65536"), 0);
+
+  ScratchDir out_dir("ferry-disk-export-");
+  const std::string out = out_dir.path() + "/disk.raw";
+  CommandResult exported = RunFerry({"disk", "export", disk_id, out, "--data", DataDir(), "--region", kRegion}, {});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(fs::file_size(out), 20ull << 30);
+  EXPECT_EQ(ReadRange(out, kMiB, 65536), std::string(65536, '\xab'));
+  // Elsewhere, the image's bytes.
+  const std::string source = BucketDir() + "/inst-base.raw";
+  EXPECT_EQ(ReadRange(out, 0, kMiB), ReadRange(source, 0, kMiB));
+  EXPECT_EQ(ReadRange(out, 2 * kMiB, 2 * kMiB), ReadRange(source, 2 * kMiB, 2 * kMiB));
+  EXPECT_EQ(ReadRange(out, 8 * kMiB, 4096), std::string(4096, '\0'));
+  // Another instance's disk did not change.
+  const std::string other = out_dir.path() + "/other.raw";
+  json other_disks = CallOk(root, "DescribeDisks", {{"InstanceId", ids[1].get<std::string>()}});
+  CommandResult other_export = RunFerry({"disk", "export", other_disks["Disks"]["Disk"][0].value("DiskId", std::string()),
+                                         other, "--data", DataDir(), "--region", kRegion},
+                                        {});
+  ASSERT_EQ(other_export.exit_code, 0) << other_export.err;
+  EXPECT_EQ(ReadRange(other, kMiB, 65536), ReadRange(source, kMiB, 65536));
+
+  for (const json& id : ids) CallOk(root, "DeleteInstance", {{"InstanceId", id.get<std::string>()}, {"Force", "true"}});
+  EXPECT_EQ(CountFiles("bases"), 0u);
+  EXPECT_EQ(CountFiles("disks"), 0u);
+}
+
+TEST_F(InstancesTest, StatesAndDeleteFollowTheDocumentedTransitions) {
+  EcsClient root = RootClient(server_->endpoint(), true);
+  const std::string image_id = ImportImage(root, "inst-states");
+  ASSERT_FALSE(image_id.empty());
+  json created = CallOk(root, "CreateInstance", {{"ImageId", image_id}, {"InstanceType", "ecs.g6.large"},
+                                                 {"SystemDisk.Size", "20"}});
+  const std::string id = created.value("InstanceId", std::string());
+  ASSERT_TRUE(WaitStatus(root, id, "Stopped")) << created.dump();
+  CallOk(root, "StartInstance", {{"InstanceId", id}});
+  EXPECT_EQ(StatusOf(root, id), "Starting");
+  ASSERT_TRUE(WaitStatus(root, id, "Running"));
+  ExpectError(root, "DeleteInstance", {{"InstanceId", id}}, 403, "IncorrectInstanceStatus");
+  ExpectError(root, "StartInstance", {{"InstanceId", id}}, 403, "IncorrectInstanceStatus");
+  CallOk(root, "RebootInstance", {{"InstanceId", id}});
+  EXPECT_EQ(StatusOf(root, id), "Starting");
+  ASSERT_TRUE(WaitStatus(root, id, "Running"));
+  CallOk(root, "StopInstance", {{"InstanceId", id}});
+  EXPECT_EQ(StatusOf(root, id), "Stopping");
+  ASSERT_TRUE(WaitStatus(root, id, "Stopped"));
+  json list = CallOk(root, "DescribeInstances", {{"Status", "Stopped"}, {"ImageId", image_id}});
+  ASSERT_EQ(list.value("TotalCount", 0), 1) << list.dump();
+  const json& view = list["Instances"]["Instance"][0];
+  EXPECT_EQ(view.value("InstanceId", std::string()), id);
+  EXPECT_TRUE(view["VpcAttributes"]["PrivateIpAddress"]["IpAddress"].is_array());
+  EXPECT_TRUE(view["Tags"]["Tag"].is_array());
+  EXPECT_EQ(CallOk(root, "DescribeInstances", {{"InstanceIds", "[]"}}).value("TotalCount", -1), 0);
+  // Deleting the image the instance uses is allowed; the disk stays.
+  CallOk(root, "DeleteImage", {{"ImageId", image_id}});
+  EXPECT_EQ(CountFiles("bases"), 1u);
+  CallOk(root, "DeleteInstance", {{"InstanceId", id}});
+  EXPECT_EQ(StatusOf(root, id), "");
+  EXPECT_EQ(CountFiles("bases"), 0u);
+}
+
+TEST_F(InstancesTest, ErrorsCarryTheDocumentedCodesAndAStrangerSeesNothing) {
+  EcsClient root = RootClient(server_->endpoint(), false);
+  const std::string image_id = ImportImage(root, "inst-errors");
+  ASSERT_FALSE(image_id.empty());
+  const std::map<std::string, std::string> good = {
+      {"ImageId", image_id}, {"InstanceType", "ecs.g6.large"}, {"SystemDisk.Size", "20"}};
+  auto with = [&](std::string k, std::string v) {
+    auto p = good;
+    p[k] = v;
+    return p;
+  };
+  auto without = [&](const std::string& k) {
+    auto p = good;
+    p.erase(k);
+    return p;
+  };
+  ExpectError(root, "RunInstances", without("ImageId"), 400, "MissingParameter");
+  ExpectError(root, "RunInstances", without("InstanceType"), 400, "MissingParameter");
+  ExpectError(root, "RunInstances", with("Amount", "101"), 400, "InvalidParameter");
+  ExpectError(root, "RunInstances", with("InstanceType", "big"), 400, "InvalidInstanceType.ValueNotSupported");
+  ExpectError(root, "RunInstances", with("ImageId", "m-doesnotexist0000000"), 404, "InvalidImageId.NotFound");
+  ExpectError(root, "RunInstances", with("SystemDisk.Size", "501"), 404, "InvalidSystemDiskSize.MoreThanMaxSize");
+  ExpectError(root, "RunInstances", with("SystemDisk.Size", "10"), 400, "InvalidSystemDiskSize.ValueNotSupported");
+  ExpectError(root, "RunInstances", with("UserData", "%%%"), 400, "InvalidUserData.Base64FormatInvalid");
+  ExpectError(root, "RunInstances", with("UserData", std::string(40000, 'A')), 400, "InvalidUserData.SizeExceeded");
+  ExpectError(root, "RunInstances", with("InstanceName", "1digit"), 400, "InvalidInstanceName.Malformed");
+  ExpectError(root, "RunInstances", with("DryRun", "true"), 400, "DryRunOperation");
+  ExpectError(root, "RunInstances", with("RegionId", "xx-nowhere-1"), 404, "InvalidRegionId.NotFound");
+  ExpectError(root, "CreateInstance", without("InstanceType"), 400, "MissingParameter");
+  ExpectError(root, "DescribeInstances", {{"InstanceIds", "not json"}}, 400, "InvalidParameter");
+  ExpectError(root, "DescribeInstances", {{"Status", "Flying"}}, 400, "InvalidParameter");
+  ExpectError(root, "DeleteInstance", {}, 400, "MissingParameter");
+
+  // ClientToken: the same ids again; other parameters with it are refused.
+  json first = CallOk(root, "RunInstances", with("ClientToken", "tok-1"));
+  json again = CallOk(root, "RunInstances", with("ClientToken", "tok-1"));
+  EXPECT_EQ(first["InstanceIdSets"], again["InstanceIdSets"]);
+  auto mismatch = with("ClientToken", "tok-1");
+  mismatch["Amount"] = "2";
+  ExpectError(root, "RunInstances", mismatch, 400, "IdempotentParameterMismatch");
+  const std::string id = first["InstanceIdSets"]["InstanceIdSet"][0].get<std::string>();
+  ASSERT_TRUE(WaitStatus(root, id, "Running"));
+  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", id}});
+  const std::string disk_id = disks["Disks"]["Disk"][0].value("DiskId", std::string());
+  ExpectError(root, "DeleteInstance", {{"InstanceId", id}, {"DryRun", "true"}}, 403, "IncorrectInstanceStatus");
+  ExpectError(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}, {"DryRun", "true"}}, 400,
+              "DryRunOperation");
+  ExpectError(root, "ReplaceSystemDisk", {{"InstanceId", id}, {"ImageId", image_id}}, 403, "IncorrectInstanceStatus");
+
+  // A stranger: the same 404 for root's instance as for one that never was.
+  json account = CallOk(root, "CreateAccount", {{"AccountName", "instance-stranger"}});
+  EcsClient stranger = ClientFor(server_->endpoint(), account.value("AccessKeyId", std::string()),
+                                 account.value("AccessKeySecret", std::string()), false);
+  for (const std::string& target : {id, std::string("i-doesnotexist00000000")}) {
+    ExpectError(stranger, "StopInstance", {{"InstanceId", target}}, 404, "InvalidInstanceId.NotFound");
+    ExpectError(stranger, "DeleteInstance", {{"InstanceId", target}, {"Force", "true"}}, 404,
+                "InvalidInstanceId.NotFound");
+    ExpectError(stranger, "DescribeUserData", {{"InstanceId", target}}, 404, "InvalidInstanceId.NotFound");
+  }
+  EXPECT_EQ(CallOk(stranger, "DescribeInstances", {}).value("TotalCount", -1), 0);
+  EXPECT_EQ(CallOk(stranger, "DescribeDisks", {{"DiskIds", json::array({disk_id}).dump()}}).value("TotalCount", -1),
+            0);
+  ExpectError(stranger, "RunInstances", good, 404, "InvalidImageId.NotFound");
+  EXPECT_EQ(StatusOf(root, id), "Running");
+  CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
+}
+
+TEST_F(InstancesTest, CliRunsListsStopsAndDeletesInstances) {
+  EcsClient root = RootClient(server_->endpoint(), false);
+  const std::string image_id = ImportImage(root, "inst-cli");
+  ASSERT_FALSE(image_id.empty());
+  CommandResult run = RunFerry({"instance", "run", "--image", image_id, "--disk-size", "20", "--amount", "2",
+                                "--wait", "--output", "json"},
+                               server_->ClientEnv());
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  json rows = json::parse(run.out, nullptr, false);
+  ASSERT_TRUE(rows.is_array() && rows.size() == 2) << run.out;
+  const std::string id = rows[0].value("InstanceId", std::string());
+  EXPECT_EQ(rows[0].value("Status", std::string()), "Running");
+  CommandResult listed = RunFerry({"instance", "list"}, server_->ClientEnv());
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find(id), std::string::npos) << listed.out;
+  CommandResult disks = RunFerry({"disk", "list", "--output", "json"}, server_->ClientEnv());
+  ASSERT_EQ(disks.exit_code, 0) << disks.err;
+  EXPECT_NE(disks.out.find(id), std::string::npos) << disks.out;
+  CommandResult refused = RunFerry({"instance", "delete", id}, server_->ClientEnv());
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("IncorrectInstanceStatus"), std::string::npos) << refused.err;
+  ASSERT_EQ(RunFerry({"instance", "stop", id}, server_->ClientEnv()).exit_code, 0);
+  ASSERT_TRUE(WaitStatus(root, id, "Stopped"));
+  ASSERT_EQ(RunFerry({"instance", "start", id}, server_->ClientEnv()).exit_code, 0);
+  ASSERT_TRUE(WaitStatus(root, id, "Running"));
+  for (const json& row : rows) {
+    CommandResult deleted =
+        RunFerry({"instance", "delete", row.value("InstanceId", std::string()), "--force"}, server_->ClientEnv());
+    EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+  }
+  EXPECT_EQ(CallOk(root, "DescribeInstances", {}).value("TotalCount", -1), 0);
+}
+
+}  // namespace
+}  // namespace ferry::testing

@@ -1,0 +1,127 @@
+// SqliteCatalog's instances and disks (sqlite_catalog_instances.cc).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "catalog/sqlite_catalog.h"
+#include "common/ids.h"
+
+namespace ferry {
+namespace {
+
+class SqliteCatalogInstancesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/catalog-instances-" + RandomHex(6);
+    std::filesystem::create_directories(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    catalog_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    catalog_.reset();
+    auto c = SqliteCatalog::Open(dir_ + "/catalog.db");
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    catalog_ = std::move(c).value();
+  }
+  InstanceRecord Instance(const std::string& id, const std::string& account, const std::string& name,
+                          const std::string& status, UnixSeconds t) {
+    InstanceRecord r;
+    r.instance_id = id;
+    r.account_id = account;
+    r.region_id = "cn-hangzhou";
+    r.name = name;
+    r.status = status;
+    r.image_id = "m-1";
+    r.instance_type = "ecs.g6.large";
+    r.user_data = "aGVsbG8=";
+    r.ram_role_name = "role";
+    r.creation_time = t;
+    r.auto_start = true;
+    return r;
+  }
+  std::string dir_;
+  std::unique_ptr<SqliteCatalog> catalog_;
+};
+
+TEST_F(SqliteCatalogInstancesTest, InstancesRoundTripAcrossReopenAndFilter) {
+  ASSERT_TRUE(catalog_->InsertInstance(Instance("i-a", "1", "web-1", "Running", 10)).ok());
+  ASSERT_TRUE(catalog_->InsertInstance(Instance("i-b", "1", "db-1", "Stopped", 20)).ok());
+  ASSERT_TRUE(catalog_->InsertInstance(Instance("i-c", "2", "web-2", "Running", 30)).ok());
+  EXPECT_EQ(catalog_->InsertInstance(Instance("i-a", "1", "x", "Running", 1)).code(), Code::kAlreadyExists);
+  Reopen();
+
+  Result<InstanceRecord> a = catalog_->GetInstance("i-a");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->user_data, "aGVsbG8=");
+  EXPECT_EQ(a->ram_role_name, "role");
+  EXPECT_TRUE(a->auto_start);
+  EXPECT_EQ(catalog_->GetInstance("i-zz").status().reason(), "InvalidInstanceId.NotFound");
+
+  InstanceQuery q;
+  q.account_id = "1";
+  Result<Page<InstanceRecord>> mine = catalog_->ListInstances(q);
+  ASSERT_TRUE(mine.ok());
+  ASSERT_EQ(mine->total, 2u);
+  EXPECT_EQ(mine->items[0].instance_id, "i-b");  // newest first
+
+  q.name_pattern = "web-*";
+  EXPECT_EQ(catalog_->ListInstances(q)->total, 1u);
+  q.name_pattern = "";
+  q.statuses = {"Stopped"};
+  EXPECT_EQ(catalog_->ListInstances(q)->items.at(0).instance_id, "i-b");
+  q.statuses.clear();
+  q.instance_ids = std::vector<std::string>{};
+  EXPECT_EQ(catalog_->ListInstances(q)->total, 0u);  // an empty id list matches nothing
+  q.instance_ids = std::vector<std::string>{"i-c", "i-a"};
+  EXPECT_EQ(catalog_->ListInstances(q)->total, 1u);  // i-c is another account's
+
+  a->status = "Stopped";
+  ASSERT_TRUE(catalog_->UpdateInstance(*a).ok());
+  EXPECT_EQ(catalog_->GetInstance("i-a")->status, "Stopped");
+  ASSERT_TRUE(catalog_->DeleteInstance("i-a").ok());
+  EXPECT_EQ(catalog_->GetInstance("i-a").status().code(), Code::kNotFound);
+  EXPECT_EQ(catalog_->UpdateInstance(*a).code(), Code::kNotFound);
+}
+
+TEST_F(SqliteCatalogInstancesTest, DisksRoundTripAndFilterByInstanceAndType) {
+  DiskRecord d;
+  d.disk_id = "d-1";
+  d.account_id = "1";
+  d.instance_id = "i-a";
+  d.image_id = "m-1";
+  d.source_snapshot_id = "s-1";
+  d.base_key = std::string(64, 'a');
+  d.size_gib = 40;
+  d.status = "Creating";
+  d.creation_time = 5;
+  ASSERT_TRUE(catalog_->InsertDisk(d).ok());
+  DiskRecord data = d;
+  data.disk_id = "d-2";
+  data.type = "data";
+  data.device = "/dev/xvdb";
+  data.creation_time = 6;
+  ASSERT_TRUE(catalog_->InsertDisk(data).ok());
+
+  Result<DiskRecord> got = catalog_->GetDisk("d-1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->base_key, d.base_key);
+  EXPECT_EQ(got->size_gib, 40u);
+  EXPECT_EQ(got->source_snapshot_id, "s-1");
+  DiskQuery q;
+  q.instance_id = "i-a";
+  EXPECT_EQ(catalog_->ListDisks(q)->total, 2u);
+  q.disk_type = "system";
+  EXPECT_EQ(catalog_->ListDisks(q)->items.at(0).disk_id, "d-1");
+  got->status = "In_use";
+  ASSERT_TRUE(catalog_->UpdateDisk(*got).ok());
+  EXPECT_EQ(catalog_->GetDisk("d-1")->status, "In_use");
+  ASSERT_TRUE(catalog_->DeleteDisk("d-1").ok());
+  EXPECT_EQ(catalog_->GetDisk("d-1").status().reason(), "InvalidDiskId.NotFound");
+}
+
+}  // namespace
+}  // namespace ferry
