@@ -294,7 +294,10 @@ Result<json> CreateImage(ActionContext& ctx) {
     DescribeSnapshotsRequest lookup;
     lookup.snapshot_ids = {request.snapshot_id};
     ASSIGN_OR_RETURN(Page<SnapshotRecord> found, region->DescribeSnapshots(ctx.caller, lookup));
-    if (found.items.empty()) {
+    // As the real call decides: only the caller's own snapshot, not one of
+    // an image shared with it.
+    if (std::none_of(found.items.begin(), found.items.end(),
+                     [&](const SnapshotRecord& s) { return s.account_id == ctx.caller.account_id; })) {
       return NotFound("InvalidSnapshotId.NotFound", "The specified SnapshotId \"" + request.snapshot_id +
                                                         "\" does not exist in region " + region->id() + ".");
     }

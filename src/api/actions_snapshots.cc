@@ -34,15 +34,18 @@ Result<Paging> SnapshotPaging(const Params& p) {
   return paging;
 }
 
-// The region holding `snapshot_id` for this caller, for actions whose current
-// SDK models carry no RegionId.
+// The region holding the caller's own snapshot `snapshot_id`, for actions
+// whose current SDK models carry no RegionId. Only the caller's own: the
+// snapshots of an image shared with it are visible to DescribeSnapshots but
+// not its to change, and must get the answer an unknown id gets.
 Result<Region*> RegionOfSnapshot(const RegionSet& regions, const Caller& caller,
                                  const std::string& snapshot_id) {
   DescribeSnapshotsRequest lookup;
   lookup.snapshot_ids = {snapshot_id};
   for (Region* region : regions.ordered) {
     ASSIGN_OR_RETURN(Page<SnapshotRecord> found, region->DescribeSnapshots(caller, lookup));
-    if (!found.items.empty()) return region;
+    for (const SnapshotRecord& s : found.items)
+      if (s.account_id == caller.account_id) return region;
   }
   return NotFound("InvalidSnapshotId.NotFound",
                   "The specified snapshot \"" + snapshot_id + "\" is not found in " +
