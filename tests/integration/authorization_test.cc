@@ -89,6 +89,7 @@ const Cell kDryRunPassed = Err(400, "DryRunOperation");
 const Cell kForbidden = Err(403, "Forbidden");
 const Cell kNoImage = NotFound404("InvalidImageId.NotFound");
 const Cell kNoSnapshot = NotFound404("InvalidSnapshotId.NotFound");
+const Cell kNoInstance = NotFound404("InvalidInstanceId.NotFound");
 const Cell kNoTask = Err(400, "InvalidTaskId.NotFound");       // ECS documents 400 for this one
 const Cell kNoBucket = Err(400, "InvalidOSSBucket.NotFound");  // likewise
 
@@ -406,6 +407,91 @@ const std::vector<Row>& Rows() {
        .recipient = kForbidden,
        .stranger = kNoImage,
        .probe = "image"},
+
+      // Instances and disks: the owner's instance runs from the shared
+      // image; the recipient may launch its own from it, the stranger not.
+      {.action = "RunInstances",
+       .variant = "from the shared image",
+       .params = {{"ImageId", "{image}"}, {"InstanceType", "ecs.g7.large"}, {"Amount", "1"}, {"InstanceName", "authz-{caller}"}},
+       .owner = kDryRunPassed,
+       .recipient = Ok([](const json& b, const Fixtures&) {
+         ASSERT_EQ(b["InstanceIdSets"]["InstanceIdSet"].size(), 1u) << b.dump();
+       }),
+       .stranger = kNoImage,
+       .owner_dry_run = true,
+       .probe = "image"},
+      {.action = "CreateInstance",
+       .variant = "from the shared image",
+       .params = {{"ImageId", "{image}"}, {"InstanceType", "ecs.g7.large"}, {"DryRun", "true"}},
+       .owner = kDryRunPassed,
+       .recipient = kDryRunPassed,
+       .stranger = kNoImage,
+       .probe = "image"},
+      {.action = "DescribeInstances",
+       .variant = "by InstanceIds",
+       .params = {{"InstanceIds", "[\"{instance}\"]"}},
+       .owner = Ok(Listed("Instances", "Instance", "InstanceId", "instance", true)),
+       .recipient = Ok(Listed("Instances", "Instance", "InstanceId", "instance", false)),
+       .stranger = Ok(Listed("Instances", "Instance", "InstanceId", "instance", false)),
+       .probe = "instance"},
+      // A DryRun checks the state too: the instance is Running already.
+      {.action = "StartInstance",
+       .params = {{"InstanceId", "{instance}"}},
+       .owner = Err(403, "IncorrectInstanceStatus"),
+       .recipient = kNoInstance,
+       .stranger = kNoInstance,
+       .owner_dry_run = true,
+       .probe = "instance"},
+      {.action = "StopInstance",
+       .params = {{"InstanceId", "{instance}"}},
+       .owner = kDryRunPassed,
+       .recipient = kNoInstance,
+       .stranger = kNoInstance,
+       .owner_dry_run = true,
+       .probe = "instance"},
+      {.action = "RebootInstance",
+       .params = {{"InstanceId", "{instance}"}},
+       .owner = kDryRunPassed,
+       .recipient = kNoInstance,
+       .stranger = kNoInstance,
+       .owner_dry_run = true,
+       .probe = "instance"},
+      // Running, so even its owner may not delete it without Force, nor
+      // replace its system disk.
+      {.action = "DeleteInstance",
+       .params = {{"InstanceId", "{instance}"}},
+       .owner = Err(403, "IncorrectInstanceStatus"),
+       .recipient = kNoInstance,
+       .stranger = kNoInstance,
+       .probe = "instance"},
+      {.action = "ReplaceSystemDisk",
+       .params = {{"InstanceId", "{instance}"}, {"ImageId", "{image}"}},
+       .owner = Err(403, "IncorrectInstanceStatus"),
+       .recipient = kNoInstance,
+       .stranger = kNoInstance,
+       .probe = "instance"},
+      {.action = "DescribeDisks",
+       .variant = "by DiskIds",
+       .params = {{"DiskIds", "[\"{disk}\"]"}},
+       .owner = Ok(Listed("Disks", "Disk", "DiskId", "disk", true)),
+       .recipient = Ok(Listed("Disks", "Disk", "DiskId", "disk", false)),
+       .stranger = Ok(Listed("Disks", "Disk", "DiskId", "disk", false)),
+       .probe = "disk"},
+      {.action = "DescribeUserData",
+       .params = {{"InstanceId", "{instance}"}},
+       .owner = Ok([](const json& b, const Fixtures& f) {
+         EXPECT_EQ(b.value("InstanceId", ""), f.at("instance")) << b.dump();
+         EXPECT_EQ(b.value("UserData", ""), "ZWNobyBoZWxsbw==") << b.dump();
+       }),
+       .recipient = kNoInstance,
+       .stranger = kNoInstance,
+       .probe = "instance"},
+      {.action = "DescribeInstanceRamRole",
+       .params = {{"InstanceIds", "[\"{instance}\"]"}},
+       .owner = Ok(Listed("InstanceRamRoleSets", "InstanceRamRoleSet", "InstanceId", "instance", true)),
+       .recipient = Ok(Listed("InstanceRamRoleSets", "InstanceRamRoleSet", "InstanceId", "instance", false)),
+       .stranger = Ok(Listed("InstanceRamRoleSets", "InstanceRamRoleSet", "InstanceId", "instance", false)),
+       .probe = "instance"},
   };
   return kRows;
 }
@@ -545,6 +631,25 @@ TEST_F(AuthorizationTest, EveryActionAsOwnerRecipientAndStranger) {
   // Shared with the recipient only.
   CallOk(as_owner, "ModifyImageSharePermission",
          {{"ImageId", f.at("image")}, {"AddAccount.1", recipient.id}});
+
+  // The owner's instance (with user data and a role) and its system disk.
+  json run = CallOk(as_owner, "RunInstances",
+                    {{"ImageId", f.at("image")}, {"InstanceType", "ecs.g7.large"}, {"UserData", "ZWNobyBoZWxsbw=="},
+                     {"RamRoleName", "authz-role"}});
+  ASSERT_EQ(run["InstanceIdSets"]["InstanceIdSet"].size(), 1u) << run.dump();
+  f.values["instance"] = run["InstanceIdSets"]["InstanceIdSet"][0].get<std::string>();
+  std::string instance_status;
+  for (int i = 0; i < 200 && instance_status != "Running"; ++i) {
+    json listed = CallOk(as_owner, "DescribeInstances", {{"InstanceIds", "[\"" + f.at("instance") + "\"]"}});
+    if (listed["Instances"]["Instance"].size() == 1) {
+      instance_status = listed["Instances"]["Instance"][0].value("Status", "");
+    }
+    if (instance_status != "Running") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(instance_status, "Running");
+  json disks = CallOk(as_owner, "DescribeDisks", {{"InstanceId", f.at("instance")}});
+  ASSERT_EQ(disks["Disks"]["Disk"].size(), 1u) << disks.dump();
+  f.values["disk"] = disks["Disks"]["Disk"][0].value("DiskId", "");
   for (const auto& [name, value] : f.values) ASSERT_FALSE(value.empty()) << name;
 
   const std::map<Caller, const Account*> accounts = {
