@@ -44,24 +44,6 @@ Result<RunInstancesRequest> ParseRunRequest(const Params& p) {
   return r;
 }
 
-// PageNumber/PageSize, or MaxResults/NextToken (NextToken = the decimal
-// offset of the next item, as DescribeSnapshots').
-Result<Paging> TokenOrPagePaging(const Params& p) {
-  if (!p.Get("MaxResults") && !p.Get("NextToken")) return PagingParams(p);
-  Paging paging;
-  ASSIGN_OR_RETURN(int64_t max_results, p.Int("MaxResults", 10, 1, 100));
-  paging.page_size = static_cast<uint64_t>(max_results);
-  const std::string token = p.GetOr("NextToken", "0");
-  uint64_t offset = 0;
-  auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), offset);
-  if (ec != std::errc() || ptr != token.data() + token.size() || offset % paging.page_size != 0) {
-    return InvalidArgument("InvalidParameter", "The specified parameter \"NextToken\" is not valid: \"" + token +
-                                                   "\" is not a token returned for MaxResults=" +
-                                                   std::to_string(paging.page_size) + ".");
-  }
-  paging.page_number = offset / paging.page_size + 1;
-  return paging;
-}
 
 std::string NextToken(const Paging& paging, uint64_t total) {
   const uint64_t next = paging.page_number * paging.page_size;

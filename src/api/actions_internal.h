@@ -27,6 +27,11 @@ struct Paging {
   uint64_t page_size = 10;
 };
 Result<Paging> PagingParams(const Params& params);
+// PageNumber/PageSize, or (current SDKs of DescribeSnapshots and
+// DescribeInstances) MaxResults/NextToken. Ferry's NextToken is the decimal
+// offset of the next item, which maps onto pages as long as MaxResults stays
+// the same between calls (as every client iterating a listing does).
+Result<Paging> TokenOrPagePaging(const Params& params);
 
 // The N of every "Prefix.N.Field" parameter, ascending and distinct.
 // InvalidParameter when N is not a decimal in 1..max_n.

@@ -13,26 +13,6 @@ using nlohmann::json;
 
 constexpr size_t kMaxSnapshotIds = 100;
 
-// DescribeSnapshots pages either by PageNumber/PageSize or, in current SDKs,
-// by MaxResults/NextToken. Ferry's NextToken is the decimal offset of the
-// next snapshot, which maps onto pages as long as MaxResults stays the same
-// between calls (as every client iterating a listing does).
-Result<Paging> SnapshotPaging(const Params& p) {
-  if (!p.Get("MaxResults") && !p.Get("NextToken")) return PagingParams(p);
-  Paging paging;
-  ASSIGN_OR_RETURN(int64_t max_results, p.Int("MaxResults", 10, 1, 100));
-  paging.page_size = static_cast<uint64_t>(max_results);
-  const std::string token = p.GetOr("NextToken", "0");
-  uint64_t offset = 0;
-  auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), offset);
-  if (ec != std::errc() || ptr != token.data() + token.size() || offset % paging.page_size != 0) {
-    return InvalidArgument("InvalidParameter", "The specified parameter \"NextToken\" is not valid: \"" +
-                                                   token + "\" is not a token returned for MaxResults=" +
-                                                   std::to_string(paging.page_size) + ".");
-  }
-  paging.page_number = offset / paging.page_size + 1;
-  return paging;
-}
 
 // The region holding the caller's own snapshot `snapshot_id`, for actions
 // whose current SDK models carry no RegionId. Only the caller's own: the
@@ -153,7 +133,7 @@ Result<json> DescribeSnapshots(ActionContext& ctx) {
   request.status = status == "all" ? "" : status;
   request.snapshot_name = p.GetOr("SnapshotName", "");
   ASSIGN_OR_RETURN(SnapshotPostFilter filter, ParseSnapshotPostFilter(p));
-  ASSIGN_OR_RETURN(Paging paging, SnapshotPaging(p));
+  ASSIGN_OR_RETURN(Paging paging, TokenOrPagePaging(p));
   request.page_number = paging.page_number;
   request.page_size = paging.page_size;
   ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));

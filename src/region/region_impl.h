@@ -160,6 +160,8 @@ class RegionImpl final : public Region {
   // Whether `c` may create instances from `image`: own, public and shared
   // images (region_sharing.cc). InvalidImageId.NotFound otherwise.
   Status CheckImageUsable(const Caller& c, const ImageRecord& image);
+  Status MoveInstance(const Caller& c, const std::string& instance_id, bool dry_run, const char* from,
+                      const char* via, const char* to);
 
   // For tools and tests.
   DiskStore& disk_store() { return *disks_; }

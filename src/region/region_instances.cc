@@ -19,6 +19,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 
 #include "common/ids.h"
 #include "region/disks/disk_layout.h"
@@ -411,42 +412,32 @@ Result<InstanceRecord> OwnInstance(Catalog& catalog, const Caller& c, const std:
 
 }  // namespace
 
-Status RegionImpl::StartInstance(const Caller& c, const std::string& instance_id, bool dry_run) {
+// Start, stop and reboot: from `from`, through `via` (shown for the
+// transition time), to `to`. Starting sets the start time.
+Status RegionImpl::MoveInstance(const Caller& c, const std::string& instance_id, bool dry_run, const char* from,
+                                const char* via, const char* to) {
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(InstanceRecord inst, OwnInstance(*catalog_, c, instance_id));
-    if (inst.status != "Stopped") return IncorrectStatus(inst, "Stopped");
+    if (inst.status != from) return IncorrectStatus(inst, from);
     if (dry_run) return DryRunPassed();
-    inst.status = "Starting";
-    inst.start_time = clock_.Now();
+    inst.status = via;
+    if (std::string_view(via) == "Starting") inst.start_time = clock_.Now();
     return catalog_->UpdateInstance(inst);
   }));
-  PostTransition(instance_id, "Starting", "Running");
+  PostTransition(instance_id, via, to);
   return Status::Ok();
+}
+
+Status RegionImpl::StartInstance(const Caller& c, const std::string& instance_id, bool dry_run) {
+  return MoveInstance(c, instance_id, dry_run, "Stopped", "Starting", "Running");
 }
 
 Status RegionImpl::StopInstance(const Caller& c, const std::string& instance_id, bool dry_run) {
-  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
-    ASSIGN_OR_RETURN(InstanceRecord inst, OwnInstance(*catalog_, c, instance_id));
-    if (inst.status != "Running") return IncorrectStatus(inst, "Running");
-    if (dry_run) return DryRunPassed();
-    inst.status = "Stopping";
-    return catalog_->UpdateInstance(inst);
-  }));
-  PostTransition(instance_id, "Stopping", "Stopped");
-  return Status::Ok();
+  return MoveInstance(c, instance_id, dry_run, "Running", "Stopping", "Stopped");
 }
 
 Status RegionImpl::RebootInstance(const Caller& c, const std::string& instance_id, bool dry_run) {
-  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
-    ASSIGN_OR_RETURN(InstanceRecord inst, OwnInstance(*catalog_, c, instance_id));
-    if (inst.status != "Running") return IncorrectStatus(inst, "Running");
-    if (dry_run) return DryRunPassed();
-    inst.status = "Starting";
-    inst.start_time = clock_.Now();
-    return catalog_->UpdateInstance(inst);
-  }));
-  PostTransition(instance_id, "Starting", "Running");
-  return Status::Ok();
+  return MoveInstance(c, instance_id, dry_run, "Running", "Starting", "Running");
 }
 
 // ----------------------------------------------------------- DeleteInstance
