@@ -594,6 +594,28 @@ Status OssRemove(const ClientOptions& opts, const std::string& bucket, const std
 
 // ------------------------------------------------------ instances and disks
 
+// Polls DescribeInstances until `id` is `want`; its last status. Instances
+// change state within seconds, so waiting longer than kInstanceWait means
+// something is wrong: that is an error, not a hang.
+constexpr auto kInstanceWait = std::chrono::minutes(5);
+
+Result<std::string> WaitInstanceStatus(Session& session, const std::string& id, const std::string& want) {
+  const auto deadline = std::chrono::steady_clock::now() + kInstanceWait;
+  std::string status;
+  while (true) {
+    ASSIGN_OR_RETURN(json found, session.Call("DescribeInstances", {{"InstanceIds", json::array({id}).dump()}}));
+    json items = ListUnder(found, "Instances", "Instance");
+    if (items.empty()) return NotFound("InvalidInstanceId.NotFound", "instance " + id + " was released meanwhile");
+    status = items[0].value("Status", std::string());
+    if (status == want) return status;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status(Code::kUnavailable, "", "instance " + id + " is still " + status + " after " +
+                                                     std::to_string(kInstanceWait.count()) + " minutes, not " + want);
+    }
+    std::this_thread::sleep_for(kTaskPollInterval / 5);
+  }
+}
+
 Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ParamMap params = {{"ImageId", run.image_id}, {"InstanceType", run.instance_type}};
@@ -615,13 +637,8 @@ Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run) {
   json rows = json::array();
   for (const std::string& id : ids) {
     std::string status = "Pending";
-    while (run.wait) {
-      ASSIGN_OR_RETURN(json found, session.Call("DescribeInstances", {{"InstanceIds", json::array({id}).dump()}}));
-      json items = ListUnder(found, "Instances", "Instance");
-      if (items.empty()) return NotFound("InvalidInstanceId.NotFound", "instance " + id + " was released while starting");
-      status = items[0].value("Status", std::string());
-      if (status == want) break;
-      std::this_thread::sleep_for(kTaskPollInterval);
+    if (run.wait) {
+      ASSIGN_OR_RETURN(status, WaitInstanceStatus(session, id, want));
     }
     rows.push_back({{"InstanceId", id}, {"Status", status}});
   }
@@ -644,11 +661,20 @@ Status InstanceList(const ClientOptions& opts) {
 }
 
 Status InstanceAction(const ClientOptions& opts, const std::string& action, const std::string& instance_id,
-                      bool force) {
+                      bool force, bool wait) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ParamMap params = {{"InstanceId", instance_id}};
   if (force) params["Force"] = "true";
   ASSIGN_OR_RETURN(json body, session.Call(action, params));
+  // Start, stop and reboot pass through Starting / Stopping: by default
+  // the command returns once the instance is there, so the next one finds
+  // it ready.
+  const std::string want = action == "StopInstance" ? "Stopped" : "Running";
+  if (wait && action != "DeleteInstance") {
+    ASSIGN_OR_RETURN(std::string status, WaitInstanceStatus(session, instance_id, want));
+    RenderRecord(session, {{"InstanceId", instance_id}, {"Action", action}, {"Status", status}});
+    return Status::Ok();
+  }
   RenderRecord(session, {{"InstanceId", instance_id}, {"Action", action}, {"Done", true}});
   return Status::Ok();
 }

@@ -106,9 +106,10 @@ struct InstanceRunOptions {
 };
 Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run);
 Status InstanceList(const ClientOptions& opts);
-// StartInstance | StopInstance | RebootInstance | DeleteInstance.
+// StartInstance | StopInstance | RebootInstance | DeleteInstance. `wait`:
+// start, stop and reboot return once the instance is Running / Stopped.
 Status InstanceAction(const ClientOptions& opts, const std::string& action, const std::string& instance_id,
-                      bool force);
+                      bool force, bool wait);
 Status DiskList(const ClientOptions& opts);
 
 // DELETE /oss/<bucket>/<object>.

@@ -390,14 +390,21 @@ int Run(int argc, char** argv) {
   });
   std::string instance_id;
   bool instance_force = false;
+  bool instance_no_wait = false;
   for (const auto& [verb, ecs_action] : std::vector<std::pair<std::string, std::string>>{
            {"start", "StartInstance"}, {"stop", "StopInstance"}, {"reboot", "RebootInstance"},
            {"delete", "DeleteInstance"}}) {
     CLI::App* sub = instance->add_subcommand(verb, ecs_action);
     sub->add_option("ID", instance_id, "instance id")->required();
-    if (verb == "delete") sub->add_flag("--force", instance_force, "release even if Running");
+    if (verb == "delete") {
+      sub->add_flag("--force", instance_force, "release even if Running");
+    } else {
+      sub->add_flag("--no-wait", instance_no_wait, "return at once, while the instance is Starting / Stopping");
+    }
     sub->callback([&, ecs_action = ecs_action] {
-      action = [&, ecs_action] { return InstanceAction(client, ecs_action, instance_id, instance_force); };
+      action = [&, ecs_action] {
+        return InstanceAction(client, ecs_action, instance_id, instance_force, !instance_no_wait);
+      };
     });
   }
 

@@ -278,9 +278,16 @@ TEST_F(InstancesTest, CliRunsListsStopsAndDeletesInstances) {
   CommandResult refused = RunFerry({"instance", "delete", id}, server_->ClientEnv());
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("IncorrectInstanceStatus"), std::string::npos) << refused.err;
-  ASSERT_EQ(RunFerry({"instance", "stop", id}, server_->ClientEnv()).exit_code, 0);
-  ASSERT_TRUE(WaitStatus(root, id, "Stopped"));
-  ASSERT_EQ(RunFerry({"instance", "start", id}, server_->ClientEnv()).exit_code, 0);
+  // stop, start and reboot return once the instance is there, so they chain.
+  for (const auto& [verb, status] : {std::pair{"stop", "Stopped"}, std::pair{"start", "Running"},
+                                     std::pair{"reboot", "Running"}, std::pair{"stop", "Stopped"}}) {
+    CommandResult moved = RunFerry({"instance", verb, id}, server_->ClientEnv());
+    ASSERT_EQ(moved.exit_code, 0) << verb << ": " << moved.err;
+    EXPECT_NE(moved.out.find(status), std::string::npos) << verb << ": " << moved.out;
+    EXPECT_EQ(StatusOf(root, id), status) << verb;
+  }
+  // --no-wait returns at once; the instance gets there on its own.
+  ASSERT_EQ(RunFerry({"instance", "start", id, "--no-wait"}, server_->ClientEnv()).exit_code, 0);
   ASSERT_TRUE(WaitStatus(root, id, "Running"));
   for (const json& row : rows) {
     CommandResult deleted =
