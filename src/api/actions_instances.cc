@@ -221,19 +221,27 @@ Result<json> DescribeInstanceRamRole(ActionContext& ctx) {
   DescribeInstancesRequest request;
   ASSIGN_OR_RETURN(request.instance_ids, OptionalIds(p, "InstanceIds"));
   ASSIGN_OR_RETURN(Paging paging, PagingParams(p));
-  request.page_number = paging.page_number;
-  request.page_size = paging.page_size;
   const std::string role = p.GetOr("RamRoleName", "");
-  ASSIGN_OR_RETURN(Page<InstanceRecord> page, region->DescribeInstances(ctx.caller, request));
+  // Only instances with a role (of that name) are listed, so the filter
+  // comes before the paging: TotalCount counts them all and every page but
+  // the last is full.
+  std::vector<InstanceRecord> with_role;
+  request.page_size = 100;
+  for (request.page_number = 1;; ++request.page_number) {
+    ASSIGN_OR_RETURN(Page<InstanceRecord> page, region->DescribeInstances(ctx.caller, request));
+    for (InstanceRecord& i : page.items) {
+      if (i.ram_role_name.empty() || (!role.empty() && i.ram_role_name != role)) continue;
+      with_role.push_back(std::move(i));
+    }
+    if (page.items.empty() || request.page_number * request.page_size >= page.total) break;
+  }
   json sets = json::array();
-  uint64_t total = 0;
-  for (const InstanceRecord& i : page.items) {
-    if (i.ram_role_name.empty() || (!role.empty() && i.ram_role_name != role)) continue;
-    sets.push_back(json{{"InstanceId", i.instance_id}, {"RamRoleName", i.ram_role_name}});
-    ++total;
+  const uint64_t begin = (paging.page_number - 1) * paging.page_size;
+  for (uint64_t n = begin; n < with_role.size() && n < begin + paging.page_size; ++n) {
+    sets.push_back(json{{"InstanceId", with_role[n].instance_id}, {"RamRoleName", with_role[n].ram_role_name}});
   }
   return json{{"RegionId", region->id()},
-              {"TotalCount", total},
+              {"TotalCount", with_role.size()},
               {"InstanceRamRoleSets", json{{"InstanceRamRoleSet", std::move(sets)}}}};
 }
 

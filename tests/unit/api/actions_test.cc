@@ -581,6 +581,48 @@ TEST_F(ActionsTest, DescribeSnapshotsRejectsBadParameters) {
   EXPECT_TRUE(hangzhou_.snapshot_queries.empty());
 }
 
+// Instances without a role are not listed, so DescribeInstanceRamRole
+// filters before it pages: TotalCount counts every instance with a role,
+// however the instances without one fall across the region's pages.
+TEST_F(ActionsTest, DescribeInstanceRamRoleFiltersBeforePaging) {
+  for (int n = 0; n < 150; ++n) {
+    InstanceRecord i;
+    i.instance_id = "i-" + std::to_string(1000 + n);
+    i.account_id = kAlice;
+    i.status = "Running";
+    if (n % 50 == 7) i.ram_role_name = n == 107 ? "other" : "role";  // i-1007, i-1057, i-1107 (other)
+    hangzhou_.instances.push_back(i);
+  }
+  auto ids = [](const json& body) {
+    std::vector<std::string> out;
+    for (const json& set : body["InstanceRamRoleSets"]["InstanceRamRoleSet"]) out.push_back(set["InstanceId"]);
+    return out;
+  };
+  Result<json> first = Call("DescribeInstanceRamRole", {{"RegionId", "cn-hangzhou"}, {"PageSize", "2"}});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ((*first)["TotalCount"], 3);
+  EXPECT_TRUE((*first)["TotalCount"].is_number_unsigned());
+  EXPECT_EQ(ids(*first), (std::vector<std::string>{"i-1007", "i-1057"}));
+  Result<json> second =
+      Call("DescribeInstanceRamRole", {{"RegionId", "cn-hangzhou"}, {"PageSize", "2"}, {"PageNumber", "2"}});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ((*second)["TotalCount"], 3);
+  EXPECT_EQ(ids(*second), (std::vector<std::string>{"i-1107"}));
+  EXPECT_EQ((*second)["InstanceRamRoleSets"]["InstanceRamRoleSet"][0]["RamRoleName"], "other");
+  Result<json> named = Call("DescribeInstanceRamRole", {{"RegionId", "cn-hangzhou"}, {"RamRoleName", "role"}});
+  ASSERT_TRUE(named.ok()) << named.status().ToString();
+  EXPECT_EQ((*named)["TotalCount"], 2);
+  Result<json> by_id = Call("DescribeInstanceRamRole",
+                            {{"RegionId", "cn-hangzhou"}, {"InstanceIds", R"(["i-1000","i-1107"])"}});
+  ASSERT_TRUE(by_id.ok()) << by_id.status().ToString();
+  EXPECT_EQ(ids(*by_id), (std::vector<std::string>{"i-1107"}));
+  EXPECT_EQ((*by_id)["TotalCount"], 1);
+  Result<json> other_account = Call("DescribeInstanceRamRole", {{"RegionId", "cn-hangzhou"}}, kBob);
+  ASSERT_TRUE(other_account.ok()) << other_account.status().ToString();
+  EXPECT_EQ((*other_account)["TotalCount"], 0);
+  EXPECT_EQ((*other_account)["InstanceRamRoleSets"], json({{"InstanceRamRoleSet", json::array()}}));
+}
+
 TEST_F(ActionsTest, DeleteSnapshotWithoutRegionIdFindsTheRegion) {
   beijing_.snapshots = {Snapshot("s-bj", kAlice)};
   Result<json> r = Call("DeleteSnapshot", {{"SnapshotId", "s-bj"}, {"Force", "true"}});
