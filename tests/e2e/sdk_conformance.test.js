@@ -1119,6 +1119,22 @@ const SUCCESS_ROWS = [
     },
   },
   {
+    name: 'paged after the role filter: TotalCount counts every instance with a role',
+    action: 'DescribeInstanceRamRole',
+    params: () => ({
+      RegionId: REGION, InstanceIds: show([fx.stoppedId, ...fx.pageInstanceIds, fx.instanceId]), PageSize: 1,
+    }),
+    present: ['TotalCount', 'InstanceRamRoleSets.InstanceRamRoleSet[].InstanceId'],
+    async expect(raw) {
+      assert.equal(raw.TotalCount, 1);
+      assert.deepEqual(raw.InstanceRamRoleSets.InstanceRamRoleSet, [{ InstanceId: fx.instanceId, RamRoleName: RAM_ROLE }]);
+      const { raw: second } = await admin.call('DescribeInstanceRamRole', {
+        RegionId: REGION, InstanceIds: show([fx.stoppedId, ...fx.pageInstanceIds, fx.instanceId]), PageSize: 1, PageNumber: 2,
+      });
+      assert.deepEqual([second.TotalCount, second.InstanceRamRoleSets.InstanceRamRoleSet], [1, []]);
+    },
+  },
+  {
     name: 'filtered by RamRoleName',
     action: 'DescribeInstanceRamRole',
     params: { RegionId: REGION, RamRoleName: 'conformance-other-role' },
