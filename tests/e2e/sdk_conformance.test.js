@@ -184,6 +184,7 @@ function putRandomObject(object, sizeBytes) {
 // 500 ms; rows wait for the state they need with bounded polls.
 
 const INSTANCE_TYPE = 'ecs.g7.large';
+const OTHER_INSTANCE_TYPE = 'ecs.c7.large';
 const USER_DATA = Buffer.from('#!/bin/sh\necho conformance\n').toString('base64');
 const RAM_ROLE = 'conformance-role';
 const UNKNOWN_INSTANCE = 'i-conformanceunknown00';
@@ -291,7 +292,9 @@ before(async () => {
   fx.instanceId = await runInstance({
     InstanceName: 'conformance-vm', Description: 'conformance fixture', UserData: USER_DATA, RamRoleName: RAM_ROLE,
   });
-  fx.stoppedId = await createStopped({ InstanceName: 'conformance-stopped' });
+  fx.stoppedId = await createStopped({
+    InstanceName: 'conformance-stopped', ZoneId: `${REGION}-b`, InstanceType: OTHER_INSTANCE_TYPE,
+  });
   fx.pageInstanceIds = await runInstances({ InstanceName: 'conformance-page', Amount: 3 });
   fx.pageDiskIds = [];
   for (const id of fx.pageInstanceIds) fx.pageDiskIds.push(...(await instanceDisks(id)).map((d) => d.DiskId));
@@ -976,6 +979,46 @@ const SUCCESS_ROWS = [
       assert.deepEqual(raw.Instances.Instance.map((i) => i.InstanceId).sort(), [...fx.pageInstanceIds].sort());
       assert.equal(raw.TotalCount, 3);
     },
+  },
+  {
+    name: 'filtered by ZoneId and InstanceType',
+    action: 'DescribeInstances',
+    params: { RegionId: REGION, ZoneId: `${REGION}-b`, InstanceType: OTHER_INSTANCE_TYPE },
+    present: INSTANCE_FIELDS,
+    async expect(raw) {
+      assert.deepEqual(raw.Instances.Instance.map((i) => i.InstanceId), [fx.stoppedId]);
+      assert.equal(raw.TotalCount, 1);
+      const { raw: zoneA } = await admin.call('DescribeInstances', { RegionId: REGION, ZoneId: `${REGION}-a`, PageSize: 100 });
+      const ids = zoneA.Instances.Instance.map((i) => i.InstanceId);
+      assert.ok(ids.includes(fx.instanceId) && !ids.includes(fx.stoppedId), `zone a: ${ids}`);
+    },
+  },
+  {
+    name: 'VpcId, VSwitchId, SecurityGroupId, Tag.N: Ferry\'s instances have none, so nothing is kept',
+    action: 'DescribeInstances',
+    params: { RegionId: REGION, VpcId: 'vpc-conformance', VSwitchId: 'vsw-conformance', SecurityGroupId: 'sg-conformance' },
+    present: ['TotalCount', 'Instances.Instance'],
+    async expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.Instances.Instance], [0, []]);
+      const { raw: tagged } = await admin.call('DescribeInstances', { RegionId: REGION, 'Tag.1.Key': 'suite' });
+      assert.deepEqual([tagged.TotalCount, tagged.Instances.Instance], [0, []]);
+    },
+  },
+  {
+    name: 'Tag.N given at launch are listed with the instance',
+    action: 'RunInstances',
+    params: () => ({
+      RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, 'Tag.1.Key': 'suite', 'Tag.1.Value': 'conformance',
+    }),
+    async expect(raw, ctx) {
+      ctx.ids = raw.InstanceIdSets.InstanceIdSet;
+      const instance = await waitInstance(ctx.ids[0], 'Running');
+      assert.deepEqual(instance.Tags, { Tag: [{ TagKey: 'suite', TagValue: 'conformance' }] });
+    },
+    async cleanup(ctx) { for (const id of ctx.ids ?? []) await dropInstance(id); },
+    todo: 'RunInstances/CreateInstance accept Tag.N (ecs-api.md 4.19) but drop them: InstanceRecord has no tags, '
+      + 'so DescribeInstances lists Tags.Tag [] and a Tag.N filter keeps nothing. Storing them is a '
+      + 'region/catalog change (schema)',
   },
   {
     name: 'a Stopped instance: Starting, then Running',
