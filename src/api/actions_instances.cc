@@ -88,6 +88,36 @@ Result<json> CreateInstance(ActionContext& ctx) {
   return json{{"InstanceId", ids.empty() ? "" : ids.front()}};
 }
 
+namespace {
+
+// DescribeInstances filters the region does not apply: ZoneId and
+// InstanceType match the record; Ferry's instances are in no VPC, vSwitch or
+// security group and carry no tags, so a VpcId, VSwitchId, SecurityGroupId
+// or Tag.N filter keeps nothing (as their views show: "", [] and []).
+struct InstanceFilters {
+  std::string zone_id;
+  std::string instance_type;
+  bool keeps_nothing = false;
+
+  bool any() const { return keeps_nothing || !zone_id.empty() || !instance_type.empty(); }
+  bool Keeps(const InstanceRecord& i) const {
+    return !keeps_nothing && (zone_id.empty() || i.zone_id == zone_id) &&
+           (instance_type.empty() || i.instance_type == instance_type);
+  }
+};
+
+InstanceFilters ParseInstanceFilters(const Params& p) {
+  InstanceFilters f;
+  f.zone_id = p.GetOr("ZoneId", "");
+  f.instance_type = p.GetOr("InstanceType", "");
+  for (const char* name : {"VpcId", "VSwitchId", "SecurityGroupId", "Tag.1.Key", "Tag.1.Value"}) {
+    if (!p.GetOr(name, "").empty()) f.keeps_nothing = true;
+  }
+  return f;
+}
+
+}  // namespace
+
 Result<json> DescribeInstances(ActionContext& ctx) {
   ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
   const Params& p = ctx.params;
@@ -96,12 +126,31 @@ Result<json> DescribeInstances(ActionContext& ctx) {
   request.image_id = p.GetOr("ImageId", "");
   request.status = p.GetOr("Status", "");
   request.instance_name = p.GetOr("InstanceName", "");
+  const InstanceFilters filters = ParseInstanceFilters(p);
   ASSIGN_OR_RETURN(Paging paging, TokenOrPagePaging(p));
   request.page_number = paging.page_number;
   request.page_size = paging.page_size;
   ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
   if (dry_run) return DryRunPassed();
-  ASSIGN_OR_RETURN(Page<InstanceRecord> page, region->DescribeInstances(ctx.caller, request));
+  Page<InstanceRecord> page;
+  if (!filters.any()) {
+    ASSIGN_OR_RETURN(page, region->DescribeInstances(ctx.caller, request));
+  } else {
+    // Filtered here, so before the paging: every region page, then the
+    // requested page of what the filters keep.
+    std::vector<InstanceRecord> kept;
+    DescribeInstancesRequest all = request;
+    all.page_size = 100;
+    for (all.page_number = 1;; ++all.page_number) {
+      ASSIGN_OR_RETURN(Page<InstanceRecord> part, region->DescribeInstances(ctx.caller, all));
+      for (InstanceRecord& i : part.items)
+        if (filters.Keeps(i)) kept.push_back(std::move(i));
+      if (part.items.empty() || all.page_number * all.page_size >= part.total) break;
+    }
+    page.total = kept.size();
+    const uint64_t begin = (paging.page_number - 1) * paging.page_size;
+    for (uint64_t n = begin; n < kept.size() && n < begin + paging.page_size; ++n) page.items.push_back(kept[n]);
+  }
   json instances = json::array();
   for (const InstanceRecord& i : page.items) instances.push_back(InstanceView(i));
   return json{
@@ -203,19 +252,27 @@ Result<json> DescribeInstanceRamRole(ActionContext& ctx) {
   DescribeInstancesRequest request;
   ASSIGN_OR_RETURN(request.instance_ids, OptionalIds(p, "InstanceIds"));
   ASSIGN_OR_RETURN(Paging paging, PagingParams(p));
-  request.page_number = paging.page_number;
-  request.page_size = paging.page_size;
   const std::string role = p.GetOr("RamRoleName", "");
-  ASSIGN_OR_RETURN(Page<InstanceRecord> page, region->DescribeInstances(ctx.caller, request));
+  // Only instances with a role (of that name) are listed, so the filter
+  // comes before the paging: TotalCount counts them all and every page but
+  // the last is full.
+  std::vector<InstanceRecord> with_role;
+  request.page_size = 100;
+  for (request.page_number = 1;; ++request.page_number) {
+    ASSIGN_OR_RETURN(Page<InstanceRecord> page, region->DescribeInstances(ctx.caller, request));
+    for (InstanceRecord& i : page.items) {
+      if (i.ram_role_name.empty() || (!role.empty() && i.ram_role_name != role)) continue;
+      with_role.push_back(std::move(i));
+    }
+    if (page.items.empty() || request.page_number * request.page_size >= page.total) break;
+  }
   json sets = json::array();
-  uint64_t total = 0;
-  for (const InstanceRecord& i : page.items) {
-    if (i.ram_role_name.empty() || (!role.empty() && i.ram_role_name != role)) continue;
-    sets.push_back(json{{"InstanceId", i.instance_id}, {"RamRoleName", i.ram_role_name}});
-    ++total;
+  const uint64_t begin = (paging.page_number - 1) * paging.page_size;
+  for (uint64_t n = begin; n < with_role.size() && n < begin + paging.page_size; ++n) {
+    sets.push_back(json{{"InstanceId", with_role[n].instance_id}, {"RamRoleName", with_role[n].ram_role_name}});
   }
   return json{{"RegionId", region->id()},
-              {"TotalCount", total},
+              {"TotalCount", with_role.size()},
               {"InstanceRamRoleSets", json{{"InstanceRamRoleSet", std::move(sets)}}}};
 }
 

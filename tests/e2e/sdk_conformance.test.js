@@ -179,6 +179,87 @@ function putRandomObject(object, sizeBytes) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Instances: a transitional state (Pending, Starting, Stopping) lasts about
+// 500 ms; rows wait for the state they need with bounded polls.
+
+const INSTANCE_TYPE = 'ecs.g7.large';
+const OTHER_INSTANCE_TYPE = 'ecs.c7.large';
+const USER_DATA = Buffer.from('#!/bin/sh\necho conformance\n').toString('base64');
+const RAM_ROLE = 'conformance-role';
+const UNKNOWN_INSTANCE = 'i-conformanceunknown00';
+// ecs-api.md 4.21: every field the reference shows for an instance.
+const INSTANCE_FIELDS = [
+  'InstanceId', 'InstanceName', 'Description', 'ImageId', 'InstanceType', 'RegionId', 'ZoneId', 'Status',
+  'CreationTime', 'StartTime', 'ExpiredTime', 'Cpu', 'Memory', 'OSType', 'OSName', 'HostName', 'InstanceChargeType',
+  'InstanceNetworkType', 'InternetMaxBandwidthOut', 'IoOptimized', 'DeletionProtection', 'ResourceGroupId',
+  'PublicIpAddress.IpAddress', 'InnerIpAddress.IpAddress', 'SecurityGroupIds.SecurityGroupId', 'VpcAttributes.VpcId',
+  'VpcAttributes.VSwitchId', 'VpcAttributes.PrivateIpAddress.IpAddress', 'OperationLocks.LockReason', 'Tags.Tag',
+].map((field) => `Instances.Instance[].${field}`);
+const DISK_VIEW_FIELDS = [
+  'DiskId', 'DiskName', 'Description', 'RegionId', 'ZoneId', 'Type', 'Category', 'Size', 'ImageId', 'SourceSnapshotId',
+  'Status', 'InstanceId', 'Device', 'CreationTime', 'AttachedTime', 'Portable', 'Encrypted', 'DeleteWithInstance',
+  'DeleteAutoSnapshot', 'EnableAutoSnapshot', 'DiskChargeType', 'ResourceGroupId', 'OperationLocks.OperationLock',
+  'Tags.Tag',
+].map((field) => `Disks.Disk[].${field}`);
+
+async function describeInstance(instanceId) {
+  const { raw } = await admin.call('DescribeInstances', { RegionId: REGION, InstanceIds: show([instanceId]) });
+  return raw.Instances.Instance[0];
+}
+
+async function waitInstance(instanceId, status) {
+  return pollUntil(async () => {
+    const instance = await describeInstance(instanceId);
+    assert.ok(instance, `instance ${instanceId} is listed`);
+    return instance.Status === status ? instance : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 100, what: `instance ${instanceId} ${status}` });
+}
+
+// Running instances of the fixture image (RunInstances), once Running.
+async function runInstances(extra = {}) {
+  const { raw } = await admin.call('RunInstances', {
+    RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, ...extra,
+  });
+  const ids = raw.InstanceIdSets.InstanceIdSet;
+  for (const id of ids) await waitInstance(id, 'Running');
+  return ids;
+}
+
+async function runInstance(extra = {}) {
+  return (await runInstances(extra))[0];
+}
+
+// A Stopped instance (CreateInstance: Pending, then Stopped).
+async function createStopped(extra = {}) {
+  const { raw } = await admin.call('CreateInstance', {
+    RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, ...extra,
+  });
+  await waitInstance(raw.InstanceId, 'Stopped');
+  return raw.InstanceId;
+}
+
+// Deletes an instance whatever its state (once past Pending); gone already
+// is fine.
+async function dropInstance(instanceId) {
+  if (!instanceId) return;
+  const instance = await pollUntil(async () => {
+    const found = await describeInstance(instanceId);
+    return found?.Status === 'Pending' ? undefined : (found ?? null);
+  }, { timeoutMs: 30_000, intervalMs: 100, what: `instance ${instanceId} past Pending` });
+  if (!instance) return;
+  try {
+    await admin.call('DeleteInstance', { InstanceId: instanceId, Force: true });
+  } catch (err) {
+    if (err.code !== 'InvalidInstanceId.NotFound') throw err;
+  }
+}
+
+async function instanceDisks(instanceId) {
+  const { raw } = await admin.call('DescribeDisks', { RegionId: REGION, InstanceId: instanceId });
+  return raw.Disks.Disk;
+}
+
 before(async () => {
   fx.server = await startFerry({
     regions: [REGION, TARGET], extraArgs: ['--copy-rate-limit', String(COPY_RATE_BYTES), '--copy-in-flight', '1'],
@@ -206,6 +287,17 @@ before(async () => {
   await admin.call('ModifyImageSharePermission', {
     RegionId: REGION, ImageId: fx.sharedImageId, 'AddAccount.1': fx.tenantId,
   });
+  // Instances: one Running with user data and a RAM role, one Stopped, three
+  // to page through (their system disks too).
+  fx.instanceId = await runInstance({
+    InstanceName: 'conformance-vm', Description: 'conformance fixture', UserData: USER_DATA, RamRoleName: RAM_ROLE,
+  });
+  fx.stoppedId = await createStopped({
+    InstanceName: 'conformance-stopped', ZoneId: `${REGION}-b`, InstanceType: OTHER_INSTANCE_TYPE,
+  });
+  fx.pageInstanceIds = await runInstances({ InstanceName: 'conformance-page', Amount: 3 });
+  fx.pageDiskIds = [];
+  for (const id of fx.pageInstanceIds) fx.pageDiskIds.push(...(await instanceDisks(id)).map((d) => d.DiskId));
 });
 
 after(async () => {
@@ -785,6 +877,315 @@ const SUCCESS_ROWS = [
       assert.deepEqual(raw.Images.Image.map((i) => [i.ImageId, i.ImageOwnerAlias]), [[fx.sharedImageId, 'others']]);
     },
   },
+  // Instances and disks (ecs-api.md 4.19-4.23).
+  {
+    name: 'Amount=2 with a ClientToken: two ids, the same two when the call is repeated',
+    action: 'RunInstances',
+    prepare: () => ({ token: unique('conformance-run') }),
+    params: (ctx) => ({
+      RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, InstanceName: 'conformance-run',
+      Amount: 2, ClientToken: ctx.token,
+    }),
+    present: ['InstanceIdSets.InstanceIdSet'],
+    async expect(raw, ctx) {
+      const ids = raw.InstanceIdSets.InstanceIdSet;
+      ctx.ids = ids;
+      assert.equal(ids.length, 2);
+      for (const id of ids) assert.match(id, /^i-[a-z0-9]+$/);
+      const { raw: again } = await admin.call('RunInstances', {
+        RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, InstanceName: 'conformance-run',
+        Amount: 2, ClientToken: ctx.token,
+      });
+      assert.deepEqual(again.InstanceIdSets.InstanceIdSet, ids, 'the ClientToken replays the first answer');
+      for (const id of ids) {
+        const instance = await waitInstance(id, 'Running');
+        assert.deepEqual([instance.ImageId, instance.InstanceType, instance.InstanceName],
+          [fx.imageId, INSTANCE_TYPE, 'conformance-run']);
+      }
+    },
+    async cleanup(ctx) { for (const id of ctx.ids ?? []) await dropInstance(id); },
+  },
+  {
+    name: 'one instance that stays Stopped',
+    action: 'CreateInstance',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, InstanceName: 'conformance-create' }),
+    present: ['InstanceId'],
+    async expect(raw, ctx) {
+      ctx.id = raw.InstanceId;
+      assert.match(raw.InstanceId, /^i-[a-z0-9]+$/);
+      const instance = await waitInstance(raw.InstanceId, 'Stopped');
+      assert.equal(instance.InstanceName, 'conformance-create');
+    },
+    cleanup: (ctx) => dropInstance(ctx.id),
+  },
+  {
+    name: 'by InstanceIds (JSON array): every documented field',
+    action: 'DescribeInstances',
+    params: () => ({ RegionId: REGION, InstanceIds: show([fx.instanceId, fx.stoppedId]) }),
+    present: ['TotalCount', 'PageNumber', 'PageSize', 'NextToken', ...INSTANCE_FIELDS],
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.PageNumber, raw.PageSize, raw.NextToken], [2, 1, 10, '']);
+      const byId = Object.fromEntries(raw.Instances.Instance.map((i) => [i.InstanceId, i]));
+      assert.deepEqual(Object.keys(byId).sort(), [fx.instanceId, fx.stoppedId].sort());
+      const running = byId[fx.instanceId];
+      assert.deepEqual([running.Status, running.ImageId, running.InstanceType, running.RegionId, running.InstanceName,
+        running.Description], ['Running', fx.imageId, INSTANCE_TYPE, REGION, 'conformance-vm', 'conformance fixture']);
+      assert.equal(byId[fx.stoppedId].Status, 'Stopped');
+      assert.ok(running.ZoneId.startsWith(`${REGION}-`), running.ZoneId);
+      assert.match(running.CreationTime, MINUTES_TIME);
+      assert.match(running.StartTime, MINUTES_TIME);
+      assert.ok(Number.isInteger(running.Cpu) && running.Cpu >= 1, `Cpu ${running.Cpu}`);
+      assert.ok(Number.isInteger(running.Memory) && running.Memory >= 1024, `Memory (MiB) ${running.Memory}`);
+      assert.equal(running.VpcAttributes.PrivateIpAddress.IpAddress.length, 1, 'a private address at [0]');
+      assert.deepEqual(running.Tags, { Tag: [] });
+    },
+  },
+  {
+    name: 'InstanceIds=[] is a filter that keeps nothing',
+    action: 'DescribeInstances',
+    params: { RegionId: REGION, InstanceIds: '[]' },
+    present: ['TotalCount', 'Instances.Instance'],
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.Instances.Instance], [0, []]);
+    },
+  },
+  {
+    name: 'unknown InstanceIds: an empty Instances.Instance list, not an error',
+    action: 'DescribeInstances',
+    params: { RegionId: REGION, InstanceIds: show([UNKNOWN_INSTANCE]) },
+    present: ['TotalCount', 'Instances.Instance'],
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.Instances.Instance], [0, []]);
+    },
+  },
+  {
+    name: 'filtered by Status=Stopped and ImageId',
+    action: 'DescribeInstances',
+    params: () => ({ RegionId: REGION, Status: 'Stopped', ImageId: fx.imageId, PageSize: 100 }),
+    present: INSTANCE_FIELDS,
+    expect(raw) {
+      const ids = raw.Instances.Instance.map((i) => i.InstanceId);
+      assert.ok(ids.includes(fx.stoppedId), `stopped: ${ids}`);
+      assert.ok(!ids.includes(fx.instanceId), 'the Running fixture is filtered out');
+      for (const i of raw.Instances.Instance) assert.deepEqual([i.Status, i.ImageId], ['Stopped', fx.imageId]);
+    },
+  },
+  {
+    name: 'filtered by InstanceName with a * wildcard',
+    action: 'DescribeInstances',
+    params: { RegionId: REGION, InstanceName: 'conformance-pa*', PageSize: 100 },
+    present: INSTANCE_FIELDS,
+    expect(raw) {
+      assert.deepEqual(raw.Instances.Instance.map((i) => i.InstanceId).sort(), [...fx.pageInstanceIds].sort());
+      assert.equal(raw.TotalCount, 3);
+    },
+  },
+  {
+    name: 'filtered by ZoneId and InstanceType',
+    action: 'DescribeInstances',
+    params: { RegionId: REGION, ZoneId: `${REGION}-b`, InstanceType: OTHER_INSTANCE_TYPE },
+    present: INSTANCE_FIELDS,
+    async expect(raw) {
+      assert.deepEqual(raw.Instances.Instance.map((i) => i.InstanceId), [fx.stoppedId]);
+      assert.equal(raw.TotalCount, 1);
+      const { raw: zoneA } = await admin.call('DescribeInstances', { RegionId: REGION, ZoneId: `${REGION}-a`, PageSize: 100 });
+      const ids = zoneA.Instances.Instance.map((i) => i.InstanceId);
+      assert.ok(ids.includes(fx.instanceId) && !ids.includes(fx.stoppedId), `zone a: ${ids}`);
+    },
+  },
+  {
+    name: 'VpcId, VSwitchId, SecurityGroupId, Tag.N: Ferry\'s instances have none, so nothing is kept',
+    action: 'DescribeInstances',
+    params: { RegionId: REGION, VpcId: 'vpc-conformance', VSwitchId: 'vsw-conformance', SecurityGroupId: 'sg-conformance' },
+    present: ['TotalCount', 'Instances.Instance'],
+    async expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.Instances.Instance], [0, []]);
+      const { raw: tagged } = await admin.call('DescribeInstances', { RegionId: REGION, 'Tag.1.Key': 'suite' });
+      assert.deepEqual([tagged.TotalCount, tagged.Instances.Instance], [0, []]);
+    },
+  },
+  {
+    name: 'Tag.N given at launch are listed with the instance',
+    action: 'RunInstances',
+    params: () => ({
+      RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, 'Tag.1.Key': 'suite', 'Tag.1.Value': 'conformance',
+    }),
+    async expect(raw, ctx) {
+      ctx.ids = raw.InstanceIdSets.InstanceIdSet;
+      const instance = await waitInstance(ctx.ids[0], 'Running');
+      assert.deepEqual(instance.Tags, { Tag: [{ TagKey: 'suite', TagValue: 'conformance' }] });
+    },
+    async cleanup(ctx) { for (const id of ctx.ids ?? []) await dropInstance(id); },
+    todo: 'RunInstances/CreateInstance accept Tag.N (ecs-api.md 4.19) but drop them: InstanceRecord has no tags, '
+      + 'so DescribeInstances lists Tags.Tag [] and a Tag.N filter keeps nothing. Storing them is a '
+      + 'region/catalog change (schema)',
+  },
+  {
+    name: 'a Stopped instance: Starting, then Running',
+    action: 'StartInstance',
+    prepare: async () => ({ id: await createStopped({ InstanceName: 'conformance-start' }) }),
+    params: (ctx) => ({ InstanceId: ctx.id }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      assert.ok(['Starting', 'Running'].includes((await describeInstance(ctx.id)).Status));
+      const instance = await waitInstance(ctx.id, 'Running');
+      assert.match(instance.StartTime, MINUTES_TIME);
+    },
+    cleanup: (ctx) => dropInstance(ctx.id),
+  },
+  {
+    name: 'a Running instance: Stopping, then Stopped',
+    action: 'StopInstance',
+    prepare: async () => ({ id: await runInstance({ InstanceName: 'conformance-stop' }) }),
+    params: (ctx) => ({ InstanceId: ctx.id, ForceStop: false }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      assert.ok(['Stopping', 'Stopped'].includes((await describeInstance(ctx.id)).Status));
+      await waitInstance(ctx.id, 'Stopped');
+    },
+    cleanup: (ctx) => dropInstance(ctx.id),
+  },
+  {
+    name: 'a Running instance: Starting, then Running again',
+    action: 'RebootInstance',
+    prepare: async () => ({ id: await runInstance({ InstanceName: 'conformance-reboot' }) }),
+    params: (ctx) => ({ InstanceId: ctx.id }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      assert.ok(['Starting', 'Running'].includes((await describeInstance(ctx.id)).Status));
+      await waitInstance(ctx.id, 'Running');
+    },
+    cleanup: (ctx) => dropInstance(ctx.id),
+  },
+  {
+    name: 'a Stopped instance, with its disks',
+    action: 'DeleteInstance',
+    async prepare() {
+      const id = await createStopped({ InstanceName: 'conformance-delete' });
+      return { id, diskIds: (await instanceDisks(id)).map((d) => d.DiskId) };
+    },
+    params: (ctx) => ({ InstanceId: ctx.id }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      assert.equal(await describeInstance(ctx.id), undefined);
+      assert.ok(ctx.diskIds.length >= 1);
+      const { raw: disks } = await admin.call('DescribeDisks', { RegionId: REGION, DiskIds: show(ctx.diskIds) });
+      assert.deepEqual(disks.Disks.Disk, [], 'the instance\'s disks go with it');
+    },
+    cleanup: (ctx) => dropInstance(ctx.id),
+  },
+  {
+    name: 'Force=true releases a Running instance',
+    action: 'DeleteInstance',
+    prepare: async () => ({ id: await runInstance({ InstanceName: 'conformance-force' }) }),
+    params: (ctx) => ({ InstanceId: ctx.id, Force: true }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      assert.equal(await describeInstance(ctx.id), undefined);
+    },
+    cleanup: (ctx) => dropInstance(ctx.id),
+  },
+  {
+    name: 'a Stopped instance gets a new system disk from another image',
+    action: 'ReplaceSystemDisk',
+    async prepare() {
+      const id = await createStopped({ InstanceName: 'conformance-replace' });
+      const [old] = (await instanceDisks(id)).filter((d) => d.Type === 'system');
+      return { id, oldDiskId: old.DiskId };
+    },
+    params: (ctx) => ({ InstanceId: ctx.id, ImageId: fx.sharedImageId, 'SystemDisk.Size': 50 }),
+    present: ['DiskId'],
+    async expect(raw, ctx) {
+      assert.match(raw.DiskId, /^d-[a-z0-9]+$/);
+      assert.notEqual(raw.DiskId, ctx.oldDiskId);
+      const systems = (await instanceDisks(ctx.id)).filter((d) => d.Type === 'system');
+      assert.deepEqual(systems.map((d) => [d.DiskId, d.ImageId, d.Size]), [[raw.DiskId, fx.sharedImageId, 50]]);
+      assert.equal((await describeInstance(ctx.id)).ImageId, fx.sharedImageId);
+    },
+    cleanup: (ctx) => dropInstance(ctx.id),
+  },
+  {
+    name: 'by InstanceId: every documented field',
+    action: 'DescribeDisks',
+    params: () => ({ RegionId: REGION, InstanceId: fx.instanceId }),
+    present: ['TotalCount', 'PageNumber', 'PageSize', 'NextToken', ...DISK_VIEW_FIELDS],
+    async expect(raw) {
+      assert.deepEqual([raw.PageNumber, raw.PageSize, raw.NextToken], [1, 10, '']);
+      assert.ok(raw.TotalCount >= 1);
+      const [system] = raw.Disks.Disk.filter((d) => d.Type === 'system');
+      assert.ok(system, 'a system disk');
+      assert.deepEqual([system.InstanceId, system.ImageId, system.RegionId, system.Status],
+        [fx.instanceId, fx.imageId, REGION, 'In_use']);
+      assert.ok(Number.isInteger(system.Size) && system.Size >= 20, `Size (GiB) ${system.Size}`);
+      assert.equal(system.ZoneId, (await describeInstance(fx.instanceId)).ZoneId);
+      assert.match(system.CreationTime, MINUTES_TIME);
+    },
+  },
+  {
+    name: 'by DiskIds (JSON array) and DiskType=system',
+    action: 'DescribeDisks',
+    params: () => ({ RegionId: REGION, DiskIds: show(fx.pageDiskIds), DiskType: 'system' }),
+    present: DISK_VIEW_FIELDS,
+    expect(raw) {
+      assert.deepEqual(raw.Disks.Disk.map((d) => d.DiskId).sort(), [...fx.pageDiskIds].sort());
+      for (const d of raw.Disks.Disk) assert.equal(d.Type, 'system');
+    },
+  },
+  {
+    name: 'the user data an instance was launched with',
+    action: 'DescribeUserData',
+    params: () => ({ RegionId: REGION, InstanceId: fx.instanceId }),
+    present: ['RegionId', 'InstanceId', 'UserData'],
+    expect(raw) {
+      assert.deepEqual([raw.RegionId, raw.InstanceId, raw.UserData], [REGION, fx.instanceId, USER_DATA]);
+    },
+  },
+  {
+    name: 'no user data: an empty string',
+    action: 'DescribeUserData',
+    params: () => ({ RegionId: REGION, InstanceId: fx.stoppedId }),
+    present: ['UserData'],
+    expect(raw) {
+      assert.equal(raw.UserData, '');
+    },
+  },
+  {
+    name: 'by InstanceIds (JSON array): only instances with a role',
+    action: 'DescribeInstanceRamRole',
+    params: () => ({ RegionId: REGION, InstanceIds: show([fx.instanceId, fx.stoppedId]) }),
+    present: ['RegionId', 'TotalCount', 'InstanceRamRoleSets.InstanceRamRoleSet[].InstanceId',
+      'InstanceRamRoleSets.InstanceRamRoleSet[].RamRoleName'],
+    expect(raw) {
+      assert.equal(raw.RegionId, REGION);
+      assert.equal(raw.TotalCount, 1);
+      assert.deepEqual(raw.InstanceRamRoleSets.InstanceRamRoleSet, [{ InstanceId: fx.instanceId, RamRoleName: RAM_ROLE }]);
+    },
+  },
+  {
+    name: 'paged after the role filter: TotalCount counts every instance with a role',
+    action: 'DescribeInstanceRamRole',
+    params: () => ({
+      RegionId: REGION, InstanceIds: show([fx.stoppedId, ...fx.pageInstanceIds, fx.instanceId]), PageSize: 1,
+    }),
+    present: ['TotalCount', 'InstanceRamRoleSets.InstanceRamRoleSet[].InstanceId'],
+    async expect(raw) {
+      assert.equal(raw.TotalCount, 1);
+      assert.deepEqual(raw.InstanceRamRoleSets.InstanceRamRoleSet, [{ InstanceId: fx.instanceId, RamRoleName: RAM_ROLE }]);
+      const { raw: second } = await admin.call('DescribeInstanceRamRole', {
+        RegionId: REGION, InstanceIds: show([fx.stoppedId, ...fx.pageInstanceIds, fx.instanceId]), PageSize: 1, PageNumber: 2,
+      });
+      assert.deepEqual([second.TotalCount, second.InstanceRamRoleSets.InstanceRamRoleSet], [1, []]);
+    },
+  },
+  {
+    name: 'filtered by RamRoleName',
+    action: 'DescribeInstanceRamRole',
+    params: { RegionId: REGION, RamRoleName: 'conformance-other-role' },
+    present: ['TotalCount', 'InstanceRamRoleSets.InstanceRamRoleSet'],
+    expect(raw) {
+      assert.deepEqual([raw.TotalCount, raw.InstanceRamRoleSets.InstanceRamRoleSet], [0, []]);
+    },
+  },
   {
     name: 'instance types an image supports',
     action: 'DescribeImageSupportInstanceTypes',
@@ -815,6 +1216,22 @@ const PAGING_ROWS = [
   {
     action: 'DescribeTasks', list: 'TaskSet.Task', id: 'TaskId',
     params: () => ({ RegionId: REGION }),
+  },
+  {
+    action: 'DescribeInstances', list: 'Instances.Instance', id: 'InstanceId',
+    params: () => ({ RegionId: REGION, InstanceName: 'conformance-page' }),
+  },
+  {
+    action: 'DescribeInstances', list: 'Instances.Instance', id: 'InstanceId', token: true,
+    params: () => ({ RegionId: REGION, InstanceName: 'conformance-page' }),
+  },
+  {
+    action: 'DescribeDisks', list: 'Disks.Disk', id: 'DiskId',
+    params: () => ({ RegionId: REGION, DiskIds: show(fx.pageDiskIds) }),
+  },
+  {
+    action: 'DescribeDisks', list: 'Disks.Disk', id: 'DiskId', token: true,
+    params: () => ({ RegionId: REGION, DiskIds: show(fx.pageDiskIds) }),
   },
 ];
 
@@ -971,6 +1388,160 @@ const ERROR_ROWS = [
   {
     name: 'an action ECS does not have', action: 'DescribeNoSuchThing', model: NoSuchActionResponseBody, params: {},
     error: { code: 'InvalidAction.NotFound', status: 404 },
+  },
+  // Instances and disks.
+  {
+    name: 'no InstanceType', action: 'RunInstances', params: () => ({ RegionId: REGION, ImageId: fx.imageId }),
+    error: { code: 'MissingParameter', status: 400 },
+  },
+  {
+    name: 'no ImageId', action: 'RunInstances', params: { RegionId: REGION, InstanceType: INSTANCE_TYPE },
+    error: { code: 'MissingParameter', status: 400 },
+  },
+  {
+    name: 'no InstanceType', action: 'CreateInstance', params: () => ({ RegionId: REGION, ImageId: fx.imageId }),
+    error: { code: 'MissingParameter', status: 400 },
+  },
+  {
+    name: 'DryRun passes: reported as an error, nothing launched', action: 'RunInstances',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, InstanceName: 'conformance-dry', DryRun: true }),
+    error: { code: 'DryRunOperation', status: 400 },
+    async expectError() {
+      const { raw } = await admin.call('DescribeInstances', { RegionId: REGION, InstanceName: 'conformance-dry' });
+      assert.deepEqual(raw.Instances.Instance, [], 'DryRun launched nothing');
+    },
+  },
+  {
+    name: 'DryRun passes', action: 'CreateInstance',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, DryRun: true }),
+    error: { code: 'DryRunOperation', status: 400 },
+  },
+  {
+    name: 'DryRun passes', action: 'DescribeInstances', params: { RegionId: REGION, DryRun: true },
+    error: { code: 'DryRunOperation', status: 400 },
+  },
+  {
+    name: 'DryRun of a Stopped instance passes', action: 'StartInstance',
+    params: () => ({ InstanceId: fx.stoppedId, DryRun: true }),
+    error: { code: 'DryRunOperation', status: 400 },
+  },
+  {
+    name: 'DryRun with Force passes, the instance stays', action: 'DeleteInstance',
+    params: () => ({ InstanceId: fx.instanceId, Force: true, DryRun: true }),
+    error: { code: 'DryRunOperation', status: 400 },
+    async expectError() {
+      assert.equal((await describeInstance(fx.instanceId))?.Status, 'Running');
+    },
+  },
+  {
+    name: 'DryRun with an unusable image still fails on the image', action: 'RunInstances',
+    params: { RegionId: REGION, ImageId: UNKNOWN_IMAGE, InstanceType: INSTANCE_TYPE, DryRun: true },
+    error: { code: 'InvalidImageId.NotFound', status: 404 },
+  },
+  {
+    name: 'an unknown image', action: 'RunInstances',
+    params: { RegionId: REGION, ImageId: UNKNOWN_IMAGE, InstanceType: INSTANCE_TYPE },
+    error: { code: 'InvalidImageId.NotFound', status: 404 },
+  },
+  {
+    name: 'an instance type that is not ecs.<family>.<size>', action: 'RunInstances',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: 'g7large' }),
+    error: { code: 'InvalidInstanceType.ValueNotSupported', status: 400 },
+  },
+  {
+    name: 'Amount above 100', action: 'RunInstances',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, Amount: 101 }),
+    error: { code: 'InvalidParameter', status: 400 },
+  },
+  {
+    name: 'SystemDisk.Size above 500', action: 'RunInstances',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, 'SystemDisk.Size': 501 }),
+    error: { code: 'InvalidSystemDiskSize.MoreThanMaxSize', status: 404 },
+  },
+  {
+    name: 'a ClientToken used before with other parameters', action: 'RunInstances',
+    async prepare() {
+      const token = unique('conformance-token');
+      const ids = await runInstances({ InstanceName: 'conformance-token', ClientToken: token });
+      return { token, ids };
+    },
+    params: (ctx) => ({
+      RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, InstanceName: 'conformance-token', Amount: 2,
+      ClientToken: ctx.token,
+    }),
+    error: { code: 'IdempotentParameterMismatch', status: 400 },
+    async cleanup(ctx) { for (const id of ctx.ids ?? []) await dropInstance(id); },
+  },
+  {
+    name: 'an unknown Status', action: 'DescribeInstances', params: { RegionId: REGION, Status: 'Sleeping' },
+    error: { code: 'InvalidParameter', status: 400 },
+  },
+  {
+    name: 'InstanceIds that is not a JSON array', action: 'DescribeInstances',
+    params: { RegionId: REGION, InstanceIds: UNKNOWN_INSTANCE },
+    error: { code: 'InvalidParameter', status: 400 },
+  },
+  {
+    name: 'a Running instance without Force', action: 'DeleteInstance', params: () => ({ InstanceId: fx.instanceId }),
+    error: { code: 'IncorrectInstanceStatus', status: 403 },
+  },
+  {
+    name: 'an instance that is Running already', action: 'StartInstance', params: () => ({ InstanceId: fx.instanceId }),
+    error: { code: 'IncorrectInstanceStatus', status: 403 },
+  },
+  {
+    name: 'an instance that is Stopped already', action: 'StopInstance', params: () => ({ InstanceId: fx.stoppedId }),
+    error: { code: 'IncorrectInstanceStatus', status: 403 },
+  },
+  {
+    name: 'a Stopped instance', action: 'RebootInstance', params: () => ({ InstanceId: fx.stoppedId }),
+    error: { code: 'IncorrectInstanceStatus', status: 403 },
+  },
+  {
+    name: 'a Running instance', action: 'ReplaceSystemDisk',
+    params: () => ({ InstanceId: fx.instanceId, ImageId: fx.imageId }),
+    error: { code: 'IncorrectInstanceStatus', status: 403 },
+  },
+  {
+    name: 'no ImageId', action: 'ReplaceSystemDisk', params: () => ({ InstanceId: fx.stoppedId }),
+    error: { code: 'MissingParameter', status: 400 },
+  },
+  {
+    name: 'an unknown image', action: 'ReplaceSystemDisk',
+    params: () => ({ InstanceId: fx.stoppedId, ImageId: UNKNOWN_IMAGE }),
+    error: { code: 'InvalidImageId.NotFound', status: 404 },
+  },
+  {
+    name: 'SystemDisk.Size above 500', action: 'ReplaceSystemDisk',
+    params: () => ({ InstanceId: fx.stoppedId, ImageId: fx.imageId, 'SystemDisk.Size': 501 }),
+    error: { code: 'InvalidSystemDiskSize.MoreThanMaxSize', status: 404 },
+  },
+  ...['StartInstance', 'StopInstance', 'RebootInstance', 'DeleteInstance'].map((action) => ({
+    name: 'an unknown instance', action, params: { InstanceId: UNKNOWN_INSTANCE },
+    error: { code: 'InvalidInstanceId.NotFound', status: 404 },
+  })),
+  {
+    name: 'an unknown instance', action: 'ReplaceSystemDisk',
+    params: () => ({ InstanceId: UNKNOWN_INSTANCE, ImageId: fx.imageId }),
+    error: { code: 'InvalidInstanceId.NotFound', status: 404 },
+  },
+  {
+    name: 'an unknown instance', action: 'DescribeUserData', params: { RegionId: REGION, InstanceId: UNKNOWN_INSTANCE },
+    error: { code: 'InvalidInstanceId.NotFound', status: 404 },
+  },
+  {
+    name: 'another account\'s instance', action: 'DescribeUserData', keys: () => fx.tenantKeys,
+    params: () => ({ RegionId: REGION, InstanceId: fx.instanceId }),
+    error: { code: 'InvalidInstanceId.NotFound', status: 404 },
+  },
+  {
+    name: 'another account\'s instance', action: 'DeleteInstance', keys: () => fx.tenantKeys,
+    params: () => ({ InstanceId: fx.instanceId, Force: true }),
+    error: { code: 'InvalidInstanceId.NotFound', status: 404 },
+  },
+  {
+    name: 'no InstanceId', action: 'DescribeUserData', params: { RegionId: REGION },
+    error: { code: 'MissingParameter', status: 400 },
   },
 ];
 

@@ -581,6 +581,92 @@ TEST_F(ActionsTest, DescribeSnapshotsRejectsBadParameters) {
   EXPECT_TRUE(hangzhou_.snapshot_queries.empty());
 }
 
+// ZoneId and InstanceType filter the records, before the paging; VpcId,
+// VSwitchId, SecurityGroupId and Tag.N keep nothing (Ferry's instances have
+// none), instead of being ignored.
+TEST_F(ActionsTest, DescribeInstancesZoneTypeVpcAndTagFilters) {
+  for (int n = 0; n < 150; ++n) {
+    InstanceRecord i;
+    i.instance_id = "i-" + std::to_string(1000 + n);
+    i.account_id = kAlice;
+    i.status = "Running";
+    i.zone_id = n % 50 == 3 ? "cn-hangzhou-b" : "cn-hangzhou-a";  // i-1003, i-1053, i-1103
+    i.instance_type = n == 103 ? "ecs.c7.large" : "ecs.g7.large";
+    hangzhou_.instances.push_back(i);
+  }
+  auto ids = [](const json& body) {
+    std::vector<std::string> out;
+    for (const json& i : body["Instances"]["Instance"]) out.push_back(i["InstanceId"]);
+    return out;
+  };
+  Result<json> zone = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {"ZoneId", "cn-hangzhou-b"},
+                                                 {"PageSize", "2"}});
+  ASSERT_TRUE(zone.ok()) << zone.status().ToString();
+  EXPECT_EQ((*zone)["TotalCount"], 3);
+  EXPECT_EQ(ids(*zone), (std::vector<std::string>{"i-1003", "i-1053"}));
+  Result<json> token = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {"ZoneId", "cn-hangzhou-b"},
+                                                  {"MaxResults", "2"}, {"NextToken", "2"}});
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  EXPECT_EQ(ids(*token), (std::vector<std::string>{"i-1103"}));
+  EXPECT_EQ((*token)["NextToken"], "");
+  Result<json> both = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {"ZoneId", "cn-hangzhou-b"},
+                                                 {"InstanceType", "ecs.c7.large"}});
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(ids(*both), (std::vector<std::string>{"i-1103"}));
+  for (const char* name : {"VpcId", "VSwitchId", "SecurityGroupId", "Tag.1.Key"}) {
+    Result<json> none = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {name, "x-1"}});
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_EQ((*none)["TotalCount"], 0) << name;
+    EXPECT_EQ((*none)["Instances"], json({{"Instance", json::array()}})) << name;
+  }
+  Result<json> unfiltered = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}});
+  ASSERT_TRUE(unfiltered.ok()) << unfiltered.status().ToString();
+  EXPECT_EQ((*unfiltered)["TotalCount"], 150);
+  EXPECT_EQ((*unfiltered)["Instances"]["Instance"].size(), 10u);
+}
+
+// Instances without a role are not listed, so DescribeInstanceRamRole
+// filters before it pages: TotalCount counts every instance with a role,
+// however the instances without one fall across the region's pages.
+TEST_F(ActionsTest, DescribeInstanceRamRoleFiltersBeforePaging) {
+  for (int n = 0; n < 150; ++n) {
+    InstanceRecord i;
+    i.instance_id = "i-" + std::to_string(1000 + n);
+    i.account_id = kAlice;
+    i.status = "Running";
+    if (n % 50 == 7) i.ram_role_name = n == 107 ? "other" : "role";  // i-1007, i-1057, i-1107 (other)
+    hangzhou_.instances.push_back(i);
+  }
+  auto ids = [](const json& body) {
+    std::vector<std::string> out;
+    for (const json& set : body["InstanceRamRoleSets"]["InstanceRamRoleSet"]) out.push_back(set["InstanceId"]);
+    return out;
+  };
+  Result<json> first = Call("DescribeInstanceRamRole", {{"RegionId", "cn-hangzhou"}, {"PageSize", "2"}});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ((*first)["TotalCount"], 3);
+  EXPECT_TRUE((*first)["TotalCount"].is_number_unsigned());
+  EXPECT_EQ(ids(*first), (std::vector<std::string>{"i-1007", "i-1057"}));
+  Result<json> second =
+      Call("DescribeInstanceRamRole", {{"RegionId", "cn-hangzhou"}, {"PageSize", "2"}, {"PageNumber", "2"}});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ((*second)["TotalCount"], 3);
+  EXPECT_EQ(ids(*second), (std::vector<std::string>{"i-1107"}));
+  EXPECT_EQ((*second)["InstanceRamRoleSets"]["InstanceRamRoleSet"][0]["RamRoleName"], "other");
+  Result<json> named = Call("DescribeInstanceRamRole", {{"RegionId", "cn-hangzhou"}, {"RamRoleName", "role"}});
+  ASSERT_TRUE(named.ok()) << named.status().ToString();
+  EXPECT_EQ((*named)["TotalCount"], 2);
+  Result<json> by_id = Call("DescribeInstanceRamRole",
+                            {{"RegionId", "cn-hangzhou"}, {"InstanceIds", R"(["i-1000","i-1107"])"}});
+  ASSERT_TRUE(by_id.ok()) << by_id.status().ToString();
+  EXPECT_EQ(ids(*by_id), (std::vector<std::string>{"i-1107"}));
+  EXPECT_EQ((*by_id)["TotalCount"], 1);
+  Result<json> other_account = Call("DescribeInstanceRamRole", {{"RegionId", "cn-hangzhou"}}, kBob);
+  ASSERT_TRUE(other_account.ok()) << other_account.status().ToString();
+  EXPECT_EQ((*other_account)["TotalCount"], 0);
+  EXPECT_EQ((*other_account)["InstanceRamRoleSets"], json({{"InstanceRamRoleSet", json::array()}}));
+}
+
 TEST_F(ActionsTest, DeleteSnapshotWithoutRegionIdFindsTheRegion) {
   beijing_.snapshots = {Snapshot("s-bj", kAlice)};
   Result<json> r = Call("DeleteSnapshot", {{"SnapshotId", "s-bj"}, {"Force", "true"}});

@@ -151,6 +151,21 @@ class FakeRegion final : public Region {
     if (!next_error.ok()) return next_error;
     return Slice(shares, r.page_number, r.page_size);
   }
+  // Instances of the caller, filtered by InstanceIds only, paged.
+  Result<Page<InstanceRecord>> DescribeInstances(const Caller& c, const DescribeInstancesRequest& r) override {
+    callers.push_back(c);
+    instance_queries.push_back(r);
+    std::vector<InstanceRecord> mine;
+    for (const InstanceRecord& i : instances) {
+      if (i.account_id != c.account_id) continue;
+      if (r.instance_ids && std::find(r.instance_ids->begin(), r.instance_ids->end(), i.instance_id) ==
+                                r.instance_ids->end()) {
+        continue;
+      }
+      mine.push_back(i);
+    }
+    return Slice(mine, r.page_number, r.page_size);
+  }
   Result<ImageRecord> UsableImage(const Caller& c, const std::string& image_id) override {
     callers.push_back(c);
     for (const ImageRecord& image : images)
@@ -203,12 +218,14 @@ class FakeRegion final : public Region {
   std::vector<ImageRecord> images;
   std::vector<SnapshotRecord> snapshots;
   std::vector<TaskRecord> tasks;
+  std::vector<InstanceRecord> instances;
   Status next_error;
 
   // What the handlers asked for.
   std::vector<Caller> callers;
   std::vector<ImportImageRequest> imports;
   std::vector<DescribeImagesRequest> image_queries;
+  std::vector<DescribeInstancesRequest> instance_queries;
   std::vector<ModifyImageAttributeRequest> modifies;
   std::vector<std::pair<std::string, bool>> deleted_images;
   std::vector<CreateImageRequest> creates;
