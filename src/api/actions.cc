@@ -24,6 +24,7 @@ ActionTable BuiltinActions() {
       {"DeleteImage", actions::DeleteImage},
       {"CreateImage", actions::CreateImage},
       {"ExportImage", actions::ExportImage},
+      {"CreateSnapshot", actions::CreateSnapshot},
       {"DescribeSnapshots", actions::DescribeSnapshots},
       {"DeleteSnapshot", actions::DeleteSnapshot},
       {"DescribeTasks", actions::DescribeTasks},

@@ -257,13 +257,10 @@ Result<json> CreateImage(ActionContext& ctx) {
   const Params& p = ctx.params;
   CreateImageRequest request;
   // ECS's priority: InstanceId, then DiskDeviceMapping, then SnapshotId.
-  if (std::optional<std::string> instance_id = p.Get("InstanceId")) {
-    return NotFound("InvalidInstanceId.NotFound",
-                    "The specified InstanceId \"" + *instance_id + "\" does not exist in region " +
-                        region->id() + " (Ferry has no instances; create images from a snapshot).");
-  }
   ASSIGN_OR_RETURN(std::vector<int> indexes, ObjectListIndexes(p, "DiskDeviceMapping", kMaxDiskMappings));
-  if (!indexes.empty()) {
+  if (std::optional<std::string> instance_id = p.Get("InstanceId"); instance_id && !instance_id->empty()) {
+    request.instance_id = *instance_id;
+  } else if (!indexes.empty()) {
     if (indexes != std::vector<int>{1}) {
       return InvalidArgument("InvalidParameter",
                              "The specified parameter \"DiskDeviceMapping." + std::to_string(indexes.back()) +
@@ -290,6 +287,16 @@ Result<json> CreateImage(ActionContext& ctx) {
   ASSIGN_OR_RETURN(request.tags, p.TagList());
   request.client_token = p.GetOr("ClientToken", "");
   ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
+  if (dry_run && !request.instance_id.empty()) {
+    DescribeInstancesRequest lookup;
+    lookup.instance_ids = std::vector<std::string>{request.instance_id};
+    ASSIGN_OR_RETURN(Page<InstanceRecord> found, region->DescribeInstances(ctx.caller, lookup));
+    if (found.items.empty()) {
+      return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + request.instance_id +
+                                                        "\" does not exist in region " + region->id() + ".");
+    }
+    return DryRunPassed();
+  }
   if (dry_run) {
     DescribeSnapshotsRequest lookup;
     lookup.snapshot_ids = {request.snapshot_id};

@@ -92,6 +92,7 @@ Result<nlohmann::json> DescribeImages(ActionContext& ctx);
 Result<nlohmann::json> ModifyImageAttribute(ActionContext& ctx);
 Result<nlohmann::json> DeleteImage(ActionContext& ctx);
 Result<nlohmann::json> CreateImage(ActionContext& ctx);
+Result<nlohmann::json> CreateSnapshot(ActionContext& ctx);
 Result<nlohmann::json> ExportImage(ActionContext& ctx);
 
 Result<nlohmann::json> DescribeSnapshots(ActionContext& ctx);

@@ -1,7 +1,8 @@
-// Snapshot actions: DescribeSnapshots, DeleteSnapshot.
+// Snapshot actions: CreateSnapshot, DescribeSnapshots, DeleteSnapshot.
 #include <algorithm>
 #include <charconv>
 #include <optional>
+#include <set>
 
 #include "api/actions_internal.h"
 #include "api/views.h"
@@ -43,6 +44,9 @@ struct SnapshotPostFilter {
   std::optional<std::string> kms_key_id;
   std::optional<std::string> disk_id;
   std::optional<std::string> instance_id;
+  // The disks of instance_id (their snapshots match it), filled by the
+  // handler from DescribeDisks.
+  std::set<std::string> instance_disk_ids;
   std::optional<std::string> resource_group_id;
   Tags tags;
   CreationFilter created;
@@ -58,10 +62,12 @@ struct SnapshotPostFilter {
     if (!usage.empty() && s.usage != usage) return false;
     if (encrypted && s.encrypted != *encrypted) return false;
     if (kms_key_id && s.kms_key_id != *kms_key_id) return false;
-    // No snapshot comes from a disk or belongs to a resource group yet
-    // (SnapshotView shows SourceDiskId and ResourceGroupId ""), so naming
-    // one matches nothing.
-    if ((disk_id && !disk_id->empty()) || (instance_id && !instance_id->empty())) return false;
+    // Only snapshots of disks (CreateSnapshot, CreateImage from an
+    // instance) have a SourceDiskId; imports and copies match no disk.
+    if (disk_id && !disk_id->empty() && s.source_disk_id != *disk_id) return false;
+    if (instance_id && !instance_id->empty() && instance_disk_ids.count(s.source_disk_id) == 0) return false;
+    // No snapshot belongs to a resource group (ResourceGroupId ""), so
+    // naming one matches nothing.
     if (resource_group_id && !resource_group_id->empty()) return false;
     for (const auto& [key, value] : tags) {
       bool found = std::any_of(s.tags.begin(), s.tags.end(), [&](const std::pair<std::string, std::string>& t) {
@@ -133,6 +139,16 @@ Result<json> DescribeSnapshots(ActionContext& ctx) {
   request.status = status == "all" ? "" : status;
   request.snapshot_name = p.GetOr("SnapshotName", "");
   ASSIGN_OR_RETURN(SnapshotPostFilter filter, ParseSnapshotPostFilter(p));
+  if (filter.instance_id && !filter.instance_id->empty()) {
+    DescribeDisksRequest disks;
+    disks.instance_id = *filter.instance_id;
+    disks.page_size = 100;
+    for (disks.page_number = 1;; ++disks.page_number) {
+      ASSIGN_OR_RETURN(Page<DiskRecord> page, region->DescribeDisks(ctx.caller, disks));
+      for (const DiskRecord& d : page.items) filter.instance_disk_ids.insert(d.disk_id);
+      if (page.items.empty() || disks.page_number * disks.page_size >= page.total) break;
+    }
+  }
   ASSIGN_OR_RETURN(Paging paging, TokenOrPagePaging(p));
   request.page_number = paging.page_number;
   request.page_size = paging.page_size;
@@ -163,6 +179,48 @@ Result<json> DescribeSnapshots(ActionContext& ctx) {
       {"NextToken", more ? std::to_string(next_offset) : ""},
       {"Snapshots", json{{"Snapshot", std::move(snapshots)}}},
   };
+}
+
+Result<json> CreateSnapshot(ActionContext& ctx) {
+  const Params& p = ctx.params;
+  CreateSnapshotRequest request;
+  ASSIGN_OR_RETURN(request.disk_id, p.Required("DiskId"));
+  request.snapshot_name = p.GetOr("SnapshotName", "");
+  request.description = p.GetOr("Description", "");
+  ASSIGN_OR_RETURN(request.tags, p.TagList());
+  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
+  // Current SDK models carry no RegionId: the region is the disk's.
+  Region* region = nullptr;
+  if (p.Get("RegionId")) {
+    ASSIGN_OR_RETURN(region, ctx.RegionParam());
+  } else {
+    DescribeDisksRequest lookup;
+    lookup.disk_ids = std::vector<std::string>{request.disk_id};
+    for (Region* r : ctx.regions.ordered) {
+      ASSIGN_OR_RETURN(Page<DiskRecord> found, r->DescribeDisks(ctx.caller, lookup));
+      if (!found.items.empty()) {
+        region = r;
+        break;
+      }
+    }
+    if (region == nullptr) {
+      return NotFound("InvalidDiskId.NotFound",
+                      "The specified disk \"" + request.disk_id + "\" does not exist in any region.");
+    }
+  }
+  if (dry_run) {
+    DescribeDisksRequest lookup;
+    lookup.disk_ids = std::vector<std::string>{request.disk_id};
+    ASSIGN_OR_RETURN(Page<DiskRecord> found, region->DescribeDisks(ctx.caller, lookup));
+    if (found.items.empty()) {
+      return NotFound("InvalidDiskId.NotFound", "The specified disk \"" + request.disk_id +
+                                                    "\" does not exist in region " + region->id() + ".");
+    }
+    return DryRunPassed();
+  }
+  ASSIGN_OR_RETURN(std::string snapshot_id, region->CreateSnapshot(ctx.caller, request));
+  return json{{"SnapshotId", snapshot_id}};
 }
 
 Result<json> DeleteSnapshot(ActionContext& ctx) {

@@ -143,7 +143,7 @@ json SnapshotView(const SnapshotRecord& s, const std::string& region_id) {
       {"RemainTime", 0},
       {"CreationTime", SecondsOrEmpty(s.creation_time)},
       {"LastModifiedTime", SecondsOrEmpty(modified)},
-      {"SourceDiskId", ""},
+      {"SourceDiskId", s.source_disk_id},
       {"SourceDiskSize", std::to_string(s.source_disk_size_gib)},
       {"SourceDiskType", s.source_disk_type},
       {"SourceStorageType", "disk"},

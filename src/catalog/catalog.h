@@ -84,6 +84,7 @@ struct SnapshotRecord {
   std::string kms_key_id;
   std::string source_region_id;
   std::string source_snapshot_id;
+  std::string source_disk_id;        // CreateSnapshot / CreateImage InstanceId: the disk read
   std::string content_digest;        // hex SHA-256 of the manifest entries
   std::vector<uint8_t> manifest;     // encoded Manifest; empty until committed
   Tags tags;
@@ -141,6 +142,7 @@ struct SnapshotQuery {
   std::vector<std::string> snapshot_ids;
   std::string status;      // empty = any
   std::string name;
+  std::string source_disk_id;  // exact; empty = any
   uint64_t offset = 0;
   uint64_t limit = 0;
 };

@@ -123,6 +123,11 @@ ALTER TABLE tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
     catalog_sql::ImageSharesSchemaStep(),
     // Version 5: instances and disks (sqlite_catalog_instances.cc).
     kInstancesSchema,
+    // Version 6: the disk a snapshot was taken of (CreateSnapshot,
+    // CreateImage from an instance).
+    R"sql(
+ALTER TABLE snapshots ADD COLUMN source_disk_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // Column lists, in the order the Values/Decode functions below use. The
@@ -153,6 +158,7 @@ constexpr const char* kSnapshotColumns[] = {"snapshot_id",
                                             "tags",
                                             "creation_time",
                                             "last_modified_time",
+                                            "source_disk_id",
                                             "manifest"};
 constexpr size_t kSnapshotColumnsWithoutManifest = std::size(kSnapshotColumns) - 1;
 
@@ -346,6 +352,7 @@ Result<std::vector<SqlValue>> SnapshotValues(const SnapshotRecord& r) {
                                tags,
                                int64_t{r.creation_time},
                                int64_t{r.last_modified_time},
+                               r.source_disk_id,
                                std::move(manifest)};
 }
 
@@ -369,7 +376,8 @@ Result<SnapshotRecord> DecodeSnapshot(const SqliteStatement& s, bool with_manife
   ASSIGN_OR_RETURN(r.tags, DecodeTags(s.ColumnText(15), "snapshot " + r.snapshot_id));
   r.creation_time = s.ColumnInt(16);
   r.last_modified_time = s.ColumnInt(17);
-  if (with_manifest) r.manifest = s.ColumnBlob(18);
+  r.source_disk_id = s.ColumnText(18);
+  if (with_manifest) r.manifest = s.ColumnBlob(19);
   return r;
 }
 
@@ -574,6 +582,7 @@ Result<Page<SnapshotRecord>> SqliteCatalog::ListSnapshots(const SnapshotQuery& q
   where.AddIn("snapshot_id", q.snapshot_ids);
   where.AddEquals("status", q.status);
   where.AddEquals("name", q.name);
+  where.AddEquals("source_disk_id", q.source_disk_id);
   const std::string select =
       SelectSql("snapshots", Columns(kSnapshotColumns).first(kSnapshotColumnsWithoutManifest));
   std::lock_guard<std::recursive_mutex> lock(mu_);

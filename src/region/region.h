@@ -177,6 +177,9 @@ struct DescribeImageSharePermissionRequest {
 };
 
 struct CreateImageRequest {
+  // From an instance (every disk snapshotted, then an image of them), or
+  // from one system-disk snapshot. ECS's priority: InstanceId first.
+  std::string instance_id;
   std::string snapshot_id;
   std::string image_name;
   std::string description;
@@ -185,6 +188,16 @@ struct CreateImageRequest {
   std::string boot_mode;
   std::string image_family;
   std::string image_version;
+  Tags tags;
+  std::string client_token;
+};
+
+// CreateSnapshot (region_disk_snapshots.cc): a snapshot of one disk of an
+// instance, taken by a task.
+struct CreateSnapshotRequest {
+  std::string disk_id;
+  std::string snapshot_name;  // "" or 2-128, see ValidateSnapshotName
+  std::string description;
   Tags tags;
   std::string client_token;
 };
@@ -427,6 +440,11 @@ class Region : public CopyPeer {
   virtual Status DeleteInstance(const Caller& c, const std::string& instance_id, bool force, bool dry_run);
   virtual Result<std::string> ReplaceSystemDisk(const Caller& c, const ReplaceSystemDiskRequest& r);
   virtual Result<Page<DiskRecord>> DescribeDisks(const Caller& c, const DescribeDisksRequest& r);
+  // A snapshot of a disk (region_disk_snapshots.cc): the record appears
+  // progressing at once and a task ingests the disk's current view (only
+  // the chunks the guest changed are new) and marks it accomplished.
+  // Returns the snapshot id.
+  virtual Result<std::string> CreateSnapshot(const Caller& c, const CreateSnapshotRequest& r);
 
   // Operations.
   virtual Status CollectGarbage(GcStats* stats) = 0;

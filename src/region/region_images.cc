@@ -378,6 +378,7 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
 // ---------------------------------------------------------------- CreateImage
 
 Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRequest& r) {
+  if (!r.instance_id.empty()) return CreateImageFromInstance(c, r);  // region_disk_snapshots.cc
   if (r.snapshot_id.empty()) {
     return InvalidArgument(
         "MissingParameter",

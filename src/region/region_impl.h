@@ -157,6 +157,8 @@ class RegionImpl final : public Region {
   Status DeleteInstance(const Caller& c, const std::string& instance_id, bool force, bool dry_run) override;
   Result<std::string> ReplaceSystemDisk(const Caller& c, const ReplaceSystemDiskRequest& r) override;
   Result<Page<DiskRecord>> DescribeDisks(const Caller& c, const DescribeDisksRequest& r) override;
+  // Disk snapshots: region_disk_snapshots.cc.
+  Result<std::string> CreateSnapshot(const Caller& c, const CreateSnapshotRequest& r) override;
   // Whether `c` may create instances from `image`: own, public and shared
   // images (region_sharing.cc). InvalidImageId.NotFound otherwise.
   Status CheckImageUsable(const Caller& c, const ImageRecord& image);
@@ -195,6 +197,19 @@ class RegionImpl final : public Region {
   void EndAttempt(const std::string& task_id);
   Status RunImport(const TaskRecord& task, TaskControl& control);
   Status RunExport(const TaskRecord& task, TaskControl& control);
+  // Disk snapshots (region_disk_snapshots.cc). CreateImage from an
+  // instance; the CreateSnapshot and CreateImage tasks, which snapshot the
+  // disks their params name and commit the manifests in one transaction.
+  Result<std::string> CreateImageFromInstance(const Caller& c, const CreateImageRequest& r);
+  Status RunDiskSnapshots(const TaskRecord& task, TaskControl& control);
+  // Inside a catalog transaction, for a task that ends without finishing:
+  // what its records become when it is cancelled (an import's or
+  // CreateImage's image and snapshots, a CreateSnapshot's snapshot, are
+  // removed) or fails (image CreateFailed, snapshots failed).
+  Status DropTaskOutputs(const TaskRecord& task);
+  Status FailTaskOutputs(const TaskRecord& task, const std::string& reason);
+  // Inside a catalog transaction: the disk ids made from `snapshot_id`.
+  Result<std::vector<std::string>> DisksFromSnapshot(const std::string& snapshot_id);
   void FinishCancelled(const TaskRecord& task);
   void FinishFailed(const TaskRecord& task, const Status& why);
   // `why` as a task's or image's failure is shown to API callers: host paths

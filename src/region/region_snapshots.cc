@@ -1,4 +1,5 @@
 // RegionImpl: the snapshot requests — DescribeSnapshots, DeleteSnapshot.
+// CreateSnapshot is in region_disk_snapshots.cc.
 #include "region/region_impl.h"
 #include "region/region_internal.h"
 
@@ -34,7 +35,6 @@ Result<Page<SnapshotRecord>> RegionImpl::DescribeSnapshots(const Caller& c,
 // ------------------------------------------------------------- DeleteSnapshot
 
 Status RegionImpl::DeleteSnapshot(const Caller& c, const std::string& snapshot_id, bool force) {
-  (void)force;  // Force covers disks made from the snapshot; there are none here
   if (snapshot_id.empty()) return MissingParameter("SnapshotId");
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     Result<SnapshotRecord> snap = catalog_->GetSnapshot(snapshot_id);
@@ -51,6 +51,16 @@ Status RegionImpl::DeleteSnapshot(const Caller& c, const std::string& snapshot_i
       return FailedPrecondition(
           "SnapshotCreatedImage",
           "The snapshot has been used to create user defined image(s): " + users.items[0].image_id + ".");
+    }
+    // Force lets the disks go on without their snapshot: each keeps its
+    // base file, which is all a disk reads.
+    if (!force) {
+      ASSIGN_OR_RETURN(std::vector<std::string> disks, DisksFromSnapshot(snapshot_id));
+      if (!disks.empty()) {
+        return PermissionDenied("SnapshotCreatedDisk", "The snapshot has been used to create disk(s): " +
+                                                           disks[0] + (disks.size() > 1 ? " and others" : "") +
+                                                           "; use Force=true to delete it anyway.");
+      }
     }
     return catalog_->DeleteSnapshot(snapshot_id);
   }));

@@ -233,6 +233,8 @@ void RegionImpl::RunTask(const std::string& task_id, TaskControl& control) {
     st = RunImport(task, control);
   } else if (task.action == "ExportImage") {
     st = RunExport(task, control);
+  } else if (task.action == "CreateSnapshot" || task.action == "CreateImage") {
+    st = RunDiskSnapshots(task, control);
   } else {
     st = Internal("task " + task_id + " has unknown action " + task.action);
   }
@@ -297,7 +299,13 @@ void RegionImpl::ReportProgress(const std::string& task_id, int percent) {
     if (task.status != "Processing" || task.progress == percent) return Status::Ok();
     task.progress = percent;
     RETURN_IF_ERROR(catalog_->UpdateTask(task));
-    if (task.action != "ImportImage" && task.action != "CopyImage") return Status::Ok();
+    if (task.action == "CreateSnapshot") {
+      ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(task.resource_id));
+      snap.progress = percent;
+      return catalog_->UpdateSnapshot(snap);
+    }
+    if (task.action != "ImportImage" && task.action != "CopyImage" && task.action != "CreateImage")
+      return Status::Ok();
     ASSIGN_OR_RETURN(ImageRecord image, catalog_->GetImage(task.resource_id));
     image.progress = percent;
     RETURN_IF_ERROR(catalog_->UpdateImage(image));
@@ -508,15 +516,7 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
 void RegionImpl::FinishCancelled(const TaskRecord& task) {
   Status st = catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
-    if (t.action == "ImportImage") {
-      Result<ImageRecord> image = catalog_->GetImage(t.resource_id);
-      if (image.ok()) {
-        for (const DiskMapping& d : image->disks) RETURN_IF_ERROR(catalog_->DeleteSnapshot(d.snapshot_id));
-        RETURN_IF_ERROR(catalog_->DeleteImage(t.resource_id));
-      } else if (image.status().code() != Code::kNotFound) {
-        return image.status();
-      }
-    }
+    RETURN_IF_ERROR(DropTaskOutputs(t));
     t.status = "Cancelled";
     t.cancel_requested = true;
     t.finished_time = clock_.Now();
@@ -537,14 +537,12 @@ Status RegionImpl::ShownFailure(const Status& why) const {
 
 void RegionImpl::FinishFailed(const TaskRecord& task, const Status& why) {
   std::string code = why.reason();
-  if (code.empty()) code = task.action == "ImportImage" ? "ImportImageFailed" : "ExportImageFailed";
+  if (code.empty()) code = task.action + "Failed";
   Status shown = ShownFailure(why);
   std::string message = shown.message().empty() ? shown.ToString() : shown.message();
   Status st = catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
-    if (t.action == "ImportImage") {
-      RETURN_IF_ERROR(MarkImageCreateFailed(t.resource_id, code + ": " + message));
-    }
+    RETURN_IF_ERROR(FailTaskOutputs(t, code + ": " + message));
     t.status = "Failed";
     t.error_code = code;
     t.error_message = message;

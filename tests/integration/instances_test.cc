@@ -156,6 +156,147 @@ TEST_F(InstancesTest, ThreeInstancesShareOneBaseAndADiskWriteShowsInItsExport) {
   EXPECT_EQ(CountFiles("disks"), 0u);
 }
 
+// CreateImage from an instance: the disk as the guest left it becomes an
+// image (0xab where written, the original image's bytes elsewhere) whose
+// snapshot names the disk, and which carries no UserData or RamRoleName.
+TEST_F(InstancesTest, CreateImageFromAnInstanceCapturesItsDiskAndNotItsUserData) {
+  EcsClient root = RootClient(server_->endpoint(), false);
+  const std::string image_id = ImportImage(root, "snap-base");
+  ASSERT_FALSE(image_id.empty());
+  const std::string user_data = "ZWNobyBzbmFwc2VjcmV0";  // "echo snapsecret"
+  const std::string role = "SnapSecretRole";
+  json run = CallOk(root, "RunInstances",
+                    {{"ImageId", image_id},
+                     {"InstanceType", "ecs.g6.large"},
+                     {"SystemDisk.Size", "20"},
+                     {"UserData", user_data},
+                     {"RamRoleName", role}});
+  ASSERT_EQ(run["InstanceIdSets"]["InstanceIdSet"].size(), 1u) << run.dump();
+  const std::string instance = run["InstanceIdSets"]["InstanceIdSet"][0].get<std::string>();
+  ASSERT_TRUE(WaitStatus(root, instance, "Running"));
+  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", instance}});
+  ASSERT_EQ(disks["Disks"]["Disk"].size(), 1u) << disks.dump();
+  const std::string disk_id = disks["Disks"]["Disk"][0].value("DiskId", std::string());
+
+  CommandResult path = RunFerry({"disk", "path", disk_id, "--data", DataDir(), "--region", kRegion}, {});
+  ASSERT_EQ(path.exit_code, 0) << path.err;
+  const std::string qcow2 = path.out.substr(0, path.out.find('\n'));
+  ASSERT_EQ(RunQemuIo(qcow2, "write -P 0xab 1048576 65536"), 0);
+  CallOk(root, "StopInstance", {{"InstanceId", instance}});
+  ASSERT_TRUE(WaitStatus(root, instance, "Stopped"));
+
+  json created = CallOk(root, "CreateImage", {{"InstanceId", instance}, {"ImageName", "snap-from-instance"}});
+  const std::string new_image = created.value("ImageId", std::string());
+  ASSERT_EQ(new_image.rfind("m-", 0), 0u) << created.dump();
+  json image;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  std::string status;
+  while (std::chrono::steady_clock::now() < deadline) {
+    json listed = CallOk(root, "DescribeImages", {{"ImageId", new_image}, {"Status", "Creating,Available,CreateFailed"}});
+    ASSERT_EQ(listed["Images"]["Image"].size(), 1u) << listed.dump();
+    image = listed["Images"]["Image"][0];
+    status = image.value("Status", std::string());
+    if (status != "Creating") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(status, "Available") << image.dump();
+  const json mappings = image["DiskDeviceMappings"]["DiskDeviceMapping"];
+  ASSERT_EQ(mappings.size(), 1u) << image.dump();
+  const std::string snapshot_id = mappings[0].value("SnapshotId", std::string());
+
+  // The snapshot names the disk; DescribeSnapshots finds it by DiskId and
+  // by InstanceId.
+  for (const auto& [key, value] : std::map<std::string, std::string>{{"DiskId", disk_id}, {"InstanceId", instance}}) {
+    json snaps = CallOk(root, "DescribeSnapshots", {{key, value}});
+    ASSERT_EQ(snaps["Snapshots"]["Snapshot"].size(), 1u) << key << " " << snaps.dump();
+    const json snap = snaps["Snapshots"]["Snapshot"][0];
+    EXPECT_EQ(snap.value("SnapshotId", std::string()), snapshot_id);
+    EXPECT_EQ(snap.value("SourceDiskId", std::string()), disk_id);
+    EXPECT_EQ(snap.value("SourceDiskType", std::string()), "system");
+    EXPECT_EQ(snap.value("SourceDiskSize", std::string()), "20");
+    EXPECT_EQ(snap.value("Status", std::string()), "accomplished");
+    EXPECT_EQ(snap.value("Progress", std::string()), "100%");
+    // Neither the image nor its snapshot carries the instance's UserData or
+    // RAM role.
+    EXPECT_EQ(snap.dump().find(user_data), std::string::npos) << snap.dump();
+    EXPECT_EQ(snap.dump().find(role), std::string::npos) << snap.dump();
+  }
+  json none = CallOk(root, "DescribeSnapshots", {{"DiskId", "d-neverexisted00000000"}});
+  EXPECT_EQ(none["Snapshots"]["Snapshot"].size(), 0u) << none.dump();
+  EXPECT_EQ(image.dump().find(user_data), std::string::npos) << image.dump();
+  EXPECT_EQ(image.dump().find(role), std::string::npos) << image.dump();
+  EXPECT_FALSE(image.contains("UserData")) << image.dump();
+  EXPECT_FALSE(image.contains("RamRoleName")) << image.dump();
+
+  // The exported image: 0xab where written, the original bytes elsewhere.
+  json started = CallOk(root, "ExportImage", {{"ImageId", new_image}, {"OSSBucket", kOperatorBucket},
+                                              {"OSSPrefix", "snapexp"}, {"ImageFormat", "raw"}});
+  json task = WaitForTask(root, started.value("TaskId", std::string()));
+  ASSERT_EQ(task.value("TaskStatus", std::string()), "Finished") << task.dump();
+  const std::string out = BucketDir() + "/" + RelatedItem(task, "OSSObject");
+  EXPECT_EQ(fs::file_size(out), 20ull << 30);
+  const std::string source = BucketDir() + "/snap-base.raw";
+  EXPECT_EQ(ReadRange(out, kMiB, 65536), std::string(65536, '\xab'));
+  EXPECT_EQ(ReadRange(out, 0, kMiB), ReadRange(source, 0, kMiB));
+  EXPECT_EQ(ReadRange(out, kMiB + 65536, 3 * kMiB - 65536), ReadRange(source, kMiB + 65536, 3 * kMiB - 65536));
+  EXPECT_EQ(ReadRange(out, 8 * kMiB, 4096), std::string(4096, '\0'));
+
+  // An instance of the new image has a disk made from the snapshot: once
+  // the image is gone, the snapshot is still refused without Force.
+  json second = CallOk(root, "CreateInstance", {{"ImageId", new_image}, {"InstanceType", "ecs.g6.large"},
+                                                {"SystemDisk.Size", "20"}});
+  const std::string second_id = second.value("InstanceId", std::string());
+  ASSERT_TRUE(WaitStatus(root, second_id, "Stopped")) << second.dump();
+  ExpectError(root, "DeleteSnapshot", {{"SnapshotId", snapshot_id}}, 403, "SnapshotCreatedImage");
+  CallOk(root, "DeleteImage", {{"ImageId", new_image}});
+  ExpectError(root, "DeleteSnapshot", {{"SnapshotId", snapshot_id}}, 403, "SnapshotCreatedDisk");
+  CallOk(root, "DeleteSnapshot", {{"SnapshotId", snapshot_id}, {"Force", "true"}});
+  json gone = CallOk(root, "DescribeSnapshots", {{"SnapshotIds", json::array({snapshot_id}).dump()}});
+  EXPECT_EQ(gone["Snapshots"]["Snapshot"].size(), 0u) << gone.dump();
+  CallOk(root, "DeleteInstance", {{"InstanceId", second_id}, {"Force", "true"}});
+  CallOk(root, "DeleteInstance", {{"InstanceId", instance}, {"Force", "true"}});
+}
+
+// CreateSnapshot over HTTP: the snapshot is listed progressing or at once
+// accomplished, and ends accomplished with its disk's source fields.
+TEST_F(InstancesTest, CreateSnapshotOfADiskEndsAccomplished) {
+  EcsClient root = RootClient(server_->endpoint(), true);
+  const std::string image_id = ImportImage(root, "snap-one");
+  ASSERT_FALSE(image_id.empty());
+  json created = CallOk(root, "CreateInstance", {{"ImageId", image_id}, {"InstanceType", "ecs.g6.large"},
+                                                 {"SystemDisk.Size", "20"}});
+  const std::string instance = created.value("InstanceId", std::string());
+  ASSERT_TRUE(WaitStatus(root, instance, "Stopped"));
+  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", instance}});
+  const std::string disk_id = disks["Disks"]["Disk"][0].value("DiskId", std::string());
+  ExpectError(root, "CreateSnapshot", {{"DiskId", "d-neverexisted00000000"}}, 404, "InvalidDiskId.NotFound");
+  ExpectError(root, "CreateSnapshot", {{"DiskId", disk_id}, {"SnapshotName", "auto-x"}}, 400,
+              "InvalidSnapshotName.Malformed");
+  json made = CallOk(root, "CreateSnapshot", {{"DiskId", disk_id}, {"SnapshotName", "manual-1"}});
+  const std::string snapshot_id = made.value("SnapshotId", std::string());
+  ASSERT_EQ(snapshot_id.rfind("s-", 0), 0u) << made.dump();
+  json snap;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    json listed = CallOk(root, "DescribeSnapshots", {{"SnapshotIds", json::array({snapshot_id}).dump()}});
+    ASSERT_EQ(listed["Snapshots"]["Snapshot"].size(), 1u) << listed.dump();
+    snap = listed["Snapshots"]["Snapshot"][0];
+    const std::string st = snap.value("Status", std::string());
+    ASSERT_TRUE(st == "progressing" || st == "accomplished") << snap.dump();
+    if (st == "accomplished") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(snap.value("Status", std::string()), "accomplished") << snap.dump();
+  EXPECT_EQ(snap.value("Progress", std::string()), "100%");
+  EXPECT_EQ(snap.value("SnapshotName", std::string()), "manual-1");
+  EXPECT_EQ(snap.value("SourceDiskId", std::string()), disk_id);
+  EXPECT_EQ(snap.value("SourceDiskType", std::string()), "system");
+  EXPECT_EQ(snap.value("SourceDiskSize", std::string()), "20");
+  EXPECT_EQ(snap.value("Usage", std::string()), "none");
+  CallOk(root, "DeleteSnapshot", {{"SnapshotId", snapshot_id}});
+  CallOk(root, "DeleteInstance", {{"InstanceId", instance}, {"Force", "true"}});
+}
+
 TEST_F(InstancesTest, StatesAndDeleteFollowTheDocumentedTransitions) {
   EcsClient root = RootClient(server_->endpoint(), true);
   const std::string image_id = ImportImage(root, "inst-states");

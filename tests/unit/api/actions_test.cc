@@ -468,14 +468,22 @@ TEST_F(ActionsTest, CreateImageSourcesAndPriority) {
             "The input parameter SnapshotId or InstanceId or DiskDeviceMapping that is mandatory for "
             "processing this "
             "request is not supplied.");
-  ExpectError(
-      Call("CreateImage", {{"RegionId", "cn-hangzhou"}, {"InstanceId", "i-1"}, {"SnapshotId", "s-1"}}),
-      "InvalidInstanceId.NotFound");
   ExpectError(Call("CreateImage", {{"RegionId", "cn-hangzhou"},
                                    {"DiskDeviceMapping.1.SnapshotId", "s-1"},
                                    {"DiskDeviceMapping.2.SnapshotId", "s-2"}}),
               "InvalidParameter");
   EXPECT_TRUE(hangzhou_.creates.empty());
+  // InstanceId wins over SnapshotId and DiskDeviceMapping: the region gets
+  // the instance only.
+  ASSERT_TRUE(Call("CreateImage", {{"RegionId", "cn-hangzhou"},
+                                   {"InstanceId", "i-1"},
+                                   {"SnapshotId", "s-1"},
+                                   {"DiskDeviceMapping.1.SnapshotId", "s-2"}})
+                  .ok());
+  ASSERT_EQ(hangzhou_.creates.size(), 1u);
+  EXPECT_EQ(hangzhou_.creates[0].instance_id, "i-1");
+  EXPECT_EQ(hangzhou_.creates[0].snapshot_id, "");
+  hangzhou_.creates.clear();
 
   Result<json> r = Call("CreateImage", {{"RegionId", "cn-hangzhou"},
                                         {"SnapshotId", "s-plain"},

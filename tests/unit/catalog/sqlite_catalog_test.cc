@@ -735,6 +735,7 @@ TEST_F(SqliteCatalogTest, TasksOfASchemaWithoutAttemptsAreMigratedWithZero) {
     ASSERT_TRUE((*db)->Exec("DROP TABLE image_shares").ok());  // version 4
     // And without what version 5 added (instances and disks).
     ASSERT_TRUE((*db)->Exec("DROP TABLE instances; DROP TABLE disks").ok());
+    ASSERT_TRUE((*db)->Exec("ALTER TABLE snapshots DROP COLUMN source_disk_id").ok());  // version 6
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 2").ok());
   }
   Reopen();
@@ -745,6 +746,42 @@ TEST_F(SqliteCatalogTest, TasksOfASchemaWithoutAttemptsAreMigratedWithZero) {
   t->attempts = 1;
   ASSERT_TRUE(catalog_->UpdateTask(*t).ok());
   EXPECT_EQ(catalog_->GetTask("t-1")->attempts, 1);
+}
+
+TEST_F(SqliteCatalogTest, SnapshotsOfASchemaWithoutSourceDiskAreMigratedWithNone) {
+  SnapshotRecord before;
+  before.snapshot_id = "s-old";
+  before.account_id = "a";
+  ASSERT_TRUE(catalog_->InsertSnapshot(before).ok());
+  catalog_.reset();
+  {
+    // Back to schema version 5, as a catalog written before disk snapshots.
+    auto db = SqliteDb::Open(path_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("ALTER TABLE snapshots DROP COLUMN source_disk_id").ok());
+    ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 5").ok());
+  }
+  Reopen();
+  Result<SnapshotRecord> old = catalog_->GetSnapshot("s-old");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->source_disk_id, "");
+  SnapshotRecord disk_snap;
+  disk_snap.snapshot_id = "s-disk";
+  disk_snap.account_id = "a";
+  disk_snap.source_disk_id = "d-1";
+  disk_snap.manifest = {1, 2, 3};
+  ASSERT_TRUE(catalog_->InsertSnapshot(disk_snap).ok());
+  Result<SnapshotRecord> got = catalog_->GetSnapshot("s-disk");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->source_disk_id, "d-1");
+  EXPECT_EQ(got->manifest, (std::vector<uint8_t>{1, 2, 3}));
+  SnapshotQuery q;
+  q.source_disk_id = "d-1";
+  Result<Page<SnapshotRecord>> listed = catalog_->ListSnapshots(q);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].snapshot_id, "s-disk");
+  EXPECT_EQ(listed->items[0].source_disk_id, "d-1");
 }
 
 TEST_F(SqliteCatalogTest, RefusesSchemaFromTheFuture) {

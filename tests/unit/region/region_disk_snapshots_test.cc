@@ -1,0 +1,355 @@
+// RegionImpl's disk snapshots (region_disk_snapshots.cc): CreateSnapshot,
+// CreateImage from an instance, DeleteSnapshot of a snapshot disks were
+// made from — against the real catalog, chunk store and DiskStore in a
+// scratch directory, with qemu-img and qemu-io as installed.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "common/fs_util.h"
+#include "common/hash.h"
+#include "common/ids.h"
+#include "region/object_storage.h"
+#include "region/region_impl.h"
+#include "region/subprocess.h"
+#include "store/manifest.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kRoot = "1000000000000001";
+constexpr uint64_t kMiB = 1ull << 20;
+constexpr uint64_t kChunk = 4 * kMiB;  // RegionConfig's default chunk size
+const Caller kAlice{"2000000000000002"};
+const Caller kBob{"3000000000000003"};
+
+class RegionDiskSnapshotsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/region-disk-snapshots-" + RandomHex(6);
+    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
+    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
+    RegionConfig c;
+    c.region_id = "cn-hangzhou";
+    FillRegionNames(&c);
+    c.data_dir = dir_ + "/region";
+    c.oss_dir = dir_ + "/oss";
+    c.seed_public_image = false;
+    c.object_storage = oss_.get();
+    c.instance_transition_ms = 20;
+    auto r = RegionImpl::Open(c, SystemClock::Get());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    region_ = std::move(r).value();
+    // A 16 MiB raw image: 0x5a in its first MiB (chunk 0), the rest holes.
+    const std::string path = dir_ + "/oss/alice-in/disk.raw";
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.valid());
+    std::vector<uint8_t> data(kMiB, 0x5a);
+    ASSERT_TRUE(PwriteFull(fd.get(), data.data(), data.size(), 0, path).ok());
+    ASSERT_EQ(::ftruncate(fd.get(), 16 * kMiB), 0);
+    ImportImageRequest req;
+    req.disks.push_back(ImportDisk{"alice-in", "disk.raw", "RAW", 0});
+    req.image_name = "base-image";
+    req.platform = "Ubuntu";
+    Result<ImportImageResult> imported = region_->ImportImage(kAlice, req);
+    ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+    image_id_ = imported->image_id;
+    ASSERT_TRUE(WaitFor([&] { return Image(image_id_).status == "Available"; }));
+  }
+  void TearDown() override {
+    region_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  template <typename F>
+  bool WaitFor(F done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  ImageRecord Image(const std::string& id) {
+    Result<ImageRecord> r = region_->catalog().GetImage(id);
+    return r.ok() ? *r : ImageRecord{};
+  }
+  SnapshotRecord Snapshot(const std::string& id) {
+    Result<SnapshotRecord> r = region_->catalog().GetSnapshot(id);
+    return r.ok() ? *r : SnapshotRecord{};
+  }
+  std::string RunOne(bool start = true) {
+    RunInstancesRequest r;
+    r.image_id = image_id_;
+    r.instance_type = "ecs.g6.large";
+    r.system_disk_size_gib = 20;
+    r.user_data = "IyEvYmluL3NoCmVjaG8gc2VjcmV0";
+    r.ram_role_name = "SecretRole";
+    r.start = start;
+    Result<std::vector<std::string>> ids = region_->RunInstances(kAlice, r);
+    EXPECT_TRUE(ids.ok() && ids->size() == 1) << ids.status().ToString();
+    if (!ids.ok() || ids->empty()) return "";
+    const std::string want = start ? "Running" : "Stopped";
+    EXPECT_TRUE(WaitFor([&] { return region_->catalog().GetInstance((*ids)[0])->status == want; }));
+    return (*ids)[0];
+  }
+  DiskRecord SystemDisk(const std::string& instance_id) {
+    DescribeDisksRequest q;
+    q.instance_id = instance_id;
+    q.disk_type = "system";
+    Result<Page<DiskRecord>> page = region_->DescribeDisks(kAlice, q);
+    EXPECT_TRUE(page.ok() && page->items.size() == 1);
+    return page.ok() && !page->items.empty() ? page->items[0] : DiskRecord{};
+  }
+  void QemuIoWrite(const std::string& disk_id, uint64_t offset, uint64_t len) {
+    Result<std::string> path = region_->disk_store().DiskPath(disk_id);
+    ASSERT_TRUE(path.ok()) << path.status().ToString();
+    auto run = RunProcess({"qemu-io", "-f", "qcow2", "-c",
+                           "write -P 0xab " + std::to_string(offset) + " " + std::to_string(len), *path});
+    ASSERT_TRUE(run.ok()) << run.status().ToString();
+    ASSERT_EQ(run->exit_code, 0) << run->stderr_text << run->stdout_text;
+  }
+  std::set<std::string> StoredChunks() {
+    std::set<std::string> out;
+    EXPECT_TRUE(region_->chunk_store().List([&](const ChunkId& id) { out.insert(ToHex(id)); }).ok());
+    return out;
+  }
+  Manifest ManifestOf(const std::string& snapshot_id) {
+    Result<Manifest> m = DecodeManifest(Snapshot(snapshot_id).manifest);
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return m.ok() ? *m : Manifest{};
+  }
+  // The data chunk ids of `m` by chunk index.
+  static std::map<uint64_t, std::string> DataChunks(const Manifest& m) {
+    std::map<uint64_t, std::string> out;
+    uint64_t index = 0;
+    for (const ChunkEntry& e : m.entries) {
+      if (!e.zero) out[index] = ToHex(e.id);
+      index += e.count;
+    }
+    return out;
+  }
+
+  std::string dir_;
+  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<RegionImpl> region_;
+  std::string image_id_;
+};
+
+TEST_F(RegionDiskSnapshotsTest, CreateImageFromInstanceStoresExactlyTheChangedChunks) {
+  const std::string instance = RunOne();
+  const DiskRecord disk = SystemDisk(instance);
+  // Chunk 0 held the image's data and changes; chunk 2 was a hole and gets
+  // data. Every other chunk stays as the image had it.
+  QemuIoWrite(disk.disk_id, 512 * 1024, 4096);
+  QemuIoWrite(disk.disk_id, 2 * kChunk + 8192, 65536);
+  const std::set<std::string> before = StoredChunks();
+  ASSERT_EQ(before.size(), 1u);  // the image's one data chunk
+
+  CreateImageRequest req;
+  req.instance_id = instance;
+  req.image_name = "from-instance";
+  Result<std::string> image_id = region_->CreateImage(kAlice, req);
+  ASSERT_TRUE(image_id.ok()) << image_id.status().ToString();
+  EXPECT_TRUE(LooksLikeResourceId(*image_id, "m")) << *image_id;
+  const std::string first_status = Image(*image_id).status;
+  EXPECT_TRUE(first_status == "Creating" || first_status == "Available") << first_status;
+  ASSERT_TRUE(WaitFor([&] { return Image(*image_id).status == "Available"; })) << Image(*image_id).status;
+
+  const ImageRecord image = Image(*image_id);
+  EXPECT_EQ(image.platform, "Ubuntu");  // from the instance's image
+  EXPECT_EQ(image.size_gib, 20u);
+  ASSERT_EQ(image.disks.size(), 1u);
+  EXPECT_EQ(image.disks[0].type, "system");
+  EXPECT_EQ(image.disks[0].size_gib, 20u);
+  const SnapshotRecord snap = Snapshot(image.disks[0].snapshot_id);
+  EXPECT_EQ(snap.status, "accomplished");
+  EXPECT_EQ(snap.progress, 100);
+  EXPECT_EQ(snap.source_disk_id, disk.disk_id);
+  EXPECT_EQ(snap.source_disk_type, "system");
+  EXPECT_EQ(snap.source_disk_size_gib, 20u);
+  EXPECT_EQ(snap.usage, "image");
+  EXPECT_EQ(snap.logical_size, 20ull << 30);
+
+  // Exactly the two changed chunks are new in the store, and they are the
+  // new manifest's chunks 0 and 2.
+  const std::set<std::string> after = StoredChunks();
+  std::set<std::string> added;
+  for (const std::string& id : after)
+    if (before.count(id) == 0) added.insert(id);
+  const std::map<uint64_t, std::string> chunks = DataChunks(ManifestOf(snap.snapshot_id));
+  ASSERT_EQ(chunks.size(), 2u);
+  ASSERT_EQ(chunks.count(0), 1u);
+  ASSERT_EQ(chunks.count(2), 1u);
+  EXPECT_EQ(added, (std::set<std::string>{chunks.at(0), chunks.at(2)}));
+  EXPECT_EQ(before.count(chunks.at(0)), 0u);
+
+  // The image's task is an internal one: DescribeTasks (ImportImage and
+  // ExportImage by default) does not show it.
+  TaskQuery tq;
+  tq.resource_ids = {*image_id};
+  Result<Page<TaskRecord>> tasks = region_->catalog().ListTasks(tq);
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->items.size(), 1u);
+  EXPECT_EQ(tasks->items[0].action, "CreateImage");
+  EXPECT_EQ(tasks->items[0].status, "Finished");
+}
+
+TEST_F(RegionDiskSnapshotsTest, CreateImageFromInstanceChecksTheInstance) {
+  CreateImageRequest req;
+  req.instance_id = "i-doesnotexist00000000";
+  Result<std::string> missing = region_->CreateImage(kAlice, req);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().reason(), "InvalidInstanceId.NotFound");
+
+  const std::string instance = RunOne();
+  req.instance_id = instance;
+  Result<std::string> stranger = region_->CreateImage(kBob, req);
+  ASSERT_FALSE(stranger.ok());
+  EXPECT_EQ(stranger.status().reason(), "InvalidInstanceId.NotFound");
+
+  ASSERT_TRUE(region_->StopInstance(kAlice, instance, false).ok());
+  // Stopping is neither Running nor Stopped.
+  Result<std::string> stopping = region_->CreateImage(kAlice, req);
+  if (region_->catalog().GetInstance(instance)->status == "Stopping") {
+    ASSERT_FALSE(stopping.ok());
+    EXPECT_EQ(stopping.status().reason(), "IncorrectInstanceStatus");
+  }
+  ASSERT_TRUE(WaitFor([&] { return region_->catalog().GetInstance(instance)->status == "Stopped"; }));
+  req.image_name = "base-image";  // taken by the imported image
+  Result<std::string> dup = region_->CreateImage(kAlice, req);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().reason(), "InvalidImageName.Duplicated");
+  req.image_name = "";
+  req.client_token = "tok-1";
+  Result<std::string> first = region_->CreateImage(kAlice, req);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  Result<std::string> again = region_->CreateImage(kAlice, req);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, *first);
+  ASSERT_TRUE(WaitFor([&] { return Image(*first).status == "Available"; }));
+}
+
+TEST_F(RegionDiskSnapshotsTest, CreateSnapshotGoesFromProgressingToAccomplished) {
+  const std::string instance = RunOne(/*start=*/false);
+  const DiskRecord disk = SystemDisk(instance);
+  QemuIoWrite(disk.disk_id, 0, 4096);
+
+  CreateSnapshotRequest req;
+  req.disk_id = disk.disk_id;
+  req.snapshot_name = "before-upgrade";
+  req.description = "a snapshot";
+  req.tags = {{"team", "infra"}};
+  Result<std::string> id = region_->CreateSnapshot(kAlice, req);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_TRUE(LooksLikeResourceId(*id, "s")) << *id;
+  const SnapshotRecord first = Snapshot(*id);
+  EXPECT_TRUE(first.status == "progressing" || first.status == "accomplished") << first.status;
+  ASSERT_TRUE(WaitFor([&] { return Snapshot(*id).status == "accomplished"; })) << Snapshot(*id).status;
+  const SnapshotRecord snap = Snapshot(*id);
+  EXPECT_EQ(snap.progress, 100);
+  EXPECT_EQ(snap.name, "before-upgrade");
+  EXPECT_EQ(snap.description, "a snapshot");
+  EXPECT_EQ(snap.tags, req.tags);
+  EXPECT_EQ(snap.source_disk_id, disk.disk_id);
+  EXPECT_EQ(snap.source_disk_type, "system");
+  EXPECT_EQ(snap.source_disk_size_gib, 20u);
+  const std::map<uint64_t, std::string> chunks = DataChunks(ManifestOf(*id));
+  ASSERT_EQ(chunks.size(), 1u);  // chunk 0: the image's MiB of 0x5a with 4 KiB of 0xab
+
+  // The snapshot makes an image.
+  CreateImageRequest image_req;
+  image_req.snapshot_id = *id;
+  Result<std::string> image = region_->CreateImage(kAlice, image_req);
+  ASSERT_TRUE(image.ok()) << image.status().ToString();
+  EXPECT_EQ(Image(*image).disks[0].snapshot_id, *id);
+
+  // DescribeSnapshots lists it by id for its owner only.
+  DescribeSnapshotsRequest q;
+  q.snapshot_ids = {*id};
+  Result<Page<SnapshotRecord>> mine = region_->DescribeSnapshots(kAlice, q);
+  ASSERT_TRUE(mine.ok());
+  ASSERT_EQ(mine->items.size(), 1u);
+  EXPECT_EQ(mine->items[0].source_disk_id, disk.disk_id);
+  Result<Page<SnapshotRecord>> bobs = region_->DescribeSnapshots(kBob, q);
+  ASSERT_TRUE(bobs.ok());
+  EXPECT_TRUE(bobs->items.empty());
+}
+
+TEST_F(RegionDiskSnapshotsTest, CreateSnapshotErrors) {
+  CreateSnapshotRequest req;
+  Result<std::string> none = region_->CreateSnapshot(kAlice, req);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().reason(), "MissingParameter");
+  req.disk_id = "d-doesnotexist00000000";
+  Result<std::string> missing = region_->CreateSnapshot(kAlice, req);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().reason(), "InvalidDiskId.NotFound");
+
+  const std::string instance = RunOne(/*start=*/false);
+  req.disk_id = SystemDisk(instance).disk_id;
+  Result<std::string> stranger = region_->CreateSnapshot(kBob, req);
+  ASSERT_FALSE(stranger.ok());
+  EXPECT_EQ(stranger.status().reason(), "InvalidDiskId.NotFound");
+  for (const std::string& bad : std::vector<std::string>{"a", "1abc", "auto-snap", "http://x", "has space", std::string(129, 'a')}) {
+    req.snapshot_name = bad;
+    Result<std::string> r = region_->CreateSnapshot(kAlice, req);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().reason(), "InvalidSnapshotName.Malformed") << bad;
+  }
+  req.snapshot_name = "";
+  req.client_token = "snap-token";
+  Result<std::string> first = region_->CreateSnapshot(kAlice, req);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  Result<std::string> again = region_->CreateSnapshot(kAlice, req);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, *first);
+  req.description = "other parameters";
+  Result<std::string> mismatch = region_->CreateSnapshot(kAlice, req);
+  ASSERT_FALSE(mismatch.ok());
+  ASSERT_TRUE(WaitFor([&] { return Snapshot(*first).status == "accomplished"; }));
+}
+
+TEST_F(RegionDiskSnapshotsTest, DeleteSnapshotThatDisksWereMadeFromNeedsForce) {
+  const std::string instance = RunOne(/*start=*/false);
+  CreateImageRequest req;
+  req.instance_id = instance;
+  Result<std::string> image_id = region_->CreateImage(kAlice, req);
+  ASSERT_TRUE(image_id.ok()) << image_id.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return Image(*image_id).status == "Available"; }));
+  const std::string snapshot_id = Image(*image_id).disks[0].snapshot_id;
+
+  // An instance of the new image: its disk is made from the snapshot.
+  RunInstancesRequest run;
+  run.image_id = *image_id;
+  run.instance_type = "ecs.g6.large";
+  run.start = false;
+  Result<std::vector<std::string>> second = region_->RunInstances(kAlice, run);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return region_->catalog().GetInstance((*second)[0])->status == "Stopped"; }));
+  EXPECT_EQ(SystemDisk((*second)[0]).source_snapshot_id, snapshot_id);
+
+  Status used_by_image = region_->DeleteSnapshot(kAlice, snapshot_id, false);
+  EXPECT_EQ(used_by_image.reason(), "SnapshotCreatedImage");
+  ASSERT_TRUE(region_->DeleteImage(kAlice, *image_id, false).ok());
+  Status used_by_disk = region_->DeleteSnapshot(kAlice, snapshot_id, false);
+  EXPECT_EQ(used_by_disk.reason(), "SnapshotCreatedDisk") << used_by_disk.ToString();
+  EXPECT_EQ(used_by_disk.code(), Code::kPermissionDenied);
+  EXPECT_EQ(Snapshot(snapshot_id).snapshot_id, snapshot_id);
+
+  ASSERT_TRUE(region_->DeleteSnapshot(kAlice, snapshot_id, true).ok());
+  EXPECT_FALSE(region_->catalog().GetSnapshot(snapshot_id).ok());
+  // The disk keeps its base: the instance still starts and its disk reads.
+  EXPECT_TRUE(region_->disk_store().DescribeDisk(SystemDisk((*second)[0]).disk_id).ok());
+  EXPECT_TRUE(region_->StartInstance(kAlice, (*second)[0], false).ok());
+}
+
+}  // namespace
+}  // namespace ferry
