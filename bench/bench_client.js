@@ -6,6 +6,8 @@
 //       ImportImage until its task is Finished.
 //   node bench/bench_client.js copy ENDPOINT SOURCE_REGION DEST_REGION IMAGE_ID NAME
 //       CopyImage until DescribeImages in DEST_REGION reports the copy Available.
+//   node bench/bench_client.js image-from-instance ENDPOINT REGION INSTANCE_ID NAME
+//       CreateImage from the instance until DescribeImages reports it Available.
 //
 // Keys come from FERRY_ACCESS_KEY_ID / FERRY_ACCESS_KEY_SECRET. Prints one
 // JSON line: {"seconds", "imageId"}. Signs V1 requests itself (no SDK), so the
@@ -74,6 +76,25 @@ async function copyImage(endpoint, sourceRegion, destRegion, imageId, name) {
   }
 }
 
+async function waitAvailable(endpoint, region, imageId, what) {
+  const deadline = Date.now() + TIMEOUT_MS;
+  for (;;) {
+    const described = await call(endpoint, 'DescribeImages', {
+      RegionId: region, ImageId: imageId, Status: 'Creating,Waiting,Available,CreateFailed',
+    });
+    const image = ((described.Images || {}).Image || [])[0];
+    if (image && image.Status === 'Available') return imageId;
+    if (image && image.Status === 'CreateFailed') throw new Error(`${what} failed: ${JSON.stringify(image)}`);
+    if (Date.now() > deadline) throw new Error(`${what} ${imageId} not Available after ${TIMEOUT_MS} ms`);
+    await pause();
+  }
+}
+
+async function imageFromInstance(endpoint, region, instanceId, name) {
+  const made = await call(endpoint, 'CreateImage', { RegionId: region, InstanceId: instanceId, ImageName: name });
+  return waitAvailable(endpoint, region, made.ImageId, 'CreateImage');
+}
+
 async function main() {
   const [mode, endpoint, ...rest] = process.argv.slice(2);
   const started = process.hrtime.bigint();
@@ -82,9 +103,12 @@ async function main() {
     imageId = await importImage(endpoint, ...rest);
   } else if (mode === 'copy' && rest.length === 4) {
     imageId = await copyImage(endpoint, ...rest);
+  } else if (mode === 'image-from-instance' && rest.length === 3) {
+    imageId = await imageFromInstance(endpoint, ...rest);
   } else {
     throw new Error('usage: bench_client.js import ENDPOINT REGION BUCKET OBJECT NAME\n' +
-                    '       bench_client.js copy ENDPOINT SOURCE_REGION DEST_REGION IMAGE_ID NAME');
+                    '       bench_client.js copy ENDPOINT SOURCE_REGION DEST_REGION IMAGE_ID NAME\n' +
+                    '       bench_client.js image-from-instance ENDPOINT REGION INSTANCE_ID NAME');
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   console.log(JSON.stringify({ seconds, imageId }));
