@@ -46,6 +46,7 @@ constexpr SettingSource kSettings[] = {
     {"quota_stored_mib", "FERRY_QUOTA_STORED_MIB"},
     {"upload_expiry_hours", "FERRY_UPLOAD_EXPIRY_HOURS"},
     {"dedup_scope", "FERRY_DEDUP_SCOPE"},
+    {"instance_hook", "FERRY_INSTANCE_HOOK"},
 };
 
 // A resolved raw value and a description of where it came from, so errors
@@ -218,6 +219,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"quota_stored_mib", {"auto", "default"}},
       {"upload_expiry_hours", {std::to_string(kDefaultUploadExpiryHours), "default"}},
       {"dedup_scope", {"account", "default"}},
+      {"instance_hook", {"", "default"}},
   };
 
   ServeSettings s;
@@ -331,6 +333,11 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
                                    "\" is not one of trace, debug, info, warn, error, critical, off");
 
   s.ready_file = Trim(raw["ready_file"].value);
+  s.instance_hook = Trim(raw["instance_hook"].value);
+  if (!s.instance_hook.empty() && s.instance_hook[0] != '/') {
+    return InvalidArgument("", raw["instance_hook"].origin + ": \"" + s.instance_hook +
+                                   "\" is not an absolute path to a program");
+  }
   ASSIGN_OR_RETURN(s.max_nonces, ParseU64(raw["max_nonces"], 1000, 100'000'000));
 
   const RawValue& key_file = raw["cluster_key_file"];

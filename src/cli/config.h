@@ -84,6 +84,9 @@ struct ServeSettings {
   // "account" (default): imports share chunks only within an account;
   // "region": across accounts (ARCHITECTURE.md "Deduplication and tenants").
   std::string dedup_scope = "account";
+  // The hypervisor hook (region.h RegionConfig::instance_hook); an absolute
+  // path, empty = none.
+  std::string instance_hook;
 };
 
 // Raw values given on the command line; a missing key means "not given".
@@ -91,7 +94,7 @@ struct ServeSettings {
 // task_threads, log_level, ready_file, cluster_key, cluster_key_file, max_nonces,
 // max_copies, link_rate_limits, copy_rate_limit, copy_in_flight, max_copy_size_gib,
 // quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours,
-// dedup_scope, config.
+// dedup_scope, instance_hook, config.
 using SettingOverrides = std::map<std::string, std::string>;
 
 // Resolves the settings from `flags`, the environment and the config file.

@@ -21,6 +21,7 @@ struct DataDirFlags {
   std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
   std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours;
   std::string dedup_scope;
+  std::string instance_hook;
   std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
@@ -64,6 +65,9 @@ struct DataDirFlags {
     cmd->add_option(
         "--max-copy-size-gib", max_copy_size_gib,
         "largest image copied without `admin allow-large-copy` (env FERRY_MAX_COPY_SIZE_GIB, default 500)");
+    cmd->add_option("--instance-hook", instance_hook,
+                    "PROGRAM run as PROGRAM INSTANCE_ID start|stop|delete SYSTEM_DISK_PATH where a hypervisor "
+                    "would boot, stop or release the instance (env FERRY_INSTANCE_HOOK)");
     cmd->add_option("--dedup-scope", dedup_scope,
                     "account|region: imports share chunks within an account only, or across accounts "
                     "(env FERRY_DEDUP_SCOPE, default account)");
@@ -120,6 +124,7 @@ struct DataDirFlags {
     put("--quota-stored-mib", "quota_stored_mib", quota_stored_mib);
     put("--upload-expiry-hours", "upload_expiry_hours", upload_expiry_hours);
     put("--dedup-scope", "dedup_scope", dedup_scope);
+    put("--instance-hook", "instance_hook", instance_hook);
     return out;
   }
 };

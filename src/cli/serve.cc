@@ -507,6 +507,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& 
     config.copy_in_flight = settings.copy_in_flight;
     config.max_copy_size_gib = settings.max_copy_size_gib;
     config.dedup_scope = settings.dedup_scope == "region" ? DedupScope::kRegion : DedupScope::kAccount;
+    config.instance_hook = settings.instance_hook;
     config.quotas.images = settings.quota_images;
     config.quotas.snapshots = settings.quota_snapshots;
     config.quotas.running_tasks = settings.quota_running_tasks;

@@ -55,6 +55,12 @@ struct RegionConfig {
   // How long an instance stays in a transitional state (Starting, Stopping)
   // before it reaches the next one.
   unsigned instance_transition_ms = 500;
+  // The operator's hypervisor hook (`--instance-hook PROGRAM`): run as
+  // PROGRAM INSTANCE_ID ACTION SYSTEM_DISK_PATH with ACTION start (as an
+  // instance becomes Running, also on reboot), stop (as it becomes Stopped)
+  // or delete (before its disks go). A start that exits non-zero leaves the
+  // instance Stopped; stop and delete go on, logged. Empty = none.
+  std::string instance_hook;
   unsigned ingest_threads = 2;  // hash/compress workers per task
   bool seed_public_image = true;
   DedupScope dedup_scope = DedupScope::kAccount;

@@ -164,6 +164,12 @@ class RegionImpl final : public Region {
   Status CheckImageUsable(const Caller& c, const ImageRecord& image);
   Status MoveInstance(const Caller& c, const std::string& instance_id, bool dry_run, const char* from,
                       const char* via, const char* to);
+  // Runs config_.instance_hook for `action` (start, stop, delete) with the
+  // path of the instance's system disk (`system_disk_id`, or looked up when
+  // empty); OK when there is no hook. Never inside a catalog transaction.
+  Status RunInstanceHook(const std::string& instance_id, const std::string& action,
+                         const std::string& system_disk_id = "");
+  static constexpr std::chrono::seconds kInstanceHookDeadline{60};
 
   // For tools and tests.
   DiskStore& disk_store() { return *disks_; }

@@ -26,6 +26,7 @@
 #include "region/names.h"
 #include "region/region_impl.h"
 #include "region/region_internal.h"
+#include "region/subprocess.h"
 #include "store/manifest.h"
 
 namespace ferry {
@@ -355,12 +356,49 @@ void RegionImpl::PostTransition(const std::string& instance_id, const std::strin
                          [this, instance_id, from, to] { FinishTransition(instance_id, from, to); });
 }
 
+Status RegionImpl::RunInstanceHook(const std::string& instance_id, const std::string& action,
+                                   const std::string& system_disk_id) {
+  if (config_.instance_hook.empty()) return Status::Ok();
+  std::string disk_id = system_disk_id;
+  if (disk_id.empty()) {
+    DiskQuery q;
+    q.instance_id = instance_id;
+    ASSIGN_OR_RETURN(Page<DiskRecord> disks, catalog_->ListDisks(q));
+    for (const DiskRecord& d : disks.items) {
+      if (d.type == "system") disk_id = d.disk_id;
+    }
+  }
+  std::string disk_path;
+  if (!disk_id.empty()) {
+    ASSIGN_OR_RETURN(disk_path, disks_->DiskPath(disk_id));
+  }
+  ProcessOptions options;
+  options.deadline = kInstanceHookDeadline;
+  ASSIGN_OR_RETURN(ProcessResult run,
+                   RunProcess({config_.instance_hook, instance_id, action, disk_path}, options));
+  if (run.exit_code != 0 || run.deadline_exceeded) {
+    return Internal("instance hook " + config_.instance_hook + " " + action + " " + instance_id + ": " +
+                    (run.deadline_exceeded ? "did not finish in time" : DescribeFailure({config_.instance_hook}, run)));
+  }
+  return Status::Ok();
+}
+
 void RegionImpl::FinishTransition(const std::string& instance_id, const std::string& from, const std::string& to) {
+  // The hypervisor's say comes first: a start it refuses leaves the
+  // instance Stopped.
+  std::string reached = to;
+  if (from == "Starting" || from == "Stopping") {
+    Status hooked = RunInstanceHook(instance_id, to == "Running" ? "start" : "stop");
+    if (!hooked.ok()) {
+      spdlog::warn("region {}: {}", config_.region_id, hooked.ToString());
+      if (to == "Running") reached = "Stopped";
+    }
+  }
   Status st = catalog_->Transact([&]() -> Status {
     Result<InstanceRecord> inst = catalog_->GetInstance(instance_id);
     if (!inst.ok()) return inst.status().code() == Code::kNotFound ? Status::Ok() : inst.status();
     if (inst->status != from) return Status::Ok();  // deleted or moved on meanwhile
-    inst->status = to;
+    inst->status = reached;
     return catalog_->UpdateInstance(*inst);
   });
   if (!st.ok()) {
@@ -444,6 +482,7 @@ Status RegionImpl::RebootInstance(const Caller& c, const std::string& instance_i
 
 Status RegionImpl::DeleteInstance(const Caller& c, const std::string& instance_id, bool force, bool dry_run) {
   std::vector<std::string> disk_ids;
+  std::string system_disk_id;
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(InstanceRecord inst, OwnInstance(*catalog_, c, instance_id));
     if (inst.status == "Pending") {
@@ -457,10 +496,16 @@ Status RegionImpl::DeleteInstance(const Caller& c, const std::string& instance_i
     ASSIGN_OR_RETURN(Page<DiskRecord> disks, catalog_->ListDisks(q));
     for (const DiskRecord& d : disks.items) {
       disk_ids.push_back(d.disk_id);
+      if (d.type == "system") system_disk_id = d.disk_id;
       RETURN_IF_ERROR(catalog_->DeleteDisk(d.disk_id));
     }
     return catalog_->DeleteInstance(instance_id);
   }));
+  // The hypervisor lets go of the disks before their files go (outside the
+  // transaction: the hook may take its time).
+  if (Status hooked = RunInstanceHook(instance_id, "delete", system_disk_id); !hooked.ok()) {
+    spdlog::warn("region {}: {}", config_.region_id, hooked.ToString());
+  }
   for (const std::string& id : disk_ids) {
     Result<bool> removed = disks_->DeleteDisk(id);
     if (!removed.ok()) {

@@ -1,0 +1,109 @@
+// The operator's hypervisor hook (`ferry serve --instance-hook PROGRAM`):
+// a small script stands in for the hypervisor. It records every call
+// (instance id, action, system disk path) and refuses a start while a marker
+// file exists; a refused start leaves the instance Stopped.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "integration/ferry_process.h"
+#include "integration/helpers.h"
+
+namespace ferry::testing {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr uint64_t kMiB = 1 << 20;
+
+std::string StatusOf(EcsClient& client, const std::string& id) {
+  json body = CallOk(client, "DescribeInstances", {{"InstanceIds", json::array({id}).dump()}});
+  const json& items = body["Instances"]["Instance"];
+  return items.empty() ? "" : items[0].value("Status", std::string());
+}
+
+// Polls until the instance leaves its transitional state; its status then.
+std::string Settled(EcsClient& client, const std::string& id) {
+  std::string status;
+  for (int i = 0; i < 300; ++i) {
+    status = StatusOf(client, id);
+    if (status != "Pending" && status != "Starting" && status != "Stopping") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return status;
+}
+
+TEST(InstanceHookTest, TheHookSeesStartStopAndDeleteAndARefusedStartLeavesTheInstanceStopped) {
+  ScratchDir scratch("ferry-instance-hook-");
+  const std::string data = scratch.path() + "/data";
+  const std::string config = scratch.path() + "/config";
+  fs::create_directories(data + "/oss/" + kOperatorBucket);
+  fs::create_directories(config);
+  const std::string calls = scratch.path() + "/calls.log";
+  const std::string refuse = scratch.path() + "/refuse-start";
+  const std::string hook = scratch.path() + "/hypervisor.sh";
+  {
+    std::ofstream out(hook);
+    out << "#!/bin/sh\n"
+        << "echo \"$1 $2 $3\" >> '" << calls << "'\n"
+        << "if [ \"$2\" = start ] && [ -e '" << refuse << "' ]; then exit 3; fi\n"
+        << "exit 0\n";
+  }
+  ::chmod(hook.c_str(), 0755);
+
+  FerryServer server(data, config);
+  server.set_extra_args({"--regions", kRegion, "--instance-hook", hook});
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  EcsClient root = RootClient(server.endpoint(), false);
+  WriteSparseImage(data + "/oss/" + kOperatorBucket + "/hook.raw", 8 * kMiB, {{0, kMiB}}, 3);
+  const std::string image_id = ImportRawImage(root, kRegion, kOperatorBucket, "hook.raw", "hook");
+  ASSERT_FALSE(image_id.empty());
+
+  json run = CallOk(root, "RunInstances", {{"ImageId", image_id}, {"InstanceType", "ecs.g7.large"}});
+  const std::string id = run["InstanceIdSets"]["InstanceIdSet"][0].get<std::string>();
+  ASSERT_EQ(Settled(root, id), "Running");
+  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", id}});
+  const std::string disk_id = disks["Disks"]["Disk"][0].value("DiskId", "");
+  CommandResult path = RunFerry({"disk", "path", disk_id, "--data", data, "--region", kRegion}, {});
+  ASSERT_EQ(path.exit_code, 0) << path.err;
+  const std::string qcow2 = path.out.substr(0, path.out.find('\n'));
+
+  CallOk(root, "StopInstance", {{"InstanceId", id}});
+  ASSERT_EQ(Settled(root, id), "Stopped");
+  // The hypervisor refuses to boot it: it stays Stopped.
+  std::ofstream(refuse).put('x');
+  CallOk(root, "StartInstance", {{"InstanceId", id}});
+  EXPECT_EQ(Settled(root, id), "Stopped");
+  fs::remove(refuse);
+  CallOk(root, "StartInstance", {{"InstanceId", id}});
+  EXPECT_EQ(Settled(root, id), "Running");
+  CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
+
+  std::ifstream in(calls);
+  std::stringstream got;
+  got << in.rdbuf();
+  const std::string expected = id + " start " + qcow2 + "\n" + id + " stop " + qcow2 + "\n" + id + " start " +
+                               qcow2 + "\n" + id + " start " + qcow2 + "\n" + id + " delete " + qcow2 + "\n";
+  EXPECT_EQ(got.str(), expected);
+  EXPECT_NE(server.Log().find("instance hook"), std::string::npos) << "the refused start is logged";
+  EXPECT_EQ(server.Stop(), 0) << server.Log();
+}
+
+TEST(InstanceHookTest, ARelativeHookPathIsAUsageError) {
+  ScratchDir scratch("ferry-instance-hook-bad-");
+  CommandResult bad = RunFerry({"serve", "--data", scratch.path(), "--instance-hook", "hypervisor.sh"}, {});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("is not an absolute path to a program"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace ferry::testing
