@@ -69,9 +69,10 @@ struct SnapshotPostFilter {
     // No snapshot belongs to a resource group (ResourceGroupId ""), so
     // naming one matches nothing.
     if (resource_group_id && !resource_group_id->empty()) return false;
-    for (const auto& [key, value] : tags) {
-      bool found = std::any_of(s.tags.begin(), s.tags.end(), [&](const std::pair<std::string, std::string>& t) {
-        return t.first == key && (value.empty() || t.second == value);
+    for (const std::pair<std::string, std::string>& want : tags) {
+      // (No structured binding: clang 14 cannot capture one in a lambda.)
+      bool found = std::any_of(s.tags.begin(), s.tags.end(), [&want](const std::pair<std::string, std::string>& t) {
+        return t.first == want.first && (want.second.empty() || t.second == want.second);
       });
       if (!found) return false;
     }
