@@ -369,7 +369,8 @@ TEST_F(PeerAccountsTest, AnAccountOnlyAPeerKnowsIsAskedForAndCached) {
   EXPECT_EQ(directory_->GetAccount("1212121212121212").status().code(), Code::kNotFound);
   EXPECT_EQ(Calls(), 4u);
   // Ids that are not digits never leave the process.
-  for (const char* id : {"", "..", "a/b", "12 34", std::string(33, '1').c_str()}) {
+  for (const std::string& id : {std::string(), std::string(".."), std::string("a/b"), std::string("12 34"),
+                                 std::string(33, '1')}) {
     EXPECT_EQ(directory_->GetAccount(id).status().code(), Code::kNotFound) << id;
   }
   EXPECT_EQ(Calls(), 4u);
