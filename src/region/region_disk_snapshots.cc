@@ -184,25 +184,8 @@ Result<std::string> RegionImpl::CreateSnapshot(const Caller& c, const CreateSnap
 // ------------------------------------------------- CreateImage from instance
 
 Result<std::string> RegionImpl::CreateImageFromInstance(const Caller& c, const CreateImageRequest& r) {
-  if (!r.image_name.empty()) RETURN_IF_ERROR(ValidateImageName(r.image_name));
-  RETURN_IF_ERROR(ValidateDescription(r.description));
-  if (!r.image_family.empty()) RETURN_IF_ERROR(ValidateImageName(r.image_family, "InvalidImageFamily.Malformed"));
-  if (!r.platform.empty()) RETURN_IF_ERROR(ValidatePlatform(r.platform));
-  if (!r.architecture.empty()) RETURN_IF_ERROR(ValidateArchitecture(r.architecture));
-  if (!r.boot_mode.empty()) RETURN_IF_ERROR(ValidateBootMode(r.boot_mode));
-  RETURN_IF_ERROR(ValidateTags(r.tags));
-  if (r.image_version.size() > 40) {
-    return InvalidArgument("InvalidImageVersion.Malformed", "The specified ImageVersion is longer than 40 characters.");
-  }
-  const std::string fingerprint = Fingerprint({{"InstanceId", r.instance_id},
-                                               {"ImageName", r.image_name},
-                                               {"Description", r.description},
-                                               {"Platform", r.platform},
-                                               {"Architecture", r.architecture},
-                                               {"BootMode", r.boot_mode},
-                                               {"ImageFamily", r.image_family},
-                                               {"ImageVersion", r.image_version},
-                                               {"Tags", TagsJson(r.tags)}});
+  RETURN_IF_ERROR(ValidateNewImageAttributes(r));
+  const std::string fingerprint = CreateImageFingerprint("InstanceId", r.instance_id, r);
   std::string image_id;
   std::string task_id;
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {

@@ -377,14 +377,7 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
 
 // ---------------------------------------------------------------- CreateImage
 
-Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRequest& r) {
-  if (!r.instance_id.empty()) return CreateImageFromInstance(c, r);  // region_disk_snapshots.cc
-  if (r.snapshot_id.empty()) {
-    return InvalidArgument(
-        "MissingParameter",
-        "The input parameter SnapshotId or InstanceId or DiskDeviceMapping that is mandatory for "
-        "processing this request is not supplied.");
-  }
+Status ValidateNewImageAttributes(const CreateImageRequest& r) {
   if (!r.image_name.empty()) RETURN_IF_ERROR(ValidateImageName(r.image_name));
   RETURN_IF_ERROR(ValidateDescription(r.description));
   if (!r.image_family.empty())
@@ -397,15 +390,32 @@ Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRe
     return InvalidArgument("InvalidImageVersion.Malformed",
                            "The specified ImageVersion is longer than 40 characters.");
   }
-  std::string fingerprint = Fingerprint({{"SnapshotId", r.snapshot_id},
-                                         {"ImageName", r.image_name},
-                                         {"Description", r.description},
-                                         {"Platform", r.platform},
-                                         {"Architecture", r.architecture},
-                                         {"BootMode", r.boot_mode},
-                                         {"ImageFamily", r.image_family},
-                                         {"ImageVersion", r.image_version},
-                                         {"Tags", TagsJson(r.tags)}});
+  return Status::Ok();
+}
+
+std::string CreateImageFingerprint(const std::string& source_name, const std::string& source_id,
+                                   const CreateImageRequest& r) {
+  return Fingerprint({{source_name, source_id},
+                      {"ImageName", r.image_name},
+                      {"Description", r.description},
+                      {"Platform", r.platform},
+                      {"Architecture", r.architecture},
+                      {"BootMode", r.boot_mode},
+                      {"ImageFamily", r.image_family},
+                      {"ImageVersion", r.image_version},
+                      {"Tags", TagsJson(r.tags)}});
+}
+
+Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRequest& r) {
+  if (!r.instance_id.empty()) return CreateImageFromInstance(c, r);  // region_disk_snapshots.cc
+  if (r.snapshot_id.empty()) {
+    return InvalidArgument(
+        "MissingParameter",
+        "The input parameter SnapshotId or InstanceId or DiskDeviceMapping that is mandatory for "
+        "processing this request is not supplied.");
+  }
+  RETURN_IF_ERROR(ValidateNewImageAttributes(r));
+  const std::string fingerprint = CreateImageFingerprint("SnapshotId", r.snapshot_id, r);
   std::string image_id;
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(std::optional<std::string> previous,

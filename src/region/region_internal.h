@@ -10,6 +10,7 @@
 
 #include "catalog/catalog.h"
 #include "common/status.h"
+#include "region/region.h"
 
 namespace ferry {
 
@@ -30,6 +31,14 @@ Status ValidatePage(uint64_t page_number, uint64_t page_size);
 // parameters, nullopt when unknown, IdempotentParameterMismatch when it was
 // used with others.
 std::string Fingerprint(const nlohmann::json& params);
+
+// CreateImage's checks of the new image's attributes (name, description,
+// family, platform, architecture, boot mode, tags, version), whatever the
+// source, and the fingerprint its ClientToken is checked against, with the
+// source as `source_name` (SnapshotId, InstanceId) = `source_id`.
+Status ValidateNewImageAttributes(const CreateImageRequest& r);
+std::string CreateImageFingerprint(const std::string& source_name, const std::string& source_id,
+                                   const CreateImageRequest& r);
 nlohmann::json TagsJson(const Tags& tags);
 Result<std::optional<std::string>> CheckClientToken(Catalog& catalog, const std::string& account,
                                                     const std::string& action, const std::string& token,
