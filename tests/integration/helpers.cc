@@ -1,6 +1,7 @@
 #include "integration/helpers.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -290,6 +291,28 @@ std::map<std::string, std::string> PeerSignedHeaders(const std::string& key, con
   return {{kPeerDateHeader, date},
           {kPeerNonceHeader, nonce},
           {kPeerSignatureHeader, SignPeerRequest(key, method, target, date, nonce, body)}};
+}
+
+int RunQemuIo(const std::string& path, const std::string& command) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    ::execlp("qemu-io", "qemu-io", "-c", command.c_str(), "-f", "qcow2", path.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+std::string ReadRange(const std::string& path, uint64_t offset, size_t length) {
+  std::string out(length, '\0');
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(fd, 0) << path;
+  if (fd < 0) return "";
+  EXPECT_EQ(::pread(fd, out.data(), length, static_cast<off_t>(offset)), static_cast<ssize_t>(length)) << path;
+  ::close(fd);
+  return out;
 }
 
 }  // namespace ferry::testing

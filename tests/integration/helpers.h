@@ -76,6 +76,14 @@ std::string ExportImageSha256(EcsClient& client, const std::string& region, cons
 // -1 when absent.
 int64_t MetricValue(const std::string& exposition, const std::string& name, const std::string& region);
 
+// qemu-io -c COMMAND -f qcow2 PATH (a disk written as its VM would); its
+// exit code, -1 if it did not run.
+int RunQemuIo(const std::string& path, const std::string& command);
+
+// `length` bytes of `path` from `offset` (a test failure if they are not
+// all there).
+std::string ReadRange(const std::string& path, uint64_t offset, size_t length);
+
 // An HTTP answer: its status (-1 when the request could not be made) and its
 // body as JSON ({"Raw": text} when it is not JSON, {"Transport": why} when
 // there was no answer).
