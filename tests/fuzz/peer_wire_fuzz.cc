@@ -27,6 +27,8 @@ std::string Rebuild(const ferry::PeerRoute& r) {
     case Kind::kCopyLease:
       return ferry::PeerCopyLeasePath(r.region_id, r.image_id, r.copy_region_id, r.copy_image_id);
     case Kind::kAccessKey: return ferry::PeerAccessKeyPath(r.access_key_id);
+    case Kind::kAccount: return ferry::PeerAccountPath(r.account_id);
+    case Kind::kNonces: return std::string(ferry::kPeerNoncesPath);
   }
   return "";
 }
@@ -34,7 +36,8 @@ std::string Rebuild(const ferry::PeerRoute& r) {
 bool SameRoute(const ferry::PeerRoute& a, const ferry::PeerRoute& b) {
   return a.kind == b.kind && a.region_id == b.region_id && a.snapshot_id == b.snapshot_id &&
          a.chunk_id == b.chunk_id && a.image_id == b.image_id && a.copy_region_id == b.copy_region_id &&
-         a.copy_image_id == b.copy_image_id && a.access_key_id == b.access_key_id;
+         a.copy_image_id == b.copy_image_id && a.access_key_id == b.access_key_id &&
+         a.account_id == b.account_id;
 }
 
 }  // namespace
