@@ -276,6 +276,22 @@ Result<std::string> RegionImpl::CreateImageFromInstance(const Caller& c, const C
 
 // ---------------------------------------------------------------- the task
 
+// The manifest a disk's base file was made from — its source snapshot's —
+// when that snapshot still exists and its chunk ids are in `scope`, so that
+// SnapshotDisk reads only what the guest changed. Otherwise nullopt: the
+// snapshot reads the whole disk (an image shared from another account, or
+// deleted since).
+std::optional<Manifest> RegionImpl::BaseManifestOf(const std::string& disk_id,
+                                                   const std::optional<ChunkScope>& scope) {
+  Result<DiskRecord> disk = catalog_->GetDisk(disk_id);
+  if (!disk.ok() || disk->source_snapshot_id.empty()) return std::nullopt;
+  Result<SnapshotRecord> snap = catalog_->GetSnapshot(disk->source_snapshot_id);
+  if (!snap.ok() || snap->manifest.empty() || ScopeFor(snap->account_id) != scope) return std::nullopt;
+  Result<Manifest> m = DecodeManifest(snap->manifest);
+  if (!m.ok()) return std::nullopt;
+  return std::move(m).value();
+}
+
 Status RegionImpl::RunDiskSnapshots(const TaskRecord& task, TaskControl& control) {
   std::vector<std::string> disk_ids;
   try {
@@ -303,7 +319,8 @@ Status RegionImpl::RunDiskSnapshots(const TaskRecord& task, TaskControl& control
       if (hooks_.after_chunk_pinned) hooks_.after_chunk_pinned(task.task_id, id);
     };
     IngestStats stats;
-    Result<Manifest> m = disks_->SnapshotDisk(disk_ids[i], *store_, opts, &stats);
+    const std::optional<Manifest> base = BaseManifestOf(disk_ids[i], opts.scope);
+    Result<Manifest> m = disks_->SnapshotDisk(disk_ids[i], *store_, opts, &stats, base ? &*base : nullptr);
     metrics_.bytes_imported += stats.bytes_read;
     metrics_.chunks_stored += stats.chunks_stored;
     metrics_.chunks_deduped += stats.chunks_deduped;

@@ -228,6 +228,9 @@ class RegionImpl final : public Region {
   // The dedup scope of `account_id`'s imports under config_.dedup_scope:
   // the account's scope, or none (unscoped ids) for region-wide dedup.
   std::optional<ChunkScope> ScopeFor(const std::string& account_id) const;
+  // The manifest of the snapshot disk `disk_id` was made from, if its chunk
+  // ids are in `scope` (region_disk_snapshots.cc).
+  std::optional<Manifest> BaseManifestOf(const std::string& disk_id, const std::optional<ChunkScope>& scope);
   // Ingests a raw image read through `raw_fd` (named `label` in messages)
   // with chunk ids in `scope`, pinning every data chunk in `lease`.
   Result<Manifest> Ingest(const std::string& task_id, const std::optional<ChunkScope>& scope, int raw_fd,

@@ -59,6 +59,17 @@ class InstancesTest : public SharedServerTest<InstancesTest> {
     WriteSparseImage(BucketDir() + "/" + name + ".raw", 16 * kMiB, {{0, 4 * kMiB}}, 7);
     return ImportRawImage(root, kRegion, kOperatorBucket, name + ".raw", name);
   }
+  // A Stopped instance of `image_id` with a 20 GiB system disk: (instance
+  // id, disk id), empty on failure.
+  static std::pair<std::string, std::string> CreateStoppedInstance(EcsClient& root, const std::string& image_id) {
+    json created = CallOk(root, "CreateInstance", {{"ImageId", image_id}, {"InstanceType", "ecs.g6.large"},
+                                                   {"SystemDisk.Size", "20"}});
+    const std::string instance = created.value("InstanceId", std::string());
+    if (!WaitStatus(root, instance, "Stopped")) return {instance, ""};
+    json disks = CallOk(root, "DescribeDisks", {{"InstanceId", instance}});
+    if (disks["Disks"]["Disk"].empty()) return {instance, ""};
+    return {instance, disks["Disks"]["Disk"][0].value("DiskId", std::string())};
+  }
   static void ExpectError(EcsClient& client, const std::string& action, std::map<std::string, std::string> params,
                           int http_status, const std::string& code) {
     if (params.count("RegionId") == 0) params["RegionId"] = kRegion;
@@ -235,18 +246,62 @@ TEST_F(InstancesTest, CreateImageFromAnInstanceCapturesItsDiskAndNotItsUserData)
   CallOk(root, "DeleteInstance", {{"InstanceId", instance}, {"Force", "true"}});
 }
 
+// CreateImage from an instance reads only the chunks whose clusters the
+// guest wrote, found from the overlay's cluster map: the image's first
+// chunk holds data but is not read again; the written one is (4 MiB in all,
+// where reading the whole view would be 8).
+TEST_F(InstancesTest, CreateImageFromAnInstanceReadsOnlyTheChunksItsGuestWrote) {
+  EcsClient root = RootClient(server_->endpoint(), false);
+  const std::string image_id = ImportImage(root, "snap-delta");
+  ASSERT_FALSE(image_id.empty());
+  const auto [instance, disk_id] = CreateStoppedInstance(root, image_id);
+  ASSERT_FALSE(disk_id.empty());
+  CommandResult path = RunFerry({"disk", "path", disk_id, "--data", DataDir(), "--region", kRegion}, {});
+  ASSERT_EQ(path.exit_code, 0) << path.err;
+  ASSERT_EQ(RunQemuIo(path.out.substr(0, path.out.find('\n')), "write -P 0xcd 9437184 65536"), 0);  // chunk 2
+
+  EcsClient admin = RootClient(server_->admin_endpoint(), false);
+  auto imported = [&] {
+    Result<std::string> metrics = admin.Get("/metrics");
+    EXPECT_TRUE(metrics.ok()) << metrics.status().ToString();
+    return metrics.ok() ? MetricValue(*metrics, "ferry_region_bytes_imported_total", kRegion) : -1;
+  };
+  const int64_t before = imported();
+  json made = CallOk(root, "CreateImage", {{"InstanceId", instance}, {"ImageName", "snap-delta-image"}});
+  const std::string new_image = made.value("ImageId", std::string());
+  std::string status;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    json listed = CallOk(root, "DescribeImages", {{"ImageId", new_image}, {"Status", "Creating,Available,CreateFailed"}});
+    ASSERT_EQ(listed["Images"]["Image"].size(), 1u) << listed.dump();
+    status = listed["Images"]["Image"][0].value("Status", std::string());
+    if (status != "Creating") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(status, "Available");
+  EXPECT_EQ(imported() - before, static_cast<int64_t>(4 * kMiB));
+
+  json started = CallOk(root, "ExportImage", {{"ImageId", new_image}, {"OSSBucket", kOperatorBucket},
+                                              {"OSSPrefix", "deltaexp"}, {"ImageFormat", "raw"}});
+  json task = WaitForTask(root, started.value("TaskId", std::string()));
+  ASSERT_EQ(task.value("TaskStatus", std::string()), "Finished") << task.dump();
+  const std::string out = BucketDir() + "/" + RelatedItem(task, "OSSObject");
+  const std::string source = BucketDir() + "/snap-delta.raw";
+  EXPECT_EQ(ReadRange(out, 0, 4 * kMiB), ReadRange(source, 0, 4 * kMiB));
+  EXPECT_EQ(ReadRange(out, 9437184, 65536), std::string(65536, '\xcd'));
+  EXPECT_EQ(ReadRange(out, 8 * kMiB, kMiB), std::string(kMiB, '\0'));
+  CallOk(root, "DeleteImage", {{"ImageId", new_image}});
+  CallOk(root, "DeleteInstance", {{"InstanceId", instance}, {"Force", "true"}});
+}
+
 // CreateSnapshot over HTTP: the snapshot is listed progressing or at once
 // accomplished, and ends accomplished with its disk's source fields.
 TEST_F(InstancesTest, CreateSnapshotOfADiskEndsAccomplished) {
   EcsClient root = RootClient(server_->endpoint(), true);
   const std::string image_id = ImportImage(root, "snap-one");
   ASSERT_FALSE(image_id.empty());
-  json created = CallOk(root, "CreateInstance", {{"ImageId", image_id}, {"InstanceType", "ecs.g6.large"},
-                                                 {"SystemDisk.Size", "20"}});
-  const std::string instance = created.value("InstanceId", std::string());
-  ASSERT_TRUE(WaitStatus(root, instance, "Stopped"));
-  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", instance}});
-  const std::string disk_id = disks["Disks"]["Disk"][0].value("DiskId", std::string());
+  const auto [instance, disk_id] = CreateStoppedInstance(root, image_id);
+  ASSERT_FALSE(disk_id.empty());
   ExpectError(root, "CreateSnapshot", {{"DiskId", "d-neverexisted00000000"}}, 404, "InvalidDiskId.NotFound");
   ExpectError(root, "CreateSnapshot", {{"DiskId", disk_id}, {"SnapshotName", "auto-x"}}, 400,
               "InvalidSnapshotName.Malformed");

@@ -128,9 +128,19 @@ class DiskStore final {
   // The disk's current view, ingested into `store` through IngestRawFd
   // (store/ingest.h): chunks already stored (the base's, with the same
   // opts.scope) are deduplicated, so only chunks the guest changed are new.
-  // The raw view is a temp file in tmp/, unlinked before this returns.
+  //
+  // `base`, when given, is the manifest the disk's base file was made from
+  // (BaseKeyFor(*base) must be the disk's base key, else it is ignored),
+  // with chunk ids in opts.scope; a disk with no base needs none. Then only the chunks that hold a cluster
+  // the overlay itself holds (Qcow2Map) are read and ingested; every other
+  // chunk is the base's entry, pinned through opts.pin and checked present
+  // in the store (read from the base file if the store lost it). The cost
+  // follows what the guest wrote, not the disk's size. Without `base`, or
+  // for an overlay layout Qcow2Map leaves to qemu-img, the whole view is
+  // converted by qemu-img. Either way the raw view is a temp file in tmp/,
+  // unlinked before this returns, and the manifest is the same.
   Result<Manifest> SnapshotDisk(const std::string& disk_id, ChunkStore& store, const IngestOptions& opts,
-                                IngestStats* stats = nullptr);
+                                IngestStats* stats = nullptr, const Manifest* base = nullptr);
 
   // ---- Garbage collection and fsck ----
 
@@ -165,6 +175,10 @@ class DiskStore final {
   // Writes the disk's raw view into the (empty) file `out` at `out_path`.
   Status ConvertLocked(const OpenDisk& disk, int out_fd, const std::string& out_path,
                        const std::atomic<bool>* cancel);
+  // SnapshotDisk from `base` (the disk's base manifest) and the overlay's
+  // cluster map, under the base's shared lock.
+  Result<Manifest> SnapshotChangedLocked(const OpenDisk& disk, const Manifest& base, ChunkStore& store,
+                                         const IngestOptions& opts, IngestStats* stats);
   Result<std::vector<std::string>> ListDir(int dir_fd);
   // Base keys the overlays in disks/ and tmp/ use: (disk id or temp name, key).
   Result<std::vector<std::pair<std::string, std::string>>> OverlayBackings(std::vector<std::string>* bad);

@@ -32,7 +32,10 @@ Result<Qcow2Header> DecodeQcow2Header(std::span<const uint8_t> b, const std::str
   if (h.version != 2 && h.version != 3) return Bad(label, "version " + std::to_string(h.version));
   const uint64_t backing_offset = Be64(&b[8]);
   const uint32_t backing_size = Be32(&b[16]);
+  h.cluster_bits = Be32(&b[20]);
   h.size = Be64(&b[24]);
+  h.l1_size = Be32(&b[36]);
+  h.l1_table_offset = Be64(&b[40]);
   const uint32_t crypt = Be32(&b[32]);
   if (crypt != 0) return Bad(label, "encrypted (crypt_method " + std::to_string(crypt) + ")");
   if (h.version == 3) {

@@ -4,8 +4,10 @@
 //
 //   0   4  magic "QFI\xfb"             24  8  size (virtual, bytes)
 //   4   4  version (2 or 3)            32  4  crypt_method (0 = none)
-//   8   8  backing_file_offset         72  8  incompatible_features (v3)
-//   16  4  backing_file_size           100 4  header_length (v3)
+//   8   8  backing_file_offset         36  4  l1_size (entries)
+//   16  4  backing_file_size           40  8  l1_table_offset
+//   20  4  cluster_bits                72  8  incompatible_features (v3)
+//                                      100 4  header_length (v3)
 //
 // Overlays are written by qemu-img and the hypervisor, never by a guest, but
 // a disk is read back for snapshots and exports, so the header is checked as
@@ -34,6 +36,10 @@ struct Qcow2Header {
   uint64_t size = 0;
   uint64_t incompatible_features = 0;
   std::string backing_name;  // empty: no backing file
+  // Where the cluster map is (qcow2_map.h checks these before use).
+  uint32_t cluster_bits = 0;
+  uint32_t l1_size = 0;
+  uint64_t l1_table_offset = 0;
 };
 
 // Decodes the header in `bytes` (the first bytes of the file; the backing

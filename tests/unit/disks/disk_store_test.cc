@@ -123,11 +123,14 @@ class DiskStoreTest : public ::testing::Test {
 
   std::string BasePath(const std::string& key) { return dir_.Sub("disks") + "/bases/" + key + ".raw"; }
 
-  static void QemuIoWrite(const std::string& disk_path, uint64_t offset, uint64_t len) {
-    auto run = RunProcess({"qemu-io", "-f", "qcow2", "-c",
-                           "write -P 0xab " + std::to_string(offset) + " " + std::to_string(len), disk_path});
+  static void QemuIo(const std::string& disk_path, const std::string& command) {
+    auto run = RunProcess({"qemu-io", "-f", "qcow2", "-c", command, disk_path});
     ASSERT_TRUE(run.ok()) << run.status().ToString();
     ASSERT_EQ(run->exit_code, 0) << run->stderr_text << run->stdout_text;
+    ASSERT_EQ(run->stdout_text.find("error"), std::string::npos) << run->stdout_text;
+  }
+  static void QemuIoWrite(const std::string& disk_path, uint64_t offset, uint64_t len) {
+    QemuIo(disk_path, "write -P 0xab " + std::to_string(offset) + " " + std::to_string(len));
   }
 
   ScratchDir dir_;
@@ -381,6 +384,12 @@ TEST_F(DiskStoreTest, EmptyDataDiskReadsAsZerosAndCostsLittle) {
   auto snap = disks_->SnapshotDisk(id, *chunks_, IngestOptions{}, &stats);
   ASSERT_TRUE(snap.ok()) << snap.status().ToString();
   EXPECT_EQ(snap->DataBytes(), kChunk);
+  EXPECT_EQ(stats.bytes_read, kChunk);  // from the cluster map: one chunk
+  const std::string back = dir_.Sub("empty-snap.raw");
+  ASSERT_TRUE(MaterializeRawFile(*snap, *chunks_, back, MaterializeOptions{}).ok());
+  std::vector<uint8_t> expected(64 * kMiB, 0);
+  std::fill(expected.begin(), expected.begin() + 4096, 0xab);
+  EXPECT_TRUE(ReadAll(back) == expected);
 }
 
 TEST_F(DiskStoreTest, RefusesBadIdsSizesAndDuplicates) {
@@ -534,6 +543,153 @@ TEST_F(DiskStoreTest, OverlayNamingAForeignBackingFileIsRefused) {
   ASSERT_EQ(r->bad_disks.size(), 1u);
   // GC cannot tell which base such a disk needs, so it removes none.
   EXPECT_EQ(disks_->RemoveUnusedBases({}).status().code(), Code::kFailedPrecondition);
+}
+
+// ---- Snapshots from the base's manifest and the overlay's cluster map ----
+
+// Expected bytes of a disk of `size` made from image_ after `edits`
+// (offset, length, byte) were applied.
+std::vector<uint8_t> Apply(std::vector<uint8_t> image, uint64_t size,
+                           const std::vector<std::tuple<uint64_t, uint64_t, uint8_t>>& edits) {
+  image.resize(size, 0);
+  for (const auto& [off, len, byte] : edits)
+    std::fill(image.begin() + static_cast<ptrdiff_t>(off), image.begin() + static_cast<ptrdiff_t>(off + len), byte);
+  return image;
+}
+
+TEST_F(DiskStoreTest, SnapshotFromTheClusterMapEqualsTheFullReadForEveryKindOfWrite) {
+  // 22 MiB + 1536 bytes: the base's last chunk is short; the disk is larger.
+  const uint64_t image_size = 22 * kMiB + 1536;
+  Manifest m = MakeImage(image_size, {{0, RandomBytes(9 * kMiB, 11)},                  // chunks 0-2
+                                      {16 * kMiB, RandomBytes(image_size - 16 * kMiB, 12)}});  // 4-5
+  const std::string id = NewResourceId("d");
+  const uint64_t disk_size = 40 * kMiB;
+  ASSERT_TRUE(disks_->CreateDiskFromImage(id, m, *chunks_, disk_size).ok());
+  const std::string path = *disks_->DiskPath(id);
+  std::vector<std::tuple<uint64_t, uint64_t, uint8_t>> edits;
+  auto write = [&](uint64_t off, uint64_t len, uint8_t byte) {
+    QemuIo(path, "write -P " + std::to_string(byte) + " " + std::to_string(off) + " " + std::to_string(len));
+    edits.emplace_back(off, len, byte);
+  };
+  write(kChunk + 1000, 3000, 0x11);        // unaligned, inside base data (copy on write)
+  write(3 * kChunk + 65536, 65536, 0x22);  // a cluster in a hole of the base
+  QemuIo(path, "write -z " + std::to_string(8 * kMiB) + " 65536");  // zero flag over base data
+  edits.emplace_back(8 * kMiB, 65536, 0);
+  write(30 * kMiB, 4096, 0x33);            // past the image, inside the disk
+  write(2 * kChunk - 512, 1024, 0x44);     // across a chunk boundary
+  const std::vector<uint8_t> expected = Apply(image_, disk_size, edits);
+
+  auto before = chunks_->Stats();
+  ASSERT_TRUE(before.ok());
+  IngestOptions opts;
+  uint64_t pins = 0;
+  opts.pin = [&](const ChunkId&) { ++pins; };
+  IngestStats fast;
+  auto snap = disks_->SnapshotDisk(id, *chunks_, opts, &fast, &m);
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  // Changed: 1 and 2 (writes, the zero flag), 3, 5 (longer on the disk than
+  // in the base) and 7; chunks 0 and 4 are the base's, read not at all.
+  EXPECT_LE(fast.bytes_read, 5 * kChunk);
+  EXPECT_GE(fast.chunks_deduped, 2u);
+  EXPECT_EQ(fast.chunks_total, Manifest::ChunksFor(disk_size, kChunk));
+  EXPECT_GE(pins, fast.chunks_deduped + fast.chunks_stored);
+  EXPECT_EQ(FilesIn(dir_.Sub("disks") + "/tmp"), 0u);
+
+  // The same manifest as reading the whole view through qemu-img.
+  IngestStats full;
+  auto whole = disks_->SnapshotDisk(id, *chunks_, IngestOptions{}, &full);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(snap->logical_size, whole->logical_size);
+  EXPECT_EQ(ToHex(snap->ContentDigest()), ToHex(whole->ContentDigest()));
+  EXPECT_EQ(full.chunks_stored, 0u);  // the fast path stored them all already
+
+  const std::string out = dir_.Sub("snap.raw");
+  ASSERT_TRUE(MaterializeRawFile(*snap, *chunks_, out, MaterializeOptions{}).ok());
+  EXPECT_TRUE(ReadAll(out) == expected);
+}
+
+TEST_F(DiskStoreTest, SnapshotOfAnUnchangedDiskReadsNothing) {
+  Manifest m = MakeImage(16 * kMiB, {{0, RandomBytes(16 * kMiB, 21)}});
+  const std::string id = NewResourceId("d");
+  ASSERT_TRUE(disks_->CreateDiskFromImage(id, m, *chunks_, 16 * kMiB).ok());
+  IngestStats stats;
+  auto snap = disks_->SnapshotDisk(id, *chunks_, IngestOptions{}, &stats, &m);
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ(stats.bytes_read, 0u);
+  EXPECT_EQ(stats.chunks_deduped, 4u);
+  EXPECT_EQ(ToHex(snap->ContentDigest()), ToHex(m.ContentDigest()));
+}
+
+TEST_F(DiskStoreTest, SnapshotReadsAChunkTheStoreLostFromTheBaseFile) {
+  Manifest m = MakeImage(16 * kMiB, {{0, RandomBytes(16 * kMiB, 31)}});
+  const std::string id = NewResourceId("d");
+  ASSERT_TRUE(disks_->CreateDiskFromImage(id, m, *chunks_, 16 * kMiB).ok());
+  ASSERT_TRUE(chunks_->Delete(m.entries[3].id).ok());
+  IngestStats stats;
+  auto snap = disks_->SnapshotDisk(id, *chunks_, IngestOptions{}, &stats, &m);
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ(stats.chunks_stored, 1u);
+  EXPECT_EQ(ToHex(snap->ContentDigest()), ToHex(m.ContentDigest()));
+  EXPECT_TRUE(*chunks_->Has(m.entries[3].id));
+}
+
+TEST_F(DiskStoreTest, SnapshotOfACompressedClusterFallsBackToQemuImg) {
+  Manifest m = MakeImage(16 * kMiB, {{0, RandomBytes(16 * kMiB, 41)}});
+  const std::string id = NewResourceId("d");
+  ASSERT_TRUE(disks_->CreateDiskFromImage(id, m, *chunks_, 16 * kMiB).ok());
+  QemuIo(*disks_->DiskPath(id), "write -c -P 0xcd " + std::to_string(kChunk) + " 65536");
+  IngestStats stats;
+  auto snap = disks_->SnapshotDisk(id, *chunks_, IngestOptions{}, &stats, &m);
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ(stats.bytes_read, 16 * kMiB);  // qemu-img read it all
+  const std::string out = dir_.Sub("snap.raw");
+  ASSERT_TRUE(MaterializeRawFile(*snap, *chunks_, out, MaterializeOptions{}).ok());
+  EXPECT_TRUE(ReadAll(out) == Apply(image_, 16 * kMiB, {{kChunk, 65536, 0xcd}}));
+}
+
+// An overlay whose cluster map points outside its file fails the snapshot
+// with kDataLoss; it never reads elsewhere and never falls back.
+TEST_F(DiskStoreTest, SnapshotRefusesAClusterMapPointingOutsideTheOverlay) {
+  Manifest m = MakeImage(16 * kMiB, {{0, RandomBytes(16 * kMiB, 51)}});
+  auto be64 = [](const std::vector<uint8_t>& b, size_t at) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) v = (v << 8) | b[at + i];
+    return v;
+  };
+  auto put64 = [](const std::string& path, uint64_t at, uint64_t v) {
+    uint8_t b[8];
+    for (int i = 7; i >= 0; --i, v >>= 8) b[i] = static_cast<uint8_t>(v);
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_TRUE(PwriteFull(fd.get(), b, 8, at, path).ok());
+  };
+  struct Damage {
+    const char* what;
+    bool in_l2;      // the first L2 entry, else the first L1 entry
+    uint64_t value;  // written there
+  };
+  const Damage cases[] = {
+      {"L1 entry past the end", false, 0x0000'4000'0000'0000ULL},
+      {"L1 entry not cluster aligned", false, 0x0000'0000'0003'0200ULL},
+      {"L1 entry with reserved bits", false, 0x0100'0000'0003'0000ULL | 1},
+      {"L2 entry past the end", true, 0x0000'4000'0000'0000ULL},
+      {"L2 entry not cluster aligned", true, 0x0000'0000'0003'0200ULL},
+      {"L2 entry with reserved bits", true, 0x0000'0000'0000'0002ULL},
+  };
+  for (const Damage& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string id = NewResourceId("d");
+    ASSERT_TRUE(disks_->CreateDiskFromImage(id, m, *chunks_, 16 * kMiB).ok());
+    const std::string path = *disks_->DiskPath(id);
+    QemuIoWrite(path, 0, 4096);  // allocates an L2 table and a data cluster
+    const std::vector<uint8_t> bytes = ReadAll(path);
+    const uint64_t l1 = be64(bytes, 40);
+    const uint64_t l2 = be64(bytes, l1) & 0x00ff'ffff'ffff'fe00ULL;
+    ASSERT_NE(l2, 0u);
+    put64(path, c.in_l2 ? l2 : l1, c.value);
+    auto snap = disks_->SnapshotDisk(id, *chunks_, IngestOptions{}, nullptr, &m);
+    EXPECT_EQ(snap.status().code(), Code::kDataLoss) << snap.status().ToString();
+    EXPECT_EQ(FilesIn(dir_.Sub("disks") + "/tmp"), 0u);
+  }
 }
 
 }  // namespace
