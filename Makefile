@@ -4,7 +4,8 @@
 #   make test                                               unit + integration + fault + fuzz (short) + Node e2e
 #   make fuzz [FUZZ_SECONDS=300] [FUZZ_TARGETS="manifest_fuzz ..."]   libFuzzer targets (clang, ASan+UBSan)
 #   make test-sanitize                                      unit + integration under ASan+UBSan, copy under TSan
-#   make build | deps | bench | format | clean
+#   make bench [BENCH=import_bench] [ARGS=...]              bench/$(BENCH).sh, e.g. BENCH=disks_bench
+#   make build | deps | format | clean
 #
 # Everything goes through scripts/install-deps.sh first, so a fresh clone on a
 # fresh Debian 12 machine needs nothing else.
@@ -14,6 +15,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FERRY      := $(BUILD_DIR)/src/cli/ferry
 ARGS       ?=
+BENCH      ?= import_bench
 
 # ccache keys on paths relative to the clone, so a fresh clone (as CI makes)
 # reuses the cache of an earlier one.
@@ -113,7 +115,7 @@ test-sanitize: asan-build tsan-build
 	@cd $(TSAN_DIR) && setarch -R tests/copy_unit_tests --gtest_brief=1
 
 bench: build
-	@FERRY_BIN="$(abspath $(FERRY))" bench/import_bench.sh $(ARGS)
+	@FERRY_BIN="$(abspath $(FERRY))" bench/$(BENCH).sh $(ARGS)
 
 format:
 	@scripts/install-deps.sh --format

@@ -129,6 +129,7 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const Pro
   sigset_t empty_mask;
   sigemptyset(&empty_mask);
 
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return ErrnoStatus("fork", argv[0], errno);
   if (pid == 0) {
@@ -157,6 +158,13 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const Pro
         ::_exit(kIsolationFailedExit);
       }
     }
+    // The child dies with this process: after a kill -9 of the server no
+    // qemu-img keeps converting a disk for nobody (into a temp the restarted
+    // server unlinks, while it runs the same task again). The signal goes
+    // when the forking thread ends, and that thread waits for the child. Set
+    // after unshare (a change of credentials could clear it); a parent gone
+    // before that is caught by getppid.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
     ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
     ::execve(program.c_str(), args.data(), envp.data());
     ::_exit(127);

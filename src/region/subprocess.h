@@ -53,8 +53,9 @@ inline constexpr int kIsolationFailedExit = 126;
 // Runs argv[0] (looked up in PATH) with stdin from /dev/null and waits for it.
 // `env_overrides` are "NAME=value" entries added to this process's
 // environment. When `stop` becomes true the child is killed (SIGKILL) and
-// kCancelled is returned. A non-zero exit is not an error here: callers read
-// exit_code.
+// kCancelled is returned. If this process dies first (kill -9), the child is
+// killed too (PR_SET_PDEATHSIG). A non-zero exit is not an error here:
+// callers read exit_code.
 Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                  const std::atomic<bool>* stop = nullptr,
                                  const std::vector<std::string>& env_overrides = {});

@@ -4,7 +4,7 @@
 //
 // Children get a hermetic environment: the test process's environment minus
 // every FERRY_* variable, HOME pointing at a scratch directory, plus the
-// variables the test passes.
+// variables the test passes (which replace inherited ones of the same name).
 //
 // Threading: a FerryServer is used by one test thread.
 #pragma once

@@ -10,10 +10,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "common/fs_util.h"
 #include "common/ids.h"
@@ -397,6 +400,50 @@ TEST(SubprocessLimitsTest, CpuAndFileSizeLimitsKillAndTheDeadlineStops) {
   ASSERT_TRUE(slow.ok()) << slow.status().ToString();
   EXPECT_TRUE(slow->deadline_exceeded);
   EXPECT_EQ(slow->exit_code, 128 + SIGKILL);
+}
+
+// A child does not outlive the process that ran it: when that process is
+// killed (kill -9 of the server during a snapshot), the qemu-img it ran goes
+// too, instead of converting a disk for nobody into a temp the restarted
+// server has already unlinked. With and without network isolation.
+TEST(SubprocessLimitsTest, AChildDiesWithTheProcessThatRanIt) {
+  for (bool no_network : {false, true}) {
+    const std::string pid_file = ::testing::TempDir() + "/child-pid-" + RandomHex(6);
+    const pid_t runner = ::fork();
+    ASSERT_GE(runner, 0);
+    if (runner == 0) {
+      ProcessOptions opts;
+      opts.no_network = no_network;
+      (void)RunProcess(
+          {"sh", "-c",
+           "echo $$ > " + pid_file + ".tmp && mv " + pid_file + ".tmp " + pid_file + " && exec sleep 60"},
+          opts);
+      ::_exit(0);
+    }
+    pid_t child = -1;
+    for (int i = 0; i < 1000 && child < 0; ++i) {
+      Result<std::string> text = ReadFileToString(pid_file);
+      if (text.ok() && !text->empty()) {
+        child = static_cast<pid_t>(std::stol(*text));
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    ::kill(runner, SIGKILL);
+    ::waitpid(runner, nullptr, 0);
+    ::unlink(pid_file.c_str());
+    ASSERT_GT(child, 0) << "the child never wrote its pid";
+    // Gone, or a zombie nobody has reaped yet.
+    auto alive = [child] {
+      std::ifstream in("/proc/" + std::to_string(child) + "/stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const size_t paren = stat.rfind(')');
+      return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+    };
+    for (int i = 0; i < 500 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(alive()) << "child " << child << " outlived its runner (no_network " << no_network << ")";
+    if (alive()) ::kill(child, SIGKILL);
+  }
 }
 
 // qemu-img runs with no network: a connection to a port that listens on
