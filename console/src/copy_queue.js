@@ -39,7 +39,8 @@ class CopyQueue {
       region,
       name,
       description,
-      state: 'queued',
+      state: 'queued',  // queued | starting | started | failed
+      note: '',         // why a queued one waits
       copyId: '',
       error: '',
     }));
@@ -66,7 +67,8 @@ class CopyQueue {
       entry.copyId = body.ImageId || '';
     } catch (e) {
       if (e instanceof ApiError && e.code === 'OperationDenied.ImageCopyConflict') {
-        entry.state = 'waiting for the running copy';
+        entry.state = 'queued';
+        entry.note = 'waiting for the copy of this image that is running';
       } else {
         entry.state = 'failed';
         entry.error = e instanceof ApiError ? e.code + ': ' + e.message : String(e.message || e);
@@ -80,15 +82,12 @@ class CopyQueue {
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i];
       if (!this.items.includes(entry)) return;  // signed out
-      if (entry.state === 'queued' || entry.state === 'waiting for the running copy') {
-        while (this.items.includes(entry)) {
-          await this.startOne(api, entry);
-          if (entry.state !== 'waiting for the running copy') break;
-          await sleep(CONFLICT_RETRY_MS);
-        }
+      while (entry.state === 'queued' && this.items.includes(entry)) {
+        await this.startOne(api, entry);
+        if (entry.state === 'queued') await sleep(CONFLICT_RETRY_MS);
       }
       if (entry.state === 'started' && i + 1 < entries.length) {
-        entries[i + 1].state = 'waiting for the copy to ' + entry.region;
+        entries[i + 1].note = 'waiting for the copy to ' + entry.region + ' to finish';
         this.changed();
         await this.waitForEnd(api, entry);
       }

@@ -212,8 +212,7 @@ function QueuedCopies({ items }) {
       <ul>
         {items.map((q) => (
           <li key={q.imageId + q.region}>
-            {q.imageId} → {q.region}: {q.state}
-            {q.error ? ' — ' + q.error : ''}
+            {q.imageId} → {q.region}: {q.state === 'failed' ? 'failed — ' + q.error : q.note || q.state}
           </li>
         ))}
       </ul>
