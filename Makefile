@@ -77,8 +77,9 @@ test-integration:
 test-fault:
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L fault
 
+# Console screenshots (tests/e2e/console.test.js) land in $(BUILD_DIR)/e2e-artifacts.
 test-e2e:
-	@FERRY_BIN="$(abspath $(FERRY))" node --test --test-reporter=spec --test-timeout=600000 tests/e2e/*.test.js
+	@FERRY_BIN="$(abspath $(FERRY))" FERRY_E2E_ARTIFACTS="$(abspath $(BUILD_DIR))/e2e-artifacts" node --test --test-reporter=spec --test-timeout=600000 tests/e2e/*.test.js
 
 # libFuzzer targets (tests/fuzz): FUZZ_SECONDS each for `make fuzz`,
 # FUZZ_TEST_SECONDS each in `make test`, two at a time.

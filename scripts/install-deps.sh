@@ -17,6 +17,7 @@ packages=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev googletest
   qemu-utils e2fsprogs rsync
+  chromium  # the console's browser tests (playwright-core drives it)
   clang libclang-rt-14-dev  # make fuzz / make test-sanitize: libFuzzer, ASan, UBSan, TSan
 )
 for arg in "$@"; do
@@ -66,15 +67,16 @@ if (( ${#missing[@]} > 0 )); then
   fi
 fi
 
-# Node packages for tests/e2e: reinstall when node_modules is missing or was
+# Node packages of the web console's build (console/) and of the end-to-end
+# suite (tests/e2e): reinstalled when node_modules is missing or was
 # installed from a different lock file.
-e2e_dir="$repo_dir/tests/e2e"
-if [[ -f "$e2e_dir/package-lock.json" ]]; then
-  stamp="$e2e_dir/node_modules/.ferry-lock.sha256"
-  want=$(sha256sum "$e2e_dir/package-lock.json" | cut -d' ' -f1)
+for node_dir in "$repo_dir/console" "$repo_dir/tests/e2e"; do
+  [[ -f "$node_dir/package-lock.json" ]] || continue
+  stamp="$node_dir/node_modules/.ferry-lock.sha256"
+  want=$(sha256sum "$node_dir/package-lock.json" | cut -d' ' -f1)
   have=$(cat "$stamp" 2>/dev/null || true)
   if [[ "$want" != "$have" ]]; then
-    (cd "$e2e_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     echo "$want" >"$stamp"
   fi
-fi
+done

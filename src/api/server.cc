@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/console.h"
 #include "api/dispatcher.h"
 #include "api/metrics.h"
 #include "api/params.h"
@@ -540,6 +541,11 @@ class BeastServer final : public Server {
       };
       std::optional<HttpResponse> answer = co_await RunOnPool(peer_pool_, std::move(work));
       response = answer ? std::move(*answer) : Busy(peer_pool_, /*peer=*/true);
+    } else if (IsConsolePath(path)) {
+      response = ServeConsole(ToHttpRequest(message.base(), conn));
+    } else if ((path == "/" || path.empty()) && message.body().empty() &&
+               WantsConsole(ToHttpRequest(message.base(), conn))) {
+      response = ServeConsole(ToHttpRequest(message.base(), conn));
     } else if (path == "/" || path.empty()) {
       HttpRequest request = ToHttpRequest(message.base(), conn);
       request.body = std::move(message.body());
