@@ -679,6 +679,7 @@ Status RunServe(const ServeSettings& settings) {
     spdlog::info("admin listener (/metrics, /healthz) admin_endpoint={}",
                  EndpointFor(settings.admin_listen_host, (*server)->admin_port()));
   }
+  spdlog::info("web console: {}/console/ (sign in with an AccessKey pair)", endpoint);
   // Copies pull over the peer protocol even inside one process, so the
   // path tested here is the one a cluster uses.
   wiring->SetEndpoint(endpoint);

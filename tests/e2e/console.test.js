@@ -12,7 +12,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { startFerry, freeLoopbackPort, clusterKeys } = require('./lib/ferry_server');
 const { popCoreClient } = require('./lib/clients');
-const { putRawImage, importAvailableImage } = require('./lib/images');
+const { putRawImage, importAvailableImage, MiB } = require('./lib/images');
 const { pollUntil } = require('./lib/wait');
 const { launchBrowser, openPage, assertClean, screenshot, signIn } = require('./lib/browser');
 
@@ -30,6 +30,7 @@ let browser;
 let root;
 let sourceId;
 let secondId;  // other bytes: its copy has to move them, and is cancelled
+let largeId;   // 2 GiB: over A's --max-copy-size-gib 1
 let other;
 
 before(async () => {
@@ -37,7 +38,7 @@ before(async () => {
   const [portA, portB] = [await freeLoopbackPort(), await freeLoopbackPort()];
   const peersOfA = { 'cn-beijing': `http://127.0.0.1:${portB}`, 'cn-shanghai': `http://127.0.0.1:${portB}` };
   [server, serverB] = await Promise.all([
-    startFerry({ regions: ['cn-hangzhou'], port: portA, peers: peersOfA, keys }),
+    startFerry({ regions: ['cn-hangzhou'], port: portA, peers: peersOfA, keys, extraArgs: ['--max-copy-size-gib', '1'] }),
     startFerry({ regions: ['cn-beijing', 'cn-shanghai'], port: portB, peers: { 'cn-hangzhou': `http://127.0.0.1:${portA}` },
       keys, extraArgs: ['--copy-rate-limit', COPY_RATE, '--copy-in-flight', '1'] }),
   ]);
@@ -46,6 +47,8 @@ before(async () => {
   sourceId = await importAvailableImage(root, { region: 'cn-hangzhou', bucket: BUCKET, object: 'disk.raw', name: 'console-source' });
   await putRawImage(server, BUCKET, 'second.raw');
   secondId = await importAvailableImage(root, { region: 'cn-hangzhou', bucket: BUCKET, object: 'second.raw', name: 'console-second' });
+  await putRawImage(server, BUCKET, 'large.raw', 2048 * MiB);
+  largeId = await importAvailableImage(root, { region: 'cn-hangzhou', bucket: BUCKET, object: 'large.raw', name: 'console-large' });
   other = await server.createAccount('console-other');
   browser = await launchBrowser();
 });
@@ -272,5 +275,49 @@ test('a key that stops working sends the user back to sign-in with the reason', 
   assert.equal(await page.evaluate(() => sessionStorage.getItem('ferry.console.key')), null);
   await screenshot(page, 'signed-out');
   assertClean(record, ['SignatureDoesNotMatch']);
+  await context.close();
+});
+
+test('the copy dialog warns before OK when an image is over the large-copy limit', async () => {
+  const { page, record, context } = await signedIn(1280);
+  await page.getByRole('button', { name: `Copy Image ${largeId}` }).click();
+  const dialog = page.getByRole('dialog', { name: 'Copy image' });
+  const note = dialog.getByRole('note');
+  await note.waitFor();
+  assert.match(await note.innerText(), /operator must allow the copy/);
+  assert.match(await note.innerText(), /ferry admin allow-large-copy/);
+  await screenshot(page, 'large-copy-notice');
+  // An image within the limit gets no such note.
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: `Copy Image ${sourceId}` }).click();
+  await dialog.getByLabel('Name of the copy').waitFor();
+  await pollUntil(async () => (record.calls.filter((c) => c.dryRun).length >= 2 ? true : undefined), { what: 'the second DryRun' });
+  await page.waitForLoadState('networkidle');
+  assert.equal(await dialog.getByRole('note').count(), 0);
+  assertClean(record, ['SizeExceed.Image']);
+  await context.close();
+});
+
+test('create an instance from an image, see it Running, stop it; tasks list the imports', async () => {
+  const { page, record, context } = await signedIn(1280);
+  await page.getByRole('button', { name: `Create Instance ${sourceId}` }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create instance' });
+  await dialog.getByLabel('Instance name').fill('console-vm');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  const made = page.getByRole('dialog', { name: 'Instances created' });
+  const instanceId = /(i-[a-z0-9]+)/.exec(await made.innerText())?.[1];
+  assert.ok(instanceId);
+  await made.getByRole('link', { name: 'Open Instances' }).click();
+  const vm = row(page, instanceId);
+  await pollUntil(async () => ((await vm.innerText()).includes('Running') ? true : undefined), { what: `${instanceId} Running` });
+  await screenshot(page, 'instance-running');
+  await vm.getByRole('button', { name: `Stop ${instanceId}` }).click();
+  await pollUntil(async () => ((await vm.innerText()).includes('Stopped') ? true : undefined), { what: `${instanceId} Stopped` });
+  await page.getByRole('link', { name: 'Tasks', exact: true }).click();
+  await page.getByRole('heading', { name: 'Tasks', exact: true }).waitFor();
+  await row(page, 'ImportImage').first().waitFor();
+  assert.ok((await row(page, 'ImportImage').count()) >= 3);
+  await screenshot(page, 'tasks');
+  assertClean(record);
   await context.close();
 });
