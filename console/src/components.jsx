@@ -207,3 +207,128 @@ export function usePolling(load, moving, deps) {
   }, [run]);
   return [state.result, state.error, run];
 }
+
+// A page's title with its Refresh button.
+export function PageHead({ id, title, onRefresh }) {
+  return (
+    <div class="page-head">
+      <h1 id={id}>{title}</h1>
+      <button type="button" onClick={onRefresh}>
+        Refresh
+      </button>
+    </div>
+  );
+}
+
+// What a list shows before and instead of rows: the load error, "Loading…",
+// or the empty text once loaded with nothing.
+export function ListStatus({ result, error, count, loading, empty }) {
+  return (
+    <>
+      <ErrorNote error={error} />
+      {!result && !error ? <p class="muted">{loading}</p> : null}
+      {result && count === 0 ? <p class="empty">{empty}</p> : null}
+    </>
+  );
+}
+
+// A dialog holding a form: fields, the API's error, Cancel and a submit
+// button that reads `busyLabel` while the request runs.
+export function FormDialog({
+  title,
+  onClose,
+  onSubmit,
+  busy,
+  disabled,
+  submitLabel,
+  busyLabel,
+  cancelLabel = 'Cancel',
+  error,
+  wide,
+  children,
+}) {
+  return (
+    <Dialog title={title} onClose={onClose} wide={wide}>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          onSubmit();
+        }}
+        noValidate
+      >
+        <div class="dialog-body">{children}</div>
+        <ErrorNote error={error} />
+        <footer>
+          <button type="button" onClick={onClose}>
+            {cancelLabel}
+          </button>
+          <button type="submit" class="primary" disabled={busy || disabled}>
+            {busy ? busyLabel : submitLabel}
+          </button>
+        </footer>
+      </form>
+    </Dialog>
+  );
+}
+
+// The dialog that says what a request started, with a Close button.
+export function ResultDialog({ title, onClose, children }) {
+  return (
+    <Dialog title={title} onClose={onClose}>
+      <div class="dialog-body">{children}</div>
+      <footer>
+        <button type="button" class="primary" onClick={onClose}>
+          Close
+        </button>
+      </footer>
+    </Dialog>
+  );
+}
+
+// Runs `request` for a form: busy while it runs, its error kept, its
+// result passed to onDone. Returns [submit, busy, error].
+export function useSubmit(request, onDone) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      onDone(await request());
+    } catch (e) {
+      setError(e);
+    }
+    setBusy(false);
+  };
+  return [submit, busy, error];
+}
+
+// A list of resources: one header per column, rows as children (cells
+// carry data-label, which narrow screens show above each value).
+export function ListTable({ columns, children }) {
+  return (
+    <table class="list">
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th scope="col" key={c}>
+              {c}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+}
+
+// The first cell of a row: the resource's id, its name, and more below.
+export function IdCell({ id, name, children }) {
+  return (
+    <td data-label="ID / Name">
+      <div class="mono">{id}</div>
+      <div>{name}</div>
+      {children}
+    </td>
+  );
+}

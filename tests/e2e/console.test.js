@@ -10,6 +10,9 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
 const { startFerry, freeLoopbackPort, clusterKeys } = require('./lib/ferry_server');
 const { popCoreClient } = require('./lib/clients');
 const { putRawImage, importAvailableImage, MiB } = require('./lib/images');
@@ -45,7 +48,8 @@ before(async () => {
   root = popCoreClient(server);
   await putRawImage(server, BUCKET, 'disk.raw');
   sourceId = await importAvailableImage(root, { region: 'cn-hangzhou', bucket: BUCKET, object: 'disk.raw', name: 'console-source' });
-  await putRawImage(server, BUCKET, 'second.raw');
+  // 48 MiB of data, 12 chunks: its copy runs ~20 s, ample time to cancel it.
+  fs.writeFileSync(path.join(server.bucketDir(BUCKET), 'second.raw'), crypto.randomBytes(48 * MiB));
   secondId = await importAvailableImage(root, { region: 'cn-hangzhou', bucket: BUCKET, object: 'second.raw', name: 'console-second' });
   await putRawImage(server, BUCKET, 'large.raw', 2048 * MiB);
   largeId = await importAvailableImage(root, { region: 'cn-hangzhou', bucket: BUCKET, object: 'large.raw', name: 'console-large' });

@@ -5,7 +5,7 @@ import { cloneElement } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, listParams } from '../api.js';
 import { useConsole, go } from '../context.js';
-import { Dialog, ErrorNote, useId } from '../components.jsx';
+import { Dialog, ErrorNote, FormDialog, ResultDialog, useId, useSubmit } from '../components.jsx';
 import { accountIdsError, descriptionError, imageNameError } from '../validate.js';
 import { copyQueue } from '../copy_queue.js';
 
@@ -73,8 +73,7 @@ export function CopyImageDialog({ image, onClose }) {
   const descError = descriptionError(description);
   const targetError = touched && targets.length === 0 ? 'Choose at least one target region.' : null;
 
-  const submit = async (e) => {
-    e.preventDefault();
+  const submit = async () => {
     setTouched(true);
     if (targets.length === 0 || nameError || descError) return;
     setBusy(true);
@@ -93,47 +92,48 @@ export function CopyImageDialog({ image, onClose }) {
 
   if (started) {
     return (
-      <Dialog title="Copy started" onClose={onClose}>
-        <div class="dialog-body">
-          <ul class="outcomes">
-            {started.map((s) => (
-              <li key={s.region}>
-                {regionName(regions, s.region)}:{' '}
-                {s.state === 'started' ? (
-                  <>
-                    copying into <span class="mono">{s.copyId}</span>.{' '}
-                    <a
-                      href={'#/images?tab=custom'}
-                      onClick={(e) => {
-                        e.preventDefault();
-                        setRegion(s.region);
-                        go('images', { tab: 'custom' });
-                        onClose();
-                      }}
-                    >
-                      View Images in {s.region}
-                    </a>
-                  </>
-                ) : (
-                  'starts when the copy before it has finished (keep this tab open).'
-                )}
-              </li>
-            ))}
-          </ul>
-        </div>
-        <footer>
-          <button type="button" class="primary" onClick={onClose}>
-            Close
-          </button>
-        </footer>
-      </Dialog>
+      <ResultDialog title="Copy started" onClose={onClose}>
+        <ul class="outcomes">
+          {started.map((s) => (
+            <li key={s.region}>
+              {regionName(regions, s.region)}:{' '}
+              {s.state === 'started' ? (
+                <>
+                  copying into <span class="mono">{s.copyId}</span>.{' '}
+                  <a
+                    href={'#/images?tab=custom'}
+                    onClick={(e) => {
+                      e.preventDefault();
+                      setRegion(s.region);
+                      go('images', { tab: 'custom' });
+                      onClose();
+                    }}
+                  >
+                    View Images in {s.region}
+                  </a>
+                </>
+              ) : (
+                'starts when the copy before it has finished (keep this tab open).'
+              )}
+            </li>
+          ))}
+        </ul>
+      </ResultDialog>
     );
   }
 
   return (
-    <Dialog title="Copy image" onClose={onClose} wide>
-      <form onSubmit={submit} noValidate>
-        <div class="dialog-body">
+    <FormDialog
+      title="Copy image"
+      onClose={onClose}
+      onSubmit={submit}
+      busy={busy}
+      disabled={others.length === 0}
+      submitLabel="OK"
+      busyLabel="Starting…"
+      error={error}
+      wide
+    >
           <p>
             Image <strong class="mono">{image.ImageId}</strong> ({image.ImageName}), {image.Size} GiB, in{' '}
             {regionName(regions, region)}.
@@ -177,18 +177,7 @@ export function CopyImageDialog({ image, onClose }) {
           <Field label="Description" error={descError} hint="Optional; 2–256 characters, not starting with http:// or https://.">
             <textarea rows="3" value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
           </Field>
-        </div>
-        <ErrorNote error={error} />
-        <footer>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" disabled={busy || others.length === 0}>
-            {busy ? 'Starting…' : 'OK'}
-          </button>
-        </footer>
-      </form>
-    </Dialog>
+    </FormDialog>
   );
 }
 
@@ -224,15 +213,17 @@ export function ShareDialog({ image, onClose }) {
     setBusy(false);
   };
   return (
-    <Dialog title="Share image" onClose={onClose}>
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (list.length && !addError) modify(listParams('AddAccount', list));
-        }}
-        noValidate
-      >
-        <div class="dialog-body">
+    <FormDialog
+      title="Share image"
+      onClose={onClose}
+      cancelLabel="Close"
+      onSubmit={() => list.length && !addError && modify(listParams('AddAccount', list))}
+      busy={busy}
+      disabled={!list.length || !!addError}
+      submitLabel="Share"
+      busyLabel="Share"
+      error={error}
+    >
           <p>
             Accounts that can see and use <strong class="mono">{image.ImageId}</strong> ({image.ImageName}) in this region.
             They cannot change, copy, export or share it.
@@ -260,18 +251,7 @@ export function ShareDialog({ image, onClose }) {
           <Field label="Share with accounts" error={addError} hint="Account IDs, separated by commas; at most 10 at once.">
             <input value={adding} onInput={(e) => setAdding(e.currentTarget.value)} />
           </Field>
-        </div>
-        <ErrorNote error={error} />
-        <footer>
-          <button type="button" onClick={onClose}>
-            Close
-          </button>
-          <button type="submit" class="primary" disabled={busy || !list.length || !!addError}>
-            Share
-          </button>
-        </footer>
-      </form>
-    </Dialog>
+    </FormDialog>
   );
 }
 
@@ -281,81 +261,61 @@ export function ExportDialog({ image, onClose }) {
   const [bucket, setBucket] = useState('');
   const [prefix, setPrefix] = useState('');
   const [format, setFormat] = useState('raw');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const [taskId, setTaskId] = useState('');
-  const submit = async (e) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const body = await api('ExportImage', {
+  const [submit, busy, error] = useSubmit(
+    () =>
+      api('ExportImage', {
         RegionId: region,
         ImageId: image.ImageId,
         OSSBucket: bucket.trim(),
         OSSPrefix: prefix.trim(),
         ImageFormat: format,
-      });
-      setTaskId(body.TaskId || '');
-    } catch (err) {
-      setError(err);
-    }
-    setBusy(false);
-  };
+      }),
+    (body) => setTaskId(body.TaskId || ''),
+  );
   if (taskId) {
     return (
-      <Dialog title="Export started" onClose={onClose}>
-        <div class="dialog-body">
-          <p>
-            Task <span class="mono">{taskId}</span> exports {image.ImageId} to bucket {bucket}.{' '}
-            <a href="#/tasks" onClick={onClose}>
-              Follow it on the Tasks page
-            </a>
-            .
-          </p>
-        </div>
-        <footer>
-          <button type="button" class="primary" onClick={onClose}>
-            Close
-          </button>
-        </footer>
-      </Dialog>
+      <ResultDialog title="Export started" onClose={onClose}>
+        <p>
+          Task <span class="mono">{taskId}</span> exports {image.ImageId} to bucket {bucket}.{' '}
+          <a href="#/tasks" onClick={onClose}>
+            Follow it on the Tasks page
+          </a>
+          .
+        </p>
+      </ResultDialog>
     );
   }
   return (
-    <Dialog title="Export image" onClose={onClose}>
-      <form onSubmit={submit} noValidate>
-        <div class="dialog-body">
-          <p>
-            Write <strong class="mono">{image.ImageId}</strong> ({image.ImageName}) as a disk file into a bucket.
-          </p>
-          <Field label="Bucket">
-            <input value={bucket} onInput={(e) => setBucket(e.currentTarget.value)} />
-          </Field>
-          <Field label="Object name prefix" hint="Optional.">
-            <input value={prefix} onInput={(e) => setPrefix(e.currentTarget.value)} />
-          </Field>
-          <Field label="Format">
-            <select value={format} onChange={(e) => setFormat(e.currentTarget.value)}>
-              {['raw', 'qcow2', 'vhd', 'vmdk', 'vdi'].map((f) => (
-                <option key={f} value={f}>
-                  {f}
-                </option>
-              ))}
-            </select>
-          </Field>
-        </div>
-        <ErrorNote error={error} />
-        <footer>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" disabled={busy || !bucket.trim()}>
-            {busy ? 'Starting…' : 'Export'}
-          </button>
-        </footer>
-      </form>
-    </Dialog>
+    <FormDialog
+      title="Export image"
+      onClose={onClose}
+      onSubmit={submit}
+      busy={busy}
+      disabled={!bucket.trim()}
+      submitLabel="Export"
+      busyLabel="Starting…"
+      error={error}
+    >
+      <p>
+        Write <strong class="mono">{image.ImageId}</strong> ({image.ImageName}) as a disk file into a bucket.
+      </p>
+      <Field label="Bucket">
+        <input value={bucket} onInput={(e) => setBucket(e.currentTarget.value)} />
+      </Field>
+      <Field label="Object name prefix" hint="Optional.">
+        <input value={prefix} onInput={(e) => setPrefix(e.currentTarget.value)} />
+      </Field>
+      <Field label="Format">
+        <select value={format} onChange={(e) => setFormat(e.currentTarget.value)}>
+          {['raw', 'qcow2', 'vhd', 'vmdk', 'vdi'].map((f) => (
+            <option key={f} value={f}>
+              {f}
+            </option>
+          ))}
+        </select>
+      </Field>
+    </FormDialog>
   );
 }
 
@@ -366,84 +326,62 @@ export function CreateInstanceDialog({ image, onClose }) {
   const [name, setName] = useState('');
   const [diskSize, setDiskSize] = useState('');
   const [amount, setAmount] = useState('1');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const [made, setMade] = useState(null);
   const amountError = /^[0-9]+$/.test(amount) && Number(amount) >= 1 && Number(amount) <= 100 ? null : 'From 1 to 100.';
   const sizeError =
     diskSize === '' || (/^[0-9]+$/.test(diskSize) && Number(diskSize) >= 20 && Number(diskSize) <= 2048)
       ? null
       : 'From 20 to 2048 GiB, or empty for the default.';
-  const submit = async (e) => {
-    e.preventDefault();
-    if (amountError || sizeError) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const body = await api('RunInstances', {
+  const [submit, busy, error] = useSubmit(
+    () =>
+      api('RunInstances', {
         RegionId: region,
         ImageId: image.ImageId,
         InstanceType: type.trim(),
         InstanceName: name.trim(),
         'SystemDisk.Size': diskSize,
         Amount: amount,
-      });
-      setMade((body.InstanceIdSets && body.InstanceIdSets.InstanceIdSet) || []);
-    } catch (err) {
-      setError(err);
-    }
-    setBusy(false);
-  };
+      }),
+    (body) => setMade((body.InstanceIdSets && body.InstanceIdSets.InstanceIdSet) || []),
+  );
   if (made) {
     return (
-      <Dialog title="Instances created" onClose={onClose}>
-        <div class="dialog-body">
-          <p>
-            {made.length} instance{made.length === 1 ? '' : 's'} from {image.ImageId}:{' '}
-            <span class="mono">{made.join(', ')}</span>.{' '}
-            <a href="#/instances" onClick={onClose}>
-              Open Instances
-            </a>
-          </p>
-        </div>
-        <footer>
-          <button type="button" class="primary" onClick={onClose}>
-            Close
-          </button>
-        </footer>
-      </Dialog>
+      <ResultDialog title="Instances created" onClose={onClose}>
+        <p>
+          {made.length} instance{made.length === 1 ? '' : 's'} from {image.ImageId}:{' '}
+          <span class="mono">{made.join(', ')}</span>.{' '}
+          <a href="#/instances" onClick={onClose}>
+            Open Instances
+          </a>
+        </p>
+      </ResultDialog>
     );
   }
   return (
-    <Dialog title="Create instance" onClose={onClose}>
-      <form onSubmit={submit} noValidate>
-        <div class="dialog-body">
-          <p>
-            From image <strong class="mono">{image.ImageId}</strong> ({image.ImageName}).
-          </p>
-          <Field label="Instance type">
-            <input value={type} onInput={(e) => setType(e.currentTarget.value)} />
-          </Field>
-          <Field label="Instance name" hint="Optional.">
-            <input value={name} onInput={(e) => setName(e.currentTarget.value)} />
-          </Field>
-          <Field label="System disk size (GiB)" error={sizeError} hint="Optional; at least the image's size.">
-            <input inputMode="numeric" value={diskSize} onInput={(e) => setDiskSize(e.currentTarget.value)} />
-          </Field>
-          <Field label="Amount" error={amountError}>
-            <input inputMode="numeric" value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
-          </Field>
-        </div>
-        <ErrorNote error={error} />
-        <footer>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create'}
-          </button>
-        </footer>
-      </form>
-    </Dialog>
+    <FormDialog
+      title="Create instance"
+      onClose={onClose}
+      onSubmit={() => !amountError && !sizeError && submit()}
+      busy={busy}
+      submitLabel="Create"
+      busyLabel="Creating…"
+      error={error}
+    >
+      <p>
+        From image <strong class="mono">{image.ImageId}</strong> ({image.ImageName}).
+      </p>
+      <Field label="Instance type">
+        <input value={type} onInput={(e) => setType(e.currentTarget.value)} />
+      </Field>
+      <Field label="Instance name" hint="Optional.">
+        <input value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </Field>
+      <Field label="System disk size (GiB)" error={sizeError} hint="Optional; at least the image's size.">
+        <input inputMode="numeric" value={diskSize} onInput={(e) => setDiskSize(e.currentTarget.value)} />
+      </Field>
+      <Field label="Amount" error={amountError}>
+        <input inputMode="numeric" value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
+      </Field>
+    </FormDialog>
   );
 }

@@ -3,7 +3,7 @@
 // Creating), and the row actions of the seed's procedure.
 import { useRef, useState } from 'preact/hooks';
 import { useConsole, go } from '../context.js';
-import { ConfirmDialog, ErrorNote, Pager, ProgressBar, usePolling } from '../components.jsx';
+import { ConfirmDialog, IdCell, ListStatus, ListTable, PageHead, Pager, ProgressBar, usePolling } from '../components.jsx';
 import { EtaTracker, duration, gib, percent, when } from '../format.js';
 import { CopyImageDialog, CreateInstanceDialog, ExportDialog, ShareDialog } from './image_dialogs.jsx';
 import { copyQueue, useCopyQueue } from '../copy_queue.js';
@@ -57,12 +57,7 @@ export function ImagesPage({ query }) {
 
   return (
     <section aria-labelledby="images-title">
-      <div class="page-head">
-        <h1 id="images-title">Images</h1>
-        <button type="button" onClick={reload}>
-          Refresh
-        </button>
-      </div>
+      <PageHead id="images-title" title="Images" onRefresh={reload} />
       <div role="tablist" aria-label="Image types" class="tabs">
         {TABS.map((t) => (
           <button
@@ -100,30 +95,19 @@ export function ImagesPage({ query }) {
         <button type="submit">Search</button>
       </form>
       {queued.length ? <QueuedCopies items={queued} /> : null}
-      <ErrorNote error={error} />
-      {!result && !error ? <p class="muted">Loading images…</p> : null}
-      {result && images.length === 0 ? (
-        <p class="empty">{applied ? 'No image matches "' + applied + '".' : 'No images here yet.'}</p>
-      ) : null}
+      <ListStatus
+        result={result}
+        error={error}
+        count={images.length}
+        loading="Loading images…"
+        empty={applied ? 'No image matches "' + applied + '".' : 'No images here yet.'}
+      />
       {images.length ? (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">ID / Name</th>
-              <th scope="col">Type</th>
-              <th scope="col">Platform</th>
-              <th scope="col">Size</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
+        <ListTable columns={['ID / Name', 'Type', 'Platform', 'Size', 'Status', 'Created', 'Actions']}>
             {images.map((image) => (
               <ImageRow key={image.ImageId} image={image} eta={eta.current} onAction={(kind) => setDialog({ kind, image })} />
             ))}
-          </tbody>
-        </table>
+          </ListTable>
       ) : null}
       {result && total > PAGE_SIZE ? <Pager page={page} pageSize={PAGE_SIZE} total={total} onPage={setPage} /> : null}
       {dialog ? <ImageDialog dialog={dialog} onClose={close} onDone={done} /> : null}
@@ -144,11 +128,9 @@ function ImageRow({ image, eta, onAction }) {
   if (custom && !moving) actions.push(['delete', 'Delete']);
   return (
     <tr>
-      <td data-label="ID / Name">
-        <div class="mono">{image.ImageId}</div>
-        <div>{image.ImageName}</div>
+      <IdCell id={image.ImageId} name={image.ImageName}>
         {image.Description ? <div class="muted small">{image.Description}</div> : null}
-      </td>
+      </IdCell>
       <td data-label="Type">{TYPE_LABEL[image.ImageOwnerAlias] || image.ImageOwnerAlias}</td>
       <td data-label="Platform">
         {image.Platform || '—'}

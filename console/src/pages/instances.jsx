@@ -3,7 +3,7 @@
 // cannot be copied).
 import { useState } from 'preact/hooks';
 import { useConsole } from '../context.js';
-import { ConfirmDialog, Dialog, ErrorNote, Pager, usePolling } from '../components.jsx';
+import { ConfirmDialog, FormDialog, IdCell, ListStatus, ListTable, PageHead, Pager, ResultDialog, usePolling, useSubmit } from '../components.jsx';
 import { imageNameError } from '../validate.js';
 import { when } from '../format.js';
 
@@ -36,36 +36,19 @@ export function InstancesPage() {
   };
   return (
     <section aria-labelledby="instances-title">
-      <div class="page-head">
-        <h1 id="instances-title">Instances</h1>
-        <button type="button" onClick={reload}>
-          Refresh
-        </button>
-      </div>
-      <ErrorNote error={error || loadError} />
-      {!result && !loadError ? <p class="muted">Loading instances…</p> : null}
-      {result && instances.length === 0 ? (
-        <p class="empty">No instances in this region. Create one from an image on the Images page.</p>
-      ) : null}
+      <PageHead id="instances-title" title="Instances" onRefresh={reload} />
+      <ListStatus
+        result={result}
+        error={error || loadError}
+        count={instances.length}
+        loading="Loading instances…"
+        empty="No instances in this region. Create one from an image on the Images page."
+      />
       {instances.length ? (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">ID / Name</th>
-              <th scope="col">Image</th>
-              <th scope="col">Type</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
+        <ListTable columns={['ID / Name', 'Image', 'Type', 'Status', 'Created', 'Actions']}>
             {instances.map((i) => (
               <tr key={i.InstanceId}>
-                <td data-label="ID / Name">
-                  <div class="mono">{i.InstanceId}</div>
-                  <div>{i.InstanceName}</div>
-                </td>
+                <IdCell id={i.InstanceId} name={i.InstanceName} />
                 <td data-label="Image" class="mono">
                   {i.ImageId}
                 </td>
@@ -116,8 +99,7 @@ export function InstancesPage() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </ListTable>
       ) : null}
       {result && Number(result.TotalCount) > PAGE_SIZE ? (
         <Pager page={page} pageSize={PAGE_SIZE} total={Number(result.TotalCount)} onPage={setPage} />
@@ -145,65 +127,43 @@ export function InstancesPage() {
 function CreateImageDialog({ instance, onClose }) {
   const { api, region } = useConsole();
   const [name, setName] = useState('');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const [imageId, setImageId] = useState('');
   const nameError = name === '' ? null : imageNameError(name);
-  const submit = async (e) => {
-    e.preventDefault();
-    if (nameError) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const body = await api('CreateImage', { RegionId: region, InstanceId: instance.InstanceId, ImageName: name });
-      setImageId(body.ImageId || '');
-    } catch (err) {
-      setError(err);
-    }
-    setBusy(false);
-  };
+  const [submit, busy, error] = useSubmit(
+    () => api('CreateImage', { RegionId: region, InstanceId: instance.InstanceId, ImageName: name }),
+    (body) => setImageId(body.ImageId || ''),
+  );
+  if (imageId) {
+    return (
+      <ResultDialog title="Create image from instance" onClose={onClose}>
+        <p>
+          Image <span class="mono">{imageId}</span> is being created from {instance.InstanceId}.{' '}
+          <a href="#/images?tab=custom" onClick={onClose}>
+            Open Images
+          </a>
+        </p>
+      </ResultDialog>
+    );
+  }
   return (
-    <Dialog title="Create image from instance" onClose={onClose}>
-      {imageId ? (
-        <>
-          <div class="dialog-body">
-            <p>
-              Image <span class="mono">{imageId}</span> is being created from {instance.InstanceId}.{' '}
-              <a href="#/images?tab=custom" onClick={onClose}>
-                Open Images
-              </a>
-            </p>
-          </div>
-          <footer>
-            <button type="button" class="primary" onClick={onClose}>
-              Close
-            </button>
-          </footer>
-        </>
-      ) : (
-        <form onSubmit={submit} noValidate>
-          <div class="dialog-body">
-            <p>
-              A custom image of every disk of <span class="mono">{instance.InstanceId}</span>. The instance's user data and
-              RAM role are not part of it.
-            </p>
-            <label class="field">
-              <span>Image name</span>
-              <input value={name} aria-invalid={nameError ? 'true' : undefined} onInput={(e) => setName(e.currentTarget.value)} />
-            </label>
-            {nameError ? <div class="field-error">{nameError}</div> : null}
-          </div>
-          <ErrorNote error={error} />
-          <footer>
-            <button type="button" onClick={onClose}>
-              Cancel
-            </button>
-            <button type="submit" class="primary" disabled={busy}>
-              {busy ? 'Creating…' : 'Create'}
-            </button>
-          </footer>
-        </form>
-      )}
-    </Dialog>
+    <FormDialog
+      title="Create image from instance"
+      onClose={onClose}
+      onSubmit={() => !nameError && submit()}
+      busy={busy}
+      submitLabel="Create"
+      busyLabel="Creating…"
+      error={error}
+    >
+      <p>
+        A custom image of every disk of <span class="mono">{instance.InstanceId}</span>. The instance's user data and RAM
+        role are not part of it.
+      </p>
+      <label class="field">
+        <span>Image name</span>
+        <input value={name} aria-invalid={nameError ? 'true' : undefined} onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      {nameError ? <div class="field-error">{nameError}</div> : null}
+    </FormDialog>
   );
 }

@@ -2,7 +2,7 @@
 // with progress while they are taken.
 import { useState } from 'preact/hooks';
 import { useConsole } from '../context.js';
-import { ErrorNote, Pager, ProgressBar, usePolling } from '../components.jsx';
+import { IdCell, ListStatus, ListTable, PageHead, Pager, ProgressBar, usePolling } from '../components.jsx';
 import { gib, percent, when } from '../format.js';
 
 const PAGE_SIZE = 20;
@@ -18,34 +18,19 @@ export function SnapshotsPage() {
   const snapshots = (result && result.Snapshots && result.Snapshots.Snapshot) || [];
   return (
     <section aria-labelledby="snapshots-title">
-      <div class="page-head">
-        <h1 id="snapshots-title">Snapshots</h1>
-        <button type="button" onClick={reload}>
-          Refresh
-        </button>
-      </div>
-      <ErrorNote error={error} />
-      {!result && !error ? <p class="muted">Loading snapshots…</p> : null}
-      {result && snapshots.length === 0 ? <p class="empty">No snapshots in this region.</p> : null}
+      <PageHead id="snapshots-title" title="Snapshots" onRefresh={reload} />
+      <ListStatus
+        result={result}
+        error={error}
+        count={snapshots.length}
+        loading="Loading snapshots…"
+        empty="No snapshots in this region."
+      />
       {snapshots.length ? (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">ID / Name</th>
-              <th scope="col">Source disk</th>
-              <th scope="col">Size</th>
-              <th scope="col">Used by</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody>
+        <ListTable columns={['ID / Name', 'Source disk', 'Size', 'Used by', 'Status', 'Created']}>
             {snapshots.map((s) => (
               <tr key={s.SnapshotId}>
-                <td data-label="ID / Name">
-                  <div class="mono">{s.SnapshotId}</div>
-                  <div>{s.SnapshotName}</div>
-                </td>
+                <IdCell id={s.SnapshotId} name={s.SnapshotName} />
                 <td data-label="Source disk">
                   <span class="mono">{s.SourceDiskId || '—'}</span>
                   {s.SourceDiskType ? <div class="muted small">{s.SourceDiskType}</div> : null}
@@ -61,8 +46,7 @@ export function SnapshotsPage() {
                 <td data-label="Created">{when(s.CreationTime)}</td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </ListTable>
       ) : null}
       {result && Number(result.TotalCount) > PAGE_SIZE ? (
         <Pager page={page} pageSize={PAGE_SIZE} total={Number(result.TotalCount)} onPage={setPage} />

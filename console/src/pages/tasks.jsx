@@ -2,7 +2,7 @@
 // (DescribeTasks, with each running task's progress), and the copies coming
 // into it (images being copied here).
 import { useConsole } from '../context.js';
-import { ErrorNote, ProgressBar, usePolling } from '../components.jsx';
+import { ListStatus, ListTable, PageHead, ProgressBar, usePolling } from '../components.jsx';
 import { percent, when } from '../format.js';
 
 async function loadTasks(api, region) {
@@ -36,29 +36,16 @@ export function TasksPage() {
   );
   return (
     <section aria-labelledby="tasks-title">
-      <div class="page-head">
-        <h1 id="tasks-title">Tasks</h1>
-        <button type="button" onClick={reload}>
-          Refresh
-        </button>
-      </div>
-      <ErrorNote error={error} />
-      {!result && !error ? <p class="muted">Loading tasks…</p> : null}
-      {result && result.tasks.length === 0 && result.copies.length === 0 ? (
-        <p class="empty">No tasks in this region.</p>
-      ) : null}
+      <PageHead id="tasks-title" title="Tasks" onRefresh={reload} />
+      <ListStatus
+        result={result}
+        error={error}
+        count={result ? result.tasks.length + result.copies.length : 0}
+        loading="Loading tasks…"
+        empty="No tasks in this region."
+      />
       {result && (result.tasks.length || result.copies.length) ? (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">Task</th>
-              <th scope="col">What</th>
-              <th scope="col">Status</th>
-              <th scope="col">Started</th>
-              <th scope="col">Finished</th>
-            </tr>
-          </thead>
-          <tbody>
+        <ListTable columns={['Task', 'What', 'Status', 'Started', 'Finished']}>
             {result.copies.map((c) => (
               <tr key={c.ImageId}>
                 <td data-label="Task" class="mono">
@@ -96,8 +83,7 @@ export function TasksPage() {
                 </tr>
               );
             })}
-          </tbody>
-        </table>
+          </ListTable>
       ) : null}
     </section>
   );
