@@ -178,6 +178,7 @@ test('an image shared with another account shows under its Shared tab', async ()
   await dialog.getByRole('button', { name: 'Close', exact: true }).first().click();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('AccessKey ID').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'signing out forgets the key');
   assertClean(record);
   await context.close();
 
@@ -322,6 +323,19 @@ test('create an instance from an image, see it Running, stop it; tasks list the 
   await row(page, 'ImportImage').first().waitFor();
   assert.ok((await row(page, 'ImportImage').count()) >= 3);
   await screenshot(page, 'tasks');
+  assertClean(record);
+  await context.close();
+});
+
+test('a page with nothing in progress does not keep asking', async () => {
+  const { page, record, context } = await signedIn(1280);
+  await row(page, sourceId).waitFor();
+  const describes = () => record.calls.filter((c) => c.action === 'DescribeImages').length;
+  const before = describes();
+  // Nothing is Waiting or Creating: the next look is 30 s away. A fixed
+  // wait is the point here (counting what is sent in it).
+  await page.waitForTimeout(3000);
+  assert.equal(describes(), before, 'DescribeImages calls while idle');
   assertClean(record);
   await context.close();
 });
