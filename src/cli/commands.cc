@@ -16,133 +16,18 @@
 #include "cli/config.h"
 #include "cli/profile.h"
 #include "cli/progress.h"
+#include "cli/session.h"
 #include "common/hash.h"
 
 namespace ferry::cli {
 namespace {
 
 using json = nlohmann::json;
-using ParamMap = std::map<std::string, std::string>;
 
-constexpr const char* kDefaultRegion = "cn-hangzhou";
 constexpr const char* kAllImageStatuses = "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated";
 // The list Terraform polls a copy with.
 constexpr const char* kCopyPollStatuses = "Creating,Waiting,Available,UnAvailable,CreateFailed";
 constexpr auto kTaskPollInterval = std::chrono::milliseconds(500);
-constexpr uint64_t kListPageSize = 100;
-
-Status Usage(const std::string& message) { return InvalidArgument(kUsageReason, message); }
-
-// The resolved connection: flags > FERRY_* environment > profile.
-class Session {
- public:
-  static Result<Session> Open(const ClientOptions& opts) {
-    Session s;
-    s.output_ = opts.output;
-    const std::string path = ProfilesPath();
-    ASSIGN_OR_RETURN(ProfileMap profiles, LoadProfiles(path));
-    Profile profile;
-    const std::string name = opts.profile.empty() ? kDefaultProfile : opts.profile;
-    if (auto it = profiles.find(name); it != profiles.end()) {
-      profile = it->second;
-    } else if (!opts.profile.empty()) {
-      return Usage("profile \"" + opts.profile + "\" is not in " + path);
-    }
-    auto pick = [](const std::string& flag, const char* env, const std::string& from_profile) {
-      if (!flag.empty()) return flag;
-      if (auto v = GetEnv(env)) return *v;
-      return from_profile;
-    };
-    ClientConfig config;
-    config.endpoint = pick(opts.endpoint, "FERRY_ENDPOINT", profile.endpoint);
-    config.access_key_id = pick(opts.access_key_id, "FERRY_ACCESS_KEY_ID", profile.access_key_id);
-    config.access_key_secret = pick(opts.access_key_secret, "FERRY_ACCESS_KEY_SECRET", profile.access_key_secret);
-    config.use_v3 = opts.use_v3;
-    config.timeout_ms = 60000;
-    s.region_ = pick(opts.region, "FERRY_REGION", profile.region);
-    if (s.region_.empty()) s.region_ = kDefaultRegion;
-    if (config.endpoint.empty())
-      return Usage("no endpoint: pass --endpoint, set FERRY_ENDPOINT, or run `ferry profile set " + name +
-                   " --endpoint URL ...`");
-    if (config.access_key_id.empty() || config.access_key_secret.empty())
-      return Usage("no AccessKey: pass --access-key-id and --access-key-secret, set FERRY_ACCESS_KEY_ID and "
-                   "FERRY_ACCESS_KEY_SECRET, or store them in a profile");
-    s.access_key_id_ = config.access_key_id;
-    s.client_ = std::make_unique<EcsClient>(config);
-    return s;
-  }
-
-  // Calls `action` in this session's region (unless params name another);
-  // an ECS error becomes a Status whose message is "Code: Message (RequestId X)".
-  Result<json> Call(const std::string& action, ParamMap params, bool with_region = true) {
-    if (with_region && params.count("RegionId") == 0) params["RegionId"] = region_;
-    ASSIGN_OR_RETURN(EcsResponse resp, client_->Call(action, params));
-    if (resp.http_status >= 200 && resp.http_status < 300) return resp.body;
-    auto str = [&resp](const char* key) {
-      auto it = resp.body.find(key);
-      return resp.body.is_object() && it != resp.body.end() && it->is_string() ? it->get<std::string>()
-                                                                               : std::string();
-    };
-    std::string code = str("Code");
-    if (code.empty()) code = "HTTP" + std::to_string(resp.http_status);
-    std::string message = code + ": " + str("Message");
-    if (!str("RequestId").empty()) message += " (RequestId " + str("RequestId") + ")";
-    return Status(Code::kFailedPrecondition, code, message);
-  }
-
-  EcsClient& client() { return *client_; }
-  const std::string& region() const { return region_; }
-  const std::string& access_key_id() const { return access_key_id_; }
-  OutputFormat output() const { return output_; }
-
- private:
-  std::unique_ptr<EcsClient> client_;
-  std::string region_;
-  std::string access_key_id_;
-  OutputFormat output_ = OutputFormat::kTable;
-};
-
-// The array under a list wrapper: body["Images"]["Image"].
-json ListUnder(const json& body, const char* outer, const char* inner) {
-  auto o = body.find(outer);
-  if (o == body.end() || !o->is_object()) return json::array();
-  auto i = o->find(inner);
-  if (i == o->end() || !i->is_array()) return json::array();
-  return *i;
-}
-
-// Fetches every page of a paged Describe* call.
-Result<json> FetchAllPages(Session& session, const std::string& action, ParamMap params, const char* outer,
-                           const char* inner) {
-  json all = json::array();
-  for (uint64_t page = 1;; ++page) {
-    params["PageNumber"] = std::to_string(page);
-    params["PageSize"] = std::to_string(kListPageSize);
-    ASSIGN_OR_RETURN(json body, session.Call(action, params));
-    json items = ListUnder(body, outer, inner);
-    for (auto& item : items) all.push_back(std::move(item));
-    uint64_t total = body.value("TotalCount", static_cast<uint64_t>(0));
-    if (items.size() < kListPageSize || all.size() >= total) break;
-  }
-  return all;
-}
-
-void Render(Session& session, const std::vector<Column>& columns, const json& rows) {
-  if (session.output() == OutputFormat::kJson) {
-    PrintJson(std::cout, rows);
-  } else {
-    PrintTable(std::cout, columns, rows);
-  }
-}
-
-void RenderRecord(Session& session, json record) {
-  if (record.is_object()) record.erase("RequestId");
-  if (session.output() == OutputFormat::kJson) {
-    PrintJson(std::cout, record);
-  } else {
-    PrintRecord(std::cout, record);
-  }
-}
 
 int ParsePercent(const json& task) {
   std::string text = task.value("TaskProcess", std::string());
@@ -589,108 +474,6 @@ Status OssRemove(const ClientOptions& opts, const std::string& bucket, const std
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   RETURN_IF_ERROR(session.client().DeleteOssObject(bucket, object));
   RenderRecord(session, {{"Bucket", bucket}, {"Object", object}, {"Deleted", true}});
-  return Status::Ok();
-}
-
-// ------------------------------------------------------ instances and disks
-
-// Polls DescribeInstances until `id` is `want`; its last status. Instances
-// change state within seconds, so waiting longer than kInstanceWait means
-// something is wrong: that is an error, not a hang.
-constexpr auto kInstanceWait = std::chrono::minutes(5);
-
-Result<std::string> WaitInstanceStatus(Session& session, const std::string& id, const std::string& want) {
-  const auto deadline = std::chrono::steady_clock::now() + kInstanceWait;
-  std::string status;
-  while (true) {
-    ASSIGN_OR_RETURN(json found, session.Call("DescribeInstances", {{"InstanceIds", json::array({id}).dump()}}));
-    json items = ListUnder(found, "Instances", "Instance");
-    if (items.empty()) return NotFound("InvalidInstanceId.NotFound", "instance " + id + " was released meanwhile");
-    status = items[0].value("Status", std::string());
-    if (status == want) return status;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status(Code::kUnavailable, "", "instance " + id + " is still " + status + " after " +
-                                                     std::to_string(kInstanceWait.count()) + " minutes, not " + want);
-    }
-    std::this_thread::sleep_for(kTaskPollInterval / 5);
-  }
-}
-
-Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ParamMap params = {{"ImageId", run.image_id}, {"InstanceType", run.instance_type}};
-  const bool create = run.stopped;
-  if (!create) params["Amount"] = std::to_string(run.amount);
-  if (!run.name.empty()) params["InstanceName"] = run.name;
-  if (run.disk_size_gib != 0) params["SystemDisk.Size"] = std::to_string(run.disk_size_gib);
-  if (!run.user_data.empty()) params["UserData"] = run.user_data;
-  if (!run.ram_role.empty()) params["RamRoleName"] = run.ram_role;
-  if (!run.client_token.empty()) params["ClientToken"] = run.client_token;
-  ASSIGN_OR_RETURN(json body, session.Call(create ? "CreateInstance" : "RunInstances", params));
-  std::vector<std::string> ids;
-  if (create) {
-    ids.push_back(body.value("InstanceId", std::string()));
-  } else {
-    for (const json& id : ListUnder(body, "InstanceIdSets", "InstanceIdSet")) ids.push_back(id.get<std::string>());
-  }
-  const std::string want = create ? "Stopped" : "Running";
-  json rows = json::array();
-  for (const std::string& id : ids) {
-    std::string status = "Pending";
-    if (run.wait) {
-      ASSIGN_OR_RETURN(status, WaitInstanceStatus(session, id, want));
-    }
-    rows.push_back({{"InstanceId", id}, {"Status", status}});
-  }
-  Render(session, {{"InstanceId", "InstanceId"}, {"Status", "Status"}}, rows);
-  return Status::Ok();
-}
-
-Status InstanceList(const ClientOptions& opts) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ASSIGN_OR_RETURN(json instances, FetchAllPages(session, "DescribeInstances", {}, "Instances", "Instance"));
-  Render(session,
-         {{"InstanceId", "InstanceId"},
-          {"Name", "InstanceName"},
-          {"Status", "Status"},
-          {"ImageId", "ImageId"},
-          {"Type", "InstanceType"},
-          {"Created", "CreationTime"}},
-         instances);
-  return Status::Ok();
-}
-
-Status InstanceAction(const ClientOptions& opts, const std::string& action, const std::string& instance_id,
-                      bool force, bool wait) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ParamMap params = {{"InstanceId", instance_id}};
-  if (force) params["Force"] = "true";
-  ASSIGN_OR_RETURN(json body, session.Call(action, params));
-  // Start, stop and reboot pass through Starting / Stopping: by default
-  // the command returns once the instance is there, so the next one finds
-  // it ready.
-  const std::string want = action == "StopInstance" ? "Stopped" : "Running";
-  if (wait && action != "DeleteInstance") {
-    ASSIGN_OR_RETURN(std::string status, WaitInstanceStatus(session, instance_id, want));
-    RenderRecord(session, {{"InstanceId", instance_id}, {"Action", action}, {"Status", status}});
-    return Status::Ok();
-  }
-  RenderRecord(session, {{"InstanceId", instance_id}, {"Action", action}, {"Done", true}});
-  return Status::Ok();
-}
-
-Status DiskList(const ClientOptions& opts) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ASSIGN_OR_RETURN(json disks, FetchAllPages(session, "DescribeDisks", {}, "Disks", "Disk"));
-  Render(session,
-         {{"DiskId", "DiskId"},
-          {"InstanceId", "InstanceId"},
-          {"Type", "Type"},
-          {"Size(GiB)", "Size"},
-          {"Status", "Status"},
-          {"ImageId", "ImageId"},
-          {"SourceSnapshotId", "SourceSnapshotId"}},
-         disks);
   return Status::Ok();
 }
 
