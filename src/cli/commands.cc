@@ -8,7 +8,6 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +16,7 @@
 #include "cli/profile.h"
 #include "cli/progress.h"
 #include "cli/session.h"
+#include "cli/wait.h"
 #include "common/hash.h"
 
 namespace ferry::cli {
@@ -27,46 +27,6 @@ using json = nlohmann::json;
 constexpr const char* kAllImageStatuses = "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated";
 // The list Terraform polls a copy with.
 constexpr const char* kCopyPollStatuses = "Creating,Waiting,Available,UnAvailable,CreateFailed";
-constexpr auto kTaskPollInterval = std::chrono::milliseconds(500);
-
-int ParsePercent(const json& task) {
-  std::string text = task.value("TaskProcess", std::string());
-  if (text.empty()) return 0;
-  try {
-    return std::stoi(text);
-  } catch (const std::exception&) {
-    return 0;
-  }
-}
-
-// Polls DescribeTaskAttribute until the task leaves Processing, drawing a bar.
-// A task that ends in anything but Finished is an error carrying its reason.
-Result<json> WaitForTask(Session& session, const std::string& task_id, const std::string& label,
-                         uint64_t total_bytes) {
-  ProgressBar bar(label + " " + task_id, total_bytes);
-  while (true) {
-    ASSIGN_OR_RETURN(json task, session.Call("DescribeTaskAttribute", {{"TaskId", task_id}}));
-    const std::string status = task.value("TaskStatus", std::string());
-    bar.UpdatePercent(ParsePercent(task));
-    if (status == "Finished") {
-      bar.UpdatePercent(100);
-      bar.Finish("finished");
-      return task;
-    }
-    if (status != "Processing" && !status.empty()) {
-      bar.Finish(status);
-      std::string why;
-      json ops = ListUnder(task, "OperationProgressSet", "OperationProgress");
-      if (!ops.empty()) {
-        std::string code = ops[0].value("ErrorCode", std::string());
-        std::string msg = ops[0].value("ErrorMsg", std::string());
-        if (!code.empty() || !msg.empty()) why = ": " + code + (code.empty() || msg.empty() ? "" : ": ") + msg;
-      }
-      return Status(Code::kAborted, "Task" + status, "task " + task_id + " " + status + why);
-    }
-    std::this_thread::sleep_for(kTaskPollInterval);
-  }
-}
 
 // The bytes a copy moves, for its rate: the logical size of its snapshots
 // in the destination, or the image's whole-GiB Size when they are not
@@ -141,6 +101,7 @@ Status RegionList(const ClientOptions& opts) {
 }
 
 Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) {
+  ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(import.timeout, kJobTimeout));
   std::error_code ec;
   if (!std::filesystem::is_regular_file(import.file, ec)) return Usage("no such file: " + import.file);
   const uint64_t size = std::filesystem::file_size(import.file, ec);
@@ -184,7 +145,7 @@ Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) 
   const std::string task_id = started->value("TaskId", std::string());
   json result = {{"ImageId", image_id}, {"TaskId", task_id}, {"OSSBucket", bucket}, {"OSSObject", object}};
   if (!import.no_wait) {
-    Result<json> task = WaitForTask(session, task_id, "import", size);
+    Result<json> task = WaitForTask(session, task_id, "import", size, timeout);
     if (task.ok() || task.status().reason().rfind("Task", 0) == 0) drop_staging();
     if (!task.ok()) return task.status();
     result["TaskStatus"] = task->value("TaskStatus", std::string());
@@ -282,6 +243,7 @@ Status ImageShares(const ClientOptions& opts, const std::string& image_id) {
 }
 
 Status ImageExport(const ClientOptions& opts, const ImageExportOptions& e) {
+  ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(e.timeout, kJobTimeout));
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ParamMap params = {{"ImageId", e.image_id}, {"OSSBucket", e.bucket}};
   if (!e.prefix.empty()) params["OSSPrefix"] = e.prefix;
@@ -290,7 +252,7 @@ Status ImageExport(const ClientOptions& opts, const ImageExportOptions& e) {
   const std::string task_id = started.value("TaskId", std::string());
   json result = {{"ImageId", e.image_id}, {"TaskId", task_id}, {"OSSBucket", e.bucket}};
   if (e.wait) {
-    ASSIGN_OR_RETURN(json task, WaitForTask(session, task_id, "export", 0));
+    ASSIGN_OR_RETURN(json task, WaitForTask(session, task_id, "export", 0, timeout));
     result["TaskStatus"] = task.value("TaskStatus", std::string());
     json ops = ListUnder(task, "OperationProgressSet", "OperationProgress");
     if (!ops.empty()) {
@@ -305,6 +267,7 @@ Status ImageExport(const ClientOptions& opts, const ImageExportOptions& e) {
 
 Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
   if (copy.destinations.empty()) return Usage("--to needs at least one destination region");
+  ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(copy.timeout, kCopyTimeout));
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   // One row per destination; "ImageId" stays empty until its copy started.
   json rows = json::array();
@@ -326,6 +289,8 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
   // when the previous copy is done.
   size_t next_to_start = 0;
   std::string failure;
+  bool timed_out = false;
+  Poller poller(timeout, kJobPauseCap);
   while (true) {
     while (next_to_start < rows.size()) {
       json& row = rows[next_to_start];
@@ -364,7 +329,8 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
       json images = ListUnder(body, "Images", "Image");
       if (images.empty()) {
         row["Status"] = "Gone";
-        failure = "copy " + image_id + " in " + row.value("RegionId", "") + " no longer exists (cancelled?)";
+        failure = "copy " + image_id + " in " + row.value("RegionId", "") +
+                  " no longer exists (cancelled with `ferry image cancel-copy`?)";
         break;
       }
       const json& image = images[0];
@@ -383,18 +349,31 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
         board->Update(i, percent, row.value("SizeBytes", static_cast<uint64_t>(0)), status,
                       image.value("CopyRemainTime", static_cast<int64_t>(0)));
       }
-      if (status == "CreateFailed") {
-        failure = "copy " + image_id + " in " + row.value("RegionId", "") + " failed";
+      const ImageProgress progressed = ClassifyImageStatus(status);
+      if (progressed == ImageProgress::kFailed) {
+        failure = "copy " + image_id + " in " + row.value("RegionId", "") + " is " + status +
+                  (status == "CreateFailed" ? "" : ", and will not become Available by itself");
         break;
       }
-      if (status != "Available") all_available = false;
+      if (progressed != ImageProgress::kAvailable) all_available = false;
     }
     if (board) {
       for (size_t i = next_to_start; i < rows.size(); ++i) board->Update(i, 0, 0, "Pending", 0);
       board->Draw();
     }
     if (!failure.empty() || (all_started && all_available)) break;
-    std::this_thread::sleep_for(kTaskPollInterval);
+    if (!poller.Pause()) {
+      // Giving up waiting cancels nothing: say what goes on and what never
+      // started.
+      timed_out = true;
+      failure = "after " + FormatDuration(timeout) + " (--timeout) not every copy is Available; those started go on " +
+                "on the server: follow them with `ferry --region REGION image show ID`";
+      if (next_to_start < rows.size()) {
+        failure += "; never started (one copy of an image at a time):";
+        for (size_t i = next_to_start; i < rows.size(); ++i) failure += " " + rows[i].value("RegionId", "");
+      }
+      break;
+    }
   }
   if (board) board->Finish();
   for (json& row : rows) row.erase("SizeBytes");
@@ -404,6 +383,7 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
     columns.push_back({"Progress", "Progress"});
   }
   Render(session, columns, rows);
+  if (timed_out) return Status(Code::kUnavailable, kWaitTimeoutReason, failure);
   if (!failure.empty()) return Status(Code::kAborted, "CopyFailed", failure);
   return Status::Ok();
 }

@@ -50,6 +50,7 @@ struct ImageImportOptions {
   // Keep the uploaded object after the import; by default it is a staging
   // copy that goes once the import task ends (Finished or Failed).
   bool keep_upload = false;
+  std::string timeout;  // --timeout: how long to wait; "" = kJobTimeout (cli/wait.h)
 };
 Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import);
 
@@ -64,6 +65,7 @@ struct ImageExportOptions {
   std::string prefix;
   std::string format;  // raw | qcow2 | "" (server default)
   bool wait = false;
+  std::string timeout;  // with wait; "" = kJobTimeout (cli/wait.h)
 };
 Status ImageExport(const ClientOptions& opts, const ImageExportOptions& export_opts);
 
@@ -73,6 +75,9 @@ struct ImageCopyOptions {
   std::string name;                       // DestinationImageName
   std::string description;                // DestinationDescription
   bool wait = false;                      // poll until every copy is Available (exit 1 if one fails)
+  // How long to wait for the copies (and, without `wait`, for the earlier
+  // ones to end so the next can start); "" = kCopyTimeout (cli/wait.h).
+  std::string timeout;
 };
 // Prints one row per destination: RegionId, ImageId (and with --wait the
 // final Status and Progress).
@@ -103,13 +108,24 @@ struct InstanceRunOptions {
   std::string client_token;
   bool stopped = false;  // CreateInstance: left Stopped
   bool wait = false;     // poll until Running (Stopped with --stopped)
+  std::string timeout;   // with wait; "" = kInstanceTimeout (cli/wait.h)
 };
+// Prints every new instance's id and status, also when the wait for one
+// failed (see WaitForInstances in cli/wait.h).
 Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run);
 Status InstanceList(const ClientOptions& opts);
-// StartInstance | StopInstance | RebootInstance | DeleteInstance. `wait`:
-// start, stop and reboot return once the instance is Running / Stopped.
-Status InstanceAction(const ClientOptions& opts, const std::string& action, const std::string& instance_id,
-                      bool force, bool wait);
+
+struct InstanceActionOptions {
+  std::string action;  // StartInstance | StopInstance | RebootInstance | DeleteInstance
+  std::string instance_id;
+  bool force = false;   // DeleteInstance: release even if Running
+  bool wait = true;     // start, stop, reboot: return once Running / Stopped
+  std::string timeout;  // with wait; "" = kInstanceTimeout (cli/wait.h)
+};
+// Without `wait`, prints that the request was accepted and the instance's
+// status now (Starting, Stopping); a wait fails as soon as the instance
+// cannot get there any more (a refused start: Stopped).
+Status InstanceAction(const ClientOptions& opts, const InstanceActionOptions& action);
 Status DiskList(const ClientOptions& opts);
 
 // DELETE /oss/<bucket>/<object>.

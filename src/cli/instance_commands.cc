@@ -1,48 +1,34 @@
 // Client commands on instances and their disks: RunInstances /
 // CreateInstance, DescribeInstances, Start/Stop/Reboot/DeleteInstance and
 // DescribeDisks.
-#include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "cli/commands.h"
 #include "cli/session.h"
+#include "cli/wait.h"
 
 namespace ferry::cli {
 namespace {
 
 using json = nlohmann::json;
 
-constexpr auto kTaskPollInterval = std::chrono::milliseconds(500);
-
-// Polls DescribeInstances until `id` is `want`; its last status. Instances
-// change state within seconds, so waiting longer than kInstanceWait means
-// something is wrong: that is an error, not a hang.
-constexpr auto kInstanceWait = std::chrono::minutes(5);
-
-Result<std::string> WaitInstanceStatus(Session& session, const std::string& id, const std::string& want) {
-  const auto deadline = std::chrono::steady_clock::now() + kInstanceWait;
-  std::string status;
-  while (true) {
-    ASSIGN_OR_RETURN(json found,
-                     session.Call("DescribeInstances", {{"InstanceIds", json::array({id}).dump()}}));
-    json items = ListUnder(found, "Instances", "Instance");
-    if (items.empty())
-      return NotFound("InvalidInstanceId.NotFound", "instance " + id + " was released meanwhile");
-    status = items[0].value("Status", std::string());
-    if (status == want) return status;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status(Code::kUnavailable, "",
-                    "instance " + id + " is still " + status + " after " +
-                        std::to_string(kInstanceWait.count()) + " minutes, not " + want);
-    }
-    std::this_thread::sleep_for(kTaskPollInterval / 5);
-  }
+// Each instance's status now ("Released" when it is gone), in one call.
+Result<std::map<std::string, std::string>> CurrentStatuses(Session& session,
+                                                           const std::vector<std::string>& ids) {
+  ASSIGN_OR_RETURN(json found, FetchAllPages(session, "DescribeInstances",
+                                             {{"InstanceIds", json(ids).dump()}}, "Instances", "Instance"));
+  std::map<std::string, std::string> statuses;
+  for (const std::string& id : ids) statuses[id] = "Released";
+  for (const json& item : found)
+    statuses[item.value("InstanceId", std::string())] = item.value("Status", std::string());
+  return statuses;
 }
 
 }  // namespace
 
 Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run) {
+  ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(run.timeout, kInstanceTimeout));
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ParamMap params = {{"ImageId", run.image_id}, {"InstanceType", run.instance_type}};
   const bool create = run.stopped;
@@ -52,7 +38,8 @@ Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run) {
   if (!run.user_data.empty()) params["UserData"] = run.user_data;
   if (!run.ram_role.empty()) params["RamRoleName"] = run.ram_role;
   if (!run.client_token.empty()) params["ClientToken"] = run.client_token;
-  ASSIGN_OR_RETURN(json body, session.Call(create ? "CreateInstance" : "RunInstances", params));
+  const std::string action = create ? "CreateInstance" : "RunInstances";
+  ASSIGN_OR_RETURN(json body, session.Call(action, params));
   std::vector<std::string> ids;
   if (create) {
     ids.push_back(body.value("InstanceId", std::string()));
@@ -60,17 +47,18 @@ Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run) {
     for (const json& id : ListUnder(body, "InstanceIdSets", "InstanceIdSet"))
       ids.push_back(id.get<std::string>());
   }
-  const std::string want = create ? "Stopped" : "Running";
-  json rows = json::array();
-  for (const std::string& id : ids) {
-    std::string status = "Pending";
-    if (run.wait) {
-      ASSIGN_OR_RETURN(status, WaitInstanceStatus(session, id, want));
-    }
-    rows.push_back({{"InstanceId", id}, {"Status", status}});
+  std::map<std::string, std::string> statuses;
+  Status waited = Status::Ok();
+  if (run.wait) {
+    waited = WaitForInstances(session, ids, create ? "Stopped" : "Running", action, timeout, &statuses);
+  } else {
+    ASSIGN_OR_RETURN(statuses, CurrentStatuses(session, ids));
   }
+  // The ids are printed even when a wait failed: the instances exist.
+  json rows = json::array();
+  for (const std::string& id : ids) rows.push_back({{"InstanceId", id}, {"Status", statuses[id]}});
   Render(session, {{"InstanceId", "InstanceId"}, {"Status", "Status"}}, rows);
-  return Status::Ok();
+  return waited;
 }
 
 Status InstanceList(const ClientOptions& opts) {
@@ -87,22 +75,35 @@ Status InstanceList(const ClientOptions& opts) {
   return Status::Ok();
 }
 
-Status InstanceAction(const ClientOptions& opts, const std::string& action, const std::string& instance_id,
-                      bool force, bool wait) {
+Status InstanceAction(const ClientOptions& opts, const InstanceActionOptions& a) {
+  ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(a.timeout, kInstanceTimeout));
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ParamMap params = {{"InstanceId", instance_id}};
-  if (force) params["Force"] = "true";
-  ASSIGN_OR_RETURN(json body, session.Call(action, params));
+  ParamMap params = {{"InstanceId", a.instance_id}};
+  if (a.force) params["Force"] = "true";
+  ASSIGN_OR_RETURN(json body, session.Call(a.action, params));
+  if (a.action == "DeleteInstance") {
+    // Released when the call returns.
+    RenderRecord(session, {{"InstanceId", a.instance_id}, {"Action", a.action}, {"Deleted", true}});
+    return Status::Ok();
+  }
   // Start, stop and reboot pass through Starting / Stopping: by default
   // the command returns once the instance is there, so the next one finds
   // it ready.
-  const std::string want = action == "StopInstance" ? "Stopped" : "Running";
-  if (wait && action != "DeleteInstance") {
-    ASSIGN_OR_RETURN(std::string status, WaitInstanceStatus(session, instance_id, want));
-    RenderRecord(session, {{"InstanceId", instance_id}, {"Action", action}, {"Status", status}});
+  std::map<std::string, std::string> statuses;
+  if (a.wait) {
+    const std::string want = a.action == "StopInstance" ? "Stopped" : "Running";
+    RETURN_IF_ERROR(WaitForInstances(session, {a.instance_id}, want, a.action, timeout, &statuses));
+    RenderRecord(session,
+                 {{"InstanceId", a.instance_id}, {"Action", a.action}, {"Status", statuses[a.instance_id]}});
     return Status::Ok();
   }
-  RenderRecord(session, {{"InstanceId", instance_id}, {"Action", action}, {"Done", true}});
+  // Not there yet: what is true is that the request was accepted, and the
+  // status the instance has now (Starting, Stopping).
+  ASSIGN_OR_RETURN(statuses, CurrentStatuses(session, {a.instance_id}));
+  RenderRecord(session, {{"InstanceId", a.instance_id},
+                         {"Action", a.action},
+                         {"Accepted", true},
+                         {"Status", statuses[a.instance_id]}});
   return Status::Ok();
 }
 

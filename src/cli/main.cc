@@ -2,6 +2,8 @@
 // directory, and a client for the ECS image API.
 #include <iostream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +14,11 @@
 
 namespace ferry::cli {
 namespace {
+
+constexpr const char* kJobTimeoutHelp =
+    "how long to wait, e.g. 90s, 30m, 6h, 2d (default 6h); the server goes on with the job after it";
+constexpr const char* kInstanceTimeoutHelp =
+    "how long to wait for the instance, e.g. 30s, 10m (default 5m)";
 
 // Data-dir flags shared by serve, fsck and gc; recorded in `flags` only when
 // given, so the environment and the config file can fill the rest.
@@ -271,6 +278,7 @@ int Run(int argc, char** argv) {
   image_import->add_option("--bucket", import.bucket, "upload bucket (default ferry-uploads-<key hash>)");
   image_import->add_option("--object", import.object, "object name (default: the file name)");
   image_import->add_flag("--no-wait", import.no_wait, "return once the import task has started");
+  image_import->add_option("--timeout", import.timeout, kJobTimeoutHelp);
   image_import->add_flag("--keep-upload", import.keep_upload,
                          "keep the uploaded object (default: removed once the import task ends)");
   image_import->callback([&] {
@@ -326,6 +334,7 @@ int Run(int argc, char** argv) {
   image_export->add_option("--format", export_opts.format, "raw|qcow2")
       ->check(CLI::IsMember({"raw", "qcow2"}, CLI::ignore_case));
   image_export->add_flag("--wait", export_opts.wait, "wait for the export task to finish");
+  image_export->add_option("--timeout", export_opts.timeout, kJobTimeoutHelp);
   image_export->callback([&] {
     action = [&] {
       for (char& c : export_opts.format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -341,6 +350,9 @@ int Run(int argc, char** argv) {
   image_copy->add_option("--name", copy_opts.name, "name of the copies");
   image_copy->add_option("--description", copy_opts.description, "description of the copies");
   image_copy->add_flag("--wait", copy_opts.wait, "show progress until every copy is Available");
+  image_copy->add_option("--timeout", copy_opts.timeout,
+                         "how long to wait for the copies (with more than one destination also without --wait: "
+                         "each starts when the previous is done), e.g. 12h, 3d (default 24h); copies go on after it");
   image_copy->callback([&] {
     action = [&] {
       copy_opts.destinations = SplitCommaList(copy_to);
@@ -389,26 +401,32 @@ int Run(int argc, char** argv) {
   instance_run->add_option("--client-token", run_opts.client_token, "idempotency token");
   instance_run->add_flag("--stopped", run_opts.stopped, "create only (CreateInstance): left Stopped");
   instance_run->add_flag("--wait", run_opts.wait, "wait until Running (Stopped with --stopped)");
+  instance_run->add_option("--timeout", run_opts.timeout, kInstanceTimeoutHelp);
   instance_run->callback([&] { action = [&] { return InstanceRun(client, run_opts); }; });
   instance->add_subcommand("list", "list instances")->callback([&] {
     action = [&] { return InstanceList(client); };
   });
-  std::string instance_id;
-  bool instance_force = false;
+  InstanceActionOptions action_opts;
   bool instance_no_wait = false;
-  for (const auto& [verb, ecs_action] : std::vector<std::pair<std::string, std::string>>{
-           {"start", "StartInstance"}, {"stop", "StopInstance"}, {"reboot", "RebootInstance"},
-           {"delete", "DeleteInstance"}}) {
-    CLI::App* sub = instance->add_subcommand(verb, ecs_action);
-    sub->add_option("ID", instance_id, "instance id")->required();
+  for (const auto& [verb, ecs_action, help] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"start", "StartInstance", "start a Stopped instance; returns once it is Running"},
+           {"stop", "StopInstance", "stop a Running instance; returns once it is Stopped"},
+           {"reboot", "RebootInstance", "restart a Running instance; returns once it is Running again"},
+           {"delete", "DeleteInstance", "release an instance and its disks (a Running one needs --force)"}}) {
+    CLI::App* sub = instance->add_subcommand(verb, help + " (" + ecs_action + ")");
+    sub->add_option("ID", action_opts.instance_id, "instance id")->required();
     if (verb == "delete") {
-      sub->add_flag("--force", instance_force, "release even if Running");
+      sub->add_flag("--force", action_opts.force, "release even if Running");
     } else {
-      sub->add_flag("--no-wait", instance_no_wait, "return at once, while the instance is Starting / Stopping");
+      sub->add_flag("--no-wait", instance_no_wait,
+                    "return once the request is accepted, printing the status now (Starting / Stopping)");
+      sub->add_option("--timeout", action_opts.timeout, kInstanceTimeoutHelp);
     }
     sub->callback([&, ecs_action = ecs_action] {
       action = [&, ecs_action] {
-        return InstanceAction(client, ecs_action, instance_id, instance_force, !instance_no_wait);
+        action_opts.action = ecs_action;
+        action_opts.wait = !instance_no_wait;
+        return InstanceAction(client, action_opts);
       };
     });
   }

@@ -460,9 +460,20 @@ TEST_F(InstancesTest, CliRunsListsStopsAndDeletesInstances) {
     EXPECT_NE(moved.out.find(status), std::string::npos) << verb << ": " << moved.out;
     EXPECT_EQ(StatusOf(root, id), status) << verb;
   }
-  // --no-wait returns at once; the instance gets there on its own.
-  ASSERT_EQ(RunFerry({"instance", "start", id, "--no-wait"}, server_->ClientEnv()).exit_code, 0);
+  // --no-wait returns at once, saying what is true then: the request was
+  // accepted, and the instance is on its way; it gets there on its own.
+  CommandResult no_wait = RunFerry({"instance", "start", id, "--no-wait", "--output", "json"}, server_->ClientEnv());
+  ASSERT_EQ(no_wait.exit_code, 0) << no_wait.err;
+  const json accepted = json::parse(no_wait.out, nullptr, false);
+  EXPECT_EQ(accepted.value("Accepted", false), true) << no_wait.out;
+  EXPECT_FALSE(accepted.contains("Done")) << no_wait.out;
+  const std::string now = accepted.value("Status", std::string());
+  EXPECT_TRUE(now == "Starting" || now == "Running") << no_wait.out;
   ASSERT_TRUE(WaitStatus(root, id, "Running"));
+  // A wait that cannot end is refused at once: stop's timeout must be a duration.
+  CommandResult bad_timeout = RunFerry({"instance", "stop", id, "--timeout", "soon"}, server_->ClientEnv());
+  EXPECT_EQ(bad_timeout.exit_code, 2) << bad_timeout.err;
+  EXPECT_EQ(StatusOf(root, id), "Running");
   for (const json& row : rows) {
     CommandResult deleted =
         RunFerry({"instance", "delete", row.value("InstanceId", std::string()), "--force"}, server_->ClientEnv());
