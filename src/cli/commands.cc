@@ -198,6 +198,46 @@ Status ImageDelete(const ClientOptions& opts, const std::string& image_id, bool 
   return Status::Ok();
 }
 
+Status ImageCreate(const ClientOptions& opts, const ImageCreateOptions& create) {
+  if (create.instance_id.empty() == create.snapshot_id.empty())
+    return Usage("give the source of the image: --instance ID or --snapshot ID (one of them)");
+  ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(create.timeout, kJobTimeout));
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ParamMap params;
+  if (!create.instance_id.empty()) params["InstanceId"] = create.instance_id;
+  if (!create.snapshot_id.empty()) params["SnapshotId"] = create.snapshot_id;
+  if (!create.name.empty()) params["ImageName"] = create.name;
+  if (!create.description.empty()) params["Description"] = create.description;
+  ASSIGN_OR_RETURN(json started, session.Call("CreateImage", params));
+  const std::string image_id = started.value("ImageId", std::string());
+  json image;
+  if (create.no_wait) {
+    ASSIGN_OR_RETURN(json body, session.Call("DescribeImages", {{"ImageId", image_id}, {"Status", kAllImageStatuses}}));
+    json images = ListUnder(body, "Images", "Image");
+    if (!images.empty()) image = images[0];
+  } else {
+    ASSIGN_OR_RETURN(image, WaitForImage(session, image_id, "CreateImage", timeout));
+  }
+  json result = {{"ImageId", image_id},
+                 {"ImageName", image.value("ImageName", create.name)},
+                 {"Status", image.value("Status", std::string("Creating"))},
+                 {"Progress", image.value("Progress", std::string())}};
+  // The snapshot of each disk the image holds: the instance's disks as they
+  // were, or the snapshot given.
+  json snapshots = json::array();
+  for (const json& disk : ListUnder(image, "DiskDeviceMappings", "DiskDeviceMapping")) {
+    const std::string id = disk.value("SnapshotId", std::string());
+    if (!id.empty()) snapshots.push_back(id);
+  }
+  if (snapshots.size() == 1) {
+    result["SnapshotId"] = snapshots[0];
+  } else if (!snapshots.empty()) {
+    result["SnapshotIds"] = snapshots;
+  }
+  RenderRecord(session, result);
+  return Status::Ok();
+}
+
 namespace {
 
 Result<json> ImageShareAccounts(Session& session, const std::string& image_id) {
@@ -395,20 +435,6 @@ Status ImageCancelCopy(const ClientOptions& opts, const std::string& region, con
   return Status::Ok();
 }
 
-Status SnapshotList(const ClientOptions& opts) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ASSIGN_OR_RETURN(json snapshots, FetchAllPages(session, "DescribeSnapshots", {}, "Snapshots", "Snapshot"));
-  Render(session,
-         {{"SnapshotId", "SnapshotId"},
-          {"Name", "SnapshotName"},
-          {"Status", "Status"},
-          {"Progress", "Progress"},
-          {"Size(GiB)", "SourceDiskSize"},
-          {"Created", "CreationTime"}},
-         snapshots);
-  return Status::Ok();
-}
-
 Status TaskList(const ClientOptions& opts, const std::string& status, const std::string& action) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ParamMap params;
@@ -416,14 +442,16 @@ Status TaskList(const ClientOptions& opts, const std::string& status, const std:
   if (!action.empty()) params["TaskAction"] = action;
   ASSIGN_OR_RETURN(json tasks, FetchAllPages(session, "DescribeTasks", params, "TaskSet", "Task"));
   if (action.empty()) {
-    // ECS clients do not expect copy rows, so the server may leave them out
-    // unless asked; this listing is for people and shows them.
-    params["TaskAction"] = "CopyImage";
-    ASSIGN_OR_RETURN(json copies, FetchAllPages(session, "DescribeTasks", params, "TaskSet", "Task"));
+    // ECS clients do not expect copy or snapshot rows, so the server leaves
+    // them out unless asked; this listing is for people and shows them.
     std::set<std::string> seen;
     for (const json& t : tasks) seen.insert(t.value("TaskId", std::string()));
-    for (json& t : copies)
-      if (seen.insert(t.value("TaskId", std::string())).second) tasks.push_back(std::move(t));
+    for (const char* more : {"CopyImage", "CreateImage", "CreateSnapshot"}) {
+      params["TaskAction"] = more;
+      ASSIGN_OR_RETURN(json extra, FetchAllPages(session, "DescribeTasks", params, "TaskSet", "Task"));
+      for (json& t : extra)
+        if (seen.insert(t.value("TaskId", std::string())).second) tasks.push_back(std::move(t));
+    }
   }
   Render(session,
          {{"TaskId", "TaskId"},

@@ -59,6 +59,20 @@ Status ImageShow(const ClientOptions& opts, const std::string& image_id);
 Status ImageRename(const ClientOptions& opts, const std::string& image_id, const std::string& name);
 Status ImageDelete(const ClientOptions& opts, const std::string& image_id, bool force);
 
+// CreateImage from an instance (a snapshot of each of its disks as they are
+// now) or from one system-disk snapshot; waits until the image is Available
+// unless `no_wait`. Prints ImageId, ImageName, Status, Progress and the
+// image's SnapshotId.
+struct ImageCreateOptions {
+  std::string instance_id;  // exactly one of instance_id and snapshot_id
+  std::string snapshot_id;
+  std::string name;
+  std::string description;
+  bool no_wait = false;
+  std::string timeout;  // "" = kJobTimeout (cli/wait.h)
+};
+Status ImageCreate(const ClientOptions& opts, const ImageCreateOptions& create);
+
 struct ImageExportOptions {
   std::string image_id;
   std::string bucket;
@@ -92,7 +106,22 @@ Status ImageShare(const ClientOptions& opts, const std::string& image_id, const 
 // DescribeImageSharePermission, every page: AccountId and SharedTime.
 Status ImageShares(const ClientOptions& opts, const std::string& image_id);
 
-Status SnapshotList(const ClientOptions& opts);
+// DescribeSnapshots, every page; `disk_id` / `instance_id` ("" = any) keep
+// the snapshots of that disk / of that instance's disks.
+Status SnapshotList(const ClientOptions& opts, const std::string& disk_id, const std::string& instance_id);
+// CreateSnapshot of a disk; waits until it is accomplished unless `no_wait`.
+struct SnapshotCreateOptions {
+  std::string disk_id;
+  std::string name;  // SnapshotName: 2-128 characters, starts with a letter, not "auto"
+  std::string description;
+  bool no_wait = false;
+  std::string timeout;  // "" = kJobTimeout (cli/wait.h)
+};
+Status SnapshotCreate(const ClientOptions& opts, const SnapshotCreateOptions& create);
+// DeleteSnapshot. A snapshot an image holds cannot be deleted; `force`
+// deletes one disks were made from (they keep their data).
+Status SnapshotDelete(const ClientOptions& opts, const std::string& snapshot_id, bool force);
+
 Status TaskList(const ClientOptions& opts, const std::string& status, const std::string& action);
 Status TaskShow(const ClientOptions& opts, const std::string& task_id);
 Status TaskCancel(const ClientOptions& opts, const std::string& task_id);
@@ -126,6 +155,20 @@ struct InstanceActionOptions {
 // status now (Starting, Stopping); a wait fails as soon as the instance
 // cannot get there any more (a refused start: Stopped).
 Status InstanceAction(const ClientOptions& opts, const InstanceActionOptions& action);
+// ReplaceSystemDisk: a Stopped instance gets a new system disk made from
+// an image; the old disk and what was written to it are released. Prints
+// the new DiskId.
+struct InstanceReplaceDiskOptions {
+  std::string instance_id;
+  std::string image_id;
+  uint64_t disk_size_gib = 0;  // 0 = the server's default
+  std::string client_token;
+};
+Status InstanceReplaceDisk(const ClientOptions& opts, const InstanceReplaceDiskOptions& replace);
+// DescribeUserData: the instance's user data as given to RunInstances
+// (base64), or with `decode` its bytes as they are, alone on stdout.
+Status InstanceUserData(const ClientOptions& opts, const std::string& instance_id, bool decode);
+
 Status DiskList(const ClientOptions& opts);
 
 // DELETE /oss/<bucket>/<object>.

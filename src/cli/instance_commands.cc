@@ -1,12 +1,14 @@
 // Client commands on instances and their disks: RunInstances /
-// CreateInstance, DescribeInstances, Start/Stop/Reboot/DeleteInstance and
-// DescribeDisks.
+// CreateInstance, DescribeInstances, Start/Stop/Reboot/DeleteInstance,
+// ReplaceSystemDisk, DescribeUserData and DescribeDisks.
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/session.h"
 #include "cli/wait.h"
+#include "common/hash.h"
 
 namespace ferry::cli {
 namespace {
@@ -104,6 +106,36 @@ Status InstanceAction(const ClientOptions& opts, const InstanceActionOptions& a)
                          {"Action", a.action},
                          {"Accepted", true},
                          {"Status", statuses[a.instance_id]}});
+  return Status::Ok();
+}
+
+Status InstanceReplaceDisk(const ClientOptions& opts, const InstanceReplaceDiskOptions& replace) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ParamMap params = {{"InstanceId", replace.instance_id}, {"ImageId", replace.image_id}};
+  if (replace.disk_size_gib != 0) params["SystemDisk.Size"] = std::to_string(replace.disk_size_gib);
+  if (!replace.client_token.empty()) params["ClientToken"] = replace.client_token;
+  // The new disk is ready when the call returns: nothing to wait for.
+  ASSIGN_OR_RETURN(json body, session.Call("ReplaceSystemDisk", params));
+  RenderRecord(session, {{"InstanceId", replace.instance_id},
+                         {"ImageId", replace.image_id},
+                         {"DiskId", body.value("DiskId", std::string())}});
+  return Status::Ok();
+}
+
+Status InstanceUserData(const ClientOptions& opts, const std::string& instance_id, bool decode) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json body, session.Call("DescribeUserData", {{"InstanceId", instance_id}}));
+  const std::string user_data = body.value("UserData", std::string());
+  if (decode) {
+    std::string bytes;
+    if (!Base64Decode(user_data, &bytes)) {
+      return Status(Code::kDataLoss, "InvalidUserData",
+                    "the user data of instance " + instance_id + " is not base64; see it without --decode");
+    }
+    std::cout << bytes << std::flush;
+    return Status::Ok();
+  }
+  RenderRecord(session, {{"InstanceId", instance_id}, {"UserData", user_data}});
   return Status::Ok();
 }
 

@@ -311,6 +311,19 @@ int Run(int argc, char** argv) {
   image_delete->add_flag("--force", force, "delete even if in use");
   image_delete->callback([&] { action = [&] { return ImageDelete(client, image_id, force); }; });
 
+  ImageCreateOptions create_opts;
+  CLI::App* image_create = image->add_subcommand(
+      "create", "make an image of an instance's disks as they are now (or of a snapshot); waits until Available");
+  image_create->add_option("--instance", create_opts.instance_id,
+                           "instance id (Running or Stopped; stop it first for a consistent disk)");
+  image_create->add_option("--snapshot", create_opts.snapshot_id, "or: a system-disk snapshot id")
+      ->excludes("--instance");
+  image_create->add_option("--name", create_opts.name, "image name (2-128 characters, starts with a letter)");
+  image_create->add_option("--description", create_opts.description, "image description");
+  image_create->add_flag("--no-wait", create_opts.no_wait, "return once the request is accepted (image Creating)");
+  image_create->add_option("--timeout", create_opts.timeout, kJobTimeoutHelp);
+  image_create->callback([&] { action = [&] { return ImageCreate(client, create_opts); }; });
+
   std::string share_add, share_remove;
   CLI::App* image_share = image->add_subcommand("share", "share an image with other accounts of this region");
   image_share->add_option("ID", image_id, "image id")->required();
@@ -367,18 +380,41 @@ int Run(int argc, char** argv) {
   image_cancel_copy->callback(
       [&] { action = [&] { return ImageCancelCopy(client, cancel_region, image_id); }; });
 
-  // snapshot list
-  CLI::App* snapshot = app.add_subcommand("snapshot", "snapshots")->require_subcommand(1);
-  snapshot->add_subcommand("list", "list snapshots")->callback([&] {
-    action = [&] { return SnapshotList(client); };
-  });
+  // snapshot list|create|delete
+  CLI::App* snapshot =
+      app.add_subcommand("snapshot", "snapshots: point-in-time copies of disks; images are made of them")
+          ->require_subcommand(1);
+  std::string snapshot_disk, snapshot_instance, snapshot_id;
+  CLI::App* snapshot_list = snapshot->add_subcommand("list", "list snapshots (imports' and copies' too)");
+  snapshot_list->add_option("--disk", snapshot_disk, "only the snapshots of this disk");
+  snapshot_list->add_option("--instance", snapshot_instance, "only the snapshots of this instance's disks");
+  snapshot_list->callback(
+      [&] { action = [&] { return SnapshotList(client, snapshot_disk, snapshot_instance); }; });
+  SnapshotCreateOptions snapshot_opts;
+  CLI::App* snapshot_create =
+      snapshot->add_subcommand("create", "snapshot a disk as it is now; waits until accomplished");
+  snapshot_create->add_option("DISK_ID", snapshot_opts.disk_id, "disk id (see `ferry disk list`)")->required();
+  snapshot_create->add_option("--name", snapshot_opts.name,
+                              "snapshot name (2-128 characters, starts with a letter, not \"auto\")");
+  snapshot_create->add_option("--description", snapshot_opts.description, "snapshot description");
+  snapshot_create->add_flag("--no-wait", snapshot_opts.no_wait, "return once the request is accepted (progressing)");
+  snapshot_create->add_option("--timeout", snapshot_opts.timeout, kJobTimeoutHelp);
+  snapshot_create->callback([&] { action = [&] { return SnapshotCreate(client, snapshot_opts); }; });
+  bool snapshot_force = false;
+  CLI::App* snapshot_delete = snapshot->add_subcommand(
+      "delete", "delete a snapshot (not one an image is made of: delete the image first)");
+  snapshot_delete->add_option("ID", snapshot_id, "snapshot id")->required();
+  snapshot_delete->add_flag("--force", snapshot_force,
+                            "delete it even if disks were made from it (they keep their data)");
+  snapshot_delete->callback([&] { action = [&] { return SnapshotDelete(client, snapshot_id, snapshot_force); }; });
 
   // task ...
-  CLI::App* task = app.add_subcommand("task", "import/export/copy tasks")->require_subcommand(1);
+  CLI::App* task =
+      app.add_subcommand("task", "import, export, copy, image and snapshot tasks")->require_subcommand(1);
   std::string task_id, task_status, task_action;
   CLI::App* task_list = task->add_subcommand("list", "list tasks");
   task_list->add_option("--status", task_status, "Processing|Finished|Failed");
-  task_list->add_option("--action", task_action, "ImportImage|ExportImage|CopyImage");
+  task_list->add_option("--action", task_action, "ImportImage|ExportImage|CopyImage|CreateImage|CreateSnapshot");
   task_list->callback([&] { action = [&] { return TaskList(client, task_status, task_action); }; });
   CLI::App* task_show = task->add_subcommand("show", "show one task");
   task_show->add_option("ID", task_id, "task id")->required();
@@ -430,6 +466,26 @@ int Run(int argc, char** argv) {
       };
     });
   }
+
+  InstanceReplaceDiskOptions replace_opts;
+  CLI::App* replace_disk = instance->add_subcommand(
+      "replace-disk",
+      "give a Stopped instance a new system disk made from an image; the old disk and its data are released "
+      "(ReplaceSystemDisk)");
+  replace_disk->add_option("ID", replace_opts.instance_id, "instance id (must be Stopped)")->required();
+  replace_disk->add_option("--image", replace_opts.image_id, "image id the new disk is made from")->required();
+  replace_disk->add_option("--disk-size", replace_opts.disk_size_gib,
+                           "new system disk GiB (20-500, at least the image's size)");
+  replace_disk->add_option("--client-token", replace_opts.client_token, "idempotency token");
+  replace_disk->callback([&] { action = [&] { return InstanceReplaceDisk(client, replace_opts); }; });
+  std::string user_data_instance;
+  bool user_data_decode = false;
+  CLI::App* user_data = instance->add_subcommand(
+      "user-data", "show the user data an instance was run with, base64 (DescribeUserData)");
+  user_data->add_option("ID", user_data_instance, "instance id")->required();
+  user_data->add_flag("--decode", user_data_decode, "print the decoded bytes alone, e.g. the script");
+  user_data->callback(
+      [&] { action = [&] { return InstanceUserData(client, user_data_instance, user_data_decode); }; });
 
   // disk list (API); disk path|export (operator, on the data directory)
   CLI::App* disk = app.add_subcommand("disk", "disks")->require_subcommand(1);
