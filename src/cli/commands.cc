@@ -8,7 +8,6 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -16,172 +15,18 @@
 #include "cli/config.h"
 #include "cli/profile.h"
 #include "cli/progress.h"
+#include "cli/session.h"
+#include "cli/wait.h"
 #include "common/hash.h"
 
 namespace ferry::cli {
 namespace {
 
 using json = nlohmann::json;
-using ParamMap = std::map<std::string, std::string>;
 
-constexpr const char* kDefaultRegion = "cn-hangzhou";
 constexpr const char* kAllImageStatuses = "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated";
 // The list Terraform polls a copy with.
 constexpr const char* kCopyPollStatuses = "Creating,Waiting,Available,UnAvailable,CreateFailed";
-constexpr auto kTaskPollInterval = std::chrono::milliseconds(500);
-constexpr uint64_t kListPageSize = 100;
-
-Status Usage(const std::string& message) { return InvalidArgument(kUsageReason, message); }
-
-// The resolved connection: flags > FERRY_* environment > profile.
-class Session {
- public:
-  static Result<Session> Open(const ClientOptions& opts) {
-    Session s;
-    s.output_ = opts.output;
-    const std::string path = ProfilesPath();
-    ASSIGN_OR_RETURN(ProfileMap profiles, LoadProfiles(path));
-    Profile profile;
-    const std::string name = opts.profile.empty() ? kDefaultProfile : opts.profile;
-    if (auto it = profiles.find(name); it != profiles.end()) {
-      profile = it->second;
-    } else if (!opts.profile.empty()) {
-      return Usage("profile \"" + opts.profile + "\" is not in " + path);
-    }
-    auto pick = [](const std::string& flag, const char* env, const std::string& from_profile) {
-      if (!flag.empty()) return flag;
-      if (auto v = GetEnv(env)) return *v;
-      return from_profile;
-    };
-    ClientConfig config;
-    config.endpoint = pick(opts.endpoint, "FERRY_ENDPOINT", profile.endpoint);
-    config.access_key_id = pick(opts.access_key_id, "FERRY_ACCESS_KEY_ID", profile.access_key_id);
-    config.access_key_secret = pick(opts.access_key_secret, "FERRY_ACCESS_KEY_SECRET", profile.access_key_secret);
-    config.use_v3 = opts.use_v3;
-    config.timeout_ms = 60000;
-    s.region_ = pick(opts.region, "FERRY_REGION", profile.region);
-    if (s.region_.empty()) s.region_ = kDefaultRegion;
-    if (config.endpoint.empty())
-      return Usage("no endpoint: pass --endpoint, set FERRY_ENDPOINT, or run `ferry profile set " + name +
-                   " --endpoint URL ...`");
-    if (config.access_key_id.empty() || config.access_key_secret.empty())
-      return Usage("no AccessKey: pass --access-key-id and --access-key-secret, set FERRY_ACCESS_KEY_ID and "
-                   "FERRY_ACCESS_KEY_SECRET, or store them in a profile");
-    s.access_key_id_ = config.access_key_id;
-    s.client_ = std::make_unique<EcsClient>(config);
-    return s;
-  }
-
-  // Calls `action` in this session's region (unless params name another);
-  // an ECS error becomes a Status whose message is "Code: Message (RequestId X)".
-  Result<json> Call(const std::string& action, ParamMap params, bool with_region = true) {
-    if (with_region && params.count("RegionId") == 0) params["RegionId"] = region_;
-    ASSIGN_OR_RETURN(EcsResponse resp, client_->Call(action, params));
-    if (resp.http_status >= 200 && resp.http_status < 300) return resp.body;
-    auto str = [&resp](const char* key) {
-      auto it = resp.body.find(key);
-      return resp.body.is_object() && it != resp.body.end() && it->is_string() ? it->get<std::string>()
-                                                                               : std::string();
-    };
-    std::string code = str("Code");
-    if (code.empty()) code = "HTTP" + std::to_string(resp.http_status);
-    std::string message = code + ": " + str("Message");
-    if (!str("RequestId").empty()) message += " (RequestId " + str("RequestId") + ")";
-    return Status(Code::kFailedPrecondition, code, message);
-  }
-
-  EcsClient& client() { return *client_; }
-  const std::string& region() const { return region_; }
-  const std::string& access_key_id() const { return access_key_id_; }
-  OutputFormat output() const { return output_; }
-
- private:
-  std::unique_ptr<EcsClient> client_;
-  std::string region_;
-  std::string access_key_id_;
-  OutputFormat output_ = OutputFormat::kTable;
-};
-
-// The array under a list wrapper: body["Images"]["Image"].
-json ListUnder(const json& body, const char* outer, const char* inner) {
-  auto o = body.find(outer);
-  if (o == body.end() || !o->is_object()) return json::array();
-  auto i = o->find(inner);
-  if (i == o->end() || !i->is_array()) return json::array();
-  return *i;
-}
-
-// Fetches every page of a paged Describe* call.
-Result<json> FetchAllPages(Session& session, const std::string& action, ParamMap params, const char* outer,
-                           const char* inner) {
-  json all = json::array();
-  for (uint64_t page = 1;; ++page) {
-    params["PageNumber"] = std::to_string(page);
-    params["PageSize"] = std::to_string(kListPageSize);
-    ASSIGN_OR_RETURN(json body, session.Call(action, params));
-    json items = ListUnder(body, outer, inner);
-    for (auto& item : items) all.push_back(std::move(item));
-    uint64_t total = body.value("TotalCount", static_cast<uint64_t>(0));
-    if (items.size() < kListPageSize || all.size() >= total) break;
-  }
-  return all;
-}
-
-void Render(Session& session, const std::vector<Column>& columns, const json& rows) {
-  if (session.output() == OutputFormat::kJson) {
-    PrintJson(std::cout, rows);
-  } else {
-    PrintTable(std::cout, columns, rows);
-  }
-}
-
-void RenderRecord(Session& session, json record) {
-  if (record.is_object()) record.erase("RequestId");
-  if (session.output() == OutputFormat::kJson) {
-    PrintJson(std::cout, record);
-  } else {
-    PrintRecord(std::cout, record);
-  }
-}
-
-int ParsePercent(const json& task) {
-  std::string text = task.value("TaskProcess", std::string());
-  if (text.empty()) return 0;
-  try {
-    return std::stoi(text);
-  } catch (const std::exception&) {
-    return 0;
-  }
-}
-
-// Polls DescribeTaskAttribute until the task leaves Processing, drawing a bar.
-// A task that ends in anything but Finished is an error carrying its reason.
-Result<json> WaitForTask(Session& session, const std::string& task_id, const std::string& label,
-                         uint64_t total_bytes) {
-  ProgressBar bar(label + " " + task_id, total_bytes);
-  while (true) {
-    ASSIGN_OR_RETURN(json task, session.Call("DescribeTaskAttribute", {{"TaskId", task_id}}));
-    const std::string status = task.value("TaskStatus", std::string());
-    bar.UpdatePercent(ParsePercent(task));
-    if (status == "Finished") {
-      bar.UpdatePercent(100);
-      bar.Finish("finished");
-      return task;
-    }
-    if (status != "Processing" && !status.empty()) {
-      bar.Finish(status);
-      std::string why;
-      json ops = ListUnder(task, "OperationProgressSet", "OperationProgress");
-      if (!ops.empty()) {
-        std::string code = ops[0].value("ErrorCode", std::string());
-        std::string msg = ops[0].value("ErrorMsg", std::string());
-        if (!code.empty() || !msg.empty()) why = ": " + code + (code.empty() || msg.empty() ? "" : ": ") + msg;
-      }
-      return Status(Code::kAborted, "Task" + status, "task " + task_id + " " + status + why);
-    }
-    std::this_thread::sleep_for(kTaskPollInterval);
-  }
-}
 
 // The bytes a copy moves, for its rate: the logical size of its snapshots
 // in the destination, or the image's whole-GiB Size when they are not
@@ -256,6 +101,7 @@ Status RegionList(const ClientOptions& opts) {
 }
 
 Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) {
+  ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(import.timeout, kJobTimeout));
   std::error_code ec;
   if (!std::filesystem::is_regular_file(import.file, ec)) return Usage("no such file: " + import.file);
   const uint64_t size = std::filesystem::file_size(import.file, ec);
@@ -299,7 +145,7 @@ Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) 
   const std::string task_id = started->value("TaskId", std::string());
   json result = {{"ImageId", image_id}, {"TaskId", task_id}, {"OSSBucket", bucket}, {"OSSObject", object}};
   if (!import.no_wait) {
-    Result<json> task = WaitForTask(session, task_id, "import", size);
+    Result<json> task = WaitForTask(session, task_id, "import", size, timeout);
     if (task.ok() || task.status().reason().rfind("Task", 0) == 0) drop_staging();
     if (!task.ok()) return task.status();
     result["TaskStatus"] = task->value("TaskStatus", std::string());
@@ -352,6 +198,46 @@ Status ImageDelete(const ClientOptions& opts, const std::string& image_id, bool 
   return Status::Ok();
 }
 
+Status ImageCreate(const ClientOptions& opts, const ImageCreateOptions& create) {
+  if (create.instance_id.empty() == create.snapshot_id.empty())
+    return Usage("give the source of the image: --instance ID or --snapshot ID (one of them)");
+  ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(create.timeout, kJobTimeout));
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ParamMap params;
+  if (!create.instance_id.empty()) params["InstanceId"] = create.instance_id;
+  if (!create.snapshot_id.empty()) params["SnapshotId"] = create.snapshot_id;
+  if (!create.name.empty()) params["ImageName"] = create.name;
+  if (!create.description.empty()) params["Description"] = create.description;
+  ASSIGN_OR_RETURN(json started, session.Call("CreateImage", params));
+  const std::string image_id = started.value("ImageId", std::string());
+  json image;
+  if (create.no_wait) {
+    ASSIGN_OR_RETURN(json body, session.Call("DescribeImages", {{"ImageId", image_id}, {"Status", kAllImageStatuses}}));
+    json images = ListUnder(body, "Images", "Image");
+    if (!images.empty()) image = images[0];
+  } else {
+    ASSIGN_OR_RETURN(image, WaitForImage(session, image_id, "CreateImage", timeout));
+  }
+  json result = {{"ImageId", image_id},
+                 {"ImageName", image.value("ImageName", create.name)},
+                 {"Status", image.value("Status", std::string("Creating"))},
+                 {"Progress", image.value("Progress", std::string())}};
+  // The snapshot of each disk the image holds: the instance's disks as they
+  // were, or the snapshot given.
+  json snapshots = json::array();
+  for (const json& disk : ListUnder(image, "DiskDeviceMappings", "DiskDeviceMapping")) {
+    const std::string id = disk.value("SnapshotId", std::string());
+    if (!id.empty()) snapshots.push_back(id);
+  }
+  if (snapshots.size() == 1) {
+    result["SnapshotId"] = snapshots[0];
+  } else if (!snapshots.empty()) {
+    result["SnapshotIds"] = snapshots;
+  }
+  RenderRecord(session, result);
+  return Status::Ok();
+}
+
 namespace {
 
 Result<json> ImageShareAccounts(Session& session, const std::string& image_id) {
@@ -397,6 +283,7 @@ Status ImageShares(const ClientOptions& opts, const std::string& image_id) {
 }
 
 Status ImageExport(const ClientOptions& opts, const ImageExportOptions& e) {
+  ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(e.timeout, kJobTimeout));
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ParamMap params = {{"ImageId", e.image_id}, {"OSSBucket", e.bucket}};
   if (!e.prefix.empty()) params["OSSPrefix"] = e.prefix;
@@ -405,7 +292,7 @@ Status ImageExport(const ClientOptions& opts, const ImageExportOptions& e) {
   const std::string task_id = started.value("TaskId", std::string());
   json result = {{"ImageId", e.image_id}, {"TaskId", task_id}, {"OSSBucket", e.bucket}};
   if (e.wait) {
-    ASSIGN_OR_RETURN(json task, WaitForTask(session, task_id, "export", 0));
+    ASSIGN_OR_RETURN(json task, WaitForTask(session, task_id, "export", 0, timeout));
     result["TaskStatus"] = task.value("TaskStatus", std::string());
     json ops = ListUnder(task, "OperationProgressSet", "OperationProgress");
     if (!ops.empty()) {
@@ -420,6 +307,7 @@ Status ImageExport(const ClientOptions& opts, const ImageExportOptions& e) {
 
 Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
   if (copy.destinations.empty()) return Usage("--to needs at least one destination region");
+  ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(copy.timeout, kCopyTimeout));
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   // One row per destination; "ImageId" stays empty until its copy started.
   json rows = json::array();
@@ -441,6 +329,8 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
   // when the previous copy is done.
   size_t next_to_start = 0;
   std::string failure;
+  bool timed_out = false;
+  Poller poller(timeout, kJobPauseCap);
   while (true) {
     while (next_to_start < rows.size()) {
       json& row = rows[next_to_start];
@@ -479,7 +369,8 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
       json images = ListUnder(body, "Images", "Image");
       if (images.empty()) {
         row["Status"] = "Gone";
-        failure = "copy " + image_id + " in " + row.value("RegionId", "") + " no longer exists (cancelled?)";
+        failure = "copy " + image_id + " in " + row.value("RegionId", "") +
+                  " no longer exists (cancelled with `ferry image cancel-copy`?)";
         break;
       }
       const json& image = images[0];
@@ -498,18 +389,31 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
         board->Update(i, percent, row.value("SizeBytes", static_cast<uint64_t>(0)), status,
                       image.value("CopyRemainTime", static_cast<int64_t>(0)));
       }
-      if (status == "CreateFailed") {
-        failure = "copy " + image_id + " in " + row.value("RegionId", "") + " failed";
+      const ImageProgress progressed = ClassifyImageStatus(status);
+      if (progressed == ImageProgress::kFailed) {
+        failure = "copy " + image_id + " in " + row.value("RegionId", "") + " is " + status +
+                  (status == "CreateFailed" ? "" : ", and will not become Available by itself");
         break;
       }
-      if (status != "Available") all_available = false;
+      if (progressed != ImageProgress::kAvailable) all_available = false;
     }
     if (board) {
       for (size_t i = next_to_start; i < rows.size(); ++i) board->Update(i, 0, 0, "Pending", 0);
       board->Draw();
     }
     if (!failure.empty() || (all_started && all_available)) break;
-    std::this_thread::sleep_for(kTaskPollInterval);
+    if (!poller.Pause()) {
+      // Giving up waiting cancels nothing: say what goes on and what never
+      // started.
+      timed_out = true;
+      failure = "after " + FormatDuration(timeout) + " (--timeout) not every copy is Available; those started go on " +
+                "on the server: follow them with `ferry --region REGION image show ID`";
+      if (next_to_start < rows.size()) {
+        failure += "; never started (one copy of an image at a time):";
+        for (size_t i = next_to_start; i < rows.size(); ++i) failure += " " + rows[i].value("RegionId", "");
+      }
+      break;
+    }
   }
   if (board) board->Finish();
   for (json& row : rows) row.erase("SizeBytes");
@@ -519,6 +423,7 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
     columns.push_back({"Progress", "Progress"});
   }
   Render(session, columns, rows);
+  if (timed_out) return Status(Code::kUnavailable, kWaitTimeoutReason, failure);
   if (!failure.empty()) return Status(Code::kAborted, "CopyFailed", failure);
   return Status::Ok();
 }
@@ -530,20 +435,6 @@ Status ImageCancelCopy(const ClientOptions& opts, const std::string& region, con
   return Status::Ok();
 }
 
-Status SnapshotList(const ClientOptions& opts) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ASSIGN_OR_RETURN(json snapshots, FetchAllPages(session, "DescribeSnapshots", {}, "Snapshots", "Snapshot"));
-  Render(session,
-         {{"SnapshotId", "SnapshotId"},
-          {"Name", "SnapshotName"},
-          {"Status", "Status"},
-          {"Progress", "Progress"},
-          {"Size(GiB)", "SourceDiskSize"},
-          {"Created", "CreationTime"}},
-         snapshots);
-  return Status::Ok();
-}
-
 Status TaskList(const ClientOptions& opts, const std::string& status, const std::string& action) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ParamMap params;
@@ -551,14 +442,16 @@ Status TaskList(const ClientOptions& opts, const std::string& status, const std:
   if (!action.empty()) params["TaskAction"] = action;
   ASSIGN_OR_RETURN(json tasks, FetchAllPages(session, "DescribeTasks", params, "TaskSet", "Task"));
   if (action.empty()) {
-    // ECS clients do not expect copy rows, so the server may leave them out
-    // unless asked; this listing is for people and shows them.
-    params["TaskAction"] = "CopyImage";
-    ASSIGN_OR_RETURN(json copies, FetchAllPages(session, "DescribeTasks", params, "TaskSet", "Task"));
+    // ECS clients do not expect copy or snapshot rows, so the server leaves
+    // them out unless asked; this listing is for people and shows them.
     std::set<std::string> seen;
     for (const json& t : tasks) seen.insert(t.value("TaskId", std::string()));
-    for (json& t : copies)
-      if (seen.insert(t.value("TaskId", std::string())).second) tasks.push_back(std::move(t));
+    for (const char* more : {"CopyImage", "CreateImage", "CreateSnapshot"}) {
+      params["TaskAction"] = more;
+      ASSIGN_OR_RETURN(json extra, FetchAllPages(session, "DescribeTasks", params, "TaskSet", "Task"));
+      for (json& t : extra)
+        if (seen.insert(t.value("TaskId", std::string())).second) tasks.push_back(std::move(t));
+    }
   }
   Render(session,
          {{"TaskId", "TaskId"},
@@ -589,108 +482,6 @@ Status OssRemove(const ClientOptions& opts, const std::string& bucket, const std
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   RETURN_IF_ERROR(session.client().DeleteOssObject(bucket, object));
   RenderRecord(session, {{"Bucket", bucket}, {"Object", object}, {"Deleted", true}});
-  return Status::Ok();
-}
-
-// ------------------------------------------------------ instances and disks
-
-// Polls DescribeInstances until `id` is `want`; its last status. Instances
-// change state within seconds, so waiting longer than kInstanceWait means
-// something is wrong: that is an error, not a hang.
-constexpr auto kInstanceWait = std::chrono::minutes(5);
-
-Result<std::string> WaitInstanceStatus(Session& session, const std::string& id, const std::string& want) {
-  const auto deadline = std::chrono::steady_clock::now() + kInstanceWait;
-  std::string status;
-  while (true) {
-    ASSIGN_OR_RETURN(json found, session.Call("DescribeInstances", {{"InstanceIds", json::array({id}).dump()}}));
-    json items = ListUnder(found, "Instances", "Instance");
-    if (items.empty()) return NotFound("InvalidInstanceId.NotFound", "instance " + id + " was released meanwhile");
-    status = items[0].value("Status", std::string());
-    if (status == want) return status;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status(Code::kUnavailable, "", "instance " + id + " is still " + status + " after " +
-                                                     std::to_string(kInstanceWait.count()) + " minutes, not " + want);
-    }
-    std::this_thread::sleep_for(kTaskPollInterval / 5);
-  }
-}
-
-Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ParamMap params = {{"ImageId", run.image_id}, {"InstanceType", run.instance_type}};
-  const bool create = run.stopped;
-  if (!create) params["Amount"] = std::to_string(run.amount);
-  if (!run.name.empty()) params["InstanceName"] = run.name;
-  if (run.disk_size_gib != 0) params["SystemDisk.Size"] = std::to_string(run.disk_size_gib);
-  if (!run.user_data.empty()) params["UserData"] = run.user_data;
-  if (!run.ram_role.empty()) params["RamRoleName"] = run.ram_role;
-  if (!run.client_token.empty()) params["ClientToken"] = run.client_token;
-  ASSIGN_OR_RETURN(json body, session.Call(create ? "CreateInstance" : "RunInstances", params));
-  std::vector<std::string> ids;
-  if (create) {
-    ids.push_back(body.value("InstanceId", std::string()));
-  } else {
-    for (const json& id : ListUnder(body, "InstanceIdSets", "InstanceIdSet")) ids.push_back(id.get<std::string>());
-  }
-  const std::string want = create ? "Stopped" : "Running";
-  json rows = json::array();
-  for (const std::string& id : ids) {
-    std::string status = "Pending";
-    if (run.wait) {
-      ASSIGN_OR_RETURN(status, WaitInstanceStatus(session, id, want));
-    }
-    rows.push_back({{"InstanceId", id}, {"Status", status}});
-  }
-  Render(session, {{"InstanceId", "InstanceId"}, {"Status", "Status"}}, rows);
-  return Status::Ok();
-}
-
-Status InstanceList(const ClientOptions& opts) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ASSIGN_OR_RETURN(json instances, FetchAllPages(session, "DescribeInstances", {}, "Instances", "Instance"));
-  Render(session,
-         {{"InstanceId", "InstanceId"},
-          {"Name", "InstanceName"},
-          {"Status", "Status"},
-          {"ImageId", "ImageId"},
-          {"Type", "InstanceType"},
-          {"Created", "CreationTime"}},
-         instances);
-  return Status::Ok();
-}
-
-Status InstanceAction(const ClientOptions& opts, const std::string& action, const std::string& instance_id,
-                      bool force, bool wait) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ParamMap params = {{"InstanceId", instance_id}};
-  if (force) params["Force"] = "true";
-  ASSIGN_OR_RETURN(json body, session.Call(action, params));
-  // Start, stop and reboot pass through Starting / Stopping: by default
-  // the command returns once the instance is there, so the next one finds
-  // it ready.
-  const std::string want = action == "StopInstance" ? "Stopped" : "Running";
-  if (wait && action != "DeleteInstance") {
-    ASSIGN_OR_RETURN(std::string status, WaitInstanceStatus(session, instance_id, want));
-    RenderRecord(session, {{"InstanceId", instance_id}, {"Action", action}, {"Status", status}});
-    return Status::Ok();
-  }
-  RenderRecord(session, {{"InstanceId", instance_id}, {"Action", action}, {"Done", true}});
-  return Status::Ok();
-}
-
-Status DiskList(const ClientOptions& opts) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ASSIGN_OR_RETURN(json disks, FetchAllPages(session, "DescribeDisks", {}, "Disks", "Disk"));
-  Render(session,
-         {{"DiskId", "DiskId"},
-          {"InstanceId", "InstanceId"},
-          {"Type", "Type"},
-          {"Size(GiB)", "Size"},
-          {"Status", "Status"},
-          {"ImageId", "ImageId"},
-          {"SourceSnapshotId", "SourceSnapshotId"}},
-         disks);
   return Status::Ok();
 }
 

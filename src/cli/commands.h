@@ -50,6 +50,7 @@ struct ImageImportOptions {
   // Keep the uploaded object after the import; by default it is a staging
   // copy that goes once the import task ends (Finished or Failed).
   bool keep_upload = false;
+  std::string timeout;  // --timeout: how long to wait; "" = kJobTimeout (cli/wait.h)
 };
 Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import);
 
@@ -58,12 +59,27 @@ Status ImageShow(const ClientOptions& opts, const std::string& image_id);
 Status ImageRename(const ClientOptions& opts, const std::string& image_id, const std::string& name);
 Status ImageDelete(const ClientOptions& opts, const std::string& image_id, bool force);
 
+// CreateImage from an instance (a snapshot of each of its disks as they are
+// now) or from one system-disk snapshot; waits until the image is Available
+// unless `no_wait`. Prints ImageId, ImageName, Status, Progress and the
+// image's SnapshotId.
+struct ImageCreateOptions {
+  std::string instance_id;  // exactly one of instance_id and snapshot_id
+  std::string snapshot_id;
+  std::string name;
+  std::string description;
+  bool no_wait = false;
+  std::string timeout;  // "" = kJobTimeout (cli/wait.h)
+};
+Status ImageCreate(const ClientOptions& opts, const ImageCreateOptions& create);
+
 struct ImageExportOptions {
   std::string image_id;
   std::string bucket;
   std::string prefix;
   std::string format;  // raw | qcow2 | "" (server default)
   bool wait = false;
+  std::string timeout;  // with wait; "" = kJobTimeout (cli/wait.h)
 };
 Status ImageExport(const ClientOptions& opts, const ImageExportOptions& export_opts);
 
@@ -73,6 +89,9 @@ struct ImageCopyOptions {
   std::string name;                       // DestinationImageName
   std::string description;                // DestinationDescription
   bool wait = false;                      // poll until every copy is Available (exit 1 if one fails)
+  // How long to wait for the copies (and, without `wait`, for the earlier
+  // ones to end so the next can start); "" = kCopyTimeout (cli/wait.h).
+  std::string timeout;
 };
 // Prints one row per destination: RegionId, ImageId (and with --wait the
 // final Status and Progress).
@@ -87,7 +106,22 @@ Status ImageShare(const ClientOptions& opts, const std::string& image_id, const 
 // DescribeImageSharePermission, every page: AccountId and SharedTime.
 Status ImageShares(const ClientOptions& opts, const std::string& image_id);
 
-Status SnapshotList(const ClientOptions& opts);
+// DescribeSnapshots, every page; `disk_id` / `instance_id` ("" = any) keep
+// the snapshots of that disk / of that instance's disks.
+Status SnapshotList(const ClientOptions& opts, const std::string& disk_id, const std::string& instance_id);
+// CreateSnapshot of a disk; waits until it is accomplished unless `no_wait`.
+struct SnapshotCreateOptions {
+  std::string disk_id;
+  std::string name;  // SnapshotName: 2-128 characters, starts with a letter, not "auto"
+  std::string description;
+  bool no_wait = false;
+  std::string timeout;  // "" = kJobTimeout (cli/wait.h)
+};
+Status SnapshotCreate(const ClientOptions& opts, const SnapshotCreateOptions& create);
+// DeleteSnapshot. A snapshot an image holds cannot be deleted; `force`
+// deletes one disks were made from (they keep their data).
+Status SnapshotDelete(const ClientOptions& opts, const std::string& snapshot_id, bool force);
+
 Status TaskList(const ClientOptions& opts, const std::string& status, const std::string& action);
 Status TaskShow(const ClientOptions& opts, const std::string& task_id);
 Status TaskCancel(const ClientOptions& opts, const std::string& task_id);
@@ -103,13 +137,38 @@ struct InstanceRunOptions {
   std::string client_token;
   bool stopped = false;  // CreateInstance: left Stopped
   bool wait = false;     // poll until Running (Stopped with --stopped)
+  std::string timeout;   // with wait; "" = kInstanceTimeout (cli/wait.h)
 };
+// Prints every new instance's id and status, also when the wait for one
+// failed (see WaitForInstances in cli/wait.h).
 Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run);
 Status InstanceList(const ClientOptions& opts);
-// StartInstance | StopInstance | RebootInstance | DeleteInstance. `wait`:
-// start, stop and reboot return once the instance is Running / Stopped.
-Status InstanceAction(const ClientOptions& opts, const std::string& action, const std::string& instance_id,
-                      bool force, bool wait);
+
+struct InstanceActionOptions {
+  std::string action;  // StartInstance | StopInstance | RebootInstance | DeleteInstance
+  std::string instance_id;
+  bool force = false;   // DeleteInstance: release even if Running
+  bool wait = true;     // start, stop, reboot: return once Running / Stopped
+  std::string timeout;  // with wait; "" = kInstanceTimeout (cli/wait.h)
+};
+// Without `wait`, prints that the request was accepted and the instance's
+// status now (Starting, Stopping); a wait fails as soon as the instance
+// cannot get there any more (a refused start: Stopped).
+Status InstanceAction(const ClientOptions& opts, const InstanceActionOptions& action);
+// ReplaceSystemDisk: a Stopped instance gets a new system disk made from
+// an image; the old disk and what was written to it are released. Prints
+// the new DiskId.
+struct InstanceReplaceDiskOptions {
+  std::string instance_id;
+  std::string image_id;
+  uint64_t disk_size_gib = 0;  // 0 = the server's default
+  std::string client_token;
+};
+Status InstanceReplaceDisk(const ClientOptions& opts, const InstanceReplaceDiskOptions& replace);
+// DescribeUserData: the instance's user data as given to RunInstances
+// (base64), or with `decode` its bytes as they are, alone on stdout.
+Status InstanceUserData(const ClientOptions& opts, const std::string& instance_id, bool decode);
+
 Status DiskList(const ClientOptions& opts);
 
 // DELETE /oss/<bucket>/<object>.

@@ -2,6 +2,8 @@
 // directory, and a client for the ECS image API.
 #include <iostream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +14,11 @@
 
 namespace ferry::cli {
 namespace {
+
+constexpr const char* kJobTimeoutHelp =
+    "how long to wait, e.g. 90s, 30m, 6h, 2d (default 6h); the server goes on with the job after it";
+constexpr const char* kInstanceTimeoutHelp =
+    "how long to wait for the instance, e.g. 30s, 10m (default 5m)";
 
 // Data-dir flags shared by serve, fsck and gc; recorded in `flags` only when
 // given, so the environment and the config file can fill the rest.
@@ -271,6 +278,7 @@ int Run(int argc, char** argv) {
   image_import->add_option("--bucket", import.bucket, "upload bucket (default ferry-uploads-<key hash>)");
   image_import->add_option("--object", import.object, "object name (default: the file name)");
   image_import->add_flag("--no-wait", import.no_wait, "return once the import task has started");
+  image_import->add_option("--timeout", import.timeout, kJobTimeoutHelp);
   image_import->add_flag("--keep-upload", import.keep_upload,
                          "keep the uploaded object (default: removed once the import task ends)");
   image_import->callback([&] {
@@ -303,6 +311,19 @@ int Run(int argc, char** argv) {
   image_delete->add_flag("--force", force, "delete even if in use");
   image_delete->callback([&] { action = [&] { return ImageDelete(client, image_id, force); }; });
 
+  ImageCreateOptions create_opts;
+  CLI::App* image_create = image->add_subcommand(
+      "create", "make an image of an instance's disks as they are now (or of a snapshot); waits until Available");
+  image_create->add_option("--instance", create_opts.instance_id,
+                           "instance id (Running or Stopped; stop it first for a consistent disk)");
+  image_create->add_option("--snapshot", create_opts.snapshot_id, "or: a system-disk snapshot id")
+      ->excludes("--instance");
+  image_create->add_option("--name", create_opts.name, "image name (2-128 characters, starts with a letter)");
+  image_create->add_option("--description", create_opts.description, "image description");
+  image_create->add_flag("--no-wait", create_opts.no_wait, "return once the request is accepted (image Creating)");
+  image_create->add_option("--timeout", create_opts.timeout, kJobTimeoutHelp);
+  image_create->callback([&] { action = [&] { return ImageCreate(client, create_opts); }; });
+
   std::string share_add, share_remove;
   CLI::App* image_share = image->add_subcommand("share", "share an image with other accounts of this region");
   image_share->add_option("ID", image_id, "image id")->required();
@@ -326,6 +347,7 @@ int Run(int argc, char** argv) {
   image_export->add_option("--format", export_opts.format, "raw|qcow2")
       ->check(CLI::IsMember({"raw", "qcow2"}, CLI::ignore_case));
   image_export->add_flag("--wait", export_opts.wait, "wait for the export task to finish");
+  image_export->add_option("--timeout", export_opts.timeout, kJobTimeoutHelp);
   image_export->callback([&] {
     action = [&] {
       for (char& c : export_opts.format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -341,6 +363,9 @@ int Run(int argc, char** argv) {
   image_copy->add_option("--name", copy_opts.name, "name of the copies");
   image_copy->add_option("--description", copy_opts.description, "description of the copies");
   image_copy->add_flag("--wait", copy_opts.wait, "show progress until every copy is Available");
+  image_copy->add_option("--timeout", copy_opts.timeout,
+                         "how long to wait for the copies (with more than one destination also without --wait: "
+                         "each starts when the previous is done), e.g. 12h, 3d (default 24h); copies go on after it");
   image_copy->callback([&] {
     action = [&] {
       copy_opts.destinations = SplitCommaList(copy_to);
@@ -355,18 +380,41 @@ int Run(int argc, char** argv) {
   image_cancel_copy->callback(
       [&] { action = [&] { return ImageCancelCopy(client, cancel_region, image_id); }; });
 
-  // snapshot list
-  CLI::App* snapshot = app.add_subcommand("snapshot", "snapshots")->require_subcommand(1);
-  snapshot->add_subcommand("list", "list snapshots")->callback([&] {
-    action = [&] { return SnapshotList(client); };
-  });
+  // snapshot list|create|delete
+  CLI::App* snapshot =
+      app.add_subcommand("snapshot", "snapshots: point-in-time copies of disks; images are made of them")
+          ->require_subcommand(1);
+  std::string snapshot_disk, snapshot_instance, snapshot_id;
+  CLI::App* snapshot_list = snapshot->add_subcommand("list", "list snapshots (imports' and copies' too)");
+  snapshot_list->add_option("--disk", snapshot_disk, "only the snapshots of this disk");
+  snapshot_list->add_option("--instance", snapshot_instance, "only the snapshots of this instance's disks");
+  snapshot_list->callback(
+      [&] { action = [&] { return SnapshotList(client, snapshot_disk, snapshot_instance); }; });
+  SnapshotCreateOptions snapshot_opts;
+  CLI::App* snapshot_create =
+      snapshot->add_subcommand("create", "snapshot a disk as it is now; waits until accomplished");
+  snapshot_create->add_option("DISK_ID", snapshot_opts.disk_id, "disk id (see `ferry disk list`)")->required();
+  snapshot_create->add_option("--name", snapshot_opts.name,
+                              "snapshot name (2-128 characters, starts with a letter, not \"auto\")");
+  snapshot_create->add_option("--description", snapshot_opts.description, "snapshot description");
+  snapshot_create->add_flag("--no-wait", snapshot_opts.no_wait, "return once the request is accepted (progressing)");
+  snapshot_create->add_option("--timeout", snapshot_opts.timeout, kJobTimeoutHelp);
+  snapshot_create->callback([&] { action = [&] { return SnapshotCreate(client, snapshot_opts); }; });
+  bool snapshot_force = false;
+  CLI::App* snapshot_delete = snapshot->add_subcommand(
+      "delete", "delete a snapshot (not one an image is made of: delete the image first)");
+  snapshot_delete->add_option("ID", snapshot_id, "snapshot id")->required();
+  snapshot_delete->add_flag("--force", snapshot_force,
+                            "delete it even if disks were made from it (they keep their data)");
+  snapshot_delete->callback([&] { action = [&] { return SnapshotDelete(client, snapshot_id, snapshot_force); }; });
 
   // task ...
-  CLI::App* task = app.add_subcommand("task", "import/export/copy tasks")->require_subcommand(1);
+  CLI::App* task =
+      app.add_subcommand("task", "import, export, copy, image and snapshot tasks")->require_subcommand(1);
   std::string task_id, task_status, task_action;
   CLI::App* task_list = task->add_subcommand("list", "list tasks");
   task_list->add_option("--status", task_status, "Processing|Finished|Failed");
-  task_list->add_option("--action", task_action, "ImportImage|ExportImage|CopyImage");
+  task_list->add_option("--action", task_action, "ImportImage|ExportImage|CopyImage|CreateImage|CreateSnapshot");
   task_list->callback([&] { action = [&] { return TaskList(client, task_status, task_action); }; });
   CLI::App* task_show = task->add_subcommand("show", "show one task");
   task_show->add_option("ID", task_id, "task id")->required();
@@ -389,29 +437,55 @@ int Run(int argc, char** argv) {
   instance_run->add_option("--client-token", run_opts.client_token, "idempotency token");
   instance_run->add_flag("--stopped", run_opts.stopped, "create only (CreateInstance): left Stopped");
   instance_run->add_flag("--wait", run_opts.wait, "wait until Running (Stopped with --stopped)");
+  instance_run->add_option("--timeout", run_opts.timeout, kInstanceTimeoutHelp);
   instance_run->callback([&] { action = [&] { return InstanceRun(client, run_opts); }; });
   instance->add_subcommand("list", "list instances")->callback([&] {
     action = [&] { return InstanceList(client); };
   });
-  std::string instance_id;
-  bool instance_force = false;
+  InstanceActionOptions action_opts;
   bool instance_no_wait = false;
-  for (const auto& [verb, ecs_action] : std::vector<std::pair<std::string, std::string>>{
-           {"start", "StartInstance"}, {"stop", "StopInstance"}, {"reboot", "RebootInstance"},
-           {"delete", "DeleteInstance"}}) {
-    CLI::App* sub = instance->add_subcommand(verb, ecs_action);
-    sub->add_option("ID", instance_id, "instance id")->required();
+  for (const auto& [verb, ecs_action, help] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"start", "StartInstance", "start a Stopped instance; returns once it is Running"},
+           {"stop", "StopInstance", "stop a Running instance; returns once it is Stopped"},
+           {"reboot", "RebootInstance", "restart a Running instance; returns once it is Running again"},
+           {"delete", "DeleteInstance", "release an instance and its disks (a Running one needs --force)"}}) {
+    CLI::App* sub = instance->add_subcommand(verb, help + " (" + ecs_action + ")");
+    sub->add_option("ID", action_opts.instance_id, "instance id")->required();
     if (verb == "delete") {
-      sub->add_flag("--force", instance_force, "release even if Running");
+      sub->add_flag("--force", action_opts.force, "release even if Running");
     } else {
-      sub->add_flag("--no-wait", instance_no_wait, "return at once, while the instance is Starting / Stopping");
+      sub->add_flag("--no-wait", instance_no_wait,
+                    "return once the request is accepted, printing the status now (Starting / Stopping)");
+      sub->add_option("--timeout", action_opts.timeout, kInstanceTimeoutHelp);
     }
     sub->callback([&, ecs_action = ecs_action] {
       action = [&, ecs_action] {
-        return InstanceAction(client, ecs_action, instance_id, instance_force, !instance_no_wait);
+        action_opts.action = ecs_action;
+        action_opts.wait = !instance_no_wait;
+        return InstanceAction(client, action_opts);
       };
     });
   }
+
+  InstanceReplaceDiskOptions replace_opts;
+  CLI::App* replace_disk = instance->add_subcommand(
+      "replace-disk",
+      "give a Stopped instance a new system disk made from an image; the old disk and its data are released "
+      "(ReplaceSystemDisk)");
+  replace_disk->add_option("ID", replace_opts.instance_id, "instance id (must be Stopped)")->required();
+  replace_disk->add_option("--image", replace_opts.image_id, "image id the new disk is made from")->required();
+  replace_disk->add_option("--disk-size", replace_opts.disk_size_gib,
+                           "new system disk GiB (20-500, at least the image's size)");
+  replace_disk->add_option("--client-token", replace_opts.client_token, "idempotency token");
+  replace_disk->callback([&] { action = [&] { return InstanceReplaceDisk(client, replace_opts); }; });
+  std::string user_data_instance;
+  bool user_data_decode = false;
+  CLI::App* user_data = instance->add_subcommand(
+      "user-data", "show the user data an instance was run with, base64 (DescribeUserData)");
+  user_data->add_option("ID", user_data_instance, "instance id")->required();
+  user_data->add_flag("--decode", user_data_decode, "print the decoded bytes alone, e.g. the script");
+  user_data->callback(
+      [&] { action = [&] { return InstanceUserData(client, user_data_instance, user_data_decode); }; });
 
   // disk list (API); disk path|export (operator, on the data directory)
   CLI::App* disk = app.add_subcommand("disk", "disks")->require_subcommand(1);

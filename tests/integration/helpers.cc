@@ -180,6 +180,18 @@ int64_t MetricValue(const std::string& exposition, const std::string& name, cons
   return -1;
 }
 
+int64_t ApiRequests(const std::string& exposition, const std::string& action) {
+  const std::string key = "ferry_api_requests_total{action=\"" + action + "\",";
+  int64_t total = 0;
+  std::istringstream lines(exposition);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(key, 0) != 0) continue;
+    const size_t space = line.rfind(' ');
+    if (space != std::string::npos) total += std::stoll(line.substr(space + 1));
+  }
+  return total;
+}
+
 FerryCluster::FerryCluster(const std::string& scratch_prefix, std::vector<std::vector<std::string>> regions)
     : scratch_(scratch_prefix), regions_(std::move(regions)), cluster_key_("cluster-" + RandomHex(16)) {
   for (size_t i = 0; i < regions_.size(); ++i) {

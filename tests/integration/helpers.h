@@ -76,6 +76,11 @@ std::string ExportImageSha256(EcsClient& client, const std::string& region, cons
 // -1 when absent.
 int64_t MetricValue(const std::string& exposition, const std::string& name, const std::string& region);
 
+// The sum over result codes of ferry_api_requests_total{action="action",...}
+// in a Prometheus text exposition: how many `action` requests the server
+// answered.
+int64_t ApiRequests(const std::string& exposition, const std::string& action);
+
 // qemu-io -c COMMAND -f qcow2 PATH (a disk written as its VM would); its
 // exit code, -1 if it did not run.
 int RunQemuIo(const std::string& path, const std::string& command);

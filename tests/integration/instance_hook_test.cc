@@ -98,6 +98,94 @@ TEST(InstanceHookTest, TheHookSeesStartStopAndDeleteAndARefusedStartLeavesTheIns
   EXPECT_EQ(server.Stop(), 0) << server.Log();
 }
 
+// The polls a CLI wait can make within `elapsed` at most: one at once, then
+// one after each pause of cli/wait.h's schedule (200 ms, each next 1.5
+// times the last, at most 2 s for instances). A sleep never ends early, so
+// a slow machine makes fewer polls, never more.
+int64_t MaxPollsWithin(std::chrono::milliseconds elapsed) {
+  int64_t polls = 1;
+  int64_t at = 0;
+  for (int64_t pause = 200;; pause = std::min<int64_t>(static_cast<int64_t>(static_cast<double>(pause) * 1.5), 2000)) {
+    at += pause;
+    if (at > elapsed.count()) return polls;
+    ++polls;
+  }
+}
+
+// `ferry instance start` / `reboot` when the hypervisor refuses the start:
+// the instance goes Starting -> Stopped, and the CLI fails at once (not at
+// its 5-minute bound) saying so and pointing at the hook; while it waited
+// (the hook takes 3 s to refuse) its polls backed off: the server counted
+// no more DescribeInstances requests than the back-off schedule allows in
+// the time the command took, where a fixed 100 ms poll makes ~10 a second.
+TEST(InstanceHookTest, CliStartAndRebootFailAtOnceWhenTheHookRefusesAndPollLess) {
+  ScratchDir scratch("ferry-instance-hook-cli-");
+  const std::string data = scratch.path() + "/data";
+  const std::string config = scratch.path() + "/config";
+  fs::create_directories(data + "/oss/" + kOperatorBucket);
+  fs::create_directories(config);
+  const std::string refuse = scratch.path() + "/refuse-start";
+  const std::string hook = scratch.path() + "/hypervisor.sh";
+  {
+    std::ofstream out(hook);
+    out << "#!/bin/sh\n"
+        << "if [ \"$2\" = start ] && [ -e '" << refuse << "' ]; then sleep 3; echo 'no capacity' >&2; exit 3; fi\n"
+        << "exit 0\n";
+  }
+  ::chmod(hook.c_str(), 0755);
+  FerryServer server(data, config);
+  server.set_extra_args({"--regions", kRegion, "--instance-hook", hook});
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  EcsClient root = RootClient(server.endpoint(), false);
+  EcsClient admin = RootClient(server.admin_endpoint(), false);
+  auto describe_requests = [&] {
+    Result<std::string> metrics = admin.Get("/metrics");
+    EXPECT_TRUE(metrics.ok()) << metrics.status().ToString();
+    return metrics.ok() ? ApiRequests(*metrics, "DescribeInstances") : -1;
+  };
+  WriteSparseImage(data + "/oss/" + kOperatorBucket + "/hook.raw", 8 * kMiB, {{0, kMiB}}, 5);
+  const std::string image_id = ImportRawImage(root, kRegion, kOperatorBucket, "hook.raw", "hook-cli");
+  ASSERT_FALSE(image_id.empty());
+  CommandResult run = RunFerry({"instance", "run", "--image", image_id, "--wait", "--output", "json"},
+                               server.ClientEnv(), std::chrono::seconds(60));
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  const json rows = json::parse(run.out, nullptr, false);
+  ASSERT_TRUE(rows.is_array() && rows.size() == 1) << run.out;
+  const std::string id = rows[0].value("InstanceId", std::string());
+  ASSERT_EQ(RunFerry({"instance", "stop", id}, server.ClientEnv(), std::chrono::seconds(60)).exit_code, 0);
+
+  std::ofstream(refuse).put('x');
+  for (const std::string verb : {"start", "reboot"}) {
+    if (verb == "reboot") {
+      fs::remove(refuse);
+      CommandResult started = RunFerry({"instance", "start", id}, server.ClientEnv(), std::chrono::seconds(60));
+      ASSERT_EQ(started.exit_code, 0) << started.err;
+      std::ofstream(refuse).put('x');
+    }
+    const int64_t before = describe_requests();
+    const auto t0 = std::chrono::steady_clock::now();
+    // Bounded far below the old 5 minutes: a CLI still waiting is killed
+    // (exit_code -1).
+    CommandResult refused = RunFerry({"instance", verb, id}, server.ClientEnv(), std::chrono::seconds(60));
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    const int64_t polls = describe_requests() - before;
+    EXPECT_EQ(refused.exit_code, 1) << verb << ": " << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("is Stopped after " + std::string(verb == "start" ? "Start" : "Reboot") +
+                               "Instance was accepted (seen: Starting -> Stopped)"),
+              std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("instance hook"), std::string::npos) << refused.err;
+    EXPECT_EQ(refused.err.find("after 5m"), std::string::npos) << refused.err;
+    EXPECT_GE(polls, 2) << verb;  // it saw Starting, then Stopped
+    EXPECT_LE(polls, MaxPollsWithin(took)) << verb << ": " << polls << " polls in " << took.count() << " ms";
+    EXPECT_EQ(StatusOf(root, id), "Stopped");
+  }
+  EXPECT_NE(server.Log().find("no capacity"), std::string::npos) << "the hook's reason is in the server's log";
+  CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
+  EXPECT_EQ(server.Stop(), 0) << server.Log();
+}
+
 TEST(InstanceHookTest, ARelativeHookPathIsAUsageError) {
   ScratchDir scratch("ferry-instance-hook-bad-");
   CommandResult bad = RunFerry({"serve", "--data", scratch.path(), "--instance-hook", "hypervisor.sh"}, {});

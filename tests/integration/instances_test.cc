@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -460,15 +461,138 @@ TEST_F(InstancesTest, CliRunsListsStopsAndDeletesInstances) {
     EXPECT_NE(moved.out.find(status), std::string::npos) << verb << ": " << moved.out;
     EXPECT_EQ(StatusOf(root, id), status) << verb;
   }
-  // --no-wait returns at once; the instance gets there on its own.
-  ASSERT_EQ(RunFerry({"instance", "start", id, "--no-wait"}, server_->ClientEnv()).exit_code, 0);
+  // --no-wait returns at once, saying what is true then: the request was
+  // accepted, and the instance is on its way; it gets there on its own.
+  CommandResult no_wait = RunFerry({"instance", "start", id, "--no-wait", "--output", "json"}, server_->ClientEnv());
+  ASSERT_EQ(no_wait.exit_code, 0) << no_wait.err;
+  const json accepted = json::parse(no_wait.out, nullptr, false);
+  EXPECT_EQ(accepted.value("Accepted", false), true) << no_wait.out;
+  EXPECT_FALSE(accepted.contains("Done")) << no_wait.out;
+  const std::string now = accepted.value("Status", std::string());
+  EXPECT_TRUE(now == "Starting" || now == "Running") << no_wait.out;
   ASSERT_TRUE(WaitStatus(root, id, "Running"));
+  // A wait that cannot end is refused at once: stop's timeout must be a duration.
+  CommandResult bad_timeout = RunFerry({"instance", "stop", id, "--timeout", "soon"}, server_->ClientEnv());
+  EXPECT_EQ(bad_timeout.exit_code, 2) << bad_timeout.err;
+  EXPECT_EQ(StatusOf(root, id), "Running");
   for (const json& row : rows) {
     CommandResult deleted =
         RunFerry({"instance", "delete", row.value("InstanceId", std::string()), "--force"}, server_->ClientEnv());
     EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
   }
   EXPECT_EQ(CallOk(root, "DescribeInstances", {}).value("TotalCount", -1), 0);
+}
+
+// The seed's workflow through the CLI: user data read back, a snapshot of a
+// disk, an image of a stopped instance whose disk a guest wrote, the system
+// disk replaced by that image (the write is in the new disk), snapshots
+// listed by disk and deleted, each command waiting by default.
+TEST_F(InstancesTest, CliSnapshotsImagesReplacesDisksAndShowsUserData) {
+  EcsClient root = RootClient(server_->endpoint(), false);
+  const EnvMap env = server_->ClientEnv();
+  auto ferry_json = [&](std::vector<std::string> args) {
+    args.push_back("--output");
+    args.push_back("json");
+    CommandResult r = RunFerry(args, env);
+    EXPECT_EQ(r.exit_code, 0) << args[0] << " " << args[1] << ": " << r.out << r.err;
+    return json::parse(r.out, nullptr, false);
+  };
+  const std::string image_id = ImportImage(root, "cli-seed");
+  ASSERT_FALSE(image_id.empty());
+  json run = ferry_json({"instance", "run", "--image", image_id, "--disk-size", "20", "--user-data",
+                         "ZWNobyBoaQ==", "--wait"});
+  ASSERT_TRUE(run.is_array() && run.size() == 1) << run.dump();
+  const std::string id = run[0].value("InstanceId", std::string());
+  ASSERT_EQ(run[0].value("Status", std::string()), "Running");
+
+  json user_data = ferry_json({"instance", "user-data", id});
+  EXPECT_EQ(user_data.value("UserData", std::string()), "ZWNobyBoaQ==") << user_data.dump();
+  CommandResult decoded = RunFerry({"instance", "user-data", id, "--decode"}, env);
+  EXPECT_EQ(decoded.exit_code, 0) << decoded.err;
+  EXPECT_EQ(decoded.out, "echo hi");
+
+  // The system disk is replaced only while Stopped.
+  CommandResult running = RunFerry({"instance", "replace-disk", id, "--image", image_id}, env);
+  EXPECT_EQ(running.exit_code, 1);
+  EXPECT_NE(running.err.find("IncorrectInstanceStatus"), std::string::npos) << running.err;
+
+  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", id}});
+  ASSERT_EQ(disks["Disks"]["Disk"].size(), 1u) << disks.dump();
+  const std::string disk_id = disks["Disks"]["Disk"][0].value("DiskId", std::string());
+  CommandResult path = RunFerry({"disk", "path", disk_id, "--data", DataDir(), "--region", kRegion}, {});
+  ASSERT_EQ(path.exit_code, 0) << path.err;
+  ASSERT_EQ(RunQemuIo(path.out.substr(0, path.out.find('\n')), "write -P 0xab 1048576 65536"), 0);
+  ASSERT_EQ(RunFerry({"instance", "stop", id}, env).exit_code, 0);
+
+  // snapshot create waits until accomplished; list finds it by disk.
+  json snap = ferry_json({"snapshot", "create", disk_id, "--name", "cli-manual"});
+  const std::string snapshot_id = snap.value("SnapshotId", std::string());
+  ASSERT_EQ(snapshot_id.rfind("s-", 0), 0u) << snap.dump();
+  EXPECT_EQ(snap.value("Status", std::string()), "accomplished") << snap.dump();
+  EXPECT_EQ(snap.value("SourceDiskId", std::string()), disk_id);
+  EXPECT_EQ(snap.value("SnapshotName", std::string()), "cli-manual");
+  CommandResult bad_name = RunFerry({"snapshot", "create", disk_id, "--name", "auto-x"}, env);
+  EXPECT_EQ(bad_name.exit_code, 1);
+  EXPECT_NE(bad_name.err.find("InvalidSnapshotName.Malformed"), std::string::npos) << bad_name.err;
+
+  // image create from the instance waits until Available.
+  CommandResult neither = RunFerry({"image", "create", "--name", "cli-nothing"}, env);
+  EXPECT_EQ(neither.exit_code, 2) << neither.err;
+  json made = ferry_json({"image", "create", "--instance", id, "--name", "cli-from-instance"});
+  const std::string new_image = made.value("ImageId", std::string());
+  ASSERT_EQ(new_image.rfind("m-", 0), 0u) << made.dump();
+  EXPECT_EQ(made.value("Status", std::string()), "Available") << made.dump();
+  EXPECT_EQ(made.value("ImageName", std::string()), "cli-from-instance");
+  const std::string image_snapshot = made.value("SnapshotId", std::string());
+  ASSERT_EQ(image_snapshot.rfind("s-", 0), 0u) << made.dump();
+  ASSERT_EQ(DescribeImage(root, new_image)[0].value("Status", std::string()), "Available");
+
+  json listed = ferry_json({"snapshot", "list", "--disk", disk_id});
+  std::set<std::string> of_disk;
+  for (const json& row : listed) of_disk.insert(row.value("SnapshotId", std::string()));
+  EXPECT_EQ(of_disk, (std::set<std::string>{snapshot_id, image_snapshot})) << listed.dump();
+  json tasks = ferry_json({"task", "list"});
+  std::set<std::string> actions;
+  for (const json& row : tasks) actions.insert(row.value("TaskAction", std::string()));
+  EXPECT_EQ(actions.count("CreateSnapshot"), 1u) << tasks.dump();
+  EXPECT_EQ(actions.count("CreateImage"), 1u) << tasks.dump();
+
+  // --no-wait: accepted, and the status then.
+  json from_snapshot = ferry_json({"image", "create", "--snapshot", snapshot_id, "--name", "cli-from-snap", "--no-wait"});
+  const std::string snap_image = from_snapshot.value("ImageId", std::string());
+  ASSERT_EQ(snap_image.rfind("m-", 0), 0u) << from_snapshot.dump();
+  const std::string snap_image_status = from_snapshot.value("Status", std::string());
+  EXPECT_TRUE(snap_image_status == "Creating" || snap_image_status == "Available") << from_snapshot.dump();
+
+  // replace-disk: a new system disk made from the new image holds the
+  // guest's write.
+  json replaced = ferry_json({"instance", "replace-disk", id, "--image", new_image});
+  const std::string new_disk = replaced.value("DiskId", std::string());
+  ASSERT_EQ(new_disk.rfind("d-", 0), 0u) << replaced.dump();
+  EXPECT_NE(new_disk, disk_id);
+  json after = CallOk(root, "DescribeDisks", {{"InstanceId", id}});
+  ASSERT_EQ(after["Disks"]["Disk"].size(), 1u) << after.dump();
+  EXPECT_EQ(after["Disks"]["Disk"][0].value("DiskId", std::string()), new_disk);
+  EXPECT_EQ(after["Disks"]["Disk"][0].value("ImageId", std::string()), new_image);
+  ScratchDir out_dir("ferry-cli-replaced-");
+  const std::string out = out_dir.path() + "/disk.raw";
+  CommandResult exported = RunFerry({"disk", "export", new_disk, out, "--data", DataDir(), "--region", kRegion}, {});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(ReadRange(out, kMiB, 65536), std::string(65536, '\xab'));
+  EXPECT_EQ(ReadRange(out, 0, kMiB), ReadRange(BucketDir() + "/cli-seed.raw", 0, kMiB));
+
+  // A snapshot an image holds is not deleted; one of nothing is.
+  CommandResult held = RunFerry({"snapshot", "delete", image_snapshot}, env);
+  EXPECT_EQ(held.exit_code, 1);
+  EXPECT_NE(held.err.find("SnapshotCreatedImage"), std::string::npos) << held.err;
+  CallOk(root, "DeleteImage", {{"ImageId", snap_image}});
+  json deleted = ferry_json({"snapshot", "delete", snapshot_id});
+  EXPECT_EQ(deleted.value("Deleted", false), true) << deleted.dump();
+  json left = ferry_json({"snapshot", "list", "--instance", id});
+  for (const json& row : left) EXPECT_NE(row.value("SnapshotId", std::string()), snapshot_id) << left.dump();
+
+  ASSERT_EQ(RunFerry({"instance", "delete", id}, env).exit_code, 0);
+  CallOk(root, "DeleteImage", {{"ImageId", new_image}});
 }
 
 }  // namespace

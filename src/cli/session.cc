@@ -1,0 +1,114 @@
+#include "cli/session.h"
+
+#include <iostream>
+
+#include "cli/config.h"
+#include "cli/profile.h"
+
+namespace ferry::cli {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kDefaultRegion = "cn-hangzhou";
+constexpr uint64_t kListPageSize = 100;
+
+}  // namespace
+
+Status Usage(const std::string& message) { return InvalidArgument(kUsageReason, message); }
+
+Result<Session> Session::Open(const ClientOptions& opts) {
+  Session s;
+  s.output_ = opts.output;
+  const std::string path = ProfilesPath();
+  ASSIGN_OR_RETURN(ProfileMap profiles, LoadProfiles(path));
+  Profile profile;
+  const std::string name = opts.profile.empty() ? kDefaultProfile : opts.profile;
+  if (auto it = profiles.find(name); it != profiles.end()) {
+    profile = it->second;
+  } else if (!opts.profile.empty()) {
+    return Usage("profile \"" + opts.profile + "\" is not in " + path);
+  }
+  auto pick = [](const std::string& flag, const char* env, const std::string& from_profile) {
+    if (!flag.empty()) return flag;
+    if (auto v = GetEnv(env)) return *v;
+    return from_profile;
+  };
+  ClientConfig config;
+  config.endpoint = pick(opts.endpoint, "FERRY_ENDPOINT", profile.endpoint);
+  config.access_key_id = pick(opts.access_key_id, "FERRY_ACCESS_KEY_ID", profile.access_key_id);
+  config.access_key_secret =
+      pick(opts.access_key_secret, "FERRY_ACCESS_KEY_SECRET", profile.access_key_secret);
+  config.use_v3 = opts.use_v3;
+  config.timeout_ms = 60000;
+  s.region_ = pick(opts.region, "FERRY_REGION", profile.region);
+  if (s.region_.empty()) s.region_ = kDefaultRegion;
+  if (config.endpoint.empty())
+    return Usage("no endpoint: pass --endpoint, set FERRY_ENDPOINT, or run `ferry profile set " + name +
+                 " --endpoint URL ...`");
+  if (config.access_key_id.empty() || config.access_key_secret.empty())
+    return Usage(
+        "no AccessKey: pass --access-key-id and --access-key-secret, set FERRY_ACCESS_KEY_ID and "
+        "FERRY_ACCESS_KEY_SECRET, or store them in a profile");
+  s.access_key_id_ = config.access_key_id;
+  s.client_ = std::make_unique<EcsClient>(config);
+  return s;
+}
+
+Result<json> Session::Call(const std::string& action, ParamMap params, bool with_region) {
+  if (with_region && params.count("RegionId") == 0) params["RegionId"] = region_;
+  ASSIGN_OR_RETURN(EcsResponse resp, client_->Call(action, params));
+  if (resp.http_status >= 200 && resp.http_status < 300) return resp.body;
+  auto str = [&resp](const char* key) {
+    auto it = resp.body.find(key);
+    return resp.body.is_object() && it != resp.body.end() && it->is_string() ? it->get<std::string>()
+                                                                             : std::string();
+  };
+  std::string code = str("Code");
+  if (code.empty()) code = "HTTP" + std::to_string(resp.http_status);
+  std::string message = code + ": " + str("Message");
+  if (!str("RequestId").empty()) message += " (RequestId " + str("RequestId") + ")";
+  return Status(Code::kFailedPrecondition, code, message);
+}
+
+json ListUnder(const json& body, const char* outer, const char* inner) {
+  auto o = body.find(outer);
+  if (o == body.end() || !o->is_object()) return json::array();
+  auto i = o->find(inner);
+  if (i == o->end() || !i->is_array()) return json::array();
+  return *i;
+}
+
+Result<json> FetchAllPages(Session& session, const std::string& action, ParamMap params, const char* outer,
+                           const char* inner) {
+  json all = json::array();
+  for (uint64_t page = 1;; ++page) {
+    params["PageNumber"] = std::to_string(page);
+    params["PageSize"] = std::to_string(kListPageSize);
+    ASSIGN_OR_RETURN(json body, session.Call(action, params));
+    json items = ListUnder(body, outer, inner);
+    for (auto& item : items) all.push_back(std::move(item));
+    uint64_t total = body.value("TotalCount", static_cast<uint64_t>(0));
+    if (items.size() < kListPageSize || all.size() >= total) break;
+  }
+  return all;
+}
+
+void Render(Session& session, const std::vector<Column>& columns, const json& rows) {
+  if (session.output() == OutputFormat::kJson) {
+    PrintJson(std::cout, rows);
+  } else {
+    PrintTable(std::cout, columns, rows);
+  }
+}
+
+void RenderRecord(Session& session, json record) {
+  if (record.is_object()) record.erase("RequestId");
+  if (session.output() == OutputFormat::kJson) {
+    PrintJson(std::cout, record);
+  } else {
+    PrintRecord(std::cout, record);
+  }
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,60 @@
+// The client side of the CLI: a Session resolves the connection (flags >
+// FERRY_* environment > profile), signs ECS calls with EcsClient and turns
+// ECS errors into Statuses; the helpers below page through Describe* calls
+// and render answers as a table or JSON.
+//
+// Threading: a Session is used by one thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "api/client.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "common/status.h"
+
+namespace ferry::cli {
+
+using ParamMap = std::map<std::string, std::string>;
+
+// A usage error (exit code 2).
+Status Usage(const std::string& message);
+
+class Session {
+ public:
+  static Result<Session> Open(const ClientOptions& opts);
+
+  // Calls `action` in this session's region (unless params name another);
+  // an ECS error becomes a Status whose reason is the ECS code and whose
+  // message is "Code: Message (RequestId X)".
+  Result<nlohmann::json> Call(const std::string& action, ParamMap params, bool with_region = true);
+
+  EcsClient& client() { return *client_; }
+  const std::string& region() const { return region_; }
+  const std::string& access_key_id() const { return access_key_id_; }
+  OutputFormat output() const { return output_; }
+
+ private:
+  std::unique_ptr<EcsClient> client_;
+  std::string region_;
+  std::string access_key_id_;
+  OutputFormat output_ = OutputFormat::kTable;
+};
+
+// The array under a list wrapper: body["Images"]["Image"]; [] when absent.
+nlohmann::json ListUnder(const nlohmann::json& body, const char* outer, const char* inner);
+
+// Every page of a paged Describe* call, concatenated.
+Result<nlohmann::json> FetchAllPages(Session& session, const std::string& action, ParamMap params,
+                                     const char* outer, const char* inner);
+
+// Rows as a table with `columns`, or as a JSON array with --output json.
+void Render(Session& session, const std::vector<Column>& columns, const nlohmann::json& rows);
+// One object as "Key: value" lines, or as JSON; its RequestId is dropped.
+void RenderRecord(Session& session, nlohmann::json record);
+
+}  // namespace ferry::cli
