@@ -216,6 +216,9 @@ class RegionImpl final : public Region {
   Status FailTaskOutputs(const TaskRecord& task, const std::string& reason);
   // Inside a catalog transaction: the disk ids made from `snapshot_id`.
   Result<std::vector<std::string>> DisksFromSnapshot(const std::string& snapshot_id);
+  // Tells a queued or running task that it was cancelled (its record
+  // already says cancel_requested): it stops at its next chunk.
+  void SignalCancel(const std::string& task_id);
   void FinishCancelled(const TaskRecord& task);
   void FinishFailed(const TaskRecord& task, const Status& why);
   // `why` as a task's or image's failure is shown to API callers: host paths

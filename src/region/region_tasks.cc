@@ -300,9 +300,11 @@ void RegionImpl::ReportProgress(const std::string& task_id, int percent) {
     task.progress = percent;
     RETURN_IF_ERROR(catalog_->UpdateTask(task));
     if (task.action == "CreateSnapshot") {
-      ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(task.resource_id));
-      snap.progress = percent;
-      return catalog_->UpdateSnapshot(snap);
+      Result<SnapshotRecord> snap = catalog_->GetSnapshot(task.resource_id);
+      // Deleted while progressing (DeleteSnapshot cancels the task).
+      if (!snap.ok()) return snap.status().code() == Code::kNotFound ? Status::Ok() : snap.status();
+      snap->progress = percent;
+      return catalog_->UpdateSnapshot(*snap);
     }
     if (task.action != "ImportImage" && task.action != "CopyImage" && task.action != "CreateImage")
       return Status::Ok();
@@ -757,8 +759,17 @@ Status RegionImpl::CancelTask(const Caller& c, const std::string& task_id) {
     }
     TaskRecord task = std::move(got).value();
     if (task.account_id != c.account_id) return TaskNotFound(task_id);
+    // ECS 4.15: CancelTask cancels imports and exports only. A snapshot
+    // being created is cancelled by deleting it (DeleteSnapshot); an image
+    // being created from an instance cannot be cancelled.
     if (task.action != "ImportImage" && task.action != "ExportImage") {
-      return PermissionDenied("InvalidTaskId.TaskActionNotSupport", "The specified task action not support.");
+      std::string how = task.action == "CreateSnapshot" ? " (DeleteSnapshot of " + task.resource_id +
+                                                              " cancels the creation of that snapshot)"
+                                                        : "";
+      return PermissionDenied("InvalidTaskId.TaskActionNotSupport",
+                              "The specified task action not support: task " + task_id + " is " +
+                                  task.action + "; only ImportImage and ExportImage tasks can be cancelled" +
+                                  how + ".");
     }
     if (task.status != "Processing") {
       return FailedPrecondition(
@@ -768,6 +779,11 @@ Status RegionImpl::CancelTask(const Caller& c, const std::string& task_id) {
     task.cancel_requested = true;
     return catalog_->UpdateTask(task);
   }));
+  SignalCancel(task_id);
+  return Status::Ok();
+}
+
+void RegionImpl::SignalCancel(const std::string& task_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = controls_.find(task_id);
   if (it != controls_.end()) {
@@ -776,7 +792,6 @@ Status RegionImpl::CancelTask(const Caller& c, const std::string& task_id) {
   }
   // A Processing task without a control is not queued in this run (the
   // region is shutting down); the next start sees cancel_requested.
-  return Status::Ok();
 }
 
 }  // namespace ferry

@@ -211,6 +211,14 @@ TEST(ViewsTest, TaskUsesMinutesAndStringSupportCancel) {
 
   running.cancel_requested = true;
   EXPECT_EQ(TaskView(running)["SupportCancel"], "false");
+
+  // CancelTask refuses these (InvalidTaskId.TaskActionNotSupport): never "true".
+  for (const char* action : {"CreateSnapshot", "CreateImage", "CopyImage"}) {
+    TaskRecord other = SampleTask();
+    other.action = action;
+    other.status = "Processing";
+    EXPECT_EQ(TaskView(other)["SupportCancel"], "false") << action;
+  }
 }
 
 TEST(ViewsTest, TaskAttributeIsFlatWithRelatedItems) {

@@ -18,6 +18,7 @@
 #include "common/ids.h"
 #include "region/object_storage.h"
 #include "region/region_impl.h"
+#include "unit/region/ingest_gate.h"
 
 namespace ferry {
 namespace {
@@ -59,41 +60,6 @@ TEST(CheckQuotaTest, ZeroIsUnlimitedAndPublicImagesAreExempt) {
   EXPECT_TRUE(CheckQuota(tight, huge, QuotaUsage{1, 1, 1, 1}, kSystemAccountId, "ImportImage").ok());
 }
 
-// Holds imports at their first chunk while armed.
-class Gate {
- public:
-  void Arm() {
-    std::lock_guard<std::mutex> lock(mu_);
-    armed_ = true;
-    open_ = false;
-    arrived_ = false;
-  }
-  void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      open_ = true;
-      armed_ = false;
-    }
-    cv_.notify_all();
-  }
-  bool WaitArrived() {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(30), [this] { return arrived_; });
-  }
-  void Hook() {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!armed_) return;
-    arrived_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool armed_ = false, open_ = false, arrived_ = false;
-};
-
 class RegionQuotaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -123,7 +89,7 @@ class RegionQuotaTest : public ::testing::Test {
     c.quotas = limits;
     oss_->set_max_account_bytes(limits.stored_bytes);
     RegionHooks hooks;
-    hooks.after_chunk_pinned = [this](const std::string&, const ChunkId&) { gate_.Hook(); };
+    hooks.after_chunk_pinned = [this](const std::string& task, const ChunkId& id) { gate_.Hook(task, id); };
     auto r = RegionImpl::Open(c, SystemClock::Get(), hooks);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     region_ = std::move(r).value();
@@ -173,7 +139,7 @@ class RegionQuotaTest : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<ObjectStorage> oss_;
-  Gate gate_;
+  IngestGate gate_;
   std::unique_ptr<RegionImpl> region_;
 };
 
