@@ -342,6 +342,14 @@ class RegionImpl final : public Region {
   Result<uint64_t> ImportSourceBytes(const Caller& c, const std::vector<ImportDisk>& disks);
   // Logical data bytes of an image's snapshots (0 for a snapshot not found).
   uint64_t ImageDataBytes(const ImageRecord& image);
+  // About the logical data bytes a snapshot of `disk` will hold: the data of
+  // the snapshot it was made from (its base) plus what the guest wrote (the
+  // overlay's allocated bytes).
+  uint64_t DiskDataBytes(const DiskRecord& disk);
+  // The stored-bytes quota for snapshots of `disks` (CreateSnapshot,
+  // CreateImage from an instance), as ImportImage checks it for its objects:
+  // before the catalog transaction (quotas.h), QuotaExceed.Storage.
+  Status CheckDiskSnapshotQuota(const Caller& c, const std::vector<DiskRecord>& disks);
   QuotaMeter quota_meter_{*catalog_};
 
   // Instances and disks (region_instances.cc, region_disks.cc). Instance
