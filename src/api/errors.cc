@@ -255,6 +255,11 @@ constexpr CodeInfo kCodes[] = {
      "The specified parameter SystemDisk.Category is not valid."},
     {"InvalidZoneId.NotFound", 404, "The specified zone does not exist."},
     {"InvalidDiskType.ValueNotSupported", 400, "The specified DiskType is not valid."},
+    // RunInstances / CreateInstance billing (D21 Instances/RunInstances.md;
+    // "MissingParamter" is spelt so there).
+    {"InvalidInstanceChargeType.NotFound", 404, "The InstanceChargeType does not exist in our records."},
+    {"MissingParamter", 400, "The specified parameter \"Period\" is not null."},
+    {"InvalidPeriod", 400, "The specified period is not valid."},
     // Per-account quotas (region/quotas.h). ECS documents QuotaExceed.Image,
     // QuotaExceed.Snapshot and ConcurrentQuotaExceed.ExportImage (all 403);
     // the rest follow those families, with the same status.

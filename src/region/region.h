@@ -325,6 +325,13 @@ struct RunInstancesRequest {
   // true: RunInstances (Pending -> Starting -> Running); false:
   // CreateInstance (Pending -> Stopped).
   bool start = true;
+  Tags tags;  // Tag.N, at most 20 (ValidateTags)
+  // PostPaid ("" too) or PrePaid; a PrePaid instance needs a Period, in
+  // PeriodUnit Month (1-9, 12, 24, 36, 48, 60) or Week (1-4). Ignored for
+  // PostPaid, as ECS documents.
+  std::string instance_charge_type;
+  int period = 0;           // 0 = not given
+  std::string period_unit;  // "" = Month
 };
 
 struct DescribeInstancesRequest {
@@ -332,6 +339,7 @@ struct DescribeInstancesRequest {
   std::string image_id;
   std::string status;
   std::string instance_name;  // '*' wildcards
+  Tags tags;                  // Tag.N: each key on the instance, with its value unless ""
   uint64_t page_number = 1;
   uint64_t page_size = 10;
 };

@@ -5,14 +5,14 @@
 // freeing the base with the last instance, error codes with their HTTP
 // statuses, and a stranger's view.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <thread>
-
-#include <gtest/gtest.h>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "integration/ferry_process.h"
 #include "integration/helpers.h"
@@ -374,6 +374,82 @@ TEST_F(InstancesTest, ErrorsCarryTheDocumentedCodesAndAStrangerSeesNothing) {
   ExpectError(stranger, "RunInstances", good, 404, "InvalidImageId.NotFound");
   EXPECT_EQ(StatusOf(root, id), "Running");
   CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
+}
+
+// Tag.N at launch are listed as Tags.Tag and filter DescribeInstances;
+// InstanceChargeType=PrePaid is shown with its ExpiredTime and answered
+// with an OrderId; bad values get their documented codes and statuses.
+TEST_F(InstancesTest, TagsAndChargeTypeAreStoredAndShown) {
+  EcsClient root = RootClient(server_->endpoint(), false);
+  const std::string image_id = ImportImage(root, "inst-tags");
+  ASSERT_FALSE(image_id.empty());
+  json run = CallOk(root, "RunInstances",
+                    {{"ImageId", image_id},
+                     {"InstanceType", "ecs.g6.large"},
+                     {"Amount", "2"},
+                     {"Tag.1.Key", "team"},
+                     {"Tag.1.Value", "infra"},
+                     {"Tag.2.Key", "env"},
+                     {"Tag.2.Value", ""}});
+  ASSERT_EQ(run["InstanceIdSets"]["InstanceIdSet"].size(), 2u) << run.dump();
+  EXPECT_FALSE(run.contains("OrderId")) << "pay-as-you-go instances have no order";
+  const std::string tagged = run["InstanceIdSets"]["InstanceIdSet"][0].get<std::string>();
+  json sub = CallOk(root, "CreateInstance",
+                    {{"ImageId", image_id},
+                     {"InstanceType", "ecs.g6.large"},
+                     {"InstanceChargeType", "PrePaid"},
+                     {"Period", "3"},
+                     {"PeriodUnit", "Month"},
+                     {"Tag.1.Key", "team"},
+                     {"Tag.1.Value", "web"}});
+  const std::string prepaid = sub.value("InstanceId", std::string());
+  EXPECT_FALSE(sub.value("OrderId", std::string()).empty()) << sub.dump();
+  ASSERT_TRUE(WaitStatus(root, prepaid, "Stopped"));
+
+  json listed = CallOk(root, "DescribeInstances", {{"InstanceIds", json::array({tagged, prepaid}).dump()}});
+  std::map<std::string, json> by_id;
+  for (const json& i : listed["Instances"]["Instance"]) by_id[i.value("InstanceId", std::string())] = i;
+  ASSERT_EQ(by_id.size(), 2u) << listed.dump();
+  EXPECT_EQ(by_id[tagged]["Tags"], json::parse(R"({"Tag": [{"TagKey": "team", "TagValue": "infra"},
+                                                            {"TagKey": "env", "TagValue": ""}]})"));
+  EXPECT_EQ(by_id[tagged].value("InstanceChargeType", std::string()), "PostPaid");
+  EXPECT_EQ(by_id[prepaid]["Tags"], json::parse(R"({"Tag": [{"TagKey": "team", "TagValue": "web"}]})"));
+  EXPECT_EQ(by_id[prepaid].value("InstanceChargeType", std::string()), "PrePaid");
+  EXPECT_NE(by_id[prepaid].value("ExpiredTime", std::string()), "2099-12-31T15:59Z");
+  EXPECT_LT(by_id[prepaid].value("CreationTime", std::string()),
+            by_id[prepaid].value("ExpiredTime", std::string()));
+
+  auto count = [&](std::map<std::string, std::string> filter) {
+    filter["RegionId"] = kRegion;
+    return CallOk(root, "DescribeInstances", filter).value("TotalCount", -1);
+  };
+  EXPECT_EQ(count({{"Tag.1.Key", "team"}}), 3);
+  EXPECT_EQ(count({{"Tag.1.Key", "team"}, {"Tag.1.Value", "infra"}}), 2);
+  EXPECT_EQ(count({{"Tag.1.Key", "team"}, {"Tag.1.Value", "web"}, {"InstanceChargeType", "PrePaid"}}), 1);
+  EXPECT_EQ(count({{"Tag.1.Key", "team"}, {"Tag.2.Key", "nobody"}}), 0);
+
+  std::map<std::string, std::string> base = {{"ImageId", image_id}, {"InstanceType", "ecs.g6.large"}};
+  auto with = [&](std::map<std::string, std::string> extra) {
+    auto p = base;
+    for (auto& [k, v] : extra) p[k] = v;
+    return p;
+  };
+  std::map<std::string, std::string> many;
+  for (int n = 1; n <= 21; ++n) many["Tag." + std::to_string(n) + ".Key"] = "k" + std::to_string(n);
+  ExpectError(root, "RunInstances", with(many), 400, "InvalidTagCount");
+  ExpectError(root, "RunInstances", with({{"Tag.1.Key", "aliyun-x"}}), 400, "InvalidTagKey.Malformed");
+  ExpectError(root, "RunInstances", with({{"Tag.1.Value", "v"}}), 400, "InvalidTag.Mismatch");
+  ExpectError(root, "RunInstances", with({{"InstanceChargeType", "Monthly"}}), 404,
+              "InvalidInstanceChargeType.NotFound");
+  ExpectError(root, "RunInstances", with({{"InstanceChargeType", "PrePaid"}}), 400, "MissingParamter");
+  ExpectError(root, "CreateInstance", with({{"InstanceChargeType", "PrePaid"}, {"Period", "11"}}), 400,
+              "InvalidPeriod");
+  EXPECT_EQ(count({}), 3) << "nothing was launched by the refused calls";
+  for (const std::string& id :
+       {tagged, run["InstanceIdSets"]["InstanceIdSet"][1].get<std::string>(), prepaid}) {
+    ASSERT_TRUE(WaitStatus(root, id, id == prepaid ? "Stopped" : "Running"));
+    CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
+  }
 }
 
 TEST_F(InstancesTest, CliRunsListsStopsAndDeletesInstances) {

@@ -621,12 +621,23 @@ TEST_F(ActionsTest, DescribeInstancesZoneTypeVpcAndTagFilters) {
                                                  {"InstanceType", "ecs.c7.large"}});
   ASSERT_TRUE(both.ok()) << both.status().ToString();
   EXPECT_EQ(ids(*both), (std::vector<std::string>{"i-1103"}));
-  for (const char* name : {"VpcId", "VSwitchId", "SecurityGroupId", "Tag.1.Key"}) {
+  for (const char* name : {"VpcId", "VSwitchId", "SecurityGroupId"}) {
     Result<json> none = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {name, "x-1"}});
     ASSERT_TRUE(none.ok()) << none.status().ToString();
     EXPECT_EQ((*none)["TotalCount"], 0) << name;
     EXPECT_EQ((*none)["Instances"], json({{"Instance", json::array()}})) << name;
   }
+  // Tag.N is the region's filter (instances keep their tags).
+  ASSERT_TRUE(Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {"Tag.1.Key", "team"}, {"Tag.2.Key", "env"},
+                                         {"Tag.2.Value", "prod"}})
+                  .ok());
+  EXPECT_EQ(hangzhou_.instance_queries.back().tags, (Tags{{"team", ""}, {"env", "prod"}}));
+  ExpectError(Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {"Tag.21.Key", "k"}}), "InvalidTagCount");
+  // InstanceChargeType matches the record.
+  hangzhou_.instances[7].instance_charge_type = "PrePaid";
+  Result<json> prepaid = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {"InstanceChargeType", "PrePaid"}});
+  ASSERT_TRUE(prepaid.ok()) << prepaid.status().ToString();
+  EXPECT_EQ(ids(*prepaid), (std::vector<std::string>{"i-1007"}));
   Result<json> unfiltered = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}});
   ASSERT_TRUE(unfiltered.ok()) << unfiltered.status().ToString();
   EXPECT_EQ((*unfiltered)["TotalCount"], 150);
