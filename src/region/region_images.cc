@@ -1,5 +1,7 @@
 // RegionImpl: the image requests — ImportImage, DescribeImages,
-// ModifyImageAttribute, DeleteImage, CreateImage, ExportImage.
+// ModifyImageAttribute, DeleteImage, ExportImage. CreateImage is in
+// region_create_image.cc (from snapshots) and region_disk_snapshots.cc (from
+// an instance).
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -15,7 +17,6 @@
 namespace ferry {
 namespace {
 
-constexpr uint64_t kGiB = 1ull << 30;
 constexpr size_t kMaxImportDisks = 17;
 
 std::string Upper(std::string s) {
@@ -373,120 +374,6 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
   }));
   RequestGc();
   return Status::Ok();
-}
-
-// ---------------------------------------------------------------- CreateImage
-
-Status ValidateNewImageAttributes(const CreateImageRequest& r) {
-  if (!r.image_name.empty()) RETURN_IF_ERROR(ValidateImageName(r.image_name));
-  RETURN_IF_ERROR(ValidateDescription(r.description));
-  if (!r.image_family.empty())
-    RETURN_IF_ERROR(ValidateImageName(r.image_family, "InvalidImageFamily.Malformed"));
-  if (!r.platform.empty()) RETURN_IF_ERROR(ValidatePlatform(r.platform));
-  if (!r.architecture.empty()) RETURN_IF_ERROR(ValidateArchitecture(r.architecture));
-  if (!r.boot_mode.empty()) RETURN_IF_ERROR(ValidateBootMode(r.boot_mode));
-  RETURN_IF_ERROR(ValidateTags(r.tags));
-  if (r.image_version.size() > 40) {
-    return InvalidArgument("InvalidImageVersion.Malformed",
-                           "The specified ImageVersion is longer than 40 characters.");
-  }
-  return Status::Ok();
-}
-
-std::string CreateImageFingerprint(const std::string& source_name, const std::string& source_id,
-                                   const CreateImageRequest& r) {
-  return Fingerprint({{source_name, source_id},
-                      {"ImageName", r.image_name},
-                      {"Description", r.description},
-                      {"Platform", r.platform},
-                      {"Architecture", r.architecture},
-                      {"BootMode", r.boot_mode},
-                      {"ImageFamily", r.image_family},
-                      {"ImageVersion", r.image_version},
-                      {"Tags", TagsJson(r.tags)}});
-}
-
-Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRequest& r) {
-  if (!r.instance_id.empty()) return CreateImageFromInstance(c, r);  // region_disk_snapshots.cc
-  if (r.snapshot_id.empty()) {
-    return InvalidArgument(
-        "MissingParameter",
-        "The input parameter SnapshotId or InstanceId or DiskDeviceMapping that is mandatory for "
-        "processing this request is not supplied.");
-  }
-  RETURN_IF_ERROR(ValidateNewImageAttributes(r));
-  const std::string fingerprint = CreateImageFingerprint("SnapshotId", r.snapshot_id, r);
-  std::string image_id;
-  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
-    ASSIGN_OR_RETURN(std::optional<std::string> previous,
-                     CheckClientToken(*catalog_, c.account_id, "CreateImage", r.client_token, fingerprint));
-    if (previous) {
-      image_id = *previous;
-      return Status::Ok();
-    }
-    Result<SnapshotRecord> snap = catalog_->GetSnapshot(r.snapshot_id);
-    if (!snap.ok()) {
-      if (snap.status().code() == Code::kNotFound) return SnapshotNotFound(r.snapshot_id);
-      return snap.status();
-    }
-    if (snap->account_id != c.account_id) return SnapshotNotFound(r.snapshot_id);
-    if (snap->status != "accomplished" || snap->manifest.empty()) {
-      return FailedPrecondition("InvalidSnapshotId.NotReady",
-                                "The specified snapshot \"" + r.snapshot_id + "\" has not completed yet.");
-    }
-    ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, r.image_name, ""));
-    if (taken) {
-      return AlreadyExists("InvalidImageName.Duplicated",
-                           "The image name \"" + r.image_name + "\" is already in use.");
-    }
-    RETURN_IF_ERROR(
-        CheckCountQuotas(*catalog_, config_.quotas, c.account_id, QuotaUsage{1, 0, 0, 0}, "CreateImage"));
-    // Attributes the caller leaves out come from an image already made from
-    // this snapshot (typically the import that produced it).
-    ImageRecord image;
-    ImageQuery q;
-    q.snapshot_id = r.snapshot_id;
-    q.limit = 1;
-    ASSIGN_OR_RETURN(Page<ImageRecord> users, catalog_->ListImages(q));
-    if (!users.items.empty()) {
-      const ImageRecord& u = users.items[0];
-      image.os_type = u.os_type;
-      image.os_name = u.os_name;
-      image.platform = u.platform;
-      image.architecture = u.architecture;
-      image.boot_mode = u.boot_mode;
-    }
-    image.image_id = NewResourceId("m");
-    image.account_id = c.account_id;
-    image.name = r.image_name;
-    image.description = r.description;
-    image.status = "Available";
-    image.progress = 100;
-    if (!r.platform.empty()) image.platform = r.platform;
-    if (image.os_name.empty()) image.os_name = image.platform;
-    if (!r.architecture.empty()) image.architecture = r.architecture;
-    if (!r.boot_mode.empty()) image.boot_mode = r.boot_mode;
-    image.image_family = r.image_family;
-    image.image_version = r.image_version;
-    image.tags = r.tags;
-    image.size_gib = std::max<uint64_t>(1, (snap->logical_size + kGiB - 1) / kGiB);
-    image.size_gib = std::max(image.size_gib, snap->source_disk_size_gib);
-    DiskMapping m;
-    m.snapshot_id = snap->snapshot_id;
-    m.size_gib = image.size_gib;
-    m.device = "/dev/xvda";
-    m.type = "system";
-    image.disks.push_back(m);
-    image.creation_time = clock_.Now();
-    RETURN_IF_ERROR(catalog_->InsertImage(image));
-    if (!r.client_token.empty()) {
-      RETURN_IF_ERROR(catalog_->PutClientToken(c.account_id, "CreateImage", r.client_token,
-                                               {fingerprint, image.image_id}));
-    }
-    image_id = image.image_id;
-    return Status::Ok();
-  }));
-  return image_id;
 }
 
 // ---------------------------------------------------------------- ExportImage

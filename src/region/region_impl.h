@@ -207,6 +207,11 @@ class RegionImpl final : public Region {
   // instance; the CreateSnapshot and CreateImage tasks, which snapshot the
   // disks their params name and commit the manifests in one transaction.
   Result<std::string> CreateImageFromInstance(const Caller& c, const CreateImageRequest& r);
+  // Inside a catalog transaction (region_create_image.cc): the disks of an
+  // image made of the caller's snapshots, checked as ECS does, the system
+  // disk first.
+  Result<std::vector<DiskMapping>> ImageDisksFromSnapshots(const Caller& c,
+                                                           const std::vector<ImageDiskRequest>& mappings);
   Status RunDiskSnapshots(const TaskRecord& task, TaskControl& control);
   // Inside a catalog transaction, for a task that ends without finishing:
   // what its records become when it is cancelled (an import's or

@@ -209,7 +209,8 @@ Result<Page<DiskRecord>> Region::DescribeDisks(const Caller&, const DescribeDisk
 namespace {
 
 // Disk records for the disks of `image` on `instance_id`: [0] the system
-// disk of `system_gib`, then one data disk per data mapping.
+// disk of `system_gib`, then one data disk per data mapping, each on the
+// device its mapping names (CreateImage's DiskDeviceMapping.N.Device).
 Result<std::vector<DiskRecord>> DisksForImage(Catalog& catalog, const ImageRecord& image, const Caller& c,
                                               const std::string& instance_id, uint64_t system_gib,
                                               const std::string& category, UnixSeconds now) {
@@ -234,7 +235,8 @@ Result<std::vector<DiskRecord>> DisksForImage(Catalog& catalog, const ImageRecor
     d.category = category;
     d.status = "Creating";
     d.type = i == 0 ? "system" : "data";
-    d.device = "/dev/xvd" + std::string(1, static_cast<char>('a' + i));
+    d.device =
+        mapping.device.empty() ? "/dev/xvd" + std::string(1, static_cast<char>('a' + i)) : mapping.device;
     d.creation_time = now;
     out.push_back(std::move(d));
   }
@@ -607,6 +609,14 @@ Result<std::string> RegionImpl::ReplaceSystemDisk(const Caller& c, const Replace
       }
     }
     ASSIGN_OR_RETURN(ImageRecord image, UsableImage(c, r.image_id));
+    // ECS 4.22: a system disk comes from a system-disk-only image.
+    if (image.disks.size() > 1) {
+      return FailedPrecondition(
+          "OperationDenied",
+          "The specified image contains the snapshot of the data disk,does not support this "
+          "operation: image " +
+              image.image_id + " has " + std::to_string(image.disks.size() - 1) + " data disk(s).");
+    }
     ASSIGN_OR_RETURN(uint64_t gib, SystemDiskSize(r.system_disk_size_gib, image.size_gib));
     std::string category = "cloud_essd";
     for (const DiskRecord& d : disks.items)

@@ -452,6 +452,92 @@ TEST_F(InstancesTest, TagsAndChargeTypeAreStoredAndShown) {
   }
 }
 
+// CreateImage from snapshots with DiskDeviceMapping.N: a system disk and
+// data disks, listed by DescribeImages, launched with every disk; the ECS
+// rules answered with their codes and the HTTP status of CreateImage's table.
+TEST_F(InstancesTest, CreateImageFromASystemAndDataDiskSnapshots) {
+  EcsClient root = RootClient(server_->endpoint(), true);
+  WriteSparseImage(BucketDir() + "/multi-sys.raw", 8 * kMiB, {{0, kMiB}}, 21);
+  WriteSparseImage(BucketDir() + "/multi-data.raw", 8 * kMiB, {{4 * kMiB, kMiB}}, 22);
+  json imported = CallOk(root, "ImportImage",
+                         {{"RegionId", kRegion},
+                          {"ImageName", "multi-source"},
+                          {"DiskDeviceMapping.1.OSSBucket", kOperatorBucket},
+                          {"DiskDeviceMapping.1.OSSObject", "multi-sys.raw"},
+                          {"DiskDeviceMapping.2.OSSBucket", kOperatorBucket},
+                          {"DiskDeviceMapping.2.OSSObject", "multi-data.raw"}});
+  ASSERT_EQ(WaitForTask(root, imported.value("TaskId", std::string())).value("TaskStatus", std::string()),
+            "Finished");
+  json source = DescribeImage(root, imported.value("ImageId", std::string()));
+  ASSERT_EQ(source.size(), 1u);
+  const json& source_disks = source[0]["DiskDeviceMappings"]["DiskDeviceMapping"];
+  ASSERT_EQ(source_disks.size(), 2u) << source.dump();
+  const std::string system_snap = source_disks[0].value("SnapshotId", std::string());
+  const std::string data_snap = source_disks[1].value("SnapshotId", std::string());
+
+  json created = CallOk(root, "CreateImage",
+                        {{"RegionId", kRegion},
+                         {"ImageName", "multi-combined"},
+                         {"DiskDeviceMapping.1.SnapshotId", system_snap},
+                         {"DiskDeviceMapping.1.DiskType", "system"},
+                         {"DiskDeviceMapping.2.SnapshotId", data_snap},
+                         {"DiskDeviceMapping.2.DiskType", "data"},
+                         {"DiskDeviceMapping.2.Device", "/dev/xvdc"},
+                         {"DiskDeviceMapping.2.Size", "30"}});
+  const std::string image_id = created.value("ImageId", std::string());
+  json image = DescribeImage(root, image_id);
+  ASSERT_EQ(image.size(), 1u);
+  EXPECT_EQ(image[0].value("Status", std::string()), "Available");
+  const json& mappings = image[0]["DiskDeviceMappings"]["DiskDeviceMapping"];
+  ASSERT_EQ(mappings.size(), 2u) << image.dump();
+  EXPECT_EQ(mappings[0].value("SnapshotId", std::string()), system_snap);
+  EXPECT_EQ(mappings[0].value("Type", std::string()), "system");
+  EXPECT_EQ(mappings[0].value("Device", std::string()), "/dev/xvda");
+  EXPECT_EQ(mappings[1].value("SnapshotId", std::string()), data_snap);
+  EXPECT_EQ(mappings[1].value("Type", std::string()), "data");
+  EXPECT_EQ(mappings[1].value("Device", std::string()), "/dev/xvdc");
+  EXPECT_EQ(mappings[1].value("Size", std::string()), "30");  // a string, as ECS declares it
+
+  json run = CallOk(root, "CreateInstance", {{"ImageId", image_id}, {"InstanceType", "ecs.g6.large"}});
+  const std::string instance = run.value("InstanceId", std::string());
+  ASSERT_TRUE(WaitStatus(root, instance, "Stopped"));
+  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", instance}, {"DiskType", "data"}});
+  ASSERT_EQ(disks["Disks"]["Disk"].size(), 1u) << disks.dump();
+  EXPECT_EQ(disks["Disks"]["Disk"][0].value("Device", std::string()), "/dev/xvdc");
+  EXPECT_EQ(disks["Disks"]["Disk"][0].value("Size", 0), 30);
+  EXPECT_EQ(disks["Disks"]["Disk"][0].value("SourceSnapshotId", std::string()), data_snap);
+  ExpectError(root, "ReplaceSystemDisk", {{"InstanceId", instance}, {"ImageId", image_id}}, 400,
+              "OperationDenied");
+
+  auto mapping = [&](std::map<std::string, std::string> extra) {
+    std::map<std::string, std::string> p = {{"DiskDeviceMapping.1.SnapshotId", system_snap},
+                                            {"DiskDeviceMapping.2.SnapshotId", data_snap}};
+    for (auto& [k, v] : extra) p[k] = v;
+    return p;
+  };
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.2.DiskType", "system"}}), 400,
+              "OperationDenied");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.1.DiskType", "data"}}), 400,
+              "OperationDenied");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.2.Device", "/dev/sdb"}}), 400,
+              "InvalidDevice.Malformed");
+  ExpectError(root, "CreateImage",
+              mapping({{"DiskDeviceMapping.3.SnapshotId", data_snap},
+                       {"DiskDeviceMapping.2.Device", "/dev/xvdb"},
+                       {"DiskDeviceMapping.3.Device", "/dev/xvdb"}}),
+              400, "InvalidDevice.InUse");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.2.Size", "40000"}}), 400,
+              "InvalidSize.ValueNotSupported");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.2.DiskType", "swap"}}), 400,
+              "InvalidDiskType.ValueNotSupported");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.2.SnapshotId", "s-doesnotexist00000000"}}),
+              404, "InvalidSnapshotId.NotFound");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.18.SnapshotId", data_snap}}), 400,
+              "InvalidParameter");
+  ExpectError(root, "CreateImage", mapping({{"DryRun", "true"}}), 400, "DryRunOperation");
+  CallOk(root, "DeleteInstance", {{"InstanceId", instance}, {"Force", "true"}});
+}
+
 TEST_F(InstancesTest, CliRunsListsStopsAndDeletesInstances) {
   EcsClient root = RootClient(server_->endpoint(), false);
   const std::string image_id = ImportImage(root, "inst-cli");
