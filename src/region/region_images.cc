@@ -18,6 +18,9 @@ namespace ferry {
 namespace {
 
 constexpr size_t kMaxImportDisks = 17;
+// ExportImage (ECS 4.12, InvalidImage.DiskAmountOrSize beyond these).
+constexpr size_t kMaxExportDataDisks = 4;
+constexpr uint64_t kMaxExportDataDiskGiB = 500;
 
 std::string Upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
@@ -410,10 +413,7 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
   task.status = "Processing";
   task.resource_id = r.image_id;
   task.creation_time = clock_.Now();
-  std::string object =
-      (r.oss_prefix.empty() ? "" : r.oss_prefix + "_") + r.image_id + "_" + task.task_id + "." + format;
-  task.params =
-      nlohmann::json{{"OSSBucket", r.oss_bucket}, {"OSSObject", object}, {"ImageFormat", format}}.dump();
+  const std::string stem = (r.oss_prefix.empty() ? "" : r.oss_prefix + "_") + r.image_id + "_" + task.task_id;
 
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     Result<ImageRecord> got = catalog_->GetImage(r.image_id);
@@ -432,11 +432,40 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
       return InvalidArgument("IncorrectImageStatus",
                              "The specified Image is not available (status " + image.status + ").");
     }
-    ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[0].snapshot_id));
-    if (snap.encrypted) {
-      return InvalidArgument("ImageNotSupported", "The specified image \"" + r.image_id +
-                                                      "\" is encrypted and cannot be exported.");
+    // ECS 4.12: at most four data disks, none over 500 GiB.
+    if (image.disks.size() - 1 > kMaxExportDataDisks) {
+      return InvalidArgument("InvalidImage.DiskAmountOrSize",
+                             "The image \"" + r.image_id + "\" has " +
+                                 std::to_string(image.disks.size() - 1) +
+                                 " data disks; an image with more than four cannot be exported.");
     }
+    for (size_t i = 1; i < image.disks.size(); ++i) {
+      if (image.disks[i].size_gib > kMaxExportDataDiskGiB) {
+        return InvalidArgument("InvalidImage.DiskAmountOrSize",
+                               "The data disk " + image.disks[i].device + " of image \"" + r.image_id +
+                                   "\" is " + std::to_string(image.disks[i].size_gib) +
+                                   " GiB; an image with a data disk over 500 GiB cannot be exported.");
+      }
+    }
+    for (const DiskMapping& d : image.disks) {
+      ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(d.snapshot_id));
+      if (snap.encrypted) {
+        return InvalidArgument("ImageNotSupported",
+                               "The specified image \"" + r.image_id +
+                                   "\" contains encrypted snapshots and cannot be exported.");
+      }
+    }
+    // The system disk is OSSObject; each data disk an object of its own
+    // beside it, <stem>_data<N>.<format> in the image's disk order.
+    nlohmann::json params{
+        {"OSSBucket", r.oss_bucket}, {"OSSObject", stem + "." + format}, {"ImageFormat", format}};
+    if (image.disks.size() > 1) {
+      nlohmann::json data_objects = nlohmann::json::array();
+      for (size_t i = 1; i < image.disks.size(); ++i)
+        data_objects.push_back(stem + "_data" + std::to_string(i) + "." + format);
+      params["DataDiskOSSObjects"] = std::move(data_objects);
+    }
+    task.params = params.dump();
     ASSIGN_OR_RETURN(bool exporting, HasProcessingTask(r.image_id, "ExportImage"));
     if (exporting) {
       return FailedPrecondition("ImageIsExporting",

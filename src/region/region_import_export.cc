@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "common/fs_util.h"
@@ -144,39 +145,57 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
 // -------------------------------------------------------------------- export
 
 Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
-  std::string bucket, object, format;
+  std::string bucket, format;
+  std::vector<std::string> objects;  // [0] the system disk's, then the data disks'
   try {
     nlohmann::json params = nlohmann::json::parse(task.params);
     bucket = params.at("OSSBucket").get<std::string>();
-    object = params.at("OSSObject").get<std::string>();
+    objects.push_back(params.at("OSSObject").get<std::string>());
     format = params.at("ImageFormat").get<std::string>();
+    // Absent for one-disk images (and in tasks made before data disks were
+    // exported: those export the system disk, as they did).
+    for (const nlohmann::json& o : params.value("DataDiskOSSObjects", nlohmann::json::array()))
+      objects.push_back(o.get<std::string>());
   } catch (const nlohmann::json::exception& e) {
     return Internal("task " + task.task_id + " has unreadable parameters: " + e.what());
   }
   ASSIGN_OR_RETURN(ImageRecord image, catalog_->GetImage(task.resource_id));
-  if (image.disks.empty()) return Internal("image " + image.image_id + " has no disks");
-  ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[0].snapshot_id));
-  ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(snap.manifest));
+  if (image.disks.size() < objects.size()) {
+    return Internal("image " + image.image_id + " has " + std::to_string(image.disks.size()) +
+                    " disks, its export task " + task.task_id + " names " + std::to_string(objects.size()));
+  }
 
   // Allow-listed target drivers only; no -o options are ever passed, so no
   // backing file, data file or multi-file VMDK can be asked for.
   const std::string driver = QemuDriverForExportFormat(format);
   if (driver.empty())
     return InvalidArgument("InvalidParameter", "export format " + format + " is not supported");
-  ASSIGN_OR_RETURN(std::string target, oss_.TempPathForWrite(task.account_id, bucket));
-  ScratchFile target_scratch(target);
-  MaterializeOptions opts;
-  opts.cancel = &control.stop;
-  bool convert = driver != "raw";
-  opts.progress = [this, &task, convert](uint64_t done, uint64_t total) {
-    double part = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
-    ReportProgress(task.task_id, Percent(convert ? part * 0.5 : part));
-  };
-  const std::string label = "the export of image " + image.image_id;
-  if (!convert) {
-    RETURN_IF_ERROR(MaterializeRawFile(manifest, *store_, target, opts));
-  } else {
-    std::string raw = tmp_dir_ + "/" + task.task_id + ".raw";
+  const bool convert = driver != "raw";
+  const size_t n = objects.size();
+  std::vector<std::unique_ptr<ScratchFile>> scratches;
+  std::vector<std::string> targets;
+  uint64_t data_bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[i].snapshot_id));
+    ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(snap.manifest));
+    data_bytes += manifest.DataBytes();
+    ASSIGN_OR_RETURN(std::string target, oss_.TempPathForWrite(task.account_id, bucket));
+    scratches.push_back(std::make_unique<ScratchFile>(target));
+    targets.push_back(target);
+    MaterializeOptions opts;
+    opts.cancel = &control.stop;
+    opts.progress = [this, &task, convert, i, n](uint64_t done, uint64_t total) {
+      double part = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+      ReportProgress(task.task_id, Percent((static_cast<double>(i) + (convert ? part * 0.5 : part)) /
+                                           static_cast<double>(n)));
+    };
+    const std::string label =
+        "the export of image " + image.image_id + (i == 0 ? "" : " (data disk " + std::to_string(i) + ")");
+    if (!convert) {
+      RETURN_IF_ERROR(MaterializeRawFile(manifest, *store_, target, opts));
+      continue;
+    }
+    std::string raw = tmp_dir_ + "/" + task.task_id + "-" + std::to_string(i) + ".raw";
     ScratchFile raw_scratch(raw);
     RETURN_IF_ERROR(MaterializeRawFile(manifest, *store_, raw, opts));
     if (control.stop) return Cancelled("task " + task.task_id + " stopped");
@@ -203,9 +222,17 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
   if (control.stop) return Cancelled("task " + task.task_id + " stopped");
   ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
   if (current.cancel_requested) return Cancelled("task " + task.task_id + " was cancelled");
-  RETURN_IF_ERROR(oss_.Publish(target, bucket, object));
-  target_scratch.Keep();
-  metrics_.bytes_exported += manifest.DataBytes();
+  // The data disks first, the system disk (the object the task names) last;
+  // a failure takes back what was published, so an export is whole or absent.
+  for (size_t k = n; k-- > 0;) {
+    Status published = oss_.Publish(targets[k], bucket, objects[k]);
+    if (!published.ok()) {
+      for (size_t j = k + 1; j < n; ++j) (void)oss_.DeleteObject(task.account_id, bucket, objects[j]);
+      return published;
+    }
+    scratches[k]->Keep();
+  }
+  metrics_.bytes_exported += data_bytes;
   return catalog_->Transact([&]() -> Status {
     ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
     t.status = "Finished";

@@ -536,6 +536,22 @@ TEST_F(InstancesTest, CreateImageFromASystemAndDataDiskSnapshots) {
               "InvalidParameter");
   ExpectError(root, "CreateImage", mapping({{"DryRun", "true"}}), 400, "DryRunOperation");
   CallOk(root, "DeleteInstance", {{"InstanceId", instance}, {"Force", "true"}});
+
+  // Its export writes both disks: the system disk as OSSObject, the data
+  // disk beside it (listed among the task's related items).
+  json started = CallOk(root, "ExportImage",
+                        {{"ImageId", image_id},
+                         {"OSSBucket", kOperatorBucket},
+                         {"OSSPrefix", "multi"},
+                         {"ImageFormat", "raw"}});
+  json task = WaitForTask(root, started.value("TaskId", std::string()));
+  ASSERT_EQ(task.value("TaskStatus", std::string()), "Finished") << task.dump();
+  const std::string system_out = BucketDir() + "/" + RelatedItem(task, "OSSObject");
+  const std::string data_out = BucketDir() + "/" + RelatedItem(task, "DataDiskOSSObjects.1");
+  ASSERT_TRUE(fs::exists(system_out)) << task.dump();
+  ASSERT_TRUE(fs::exists(data_out)) << task.dump();
+  EXPECT_EQ(ReadRange(system_out, 0, 8 * kMiB), ReadRange(BucketDir() + "/multi-sys.raw", 0, 8 * kMiB));
+  EXPECT_EQ(ReadRange(data_out, 0, 8 * kMiB), ReadRange(BucketDir() + "/multi-data.raw", 0, 8 * kMiB));
 }
 
 TEST_F(InstancesTest, CliRunsListsStopsAndDeletesInstances) {

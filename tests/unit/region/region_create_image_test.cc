@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <tuple>
 
@@ -264,6 +265,61 @@ TEST_F(RegionCreateImageTest, DryRunAndClientToken) {
   EXPECT_EQ(*region_->CreateImage(kAlice, req), *first);
   req.disk_mappings[1].size_gib = 20;
   EXPECT_EQ(region_->CreateImage(kAlice, req).status().reason(), "IdempotentParameterMismatch");
+}
+
+// ExportImage of an image with data disks writes every disk (ECS 4.12): the
+// system disk as the task's OSSObject, each data disk beside it; more than
+// four data disks, or one over 500 GiB, is InvalidImage.DiskAmountOrSize.
+TEST_F(RegionCreateImageTest, ExportWritesEveryDiskWithinTheDocumentedLimits) {
+  Result<std::string> id = Create({Mapping(1, system_), Mapping(2, data2_), Mapping(3, data1_)});
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  Result<std::string> task_id = region_->ExportImage(kAlice, ExportImageRequest{*id, "alice-in", "x", "raw"});
+  ASSERT_TRUE(task_id.ok()) << task_id.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return region_->catalog().GetTask(*task_id)->status != "Processing"; }));
+  const TaskRecord task = *region_->catalog().GetTask(*task_id);
+  ASSERT_EQ(task.status, "Finished") << task.error_code << ": " << task.error_message;
+  const std::string stem = "x_" + *id + "_" + *task_id;
+  auto bytes = [&](const std::string& object) {
+    Result<std::string> path = oss_->PathForRead(kAlice.account_id, "alice-in", object);
+    EXPECT_TRUE(path.ok()) << object << ": " << path.status().ToString();
+    Result<std::string> text = path.ok() ? ReadFileToString(*path) : Result<std::string>(path.status());
+    return text.ok() ? *text : std::string();
+  };
+  // disk1.raw was the system disk, disk3.raw and disk2.raw the data disks in
+  // the order they were given.
+  EXPECT_EQ(bytes(stem + ".raw"), bytes("disk1.raw"));
+  EXPECT_EQ(bytes(stem + "_data1.raw"), bytes("disk3.raw"));
+  EXPECT_EQ(bytes(stem + "_data2.raw"), bytes("disk2.raw"));
+  EXPECT_EQ(bytes(stem + ".raw").size(), 16 * kMiB);
+  const nlohmann::json params = nlohmann::json::parse(task.params);
+  EXPECT_EQ(params["DataDiskOSSObjects"], nlohmann::json::array({stem + "_data1.raw", stem + "_data2.raw"}));
+
+  auto export_reason = [&](const std::string& image_id) {
+    return region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-in", "y", "raw"})
+        .status()
+        .reason();
+  };
+  Result<std::string> five = Create({Mapping(1, system_), Mapping(2, data1_), Mapping(3, data2_),
+                                     Mapping(4, data1_), Mapping(5, data2_), Mapping(6, data1_)});
+  ASSERT_TRUE(five.ok()) << five.status().ToString();
+  EXPECT_EQ(export_reason(*five), "InvalidImage.DiskAmountOrSize");
+  Result<std::string> large = Create({Mapping(1, system_), Mapping(2, data1_, "", "", 501)});
+  ASSERT_TRUE(large.ok()) << large.status().ToString();
+  EXPECT_EQ(export_reason(*large), "InvalidImage.DiskAmountOrSize");
+  Result<std::string> four = Create({Mapping(1, system_), Mapping(2, data1_), Mapping(3, data2_),
+                                     Mapping(4, data1_), Mapping(5, data2_, "", "", 500)});
+  ASSERT_TRUE(four.ok()) << four.status().ToString();
+  Result<std::string> ok = region_->ExportImage(kAlice, ExportImageRequest{*four, "alice-in", "z", "qcow2"});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return region_->catalog().GetTask(*ok)->status != "Processing"; }));
+  EXPECT_EQ(region_->catalog().GetTask(*ok)->status, "Finished")
+      << region_->catalog().GetTask(*ok)->error_message;
+  for (int i = 1; i <= 4; ++i) {
+    EXPECT_TRUE(oss_->PathForRead(kAlice.account_id, "alice-in",
+                                  "z_" + *four + "_" + *ok + "_data" + std::to_string(i) + ".qcow2")
+                    .ok())
+        << i;
+  }
 }
 
 }  // namespace
