@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -15,7 +16,8 @@ namespace {
 
 using nlohmann::json;
 
-// DiskDeviceMapping.1 is the system disk, 2..17 data disks (ECS limit).
+// DiskDeviceMapping.N: N = 1..17 (ImportImage: 1 is the system disk, 2..17
+// data disks; CreateImage: one system disk and up to 16 data disks).
 constexpr int kMaxDiskMappings = 17;
 // DescribeSnapshots takes at most this many ids per call.
 constexpr size_t kSnapshotIdsPerLookup = 100;
@@ -261,13 +263,25 @@ Result<json> CreateImage(ActionContext& ctx) {
   if (std::optional<std::string> instance_id = p.Get("InstanceId"); instance_id && !instance_id->empty()) {
     request.instance_id = *instance_id;
   } else if (!indexes.empty()) {
-    if (indexes != std::vector<int>{1}) {
-      return InvalidArgument("InvalidParameter",
-                             "The specified parameter \"DiskDeviceMapping." + std::to_string(indexes.back()) +
-                                 "\" is not valid: Ferry creates images from one system-disk snapshot "
-                                 "(DiskDeviceMapping.1 only).");
+    // The region checks the mappings (region_create_image.cc).
+    for (int n : indexes) {
+      const std::string prefix = "DiskDeviceMapping." + std::to_string(n) + ".";
+      ImageDiskRequest disk;
+      disk.n = n;
+      disk.snapshot_id = p.GetOr(prefix + "SnapshotId", "");
+      if (p.Get(prefix + "Size")) {
+        Result<int64_t> size = p.Int(prefix + "Size", 0, 1, std::numeric_limits<int32_t>::max());
+        if (!size.ok()) {
+          return InvalidArgument("InvalidSize.ValueNotSupported",
+                                 "The specified parameter " + prefix + "Size beyond the permitted range: \"" +
+                                     p.GetOr(prefix + "Size", "") + "\" is not a whole number of GiB.");
+        }
+        disk.size_gib = static_cast<uint64_t>(*size);
+      }
+      disk.device = p.GetOr(prefix + "Device", "");
+      disk.disk_type = p.GetOr(prefix + "DiskType", "");
+      request.disk_mappings.push_back(std::move(disk));
     }
-    ASSIGN_OR_RETURN(request.snapshot_id, p.Required("DiskDeviceMapping.1.SnapshotId"));
   } else if (std::optional<std::string> snapshot_id = p.Get("SnapshotId")) {
     request.snapshot_id = *snapshot_id;
   } else {
@@ -297,19 +311,9 @@ Result<json> CreateImage(ActionContext& ctx) {
     }
     return DryRunPassed();
   }
-  if (dry_run) {
-    DescribeSnapshotsRequest lookup;
-    lookup.snapshot_ids = {request.snapshot_id};
-    ASSIGN_OR_RETURN(Page<SnapshotRecord> found, region->DescribeSnapshots(ctx.caller, lookup));
-    // As the real call decides: only the caller's own snapshot, not one of
-    // an image shared with it.
-    if (std::none_of(found.items.begin(), found.items.end(),
-                     [&](const SnapshotRecord& s) { return s.account_id == ctx.caller.account_id; })) {
-      return NotFound("InvalidSnapshotId.NotFound", "The specified SnapshotId \"" + request.snapshot_id +
-                                                        "\" does not exist in region " + region->id() + ".");
-    }
-    return DryRunPassed();
-  }
+  // From snapshots, the region checks everything the real call would
+  // (DryRunOperation when it passes).
+  request.dry_run = dry_run;
   ASSIGN_OR_RETURN(std::string image_id, region->CreateImage(ctx.caller, request));
   return json{{"ImageId", image_id}};
 }

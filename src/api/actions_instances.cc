@@ -6,6 +6,7 @@
 
 #include "api/actions_internal.h"
 #include "api/views.h"
+#include "common/hash.h"
 
 namespace ferry::actions {
 namespace {
@@ -41,9 +42,36 @@ Result<RunInstancesRequest> ParseRunRequest(const Params& p) {
   r.ram_role_name = p.GetOr("RamRoleName", "");
   r.client_token = p.GetOr("ClientToken", "");
   ASSIGN_OR_RETURN(r.dry_run, p.Bool("DryRun", false));
+  ASSIGN_OR_RETURN(r.tags, p.TagList());
+  r.instance_charge_type = p.GetOr("InstanceChargeType", "");
+  if (r.instance_charge_type == "PrePaid") {
+    // Period and PeriodUnit are documented for subscriptions only.
+    if (p.Get("Period")) {
+      Result<int64_t> period = p.Int("Period", 0, 1, 60);
+      if (!period.ok()) {
+        return InvalidArgument("InvalidPeriod", "The specified period is not valid: Period \"" +
+                                                    p.GetOr("Period", "") +
+                                                    "\" is not a whole number of 1 to 60.");
+      }
+      r.period = static_cast<int>(*period);
+    }
+    r.period_unit = p.GetOr("PeriodUnit", "");
+  }
   return r;
 }
 
+// The OrderId ECS answers for subscriptions: a number made from the
+// instances' ids, so a ClientToken replay gets the same one.
+std::string OrderId(const std::vector<std::string>& ids) {
+  std::string joined;
+  for (const std::string& id : ids) joined += id + ",";
+  const std::string hex = Sha256Hex(joined);
+  std::string digits = "2";
+  for (size_t i = 0; digits.size() < 15 && i < hex.size(); ++i) {
+    digits.push_back(static_cast<char>('0' + std::stoi(hex.substr(i, 1), nullptr, 16) % 10));
+  }
+  return digits;
+}
 
 std::string NextToken(const Paging& paging, uint64_t total) {
   const uint64_t next = paging.page_number * paging.page_size;
@@ -76,7 +104,9 @@ Result<json> RunInstances(ActionContext& ctx) {
   request.amount = static_cast<int>(amount);
   request.start = true;
   ASSIGN_OR_RETURN(std::vector<std::string> ids, region->RunInstances(ctx.caller, request));
-  return json{{"InstanceIdSets", json{{"InstanceIdSet", ids}}}};
+  json out{{"InstanceIdSets", json{{"InstanceIdSet", ids}}}};
+  if (request.instance_charge_type == "PrePaid") out["OrderId"] = OrderId(ids);
+  return out;
 }
 
 Result<json> CreateInstance(ActionContext& ctx) {
@@ -85,24 +115,31 @@ Result<json> CreateInstance(ActionContext& ctx) {
   request.amount = 1;
   request.start = false;
   ASSIGN_OR_RETURN(std::vector<std::string> ids, region->RunInstances(ctx.caller, request));
-  return json{{"InstanceId", ids.empty() ? "" : ids.front()}};
+  json out{{"InstanceId", ids.empty() ? "" : ids.front()}};
+  if (request.instance_charge_type == "PrePaid") out["OrderId"] = OrderId(ids);
+  return out;
 }
 
 namespace {
 
-// DescribeInstances filters the region does not apply: ZoneId and
-// InstanceType match the record; Ferry's instances are in no VPC, vSwitch or
-// security group and carry no tags, so a VpcId, VSwitchId, SecurityGroupId
-// or Tag.N filter keeps nothing (as their views show: "", [] and []).
+// DescribeInstances filters the region does not apply: ZoneId, InstanceType
+// and InstanceChargeType match the record; Ferry's instances are in no VPC,
+// vSwitch or security group, so a VpcId, VSwitchId or SecurityGroupId filter
+// keeps nothing (as their views show: "", "" and []). Tag.N the region
+// applies.
 struct InstanceFilters {
   std::string zone_id;
   std::string instance_type;
+  std::string instance_charge_type;
   bool keeps_nothing = false;
 
-  bool any() const { return keeps_nothing || !zone_id.empty() || !instance_type.empty(); }
+  bool any() const {
+    return keeps_nothing || !zone_id.empty() || !instance_type.empty() || !instance_charge_type.empty();
+  }
   bool Keeps(const InstanceRecord& i) const {
     return !keeps_nothing && (zone_id.empty() || i.zone_id == zone_id) &&
-           (instance_type.empty() || i.instance_type == instance_type);
+           (instance_type.empty() || i.instance_type == instance_type) &&
+           (instance_charge_type.empty() || i.instance_charge_type == instance_charge_type);
   }
 };
 
@@ -110,7 +147,8 @@ InstanceFilters ParseInstanceFilters(const Params& p) {
   InstanceFilters f;
   f.zone_id = p.GetOr("ZoneId", "");
   f.instance_type = p.GetOr("InstanceType", "");
-  for (const char* name : {"VpcId", "VSwitchId", "SecurityGroupId", "Tag.1.Key", "Tag.1.Value"}) {
+  f.instance_charge_type = p.GetOr("InstanceChargeType", "");
+  for (const char* name : {"VpcId", "VSwitchId", "SecurityGroupId"}) {
     if (!p.GetOr(name, "").empty()) f.keeps_nothing = true;
   }
   return f;
@@ -126,6 +164,7 @@ Result<json> DescribeInstances(ActionContext& ctx) {
   request.image_id = p.GetOr("ImageId", "");
   request.status = p.GetOr("Status", "");
   request.instance_name = p.GetOr("InstanceName", "");
+  ASSIGN_OR_RETURN(request.tags, p.TagList());
   const InstanceFilters filters = ParseInstanceFilters(p);
   ASSIGN_OR_RETURN(Paging paging, TokenOrPagePaging(p));
   request.page_number = paging.page_number;

@@ -139,7 +139,7 @@ void Dispatcher::WarmForwarding() {
 
 HttpResponse Dispatcher::ErrorResponse(const Status& status, const std::string& request_id,
                                        const std::string& action, double latency_seconds) {
-  EcsError error = ToEcsError(status);
+  EcsError error = ToEcsError(status, action);
   metrics_.RecordRequest(action, error.code, latency_seconds);
   return RenderError(error, request_id, host_id_, ResponseFormat::kJson);
 }
@@ -194,7 +194,7 @@ HttpResponse Dispatcher::FinishForward(const ForwardPlan& plan, const HttpReques
                                  "\" is served by another Ferry process of the cluster, which cannot be "
                                  "reached now. Try again later.");
     }
-    EcsError error = ToEcsError(status);
+    EcsError error = ToEcsError(status, plan.action);
     code = error.code;
     response = RenderError(error, plan.request_id, host_id_, plan.format);
   }
@@ -271,7 +271,7 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request, const RequestHead& h
   if (result.ok()) {
     response = RenderSuccess(*result, request_id, action_name, format);
   } else {
-    EcsError error = ToEcsError(result.status());
+    EcsError error = ToEcsError(result.status(), action_name);
     code = error.code;
     message = error.message;
     if (error.withheld) withheld = result.status().ToString();

@@ -158,7 +158,7 @@ constexpr CodeInfo kCodes[] = {
     // CreateImage.
     {"InvalidImageVersion.Malformed", 400, "The specified ImageVersion is wrongly formed."},
     // 403 as DeleteInstance, StartInstance, StopInstance and ReplaceSystemDisk
-    // document it (CreateImage's table says 400).
+    // document it; 400 in CreateImage and CreateSnapshot (kActionStatuses).
     {"IncorrectInstanceStatus", 403, "The current status of the resource does not support this operation."},
     {"InstanceLockedForSecurity", 400,
      "The specified operation is denied as your instance is locked for security reasons."},
@@ -251,15 +251,55 @@ constexpr CodeInfo kCodes[] = {
     {"InvalidInstanceName.Malformed", 400, "The specified parameter InstanceName is not valid."},
     {"InvalidUserData.SizeExceeded", 400, "The specified parameter UserData exceeds the size."},
     {"InvalidUserData.Base64FormatInvalid", 400, "The specified UserData is not valid Base64."},
-    {"InvalidSystemDiskCategory.ValueNotSupported", 400, "The specified parameter SystemDisk.Category is not valid."},
+    {"InvalidSystemDiskCategory.ValueNotSupported", 400,
+     "The specified parameter SystemDisk.Category is not valid."},
     {"InvalidZoneId.NotFound", 404, "The specified zone does not exist."},
     {"InvalidDiskType.ValueNotSupported", 400, "The specified DiskType is not valid."},
+    // RunInstances / CreateInstance billing (D21 Instances/RunInstances.md;
+    // "MissingParamter" is spelt so there).
+    {"InvalidInstanceChargeType.NotFound", 404, "The InstanceChargeType does not exist in our records."},
+    {"MissingParamter", 400, "The specified parameter \"Period\" is not null."},
+    {"InvalidPeriod", 400, "The specified period is not valid."},
     // Per-account quotas (region/quotas.h). ECS documents QuotaExceed.Image,
     // QuotaExceed.Snapshot and ConcurrentQuotaExceed.ExportImage (all 403);
     // the rest follow those families, with the same status.
     {"QuotaExceed.Storage", 403, "The storage quota exceeds."},
     {"ConcurrentQuotaExceed.ImportImage", 403, "The concurrent import image quota exceeds."},
     {"ConcurrentQuotaExceed.CopyImage", 403, "The concurrent copy image quota exceeds."},
+    {"ConcurrentQuotaExceed.CreateSnapshot", 403, "The concurrent snapshot creation quota exceeds."},
+    {"ConcurrentQuotaExceed.CreateImage", 403, "The concurrent image creation quota exceeds."},
+};
+
+// Where one action's documented table gives a code another HTTP status than
+// kCodes does (ecs-api.md, the section of each action).
+struct ActionStatus {
+  std::string_view action;
+  std::string_view code;
+  int http_status;
+};
+
+constexpr ActionStatus kActionStatuses[] = {
+    // 4.5 CreateImage: a wrong instance state, and the DiskDeviceMapping
+    // rules (no system disk, or more than one) are 400.
+    {"CreateImage", "IncorrectInstanceStatus", 400},
+    {"CreateImage", "OperationDenied", 400},
+    // 4.17 CreateSnapshot.
+    {"CreateSnapshot", "IncorrectInstanceStatus", 400},
+    {"CreateSnapshot", "IdempotentParameterMismatch", 403},
+    {"CreateSnapshot", "InstanceLockedForSecurity", 403},
+    // 4.22 ReplaceSystemDisk: an image with data disks is OperationDenied 400.
+    {"ReplaceSystemDisk", "OperationDenied", 400},
+    {"ReplaceSystemDisk", "InstanceLockedForSecurity", 403},
+    // 4.23 DeleteInstance.
+    {"DeleteInstance", "InstanceLockedForSecurity", 403},
+    // 4.1 CopyImage: a snapshot of the source image that is gone.
+    {"CopyImage", "InvalidSnapshotId.NotFound", 400},
+    // 4.11-4.15: these actions answer an unknown RegionId with 400.
+    {"ImportImage", "InvalidRegionId.NotFound", 400},
+    {"ExportImage", "InvalidRegionId.NotFound", 400},
+    {"DescribeTasks", "InvalidRegionId.NotFound", 400},
+    {"DescribeTaskAttribute", "InvalidRegionId.NotFound", 400},
+    {"CancelTask", "InvalidRegionId.NotFound", 400},
 };
 
 const std::unordered_map<std::string_view, const CodeInfo*>& CodeIndex() {
@@ -274,6 +314,16 @@ const std::unordered_map<std::string_view, const CodeInfo*>& CodeIndex() {
 const CodeInfo* FindCode(std::string_view code) {
   auto it = CodeIndex().find(code);
   return it == CodeIndex().end() ? nullptr : it->second;
+}
+
+// The HTTP status of `info` in `action`.
+int StatusIn(const CodeInfo& info, std::string_view action) {
+  if (!action.empty()) {
+    for (const ActionStatus& a : kActionStatuses) {
+      if (a.action == action && a.code == info.code) return a.http_status;
+    }
+  }
+  return info.http_status;
 }
 
 // The ECS code for a Status that carries no known reason.
@@ -326,12 +376,12 @@ std::vector<std::string>& RedactedRoots() {
 
 }  // namespace
 
-EcsError ToEcsError(const Status& status) {
+EcsError ToEcsError(const Status& status, std::string_view action) {
   EcsError out;
   const CodeInfo* info = status.reason().empty() ? nullptr : FindCode(status.reason());
   if (info == nullptr) info = FindCode(CodeForInternal(status.code()));
   out.code = std::string(info->code);
-  out.http_status = info->http_status;
+  out.http_status = StatusIn(*info, action);
   if (status.message().empty()) {
     out.message = std::string(info->message);
   } else if (out.code == "InternalError") {
@@ -388,9 +438,9 @@ std::string RedactHostPaths(const std::string& message) {
   return out;
 }
 
-int HttpStatusForCode(const std::string& code) {
+int HttpStatusForCode(const std::string& code, std::string_view action) {
   const CodeInfo* info = FindCode(code);
-  return info == nullptr ? 500 : info->http_status;
+  return info == nullptr ? 500 : StatusIn(*info, action);
 }
 
 }  // namespace ferry

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -22,12 +23,18 @@ struct EcsError {
 // when it is set. A Status without a reason maps by Code (kInternal ->
 // InternalError 500, kUnavailable -> ServiceUnavailable 503, ...).
 //
+// `action` is the ECS action the request named ("" when none is known): a
+// few codes have, in one action's documented error table, another HTTP
+// status than the one they have everywhere else (IncorrectInstanceStatus is
+// 403 for StartInstance, 400 for CreateImage and CreateSnapshot). Those
+// exceptions are listed by (action, code) next to the code table.
+//
 // What a caller may see: an InternalError (kInternal, kDataLoss) always
 // carries the table's generic message, never the Status's; every other
 // message has each host path under a registered root replaced by
 // kRedactedPath. Every ECS error body is made here, so no handler can leak
 // the server's file layout.
-EcsError ToEcsError(const Status& status);
+EcsError ToEcsError(const Status& status, std::string_view action = {});
 
 inline constexpr const char* kRedactedPath = "[server path]";
 
@@ -41,7 +48,8 @@ void AddRedactedHostPath(const std::string& root);
 // ": ").
 std::string RedactHostPaths(const std::string& message);
 
-// HTTP status of a documented ECS error code (500 if unknown).
-int HttpStatusForCode(const std::string& code);
+// HTTP status of a documented ECS error code (500 if unknown), in `action`
+// when it is given.
+int HttpStatusForCode(const std::string& code, std::string_view action = {});
 
 }  // namespace ferry

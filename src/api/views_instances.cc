@@ -49,13 +49,14 @@ json InstanceView(const InstanceRecord& i) {
       {"Status", i.status},
       {"CreationTime", MinutesOrEmpty(i.creation_time)},
       {"StartTime", MinutesOrEmpty(i.start_time)},
-      {"ExpiredTime", "2099-12-31T15:59Z"},
+      // Pay-as-you-go instances never expire; ECS shows them so.
+      {"ExpiredTime", i.expired_time != 0 ? FormatTimeMinutes(i.expired_time) : "2099-12-31T15:59Z"},
       {"Cpu", cpu},
       {"Memory", cpu * 4096},
       {"OSType", "linux"},
       {"OSName", ""},
       {"HostName", i.host_name},
-      {"InstanceChargeType", "PostPaid"},
+      {"InstanceChargeType", i.instance_charge_type},
       {"InstanceNetworkType", "vpc"},
       {"InternetMaxBandwidthOut", 0},
       {"IoOptimized", true},
@@ -64,11 +65,12 @@ json InstanceView(const InstanceRecord& i) {
       {"PublicIpAddress", json{{"IpAddress", json::array()}}},
       {"InnerIpAddress", json{{"IpAddress", json::array()}}},
       {"SecurityGroupIds", json{{"SecurityGroupId", json::array()}}},
-      {"VpcAttributes", json{{"VpcId", ""},
-                             {"VSwitchId", ""},
-                             {"PrivateIpAddress", json{{"IpAddress", json::array({PrivateIp(i.instance_id)})}}}}},
+      {"VpcAttributes",
+       json{{"VpcId", ""},
+            {"VSwitchId", ""},
+            {"PrivateIpAddress", json{{"IpAddress", json::array({PrivateIp(i.instance_id)})}}}}},
       {"OperationLocks", json{{"LockReason", json::array()}}},
-      {"Tags", json{{"Tag", json::array()}}},
+      {"Tags", TagsView(i.tags)},
   };
 }
 

@@ -180,6 +180,9 @@ struct InstanceRecord {
   // RunInstances: the instance starts once its disks exist (a Pending
   // instance resumed after a restart needs to know).
   bool auto_start = false;
+  Tags tags;                                      // Tag.N given at launch (schema 7)
+  std::string instance_charge_type = "PostPaid";  // PostPaid | PrePaid
+  UnixSeconds expired_time = 0;                   // PrePaid: the subscription's end; 0 for PostPaid
 };
 
 // A disk: a qcow2 overlay of the region's DiskStore on the base file of the
@@ -205,6 +208,8 @@ struct InstanceQuery {
   std::string image_id;
   std::vector<std::string> statuses;  // empty = any
   std::string name_pattern;           // exact, or '*' wildcards
+  // Each must be on the instance: the key, and the value unless it is "".
+  Tags tags;
   uint64_t offset = 0;
   uint64_t limit = 0;
 };

@@ -12,8 +12,38 @@
 #include "catalog/sqlite_catalog_sql.h"
 
 namespace ferry {
+
+namespace catalog_sql {
+
+Result<std::string> EncodeTags(const Tags& tags, const std::string& owner) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& [key, value] : tags) arr.push_back(nlohmann::json::array({key, value}));
+  try {
+    return arr.dump();
+  } catch (const nlohmann::json::exception& e) {
+    // dump() rejects strings that are not valid UTF-8.
+    return InvalidArgument("", "tags of " + owner + " cannot be stored: " + e.what());
+  }
+}
+
+Result<Tags> DecodeTags(const std::string& text, const std::string& owner) {
+  try {
+    Tags tags;
+    for (const auto& pair : nlohmann::json::parse(text)) {
+      tags.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
+    }
+    return tags;
+  } catch (const nlohmann::json::exception& e) {
+    return DataLoss("stored tags of " + owner + " are unreadable: " + e.what());
+  }
+}
+
+}  // namespace catalog_sql
+
 namespace {
 
+using catalog_sql::DecodeTags;
+using catalog_sql::EncodeTags;
 using catalog_sql::Execute;
 using catalog_sql::FromSql;
 using catalog_sql::PageInSql;
@@ -128,6 +158,9 @@ ALTER TABLE tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
     R"sql(
 ALTER TABLE snapshots ADD COLUMN source_disk_id TEXT NOT NULL DEFAULT '';
 )sql",
+    // Version 7: instances' tags, billing method and subscription end
+    // (sqlite_catalog_instances.h).
+    kInstanceTagsAndBillingSchema,
 };
 
 // Column lists, in the order the Values/Decode functions below use. The
@@ -214,24 +247,6 @@ Result<std::string> DumpJson(const nlohmann::json& j, const std::string& what) {
   } catch (const nlohmann::json::exception& e) {
     // dump() rejects strings that are not valid UTF-8.
     return InvalidArgument("", what + " cannot be stored: " + e.what());
-  }
-}
-
-Result<std::string> EncodeTags(const Tags& tags, const std::string& owner) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const auto& [key, value] : tags) arr.push_back(nlohmann::json::array({key, value}));
-  return DumpJson(arr, "tags of " + owner);
-}
-
-Result<Tags> DecodeTags(const std::string& text, const std::string& owner) {
-  try {
-    Tags tags;
-    for (const auto& pair : nlohmann::json::parse(text)) {
-      tags.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
-    }
-    return tags;
-  } catch (const nlohmann::json::exception& e) {
-    return DataLoss("stored tags of " + owner + " are unreadable: " + e.what());
   }
 }
 

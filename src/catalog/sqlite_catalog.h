@@ -2,7 +2,9 @@
 //
 // Schema (see kSchema in sqlite_catalog.cc): tables images, snapshots,
 // tasks, client_tokens (version 1), copy_leases (2), tasks.attempts (3),
-// image_shares (4, its SQL in sqlite_catalog_shares.cc). Tags and disk mappings are JSON text
+// image_shares (4, its SQL in sqlite_catalog_shares.cc), instances and disks
+// (5), snapshots.source_disk_id (6), instances' tags and billing (7, both in
+// sqlite_catalog_instances.h). Tags and disk mappings are JSON text
 // columns; a snapshot's encoded manifest is a BLOB, NULL until committed.
 // Image names are unique per account among non-empty names (a partial unique
 // index backs the explicit check made under the write lock).

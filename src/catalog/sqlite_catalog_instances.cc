@@ -1,31 +1,49 @@
-// SqliteCatalog: instances and disks (tables of schema version 5,
-// sqlite_catalog_instances.h). Listings filter on indexed columns in SQL and
-// on the name pattern in memory, then cut the page.
+// SqliteCatalog: instances and disks (tables of schema version 5, instances'
+// tags and billing of version 7, sqlite_catalog_instances.h). Listings filter
+// on indexed columns in SQL and on the name pattern and tags in memory, then
+// cut the page.
 #include <algorithm>
 #include <cstdint>
 
 #include "catalog/sqlite_catalog.h"
+#include "catalog/sqlite_catalog_sql.h"
 
 namespace ferry {
 namespace {
 
 constexpr const char* kInstanceColumns =
     "instance_id, account_id, region_id, name, description, host_name, instance_type, zone_id, status, "
-    "image_id, user_data, ram_role_name, creation_time, start_time, auto_start";
-constexpr int kInstanceColumnCount = 15;
+    "image_id, user_data, ram_role_name, creation_time, start_time, auto_start, tags, instance_charge_type, "
+    "expired_time";
+constexpr int kInstanceColumnCount = 18;
 constexpr const char* kDiskColumns =
     "disk_id, account_id, instance_id, image_id, source_snapshot_id, base_key, size_gib, category, status, "
     "disk_type, device, creation_time";
 constexpr int kDiskColumnCount = 12;
 
-std::vector<SqlValue> InstanceValues(const InstanceRecord& r) {
-  return {r.instance_id, r.account_id,    r.region_id, r.name,      r.description,
-          r.host_name,   r.instance_type, r.zone_id,   r.status,    r.image_id,
-          r.user_data,   r.ram_role_name, int64_t{r.creation_time}, int64_t{r.start_time},
-          int64_t{r.auto_start}};
+Result<std::vector<SqlValue>> InstanceValues(const InstanceRecord& r) {
+  ASSIGN_OR_RETURN(std::string tags, catalog_sql::EncodeTags(r.tags, "instance " + r.instance_id));
+  return std::vector<SqlValue>{r.instance_id,
+                               r.account_id,
+                               r.region_id,
+                               r.name,
+                               r.description,
+                               r.host_name,
+                               r.instance_type,
+                               r.zone_id,
+                               r.status,
+                               r.image_id,
+                               r.user_data,
+                               r.ram_role_name,
+                               int64_t{r.creation_time},
+                               int64_t{r.start_time},
+                               int64_t{r.auto_start},
+                               tags,
+                               r.instance_charge_type,
+                               int64_t{r.expired_time}};
 }
 
-InstanceRecord DecodeInstance(const SqliteStatement& s) {
+Result<InstanceRecord> DecodeInstance(const SqliteStatement& s) {
   InstanceRecord r;
   r.instance_id = s.ColumnText(0);
   r.account_id = s.ColumnText(1);
@@ -42,7 +60,20 @@ InstanceRecord DecodeInstance(const SqliteStatement& s) {
   r.creation_time = s.ColumnInt(12);
   r.start_time = s.ColumnInt(13);
   r.auto_start = s.ColumnInt(14) != 0;
+  ASSIGN_OR_RETURN(r.tags, catalog_sql::DecodeTags(s.ColumnText(15), "instance " + r.instance_id));
+  r.instance_charge_type = s.ColumnText(16);
+  r.expired_time = s.ColumnInt(17);
   return r;
+}
+
+// Every tag of `wanted` is on `r`: the same key, and the same value unless
+// the wanted one is empty.
+bool HasTags(const InstanceRecord& r, const Tags& wanted) {
+  return std::all_of(wanted.begin(), wanted.end(), [&r](const std::pair<std::string, std::string>& w) {
+    return std::any_of(r.tags.begin(), r.tags.end(), [&w](const std::pair<std::string, std::string>& t) {
+      return t.first == w.first && (w.second.empty() || t.second == w.second);
+    });
+  });
 }
 
 std::vector<SqlValue> DiskValues(const DiskRecord& r) {
@@ -162,16 +193,17 @@ Page<T> Cut(std::vector<T> all, uint64_t offset, uint64_t limit) {
 // --- instances ---
 
 Status SqliteCatalog::InsertInstance(const InstanceRecord& r) {
+  ASSIGN_OR_RETURN(std::vector<SqlValue> values, InstanceValues(r));
   std::lock_guard<std::recursive_mutex> lock(mu_);
   return Run(*db_,
              std::string("INSERT INTO instances (") + kInstanceColumns + ") VALUES (" +
                  Placeholders(kInstanceColumnCount) + ")",
-             InstanceValues(r))
+             values)
       .WithContext("insert instance " + r.instance_id);
 }
 
 Status SqliteCatalog::UpdateInstance(const InstanceRecord& r) {
-  std::vector<SqlValue> values = InstanceValues(r);
+  ASSIGN_OR_RETURN(std::vector<SqlValue> values, InstanceValues(r));
   std::rotate(values.begin(), values.begin() + 1, values.end());  // the key goes last
   std::lock_guard<std::recursive_mutex> lock(mu_);
   RETURN_IF_ERROR(
@@ -186,10 +218,11 @@ Status SqliteCatalog::UpdateInstance(const InstanceRecord& r) {
 
 Result<InstanceRecord> SqliteCatalog::GetInstance(const std::string& instance_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  ASSIGN_OR_RETURN(std::vector<InstanceRecord> rows,
-                   Select<InstanceRecord>(
-                       *db_, std::string("SELECT ") + kInstanceColumns + " FROM instances WHERE instance_id = ?",
-                       {instance_id}, DecodeInstance));
+  ASSIGN_OR_RETURN(
+      std::vector<InstanceRecord> rows,
+      catalog_sql::Rows<InstanceRecord>(
+          *db_, std::string("SELECT ") + kInstanceColumns + " FROM instances WHERE instance_id = ?",
+          {instance_id}, DecodeInstance));
   if (rows.empty()) return NotFound("InvalidInstanceId.NotFound", "instance " + instance_id + " does not exist");
   return std::move(rows.front());
 }
@@ -210,14 +243,16 @@ Result<Page<InstanceRecord>> SqliteCatalog::ListInstances(const InstanceQuery& q
   std::vector<InstanceRecord> all;
   {
     std::lock_guard<std::recursive_mutex> lock(mu_);
-    ASSIGN_OR_RETURN(all, Select<InstanceRecord>(*db_,
-                                                 std::string("SELECT ") + kInstanceColumns + " FROM instances" +
-                                                     where.sql + " ORDER BY creation_time DESC, instance_id",
-                                                 where.params, DecodeInstance));
+    ASSIGN_OR_RETURN(
+        all, catalog_sql::Rows<InstanceRecord>(*db_,
+                                               std::string("SELECT ") + kInstanceColumns + " FROM instances" +
+                                                   where.sql + " ORDER BY creation_time DESC, instance_id",
+                                               where.params, DecodeInstance));
   }
   if (!q.name_pattern.empty()) {
     std::erase_if(all, [&](const InstanceRecord& r) { return !WildcardMatch(q.name_pattern, r.name); });
   }
+  if (!q.tags.empty()) std::erase_if(all, [&](const InstanceRecord& r) { return !HasTags(r, q.tags); });
   return Cut(std::move(all), q.offset, q.limit);
 }
 

@@ -43,4 +43,13 @@ CREATE INDEX disks_instance ON disks (instance_id);
 CREATE INDEX disks_account_created ON disks (account_id, creation_time);
 )sql";
 
+// Schema step 7: what RunInstances/CreateInstance record beyond the first
+// instances table: Tag.N (JSON pairs, as images and snapshots keep them) and
+// the billing method with the end of a subscription.
+inline constexpr const char* kInstanceTagsAndBillingSchema = R"sql(
+ALTER TABLE instances ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE instances ADD COLUMN instance_charge_type TEXT NOT NULL DEFAULT 'PostPaid';
+ALTER TABLE instances ADD COLUMN expired_time INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace ferry

@@ -63,6 +63,12 @@ class WhereClause {
   std::vector<SqlValue> params_;
 };
 
+// Tags as a JSON text column: [[key, value], ...]. `owner` names the record
+// in errors (a string that is not UTF-8 cannot be stored; unreadable stored
+// tags are kDataLoss).
+Result<std::string> EncodeTags(const Tags& tags, const std::string& owner);
+Result<Tags> DecodeTags(const std::string& text, const std::string& owner);
+
 inline Status Execute(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params) {
   ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
   RETURN_IF_ERROR(stmt.BindAll(params));

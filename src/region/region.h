@@ -182,10 +182,23 @@ struct DescribeImageSharePermissionRequest {
   uint64_t page_size = 10;
 };
 
+// One DiskDeviceMapping.N of CreateImage (region_create_image.cc has the
+// rules).
+struct ImageDiskRequest {
+  int n = 0;  // N, for messages
+  std::string snapshot_id;
+  uint64_t size_gib = 0;  // 0 = the snapshot's size
+  std::string device;     // "" = assigned
+  std::string disk_type;  // "" = the snapshot's disk's; system | data
+};
+
 struct CreateImageRequest {
-  // From an instance (every disk snapshotted, then an image of them), or
-  // from one system-disk snapshot. ECS's priority: InstanceId first.
+  // From an instance (every disk snapshotted, then an image of them), from
+  // snapshots (DiskDeviceMapping.N: one system disk and data disks), or from
+  // one system-disk snapshot. ECS's priority: InstanceId, DiskDeviceMapping,
+  // SnapshotId.
   std::string instance_id;
+  std::vector<ImageDiskRequest> disk_mappings;
   std::string snapshot_id;
   std::string image_name;
   std::string description;
@@ -196,6 +209,9 @@ struct CreateImageRequest {
   std::string image_version;
   Tags tags;
   std::string client_token;
+  // From snapshots only: everything is checked, nothing made
+  // (DryRunOperation).
+  bool dry_run = false;
 };
 
 // CreateSnapshot (region_disk_snapshots.cc): a snapshot of one disk of an
@@ -325,6 +341,13 @@ struct RunInstancesRequest {
   // true: RunInstances (Pending -> Starting -> Running); false:
   // CreateInstance (Pending -> Stopped).
   bool start = true;
+  Tags tags;  // Tag.N, at most 20 (ValidateTags)
+  // PostPaid ("" too) or PrePaid; a PrePaid instance needs a Period, in
+  // PeriodUnit Month (1-9, 12, 24, 36, 48, 60) or Week (1-4). Ignored for
+  // PostPaid, as ECS documents.
+  std::string instance_charge_type;
+  int period = 0;           // 0 = not given
+  std::string period_unit;  // "" = Month
 };
 
 struct DescribeInstancesRequest {
@@ -332,6 +355,7 @@ struct DescribeInstancesRequest {
   std::string image_id;
   std::string status;
   std::string instance_name;  // '*' wildcards
+  Tags tags;                  // Tag.N: each key on the instance, with its value unless ""
   uint64_t page_number = 1;
   uint64_t page_size = 10;
 };

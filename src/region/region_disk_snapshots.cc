@@ -140,6 +140,17 @@ Result<std::string> RegionImpl::CreateSnapshot(const Caller& c, const CreateSnap
                                                {"SnapshotName", r.snapshot_name},
                                                {"Description", r.description},
                                                {"Tags", TagsJson(r.tags)}});
+  // The snapshot will store about the disk's data again. Measured before the
+  // transaction (quotas.h), for the caller's own disk only (the transaction
+  // answers for any other), and not for a replay of a ClientToken.
+  ASSIGN_OR_RETURN(std::optional<std::string> replay,
+                   CheckClientToken(*catalog_, c.account_id, "CreateSnapshot", r.client_token, fingerprint));
+  if (!replay) {
+    if (Result<DiskRecord> disk = catalog_->GetDisk(r.disk_id);
+        disk.ok() && disk->account_id == c.account_id) {
+      RETURN_IF_ERROR(CheckDiskSnapshotQuota(c, {*disk}));
+    }
+  }
   std::string snapshot_id;
   std::string task_id;
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
@@ -186,6 +197,18 @@ Result<std::string> RegionImpl::CreateSnapshot(const Caller& c, const CreateSnap
 Result<std::string> RegionImpl::CreateImageFromInstance(const Caller& c, const CreateImageRequest& r) {
   RETURN_IF_ERROR(ValidateNewImageAttributes(r));
   const std::string fingerprint = CreateImageFingerprint("InstanceId", r.instance_id, r);
+  // The snapshots of the instance's disks, as CreateSnapshot measures one.
+  ASSIGN_OR_RETURN(std::optional<std::string> replay,
+                   CheckClientToken(*catalog_, c.account_id, "CreateImage", r.client_token, fingerprint));
+  if (!replay) {
+    if (Result<InstanceRecord> inst = catalog_->GetInstance(r.instance_id);
+        inst.ok() && inst->account_id == c.account_id) {
+      DiskQuery dq;
+      dq.instance_id = inst->instance_id;
+      ASSIGN_OR_RETURN(Page<DiskRecord> disks, catalog_->ListDisks(dq));
+      RETURN_IF_ERROR(CheckDiskSnapshotQuota(c, disks.items));
+    }
+  }
   std::string image_id;
   std::string task_id;
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {

@@ -1,5 +1,7 @@
 // RegionImpl: the image requests — ImportImage, DescribeImages,
-// ModifyImageAttribute, DeleteImage, CreateImage, ExportImage.
+// ModifyImageAttribute, DeleteImage, ExportImage. CreateImage is in
+// region_create_image.cc (from snapshots) and region_disk_snapshots.cc (from
+// an instance).
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -15,8 +17,10 @@
 namespace ferry {
 namespace {
 
-constexpr uint64_t kGiB = 1ull << 30;
 constexpr size_t kMaxImportDisks = 17;
+// ExportImage (ECS 4.12, InvalidImage.DiskAmountOrSize beyond these).
+constexpr size_t kMaxExportDataDisks = 4;
+constexpr uint64_t kMaxExportDataDiskGiB = 500;
 
 std::string Upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
@@ -375,120 +379,6 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
   return Status::Ok();
 }
 
-// ---------------------------------------------------------------- CreateImage
-
-Status ValidateNewImageAttributes(const CreateImageRequest& r) {
-  if (!r.image_name.empty()) RETURN_IF_ERROR(ValidateImageName(r.image_name));
-  RETURN_IF_ERROR(ValidateDescription(r.description));
-  if (!r.image_family.empty())
-    RETURN_IF_ERROR(ValidateImageName(r.image_family, "InvalidImageFamily.Malformed"));
-  if (!r.platform.empty()) RETURN_IF_ERROR(ValidatePlatform(r.platform));
-  if (!r.architecture.empty()) RETURN_IF_ERROR(ValidateArchitecture(r.architecture));
-  if (!r.boot_mode.empty()) RETURN_IF_ERROR(ValidateBootMode(r.boot_mode));
-  RETURN_IF_ERROR(ValidateTags(r.tags));
-  if (r.image_version.size() > 40) {
-    return InvalidArgument("InvalidImageVersion.Malformed",
-                           "The specified ImageVersion is longer than 40 characters.");
-  }
-  return Status::Ok();
-}
-
-std::string CreateImageFingerprint(const std::string& source_name, const std::string& source_id,
-                                   const CreateImageRequest& r) {
-  return Fingerprint({{source_name, source_id},
-                      {"ImageName", r.image_name},
-                      {"Description", r.description},
-                      {"Platform", r.platform},
-                      {"Architecture", r.architecture},
-                      {"BootMode", r.boot_mode},
-                      {"ImageFamily", r.image_family},
-                      {"ImageVersion", r.image_version},
-                      {"Tags", TagsJson(r.tags)}});
-}
-
-Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRequest& r) {
-  if (!r.instance_id.empty()) return CreateImageFromInstance(c, r);  // region_disk_snapshots.cc
-  if (r.snapshot_id.empty()) {
-    return InvalidArgument(
-        "MissingParameter",
-        "The input parameter SnapshotId or InstanceId or DiskDeviceMapping that is mandatory for "
-        "processing this request is not supplied.");
-  }
-  RETURN_IF_ERROR(ValidateNewImageAttributes(r));
-  const std::string fingerprint = CreateImageFingerprint("SnapshotId", r.snapshot_id, r);
-  std::string image_id;
-  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
-    ASSIGN_OR_RETURN(std::optional<std::string> previous,
-                     CheckClientToken(*catalog_, c.account_id, "CreateImage", r.client_token, fingerprint));
-    if (previous) {
-      image_id = *previous;
-      return Status::Ok();
-    }
-    Result<SnapshotRecord> snap = catalog_->GetSnapshot(r.snapshot_id);
-    if (!snap.ok()) {
-      if (snap.status().code() == Code::kNotFound) return SnapshotNotFound(r.snapshot_id);
-      return snap.status();
-    }
-    if (snap->account_id != c.account_id) return SnapshotNotFound(r.snapshot_id);
-    if (snap->status != "accomplished" || snap->manifest.empty()) {
-      return FailedPrecondition("InvalidSnapshotId.NotReady",
-                                "The specified snapshot \"" + r.snapshot_id + "\" has not completed yet.");
-    }
-    ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, r.image_name, ""));
-    if (taken) {
-      return AlreadyExists("InvalidImageName.Duplicated",
-                           "The image name \"" + r.image_name + "\" is already in use.");
-    }
-    RETURN_IF_ERROR(
-        CheckCountQuotas(*catalog_, config_.quotas, c.account_id, QuotaUsage{1, 0, 0, 0}, "CreateImage"));
-    // Attributes the caller leaves out come from an image already made from
-    // this snapshot (typically the import that produced it).
-    ImageRecord image;
-    ImageQuery q;
-    q.snapshot_id = r.snapshot_id;
-    q.limit = 1;
-    ASSIGN_OR_RETURN(Page<ImageRecord> users, catalog_->ListImages(q));
-    if (!users.items.empty()) {
-      const ImageRecord& u = users.items[0];
-      image.os_type = u.os_type;
-      image.os_name = u.os_name;
-      image.platform = u.platform;
-      image.architecture = u.architecture;
-      image.boot_mode = u.boot_mode;
-    }
-    image.image_id = NewResourceId("m");
-    image.account_id = c.account_id;
-    image.name = r.image_name;
-    image.description = r.description;
-    image.status = "Available";
-    image.progress = 100;
-    if (!r.platform.empty()) image.platform = r.platform;
-    if (image.os_name.empty()) image.os_name = image.platform;
-    if (!r.architecture.empty()) image.architecture = r.architecture;
-    if (!r.boot_mode.empty()) image.boot_mode = r.boot_mode;
-    image.image_family = r.image_family;
-    image.image_version = r.image_version;
-    image.tags = r.tags;
-    image.size_gib = std::max<uint64_t>(1, (snap->logical_size + kGiB - 1) / kGiB);
-    image.size_gib = std::max(image.size_gib, snap->source_disk_size_gib);
-    DiskMapping m;
-    m.snapshot_id = snap->snapshot_id;
-    m.size_gib = image.size_gib;
-    m.device = "/dev/xvda";
-    m.type = "system";
-    image.disks.push_back(m);
-    image.creation_time = clock_.Now();
-    RETURN_IF_ERROR(catalog_->InsertImage(image));
-    if (!r.client_token.empty()) {
-      RETURN_IF_ERROR(catalog_->PutClientToken(c.account_id, "CreateImage", r.client_token,
-                                               {fingerprint, image.image_id}));
-    }
-    image_id = image.image_id;
-    return Status::Ok();
-  }));
-  return image_id;
-}
-
 // ---------------------------------------------------------------- ExportImage
 
 Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRequest& r) {
@@ -523,10 +413,7 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
   task.status = "Processing";
   task.resource_id = r.image_id;
   task.creation_time = clock_.Now();
-  std::string object =
-      (r.oss_prefix.empty() ? "" : r.oss_prefix + "_") + r.image_id + "_" + task.task_id + "." + format;
-  task.params =
-      nlohmann::json{{"OSSBucket", r.oss_bucket}, {"OSSObject", object}, {"ImageFormat", format}}.dump();
+  const std::string stem = (r.oss_prefix.empty() ? "" : r.oss_prefix + "_") + r.image_id + "_" + task.task_id;
 
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     Result<ImageRecord> got = catalog_->GetImage(r.image_id);
@@ -545,11 +432,40 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
       return InvalidArgument("IncorrectImageStatus",
                              "The specified Image is not available (status " + image.status + ").");
     }
-    ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[0].snapshot_id));
-    if (snap.encrypted) {
-      return InvalidArgument("ImageNotSupported", "The specified image \"" + r.image_id +
-                                                      "\" is encrypted and cannot be exported.");
+    // ECS 4.12: at most four data disks, none over 500 GiB.
+    if (image.disks.size() - 1 > kMaxExportDataDisks) {
+      return InvalidArgument("InvalidImage.DiskAmountOrSize",
+                             "The image \"" + r.image_id + "\" has " +
+                                 std::to_string(image.disks.size() - 1) +
+                                 " data disks; an image with more than four cannot be exported.");
     }
+    for (size_t i = 1; i < image.disks.size(); ++i) {
+      if (image.disks[i].size_gib > kMaxExportDataDiskGiB) {
+        return InvalidArgument("InvalidImage.DiskAmountOrSize",
+                               "The data disk " + image.disks[i].device + " of image \"" + r.image_id +
+                                   "\" is " + std::to_string(image.disks[i].size_gib) +
+                                   " GiB; an image with a data disk over 500 GiB cannot be exported.");
+      }
+    }
+    for (const DiskMapping& d : image.disks) {
+      ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(d.snapshot_id));
+      if (snap.encrypted) {
+        return InvalidArgument("ImageNotSupported",
+                               "The specified image \"" + r.image_id +
+                                   "\" contains encrypted snapshots and cannot be exported.");
+      }
+    }
+    // The system disk is OSSObject; each data disk an object of its own
+    // beside it, <stem>_data<N>.<format> in the image's disk order.
+    nlohmann::json params{
+        {"OSSBucket", r.oss_bucket}, {"OSSObject", stem + "." + format}, {"ImageFormat", format}};
+    if (image.disks.size() > 1) {
+      nlohmann::json data_objects = nlohmann::json::array();
+      for (size_t i = 1; i < image.disks.size(); ++i)
+        data_objects.push_back(stem + "_data" + std::to_string(i) + "." + format);
+      params["DataDiskOSSObjects"] = std::move(data_objects);
+    }
+    task.params = params.dump();
     ASSIGN_OR_RETURN(bool exporting, HasProcessingTask(r.image_id, "ExportImage"));
     if (exporting) {
       return FailedPrecondition("ImageIsExporting",

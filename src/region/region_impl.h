@@ -207,6 +207,11 @@ class RegionImpl final : public Region {
   // instance; the CreateSnapshot and CreateImage tasks, which snapshot the
   // disks their params name and commit the manifests in one transaction.
   Result<std::string> CreateImageFromInstance(const Caller& c, const CreateImageRequest& r);
+  // Inside a catalog transaction (region_create_image.cc): the disks of an
+  // image made of the caller's snapshots, checked as ECS does, the system
+  // disk first.
+  Result<std::vector<DiskMapping>> ImageDisksFromSnapshots(const Caller& c,
+                                                           const std::vector<ImageDiskRequest>& mappings);
   Status RunDiskSnapshots(const TaskRecord& task, TaskControl& control);
   // Inside a catalog transaction, for a task that ends without finishing:
   // what its records become when it is cancelled (an import's or
@@ -216,6 +221,9 @@ class RegionImpl final : public Region {
   Status FailTaskOutputs(const TaskRecord& task, const std::string& reason);
   // Inside a catalog transaction: the disk ids made from `snapshot_id`.
   Result<std::vector<std::string>> DisksFromSnapshot(const std::string& snapshot_id);
+  // Tells a queued or running task that it was cancelled (its record
+  // already says cancel_requested): it stops at its next chunk.
+  void SignalCancel(const std::string& task_id);
   void FinishCancelled(const TaskRecord& task);
   void FinishFailed(const TaskRecord& task, const Status& why);
   // `why` as a task's or image's failure is shown to API callers: host paths
@@ -342,6 +350,14 @@ class RegionImpl final : public Region {
   Result<uint64_t> ImportSourceBytes(const Caller& c, const std::vector<ImportDisk>& disks);
   // Logical data bytes of an image's snapshots (0 for a snapshot not found).
   uint64_t ImageDataBytes(const ImageRecord& image);
+  // About the logical data bytes a snapshot of `disk` will hold: the data of
+  // the snapshot it was made from (its base) plus what the guest wrote (the
+  // overlay's allocated bytes).
+  uint64_t DiskDataBytes(const DiskRecord& disk);
+  // The stored-bytes quota for snapshots of `disks` (CreateSnapshot,
+  // CreateImage from an instance), as ImportImage checks it for its objects:
+  // before the catalog transaction (quotas.h), QuotaExceed.Storage.
+  Status CheckDiskSnapshotQuota(const Caller& c, const std::vector<DiskRecord>& disks);
   QuotaMeter quota_meter_{*catalog_};
 
   // Instances and disks (region_instances.cc, region_disks.cc). Instance

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
@@ -127,6 +128,53 @@ Status ValidateCategory(const std::string& category) {
 
 uint64_t CeilGiB(uint64_t bytes) { return (bytes + kGiB - 1) / kGiB; }
 
+// InstanceChargeType (D21 RunInstances): PostPaid (the default) or PrePaid
+// (InvalidInstanceChargeType.NotFound otherwise, 404). A subscription needs
+// a Period ("MissingParamter", sic) of Month 1-9, 12, 24, 36, 48 or 60, or
+// Week 1-4 (InvalidPeriod). Period and PeriodUnit mean nothing for PostPaid.
+Result<std::string> ChargeTypeOf(const RunInstancesRequest& r) {
+  const std::string type = r.instance_charge_type.empty() ? "PostPaid" : r.instance_charge_type;
+  if (type != "PostPaid" && type != "PrePaid") {
+    return NotFound("InvalidInstanceChargeType.NotFound",
+                    "The InstanceChargeType \"" + type +
+                        "\" does not exist in our records: use PostPaid or "
+                        "PrePaid.");
+  }
+  if (type == "PostPaid") return type;
+  if (r.period == 0) {
+    return InvalidArgument("MissingParamter",
+                           "The specified parameter \"Period\" is not null: a PrePaid instance needs one.");
+  }
+  const std::string unit = r.period_unit.empty() ? "Month" : r.period_unit;
+  static const std::set<int> kMonths = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 24, 36, 48, 60};
+  const bool ok =
+      unit == "Month" ? kMonths.count(r.period) != 0 : unit == "Week" && r.period >= 1 && r.period <= 4;
+  if (!ok) {
+    return InvalidArgument("InvalidPeriod", "The specified period is not valid: Period " +
+                                                std::to_string(r.period) + " " + unit +
+                                                " (Month: 1-9, 12, 24, 36, 48 or 60; Week: 1-4).");
+  }
+  return type;
+}
+
+// `t` plus `period` weeks, or calendar months (the day clamped to the
+// month's last: Jan 31 + 1 month is Feb 28 or 29).
+UnixSeconds AddPeriod(UnixSeconds t, int period, const std::string& unit) {
+  if (unit == "Week") return t + int64_t{period} * 7 * 86400;
+  const std::time_t at = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::gmtime_r(&at, &tm);
+  const int day = tm.tm_mday;
+  tm.tm_mday = 1;
+  tm.tm_mon += period;
+  std::tm last = tm;
+  last.tm_mon += 1;
+  last.tm_mday = 0;  // the day before the 1st of the next month
+  ::timegm(&last);
+  tm.tm_mday = std::min(day, last.tm_mday);
+  return static_cast<UnixSeconds>(::timegm(&tm));
+}
+
 }  // namespace
 
 // ------------------------------------------------ Region defaults (no instances)
@@ -161,7 +209,8 @@ Result<Page<DiskRecord>> Region::DescribeDisks(const Caller&, const DescribeDisk
 namespace {
 
 // Disk records for the disks of `image` on `instance_id`: [0] the system
-// disk of `system_gib`, then one data disk per data mapping.
+// disk of `system_gib`, then one data disk per data mapping, each on the
+// device its mapping names (CreateImage's DiskDeviceMapping.N.Device).
 Result<std::vector<DiskRecord>> DisksForImage(Catalog& catalog, const ImageRecord& image, const Caller& c,
                                               const std::string& instance_id, uint64_t system_gib,
                                               const std::string& category, UnixSeconds now) {
@@ -186,7 +235,8 @@ Result<std::vector<DiskRecord>> DisksForImage(Catalog& catalog, const ImageRecor
     d.category = category;
     d.status = "Creating";
     d.type = i == 0 ? "system" : "data";
-    d.device = "/dev/xvd" + std::string(1, static_cast<char>('a' + i));
+    d.device =
+        mapping.device.empty() ? "/dev/xvd" + std::string(1, static_cast<char>('a' + i)) : mapping.device;
     d.creation_time = now;
     out.push_back(std::move(d));
   }
@@ -216,6 +266,9 @@ Result<std::vector<std::string>> RegionImpl::RunInstances(const Caller& c, const
     return InvalidArgument("InvalidUserData.Base64FormatInvalid", "The specified UserData is not valid Base64.");
   }
   RETURN_IF_ERROR(ValidateRamRoleName(r.ram_role_name));
+  RETURN_IF_ERROR(ValidateTags(r.tags));
+  ASSIGN_OR_RETURN(const std::string charge_type, ChargeTypeOf(r));
+  const std::string period_unit = r.period_unit.empty() ? "Month" : r.period_unit;
   const std::string category = r.system_disk_category.empty() ? "cloud_essd" : r.system_disk_category;
   RETURN_IF_ERROR(ValidateCategory(category));
   const std::string zone = r.zone_id.empty() ? config_.region_id + "-a" : r.zone_id;
@@ -234,7 +287,11 @@ Result<std::vector<std::string>> RegionImpl::RunInstances(const Caller& c, const
                                                {"Category", category},
                                                {"Amount", r.amount},
                                                {"UserData", r.user_data},
-                                               {"RamRoleName", r.ram_role_name}});
+                                               {"RamRoleName", r.ram_role_name},
+                                               {"Tags", TagsJson(r.tags)},
+                                               {"InstanceChargeType", charge_type},
+                                               {"Period", charge_type == "PrePaid" ? r.period : 0},
+                                               {"PeriodUnit", charge_type == "PrePaid" ? period_unit : ""}});
   if (r.dry_run) {
     ASSIGN_OR_RETURN(ImageRecord image, UsableImage(c, r.image_id));
     RETURN_IF_ERROR(SystemDiskSize(r.system_disk_size_gib, image.size_gib).status());
@@ -276,6 +333,9 @@ Result<std::vector<std::string>> RegionImpl::RunInstances(const Caller& c, const
       inst.ram_role_name = r.ram_role_name;
       inst.creation_time = now;
       inst.auto_start = r.start;
+      inst.tags = r.tags;
+      inst.instance_charge_type = charge_type;
+      if (charge_type == "PrePaid") inst.expired_time = AddPeriod(now, r.period, period_unit);
       ASSIGN_OR_RETURN(std::vector<DiskRecord> disks,
                        DisksForImage(*catalog_, image, c, inst.instance_id, system_gib, category, now));
       RETURN_IF_ERROR(catalog_->InsertInstance(inst));
@@ -427,6 +487,7 @@ Result<Page<InstanceRecord>> RegionImpl::DescribeInstances(const Caller& c, cons
   q.image_id = r.image_id;
   if (!r.status.empty()) q.statuses = {r.status};
   q.name_pattern = r.instance_name;
+  q.tags = r.tags;
   q.offset = (r.page_number - 1) * r.page_size;
   q.limit = r.page_size;
   return catalog_->ListInstances(q);
@@ -548,6 +609,14 @@ Result<std::string> RegionImpl::ReplaceSystemDisk(const Caller& c, const Replace
       }
     }
     ASSIGN_OR_RETURN(ImageRecord image, UsableImage(c, r.image_id));
+    // ECS 4.22: a system disk comes from a system-disk-only image.
+    if (image.disks.size() > 1) {
+      return FailedPrecondition(
+          "OperationDenied",
+          "The specified image contains the snapshot of the data disk,does not support this "
+          "operation: image " +
+              image.image_id + " has " + std::to_string(image.disks.size() - 1) + " data disk(s).");
+    }
     ASSIGN_OR_RETURN(uint64_t gib, SystemDiskSize(r.system_disk_size_gib, image.size_gib));
     std::string category = "cloud_essd";
     for (const DiskRecord& d : disks.items)

@@ -44,4 +44,9 @@ Result<std::optional<std::string>> CheckClientToken(Catalog& catalog, const std:
                                                     const std::string& action, const std::string& token,
                                                     const std::string& fingerprint);
 
+// `st` with every occurrence of `path` in its message replaced by `label`:
+// task errors are shown to API callers, who are told the object, not host
+// paths (region_tasks.cc).
+Status RedactPath(const Status& st, const std::string& path, const std::string& label);
+
 }  // namespace ferry

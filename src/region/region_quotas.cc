@@ -46,6 +46,23 @@ Result<uint64_t> RegionImpl::ImportSourceBytes(const Caller& c, const std::vecto
   return total;
 }
 
+uint64_t RegionImpl::DiskDataBytes(const DiskRecord& disk) {
+  uint64_t total = 0;
+  if (!disk.source_snapshot_id.empty()) {
+    Result<SnapshotRecord> snap = catalog_->GetSnapshot(disk.source_snapshot_id);
+    if (snap.ok()) total += QuotaMeter::ManifestDataBytes(snap->manifest);
+  }
+  Result<DiskInfo> info = disks_->DescribeDisk(disk.disk_id);
+  if (info.ok()) total += info->allocated_bytes;
+  return total;
+}
+
+Status RegionImpl::CheckDiskSnapshotQuota(const Caller& c, const std::vector<DiskRecord>& disks) {
+  uint64_t adding = 0;
+  for (const DiskRecord& d : disks) adding += DiskDataBytes(d);
+  return CheckStorageQuota(oss_, c.account_id, adding);
+}
+
 uint64_t RegionImpl::ImageDataBytes(const ImageRecord& image) {
   uint64_t total = 0;
   for (const DiskMapping& d : image.disks) {

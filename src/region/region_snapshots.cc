@@ -1,5 +1,6 @@
-// RegionImpl: the snapshot requests — DescribeSnapshots, DeleteSnapshot.
-// CreateSnapshot is in region_disk_snapshots.cc.
+// RegionImpl: the snapshot requests — DescribeSnapshots, DeleteSnapshot
+// (which cancels the creation of a snapshot still progressing). CreateSnapshot
+// is in region_disk_snapshots.cc.
 #include "region/region_impl.h"
 #include "region/region_internal.h"
 
@@ -36,6 +37,7 @@ Result<Page<SnapshotRecord>> RegionImpl::DescribeSnapshots(const Caller& c,
 
 Status RegionImpl::DeleteSnapshot(const Caller& c, const std::string& snapshot_id, bool force) {
   if (snapshot_id.empty()) return MissingParameter("SnapshotId");
+  std::string creating_task;  // the CreateSnapshot task cancelled with it
   RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
     Result<SnapshotRecord> snap = catalog_->GetSnapshot(snapshot_id);
     if (!snap.ok()) {
@@ -62,8 +64,26 @@ Status RegionImpl::DeleteSnapshot(const Caller& c, const std::string& snapshot_i
                                                            "; use Force=true to delete it anyway.");
       }
     }
+    // A snapshot still being created: deleting it cancels the creation (ECS
+    // 4.18). Its task is told in the same transaction, so its commit finds
+    // it cancelled and ends Cancelled, whatever it had read.
+    if (snap->status == "progressing") {
+      TaskQuery tq;
+      tq.account_id = c.account_id;
+      tq.action = "CreateSnapshot";
+      tq.resource_ids = {snapshot_id};
+      tq.statuses = {"Processing"};
+      ASSIGN_OR_RETURN(Page<TaskRecord> tasks, catalog_->ListTasks(tq));
+      for (TaskRecord& t : tasks.items) {
+        t.cancel_requested = true;
+        RETURN_IF_ERROR(catalog_->UpdateTask(t));
+        creating_task = t.task_id;
+      }
+    }
     return catalog_->DeleteSnapshot(snapshot_id);
   }));
+  // Stops the task at its next chunk rather than after the whole disk.
+  if (!creating_task.empty()) SignalCancel(creating_task);
   RequestGc();
   return Status::Ok();
 }

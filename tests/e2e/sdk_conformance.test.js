@@ -31,6 +31,7 @@ const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { startFerry } = require('./lib/ferry_server');
 const { pollUntil } = require('./lib/wait');
@@ -260,9 +261,63 @@ async function instanceDisks(instanceId) {
   return raw.Disks.Disk;
 }
 
+// The hypervisor hook the server runs (--instance-hook): it holds the start
+// of an instance while a file named after it exists in fx.holdDir (at most
+// 30 s), so a row can meet an instance that stays Starting.
+function writeHoldingHook(dir) {
+  const hook = path.join(dir, 'hypervisor.sh');
+  fs.writeFileSync(hook, '#!/bin/sh\ni=0\n'
+    + `while [ "$2" = start ] && [ -e '${dir}/'"$1" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n`
+    + 'exit 0\n', { mode: 0o755 });
+  return hook;
+}
+
+// A Stopped instance started and held in Starting; release() lets it run
+// and deletes it.
+async function startingInstance() {
+  const id = await createStopped({ InstanceName: 'conformance-held' });
+  const [disk] = await instanceDisks(id);
+  const marker = path.join(fx.holdDir, id);
+  fs.writeFileSync(marker, '');
+  await admin.call('StartInstance', { InstanceId: id });
+  assert.equal((await describeInstance(id)).Status, 'Starting');
+  return {
+    id,
+    diskId: disk.DiskId,
+    async release() {
+      fs.rmSync(marker, { force: true });
+      await waitInstance(id, 'Running');
+      await dropInstance(id);
+    },
+  };
+}
+
+// The CreateSnapshot task of `snapshotId` (DescribeTasks lists it when
+// TaskAction names it).
+async function snapshotTask(snapshotId) {
+  const { raw } = await admin.call('DescribeTasks', {
+    RegionId: REGION, TaskAction: 'CreateSnapshot', 'ResourceIds.1': snapshotId,
+  });
+  assert.equal(raw.TaskSet.Task.length, 1, `one CreateSnapshot task of ${snapshotId}: ${show(raw)}`);
+  return raw.TaskSet.Task[0];
+}
+
+// Deletes a snapshot whether or not it is still being created.
+async function dropSnapshot(snapshotId) {
+  if (!snapshotId) return;
+  try {
+    await admin.call('DeleteSnapshot', { SnapshotId: snapshotId });
+  } catch (err) {
+    if (err.code !== 'InvalidSnapshotId.NotFound') throw err;
+  }
+}
+
 before(async () => {
+  fx.holdDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-conformance-hold-'));
   fx.server = await startFerry({
-    regions: [REGION, TARGET], extraArgs: ['--copy-rate-limit', String(COPY_RATE_BYTES), '--copy-in-flight', '1'],
+    regions: [REGION, TARGET],
+    extraArgs: ['--copy-rate-limit', String(COPY_RATE_BYTES), '--copy-in-flight', '1',
+      '--instance-hook', writeHoldingHook(fx.holdDir)],
   });
   admin = popCoreClient(fx.server);
   await putRawImage(fx.server, BUCKET, 'disk.raw');
@@ -295,6 +350,7 @@ before(async () => {
   fx.stoppedId = await createStopped({
     InstanceName: 'conformance-stopped', ZoneId: `${REGION}-b`, InstanceType: OTHER_INSTANCE_TYPE,
   });
+  fx.instanceDiskId = (await instanceDisks(fx.instanceId))[0].DiskId;
   fx.pageInstanceIds = await runInstances({ InstanceName: 'conformance-page', Amount: 3 });
   fx.pageDiskIds = [];
   for (const id of fx.pageInstanceIds) fx.pageDiskIds.push(...(await instanceDisks(id)).map((d) => d.DiskId));
@@ -302,6 +358,7 @@ before(async () => {
 
 after(async () => {
   if (fx.server) await fx.server.stop();
+  if (fx.holdDir) fs.rmSync(fx.holdDir, { recursive: true, force: true });
 });
 
 // ---------------------------------------------------------------------------
@@ -539,6 +596,22 @@ const SUCCESS_ROWS = [
     },
   },
   {
+    name: 'from DiskDeviceMapping.N: a system disk and a data disk, every mapping listed',
+    action: 'CreateImage',
+    params: () => ({
+      RegionId: REGION, ImageName: unique('conformance-disks'),
+      'DiskDeviceMapping.1.SnapshotId': fx.snapshotId, 'DiskDeviceMapping.1.DiskType': 'system',
+      'DiskDeviceMapping.2.SnapshotId': fx.snapshotId, 'DiskDeviceMapping.2.DiskType': 'data',
+      'DiskDeviceMapping.2.Device': '/dev/xvdc', 'DiskDeviceMapping.2.Size': 30,
+    }),
+    present: ['ImageId'],
+    async expect(raw) {
+      const image = await waitImage(REGION, raw.ImageId);
+      assert.deepEqual(image.DiskDeviceMappings.DiskDeviceMapping.map((d) => [d.SnapshotId, d.Type, d.Device, d.Size]),
+        [[fx.snapshotId, 'system', '/dev/xvda', String(image.Size)], [fx.snapshotId, 'data', '/dev/xvdc', '30']]);
+    },
+  },
+  {
     name: 'an Available image',
     action: 'DeleteImage',
     prepare: async () => ({ doomed: await createImage(unique('conformance-doomed')) }),
@@ -688,6 +761,28 @@ const SUCCESS_ROWS = [
       const { raw: left } = await admin.call('DescribeSnapshots', { RegionId: REGION, SnapshotIds: show([ctx.snapshotId]) });
       assert.deepEqual(left.Snapshots.Snapshot, []);
     },
+  },
+  {
+    name: 'a snapshot just asked for: gone at once, its creation cancelled (ecs-api.md 4.18), never Failed',
+    action: 'DeleteSnapshot',
+    async prepare() {
+      const { raw } = await admin.call('CreateSnapshot', { DiskId: fx.instanceDiskId });
+      return { snapshotId: raw.SnapshotId };
+    },
+    params: (ctx) => ({ SnapshotId: ctx.snapshotId }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      const { raw: left } = await admin.call('DescribeSnapshots', { RegionId: REGION, SnapshotIds: show([ctx.snapshotId]) });
+      assert.deepEqual(left.Snapshots.Snapshot, []);
+      const task = await pollUntil(async () => {
+        const t = await snapshotTask(ctx.snapshotId);
+        return t.TaskStatus === 'Processing' ? undefined : t;
+      }, { timeoutMs: 60_000, what: `CreateSnapshot task of ${ctx.snapshotId} ended` });
+      // Cancelled when the deletion caught it, Finished when it was quicker.
+      assert.ok(['Cancelled', 'Finished'].includes(task.TaskStatus), show(task));
+      ctx.diagnostic(`the deleted snapshot's task ended ${task.TaskStatus}`);
+    },
+    cleanup: (ctx) => dropSnapshot(ctx.snapshotId),
   },
   {
     name: 'to object storage',
@@ -994,31 +1089,57 @@ const SUCCESS_ROWS = [
     },
   },
   {
-    name: 'VpcId, VSwitchId, SecurityGroupId, Tag.N: Ferry\'s instances have none, so nothing is kept',
+    name: 'VpcId, VSwitchId, SecurityGroupId: Ferry\'s instances have none, so nothing is kept',
     action: 'DescribeInstances',
     params: { RegionId: REGION, VpcId: 'vpc-conformance', VSwitchId: 'vsw-conformance', SecurityGroupId: 'sg-conformance' },
     present: ['TotalCount', 'Instances.Instance'],
     async expect(raw) {
       assert.deepEqual([raw.TotalCount, raw.Instances.Instance], [0, []]);
-      const { raw: tagged } = await admin.call('DescribeInstances', { RegionId: REGION, 'Tag.1.Key': 'suite' });
+      const { raw: tagged } = await admin.call('DescribeInstances', { RegionId: REGION, 'Tag.1.Key': 'conformance-no-such-key' });
       assert.deepEqual([tagged.TotalCount, tagged.Instances.Instance], [0, []]);
     },
   },
   {
-    name: 'Tag.N given at launch are listed with the instance',
+    name: 'Tag.N given at launch are listed with the instance and filter DescribeInstances',
     action: 'RunInstances',
-    params: () => ({
-      RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, 'Tag.1.Key': 'suite', 'Tag.1.Value': 'conformance',
+    prepare: () => ({ value: unique('suite') }),
+    params: (ctx) => ({
+      RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, 'Tag.1.Key': 'suite', 'Tag.1.Value': ctx.value,
+      'Tag.2.Key': 'empty-value', 'Tag.2.Value': '',
     }),
+    present: ['InstanceIdSets.InstanceIdSet'],
     async expect(raw, ctx) {
       ctx.ids = raw.InstanceIdSets.InstanceIdSet;
+      assert.equal(raw.OrderId, undefined, 'pay-as-you-go: no OrderId');
       const instance = await waitInstance(ctx.ids[0], 'Running');
-      assert.deepEqual(instance.Tags, { Tag: [{ TagKey: 'suite', TagValue: 'conformance' }] });
+      assert.deepEqual(instance.Tags, { Tag: [{ TagKey: 'suite', TagValue: ctx.value }, { TagKey: 'empty-value', TagValue: '' }] });
+      assert.equal(instance.InstanceChargeType, 'PostPaid');
+      const { raw: tagged } = await admin.call('DescribeInstances', { RegionId: REGION, 'Tag.1.Key': 'suite', 'Tag.1.Value': ctx.value });
+      assert.deepEqual(tagged.Instances.Instance.map((i) => i.InstanceId), ctx.ids);
     },
     async cleanup(ctx) { for (const id of ctx.ids ?? []) await dropInstance(id); },
-    todo: 'RunInstances/CreateInstance accept Tag.N (ecs-api.md 4.19) but drop them: InstanceRecord has no tags, '
-      + 'so DescribeInstances lists Tags.Tag [] and a Tag.N filter keeps nothing. Storing them is a '
-      + 'region/catalog change (schema)',
+  },
+  {
+    name: 'InstanceChargeType=PrePaid with a Period: an OrderId, shown PrePaid with its ExpiredTime',
+    action: 'CreateInstance',
+    params: () => ({
+      RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, InstanceChargeType: 'PrePaid', Period: 1,
+      PeriodUnit: 'Month',
+    }),
+    present: ['InstanceId', 'OrderId'],
+    async expect(raw, ctx) {
+      ctx.id = raw.InstanceId;
+      assert.match(raw.OrderId, /^\d+$/);
+      const instance = await waitInstance(raw.InstanceId, 'Stopped');
+      assert.equal(instance.InstanceChargeType, 'PrePaid');
+      assert.match(instance.ExpiredTime, MINUTES_TIME);
+      assert.ok(instance.ExpiredTime > instance.CreationTime && instance.ExpiredTime < '2099', instance.ExpiredTime);
+      const { raw: prepaid } = await admin.call('DescribeInstances', {
+        RegionId: REGION, InstanceChargeType: 'PrePaid', InstanceIds: show([raw.InstanceId, fx.instanceId]),
+      });
+      assert.deepEqual(prepaid.Instances.Instance.map((i) => i.InstanceId), [raw.InstanceId]);
+    },
+    cleanup: (ctx) => dropInstance(ctx.id),
   },
   {
     name: 'a Stopped instance: Starting, then Running',
@@ -1542,6 +1663,100 @@ const ERROR_ROWS = [
   {
     name: 'no InstanceId', action: 'DescribeUserData', params: { RegionId: REGION },
     error: { code: 'MissingParameter', status: 400 },
+  },
+  // Tags and billing at launch.
+  {
+    name: 'more than 20 tags', action: 'RunInstances',
+    params: () => ({
+      RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE,
+      ...Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`Tag.${i + 1}.Key`, `k${i + 1}`])),
+    }),
+    error: { code: 'InvalidTagCount', status: 400 },
+  },
+  {
+    name: 'a tag key starting with aliyun', action: 'CreateInstance',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, 'Tag.1.Key': 'aliyun-x' }),
+    error: { code: 'InvalidTagKey.Malformed', status: 400 },
+  },
+  {
+    name: 'PrePaid without a Period (spelt as documented)', action: 'RunInstances',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, InstanceChargeType: 'PrePaid' }),
+    error: { code: 'MissingParamter', status: 400 },
+  },
+  {
+    name: 'PrePaid with a Period of 10 months', action: 'RunInstances',
+    params: () => ({
+      RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, InstanceChargeType: 'PrePaid', Period: 10,
+    }),
+    error: { code: 'InvalidPeriod', status: 400 },
+  },
+  {
+    name: 'an unknown InstanceChargeType', action: 'CreateInstance',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, InstanceChargeType: 'Monthly' }),
+    error: { code: 'InvalidInstanceChargeType.NotFound', status: 404 },
+  },
+  // IncorrectInstanceStatus: 400 in CreateSnapshot's and CreateImage's
+  // tables (ecs-api.md 4.17, 4.5), 403 in the state changes'.
+  {
+    name: 'the disk of an instance that is Starting', action: 'CreateSnapshot',
+    prepare: () => startingInstance(),
+    params: (ctx) => ({ DiskId: ctx.diskId }),
+    error: { code: 'IncorrectInstanceStatus', status: 400 },
+    cleanup: (ctx) => ctx.release(),
+  },
+  {
+    name: 'an instance that is Starting', action: 'CreateImage',
+    prepare: () => startingInstance(),
+    params: (ctx) => ({ RegionId: REGION, InstanceId: ctx.id, ImageName: unique('conformance-held') }),
+    error: { code: 'IncorrectInstanceStatus', status: 400 },
+    cleanup: (ctx) => ctx.release(),
+  },
+  {
+    name: 'an instance that is Starting', action: 'StopInstance',
+    prepare: () => startingInstance(),
+    params: (ctx) => ({ InstanceId: ctx.id }),
+    error: { code: 'IncorrectInstanceStatus', status: 403 },
+    cleanup: (ctx) => ctx.release(),
+  },
+  // CreateImage from DiskDeviceMapping.N (ecs-api.md 4.5).
+  {
+    name: 'two system disks', action: 'CreateImage',
+    params: () => ({
+      RegionId: REGION, 'DiskDeviceMapping.1.SnapshotId': fx.snapshotId, 'DiskDeviceMapping.2.SnapshotId': fx.snapshotId,
+      'DiskDeviceMapping.2.DiskType': 'system',
+    }),
+    error: { code: 'OperationDenied', status: 400 },
+  },
+  {
+    name: 'no system disk', action: 'CreateImage',
+    params: () => ({
+      RegionId: REGION, 'DiskDeviceMapping.1.SnapshotId': fx.snapshotId, 'DiskDeviceMapping.1.DiskType': 'data',
+    }),
+    error: { code: 'OperationDenied', status: 400 },
+  },
+  {
+    name: 'a data disk on the system disk\'s device', action: 'CreateImage',
+    params: () => ({
+      RegionId: REGION, 'DiskDeviceMapping.1.SnapshotId': fx.snapshotId, 'DiskDeviceMapping.2.SnapshotId': fx.snapshotId,
+      'DiskDeviceMapping.2.DiskType': 'data', 'DiskDeviceMapping.2.Device': '/dev/xvda',
+    }),
+    error: { code: 'InvalidDevice.Malformed', status: 400 },
+  },
+  {
+    name: 'a disk larger than 32768 GiB', action: 'CreateImage',
+    params: () => ({ RegionId: REGION, 'DiskDeviceMapping.1.SnapshotId': fx.snapshotId, 'DiskDeviceMapping.1.Size': 40000 }),
+    error: { code: 'InvalidSize.ValueNotSupported', status: 400 },
+  },
+  // CancelTask cancels imports and exports only (ecs-api.md 4.15).
+  {
+    name: 'a CreateSnapshot task', action: 'CancelTask',
+    async prepare() {
+      const { raw } = await admin.call('CreateSnapshot', { DiskId: fx.instanceDiskId });
+      return { snapshotId: raw.SnapshotId, taskId: (await snapshotTask(raw.SnapshotId)).TaskId };
+    },
+    params: (ctx) => ({ RegionId: REGION, TaskId: ctx.taskId }),
+    error: { code: 'InvalidTaskId.TaskActionNotSupport', status: 403 },
+    cleanup: (ctx) => dropSnapshot(ctx.snapshotId),
   },
 ];
 

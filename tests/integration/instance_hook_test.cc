@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -182,6 +183,66 @@ TEST(InstanceHookTest, CliStartAndRebootFailAtOnceWhenTheHookRefusesAndPollLess)
     EXPECT_EQ(StatusOf(root, id), "Stopped");
   }
   EXPECT_NE(server.Log().find("no capacity"), std::string::npos) << "the hook's reason is in the server's log";
+  CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
+  EXPECT_EQ(server.Stop(), 0) << server.Log();
+}
+
+// A hypervisor slow to boot keeps the instance Starting: IncorrectInstanceStatus
+// then has the HTTP status each action's documented table gives it, 400 for
+// CreateSnapshot and CreateImage (ecs-api.md 4.5, 4.17), 403 for the state
+// changes (4.22, 4.23 and Start/Stop/Reboot).
+TEST(InstanceHookTest, IncorrectInstanceStatusIs400ForSnapshotsAnd403ForStateChanges) {
+  ScratchDir scratch("ferry-instance-hook-held-");
+  const std::string data = scratch.path() + "/data";
+  const std::string config = scratch.path() + "/config";
+  fs::create_directories(data + "/oss/" + kOperatorBucket);
+  fs::create_directories(config);
+  const std::string hold = scratch.path() + "/hold-start";
+  const std::string hook = scratch.path() + "/hypervisor.sh";
+  {
+    std::ofstream out(hook);
+    // Holds a start while the marker exists (at most 30 s).
+    out << "#!/bin/sh\n"
+        << "i=0\n"
+        << "while [ \"$2\" = start ] && [ -e '" << hold
+        << "' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n"
+        << "exit 0\n";
+  }
+  ::chmod(hook.c_str(), 0755);
+  FerryServer server(data, config);
+  server.set_extra_args({"--regions", kRegion, "--instance-hook", hook});
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  EcsClient root = RootClient(server.endpoint(), false);
+  WriteSparseImage(data + "/oss/" + kOperatorBucket + "/held.raw", 8 * kMiB, {{0, kMiB}}, 4);
+  const std::string image_id = ImportRawImage(root, kRegion, kOperatorBucket, "held.raw", "held");
+  ASSERT_FALSE(image_id.empty());
+  json created = CallOk(root, "CreateInstance", {{"ImageId", image_id}, {"InstanceType", "ecs.g7.large"}});
+  const std::string id = created.value("InstanceId", "");
+  ASSERT_EQ(Settled(root, id), "Stopped");
+  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", id}});
+  const std::string disk_id = disks["Disks"]["Disk"][0].value("DiskId", "");
+
+  std::ofstream(hold).put('x');
+  CallOk(root, "StartInstance", {{"InstanceId", id}});
+  ASSERT_EQ(StatusOf(root, id), "Starting");
+  auto expect = [&](const std::string& action, std::map<std::string, std::string> params, int http) {
+    params["RegionId"] = kRegion;
+    Result<EcsResponse> r = root.Call(action, params);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->http_status, http) << action << " " << r->raw_body;
+    EXPECT_EQ(r->body.value("Code", ""), "IncorrectInstanceStatus") << action << " " << r->raw_body;
+  };
+  expect("CreateSnapshot", {{"DiskId", disk_id}}, 400);
+  expect("CreateImage", {{"InstanceId", id}, {"ImageName", "held-image"}}, 400);
+  expect("StartInstance", {{"InstanceId", id}}, 403);
+  expect("StopInstance", {{"InstanceId", id}}, 403);
+  expect("RebootInstance", {{"InstanceId", id}}, 403);
+  expect("DeleteInstance", {{"InstanceId", id}}, 403);
+  expect("ReplaceSystemDisk", {{"InstanceId", id}, {"ImageId", image_id}}, 403);
+  EXPECT_EQ(StatusOf(root, id), "Starting") << "the checks ran while the start was held";
+  fs::remove(hold);
+  EXPECT_EQ(Settled(root, id), "Running");
   CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
   EXPECT_EQ(server.Stop(), 0) << server.Log();
 }

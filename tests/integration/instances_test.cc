@@ -5,14 +5,15 @@
 // freeing the base with the last instance, error codes with their HTTP
 // statuses, and a stranger's view.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "integration/ferry_process.h"
@@ -430,6 +431,184 @@ TEST_F(InstancesTest, ErrorsCarryTheDocumentedCodesAndAStrangerSeesNothing) {
   ExpectError(stranger, "RunInstances", good, 404, "InvalidImageId.NotFound");
   EXPECT_EQ(StatusOf(root, id), "Running");
   CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
+}
+
+// Tag.N at launch are listed as Tags.Tag and filter DescribeInstances;
+// InstanceChargeType=PrePaid is shown with its ExpiredTime and answered
+// with an OrderId; bad values get their documented codes and statuses.
+TEST_F(InstancesTest, TagsAndChargeTypeAreStoredAndShown) {
+  EcsClient root = RootClient(server_->endpoint(), false);
+  const std::string image_id = ImportImage(root, "inst-tags");
+  ASSERT_FALSE(image_id.empty());
+  json run = CallOk(root, "RunInstances",
+                    {{"ImageId", image_id},
+                     {"InstanceType", "ecs.g6.large"},
+                     {"Amount", "2"},
+                     {"Tag.1.Key", "team"},
+                     {"Tag.1.Value", "infra"},
+                     {"Tag.2.Key", "env"},
+                     {"Tag.2.Value", ""}});
+  ASSERT_EQ(run["InstanceIdSets"]["InstanceIdSet"].size(), 2u) << run.dump();
+  EXPECT_FALSE(run.contains("OrderId")) << "pay-as-you-go instances have no order";
+  const std::string tagged = run["InstanceIdSets"]["InstanceIdSet"][0].get<std::string>();
+  json sub = CallOk(root, "CreateInstance",
+                    {{"ImageId", image_id},
+                     {"InstanceType", "ecs.g6.large"},
+                     {"InstanceChargeType", "PrePaid"},
+                     {"Period", "3"},
+                     {"PeriodUnit", "Month"},
+                     {"Tag.1.Key", "team"},
+                     {"Tag.1.Value", "web"}});
+  const std::string prepaid = sub.value("InstanceId", std::string());
+  EXPECT_FALSE(sub.value("OrderId", std::string()).empty()) << sub.dump();
+  ASSERT_TRUE(WaitStatus(root, prepaid, "Stopped"));
+
+  json listed = CallOk(root, "DescribeInstances", {{"InstanceIds", json::array({tagged, prepaid}).dump()}});
+  std::map<std::string, json> by_id;
+  for (const json& i : listed["Instances"]["Instance"]) by_id[i.value("InstanceId", std::string())] = i;
+  ASSERT_EQ(by_id.size(), 2u) << listed.dump();
+  EXPECT_EQ(by_id[tagged]["Tags"], json::parse(R"({"Tag": [{"TagKey": "team", "TagValue": "infra"},
+                                                            {"TagKey": "env", "TagValue": ""}]})"));
+  EXPECT_EQ(by_id[tagged].value("InstanceChargeType", std::string()), "PostPaid");
+  EXPECT_EQ(by_id[prepaid]["Tags"], json::parse(R"({"Tag": [{"TagKey": "team", "TagValue": "web"}]})"));
+  EXPECT_EQ(by_id[prepaid].value("InstanceChargeType", std::string()), "PrePaid");
+  EXPECT_NE(by_id[prepaid].value("ExpiredTime", std::string()), "2099-12-31T15:59Z");
+  EXPECT_LT(by_id[prepaid].value("CreationTime", std::string()),
+            by_id[prepaid].value("ExpiredTime", std::string()));
+
+  auto count = [&](std::map<std::string, std::string> filter) {
+    filter["RegionId"] = kRegion;
+    return CallOk(root, "DescribeInstances", filter).value("TotalCount", -1);
+  };
+  EXPECT_EQ(count({{"Tag.1.Key", "team"}}), 3);
+  EXPECT_EQ(count({{"Tag.1.Key", "team"}, {"Tag.1.Value", "infra"}}), 2);
+  EXPECT_EQ(count({{"Tag.1.Key", "team"}, {"Tag.1.Value", "web"}, {"InstanceChargeType", "PrePaid"}}), 1);
+  EXPECT_EQ(count({{"Tag.1.Key", "team"}, {"Tag.2.Key", "nobody"}}), 0);
+
+  std::map<std::string, std::string> base = {{"ImageId", image_id}, {"InstanceType", "ecs.g6.large"}};
+  auto with = [&](std::map<std::string, std::string> extra) {
+    auto p = base;
+    for (auto& [k, v] : extra) p[k] = v;
+    return p;
+  };
+  std::map<std::string, std::string> many;
+  for (int n = 1; n <= 21; ++n) many["Tag." + std::to_string(n) + ".Key"] = "k" + std::to_string(n);
+  ExpectError(root, "RunInstances", with(many), 400, "InvalidTagCount");
+  ExpectError(root, "RunInstances", with({{"Tag.1.Key", "aliyun-x"}}), 400, "InvalidTagKey.Malformed");
+  ExpectError(root, "RunInstances", with({{"Tag.1.Value", "v"}}), 400, "InvalidTag.Mismatch");
+  ExpectError(root, "RunInstances", with({{"InstanceChargeType", "Monthly"}}), 404,
+              "InvalidInstanceChargeType.NotFound");
+  ExpectError(root, "RunInstances", with({{"InstanceChargeType", "PrePaid"}}), 400, "MissingParamter");
+  ExpectError(root, "CreateInstance", with({{"InstanceChargeType", "PrePaid"}, {"Period", "11"}}), 400,
+              "InvalidPeriod");
+  EXPECT_EQ(count({}), 3) << "nothing was launched by the refused calls";
+  for (const std::string& id :
+       {tagged, run["InstanceIdSets"]["InstanceIdSet"][1].get<std::string>(), prepaid}) {
+    ASSERT_TRUE(WaitStatus(root, id, id == prepaid ? "Stopped" : "Running"));
+    CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
+  }
+}
+
+// CreateImage from snapshots with DiskDeviceMapping.N: a system disk and
+// data disks, listed by DescribeImages, launched with every disk; the ECS
+// rules answered with their codes and the HTTP status of CreateImage's table.
+TEST_F(InstancesTest, CreateImageFromASystemAndDataDiskSnapshots) {
+  EcsClient root = RootClient(server_->endpoint(), true);
+  WriteSparseImage(BucketDir() + "/multi-sys.raw", 8 * kMiB, {{0, kMiB}}, 21);
+  WriteSparseImage(BucketDir() + "/multi-data.raw", 8 * kMiB, {{4 * kMiB, kMiB}}, 22);
+  json imported = CallOk(root, "ImportImage",
+                         {{"RegionId", kRegion},
+                          {"ImageName", "multi-source"},
+                          {"DiskDeviceMapping.1.OSSBucket", kOperatorBucket},
+                          {"DiskDeviceMapping.1.OSSObject", "multi-sys.raw"},
+                          {"DiskDeviceMapping.2.OSSBucket", kOperatorBucket},
+                          {"DiskDeviceMapping.2.OSSObject", "multi-data.raw"}});
+  ASSERT_EQ(WaitForTask(root, imported.value("TaskId", std::string())).value("TaskStatus", std::string()),
+            "Finished");
+  json source = DescribeImage(root, imported.value("ImageId", std::string()));
+  ASSERT_EQ(source.size(), 1u);
+  const json& source_disks = source[0]["DiskDeviceMappings"]["DiskDeviceMapping"];
+  ASSERT_EQ(source_disks.size(), 2u) << source.dump();
+  const std::string system_snap = source_disks[0].value("SnapshotId", std::string());
+  const std::string data_snap = source_disks[1].value("SnapshotId", std::string());
+
+  json created = CallOk(root, "CreateImage",
+                        {{"RegionId", kRegion},
+                         {"ImageName", "multi-combined"},
+                         {"DiskDeviceMapping.1.SnapshotId", system_snap},
+                         {"DiskDeviceMapping.1.DiskType", "system"},
+                         {"DiskDeviceMapping.2.SnapshotId", data_snap},
+                         {"DiskDeviceMapping.2.DiskType", "data"},
+                         {"DiskDeviceMapping.2.Device", "/dev/xvdc"},
+                         {"DiskDeviceMapping.2.Size", "30"}});
+  const std::string image_id = created.value("ImageId", std::string());
+  json image = DescribeImage(root, image_id);
+  ASSERT_EQ(image.size(), 1u);
+  EXPECT_EQ(image[0].value("Status", std::string()), "Available");
+  const json& mappings = image[0]["DiskDeviceMappings"]["DiskDeviceMapping"];
+  ASSERT_EQ(mappings.size(), 2u) << image.dump();
+  EXPECT_EQ(mappings[0].value("SnapshotId", std::string()), system_snap);
+  EXPECT_EQ(mappings[0].value("Type", std::string()), "system");
+  EXPECT_EQ(mappings[0].value("Device", std::string()), "/dev/xvda");
+  EXPECT_EQ(mappings[1].value("SnapshotId", std::string()), data_snap);
+  EXPECT_EQ(mappings[1].value("Type", std::string()), "data");
+  EXPECT_EQ(mappings[1].value("Device", std::string()), "/dev/xvdc");
+  EXPECT_EQ(mappings[1].value("Size", std::string()), "30");  // a string, as ECS declares it
+
+  json run = CallOk(root, "CreateInstance", {{"ImageId", image_id}, {"InstanceType", "ecs.g6.large"}});
+  const std::string instance = run.value("InstanceId", std::string());
+  ASSERT_TRUE(WaitStatus(root, instance, "Stopped"));
+  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", instance}, {"DiskType", "data"}});
+  ASSERT_EQ(disks["Disks"]["Disk"].size(), 1u) << disks.dump();
+  EXPECT_EQ(disks["Disks"]["Disk"][0].value("Device", std::string()), "/dev/xvdc");
+  EXPECT_EQ(disks["Disks"]["Disk"][0].value("Size", 0), 30);
+  EXPECT_EQ(disks["Disks"]["Disk"][0].value("SourceSnapshotId", std::string()), data_snap);
+  ExpectError(root, "ReplaceSystemDisk", {{"InstanceId", instance}, {"ImageId", image_id}}, 400,
+              "OperationDenied");
+
+  auto mapping = [&](std::map<std::string, std::string> extra) {
+    std::map<std::string, std::string> p = {{"DiskDeviceMapping.1.SnapshotId", system_snap},
+                                            {"DiskDeviceMapping.2.SnapshotId", data_snap}};
+    for (auto& [k, v] : extra) p[k] = v;
+    return p;
+  };
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.2.DiskType", "system"}}), 400,
+              "OperationDenied");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.1.DiskType", "data"}}), 400,
+              "OperationDenied");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.2.Device", "/dev/sdb"}}), 400,
+              "InvalidDevice.Malformed");
+  ExpectError(root, "CreateImage",
+              mapping({{"DiskDeviceMapping.3.SnapshotId", data_snap},
+                       {"DiskDeviceMapping.2.Device", "/dev/xvdb"},
+                       {"DiskDeviceMapping.3.Device", "/dev/xvdb"}}),
+              400, "InvalidDevice.InUse");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.2.Size", "40000"}}), 400,
+              "InvalidSize.ValueNotSupported");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.2.DiskType", "swap"}}), 400,
+              "InvalidDiskType.ValueNotSupported");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.2.SnapshotId", "s-doesnotexist00000000"}}),
+              404, "InvalidSnapshotId.NotFound");
+  ExpectError(root, "CreateImage", mapping({{"DiskDeviceMapping.18.SnapshotId", data_snap}}), 400,
+              "InvalidParameter");
+  ExpectError(root, "CreateImage", mapping({{"DryRun", "true"}}), 400, "DryRunOperation");
+  CallOk(root, "DeleteInstance", {{"InstanceId", instance}, {"Force", "true"}});
+
+  // Its export writes both disks: the system disk as OSSObject, the data
+  // disk beside it (listed among the task's related items).
+  json started = CallOk(root, "ExportImage",
+                        {{"ImageId", image_id},
+                         {"OSSBucket", kOperatorBucket},
+                         {"OSSPrefix", "multi"},
+                         {"ImageFormat", "raw"}});
+  json task = WaitForTask(root, started.value("TaskId", std::string()));
+  ASSERT_EQ(task.value("TaskStatus", std::string()), "Finished") << task.dump();
+  const std::string system_out = BucketDir() + "/" + RelatedItem(task, "OSSObject");
+  const std::string data_out = BucketDir() + "/" + RelatedItem(task, "DataDiskOSSObjects.1");
+  ASSERT_TRUE(fs::exists(system_out)) << task.dump();
+  ASSERT_TRUE(fs::exists(data_out)) << task.dump();
+  EXPECT_EQ(ReadRange(system_out, 0, 8 * kMiB), ReadRange(BucketDir() + "/multi-sys.raw", 0, 8 * kMiB));
+  EXPECT_EQ(ReadRange(data_out, 0, 8 * kMiB), ReadRange(BucketDir() + "/multi-data.raw", 0, 8 * kMiB));
 }
 
 TEST_F(InstancesTest, CliRunsListsStopsAndDeletesInstances) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <tuple>
 
 #include "api/action.h"
 #include "unit/api/fake_region.h"
@@ -468,11 +469,33 @@ TEST_F(ActionsTest, CreateImageSourcesAndPriority) {
             "The input parameter SnapshotId or InstanceId or DiskDeviceMapping that is mandatory for "
             "processing this "
             "request is not supplied.");
+  ExpectError(Call("CreateImage", {{"RegionId", "cn-hangzhou"}, {"DiskDeviceMapping.18.SnapshotId", "s-1"}}),
+              "InvalidParameter");
   ExpectError(Call("CreateImage", {{"RegionId", "cn-hangzhou"},
                                    {"DiskDeviceMapping.1.SnapshotId", "s-1"},
-                                   {"DiskDeviceMapping.2.SnapshotId", "s-2"}}),
-              "InvalidParameter");
+                                   {"DiskDeviceMapping.1.Size", "forty"}}),
+              "InvalidSize.ValueNotSupported");
   EXPECT_TRUE(hangzhou_.creates.empty());
+  // Every mapping goes to the region as given (it checks them).
+  ASSERT_TRUE(Call("CreateImage", {{"RegionId", "cn-hangzhou"},
+                                   {"DiskDeviceMapping.1.SnapshotId", "s-1"},
+                                   {"DiskDeviceMapping.1.DiskType", "system"},
+                                   {"DiskDeviceMapping.3.SnapshotId", "s-3"},
+                                   {"DiskDeviceMapping.3.Size", "60"},
+                                   {"DiskDeviceMapping.3.Device", "/dev/xvdc"},
+                                   {"DiskDeviceMapping.3.DiskType", "data"}})
+                  .ok());
+  ASSERT_EQ(hangzhou_.creates.size(), 1u);
+  ASSERT_EQ(hangzhou_.creates[0].disk_mappings.size(), 2u);
+  const ImageDiskRequest& first = hangzhou_.creates[0].disk_mappings[0];
+  const ImageDiskRequest& third = hangzhou_.creates[0].disk_mappings[1];
+  EXPECT_EQ(std::tie(first.n, first.snapshot_id, first.size_gib, first.device, first.disk_type),
+            std::make_tuple(1, std::string("s-1"), uint64_t{0}, std::string(), std::string("system")));
+  EXPECT_EQ(
+      std::tie(third.n, third.snapshot_id, third.size_gib, third.device, third.disk_type),
+      std::make_tuple(3, std::string("s-3"), uint64_t{60}, std::string("/dev/xvdc"), std::string("data")));
+  EXPECT_FALSE(hangzhou_.creates[0].dry_run);
+  hangzhou_.creates.clear();
   // InstanceId wins over SnapshotId and DiskDeviceMapping: the region gets
   // the instance only.
   ASSERT_TRUE(Call("CreateImage", {{"RegionId", "cn-hangzhou"},
@@ -501,7 +524,9 @@ TEST_F(ActionsTest, CreateImageSourcesAndPriority) {
   EXPECT_EQ(*r, json::parse(R"({"ImageId":"m-created"})"));
   ASSERT_EQ(hangzhou_.creates.size(), 1u);
   const CreateImageRequest& c = hangzhou_.creates[0];
-  EXPECT_EQ(c.snapshot_id, "s-mapped");
+  ASSERT_EQ(c.disk_mappings.size(), 1u);
+  EXPECT_EQ(c.disk_mappings[0].snapshot_id, "s-mapped");  // DiskDeviceMapping wins over SnapshotId
+  EXPECT_EQ(c.snapshot_id, "");
   EXPECT_EQ(c.image_name, "img");
   EXPECT_EQ(c.description, "d");
   EXPECT_EQ(c.platform, "CentOS");
@@ -517,13 +542,15 @@ TEST_F(ActionsTest, CreateImageSourcesAndPriority) {
   EXPECT_EQ(hangzhou_.creates.back().snapshot_id, "s-plain");
 }
 
-TEST_F(ActionsTest, CreateImageDryRunChecksTheSnapshot) {
-  hangzhou_.snapshots = {Snapshot("s-1", kAlice)};
+TEST_F(ActionsTest, CreateImageDryRunFromSnapshotsIsTheRegionsToCheck) {
+  // The region checks a dry run as it would the real call (every mapping).
+  hangzhou_.next_error =
+      InvalidArgument("DryRunOperation", "Request validation has been passed with DryRun flag set.");
   ExpectError(Call("CreateImage", {{"RegionId", "cn-hangzhou"}, {"SnapshotId", "s-1"}, {"DryRun", "true"}}),
               "DryRunOperation");
-  ExpectError(Call("CreateImage", {{"RegionId", "cn-hangzhou"}, {"SnapshotId", "s-2"}, {"DryRun", "true"}}),
-              "InvalidSnapshotId.NotFound");
-  EXPECT_TRUE(hangzhou_.creates.empty());
+  ASSERT_EQ(hangzhou_.creates.size(), 1u);
+  EXPECT_TRUE(hangzhou_.creates[0].dry_run);
+  EXPECT_EQ(hangzhou_.creates[0].snapshot_id, "s-1");
 }
 
 TEST_F(ActionsTest, DescribeSnapshotsParsesIdsStatusAndPages) {
@@ -621,12 +648,23 @@ TEST_F(ActionsTest, DescribeInstancesZoneTypeVpcAndTagFilters) {
                                                  {"InstanceType", "ecs.c7.large"}});
   ASSERT_TRUE(both.ok()) << both.status().ToString();
   EXPECT_EQ(ids(*both), (std::vector<std::string>{"i-1103"}));
-  for (const char* name : {"VpcId", "VSwitchId", "SecurityGroupId", "Tag.1.Key"}) {
+  for (const char* name : {"VpcId", "VSwitchId", "SecurityGroupId"}) {
     Result<json> none = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {name, "x-1"}});
     ASSERT_TRUE(none.ok()) << none.status().ToString();
     EXPECT_EQ((*none)["TotalCount"], 0) << name;
     EXPECT_EQ((*none)["Instances"], json({{"Instance", json::array()}})) << name;
   }
+  // Tag.N is the region's filter (instances keep their tags).
+  ASSERT_TRUE(Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {"Tag.1.Key", "team"}, {"Tag.2.Key", "env"},
+                                         {"Tag.2.Value", "prod"}})
+                  .ok());
+  EXPECT_EQ(hangzhou_.instance_queries.back().tags, (Tags{{"team", ""}, {"env", "prod"}}));
+  ExpectError(Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {"Tag.21.Key", "k"}}), "InvalidTagCount");
+  // InstanceChargeType matches the record.
+  hangzhou_.instances[7].instance_charge_type = "PrePaid";
+  Result<json> prepaid = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}, {"InstanceChargeType", "PrePaid"}});
+  ASSERT_TRUE(prepaid.ok()) << prepaid.status().ToString();
+  EXPECT_EQ(ids(*prepaid), (std::vector<std::string>{"i-1007"}));
   Result<json> unfiltered = Call("DescribeInstances", {{"RegionId", "cn-hangzhou"}});
   ASSERT_TRUE(unfiltered.ok()) << unfiltered.status().ToString();
   EXPECT_EQ((*unfiltered)["TotalCount"], 150);

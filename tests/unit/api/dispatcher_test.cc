@@ -38,6 +38,13 @@ class DispatcherTest : public ::testing::Test {
       return NotFound("InvalidImageId.NotFound", "The specified ImageId does not exist.");
     };
     table["Throw"] = [](ActionContext&) -> Result<nlohmann::json> { throw std::runtime_error("boom"); };
+    // One Status from actions whose documented tables give its code
+    // different HTTP statuses.
+    for (const char* name : {"CreateSnapshot", "CreateImage", "StartInstance"}) {
+      table[name] = [](ActionContext&) -> Result<nlohmann::json> {
+        return FailedPrecondition("IncorrectInstanceStatus", "instance i-1 is Starting");
+      };
+    }
     table["Region"] = [](ActionContext& ctx) -> Result<nlohmann::json> {
       ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
       return nlohmann::json{{"RegionId", region->id()}};
@@ -92,6 +99,19 @@ TEST_F(DispatcherTest, MissingActionAndBadVersion) {
   EXPECT_EQ(v.status, 400);
   EXPECT_EQ(Json(v)["Code"], "InvalidParameter");
   EXPECT_EQ(Json(v)["Message"], "The specified parameter \"Action or Version\" is not valid.");
+}
+
+TEST_F(DispatcherTest, AnErrorTakesTheHttpStatusOfTheActionsDocumentedTable) {
+  const std::pair<const char*, int> expected[] = {
+      {"CreateSnapshot", 400}, {"CreateImage", 400}, {"StartInstance", 403}};
+  int nonce = 0;
+  for (const auto& [action, status] : expected) {
+    HttpResponse r =
+        dispatcher_.Handle(SignedV1("POST", {{"Action", action}}, kNow, "status-" + std::to_string(++nonce)));
+    EXPECT_EQ(r.status, status) << action << " " << r.body;
+    EXPECT_EQ(Json(r)["Code"], "IncorrectInstanceStatus") << action;
+    EXPECT_EQ(Json(r)["Message"], "instance i-1 is Starting") << action;
+  }
 }
 
 TEST_F(DispatcherTest, UnknownAction) {

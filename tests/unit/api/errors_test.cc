@@ -27,6 +27,45 @@ TEST(ErrorsTest, DocumentedStatuses) {
   EXPECT_EQ(HttpStatusForCode("NoSuchCode"), 500);
 }
 
+TEST(ErrorsTest, SomeActionsDocumentAnotherStatusForACode) {
+  // ecs-api.md 4.5 and 4.17 give IncorrectInstanceStatus 400; Start, Stop,
+  // Reboot, Delete and ReplaceSystemDisk 403.
+  for (const char* action : {"CreateImage", "CreateSnapshot"}) {
+    EXPECT_EQ(HttpStatusForCode("IncorrectInstanceStatus", action), 400) << action;
+    EcsError e =
+        ToEcsError(FailedPrecondition("IncorrectInstanceStatus", "instance i-1 is Starting"), action);
+    EXPECT_EQ(e.http_status, 400) << action;
+    EXPECT_EQ(e.code, "IncorrectInstanceStatus");
+  }
+  for (const char* action :
+       {"StartInstance", "StopInstance", "RebootInstance", "DeleteInstance", "ReplaceSystemDisk", ""}) {
+    EXPECT_EQ(HttpStatusForCode("IncorrectInstanceStatus", action), 403) << action;
+  }
+  EXPECT_EQ(HttpStatusForCode("IdempotentParameterMismatch", "CreateSnapshot"), 403);
+  EXPECT_EQ(HttpStatusForCode("IdempotentParameterMismatch", "RunInstances"), 400);
+  EXPECT_EQ(HttpStatusForCode("OperationDenied", "CreateImage"), 400);
+  EXPECT_EQ(HttpStatusForCode("OperationDenied", "ReplaceSystemDisk"), 400);
+  EXPECT_EQ(HttpStatusForCode("OperationDenied", "CopyImage"), 403);
+  EXPECT_EQ(HttpStatusForCode("InvalidSnapshotId.NotFound", "CopyImage"), 400);
+  EXPECT_EQ(HttpStatusForCode("InvalidSnapshotId.NotFound", "DeleteSnapshot"), 404);
+  for (const char* action :
+       {"ImportImage", "ExportImage", "DescribeTasks", "DescribeTaskAttribute", "CancelTask"}) {
+    EXPECT_EQ(HttpStatusForCode("InvalidRegionId.NotFound", action), 400) << action;
+  }
+  EXPECT_EQ(HttpStatusForCode("InvalidRegionId.NotFound", "DescribeImages"), 404);
+}
+
+TEST(ErrorsTest, EveryRunningTaskQuotaHasItsCode) {
+  // CheckCountQuotas names the action: ConcurrentQuotaExceed.<action>, 403,
+  // for each action that starts a task (not a 503 for an unknown code).
+  for (const char* action : {"ImportImage", "ExportImage", "CopyImage", "CreateSnapshot", "CreateImage"}) {
+    EcsError e =
+        ToEcsError(ResourceExhausted(std::string("ConcurrentQuotaExceed.") + action, "2 running"), action);
+    EXPECT_EQ(e.code, std::string("ConcurrentQuotaExceed.") + action);
+    EXPECT_EQ(e.http_status, 403) << action;
+  }
+}
+
 TEST(ErrorsTest, KnownReasonKeepsItsMessage) {
   EcsError e = ToEcsError(NotFound("InvalidImageId.NotFound", "The specified image m-1 does not exist."));
   EXPECT_EQ(e.http_status, 404);

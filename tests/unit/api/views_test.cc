@@ -211,6 +211,14 @@ TEST(ViewsTest, TaskUsesMinutesAndStringSupportCancel) {
 
   running.cancel_requested = true;
   EXPECT_EQ(TaskView(running)["SupportCancel"], "false");
+
+  // CancelTask refuses these (InvalidTaskId.TaskActionNotSupport): never "true".
+  for (const char* action : {"CreateSnapshot", "CreateImage", "CopyImage"}) {
+    TaskRecord other = SampleTask();
+    other.action = action;
+    other.status = "Processing";
+    EXPECT_EQ(TaskView(other)["SupportCancel"], "false") << action;
+  }
 }
 
 TEST(ViewsTest, TaskAttributeIsFlatWithRelatedItems) {
@@ -268,6 +276,26 @@ TEST(ViewsTest, TaskAttributeFlattensNestedParamsAndReportsFailure) {
   v = TaskAttributeView(t, "cn-hangzhou");
   EXPECT_EQ(v["OperationProgressSet"]["OperationProgress"][0]["RelatedItemSet"],
             json::parse(R"({"RelatedItem":[]})"));
+}
+
+TEST(ViewsTest, InstanceShowsItsTagsAndBilling) {
+  InstanceRecord i;
+  i.instance_id = "i-bp67acfmxazb4p000001";
+  i.instance_type = "ecs.g7.large";
+  i.creation_time = 1700000000;
+  json v = InstanceView(i);
+  EXPECT_EQ(v["Tags"], json::parse(R"({"Tag": []})"));
+  EXPECT_EQ(v["InstanceChargeType"], "PostPaid");
+  EXPECT_EQ(v["ExpiredTime"], "2099-12-31T15:59Z");  // pay-as-you-go: never
+
+  i.tags = {{"team", "infra"}, {"env", ""}};
+  i.instance_charge_type = "PrePaid";
+  i.expired_time = 1702592000;  // 2023-12-14T22:13:20Z
+  v = InstanceView(i);
+  EXPECT_EQ(v["Tags"], json::parse(R"({"Tag": [{"TagKey": "team", "TagValue": "infra"},
+                                               {"TagKey": "env", "TagValue": ""}]})"));
+  EXPECT_EQ(v["InstanceChargeType"], "PrePaid");
+  EXPECT_EQ(v["ExpiredTime"], "2023-12-14T22:13Z");
 }
 
 TEST(ViewsTest, RegionNamesByLanguage) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "catalog/sqlite_catalog.h"
+#include "catalog/sqlite_db.h"
 #include "common/ids.h"
 
 namespace ferry {
@@ -85,6 +86,70 @@ TEST_F(SqliteCatalogInstancesTest, InstancesRoundTripAcrossReopenAndFilter) {
   ASSERT_TRUE(catalog_->DeleteInstance("i-a").ok());
   EXPECT_EQ(catalog_->GetInstance("i-a").status().code(), Code::kNotFound);
   EXPECT_EQ(catalog_->UpdateInstance(*a).code(), Code::kNotFound);
+}
+
+TEST_F(SqliteCatalogInstancesTest, TagsAndBillingRoundTripAndTagsFilter) {
+  InstanceRecord a = Instance("i-a", "1", "web-1", "Running", 10);
+  a.tags = {{"team", "web"}, {"env", "prod"}};
+  a.instance_charge_type = "PrePaid";
+  a.expired_time = 2000000000;
+  ASSERT_TRUE(catalog_->InsertInstance(a).ok());
+  InstanceRecord b = Instance("i-b", "1", "web-2", "Running", 20);
+  b.tags = {{"team", "db"}};
+  ASSERT_TRUE(catalog_->InsertInstance(b).ok());
+  ASSERT_TRUE(catalog_->InsertInstance(Instance("i-c", "1", "bare", "Running", 30)).ok());
+  Reopen();
+
+  Result<InstanceRecord> got = catalog_->GetInstance("i-a");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->tags, a.tags);
+  EXPECT_EQ(got->instance_charge_type, "PrePaid");
+  EXPECT_EQ(got->expired_time, 2000000000);
+  EXPECT_EQ(catalog_->GetInstance("i-c")->instance_charge_type, "PostPaid");
+  EXPECT_TRUE(catalog_->GetInstance("i-c")->tags.empty());
+
+  auto ids = [&](Tags tags) {
+    InstanceQuery q;
+    q.account_id = "1";
+    q.tags = std::move(tags);
+    Result<Page<InstanceRecord>> page = catalog_->ListInstances(q);
+    std::vector<std::string> out;
+    if (!page.ok()) return out;
+    for (const InstanceRecord& r : page->items) out.push_back(r.instance_id);
+    return out;
+  };
+  EXPECT_EQ(ids({{"team", ""}}), (std::vector<std::string>{"i-b", "i-a"}));  // a key alone: any value
+  EXPECT_EQ(ids({{"team", "web"}}), (std::vector<std::string>{"i-a"}));
+  EXPECT_EQ(ids({{"team", "web"}, {"env", "prod"}}), (std::vector<std::string>{"i-a"}));
+  EXPECT_EQ(ids({{"team", "web"}, {"env", "dev"}}), (std::vector<std::string>{}));
+  EXPECT_EQ(ids({{"owner", ""}}), (std::vector<std::string>{}));
+
+  got->tags.push_back({"added", "later"});
+  ASSERT_TRUE(catalog_->UpdateInstance(*got).ok());
+  EXPECT_EQ(catalog_->GetInstance("i-a")->tags.size(), 3u);
+}
+
+// A catalog of schema 6 (instances without tags or billing) gains the
+// columns; its instances read as PostPaid with no tags.
+TEST_F(SqliteCatalogInstancesTest, InstancesOfSchemaSixAreMigratedPostPaidWithoutTags) {
+  ASSERT_TRUE(catalog_->InsertInstance(Instance("i-old", "1", "old", "Stopped", 10)).ok());
+  catalog_.reset();
+  {
+    auto db = SqliteDb::Open(dir_ + "/catalog.db");
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("ALTER TABLE instances DROP COLUMN tags; "
+                           "ALTER TABLE instances DROP COLUMN instance_charge_type; "
+                           "ALTER TABLE instances DROP COLUMN expired_time; PRAGMA user_version = 6")
+                    .ok());
+  }
+  Reopen();
+  Result<InstanceRecord> old = catalog_->GetInstance("i-old");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_TRUE(old->tags.empty());
+  EXPECT_EQ(old->instance_charge_type, "PostPaid");
+  EXPECT_EQ(old->expired_time, 0);
+  EXPECT_EQ(old->user_data, "aGVsbG8=");
 }
 
 TEST_F(SqliteCatalogInstancesTest, DisksRoundTripAndFilterByInstanceAndType) {

@@ -759,6 +759,11 @@ TEST_F(SqliteCatalogTest, SnapshotsOfASchemaWithoutSourceDiskAreMigratedWithNone
     auto db = SqliteDb::Open(path_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("ALTER TABLE snapshots DROP COLUMN source_disk_id").ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("ALTER TABLE instances DROP COLUMN tags; "
+                           "ALTER TABLE instances DROP COLUMN instance_charge_type; "
+                           "ALTER TABLE instances DROP COLUMN expired_time")
+                    .ok());  // version 7
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 5").ok());
   }
   Reopen();

@@ -18,6 +18,7 @@
 #include "common/ids.h"
 #include "region/object_storage.h"
 #include "region/region_impl.h"
+#include "unit/region/ingest_gate.h"
 
 namespace ferry {
 namespace {
@@ -59,41 +60,6 @@ TEST(CheckQuotaTest, ZeroIsUnlimitedAndPublicImagesAreExempt) {
   EXPECT_TRUE(CheckQuota(tight, huge, QuotaUsage{1, 1, 1, 1}, kSystemAccountId, "ImportImage").ok());
 }
 
-// Holds imports at their first chunk while armed.
-class Gate {
- public:
-  void Arm() {
-    std::lock_guard<std::mutex> lock(mu_);
-    armed_ = true;
-    open_ = false;
-    arrived_ = false;
-  }
-  void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      open_ = true;
-      armed_ = false;
-    }
-    cv_.notify_all();
-  }
-  bool WaitArrived() {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(30), [this] { return arrived_; });
-  }
-  void Hook() {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!armed_) return;
-    arrived_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool armed_ = false, open_ = false, arrived_ = false;
-};
-
 class RegionQuotaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -123,7 +89,7 @@ class RegionQuotaTest : public ::testing::Test {
     c.quotas = limits;
     oss_->set_max_account_bytes(limits.stored_bytes);
     RegionHooks hooks;
-    hooks.after_chunk_pinned = [this](const std::string&, const ChunkId&) { gate_.Hook(); };
+    hooks.after_chunk_pinned = [this](const std::string& task, const ChunkId& id) { gate_.Hook(task, id); };
     auto r = RegionImpl::Open(c, SystemClock::Get(), hooks);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     region_ = std::move(r).value();
@@ -167,13 +133,22 @@ class RegionQuotaTest : public ::testing::Test {
     return r->image_id;
   }
 
+  // The task of `resource_id` (CreateImage from an instance has no TaskId
+  // in its answer).
+  std::string TaskFor(const std::string& resource_id) {
+    TaskQuery q;
+    q.resource_ids = {resource_id};
+    Result<Page<TaskRecord>> tasks = region_->catalog().ListTasks(q);
+    return tasks.ok() && !tasks->items.empty() ? tasks->items[0].task_id : "";
+  }
+
   bool ObjectExists(const std::string& bucket, const std::string& object) {
     return oss_->PathForRead(kAlice.account_id, bucket, object).ok();
   }
 
   std::string dir_;
   std::unique_ptr<ObjectStorage> oss_;
-  Gate gate_;
+  IngestGate gate_;
   std::unique_ptr<RegionImpl> region_;
 };
 
@@ -273,6 +248,72 @@ TEST_F(RegionQuotaTest, StoredBytesCountLogicalSnapshotDataAndObjects) {
   Result<uint64_t> bob = oss_->AccountStoredBytes(kBob.account_id);
   ASSERT_TRUE(bob.ok());
   EXPECT_EQ(*bob, 0u);
+}
+
+// CreateSnapshot and CreateImage from an instance store the disks' data again
+// (logically): refused at the call when it would not fit, with the code
+// imports use; a committed snapshot then counts its data bytes.
+TEST_F(RegionQuotaTest, DiskSnapshotsAreRefusedWhenTheyWouldNotFitAndCountOnceCommitted) {
+  Open(QuotaLimits{0, 0, 0, 14 * kMiB});
+  PutDisk("disk.raw", 4);
+  const std::string image_id = ImportAndWait(Request("disk.raw", "img-a"));  // 4 MiB object + 4 MiB snapshot
+  RunInstancesRequest run;
+  run.image_id = image_id;
+  run.instance_type = "ecs.g6.large";
+  run.start = false;
+  Result<std::vector<std::string>> ids = region_->RunInstances(kAlice, run);
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  const std::string instance = (*ids)[0];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (region_->catalog().GetInstance(instance)->status != "Stopped" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  DescribeDisksRequest dq;
+  dq.instance_id = instance;
+  Result<Page<DiskRecord>> disks = region_->DescribeDisks(kAlice, dq);
+  ASSERT_TRUE(disks.ok() && disks->items.size() == 1);
+  const std::string disk_id = disks->items[0].disk_id;
+  auto stored = [&] { return oss_->AccountStoredBytes(kAlice.account_id).value(); };
+  const uint64_t before = stored();
+  EXPECT_GE(before, 8 * kMiB);
+  EXPECT_LT(before, 9 * kMiB);
+
+  // 8 + about 4 fits in 14.
+  CreateSnapshotRequest snap;
+  snap.disk_id = disk_id;
+  Result<std::string> first = region_->CreateSnapshot(kAlice, snap);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (region_->catalog().GetSnapshot(*first)->status != "accomplished" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(region_->catalog().GetSnapshot(*first)->status, "accomplished");
+  EXPECT_EQ(stored(), before + 4 * kMiB) << "the committed snapshot counts its data, as if unshared";
+
+  // 12 + about 4 does not.
+  Result<std::string> second = region_->CreateSnapshot(kAlice, snap);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().reason(), "QuotaExceed.Storage") << second.status().ToString();
+  CreateImageRequest image_req;
+  image_req.instance_id = instance;
+  Result<std::string> image = region_->CreateImage(kAlice, image_req);
+  ASSERT_FALSE(image.ok());
+  EXPECT_EQ(image.status().reason(), "QuotaExceed.Storage") << image.status().ToString();
+  // Nothing was recorded for them.
+  SnapshotQuery sq;
+  sq.account_id = kAlice.account_id;
+  EXPECT_EQ(region_->catalog().ListSnapshots(sq)->total, 2u);
+  // Bob asking about Alice's disk learns nothing from the quota.
+  EXPECT_EQ(region_->CreateSnapshot(kBob, snap).status().reason(), "InvalidDiskId.NotFound");
+
+  // Deleting the uploaded object makes room for the image.
+  ASSERT_TRUE(oss_->DeleteObject(kAlice.account_id, "alice-in", "disk.raw").ok());
+  image = region_->CreateImage(kAlice, image_req);
+  ASSERT_TRUE(image.ok()) << image.status().ToString();
+  EXPECT_EQ(WaitTask(kAlice, TaskFor(*image)).status, "Finished");
+  EXPECT_EQ(stored(), before + 4 * kMiB) << "the object's 4 MiB went, the image's snapshot's 4 MiB came";
 }
 
 TEST_F(RegionQuotaTest, ExportImageIsRefusedWhenTheExportWouldNotFit) {

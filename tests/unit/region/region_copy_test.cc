@@ -453,6 +453,48 @@ TEST_F(RegionCopyTest, CopyCreatesAnIdenticalImageWithItsOwnSnapshot) {
   EXPECT_TRUE(fsck.problems.empty());
 }
 
+// An image of several snapshots (CreateImage's DiskDeviceMapping.N) copies
+// whole: every disk, with its type, device and size, and its data.
+TEST_F(RegionCopyTest, AnImageWithDataDisksIsCopiedWithEveryDisk) {
+  OpenAll();
+  const ImageRecord system = GetImage(kA, Import(kA, "system-src", kDisk));
+  const ImageRecord data = GetImage(kA, Import(kA, "data-src", {7, 0, 8}));
+  CreateImageRequest req;
+  req.image_name = "two-disks";
+  ImageDiskRequest first;
+  first.n = 1;
+  first.snapshot_id = system.disks[0].snapshot_id;
+  ImageDiskRequest second;
+  second.n = 2;
+  second.snapshot_id = data.disks[0].snapshot_id;
+  second.disk_type = "data";
+  second.device = "/dev/xvdc";
+  second.size_gib = 7;
+  req.disk_mappings = {first, second};
+  Result<std::string> combined = R(kA).CreateImage(kAlice, req);
+  ASSERT_TRUE(combined.ok()) << combined.status().ToString();
+  const ImageRecord src = GetImage(kA, *combined);
+  ASSERT_EQ(src.disks.size(), 2u);
+
+  Result<std::string> id = Copy(*combined, kB, "two-disks-b");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  const ImageRecord done = WaitCopy(kB, *id);
+  EXPECT_EQ(done.status, "Available") << done.failure_reason;
+  ASSERT_EQ(done.disks.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const DiskMapping& a = src.disks[i];
+    const DiskMapping& b = done.disks[i];
+    EXPECT_EQ(std::tie(b.type, b.device, b.size_gib), std::tie(a.type, a.device, a.size_gib)) << i;
+    EXPECT_NE(b.snapshot_id, a.snapshot_id);
+    Result<SnapshotRecord> copied = R(kB).catalog().GetSnapshot(b.snapshot_id);
+    ASSERT_TRUE(copied.ok());
+    EXPECT_EQ(copied->status, "accomplished");
+    EXPECT_EQ(copied->source_snapshot_id, a.snapshot_id);
+    EXPECT_EQ(copied->content_digest, R(kA).catalog().GetSnapshot(a.snapshot_id)->content_digest) << i;
+  }
+  EXPECT_EQ(done.size_gib, src.size_gib);
+}
+
 TEST_F(RegionCopyTest, CopyImageChecksItsRequest) {
   OpenAll();
   std::string source = Import(kA, "golden", kDisk);

@@ -19,6 +19,7 @@
 #include "region/region_impl.h"
 #include "region/subprocess.h"
 #include "store/manifest.h"
+#include "unit/region/ingest_gate.h"
 
 namespace ferry {
 namespace {
@@ -44,7 +45,9 @@ class RegionDiskSnapshotsTest : public ::testing::Test {
     c.seed_public_image = false;
     c.object_storage = oss_.get();
     c.instance_transition_ms = 20;
-    auto r = RegionImpl::Open(c, SystemClock::Get());
+    RegionHooks hooks;
+    hooks.after_chunk_pinned = [this](const std::string& task, const ChunkId& id) { gate_.Hook(task, id); };
+    auto r = RegionImpl::Open(c, SystemClock::Get(), hooks);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     region_ = std::move(r).value();
     // A 16 MiB raw image: 0x5a in its first MiB (chunk 0), the rest holes.
@@ -64,6 +67,7 @@ class RegionDiskSnapshotsTest : public ::testing::Test {
     ASSERT_TRUE(WaitFor([&] { return Image(image_id_).status == "Available"; }));
   }
   void TearDown() override {
+    gate_.Open();
     region_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -137,8 +141,29 @@ class RegionDiskSnapshotsTest : public ::testing::Test {
     return out;
   }
 
+  // The one task of `resource_id` (a snapshot or an image).
+  TaskRecord TaskOf(const std::string& resource_id) {
+    TaskQuery q;
+    q.resource_ids = {resource_id};
+    Result<Page<TaskRecord>> tasks = region_->catalog().ListTasks(q);
+    EXPECT_TRUE(tasks.ok() && tasks->items.size() == 1) << resource_id;
+    return tasks.ok() && tasks->items.size() == 1 ? tasks->items[0] : TaskRecord{};
+  }
+  // Files in the DiskStore's tmp/ (a snapshot's raw view lives there while
+  // it is read).
+  size_t DiskTempFiles() {
+    size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(region_->disk_store().root() + "/tmp", ec)) {
+      (void)e;
+      ++n;
+    }
+    return n;
+  }
+
   std::string dir_;
   std::unique_ptr<ObjectStorage> oss_;
+  IngestGate gate_;
   std::unique_ptr<RegionImpl> region_;
   std::string image_id_;
 };
@@ -349,6 +374,91 @@ TEST_F(RegionDiskSnapshotsTest, DeleteSnapshotThatDisksWereMadeFromNeedsForce) {
   // The disk keeps its base: the instance still starts and its disk reads.
   EXPECT_TRUE(region_->disk_store().DescribeDisk(SystemDisk((*second)[0]).disk_id).ok());
   EXPECT_TRUE(region_->StartInstance(kAlice, (*second)[0], false).ok());
+}
+
+// ECS 4.18: deleting a snapshot being created cancels the creation. The
+// record goes at once; the task stops at its next chunk and ends Cancelled
+// (not Failed, not after reading the whole disk); its pins are released and
+// the chunks it stored are collected; the disk can be snapshotted again.
+TEST_F(RegionDiskSnapshotsTest, DeleteSnapshotOfASnapshotBeingCreatedCancelsTheCreation) {
+  const std::string instance = RunOne(/*start=*/false);
+  const DiskRecord disk = SystemDisk(instance);
+  QemuIoWrite(disk.disk_id, 0, 4096);
+  QemuIoWrite(disk.disk_id, 2 * kChunk, 4096);
+  const std::set<std::string> before = StoredChunks();
+
+  gate_.Arm();
+  CreateSnapshotRequest req;
+  req.disk_id = disk.disk_id;
+  Result<std::string> id = region_->CreateSnapshot(kAlice, req);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ASSERT_TRUE(gate_.WaitArrived());
+  const TaskRecord task = TaskOf(*id);
+  ASSERT_EQ(task.status, "Processing");
+  EXPECT_EQ(Snapshot(*id).status, "progressing");
+
+  ASSERT_TRUE(region_->DeleteSnapshot(kAlice, *id, false).ok());
+  EXPECT_FALSE(region_->catalog().GetSnapshot(*id).ok()) << "the record goes at once";
+  DescribeSnapshotsRequest q;
+  q.snapshot_ids = {*id};
+  EXPECT_TRUE(region_->DescribeSnapshots(kAlice, q)->items.empty());
+  EXPECT_TRUE(TaskOf(*id).cancel_requested);
+  gate_.Open();
+
+  ASSERT_TRUE(WaitFor([&] { return TaskOf(*id).status != "Processing"; }));
+  const TaskRecord ended = TaskOf(*id);
+  EXPECT_EQ(ended.status, "Cancelled") << ended.error_code << ": " << ended.error_message;
+  EXPECT_NE(ended.finished_time, 0);
+  EXPECT_FALSE(region_->catalog().GetSnapshot(*id).ok()) << "the commit did not bring it back";
+  EXPECT_EQ(region_->pins().size(), 0u);
+  EXPECT_EQ(DiskTempFiles(), 0u);
+  // What the cancelled task stored is garbage, and collected.
+  ASSERT_TRUE(WaitFor([&] { return StoredChunks() == before; }));
+
+  // No snapshot of the disk is in progress any more.
+  Result<std::string> again = region_->CreateSnapshot(kAlice, req);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return Snapshot(*again).status == "accomplished"; }));
+}
+
+// ECS 4.15: CancelTask cancels imports and exports only. A CreateSnapshot or
+// CreateImage (from an instance) task is refused and runs to its end.
+TEST_F(RegionDiskSnapshotsTest, CancelTaskRefusesSnapshotAndImageCreationTasks) {
+  const std::string instance = RunOne(/*start=*/false);
+  const DiskRecord disk = SystemDisk(instance);
+  QemuIoWrite(disk.disk_id, 0, 4096);
+
+  gate_.Arm();
+  CreateSnapshotRequest snap_req;
+  snap_req.disk_id = disk.disk_id;
+  Result<std::string> snap = region_->CreateSnapshot(kAlice, snap_req);
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  ASSERT_TRUE(gate_.WaitArrived());
+  Status refused = region_->CancelTask(kAlice, TaskOf(*snap).task_id);
+  EXPECT_EQ(refused.reason(), "InvalidTaskId.TaskActionNotSupport") << refused.ToString();
+  EXPECT_EQ(refused.code(), Code::kPermissionDenied);
+  EXPECT_NE(refused.message().find("DeleteSnapshot"), std::string::npos) << refused.message();
+  EXPECT_FALSE(TaskOf(*snap).cancel_requested);
+  gate_.Open();
+  ASSERT_TRUE(WaitFor([&] { return Snapshot(*snap).status == "accomplished"; }));
+  EXPECT_EQ(TaskOf(*snap).status, "Finished");
+
+  gate_.Arm();
+  CreateImageRequest image_req;
+  image_req.instance_id = instance;
+  Result<std::string> image = region_->CreateImage(kAlice, image_req);
+  ASSERT_TRUE(image.ok()) << image.status().ToString();
+  ASSERT_TRUE(gate_.WaitArrived());
+  refused = region_->CancelTask(kAlice, TaskOf(*image).task_id);
+  EXPECT_EQ(refused.reason(), "InvalidTaskId.TaskActionNotSupport") << refused.ToString();
+  // Its snapshot is the image's: DeleteSnapshot refuses it, nothing is cancelled.
+  const std::string image_snapshot = Image(*image).disks[0].snapshot_id;
+  EXPECT_EQ(region_->DeleteSnapshot(kAlice, image_snapshot, false).reason(), "SnapshotCreatedImage");
+  gate_.Open();
+  ASSERT_TRUE(WaitFor([&] { return Image(*image).status == "Available"; })) << Image(*image).status;
+  EXPECT_EQ(TaskOf(*image).status, "Finished");
+  // Bob's CancelTask of Alice's task: not found, as for any task he cannot see.
+  EXPECT_EQ(region_->CancelTask(kBob, TaskOf(*snap).task_id).reason(), "InvalidTaskId.NotFound");
 }
 
 }  // namespace

@@ -250,6 +250,91 @@ TEST_F(RegionInstancesTest, BadInputGetsTheDocumentedCodes) {
   EXPECT_TRUE(region_->RunInstances(kAlice, Run(1)).ok());
 }
 
+// Tag.N given at launch are the instance's (DescribeInstances lists and
+// filters by them); InstanceChargeType PrePaid is kept with the end of its
+// Period; bad values get the documented codes, and nothing is launched.
+TEST_F(RegionInstancesTest, TagsAndChargeTypeAreKeptAndChecked) {
+  RunInstancesRequest r = Run(2);
+  r.start = false;
+  r.tags = {{"team", "infra"}, {"env", ""}};
+  const std::vector<std::string> tagged = RunAndWait(r);
+  ASSERT_EQ(tagged.size(), 2u);
+  RunInstancesRequest other = Run(1);
+  other.start = false;
+  other.tags = {{"team", "web"}};
+  other.instance_charge_type = "PrePaid";
+  other.period = 1;
+  const std::vector<std::string> prepaid = RunAndWait(other);
+  ASSERT_EQ(prepaid.size(), 1u);
+
+  Result<InstanceRecord> got = region_->catalog().GetInstance(tagged[0]);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->tags, r.tags);
+  EXPECT_EQ(got->instance_charge_type, "PostPaid");
+  EXPECT_EQ(got->expired_time, 0);
+  Result<InstanceRecord> sub = region_->catalog().GetInstance(prepaid[0]);
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ(sub->instance_charge_type, "PrePaid");
+  // One calendar month after its creation (28 to 31 days).
+  EXPECT_GE(sub->expired_time - sub->creation_time, 28 * 86400);
+  EXPECT_LE(sub->expired_time - sub->creation_time, 31 * 86400);
+
+  auto listed = [&](Tags tags) {
+    DescribeInstancesRequest q;
+    q.tags = std::move(tags);
+    Result<Page<InstanceRecord>> page = region_->DescribeInstances(kAlice, q);
+    EXPECT_TRUE(page.ok());
+    return page.ok() ? page->total : 0u;
+  };
+  EXPECT_EQ(listed({{"team", ""}}), 3u);
+  EXPECT_EQ(listed({{"team", "infra"}}), 2u);
+  EXPECT_EQ(listed({{"team", "web"}}), 1u);
+  EXPECT_EQ(listed({{"team", "infra"}, {"env", ""}}), 2u);
+  EXPECT_EQ(listed({{"owner", ""}}), 0u);
+
+  auto code = [&](RunInstancesRequest bad) { return region_->RunInstances(kAlice, bad).status().reason(); };
+  RunInstancesRequest bad = Run(1);
+  for (int i = 0; i < 21; ++i) bad.tags.push_back({"k" + std::to_string(i), "v"});
+  EXPECT_EQ(code(bad), "InvalidTagCount");
+  bad = Run(1);
+  bad.tags = {{"aliyun-reserved", "v"}};
+  EXPECT_EQ(code(bad), "InvalidTagKey.Malformed");
+  bad.tags = {{"k", "acs:reserved"}};
+  EXPECT_EQ(code(bad), "InvalidTagValue.Malformed");
+  bad = Run(1);
+  bad.instance_charge_type = "Spot";
+  EXPECT_EQ(code(bad), "InvalidInstanceChargeType.NotFound");
+  bad.instance_charge_type = "PrePaid";
+  EXPECT_EQ(code(bad), "MissingParamter");  // no Period
+  bad.period = 10;
+  EXPECT_EQ(code(bad), "InvalidPeriod");
+  bad.period = 2;
+  bad.period_unit = "Week";
+  bad.dry_run = true;
+  EXPECT_EQ(code(bad), "DryRunOperation");
+  bad.period = 5;
+  EXPECT_EQ(code(bad), "InvalidPeriod");
+  bad.period_unit = "Year";
+  bad.period = 1;
+  EXPECT_EQ(code(bad), "InvalidPeriod");
+  // PostPaid ignores Period, as ECS documents.
+  RunInstancesRequest ignored = Run(1);
+  ignored.period = 999;
+  ignored.dry_run = true;
+  EXPECT_EQ(code(ignored), "DryRunOperation");
+  EXPECT_EQ(region_->DescribeInstances(kAlice, {})->total, 3u);
+
+  // A ClientToken covers the tags: the same tags replay, others do not.
+  RunInstancesRequest once = Run(1);
+  once.client_token = "tagged-token";
+  once.tags = {{"a", "1"}};
+  Result<std::vector<std::string>> first = region_->RunInstances(kAlice, once);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*region_->RunInstances(kAlice, once), *first);
+  once.tags = {{"a", "2"}};
+  EXPECT_EQ(code(once), "IdempotentParameterMismatch");
+}
+
 TEST_F(RegionInstancesTest, ClientTokenReturnsTheSameInstances) {
   RunInstancesRequest r = Run(2);
   r.client_token = "token-1";

@@ -20,6 +20,7 @@
 #include "region/region_impl.h"
 #include "region/subprocess.h"
 #include "store/fs_chunk_store.h"
+#include "unit/region/ingest_gate.h"
 
 namespace ferry {
 namespace {
@@ -84,48 +85,6 @@ bool WaitCounter(const std::atomic<uint64_t>& counter, uint64_t want) {
   }
   return counter.load() == want;
 }
-
-// Pauses ingests at their first pinned chunk while armed.
-class Gate {
- public:
-  void Arm() {
-    std::lock_guard<std::mutex> lock(mu_);
-    armed_ = true;
-    open_ = false;
-    arrived_ = false;
-  }
-  void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      open_ = true;
-      armed_ = false;
-    }
-    cv_.notify_all();
-  }
-  // Waits (up to 30 s) for an ingest to block; returns the chunk it holds.
-  bool WaitArrived(ChunkId* id) {
-    std::unique_lock<std::mutex> lock(mu_);
-    bool ok = cv_.wait_for(lock, std::chrono::seconds(30), [this] { return arrived_; });
-    if (ok && id != nullptr) *id = chunk_;
-    return ok;
-  }
-  void Hook(const std::string&, const ChunkId& id) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!armed_) return;
-    if (!arrived_) chunk_ = id;
-    arrived_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool armed_ = false;
-  bool open_ = false;
-  bool arrived_ = false;
-  ChunkId chunk_{};
-};
 
 class RegionTest : public ::testing::Test {
  protected:
@@ -236,7 +195,7 @@ class RegionTest : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<ObjectStorage> oss_;
-  Gate gate_;
+  IngestGate gate_;
   std::unique_ptr<RegionImpl> region_;
   DedupScope dedup_scope_ = DedupScope::kAccount;
 };

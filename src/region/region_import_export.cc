@@ -1,0 +1,245 @@
+// RegionImpl: the import and export tasks. An import reads each disk's
+// object through one descriptor (inspected, converted by qemu-img when it is
+// not raw, ingested) and commits every manifest at once; an export
+// materializes the image's disks from the chunk store (converted when asked)
+// and publishes them into the bucket.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "common/fs_util.h"
+#include "region/disk_tools.h"
+#include "region/image_inspector.h"
+#include "region/region_impl.h"
+#include "region/region_internal.h"
+
+namespace ferry {
+namespace {
+
+constexpr uint64_t kGiB = 1ull << 30;
+
+uint64_t CeilGiB(uint64_t bytes) { return std::max<uint64_t>(1, (bytes + kGiB - 1) / kGiB); }
+
+int Percent(double fraction) { return std::clamp(static_cast<int>(fraction * 100.0), 0, 99); }
+
+// Removes a scratch file when the step that made it ends, however it ends.
+class ScratchFile {
+ public:
+  explicit ScratchFile(std::string path = "") : path_(std::move(path)) {}
+  ~ScratchFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+  void Reset(std::string path) {
+    if (!path_.empty()) ::unlink(path_.c_str());
+    path_ = std::move(path);
+  }
+  void Keep() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+// The import read one inode throughout; refuse if its bytes may have changed
+// while it was read (someone wrote the file in place: only the operator can).
+Status CheckUnchanged(int fd, const struct stat& before, const std::string& label) {
+  struct stat now {};
+  if (::fstat(fd, &now) != 0) return ErrnoStatus("stat", label, errno);
+  if (now.st_dev != before.st_dev || now.st_ino != before.st_ino || now.st_size != before.st_size ||
+      now.st_mtim.tv_sec != before.st_mtim.tv_sec || now.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
+      now.st_ctim.tv_sec != before.st_ctim.tv_sec || now.st_ctim.tv_nsec != before.st_ctim.tv_nsec) {
+    return InvalidArgument("InvalidImageFormat.Malformed",
+                           "disk image " + label + " changed while it was being imported; import it again");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// -------------------------------------------------------------------- import
+
+Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
+  ASSIGN_OR_RETURN(ImageRecord image, catalog_->GetImage(task.resource_id));
+  const size_t n = image.disks.size();
+  if (n == 0) return Internal("image " + image.image_id + " of task " + task.task_id + " has no disks");
+  std::vector<Manifest> manifests(n);
+  std::vector<std::string> formats(n);
+  PinLease lease(pins_);
+  for (size_t i = 0; i < n; ++i) {
+    const DiskMapping& disk = image.disks[i];
+    const std::string label = "OSS object " + disk.import_bucket + "/" + disk.import_object;
+    // One descriptor for the whole disk: the inspector, qemu-img (as
+    // /proc/self/fd/3) and ingest all read the inode opened here, never a
+    // path that could be swapped in between (untrusted-images.md section 4).
+    ASSIGN_OR_RETURN(UniqueFd source,
+                     oss_.OpenForRead(task.account_id, disk.import_bucket, disk.import_object));
+    std::string raw;
+    ScratchFile scratch;
+    const std::optional<ChunkScope> scope = ScopeFor(task.account_id);
+    auto ingest_disk = [&]() -> Status {
+      struct stat before {};
+      if (::fstat(source.get(), &before) != 0) return ErrnoStatus("stat", label, errno);
+      ASSIGN_OR_RETURN(ImageFacts facts, CheckImportImage(source.get(), static_cast<uint64_t>(before.st_size),
+                                                          disk.format, label));
+      formats[i] = ImportFormatForQemuDriver(ImageFormatName(facts.format));
+      if (hooks_.after_image_inspected) hooks_.after_image_inspected(task.task_id, i);
+      auto progress = [this, &task, i, n](uint64_t done, uint64_t total) {
+        double part = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+        ReportProgress(task.task_id, Percent((static_cast<double>(i) + part) / static_cast<double>(n)));
+      };
+      if (facts.format == ImageFormat::kRaw) {
+        ASSIGN_OR_RETURN(manifests[i],
+                         Ingest(task.task_id, scope, source.get(), label, &control.stop, lease, progress));
+        return CheckUnchanged(source.get(), before, label);
+      }
+      RETURN_IF_ERROR(CheckWithQemuInfo(source.get(), &facts, label, &control.stop));
+      raw = tmp_dir_ + "/" + task.task_id + "-" + std::to_string(i) + ".raw";
+      scratch.Reset(raw);
+      RETURN_IF_ERROR(ConvertImageFd(source.get(), facts, raw, "raw", label, "InvalidImageFormat.Malformed",
+                                     &control.stop));
+      RETURN_IF_ERROR(CheckUnchanged(source.get(), before, label));
+      UniqueFd converted(::open(raw.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!converted.valid()) return ErrnoStatus("open", raw, errno);
+      struct stat out {};
+      if (::fstat(converted.get(), &out) != 0) return ErrnoStatus("stat", raw, errno);
+      if (static_cast<uint64_t>(out.st_size) != facts.virtual_size) {
+        return InvalidArgument("InvalidImageFormat.Malformed",
+                               "disk image " + label + ": converted to " + std::to_string(out.st_size) +
+                                   " bytes, its header says " + std::to_string(facts.virtual_size));
+      }
+      ASSIGN_OR_RETURN(manifests[i], Ingest(task.task_id, scope, converted.get(), "the converted " + label,
+                                            &control.stop, lease, progress));
+      return Status::Ok();
+    };
+    Status st = ingest_disk();
+    RETURN_IF_ERROR(RedactPath(st, raw, "the converted " + label));
+  }
+  // Shutdown or cancel before the commit: nothing is recorded.
+  if (control.stop) return Cancelled("task " + task.task_id + " stopped before commit");
+  RETURN_IF_ERROR(store_->Sync());
+
+  const UnixSeconds now = clock_.Now();
+  std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
+  Status st = catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
+    if (current.cancel_requested) return Cancelled("task " + task.task_id + " was cancelled");
+    if (current.status != "Processing") return Cancelled("task " + task.task_id + " is " + current.status);
+    ASSIGN_OR_RETURN(ImageRecord img, catalog_->GetImage(task.resource_id));
+    return CommitImageManifests(
+        img, manifests, current, now, [&](size_t i, SnapshotRecord& snap, DiskMapping& disk) {
+          snap.source_disk_size_gib = std::max(CeilGiB(manifests[i].logical_size), disk.size_gib);
+          disk.size_gib = snap.source_disk_size_gib;
+          disk.format = formats[i];
+          if (i == 0) img.size_gib = disk.size_gib;
+        });
+  });
+  lease.Release();
+  return st;
+}
+
+// -------------------------------------------------------------------- export
+
+Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
+  std::string bucket, format;
+  std::vector<std::string> objects;  // [0] the system disk's, then the data disks'
+  try {
+    nlohmann::json params = nlohmann::json::parse(task.params);
+    bucket = params.at("OSSBucket").get<std::string>();
+    objects.push_back(params.at("OSSObject").get<std::string>());
+    format = params.at("ImageFormat").get<std::string>();
+    // Absent for one-disk images (and in tasks made before data disks were
+    // exported: those export the system disk, as they did).
+    for (const nlohmann::json& o : params.value("DataDiskOSSObjects", nlohmann::json::array()))
+      objects.push_back(o.get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    return Internal("task " + task.task_id + " has unreadable parameters: " + e.what());
+  }
+  ASSIGN_OR_RETURN(ImageRecord image, catalog_->GetImage(task.resource_id));
+  if (image.disks.size() < objects.size()) {
+    return Internal("image " + image.image_id + " has " + std::to_string(image.disks.size()) +
+                    " disks, its export task " + task.task_id + " names " + std::to_string(objects.size()));
+  }
+
+  // Allow-listed target drivers only; no -o options are ever passed, so no
+  // backing file, data file or multi-file VMDK can be asked for.
+  const std::string driver = QemuDriverForExportFormat(format);
+  if (driver.empty())
+    return InvalidArgument("InvalidParameter", "export format " + format + " is not supported");
+  const bool convert = driver != "raw";
+  const size_t n = objects.size();
+  std::vector<std::unique_ptr<ScratchFile>> scratches;
+  std::vector<std::string> targets;
+  uint64_t data_bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[i].snapshot_id));
+    ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(snap.manifest));
+    data_bytes += manifest.DataBytes();
+    ASSIGN_OR_RETURN(std::string target, oss_.TempPathForWrite(task.account_id, bucket));
+    scratches.push_back(std::make_unique<ScratchFile>(target));
+    targets.push_back(target);
+    MaterializeOptions opts;
+    opts.cancel = &control.stop;
+    opts.progress = [this, &task, convert, i, n](uint64_t done, uint64_t total) {
+      double part = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+      ReportProgress(task.task_id, Percent((static_cast<double>(i) + (convert ? part * 0.5 : part)) /
+                                           static_cast<double>(n)));
+    };
+    const std::string label =
+        "the export of image " + image.image_id + (i == 0 ? "" : " (data disk " + std::to_string(i) + ")");
+    if (!convert) {
+      RETURN_IF_ERROR(MaterializeRawFile(manifest, *store_, target, opts));
+      continue;
+    }
+    std::string raw = tmp_dir_ + "/" + task.task_id + "-" + std::to_string(i) + ".raw";
+    ScratchFile raw_scratch(raw);
+    RETURN_IF_ERROR(MaterializeRawFile(manifest, *store_, raw, opts));
+    if (control.stop) return Cancelled("task " + task.task_id + " stopped");
+    // The stored image is raw bytes and is read as raw, never probed.
+    UniqueFd raw_fd(::open(raw.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!raw_fd.valid()) return ErrnoStatus("open", raw, errno);
+    ImageFacts source;
+    source.format = ImageFormat::kRaw;
+    source.virtual_size = manifest.logical_size;
+    Status converted = ConvertImageFd(raw_fd.get(), source, target, driver, label, "", &control.stop);
+    if (converted.code() == Code::kCancelled) return converted;
+    if (!converted.ok()) return Internal(converted.message());
+    // The output must be what was asked for and pass the same safety check
+    // as an import before it is published for the tenant to use elsewhere.
+    UniqueFd out(::open(target.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!out.valid()) return ErrnoStatus("open", target, errno);
+    struct stat out_st {};
+    if (::fstat(out.get(), &out_st) != 0) return ErrnoStatus("stat", target, errno);
+    ASSIGN_OR_RETURN(ImageFacts facts, InspectImage(out.get(), static_cast<uint64_t>(out_st.st_size), label));
+    if (ImageFormatName(facts.format) != driver) {
+      return Internal(label + " inspects as " + ImageFormatName(facts.format) + ", not " + driver);
+    }
+  }
+  if (control.stop) return Cancelled("task " + task.task_id + " stopped");
+  ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
+  if (current.cancel_requested) return Cancelled("task " + task.task_id + " was cancelled");
+  // The data disks first, the system disk (the object the task names) last;
+  // a failure takes back what was published, so an export is whole or absent.
+  for (size_t k = n; k-- > 0;) {
+    Status published = oss_.Publish(targets[k], bucket, objects[k]);
+    if (!published.ok()) {
+      for (size_t j = k + 1; j < n; ++j) (void)oss_.DeleteObject(task.account_id, bucket, objects[j]);
+      return published;
+    }
+    scratches[k]->Keep();
+  }
+  metrics_.bytes_exported += data_bytes;
+  return catalog_->Transact([&]() -> Status {
+    ASSIGN_OR_RETURN(TaskRecord t, catalog_->GetTask(task.task_id));
+    t.status = "Finished";
+    t.progress = 100;
+    t.finished_time = clock_.Now();
+    return catalog_->UpdateTask(t);
+  });
+}
+
+}  // namespace ferry
