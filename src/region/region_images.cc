@@ -327,7 +327,6 @@ Status RegionImpl::ModifyImageAttribute(const Caller& c, const ModifyImageAttrib
 // ---------------------------------------------------------------- DeleteImage
 
 Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, bool force) {
-  (void)force;  // no instances use images here
   if (image_id.empty()) return MissingParameter("ImageId");
   // Held to the end, so no copy of the image can start (take its lease)
   // between the lease check and the deletion.
@@ -368,6 +367,21 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
     }
     if (image.status == "Creating" || image.status == "Waiting") {
       return FailedPrecondition("ImageIsCreating", "The specified image is being created.");
+    }
+    // Instances of any account count (a recipient's, made while the image
+    // was shared), and the message names none of them. With Force the
+    // instances keep their disks: a base file stays while a disk needs it.
+    if (!force) {
+      InstanceQuery users;
+      users.image_id = image_id;
+      users.limit = 1;
+      ASSIGN_OR_RETURN(Page<InstanceRecord> used, catalog_->ListInstances(users));
+      if (used.total > 0 || !used.items.empty()) {
+        return PermissionDenied("ImageUsingByInstance",
+                                "The specified image has been used to create instances. You can use the "
+                                "DescribeInstances API to query these instances, or you can use the force "
+                                "parameter to proceed.");
+      }
     }
     return catalog_->DeleteImage(image_id);
   }));

@@ -550,6 +550,22 @@ const SUCCESS_ROWS = [
     },
   },
   {
+    name: 'an image an instance uses, with Force: the instance keeps its disk',
+    action: 'DeleteImage',
+    async prepare() {
+      const imageId = await createImage(unique('conformance-used'));
+      return { imageId, id: await runInstance({ ImageId: imageId, InstanceName: 'conformance-used' }) };
+    },
+    params: (ctx) => ({ RegionId: REGION, ImageId: ctx.imageId, Force: true }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      assert.deepEqual(await describeImages(REGION, ctx.imageId), []);
+      assert.equal((await describeInstance(ctx.id)).Status, 'Running');
+      assert.equal((await instanceDisks(ctx.id)).length, 1);
+    },
+    cleanup: (ctx) => dropInstance(ctx.id),
+  },
+  {
     name: 'to another region',
     action: 'CopyImage',
     async prepare() {
@@ -1353,6 +1369,11 @@ const ERROR_ROWS = [
   {
     name: 'a finished task', action: 'CancelTask', params: () => ({ RegionId: REGION, TaskId: fx.exportTaskId }),
     error: { code: 'InvalidTaskId.IncorrectTaskStatus', status: 403 },
+  },
+  {
+    name: 'an image instances use, without Force', action: 'DeleteImage',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId }),
+    error: { code: 'ImageUsingByInstance', status: 403 },
   },
   {
     name: 'a copy in progress', action: 'DeleteImage',
