@@ -300,6 +300,11 @@ Status RegionImpl::RunDiskSnapshots(const TaskRecord& task, TaskControl& control
     return Internal("task " + task.task_id + " has unreadable parameters: " + e.what());
   }
   if (disk_ids.empty()) return Internal("task " + task.task_id + " names no disks");
+  // Reading a disk holds its base busy: one freed meanwhile goes once done.
+  struct SweepBasesAtEnd {
+    RegionImpl* region;
+    ~SweepBasesAtEnd() { region->BasesMayBeFree(); }
+  } sweep{this};
   const size_t n = disk_ids.size();
   std::vector<Manifest> manifests;
   PinLease lease(pins_);

@@ -7,6 +7,7 @@
 // on disk still uses, so a record lost in a crash never strands a disk.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "region/region_impl.h"
@@ -79,9 +80,51 @@ Status RegionImpl::RemoveUnusedBases() {
   std::set<std::string> keep;
   for (const DiskRecord& d : all)
     if (!d.base_key.empty()) keep.insert(d.base_key);
-  ASSIGN_OR_RETURN(std::vector<std::string> removed, disks_->RemoveUnusedBases(keep));
+  std::vector<std::string> busy;
+  ASSIGN_OR_RETURN(std::vector<std::string> removed, disks_->RemoveUnusedBases(keep, &busy));
   for (const std::string& key : removed) spdlog::info("region {}: base file {} removed", config_.region_id, key);
+  if (!busy.empty()) {
+    spdlog::info("region {}: {} unused base file(s) in use by a reader, first {}; trying again later",
+                 config_.region_id, busy.size(), busy.front());
+    RetryBasesLater();
+  } else {
+    std::lock_guard<std::mutex> lock(base_retry_mu_);
+    base_retry_delay_ = std::chrono::milliseconds(0);
+  }
   return Status::Ok();
+}
+
+void RegionImpl::RetryBasesLater() {
+  std::chrono::milliseconds delay;
+  {
+    std::lock_guard<std::mutex> lock(base_retry_mu_);
+    if (base_retry_pending_) return;  // one retry queued is enough
+    base_retry_pending_ = true;
+    base_retry_delay_ =
+        base_retry_delay_.count() == 0 ? kBaseRetryFirst : std::min(base_retry_delay_ * 2, kBaseRetryMax);
+    delay = base_retry_delay_;
+  }
+  instance_runner_->Post(delay, [this] {
+    {
+      std::lock_guard<std::mutex> lock(base_retry_mu_);
+      base_retry_pending_ = false;
+    }
+    if (Status st = RemoveUnusedBases(); !st.ok()) {
+      spdlog::warn("region {}: base files not collected: {}", config_.region_id, st.ToString());
+    }
+  });
+}
+
+void RegionImpl::BasesMayBeFree() {
+  {
+    std::lock_guard<std::mutex> lock(base_retry_mu_);
+    if (!base_retry_pending_) return;
+  }
+  instance_runner_->Post(std::chrono::milliseconds(0), [this] {
+    if (Status st = RemoveUnusedBases(); !st.ok()) {
+      spdlog::warn("region {}: base files not collected: {}", config_.region_id, st.ToString());
+    }
+  });
 }
 
 Status RegionImpl::ResumeInstances() {

@@ -729,16 +729,21 @@ Result<std::vector<std::pair<std::string, std::string>>> DiskStore::OverlayBacki
   return out;
 }
 
-Result<std::vector<std::string>> DiskStore::RemoveUnusedBases(const std::set<std::string>& keep) {
+Result<std::vector<std::string>> DiskStore::RemoveUnusedBases(const std::set<std::string>& keep,
+                                                              std::vector<std::string>* busy) {
   ASSIGN_OR_RETURN(std::vector<std::string> keys, ListBases());
   // Lock the candidates first: a disk created on one of them needs its lock,
   // so the overlays scanned below are all the disks that can use them.
   std::vector<std::pair<std::string, BaseLock>> held;
+  std::vector<std::string> skipped;
   for (const std::string& key : keys) {
     if (keep.count(key) != 0) continue;
     Result<BaseLock> lock = LockBase(key, /*exclusive=*/true, /*wait=*/false);
     if (!lock.ok()) {
-      if (lock.status().code() == Code::kUnavailable) continue;  // busy: next time
+      if (lock.status().code() == Code::kUnavailable) {  // busy: the caller tries again
+        skipped.push_back(key);
+        continue;
+      }
       return lock.status();
     }
     held.emplace_back(key, std::move(*lock));
@@ -752,6 +757,11 @@ Result<std::vector<std::string>> DiskStore::RemoveUnusedBases(const std::set<std
   }
   std::set<std::string> used;
   for (const auto& [id, key] : backings) used.insert(key);
+  // A busy base a disk uses stays anyway; one no disk uses needs another try.
+  if (busy != nullptr) {
+    for (const std::string& key : skipped)
+      if (used.count(key) == 0) busy->push_back(key);
+  }
   std::vector<std::string> removed;
   for (const auto& [key, lock] : held) {
     if (used.count(key) != 0) continue;

@@ -146,8 +146,11 @@ class DiskStore final {
 
   // Removes every base file whose key is not in `keep` and that no overlay
   // in disks/ (or being created in tmp/) uses. A base busy under its lock
-  // (being read or used) is skipped this time. Returns the removed keys.
-  Result<std::vector<std::string>> RemoveUnusedBases(const std::set<std::string>& keep);
+  // (being read or used) is skipped this time; when no overlay uses it
+  // either, its key goes into `*busy` (if given), for the caller to try
+  // again once the holder lets go. Returns the removed keys.
+  Result<std::vector<std::string>> RemoveUnusedBases(const std::set<std::string>& keep,
+                                                     std::vector<std::string>* busy = nullptr);
 
   // Compares the files with what the catalog knows (`known_disks`: disk ids,
   // `known_bases`: base keys it still needs). Changes nothing.

@@ -466,13 +466,23 @@ TEST_F(DiskStoreTest, RemoveUnusedBasesSkipsABaseInUse) {
   UniqueFd fd(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   ASSERT_TRUE(fd.valid());
   ASSERT_EQ(::flock(fd.get(), LOCK_SH), 0);
-  auto removed = disks_->RemoveUnusedBases({});
+  // A busy base a disk uses is not worth another try; the unused one is.
+  Manifest b = MakeImage(8 * kMiB, {{0, RandomBytes(kChunk, 13)}});
+  ASSERT_TRUE(disks_->CreateDiskFromImage(NewResourceId("d"), b, *chunks_, 8 * kMiB).ok());
+  UniqueFd fd_b(::open((dir_.Sub("disks") + "/locks/" + BaseKeyFor(b) + ".lock").c_str(),
+                       O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_EQ(::flock(fd_b.get(), LOCK_SH), 0);
+  std::vector<std::string> busy;
+  auto removed = disks_->RemoveUnusedBases({}, &busy);
   ASSERT_TRUE(removed.ok());
   EXPECT_TRUE(removed->empty());
+  EXPECT_EQ(busy, std::vector<std::string>{BaseKeyFor(a)});
   fd = UniqueFd();
-  removed = disks_->RemoveUnusedBases({});
+  busy.clear();
+  removed = disks_->RemoveUnusedBases({}, &busy);
   ASSERT_TRUE(removed.ok());
-  EXPECT_EQ(removed->size(), 1u);
+  EXPECT_EQ(*removed, std::vector<std::string>{BaseKeyFor(a)});
+  EXPECT_TRUE(busy.empty());
 }
 
 TEST_F(DiskStoreTest, FsckFindsOrphansAndMissingFiles) {
