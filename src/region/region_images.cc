@@ -250,6 +250,7 @@ Result<Page<ImageRecord>> RegionImpl::DescribeImages(const Caller& c, const Desc
   ASSIGN_OR_RETURN(Page<ImageRecord> page, catalog_->ListImages(q));
   FillCopyProgress(page.items);
   RETURN_IF_ERROR(FillSelfShared(c, page.items));
+  HideOwnerPrivate(c, page.items);
   return page;
 }
 

@@ -285,6 +285,12 @@ class RegionImpl final : public Region {
   Result<bool> HasShares(const std::string& image_id);
   // Marks the caller's own images that are shared (ImageRecord::is_self_shared).
   Status FillSelfShared(const Caller& c, std::vector<ImageRecord>& images);
+  // What only an owner sees, blanked in the records of others' images and
+  // snapshots that `c` gets: an image's import bucket and object; a
+  // snapshot's name, description, tags, KMS key, source disk and source
+  // snapshot and region.
+  void HideOwnerPrivate(const Caller& c, std::vector<ImageRecord>& images);
+  void HideOwnerPrivate(const Caller& c, std::vector<SnapshotRecord>& snapshots);
   // Those of `wanted` that are snapshots of images shared with `c`.
   Result<std::vector<std::string>> SharedSnapshotIds(const Caller& c, const std::vector<std::string>& wanted);
 

@@ -79,6 +79,32 @@ Status RegionImpl::FillSelfShared(const Caller& c, std::vector<ImageRecord>& ima
   return Status::Ok();
 }
 
+void RegionImpl::HideOwnerPrivate(const Caller& c, std::vector<ImageRecord>& images) {
+  for (ImageRecord& image : images) {
+    if (image.account_id == c.account_id) continue;
+    // Where the owner imported it from: its bucket and object names.
+    for (DiskMapping& d : image.disks) {
+      d.import_bucket.clear();
+      d.import_object.clear();
+    }
+  }
+}
+
+void RegionImpl::HideOwnerPrivate(const Caller& c, std::vector<SnapshotRecord>& snapshots) {
+  for (SnapshotRecord& s : snapshots) {
+    if (s.account_id == c.account_id) continue;
+    // A recipient looks a shared image's snapshot up for its size and state;
+    // what the owner wrote on it and where it came from stay the owner's.
+    s.name.clear();
+    s.description.clear();
+    s.tags.clear();
+    s.kms_key_id.clear();
+    s.source_disk_id.clear();
+    s.source_snapshot_id.clear();
+    s.source_region_id.clear();
+  }
+}
+
 Result<std::vector<std::string>> RegionImpl::SharedSnapshotIds(const Caller& c,
                                                                const std::vector<std::string>& wanted) {
   if (wanted.empty()) return std::vector<std::string>();
