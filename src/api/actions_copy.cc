@@ -15,8 +15,8 @@ Result<json> CopyImage(ActionContext& ctx) {
   ASSIGN_OR_RETURN(std::string source_region_id, p.Required("RegionId"));
   Region* region = ctx.regions.Find(source_region_id);
   if (region == nullptr) {
-    return InvalidArgument("SourceRegion.NotFound",
-                           "The source region not found: \"" + source_region_id + "\" is not served here.");
+    return InvalidArgument("SourceRegion.NotFound", "The source region not found: \"" +
+                                                        Echo(source_region_id) + "\" is not served here.");
   }
   CopyImageRequest request;
   ASSIGN_OR_RETURN(request.image_id, p.Required("ImageId"));
@@ -33,7 +33,7 @@ Result<json> CopyImage(ActionContext& ctx) {
     return InvalidArgument("InvalidParameter.EncryptedIllegal",
                            "The specified parameter Encrypted must be true when kmsKeyId is not empty "
                            "(KMSKeyId \"" +
-                               request.kms_key_id + "\").");
+                               Echo(request.kms_key_id) + "\").");
   }
   // ResourceGroupId is accepted and ignored: Ferry has no resource groups.
   ASSIGN_OR_RETURN(request.dry_run, p.Bool("DryRun", false));

@@ -23,7 +23,8 @@ Result<Region*> RegionOfInstance(ActionContext& ctx, const std::string& instance
     ASSIGN_OR_RETURN(Page<InstanceRecord> found, region->DescribeInstances(ctx.caller, lookup));
     if (!found.items.empty()) return region;
   }
-  return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + instance_id + "\" does not exist.");
+  return NotFound("InvalidInstanceId.NotFound",
+                  "The specified InstanceId \"" + Echo(instance_id) + "\" does not exist.");
 }
 
 Result<RunInstancesRequest> ParseRunRequest(const Params& p) {
@@ -62,7 +63,8 @@ Result<InstanceRecord> FindInstance(Region& region, const Caller& caller, const 
   lookup.instance_ids = std::vector<std::string>{instance_id};
   ASSIGN_OR_RETURN(Page<InstanceRecord> found, region.DescribeInstances(caller, lookup));
   if (found.items.empty()) {
-    return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + instance_id + "\" does not exist.");
+    return NotFound("InvalidInstanceId.NotFound",
+                    "The specified InstanceId \"" + Echo(instance_id) + "\" does not exist.");
   }
   return std::move(found.items.front());
 }

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <vector>
 
+#include "common/log_safe.h"
+
 namespace ferry {
 namespace {
 
@@ -62,8 +64,9 @@ bool HasUrl(const std::string& s) {
 }
 
 Status BadEnum(const std::string& name, const std::string& value, const std::string& allowed) {
-  return InvalidArgument("InvalidParameter", "The specified parameter \"" + name + "\" is not valid: \"" +
-                                                 value + "\" (allowed: " + allowed + ").");
+  return InvalidArgument("InvalidParameter", "The specified parameter \"" + Echo(name) +
+                                                 "\" is not valid: \"" + Echo(value) +
+                                                 "\" (allowed: " + allowed + ").");
 }
 
 }  // namespace
@@ -76,7 +79,7 @@ long Utf8Length(const std::string& s) {
 
 Status ValidateImageName(const std::string& name, const char* reason) {
   auto bad = [&](const std::string& why) {
-    return InvalidArgument(reason, "The specified name \"" + name + "\" is malformed: " + why + ".");
+    return InvalidArgument(reason, "The specified name \"" + Echo(name) + "\" is malformed: " + why + ".");
   };
   std::vector<char32_t> cps;
   if (!DecodeUtf8(name, &cps)) return bad("it is not valid UTF-8");
@@ -149,12 +152,12 @@ Status ValidateTags(const Tags& tags) {
     std::string lower = Lower(key);
     if (klen < 1 || klen > 128 || StartsWith(lower, "aliyun") || StartsWith(lower, "acs:") || HasUrl(key)) {
       return InvalidArgument("InvalidTagKey.Malformed",
-                             "The specified Tag.n.Key \"" + key + "\" is not valid.");
+                             "The specified Tag.n.Key \"" + Echo(key) + "\" is not valid.");
     }
     long vlen = Utf8Length(value);
     if (vlen < 0 || vlen > 128 || StartsWith(Lower(value), "acs:")) {
       return InvalidArgument("InvalidTagValue.Malformed",
-                             "The specified Tag.n.Value \"" + value + "\" is not valid.");
+                             "The specified Tag.n.Value \"" + Echo(value) + "\" is not valid.");
     }
   }
   return Status::Ok();

@@ -40,8 +40,9 @@ Result<Page<DiskRecord>> RegionImpl::DescribeDisks(const Caller& c, const Descri
   if (r.disk_type == "system" || r.disk_type == "data") {
     q.disk_type = r.disk_type;
   } else if (!r.disk_type.empty() && r.disk_type != "all") {
-    return InvalidArgument("InvalidDiskType.ValueNotSupported",
-                           "The specified DiskType \"" + r.disk_type + "\" is not supported (all, system, data).");
+    return InvalidArgument(
+        "InvalidDiskType.ValueNotSupported",
+        "The specified DiskType \"" + Echo(r.disk_type) + "\" is not supported (all, system, data).");
   }
   q.offset = (r.page_number - 1) * r.page_size;
   q.limit = r.page_size;

@@ -50,7 +50,7 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
     const std::string& f = disks[i].format;
     if (!(f.empty() || f == "RAW" || f == "QCOW2" || f == "VHD" || f == "VMDK")) {
       return InvalidArgument("InvalidImageFormat.Malformed",
-                             "The specified format \"" + disks[i].format + "\" of " + n +
+                             "The specified format \"" + Echo(disks[i].format) + "\" of " + n +
                                  " is not supported (RAW, QCOW2, VHD, VMDK).");
     }
     if (disks[i].disk_image_size_gib > 32768) {
@@ -107,7 +107,7 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
     ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, r.image_name, ""));
     if (taken) {
       return AlreadyExists("InvalidImageName.Duplicated",
-                           "The image name \"" + r.image_name + "\" is already in use.");
+                           "The image name \"" + Echo(r.image_name) + "\" is already in use.");
     }
     return DryRunPassed();
   }
@@ -229,14 +229,15 @@ Result<Page<ImageRecord>> RegionImpl::DescribeImages(const Caller& c, const Desc
   } else if (r.owner_alias == "marketplace") {
     return Page<ImageRecord>{};  // no marketplace
   } else {
-    return InvalidArgument("InvalidImageOwnerAlias.ValueNotSupported",
-                           "The specified ImageOwnerAlias value \"" + r.owner_alias + "\" is not supported.");
+    return InvalidArgument(
+        "InvalidImageOwnerAlias.ValueNotSupported",
+        "The specified ImageOwnerAlias value \"" + Echo(r.owner_alias) + "\" is not supported.");
   }
   q.statuses = r.statuses.empty() ? std::vector<std::string>{"Available"} : r.statuses;
   for (const std::string& s : q.statuses) {
     if (!IsImageStatus(s)) {
       return InvalidArgument("InvalidParameter",
-                             "The specified parameter \"Status\" has an unknown value \"" + s +
+                             "The specified parameter \"Status\" has an unknown value \"" + Echo(s) +
                                  "\" (Creating, Waiting, Available, UnAvailable, "
                                  "CreateFailed, Deprecated).");
     }
@@ -264,18 +265,18 @@ Status RegionImpl::ModifyImageAttribute(const Caller& c, const ModifyImageAttrib
   if (given(r.image_family))
     RETURN_IF_ERROR(ValidateImageName(*r.image_family, "InvalidImageFamily.Malformed"));
   if (given(r.boot_mode) && !ValidateBootMode(*r.boot_mode).ok()) {
-    return InvalidArgument(
-        "InvalidBootMode.NotSupport",
-        "The specified BootMode \"" + *r.boot_mode + "\" is not supported (BIOS, UEFI, UEFI-Preferred).");
+    return InvalidArgument("InvalidBootMode.NotSupport",
+                           "The specified BootMode \"" + Echo(*r.boot_mode) +
+                               "\" is not supported (BIOS, UEFI, UEFI-Preferred).");
   }
   if (given(r.license_type) && !ValidateLicenseType(*r.license_type).ok()) {
     return InvalidArgument("InvalidLicenseType.NotSupported",
-                           "The specified LicenseType \"" + *r.license_type + "\" is not supported.");
+                           "The specified LicenseType \"" + Echo(*r.license_type) + "\" is not supported.");
   }
   if (given(r.status) && *r.status != "Deprecated" && *r.status != "Available") {
-    return InvalidArgument(
-        "InvalidParameter",
-        "The specified parameter \"Status\" must be Deprecated or Available, got \"" + *r.status + "\".");
+    return InvalidArgument("InvalidParameter",
+                           "The specified parameter \"Status\" must be Deprecated or Available, got \"" +
+                               Echo(*r.status) + "\".");
   }
   return catalog_->Transact([&]() -> Status {
     Result<ImageRecord> got = catalog_->GetImage(r.image_id);
@@ -295,7 +296,7 @@ Status RegionImpl::ModifyImageAttribute(const Caller& c, const ModifyImageAttrib
       ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, *r.image_name, image.image_id));
       if (taken) {
         return AlreadyExists("InvalidImageName.Duplicated",
-                             "The image name \"" + *r.image_name + "\" is already in use.");
+                             "The image name \"" + Echo(*r.image_name) + "\" is already in use.");
       }
       image.name = *r.image_name;
     }
@@ -349,7 +350,7 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
     if (source_of_copy) {
       return FailedPrecondition(
           "OperationDenied.ImageCopying",
-          "The image \"" + image_id + "\" is currently being copied. Please try again later.");
+          "The image \"" + Echo(image_id) + "\" is currently being copied. Please try again later.");
     }
     ASSIGN_OR_RETURN(bool shared, HasShares(image_id));
     if (shared) {
@@ -446,13 +447,14 @@ Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRe
     }
     if (snap->account_id != c.account_id) return SnapshotNotFound(r.snapshot_id);
     if (snap->status != "accomplished" || snap->manifest.empty()) {
-      return FailedPrecondition("InvalidSnapshotId.NotReady",
-                                "The specified snapshot \"" + r.snapshot_id + "\" has not completed yet.");
+      return FailedPrecondition(
+          "InvalidSnapshotId.NotReady",
+          "The specified snapshot \"" + Echo(r.snapshot_id) + "\" has not completed yet.");
     }
     ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, r.image_name, ""));
     if (taken) {
       return AlreadyExists("InvalidImageName.Duplicated",
-                           "The image name \"" + r.image_name + "\" is already in use.");
+                           "The image name \"" + Echo(r.image_name) + "\" is already in use.");
     }
     RETURN_IF_ERROR(
         CheckCountQuotas(*catalog_, config_.quotas, c.account_id, QuotaUsage{1, 0, 0, 0}, "CreateImage"));
@@ -514,12 +516,13 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
     if (!std::isalnum(static_cast<unsigned char>(ch))) prefix_ok = false;
   }
   if (!prefix_ok) {
-    return InvalidArgument("InvalidOSSPrefix.Malformed", "The specified OSSPrefix \"" + r.oss_prefix +
+    return InvalidArgument("InvalidOSSPrefix.Malformed", "The specified OSSPrefix \"" + Echo(r.oss_prefix) +
                                                              "\" must be 1 to 30 letters or digits.");
   }
   std::string format = r.image_format.empty() ? "raw" : Lower(r.image_format);
   if (format != "raw" && format != "qcow2" && format != "vhd" && format != "vmdk" && format != "vdi") {
-    return InvalidArgument("InvalidImageFormat.Malformed", "The specified ImageFormat \"" + r.image_format +
+    return InvalidArgument("InvalidImageFormat.Malformed", "The specified ImageFormat \"" +
+                                                               Echo(r.image_format) +
                                                                "\" is not supported (raw, qcow2, vhd, "
                                                                "vmdk, vdi).");
   }
@@ -552,7 +555,7 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
     const ImageRecord& image = *got;
     if (image.account_id == kSystemAccountId && c.account_id != kSystemAccountId) {
       return InvalidArgument("ImageNotSupported",
-                             "The specified image \"" + r.image_id +
+                             "The specified image \"" + Echo(r.image_id) +
                                  "\" is a public image; only custom images can be exported.");
     }
     RETURN_IF_ERROR(CheckOwner(c, image));
@@ -562,13 +565,13 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
     }
     ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[0].snapshot_id));
     if (snap.encrypted) {
-      return InvalidArgument("ImageNotSupported", "The specified image \"" + r.image_id +
+      return InvalidArgument("ImageNotSupported", "The specified image \"" + Echo(r.image_id) +
                                                       "\" is encrypted and cannot be exported.");
     }
     ASSIGN_OR_RETURN(bool exporting, HasProcessingTask(r.image_id, "ExportImage"));
     if (exporting) {
-      return FailedPrecondition("ImageIsExporting",
-                                "The specified image \"" + r.image_id + "\" is currently being exported.");
+      return FailedPrecondition("ImageIsExporting", "The specified image \"" + Echo(r.image_id) +
+                                                        "\" is currently being exported.");
     }
     RETURN_IF_ERROR(
         CheckCountQuotas(*catalog_, config_.quotas, c.account_id, QuotaUsage{0, 0, 1, 0}, "ExportImage"));

@@ -19,12 +19,13 @@
 namespace ferry {
 
 Status ImageNotFound(const std::string& image_id) {
-  return NotFound("InvalidImageId.NotFound", "The specified ImageId \"" + image_id + "\" does not exist.");
+  return NotFound("InvalidImageId.NotFound",
+                  "The specified ImageId \"" + Echo(image_id) + "\" does not exist.");
 }
 
 Status SnapshotNotFound(const std::string& snapshot_id) {
   return NotFound("InvalidSnapshotId.NotFound",
-                  "The specified snapshot \"" + snapshot_id + "\" is not found.");
+                  "The specified snapshot \"" + Echo(snapshot_id) + "\" is not found.");
 }
 
 Status MissingParameter(const std::string& name) {
@@ -68,8 +69,9 @@ Result<std::optional<std::string>> CheckClientToken(Catalog& catalog, const std:
     return rec.status();
   }
   if (rec->fingerprint != fingerprint) {
-    return InvalidArgument("IdempotentParameterMismatch",
-                           "The ClientToken \"" + token + "\" was used before with different parameters.");
+    return InvalidArgument(
+        "IdempotentParameterMismatch",
+        "The ClientToken \"" + Echo(token) + "\" was used before with different parameters.");
   }
   return std::optional<std::string>(rec->result_id);
 }
@@ -163,8 +165,9 @@ Result<std::vector<uint8_t>> RegionImpl::PeerReadManifest(const std::string& sna
   }
   // A snapshot still being written has no manifest a peer may rely on.
   if (snap->status != "accomplished" || snap->manifest.empty()) {
-    return NotFound("InvalidSnapshotId.NotFound", "The specified snapshot \"" + snapshot_id +
-                                                      "\" is not committed yet (status " + snap->status + ").");
+    return NotFound("InvalidSnapshotId.NotFound", "The specified snapshot \"" + Echo(snapshot_id) +
+                                                      "\" is not committed yet (status " + snap->status +
+                                                      ").");
   }
   return std::move(snap->manifest);
 }

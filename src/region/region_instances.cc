@@ -45,7 +45,8 @@ Status NoInstances(const std::string& region_id) {
 }
 
 Status InstanceNotFound(const std::string& instance_id) {
-  return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + instance_id + "\" does not exist.");
+  return NotFound("InvalidInstanceId.NotFound",
+                  "The specified InstanceId \"" + Echo(instance_id) + "\" does not exist.");
 }
 
 Status IncorrectStatus(const InstanceRecord& instance, const std::string& needed) {
@@ -79,8 +80,9 @@ Status ValidateInstanceType(const std::string& type) {
     if (!(std::islower(c) || std::isdigit(c) || c == '.' || c == '-')) ok = false;
   }
   if (ok) return Status::Ok();
-  return InvalidArgument("InvalidInstanceType.ValueNotSupported",
-                         "The specified InstanceType \"" + type + "\" does not exist (ecs.<family>.<size>).");
+  return InvalidArgument(
+      "InvalidInstanceType.ValueNotSupported",
+      "The specified InstanceType \"" + Echo(type) + "\" does not exist (ecs.<family>.<size>).");
 }
 
 Status ValidateRamRoleName(const std::string& name) {
@@ -122,7 +124,7 @@ Status ValidateCategory(const std::string& category) {
                                                     "cloud_essd", "cloud_auto",       "cloud_essd_entry"};
   if (kCategories.count(category) != 0) return Status::Ok();
   return InvalidArgument("InvalidSystemDiskCategory.ValueNotSupported",
-                         "The specified SystemDisk.Category \"" + category + "\" is not supported.");
+                         "The specified SystemDisk.Category \"" + Echo(category) + "\" is not supported.");
 }
 
 uint64_t CeilGiB(uint64_t bytes) { return (bytes + kGiB - 1) / kGiB; }
@@ -220,8 +222,8 @@ Result<std::vector<std::string>> RegionImpl::RunInstances(const Caller& c, const
   RETURN_IF_ERROR(ValidateCategory(category));
   const std::string zone = r.zone_id.empty() ? config_.region_id + "-a" : r.zone_id;
   if (zone.rfind(config_.region_id + "-", 0) != 0) {
-    return NotFound("InvalidZoneId.NotFound", "The specified ZoneId \"" + zone + "\" is not in region " +
-                                                  config_.region_id + ".");
+    return NotFound("InvalidZoneId.NotFound", "The specified ZoneId \"" + Echo(zone) +
+                                                  "\" is not in region " + config_.region_id + ".");
   }
   const std::string action = r.start ? "RunInstances" : "CreateInstance";
   const std::string fingerprint = Fingerprint({{"ImageId", r.image_id},
@@ -419,7 +421,8 @@ Result<Page<InstanceRecord>> RegionImpl::DescribeInstances(const Caller& c, cons
   static const std::set<std::string> kStatuses = {"Pending", "Running", "Starting", "Stopping", "Stopped"};
   if (!r.status.empty() && kStatuses.count(r.status) == 0) {
     return InvalidArgument("InvalidParameter", "The specified parameter \"Status\" has an unknown value \"" +
-                                                   r.status + "\" (Pending, Running, Starting, Stopping, Stopped).");
+                                                   Echo(r.status) +
+                                                   "\" (Pending, Running, Starting, Stopping, Stopped).");
   }
   InstanceQuery q;
   q.account_id = c.account_id;

@@ -29,7 +29,7 @@ Status RecipientDenied(const std::string& image_id) {
 
 Status AccountNotFound(const std::string& param, const std::string& account_id) {
   return NotFound("InvalidAccount.NotFound",
-                  "The specified parameter \"" + param + "\" (" + account_id + ") does not exist.");
+                  "The specified parameter \"" + param + "\" (" + Echo(account_id) + ") does not exist.");
 }
 
 Result<ImageAccess> AccessOf(Catalog& catalog, const Caller& c, const ImageRecord& image) {
@@ -141,12 +141,13 @@ Result<ImageRecord> RegionImpl::UsableImage(const Caller& c, const std::string& 
   }
   RETURN_IF_ERROR(CheckImageUsable(c, *image));
   if (image->status == "Creating" || image->status == "Waiting") {
-    return InvalidArgument("IncorrectImageStatus", "The image \"" + image_id + "\" is not available yet (status " +
-                                                       image->status + ").");
+    return InvalidArgument(
+        "IncorrectImageStatus",
+        "The image \"" + Echo(image_id) + "\" is not available yet (status " + image->status + ").");
   }
   // Deprecated images can still launch instances (ECS ModifyImageAttribute).
   if ((image->status != "Available" && image->status != "Deprecated") || image->disks.empty()) {
-    return PermissionDenied("OperationDenied.ImageNotValid", "The specified Image \"" + image_id +
+    return PermissionDenied("OperationDenied.ImageNotValid", "The specified Image \"" + Echo(image_id) +
                                                                  "\" is disabled or is deleted (status " +
                                                                  image->status + ").");
   }

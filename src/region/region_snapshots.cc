@@ -27,7 +27,8 @@ Result<Page<SnapshotRecord>> RegionImpl::DescribeSnapshots(const Caller& c,
   if (r.status == "progressing" || r.status == "accomplished" || r.status == "failed") {
     q.status = r.status;
   } else if (!r.status.empty() && r.status != "all") {
-    return NotFound("InvalidStatus.NotFound", "The specified Status \"" + r.status + "\" is not found.");
+    return NotFound("InvalidStatus.NotFound",
+                    "The specified Status \"" + Echo(r.status) + "\" is not found.");
   }
   q.name = r.snapshot_name;
   q.offset = (r.page_number - 1) * r.page_size;

@@ -75,7 +75,8 @@ Status CheckUnchanged(int fd, const struct stat& before, const std::string& labe
 }
 
 Status TaskNotFound(const std::string& task_id) {
-  return NotFound("InvalidTaskId.NotFound", "The specified \"TaskId\" \"" + task_id + "\" is not found.");
+  return NotFound("InvalidTaskId.NotFound",
+                  "The specified \"TaskId\" \"" + Echo(task_id) + "\" is not found.");
 }
 
 }  // namespace
