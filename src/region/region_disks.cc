@@ -177,19 +177,40 @@ Status RegionImpl::FsckDisks(FsckReport* report) {
     if (!d.base_key.empty()) bases.insert(d.base_key);
     if (d.status == "Creating") creating.insert(d.disk_id);
   }
+  if (disks_ == nullptr) {  // opened for a check, and there is no disks folder
+    if (!all.empty())
+      report->problems.push_back("disks: no disks folder, yet the catalog knows " +
+                                 std::to_string(all.size()) + " disk(s)");
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(DiskFsckReport r, disks_->Fsck(known, bases));
+  report->disks_checked = r.disks_present;
+  report->bases_checked = r.bases_present;
   auto add = [&](const std::vector<std::string>& items, const std::string& what) {
     for (const std::string& item : items) report->problems.push_back("disks: " + what + " " + item);
   };
   add(r.orphan_disks, "overlay the catalog does not know:");
   std::vector<std::string> missing;
-  for (const std::string& id : r.missing_disks)
-    if (creating.count(id) == 0) missing.push_back(id);  // not created yet: resumed at open
+  size_t not_yet = 0;
+  for (const std::string& id : r.missing_disks) {
+    if (creating.count(id) == 0) {
+      missing.push_back(id);
+    } else {
+      ++not_yet;  // a Pending instance's: the server creates it when it starts
+    }
+  }
+  if (not_yet != 0) {
+    report->notes.push_back("disks: " + std::to_string(not_yet) +
+                            " disk(s) of Pending instances not created yet (the server creates them when "
+                            "it starts)");
+  }
   add(missing, "disk with no overlay:");
   add(r.orphan_bases, "base file no disk needs:");
   add(r.missing_bases, "disk whose base file is missing:");
   add(r.bad_disks, "bad overlay:");
-  add(r.leftover_temps, "leftover temp:");
+  // A crash's leftovers, harmless: the server removes them when it starts.
+  for (const std::string& t : r.leftover_temps)
+    report->notes.push_back("disks: leftover temp " + t + " (removed when the server starts)");
   add(r.strays, "stray file:");
   return Status::Ok();
 }

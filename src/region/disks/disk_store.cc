@@ -205,25 +205,28 @@ DiskStore::DiskStore(std::string root, UniqueFd root_fd, UniqueFd bases, UniqueF
 
 DiskStore::~DiskStore() = default;
 
-Result<std::unique_ptr<DiskStore>> DiskStore::Open(const std::string& root) {
-  RETURN_IF_ERROR(MakeDirs(root, 0700));
+Result<std::unique_ptr<DiskStore>> DiskStore::Open(const std::string& root, bool check_only) {
+  if (!check_only) RETURN_IF_ERROR(MakeDirs(root, 0700));
   std::error_code ec;
   const std::string abs = std::filesystem::canonical(root, ec).string();
+  if (ec && check_only && ec == std::errc::no_such_file_or_directory) {
+    return NotFound("", "disks root " + root + " does not exist");
+  }
   if (ec) return Internal("disks root " + root + ": " + ec.message());
   UniqueFd root_fd(::open(abs.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root_fd.valid()) return ErrnoStatus("open", abs, errno);
   UniqueFd dirs[4];
   const char* names[4] = {kBasesDir, kDisksDir, kTmpDir, kLocksDir};
   for (int i = 0; i < 4; ++i) {
-    if (::mkdirat(root_fd.get(), names[i], 0700) != 0 && errno != EEXIST)
+    if (!check_only && ::mkdirat(root_fd.get(), names[i], 0700) != 0 && errno != EEXIST)
       return ErrnoStatus("mkdir", abs + "/" + names[i], errno);
     dirs[i] = UniqueFd(OpenBeneath(root_fd.get(), names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dirs[i].valid()) return ErrnoStatus("open", abs + "/" + names[i], errno);
   }
-  RETURN_IF_ERROR(FsyncDir(abs));
+  if (!check_only) RETURN_IF_ERROR(FsyncDir(abs));
   std::unique_ptr<DiskStore> store(new DiskStore(abs, std::move(root_fd), std::move(dirs[0]),
                                                  std::move(dirs[1]), std::move(dirs[2]), std::move(dirs[3])));
-  RETURN_IF_ERROR(store->RemoveLeftoverTemps());
+  if (!check_only) RETURN_IF_ERROR(store->RemoveLeftoverTemps());
   return store;
 }
 
@@ -814,6 +817,8 @@ Result<DiskFsckReport> DiskStore::Fsck(const std::set<std::string>& known_disks,
   for (const std::string& key : present_bases) {
     if (known_bases.count(key) == 0 && used_by_known.count(key) == 0) r.orphan_bases.push_back(key);
   }
+  r.disks_present = present_disks.size();
+  r.bases_present = present_bases.size();
   ASSIGN_OR_RETURN(std::vector<std::string> tmp_names, ListDir(tmp_fd_.get()));
   std::vector<UniqueFd> held;
   ASSIGN_OR_RETURN(r.leftover_temps, FindLeftovers(tmp_fd_.get(), tmp_names, &held));

@@ -210,6 +210,18 @@ TEST_F(DiskStoreTest, KilledMaterializationLeavesNoBaseAndItsTempIsRemovedAtOpen
   const std::string tmp = dir_.Sub("disks") + "/tmp";
   EXPECT_EQ(FilesIn(tmp), 1u);  // the partial base, as a temp only
   EXPECT_FALSE(std::filesystem::exists(BasePath(BaseKeyFor(m))));
+  // A check (fsck) lists the temp and leaves it; a missing root stays so.
+  {
+    auto check = DiskStore::Open(dir_.Sub("disks"), /*check_only=*/true);
+    ASSERT_TRUE(check.ok()) << check.status().ToString();
+    auto r = (*check)->Fsck({}, {});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->leftover_temps.size(), 1u);
+    EXPECT_EQ(FilesIn(tmp), 1u);
+    const std::string nowhere = dir_.Sub("disks") + "-never-made";
+    EXPECT_EQ(DiskStore::Open(nowhere, /*check_only=*/true).status().code(), Code::kNotFound);
+    EXPECT_FALSE(std::filesystem::exists(nowhere));
+  }
   Reopen();
   EXPECT_EQ(FilesIn(tmp), 0u);
   auto has = disks_->HasBase(BaseKeyFor(m));
