@@ -26,7 +26,7 @@ Result<json> CopyImage(ActionContext& ctx) {
   request.destination_image_name = p.GetOr("DestinationImageName", "");
   request.destination_description = p.GetOr("DestinationDescription", "");
   ASSIGN_OR_RETURN(request.tags, p.TagList());
-  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(request.client_token, p.ClientToken());
   ASSIGN_OR_RETURN(request.encrypted, p.Bool("Encrypted", false));
   request.kms_key_id = p.GetOr("KMSKeyId", "");
   if (!request.kms_key_id.empty() && !request.encrypted) {

@@ -157,7 +157,7 @@ Result<json> ImportImage(ActionContext& ctx) {
   request.license_type = p.GetOr("LicenseType", "");
   ASSIGN_OR_RETURN(request.encrypted, p.Bool("Encrypted", false));
   ASSIGN_OR_RETURN(request.tags, p.TagList());
-  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(request.client_token, p.ClientToken());
   ASSIGN_OR_RETURN(request.dry_run, p.Bool("DryRun", false));
 
   // The region validates what only it can know (buckets, objects, names)
@@ -286,7 +286,7 @@ Result<json> CreateImage(ActionContext& ctx) {
   request.image_family = p.GetOr("ImageFamily", "");
   request.image_version = p.GetOr("ImageVersion", "");
   ASSIGN_OR_RETURN(request.tags, p.TagList());
-  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(request.client_token, p.ClientToken());
   ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
   if (dry_run && !request.instance_id.empty()) {
     DescribeInstancesRequest lookup;

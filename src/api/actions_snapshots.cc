@@ -190,8 +190,13 @@ Result<json> CreateSnapshot(ActionContext& ctx) {
   request.snapshot_name = p.GetOr("SnapshotName", "");
   request.description = p.GetOr("Description", "");
   ASSIGN_OR_RETURN(request.tags, p.TagList());
-  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(request.client_token, p.ClientToken());
   ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
+  // Checked against ecs-api.md 4.17, not kept: snapshots here stay until
+  // deleted, and every one is instantly accessible.
+  RETURN_IF_ERROR(p.Int("RetentionDays", 1, 1, 65536).status());
+  RETURN_IF_ERROR(p.Bool("InstantAccess", false).status());
+  RETURN_IF_ERROR(p.Int("InstantAccessRetentionDays", 1, 1, 65535).status());
   // Current SDK models carry no RegionId: the region is the disk's.
   Region* region = nullptr;
   if (p.Get("RegionId")) {

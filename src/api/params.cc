@@ -255,6 +255,21 @@ std::vector<std::string> Params::CommaList(const std::string& k) const {
   return out;
 }
 
+Result<std::string> Params::ClientToken() const {
+  constexpr size_t kMaxClientToken = 64;
+  const std::string token = GetOr("ClientToken", "");
+  if (token.size() > kMaxClientToken) {
+    return InvalidParam("ClientToken", "It is " + std::to_string(token.size()) +
+                                           " characters long; at most " + std::to_string(kMaxClientToken) +
+                                           " are allowed.");
+  }
+  for (unsigned char c : token) {
+    if (c < 0x20 || c > 0x7E)
+      return InvalidParam("ClientToken", "It may hold printable ASCII characters only.");
+  }
+  return token;
+}
+
 Result<std::vector<std::string>> Params::JsonStringArray(const std::string& k) const {
   std::vector<std::string> out;
   std::optional<std::string> v = Get(k);

@@ -208,6 +208,7 @@ Result<std::vector<std::string>> RegionImpl::RunInstances(const Caller& c, const
                                                    std::to_string(r.amount) + ".");
   }
   if (!r.instance_name.empty()) RETURN_IF_ERROR(ValidateImageName(r.instance_name, "InvalidInstanceName.Malformed"));
+  if (!r.host_name.empty()) RETURN_IF_ERROR(ValidateHostName(r.host_name, /*windows=*/false));
   RETURN_IF_ERROR(ValidateDescription(r.description));
   if (r.user_data.size() > kMaxUserDataBytes) {
     return InvalidArgument("InvalidUserData.SizeExceeded", "The specified UserData is " +
@@ -261,6 +262,9 @@ Result<std::vector<std::string>> RegionImpl::RunInstances(const Caller& c, const
     }
     ASSIGN_OR_RETURN(ImageRecord image, UsableImage(c, r.image_id));
     ASSIGN_OR_RETURN(uint64_t system_gib, SystemDiskSize(r.system_disk_size_gib, image.size_gib));
+    if (!r.host_name.empty() && image.os_type == "windows") {
+      RETURN_IF_ERROR(ValidateHostName(r.host_name, /*windows=*/true));
+    }
     const UnixSeconds now = clock_.Now();
     for (int n = 0; n < r.amount; ++n) {
       InstanceRecord inst;

@@ -1479,6 +1479,35 @@ const ERROR_ROWS = [
     params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, 'SystemDisk.Size': 501 }),
     error: { code: 'InvalidSystemDiskSize.MoreThanMaxSize', status: 404 },
   },
+  // ecs-api.md 4.19 ranges (and 1.1 for ClientToken); the reference names no
+  // code for them, so InvalidParameter, as for Amount.
+  ...[
+    ['a Password shorter than 8 characters', { Password: 'Ab1-' }],
+    ['a Password of only two kinds of characters', { Password: 'onlylower123' }],
+    ['InternetMaxBandwidthOut above 100', { InternetMaxBandwidthOut: 101 }],
+    ['MinAmount above Amount', { Amount: 1, MinAmount: 2 }],
+    ['a HostName with ".."', { HostName: 'web..example' }],
+    ['a ClientToken over 64 characters', { ClientToken: 't'.repeat(65) }],
+  ].map(([name, extra]) => ({
+    name, action: 'RunInstances',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, ...extra }),
+    error: { code: 'InvalidParameter', status: 400 },
+  })),
+  {
+    name: 'RetentionDays above 65536 (ecs-api.md 4.17)', action: 'CreateSnapshot',
+    params: () => ({ DiskId: fx.pageDiskIds[0], RetentionDays: 65537 }),
+    error: { code: 'InvalidParameter', status: 400 },
+  },
+  {
+    name: 'a ClientToken over 64 characters', action: 'CreateImage',
+    params: () => ({ RegionId: REGION, SnapshotId: fx.snapshotId, ClientToken: 't'.repeat(65) }),
+    error: { code: 'InvalidParameter', status: 400 },
+  },
+  {
+    name: 'Password with PasswordInherit (ecs-api.md 4.22)', action: 'ReplaceSystemDisk',
+    params: () => ({ InstanceId: fx.stoppedId, ImageId: fx.imageId, Password: 'Ferry-2026x', PasswordInherit: true }),
+    error: { code: 'InvalidPasswordParam.Mismatch', status: 400 },
+  },
   {
     name: 'a ClientToken used before with other parameters', action: 'RunInstances',
     async prepare() {
