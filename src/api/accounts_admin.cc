@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "common/ids.h"
+#include "common/log_safe.h"
 
 namespace ferry {
 namespace {
@@ -27,7 +28,7 @@ Result<AccessKeyRecord> CreateAccountWithKey(AccountDirectory& accounts, const s
                                              const Clock& clock) {
   if (!IsValidAccountName(name)) {
     return InvalidArgument("InvalidParameter",
-                           "The specified parameter \"AccountName\" is not valid: \"" + name +
+                           "The specified parameter \"AccountName\" is not valid: \"" + Echo(name) +
                                "\" must be 1-64 characters from A-Z a-z 0-9 . _ - starting with a "
                                "letter or digit.");
   }
@@ -35,7 +36,7 @@ Result<AccessKeyRecord> CreateAccountWithKey(AccountDirectory& accounts, const s
   if (existing.ok()) {
     return AlreadyExists(
         "InvalidAccountName.Duplicated",
-        "The account name \"" + name + "\" is already used by account " + existing->account_id + ".");
+        "The account name \"" + Echo(name) + "\" is already used by account " + existing->account_id + ".");
   }
   if (existing.status().code() != Code::kNotFound) return existing.status();
 
@@ -53,10 +54,10 @@ Result<AccessKeyRecord> CreateAccountWithKey(AccountDirectory& accounts, const s
     // The name may have been taken concurrently; then retrying cannot help.
     if (accounts.FindAccountByName(name).ok()) {
       return AlreadyExists("InvalidAccountName.Duplicated",
-                           "The account name \"" + name + "\" is already in use.");
+                           "The account name \"" + Echo(name) + "\" is already in use.");
     }
   }
-  if (!created.ok()) return created.WithContext("creating account \"" + name + "\"");
+  if (!created.ok()) return created.WithContext("creating account \"" + Echo(name) + "\"");
 
   AccessKeyRecord key;
   key.access_key_id = "LTAI" + RandomAlnum(20);

@@ -1,5 +1,7 @@
 #include "api/action.h"
 
+#include "common/log_safe.h"
+
 namespace ferry {
 
 Result<Region*> ActionContext::RegionParam(const std::string& name) const {
@@ -9,7 +11,7 @@ Result<Region*> ActionContext::RegionParam(const std::string& name) const {
     std::string known;
     for (const Region* r : regions.ordered) known += (known.empty() ? "" : ", ") + r->id();
     return NotFound("InvalidRegionId.NotFound",
-                    "The specified RegionId does not exist. \"" + region_id +
+                    "The specified RegionId does not exist. \"" + Echo(region_id) +
                         "\" is not served here (served: " + (known.empty() ? "none" : known) + ").");
   }
   return region;

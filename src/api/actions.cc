@@ -61,9 +61,10 @@ Result<Paging> TokenOrPagePaging(const Params& p) {
   uint64_t offset = 0;
   auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), offset);
   if (ec != std::errc() || ptr != token.data() + token.size() || offset % paging.page_size != 0) {
-    return InvalidArgument("InvalidParameter", "The specified parameter \"NextToken\" is not valid: \"" + token +
-                                                   "\" is not a token returned for MaxResults=" +
-                                                   std::to_string(paging.page_size) + ".");
+    return InvalidArgument(
+        "InvalidParameter",
+        "The specified parameter \"NextToken\" is not valid: \"" + Echo(token) +
+            "\" is not a token returned for MaxResults=" + std::to_string(paging.page_size) + ".");
   }
   paging.page_number = offset / paging.page_size + 1;
   return paging;
@@ -86,15 +87,16 @@ Result<CreationFilter> ParseCreationFilter(const Params& p, const std::vector<st
     if (key == "CreationStartTime" || key == "CreationEndTime") {
       std::optional<UnixSeconds> t = ParseTime(value);
       if (!t) {
-        return NotFound("InvalidFilterValue", "The specified Filter Value \"" + value + "\" of " + prefix +
-                                                  "Key " + key + " is not valid: use yyyy-MM-ddTHH:mmZ (UTC).");
+        return NotFound("InvalidFilterValue", "The specified Filter Value \"" + Echo(value) + "\" of " +
+                                                  prefix + "Key " + key +
+                                                  " is not valid: use yyyy-MM-ddTHH:mmZ (UTC).");
       }
       (key == "CreationStartTime" ? f.from : f.to) = t;
     } else if (std::find(ignored.begin(), ignored.end(), key) == ignored.end()) {
       std::string keys = "CreationStartTime, CreationEndTime";
       for (const std::string& k : ignored) keys += ", " + k;
       return NotFound("InvalidFilterKey.NotFound",
-                      "The specified Filter Key \"" + key + "\" is not found; use " + keys + ".");
+                      "The specified Filter Key \"" + Echo(key) + "\" is not found; use " + keys + ".");
     }
   }
   return f;
@@ -132,7 +134,7 @@ Result<std::vector<int>> ObjectListIndexes(const Params& params, const std::stri
                  std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); });
     const int n = valid ? std::stoi(digits) : 0;
     if (!valid || n < 1 || n > max_n) {
-      return InvalidArgument("InvalidParameter", "The specified parameter \"" + key +
+      return InvalidArgument("InvalidParameter", "The specified parameter \"" + Echo(key) +
                                                      "\" is not valid: N must be 1.." +
                                                      std::to_string(max_n) + ".");
     }
@@ -148,7 +150,7 @@ Result<ImageRecord> FindVisibleImage(Region& region, const Caller& caller, const
   request.page_size = 1;
   ASSIGN_OR_RETURN(Page<ImageRecord> page, region.DescribeImages(caller, request));
   if (page.items.empty()) {
-    return NotFound("InvalidImageId.NotFound", "The specified ImageId \"" + image_id +
+    return NotFound("InvalidImageId.NotFound", "The specified ImageId \"" + Echo(image_id) +
                                                    "\" does not exist in region " + region.id() + ".");
   }
   return std::move(page.items.front());

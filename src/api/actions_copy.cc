@@ -15,8 +15,8 @@ Result<json> CopyImage(ActionContext& ctx) {
   ASSIGN_OR_RETURN(std::string source_region_id, p.Required("RegionId"));
   Region* region = ctx.regions.Find(source_region_id);
   if (region == nullptr) {
-    return InvalidArgument("SourceRegion.NotFound",
-                           "The source region not found: \"" + source_region_id + "\" is not served here.");
+    return InvalidArgument("SourceRegion.NotFound", "The source region not found: \"" +
+                                                        Echo(source_region_id) + "\" is not served here.");
   }
   CopyImageRequest request;
   ASSIGN_OR_RETURN(request.image_id, p.Required("ImageId"));
@@ -26,14 +26,14 @@ Result<json> CopyImage(ActionContext& ctx) {
   request.destination_image_name = p.GetOr("DestinationImageName", "");
   request.destination_description = p.GetOr("DestinationDescription", "");
   ASSIGN_OR_RETURN(request.tags, p.TagList());
-  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(request.client_token, p.ClientToken());
   ASSIGN_OR_RETURN(request.encrypted, p.Bool("Encrypted", false));
   request.kms_key_id = p.GetOr("KMSKeyId", "");
   if (!request.kms_key_id.empty() && !request.encrypted) {
     return InvalidArgument("InvalidParameter.EncryptedIllegal",
                            "The specified parameter Encrypted must be true when kmsKeyId is not empty "
                            "(KMSKeyId \"" +
-                               request.kms_key_id + "\").");
+                               Echo(request.kms_key_id) + "\").");
   }
   // ResourceGroupId is accepted and ignored: Ferry has no resource groups.
   ASSIGN_OR_RETURN(request.dry_run, p.Bool("DryRun", false));

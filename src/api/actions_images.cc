@@ -33,7 +33,7 @@ Status ValidateBootMode(const Params& params) {
   if (!mode || *mode == "BIOS" || *mode == "UEFI" || *mode == "UEFI-Preferred") return Status::Ok();
   return InvalidArgument(
       "InvalidBootMode.NotSupport",
-      "The specified BootMode \"" + *mode + "\" is not supported; use BIOS, UEFI or UEFI-Preferred.");
+      "The specified BootMode \"" + Echo(*mode) + "\" is not supported; use BIOS, UEFI or UEFI-Preferred.");
 }
 
 Result<ImportDisk> ParseImportDisk(const Params& params, int n) {
@@ -45,7 +45,7 @@ Result<ImportDisk> ParseImportDisk(const Params& params, int n) {
   if (!disk.format.empty() && disk.format != "RAW" && disk.format != "QCOW2" && disk.format != "VHD" &&
       disk.format != "VMDK") {
     return InvalidArgument("InvalidImageFormat.Malformed",
-                           "The specified " + prefix + "Format \"" + disk.format +
+                           "The specified " + prefix + "Format \"" + Echo(disk.format) +
                                "\" is not valid; use RAW, QCOW2, VHD or VMDK, or leave it empty to detect.");
   }
   // DiskImSize is the deprecated spelling; DiskImageSize wins when both come.
@@ -104,12 +104,13 @@ Result<ImagePostFilter> ParseImagePostFilter(const Params& p) {
   f.image_family = p.GetOr("ImageFamily", "");
   f.os_type = AsciiLower(p.GetOr("OSType", ""));
   if (!f.os_type.empty() && f.os_type != "linux" && f.os_type != "windows") {
-    return NotFound("InvalidOSType", "The specified OSType \"" + f.os_type + "\" is not valid; use linux or windows.");
+    return NotFound("InvalidOSType",
+                    "The specified OSType \"" + Echo(f.os_type) + "\" is not valid; use linux or windows.");
   }
   f.architecture = p.GetOr("Architecture", "");
   if (!f.architecture.empty() && f.architecture != "i386" && f.architecture != "x86_64" &&
       f.architecture != "arm64") {
-    return NotFound("InvalidArchitecture", "The specified Architecture \"" + f.architecture +
+    return NotFound("InvalidArchitecture", "The specified Architecture \"" + Echo(f.architecture) +
                                                "\" is not valid; use i386, x86_64 or arm64.");
   }
   ASSIGN_OR_RETURN(f.created, ParseCreationFilter(p, {"NetworkType"}));
@@ -126,8 +127,8 @@ Result<ImageRecord> FindOwnImage(Region& region, const Caller& caller, const std
                                              image_id + " is shared with this account by its owner.");
   }
   if (image.account_id != caller.account_id) {
-    return NotFound("InvalidImageId.NotFound",
-                    "The specified ImageId \"" + image_id + "\" is not a custom image of this account.");
+    return NotFound("InvalidImageId.NotFound", "The specified ImageId \"" + Echo(image_id) +
+                                                   "\" is not a custom image of this account.");
   }
   return image;
 }
@@ -158,7 +159,7 @@ Result<json> ImportImage(ActionContext& ctx) {
   request.license_type = p.GetOr("LicenseType", "");
   ASSIGN_OR_RETURN(request.encrypted, p.Bool("Encrypted", false));
   ASSIGN_OR_RETURN(request.tags, p.TagList());
-  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(request.client_token, p.ClientToken());
   ASSIGN_OR_RETURN(request.dry_run, p.Bool("DryRun", false));
 
   // The region validates what only it can know (buckets, objects, names)
@@ -179,7 +180,7 @@ Result<json> DescribeImages(ActionContext& ctx) {
   if (!request.owner_alias.empty() && request.owner_alias != "system" && request.owner_alias != "self" &&
       request.owner_alias != "others" && request.owner_alias != "marketplace") {
     return InvalidArgument("InvalidImageOwnerAlias.ValueNotSupported",
-                           "The specified ImageOwnerAlias value \"" + request.owner_alias +
+                           "The specified ImageOwnerAlias value \"" + Echo(request.owner_alias) +
                                "\" is not supported; use system, self, others or marketplace.");
   }
   request.snapshot_id = p.GetOr("SnapshotId", "");
@@ -299,14 +300,15 @@ Result<json> CreateImage(ActionContext& ctx) {
   request.image_family = p.GetOr("ImageFamily", "");
   request.image_version = p.GetOr("ImageVersion", "");
   ASSIGN_OR_RETURN(request.tags, p.TagList());
-  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(request.client_token, p.ClientToken());
   ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));
   if (dry_run && !request.instance_id.empty()) {
     DescribeInstancesRequest lookup;
     lookup.instance_ids = std::vector<std::string>{request.instance_id};
     ASSIGN_OR_RETURN(Page<InstanceRecord> found, region->DescribeInstances(ctx.caller, lookup));
     if (found.items.empty()) {
-      return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + request.instance_id +
+      return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" +
+                                                        Echo(request.instance_id) +
                                                         "\" does not exist in region " + region->id() + ".");
     }
     return DryRunPassed();
@@ -327,15 +329,16 @@ Result<json> ExportImage(ActionContext& ctx) {
   request.oss_prefix = p.GetOr("OSSPrefix", "");
   if (request.oss_prefix.size() > 30 || !std::all_of(request.oss_prefix.begin(), request.oss_prefix.end(),
                                                      [](unsigned char c) { return std::isalnum(c); })) {
-    return InvalidArgument("InvalidOSSPrefix.Malformed", "The specified OSSPrefix \"" + request.oss_prefix +
+    return InvalidArgument("InvalidOSSPrefix.Malformed", "The specified OSSPrefix \"" +
+                                                             Echo(request.oss_prefix) +
                                                              "\" is not valid: use 1-30 letters and digits.");
   }
   request.image_format = AsciiLower(p.GetOr("ImageFormat", "raw"));
   const std::string& format = request.image_format;
   if (format != "raw" && format != "qcow2" && format != "vhd" && format != "vmdk" && format != "vdi") {
-    return InvalidArgument(
-        "InvalidImageFormat.Malformed",
-        "The specified ImageFormat \"" + format + "\" is not supported; use raw, qcow2, vhd, vmdk or vdi.");
+    return InvalidArgument("InvalidImageFormat.Malformed",
+                           "The specified ImageFormat \"" + Echo(format) +
+                               "\" is not supported; use raw, qcow2, vhd, vmdk or vdi.");
   }
   // RoleName is accepted and ignored: Ferry's object storage has no RAM roles.
   ASSIGN_OR_RETURN(bool dry_run, p.Bool("DryRun", false));

@@ -7,6 +7,7 @@
 #include "api/actions_internal.h"
 #include "api/views.h"
 #include "common/hash.h"
+#include "region/names.h"
 
 namespace ferry::actions {
 namespace {
@@ -24,7 +25,8 @@ Result<Region*> RegionOfInstance(ActionContext& ctx, const std::string& instance
     ASSIGN_OR_RETURN(Page<InstanceRecord> found, region->DescribeInstances(ctx.caller, lookup));
     if (!found.items.empty()) return region;
   }
-  return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + instance_id + "\" does not exist.");
+  return NotFound("InvalidInstanceId.NotFound",
+                  "The specified InstanceId \"" + Echo(instance_id) + "\" does not exist.");
 }
 
 Result<RunInstancesRequest> ParseRunRequest(const Params& p) {
@@ -40,7 +42,7 @@ Result<RunInstancesRequest> ParseRunRequest(const Params& p) {
   r.system_disk_category = p.GetOr("SystemDisk.Category", "");
   r.user_data = p.GetOr("UserData", "");
   r.ram_role_name = p.GetOr("RamRoleName", "");
-  r.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(r.client_token, p.ClientToken());
   ASSIGN_OR_RETURN(r.dry_run, p.Bool("DryRun", false));
   ASSIGN_OR_RETURN(r.tags, p.TagList());
   r.instance_charge_type = p.GetOr("InstanceChargeType", "");
@@ -50,13 +52,16 @@ Result<RunInstancesRequest> ParseRunRequest(const Params& p) {
       Result<int64_t> period = p.Int("Period", 0, 1, 60);
       if (!period.ok()) {
         return InvalidArgument("InvalidPeriod", "The specified period is not valid: Period \"" +
-                                                    p.GetOr("Period", "") +
+                                                    Echo(p.GetOr("Period", "")) +
                                                     "\" is not a whole number of 1 to 60.");
       }
       r.period = static_cast<int>(*period);
     }
     r.period_unit = p.GetOr("PeriodUnit", "");
   }
+  // Checked, not kept: no guest to log into, no link to cap.
+  if (std::optional<std::string> password = p.Get("Password")) RETURN_IF_ERROR(ValidatePassword(*password));
+  RETURN_IF_ERROR(p.Int("InternetMaxBandwidthOut", 0, 0, 100).status());
   return r;
 }
 
@@ -90,7 +95,8 @@ Result<InstanceRecord> FindInstance(Region& region, const Caller& caller, const 
   lookup.instance_ids = std::vector<std::string>{instance_id};
   ASSIGN_OR_RETURN(Page<InstanceRecord> found, region.DescribeInstances(caller, lookup));
   if (found.items.empty()) {
-    return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + instance_id + "\" does not exist.");
+    return NotFound("InvalidInstanceId.NotFound",
+                    "The specified InstanceId \"" + Echo(instance_id) + "\" does not exist.");
   }
   return std::move(found.items.front());
 }
@@ -102,6 +108,13 @@ Result<json> RunInstances(ActionContext& ctx) {
   ASSIGN_OR_RETURN(RunInstancesRequest request, ParseRunRequest(ctx.params));
   ASSIGN_OR_RETURN(int64_t amount, ctx.params.Int("Amount", 1, 1, 100));
   request.amount = static_cast<int>(amount);
+  // All Amount instances are made, so any MinAmount up to Amount holds.
+  ASSIGN_OR_RETURN(int64_t min_amount, ctx.params.Int("MinAmount", 1, 1, 100));
+  if (min_amount > amount) {
+    return InvalidArgument("InvalidParameter", "The specified parameter \"MinAmount\" is not valid: " +
+                                                   std::to_string(min_amount) + " is more than Amount (" +
+                                                   std::to_string(amount) + ").");
+  }
   request.start = true;
   ASSIGN_OR_RETURN(std::vector<std::string> ids, region->RunInstances(ctx.caller, request));
   json out{{"InstanceIdSets", json{{"InstanceIdSet", ids}}}};
@@ -239,7 +252,16 @@ Result<json> ReplaceSystemDisk(ActionContext& ctx) {
   ASSIGN_OR_RETURN(request.image_id, p.Required("ImageId"));
   ASSIGN_OR_RETURN(int64_t size, p.Int("SystemDisk.Size", 0, 1, 1 << 20));
   request.system_disk_size_gib = static_cast<uint64_t>(size);
-  request.client_token = p.GetOr("ClientToken", "");
+  ASSIGN_OR_RETURN(request.client_token, p.ClientToken());
+  // Checked, not kept, as for RunInstances.
+  ASSIGN_OR_RETURN(bool inherit, p.Bool("PasswordInherit", false));
+  if (std::optional<std::string> password = p.Get("Password")) {
+    if (inherit) {
+      return InvalidArgument("InvalidPasswordParam.Mismatch",
+                             "The specified Password and PasswordInherit=true cannot be used together.");
+    }
+    RETURN_IF_ERROR(ValidatePassword(*password));
+  }
   ASSIGN_OR_RETURN(Region * region, RegionOfInstance(ctx, request.instance_id));
   ASSIGN_OR_RETURN(std::string disk_id, region->ReplaceSystemDisk(ctx.caller, request));
   return json{{"DiskId", disk_id}};

@@ -6,12 +6,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "api/action.h"
+#include "common/log_safe.h"  // Echo: client values quoted in errors
 
 namespace ferry::actions {
 

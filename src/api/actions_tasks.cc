@@ -20,7 +20,7 @@ Result<std::optional<UnixSeconds>> TimeParam(const Params& p, const std::string&
   std::optional<UnixSeconds> t = ParseTime(*text);
   if (!t) {
     return InvalidArgument("InvalidParameter",
-                           "The specified parameter \"" + name + "\" is not valid: \"" + *text +
+                           "The specified parameter \"" + Echo(name) + "\" is not valid: \"" + Echo(*text) +
                                "\" is not yyyy-MM-ddTHH:mm:ssZ or yyyy-MM-ddTHH:mmZ (UTC).");
   }
   return t;

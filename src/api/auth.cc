@@ -6,6 +6,7 @@
 
 #include "api/signature.h"
 #include "common/hash.h"
+#include "common/log_safe.h"
 
 namespace ferry {
 namespace {
@@ -82,7 +83,7 @@ Status Authenticator::CheckTimestamp(const std::string& value, const std::string
   if (!t) {
     return InvalidArgument("InvalidTimeStamp.Format",
                            "Specified time stamp or date value is not well formatted. " + name + " \"" +
-                               value + "\" must look like 2018-01-01T12:00:00Z (UTC).");
+                               Echo(value) + "\" must look like 2018-01-01T12:00:00Z (UTC).");
   }
   UnixSeconds now = clock_.Now();
   if (*t < now - max_skew_seconds_ || *t > now + max_skew_seconds_) {

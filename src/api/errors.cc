@@ -6,8 +6,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/log_safe.h"
+
 namespace ferry {
 namespace {
+
+// Bounds of an ECS error message a caller gets (ToEcsError).
+constexpr size_t kMaxMessageBytes = 1024;
+constexpr size_t kMaxStringToSignBytes = 16 << 10;
 
 struct CodeInfo {
   std::string_view code;
@@ -391,6 +397,11 @@ EcsError ToEcsError(const Status& status, std::string_view action) {
   } else {
     out.message = RedactHostPaths(status.message());
     out.withheld = out.message != status.message();
+    // However much of a client's value a handler quoted (Echo caps each
+    // one), the message stays short; the server's string to sign, which
+    // the old Go SDK compares with its own, gets more room.
+    out.message = TruncateUtf8(
+        out.message, out.code == "SignatureDoesNotMatch" ? kMaxStringToSignBytes : kMaxMessageBytes);
   }
   return out;
 }

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "common/log_safe.h"
+
 namespace ferry {
 namespace {
 
@@ -43,7 +45,7 @@ size_t DecodeInto(std::string_view s, bool plus_is_space, std::string* out) {
 }
 
 Status InvalidParam(const std::string& name, const std::string& detail) {
-  std::string message = "The specified parameter \"" + name + "\" is not valid.";
+  std::string message = "The specified parameter \"" + Echo(name) + "\" is not valid.";
   if (!detail.empty()) message += " " + detail;
   return InvalidArgument("InvalidParameter", std::move(message));
 }
@@ -93,9 +95,8 @@ Result<std::map<std::string, std::string>> ParseFormUrlEncoded(std::string_view 
       if (bad == std::string_view::npos) bad = DecodeInto(raw_value, true, &value);
       if (bad != std::string_view::npos) {
         return InvalidArgument("InvalidParameter",
-                               "The request is not valid: malformed percent-escape in \"" +
-                                   std::string(pair) + "\" at byte " + std::to_string(pos) +
-                                   " of the encoded parameters.");
+                               "The request is not valid: malformed percent-escape in \"" + Echo(pair) +
+                                   "\" at byte " + std::to_string(pos) + " of the encoded parameters.");
       }
       if (!key.empty()) out[std::move(key)] = std::move(value);
     }
@@ -149,7 +150,7 @@ Result<bool> Params::Bool(const std::string& k, bool fallback) const {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (lower == "true") return true;
   if (lower == "false") return false;
-  return InvalidParam(k, "Expected true or false, got \"" + *v + "\".");
+  return InvalidParam(k, "Expected true or false, got \"" + Echo(*v) + "\".");
 }
 
 Result<int64_t> Params::Int(const std::string& k, int64_t fallback, int64_t min, int64_t max) const {
@@ -160,11 +161,11 @@ Result<int64_t> Params::Int(const std::string& k, int64_t fallback, int64_t min,
   const char* end = v->data() + v->size();
   auto [ptr, ec] = std::from_chars(begin, end, n);
   if (ec != std::errc() || ptr != end) {
-    return InvalidParam(k, "Expected a decimal integer, got \"" + *v + "\".");
+    return InvalidParam(k, "Expected a decimal integer, got \"" + Echo(*v) + "\".");
   }
   if (n < min || n > max) {
-    return InvalidParam(
-        k, "Expected a value in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + *v + ".");
+    return InvalidParam(k, "Expected a value in [" + std::to_string(min) + ", " + std::to_string(max) +
+                               "], got " + Echo(*v) + ".");
   }
   return n;
 }
@@ -192,8 +193,8 @@ Result<Tags> Params::TagList(const std::string& prefix) const {
     }
     if (index < 1 || index > kMaxTags) {
       return InvalidArgument("InvalidTagCount", "The specified tags are beyond the permitted range. \"" +
-                                                    it->first + "\" is outside " + prefix + ".1.." + prefix +
-                                                    "." + std::to_string(kMaxTags) + ".");
+                                                    Echo(it->first) + "\" is outside " + prefix + ".1.." +
+                                                    prefix + "." + std::to_string(kMaxTags) + ".");
     }
     (is_key ? slots[index].key : slots[index].value) = it->second;
   }
@@ -254,17 +255,33 @@ std::vector<std::string> Params::CommaList(const std::string& k) const {
   return out;
 }
 
+Result<std::string> Params::ClientToken() const {
+  constexpr size_t kMaxClientToken = 64;
+  const std::string token = GetOr("ClientToken", "");
+  if (token.size() > kMaxClientToken) {
+    return InvalidParam("ClientToken", "It is " + std::to_string(token.size()) +
+                                           " characters long; at most " + std::to_string(kMaxClientToken) +
+                                           " are allowed.");
+  }
+  for (unsigned char c : token) {
+    if (c < 0x20 || c > 0x7E)
+      return InvalidParam("ClientToken", "It may hold printable ASCII characters only.");
+  }
+  return token;
+}
+
 Result<std::vector<std::string>> Params::JsonStringArray(const std::string& k) const {
   std::vector<std::string> out;
   std::optional<std::string> v = Get(k);
   if (!v) return out;
   nlohmann::json parsed = nlohmann::json::parse(*v, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_array()) {
-    return InvalidParam(k, "Expected a JSON array of strings such as [\"id1\",\"id2\"], got " + *v + ".");
+    return InvalidParam(k,
+                        "Expected a JSON array of strings such as [\"id1\",\"id2\"], got " + Echo(*v) + ".");
   }
   for (const nlohmann::json& item : parsed) {
     if (!item.is_string()) {
-      return InvalidParam(k, "Expected a JSON array of strings, found element " + item.dump() + ".");
+      return InvalidParam(k, "Expected a JSON array of strings, found element " + Echo(item.dump()) + ".");
     }
     out.push_back(item.get<std::string>());
   }

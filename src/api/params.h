@@ -50,6 +50,10 @@ class Params {
   std::vector<std::string> CommaList(const std::string& k) const;
   // JSON array string ["a","b"] -> InvalidParameter if malformed.
   Result<std::vector<std::string>> JsonStringArray(const std::string& k) const;
+  // ClientToken: "" when absent, else at most 64 printable ASCII characters
+  // (ecs-api.md 1.1); anything else -> InvalidParameter. Every action that
+  // takes one reads it here.
+  Result<std::string> ClientToken() const;
 
  private:
   std::map<std::string, std::string> values_;

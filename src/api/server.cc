@@ -363,7 +363,7 @@ class BeastServer final : public Server {
     return RenderError(ToEcsError(NotFound("InvalidAction.NotFound",
                                            "Specified api is not found, please check your url and method. No "
                                            "route for \"" +
-                                               path + "\" on this listener.")),
+                                               Echo(path) + "\" on this listener.")),
                        NewRequestId(), config_.host_id, ResponseFormat::kJson);
   }
 
@@ -565,7 +565,7 @@ class BeastServer final : public Server {
       response =
           ErrorFor(NotFound("InvalidAction.NotFound",
                             "Specified api is not found, please check your url and method. No route for \"" +
-                                path + "\"."),
+                                Echo(path) + "\"."),
                    "unknown");
     }
     co_return co_await WriteResponse(conn, std::move(response), keep_alive);
@@ -730,7 +730,7 @@ class BeastServer final : public Server {
       return InvalidArgument("InvalidOSSObject.Malformed",
                              "The specified OSSObject is wrongly formed. The upload path must be "
                              "/oss/<bucket>/<object>, got \"" +
-                                 path + "\".");
+                                 Echo(path) + "\".");
     }
     *bucket = UrlDecode(rest.substr(0, slash), false);
     *object = UrlDecode(rest.substr(slash + 1), false);

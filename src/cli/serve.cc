@@ -492,7 +492,7 @@ void ConfigureStorageLimits(const ServeSettings& settings, ObjectStorage& storag
 }
 
 Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& storage, const Clock& clock,
-                                  const std::shared_ptr<CopyWiring>& wiring) {
+                                  const std::shared_ptr<CopyWiring>& wiring, bool check_only = false) {
   OpenedRegions out;
   for (const std::string& id : settings.regions) {
     RegionConfig config;
@@ -511,6 +511,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& 
     config.quotas.images = settings.quota_images;
     config.quotas.snapshots = settings.quota_snapshots;
     config.quotas.running_tasks = settings.quota_running_tasks;
+    config.check_only = check_only;
     // The hooks share `wiring`, so they stay valid however long a region
     // keeps its config.
     config.resolve_peer = [wiring](const std::string& region_id) { return wiring->Resolve(region_id); };
@@ -743,9 +744,10 @@ Status RunAllowLargeCopy(const std::string& data_dir, const std::string& account
 
 namespace {
 
-// Opens the data directory and its regions for an offline operation.
-Status WithOfflineRegions(const ServeSettings& settings,
-                          const std::function<Status(Region&)>& fn) {
+// Opens the data directory and its regions for an offline operation;
+// `check_only` (fsck) opens them changing nothing (RegionConfig::check_only).
+Status WithOfflineRegions(const ServeSettings& settings, const std::function<Status(Region&)>& fn,
+                          bool check_only = false) {
   ::signal(SIGPIPE, SIG_IGN);
   ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings.data_dir));
   Result<AccountRecord> root = FindRoot(*data.accounts);
@@ -767,7 +769,8 @@ Status WithOfflineRegions(const ServeSettings& settings,
     return FailedPrecondition("", "none of the regions has a directory under " + settings.data_dir + "/regions");
   // Offline: no server, so copies left unfinished wait for the next `serve`.
   auto wiring = std::make_shared<CopyWiring>("", data.accounts.get());
-  ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(existing, *data.storage, SystemClock::Get(), wiring));
+  ASSIGN_OR_RETURN(OpenedRegions regions,
+                   OpenRegions(existing, *data.storage, SystemClock::Get(), wiring, check_only));
   Status result;
   for (Region* r : regions.set.ordered) {
     Status st = fn(*r);
@@ -783,15 +786,21 @@ Status WithOfflineRegions(const ServeSettings& settings,
 Status RunFsck(const ServeSettings& settings, bool* problems_found) {
   SetUpLogging(settings.log_level);
   *problems_found = false;
-  return WithOfflineRegions(settings, [&](Region& region) {
-    FsckReport report;
-    RETURN_IF_ERROR(region.Fsck(&report));
-    std::cout << region.id() << ": " << report.manifests_checked << " manifests, " << report.chunks_checked
-              << " chunks checked, " << report.problems.size() << " problems\n";
-    for (const std::string& p : report.problems) std::cout << "  " << p << "\n";
-    if (!report.problems.empty()) *problems_found = true;
-    return Status::Ok();
-  });
+  return WithOfflineRegions(
+      settings,
+      [&](Region& region) {
+        FsckReport report;
+        RETURN_IF_ERROR(region.Fsck(&report));
+        std::cout << region.id() << ": " << report.manifests_checked << " manifests, "
+                  << report.chunks_checked << " chunks checked, " << report.problems.size() << " problems\n"
+                  << "  disks: " << report.disks_checked << " overlays, " << report.bases_checked
+                  << " base files checked\n";
+        for (const std::string& p : report.problems) std::cout << "  " << p << "\n";
+        for (const std::string& n : report.notes) std::cout << "  note: " << n << "\n";
+        if (!report.problems.empty()) *problems_found = true;
+        return Status::Ok();
+      },
+      /*check_only=*/true);
 }
 
 Status RunGc(const ServeSettings& settings) {

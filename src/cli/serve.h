@@ -33,8 +33,13 @@ Status RunAccountCreate(const std::string& data_dir, const std::string& name);
 Status RunAllowLargeCopy(const std::string& data_dir, const std::string& account_id,
                          const std::string& image_id);
 
-// Region::Fsck for each region; `*problems_found` is set when any report
-// lists a problem. Needs the server stopped (takes the data-dir lock).
+// Region::Fsck for each region, opened to be checked only: nothing changes
+// (no task, copy or instance resumed, no temp removed; RegionConfig::
+// check_only). Prints per region the manifests, chunks, disk overlays and
+// base files checked, each problem, and notes (disks of Pending instances
+// and temps the server handles when it starts). `*problems_found` is set
+// when any report lists a problem. Needs the server stopped (takes the
+// data-dir lock).
 Status RunFsck(const ServeSettings& settings, bool* problems_found);
 
 // Region::CollectGarbage for each region. Needs the server stopped.

@@ -3,6 +3,7 @@
 #include <spdlog/details/log_msg.h>
 #include <spdlog/sinks/sink.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace ferry {
@@ -119,6 +120,36 @@ void AppendLogSafe(std::string_view text, bool escape_backslash, std::string* ou
     }
     i += n;
   }
+}
+
+namespace {
+
+// The largest n <= max at which `text` can be cut without splitting a UTF-8
+// sequence (a continuation byte never starts the rest).
+size_t Utf8Cut(std::string_view text, size_t max) {
+  size_t cut = std::min(max, text.size());
+  while (cut > 0 && cut < text.size() && (static_cast<uint8_t>(text[cut]) & 0xC0) == 0x80) --cut;
+  return cut;
+}
+
+constexpr std::string_view kEllipsis = "\u2026";
+
+}  // namespace
+
+std::string Echo(std::string_view value) {
+  if (value.size() <= kMaxEchoedBytes) return std::string(value);
+  std::string out(value.substr(0, Utf8Cut(value, kMaxEchoedBytes)));
+  out.append(kEllipsis);
+  out.append("(" + std::to_string(value.size()) + " bytes)");
+  return out;
+}
+
+std::string TruncateUtf8(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  const size_t keep = max_bytes > kEllipsis.size() ? max_bytes - kEllipsis.size() : 0;
+  std::string out(text.substr(0, Utf8Cut(text, keep)));
+  out.append(kEllipsis);
+  return out;
 }
 
 bool IsPrintableUtf8(std::string_view value) {

@@ -13,6 +13,7 @@
 // Thread-safe: pure functions; the sink is as thread-safe as the one it wraps.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +35,16 @@ void AppendLogSafe(std::string_view text, bool escape_backslash, std::string* ou
 // LogSafe() leaves as it is (backslashes aside). Names a client gives (OSS
 // object names) are refused at the edge unless this holds.
 bool IsPrintableUtf8(std::string_view value);
+
+// Echoes of a client's value in an error message stay short whatever the
+// client sent (a 100 KB parameter must not come back in a 100 KB error):
+// Echo(value) is `value` when it is at most kMaxEchoedBytes bytes, else its
+// first bytes up to that (cut at a UTF-8 boundary) followed by
+// "…(N bytes)". TruncateUtf8(text, max) is `text` when it is at most `max`
+// bytes, else its first bytes up to max - 3 (at a UTF-8 boundary) and "…".
+inline constexpr size_t kMaxEchoedBytes = 64;
+std::string Echo(std::string_view value);
+std::string TruncateUtf8(std::string_view text, size_t max_bytes);
 
 // A sink that escapes control characters and invalid UTF-8 in each message
 // (not its pattern: the line ends where `inner` ends it) and hands it to

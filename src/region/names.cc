@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
 #include <vector>
+
+#include "common/log_safe.h"
 
 namespace ferry {
 namespace {
@@ -62,8 +65,9 @@ bool HasUrl(const std::string& s) {
 }
 
 Status BadEnum(const std::string& name, const std::string& value, const std::string& allowed) {
-  return InvalidArgument("InvalidParameter", "The specified parameter \"" + name + "\" is not valid: \"" +
-                                                 value + "\" (allowed: " + allowed + ").");
+  return InvalidArgument("InvalidParameter", "The specified parameter \"" + Echo(name) +
+                                                 "\" is not valid: \"" + Echo(value) +
+                                                 "\" (allowed: " + allowed + ").");
 }
 
 }  // namespace
@@ -76,7 +80,7 @@ long Utf8Length(const std::string& s) {
 
 Status ValidateImageName(const std::string& name, const char* reason) {
   auto bad = [&](const std::string& why) {
-    return InvalidArgument(reason, "The specified name \"" + name + "\" is malformed: " + why + ".");
+    return InvalidArgument(reason, "The specified name \"" + Echo(name) + "\" is malformed: " + why + ".");
   };
   std::vector<char32_t> cps;
   if (!DecodeUtf8(name, &cps)) return bad("it is not valid UTF-8");
@@ -149,14 +153,69 @@ Status ValidateTags(const Tags& tags) {
     std::string lower = Lower(key);
     if (klen < 1 || klen > 128 || StartsWith(lower, "aliyun") || StartsWith(lower, "acs:") || HasUrl(key)) {
       return InvalidArgument("InvalidTagKey.Malformed",
-                             "The specified Tag.n.Key \"" + key + "\" is not valid.");
+                             "The specified Tag.n.Key \"" + Echo(key) + "\" is not valid.");
     }
     long vlen = Utf8Length(value);
     if (vlen < 0 || vlen > 128 || StartsWith(Lower(value), "acs:")) {
       return InvalidArgument("InvalidTagValue.Malformed",
-                             "The specified Tag.n.Value \"" + value + "\" is not valid.");
+                             "The specified Tag.n.Value \"" + Echo(value) + "\" is not valid.");
     }
   }
+  return Status::Ok();
+}
+
+Status ValidatePassword(const std::string& password) {
+  static constexpr std::string_view kSpecial = "()`~!@#$%^&*-_+=|{}[]:;'<>,.?/";
+  const auto bad = [](const std::string& why) {
+    return InvalidArgument("InvalidParameter",
+                           "The specified parameter \"Password\" is not valid: " + why + ".");
+  };
+  if (password.size() < 8 || password.size() > 30) {
+    return bad("it is " + std::to_string(password.size()) + " characters long, not 8 to 30");
+  }
+  bool upper = false, lower = false, digit = false, special = false;
+  for (char ch : password) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (std::isupper(c)) {
+      upper = true;
+    } else if (std::islower(c)) {
+      lower = true;
+    } else if (std::isdigit(c)) {
+      digit = true;
+    } else if (kSpecial.find(ch) != std::string_view::npos) {
+      special = true;
+    } else {
+      return bad("it may hold letters, digits and the special characters " + std::string(kSpecial) + " only");
+    }
+  }
+  if (int{upper} + int{lower} + int{digit} + int{special} < 3) {
+    return bad(
+        "it must hold at least three of: upper-case letters, lower-case letters, digits, special characters");
+  }
+  return Status::Ok();
+}
+
+Status ValidateHostName(const std::string& host_name, bool windows) {
+  const auto bad = [&](const std::string& why) {
+    return InvalidArgument("InvalidParameter", "The specified parameter \"HostName\" is not valid: \"" +
+                                                   Echo(host_name) + "\" " + why + ".");
+  };
+  const size_t max = windows ? 15 : 64;
+  if (host_name.size() < 2 || host_name.size() > max) {
+    return bad("must be 2 to " + std::to_string(max) + " characters long");
+  }
+  bool all_digits = true;
+  for (size_t i = 0; i < host_name.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(host_name[i]);
+    const bool dot = c == '.', dash = c == '-';
+    if (!std::isalnum(c) && !dot && !dash) return bad("may hold letters, digits, '.' and '-' only");
+    if (windows && dot) return bad("must not hold '.' (Windows)");
+    if (!std::isdigit(c)) all_digits = false;
+    if ((dot || dash) && (i == 0 || i + 1 == host_name.size()))
+      return bad("must not start or end with '.' or '-'");
+    if ((dot || dash) && host_name[i + 1] == host_name[i]) return bad("must not hold \"..\" or \"--\"");
+  }
+  if (windows && all_digits) return bad("must not be only digits (Windows)");
   return Status::Ok();
 }
 

@@ -34,6 +34,19 @@ Status ValidateLicenseType(const std::string& license_type);   // "" | Auto | Al
 // "acs:" (InvalidTagCount / InvalidTagKey.Malformed / InvalidTagValue.Malformed).
 Status ValidateTags(const Tags& tags);
 
+// Password (RunInstances, CreateInstance, ReplaceSystemDisk): 8-30
+// characters (ecs-api.md 4.19), at least three of the four kinds ECS names:
+// upper-case letters, lower-case letters, digits, and the special
+// characters ()`~!@#$%^&*-_+=|{}[]:;'<>,.?/ ; nothing else. InvalidParameter;
+// the message never quotes the password.
+Status ValidatePassword(const std::string& password);
+
+// HostName (RunInstances, CreateInstance), as ECS documents it: 2-64
+// characters of letters, digits, '.' and '-', no ".." or "--", not starting
+// or ending with '.' or '-'; for a Windows image 2-15 characters, no '.',
+// not only digits. InvalidParameter.
+Status ValidateHostName(const std::string& host_name, bool windows);
+
 // One of Creating, Waiting, Available, UnAvailable, CreateFailed, Deprecated.
 bool IsImageStatus(const std::string& status);
 

@@ -29,12 +29,13 @@ constexpr const char* kOwnerFile = ".ferry-owner";
 constexpr const char* kUploadsDir = ".uploads";
 
 Status BucketNotFound(const std::string& bucket) {
-  return NotFound("InvalidOSSBucket.NotFound", "The specified OSS bucket \"" + bucket + "\" does not exist.");
+  return NotFound("InvalidOSSBucket.NotFound",
+                  "The specified OSS bucket \"" + Echo(bucket) + "\" does not exist.");
 }
 
 Status ObjectNotFound(const std::string& bucket, const std::string& object) {
-  return NotFound("InvalidOSSObject.NotFound",
-                  "The specified OSS object \"" + object + "\" does not exist in bucket \"" + bucket + "\".");
+  return NotFound("InvalidOSSObject.NotFound", "The specified OSS object \"" + Echo(object) +
+                                                   "\" does not exist in bucket \"" + Echo(bucket) + "\".");
 }
 
 bool IsReservedSegment(const std::string& segment) {
@@ -180,7 +181,7 @@ Status ObjectStorage::ValidateBucketName(const std::string& bucket) {
   if (!ok) {
     return InvalidArgument(
         "InvalidOSSBucket.Malformed",
-        "The specified OSS bucket \"" + bucket +
+        "The specified OSS bucket \"" + Echo(bucket) +
             "\" is malformed: use 3-63 characters of a-z, 0-9 and '-', not starting or ending "
             "with '-'.");
   }
@@ -190,7 +191,7 @@ Status ObjectStorage::ValidateBucketName(const std::string& bucket) {
 Status ObjectStorage::ValidateObjectName(const std::string& object) {
   auto malformed = [&](const std::string& why) {
     return InvalidArgument("InvalidOSSObject.Malformed",
-                           "The specified OSS object \"" + object + "\" is malformed: " + why + ".");
+                           "The specified OSS object \"" + Echo(object) + "\" is malformed: " + why + ".");
   };
   if (object.empty() || object.size() > 1023) return malformed("the name must be 1-1023 bytes");
   if (object.front() == '/') return malformed("the name must not start with '/'");
@@ -338,7 +339,7 @@ Result<std::unique_ptr<UploadSession>> ObjectStorage::OpenUpload(const std::stri
   if (!id_ok) {
     return InvalidArgument(
         "InvalidParameter",
-        "upload id \"" + upload_id + "\" is malformed: use 1-64 characters of A-Z, a-z, 0-9, '-'");
+        "upload id \"" + Echo(upload_id) + "\" is malformed: use 1-64 characters of A-Z, a-z, 0-9, '-'");
   }
   RETURN_IF_ERROR(ValidateObjectName(object));
   RETURN_IF_ERROR(EnsureBucket(account_id, bucket));
@@ -464,7 +465,7 @@ Status ObjectStorage::AbortUpload(const std::string& account_id, const std::stri
       id_ok = false;
   }
   if (!id_ok) {
-    return InvalidArgument("InvalidParameter", "upload id \"" + upload_id + "\" is malformed");
+    return InvalidArgument("InvalidParameter", "upload id \"" + Echo(upload_id) + "\" is malformed");
   }
   std::string path =
       root_ + "/" + bucket + "/" + kUploadsDir + "/" + upload_id + "-" + Sha256Hex(object).substr(0, 16);

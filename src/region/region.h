@@ -63,6 +63,12 @@ struct RegionConfig {
   std::string instance_hook;
   unsigned ingest_threads = 2;  // hash/compress workers per task
   bool seed_public_image = true;
+  // Opened only to be checked (`ferry fsck`): opening changes nothing on
+  // disk (no scratch or temp file removed, no public image seeded, no task,
+  // copy or instance resumed, no staging object released, no base file
+  // collected, no worker thread started), and only Fsck may be called. The
+  // catalog's schema is still brought up to date.
+  bool check_only = false;
   DedupScope dedup_scope = DedupScope::kAccount;
   // The process's object storage, shared by all regions (borrowed; must
   // outlive the region). Required.
@@ -397,7 +403,12 @@ struct GcStats {
 struct FsckReport {
   uint64_t chunks_checked = 0;
   uint64_t manifests_checked = 0;
+  uint64_t disks_checked = 0;         // overlay files
+  uint64_t bases_checked = 0;         // base files
   std::vector<std::string> problems;  // one line each; empty = healthy
+  // What is as expected but worth knowing (disks of Pending instances the
+  // server creates when it starts); one line each.
+  std::vector<std::string> notes;
 };
 
 class Region : public CopyPeer {

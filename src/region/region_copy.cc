@@ -39,7 +39,7 @@ constexpr auto kSourceRetryFor = std::chrono::minutes(30);
 
 Status DuplicatedName(const std::string& name) {
   return AlreadyExists("InvalidImageName.Duplicated",
-                       "The specified image name \"" + name +
+                       "The specified image name \"" + Echo(name) +
                            "\" is already in use in the target region. Please try a different one.");
 }
 
@@ -166,9 +166,9 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
   if (!r.destination_image_name.empty()) {
     Status st = ValidateImageName(r.destination_image_name);
     if (!st.ok()) {
-      return InvalidArgument(
-          "InvalidImageName.Malformed",
-          "The specified destination image name \"" + r.destination_image_name + "\" is wrongly formed.");
+      return InvalidArgument("InvalidImageName.Malformed", "The specified destination image name \"" +
+                                                               Echo(r.destination_image_name) +
+                                                               "\" is wrongly formed.");
     }
   }
   if (!ValidateDescription(r.destination_description).ok()) {
@@ -187,7 +187,7 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
   CopyPeer* destination = config_.resolve_peer ? config_.resolve_peer(r.destination_region_id) : nullptr;
   if (destination == nullptr) {
     return InvalidArgument("DestinationRegion.NotFound",
-                           "The destination region \"" + r.destination_region_id + "\" not found.");
+                           "The destination region \"" + Echo(r.destination_region_id) + "\" not found.");
   }
   if (r.destination_region_id == config_.region_id) {
     return PermissionDenied("IncorrectDestinationRegion",
@@ -222,7 +222,7 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
       if (token->fingerprint != fingerprint) {
         return InvalidArgument(
             "IdempotentParameterMismatch",
-            "The ClientToken \"" + r.client_token + "\" was used before with different parameters.");
+            "The ClientToken \"" + Echo(r.client_token) + "\" was used before with different parameters.");
       }
       return token->result_id;
     }
@@ -233,7 +233,7 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
       if (attempt->fingerprint != fingerprint) {
         return InvalidArgument(
             "IdempotentParameterMismatch",
-            "The ClientToken \"" + r.client_token + "\" was used before with different parameters.");
+            "The ClientToken \"" + Echo(r.client_token) + "\" was used before with different parameters.");
       }
       attempted_image_id = attempt->result_id;
     } else if (attempt.status().code() != Code::kNotFound) {
@@ -249,8 +249,8 @@ Result<std::string> RegionImpl::CopyImage(const Caller& c, const CopyImageReques
     Result<SnapshotRecord> snap = catalog_->GetSnapshot(d.snapshot_id);
     if (!snap.ok()) {
       if (snap.status().code() == Code::kNotFound) {
-        return NotFound("InvalidSnapshotId.NotFound",
-                        "The snapshot \"" + d.snapshot_id + "\" of image " + r.image_id + " does not exist.");
+        return NotFound("InvalidSnapshotId.NotFound", "The snapshot \"" + Echo(d.snapshot_id) +
+                                                          "\" of image " + r.image_id + " does not exist.");
       }
       return snap.status();
     }

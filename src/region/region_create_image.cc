@@ -65,12 +65,12 @@ Status CheckMappingShapes(const std::vector<ImageDiskRequest>& mappings) {
     }
     if (!m.disk_type.empty() && m.disk_type != "system" && m.disk_type != "data") {
       return InvalidArgument("InvalidDiskType.ValueNotSupported", "The specified " + MappingName(m) +
-                                                                      ".DiskType \"" + m.disk_type +
+                                                                      ".DiskType \"" + Echo(m.disk_type) +
                                                                       "\" is not valid: use system or data.");
     }
     if (!m.device.empty() && !ParseDevice(m.device)) {
       return InvalidArgument("InvalidDevice.Malformed",
-                             "The specified " + MappingName(m) + ".Device \"" + m.device +
+                             "The specified " + MappingName(m) + ".Device \"" + Echo(m.device) +
                                  "\" is wrongly formed: use /dev/xvda to /dev/xvdz "
                                  "(or /dev/vda to /dev/vdz).");
     }
@@ -189,7 +189,7 @@ Result<std::vector<DiskMapping>> RegionImpl::ImageDisksFromSnapshots(
     }
     if (!used.insert(parsed->second).second) {
       return InvalidArgument("InvalidDevice.InUse",
-                             "The specified " + MappingName(m) + ".Device \"" + m.device + "\" is in use.");
+                             "The specified " + MappingName(m) + ".Device \"" + Echo(m.device) + "\" is in use.");
     }
   }
   std::vector<DiskMapping> out;
@@ -275,7 +275,7 @@ Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRe
     ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, r.image_name, ""));
     if (taken) {
       return AlreadyExists("InvalidImageName.Duplicated",
-                           "The image name \"" + r.image_name + "\" is already in use.");
+                           "The image name \"" + Echo(r.image_name) + "\" is already in use.");
     }
     if (r.dry_run) return DryRunPassed();
     RETURN_IF_ERROR(

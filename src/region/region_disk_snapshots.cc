@@ -36,11 +36,12 @@ constexpr auto kTaskParamDisks = "DiskIds";
 int Percent(double fraction) { return std::clamp(static_cast<int>(fraction * 100.0), 0, 99); }
 
 Status DiskNotFound(const std::string& disk_id) {
-  return NotFound("InvalidDiskId.NotFound", "The specified disk \"" + disk_id + "\" does not exist.");
+  return NotFound("InvalidDiskId.NotFound", "The specified disk \"" + Echo(disk_id) + "\" does not exist.");
 }
 
 Status InstanceNotFoundForImage(const std::string& instance_id) {
-  return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + instance_id + "\" does not exist.");
+  return NotFound("InvalidInstanceId.NotFound",
+                  "The specified InstanceId \"" + Echo(instance_id) + "\" does not exist.");
 }
 
 // SnapshotName: 2-128 characters, starting with a letter; letters, digits
@@ -49,7 +50,7 @@ Status InstanceNotFoundForImage(const std::string& instance_id) {
 Status ValidateSnapshotName(const std::string& name) {
   auto malformed = [&](const std::string& why) {
     return InvalidArgument("InvalidSnapshotName.Malformed",
-                           "The specified SnapshotName \"" + name + "\" is not valid: " + why + ".");
+                           "The specified SnapshotName \"" + Echo(name) + "\" is not valid: " + why + ".");
   };
   if (name.size() < 2 || name.size() > 128) return malformed("it must be 2 to 128 characters");
   if (!std::isalpha(static_cast<unsigned char>(name[0]))) return malformed("it must start with a letter");
@@ -240,7 +241,8 @@ Result<std::string> RegionImpl::CreateImageFromInstance(const Caller& c, const C
     for (const DiskRecord& d : disks.items) RETURN_IF_ERROR(CheckSnapshotDisk(*catalog_, d));
     ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, r.image_name, ""));
     if (taken) {
-      return AlreadyExists("InvalidImageName.Duplicated", "The image name \"" + r.image_name + "\" is already in use.");
+      return AlreadyExists("InvalidImageName.Duplicated",
+                           "The image name \"" + Echo(r.image_name) + "\" is already in use.");
     }
     RETURN_IF_ERROR(CheckCountQuotas(*catalog_, config_.quotas, c.account_id,
                                      QuotaUsage{1, disks.items.size(), 1, 0}, "CreateImage"));
@@ -323,6 +325,11 @@ Status RegionImpl::RunDiskSnapshots(const TaskRecord& task, TaskControl& control
     return Internal("task " + task.task_id + " has unreadable parameters: " + e.what());
   }
   if (disk_ids.empty()) return Internal("task " + task.task_id + " names no disks");
+  // Reading a disk holds its base busy: one freed meanwhile goes once done.
+  struct SweepBasesAtEnd {
+    RegionImpl* region;
+    ~SweepBasesAtEnd() { region->BasesMayBeFree(); }
+  } sweep{this};
   const size_t n = disk_ids.size();
   std::vector<Manifest> manifests;
   PinLease lease(pins_);

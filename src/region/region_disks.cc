@@ -7,6 +7,7 @@
 // on disk still uses, so a record lost in a crash never strands a disk.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "region/region_impl.h"
@@ -39,8 +40,9 @@ Result<Page<DiskRecord>> RegionImpl::DescribeDisks(const Caller& c, const Descri
   if (r.disk_type == "system" || r.disk_type == "data") {
     q.disk_type = r.disk_type;
   } else if (!r.disk_type.empty() && r.disk_type != "all") {
-    return InvalidArgument("InvalidDiskType.ValueNotSupported",
-                           "The specified DiskType \"" + r.disk_type + "\" is not supported (all, system, data).");
+    return InvalidArgument(
+        "InvalidDiskType.ValueNotSupported",
+        "The specified DiskType \"" + Echo(r.disk_type) + "\" is not supported (all, system, data).");
   }
   q.offset = (r.page_number - 1) * r.page_size;
   q.limit = r.page_size;
@@ -79,9 +81,51 @@ Status RegionImpl::RemoveUnusedBases() {
   std::set<std::string> keep;
   for (const DiskRecord& d : all)
     if (!d.base_key.empty()) keep.insert(d.base_key);
-  ASSIGN_OR_RETURN(std::vector<std::string> removed, disks_->RemoveUnusedBases(keep));
+  std::vector<std::string> busy;
+  ASSIGN_OR_RETURN(std::vector<std::string> removed, disks_->RemoveUnusedBases(keep, &busy));
   for (const std::string& key : removed) spdlog::info("region {}: base file {} removed", config_.region_id, key);
+  if (!busy.empty()) {
+    spdlog::info("region {}: {} unused base file(s) in use by a reader, first {}; trying again later",
+                 config_.region_id, busy.size(), busy.front());
+    RetryBasesLater();
+  } else {
+    std::lock_guard<std::mutex> lock(base_retry_mu_);
+    base_retry_delay_ = std::chrono::milliseconds(0);
+  }
   return Status::Ok();
+}
+
+void RegionImpl::RetryBasesLater() {
+  std::chrono::milliseconds delay;
+  {
+    std::lock_guard<std::mutex> lock(base_retry_mu_);
+    if (base_retry_pending_) return;  // one retry queued is enough
+    base_retry_pending_ = true;
+    base_retry_delay_ =
+        base_retry_delay_.count() == 0 ? kBaseRetryFirst : std::min(base_retry_delay_ * 2, kBaseRetryMax);
+    delay = base_retry_delay_;
+  }
+  instance_runner_->Post(delay, [this] {
+    {
+      std::lock_guard<std::mutex> lock(base_retry_mu_);
+      base_retry_pending_ = false;
+    }
+    if (Status st = RemoveUnusedBases(); !st.ok()) {
+      spdlog::warn("region {}: base files not collected: {}", config_.region_id, st.ToString());
+    }
+  });
+}
+
+void RegionImpl::BasesMayBeFree() {
+  {
+    std::lock_guard<std::mutex> lock(base_retry_mu_);
+    if (!base_retry_pending_) return;
+  }
+  instance_runner_->Post(std::chrono::milliseconds(0), [this] {
+    if (Status st = RemoveUnusedBases(); !st.ok()) {
+      spdlog::warn("region {}: base files not collected: {}", config_.region_id, st.ToString());
+    }
+  });
 }
 
 Status RegionImpl::ResumeInstances() {
@@ -133,19 +177,40 @@ Status RegionImpl::FsckDisks(FsckReport* report) {
     if (!d.base_key.empty()) bases.insert(d.base_key);
     if (d.status == "Creating") creating.insert(d.disk_id);
   }
+  if (disks_ == nullptr) {  // opened for a check, and there is no disks folder
+    if (!all.empty())
+      report->problems.push_back("disks: no disks folder, yet the catalog knows " +
+                                 std::to_string(all.size()) + " disk(s)");
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(DiskFsckReport r, disks_->Fsck(known, bases));
+  report->disks_checked = r.disks_present;
+  report->bases_checked = r.bases_present;
   auto add = [&](const std::vector<std::string>& items, const std::string& what) {
     for (const std::string& item : items) report->problems.push_back("disks: " + what + " " + item);
   };
   add(r.orphan_disks, "overlay the catalog does not know:");
   std::vector<std::string> missing;
-  for (const std::string& id : r.missing_disks)
-    if (creating.count(id) == 0) missing.push_back(id);  // not created yet: resumed at open
+  size_t not_yet = 0;
+  for (const std::string& id : r.missing_disks) {
+    if (creating.count(id) == 0) {
+      missing.push_back(id);
+    } else {
+      ++not_yet;  // a Pending instance's: the server creates it when it starts
+    }
+  }
+  if (not_yet != 0) {
+    report->notes.push_back("disks: " + std::to_string(not_yet) +
+                            " disk(s) of Pending instances not created yet (the server creates them when "
+                            "it starts)");
+  }
   add(missing, "disk with no overlay:");
   add(r.orphan_bases, "base file no disk needs:");
   add(r.missing_bases, "disk whose base file is missing:");
   add(r.bad_disks, "bad overlay:");
-  add(r.leftover_temps, "leftover temp:");
+  // A crash's leftovers, harmless: the server removes them when it starts.
+  for (const std::string& t : r.leftover_temps)
+    report->notes.push_back("disks: leftover temp " + t + " (removed when the server starts)");
   add(r.strays, "stray file:");
   return Status::Ok();
 }

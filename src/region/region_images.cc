@@ -54,7 +54,7 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
     const std::string& f = disks[i].format;
     if (!(f.empty() || f == "RAW" || f == "QCOW2" || f == "VHD" || f == "VMDK")) {
       return InvalidArgument("InvalidImageFormat.Malformed",
-                             "The specified format \"" + disks[i].format + "\" of " + n +
+                             "The specified format \"" + Echo(disks[i].format) + "\" of " + n +
                                  " is not supported (RAW, QCOW2, VHD, VMDK).");
     }
     if (disks[i].disk_image_size_gib > 32768) {
@@ -111,7 +111,7 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
     ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, r.image_name, ""));
     if (taken) {
       return AlreadyExists("InvalidImageName.Duplicated",
-                           "The image name \"" + r.image_name + "\" is already in use.");
+                           "The image name \"" + Echo(r.image_name) + "\" is already in use.");
     }
     return DryRunPassed();
   }
@@ -233,14 +233,15 @@ Result<Page<ImageRecord>> RegionImpl::DescribeImages(const Caller& c, const Desc
   } else if (r.owner_alias == "marketplace") {
     return Page<ImageRecord>{};  // no marketplace
   } else {
-    return InvalidArgument("InvalidImageOwnerAlias.ValueNotSupported",
-                           "The specified ImageOwnerAlias value \"" + r.owner_alias + "\" is not supported.");
+    return InvalidArgument(
+        "InvalidImageOwnerAlias.ValueNotSupported",
+        "The specified ImageOwnerAlias value \"" + Echo(r.owner_alias) + "\" is not supported.");
   }
   q.statuses = r.statuses.empty() ? std::vector<std::string>{"Available"} : r.statuses;
   for (const std::string& s : q.statuses) {
     if (!IsImageStatus(s)) {
       return InvalidArgument("InvalidParameter",
-                             "The specified parameter \"Status\" has an unknown value \"" + s +
+                             "The specified parameter \"Status\" has an unknown value \"" + Echo(s) +
                                  "\" (Creating, Waiting, Available, UnAvailable, "
                                  "CreateFailed, Deprecated).");
     }
@@ -254,6 +255,7 @@ Result<Page<ImageRecord>> RegionImpl::DescribeImages(const Caller& c, const Desc
   ASSIGN_OR_RETURN(Page<ImageRecord> page, catalog_->ListImages(q));
   FillCopyProgress(page.items);
   RETURN_IF_ERROR(FillSelfShared(c, page.items));
+  HideOwnerPrivate(c, page.items);
   return page;
 }
 
@@ -267,18 +269,18 @@ Status RegionImpl::ModifyImageAttribute(const Caller& c, const ModifyImageAttrib
   if (given(r.image_family))
     RETURN_IF_ERROR(ValidateImageName(*r.image_family, "InvalidImageFamily.Malformed"));
   if (given(r.boot_mode) && !ValidateBootMode(*r.boot_mode).ok()) {
-    return InvalidArgument(
-        "InvalidBootMode.NotSupport",
-        "The specified BootMode \"" + *r.boot_mode + "\" is not supported (BIOS, UEFI, UEFI-Preferred).");
+    return InvalidArgument("InvalidBootMode.NotSupport",
+                           "The specified BootMode \"" + Echo(*r.boot_mode) +
+                               "\" is not supported (BIOS, UEFI, UEFI-Preferred).");
   }
   if (given(r.license_type) && !ValidateLicenseType(*r.license_type).ok()) {
     return InvalidArgument("InvalidLicenseType.NotSupported",
-                           "The specified LicenseType \"" + *r.license_type + "\" is not supported.");
+                           "The specified LicenseType \"" + Echo(*r.license_type) + "\" is not supported.");
   }
   if (given(r.status) && *r.status != "Deprecated" && *r.status != "Available") {
-    return InvalidArgument(
-        "InvalidParameter",
-        "The specified parameter \"Status\" must be Deprecated or Available, got \"" + *r.status + "\".");
+    return InvalidArgument("InvalidParameter",
+                           "The specified parameter \"Status\" must be Deprecated or Available, got \"" +
+                               Echo(*r.status) + "\".");
   }
   return catalog_->Transact([&]() -> Status {
     Result<ImageRecord> got = catalog_->GetImage(r.image_id);
@@ -298,7 +300,7 @@ Status RegionImpl::ModifyImageAttribute(const Caller& c, const ModifyImageAttrib
       ASSIGN_OR_RETURN(bool taken, NameTaken(c.account_id, *r.image_name, image.image_id));
       if (taken) {
         return AlreadyExists("InvalidImageName.Duplicated",
-                             "The image name \"" + *r.image_name + "\" is already in use.");
+                             "The image name \"" + Echo(*r.image_name) + "\" is already in use.");
       }
       image.name = *r.image_name;
     }
@@ -331,7 +333,6 @@ Status RegionImpl::ModifyImageAttribute(const Caller& c, const ModifyImageAttrib
 // ---------------------------------------------------------------- DeleteImage
 
 Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, bool force) {
-  (void)force;  // no instances use images here
   if (image_id.empty()) return MissingParameter("ImageId");
   // Held to the end, so no copy of the image can start (take its lease)
   // between the lease check and the deletion.
@@ -353,7 +354,7 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
     if (source_of_copy) {
       return FailedPrecondition(
           "OperationDenied.ImageCopying",
-          "The image \"" + image_id + "\" is currently being copied. Please try again later.");
+          "The image \"" + Echo(image_id) + "\" is currently being copied. Please try again later.");
     }
     ASSIGN_OR_RETURN(bool shared, HasShares(image_id));
     if (shared) {
@@ -373,6 +374,21 @@ Status RegionImpl::DeleteImage(const Caller& c, const std::string& image_id, boo
     if (image.status == "Creating" || image.status == "Waiting") {
       return FailedPrecondition("ImageIsCreating", "The specified image is being created.");
     }
+    // Instances of any account count (a recipient's, made while the image
+    // was shared), and the message names none of them. With Force the
+    // instances keep their disks: a base file stays while a disk needs it.
+    if (!force) {
+      InstanceQuery users;
+      users.image_id = image_id;
+      users.limit = 1;
+      ASSIGN_OR_RETURN(Page<InstanceRecord> used, catalog_->ListInstances(users));
+      if (used.total > 0 || !used.items.empty()) {
+        return PermissionDenied("ImageUsingByInstance",
+                                "The specified image has been used to create instances. You can use the "
+                                "DescribeInstances API to query these instances, or you can use the force "
+                                "parameter to proceed.");
+      }
+    }
     return catalog_->DeleteImage(image_id);
   }));
   RequestGc();
@@ -389,12 +405,13 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
     if (!std::isalnum(static_cast<unsigned char>(ch))) prefix_ok = false;
   }
   if (!prefix_ok) {
-    return InvalidArgument("InvalidOSSPrefix.Malformed", "The specified OSSPrefix \"" + r.oss_prefix +
+    return InvalidArgument("InvalidOSSPrefix.Malformed", "The specified OSSPrefix \"" + Echo(r.oss_prefix) +
                                                              "\" must be 1 to 30 letters or digits.");
   }
   std::string format = r.image_format.empty() ? "raw" : Lower(r.image_format);
   if (format != "raw" && format != "qcow2" && format != "vhd" && format != "vmdk" && format != "vdi") {
-    return InvalidArgument("InvalidImageFormat.Malformed", "The specified ImageFormat \"" + r.image_format +
+    return InvalidArgument("InvalidImageFormat.Malformed", "The specified ImageFormat \"" +
+                                                               Echo(r.image_format) +
                                                                "\" is not supported (raw, qcow2, vhd, "
                                                                "vmdk, vdi).");
   }
@@ -424,7 +441,7 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
     const ImageRecord& image = *got;
     if (image.account_id == kSystemAccountId && c.account_id != kSystemAccountId) {
       return InvalidArgument("ImageNotSupported",
-                             "The specified image \"" + r.image_id +
+                             "The specified image \"" + Echo(r.image_id) +
                                  "\" is a public image; only custom images can be exported.");
     }
     RETURN_IF_ERROR(CheckOwner(c, image));
@@ -435,14 +452,14 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
     // ECS 4.12: at most four data disks, none over 500 GiB.
     if (image.disks.size() - 1 > kMaxExportDataDisks) {
       return InvalidArgument("InvalidImage.DiskAmountOrSize",
-                             "The image \"" + r.image_id + "\" has " +
+                             "The image \"" + Echo(r.image_id) + "\" has " +
                                  std::to_string(image.disks.size() - 1) +
                                  " data disks; an image with more than four cannot be exported.");
     }
     for (size_t i = 1; i < image.disks.size(); ++i) {
       if (image.disks[i].size_gib > kMaxExportDataDiskGiB) {
         return InvalidArgument("InvalidImage.DiskAmountOrSize",
-                               "The data disk " + image.disks[i].device + " of image \"" + r.image_id +
+                               "The data disk " + image.disks[i].device + " of image \"" + Echo(r.image_id) +
                                    "\" is " + std::to_string(image.disks[i].size_gib) +
                                    " GiB; an image with a data disk over 500 GiB cannot be exported.");
       }
@@ -451,7 +468,7 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
       ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(d.snapshot_id));
       if (snap.encrypted) {
         return InvalidArgument("ImageNotSupported",
-                               "The specified image \"" + r.image_id +
+                               "The specified image \"" + Echo(r.image_id) +
                                    "\" contains encrypted snapshots and cannot be exported.");
       }
     }
@@ -468,8 +485,8 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
     task.params = params.dump();
     ASSIGN_OR_RETURN(bool exporting, HasProcessingTask(r.image_id, "ExportImage"));
     if (exporting) {
-      return FailedPrecondition("ImageIsExporting",
-                                "The specified image \"" + r.image_id + "\" is currently being exported.");
+      return FailedPrecondition("ImageIsExporting", "The specified image \"" + Echo(r.image_id) +
+                                                        "\" is currently being exported.");
     }
     RETURN_IF_ERROR(
         CheckCountQuotas(*catalog_, config_.quotas, c.account_id, QuotaUsage{0, 0, 1, 0}, "ExportImage"));

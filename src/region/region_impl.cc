@@ -19,12 +19,13 @@
 namespace ferry {
 
 Status ImageNotFound(const std::string& image_id) {
-  return NotFound("InvalidImageId.NotFound", "The specified ImageId \"" + image_id + "\" does not exist.");
+  return NotFound("InvalidImageId.NotFound",
+                  "The specified ImageId \"" + Echo(image_id) + "\" does not exist.");
 }
 
 Status SnapshotNotFound(const std::string& snapshot_id) {
   return NotFound("InvalidSnapshotId.NotFound",
-                  "The specified snapshot \"" + snapshot_id + "\" is not found.");
+                  "The specified snapshot \"" + Echo(snapshot_id) + "\" is not found.");
 }
 
 Status MissingParameter(const std::string& name) {
@@ -68,8 +69,9 @@ Result<std::optional<std::string>> CheckClientToken(Catalog& catalog, const std:
     return rec.status();
   }
   if (rec->fingerprint != fingerprint) {
-    return InvalidArgument("IdempotentParameterMismatch",
-                           "The ClientToken \"" + token + "\" was used before with different parameters.");
+    return InvalidArgument(
+        "IdempotentParameterMismatch",
+        "The ClientToken \"" + Echo(token) + "\" was used before with different parameters.");
   }
   return std::optional<std::string>(rec->result_id);
 }
@@ -101,17 +103,32 @@ Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config,
     return InvalidArgument("", "region " + config.region_id + ": RegionConfig.object_storage is required");
   }
   if (config.chunk_size == 0) return InvalidArgument("", "region " + config.region_id + ": chunk_size is 0");
-  RETURN_IF_ERROR(MakeDirs(config.data_dir));
-  // Scratch files of an interrupted run are useless: their tasks restart.
-  std::string tmp = config.data_dir + "/tmp";
-  std::error_code ec;
-  std::filesystem::remove_all(tmp, ec);
-  RETURN_IF_ERROR(MakeDirs(tmp));
+  const bool check_only = config.check_only;
+  if (!check_only) {
+    RETURN_IF_ERROR(MakeDirs(config.data_dir));
+    // Scratch files of an interrupted run are useless: their tasks restart.
+    std::string tmp = config.data_dir + "/tmp";
+    std::error_code ec;
+    std::filesystem::remove_all(tmp, ec);
+    RETURN_IF_ERROR(MakeDirs(tmp));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteCatalog> catalog,
                    SqliteCatalog::Open(config.data_dir + "/catalog.db"));
-  ASSIGN_OR_RETURN(std::unique_ptr<FsChunkStore> store, FsChunkStore::Open(config.data_dir + "/chunks"));
+  ASSIGN_OR_RETURN(std::unique_ptr<FsChunkStore> store,
+                   FsChunkStore::Open(config.data_dir + "/chunks", 1, /*remove_temps=*/!check_only));
   std::unique_ptr<RegionImpl> region(
       new RegionImpl(config, clock, std::move(hooks), std::move(catalog), std::move(store)));
+  if (check_only) {
+    // What is there, as it is: a region that never had disks has none.
+    Result<std::unique_ptr<DiskStore>> disks =
+        DiskStore::Open(config.data_dir + "/disks", /*check_only=*/true);
+    if (disks.ok()) {
+      region->disks_ = std::move(disks).value();
+    } else if (disks.status().code() != Code::kNotFound) {
+      return disks.status();
+    }
+    return region;
+  }
   if (config.seed_public_image) {
     Status st = region->SeedPublicImage();
     if (!st.ok()) spdlog::warn("region {}: public image not seeded: {}", config.region_id, st.ToString());
@@ -163,8 +180,9 @@ Result<std::vector<uint8_t>> RegionImpl::PeerReadManifest(const std::string& sna
   }
   // A snapshot still being written has no manifest a peer may rely on.
   if (snap->status != "accomplished" || snap->manifest.empty()) {
-    return NotFound("InvalidSnapshotId.NotFound", "The specified snapshot \"" + snapshot_id +
-                                                      "\" is not committed yet (status " + snap->status + ").");
+    return NotFound("InvalidSnapshotId.NotFound", "The specified snapshot \"" + Echo(snapshot_id) +
+                                                      "\" is not committed yet (status " + snap->status +
+                                                      ").");
   }
   return std::move(snap->manifest);
 }

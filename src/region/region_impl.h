@@ -293,6 +293,12 @@ class RegionImpl final : public Region {
   Result<bool> HasShares(const std::string& image_id);
   // Marks the caller's own images that are shared (ImageRecord::is_self_shared).
   Status FillSelfShared(const Caller& c, std::vector<ImageRecord>& images);
+  // What only an owner sees, blanked in the records of others' images and
+  // snapshots that `c` gets: an image's import bucket and object; a
+  // snapshot's name, description, tags, KMS key, source disk and source
+  // snapshot and region.
+  void HideOwnerPrivate(const Caller& c, std::vector<ImageRecord>& images);
+  void HideOwnerPrivate(const Caller& c, std::vector<SnapshotRecord>& snapshots);
   // Those of `wanted` that are snapshots of images shared with `c`.
   Result<std::vector<std::string>> SharedSnapshotIds(const Caller& c, const std::vector<std::string>& wanted);
 
@@ -372,8 +378,18 @@ class RegionImpl final : public Region {
   void PostTransition(const std::string& instance_id, const std::string& from, const std::string& to);
   // Creates the overlay of `disk` (a record already in the catalog).
   Status CreateDiskFile(const DiskRecord& disk);
-  // Removes the base files no disk record needs.
+  // Removes the base files no disk record needs. One a reader holds (a disk
+  // snapshot, `ferry disk export`) is tried again: at once when a disk
+  // snapshot ends (BasesMayBeFree), else on instance_runner_ after a delay
+  // that doubles (kBaseRetryFirst .. kBaseRetryMax) while it stays busy.
   Status RemoveUnusedBases();
+  void RetryBasesLater();
+  void BasesMayBeFree();
+  static constexpr std::chrono::milliseconds kBaseRetryFirst{250};
+  static constexpr std::chrono::milliseconds kBaseRetryMax{30000};
+  std::mutex base_retry_mu_;
+  bool base_retry_pending_ = false;                // guarded by base_retry_mu_
+  std::chrono::milliseconds base_retry_delay_{0};  // guarded by base_retry_mu_
   // Fsck of the disks and base files against the catalog.
   Status FsckDisks(FsckReport* report);
   std::unique_ptr<DiskStore> disks_;

@@ -46,7 +46,8 @@ Status NoInstances(const std::string& region_id) {
 }
 
 Status InstanceNotFound(const std::string& instance_id) {
-  return NotFound("InvalidInstanceId.NotFound", "The specified InstanceId \"" + instance_id + "\" does not exist.");
+  return NotFound("InvalidInstanceId.NotFound",
+                  "The specified InstanceId \"" + Echo(instance_id) + "\" does not exist.");
 }
 
 Status IncorrectStatus(const InstanceRecord& instance, const std::string& needed) {
@@ -80,8 +81,9 @@ Status ValidateInstanceType(const std::string& type) {
     if (!(std::islower(c) || std::isdigit(c) || c == '.' || c == '-')) ok = false;
   }
   if (ok) return Status::Ok();
-  return InvalidArgument("InvalidInstanceType.ValueNotSupported",
-                         "The specified InstanceType \"" + type + "\" does not exist (ecs.<family>.<size>).");
+  return InvalidArgument(
+      "InvalidInstanceType.ValueNotSupported",
+      "The specified InstanceType \"" + Echo(type) + "\" does not exist (ecs.<family>.<size>).");
 }
 
 Status ValidateRamRoleName(const std::string& name) {
@@ -123,7 +125,7 @@ Status ValidateCategory(const std::string& category) {
                                                     "cloud_essd", "cloud_auto",       "cloud_essd_entry"};
   if (kCategories.count(category) != 0) return Status::Ok();
   return InvalidArgument("InvalidSystemDiskCategory.ValueNotSupported",
-                         "The specified SystemDisk.Category \"" + category + "\" is not supported.");
+                         "The specified SystemDisk.Category \"" + Echo(category) + "\" is not supported.");
 }
 
 uint64_t CeilGiB(uint64_t bytes) { return (bytes + kGiB - 1) / kGiB; }
@@ -256,6 +258,7 @@ Result<std::vector<std::string>> RegionImpl::RunInstances(const Caller& c, const
                                                    std::to_string(r.amount) + ".");
   }
   if (!r.instance_name.empty()) RETURN_IF_ERROR(ValidateImageName(r.instance_name, "InvalidInstanceName.Malformed"));
+  if (!r.host_name.empty()) RETURN_IF_ERROR(ValidateHostName(r.host_name, /*windows=*/false));
   RETURN_IF_ERROR(ValidateDescription(r.description));
   if (r.user_data.size() > kMaxUserDataBytes) {
     return InvalidArgument("InvalidUserData.SizeExceeded", "The specified UserData is " +
@@ -273,8 +276,8 @@ Result<std::vector<std::string>> RegionImpl::RunInstances(const Caller& c, const
   RETURN_IF_ERROR(ValidateCategory(category));
   const std::string zone = r.zone_id.empty() ? config_.region_id + "-a" : r.zone_id;
   if (zone.rfind(config_.region_id + "-", 0) != 0) {
-    return NotFound("InvalidZoneId.NotFound", "The specified ZoneId \"" + zone + "\" is not in region " +
-                                                  config_.region_id + ".");
+    return NotFound("InvalidZoneId.NotFound", "The specified ZoneId \"" + Echo(zone) +
+                                                  "\" is not in region " + config_.region_id + ".");
   }
   const std::string action = r.start ? "RunInstances" : "CreateInstance";
   const std::string fingerprint = Fingerprint({{"ImageId", r.image_id},
@@ -316,6 +319,9 @@ Result<std::vector<std::string>> RegionImpl::RunInstances(const Caller& c, const
     }
     ASSIGN_OR_RETURN(ImageRecord image, UsableImage(c, r.image_id));
     ASSIGN_OR_RETURN(uint64_t system_gib, SystemDiskSize(r.system_disk_size_gib, image.size_gib));
+    if (!r.host_name.empty() && image.os_type == "windows") {
+      RETURN_IF_ERROR(ValidateHostName(r.host_name, /*windows=*/true));
+    }
     const UnixSeconds now = clock_.Now();
     for (int n = 0; n < r.amount; ++n) {
       InstanceRecord inst;
@@ -479,7 +485,8 @@ Result<Page<InstanceRecord>> RegionImpl::DescribeInstances(const Caller& c, cons
   static const std::set<std::string> kStatuses = {"Pending", "Running", "Starting", "Stopping", "Stopped"};
   if (!r.status.empty() && kStatuses.count(r.status) == 0) {
     return InvalidArgument("InvalidParameter", "The specified parameter \"Status\" has an unknown value \"" +
-                                                   r.status + "\" (Pending, Running, Starting, Stopping, Stopped).");
+                                                   Echo(r.status) +
+                                                   "\" (Pending, Running, Starting, Stopping, Stopped).");
   }
   InstanceQuery q;
   q.account_id = c.account_id;

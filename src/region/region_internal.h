@@ -9,6 +9,7 @@
 #include <string>
 
 #include "catalog/catalog.h"
+#include "common/log_safe.h"  // Echo: client values quoted in errors
 #include "common/status.h"
 #include "region/region.h"
 

@@ -29,7 +29,7 @@ Status RecipientDenied(const std::string& image_id) {
 
 Status AccountNotFound(const std::string& param, const std::string& account_id) {
   return NotFound("InvalidAccount.NotFound",
-                  "The specified parameter \"" + param + "\" (" + account_id + ") does not exist.");
+                  "The specified parameter \"" + param + "\" (" + Echo(account_id) + ") does not exist.");
 }
 
 Result<ImageAccess> AccessOf(Catalog& catalog, const Caller& c, const ImageRecord& image) {
@@ -79,6 +79,32 @@ Status RegionImpl::FillSelfShared(const Caller& c, std::vector<ImageRecord>& ima
   return Status::Ok();
 }
 
+void RegionImpl::HideOwnerPrivate(const Caller& c, std::vector<ImageRecord>& images) {
+  for (ImageRecord& image : images) {
+    if (image.account_id == c.account_id) continue;
+    // Where the owner imported it from: its bucket and object names.
+    for (DiskMapping& d : image.disks) {
+      d.import_bucket.clear();
+      d.import_object.clear();
+    }
+  }
+}
+
+void RegionImpl::HideOwnerPrivate(const Caller& c, std::vector<SnapshotRecord>& snapshots) {
+  for (SnapshotRecord& s : snapshots) {
+    if (s.account_id == c.account_id) continue;
+    // A recipient looks a shared image's snapshot up for its size and state;
+    // what the owner wrote on it and where it came from stay the owner's.
+    s.name.clear();
+    s.description.clear();
+    s.tags.clear();
+    s.kms_key_id.clear();
+    s.source_disk_id.clear();
+    s.source_snapshot_id.clear();
+    s.source_region_id.clear();
+  }
+}
+
 Result<std::vector<std::string>> RegionImpl::SharedSnapshotIds(const Caller& c,
                                                                const std::vector<std::string>& wanted) {
   if (wanted.empty()) return std::vector<std::string>();
@@ -115,12 +141,13 @@ Result<ImageRecord> RegionImpl::UsableImage(const Caller& c, const std::string& 
   }
   RETURN_IF_ERROR(CheckImageUsable(c, *image));
   if (image->status == "Creating" || image->status == "Waiting") {
-    return InvalidArgument("IncorrectImageStatus", "The image \"" + image_id + "\" is not available yet (status " +
-                                                       image->status + ").");
+    return InvalidArgument(
+        "IncorrectImageStatus",
+        "The image \"" + Echo(image_id) + "\" is not available yet (status " + image->status + ").");
   }
   // Deprecated images can still launch instances (ECS ModifyImageAttribute).
   if ((image->status != "Available" && image->status != "Deprecated") || image->disks.empty()) {
-    return PermissionDenied("OperationDenied.ImageNotValid", "The specified Image \"" + image_id +
+    return PermissionDenied("OperationDenied.ImageNotValid", "The specified Image \"" + Echo(image_id) +
                                                                  "\" is disabled or is deleted (status " +
                                                                  image->status + ").");
   }

@@ -20,17 +20,23 @@ Result<Page<SnapshotRecord>> RegionImpl::DescribeSnapshots(const Caller& c,
   q.account_id = c.account_id;
   q.snapshot_ids = r.snapshot_ids;
   // A shared image's recipient may look up its snapshots by id (their sizes),
-  // never list them among its own.
-  ASSIGN_OR_RETURN(q.also_snapshot_ids, SharedSnapshotIds(c, r.snapshot_ids));
+  // never list them among its own. Their names are the owner's
+  // (HideOwnerPrivate), so a SnapshotName filter finds none of them.
+  if (r.snapshot_name.empty()) {
+    ASSIGN_OR_RETURN(q.also_snapshot_ids, SharedSnapshotIds(c, r.snapshot_ids));
+  }
   if (r.status == "progressing" || r.status == "accomplished" || r.status == "failed") {
     q.status = r.status;
   } else if (!r.status.empty() && r.status != "all") {
-    return NotFound("InvalidStatus.NotFound", "The specified Status \"" + r.status + "\" is not found.");
+    return NotFound("InvalidStatus.NotFound",
+                    "The specified Status \"" + Echo(r.status) + "\" is not found.");
   }
   q.name = r.snapshot_name;
   q.offset = (r.page_number - 1) * r.page_size;
   q.limit = r.page_size;
-  return catalog_->ListSnapshots(q);
+  ASSIGN_OR_RETURN(Page<SnapshotRecord> page, catalog_->ListSnapshots(q));
+  HideOwnerPrivate(c, page.items);
+  return page;
 }
 
 // ------------------------------------------------------------- DeleteSnapshot

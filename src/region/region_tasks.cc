@@ -31,7 +31,7 @@ constexpr auto kProgressInterval = std::chrono::seconds(1);
 uint64_t CeilGiB(uint64_t bytes) { return std::max<uint64_t>(1, (bytes + kGiB - 1) / kGiB); }
 
 Status TaskNotFound(const std::string& task_id) {
-  return NotFound("InvalidTaskId.NotFound", "The specified \"TaskId\" \"" + task_id + "\" is not found.");
+  return NotFound("InvalidTaskId.NotFound", "The specified \"TaskId\" \"" + Echo(task_id) + "\" is not found.");
 }
 
 }  // namespace

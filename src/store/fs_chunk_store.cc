@@ -181,7 +181,8 @@ struct FsChunkStore::Scratch {
   }
 };
 
-Result<std::unique_ptr<FsChunkStore>> FsChunkStore::Open(const std::string& root_dir, int zstd_level) {
+Result<std::unique_ptr<FsChunkStore>> FsChunkStore::Open(const std::string& root_dir, int zstd_level,
+                                                         bool remove_temps) {
   if (zstd_level < ZSTD_minCLevel() || zstd_level > ZSTD_maxCLevel()) {
     return InvalidArgument("", "zstd level " + std::to_string(zstd_level) + " outside [" +
                                    std::to_string(ZSTD_minCLevel()) + ", " +
@@ -192,6 +193,7 @@ Result<std::unique_ptr<FsChunkStore>> FsChunkStore::Open(const std::string& root
   if (root.empty()) return InvalidArgument("", "chunk store root is empty");
   auto store = std::unique_ptr<FsChunkStore>(new FsChunkStore(root, zstd_level));
   RETURN_IF_ERROR(MakeDirs(store->tmp_dir_));
+  if (!remove_temps) return store;
   // Leftovers of Puts interrupted by a crash; nothing refers to them.
   RETURN_IF_ERROR(ForEachEntry(store->tmp_dir_, /*missing_ok=*/false, [&](const std::string& name) -> Status {
     std::string path = store->tmp_dir_ + "/" + name;

@@ -28,8 +28,10 @@ class FsChunkStore final : public ChunkStore {
  public:
   // Creates `root_dir` (and root/tmp) if needed and removes leftover temp
   // files. `zstd_level` applies to new chunks; kInvalidArgument if zstd does
-  // not support it.
-  static Result<std::unique_ptr<FsChunkStore>> Open(const std::string& root_dir, int zstd_level = 1);
+  // not support it. With `remove_temps` false (a check: `ferry fsck`) the
+  // temps stay where they are.
+  static Result<std::unique_ptr<FsChunkStore>> Open(const std::string& root_dir, int zstd_level = 1,
+                                                    bool remove_temps = true);
 
   ~FsChunkStore() override;
   FsChunkStore(const FsChunkStore&) = delete;

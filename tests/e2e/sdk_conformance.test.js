@@ -623,6 +623,22 @@ const SUCCESS_ROWS = [
     },
   },
   {
+    name: 'an image an instance uses, with Force: the instance keeps its disk',
+    action: 'DeleteImage',
+    async prepare() {
+      const imageId = await createImage(unique('conformance-used'));
+      return { imageId, id: await runInstance({ ImageId: imageId, InstanceName: 'conformance-used' }) };
+    },
+    params: (ctx) => ({ RegionId: REGION, ImageId: ctx.imageId, Force: true }),
+    async expect(raw, ctx) {
+      assert.deepEqual(Object.keys(raw), ['RequestId']);
+      assert.deepEqual(await describeImages(REGION, ctx.imageId), []);
+      assert.equal((await describeInstance(ctx.id)).Status, 'Running');
+      assert.equal((await instanceDisks(ctx.id)).length, 1);
+    },
+    cleanup: (ctx) => dropInstance(ctx.id),
+  },
+  {
     name: 'to another region',
     action: 'CopyImage',
     async prepare() {
@@ -1476,6 +1492,11 @@ const ERROR_ROWS = [
     error: { code: 'InvalidTaskId.IncorrectTaskStatus', status: 403 },
   },
   {
+    name: 'an image instances use, without Force', action: 'DeleteImage',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId }),
+    error: { code: 'ImageUsingByInstance', status: 403 },
+  },
+  {
     name: 'a copy in progress', action: 'DeleteImage',
     prepare: async () => ({ copyId: await startCopy(unique('conformance-busy')) }),
     params: (ctx) => ({ RegionId: TARGET, ImageId: ctx.copyId }),
@@ -1578,6 +1599,35 @@ const ERROR_ROWS = [
     name: 'SystemDisk.Size above 500', action: 'RunInstances',
     params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, 'SystemDisk.Size': 501 }),
     error: { code: 'InvalidSystemDiskSize.MoreThanMaxSize', status: 404 },
+  },
+  // ecs-api.md 4.19 ranges (and 1.1 for ClientToken); the reference names no
+  // code for them, so InvalidParameter, as for Amount.
+  ...[
+    ['a Password shorter than 8 characters', { Password: 'Ab1-' }],
+    ['a Password of only two kinds of characters', { Password: 'onlylower123' }],
+    ['InternetMaxBandwidthOut above 100', { InternetMaxBandwidthOut: 101 }],
+    ['MinAmount above Amount', { Amount: 1, MinAmount: 2 }],
+    ['a HostName with ".."', { HostName: 'web..example' }],
+    ['a ClientToken over 64 characters', { ClientToken: 't'.repeat(65) }],
+  ].map(([name, extra]) => ({
+    name, action: 'RunInstances',
+    params: () => ({ RegionId: REGION, ImageId: fx.imageId, InstanceType: INSTANCE_TYPE, ...extra }),
+    error: { code: 'InvalidParameter', status: 400 },
+  })),
+  {
+    name: 'RetentionDays above 65536 (ecs-api.md 4.17)', action: 'CreateSnapshot',
+    params: () => ({ DiskId: fx.pageDiskIds[0], RetentionDays: 65537 }),
+    error: { code: 'InvalidParameter', status: 400 },
+  },
+  {
+    name: 'a ClientToken over 64 characters', action: 'CreateImage',
+    params: () => ({ RegionId: REGION, SnapshotId: fx.snapshotId, ClientToken: 't'.repeat(65) }),
+    error: { code: 'InvalidParameter', status: 400 },
+  },
+  {
+    name: 'Password with PasswordInherit (ecs-api.md 4.22)', action: 'ReplaceSystemDisk',
+    params: () => ({ InstanceId: fx.stoppedId, ImageId: fx.imageId, Password: 'Ferry-2026x', PasswordInherit: true }),
+    error: { code: 'InvalidPasswordParam.Mismatch', status: 400 },
   },
   {
     name: 'a ClientToken used before with other parameters', action: 'RunInstances',

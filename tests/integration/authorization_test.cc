@@ -232,6 +232,22 @@ const std::vector<Row>& Rows() {
        .recipient = kForbidden,
        .stranger = kNoImage,
        .probe = "image"},
+      // Force lets instances go on without the image, never a share.
+      {.action = "DeleteImage",
+       .variant = "Force, while shared",
+       .params = {{"ImageId", "{image}"}, {"Force", "true"}},
+       .owner = Err(403, "ImageUseShared"),
+       .recipient = kForbidden,
+       .stranger = kNoImage,
+       .probe = "image"},
+      // Not shared, but the owner's instance runs from it.
+      {.action = "DeleteImage",
+       .variant = "an image an instance uses",
+       .params = {{"ImageId", "{used_image}"}},
+       .owner = Err(403, "ImageUsingByInstance"),
+       .recipient = kNoImage,
+       .stranger = kNoImage,
+       .probe = "used_image"},
       {.action = "DeleteImage",
        .variant = "DryRun",
        .params = {{"ImageId", "{image}"}, {"DryRun", "true"}},
@@ -685,6 +701,17 @@ TEST_F(AuthorizationTest, EveryActionAsOwnerRecipientAndStranger) {
   json disks = CallOk(as_owner, "DescribeDisks", {{"InstanceId", f.at("instance")}});
   ASSERT_EQ(disks["Disks"]["Disk"].size(), 1u) << disks.dump();
   f.values["disk"] = disks["Disks"]["Disk"][0].value("DiskId", "");
+  // An image no one else sees that the owner's second instance uses.
+  json used = CallOk(as_owner, "ImportImage",
+                     {{"ImageName", "authz-used"},
+                      {"DiskDeviceMapping.1.OSSBucket", f.at("owner_bucket")},
+                      {"DiskDeviceMapping.1.OSSObject", "disk.raw"},
+                      {"DiskDeviceMapping.1.Format", "RAW"}});
+  f.values["used_image"] = used.value("ImageId", "");
+  ASSERT_EQ(WaitForTask(as_owner, used.value("TaskId", "")).value("TaskStatus", ""), "Finished");
+  json run_used =
+      CallOk(as_owner, "RunInstances", {{"ImageId", f.at("used_image")}, {"InstanceType", "ecs.g7.large"}});
+  ASSERT_EQ(run_used["InstanceIdSets"]["InstanceIdSet"].size(), 1u) << run_used.dump();
   for (const auto& [name, value] : f.values) ASSERT_FALSE(value.empty()) << name;
 
   const std::map<Caller, const Account*> accounts = {

@@ -239,7 +239,8 @@ TEST_F(InstancesTest, CreateImageFromAnInstanceCapturesItsDiskAndNotItsUserData)
   const std::string second_id = second.value("InstanceId", std::string());
   ASSERT_TRUE(WaitStatus(root, second_id, "Stopped")) << second.dump();
   ExpectError(root, "DeleteSnapshot", {{"SnapshotId", snapshot_id}}, 403, "SnapshotCreatedImage");
-  CallOk(root, "DeleteImage", {{"ImageId", new_image}});
+  ExpectError(root, "DeleteImage", {{"ImageId", new_image}}, 403, "ImageUsingByInstance");
+  CallOk(root, "DeleteImage", {{"ImageId", new_image}, {"Force", "true"}});
   ExpectError(root, "DeleteSnapshot", {{"SnapshotId", snapshot_id}}, 403, "SnapshotCreatedDisk");
   CallOk(root, "DeleteSnapshot", {{"SnapshotId", snapshot_id}, {"Force", "true"}});
   json gone = CallOk(root, "DescribeSnapshots", {{"SnapshotIds", json::array({snapshot_id}).dump()}});
@@ -358,8 +359,9 @@ TEST_F(InstancesTest, StatesAndDeleteFollowTheDocumentedTransitions) {
   EXPECT_TRUE(view["VpcAttributes"]["PrivateIpAddress"]["IpAddress"].is_array());
   EXPECT_TRUE(view["Tags"]["Tag"].is_array());
   EXPECT_EQ(CallOk(root, "DescribeInstances", {{"InstanceIds", "[]"}}).value("TotalCount", -1), 0);
-  // Deleting the image the instance uses is allowed; the disk stays.
-  CallOk(root, "DeleteImage", {{"ImageId", image_id}});
+  // Deleting the image the instance uses takes Force; the disk stays.
+  ExpectError(root, "DeleteImage", {{"ImageId", image_id}}, 403, "ImageUsingByInstance");
+  CallOk(root, "DeleteImage", {{"ImageId", image_id}, {"Force", "true"}});
   EXPECT_EQ(CountFiles("bases"), 1u);
   CallOk(root, "DeleteInstance", {{"InstanceId", id}});
   EXPECT_EQ(StatusOf(root, id), "");

@@ -110,9 +110,18 @@ TEST_F(SharingTest, ARecipientSeesAndUsesTheImageButCannotChangeItAndLosesItAtOn
     json seen = DescribeImage(as_bob, image);
     ASSERT_EQ(seen.size(), 1u);
     EXPECT_EQ(seen[0].value("ImageOwnerAlias", ""), "others");
+    // Where the owner imported it from is the owner's to know.
+    const json owners_mapping =
+        DescribeImage(root, image).at(0)["DiskDeviceMappings"]["DiskDeviceMapping"][0];
+    EXPECT_EQ(owners_mapping.value("ImportOSSBucket", ""), kOperatorBucket);
+    EXPECT_EQ(owners_mapping.value("ImportOSSObject", ""), "shared-golden.raw");
+    const json mapping = seen[0]["DiskDeviceMappings"]["DiskDeviceMapping"][0];
+    EXPECT_EQ(mapping.value("ImportOSSBucket", "-"), "") << mapping.dump();
+    EXPECT_EQ(mapping.value("ImportOSSObject", "-"), "") << mapping.dump();
     const std::string snapshot = seen[0]["DiskDeviceMappings"]["DiskDeviceMapping"][0].value("SnapshotId", "");
     json snaps = CallOk(as_bob, "DescribeSnapshots", {{"SnapshotIds", "[\"" + snapshot + "\"]"}});
     ASSERT_EQ(snaps["Snapshots"]["Snapshot"].size(), 1u) << snaps.dump();
+    EXPECT_EQ(snaps["Snapshots"]["Snapshot"][0].value("Description", "-"), "") << snaps.dump();
     EXPECT_EQ(snaps["Snapshots"]["Snapshot"][0].value("SourceDiskSize", ""), "1");  // GiB
     EXPECT_EQ(snaps["Snapshots"]["Snapshot"][0].value("FullSnapshotSizeInBytes", 0), 4 * kMiB);
 

@@ -205,25 +205,28 @@ DiskStore::DiskStore(std::string root, UniqueFd root_fd, UniqueFd bases, UniqueF
 
 DiskStore::~DiskStore() = default;
 
-Result<std::unique_ptr<DiskStore>> DiskStore::Open(const std::string& root) {
-  RETURN_IF_ERROR(MakeDirs(root, 0700));
+Result<std::unique_ptr<DiskStore>> DiskStore::Open(const std::string& root, bool check_only) {
+  if (!check_only) RETURN_IF_ERROR(MakeDirs(root, 0700));
   std::error_code ec;
   const std::string abs = std::filesystem::canonical(root, ec).string();
+  if (ec && check_only && ec == std::errc::no_such_file_or_directory) {
+    return NotFound("", "disks root " + root + " does not exist");
+  }
   if (ec) return Internal("disks root " + root + ": " + ec.message());
   UniqueFd root_fd(::open(abs.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root_fd.valid()) return ErrnoStatus("open", abs, errno);
   UniqueFd dirs[4];
   const char* names[4] = {kBasesDir, kDisksDir, kTmpDir, kLocksDir};
   for (int i = 0; i < 4; ++i) {
-    if (::mkdirat(root_fd.get(), names[i], 0700) != 0 && errno != EEXIST)
+    if (!check_only && ::mkdirat(root_fd.get(), names[i], 0700) != 0 && errno != EEXIST)
       return ErrnoStatus("mkdir", abs + "/" + names[i], errno);
     dirs[i] = UniqueFd(OpenBeneath(root_fd.get(), names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dirs[i].valid()) return ErrnoStatus("open", abs + "/" + names[i], errno);
   }
-  RETURN_IF_ERROR(FsyncDir(abs));
+  if (!check_only) RETURN_IF_ERROR(FsyncDir(abs));
   std::unique_ptr<DiskStore> store(new DiskStore(abs, std::move(root_fd), std::move(dirs[0]),
                                                  std::move(dirs[1]), std::move(dirs[2]), std::move(dirs[3])));
-  RETURN_IF_ERROR(store->RemoveLeftoverTemps());
+  if (!check_only) RETURN_IF_ERROR(store->RemoveLeftoverTemps());
   return store;
 }
 
@@ -729,16 +732,21 @@ Result<std::vector<std::pair<std::string, std::string>>> DiskStore::OverlayBacki
   return out;
 }
 
-Result<std::vector<std::string>> DiskStore::RemoveUnusedBases(const std::set<std::string>& keep) {
+Result<std::vector<std::string>> DiskStore::RemoveUnusedBases(const std::set<std::string>& keep,
+                                                              std::vector<std::string>* busy) {
   ASSIGN_OR_RETURN(std::vector<std::string> keys, ListBases());
   // Lock the candidates first: a disk created on one of them needs its lock,
   // so the overlays scanned below are all the disks that can use them.
   std::vector<std::pair<std::string, BaseLock>> held;
+  std::vector<std::string> skipped;
   for (const std::string& key : keys) {
     if (keep.count(key) != 0) continue;
     Result<BaseLock> lock = LockBase(key, /*exclusive=*/true, /*wait=*/false);
     if (!lock.ok()) {
-      if (lock.status().code() == Code::kUnavailable) continue;  // busy: next time
+      if (lock.status().code() == Code::kUnavailable) {  // busy: the caller tries again
+        skipped.push_back(key);
+        continue;
+      }
       return lock.status();
     }
     held.emplace_back(key, std::move(*lock));
@@ -752,6 +760,11 @@ Result<std::vector<std::string>> DiskStore::RemoveUnusedBases(const std::set<std
   }
   std::set<std::string> used;
   for (const auto& [id, key] : backings) used.insert(key);
+  // A busy base a disk uses stays anyway; one no disk uses needs another try.
+  if (busy != nullptr) {
+    for (const std::string& key : skipped)
+      if (used.count(key) == 0) busy->push_back(key);
+  }
   std::vector<std::string> removed;
   for (const auto& [key, lock] : held) {
     if (used.count(key) != 0) continue;
@@ -804,6 +817,8 @@ Result<DiskFsckReport> DiskStore::Fsck(const std::set<std::string>& known_disks,
   for (const std::string& key : present_bases) {
     if (known_bases.count(key) == 0 && used_by_known.count(key) == 0) r.orphan_bases.push_back(key);
   }
+  r.disks_present = present_disks.size();
+  r.bases_present = present_bases.size();
   ASSIGN_OR_RETURN(std::vector<std::string> tmp_names, ListDir(tmp_fd_.get()));
   std::vector<UniqueFd> held;
   ASSIGN_OR_RETURN(r.leftover_temps, FindLeftovers(tmp_fd_.get(), tmp_names, &held));

@@ -52,12 +52,14 @@ struct DiskInfo {
 // What fsck found, each list sorted. Names are disk ids, base keys, or for
 // temps the file name in tmp/.
 struct DiskFsckReport {
+  uint64_t disks_present = 0;               // overlay files in disks/
+  uint64_t bases_present = 0;               // base files in bases/
   std::vector<std::string> orphan_disks;    // overlay files the catalog does not know
   std::vector<std::string> missing_disks;   // disks the catalog knows with no overlay file
   std::vector<std::string> orphan_bases;    // bases neither the catalog lists nor a known disk uses
   std::vector<std::string> missing_bases;   // "<disk id> -> <key>": a disk whose base file is absent
   std::vector<std::string> bad_disks;       // "<disk id>: why": an overlay whose header fails the checks
-  std::vector<std::string> leftover_temps;  // temp files no live writer holds (removed at Open)
+  std::vector<std::string> leftover_temps;  // temp files no live writer holds (Open removes them)
   std::vector<std::string> strays;          // "<dir>/<name>": names the layout does not produce
   bool clean() const {
     return orphan_disks.empty() && missing_disks.empty() && orphan_bases.empty() && missing_bases.empty() &&
@@ -68,8 +70,11 @@ struct DiskFsckReport {
 class DiskStore final {
  public:
   // Creates `root` and its folders if needed (0700) and removes temp files
-  // left by a writer that died (those whose flock nobody holds).
-  static Result<std::unique_ptr<DiskStore>> Open(const std::string& root);
+  // left by a writer that died (those whose flock nobody holds). With
+  // `check_only` (`ferry fsck`) it changes nothing: no folder is made (a
+  // missing one is kNotFound), no temp removed; only Fsck and the reads may
+  // be used then.
+  static Result<std::unique_ptr<DiskStore>> Open(const std::string& root, bool check_only = false);
   ~DiskStore();
   DiskStore(const DiskStore&) = delete;
   DiskStore& operator=(const DiskStore&) = delete;
@@ -146,8 +151,11 @@ class DiskStore final {
 
   // Removes every base file whose key is not in `keep` and that no overlay
   // in disks/ (or being created in tmp/) uses. A base busy under its lock
-  // (being read or used) is skipped this time. Returns the removed keys.
-  Result<std::vector<std::string>> RemoveUnusedBases(const std::set<std::string>& keep);
+  // (being read or used) is skipped this time; when no overlay uses it
+  // either, its key goes into `*busy` (if given), for the caller to try
+  // again once the holder lets go. Returns the removed keys.
+  Result<std::vector<std::string>> RemoveUnusedBases(const std::set<std::string>& keep,
+                                                     std::vector<std::string>* busy = nullptr);
 
   // Compares the files with what the catalog knows (`known_disks`: disk ids,
   // `known_bases`: base keys it still needs). Changes nothing.

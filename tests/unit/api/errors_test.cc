@@ -77,6 +77,23 @@ TEST(ErrorsTest, KnownReasonKeepsItsMessage) {
   EXPECT_EQ(defaulted.message, "The image not available.");
 }
 
+TEST(ErrorsTest, AMessageStaysShortWhateverAHandlerQuoted) {
+  // A site that quotes a client's value whole (Echo caps the ones it wraps).
+  const std::string quoted(100000, '[');
+  EcsError e = ToEcsError(InvalidArgument("InvalidParameter", "The value \"" + quoted + "\" is not valid."));
+  EXPECT_EQ(e.code, "InvalidParameter");
+  EXPECT_LE(e.message.size(), 1024u);
+  EXPECT_EQ(e.message.rfind("The value \"[[[[", 0), 0u) << e.message.substr(0, 100);
+  // The server's string to sign (the old Go SDK compares it) gets more room.
+  const std::string prefix =
+      "Specified signature is not matched with our calculation. server string to sign is:";
+  const std::string to_sign = "POST&%2F&" + std::string(4000, 'A');
+  EXPECT_EQ(ToEcsError(InvalidArgument("SignatureDoesNotMatch", prefix + to_sign)).message, prefix + to_sign);
+  EXPECT_LE(
+      ToEcsError(InvalidArgument("SignatureDoesNotMatch", prefix + std::string(100000, 'A'))).message.size(),
+      16u << 10);
+}
+
 TEST(ErrorsTest, UnknownReasonMapsByCode) {
   EcsError internal = ToEcsError(Internal("disk exploded"));
   EXPECT_EQ(internal.http_status, 500);

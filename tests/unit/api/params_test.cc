@@ -109,5 +109,16 @@ TEST(ParamsTest, RepeatCommaAndJsonLists) {
   EXPECT_FALSE(p.JsonStringArray("Mixed").ok());
 }
 
+TEST(ParamsTest, ClientTokenIsAtMost64PrintableAsciiCharacters) {
+  auto token = [](const std::string& value) {
+    return Params(std::map<std::string, std::string>{{"ClientToken", value}}).ClientToken();
+  };
+  EXPECT_EQ(*token(std::string(64, 't')), std::string(64, 't'));
+  EXPECT_EQ(*Params().ClientToken(), "");
+  EXPECT_EQ(token(std::string(65, 't')).status().reason(), "InvalidParameter");
+  EXPECT_EQ(token("token-\xC3\xA9").status().reason(), "InvalidParameter");
+  EXPECT_EQ(token("a\nb").status().reason(), "InvalidParameter");
+}
+
 }  // namespace
 }  // namespace ferry

@@ -62,5 +62,31 @@ TEST(LogSafeTest, SinkKeepsOneEventOnOneLine) {
             "info plain line\n");
 }
 
+TEST(EchoTest, ShortValuesComeBackWholeLongOnesCutWithTheirLength) {
+  EXPECT_EQ(Echo(""), "");
+  EXPECT_EQ(Echo(std::string(kMaxEchoedBytes, 'a')), std::string(kMaxEchoedBytes, 'a'));
+  const std::string huge(100000, '[');
+  EXPECT_EQ(Echo(huge), std::string(kMaxEchoedBytes, '[') + "\u2026(100000 bytes)");
+  // Never half a character: 3-byte CJK characters, 64 is not a multiple of 3.
+  std::string cjk;
+  for (int i = 0; i < 40; ++i) cjk += "\xE4\xB8\xAD";
+  const std::string echoed = Echo(cjk);
+  EXPECT_EQ(echoed.substr(0, 63), cjk.substr(0, 63));
+  EXPECT_EQ(echoed.substr(63), "\u2026(120 bytes)");
+  EXPECT_TRUE(IsPrintableUtf8(echoed));
+}
+
+TEST(EchoTest, TruncateUtf8KeepsTheBoundAndTheCharacters) {
+  EXPECT_EQ(TruncateUtf8("short", 10), "short");
+  const std::string cut = TruncateUtf8(std::string(5000, 'x'), 1024);
+  EXPECT_EQ(cut.size(), 1024u);
+  EXPECT_EQ(cut.substr(1021), "\u2026");
+  std::string cjk;
+  for (int i = 0; i < 100; ++i) cjk += "\xE4\xB8\xAD";
+  const std::string t = TruncateUtf8(cjk, 20);
+  EXPECT_LE(t.size(), 20u);
+  EXPECT_TRUE(IsPrintableUtf8(t));
+}
+
 }  // namespace
 }  // namespace ferry

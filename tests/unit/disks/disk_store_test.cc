@@ -210,6 +210,18 @@ TEST_F(DiskStoreTest, KilledMaterializationLeavesNoBaseAndItsTempIsRemovedAtOpen
   const std::string tmp = dir_.Sub("disks") + "/tmp";
   EXPECT_EQ(FilesIn(tmp), 1u);  // the partial base, as a temp only
   EXPECT_FALSE(std::filesystem::exists(BasePath(BaseKeyFor(m))));
+  // A check (fsck) lists the temp and leaves it; a missing root stays so.
+  {
+    auto check = DiskStore::Open(dir_.Sub("disks"), /*check_only=*/true);
+    ASSERT_TRUE(check.ok()) << check.status().ToString();
+    auto r = (*check)->Fsck({}, {});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->leftover_temps.size(), 1u);
+    EXPECT_EQ(FilesIn(tmp), 1u);
+    const std::string nowhere = dir_.Sub("disks") + "-never-made";
+    EXPECT_EQ(DiskStore::Open(nowhere, /*check_only=*/true).status().code(), Code::kNotFound);
+    EXPECT_FALSE(std::filesystem::exists(nowhere));
+  }
   Reopen();
   EXPECT_EQ(FilesIn(tmp), 0u);
   auto has = disks_->HasBase(BaseKeyFor(m));
@@ -466,13 +478,23 @@ TEST_F(DiskStoreTest, RemoveUnusedBasesSkipsABaseInUse) {
   UniqueFd fd(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   ASSERT_TRUE(fd.valid());
   ASSERT_EQ(::flock(fd.get(), LOCK_SH), 0);
-  auto removed = disks_->RemoveUnusedBases({});
+  // A busy base a disk uses is not worth another try; the unused one is.
+  Manifest b = MakeImage(8 * kMiB, {{0, RandomBytes(kChunk, 13)}});
+  ASSERT_TRUE(disks_->CreateDiskFromImage(NewResourceId("d"), b, *chunks_, 8 * kMiB).ok());
+  UniqueFd fd_b(::open((dir_.Sub("disks") + "/locks/" + BaseKeyFor(b) + ".lock").c_str(),
+                       O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_EQ(::flock(fd_b.get(), LOCK_SH), 0);
+  std::vector<std::string> busy;
+  auto removed = disks_->RemoveUnusedBases({}, &busy);
   ASSERT_TRUE(removed.ok());
   EXPECT_TRUE(removed->empty());
+  EXPECT_EQ(busy, std::vector<std::string>{BaseKeyFor(a)});
   fd = UniqueFd();
-  removed = disks_->RemoveUnusedBases({});
+  busy.clear();
+  removed = disks_->RemoveUnusedBases({}, &busy);
   ASSERT_TRUE(removed.ok());
-  EXPECT_EQ(removed->size(), 1u);
+  EXPECT_EQ(*removed, std::vector<std::string>{BaseKeyFor(a)});
+  EXPECT_TRUE(busy.empty());
 }
 
 TEST_F(DiskStoreTest, FsckFindsOrphansAndMissingFiles) {

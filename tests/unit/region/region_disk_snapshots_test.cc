@@ -363,7 +363,7 @@ TEST_F(RegionDiskSnapshotsTest, DeleteSnapshotThatDisksWereMadeFromNeedsForce) {
 
   Status used_by_image = region_->DeleteSnapshot(kAlice, snapshot_id, false);
   EXPECT_EQ(used_by_image.reason(), "SnapshotCreatedImage");
-  ASSERT_TRUE(region_->DeleteImage(kAlice, *image_id, false).ok());
+  ASSERT_TRUE(region_->DeleteImage(kAlice, *image_id, /*force=*/true).ok());
   Status used_by_disk = region_->DeleteSnapshot(kAlice, snapshot_id, false);
   EXPECT_EQ(used_by_disk.reason(), "SnapshotCreatedDisk") << used_by_disk.ToString();
   EXPECT_EQ(used_by_disk.code(), Code::kPermissionDenied);

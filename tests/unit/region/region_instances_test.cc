@@ -190,8 +190,12 @@ TEST_F(RegionInstancesTest, StatesFollowTheDocumentedTransitions) {
 
 TEST_F(RegionInstancesTest, DeletingTheLastInstanceOfAnImageFreesItsBase) {
   std::vector<std::string> ids = RunAndWait(Run(2));
-  // The image may go while instances use it; their disks keep working.
-  ASSERT_TRUE(region_->DeleteImage(kAlice, image_id_, false).ok());
+  // The image goes while instances use it only with Force; their disks
+  // keep working.
+  Status in_use = region_->DeleteImage(kAlice, image_id_, false);
+  EXPECT_EQ(in_use.reason(), "ImageUsingByInstance") << in_use.ToString();
+  EXPECT_EQ(in_use.code(), Code::kPermissionDenied);
+  ASSERT_TRUE(region_->DeleteImage(kAlice, image_id_, true).ok());
   ASSERT_TRUE(region_->DeleteInstance(kAlice, ids[0], true, false).ok());
   EXPECT_EQ(Files("bases").size(), 1u);
   EXPECT_EQ(Files("disks").size(), 1u);

@@ -310,5 +310,54 @@ TEST_F(RegionSharingTest, SharingAgainKeepsTheFirstSharedTime) {
   EXPECT_FALSE(*region_->catalog().IsImageSharedWith(id, kCarol.account_id));
 }
 
+TEST_F(RegionSharingTest, ARecipientSeesNoneOfWhatOnlyTheOwnerKnows) {
+  const std::string id = Import("private-parts");
+  ASSERT_TRUE(Share(kAlice, id, {kBob.account_id}).ok());
+  // The owner's notes on the snapshot, as CreateSnapshot would keep them.
+  const std::string snapshot_id = region_->catalog().GetImage(id)->disks.at(0).snapshot_id;
+  SnapshotRecord snap = *region_->catalog().GetSnapshot(snapshot_id);
+  snap.name = "alice-notes";
+  snap.description = "the payroll disk";
+  snap.tags = {{"team", "payroll"}};
+  snap.source_disk_id = "d-alicesdisk000000000";
+  ASSERT_TRUE(region_->catalog().UpdateSnapshot(snap).ok());
+
+  DescribeImagesRequest images;
+  images.image_id = id;
+  Result<Page<ImageRecord>> mine = region_->DescribeImages(kAlice, images);
+  Result<Page<ImageRecord>> bobs = region_->DescribeImages(kBob, images);
+  ASSERT_TRUE(mine.ok() && bobs.ok());
+  ASSERT_EQ(mine->items.size(), 1u);
+  ASSERT_EQ(bobs->items.size(), 1u);
+  EXPECT_EQ(mine->items[0].disks.at(0).import_bucket, "alice-in");
+  EXPECT_EQ(mine->items[0].disks.at(0).import_object, "private-parts.raw");
+  EXPECT_EQ(bobs->items[0].disks.at(0).import_bucket, "");
+  EXPECT_EQ(bobs->items[0].disks.at(0).import_object, "");
+  EXPECT_EQ(bobs->items[0].disks.at(0).snapshot_id, snapshot_id);
+
+  DescribeSnapshotsRequest snaps;
+  snaps.snapshot_ids = {snapshot_id};
+  Result<Page<SnapshotRecord>> own = region_->DescribeSnapshots(kAlice, snaps);
+  Result<Page<SnapshotRecord>> shared = region_->DescribeSnapshots(kBob, snaps);
+  ASSERT_TRUE(own.ok() && shared.ok());
+  ASSERT_EQ(own->items.size(), 1u);
+  ASSERT_EQ(shared->items.size(), 1u);
+  EXPECT_EQ(own->items[0].description, "the payroll disk");
+  const SnapshotRecord& seen = shared->items[0];
+  EXPECT_EQ(seen.snapshot_id, snapshot_id);
+  EXPECT_EQ(seen.logical_size, own->items[0].logical_size);
+  EXPECT_EQ(seen.status, "accomplished");
+  EXPECT_EQ(seen.name, "");
+  EXPECT_EQ(seen.description, "");
+  EXPECT_TRUE(seen.tags.empty());
+  EXPECT_EQ(seen.source_disk_id, "");
+  // Nor can a name filter tell the owner's name.
+  snaps.snapshot_name = "alice-notes";
+  Result<Page<SnapshotRecord>> probed = region_->DescribeSnapshots(kBob, snaps);
+  ASSERT_TRUE(probed.ok());
+  EXPECT_TRUE(probed->items.empty());
+  EXPECT_EQ(region_->DescribeSnapshots(kAlice, snaps)->items.size(), 1u);
+}
+
 }  // namespace
 }  // namespace ferry
