@@ -25,6 +25,7 @@
 #include "common/ids.h"
 #include "region/disks/disk_layout.h"
 #include "region/disks/qcow2_header.h"
+#include "region/disks/overlay_snapshot.h"
 #include "region/disks/qcow2_map.h"
 #include "region/disks/qemu_disk.h"
 
@@ -604,72 +605,13 @@ Result<Manifest> DiskStore::SnapshotDisk(const std::string& disk_id, ChunkStore&
   return IngestRawFd(view.fd.get(), "disk " + disk_id, store, opts, stats);
 }
 
-namespace {
-
-// The entries of a manifest by chunk index, for indices that never
-// decrease.
-class ChunkCursor {
- public:
-  explicit ChunkCursor(const Manifest& m) : m_(m) {}
-  // The entry covering chunk `index`, or nullptr past the last one.
-  const ChunkEntry* At(uint64_t index) {
-    while (pos_ < m_.entries.size() && first_ + m_.entries[pos_].count <= index) first_ += m_.entries[pos_++].count;
-    return pos_ < m_.entries.size() ? &m_.entries[pos_] : nullptr;
-  }
-
- private:
-  const Manifest& m_;
-  size_t pos_ = 0;
-  uint64_t first_ = 0;
-};
-
-bool AllZero(std::span<const uint8_t> b) {
-  return b.empty() || (b[0] == 0 && std::memcmp(b.data(), b.data() + 1, b.size() - 1) == 0);
-}
-
-}  // namespace
-
-// A chunk is *changed* when the overlay holds one of its clusters (data or
-// zero), when its length differs from the base's (the base's short last
-// chunk on a larger disk), or when the store lost the base's chunk. Changed
-// chunks are read through the cluster map into a sparse temp and ingested;
-// every other chunk is the base's entry (past the base's end: a hole).
+// Under the base's shared lock: the base file (checked to be the image's
+// size) and a temp for the view, then SnapshotFromClusterMap.
 Result<Manifest> DiskStore::SnapshotChangedLocked(const OpenDisk& disk, const Manifest& base, ChunkStore& store,
                                                   const IngestOptions& opts, IngestStats* stats) {
   const std::string label = "disk " + disk.disk_id;
-  const uint64_t size = disk.header.size;
-  const uint64_t chunk = opts.chunk_size;
-  const uint64_t n_chunks = Manifest::ChunksFor(size, opts.chunk_size);
-  if (base.logical_size > size) return DataLoss(label + " is smaller than its base");
-  ASSIGN_OR_RETURN(Qcow2Map map, Qcow2Map::Open(disk.fd.get(), disk.header, label));
-
-  std::vector<bool> changed(n_chunks, false);
-  RETURN_IF_ERROR(map.ForEachHeld([&](uint64_t index, const Qcow2Map::Cluster&) -> Status {
-    const uint64_t first = index * map.cluster_size();
-    const uint64_t last = std::min(first + map.cluster_size(), size) - 1;
-    for (uint64_t c = first / chunk; c <= last / chunk; ++c) changed[c] = true;
-    return Status::Ok();
-  }));
-  const uint64_t base_chunks = Manifest::ChunksFor(base.logical_size, opts.chunk_size);
-  if (base.logical_size % chunk != 0 && size != base.logical_size) changed[base_chunks - 1] = true;
-  uint64_t reused = 0;
-  Status lookup = Status::Ok();
-  base.ForEachData([&](uint64_t index, const ChunkEntry& e) {
-    if (!lookup.ok() || changed[index]) return;
-    if (opts.pin) opts.pin(e.id);  // before the lookup: GC spares what is pinned
-    Result<bool> has = store.Has(e.id);
-    if (!has.ok()) {
-      lookup = has.status();
-    } else if (*has) {
-      ++reused;
-    } else {
-      changed[index] = true;  // lost by the store: the base file still has the bytes
-    }
-  });
-  RETURN_IF_ERROR(lookup);
-
   UniqueFd base_fd;
-  if (base_chunks > 0) {  // so the disk has a base
+  if (disk.base_key && base.logical_size > 0) {
     base_fd = UniqueFd(
         OpenBeneath(bases_fd_.get(), BaseFileName(*disk.base_key), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (!base_fd.valid()) return ErrnoStatus("open", "base " + *disk.base_key + " of " + label, errno);
@@ -679,39 +621,8 @@ Result<Manifest> DiskStore::SnapshotChangedLocked(const OpenDisk& disk, const Ma
       return DataLoss("base " + *disk.base_key + " of " + label + " is not the size of its image");
   }
   ASSIGN_OR_RETURN(TempFile view, CreateTemp("snap-" + disk.disk_id));
-  if (::ftruncate(view.fd.get(), static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", label, errno);
-  std::vector<uint8_t> buf(chunk);
-  for (uint64_t c = 0; c < n_chunks; ++c) {
-    if (!changed[c]) continue;
-    if (IsCancelled(opts.cancel)) return Cancelled("snapshot of " + label + " cancelled");
-    const uint64_t offset = c * chunk;
-    std::span<uint8_t> piece(buf.data(), static_cast<size_t>(std::min(chunk, size - offset)));
-    RETURN_IF_ERROR(map.ReadGuest(offset, piece, base_fd.get(), base.logical_size));
-    if (AllZero(piece)) continue;  // a hole in the view: the ingest finds a zero chunk
-    RETURN_IF_ERROR(PwriteFull(view.fd.get(), piece.data(), piece.size(), offset, "snapshot view of " + label));
-  }
-  IngestStats read;
-  ASSIGN_OR_RETURN(Manifest fresh, IngestRawFd(view.fd.get(), label, store, opts, &read));
-
-  ManifestBuilder out(size, opts.chunk_size);
-  ChunkCursor fresh_at(fresh);
-  ChunkCursor base_at(base);
-  uint64_t data = 0;
-  for (uint64_t c = 0; c < n_chunks; ++c) {
-    const ChunkEntry* e = changed[c] ? fresh_at.At(c) : (c < base_chunks ? base_at.At(c) : nullptr);
-    if (e == nullptr || e->zero) continue;
-    out.AddHolesUntil(c);
-    out.AddData(e->id);
-    ++data;
-  }
-  if (stats != nullptr) {
-    stats->bytes_read = read.bytes_read;
-    stats->chunks_total = n_chunks;
-    stats->chunks_zero = n_chunks - data;
-    stats->chunks_stored = read.chunks_stored;
-    stats->chunks_deduped = read.chunks_deduped + reused;
-  }
-  return out.Finish();
+  OverlaySnapshotSource source{disk.fd.get(), &disk.header, label, base_fd.get(), &base, view.fd.get()};
+  return SnapshotFromClusterMap(source, store, opts, stats);
 }
 
 // ---- GC and fsck ----
