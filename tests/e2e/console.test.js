@@ -322,6 +322,7 @@ test('create an instance from an image, see it Running, stop it; tasks list the 
   await page.getByRole('heading', { name: 'Tasks', exact: true }).waitFor();
   await row(page, 'ImportImage').first().waitFor();
   assert.ok((await row(page, 'ImportImage').count()) >= 3);
+  assert.equal(await row(page, 'ImportImage').filter({ hasText: sourceId }).count(), 1, 'each task names its image');
   await screenshot(page, 'tasks');
   assertClean(record);
   await context.close();

@@ -67,7 +67,10 @@ export function TasksPage() {
                   <td data-label="Task" class="mono">
                     {t.TaskId}
                   </td>
-                  <td data-label="What">{t.TaskAction}</td>
+                  <td data-label="What">
+                    {t.TaskAction}
+                    {t.ResourceId ? <div class="mono small">{t.ResourceId}</div> : null}
+                  </td>
                   <td data-label="Status">
                     <span class={'status s-' + t.TaskStatus}>{t.TaskStatus}</span>
                     {pct !== null && t.TaskStatus === 'Processing' ? (
