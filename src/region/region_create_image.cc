@@ -117,6 +117,30 @@ Status ValidateNewImageAttributes(const CreateImageRequest& r) {
   return Status::Ok();
 }
 
+ImageRecord NewImageRecord(const std::string& account, const CreateImageRequest& r, const ImageRecord* os_from,
+                           UnixSeconds now) {
+  ImageRecord image;
+  if (os_from != nullptr) {
+    image.os_type = os_from->os_type;
+    image.os_name = os_from->os_name;
+    image.platform = os_from->platform;
+    image.architecture = os_from->architecture;
+    image.boot_mode = os_from->boot_mode;
+  }
+  image.account_id = account;
+  image.name = r.image_name;
+  image.description = r.description;
+  if (!r.platform.empty()) image.platform = r.platform;
+  if (image.os_name.empty()) image.os_name = image.platform;
+  if (!r.architecture.empty()) image.architecture = r.architecture;
+  if (!r.boot_mode.empty()) image.boot_mode = r.boot_mode;
+  image.image_family = r.image_family;
+  image.image_version = r.image_version;
+  image.tags = r.tags;
+  image.creation_time = now;
+  return image;
+}
+
 std::string CreateImageFingerprint(const std::string& source_name, const std::string& source_id,
                                    const CreateImageRequest& r) {
   return Fingerprint({{source_name, source_id},
@@ -282,35 +306,17 @@ Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRe
         CheckCountQuotas(*catalog_, config_.quotas, c.account_id, QuotaUsage{1, 0, 0, 0}, "CreateImage"));
     // Attributes the caller leaves out come from an image already made from
     // the system disk's snapshot (typically the import that produced it).
-    ImageRecord image;
     ImageQuery q;
     q.snapshot_id = disks[0].snapshot_id;
     q.limit = 1;
     ASSIGN_OR_RETURN(Page<ImageRecord> users, catalog_->ListImages(q));
-    if (!users.items.empty()) {
-      const ImageRecord& u = users.items[0];
-      image.os_type = u.os_type;
-      image.os_name = u.os_name;
-      image.platform = u.platform;
-      image.architecture = u.architecture;
-      image.boot_mode = u.boot_mode;
-    }
+    ImageRecord image =
+        NewImageRecord(c.account_id, r, users.items.empty() ? nullptr : &users.items[0], clock_.Now());
     image.image_id = NewResourceId("m");
-    image.account_id = c.account_id;
-    image.name = r.image_name;
-    image.description = r.description;
     image.status = "Available";
     image.progress = 100;
-    if (!r.platform.empty()) image.platform = r.platform;
-    if (image.os_name.empty()) image.os_name = image.platform;
-    if (!r.architecture.empty()) image.architecture = r.architecture;
-    if (!r.boot_mode.empty()) image.boot_mode = r.boot_mode;
-    image.image_family = r.image_family;
-    image.image_version = r.image_version;
-    image.tags = r.tags;
     image.size_gib = disks[0].size_gib;
     image.disks = std::move(disks);
-    image.creation_time = clock_.Now();
     RETURN_IF_ERROR(catalog_->InsertImage(image));
     if (!r.client_token.empty()) {
       RETURN_IF_ERROR(catalog_->PutClientToken(c.account_id, "CreateImage", r.client_token,

@@ -247,31 +247,14 @@ Result<std::string> RegionImpl::CreateImageFromInstance(const Caller& c, const C
     RETURN_IF_ERROR(CheckCountQuotas(*catalog_, config_.quotas, c.account_id,
                                      QuotaUsage{1, disks.items.size(), 1, 0}, "CreateImage"));
     const UnixSeconds now = clock_.Now();
-    ImageRecord image;
     // What the caller leaves out comes from the image the instance was made
     // from, when it is still there.
-    if (Result<ImageRecord> source = catalog_->GetImage(inst->image_id); source.ok()) {
-      image.os_type = source->os_type;
-      image.os_name = source->os_name;
-      image.platform = source->platform;
-      image.architecture = source->architecture;
-      image.boot_mode = source->boot_mode;
-    }
+    Result<ImageRecord> source = catalog_->GetImage(inst->image_id);
+    ImageRecord image = NewImageRecord(c.account_id, r, source.ok() ? &*source : nullptr, now);
     image.image_id = NewResourceId("m");
-    image.account_id = c.account_id;
-    image.name = r.image_name;
-    image.description = r.description;
     image.status = "Creating";
     image.progress = 0;
-    if (!r.platform.empty()) image.platform = r.platform;
-    if (image.os_name.empty()) image.os_name = image.platform;
-    if (!r.architecture.empty()) image.architecture = r.architecture;
-    if (!r.boot_mode.empty()) image.boot_mode = r.boot_mode;
-    image.image_family = r.image_family;
-    image.image_version = r.image_version;
-    image.tags = r.tags;
     image.size_gib = disks.items[0].size_gib;
-    image.creation_time = now;
     std::vector<std::string> disk_ids;
     for (const DiskRecord& d : disks.items) {
       SnapshotRecord snap = SnapshotOfDisk(d, "image", now);

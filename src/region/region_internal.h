@@ -40,6 +40,12 @@ std::string Fingerprint(const nlohmann::json& params);
 Status ValidateNewImageAttributes(const CreateImageRequest& r);
 std::string CreateImageFingerprint(const std::string& source_name, const std::string& source_id,
                                    const CreateImageRequest& r);
+// The record of a new image `r` asks for, of `account`, made `now`: the OS
+// attributes the caller leaves out come from `os_from` (an image of the
+// same disk content, when there is one); id, status, disks and size are the
+// caller's to set.
+ImageRecord NewImageRecord(const std::string& account, const CreateImageRequest& r, const ImageRecord* os_from,
+                           UnixSeconds now);
 nlohmann::json TagsJson(const Tags& tags);
 Result<std::optional<std::string>> CheckClientToken(Catalog& catalog, const std::string& account,
                                                     const std::string& action, const std::string& token,
