@@ -543,8 +543,11 @@ class BeastServer final : public Server {
       response = answer ? std::move(*answer) : Busy(peer_pool_, /*peer=*/true);
     } else if (IsConsolePath(path)) {
       response = ServeConsole(ToHttpRequest(message.base(), conn));
-    } else if ((path == "/" || path.empty()) && message.body().empty() &&
+    } else if ((path == "/" || path.empty()) && message.method() == http::verb::get && message.body().empty() &&
+               message.target().find('?') == std::string_view::npos &&
                WantsConsole(ToHttpRequest(message.base(), conn))) {
+      // Only a bare GET / is converted to be looked at: API requests carry a
+      // query or a body and skip the copy.
       response = ServeConsole(ToHttpRequest(message.base(), conn));
     } else if (path == "/" || path.empty()) {
       HttpRequest request = ToHttpRequest(message.base(), conn);
