@@ -10,6 +10,8 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 
 export const API_VERSION = '2014-05-26';
+// STS, for GetCallerIdentity (which account the signed-in key belongs to).
+export const STS_VERSION = '2015-04-01';
 
 // An error the API answered with: its ECS code, message and request id.
 export class ApiError extends Error {
@@ -80,7 +82,7 @@ export async function signV1(method, params, secret) {
 }
 
 // Calls `action` with `params` (undefined and '' values are left out) as
-// `key` ({ id, secret }). Resolves to the response body; rejects with an
+// `key` ({ id, secret }); params.Version overrides the ECS version. Resolves to the response body; rejects with an
 // ApiError for an API error, or an Error when the server cannot be reached.
 export async function call(key, action, params = {}) {
   const all = {

@@ -2,7 +2,7 @@
 // left navigation) around one page chosen by the URL's hash.
 import { render } from 'preact';
 import { useEffect, useState, useCallback } from 'preact/hooks';
-import { call, isKeyError } from './api.js';
+import { call, isKeyError, STS_VERSION } from './api.js';
 import * as session from './session.js';
 import { ErrorNote } from './components.jsx';
 import { Console } from './context.js';
@@ -30,6 +30,7 @@ function App() {
   const [key, setKey] = useState(session.loadKey());
   const [reason, setReason] = useState(null);
   const [regions, setRegions] = useState(null);
+  const [identity, setIdentity] = useState(null);
   const [region, setRegionState] = useState(session.loadRegion());
   const [route, setRoute] = useState(currentRoute());
   const [loadError, setLoadError] = useState(null);
@@ -45,6 +46,7 @@ function App() {
     session.forget();
     setKey(null);
     setRegions(null);
+    setIdentity(null);
     setReason(why || null);
   }, []);
 
@@ -62,6 +64,10 @@ function App() {
 
   useEffect(() => {
     if (!key || regions) return;
+    // The account is shown for people to check; the page works without it.
+    api('GetCallerIdentity', { Version: STS_VERSION })
+      .then(setIdentity)
+      .catch(() => setIdentity(null));
     api('DescribeRegions', { AcceptLanguage: 'en-US' })
       .then((body) => {
         const list = (body.Regions && body.Regions.Region) || [];
@@ -103,7 +109,7 @@ function App() {
   const { Page } = route.page;
   return (
     <Console.Provider value={{ api, key, regions, region, setRegion, signOut }}>
-      <TopBar regions={regions} region={region} setRegion={setRegion} keyId={key.id} signOut={() => signOut(null)} />
+      <TopBar regions={regions} region={region} setRegion={setRegion} keyId={key.id} identity={identity} signOut={() => signOut(null)} />
       <div class="layout">
         <nav class="side" aria-label="Main">
           <h2>Instances &amp; Images</h2>
@@ -125,7 +131,14 @@ function App() {
   );
 }
 
-function TopBar({ regions, region, setRegion, keyId, signOut }) {
+function accountLabel(identity, keyId) {
+  if (!identity) return { text: keyId, title: 'AccessKey ID' };
+  const name = identity.AccountName ? identity.AccountName + ' · ' : '';
+  return { text: name + identity.AccountId, title: 'Account (AccessKey ' + keyId + ')' };
+}
+
+function TopBar({ regions, region, setRegion, keyId, identity, signOut }) {
+  const account = accountLabel(identity, keyId);
   return (
     <header class="topbar">
       <span class="brand">Ferry</span>
@@ -139,8 +152,8 @@ function TopBar({ regions, region, setRegion, keyId, signOut }) {
           ))}
         </select>
       </label>
-      <span class="account" title="AccessKey ID">
-        {keyId}
+      <span class="account" title={account.title}>
+        {account.text}
       </span>
       <button type="button" class="signout" onClick={signOut}>
         Sign out

@@ -1,5 +1,6 @@
 // The action table, the helpers shared by the handlers, and the actions that
-// are not about one region's resources (DescribeRegions, CreateAccount).
+// are not about one region's resources (DescribeRegions, CreateAccount, and
+// STS GetCallerIdentity).
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -31,6 +32,8 @@ ActionTable BuiltinActions() {
       {"DescribeTaskAttribute", actions::DescribeTaskAttribute},
       {"CancelTask", actions::CancelTask},
       {"CreateAccount", actions::CreateAccount},
+      // STS (Version 2015-04-01; api/dispatcher.h kStsApiVersion).
+      {"GetCallerIdentity", actions::GetCallerIdentity},
       {"CopyImage", actions::CopyImage},
       {"CancelCopyImage", actions::CancelCopyImage},
       {"ModifyImageSharePermission", actions::ModifyImageSharePermission},
@@ -196,6 +199,21 @@ Result<json> CreateAccount(ActionContext& ctx) {
       {"AccessKeyId", key.access_key_id},
       {"AccessKeySecret", key.access_key_secret},
   };
+}
+
+Result<json> GetCallerIdentity(ActionContext& ctx) {
+  // Ferry has no RAM users: every AccessKey is an account's own key.
+  const std::string& id = ctx.caller.account_id;
+  json body{
+      {"IdentityType", "Account"}, {"AccountId", id}, {"UserId", id},
+      {"PrincipalId", id},         {"Arn", "acs:ram::" + id + ":root"},
+  };
+  // Ferry extension: the account's name, for people (the console's top bar).
+  // A key another process of the cluster vouched for may name an account
+  // this process's directory does not hold: then the name is left out.
+  Result<AccountRecord> account = ctx.accounts.GetAccount(id);
+  if (account.ok()) body["AccountName"] = account->name;
+  return body;
 }
 
 }  // namespace actions

@@ -87,6 +87,7 @@ Result<ImageRecord> FindVisibleImage(Region& region, const Caller& caller, const
 // Handlers, one per action (names as ECS spells them).
 Result<nlohmann::json> DescribeRegions(ActionContext& ctx);
 Result<nlohmann::json> CreateAccount(ActionContext& ctx);
+Result<nlohmann::json> GetCallerIdentity(ActionContext& ctx);
 
 Result<nlohmann::json> ImportImage(ActionContext& ctx);
 Result<nlohmann::json> DescribeImages(ActionContext& ctx);

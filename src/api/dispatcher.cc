@@ -110,6 +110,10 @@ Result<Params> ParseRequestParams(const HttpRequest& request) {
   return Params(std::move(merged));
 }
 
+const char* ActionApiVersion(const std::string& action) {
+  return action == "GetCallerIdentity" ? kStsApiVersion : kApiVersion;
+}
+
 Dispatcher::Dispatcher(ActionTable actions, const RegionSet& regions, AccountDirectory& accounts,
                        const Clock& clock, Metrics& metrics, std::string host_id, int max_skew_seconds,
                        std::unique_ptr<Forwarder> forwarder, size_t max_nonces)
@@ -234,12 +238,12 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request, const RequestHead& h
     action_name = head.action;
     if (action_name.empty()) return MissingParameter("Action");
     if (head.version.empty()) return MissingParameter("Version");
-    if (head.version != kApiVersion) {
+    if (head.version != kApiVersion && head.version != kStsApiVersion) {
       return InvalidArgument("InvalidParameter",
                              "The specified parameter \"Action or Version\" is not valid.");
     }
     auto handler = actions_.find(action_name);
-    if (handler == actions_.end()) {
+    if (handler == actions_.end() || head.version != ActionApiVersion(action_name)) {
       return NotFound("InvalidAction.NotFound",
                       "Specified api is not found, please check your url and method.");
     }

@@ -47,6 +47,11 @@
 namespace ferry {
 
 inline constexpr const char* kApiVersion = "2014-05-26";
+// STS, for the one STS action Ferry answers on the same endpoint
+// (GetCallerIdentity: who is this AccessKey's account).
+inline constexpr const char* kStsApiVersion = "2015-04-01";
+// The API version an action of the table belongs to.
+const char* ActionApiVersion(const std::string& action);
 
 class Dispatcher {
  public:

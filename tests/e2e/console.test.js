@@ -185,6 +185,8 @@ test('an image shared with another account shows under its Shared tab', async ()
   const second = await openPage(browser);
   await signIn(second.page, server.endpoint, other.AccessKeyId, other.AccessKeySecret);
   await second.page.getByLabel('Region').selectOption('cn-hangzhou');
+  // The top bar names the account the key belongs to (STS GetCallerIdentity).
+  await second.page.getByRole('banner').getByText(`console-other · ${other.AccountId}`, { exact: true }).waitFor();
   await second.page.getByRole('tab', { name: 'Shared images' }).click();
   const sharedRow = row(second.page, sourceId);
   await sharedRow.waitFor();
@@ -246,6 +248,19 @@ test('dialogs work from the keyboard: focus moves in, Escape closes, focus retur
   await page.keyboard.press('Escape');
   await pollUntil(async () => ((await dialog.count()) === 0 ? true : undefined), { what: 'the dialog closed' });
   assert.equal(await opener.evaluate((el) => el === document.activeElement), true);
+
+  // The image-type tabs: arrows move the selection and the focus along.
+  const custom = page.getByRole('tab', { name: 'Custom images' });
+  await custom.focus();
+  await page.keyboard.press('ArrowRight');
+  const publicTab = page.getByRole('tab', { name: 'Public images' });
+  await pollUntil(async () => ((await publicTab.getAttribute('aria-selected')) === 'true' ? true : undefined),
+    { what: 'ArrowRight selects the next tab' });
+  await pollUntil(async () => (await publicTab.evaluate((el) => el === document.activeElement) ? true : undefined),
+    { what: 'the focus follows the selected tab' });
+  await page.keyboard.press('Home');
+  await pollUntil(async () => ((await custom.getAttribute('aria-selected')) === 'true' ? true : undefined),
+    { what: 'Home selects the first tab' });
   assertClean(record);
   await context.close();
 });

@@ -5,6 +5,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const RPCClient = require('@alicloud/pop-core').RPCClient;
 const { startFerry } = require('./lib/ferry_server');
 const { popCoreClient, REGION } = require('./lib/clients');
 const { pollUntil } = require('./lib/wait');
@@ -38,6 +39,21 @@ test('DescribeRegions lists the configured regions', async () => {
     assert.equal(typeof region.LocalName, 'string');
     assert.equal(region.Status, 'available');
   }
+});
+
+test('STS GetCallerIdentity names the account of the key, as `aliyun sts GetCallerIdentity` calls it', async () => {
+  const other = await server.createAccount('popcore-caller');
+  const sts = new RPCClient({
+    accessKeyId: other.AccessKeyId, accessKeySecret: other.AccessKeySecret,
+    endpoint: server.endpoint, apiVersion: '2015-04-01',
+  });
+  const body = await sts.request('GetCallerIdentity', {}, { method: 'POST' });
+  assert.equal(body.AccountId, other.AccountId);
+  assert.equal(body.IdentityType, 'Account');
+  assert.equal(body.Arn, `acs:ram::${other.AccountId}:root`);
+  assert.equal(body.AccountName, 'popcore-caller');
+  // The ECS version has no such action.
+  await assert.rejects(ecs.request('GetCallerIdentity', {}), (err) => err.name === 'InvalidAction.NotFoundError');
 });
 
 test('import, rename, export and delete an image', async (t) => {

@@ -1,7 +1,7 @@
 // Instances & Images › Images: custom, public and shared images of the
 // region, their status live (a progress bar and ETA while Waiting or
 // Creating), and the row actions of the seed's procedure.
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useConsole, go } from '../context.js';
 import { ConfirmDialog, IdCell, ListStatus, ListTable, PageHead, Pager, ProgressBar, usePolling } from '../components.jsx';
 import { EtaTracker, duration, gib, percent, when } from '../format.js';
@@ -55,20 +55,42 @@ export function ImagesPage({ query }) {
     reload();
   };
 
+  // The selection changes with the URL (hashchange): the focus follows once
+  // the newly selected tab is rendered.
+  const tabList = useRef(null);
+  const focusTab = useRef(false);
+  useEffect(() => {
+    if (!focusTab.current) return;
+    focusTab.current = false;
+    tabList.current?.querySelector('[aria-selected="true"]')?.focus();
+  }, [tab.id]);
+  const chooseTab = (t) => {
+    setPage(1);
+    go('images', { tab: t.id });
+  };
+  // The tabs pattern: one tab in the Tab order, arrows (and Home/End) move
+  // between tabs and select the one they land on.
+  const onTabKey = (e) => {
+    const at = TABS.indexOf(tab);
+    const next = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: TABS.length - 1 }[e.key];
+    if (next === undefined) return;
+    e.preventDefault();
+    focusTab.current = true;
+    chooseTab(TABS[(next + TABS.length) % TABS.length]);
+  };
+
   return (
     <section aria-labelledby="images-title">
       <PageHead id="images-title" title="Images" onRefresh={reload} />
-      <div role="tablist" aria-label="Image types" class="tabs">
+      <div role="tablist" aria-label="Image types" class="tabs" ref={tabList} onKeyDown={onTabKey}>
         {TABS.map((t) => (
           <button
             key={t.id}
             type="button"
             role="tab"
             aria-selected={t === tab}
-            onClick={() => {
-              setPage(1);
-              go('images', { tab: t.id });
-            }}
+            tabIndex={t === tab ? 0 : -1}
+            onClick={() => chooseTab(t)}
           >
             {t.label}
           </button>

@@ -45,6 +45,7 @@ class DispatcherTest : public ::testing::Test {
         return FailedPrecondition("IncorrectInstanceStatus", "instance i-1 is Starting");
       };
     }
+    table["GetCallerIdentity"] = BuiltinActions().at("GetCallerIdentity");
     table["Region"] = [](ActionContext& ctx) -> Result<nlohmann::json> {
       ASSIGN_OR_RETURN(Region * region, ctx.RegionParam());
       return nlohmann::json{{"RegionId", region->id()}};
@@ -99,6 +100,28 @@ TEST_F(DispatcherTest, MissingActionAndBadVersion) {
   EXPECT_EQ(v.status, 400);
   EXPECT_EQ(Json(v)["Code"], "InvalidParameter");
   EXPECT_EQ(Json(v)["Message"], "The specified parameter \"Action or Version\" is not valid.");
+}
+
+TEST_F(DispatcherTest, GetCallerIdentityAnswersUnderTheStsVersionOnly) {
+  HttpResponse r = dispatcher_.Handle(
+      SignedV1("POST", {{"Action", "GetCallerIdentity"}, {"Version", "2015-04-01"}}, kNow, "sts-1"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  nlohmann::json body = Json(r);
+  EXPECT_EQ(body["AccountId"], apitest::kAccountId);
+  EXPECT_EQ(body["IdentityType"], "Account");
+  EXPECT_EQ(body["Arn"], std::string("acs:ram::") + apitest::kAccountId + ":root");
+  EXPECT_EQ(body["AccountName"], "root");
+
+  // Under the ECS version it does not exist, and ECS actions do not exist
+  // under the STS version.
+  HttpResponse ecs = dispatcher_.Handle(
+      SignedV1("POST", {{"Action", "GetCallerIdentity"}, {"Version", "2014-05-26"}}, kNow, "sts-2"));
+  EXPECT_EQ(ecs.status, 404);
+  EXPECT_EQ(Json(ecs)["Code"], "InvalidAction.NotFound");
+  HttpResponse echo =
+      dispatcher_.Handle(SignedV1("POST", {{"Action", "Echo"}, {"Version", "2015-04-01"}}, kNow, "sts-3"));
+  EXPECT_EQ(echo.status, 404);
+  EXPECT_EQ(Json(echo)["Code"], "InvalidAction.NotFound");
 }
 
 TEST_F(DispatcherTest, AnErrorTakesTheHttpStatusOfTheActionsDocumentedTable) {
