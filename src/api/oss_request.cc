@@ -109,22 +109,10 @@ constexpr std::string_view kSubResources[] = {
     "x-oss-traffic-limit",
 };
 
-// The sub-resources an operation Ferry serves may carry; any other one
-// names an operation Ferry does not serve.
+// The sub-resources an operation Ferry serves may carry (and response-*);
+// any other one names an operation Ferry does not serve.
 constexpr std::string_view kServedSubResources[] = {
-    "uploads",
-    "uploadId",
-    "partNumber",
-    "delete",
-    "objectMeta",
-    "continuation-token",
-    "security-token",
-    "response-cache-control",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-content-language",
-    "response-content-type",
-    "response-expires",
+    "uploads", "uploadId", "partNumber", "delete", "objectMeta", "continuation-token", "security-token",
 };
 
 Status Invalid(const std::string& message) { return InvalidArgument("InvalidArgument", message); }
@@ -264,6 +252,8 @@ Result<std::map<std::string, std::string>> ParseQuery(std::string_view raw) {
 }
 
 bool IsServedSubResource(std::string_view name) {
+  // response-content-type and the other response-* overrides of GetObject.
+  if (name.starts_with("response-")) return true;
   return std::find(std::begin(kServedSubResources), std::end(kServedSubResources), name) !=
          std::end(kServedSubResources);
 }

@@ -10,6 +10,7 @@
 
 #include "api/oss_request.h"
 #include "api/params.h"
+#include "api/render.h"
 #include "common/hash.h"
 
 namespace ferry {
@@ -212,48 +213,23 @@ std::string_view TrimBlank(std::string_view s) {
 }  // namespace
 
 std::string OssXmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
+  // First what XML 1.0 cannot carry at all, not even as a character
+  // reference, becomes U+FFFD; then the ECS wire's escaping of markup.
+  std::string valid;
+  valid.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
     uint32_t cp = 0;
     const size_t n = Utf8SequenceLength(text, i, &cp);
-    if (n == 0 || cp == 0xFFFE || cp == 0xFFFF) {
-      out += kReplacement;
-      i += n == 0 ? 1 : n;
-      continue;
+    const bool allowed = n != 0 && cp != 0xFFFE && cp != 0xFFFF && (cp >= 0x20 || cp == '\t' || cp == '\n');
+    if (allowed) {
+      valid.append(text.substr(i, n));
+    } else {
+      valid += kReplacement;
     }
-    switch (cp) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '\n':
-        out += '\n';  // kept as is: a parser reads it back unchanged
-        break;
-      default:
-        if (cp < 0x20 || cp == 0x7F) {
-          char ref[8];
-          std::snprintf(ref, sizeof(ref), "&#x%X;", static_cast<unsigned>(cp));
-          out += ref;
-        } else {
-          out.append(text.substr(i, n));
-        }
-    }
-    i += n;
+    i += n == 0 ? 1 : n;
   }
-  return out;
+  return XmlEscape(valid);
 }
 
 std::string RenderOssListBuckets(const OssListBucketsResult& r) {

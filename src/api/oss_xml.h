@@ -5,9 +5,9 @@
 // Rendering: exact root and element names and order (the Go SDKs decode by
 // name, ali-oss tests "true"/"false" as strings), times as
 // 2026-12-04T20:31:10.000Z. Text is escaped so that no tenant-chosen key can
-// break or inject markup: & < > " ' as entities; tab, newline and carriage
-// return and other control characters as character references; bytes that
-// are not UTF-8 (and U+FFFE/U+FFFF) as U+FFFD. With encoding-type=url the
+// break or inject markup: & < > " ' as entities (api/render.h XmlEscape);
+// what XML 1.0 cannot carry at all (control characters but tab and newline,
+// bytes that are not UTF-8, U+FFFE/U+FFFF) as U+FFFD. With encoding-type=url the
 // keys, prefixes, markers and delimiters listed in the reference are
 // percent-encoded instead (everything but A-Z a-z 0-9 - _ . ~).
 //

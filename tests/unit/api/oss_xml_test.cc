@@ -14,8 +14,11 @@ constexpr const char* kDecl = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 TEST(OssXmlEscapeTest, TenantTextCannotBreakMarkup) {
   EXPECT_EQ(OssXmlEscape("a&b<c>d\"e'f"), "a&amp;b&lt;c&gt;d&quot;e&apos;f");
   EXPECT_EQ(OssXmlEscape("</Key><Key>evil"), "&lt;/Key&gt;&lt;Key&gt;evil");
-  EXPECT_EQ(OssXmlEscape(std::string("a\x01\tb\rc\nd\x7f", 9)), "a&#x1;&#x9;b&#xD;c\nd&#x7F;");
-  EXPECT_EQ(OssXmlEscape(std::string("\0", 1)), "&#x0;");
+  // Control characters cannot appear in XML 1.0, not even as references.
+  EXPECT_EQ(OssXmlEscape(std::string("a\x01\tb\rc\nd\x7f", 9)),
+            "a\xEF\xBF\xBD\tb\xEF\xBF\xBD"
+            "c\nd\x7f");
+  EXPECT_EQ(OssXmlEscape(std::string("\0", 1)), "\xEF\xBF\xBD");
   // Not UTF-8 (a lone continuation byte, an overlong '/', a surrogate, a cut
   // sequence, U+FFFF): U+FFFD.
   EXPECT_EQ(OssXmlEscape("a\x80z"), "a\xEF\xBF\xBDz");
