@@ -14,7 +14,7 @@ repo_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libssl-dev libzstd-dev
-  libcli11-dev libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev
+  libcli11-dev libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev libexpat1-dev
   libgtest-dev libgmock-dev googletest
   qemu-utils e2fsprogs rsync
   chromium  # the console's browser tests (playwright-core drives it)

@@ -93,8 +93,8 @@ Status Authenticator::CheckTimestamp(const std::string& value, const std::string
   return Status::Ok();
 }
 
-Result<AccessKeyRecord> Authenticator::LookupKey(const std::string& access_key_id) {
-  Result<AccessKeyRecord> key = accounts_.GetAccessKey(access_key_id);
+Result<AccessKeyRecord> LookupAccessKey(AccountDirectory& accounts, const std::string& access_key_id) {
+  Result<AccessKeyRecord> key = accounts.GetAccessKey(access_key_id);
   if (!key.ok()) {
     if (key.status().code() == Code::kNotFound) {
       return NotFound("InvalidAccessKeyId.NotFound", "Specified access key is not found.");
@@ -104,9 +104,9 @@ Result<AccessKeyRecord> Authenticator::LookupKey(const std::string& access_key_i
   return key;
 }
 
-Result<AuthResult> Authenticator::Resolve(const AccessKeyRecord& key, bool v3) {
+Result<AuthResult> ResolveAccessKey(AccountDirectory& accounts, const AccessKeyRecord& key, bool v3) {
   if (!key.enabled) return PermissionDenied("Forbidden.AccessKeyDisabled", "The Access Key is disabled.");
-  Result<AccountRecord> account = accounts_.GetAccount(key.account_id);
+  Result<AccountRecord> account = accounts.GetAccount(key.account_id);
   if (!account.ok()) {
     if (account.status().code() == Code::kNotFound) {
       return NotFound("InvalidAccessKeyId.NotFound", "Specified access key is not found.");
@@ -182,8 +182,8 @@ Result<AuthResult> Authenticator::AuthenticateV1(const HttpRequest& request, con
   RETURN_IF_ERROR(CheckNonceLength("SignatureNonce", *params.Get("SignatureNonce")));
   UnixSeconds timestamp = 0;
   RETURN_IF_ERROR(CheckTimestamp(*params.Get("Timestamp"), "Timestamp", &timestamp));
-  ASSIGN_OR_RETURN(AccessKeyRecord key, LookupKey(*params.Get("AccessKeyId")));
-  ASSIGN_OR_RETURN(AuthResult result, Resolve(key, /*v3=*/false));
+  ASSIGN_OR_RETURN(AccessKeyRecord key, LookupAccessKey(accounts_, *params.Get("AccessKeyId")));
+  ASSIGN_OR_RETURN(AuthResult result, ResolveAccessKey(accounts_, key, /*v3=*/false));
 
   std::string string_to_sign = V1StringToSign(request.method, params.all());
   std::string expected = V1Signature(key.access_key_secret, string_to_sign);
@@ -239,8 +239,8 @@ Result<AuthResult> Authenticator::AuthenticateV3(const HttpRequest& request, con
     }
   }
 
-  ASSIGN_OR_RETURN(AccessKeyRecord key, LookupKey(authorization.access_key_id));
-  ASSIGN_OR_RETURN(AuthResult result, Resolve(key, /*v3=*/true));
+  ASSIGN_OR_RETURN(AccessKeyRecord key, LookupAccessKey(accounts_, authorization.access_key_id));
+  ASSIGN_OR_RETURN(AuthResult result, ResolveAccessKey(accounts_, key, /*v3=*/true));
 
   V3Request canonical;
   canonical.method = request.method;

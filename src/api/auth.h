@@ -51,6 +51,13 @@ class NonceSpender {
   virtual Status Spend(const std::string& access_key_id, const std::string& nonce, UnixSeconds timestamp) = 0;
 };
 
+// How every authenticator of this process (ECS here, OSS in api/oss_auth.h)
+// resolves an AccessKey: its record (InvalidAccessKeyId.NotFound when the
+// directory has none; 503 ServiceUnavailable when it cannot tell), then the
+// account it belongs to (Forbidden.AccessKeyDisabled for a disabled key).
+Result<AccessKeyRecord> LookupAccessKey(AccountDirectory& accounts, const std::string& access_key_id);
+Result<AuthResult> ResolveAccessKey(AccountDirectory& accounts, const AccessKeyRecord& key, bool v3);
+
 class Authenticator {
  public:
   // Nonces remembered at once (common/nonce_cache.h: about 62 bytes each).
@@ -103,9 +110,6 @@ class Authenticator {
                                     const std::map<std::string, std::string>& query, bool check_body,
                                     NonceSpender* nonces);
   Status CheckTimestamp(const std::string& value, const std::string& name, UnixSeconds* parsed) const;
-  // The key's record, or the gateway's key errors.
-  Result<AccessKeyRecord> LookupKey(const std::string& access_key_id);
-  Result<AuthResult> Resolve(const AccessKeyRecord& key, bool v3);
 
   AccountDirectory& accounts_;
   const Clock& clock_;

@@ -79,6 +79,12 @@ std::string UrlDecode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
+std::optional<std::string> UrlDecodeStrict(std::string_view s, bool plus_is_space) {
+  std::string out;
+  if (DecodeInto(s, plus_is_space, &out) != std::string_view::npos) return std::nullopt;
+  return out;
+}
+
 Result<std::map<std::string, std::string>> ParseFormUrlEncoded(std::string_view s) {
   std::map<std::string, std::string> out;
   size_t pos = 0;

@@ -19,6 +19,8 @@ namespace ferry {
 // Fails on a malformed escape.
 Result<std::map<std::string, std::string>> ParseFormUrlEncoded(std::string_view s);
 std::string UrlDecode(std::string_view s, bool plus_is_space);
+// Like UrlDecode, but nullopt on a malformed escape ("%", "%4", "%zz").
+std::optional<std::string> UrlDecodeStrict(std::string_view s, bool plus_is_space);
 
 // RFC 3986 percent-encoding as the ECS signatures use it: unreserved
 // A-Z a-z 0-9 - _ . ~ kept, everything else %XY upper-case.
