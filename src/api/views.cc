@@ -217,12 +217,12 @@ json TaskAttributeView(const TaskRecord& task, const std::string& region_id) {
   };
 }
 
-json RegionView(const RegionConfig& config, bool english) {
+json RegionView(const RegionConfig& config, bool english, const std::string& endpoint) {
   const std::string& name = english ? config.local_name_en : config.local_name_zh;
   return json{
       {"RegionId", config.region_id},
       {"LocalName", name.empty() ? config.region_id : name},
-      {"RegionEndpoint", "ecs." + config.region_id + ".aliyuncs.com"},
+      {"RegionEndpoint", endpoint},
       {"Status", "available"},
   };
 }
