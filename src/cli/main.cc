@@ -344,10 +344,14 @@ int Run(int argc, char** argv) {
   image_export->add_option("ID", export_opts.image_id, "image id")->required();
   image_export->add_option("--bucket", export_opts.bucket, "destination bucket")->required();
   image_export->add_option("--prefix", export_opts.prefix, "object name prefix");
-  image_export->add_option("--format", export_opts.format, "raw|qcow2")
-      ->check(CLI::IsMember({"raw", "qcow2"}, CLI::ignore_case));
+  image_export
+      ->add_option("--format", export_opts.format,
+                   "raw|qcow2|vhd|vmdk|vdi, any case (default raw); vhd is a dynamic VHD of the disk's "
+                   "exact size")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"raw", "qcow2", "vhd", "vmdk", "vdi"}, CLI::ignore_case));
   image_export->add_flag("--wait", export_opts.wait, "wait for the export task to finish");
-  image_export->add_option("--timeout", export_opts.timeout, kJobTimeoutHelp);
+  image_export->add_option("--timeout", export_opts.timeout, kJobTimeoutHelp)->type_name("DURATION");
   image_export->callback([&] {
     action = [&] {
       for (char& c : export_opts.format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
