@@ -83,6 +83,8 @@ const TASK_ACTIONS = ['ImportImage', 'ExportImage', 'RedeployInstance', 'ModifyD
 const COPY_EXTENSIONS = {
   'Images.Image[].CopyQueuePosition': 'number',
   'Images.Image[].CopyRemainTime': 'number',
+  'Images.Image[].CopyWireBytes': 'number',
+  'Images.Image[].CopyDataBytes': 'number',
 };
 
 const CreateAccountResponseBody = localModel('CreateAccountResponseBody', {
@@ -429,6 +431,10 @@ const SUCCESS_ROWS = [
       assert.match(disk.Size, /^\d+$/, 'DiskDeviceMapping.Size is a string of GiB');
       assert.equal(disk.SnapshotId, fx.snapshotId);
       assert.equal(image.CopyQueuePosition, undefined, 'no copy extension on a finished image');
+      // Ferry's import extensions: the file was raw (putRawImage writes no
+      // partition table or file system).
+      assert.equal(disk.DetectedFormat, 'raw');
+      assert.equal(typeof disk.DetectedContent, 'string');
     },
   },
   {
