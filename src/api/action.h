@@ -50,6 +50,8 @@ struct ActionContext {
   const RegionSet& regions;
   AccountDirectory& accounts;
   const Clock& clock;
+  // This process's endpoint, "HOST:PORT" (ServerConfig::host_id).
+  std::string host_id;
 
   // The region named by RegionId; InvalidRegionId.NotFound (or
   // MissingParameter) otherwise.

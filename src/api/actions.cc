@@ -11,6 +11,7 @@
 #include "api/action.h"
 #include "api/actions_internal.h"
 #include "api/views.h"
+#include "common/http_url.h"
 
 namespace ferry {
 
@@ -173,7 +174,10 @@ Result<json> DescribeRegions(ActionContext& ctx) {
                     "and Korean (ko) are allowed.");
   }
   json regions = json::array();
-  for (const Region* region : ctx.regions.ordered) regions.push_back(RegionView(region->config(), english));
+  // Each region's endpoint is the Ferry process serving it: this one, or
+  // the peer's configured URL.
+  for (const Region* region : ctx.regions.ordered)
+    regions.push_back(RegionView(region->config(), english, ctx.host_id));
   // Regions other processes of the cluster serve: the same names as if
   // they were served here.
   for (const RemoteRegionInfo& remote : ctx.regions.remote) {
@@ -181,7 +185,8 @@ Result<json> DescribeRegions(ActionContext& ctx) {
     RegionConfig config;
     config.region_id = remote.region_id;
     FillRegionNames(&config);
-    regions.push_back(RegionView(config, english));
+    Result<HttpBaseUrl> url = ParseHttpBaseUrl(remote.base_url);
+    regions.push_back(RegionView(config, english, url.ok() ? url->host_header : remote.base_url));
   }
   return json{{"Regions", json{{"Region", std::move(regions)}}}};
 }

@@ -220,8 +220,10 @@ Status ErrorFromResponse(const EcsResponse& response) {
   std::string request_id = body.is_object() && body.contains("RequestId") && body["RequestId"].is_string()
                                ? body["RequestId"].get<std::string>()
                                : "";
+  // The code travels as the reason; the message is the server's, with the
+  // RequestId an operator asks for.
   return Status(CodeForHttpStatus(response.http_status, code), code,
-                code + ": " + message + " (" + request_id + ")");
+                message + (request_id.empty() ? "" : " (RequestId " + request_id + ")"));
 }
 
 std::string EncodeObjectPath(const std::string& bucket, const std::string& object) {

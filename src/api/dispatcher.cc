@@ -256,7 +256,8 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request, const RequestHead& h
     ASSIGN_OR_RETURN(AuthResult auth, authenticator_.Authenticate(request, params));
     access_key_id = auth.access_key_id;
 
-    ActionContext context{params, auth.caller, auth.is_root, request_id, regions_, accounts_, clock_};
+    ActionContext context{params,   auth.caller, auth.is_root, request_id,
+                          regions_, accounts_,   clock_,       host_id_};
     try {
       return handler->second(context);
     } catch (const std::exception& e) {

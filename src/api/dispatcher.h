@@ -120,6 +120,8 @@ class Dispatcher {
   // Shared with the upload endpoint so nonces are unique across both.
   Authenticator& authenticator() { return authenticator_; }
   const std::string& host_id() const { return host_id_; }
+  // Only before the first request (the server sets it once bound).
+  void SetHostId(std::string host_id) { host_id_ = std::move(host_id); }
 
  private:
   ActionTable actions_;
@@ -127,7 +129,7 @@ class Dispatcher {
   AccountDirectory& accounts_;
   const Clock& clock_;
   Metrics& metrics_;
-  const std::string host_id_;
+  std::string host_id_;  // set before serving, read-only after
   Authenticator authenticator_;
   std::unique_ptr<Forwarder> forwarder_;
 };

@@ -127,8 +127,11 @@ HttpResponse PeerEndpoints::Handle(const HttpRequest& request) const {
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (served.ok()) {
-    spdlog::info("request_id={} action=Peer{} target={} status={} bytes={} latency_ms={:.3f}", request_id,
-                 LogSafe(request.method), LogSafe(request.target), response.status, response.body.size(), ms);
+    // One line per chunk and per keep-warm ping: for debugging, not for the
+    // operator's default log (jobs log their start and end).
+    spdlog::debug("request_id={} action=Peer{} target={} status={} bytes={} latency_ms={:.3f}", request_id,
+                  LogSafe(request.method), LogSafe(request.target), response.status, response.body.size(),
+                  ms);
   } else {
     spdlog::info("request_id={} action=Peer{} target={} remote={} status={} error={}", request_id,
                  LogSafe(request.method), LogSafe(request.target), request.remote_address, response.status,

@@ -82,11 +82,6 @@ std::string JsonToXmlDocument(const nlohmann::json& value, const std::string& ro
   return out;
 }
 
-std::string RecommendUrl(const std::string& code, const std::string& request_id) {
-  return "https://api.aliyun.com/troubleshoot?q=" + PercentEncode(code) +
-         "&product=Ecs&requestId=" + PercentEncode(request_id);
-}
-
 HttpResponse RenderSuccess(const nlohmann::json& body, const std::string& request_id,
                            const std::string& action, ResponseFormat format) {
   nlohmann::json full = body.is_object() ? body : nlohmann::json::object();
@@ -110,7 +105,9 @@ HttpResponse RenderError(const EcsError& error, const std::string& request_id, c
   body["HostId"] = host_id;
   body["Code"] = error.code;
   body["Message"] = error.message;
-  body["Recommend"] = RecommendUrl(error.code, request_id);
+  // Present because clients expect the key; Ferry sends nobody to another
+  // company's troubleshooting site, and the Message says what to do.
+  body["Recommend"] = "";
   HttpResponse response;
   response.status = error.http_status;
   if (format == ResponseFormat::kXml) {

@@ -30,6 +30,7 @@
 #include "common/catch_all.h"
 #include "common/clock.h"
 #include "common/hash.h"
+#include "common/http_url.h"
 #include "common/ids.h"
 #include "common/log_safe.h"
 #include "copy/peer_wire.h"
@@ -127,6 +128,9 @@ class BeastServer final : public Server {
                          ": " + ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
+    // Before the first accept: no request has read it yet.
+    dispatcher_.SetHostId(config_.host_id.empty() ? ListenerAuthority(config_.listen_address, port_)
+                                                  : config_.host_id);
     if (!config_.admin_listen_address.empty()) RETURN_IF_ERROR(OpenAdminListener());
     for (bool admin : {false, true}) {
       tcp::acceptor& acceptor = admin ? admin_acceptor_ : acceptor_;
@@ -364,7 +368,7 @@ class BeastServer final : public Server {
                                            "Specified api is not found, please check your url and method. No "
                                            "route for \"" +
                                                Echo(path) + "\" on this listener.")),
-                       NewRequestId(), config_.host_id, ResponseFormat::kJson);
+                       NewRequestId(), dispatcher_.host_id(), ResponseFormat::kJson);
   }
 
   // Runs a handler; an exception from it (std::bad_alloc included) becomes a

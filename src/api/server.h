@@ -77,7 +77,11 @@ struct ServerConfig {
   unsigned peer_workers = 8;
   size_t max_queued_requests = 256;  // per pool
   int max_clock_skew_seconds = 15 * 60;
-  std::string host_id = "ecs.aliyuncs.com";  // HostId in error bodies
+  // Ferry's own host, "HOST:PORT": the HostId of error bodies and the
+  // RegionEndpoint of the regions served here. "" = this listener's
+  // authority once bound (ListenerAuthority: a wildcard address becomes
+  // loopback), what `ferry serve` prints as its endpoint.
+  std::string host_id;
   // Signature nonces remembered at once (api/auth.h); when that many are
   // live, signed requests get 503 until some expire.
   size_t max_nonces = 1'000'000;

@@ -23,7 +23,7 @@ int64_t RemainTimeSeconds(int64_t seconds) {
 }
 
 json DiskMappingView(const DiskMapping& disk, const ImageRecord& image, const ImageViewOptions& options) {
-  return json{
+  json view{
       {"SnapshotId", disk.snapshot_id},
       {"Size", std::to_string(disk.size_gib)},
       {"Device", disk.device},
@@ -36,6 +36,11 @@ json DiskMappingView(const DiskMapping& disk, const ImageRecord& image, const Im
       {"RemainTime", RemainTimeSeconds(image.remain_time_seconds)},
       {"Encrypted", options.encrypted_snapshot_ids.count(disk.snapshot_id) != 0},
   };
+  // Ferry extensions of an imported disk, absent otherwise: the format the
+  // inspector found in the file and what the disk holds ("gpt: ext4").
+  if (!disk.detected_format.empty()) view["DetectedFormat"] = disk.detected_format;
+  if (!disk.detected_content.empty()) view["DetectedContent"] = disk.detected_content;
+  return view;
 }
 
 // Appends (name, value) pairs for every scalar under `value`; objects add
@@ -125,6 +130,19 @@ json ImageView(const ImageRecord& image, const ImageViewOptions& options) {
   // for everything else look exactly like ECS's.
   if (image.queue_position != 0) view["CopyQueuePosition"] = image.queue_position;
   if (image.remain_time_seconds > 0) view["CopyRemainTime"] = RemainTimeSeconds(image.remain_time_seconds);
+  // While a copy is Creating: bytes received over the network so far (what
+  // a link cap limits) and bytes of the disks' data present so far (chunks
+  // already held are not fetched again, zeros never are), so a client can
+  // show the wire rate and the logical rate apart.
+  if (image.status == "Creating" && image.is_copied &&
+      (image.copy_wire_bytes > 0 || image.copy_data_bytes > 0)) {
+    view["CopyWireBytes"] = image.copy_wire_bytes;
+    view["CopyDataBytes"] = image.copy_data_bytes;
+  }
+  // Why an image is CreateFailed ("InvalidImageFormat.Malformed: disk image
+  // ...: the file is empty"), the error of the task that made it.
+  if (image.status == "CreateFailed" && !image.failure_reason.empty())
+    view["CreateFailedReason"] = RedactHostPaths(image.failure_reason);
   return view;
 }
 
@@ -175,7 +193,7 @@ std::string TaskSupportCancel(const TaskRecord& task) {
 }
 
 json TaskView(const TaskRecord& task) {
-  return json{
+  json view{
       {"TaskId", task.task_id},
       {"TaskAction", task.action},
       {"TaskStatus", task.status},
@@ -184,6 +202,13 @@ json TaskView(const TaskRecord& task) {
       {"FinishedTime", MinutesOrEmpty(task.finished_time)},
       {"ResourceId", task.resource_id},
   };
+  // Ferry extensions of a failed task, absent otherwise: the listing says
+  // why, as DescribeTaskAttribute's OperationProgress does.
+  if (task.status == "Failed" && !task.error_code.empty()) {
+    view["ErrorCode"] = task.error_code;
+    view["ErrorMsg"] = RedactHostPaths(task.error_message);
+  }
+  return view;
 }
 
 json TaskAttributeView(const TaskRecord& task, const std::string& region_id) {
@@ -217,12 +242,12 @@ json TaskAttributeView(const TaskRecord& task, const std::string& region_id) {
   };
 }
 
-json RegionView(const RegionConfig& config, bool english) {
+json RegionView(const RegionConfig& config, bool english, const std::string& endpoint) {
   const std::string& name = english ? config.local_name_en : config.local_name_zh;
   return json{
       {"RegionId", config.region_id},
       {"LocalName", name.empty() ? config.region_id : name},
-      {"RegionEndpoint", "ecs." + config.region_id + ".aliyuncs.com"},
+      {"RegionEndpoint", endpoint},
       {"Status", "available"},
   };
 }

@@ -67,7 +67,8 @@ nlohmann::json InstanceView(const InstanceRecord& instance);
 // One element of DescribeDisks' Disks.Disk.
 nlohmann::json DiskView(const DiskRecord& disk, const std::string& region_id, const std::string& zone_id);
 
-// One element of DescribeRegions' Regions.Region.
-nlohmann::json RegionView(const RegionConfig& config, bool english);
+// One element of DescribeRegions' Regions.Region; `endpoint` is the Ferry
+// process serving it ("HOST:PORT").
+nlohmann::json RegionView(const RegionConfig& config, bool english, const std::string& endpoint);
 
 }  // namespace ferry

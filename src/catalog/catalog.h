@@ -36,6 +36,11 @@ struct DiskMapping {
   std::string format;           // import format (RAW, QCOW2, ...)
   std::string import_bucket;
   std::string import_object;
+  // Imports only, what the inspector found (image_inspector.h): the file's
+  // format ("raw", "qcow2", "vpc", "vmdk") and what the disk holds
+  // ("gpt: ext4, vfat"). Shown as Ferry extensions in DescribeImages.
+  std::string detected_format;
+  std::string detected_content;
 };
 
 struct ImageRecord {
@@ -65,6 +70,11 @@ struct ImageRecord {
   // Not persisted: filled by the region for copies in progress.
   int64_t remain_time_seconds = 0;  // ETA; 0 when unknown or done
   uint64_t queue_position = 0;      // 1-based while Waiting, else 0
+  // Bytes of this copy so far: received over the network (compressed
+  // chunks, what a link cap limits) and of the disks' data now present
+  // (fetched or already held: the logical progress).
+  uint64_t copy_wire_bytes = 0;
+  uint64_t copy_data_bytes = 0;
   // Not persisted: filled by the region for its owner's listing.
   bool is_self_shared = false;  // shared with at least one account
 };

@@ -259,7 +259,9 @@ Result<std::string> EncodeDisks(const std::vector<DiskMapping>& disks, const std
                    {"type", d.type},
                    {"format", d.format},
                    {"import_bucket", d.import_bucket},
-                   {"import_object", d.import_object}});
+                   {"import_object", d.import_object},
+                   {"detected_format", d.detected_format},
+                   {"detected_content", d.detected_content}});
   }
   return DumpJson(arr, "disk mappings of " + owner);
 }
@@ -276,6 +278,9 @@ Result<std::vector<DiskMapping>> DecodeDisks(const std::string& text, const std:
       d.format = j.at("format").get<std::string>();
       d.import_bucket = j.at("import_bucket").get<std::string>();
       d.import_object = j.at("import_object").get<std::string>();
+      // Absent in rows written before imports recorded them.
+      d.detected_format = j.value("detected_format", std::string());
+      d.detected_content = j.value("detected_content", std::string());
       disks.push_back(std::move(d));
     }
     return disks;

@@ -1,6 +1,8 @@
 #include "cli/commands.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -17,7 +19,10 @@
 #include "cli/progress.h"
 #include "cli/session.h"
 #include "cli/wait.h"
+#include "common/fs_util.h"
 #include "common/hash.h"
+#include "common/ids.h"
+#include "region/image_inspector.h"
 
 namespace ferry::cli {
 namespace {
@@ -55,9 +60,13 @@ std::string DefaultUploadBucket(const std::string& access_key_id) {
   return "ferry-uploads-" + Sha256Hex(access_key_id).substr(0, 16);
 }
 
+std::string FailureLine(const Status& status) {
+  const std::string code = status.reason().empty() ? CodeName(status.code()) : status.reason();
+  return "Error: " + code + ": " + (status.message().empty() ? "(no detail)" : status.message());
+}
+
 int ReportFailure(const Status& status) {
-  std::string message = status.message().empty() ? status.ToString() : status.message();
-  std::cerr << "Error: " << message << std::endl;
+  std::cerr << FailureLine(status) << std::endl;
   return status.reason() == kUsageReason ? 2 : 1;
 }
 
@@ -106,6 +115,14 @@ Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) 
   if (!std::filesystem::is_regular_file(import.file, ec)) return Usage("no such file: " + import.file);
   const uint64_t size = std::filesystem::file_size(import.file, ec);
   if (ec) return Usage("cannot read the size of " + import.file + ": " + ec.message());
+  {
+    // The server's own first checks (region/image_inspector.h), before
+    // anything is uploaded: what cannot be a disk, or is not the --format
+    // given, fails here with the message the import task would end with.
+    UniqueFd fd(::open(import.file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoStatus("open", import.file, errno);
+    RETURN_IF_ERROR(CheckImportImage(fd.get(), size, import.format, import.file).status());
+  }
 
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   const std::string bucket = import.bucket.empty() ? DefaultUploadBucket(session.access_key_id()) : import.bucket;
@@ -113,7 +130,10 @@ Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) 
       import.object.empty() ? std::filesystem::path(import.file).filename().string() : import.object;
 
   {
+    // The upload moves the file's data (a sparse file's holes are not
+    // sent); the disk's size is shown beside it.
     ProgressBar bar("upload " + object, size);
+    bar.set_disk_size(size);
     Status st = session.client().UploadFile(
         bucket, object, import.file, [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); },
         /*staging=*/!import.keep_upload);
@@ -175,9 +195,13 @@ Status ImageShow(const ClientOptions& opts, const std::string& image_id) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ASSIGN_OR_RETURN(json body, session.Call("DescribeImages", {{"ImageId", image_id}, {"Status", kAllImageStatuses}}));
   json images = ListUnder(body, "Images", "Image");
-  if (images.empty())
-    return NotFound("InvalidImageId.NotFound", "InvalidImageId.NotFound: image " + image_id +
-                                                   " does not exist in region " + session.region());
+  if (images.empty()) {
+    // DescribeImages answers an unknown id with an empty list; say so as
+    // the server says it of any other call on the image.
+    return NotFound("InvalidImageId.NotFound", "The specified ImageId does not exist: " + image_id +
+                                                   " in region " + session.region() +
+                                                   RequestIdSuffix(body.value("RequestId", std::string())));
+  }
   RenderRecord(session, images[0]);
   return Status::Ok();
 }
@@ -334,10 +358,16 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
   while (true) {
     while (next_to_start < rows.size()) {
       json& row = rows[next_to_start];
-      ParamMap params = {{"ImageId", copy.image_id}, {"DestinationRegionId", row.value("RegionId", "")}};
+      // A ClientToken per destination makes the call safe to repeat (the
+      // server answers a repeat with the same copy), so it is retried like
+      // a poll while the server is unreachable.
+      if (!row.contains("ClientToken")) row["ClientToken"] = RandomHex(16);
+      ParamMap params = {{"ImageId", copy.image_id},
+                         {"DestinationRegionId", row.value("RegionId", "")},
+                         {"ClientToken", row.value("ClientToken", "")}};
       if (!copy.name.empty()) params["DestinationImageName"] = copy.name;
       if (!copy.description.empty()) params["DestinationDescription"] = copy.description;
-      Result<json> started = session.Call("CopyImage", params);
+      Result<json> started = session.Poll("CopyImage", params);
       if (!started.ok() && started.status().reason() == "OperationDenied.ImageCopyConflict" &&
           next_to_start > 0) {
         break;  // retried once the running copy is done
@@ -363,7 +393,7 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
       json& row = rows[i];
       if (row.value("Status", "") == "Available") continue;
       const std::string image_id = row.value("ImageId", "");
-      ASSIGN_OR_RETURN(json body, session.Call("DescribeImages", {{"RegionId", row.value("RegionId", "")},
+      ASSIGN_OR_RETURN(json body, session.Poll("DescribeImages", {{"RegionId", row.value("RegionId", "")},
                                                                   {"ImageId", image_id},
                                                                   {"Status", kCopyPollStatuses}}));
       json images = ListUnder(body, "Images", "Image");
@@ -386,8 +416,14 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
       if (board) {
         if (!row.contains("SizeBytes"))
           row["SizeBytes"] = CopySizeBytes(session, row.value("RegionId", ""), image);
-        board->Update(i, percent, row.value("SizeBytes", static_cast<uint64_t>(0)), status,
-                      image.value("CopyRemainTime", static_cast<int64_t>(0)));
+        ProgressBoard::Report report;
+        report.percent = percent;
+        report.total_bytes = row.value("SizeBytes", static_cast<uint64_t>(0));
+        report.state = status;
+        report.remain_seconds = image.value("CopyRemainTime", static_cast<int64_t>(0));
+        report.wire_bytes = image.value("CopyWireBytes", static_cast<uint64_t>(0));
+        report.data_bytes = image.value("CopyDataBytes", static_cast<uint64_t>(0));
+        board->Update(i, report);
       }
       const ImageProgress progressed = ClassifyImageStatus(status);
       if (progressed == ImageProgress::kFailed) {
@@ -398,7 +434,9 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
       if (progressed != ImageProgress::kAvailable) all_available = false;
     }
     if (board) {
-      for (size_t i = next_to_start; i < rows.size(); ++i) board->Update(i, 0, 0, "Pending", 0);
+      ProgressBoard::Report pending;
+      pending.state = "Pending";
+      for (size_t i = next_to_start; i < rows.size(); ++i) board->Update(i, pending);
       board->Draw();
     }
     if (!failure.empty() || (all_started && all_available)) break;
@@ -416,7 +454,10 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
     }
   }
   if (board) board->Finish();
-  for (json& row : rows) row.erase("SizeBytes");
+  for (json& row : rows) {
+    row.erase("SizeBytes");
+    row.erase("ClientToken");
+  }
   std::vector<Column> columns = {{"RegionId", "RegionId"}, {"ImageId", "ImageId"}};
   if (copy.wait) {
     columns.push_back({"Status", "Status"});

@@ -25,12 +25,20 @@ struct ClientOptions {
   std::string region;
   OutputFormat output = OutputFormat::kTable;
   bool use_v3 = false;
+  std::string retry_for;  // --retry-for; "" = kDefaultRetryFor (cli/wait.h)
 };
 
 // A Status whose reason is kUsageReason is a usage error (exit code 2).
 inline constexpr const char* kUsageReason = "Usage";
 
-// Prints a failed command's status on stderr and returns its exit code.
+// The one format of every failure the CLI reports, one line (a multi-line
+// message continues on the next lines): "Error: CODE: message", CODE being
+// the ECS error code of an error the server answered (whose message then
+// ends with " (RequestId X)"), else the CLI's own reason (Usage,
+// WaitTimeout, TaskFailed, ...) or the status code's name (Unavailable).
+std::string FailureLine(const Status& status);
+// Prints FailureLine(status) on stderr and returns the exit code: 2 for a
+// usage error, 1 otherwise.
 int ReportFailure(const Status& status);
 
 Status ProfileSet(const std::string& name, const std::string& endpoint, const std::string& access_key_id,

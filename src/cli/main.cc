@@ -1,5 +1,6 @@
 // ferry: the server (`ferry serve`), offline admin commands on a data
 // directory, and a client for the ECS image API.
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <tuple>
@@ -11,6 +12,8 @@
 #include "cli/config.h"
 #include "cli/disk_commands.h"
 #include "cli/serve.h"
+#include "cli/session.h"
+#include "cli/version.h"
 
 namespace ferry::cli {
 namespace {
@@ -32,66 +35,87 @@ struct DataDirFlags {
   std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
-    cmd->add_option("--config", config, "TOML config file (env FERRY_CONFIG)");
-    cmd->add_option("--data", data, "data directory (env FERRY_DATA, default ./var)");
+    cmd->add_option("--config", config, "TOML config file (env FERRY_CONFIG)")->type_name("FILE");
+    cmd->add_option("--data", data, "data directory (env FERRY_DATA, default ./var)")->type_name("DIR");
     cmd->add_option("--regions", regions, "comma-separated region ids (env FERRY_REGIONS)");
     cmd->add_option("--region", region_list, "a region served here (repeatable; joins --regions)");
     cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off (env FERRY_LOG_LEVEL)");
     if (!server) return;
-    cmd->add_option("--listen", listen, "HOST:PORT to listen on; port 0 picks one (env FERRY_LISTEN)");
+    cmd->add_option("--listen", listen, "HOST:PORT to listen on; port 0 picks one (env FERRY_LISTEN)")
+        ->type_name("HOST:PORT");
     cmd->add_option("--admin-listen", admin_listen,
                     "HOST:PORT of the operator's listener for /metrics and /healthz, or \"off\" (env "
-                    "FERRY_ADMIN_LISTEN; default 127.0.0.1 on the listen port + 1)");
-    cmd->add_option("--threads", threads, "HTTP I/O threads (env FERRY_THREADS)");
-    cmd->add_option("--task-threads", task_threads, "concurrent tasks per region (env FERRY_TASK_THREADS)");
+                    "FERRY_ADMIN_LISTEN; default 127.0.0.1 on the listen port + 1)")
+        ->type_name("HOST:PORT|off");
+    cmd->add_option("--threads", threads, "HTTP I/O threads (env FERRY_THREADS)")->type_name("INT");
+    cmd->add_option("--task-threads", task_threads, "concurrent tasks per region (env FERRY_TASK_THREADS)")
+        ->type_name("INT");
     cmd->add_option("--ready-file", ready_file,
-                    "write {endpoint,port,admin_endpoint,admin_port,pid} here once listening");
+                    "write {endpoint,port,admin_endpoint,admin_port,pid} here once listening")
+        ->type_name("FILE");
     cmd->add_option("--peer", peer_list,
                     "REGION=http://HOST:PORT: a region served by another ferry process of the cluster "
-                    "(repeatable; env FERRY_PEERS, comma-separated)");
+                    "(repeatable; env FERRY_PEERS, comma-separated)")
+        ->type_name("REGION=URL");
     cmd->add_option("--cluster-key-file", cluster_key_file,
                     "file holding the peer-protocol secret shared by the cluster, mode 0600 "
-                    "(env FERRY_CLUSTER_KEY_FILE; or env FERRY_CLUSTER_KEY; default DATA/cluster-key)");
+                    "(env FERRY_CLUSTER_KEY_FILE; or env FERRY_CLUSTER_KEY; default DATA/cluster-key)")
+        ->type_name("FILE");
     cmd->add_option("--cluster-key", cluster_key,
                     "the secret itself: deprecated, other local users see it in /proc/PID/cmdline; "
                     "use --cluster-key-file or FERRY_CLUSTER_KEY");
     cmd->add_option("--max-nonces", max_nonces,
                     "signature nonces remembered at once, ~62 bytes each; when full, signed requests get "
-                    "503 until some expire (env FERRY_MAX_NONCES, default 1000000)");
+                    "503 until some expire (env FERRY_MAX_NONCES, default 1000000)")
+        ->type_name("INT");
     cmd->add_option(
-        "--max-copies", max_copies,
-        "copies running at once per destination region; the rest wait (env FERRY_MAX_COPIES, default 5)");
+           "--max-copies", max_copies,
+           "copies running at once per destination region; the rest wait (env FERRY_MAX_COPIES, default 5)")
+        ->type_name("INT");
     cmd->add_option("--copy-rate-limit", copy_rate_limit,
-                    "bytes/s per copy, 0 = unlimited (env FERRY_COPY_RATE_LIMIT)");
+                    "bytes/s per copy, 0 = unlimited (env FERRY_COPY_RATE_LIMIT)")
+        ->type_name("BYTES/S");
     cmd->add_option("--copy-in-flight", copy_in_flight,
                     "chunk fetches in flight per copy, 1-64; more hides a longer round trip "
-                    "(env FERRY_COPY_IN_FLIGHT, default " + std::to_string(kDefaultCopyInFlight) + ")");
+                    "(env FERRY_COPY_IN_FLIGHT, default " +
+                        std::to_string(kDefaultCopyInFlight) + ")")
+        ->type_name("INT");
     cmd->add_option("--link-rate-limit", link_list,
                     "REGION=BYTES_PER_SECOND: cap shared by all copies pulling from REGION (* = any; "
-                    "repeatable; env FERRY_LINK_RATE_LIMITS, comma-separated)");
+                    "repeatable; env FERRY_LINK_RATE_LIMITS, comma-separated)")
+        ->type_name("REGION=BYTES/S");
     cmd->add_option(
-        "--max-copy-size-gib", max_copy_size_gib,
-        "largest image copied without `admin allow-large-copy` (env FERRY_MAX_COPY_SIZE_GIB, default 500)");
-    cmd->add_option("--instance-hook", instance_hook,
-                    "PROGRAM run as PROGRAM INSTANCE_ID start|stop|delete SYSTEM_DISK_PATH where a hypervisor "
-                    "would boot, stop or release the instance (env FERRY_INSTANCE_HOOK)");
+           "--max-copy-size-gib", max_copy_size_gib,
+           "largest image copied without `admin allow-large-copy` (env FERRY_MAX_COPY_SIZE_GIB, default 500)")
+        ->type_name("GIB");
+    cmd->add_option(
+           "--instance-hook", instance_hook,
+           "PROGRAM run as PROGRAM INSTANCE_ID start|stop|delete SYSTEM_DISK_PATH where a hypervisor "
+           "would boot, stop or release the instance (env FERRY_INSTANCE_HOOK)")
+        ->type_name("PROGRAM");
     cmd->add_option("--dedup-scope", dedup_scope,
                     "account|region: imports share chunks within an account only, or across accounts "
-                    "(env FERRY_DEDUP_SCOPE, default account)");
+                    "(env FERRY_DEDUP_SCOPE, default account)")
+        ->type_name("account|region");
     cmd->add_option("--quota-images", quota_images,
-                    "images per account per region, 0 = unlimited (env FERRY_QUOTA_IMAGES, default 1000)");
+                    "images per account per region, 0 = unlimited (env FERRY_QUOTA_IMAGES, default 1000)")
+        ->type_name("INT");
     cmd->add_option(
-        "--quota-snapshots", quota_snapshots,
-        "snapshots per account per region, 0 = unlimited (env FERRY_QUOTA_SNAPSHOTS, default 2000)");
+           "--quota-snapshots", quota_snapshots,
+           "snapshots per account per region, 0 = unlimited (env FERRY_QUOTA_SNAPSHOTS, default 2000)")
+        ->type_name("INT");
     cmd->add_option("--quota-running-tasks", quota_running_tasks,
                     "running imports, exports and copies per account per region, 0 = unlimited "
-                    "(env FERRY_QUOTA_RUNNING_TASKS, default 100)");
+                    "(env FERRY_QUOTA_RUNNING_TASKS, default 100)")
+        ->type_name("INT");
     cmd->add_option("--quota-stored-mib", quota_stored_mib,
                     "MiB an account may store (snapshots' data + objects + upload parts), 0 = unlimited, "
-                    "auto = half the data file system (env FERRY_QUOTA_STORED_MIB, default auto)");
+                    "auto = half the data file system (env FERRY_QUOTA_STORED_MIB, default auto)")
+        ->type_name("MIB|auto");
     cmd->add_option("--upload-expiry-hours", upload_expiry_hours,
                     "hours after which abandoned upload parts are removed (env FERRY_UPLOAD_EXPIRY_HOURS, "
-                    "default 24)");
+                    "default 24)")
+        ->type_name("HOURS");
   }
 
   SettingOverrides Overrides(CLI::App* cmd) const {
@@ -136,24 +160,115 @@ struct DataDirFlags {
   }
 };
 
+// Levenshtein distance, for "did you mean".
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string CommandNames(CLI::App* app) {
+  std::string names;
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; }))
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  return names;
+}
+
+// Walks the words of the command line down the command tree as CLI11 will,
+// so that a word where a command is expected but which names none is
+// reported by name, with the closest command (CLI11 would only say "A
+// subcommand is required"); so is a command that needs a subcommand and got
+// none. Options (and the value of those that take one) are skipped.
+Status CheckCommandWords(CLI::App& app, const std::vector<std::string>& words) {
+  CLI::App* at = &app;
+  std::string path = "ferry";
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& word = words[i];
+    if (word == "--") break;
+    if (word.size() > 1 && word[0] == '-') {
+      if (word.find('=') != std::string::npos) continue;
+      const CLI::Option* option = nullptr;
+      for (CLI::App* scope = at; scope != nullptr && option == nullptr; scope = scope->get_parent())
+        option = scope->get_option_no_throw(word);
+      if (option != nullptr && option->get_expected_min() > 0) ++i;  // its value
+      continue;
+    }
+    std::vector<CLI::App*> subs = at->get_subcommands([](CLI::App*) { return true; });
+    if (subs.empty()) break;  // a command's own arguments from here on
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : subs) {
+      if (sub->get_name() == word) next = sub;
+    }
+    if (next != nullptr) {
+      at = next;
+      path += " " + word;
+      continue;
+    }
+    std::string best;
+    size_t best_distance = 0;
+    for (CLI::App* sub : subs) {
+      const size_t d = EditDistance(word, sub->get_name());
+      if (best.empty() || d < best_distance) {
+        best = sub->get_name();
+        best_distance = d;
+      }
+    }
+    std::string message = "unknown command \"" + word + "\" for \"" + path + "\"";
+    if (!best.empty() && best_distance <= std::max<size_t>(2, best.size() / 2)) {
+      message += "; did you mean \"" + path + " " + best + "\"?";
+    } else {
+      message += "; commands: " + CommandNames(at);
+    }
+    return Usage(message + " (see `" + path + " --help`)");
+  }
+  if (at->get_require_subcommand_min() > 0) {
+    return Usage("\"" + path + "\" needs a command: " + CommandNames(at) + " (see `" + path + " --help`)");
+  }
+  return Status::Ok();
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"ferry: a self-hosted regional image service speaking the ECS API"};
   app.require_subcommand(1);
   app.fallthrough();
+  app.set_version_flag("--version", VersionLine(), "print the version and the git commit it was built from");
 
   ClientOptions client;
   std::string output = "table";
   app.add_option("--profile", client.profile, "CLI profile (default \"default\")");
-  app.add_option("--endpoint", client.endpoint, "server URL, e.g. http://127.0.0.1:8080 (env FERRY_ENDPOINT)");
+  app.add_option("--endpoint", client.endpoint, "server URL, e.g. http://127.0.0.1:8080 (env FERRY_ENDPOINT)")
+      ->type_name("URL");
   app.add_option("--access-key-id", client.access_key_id, "AccessKey id (env FERRY_ACCESS_KEY_ID)");
   app.add_option("--access-key-secret", client.access_key_secret, "AccessKey secret (env FERRY_ACCESS_KEY_SECRET)");
   app.add_option("--region", client.region, "region id (env FERRY_REGION)");
   app.add_option("--output,-o", output, "table or json")->check(CLI::IsMember({"table", "json"}));
   app.add_flag("--v3", client.use_v3, "sign with ACS3-HMAC-SHA256 instead of HMAC-SHA1");
+  app.add_option(
+         "--retry-for", client.retry_for,
+         "how long a command that waits (--wait, import, create, start, stop, ...) keeps retrying while "
+         "the server is unreachable or answers 5xx, from the start of each outage, e.g. 90s, 30m "
+         "(default 10m); it says \"server unreachable, retrying\" once per outage")
+      ->type_name("DURATION");
 
   // The action to run once parsing succeeded; returns the exit code.
   std::function<Status()> action;
   int exit_code_on_success = 0;
+
+  app.add_subcommand("version", "print the version and the git commit it was built from")->callback([&] {
+    action = []() -> Status {
+      std::cout << VersionLine() << std::endl;
+      return Status::Ok();
+    };
+  });
 
   // serve
   DataDirFlags serve_flags;
@@ -278,7 +393,7 @@ int Run(int argc, char** argv) {
   image_import->add_option("--bucket", import.bucket, "upload bucket (default ferry-uploads-<key hash>)");
   image_import->add_option("--object", import.object, "object name (default: the file name)");
   image_import->add_flag("--no-wait", import.no_wait, "return once the import task has started");
-  image_import->add_option("--timeout", import.timeout, kJobTimeoutHelp);
+  image_import->add_option("--timeout", import.timeout, kJobTimeoutHelp)->type_name("DURATION");
   image_import->add_flag("--keep-upload", import.keep_upload,
                          "keep the uploaded object (default: removed once the import task ends)");
   image_import->callback([&] {
@@ -321,7 +436,7 @@ int Run(int argc, char** argv) {
   image_create->add_option("--name", create_opts.name, "image name (2-128 characters, starts with a letter)");
   image_create->add_option("--description", create_opts.description, "image description");
   image_create->add_flag("--no-wait", create_opts.no_wait, "return once the request is accepted (image Creating)");
-  image_create->add_option("--timeout", create_opts.timeout, kJobTimeoutHelp);
+  image_create->add_option("--timeout", create_opts.timeout, kJobTimeoutHelp)->type_name("DURATION");
   image_create->callback([&] { action = [&] { return ImageCreate(client, create_opts); }; });
 
   std::string share_add, share_remove;
@@ -344,10 +459,14 @@ int Run(int argc, char** argv) {
   image_export->add_option("ID", export_opts.image_id, "image id")->required();
   image_export->add_option("--bucket", export_opts.bucket, "destination bucket")->required();
   image_export->add_option("--prefix", export_opts.prefix, "object name prefix");
-  image_export->add_option("--format", export_opts.format, "raw|qcow2")
-      ->check(CLI::IsMember({"raw", "qcow2"}, CLI::ignore_case));
+  image_export
+      ->add_option("--format", export_opts.format,
+                   "raw|qcow2|vhd|vmdk|vdi, any case (default raw); vhd is a dynamic VHD of the disk's "
+                   "exact size")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"raw", "qcow2", "vhd", "vmdk", "vdi"}, CLI::ignore_case));
   image_export->add_flag("--wait", export_opts.wait, "wait for the export task to finish");
-  image_export->add_option("--timeout", export_opts.timeout, kJobTimeoutHelp);
+  image_export->add_option("--timeout", export_opts.timeout, kJobTimeoutHelp)->type_name("DURATION");
   image_export->callback([&] {
     action = [&] {
       for (char& c : export_opts.format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -363,9 +482,12 @@ int Run(int argc, char** argv) {
   image_copy->add_option("--name", copy_opts.name, "name of the copies");
   image_copy->add_option("--description", copy_opts.description, "description of the copies");
   image_copy->add_flag("--wait", copy_opts.wait, "show progress until every copy is Available");
-  image_copy->add_option("--timeout", copy_opts.timeout,
-                         "how long to wait for the copies (with more than one destination also without --wait: "
-                         "each starts when the previous is done), e.g. 12h, 3d (default 24h); copies go on after it");
+  image_copy
+      ->add_option(
+          "--timeout", copy_opts.timeout,
+          "how long to wait for the copies (with more than one destination also without --wait: "
+          "each starts when the previous is done), e.g. 12h, 3d (default 24h); copies go on after it")
+      ->type_name("DURATION");
   image_copy->callback([&] {
     action = [&] {
       copy_opts.destinations = SplitCommaList(copy_to);
@@ -398,7 +520,7 @@ int Run(int argc, char** argv) {
                               "snapshot name (2-128 characters, starts with a letter, not \"auto\")");
   snapshot_create->add_option("--description", snapshot_opts.description, "snapshot description");
   snapshot_create->add_flag("--no-wait", snapshot_opts.no_wait, "return once the request is accepted (progressing)");
-  snapshot_create->add_option("--timeout", snapshot_opts.timeout, kJobTimeoutHelp);
+  snapshot_create->add_option("--timeout", snapshot_opts.timeout, kJobTimeoutHelp)->type_name("DURATION");
   snapshot_create->callback([&] { action = [&] { return SnapshotCreate(client, snapshot_opts); }; });
   bool snapshot_force = false;
   CLI::App* snapshot_delete = snapshot->add_subcommand(
@@ -429,15 +551,16 @@ int Run(int argc, char** argv) {
   CLI::App* instance_run = instance->add_subcommand("run", "create instances from an image and start them");
   instance_run->add_option("--image", run_opts.image_id, "image id")->required();
   instance_run->add_option("--type", run_opts.instance_type, "instance type (default ecs.g6.large)");
-  instance_run->add_option("--amount", run_opts.amount, "how many, 1-100");
+  instance_run->add_option("--amount", run_opts.amount, "how many, 1-100")->type_name("INT");
   instance_run->add_option("--name", run_opts.name, "instance name");
-  instance_run->add_option("--disk-size", run_opts.disk_size_gib, "system disk GiB (20-500)");
+  instance_run->add_option("--disk-size", run_opts.disk_size_gib, "system disk GiB (20-500)")
+      ->type_name("GIB");
   instance_run->add_option("--user-data", run_opts.user_data, "user data, base64");
   instance_run->add_option("--ram-role", run_opts.ram_role, "RAM role name");
   instance_run->add_option("--client-token", run_opts.client_token, "idempotency token");
   instance_run->add_flag("--stopped", run_opts.stopped, "create only (CreateInstance): left Stopped");
   instance_run->add_flag("--wait", run_opts.wait, "wait until Running (Stopped with --stopped)");
-  instance_run->add_option("--timeout", run_opts.timeout, kInstanceTimeoutHelp);
+  instance_run->add_option("--timeout", run_opts.timeout, kInstanceTimeoutHelp)->type_name("DURATION");
   instance_run->callback([&] { action = [&] { return InstanceRun(client, run_opts); }; });
   instance->add_subcommand("list", "list instances")->callback([&] {
     action = [&] { return InstanceList(client); };
@@ -456,7 +579,7 @@ int Run(int argc, char** argv) {
     } else {
       sub->add_flag("--no-wait", instance_no_wait,
                     "return once the request is accepted, printing the status now (Starting / Stopping)");
-      sub->add_option("--timeout", action_opts.timeout, kInstanceTimeoutHelp);
+      sub->add_option("--timeout", action_opts.timeout, kInstanceTimeoutHelp)->type_name("DURATION");
     }
     sub->callback([&, ecs_action = ecs_action] {
       action = [&, ecs_action] {
@@ -474,8 +597,10 @@ int Run(int argc, char** argv) {
       "(ReplaceSystemDisk)");
   replace_disk->add_option("ID", replace_opts.instance_id, "instance id (must be Stopped)")->required();
   replace_disk->add_option("--image", replace_opts.image_id, "image id the new disk is made from")->required();
-  replace_disk->add_option("--disk-size", replace_opts.disk_size_gib,
-                           "new system disk GiB (20-500, at least the image's size)");
+  replace_disk
+      ->add_option("--disk-size", replace_opts.disk_size_gib,
+                   "new system disk GiB (20-500, at least the image's size)")
+      ->type_name("GIB");
   replace_disk->add_option("--client-token", replace_opts.client_token, "idempotency token");
   replace_disk->callback([&] { action = [&] { return InstanceReplaceDisk(client, replace_opts); }; });
   std::string user_data_instance;
@@ -521,11 +646,22 @@ int Run(int argc, char** argv) {
   oss_rm->add_option("OBJECT", oss_object, "object name")->required();
   oss_rm->callback([&] { action = [&] { return OssRemove(client, oss_bucket, oss_object); }; });
 
+  const std::vector<std::string> words(argv + (argc > 0 ? 1 : 0), argv + argc);
+  bool asks_for_help_or_version = false;
+  for (const std::string& w : words) {
+    if (w == "--") break;
+    if (w == "-h" || w == "--help" || w == "--version") asks_for_help_or_version = true;
+  }
+  if (!asks_for_help_or_version) {
+    if (Status words_ok = CheckCommandWords(app, words); !words_ok.ok()) return ReportFailure(words_ok);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    // Help and --version "fail" with exit code 0 and print themselves;
+    // anything else is a usage error in the CLI's one error format.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return ReportFailure(Usage(std::string(e.what()) + " (see `ferry --help`)"));
   }
   client.output = output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
   if (!action) {

@@ -37,6 +37,7 @@
 #include "common/clock.h"
 #include "common/fs_util.h"
 #include "common/hash.h"
+#include "common/http_url.h"
 #include "common/ids.h"
 #include "common/log_safe.h"
 #include "copy/chunk_source.h"
@@ -208,11 +209,7 @@ Result<RootIdentity> EnsureRootAccount(AccountDirectory& accounts, const std::st
 
 // The URL clients use: a wildcard listen address is reached on loopback.
 std::string EndpointFor(const std::string& host, uint16_t port) {
-  std::string h = host;
-  if (h == "0.0.0.0" || h.empty()) h = "127.0.0.1";
-  if (h == "::") h = "::1";
-  if (h.find(':') != std::string::npos) h = "[" + h + "]";
-  return "http://" + h + ":" + std::to_string(port);
+  return "http://" + ListenerAuthority(host, port);
 }
 
 // Leaves a "default" CLI profile so client commands work at once. Another

@@ -1,9 +1,14 @@
 #include "cli/session.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "cli/config.h"
 #include "cli/profile.h"
+#include "cli/wait.h"
 
 namespace ferry::cli {
 namespace {
@@ -16,6 +21,10 @@ constexpr uint64_t kListPageSize = 100;
 }  // namespace
 
 Status Usage(const std::string& message) { return InvalidArgument(kUsageReason, message); }
+
+std::string RequestIdSuffix(const std::string& request_id) {
+  return request_id.empty() ? "" : " (RequestId " + request_id + ")";
+}
 
 Result<Session> Session::Open(const ClientOptions& opts) {
   Session s;
@@ -50,6 +59,7 @@ Result<Session> Session::Open(const ClientOptions& opts) {
     return Usage(
         "no AccessKey: pass --access-key-id and --access-key-secret, set FERRY_ACCESS_KEY_ID and "
         "FERRY_ACCESS_KEY_SECRET, or store them in a profile");
+  ASSIGN_OR_RETURN(s.retry_for_, DurationOr("--retry-for", opts.retry_for, kDefaultRetryFor));
   s.access_key_id_ = config.access_key_id;
   s.client_ = std::make_unique<EcsClient>(config);
   return s;
@@ -66,9 +76,45 @@ Result<json> Session::Call(const std::string& action, ParamMap params, bool with
   };
   std::string code = str("Code");
   if (code.empty()) code = "HTTP" + std::to_string(resp.http_status);
-  std::string message = code + ": " + str("Message");
-  if (!str("RequestId").empty()) message += " (RequestId " + str("RequestId") + ")";
-  return Status(Code::kFailedPrecondition, code, message);
+  std::string message = str("Message");
+  if (message.empty()) message = "the server answered HTTP " + std::to_string(resp.http_status);
+  // 5xx (ServiceUnavailable, InternalError) and 429 (Throttling) may pass:
+  // waits retry them (IsTransient).
+  const Code status_code =
+      resp.http_status >= 500 || resp.http_status == 429 ? Code::kUnavailable : Code::kFailedPrecondition;
+  return Status(status_code, code, message + RequestIdSuffix(str("RequestId")));
+}
+
+bool IsTransient(const Status& status) {
+  return status.code() == Code::kUnavailable && status.reason() != kWaitTimeoutReason;
+}
+
+Result<json> Session::Poll(const std::string& action, ParamMap params, bool with_region) {
+  std::chrono::steady_clock::time_point outage_began;
+  Millis pause = kRetryFirstPause;
+  for (bool first_failure = true;; first_failure = false) {
+    Result<json> got = Call(action, params, with_region);
+    if (got.ok() || !IsTransient(got.status())) {
+      if (unreachable_) std::cerr << "server reachable again" << std::endl;
+      unreachable_ = false;
+      return got;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (first_failure) outage_began = now;
+    if (!unreachable_) {
+      // A progress bar may be mid-line on a terminal.
+      std::cerr << (::isatty(STDERR_FILENO) == 1 ? "\n" : "") << "server unreachable, retrying for up to "
+                << FormatDuration(retry_for_) << " (--retry-for): " << FailureLine(got.status()) << std::endl;
+      unreachable_ = true;
+    }
+    const auto left = outage_began + retry_for_ - now;
+    if (left <= Millis(0)) {
+      return got.status().WithContext("the server was unreachable for " + FormatDuration(retry_for_) +
+                                      " (--retry-for)");
+    }
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, left));
+    pause = std::min(pause * 2, kRetryPauseCap);
+  }
 }
 
 json ListUnder(const json& body, const char* outer, const char* inner) {
@@ -80,12 +126,12 @@ json ListUnder(const json& body, const char* outer, const char* inner) {
 }
 
 Result<json> FetchAllPages(Session& session, const std::string& action, ParamMap params, const char* outer,
-                           const char* inner) {
+                           const char* inner, bool poll) {
   json all = json::array();
   for (uint64_t page = 1;; ++page) {
     params["PageNumber"] = std::to_string(page);
     params["PageSize"] = std::to_string(kListPageSize);
-    ASSIGN_OR_RETURN(json body, session.Call(action, params));
+    ASSIGN_OR_RETURN(json body, poll ? session.Poll(action, params) : session.Call(action, params));
     json items = ListUnder(body, outer, inner);
     for (auto& item : items) all.push_back(std::move(item));
     uint64_t total = body.value("TotalCount", static_cast<uint64_t>(0));

@@ -103,7 +103,14 @@ bool Poller::Pause() {
   return true;
 }
 
-Result<Millis> ParseTimeout(const std::string& text) {
+Result<Millis> ParseTimeout(const std::string& text) { return ParseDuration("--timeout", text); }
+
+Result<Millis> DurationOr(const std::string& flag, const std::string& text, Millis fallback) {
+  if (text.empty()) return fallback;
+  return ParseDuration(flag, text);
+}
+
+Result<Millis> ParseDuration(const std::string& flag, const std::string& text) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
   const std::string unit = text.substr(digits);
@@ -113,15 +120,14 @@ Result<Millis> ParseTimeout(const std::string& text) {
   int64_t value = 0;
   if (digits > 0 && digits <= 9) value = std::stoll(text.substr(0, digits));
   if (it == kSeconds.end() || value <= 0) {
-    return Usage("--timeout \"" + text +
+    return Usage(flag + " \"" + text +
                  "\" is not a duration: use e.g. 90s, 10m, 6h or 2d (a number alone is seconds)");
   }
   return Millis(value * it->second * 1000);
 }
 
 Result<Millis> TimeoutOr(const std::string& flag, Millis fallback) {
-  if (flag.empty()) return fallback;
-  return ParseTimeout(flag);
+  return DurationOr("--timeout", flag, fallback);
 }
 
 std::string FormatDuration(Millis duration) {
@@ -143,7 +149,7 @@ Result<json> WaitForTask(Session& session, const std::string& task_id, const std
   ProgressBar bar(label + " " + task_id, total_bytes);
   Poller poller(timeout, kJobPauseCap);
   while (true) {
-    ASSIGN_OR_RETURN(json task, session.Call("DescribeTaskAttribute", {{"TaskId", task_id}}));
+    ASSIGN_OR_RETURN(json task, session.Poll("DescribeTaskAttribute", {{"TaskId", task_id}}));
     const std::string status = task.value("TaskStatus", std::string());
     const int percent = ParsePercent(task.value("TaskProcess", std::string()));
     bar.UpdatePercent(percent);
@@ -176,8 +182,8 @@ Status WaitForInstances(Session& session, const std::vector<std::string>& ids, c
   while (!waiting.empty()) {
     ParamMap params = {
         {"InstanceIds", json(std::vector<std::string>(waiting.begin(), waiting.end())).dump()}};
-    ASSIGN_OR_RETURN(json found,
-                     FetchAllPages(session, "DescribeInstances", params, "Instances", "Instance"));
+    ASSIGN_OR_RETURN(json found, FetchAllPages(session, "DescribeInstances", params, "Instances", "Instance",
+                                               /*poll=*/true));
     std::map<std::string, std::string> now;
     for (const json& item : found)
       now[item.value("InstanceId", std::string())] = item.value("Status", std::string());
@@ -233,7 +239,7 @@ Result<json> WaitForImage(Session& session, const std::string& image_id, const s
   Poller poller(timeout, kJobPauseCap);
   while (true) {
     ASSIGN_OR_RETURN(json body,
-                     session.Call("DescribeImages", {{"ImageId", image_id}, {"Status", kAllImageStatuses}}));
+                     session.Poll("DescribeImages", {{"ImageId", image_id}, {"Status", kAllImageStatuses}}));
     json images = ListUnder(body, "Images", "Image");
     if (images.empty()) {
       bar.Finish("gone");
@@ -270,7 +276,7 @@ Result<json> WaitForSnapshot(Session& session, const std::string& snapshot_id, M
   Poller poller(timeout, kJobPauseCap);
   while (true) {
     ASSIGN_OR_RETURN(json body,
-                     session.Call("DescribeSnapshots", {{"SnapshotIds", json::array({snapshot_id}).dump()}}));
+                     session.Poll("DescribeSnapshots", {{"SnapshotIds", json::array({snapshot_id}).dump()}}));
     json snapshots = ListUnder(body, "Snapshots", "Snapshot");
     if (snapshots.empty()) {
       bar.Finish("gone");

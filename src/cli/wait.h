@@ -48,6 +48,14 @@ inline constexpr Millis kInstanceTimeout = std::chrono::minutes(5);
 inline constexpr Millis kJobTimeout = std::chrono::hours(6);
 inline constexpr Millis kCopyTimeout = std::chrono::hours(24);
 
+// How long a wait keeps retrying while the server cannot be reached or
+// answers 5xx (Session::Poll), counted from the start of each outage:
+// --retry-for, default 10 minutes, long enough for a server restart or a
+// kill -9 and restart; the job goes on at the server meanwhile.
+inline constexpr Millis kDefaultRetryFor = std::chrono::minutes(10);
+inline constexpr Millis kRetryFirstPause{500};
+inline constexpr Millis kRetryPauseCap{5000};
+
 // The reason of the Status a wait returns at its deadline.
 inline constexpr const char* kWaitTimeoutReason = "WaitTimeout";
 
@@ -69,10 +77,13 @@ class Poller {
   std::chrono::steady_clock::time_point deadline_;
 };
 
-// A --timeout value: "90s", "10m", "6h", "2d", or a number of seconds;
-// more than zero. A usage error otherwise.
+// A duration flag's value: "90s", "10m", "6h", "2d", or a number of
+// seconds; more than zero. A usage error naming `flag` otherwise.
+Result<Millis> ParseDuration(const std::string& flag, const std::string& text);
+// The value of duration flag `flag`, or `fallback` when it was not given ("").
+Result<Millis> DurationOr(const std::string& flag, const std::string& text, Millis fallback);
+// The same for --timeout.
 Result<Millis> ParseTimeout(const std::string& text);
-// The --timeout flag's value, or `fallback` when it was not given ("").
 Result<Millis> TimeoutOr(const std::string& flag, Millis fallback);
 // "45s", "5m", "1h30m", "2d": the largest units that are exact.
 std::string FormatDuration(Millis duration);

@@ -35,22 +35,37 @@ std::string FormatTimeSeconds(UnixSeconds t) { return Format(t, "%Y-%m-%dT%H:%M:
 std::string FormatTimeMinutes(UnixSeconds t) { return Format(t, "%Y-%m-%dT%H:%MZ"); }
 
 std::optional<UnixSeconds> ParseTime(std::string_view s) {
-  std::tm tm{};
+  // Fixed-width fields only: "yyyy-MM-ddTHH:mm" then ":ss", optionally
+  // ".f" to ".fffffffff" (older SDKs send milliseconds), then "Z".
+  auto digits = [&s](size_t at, size_t n, int* out) {
+    if (at + n > s.size()) return false;
+    int v = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
   int y, mo, d, h, mi, sec = 0;
-  char z = 0;
-  std::string str(s);
-  int n = 0;
-  if (str.size() == 20 &&
-      std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &y, &mo, &d, &h, &mi, &sec, &z, &n) == 7 &&
-      z == 'Z' && n == 20) {
-  } else if (str.size() == 17 &&
-             std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d%c%n", &y, &mo, &d, &h, &mi, &z, &n) == 6 &&
-             z == 'Z' && n == 17) {
-    sec = 0;
-  } else {
+  if (!digits(0, 4, &y) || s.size() < 17 || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' ||
+      !digits(8, 2, &d) || s[10] != 'T' || !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &mi)) {
     return std::nullopt;
   }
+  size_t at = 16;
+  if (s[at] == ':') {
+    if (!digits(at + 1, 2, &sec)) return std::nullopt;
+    at += 3;
+    if (at < s.size() && s[at] == '.') {
+      size_t frac = 0;
+      while (at + 1 + frac < s.size() && s[at + 1 + frac] >= '0' && s[at + 1 + frac] <= '9') ++frac;
+      if (frac == 0 || frac > 9) return std::nullopt;
+      at += 1 + frac;  // the fraction is dropped: signatures are checked to the second
+    }
+  }
+  if (at + 1 != s.size() || s[at] != 'Z') return std::nullopt;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
   tm.tm_mday = d;

@@ -32,7 +32,8 @@ class SystemClock final : public Clock {
 std::string FormatTimeSeconds(UnixSeconds t);
 // "2015-11-24T12:50Z" (tasks, filters).
 std::string FormatTimeMinutes(UnixSeconds t);
-// Parses "yyyy-MM-ddTHH:mm:ssZ" or "yyyy-MM-ddTHH:mmZ".
+// Parses "yyyy-MM-ddTHH:mm:ssZ", "yyyy-MM-ddTHH:mm:ss.fffZ" (1 to 9 digits of
+// fraction, dropped) or "yyyy-MM-ddTHH:mmZ".
 std::optional<UnixSeconds> ParseTime(std::string_view s);
 
 // Sleeps `d` on the steady clock, waking at least every `slice` to look at

@@ -51,4 +51,12 @@ Result<HttpBaseUrl> ParseHttpBaseUrl(std::string_view url) {
   return out;
 }
 
+std::string ListenerAuthority(const std::string& listen_host, uint16_t port) {
+  std::string h = listen_host;
+  if (h == "0.0.0.0" || h.empty()) h = "127.0.0.1";
+  if (h == "::") h = "::1";
+  if (h.find(':') != std::string::npos) h = "[" + h + "]";
+  return h + ":" + std::to_string(port);
+}
+
 }  // namespace ferry

@@ -4,6 +4,7 @@
 // Threading: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,10 @@ struct HttpBaseUrl {
 // brackets. kInvalidArgument naming the URL and what is wrong: another
 // scheme, a path, query or fragment, no host, a port outside 1-65535.
 Result<HttpBaseUrl> ParseHttpBaseUrl(std::string_view url);
+
+// The authority clients reach a listener on "listen_host" at: "HOST:PORT",
+// with a wildcard address replaced by loopback ("0.0.0.0" -> "127.0.0.1",
+// "::" -> "[::1]") and IPv6 hosts in brackets.
+std::string ListenerAuthority(const std::string& listen_host, uint16_t port);
 
 }  // namespace ferry

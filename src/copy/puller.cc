@@ -1,5 +1,7 @@
 #include "copy/puller.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
@@ -15,6 +17,7 @@
 
 #include "common/catch_all.h"
 #include "common/hash.h"
+#include "common/log_safe.h"
 #include "store/chunk_format.h"
 
 namespace ferry {
@@ -153,7 +156,11 @@ class Puller {
   Status Sleep(milliseconds d);
   Status StopStatus() const;
 
-  void RecordSuccess() { last_success_ns_.store(clock_.Now().time_since_epoch().count()); }
+  void RecordSuccess() {
+    last_success_ns_.store(clock_.Now().time_since_epoch().count());
+    if (outage_logged_.load(std::memory_order_relaxed) && outage_logged_.exchange(false))
+      spdlog::info("{}: region {} answers again", what_, LogSafe(region_id_));
+  }
   void RecordWire(uint64_t wire_bytes);
   void MarkDone(const WantedChunk& c, bool fetched);
   void Fail(Status st);
@@ -174,6 +181,8 @@ class Puller {
   std::atomic<size_t> next_chunk_{0};
   std::atomic<bool> stop_{false};
   std::atomic<Steady::rep> last_success_ns_{0};
+  // The source stopped answering and the log said so (once per outage).
+  std::atomic<bool> outage_logged_{false};
 
   std::mutex pin_mu_;  // serializes options_.pin
   static constexpr std::ptrdiff_t kMaxStoreSlots = 1024;
@@ -412,6 +421,13 @@ Status Puller::WaitToRetry(const Status& error, Backoff& backoff, const std::str
   }
   // Never sleep past the end of the window: the last attempt comes at its end.
   auto left = std::chrono::ceil<milliseconds>(options_.retry_for - since);
+  if (!outage_logged_.exchange(true)) {
+    spdlog::warn(
+        "{}: region {} stopped answering ({}); retrying with backoff from {} ms to {} ms, giving up "
+        "after {:.0f} s without an answer ({:.0f} s left)",
+        what_, LogSafe(region_id_), LogSafe(error.ToString()), options_.initial_backoff.count(),
+        options_.max_backoff.count(), Seconds(options_.retry_for), Seconds(options_.retry_for - since));
+  }
   return Sleep(std::min(backoff.Next(), left));
 }
 

@@ -179,6 +179,11 @@ Status ConvertImageFd(int src_fd, const ImageFacts& facts, const std::string& ds
   const std::string src_driver = ImageFormatName(facts.format);
   std::vector<std::string> argv = {kQemuImg, "convert", SourceSpec(src_driver), "-O", dst_driver};
   if (dst_driver == "raw") argv.insert(argv.end(), {"-S", "4k"});
+  // A VHD's size is otherwise rounded up to a whole CHS geometry, and the
+  // export would not be the size of the disk it holds: keep the exact size
+  // in the footer (a dynamic VHD, the default subformat). Fixed options
+  // only; nothing a tenant chooses reaches -o.
+  if (dst_driver == "vpc") argv.insert(argv.end(), {"-o", "subformat=dynamic,force_size=on"});
   argv.push_back(dst);
   const uint64_t gib = GiBCeil(facts.virtual_size);
   ProcessOptions opts;

@@ -334,31 +334,46 @@ Result<ImageFacts> InspectImage(int fd, uint64_t file_size, const std::string& l
   return facts;
 }
 
+Status CheckRawDiskSize(uint64_t size, const std::string& label) {
+  if (size == 0)
+    return Unsafe(label, "the file is empty (0 bytes); a disk image holds whole 512-byte sectors");
+  if (size % kSector != 0) {
+    return Unsafe(label, "its size, " + std::to_string(size) +
+                             " bytes, is not a whole number of 512-byte sectors, so it cannot be a disk");
+  }
+  return Status::Ok();
+}
+
 Result<ImageFacts> CheckImportImage(int fd, uint64_t file_size, const std::string& claimed,
                                     const std::string& label) {
-  ImageFacts facts;
-  if (claimed == "RAW") {
-    facts.virtual_size = file_size;
-  } else {
-    ImageFormat want = ImageFormat::kRaw;
-    if (claimed == "QCOW2") {
-      want = ImageFormat::kQcow2;
-    } else if (claimed == "VHD") {
-      want = ImageFormat::kVpc;
-    } else if (claimed == "VMDK") {
-      want = ImageFormat::kVmdk;
-    } else if (!claimed.empty()) {
-      return Unsafe(label, "format " + claimed + " is not supported (use RAW, QCOW2, VHD, VMDK)");
-    }
-    ASSIGN_OR_RETURN(facts, InspectImage(fd, file_size, label));
-    bool importable = facts.format == ImageFormat::kRaw || facts.format == ImageFormat::kQcow2 ||
-                      facts.format == ImageFormat::kVpc || facts.format == ImageFormat::kVmdk;
-    if (!importable)
-      return Unsafe(label,
-                    ImageFormatName(facts.format) + " images are not supported (use RAW, QCOW2, VHD, VMDK)");
-    if (!claimed.empty() && facts.format != want) {
-      return Unsafe(label, "the image is " + ImageFormatName(facts.format) + ", not " + claimed);
-    }
+  if (file_size == 0) return CheckRawDiskSize(file_size, label);
+  ImageFormat want = ImageFormat::kRaw;
+  if (claimed == "QCOW2") {
+    want = ImageFormat::kQcow2;
+  } else if (claimed == "VHD") {
+    want = ImageFormat::kVpc;
+  } else if (claimed == "VMDK") {
+    want = ImageFormat::kVmdk;
+  } else if (!claimed.empty() && claimed != "RAW") {
+    return Unsafe(label, "format " + claimed + " is not supported (use RAW, QCOW2, VHD, VMDK)");
+  }
+  // RAW too is inspected: bytes in another format are not the disk the
+  // owner meant (they are still never interpreted as raw: raw is read by
+  // Ferry alone).
+  ASSIGN_OR_RETURN(ImageFacts facts, InspectImage(fd, file_size, label));
+  bool importable = facts.format == ImageFormat::kRaw || facts.format == ImageFormat::kQcow2 ||
+                    facts.format == ImageFormat::kVpc || facts.format == ImageFormat::kVmdk;
+  if (!importable)
+    return Unsafe(label,
+                  ImageFormatName(facts.format) + " images are not supported (use RAW, QCOW2, VHD, VMDK)");
+  if (!claimed.empty() && facts.format != want) {
+    return Unsafe(label, "the image is " + ImageFormatName(facts.format) + ", not " + claimed);
+  }
+  if (facts.format == ImageFormat::kRaw) {
+    RETURN_IF_ERROR(CheckRawDiskSize(file_size, label));
+  } else if (facts.virtual_size == 0 || facts.virtual_size % kSector != 0) {
+    return Unsafe(label, "its header's virtual size, " + std::to_string(facts.virtual_size) +
+                             " bytes, is not a whole, non-zero number of 512-byte sectors");
   }
   if (facts.virtual_size > kMaxImageVirtualSize) {
     return Unsafe(label, "virtual size " + std::to_string(facts.virtual_size) +
@@ -366,6 +381,119 @@ Result<ImageFacts> CheckImportImage(int fd, uint64_t file_size, const std::strin
                              " bytes (32 TiB)");
   }
   return facts;
+}
+
+// ------------------------------------------------------------ disk content
+
+namespace {
+
+constexpr uint16_t kExtMagic = 0xef53;
+constexpr uint32_t kExtCompatHasJournal = 0x4;
+constexpr uint32_t kExtIncompatExt4 = 0x40 | 0x80 | 0x200;  // extents, 64bit, flex_bg
+constexpr uint32_t kMaxGptEntries = 128;
+constexpr uint32_t kMaxGptEntryBytes = 512;
+
+uint16_t Le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+bool HasAt(const std::vector<uint8_t>& b, size_t at, const char* magic, size_t n) {
+  return b.size() >= at + n && std::memcmp(b.data() + at, magic, n) == 0;
+}
+
+// The file system whose magic starts `b` (the first bytes of a disk or a
+// partition), "" when none is recognised.
+std::string FileSystemAt(const std::vector<uint8_t>& b) {
+  if (b.size() >= 1024 + 0x68 && Le16(b.data() + 1024 + 0x38) == kExtMagic) {
+    const uint32_t compat = Le32(b.data() + 1024 + 0x5c);
+    const uint32_t incompat = Le32(b.data() + 1024 + 0x60);
+    if (incompat & kExtIncompatExt4) return "ext4";
+    return compat & kExtCompatHasJournal ? "ext3" : "ext2";
+  }
+  if (HasAt(b, 0, "XFSB", 4)) return "xfs";
+  if (HasAt(b, 0x10040, "_BHRfS_M", 8)) return "btrfs";
+  if (HasAt(b, 3, "NTFS    ", 8)) return "ntfs";
+  if (HasAt(b, 3, "EXFAT   ", 8)) return "exfat";
+  if (HasAt(b, 0x52, "FAT32   ", 8) || HasAt(b, 0x36, "FAT16   ", 8) || HasAt(b, 0x36, "FAT12   ", 8))
+    return "vfat";
+  if (HasAt(b, 4096 - 10, "SWAPSPACE2", 10) || HasAt(b, 4096 - 10, "SWAP-SPACE", 10)) return "swap";
+  if (HasAt(b, 512, "LABELONE", 8) && HasAt(b, 512 + 24, "LVM2 001", 8)) return "LVM2_member";
+  if (HasAt(b, 0, "hsqs", 4)) return "squashfs";
+  if (HasAt(b, 0x8001, "CD001", 5)) return "iso9660";
+  return "";
+}
+
+struct Partition {
+  uint64_t start_bytes = 0;
+};
+
+// GPT entries named by the header in `lba1`; bounded by kMaxGptEntries.
+Result<std::vector<Partition>> GptPartitions(int fd, uint64_t size, const std::vector<uint8_t>& lba1,
+                                             const std::string& label) {
+  std::vector<Partition> out;
+  const uint64_t entries_lba = Le64(lba1.data() + 72);
+  const uint32_t count = std::min(Le32(lba1.data() + 80), kMaxGptEntries);
+  const uint32_t entry_bytes = Le32(lba1.data() + 84);
+  if (entry_bytes < 128 || entry_bytes > kMaxGptEntryBytes || entry_bytes % 8 != 0) return out;
+  if (entries_lba == 0 || entries_lba > size / kSector) return out;
+  ASSIGN_OR_RETURN(std::vector<uint8_t> table,
+                   ReadAt(fd, entries_lba * kSector, uint64_t{count} * entry_bytes, label));
+  for (uint32_t i = 0; i + 1 <= count && (uint64_t{i} + 1) * entry_bytes <= table.size(); ++i) {
+    const uint8_t* e = table.data() + uint64_t{i} * entry_bytes;
+    bool used = false;
+    for (int k = 0; k < 16; ++k) used = used || e[k] != 0;  // the type GUID
+    if (!used) continue;
+    const uint64_t first_lba = Le64(e + 32);
+    if (first_lba == 0 || first_lba > size / kSector) continue;
+    out.push_back({first_lba * kSector});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string DiskContent::Describe() const {
+  std::string systems;
+  for (const std::string& fs : file_systems) systems += (systems.empty() ? "" : ", ") + fs;
+  if (partition_table.empty()) return systems.empty() ? "unknown" : systems;
+  return systems.empty() ? partition_table : partition_table + ": " + systems;
+}
+
+Result<DiskContent> DetectDiskContent(int fd, uint64_t size, const std::string& label) {
+  DiskContent content;
+  ASSIGN_OR_RETURN(std::vector<uint8_t> head, ReadAt(fd, 0, std::min(size, kFileSystemProbeBytes), label));
+  // A file system on the whole disk (a FAT or NTFS boot sector also ends in
+  // 0x55aa, so this is asked first).
+  if (std::string fs = FileSystemAt(head); !fs.empty()) {
+    content.file_systems.push_back(fs);
+    return content;
+  }
+  if (head.size() < 2 * kSector || head[510] != 0x55 || head[511] != 0xaa) return content;
+  std::vector<Partition> partitions;
+  if (HasAt(head, kSector, "EFI PART", 8)) {
+    content.partition_table = "gpt";
+    std::vector<uint8_t> lba1(head.begin() + kSector, head.begin() + 2 * kSector);
+    ASSIGN_OR_RETURN(partitions, GptPartitions(fd, size, lba1, label));
+  } else {
+    for (int i = 0; i < 4; ++i) {
+      const uint8_t* e = head.data() + 446 + 16 * i;
+      if (e[0] != 0x00 && e[0] != 0x80) return DiskContent{};  // not a partition table
+      const uint8_t type = e[4];
+      const uint64_t start = Le32(e + 8);
+      if (type == 0 || start == 0) continue;
+      if (content.partition_table.empty()) content.partition_table = "mbr";
+      // Extended partitions chain further tables; their logical partitions
+      // are not followed (bounded reads).
+      if (type == 0x05 || type == 0x0f || type == 0x85) continue;
+      partitions.push_back({start * kSector});
+    }
+  }
+  for (size_t i = 0; i < partitions.size() && i < kMaxProbedPartitions; ++i) {
+    if (partitions[i].start_bytes >= size) continue;
+    ASSIGN_OR_RETURN(std::vector<uint8_t> part,
+                     ReadAt(fd, partitions[i].start_bytes,
+                            std::min(kFileSystemProbeBytes, size - partitions[i].start_bytes), label));
+    if (std::string fs = FileSystemAt(part); !fs.empty()) content.file_systems.push_back(fs);
+  }
+  return content;
 }
 
 }  // namespace ferry

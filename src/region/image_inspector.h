@@ -42,11 +42,23 @@
 //   raw:   always safe: Ferry reads it itself, qemu-img never interprets it.
 //   qed, vhdx, vmdk-descriptor, vdi: never safe for import.
 //
+// What cannot be a disk at all is refused too (CheckImportImage): an empty
+// file, a raw image whose size is not a whole number of 512-byte sectors, a
+// container whose virtual size is 0 or not whole sectors, and bytes in
+// another format than the one claimed (RAW included: a claimed RAW disk
+// that is a qcow2 file is a mistake, not a disk).
+//
+// Content (DetectDiskContent): the partition table (MBR, GPT) and the file
+// systems found by their magic numbers, on the whole disk or at the start
+// of each of the first kMaxProbedPartitions partitions; reported to the
+// owner, never used to decide anything.
+//
 // Threading: free functions, safe to call concurrently (pread only).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -88,5 +100,29 @@ Result<ImageFacts> InspectImage(int fd, uint64_t file_size, const std::string& l
 // kMaxImageVirtualSize are refused.
 Result<ImageFacts> CheckImportImage(int fd, uint64_t file_size, const std::string& claimed,
                                     const std::string& label);
+
+// The size rule alone, for a raw disk of `size` bytes (also what the CLI
+// checks of a local file before uploading it): not empty, whole 512-byte
+// sectors. InvalidImageFormat.Malformed saying which.
+Status CheckRawDiskSize(uint64_t size, const std::string& label);
+
+inline constexpr size_t kMaxProbedPartitions = 16;
+// Bytes read at the start of the disk and of each partition to find a file
+// system (btrfs keeps its magic at 64 KiB + 64).
+inline constexpr uint64_t kFileSystemProbeBytes = 68ull << 10;
+
+struct DiskContent {
+  std::string partition_table;            // "gpt", "mbr", or "" (none found)
+  std::vector<std::string> file_systems;  // "ext4", "xfs", "ntfs", "vfat", "swap", ... in disk order
+  // "gpt: ext4, vfat", "mbr: ntfs", "xfs" (a file system on the whole disk),
+  // "gpt" (no file system recognised), "unknown" (nothing recognised).
+  std::string Describe() const;
+};
+
+// Reads a raw disk's first sectors (and, for a partition table, its entries
+// and the first kFileSystemProbeBytes of each of at most
+// kMaxProbedPartitions partitions) through `fd`: bounded reads, whatever the
+// image claims.
+Result<DiskContent> DetectDiskContent(int fd, uint64_t size, const std::string& label);
 
 }  // namespace ferry

@@ -478,7 +478,19 @@ Status RegionImpl::SubmitCopy(const TaskRecord& task, bool resumed, std::vector<
     // Counted before the run, like every task; a copy the process died
     // under too often fails here (quarantined) instead of running.
     RETURN_IF_ERROR(BeginAttempt(task.task_id));
+    Result<CopyParams> params = ParseCopyParams(task);
+    LogJobStart("copy", task,
+                " from=" + (params.ok() ? params->source_region_id : std::string("?")) +
+                    (resumed ? " resumed=true" : ""));
+    const auto started = std::chrono::steady_clock::now();
     Status st = RunCopy(task, resumed, *sent, cancel);
+    CopyLive moved;
+    {
+      std::lock_guard<std::mutex> lock(progress_mu_);
+      if (auto it = copy_live_.find(task.resource_id); it != copy_live_.end()) moved = it->second;
+    }
+    LogJobEnd("copy", task, st, stopping(), std::chrono::steady_clock::now() - started, moved.data_bytes,
+              moved.chunks_fetched, " wire_bytes=" + std::to_string(moved.wire_bytes));
     if (!st.ok() && stopping()) EndAttempt(task.task_id);
     return st;
   };
@@ -562,6 +574,7 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vect
   const size_t n = image.disks.size();
   std::vector<Manifest> manifests(n);
   PinLease lease(pins_);
+  uint64_t wire_before = 0, data_before = 0, chunks_before = 0;  // the disks pulled before this one
   for (size_t i = 0; i < n; ++i) {
     // What this pull has added to /metrics so far: the counters move while
     // the copy runs, and a pull cut short still counts what it fetched.
@@ -588,7 +601,8 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vect
     if (hooks_.copy_sleep) opts.sleep = hooks_.copy_sleep;
     if (sent.size() == n) opts.manifest = &sent[i];
     opts.max_logical_size = kMaxDiskBytes;
-    opts.progress = [this, &task, &count, i, n](const PullProgress& p) {
+    opts.progress = [this, &task, &count, i, n, wire_before, data_before,
+                     chunks_before](const PullProgress& p) {
       count(p.chunks_fetched, p.wire_bytes);
       double part =
           p.bytes_total == 0 ? 1.0 : static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total);
@@ -601,7 +615,8 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vect
       }
       {
         std::lock_guard<std::mutex> lock(progress_mu_);
-        copy_live_[task.resource_id] = CopyLive{percent, eta};
+        copy_live_[task.resource_id] = CopyLive{percent, eta, wire_before + p.wire_bytes,
+                                                data_before + p.bytes_done, chunks_before + p.chunks_fetched};
       }
       ReportProgress(task.task_id, percent);
     };
@@ -614,6 +629,9 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vect
                       params.source_digests[i]);
     }
     count(pulled.stats.chunks_fetched, pulled.stats.wire_bytes);
+    wire_before += pulled.stats.wire_bytes;
+    data_before += pulled.stats.bytes_done;
+    chunks_before += pulled.stats.chunks_fetched;
     manifests[i] = std::move(pulled.manifest);
   }
   if (cancel) return Cancelled("copy " + image.image_id + " stopped before commit");
@@ -782,6 +800,8 @@ void RegionImpl::FillCopyProgress(std::vector<ImageRecord>& images) {
       if (it != copy_live_.end()) {
         img.progress = std::max(img.progress, it->second.percent);
         img.remain_time_seconds = it->second.eta_seconds;
+        img.copy_wire_bytes = it->second.wire_bytes;
+        img.copy_data_bytes = it->second.data_bytes;
       }
     }
   }

@@ -181,7 +181,18 @@ class RegionImpl final : public Region {
   struct TaskControl {
     std::atomic<bool> stop{false};    // cancel or shutdown: polled by ingest and qemu-img
     std::atomic<bool> cancel{false};  // the user asked (CancelTask)
+    // What the run moved, for the line the log gets when it ends; written
+    // by the run's own thread only.
+    uint64_t data_bytes = 0;
+    uint64_t chunks = 0;
   };
+  // The operator's log of a long job (import, export, copy): one info line
+  // when it starts, one when it ends with what it moved, how long it took
+  // and at what rate (region_tasks.cc).
+  void LogJobStart(const std::string& kind, const TaskRecord& task, const std::string& detail) const;
+  void LogJobEnd(const std::string& kind, const TaskRecord& task, const Status& st, bool stopped,
+                 std::chrono::steady_clock::duration took, uint64_t data_bytes, uint64_t chunks,
+                 const std::string& extra) const;
 
   RegionImpl(const RegionConfig& config, const Clock& clock, RegionHooks hooks,
              std::unique_ptr<Catalog> catalog, std::unique_ptr<ChunkStore> store);
@@ -342,6 +353,9 @@ class RegionImpl final : public Region {
   struct CopyLive {
     int percent = 0;       // fresher than the catalog's (written at most once a second)
     int64_t eta_seconds = 0;
+    uint64_t wire_bytes = 0;  // received so far, every disk of the copy
+    uint64_t data_bytes = 0;  // data present so far, every disk of the copy
+    uint64_t chunks_fetched = 0;
   };
   std::map<std::string, CopyLive> copy_live_;  // by copy image id; guarded by progress_mu_
   std::unique_ptr<CopyScheduler> copies_;      // this region's queue as a destination

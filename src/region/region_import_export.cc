@@ -59,6 +59,22 @@ Status CheckUnchanged(int fd, const struct stat& before, const std::string& labe
   return Status::Ok();
 }
 
+// Chunks of `m` that hold data (holes are not stored), for the job's log line.
+uint64_t DataChunks(const Manifest& m) {
+  uint64_t n = 0;
+  for (const ChunkEntry& e : m.entries) {
+    if (!e.zero) n += e.count;
+  }
+  return n;
+}
+
+// What the disk holds, for the owner to read; a failure to tell is
+// "unknown", never a failed import.
+std::string DescribeDiskContent(int fd, uint64_t size, const std::string& label) {
+  Result<DiskContent> content = DetectDiskContent(fd, size, label);
+  return content.ok() ? content->Describe() : "unknown";
+}
+
 }  // namespace
 
 // -------------------------------------------------------------------- import
@@ -69,6 +85,7 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
   if (n == 0) return Internal("image " + image.image_id + " of task " + task.task_id + " has no disks");
   std::vector<Manifest> manifests(n);
   std::vector<std::string> formats(n);
+  std::vector<std::string> detected(n), contents(n);
   PinLease lease(pins_);
   for (size_t i = 0; i < n; ++i) {
     const DiskMapping& disk = image.disks[i];
@@ -87,12 +104,14 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
       ASSIGN_OR_RETURN(ImageFacts facts, CheckImportImage(source.get(), static_cast<uint64_t>(before.st_size),
                                                           disk.format, label));
       formats[i] = ImportFormatForQemuDriver(ImageFormatName(facts.format));
+      detected[i] = ImageFormatName(facts.format);
       if (hooks_.after_image_inspected) hooks_.after_image_inspected(task.task_id, i);
       auto progress = [this, &task, i, n](uint64_t done, uint64_t total) {
         double part = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
         ReportProgress(task.task_id, Percent((static_cast<double>(i) + part) / static_cast<double>(n)));
       };
       if (facts.format == ImageFormat::kRaw) {
+        contents[i] = DescribeDiskContent(source.get(), facts.virtual_size, label);
         ASSIGN_OR_RETURN(manifests[i],
                          Ingest(task.task_id, scope, source.get(), label, &control.stop, lease, progress));
         return CheckUnchanged(source.get(), before, label);
@@ -112,12 +131,15 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
                                "disk image " + label + ": converted to " + std::to_string(out.st_size) +
                                    " bytes, its header says " + std::to_string(facts.virtual_size));
       }
+      contents[i] = DescribeDiskContent(converted.get(), facts.virtual_size, label);
       ASSIGN_OR_RETURN(manifests[i], Ingest(task.task_id, scope, converted.get(), "the converted " + label,
                                             &control.stop, lease, progress));
       return Status::Ok();
     };
     Status st = ingest_disk();
     RETURN_IF_ERROR(RedactPath(st, raw, "the converted " + label));
+    control.data_bytes += manifests[i].DataBytes();
+    control.chunks += DataChunks(manifests[i]);
   }
   // Shutdown or cancel before the commit: nothing is recorded.
   if (control.stop) return Cancelled("task " + task.task_id + " stopped before commit");
@@ -135,6 +157,8 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
           snap.source_disk_size_gib = std::max(CeilGiB(manifests[i].logical_size), disk.size_gib);
           disk.size_gib = snap.source_disk_size_gib;
           disk.format = formats[i];
+          disk.detected_format = detected[i];
+          disk.detected_content = contents[i];
           if (i == 0) img.size_gib = disk.size_gib;
         });
   });
@@ -179,6 +203,8 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
     ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[i].snapshot_id));
     ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(snap.manifest));
     data_bytes += manifest.DataBytes();
+    control.data_bytes += manifest.DataBytes();
+    control.chunks += DataChunks(manifest);
     ASSIGN_OR_RETURN(std::string target, oss_.TempPathForWrite(task.account_id, bucket));
     scratches.push_back(std::make_unique<ScratchFile>(target));
     targets.push_back(target);

@@ -82,10 +82,13 @@ Status RegionImpl::FillSelfShared(const Caller& c, std::vector<ImageRecord>& ima
 void RegionImpl::HideOwnerPrivate(const Caller& c, std::vector<ImageRecord>& images) {
   for (ImageRecord& image : images) {
     if (image.account_id == c.account_id) continue;
-    // Where the owner imported it from: its bucket and object names.
+    // Where the owner imported it from: its bucket and object names, and
+    // what the inspector found in the owner's file.
     for (DiskMapping& d : image.disks) {
       d.import_bucket.clear();
       d.import_object.clear();
+      d.detected_format.clear();
+      d.detected_content.clear();
     }
   }
 }

@@ -16,6 +16,7 @@
 #include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/ids.h"
+#include "common/log_safe.h"
 #include "region/disk_tools.h"
 #include "region/image_inspector.h"
 #include "region/region_impl.h"
@@ -188,6 +189,9 @@ void RegionImpl::RunTask(const std::string& task_id, TaskControl& control) {
     control.stop = true;
   }
   Status st;
+  const char* kind = task.action == "ImportImage" ? "import" : "export";
+  bool logged = false;  // an import or export started: its end is logged too
+  const auto started = std::chrono::steady_clock::now();
   if (control.cancel) {
     st = Cancelled("task " + task_id + " was cancelled before it started");
   } else if (Status begun = BeginAttempt(task_id); !begun.ok()) {
@@ -195,13 +199,21 @@ void RegionImpl::RunTask(const std::string& task_id, TaskControl& control) {
     FinishFailed(task, begun);
     return;
   } else if (task.action == "ImportImage") {
+    LogJobStart(kind, task, "");
+    logged = true;
     st = RunImport(task, control);
   } else if (task.action == "ExportImage") {
+    LogJobStart(kind, task, "");
+    logged = true;
     st = RunExport(task, control);
   } else if (task.action == "CreateSnapshot" || task.action == "CreateImage") {
     st = RunDiskSnapshots(task, control);
   } else {
     st = Internal("task " + task_id + " has unknown action " + task.action);
+  }
+  if (logged) {
+    LogJobEnd(kind, task, st, control.stop.load() && !control.cancel.load(),
+              std::chrono::steady_clock::now() - started, control.data_bytes, control.chunks, "");
   }
   if (st.ok()) {
     metrics_.tasks_finished++;
@@ -221,6 +233,33 @@ void RegionImpl::RunTask(const std::string& task_id, TaskControl& control) {
   } else {
     spdlog::warn("region {}: task {} failed: {}", config_.region_id, task_id, st.ToString());
     FinishFailed(task, st);
+  }
+}
+
+void RegionImpl::LogJobStart(const std::string& kind, const TaskRecord& task,
+                             const std::string& detail) const {
+  spdlog::info("region {}: {} started task={} image={} account={}{}", config_.region_id, kind, task.task_id,
+               task.resource_id, task.account_id, detail);
+}
+
+void RegionImpl::LogJobEnd(const std::string& kind, const TaskRecord& task, const Status& st, bool stopped,
+                           std::chrono::steady_clock::duration took, uint64_t data_bytes, uint64_t chunks,
+                           const std::string& extra) const {
+  const double seconds = std::chrono::duration<double>(took).count();
+  const double mib_per_s = seconds > 0 ? static_cast<double>(data_bytes) / seconds / (1 << 20) : 0.0;
+  const char* outcome = st.ok()                         ? "finished"
+                        : stopped                       ? "stopped"
+                        : st.code() == Code::kCancelled ? "cancelled"
+                                                        : "failed";
+  if (st.ok()) {
+    spdlog::info("region {}: {} {} task={} image={} bytes={} chunks={}{} duration_s={:.3f} rate_mib_s={:.1f}",
+                 config_.region_id, kind, outcome, task.task_id, task.resource_id, data_bytes, chunks, extra,
+                 seconds, mib_per_s);
+  } else {
+    spdlog::info(
+        "region {}: {} {} task={} image={} bytes={} chunks={}{} duration_s={:.3f} rate_mib_s={:.1f} error={}",
+        config_.region_id, kind, outcome, task.task_id, task.resource_id, data_bytes, chunks, extra, seconds,
+        mib_per_s, LogSafe(st.ToString()));
   }
 }
 

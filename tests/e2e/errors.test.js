@@ -56,6 +56,16 @@ test('timestamp an hour old: 400 InvalidTimeStamp.Expired', async () => {
   assert.deepEqual([res.body.Code, res.statusCode], ['InvalidTimeStamp.Expired', 400], JSON.stringify(res.body));
 });
 
+test('Timestamp with milliseconds, as older SDKs send it: accepted, within the same window', async () => {
+  const withMillis = signedByRoot('DescribeRegions', {}, { params: { Timestamp: new Date().toISOString() } });
+  assert.match(withMillis.Timestamp, /\.\d{3}Z$/);
+  const ok = await postForm(server.endpoint, withMillis);
+  assert.equal(ok.statusCode, 200, JSON.stringify(ok.body));
+  const stale = signedByRoot('DescribeRegions', {}, { params: { Timestamp: new Date(Date.now() - 3600 * 1000).toISOString() } });
+  const res = await postForm(server.endpoint, stale);
+  assert.deepEqual([res.body.Code, res.statusCode], ['InvalidTimeStamp.Expired', 400], JSON.stringify(res.body));
+});
+
 test('nonce used twice: the second request is 400 SignatureNonceUsed', async () => {
   const params = signedByRoot('DescribeRegions', {});
   const first = await postForm(server.endpoint, params);

@@ -83,6 +83,8 @@ const TASK_ACTIONS = ['ImportImage', 'ExportImage', 'RedeployInstance', 'ModifyD
 const COPY_EXTENSIONS = {
   'Images.Image[].CopyQueuePosition': 'number',
   'Images.Image[].CopyRemainTime': 'number',
+  'Images.Image[].CopyWireBytes': 'number',
+  'Images.Image[].CopyDataBytes': 'number',
 };
 
 const CreateAccountResponseBody = localModel('CreateAccountResponseBody', {
@@ -375,7 +377,8 @@ const SUCCESS_ROWS = [
       const byId = Object.fromEntries(raw.Regions.Region.map((r) => [r.RegionId, r]));
       assert.deepEqual(Object.keys(byId).sort(), [REGION, TARGET]);
       assert.equal(byId[REGION].LocalName, '华东1（杭州）');
-      assert.equal(byId[REGION].RegionEndpoint, 'ecs.cn-hangzhou.aliyuncs.com');
+      // The Ferry process serving the region, not another company's host.
+      assert.equal(byId[REGION].RegionEndpoint, new URL(fx.server.endpoint).host);
       assert.equal(byId[REGION].Status, 'available');
     },
   },
@@ -428,6 +431,10 @@ const SUCCESS_ROWS = [
       assert.match(disk.Size, /^\d+$/, 'DiskDeviceMapping.Size is a string of GiB');
       assert.equal(disk.SnapshotId, fx.snapshotId);
       assert.equal(image.CopyQueuePosition, undefined, 'no copy extension on a finished image');
+      // Ferry's import extensions: the file was raw (putRawImage writes no
+      // partition table or file system).
+      assert.equal(disk.DetectedFormat, 'raw');
+      assert.equal(typeof disk.DetectedContent, 'string');
     },
   },
   {

@@ -239,7 +239,7 @@ TEST_F(KillNineTest, FiftyKillsDuringImportsExportsAndCopiesLoseNothing) {
   // of data with a hole and an unaligned tail.
   auto make_object = [&](const std::string& name, uint64_t data_seed) {
     const uint64_t chunks = 6 + rng() % 5;
-    const uint64_t size = (chunks + 1) * 4 * kMiB + 1000 * (data_seed % 4);
+    const uint64_t size = (chunks + 1) * 4 * kMiB + 1024 * (data_seed % 4);
     const std::string path = cluster_->BucketDir(kA) + "/" + name;
     WriteSparseImage(path, size, {{0, 2 * 4 * kMiB}, {3 * 4 * kMiB, size - 3 * 4 * kMiB}}, data_seed);
     return FileSha256(path);

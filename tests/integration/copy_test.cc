@@ -29,7 +29,7 @@ class CopyTest : public SharedServerTest<CopyTest> {
   // Imports a raw image with holes (not chunk-aligned) in cn-hangzhou and
   // waits for it; returns its id.
   static std::string ImportSource(EcsClient& client, const std::string& object, uint64_t seed) {
-    const uint64_t size = 18 * kMiB + 4321;
+    const uint64_t size = 18 * kMiB + 4608;  // not chunk-aligned, whole sectors
     WriteSparseImage(BucketDir() + "/" + object, size,
                      {{0, kMiB}, {6 * kMiB, 5 * kMiB / 2}, {size - 32 * 1024, 32 * 1024}}, seed);
     json started = CallOk(client, "ImportImage",

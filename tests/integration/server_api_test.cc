@@ -1,10 +1,14 @@
 // The real binary over HTTP: one server shared by the tests of this suite.
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <regex>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/hash.h"
 #include "integration/ferry_process.h"
 #include "integration/helpers.h"
 #include "integration/shared_server_test.h"
@@ -27,7 +31,7 @@ class ServerApiTest : public SharedServerTest<ServerApiTest> {
   // returns {image id, task id}.
   static std::pair<std::string, std::string> ImportRaw(EcsClient& client, const std::string& object,
                                                        const std::string& name, uint64_t seed) {
-    const uint64_t size = 20 * kMiB + 12345;  // not chunk-aligned: the tail must survive
+    const uint64_t size = 20 * kMiB + 12288;  // not chunk-aligned (whole sectors): the tail must survive
     WriteSparseImage(BucketDir() + "/" + object, size,
                      {{0, kMiB}, {8 * kMiB, 3 * kMiB / 2}, {size - 64 * 1024, 64 * 1024}}, seed);
     json started = CallOk(client, "ImportImage",
@@ -189,8 +193,14 @@ TEST_F(ServerApiTest, CliImportsAFileAndListsItAsJson) {
   ASSERT_TRUE(result.is_object()) << imported.out;
   const std::string image_id = result.value("ImageId", std::string());
   EXPECT_EQ(result.value("TaskStatus", std::string()), "Finished");
-  // Progress goes to stderr, never into the JSON on stdout.
-  EXPECT_NE(imported.err.find("upload"), std::string::npos) << imported.err;
+  // Progress goes to stderr, never into the JSON on stdout: the sparse
+  // file's data moved, beside the disk's size, at a real rate (stderr is
+  // not a terminal here: a summary line, never "0 B/s").
+  EXPECT_NE(imported.err.find("upload cli-disk.img: uploaded, 2.0 MiB data of a 12.0 MiB disk in "),
+            std::string::npos)
+      << imported.err;
+  EXPECT_EQ(imported.err.find(" 0 B/s"), std::string::npos) << imported.err;
+  EXPECT_EQ(imported.err.find(" 0.0 B/s"), std::string::npos) << imported.err;
 
   CommandResult listed = RunFerry({"image", "list", "--output", "json"}, server_->ClientEnv());
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
@@ -234,6 +244,184 @@ TEST_F(ServerApiTest, CliReportsEcsErrorsAndUsageErrorsWithDistinctExitCodes) {
   json list = json::parse(regions.out, nullptr, false);
   ASSERT_TRUE(list.is_array()) << regions.out;
   EXPECT_EQ(list.size(), 3u);
+}
+
+// ---------------------------------------------------------------- a new user
+
+// The first line of `text`.
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// Every CLI failure is one line "Error: CODE: message"; an error the server
+// answered ends with " (RequestId <uuid>)".
+void ExpectErrorShape(const CommandResult& r, const std::string& what, bool from_server) {
+  SCOPED_TRACE(what);
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  const std::string line = FirstLine(r.err);
+  static const std::regex kShape(R"(^Error: [A-Za-z][A-Za-z0-9.]*: \S.*$)");
+  EXPECT_TRUE(std::regex_match(line, kShape)) << r.err;
+  static const std::regex kRequestId(
+      R"( \(RequestId [0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\)$)");
+  EXPECT_EQ(std::regex_search(line, kRequestId), from_server) << r.err;
+}
+
+TEST_F(ServerApiTest, EveryCliErrorHasTheSameShape) {
+  const EnvMap env = server_->ClientEnv();
+  ScratchDir files("ferry-cli-errors-");
+  const std::string empty = files.path() + "/empty.img";
+  ASSERT_TRUE(std::ofstream(empty).good());
+
+  CommandResult show = RunFerry({"image", "show", "bogus"}, env);
+  ExpectErrorShape(show, "image show bogus", true);
+  EXPECT_EQ(FirstLine(show.err).rfind("Error: InvalidImageId.NotFound: ", 0), 0u) << show.err;
+  EXPECT_NE(show.err.find("bogus"), std::string::npos) << show.err;
+  ExpectErrorShape(RunFerry({"image", "rename", "m-bogus0000000000000000", "newname"}, env), "image rename",
+                   true);
+  ExpectErrorShape(RunFerry({"image", "delete", "m-bogus0000000000000000"}, env), "image delete", true);
+  ExpectErrorShape(RunFerry({"task", "show", "t-bogus"}, env), "task show", true);
+  ExpectErrorShape(RunFerry({"snapshot", "delete", "s-bogus"}, env), "snapshot delete", true);
+  ExpectErrorShape(RunFerry({"image", "import", files.path() + "/missing.img"}, env), "import missing",
+                   false);
+  ExpectErrorShape(RunFerry({"image", "import", empty}, env), "import empty", false);
+  ExpectErrorShape(RunFerry({"image", "export", "m-bogus0000000000000000"}, env), "export without --bucket",
+                   false);
+  ExpectErrorShape(RunFerry({"image", "lst"}, env), "unknown command", false);
+  ExpectErrorShape(RunFerry({"image", "list", "--timeout", "soon"}, env), "unknown flag", false);
+  ExpectErrorShape(RunFerry({"image", "create", "--instance", "i-1", "--timeout", "soon"}, env),
+                   "bad duration", false);
+  EnvMap nowhere = env;
+  nowhere["FERRY_ENDPOINT"] = "http://127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  CommandResult unreachable = RunFerry({"image", "list"}, nowhere);
+  ExpectErrorShape(unreachable, "unreachable server", false);
+  EXPECT_EQ(FirstLine(unreachable.err).rfind("Error: Unavailable: ", 0), 0u) << unreachable.err;
+}
+
+TEST_F(ServerApiTest, CliNamesUnknownCommandsAndTellsItsVersion) {
+  const EnvMap env = server_->ClientEnv();
+  CommandResult foo = RunFerry({"foo"}, env);
+  EXPECT_EQ(foo.exit_code, 2);
+  EXPECT_NE(foo.err.find("unknown command \"foo\" for \"ferry\""), std::string::npos) << foo.err;
+  EXPECT_EQ(foo.err.find("A subcommand is required"), std::string::npos) << foo.err;
+
+  CommandResult lst = RunFerry({"--region", "cn-hangzhou", "image", "lst", "--all"}, env);
+  EXPECT_EQ(lst.exit_code, 2);
+  EXPECT_NE(lst.err.find("unknown command \"lst\" for \"ferry image\"; did you mean \"ferry image list\"?"),
+            std::string::npos)
+      << lst.err;
+  CommandResult bare = RunFerry({"image"}, env);
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.err.find("\"ferry image\" needs a command: import, list, show"), std::string::npos)
+      << bare.err;
+
+  CommandResult version = RunFerry({"version"}, env);
+  ASSERT_EQ(version.exit_code, 0) << version.err;
+  static const std::regex kVersion(R"(^ferry \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)\n$)");
+  EXPECT_TRUE(std::regex_match(version.out, kVersion)) << version.out;
+  CommandResult dashed = RunFerry({"--version"}, env);
+  EXPECT_EQ(dashed.exit_code, 0) << dashed.err;
+  EXPECT_EQ(dashed.out, version.out);
+
+  // Numeric flags say what they take.
+  CommandResult serve_help = RunFerry({"serve", "--help"}, env);
+  ASSERT_EQ(serve_help.exit_code, 0) << serve_help.err;
+  for (const char* flag : {"--threads INT", "--max-copies INT", "--copy-in-flight INT", "--max-nonces INT",
+                           "--copy-rate-limit BYTES/S", "--max-copy-size-gib GIB",
+                           "--upload-expiry-hours HOURS", "--quota-images INT"}) {
+    EXPECT_NE(serve_help.out.find(flag), std::string::npos) << flag << "\n" << serve_help.out;
+  }
+  EXPECT_EQ(serve_help.out.find("--threads TEXT"), std::string::npos) << serve_help.out;
+  CommandResult run_help = RunFerry({"instance", "run", "--help"}, env);
+  EXPECT_NE(run_help.out.find("--amount INT"), std::string::npos) << run_help.out;
+  EXPECT_NE(run_help.out.find("--timeout DURATION"), std::string::npos) << run_help.out;
+  CommandResult top_help = RunFerry({"--help"}, env);
+  EXPECT_NE(top_help.out.find("--retry-for DURATION"), std::string::npos) << top_help.out;
+}
+
+TEST_F(ServerApiTest, CliRefusesWhatCannotBeADiskBeforeUploading) {
+  ScratchDir files("ferry-cli-notdisk-");
+  const std::string empty = files.path() + "/empty.img";
+  const std::string text = files.path() + "/note.txt";
+  const std::string odd = files.path() + "/odd.raw";
+  const std::string raw = files.path() + "/disk.raw";
+  ASSERT_TRUE(std::ofstream(empty).good());
+  std::ofstream(text) << "hello\n";
+  WriteSparseImage(odd, kMiB + 1, {{0, 4096}}, 5);
+  WriteSparseImage(raw, kMiB, {{0, 4096}}, 6);
+  struct Case {
+    std::string file, format, why;
+  };
+  for (const Case& c : std::vector<Case>{
+           {empty, "", "the file is empty (0 bytes); a disk image holds whole 512-byte sectors"},
+           {text, "", "its size, 6 bytes, is not a whole number of 512-byte sectors, so it cannot be a disk"},
+           {odd, "raw",
+            "its size, 1048577 bytes, is not a whole number of 512-byte sectors, so it cannot be a disk"},
+           {raw, "qcow2", "the image is raw, not QCOW2"}}) {
+    SCOPED_TRACE(c.file);
+    std::vector<std::string> args = {"image", "import", c.file};
+    if (!c.format.empty()) args.insert(args.end(), {"--format", c.format});
+    CommandResult r = RunFerry(args, server_->ClientEnv());
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(FirstLine(r.err), "Error: InvalidImageFormat.Malformed: disk image " + c.file + ": " + c.why)
+        << r.err;
+    // Nothing was uploaded.
+    EXPECT_EQ(r.err.find("upload"), std::string::npos) << r.err;
+    const std::string bucket = DataDir() + "/oss/ferry-uploads-" + Sha256Hex(kRootKeyId).substr(0, 16);
+    EXPECT_FALSE(fs::exists(bucket + "/" + fs::path(c.file).filename().string()));
+  }
+}
+
+TEST_F(ServerApiTest, ImportOfWhatCannotBeADiskFailsSayingWhyAndGoodDisksShowWhatTheyHold) {
+  EcsClient client = RootClient(server_->endpoint(), false);
+  // Bytes a user might upload by mistake, imported with the API (as an
+  // ali-oss upload would be): the task fails and every listing says why.
+  std::ofstream(BucketDir() + "/notes.txt") << "hello\n";
+  json started = CallOk(client, "ImportImage",
+                        {{"ImageName", "not-a-disk"},
+                         {"DiskDeviceMapping.1.OSSBucket", kOperatorBucket},
+                         {"DiskDeviceMapping.1.OSSObject", "notes.txt"}});
+  const std::string task_id = started.value("TaskId", std::string());
+  const std::string image_id = started.value("ImageId", std::string());
+  json task = WaitForTask(client, task_id);
+  ASSERT_EQ(task.value("TaskStatus", std::string()), "Failed") << task.dump();
+  const json& op = task["OperationProgressSet"]["OperationProgress"][0];
+  EXPECT_EQ(op.value("ErrorCode", std::string()), "InvalidImageFormat.Malformed") << task.dump();
+  const std::string why = "is not a whole number of 512-byte sectors";
+  EXPECT_NE(op.value("ErrorMsg", std::string()).find(why), std::string::npos) << task.dump();
+  json tasks = CallOk(client, "DescribeTasks", {{"TaskIds", task_id}});
+  ASSERT_EQ(tasks["TaskSet"]["Task"].size(), 1u) << tasks.dump();
+  EXPECT_EQ(tasks["TaskSet"]["Task"][0].value("ErrorCode", std::string()), "InvalidImageFormat.Malformed");
+  EXPECT_NE(tasks["TaskSet"]["Task"][0].value("ErrorMsg", std::string()).find(why), std::string::npos)
+      << tasks.dump();
+  json images = CallOk(client, "DescribeImages", {{"ImageId", image_id}, {"Status", "CreateFailed"}});
+  ASSERT_EQ(images["Images"]["Image"].size(), 1u) << images.dump();
+  EXPECT_NE(images["Images"]["Image"][0].value("CreateFailedReason", std::string()).find(why),
+            std::string::npos)
+      << images.dump();
+
+  // A disk with an MBR and an ext4 partition at 1 MiB.
+  const std::string disk = BucketDir() + "/mbr-ext4.raw";
+  {
+    std::ofstream f(disk, std::ios::binary);
+    std::string mbr(512, '\0');
+    mbr[446 + 4] = static_cast<char>(0x83);
+    const uint32_t start = 2048, sectors = 63 * 2048;
+    for (int k = 0; k < 4; ++k) {
+      mbr[446 + 8 + k] = static_cast<char>((start >> (8 * k)) & 0xff);
+      mbr[446 + 12 + k] = static_cast<char>((sectors >> (8 * k)) & 0xff);
+    }
+    mbr[510] = static_cast<char>(0x55);
+    mbr[511] = static_cast<char>(0xaa);
+    f << mbr;
+  }
+  fs::resize_file(disk, 64 * kMiB);
+  ASSERT_EQ(std::system(("mkfs.ext4 -qF -E offset=1048576 " + disk + " 63M >/dev/null 2>&1").c_str()), 0);
+  const std::string good_id =
+      ImportRawImage(client, "cn-hangzhou", kOperatorBucket, "mbr-ext4.raw", "mbr-ext4");
+  ASSERT_FALSE(good_id.empty());
+  json good = DescribeImage(client, good_id);
+  ASSERT_EQ(good.size(), 1u) << good.dump();
+  const json& mapping = good[0]["DiskDeviceMappings"]["DiskDeviceMapping"][0];
+  EXPECT_EQ(mapping.value("DetectedFormat", std::string()), "raw") << good.dump();
+  EXPECT_EQ(mapping.value("DetectedContent", std::string()), "mbr: ext4") << good.dump();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "integration/ferry_process.h"
 #include "integration/helpers.h"
@@ -220,7 +221,7 @@ TEST_F(TwoProcessCopyTest, CopyBetweenProcessesIsByteIdenticalAndVisibleFromBoth
   }
 
   // Holes and an unaligned size, like the one-process copy tests.
-  const uint64_t size = 18 * kMiB + 4321;
+  const uint64_t size = 18 * kMiB + 4608;
   WriteSparseImage(cluster_->BucketDir(kA) + "/plain.raw", size,
                    {{0, kMiB}, {6 * kMiB, 5 * kMiB / 2}, {size - 32 * 1024, 32 * 1024}}, 31);
   const std::string source_id = ImportRawImage(a, kSource, kOperatorBucket, "plain.raw", "plain");
@@ -414,6 +415,124 @@ TEST_F(TwoProcessCopyTest, SourceStoppedForThirtySecondsThenRestartedDelaysTheCo
   json image = WaitForCopyEnd(b, copy_id);
   ASSERT_EQ(image.value("Status", std::string()), "Available") << image.dump() << "\n" << cluster_->Logs();
   ExpectSameBytes(source_id, copy_id, "outage.raw");
+}
+
+// The lines of `log` (one process's) containing every one of `parts`.
+std::vector<std::string> LogLines(const std::string& log, const std::vector<std::string>& parts) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < log.size()) {
+    size_t end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    const std::string line = log.substr(start, end - start);
+    bool all = true;
+    for (const std::string& p : parts) all = all && line.find(p) != std::string::npos;
+    if (all) out.push_back(line);
+    start = end + 1;
+  }
+  return out;
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// What a new user saw: `ferry image copy --wait` against the source process,
+// which is killed -9 mid-copy and restarted. The wait says the server is
+// unreachable (once), retries, and completes with the copy; the operator's
+// logs have one line when each job starts and one when it ends, the
+// destination warns that its source stopped answering (with the retry
+// plan), and no per-chunk line is logged at info.
+TEST_F(TwoProcessCopyTest, CliCopyWaitRidesOutAKilledSourceAndTheLogsTellTheStory) {
+  StartCluster(/*slow=*/true);
+  EcsClient a = Root(kA);
+  EcsClient b = Root(kB);
+  const std::string source_id = ImportSource(a, "cli-outage.raw", kSlowChunks, 44);
+  ASSERT_FALSE(source_id.empty());
+
+  EnvMap env = cluster_->server(kA).ClientEnv();
+  env["FERRY_ENDPOINT"] = cluster_->endpoint(kA);
+  env["FERRY_ACCESS_KEY_ID"] = kRootKeyId;
+  env["FERRY_ACCESS_KEY_SECRET"] = kRootKeySecret;
+  env["FERRY_REGION"] = kSource;
+  CommandResult copied;
+  std::thread cli([&] {
+    copied = RunFerry({"image", "copy", source_id, "--to", kDest, "--name", "cli-outage-copy", "--wait",
+                       "--retry-for", "2m", "--output", "json"},
+                      env, seconds(240));
+  });
+  // The copy, once the destination lists it.
+  std::string copy_id;
+  for (const auto deadline = Clock::now() + seconds(60); copy_id.empty() && Clock::now() < deadline;) {
+    json body = CallOk(b, "DescribeImages",
+                       {{"RegionId", kDest},
+                        {"ImageOwnerAlias", "self"},
+                        {"Status", "Creating,Waiting,Available,CreateFailed"}});
+    for (const json& image : body["Images"]["Image"]) {
+      if (image.value("ImageName", std::string()) == "cli-outage-copy") copy_id = image.value("ImageId", "");
+    }
+    if (copy_id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (copy_id.empty()) {
+    cli.join();
+    FAIL() << "the CLI's copy never appeared in " << kDest << ": " << copied.err << "\n" << cluster_->Logs();
+  }
+  json in_progress = WaitForProgress(b, copy_id, 10);
+  if (in_progress.is_null()) {
+    cli.join();
+    FAIL() << copied.err;
+  }
+  cluster_->server(kA).Kill9();
+  // The destination notices and says what it will do, once.
+  const auto noticed_by = Clock::now() + seconds(60);
+  while (LogLines(cluster_->server(kB).Log(), {"stopped answering"}).empty() && Clock::now() < noticed_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::string b_log_outage = cluster_->server(kB).Log();
+  std::vector<std::string> warned = LogLines(
+      b_log_outage,
+      {" warning ", "region cn-hangzhou stopped answering", "retrying with backoff", "giving up after"});
+  EXPECT_EQ(warned.size(), 1u) << b_log_outage;
+  std::this_thread::sleep_for(seconds(3));  // the CLI's polls meet a dead server meanwhile
+  Restart(kA);
+  cli.join();
+
+  ASSERT_EQ(copied.exit_code, 0) << copied.out << "\n" << copied.err << "\n" << cluster_->Logs();
+  json rows = json::parse(copied.out, nullptr, false);
+  ASSERT_TRUE(rows.is_array() && rows.size() == 1) << copied.out;
+  EXPECT_EQ(rows[0].value("ImageId", std::string()), copy_id);
+  EXPECT_EQ(rows[0].value("Status", std::string()), "Available") << copied.out;
+  EXPECT_EQ(Count(copied.err, "server unreachable, retrying"), 1u) << copied.err;
+  EXPECT_NE(copied.err.find("(--retry-for)"), std::string::npos) << copied.err;
+  EXPECT_NE(copied.err.find("server reachable again"), std::string::npos) << copied.err;
+  // Progress shows the bytes on the wire and the data bytes apart.
+  EXPECT_NE(copied.err.find("wire "), std::string::npos) << copied.err;
+  EXPECT_NE(copied.err.find("data "), std::string::npos) << copied.err;
+  EXPECT_EQ(copied.err.find(" 0 B/s"), std::string::npos) << copied.err;
+
+  const std::string b_log = cluster_->server(kB).Log();
+  EXPECT_EQ(LogLines(b_log, {" info ", "region cn-shanghai: copy started", copy_id}).size(), 1u) << b_log;
+  std::vector<std::string> ended = LogLines(b_log, {" info ", "region cn-shanghai: copy finished", copy_id});
+  ASSERT_EQ(ended.size(), 1u) << b_log;
+  for (const char* field : {" bytes=", " chunks=", " wire_bytes=", " duration_s=", " rate_mib_s="})
+    EXPECT_NE(ended[0].find(field), std::string::npos) << field << " in " << ended[0];
+  EXPECT_EQ(ended[0].find(" bytes=0 "), std::string::npos) << ended[0];
+  EXPECT_EQ(LogLines(b_log, {" info ", "region cn-hangzhou answers again"}).size(), 1u) << b_log;
+  // The source's log (before the kill): its import's start and end.
+  const std::string a_log =
+      ReadAll(cluster_->server(kA).config_dir() + "/server.log.prev") + cluster_->server(kA).Log();
+  EXPECT_EQ(LogLines(a_log, {" info ", "region cn-hangzhou: import started", source_id}).size(), 1u) << a_log;
+  std::vector<std::string> imported =
+      LogLines(a_log, {" info ", "region cn-hangzhou: import finished", source_id});
+  ASSERT_EQ(imported.size(), 1u) << a_log;
+  EXPECT_NE(imported[0].find(" bytes=" + std::to_string(kSlowChunks * kChunkBytes) + " "), std::string::npos)
+      << imported[0];
+  EXPECT_NE(imported[0].find(" chunks=" + std::to_string(kSlowChunks) + " "), std::string::npos)
+      << imported[0];
+  // Chunk transfers and keep-warm pings are debug lines, not the operator's.
+  EXPECT_TRUE(LogLines(a_log, {" info ", "action=PeerGET", "status=200"}).empty()) << a_log;
+  EXPECT_TRUE(LogLines(b_log, {" info ", "action=PeerGET", "status=200"}).empty()) << b_log;
 }
 
 TEST_F(TwoProcessCopyTest, CancelInTheDestinationProcessRemovesTheCopyAndFreesTheSource) {

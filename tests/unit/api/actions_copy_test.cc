@@ -28,7 +28,7 @@ class ActionsCopyTest : public ::testing::Test {
     auto it = table.find(action);
     if (it == table.end()) return Internal("no handler for " + action);
     Params params(std::move(values));
-    ActionContext ctx{params, Caller{kAlice}, false, "REQ-1", regions_, accounts_, clock_};
+    ActionContext ctx{params, Caller{kAlice}, false, "REQ-1", regions_, accounts_, clock_, "127.0.0.1:18080"};
     return it->second(ctx);
   }
 

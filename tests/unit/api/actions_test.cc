@@ -73,7 +73,7 @@ class ActionsTest : public ::testing::Test {
     auto it = table.find(action);
     if (it == table.end()) return Internal("no handler for " + action);
     Params params(std::move(values));
-    ActionContext ctx{params, Caller{account}, root, "REQ-1", regions_, accounts_, clock_};
+    ActionContext ctx{params, Caller{account}, root, "REQ-1", regions_, accounts_, clock_, "127.0.0.1:18080"};
     return it->second(ctx);
   }
 
@@ -117,8 +117,8 @@ TEST_F(ActionsTest, DescribeRegionsByLanguage) {
   Result<json> r = Call("DescribeRegions", {});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r, json::parse(R"({"Regions":{"Region":[
-      {"RegionId":"cn-hangzhou","LocalName":"中文 cn-hangzhou","RegionEndpoint":"ecs.cn-hangzhou.aliyuncs.com","Status":"available"},
-      {"RegionId":"cn-beijing","LocalName":"中文 cn-beijing","RegionEndpoint":"ecs.cn-beijing.aliyuncs.com","Status":"available"}]}})"));
+      {"RegionId":"cn-hangzhou","LocalName":"中文 cn-hangzhou","RegionEndpoint":"127.0.0.1:18080","Status":"available"},
+      {"RegionId":"cn-beijing","LocalName":"中文 cn-beijing","RegionEndpoint":"127.0.0.1:18080","Status":"available"}]}})"));
 
   r = Call("DescribeRegions", {{"AcceptLanguage", "en-US"}});
   ASSERT_TRUE(r.ok());
@@ -148,7 +148,9 @@ TEST_F(ActionsTest, DescribeRegionsListsRegionsOfOtherProcessesAfterLocalOnes) {
   EXPECT_EQ(list[0]["RegionId"], "cn-hangzhou");
   EXPECT_EQ(list[1]["RegionId"], "cn-beijing");
   EXPECT_EQ(list[2], json::parse(R"json({"RegionId":"cn-shanghai","LocalName":"China (Shanghai)",
-      "RegionEndpoint":"ecs.cn-shanghai.aliyuncs.com","Status":"available"})json"));
+      "RegionEndpoint":"127.0.0.1:9001","Status":"available"})json"));
+  // Each region's endpoint is the Ferry process serving it, never another company's host.
+  EXPECT_EQ(list[3]["RegionEndpoint"], "127.0.0.1:9002");
   // An id without a well-known name is shown as itself.
   EXPECT_EQ(list[3]["RegionId"], "zz-nowhere-1");
   EXPECT_EQ(list[3]["LocalName"], "zz-nowhere-1");

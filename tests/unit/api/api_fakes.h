@@ -94,7 +94,8 @@ inline std::string EncodeAll(const std::map<std::string, std::string>& params) {
   return out;
 }
 
-// A V1 request like pop-core (POST, form body) or a GET with the query.
+// A V1 request like pop-core (POST, form body) or a GET with the query. A
+// "Timestamp" in `params` is sent as given.
 inline HttpRequest SignedV1(const std::string& method, std::map<std::string, std::string> params,
                             UnixSeconds now, const std::string& nonce, const std::string& secret = kSecret,
                             const std::string& key_id = kKeyId) {
@@ -118,17 +119,18 @@ inline HttpRequest SignedV1(const std::string& method, std::map<std::string, std
   return request;
 }
 
-// A V3 request like @alicloud/ecs20140526: params in the query.
+// A V3 request like @alicloud/ecs20140526: params in the query; `date`, when
+// given, is sent as x-acs-date instead of `now`.
 inline HttpRequest SignedV3(const std::string& action, const std::map<std::string, std::string>& query,
                             UnixSeconds now, const std::string& nonce, const std::string& body = "",
-                            const std::string& secret = kSecret) {
+                            const std::string& secret = kSecret, const std::string& date = "") {
   HttpRequest request;
   request.method = "POST";
   request.target = query.empty() ? "/" : "/?" + EncodeAll(query);
   request.body = body;
   request.headers = {
       {"host", "127.0.0.1:18080"},      {"x-acs-action", action},
-      {"x-acs-version", "2014-05-26"},  {"x-acs-date", FormatTimeSeconds(now)},
+      {"x-acs-version", "2014-05-26"},  {"x-acs-date", date.empty() ? FormatTimeSeconds(now) : date},
       {"x-acs-signature-nonce", nonce}, {"x-acs-content-sha256", Sha256Hex(body)},
       {"accept", "application/json"},   {"user-agent", "test"},
   };

@@ -75,6 +75,31 @@ TEST_F(AuthTest, ExpiredTimestamp) {
   EXPECT_TRUE(Run(SignedV1("POST", {{"Action", "X"}}, kNow - 15 * 60, "n3")).ok());
 }
 
+// Older official SDKs send milliseconds ("2026-12-04T19:27:29.229Z"); both
+// signature versions take them, within the same window.
+TEST_F(AuthTest, FractionalSecondTimestampsInBothVersions) {
+  auto at = [](UnixSeconds t, const char* fraction) {
+    std::string s = FormatTimeSeconds(t);
+    return s.substr(0, s.size() - 1) + fraction + "Z";
+  };
+  auto v1 = Run(SignedV1("POST", {{"Action", "X"}, {"Timestamp", at(kNow, ".229")}}, kNow, "f1"));
+  EXPECT_TRUE(v1.ok()) << v1.status().ToString();
+  auto v1_edge =
+      Run(SignedV1("POST", {{"Action", "X"}, {"Timestamp", at(kNow - 15 * 60, ".999")}}, kNow, "f2"));
+  EXPECT_TRUE(v1_edge.ok()) << v1_edge.status().ToString();
+  auto v1_old =
+      Run(SignedV1("POST", {{"Action", "X"}, {"Timestamp", at(kNow - 15 * 60 - 1, ".5")}}, kNow, "f3"));
+  EXPECT_EQ(v1_old.status().reason(), "InvalidTimeStamp.Expired");
+  auto v1_bad = Run(SignedV1("POST", {{"Action", "X"}, {"Timestamp", at(kNow, ".")}}, kNow, "f4"));
+  EXPECT_EQ(v1_bad.status().reason(), "InvalidTimeStamp.Format");
+
+  auto v3 = Run(SignedV3("CopyImage", {}, kNow, "f5", "", apitest::kSecret, at(kNow, ".229")));
+  EXPECT_TRUE(v3.ok()) << v3.status().ToString();
+  auto v3_future =
+      Run(SignedV3("CopyImage", {}, kNow, "f6", "", apitest::kSecret, at(kNow + 15 * 60 + 1, ".001")));
+  EXPECT_EQ(v3_future.status().reason(), "InvalidTimeStamp.Expired");
+}
+
 TEST_F(AuthTest, ReusedNonceIsRejectedUntilTheWindowPasses) {
   ASSERT_TRUE(Run(SignedV1("POST", {{"Action", "X"}}, kNow, "same")).ok());
   auto again = Run(SignedV1("POST", {{"Action", "Y"}}, kNow, "same"));

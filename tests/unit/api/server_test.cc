@@ -91,7 +91,7 @@ class ServerTest : public ::testing::Test {
     config.admin_listen_address = "127.0.0.1";
     config.admin_port = 0;
     config.threads = 2;
-    config.host_id = "ecs.test";
+    // host_id left empty: Ferry's own listener authority.
     auto server = StartServer(config, TestActions(), regions_, accounts_, *storage_, SystemClock::Get());
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
@@ -141,14 +141,16 @@ TEST_F(ServerTest, EcsErrorsBecomeStatuses) {
   auto raw = client.Call("Fail", {});
   ASSERT_TRUE(raw.ok()) << raw.status().ToString();
   EXPECT_EQ(raw->http_status, 404);
-  EXPECT_EQ(raw->body["HostId"], "ecs.test");
+  EXPECT_EQ(raw->body["HostId"], "127.0.0.1:" + std::to_string(server_->port()));
+  EXPECT_EQ(raw->body["Recommend"], "");
 
   auto failed = client.CallOrError("Fail", {});
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.status().code(), Code::kNotFound);
   EXPECT_EQ(failed.status().reason(), "InvalidImageId.NotFound");
-  EXPECT_TRUE(failed.status().message().starts_with(
-      "InvalidImageId.NotFound: The specified ImageId does not exist. ("));
+  // The code is the reason; the message is the server's, with its RequestId.
+  EXPECT_TRUE(failed.status().message().starts_with("The specified ImageId does not exist. (RequestId "))
+      << failed.status().message();
 
   EcsClient wrong(Config(false, "not-the-secret"));
   auto denied = wrong.CallOrError("Echo", {});
@@ -298,7 +300,7 @@ TEST_F(ServerTest, MalformedRequestsGetAnAnswerThenAClose) {
     EXPECT_EQ(got.status, c.status) << got.header << got.body;
     // An ECS error body, and then the server closed the connection.
     EXPECT_FALSE(got.json["RequestId"].get<std::string>().empty()) << got.body;
-    EXPECT_EQ(got.json["HostId"], "ecs.test");
+    EXPECT_EQ(got.json["HostId"], "127.0.0.1:" + std::to_string(server_->port()));
     EXPECT_FALSE(got.json["Code"].get<std::string>().empty());
     EXPECT_NE(got.header.find("Connection: close"), std::string::npos) << got.header;
     EXPECT_TRUE(got.closed);
@@ -446,10 +448,10 @@ TEST_F(ServerTest, ErrorsDoNotShowHostPaths) {
   const std::string message = second.message().substr(answer + 15);
   EXPECT_EQ(message.find(dir_), std::string::npos) << message;
   EXPECT_EQ(message.find("oss/my-bucket"), std::string::npos) << message;
-  // "Code: Message (RequestId)": the operator finds the detail by the id.
-  const size_t open = message.rfind('(');
+  // "Message (RequestId X)": the operator finds the detail by the id.
+  const size_t open = message.rfind("(RequestId ");
   ASSERT_NE(open, std::string::npos) << message;
-  const std::string request_id = message.substr(open + 1, message.size() - open - 2);
+  const std::string request_id = message.substr(open + 11, message.size() - open - 12);
   const std::string logged = log.str();
   const size_t line = logged.find("request_id=" + request_id);
   ASSERT_NE(line, std::string::npos) << request_id << "\n" << logged;

@@ -303,13 +303,13 @@ TEST(ViewsTest, RegionNamesByLanguage) {
   config.region_id = "cn-hangzhou";
   config.local_name_en = "China (Hangzhou)";
   config.local_name_zh = "华东1（杭州）";
-  EXPECT_EQ(RegionView(config, /*english=*/false), json::parse(R"({
+  EXPECT_EQ(RegionView(config, /*english=*/false, "ferry.example:8080"), json::parse(R"({
       "RegionId": "cn-hangzhou", "LocalName": "华东1（杭州）",
-      "RegionEndpoint": "ecs.cn-hangzhou.aliyuncs.com", "Status": "available"})"));
-  EXPECT_EQ(RegionView(config, /*english=*/true)["LocalName"], "China (Hangzhou)");
+      "RegionEndpoint": "ferry.example:8080", "Status": "available"})"));
+  EXPECT_EQ(RegionView(config, /*english=*/true, "h:1")["LocalName"], "China (Hangzhou)");
 
   config.local_name_zh.clear();
-  EXPECT_EQ(RegionView(config, /*english=*/false)["LocalName"], "cn-hangzhou");
+  EXPECT_EQ(RegionView(config, /*english=*/false, "h:1")["LocalName"], "cn-hangzhou");
 }
 
 }  // namespace

@@ -88,6 +88,16 @@ TEST(ClockTest, FormatsAndParses) {
   EXPECT_EQ(ParseTime("2016-02-23T12:46Z").value(), 1456231560);
   EXPECT_FALSE(ParseTime("2016-02-23 12:46:24").has_value());
   EXPECT_FALSE(ParseTime("2016-13-23T12:46:24Z").has_value());
+  // Fractional seconds, as older SDKs send them: the fraction is dropped.
+  EXPECT_EQ(ParseTime("2016-02-23T12:46:24.229Z").value(), 1456231584);
+  EXPECT_EQ(ParseTime("2016-02-23T12:46:24.5Z").value(), 1456231584);
+  EXPECT_EQ(ParseTime("2016-02-23T12:46:24.123456789Z").value(), 1456231584);
+  EXPECT_FALSE(ParseTime("2016-02-23T12:46:24.Z").has_value());
+  EXPECT_FALSE(ParseTime("2016-02-23T12:46:24.1234567890Z").has_value());
+  EXPECT_FALSE(ParseTime("2016-02-23T12:46:24.22x9Z").has_value());
+  EXPECT_FALSE(ParseTime("2016-02-23T12:46.229Z").has_value());
+  EXPECT_FALSE(ParseTime("2016-02-23T12:46:24Zjunk").has_value());
+  EXPECT_FALSE(ParseTime("2016-02-23T12:46:24").has_value());
 }
 
 TEST(FsUtilTest, AtomicWriteReplacesAndReads) {

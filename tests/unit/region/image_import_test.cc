@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/fs_util.h"
@@ -208,17 +209,59 @@ TEST_F(ImageImportTest, EveryDoorToAHostFileIsRefused) {
   ExpectMalformed("plain.raw", "QCOW2", "the image is raw, not QCOW2");
 }
 
-TEST_F(ImageImportTest, Qcow2ClaimedAsRawImportsAsItsOwnBytes) {
+TEST_F(ImageImportTest, AnotherFormatClaimedAsRawOrNoDiskAtAllFailsTheTaskSayingWhy) {
   Open();
-  std::string path = Create("backing.qcow2", "qcow2", "1M", {"-u", "-b", secret_, "-F", "raw"});
+  Create("plain.qcow2", "qcow2", "1M");
+  ExpectMalformed("plain.qcow2", "RAW", "the image is qcow2, not RAW");
+  Create("backing.qcow2", "qcow2", "1M", {"-u", "-b", secret_, "-F", "raw"});
+  ExpectMalformed("backing.qcow2", "RAW", "backing file");
+  ASSERT_TRUE(WriteFileAtomic(Object("empty.raw"), "").ok());
+  ExpectMalformed("empty.raw", "", "the file is empty (0 bytes)");
+  ASSERT_TRUE(WriteFileAtomic(Object("note.txt"), "hello\n").ok());
+  ExpectMalformed("note.txt", "RAW", "its size, 6 bytes, is not a whole number of 512-byte sectors");
+  // The failed image says why too.
   std::string image_id;
-  TaskRecord t = Import("backing.qcow2", "RAW", &image_id);
-  ASSERT_EQ(t.status, "Finished") << t.error_message;
-  Result<std::string> original = ReadFileToString(path);
-  ASSERT_TRUE(original.ok());
-  std::string exported = ExportRaw(image_id);
-  EXPECT_EQ(exported, *original) << "a RAW import must be the object's bytes, uninterpreted";
-  EXPECT_EQ(exported.find(kSecretLine), std::string::npos);
+  TaskRecord t = Import("note.txt", "", &image_id);
+  ASSERT_EQ(t.status, "Failed");
+  DescribeImagesRequest req;
+  req.image_id = image_id;
+  req.statuses = {"CreateFailed"};
+  Result<Page<ImageRecord>> images = region_->DescribeImages(kAlice, req);
+  ASSERT_TRUE(images.ok()) << images.status().ToString();
+  ASSERT_EQ(images->items.size(), 1u);
+  EXPECT_NE(images->items[0].failure_reason.find("InvalidImageFormat.Malformed: disk image OSS object "
+                                                 "alice-in/note.txt: its size, 6 bytes"),
+            std::string::npos)
+      << images->items[0].failure_reason;
+}
+
+TEST_F(ImageImportTest, ImportedDisksRecordTheDetectedFormatAndContent) {
+  Open();
+  std::string raw = dir_ + "/host/fs.raw";
+  ASSERT_TRUE(WriteFileAtomic(raw, "").ok());
+  std::filesystem::resize_file(raw, 32 * kMiB);
+  std::vector<std::string> mkfs = {"mkfs.ext4", "-qF", raw};
+  Result<ProcessResult> made = RunProcess(mkfs);
+  ASSERT_TRUE(made.ok() && made->exit_code == 0);
+  std::vector<std::string> convert = {"qemu-img", "convert", "-f", "raw",
+                                      "-O",       "qcow2",   raw,  Object("fs.qcow2")};
+  Result<ProcessResult> converted = RunProcess(convert);
+  ASSERT_TRUE(converted.ok() && converted->exit_code == 0);
+  ASSERT_EQ(::rename(raw.c_str(), Object("fs.raw").c_str()), 0);
+  for (const auto& [object, format] :
+       std::vector<std::pair<std::string, std::string>>{{"fs.raw", "raw"}, {"fs.qcow2", "qcow2"}}) {
+    std::string image_id;
+    TaskRecord t = Import(object, "", &image_id);
+    ASSERT_EQ(t.status, "Finished") << t.error_message;
+    DescribeImagesRequest req;
+    req.image_id = image_id;
+    Result<Page<ImageRecord>> images = region_->DescribeImages(kAlice, req);
+    ASSERT_TRUE(images.ok() && images->items.size() == 1u);
+    const DiskMapping& disk = images->items[0].disks[0];
+    EXPECT_EQ(disk.detected_format, format) << object;
+    // A qcow2's content is read from the converted disk, not the container.
+    EXPECT_EQ(disk.detected_content, "ext4") << object;
+  }
 }
 
 TEST_F(ImageImportTest, SwappingTheObjectAfterInspectionNeverImportsTheHostFile) {
@@ -325,21 +368,30 @@ TEST_F(ImageImportTest, ImportedFormatsStillConvertAndExportsInspectAsAskedFor) 
   ASSERT_EQ(t.status, "Finished") << t.error_message;
   EXPECT_EQ(ExportRaw(image_id), data);
   for (const std::string format : {"qcow2", "vhd", "vmdk", "vdi"}) {
+    // Formats are taken in any case, as ECS does.
+    const std::string asked = format == "vhd" ? "VHD" : format == "vdi" ? "Vdi" : format;
     Result<std::string> task_id =
-        region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "x" + format, format});
+        region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "x" + format, asked});
     ASSERT_TRUE(task_id.ok()) << task_id.status().ToString();
     TaskRecord e = WaitTask(*task_id);
     ASSERT_EQ(e.status, "Finished") << format << ": " << e.error_message;
-    // And each export imports back (where the format is importable).
-    if (format == "vdi") continue;
     std::string object = "x" + format + "_" + image_id + "_" + *task_id + "." + format;
     std::string from = dir_ + "/oss/alice-out/" + object;
+    // qemu-img sees the format asked for (vhd is qemu's "vpc"), of the
+    // disk's exact size.
+    std::vector<std::string> info = {"qemu-img", "info", "--output=json", from};
+    Result<ProcessResult> ran = RunProcess(info);
+    ASSERT_TRUE(ran.ok() && ran->exit_code == 0) << (ran.ok() ? DescribeFailure(info, *ran) : "");
+    nlohmann::json facts = nlohmann::json::parse(ran->stdout_text, nullptr, false);
+    EXPECT_EQ(facts.value("format", ""), format == "vhd" ? "vpc" : format) << ran->stdout_text;
+    EXPECT_EQ(facts.value("virtual-size", uint64_t{0}), data.size()) << format << ": " << ran->stdout_text;
+    // And each export imports back (where the format is importable).
+    if (format == "vdi") continue;
     ASSERT_EQ(::rename(from.c_str(), Object(object).c_str()), 0);
     std::string back_id;
     TaskRecord back = Import(object, "", &back_id);
     ASSERT_EQ(back.status, "Finished") << format << ": " << back.error_message;
-    std::string bytes = ExportRaw(back_id);
-    EXPECT_EQ(bytes.substr(0, data.size()), data) << format;
+    EXPECT_EQ(ExportRaw(back_id), data) << format;
   }
 }
 

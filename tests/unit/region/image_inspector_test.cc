@@ -143,15 +143,162 @@ TEST_F(ImageInspectorTest, RawIsWhateverIsNotAnotherFormat) {
   ASSERT_TRUE(Check(path, "RAW").ok());
 }
 
-TEST_F(ImageInspectorTest, Qcow2ClaimedAsRawIsRawBytesNeverInterpreted) {
-  // Even a qcow2 naming a host file is, as RAW, just the bytes of the object:
-  // its size is the object's, not the header's, and nothing is refused
-  // because qemu-img never reads it.
-  std::string path = Create("b.qcow2", "qcow2", "64M", {"-u", "-b", secret_, "-F", "raw"});
-  Result<ImageFacts> r = Check(path, "RAW");
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->format, ImageFormat::kRaw);
-  EXPECT_EQ(r->virtual_size, static_cast<uint64_t>(std::filesystem::file_size(path)));
+TEST_F(ImageInspectorTest, AnotherFormatClaimedAsRawIsRefused) {
+  // A qcow2 (or VHD, VMDK) file is not the raw disk its owner meant: the
+  // claim does not match the bytes. (Raw bytes are never given to qemu-img
+  // either way.)
+  ExpectRefused(Create("a.qcow2", "qcow2", "64M"), "RAW", "the image is qcow2, not RAW");
+  ExpectRefused(Create("a.vmdk", "vmdk", "64M"), "RAW", "the image is vmdk, not RAW");
+  ExpectRefused(Create("a.vhd", "vpc", "64M"), "RAW", "the image is vpc, not RAW");
+  // One that names a host file is refused as well, for that.
+  ExpectRefused(Create("b.qcow2", "qcow2", "64M", {"-u", "-b", secret_, "-F", "raw"}), "RAW", "backing file");
+}
+
+TEST_F(ImageInspectorTest, WhatCannotBeADiskIsRefused) {
+  struct Case {
+    std::string name;
+    uint64_t size;
+    std::string why;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"empty.raw", 0, "the file is empty (0 bytes); a disk image holds whole 512-byte sectors"},
+           {"text.raw", 6,
+            "its size, 6 bytes, is not a whole number of 512-byte sectors, so it cannot be a disk"},
+           {"odd.raw", kMiB + 1, "its size, 1048577 bytes, is not a whole number of 512-byte sectors"}}) {
+    ASSERT_TRUE(WriteFileAtomic(Path(c.name), std::string(c.size, 'x')).ok());
+    for (const std::string claim : {"", "RAW"}) ExpectRefused(Path(c.name), claim, c.why);
+    ExpectRefused(Path(c.name), "QCOW2", c.size == 0 ? c.why : "the image is raw, not QCOW2");
+  }
+  // The same size rule, alone (what the CLI checks before uploading).
+  EXPECT_TRUE(CheckRawDiskSize(512, "f").ok());
+  EXPECT_EQ(CheckRawDiskSize(0, "f").reason(), "InvalidImageFormat.Malformed");
+  EXPECT_EQ(
+      CheckRawDiskSize(513, "f").message(),
+      "disk image f: its size, 513 bytes, is not a whole number of 512-byte sectors, so it cannot be a disk");
+  // A container whose header gives a size of partial sectors.
+  std::string q = Create("partial.qcow2", "qcow2", "1M");
+  Patch(q, 24, Be64(kMiB - 24));
+  ExpectRefused(q, "QCOW2",
+                "virtual size, 1048552 bytes, is not a whole, non-zero number of 512-byte sectors");
+  Patch(q, 24, Be64(0));
+  ExpectRefused(q, "", "virtual size, 0 bytes");
+}
+
+// Disk content: hand-built partition tables and file-system magic numbers.
+class DiskContentTest : public ImageInspectorTest {
+ protected:
+  // Writes `bytes` (sparse elsewhere) into a `size`-byte file and describes it.
+  std::string Describe(uint64_t size, const std::vector<std::pair<uint64_t, std::string>>& bytes) {
+    const std::string path = Path("content-" + RandomHex(4) + ".raw");
+    EXPECT_TRUE(WriteFileAtomic(path, "").ok());
+    std::filesystem::resize_file(path, size);
+    for (const auto& [at, b] : bytes) Patch(path, at, b);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    Result<DiskContent> content = DetectDiskContent(fd.get(), size, "OSS object b/x");
+    EXPECT_TRUE(content.ok()) << content.status().ToString();
+    return content.ok() ? content->Describe() : "";
+  }
+  static std::string Le32(uint32_t v) {
+    return std::string{static_cast<char>(v), static_cast<char>(v >> 8), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 24)};
+  }
+  static std::string Le64(uint64_t v) {
+    return Le32(static_cast<uint32_t>(v)) + Le32(static_cast<uint32_t>(v >> 32));
+  }
+  // An MBR partition entry.
+  static std::string MbrEntry(uint8_t type, uint32_t start_lba, uint32_t sectors) {
+    return std::string{'\0', '\0', '\0', '\0', static_cast<char>(type), '\0', '\0', '\0'} + Le32(start_lba) +
+           Le32(sectors);
+  }
+};
+
+TEST_F(DiskContentTest, FindsPartitionTablesAndFileSystemsByTheirMagic) {
+  const uint64_t size = 16 * kMiB;
+  EXPECT_EQ(Describe(size, {}), "unknown");
+  EXPECT_EQ(Describe(size, {{0, "XFSB"}}), "xfs");
+  // ext4 on the whole disk: the superblock at 1024, magic at +0x38,
+  // incompatible features (extents) at +0x60.
+  EXPECT_EQ(Describe(size, {{1024 + 0x38, "\x53\xef"}, {1024 + 0x60, Le32(0x40)}}), "ext4");
+  EXPECT_EQ(Describe(size, {{1024 + 0x38, "\x53\xef"}, {1024 + 0x5c, Le32(0x4)}}), "ext3");
+
+  // MBR: ext4 at 1 MiB, NTFS at 4 MiB, an extended partition (not
+  // followed), a partition with nothing recognisable.
+  const std::string sig = "\x55\xaa";
+  EXPECT_EQ(Describe(size, {{446, MbrEntry(0x83, 2048, 4096) + MbrEntry(0x07, 8192, 4096) +
+                                      MbrEntry(0x05, 16384, 4096) + MbrEntry(0x83, 24576, 100)},
+                            {510, sig},
+                            {kMiB + 1024 + 0x38, "\x53\xef"},
+                            {kMiB + 1024 + 0x60, Le32(0x40)},
+                            {4 * kMiB + 3, "NTFS    "}}),
+            "mbr: ext4, ntfs");
+  // A boot flag other than 0x00/0x80 is not a partition table.
+  std::string bad = MbrEntry(0x83, 2048, 4096);
+  bad[0] = 0x12;
+  EXPECT_EQ(Describe(size, {{446, bad}, {510, sig}}), "unknown");
+
+  // GPT: protective MBR, header at LBA 1, 4 entries of 128 bytes at LBA 2:
+  // an EFI system partition (FAT32) at 1 MiB, swap at 2 MiB, LVM at 3 MiB.
+  std::string header = "EFI PART";
+  header.resize(92, '\0');
+  header.replace(72, 8, Le64(2));
+  header.replace(80, 4, Le32(4));
+  header.replace(84, 4, Le32(128));
+  auto entry = [&](uint64_t first_lba) {
+    std::string e(128, '\0');
+    e[0] = 0x28;  // any non-zero type GUID
+    e.replace(32, 8, Le64(first_lba));
+    return e;
+  };
+  const std::string gpt = Describe(size, {{446, MbrEntry(0xee, 1, 32767)},
+                                          {510, sig},
+                                          {512, header},
+                                          {1024, entry(2048) + entry(4096) + entry(6144)},
+                                          {kMiB + 0x52, "FAT32   "},
+                                          {2 * kMiB + 4096 - 10, "SWAPSPACE2"},
+                                          {3 * kMiB + 512, "LABELONE"},
+                                          {3 * kMiB + 512 + 24, "LVM2 001"}});
+  EXPECT_EQ(gpt, "gpt: vfat, swap, LVM2_member");
+}
+
+TEST_F(DiskContentTest, HostileTablesAreReadWithinBounds) {
+  const uint64_t size = 4 * kMiB;
+  const std::string sig = "\x55\xaa";
+  // A GPT claiming a billion entries far beyond the disk, and one whose
+  // partitions start past its end: nothing is read out of bounds, and the
+  // table is still reported.
+  std::string header = "EFI PART";
+  header.resize(92, '\0');
+  header.replace(72, 8, Le64(2));
+  header.replace(80, 4, Le32(1000000000));
+  header.replace(84, 4, Le32(128));
+  std::string entries;
+  for (int i = 0; i < 200; ++i) {
+    std::string e(128, '\0');
+    e[0] = 1;
+    e.replace(32, 8, Le64(i % 2 == 0 ? (1ull << 60) : 2048));
+    entries += e;
+  }
+  EXPECT_EQ(Describe(size, {{510, sig}, {512, header}, {1024, entries}}), "gpt");
+  header.replace(72, 8, Le64(1ull << 62));  // entries past the end
+  EXPECT_EQ(Describe(size, {{510, sig}, {512, header}}), "gpt");
+  header.replace(72, 8, Le64(2));
+  header.replace(84, 4, Le32(1u << 31));  // an absurd entry size
+  EXPECT_EQ(Describe(size, {{510, sig}, {512, header}}), "gpt");
+  // A tiny file: shorter than a sector.
+  EXPECT_EQ(Describe(100, {}), "unknown");
+}
+
+TEST_F(DiskContentTest, ARealExt4FileSystem) {
+  const std::string path = Path("real-ext4.raw");
+  ASSERT_TRUE(WriteFileAtomic(path, "").ok());
+  std::filesystem::resize_file(path, 32 * kMiB);
+  std::vector<std::string> args = {"mkfs.ext4", "-qF", path};
+  Result<ProcessResult> r = RunProcess(args);
+  ASSERT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? DescribeFailure(args, *r) : r.status().ToString());
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Result<DiskContent> content = DetectDiskContent(fd.get(), 32 * kMiB, "x");
+  ASSERT_TRUE(content.ok());
+  EXPECT_EQ(content->Describe(), "ext4");
 }
 
 // ------------------------------------------------------------- refused
