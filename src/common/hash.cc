@@ -47,16 +47,55 @@ Digest256 Sha256::Of(std::string_view data) {
   return Of(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
 }
 
-std::string ToHex(std::span<const uint8_t> bytes) {
-  static const char kDigits[] = "0123456789abcdef";
+namespace {
+
+std::string HexWith(std::span<const uint8_t> bytes, const char* digits) {
   std::string out;
   out.resize(bytes.size() * 2);
   for (size_t i = 0; i < bytes.size(); ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 0xf];
+    out[2 * i] = digits[bytes[i] >> 4];
+    out[2 * i + 1] = digits[bytes[i] & 0xf];
   }
   return out;
 }
+
+}  // namespace
+
+struct Md5::Ctx {
+  EVP_MD_CTX* md = nullptr;
+};
+
+Md5::Md5() : ctx_(std::make_unique<Ctx>()) {
+  ctx_->md = EVP_MD_CTX_new();
+  assert(ctx_->md != nullptr);
+  EVP_DigestInit_ex(ctx_->md, EVP_md5(), nullptr);
+}
+
+Md5::~Md5() { EVP_MD_CTX_free(ctx_->md); }
+
+void Md5::Update(std::span<const uint8_t> data) { EVP_DigestUpdate(ctx_->md, data.data(), data.size()); }
+
+Md5Digest Md5::Finish() {
+  Md5Digest out{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_->md, out.data(), &len);
+  EVP_DigestInit_ex(ctx_->md, EVP_md5(), nullptr);
+  return out;
+}
+
+Md5Digest Md5::Of(std::span<const uint8_t> data) {
+  Md5Digest out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_md5(), nullptr);
+  return out;
+}
+
+Md5Digest Md5::Of(std::string_view data) {
+  return Of(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+}
+
+std::string ToHex(std::span<const uint8_t> bytes) { return HexWith(bytes, "0123456789abcdef"); }
+std::string ToUpperHex(std::span<const uint8_t> bytes) { return HexWith(bytes, "0123456789ABCDEF"); }
 
 std::string ToHex(std::string_view bytes) {
   return ToHex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
@@ -69,16 +108,23 @@ static int HexValue(char c) {
   return -1;
 }
 
-bool FromHex(std::string_view hex, Digest256* out) {
-  if (hex.size() != 64) return false;
-  for (size_t i = 0; i < 32; ++i) {
+namespace {
+
+bool FromHexInto(std::string_view hex, std::span<uint8_t> out) {
+  if (hex.size() != 2 * out.size()) return false;
+  for (size_t i = 0; i < out.size(); ++i) {
     int hi = HexValue(hex[2 * i]);
     int lo = HexValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
-    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return true;
 }
+
+}  // namespace
+
+bool FromHex(std::string_view hex, Digest256* out) { return FromHexInto(hex, *out); }
+bool FromHex(std::string_view hex, Md5Digest* out) { return FromHexInto(hex, *out); }
 
 std::string Base64Encode(std::string_view bytes) {
   std::string out;

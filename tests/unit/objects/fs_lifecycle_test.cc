@@ -1,4 +1,4 @@
-// ObjectStorage giving resources back: aborts, the expiry sweep, staging
+// FsObjectStore giving resources back: aborts, the expiry sweep, staging
 // objects and per-account usage.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 
 #include "common/fs_util.h"
 #include "common/ids.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 
 namespace ferry {
 namespace {
@@ -35,12 +35,12 @@ void SetMtime(const std::string& path, UnixSeconds t) {
   ASSERT_EQ(::utimes(path.c_str(), tv), 0) << path;
 }
 
-class ObjectStorageLifecycleTest : public ::testing::Test {
+class FsObjectStoreLifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/oss-life-" + RandomHex(6);
     ASSERT_TRUE(MakeDirs(dir_).ok());
-    oss_ = std::make_unique<ObjectStorage>(dir_, kRoot);
+    oss_ = std::make_unique<FsObjectStore>(dir_, kRoot);
   }
   void TearDown() override {
     oss_.reset();
@@ -52,7 +52,7 @@ class ObjectStorageLifecycleTest : public ::testing::Test {
   // path of its part file.
   std::string StartUpload(const std::string& account, const std::string& bucket, const std::string& object,
                           const std::string& upload_id, const std::string& data) {
-    auto up = oss_->OpenUpload(account, bucket, object, upload_id);
+    auto up = oss_->OpenOffsetUpload(account, bucket, object, upload_id);
     EXPECT_TRUE(up.ok()) << up.status().ToString();
     if (!up.ok()) return "";
     EXPECT_TRUE((*up)->Write(0, Bytes(data)).ok());
@@ -66,34 +66,34 @@ class ObjectStorageLifecycleTest : public ::testing::Test {
 
   void PutObject(const std::string& account, const std::string& bucket, const std::string& object,
                  const std::string& data) {
-    auto up = oss_->OpenUpload(account, bucket, object, "put-" + RandomHex(4));
+    auto up = oss_->OpenOffsetUpload(account, bucket, object, "put-" + RandomHex(4));
     ASSERT_TRUE(up.ok()) << up.status().ToString();
     ASSERT_TRUE((*up)->Write(0, Bytes(data)).ok());
     ASSERT_TRUE((*up)->Complete(data.size()).ok());
   }
 
   std::string dir_;
-  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<FsObjectStore> oss_;
 };
 
-TEST_F(ObjectStorageLifecycleTest, AnAbandonedUploadIsSweptOnceOlderThanTheExpiry) {
+TEST_F(FsObjectStoreLifecycleTest, AnAbandonedUploadIsSweptOnceOlderThanTheExpiry) {
   const UnixSeconds now = ::time(nullptr);
   std::string old_part = StartUpload(kAlice, "alice-b", "old.raw", "u-old", std::string(8192, 'x'));
   std::string new_part = StartUpload(kAlice, "alice-b", "new.raw", "u-new", std::string(8192, 'y'));
   SetMtime(old_part, now - kDay - 60);
 
-  ObjectStorage::SweepStats stats = oss_->SweepExpired(now, kDay);
-  EXPECT_EQ(stats.parts_removed, 1u);
+  SweepStats stats = oss_->SweepExpired(now, kDay);
+  EXPECT_EQ(stats.uploads_removed, 1u);
   EXPECT_GE(stats.bytes_freed, 8192u);
   EXPECT_FALSE(Exists(old_part));
   EXPECT_TRUE(Exists(new_part));  // written to within the day: still in use
 
   // The same part a day later is abandoned too.
-  EXPECT_EQ(oss_->SweepExpired(now + kDay + 60, kDay).parts_removed, 1u);
+  EXPECT_EQ(oss_->SweepExpired(now + kDay + 60, kDay).uploads_removed, 1u);
   EXPECT_FALSE(Exists(new_part));
 }
 
-TEST_F(ObjectStorageLifecycleTest, TheSweeperThreadSweepsAtStart) {
+TEST_F(FsObjectStoreLifecycleTest, TheSweeperThreadSweepsAtStart) {
   std::string part = StartUpload(kAlice, "alice-b", "old.raw", "u-1", "abc");
   SetMtime(part, ::time(nullptr) - 2 * kDay);
   oss_->StartExpirySweeper(SystemClock::Get(), kDay, std::chrono::seconds(3600));
@@ -101,18 +101,18 @@ TEST_F(ObjectStorageLifecycleTest, TheSweeperThreadSweepsAtStart) {
   oss_.reset();  // the destructor stops the thread without waiting an hour
 }
 
-TEST_F(ObjectStorageLifecycleTest, AbortRemovesTheUploadsPartsOnlyForItsOwner) {
+TEST_F(FsObjectStoreLifecycleTest, AbortRemovesTheUploadsPartsOnlyForItsOwner) {
   std::string part = StartUpload(kAlice, "alice-b", "disk.raw", "u-1", "abc");
-  Status other = oss_->AbortUpload(kBob, "alice-b", "disk.raw", "u-1");
-  EXPECT_EQ(other.reason(), "InvalidOSSBucket.NotFound");
+  Status other = oss_->AbortOffsetUpload(kBob, "alice-b", "disk.raw", "u-1");
+  EXPECT_EQ(other.reason(), "NoSuchBucket");
   EXPECT_TRUE(Exists(part));
-  ASSERT_TRUE(oss_->AbortUpload(kAlice, "alice-b", "disk.raw", "u-1").ok());
+  ASSERT_TRUE(oss_->AbortOffsetUpload(kAlice, "alice-b", "disk.raw", "u-1").ok());
   EXPECT_FALSE(Exists(part));
-  EXPECT_TRUE(oss_->AbortUpload(kAlice, "alice-b", "disk.raw", "u-1").ok());  // idempotent
-  EXPECT_EQ(oss_->AbortUpload(kAlice, "alice-b", "disk.raw", "../x").reason(), "InvalidParameter");
+  EXPECT_TRUE(oss_->AbortOffsetUpload(kAlice, "alice-b", "disk.raw", "u-1").ok());  // idempotent
+  EXPECT_EQ(oss_->AbortOffsetUpload(kAlice, "alice-b", "disk.raw", "../x").reason(), "InvalidParameter");
 }
 
-TEST_F(ObjectStorageLifecycleTest, AStagingObjectGoesWithTheLastClaimOnIt) {
+TEST_F(FsObjectStoreLifecycleTest, AStagingObjectGoesWithTheLastClaimOnIt) {
   PutObject(kAlice, "alice-b", "disk.raw", "data");
   const std::string path = dir_ + "/alice-b/disk.raw";
   ASSERT_TRUE(oss_->SetStaging(kAlice, "alice-b", "disk.raw", true).ok());
@@ -130,7 +130,7 @@ TEST_F(ObjectStorageLifecycleTest, AStagingObjectGoesWithTheLastClaimOnIt) {
   EXPECT_TRUE(oss_->ListStagingClaims().empty());
 }
 
-TEST_F(ObjectStorageLifecycleTest, AKeptObjectIsNeverDeletedByAClaim) {
+TEST_F(FsObjectStoreLifecycleTest, AKeptObjectIsNeverDeletedByAClaim) {
   PutObject(kAlice, "alice-b", "keep.raw", "data");
   ASSERT_TRUE(oss_->ClaimStaging(kAlice, "alice-b", "keep.raw", "t-1").ok());
   ASSERT_TRUE(oss_->ReleaseStaging("alice-b", "keep.raw", "t-1").ok());
@@ -143,7 +143,7 @@ TEST_F(ObjectStorageLifecycleTest, AKeptObjectIsNeverDeletedByAClaim) {
   EXPECT_TRUE(Exists(dir_ + "/alice-b/keep.raw"));
 }
 
-TEST_F(ObjectStorageLifecycleTest, AnUnclaimedStagingObjectExpiresAClaimedOneDoesNot) {
+TEST_F(FsObjectStoreLifecycleTest, AnUnclaimedStagingObjectExpiresAClaimedOneDoesNot) {
   const UnixSeconds now = ::time(nullptr);
   PutObject(kAlice, "alice-b", "orphan.raw", "data");
   PutObject(kAlice, "alice-b", "claimed.raw", "data");
@@ -156,14 +156,14 @@ TEST_F(ObjectStorageLifecycleTest, AnUnclaimedStagingObjectExpiresAClaimedOneDoe
   }
   SetMtime(dir_ + "/alice-b/plain.raw", now - 30 * kDay);
 
-  ObjectStorage::SweepStats stats = oss_->SweepExpired(now, kDay);
+  SweepStats stats = oss_->SweepExpired(now, kDay);
   EXPECT_EQ(stats.staging_removed, 1u);
   EXPECT_FALSE(Exists(dir_ + "/alice-b/orphan.raw"));
   EXPECT_TRUE(Exists(dir_ + "/alice-b/claimed.raw"));  // its import still reads it
   EXPECT_TRUE(Exists(dir_ + "/alice-b/plain.raw"));    // an ordinary object never expires
 }
 
-TEST_F(ObjectStorageLifecycleTest, UsageCountsAnAccountsObjectsAndPartsOnly) {
+TEST_F(FsObjectStoreLifecycleTest, UsageCountsAnAccountsObjectsAndPartsOnly) {
   const std::string data(64 * 1024, 'a');
   PutObject(kAlice, "alice-b", "disk.raw", data);
   Result<uint64_t> after_object = oss_->AccountObjectBytes(kAlice);
@@ -190,7 +190,7 @@ TEST_F(ObjectStorageLifecycleTest, UsageCountsAnAccountsObjectsAndPartsOnly) {
 
   ASSERT_TRUE(oss_->DeleteObject(kAlice, "alice-b", "disk.raw").ok());
   EXPECT_LT(*oss_->AccountObjectBytes(kAlice), *after_part);
-  EXPECT_EQ(oss_->DeleteObject(kBob, "alice-b", "part.raw").reason(), "InvalidOSSBucket.NotFound");
+  EXPECT_EQ(oss_->DeleteObject(kBob, "alice-b", "part.raw").reason(), "NoSuchBucket");
 }
 
 }  // namespace

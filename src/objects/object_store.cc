@@ -1,0 +1,164 @@
+#include "objects/object_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+#include <cerrno>
+#include <vector>
+
+#include "common/log_safe.h"
+
+namespace ferry {
+
+const char* ObjectTypeName(ObjectType type) { return type == ObjectType::kMultipart ? "Multipart" : "Normal"; }
+
+ObjectStore::~ObjectStore() = default;
+
+Status ObjectWriter::WriteZeros(uint64_t count) {
+  static const std::vector<uint8_t> kZeros(1 << 20, 0);
+  while (count > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(count, kZeros.size()));
+    RETURN_IF_ERROR(Write(std::span<const uint8_t>(kZeros.data(), n)));
+    count -= n;
+  }
+  return Status::Ok();
+}
+
+Status ObjectStore::ValidateBucketName(const std::string& bucket) {
+  bool ok = bucket.size() >= 3 && bucket.size() <= 63 && bucket.front() != '-' && bucket.back() != '-';
+  for (char c : bucket) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) ok = false;
+  }
+  if (ok) return Status::Ok();
+  return InvalidArgument(oss_error::kInvalidBucketName,
+                         "The specified bucket \"" + Echo(bucket) +
+                             "\" is not valid: use 3-63 characters of a-z, 0-9 and '-', not starting or "
+                             "ending with '-'.");
+}
+
+Status ObjectStore::ValidateKey(const std::string& key) {
+  auto malformed = [&](const std::string& why) {
+    return InvalidArgument(oss_error::kInvalidObjectName,
+                           "The specified object \"" + Echo(key) + "\" is not valid: " + why + ".");
+  };
+  if (key.empty() || key.size() > 1023) return malformed("the name must be 1-1023 bytes");
+  if (key.front() == '/' || key.front() == '\\') return malformed("the name must not start with '/' or '\\'");
+  // Control characters would forge log lines and break listings.
+  if (!IsPrintableUtf8(key)) return malformed("the name must be UTF-8 without control characters");
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t end = key.find('/', start);
+    if (end == std::string::npos) end = key.size();
+    std::string_view segment(key.data() + start, end - start);
+    if (segment.empty()) return malformed("the name must not contain an empty path segment");
+    if (segment.size() > 255) return malformed("each '/'-separated part of the name must be at most 255 bytes");
+    if (segment == "." || segment == "..") return malformed("the name must not contain a '.' or '..' segment");
+    if (segment.starts_with(".ferry") || segment.starts_with(".uploads"))
+      return malformed("names starting with \".ferry\" or \".uploads\" are reserved");
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
+Status ObjectStore::CheckSize(uint64_t bytes, uint64_t limit, const std::string& what) {
+  if (bytes <= limit) return Status::Ok();
+  return InvalidArgument(oss_error::kEntityTooLarge,
+                         "The " + what + " " + std::to_string(bytes) + " exceeds the limit of " +
+                             std::to_string(limit) + " bytes" +
+                             (limit == kMaxObjectBytes ? " (48.8 TiB, the largest object)." : "."));
+}
+
+Status ObjectStore::ValidatePutOptions(const PutOptions& options) {
+  if (options.content_type.size() > 256 || !IsPrintableUtf8(options.content_type)) {
+    return InvalidArgument(oss_error::kInvalidArgument,
+                           "The Content-Type \"" + Echo(options.content_type) +
+                               "\" is not valid: at most 256 printable characters.");
+  }
+  size_t total = 0;
+  for (const auto& [name, value] : options.user_meta) {
+    total += name.size() + value.size();
+    bool name_ok = !name.empty();
+    for (char c : name) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) name_ok = false;
+    }
+    if (!name_ok || !IsPrintableUtf8(value)) {
+      return InvalidArgument(oss_error::kInvalidArgument,
+                             "The user metadata x-oss-meta-" + Echo(name) +
+                                 " is not valid: names are a-z, 0-9, '-', '_', '.'; values printable.");
+    }
+  }
+  if (total > kMaxUserMetaBytes) {
+    return InvalidArgument(oss_error::kInvalidArgument, "The user metadata holds " + std::to_string(total) +
+                                                            " bytes, more than the " +
+                                                            std::to_string(kMaxUserMetaBytes) + " allowed.");
+  }
+  return Status::Ok();
+}
+
+Status ObjectStore::DeleteObjects(const std::string& account_id, const std::string& bucket,
+                                  const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) RETURN_IF_ERROR(DeleteObject(account_id, bucket, key));
+  return Status::Ok();
+}
+
+uint64_t ObjectStore::AddUsageSource(UsageSource source) {
+  std::unique_lock<std::shared_mutex> lock(sources_mu_);
+  uint64_t id = next_source_id_++;
+  sources_.emplace(id, std::move(source));
+  return id;
+}
+
+void ObjectStore::RemoveUsageSource(uint64_t id) {
+  std::unique_lock<std::shared_mutex> lock(sources_mu_);
+  sources_.erase(id);
+}
+
+Result<uint64_t> ObjectStore::AccountStoredBytes(const std::string& account_id) const {
+  ASSIGN_OR_RETURN(uint64_t total, AccountObjectBytes(account_id));
+  // Held (shared) while the sources run, so a region removing its source
+  // on close waits for calls into it to end.
+  std::shared_lock<std::shared_mutex> lock(sources_mu_);
+  for (const auto& entry : sources_) {
+    ASSIGN_OR_RETURN(uint64_t bytes, entry.second(account_id));
+    total += bytes;
+  }
+  return total;
+}
+
+Status CopyFileToWriter(int fd, uint64_t length, ObjectWriter& writer, const std::string& label) {
+  std::vector<uint8_t> buf(1 << 20);
+  uint64_t pos = 0;
+  while (pos < length) {
+    off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+    uint64_t data_at = length;
+    if (data >= 0) {
+      data_at = std::min<uint64_t>(static_cast<uint64_t>(data), length);
+    } else if (errno != ENXIO) {
+      data_at = pos;  // no SEEK_DATA here: read everything
+    }
+    if (data_at > pos) {
+      RETURN_IF_ERROR(writer.WriteZeros(data_at - pos));
+      pos = data_at;
+      continue;
+    }
+    off_t hole = ::lseek(fd, static_cast<off_t>(pos), SEEK_HOLE);
+    uint64_t end = hole >= 0 ? std::min<uint64_t>(static_cast<uint64_t>(hole), length) : length;
+    if (end <= pos) end = length;
+    while (pos < end) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(end - pos, buf.size()));
+      RETURN_IF_ERROR(PreadFull(fd, buf.data(), n, pos, label));
+      RETURN_IF_ERROR(writer.Write(std::span<const uint8_t>(buf.data(), n)));
+      pos += n;
+    }
+  }
+  return Status::Ok();
+}
+
+std::string MultipartEtag(const std::vector<Md5Digest>& part_md5s) {
+  Md5 md5;
+  for (const Md5Digest& d : part_md5s) md5.Update(d);
+  return "\"" + ToUpperHex(md5.Finish()) + "-" + std::to_string(part_md5s.size()) + "\"";
+}
+
+}  // namespace ferry

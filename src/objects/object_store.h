@@ -1,0 +1,379 @@
+// ObjectStore: buckets of objects, as OSS models them — the seam between
+// Ferry's object storage and what uses it (ImportImage reads, ExportImage
+// writes, the Ferry CLI's upload route, and the OSS wire endpoint). One
+// backend today (FsObjectStore, objects/fs_object_store.h); an
+// S3-compatible one is planned and must pass the same contract tests
+// (tests/unit/objects/object_store_contract_test.cc).
+//
+// Semantics follow OSS (shared/reference/oss-api.md sections 4-5):
+//   - Buckets belong to the account that created them. Creating your own
+//     bucket again is fine; another account's name is BucketAlreadyExists.
+//     Deleting a bucket that holds objects or open multipart uploads is
+//     BucketNotEmpty.
+//   - Isolation: every read or write of another account's bucket fails
+//     exactly as if the bucket did not exist (NoSuchBucket), so bucket names
+//     reveal nothing about other accounts. (OSS answers AccessDenied for a
+//     bucket that exists under another owner; we chose not to confirm its
+//     existence. CreateBucket is the one call that must say the name is
+//     taken: BucketAlreadyExists.)
+//   - Objects are written by streaming (ObjectWriter: Write sequentially,
+//     then Commit), never held whole in memory, and appear atomically:
+//     a reader sees the old object or the new one, whole. The last commit
+//     of two writers to one key wins.
+//   - Each object carries its size, ETag ("<MD5 upper hex>" with the quotes;
+//     "<hex>-<parts>" for multipart objects), CRC-64/XZ of its bytes
+//     (common/crc64.h), Content-Type, x-oss-meta-* user metadata (at most
+//     kMaxUserMetaBytes), last-modified time and type (Normal|Multipart).
+//   - Listings are in UTF-8 byte order.
+//
+// Errors: a failed Status carries one of the stable reasons below (OSS error
+// codes, so the OSS wire maps them 1:1). The ECS layer maps them to its own
+// codes (InvalidOSSBucket.NotFound, ...) in region/object_errors.h.
+//
+// Threading: every method is thread-safe. A writer or reader object is used
+// by one thread at a time.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/fs_util.h"
+#include "common/hash.h"
+#include "common/status.h"
+
+namespace ferry {
+
+// Status::reason() of object-store failures (OSS error codes).
+namespace oss_error {
+inline constexpr char kNoSuchBucket[] = "NoSuchBucket";                // NotFound
+inline constexpr char kNoSuchKey[] = "NoSuchKey";                      // NotFound
+inline constexpr char kNoSuchUpload[] = "NoSuchUpload";                // NotFound
+inline constexpr char kBucketAlreadyExists[] = "BucketAlreadyExists";  // AlreadyExists
+inline constexpr char kBucketNotEmpty[] = "BucketNotEmpty";            // FailedPrecondition
+inline constexpr char kInvalidBucketName[] = "InvalidBucketName";      // InvalidArgument
+inline constexpr char kInvalidObjectName[] = "InvalidObjectName";      // InvalidArgument
+inline constexpr char kInvalidPart[] = "InvalidPart";                  // InvalidArgument
+inline constexpr char kInvalidPartOrder[] = "InvalidPartOrder";        // InvalidArgument
+inline constexpr char kEntityTooSmall[] = "EntityTooSmall";            // InvalidArgument
+inline constexpr char kEntityTooLarge[] = "EntityTooLarge";            // InvalidArgument
+inline constexpr char kInvalidDigest[] = "InvalidDigest";              // InvalidArgument
+inline constexpr char kInvalidArgument[] = "InvalidArgument";          // InvalidArgument
+inline constexpr char kAccessDenied[] = "AccessDenied";                // PermissionDenied
+}  // namespace oss_error
+
+enum class ObjectType { kNormal, kMultipart };
+const char* ObjectTypeName(ObjectType type);  // "Normal" | "Multipart"
+
+struct BucketInfo {
+  std::string name;
+  std::string owner_account_id;
+  UnixSeconds creation_time = 0;
+};
+
+// x-oss-meta-* pairs, keys without the prefix, lower case.
+using UserMeta = std::map<std::string, std::string>;
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;                  // with its quotes, as the ETag header shows it
+  std::optional<uint64_t> crc64;     // absent when unknown (see FsObjectStore: legacy files)
+  std::optional<Md5Digest> content_md5;  // Normal objects written through the store
+  std::string content_type;
+  UserMeta user_meta;
+  UnixSeconds last_modified = 0;
+  ObjectType type = ObjectType::kNormal;
+};
+
+// What a put (or a multipart upload's initiate) says about the object.
+struct PutOptions {
+  std::string content_type;  // empty: application/octet-stream
+  UserMeta user_meta;
+  // The largest object this put may write (EntityTooLarge beyond it):
+  // PutObject's 5 GiB by default; an export raises it to kMaxObjectBytes.
+  uint64_t max_bytes = uint64_t{5} << 30;
+  // Content-MD5 the client sent: Commit refuses (InvalidDigest) and
+  // publishes nothing when the bytes hash otherwise.
+  std::optional<Md5Digest> expected_md5;
+};
+
+// A sequential writer of one object or part. Nothing is visible until
+// Commit succeeds; destroying an uncommitted writer discards it.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual Status Write(std::span<const uint8_t> data) = 0;
+  // Appends `count` zero bytes (a hole where the backend can keep one).
+  virtual Status WriteZeros(uint64_t count);
+  virtual uint64_t bytes_written() const = 0;
+};
+
+class ObjectPutWriter : public ObjectWriter {
+ public:
+  // Checks the size and digest, makes the bytes and metadata durable and
+  // publishes them atomically under the key (replacing any object there).
+  virtual Result<ObjectInfo> Commit() = 0;
+};
+
+struct PartInfo {
+  uint32_t part_number = 0;
+  uint64_t size = 0;
+  std::string etag;  // "<MD5 upper hex>" with quotes
+  uint64_t crc64 = 0;
+  UnixSeconds last_modified = 0;
+};
+
+class PartWriter : public ObjectWriter {
+ public:
+  // Stores the part (replacing an earlier part with the same number).
+  virtual Result<PartInfo> Commit() = 0;
+};
+
+// The Ferry CLI's private upload route (api/server.h: PUT
+// /oss/<bucket>/<object>?uploadId=U&offset=O): parts land at byte offsets of
+// one file (gaps stay holes) and Complete(size) publishes it. Transitional:
+// the OSS wire's multipart upload replaces it.
+class OffsetUpload {
+ public:
+  virtual ~OffsetUpload() = default;
+  virtual Status Write(uint64_t offset, std::span<const uint8_t> data) = 0;
+  // Sets the final size (refusing one below the bytes written), computes
+  // the metadata and publishes the object atomically.
+  virtual Result<ObjectInfo> Complete(uint64_t size) = 0;
+};
+
+// An object opened for reading: the descriptor reads the very bytes `info`
+// describes (the inode that was checked), whatever later puts do. Ranges are
+// served by the caller with pread. A backend without local files spools the
+// object to an unlinked temp file.
+struct OpenObject {
+  UniqueFd fd;
+  ObjectInfo info;
+};
+
+struct ListBucketsRequest {
+  std::string prefix;
+  std::string marker;  // buckets strictly after it
+  uint32_t max_keys = 100;
+};
+struct ListBucketsResult {
+  std::vector<BucketInfo> buckets;
+  bool truncated = false;
+  std::string next_marker;  // when truncated
+};
+
+struct ListObjectsRequest {
+  std::string prefix;
+  std::string delimiter;  // empty: no grouping
+  std::string marker;     // keys (and common prefixes) strictly after it
+  uint32_t max_keys = 100;  // 1-1000; common prefixes count
+};
+struct ListObjectsResult {
+  std::vector<ObjectInfo> contents;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string next_marker;  // the last key or prefix returned, when truncated
+};
+
+struct MultipartUpload {
+  std::string key;
+  std::string upload_id;
+  UnixSeconds initiated = 0;
+};
+
+struct ListPartsRequest {
+  uint32_t max_parts = 1000;           // 1-1000
+  uint32_t part_number_marker = 0;     // parts strictly after it
+};
+struct ListPartsResult {
+  std::vector<PartInfo> parts;
+  bool truncated = false;
+  uint32_t next_part_number_marker = 0;
+};
+
+struct ListUploadsRequest {
+  std::string prefix;
+  std::string delimiter;
+  std::string key_marker;
+  std::string upload_id_marker;  // with key_marker: uploads of that key after this id
+  uint32_t max_uploads = 1000;   // 1-1000
+};
+struct ListUploadsResult {
+  std::vector<MultipartUpload> uploads;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string next_key_marker;
+  std::string next_upload_id_marker;
+};
+
+struct CompletePart {
+  uint32_t part_number = 0;
+  std::string etag;  // compared with the stored part's, ignoring quotes and case
+};
+
+// Staging objects: `ferry image import` uploads its disk as a staging
+// object; the ImportImage task reading it claims it and the end of that task
+// releases it; the last release deletes the object.
+struct StagingClaim {
+  std::string bucket;
+  std::string key;
+  std::string task_id;
+};
+
+struct SweepStats {
+  uint64_t uploads_removed = 0;  // abandoned uploads (and their parts) and temp files
+  uint64_t staging_removed = 0;
+  uint64_t bytes_freed = 0;  // allocated bytes
+};
+
+class ObjectStore {
+ public:
+  // OSS limits.
+  static constexpr uint64_t kMaxPutBytes = uint64_t{5} << 30;  // PutObject, UploadPart
+  static constexpr uint64_t kMaxObjectBytes = uint64_t{10000} * kMaxPutBytes;  // 48.8 TiB
+  static constexpr uint64_t kMinPartBytes = 102400;  // every part but the last
+  static constexpr uint32_t kMaxPartNumber = 10000;
+  static constexpr size_t kMaxUserMetaBytes = 8192;  // keys + values
+  static constexpr uint32_t kMaxListKeys = 1000;
+
+  virtual ~ObjectStore();
+
+  // ^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$, else InvalidBucketName.
+  static Status ValidateBucketName(const std::string& bucket);
+  // 1-1023 bytes of UTF-8 without control characters, no leading '/' or
+  // '\\', no empty, "." or ".." '/'-segment, none over 255 bytes, and no segment starting with
+  // ".ferry" or ".uploads" (reserved), else InvalidObjectName. Stricter than
+  // OSS: keys are paths in the file-system backend.
+  static Status ValidateKey(const std::string& key);
+  // Refuses `bytes` beyond `limit` (EntityTooLarge), naming `what`.
+  static Status CheckSize(uint64_t bytes, uint64_t limit, const std::string& what);
+  // Content-Type and user metadata bounds (InvalidArgument).
+  static Status ValidatePutOptions(const PutOptions& options);
+
+  // ---- Buckets
+  virtual Status CreateBucket(const std::string& account_id, const std::string& bucket) = 0;
+  virtual Status DeleteBucket(const std::string& account_id, const std::string& bucket) = 0;
+  virtual Result<BucketInfo> GetBucket(const std::string& account_id, const std::string& bucket) const = 0;
+  virtual Result<ListBucketsResult> ListBuckets(const std::string& account_id,
+                                                const ListBucketsRequest& request) const = 0;
+
+  // ---- Objects
+  // The bucket must exist and be the account's.
+  virtual Result<std::unique_ptr<ObjectPutWriter>> PutObject(const std::string& account_id,
+                                                             const std::string& bucket, const std::string& key,
+                                                             const PutOptions& options) = 0;
+  virtual Result<OpenObject> OpenForRead(const std::string& account_id, const std::string& bucket,
+                                         const std::string& key) const = 0;
+  virtual Result<ObjectInfo> HeadObject(const std::string& account_id, const std::string& bucket,
+                                        const std::string& key) const = 0;
+  virtual Result<ListObjectsResult> ListObjects(const std::string& account_id, const std::string& bucket,
+                                                const ListObjectsRequest& request) const = 0;
+  // No error when the key does not exist (as OSS). Drops a staging marker.
+  virtual Status DeleteObject(const std::string& account_id, const std::string& bucket,
+                              const std::string& key) = 0;
+  // Deletes each key; the first failure (not a missing key) stops it.
+  Status DeleteObjects(const std::string& account_id, const std::string& bucket,
+                       const std::vector<std::string>& keys);
+
+  // ---- Multipart uploads
+  virtual Result<std::string> InitiateMultipart(const std::string& account_id, const std::string& bucket,
+                                                const std::string& key, const PutOptions& options) = 0;
+  // Part numbers 1-kMaxPartNumber (InvalidArgument); an unknown upload (or
+  // one of another key) is NoSuchUpload.
+  virtual Result<std::unique_ptr<PartWriter>> UploadPart(const std::string& account_id, const std::string& bucket,
+                                                         const std::string& key, const std::string& upload_id,
+                                                         uint32_t part_number,
+                                                         std::optional<Md5Digest> expected_md5) = 0;
+  virtual Result<ListPartsResult> ListParts(const std::string& account_id, const std::string& bucket,
+                                            const std::string& key, const std::string& upload_id,
+                                            const ListPartsRequest& request) const = 0;
+  virtual Result<ListUploadsResult> ListUploads(const std::string& account_id, const std::string& bucket,
+                                                const ListUploadsRequest& request) const = 0;
+  // Checks `parts` (ascending: InvalidPartOrder; each stored with that
+  // ETag: InvalidPart; all but the last at least kMinPartBytes:
+  // EntityTooSmall), then publishes their concatenation as a Multipart
+  // object and removes the upload. Parts not listed are dropped.
+  virtual Result<ObjectInfo> CompleteMultipart(const std::string& account_id, const std::string& bucket,
+                                               const std::string& key, const std::string& upload_id,
+                                               const std::vector<CompletePart>& parts) = 0;
+  virtual Status AbortMultipart(const std::string& account_id, const std::string& bucket,
+                                const std::string& key, const std::string& upload_id) = 0;
+
+  // ---- The CLI's offset uploads (see OffsetUpload). Opening creates the
+  // bucket for the account if it does not exist. upload_id:
+  // [A-Za-z0-9-]{1,64}; the same id continues the upload.
+  virtual Result<std::unique_ptr<OffsetUpload>> OpenOffsetUpload(const std::string& account_id,
+                                                                 const std::string& bucket,
+                                                                 const std::string& key,
+                                                                 const std::string& upload_id) = 0;
+  // No error when the upload is already gone.
+  virtual Status AbortOffsetUpload(const std::string& account_id, const std::string& bucket,
+                                   const std::string& key, const std::string& upload_id) = 0;
+
+  // ---- Staging objects (see StagingClaim)
+  // Marks (or unmarks) an existing object; a new mark has no claims.
+  virtual Status SetStaging(const std::string& account_id, const std::string& bucket, const std::string& key,
+                            bool staging) = 0;
+  // Adds a claim; no-op for an object that is not staging.
+  virtual Status ClaimStaging(const std::string& account_id, const std::string& bucket,
+                              const std::string& key, const std::string& task_id) = 0;
+  virtual bool IsStaging(const std::string& bucket, const std::string& key) const = 0;
+  // Drops a claim; the last one deletes the object. No-op without a claim.
+  virtual Status ReleaseStaging(const std::string& bucket, const std::string& key,
+                                const std::string& task_id) = 0;
+  virtual std::vector<StagingClaim> ListStagingClaims() const = 0;
+
+  // ---- Giving resources back
+  // Removes uploads (and temp files) untouched for `max_age_seconds` and
+  // unclaimed staging objects marked that long ago.
+  virtual SweepStats SweepExpired(UnixSeconds now, int64_t max_age_seconds) = 0;
+  // Bytes `account_id` stores: its objects and pending uploads.
+  virtual Result<uint64_t> AccountObjectBytes(const std::string& account_id) const = 0;
+
+  // A prefix of host paths the backend may put into error messages (its
+  // root directory), so callers can redact them; empty if none.
+  virtual std::string HostPathPrefix() const { return ""; }
+
+  // ---- Stored-bytes accounting (backend-independent, implemented here)
+  // Stored bytes of `account_id`: AccountObjectBytes plus what every usage
+  // source reports (the snapshots' logical data bytes of each region using
+  // this store). Never deduplicated bytes: usage tells nothing about others.
+  using UsageSource = std::function<Result<uint64_t>(const std::string& account_id)>;
+  // Returns an id for RemoveUsageSource. A source must not call back into
+  // this store.
+  uint64_t AddUsageSource(UsageSource source);
+  void RemoveUsageSource(uint64_t id);
+  Result<uint64_t> AccountStoredBytes(const std::string& account_id) const;
+  // The per-account limit on stored bytes (0 = unlimited), enforced by
+  // region/quotas.h. Set before serving.
+  void set_max_account_bytes(uint64_t bytes) { max_account_bytes_ = bytes; }
+  uint64_t max_account_bytes() const { return max_account_bytes_; }
+
+ private:
+  std::atomic<uint64_t> max_account_bytes_{0};
+  mutable std::shared_mutex sources_mu_;
+  uint64_t next_source_id_ = 1;              // guarded by sources_mu_
+  std::map<uint64_t, UsageSource> sources_;  // guarded by sources_mu_
+};
+
+// Streams `length` bytes of `fd` from offset 0 into `writer`: data extents
+// are read (SEEK_DATA/SEEK_HOLE), holes become WriteZeros. For exports,
+// whose files are sparse.
+Status CopyFileToWriter(int fd, uint64_t length, ObjectWriter& writer, const std::string& label);
+
+// The multipart ETag of parts with these MD5s: MD5 of their concatenated
+// binary digests, "<upper hex>-<count>" in quotes.
+std::string MultipartEtag(const std::vector<Md5Digest>& part_md5s);
+inline std::string QuotedMd5Etag(const Md5Digest& md5) { return "\"" + ToUpperHex(md5) + "\""; }
+
+}  // namespace ferry

@@ -1,0 +1,376 @@
+#include "objects/fs_object_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/fs_util.h"
+#include "common/crc64.h"
+#include "common/hash.h"
+#include "common/ids.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kRoot = "1000000000000001";
+constexpr const char* kAlice = "2000000000000002";
+constexpr const char* kBob = "3000000000000003";
+
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+class FsObjectStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/oss-test-" + RandomHex(6);
+    ASSERT_TRUE(MakeDirs(dir_).ok());
+    oss_ = std::make_unique<FsObjectStore>(dir_, kRoot);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // The path of an object `account` may read (the tests look at its bytes
+  // and blocks), or why not.
+  Result<std::string> PathForRead(const std::string& account, const std::string& bucket,
+                                  const std::string& key) {
+    RETURN_IF_ERROR(oss_->HeadObject(account, bucket, key).status());
+    return dir_ + "/" + bucket + "/" + key;
+  }
+
+  std::string dir_;
+  std::unique_ptr<FsObjectStore> oss_;
+};
+
+TEST_F(FsObjectStoreTest, BucketNamesFollowOssRules) {
+  EXPECT_TRUE(FsObjectStore::ValidateBucketName("my-bucket-01").ok());
+  EXPECT_TRUE(FsObjectStore::ValidateBucketName("abc").ok());
+  const std::vector<std::string> bad_names = {"ab", "-abc", "abc-", "ABC", "a_b", "a.b", std::string(64, 'a'),
+                                              ""};
+  for (const std::string& bad : bad_names) {
+    Status st = FsObjectStore::ValidateBucketName(bad);
+    EXPECT_EQ(st.reason(), "InvalidBucketName") << bad;
+  }
+}
+
+TEST_F(FsObjectStoreTest, ObjectNamesRejectEscapesAndReservedNames) {
+  EXPECT_TRUE(ObjectStore::ValidateKey("disk.raw").ok());
+  EXPECT_TRUE(ObjectStore::ValidateKey("dir/sub/disk.qcow2").ok());
+  EXPECT_TRUE(ObjectStore::ValidateKey("a..b").ok());
+  EXPECT_TRUE(ObjectStore::ValidateKey("\xE4\xB8\xAD\xE6\x96\x87/disk \xC3\xA9t\xC3\xA9.raw").ok());
+  const std::vector<std::string> bad = {"",
+                                        "/etc/passwd",
+                                        "../x",
+                                        "a/../../x",
+                                        "a/./b",
+                                        "..",
+                                        "a//b",
+                                        "a/",
+                                        ".uploads/x",
+                                        ".ferry-owner",
+                                        "d/.ferry-owner",
+                                        std::string("a\0b", 3),
+                                        std::string(1024, 'x'),
+                                        // Control characters (they would forge log lines) and
+                                        // bytes that are not UTF-8.
+                                        "a\nb",
+                                        "a\rb",
+                                        "a\tb",
+                                        "x\x1b[2J",
+                                        "del\x7f",
+                                        "c1-\xC2\x85",
+                                        "bad-\xff",
+                                        "overlong-\xC0\xAF"};
+  for (const std::string& name : bad) {
+    EXPECT_EQ(ObjectStore::ValidateKey(name).reason(), "InvalidObjectName") << name;
+  }
+}
+
+TEST_F(FsObjectStoreTest, BucketsBelongToTheirCreator) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  EXPECT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());  // idempotent
+  EXPECT_TRUE(oss_->GetBucket(kAlice, "alice-bucket").status().ok());
+  EXPECT_EQ(oss_->GetBucket(kBob, "alice-bucket").status().reason(), "NoSuchBucket");
+  // Creating a taken name must say so; every other call hides the bucket.
+  EXPECT_EQ(oss_->CreateBucket(kBob, "alice-bucket").reason(), "BucketAlreadyExists");
+  EXPECT_EQ(oss_->GetBucket(kAlice, "no-such-bucket").status().reason(), "NoSuchBucket");
+}
+
+TEST_F(FsObjectStoreTest, OperatorMadeBucketBelongsToRoot) {
+  ASSERT_TRUE(MakeDirs(dir_ + "/by-hand").ok());
+  EXPECT_TRUE(oss_->GetBucket(kRoot, "by-hand").status().ok());
+  EXPECT_EQ(oss_->GetBucket(kAlice, "by-hand").status().reason(), "NoSuchBucket");
+}
+
+TEST_F(FsObjectStoreTest, PathForReadChecksOwnerAndExistence) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/alice-bucket/disk.raw", std::string("data")).ok());
+  Result<std::string> path = PathForRead(kAlice, "alice-bucket", "disk.raw");
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  EXPECT_EQ(*ReadFileToString(*path), "data");
+  EXPECT_EQ(PathForRead(kBob, "alice-bucket", "disk.raw").status().reason(),
+            "NoSuchBucket");
+  EXPECT_EQ(PathForRead(kAlice, "alice-bucket", "missing.raw").status().reason(),
+            "NoSuchKey");
+  EXPECT_EQ(PathForRead(kAlice, "alice-bucket", "../alice-bucket/disk.raw").status().reason(),
+            "InvalidObjectName");
+  // The owner file is never readable as an object.
+  EXPECT_EQ(PathForRead(kAlice, "alice-bucket", ".ferry-owner").status().reason(),
+            "InvalidObjectName");
+}
+
+TEST_F(FsObjectStoreTest, SymlinkOutOfTheBucketIsNotReadable) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/secret", std::string("secret")).ok());
+  ASSERT_EQ(::symlink((dir_ + "/secret").c_str(), (dir_ + "/alice-bucket/link").c_str()), 0);
+  EXPECT_EQ(PathForRead(kAlice, "alice-bucket", "link").status().reason(), "NoSuchKey");
+}
+
+TEST_F(FsObjectStoreTest, UploadPartsOutOfOrderPublishOnComplete) {
+  Result<std::unique_ptr<OffsetUpload>> up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "dir/image.raw", "U-1");
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  const uint64_t kGap = 8 << 20;
+  ASSERT_TRUE((*up)->Write(kGap, Bytes("second")).ok());
+  ASSERT_TRUE((*up)->Write(0, Bytes("first")).ok());
+  // Not visible before Complete.
+  EXPECT_EQ(PathForRead(kAlice, "up-bucket", "dir/image.raw").status().reason(),
+            "NoSuchKey");
+  const uint64_t size = kGap + 6 + 4096;
+  ASSERT_TRUE((*up)->Complete(size).ok());
+
+  Result<std::string> path = PathForRead(kAlice, "up-bucket", "dir/image.raw");
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  Result<std::string> content = ReadFileToString(*path);
+  ASSERT_TRUE(content.ok());
+  ASSERT_EQ(content->size(), size);
+  EXPECT_EQ(content->substr(0, 5), "first");
+  EXPECT_EQ(content->substr(kGap, 6), "second");
+  EXPECT_EQ(content->substr(5, kGap - 5), std::string(kGap - 5, '\0'));
+  EXPECT_EQ(content->substr(kGap + 6), std::string(4096, '\0'));
+  struct stat st {};
+  ASSERT_EQ(::stat(path->c_str(), &st), 0);
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, size / 2) << "the gap was not left sparse";
+  // The bucket was created for the uploader.
+  EXPECT_EQ(oss_->GetBucket(kBob, "up-bucket").status().reason(), "NoSuchBucket");
+}
+
+TEST_F(FsObjectStoreTest, UploadContinuesWithTheSameUploadId) {
+  {
+    auto up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "resume-1");
+    ASSERT_TRUE(up.ok());
+    ASSERT_TRUE((*up)->Write(0, Bytes("abc")).ok());
+  }
+  auto up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "resume-1");
+  ASSERT_TRUE(up.ok());
+  ASSERT_TRUE((*up)->Write(3, Bytes("def")).ok());
+  ASSERT_TRUE((*up)->Complete(6).ok());
+  EXPECT_EQ(*ReadFileToString(*PathForRead(kAlice, "up-bucket", "obj")), "abcdef");
+}
+
+TEST_F(FsObjectStoreTest, CompleteRefusesDataBeyondTheDeclaredSize) {
+  auto up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "u2");
+  ASSERT_TRUE(up.ok());
+  ASSERT_TRUE((*up)->Write(0, Bytes("0123456789")).ok());
+  EXPECT_FALSE((*up)->Complete(4).ok());
+}
+
+TEST_F(FsObjectStoreTest, UploadSizesAreBoundedByTheLargestObject) {
+  auto up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "vast", "u-vast");
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  const std::vector<uint8_t> part = {1, 2, 3};
+  // A part ending past 48.8 TiB, then a complete of 4 EiB with no parts: both
+  // refused before the file grows.
+  Status st = (*up)->Write(FsObjectStore::kMaxObjectBytes - 2, part);
+  EXPECT_EQ(st.reason(), "EntityTooLarge") << st.ToString();
+  EXPECT_NE(st.message().find("48.8 TiB"), std::string::npos) << st.message();
+  st = (*up)->Complete(uint64_t{1} << 62).status();
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_EQ(st.reason(), "EntityTooLarge");
+  EXPECT_NE(st.message().find("4611686018427387904"), std::string::npos) << st.message();
+  EXPECT_FALSE(PathForRead(kAlice, "up-bucket", "vast").ok()) << "nothing published";
+  // The largest allowed part end and size pass the check.
+  EXPECT_TRUE(ObjectStore::CheckSize(ObjectStore::kMaxObjectBytes, ObjectStore::kMaxObjectBytes, "size").ok());
+  EXPECT_EQ(FsObjectStore::kMaxObjectBytes, 53687091200000u);
+}
+
+TEST_F(FsObjectStoreTest, UploadValidatesNamesAndOwnership) {
+  EXPECT_EQ(oss_->OpenOffsetUpload(kAlice, "up-bucket", "../x", "u3").status().reason(),
+            "InvalidObjectName");
+  EXPECT_EQ(oss_->OpenOffsetUpload(kAlice, "Bad_Bucket", "x", "u3").status().reason(),
+            "InvalidBucketName");
+  EXPECT_FALSE(oss_->OpenOffsetUpload(kAlice, "up-bucket", "x", "../../u").ok());
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-only").ok());
+  EXPECT_EQ(oss_->OpenOffsetUpload(kBob, "alice-only", "x", "u4").status().reason(), "NoSuchBucket");
+}
+
+TEST_F(FsObjectStoreTest, AbortDiscardsTheUpload) {
+  auto up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "u5");
+  ASSERT_TRUE(up.ok());
+  ASSERT_TRUE((*up)->Write(0, Bytes("abc")).ok());
+  ASSERT_TRUE(oss_->AbortOffsetUpload(kAlice, "up-bucket", "obj", "u5").ok());
+  EXPECT_EQ(PathForRead(kAlice, "up-bucket", "obj").status().reason(), "NoSuchKey");
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/up-bucket/.uploads"));
+}
+
+TEST_F(FsObjectStoreTest, APartStillStreamingNeverWritesAPublishedObject) {
+  // Two requests of one upload id share the part file: one is streaming a
+  // part while the other completes the upload.
+  auto streaming = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "same-id");
+  auto completing = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "same-id");
+  ASSERT_TRUE(streaming.ok() && completing.ok());
+  ASSERT_TRUE((*streaming)->Write(0, Bytes("original")).ok());
+  ASSERT_TRUE((*completing)->Complete(8).ok());
+  // The completed object carries what a put would: MD5 ETag and CRC-64.
+  Result<ObjectInfo> info = oss_->HeadObject(kAlice, "up-bucket", "obj");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->etag, QuotedMd5Etag(Md5::Of(std::string_view("original"))));
+  EXPECT_EQ(info->crc64, Crc64("original"));
+  // The rest of the part arrives after the object was published.
+  Status late = (*streaming)->Write(0, Bytes("REWRITE!"));
+  EXPECT_EQ(late.code(), Code::kFailedPrecondition) << late.ToString();
+  EXPECT_NE(late.message().find("start a new upload"), std::string::npos) << late.ToString();
+  Result<std::string> path = PathForRead(kAlice, "up-bucket", "obj");
+  ASSERT_TRUE(path.ok());
+  EXPECT_EQ(*ReadFileToString(*path), "original");
+  // A new request of the same id starts a new, unpublished file.
+  auto again = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "same-id");
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE((*again)->Write(0, Bytes("next")).ok());
+  EXPECT_EQ(*ReadFileToString(*path), "original");
+}
+
+TEST_F(FsObjectStoreTest, OpenForReadOpensTheObjectBeneathItsBucketOnly) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  ASSERT_TRUE(MakeDirs(dir_ + "/alice-bucket/dir").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/alice-bucket/dir/disk.raw", std::string("bytes")).ok());
+  Result<OpenObject> fd = oss_->OpenForRead(kAlice, "alice-bucket", "dir/disk.raw");
+  ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+  char buf[8] = {};
+  EXPECT_EQ(::pread(fd->fd.get(), buf, sizeof(buf), 0), 5);
+  EXPECT_EQ(std::string(buf), "bytes");
+  EXPECT_EQ(oss_->OpenForRead(kBob, "alice-bucket", "dir/disk.raw").status().reason(),
+            "NoSuchBucket");
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "dir").status().reason(), "NoSuchKey");
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "../alice-bucket/dir/disk.raw").status().reason(),
+            "InvalidObjectName");
+  // A symlink anywhere on the way, even one pointing inside the bucket.
+  ASSERT_EQ(::symlink("dir", (dir_ + "/alice-bucket/alias").c_str()), 0);
+  ASSERT_EQ(::symlink("dir/disk.raw", (dir_ + "/alice-bucket/link.raw").c_str()), 0);
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "alias/disk.raw").status().reason(),
+            "NoSuchKey");
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "link.raw").status().reason(),
+            "NoSuchKey");
+  // A bucket that is itself a symlink to another account's bucket.
+  ASSERT_TRUE(oss_->CreateBucket(kBob, "bob-bucket").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/bob-bucket/b.raw", std::string("bob")).ok());
+  ASSERT_EQ(::symlink((dir_ + "/bob-bucket").c_str(), (dir_ + "/sneaky-bucket").c_str()), 0);
+  EXPECT_EQ(oss_->OpenForRead(kBob, "sneaky-bucket", "b.raw").status().reason(), "NoSuchBucket");
+}
+
+// ------------------------------------------------- metadata on disk, legacy
+
+Result<ObjectInfo> PutBytes(ObjectStore& store, const std::string& account, const std::string& bucket,
+                            const std::string& key, const std::string& data) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectPutWriter> w, store.PutObject(account, bucket, key, {}));
+  RETURN_IF_ERROR(w->Write(Bytes(data)));
+  return w->Commit();
+}
+
+TEST_F(FsObjectStoreTest, AFileWithoutMetadataIsReadableWithAStableOpaqueEtag) {
+  // A data directory from before metadata files, or a file the operator
+  // copied in by hand.
+  ASSERT_TRUE(MakeDirs(dir_ + "/by-hand/dir").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/by-hand/dir/old.raw", std::string("old bytes")).ok());
+  Result<ObjectInfo> head = oss_->HeadObject(kRoot, "by-hand", "dir/old.raw");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->size, 9u);
+  EXPECT_FALSE(head->crc64.has_value()) << "unknown, so not reported";
+  EXPECT_FALSE(head->content_md5.has_value());
+  EXPECT_EQ(head->content_type, "application/octet-stream");
+  EXPECT_EQ(head->etag.size(), 34u);
+  Result<ListObjectsResult> list = oss_->ListObjects(kRoot, "by-hand", {});
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->contents.size(), 1u);
+  EXPECT_EQ(list->contents[0].etag, head->etag) << "listing and HEAD agree";
+  EXPECT_EQ(oss_->HeadObject(kRoot, "by-hand", "dir/old.raw")->etag, head->etag);
+}
+
+TEST_F(FsObjectStoreTest, MetadataThatNoLongerDescribesTheFileIsIgnored) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  ASSERT_TRUE(PutBytes(*oss_, kAlice, "alice-bucket", "k", "through the store").ok());
+  Result<ObjectInfo> before = oss_->HeadObject(kAlice, "alice-bucket", "k");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(before->crc64.has_value());
+  // The operator replaces the bytes by hand: the old ETag and CRC would lie.
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/alice-bucket/k", std::string("edited by hand")).ok());
+  Result<ObjectInfo> after = oss_->HeadObject(kAlice, "alice-bucket", "k");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size, 14u);
+  EXPECT_FALSE(after->crc64.has_value());
+  EXPECT_NE(after->etag, before->etag);
+}
+
+TEST_F(FsObjectStoreTest, SymlinksPlantedInABucketAreNeverFollowedForWriting) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  ASSERT_TRUE(MakeDirs(dir_ + "/outside").ok());
+  ASSERT_EQ(::symlink((dir_ + "/outside").c_str(), (dir_ + "/alice-bucket/escape").c_str()), 0);
+  Result<ObjectInfo> put = PutBytes(*oss_, kAlice, "alice-bucket", "escape/x", "data");
+  EXPECT_EQ(put.status().reason(), "InvalidObjectName") << put.status().ToString();
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/outside"));
+  // Deleting through the link removes nothing outside either.
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/outside/victim", std::string("v")).ok());
+  EXPECT_TRUE(oss_->DeleteObject(kAlice, "alice-bucket", "escape/victim").ok());
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/outside/victim"));
+  // Listings skip links, FIFOs and reserved names.
+  ASSERT_EQ(::mkfifo((dir_ + "/alice-bucket/fifo").c_str(), 0600), 0);
+  ASSERT_TRUE(PutBytes(*oss_, kAlice, "alice-bucket", "real", "r").ok());
+  Result<ListObjectsResult> list = oss_->ListObjects(kAlice, "alice-bucket", {});
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->contents.size(), 1u);
+  EXPECT_EQ(list->contents[0].key, "real");
+  EXPECT_EQ(oss_->HeadObject(kAlice, "alice-bucket", "fifo").status().reason(), "NoSuchKey");
+}
+
+TEST_F(FsObjectStoreTest, AKeyAndKeysUnderItCannotBothExist) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  ASSERT_TRUE(PutBytes(*oss_, kAlice, "alice-bucket", "a/b", "x").ok());
+  EXPECT_EQ(PutBytes(*oss_, kAlice, "alice-bucket", "a", "y").status().reason(), "InvalidObjectName");
+  ASSERT_TRUE(PutBytes(*oss_, kAlice, "alice-bucket", "f", "z").ok());
+  EXPECT_EQ(PutBytes(*oss_, kAlice, "alice-bucket", "f/g", "w").status().reason(), "InvalidObjectName");
+  EXPECT_EQ(*ReadFileToString(dir_ + "/alice-bucket/f"), "z");
+  // Nothing was left behind by the refused puts.
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/alice-bucket/.uploads"));
+}
+
+TEST_F(FsObjectStoreTest, ZerosStayHolesThroughPutAndMultipart) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  const std::string zeros(8 << 20, '\0');
+  Result<std::string> id = oss_->InitiateMultipart(kAlice, "alice-bucket", "sparse", {});
+  ASSERT_TRUE(id.ok());
+  std::vector<CompletePart> parts;
+  for (uint32_t n = 1; n <= 2; ++n) {
+    auto w = oss_->UploadPart(kAlice, "alice-bucket", "sparse", *id, n, std::nullopt);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(Bytes(n == 1 ? zeros : "data at the end")).ok());
+    Result<PartInfo> p = (*w)->Commit();
+    ASSERT_TRUE(p.ok());
+    parts.push_back({n, p->etag});
+  }
+  ASSERT_TRUE(oss_->CompleteMultipart(kAlice, "alice-bucket", "sparse", *id, parts).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ + "/alice-bucket/sparse").c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), zeros.size() + 15);
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{1} << 20) << "the zero part was not kept sparse";
+  Result<ObjectInfo> head = oss_->HeadObject(kAlice, "alice-bucket", "sparse");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->crc64, Crc64(zeros + "data at the end"));
+}
+
+}  // namespace
+}  // namespace ferry

@@ -1,0 +1,734 @@
+// The ObjectStore contract: every backend runs these cases (typed tests;
+// add a backend to `Backends` below). What is specific to the file-system
+// backend (its layout, legacy files, symlinks planted on disk, offset
+// uploads) is in fs_object_store_test.cc.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/crc64.h"
+#include "common/hash.h"
+#include "common/ids.h"
+#include "objects/fs_object_store.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kRoot = "1000000000000001";
+constexpr const char* kAlice = "2000000000000002";
+constexpr const char* kBob = "3000000000000003";
+constexpr UnixSeconds kT0 = 1765000000;
+
+class TestClock final : public Clock {
+ public:
+  UnixSeconds Now() const override { return now.load(); }
+  std::chrono::steady_clock::time_point Steady() const override { return std::chrono::steady_clock::now(); }
+  std::atomic<UnixSeconds> now{kT0};
+};
+
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+// What a client may send as an ETag in CompleteMultipartUpload.
+std::string NormalizeForTest(const std::string& etag) {
+  std::string out;
+  for (char c : etag) {
+    if (c != '"') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+struct FsBackend {
+  static std::unique_ptr<ObjectStore> Open(const std::string& dir, const Clock& clock) {
+    return std::make_unique<FsObjectStore>(dir, kRoot, clock);
+  }
+};
+
+template <typename Backend>
+class ObjectStoreContract : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // tmpfs where there is one: the suite commits thousands of objects, and
+    // each commit's fsyncs cost a disk flush elsewhere.
+    const bool shm = ::access("/dev/shm", W_OK) == 0;
+    dir_ = (shm ? std::string("/dev/shm") : ::testing::TempDir()) + "/objects-contract-" + RandomHex(6);
+    std::filesystem::create_directories(dir_);
+    store_ = Backend::Open(dir_, clock_);
+    ASSERT_TRUE(store_->CreateBucket(kAlice, "alice-b").ok());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  void Reopen() {
+    store_.reset();
+    store_ = Backend::Open(dir_, clock_);
+  }
+
+  Result<ObjectInfo> Put(const std::string& key, const std::string& data, PutOptions options = {},
+                         const std::string& account = kAlice, const std::string& bucket = "alice-b") {
+    ASSIGN_OR_RETURN(std::unique_ptr<ObjectPutWriter> w, store_->PutObject(account, bucket, key, options));
+    // In pieces, as a streaming body arrives.
+    for (size_t at = 0; at < data.size(); at += 7) {
+      RETURN_IF_ERROR(w->Write(Bytes(data.substr(at, 7))));
+    }
+    return w->Commit();
+  }
+
+  Result<std::string> Get(const std::string& key, const std::string& account = kAlice,
+                          const std::string& bucket = "alice-b") {
+    ASSIGN_OR_RETURN(OpenObject o, store_->OpenForRead(account, bucket, key));
+    std::string out(o.info.size, '\0');
+    if (!out.empty()) RETURN_IF_ERROR(PreadFull(o.fd.get(), reinterpret_cast<uint8_t*>(out.data()), out.size(), 0, key));
+    return out;
+  }
+
+  std::vector<std::string> Keys(const ListObjectsResult& r) {
+    std::vector<std::string> keys;
+    for (const ObjectInfo& o : r.contents) keys.push_back(o.key);
+    return keys;
+  }
+
+  Result<std::string> UploadWithParts(const std::string& key, const std::vector<std::string>& parts,
+                                      std::vector<CompletePart>* listed, PutOptions options = {}) {
+    ASSIGN_OR_RETURN(std::string id, store_->InitiateMultipart(kAlice, "alice-b", key, options));
+    for (size_t i = 0; i < parts.size(); ++i) {
+      ASSIGN_OR_RETURN(std::unique_ptr<PartWriter> w,
+                       store_->UploadPart(kAlice, "alice-b", key, id, static_cast<uint32_t>(i + 1), std::nullopt));
+      RETURN_IF_ERROR(w->Write(Bytes(parts[i])));
+      ASSIGN_OR_RETURN(PartInfo p, w->Commit());
+      listed->push_back({p.part_number, p.etag});
+    }
+    return id;
+  }
+
+  TestClock clock_;
+  std::string dir_;
+  std::unique_ptr<ObjectStore> store_;
+};
+
+using Backends = ::testing::Types<FsBackend>;
+TYPED_TEST_SUITE(ObjectStoreContract, Backends);
+
+// ------------------------------------------------------------------ buckets
+
+TYPED_TEST(ObjectStoreContract, BucketsBelongToTheirCreator) {
+  auto& s = *this->store_;
+  EXPECT_TRUE(s.CreateBucket(kAlice, "alice-b").ok()) << "creating your own bucket again is fine";
+  EXPECT_EQ(s.CreateBucket(kBob, "alice-b").reason(), "BucketAlreadyExists");
+  Result<BucketInfo> info = s.GetBucket(kAlice, "alice-b");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->owner_account_id, kAlice);
+  EXPECT_GT(info->creation_time, 0);
+  // Another account's bucket looks like no bucket at all.
+  EXPECT_EQ(s.GetBucket(kBob, "alice-b").status().reason(), "NoSuchBucket");
+  EXPECT_EQ(s.GetBucket(kAlice, "nope-bucket").status().reason(), "NoSuchBucket");
+  for (const std::string& bad :
+       std::vector<std::string>{"ab", "-ab", "ab-", "Upper", "a_b", "a.b", std::string(64, 'a')}) {
+    EXPECT_EQ(s.CreateBucket(kAlice, bad).reason(), "InvalidBucketName") << bad;
+  }
+}
+
+TYPED_TEST(ObjectStoreContract, ListBucketsShowsTheAccountsOwnInPages) {
+  auto& s = *this->store_;
+  for (const char* b : {"alice-c", "alice-a", "other-x"}) ASSERT_TRUE(s.CreateBucket(kAlice, b).ok());
+  ASSERT_TRUE(s.CreateBucket(kBob, "bob-b").ok());
+  ListBucketsRequest all;
+  Result<ListBucketsResult> r = s.ListBuckets(kAlice, all);
+  ASSERT_TRUE(r.ok());
+  std::vector<std::string> names;
+  for (const BucketInfo& b : r->buckets) names.push_back(b.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"alice-a", "alice-b", "alice-c", "other-x"}));
+  EXPECT_FALSE(r->truncated);
+
+  ListBucketsRequest page;
+  page.prefix = "alice-";
+  page.max_keys = 2;
+  r = s.ListBuckets(kAlice, page);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->buckets.size(), 2u);
+  EXPECT_EQ(r->buckets[1].name, "alice-b");
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(r->next_marker, "alice-b");
+  page.marker = r->next_marker;
+  r = s.ListBuckets(kAlice, page);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->buckets.size(), 1u);
+  EXPECT_EQ(r->buckets[0].name, "alice-c");
+  EXPECT_FALSE(r->truncated);
+
+  r = s.ListBuckets(kBob, all);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->buckets.size(), 1u);
+  EXPECT_EQ(r->buckets[0].name, "bob-b");
+  page.max_keys = 0;
+  EXPECT_EQ(s.ListBuckets(kAlice, page).status().reason(), "InvalidArgument");
+}
+
+TYPED_TEST(ObjectStoreContract, DeleteBucketRefusesObjectsAndOpenUploads) {
+  auto& s = *this->store_;
+  ASSERT_TRUE(this->Put("dir/x", "data").ok());
+  EXPECT_EQ(s.DeleteBucket(kAlice, "alice-b").reason(), "BucketNotEmpty");
+  EXPECT_EQ(s.DeleteBucket(kBob, "alice-b").reason(), "NoSuchBucket");
+  ASSERT_TRUE(s.DeleteObject(kAlice, "alice-b", "dir/x").ok());
+  Result<std::string> id = s.InitiateMultipart(kAlice, "alice-b", "big", {});
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(s.DeleteBucket(kAlice, "alice-b").reason(), "BucketNotEmpty");
+  ASSERT_TRUE(s.AbortMultipart(kAlice, "alice-b", "big", *id).ok());
+  ASSERT_TRUE(s.DeleteBucket(kAlice, "alice-b").ok());
+  EXPECT_EQ(s.GetBucket(kAlice, "alice-b").status().reason(), "NoSuchBucket");
+  // The name is free again, for anyone.
+  EXPECT_TRUE(s.CreateBucket(kBob, "alice-b").ok());
+}
+
+// ------------------------------------------------------------------ objects
+
+TYPED_TEST(ObjectStoreContract, PutStoresBytesAndMetadata) {
+  const std::string data = "the quick brown fox jumps over the lazy dog, twice: the quick brown fox";
+  PutOptions options;
+  options.content_type = "application/x-raw-disk-image";
+  options.user_meta = {{"origin", "ferry"}, {"disk-id", "d-1"}};
+  options.expected_md5 = Md5::Of(std::string_view(data));
+  Result<ObjectInfo> put = this->Put("images/disk.raw", data, options);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  const std::string etag = "\"" + ToUpperHex(Md5::Of(std::string_view(data))) + "\"";
+  EXPECT_EQ(put->etag, etag);
+
+  Result<ObjectInfo> head = this->store_->HeadObject(kAlice, "alice-b", "images/disk.raw");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->key, "images/disk.raw");
+  EXPECT_EQ(head->size, data.size());
+  EXPECT_EQ(head->etag, etag);
+  EXPECT_EQ(head->crc64, Crc64(data));
+  EXPECT_EQ(head->content_md5, Md5::Of(std::string_view(data)));
+  EXPECT_EQ(head->content_type, "application/x-raw-disk-image");
+  EXPECT_EQ(head->user_meta, options.user_meta);
+  EXPECT_EQ(head->last_modified, kT0);
+  EXPECT_EQ(head->type, ObjectType::kNormal);
+  EXPECT_EQ(*this->Get("images/disk.raw"), data);
+
+  // Defaults, and an empty object.
+  ASSERT_TRUE(this->Put("empty", "").ok());
+  head = this->store_->HeadObject(kAlice, "alice-b", "empty");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->size, 0u);
+  EXPECT_EQ(head->content_type, "application/octet-stream");
+  EXPECT_EQ(head->etag, "\"D41D8CD98F00B204E9800998ECF8427E\"");
+  EXPECT_EQ(head->crc64, 0u);
+}
+
+TYPED_TEST(ObjectStoreContract, MetadataSurvivesReopen) {
+  PutOptions options;
+  options.content_type = "text/plain";
+  options.user_meta = {{"a", "1"}};
+  ASSERT_TRUE(this->Put("k", "payload", options).ok());
+  std::vector<CompletePart> listed;
+  Result<std::string> id = this->UploadWithParts("mp", {std::string(102400, 'a'), "tail"}, &listed);
+  ASSERT_TRUE(id.ok());
+  this->Reopen();
+  Result<ObjectInfo> head = this->store_->HeadObject(kAlice, "alice-b", "k");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->content_type, "text/plain");
+  EXPECT_EQ(head->user_meta, options.user_meta);
+  EXPECT_EQ(head->crc64, Crc64("payload"));
+  // An upload survives too, and completes after the reopen.
+  Result<ObjectInfo> done = this->store_->CompleteMultipart(kAlice, "alice-b", "mp", *id, listed);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  this->Reopen();
+  head = this->store_->HeadObject(kAlice, "alice-b", "mp");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->type, ObjectType::kMultipart);
+  EXPECT_EQ(head->etag, done->etag);
+}
+
+TYPED_TEST(ObjectStoreContract, NothingIsVisibleBeforeCommit) {
+  auto& s = *this->store_;
+  {
+    Result<std::unique_ptr<ObjectPutWriter>> w = s.PutObject(kAlice, "alice-b", "pending", {});
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(Bytes("half")).ok());
+    EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "pending").status().reason(), "NoSuchKey");
+    Result<ListObjectsResult> list = s.ListObjects(kAlice, "alice-b", {});
+    ASSERT_TRUE(list.ok());
+    EXPECT_TRUE(list->contents.empty());
+  }  // abandoned: discarded
+  EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "pending").status().reason(), "NoSuchKey");
+  Result<uint64_t> bytes = s.AccountObjectBytes(kAlice);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, 0u) << "an abandoned writer leaves nothing behind";
+}
+
+TYPED_TEST(ObjectStoreContract, AWrongContentMd5PublishesNothing) {
+  ASSERT_TRUE(this->Put("k", "old bytes").ok());
+  PutOptions options;
+  options.expected_md5 = Md5::Of(std::string_view("something else"));
+  Result<ObjectInfo> put = this->Put("k", "new bytes", options);
+  EXPECT_EQ(put.status().reason(), "InvalidDigest");
+  EXPECT_EQ(*this->Get("k"), "old bytes");
+}
+
+TYPED_TEST(ObjectStoreContract, ReplaceIsAtomicAndAnOpenReaderKeepsItsBytes) {
+  ASSERT_TRUE(this->Put("k", "version one").ok());
+  Result<OpenObject> reader = this->store_->OpenForRead(kAlice, "alice-b", "k");
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE(this->Put("k", "version two, longer").ok());
+  std::string old(reader->info.size, '\0');
+  ASSERT_TRUE(PreadFull(reader->fd.get(), reinterpret_cast<uint8_t*>(old.data()), old.size(), 0, "k").ok());
+  EXPECT_EQ(old, "version one");
+  EXPECT_EQ(reader->info.crc64, Crc64("version one"));
+  EXPECT_EQ(*this->Get("k"), "version two, longer");
+}
+
+TYPED_TEST(ObjectStoreContract, TwoWritersToOneKeyTheLastCommitWins) {
+  auto& s = *this->store_;
+  Result<std::unique_ptr<ObjectPutWriter>> a = s.PutObject(kAlice, "alice-b", "k", {});
+  Result<std::unique_ptr<ObjectPutWriter>> b = s.PutObject(kAlice, "alice-b", "k", {});
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->Write(Bytes("from a")).ok());
+  ASSERT_TRUE((*b)->Write(Bytes("from b, which commits last")).ok());
+  ASSERT_TRUE((*a)->Commit().ok());
+  ASSERT_TRUE((*b)->Commit().ok());
+  EXPECT_EQ(*this->Get("k"), "from b, which commits last");
+  Result<ObjectInfo> head = s.HeadObject(kAlice, "alice-b", "k");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->crc64, Crc64("from b, which commits last")) << "metadata follows the last commit";
+}
+
+TYPED_TEST(ObjectStoreContract, ConcurrentWritersNeverShowAReaderAMixedObject) {
+  auto& s = *this->store_;
+  std::atomic<int> running{3};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 3; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < 30; ++i) {
+        std::string data(1000 + 97 * w + i, static_cast<char>('a' + w));
+        Result<std::unique_ptr<ObjectPutWriter>> put = s.PutObject(kAlice, "alice-b", "hot", {});
+        ASSERT_TRUE(put.ok());
+        ASSERT_TRUE((*put)->Write(Bytes(data)).ok());
+        ASSERT_TRUE((*put)->Commit().ok());
+      }
+      --running;
+    });
+  }
+  int checked = 0;
+  while (running > 0) {
+    Result<OpenObject> o = s.OpenForRead(kAlice, "alice-b", "hot");
+    if (!o.ok()) continue;
+    std::string got(o->info.size, '\0');
+    ASSERT_TRUE(PreadFull(o->fd.get(), reinterpret_cast<uint8_t*>(got.data()), got.size(), 0, "hot").ok());
+    // Whole: one writer's bytes, and the metadata that describes them (or
+    // none, never another writer's).
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got, std::string(got.size(), got[0]));
+    if (o->info.crc64) {
+      EXPECT_EQ(*o->info.crc64, Crc64(got));
+    }
+    ++checked;
+  }
+  for (std::thread& t : writers) t.join();
+  Result<ObjectInfo> head = s.HeadObject(kAlice, "alice-b", "hot");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  std::string last = *this->Get("hot");
+  EXPECT_EQ(head->crc64, Crc64(last)) << "after the writers, the metadata is the last commit's";
+  (void)checked;  // how many reads overlapped the writers depends on scheduling
+}
+
+TYPED_TEST(ObjectStoreContract, LimitsAreCheckedWhileWriting) {
+  PutOptions small;
+  small.max_bytes = 10;
+  Result<ObjectInfo> put = this->Put("k", "eleven byte", small);
+  EXPECT_EQ(put.status().reason(), "EntityTooLarge");
+  EXPECT_EQ(this->store_->HeadObject(kAlice, "alice-b", "k").status().reason(), "NoSuchKey");
+  PutOptions meta;
+  meta.user_meta["big"] = std::string(ObjectStore::kMaxUserMetaBytes, 'x');
+  EXPECT_EQ(this->Put("k", "x", meta).status().reason(), "InvalidArgument");
+  PutOptions bad_name;
+  bad_name.user_meta["Bad Name"] = "x";
+  EXPECT_EQ(this->Put("k", "x", bad_name).status().reason(), "InvalidArgument");
+  PutOptions control;
+  control.user_meta["ok"] = "line\nbreak";
+  EXPECT_EQ(this->Put("k", "x", control).status().reason(), "InvalidArgument");
+}
+
+TYPED_TEST(ObjectStoreContract, HostileKeysAreRefusedEverywhere) {
+  auto& s = *this->store_;
+  const std::vector<std::string> bad = {"",       "..",          "../alice-b/k", "a/../b",         "a//b",
+                                        "./a",    "/abs",        "\\win",        "ctl\x01",        "new\nline",
+                                        "del\x7f", ".ferry-owner", ".ferry-meta/x", ".uploads/x",      "d/.ferry-x",
+                                        "bad\xff", std::string(1024, 'k')};
+  for (const std::string& key : bad) {
+    EXPECT_EQ(s.PutObject(kAlice, "alice-b", key, {}).status().reason(), "InvalidObjectName") << key;
+    EXPECT_EQ(s.HeadObject(kAlice, "alice-b", key).status().reason(), "InvalidObjectName") << key;
+    EXPECT_EQ(s.DeleteObject(kAlice, "alice-b", key).reason(), "InvalidObjectName") << key;
+    EXPECT_EQ(s.InitiateMultipart(kAlice, "alice-b", key, {}).status().reason(), "InvalidObjectName") << key;
+  }
+  const std::string longest = std::string(255, 'k') + "/" + std::string(255, 'k') + "/" + std::string(255, 'k') +
+                              "/" + std::string(255, 'k');
+  ASSERT_EQ(longest.size(), 1023u);
+  EXPECT_TRUE(this->Put(longest, "longest").ok());
+  EXPECT_EQ(this->Put(std::string(256, 'k'), "x").status().reason(), "InvalidObjectName") << "a file name's limit";
+  EXPECT_TRUE(this->Put("a..b/\xE4\xB8\xAD\xE6\x96\x87 \xC3\xA9t\xC3\xA9.raw", "utf-8").ok());
+}
+
+TYPED_TEST(ObjectStoreContract, AnotherAccountCanNeitherReadNorWrite) {
+  auto& s = *this->store_;
+  ASSERT_TRUE(this->Put("secret", "alice's").ok());
+  EXPECT_EQ(s.HeadObject(kBob, "alice-b", "secret").status().reason(), "NoSuchBucket");
+  EXPECT_EQ(s.OpenForRead(kBob, "alice-b", "secret").status().reason(), "NoSuchBucket");
+  EXPECT_EQ(s.PutObject(kBob, "alice-b", "planted", {}).status().reason(), "NoSuchBucket");
+  EXPECT_EQ(s.DeleteObject(kBob, "alice-b", "secret").reason(), "NoSuchBucket");
+  EXPECT_EQ(s.ListObjects(kBob, "alice-b", {}).status().reason(), "NoSuchBucket");
+  EXPECT_EQ(s.InitiateMultipart(kBob, "alice-b", "x", {}).status().reason(), "NoSuchBucket");
+  EXPECT_EQ(s.ListUploads(kBob, "alice-b", {}).status().reason(), "NoSuchBucket");
+  Result<std::string> id = s.InitiateMultipart(kAlice, "alice-b", "x", {});
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(s.UploadPart(kBob, "alice-b", "x", *id, 1, std::nullopt).status().reason(), "NoSuchBucket");
+  EXPECT_EQ(s.AbortMultipart(kBob, "alice-b", "x", *id).reason(), "NoSuchBucket");
+  EXPECT_EQ(s.SetStaging(kBob, "alice-b", "secret", true).reason(), "NoSuchBucket");
+  EXPECT_EQ(*this->Get("secret"), "alice's");
+}
+
+TYPED_TEST(ObjectStoreContract, DeleteIsQuietForMissingKeys) {
+  auto& s = *this->store_;
+  ASSERT_TRUE(this->Put("a/b/c", "x").ok());
+  ASSERT_TRUE(this->Put("d", "y").ok());
+  EXPECT_TRUE(s.DeleteObject(kAlice, "alice-b", "never-was").ok());
+  ASSERT_TRUE(s.DeleteObject(kAlice, "alice-b", "a/b/c").ok());
+  EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "a/b/c").status().reason(), "NoSuchKey");
+  // The folders it needed are gone: "a" can be a key now.
+  EXPECT_TRUE(this->Put("a", "z").ok());
+  ASSERT_TRUE(s.DeleteObjects(kAlice, "alice-b", {"a", "d", "missing"}).ok());
+  Result<ListObjectsResult> list = s.ListObjects(kAlice, "alice-b", {});
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->contents.empty());
+  EXPECT_EQ(s.DeleteObject(kAlice, "nope-bucket", "k").reason(), "NoSuchBucket");
+}
+
+// ------------------------------------------------------------------ listing
+
+TYPED_TEST(ObjectStoreContract, ListingFollowsPrefixDelimiterAndMarker) {
+  auto& s = *this->store_;
+  const std::vector<std::string> keys = {"a-1",     "a/b/c",   "a/b/d",   "a/x",  "a0",
+                                         "b",       "photos/2026/01/x.jpg", "photos/2026/02/y.jpg",
+                                         "photos/readme", "z\xC3\xA9", "zz"};
+  for (const std::string& k : keys) ASSERT_TRUE(this->Put(k, "v:" + k).ok()) << k;
+
+  Result<ListObjectsResult> all = s.ListObjects(kAlice, "alice-b", {});
+  ASSERT_TRUE(all.ok());
+  // UTF-8 byte order: '-' < '/' < '0', and "zz" < "z\xC3\xA9" (0x7A < 0xC3).
+  EXPECT_EQ(this->Keys(*all), (std::vector<std::string>{"a-1", "a/b/c", "a/b/d", "a/x", "a0", "b",
+                                                        "photos/2026/01/x.jpg", "photos/2026/02/y.jpg",
+                                                        "photos/readme", "zz", "z\xC3\xA9"}));
+  EXPECT_FALSE(all->truncated);
+  EXPECT_EQ(all->contents[0].size, 5u);
+  EXPECT_EQ(all->contents[0].etag, QuotedMd5Etag(Md5::Of(std::string_view("v:a-1"))));
+
+  ListObjectsRequest r;
+  r.delimiter = "/";
+  Result<ListObjectsResult> top = s.ListObjects(kAlice, "alice-b", r);
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(this->Keys(*top), (std::vector<std::string>{"a-1", "a0", "b", "zz", "z\xC3\xA9"}));
+  EXPECT_EQ(top->common_prefixes, (std::vector<std::string>{"a/", "photos/"}));
+
+  r.prefix = "photos/";
+  Result<ListObjectsResult> photos = s.ListObjects(kAlice, "alice-b", r);
+  ASSERT_TRUE(photos.ok());
+  EXPECT_EQ(this->Keys(*photos), (std::vector<std::string>{"photos/readme"}));
+  EXPECT_EQ(photos->common_prefixes, (std::vector<std::string>{"photos/2026/"}));
+
+  // A prefix that is not a folder boundary.
+  r.prefix = "a";
+  Result<ListObjectsResult> a = s.ListObjects(kAlice, "alice-b", r);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(this->Keys(*a), (std::vector<std::string>{"a-1", "a0"}));
+  EXPECT_EQ(a->common_prefixes, (std::vector<std::string>{"a/"}));
+
+  // Common prefixes count toward max-keys; the next marker is the last
+  // item returned, a prefix included, and that prefix is not repeated.
+  ListObjectsRequest paged;
+  paged.delimiter = "/";
+  paged.max_keys = 2;
+  Result<ListObjectsResult> p1 = s.ListObjects(kAlice, "alice-b", paged);
+  ASSERT_TRUE(p1.ok());
+  EXPECT_EQ(this->Keys(*p1), (std::vector<std::string>{"a-1"}));
+  EXPECT_EQ(p1->common_prefixes, (std::vector<std::string>{"a/"}));
+  EXPECT_TRUE(p1->truncated);
+  EXPECT_EQ(p1->next_marker, "a/");
+  paged.marker = p1->next_marker;
+  Result<ListObjectsResult> p2 = s.ListObjects(kAlice, "alice-b", paged);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_EQ(this->Keys(*p2), (std::vector<std::string>{"a0", "b"}));
+  EXPECT_TRUE(p2->common_prefixes.empty());
+  EXPECT_EQ(p2->next_marker, "b");
+
+  // A marker inside a folder, a marker that is no key, another delimiter.
+  ListObjectsRequest m;
+  m.marker = "a/b/c";
+  Result<ListObjectsResult> after = s.ListObjects(kAlice, "alice-b", m);
+  ASSERT_TRUE(after.ok());
+  ASSERT_GE(after->contents.size(), 2u);
+  EXPECT_EQ(after->contents[0].key, "a/b/d");
+  m.marker = "photos/2026/01/zzz";
+  after = s.ListObjects(kAlice, "alice-b", m);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->contents[0].key, "photos/2026/02/y.jpg");
+  ListObjectsRequest dash;
+  dash.delimiter = "-";
+  Result<ListObjectsResult> d = s.ListObjects(kAlice, "alice-b", dash);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->common_prefixes, (std::vector<std::string>{"a-"}));
+  EXPECT_EQ(d->contents.size(), keys.size() - 1);
+
+  ListObjectsRequest bad;
+  bad.max_keys = 0;
+  EXPECT_EQ(s.ListObjects(kAlice, "alice-b", bad).status().reason(), "InvalidArgument");
+  bad.max_keys = 1001;
+  EXPECT_EQ(s.ListObjects(kAlice, "alice-b", bad).status().reason(), "InvalidArgument");
+  EXPECT_EQ(s.ListObjects(kAlice, "nope-bucket", {}).status().reason(), "NoSuchBucket");
+}
+
+TYPED_TEST(ObjectStoreContract, PagingThroughTwoThousandFiveHundredKeys) {
+  auto& s = *this->store_;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 2500; ++i) {
+    // Half flat, half in ten folders, so pages cross folder boundaries.
+    std::string key = (i % 2 == 0) ? "k" + std::to_string(i) : "d" + std::to_string((i / 2) % 10) + "/k" + std::to_string(i);
+    ASSERT_TRUE(this->Put(key, "").ok());
+    expected.push_back(key);
+  }
+  std::sort(expected.begin(), expected.end());
+  std::vector<std::string> seen;
+  ListObjectsRequest r;
+  r.max_keys = 1000;
+  int pages = 0;
+  while (true) {
+    Result<ListObjectsResult> page = s.ListObjects(kAlice, "alice-b", r);
+    ASSERT_TRUE(page.ok());
+    ++pages;
+    for (const ObjectInfo& o : page->contents) seen.push_back(o.key);
+    if (!page->truncated) break;
+    ASSERT_EQ(page->contents.size(), 1000u);
+    r.marker = page->next_marker;
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, expected);
+
+  // With a delimiter: the ten folders are ten prefixes among the keys.
+  ListObjectsRequest grouped;
+  grouped.delimiter = "/";
+  grouped.max_keys = 1000;
+  size_t keys = 0, prefixes = 0;
+  while (true) {
+    Result<ListObjectsResult> page = s.ListObjects(kAlice, "alice-b", grouped);
+    ASSERT_TRUE(page.ok());
+    keys += page->contents.size();
+    prefixes += page->common_prefixes.size();
+    if (!page->truncated) break;
+    grouped.marker = page->next_marker;
+  }
+  EXPECT_EQ(keys, 1250u);
+  EXPECT_EQ(prefixes, 10u);
+}
+
+// ---------------------------------------------------------------- multipart
+
+TYPED_TEST(ObjectStoreContract, MultipartAssemblesPartsWithCombinedChecksums) {
+  auto& s = *this->store_;
+  PutOptions options;
+  options.content_type = "application/x-qcow2";
+  options.user_meta = {{"k", "v"}};
+  Result<std::string> id = s.InitiateMultipart(kAlice, "alice-b", "disk.qcow2", options);
+  ASSERT_TRUE(id.ok());
+  const std::string p1(150000, 'x'), p2(102400, '\0'), p3 = "the end";
+  // Out of order, and part 2 first sent wrong, then re-sent.
+  auto upload = [&](uint32_t n, const std::string& data) -> Result<PartInfo> {
+    ASSIGN_OR_RETURN(std::unique_ptr<PartWriter> w, s.UploadPart(kAlice, "alice-b", "disk.qcow2", *id, n, std::nullopt));
+    RETURN_IF_ERROR(w->Write(Bytes(data)));
+    return w->Commit();
+  };
+  Result<PartInfo> r3 = upload(3, p3);
+  Result<PartInfo> r2 = upload(2, std::string(102400, 'w'));
+  Result<PartInfo> r1 = upload(1, p1);
+  ASSERT_TRUE(r1.ok() && r2.ok() && r3.ok());
+  r2 = upload(2, p2);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->etag, QuotedMd5Etag(Md5::Of(std::string_view(p2))));
+  EXPECT_EQ(r2->crc64, Crc64(p2));
+  EXPECT_EQ(r2->size, p2.size());
+
+  Result<ListPartsResult> parts = s.ListParts(kAlice, "alice-b", "disk.qcow2", *id, {});
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->parts.size(), 3u);
+  EXPECT_EQ(parts->parts[1].etag, r2->etag) << "the re-sent part replaced the first";
+  // Objects are not visible before completion.
+  EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "disk.qcow2").status().reason(), "NoSuchKey");
+
+  std::vector<CompletePart> list = {{1, r1->etag}, {2, r2->etag}, {3, r3->etag}};
+  // ETags compare without quotes and case.
+  list[2].etag = NormalizeForTest(r3->etag);
+  Result<ObjectInfo> done = s.CompleteMultipart(kAlice, "alice-b", "disk.qcow2", *id, list);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  const std::string all = p1 + p2 + p3;
+  EXPECT_EQ(done->size, all.size());
+  EXPECT_EQ(done->crc64, Crc64(all));
+  EXPECT_EQ(done->etag, MultipartEtag({Md5::Of(std::string_view(p1)), Md5::Of(std::string_view(p2)),
+                                       Md5::Of(std::string_view(p3))}));
+  EXPECT_NE(done->etag.find("-3\""), std::string::npos) << done->etag;
+  EXPECT_EQ(done->type, ObjectType::kMultipart);
+  EXPECT_FALSE(done->content_md5.has_value());
+  Result<ObjectInfo> head = s.HeadObject(kAlice, "alice-b", "disk.qcow2");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->content_type, "application/x-qcow2");
+  EXPECT_EQ(head->user_meta, options.user_meta);
+  EXPECT_EQ(head->etag, done->etag);
+  EXPECT_EQ(*this->Get("disk.qcow2"), all);
+  // The upload is gone.
+  EXPECT_EQ(s.ListParts(kAlice, "alice-b", "disk.qcow2", *id, {}).status().reason(), "NoSuchUpload");
+  EXPECT_EQ(s.CompleteMultipart(kAlice, "alice-b", "disk.qcow2", *id, list).status().reason(), "NoSuchUpload");
+}
+
+TYPED_TEST(ObjectStoreContract, CompleteChecksThePartList) {
+  auto& s = *this->store_;
+  std::vector<CompletePart> listed;
+  const std::string big(102400, 'b');
+  Result<std::string> id = this->UploadWithParts("k", {big, "small", big, "last"}, &listed);
+  ASSERT_TRUE(id.ok());
+  auto complete = [&](std::vector<CompletePart> parts) {
+    return s.CompleteMultipart(kAlice, "alice-b", "k", *id, parts).status().reason();
+  };
+  EXPECT_EQ(complete({listed[1], listed[0]}), "InvalidPartOrder");
+  EXPECT_EQ(complete({listed[0], listed[0]}), "InvalidPartOrder");
+  EXPECT_EQ(complete({listed[0], {2, listed[0].etag}}), "InvalidPart") << "wrong ETag";
+  EXPECT_EQ(complete({listed[0], {9, listed[0].etag}}), "InvalidPart") << "never uploaded";
+  EXPECT_EQ(complete({listed[0], listed[1], listed[2]}), "EntityTooSmall") << "a small part not last";
+  EXPECT_EQ(complete({}), "InvalidArgument");
+  EXPECT_EQ(s.CompleteMultipart(kAlice, "alice-b", "k", "0123456789ABCDEF0123456789ABCDEF", listed)
+                .status()
+                .reason(),
+            "NoSuchUpload");
+  EXPECT_EQ(s.CompleteMultipart(kAlice, "alice-b", "other-key", *id, listed).status().reason(), "NoSuchUpload");
+  // Unlisted parts (2 and 4) are dropped; a small last part is fine.
+  Result<ObjectInfo> done = s.CompleteMultipart(kAlice, "alice-b", "k", *id, {listed[0], listed[2]});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(*this->Get("k"), big + big);
+  EXPECT_EQ(done->crc64, Crc64(big + big));
+}
+
+TYPED_TEST(ObjectStoreContract, PartsAreCheckedAndUploadsListed) {
+  auto& s = *this->store_;
+  Result<std::string> id = s.InitiateMultipart(kAlice, "alice-b", "k", {});
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->size(), 32u);
+  EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "k", *id, 0, std::nullopt).status().reason(), "InvalidArgument");
+  EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "k", *id, 10001, std::nullopt).status().reason(), "InvalidArgument");
+  EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "other", *id, 1, std::nullopt).status().reason(), "NoSuchUpload");
+  EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "k", "../../x", 1, std::nullopt).status().reason(), "NoSuchUpload");
+  {
+    Result<std::unique_ptr<PartWriter>> w =
+        s.UploadPart(kAlice, "alice-b", "k", *id, 1, Md5::Of(std::string_view("expected")));
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(Bytes("received")).ok());
+    EXPECT_EQ((*w)->Commit().status().reason(), "InvalidDigest");
+  }
+  for (uint32_t n = 1; n <= 5; ++n) {
+    Result<std::unique_ptr<PartWriter>> w = s.UploadPart(kAlice, "alice-b", "k", *id, n, std::nullopt);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(Bytes("part" + std::to_string(n))).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  ListPartsRequest pr;
+  pr.max_parts = 2;
+  pr.part_number_marker = 1;
+  Result<ListPartsResult> parts = s.ListParts(kAlice, "alice-b", "k", *id, pr);
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->parts.size(), 2u);
+  EXPECT_EQ(parts->parts[0].part_number, 2u);
+  EXPECT_TRUE(parts->truncated);
+  EXPECT_EQ(parts->next_part_number_marker, 3u);
+
+  Result<std::string> id2 = s.InitiateMultipart(kAlice, "alice-b", "k", {});
+  Result<std::string> id3 = s.InitiateMultipart(kAlice, "alice-b", "dir/a", {});
+  Result<std::string> id4 = s.InitiateMultipart(kAlice, "alice-b", "dir/b", {});
+  ASSERT_TRUE(id2.ok() && id3.ok() && id4.ok());
+  Result<ListUploadsResult> ups = s.ListUploads(kAlice, "alice-b", {});
+  ASSERT_TRUE(ups.ok());
+  ASSERT_EQ(ups->uploads.size(), 4u);
+  EXPECT_EQ(ups->uploads[0].key, "dir/a");
+  EXPECT_EQ(ups->uploads[2].key, "k");
+  EXPECT_LT(ups->uploads[2].upload_id, ups->uploads[3].upload_id);
+  EXPECT_EQ(ups->uploads[0].initiated, kT0);
+
+  ListUploadsRequest ur;
+  ur.delimiter = "/";
+  ups = s.ListUploads(kAlice, "alice-b", ur);
+  ASSERT_TRUE(ups.ok());
+  EXPECT_EQ(ups->common_prefixes, (std::vector<std::string>{"dir/"}));
+  EXPECT_EQ(ups->uploads.size(), 2u);
+
+  ListUploadsRequest page;
+  page.max_uploads = 3;
+  ups = s.ListUploads(kAlice, "alice-b", page);
+  ASSERT_TRUE(ups.ok());
+  EXPECT_TRUE(ups->truncated);
+  page.key_marker = ups->next_key_marker;
+  page.upload_id_marker = ups->next_upload_id_marker;
+  ups = s.ListUploads(kAlice, "alice-b", page);
+  ASSERT_TRUE(ups.ok());
+  ASSERT_EQ(ups->uploads.size(), 1u);
+  EXPECT_EQ(ups->uploads[0].key, "k");
+  EXPECT_FALSE(ups->truncated);
+  ListUploadsRequest prefixed;
+  prefixed.prefix = "dir/";
+  ups = s.ListUploads(kAlice, "alice-b", prefixed);
+  ASSERT_TRUE(ups.ok());
+  EXPECT_EQ(ups->uploads.size(), 2u);
+
+  ASSERT_TRUE(s.AbortMultipart(kAlice, "alice-b", "k", *id).ok());
+  EXPECT_EQ(s.AbortMultipart(kAlice, "alice-b", "k", *id).reason(), "NoSuchUpload");
+  EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "k", *id, 1, std::nullopt).status().reason(), "NoSuchUpload");
+}
+
+// -------------------------------------------------------- staging and usage
+
+TYPED_TEST(ObjectStoreContract, AStagingObjectGoesWithItsLastClaim) {
+  auto& s = *this->store_;
+  ASSERT_TRUE(this->Put("disk.raw", "data").ok());
+  EXPECT_EQ(s.SetStaging(kAlice, "alice-b", "missing", true).reason(), "NoSuchKey");
+  ASSERT_TRUE(s.SetStaging(kAlice, "alice-b", "disk.raw", true).ok());
+  ASSERT_TRUE(s.ClaimStaging(kAlice, "alice-b", "disk.raw", "t-1").ok());
+  EXPECT_TRUE(s.IsStaging("alice-b", "disk.raw"));
+  ASSERT_EQ(s.ListStagingClaims().size(), 1u);
+  EXPECT_EQ(s.ListStagingClaims()[0].task_id, "t-1");
+  ASSERT_TRUE(s.ReleaseStaging("alice-b", "disk.raw", "t-1").ok());
+  EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "disk.raw").status().reason(), "NoSuchKey");
+}
+
+TYPED_TEST(ObjectStoreContract, UsageCountsObjectsAndUploads) {
+  auto& s = *this->store_;
+  const std::string data(64 * 1024, 'u');
+  ASSERT_TRUE(this->Put("k", data).ok());
+  Result<uint64_t> one = s.AccountObjectBytes(kAlice);
+  ASSERT_TRUE(one.ok());
+  EXPECT_GE(*one, data.size());
+  std::vector<CompletePart> listed;
+  ASSERT_TRUE(this->UploadWithParts("mp", {data}, &listed).ok());
+  EXPECT_GE(*s.AccountObjectBytes(kAlice), *one + data.size()) << "parts count while they exist";
+  EXPECT_EQ(*s.AccountObjectBytes(kBob), 0u);
+  uint64_t id = s.AddUsageSource([](const std::string& account) -> Result<uint64_t> {
+    return account == kAlice ? uint64_t{7} : uint64_t{0};
+  });
+  EXPECT_EQ(*s.AccountStoredBytes(kAlice), *s.AccountObjectBytes(kAlice) + 7);
+  s.RemoveUsageSource(id);
+  EXPECT_EQ(*s.AccountStoredBytes(kAlice), *s.AccountObjectBytes(kAlice));
+}
+
+}  // namespace
+}  // namespace ferry
