@@ -33,6 +33,7 @@
 #include "common/ids.h"
 #include "common/log_safe.h"
 #include "copy/peer_wire.h"
+#include "region/object_errors.h"
 #include "region/quotas.h"
 
 namespace ferry {
@@ -96,7 +97,7 @@ std::string TargetPath(std::string_view target) { return std::string(target.subs
 class BeastServer final : public Server {
  public:
   BeastServer(const ServerConfig& config, ActionTable actions, const RegionSet& regions,
-              AccountDirectory& accounts, ObjectStorage& object_storage, const Clock& clock)
+              AccountDirectory& accounts, ObjectStore& object_storage, const Clock& clock)
       : config_(config),
         acceptor_(asio::make_strand(ioc_)),
         admin_acceptor_(asio::make_strand(ioc_)),
@@ -615,7 +616,7 @@ class BeastServer final : public Server {
                              "The input parameter \"Content-Length\" that is mandatory for "
                              "processing this request is not supplied.");
       }
-      std::unique_ptr<UploadSession> session;
+      std::unique_ptr<OffsetUpload> session;
       if (st.ok()) {
         auto query =
             ParseFormUrlEncoded(request.target.substr(std::min(request.target.size(), path.size() + 1)));
@@ -631,7 +632,10 @@ class BeastServer final : public Server {
                              dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query));
             // Parts count against the account's stored bytes while they exist.
             if (is_put) RETURN_IF_ERROR(CheckStorageQuota(object_storage_, who.caller.account_id, part_bytes));
-            ASSIGN_OR_RETURN(session, object_storage_.OpenUpload(who.caller.account_id, bucket, object, upload_id));
+            Result<std::unique_ptr<OffsetUpload>> upload =
+                object_storage_.OpenOffsetUpload(who.caller.account_id, bucket, object, upload_id);
+            if (!upload.ok()) return EcsObjectStatus(upload.status());
+            session = std::move(upload).value();
             return who;
           };
           std::optional<Result<AuthResult>> opened = co_await RunOnPool(client_pool_, std::move(open));
@@ -677,7 +681,8 @@ class BeastServer final : public Server {
         hasher.Update(std::span<const uint8_t>(chunk.data(), got));
         if (write_status.ok()) {
           if (is_put) {
-            write_status = session->Write(offset + received, std::span<const uint8_t>(chunk.data(), got));
+            write_status = EcsObjectStatus(
+                session->Write(offset + received, std::span<const uint8_t>(chunk.data(), got)));
           } else {
             write_status =
                 InvalidArgument("InvalidParameter", "The complete request must have an empty body.");
@@ -697,10 +702,10 @@ class BeastServer final : public Server {
                 std::to_string(offset) + " (" + std::to_string(received) + " bytes) hashes to " + actual +
                 " but the header says " + claimed + ". Resend the part.");
       }
-      if (write_status.ok() && !is_put) write_status = session->Complete(size);
+      if (write_status.ok() && !is_put) write_status = EcsObjectStatus(session->Complete(size).status());
       if (write_status.ok() && !is_put) {
-        write_status = object_storage_.SetStaging(auth->caller.account_id, bucket, object,
-                                                  UploadIsStaging(request.target));
+        write_status = EcsObjectStatus(object_storage_.SetStaging(auth->caller.account_id, bucket, object,
+                                                                  UploadIsStaging(request.target)));
       }
       if (!write_status.ok()) co_return co_await WriteResponse(conn, fail(write_status), keep_alive);
 
@@ -737,8 +742,8 @@ class BeastServer final : public Server {
     }
     *bucket = UrlDecode(rest.substr(0, slash), false);
     *object = UrlDecode(rest.substr(slash + 1), false);
-    RETURN_IF_ERROR(ObjectStorage::ValidateBucketName(*bucket));
-    RETURN_IF_ERROR(ObjectStorage::ValidateObjectName(*object));
+    RETURN_IF_ERROR(EcsObjectStatus(ObjectStore::ValidateBucketName(*bucket)));
+    RETURN_IF_ERROR(EcsObjectStatus(ObjectStore::ValidateKey(*object)));
     size_t q = request.target.find('?');
     ASSIGN_OR_RETURN(auto query_map,
                      ParseFormUrlEncoded(q == std::string::npos ? "" : request.target.substr(q + 1)));
@@ -748,7 +753,7 @@ class BeastServer final : public Server {
     if (request.method == "PUT") {
       ASSIGN_OR_RETURN(int64_t off, query.Int("offset", 0, 0, kMax));
       *offset = static_cast<uint64_t>(off);
-      RETURN_IF_ERROR(ObjectStorage::CheckObjectSize(*offset, "offset"));
+      RETURN_IF_ERROR(EcsObjectStatus(ObjectStore::CheckSize(*offset, ObjectStore::kMaxObjectBytes, "offset")));
     } else {
       ASSIGN_OR_RETURN(std::string complete, query.Required("complete"));
       if (complete != "1" && complete != "true") {
@@ -757,13 +762,13 @@ class BeastServer final : public Server {
       RETURN_IF_ERROR(query.Required("size").status());
       ASSIGN_OR_RETURN(int64_t s, query.Int("size", 0, 0, kMax));
       *size = static_cast<uint64_t>(s);
-      RETURN_IF_ERROR(ObjectStorage::CheckObjectSize(*size, "size"));
+      RETURN_IF_ERROR(EcsObjectStatus(ObjectStore::CheckSize(*size, ObjectStore::kMaxObjectBytes, "size")));
     }
     return Status::Ok();
   }
 
   // `staging=1` on the complete request: the object is the CLI's staging
-  // copy, deleted when the import that reads it ends (ObjectStorage).
+  // copy, deleted when the import that reads it ends (ObjectStore staging).
   static bool UploadIsStaging(const std::string& target) {
     size_t q = target.find('?');
     auto query = ParseFormUrlEncoded(q == std::string::npos ? "" : target.substr(q + 1));
@@ -803,9 +808,12 @@ class BeastServer final : public Server {
       // key's lookup, the nonce's spending) or the disk.
       std::function<Result<AuthResult>()> remove = [&]() -> Result<AuthResult> {
         ASSIGN_OR_RETURN(AuthResult who, dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query));
-        RETURN_IF_ERROR(abort ? object_storage_.AbortUpload(who.caller.account_id, bucket, object,
-                                                            query->at("uploadId"))
-                              : object_storage_.DeleteObject(who.caller.account_id, bucket, object));
+        // This route answers a missing object InvalidOSSObject.NotFound
+        // (the OSS wire's DeleteObject does not).
+        if (!abort) RETURN_IF_ERROR(EcsObjectStatus(object_storage_.HeadObject(who.caller.account_id, bucket, object).status()));
+        RETURN_IF_ERROR(EcsObjectStatus(
+            abort ? object_storage_.AbortOffsetUpload(who.caller.account_id, bucket, object, query->at("uploadId"))
+                  : object_storage_.DeleteObject(who.caller.account_id, bucket, object)));
         return who;
       };
       std::optional<Result<AuthResult>> removed = co_await RunOnPool(client_pool_, std::move(remove));
@@ -840,7 +848,7 @@ class BeastServer final : public Server {
   Metrics metrics_;
   Dispatcher dispatcher_;
   const PeerEndpoints peer_;
-  ObjectStorage& object_storage_;
+  ObjectStore& object_storage_;
   std::vector<std::thread> threads_;
   WorkPool client_pool_;  // ECS handlers; stopped by Stop() after the I/O threads
   WorkPool peer_pool_;    // peer-protocol handlers; likewise
@@ -861,7 +869,7 @@ class BeastServer final : public Server {
 
 Result<std::unique_ptr<Server>> StartServer(const ServerConfig& config, ActionTable actions,
                                             const RegionSet& regions, AccountDirectory& accounts,
-                                            ObjectStorage& object_storage, const Clock& clock) {
+                                            ObjectStore& object_storage, const Clock& clock) {
   try {
     auto server =
         std::make_unique<BeastServer>(config, std::move(actions), regions, accounts, object_storage, clock);

@@ -13,7 +13,7 @@
 // all signed with ACS3-HMAC-SHA256 (canonical URI = the path; the body's
 // SHA-256 in x-acs-content-sha256 is verified while the body streams to disk,
 // so a large part never sits in memory). O, O + part length and S are at most
-// ObjectStorage::kMaxObjectBytes (48.8 TiB), else 400 InvalidParameter; gaps
+// ObjectStore::kMaxObjectBytes (48.8 TiB), else 400 InvalidParameter; gaps
 // between parts stay holes, so S may exceed the bytes sent.
 // A handler that throws (std::bad_alloc included) answers 500 InternalError
 // with the generic message; the log keeps the detail.
@@ -59,7 +59,7 @@
 
 #include "api/action.h"
 #include "api/auth.h"
-#include "region/object_storage.h"
+#include "objects/object_store.h"
 #include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -109,6 +109,6 @@ class Server {
 // Borrowed objects must outlive the server.
 Result<std::unique_ptr<Server>> StartServer(const ServerConfig& config, ActionTable actions,
                                             const RegionSet& regions, AccountDirectory& accounts,
-                                            ObjectStorage& object_storage, const Clock& clock);
+                                            ObjectStore& object_storage, const Clock& clock);
 
 }  // namespace ferry

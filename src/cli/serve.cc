@@ -43,7 +43,7 @@
 #include "copy/peer_client.h"
 #include "copy/peer_auth.h"
 #include "copy/peer_wire.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "region/region.h"
 #include "region/remote_copy_peer.h"
 
@@ -470,7 +470,7 @@ struct OpenedRegions {
 // The stored-bytes quota ("auto": half the data directory's file system, so
 // no one account can fill the disk) and the sweep of abandoned uploads:
 // at start, then every expiry/24 (at least a minute, at most an hour).
-void ConfigureStorageLimits(const ServeSettings& settings, ObjectStorage& storage, const Clock& clock) {
+void ConfigureStorageLimits(const ServeSettings& settings, FsObjectStore& storage, const Clock& clock) {
   uint64_t max_bytes = 0;
   if (settings.quota_stored_mib) {
     max_bytes = *settings.quota_stored_mib << 20;
@@ -491,7 +491,7 @@ void ConfigureStorageLimits(const ServeSettings& settings, ObjectStorage& storag
                max_bytes, settings.upload_expiry_hours);
 }
 
-Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& storage, const Clock& clock,
+Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStore& storage, const Clock& clock,
                                   const std::shared_ptr<CopyWiring>& wiring, bool check_only = false) {
   OpenedRegions out;
   for (const std::string& id : settings.regions) {
@@ -543,7 +543,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStorage& 
 struct DataDir {
   DataDirLock lock;
   std::unique_ptr<SqliteAccountDirectory> accounts;
-  std::unique_ptr<ObjectStorage> storage;
+  std::unique_ptr<FsObjectStore> storage;
 };
 
 Result<DataDir> OpenDataDir(const std::string& data_dir) {
@@ -598,7 +598,7 @@ Status RunServe(const ServeSettings& settings) {
   }
   ASSIGN_OR_RETURN(RootIdentity root,
                    EnsureRootAccount(*data.accounts, settings.data_dir, cluster_key, clock));
-  data.storage = std::make_unique<ObjectStorage>(OssDir(settings.data_dir), root.account_id);
+  data.storage = std::make_unique<FsObjectStore>(OssDir(settings.data_dir), root.account_id);
 
   auto wiring = std::make_shared<CopyWiring>(cluster_key, data.accounts.get());
   wiring->SetLinkRateLimits(settings.link_rate_limits);
@@ -752,7 +752,7 @@ Status WithOfflineRegions(const ServeSettings& settings, const std::function<Sta
   ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings.data_dir));
   Result<AccountRecord> root = FindRoot(*data.accounts);
   if (!root.ok() && root.status().code() != Code::kNotFound) return root.status();
-  data.storage = std::make_unique<ObjectStorage>(OssDir(settings.data_dir), root.ok() ? root->account_id : "");
+  data.storage = std::make_unique<FsObjectStore>(OssDir(settings.data_dir), root.ok() ? root->account_id : "");
   // An offline command checks the regions that exist; it must not create
   // an empty region the server never served.
   ServeSettings existing = settings;

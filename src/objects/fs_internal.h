@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -91,6 +92,34 @@ class HashingFile {
   uint64_t crc_ = 0;
   uint64_t size_ = 0;
   bool released_ = false;
+};
+
+// The Write/WriteZeros half of a writer backed by a HashingFile; Base is
+// ObjectPutWriter or PartWriter, whose Commit takes file_ (after which
+// writing is refused).
+template <typename Base>
+class HashingFileWriter : public Base {
+ public:
+  Status Write(std::span<const uint8_t> data) override {
+    RETURN_IF_ERROR(Usable());
+    return file_->Write(data);
+  }
+  Status WriteZeros(uint64_t count) override {
+    RETURN_IF_ERROR(Usable());
+    return file_->WriteZeros(count);
+  }
+  uint64_t bytes_written() const override { return file_ ? file_->size() : 0; }
+
+ protected:
+  HashingFileWriter(std::unique_ptr<HashingFile> file, std::string what)
+      : file_(std::move(file)), what_(std::move(what)) {}
+  Status Usable() const {
+    if (file_) return Status::Ok();
+    return FailedPrecondition("", what_ + " was already committed");
+  }
+
+  std::unique_ptr<HashingFile> file_;
+  std::string what_;
 };
 
 // Creates <bucket>/.uploads/<prefix><random> (0644, O_EXCL) for writing.

@@ -91,21 +91,17 @@ std::optional<PartInfo> ReadPart(const std::string& dir, uint32_t part_number, M
   }
 }
 
-class FsPartWriter final : public PartWriter {
+class FsPartWriter final : public HashingFileWriter<PartWriter> {
  public:
   FsPartWriter(FsObjectStore& store, std::string dir, std::string upload_id, uint32_t part_number,
                std::optional<Md5Digest> expected, std::unique_ptr<HashingFile> file, UnixSeconds now)
-      : store_(store),
+      : HashingFileWriter(std::move(file), "part " + std::to_string(part_number)),
+        store_(store),
         dir_(std::move(dir)),
         upload_id_(std::move(upload_id)),
         part_number_(part_number),
         expected_(expected),
-        file_(std::move(file)),
         now_(now) {}
-
-  Status Write(std::span<const uint8_t> data) override { return Usable().ok() ? file_->Write(data) : Usable(); }
-  Status WriteZeros(uint64_t count) override { return Usable().ok() ? file_->WriteZeros(count) : Usable(); }
-  uint64_t bytes_written() const override { return file_ ? file_->size() : 0; }
 
   Result<PartInfo> Commit() override {
     RETURN_IF_ERROR(Usable());
@@ -146,17 +142,11 @@ class FsPartWriter final : public PartWriter {
   }
 
  private:
-  Status Usable() const {
-    if (file_) return Status::Ok();
-    return FailedPrecondition("", "part " + std::to_string(part_number_) + " was already committed");
-  }
-
   FsObjectStore& store_;
   std::string dir_;
   std::string upload_id_;
   uint32_t part_number_;
   std::optional<Md5Digest> expected_;
-  std::unique_ptr<HashingFile> file_;
   UnixSeconds now_;
 };
 

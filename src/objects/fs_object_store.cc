@@ -17,6 +17,7 @@
 
 #include "common/ids.h"
 #include "common/log_safe.h"
+#include "common/zero.h"
 #include "objects/fs_internal.h"
 
 namespace ferry {
@@ -135,23 +136,6 @@ void Md5Zeros(Md5& md5, uint64_t count) {
     left -= n;
   }
 }
-
-namespace {
-
-bool IsAllZero(const uint8_t* p, size_t n) {
-  size_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    uint64_t w[8];
-    std::memcpy(w, p + i, sizeof(w));
-    if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0) return false;
-  }
-  for (; i < n; ++i) {
-    if (p[i] != 0) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 HashingFile::HashingFile(std::string dir_path, std::string name, UniqueFd fd, uint64_t max_bytes,
                          std::string label)
@@ -418,20 +402,16 @@ Result<ListBucketsResult> FsObjectStore::ListBuckets(const std::string& account_
 
 namespace {
 
-class FsPutWriter final : public ObjectPutWriter {
+class FsPutWriter final : public HashingFileWriter<ObjectPutWriter> {
  public:
   FsPutWriter(FsObjectStore& store, FsObjectStore::Bucket bucket, std::string key, PutOptions options,
               std::unique_ptr<HashingFile> file, UnixSeconds now)
-      : store_(store),
+      : HashingFileWriter(std::move(file), "the put of \"" + Echo(key) + "\""),
+        store_(store),
         bucket_(std::move(bucket)),
         key_(std::move(key)),
         options_(std::move(options)),
-        file_(std::move(file)),
         now_(now) {}
-
-  Status Write(std::span<const uint8_t> data) override { return Usable().ok() ? file_->Write(data) : Usable(); }
-  Status WriteZeros(uint64_t count) override { return Usable().ok() ? file_->WriteZeros(count) : Usable(); }
-  uint64_t bytes_written() const override { return file_ ? file_->size() : 0; }
 
   Result<ObjectInfo> Commit() override {
     RETURN_IF_ERROR(Usable());
@@ -459,16 +439,10 @@ class FsPutWriter final : public ObjectPutWriter {
   }
 
  private:
-  Status Usable() const {
-    if (file_) return Status::Ok();
-    return FailedPrecondition("", "the put of \"" + Echo(key_) + "\" was already committed");
-  }
-
   FsObjectStore& store_;
   FsObjectStore::Bucket bucket_;
   std::string key_;
   PutOptions options_;
-  std::unique_ptr<HashingFile> file_;
   UnixSeconds now_;
 };
 
@@ -559,6 +533,12 @@ Result<OpenObject> FsObjectStore::OpenForRead(const std::string& account_id, con
   ASSIGN_OR_RETURN(out.info, InfoFor(fd.get(), bucket, key));
   out.fd = std::move(fd);
   return out;
+}
+
+Result<std::string> FsObjectStore::PathForRead(const std::string& account_id, const std::string& bucket,
+                                               const std::string& key) const {
+  RETURN_IF_ERROR(HeadObject(account_id, bucket, key).status());
+  return root_ + "/" + bucket + "/" + key;
 }
 
 Result<ObjectInfo> FsObjectStore::HeadObject(const std::string& account_id, const std::string& bucket,

@@ -133,6 +133,11 @@ class FsObjectStore final : public ObjectStore {
   void StartExpirySweeper(const Clock& clock, int64_t max_age_seconds, std::chrono::seconds interval);
 
   const std::string& root() const { return root_; }
+  // The file of an object `account_id` may read (NoSuchBucket / NoSuchKey
+  // otherwise). For tests and operator tools only: never check a path and
+  // then hand it to a tool (it can be replaced in between); use OpenForRead.
+  Result<std::string> PathForRead(const std::string& account_id, const std::string& bucket,
+                                  const std::string& key) const;
 
   // ---- Internal: used by the writers (fs_object_store.cc) ----
   struct Bucket;  // an opened, owner-checked bucket folder

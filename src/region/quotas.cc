@@ -85,7 +85,7 @@ Status CheckCountQuotas(Catalog& catalog, const QuotaLimits& limits, const std::
   return CheckQuota(counts, usage, adding, account_id, action);
 }
 
-Status CheckStorageQuota(const ObjectStorage& storage, const std::string& account_id, uint64_t adding) {
+Status CheckStorageQuota(const ObjectStore& storage, const std::string& account_id, uint64_t adding) {
   QuotaLimits limits;
   limits.stored_bytes = storage.max_account_bytes();
   if (limits.stored_bytes == 0 || account_id == kSystemAccountId) return Status::Ok();

@@ -3,7 +3,7 @@
 //
 // Stored bytes are LOGICAL: the data bytes (non-hole chunks) of the
 // account's snapshots as if nothing were shared, plus the allocated bytes of
-// its objects and upload parts (ObjectStorage::AccountStoredBytes). Never the
+// its objects and upload parts (ObjectStore::AccountStoredBytes). Never the
 // deduplicated physical bytes, so a quota answer tells a tenant nothing
 // about what other accounts hold.
 //
@@ -33,7 +33,7 @@
 
 #include "catalog/catalog.h"
 #include "common/status.h"
-#include "region/object_storage.h"
+#include "objects/object_store.h"
 
 namespace ferry {
 
@@ -42,7 +42,7 @@ struct QuotaLimits {
   uint64_t images = 0;         // per account, per region (every status)
   uint64_t snapshots = 0;      // per account, per region
   uint64_t running_tasks = 0;  // Processing imports, exports and copies per account, per region
-  uint64_t stored_bytes = 0;   // per account, per process (ObjectStorage::max_account_bytes)
+  uint64_t stored_bytes = 0;   // per account, per process (ObjectStore::max_account_bytes)
 };
 
 struct QuotaUsage {
@@ -64,7 +64,7 @@ Status CheckCountQuotas(Catalog& catalog, const QuotaLimits& limits, const std::
 
 // The stored-bytes quota: QuotaExceed.Storage when the account's stored
 // bytes plus `adding` exceed storage.max_account_bytes().
-Status CheckStorageQuota(const ObjectStorage& storage, const std::string& account_id, uint64_t adding);
+Status CheckStorageQuota(const ObjectStore& storage, const std::string& account_id, uint64_t adding);
 
 // Logical data bytes of an account's snapshots in one catalog. A committed
 // snapshot's manifest never changes, so its size is decoded once and cached.

@@ -31,7 +31,7 @@
 
 namespace ferry {
 
-class ObjectStorage;
+class ObjectStore;
 
 class CopyPeer;
 
@@ -72,7 +72,7 @@ struct RegionConfig {
   DedupScope dedup_scope = DedupScope::kAccount;
   // The process's object storage, shared by all regions (borrowed; must
   // outlive the region). Required.
-  ObjectStorage* object_storage = nullptr;
+  ObjectStore* object_storage = nullptr;
 
   // --- Copies across regions (docs/design/copy.md) ---
   // Every region this region can copy to or from, by id: a Region of this
@@ -112,7 +112,7 @@ struct RegionConfig {
   std::function<Result<bool>(const std::string& account_id)> account_exists;
   // Per-account count quotas in this region (region/quotas.h); 0 =
   // unlimited. The stored-bytes quota is the object storage's
-  // (ObjectStorage::set_max_account_bytes), shared by the process's regions.
+  // (ObjectStore::set_max_account_bytes), shared by the process's regions.
   QuotaLimits quotas;
 };
 

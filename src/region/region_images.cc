@@ -48,8 +48,8 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
     std::string n = "DiskDeviceMapping." + std::to_string(i + 1);
     if (disks[i].oss_bucket.empty()) return MissingParameter(n + ".OSSBucket");
     if (disks[i].oss_object.empty()) return MissingParameter(n + ".OSSObject");
-    RETURN_IF_ERROR(ObjectStorage::ValidateBucketName(disks[i].oss_bucket));
-    RETURN_IF_ERROR(ObjectStorage::ValidateObjectName(disks[i].oss_object));
+    RETURN_IF_ERROR(EcsObjectStatus(ObjectStore::ValidateBucketName(disks[i].oss_bucket)));
+    RETURN_IF_ERROR(EcsObjectStatus(ObjectStore::ValidateKey(disks[i].oss_object)));
     disks[i].format = Upper(disks[i].format);
     const std::string& f = disks[i].format;
     if (!(f.empty() || f == "RAW" || f == "QCOW2" || f == "VHD" || f == "VMDK")) {
@@ -76,12 +76,13 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
   RETURN_IF_ERROR(ValidateLicenseType(r.license_type));
   RETURN_IF_ERROR(ValidateTags(r.tags));
   for (const ImportDisk& d : disks) {
-    ASSIGN_OR_RETURN(UniqueFd object, oss_.OpenForRead(c.account_id, d.oss_bucket, d.oss_object));
+    Result<OpenObject> object = oss_.OpenForRead(c.account_id, d.oss_bucket, d.oss_object);
+    if (!object.ok()) return EcsObjectStatus(object.status());
     // An object larger than the largest disk cannot be one (a raw image's
     // virtual size is its size); other formats are bounded by the task once
     // their virtual size is known.
     struct stat st {};
-    if (::fstat(object.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxDiskBytes) {
+    if (::fstat(object->fd.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxDiskBytes) {
       return InvalidArgument("InvalidParameter",
                              "The OSS object " + d.oss_bucket + "/" + d.oss_object + " holds " +
                                  std::to_string(st.st_size) + " bytes, more than the largest disk image (" +
@@ -415,7 +416,7 @@ Result<std::string> RegionImpl::ExportImage(const Caller& c, const ExportImageRe
                                                                "\" is not supported (raw, qcow2, vhd, "
                                                                "vmdk, vdi).");
   }
-  RETURN_IF_ERROR(oss_.CheckBucket(c.account_id, r.oss_bucket));
+  RETURN_IF_ERROR(EcsObjectStatus(oss_.GetBucket(c.account_id, r.oss_bucket).status()));
   if (stopping()) return Unavailable("region " + config_.region_id + " is shutting down");
   if (Result<ImageRecord> to_export = catalog_->GetImage(r.image_id);
       to_export.ok() && to_export->account_id == c.account_id) {

@@ -1,5 +1,5 @@
 // RegionImpl: the one Region implementation — a SqliteCatalog for records, an
-// FsChunkStore for data, the process's ObjectStorage for import sources and
+// FsChunkStore for data, the process's ObjectStore for import sources and
 // export targets, and a small pool of task threads for imports and exports.
 //
 // Layout under config.data_dir: catalog.db, chunks/, tmp/ (scratch for
@@ -65,7 +65,8 @@
 #include "region/chunk_pins.h"
 #include "region/delayed_runner.h"
 #include "region/disks/disk_store.h"
-#include "region/object_storage.h"
+#include "objects/object_store.h"
+#include "region/object_errors.h"
 #include "region/quotas.h"
 #include "region/region.h"
 #include "store/chunk_store.h"
@@ -203,6 +204,9 @@ class RegionImpl final : public Region {
   void EndAttempt(const std::string& task_id);
   Status RunImport(const TaskRecord& task, TaskControl& control);
   Status RunExport(const TaskRecord& task, TaskControl& control);
+  // Puts the export file at `path` into the bucket as `object`.
+  Status PublishExport(const TaskRecord& task, const std::string& bucket, const std::string& object,
+                       const std::string& path, TaskControl& control);
   // Disk snapshots (region_disk_snapshots.cc). CreateImage from an
   // instance; the CreateSnapshot and CreateImage tasks, which snapshot the
   // disks their params name and commit the manifests in one transaction.
@@ -310,7 +314,7 @@ class RegionImpl final : public Region {
   const RegionConfig config_;
   const Clock& clock_;
   const RegionHooks hooks_;
-  ObjectStorage& oss_;
+  ObjectStore& oss_;
   const std::string tmp_dir_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<ChunkStore> store_;

@@ -2,7 +2,7 @@
 // object through one descriptor (inspected, converted by qemu-img when it is
 // not raw, ingested) and commits every manifest at once; an export
 // materializes the image's disks from the chunk store (converted when asked)
-// and publishes them into the bucket.
+// into scratch files and streams them into the bucket (ObjectStore puts).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,8 +76,9 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
     // One descriptor for the whole disk: the inspector, qemu-img (as
     // /proc/self/fd/3) and ingest all read the inode opened here, never a
     // path that could be swapped in between (untrusted-images.md section 4).
-    ASSIGN_OR_RETURN(UniqueFd source,
-                     oss_.OpenForRead(task.account_id, disk.import_bucket, disk.import_object));
+    Result<OpenObject> opened = oss_.OpenForRead(task.account_id, disk.import_bucket, disk.import_object);
+    if (!opened.ok()) return EcsObjectStatus(opened.status());
+    UniqueFd source = std::move(opened->fd);
     std::string raw;
     ScratchFile scratch;
     const std::optional<ChunkScope> scope = ScopeFor(task.account_id);
@@ -144,6 +145,24 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
 
 // -------------------------------------------------------------------- export
 
+// Streams the finished export file into the bucket as one object (holes
+// become WriteZeros, so a sparse disk costs its data bytes to copy); the
+// store makes it visible whole, with its ETag and CRC-64, at Commit.
+Status RegionImpl::PublishExport(const TaskRecord& task, const std::string& bucket, const std::string& object,
+                                 const std::string& path, TaskControl& control) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open", path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
+  PutOptions options;
+  options.max_bytes = ObjectStore::kMaxObjectBytes;
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectPutWriter> writer,
+                   oss_.PutObject(task.account_id, bucket, object, options));
+  RETURN_IF_ERROR(CopyFileToWriter(fd.get(), static_cast<uint64_t>(st.st_size), *writer, path));
+  if (control.stop) return Cancelled("task " + task.task_id + " stopped");
+  return writer->Commit().status();
+}
+
 Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
   std::string bucket, format;
   std::vector<std::string> objects;  // [0] the system disk's, then the data disks'
@@ -179,7 +198,8 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
     ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[i].snapshot_id));
     ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(snap.manifest));
     data_bytes += manifest.DataBytes();
-    ASSIGN_OR_RETURN(std::string target, oss_.TempPathForWrite(task.account_id, bucket));
+    RETURN_IF_ERROR(EcsObjectStatus(oss_.GetBucket(task.account_id, bucket).status()));
+    const std::string target = tmp_dir_ + "/" + task.task_id + "-" + std::to_string(i) + ".export";
     scratches.push_back(std::make_unique<ScratchFile>(target));
     targets.push_back(target);
     MaterializeOptions opts;
@@ -225,12 +245,11 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
   // The data disks first, the system disk (the object the task names) last;
   // a failure takes back what was published, so an export is whole or absent.
   for (size_t k = n; k-- > 0;) {
-    Status published = oss_.Publish(targets[k], bucket, objects[k]);
+    Status published = PublishExport(task, bucket, objects[k], targets[k], control);
     if (!published.ok()) {
       for (size_t j = k + 1; j < n; ++j) (void)oss_.DeleteObject(task.account_id, bucket, objects[j]);
-      return published;
+      return EcsObjectStatus(published);
     }
-    scratches[k]->Keep();
   }
   metrics_.bytes_exported += data_bytes;
   return catalog_->Transact([&]() -> Status {

@@ -28,7 +28,7 @@ void RegionImpl::ReleaseStagingOf(const std::string& task_id) {
 }
 
 void RegionImpl::ReleaseEndedStaging() {
-  for (const ObjectStorage::StagingClaim& claim : oss_.ListStagingClaims()) {
+  for (const StagingClaim& claim : oss_.ListStagingClaims()) {
     // A task this catalog does not know is another region's: that region
     // releases it when it opens.
     Result<TaskRecord> task = catalog_->GetTask(claim.task_id);
@@ -39,9 +39,10 @@ void RegionImpl::ReleaseEndedStaging() {
 Result<uint64_t> RegionImpl::ImportSourceBytes(const Caller& c, const std::vector<ImportDisk>& disks) {
   uint64_t total = 0;
   for (const ImportDisk& d : disks) {
-    ASSIGN_OR_RETURN(std::string path, oss_.PathForRead(c.account_id, d.oss_bucket, d.oss_object));
+    Result<OpenObject> object = oss_.OpenForRead(c.account_id, d.oss_bucket, d.oss_object);
+    if (!object.ok()) return EcsObjectStatus(object.status());
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
+    if (::fstat(object->fd.get(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
   }
   return total;
 }

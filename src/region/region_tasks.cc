@@ -343,7 +343,7 @@ void RegionImpl::FinishCancelled(const TaskRecord& task) {
 Status RegionImpl::ShownFailure(const Status& why) const {
   // Whatever host paths are left (export temp files, scratch, chunk temp
   // files) are reduced to the bucket-relative or region-relative part.
-  return RedactPath(RedactPath(why, oss_.root() + "/", "OSS "), config_.data_dir + "/", "");
+  return RedactPath(RedactPath(why, oss_.HostPathPrefix(), "OSS "), config_.data_dir + "/", "");
 }
 
 void RegionImpl::FinishFailed(const TaskRecord& task, const Status& why) {

@@ -17,6 +17,7 @@
 
 #include "common/catch_all.h"
 #include "common/fs_util.h"
+#include "common/zero.h"
 #include "common/ids.h"
 
 // Threading of the callbacks: `progress` is only ever called on the thread
@@ -32,22 +33,6 @@ constexpr unsigned kMaterializeThreads = 2;
 
 bool IsCancelled(const std::atomic<bool>* cancel) {
   return cancel != nullptr && cancel->load(std::memory_order_relaxed);
-}
-
-// OR-reduces 64-byte blocks (one cache line, which compilers vectorize) with
-// an early exit per block, since data chunks are usually non-zero near the
-// start.
-bool IsAllZero(const uint8_t* p, size_t n) {
-  size_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    uint64_t w[8];
-    std::memcpy(w, p + i, sizeof(w));
-    if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0) return false;
-  }
-  for (; i < n; ++i) {
-    if (p[i] != 0) return false;
-  }
-  return true;
 }
 
 std::string ChunkWhere(uint64_t index, uint64_t chunk_size) {

@@ -1,3 +1,4 @@
+#include "objects/fs_object_store.h"
 #include "api/client.h"
 
 #include <fcntl.h>
@@ -42,7 +43,7 @@ class ClientUploadTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/ferry-client-test-" + RandomHex(8);
     std::filesystem::create_directories(dir_ + "/oss");
-    storage_ = std::make_unique<ObjectStorage>(dir_ + "/oss", apitest::kAccountId);
+    storage_ = std::make_unique<FsObjectStore>(dir_ + "/oss", apitest::kAccountId);
     ServerConfig config;
     config.port = 0;
     config.threads = 1;
@@ -62,7 +63,7 @@ class ClientUploadTest : public ::testing::Test {
   std::string dir_;
   apitest::FakeAccounts accounts_;
   RegionSet regions_;
-  std::unique_ptr<ObjectStorage> storage_;
+  std::unique_ptr<FsObjectStore> storage_;
   std::unique_ptr<Server> server_;
 };
 

@@ -9,7 +9,7 @@
 #include "api/client.h"
 #include "api/server.h"
 #include "common/ids.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "unit/api/api_fakes.h"
 #include "unit/api/fake_region.h"
 
@@ -386,7 +386,7 @@ class TwoProcessTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/ferry-forwarding-test-" + RandomHex(8);
     std::filesystem::create_directories(dir_ + "/oss");
-    storage_ = std::make_unique<ObjectStorage>(dir_ + "/oss", apitest::kAccountId);
+    storage_ = std::make_unique<FsObjectStore>(dir_ + "/oss", apitest::kAccountId);
     ASSERT_TRUE(
         owner_accounts_.CreateAccount(AccountRecord{"7777000011112222", "owner-user", false, 0}).ok());
     ASSERT_TRUE(
@@ -429,7 +429,7 @@ class TwoProcessTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<ObjectStorage> storage_;
+  std::unique_ptr<FsObjectStore> storage_;
   FakeAccounts owner_accounts_;
   FakeAccounts front_accounts_;
   RegionSet owner_regions_;

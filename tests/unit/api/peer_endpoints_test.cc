@@ -1,3 +1,4 @@
+#include "objects/fs_object_store.h"
 #include "api/peer_endpoints.h"
 
 #include <gtest/gtest.h>
@@ -399,7 +400,7 @@ TEST_F(PeerEndpointsTest, HttpChunkSourceReadsThroughTheServer) {
   const std::string dir = ::testing::TempDir() + "/ferry-peer-endpoints-" + RandomHex(8);
   std::filesystem::create_directories(dir + "/oss");
   {
-    ObjectStorage storage(dir + "/oss", apitest::kAccountId);
+    FsObjectStore storage(dir + "/oss", apitest::kAccountId);
     ServerConfig config;
     config.port = 0;
     config.threads = 2;
@@ -469,7 +470,7 @@ TEST_F(PeerEndpointsTest, PeerNonceSpenderSpendsAtTheOwnerAndFailsClosed) {
   const std::string dir = ::testing::TempDir() + "/ferry-peer-nonces-" + RandomHex(8);
   std::filesystem::create_directories(dir + "/oss");
   {
-    ObjectStorage storage(dir + "/oss", apitest::kAccountId);
+    FsObjectStore storage(dir + "/oss", apitest::kAccountId);
     ServerConfig config;
     config.port = 0;
     config.threads = 2;

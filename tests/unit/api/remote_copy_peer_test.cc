@@ -9,7 +9,7 @@
 
 #include "api/server.h"
 #include "common/ids.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "unit/api/api_fakes.h"
 #include "unit/api/fake_region.h"
 
@@ -24,7 +24,7 @@ class RemoteCopyPeerTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/ferry-remote-copy-peer-" + RandomHex(8);
     std::filesystem::create_directories(dir_ + "/oss");
-    storage_ = std::make_unique<ObjectStorage>(dir_ + "/oss", apitest::kAccountId);
+    storage_ = std::make_unique<FsObjectStore>(dir_ + "/oss", apitest::kAccountId);
     regions_.ordered.push_back(&beijing_);
     ServerConfig config;
     config.port = 0;
@@ -62,7 +62,7 @@ class RemoteCopyPeerTest : public ::testing::Test {
   std::string dir_;
   actiontest::FakeRegion beijing_{kDestination};
   apitest::FakeAccounts accounts_;
-  std::unique_ptr<ObjectStorage> storage_;
+  std::unique_ptr<FsObjectStore> storage_;
   RegionSet regions_;
   std::unique_ptr<Server> server_;
 };

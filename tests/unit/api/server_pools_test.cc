@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "objects/fs_object_store.h"
 #include "api/client.h"
 #include "api/server.h"
 #include "api/work_pool.h"
@@ -87,7 +88,7 @@ class ServerPoolsTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/ferry-server-pools-test-" + RandomHex(8);
     std::filesystem::create_directories(dir_ + "/oss");
-    storage_ = std::make_unique<ObjectStorage>(dir_ + "/oss", apitest::kAccountId);
+    storage_ = std::make_unique<FsObjectStore>(dir_ + "/oss", apitest::kAccountId);
 
     // The owner of cn-remote: a server with an Echo.
     ActionTable owner_actions;
@@ -146,7 +147,7 @@ class ServerPoolsTest : public ::testing::Test {
   actiontest::FakeRegion local_{"cn-a-local"};
   RegionSet regions_;
   Gate gate_;
-  std::unique_ptr<ObjectStorage> storage_;
+  std::unique_ptr<FsObjectStore> storage_;
   std::unique_ptr<Server> owner_;
   std::unique_ptr<Server> server_;
 };

@@ -1,3 +1,4 @@
+#include "objects/fs_object_store.h"
 #include "api/server.h"
 
 #include <fcntl.h>
@@ -85,7 +86,7 @@ class ServerTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/ferry-server-test-" + RandomHex(8);
     std::filesystem::create_directories(dir_ + "/oss");
-    storage_ = std::make_unique<ObjectStorage>(dir_ + "/oss", apitest::kAccountId);
+    storage_ = std::make_unique<FsObjectStore>(dir_ + "/oss", apitest::kAccountId);
     ServerConfig config;
     config.port = 0;
     config.admin_listen_address = "127.0.0.1";
@@ -121,7 +122,7 @@ class ServerTest : public ::testing::Test {
   std::string dir_;
   FakeAccounts accounts_;
   RegionSet regions_;
-  std::unique_ptr<ObjectStorage> storage_;
+  std::unique_ptr<FsObjectStore> storage_;
   std::unique_ptr<Server> server_;
 };
 
@@ -423,9 +424,9 @@ TEST_F(ServerTest, UploadPartWithWrongDigestIsRejected) {
   EXPECT_EQ(nlohmann::json::parse(res2.body())["Code"], "IncompleteSignature");
 }
 
-// A failure deep in the object store (the object "x" is a file, so "x/y"
-// cannot be published) reaches the caller as an ECS error without the host
-// path; the log keeps the path, next to the RequestId.
+// A failure deep in the object store (the bucket's ".uploads" folder is a
+// file, so no upload can start) reaches the caller as an ECS error without
+// the host path; the log keeps the path, next to the RequestId.
 TEST_F(ServerTest, ErrorsDoNotShowHostPaths) {
   AddRedactedHostPath(dir_);
   std::ostringstream log;
@@ -436,6 +437,8 @@ TEST_F(ServerTest, ErrorsDoNotShowHostPaths) {
   WriteAt(local, 0, "some bytes");
   EcsClient client(Config(true));
   Status first = client.UploadFile("my-bucket", "x", local, {});
+  std::filesystem::remove_all(dir_ + "/oss/my-bucket/.uploads");
+  WriteAt(dir_ + "/oss/my-bucket/.uploads", 0, "not a folder");
   Status second = client.UploadFile("my-bucket", "x/y", local, {});
   spdlog::set_default_logger(previous);
   ASSERT_TRUE(first.ok()) << first.ToString();

@@ -36,14 +36,6 @@ class FsObjectStoreTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  // The path of an object `account` may read (the tests look at its bytes
-  // and blocks), or why not.
-  Result<std::string> PathForRead(const std::string& account, const std::string& bucket,
-                                  const std::string& key) {
-    RETURN_IF_ERROR(oss_->HeadObject(account, bucket, key).status());
-    return dir_ + "/" + bucket + "/" + key;
-  }
-
   std::string dir_;
   std::unique_ptr<FsObjectStore> oss_;
 };
@@ -111,17 +103,17 @@ TEST_F(FsObjectStoreTest, OperatorMadeBucketBelongsToRoot) {
 TEST_F(FsObjectStoreTest, PathForReadChecksOwnerAndExistence) {
   ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/alice-bucket/disk.raw", std::string("data")).ok());
-  Result<std::string> path = PathForRead(kAlice, "alice-bucket", "disk.raw");
+  Result<std::string> path = oss_->PathForRead(kAlice, "alice-bucket", "disk.raw");
   ASSERT_TRUE(path.ok()) << path.status().ToString();
   EXPECT_EQ(*ReadFileToString(*path), "data");
-  EXPECT_EQ(PathForRead(kBob, "alice-bucket", "disk.raw").status().reason(),
+  EXPECT_EQ(oss_->PathForRead(kBob, "alice-bucket", "disk.raw").status().reason(),
             "NoSuchBucket");
-  EXPECT_EQ(PathForRead(kAlice, "alice-bucket", "missing.raw").status().reason(),
+  EXPECT_EQ(oss_->PathForRead(kAlice, "alice-bucket", "missing.raw").status().reason(),
             "NoSuchKey");
-  EXPECT_EQ(PathForRead(kAlice, "alice-bucket", "../alice-bucket/disk.raw").status().reason(),
+  EXPECT_EQ(oss_->PathForRead(kAlice, "alice-bucket", "../alice-bucket/disk.raw").status().reason(),
             "InvalidObjectName");
   // The owner file is never readable as an object.
-  EXPECT_EQ(PathForRead(kAlice, "alice-bucket", ".ferry-owner").status().reason(),
+  EXPECT_EQ(oss_->PathForRead(kAlice, "alice-bucket", ".ferry-owner").status().reason(),
             "InvalidObjectName");
 }
 
@@ -129,7 +121,7 @@ TEST_F(FsObjectStoreTest, SymlinkOutOfTheBucketIsNotReadable) {
   ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/secret", std::string("secret")).ok());
   ASSERT_EQ(::symlink((dir_ + "/secret").c_str(), (dir_ + "/alice-bucket/link").c_str()), 0);
-  EXPECT_EQ(PathForRead(kAlice, "alice-bucket", "link").status().reason(), "NoSuchKey");
+  EXPECT_EQ(oss_->PathForRead(kAlice, "alice-bucket", "link").status().reason(), "NoSuchKey");
 }
 
 TEST_F(FsObjectStoreTest, UploadPartsOutOfOrderPublishOnComplete) {
@@ -139,12 +131,12 @@ TEST_F(FsObjectStoreTest, UploadPartsOutOfOrderPublishOnComplete) {
   ASSERT_TRUE((*up)->Write(kGap, Bytes("second")).ok());
   ASSERT_TRUE((*up)->Write(0, Bytes("first")).ok());
   // Not visible before Complete.
-  EXPECT_EQ(PathForRead(kAlice, "up-bucket", "dir/image.raw").status().reason(),
+  EXPECT_EQ(oss_->PathForRead(kAlice, "up-bucket", "dir/image.raw").status().reason(),
             "NoSuchKey");
   const uint64_t size = kGap + 6 + 4096;
   ASSERT_TRUE((*up)->Complete(size).ok());
 
-  Result<std::string> path = PathForRead(kAlice, "up-bucket", "dir/image.raw");
+  Result<std::string> path = oss_->PathForRead(kAlice, "up-bucket", "dir/image.raw");
   ASSERT_TRUE(path.ok()) << path.status().ToString();
   Result<std::string> content = ReadFileToString(*path);
   ASSERT_TRUE(content.ok());
@@ -170,7 +162,7 @@ TEST_F(FsObjectStoreTest, UploadContinuesWithTheSameUploadId) {
   ASSERT_TRUE(up.ok());
   ASSERT_TRUE((*up)->Write(3, Bytes("def")).ok());
   ASSERT_TRUE((*up)->Complete(6).ok());
-  EXPECT_EQ(*ReadFileToString(*PathForRead(kAlice, "up-bucket", "obj")), "abcdef");
+  EXPECT_EQ(*ReadFileToString(*oss_->PathForRead(kAlice, "up-bucket", "obj")), "abcdef");
 }
 
 TEST_F(FsObjectStoreTest, CompleteRefusesDataBeyondTheDeclaredSize) {
@@ -193,7 +185,7 @@ TEST_F(FsObjectStoreTest, UploadSizesAreBoundedByTheLargestObject) {
   EXPECT_EQ(st.code(), Code::kInvalidArgument);
   EXPECT_EQ(st.reason(), "EntityTooLarge");
   EXPECT_NE(st.message().find("4611686018427387904"), std::string::npos) << st.message();
-  EXPECT_FALSE(PathForRead(kAlice, "up-bucket", "vast").ok()) << "nothing published";
+  EXPECT_FALSE(oss_->PathForRead(kAlice, "up-bucket", "vast").ok()) << "nothing published";
   // The largest allowed part end and size pass the check.
   EXPECT_TRUE(ObjectStore::CheckSize(ObjectStore::kMaxObjectBytes, ObjectStore::kMaxObjectBytes, "size").ok());
   EXPECT_EQ(FsObjectStore::kMaxObjectBytes, 53687091200000u);
@@ -214,7 +206,7 @@ TEST_F(FsObjectStoreTest, AbortDiscardsTheUpload) {
   ASSERT_TRUE(up.ok());
   ASSERT_TRUE((*up)->Write(0, Bytes("abc")).ok());
   ASSERT_TRUE(oss_->AbortOffsetUpload(kAlice, "up-bucket", "obj", "u5").ok());
-  EXPECT_EQ(PathForRead(kAlice, "up-bucket", "obj").status().reason(), "NoSuchKey");
+  EXPECT_EQ(oss_->PathForRead(kAlice, "up-bucket", "obj").status().reason(), "NoSuchKey");
   EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/up-bucket/.uploads"));
 }
 
@@ -235,7 +227,7 @@ TEST_F(FsObjectStoreTest, APartStillStreamingNeverWritesAPublishedObject) {
   Status late = (*streaming)->Write(0, Bytes("REWRITE!"));
   EXPECT_EQ(late.code(), Code::kFailedPrecondition) << late.ToString();
   EXPECT_NE(late.message().find("start a new upload"), std::string::npos) << late.ToString();
-  Result<std::string> path = PathForRead(kAlice, "up-bucket", "obj");
+  Result<std::string> path = oss_->PathForRead(kAlice, "up-bucket", "obj");
   ASSERT_TRUE(path.ok());
   EXPECT_EQ(*ReadFileToString(*path), "original");
   // A new request of the same id starts a new, unpublished file.

@@ -13,7 +13,7 @@
 #include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/ids.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "region/region_impl.h"
 #include "region/subprocess.h"
 
@@ -37,9 +37,9 @@ class ImageImportTest : public ::testing::Test {
     while (secret.size() < kMiB) secret += kSecretLine;
     secret.resize(kMiB);
     ASSERT_TRUE(WriteFileAtomic(secret_, secret).ok());
-    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-out").ok());
+    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-out").ok());
   }
   void TearDown() override {
     region_.reset();
@@ -155,7 +155,7 @@ class ImageImportTest : public ::testing::Test {
 
   std::string dir_;
   std::string secret_;
-  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<FsObjectStore> oss_;
   std::unique_ptr<RegionImpl> region_;
   std::function<void(const std::string&, size_t)> after_inspected_;
 };
@@ -308,12 +308,12 @@ TEST_F(ImageImportTest, SymlinkedObjectsAreNotFollowed) {
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/host/dir/disk.raw", std::string(kMiB, 'h')).ok());
   ASSERT_EQ(::symlink((dir_ + "/host/dir").c_str(), Object("sub").c_str()), 0);
   EXPECT_EQ(oss_->OpenForRead(kAlice.account_id, "alice-in", "link.raw").status().reason(),
-            "InvalidOSSObject.NotFound");
+            "NoSuchKey");
   EXPECT_EQ(oss_->OpenForRead(kAlice.account_id, "alice-in", "sub/disk.raw").status().reason(),
-            "InvalidOSSObject.NotFound");
+            "NoSuchKey");
   ASSERT_EQ(::mkfifo(Object("fifo.raw").c_str(), 0600), 0);
   EXPECT_EQ(oss_->OpenForRead(kAlice.account_id, "alice-in", "fifo.raw").status().reason(),
-            "InvalidOSSObject.NotFound");
+            "NoSuchKey");
 }
 
 TEST_F(ImageImportTest, ImportedFormatsStillConvertAndExportsInspectAsAskedFor) {

@@ -16,7 +16,7 @@
 
 #include "common/fs_util.h"
 #include "common/ids.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "region/region_impl.h"
 #include "unit/region/ingest_gate.h"
 
@@ -65,10 +65,10 @@ class RegionQuotaTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/quota-test-" + RandomHex(6);
     ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-out").ok());
-    ASSERT_TRUE(oss_->EnsureBucket(kBob.account_id, "bob-in").ok());
+    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-out").ok());
+    ASSERT_TRUE(oss_->CreateBucket(kBob.account_id, "bob-in").ok());
   }
   void TearDown() override {
     gate_.Open();
@@ -147,7 +147,7 @@ class RegionQuotaTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<FsObjectStore> oss_;
   IngestGate gate_;
   std::unique_ptr<RegionImpl> region_;
 };

@@ -1,5 +1,5 @@
 // Copies across three RegionImpl instances of one process: real catalogs
-// and chunk stores in a scratch directory, one shared ObjectStorage, and a
+// and chunk stores in a scratch directory, one shared FsObjectStore, and a
 // LocalChunkSource behind a wrapper that can block, fail or count fetches.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -19,7 +19,7 @@
 #include "common/hash.h"
 #include "common/ids.h"
 #include "region/local_chunk_source.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "region/region_impl.h"
 #include "store/manifest.h"
 
@@ -187,9 +187,9 @@ class RegionCopyTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/region-copy-test-" + RandomHex(6);
     ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-out").ok());
+    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-out").ok());
   }
 
   void TearDown() override {
@@ -382,7 +382,7 @@ class RegionCopyTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<FsObjectStore> oss_;
   Faults faults_;
   std::function<void(RegionConfig&)> tweak_;
   std::mutex mu_;

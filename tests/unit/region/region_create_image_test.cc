@@ -15,7 +15,7 @@
 
 #include "common/fs_util.h"
 #include "common/ids.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "region/region_impl.h"
 
 namespace ferry {
@@ -31,9 +31,9 @@ class RegionCreateImageTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/region-create-image-" + RandomHex(6);
     ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
-    ASSERT_TRUE(oss_->EnsureBucket(kBob.account_id, "bob-in").ok());
+    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
+    ASSERT_TRUE(oss_->CreateBucket(kBob.account_id, "bob-in").ok());
     RegionConfig c;
     c.region_id = "cn-hangzhou";
     FillRegionNames(&c);
@@ -116,7 +116,7 @@ class RegionCreateImageTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<FsObjectStore> oss_;
   std::unique_ptr<RegionImpl> region_;
   std::string system_, data1_, data2_, bobs_;
 };

@@ -17,7 +17,7 @@
 #include "common/fs_util.h"
 #include "common/ids.h"
 #include "region/disks/disk_layout.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "region/region_impl.h"
 #include "region/subprocess.h"
 
@@ -60,8 +60,8 @@ class RegionDisksTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/region-disks-" + RandomHex(6);
     ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
+    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
     RegionConfig c;
     c.region_id = "cn-hangzhou";
     FillRegionNames(&c);
@@ -137,7 +137,7 @@ class RegionDisksTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<FsObjectStore> oss_;
   std::unique_ptr<RegionImpl> region_;
   std::string image_id_;
   std::atomic<bool> gate_armed_{false};  // the next pin waits at gate_

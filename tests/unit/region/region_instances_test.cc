@@ -12,7 +12,7 @@
 
 #include "common/fs_util.h"
 #include "common/ids.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "region/region_impl.h"
 
 namespace ferry {
@@ -28,8 +28,8 @@ class RegionInstancesTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/region-instances-" + RandomHex(6);
     ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
+    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
     Open();
     // A 16 MiB raw image: 0x5a in its first MiB, the rest holes.
     const std::string path = dir_ + "/oss/alice-in/disk.raw";
@@ -122,7 +122,7 @@ class RegionInstancesTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<FsObjectStore> oss_;
   std::unique_ptr<RegionImpl> region_;
   std::string image_id_;
 };

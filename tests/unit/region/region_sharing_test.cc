@@ -12,7 +12,7 @@
 
 #include "common/fs_util.h"
 #include "common/ids.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "region/region_impl.h"
 
 namespace ferry {
@@ -36,9 +36,9 @@ class RegionSharingTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/region-sharing-test-" + RandomHex(6);
     ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
-    ASSERT_TRUE(oss_->EnsureBucket(kBob.account_id, "bob-out").ok());
+    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
+    ASSERT_TRUE(oss_->CreateBucket(kBob.account_id, "bob-out").ok());
     known_ = {kAlice.account_id, kBob.account_id, kCarol.account_id};
     for (int i = 0; i < 60; ++i) known_.insert(ExtraAccount(i));
     RegionConfig c;
@@ -125,7 +125,7 @@ class RegionSharingTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<FsObjectStore> oss_;
   std::set<std::string> known_;
   std::unique_ptr<RegionImpl> region_;
 };

@@ -16,7 +16,7 @@
 #include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/ids.h"
-#include "region/object_storage.h"
+#include "objects/fs_object_store.h"
 #include "region/region_impl.h"
 #include "region/subprocess.h"
 #include "store/fs_chunk_store.h"
@@ -92,10 +92,10 @@ class RegionTest : public ::testing::Test {
     dir_ = ::testing::TempDir() + "/region-test-" + RandomHex(6);
     ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
     ASSERT_TRUE(MakeDirs(dir_ + "/scratch").ok());
-    oss_ = std::make_unique<ObjectStorage>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-in").ok());
-    ASSERT_TRUE(oss_->EnsureBucket(kAlice.account_id, "alice-out").ok());
-    ASSERT_TRUE(oss_->EnsureBucket(kBob.account_id, "bob-in").ok());
+    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
+    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-out").ok());
+    ASSERT_TRUE(oss_->CreateBucket(kBob.account_id, "bob-in").ok());
   }
   void TearDown() override {
     gate_.Open();
@@ -194,7 +194,7 @@ class RegionTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<ObjectStorage> oss_;
+  std::unique_ptr<FsObjectStore> oss_;
   IngestGate gate_;
   std::unique_ptr<RegionImpl> region_;
   DedupScope dedup_scope_ = DedupScope::kAccount;
