@@ -63,10 +63,14 @@ Status ObjectStore::ValidateKey(const std::string& key) {
 
 Status ObjectStore::CheckSize(uint64_t bytes, uint64_t limit, const std::string& what) {
   if (bytes <= limit) return Status::Ok();
-  return InvalidArgument(oss_error::kEntityTooLarge,
-                         "The " + what + " " + std::to_string(bytes) + " exceeds the limit of " +
-                             std::to_string(limit) + " bytes" +
-                             (limit == kMaxObjectBytes ? " (48.8 TiB, the largest object)." : "."));
+  if (limit == kMaxObjectBytes) {
+    return InvalidArgument(oss_error::kEntityTooLarge, "The specified " + what + " " + std::to_string(bytes) +
+                                                           " exceeds the maximum object size of " +
+                                                           std::to_string(limit) + " bytes (48.8 TiB).");
+  }
+  return InvalidArgument(oss_error::kEntityTooLarge, "The " + what + " " + std::to_string(bytes) +
+                                                         " exceeds the limit of " + std::to_string(limit) +
+                                                         " bytes.");
 }
 
 Status ObjectStore::ValidatePutOptions(const PutOptions& options) {
