@@ -51,23 +51,6 @@ class EcsClient {
   // Plain GET of a path (e.g. "/metrics"); a non-2xx answer is an error.
   Result<std::string> Get(const std::string& path);
 
-  // Uploads a local file to object storage as <bucket>/<object> through
-  // PUT /oss/... parts (ACS3-signed, see api/server.h) and a final POST
-  // complete. Only the file's data extents are sent (SEEK_DATA/SEEK_HOLE),
-  // in parts of at most kMaxUploadPartBytes streamed from the file, so a
-  // sparse file costs only its data. `progress(sent, total)` counts data
-  // bytes; it may be empty.
-  // A failed upload is aborted (DELETE with its uploadId) so its parts do
-  // not wait for the server's expiry. `staging`: the object is a staging
-  // copy, deleted by the server once the import that reads it ends.
-  static constexpr uint64_t kMaxUploadPartBytes = 64ull << 20;
-  Status UploadFile(const std::string& bucket, const std::string& object, const std::string& local_path,
-                    std::function<void(uint64_t, uint64_t)> progress, bool staging = false);
-  // DELETE /oss/<bucket>/<object>[?uploadId=U]: aborts that upload, or
-  // deletes the object.
-  Status DeleteOssObject(const std::string& bucket, const std::string& object,
-                         const std::string& upload_id = "");
-
  private:
   ClientConfig config_;
 };

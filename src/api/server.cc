@@ -12,17 +12,20 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include "api/console.h"
 #include "api/dispatcher.h"
 #include "api/metrics.h"
+#include "api/oss_endpoint.h"
 #include "api/params.h"
 #include "api/peer_endpoints.h"
 #include "api/render.h"
@@ -34,8 +37,6 @@
 #include "common/ids.h"
 #include "common/log_safe.h"
 #include "copy/peer_wire.h"
-#include "region/object_errors.h"
-#include "region/quotas.h"
 
 namespace ferry {
 namespace {
@@ -46,7 +47,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr uint64_t kMaxRpcBodyBytes = 1u << 20;
-constexpr uint64_t kMaxUploadPartBytes = 256ull << 20;
 constexpr size_t kUploadBufferBytes = 1u << 20;
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 constexpr auto kIoTimeout = std::chrono::seconds(60);
@@ -56,7 +56,6 @@ constexpr auto kKeepWarm = std::chrono::seconds(30);
 constexpr auto kStopGracePeriod = std::chrono::seconds(30);
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr uint64_t kMaxLingerBytes = 8ull << 20;
-constexpr const char* kOssPrefix = "/oss/";
 
 const auto kAwait = asio::as_tuple(asio::use_awaitable);
 
@@ -68,6 +67,7 @@ struct Connection {
   bool unread_body = false;  // answered before the request body was read
   bool head = false;         // the request being answered is a HEAD: no body goes out
   bool admin = false;        // accepted on the operator's listener (fixed)
+  bool oss = false;          // accepted on the OSS listener (fixed)
 };
 
 std::string LowerCase(std::string_view s) {
@@ -102,14 +102,20 @@ class BeastServer final : public Server {
       : config_(config),
         acceptor_(asio::make_strand(ioc_)),
         admin_acceptor_(asio::make_strand(ioc_)),
+        oss_acceptor_(asio::make_strand(ioc_)),
         dispatcher_(std::move(actions), regions, accounts, clock, metrics_, config.host_id,
                     config.max_clock_skew_seconds, nullptr, config.max_nonces),
         peer_(config.cluster_key, regions, config.local_accounts ? *config.local_accounts : accounts, clock,
               &dispatcher_.authenticator()),
-        object_storage_(object_storage),
         client_pool_("client", config.client_workers, config.max_queued_requests),
         peer_pool_("peer", config.peer_workers, config.max_queued_requests) {
     for (Region* region : regions.ordered) metrics_.AddRegion(region->id(), &region->metrics());
+    if (!config.oss_listen_address.empty()) {
+      OssServiceConfig oss;
+      oss.endpoint = config.oss_endpoint;
+      oss.max_clock_skew_seconds = config.max_clock_skew_seconds;
+      oss_ = std::make_unique<OssService>(std::move(oss), accounts, object_storage, clock);
+    }
     dispatcher_.authenticator().SetClusterNonces(config.cluster_nonces);
   }
 
@@ -132,15 +138,24 @@ class BeastServer final : public Server {
     // Before the first accept: no request has read it yet.
     dispatcher_.SetHostId(config_.host_id.empty() ? ListenerAuthority(config_.listen_address, port_)
                                                   : config_.host_id);
-    if (!config_.admin_listen_address.empty()) RETURN_IF_ERROR(OpenAdminListener());
-    for (bool admin : {false, true}) {
-      tcp::acceptor& acceptor = admin ? admin_acceptor_ : acceptor_;
+    if (!config_.admin_listen_address.empty()) {
+      ASSIGN_OR_RETURN(admin_port_, OpenListener(admin_acceptor_, config_.admin_listen_address,
+                                                 config_.admin_port, "admin"));
+    }
+    if (oss_) {
+      ASSIGN_OR_RETURN(oss_port_, OpenListener(oss_acceptor_, config_.oss_listen_address, config_.oss_port, "OSS"));
+      oss_->set_host_id(config_.oss_listen_address + ":" + std::to_string(oss_port_));
+    }
+    for (Listener kind : {Listener::kTenant, Listener::kAdmin, Listener::kOss}) {
+      tcp::acceptor& acceptor = kind == Listener::kAdmin ? admin_acceptor_
+                                : kind == Listener::kOss ? oss_acceptor_
+                                                         : acceptor_;
       if (!acceptor.is_open()) continue;
       {
         std::lock_guard<std::mutex> lock(conns_mu_);
         ++accept_loops_;
       }
-      asio::co_spawn(acceptor.get_executor(), AcceptLoop(acceptor, admin), [this](std::exception_ptr e) {
+      asio::co_spawn(acceptor.get_executor(), AcceptLoop(acceptor, kind), [this](std::exception_ptr e) {
         if (e) spdlog::error("server: accept loop ended with an exception");
         std::lock_guard<std::mutex> lock(conns_mu_);
         --accept_loops_;
@@ -171,30 +186,30 @@ class BeastServer final : public Server {
       spdlog::info("server: admin listener (/metrics, /healthz) on {}:{}", config_.admin_listen_address,
                    admin_port_);
     }
+    if (oss_port_ != 0) spdlog::info("server: OSS listener on {}:{}", config_.oss_listen_address, oss_port_);
     return Status::Ok();
   }
 
   uint16_t port() const override { return port_; }
   uint16_t admin_port() const override { return admin_port_; }
+  uint16_t oss_port() const override { return oss_port_; }
 
-  Status OpenAdminListener() {
+  // Opens `acceptor` on host:port; returns the bound port.
+  static Result<uint16_t> OpenListener(tcp::acceptor& acceptor, const std::string& host, uint16_t port,
+                                       const std::string& what) {
     beast::error_code ec;
-    auto address = asio::ip::make_address(config_.admin_listen_address, ec);
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) return InvalidArgument("", what + " listen address \"" + host + "\": " + ec.message());
+    tcp::endpoint endpoint(address, port);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return InvalidArgument(
-          "", "admin listen address \"" + config_.admin_listen_address + "\": " + ec.message());
+      return Unavailable("cannot open the " + what + " listener on " + host + ":" + std::to_string(port) + ": " +
+                         ec.message());
     }
-    tcp::endpoint endpoint(address, config_.admin_port);
-    admin_acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) admin_acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) admin_acceptor_.bind(endpoint, ec);
-    if (!ec) admin_acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return Unavailable("cannot open the admin listener on " + config_.admin_listen_address + ":" +
-                         std::to_string(config_.admin_port) + ": " + ec.message());
-    }
-    admin_port_ = admin_acceptor_.local_endpoint().port();
-    return Status::Ok();
+    return acceptor.local_endpoint().port();
   }
 
 
@@ -215,7 +230,7 @@ class BeastServer final : public Server {
         });
       }
     }
-    for (tcp::acceptor* acceptor : {&acceptor_, &admin_acceptor_}) {
+    for (tcp::acceptor* acceptor : {&acceptor_, &admin_acceptor_, &oss_acceptor_}) {
       asio::post(acceptor->get_executor(), [acceptor] {
         beast::error_code ignored;
         acceptor->close(ignored);
@@ -237,7 +252,9 @@ class BeastServer final : public Server {
   }
 
  private:
-  asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor, bool admin) {
+  enum class Listener { kTenant, kAdmin, kOss };
+
+  asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor, Listener kind) {
     for (;;) {
       tcp::socket socket(asio::make_strand(ioc_));
       auto [ec] = co_await acceptor.async_accept(socket, kAwait);
@@ -247,7 +264,8 @@ class BeastServer final : public Server {
         continue;
       }
       auto conn = std::make_shared<Connection>(std::move(socket));
-      conn->admin = admin;
+      conn->admin = kind == Listener::kAdmin;
+      conn->oss = kind == Listener::kOss;
       uint64_t id = 0;
       {
         std::lock_guard<std::mutex> lock(conns_mu_);
@@ -285,7 +303,7 @@ class BeastServer final : public Server {
       http::request_parser<http::empty_body> header_parser;
       // The header parser checks Content-Length against this limit; the
       // per-route limits are applied once the target is known.
-      header_parser.body_limit(kMaxUploadPartBytes);
+      header_parser.body_limit(conn->oss ? ObjectStore::kMaxPutBytes : kMaxRpcBodyBytes);
       header_parser.header_limit(kMaxHeaderBytes);
       conn->stream.expires_after(kIdleTimeout);
       auto [ec, n] = co_await http::async_read_header(conn->stream, buffer, header_parser, kAwait);
@@ -296,7 +314,8 @@ class BeastServer final : public Server {
                          ? header_parser.get().method() == http::verb::head
                          : std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size())
                                .starts_with("HEAD ");
-        if (std::optional<HttpResponse> answer = ParseErrorAnswer(ec, kMaxUploadPartBytes)) {
+        if (std::optional<HttpResponse> answer = ParseErrorAnswer(
+                ec, conn->oss ? ObjectStore::kMaxPutBytes : kMaxRpcBodyBytes, conn.get())) {
           conn->unread_body = true;
           co_await WriteResponse(*conn, std::move(*answer), false);
         }
@@ -320,10 +339,10 @@ class BeastServer final : public Server {
       std::string path = TargetPath(header.target());
       bool keep_alive = header.keep_alive();
       bool ok = true;
-      if (conn->admin) {
+      if (conn->oss) {
+        ok = co_await HandleOss(*conn, buffer, header_parser);
+      } else if (conn->admin) {
         ok = co_await HandleSimple(*conn, buffer, header_parser, path);
-      } else if (path.starts_with(kOssPrefix)) {
-        ok = co_await HandleUpload(*conn, buffer, header_parser);
       } else {
         ok = co_await HandleSimple(*conn, buffer, header_parser, path);
       }
@@ -469,26 +488,32 @@ class BeastServer final : public Server {
 
   // The answer to a request the parser refused, or nullopt when there is
   // nobody to answer (the client closed, went quiet, or the socket failed).
-  std::optional<HttpResponse> ParseErrorAnswer(const beast::error_code& ec, uint64_t body_limit) {
+  // In OSS format on the OSS listener.
+  std::optional<HttpResponse> ParseErrorAnswer(const beast::error_code& ec, uint64_t body_limit,
+                                               const Connection* conn = nullptr) {
+    Status status;
+    int http_status = 400;
     if (ec == http::error::body_limit) {
-      return ErrorFor(InvalidArgument("InvalidParameter", "The request body exceeds the limit of " +
-                                                              std::to_string(body_limit) + " bytes."),
-                      "unknown", 413);
-    }
-    if (ec == http::error::header_limit) {
-      return ErrorFor(
-          InvalidArgument("InvalidParameter", "The request line and header fields exceed the limit of " +
-                                                  std::to_string(kMaxHeaderBytes) + " bytes."),
-          "unknown", 431);
-    }
-    // end_of_stream and partial_message: the client closed the connection.
-    if (ec.category() != http::make_error_code(http::error::bad_target).category() ||
-        ec == http::error::end_of_stream || ec == http::error::partial_message) {
+      status = InvalidArgument(conn && conn->oss ? "EntityTooLarge" : "InvalidParameter",
+                               "The request body exceeds the limit of " + std::to_string(body_limit) + " bytes.");
+      http_status = conn && conn->oss ? 400 : 413;
+    } else if (ec == http::error::header_limit) {
+      status = InvalidArgument("InvalidParameter", "The request line and header fields exceed the limit of " +
+                                                       std::to_string(kMaxHeaderBytes) + " bytes.");
+      http_status = 431;
+    } else if (ec.category() != http::make_error_code(http::error::bad_target).category() ||
+               ec == http::error::end_of_stream || ec == http::error::partial_message) {
+      // end_of_stream and partial_message: the client closed the connection.
       return std::nullopt;
+    } else {
+      status = InvalidArgument("InvalidParameter", "The request is not valid HTTP/1.1: " + ec.message() + ".");
     }
-    return ErrorFor(
-        InvalidArgument("InvalidParameter", "The request is not valid HTTP/1.1: " + ec.message() + "."),
-        "unknown", 400);
+    if (conn && conn->oss) {
+      HttpResponse response = oss_->ErrorResponse(status, conn->head);
+      if (status.reason() == "InvalidParameter") response.status = http_status;
+      return response;
+    }
+    return ErrorFor(status, "unknown", http_status);
   }
 
   static bool IsPrintableAscii(std::string_view s) {
@@ -579,286 +604,138 @@ class BeastServer final : public Server {
     co_return co_await WriteResponse(conn, std::move(response), keep_alive);
   }
 
-  // PUT /oss/<bucket>/<object>?uploadId=U&offset=O and
-  // POST /oss/<bucket>/<object>?uploadId=U&complete=1&size=S.
-  asio::awaitable<bool> HandleUpload(Connection& conn, beast::flat_buffer& buffer,
-                                     http::request_parser<http::empty_body>& header_parser) {
-    const auto start = std::chrono::steady_clock::now();
-    const std::string request_id = NewRequestId();
+  // One request on the OSS listener (api/oss_endpoint.h): Begin on the
+  // client pool, the body streamed into the exchange here, Finish on the
+  // pool, the answer written (an object's bytes preaded in pieces).
+  asio::awaitable<bool> HandleOss(Connection& conn, beast::flat_buffer& buffer,
+                                  http::request_parser<http::empty_body>& header_parser) {
     HttpRequest request = ToHttpRequest(header_parser.get().base(), conn);
-    if (request.method == "DELETE")
-      co_return co_await HandleOssDelete(conn, header_parser, request, request_id);
-    const bool is_put = request.method == "PUT";
-    const std::string action = is_put ? "OssPutPart" : "OssCompleteUpload";
-    const std::string path = TargetPath(request.target);
-    auto elapsed = [&] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const bool continue_expected = LowerCase(request.headers["expect"]) == "100-continue";
+    std::function<std::shared_ptr<OssExchange>()> begin = [this, request = std::move(request)]() mutable {
+      return std::shared_ptr<OssExchange>(oss_->Begin(std::move(request)));
     };
-    auto fail = [&](const Status& status) {
-      HttpResponse response = dispatcher_.ErrorResponse(status, request_id, action, elapsed());
-      spdlog::info("request_id={} action={} target={} status={} error={}", request_id, action,
-                   LogSafe(request.target), response.status, LogSafe(status.ToString()));
-      return response;
+    std::optional<std::shared_ptr<OssExchange>> begun = co_await RunOnPool(client_pool_, std::move(begin));
+    const bool has_body = header_parser.chunked() || header_parser.content_length().value_or(0) != 0;
+    if (!begun) {
+      conn.unread_body = has_body;
+      co_return co_await WriteResponse(conn, oss_->ErrorResponse(BusyStatus(client_pool_), conn.head), false);
+    }
+    std::shared_ptr<OssExchange> exchange = std::move(*begun);
+    if (exchange->refused()) {
+      // Nothing of the body is read: the connection closes after the answer.
+      conn.unread_body = has_body;
+      co_return co_await WriteOssAnswer(conn, exchange->TakeAnswer(), !has_body && header_parser.keep_alive());
+    }
+    if (continue_expected && has_body) {
+      http::response<http::empty_body> cont{http::status::continue_, 11};
+      conn.stream.expires_after(kIoTimeout);
+      auto [ec, n] = co_await http::async_write(conn.stream, cont, kAwait);
+      if (ec) co_return false;
+    }
+    // The body, in kUploadBufferBytes pieces straight into the exchange.
+    http::request_parser<http::buffer_body> parser{std::move(header_parser)};
+    parser.body_limit(ObjectStore::kMaxPutBytes);
+    std::vector<uint8_t> chunk(has_body ? kUploadBufferBytes : 0);
+    bool body_complete = true;
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      conn.stream.expires_after(kIoTimeout);
+      auto [ec, n] = co_await http::async_read(conn.stream, buffer, parser, kAwait);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        if (std::optional<HttpResponse> answer = ParseErrorAnswer(ec, ObjectStore::kMaxPutBytes, &conn)) {
+          conn.unread_body = true;
+          co_await WriteResponse(conn, std::move(*answer), false);
+        }
+        co_return false;
+      }
+      const size_t got = chunk.size() - parser.get().body().size;
+      if (got != 0 && !exchange->Consume(std::span<const uint8_t>(chunk.data(), got)).ok()) {
+        body_complete = false;  // the rest stays unread: answer, then close
+        break;
+      }
+    }
+    chunk = {};
+    std::function<OssAnswer()> finish = [exchange] {
+      exchange->Finish();
+      return exchange->TakeAnswer();
     };
-
-    // Everything but the body is checked before a byte of it is read, so a
-    // rejected upload costs nothing but the connection.
-    std::string bucket, object;
-    uint64_t offset = 0, size = 0;
-    std::string upload_id;
-    Result<AuthResult> auth = Status(Code::kInternal, "", "unset");
-    {
-      Status st = ParseUploadTarget(request, path, &bucket, &object, &upload_id, &offset, &size);
-      if (st.ok() && !is_put && request.method != "POST") {
-        st = PermissionDenied("UnsupportedHTTPMethod",
-                              "Uploads accept PUT (a part) and POST (complete), not " + request.method + ".");
-      }
-      http::request_parser<http::buffer_body> parser{std::move(header_parser)};
-      parser.body_limit(kMaxUploadPartBytes);
-      if (st.ok() && is_put && !parser.content_length()) {
-        st = InvalidArgument("MissingParameter",
-                             "The input parameter \"Content-Length\" that is mandatory for "
-                             "processing this request is not supplied.");
-      }
-      std::unique_ptr<OffsetUpload> session;
-      if (st.ok()) {
-        auto query =
-            ParseFormUrlEncoded(request.target.substr(std::min(request.target.size(), path.size() + 1)));
-        if (!query.ok()) {
-          st = query.status();
-        } else {
-          // On the client pool: the key may be another process's to look
-          // up, the nonce the cluster owner's to spend, and the quota and
-          // the upload's files are disk work.
-          const uint64_t part_bytes = is_put ? *parser.content_length() : 0;
-          std::function<Result<AuthResult>()> open = [&, part_bytes]() -> Result<AuthResult> {
-            ASSIGN_OR_RETURN(AuthResult who,
-                             dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query));
-            // Parts count against the account's stored bytes while they exist.
-            if (is_put) RETURN_IF_ERROR(CheckStorageQuota(object_storage_, who.caller.account_id, part_bytes));
-            Result<std::unique_ptr<OffsetUpload>> upload =
-                object_storage_.OpenOffsetUpload(who.caller.account_id, bucket, object, upload_id);
-            if (!upload.ok()) return EcsObjectStatus(upload.status());
-            session = std::move(upload).value();
-            return who;
-          };
-          std::optional<Result<AuthResult>> opened = co_await RunOnPool(client_pool_, std::move(open));
-          auth = opened ? std::move(*opened) : Result<AuthResult>(BusyStatus(client_pool_));
-          if (!auth.ok()) st = auth.status();
-        }
-      }
-      if (!st.ok()) {
-        conn.unread_body = true;
-        co_return co_await WriteResponse(conn, fail(st), false);
-      }
-
-      if (request.headers.count("expect") != 0 && LowerCase(request.headers["expect"]) == "100-continue") {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        conn.stream.expires_after(kIoTimeout);
-        auto [ec, n] = co_await http::async_write(conn.stream, cont, kAwait);
-        if (ec) co_return false;
-      }
-
-      // Stream the body to the upload in kUploadBufferBytes pieces, hashing
-      // as it goes; the whole part never sits in memory.
-      std::vector<uint8_t> chunk(kUploadBufferBytes);
-      Sha256 hasher;
-      uint64_t received = 0;
-      Status write_status;
-      while (!parser.is_done()) {
-        parser.get().body().data = chunk.data();
-        parser.get().body().size = chunk.size();
-        conn.stream.expires_after(kIoTimeout);
-        auto [ec, n] = co_await http::async_read(conn.stream, buffer, parser, kAwait);
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) {
-          spdlog::warn("request_id={} action={} body read failed after {} bytes: {}", request_id, action,
-                       received, ec.message());
-          if (std::optional<HttpResponse> answer = ParseErrorAnswer(ec, kMaxUploadPartBytes)) {
-            conn.unread_body = true;
-            co_await WriteResponse(conn, std::move(*answer), false);
-          }
-          co_return false;
-        }
-        size_t got = chunk.size() - parser.get().body().size;
-        if (got == 0) continue;
-        hasher.Update(std::span<const uint8_t>(chunk.data(), got));
-        if (write_status.ok()) {
-          if (is_put) {
-            write_status = EcsObjectStatus(
-                session->Write(offset + received, std::span<const uint8_t>(chunk.data(), got)));
-          } else {
-            write_status =
-                InvalidArgument("InvalidParameter", "The complete request must have an empty body.");
-          }
-        }
-        received += got;
-      }
-      bool keep_alive = parser.get().keep_alive();
-      std::string actual = ToHex(hasher.Finish());
-      std::string claimed = LowerCase(request.headers["x-acs-content-sha256"]);
-      if (write_status.ok() && actual != claimed) {
-        // The bytes already written at this offset are overwritten when the
-        // client resends the part; Complete() must only follow good parts.
-        write_status = InvalidArgument(
-            "InvalidParameter",
-            "The specified parameter \"x-acs-content-sha256\" is not valid. The part at offset " +
-                std::to_string(offset) + " (" + std::to_string(received) + " bytes) hashes to " + actual +
-                " but the header says " + claimed + ". Resend the part.");
-      }
-      if (write_status.ok() && !is_put) write_status = EcsObjectStatus(session->Complete(size).status());
-      if (write_status.ok() && !is_put) {
-        write_status = EcsObjectStatus(object_storage_.SetStaging(auth->caller.account_id, bucket, object,
-                                                                  UploadIsStaging(request.target)));
-      }
-      if (!write_status.ok()) co_return co_await WriteResponse(conn, fail(write_status), keep_alive);
-
-      nlohmann::json body = {{"Bucket", bucket}, {"Object", object}, {"UploadId", upload_id}};
-      if (is_put) {
-        body["Offset"] = offset;
-        body["Size"] = received;
-        body["ContentSha256"] = actual;
-      } else {
-        body["Size"] = size;
-      }
-      HttpResponse response = RenderSuccess(body, request_id, action, ResponseFormat::kJson);
-      double latency = elapsed();
-      metrics_.RecordRequest(action, "Success", latency);
-      spdlog::info(
-          "request_id={} action={} bucket={} object={} upload_id={} offset={} bytes={} account={} "
-          "latency_ms={:.3f}",
-          request_id, action, bucket, LogSafe(object), upload_id, offset, is_put ? received : size,
-          auth->caller.account_id, latency * 1000);
-      co_return co_await WriteResponse(conn, response, keep_alive);
-    }
+    std::optional<OssAnswer> answer = co_await RunOnPool(client_pool_, std::move(finish));
+    const bool keep_alive = body_complete && parser.get().keep_alive();
+    conn.unread_body = !body_complete;
+    if (!answer) co_return co_await WriteResponse(conn, oss_->ErrorResponse(BusyStatus(client_pool_), conn.head), false);
+    co_return co_await WriteOssAnswer(conn, std::move(*answer), keep_alive);
   }
 
-  static Status ParseUploadTarget(const HttpRequest& request, const std::string& path, std::string* bucket,
-                                  std::string* object, std::string* upload_id, uint64_t* offset,
-                                  uint64_t* size) {
-    std::string_view rest = std::string_view(path).substr(std::string_view(kOssPrefix).size());
-    size_t slash = rest.find('/');
-    if (slash == std::string_view::npos || slash + 1 >= rest.size()) {
-      return InvalidArgument("InvalidOSSObject.Malformed",
-                             "The specified OSSObject is wrongly formed. The upload path must be "
-                             "/oss/<bucket>/<object>, got \"" +
-                                 Echo(path) + "\".");
+  // Writes an OSS answer: a small body as any answer, a HEAD with the
+  // object's Content-Length, or `length` bytes of a file in bounded pieces.
+  asio::awaitable<bool> WriteOssAnswer(Connection& conn, OssAnswer answer, bool keep_alive) {
+    if (!answer.file.valid() && !answer.head_length) {
+      co_return co_await WriteResponse(conn, std::move(answer.response), keep_alive);
     }
-    *bucket = UrlDecode(rest.substr(0, slash), false);
-    *object = UrlDecode(rest.substr(slash + 1), false);
-    RETURN_IF_ERROR(EcsObjectStatus(ObjectStore::ValidateBucketName(*bucket)));
-    RETURN_IF_ERROR(EcsObjectStatus(ObjectStore::ValidateKey(*object)));
-    size_t q = request.target.find('?');
-    ASSIGN_OR_RETURN(auto query_map,
-                     ParseFormUrlEncoded(q == std::string::npos ? "" : request.target.substr(q + 1)));
-    Params query(std::move(query_map));
-    ASSIGN_OR_RETURN(*upload_id, query.Required("uploadId"));
-    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-    if (request.method == "PUT") {
-      ASSIGN_OR_RETURN(int64_t off, query.Int("offset", 0, 0, kMax));
-      *offset = static_cast<uint64_t>(off);
-      RETURN_IF_ERROR(EcsObjectStatus(ObjectStore::CheckSize(*offset, ObjectStore::kMaxObjectBytes, "offset")));
-    } else {
-      ASSIGN_OR_RETURN(std::string complete, query.Required("complete"));
-      if (complete != "1" && complete != "true") {
-        return InvalidArgument("InvalidParameter", "The specified parameter \"complete\" is not valid.");
+    http::response<http::buffer_body> res{static_cast<http::status>(answer.response.status), 11};
+    res.set(http::field::server, "ferry");
+    res.set(http::field::content_type, answer.response.content_type);
+    for (const auto& [name, value] : answer.response.headers) res.set(name, value);
+    res.keep_alive(keep_alive && !Stopping());
+    res.content_length(answer.head_length ? *answer.head_length : answer.length);
+    res.body().data = nullptr;
+    res.body().more = true;
+    http::response_serializer<http::buffer_body> serializer{res};
+    conn.stream.expires_after(kIoTimeout);
+    auto [hec, hn] = co_await http::async_write_header(conn.stream, serializer, kAwait);
+    if (hec) co_return false;
+    if (!answer.file.valid()) co_return res.keep_alive();  // HEAD
+    std::vector<uint8_t> piece(static_cast<size_t>(std::min<uint64_t>(kUploadBufferBytes, answer.length)));
+    uint64_t offset = answer.offset;
+    uint64_t left = answer.length;
+    while (left > 0) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), left));
+      const ssize_t got = ::pread(answer.file.get(), piece.data(), want, static_cast<off_t>(offset));
+      if (got <= 0) {
+        // The object shrank under us or the disk failed: the client sees a
+        // short body, which it detects by Content-Length.
+        spdlog::error("server: reading an object for GetObject failed at offset {}: {}", offset,
+                      got < 0 ? std::strerror(errno) : "unexpected end of file");
+        co_return false;
       }
-      RETURN_IF_ERROR(query.Required("size").status());
-      ASSIGN_OR_RETURN(int64_t s, query.Int("size", 0, 0, kMax));
-      *size = static_cast<uint64_t>(s);
-      RETURN_IF_ERROR(EcsObjectStatus(ObjectStore::CheckSize(*size, ObjectStore::kMaxObjectBytes, "size")));
+      res.body().data = piece.data();
+      res.body().size = static_cast<size_t>(got);
+      res.body().more = static_cast<uint64_t>(got) < left;
+      conn.stream.expires_after(kIoTimeout);
+      auto [ec, n] = co_await http::async_write(conn.stream, serializer, kAwait);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return false;
+      offset += static_cast<uint64_t>(got);
+      left -= static_cast<uint64_t>(got);
     }
-    return Status::Ok();
-  }
-
-  // `staging=1` on the complete request: the object is the CLI's staging
-  // copy, deleted when the import that reads it ends (ObjectStore staging).
-  static bool UploadIsStaging(const std::string& target) {
-    size_t q = target.find('?');
-    auto query = ParseFormUrlEncoded(q == std::string::npos ? "" : target.substr(q + 1));
-    if (!query.ok()) return false;
-    auto it = query->find("staging");
-    return it != query->end() && (it->second == "1" || it->second == "true");
-  }
-
-  // DELETE /oss/<bucket>/<object>?uploadId=U aborts that upload (its part
-  // file goes); DELETE /oss/<bucket>/<object> deletes the object. No body.
-  asio::awaitable<bool> HandleOssDelete(Connection& conn,
-                                        http::request_parser<http::empty_body>& header_parser,
-                                        const HttpRequest& request, const std::string& request_id) {
-    const auto start = std::chrono::steady_clock::now();
-    const std::string path = TargetPath(request.target);
-    size_t q = request.target.find('?');
-    auto query = ParseFormUrlEncoded(q == std::string::npos ? "" : request.target.substr(q + 1));
-    const bool abort = query.ok() && query->count("uploadId") != 0;
-    const std::string action = abort ? "OssAbortUpload" : "OssDeleteObject";
-    std::string_view rest = std::string_view(path).substr(std::string_view(kOssPrefix).size());
-    size_t slash = rest.find('/');
-    std::string bucket, object;
-    Status st = query.ok() ? Status::Ok() : query.status();
-    if (st.ok() && (slash == std::string_view::npos || slash + 1 >= rest.size())) {
-      st = InvalidArgument("InvalidOSSObject.Malformed", "The path must be /oss/<bucket>/<object>.");
+    if (answer.length == 0) {
+      res.body().data = nullptr;
+      res.body().size = 0;
+      res.body().more = false;
+      auto [ec, n] = co_await http::async_write(conn.stream, serializer, kAwait);
+      if (ec && ec != http::error::need_buffer) co_return false;
     }
-    if (st.ok()) {
-      bucket = UrlDecode(rest.substr(0, slash), false);
-      object = UrlDecode(rest.substr(slash + 1), false);
-      if (header_parser.content_length().value_or(0) != 0 || header_parser.chunked()) {
-        st = InvalidArgument("InvalidParameter", "A DELETE request must have an empty body.");
-      }
-    }
-    Result<AuthResult> auth = Status(Code::kInternal, "", "unset");
-    if (st.ok()) {
-      // On the client pool, like every call that may wait on a peer (the
-      // key's lookup, the nonce's spending) or the disk.
-      std::function<Result<AuthResult>()> remove = [&]() -> Result<AuthResult> {
-        ASSIGN_OR_RETURN(AuthResult who, dispatcher_.authenticator().AuthenticateV3WithoutBody(request, path, *query));
-        // This route answers a missing object InvalidOSSObject.NotFound
-        // (the OSS wire's DeleteObject does not).
-        if (!abort) RETURN_IF_ERROR(EcsObjectStatus(object_storage_.HeadObject(who.caller.account_id, bucket, object).status()));
-        RETURN_IF_ERROR(EcsObjectStatus(
-            abort ? object_storage_.AbortOffsetUpload(who.caller.account_id, bucket, object, query->at("uploadId"))
-                  : object_storage_.DeleteObject(who.caller.account_id, bucket, object)));
-        return who;
-      };
-      std::optional<Result<AuthResult>> removed = co_await RunOnPool(client_pool_, std::move(remove));
-      auth = removed ? std::move(*removed) : Result<AuthResult>(BusyStatus(client_pool_));
-      if (!auth.ok()) st = auth.status();
-    }
-    const double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const bool keep_alive = header_parser.get().keep_alive();
-    if (!st.ok()) {
-      HttpResponse response = dispatcher_.ErrorResponse(st, request_id, action, latency);
-      spdlog::info("request_id={} action={} target={} status={} error={}", request_id, action, request.target,
-                   response.status, st.ToString());
-      if (header_parser.content_length().value_or(0) != 0 || header_parser.chunked()) {
-        conn.unread_body = true;
-        co_return co_await WriteResponse(conn, std::move(response), false);
-      }
-      co_return co_await WriteResponse(conn, std::move(response), keep_alive);
-    }
-    nlohmann::json body = {{"Bucket", bucket}, {"Object", object}};
-    if (abort) body["UploadId"] = query->at("uploadId");
-    HttpResponse response = RenderSuccess(body, request_id, action, ResponseFormat::kJson);
-    metrics_.RecordRequest(action, "Success", latency);
-    spdlog::info("request_id={} action={} bucket={} object={} account={} latency_ms={:.3f}", request_id,
-                 action, bucket, object, auth->caller.account_id, latency * 1000);
-    co_return co_await WriteResponse(conn, response, keep_alive);
+    co_return res.keep_alive();
   }
 
   const ServerConfig config_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   tcp::acceptor admin_acceptor_;  // open only with an admin_listen_address
+  tcp::acceptor oss_acceptor_;    // open only with an OSS service
+  std::unique_ptr<OssService> oss_;  // null without an OSS listener
   Metrics metrics_;
   Dispatcher dispatcher_;
   const PeerEndpoints peer_;
-  ObjectStore& object_storage_;
   std::vector<std::thread> threads_;
   WorkPool client_pool_;  // ECS handlers; stopped by Stop() after the I/O threads
   WorkPool peer_pool_;    // peer-protocol handlers; likewise
   std::thread warm_;      // WarmForwarding at start and every kKeepWarm; joined by Stop()
   uint16_t port_ = 0;
   uint16_t admin_port_ = 0;
+  uint16_t oss_port_ = 0;
   std::atomic<bool> stopped_{false};
 
   std::mutex conns_mu_;

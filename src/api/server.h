@@ -1,27 +1,17 @@
-// Server: the HTTP front door (Boost.Beast). Two listeners:
+// Server: the HTTP front door (Boost.Beast). Three listeners:
 //
-// The tenant listener routes "/" to the ECS RPC API,
+// The tenant listener routes "/" to the ECS RPC API and
 // "/ferry/peer/v1/" to the region-to-region peer protocol
-// (api/peer_endpoints.h, authenticated with the cluster key), and
-// "/oss/<bucket>/<object>" to object-storage uploads:
-//   PUT  /oss/<bucket>/<object>?uploadId=U&offset=O   body = bytes at offset O
-//   POST /oss/<bucket>/<object>?uploadId=U&complete=1&size=S[&staging=1]   publish
-//        (staging=1: a CLI staging copy, removed when its import ends)
-//   DELETE /oss/<bucket>/<object>?uploadId=U   abort the upload (its parts go)
-//   DELETE /oss/<bucket>/<object>              delete the object
-// each part counted against the account's stored-bytes quota (region/quotas.h);
-// all signed with ACS3-HMAC-SHA256 (canonical URI = the path; the body's
-// SHA-256 in x-acs-content-sha256 is verified while the body streams to disk,
-// so a large part never sits in memory). O, O + part length and S are at most
-// ObjectStore::kMaxObjectBytes (48.8 TiB), else 400 InvalidParameter; gaps
-// between parts stay holes, so S may exceed the bytes sent.
+// (api/peer_endpoints.h, authenticated with the cluster key). Objects are
+// uploaded and downloaded on the OSS listener (below), the one upload path.
 // A handler that throws (std::bad_alloc included) answers 500 InternalError
 // with the generic message; the log keeps the detail.
 //
 // Threading: no thread ever waits for an answer that needs a thread of
 // the same kind (here or in a peer process) to be produced:
 //   - `threads` I/O threads only accept, read, parse and write (and stream
-//     upload bodies to disk); they never run a handler or wait on a peer.
+//     object bodies to and from disk); they never run a handler or wait on
+//     a peer.
 //   - ECS requests for this process's regions run on the client pool
 //     (`client_workers` threads). A client handler may wait on a peer
 //     process's *peer* pool (CopyImage calls the destination's AcceptCopy,
@@ -37,6 +27,13 @@
 // peer error format for peers) instead of queueing it behind handlers that
 // may be waiting themselves. Stop() stops accepting, lets in-flight requests
 // finish, and joins the I/O threads, then the pools.
+//
+// The OSS listener serves the OSS object API (api/oss_endpoint.h) and
+// nothing else: handlers (parsing, authentication, commits, listings) run
+// on the client pool; bodies stream between the socket and the object
+// store on the I/O threads in kUploadBufferBytes pieces, as uploads do, so
+// neither an upload nor a download is ever whole in memory. Its errors are
+// OSS XML.
 //
 // The operator's (admin) listener, loopback by default, serves only
 // "/metrics" (Prometheus text) and "/healthz" (a liveness probe). The
@@ -59,6 +56,7 @@
 
 #include "api/action.h"
 #include "api/auth.h"
+#include "api/oss_request.h"
 #include "objects/object_store.h"
 #include "catalog/catalog.h"
 #include "common/clock.h"
@@ -99,6 +97,12 @@ struct ServerConfig {
   // another process (api/peer_nonces.h); null = this process's own cache.
   // Borrowed: must outlive the server.
   NonceSpender* cluster_nonces = nullptr;
+  // The OSS object endpoint (api/oss_endpoint.h) over the server's object
+  // store, on a listener of its own; none when `oss_listen_address` is
+  // empty. Port 0 = pick a free port.
+  std::string oss_listen_address;
+  uint16_t oss_port = 0;
+  OssEndpoint oss_endpoint;  // virtual-host domain and default bucket
 };
 
 class Server {
@@ -106,6 +110,7 @@ class Server {
   virtual ~Server() = default;
   virtual uint16_t port() const = 0;  // the bound port
   virtual uint16_t admin_port() const = 0;  // the admin listener's bound port; 0 = none
+  virtual uint16_t oss_port() const = 0;    // the OSS listener's bound port; 0 = none
   virtual void Stop() = 0;            // idempotent
 };
 

@@ -15,6 +15,7 @@
 
 #include "api/client.h"
 #include "cli/config.h"
+#include "cli/oss_commands.h"
 #include "cli/profile.h"
 #include "cli/progress.h"
 #include "cli/session.h"
@@ -129,16 +130,11 @@ Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) 
   const std::string object =
       import.object.empty() ? std::filesystem::path(import.file).filename().string() : import.object;
 
-  {
-    // The upload moves the file's data (a sparse file's holes are not
-    // sent); the disk's size is shown beside it.
-    ProgressBar bar("upload " + object, size);
-    bar.set_disk_size(size);
-    Status st = session.client().UploadFile(
-        bucket, object, import.file, [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); },
-        /*staging=*/!import.keep_upload);
-    if (!st.ok()) return st.WithContext("uploading " + import.file + " to oss://" + bucket + "/" + object);
-    bar.Finish("uploaded");
+  // Through the OSS endpoint (cli/oss_commands.h): multipart, resumable.
+  Status uploaded = UploadForImport(opts, import.file, bucket, object, /*staging=*/!import.keep_upload);
+  if (!uploaded.ok()) {
+    return uploaded.WithContext("uploading " + import.file + " to oss://" + bucket + "/" + object +
+                                " (run the same command again to resume)");
   }
 
   ParamMap params = {{"DiskDeviceMapping.1.OSSBucket", bucket}, {"DiskDeviceMapping.1.OSSObject", object}};
@@ -150,7 +146,7 @@ Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) 
   // gone when the command returns) or when no task claimed it.
   auto drop_staging = [&] {
     if (import.keep_upload) return;
-    Status st = session.client().DeleteOssObject(bucket, object);
+    Status st = DeleteUploaded(opts, bucket, object);
     if (!st.ok() && st.code() != Code::kNotFound && st.reason().find("NotFound") == std::string::npos) {
       std::cerr << "warning: the uploaded object oss://" << bucket << "/" << object
                 << " was not removed: " << st.message() << std::endl;
@@ -519,11 +515,5 @@ Status TaskCancel(const ClientOptions& opts, const std::string& task_id) {
   return Status::Ok();
 }
 
-Status OssRemove(const ClientOptions& opts, const std::string& bucket, const std::string& object) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  RETURN_IF_ERROR(session.client().DeleteOssObject(bucket, object));
-  RenderRecord(session, {{"Bucket", bucket}, {"Object", object}, {"Deleted", true}});
-  return Status::Ok();
-}
 
 }  // namespace ferry::cli

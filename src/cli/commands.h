@@ -179,9 +179,6 @@ Status InstanceUserData(const ClientOptions& opts, const std::string& instance_i
 
 Status DiskList(const ClientOptions& opts);
 
-// DELETE /oss/<bucket>/<object>.
-Status OssRemove(const ClientOptions& opts, const std::string& bucket, const std::string& object);
-
 // "ferry-uploads-" + 16 hex digits derived from the AccessKey id: a stable
 // per-key bucket name that fits the bucket-name rules.
 std::string DefaultUploadBucket(const std::string& access_key_id);

@@ -25,6 +25,7 @@ struct SettingSource {
 constexpr SettingSource kSettings[] = {
     {"listen", "FERRY_LISTEN"},
     {"admin_listen", "FERRY_ADMIN_LISTEN"},
+    {"oss_listen", "FERRY_OSS_LISTEN"},
     {"data_dir", "FERRY_DATA"},
     {"regions", "FERRY_REGIONS"},
     {"peers", "FERRY_PEERS"},
@@ -198,6 +199,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
   std::map<std::string, RawValue> raw = {
       {"listen", {kDefaultListen, "default"}},
       {"admin_listen", {"", "default"}},
+      {"oss_listen", {"", "default"}},
       {"data_dir", {kDefaultDataDir, "default"}},
       {"regions", {kDefaultRegions, "default"}},
       {"peers", {"", "default"}},
@@ -254,6 +256,19 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
     st = ParseListen(admin_listen, &s.admin_listen_host, &s.admin_listen_port);
     if (!st.ok())
       return InvalidArgument("", raw["admin_listen"].origin + ": " + st.message() + " (or \"off\")");
+  }
+
+  // The OSS endpoint: the listen host, on the listen port + 2 by default.
+  const std::string oss_listen = Trim(raw["oss_listen"].value);
+  if (oss_listen == "off") {
+    s.oss_listen_host.clear();
+    s.oss_listen_port = 0;
+  } else if (oss_listen.empty()) {
+    s.oss_listen_host = s.listen_host;
+    s.oss_listen_port = s.listen_port == 0 || s.listen_port >= 65534 ? 0 : s.listen_port + 2;
+  } else {
+    st = ParseListen(oss_listen, &s.oss_listen_host, &s.oss_listen_port);
+    if (!st.ok()) return InvalidArgument("", raw["oss_listen"].origin + ": " + st.message() + " (or \"off\")");
   }
 
   s.data_dir = Trim(raw["data_dir"].value);

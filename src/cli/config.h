@@ -47,6 +47,11 @@ struct ServeSettings {
   // "off" opens none (admin_listen_host empty).
   std::string admin_listen_host = "127.0.0.1";
   uint16_t admin_listen_port = 8081;
+  // The OSS object endpoint. Default: the listen host on the listen port + 2
+  // (any free port when the listen port is 0 or above 65533); "off" opens
+  // none (oss_listen_host empty).
+  std::string oss_listen_host = "127.0.0.1";
+  uint16_t oss_listen_port = 8082;
   std::string data_dir = kDefaultDataDir;
   std::vector<std::string> regions;  // served here
   std::vector<PeerSetting> peers;    // served by other processes

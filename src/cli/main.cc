@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/oss_commands.h"
 #include "cli/config.h"
 #include "cli/disk_commands.h"
 #include "cli/serve.h"
@@ -26,7 +27,7 @@ constexpr const char* kInstanceTimeoutHelp =
 // Data-dir flags shared by serve, fsck and gc; recorded in `flags` only when
 // given, so the environment and the config file can fill the rest.
 struct DataDirFlags {
-  std::string config, listen, admin_listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
+  std::string config, listen, admin_listen, oss_listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
   std::string cluster_key_file, max_nonces;
   std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
   std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours;
@@ -46,6 +47,10 @@ struct DataDirFlags {
     cmd->add_option("--admin-listen", admin_listen,
                     "HOST:PORT of the operator's listener for /metrics and /healthz, or \"off\" (env "
                     "FERRY_ADMIN_LISTEN; default 127.0.0.1 on the listen port + 1)")
+        ->type_name("HOST:PORT|off");
+    cmd->add_option("--oss-listen", oss_listen,
+                    "HOST:PORT of the OSS object endpoint, or \"off\" (env FERRY_OSS_LISTEN; default the "
+                    "listen host on the listen port + 2)")
         ->type_name("HOST:PORT|off");
     cmd->add_option("--threads", threads, "HTTP I/O threads (env FERRY_THREADS)")->type_name("INT");
     cmd->add_option("--task-threads", task_threads, "concurrent tasks per region (env FERRY_TASK_THREADS)")
@@ -139,6 +144,7 @@ struct DataDirFlags {
     put("--log-level", "log_level", log_level);
     put("--listen", "listen", listen);
     put("--admin-listen", "admin_listen", admin_listen);
+    put("--oss-listen", "oss_listen", oss_listen);
     put("--threads", "threads", threads);
     put("--task-threads", "task_threads", task_threads);
     put("--ready-file", "ready_file", ready_file);
@@ -639,12 +645,10 @@ int Run(int argc, char** argv) {
     };
   });
 
-  CLI::App* oss = app.add_subcommand("oss", "object storage")->require_subcommand(1);
-  std::string oss_bucket, oss_object;
-  CLI::App* oss_rm = oss->add_subcommand("rm", "delete an object (a kept upload, an export)");
-  oss_rm->add_option("BUCKET", oss_bucket, "bucket")->required();
-  oss_rm->add_option("OBJECT", oss_object, "object name")->required();
-  oss_rm->callback([&] { action = [&] { return OssRemove(client, oss_bucket, oss_object); }; });
+  CLI::App* oss = app.add_subcommand("oss", "object storage over the OSS endpoint (oss://BUCKET/KEY)")
+                      ->require_subcommand(1);
+  OssCliOptions oss_cli;
+  oss_cli.AddTo(oss, client, action);
 
   const std::vector<std::string> words(argv + (argc > 0 ? 1 : 0), argv + argc);
   bool asks_for_help_or_version = false;

@@ -38,7 +38,8 @@ Result<ProfileMap> LoadProfiles(const std::string& path) {
       auto it = p.find(key);
       return it != p.end() && it->is_string() ? it->get<std::string>() : std::string();
     };
-    out[name] = Profile{str("endpoint"), str("access_key_id"), str("access_key_secret"), str("region")};
+    out[name] = Profile{str("endpoint"), str("access_key_id"), str("access_key_secret"), str("region"),
+                        str("oss_endpoint")};
   }
   return out;
 }
@@ -50,6 +51,7 @@ Status SaveProfiles(const std::string& path, const ProfileMap& profiles) {
                              {"access_key_id", p.access_key_id},
                              {"access_key_secret", p.access_key_secret},
                              {"region", p.region}};
+    if (!p.oss_endpoint.empty()) doc["profiles"][name]["oss_endpoint"] = p.oss_endpoint;
   }
   std::string parent = std::filesystem::path(path).parent_path().string();
   if (!parent.empty()) RETURN_IF_ERROR(MakeDirs(parent, 0700));

@@ -4,7 +4,8 @@
 //
 // File format (JSON):
 //   {"profiles": {"<name>": {"endpoint": "...", "access_key_id": "...",
-//                             "access_key_secret": "...", "region": "..."}}}
+//                             "access_key_secret": "...", "region": "...",
+//                             "oss_endpoint": "..."}}}
 //
 // Threading: free functions; concurrent writers of the same file race
 // (last rename wins) but never leave a torn file.
@@ -24,6 +25,7 @@ struct Profile {
   std::string access_key_id;
   std::string access_key_secret;
   std::string region;
+  std::string oss_endpoint;  // "" = none known
 };
 
 using ProfileMap = std::map<std::string, Profile>;

@@ -215,7 +215,8 @@ std::string EndpointFor(const std::string& host, uint16_t port) {
 // Leaves a "default" CLI profile so client commands work at once. Another
 // server's profile is left alone; one that points at this endpoint or uses
 // this root key is ours to refresh.
-void WriteDefaultProfile(const std::string& endpoint, const RootIdentity& root, const std::string& region) {
+void WriteDefaultProfile(const std::string& endpoint, const std::string& oss_endpoint, const RootIdentity& root,
+                         const std::string& region) {
   const std::string path = ProfilesPath();
   Result<ProfileMap> profiles = LoadProfiles(path);
   if (!profiles.ok()) {
@@ -229,7 +230,7 @@ void WriteDefaultProfile(const std::string& endpoint, const RootIdentity& root, 
     return;
   }
   (*profiles)[kDefaultProfile] =
-      Profile{endpoint, root.key.access_key_id, root.key.access_key_secret, region};
+      Profile{endpoint, root.key.access_key_id, root.key.access_key_secret, region, oss_endpoint};
   Status st = SaveProfiles(path, *profiles);
   if (!st.ok()) {
     spdlog::warn("not writing the default CLI profile: {}", st.ToString());
@@ -661,6 +662,8 @@ Status RunServe(const ServeSettings& settings) {
   server_config.admin_listen_address = settings.admin_listen_host;
   server_config.admin_port = settings.admin_listen_port;
   server_config.threads = settings.threads;
+  server_config.oss_listen_address = settings.oss_listen_host;
+  server_config.oss_port = settings.oss_listen_port;
   server_config.max_nonces = static_cast<size_t>(settings.max_nonces);
   Result<std::unique_ptr<Server>> server =
       StartServer(server_config, BuiltinActions(), regions.set, *request_accounts, *data.storage, clock);
@@ -678,17 +681,26 @@ Status RunServe(const ServeSettings& settings) {
                  EndpointFor(settings.admin_listen_host, (*server)->admin_port()));
   }
   spdlog::info("web console: {}/console/ (sign in with an AccessKey pair)", endpoint);
+  const std::string oss_endpoint =
+      (*server)->oss_port() != 0 ? EndpointFor(settings.oss_listen_host, (*server)->oss_port()) : "";
+  if (!oss_endpoint.empty()) {
+    spdlog::info("OSS endpoint: {} (path style: {}/<bucket>/<key>; ali-oss: sldEnable)", oss_endpoint, oss_endpoint);
+  }
   // Copies pull over the peer protocol even inside one process, so the
   // path tested here is the one a cluster uses.
   wiring->SetEndpoint(endpoint);
   wiring->PingPeers();
 
-  WriteDefaultProfile(endpoint, root, settings.regions.front());
+  WriteDefaultProfile(endpoint, oss_endpoint, root, settings.regions.front());
   if (!settings.ready_file.empty()) {
     nlohmann::json ready = {{"endpoint", endpoint}, {"port", port}, {"pid", static_cast<int64_t>(::getpid())}};
     if (const uint16_t admin_port = (*server)->admin_port(); admin_port != 0) {
       ready["admin_endpoint"] = EndpointFor(settings.admin_listen_host, admin_port);
       ready["admin_port"] = admin_port;
+    }
+    if (!oss_endpoint.empty()) {
+      ready["oss_endpoint"] = oss_endpoint;
+      ready["oss_port"] = (*server)->oss_port();
     }
     Status st = WriteFileAtomic(settings.ready_file, ready.dump() + "\n", 0644);
     if (!st.ok()) {

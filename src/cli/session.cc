@@ -61,6 +61,11 @@ Result<Session> Session::Open(const ClientOptions& opts) {
         "FERRY_ACCESS_KEY_SECRET, or store them in a profile");
   ASSIGN_OR_RETURN(s.retry_for_, DurationOr("--retry-for", opts.retry_for, kDefaultRetryFor));
   s.access_key_id_ = config.access_key_id;
+  s.access_key_secret_ = config.access_key_secret;
+  s.endpoint_ = config.endpoint;
+  // The profile's OSS endpoint belongs to the profile's ECS endpoint only.
+  s.oss_endpoint_ =
+      pick("", "FERRY_OSS_ENDPOINT", config.endpoint == profile.endpoint ? profile.oss_endpoint : "");
   s.client_ = std::make_unique<EcsClient>(config);
   return s;
 }

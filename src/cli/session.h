@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/client.h"
+#include "api/oss_client.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "common/status.h"
@@ -49,6 +50,10 @@ class Session {
   std::chrono::milliseconds retry_for() const { return retry_for_; }
 
   EcsClient& client() { return *client_; }
+  // The OSS object endpoint's client (cli/oss_commands.h): FERRY_OSS_ENDPOINT,
+  // else the profile's oss_endpoint, else the ECS endpoint's host on its
+  // port + 2 (`ferry serve`'s default).
+  Result<OssClient> Oss(bool v4 = false) const;
   const std::string& region() const { return region_; }
   const std::string& access_key_id() const { return access_key_id_; }
   OutputFormat output() const { return output_; }
@@ -57,6 +62,9 @@ class Session {
   std::unique_ptr<EcsClient> client_;
   std::string region_;
   std::string access_key_id_;
+  std::string access_key_secret_;
+  std::string endpoint_;
+  std::string oss_endpoint_;
   OutputFormat output_ = OutputFormat::kTable;
   std::chrono::milliseconds retry_for_{0};
   bool unreachable_ = false;  // an outage is being retried

@@ -125,45 +125,6 @@ TEST_F(ClusterReplayTest, RegionRequestReplayedToTheOtherProcessIsRefused) {
   EXPECT_EQ(Send(A(), regions).body.value("Code", ""), "SignatureNonceUsed");
 }
 
-// Uploads are taken by every process (each has its own object storage), so
-// their nonces are spent at the cluster owner: an upload part accepted by
-// one process is refused by every process when replayed, byte for byte.
-TEST_F(ClusterReplayTest, UploadPartReplayedToAnyProcessIsRefused) {
-  ClientConfig root;
-  root.access_key_id = kRootKeyId;
-  root.access_key_secret = kRootKeySecret;
-  const std::string part = "the bytes of one part";
-  for (bool owner_first : {true, false}) {
-    const std::string& first = owner_first ? A() : B();
-    const std::string& second = owner_first ? B() : A();
-    const std::string upload_id = "u" + RandomHex(8);
-    const std::string path = std::string("/oss/") + kOperatorBucket + "/replayed.raw";
-    const std::map<std::string, std::string> query = {{"offset", "0"}, {"uploadId", upload_id}};
-    std::map<std::string, std::string> headers;
-    // The host header is the first process's: a replay keeps every byte.
-    SignV3(root, first.substr(std::string("http://").size()), "PUT", path, query, Sha256Hex(part), &headers);
-    const std::string target = path + "?offset=0&uploadId=" + upload_id;
-    HttpAnswer accepted = SendHttp(first, "PUT", target, headers, part);
-    ASSERT_EQ(accepted.status, 200) << first << ": " << accepted.body.dump() << cluster_->Logs();
-    EXPECT_EQ(accepted.body.value("Size", 0), part.size()) << accepted.body.dump();
-    for (const std::string& endpoint : {second, first}) {
-      HttpAnswer replay = SendHttp(endpoint, "PUT", target, headers, part);
-      EXPECT_EQ(replay.status, 400) << "owner first " << owner_first << ", replayed to " << endpoint << ": "
-                                    << replay.body.dump();
-      EXPECT_EQ(replay.body.value("Code", ""), "SignatureNonceUsed") << replay.body.dump();
-    }
-    // A DELETE (abort) is an upload request too.
-    std::map<std::string, std::string> abort_headers;
-    const std::map<std::string, std::string> abort_query = {{"uploadId", upload_id}};
-    SignV3(root, first.substr(std::string("http://").size()), "DELETE", path, abort_query,
-           Sha256Hex(std::string()), &abort_headers);
-    HttpAnswer aborted = SendHttp(first, "DELETE", path + "?uploadId=" + upload_id, abort_headers);
-    EXPECT_EQ(aborted.status, 200) << aborted.body.dump();
-    HttpAnswer abort_replay = SendHttp(second, "DELETE", path + "?uploadId=" + upload_id, abort_headers);
-    EXPECT_EQ(abort_replay.body.value("Code", ""), "SignatureNonceUsed") << abort_replay.body.dump();
-  }
-}
-
 // An account made in the owner process is known to the other one before it
 // ever signs a request there: sharing an image of the other process's region
 // with it works (the account is looked up over the peer API).

@@ -193,7 +193,7 @@ bool FerryServer::Start(std::string* error) {
   // Each start gets a fresh log; the previous one stays for post-mortems.
   std::filesystem::rename(log_path_, log_path_ + ".prev", ec);
   ExecSpec spec;
-  spec.args = {FERRY_BINARY, "serve", "--listen", listen_, "--admin-listen", admin_listen_,
+  spec.args = {FERRY_BINARY, "serve", "--listen", listen_, "--admin-listen", admin_listen_, "--oss-listen", "127.0.0.1:0",
                "--data", data_dir_, "--ready-file", ready_path_, "--threads", "4", "--log-level", "info"};
   spec.args.insert(spec.args.end(), extra_args_.begin(), extra_args_.end());
   EnvMap env = {{"FERRY_ACCESS_KEY_ID", kRootKeyId},
@@ -223,6 +223,7 @@ bool FerryServer::Start(std::string* error) {
       if (ready.is_object() && ready.contains("endpoint") && ready.contains("pid")) {
         endpoint_ = ready["endpoint"].get<std::string>();
         admin_endpoint_ = ready.value("admin_endpoint", std::string());
+        oss_endpoint_ = ready.value("oss_endpoint", std::string());
         if (ready["pid"].get<int64_t>() != pid_) {
           *error = "ready file names pid " + ready["pid"].dump() + ", expected " + std::to_string(pid_);
           return false;

@@ -84,6 +84,8 @@ class FerryServer {
   const std::string& endpoint() const { return endpoint_; }
   // The admin listener (/metrics, /healthz); "" with --admin-listen off.
   const std::string& admin_endpoint() const { return admin_endpoint_; }
+  // The OSS object endpoint (--oss-listen 127.0.0.1:0).
+  const std::string& oss_endpoint() const { return oss_endpoint_; }
   pid_t pid() const { return pid_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& config_dir() const { return config_dir_; }
@@ -97,6 +99,7 @@ class FerryServer {
   std::string ready_path_;
   std::string endpoint_;
   std::string admin_endpoint_;
+  std::string oss_endpoint_;
   std::string listen_ = "127.0.0.1:0";
   std::string admin_listen_ = "127.0.0.1:0";
   std::vector<std::string> extra_args_;

@@ -267,7 +267,7 @@ TEST_F(TwoProcessCopyTest, CopyBetweenProcessesIsByteIdenticalAndVisibleFromBoth
   CommandResult imported = RunFerry({"--endpoint", cluster_->endpoint(kB), "--access-key-id", tenant.key_id,
                                      "--access-key-secret", tenant.secret, "--region", kDest, "--output",
                                      "json", "image", "import", file, "--name", "tenant-source"},
-                                    {});
+                                    {{"FERRY_OSS_ENDPOINT", cluster_->server(kB).oss_endpoint()}});
   ASSERT_EQ(imported.exit_code, 0) << imported.out << "\n" << imported.err << "\n" << cluster_->Logs();
   json imported_row = json::parse(imported.out, nullptr, false);
   ASSERT_TRUE(imported_row.is_object()) << imported.out;

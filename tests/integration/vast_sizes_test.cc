@@ -17,6 +17,7 @@
 #include "common/fs_util.h"
 #include "common/ids.h"
 #include "integration/ferry_process.h"
+#include "api/oss_client.h"
 #include "integration/helpers.h"
 
 namespace ferry::testing {
@@ -70,15 +71,25 @@ class VastSizesTest : public ::testing::Test {
 TEST_F(VastSizesTest, AFourExbibyteUploadAndImportAreRefusedAndTheServerStaysUp) {
   EcsClient client = RootClient(server_->endpoint(), /*use_v3=*/true);
 
-  // The upload: a 4 EiB file of holes sends no part, only "complete" with
-  // size 4 EiB, which is refused before the object is made.
+  // The upload: a 4 EiB file of holes is refused by the client before a
+  // byte is sent, and a PUT announcing 4 EiB by the server before its body.
   const std::string local = root_ + "/vast.raw";
   ASSERT_TRUE(MakeSparse(local, kFourEiB));
-  Status up = client.UploadFile(kOperatorBucket, "vast.raw", local, nullptr);
-  EXPECT_FALSE(up.ok());
-  EXPECT_EQ(up.reason(), "InvalidParameter") << up.ToString();
+  OssClientConfig oss_config;
+  oss_config.endpoint = server_->oss_endpoint();
+  oss_config.access_key_id = kRootKeyId;
+  oss_config.access_key_secret = kRootKeySecret;
+  OssClient oss(oss_config);
+  ASSERT_TRUE(oss.CreateBucket(kOperatorBucket).ok());
+  Status up = oss.UploadFile(local, kOperatorBucket, "vast.raw", "", nullptr);
+  EXPECT_EQ(up.reason(), "EntityTooLarge") << up.ToString();
   EXPECT_NE(up.message().find("4611686018427387904"), std::string::npos) << up.message();
-  EXPECT_NE(up.message().find("maximum object size"), std::string::npos) << up.message();
+  std::map<std::string, std::string> headers = {{"content-length", std::to_string(kFourEiB)},
+                                                {"expect", "100-continue"}};
+  HttpAnswer announced = SendHttp(server_->oss_endpoint(), "PUT", std::string("/") + kOperatorBucket + "/vast.raw",
+                                  headers);
+  EXPECT_EQ(announced.status, 400) << announced.body.dump();
+  EXPECT_NE(announced.body.dump().find("EntityTooLarge"), std::string::npos) << announced.body.dump();
   EXPECT_FALSE(std::filesystem::exists(root_ + "/data/oss/" + kOperatorBucket + "/vast.raw"));
   ExpectServerAnswers(client);
 

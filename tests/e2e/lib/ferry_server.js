@@ -73,7 +73,7 @@ process.on('exit', () => {
 });
 
 class FerryServer {
-  constructor({ child, workDir, dataDir, endpoint, port, adminEndpoint, accessKeyId, accessKeySecret, stderrTail }) {
+  constructor({ child, workDir, dataDir, endpoint, port, adminEndpoint, ossEndpoint, ossPort, accessKeyId, accessKeySecret, stderrTail }) {
     this.child = child;
     this.workDir = workDir;
     this.dataDir = dataDir;
@@ -81,6 +81,8 @@ class FerryServer {
     this.endpoint = endpoint;      // http://127.0.0.1:PORT
     this.port = port;
     this.adminEndpoint = adminEndpoint;  // http://127.0.0.1:PORT of /metrics and /healthz
+    this.ossEndpoint = ossEndpoint;  // http://127.0.0.1:PORT of the OSS object API
+    this.ossPort = ossPort;
     this.pid = child.pid;
     this.host = `127.0.0.1:${port}`;
     this.accessKeyId = accessKeyId;
@@ -171,9 +173,10 @@ async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'], port = 0, 
   const clusterEnv = keys?.clusterKey ? { FERRY_CLUSTER_KEY: keys.clusterKey } : {};
 
   const child = spawn(bin, [
-    // The admin listener on a free port: the default (listen port + 1) may
-    // be another process's port.
-    'serve', '--listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--data', dataDir,
+    // The admin and OSS listeners on free ports: the defaults (listen port
+    // + 1 and + 2) may be another process's ports.
+    'serve', '--listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--oss-listen', '127.0.0.1:0',
+    '--data', dataDir,
     '--regions', regions.join(','), '--ready-file', readyFile, ...clusterArgs, ...extraArgs,
   ], {
     // FERRY_CONFIG_DIR keeps the default CLI profile that `serve` writes out
@@ -224,6 +227,8 @@ async function startFerry({ regions = ['cn-hangzhou', 'cn-shanghai'], port = 0, 
     endpoint: ready.endpoint || `http://127.0.0.1:${ready.port}`,
     port: ready.port,
     adminEndpoint: ready.admin_endpoint,
+    ossEndpoint: ready.oss_endpoint,
+    ossPort: ready.oss_port,
     accessKeyId, accessKeySecret,
     stderrTail: () => stderrTail,
   });

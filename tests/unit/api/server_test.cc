@@ -180,8 +180,7 @@ TEST_F(ServerTest, HealthAndMetricsOnlyOnTheAdminListener) {
     EXPECT_EQ(tenant.json["Code"], "InvalidAction.NotFound") << path;
   }
   // The admin listener serves nothing else: no API, no uploads, no peer protocol.
-  for (const char* path : {"/", "/?Action=Echo&Version=2014-05-26", "/oss/my-bucket/obj?uploadId=u1",
-                           "/ferry/peer/v1/regions/cn-test", "/nope"}) {
+  for (const char* path : {"/", "/?Action=Echo&Version=2014-05-26", "/ferry/peer/v1/regions/cn-test", "/nope"}) {
     RawExchange other =
         Exchange(server_->admin_port(),
                  std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -256,16 +255,6 @@ TEST_F(ServerTest, HeadNeverCarriesABody) {
   }
 }
 
-// An upload route refuses HEAD and closes the connection: nothing but the
-// header comes before the close.
-TEST_F(ServerTest, HeadOnAnUploadRouteCarriesNoBody) {
-  RawExchange got =
-      Exchange(server_->port(), "HEAD /oss/my-bucket/obj?uploadId=u1&offset=0 HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_GE(got.status, 400);
-  EXPECT_NE(got.header.find("Content-Length: "), std::string::npos) << got.header;
-  EXPECT_EQ(got.body, "") << "bytes after the header of a HEAD answer";
-}
-
 TEST_F(ServerTest, MalformedRequestsGetAnAnswerThenAClose) {
   struct Case {
     const char* name;
@@ -321,159 +310,6 @@ TEST_F(ServerTest, OversizedRpcBodyIsRejected) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->http_status, 413);
   EXPECT_EQ(r->body["Code"], "InvalidParameter");
-}
-
-// Writes `data` at `offset` of `path`, leaving holes elsewhere.
-void WriteAt(const std::string& path, uint64_t offset, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT, 0644);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset)),
-            static_cast<ssize_t>(data.size()));
-  close(fd);
-}
-
-std::string ReadAt(const std::string& path, uint64_t offset, size_t n) {
-  std::string out(n, '\0');
-  int fd = open(path.c_str(), O_RDONLY);
-  EXPECT_GE(fd, 0);
-  EXPECT_EQ(pread(fd, out.data(), n, static_cast<off_t>(offset)), static_cast<ssize_t>(n));
-  close(fd);
-  return out;
-}
-
-std::string Pattern(size_t n, char seed) {
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + (i * 7) % 251);
-  return s;
-}
-
-TEST_F(ServerTest, UploadFileSendsOnlyDataExtents) {
-  const std::string local = dir_ + "/disk.raw";
-  const uint64_t kSize = 200ull << 20;
-  const std::string head = Pattern(1 << 20, 'a');
-  const std::string middle = Pattern(2 << 20, 'q');
-  const uint64_t kMiddle = 100ull << 20;
-  WriteAt(local, 0, head);
-  WriteAt(local, kMiddle, middle);
-  ASSERT_EQ(truncate(local.c_str(), static_cast<off_t>(kSize)), 0);
-
-  EcsClient client(Config(true));
-  uint64_t last_sent = 0, last_total = 0;
-  Status st = client.UploadFile("my-bucket", "images/disk.raw", local, [&](uint64_t sent, uint64_t total) {
-    last_sent = sent;
-    last_total = total;
-  });
-  ASSERT_TRUE(st.ok()) << st.ToString();
-  // The file system may round extents to its block size, never to the whole file.
-  EXPECT_EQ(last_sent, last_total);
-  EXPECT_GE(last_total, head.size() + middle.size());
-  EXPECT_LT(last_total, 16ull << 20);
-
-  auto path = storage_->PathForRead(apitest::kAccountId, "my-bucket", "images/disk.raw");
-  ASSERT_TRUE(path.ok()) << path.status().ToString();
-  struct stat sb {};
-  ASSERT_EQ(stat(path->c_str(), &sb), 0);
-  EXPECT_EQ(static_cast<uint64_t>(sb.st_size), kSize);
-  EXPECT_EQ(ReadAt(*path, 0, head.size()), head);
-  EXPECT_EQ(ReadAt(*path, kMiddle, middle.size()), middle);
-  EXPECT_EQ(ReadAt(*path, 50ull << 20, 4096), std::string(4096, '\0'));
-}
-
-// A raw signed PUT whose header digest does not match the body.
-TEST_F(ServerTest, UploadPartWithWrongDigestIsRejected) {
-  const std::string body = "hello world";
-  const std::string path = "/oss/my-bucket/obj";
-  std::map<std::string, std::string> query = {{"offset", "0"}, {"uploadId", "u1"}};
-  std::map<std::string, std::string> headers = {
-      {"host", "127.0.0.1:" + std::to_string(server_->port())},
-      {"x-acs-date", FormatTimeSeconds(SystemClock::Get().Now())},
-      {"x-acs-signature-nonce", RandomHex(16)},
-      {"x-acs-content-sha256", Sha256Hex("something else")},
-  };
-  V3Request canonical{
-      "PUT", path, query, headers, V3SignableHeaders(headers), headers["x-acs-content-sha256"]};
-  V3Authorization auth{apitest::kKeyId, canonical.signed_headers,
-                       V3Signature(apitest::kSecret, V3StringToSign(V3CanonicalRequest(canonical)))};
-
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
-  http::request<http::string_body> req{http::verb::put, path + "?offset=0&uploadId=u1", 11};
-  for (const auto& [k, v] : headers) req.set(k, v);
-  req.set("authorization", FormatV3Authorization(auth));
-  req.body() = body;
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
-  EXPECT_EQ(res.result_int(), 400u);
-  auto json = nlohmann::json::parse(res.body());
-  EXPECT_EQ(json["Code"], "InvalidParameter");
-  EXPECT_NE(json["Message"].get<std::string>().find(Sha256Hex(body)), std::string::npos);
-
-  // The same request unsigned is refused before the body is read.
-  http::request<http::string_body> anon{http::verb::put, path + "?offset=0&uploadId=u1", 11};
-  anon.body() = body;
-  anon.prepare_payload();
-  beast::tcp_stream stream2(ioc);
-  stream2.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
-  http::write(stream2, anon);
-  http::response<http::string_body> res2;
-  beast::flat_buffer buffer2;
-  http::read(stream2, buffer2, res2);
-  EXPECT_EQ(res2.result_int(), 400u);
-  EXPECT_EQ(nlohmann::json::parse(res2.body())["Code"], "IncompleteSignature");
-}
-
-// A failure deep in the object store (the bucket's ".uploads" folder is a
-// file, so no upload can start) reaches the caller as an ECS error without
-// the host path; the log keeps the path, next to the RequestId.
-TEST_F(ServerTest, ErrorsDoNotShowHostPaths) {
-  AddRedactedHostPath(dir_);
-  std::ostringstream log;
-  auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(
-      std::make_shared<spdlog::logger>("server-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
-  const std::string local = dir_ + "/small.raw";
-  WriteAt(local, 0, "some bytes");
-  EcsClient client(Config(true));
-  Status first = client.UploadFile("my-bucket", "x", local, {});
-  std::filesystem::remove_all(dir_ + "/oss/my-bucket/.uploads");
-  WriteAt(dir_ + "/oss/my-bucket/.uploads", 0, "not a folder");
-  Status second = client.UploadFile("my-bucket", "x/y", local, {});
-  spdlog::set_default_logger(previous);
-  ASSERT_TRUE(first.ok()) << first.ToString();
-  ASSERT_FALSE(second.ok());
-  // The client names its local file first; then comes the server's answer.
-  const size_t answer = second.message().find("my-bucket/x/y: ");
-  ASSERT_NE(answer, std::string::npos) << second.ToString();
-  const std::string message = second.message().substr(answer + 15);
-  EXPECT_EQ(message.find(dir_), std::string::npos) << message;
-  EXPECT_EQ(message.find("oss/my-bucket"), std::string::npos) << message;
-  // "Message (RequestId X)": the operator finds the detail by the id.
-  const size_t open = message.rfind("(RequestId ");
-  ASSERT_NE(open, std::string::npos) << message;
-  const std::string request_id = message.substr(open + 11, message.size() - open - 12);
-  const std::string logged = log.str();
-  const size_t line = logged.find("request_id=" + request_id);
-  ASSERT_NE(line, std::string::npos) << request_id << "\n" << logged;
-  const std::string log_line = logged.substr(line, logged.find('\n', line) - line);
-  EXPECT_NE(log_line.find(dir_ + "/oss/my-bucket/"), std::string::npos) << log_line;
-}
-
-// Object names with control characters are refused at the edge, before a
-// byte is stored or a line logged with them.
-TEST_F(ServerTest, ObjectNamesWithControlCharactersAreRefused) {
-  const std::string local = dir_ + "/small.raw";
-  WriteAt(local, 0, "some bytes");
-  EcsClient client(Config(true));
-  for (const char* object :
-       {"a\nb", "evil\r\n2026-01-01 info forged", "x\x1b[2J", "bad\xff", "nul-free\x7f"}) {
-    Status st = client.UploadFile("my-bucket", object, local, {});
-    EXPECT_EQ(st.reason(), "InvalidOSSObject.Malformed") << st.ToString();
-  }
-  EXPECT_TRUE(client.UploadFile("my-bucket", "images/ok-\xE4\xB8\xAD.raw", local, {}).ok());
 }
 
 TEST_F(ServerTest, StopClosesIdleKeepAliveConnections) {
