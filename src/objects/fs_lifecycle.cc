@@ -1,7 +1,7 @@
 // FsObjectStore giving resources back: staging objects, the expiry sweep of
 // abandoned uploads, and what an account stores.
-#include <spdlog/spdlog.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,8 +95,8 @@ std::string FsObjectStore::StagingMarkerPath(const std::string& bucket, const st
   return root_ + "/" + bucket + "/" + kStagingDir + "/" + KeyHash(key);
 }
 
-Status FsObjectStore::SetStaging(const std::string& account_id, const std::string& bucket, const std::string& key,
-                                 bool staging) {
+Status FsObjectStore::SetStaging(const std::string& account_id, const std::string& bucket,
+                                 const std::string& key, bool staging) {
   RETURN_IF_ERROR(HeadObject(account_id, bucket, key).status());
   std::lock_guard<std::mutex> lock(staging_mu_);
   std::string marker = StagingMarkerPath(bucket, key);

@@ -120,12 +120,9 @@ class FsPartWriter final : public HashingFileWriter<PartWriter> {
     info.etag = QuotedMd5Etag(md5);
     info.crc64 = file->crc64();
     info.last_modified = now_;
-    nlohmann::json meta = {{"v", kMetaVersion},
-                           {"size", info.size},
-                           {"md5", ToHex(md5)},
-                           {"crc64", info.crc64},
-                           {"last_modified", now_},
-                           {"ino", static_cast<uint64_t>(st.st_ino)},
+    nlohmann::json meta = {{"v", kMetaVersion},      {"size", info.size},
+                           {"md5", ToHex(md5)},      {"crc64", info.crc64},
+                           {"last_modified", now_},  {"ino", static_cast<uint64_t>(st.st_ino)},
                            {"mtime_ns", MtimeNs(st)}};
     // Under the upload's lock: a complete or abort either sees this part
     // whole (metadata and bytes) or not at all.
@@ -205,10 +202,9 @@ Result<std::string> FsObjectStore::InitiateMultipart(const std::string& account_
   return upload_id;
 }
 
-Result<std::unique_ptr<PartWriter>> FsObjectStore::UploadPart(const std::string& account_id,
-                                                              const std::string& bucket, const std::string& key,
-                                                              const std::string& upload_id, uint32_t part_number,
-                                                              std::optional<Md5Digest> expected_md5) {
+Result<std::unique_ptr<PartWriter>> FsObjectStore::UploadPart(
+    const std::string& account_id, const std::string& bucket, const std::string& key,
+    const std::string& upload_id, uint32_t part_number, std::optional<Md5Digest> expected_md5) {
   RETURN_IF_ERROR(ValidateKey(key));
   if (part_number < 1 || part_number > kMaxPartNumber) {
     return InvalidArgument(oss_error::kInvalidArgument, "The part number " + std::to_string(part_number) +
@@ -216,12 +212,13 @@ Result<std::unique_ptr<PartWriter>> FsObjectStore::UploadPart(const std::string&
   }
   ASSIGN_OR_RETURN(Bucket b, OpenBucket(account_id, bucket));
   RETURN_IF_ERROR(ReadUpload(b.path, key, upload_id).status());
-  ASSIGN_OR_RETURN(std::unique_ptr<HashingFile> file,
-                   NewUploadFile(b.path, std::string(kMultipartPrefix) + upload_id,
-                                 ".tmp-" + PartName(part_number) + "-", kMaxPutBytes,
-                                 "part " + std::to_string(part_number) + " of upload " + upload_id));
-  return std::unique_ptr<PartWriter>(new FsPartWriter(*this, UploadDir(b.path, upload_id), upload_id, part_number,
-                                                      expected_md5, std::move(file), clock_.Now()));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<HashingFile> file,
+      NewUploadFile(b.path, std::string(kMultipartPrefix) + upload_id, ".tmp-" + PartName(part_number) + "-",
+                    kMaxPutBytes, "part " + std::to_string(part_number) + " of upload " + upload_id));
+  return std::unique_ptr<PartWriter>(new FsPartWriter(*this, UploadDir(b.path, upload_id), upload_id,
+                                                      part_number, expected_md5, std::move(file),
+                                                      clock_.Now()));
 }
 
 Result<ListPartsResult> FsObjectStore::ListParts(const std::string& account_id, const std::string& bucket,
@@ -271,9 +268,9 @@ Result<ListUploadsResult> FsObjectStore::ListUploads(const std::string& account_
     std::string id = name.substr(std::strlen(kMultipartPrefix));
     Result<UploadRecord> r = ReadUpload(b.path, "", id);
     if (!r.ok() || r->key.rfind(request.prefix, 0) != 0) continue;
-    const bool after = r->key > request.key_marker ||
-                       (r->key == request.key_marker && !request.upload_id_marker.empty() &&
-                        id > request.upload_id_marker);
+    const bool after =
+        r->key > request.key_marker ||
+        (r->key == request.key_marker && !request.upload_id_marker.empty() && id > request.upload_id_marker);
     if (!request.key_marker.empty() && !after) continue;
     all.push_back({r->key, id, r->initiated});
   }
@@ -340,16 +337,16 @@ Result<ObjectInfo> FsObjectStore::CompleteMultipart(const std::string& account_i
                                        ? ReadPart(dir, p.part_number, &md5)
                                        : std::nullopt;
     if (!part || NormalizeEtag(part->etag) != NormalizeEtag(p.etag)) {
-      return InvalidArgument(oss_error::kInvalidPart,
-                             "Part " + std::to_string(p.part_number) + " with ETag " + Echo(p.etag) +
-                                 (part ? " does not match the stored part (ETag " + part->etag + ")."
-                                       : " was not uploaded."));
+      return InvalidArgument(
+          oss_error::kInvalidPart,
+          "Part " + std::to_string(p.part_number) + " with ETag " + Echo(p.etag) +
+              (part ? " does not match the stored part (ETag " + part->etag + ")." : " was not uploaded."));
     }
     if (i + 1 < parts.size() && part->size < kMinPartBytes) {
-      return InvalidArgument(oss_error::kEntityTooSmall,
-                             "Part " + std::to_string(p.part_number) + " holds " + std::to_string(part->size) +
-                                 " bytes; every part but the last must hold at least " +
-                                 std::to_string(kMinPartBytes) + ".");
+      return InvalidArgument(
+          oss_error::kEntityTooSmall,
+          "Part " + std::to_string(p.part_number) + " holds " + std::to_string(part->size) +
+              " bytes; every part but the last must hold at least " + std::to_string(kMinPartBytes) + ".");
     }
     total += part->size;
     md5s.push_back(md5);
@@ -357,8 +354,9 @@ Result<ObjectInfo> FsObjectStore::CompleteMultipart(const std::string& account_i
   }
   RETURN_IF_ERROR(CheckSize(total, kMaxObjectBytes, "size of the completed object"));
 
-  ASSIGN_OR_RETURN(std::unique_ptr<HashingFile> out,
-                   NewUploadFile(b.path, "", kPutTempPrefix, kMaxObjectBytes, "object " + bucket + "/" + key));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<HashingFile> out,
+      NewUploadFile(b.path, "", kPutTempPrefix, kMaxObjectBytes, "object " + bucket + "/" + key));
   uint64_t offset = 0, crc = 0;
   for (const PartInfo& part : stored) {
     const std::string path = dir + "/" + PartName(part.part_number);
@@ -368,7 +366,8 @@ Result<ObjectInfo> FsObjectStore::CompleteMultipart(const std::string& account_i
     crc = Crc64Combine(crc, part.crc64, part.size);
     offset += part.size;
   }
-  if (::ftruncate(out->fd(), static_cast<off_t>(total)) != 0) return ErrnoStatus("truncate", out->path(), errno);
+  if (::ftruncate(out->fd(), static_cast<off_t>(total)) != 0)
+    return ErrnoStatus("truncate", out->path(), errno);
   if (::fsync(out->fd()) != 0) return ErrnoStatus("fsync", out->path(), errno);
 
   ObjectInfo info;
@@ -471,8 +470,8 @@ class FsOffsetUpload final : public OffsetUpload {
       return InvalidArgument("InvalidParameter", "upload offset " + std::to_string(offset) + " + " +
                                                      std::to_string(data.size()) + " bytes overflows");
     }
-    RETURN_IF_ERROR(ObjectStore::CheckSize(offset + data.size(), ObjectStore::kMaxObjectBytes,
-                                           "offset + part length"));
+    RETURN_IF_ERROR(
+        ObjectStore::CheckSize(offset + data.size(), ObjectStore::kMaxObjectBytes, "offset + part length"));
     FileLock lock(fd_.get(), LOCK_SH);
     RETURN_IF_ERROR(CheckStillPending());
     return PwriteFull(fd_.get(), data.data(), data.size(), offset, path_);
@@ -515,14 +514,16 @@ class FsOffsetUpload final : public OffsetUpload {
     info.crc64 = sink.crc64();
     info.content_type = "application/octet-stream";
     info.last_modified = now_;
-    return store_.Publish(bucket_, std::string(kUploadsDir) + "/" + claimed_name, fd.get(), key_, std::move(info));
+    return store_.Publish(bucket_, std::string(kUploadsDir) + "/" + claimed_name, fd.get(), key_,
+                          std::move(info));
   }
 
  private:
   Status CheckStillPending() const {
-    struct stat mine {}, named {};
-    if (::fstat(fd_.get(), &mine) != 0 || ::lstat(path_.c_str(), &named) != 0 || mine.st_ino != named.st_ino ||
-        mine.st_dev != named.st_dev) {
+    struct stat mine {
+    }, named{};
+    if (::fstat(fd_.get(), &mine) != 0 || ::lstat(path_.c_str(), &named) != 0 ||
+        mine.st_ino != named.st_ino || mine.st_dev != named.st_dev) {
       return FailedPrecondition("InvalidParameter", "upload of " + key_ +
                                                         " was completed or aborted by another request; "
                                                         "start a new upload");
@@ -545,8 +546,9 @@ Status CheckOffsetUploadId(const std::string& upload_id) {
     if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) ok = false;
   }
   if (ok) return Status::Ok();
-  return InvalidArgument("InvalidParameter", "upload id \"" + Echo(upload_id) +
-                                                 "\" is malformed: use 1-64 characters of A-Z, a-z, 0-9, '-'");
+  return InvalidArgument(
+      "InvalidParameter",
+      "upload id \"" + Echo(upload_id) + "\" is malformed: use 1-64 characters of A-Z, a-z, 0-9, '-'");
 }
 
 // Keyed by the key too, so one upload id reused for two keys cannot mix them.
@@ -557,9 +559,9 @@ std::string OffsetUploadName(const std::string& key, const std::string& upload_i
 }  // namespace
 
 Result<std::unique_ptr<OffsetUpload>> FsObjectStore::OpenOffsetUpload(const std::string& account_id,
-                                                                       const std::string& bucket,
-                                                                       const std::string& key,
-                                                                       const std::string& upload_id) {
+                                                                      const std::string& bucket,
+                                                                      const std::string& key,
+                                                                      const std::string& upload_id) {
   RETURN_IF_ERROR(CheckOffsetUploadId(upload_id));
   RETURN_IF_ERROR(ValidateKey(key));
   // Made on first use, as the CLI expects; another account's bucket is
@@ -572,7 +574,8 @@ Result<std::unique_ptr<OffsetUpload>> FsObjectStore::OpenOffsetUpload(const std:
   const std::string name = OffsetUploadName(key, upload_id);
   UniqueFd fd(::open((uploads + "/" + name).c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!fd.valid()) return ErrnoStatus("open", uploads + "/" + name, errno);
-  return std::unique_ptr<OffsetUpload>(new FsOffsetUpload(*this, std::move(b), key, name, std::move(fd), clock_.Now()));
+  return std::unique_ptr<OffsetUpload>(
+      new FsOffsetUpload(*this, std::move(b), key, name, std::move(fd), clock_.Now()));
 }
 
 Status FsObjectStore::AbortOffsetUpload(const std::string& account_id, const std::string& bucket,

@@ -28,8 +28,8 @@ Status BucketNotFound(const std::string& bucket) {
 }
 
 Status KeyNotFound(const std::string& bucket, const std::string& key) {
-  return NotFound(oss_error::kNoSuchKey, "The specified key \"" + Echo(key) + "\" does not exist in bucket \"" +
-                                             Echo(bucket) + "\".");
+  return NotFound(oss_error::kNoSuchKey, "The specified key \"" + Echo(key) +
+                                             "\" does not exist in bucket \"" + Echo(bucket) + "\".");
 }
 
 Status UploadNotFound(const std::string& upload_id) {
@@ -193,7 +193,8 @@ using namespace fsobj;  // NOLINT: this file is the backend the helpers serve
 namespace {
 
 // ObjectInfo from a metadata file, if it describes the file `st` is of.
-std::optional<ObjectInfo> InfoFromMeta(const nlohmann::json& j, const std::string& key, const struct stat& st) {
+std::optional<ObjectInfo> InfoFromMeta(const nlohmann::json& j, const std::string& key,
+                                       const struct stat& st) {
   try {
     if (j.at("key").get<std::string>() != key || j.at("ino").get<uint64_t>() != st.st_ino ||
         j.at("size").get<uint64_t>() != static_cast<uint64_t>(st.st_size) ||
@@ -207,7 +208,8 @@ std::optional<ObjectInfo> InfoFromMeta(const nlohmann::json& j, const std::strin
     if (j.contains("crc64")) info.crc64 = j.at("crc64").get<uint64_t>();
     Md5Digest md5{};
     if (j.contains("md5") && FromHex(j.at("md5").get<std::string>(), &md5)) info.content_md5 = md5;
-    info.type = j.value("type", std::string("Normal")) == "Multipart" ? ObjectType::kMultipart : ObjectType::kNormal;
+    info.type =
+        j.value("type", std::string("Normal")) == "Multipart" ? ObjectType::kMultipart : ObjectType::kNormal;
     info.content_type = j.value("content_type", std::string("application/octet-stream"));
     info.user_meta = UserMetaFrom(j.value("meta", nlohmann::json::object()));
     info.last_modified = j.at("last_modified").get<int64_t>();
@@ -222,8 +224,8 @@ ObjectInfo LegacyInfo(const std::string& key, const struct stat& st) {
   ObjectInfo info;
   info.key = key;
   info.size = static_cast<uint64_t>(st.st_size);
-  std::string identity = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-                         std::to_string(MtimeNs(st));
+  std::string identity =
+      std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(MtimeNs(st));
   Digest256 d = Sha256::Of(identity);
   info.etag = "\"" + ToUpperHex(std::span<const uint8_t>(d.data(), 16)) + "\"";
   info.content_type = "application/octet-stream";
@@ -308,8 +310,9 @@ Status FsObjectStore::CreateBucket(const std::string& account_id, const std::str
   auto existing = [&]() -> Status {
     Result<Bucket> b = OpenBucket(account_id, bucket);
     if (b.ok() || b.status().reason() != oss_error::kNoSuchBucket) return b.status();
-    return AlreadyExists(oss_error::kBucketAlreadyExists,
-                         "The bucket \"" + bucket + "\" already exists; bucket names are unique across accounts.");
+    return AlreadyExists(
+        oss_error::kBucketAlreadyExists,
+        "The bucket \"" + bucket + "\" already exists; bucket names are unique across accounts.");
   };
   struct stat st {};
   if (::lstat(dir.c_str(), &st) == 0) return existing();
@@ -380,7 +383,8 @@ Result<ListBucketsResult> FsObjectStore::ListBuckets(const std::string& account_
   std::error_code ec;
   for (std::filesystem::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
-    if (!ValidateBucketName(name).ok() || name.rfind(request.prefix, 0) != 0 || name <= request.marker) continue;
+    if (!ValidateBucketName(name).ok() || name.rfind(request.prefix, 0) != 0 || name <= request.marker)
+      continue;
     names.push_back(name);
   }
   std::sort(names.begin(), names.end());
@@ -420,8 +424,8 @@ class FsPutWriter final : public HashingFileWriter<ObjectPutWriter> {
     if (options_.expected_md5 && *options_.expected_md5 != md5) {
       return InvalidArgument(oss_error::kInvalidDigest,
                              "The Content-MD5 you specified (" + ToHex(*options_.expected_md5) +
-                                 ") does not match the " + std::to_string(file->size()) + " bytes received (" +
-                                 ToHex(md5) + "); nothing was stored.");
+                                 ") does not match the " + std::to_string(file->size()) +
+                                 " bytes received (" + ToHex(md5) + "); nothing was stored.");
     }
     ObjectInfo info;
     info.key = key_;
@@ -449,7 +453,8 @@ class FsPutWriter final : public HashingFileWriter<ObjectPutWriter> {
 }  // namespace
 
 Result<std::unique_ptr<ObjectPutWriter>> FsObjectStore::PutObject(const std::string& account_id,
-                                                                  const std::string& bucket, const std::string& key,
+                                                                  const std::string& bucket,
+                                                                  const std::string& key,
                                                                   const PutOptions& options) {
   RETURN_IF_ERROR(ValidateKey(key));
   RETURN_IF_ERROR(ValidatePutOptions(options));
@@ -498,8 +503,9 @@ Result<ObjectInfo> FsObjectStore::Publish(const Bucket& bucket, const std::strin
     drop_temp();
     if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
       return InvalidArgument(oss_error::kInvalidObjectName,
-                             "The key \"" + Echo(key) + "\" is a folder of other keys in this bucket; the "
-                             "file-system store cannot hold a key and keys under it.");
+                             "The key \"" + Echo(key) +
+                                 "\" is a folder of other keys in this bucket; the "
+                                 "file-system store cannot hold a key and keys under it.");
     }
     return ErrnoStatus("rename", bucket.path + "/" + temp, err);
   }
@@ -612,7 +618,8 @@ struct Walk {
         }
         continue;
       }
-      if (full.rfind(req.prefix, 0) != 0 || full <= req.marker || !ObjectStore::ValidateKey(full).ok()) continue;
+      if (full.rfind(req.prefix, 0) != 0 || full <= req.marker || !ObjectStore::ValidateKey(full).ok())
+        continue;
       if (!req.delimiter.empty()) {
         size_t at = full.find(req.delimiter, req.prefix.size());
         if (at != std::string::npos) {

@@ -74,8 +74,7 @@ namespace ferry {
 class FsObjectStore final : public ObjectStore {
  public:
   // `root_account_id` owns buckets that have no owner file.
-  FsObjectStore(std::string root_dir, std::string root_account_id,
-                const Clock& clock = SystemClock::Get());
+  FsObjectStore(std::string root_dir, std::string root_account_id, const Clock& clock = SystemClock::Get());
   ~FsObjectStore() override;
 
   Status CreateBucket(const std::string& account_id, const std::string& bucket) override;
@@ -85,20 +84,23 @@ class FsObjectStore final : public ObjectStore {
                                         const ListBucketsRequest& request) const override;
 
   Result<std::unique_ptr<ObjectPutWriter>> PutObject(const std::string& account_id, const std::string& bucket,
-                                                     const std::string& key, const PutOptions& options) override;
+                                                     const std::string& key,
+                                                     const PutOptions& options) override;
   Result<OpenObject> OpenForRead(const std::string& account_id, const std::string& bucket,
                                  const std::string& key) const override;
   Result<ObjectInfo> HeadObject(const std::string& account_id, const std::string& bucket,
                                 const std::string& key) const override;
   Result<ListObjectsResult> ListObjects(const std::string& account_id, const std::string& bucket,
                                         const ListObjectsRequest& request) const override;
-  Status DeleteObject(const std::string& account_id, const std::string& bucket, const std::string& key) override;
+  Status DeleteObject(const std::string& account_id, const std::string& bucket,
+                      const std::string& key) override;
 
   Result<std::string> InitiateMultipart(const std::string& account_id, const std::string& bucket,
                                         const std::string& key, const PutOptions& options) override;
   Result<std::unique_ptr<PartWriter>> UploadPart(const std::string& account_id, const std::string& bucket,
                                                  const std::string& key, const std::string& upload_id,
-                                                 uint32_t part_number, std::optional<Md5Digest> expected_md5) override;
+                                                 uint32_t part_number,
+                                                 std::optional<Md5Digest> expected_md5) override;
   Result<ListPartsResult> ListParts(const std::string& account_id, const std::string& bucket,
                                     const std::string& key, const std::string& upload_id,
                                     const ListPartsRequest& request) const override;
@@ -110,8 +112,8 @@ class FsObjectStore final : public ObjectStore {
   Status AbortMultipart(const std::string& account_id, const std::string& bucket, const std::string& key,
                         const std::string& upload_id) override;
 
-  Result<std::unique_ptr<OffsetUpload>> OpenOffsetUpload(const std::string& account_id, const std::string& bucket,
-                                                         const std::string& key,
+  Result<std::unique_ptr<OffsetUpload>> OpenOffsetUpload(const std::string& account_id,
+                                                         const std::string& bucket, const std::string& key,
                                                          const std::string& upload_id) override;
   Status AbortOffsetUpload(const std::string& account_id, const std::string& bucket, const std::string& key,
                            const std::string& upload_id) override;
@@ -121,7 +123,8 @@ class FsObjectStore final : public ObjectStore {
   Status ClaimStaging(const std::string& account_id, const std::string& bucket, const std::string& key,
                       const std::string& task_id) override;
   bool IsStaging(const std::string& bucket, const std::string& key) const override;
-  Status ReleaseStaging(const std::string& bucket, const std::string& key, const std::string& task_id) override;
+  Status ReleaseStaging(const std::string& bucket, const std::string& key,
+                        const std::string& task_id) override;
   std::vector<StagingClaim> ListStagingClaims() const override;
 
   SweepStats SweepExpired(UnixSeconds now, int64_t max_age_seconds) override;

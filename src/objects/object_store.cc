@@ -3,15 +3,17 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <mutex>
 #include <cerrno>
+#include <mutex>
 #include <vector>
 
 #include "common/log_safe.h"
 
 namespace ferry {
 
-const char* ObjectTypeName(ObjectType type) { return type == ObjectType::kMultipart ? "Multipart" : "Normal"; }
+const char* ObjectTypeName(ObjectType type) {
+  return type == ObjectType::kMultipart ? "Multipart" : "Normal";
+}
 
 ObjectStore::~ObjectStore() = default;
 
@@ -52,8 +54,10 @@ Status ObjectStore::ValidateKey(const std::string& key) {
     if (end == std::string::npos) end = key.size();
     std::string_view segment(key.data() + start, end - start);
     if (segment.empty()) return malformed("the name must not contain an empty path segment");
-    if (segment.size() > 255) return malformed("each '/'-separated part of the name must be at most 255 bytes");
-    if (segment == "." || segment == "..") return malformed("the name must not contain a '.' or '..' segment");
+    if (segment.size() > 255)
+      return malformed("each '/'-separated part of the name must be at most 255 bytes");
+    if (segment == "." || segment == "..")
+      return malformed("the name must not contain a '.' or '..' segment");
     if (segment.starts_with(".ferry") || segment.starts_with(".uploads"))
       return malformed("names starting with \".ferry\" or \".uploads\" are reserved");
     start = end + 1;
@@ -84,7 +88,8 @@ Status ObjectStore::ValidatePutOptions(const PutOptions& options) {
     total += name.size() + value.size();
     bool name_ok = !name.empty();
     for (char c : name) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) name_ok = false;
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+        name_ok = false;
     }
     if (!name_ok || !IsPrintableUtf8(value)) {
       return InvalidArgument(oss_error::kInvalidArgument,

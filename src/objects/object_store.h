@@ -86,8 +86,8 @@ using UserMeta = std::map<std::string, std::string>;
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
-  std::string etag;                  // with its quotes, as the ETag header shows it
-  std::optional<uint64_t> crc64;     // absent when unknown (see FsObjectStore: legacy files)
+  std::string etag;                      // with its quotes, as the ETag header shows it
+  std::optional<uint64_t> crc64;         // absent when unknown (see FsObjectStore: legacy files)
   std::optional<Md5Digest> content_md5;  // Normal objects written through the store
   std::string content_type;
   UserMeta user_meta;
@@ -174,8 +174,8 @@ struct ListBucketsResult {
 
 struct ListObjectsRequest {
   std::string prefix;
-  std::string delimiter;  // empty: no grouping
-  std::string marker;     // keys (and common prefixes) strictly after it
+  std::string delimiter;    // empty: no grouping
+  std::string marker;       // keys (and common prefixes) strictly after it
   uint32_t max_keys = 100;  // 1-1000; common prefixes count
 };
 struct ListObjectsResult {
@@ -192,8 +192,8 @@ struct MultipartUpload {
 };
 
 struct ListPartsRequest {
-  uint32_t max_parts = 1000;           // 1-1000
-  uint32_t part_number_marker = 0;     // parts strictly after it
+  uint32_t max_parts = 1000;        // 1-1000
+  uint32_t part_number_marker = 0;  // parts strictly after it
 };
 struct ListPartsResult {
   std::vector<PartInfo> parts;
@@ -239,9 +239,9 @@ struct SweepStats {
 class ObjectStore {
  public:
   // OSS limits.
-  static constexpr uint64_t kMaxPutBytes = uint64_t{5} << 30;  // PutObject, UploadPart
+  static constexpr uint64_t kMaxPutBytes = uint64_t{5} << 30;                  // PutObject, UploadPart
   static constexpr uint64_t kMaxObjectBytes = uint64_t{10000} * kMaxPutBytes;  // 48.8 TiB
-  static constexpr uint64_t kMinPartBytes = 102400;  // every part but the last
+  static constexpr uint64_t kMinPartBytes = 102400;                            // every part but the last
   static constexpr uint32_t kMaxPartNumber = 10000;
   static constexpr size_t kMaxUserMetaBytes = 8192;  // keys + values
   static constexpr uint32_t kMaxListKeys = 1000;
@@ -270,7 +270,8 @@ class ObjectStore {
   // ---- Objects
   // The bucket must exist and be the account's.
   virtual Result<std::unique_ptr<ObjectPutWriter>> PutObject(const std::string& account_id,
-                                                             const std::string& bucket, const std::string& key,
+                                                             const std::string& bucket,
+                                                             const std::string& key,
                                                              const PutOptions& options) = 0;
   virtual Result<OpenObject> OpenForRead(const std::string& account_id, const std::string& bucket,
                                          const std::string& key) const = 0;
@@ -290,9 +291,9 @@ class ObjectStore {
                                                 const std::string& key, const PutOptions& options) = 0;
   // Part numbers 1-kMaxPartNumber (InvalidArgument); an unknown upload (or
   // one of another key) is NoSuchUpload.
-  virtual Result<std::unique_ptr<PartWriter>> UploadPart(const std::string& account_id, const std::string& bucket,
-                                                         const std::string& key, const std::string& upload_id,
-                                                         uint32_t part_number,
+  virtual Result<std::unique_ptr<PartWriter>> UploadPart(const std::string& account_id,
+                                                         const std::string& bucket, const std::string& key,
+                                                         const std::string& upload_id, uint32_t part_number,
                                                          std::optional<Md5Digest> expected_md5) = 0;
   virtual Result<ListPartsResult> ListParts(const std::string& account_id, const std::string& bucket,
                                             const std::string& key, const std::string& upload_id,

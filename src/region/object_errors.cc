@@ -18,8 +18,9 @@ Status EcsObjectStatus(const Status& status) {
   if (r == oss_error::kInvalidBucketName) return as(Code::kInvalidArgument, "InvalidOSSBucket.Malformed");
   if (r == oss_error::kInvalidObjectName) return as(Code::kInvalidArgument, "InvalidOSSObject.Malformed");
   for (std::string_view request_error :
-       {oss_error::kEntityTooLarge, oss_error::kEntityTooSmall, oss_error::kInvalidArgument, oss_error::kInvalidDigest,
-        oss_error::kNoSuchUpload, oss_error::kInvalidPart, oss_error::kInvalidPartOrder, oss_error::kBucketNotEmpty}) {
+       {oss_error::kEntityTooLarge, oss_error::kEntityTooSmall, oss_error::kInvalidArgument,
+        oss_error::kInvalidDigest, oss_error::kNoSuchUpload, oss_error::kInvalidPart,
+        oss_error::kInvalidPartOrder, oss_error::kBucketNotEmpty}) {
     if (r == request_error) return as(status.code(), "InvalidParameter");
   }
   return status;

@@ -24,7 +24,8 @@ TEST(Crc64Test, SlicedAndBytewiseAgreeAtEveryLengthAndSplit) {
   for (size_t n = 0; n <= data.size(); ++n) {
     const std::string prefix = data.substr(0, n);
     uint64_t bytewise = 0;
-    for (char c : prefix) bytewise = Crc64Update(bytewise, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&c), 1));
+    for (char c : prefix)
+      bytewise = Crc64Update(bytewise, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&c), 1));
     ASSERT_EQ(Crc64(prefix), bytewise) << n;
   }
 }
@@ -53,7 +54,8 @@ TEST(Crc64Test, ExtendingWithZerosEqualsHashingThem) {
   // A 1 TiB hole costs a few matrix products, not a terabyte of hashing;
   // two half holes make the whole one.
   const uint64_t half = uint64_t{1} << 39;
-  EXPECT_EQ(Crc64ExtendZeros(Crc64ExtendZeros(Crc64("x"), half), half), Crc64ExtendZeros(Crc64("x"), 2 * half));
+  EXPECT_EQ(Crc64ExtendZeros(Crc64ExtendZeros(Crc64("x"), half), half),
+            Crc64ExtendZeros(Crc64("x"), 2 * half));
   EXPECT_NE(Crc64ExtendZeros(Crc64("x"), half), Crc64ExtendZeros(Crc64("x"), 2 * half));
 }
 

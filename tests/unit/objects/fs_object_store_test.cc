@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "common/fs_util.h"
 #include "common/crc64.h"
+#include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/ids.h"
 
@@ -56,29 +56,12 @@ TEST_F(FsObjectStoreTest, ObjectNamesRejectEscapesAndReservedNames) {
   EXPECT_TRUE(ObjectStore::ValidateKey("dir/sub/disk.qcow2").ok());
   EXPECT_TRUE(ObjectStore::ValidateKey("a..b").ok());
   EXPECT_TRUE(ObjectStore::ValidateKey("\xE4\xB8\xAD\xE6\x96\x87/disk \xC3\xA9t\xC3\xA9.raw").ok());
-  const std::vector<std::string> bad = {"",
-                                        "/etc/passwd",
-                                        "../x",
-                                        "a/../../x",
-                                        "a/./b",
-                                        "..",
-                                        "a//b",
-                                        "a/",
-                                        ".uploads/x",
-                                        ".ferry-owner",
-                                        "d/.ferry-owner",
-                                        std::string("a\0b", 3),
-                                        std::string(1024, 'x'),
-                                        // Control characters (they would forge log lines) and
-                                        // bytes that are not UTF-8.
-                                        "a\nb",
-                                        "a\rb",
-                                        "a\tb",
-                                        "x\x1b[2J",
-                                        "del\x7f",
-                                        "c1-\xC2\x85",
-                                        "bad-\xff",
-                                        "overlong-\xC0\xAF"};
+  const std::vector<std::string> bad = {
+      "", "/etc/passwd", "../x", "a/../../x", "a/./b", "..", "a//b", "a/", ".uploads/x", ".ferry-owner",
+      "d/.ferry-owner", std::string("a\0b", 3), std::string(1024, 'x'),
+      // Control characters (they would forge log lines) and
+      // bytes that are not UTF-8.
+      "a\nb", "a\rb", "a\tb", "x\x1b[2J", "del\x7f", "c1-\xC2\x85", "bad-\xff", "overlong-\xC0\xAF"};
   for (const std::string& name : bad) {
     EXPECT_EQ(ObjectStore::ValidateKey(name).reason(), "InvalidObjectName") << name;
   }
@@ -106,15 +89,12 @@ TEST_F(FsObjectStoreTest, PathForReadChecksOwnerAndExistence) {
   Result<std::string> path = oss_->PathForRead(kAlice, "alice-bucket", "disk.raw");
   ASSERT_TRUE(path.ok()) << path.status().ToString();
   EXPECT_EQ(*ReadFileToString(*path), "data");
-  EXPECT_EQ(oss_->PathForRead(kBob, "alice-bucket", "disk.raw").status().reason(),
-            "NoSuchBucket");
-  EXPECT_EQ(oss_->PathForRead(kAlice, "alice-bucket", "missing.raw").status().reason(),
-            "NoSuchKey");
+  EXPECT_EQ(oss_->PathForRead(kBob, "alice-bucket", "disk.raw").status().reason(), "NoSuchBucket");
+  EXPECT_EQ(oss_->PathForRead(kAlice, "alice-bucket", "missing.raw").status().reason(), "NoSuchKey");
   EXPECT_EQ(oss_->PathForRead(kAlice, "alice-bucket", "../alice-bucket/disk.raw").status().reason(),
             "InvalidObjectName");
   // The owner file is never readable as an object.
-  EXPECT_EQ(oss_->PathForRead(kAlice, "alice-bucket", ".ferry-owner").status().reason(),
-            "InvalidObjectName");
+  EXPECT_EQ(oss_->PathForRead(kAlice, "alice-bucket", ".ferry-owner").status().reason(), "InvalidObjectName");
 }
 
 TEST_F(FsObjectStoreTest, SymlinkOutOfTheBucketIsNotReadable) {
@@ -125,14 +105,14 @@ TEST_F(FsObjectStoreTest, SymlinkOutOfTheBucketIsNotReadable) {
 }
 
 TEST_F(FsObjectStoreTest, UploadPartsOutOfOrderPublishOnComplete) {
-  Result<std::unique_ptr<OffsetUpload>> up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "dir/image.raw", "U-1");
+  Result<std::unique_ptr<OffsetUpload>> up =
+      oss_->OpenOffsetUpload(kAlice, "up-bucket", "dir/image.raw", "U-1");
   ASSERT_TRUE(up.ok()) << up.status().ToString();
   const uint64_t kGap = 8 << 20;
   ASSERT_TRUE((*up)->Write(kGap, Bytes("second")).ok());
   ASSERT_TRUE((*up)->Write(0, Bytes("first")).ok());
   // Not visible before Complete.
-  EXPECT_EQ(oss_->PathForRead(kAlice, "up-bucket", "dir/image.raw").status().reason(),
-            "NoSuchKey");
+  EXPECT_EQ(oss_->PathForRead(kAlice, "up-bucket", "dir/image.raw").status().reason(), "NoSuchKey");
   const uint64_t size = kGap + 6 + 4096;
   ASSERT_TRUE((*up)->Complete(size).ok());
 
@@ -187,15 +167,14 @@ TEST_F(FsObjectStoreTest, UploadSizesAreBoundedByTheLargestObject) {
   EXPECT_NE(st.message().find("4611686018427387904"), std::string::npos) << st.message();
   EXPECT_FALSE(oss_->PathForRead(kAlice, "up-bucket", "vast").ok()) << "nothing published";
   // The largest allowed part end and size pass the check.
-  EXPECT_TRUE(ObjectStore::CheckSize(ObjectStore::kMaxObjectBytes, ObjectStore::kMaxObjectBytes, "size").ok());
+  EXPECT_TRUE(
+      ObjectStore::CheckSize(ObjectStore::kMaxObjectBytes, ObjectStore::kMaxObjectBytes, "size").ok());
   EXPECT_EQ(FsObjectStore::kMaxObjectBytes, 53687091200000u);
 }
 
 TEST_F(FsObjectStoreTest, UploadValidatesNamesAndOwnership) {
-  EXPECT_EQ(oss_->OpenOffsetUpload(kAlice, "up-bucket", "../x", "u3").status().reason(),
-            "InvalidObjectName");
-  EXPECT_EQ(oss_->OpenOffsetUpload(kAlice, "Bad_Bucket", "x", "u3").status().reason(),
-            "InvalidBucketName");
+  EXPECT_EQ(oss_->OpenOffsetUpload(kAlice, "up-bucket", "../x", "u3").status().reason(), "InvalidObjectName");
+  EXPECT_EQ(oss_->OpenOffsetUpload(kAlice, "Bad_Bucket", "x", "u3").status().reason(), "InvalidBucketName");
   EXPECT_FALSE(oss_->OpenOffsetUpload(kAlice, "up-bucket", "x", "../../u").ok());
   ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-only").ok());
   EXPECT_EQ(oss_->OpenOffsetUpload(kBob, "alice-only", "x", "u4").status().reason(), "NoSuchBucket");
@@ -246,18 +225,15 @@ TEST_F(FsObjectStoreTest, OpenForReadOpensTheObjectBeneathItsBucketOnly) {
   char buf[8] = {};
   EXPECT_EQ(::pread(fd->fd.get(), buf, sizeof(buf), 0), 5);
   EXPECT_EQ(std::string(buf), "bytes");
-  EXPECT_EQ(oss_->OpenForRead(kBob, "alice-bucket", "dir/disk.raw").status().reason(),
-            "NoSuchBucket");
+  EXPECT_EQ(oss_->OpenForRead(kBob, "alice-bucket", "dir/disk.raw").status().reason(), "NoSuchBucket");
   EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "dir").status().reason(), "NoSuchKey");
   EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "../alice-bucket/dir/disk.raw").status().reason(),
             "InvalidObjectName");
   // A symlink anywhere on the way, even one pointing inside the bucket.
   ASSERT_EQ(::symlink("dir", (dir_ + "/alice-bucket/alias").c_str()), 0);
   ASSERT_EQ(::symlink("dir/disk.raw", (dir_ + "/alice-bucket/link.raw").c_str()), 0);
-  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "alias/disk.raw").status().reason(),
-            "NoSuchKey");
-  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "link.raw").status().reason(),
-            "NoSuchKey");
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "alias/disk.raw").status().reason(), "NoSuchKey");
+  EXPECT_EQ(oss_->OpenForRead(kAlice, "alice-bucket", "link.raw").status().reason(), "NoSuchKey");
   // A bucket that is itself a symlink to another account's bucket.
   ASSERT_TRUE(oss_->CreateBucket(kBob, "bob-bucket").ok());
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/bob-bucket/b.raw", std::string("bob")).ok());
@@ -358,7 +334,8 @@ TEST_F(FsObjectStoreTest, ZerosStayHolesThroughPutAndMultipart) {
   struct stat st {};
   ASSERT_EQ(::stat((dir_ + "/alice-bucket/sparse").c_str(), &st), 0);
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), zeros.size() + 15);
-  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{1} << 20) << "the zero part was not kept sparse";
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{1} << 20)
+      << "the zero part was not kept sparse";
   Result<ObjectInfo> head = oss_->HeadObject(kAlice, "alice-bucket", "sparse");
   ASSERT_TRUE(head.ok());
   EXPECT_EQ(head->crc64, Crc64(zeros + "data at the end"));

@@ -87,7 +87,8 @@ class ObjectStoreContract : public ::testing::Test {
                           const std::string& bucket = "alice-b") {
     ASSIGN_OR_RETURN(OpenObject o, store_->OpenForRead(account, bucket, key));
     std::string out(o.info.size, '\0');
-    if (!out.empty()) RETURN_IF_ERROR(PreadFull(o.fd.get(), reinterpret_cast<uint8_t*>(out.data()), out.size(), 0, key));
+    if (!out.empty())
+      RETURN_IF_ERROR(PreadFull(o.fd.get(), reinterpret_cast<uint8_t*>(out.data()), out.size(), 0, key));
     return out;
   }
 
@@ -101,8 +102,9 @@ class ObjectStoreContract : public ::testing::Test {
                                       std::vector<CompletePart>* listed, PutOptions options = {}) {
     ASSIGN_OR_RETURN(std::string id, store_->InitiateMultipart(kAlice, "alice-b", key, options));
     for (size_t i = 0; i < parts.size(); ++i) {
-      ASSIGN_OR_RETURN(std::unique_ptr<PartWriter> w,
-                       store_->UploadPart(kAlice, "alice-b", key, id, static_cast<uint32_t>(i + 1), std::nullopt));
+      ASSIGN_OR_RETURN(
+          std::unique_ptr<PartWriter> w,
+          store_->UploadPart(kAlice, "alice-b", key, id, static_cast<uint32_t>(i + 1), std::nullopt));
       RETURN_IF_ERROR(w->Write(Bytes(parts[i])));
       ASSIGN_OR_RETURN(PartInfo p, w->Commit());
       listed->push_back({p.part_number, p.etag});
@@ -360,21 +362,35 @@ TYPED_TEST(ObjectStoreContract, LimitsAreCheckedWhileWriting) {
 
 TYPED_TEST(ObjectStoreContract, HostileKeysAreRefusedEverywhere) {
   auto& s = *this->store_;
-  const std::vector<std::string> bad = {"",       "..",          "../alice-b/k", "a/../b",         "a//b",
-                                        "./a",    "/abs",        "\\win",        "ctl\x01",        "new\nline",
-                                        "del\x7f", ".ferry-owner", ".ferry-meta/x", ".uploads/x",      "d/.ferry-x",
-                                        "bad\xff", std::string(1024, 'k')};
+  const std::vector<std::string> bad = {"",
+                                        "..",
+                                        "../alice-b/k",
+                                        "a/../b",
+                                        "a//b",
+                                        "./a",
+                                        "/abs",
+                                        "\\win",
+                                        "ctl\x01",
+                                        "new\nline",
+                                        "del\x7f",
+                                        ".ferry-owner",
+                                        ".ferry-meta/x",
+                                        ".uploads/x",
+                                        "d/.ferry-x",
+                                        "bad\xff",
+                                        std::string(1024, 'k')};
   for (const std::string& key : bad) {
     EXPECT_EQ(s.PutObject(kAlice, "alice-b", key, {}).status().reason(), "InvalidObjectName") << key;
     EXPECT_EQ(s.HeadObject(kAlice, "alice-b", key).status().reason(), "InvalidObjectName") << key;
     EXPECT_EQ(s.DeleteObject(kAlice, "alice-b", key).reason(), "InvalidObjectName") << key;
     EXPECT_EQ(s.InitiateMultipart(kAlice, "alice-b", key, {}).status().reason(), "InvalidObjectName") << key;
   }
-  const std::string longest = std::string(255, 'k') + "/" + std::string(255, 'k') + "/" + std::string(255, 'k') +
-                              "/" + std::string(255, 'k');
+  const std::string longest = std::string(255, 'k') + "/" + std::string(255, 'k') + "/" +
+                              std::string(255, 'k') + "/" + std::string(255, 'k');
   ASSERT_EQ(longest.size(), 1023u);
   EXPECT_TRUE(this->Put(longest, "longest").ok());
-  EXPECT_EQ(this->Put(std::string(256, 'k'), "x").status().reason(), "InvalidObjectName") << "a file name's limit";
+  EXPECT_EQ(this->Put(std::string(256, 'k'), "x").status().reason(), "InvalidObjectName")
+      << "a file name's limit";
   EXPECT_TRUE(this->Put("a..b/\xE4\xB8\xAD\xE6\x96\x87 \xC3\xA9t\xC3\xA9.raw", "utf-8").ok());
 }
 
@@ -416,17 +432,17 @@ TYPED_TEST(ObjectStoreContract, DeleteIsQuietForMissingKeys) {
 
 TYPED_TEST(ObjectStoreContract, ListingFollowsPrefixDelimiterAndMarker) {
   auto& s = *this->store_;
-  const std::vector<std::string> keys = {"a-1",     "a/b/c",   "a/b/d",   "a/x",  "a0",
-                                         "b",       "photos/2026/01/x.jpg", "photos/2026/02/y.jpg",
-                                         "photos/readme", "z\xC3\xA9", "zz"};
+  const std::vector<std::string> keys = {
+      "a-1",           "a/b/c",     "a/b/d", "a/x", "a0", "b", "photos/2026/01/x.jpg", "photos/2026/02/y.jpg",
+      "photos/readme", "z\xC3\xA9", "zz"};
   for (const std::string& k : keys) ASSERT_TRUE(this->Put(k, "v:" + k).ok()) << k;
 
   Result<ListObjectsResult> all = s.ListObjects(kAlice, "alice-b", {});
   ASSERT_TRUE(all.ok());
   // UTF-8 byte order: '-' < '/' < '0', and "zz" < "z\xC3\xA9" (0x7A < 0xC3).
-  EXPECT_EQ(this->Keys(*all), (std::vector<std::string>{"a-1", "a/b/c", "a/b/d", "a/x", "a0", "b",
-                                                        "photos/2026/01/x.jpg", "photos/2026/02/y.jpg",
-                                                        "photos/readme", "zz", "z\xC3\xA9"}));
+  EXPECT_EQ(this->Keys(*all),
+            (std::vector<std::string>{"a-1", "a/b/c", "a/b/d", "a/x", "a0", "b", "photos/2026/01/x.jpg",
+                                      "photos/2026/02/y.jpg", "photos/readme", "zz", "z\xC3\xA9"}));
   EXPECT_FALSE(all->truncated);
   EXPECT_EQ(all->contents[0].size, 5u);
   EXPECT_EQ(all->contents[0].etag, QuotedMd5Etag(Md5::Of(std::string_view("v:a-1"))));
@@ -500,7 +516,8 @@ TYPED_TEST(ObjectStoreContract, PagingThroughTwoThousandFiveHundredKeys) {
   std::vector<std::string> expected;
   for (int i = 0; i < 2500; ++i) {
     // Half flat, half in ten folders, so pages cross folder boundaries.
-    std::string key = (i % 2 == 0) ? "k" + std::to_string(i) : "d" + std::to_string((i / 2) % 10) + "/k" + std::to_string(i);
+    std::string key = (i % 2 == 0) ? "k" + std::to_string(i)
+                                   : "d" + std::to_string((i / 2) % 10) + "/k" + std::to_string(i);
     ASSERT_TRUE(this->Put(key, "").ok());
     expected.push_back(key);
   }
@@ -550,7 +567,8 @@ TYPED_TEST(ObjectStoreContract, MultipartAssemblesPartsWithCombinedChecksums) {
   const std::string p1(150000, 'x'), p2(102400, '\0'), p3 = "the end";
   // Out of order, and part 2 first sent wrong, then re-sent.
   auto upload = [&](uint32_t n, const std::string& data) -> Result<PartInfo> {
-    ASSIGN_OR_RETURN(std::unique_ptr<PartWriter> w, s.UploadPart(kAlice, "alice-b", "disk.qcow2", *id, n, std::nullopt));
+    ASSIGN_OR_RETURN(std::unique_ptr<PartWriter> w,
+                     s.UploadPart(kAlice, "alice-b", "disk.qcow2", *id, n, std::nullopt));
     RETURN_IF_ERROR(w->Write(Bytes(data)));
     return w->Commit();
   };
@@ -592,7 +610,8 @@ TYPED_TEST(ObjectStoreContract, MultipartAssemblesPartsWithCombinedChecksums) {
   EXPECT_EQ(*this->Get("disk.qcow2"), all);
   // The upload is gone.
   EXPECT_EQ(s.ListParts(kAlice, "alice-b", "disk.qcow2", *id, {}).status().reason(), "NoSuchUpload");
-  EXPECT_EQ(s.CompleteMultipart(kAlice, "alice-b", "disk.qcow2", *id, list).status().reason(), "NoSuchUpload");
+  EXPECT_EQ(s.CompleteMultipart(kAlice, "alice-b", "disk.qcow2", *id, list).status().reason(),
+            "NoSuchUpload");
 }
 
 TYPED_TEST(ObjectStoreContract, CompleteChecksThePartList) {
@@ -614,7 +633,8 @@ TYPED_TEST(ObjectStoreContract, CompleteChecksThePartList) {
                 .status()
                 .reason(),
             "NoSuchUpload");
-  EXPECT_EQ(s.CompleteMultipart(kAlice, "alice-b", "other-key", *id, listed).status().reason(), "NoSuchUpload");
+  EXPECT_EQ(s.CompleteMultipart(kAlice, "alice-b", "other-key", *id, listed).status().reason(),
+            "NoSuchUpload");
   // Unlisted parts (2 and 4) are dropped; a small last part is fine.
   Result<ObjectInfo> done = s.CompleteMultipart(kAlice, "alice-b", "k", *id, {listed[0], listed[2]});
   ASSERT_TRUE(done.ok()) << done.status().ToString();
@@ -628,9 +648,11 @@ TYPED_TEST(ObjectStoreContract, PartsAreCheckedAndUploadsListed) {
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(id->size(), 32u);
   EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "k", *id, 0, std::nullopt).status().reason(), "InvalidArgument");
-  EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "k", *id, 10001, std::nullopt).status().reason(), "InvalidArgument");
+  EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "k", *id, 10001, std::nullopt).status().reason(),
+            "InvalidArgument");
   EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "other", *id, 1, std::nullopt).status().reason(), "NoSuchUpload");
-  EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "k", "../../x", 1, std::nullopt).status().reason(), "NoSuchUpload");
+  EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "k", "../../x", 1, std::nullopt).status().reason(),
+            "NoSuchUpload");
   {
     Result<std::unique_ptr<PartWriter>> w =
         s.UploadPart(kAlice, "alice-b", "k", *id, 1, Md5::Of(std::string_view("expected")));
