@@ -95,7 +95,7 @@ struct ServeSettings {
 };
 
 // Raw values given on the command line; a missing key means "not given".
-// Keys are the TOML key names: listen, admin_listen, data_dir, regions, peers, threads,
+// Keys are the TOML key names: listen, admin_listen, oss_listen, data_dir, regions, peers, threads,
 // task_threads, log_level, ready_file, cluster_key, cluster_key_file, max_nonces,
 // max_copies, link_rate_limits, copy_rate_limit, copy_in_flight, max_copy_size_gib,
 // quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours,
