@@ -104,10 +104,17 @@ Status ProfileList(const ClientOptions& opts) {
 Status RegionList(const ClientOptions& opts) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ASSIGN_OR_RETURN(json body, session.Call("DescribeRegions", {{"AcceptLanguage", "en-US"}}, false));
-  Render(session,
-         {{"RegionId", "RegionId"}, {"Name", "LocalName"}, {"Endpoint", "RegionEndpoint"}, {"Status", "Status"}},
-         ListUnder(body, "Regions", "Region"));
+  RETURN_IF_ERROR(Render(
+      session,
+      {{"RegionId", "RegionId"}, {"Name", "LocalName"}, {"Endpoint", "RegionEndpoint"}, {"Status", "Status"}},
+      ListUnder(body, "Regions", "Region")));
   return Status::Ok();
+}
+
+Status AccountCreate(const ClientOptions& opts, const std::string& name) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(opts));
+  ASSIGN_OR_RETURN(json created, session.Call("CreateAccount", {{"AccountName", name}}, false));
+  return RenderRecord(session, created);
 }
 
 Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) {
@@ -166,7 +173,7 @@ Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) 
     if (!task.ok()) return task.status();
     result["TaskStatus"] = task->value("TaskStatus", std::string());
   }
-  RenderRecord(session, result);
+  RETURN_IF_ERROR(RenderRecord(session, result));
   return Status::Ok();
 }
 
@@ -175,15 +182,15 @@ Status ImageList(const ClientOptions& opts, const std::string& status, bool all)
   ParamMap params = {{"Status", status.empty() ? kAllImageStatuses : status}};
   if (!all) params["ImageOwnerAlias"] = "self";
   ASSIGN_OR_RETURN(json images, FetchAllPages(session, "DescribeImages", params, "Images", "Image"));
-  Render(session,
-         {{"ImageId", "ImageId"},
-          {"Name", "ImageName"},
-          {"Status", "Status"},
-          {"Progress", "Progress"},
-          {"Size(GiB)", "Size"},
-          {"Owner", "ImageOwnerAlias"},
-          {"Created", "CreationTime"}},
-         images);
+  RETURN_IF_ERROR(Render(session,
+                         {{"ImageId", "ImageId"},
+                          {"Name", "ImageName"},
+                          {"Status", "Status"},
+                          {"Progress", "Progress"},
+                          {"Size(GiB)", "Size"},
+                          {"Owner", "ImageOwnerAlias"},
+                          {"Created", "CreationTime"}},
+                         images));
   return Status::Ok();
 }
 
@@ -198,14 +205,14 @@ Status ImageShow(const ClientOptions& opts, const std::string& image_id) {
                                                    " in region " + session.region() +
                                                    RequestIdSuffix(body.value("RequestId", std::string())));
   }
-  RenderRecord(session, images[0]);
+  RETURN_IF_ERROR(RenderRecord(session, images[0]));
   return Status::Ok();
 }
 
 Status ImageRename(const ClientOptions& opts, const std::string& image_id, const std::string& name) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ASSIGN_OR_RETURN(json body, session.Call("ModifyImageAttribute", {{"ImageId", image_id}, {"ImageName", name}}));
-  RenderRecord(session, {{"ImageId", image_id}, {"ImageName", name}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"ImageId", image_id}, {"ImageName", name}}));
   return Status::Ok();
 }
 
@@ -214,7 +221,7 @@ Status ImageDelete(const ClientOptions& opts, const std::string& image_id, bool 
   ParamMap params = {{"ImageId", image_id}};
   if (force) params["Force"] = "true";
   ASSIGN_OR_RETURN(json body, session.Call("DeleteImage", params));
-  RenderRecord(session, {{"ImageId", image_id}, {"Deleted", true}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"ImageId", image_id}, {"Deleted", true}}));
   return Status::Ok();
 }
 
@@ -254,7 +261,7 @@ Status ImageCreate(const ClientOptions& opts, const ImageCreateOptions& create) 
   } else if (!snapshots.empty()) {
     result["SnapshotIds"] = snapshots;
   }
-  RenderRecord(session, result);
+  RETURN_IF_ERROR(RenderRecord(session, result));
   return Status::Ok();
 }
 
@@ -291,14 +298,14 @@ Status ImageShare(const ClientOptions& opts, const std::string& image_id, const 
     RETURN_IF_ERROR(session.Call("ModifyImageSharePermission", params).status());
   }
   ASSIGN_OR_RETURN(json accounts, ImageShareAccounts(session, image_id));
-  Render(session, {{"AccountId", "AccountId"}, {"SharedTime", "SharedTime"}}, accounts);
+  RETURN_IF_ERROR(Render(session, {{"AccountId", "AccountId"}, {"SharedTime", "SharedTime"}}, accounts));
   return Status::Ok();
 }
 
 Status ImageShares(const ClientOptions& opts, const std::string& image_id) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ASSIGN_OR_RETURN(json accounts, ImageShareAccounts(session, image_id));
-  Render(session, {{"AccountId", "AccountId"}, {"SharedTime", "SharedTime"}}, accounts);
+  RETURN_IF_ERROR(Render(session, {{"AccountId", "AccountId"}, {"SharedTime", "SharedTime"}}, accounts));
   return Status::Ok();
 }
 
@@ -321,7 +328,7 @@ Status ImageExport(const ClientOptions& opts, const ImageExportOptions& e) {
       }
     }
   }
-  RenderRecord(session, result);
+  RETURN_IF_ERROR(RenderRecord(session, result));
   return Status::Ok();
 }
 
@@ -459,7 +466,7 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
     columns.push_back({"Status", "Status"});
     columns.push_back({"Progress", "Progress"});
   }
-  Render(session, columns, rows);
+  RETURN_IF_ERROR(Render(session, columns, rows));
   if (timed_out) return Status(Code::kUnavailable, kWaitTimeoutReason, failure);
   if (!failure.empty()) return Status(Code::kAborted, "CopyFailed", failure);
   return Status::Ok();
@@ -468,7 +475,7 @@ Status ImageCopy(const ClientOptions& opts, const ImageCopyOptions& copy) {
 Status ImageCancelCopy(const ClientOptions& opts, const std::string& region, const std::string& image_id) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ASSIGN_OR_RETURN(json body, session.Call("CancelCopyImage", {{"RegionId", region}, {"ImageId", image_id}}));
-  RenderRecord(session, {{"RegionId", region}, {"ImageId", image_id}, {"Cancelled", true}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"RegionId", region}, {"ImageId", image_id}, {"Cancelled", true}}));
   return Status::Ok();
 }
 
@@ -490,28 +497,28 @@ Status TaskList(const ClientOptions& opts, const std::string& status, const std:
         if (seen.insert(t.value("TaskId", std::string())).second) tasks.push_back(std::move(t));
     }
   }
-  Render(session,
-         {{"TaskId", "TaskId"},
-          {"Action", "TaskAction"},
-          {"Status", "TaskStatus"},
-          {"Resource", "ResourceId"},
-          {"Created", "CreationTime"},
-          {"Finished", "FinishedTime"}},
-         tasks);
+  RETURN_IF_ERROR(Render(session,
+                         {{"TaskId", "TaskId"},
+                          {"Action", "TaskAction"},
+                          {"Status", "TaskStatus"},
+                          {"Resource", "ResourceId"},
+                          {"Created", "CreationTime"},
+                          {"Finished", "FinishedTime"}},
+                         tasks));
   return Status::Ok();
 }
 
 Status TaskShow(const ClientOptions& opts, const std::string& task_id) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ASSIGN_OR_RETURN(json task, session.Call("DescribeTaskAttribute", {{"TaskId", task_id}}));
-  RenderRecord(session, task);
+  RETURN_IF_ERROR(RenderRecord(session, task));
   return Status::Ok();
 }
 
 Status TaskCancel(const ClientOptions& opts, const std::string& task_id) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ASSIGN_OR_RETURN(json body, session.Call("CancelTask", {{"TaskId", task_id}}));
-  RenderRecord(session, {{"TaskId", task_id}, {"CancelRequested", true}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"TaskId", task_id}, {"CancelRequested", true}}));
   return Status::Ok();
 }
 

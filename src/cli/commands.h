@@ -26,6 +26,7 @@ struct ClientOptions {
   OutputFormat output = OutputFormat::kTable;
   bool use_v3 = false;
   std::string retry_for;  // --retry-for; "" = kDefaultRetryFor (cli/wait.h)
+  std::string query;      // --query (cli/output.h: PrintQuery); "" = the whole result
 };
 
 // A Status whose reason is kUsageReason is a usage error (exit code 2).
@@ -46,6 +47,10 @@ Status ProfileSet(const std::string& name, const std::string& endpoint, const st
 Status ProfileList(const ClientOptions& opts);
 
 Status RegionList(const ClientOptions& opts);
+
+// CreateAccount through the API, signed by the profile's key (the root
+// account's): prints {AccountId, AccessKeyId, AccessKeySecret}.
+Status AccountCreate(const ClientOptions& opts, const std::string& name);
 
 struct ImageImportOptions {
   std::string file;
@@ -177,7 +182,7 @@ Status InstanceReplaceDisk(const ClientOptions& opts, const InstanceReplaceDiskO
 // (base64), or with `decode` its bytes as they are, alone on stdout.
 Status InstanceUserData(const ClientOptions& opts, const std::string& instance_id, bool decode);
 
-Status DiskList(const ClientOptions& opts);
+Status DiskList(const ClientOptions& opts, const std::string& instance_id);  // "" = every disk
 
 // "ferry-uploads-" + 16 hex digits derived from the AccessKey id: a stable
 // per-key bucket name that fits the bucket-name rules.

@@ -59,21 +59,21 @@ Status InstanceRun(const ClientOptions& opts, const InstanceRunOptions& run) {
   // The ids are printed even when a wait failed: the instances exist.
   json rows = json::array();
   for (const std::string& id : ids) rows.push_back({{"InstanceId", id}, {"Status", statuses[id]}});
-  Render(session, {{"InstanceId", "InstanceId"}, {"Status", "Status"}}, rows);
+  RETURN_IF_ERROR(Render(session, {{"InstanceId", "InstanceId"}, {"Status", "Status"}}, rows));
   return waited;
 }
 
 Status InstanceList(const ClientOptions& opts) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
   ASSIGN_OR_RETURN(json instances, FetchAllPages(session, "DescribeInstances", {}, "Instances", "Instance"));
-  Render(session,
-         {{"InstanceId", "InstanceId"},
-          {"Name", "InstanceName"},
-          {"Status", "Status"},
-          {"ImageId", "ImageId"},
-          {"Type", "InstanceType"},
-          {"Created", "CreationTime"}},
-         instances);
+  RETURN_IF_ERROR(Render(session,
+                         {{"InstanceId", "InstanceId"},
+                          {"Name", "InstanceName"},
+                          {"Status", "Status"},
+                          {"ImageId", "ImageId"},
+                          {"Type", "InstanceType"},
+                          {"Created", "CreationTime"}},
+                         instances));
   return Status::Ok();
 }
 
@@ -85,7 +85,8 @@ Status InstanceAction(const ClientOptions& opts, const InstanceActionOptions& a)
   ASSIGN_OR_RETURN(json body, session.Call(a.action, params));
   if (a.action == "DeleteInstance") {
     // Released when the call returns.
-    RenderRecord(session, {{"InstanceId", a.instance_id}, {"Action", a.action}, {"Deleted", true}});
+    RETURN_IF_ERROR(
+        RenderRecord(session, {{"InstanceId", a.instance_id}, {"Action", a.action}, {"Deleted", true}}));
     return Status::Ok();
   }
   // Start, stop and reboot pass through Starting / Stopping: by default
@@ -95,17 +96,17 @@ Status InstanceAction(const ClientOptions& opts, const InstanceActionOptions& a)
   if (a.wait) {
     const std::string want = a.action == "StopInstance" ? "Stopped" : "Running";
     RETURN_IF_ERROR(WaitForInstances(session, {a.instance_id}, want, a.action, timeout, &statuses));
-    RenderRecord(session,
-                 {{"InstanceId", a.instance_id}, {"Action", a.action}, {"Status", statuses[a.instance_id]}});
+    RETURN_IF_ERROR(RenderRecord(
+        session, {{"InstanceId", a.instance_id}, {"Action", a.action}, {"Status", statuses[a.instance_id]}}));
     return Status::Ok();
   }
   // Not there yet: what is true is that the request was accepted, and the
   // status the instance has now (Starting, Stopping).
   ASSIGN_OR_RETURN(statuses, CurrentStatuses(session, {a.instance_id}));
-  RenderRecord(session, {{"InstanceId", a.instance_id},
-                         {"Action", a.action},
-                         {"Accepted", true},
-                         {"Status", statuses[a.instance_id]}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"InstanceId", a.instance_id},
+                                         {"Action", a.action},
+                                         {"Accepted", true},
+                                         {"Status", statuses[a.instance_id]}}));
   return Status::Ok();
 }
 
@@ -116,9 +117,9 @@ Status InstanceReplaceDisk(const ClientOptions& opts, const InstanceReplaceDiskO
   if (!replace.client_token.empty()) params["ClientToken"] = replace.client_token;
   // The new disk is ready when the call returns: nothing to wait for.
   ASSIGN_OR_RETURN(json body, session.Call("ReplaceSystemDisk", params));
-  RenderRecord(session, {{"InstanceId", replace.instance_id},
-                         {"ImageId", replace.image_id},
-                         {"DiskId", body.value("DiskId", std::string())}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"InstanceId", replace.instance_id},
+                                         {"ImageId", replace.image_id},
+                                         {"DiskId", body.value("DiskId", std::string())}}));
   return Status::Ok();
 }
 
@@ -135,22 +136,24 @@ Status InstanceUserData(const ClientOptions& opts, const std::string& instance_i
     std::cout << bytes << std::flush;
     return Status::Ok();
   }
-  RenderRecord(session, {{"InstanceId", instance_id}, {"UserData", user_data}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"InstanceId", instance_id}, {"UserData", user_data}}));
   return Status::Ok();
 }
 
-Status DiskList(const ClientOptions& opts) {
+Status DiskList(const ClientOptions& opts, const std::string& instance_id) {
   ASSIGN_OR_RETURN(Session session, Session::Open(opts));
-  ASSIGN_OR_RETURN(json disks, FetchAllPages(session, "DescribeDisks", {}, "Disks", "Disk"));
-  Render(session,
-         {{"DiskId", "DiskId"},
-          {"InstanceId", "InstanceId"},
-          {"Type", "Type"},
-          {"Size(GiB)", "Size"},
-          {"Status", "Status"},
-          {"ImageId", "ImageId"},
-          {"SourceSnapshotId", "SourceSnapshotId"}},
-         disks);
+  ParamMap params;
+  if (!instance_id.empty()) params["InstanceId"] = instance_id;
+  ASSIGN_OR_RETURN(json disks, FetchAllPages(session, "DescribeDisks", params, "Disks", "Disk"));
+  RETURN_IF_ERROR(Render(session,
+                         {{"DiskId", "DiskId"},
+                          {"InstanceId", "InstanceId"},
+                          {"Type", "Type"},
+                          {"Size(GiB)", "Size"},
+                          {"Status", "Status"},
+                          {"ImageId", "ImageId"},
+                          {"SourceSnapshotId", "SourceSnapshotId"}},
+                         disks));
   return Status::Ok();
 }
 

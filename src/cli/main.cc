@@ -1,17 +1,17 @@
 // ferry: the server (`ferry serve`), offline admin commands on a data
 // directory, and a client for the ECS image API.
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <tuple>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include "cli/commands.h"
-#include "cli/oss_commands.h"
 #include "cli/config.h"
 #include "cli/disk_commands.h"
+#include "cli/oss_commands.h"
 #include "cli/serve.h"
 #include "cli/session.h"
 #include "cli/version.h"
@@ -257,6 +257,14 @@ int Run(int argc, char** argv) {
   app.add_option("--access-key-secret", client.access_key_secret, "AccessKey secret (env FERRY_ACCESS_KEY_SECRET)");
   app.add_option("--region", client.region, "region id (env FERRY_REGION)");
   app.add_option("--output,-o", output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  app.add_option("--query", client.query,
+                 "print only these fields of the result, one value a line, e.g. ImageId, [].InstanceId, "
+                 "[0].DiskId (fields as --output json shows them)")
+      ->type_name("PATH")
+      ->check([](const std::string& path) {
+        Status ok = CheckQuery(path);
+        return ok.ok() ? std::string() : ok.message();
+      });
   app.add_flag("--v3", client.use_v3, "sign with ACS3-HMAC-SHA256 instead of HMAC-SHA1");
   app.add_option(
          "--retry-for", client.retry_for,
@@ -289,15 +297,23 @@ int Run(int argc, char** argv) {
   });
 
   // account create NAME
-  CLI::App* account = app.add_subcommand("account", "offline account administration")->require_subcommand(1);
-  CLI::App* account_create = account->add_subcommand("create", "create an account and an AccessKey");
+  CLI::App* account = app.add_subcommand("account", "accounts")->require_subcommand(1);
+  CLI::App* account_create = account->add_subcommand(
+      "create",
+      "create an account and an AccessKey: through the API with the profile's (root) key, or offline "
+      "in a data directory when --data, --config, FERRY_DATA or FERRY_CONFIG names one");
   std::string account_name;
   DataDirFlags account_flags;
   account_create->add_option("NAME", account_name, "account name")->required();
-  account_create->add_option("--data", account_flags.data, "data directory (env FERRY_DATA, default ./var)");
-  account_create->add_option("--config", account_flags.config, "TOML config file (env FERRY_CONFIG)");
+  account_create->add_option("--data", account_flags.data, "data directory, offline (env FERRY_DATA)")
+      ->type_name("DIR");
+  account_create->add_option("--config", account_flags.config, "TOML config file, offline (env FERRY_CONFIG)")
+      ->type_name("FILE");
   account_create->callback([&] {
     action = [&]() -> Status {
+      const bool offline = account_create->count("--data") > 0 || account_create->count("--config") > 0 ||
+                           std::getenv("FERRY_DATA") != nullptr || std::getenv("FERRY_CONFIG") != nullptr;
+      if (!offline) return AccountCreate(client, account_name);
       Result<ServeSettings> settings = ResolveServeSettings(account_flags.Overrides(account_create));
       if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
       // In a cluster only the owner's data directory holds accounts, so
@@ -314,7 +330,7 @@ int Run(int argc, char** argv) {
                                                p.base_url + "); use the CreateAccount API, or run this there");
         }
       }
-      return RunAccountCreate(settings->data_dir, account_name);
+      return RunAccountCreate(settings->data_dir, account_name, client.query);
     };
   });
 
@@ -620,7 +636,10 @@ int Run(int argc, char** argv) {
 
   // disk list (API); disk path|export (operator, on the data directory)
   CLI::App* disk = app.add_subcommand("disk", "disks")->require_subcommand(1);
-  disk->add_subcommand("list", "list disks")->callback([&] { action = [&] { return DiskList(client); }; });
+  CLI::App* disk_list = disk->add_subcommand("list", "list disks");
+  std::string disk_list_instance;
+  disk_list->add_option("--instance", disk_list_instance, "only this instance's disks")->type_name("ID");
+  disk_list->callback([&] { action = [&] { return DiskList(client, disk_list_instance); }; });
   std::string disk_id, disk_file;
   DataDirFlags disk_path_flags, disk_export_flags;
   CLI::App* disk_path = disk->add_subcommand("path", "print the qcow2 file of a disk (operator)");

@@ -62,7 +62,7 @@ Status OssList(const ClientOptions& opts, const OssCommandOptions& oss, const st
   if (where.empty() || where == "oss://") {
     ASSIGN_OR_RETURN(std::vector<std::string> buckets, client.ListBuckets());
     for (const std::string& bucket : buckets) rows.push_back({{"Bucket", "oss://" + bucket}});
-    Render(session, {{"Bucket", "Bucket"}}, rows);
+    RETURN_IF_ERROR(Render(session, {{"Bucket", "Bucket"}}, rows));
     return Status::Ok();
   }
   const auto [bucket, prefix] = SplitWhere(where);
@@ -76,8 +76,9 @@ Status OssList(const ClientOptions& opts, const OssCommandOptions& oss, const st
                     {"LastModified", object.last_modified},
                     {"ETag", object.etag}});
   }
-  Render(session, {{"Object", "Object"}, {"Size", "Size"}, {"LastModified", "LastModified"}, {"ETag", "ETag"}},
-         rows);
+  RETURN_IF_ERROR(Render(
+      session, {{"Object", "Object"}, {"Size", "Size"}, {"LastModified", "LastModified"}, {"ETag", "ETag"}},
+      rows));
   return Status::Ok();
 }
 
@@ -86,7 +87,7 @@ Status OssMakeBucket(const ClientOptions& opts, const OssCommandOptions& oss, co
   ASSIGN_OR_RETURN(OssClient client, session.Oss(oss.v4));
   const std::string bucket = SplitWhere(bucket_arg).first;
   RETURN_IF_ERROR(client.CreateBucket(bucket));
-  RenderRecord(session, {{"Bucket", "oss://" + bucket}, {"Created", true}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"Bucket", "oss://" + bucket}, {"Created", true}}));
   return Status::Ok();
 }
 
@@ -116,7 +117,8 @@ Status OssCopy(const ClientOptions& opts, const OssCommandOptions& oss, const st
                             " (run the same command again to resume)");
     }
     bar.Finish("uploaded");
-    RenderRecord(session, {{"Source", src}, {"Destination", "oss://" + to->first + "/" + key}, {"Size", size}});
+    RETURN_IF_ERROR(RenderRecord(
+        session, {{"Source", src}, {"Destination", "oss://" + to->first + "/" + key}, {"Size", size}}));
     return Status::Ok();
   }
   std::string path = dst;
@@ -131,7 +133,7 @@ Status OssCopy(const ClientOptions& opts, const OssCommandOptions& oss, const st
                                   [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); }, part_bytes);
   if (!st.ok()) return st.WithContext("downloading " + src + " (run the same command again to resume)");
   bar.Finish("downloaded");
-  RenderRecord(session, {{"Source", src}, {"Destination", path}, {"Size", size}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"Source", src}, {"Destination", path}, {"Size", size}}));
   return Status::Ok();
 }
 
@@ -152,7 +154,7 @@ Status OssRemove(const ClientOptions& opts, const OssCommandOptions& oss, const 
   // OSS deletes a missing object without a word; the CLI says it was not there.
   RETURN_IF_ERROR(client.HeadObject(bucket, key).status());
   RETURN_IF_ERROR(client.DeleteObject(bucket, key));
-  RenderRecord(session, {{"Bucket", bucket}, {"Object", key}, {"Deleted", true}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"Bucket", bucket}, {"Object", key}, {"Deleted", true}}));
   return Status::Ok();
 }
 
@@ -164,7 +166,7 @@ Status OssPresign(const ClientOptions& opts, const OssCommandOptions& oss, const
   Result<std::string> signed_url = client.PresignGet(parsed->first, parsed->second, oss.expires);
   if (!signed_url.ok()) return Usage(signed_url.status().message());
   if (session.output() == OutputFormat::kJson) {
-    RenderRecord(session, {{"Url", *signed_url}, {"ExpiresInSeconds", oss.expires}});
+    RETURN_IF_ERROR(RenderRecord(session, {{"Url", *signed_url}, {"ExpiresInSeconds", oss.expires}}));
   } else {
     std::cout << *signed_url << std::endl;
   }

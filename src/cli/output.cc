@@ -22,6 +22,90 @@ const nlohmann::json* Walk(const nlohmann::json& row, const std::string& dotted_
   }
 }
 
+// One step of a --query path: a field name, or an array step (every
+// element, or the one at `index`).
+struct QueryStep {
+  std::string field;  // empty for an array step
+  bool every = false;
+  size_t index = 0;
+};
+
+Result<std::vector<QueryStep>> ParseQuery(const std::string& path) {
+  auto bad = [&](const std::string& why) -> Status {
+    return InvalidArgument("Usage",
+                           "\"" + path + "\": " + why + " (e.g. ImageId, [].InstanceId, [0].DiskId)");
+  };
+  if (path.empty()) return bad("empty");
+  if (path.size() > 256) return bad("longer than 256 characters");
+  std::vector<QueryStep> steps;
+  size_t i = 0;
+  bool need_field = path[0] != '[';
+  while (i < path.size()) {
+    if (path[i] == '[') {
+      size_t close = path.find(']', i);
+      if (close == std::string::npos) return bad("'[' without ']'");
+      std::string inside = path.substr(i + 1, close - i - 1);
+      QueryStep step;
+      if (inside.empty()) {
+        step.every = true;
+      } else {
+        if (inside.size() > 9 ||
+            !std::all_of(inside.begin(), inside.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+          return bad("[" + inside + "] is not [] or [N]");
+        }
+        step.index = std::stoul(inside);
+      }
+      steps.push_back(step);
+      i = close + 1;
+      if (i < path.size()) {
+        if (path[i] == '.') {
+          ++i;
+          need_field = true;
+          if (i == path.size()) return bad("ends with '.'");
+        } else if (path[i] != '[') {
+          return bad("expected '.' or '[' after ']'");
+        }
+      }
+      continue;
+    }
+    if (!need_field) return bad("expected '.' before a field name");
+    size_t end = path.find_first_of(".[", i);
+    if (end == std::string::npos) end = path.size();
+    std::string field = path.substr(i, end - i);
+    if (field.empty()) return bad("empty field name");
+    steps.push_back(QueryStep{field});
+    need_field = false;
+    i = end;
+    if (i < path.size() && path[i] == '.') {
+      ++i;
+      need_field = true;
+      if (i == path.size()) return bad("ends with '.'");
+    }
+  }
+  return steps;
+}
+
+void Select(const nlohmann::json& value, const std::vector<QueryStep>& steps, size_t at,
+            std::vector<const nlohmann::json*>& out) {
+  if (at == steps.size()) {
+    out.push_back(&value);
+    return;
+  }
+  const QueryStep& step = steps[at];
+  if (!step.field.empty()) {
+    if (!value.is_object()) return;
+    auto it = value.find(step.field);
+    if (it != value.end()) Select(*it, steps, at + 1, out);
+    return;
+  }
+  if (!value.is_array()) return;
+  if (step.every) {
+    for (const nlohmann::json& element : value) Select(element, steps, at + 1, out);
+  } else if (step.index < value.size()) {
+    Select(value[step.index], steps, at + 1, out);
+  }
+}
+
 std::string Upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
@@ -77,6 +161,22 @@ void PrintRecord(std::ostream& out, const nlohmann::json& record) {
 }
 
 void PrintJson(std::ostream& out, const nlohmann::json& value) { out << value.dump(2) << "\n"; }
+
+Status CheckQuery(const std::string& path) { return ParseQuery(path).status(); }
+
+Status PrintQuery(std::ostream& out, const nlohmann::json& value, const std::string& path) {
+  ASSIGN_OR_RETURN(std::vector<QueryStep> steps, ParseQuery(path));
+  std::vector<const nlohmann::json*> selected;
+  Select(value, steps, 0, selected);
+  if (selected.empty()) {
+    return NotFound("QueryNoMatch",
+                    "--query \"" + path + "\" selected nothing (--output json shows the fields)");
+  }
+  for (const nlohmann::json* v : selected) {
+    out << (v->is_structured() ? v->dump() : CellText(*v)) << "\n";
+  }
+  return Status::Ok();
+}
 
 std::string HumanBytes(double bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};

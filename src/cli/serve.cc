@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -17,13 +19,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "api/accounts_admin.h"
 #include "api/action.h"
@@ -33,6 +32,7 @@
 #include "api/peer_nonces.h"
 #include "api/server.h"
 #include "catalog/sqlite_account_directory.h"
+#include "cli/output.h"
 #include "cli/profile.h"
 #include "common/clock.h"
 #include "common/fs_util.h"
@@ -41,8 +41,8 @@
 #include "common/ids.h"
 #include "common/log_safe.h"
 #include "copy/chunk_source.h"
-#include "copy/peer_client.h"
 #include "copy/peer_auth.h"
+#include "copy/peer_client.h"
 #include "copy/peer_wire.h"
 #include "objects/fs_object_store.h"
 #include "region/region.h"
@@ -721,7 +721,7 @@ Status RunServe(const ServeSettings& settings) {
   return Status::Ok();
 }
 
-Status RunAccountCreate(const std::string& data_dir, const std::string& name) {
+Status RunAccountCreate(const std::string& data_dir, const std::string& name, const std::string& query) {
   if (!IsValidAccountName(name))
     return InvalidArgument("Usage", "account name \"" + name +
                                         "\" must be 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit");
@@ -734,6 +734,7 @@ Status RunAccountCreate(const std::string& data_dir, const std::string& name) {
   nlohmann::json out = {{"AccountId", key.account_id},
                         {"AccessKeyId", key.access_key_id},
                         {"AccessKeySecret", key.access_key_secret}};
+  if (!query.empty()) return PrintQuery(std::cout, out, query);
   std::cout << out.dump(2) << std::endl;
   return Status::Ok();
 }

@@ -25,7 +25,9 @@ Status RunServe(const ServeSettings& settings);
 // Creates a non-root account with one AccessKey and prints
 // {"AccountId","AccessKeyId","AccessKeySecret"} on stdout. Safe while a
 // server runs on the same data directory (SQLite WAL).
-Status RunAccountCreate(const std::string& data_dir, const std::string& name);
+// Prints the new account's {AccountId, AccessKeyId, AccessKeySecret}, or
+// what `query` selects of it (cli/output.h: PrintQuery).
+Status RunAccountCreate(const std::string& data_dir, const std::string& name, const std::string& query);
 
 // Lets `account_id` copy `image_id` ("" = any of its images) above
 // max_copy_size_gib and prints {"AccountId","ImageId"}. Safe while a server

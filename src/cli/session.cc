@@ -29,6 +29,7 @@ std::string RequestIdSuffix(const std::string& request_id) {
 Result<Session> Session::Open(const ClientOptions& opts) {
   Session s;
   s.output_ = opts.output;
+  s.query_ = opts.query;
   const std::string path = ProfilesPath();
   ASSIGN_OR_RETURN(ProfileMap profiles, LoadProfiles(path));
   Profile profile;
@@ -145,21 +146,25 @@ Result<json> FetchAllPages(Session& session, const std::string& action, ParamMap
   return all;
 }
 
-void Render(Session& session, const std::vector<Column>& columns, const json& rows) {
+Status Render(Session& session, const std::vector<Column>& columns, const json& rows) {
+  if (!session.query().empty()) return PrintQuery(std::cout, rows, session.query());
   if (session.output() == OutputFormat::kJson) {
     PrintJson(std::cout, rows);
   } else {
     PrintTable(std::cout, columns, rows);
   }
+  return Status::Ok();
 }
 
-void RenderRecord(Session& session, json record) {
+Status RenderRecord(Session& session, json record) {
   if (record.is_object()) record.erase("RequestId");
+  if (!session.query().empty()) return PrintQuery(std::cout, record, session.query());
   if (session.output() == OutputFormat::kJson) {
     PrintJson(std::cout, record);
   } else {
     PrintRecord(std::cout, record);
   }
+  return Status::Ok();
 }
 
 }  // namespace ferry::cli

@@ -57,6 +57,7 @@ class Session {
   const std::string& region() const { return region_; }
   const std::string& access_key_id() const { return access_key_id_; }
   OutputFormat output() const { return output_; }
+  const std::string& query() const { return query_; }
 
  private:
   std::unique_ptr<EcsClient> client_;
@@ -66,6 +67,7 @@ class Session {
   std::string endpoint_;
   std::string oss_endpoint_;
   OutputFormat output_ = OutputFormat::kTable;
+  std::string query_;
   std::chrono::milliseconds retry_for_{0};
   bool unreachable_ = false;  // an outage is being retried
 };
@@ -84,9 +86,11 @@ nlohmann::json ListUnder(const nlohmann::json& body, const char* outer, const ch
 Result<nlohmann::json> FetchAllPages(Session& session, const std::string& action, ParamMap params,
                                      const char* outer, const char* inner, bool poll = false);
 
-// Rows as a table with `columns`, or as a JSON array with --output json.
-void Render(Session& session, const std::vector<Column>& columns, const nlohmann::json& rows);
-// One object as "Key: value" lines, or as JSON; its RequestId is dropped.
-void RenderRecord(Session& session, nlohmann::json record);
+// Rows as a table with `columns`, or as a JSON array with --output json,
+// or what --query selects of that array (which can fail: QueryNoMatch).
+[[nodiscard]] Status Render(Session& session, const std::vector<Column>& columns, const nlohmann::json& rows);
+// One object as "Key: value" lines, or as JSON, or what --query selects;
+// its RequestId is dropped.
+[[nodiscard]] Status RenderRecord(Session& session, nlohmann::json record);
 
 }  // namespace ferry::cli

@@ -29,16 +29,16 @@ Status SnapshotList(const ClientOptions& opts, const std::string& disk_id, const
   if (!instance_id.empty()) params["InstanceId"] = instance_id;
   ASSIGN_OR_RETURN(json snapshots,
                    FetchAllPages(session, "DescribeSnapshots", params, "Snapshots", "Snapshot"));
-  Render(session,
-         {{"SnapshotId", "SnapshotId"},
-          {"Name", "SnapshotName"},
-          {"Status", "Status"},
-          {"Progress", "Progress"},
-          {"Size(GiB)", "SourceDiskSize"},
-          {"SourceDiskId", "SourceDiskId"},
-          {"Usage", "Usage"},
-          {"Created", "CreationTime"}},
-         snapshots);
+  RETURN_IF_ERROR(Render(session,
+                         {{"SnapshotId", "SnapshotId"},
+                          {"Name", "SnapshotName"},
+                          {"Status", "Status"},
+                          {"Progress", "Progress"},
+                          {"Size(GiB)", "SourceDiskSize"},
+                          {"SourceDiskId", "SourceDiskId"},
+                          {"Usage", "Usage"},
+                          {"Created", "CreationTime"}},
+                         snapshots));
   return Status::Ok();
 }
 
@@ -59,7 +59,7 @@ Status SnapshotCreate(const ClientOptions& opts, const SnapshotCreateOptions& cr
   } else {
     ASSIGN_OR_RETURN(snapshot, WaitForSnapshot(session, snapshot_id, timeout));
   }
-  RenderRecord(session, SnapshotSummary(snapshot_id, snapshot));
+  RETURN_IF_ERROR(RenderRecord(session, SnapshotSummary(snapshot_id, snapshot)));
   return Status::Ok();
 }
 
@@ -68,7 +68,7 @@ Status SnapshotDelete(const ClientOptions& opts, const std::string& snapshot_id,
   ParamMap params = {{"SnapshotId", snapshot_id}};
   if (force) params["Force"] = "true";
   ASSIGN_OR_RETURN(json body, session.Call("DeleteSnapshot", params));
-  RenderRecord(session, {{"SnapshotId", snapshot_id}, {"Deleted", true}});
+  RETURN_IF_ERROR(RenderRecord(session, {{"SnapshotId", snapshot_id}, {"Deleted", true}}));
   return Status::Ok();
 }
 

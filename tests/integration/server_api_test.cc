@@ -1,4 +1,5 @@
 // The real binary over HTTP: one server shared by the tests of this suite.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -422,6 +423,74 @@ TEST_F(ServerApiTest, ImportOfWhatCannotBeADiskFailsSayingWhyAndGoodDisksShowWha
   const json& mapping = good[0]["DiskDeviceMappings"]["DiskDeviceMapping"][0];
   EXPECT_EQ(mapping.value("DetectedFormat", std::string()), "raw") << good.dump();
   EXPECT_EQ(mapping.value("DetectedContent", std::string()), "mbr: ext4") << good.dump();
+}
+
+// --query prints just the named fields (what scripts and the README's tour
+// keep in shell variables); `account create` without --data goes through the
+// CreateAccount API with the profile's root key; `disk list --instance`
+// narrows to one instance.
+TEST_F(ServerApiTest, CliQueryPicksFieldsAndAccountCreateUsesTheApi) {
+  const EnvMap env = server_->ClientEnv();
+  CommandResult created = RunFerry({"account", "create", "carol", "--query", "AccountId"}, env);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string carol_id = created.out.substr(0, created.out.find('\n'));
+  EXPECT_EQ(carol_id.size(), 16u) << created.out;
+  EXPECT_EQ(created.out, carol_id + "\n") << "one value, one line";
+
+  CommandResult dave = RunFerry({"account", "create", "dave", "--output", "json"}, env);
+  ASSERT_EQ(dave.exit_code, 0) << dave.err;
+  json dave_key = json::parse(dave.out, nullptr, false);
+  ASSERT_TRUE(dave_key.is_object()) << dave.out;
+  EcsClient dave_client = ClientFor(server_->endpoint(), dave_key.value("AccessKeyId", std::string()),
+                                    dave_key.value("AccessKeySecret", std::string()), false);
+  EXPECT_EQ(CallOk(dave_client, "DescribeImages", {{"ImageOwnerAlias", "self"}}).value("TotalCount", -1), 0);
+  // Only the root account creates accounts.
+  EnvMap as_dave = env;
+  as_dave["FERRY_ACCESS_KEY_ID"] = dave_key.value("AccessKeyId", std::string());
+  as_dave["FERRY_ACCESS_KEY_SECRET"] = dave_key.value("AccessKeySecret", std::string());
+  CommandResult refused = RunFerry({"account", "create", "eve"}, as_dave);
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_NE(refused.err.find("Error: Forbidden: "), std::string::npos) << refused.err;
+  // A name already taken, through the API too.
+  CommandResult again = RunFerry({"account", "create", "carol"}, env);
+  EXPECT_EQ(again.exit_code, 1) << again.out;
+  EXPECT_NE(again.err.find("InvalidAccountName.Duplicated"), std::string::npos) << again.err;
+
+  ScratchDir files("ferry-cli-query-");
+  const std::string file = files.path() + "/q.raw";
+  WriteSparseImage(file, 4 * kMiB, {{0, 4096}}, 9);
+  CommandResult imported = RunFerry({"image", "import", file, "--name", "query-test", "--query", "ImageId"}, env);
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  const std::string image_id = imported.out.substr(0, imported.out.find('\n'));
+  ASSERT_EQ(image_id.rfind("m-", 0), 0u) << imported.out;
+  CommandResult listed = RunFerry({"image", "list", "--query", "[].ImageId"}, env);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find(image_id + "\n"), std::string::npos) << listed.out;
+  CommandResult sizes = RunFerry({"image", "list", "--query", "[0].Size"}, env);
+  ASSERT_EQ(sizes.exit_code, 0) << sizes.err;
+  EXPECT_EQ(sizes.out, "1\n") << "a number prints as JSON text";
+
+  CommandResult run = RunFerry(
+      {"instance", "run", "--image", image_id, "--amount", "2", "--wait", "--query", "[].InstanceId"}, env);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string first = run.out.substr(0, run.out.find('\n'));
+  ASSERT_EQ(first.rfind("i-", 0), 0u) << run.out;
+  EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), 2) << run.out;
+  CommandResult disks = RunFerry({"disk", "list", "--instance", first, "--query", "[].InstanceId"}, env);
+  ASSERT_EQ(disks.exit_code, 0) << disks.err;
+  EXPECT_EQ(disks.out, first + "\n") << "only that instance's one system disk";
+
+  // Nothing selected: exit 1, so that VAR=$(...) stops a `set -e` script.
+  CommandResult none = RunFerry({"image", "list", "--query", "[].NoSuchField"}, env);
+  EXPECT_EQ(none.exit_code, 1) << none.out;
+  EXPECT_NE(none.err.find("Error: QueryNoMatch: "), std::string::npos) << none.err;
+  EXPECT_EQ(none.out, "");
+  // A malformed path is a usage error before anything is called.
+  for (const char* bad : {"a..b", "[x]", "[0", "a.", "[]b"}) {
+    CommandResult malformed = RunFerry({"image", "list", "--query", bad}, env);
+    EXPECT_EQ(malformed.exit_code, 2) << bad << ": " << malformed.out;
+    EXPECT_NE(malformed.err.find("Error: Usage: "), std::string::npos) << bad << ": " << malformed.err;
+  }
 }
 
 }  // namespace
