@@ -24,6 +24,7 @@
 #include "common/hash.h"
 #include "common/ids.h"
 #include "region/image_inspector.h"
+#include "region/names.h"
 
 namespace ferry::cli {
 namespace {
@@ -119,6 +120,10 @@ Status AccountCreate(const ClientOptions& opts, const std::string& name) {
 
 Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) {
   ASSIGN_OR_RETURN(Millis timeout, TimeoutOr(import.timeout, kJobTimeout));
+  // What ImportImage would refuse, refused before the upload (the server's
+  // very checks, region/names.h).
+  if (!import.name.empty()) RETURN_IF_ERROR(ValidateImageName(import.name));
+  RETURN_IF_ERROR(ValidateDescription(import.description));
   std::error_code ec;
   if (!std::filesystem::is_regular_file(import.file, ec)) return Usage("no such file: " + import.file);
   const uint64_t size = std::filesystem::file_size(import.file, ec);

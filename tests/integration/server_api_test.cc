@@ -485,6 +485,11 @@ TEST_F(ServerApiTest, CliQueryPicksFieldsAndAccountCreateUsesTheApi) {
   EXPECT_EQ(none.exit_code, 1) << none.out;
   EXPECT_NE(none.err.find("Error: QueryNoMatch: "), std::string::npos) << none.err;
   EXPECT_EQ(none.out, "");
+  // A name ImportImage would refuse is refused before anything is uploaded.
+  CommandResult bad_name = RunFerry({"image", "import", file, "--name", "q"}, env);
+  EXPECT_EQ(bad_name.exit_code, 1) << bad_name.out;
+  EXPECT_NE(bad_name.err.find("Error: InvalidImageName.Malformed: "), std::string::npos) << bad_name.err;
+  EXPECT_EQ(bad_name.err.find("upload"), std::string::npos) << "nothing uploaded: " << bad_name.err;
   // A malformed path is a usage error before anything is called.
   for (const char* bad : {"a..b", "[x]", "[0", "a.", "[]b"}) {
     CommandResult malformed = RunFerry({"image", "list", "--query", bad}, env);
