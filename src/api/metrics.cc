@@ -30,18 +30,42 @@ std::string PrometheusLabel(const std::string& value) {
   return out;
 }
 
-void Metrics::RecordRequest(const std::string& action, const std::string& code, double latency_seconds) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++requests_[{action, code}];
-  Histogram& h = latency_[action];
+void Metrics::Histogram::Observe(double seconds) {
   for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-    if (latency_seconds <= kLatencyBuckets[i]) {
-      ++h.buckets[i];
+    if (seconds <= kLatencyBuckets[i]) {
+      ++buckets[i];
       break;
     }
   }
-  ++h.count;
-  h.sum += latency_seconds;
+  ++count;
+  sum += seconds;
+}
+
+void Metrics::Histogram::Render(const std::string& name, const std::string& labels, std::string& out) const {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    cumulative += buckets[i];
+    out += name + "_bucket{" + labels + ",le=\"" + FormatDouble(kLatencyBuckets[i]) + "\"} " +
+           std::to_string(cumulative) + "\n";
+  }
+  out += name + "_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(count) + "\n";
+  out += name + "_sum{" + labels + "} " + FormatDouble(sum) + "\n";
+  out += name + "_count{" + labels + "} " + std::to_string(count) + "\n";
+}
+
+void Metrics::RecordRequest(const std::string& action, const std::string& code, double latency_seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[{action, code}];
+  latency_[action].Observe(latency_seconds);
+}
+
+void Metrics::RecordOssRequest(const std::string& operation, const std::string& code, double latency_seconds,
+                               uint64_t bytes_received, uint64_t bytes_sent) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++oss_requests_[{operation, code}];
+  oss_latency_[operation].Observe(latency_seconds);
+  oss_bytes_received_ += bytes_received;
+  oss_bytes_sent_ += bytes_sent;
 }
 
 void Metrics::AddRegion(const std::string& region_id, const RegionMetrics* metrics) {
@@ -61,18 +85,26 @@ std::string Metrics::RenderPrometheus() const {
   out += "# HELP ferry_api_request_duration_seconds API request latency by action.\n";
   out += "# TYPE ferry_api_request_duration_seconds histogram\n";
   for (const auto& [action, h] : latency_) {
-    std::string label = "action=\"" + PrometheusLabel(action) + "\"";
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-      cumulative += h.buckets[i];
-      out += "ferry_api_request_duration_seconds_bucket{" + label + ",le=\"" +
-             FormatDouble(kLatencyBuckets[i]) + "\"} " + std::to_string(cumulative) + "\n";
-    }
-    out += "ferry_api_request_duration_seconds_bucket{" + label + ",le=\"+Inf\"} " + std::to_string(h.count) +
-           "\n";
-    out += "ferry_api_request_duration_seconds_sum{" + label + "} " + FormatDouble(h.sum) + "\n";
-    out += "ferry_api_request_duration_seconds_count{" + label + "} " + std::to_string(h.count) + "\n";
+    h.Render("ferry_api_request_duration_seconds", "action=\"" + PrometheusLabel(action) + "\"", out);
   }
+
+  out += "# HELP ferry_oss_requests_total OSS endpoint requests by operation and result code.\n";
+  out += "# TYPE ferry_oss_requests_total counter\n";
+  for (const auto& [key, count] : oss_requests_) {
+    out += "ferry_oss_requests_total{operation=\"" + PrometheusLabel(key.first) + "\",code=\"" +
+           PrometheusLabel(key.second) + "\"} " + std::to_string(count) + "\n";
+  }
+  out += "# HELP ferry_oss_request_duration_seconds OSS endpoint request latency by operation.\n";
+  out += "# TYPE ferry_oss_request_duration_seconds histogram\n";
+  for (const auto& [operation, h] : oss_latency_) {
+    h.Render("ferry_oss_request_duration_seconds", "operation=\"" + PrometheusLabel(operation) + "\"", out);
+  }
+  out += "# HELP ferry_oss_received_bytes_total Request body bytes the OSS endpoint received.\n";
+  out += "# TYPE ferry_oss_received_bytes_total counter\n";
+  out += "ferry_oss_received_bytes_total " + std::to_string(oss_bytes_received_) + "\n";
+  out += "# HELP ferry_oss_sent_bytes_total Object bytes the OSS endpoint sent (GetObject bodies).\n";
+  out += "# TYPE ferry_oss_sent_bytes_total counter\n";
+  out += "ferry_oss_sent_bytes_total " + std::to_string(oss_bytes_sent_) + "\n";
 
   struct RegionCounter {
     const char* name;

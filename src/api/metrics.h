@@ -30,6 +30,12 @@ class Metrics {
 
   // `code` is the ECS error code, or "Success".
   void RecordRequest(const std::string& action, const std::string& code, double latency_seconds);
+  // One request on the OSS listener (api/oss_endpoint.h): `operation` as
+  // OSS names it ("unknown" when the request could not be identified),
+  // `code` the OSS error code or "Success", and the bytes of the request's
+  // and the response's bodies.
+  void RecordOssRequest(const std::string& operation, const std::string& code, double latency_seconds,
+                        uint64_t bytes_received, uint64_t bytes_sent);
   // Appends this region's counters to every rendering.
   void AddRegion(const std::string& region_id, const RegionMetrics* metrics);
 
@@ -40,12 +46,20 @@ class Metrics {
     std::array<uint64_t, kLatencyBuckets.size()> buckets{};  // non-cumulative
     uint64_t count = 0;
     double sum = 0;
+
+    void Observe(double seconds);
+    // The _bucket, _sum and _count lines of `name` for one label set.
+    void Render(const std::string& name, const std::string& labels, std::string& out) const;
   };
 
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> requests_;   // guarded by mu_
   std::map<std::string, Histogram> latency_;                           // guarded by mu_
   std::vector<std::pair<std::string, const RegionMetrics*>> regions_;  // guarded by mu_
+  std::map<std::pair<std::string, std::string>, uint64_t> oss_requests_;  // guarded by mu_
+  std::map<std::string, Histogram> oss_latency_;                          // guarded by mu_
+  uint64_t oss_bytes_received_ = 0;                                       // guarded by mu_
+  uint64_t oss_bytes_sent_ = 0;                                           // guarded by mu_
 };
 
 // Escapes a Prometheus label value (backslash, double quote, newline).

@@ -161,6 +161,12 @@ class Exchange final : public OssExchange {
 
   OssAnswer TakeAnswer() override {
     if (answer_.response.status < 300) Log(answer_.response.status, "");
+    if (Metrics* metrics = service_.metrics()) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      metrics->RecordOssRequest(identified_ ? std::string(OssOperationName(op_.operation)) : "unknown",
+                                error_code_.empty() ? "Success" : error_code_, seconds, received_,
+                                answer_.file.valid() ? answer_.length : 0);
+    }
     return std::move(answer_);
   }
 
@@ -170,6 +176,7 @@ class Exchange final : public OssExchange {
 
   void Fail(const Status& status) {
     done_ = true;
+    error_code_ = ToOssError(status).code;
     answer_ = OssAnswer();
     answer_.response = OssErrorResponse(status, request_id_, service_.config().host_id, head(), &mismatch_);
     Log(answer_.response.status, status.ToString());
@@ -571,6 +578,7 @@ class Exchange final : public OssExchange {
   Sha256 sha256_;
   std::string xml_body_;
   uint64_t received_ = 0;
+  std::string error_code_;  // the OSS code of a failed request; "" until then
   Status body_status_;
 };
 
@@ -593,11 +601,13 @@ HttpResponse OssErrorResponse(const Status& status, const std::string& request_i
   return response;
 }
 
-OssService::OssService(OssServiceConfig config, AccountDirectory& accounts, ObjectStore& store, const Clock& clock)
+OssService::OssService(OssServiceConfig config, AccountDirectory& accounts, ObjectStore& store, const Clock& clock,
+                       Metrics* metrics)
     : config_(std::move(config)),
       store_(store),
       clock_(clock),
-      authenticator_(accounts, clock, config_.max_clock_skew_seconds) {}
+      authenticator_(accounts, clock, config_.max_clock_skew_seconds),
+      metrics_(metrics) {}
 
 std::unique_ptr<OssExchange> OssService::Begin(HttpRequest request) {
   auto exchange = std::make_unique<Exchange>(*this, std::move(request));

@@ -35,6 +35,7 @@
 #include <string>
 
 #include "api/http_types.h"
+#include "api/metrics.h"
 #include "api/oss_auth.h"
 #include "api/oss_request.h"
 #include "catalog/catalog.h"
@@ -81,7 +82,9 @@ class OssExchange {
 class OssService {
  public:
   // Borrowed objects must outlive the service.
-  OssService(OssServiceConfig config, AccountDirectory& accounts, ObjectStore& store, const Clock& clock);
+  // `metrics` (may be null) counts every request (api/metrics.h).
+  OssService(OssServiceConfig config, AccountDirectory& accounts, ObjectStore& store, const Clock& clock,
+             Metrics* metrics = nullptr);
 
   // `request` has no body (it is fed through Consume).
   std::unique_ptr<OssExchange> Begin(HttpRequest request);
@@ -96,12 +99,14 @@ class OssService {
   ObjectStore& store() { return store_; }
   const Clock& clock() const { return clock_; }
   const OssAuthenticator& authenticator() const { return authenticator_; }
+  Metrics* metrics() const { return metrics_; }
 
  private:
   OssServiceConfig config_;
   ObjectStore& store_;
   const Clock& clock_;
   OssAuthenticator authenticator_;
+  Metrics* metrics_;
 };
 
 // The error answer of `status` for request `request_id` (HEAD: no body,

@@ -114,7 +114,7 @@ class BeastServer final : public Server {
       OssServiceConfig oss;
       oss.endpoint = config.oss_endpoint;
       oss.max_clock_skew_seconds = config.max_clock_skew_seconds;
-      oss_ = std::make_unique<OssService>(std::move(oss), accounts, object_storage, clock);
+      oss_ = std::make_unique<OssService>(std::move(oss), accounts, object_storage, clock, &metrics_);
     }
     dispatcher_.authenticator().SetClusterNonces(config.cluster_nonces);
   }

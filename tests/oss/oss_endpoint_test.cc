@@ -99,6 +99,8 @@ class OssEndpointTest : public ::testing::Test {
     config.threads = 2;
     config.oss_listen_address = "127.0.0.1";
     config.oss_port = 0;
+    config.admin_listen_address = "127.0.0.1";
+    config.admin_port = 0;
     auto server = StartServer(config, ActionTable{}, regions_, accounts_, *store_, SystemClock::Get());
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
@@ -181,6 +183,35 @@ TEST_F(OssEndpointTest, BucketsAreMadeListedAndDeleted) {
   OssHttpResponse bad_name = Call(client, "PUT", "Bad_Name", "");
   EXPECT_EQ(bad_name.status, 400);
   EXPECT_EQ(Code(bad_name), "InvalidBucketName");
+}
+
+// The operator's /metrics (admin listener only) counts OSS requests by
+// operation and code, with their latency and body bytes.
+TEST_F(OssEndpointTest, RequestsAreCountedOnTheAdminListenerOnly) {
+  OssClient client = Client();
+  ASSERT_TRUE(client.CreateBucket("counted").ok());
+  const std::string data = Pattern(100000, 5);
+  EXPECT_EQ(Put(client, "counted", "one", data).status, 200);
+  EXPECT_EQ(Call(client, "GET", "counted", "one").body, data);
+  EXPECT_EQ(Code(Call(client, "GET", "counted", "missing")), "NoSuchKey");
+
+  RawAnswer metrics = RawRequest(server_->admin_port(), "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(metrics.status, 200) << metrics.header;
+  for (const std::string& line : {
+           std::string("ferry_oss_requests_total{operation=\"PutBucket\",code=\"Success\"} 1\n"),
+           std::string("ferry_oss_requests_total{operation=\"PutObject\",code=\"Success\"} 1\n"),
+           std::string("ferry_oss_requests_total{operation=\"GetObject\",code=\"Success\"} 1\n"),
+           std::string("ferry_oss_requests_total{operation=\"GetObject\",code=\"NoSuchKey\"} 1\n"),
+           std::string("ferry_oss_request_duration_seconds_count{operation=\"GetObject\"} 2\n"),
+           "ferry_oss_received_bytes_total " + std::to_string(data.size()) + "\n",
+           "ferry_oss_sent_bytes_total " + std::to_string(data.size()) + "\n",
+       }) {
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "in:\n" << metrics.body;
+  }
+  // The tenants' OSS listener has no /metrics: it is a bucket name there.
+  RawAnswer on_oss = RawRequest(server_->oss_port(), "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(on_oss.status, 200);
+  EXPECT_EQ(on_oss.body.find("ferry_oss_requests_total"), std::string::npos) << on_oss.body;
 }
 
 TEST_F(OssEndpointTest, PutGetHeadDeleteAnObject) {
