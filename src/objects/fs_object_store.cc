@@ -137,26 +137,54 @@ void Md5Zeros(Md5& md5, uint64_t count) {
   }
 }
 
+Status PwriteSkippingZeroBlocks(int fd, std::span<const uint8_t> data, uint64_t offset,
+                                const std::string& label) {
+  constexpr uint64_t kBlock = 4096;
+  size_t run = 0;  // start of the bytes not yet written or skipped
+  size_t i = 0;
+  while (i < data.size()) {
+    const size_t block_end =
+        std::min<size_t>(data.size(), i + static_cast<size_t>(kBlock - (offset + i) % kBlock));
+    if (block_end - i == kBlock && IsAllZero(data.data() + i, kBlock)) {
+      if (i > run) RETURN_IF_ERROR(PwriteFull(fd, data.data() + run, i - run, offset + run, label));
+      run = block_end;
+    }
+    i = block_end;
+  }
+  if (data.size() > run) {
+    RETURN_IF_ERROR(PwriteFull(fd, data.data() + run, data.size() - run, offset + run, label));
+  }
+  return Status::Ok();
+}
+
+Status PunchHole(int fd, uint64_t offset, uint64_t length, const std::string& label) {
+  if (length == 0) return Status::Ok();
+  if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                  static_cast<off_t>(length)) == 0) {
+    return Status::Ok();
+  }
+  return ErrnoStatus("punch a hole in", label, errno);
+}
+
 HashingFile::HashingFile(std::string dir_path, std::string name, UniqueFd fd, uint64_t max_bytes,
-                         std::string label)
+                         std::string label, uint64_t base, bool owned)
     : path_(dir_path + "/" + name),
       name_(std::move(name)),
       fd_(std::move(fd)),
       max_bytes_(max_bytes),
-      label_(std::move(label)) {}
+      label_(std::move(label)),
+      base_(base),
+      owned_(owned) {}
 
 HashingFile::~HashingFile() {
-  if (!released_) ::unlink(path_.c_str());
+  if (owned_ && !released_) ::unlink(path_.c_str());
 }
 
 Status HashingFile::Write(std::span<const uint8_t> data) {
   RETURN_IF_ERROR(ObjectStore::CheckSize(size_ + data.size(), max_bytes_, "size of " + label_));
   md5_.Update(data);
   crc_ = Crc64Update(crc_, data);
-  // Zero pages stay holes; Finish sets the size.
-  if (!(data.size() >= 4096 && IsAllZero(data.data(), data.size()))) {
-    RETURN_IF_ERROR(PwriteFull(fd_.get(), data.data(), data.size(), size_, label_));
-  }
+  RETURN_IF_ERROR(PwriteSkippingZeroBlocks(fd_.get(), data, base_ + size_, label_));
   size_ += data.size();
   return Status::Ok();
 }
@@ -170,8 +198,12 @@ Status HashingFile::WriteZeros(uint64_t count) {
 }
 
 Result<Md5Digest> HashingFile::Finish() {
-  if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) return ErrnoStatus("truncate", label_, errno);
-  if (::fsync(fd_.get()) != 0) return ErrnoStatus("fsync", label_, errno);
+  if (owned_) {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) return ErrnoStatus("truncate", label_, errno);
+    if (::fsync(fd_.get()) != 0) return ErrnoStatus("fsync", label_, errno);
+  } else if (::fdatasync(fd_.get()) != 0) {
+    return ErrnoStatus("fdatasync", label_, errno);
+  }
   return md5_.Finish();
 }
 
