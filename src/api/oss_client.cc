@@ -536,6 +536,17 @@ Status OssClient::Multipart(const std::string& path, const std::string& bucket, 
         RETURN_IF_ERROR(initiate());
         continue;
       }
+      // Over the stored-bytes quota a rerun cannot succeed, and the parts
+      // kept for one would count against it: give them back.
+      if (failed.message().find("QuotaExceed") != std::string::npos) {
+        OssCall abort;
+        abort.method = "DELETE";
+        abort.bucket = bucket;
+        abort.key = key;
+        abort.query["uploadId"] = state["upload_id"].get<std::string>();
+        (void)SendOk(abort);
+        if (!checkpoint.empty()) ::unlink(checkpoint.c_str());
+      }
       return failed;
     }
     break;

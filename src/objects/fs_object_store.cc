@@ -498,6 +498,82 @@ Result<std::unique_ptr<ObjectPutWriter>> FsObjectStore::PutObject(const std::str
       new FsPutWriter(*this, std::move(b), key, options, std::move(file), clock_.Now()));
 }
 
+namespace {
+
+// Hashes what is written to it; holes cost no reads.
+class HashSink final : public ObjectWriter {
+ public:
+  Status Write(std::span<const uint8_t> data) override {
+    md5_.Update(data);
+    crc_ = Crc64Update(crc_, data);
+    size_ += data.size();
+    return Status::Ok();
+  }
+  Status WriteZeros(uint64_t count) override {
+    Md5Zeros(md5_, count);
+    crc_ = Crc64ExtendZeros(crc_, count);
+    size_ += count;
+    return Status::Ok();
+  }
+  uint64_t bytes_written() const override { return size_; }
+  Md5Digest md5() { return md5_.Finish(); }
+  uint64_t crc64() const { return crc_; }
+
+ private:
+  Md5 md5_;
+  uint64_t crc_ = 0;
+  uint64_t size_ = 0;
+};
+
+}  // namespace
+
+Result<ObjectInfo> FsObjectStore::PutFile(const std::string& account_id, const std::string& bucket,
+                                          const std::string& key, int fd, const PutOptions& options) {
+  RETURN_IF_ERROR(ValidateKey(key));
+  RETURN_IF_ERROR(ValidatePutOptions(options));
+  ASSIGN_OR_RETURN(Bucket b, OpenBucket(account_id, bucket));
+  const std::string label = "the file for " + bucket + "/" + key;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return ErrnoStatus("stat", label, errno);
+  if (!S_ISREG(st.st_mode)) return InvalidArgument(oss_error::kInvalidArgument, label + " is not a regular file");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  RETURN_IF_ERROR(CheckSize(size, std::min(options.max_bytes, kMaxObjectBytes), "size of object " + key));
+  // A second name for the file in the bucket; another file system (or no
+  // /proc) means a copy, as a put.
+  RETURN_IF_ERROR(MakeDirs(b.path + "/" + kUploadsDir));
+  const std::string temp = std::string(kUploadsDir) + "/" + kPutTempPrefix + RandomHex(8);
+  const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+  if (::linkat(AT_FDCWD, proc.c_str(), b.dir.get(), temp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    ASSIGN_OR_RETURN(std::unique_ptr<ObjectPutWriter> writer, PutObject(account_id, bucket, key, options));
+    RETURN_IF_ERROR(CopyFileToWriter(fd, size, *writer, label));
+    return writer->Commit();
+  }
+  HashSink sink;
+  Status st_hash = CopyFileToWriter(fd, size, sink, label);
+  if (st_hash.ok() && ::fsync(fd) != 0) st_hash = ErrnoStatus("fsync", label, errno);
+  const Md5Digest md5 = sink.md5();
+  if (st_hash.ok() && options.expected_md5 && *options.expected_md5 != md5) {
+    st_hash = InvalidArgument(oss_error::kInvalidDigest, "The Content-MD5 you specified (" +
+                                                             ToHex(*options.expected_md5) + ") does not match " +
+                                                             label + " (" + ToHex(md5) + ").");
+  }
+  if (!st_hash.ok()) {
+    ::unlinkat(b.dir.get(), temp.c_str(), 0);
+    return st_hash;
+  }
+  ObjectInfo info;
+  info.key = key;
+  info.size = size;
+  info.etag = QuotedMd5Etag(md5);
+  info.crc64 = sink.crc64();
+  info.content_md5 = md5;
+  info.content_type = options.content_type.empty() ? "application/octet-stream" : options.content_type;
+  info.user_meta = options.user_meta;
+  info.last_modified = clock_.Now();
+  info.type = ObjectType::kNormal;
+  return Publish(b, temp, fd, key, std::move(info));
+}
+
 Result<ObjectInfo> FsObjectStore::Publish(const Bucket& bucket, const std::string& temp, int fd,
                                           const std::string& key, ObjectInfo info) {
   auto drop_temp = [&] { ::unlinkat(bucket.dir.get(), temp.c_str(), 0); };

@@ -96,6 +96,8 @@ class FsObjectStore final : public ObjectStore {
   Result<std::unique_ptr<ObjectPutWriter>> PutObject(const std::string& account_id, const std::string& bucket,
                                                      const std::string& key,
                                                      const PutOptions& options) override;
+  Result<ObjectInfo> PutFile(const std::string& account_id, const std::string& bucket, const std::string& key,
+                             int fd, const PutOptions& options) override;
   Result<OpenObject> OpenForRead(const std::string& account_id, const std::string& bucket,
                                  const std::string& key) const override;
   Result<ObjectInfo> HeadObject(const std::string& account_id, const std::string& bucket,

@@ -260,6 +260,14 @@ class ObjectStore {
                                                              const std::string& bucket,
                                                              const std::string& key,
                                                              const PutOptions& options) = 0;
+  // Publishes the regular file open as `fd` (the caller wrote it and writes
+  // it no more; it may be sparse) as `key`, as a put of its bytes would,
+  // reading it once for its metadata (data extents only; holes hash as
+  // zeros). A backend on the file's file system takes the file itself
+  // (FsObjectStore: a hard link, no copy, holes kept); otherwise it is
+  // copied. For exports, whose files Ferry makes.
+  virtual Result<ObjectInfo> PutFile(const std::string& account_id, const std::string& bucket,
+                                     const std::string& key, int fd, const PutOptions& options) = 0;
   virtual Result<OpenObject> OpenForRead(const std::string& account_id, const std::string& bucket,
                                          const std::string& key) const = 0;
   virtual Result<ObjectInfo> HeadObject(const std::string& account_id, const std::string& bucket,

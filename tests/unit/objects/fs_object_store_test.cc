@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -358,6 +359,31 @@ TEST_F(FsObjectStoreTest, PutObjectWritesAlignedZeroBlocksAsHoles) {
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_LE(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{16} << 10);
+}
+
+TEST_F(FsObjectStoreTest, PutFileTakesTheFileItselfHolesAndAll) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  const std::string path = dir_ + "/scratch.raw";
+  {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_EQ(::ftruncate(fd.get(), 64 << 20), 0);
+    ASSERT_EQ(::pwrite(fd.get(), "data", 4, 32 << 20), 4);
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(oss_->PutFile(kAlice, "alice-bucket", "disk.raw", fd.get(), {}).ok());
+  ASSERT_EQ(::unlink(path.c_str()), 0);  // the scratch name goes; the object stays
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ + "/alice-bucket/disk.raw").c_str(), &st), 0);
+  struct stat scratch {};
+  ASSERT_EQ(::fstat(fd.get(), &scratch), 0);
+  EXPECT_EQ(st.st_ino, scratch.st_ino) << "published without a copy";
+  EXPECT_EQ(st.st_size, 64 << 20);
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{1} << 20);
+  Result<ObjectInfo> info = oss_->HeadObject(kAlice, "alice-bucket", "disk.raw");
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(info->content_md5.has_value()) << "its metadata matches the published inode";
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // backend (its layout, legacy files, symlinks planted on disk, offset
 // uploads) is in fs_object_store_test.cc.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -643,6 +644,42 @@ TYPED_TEST(ObjectStoreContract, CompleteChecksThePartList) {
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_EQ(*this->Get("k"), big + big);
   EXPECT_EQ(done->crc64, Crc64(big + big));
+}
+
+TYPED_TEST(ObjectStoreContract, PutFilePublishesASparseFileWithItsDigests) {
+  auto& s = *this->store_;
+  const std::string path = this->dir_ + "/export.raw";
+  const std::string head = "disk head", tail = "disk tail";
+  const uint64_t kSize = 8 << 20;
+  {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(kSize)), 0);
+    ASSERT_EQ(::pwrite(fd.get(), head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+    ASSERT_EQ(::pwrite(fd.get(), tail.data(), tail.size(), static_cast<off_t>(kSize - tail.size())),
+              static_cast<ssize_t>(tail.size()));
+  }
+  const std::string all = head + std::string(kSize - head.size() - tail.size(), '\0') + tail;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  PutOptions options;
+  options.content_type = "application/x-raw-disk-image";
+  Result<ObjectInfo> put = s.PutFile(kAlice, "alice-b", "exports/disk.raw", fd.get(), options);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->size, kSize);
+  EXPECT_EQ(put->etag, QuotedMd5Etag(Md5::Of(std::string_view(all))));
+  EXPECT_EQ(put->crc64, Crc64(all));
+  Result<ObjectInfo> head_info = s.HeadObject(kAlice, "alice-b", "exports/disk.raw");
+  ASSERT_TRUE(head_info.ok());
+  EXPECT_EQ(head_info->etag, put->etag);
+  EXPECT_EQ(head_info->content_type, "application/x-raw-disk-image");
+  EXPECT_EQ(*this->Get("exports/disk.raw"), all);
+  // Refused like a put: another account's bucket, a size over the limit.
+  EXPECT_EQ(s.PutFile(kBob, "alice-b", "x", fd.get(), {}).status().reason(), "NoSuchBucket");
+  PutOptions small;
+  small.max_bytes = 1024;
+  EXPECT_EQ(s.PutFile(kAlice, "alice-b", "x", fd.get(), small).status().reason(), "EntityTooLarge");
+  EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "x").status().reason(), "NoSuchKey");
 }
 
 TYPED_TEST(ObjectStoreContract, TheObjectIsTheSameWhetherPartSizesAreDeclaredOrNot) {
