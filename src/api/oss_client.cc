@@ -14,12 +14,14 @@
 #include <nlohmann/json.hpp>
 
 #include "api/oss_auth.h"
+#include "api/oss_endpoint.h"
 #include "api/oss_request.h"
 #include "api/params.h"
 #include "common/crc64.h"
 #include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/http_url.h"
+#include "common/zero.h"
 #include "objects/object_store.h"
 
 namespace ferry {
@@ -31,6 +33,44 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr size_t kPieceBytes = 1 << 20;
+
+// Whether [offset, offset + length) of `fd` has a data extent (where
+// SEEK_DATA is missing, every range has).
+bool HasDataExtent(int fd, uint64_t offset, uint64_t length) {
+  const off_t data = ::lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
+  if (data < 0) return errno != ENXIO;
+  return static_cast<uint64_t>(data) < offset + length;
+}
+
+// Whether the range reads as zeros: holes are, data extents are read (in
+// pieces, stopping at the first non-zero piece).
+Result<bool> RangeIsAllZero(int fd, uint64_t offset, uint64_t length, std::vector<uint8_t>& buf,
+                            const std::string& label) {
+  if (buf.empty()) buf.resize(kPieceBytes);
+  const uint64_t end = offset + length;
+  uint64_t pos = offset;
+  while (pos < end) {
+    const off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0 && errno == ENXIO) return true;
+    if (data >= 0) pos = static_cast<uint64_t>(data);
+    if (pos >= end) return true;
+    const off_t hole = ::lseek(fd, static_cast<off_t>(pos), SEEK_HOLE);
+    const uint64_t stop = hole > static_cast<off_t>(pos) ? std::min<uint64_t>(static_cast<uint64_t>(hole), end) : end;
+    while (pos < stop) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(stop - pos, buf.size()));
+      RETURN_IF_ERROR(PreadFull(fd, buf.data(), n, pos, label));
+      if (!IsAllZero(buf.data(), n)) return false;
+      pos += n;
+    }
+  }
+  return true;
+}
+
+std::string NormalizedEtag(std::string etag) {
+  etag.erase(std::remove(etag.begin(), etag.end(), '"'), etag.end());
+  std::transform(etag.begin(), etag.end(), etag.begin(), [](unsigned char c) { return std::toupper(c); });
+  return etag;
+}
 constexpr size_t kMaxResponseBodyBytes = 64 << 20;  // XML answers
 
 std::string EncodeKeyPath(std::string_view key) {
@@ -424,6 +464,17 @@ Status OssClient::Multipart(const std::string& path, const std::string& bucket, 
   if (state.is_null()) RETURN_IF_ERROR(initiate());
 
   const uint64_t parts = (size + part_bytes - 1) / part_bytes;
+  // The bytes that move: parts without a data extent never do; a part
+  // whose data extents hold only zeros drops out when it is read.
+  std::vector<bool> no_data(parts + 1, false);
+  uint64_t to_send = 0;
+  for (uint64_t n = 1; n <= parts; ++n) {
+    const uint64_t offset = (n - 1) * part_bytes;
+    const uint64_t length = std::min(part_bytes, size - offset);
+    no_data[n] = !HasDataExtent(fd.get(), offset, length);
+    if (!no_data[n]) to_send += length;
+  }
+  std::vector<uint8_t> scratch;
   for (int attempt = 0;; ++attempt) {
     Status failed;
     uint64_t done = 0;
@@ -431,7 +482,7 @@ Status OssClient::Multipart(const std::string& path, const std::string& bucket, 
       const uint64_t offset = (n - 1) * part_bytes;
       const uint64_t length = std::min(part_bytes, size - offset);
       if (state["parts"].contains(std::to_string(n))) {
-        done += length;
+        if (!no_data[n]) done += length;
         continue;
       }
       OssCall call;
@@ -439,10 +490,34 @@ Status OssClient::Multipart(const std::string& path, const std::string& bucket, 
       call.bucket = bucket;
       call.key = key;
       call.query = {{"partNumber", std::to_string(n)}, {"uploadId", state["upload_id"].get<std::string>()}};
-      call.body_fd = fd.get();
-      call.body_offset = offset;
-      call.length = length;
+      bool zero = no_data[n];
+      if (!zero) {
+        ASSIGN_OR_RETURN(zero, RangeIsAllZero(fd.get(), offset, length, scratch, path));
+        if (zero) {
+          no_data[n] = true;
+          to_send -= length;
+        }
+      }
+      if (zero) {
+        call.headers[kZeroPartHeader] = std::to_string(length);
+      } else {
+        call.body_fd = fd.get();
+        call.body_offset = offset;
+        call.length = length;
+      }
       Result<OssHttpResponse> response = SendOk(call);
+      // An endpoint without the extension stored an empty part: send the
+      // zeros after all.
+      if (zero && response.ok() &&
+          NormalizedEtag(response->Header("etag")) != ToUpperHex(Md5OfZeros(length))) {
+        call.headers.erase(kZeroPartHeader);
+        call.body_fd = fd.get();
+        call.body_offset = offset;
+        call.length = length;
+        no_data[n] = false;
+        to_send += length;
+        response = SendOk(call);
+      }
       if (!response.ok()) {
         failed = response.status();
         break;
@@ -451,8 +526,8 @@ Status OssClient::Multipart(const std::string& path, const std::string& bucket, 
       if (etag.empty()) return Internal("UploadPart " + std::to_string(n) + " answered no ETag");
       state["parts"][std::to_string(n)] = etag;
       RETURN_IF_ERROR(save());
-      done += length;
-      if (progress) progress(done, size);
+      if (!no_data[n]) done += length;
+      if (progress) progress(done, to_send);
     }
     // An upload the server no longer knows (expired, aborted): once more
     // from the start.
@@ -460,6 +535,17 @@ Status OssClient::Multipart(const std::string& path, const std::string& bucket, 
       if (failed.reason() == "NoSuchUpload" && attempt == 0) {
         RETURN_IF_ERROR(initiate());
         continue;
+      }
+      // Over the stored-bytes quota a rerun cannot succeed, and the parts
+      // kept for one would count against it: give them back.
+      if (failed.message().find("QuotaExceed") != std::string::npos) {
+        OssCall abort;
+        abort.method = "DELETE";
+        abort.bucket = bucket;
+        abort.key = key;
+        abort.query["uploadId"] = state["upload_id"].get<std::string>();
+        (void)SendOk(abort);
+        if (!checkpoint.empty()) ::unlink(checkpoint.c_str());
       }
       return failed;
     }
@@ -481,7 +567,7 @@ Status OssClient::Multipart(const std::string& path, const std::string& bucket, 
   call.body = std::move(xml);
   RETURN_IF_ERROR(SendOk(call).status());
   if (!checkpoint.empty()) ::unlink(checkpoint.c_str());
-  if (progress) progress(size, size);
+  if (progress) progress(to_send, to_send);
   return Status::Ok();
 }
 

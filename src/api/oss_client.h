@@ -81,6 +81,9 @@ class OssClient {
  public:
   // Parts of multipart uploads and ranged downloads.
   static constexpr uint64_t kDefaultPartBytes = 16ull << 20;
+  // `ferry image import`'s parts: smaller, so more of a sparse disk's
+  // zeros are found and not sent.
+  static constexpr uint64_t kImportPartBytes = 4ull << 20;
 
   explicit OssClient(OssClientConfig config, const Clock& clock = SystemClock::Get());
 
@@ -99,7 +102,12 @@ class OssClient {
   Result<OssHttpResponse> HeadObject(const std::string& bucket, const std::string& key);
 
   // Uploads `path` as bucket/key: multipart in parts of `part_bytes`
-  // (a single PUT below one part). With `checkpoint` non-empty, the upload
+  // (a single PUT below one part). A part that reads as all zeros (no data
+  // extent, or only zeros in them) is sent as the Ferry extension
+  // x-ferry-zero-part (api/oss_endpoint.h) without a body; an endpoint that
+  // answers another ETag gets the zeros. `progress` counts the bytes that
+  // move: done of the data parts' total, which shrinks as zero parts are
+  // found. With `checkpoint` non-empty, the upload
   // id and finished parts are kept there after each part, and a later call
   // with the same checkpoint (same file size and mtime) continues the
   // upload; the file is removed when the object is complete.

@@ -58,6 +58,20 @@ PutOptions PutOptionsOf(const OssRequest& request) {
 
 std::string Crc64Text(uint64_t crc) { return std::to_string(crc); }
 
+// x-ferry-zero-part (a Ferry extension, see oss_endpoint.h): decimal
+// 1-kMaxPutBytes.
+Result<uint64_t> ParseZeroPartSize(const std::string& text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0) {
+    return Oss(Code::kInvalidArgument, oss_error::kInvalidArgument,
+               "x-ferry-zero-part must be the part's size in bytes (1-" +
+                   std::to_string(ObjectStore::kMaxPutBytes) + "), not \"" + Echo(text) + "\".");
+  }
+  RETURN_IF_ERROR(ObjectStore::CheckSize(value, ObjectStore::kMaxPutBytes, "x-ferry-zero-part"));
+  return value;
+}
+
 // The headers GetObject and HeadObject answer with.
 void AddObjectHeaders(const ObjectInfo& info, HttpResponse& response) {
   response.content_type = info.content_type.empty() ? "application/octet-stream" : info.content_type;
@@ -130,8 +144,10 @@ class Exchange final : public OssExchange {
   Status Consume(std::span<const uint8_t> data) override {
     if (done_ || !body_status_.ok()) return body_status_;
     received_ += data.size();
-    if (writer_) {
-      md5_.Update(data);
+    if (zero_part_size_) {
+      body_status_ = Oss(Code::kInvalidArgument, oss_error::kInvalidArgument,
+                         "An UploadPart with x-ferry-zero-part takes an empty body.");
+    } else if (writer_) {
       if (!auth_.payload_sha256.empty()) sha256_.Update(data);
       body_status_ = writer_->Write(data);
     } else if (IsXmlBodyOperation(op_.operation)) {
@@ -221,6 +237,16 @@ class Exchange final : public OssExchange {
     }
     if (length) RETURN_IF_ERROR(ObjectStore::CheckSize(*length, ObjectStore::kMaxPutBytes, "the request body"));
     ASSIGN_OR_RETURN(std::optional<Md5Digest> md5, ParseContentMd5(request_.Header("content-md5")));
+    if (op_.operation == OssOperation::kUploadPart && !request_.Header(kZeroPartHeader).empty()) {
+      ASSIGN_OR_RETURN(zero_part_size_, ParseZeroPartSize(request_.Header(kZeroPartHeader)));
+      if (length.value_or(0) != 0) {
+        return Oss(Code::kInvalidArgument, oss_error::kInvalidArgument,
+                   "An UploadPart with x-ferry-zero-part takes an empty body, not " + std::to_string(*length) +
+                       " bytes.");
+      }
+      zero_part_md5_ = md5;
+      return Status::Ok();
+    }
     RETURN_IF_ERROR(CheckQuota(store_, account(), length.value_or(0)));
     if (op_.operation == OssOperation::kPutObject) {
       PutOptions options = PutOptionsOf(request_);
@@ -229,7 +255,7 @@ class Exchange final : public OssExchange {
       writer_ = put_writer_.get();
     } else {
       ASSIGN_OR_RETURN(part_writer_, store_.UploadPart(account(), op_.bucket, op_.key, op_.upload_id,
-                                                       static_cast<uint32_t>(op_.part_number), md5));
+                                                       static_cast<uint32_t>(op_.part_number), md5, length));
       writer_ = part_writer_.get();
     }
     return Status::Ok();
@@ -460,7 +486,14 @@ class Exchange final : public OssExchange {
 
   Status UploadPart() {
     RETURN_IF_ERROR(CheckPayloadDigest());
-    ASSIGN_OR_RETURN(PartInfo part, part_writer_->Commit());
+    PartInfo part;
+    if (zero_part_size_) {
+      ASSIGN_OR_RETURN(part, store_.UploadZeroPart(account(), op_.bucket, op_.key, op_.upload_id,
+                                                   static_cast<uint32_t>(op_.part_number), *zero_part_size_,
+                                                   zero_part_md5_));
+    } else {
+      ASSIGN_OR_RETURN(part, part_writer_->Commit());
+    }
     HttpResponse& response = Ok();
     response.headers.emplace_back("ETag", part.etag);
     response.headers.emplace_back("x-oss-hash-crc64ecma", Crc64Text(part.crc64));
@@ -574,7 +607,9 @@ class Exchange final : public OssExchange {
   std::unique_ptr<ObjectPutWriter> put_writer_;
   std::unique_ptr<PartWriter> part_writer_;
   ObjectWriter* writer_ = nullptr;  // one of the two, or null
-  Md5 md5_;
+  // x-ferry-zero-part: the part's size, its bytes all zero and not sent.
+  std::optional<uint64_t> zero_part_size_;
+  std::optional<Md5Digest> zero_part_md5_;
   Sha256 sha256_;
   std::string xml_body_;
   uint64_t received_ = 0;

@@ -18,6 +18,15 @@
 // An answer may stream an object's bytes from a file (GetObject): the
 // listener preads it in bounded pieces.
 //
+// Ferry extension, all-zero parts: an UploadPart with the header
+// `x-ferry-zero-part: <size>` and an empty body stores a part of <size>
+// zero bytes (1-5 GiB), answered with the ETag and x-oss-hash-crc64ecma
+// those bytes would have had, so CompleteMultipartUpload and the object's
+// ETag are as if they had been sent. A body with it is InvalidArgument.
+// The Ferry CLI sends it for parts of a disk that are all zero (and sends
+// the bytes when an endpoint answers another ETag); clients that never
+// send the header see plain OSS.
+//
 // Every answer carries x-oss-request-id; errors are OSS XML bodies
 // (api/oss_errors.h, api/oss_xml.h), and a HEAD's error has no body but an
 // x-oss-err header. Buckets are the caller's own: another account's bucket
@@ -44,6 +53,8 @@
 #include "objects/object_store.h"
 
 namespace ferry {
+
+inline constexpr char kZeroPartHeader[] = "x-ferry-zero-part";
 
 struct OssServiceConfig {
   OssEndpoint endpoint;  // virtual-host domain, default bucket

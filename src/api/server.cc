@@ -636,6 +636,10 @@ class BeastServer final : public Server {
     http::request_parser<http::buffer_body> parser{std::move(header_parser)};
     parser.body_limit(ObjectStore::kMaxPutBytes);
     std::vector<uint8_t> chunk(has_body ? kUploadBufferBytes : 0);
+    // Beast reads min(64 KiB, the buffer's free capacity) per receive, and
+    // the capacity left by the header is small: without room here a body
+    // arrives in ~512-byte reads (a syscall, a timer and a wakeup each).
+    if (has_body) buffer.reserve(kUploadBufferBytes);
     bool body_complete = true;
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data();

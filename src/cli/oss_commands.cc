@@ -110,6 +110,7 @@ Status OssCopy(const ClientOptions& opts, const OssCommandOptions& oss, const st
     std::string key = to->second;
     if (key.empty() || key.ends_with("/")) key += std::filesystem::path(src).filename().string();
     ProgressBar bar("upload " + key, size);
+    bar.set_disk_size(size);
     Status st = client.UploadFile(src, to->first, key, checkpoint,
                                   [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); }, part_bytes);
     if (!st.ok()) {
@@ -185,7 +186,7 @@ Status UploadForImport(const ClientOptions& opts, const std::string& file, const
   bar.set_disk_size(size);
   Status st = client.UploadFile(file, bucket, object, CheckpointFor(file, "oss://" + bucket + "/" + object),
                                 [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); },
-                                OssClient::kDefaultPartBytes, staging);
+                                OssClient::kImportPartBytes, staging);
   if (!st.ok()) return st;
   bar.Finish("uploaded");
   return Status::Ok();

@@ -60,12 +60,22 @@ Status WriteJsonFile(const std::string& path, const nlohmann::json& j);
 nlohmann::json UserMetaJson(const UserMeta& meta);
 UserMeta UserMetaFrom(const nlohmann::json& j);
 
-// A private file under <bucket>/.uploads, written sequentially while its
-// MD5 and CRC-64 are computed. All-zero writes of a page or more and
-// WriteZeros leave holes. Removed on destruction unless released.
+// Writes `data` at `offset` of `fd`, leaving every all-zero 4 KiB block
+// (aligned in the file) unwritten: a hole where the range was one.
+Status PwriteSkippingZeroBlocks(int fd, std::span<const uint8_t> data, uint64_t offset, const std::string& label);
+// Makes [offset, offset + length) of `fd` a hole (the file's size stays).
+Status PunchHole(int fd, uint64_t offset, uint64_t length, const std::string& label);
+
+// A file under <bucket>/.uploads, written sequentially from `base` while
+// its MD5 and CRC-64 are computed. All-zero 4 KiB blocks and WriteZeros
+// leave holes, so the range written must be a hole to begin with (a new
+// file, or a punched range). An owned file is private: removed on
+// destruction unless released, and sized by Finish. A shared one (a
+// multipart upload's data file, parts at their offsets) is neither.
 class HashingFile {
  public:
-  HashingFile(std::string dir_path, std::string name, UniqueFd fd, uint64_t max_bytes, std::string label);
+  HashingFile(std::string dir_path, std::string name, UniqueFd fd, uint64_t max_bytes, std::string label,
+              uint64_t base = 0, bool owned = true);
   ~HashingFile();
   HashingFile(const HashingFile&) = delete;
   HashingFile& operator=(const HashingFile&) = delete;
@@ -73,7 +83,8 @@ class HashingFile {
   Status Write(std::span<const uint8_t> data);
   Status WriteZeros(uint64_t count);
   uint64_t size() const { return size_; }
-  // Sets the size (holes at the end), fsyncs, and returns the MD5.
+  // Owned: sets the size (holes at the end) and fsyncs; shared: fdatasyncs.
+  // Returns the MD5.
   Result<Md5Digest> Finish();
   uint64_t crc64() const { return crc_; }
   int fd() const { return fd_.get(); }
@@ -91,6 +102,8 @@ class HashingFile {
   Md5 md5_;
   uint64_t crc_ = 0;
   uint64_t size_ = 0;
+  uint64_t base_;
+  bool owned_;
   bool released_ = false;
 };
 

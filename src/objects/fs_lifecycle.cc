@@ -188,8 +188,10 @@ SweepStats FsObjectStore::SweepExpired(UnixSeconds now, int64_t max_age_seconds)
         }
       } else if (S_ISDIR(st.st_mode) && name.rfind(kMultipartPrefix, 0) == 0) {
         // Untouched by any part for the whole expiry: abandoned.
-        std::lock_guard<std::mutex> lock(UploadLock(name.substr(std::strlen(kMultipartPrefix))));
+        const std::string upload_id = name.substr(std::strlen(kMultipartPrefix));
+        std::lock_guard<std::mutex> lock(UploadLock(upload_id));
         if (NewestMtime(path, st) >= cutoff) continue;
+        ForgetUpload(upload_id);
         uint64_t bytes = TreeAllocatedBytes(path);
         std::error_code rm;
         std::filesystem::remove_all(path, rm);

@@ -137,26 +137,54 @@ void Md5Zeros(Md5& md5, uint64_t count) {
   }
 }
 
+Status PwriteSkippingZeroBlocks(int fd, std::span<const uint8_t> data, uint64_t offset,
+                                const std::string& label) {
+  constexpr uint64_t kBlock = 4096;
+  size_t run = 0;  // start of the bytes not yet written or skipped
+  size_t i = 0;
+  while (i < data.size()) {
+    const size_t block_end =
+        std::min<size_t>(data.size(), i + static_cast<size_t>(kBlock - (offset + i) % kBlock));
+    if (block_end - i == kBlock && IsAllZero(data.data() + i, kBlock)) {
+      if (i > run) RETURN_IF_ERROR(PwriteFull(fd, data.data() + run, i - run, offset + run, label));
+      run = block_end;
+    }
+    i = block_end;
+  }
+  if (data.size() > run) {
+    RETURN_IF_ERROR(PwriteFull(fd, data.data() + run, data.size() - run, offset + run, label));
+  }
+  return Status::Ok();
+}
+
+Status PunchHole(int fd, uint64_t offset, uint64_t length, const std::string& label) {
+  if (length == 0) return Status::Ok();
+  if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                  static_cast<off_t>(length)) == 0) {
+    return Status::Ok();
+  }
+  return ErrnoStatus("punch a hole in", label, errno);
+}
+
 HashingFile::HashingFile(std::string dir_path, std::string name, UniqueFd fd, uint64_t max_bytes,
-                         std::string label)
+                         std::string label, uint64_t base, bool owned)
     : path_(dir_path + "/" + name),
       name_(std::move(name)),
       fd_(std::move(fd)),
       max_bytes_(max_bytes),
-      label_(std::move(label)) {}
+      label_(std::move(label)),
+      base_(base),
+      owned_(owned) {}
 
 HashingFile::~HashingFile() {
-  if (!released_) ::unlink(path_.c_str());
+  if (owned_ && !released_) ::unlink(path_.c_str());
 }
 
 Status HashingFile::Write(std::span<const uint8_t> data) {
   RETURN_IF_ERROR(ObjectStore::CheckSize(size_ + data.size(), max_bytes_, "size of " + label_));
   md5_.Update(data);
   crc_ = Crc64Update(crc_, data);
-  // Zero pages stay holes; Finish sets the size.
-  if (!(data.size() >= 4096 && IsAllZero(data.data(), data.size()))) {
-    RETURN_IF_ERROR(PwriteFull(fd_.get(), data.data(), data.size(), size_, label_));
-  }
+  RETURN_IF_ERROR(PwriteSkippingZeroBlocks(fd_.get(), data, base_ + size_, label_));
   size_ += data.size();
   return Status::Ok();
 }
@@ -170,8 +198,12 @@ Status HashingFile::WriteZeros(uint64_t count) {
 }
 
 Result<Md5Digest> HashingFile::Finish() {
-  if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) return ErrnoStatus("truncate", label_, errno);
-  if (::fsync(fd_.get()) != 0) return ErrnoStatus("fsync", label_, errno);
+  if (owned_) {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) return ErrnoStatus("truncate", label_, errno);
+    if (::fsync(fd_.get()) != 0) return ErrnoStatus("fsync", label_, errno);
+  } else if (::fdatasync(fd_.get()) != 0) {
+    return ErrnoStatus("fdatasync", label_, errno);
+  }
   return md5_.Finish();
 }
 
@@ -464,6 +496,82 @@ Result<std::unique_ptr<ObjectPutWriter>> FsObjectStore::PutObject(const std::str
                                  "object " + bucket + "/" + key));
   return std::unique_ptr<ObjectPutWriter>(
       new FsPutWriter(*this, std::move(b), key, options, std::move(file), clock_.Now()));
+}
+
+namespace {
+
+// Hashes what is written to it; holes cost no reads.
+class HashSink final : public ObjectWriter {
+ public:
+  Status Write(std::span<const uint8_t> data) override {
+    md5_.Update(data);
+    crc_ = Crc64Update(crc_, data);
+    size_ += data.size();
+    return Status::Ok();
+  }
+  Status WriteZeros(uint64_t count) override {
+    Md5Zeros(md5_, count);
+    crc_ = Crc64ExtendZeros(crc_, count);
+    size_ += count;
+    return Status::Ok();
+  }
+  uint64_t bytes_written() const override { return size_; }
+  Md5Digest md5() { return md5_.Finish(); }
+  uint64_t crc64() const { return crc_; }
+
+ private:
+  Md5 md5_;
+  uint64_t crc_ = 0;
+  uint64_t size_ = 0;
+};
+
+}  // namespace
+
+Result<ObjectInfo> FsObjectStore::PutFile(const std::string& account_id, const std::string& bucket,
+                                          const std::string& key, int fd, const PutOptions& options) {
+  RETURN_IF_ERROR(ValidateKey(key));
+  RETURN_IF_ERROR(ValidatePutOptions(options));
+  ASSIGN_OR_RETURN(Bucket b, OpenBucket(account_id, bucket));
+  const std::string label = "the file for " + bucket + "/" + key;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return ErrnoStatus("stat", label, errno);
+  if (!S_ISREG(st.st_mode)) return InvalidArgument(oss_error::kInvalidArgument, label + " is not a regular file");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  RETURN_IF_ERROR(CheckSize(size, std::min(options.max_bytes, kMaxObjectBytes), "size of object " + key));
+  // A second name for the file in the bucket; another file system (or no
+  // /proc) means a copy, as a put.
+  RETURN_IF_ERROR(MakeDirs(b.path + "/" + kUploadsDir));
+  const std::string temp = std::string(kUploadsDir) + "/" + kPutTempPrefix + RandomHex(8);
+  const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+  if (::linkat(AT_FDCWD, proc.c_str(), b.dir.get(), temp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    ASSIGN_OR_RETURN(std::unique_ptr<ObjectPutWriter> writer, PutObject(account_id, bucket, key, options));
+    RETURN_IF_ERROR(CopyFileToWriter(fd, size, *writer, label));
+    return writer->Commit();
+  }
+  HashSink sink;
+  Status st_hash = CopyFileToWriter(fd, size, sink, label);
+  if (st_hash.ok() && ::fsync(fd) != 0) st_hash = ErrnoStatus("fsync", label, errno);
+  const Md5Digest md5 = sink.md5();
+  if (st_hash.ok() && options.expected_md5 && *options.expected_md5 != md5) {
+    st_hash = InvalidArgument(oss_error::kInvalidDigest, "The Content-MD5 you specified (" +
+                                                             ToHex(*options.expected_md5) + ") does not match " +
+                                                             label + " (" + ToHex(md5) + ").");
+  }
+  if (!st_hash.ok()) {
+    ::unlinkat(b.dir.get(), temp.c_str(), 0);
+    return st_hash;
+  }
+  ObjectInfo info;
+  info.key = key;
+  info.size = size;
+  info.etag = QuotedMd5Etag(md5);
+  info.crc64 = sink.crc64();
+  info.content_md5 = md5;
+  info.content_type = options.content_type.empty() ? "application/octet-stream" : options.content_type;
+  info.user_meta = options.user_meta;
+  info.last_modified = clock_.Now();
+  info.type = ObjectType::kNormal;
+  return Publish(b, temp, fd, key, std::move(info));
 }
 
 Result<ObjectInfo> FsObjectStore::Publish(const Bucket& bucket, const std::string& temp, int fd,

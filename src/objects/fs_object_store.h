@@ -18,13 +18,19 @@
 //         "ino","mtime_ns"}; h = first 32 hex of SHA-256(key)
 //     .ferry-staging/<h>                  staging marker: the key, then one
 //                                         claiming task id per line
-//     .uploads/.ferry-put-<random>        a put or export being written
-//     .uploads/<upload id>-<16 hex>       the CLI's offset uploads
+//     .uploads/.ferry-put-<random>        a put, export or completion being
+//                                         published
 //     .uploads/mp-<upload id>/upload      a multipart upload, JSON:
-//        {"v":1,"key","initiated","content_type","meta":{...}}
-//     .uploads/mp-<upload id>/<NNNNN>     part NNNNN's bytes (5 digits)
+//        {"v":1,"key","initiated","content_type","meta":{...},
+//         "part_size"(once a part fixed it)}
+//     .uploads/mp-<upload id>/data        the parts written in place: part
+//                                         N at (N-1)*part_size (sparse)
+//     .uploads/mp-<upload id>/<NNNNN>     part NNNNN's bytes (5 digits) when
+//                                         not in place
 //     .uploads/mp-<upload id>/<NNNNN>.meta  {"v":1,"size","md5","crc64",
-//                                         "last_modified","ino","mtime_ns"}
+//                                         "last_modified"} and either
+//                                         "offset","data_ino" (in place) or
+//                                         "ino","mtime_ns" (its own file)
 //
 // Names starting with ".ferry" or ".uploads" are reserved (never keys).
 //
@@ -40,11 +46,13 @@
 // and deletes of one key are serialized in this process (one process per
 // data directory), so a key's metadata always follows its last commit.
 //
-// Multipart completion copies each part once into the object file with
-// copy_file_range (in the kernel; shared extents on reflink file systems
-// such as XFS and btrfs; holes of a part stay holes), then publishes it like
-// a put. The object's CRC-64 is combined from the parts' (Crc64Combine)
-// without reading them; the ETag is MD5 of the parts' MD5s, "-<count>".
+// Multipart completion publishes the upload's data file (parts of one size
+// land there at their final offsets; fs_multipart.cc) after copying in the
+// parts stored apart; uploads whose parts do not tile the object are
+// copied once into a new file with copy_file_range (holes stay holes). The
+// object's CRC-64 is combined from the parts' (Crc64Combine) without
+// reading them; the ETag is MD5 of the parts' MD5s, "-<count>". All-zero
+// 4 KiB blocks (aligned in the file) of every write stay holes.
 //
 // Safety. Every path from a client is a validated key, opened beneath the
 // bucket folder (opened itself with O_NOFOLLOW) with no symlink anywhere on
@@ -61,6 +69,8 @@
 #include <array>
 #include <chrono>
 #include <condition_variable>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -86,6 +96,8 @@ class FsObjectStore final : public ObjectStore {
   Result<std::unique_ptr<ObjectPutWriter>> PutObject(const std::string& account_id, const std::string& bucket,
                                                      const std::string& key,
                                                      const PutOptions& options) override;
+  Result<ObjectInfo> PutFile(const std::string& account_id, const std::string& bucket, const std::string& key,
+                             int fd, const PutOptions& options) override;
   Result<OpenObject> OpenForRead(const std::string& account_id, const std::string& bucket,
                                  const std::string& key) const override;
   Result<ObjectInfo> HeadObject(const std::string& account_id, const std::string& bucket,
@@ -99,8 +111,11 @@ class FsObjectStore final : public ObjectStore {
                                         const std::string& key, const PutOptions& options) override;
   Result<std::unique_ptr<PartWriter>> UploadPart(const std::string& account_id, const std::string& bucket,
                                                  const std::string& key, const std::string& upload_id,
-                                                 uint32_t part_number,
-                                                 std::optional<Md5Digest> expected_md5) override;
+                                                 uint32_t part_number, std::optional<Md5Digest> expected_md5,
+                                                 std::optional<uint64_t> size = std::nullopt) override;
+  Result<PartInfo> UploadZeroPart(const std::string& account_id, const std::string& bucket,
+                                  const std::string& key, const std::string& upload_id, uint32_t part_number,
+                                  uint64_t size, std::optional<Md5Digest> expected_md5) override;
   Result<ListPartsResult> ListParts(const std::string& account_id, const std::string& bucket,
                                     const std::string& key, const std::string& upload_id,
                                     const ListPartsRequest& request) const override;
@@ -111,12 +126,6 @@ class FsObjectStore final : public ObjectStore {
                                        const std::vector<CompletePart>& parts) override;
   Status AbortMultipart(const std::string& account_id, const std::string& bucket, const std::string& key,
                         const std::string& upload_id) override;
-
-  Result<std::unique_ptr<OffsetUpload>> OpenOffsetUpload(const std::string& account_id,
-                                                         const std::string& bucket, const std::string& key,
-                                                         const std::string& upload_id) override;
-  Status AbortOffsetUpload(const std::string& account_id, const std::string& bucket, const std::string& key,
-                           const std::string& upload_id) override;
 
   Status SetStaging(const std::string& account_id, const std::string& bucket, const std::string& key,
                     bool staging) override;
@@ -150,6 +159,12 @@ class FsObjectStore final : public ObjectStore {
   Result<ObjectInfo> Publish(const Bucket& bucket, const std::string& temp, int fd, const std::string& key,
                              ObjectInfo info);
   std::mutex& UploadLock(const std::string& upload_id) const;
+  // What this process knows of a multipart upload beyond its files: the
+  // parts being written at their offsets, and whether the data file is
+  // closed to them (fs_multipart.cc). Made on first use.
+  struct UploadState;
+  std::shared_ptr<UploadState> StateOf(const std::string& upload_id);
+  void ForgetUpload(const std::string& upload_id);
 
  private:
   Result<Bucket> OpenBucket(const std::string& account_id, const std::string& bucket) const;
@@ -171,6 +186,8 @@ class FsObjectStore final : public ObjectStore {
   // while empty folders are removed and buckets deleted.
   mutable std::shared_mutex tree_mu_;
   mutable std::mutex staging_mu_;  // serialises marker read-modify-writes
+  std::mutex states_mu_;
+  std::map<std::string, std::shared_ptr<UploadState>> upload_states_;  // guarded by states_mu_
 
   std::mutex sweeper_mu_;
   std::condition_variable sweeper_cv_;

@@ -164,6 +164,28 @@ Status CopyFileToWriter(int fd, uint64_t length, ObjectWriter& writer, const std
   return Status::Ok();
 }
 
+Md5Digest Md5OfZeros(uint64_t count) {
+  static std::mutex mu;
+  static std::map<uint64_t, Md5Digest> recent;  // guarded by mu; at most kRemembered
+  constexpr size_t kRemembered = 8;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = recent.find(count); it != recent.end()) return it->second;
+  }
+  static const std::vector<uint8_t> kZeros(1 << 20, 0);
+  Md5 md5;
+  for (uint64_t left = count; left > 0;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, kZeros.size()));
+    md5.Update(std::span<const uint8_t>(kZeros.data(), n));
+    left -= n;
+  }
+  const Md5Digest digest = md5.Finish();
+  std::lock_guard<std::mutex> lock(mu);
+  if (recent.size() >= kRemembered) recent.erase(recent.begin());
+  recent.emplace(count, digest);
+  return digest;
+}
+
 std::string MultipartEtag(const std::vector<Md5Digest>& part_md5s) {
   Md5 md5;
   for (const Md5Digest& d : part_md5s) md5.Update(d);

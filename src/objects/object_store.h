@@ -139,19 +139,6 @@ class PartWriter : public ObjectWriter {
   virtual Result<PartInfo> Commit() = 0;
 };
 
-// The Ferry CLI's private upload route (api/server.h: PUT
-// /oss/<bucket>/<object>?uploadId=U&offset=O): parts land at byte offsets of
-// one file (gaps stay holes) and Complete(size) publishes it. Transitional:
-// the OSS wire's multipart upload replaces it.
-class OffsetUpload {
- public:
-  virtual ~OffsetUpload() = default;
-  virtual Status Write(uint64_t offset, std::span<const uint8_t> data) = 0;
-  // Sets the final size (refusing one below the bytes written), computes
-  // the metadata and publishes the object atomically.
-  virtual Result<ObjectInfo> Complete(uint64_t size) = 0;
-};
-
 // An object opened for reading: the descriptor reads the very bytes `info`
 // describes (the inode that was checked), whatever later puts do. Ranges are
 // served by the caller with pread. A backend without local files spools the
@@ -273,6 +260,14 @@ class ObjectStore {
                                                              const std::string& bucket,
                                                              const std::string& key,
                                                              const PutOptions& options) = 0;
+  // Publishes the regular file open as `fd` (the caller wrote it and writes
+  // it no more; it may be sparse) as `key`, as a put of its bytes would,
+  // reading it once for its metadata (data extents only; holes hash as
+  // zeros). A backend on the file's file system takes the file itself
+  // (FsObjectStore: a hard link, no copy, holes kept); otherwise it is
+  // copied. For exports, whose files Ferry makes.
+  virtual Result<ObjectInfo> PutFile(const std::string& account_id, const std::string& bucket,
+                                     const std::string& key, int fd, const PutOptions& options) = 0;
   virtual Result<OpenObject> OpenForRead(const std::string& account_id, const std::string& bucket,
                                          const std::string& key) const = 0;
   virtual Result<ObjectInfo> HeadObject(const std::string& account_id, const std::string& bucket,
@@ -290,11 +285,25 @@ class ObjectStore {
   virtual Result<std::string> InitiateMultipart(const std::string& account_id, const std::string& bucket,
                                                 const std::string& key, const PutOptions& options) = 0;
   // Part numbers 1-kMaxPartNumber (InvalidArgument); an unknown upload (or
-  // one of another key) is NoSuchUpload.
+  // one of another key) is NoSuchUpload. `size`, when the part's size is
+  // known before its bytes (the request's Content-Length): the writer
+  // refuses more bytes and a Commit with fewer (InvalidArgument), and the
+  // backend may place the part where it lands in the object (no copy on
+  // completion).
   virtual Result<std::unique_ptr<PartWriter>> UploadPart(const std::string& account_id,
                                                          const std::string& bucket, const std::string& key,
                                                          const std::string& upload_id, uint32_t part_number,
-                                                         std::optional<Md5Digest> expected_md5) = 0;
+                                                         std::optional<Md5Digest> expected_md5,
+                                                         std::optional<uint64_t> size = std::nullopt) = 0;
+  // Stores part `part_number` as `size` zero bytes (a Ferry extension: the
+  // Ferry CLI sends no body for an all-zero part). Its ETag and CRC-64 are
+  // those of the zeros, as if they had been uploaded; `size` is 1-kMaxPutBytes
+  // (EntityTooLarge beyond, InvalidArgument for 0); a Content-MD5 that is not
+  // the zeros' is InvalidDigest. Same errors as UploadPart otherwise.
+  virtual Result<PartInfo> UploadZeroPart(const std::string& account_id, const std::string& bucket,
+                                          const std::string& key, const std::string& upload_id,
+                                          uint32_t part_number, uint64_t size,
+                                          std::optional<Md5Digest> expected_md5) = 0;
   virtual Result<ListPartsResult> ListParts(const std::string& account_id, const std::string& bucket,
                                             const std::string& key, const std::string& upload_id,
                                             const ListPartsRequest& request) const = 0;
@@ -309,17 +318,6 @@ class ObjectStore {
                                                const std::vector<CompletePart>& parts) = 0;
   virtual Status AbortMultipart(const std::string& account_id, const std::string& bucket,
                                 const std::string& key, const std::string& upload_id) = 0;
-
-  // ---- The CLI's offset uploads (see OffsetUpload). Opening creates the
-  // bucket for the account if it does not exist. upload_id:
-  // [A-Za-z0-9-]{1,64}; the same id continues the upload.
-  virtual Result<std::unique_ptr<OffsetUpload>> OpenOffsetUpload(const std::string& account_id,
-                                                                 const std::string& bucket,
-                                                                 const std::string& key,
-                                                                 const std::string& upload_id) = 0;
-  // No error when the upload is already gone.
-  virtual Status AbortOffsetUpload(const std::string& account_id, const std::string& bucket,
-                                   const std::string& key, const std::string& upload_id) = 0;
 
   // ---- Staging objects (see StagingClaim)
   // Marks (or unmarks) an existing object; a new mark has no claims.
@@ -371,6 +369,10 @@ class ObjectStore {
 // are read (SEEK_DATA/SEEK_HOLE), holes become WriteZeros. For exports,
 // whose files are sparse.
 Status CopyFileToWriter(int fd, uint64_t length, ObjectWriter& writer, const std::string& label);
+
+// MD5 of `count` zero bytes (the ETag of an all-zero part); recent sizes
+// are remembered, so the usual equal-sized zero parts cost one hash.
+Md5Digest Md5OfZeros(uint64_t count);
 
 // The multipart ETag of parts with these MD5s: MD5 of their concatenated
 // binary digests, "<upper hex>-<count>" in quotes.

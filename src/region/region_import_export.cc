@@ -169,22 +169,17 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
 
 // -------------------------------------------------------------------- export
 
-// Streams the finished export file into the bucket as one object (holes
-// become WriteZeros, so a sparse disk costs its data bytes to copy); the
-// store makes it visible whole, with its ETag and CRC-64, at Commit.
+// Publishes the finished export file as the object itself (ObjectStore::
+// PutFile: a hard link in FsObjectStore, so no second copy; holes stay
+// holes), with the ETag and CRC-64 of one read of its data extents.
 Status RegionImpl::PublishExport(const TaskRecord& task, const std::string& bucket, const std::string& object,
                                  const std::string& path, TaskControl& control) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("open", path, errno);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
+  if (control.stop) return Cancelled("task " + task.task_id + " stopped");
   PutOptions options;
   options.max_bytes = ObjectStore::kMaxObjectBytes;
-  ASSIGN_OR_RETURN(std::unique_ptr<ObjectPutWriter> writer,
-                   oss_.PutObject(task.account_id, bucket, object, options));
-  RETURN_IF_ERROR(CopyFileToWriter(fd.get(), static_cast<uint64_t>(st.st_size), *writer, path));
-  if (control.stop) return Cancelled("task " + task.task_id + " stopped");
-  return writer->Commit().status();
+  return oss_.PutFile(task.account_id, bucket, object, fd.get(), options).status();
 }
 
 Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {

@@ -42,8 +42,8 @@ class QuotaTest : public ::testing::Test {
   uint64_t PartFiles(const std::string& bucket) const {
     uint64_t n = 0;
     std::error_code ec;
-    for (fs::directory_iterator it(DataDir() + "/oss/" + bucket + "/.uploads", ec), end; !ec && it != end;
-         it.increment(ec)) {
+    for (fs::recursive_directory_iterator it(DataDir() + "/oss/" + bucket + "/.uploads", ec), end;
+         !ec && it != end; it.increment(ec)) {
       if (it->is_regular_file(ec)) ++n;
     }
     return n;
@@ -123,9 +123,9 @@ TEST_F(QuotaTest, QuotasAnswerWithTheirEcsCodeAndStatus) {
   Start({"--quota-images", "1", "--quota-stored-mib", "8"});
   EcsClient root = RootClient(server_->endpoint(), true);
 
-  // Two 5 MiB extents: the first part is stored, the second would take the
-  // account over 8 MiB; the CLI fails with the code and aborts the upload,
-  // so no part is left behind.
+  // Two 5 MiB extents: the first parts are stored, a later one would take
+  // the account over 8 MiB; the CLI fails with the code and aborts the
+  // multipart upload, so no part is left behind.
   const std::string big = files_.path() + "/big.img";
   WriteSparseImage(big, 16 * kMiB, {{0, 5 * kMiB}, {10 * kMiB, 5 * kMiB}}, 7);
   CommandResult refused = Import(big, "too-big");

@@ -1,4 +1,6 @@
 // The real binary over HTTP: one server shared by the tests of this suite.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -184,7 +186,7 @@ TEST_F(ServerApiTest, SecondAccountMadeOfflineCannotSeeRootImages) {
 TEST_F(ServerApiTest, CliImportsAFileAndListsItAsJson) {
   ScratchDir files("ferry-cli-file-");
   const std::string file = files.path() + "/cli-disk.img";
-  WriteSparseImage(file, 12 * kMiB, {{kMiB, 2 * kMiB}, {10 * kMiB, 5000}}, 4);
+  WriteSparseImage(file, 64 * kMiB, {{kMiB, 2 * kMiB}, {40 * kMiB, 5000}}, 4);
 
   CommandResult imported = RunFerry({"image", "import", file, "--name", "cli-imported", "--format", "raw",
                                      "--output", "json", "--keep-upload"},
@@ -194,10 +196,11 @@ TEST_F(ServerApiTest, CliImportsAFileAndListsItAsJson) {
   ASSERT_TRUE(result.is_object()) << imported.out;
   const std::string image_id = result.value("ImageId", std::string());
   EXPECT_EQ(result.value("TaskStatus", std::string()), "Finished");
-  // Progress goes to stderr, never into the JSON on stdout, at a real rate
-  // (stderr is not a terminal here: a summary line, never "0 B/s"). The OSS
-  // multipart upload sends the file's every byte, holes included.
-  EXPECT_NE(imported.err.find("upload cli-disk.img: uploaded, 12.0 MiB in "),
+  // Progress goes to stderr, never into the JSON on stdout: the bytes sent
+  // (the two 4 MiB parts that hold data; all-zero parts travel as their
+  // size) beside the disk's size, at a real rate (stderr is not a terminal
+  // here: a summary line, never "0 B/s").
+  EXPECT_NE(imported.err.find("upload cli-disk.img: uploaded, 8.0 MiB data of a 64.0 MiB disk in "),
             std::string::npos)
       << imported.err;
   EXPECT_EQ(imported.err.find(" 0 B/s"), std::string::npos) << imported.err;
@@ -225,6 +228,27 @@ TEST_F(ServerApiTest, CliImportsAFileAndListsItAsJson) {
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_EQ(table.out.rfind("IMAGEID", 0), 0u) << table.out;
   EXPECT_NE(table.out.find(image_id), std::string::npos) << table.out;
+}
+
+// `ferry oss cp` of a sparse 1 GiB disk: the bytes sent are the parts that
+// hold data, shown beside the disk's size; the object is stored sparse.
+TEST_F(ServerApiTest, CliUploadOfASparseDiskSendsItsDataPartsOnly) {
+  ScratchDir files("ferry-cli-sparse-");
+  const std::string file = files.path() + "/sparse.raw";
+  WriteSparseImage(file, 1024 * kMiB, {{0, kMiB}, {700 * kMiB, 3 * kMiB}}, 9);
+  CommandResult made = RunFerry({"oss", "mb", "oss://sparse-up"}, server_->ClientEnv());
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  CommandResult copied = RunFerry({"oss", "cp", file, "oss://sparse-up/disk.raw"}, server_->ClientEnv());
+  ASSERT_EQ(copied.exit_code, 0) << copied.out << "\n" << copied.err;
+  // Two 16 MiB parts hold data; the other 62 travel as their size.
+  EXPECT_NE(copied.err.find("upload disk.raw: uploaded, 32.0 MiB data of a 1.0 GiB disk in "), std::string::npos)
+      << copied.err;
+  const std::string stored = DataDir() + "/oss/sparse-up/disk.raw";
+  struct stat st {};
+  ASSERT_EQ(::stat(stored.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), 1024 * kMiB);
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, 64 * kMiB) << "the zeros were not stored as holes";
+  EXPECT_EQ(FileSha256(stored), FileSha256(file));
 }
 
 TEST_F(ServerApiTest, CliReportsEcsErrorsAndUsageErrorsWithDistinctExitCodes) {

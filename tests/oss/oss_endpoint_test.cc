@@ -546,6 +546,93 @@ TEST_F(OssEndpointTest, PutWithoutLengthIsRefusedAndChunkedIsAccepted) {
   EXPECT_EQ(Call(client, "GET", "raw", "chunked").body, "hello world");
 }
 
+// The Ferry extension x-ferry-zero-part: an all-zero part travels as its
+// size, and is stored as if its zeros had been sent.
+TEST_F(OssEndpointTest, ZeroPartsTravelAsTheirSizeWithoutABody) {
+  OssClient client = Client();
+  ASSERT_TRUE(client.CreateBucket("zeros").ok());
+  OssHttpResponse init = Call(client, "POST", "zeros", "disk.img", {{"uploads", ""}});
+  const size_t s = init.body.find("<UploadId>") + 10;
+  const std::string upload_id = init.body.substr(s, init.body.find('<', s) - s);
+  const std::string data = Pattern(200000, 11), zeros(200000, '\0');
+  OssHttpResponse p1 = Call(client, "PUT", "zeros", "disk.img", {{"partNumber", "1"}, {"uploadId", upload_id}}, {},
+                            data);
+  ASSERT_EQ(p1.status, 200) << p1.body;
+  OssHttpResponse p2 = Call(client, "PUT", "zeros", "disk.img", {{"partNumber", "2"}, {"uploadId", upload_id}},
+                            {{"x-ferry-zero-part", "200000"}});
+  ASSERT_EQ(p2.status, 200) << p2.body;
+  EXPECT_EQ(p2.Header("etag"), QuotedMd5Etag(Md5::Of(zeros)));
+  EXPECT_EQ(p2.Header("x-oss-hash-crc64ecma"), std::to_string(Crc64(zeros)));
+
+  // Refusals are OSS errors: too large, not a size, a body with it.
+  auto refused = [&](const std::string& size, const std::string& body) {
+    return Call(client, "PUT", "zeros", "disk.img", {{"partNumber", "3"}, {"uploadId", upload_id}},
+                {{"x-ferry-zero-part", size}}, body);
+  };
+  OssHttpResponse too_large = refused("5368709121", "");
+  EXPECT_EQ(too_large.status, 400);
+  EXPECT_EQ(Code(too_large), "EntityTooLarge");
+  EXPECT_NE(too_large.body.find("<Error>"), std::string::npos) << too_large.body;
+  for (const char* bad : {"0", "-5", "12abc"}) {
+    OssHttpResponse r = refused(bad, "");
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(Code(r), "InvalidArgument") << bad;
+  }
+  OssHttpResponse with_body = refused("4", "abcd");
+  EXPECT_EQ(with_body.status, 400);
+  EXPECT_EQ(Code(with_body), "InvalidArgument");
+  EXPECT_NE(with_body.body.find("<Code>InvalidArgument</Code>"), std::string::npos) << with_body.body;
+  EXPECT_NE(with_body.body.find("empty body"), std::string::npos) << with_body.body;
+
+  const std::string body = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p1.Header("etag") +
+                           "</ETag></Part><Part><PartNumber>2</PartNumber><ETag>" + p2.Header("etag") +
+                           "</ETag></Part></CompleteMultipartUpload>";
+  OssHttpResponse done = Call(client, "POST", "zeros", "disk.img", {{"uploadId", upload_id}}, {}, body);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(done.Header("etag"), MultipartEtag({Md5::Of(data), Md5::Of(zeros)}));
+  OssHttpResponse whole = Call(client, "GET", "zeros", "disk.img");
+  EXPECT_TRUE(whole.body == data + zeros);
+}
+
+// A sparse 1 GiB file: only the parts holding data are sent, the object is
+// whole (its CRC-64 is the file's) and stays sparse on the server.
+TEST_F(OssEndpointTest, ASparseFileUploadSendsOnlyItsDataParts) {
+  OssClient client = Client();
+  ASSERT_TRUE(client.CreateBucket("sparse").ok());
+  const uint64_t kSize = uint64_t{1} << 30, kPart = 16 << 20;
+  const std::string local = dir_ + "/sparse.img";
+  const std::string head = Pattern(1 << 20, 12), middle = Pattern(1 << 20, 13);
+  {
+    UniqueFd fd(::open(local.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(kSize)), 0);
+    ASSERT_EQ(::pwrite(fd.get(), head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+    ASSERT_EQ(::pwrite(fd.get(), middle.data(), middle.size(), kSize / 2), static_cast<ssize_t>(middle.size()));
+    // Written zeros (a data extent that reads as zeros) are found too.
+    const std::string zeros(kPart, '\0');
+    ASSERT_EQ(::pwrite(fd.get(), zeros.data(), zeros.size(), 3 * kPart), static_cast<ssize_t>(zeros.size()));
+  }
+  uint64_t done = 0, total = 0;
+  Status up = client.UploadFile(local, "sparse", "disk.img", "", [&](uint64_t d, uint64_t t) {
+    done = d;
+    total = t;
+  }, kPart);
+  ASSERT_TRUE(up.ok()) << up.ToString();
+  EXPECT_EQ(done, 2 * kPart) << "two parts hold data";
+  EXPECT_EQ(total, 2 * kPart);
+  uint64_t crc = Crc64Update(0, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(head.data()), head.size()));
+  crc = Crc64ExtendZeros(crc, kSize / 2 - head.size());
+  crc = Crc64Update(crc, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(middle.data()), middle.size()));
+  crc = Crc64ExtendZeros(crc, kSize / 2 - middle.size());
+  Result<OssHttpResponse> info = client.HeadObject("sparse", "disk.img");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->Header("x-oss-hash-crc64ecma"), std::to_string(crc));
+  EXPECT_EQ(info->Header("content-length"), std::to_string(kSize));
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ + "/oss/sparse/disk.img").c_str(), &st), 0);
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{8} << 20) << "the zeros were stored as holes";
+}
+
 TEST_F(OssEndpointTest, CopyObjectAndFileTransfersRoundTrip) {
   OssClient client = Client();
   ASSERT_TRUE(client.CreateBucket("files").ok());

@@ -48,28 +48,38 @@ class FsObjectStoreLifecycleTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  // Leaves an incomplete upload of `object` holding `data`; returns the
-  // path of its part file.
+  // Leaves an incomplete multipart upload of `object` whose part 1 holds
+  // `data`; returns the path of its folder. Makes the bucket if needed.
   std::string StartUpload(const std::string& account, const std::string& bucket, const std::string& object,
-                          const std::string& upload_id, const std::string& data) {
-    auto up = oss_->OpenOffsetUpload(account, bucket, object, upload_id);
-    EXPECT_TRUE(up.ok()) << up.status().ToString();
-    if (!up.ok()) return "";
-    EXPECT_TRUE((*up)->Write(0, Bytes(data)).ok());
-    std::string found;
-    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/" + bucket + "/.uploads")) {
-      if (e.path().filename().string().rfind(upload_id + "-", 0) == 0) found = e.path().string();
-    }
-    EXPECT_FALSE(found.empty());
-    return found;
+                          const std::string& data, std::string* upload_id = nullptr) {
+    Status made = oss_->CreateBucket(account, bucket);
+    EXPECT_TRUE(made.ok() || made.reason() == "BucketAlreadyExists") << made.ToString();
+    Result<std::string> id = oss_->InitiateMultipart(account, bucket, object, {});
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    if (!id.ok()) return "";
+    auto part = oss_->UploadPart(account, bucket, object, *id, 1, std::nullopt);
+    EXPECT_TRUE(part.ok()) << part.status().ToString();
+    if (!part.ok()) return "";
+    EXPECT_TRUE((*part)->Write(Bytes(data)).ok());
+    EXPECT_TRUE((*part)->Commit().ok());
+    if (upload_id != nullptr) *upload_id = *id;
+    return dir_ + "/" + bucket + "/.uploads/mp-" + *id;
+  }
+
+  // Ages an upload's folder and everything in it to `t`.
+  void AgeUpload(const std::string& path, UnixSeconds t) {
+    for (const auto& e : std::filesystem::directory_iterator(path)) SetMtime(e.path().string(), t);
+    SetMtime(path, t);
   }
 
   void PutObject(const std::string& account, const std::string& bucket, const std::string& object,
                  const std::string& data) {
-    auto up = oss_->OpenOffsetUpload(account, bucket, object, "put-" + RandomHex(4));
-    ASSERT_TRUE(up.ok()) << up.status().ToString();
-    ASSERT_TRUE((*up)->Write(0, Bytes(data)).ok());
-    ASSERT_TRUE((*up)->Complete(data.size()).ok());
+    Status made = oss_->CreateBucket(account, bucket);
+    ASSERT_TRUE(made.ok() || made.reason() == "BucketAlreadyExists") << made.ToString();
+    auto put = oss_->PutObject(account, bucket, object, {});
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+    ASSERT_TRUE((*put)->Write(Bytes(data)).ok());
+    ASSERT_TRUE((*put)->Commit().ok());
   }
 
   std::string dir_;
@@ -78,38 +88,39 @@ class FsObjectStoreLifecycleTest : public ::testing::Test {
 
 TEST_F(FsObjectStoreLifecycleTest, AnAbandonedUploadIsSweptOnceOlderThanTheExpiry) {
   const UnixSeconds now = ::time(nullptr);
-  std::string old_part = StartUpload(kAlice, "alice-b", "old.raw", "u-old", std::string(8192, 'x'));
-  std::string new_part = StartUpload(kAlice, "alice-b", "new.raw", "u-new", std::string(8192, 'y'));
-  SetMtime(old_part, now - kDay - 60);
+  std::string old_upload = StartUpload(kAlice, "alice-b", "old.raw", std::string(8192, 'x'));
+  std::string new_upload = StartUpload(kAlice, "alice-b", "new.raw", std::string(8192, 'y'));
+  AgeUpload(old_upload, now - kDay - 60);
 
   SweepStats stats = oss_->SweepExpired(now, kDay);
   EXPECT_EQ(stats.uploads_removed, 1u);
   EXPECT_GE(stats.bytes_freed, 8192u);
-  EXPECT_FALSE(Exists(old_part));
-  EXPECT_TRUE(Exists(new_part));  // written to within the day: still in use
+  EXPECT_FALSE(Exists(old_upload));
+  EXPECT_TRUE(Exists(new_upload));  // written to within the day: still in use
 
-  // The same part a day later is abandoned too.
+  // The same upload a day later is abandoned too.
   EXPECT_EQ(oss_->SweepExpired(now + kDay + 60, kDay).uploads_removed, 1u);
-  EXPECT_FALSE(Exists(new_part));
+  EXPECT_FALSE(Exists(new_upload));
 }
 
 TEST_F(FsObjectStoreLifecycleTest, TheSweeperThreadSweepsAtStart) {
-  std::string part = StartUpload(kAlice, "alice-b", "old.raw", "u-1", "abc");
-  SetMtime(part, ::time(nullptr) - 2 * kDay);
+  std::string upload = StartUpload(kAlice, "alice-b", "old.raw", "abc");
+  AgeUpload(upload, ::time(nullptr) - 2 * kDay);
   oss_->StartExpirySweeper(SystemClock::Get(), kDay, std::chrono::seconds(3600));
-  EXPECT_FALSE(Exists(part));
+  EXPECT_FALSE(Exists(upload));
   oss_.reset();  // the destructor stops the thread without waiting an hour
 }
 
 TEST_F(FsObjectStoreLifecycleTest, AbortRemovesTheUploadsPartsOnlyForItsOwner) {
-  std::string part = StartUpload(kAlice, "alice-b", "disk.raw", "u-1", "abc");
-  Status other = oss_->AbortOffsetUpload(kBob, "alice-b", "disk.raw", "u-1");
+  std::string id;
+  std::string upload = StartUpload(kAlice, "alice-b", "disk.raw", "abc", &id);
+  Status other = oss_->AbortMultipart(kBob, "alice-b", "disk.raw", id);
   EXPECT_EQ(other.reason(), "NoSuchBucket");
-  EXPECT_TRUE(Exists(part));
-  ASSERT_TRUE(oss_->AbortOffsetUpload(kAlice, "alice-b", "disk.raw", "u-1").ok());
-  EXPECT_FALSE(Exists(part));
-  EXPECT_TRUE(oss_->AbortOffsetUpload(kAlice, "alice-b", "disk.raw", "u-1").ok());  // idempotent
-  EXPECT_EQ(oss_->AbortOffsetUpload(kAlice, "alice-b", "disk.raw", "../x").reason(), "InvalidParameter");
+  EXPECT_TRUE(Exists(upload));
+  ASSERT_TRUE(oss_->AbortMultipart(kAlice, "alice-b", "disk.raw", id).ok());
+  EXPECT_FALSE(Exists(upload));
+  EXPECT_EQ(oss_->AbortMultipart(kAlice, "alice-b", "disk.raw", id).reason(), "NoSuchUpload");
+  EXPECT_EQ(oss_->AbortMultipart(kAlice, "alice-b", "disk.raw", "../x").reason(), "NoSuchUpload");
 }
 
 TEST_F(FsObjectStoreLifecycleTest, AStagingObjectGoesWithTheLastClaimOnIt) {
@@ -170,7 +181,7 @@ TEST_F(FsObjectStoreLifecycleTest, UsageCountsAnAccountsObjectsAndPartsOnly) {
   ASSERT_TRUE(after_object.ok());
   EXPECT_GE(*after_object, data.size());
 
-  StartUpload(kAlice, "alice-b", "part.raw", "u-1", data);
+  StartUpload(kAlice, "alice-b", "part.raw", data);
   Result<uint64_t> after_part = oss_->AccountObjectBytes(kAlice);
   ASSERT_TRUE(after_part.ok());
   EXPECT_GE(*after_part, *after_object + data.size());

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -104,116 +105,122 @@ TEST_F(FsObjectStoreTest, SymlinkOutOfTheBucketIsNotReadable) {
   EXPECT_EQ(oss_->PathForRead(kAlice, "alice-bucket", "link").status().reason(), "NoSuchKey");
 }
 
-TEST_F(FsObjectStoreTest, UploadPartsOutOfOrderPublishOnComplete) {
-  Result<std::unique_ptr<OffsetUpload>> up =
-      oss_->OpenOffsetUpload(kAlice, "up-bucket", "dir/image.raw", "U-1");
-  ASSERT_TRUE(up.ok()) << up.status().ToString();
-  const uint64_t kGap = 8 << 20;
-  ASSERT_TRUE((*up)->Write(kGap, Bytes("second")).ok());
-  ASSERT_TRUE((*up)->Write(0, Bytes("first")).ok());
+// Uploads part `n` of `bytes` (its size declared when `declare`), returning
+// what Complete lists.
+CompletePart Part(FsObjectStore& oss, const std::string& bucket, const std::string& key, const std::string& id,
+                  uint32_t n, const std::string& bytes, bool declare = true) {
+  auto w = oss.UploadPart(kAlice, bucket, key, id, n, std::nullopt,
+                          declare ? std::optional<uint64_t>(bytes.size()) : std::nullopt);
+  EXPECT_TRUE(w.ok()) << w.status().ToString();
+  if (!w.ok()) return {n, ""};
+  EXPECT_TRUE((*w)->Write(Bytes(bytes)).ok());
+  Result<PartInfo> p = (*w)->Commit();
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return {n, p.ok() ? p->etag : ""};
+}
+
+uint64_t Inode(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+}
+
+TEST_F(FsObjectStoreTest, PartsOfOneSizeLandInPlaceAndCompletePublishesThatFile) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "up-bucket").ok());
+  Result<std::string> id = oss_->InitiateMultipart(kAlice, "up-bucket", "dir/image.raw", {});
+  ASSERT_TRUE(id.ok());
+  const uint64_t kPart = 1 << 20;
+  std::string second(kPart, '\0'), first(kPart, '\0');
+  second.replace(0, 6, "second");
+  first.replace(0, 5, "first");
+  const std::string last = "last" + std::string(4096, '\0');
+  // Out of order, the short last part first (before the part size is known:
+  // a file of its own, copied in at completion), then parts 2 and 1.
+  std::vector<CompletePart> parts(3);
+  parts[2] = Part(*oss_, "up-bucket", "dir/image.raw", *id, 3, last);
+  parts[1] = Part(*oss_, "up-bucket", "dir/image.raw", *id, 2, second);
+  parts[0] = Part(*oss_, "up-bucket", "dir/image.raw", *id, 1, first);
   // Not visible before Complete.
   EXPECT_EQ(oss_->PathForRead(kAlice, "up-bucket", "dir/image.raw").status().reason(), "NoSuchKey");
-  const uint64_t size = kGap + 6 + 4096;
-  ASSERT_TRUE((*up)->Complete(size).ok());
+  const uint64_t data_ino = Inode(dir_ + "/up-bucket/.uploads/mp-" + *id + "/data");
+  ASSERT_NE(data_ino, 0u);
+  Result<ObjectInfo> done = oss_->CompleteMultipart(kAlice, "up-bucket", "dir/image.raw", *id, parts);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
 
   Result<std::string> path = oss_->PathForRead(kAlice, "up-bucket", "dir/image.raw");
   ASSERT_TRUE(path.ok()) << path.status().ToString();
+  EXPECT_EQ(Inode(*path), data_ino) << "the object is the upload's data file, not a copy";
   Result<std::string> content = ReadFileToString(*path);
   ASSERT_TRUE(content.ok());
-  ASSERT_EQ(content->size(), size);
-  EXPECT_EQ(content->substr(0, 5), "first");
-  EXPECT_EQ(content->substr(kGap, 6), "second");
-  EXPECT_EQ(content->substr(5, kGap - 5), std::string(kGap - 5, '\0'));
-  EXPECT_EQ(content->substr(kGap + 6), std::string(4096, '\0'));
+  EXPECT_EQ(*content, first + second + last);
   struct stat st {};
   ASSERT_EQ(::stat(path->c_str(), &st), 0);
-  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, size / 2) << "the gap was not left sparse";
-  // The bucket was created for the uploader.
-  EXPECT_EQ(oss_->GetBucket(kBob, "up-bucket").status().reason(), "NoSuchBucket");
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, kPart / 2) << "the zeros were not left sparse";
+  EXPECT_EQ(done->crc64, Crc64(*content));
+  EXPECT_EQ(done->etag, MultipartEtag({Md5::Of(std::string_view(first)), Md5::Of(std::string_view(second)),
+                                       Md5::Of(std::string_view(last))}));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/up-bucket/.uploads/mp-" + *id));
 }
 
-TEST_F(FsObjectStoreTest, UploadContinuesWithTheSameUploadId) {
+TEST_F(FsObjectStoreTest, ARewrittenPartReplacesTheOneInPlace) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "up-bucket").ok());
+  Result<std::string> id = oss_->InitiateMultipart(kAlice, "up-bucket", "obj", {});
+  ASSERT_TRUE(id.ok());
+  const std::string a(200 << 10, 'a'), b(200 << 10, 'b'), c(200 << 10, 'c');
+  Part(*oss_, "up-bucket", "obj", *id, 1, a);
+  CompletePart p2 = Part(*oss_, "up-bucket", "obj", *id, 2, b);
+  CompletePart p1 = Part(*oss_, "up-bucket", "obj", *id, 1, c);  // goes to a file of its own
+  Result<ListPartsResult> listed = oss_->ListParts(kAlice, "up-bucket", "obj", *id, {});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->parts.size(), 2u);
+  EXPECT_EQ(listed->parts[0].etag, p1.etag);
+  ASSERT_TRUE(oss_->CompleteMultipart(kAlice, "up-bucket", "obj", *id, {p1, p2}).ok());
+  EXPECT_EQ(*ReadFileToString(*oss_->PathForRead(kAlice, "up-bucket", "obj")), c + b);
+}
+
+TEST_F(FsObjectStoreTest, PartsAckedBeforeARestartAreListedAndCompleteAfterIt) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "up-bucket").ok());
+  Result<std::string> id = oss_->InitiateMultipart(kAlice, "up-bucket", "obj", {});
+  ASSERT_TRUE(id.ok());
+  const std::string a(128 << 10, 'a'), b(128 << 10, 'b'), c(1000, 'c');
+  CompletePart p1 = Part(*oss_, "up-bucket", "obj", *id, 1, a);
   {
-    auto up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "resume-1");
-    ASSERT_TRUE(up.ok());
-    ASSERT_TRUE((*up)->Write(0, Bytes("abc")).ok());
+    // Part 2 is cut off mid-body when the server goes away.
+    auto w = oss_->UploadPart(kAlice, "up-bucket", "obj", *id, 2, std::nullopt, b.size());
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(Bytes(b.substr(0, 5000))).ok());
   }
-  auto up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "resume-1");
-  ASSERT_TRUE(up.ok());
-  ASSERT_TRUE((*up)->Write(3, Bytes("def")).ok());
-  ASSERT_TRUE((*up)->Complete(6).ok());
-  EXPECT_EQ(*ReadFileToString(*oss_->PathForRead(kAlice, "up-bucket", "obj")), "abcdef");
-}
-
-TEST_F(FsObjectStoreTest, CompleteRefusesDataBeyondTheDeclaredSize) {
-  auto up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "u2");
-  ASSERT_TRUE(up.ok());
-  ASSERT_TRUE((*up)->Write(0, Bytes("0123456789")).ok());
-  EXPECT_FALSE((*up)->Complete(4).ok());
-}
-
-TEST_F(FsObjectStoreTest, UploadSizesAreBoundedByTheLargestObject) {
-  auto up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "vast", "u-vast");
-  ASSERT_TRUE(up.ok()) << up.status().ToString();
-  const std::vector<uint8_t> part = {1, 2, 3};
-  // A part ending past 48.8 TiB, then a complete of 4 EiB with no parts: both
-  // refused before the file grows.
-  Status st = (*up)->Write(FsObjectStore::kMaxObjectBytes - 2, part);
-  EXPECT_EQ(st.reason(), "EntityTooLarge") << st.ToString();
-  EXPECT_NE(st.message().find("48.8 TiB"), std::string::npos) << st.message();
-  st = (*up)->Complete(uint64_t{1} << 62).status();
-  EXPECT_EQ(st.code(), Code::kInvalidArgument);
-  EXPECT_EQ(st.reason(), "EntityTooLarge");
-  EXPECT_NE(st.message().find("4611686018427387904"), std::string::npos) << st.message();
-  EXPECT_FALSE(oss_->PathForRead(kAlice, "up-bucket", "vast").ok()) << "nothing published";
-  // The largest allowed part end and size pass the check.
-  EXPECT_TRUE(
-      ObjectStore::CheckSize(ObjectStore::kMaxObjectBytes, ObjectStore::kMaxObjectBytes, "size").ok());
-  EXPECT_EQ(FsObjectStore::kMaxObjectBytes, 53687091200000u);
-}
-
-TEST_F(FsObjectStoreTest, UploadValidatesNamesAndOwnership) {
-  EXPECT_EQ(oss_->OpenOffsetUpload(kAlice, "up-bucket", "../x", "u3").status().reason(), "InvalidObjectName");
-  EXPECT_EQ(oss_->OpenOffsetUpload(kAlice, "Bad_Bucket", "x", "u3").status().reason(), "InvalidBucketName");
-  EXPECT_FALSE(oss_->OpenOffsetUpload(kAlice, "up-bucket", "x", "../../u").ok());
-  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-only").ok());
-  EXPECT_EQ(oss_->OpenOffsetUpload(kBob, "alice-only", "x", "u4").status().reason(), "NoSuchBucket");
-}
-
-TEST_F(FsObjectStoreTest, AbortDiscardsTheUpload) {
-  auto up = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "u5");
-  ASSERT_TRUE(up.ok());
-  ASSERT_TRUE((*up)->Write(0, Bytes("abc")).ok());
-  ASSERT_TRUE(oss_->AbortOffsetUpload(kAlice, "up-bucket", "obj", "u5").ok());
-  EXPECT_EQ(oss_->PathForRead(kAlice, "up-bucket", "obj").status().reason(), "NoSuchKey");
-  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/up-bucket/.uploads"));
+  oss_ = std::make_unique<FsObjectStore>(dir_, kRoot);  // a new process on the same files
+  Result<ListPartsResult> listed = oss_->ListParts(kAlice, "up-bucket", "obj", *id, {});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->parts.size(), 1u);
+  EXPECT_EQ(listed->parts[0].part_number, 1u);
+  CompletePart p2 = Part(*oss_, "up-bucket", "obj", *id, 2, b);
+  CompletePart p3 = Part(*oss_, "up-bucket", "obj", *id, 3, c);
+  ASSERT_TRUE(oss_->CompleteMultipart(kAlice, "up-bucket", "obj", *id, {p1, p2, p3}).ok());
+  EXPECT_EQ(*ReadFileToString(*oss_->PathForRead(kAlice, "up-bucket", "obj")), a + b + c);
 }
 
 TEST_F(FsObjectStoreTest, APartStillStreamingNeverWritesAPublishedObject) {
-  // Two requests of one upload id share the part file: one is streaming a
-  // part while the other completes the upload.
-  auto streaming = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "same-id");
-  auto completing = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "same-id");
-  ASSERT_TRUE(streaming.ok() && completing.ok());
-  ASSERT_TRUE((*streaming)->Write(0, Bytes("original")).ok());
-  ASSERT_TRUE((*completing)->Complete(8).ok());
-  // The completed object carries what a put would: MD5 ETag and CRC-64.
-  Result<ObjectInfo> info = oss_->HeadObject(kAlice, "up-bucket", "obj");
-  ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->etag, QuotedMd5Etag(Md5::Of(std::string_view("original"))));
-  EXPECT_EQ(info->crc64, Crc64("original"));
-  // The rest of the part arrives after the object was published.
-  Status late = (*streaming)->Write(0, Bytes("REWRITE!"));
-  EXPECT_EQ(late.code(), Code::kFailedPrecondition) << late.ToString();
-  EXPECT_NE(late.message().find("start a new upload"), std::string::npos) << late.ToString();
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "up-bucket").ok());
+  Result<std::string> id = oss_->InitiateMultipart(kAlice, "up-bucket", "obj", {});
+  ASSERT_TRUE(id.ok());
+  const std::string a(128 << 10, 'a');
+  CompletePart p1 = Part(*oss_, "up-bucket", "obj", *id, 1, a);
+  // Part 2 is streaming into the data file while another request completes
+  // the upload with part 1 alone.
+  auto streaming = oss_->UploadPart(kAlice, "up-bucket", "obj", *id, 2, std::nullopt, a.size());
+  ASSERT_TRUE(streaming.ok());
+  ASSERT_TRUE((*streaming)->Write(Bytes(std::string(4096, 'x'))).ok());
+  ASSERT_TRUE(oss_->CompleteMultipart(kAlice, "up-bucket", "obj", *id, {p1}).ok());
+  Status late = (*streaming)->Write(Bytes(std::string(4096, 'y')));
+  EXPECT_EQ(late.reason(), "NoSuchUpload") << late.ToString();
+  EXPECT_FALSE((*streaming)->Commit().ok());
   Result<std::string> path = oss_->PathForRead(kAlice, "up-bucket", "obj");
   ASSERT_TRUE(path.ok());
-  EXPECT_EQ(*ReadFileToString(*path), "original");
-  // A new request of the same id starts a new, unpublished file.
-  auto again = oss_->OpenOffsetUpload(kAlice, "up-bucket", "obj", "same-id");
-  ASSERT_TRUE(again.ok());
-  ASSERT_TRUE((*again)->Write(0, Bytes("next")).ok());
-  EXPECT_EQ(*ReadFileToString(*path), "original");
+  EXPECT_EQ(*ReadFileToString(*path), a);
+  Result<ObjectInfo> info = oss_->HeadObject(kAlice, "up-bucket", "obj");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->crc64, Crc64(a));
 }
 
 TEST_F(FsObjectStoreTest, OpenForReadOpensTheObjectBeneathItsBucketOnly) {
@@ -339,6 +346,44 @@ TEST_F(FsObjectStoreTest, ZerosStayHolesThroughPutAndMultipart) {
   Result<ObjectInfo> head = oss_->HeadObject(kAlice, "alice-bucket", "sparse");
   ASSERT_TRUE(head.ok());
   EXPECT_EQ(head->crc64, Crc64(zeros + "data at the end"));
+}
+
+TEST_F(FsObjectStoreTest, PutObjectWritesAlignedZeroBlocksAsHoles) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  // Data, 1 MiB of zeros starting mid-block, data: the aligned zero blocks
+  // become holes, the partial ones are written.
+  const std::string bytes = std::string(1000, 'd') + std::string(1 << 20, '\0') + std::string(1000, 'e');
+  ASSERT_TRUE(PutBytes(*oss_, kAlice, "alice-bucket", "mixed", bytes).ok());
+  const std::string path = dir_ + "/alice-bucket/mixed";
+  EXPECT_EQ(*ReadFileToString(path), bytes);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_LE(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{16} << 10);
+}
+
+TEST_F(FsObjectStoreTest, PutFileTakesTheFileItselfHolesAndAll) {
+  ASSERT_TRUE(oss_->CreateBucket(kAlice, "alice-bucket").ok());
+  const std::string path = dir_ + "/scratch.raw";
+  {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_EQ(::ftruncate(fd.get(), 64 << 20), 0);
+    ASSERT_EQ(::pwrite(fd.get(), "data", 4, 32 << 20), 4);
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(oss_->PutFile(kAlice, "alice-bucket", "disk.raw", fd.get(), {}).ok());
+  ASSERT_EQ(::unlink(path.c_str()), 0);  // the scratch name goes; the object stays
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ + "/alice-bucket/disk.raw").c_str(), &st), 0);
+  struct stat scratch {};
+  ASSERT_EQ(::fstat(fd.get(), &scratch), 0);
+  EXPECT_EQ(st.st_ino, scratch.st_ino) << "published without a copy";
+  EXPECT_EQ(st.st_size, 64 << 20);
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{1} << 20);
+  Result<ObjectInfo> info = oss_->HeadObject(kAlice, "alice-bucket", "disk.raw");
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(info->content_md5.has_value()) << "its metadata matches the published inode";
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // backend (its layout, legacy files, symlinks planted on disk, offset
 // uploads) is in fs_object_store_test.cc.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -98,13 +99,16 @@ class ObjectStoreContract : public ::testing::Test {
     return keys;
   }
 
+  // Parts 1..n; each declares its size (as a Content-Length does) unless
+  // `declare` is false.
   Result<std::string> UploadWithParts(const std::string& key, const std::vector<std::string>& parts,
-                                      std::vector<CompletePart>* listed, PutOptions options = {}) {
+                                      std::vector<CompletePart>* listed, PutOptions options = {},
+                                      bool declare = true) {
     ASSIGN_OR_RETURN(std::string id, store_->InitiateMultipart(kAlice, "alice-b", key, options));
     for (size_t i = 0; i < parts.size(); ++i) {
-      ASSIGN_OR_RETURN(
-          std::unique_ptr<PartWriter> w,
-          store_->UploadPart(kAlice, "alice-b", key, id, static_cast<uint32_t>(i + 1), std::nullopt));
+      ASSIGN_OR_RETURN(std::unique_ptr<PartWriter> w,
+                       store_->UploadPart(kAlice, "alice-b", key, id, static_cast<uint32_t>(i + 1), std::nullopt,
+                                          declare ? std::optional<uint64_t>(parts[i].size()) : std::nullopt));
       RETURN_IF_ERROR(w->Write(Bytes(parts[i])));
       ASSIGN_OR_RETURN(PartInfo p, w->Commit());
       listed->push_back({p.part_number, p.etag});
@@ -640,6 +644,152 @@ TYPED_TEST(ObjectStoreContract, CompleteChecksThePartList) {
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_EQ(*this->Get("k"), big + big);
   EXPECT_EQ(done->crc64, Crc64(big + big));
+}
+
+TYPED_TEST(ObjectStoreContract, PutFilePublishesASparseFileWithItsDigests) {
+  auto& s = *this->store_;
+  const std::string path = this->dir_ + "/export.raw";
+  const std::string head = "disk head", tail = "disk tail";
+  const uint64_t kSize = 8 << 20;
+  {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(kSize)), 0);
+    ASSERT_EQ(::pwrite(fd.get(), head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+    ASSERT_EQ(::pwrite(fd.get(), tail.data(), tail.size(), static_cast<off_t>(kSize - tail.size())),
+              static_cast<ssize_t>(tail.size()));
+  }
+  const std::string all = head + std::string(kSize - head.size() - tail.size(), '\0') + tail;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  PutOptions options;
+  options.content_type = "application/x-raw-disk-image";
+  Result<ObjectInfo> put = s.PutFile(kAlice, "alice-b", "exports/disk.raw", fd.get(), options);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->size, kSize);
+  EXPECT_EQ(put->etag, QuotedMd5Etag(Md5::Of(std::string_view(all))));
+  EXPECT_EQ(put->crc64, Crc64(all));
+  Result<ObjectInfo> head_info = s.HeadObject(kAlice, "alice-b", "exports/disk.raw");
+  ASSERT_TRUE(head_info.ok());
+  EXPECT_EQ(head_info->etag, put->etag);
+  EXPECT_EQ(head_info->content_type, "application/x-raw-disk-image");
+  EXPECT_EQ(*this->Get("exports/disk.raw"), all);
+  // Refused like a put: another account's bucket, a size over the limit.
+  EXPECT_EQ(s.PutFile(kBob, "alice-b", "x", fd.get(), {}).status().reason(), "NoSuchBucket");
+  PutOptions small;
+  small.max_bytes = 1024;
+  EXPECT_EQ(s.PutFile(kAlice, "alice-b", "x", fd.get(), small).status().reason(), "EntityTooLarge");
+  EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "x").status().reason(), "NoSuchKey");
+}
+
+TYPED_TEST(ObjectStoreContract, TheObjectIsTheSameWhetherPartSizesAreDeclaredOrNot) {
+  auto& s = *this->store_;
+  const std::string a(200 << 10, 'a'), b = std::string(100 << 10, 'b') + std::string(100 << 10, '\0');
+  const std::string c = "tail";
+  for (bool declare : {true, false}) {
+    std::vector<CompletePart> listed;
+    const std::string key = declare ? "declared" : "streamed";
+    Result<std::string> id = this->UploadWithParts(key, {a, b, c}, &listed, {}, declare);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    Result<ObjectInfo> done = s.CompleteMultipart(kAlice, "alice-b", key, *id, listed);
+    ASSERT_TRUE(done.ok()) << done.status().ToString();
+    EXPECT_EQ(*this->Get(key), a + b + c) << key;
+    EXPECT_EQ(done->crc64, Crc64(a + b + c)) << key;
+    EXPECT_EQ(done->etag, MultipartEtag({Md5::Of(std::string_view(a)), Md5::Of(std::string_view(b)),
+                                         Md5::Of(std::string_view(c))}))
+        << key;
+    EXPECT_EQ(done->size, a.size() + b.size() + c.size());
+  }
+}
+
+TYPED_TEST(ObjectStoreContract, PartsOfIrregularSizesStillComplete) {
+  auto& s = *this->store_;
+  // Larger and smaller parts than the first, and a part number skipped.
+  const std::string p1(150 << 10, '1'), p2(300 << 10, '2'), p3(120 << 10, '3'), p5(7, '5');
+  std::vector<CompletePart> listed;
+  Result<std::string> id = this->UploadWithParts("k", {p1, p2, p3, "unused", p5}, &listed);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  Result<ObjectInfo> done = s.CompleteMultipart(kAlice, "alice-b", "k", *id, {listed[0], listed[1], listed[2], listed[4]});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(*this->Get("k"), p1 + p2 + p3 + p5);
+  EXPECT_EQ(done->crc64, Crc64(p1 + p2 + p3 + p5));
+}
+
+TYPED_TEST(ObjectStoreContract, ADeclaredPartSizeIsHeldToTheBytes) {
+  auto& s = *this->store_;
+  Result<std::string> id = s.InitiateMultipart(kAlice, "alice-b", "k", {});
+  ASSERT_TRUE(id.ok());
+  {
+    auto w = s.UploadPart(kAlice, "alice-b", "k", *id, 1, std::nullopt, uint64_t{4});
+    ASSERT_TRUE(w.ok());
+    EXPECT_EQ((*w)->Write(Bytes("12345")).reason(), "EntityTooLarge");
+  }
+  {
+    auto w = s.UploadPart(kAlice, "alice-b", "k", *id, 1, std::nullopt, uint64_t{200 << 10});
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(Bytes("short")).ok());
+    EXPECT_EQ((*w)->Commit().status().reason(), "InvalidArgument");
+  }
+  EXPECT_EQ(s.UploadPart(kAlice, "alice-b", "k", *id, 1, std::nullopt, ObjectStore::kMaxPutBytes + 1)
+                .status()
+                .reason(),
+            "EntityTooLarge");
+  Result<ListPartsResult> parts = s.ListParts(kAlice, "alice-b", "k", *id, {});
+  ASSERT_TRUE(parts.ok());
+  EXPECT_TRUE(parts->parts.empty());
+}
+
+TYPED_TEST(ObjectStoreContract, ZeroPartsAreStoredAsTheirZeros) {
+  auto& s = *this->store_;
+  const uint64_t kPart = 256 << 10;
+  const std::string zeros(kPart, '\0'), data(kPart, 'd');
+  Result<std::string> id = s.InitiateMultipart(kAlice, "alice-b", "disk.raw", {});
+  ASSERT_TRUE(id.ok());
+  // A zero part before any other (the part size is not known yet), one
+  // between data parts, and a short zero last part.
+  Result<PartInfo> z3 = s.UploadZeroPart(kAlice, "alice-b", "disk.raw", *id, 3, kPart, std::nullopt);
+  ASSERT_TRUE(z3.ok()) << z3.status().ToString();
+  EXPECT_EQ(z3->etag, QuotedMd5Etag(Md5::Of(std::string_view(zeros))));
+  EXPECT_EQ(z3->crc64, Crc64(zeros));
+  EXPECT_EQ(z3->size, kPart);
+  std::vector<CompletePart> listed;
+  for (uint32_t n : {1u, 2u}) {
+    auto w = s.UploadPart(kAlice, "alice-b", "disk.raw", *id, n, std::nullopt, kPart);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(Bytes(data)).ok());
+    Result<PartInfo> p = (*w)->Commit();
+    ASSERT_TRUE(p.ok());
+    listed.push_back({n, p->etag});
+  }
+  Result<PartInfo> z4 = s.UploadZeroPart(kAlice, "alice-b", "disk.raw", *id, 4, kPart,
+                                         Md5::Of(std::string_view(zeros)));
+  ASSERT_TRUE(z4.ok()) << z4.status().ToString();
+  Result<PartInfo> z5 = s.UploadZeroPart(kAlice, "alice-b", "disk.raw", *id, 5, 1000, std::nullopt);
+  ASSERT_TRUE(z5.ok()) << z5.status().ToString();
+  listed.push_back({3, z3->etag});
+  listed.push_back({4, z4->etag});
+  listed.push_back({5, z5->etag});
+  Result<ObjectInfo> done = s.CompleteMultipart(kAlice, "alice-b", "disk.raw", *id, listed);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  const std::string all = data + data + zeros + zeros + std::string(1000, '\0');
+  EXPECT_EQ(*this->Get("disk.raw"), all);
+  EXPECT_EQ(done->crc64, Crc64(all));
+  const Md5Digest d = Md5::Of(std::string_view(data)), z = Md5::Of(std::string_view(zeros));
+  EXPECT_EQ(done->etag, MultipartEtag({d, d, z, z, Md5::Of(std::string_view(std::string(1000, '\0')))}));
+
+  Result<std::string> id2 = s.InitiateMultipart(kAlice, "alice-b", "k", {});
+  ASSERT_TRUE(id2.ok());
+  EXPECT_EQ(s.UploadZeroPart(kAlice, "alice-b", "k", *id2, 1, 0, std::nullopt).status().reason(),
+            "InvalidArgument");
+  EXPECT_EQ(
+      s.UploadZeroPart(kAlice, "alice-b", "k", *id2, 1, ObjectStore::kMaxPutBytes + 1, std::nullopt).status().reason(),
+      "EntityTooLarge");
+  EXPECT_EQ(s.UploadZeroPart(kAlice, "alice-b", "k", *id2, 1, 10, Md5::Of(std::string_view("x"))).status().reason(),
+            "InvalidDigest");
+  EXPECT_EQ(s.UploadZeroPart(kAlice, "alice-b", "k", *id2, 0, 10, std::nullopt).status().reason(),
+            "InvalidArgument");
+  EXPECT_EQ(s.UploadZeroPart(kAlice, "alice-b", "other", *id2, 1, 10, std::nullopt).status().reason(),
+            "NoSuchUpload");
 }
 
 TYPED_TEST(ObjectStoreContract, PartsAreCheckedAndUploadsListed) {
