@@ -10,7 +10,8 @@
 // that never existed, and the two answers must be the same once the ids are
 // blanked out: a stranger learns nothing.
 //
-// Adding a row is one struct literal in Rows(). An action registered in
+// Adding a row is one struct literal in Rows() (its DryRun and no-RegionId
+// twins are flags on it). An action registered in
 // BuiltinActions() without a row fails TheTableCoversEveryRegisteredAction.
 #include <gtest/gtest.h>
 
@@ -107,7 +108,34 @@ struct Row {
   // any caller told it is not found) calls again with a never-existing id in
   // its place, and must get the same answer.
   std::string probe;
+  // Twins, rows of their own right after this one (see WithTwins): without
+  // RegionId, the same answers; with DryRun=true for every caller, the same
+  // answers but the owner's, which is DryRunOperation.
+  bool twin_without_region_id = false;
+  bool twin_dry_run = false;
 };
+
+std::vector<Row> WithTwins(std::vector<Row> rows) {
+  std::vector<Row> out;
+  for (Row& row : rows) {
+    out.push_back(row);
+    if (row.twin_without_region_id) {
+      Row twin = row;
+      twin.variant = "without RegionId";
+      twin.params["RegionId"] = kNoRegionId;
+      out.push_back(std::move(twin));
+    }
+    if (row.twin_dry_run) {
+      Row twin = row;
+      twin.variant = "DryRun";
+      twin.params["DryRun"] = "true";
+      twin.owner = kDryRunPassed;
+      twin.owner_dry_run = false;
+      out.push_back(std::move(twin));
+    }
+  }
+  return out;
+}
 
 // --- checks on successful answers -------------------------------------------
 
@@ -164,7 +192,7 @@ Check Both(Check a, Check b) {
 // --- the table ----------------------------------------------------------------
 
 const std::vector<Row>& Rows() {
-  static const std::vector<Row> kRows = {
+  static const std::vector<Row> kRows = WithTwins({
       // Not about any one account's resources.
       {.action = "DescribeRegions",
        .params = {{"RegionId", kNoRegionId}},
@@ -232,7 +260,8 @@ const std::vector<Row>& Rows() {
        .owner = Err(403, "ImageUseShared"),
        .recipient = kForbidden,
        .stranger = kNoImage,
-       .probe = "image"},
+       .probe = "image",
+       .twin_dry_run = true},
       // Force lets instances go on without the image, never a share.
       {.action = "DeleteImage",
        .variant = "Force, while shared",
@@ -249,13 +278,6 @@ const std::vector<Row>& Rows() {
        .recipient = kNoImage,
        .stranger = kNoImage,
        .probe = "used_image"},
-      {.action = "DeleteImage",
-       .variant = "DryRun",
-       .params = {{"ImageId", "{image}"}, {"DryRun", "true"}},
-       .owner = kDryRunPassed,
-       .recipient = kForbidden,
-       .stranger = kNoImage,
-       .probe = "image"},
       {.action = "CreateImage",
        .variant = "from the image's snapshot",
        .params = {{"SnapshotId", "{snapshot}"}},
@@ -264,14 +286,8 @@ const std::vector<Row>& Rows() {
        }),
        .recipient = kNoSnapshot,
        .stranger = kNoSnapshot,
-       .probe = "snapshot"},
-      {.action = "CreateImage",
-       .variant = "DryRun",
-       .params = {{"SnapshotId", "{snapshot}"}, {"DryRun", "true"}},
-       .owner = kDryRunPassed,
-       .recipient = kNoSnapshot,
-       .stranger = kNoSnapshot,
-       .probe = "snapshot"},
+       .probe = "snapshot",
+       .twin_dry_run = true},
       {.action = "CreateImage",
        .variant = "from DiskDeviceMapping.N",
        .params = {{"DiskDeviceMapping.1.SnapshotId", "{snapshot}"},
@@ -290,17 +306,8 @@ const std::vector<Row>& Rows() {
        .recipient = Err(403, "OperationDenied.SameRegionOnly"),
        .stranger = kNoImage,
        .owner_dry_run = true,
-       .probe = "image"},
-      {.action = "CopyImage",
-       .variant = "DryRun",
-       .params = {{"ImageId", "{image}"},
-                  {"DestinationRegionId", kCopyRegion},
-                  {"DestinationImageName", "authz-copy-2"},
-                  {"DryRun", "true"}},
-       .owner = kDryRunPassed,
-       .recipient = Err(403, "OperationDenied.SameRegionOnly"),
-       .stranger = kNoImage,
-       .probe = "image"},
+       .probe = "image",
+       .twin_dry_run = true},
       // The copy is the owner's alone (shares are never copied).
       {.action = "CancelCopyImage",
        .variant = "a finished copy",
@@ -315,14 +322,8 @@ const std::vector<Row>& Rows() {
        .recipient = kForbidden,
        .stranger = kNoImage,
        .owner_dry_run = true,
-       .probe = "image"},
-      {.action = "ExportImage",
-       .variant = "DryRun",
-       .params = {{"ImageId", "{image}"}, {"OSSBucket", "{bucket}"}, {"DryRun", "true"}},
-       .owner = kDryRunPassed,
-       .recipient = kForbidden,
-       .stranger = kNoImage,
-       .probe = "image"},
+       .probe = "image",
+       .twin_dry_run = true},
       {.action = "ExportImage",
        .variant = "into the owner's bucket",
        .params = {{"ImageId", "{image}"}, {"OSSBucket", "{owner_bucket}"}},
@@ -353,21 +354,9 @@ const std::vector<Row>& Rows() {
        .owner = Err(403, "SnapshotCreatedImage"),
        .recipient = kNoSnapshot,
        .stranger = kNoSnapshot,
-       .probe = "snapshot"},
-      {.action = "DeleteSnapshot",
-       .variant = "without RegionId",
-       .params = {{"RegionId", kNoRegionId}, {"SnapshotId", "{snapshot}"}},
-       .owner = Err(403, "SnapshotCreatedImage"),
-       .recipient = kNoSnapshot,
-       .stranger = kNoSnapshot,
-       .probe = "snapshot"},
-      {.action = "DeleteSnapshot",
-       .variant = "DryRun",
-       .params = {{"SnapshotId", "{snapshot}"}, {"DryRun", "true"}},
-       .owner = kDryRunPassed,
-       .recipient = kNoSnapshot,
-       .stranger = kNoSnapshot,
-       .probe = "snapshot"},
+       .probe = "snapshot",
+       .twin_without_region_id = true,
+       .twin_dry_run = true},
 
       // Tasks are their account's alone.
       {.action = "DescribeTasks",
@@ -512,15 +501,8 @@ const std::vector<Row>& Rows() {
        .recipient = NotFound404("InvalidDiskId.NotFound"),
        .stranger = NotFound404("InvalidDiskId.NotFound"),
        .owner_dry_run = true,
-       .probe = "disk"},
-      {.action = "CreateSnapshot",
-       .variant = "without RegionId",
-       .params = {{"RegionId", kNoRegionId}, {"DiskId", "{disk}"}},
-       .owner = kDryRunPassed,
-       .recipient = NotFound404("InvalidDiskId.NotFound"),
-       .stranger = NotFound404("InvalidDiskId.NotFound"),
-       .owner_dry_run = true,
-       .probe = "disk"},
+       .probe = "disk",
+       .twin_without_region_id = true},
       {.action = "CreateImage",
        .variant = "from InstanceId",
        .params = {{"InstanceId", "{instance}"}},
@@ -544,7 +526,7 @@ const std::vector<Row>& Rows() {
        .recipient = Ok(Listed("InstanceRamRoleSets", "InstanceRamRoleSet", "InstanceId", "instance", false)),
        .stranger = Ok(Listed("InstanceRamRoleSets", "InstanceRamRoleSet", "InstanceId", "instance", false)),
        .probe = "instance"},
-  };
+  });
   return kRows;
 }
 
@@ -648,12 +630,16 @@ TEST_F(AuthorizationTest, EveryActionAsOwnerRecipientAndStranger) {
   f.values["stranger_id"] = stranger.id;
   WriteSparseImage(DataDir() + "/oss/" + f.at("owner_bucket") + "/disk.raw", 4 * kMiB, {{0, kMiB}}, 9);
 
+  auto import_disk = [&](const std::string& name) {
+    return CallOk(as_owner, "ImportImage",
+                  {{"ImageName", name},
+                   {"DiskDeviceMapping.1.OSSBucket", f.at("owner_bucket")},
+                   {"DiskDeviceMapping.1.OSSObject", "disk.raw"},
+                   {"DiskDeviceMapping.1.Format", "RAW"}});
+  };
+
   // The owner's image, its snapshot and import task.
-  json imported = CallOk(as_owner, "ImportImage",
-                         {{"ImageName", "authz-golden"},
-                          {"DiskDeviceMapping.1.OSSBucket", f.at("owner_bucket")},
-                          {"DiskDeviceMapping.1.OSSObject", "disk.raw"},
-                          {"DiskDeviceMapping.1.Format", "RAW"}});
+  json imported = import_disk("authz-golden");
   f.values["image"] = imported.value("ImageId", "");
   f.values["import_task"] = imported.value("TaskId", "");
   ASSERT_EQ(WaitForTask(as_owner, f.at("import_task")).value("TaskStatus", ""), "Finished");
@@ -706,11 +692,7 @@ TEST_F(AuthorizationTest, EveryActionAsOwnerRecipientAndStranger) {
   ASSERT_EQ(disks["Disks"]["Disk"].size(), 1u) << disks.dump();
   f.values["disk"] = disks["Disks"]["Disk"][0].value("DiskId", "");
   // An image no one else sees that the owner's second instance uses.
-  json used = CallOk(as_owner, "ImportImage",
-                     {{"ImageName", "authz-used"},
-                      {"DiskDeviceMapping.1.OSSBucket", f.at("owner_bucket")},
-                      {"DiskDeviceMapping.1.OSSObject", "disk.raw"},
-                      {"DiskDeviceMapping.1.Format", "RAW"}});
+  json used = import_disk("authz-used");
   f.values["used_image"] = used.value("ImageId", "");
   ASSERT_EQ(WaitForTask(as_owner, used.value("TaskId", "")).value("TaskStatus", ""), "Finished");
   json run_used =

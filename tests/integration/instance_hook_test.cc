@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -42,39 +43,63 @@ std::string Settled(EcsClient& client, const std::string& id) {
   return status;
 }
 
-TEST(InstanceHookTest, TheHookSeesStartStopAndDeleteAndARefusedStartLeavesTheInstanceStopped) {
-  ScratchDir scratch("ferry-instance-hook-");
-  const std::string data = scratch.path() + "/data";
-  const std::string config = scratch.path() + "/config";
-  fs::create_directories(data + "/oss/" + kOperatorBucket);
-  fs::create_directories(config);
-  const std::string calls = scratch.path() + "/calls.log";
-  const std::string refuse = scratch.path() + "/refuse-start";
-  const std::string hook = scratch.path() + "/hypervisor.sh";
-  {
-    std::ofstream out(hook);
-    out << "#!/bin/sh\n"
-        << "echo \"$1 $2 $3\" >> '" << calls << "'\n"
-        << "if [ \"$2\" = start ] && [ -e '" << refuse << "' ]; then exit 3; fi\n"
-        << "exit 0\n";
+// A scratch directory, and in it a `ferry serve` whose instance hook is a
+// shell script the test writes (paths in it name files under Path()), with an
+// 8 MiB image imported.
+class InstanceHookTest : public ::testing::Test {
+ protected:
+  const std::string& Path() const { return scratch_.path(); }
+
+  // Writes `hook` (the lines after #!/bin/sh) as the hypervisor script,
+  // starts the server with it and imports "<image_name>.raw" (1 MiB of data
+  // from `seed`) as image_id_.
+  void StartServer(const std::string& hook, const std::string& image_name, uint64_t seed) {
+    fs::create_directories(data_ + "/oss/" + kOperatorBucket);
+    fs::create_directories(config_);
+    const std::string script = Path() + "/hypervisor.sh";
+    {
+      std::ofstream out(script);
+      out << "#!/bin/sh\n" << hook;
+    }
+    ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+    server_.set_extra_args({"--regions", kRegion, "--instance-hook", script});
+    std::string error;
+    ASSERT_TRUE(server_.Start(&error)) << error;
+    root_.emplace(RootClient(server_.endpoint(), false));
+    const std::string object = image_name + ".raw";
+    WriteSparseImage(data_ + "/oss/" + kOperatorBucket + "/" + object, 8 * kMiB, {{0, kMiB}}, seed);
+    image_id_ = ImportRawImage(*root_, kRegion, kOperatorBucket, object, image_name);
+    ASSERT_FALSE(image_id_.empty());
   }
-  ::chmod(hook.c_str(), 0755);
 
-  FerryServer server(data, config);
-  server.set_extra_args({"--regions", kRegion, "--instance-hook", hook});
-  std::string error;
-  ASSERT_TRUE(server.Start(&error)) << error;
-  EcsClient root = RootClient(server.endpoint(), false);
-  WriteSparseImage(data + "/oss/" + kOperatorBucket + "/hook.raw", 8 * kMiB, {{0, kMiB}}, 3);
-  const std::string image_id = ImportRawImage(root, kRegion, kOperatorBucket, "hook.raw", "hook");
-  ASSERT_FALSE(image_id.empty());
+  // The id of the instance's (one) disk.
+  std::string DiskOf(const std::string& instance_id) {
+    json disks = CallOk(*root_, "DescribeDisks", {{"InstanceId", instance_id}});
+    return disks["Disks"]["Disk"][0].value("DiskId", "");
+  }
 
-  json run = CallOk(root, "RunInstances", {{"ImageId", image_id}, {"InstanceType", "ecs.g7.large"}});
+  ScratchDir scratch_{"ferry-instance-hook-"};
+  const std::string data_ = Path() + "/data";
+  const std::string config_ = Path() + "/config";
+  FerryServer server_{data_, config_};
+  std::optional<EcsClient> root_;  // from StartServer
+  std::string image_id_;
+};
+
+TEST_F(InstanceHookTest, TheHookSeesStartStopAndDeleteAndARefusedStartLeavesTheInstanceStopped) {
+  const std::string calls = Path() + "/calls.log";
+  const std::string refuse = Path() + "/refuse-start";
+  ASSERT_NO_FATAL_FAILURE(StartServer("echo \"$1 $2 $3\" >> '" + calls + "'\n" +
+                                          "if [ \"$2\" = start ] && [ -e '" + refuse + "' ]; then exit 3; fi\n" +
+                                          "exit 0\n",
+                                      "hook", 3));
+  EcsClient& root = *root_;
+
+  json run = CallOk(root, "RunInstances", {{"ImageId", image_id_}, {"InstanceType", "ecs.g7.large"}});
   const std::string id = run["InstanceIdSets"]["InstanceIdSet"][0].get<std::string>();
   ASSERT_EQ(Settled(root, id), "Running");
-  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", id}});
-  const std::string disk_id = disks["Disks"]["Disk"][0].value("DiskId", "");
-  CommandResult path = RunFerry({"disk", "path", disk_id, "--data", data, "--region", kRegion}, {});
+  const std::string disk_id = DiskOf(id);
+  CommandResult path = RunFerry({"disk", "path", disk_id, "--data", data_, "--region", kRegion}, {});
   ASSERT_EQ(path.exit_code, 0) << path.err;
   const std::string qcow2 = path.out.substr(0, path.out.find('\n'));
 
@@ -95,8 +120,8 @@ TEST(InstanceHookTest, TheHookSeesStartStopAndDeleteAndARefusedStartLeavesTheIns
   const std::string expected = id + " start " + qcow2 + "\n" + id + " stop " + qcow2 + "\n" + id + " start " +
                                qcow2 + "\n" + id + " start " + qcow2 + "\n" + id + " delete " + qcow2 + "\n";
   EXPECT_EQ(got.str(), expected);
-  EXPECT_NE(server.Log().find("instance hook"), std::string::npos) << "the refused start is logged";
-  EXPECT_EQ(server.Stop(), 0) << server.Log();
+  EXPECT_NE(server_.Log().find("instance hook"), std::string::npos) << "the refused start is logged";
+  EXPECT_EQ(server_.Stop(), 0) << server_.Log();
 }
 
 // The polls a CLI wait can make within `elapsed` at most: one at once, then
@@ -119,48 +144,32 @@ int64_t MaxPollsWithin(std::chrono::milliseconds elapsed) {
 // (the hook takes 3 s to refuse) its polls backed off: the server counted
 // no more DescribeInstances requests than the back-off schedule allows in
 // the time the command took, where a fixed 100 ms poll makes ~10 a second.
-TEST(InstanceHookTest, CliStartAndRebootFailAtOnceWhenTheHookRefusesAndPollLess) {
-  ScratchDir scratch("ferry-instance-hook-cli-");
-  const std::string data = scratch.path() + "/data";
-  const std::string config = scratch.path() + "/config";
-  fs::create_directories(data + "/oss/" + kOperatorBucket);
-  fs::create_directories(config);
-  const std::string refuse = scratch.path() + "/refuse-start";
-  const std::string hook = scratch.path() + "/hypervisor.sh";
-  {
-    std::ofstream out(hook);
-    out << "#!/bin/sh\n"
-        << "if [ \"$2\" = start ] && [ -e '" << refuse << "' ]; then sleep 3; echo 'no capacity' >&2; exit 3; fi\n"
-        << "exit 0\n";
-  }
-  ::chmod(hook.c_str(), 0755);
-  FerryServer server(data, config);
-  server.set_extra_args({"--regions", kRegion, "--instance-hook", hook});
-  std::string error;
-  ASSERT_TRUE(server.Start(&error)) << error;
-  EcsClient root = RootClient(server.endpoint(), false);
-  EcsClient admin = RootClient(server.admin_endpoint(), false);
+TEST_F(InstanceHookTest, CliStartAndRebootFailAtOnceWhenTheHookRefusesAndPollLess) {
+  const std::string refuse = Path() + "/refuse-start";
+  ASSERT_NO_FATAL_FAILURE(StartServer(
+      "if [ \"$2\" = start ] && [ -e '" + refuse + "' ]; then sleep 3; echo 'no capacity' >&2; exit 3; fi\n" +
+          "exit 0\n",
+      "hook-cli", 5));
+  EcsClient& root = *root_;
+  EcsClient admin = RootClient(server_.admin_endpoint(), false);
   auto describe_requests = [&] {
     Result<std::string> metrics = admin.Get("/metrics");
     EXPECT_TRUE(metrics.ok()) << metrics.status().ToString();
     return metrics.ok() ? ApiRequests(*metrics, "DescribeInstances") : -1;
   };
-  WriteSparseImage(data + "/oss/" + kOperatorBucket + "/hook.raw", 8 * kMiB, {{0, kMiB}}, 5);
-  const std::string image_id = ImportRawImage(root, kRegion, kOperatorBucket, "hook.raw", "hook-cli");
-  ASSERT_FALSE(image_id.empty());
-  CommandResult run = RunFerry({"instance", "run", "--image", image_id, "--wait", "--output", "json"},
-                               server.ClientEnv(), std::chrono::seconds(60));
+  CommandResult run = RunFerry({"instance", "run", "--image", image_id_, "--wait", "--output", "json"},
+                               server_.ClientEnv(), std::chrono::seconds(60));
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   const json rows = json::parse(run.out, nullptr, false);
   ASSERT_TRUE(rows.is_array() && rows.size() == 1) << run.out;
   const std::string id = rows[0].value("InstanceId", std::string());
-  ASSERT_EQ(RunFerry({"instance", "stop", id}, server.ClientEnv(), std::chrono::seconds(60)).exit_code, 0);
+  ASSERT_EQ(RunFerry({"instance", "stop", id}, server_.ClientEnv(), std::chrono::seconds(60)).exit_code, 0);
 
   std::ofstream(refuse).put('x');
   for (const std::string verb : {"start", "reboot"}) {
     if (verb == "reboot") {
       fs::remove(refuse);
-      CommandResult started = RunFerry({"instance", "start", id}, server.ClientEnv(), std::chrono::seconds(60));
+      CommandResult started = RunFerry({"instance", "start", id}, server_.ClientEnv(), std::chrono::seconds(60));
       ASSERT_EQ(started.exit_code, 0) << started.err;
       std::ofstream(refuse).put('x');
     }
@@ -168,7 +177,7 @@ TEST(InstanceHookTest, CliStartAndRebootFailAtOnceWhenTheHookRefusesAndPollLess)
     const auto t0 = std::chrono::steady_clock::now();
     // Bounded far below the old 5 minutes: a CLI still waiting is killed
     // (exit_code -1).
-    CommandResult refused = RunFerry({"instance", verb, id}, server.ClientEnv(), std::chrono::seconds(60));
+    CommandResult refused = RunFerry({"instance", verb, id}, server_.ClientEnv(), std::chrono::seconds(60));
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     const int64_t polls = describe_requests() - before;
     EXPECT_EQ(refused.exit_code, 1) << verb << ": " << refused.out << refused.err;
@@ -182,46 +191,28 @@ TEST(InstanceHookTest, CliStartAndRebootFailAtOnceWhenTheHookRefusesAndPollLess)
     EXPECT_LE(polls, MaxPollsWithin(took)) << verb << ": " << polls << " polls in " << took.count() << " ms";
     EXPECT_EQ(StatusOf(root, id), "Stopped");
   }
-  EXPECT_NE(server.Log().find("no capacity"), std::string::npos) << "the hook's reason is in the server's log";
+  EXPECT_NE(server_.Log().find("no capacity"), std::string::npos) << "the hook's reason is in the server's log";
   CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
-  EXPECT_EQ(server.Stop(), 0) << server.Log();
+  EXPECT_EQ(server_.Stop(), 0) << server_.Log();
 }
 
 // A hypervisor slow to boot keeps the instance Starting: IncorrectInstanceStatus
 // then has the HTTP status each action's documented table gives it, 400 for
 // CreateSnapshot and CreateImage (ecs-api.md 4.5, 4.17), 403 for the state
 // changes (4.22, 4.23 and Start/Stop/Reboot).
-TEST(InstanceHookTest, IncorrectInstanceStatusIs400ForSnapshotsAnd403ForStateChanges) {
-  ScratchDir scratch("ferry-instance-hook-held-");
-  const std::string data = scratch.path() + "/data";
-  const std::string config = scratch.path() + "/config";
-  fs::create_directories(data + "/oss/" + kOperatorBucket);
-  fs::create_directories(config);
-  const std::string hold = scratch.path() + "/hold-start";
-  const std::string hook = scratch.path() + "/hypervisor.sh";
-  {
-    std::ofstream out(hook);
-    // Holds a start while the marker exists (at most 30 s).
-    out << "#!/bin/sh\n"
-        << "i=0\n"
-        << "while [ \"$2\" = start ] && [ -e '" << hold
-        << "' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n"
-        << "exit 0\n";
-  }
-  ::chmod(hook.c_str(), 0755);
-  FerryServer server(data, config);
-  server.set_extra_args({"--regions", kRegion, "--instance-hook", hook});
-  std::string error;
-  ASSERT_TRUE(server.Start(&error)) << error;
-  EcsClient root = RootClient(server.endpoint(), false);
-  WriteSparseImage(data + "/oss/" + kOperatorBucket + "/held.raw", 8 * kMiB, {{0, kMiB}}, 4);
-  const std::string image_id = ImportRawImage(root, kRegion, kOperatorBucket, "held.raw", "held");
-  ASSERT_FALSE(image_id.empty());
-  json created = CallOk(root, "CreateInstance", {{"ImageId", image_id}, {"InstanceType", "ecs.g7.large"}});
+TEST_F(InstanceHookTest, IncorrectInstanceStatusIs400ForSnapshotsAnd403ForStateChanges) {
+  const std::string hold = Path() + "/hold-start";
+  // Holds a start while the marker exists (at most 30 s).
+  ASSERT_NO_FATAL_FAILURE(StartServer("i=0\n"
+                                      "while [ \"$2\" = start ] && [ -e '" +
+                                          hold + "' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n" +
+                                          "exit 0\n",
+                                      "held", 4));
+  EcsClient& root = *root_;
+  json created = CallOk(root, "CreateInstance", {{"ImageId", image_id_}, {"InstanceType", "ecs.g7.large"}});
   const std::string id = created.value("InstanceId", "");
   ASSERT_EQ(Settled(root, id), "Stopped");
-  json disks = CallOk(root, "DescribeDisks", {{"InstanceId", id}});
-  const std::string disk_id = disks["Disks"]["Disk"][0].value("DiskId", "");
+  const std::string disk_id = DiskOf(id);
 
   std::ofstream(hold).put('x');
   CallOk(root, "StartInstance", {{"InstanceId", id}});
@@ -239,17 +230,16 @@ TEST(InstanceHookTest, IncorrectInstanceStatusIs400ForSnapshotsAnd403ForStateCha
   expect("StopInstance", {{"InstanceId", id}}, 403);
   expect("RebootInstance", {{"InstanceId", id}}, 403);
   expect("DeleteInstance", {{"InstanceId", id}}, 403);
-  expect("ReplaceSystemDisk", {{"InstanceId", id}, {"ImageId", image_id}}, 403);
+  expect("ReplaceSystemDisk", {{"InstanceId", id}, {"ImageId", image_id_}}, 403);
   EXPECT_EQ(StatusOf(root, id), "Starting") << "the checks ran while the start was held";
   fs::remove(hold);
   EXPECT_EQ(Settled(root, id), "Running");
   CallOk(root, "DeleteInstance", {{"InstanceId", id}, {"Force", "true"}});
-  EXPECT_EQ(server.Stop(), 0) << server.Log();
+  EXPECT_EQ(server_.Stop(), 0) << server_.Log();
 }
 
-TEST(InstanceHookTest, ARelativeHookPathIsAUsageError) {
-  ScratchDir scratch("ferry-instance-hook-bad-");
-  CommandResult bad = RunFerry({"serve", "--data", scratch.path(), "--instance-hook", "hypervisor.sh"}, {});
+TEST_F(InstanceHookTest, ARelativeHookPathIsAUsageError) {
+  CommandResult bad = RunFerry({"serve", "--data", Path(), "--instance-hook", "hypervisor.sh"}, {});
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
   EXPECT_NE(bad.err.find("is not an absolute path to a program"), std::string::npos) << bad.err;
 }

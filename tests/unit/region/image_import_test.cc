@@ -11,60 +11,38 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "common/fs_util.h"
 #include "common/hash.h"
-#include "common/ids.h"
-#include "objects/fs_object_store.h"
-#include "region/region_impl.h"
 #include "region/subprocess.h"
+#include "unit/region/region_fixture.h"
 
 namespace ferry {
 namespace {
 
-constexpr const char* kRoot = "1000000000000001";
-constexpr uint64_t kMiB = 1ull << 20;
-const Caller kAlice{"2000000000000002"};
 // What the host file holds: must never appear in an image.
 const std::string kSecretLine = "ferry-host-secret-0123456789abcdef\n";
 
-class ImageImportTest : public ::testing::Test {
+class ImageImportTest : public RegionFixture {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/image-import-test-" + RandomHex(6);
-    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
+    RegionFixture::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(MakeDirs(dir_ + "/host").ok());
     secret_ = dir_ + "/host/root-credentials.json";
     std::string secret;
     while (secret.size() < kMiB) secret += kSecretLine;
     secret.resize(kMiB);
     ASSERT_TRUE(WriteFileAtomic(secret_, secret).ok());
-    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
-    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-out").ok());
-  }
-  void TearDown() override {
-    region_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   void Open() {
-    RegionConfig c;
-    c.region_id = "cn-hangzhou";
-    FillRegionNames(&c);
-    c.data_dir = dir_ + "/region";
-    c.oss_dir = dir_ + "/oss";
+    RegionConfig c = Config();
     c.task_threads = 1;
     c.ingest_threads = 2;
-    c.seed_public_image = false;
-    c.object_storage = oss_.get();
     RegionHooks hooks;
     hooks.after_image_inspected = [this](const std::string& task, size_t disk) {
       if (after_inspected_) after_inspected_(task, disk);
     };
-    auto r = RegionImpl::Open(c, SystemClock::Get(), hooks);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    region_ = std::move(r).value();
+    OpenRegion(c, std::move(hooks));
   }
 
   std::string Object(const std::string& name) { return dir_ + "/oss/alice-in/" + name; }
@@ -100,18 +78,6 @@ class ImageImportTest : public ::testing::Test {
             .ok());
   }
 
-  TaskRecord WaitTask(const std::string& task_id) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      Result<TaskRecord> t = region_->DescribeTaskAttribute(kAlice, task_id);
-      EXPECT_TRUE(t.ok()) << t.status().ToString();
-      if (!t.ok() || t->status != "Processing") return t.ok() ? *t : TaskRecord{};
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ADD_FAILURE() << "task " << task_id << " still Processing after 60 s";
-    return TaskRecord{};
-  }
-
   // Imports alice-in/<object> as `format`; returns the finished task.
   TaskRecord Import(const std::string& object, const std::string& format, std::string* image_id = nullptr) {
     ImportImageRequest req;
@@ -121,7 +87,7 @@ class ImageImportTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (!r.ok()) return TaskRecord{};
     if (image_id != nullptr) *image_id = r->image_id;
-    return WaitTask(r->task_id);
+    return WaitTask(kAlice, r->task_id);
   }
 
   // The import failed as an invalid image, with a message naming the object
@@ -144,7 +110,7 @@ class ImageImportTest : public ::testing::Test {
         region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "exp", "raw"});
     EXPECT_TRUE(task_id.ok()) << task_id.status().ToString();
     if (!task_id.ok()) return "";
-    TaskRecord t = WaitTask(*task_id);
+    TaskRecord t = WaitTask(kAlice, *task_id);
     EXPECT_EQ(t.status, "Finished") << t.error_message;
     Result<std::string> path =
         oss_->PathForRead(kAlice.account_id, "alice-out", "exp_" + image_id + "_" + *task_id + ".raw");
@@ -154,10 +120,7 @@ class ImageImportTest : public ::testing::Test {
     return bytes.ok() ? *bytes : "";
   }
 
-  std::string dir_;
   std::string secret_;
-  std::unique_ptr<FsObjectStore> oss_;
-  std::unique_ptr<RegionImpl> region_;
   std::function<void(const std::string&, size_t)> after_inspected_;
 };
 
@@ -373,7 +336,7 @@ TEST_F(ImageImportTest, ImportedFormatsStillConvertAndExportsInspectAsAskedFor) 
     Result<std::string> task_id =
         region_->ExportImage(kAlice, ExportImageRequest{image_id, "alice-out", "x" + format, asked});
     ASSERT_TRUE(task_id.ok()) << task_id.status().ToString();
-    TaskRecord e = WaitTask(*task_id);
+    TaskRecord e = WaitTask(kAlice, *task_id);
     ASSERT_EQ(e.status, "Finished") << format << ": " << e.error_message;
     std::string object = "x" + format + "_" + image_id + "_" + *task_id + "." + format;
     std::string from = dir_ + "/oss/alice-out/" + object;

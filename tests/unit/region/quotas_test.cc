@@ -9,24 +9,11 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <filesystem>
-#include <mutex>
-#include <thread>
 
-#include "common/fs_util.h"
-#include "common/ids.h"
-#include "objects/fs_object_store.h"
-#include "region/region_impl.h"
-#include "unit/region/ingest_gate.h"
+#include "unit/region/region_fixture.h"
 
 namespace ferry {
 namespace {
-
-constexpr const char* kRoot = "1000000000000001";
-constexpr uint64_t kMiB = 1ull << 20;
-const Caller kAlice{"2000000000000002"};
-const Caller kBob{"3000000000000003"};
 
 TEST(CheckQuotaTest, EachLimitHasItsDocumentedCode) {
   QuotaLimits limits{2, 3, 1, 100};
@@ -60,39 +47,14 @@ TEST(CheckQuotaTest, ZeroIsUnlimitedAndPublicImagesAreExempt) {
   EXPECT_TRUE(CheckQuota(tight, huge, QuotaUsage{1, 1, 1, 1}, kSystemAccountId, "ImportImage").ok());
 }
 
-class RegionQuotaTest : public ::testing::Test {
+class RegionQuotaTest : public RegionFixture {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/quota-test-" + RandomHex(6);
-    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
-    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-out").ok());
-    ASSERT_TRUE(oss_->CreateBucket(kBob.account_id, "bob-in").ok());
-  }
-  void TearDown() override {
-    gate_.Open();
-    region_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
   void Open(QuotaLimits limits) {
-    RegionConfig c;
-    c.region_id = "cn-hangzhou";
-    FillRegionNames(&c);
-    c.data_dir = dir_ + "/region";
-    c.oss_dir = dir_ + "/oss";
+    RegionConfig c = Config();
     c.task_threads = 2;
-    c.seed_public_image = false;
-    c.object_storage = oss_.get();
     c.quotas = limits;
     oss_->set_max_account_bytes(limits.stored_bytes);
-    RegionHooks hooks;
-    hooks.after_chunk_pinned = [this](const std::string& task, const ChunkId& id) { gate_.Hook(task, id); };
-    auto r = RegionImpl::Open(c, SystemClock::Get(), hooks);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    region_ = std::move(r).value();
+    OpenRegion(c);
   }
 
   // `data_mib` MiB of non-zero data, as a raw disk in `bucket`.
@@ -113,26 +75,6 @@ class RegionQuotaTest : public ::testing::Test {
     return req;
   }
 
-  TaskRecord WaitTask(const Caller& caller, const std::string& task_id) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      Result<TaskRecord> t = region_->DescribeTaskAttribute(caller, task_id);
-      if (!t.ok() || t->status != "Processing") return t.ok() ? *t : TaskRecord{};
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ADD_FAILURE() << "task " << task_id << " still Processing after 60 s";
-    return TaskRecord{};
-  }
-
-  std::string ImportAndWait(const ImportImageRequest& req) {
-    Result<ImportImageResult> r = region_->ImportImage(kAlice, req);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok()) return "";
-    TaskRecord t = WaitTask(kAlice, r->task_id);
-    EXPECT_EQ(t.status, "Finished") << t.error_code << ": " << t.error_message;
-    return r->image_id;
-  }
-
   // The task of `resource_id` (CreateImage from an instance has no TaskId
   // in its answer).
   std::string TaskFor(const std::string& resource_id) {
@@ -145,11 +87,6 @@ class RegionQuotaTest : public ::testing::Test {
   bool ObjectExists(const std::string& bucket, const std::string& object) {
     return oss_->PathForRead(kAlice.account_id, bucket, object).ok();
   }
-
-  std::string dir_;
-  std::unique_ptr<FsObjectStore> oss_;
-  IngestGate gate_;
-  std::unique_ptr<RegionImpl> region_;
 };
 
 TEST_F(RegionQuotaTest, ImportImageStopsAtTheImageQuota) {
@@ -264,11 +201,7 @@ TEST_F(RegionQuotaTest, DiskSnapshotsAreRefusedWhenTheyWouldNotFitAndCountOnceCo
   Result<std::vector<std::string>> ids = region_->RunInstances(kAlice, run);
   ASSERT_TRUE(ids.ok()) << ids.status().ToString();
   const std::string instance = (*ids)[0];
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (region_->catalog().GetInstance(instance)->status != "Stopped" &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_TRUE(WaitFor([&] { return region_->catalog().GetInstance(instance)->status == "Stopped"; }));
   DescribeDisksRequest dq;
   dq.instance_id = instance;
   Result<Page<DiskRecord>> disks = region_->DescribeDisks(kAlice, dq);
@@ -284,11 +217,7 @@ TEST_F(RegionQuotaTest, DiskSnapshotsAreRefusedWhenTheyWouldNotFitAndCountOnceCo
   snap.disk_id = disk_id;
   Result<std::string> first = region_->CreateSnapshot(kAlice, snap);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (region_->catalog().GetSnapshot(*first)->status != "accomplished" &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  WaitFor([&] { return region_->catalog().GetSnapshot(*first)->status == "accomplished"; });
   ASSERT_EQ(region_->catalog().GetSnapshot(*first)->status, "accomplished");
   EXPECT_EQ(stored(), before + 4 * kMiB) << "the committed snapshot counts its data, as if unshared";
 
@@ -358,11 +287,7 @@ TEST_F(RegionQuotaTest, AStagingObjectIsDeletedWhenItsImportEnds) {
   ImportAndWait(Request("staged.raw", "staged"));
   ImportAndWait(Request("kept.raw", "kept"));
   // The release runs just after the task's final record: poll briefly.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (ObjectExists("alice-in", "staged.raw") && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_FALSE(ObjectExists("alice-in", "staged.raw"));
+  EXPECT_TRUE(WaitFor([&] { return !ObjectExists("alice-in", "staged.raw"); }, std::chrono::seconds(30)));
   EXPECT_TRUE(ObjectExists("alice-in", "kept.raw"));
 
   // A failed import gives its staging object back too.
@@ -374,11 +299,7 @@ TEST_F(RegionQuotaTest, AStagingObjectIsDeletedWhenItsImportEnds) {
   Result<ImportImageResult> r = region_->ImportImage(kAlice, bad);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(WaitTask(kAlice, r->task_id).status, "Failed");
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (ObjectExists("alice-in", "bad.qcow2") && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_FALSE(ObjectExists("alice-in", "bad.qcow2"));
+  EXPECT_TRUE(WaitFor([&] { return !ObjectExists("alice-in", "bad.qcow2"); }, std::chrono::seconds(30)));
 }
 
 TEST_F(RegionQuotaTest, AClaimWhoseTaskEndedWhileDownIsReleasedAtOpen) {

@@ -22,29 +22,17 @@
 #include "objects/fs_object_store.h"
 #include "region/region_impl.h"
 #include "store/manifest.h"
+#include "unit/region/region_fixture.h"
 
 namespace ferry {
 namespace {
 
-constexpr const char* kRoot = "1000000000000001";
 constexpr const char* kA = "cn-hangzhou";
 constexpr const char* kB = "cn-shanghai";
 constexpr const char* kC = "cn-beijing";
 constexpr uint64_t kChunk = 256 << 10;
-const Caller kAlice{"2000000000000002"};
-const Caller kBob{"3000000000000003"};
 const std::vector<std::string> kAllStatuses = {"Creating",    "Waiting",      "Available",
                                                "UnAvailable", "CreateFailed", "Deprecated"};
-
-std::string Pattern(uint64_t length, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(length, '\0');
-  for (size_t i = 0; i + 8 <= out.size(); i += 8) {
-    uint64_t v = rng();
-    std::memcpy(&out[i], &v, 8);
-  }
-  return out;
-}
 
 // A disk of `seeds.size()` chunks; seed 0 leaves a chunk zero (a hole).
 void WriteDisk(const std::string& path, const std::vector<uint32_t>& seeds) {
@@ -310,6 +298,31 @@ class RegionCopyTest : public ::testing::Test {
     req.tags = {{"env", "copy"}};
     req.client_token = token;
     return R(kA).CopyImage(kAlice, req);
+  }
+
+  // Shuts `region` down while faults_ holds its copy's pull: releases the
+  // pull once Shutdown has begun, failing every fetch until Shutdown
+  // returns, so the copy stops unfinished.
+  void ShutDownMidCopy(const std::string& region) {
+    std::thread stopper([&] { R(region).Shutdown(); });
+    // Shutdown has begun once the region refuses new work.
+    const bool refusing = PollUntil([&] {
+      return R(region).ExportImage(kAlice, ExportImageRequest{"m-x", "alice-out", "", "raw"}).status().code() ==
+             Code::kUnavailable;
+    });
+    // Whatever the pull asks for next fails until the scheduler's cancel flag
+    // stops it, so the copy cannot finish during shutdown.
+    {
+      std::lock_guard<std::mutex> lock(faults_.mu);
+      faults_.unavailable_fetches = 1 << 30;
+    }
+    faults_.Release();
+    stopper.join();
+    {
+      std::lock_guard<std::mutex> lock(faults_.mu);
+      faults_.unavailable_fetches = 0;
+    }
+    ASSERT_TRUE(refusing) << region << " still takes new work during Shutdown";
   }
 
   ImageRecord GetImage(const std::string& region, const std::string& id) {
@@ -839,24 +852,7 @@ TEST_F(RegionCopyTest, ACopyResumesAfterRestartFetchingOnlyMissingChunks) {
   Result<std::string> id = Copy(source, kB);
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE(faults_.WaitHeld(1));
-  std::thread stopper([&] { R(kB).Shutdown(); });
-  // Shutdown has begun once B refuses new work.
-  ASSERT_TRUE(PollUntil([&] {
-    return R(kB).ExportImage(kAlice, ExportImageRequest{"m-x", "alice-out", "", "raw"}).status().code() ==
-           Code::kUnavailable;
-  }));
-  // Whatever the pull asks for next fails until the scheduler's cancel flag
-  // stops it, so the copy cannot finish during shutdown.
-  {
-    std::lock_guard<std::mutex> lock(faults_.mu);
-    faults_.unavailable_fetches = 1 << 30;
-  }
-  faults_.Release();
-  stopper.join();
-  {
-    std::lock_guard<std::mutex> lock(faults_.mu);
-    faults_.unavailable_fetches = 0;
-  }
+  ASSERT_NO_FATAL_FAILURE(ShutDownMidCopy(kB));
   EXPECT_EQ(R(kB).catalog().GetImage(*id)->status, "Creating");
   std::set<ChunkId> present;
   ASSERT_TRUE(R(kB).chunk_store().List([&](const ChunkId& c) { present.insert(c); }).ok());
@@ -893,21 +889,7 @@ TEST_F(RegionCopyTest, ACopyThatStoppedTheServerThreeTimesIsQuarantinedOnResume)
   const std::string task_id = tasks->items[0].task_id;
   EXPECT_EQ(R(kB).catalog().GetTask(task_id)->attempts, 1) << "counted before the run";
 
-  std::thread stopper([&] { R(kB).Shutdown(); });
-  ASSERT_TRUE(PollUntil([&] {
-    return R(kB).ExportImage(kAlice, ExportImageRequest{"m-x", "alice-out", "", "raw"}).status().code() ==
-           Code::kUnavailable;
-  }));
-  {
-    std::lock_guard<std::mutex> lock(faults_.mu);
-    faults_.unavailable_fetches = 1 << 30;
-  }
-  faults_.Release();
-  stopper.join();
-  {
-    std::lock_guard<std::mutex> lock(faults_.mu);
-    faults_.unavailable_fetches = 0;
-  }
+  ASSERT_NO_FATAL_FAILURE(ShutDownMidCopy(kB));
   // A clean shutdown gives the attempt back; three crashes would not have.
   Result<TaskRecord> task = R(kB).catalog().GetTask(task_id);
   ASSERT_TRUE(task.ok());
@@ -936,21 +918,7 @@ TEST_F(RegionCopyTest, AfterBothRegionsRestartTheResumedCopyRetakesItsLease) {
   Result<std::string> id = Copy(source, kB);
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE(faults_.WaitHeld(1));
-  std::thread stopper([&] { R(kB).Shutdown(); });
-  ASSERT_TRUE(PollUntil([&] {
-    return R(kB).ExportImage(kAlice, ExportImageRequest{"m-x", "alice-out", "", "raw"}).status().code() ==
-           Code::kUnavailable;
-  }));
-  {
-    std::lock_guard<std::mutex> lock(faults_.mu);
-    faults_.unavailable_fetches = 1 << 30;
-  }
-  faults_.Release();
-  stopper.join();
-  {
-    std::lock_guard<std::mutex> lock(faults_.mu);
-    faults_.unavailable_fetches = 0;
-  }
+  ASSERT_NO_FATAL_FAILURE(ShutDownMidCopy(kB));
   Close(kB);
   Close(kA);
 

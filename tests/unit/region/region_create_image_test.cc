@@ -2,97 +2,45 @@
 // system-disk snapshot or DiskDeviceMapping.N (a system disk and data
 // disks), checked as ECS documents, and what the image is good for
 // afterwards (DescribeImages, instances, DeleteSnapshot, ReplaceSystemDisk).
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <tuple>
 
-#include "common/fs_util.h"
-#include "common/ids.h"
-#include "objects/fs_object_store.h"
-#include "region/region_impl.h"
+#include "unit/region/region_fixture.h"
 
 namespace ferry {
 namespace {
 
-constexpr const char* kRoot = "1000000000000001";
-constexpr uint64_t kMiB = 1ull << 20;
-const Caller kAlice{"2000000000000002"};
-const Caller kBob{"3000000000000003"};
-
-class RegionCreateImageTest : public ::testing::Test {
+class RegionCreateImageTest : public RegionFixture {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/region-create-image-" + RandomHex(6);
-    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
-    ASSERT_TRUE(oss_->CreateBucket(kBob.account_id, "bob-in").ok());
-    RegionConfig c;
-    c.region_id = "cn-hangzhou";
-    FillRegionNames(&c);
-    c.data_dir = dir_ + "/region";
-    c.oss_dir = dir_ + "/oss";
-    c.seed_public_image = false;
-    c.object_storage = oss_.get();
-    c.instance_transition_ms = 20;
-    auto r = RegionImpl::Open(c, SystemClock::Get());
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    region_ = std::move(r).value();
+    RegionFixture::SetUp();
+    if (HasFatalFailure()) return;
+    OpenRegion(Config());
+    if (HasFatalFailure()) return;
     // A three-disk import (system, data, data): 1, 2 and 3 MiB of data in
     // 16 MiB disks. Its snapshots are the ones the tests combine.
     ImportImageRequest req;
     for (int i = 1; i <= 3; ++i) {
       const std::string object = "disk" + std::to_string(i) + ".raw";
-      PutDisk("alice-in", object, i);
+      ASSERT_NO_FATAL_FAILURE(PutRawDisk("alice-in", object, i, static_cast<uint8_t>(0x40 + i)));
       req.disks.push_back(ImportDisk{"alice-in", object, "RAW", 0});
     }
     req.image_name = "three-disks";
     req.platform = "Ubuntu";
-    const ImageRecord imported = ImportAndWait(kAlice, req);
+    const ImageRecord imported = Image(ImportAndWait(req));
     ASSERT_EQ(imported.disks.size(), 3u);
     system_ = imported.disks[0].snapshot_id;
     data1_ = imported.disks[1].snapshot_id;
     data2_ = imported.disks[2].snapshot_id;
-    PutDisk("bob-in", "bob.raw", 1);
+    ASSERT_NO_FATAL_FAILURE(PutRawDisk("bob-in", "bob.raw", 1, 0x41));
     ImportImageRequest bob;
     bob.disks.push_back(ImportDisk{"bob-in", "bob.raw", "RAW", 0});
-    bobs_ = ImportAndWait(kBob, bob).disks.at(0).snapshot_id;
-  }
-  void TearDown() override {
-    region_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  void PutDisk(const std::string& bucket, const std::string& object, int data_mib) {
-    const std::string path = dir_ + "/oss/" + bucket + "/" + object;
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    ASSERT_TRUE(fd.valid());
-    std::vector<uint8_t> data(static_cast<size_t>(data_mib) * kMiB, static_cast<uint8_t>(0x40 + data_mib));
-    ASSERT_TRUE(PwriteFull(fd.get(), data.data(), data.size(), 0, path).ok());
-    ASSERT_EQ(::ftruncate(fd.get(), 16 * kMiB), 0);
-  }
-  template <typename F>
-  bool WaitFor(F done) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-  ImageRecord ImportAndWait(const Caller& c, const ImportImageRequest& req) {
-    Result<ImportImageResult> r = region_->ImportImage(c, req);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok()) return {};
-    EXPECT_TRUE(WaitFor([&] { return region_->catalog().GetTask(r->task_id)->status != "Processing"; }));
-    return *region_->catalog().GetImage(r->image_id);
+    const ImageRecord bobs = Image(ImportAndWait(bob, kBob));
+    ASSERT_EQ(bobs.disks.size(), 1u);
+    bobs_ = bobs.disks[0].snapshot_id;
   }
   static ImageDiskRequest Mapping(int n, const std::string& snapshot_id, const std::string& type = "",
                                   const std::string& device = "", uint64_t size_gib = 0) {
@@ -115,9 +63,6 @@ class RegionCreateImageTest : public ::testing::Test {
     return Create(std::move(mappings)).status().reason();
   }
 
-  std::string dir_;
-  std::unique_ptr<FsObjectStore> oss_;
-  std::unique_ptr<RegionImpl> region_;
   std::string system_, data1_, data2_, bobs_;
 };
 

@@ -2,115 +2,35 @@
 // CreateImage from an instance, DeleteSnapshot of a snapshot disks were
 // made from — against the real catalog, chunk store and DiskStore in a
 // scratch directory, with qemu-img and qemu-io as installed.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <map>
 #include <set>
-#include <thread>
 
-#include "common/fs_util.h"
 #include "common/hash.h"
-#include "common/ids.h"
-#include "objects/fs_object_store.h"
-#include "region/region_impl.h"
 #include "region/subprocess.h"
 #include "store/manifest.h"
-#include "unit/region/ingest_gate.h"
+#include "unit/region/region_fixture.h"
 
 namespace ferry {
 namespace {
 
-constexpr const char* kRoot = "1000000000000001";
-constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kChunk = 4 * kMiB;  // RegionConfig's default chunk size
-const Caller kAlice{"2000000000000002"};
-const Caller kBob{"3000000000000003"};
 
-class RegionDiskSnapshotsTest : public ::testing::Test {
+class RegionDiskSnapshotsTest : public RegionFixture {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/region-disk-snapshots-" + RandomHex(6);
-    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
-    RegionConfig c;
-    c.region_id = "cn-hangzhou";
-    FillRegionNames(&c);
-    c.data_dir = dir_ + "/region";
-    c.oss_dir = dir_ + "/oss";
-    c.seed_public_image = false;
-    c.object_storage = oss_.get();
-    c.instance_transition_ms = 20;
-    RegionHooks hooks;
-    hooks.after_chunk_pinned = [this](const std::string& task, const ChunkId& id) { gate_.Hook(task, id); };
-    auto r = RegionImpl::Open(c, SystemClock::Get(), hooks);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    region_ = std::move(r).value();
-    // A 16 MiB raw image: 0x5a in its first MiB (chunk 0), the rest holes.
-    const std::string path = dir_ + "/oss/alice-in/disk.raw";
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    ASSERT_TRUE(fd.valid());
-    std::vector<uint8_t> data(kMiB, 0x5a);
-    ASSERT_TRUE(PwriteFull(fd.get(), data.data(), data.size(), 0, path).ok());
-    ASSERT_EQ(::ftruncate(fd.get(), 16 * kMiB), 0);
-    ImportImageRequest req;
-    req.disks.push_back(ImportDisk{"alice-in", "disk.raw", "RAW", 0});
-    req.image_name = "base-image";
-    req.platform = "Ubuntu";
-    Result<ImportImageResult> imported = region_->ImportImage(kAlice, req);
-    ASSERT_TRUE(imported.ok()) << imported.status().ToString();
-    image_id_ = imported->image_id;
-    ASSERT_TRUE(WaitFor([&] { return Image(image_id_).status == "Available"; }));
-  }
-  void TearDown() override {
-    gate_.Open();
-    region_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  template <typename F>
-  bool WaitFor(F done) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-  ImageRecord Image(const std::string& id) {
-    Result<ImageRecord> r = region_->catalog().GetImage(id);
-    return r.ok() ? *r : ImageRecord{};
-  }
-  SnapshotRecord Snapshot(const std::string& id) {
-    Result<SnapshotRecord> r = region_->catalog().GetSnapshot(id);
-    return r.ok() ? *r : SnapshotRecord{};
-  }
+  void SetUp() override { SetUpWithBaseImage("Ubuntu"); }
+  // One instance of image_id_, with user data and a RAM role; running or
+  // stopped as asked.
   std::string RunOne(bool start = true) {
-    RunInstancesRequest r;
-    r.image_id = image_id_;
-    r.instance_type = "ecs.g6.large";
-    r.system_disk_size_gib = 20;
+    RunInstancesRequest r = Run(1);
     r.user_data = "IyEvYmluL3NoCmVjaG8gc2VjcmV0";
     r.ram_role_name = "SecretRole";
     r.start = start;
-    Result<std::vector<std::string>> ids = region_->RunInstances(kAlice, r);
-    EXPECT_TRUE(ids.ok() && ids->size() == 1) << ids.status().ToString();
-    if (!ids.ok() || ids->empty()) return "";
-    const std::string want = start ? "Running" : "Stopped";
-    EXPECT_TRUE(WaitFor([&] { return region_->catalog().GetInstance((*ids)[0])->status == want; }));
-    return (*ids)[0];
-  }
-  DiskRecord SystemDisk(const std::string& instance_id) {
-    DescribeDisksRequest q;
-    q.instance_id = instance_id;
-    q.disk_type = "system";
-    Result<Page<DiskRecord>> page = region_->DescribeDisks(kAlice, q);
-    EXPECT_TRUE(page.ok() && page->items.size() == 1);
-    return page.ok() && !page->items.empty() ? page->items[0] : DiskRecord{};
+    std::vector<std::string> ids = RunAndWait(r);
+    EXPECT_EQ(ids.size(), 1u);
+    return ids.size() == 1 ? ids[0] : "";
   }
   void QemuIoWrite(const std::string& disk_id, uint64_t offset, uint64_t len) {
     Result<std::string> path = region_->disk_store().DiskPath(disk_id);
@@ -160,12 +80,6 @@ class RegionDiskSnapshotsTest : public ::testing::Test {
     }
     return n;
   }
-
-  std::string dir_;
-  std::unique_ptr<FsObjectStore> oss_;
-  IngestGate gate_;
-  std::unique_ptr<RegionImpl> region_;
-  std::string image_id_;
 };
 
 TEST_F(RegionDiskSnapshotsTest, CreateImageFromInstanceStoresExactlyTheChangedChunks) {

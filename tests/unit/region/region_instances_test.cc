@@ -5,113 +5,31 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <thread>
 
-#include "common/fs_util.h"
-#include "common/ids.h"
-#include "objects/fs_object_store.h"
-#include "region/region_impl.h"
+#include "unit/region/region_fixture.h"
 
 namespace ferry {
 namespace {
 
-constexpr const char* kRoot = "1000000000000001";
-constexpr uint64_t kMiB = 1ull << 20;
-const Caller kAlice{"2000000000000002"};
-const Caller kBob{"3000000000000003"};
-
-class RegionInstancesTest : public ::testing::Test {
+class RegionInstancesTest : public RegionFixture {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/region-instances-" + RandomHex(6);
-    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
-    Open();
-    // A 16 MiB raw image: 0x5a in its first MiB, the rest holes.
-    const std::string path = dir_ + "/oss/alice-in/disk.raw";
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    ASSERT_TRUE(fd.valid());
-    std::vector<uint8_t> data(kMiB, 0x5a);
-    ASSERT_TRUE(PwriteFull(fd.get(), data.data(), data.size(), 0, path).ok());
-    ASSERT_EQ(::ftruncate(fd.get(), 16 * kMiB), 0);
-    ImportImageRequest req;
-    req.disks.push_back(ImportDisk{"alice-in", "disk.raw", "RAW", 0});
-    req.image_name = "base-image";
-    Result<ImportImageResult> r = region_->ImportImage(kAlice, req);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    image_id_ = r->image_id;
-    ASSERT_TRUE(WaitFor([&] { return region_->catalog().GetImage(image_id_)->status == "Available"; }));
-  }
-  void TearDown() override {
-    region_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  void SetUp() override { SetUpWithBaseImage("", SlowerInstances); }
+  // Instances take 50 ms per transition.
+  static void SlowerInstances(RegionConfig& c) { c.instance_transition_ms = 50; }
+  // Reopens the region.
   void Open() {
-    region_.reset();
-    RegionConfig c;
-    c.region_id = "cn-hangzhou";
-    FillRegionNames(&c);
-    c.data_dir = dir_ + "/region";
-    c.oss_dir = dir_ + "/oss";
-    c.seed_public_image = false;
-    c.object_storage = oss_.get();
-    c.instance_transition_ms = 50;
-    auto r = RegionImpl::Open(c, SystemClock::Get());
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    region_ = std::move(r).value();
-  }
-  template <typename F>
-  bool WaitFor(F done) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-  std::string StatusOf(const std::string& id, const Caller& c = kAlice) {
-    DescribeInstancesRequest q;
-    q.instance_ids = std::vector<std::string>{id};
-    Result<Page<InstanceRecord>> page = region_->DescribeInstances(c, q);
-    if (!page.ok() || page->items.empty()) return "";
-    return page->items[0].status;
-  }
-  bool WaitStatus(const std::string& id, const std::string& want) {
-    return WaitFor([&] { return StatusOf(id) == want; });
-  }
-  RunInstancesRequest Run(int amount) {
-    RunInstancesRequest r;
-    r.image_id = image_id_;
-    r.instance_type = "ecs.g6.large";
-    r.system_disk_size_gib = 20;
-    r.amount = amount;
-    return r;
-  }
-  std::vector<std::string> RunAndWait(const RunInstancesRequest& r) {
-    Result<std::vector<std::string>> ids = region_->RunInstances(kAlice, r);
-    EXPECT_TRUE(ids.ok()) << ids.status().ToString();
-    if (!ids.ok()) return {};
-    for (const std::string& id : *ids) EXPECT_TRUE(WaitStatus(id, r.start ? "Running" : "Stopped")) << id;
-    return *ids;
+    RegionConfig c = Config();
+    SlowerInstances(c);
+    OpenRegion(c);
   }
   std::vector<std::string> Files(const std::string& sub) {
     std::vector<std::string> out;
     for (const auto& e : std::filesystem::directory_iterator(dir_ + "/region/disks/" + sub))
       out.push_back(e.path().filename().string());
     return out;
-  }
-  DiskRecord SystemDisk(const std::string& instance_id) {
-    DescribeDisksRequest q;
-    q.instance_id = instance_id;
-    q.disk_type = "system";
-    Result<Page<DiskRecord>> page = region_->DescribeDisks(kAlice, q);
-    EXPECT_TRUE(page.ok() && page->items.size() == 1);
-    return page.ok() && !page->items.empty() ? page->items[0] : DiskRecord{};
   }
   std::string ReadRange(const std::string& path, uint64_t offset, size_t length) {
     std::string out(length, '\0');
@@ -120,11 +38,6 @@ class RegionInstancesTest : public ::testing::Test {
     EXPECT_EQ(::pread(fd.get(), out.data(), length, static_cast<off_t>(offset)), static_cast<ssize_t>(length));
     return out;
   }
-
-  std::string dir_;
-  std::unique_ptr<FsObjectStore> oss_;
-  std::unique_ptr<RegionImpl> region_;
-  std::string image_id_;
 };
 
 TEST_F(RegionInstancesTest, RunInstancesMakesOneBaseAndOneOverlayPerInstance) {

@@ -4,23 +4,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <filesystem>
 #include <set>
 #include <string>
-#include <thread>
 
-#include "common/fs_util.h"
-#include "common/ids.h"
-#include "objects/fs_object_store.h"
-#include "region/region_impl.h"
+#include "unit/region/region_fixture.h"
 
 namespace ferry {
 namespace {
 
-constexpr const char* kRoot = "1000000000000001";
-const Caller kAlice{"2000000000000002"};
-const Caller kBob{"3000000000000003"};
 const Caller kCarol{"4000000000000004"};
 const std::vector<std::string> kAllStatuses = {"Creating",    "Waiting",      "Available",
                                                "UnAvailable", "CreateFailed", "Deprecated"};
@@ -31,32 +22,18 @@ std::string ExtraAccount(int n) {
   return "5" + std::string(15 - s.size(), '0') + s;
 }
 
-class RegionSharingTest : public ::testing::Test {
+class RegionSharingTest : public RegionFixture {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/region-sharing-test-" + RandomHex(6);
-    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
-    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
+    RegionFixture::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(oss_->CreateBucket(kBob.account_id, "bob-out").ok());
     known_ = {kAlice.account_id, kBob.account_id, kCarol.account_id};
     for (int i = 0; i < 60; ++i) known_.insert(ExtraAccount(i));
-    RegionConfig c;
-    c.region_id = "cn-hangzhou";
-    c.data_dir = dir_ + "/region";
-    c.oss_dir = dir_ + "/oss";
+    RegionConfig c = Config();
     c.chunk_size = 256 << 10;
-    c.seed_public_image = false;
-    c.object_storage = oss_.get();
     c.account_exists = [this](const std::string& id) -> Result<bool> { return known_.count(id) > 0; };
-    auto r = RegionImpl::Open(c, SystemClock::Get());
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    region_ = std::move(r).value();
-  }
-  void TearDown() override {
-    region_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    OpenRegion(c);
   }
 
   // Imports a 1 MiB raw disk for alice and waits; returns the image id.
@@ -73,20 +50,7 @@ class RegionSharingTest : public ::testing::Test {
     req.disks.push_back(ImportDisk{"alice-in", object, "RAW", 0});
     req.image_name = name;
     req.encrypted = encrypted;
-    Result<ImportImageResult> r = region_->ImportImage(kAlice, req);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok()) return "";
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      Result<TaskRecord> t = region_->DescribeTaskAttribute(kAlice, r->task_id);
-      if (t.ok() && t->status != "Processing") {
-        EXPECT_EQ(t->status, "Finished") << t->error_code << ": " << t->error_message;
-        return r->image_id;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ADD_FAILURE() << "import of " << name << " did not finish";
-    return "";
+    return ImportAndWait(req);
   }
 
   Status Share(const Caller& c, const std::string& image_id, std::vector<std::string> add,
@@ -124,10 +88,7 @@ class RegionSharingTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
-  std::unique_ptr<FsObjectStore> oss_;
   std::set<std::string> known_;
-  std::unique_ptr<RegionImpl> region_;
 };
 
 TEST_F(RegionSharingTest, TheRecipientSeesAndMayUseTheImageUntilItIsUnshared) {

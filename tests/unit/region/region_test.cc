@@ -13,22 +13,13 @@
 #include <random>
 #include <thread>
 
-#include "common/fs_util.h"
 #include "common/hash.h"
-#include "common/ids.h"
-#include "objects/fs_object_store.h"
-#include "region/region_impl.h"
 #include "region/subprocess.h"
 #include "store/fs_chunk_store.h"
-#include "unit/region/ingest_gate.h"
+#include "unit/region/region_fixture.h"
 
 namespace ferry {
 namespace {
-
-constexpr const char* kRoot = "1000000000000001";
-constexpr uint64_t kMiB = 1ull << 20;
-const Caller kAlice{"2000000000000002"};
-const Caller kBob{"3000000000000003"};
 
 // A data range of a test disk: `length` pseudo-random bytes from `seed`.
 struct Fill {
@@ -36,16 +27,6 @@ struct Fill {
   uint64_t length;
   uint32_t seed;
 };
-
-std::string Pattern(uint64_t length, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(length, '\0');
-  for (size_t i = 0; i + 8 <= out.size(); i += 8) {
-    uint64_t v = rng();
-    std::memcpy(&out[i], &v, 8);
-  }
-  return out;
-}
 
 void WriteSparseFile(const std::string& path, uint64_t size, const std::vector<Fill>& fills) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -86,45 +67,24 @@ bool WaitCounter(const std::atomic<uint64_t>& counter, uint64_t want) {
   return counter.load() == want;
 }
 
-class RegionTest : public ::testing::Test {
+class RegionTest : public RegionFixture {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/region-test-" + RandomHex(6);
-    ASSERT_TRUE(MakeDirs(dir_ + "/oss").ok());
+    RegionFixture::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(MakeDirs(dir_ + "/scratch").ok());
-    oss_ = std::make_unique<FsObjectStore>(dir_ + "/oss", kRoot);
-    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-in").ok());
-    ASSERT_TRUE(oss_->CreateBucket(kAlice.account_id, "alice-out").ok());
-    ASSERT_TRUE(oss_->CreateBucket(kBob.account_id, "bob-in").ok());
-  }
-  void TearDown() override {
-    gate_.Open();
-    region_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   RegionConfig Config(bool seed) {
-    RegionConfig c;
-    c.region_id = "cn-hangzhou";
-    FillRegionNames(&c);
-    c.data_dir = dir_ + "/region";
-    c.oss_dir = dir_ + "/oss";
+    RegionConfig c = RegionFixture::Config();
     c.task_threads = 2;
     c.ingest_threads = 2;
     c.seed_public_image = seed;
-    c.object_storage = oss_.get();
     c.dedup_scope = dedup_scope_;
     return c;
   }
 
-  void Open(bool seed = false) {
-    RegionHooks hooks;
-    hooks.after_chunk_pinned = [this](const std::string& task, const ChunkId& id) { gate_.Hook(task, id); };
-    auto r = RegionImpl::Open(Config(seed), SystemClock::Get(), hooks);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    region_ = std::move(r).value();
-  }
+  void Open(bool seed = false) { OpenRegion(Config(seed)); }
 
   // Puts a test disk into alice's input bucket; returns its local path.
   std::string PutObject(const std::string& object, uint64_t size, const std::vector<Fill>& fills,
@@ -143,26 +103,31 @@ class RegionTest : public ::testing::Test {
     return req;
   }
 
-  TaskRecord WaitTask(const Caller& caller, const std::string& task_id) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      Result<TaskRecord> t = region_->DescribeTaskAttribute(caller, task_id);
-      EXPECT_TRUE(t.ok()) << t.status().ToString();
-      if (!t.ok() || t->status != "Processing") return t.ok() ? *t : TaskRecord{};
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ADD_FAILURE() << "task " << task_id << " still Processing after 60 s";
-    return TaskRecord{};
+  // Starts importing "disk.raw", `mib` MiB of data from `seed`, as `name`;
+  // returns once the import is held at gate_ on a chunk, surely Processing.
+  void StartHeldImport(const std::string& name, uint64_t mib, uint32_t seed, ImportImageResult* started) {
+    PutObject("disk.raw", mib * kMiB, {{0, mib * kMiB, seed}});
+    gate_.Arm();
+    Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", name));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE(gate_.WaitArrived(nullptr));
+    *started = *r;
   }
 
-  // Imports and waits; returns the image id.
-  std::string ImportAndWait(const ImportImageRequest& req, const Caller& caller = kAlice) {
-    Result<ImportImageResult> r = region_->ImportImage(caller, req);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok()) return "";
-    TaskRecord t = WaitTask(caller, r->task_id);
-    EXPECT_EQ(t.status, "Finished") << t.error_code << ": " << t.error_message;
-    return r->image_id;
+  // Shuts region_ down while the import of `image_id` is held at gate_, and
+  // opens the gate once Shutdown has flagged the running task; returns when
+  // Shutdown has, the import left Processing.
+  void ShutdownDuringImport(const std::string& image_id) {
+    std::thread stopper([this] { region_->Shutdown(); });
+    // Shutdown has flagged the running task once new tasks are refused (until
+    // then this export fails on the image status, without side effects).
+    const ExportImageRequest probe{image_id, "alice-out", "", "raw"};
+    const bool refused =
+        WaitFor([&] { return region_->ExportImage(kAlice, probe).status().code() == Code::kUnavailable; },
+                std::chrono::seconds(30));
+    gate_.Open();
+    stopper.join();
+    ASSERT_TRUE(refused) << "new tasks still accepted 30 s into Shutdown";
   }
 
   ImageRecord GetImage(const std::string& id) {
@@ -193,10 +158,6 @@ class RegionTest : public ::testing::Test {
     return path.ok() ? *path : "";
   }
 
-  std::string dir_;
-  std::unique_ptr<FsObjectStore> oss_;
-  IngestGate gate_;
-  std::unique_ptr<RegionImpl> region_;
   DedupScope dedup_scope_ = DedupScope::kAccount;
 };
 
@@ -401,13 +362,10 @@ TEST_F(RegionTest, OtherAccountsCannotSeeOrTouchAnImage) {
 
 TEST_F(RegionTest, DescribeImagesFiltersOnAvailableByDefault) {
   Open();
-  PutObject("disk.raw", 8 * kMiB, {{0, 8 * kMiB, 5}});
-  gate_.Arm();
-  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "in-progress"));
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(gate_.WaitArrived(nullptr));
+  ImportImageResult r;
+  ASSERT_NO_FATAL_FAILURE(StartHeldImport("in-progress", 8, 5, &r));
   DescribeImagesRequest def;
-  def.image_id = r->image_id;
+  def.image_id = r.image_id;
   EXPECT_TRUE(region_->DescribeImages(kAlice, def)->items.empty());
   DescribeImagesRequest creating = def;
   creating.statuses = {"Creating", "Waiting", "Available", "UnAvailable", "CreateFailed"};
@@ -425,37 +383,34 @@ TEST_F(RegionTest, DescribeImagesFiltersOnAvailableByDefault) {
   EXPECT_TRUE(region_->DescribeImages(kAlice, unknown)->items.empty());
 
   // While importing: no delete, no modify, no CreateImage from the snapshot.
-  EXPECT_EQ(region_->DeleteImage(kAlice, r->image_id, false).reason(), "ImageIsImporting");
+  EXPECT_EQ(region_->DeleteImage(kAlice, r.image_id, false).reason(), "ImageIsImporting");
   ModifyImageAttributeRequest mod;
-  mod.image_id = r->image_id;
+  mod.image_id = r.image_id;
   mod.description = "changed";
   EXPECT_EQ(region_->ModifyImageAttribute(kAlice, mod).reason(), "InvalidStatus.ImageIsCreating");
   CreateImageRequest from_snap;
-  from_snap.snapshot_id = GetImage(r->image_id).disks[0].snapshot_id;
+  from_snap.snapshot_id = GetImage(r.image_id).disks[0].snapshot_id;
   EXPECT_EQ(region_->CreateImage(kAlice, from_snap).status().reason(), "InvalidSnapshotId.NotReady");
   EXPECT_EQ(
-      region_->ExportImage(kAlice, ExportImageRequest{r->image_id, "alice-out", "", "raw"}).status().reason(),
+      region_->ExportImage(kAlice, ExportImageRequest{r.image_id, "alice-out", "", "raw"}).status().reason(),
       "IncorrectImageStatus");
   gate_.Open();
-  EXPECT_EQ(WaitTask(kAlice, r->task_id).status, "Finished");
+  EXPECT_EQ(WaitTask(kAlice, r.task_id).status, "Finished");
   EXPECT_EQ(region_->DescribeImages(kAlice, def)->items.size(), 1u);
 }
 
 TEST_F(RegionTest, CancelTaskMidImportRemovesImageAndSnapshot) {
   Open();
-  PutObject("disk.raw", 16 * kMiB, {{0, 16 * kMiB, 6}});
-  gate_.Arm();
-  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "to-cancel"));
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(gate_.WaitArrived(nullptr));
-  std::string snapshot = GetImage(r->image_id).disks[0].snapshot_id;
-  ASSERT_TRUE(region_->CancelTask(kAlice, r->task_id).ok());
+  ImportImageResult r;
+  ASSERT_NO_FATAL_FAILURE(StartHeldImport("to-cancel", 16, 6, &r));
+  std::string snapshot = GetImage(r.image_id).disks[0].snapshot_id;
+  ASSERT_TRUE(region_->CancelTask(kAlice, r.task_id).ok());
   gate_.Open();
-  TaskRecord task = WaitTask(kAlice, r->task_id);
+  TaskRecord task = WaitTask(kAlice, r.task_id);
   EXPECT_EQ(task.status, "Cancelled");
-  EXPECT_EQ(region_->catalog().GetImage(r->image_id).status().code(), Code::kNotFound);
+  EXPECT_EQ(region_->catalog().GetImage(r.image_id).status().code(), Code::kNotFound);
   EXPECT_EQ(region_->catalog().GetSnapshot(snapshot).status().code(), Code::kNotFound);
-  EXPECT_EQ(region_->CancelTask(kAlice, r->task_id).reason(), "InvalidTaskId.IncorrectTaskStatus");
+  EXPECT_EQ(region_->CancelTask(kAlice, r.task_id).reason(), "InvalidTaskId.IncorrectTaskStatus");
   // The name is free again.
   ImportAndWait(ImportRequest("disk.raw", "to-cancel"));
 }
@@ -612,54 +567,31 @@ TEST_F(RegionTest, PublicImageIsSeededReadableByAllAndProtected) {
 
 TEST_F(RegionTest, ShutdownMidImportResumesOnReopen) {
   Open();
-  std::string source = PutObject("disk.raw", 16 * kMiB, {{0, 16 * kMiB, 7}});
-  gate_.Arm();
-  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "resumed"));
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(gate_.WaitArrived(nullptr));
-  std::thread stopper([this] { region_->Shutdown(); });
-  // Shutdown has flagged the running task once new tasks are refused (until
-  // then this export fails on the image status, without side effects).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  ExportImageRequest probe{r->image_id, "alice-out", "", "raw"};
-  while (region_->ExportImage(kAlice, probe).status().code() != Code::kUnavailable) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  gate_.Open();
-  stopper.join();
-  Result<TaskRecord> stopped = region_->catalog().GetTask(r->task_id);
+  ImportImageResult r;
+  ASSERT_NO_FATAL_FAILURE(StartHeldImport("resumed", 16, 7, &r));
+  const std::string source = dir_ + "/oss/alice-in/disk.raw";
+  ASSERT_NO_FATAL_FAILURE(ShutdownDuringImport(r.image_id));
+  Result<TaskRecord> stopped = region_->catalog().GetTask(r.task_id);
   ASSERT_TRUE(stopped.ok());
   EXPECT_EQ(stopped->status, "Processing");
-  EXPECT_EQ(GetImage(r->image_id).status, "Creating");
+  EXPECT_EQ(GetImage(r.image_id).status, "Creating");
 
   region_.reset();
   Open();
-  EXPECT_EQ(WaitTask(kAlice, r->task_id).status, "Finished");
-  EXPECT_EQ(GetImage(r->image_id).status, "Available");
-  EXPECT_EQ(FileSha256(ExportAndWait(r->image_id, "raw")), FileSha256(source));
+  EXPECT_EQ(WaitTask(kAlice, r.task_id).status, "Finished");
+  EXPECT_EQ(GetImage(r.image_id).status, "Available");
+  EXPECT_EQ(FileSha256(ExportAndWait(r.image_id, "raw")), FileSha256(source));
 }
 
 TEST_F(RegionTest, ATaskThatStoppedTheServerThreeTimesIsQuarantinedOnReopen) {
   Open();
-  PutObject("disk.raw", 16 * kMiB, {{0, 16 * kMiB, 7}});
-  gate_.Arm();
-  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "crashy"));
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(gate_.WaitArrived(nullptr));
+  ImportImageResult r;
+  ASSERT_NO_FATAL_FAILURE(StartHeldImport("crashy", 16, 7, &r));
   // Counted durably before the run: a crash now would leave it at 1.
-  EXPECT_EQ(region_->catalog().GetTask(r->task_id)->attempts, 1);
-  std::thread stopper([this] { region_->Shutdown(); });
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  ExportImageRequest probe{r->image_id, "alice-out", "", "raw"};
-  while (region_->ExportImage(kAlice, probe).status().code() != Code::kUnavailable) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  gate_.Open();
-  stopper.join();
+  EXPECT_EQ(region_->catalog().GetTask(r.task_id)->attempts, 1);
+  ASSERT_NO_FATAL_FAILURE(ShutdownDuringImport(r.image_id));
   // A clean shutdown gives the attempt back.
-  Result<TaskRecord> task = region_->catalog().GetTask(r->task_id);
+  Result<TaskRecord> task = region_->catalog().GetTask(r.task_id);
   ASSERT_TRUE(task.ok());
   EXPECT_EQ(task->status, "Processing");
   EXPECT_EQ(task->attempts, 0);
@@ -669,38 +601,27 @@ TEST_F(RegionTest, ATaskThatStoppedTheServerThreeTimesIsQuarantinedOnReopen) {
   ASSERT_TRUE(region_->catalog().UpdateTask(*task).ok());
   region_.reset();
   Open();
-  TaskRecord done = WaitTask(kAlice, r->task_id);
+  TaskRecord done = WaitTask(kAlice, r.task_id);
   EXPECT_EQ(done.status, "Failed");
   EXPECT_NE(done.error_message.find("the task stopped the server 3 times; quarantined"), std::string::npos)
       << done.error_message;
-  EXPECT_EQ(GetImage(r->image_id).status, "CreateFailed");
+  EXPECT_EQ(GetImage(r.image_id).status, "CreateFailed");
 }
 
 TEST_F(RegionTest, ATaskBelowTheQuarantineLimitStillRuns) {
   Open();
-  PutObject("disk.raw", 8 * kMiB, {{0, 8 * kMiB, 9}});
-  gate_.Arm();
-  Result<ImportImageResult> r = region_->ImportImage(kAlice, ImportRequest("disk.raw", "twice"));
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(gate_.WaitArrived(nullptr));
-  std::thread stopper([this] { region_->Shutdown(); });
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  ExportImageRequest probe{r->image_id, "alice-out", "", "raw"};
-  while (region_->ExportImage(kAlice, probe).status().code() != Code::kUnavailable) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  gate_.Open();
-  stopper.join();
-  Result<TaskRecord> task = region_->catalog().GetTask(r->task_id);
+  ImportImageResult r;
+  ASSERT_NO_FATAL_FAILURE(StartHeldImport("twice", 8, 9, &r));
+  ASSERT_NO_FATAL_FAILURE(ShutdownDuringImport(r.image_id));
+  Result<TaskRecord> task = region_->catalog().GetTask(r.task_id);
   ASSERT_TRUE(task.ok());
   task->attempts = RegionImpl::kTaskQuarantineAttempts - 1;
   ASSERT_TRUE(region_->catalog().UpdateTask(*task).ok());
   region_.reset();
   Open();
-  TaskRecord done = WaitTask(kAlice, r->task_id);
+  TaskRecord done = WaitTask(kAlice, r.task_id);
   EXPECT_EQ(done.status, "Finished") << done.error_message;
-  EXPECT_EQ(region_->catalog().GetTask(r->task_id)->attempts, RegionImpl::kTaskQuarantineAttempts);
+  EXPECT_EQ(region_->catalog().GetTask(r.task_id)->attempts, RegionImpl::kTaskQuarantineAttempts);
 }
 
 TEST_F(RegionTest, AnObjectLargerThanTheLargestDiskIsRefusedAtImport) {
