@@ -293,6 +293,10 @@ Result<OssHttpResponse> OssClient::Send(const OssCall& request) {
     stream.expires_after(timeout);
     http::read_header(stream, buffer, parser, ec);
     if (ec) return Unavailable(where + ": " + (write_error ? write_error : ec).message());
+    // Beast reads min(64 KiB, the buffer's free capacity) per receive, and
+    // the header leaves little: without room a body arrives in ~512-byte
+    // reads (the server's receive path had the same trap, api/server.cc).
+    buffer.reserve(kPieceBytes);
     OssHttpResponse out;
     out.status = static_cast<int>(parser.get().result_int());
     for (const auto& field : parser.get()) {
