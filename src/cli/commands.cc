@@ -146,7 +146,7 @@ Status ImageImport(const ClientOptions& opts, const ImageImportOptions& import) 
   Status uploaded = UploadForImport(opts, import.file, bucket, object, /*staging=*/!import.keep_upload);
   if (!uploaded.ok()) {
     return uploaded.WithContext("uploading " + import.file + " to oss://" + bucket + "/" + object +
-                                " (run the same command again to resume)");
+                                ResumeHint(uploaded));
   }
 
   ParamMap params = {{"DiskDeviceMapping.1.OSSBucket", bucket}, {"DiskDeviceMapping.1.OSSObject", object}};

@@ -11,6 +11,19 @@
 #include "common/http_url.h"
 
 namespace ferry::cli {
+
+std::string ResumeHint(const Status& failure) {
+  switch (failure.code()) {
+    case Code::kInvalidArgument:
+    case Code::kNotFound:
+    case Code::kAlreadyExists:
+    case Code::kPermissionDenied:
+    case Code::kUnauthenticated:
+      return "";
+    default:
+      return " (run the same command again to resume)";
+  }
+}
 namespace {
 
 using json = nlohmann::json;
@@ -113,10 +126,7 @@ Status OssCopy(const ClientOptions& opts, const OssCommandOptions& oss, const st
     bar.set_disk_size(size);
     Status st = client.UploadFile(src, to->first, key, checkpoint,
                                   [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); }, part_bytes);
-    if (!st.ok()) {
-      return st.WithContext("uploading " + src + " to oss://" + to->first + "/" + key +
-                            " (run the same command again to resume)");
-    }
+    if (!st.ok()) return st.WithContext("uploading " + src + " to oss://" + to->first + "/" + key + ResumeHint(st));
     bar.Finish("uploaded");
     RETURN_IF_ERROR(RenderRecord(
         session, {{"Source", src}, {"Destination", "oss://" + to->first + "/" + key}, {"Size", size}}));
@@ -132,7 +142,7 @@ Status OssCopy(const ClientOptions& opts, const OssCommandOptions& oss, const st
   ProgressBar bar("download " + from->second, size);
   Status st = client.DownloadFile(from->first, from->second, path, checkpoint,
                                   [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); }, part_bytes);
-  if (!st.ok()) return st.WithContext("downloading " + src + " (run the same command again to resume)");
+  if (!st.ok()) return st.WithContext("downloading " + src + ResumeHint(st));
   bar.Finish("downloaded");
   RETURN_IF_ERROR(RenderRecord(session, {{"Source", src}, {"Destination", path}, {"Size", size}}));
   return Status::Ok();

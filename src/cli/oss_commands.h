@@ -41,6 +41,12 @@ Status OssRemove(const ClientOptions& opts, const OssCommandOptions& oss, const 
 // presign oss://bucket/key: prints a GET URL valid for `expires` seconds.
 Status OssPresign(const ClientOptions& opts, const OssCommandOptions& oss, const std::string& url);
 
+// A failed upload or download names what to do next: " (run the same
+// command again to resume)" when running it again can help (the server was
+// unreachable, the disk or a quota was full, ...); "" when the request
+// itself was refused (a bad name, a missing bucket, a wrong key).
+std::string ResumeHint(const Status& failure);
+
 // Uploads `file` to bucket/object for `ferry image import`: makes the bucket
 // (idempotent), multipart with a progress bar, resumable from a checkpoint;
 // `staging`: the server removes the object when the import reading it ends.

@@ -514,6 +514,17 @@ TEST_F(ServerApiTest, CliQueryPicksFieldsAndAccountCreateUsesTheApi) {
   EXPECT_EQ(bad_name.exit_code, 1) << bad_name.out;
   EXPECT_NE(bad_name.err.find("Error: InvalidImageName.Malformed: "), std::string::npos) << bad_name.err;
   EXPECT_EQ(bad_name.err.find("upload"), std::string::npos) << "nothing uploaded: " << bad_name.err;
+  // A refused upload says why and nothing about resuming; one that could
+  // not reach the server says to run it again.
+  CommandResult refused_upload = RunFerry({"oss", "cp", file, "oss://dl/x.raw"}, env);
+  EXPECT_EQ(refused_upload.exit_code, 1) << refused_upload.out;
+  EXPECT_NE(refused_upload.err.find("InvalidBucketName"), std::string::npos) << refused_upload.err;
+  EXPECT_EQ(refused_upload.err.find("again to resume"), std::string::npos) << refused_upload.err;
+  EnvMap unreachable = env;
+  unreachable["FERRY_OSS_ENDPOINT"] = "http://127.0.0.1:1";
+  CommandResult cut_off = RunFerry({"oss", "cp", file, "oss://some-bucket/x.raw"}, unreachable);
+  EXPECT_EQ(cut_off.exit_code, 1) << cut_off.out;
+  EXPECT_NE(cut_off.err.find("(run the same command again to resume)"), std::string::npos) << cut_off.err;
   // A malformed path is a usage error before anything is called.
   for (const char* bad : {"a..b", "[x]", "[0", "a.", "[]b"}) {
     CommandResult malformed = RunFerry({"image", "list", "--query", bad}, env);
