@@ -527,6 +527,49 @@ class HashSink final : public ObjectWriter {
 
 }  // namespace
 
+// PutFile's metadata when the caller named the MD5: the whole file's.
+Status HashWhole(int fd, uint64_t size, const Md5Digest& expected, const std::string& label, ObjectInfo& info) {
+  HashSink sink;
+  RETURN_IF_ERROR(CopyFileToWriter(fd, size, sink, label));
+  const Md5Digest md5 = sink.md5();
+  if (expected != md5) {
+    return InvalidArgument(oss_error::kInvalidDigest, "The Content-MD5 you specified (" + ToHex(expected) +
+                                                          ") does not match " + label + " (" + ToHex(md5) + ").");
+  }
+  info.etag = QuotedMd5Etag(md5);
+  info.content_md5 = md5;
+  info.crc64 = sink.crc64();
+  info.type = ObjectType::kNormal;
+  return Status::Ok();
+}
+
+// PutFile's metadata otherwise: the multipart ETag over PutFilePartBytes
+// parts; a part with no data extent is not read (object_store.h).
+Status HashInParts(int fd, uint64_t size, const std::string& label, ObjectInfo& info) {
+  const uint64_t part_bytes = PutFilePartBytes(size);
+  std::vector<Md5Digest> part_md5s;
+  uint64_t crc = 0;
+  for (uint64_t offset = 0; offset < size || part_md5s.empty(); offset += part_bytes) {
+    const uint64_t length = std::min(part_bytes, size - offset);
+    const off_t data = ::lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
+    const bool all_hole = (data < 0 && errno == ENXIO) || (data >= 0 && static_cast<uint64_t>(data) >= offset + length);
+    if (all_hole) {
+      part_md5s.push_back(Md5OfZeros(length));
+      crc = Crc64ExtendZeros(crc, length);
+    } else {
+      HashSink part;
+      RETURN_IF_ERROR(CopyFileRangeToWriter(fd, offset, length, part, label));
+      part_md5s.push_back(part.md5());
+      crc = Crc64Combine(crc, part.crc64(), length);
+    }
+    if (size == 0) break;
+  }
+  info.etag = MultipartEtag(part_md5s);
+  info.crc64 = crc;
+  info.type = ObjectType::kMultipart;
+  return Status::Ok();
+}
+
 Result<ObjectInfo> FsObjectStore::PutFile(const std::string& account_id, const std::string& bucket,
                                           const std::string& key, int fd, const PutOptions& options) {
   RETURN_IF_ERROR(ValidateKey(key));
@@ -548,29 +591,19 @@ Result<ObjectInfo> FsObjectStore::PutFile(const std::string& account_id, const s
     RETURN_IF_ERROR(CopyFileToWriter(fd, size, *writer, label));
     return writer->Commit();
   }
-  HashSink sink;
-  Status st_hash = CopyFileToWriter(fd, size, sink, label);
+  ObjectInfo info;
+  Status st_hash = options.expected_md5 ? HashWhole(fd, size, *options.expected_md5, label, info)
+                                        : HashInParts(fd, size, label, info);
   if (st_hash.ok() && ::fsync(fd) != 0) st_hash = ErrnoStatus("fsync", label, errno);
-  const Md5Digest md5 = sink.md5();
-  if (st_hash.ok() && options.expected_md5 && *options.expected_md5 != md5) {
-    st_hash = InvalidArgument(oss_error::kInvalidDigest, "The Content-MD5 you specified (" +
-                                                             ToHex(*options.expected_md5) + ") does not match " +
-                                                             label + " (" + ToHex(md5) + ").");
-  }
   if (!st_hash.ok()) {
     ::unlinkat(b.dir.get(), temp.c_str(), 0);
     return st_hash;
   }
-  ObjectInfo info;
   info.key = key;
   info.size = size;
-  info.etag = QuotedMd5Etag(md5);
-  info.crc64 = sink.crc64();
-  info.content_md5 = md5;
   info.content_type = options.content_type.empty() ? "application/octet-stream" : options.content_type;
   info.user_meta = options.user_meta;
   info.last_modified = clock_.Now();
-  info.type = ObjectType::kNormal;
   return Publish(b, temp, fd, key, std::move(info));
 }
 

@@ -136,8 +136,14 @@ Result<uint64_t> ObjectStore::AccountStoredBytes(const std::string& account_id) 
 }
 
 Status CopyFileToWriter(int fd, uint64_t length, ObjectWriter& writer, const std::string& label) {
-  std::vector<uint8_t> buf(1 << 20);
-  uint64_t pos = 0;
+  return CopyFileRangeToWriter(fd, 0, length, writer, label);
+}
+
+Status CopyFileRangeToWriter(int fd, uint64_t offset, uint64_t count, ObjectWriter& writer,
+                             const std::string& label) {
+  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(count, 1 << 20)));
+  const uint64_t length = offset + count;
+  uint64_t pos = offset;
   while (pos < length) {
     off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
     uint64_t data_at = length;
@@ -184,6 +190,13 @@ Md5Digest Md5OfZeros(uint64_t count) {
   if (recent.size() >= kRemembered) recent.erase(recent.begin());
   recent.emplace(count, digest);
   return digest;
+}
+
+uint64_t PutFilePartBytes(uint64_t size) {
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  constexpr uint64_t kMaxParts = 10000;
+  const uint64_t spread = (size + kMaxParts - 1) / kMaxParts;
+  return std::max<uint64_t>(8 * kMiB, (spread + kMiB - 1) / kMiB * kMiB);
 }
 
 std::string MultipartEtag(const std::vector<Md5Digest>& part_md5s) {

@@ -261,11 +261,15 @@ class ObjectStore {
                                                              const std::string& key,
                                                              const PutOptions& options) = 0;
   // Publishes the regular file open as `fd` (the caller wrote it and writes
-  // it no more; it may be sparse) as `key`, as a put of its bytes would,
-  // reading it once for its metadata (data extents only; holes hash as
-  // zeros). A backend on the file's file system takes the file itself
-  // (FsObjectStore: a hard link, no copy, holes kept); otherwise it is
-  // copied. For exports, whose files Ferry makes.
+  // it no more; it may be sparse) as `key`, reading only its data extents:
+  // its ETag is the multipart form over PutFileParts(size) parts (the MD5
+  // of the parts' MD5s, "-N"), so a part that is all hole costs nothing
+  // (its MD5 is the remembered MD5 of that many zeros) and a 600 GiB disk
+  // with 1 GiB of data hashes 1 GiB; CRC-64 as for any object. With
+  // options.expected_md5 the whole file's MD5 is computed and checked
+  // instead (ETag of a plain put). A backend on the file's file system takes
+  // the file itself (FsObjectStore: a hard link, no copy, holes kept);
+  // otherwise it is copied. For exports, whose files Ferry makes.
   virtual Result<ObjectInfo> PutFile(const std::string& account_id, const std::string& bucket,
                                      const std::string& key, int fd, const PutOptions& options) = 0;
   virtual Result<OpenObject> OpenForRead(const std::string& account_id, const std::string& bucket,
@@ -369,6 +373,9 @@ class ObjectStore {
 // are read (SEEK_DATA/SEEK_HOLE), holes become WriteZeros. For exports,
 // whose files are sparse.
 Status CopyFileToWriter(int fd, uint64_t length, ObjectWriter& writer, const std::string& label);
+// The same for `count` bytes from `offset`.
+Status CopyFileRangeToWriter(int fd, uint64_t offset, uint64_t count, ObjectWriter& writer,
+                             const std::string& label);
 
 // MD5 of `count` zero bytes (the ETag of an all-zero part); recent sizes
 // are remembered, so the usual equal-sized zero parts cost one hash.
@@ -377,6 +384,10 @@ Md5Digest Md5OfZeros(uint64_t count);
 // The multipart ETag of parts with these MD5s: MD5 of their concatenated
 // binary digests, "<upper hex>-<count>" in quotes.
 std::string MultipartEtag(const std::vector<Md5Digest>& part_md5s);
+
+// The part size PutFile hashes a file of `size` bytes in: 8 MiB, or more
+// (whole MiB) so that there are at most 10,000 parts, as OSS allows.
+uint64_t PutFilePartBytes(uint64_t size);
 inline std::string QuotedMd5Etag(const Md5Digest& md5) { return "\"" + ToUpperHex(md5) + "\""; }
 
 }  // namespace ferry

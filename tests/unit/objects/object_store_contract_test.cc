@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -650,7 +651,10 @@ TYPED_TEST(ObjectStoreContract, PutFilePublishesASparseFileWithItsDigests) {
   auto& s = *this->store_;
   const std::string path = this->dir_ + "/export.raw";
   const std::string head = "disk head", tail = "disk tail";
-  const uint64_t kSize = 8 << 20;
+  const uint64_t kPart = PutFilePartBytes(0);
+  ASSERT_EQ(kPart, uint64_t{8} << 20);
+  // Three parts: data, a hole, data at the very end (a short last part).
+  const uint64_t kSize = 2 * kPart + (4 << 20);
   {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     ASSERT_TRUE(fd.valid());
@@ -667,19 +671,53 @@ TYPED_TEST(ObjectStoreContract, PutFilePublishesASparseFileWithItsDigests) {
   Result<ObjectInfo> put = s.PutFile(kAlice, "alice-b", "exports/disk.raw", fd.get(), options);
   ASSERT_TRUE(put.ok()) << put.status().ToString();
   EXPECT_EQ(put->size, kSize);
-  EXPECT_EQ(put->etag, QuotedMd5Etag(Md5::Of(std::string_view(all))));
+  // The multipart ETag over 8 MiB parts, computed here from the bytes.
+  std::vector<Md5Digest> parts;
+  for (uint64_t at = 0; at < kSize; at += kPart) {
+    parts.push_back(Md5::Of(std::string_view(all).substr(at, std::min(kPart, kSize - at))));
+  }
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(put->etag, MultipartEtag(parts));
+  EXPECT_TRUE(put->etag.ends_with("-3\"")) << put->etag;
   EXPECT_EQ(put->crc64, Crc64(all));
   Result<ObjectInfo> head_info = s.HeadObject(kAlice, "alice-b", "exports/disk.raw");
   ASSERT_TRUE(head_info.ok());
   EXPECT_EQ(head_info->etag, put->etag);
   EXPECT_EQ(head_info->content_type, "application/x-raw-disk-image");
   EXPECT_EQ(*this->Get("exports/disk.raw"), all);
+  // With the MD5 named, the whole file's MD5 is checked and is the ETag.
+  const std::string again = this->dir_ + "/again.raw";
+  ASSERT_EQ(std::system(("cp --sparse=always " + path + " " + again).c_str()), 0);
+  UniqueFd again_fd(::open(again.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(again_fd.valid());
+  PutOptions wrong;
+  wrong.expected_md5 = Md5::Of(std::string_view("something else"));
+  EXPECT_EQ(s.PutFile(kAlice, "alice-b", "named", again_fd.get(), wrong).status().reason(), "InvalidDigest");
+  PutOptions named;
+  named.expected_md5 = Md5::Of(std::string_view(all));
+  Result<ObjectInfo> plain = s.PutFile(kAlice, "alice-b", "named", again_fd.get(), named);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(plain->etag, QuotedMd5Etag(*named.expected_md5));
   // Refused like a put: another account's bucket, a size over the limit.
   EXPECT_EQ(s.PutFile(kBob, "alice-b", "x", fd.get(), {}).status().reason(), "NoSuchBucket");
   PutOptions small;
   small.max_bytes = 1024;
   EXPECT_EQ(s.PutFile(kAlice, "alice-b", "x", fd.get(), small).status().reason(), "EntityTooLarge");
   EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "x").status().reason(), "NoSuchKey");
+}
+
+// At most 10,000 parts, each a whole number of MiB, never under 8 MiB.
+TEST(PutFilePartBytesTest, KeepsToTenThousandWholeMiBParts) {
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  EXPECT_EQ(PutFilePartBytes(1), 8 * kMiB);
+  EXPECT_EQ(PutFilePartBytes(80000 * kMiB), 8 * kMiB);
+  EXPECT_EQ(PutFilePartBytes(80000 * kMiB + 1), 9 * kMiB);
+  for (uint64_t size : {uint64_t{600} << 30, uint64_t{48} << 40, (uint64_t{1} << 40) + 12345}) {
+    const uint64_t part = PutFilePartBytes(size);
+    EXPECT_EQ(part % kMiB, 0u) << size;
+    EXPECT_LE((size + part - 1) / part, 10000u) << size;
+    EXPECT_GT((size + part - kMiB - 1) / (part - kMiB), 10000u) << "the smallest such size, " << size;
+  }
 }
 
 TYPED_TEST(ObjectStoreContract, TheObjectIsTheSameWhetherPartSizesAreDeclaredOrNot) {
