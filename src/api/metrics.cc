@@ -73,32 +73,27 @@ void Metrics::AddRegion(const std::string& region_id, const RegionMetrics* metri
   regions_.emplace_back(region_id, metrics);
 }
 
+void Metrics::RenderRequests(const std::string& prefix, const std::string& what, const std::string& label,
+                             const std::map<std::pair<std::string, std::string>, uint64_t>& counts,
+                             const std::map<std::string, Histogram>& latency, std::string& out) {
+  out += "# HELP " + prefix + "_requests_total " + what + " by " + label + " and result code.\n";
+  out += "# TYPE " + prefix + "_requests_total counter\n";
+  for (const auto& [key, count] : counts) {
+    out += prefix + "_requests_total{" + label + "=\"" + PrometheusLabel(key.first) + "\",code=\"" +
+           PrometheusLabel(key.second) + "\"} " + std::to_string(count) + "\n";
+  }
+  out += "# HELP " + prefix + "_request_duration_seconds " + what + " latency by " + label + ".\n";
+  out += "# TYPE " + prefix + "_request_duration_seconds histogram\n";
+  for (const auto& [name, h] : latency) {
+    h.Render(prefix + "_request_duration_seconds", label + "=\"" + PrometheusLabel(name) + "\"", out);
+  }
+}
+
 std::string Metrics::RenderPrometheus() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
-  out += "# HELP ferry_api_requests_total API requests by action and result code.\n";
-  out += "# TYPE ferry_api_requests_total counter\n";
-  for (const auto& [key, count] : requests_) {
-    out += "ferry_api_requests_total{action=\"" + PrometheusLabel(key.first) + "\",code=\"" +
-           PrometheusLabel(key.second) + "\"} " + std::to_string(count) + "\n";
-  }
-  out += "# HELP ferry_api_request_duration_seconds API request latency by action.\n";
-  out += "# TYPE ferry_api_request_duration_seconds histogram\n";
-  for (const auto& [action, h] : latency_) {
-    h.Render("ferry_api_request_duration_seconds", "action=\"" + PrometheusLabel(action) + "\"", out);
-  }
-
-  out += "# HELP ferry_oss_requests_total OSS endpoint requests by operation and result code.\n";
-  out += "# TYPE ferry_oss_requests_total counter\n";
-  for (const auto& [key, count] : oss_requests_) {
-    out += "ferry_oss_requests_total{operation=\"" + PrometheusLabel(key.first) + "\",code=\"" +
-           PrometheusLabel(key.second) + "\"} " + std::to_string(count) + "\n";
-  }
-  out += "# HELP ferry_oss_request_duration_seconds OSS endpoint request latency by operation.\n";
-  out += "# TYPE ferry_oss_request_duration_seconds histogram\n";
-  for (const auto& [operation, h] : oss_latency_) {
-    h.Render("ferry_oss_request_duration_seconds", "operation=\"" + PrometheusLabel(operation) + "\"", out);
-  }
+  RenderRequests("ferry_api", "API requests", "action", requests_, latency_, out);
+  RenderRequests("ferry_oss", "OSS endpoint requests", "operation", oss_requests_, oss_latency_, out);
   out += "# HELP ferry_oss_received_bytes_total Request body bytes the OSS endpoint received.\n";
   out += "# TYPE ferry_oss_received_bytes_total counter\n";
   out += "ferry_oss_received_bytes_total " + std::to_string(oss_bytes_received_) + "\n";

@@ -52,6 +52,12 @@ class Metrics {
     void Render(const std::string& name, const std::string& labels, std::string& out) const;
   };
 
+  // The _requests_total counter and _request_duration_seconds histogram
+  // families of one listener's requests.
+  static void RenderRequests(const std::string& prefix, const std::string& what, const std::string& label,
+                             const std::map<std::pair<std::string, std::string>, uint64_t>& counts,
+                             const std::map<std::string, Histogram>& latency, std::string& out);
+
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> requests_;   // guarded by mu_
   std::map<std::string, Histogram> latency_;                           // guarded by mu_
