@@ -17,6 +17,7 @@ packages=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev libexpat1-dev
   libgtest-dev libgmock-dev googletest
   qemu-utils e2fsprogs rsync
+  wrk sqlite3  # bench/api_bench.sh: the load generator, the catalog seeding
   openssl curl iproute2  # the README's commands; its test runs them in a network namespace
   chromium  # the console's browser tests (playwright-core drives it)
   clang libclang-rt-14-dev  # make fuzz / make test-sanitize: libFuzzer, ASan, UBSan, TSan

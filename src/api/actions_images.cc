@@ -60,11 +60,12 @@ Result<ImportDisk> ParseImportDisk(const Params& params, int n) {
 // show DiskDeviceMapping.Encrypted without the image record carrying it.
 Result<std::set<std::string>> EncryptedSnapshots(Region& region, const Caller& caller,
                                                  const std::vector<ImageRecord>& images) {
-  std::vector<std::string> ids;
+  std::set<std::string> distinct;  // images made from one snapshot share it
   for (const ImageRecord& image : images) {
     for (const DiskMapping& disk : image.disks)
-      if (!disk.snapshot_id.empty()) ids.push_back(disk.snapshot_id);
+      if (!disk.snapshot_id.empty()) distinct.insert(disk.snapshot_id);
   }
+  const std::vector<std::string> ids(distinct.begin(), distinct.end());
   std::set<std::string> encrypted;
   for (size_t begin = 0; begin < ids.size(); begin += kSnapshotIdsPerLookup) {
     DescribeSnapshotsRequest request;

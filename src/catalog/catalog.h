@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -137,11 +138,14 @@ struct ImageQuery {
   bool include_shared = false;  // images shared with account_id
   std::string image_id;         // exact
   std::string name_contains;    // substring
+  std::string name;             // exact
   std::string snapshot_id;      // any disk mapping
   std::vector<std::string> statuses;  // empty = any
   Tags tags;                    // all must match
   uint64_t offset = 0;
   uint64_t limit = 0;           // 0 = no limit
+  // False when only the page is wanted: Page::total is then not counted.
+  bool count_total = true;
 };
 
 struct SnapshotQuery {
@@ -305,6 +309,8 @@ class Catalog {
   virtual Result<Page<ImageShareRecord>> ListImageShares(const std::string& image_id, uint64_t offset,
                                                          uint64_t limit) = 0;
   virtual Result<bool> IsImageSharedWith(const std::string& image_id, const std::string& account_id) = 0;
+  // Those of `image_ids` shared with at least one account.
+  virtual Result<std::set<std::string>> SharedImageIds(const std::vector<std::string>& image_ids) = 0;
   // Instances and disks (sqlite_catalog_instances.cc). Get: kNotFound.
   virtual Status InsertInstance(const InstanceRecord& r) = 0;
   virtual Status UpdateInstance(const InstanceRecord& r) = 0;

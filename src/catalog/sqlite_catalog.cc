@@ -1,7 +1,12 @@
 #include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_catalog_instances.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdint>
 #include <iterator>
 #include <limits>
@@ -161,6 +166,9 @@ ALTER TABLE snapshots ADD COLUMN source_disk_id TEXT NOT NULL DEFAULT '';
     // Version 7: instances' tags, billing method and subscription end
     // (sqlite_catalog_instances.h).
     kInstanceTagsAndBillingSchema,
+    // Version 8: listing without sorting — indexes in listing order,
+    // image_counts, image_snapshots (sqlite_catalog_images.cc).
+    catalog_sql::ImageIndexSchemaStep(),
 };
 
 // Column lists, in the order the Values/Decode functions below use. The
@@ -435,31 +443,133 @@ Result<TaskRecord> DecodeTask(const SqliteStatement& s) {
   return r;
 }
 
-bool HasTag(const Tags& tags, const std::pair<std::string, std::string>& wanted) {
-  return std::find(tags.begin(), tags.end(), wanted) != tags.end();
-}
-
-bool MatchesInMemoryFilters(const ImageRecord& r, const ImageQuery& q) {
-  if (!q.name_contains.empty() && r.name.find(q.name_contains) == std::string::npos) return false;
-  if (!q.snapshot_id.empty() && std::none_of(r.disks.begin(), r.disks.end(), [&](const DiskMapping& d) {
-        return d.snapshot_id == q.snapshot_id;
-      })) {
-    return false;
-  }
-  return std::all_of(q.tags.begin(), q.tags.end(), [&](const auto& tag) { return HasTag(r.tags, tag); });
-}
-
 }  // namespace
+
+namespace catalog_sql {
+
+std::string ImageColumnsSql(const std::string& prefix) {
+  std::string out;
+  for (const char* column : kImageColumns) {
+    if (!out.empty()) out += ", ";
+    out += prefix + column;
+  }
+  return out;
+}
+
+Result<ImageRecord> DecodeImageRow(const SqliteStatement& s) { return DecodeImage(s); }
+
+static_assert(std::string_view(kImageColumns[kImageCreationTimeColumn]) == "creation_time");
+
+}  // namespace catalog_sql
 
 Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::string& path) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path));
-  RETURN_IF_ERROR(db->Migrate(kSchema));
-  return std::unique_ptr<SqliteCatalog>(new SqliteCatalog(std::move(db)));
+  RETURN_IF_ERROR(db->Migrate(kSchema, catalog_sql::ImageIndexMigrationHooks()));
+  // Commits are synced by MakeDurable(), in groups.
+  RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
+  return std::unique_ptr<SqliteCatalog>(new SqliteCatalog(std::move(db), path));
 }
 
 Status SqliteCatalog::Transact(const std::function<Status()>& fn) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return db_->Transact(fn);
+  uint64_t commit = 0;
+  {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    const bool outermost = !db_->in_transaction();
+    const std::thread::id outer = transacting_.load();
+    transacting_.store(std::this_thread::get_id());
+    Status st;
+    try {
+      st = db_->Transact(fn);
+    } catch (...) {
+      transacting_.store(outer);
+      throw;
+    }
+    transacting_.store(outer);
+    if (!st.ok() || !outermost) return st;
+    commit = ++committed_;
+  }
+  return MakeDurable(commit);
+}
+
+Status SqliteCatalog::Write(const std::function<Status()>& fn) {
+  uint64_t commit = 0;
+  {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (db_->in_transaction()) return fn();
+    RETURN_IF_ERROR(fn());
+    commit = ++committed_;
+  }
+  return MakeDurable(commit);
+}
+
+Status SqliteCatalog::MakeDurable(uint64_t commit) {
+  if (path_.empty() || path_ == ":memory:") return Status::Ok();
+  std::unique_lock<std::mutex> lock(sync_mu_);
+  while (synced_ < commit) {
+    if (syncing_) {
+      synced_cv_.wait(lock);
+      continue;
+    }
+    syncing_ = true;
+    // Every commit numbered up to here is in the WAL already.
+    const uint64_t covered = committed_.load();
+    lock.unlock();
+    Status st = SyncWal();
+    lock.lock();
+    syncing_ = false;
+    if (st.ok()) synced_ = std::max(synced_, covered);
+    synced_cv_.notify_all();
+    RETURN_IF_ERROR(st);
+  }
+  return Status::Ok();
+}
+
+Status SqliteCatalog::SyncWal() {
+  // A new descriptor each time: fdatasync works on the file, and the WAL
+  // SQLite is writing is whatever file has the name now.
+  const std::string wal = path_ + "-wal";
+  int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    // No WAL: everything was checkpointed into the database file.
+    fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) return Internal("catalog: open " + wal + " to sync it: " + std::strerror(errno));
+  const int rc = ::fdatasync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return Internal("catalog: fdatasync " + wal + ": " + std::strerror(err));
+  return Status::Ok();
+}
+
+SqliteCatalog::ReadLease::~ReadLease() {
+  if (!reader_ || !owner_) return;
+  std::lock_guard<std::mutex> lock(owner_->readers_mu_);
+  if (owner_->idle_readers_.size() < kMaxIdleReaders) owner_->idle_readers_.push_back(std::move(reader_));
+}
+
+Result<SqliteCatalog::ReadLease> SqliteCatalog::Reader() {
+  ReadLease lease;
+  lease.owner_ = this;
+  const bool in_memory = path_.empty() || path_ == ":memory:";
+  if (in_memory || transacting_.load() == std::this_thread::get_id()) {
+    lease.writer_lock_ = std::unique_lock<std::recursive_mutex>(mu_);
+    lease.db_ = db_.get();
+    return lease;
+  }
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      lease.reader_ = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+    }
+  }
+  if (!lease.reader_) {
+    ASSIGN_OR_RETURN(lease.reader_, SqliteDb::Open(path_));
+    RETURN_IF_ERROR(lease.reader_->Exec("PRAGMA query_only = 1"));
+    lease.reader_->CountStepsInto(&vm_steps_);
+  }
+  lease.db_ = lease.reader_.get();
+  return lease;
 }
 
 // --- images ---
@@ -467,8 +577,10 @@ Status SqliteCatalog::Transact(const std::function<Status()>& fn) {
 Status SqliteCatalog::CheckImageNameFree(const ImageRecord& r) {
   if (r.name.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   // "name <> ''" lets SQLite use the partial index images_account_name
+                   // (it cannot tell that a bound name is not empty).
                    db_->Prepare("SELECT image_id FROM images WHERE account_id = ? AND name = ? "
-                                "AND image_id <> ?"));
+                                "AND name <> '' AND image_id <> ?"));
   RETURN_IF_ERROR(stmt.BindAll({r.account_id, r.name, r.image_id}));
   ASSIGN_OR_RETURN(bool taken, stmt.Step());
   if (!taken) return Status::Ok();
@@ -479,32 +591,36 @@ Status SqliteCatalog::CheckImageNameFree(const ImageRecord& r) {
 
 Status SqliteCatalog::InsertImage(const ImageRecord& r) {
   ASSIGN_OR_RETURN(std::vector<SqlValue> values, ImageValues(r));
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return db_->Transact([&]() -> Status {
-    RETURN_IF_ERROR(CheckImageNameFree(r));
-    return Execute(*db_, InsertSql("images", kImageColumns), values)
-        .WithContext("insert image " + r.image_id);
+  return Write([&]() -> Status {
+    return db_->Transact([&]() -> Status {
+      RETURN_IF_ERROR(CheckImageNameFree(r));
+      RETURN_IF_ERROR(
+          Execute(*db_, InsertSql("images", kImageColumns), values).WithContext("insert image " + r.image_id));
+      return catalog_sql::UpdateImageIndexes(*db_, std::nullopt, r);
+    });
   });
 }
 
 Status SqliteCatalog::UpdateImage(const ImageRecord& r) {
   ASSIGN_OR_RETURN(std::vector<SqlValue> values, ImageValues(r));
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return db_->Transact([&]() -> Status {
-    RETURN_IF_ERROR(CheckImageNameFree(r));
-    RETURN_IF_ERROR(Execute(*db_, UpdateSql("images", kImageColumns), KeyLast(std::move(values)))
-                        .WithContext("update image " + r.image_id));
-    if (db_->changes() == 0) {
-      return NotFound("InvalidImageId.NotFound", "image " + r.image_id + " does not exist");
-    }
-    return Status::Ok();
+  return Write([&]() -> Status {
+    return db_->Transact([&]() -> Status {
+      RETURN_IF_ERROR(CheckImageNameFree(r));
+      ASSIGN_OR_RETURN(std::vector<ImageRecord> before,
+                       Rows<ImageRecord>(*db_, SelectSql("images", kImageColumns) + " WHERE image_id = ?",
+                                         {r.image_id}, DecodeImage));
+      if (before.empty()) return NotFound("InvalidImageId.NotFound", "image " + r.image_id + " does not exist");
+      RETURN_IF_ERROR(Execute(*db_, UpdateSql("images", kImageColumns), KeyLast(std::move(values)))
+                          .WithContext("update image " + r.image_id));
+      return catalog_sql::UpdateImageIndexes(*db_, std::move(before.front()), r);
+    });
   });
 }
 
 Result<ImageRecord> SqliteCatalog::GetImage(const std::string& image_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
   ASSIGN_OR_RETURN(std::vector<ImageRecord> rows,
-                   Rows<ImageRecord>(*db_, SelectSql("images", kImageColumns) + " WHERE image_id = ?",
+                   Rows<ImageRecord>(reader.db(), SelectSql("images", kImageColumns) + " WHERE image_id = ?",
                                      {image_id}, DecodeImage));
   if (rows.empty()) {
     return NotFound("InvalidImageId.NotFound", "image " + image_id + " does not exist");
@@ -513,69 +629,46 @@ Result<ImageRecord> SqliteCatalog::GetImage(const std::string& image_id) {
 }
 
 Status SqliteCatalog::DeleteImage(const std::string& image_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Execute(*db_, "DELETE FROM images WHERE image_id = ?", {image_id})
-      .WithContext("delete image " + image_id);
-}
-
-Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
-  WhereClause where;
-  if (!q.account_id.empty()) {
-    std::vector<std::string> owners;
-    if (q.include_self) owners.push_back(q.account_id);
-    if (q.include_system) owners.push_back(kSystemAccountId);
-    if (owners.empty() && !q.include_shared) return Page<ImageRecord>{};
-    std::string visible = owners.empty() ? "" : "account_id IN (" + WhereClause::Placeholders(owners.size()) + ")";
-    std::vector<SqlValue> params = WhereClause::Values(owners);
-    if (q.include_shared) {
-      visible += (visible.empty() ? "" : " OR ") + catalog_sql::SharedWithAccountSql();
-      params.emplace_back(q.account_id);
-    }
-    where.Add("(" + visible + ")", std::move(params));
-  }
-  where.AddEquals("image_id", q.image_id);
-  where.AddIn("status", q.statuses);
-
-  const std::string select = SelectSql("images", kImageColumns);
-  const std::string order = " ORDER BY creation_time DESC, image_id";
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  // Substring, disk and tag filters live in JSON or need case-sensitive
-  // matching that SQL dialects disagree on, so they run here; the page is
-  // then cut in memory.
-  if (q.name_contains.empty() && q.snapshot_id.empty() && q.tags.empty()) {
-    return PageInSql<ImageRecord>(*db_, "images", select, where, order, q.offset, q.limit, DecodeImage);
-  }
-  ASSIGN_OR_RETURN(std::vector<ImageRecord> all,
-                   Rows<ImageRecord>(*db_, select + where.Sql() + order, where.params(), DecodeImage));
-  std::erase_if(all, [&](const ImageRecord& r) { return !MatchesInMemoryFilters(r, q); });
-  return Slice(std::move(all), q.offset, q.limit);
+  return Write([&]() -> Status {
+    return db_->Transact([&]() -> Status {
+      ASSIGN_OR_RETURN(std::vector<ImageRecord> before,
+                       Rows<ImageRecord>(*db_, SelectSql("images", kImageColumns) + " WHERE image_id = ?", {image_id},
+                                         DecodeImage));
+      if (before.empty()) return Status::Ok();
+      RETURN_IF_ERROR(Execute(*db_, "DELETE FROM images WHERE image_id = ?", {image_id})
+                          .WithContext("delete image " + image_id));
+      return catalog_sql::UpdateImageIndexes(*db_, std::move(before.front()), std::nullopt);
+    });
+  });
 }
 
 // --- snapshots ---
 
 Status SqliteCatalog::InsertSnapshot(const SnapshotRecord& r) {
   ASSIGN_OR_RETURN(std::vector<SqlValue> values, SnapshotValues(r));
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Execute(*db_, InsertSql("snapshots", kSnapshotColumns), values)
-      .WithContext("insert snapshot " + r.snapshot_id);
+  return Write([&]() -> Status {
+    return Execute(*db_, InsertSql("snapshots", kSnapshotColumns), values)
+        .WithContext("insert snapshot " + r.snapshot_id);
+  });
 }
 
 Status SqliteCatalog::UpdateSnapshot(const SnapshotRecord& r) {
   ASSIGN_OR_RETURN(std::vector<SqlValue> values, SnapshotValues(r));
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  RETURN_IF_ERROR(Execute(*db_, UpdateSql("snapshots", kSnapshotColumns), KeyLast(std::move(values)))
-                      .WithContext("update snapshot " + r.snapshot_id));
-  if (db_->changes() == 0) {
-    return NotFound("InvalidSnapshotId.NotFound", "snapshot " + r.snapshot_id + " does not exist");
-  }
-  return Status::Ok();
+  return Write([&]() -> Status {
+    RETURN_IF_ERROR(Execute(*db_, UpdateSql("snapshots", kSnapshotColumns), KeyLast(std::move(values)))
+                        .WithContext("update snapshot " + r.snapshot_id));
+    if (db_->changes() == 0) {
+      return NotFound("InvalidSnapshotId.NotFound", "snapshot " + r.snapshot_id + " does not exist");
+    }
+    return Status::Ok();
+  });
 }
 
 Result<SnapshotRecord> SqliteCatalog::GetSnapshot(const std::string& snapshot_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
   ASSIGN_OR_RETURN(
       std::vector<SnapshotRecord> rows,
-      Rows<SnapshotRecord>(*db_, SelectSql("snapshots", kSnapshotColumns) + " WHERE snapshot_id = ?",
+      Rows<SnapshotRecord>(reader.db(), SelectSql("snapshots", kSnapshotColumns) + " WHERE snapshot_id = ?",
                            {snapshot_id}, [](const SqliteStatement& s) { return DecodeSnapshot(s, true); }));
   if (rows.empty()) {
     return NotFound("InvalidSnapshotId.NotFound", "snapshot " + snapshot_id + " does not exist");
@@ -584,9 +677,10 @@ Result<SnapshotRecord> SqliteCatalog::GetSnapshot(const std::string& snapshot_id
 }
 
 Status SqliteCatalog::DeleteSnapshot(const std::string& snapshot_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Execute(*db_, "DELETE FROM snapshots WHERE snapshot_id = ?", {snapshot_id})
-      .WithContext("delete snapshot " + snapshot_id);
+  return Write([&]() -> Status {
+    return Execute(*db_, "DELETE FROM snapshots WHERE snapshot_id = ?", {snapshot_id})
+        .WithContext("delete snapshot " + snapshot_id);
+  });
 }
 
 Result<Page<SnapshotRecord>> SqliteCatalog::ListSnapshots(const SnapshotQuery& q) {
@@ -605,8 +699,8 @@ Result<Page<SnapshotRecord>> SqliteCatalog::ListSnapshots(const SnapshotQuery& q
   where.AddEquals("source_disk_id", q.source_disk_id);
   const std::string select =
       SelectSql("snapshots", Columns(kSnapshotColumns).first(kSnapshotColumnsWithoutManifest));
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return PageInSql<SnapshotRecord>(*db_, "snapshots", select, where,
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
+  return PageInSql<SnapshotRecord>(reader.db(), "snapshots", select, where,
                                    " ORDER BY creation_time DESC, snapshot_id", q.offset, q.limit,
                                    [](const SqliteStatement& s) { return DecodeSnapshot(s, false); });
 }
@@ -618,9 +712,9 @@ Status SqliteCatalog::ForEachManifest(
   while (true) {
     std::vector<Entry> batch;
     {
-      std::lock_guard<std::recursive_mutex> lock(mu_);
+      ASSIGN_OR_RETURN(ReadLease reader, Reader());
       ASSIGN_OR_RETURN(batch,
-                       Rows<Entry>(*db_,
+                       Rows<Entry>(reader.db(),
                                    "SELECT snapshot_id, manifest FROM snapshots WHERE manifest IS NOT "
                                    "NULL AND snapshot_id > ? ORDER BY snapshot_id LIMIT ?",
                                    {after, kManifestBatch}, [](const SqliteStatement& s) -> Result<Entry> {
@@ -641,26 +735,28 @@ Status SqliteCatalog::ForEachManifest(
 // --- tasks ---
 
 Status SqliteCatalog::InsertTask(const TaskRecord& r) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Execute(*db_, InsertSql("tasks", kTaskColumns), TaskValues(r))
-      .WithContext("insert task " + r.task_id);
+  return Write([&]() -> Status {
+    return Execute(*db_, InsertSql("tasks", kTaskColumns), TaskValues(r))
+        .WithContext("insert task " + r.task_id);
+  });
 }
 
 Status SqliteCatalog::UpdateTask(const TaskRecord& r) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  RETURN_IF_ERROR(Execute(*db_, UpdateSql("tasks", kTaskColumns), KeyLast(TaskValues(r)))
-                      .WithContext("update task " + r.task_id));
-  if (db_->changes() == 0) {
-    return NotFound("InvalidTaskId.NotFound", "task " + r.task_id + " does not exist");
-  }
-  return Status::Ok();
+  return Write([&]() -> Status {
+    RETURN_IF_ERROR(Execute(*db_, UpdateSql("tasks", kTaskColumns), KeyLast(TaskValues(r)))
+                        .WithContext("update task " + r.task_id));
+    if (db_->changes() == 0) {
+      return NotFound("InvalidTaskId.NotFound", "task " + r.task_id + " does not exist");
+    }
+    return Status::Ok();
+  });
 }
 
 Result<TaskRecord> SqliteCatalog::GetTask(const std::string& task_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
   ASSIGN_OR_RETURN(
       std::vector<TaskRecord> rows,
-      Rows<TaskRecord>(*db_, SelectSql("tasks", kTaskColumns) + " WHERE task_id = ?", {task_id}, DecodeTask));
+      Rows<TaskRecord>(reader.db(), SelectSql("tasks", kTaskColumns) + " WHERE task_id = ?", {task_id}, DecodeTask));
   if (rows.empty()) {
     return NotFound("InvalidTaskId.NotFound", "task " + task_id + " does not exist");
   }
@@ -676,8 +772,8 @@ Result<Page<TaskRecord>> SqliteCatalog::ListTasks(const TaskQuery& q) {
   where.AddEquals("status", q.status);
   where.AddIn("resource_id", q.resource_ids);
   where.AddIn("status", q.statuses);
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return PageInSql<TaskRecord>(*db_, "tasks", SelectSql("tasks", kTaskColumns), where,
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
+  return PageInSql<TaskRecord>(reader.db(), "tasks", SelectSql("tasks", kTaskColumns), where,
                                " ORDER BY creation_time DESC, task_id", q.offset, q.limit, DecodeTask);
 }
 
@@ -686,10 +782,10 @@ Result<Page<TaskRecord>> SqliteCatalog::ListTasks(const TaskQuery& q) {
 Result<Catalog::TokenRecord> SqliteCatalog::GetClientToken(const std::string& account_id,
                                                            const std::string& action,
                                                            const std::string& token) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
   ASSIGN_OR_RETURN(
       std::vector<TokenRecord> rows,
-      Rows<TokenRecord>(*db_,
+      Rows<TokenRecord>(reader.db(),
                         "SELECT fingerprint, result_id FROM client_tokens WHERE account_id = ? "
                         "AND action = ? AND token = ?",
                         {account_id, action, token}, [](const SqliteStatement& s) -> Result<TokenRecord> {
@@ -703,31 +799,33 @@ Result<Catalog::TokenRecord> SqliteCatalog::GetClientToken(const std::string& ac
 
 Status SqliteCatalog::PutClientToken(const std::string& account_id, const std::string& action,
                                      const std::string& token, const TokenRecord& rec) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Execute(*db_,
-                 "INSERT INTO client_tokens (account_id, action, token, fingerprint, result_id) "
-                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, action, token) DO UPDATE SET "
-                 "fingerprint = excluded.fingerprint, result_id = excluded.result_id",
-                 {account_id, action, token, rec.fingerprint, rec.result_id})
-      .WithContext("store client token '" + token + "' for " + action);
+  return Write([&]() -> Status {
+    return Execute(*db_,
+                   "INSERT INTO client_tokens (account_id, action, token, fingerprint, result_id) "
+                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, action, token) DO UPDATE SET "
+                   "fingerprint = excluded.fingerprint, result_id = excluded.result_id",
+                   {account_id, action, token, rec.fingerprint, rec.result_id})
+        .WithContext("store client token '" + token + "' for " + action);
+  });
 }
 
 Status SqliteCatalog::PutCopyLease(const CopyLeaseRecord& rec) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Execute(*db_,
-                 "INSERT INTO copy_leases (source_image_id, copy_region_id, copy_image_id, creation_time) "
-                 "VALUES (?, ?, ?, ?) ON CONFLICT (source_image_id) DO UPDATE SET "
-                 "copy_region_id = excluded.copy_region_id, copy_image_id = excluded.copy_image_id, "
-                 "creation_time = excluded.creation_time",
-                 {rec.source_image_id, rec.copy_region_id, rec.copy_image_id, rec.creation_time})
-      .WithContext("store the copy lease of " + rec.source_image_id);
+  return Write([&]() -> Status {
+    return Execute(*db_,
+                   "INSERT INTO copy_leases (source_image_id, copy_region_id, copy_image_id, creation_time) "
+                   "VALUES (?, ?, ?, ?) ON CONFLICT (source_image_id) DO UPDATE SET "
+                   "copy_region_id = excluded.copy_region_id, copy_image_id = excluded.copy_image_id, "
+                   "creation_time = excluded.creation_time",
+                   {rec.source_image_id, rec.copy_region_id, rec.copy_image_id, rec.creation_time})
+        .WithContext("store the copy lease of " + rec.source_image_id);
+  });
 }
 
 Result<Catalog::CopyLeaseRecord> SqliteCatalog::GetCopyLease(const std::string& source_image_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
   ASSIGN_OR_RETURN(std::vector<CopyLeaseRecord> rows,
                    Rows<CopyLeaseRecord>(
-                       *db_,
+                       reader.db(),
                        "SELECT source_image_id, copy_region_id, copy_image_id, creation_time FROM copy_leases "
                        "WHERE source_image_id = ?",
                        {source_image_id}, [](const SqliteStatement& s) -> Result<CopyLeaseRecord> {
@@ -739,10 +837,11 @@ Result<Catalog::CopyLeaseRecord> SqliteCatalog::GetCopyLease(const std::string& 
 }
 
 Status SqliteCatalog::DeleteCopyLease(const std::string& source_image_id, const std::string& copy_image_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Execute(*db_, "DELETE FROM copy_leases WHERE source_image_id = ? AND copy_image_id = ?",
-                 {source_image_id, copy_image_id})
-      .WithContext("remove the copy lease of " + source_image_id);
+  return Write([&]() -> Status {
+    return Execute(*db_, "DELETE FROM copy_leases WHERE source_image_id = ? AND copy_image_id = ?",
+                   {source_image_id, copy_image_id})
+        .WithContext("remove the copy lease of " + source_image_id);
+  });
 }
 
 }  // namespace ferry

@@ -4,19 +4,29 @@
 // tasks, client_tokens (version 1), copy_leases (2), tasks.attempts (3),
 // image_shares (4, its SQL in sqlite_catalog_shares.cc), instances and disks
 // (5), snapshots.source_disk_id (6), instances' tags and billing (7, both in
-// sqlite_catalog_instances.h). Tags and disk mappings are JSON text
+// sqlite_catalog_instances.h), image_counts and image_snapshots with the
+// listing indexes (8, sqlite_catalog_images.cc). Tags and disk mappings are JSON text
 // columns; a snapshot's encoded manifest is a BLOB, NULL until committed.
 // Image names are unique per account among non-empty names (a partial unique
 // index backs the explicit check made under the write lock).
 //
-// Threading: thread-safe. One connection, guarded by `mu_`, a recursive mutex
-// so that calls made from inside Transact()'s `fn` on the same thread join
-// the transaction; other threads wait until the transaction ends.
+// Threading: thread-safe. Writes use one connection, guarded by `mu_`, a
+// recursive mutex so that calls made from inside Transact()'s `fn` on the
+// same thread join the transaction; other writers wait until it ends. Reads
+// use connections of their own (WAL: a reader sees the last commit and never
+// waits behind a writer), except on the thread inside Transact(), which reads
+// through the writer's connection and so sees its own uncommitted writes.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "catalog/catalog.h"
 #include "catalog/sqlite_db.h"
@@ -35,7 +45,9 @@ class SqliteCatalog final : public Catalog {
   Result<ImageRecord> GetImage(const std::string& image_id) override;
   Status DeleteImage(const std::string& image_id) override;
   // Tags in the query match an image when the image carries the exact
-  // (key, value) pair. name_contains is a case-sensitive substring.
+  // (key, value) pair. name_contains is a case-sensitive substring. Merges
+  // index-ordered streams and takes TotalCount from image_counts; see
+  // sqlite_catalog_images.cc.
   Result<Page<ImageRecord>> ListImages(const ImageQuery& q) override;
 
   Status InsertSnapshot(const SnapshotRecord& r) override;
@@ -72,6 +84,11 @@ class SqliteCatalog final : public Catalog {
   Result<Page<ImageShareRecord>> ListImageShares(const std::string& image_id, uint64_t offset,
                                                  uint64_t limit) override;
   Result<bool> IsImageSharedWith(const std::string& image_id, const std::string& account_id) override;
+  Result<std::set<std::string>> SharedImageIds(const std::vector<std::string>& image_ids) override;
+
+  // SQLite virtual-machine steps of every statement run so far, on every
+  // connection (SqliteDb::CountStepsInto), for tests.
+  uint64_t vm_steps() const { return vm_steps_.load(); }
   // Instances and disks: sqlite_catalog_instances.cc (schema version 5).
   Status InsertInstance(const InstanceRecord& r) override;
   Status UpdateInstance(const InstanceRecord& r) override;
@@ -85,14 +102,66 @@ class SqliteCatalog final : public Catalog {
   Result<Page<DiskRecord>> ListDisks(const DiskQuery& q) override;
 
  private:
-  explicit SqliteCatalog(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  SqliteCatalog(std::unique_ptr<SqliteDb> db, std::string path) : db_(std::move(db)), path_(std::move(path)) {
+    db_->CountStepsInto(&vm_steps_);
+  }
+
+  // A connection to read through, for as long as the lease lives: the
+  // writer's (under mu_) on the thread inside Transact() or for an
+  // in-memory catalog, else one of the idle read connections (opened on
+  // demand; at most kMaxIdleReaders are kept).
+  class ReadLease {
+   public:
+    ReadLease(ReadLease&& other) noexcept = default;
+    ~ReadLease();
+    SqliteDb& db() { return *db_; }
+
+   private:
+    friend class SqliteCatalog;
+    ReadLease() = default;
+    SqliteCatalog* owner_ = nullptr;
+    std::unique_lock<std::recursive_mutex> writer_lock_;  // held when reading through the writer
+    std::unique_ptr<SqliteDb> reader_;                    // else the pooled connection, returned on destruction
+    SqliteDb* db_ = nullptr;
+  };
+  static constexpr size_t kMaxIdleReaders = 8;
+  Result<ReadLease> Reader();
+
+  // Runs the write `fn` on the writer's connection: inside the caller's
+  // transaction if this thread is in Transact() (which then makes the whole
+  // durable), else as a commit of its own made durable before returning.
+  Status Write(const std::function<Status()>& fn);
+  // Group commit. The writer's connection commits without syncing
+  // (synchronous=NORMAL), so commits made one after another do not each
+  // wait for the disk; every commit gets a sequence number, and a caller is
+  // answered only once the WAL has been fdatasync'ed past its commit. One
+  // sync covers every commit made before it started, so concurrent writers
+  // share it, and no lock of the catalog is held while it runs: writers keep
+  // committing behind it. (A reader on another connection may see a commit a
+  // moment before it is synced; a kill -9 loses nothing either way, since
+  // the WAL is in the page cache.)
+  Status MakeDurable(uint64_t commit);
+  Status SyncWal();
 
   Status CheckImageNameFree(const ImageRecord& r);
+  // ListImages inside one read transaction of `db` (sqlite_catalog_images.cc).
+  Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q);
 
   // Serializes every use of db_ and spans a whole Transact(); recursive so
   // that `fn` can call back into the catalog.
   std::recursive_mutex mu_;
   std::unique_ptr<SqliteDb> db_;  // guarded by mu_
+  // The thread inside Transact(), if any (its reads go through db_).
+  std::atomic<std::thread::id> transacting_{};
+  const std::string path_;
+  std::atomic<uint64_t> vm_steps_{0};
+  std::atomic<uint64_t> committed_{0};  // commits made; advanced under mu_
+  std::mutex sync_mu_;
+  std::condition_variable synced_cv_;
+  uint64_t synced_ = 0;   // commits known durable; guarded by sync_mu_
+  bool syncing_ = false;  // a thread is in SyncWal(); guarded by sync_mu_
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<SqliteDb>> idle_readers_;  // guarded by readers_mu_
 };
 
 }  // namespace ferry

@@ -194,43 +194,46 @@ Page<T> Cut(std::vector<T> all, uint64_t offset, uint64_t limit) {
 
 Status SqliteCatalog::InsertInstance(const InstanceRecord& r) {
   ASSIGN_OR_RETURN(std::vector<SqlValue> values, InstanceValues(r));
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Run(*db_,
-             std::string("INSERT INTO instances (") + kInstanceColumns + ") VALUES (" +
-                 Placeholders(kInstanceColumnCount) + ")",
-             values)
-      .WithContext("insert instance " + r.instance_id);
+  return Write([&]() -> Status {
+    return Run(*db_,
+               std::string("INSERT INTO instances (") + kInstanceColumns + ") VALUES (" +
+                   Placeholders(kInstanceColumnCount) + ")",
+               values)
+        .WithContext("insert instance " + r.instance_id);
+  });
 }
 
 Status SqliteCatalog::UpdateInstance(const InstanceRecord& r) {
   ASSIGN_OR_RETURN(std::vector<SqlValue> values, InstanceValues(r));
   std::rotate(values.begin(), values.begin() + 1, values.end());  // the key goes last
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  RETURN_IF_ERROR(
-      Run(*db_, std::string("UPDATE instances SET ") + Assignments(kInstanceColumns) + " WHERE instance_id = ?",
-          values)
-          .WithContext("update instance " + r.instance_id));
-  if (db_->changes() == 0) {
-    return NotFound("InvalidInstanceId.NotFound", "instance " + r.instance_id + " does not exist");
-  }
-  return Status::Ok();
+  return Write([&]() -> Status {
+    RETURN_IF_ERROR(
+        Run(*db_, std::string("UPDATE instances SET ") + Assignments(kInstanceColumns) + " WHERE instance_id = ?",
+            values)
+            .WithContext("update instance " + r.instance_id));
+    if (db_->changes() == 0) {
+      return NotFound("InvalidInstanceId.NotFound", "instance " + r.instance_id + " does not exist");
+    }
+    return Status::Ok();
+  });
 }
 
 Result<InstanceRecord> SqliteCatalog::GetInstance(const std::string& instance_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
   ASSIGN_OR_RETURN(
       std::vector<InstanceRecord> rows,
       catalog_sql::Rows<InstanceRecord>(
-          *db_, std::string("SELECT ") + kInstanceColumns + " FROM instances WHERE instance_id = ?",
+          reader.db(), std::string("SELECT ") + kInstanceColumns + " FROM instances WHERE instance_id = ?",
           {instance_id}, DecodeInstance));
   if (rows.empty()) return NotFound("InvalidInstanceId.NotFound", "instance " + instance_id + " does not exist");
   return std::move(rows.front());
 }
 
 Status SqliteCatalog::DeleteInstance(const std::string& instance_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Run(*db_, "DELETE FROM instances WHERE instance_id = ?", {instance_id})
-      .WithContext("delete instance " + instance_id);
+  return Write([&]() -> Status {
+    return Run(*db_, "DELETE FROM instances WHERE instance_id = ?", {instance_id})
+        .WithContext("delete instance " + instance_id);
+  });
 }
 
 Result<Page<InstanceRecord>> SqliteCatalog::ListInstances(const InstanceQuery& q) {
@@ -242,9 +245,9 @@ Result<Page<InstanceRecord>> SqliteCatalog::ListInstances(const InstanceQuery& q
   if (!q.statuses.empty()) where.In("status", q.statuses);
   std::vector<InstanceRecord> all;
   {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
+    ASSIGN_OR_RETURN(ReadLease reader, Reader());
     ASSIGN_OR_RETURN(
-        all, catalog_sql::Rows<InstanceRecord>(*db_,
+        all, catalog_sql::Rows<InstanceRecord>(reader.db(),
                                                std::string("SELECT ") + kInstanceColumns + " FROM instances" +
                                                    where.sql + " ORDER BY creation_time DESC, instance_id",
                                                where.params, DecodeInstance));
@@ -259,37 +262,40 @@ Result<Page<InstanceRecord>> SqliteCatalog::ListInstances(const InstanceQuery& q
 // --- disks ---
 
 Status SqliteCatalog::InsertDisk(const DiskRecord& r) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Run(*db_,
-             std::string("INSERT INTO disks (") + kDiskColumns + ") VALUES (" + Placeholders(kDiskColumnCount) +
-                 ")",
-             DiskValues(r))
-      .WithContext("insert disk " + r.disk_id);
+  return Write([&]() -> Status {
+    return Run(*db_,
+               std::string("INSERT INTO disks (") + kDiskColumns + ") VALUES (" + Placeholders(kDiskColumnCount) +
+                   ")",
+               DiskValues(r))
+        .WithContext("insert disk " + r.disk_id);
+  });
 }
 
 Status SqliteCatalog::UpdateDisk(const DiskRecord& r) {
   std::vector<SqlValue> values = DiskValues(r);
   std::rotate(values.begin(), values.begin() + 1, values.end());
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  RETURN_IF_ERROR(
-      Run(*db_, std::string("UPDATE disks SET ") + Assignments(kDiskColumns) + " WHERE disk_id = ?", values)
-          .WithContext("update disk " + r.disk_id));
-  if (db_->changes() == 0) return NotFound("InvalidDiskId.NotFound", "disk " + r.disk_id + " does not exist");
-  return Status::Ok();
+  return Write([&]() -> Status {
+    RETURN_IF_ERROR(
+        Run(*db_, std::string("UPDATE disks SET ") + Assignments(kDiskColumns) + " WHERE disk_id = ?", values)
+            .WithContext("update disk " + r.disk_id));
+    if (db_->changes() == 0) return NotFound("InvalidDiskId.NotFound", "disk " + r.disk_id + " does not exist");
+    return Status::Ok();
+  });
 }
 
 Result<DiskRecord> SqliteCatalog::GetDisk(const std::string& disk_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
   ASSIGN_OR_RETURN(std::vector<DiskRecord> rows,
-                   Select<DiskRecord>(*db_, std::string("SELECT ") + kDiskColumns + " FROM disks WHERE disk_id = ?",
+                   Select<DiskRecord>(reader.db(), std::string("SELECT ") + kDiskColumns + " FROM disks WHERE disk_id = ?",
                                       {disk_id}, DecodeDisk));
   if (rows.empty()) return NotFound("InvalidDiskId.NotFound", "disk " + disk_id + " does not exist");
   return std::move(rows.front());
 }
 
 Status SqliteCatalog::DeleteDisk(const std::string& disk_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return Run(*db_, "DELETE FROM disks WHERE disk_id = ?", {disk_id}).WithContext("delete disk " + disk_id);
+  return Write([&]() -> Status {
+    return Run(*db_, "DELETE FROM disks WHERE disk_id = ?", {disk_id}).WithContext("delete disk " + disk_id);
+  });
 }
 
 Result<Page<DiskRecord>> SqliteCatalog::ListDisks(const DiskQuery& q) {
@@ -301,8 +307,8 @@ Result<Page<DiskRecord>> SqliteCatalog::ListDisks(const DiskQuery& q) {
   where.Equals("disk_type", q.disk_type);
   std::vector<DiskRecord> all;
   {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
-    ASSIGN_OR_RETURN(all, Select<DiskRecord>(*db_,
+    ASSIGN_OR_RETURN(ReadLease reader, Reader());
+    ASSIGN_OR_RETURN(all, Select<DiskRecord>(reader.db(),
                                              std::string("SELECT ") + kDiskColumns + " FROM disks" + where.sql +
                                                  " ORDER BY creation_time DESC, disk_id",
                                              where.params, DecodeDisk));

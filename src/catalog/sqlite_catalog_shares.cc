@@ -38,37 +38,55 @@ Result<ImageShareRecord> DecodeShare(const SqliteStatement& s) {
 }  // namespace
 
 Status SqliteCatalog::PutImageShare(const ImageShareRecord& r) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return catalog_sql::Execute(*db_,
-                              "INSERT INTO image_shares (image_id, account_id, shared_time) VALUES (?, ?, ?) "
-                              "ON CONFLICT (image_id, account_id) DO NOTHING",
-                              {r.image_id, r.account_id, r.shared_time})
-      .WithContext("share image " + r.image_id + " with account " + r.account_id);
+  return Write([&]() -> Status {
+    return catalog_sql::Execute(*db_,
+                                "INSERT INTO image_shares (image_id, account_id, shared_time) VALUES (?, ?, ?) "
+                                "ON CONFLICT (image_id, account_id) DO NOTHING",
+                                {r.image_id, r.account_id, r.shared_time})
+        .WithContext("share image " + r.image_id + " with account " + r.account_id);
+  });
 }
 
 Status SqliteCatalog::DeleteImageShare(const std::string& image_id, const std::string& account_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return catalog_sql::Execute(*db_, "DELETE FROM image_shares WHERE image_id = ? AND account_id = ?",
-                              {image_id, account_id})
-      .WithContext("unshare image " + image_id + " from account " + account_id);
+  return Write([&]() -> Status {
+    return catalog_sql::Execute(*db_, "DELETE FROM image_shares WHERE image_id = ? AND account_id = ?",
+                                {image_id, account_id})
+        .WithContext("unshare image " + image_id + " from account " + account_id);
+  });
 }
 
 Result<Page<ImageShareRecord>> SqliteCatalog::ListImageShares(const std::string& image_id, uint64_t offset,
                                                               uint64_t limit) {
   catalog_sql::WhereClause where;
   where.Add("image_id = ?", {image_id});
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
   return catalog_sql::PageInSql<ImageShareRecord>(
-      *db_, "image_shares", "SELECT image_id, account_id, shared_time FROM image_shares", where,
+      reader.db(), "image_shares", "SELECT image_id, account_id, shared_time FROM image_shares", where,
       " ORDER BY shared_time, account_id", offset, limit, DecodeShare);
 }
 
 Result<bool> SqliteCatalog::IsImageSharedWith(const std::string& image_id, const std::string& account_id) {
   catalog_sql::WhereClause where;
   where.Add("image_id = ? AND account_id = ?", {image_id, account_id});
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  ASSIGN_OR_RETURN(uint64_t n, catalog_sql::Count(*db_, "image_shares", where));
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
+  ASSIGN_OR_RETURN(uint64_t n, catalog_sql::Count(reader.db(), "image_shares", where));
   return n > 0;
+}
+
+Result<std::set<std::string>> SqliteCatalog::SharedImageIds(const std::vector<std::string>& image_ids) {
+  std::set<std::string> shared;
+  if (image_ids.empty()) return shared;
+  const std::set<std::string> distinct(image_ids.begin(), image_ids.end());
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
+  ASSIGN_OR_RETURN(std::vector<std::string> rows,
+                   catalog_sql::Rows<std::string>(
+                       reader.db(),
+                       "SELECT DISTINCT image_id FROM image_shares WHERE image_id IN (" +
+                           catalog_sql::WhereClause::Placeholders(distinct.size()) + ")",
+                       std::vector<SqlValue>(distinct.begin(), distinct.end()),
+                       [](const SqliteStatement& s) -> Result<std::string> { return s.ColumnText(0); }));
+  shared.insert(rows.begin(), rows.end());
+  return shared;
 }
 
 }  // namespace ferry

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -139,5 +140,25 @@ const char* ImageSharesSchemaStep();
 // "image_id IN (...images shared with ?...)", for an images query; bind the
 // recipient's account id.
 std::string SharedWithAccountSql();
+
+// --- images (the row codec in sqlite_catalog.cc, listing in sqlite_catalog_images.cc) ---
+
+// "image_id, account_id, ...": every column, in DecodeImageRow's order, each
+// prefixed with `prefix` (a table alias and a dot, or nothing).
+std::string ImageColumnsSql(const std::string& prefix = "");
+inline std::string ImageSelectSql() { return "SELECT " + ImageColumnsSql() + " FROM images"; }
+Result<ImageRecord> DecodeImageRow(const SqliteStatement& s);
+// creation_time's index among those columns.
+inline constexpr int kImageCreationTimeColumn = 22;
+
+// Schema step 8: the listing indexes, image_counts and image_snapshots; the
+// hook fills image_snapshots from existing images.
+const char* ImageIndexSchemaStep();
+SqliteDb::MigrationHooks ImageIndexMigrationHooks();
+// Keeps image_counts and image_snapshots in step with a write of the images
+// table, in the writer's transaction: `before` is the row as it was (absent
+// for an insert), `after` as it is now (absent for a delete).
+Status UpdateImageIndexes(SqliteDb& db, const std::optional<ImageRecord>& before,
+                          const std::optional<ImageRecord>& after);
 
 }  // namespace ferry::catalog_sql

@@ -47,14 +47,16 @@ SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
 
 SqliteStatement& SqliteStatement::operator=(SqliteStatement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    if (stmt_ != nullptr) db_->Release(stmt_);
     db_ = other.db_;
     stmt_ = std::exchange(other.stmt_, nullptr);
   }
   return *this;
 }
 
-SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }
+SqliteStatement::~SqliteStatement() {
+  if (stmt_ != nullptr) db_->Release(stmt_);
+}
 
 Status SqliteStatement::BindText(int index, std::string_view value) {
   int rc = sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
@@ -177,7 +179,29 @@ Status SqliteDb::ApplyPragmas() {
   return Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
+SqliteDb::~SqliteDb() {
+  for (auto& [sql, stmts] : idle_) {
+    for (sqlite3_stmt* stmt : stmts) sqlite3_finalize(stmt);
+  }
+  sqlite3_close_v2(db_);
+}
+
+void SqliteDb::Release(sqlite3_stmt* stmt) {
+  if (step_counter_ != nullptr) {
+    step_counter_->fetch_add(static_cast<uint64_t>(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 1)));
+  }
+  // A reset ends the statement's read of the database; its result code
+  // repeats an error the statement already reported.
+  (void)sqlite3_reset(stmt);
+  (void)sqlite3_clear_bindings(stmt);
+  const char* sql = sqlite3_sql(stmt);
+  if (sql == nullptr || idle_count_ >= kMaxIdleStatements) {
+    sqlite3_finalize(stmt);
+    return;
+  }
+  idle_[sql].push_back(stmt);
+  ++idle_count_;
+}
 
 Status SqliteDb::Error(int rc, std::string_view op) const {
   const char* msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -198,8 +222,15 @@ Status SqliteDb::Exec(const std::string& sql) {
 }
 
 Result<SqliteStatement> SqliteDb::Prepare(const std::string& sql) {
+  if (auto it = idle_.find(sql); it != idle_.end() && !it->second.empty()) {
+    sqlite3_stmt* stmt = it->second.back();
+    it->second.pop_back();
+    --idle_count_;
+    return SqliteStatement(this, stmt);
+  }
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                              nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     return Error(rc, "prepare [" + ShortSql(sql.c_str()) + "]");
@@ -209,16 +240,20 @@ Result<SqliteStatement> SqliteDb::Prepare(const std::string& sql) {
 
 int64_t SqliteDb::changes() const { return sqlite3_changes64(db_); }
 
-Status SqliteDb::Migrate(const std::vector<std::string>& steps) {
+Status SqliteDb::Migrate(const std::vector<std::string>& steps, const MigrationHooks& hooks) {
   const int64_t target = static_cast<int64_t>(steps.size());
   while (true) {
     bool done = false;
     Status st = Transact([&]() -> Status {
       // Read inside the write transaction: another process may have migrated
       // while we waited for the lock.
-      ASSIGN_OR_RETURN(SqliteStatement q, Prepare("PRAGMA user_version"));
-      ASSIGN_OR_RETURN(bool row, q.Step());
-      int64_t version = row ? q.ColumnInt(0) : 0;
+      int64_t version = 0;
+      {
+        // Finished before the step runs: DROP refuses while a statement is active.
+        ASSIGN_OR_RETURN(SqliteStatement q, Prepare("PRAGMA user_version"));
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (row) version = q.ColumnInt(0);
+      }
       if (version > target) {
         return FailedPrecondition("", "database " + path_ + " has schema version " + std::to_string(version) +
                                           ", newer than this program supports (" + std::to_string(target) +
@@ -230,6 +265,10 @@ Status SqliteDb::Migrate(const std::vector<std::string>& steps) {
       }
       RETURN_IF_ERROR(Exec(steps[static_cast<size_t>(version)])
                           .WithContext("schema migration to version " + std::to_string(version + 1)));
+      if (auto hook = hooks.find(version + 1); hook != hooks.end()) {
+        RETURN_IF_ERROR(hook->second(*this).WithContext("schema migration to version " +
+                                                         std::to_string(version + 1)));
+      }
       // PRAGMA takes no parameters; the value is our own integer.
       return Exec("PRAGMA user_version = " + std::to_string(version + 1));
     });

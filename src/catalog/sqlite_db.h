@@ -12,17 +12,24 @@
 // kDataLoss, anything else kInternal. Reasons are left empty: callers that
 // know what the failure means to a user set one.
 //
+// Prepared statements are kept for reuse: a statement handed back (its
+// SqliteStatement destroyed) is reset and kept, at most kMaxIdleStatements
+// per connection, and Prepare() of the same SQL text takes it again.
+//
 // Threading: a SqliteDb and its statements must be used by one thread at a
 // time; the owner serializes access (SqliteCatalog with its mutex). Statements
 // must not outlive the SqliteDb that prepared them.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -98,7 +105,11 @@ class SqliteDb {
   // transaction, so a crash leaves the schema at a whole version; another
   // process migrating at the same time is serialized by the write lock.
   // A database newer than `steps.size()` is kFailedPrecondition.
-  Status Migrate(const std::vector<std::string>& steps);
+  // `hooks[v]`, if present, runs after the SQL of the step to version v, in
+  // the same transaction: for what SQL alone cannot do portably (filling a
+  // new table from a JSON column).
+  using MigrationHooks = std::map<int64_t, std::function<Status(SqliteDb&)>>;
+  Status Migrate(const std::vector<std::string>& steps, const MigrationHooks& hooks = {});
 
   // Runs `fn` in a transaction (BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when
   // fn fails). A call made from inside `fn` joins the outer transaction as a
@@ -110,6 +121,10 @@ class SqliteDb {
 
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int64_t changes() const;
+  // Adds the virtual-machine steps of every statement handed back from now
+  // on to *counter: the work a query did, which tests compare across table
+  // sizes to catch a lookup that scans (an index SQLite cannot use).
+  void CountStepsInto(std::atomic<uint64_t>* counter) { step_counter_ = counter; }
   const std::string& path() const { return path_; }
 
  private:
@@ -118,10 +133,17 @@ class SqliteDb {
 
   // A Status for SQLite result `rc` of `op`, with the connection's message.
   Status Error(int rc, std::string_view op) const;
+  // Takes back a statement from its SqliteStatement: reset, kept for reuse.
+  void Release(sqlite3_stmt* stmt);
   Status ApplyPragmas();
+
+  static constexpr size_t kMaxIdleStatements = 128;
 
   sqlite3* db_;  // owned
   std::string path_;
+  std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_;  // owned; by SQL text
+  size_t idle_count_ = 0;
+  std::atomic<uint64_t>* step_counter_ = nullptr;
   int depth_ = 0;  // nesting of Transact calls
 };
 

@@ -309,6 +309,7 @@ Result<std::string> RegionImpl::CreateImage(const Caller& c, const CreateImageRe
     ImageQuery q;
     q.snapshot_id = disks[0].snapshot_id;
     q.limit = 1;
+    q.count_total = false;
     ASSIGN_OR_RETURN(Page<ImageRecord> users, catalog_->ListImages(q));
     ImageRecord image =
         NewImageRecord(c.account_id, r, users.items.empty() ? nullptr : &users.items[0], clock_.Now());

@@ -153,7 +153,8 @@ Result<bool> RegionImpl::NameTaken(const std::string& account_id, const std::str
   ImageQuery q;
   q.account_id = account_id;
   q.include_system = false;
-  q.name_contains = name;
+  q.name = name;
+  q.count_total = false;
   ASSIGN_OR_RETURN(Page<ImageRecord> page, catalog_->ListImages(q));
   for (const ImageRecord& img : page.items) {
     if (img.name == name && img.image_id != except_id && img.account_id == account_id) return true;

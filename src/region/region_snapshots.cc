@@ -54,6 +54,7 @@ Status RegionImpl::DeleteSnapshot(const Caller& c, const std::string& snapshot_i
     ImageQuery q;
     q.snapshot_id = snapshot_id;
     q.limit = 1;
+    q.count_total = false;
     ASSIGN_OR_RETURN(Page<ImageRecord> users, catalog_->ListImages(q));
     if (!users.items.empty()) {
       return FailedPrecondition(

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# API benchmark (issue 12): how fast one `ferry serve` answers DescribeImages
+# and makes images from a snapshot when a region holds many images, next to
+# DescribeRegions (which touches no catalog) measured in the same run: the
+# server's own ceiling on this machine. The ratios are what count.
+#
+#   bench/api_bench.sh [--images N] [--seed-accounts A] [--duration S]
+#                      [--connections C] [--dir DIR] [--keep]
+#
+#   --images N         images in the benchmark's own account (default 10000),
+#                      made with CreateImage from one snapshot under load from
+#                      wrk; the creation rate is printed per round of images
+#   --seed-accounts A  instead of N CreateImage calls, make one image through
+#                      the API and clone its catalog row (server stopped) into
+#                      N images for the benchmark's account and N for each of
+#                      A - 1 other accounts: the 1,000,000-image case is
+#                      `--images 1000 --seed-accounts 1000`
+#   --duration S       seconds of load per figure (default 5)
+#   --connections C    keep-alive connections of the load generator (default 8)
+#
+# The load generator is wrk (one thread), sending requests pre-signed with V1
+# signatures and distinct nonces (bench/api_sign.js, bench/api_wrk.lua).
+# Needs: the ferry binary ($FERRY_BIN or build/src/cli/ferry), wrk, sqlite3,
+# node, openssl.
+set -euo pipefail
+
+repo_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ferry=${FERRY_BIN:-$repo_dir/build/src/cli/ferry}
+images=10000
+seed_accounts=0
+duration=5
+connections=8
+work=$repo_dir/bench/out-api
+keep=0
+while (($#)); do
+  case "$1" in
+    --images) images=$2; shift 2 ;;
+    --seed-accounts) seed_accounts=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --dir) work=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "api_bench: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+for tool in wrk sqlite3 node openssl; do
+  command -v "$tool" >/dev/null || { echo "api_bench: needs $tool (scripts/install-deps.sh installs it)" >&2; exit 1; }
+done
+[[ -x "$ferry" ]] || { echo "api_bench: no ferry binary at $ferry (make build)" >&2; exit 1; }
+
+bench_name=api_bench
+# shellcheck source=bench/common.sh
+source "$repo_dir/bench/common.sh"
+
+REGION=cn-bench
+BUCKET=bench
+export FERRY_ACCESS_KEY_ID=BENCH$(random_hex 6)
+export FERRY_ACCESS_KEY_SECRET=$(random_hex 15)
+export FERRY_CONFIG_DIR=$work/config
+data=$work/data
+catalog=$data/regions/$REGION/catalog.db
+
+start_server() {
+  rm -f "$work/ready.json"
+  "$ferry" serve --listen 127.0.0.1:0 --data "$data" --regions "$REGION" \
+    --quota-images 0 --ready-file "$work/ready.json" >>"$work/ferry.log" 2>&1 &
+  server_pid=$!
+  wait_ready "$work/ready.json" "$server_pid" "$work/ferry.log"
+  endpoint=$(json_field "$work/ready.json" endpoint)
+}
+
+stop_server() {
+  stop_pid "$server_pid"
+  server_pid=
+}
+
+# load ACTION PARAMS_JSON COUNT: sends COUNT pre-signed requests' worth of
+# load for $duration seconds (fewer if they run out) and prints wrk's JSON line.
+load() {
+  local action=$1 params=$2 count=$3 secs=${4:-$duration}
+  node "$repo_dir/bench/api_sign.js" "$work/bodies" "$action" "$count" "$params"
+  BODIES=$work/bodies wrk -t1 -c"$connections" -d"${secs}s" --timeout 10s \
+    -s "$repo_dir/bench/api_wrk.lua" "$endpoint" | tail -1
+}
+field() { node -p "JSON.parse(process.argv[1])[process.argv[2]]" "$1" "$2"; }
+image_count() { sqlite3 -readonly "$catalog" "SELECT count(*) FROM images WHERE account_id = '$account'"; }
+
+mkdir -p "$data/oss/$BUCKET"
+start_server
+
+# --- 1. One small image to make the others from. ---
+head -c $((4 * 1024 * 1024)) /dev/urandom >"$data/oss/$BUCKET/small.raw"
+truncate -s 64M "$data/oss/$BUCKET/small.raw"
+log "ImportImage of a 64 MiB disk"
+first_image=$(field "$(node "$repo_dir/bench/bench_client.js" import "$endpoint" "$REGION" "$BUCKET" small.raw first)" imageId)
+read -r account snapshot < <(sqlite3 -readonly -separator ' ' "$catalog" \
+  "SELECT account_id, json_extract(disks, '\$[0].snapshot_id') FROM images WHERE image_id = '$first_image'")
+[[ -n "$snapshot" ]] || { echo "api_bench: no snapshot id in the catalog row of $first_image" >&2; exit 1; }
+
+# --- 2. The images: CreateImage under load, or cloned rows. ---
+create_rows=()
+if ((seed_accounts == 0)); then
+  log "CreateImage x $images from $snapshot ($connections connections)"
+  made=$(image_count)
+  round=0
+  while ((made < images + 1)); do
+    before=$made
+    # More bodies than a 3 s round can use: a round never runs dry, and the
+    # last one may make a few more images than asked.
+    result=$(load CreateImage "{\"RegionId\":\"$REGION\",\"SnapshotId\":\"$snapshot\",\"ImageName\":\"bench-r$round-{i}\"}" \
+      6000 3)
+    made=$(image_count)
+    create_rows+=("$before|$made|$(field "$result" rps)|$(field "$result" p99_ms)|$(field "$result" non2xx)")
+    log "  $before -> $made images: $(field "$result" rps) req/s, p99 $(field "$result" p99_ms) ms"
+    ((made > before)) || { echo "api_bench: a round of CreateImage made no image: $result; see $work/ferry.log" >&2; exit 1; }
+    round=$((round + 1))
+  done
+else
+  log "cloning the catalog row of $first_image: $images images x $seed_accounts accounts"
+  stop_server
+  columns=$(sqlite3 -readonly "$catalog" "SELECT group_concat(name, ', ') FROM pragma_table_info('images')")
+  select=$(sqlite3 -readonly "$catalog" "SELECT group_concat(
+      CASE name
+        WHEN 'image_id' THEN 'printf(''m-bench%013d'', n)'
+        WHEN 'account_id' THEN 'CASE WHEN n % $seed_accounts = 0 THEN ''$account'' ELSE printf(''%016d'', 9000000000000000 + n % $seed_accounts) END'
+        WHEN 'name' THEN 'printf(''bench-%d'', n)'
+        WHEN 'creation_time' THEN 'creation_time - $images * $seed_accounts + n'
+        ELSE name END, ', ') FROM pragma_table_info('images')")
+  sqlite3 "$catalog" "
+    WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $images * $seed_accounts)
+    INSERT INTO images ($columns) SELECT $select FROM seq, (SELECT * FROM images WHERE image_id = '$first_image');"
+  start_server
+fi
+total=$(sqlite3 -readonly "$catalog" "SELECT count(*) FROM images")
+mine=$(image_count)
+pages10=$(((mine + 9) / 10))
+sqlite3 -readonly "$catalog" "SELECT image_id FROM images WHERE account_id = '$account' ORDER BY random() LIMIT 20000" >"$work/ids"
+
+# --- 3. The figures, each next to DescribeRegions from the same run. ---
+count=$((duration * 20000))
+declare -A res
+run() {  # run KEY ACTION PARAMS
+  log "$1"
+  res[$1]=$(load "$2" "$3" "$count")
+}
+run regions DescribeRegions "{}"
+run page10 DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"10\"}"
+run page100 DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"100\"}"
+run anypage DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"10\",\"PageNumber\":\"{rand:$pages10}\"}"
+run byid DescribeImages "{\"RegionId\":\"$REGION\",\"ImageId\":\"{pick:$work/ids}\"}"
+run regions2 DescribeRegions "{}"
+rss=$(peak_rss_mib "$server_pid")
+catalog_mib=$(du -cm "$catalog"* | tail -1 | cut -f1)
+
+ref=$(field "${res[regions]}" rps)
+printf '\n%s\n' "API benchmark: $total images in the region ($mine in the caller's account), $connections connections, ${duration}s per figure, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| %-44s | %10s | %8s | %8s | %8s | %s |\n' "request" "req/s" "p50 ms" "p99 ms" "failed" "ratio to DescribeRegions"
+printf '|%s|\n' "----------------------------------------------|------------|----------|----------|----------|--------------------------"
+line() {  # line LABEL KEY
+  local r=${res[$2]}
+  printf '| %-44s | %10s | %8s | %8s | %8s | %s |\n' "$1" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
+    "$(field "$r" p99_ms)" "$(field "$r" failed)" "$(ratio "$(field "$r" rps)" "$ref")"
+}
+line "DescribeRegions (no catalog; the reference)" regions
+line "DescribeImages, PageSize 10, page 1" page10
+line "DescribeImages, PageSize 100, page 1" page100
+line "DescribeImages, PageSize 10, any of $pages10 pages" anypage
+line "DescribeImages by ImageId" byid
+line "DescribeRegions again (drift check)" regions2
+if ((${#create_rows[@]})); then
+  printf '\nCreateImage from a snapshot (%s connections):\n' "$connections"
+  printf '| images before -> after | req/s | p99 ms | failed |\n|---|---|---|---|\n'
+  for row in "${create_rows[@]}"; do
+    IFS='|' read -r before after rps p99 failed <<<"$row"
+    printf '| %s -> %s | %s | %s | %s |\n' "$before" "$after" "$rps" "$p99" "$failed"
+  done
+fi
+printf '\ncatalog on disk: %s MiB; server peak RSS: %s MiB\n' "$catalog_mib" "$rss"

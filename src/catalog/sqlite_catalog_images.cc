@@ -1,0 +1,413 @@
+// SqliteCatalog: listing images without sorting them (schema version 8).
+//
+// A region may hold a million images; DescribeImages pages through the ones
+// a caller may see, newest first. Sorting every visible row per request does
+// not scale, so a listing is a merge of a few streams that an index already
+// delivers in (creation_time DESC, image_id) order:
+//
+//   - per owner (the caller, `system`) and per status asked for:
+//     images_owner_status_order, which also covers the key columns, so
+//     stepping past the rows of earlier pages never reads a table row;
+//   - the images shared with the caller (its shares, sorted: few);
+//   - for a snapshot filter, image_snapshots by snapshot in the same order;
+//   - for an image id, the one row.
+//
+// Only the page's rows are read whole. TotalCount comes from image_counts
+// (images per account and status, kept in the same transaction as every
+// write of the images table), not from counting rows, unless a filter that
+// runs in memory (a name substring, tags) needs every candidate looked at.
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "catalog/sqlite_catalog.h"
+#include "catalog/sqlite_catalog_sql.h"
+
+namespace ferry {
+
+namespace catalog_sql {
+
+const char* ImageIndexSchemaStep() {
+  // Written to run again over its own result (IF NOT EXISTS, counts
+  // rebuilt), as the tests that fake an older schema do.
+  return R"sql(
+CREATE INDEX IF NOT EXISTS images_owner_status_order ON images (account_id, status, creation_time DESC, image_id);
+CREATE INDEX IF NOT EXISTS images_owner_order ON images (account_id, creation_time DESC, image_id);
+DROP INDEX IF EXISTS images_account_created;
+CREATE TABLE IF NOT EXISTS image_counts (
+  account_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (account_id, status)
+);
+DELETE FROM image_counts;
+INSERT INTO image_counts (account_id, status, n)
+  SELECT account_id, status, COUNT(*) FROM images GROUP BY account_id, status;
+CREATE TABLE IF NOT EXISTS image_snapshots (
+  snapshot_id TEXT NOT NULL,
+  image_id TEXT NOT NULL,
+  creation_time INTEGER NOT NULL,
+  PRIMARY KEY (snapshot_id, image_id)
+);
+CREATE INDEX IF NOT EXISTS image_snapshots_order ON image_snapshots (snapshot_id, creation_time DESC, image_id);
+CREATE INDEX IF NOT EXISTS image_snapshots_image ON image_snapshots (image_id);
+)sql";
+}
+
+namespace {
+
+// The distinct snapshot ids of an image's disks.
+std::set<std::string> SnapshotIds(const ImageRecord& r) {
+  std::set<std::string> ids;
+  for (const DiskMapping& d : r.disks) {
+    if (!d.snapshot_id.empty()) ids.insert(d.snapshot_id);
+  }
+  return ids;
+}
+
+Status InsertImageSnapshots(SqliteDb& db, const ImageRecord& r) {
+  for (const std::string& snapshot_id : SnapshotIds(r)) {
+    RETURN_IF_ERROR(Execute(db,
+                            "INSERT INTO image_snapshots (snapshot_id, image_id, creation_time) VALUES (?, ?, ?) "
+                            "ON CONFLICT (snapshot_id, image_id) DO NOTHING",
+                            {snapshot_id, r.image_id, int64_t{r.creation_time}}));
+  }
+  return Status::Ok();
+}
+
+// Migration hook of version 8: image_snapshots from every image's disks.
+Status FillImageSnapshots(SqliteDb& db) {
+  ASSIGN_OR_RETURN(std::vector<ImageRecord> images, Rows<ImageRecord>(db, ImageSelectSql(), {}, DecodeImageRow));
+  for (const ImageRecord& r : images) RETURN_IF_ERROR(InsertImageSnapshots(db, r));
+  return Status::Ok();
+}
+
+}  // namespace
+
+SqliteDb::MigrationHooks ImageIndexMigrationHooks() { return {{8, FillImageSnapshots}}; }
+
+Status UpdateImageIndexes(SqliteDb& db, const std::optional<ImageRecord>& before,
+                          const std::optional<ImageRecord>& after) {
+  const bool same_count = before && after && before->account_id == after->account_id &&
+                          before->status == after->status;
+  if (before && !same_count) {
+    RETURN_IF_ERROR(
+        Execute(db, "UPDATE image_counts SET n = n - 1 WHERE account_id = ? AND status = ?",
+                {before->account_id, before->status}));
+    RETURN_IF_ERROR(Execute(db, "DELETE FROM image_counts WHERE account_id = ? AND status = ? AND n <= 0",
+                            {before->account_id, before->status}));
+  }
+  if (after && !same_count) {
+    RETURN_IF_ERROR(Execute(db,
+                            "INSERT INTO image_counts (account_id, status, n) VALUES (?, ?, 1) "
+                            "ON CONFLICT (account_id, status) DO UPDATE SET n = image_counts.n + 1",
+                            {after->account_id, after->status}));
+  }
+  const bool same_snapshots = before && after && before->creation_time == after->creation_time &&
+                              SnapshotIds(*before) == SnapshotIds(*after);
+  if (before && !same_snapshots) {
+    RETURN_IF_ERROR(Execute(db, "DELETE FROM image_snapshots WHERE image_id = ?", {before->image_id}));
+  }
+  if (after && !same_snapshots) RETURN_IF_ERROR(InsertImageSnapshots(db, *after));
+  return Status::Ok();
+}
+
+}  // namespace catalog_sql
+
+namespace {
+
+using catalog_sql::DecodeImageRow;
+using catalog_sql::ImageColumnsSql;
+using catalog_sql::Rows;
+using catalog_sql::WhereClause;
+
+constexpr const char* kOrder = " ORDER BY creation_time DESC, image_id";
+
+// An image's place in a listing: newest first, ties by id.
+struct ImageKey {
+  int64_t creation_time = 0;
+  std::string image_id;
+};
+
+bool ComesBefore(const ImageKey& a, const ImageKey& b) {
+  if (a.creation_time != b.creation_time) return a.creation_time > b.creation_time;
+  return a.image_id < b.image_id;
+}
+
+// A running statement that yields rows in listing order. Its rows are either
+// (image_id, creation_time) or, when `whole`, every image column.
+class ImageStream {
+ public:
+  static Result<ImageStream> Open(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params,
+                                  bool whole) {
+    ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
+    RETURN_IF_ERROR(stmt.BindAll(params));
+    ImageStream s(std::move(stmt), whole);
+    RETURN_IF_ERROR(s.Advance());
+    return s;
+  }
+
+  bool done() const { return done_; }
+  const ImageKey& key() const { return key_; }
+  // The current row as a record; only for a `whole` stream.
+  Result<ImageRecord> Decode() const { return DecodeImageRow(stmt_); }
+
+  Status Advance() {
+    ASSIGN_OR_RETURN(bool row, stmt_.Step());
+    done_ = !row;
+    if (row) {
+      key_.image_id = stmt_.ColumnText(0);
+      key_.creation_time = stmt_.ColumnInt(whole_ ? catalog_sql::kImageCreationTimeColumn : 1);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  ImageStream(SqliteStatement stmt, bool whole) : stmt_(std::move(stmt)), whole_(whole) {}
+  SqliteStatement stmt_;
+  bool whole_;
+  bool done_ = false;
+  ImageKey key_;
+};
+
+bool HasTag(const Tags& tags, const std::pair<std::string, std::string>& wanted) {
+  return std::find(tags.begin(), tags.end(), wanted) != tags.end();
+}
+
+// The filters a stream's SQL does not apply, tested on the whole row.
+bool MatchesRowFilters(const ImageRecord& r, const ImageQuery& q) {
+  if (!q.name_contains.empty() && r.name.find(q.name_contains) == std::string::npos) return false;
+  if (!q.name.empty() && r.name != q.name) return false;
+  if (!q.statuses.empty() && std::find(q.statuses.begin(), q.statuses.end(), r.status) == q.statuses.end()) {
+    return false;
+  }
+  if (!q.snapshot_id.empty() && std::none_of(r.disks.begin(), r.disks.end(), [&](const DiskMapping& d) {
+        return d.snapshot_id == q.snapshot_id;
+      })) {
+    return false;
+  }
+  return std::all_of(q.tags.begin(), q.tags.end(), [&](const auto& tag) { return HasTag(r.tags, tag); });
+}
+
+Result<uint64_t> SingleInt(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params) {
+  ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
+  RETURN_IF_ERROR(stmt.BindAll(params));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? catalog_sql::FromSql(stmt.ColumnInt(0)) : 0;
+}
+
+// Who may see what: the owners whose images are visible (deduplicated) and
+// whether images shared with the caller are too. No account = everything.
+struct Visibility {
+  bool everyone = false;
+  std::vector<std::string> owners;
+  bool shared = false;
+  std::string account_id;
+
+  explicit Visibility(const ImageQuery& q) : account_id(q.account_id) {
+    if (q.account_id.empty()) {
+      everyone = true;
+      return;
+    }
+    if (q.include_self) owners.push_back(q.account_id);
+    if (q.include_system && !Owns(kSystemAccountId)) owners.push_back(kSystemAccountId);
+    shared = q.include_shared;
+  }
+  bool none() const { return !everyone && owners.empty() && !shared; }
+  bool Owns(const std::string& account) const {
+    return std::find(owners.begin(), owners.end(), account) != owners.end();
+  }
+};
+
+// Merges `streams` in listing order, keeps the rows that pass `keep` (when
+// set), and cuts the page [offset, offset + limit). With `count_all` it walks
+// every row to count the matches; otherwise it stops at the page's end and
+// leaves `total` to the caller.
+template <typename Keep>
+Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams, uint64_t offset, uint64_t limit,
+                                bool whole, const Keep& keep, bool count_all) {
+  Page<ImageRecord> page;
+  std::vector<std::string> ids;  // the page's keys, when the streams carry keys only
+  uint64_t matched = 0;
+  while (true) {
+    ImageStream* next = nullptr;
+    for (ImageStream& s : streams) {
+      if (!s.done() && (next == nullptr || ComesBefore(s.key(), next->key()))) next = &s;
+    }
+    if (next == nullptr) break;
+    const bool in_page = matched >= offset && (limit == 0 || matched - offset < limit);
+    if (whole) {
+      ASSIGN_OR_RETURN(std::optional<ImageRecord> row, keep(*next));
+      if (row) {
+        if (in_page) page.items.push_back(std::move(*row));
+        ++matched;
+      }
+    } else {
+      if (in_page) ids.push_back(next->key().image_id);
+      ++matched;
+    }
+    if (!count_all && limit != 0 && matched >= offset + limit) break;
+    RETURN_IF_ERROR(next->Advance());
+  }
+  page.total = matched;
+  if (ids.empty()) return page;
+  std::vector<SqlValue> params(ids.begin(), ids.end());
+  ASSIGN_OR_RETURN(std::vector<ImageRecord> rows,
+                   Rows<ImageRecord>(db,
+                                     "SELECT " + ImageColumnsSql() + " FROM images WHERE image_id IN (" +
+                                         WhereClause::Placeholders(ids.size()) + ")",
+                                     params, DecodeImageRow));
+  std::map<std::string, ImageRecord> by_id;
+  for (ImageRecord& r : rows) by_id.emplace(r.image_id, std::move(r));
+  for (const std::string& id : ids) {
+    auto it = by_id.find(id);
+    if (it != by_id.end()) page.items.push_back(std::move(it->second));
+  }
+  return page;
+}
+
+}  // namespace
+
+Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
+  const Visibility vis(q);
+  if (vis.none()) return Page<ImageRecord>{};
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
+  SqliteDb& db = reader.db();
+  // One read transaction, so that the streams, the counts and the page's
+  // rows all see the same commit.
+  const bool own_transaction = !db.in_transaction();
+  if (own_transaction) RETURN_IF_ERROR(db.Exec("BEGIN"));
+  Result<Page<ImageRecord>> page = ListImagesIn(db, q);
+  if (own_transaction) (void)db.Exec(page.ok() ? "COMMIT" : "ROLLBACK");
+  return page;
+}
+
+Result<Page<ImageRecord>> SqliteCatalog::ListImagesIn(SqliteDb& db, const ImageQuery& q) {
+  const Visibility vis(q);
+  const std::string columns = ImageColumnsSql();
+  auto is_shared = [&](const std::string& image_id) -> Result<bool> {
+    ASSIGN_OR_RETURN(uint64_t n,
+                     SingleInt(db, "SELECT COUNT(*) FROM image_shares WHERE image_id = ? AND account_id = ?",
+                               {image_id, vis.account_id}));
+    return n > 0;
+  };
+  auto visible = [&](const ImageRecord& r) -> Result<bool> {
+    if (vis.everyone || vis.Owns(r.account_id)) return true;
+    if (!vis.shared) return false;
+    return is_shared(r.image_id);
+  };
+
+  // By image id, or by snapshot: a stream of candidates whose rows are
+  // fetched and tested whole. Both are short.
+  if (!q.image_id.empty() || !q.snapshot_id.empty()) {
+    std::vector<ImageStream> streams;
+    if (!q.image_id.empty()) {
+      ASSIGN_OR_RETURN(ImageStream s,
+                       ImageStream::Open(db, "SELECT " + columns + " FROM images WHERE image_id = ?",
+                                         {q.image_id}, true));
+      streams.push_back(std::move(s));
+    } else {
+      ASSIGN_OR_RETURN(ImageStream s,
+                       ImageStream::Open(db,
+                                         "SELECT " + ImageColumnsSql("i.") + " FROM image_snapshots s JOIN images i ON "
+                                         "i.image_id = s.image_id WHERE s.snapshot_id = ? ORDER BY "
+                                         "s.creation_time DESC, s.image_id",
+                                         {q.snapshot_id}, true));
+      streams.push_back(std::move(s));
+    }
+    auto keep = [&](const ImageStream& s) -> Result<std::optional<ImageRecord>> {
+      ASSIGN_OR_RETURN(ImageRecord r, s.Decode());
+      if (!MatchesRowFilters(r, q)) return std::optional<ImageRecord>();
+      ASSIGN_OR_RETURN(bool ok, visible(r));
+      return ok ? std::optional<ImageRecord>(std::move(r)) : std::nullopt;
+    };
+    return Merge(db, streams, q.offset, q.limit, true, keep, q.count_total);
+  }
+
+  // Otherwise one stream per owner and status, one for shared images.
+  const bool row_filter = !q.name_contains.empty() || !q.tags.empty();
+  const std::string select = "SELECT " + (row_filter ? columns : std::string("image_id, creation_time"));
+  auto with_name = [&](WhereClause where) {
+    // "name <> ''" lets SQLite use the partial index images_account_name.
+    if (!q.name.empty()) where.Add("name = ? AND name <> ''", {q.name});
+    return where;
+  };
+  auto shared_where = [&]() {
+    WhereClause where;
+    where.Add(catalog_sql::SharedWithAccountSql(), {vis.account_id});
+    where.AddIn("status", q.statuses);
+    if (!vis.owners.empty()) {
+      where.Add("account_id NOT IN (" + WhereClause::Placeholders(vis.owners.size()) + ")",
+                WhereClause::Values(vis.owners));
+    }
+    return with_name(std::move(where));
+  };
+  std::vector<WhereClause> sources;
+  if (vis.everyone) {
+    WhereClause where;
+    where.AddIn("status", q.statuses);
+    sources.push_back(with_name(std::move(where)));
+  }
+  for (const std::string& owner : vis.owners) {
+    if (q.statuses.empty()) {
+      WhereClause where;
+      where.Add("account_id = ?", {owner});
+      sources.push_back(with_name(std::move(where)));
+    }
+    for (const std::string& status : q.statuses) {
+      WhereClause where;
+      where.Add("account_id = ?", {owner});
+      where.Add("status = ?", {status});
+      sources.push_back(with_name(std::move(where)));
+    }
+  }
+  if (vis.shared) sources.push_back(shared_where());
+  // By name, an owner's stream holds at most one image (names are unique
+  // per account; images_account_name finds it), so it needs no order, and
+  // ordering would make SQLite walk the owner's images in order instead.
+  // Images shared with the caller may share a name: that stream keeps it.
+  std::vector<ImageStream> streams;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const bool shared_stream = vis.shared && i + 1 == sources.size();
+    const std::string order = q.name.empty() || shared_stream || vis.everyone ? kOrder : "";
+    const WhereClause& where = sources[i];
+    ASSIGN_OR_RETURN(ImageStream s,
+                     ImageStream::Open(db, select + " FROM images" + where.Sql() + order, where.params(), row_filter));
+    streams.push_back(std::move(s));
+  }
+  auto keep = [&](const ImageStream& s) -> Result<std::optional<ImageRecord>> {
+    ASSIGN_OR_RETURN(ImageRecord r, s.Decode());
+    if (!MatchesRowFilters(r, q)) return std::optional<ImageRecord>();
+    return std::optional<ImageRecord>(std::move(r));
+  };
+  // A name is unique per account, so a listing by name is short: count it
+  // by walking it. Otherwise the counts table answers.
+  const bool count_by_walking = row_filter || !q.name.empty();
+  ASSIGN_OR_RETURN(Page<ImageRecord> page,
+                   Merge(db, streams, q.offset, q.limit, row_filter, keep, count_by_walking && q.count_total));
+  if (count_by_walking || !q.count_total) return page;
+
+  uint64_t total = 0;
+  if (vis.everyone || !vis.owners.empty()) {
+    WhereClause counted;
+    if (!vis.everyone) {
+      counted.Add("account_id IN (" + WhereClause::Placeholders(vis.owners.size()) + ")",
+                  WhereClause::Values(vis.owners));
+    }
+    counted.AddIn("status", q.statuses);
+    ASSIGN_OR_RETURN(total, SingleInt(db, "SELECT COALESCE(SUM(n), 0) FROM image_counts" + counted.Sql(),
+                                      counted.params()));
+  }
+  if (vis.shared) {
+    const WhereClause where = shared_where();
+    ASSIGN_OR_RETURN(uint64_t shared, SingleInt(db, "SELECT COUNT(*) FROM images" + where.Sql(), where.params()));
+    total += shared;
+  }
+  page.total = total;
+  return page;
+}
+
+}  // namespace ferry
