@@ -5,7 +5,7 @@
 # same image, all measured in the same run.
 #
 #   bench/copy_bench.sh [--size-gib N] [--data-mib M] [--dir DIR] [--keep]
-#                       [--one-process] [--b4]
+#                       [--one-process] [--b4] [--copies N [--copy-data-mib M]]
 #
 #   --size-gib N    logical size of the raw image (default 2)
 #   --data-mib M    bytes of files in its ext4 file system (default: half the image, at most 1024)
@@ -15,6 +15,12 @@
 #   --b4            memory only: import and copy once, report both processes' peak RSS
 #                   (VmHWM) against the 256 MiB limit; no rsync, ceiling or B2.
 #                   Meant for `--size-gib 20`.
+#   --copies N      memory under many copies: N distinct images of M MiB of random
+#                   data each (default 64; no chunk shared between them), all N
+#                   CopyImage calls queued at once (max_copies run, the rest wait);
+#                   reports both processes' peak RSS (VmHWM) against 256 MiB.
+#                   Settings reach the servers through the environment
+#                   (FERRY_MAX_COPIES, FERRY_COPY_BUFFER_MIB, ...).
 #
 # B1: a full copy of a fresh image to an empty region, against `rsync --sparse`
 #     and min(disk, SHA-256, link). B2: 2% of the 4 MiB blocks rewritten,
@@ -33,6 +39,8 @@ work=$repo_dir/bench/out-copy
 keep=0
 one_process=0
 b4=0
+copies=0
+copy_data_mib=64
 while (($#)); do
   case "$1" in
     --size-gib) size_gib=$2; shift 2 ;;
@@ -41,10 +49,16 @@ while (($#)); do
     --keep) keep=1; shift ;;
     --one-process) one_process=1; shift ;;
     --b4) b4=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --copies) copies=$2; shift 2 ;;
+    --copy-data-mib) copy_data_mib=$2; shift 2 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "copy_bench: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
+if ((copies > 0)); then
+  b4=1  # memory only, like B4
+  [[ "$copy_data_mib" =~ ^[1-9][0-9]*$ ]] || { echo "copy_bench: --copy-data-mib wants a positive integer" >&2; exit 2; }
+fi
 if [[ -z "$data_mib" ]]; then
   data_mib=$((size_gib * 1024 / 2))
   ((data_mib > 1024)) && data_mib=1024
@@ -86,8 +100,31 @@ load_start=$(load_now)
 # --- 1. The images (untimed). ---
 image=$work/disk.raw
 image_v2=$work/disk-v2.raw
-log "building a ${size_gib} GiB ext4 image with ~${data_mib} MiB of files"
-make_image "$image" "$size_gib" "$data_mib"
+# make_copy_images N MIB: disk-1.raw .. disk-N.raw in $work, each MIB MiB of
+# random data (incompressible: every chunk travels at full size) whose 4 MiB
+# blocks start with the image's number, so no two images share a chunk.
+make_copy_images() {
+  local n=$1 mib=$2 i b blocks
+  blocks=$(((mib * 1024 * 1024 + CHUNK_BYTES - 1) / CHUNK_BYTES))
+  head -c $((mib * 1024 * 1024)) /dev/urandom >"$work/copy-base.raw"
+  for ((i = 1; i <= n; i++)); do
+    cp "$work/copy-base.raw" "$work/disk-$i.raw"
+    for ((b = 0; b < blocks; b++)); do
+      printf 'ferry copy bench image %06d block %06d' "$i" "$b" |
+        dd of="$work/disk-$i.raw" bs=1 seek=$((b * CHUNK_BYTES)) conv=notrunc status=none
+    done
+  done
+  rm -f "$work/copy-base.raw"
+  image_bytes=$((mib * 1024 * 1024)) data_bytes=$image_bytes files=0
+}
+
+if ((copies > 0)); then
+  log "building $copies images of $copy_data_mib MiB of random data each"
+  make_copy_images "$copies" "$copy_data_mib"
+else
+  log "building a ${size_gib} GiB ext4 image with ~${data_mib} MiB of files"
+  make_image "$image" "$size_gib" "$data_mib"
+fi
 ((b4)) || make_version2 "$image" "$image_v2" "$CHANGED_PERCENT"
 
 if ((!b4)); then
@@ -140,7 +177,13 @@ export FERRY_ACCESS_KEY_ID=BENCH$(random_hex 6)
 export FERRY_ACCESS_KEY_SECRET=$(random_hex 15)
 mkdir -p "$src_data/oss/$BUCKET" "$dst_data"
 # Hard links put the images in the bucket without copying them.
-ln "$image" "$src_data/oss/$BUCKET/disk.raw"
+if ((copies > 0)); then
+  for ((i = 1; i <= copies; i++)); do mv "$work/disk-$i.raw" "$src_data/oss/$BUCKET/disk-$i.raw"; done
+  # N imports and N copies at once count against the per-account task quota.
+  export FERRY_QUOTA_RUNNING_TASKS=0
+else
+  ln "$image" "$src_data/oss/$BUCKET/disk.raw"
+fi
 ((b4)) || ln "$image_v2" "$src_data/oss/$BUCKET/disk-v2.raw"
 if ((one_process)); then
   log "starting one ferry serve ($SOURCE, $DEST)"
@@ -178,8 +221,16 @@ fi
 # Counters are on the operator's listener only.
 dst_metric() { curl -fsS "$dst_admin/metrics" | metric_value "$1" "$DEST"; }
 
-log "ImportImage version 1 into $SOURCE (untimed)"
-v1_id=$(field imageId "$(client import "$src_endpoint" "$SOURCE" "$BUCKET" disk.raw bench-v1)")
+if ((copies > 0)); then
+  log "ImportImage x $copies into $SOURCE (untimed)"
+  copy_ids=()
+  for ((i = 1; i <= copies; i++)); do
+    copy_ids+=("$(field imageId "$(client import "$src_endpoint" "$SOURCE" "$BUCKET" "disk-$i.raw" "bench-$i")")")
+    rm -f "$src_data/oss/$BUCKET/disk-$i.raw"
+  done
+else
+  v1_id=$(field imageId "$(client import "$src_endpoint" "$SOURCE" "$BUCKET" disk.raw bench-v1)")
+fi
 read -r _ v1_stored_bytes < <(chunk_usage "$src_data" "$SOURCE")
 if ((!b4)); then
   log "ImportImage version 2 into $SOURCE (untimed)"
@@ -198,6 +249,33 @@ copy_timed() {
   copy_secs=$(field seconds "$(client copy "$dst_endpoint" "$SOURCE" "$DEST" "$1" "$2")")
   wire_bytes=$(($(dst_metric ferry_region_copy_bytes_received_total) - wire_before))
 }
+
+if ((copies > 0)); then
+  log "CopyImage x $copies $SOURCE -> $DEST, all queued at once"
+  wire_before=$(dst_metric ferry_region_copy_bytes_received_total)
+  many_secs=$(field seconds "$(client copy-many "$dst_endpoint" "$SOURCE" "$DEST" bench-copy "${copy_ids[@]}")")
+  many_wire=$(($(dst_metric ferry_region_copy_bytes_received_total) - wire_before))
+  read -r many_files many_bytes < <(chunk_usage "$dst_data" "$DEST")
+  src_rss=$(peak_rss_mib "$src_pid")
+  dst_rss=$(peak_rss_mib "$dst_pid")
+  row() { printf '%-52s %20s\n' "$1" "$2"; }
+  mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
+  echo
+  echo "Ferry copy benchmark, $copies copies queued at once ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r))"
+  echo "load average (1, 5, 15 min): $load_start at start, $(load_now) at end"
+  echo "settings: max_copies=${FERRY_MAX_COPIES:-default} copy_in_flight=${FERRY_COPY_IN_FLIGHT:-default}" \
+    "copy_buffer_mib=${FERRY_COPY_BUFFER_MIB:-default}"
+  row "images: $copies x random data"                      "$copy_data_mib MiB each"
+  row "all $copies copies Available in $DEST"               "$(printf '%.2f s' "$many_secs")"
+  row "chunks in $DEST"                                     "$many_files ($(mib "$many_bytes"))"
+  row "chunk bytes received (/metrics)"                     "$(mib "$many_wire")"
+  row "peak RSS, source process (VmHWM)"                    "$src_rss MiB"
+  row "  of which before the copies (imports)"              "$src_rss_before_copy MiB"
+  row "peak RSS, destination process (VmHWM)"               "$dst_rss MiB"
+  worst=$((src_rss > dst_rss ? src_rss : dst_rss))
+  row "both under $RSS_LIMIT_MIB MiB" "$(awk -v v="$worst" -v l="$RSS_LIMIT_MIB" 'BEGIN { print (v <= l) ? "yes" : "NO" }')"
+  exit 0
+fi
 
 log "B1: CopyImage $v1_id $SOURCE -> $DEST"
 copy_timed "$v1_id" bench-v1-copy

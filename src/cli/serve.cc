@@ -349,11 +349,22 @@ class CopyWiring {
   }
 
   // Connections per peer for chunk reads: each running copy keeps up to
-  // twice `in_flight` fetches going (on a long link: PullOptions).
-  void SetCopyLimits(unsigned max_running_copies, unsigned in_flight) {
+  // twice `in_flight` fetches going (on a long link: PullOptions). The
+  // chunk buffers of every copy into this process come from one budget of
+  // `buffer_bytes`; stores take turns, one per core (2 to 8): more would
+  // only wait for a core, each holding a chunk-sized scratch buffer.
+  // Called once, before any region opens.
+  void SetCopyLimits(unsigned max_running_copies, unsigned in_flight, uint64_t buffer_bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     warm_connections_ = 2 * std::max(1u, in_flight);
     chunk_connections_ = std::max(1u, max_running_copies) * warm_connections_;
+    const unsigned stores = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
+    copy_budget_ = std::make_unique<ChunkBudget>(buffer_bytes, stores);
+  }
+  // Null until SetCopyLimits.
+  ChunkBudget* CopyBudget() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return copy_budget_.get();
   }
 
   void SetLinkRateLimits(const std::map<std::string, uint64_t>& limits) {
@@ -444,6 +455,9 @@ class CopyWiring {
   static constexpr std::chrono::seconds kKeepWarm{30};
   // By source region ("*": any other); fixed after start-up, never erased.
   std::map<std::string, std::unique_ptr<LinkLimiter>> links_;  // guarded by mu_
+  // Set once by SetCopyLimits, then only read; outlives the regions (they
+  // hold `wiring`).
+  std::unique_ptr<ChunkBudget> copy_budget_;  // guarded by mu_
   std::string endpoint_;          // guarded by mu_; "" until listening
   // By base URL; never erased, so a source may hold a client past Clear().
   std::map<std::string, std::shared_ptr<PeerClient>> chunk_clients_;  // guarded by mu_
@@ -503,6 +517,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStore& st
     config.max_running_copies = settings.max_copies;
     config.copy_rate_limit_bytes_per_second = settings.copy_rate_limit;
     config.copy_in_flight = settings.copy_in_flight;
+    config.copy_budget = wiring->CopyBudget();
     config.max_copy_size_gib = settings.max_copy_size_gib;
     config.dedup_scope = settings.dedup_scope == "region" ? DedupScope::kRegion : DedupScope::kAccount;
     config.instance_hook = settings.instance_hook;
@@ -600,7 +615,7 @@ Status RunServe(const ServeSettings& settings) {
 
   auto wiring = std::make_shared<CopyWiring>(cluster_key, data.accounts.get());
   wiring->SetLinkRateLimits(settings.link_rate_limits);
-  wiring->SetCopyLimits(settings.max_copies, settings.copy_in_flight);
+  wiring->SetCopyLimits(settings.max_copies, settings.copy_in_flight, settings.copy_buffer_mib << 20);
   for (const PeerSetting& peer : settings.peers) {
     Status added = wiring->AddPeer(peer);
     if (!added.ok()) return added.WithContext("peer " + peer.region_id);

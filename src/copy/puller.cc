@@ -9,6 +9,7 @@
 #include <mutex>
 #include <random>
 #include <semaphore>
+#include <span>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -142,6 +143,11 @@ class Puller {
   void PlanChunks(const Manifest& m);
   void Worker(uint64_t seed);
   Status PullChunk(const WantedChunk& c, Backoff& backoff);
+  // Room in options_.budget (if any) for chunk `c`'s object, waited for
+  // until the pull stops.
+  Result<ChunkBudget::Reservation> ReserveBuffer(const WantedChunk& c);
+  // PutStored in one of the store turns (the budget's, else this pull's).
+  Status Store(const ChunkId& id, std::span<const uint8_t> object);
   std::string ChunkWhat(const WantedChunk& c) const;
 
   // Called after a kUnavailable `error`: fails with kUnavailable once
@@ -362,11 +368,14 @@ Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
     RETURN_IF_ERROR(WaitForRate());
     if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before " + ChunkWhat(c));
     if (stopping()) return StopStatus();
+    ASSIGN_OR_RETURN(ChunkBudget::Reservation buffer, ReserveBuffer(c));
     uint64_t wire = 0;
     // The object is stored as it came (no decompress + recompress): the
     // source did not verify it, PutStored does.
     Result<std::vector<uint8_t>> object = source_.FetchChunkObject(region_id_, c.id, &wire);
     RecordWire(wire);
+    // What is held from here on is what came (compressed, often less).
+    if (object.ok()) buffer.ShrinkTo(object->capacity());
     Status st = object.status();
     if (st.ok()) {
       RecordSuccess();
@@ -380,9 +389,7 @@ Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
       } else {
         // A corrupt object fails PutStored's verification with kDataLoss and
         // counts as corruption like any other.
-        store_slots_.acquire();
-        st = dest_.PutStored(c.id, *object);
-        store_slots_.release();
+        st = Store(c.id, *object);
         if (st.ok()) {
           MarkDone(c, /*fetched=*/true);
           return Status::Ok();
@@ -390,6 +397,9 @@ Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
         if (st.code() != Code::kDataLoss) return st.WithContext(what + ": local store");
       }
     }
+    // Nothing of this attempt is held while waiting to retry.
+    object = st;
+    buffer.Reset();
     switch (st.code()) {
       case Code::kUnavailable:
         RETURN_IF_ERROR(WaitToRetry(st, backoff, what));
@@ -405,6 +415,28 @@ Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
         return st.WithContext(what);
     }
   }
+}
+
+Result<ChunkBudget::Reservation> Puller::ReserveBuffer(const WantedChunk& c) {
+  if (options_.budget == nullptr) return ChunkBudget::Reservation();
+  // A chunk object is its prefix and a payload no larger than the plaintext
+  // (a compressed one is kept only when smaller; chunk_format.md).
+  Result<ChunkBudget::Reservation> held = options_.budget->Reserve(
+      kMaxChunkPrefixSize + uint64_t{c.length}, [this] { return stopping() || IsCancelled(options_.cancel); });
+  if (held.ok()) return held;
+  if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before " + ChunkWhat(c));
+  return StopStatus();
+}
+
+Status Puller::Store(const ChunkId& id, std::span<const uint8_t> object) {
+  if (options_.budget != nullptr) {
+    ChunkBudget::StoreTurn turn(*options_.budget);
+    return dest_.PutStored(id, object);
+  }
+  store_slots_.acquire();
+  Status st = dest_.PutStored(id, object);
+  store_slots_.release();
+  return st;
 }
 
 std::string Puller::ChunkWhat(const WantedChunk& c) const {

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "copy/chunk_budget.h"
 #include "copy/chunk_source.h"
 #include "copy/link_limiter.h"
 #include "store/chunk_store.h"
@@ -62,6 +63,11 @@ struct PullOptions {
   // the link: more fetches in flight then cost the link's round trips, not
   // memory for stores that would only wait for a core.
   unsigned max_concurrent_stores = 4;
+  // The chunk buffers this pull shares with every other copy of the process
+  // (chunk_budget.h): each fetch first reserves room for the largest object
+  // it may receive, and stores take turns from it instead of from
+  // max_concurrent_stores. Null = this pull's own limits only.
+  ChunkBudget* budget = nullptr;
   // Called (from any thread, never two at once) before a chunk is Put, so
   // the caller can pin it against garbage collection until its manifest
   // commits. Also called for chunks already present, for the same reason.

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "copy/chunk_budget.h"
 #include "fake_chunk_source.h"
 #include "store/fs_chunk_store.h"
 #include "unit/store/store_test_util.h"
@@ -696,6 +697,144 @@ TEST_F(PullTest, PullFailureWakesAWorkerInARealBackoff) {
   Result<PullResult> r = Pull();
 
   EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
+}
+
+
+// --- The chunk buffers shared by every pull of a process (ChunkBudget).
+
+// The budget a fetch of one test chunk reserves.
+constexpr uint64_t kObjectBudget = kMaxChunkPrefixSize + kChunk;
+
+// Polls `done` until it holds or a generous deadline passes.
+bool Eventually(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST_F(PullTest, PullWithABudgetFetchesNoMoreAtOnceThanItHoldsAndGivesItAllBack) {
+  Manifest m = Snapshot(Seeds(5000, 16));
+  ChunkBudget budget(3 * kObjectBudget, 2);
+  options_.budget = &budget;
+  options_.in_flight = 8;
+  store_->HoldStores(2, milliseconds(30));
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_LE(source_.max_concurrent(), 3u) << "eight workers, room for three chunks";
+  EXPECT_LE(budget.peak(), budget.capacity());
+  EXPECT_LE(store_->most_storing(), 2) << "store turns come from the budget";
+  EXPECT_EQ(budget.in_use(), 0u);
+}
+
+TEST_F(PullTest, PullWithABudgetSmallerThanAChunkFetchesOneAtATime) {
+  Manifest m = Snapshot(Seeds(5100, 6));
+  ChunkBudget budget(kChunk / 2, 1);
+  options_.budget = &budget;
+  options_.in_flight = 4;
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(source_.max_concurrent(), 1u);
+  EXPECT_EQ(budget.in_use(), 0u);
+}
+
+TEST_F(PullTest, PullWaitingForTheBudgetIsCancelledAndFetchesNothing) {
+  Snapshot(Seeds(5200, 4));
+  ChunkBudget budget(kObjectBudget, 1);
+  Result<ChunkBudget::Reservation> other = budget.Reserve(kObjectBudget, nullptr);  // another copy's
+  ASSERT_TRUE(other.ok());
+  std::atomic<bool> cancel{false};
+  options_.cancel = &cancel;
+  options_.budget = &budget;
+  options_.sleep = nullptr;  // real waits, as in a server
+  Result<PullResult> r = Internal("not run");
+  std::thread puller([&] { r = Pull(); });
+
+  ASSERT_TRUE(Eventually([&] { return budget.waiting() == 4; })) << budget.waiting() << " waiting";
+  cancel = true;
+  puller.join();
+
+  EXPECT_EQ(r.status().code(), Code::kCancelled) << r.status().ToString();
+  EXPECT_EQ(source_.total_fetches(), 0u);
+  EXPECT_EQ(budget.waiting(), 0u);
+  EXPECT_EQ(budget.in_use(), kObjectBudget) << "only the other copy's bytes";
+}
+
+TEST_F(PullTest, PullThatFailsGivesBackItsBudgetAndStopsItsWaitingWorkers) {
+  Manifest m = Snapshot(Seeds(5300, 8));
+  ChunkBudget budget(kObjectBudget, 1);
+  options_.budget = &budget;
+  options_.in_flight = 4;
+  options_.sleep = nullptr;
+  source_.Remove(m.entries[0].id);
+
+  Result<PullResult> r = Pull();
+
+  EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
+  EXPECT_EQ(budget.in_use(), 0u);
+  EXPECT_EQ(budget.waiting(), 0u);
+}
+
+TEST_F(PullTest, PullRetryingAnUnavailableChunkHoldsNoBudgetWhileItWaits) {
+  Manifest m = Snapshot(Seeds(5400, 3));
+  ChunkBudget budget(kObjectBudget, 1);
+  options_.budget = &budget;
+  options_.in_flight = 1;
+  uint64_t in_use_while_sleeping = 1;
+  options_.sleep = [&](milliseconds) { in_use_while_sleeping = budget.in_use(); };
+  options_.manifest = &m;  // the one failure is a chunk's
+  source_.FailNextCalls(1);
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(in_use_while_sleeping, 0u);
+  EXPECT_EQ(budget.in_use(), 0u);
+}
+
+TEST_F(PullTest, ManyPullsSharingOneSmallBudgetAllFinishWithEveryByte) {
+  constexpr int kPulls = 12;
+  ChunkBudget budget(2 * kObjectBudget, 1);
+  options_.budget = &budget;
+  options_.in_flight = 4;
+  std::vector<Manifest> manifests;
+  for (int p = 0; p < kPulls; ++p) {
+    Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * 5, kChunk);
+    for (size_t i = 0; i < m.entries.size(); ++i) {
+      std::vector<uint8_t> bytes = RandomBytes(kChunk, 6000 + p * 10 + i);
+      m.entries[i].zero = false;
+      m.entries[i].id = source_.AddChunk(bytes);
+      bytes_[m.entries[i].id] = std::move(bytes);
+    }
+    source_.SetManifest(kRegion, "s-many" + std::to_string(p), m);
+    manifests.push_back(std::move(m));
+  }
+  std::vector<Result<PullResult>> results(kPulls, Internal("not run"));
+  std::vector<std::thread> pulls;
+  for (int p = 0; p < kPulls; ++p) {
+    pulls.emplace_back([&, p] {
+      results[p] = PullSnapshot(source_, kRegion, "s-many" + std::to_string(p), *store_, options_);
+    });
+  }
+  for (std::thread& t : pulls) t.join();
+
+  for (int p = 0; p < kPulls; ++p) {
+    ASSERT_TRUE(results[p].ok()) << p << ": " << results[p].status().ToString();
+    EXPECT_EQ(results[p]->manifest.ContentDigest(), manifests[p].ContentDigest());
+    ExpectStored(manifests[p]);
+  }
+  EXPECT_LE(source_.max_concurrent(), 2u) << kPulls << " pulls of 4 workers, room for two chunks";
+  EXPECT_LE(budget.peak(), budget.capacity());
+  EXPECT_EQ(budget.in_use(), 0u);
 }
 
 }  // namespace
