@@ -1,6 +1,7 @@
 #include "cli/serve.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -479,6 +481,20 @@ struct OpenedRegions {
   }
 };
 
+// glibc gives every thread that allocates an arena of its own, up to 8 per
+// core, and each arena keeps the chunk-sized buffers freed in it for reuse
+// by its own threads: with dozens of copy, import and handler threads that
+// is ~90 MiB held beyond what the copies' budget lets live at once
+// (docs/benchmarks.md, "Memory with many copies"). One arena per core (2 to
+// 8) keeps that bounded and malloc contention low. An operator's
+// MALLOC_ARENA_MAX or GLIBC_TUNABLES wins. Before any thread starts: glibc
+// fixes the limit when it first needs a second arena.
+void LimitMallocArenas() {
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr || std::getenv("GLIBC_TUNABLES") != nullptr) return;
+  const unsigned arenas = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
+  if (::mallopt(M_ARENA_MAX, static_cast<int>(arenas)) != 1) spdlog::warn("mallopt(M_ARENA_MAX, {}) failed", arenas);
+}
+
 // The stored-bytes quota ("auto": half the data directory's file system, so
 // no one account can fill the disk) and the sweep of abandoned uploads:
 // at start, then every expiry/24 (at least a minute, at most an hour).
@@ -572,6 +588,7 @@ Result<DataDir> OpenDataDir(const std::string& data_dir) {
 }  // namespace
 
 Status RunServe(const ServeSettings& settings) {
+  LimitMallocArenas();
   SetUpLogging(settings.log_level);
   if (!settings.config_file.empty()) spdlog::info("config file loaded path={}", settings.config_file);
 
