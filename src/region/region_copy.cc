@@ -37,7 +37,7 @@ constexpr const char* kCopyAttemptAction = "CopyImage.Attempt";
 // How long a copy waits for its source to become reachable before failing.
 constexpr auto kSourceRetryFor = std::chrono::minutes(30);
 
-
+// The bytes decoded manifests take in memory.
 uint64_t ManifestMemory(const std::vector<Manifest>& manifests) {
   uint64_t bytes = 0;
   for (const Manifest& m : manifests) bytes += sizeof(Manifest) + m.entries.capacity() * sizeof(ChunkEntry);
