@@ -12,9 +12,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -492,7 +492,8 @@ struct OpenedRegions {
 void LimitMallocArenas() {
   if (std::getenv("MALLOC_ARENA_MAX") != nullptr || std::getenv("GLIBC_TUNABLES") != nullptr) return;
   const unsigned arenas = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
-  if (::mallopt(M_ARENA_MAX, static_cast<int>(arenas)) != 1) spdlog::warn("mallopt(M_ARENA_MAX, {}) failed", arenas);
+  if (::mallopt(M_ARENA_MAX, static_cast<int>(arenas)) != 1)
+    spdlog::warn("mallopt(M_ARENA_MAX, {}) failed", arenas);
 }
 
 // The stored-bytes quota ("auto": half the data directory's file system, so

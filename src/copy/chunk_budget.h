@@ -100,12 +100,12 @@ class ChunkBudget {
   const uint64_t capacity_;
   const unsigned max_stores_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;     // bytes given back, a store turn freed, the line moved
-  uint64_t in_use_ = 0;            // guarded by mu_
-  uint64_t peak_ = 0;              // guarded by mu_
-  std::deque<uint64_t> line_;      // tickets of waiting Reserve calls, oldest first; guarded by mu_
-  uint64_t next_ticket_ = 0;       // guarded by mu_
-  unsigned stores_ = 0;            // store turns held; guarded by mu_
+  std::condition_variable cv_;  // bytes given back, a store turn freed, the line moved
+  uint64_t in_use_ = 0;         // guarded by mu_
+  uint64_t peak_ = 0;           // guarded by mu_
+  std::deque<uint64_t> line_;   // tickets of waiting Reserve calls, oldest first; guarded by mu_
+  uint64_t next_ticket_ = 0;    // guarded by mu_
+  unsigned stores_ = 0;         // store turns held; guarded by mu_
 };
 
 }  // namespace ferry

@@ -421,8 +421,9 @@ Result<ChunkBudget::Reservation> Puller::ReserveBuffer(const WantedChunk& c) {
   if (options_.budget == nullptr) return ChunkBudget::Reservation();
   // A chunk object is its prefix and a payload no larger than the plaintext
   // (a compressed one is kept only when smaller; chunk_format.md).
-  Result<ChunkBudget::Reservation> held = options_.budget->Reserve(
-      kMaxChunkPrefixSize + uint64_t{c.length}, [this] { return stopping() || IsCancelled(options_.cancel); });
+  Result<ChunkBudget::Reservation> held =
+      options_.budget->Reserve(kMaxChunkPrefixSize + uint64_t{c.length},
+                               [this] { return stopping() || IsCancelled(options_.cancel); });
   if (held.ok()) return held;
   if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before " + ChunkWhat(c));
   return StopStatus();

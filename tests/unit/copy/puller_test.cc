@@ -699,7 +699,6 @@ TEST_F(PullTest, PullFailureWakesAWorkerInARealBackoff) {
   EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
 }
 
-
 // --- The chunk buffers shared by every pull of a process (ChunkBudget).
 
 // The budget a fetch of one test chunk reserves.

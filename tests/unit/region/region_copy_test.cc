@@ -756,7 +756,8 @@ TEST_F(RegionCopyTest, QueuedCopiesPastTheirManifestLimitFetchTheManifestsWhenTh
   };
   OpenAll();
   std::vector<std::string> sources;
-  for (uint32_t i = 0; i < 3; ++i) sources.push_back(Import(kA, "queued" + std::to_string(i), {600 + i, 700 + i}));
+  for (uint32_t i = 0; i < 3; ++i)
+    sources.push_back(Import(kA, "queued" + std::to_string(i), {600 + i, 700 + i}));
   std::vector<std::string> copies;
   for (const std::string& s : sources) {
     Result<std::string> id = Copy(s, kB);
