@@ -90,10 +90,8 @@ struct RegionConfig {
   // Chunk fetches in flight per copy, twice as many from a source whose
   // round trip is 10 ms or more (PullOptions::in_flight_long_link): 16 keep
   // a 1 Gbit/s link with a 50 ms round trip >= 90% busy where 8 left it ~8%
-  // idle, while on loopback 16 are 5-10% slower than 8. Without
-  // copy_budget, at most four fetched chunks of a copy are verified and
-  // stored at once; with it, its bytes and store turns bound all copies
-  // together.
+  // idle, while on loopback 16 are 5-10% slower than 8. At most four
+  // fetched chunks are verified and stored at once.
   unsigned copy_in_flight = kDefaultRegionCopyInFlight;
   // The chunk buffers shared by every copy into this process, all regions
   // (PullOptions::budget); borrowed, outlives the region. Null = each copy

@@ -11,21 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include "poll_until.h"
+
 namespace ferry {
 namespace {
 
 using Reservation = ChunkBudget::Reservation;
-
-// Polls `done` until it holds or a generous deadline passes (a hang shows
-// as a failed expectation, not a stuck test).
-bool Eventually(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using testing_util::PollUntil;
 
 Reservation MustReserve(ChunkBudget& budget, uint64_t bytes) {
   Result<Reservation> r = budget.Reserve(bytes, nullptr);
@@ -87,7 +79,7 @@ TEST(ChunkBudgetTest, AReservationThatDoesNotFitWaitsUntilBytesAreGivenBack) {
   ChunkBudget budget(10, 1);
   Reservation held = MustReserve(budget, 8);
   Waiter waiter(budget, 5);
-  ASSERT_TRUE(Eventually([&] { return budget.waiting() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return budget.waiting() == 1; }));
   EXPECT_FALSE(waiter.done()) << "8 + 5 bytes do not fit in 10";
 
   held.Reset();
@@ -102,7 +94,7 @@ TEST(ChunkBudgetTest, ShrinkingAReservationLetsAWaiterIn) {
   ChunkBudget budget(10, 1);
   Reservation held = MustReserve(budget, 10);
   Waiter waiter(budget, 4);
-  ASSERT_TRUE(Eventually([&] { return budget.waiting() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return budget.waiting() == 1; }));
 
   held.ShrinkTo(6);
   EXPECT_EQ(held.bytes(), 6u);
@@ -116,7 +108,7 @@ TEST(ChunkBudgetTest, AReservationLargerThanTheBudgetRunsAloneInsteadOfNever) {
   ChunkBudget budget(10, 1);
   Reservation small = MustReserve(budget, 3);
   Waiter big(budget, 25);
-  ASSERT_TRUE(Eventually([&] { return budget.waiting() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return budget.waiting() == 1; }));
   EXPECT_FALSE(big.done()) << "it waits for the budget to be empty";
 
   small.Reset();
@@ -126,7 +118,7 @@ TEST(ChunkBudgetTest, AReservationLargerThanTheBudgetRunsAloneInsteadOfNever) {
 
   // While it runs, nothing else does.
   Waiter next(budget, 1);
-  ASSERT_TRUE(Eventually([&] { return budget.waiting() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return budget.waiting() == 1; }));
   EXPECT_FALSE(next.done());
   got->Reset();
   ASSERT_TRUE(next.Join().ok());
@@ -146,9 +138,9 @@ TEST(ChunkBudgetTest, WaitersAreServedInTheOrderTheyCame) {
   };
   Reservation a_got, b_got;
   std::thread a([&] { a_got = take('a', 8); });
-  ASSERT_TRUE(Eventually([&] { return budget.waiting() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return budget.waiting() == 1; }));
   std::thread b([&] { b_got = take('b', 1); });
-  ASSERT_TRUE(Eventually([&] { return budget.waiting() == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return budget.waiting() == 2; }));
 
   // One byte free: b would fit, but a came first.
   held.ShrinkTo(9);
@@ -172,9 +164,9 @@ TEST(ChunkBudgetTest, AStoppedWaiterHoldsNothingAndDoesNotBlockTheLineBehindIt) 
   Reservation held = MustReserve(budget, 10);
   std::atomic<bool> stop{false};
   Waiter first(budget, 6, &stop);
-  ASSERT_TRUE(Eventually([&] { return budget.waiting() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return budget.waiting() == 1; }));
   Waiter second(budget, 6);
-  ASSERT_TRUE(Eventually([&] { return budget.waiting() == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return budget.waiting() == 2; }));
 
   stop = true;
   Result<Reservation>& stopped = first.Join();

@@ -16,6 +16,7 @@
 
 #include "copy/chunk_budget.h"
 #include "fake_chunk_source.h"
+#include "poll_until.h"
 #include "store/fs_chunk_store.h"
 #include "unit/store/store_test_util.h"
 
@@ -704,16 +705,6 @@ TEST_F(PullTest, PullFailureWakesAWorkerInARealBackoff) {
 // The budget a fetch of one test chunk reserves.
 constexpr uint64_t kObjectBudget = kMaxChunkPrefixSize + kChunk;
 
-// Polls `done` until it holds or a generous deadline passes.
-bool Eventually(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
 TEST_F(PullTest, PullWithABudgetFetchesNoMoreAtOnceThanItHoldsAndGivesItAllBack) {
   Manifest m = Snapshot(Seeds(5000, 16));
   ChunkBudget budget(3 * kObjectBudget, 2);
@@ -757,7 +748,8 @@ TEST_F(PullTest, PullWaitingForTheBudgetIsCancelledAndFetchesNothing) {
   Result<PullResult> r = Internal("not run");
   std::thread puller([&] { r = Pull(); });
 
-  ASSERT_TRUE(Eventually([&] { return budget.waiting() == 4; })) << budget.waiting() << " waiting";
+  ASSERT_TRUE(testing_util::PollUntil([&] { return budget.waiting() == 4; }))
+      << budget.waiting() << " waiting";
   cancel = true;
   puller.join();
 

@@ -377,6 +377,18 @@ class RegionCopyTest : public ::testing::Test {
     return m.ok() ? *m : Manifest{};
   }
 
+  // Copy() of each of `sources` to `to`, all queued at once; the copies'
+  // ids (fewer when one was refused).
+  std::vector<std::string> CopyAll(const std::vector<std::string>& sources, const std::string& to) {
+    std::vector<std::string> copies;
+    for (const std::string& s : sources) {
+      Result<std::string> id = Copy(s, to);
+      EXPECT_TRUE(id.ok()) << id.status().ToString();
+      if (id.ok()) copies.push_back(*id);
+    }
+    return copies;
+  }
+
   // What region A's CopyImage would send B for alice's one-disk `source`,
   // manifest included, under the new image id `image_id`.
   CopyTarget TargetFor(const std::string& source, const std::string& image_id) {
@@ -694,12 +706,8 @@ TEST_F(RegionCopyTest, FiveCopiesRunAndTheRestWaitInQueue) {
     sources.push_back(Import(kA, "img" + std::to_string(i), {100 + i, 200 + i}));
   }
   faults_.Block();
-  std::vector<std::string> copies;
-  for (const std::string& s : sources) {
-    Result<std::string> id = Copy(s, kB);
-    ASSERT_TRUE(id.ok()) << id.status().ToString();
-    copies.push_back(*id);
-  }
+  std::vector<std::string> copies = CopyAll(sources, kB);
+  ASSERT_EQ(copies.size(), sources.size());
   std::vector<ImageRecord> seen;
   auto count = [&](const std::string& status) {
     return std::count_if(seen.begin(), seen.end(), [&](const ImageRecord& r) { return r.status == status; });
@@ -733,12 +741,8 @@ TEST_F(RegionCopyTest, TwentyCopiesAtOnceSharingASmallBudgetAllFinishByteIdentic
     sources.push_back(Import(kA, "many" + std::to_string(i), {300 + i, 0, 400 + i, 500 + i}));
   }
   faults_.Block();
-  std::vector<std::string> copies;
-  for (const std::string& s : sources) {
-    Result<std::string> id = Copy(s, kB);
-    ASSERT_TRUE(id.ok()) << id.status().ToString();
-    copies.push_back(*id);
-  }
+  std::vector<std::string> copies = CopyAll(sources, kB);
+  ASSERT_EQ(copies.size(), sources.size());
   faults_.Release();
   for (size_t i = 0; i < copies.size(); ++i) {
     ASSERT_EQ(WaitCopy(kB, copies[i]).status, "Available") << copies[i];
@@ -758,12 +762,8 @@ TEST_F(RegionCopyTest, QueuedCopiesPastTheirManifestLimitFetchTheManifestsWhenTh
   std::vector<std::string> sources;
   for (uint32_t i = 0; i < 3; ++i)
     sources.push_back(Import(kA, "queued" + std::to_string(i), {600 + i, 700 + i}));
-  std::vector<std::string> copies;
-  for (const std::string& s : sources) {
-    Result<std::string> id = Copy(s, kB);
-    ASSERT_TRUE(id.ok()) << id.status().ToString();
-    copies.push_back(*id);
-  }
+  std::vector<std::string> copies = CopyAll(sources, kB);
+  ASSERT_EQ(copies.size(), sources.size());
   for (size_t i = 0; i < copies.size(); ++i) {
     ASSERT_EQ(WaitCopy(kB, copies[i]).status, "Available") << copies[i];
     EXPECT_EQ(ExportRaw(kB, copies[i]), ExportRaw(kA, sources[i])) << copies[i];
