@@ -200,9 +200,15 @@ copy_timed() {
   wire_bytes=$(($(dst_metric ferry_region_copy_bytes_received_total) - wire_before))
 }
 
+# cpu_secs PID: user + system CPU seconds the process has used so far.
+cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
 log "B1: CopyImage $v1_id $SOURCE -> $DEST"
+src_cpu_before=$(cpu_secs "$src_pid") dst_cpu_before=$(cpu_secs "$dst_pid")
 copy_timed "$v1_id" bench-v1-copy
 b1_secs=$copy_secs b1_wire=$wire_bytes
+# CPU the copy cost each process: less at the mercy of other load than the time.
+b1_src_cpu=$(awk -v a="$(cpu_secs "$src_pid")" -v b="$src_cpu_before" 'BEGIN { printf "%.2f", a - b }')
+b1_dst_cpu=$(awk -v a="$(cpu_secs "$dst_pid")" -v b="$dst_cpu_before" 'BEGIN { printf "%.2f", a - b }')
 read -r b1_files b1_bytes < <(chunk_usage "$dst_data" "$DEST")
 b1_bps=$(awk -v b="$image_bytes" -v s="$b1_secs" 'BEGIN { print b / s }')
 if ((!b4)); then
@@ -231,6 +237,11 @@ row "B1: CopyImage -> Available in $DEST"                 "$(printf '%.2f s' "$b
 row "B1 throughput (logical)"                             "$(mib_per_s "$b1_bps" 1) MiB/s"
 row "B1 chunks added in $DEST"                            "$b1_files ($(mib "$b1_bytes"))"
 row "B1 chunk bytes received (/metrics)"                  "$(mib "$b1_wire")"
+if ((one_process)); then
+  row "B1 CPU of ferry serve (user + sys)"                "$b1_dst_cpu s"
+else
+  row "B1 CPU, source / destination process (user + sys)" "$b1_src_cpu s / $b1_dst_cpu s"
+fi
 if ((!b4)); then
   link_bps=$(awk -v r="$link_raw_bps" -v i="$image_bytes" -v w="$v1_stored_bytes" 'BEGIN { print r * i / w }')
   sha_bps=$(awk -v r="$sha_raw" -v i="$image_bytes" -v w="$v1_stored_bytes" 'BEGIN { print r * i / w }')
