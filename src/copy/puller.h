@@ -3,8 +3,11 @@
 //
 // Protocol (destination side): fetch the source manifest; for every data
 // entry whose chunk the local store lacks (ChunkStore::Has), fetch it —
-// `in_flight` fetches at once, pipelined — verify it against its SHA-256, and
-// Put it; zero entries never travel. Sync the store, then return the
+// `in_flight` fetches at once, pipelined — verify it, and store it as it
+// came; zero entries never travel. A chunk is verified by the object digest
+// its entry carries when the manifest is authenticated (given by the caller,
+// PullOptions::manifest: SHA-256 of the object, no decoding), else by
+// decoding it and hashing its plaintext against its id (PutStored). Sync the store, then return the
 // manifest: the caller commits it last, so nothing half-written is ever
 // visible. A restarted pull repeats the Has checks and so resumes from the
 // chunks already there.
@@ -82,6 +85,11 @@ struct PullOptions {
   // it with the copy): the pull starts fetching chunks at once instead of
   // asking for it first. It is validated like a fetched one; the caller
   // checks its content digest against the source's, as for a fetched one.
+  // It must have come over an authenticated channel (the source's signed
+  // AcceptCopy carries it): its object digests (manifest_format.md, version
+  // 3) are trusted to verify chunks without decoding them. The object
+  // digests of a fetched manifest are ignored, since that response is not
+  // authenticated; its chunks are decoded and hashed.
   const Manifest* manifest = nullptr;
   // A manifest (fetched or given) of more bytes than this is refused
   // (InvalidParameter) before any chunk is fetched; 0 = no limit.
@@ -89,6 +97,10 @@ struct PullOptions {
 };
 
 struct PullResult {
+  // The source's manifest, keeping an entry's object digest only where this
+  // store now holds the very object it names (stored by this pull after
+  // checking that digest); other entries carry none, as this store's object
+  // for them may be encoded differently.
   Manifest manifest;
   PullProgress stats;
 };
