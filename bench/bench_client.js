@@ -7,6 +7,10 @@
 //       ImportImage until its task is Finished.
 //   node bench/bench_client.js copy ENDPOINT SOURCE_REGION DEST_REGION IMAGE_ID NAME
 //       CopyImage until DescribeImages in DEST_REGION reports the copy Available.
+//   node bench/bench_client.js copy-many ENDPOINT SOURCE_REGION DEST_REGION PREFIX IMAGE_ID...
+//       CopyImage of every IMAGE_ID at once (the copies are named PREFIX-1,
+//       PREFIX-2, ...), then waits until every copy is Available; "copies"
+//       is their count.
 //   node bench/bench_client.js image-from-instance ENDPOINT REGION INSTANCE_ID NAME
 //       CreateImage from the instance until DescribeImages reports it Available.
 //   node bench/bench_client.js export ENDPOINT REGION IMAGE_ID BUCKET PREFIX
@@ -84,6 +88,39 @@ async function copyImage(endpoint, sourceRegion, destRegion, imageId, name) {
     if (Date.now() > deadline) throw new Error(`copy ${copied.ImageId} not Available after ${TIMEOUT_MS} ms`);
     await pause();
   }
+}
+
+// Every copy is queued before any is awaited: the destination holds them all
+// at once (max_copies running, the rest Waiting). Polled one after another,
+// every COPY_MANY_POLL_MS, so a hundred copies cost the server ~100 requests
+// per round, not per 10 ms.
+const COPY_MANY_POLL_MS = 100;
+
+async function copyMany(endpoint, sourceRegion, destRegion, prefix, imageIds) {
+  const pending = [];
+  for (let i = 0; i < imageIds.length; i++) {
+    const copied = await call(endpoint, 'CopyImage', {
+      RegionId: sourceRegion,
+      ImageId: imageIds[i],
+      DestinationRegionId: destRegion,
+      DestinationImageName: `${prefix}-${i + 1}`,
+    });
+    pending.push(copied.ImageId);
+  }
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (pending.length > 0) {
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const described = await call(endpoint, 'DescribeImages', {
+        RegionId: destRegion, ImageId: pending[i], Status: 'Creating,Waiting,Available,CreateFailed',
+      });
+      const image = ((described.Images || {}).Image || [])[0];
+      if (image && image.Status === 'CreateFailed') throw new Error(`copy failed: ${JSON.stringify(image)}`);
+      if (image && image.Status === 'Available') pending.splice(i, 1);
+    }
+    if (Date.now() > deadline) throw new Error(`${pending.length} copies not Available after ${TIMEOUT_MS} ms`);
+    if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, COPY_MANY_POLL_MS));
+  }
+  return { copies: imageIds.length };
 }
 
 async function waitAvailable(endpoint, region, imageId, what) {
@@ -164,6 +201,8 @@ async function main() {
     imageId = await importImage(endpoint, ...rest);
   } else if (mode === 'copy' && rest.length === 4) {
     imageId = await copyImage(endpoint, ...rest);
+  } else if (mode === 'copy-many' && rest.length >= 4) {
+    extra = await copyMany(endpoint, rest[0], rest[1], rest[2], rest.slice(3));
   } else if (mode === 'image-from-instance' && rest.length === 3) {
     imageId = await imageFromInstance(endpoint, ...rest);
   } else if (mode === 'export' && rest.length === 4) {
@@ -175,6 +214,7 @@ async function main() {
   } else {
     throw new Error('usage: bench_client.js import ENDPOINT REGION BUCKET OBJECT NAME\n' +
                     '       bench_client.js copy ENDPOINT SOURCE_REGION DEST_REGION IMAGE_ID NAME\n' +
+                    '       bench_client.js copy-many ENDPOINT SOURCE_REGION DEST_REGION PREFIX IMAGE_ID...\n' +
                     '       bench_client.js image-from-instance ENDPOINT REGION INSTANCE_ID NAME\n' +
                     '       bench_client.js export ENDPOINT REGION IMAGE_ID BUCKET PREFIX\n' +
                     '       bench_client.js run-instances ENDPOINT REGION IMAGE_ID AMOUNT');

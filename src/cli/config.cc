@@ -39,6 +39,7 @@ constexpr SettingSource kSettings[] = {
     {"max_copies", "FERRY_MAX_COPIES"},
     {"copy_rate_limit", "FERRY_COPY_RATE_LIMIT"},
     {"copy_in_flight", "FERRY_COPY_IN_FLIGHT"},
+    {"copy_buffer_mib", "FERRY_COPY_BUFFER_MIB"},
     {"link_rate_limits", "FERRY_LINK_RATE_LIMITS"},
     {"max_copy_size_gib", "FERRY_MAX_COPY_SIZE_GIB"},
     {"quota_images", "FERRY_QUOTA_IMAGES"},
@@ -213,6 +214,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"max_copies", {std::to_string(kDefaultMaxCopies), "default"}},
       {"copy_rate_limit", {"0", "default"}},
       {"copy_in_flight", {std::to_string(kDefaultCopyInFlight), "default"}},
+      {"copy_buffer_mib", {std::to_string(kDefaultCopyBufferMib), "default"}},
       {"link_rate_limits", {"", "default"}},
       {"max_copy_size_gib", {std::to_string(kDefaultMaxCopySizeGib), "default"}},
       {"quota_images", {std::to_string(kDefaultQuotaImages), "default"}},
@@ -313,6 +315,8 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
   ASSIGN_OR_RETURN(s.max_copies, ParseCount(raw["max_copies"], 1, 256));
   ASSIGN_OR_RETURN(s.copy_rate_limit, ParseU64(raw["copy_rate_limit"], 0, UINT64_MAX));
   ASSIGN_OR_RETURN(s.copy_in_flight, ParseCount(raw["copy_in_flight"], 1, 64));
+  // Below one 4 MiB chunk every fetch runs alone; 1 TiB is far past any use.
+  ASSIGN_OR_RETURN(s.copy_buffer_mib, ParseU64(raw["copy_buffer_mib"], 4, uint64_t{1} << 20));
   for (const std::string& item : SplitCommaList(raw["link_rate_limits"].value)) {
     const RawValue& origin = raw["link_rate_limits"];
     size_t eq = item.find('=');

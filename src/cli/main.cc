@@ -29,7 +29,7 @@ constexpr const char* kInstanceTimeoutHelp =
 struct DataDirFlags {
   std::string config, listen, admin_listen, oss_listen, data, regions, threads, task_threads, log_level, ready_file, cluster_key;
   std::string cluster_key_file, max_nonces;
-  std::string max_copies, copy_rate_limit, copy_in_flight, max_copy_size_gib;
+  std::string max_copies, copy_rate_limit, copy_in_flight, copy_buffer_mib, max_copy_size_gib;
   std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours;
   std::string dedup_scope;
   std::string instance_hook;
@@ -85,6 +85,11 @@ struct DataDirFlags {
                     "(env FERRY_COPY_IN_FLIGHT, default " +
                         std::to_string(kDefaultCopyInFlight) + ")")
         ->type_name("INT");
+    cmd->add_option("--copy-buffer-mib", copy_buffer_mib,
+                    "MiB of chunk buffers shared by all copies into this process; a fetch waits for "
+                    "room (env FERRY_COPY_BUFFER_MIB, default " +
+                        std::to_string(kDefaultCopyBufferMib) + ")")
+        ->type_name("MIB");
     cmd->add_option("--link-rate-limit", link_list,
                     "REGION=BYTES_PER_SECOND: cap shared by all copies pulling from REGION (* = any; "
                     "repeatable; env FERRY_LINK_RATE_LIMITS, comma-separated)")
@@ -154,6 +159,7 @@ struct DataDirFlags {
     put("--max-copies", "max_copies", max_copies);
     put("--copy-rate-limit", "copy_rate_limit", copy_rate_limit);
     put("--copy-in-flight", "copy_in_flight", copy_in_flight);
+    put("--copy-buffer-mib", "copy_buffer_mib", copy_buffer_mib);
     put("--max-copy-size-gib", "max_copy_size_gib", max_copy_size_gib);
     put("--quota-images", "quota_images", quota_images);
     put("--quota-snapshots", "quota_snapshots", quota_snapshots);

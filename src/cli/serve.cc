@@ -1,6 +1,7 @@
 #include "cli/serve.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -349,11 +351,22 @@ class CopyWiring {
   }
 
   // Connections per peer for chunk reads: each running copy keeps up to
-  // twice `in_flight` fetches going (on a long link: PullOptions).
-  void SetCopyLimits(unsigned max_running_copies, unsigned in_flight) {
+  // twice `in_flight` fetches going (on a long link: PullOptions). The
+  // chunk buffers of every copy into this process come from one budget of
+  // `buffer_bytes`; stores take turns, one per core (2 to 8): more would
+  // only wait for a core, each holding a chunk-sized scratch buffer.
+  // Called once, before any region opens.
+  void SetCopyLimits(unsigned max_running_copies, unsigned in_flight, uint64_t buffer_bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     warm_connections_ = 2 * std::max(1u, in_flight);
     chunk_connections_ = std::max(1u, max_running_copies) * warm_connections_;
+    const unsigned stores = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
+    copy_budget_ = std::make_unique<ChunkBudget>(buffer_bytes, stores);
+  }
+  // Null until SetCopyLimits.
+  ChunkBudget* CopyBudget() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return copy_budget_.get();
   }
 
   void SetLinkRateLimits(const std::map<std::string, uint64_t>& limits) {
@@ -444,6 +457,9 @@ class CopyWiring {
   static constexpr std::chrono::seconds kKeepWarm{30};
   // By source region ("*": any other); fixed after start-up, never erased.
   std::map<std::string, std::unique_ptr<LinkLimiter>> links_;  // guarded by mu_
+  // Set once by SetCopyLimits, then only read; outlives the regions (they
+  // hold `wiring`).
+  std::unique_ptr<ChunkBudget> copy_budget_;  // guarded by mu_
   std::string endpoint_;          // guarded by mu_; "" until listening
   // By base URL; never erased, so a source may hold a client past Clear().
   std::map<std::string, std::shared_ptr<PeerClient>> chunk_clients_;  // guarded by mu_
@@ -464,6 +480,21 @@ struct OpenedRegions {
     }
   }
 };
+
+// glibc gives every thread that allocates an arena of its own, up to 8 per
+// core, and each arena keeps the chunk-sized buffers freed in it for reuse
+// by its own threads: with dozens of copy, import and handler threads that
+// is ~90 MiB held beyond what the copies' budget lets live at once
+// (docs/benchmarks.md, "Memory with many copies"). One arena per core (2 to
+// 8) keeps that bounded and malloc contention low. An operator's
+// MALLOC_ARENA_MAX or GLIBC_TUNABLES wins. Before any thread starts: glibc
+// fixes the limit when it first needs a second arena.
+void LimitMallocArenas() {
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr || std::getenv("GLIBC_TUNABLES") != nullptr) return;
+  const unsigned arenas = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
+  if (::mallopt(M_ARENA_MAX, static_cast<int>(arenas)) != 1)
+    spdlog::warn("mallopt(M_ARENA_MAX, {}) failed", arenas);
+}
 
 // The stored-bytes quota ("auto": half the data directory's file system, so
 // no one account can fill the disk) and the sweep of abandoned uploads:
@@ -503,6 +534,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStore& st
     config.max_running_copies = settings.max_copies;
     config.copy_rate_limit_bytes_per_second = settings.copy_rate_limit;
     config.copy_in_flight = settings.copy_in_flight;
+    config.copy_budget = wiring->CopyBudget();
     config.max_copy_size_gib = settings.max_copy_size_gib;
     config.dedup_scope = settings.dedup_scope == "region" ? DedupScope::kRegion : DedupScope::kAccount;
     config.instance_hook = settings.instance_hook;
@@ -557,6 +589,7 @@ Result<DataDir> OpenDataDir(const std::string& data_dir) {
 }  // namespace
 
 Status RunServe(const ServeSettings& settings) {
+  LimitMallocArenas();
   SetUpLogging(settings.log_level);
   if (!settings.config_file.empty()) spdlog::info("config file loaded path={}", settings.config_file);
 
@@ -600,7 +633,7 @@ Status RunServe(const ServeSettings& settings) {
 
   auto wiring = std::make_shared<CopyWiring>(cluster_key, data.accounts.get());
   wiring->SetLinkRateLimits(settings.link_rate_limits);
-  wiring->SetCopyLimits(settings.max_copies, settings.copy_in_flight);
+  wiring->SetCopyLimits(settings.max_copies, settings.copy_in_flight, settings.copy_buffer_mib << 20);
   for (const PeerSetting& peer : settings.peers) {
     Status added = wiring->AddPeer(peer);
     if (!added.ok()) return added.WithContext("peer " + peer.region_id);

@@ -7,8 +7,10 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <semaphore>
+#include <span>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -57,6 +59,12 @@ struct WantedChunk {
   uint32_t length = 0;
   uint64_t entries = 0;  // manifest entries that reference it
   uint64_t bytes = 0;    // plaintext bytes of those entries
+  // From an authenticated manifest only: the object is verified by this
+  // digest instead of being decoded and hashed (chunk_format.md).
+  std::optional<Digest256> object_digest;
+  // Set by the worker that pulled it: this store now holds the very object
+  // `object_digest` names, so the manifest it commits may keep the digest.
+  bool holds_digested_object = false;
 };
 
 // The pull's notion of "now". It is the steady clock, except that a sleep
@@ -140,8 +148,18 @@ class Puller {
   unsigned InFlight();
   Result<Manifest> FetchManifest();
   void PlanChunks(const Manifest& m);
+  // The object digests of `m` kept where this store holds the object they
+  // name, dropped elsewhere: the manifest this store may vouch for.
+  void KeepHeldDigests(Manifest& m) const;
   void Worker(uint64_t seed);
-  Status PullChunk(const WantedChunk& c, Backoff& backoff);
+  Status PullChunk(WantedChunk& c, Backoff& backoff);
+  // Room in options_.budget (if any) for chunk `c`'s object, waited for
+  // until the pull stops.
+  Result<ChunkBudget::Reservation> ReserveBuffer(const WantedChunk& c);
+  // Stores chunk `c`'s received object in one of the store turns (the
+  // budget's, else this pull's): PutStoredWithDigest when the authenticated
+  // manifest gave its object digest, else PutStored (decode and hash).
+  Status Store(const WantedChunk& c, std::span<const uint8_t> object, bool* newly_stored);
   std::string ChunkWhat(const WantedChunk& c) const;
 
   // Called after a kUnavailable `error`: fails with kUnavailable once
@@ -178,6 +196,11 @@ class Puller {
   const std::string what_;
 
   std::vector<WantedChunk> wanted_;  // written before the workers start
+  std::unordered_map<ChunkId, size_t, ChunkIdHash> wanted_index_;  // id -> wanted_ position
+  // The manifest was given by the caller, who got it over an authenticated
+  // channel (PullOptions::manifest): its object digests verify chunks. A
+  // fetched manifest's are ignored: its response is not authenticated.
+  bool trust_object_digests_ = false;
   std::atomic<size_t> next_chunk_{0};
   std::atomic<bool> stop_{false};
   std::atomic<Steady::rep> last_success_ns_{0};
@@ -206,6 +229,7 @@ Result<PullResult> Puller::Run() {
   if (options_.manifest != nullptr) {
     RETURN_IF_ERROR(options_.manifest->Validate().WithContext(what_ + ": the manifest given"));
     manifest = *options_.manifest;
+    trust_object_digests_ = true;
   } else {
     // The workers' connections get ready while the manifest comes: one
     // round trip for all of them instead of one each as they start.
@@ -281,6 +305,7 @@ Result<PullResult> Puller::Run() {
   PullProgress final_progress = SnapshotProgress();
   if (options_.progress) options_.progress(final_progress);
   if (!st.ok()) return st;
+  KeepHeldDigests(manifest);
   return PullResult{std::move(manifest), final_progress};
 }
 
@@ -308,16 +333,28 @@ Result<Manifest> Puller::FetchManifest() {
 }
 
 void Puller::PlanChunks(const Manifest& m) {
-  std::unordered_map<ChunkId, size_t, ChunkIdHash> index;
   m.ForEachData([&](uint64_t i, const ChunkEntry& e) {
     ++progress_.chunks_total;
     progress_.bytes_total += e.length;
-    auto [it, inserted] = index.try_emplace(e.id, wanted_.size());
-    if (inserted) wanted_.push_back(WantedChunk{e.id, i, e.length, 0, 0});
+    auto [it, inserted] = wanted_index_.try_emplace(e.id, wanted_.size());
+    if (inserted) {
+      wanted_.push_back(WantedChunk{e.id, i, e.length, 0, 0});
+      if (trust_object_digests_) wanted_.back().object_digest = e.object_digest;
+    }
     WantedChunk& c = wanted_[it->second];
     ++c.entries;
     c.bytes += e.length;
   });
+}
+
+void Puller::KeepHeldDigests(Manifest& m) const {
+  for (ChunkEntry& e : m.entries) {
+    if (e.zero || !e.object_digest) continue;
+    auto it = wanted_index_.find(e.id);
+    const bool held = it != wanted_index_.end() && wanted_[it->second].holds_digested_object &&
+                      wanted_[it->second].object_digest == e.object_digest;
+    if (!held) e.object_digest.reset();
+  }
 }
 
 void Puller::Worker(uint64_t seed) {
@@ -342,7 +379,7 @@ void Puller::Worker(uint64_t seed) {
   cv_.notify_all();
 }
 
-Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
+Status Puller::PullChunk(WantedChunk& c, Backoff& backoff) {
   const std::string what = what_ + ": " + ChunkWhat(c);
   // Pinned before the Has check, so garbage collection cannot delete a chunk
   // between our finding it and the caller committing the manifest.
@@ -362,11 +399,14 @@ Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
     RETURN_IF_ERROR(WaitForRate());
     if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before " + ChunkWhat(c));
     if (stopping()) return StopStatus();
+    ASSIGN_OR_RETURN(ChunkBudget::Reservation buffer, ReserveBuffer(c));
     uint64_t wire = 0;
     // The object is stored as it came (no decompress + recompress): the
-    // source did not verify it, PutStored does.
+    // source did not verify it, PutStored or PutStoredWithDigest does.
     Result<std::vector<uint8_t>> object = source_.FetchChunkObject(region_id_, c.id, &wire);
     RecordWire(wire);
+    // What is held from here on is what came (compressed, often less).
+    if (object.ok()) buffer.ShrinkTo(object->capacity());
     Status st = object.status();
     if (st.ok()) {
       RecordSuccess();
@@ -378,18 +418,23 @@ Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
         st = DataLoss("received a chunk of " + std::to_string(header->plaintext_length) +
                       " bytes, manifest says " + std::to_string(c.length));
       } else {
-        // A corrupt object fails PutStored's verification with kDataLoss and
-        // counts as corruption like any other.
-        store_slots_.acquire();
-        st = dest_.PutStored(c.id, *object);
-        store_slots_.release();
+        // A corrupt object fails verification with kDataLoss and counts as
+        // corruption like any other. With the authenticated manifest's
+        // object digest, the object is checked as it is, never decoded.
+        bool newly_stored = false;
+        st = Store(c, *object, &newly_stored);
         if (st.ok()) {
+          // Stored before us (another copy or an import): maybe other bytes.
+          c.holds_digested_object = c.object_digest.has_value() && newly_stored;
           MarkDone(c, /*fetched=*/true);
           return Status::Ok();
         }
         if (st.code() != Code::kDataLoss) return st.WithContext(what + ": local store");
       }
     }
+    // Nothing of this attempt is held while waiting to retry.
+    object = st;
+    buffer.Reset();
     switch (st.code()) {
       case Code::kUnavailable:
         RETURN_IF_ERROR(WaitToRetry(st, backoff, what));
@@ -405,6 +450,33 @@ Status Puller::PullChunk(const WantedChunk& c, Backoff& backoff) {
         return st.WithContext(what);
     }
   }
+}
+
+Result<ChunkBudget::Reservation> Puller::ReserveBuffer(const WantedChunk& c) {
+  if (options_.budget == nullptr) return ChunkBudget::Reservation();
+  // A chunk object is its prefix and a payload no larger than the plaintext
+  // (a compressed one is kept only when smaller; chunk_format.md).
+  Result<ChunkBudget::Reservation> held =
+      options_.budget->Reserve(kMaxChunkPrefixSize + uint64_t{c.length},
+                               [this] { return stopping() || IsCancelled(options_.cancel); });
+  if (held.ok()) return held;
+  if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before " + ChunkWhat(c));
+  return StopStatus();
+}
+
+Status Puller::Store(const WantedChunk& c, std::span<const uint8_t> object, bool* newly_stored) {
+  auto put = [&] {
+    return c.object_digest ? dest_.PutStoredWithDigest(c.id, object, *c.object_digest, newly_stored)
+                           : dest_.PutStored(c.id, object, newly_stored);
+  };
+  if (options_.budget != nullptr) {
+    ChunkBudget::StoreTurn turn(*options_.budget);
+    return put();
+  }
+  store_slots_.acquire();
+  Status st = put();
+  store_slots_.release();
+  return st;
 }
 
 std::string Puller::ChunkWhat(const WantedChunk& c) const {

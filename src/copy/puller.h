@@ -3,8 +3,11 @@
 //
 // Protocol (destination side): fetch the source manifest; for every data
 // entry whose chunk the local store lacks (ChunkStore::Has), fetch it —
-// `in_flight` fetches at once, pipelined — verify it against its SHA-256, and
-// Put it; zero entries never travel. Sync the store, then return the
+// `in_flight` fetches at once, pipelined — verify it, and store it as it
+// came; zero entries never travel. A chunk is verified by the object digest
+// its entry carries when the manifest is authenticated (given by the caller,
+// PullOptions::manifest: SHA-256 of the object, no decoding), else by
+// decoding it and hashing its plaintext against its id (PutStored). Sync the store, then return the
 // manifest: the caller commits it last, so nothing half-written is ever
 // visible. A restarted pull repeats the Has checks and so resumes from the
 // chunks already there.
@@ -23,6 +26,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "copy/chunk_budget.h"
 #include "copy/chunk_source.h"
 #include "copy/link_limiter.h"
 #include "store/chunk_store.h"
@@ -62,6 +66,11 @@ struct PullOptions {
   // the link: more fetches in flight then cost the link's round trips, not
   // memory for stores that would only wait for a core.
   unsigned max_concurrent_stores = 4;
+  // The chunk buffers this pull shares with every other copy of the process
+  // (chunk_budget.h): each fetch first reserves room for the largest object
+  // it may receive, and stores take turns from it instead of from
+  // max_concurrent_stores. Null = this pull's own limits only.
+  ChunkBudget* budget = nullptr;
   // Called (from any thread, never two at once) before a chunk is Put, so
   // the caller can pin it against garbage collection until its manifest
   // commits. Also called for chunks already present, for the same reason.
@@ -76,6 +85,11 @@ struct PullOptions {
   // it with the copy): the pull starts fetching chunks at once instead of
   // asking for it first. It is validated like a fetched one; the caller
   // checks its content digest against the source's, as for a fetched one.
+  // It must have come over an authenticated channel (the source's signed
+  // AcceptCopy carries it): its object digests (manifest_format.md, version
+  // 3) are trusted to verify chunks without decoding them. The object
+  // digests of a fetched manifest are ignored, since that response is not
+  // authenticated; its chunks are decoded and hashed.
   const Manifest* manifest = nullptr;
   // A manifest (fetched or given) of more bytes than this is refused
   // (InvalidParameter) before any chunk is fetched; 0 = no limit.
@@ -83,6 +97,10 @@ struct PullOptions {
 };
 
 struct PullResult {
+  // The source's manifest, keeping an entry's object digest only where this
+  // store now holds the very object it names (stored by this pull after
+  // checking that digest); other entries carry none, as this store's object
+  // for them may be encoded differently.
   Manifest manifest;
   PullProgress stats;
 };

@@ -23,6 +23,7 @@
 #include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "copy/chunk_budget.h"
 #include "copy/chunk_source.h"
 #include "copy/link_limiter.h"
 #include "region/quotas.h"
@@ -92,12 +93,21 @@ struct RegionConfig {
   // idle, while on loopback 16 are 5-10% slower than 8. At most four
   // fetched chunks are verified and stored at once.
   unsigned copy_in_flight = kDefaultRegionCopyInFlight;
+  // The chunk buffers shared by every copy into this process, all regions
+  // (PullOptions::budget); borrowed, outlives the region. Null = each copy
+  // is bounded only by copy_in_flight.
+  ChunkBudget* copy_budget = nullptr;
   // CopyImage sends the snapshots' manifests with the copy (CopyTarget) when
   // together they are at most this many bytes. 512 KiB holds the manifests
   // of ~56 GiB of data in 4 MiB chunks and, in base64, fits the peer API's
   // 1 MiB request body with room to spare; a queued copy keeps them in
   // memory until it runs.
   size_t max_sent_manifest_bytes = 512u << 10;
+  // Decoded, they take ~1.3 times that. Past this many bytes of them kept by
+  // the copies of this region, a copy is queued without them and fetches
+  // them from the source when it starts (one round trip): a queue of any
+  // length costs at most this much memory.
+  uint64_t max_queued_manifest_bytes = 16u << 20;
   uint64_t copy_rate_limit_bytes_per_second = 0;  // per copy; 0 = unlimited
   // The cap shared by every copy into this process from `source_region_id`
   // (a per-link cap); nullptr or unset = none.

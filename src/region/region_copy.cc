@@ -37,6 +37,30 @@ constexpr const char* kCopyAttemptAction = "CopyImage.Attempt";
 // How long a copy waits for its source to become reachable before failing.
 constexpr auto kSourceRetryFor = std::chrono::minutes(30);
 
+// The bytes decoded manifests take in memory.
+uint64_t ManifestMemory(const std::vector<Manifest>& manifests) {
+  uint64_t bytes = 0;
+  for (const Manifest& m : manifests) bytes += sizeof(Manifest) + m.entries.capacity() * sizeof(ChunkEntry);
+  return bytes;
+}
+
+// Sent manifests held by a copy job, counted in the region's total
+// (RegionConfig::max_queued_manifest_bytes) while they live.
+class QueuedManifests {
+ public:
+  QueuedManifests(std::vector<Manifest> manifests, uint64_t bytes, std::atomic<uint64_t>& total)
+      : manifests_(std::move(manifests)), bytes_(bytes), total_(total) {}
+  QueuedManifests(const QueuedManifests&) = delete;
+  QueuedManifests& operator=(const QueuedManifests&) = delete;
+  ~QueuedManifests() { total_.fetch_sub(bytes_); }
+  const std::vector<Manifest>& manifests() const { return manifests_; }
+
+ private:
+  const std::vector<Manifest> manifests_;
+  const uint64_t bytes_;
+  std::atomic<uint64_t>& total_;
+};
+
 Status DuplicatedName(const std::string& name) {
   return AlreadyExists("InvalidImageName.Duplicated",
                        "The specified image name \"" + Echo(name) +
@@ -473,8 +497,20 @@ Status RegionImpl::SubmitCopy(const TaskRecord& task, bool resumed, std::vector<
   CopyJob job;
   job.job_id = task.resource_id;
   job.account_id = task.account_id;
-  job.run = [this, task, resumed, sent = std::make_shared<const std::vector<Manifest>>(std::move(sent))](
-                const std::atomic<bool>& cancel) {
+  // The sent manifests are kept only while this region's copies keep no
+  // more than max_queued_manifest_bytes of them; else the copy fetches its
+  // manifests when it starts.
+  uint64_t bytes = ManifestMemory(sent);
+  uint64_t held = queued_manifest_bytes_.load();
+  do {
+    if (held + bytes > config_.max_queued_manifest_bytes) {
+      sent.clear();
+      bytes = 0;
+      break;
+    }
+  } while (!queued_manifest_bytes_.compare_exchange_weak(held, held + bytes));
+  auto queued = std::make_shared<const QueuedManifests>(std::move(sent), bytes, queued_manifest_bytes_);
+  job.run = [this, task, resumed, queued](const std::atomic<bool>& cancel) {
     // Counted before the run, like every task; a copy the process died
     // under too often fails here (quarantined) instead of running.
     RETURN_IF_ERROR(BeginAttempt(task.task_id));
@@ -483,7 +519,7 @@ Status RegionImpl::SubmitCopy(const TaskRecord& task, bool resumed, std::vector<
                 " from=" + (params.ok() ? params->source_region_id : std::string("?")) +
                     (resumed ? " resumed=true" : ""));
     const auto started = std::chrono::steady_clock::now();
-    Status st = RunCopy(task, resumed, *sent, cancel);
+    Status st = RunCopy(task, resumed, queued->manifests(), cancel);
     CopyLive moved;
     {
       std::lock_guard<std::mutex> lock(progress_mu_);
@@ -595,6 +631,7 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vect
     opts.in_flight = std::max(1u, config_.copy_in_flight);
     opts.in_flight_long_link = 2 * opts.in_flight;
     opts.rate_limit_bytes_per_second = config_.copy_rate_limit_bytes_per_second;
+    opts.budget = config_.copy_budget;
     if (config_.link_limiter) opts.link_limiter = config_.link_limiter(params.source_region_id);
     opts.pin = [&lease](const ChunkId& id) { lease.Pin(id); };
     opts.cancel = &cancel;

@@ -363,6 +363,9 @@ class RegionImpl final : public Region {
   };
   std::map<std::string, CopyLive> copy_live_;  // by copy image id; guarded by progress_mu_
   std::unique_ptr<CopyScheduler> copies_;      // this region's queue as a destination
+  // Bytes of sent manifests that queued and running copies keep
+  // (RegionConfig::max_queued_manifest_bytes).
+  std::atomic<uint64_t> queued_manifest_bytes_{0};
 
   // Quotas and staging objects (region_quotas.cc).
   // Releases the staging objects an ended ImportImage task claimed.

@@ -191,4 +191,20 @@ Result<std::vector<uint8_t>> DecodeVerifiedChunkObject(const ChunkId& id, std::s
   return plaintext;
 }
 
+Digest256 ComputeObjectDigest(std::span<const uint8_t> object) { return Sha256::Of(object); }
+
+Digest256 ComputeObjectDigest(std::span<const uint8_t> prefix, std::span<const uint8_t> payload) {
+  Sha256 h;
+  h.Update(prefix);
+  h.Update(payload);
+  return h.Finish();
+}
+
+Status VerifyObjectDigest(const ChunkId& id, std::span<const uint8_t> object, const Digest256& expected) {
+  const Digest256 actual = ComputeObjectDigest(object);
+  if (actual == expected) return Status::Ok();
+  return DataLoss("chunk " + ToHex(id) + ": object of " + std::to_string(object.size()) + " bytes has digest " +
+                  ToHex(actual) + ", the manifest says " + ToHex(expected));
+}
+
 }  // namespace ferry

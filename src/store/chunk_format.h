@@ -80,4 +80,14 @@ Result<std::vector<uint8_t>> DecodeChunkObject(std::span<const uint8_t> object, 
 // another region) does. kDataLoss naming both digests.
 Result<std::vector<uint8_t>> DecodeVerifiedChunkObject(const ChunkId& id, std::span<const uint8_t> object);
 
+// The object digest (chunk_format.md, "Object digest"): SHA-256 of the whole
+// object as stored, header, scope and payload. A manifest may carry it next to
+// a chunk's id, so that a copy verifies the object it receives without
+// decoding it. The second form digests an object held as prefix + payload.
+Digest256 ComputeObjectDigest(std::span<const uint8_t> object);
+Digest256 ComputeObjectDigest(std::span<const uint8_t> prefix, std::span<const uint8_t> payload);
+// kDataLoss unless ComputeObjectDigest(object) == expected, naming chunk `id`,
+// the object's size and both digests.
+Status VerifyObjectDigest(const ChunkId& id, std::span<const uint8_t> object, const Digest256& expected);
+
 }  // namespace ferry

@@ -26,4 +26,11 @@ Status ChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> object,
   return PutHashed(header.scope_ptr(), id, *plaintext, newly_stored);
 }
 
+Status ChunkStore::PutStoredWithDigest(const ChunkId& id, std::span<const uint8_t> object,
+                                       const Digest256& object_digest, bool* newly_stored) {
+  if (newly_stored != nullptr) *newly_stored = false;
+  RETURN_IF_ERROR(VerifyObjectDigest(id, object, object_digest).WithContext("put chunk object " + ToHex(id)));
+  return PutStored(id, object, newly_stored);
+}
+
 }  // namespace ferry

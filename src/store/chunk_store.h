@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -54,6 +55,16 @@ class ChunkStore {
   Status PutHashed(const ChunkId& id, std::span<const uint8_t> plaintext, bool* newly_stored = nullptr) {
     return PutHashed(nullptr, id, plaintext, newly_stored);
   }
+  // PutHashed, and when this call wrote the object, sets *object_digest to
+  // its ComputeObjectDigest (chunk_format.md, "Object digest"), computed from
+  // the bytes written, for a manifest to carry. Left empty when the chunk was
+  // there already (nothing this call saw vouches for those bytes) or the
+  // store keeps no chunk objects (the default).
+  virtual Status PutHashedWithDigest(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
+                                     bool* newly_stored, std::optional<Digest256>* object_digest) {
+    object_digest->reset();
+    return PutHashed(scope, id, plaintext, newly_stored);
+  }
 
   // Makes every Put that returned OK durable against power loss, including
   // the directory entries (Put itself fsyncs the file before its rename, so
@@ -80,6 +91,18 @@ class ChunkStore {
   // whose format is the object's keeps the bytes as they are, sparing a
   // recompression. The default decodes and calls PutHashed.
   virtual Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored = nullptr);
+
+  // Stores a chunk object whose object digest (chunk_format.md) an
+  // authenticated manifest gave as `object_digest`: checks the header and
+  // that ComputeObjectDigest(object) == object_digest (kDataLoss naming both,
+  // nothing stored), and keeps the bytes as they are, without decoding or
+  // hashing the plaintext. The manifest's author computed the digest over an
+  // object it had verified to decode to `id`'s plaintext, so a match proves
+  // the same of this object, short of a SHA-256 second preimage. A digest
+  // from an unauthenticated source proves nothing: use PutStored. The
+  // default checks the digest, then does PutStored's work too.
+  virtual Status PutStoredWithDigest(const ChunkId& id, std::span<const uint8_t> object,
+                                     const Digest256& object_digest, bool* newly_stored = nullptr);
 
   virtual Result<bool> Has(const ChunkId& id) = 0;
 

@@ -245,7 +245,14 @@ Status FsChunkStore::Put(const ChunkScope* scope, const ChunkId& id, std::span<c
 
 Status FsChunkStore::PutHashed(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
                                bool* newly_stored) {
+  return PutHashedWithDigest(scope, id, plaintext, newly_stored, nullptr);
+}
+
+Status FsChunkStore::PutHashedWithDigest(const ChunkScope* scope, const ChunkId& id,
+                                         std::span<const uint8_t> plaintext, bool* newly_stored,
+                                         std::optional<Digest256>* object_digest) {
   if (newly_stored != nullptr) *newly_stored = false;
+  if (object_digest != nullptr) object_digest->reset();
   const std::string hex = ToHex(id);
   if (plaintext.size() > kMaxChunkPlaintext) {
     return InvalidArgument("", "put chunk " + hex + ": " + std::to_string(plaintext.size()) +
@@ -281,6 +288,9 @@ Status FsChunkStore::PutHashed(const ChunkScope* scope, const ChunkId& id, std::
   // Through the page cache: a freshly imported chunk is often read again soon
   // (the next image built on it, a copy to another region).
   Status result = WriteObject(id, dir, path, prefix, payload, /*direct=*/nullptr);
+  // From the bytes just encoded from `plaintext`, whose id the caller
+  // computed: what the digest vouches for (chunk_format.md).
+  if (result.ok() && object_digest != nullptr) *object_digest = ComputeObjectDigest(prefix, payload);
   ReleaseScratch(std::move(scratch));
   if (!result.ok()) return result;
   if (newly_stored != nullptr) *newly_stored = true;
@@ -337,21 +347,32 @@ Status FsChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> objec
     ReleaseScratch(std::move(scratch));
     return result.WithContext("put chunk object " + hex);
   }
-
-  const std::string dir = DirFor(id);
-  const std::string path = dir + "/" + hex;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
-    ReleaseScratch(std::move(scratch));
-    return Status::Ok();
-  }
-  if (errno != ENOENT) {
-    result = ErrnoStatus("stat", path, errno);
-  } else {
-    result = WriteObject(id, dir, path, object.first(prefix_size), payload, scratch.get());
-  }
+  result = WriteVerifiedObject(id, object, prefix_size, scratch.get(), newly_stored);
   ReleaseScratch(std::move(scratch));
-  if (!result.ok()) return result;
+  return result;
+}
+
+Status FsChunkStore::PutStoredWithDigest(const ChunkId& id, std::span<const uint8_t> object,
+                                         const Digest256& object_digest, bool* newly_stored) {
+  if (newly_stored != nullptr) *newly_stored = false;
+  Result<ChunkHeader> header = CheckChunkObject(object);
+  if (!header.ok()) return header.status().WithContext("put chunk object " + ToHex(id));
+  // The digest of the bytes as they are: no decoding, no plaintext hash.
+  RETURN_IF_ERROR(VerifyObjectDigest(id, object, object_digest).WithContext("put chunk object"));
+  std::unique_ptr<Scratch> scratch = AcquireScratch();
+  Status result = WriteVerifiedObject(id, object, header->prefix_size(), scratch.get(), newly_stored);
+  ReleaseScratch(std::move(scratch));
+  return result;
+}
+
+Status FsChunkStore::WriteVerifiedObject(const ChunkId& id, std::span<const uint8_t> object, size_t prefix_size,
+                                         Scratch* direct, bool* newly_stored) {
+  const std::string dir = DirFor(id);
+  const std::string path = dir + "/" + ToHex(id);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return Status::Ok();
+  if (errno != ENOENT) return ErrnoStatus("stat", path, errno);
+  RETURN_IF_ERROR(WriteObject(id, dir, path, object.first(prefix_size), object.subspan(prefix_size), direct));
   if (newly_stored != nullptr) *newly_stored = true;
   return Status::Ok();
 }

@@ -47,6 +47,9 @@ class FsChunkStore final : public ChunkStore {
              bool* newly_stored = nullptr) override;
   Status PutHashed(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
                    bool* newly_stored = nullptr) override;
+  // `object_digest` may be null (PutHashed).
+  Status PutHashedWithDigest(const ChunkScope* scope, const ChunkId& id, std::span<const uint8_t> plaintext,
+                             bool* newly_stored, std::optional<Digest256>* object_digest) override;
   Status Sync() override;
   Result<std::vector<uint8_t>> Get(const ChunkId& id) override;
   // The object file's bytes, header and size checked.
@@ -56,6 +59,11 @@ class FsChunkStore final : public ChunkStore {
   // whole 4 KiB blocks bypass the page cache (O_DIRECT where the file system
   // allows it): a copy streams far more chunks than are read back soon.
   Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored = nullptr) override;
+  // Checks the header and the object digest, then writes the bytes as
+  // PutStored does, never decoding them: a copy's receiving end when the
+  // manifest is authenticated (chunk_format.md, "Object digest").
+  Status PutStoredWithDigest(const ChunkId& id, std::span<const uint8_t> object, const Digest256& object_digest,
+                             bool* newly_stored = nullptr) override;
   Result<bool> Has(const ChunkId& id) override;
   Status Delete(const ChunkId& id) override;
   Status List(const std::function<void(const ChunkId&)>& fn) override;
@@ -97,6 +105,10 @@ class FsChunkStore final : public ChunkStore {
   // normally. Null `direct` writes everything through the page cache.
   Status WriteObject(const ChunkId& id, const std::string& dir, const std::string& path,
                      std::span<const uint8_t> header, std::span<const uint8_t> payload, Scratch* direct);
+  // The tail of PutStored and PutStoredWithDigest, once `object` is verified:
+  // writes it unchanged (O_DIRECT staged in `direct`) unless `id` exists.
+  Status WriteVerifiedObject(const ChunkId& id, std::span<const uint8_t> object, size_t prefix_size,
+                             Scratch* direct, bool* newly_stored);
 
   const std::string root_;
   const std::string tmp_dir_;

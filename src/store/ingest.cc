@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -75,6 +76,7 @@ class IngestPipeline {
       : store_(store),
         opts_(opts),
         ids_(slots),
+        object_digests_(slots),
         is_data_(slots, 0),
         max_buffers_(std::max(1u, opts.max_in_flight)) {}
 
@@ -178,6 +180,8 @@ class IngestPipeline {
   // After Join: whether the chunk submitted in `slot` holds data, and its id.
   bool is_data(size_t slot) const { return is_data_[slot] != 0; }
   const ChunkId& id(size_t slot) const { return ids_[slot]; }
+  // Set when this ingest wrote the chunk's object (manifest_format.md).
+  const std::optional<Digest256>& object_digest(size_t slot) const { return object_digests_[slot]; }
   uint64_t stored() const { return stored_; }
   uint64_t deduped() const { return deduped_; }
 
@@ -299,7 +303,8 @@ class IngestPipeline {
 
   Status Put(const Task& t, Outcome* out) {
     bool newly_stored = false;
-    Status st = store_.PutHashed(scope(), t.id, std::span<const uint8_t>(t.buf, t.length), &newly_stored);
+    Status st = store_.PutHashedWithDigest(scope(), t.id, std::span<const uint8_t>(t.buf, t.length),
+                                           &newly_stored, &object_digests_[t.slot]);
     if (!st.ok()) return st.WithContext(ChunkWhere(t.index, opts_.chunk_size) + " id " + ToHex(t.id));
     SetData(t);
     *out = newly_stored ? Outcome::kStored : Outcome::kDeduped;
@@ -317,6 +322,7 @@ class IngestPipeline {
   ChunkStore& store_;
   const IngestOptions& opts_;
   std::vector<ChunkId> ids_;      // per slot, set by SetData
+  std::vector<std::optional<Digest256>> object_digests_;  // per slot, set by Put
   std::vector<uint8_t> is_data_;  // per slot (not vector<bool>: slots are written concurrently)
   const unsigned max_buffers_;
   std::vector<std::thread> threads_;  // touched by the calling thread only
@@ -468,7 +474,7 @@ Result<Manifest> IngestRawFd(int fd, const std::string& path, ChunkStore& store,
   for (size_t slot = 0; slot < chunks.size(); ++slot) {
     builder.AddHolesUntil(chunks[slot]);
     if (pipeline.is_data(slot)) {
-      builder.AddData(pipeline.id(slot));
+      builder.AddData(pipeline.id(slot), pipeline.object_digest(slot));
     } else {
       builder.AddHole();
     }

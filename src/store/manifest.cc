@@ -42,23 +42,39 @@ void ForEachCanonicalEntry(const std::vector<ChunkEntry>& entries, Fn&& emit) {
   if (have_run) emit(run);
 }
 
-// Version 2 entry bytes: data 01 id length, hole run 02 count length.
-void AppendEntry(const ChunkEntry& e, std::vector<uint8_t>* out) {
+// Version 2 entry bytes: data 01 id length, hole run 02 count length. With
+// `with_object_digest` (version 3) a data entry that carries an object digest
+// is 03 id length digest instead; without it (ContentDigest, version 2) the
+// digest is left out.
+void AppendEntry(const ChunkEntry& e, bool with_object_digest, std::vector<uint8_t>* out) {
+  const bool digest = with_object_digest && !e.zero && e.object_digest.has_value();
   if (e.zero) {
     out->push_back(kEntryKindHoleRun);
     PutFixed64(out, e.count);
   } else {
-    out->push_back(kEntryKindData);
+    out->push_back(digest ? kEntryKindDataDigest : kEntryKindData);
     out->insert(out->end(), e.id.begin(), e.id.end());
   }
   PutFixed32(out, e.length);
+  if (digest) out->insert(out->end(), e.object_digest->begin(), e.object_digest->end());
+}
+
+size_t EntrySize(uint8_t kind, bool v1) {
+  switch (kind) {
+    case kEntryKindData:
+      return kDataEntrySize;
+    case kEntryKindDataDigest:
+      return kDataDigestEntrySize;
+    default:
+      return v1 ? kZeroEntrySize : kHoleRunEntrySize;
+  }
 }
 
 // Hashes the bytes `append` produces, in batches, so a large manifest is
 // never encoded whole just to digest it.
 class BatchedSha256 {
  public:
-  BatchedSha256() { buf_.reserve(kBatchBytes + kDataEntrySize); }
+  BatchedSha256() { buf_.reserve(kBatchBytes + kDataDigestEntrySize); }
   std::vector<uint8_t>* buf() { return &buf_; }
   void MaybeFlush() {
     if (buf_.size() >= kBatchBytes) {
@@ -105,7 +121,7 @@ std::string Str(uint64_t v) { return std::to_string(v); }
 Digest256 Manifest::ContentDigest() const {
   BatchedSha256 h;
   ForEachCanonicalEntry(entries, [&](const ChunkEntry& e) {
-    AppendEntry(e, h.buf());
+    AppendEntry(e, /*with_object_digest=*/false, h.buf());
     h.MaybeFlush();
   });
   return h.Finish();
@@ -183,6 +199,9 @@ Status Manifest::Validate() const {
     if (e.zero && !IsAllZero(e.id)) {
       return InvalidArgument("", "manifest: zero entry " + Str(k) + " carries id " + ToHex(e.id));
     }
+    if (e.zero && e.object_digest) {
+      return InvalidArgument("", "manifest: zero entry " + Str(k) + " carries an object digest");
+    }
     index += e.count;
   }
   if (index != want) {
@@ -217,8 +236,8 @@ void ManifestBuilder::AddHolesUntil(uint64_t index) {
   next_ = index;
 }
 
-void ManifestBuilder::AddData(const ChunkId& id) {
-  m_.entries.push_back(ChunkEntry{false, id, LengthOf(next_), 1});
+void ManifestBuilder::AddData(const ChunkId& id, const std::optional<Digest256>& object_digest) {
+  m_.entries.push_back(ChunkEntry{false, id, LengthOf(next_), 1, object_digest});
   ++next_;
 }
 
@@ -230,16 +249,21 @@ Manifest ManifestBuilder::Finish() {
 std::vector<uint8_t> EncodeManifest(const Manifest& m) {
   std::vector<uint8_t> out;
   size_t entry_bytes = 0;
-  for (const ChunkEntry& e : m.entries) entry_bytes += e.zero ? kHoleRunEntrySize : kDataEntrySize;
+  bool digests = false;
+  for (const ChunkEntry& e : m.entries) {
+    const bool digest = !e.zero && e.object_digest.has_value();
+    digests = digests || digest;
+    entry_bytes += e.zero ? kHoleRunEntrySize : (digest ? kDataDigestEntrySize : kDataEntrySize);
+  }
   out.reserve(kManifestHeaderSize + entry_bytes + kManifestTrailerSize);
   out.insert(out.end(), kManifestMagic.begin(), kManifestMagic.end());
-  PutFixed32(&out, kManifestFormatVersion);
+  PutFixed32(&out, digests ? kManifestFormatVersion : kManifestFormatVersion2);
   PutFixed64(&out, m.logical_size);
   PutFixed32(&out, m.chunk_size);
   PutFixed64(&out, 0);  // entry_count, set below
   uint64_t count = 0;
   ForEachCanonicalEntry(m.entries, [&](const ChunkEntry& e) {
-    AppendEntry(e, &out);
+    AppendEntry(e, /*with_object_digest=*/true, &out);
     ++count;
   });
   EncodeFixed64(&out[20], count);
@@ -259,11 +283,13 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes) {
                     ToHex(std::span<const uint8_t>(kManifestMagic)));
   }
   const uint32_t version = DecodeFixed32(&bytes[4]);
-  if (version != kManifestFormatVersion && version != kManifestFormatVersion1) {
-    return InvalidArgument(
-        "", "manifest: unsupported format version " + Str(version) + ", this build reads versions 1 and 2");
+  if (version != kManifestFormatVersion && version != kManifestFormatVersion2 &&
+      version != kManifestFormatVersion1) {
+    return InvalidArgument("", "manifest: unsupported format version " + Str(version) +
+                                   ", this build reads versions 1, 2 and 3");
   }
   const bool v1 = version == kManifestFormatVersion1;
+  const bool v3 = version == kManifestFormatVersion;
   std::span<const uint8_t> body = bytes.first(bytes.size() - kManifestTrailerSize);
   Digest256 actual = Sha256::Of(body);
   if (!std::equal(actual.begin(), actual.end(), bytes.end() - kManifestTrailerSize)) {
@@ -286,12 +312,13 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes) {
   if (!v1) m.entries.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
     const uint8_t kind = body[pos];
-    const bool known = kind == kEntryKindData || (v1 ? kind == kEntryKindZero : kind == kEntryKindHoleRun);
+    const bool known = kind == kEntryKindData || (v1 ? kind == kEntryKindZero : kind == kEntryKindHoleRun) ||
+                       (v3 && kind == kEntryKindDataDigest);
     if (!known) {
       return DataLoss("manifest: entry " + Str(i) + " at offset " + Str(pos) + " has unknown kind " +
                       Str(kind) + " for format version " + Str(version));
     }
-    const size_t need = kind == kEntryKindData ? kDataEntrySize : (v1 ? kZeroEntrySize : kHoleRunEntrySize);
+    const size_t need = EntrySize(kind, v1);
     if (body.size() - pos < need) {
       return DataLoss("manifest: entry " + Str(i) + " at offset " + Str(pos) + " truncated: needs " +
                       Str(need) + " bytes, " + Str(body.size() - pos) + " left");
@@ -299,8 +326,8 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes) {
     const size_t at = pos;
     ++pos;
     ChunkEntry e;
-    e.zero = kind != kEntryKindData;
-    if (kind == kEntryKindData) {
+    e.zero = kind != kEntryKindData && kind != kEntryKindDataDigest;
+    if (!e.zero) {
       std::copy_n(&body[pos], e.id.size(), e.id.begin());
       pos += e.id.size();
     } else if (kind == kEntryKindHoleRun) {
@@ -309,6 +336,11 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes) {
     }
     e.length = DecodeFixed32(&body[pos]);
     pos += 4;
+    if (kind == kEntryKindDataDigest) {
+      e.object_digest.emplace();
+      std::copy_n(&body[pos], e.object_digest->size(), e.object_digest->begin());
+      pos += e.object_digest->size();
+    }
     const bool follows_hole = !m.entries.empty() && m.entries.back().zero;
     if (e.zero && follows_hole) {
       if (!v1) {

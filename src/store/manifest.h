@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,6 +31,12 @@ struct ChunkEntry {
   uint32_t length = 0;
   // Chunks this entry covers: 1 for a data chunk, >= 1 for a run of holes.
   uint64_t count = 1;
+  // Data chunks only, when known: SHA-256 of the chunk object as the store
+  // that wrote this manifest holds it (chunk_format.md, "Object digest"). It
+  // lets a copy verify the object without decoding it, when the manifest came
+  // over an authenticated channel. It is not part of the content
+  // (ContentDigest ignores it): two regions may store one chunk differently.
+  std::optional<Digest256> object_digest;
 };
 
 struct Manifest {
@@ -93,7 +100,8 @@ class ManifestBuilder {
   void AddHolesUntil(uint64_t index);
   void AddHole() { AddHolesUntil(next_ + 1); }
   // A data chunk at next_index(); its length follows from the sizes.
-  void AddData(const ChunkId& id);
+  // `object_digest`: that of the object the store holds, when known.
+  void AddData(const ChunkId& id, const std::optional<Digest256>& object_digest = std::nullopt);
   // Holes up to the end; the builder is spent.
   Manifest Finish();
 
@@ -105,10 +113,11 @@ class ManifestBuilder {
   uint64_t next_ = 0;
 };
 
-// Encodes in the current format version (2).
+// Encodes in format version 3 when a data entry carries an object digest,
+// else in version 2 (which builds before version 3 read too).
 std::vector<uint8_t> EncodeManifest(const Manifest& m);
 // Verifies magic, version, lengths and the trailing checksum. Reads format
-// versions 1 and 2. Allocates only after checking that the bytes present can
+// versions 1, 2 and 3. Allocates only after checking that the bytes present can
 // hold the entries the header announces.
 Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes);
 

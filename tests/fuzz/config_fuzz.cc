@@ -46,6 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(settings->task_threads >= 1 && settings->task_threads <= 64);
     FUZZ_CHECK(settings->max_copies >= 1 && settings->max_copies <= 256);
     FUZZ_CHECK(settings->copy_in_flight >= 1 && settings->copy_in_flight <= 64);
+    FUZZ_CHECK(settings->copy_buffer_mib >= 4 && settings->copy_buffer_mib <= (uint64_t{1} << 20));
     FUZZ_CHECK(settings->max_copy_size_gib >= 1 && settings->max_copy_size_gib <= 17 * 32768);
     FUZZ_CHECK(!settings->data_dir.empty());
     for (const auto& [region, rate] : settings->link_rate_limits) FUZZ_CHECK(!region.empty() && rate >= 1);

@@ -333,6 +333,7 @@ TEST_F(ServerProcessTest, MalformedSettingsAreUsageErrorsNamingTheirSource) {
       {{"--link-rate-limit", "=5"}, "is not REGION=BYTES_PER_SECOND"},
       {{"--copy-in-flight", "0"}, "copy_in_flight: \"0\" is not an integer in [1, 64]"},
       {{"--copy-in-flight", "65"}, "is not an integer in [1, 64]"},
+      {{"--copy-buffer-mib", "3"}, "copy_buffer_mib: \"3\" is not an integer in [4, 1048576]"},
       {{"--quota-images", "-1"}, "quota_images: \"-1\" is not an integer"},
       {{"--quota-stored-mib", "lots"}, "quota_stored_mib: \"lots\" is not an integer"},
       {{"--upload-expiry-hours", "0"}, "upload_expiry_hours: \"0\" is not an integer in [1, 8784]"},

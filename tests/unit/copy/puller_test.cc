@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,8 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include "copy/chunk_budget.h"
 #include "fake_chunk_source.h"
+#include "poll_until.h"
+#include "store/chunk_format.h"
 #include "store/fs_chunk_store.h"
+#include "store/ingest.h"
 #include "unit/store/store_test_util.h"
 
 namespace ferry {
@@ -44,6 +49,7 @@ class SpyStore final : public ChunkStore {
       if (!put_error_.ok()) return put_error_;
     }
     return inner_->Put(scope, id, plaintext, newly_stored);
+    decoding_stores_.fetch_add(1);
   }
   Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored = nullptr) override {
     {
@@ -61,11 +67,22 @@ class SpyStore final : public ChunkStore {
     std::lock_guard<std::mutex> lock(mu_);
     --storing_;
     stores_cv_.notify_all();
+  Status PutStoredWithDigest(const ChunkId& id, std::span<const uint8_t> object, const Digest256& object_digest,
+                             bool* newly_stored = nullptr) override {
+    digest_stores_.fetch_add(1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      put_ids_.insert(id);
+      if (!put_error_.ok()) return put_error_;
+    }
+    return inner_->PutStoredWithDigest(id, object, object_digest, newly_stored);
+  }
     return st;
   }
   Status Sync() override {
     syncs_.fetch_add(1);
     return inner_->Sync();
+  Result<std::vector<uint8_t>> GetStored(const ChunkId& id) override { return inner_->GetStored(id); }
   }
   Result<std::vector<uint8_t>> Get(const ChunkId& id) override { return inner_->Get(id); }
   Result<bool> Has(const ChunkId& id) override { return inner_->Has(id); }
@@ -80,6 +97,11 @@ class SpyStore final : public ChunkStore {
   bool WasPut(const ChunkId& id) {
     std::lock_guard<std::mutex> lock(mu_);
     return put_ids_.count(id) != 0;
+  // Stores verified by an object digest (PutStoredWithDigest), and by
+  // decoding (PutStored).
+  int digest_stores() const { return digest_stores_.load(); }
+  int decoding_stores() const { return decoding_stores_.load(); }
+  FsChunkStore& inner() { return *inner_; }
   }
   int syncs() const { return syncs_.load(); }
   // Each PutStored waits up to `hold` for more than `limit` to be inside.
@@ -102,6 +124,8 @@ class SpyStore final : public ChunkStore {
   int storing_ = 0;                   // guarded by mu_
   int most_storing_ = 0;              // guarded by mu_
   int store_limit_ = 0;               // guarded by mu_
+  std::atomic<int> digest_stores_{0};
+  std::atomic<int> decoding_stores_{0};
   milliseconds store_hold_{0};        // guarded by mu_
   std::atomic<int> syncs_{0};
 };
@@ -697,6 +721,370 @@ TEST_F(PullTest, PullFailureWakesAWorkerInARealBackoff) {
 
   EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
 }
+
+// --- The chunk buffers shared by every pull of a process (ChunkBudget).
+
+// The budget a fetch of one test chunk reserves.
+constexpr uint64_t kObjectBudget = kMaxChunkPrefixSize + kChunk;
+
+TEST_F(PullTest, PullWithABudgetFetchesNoMoreAtOnceThanItHoldsAndGivesItAllBack) {
+  Manifest m = Snapshot(Seeds(5000, 16));
+  ChunkBudget budget(3 * kObjectBudget, 2);
+  options_.budget = &budget;
+  options_.in_flight = 8;
+  store_->HoldStores(2, milliseconds(30));
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_LE(source_.max_concurrent(), 3u) << "eight workers, room for three chunks";
+  EXPECT_LE(budget.peak(), budget.capacity());
+  EXPECT_LE(store_->most_storing(), 2) << "store turns come from the budget";
+  EXPECT_EQ(budget.in_use(), 0u);
+}
+
+TEST_F(PullTest, PullWithABudgetSmallerThanAChunkFetchesOneAtATime) {
+  Manifest m = Snapshot(Seeds(5100, 6));
+  ChunkBudget budget(kChunk / 2, 1);
+  options_.budget = &budget;
+  options_.in_flight = 4;
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(source_.max_concurrent(), 1u);
+  EXPECT_EQ(budget.in_use(), 0u);
+}
+
+TEST_F(PullTest, PullWaitingForTheBudgetIsCancelledAndFetchesNothing) {
+  Snapshot(Seeds(5200, 4));
+  ChunkBudget budget(kObjectBudget, 1);
+  Result<ChunkBudget::Reservation> other = budget.Reserve(kObjectBudget, nullptr);  // another copy's
+  ASSERT_TRUE(other.ok());
+  std::atomic<bool> cancel{false};
+  options_.cancel = &cancel;
+  options_.budget = &budget;
+  options_.sleep = nullptr;  // real waits, as in a server
+  Result<PullResult> r = Internal("not run");
+  std::thread puller([&] { r = Pull(); });
+
+  ASSERT_TRUE(testing_util::PollUntil([&] { return budget.waiting() == 4; }))
+      << budget.waiting() << " waiting";
+  cancel = true;
+  puller.join();
+
+  EXPECT_EQ(r.status().code(), Code::kCancelled) << r.status().ToString();
+  EXPECT_EQ(source_.total_fetches(), 0u);
+  EXPECT_EQ(budget.waiting(), 0u);
+  EXPECT_EQ(budget.in_use(), kObjectBudget) << "only the other copy's bytes";
+}
+
+TEST_F(PullTest, PullThatFailsGivesBackItsBudgetAndStopsItsWaitingWorkers) {
+  Manifest m = Snapshot(Seeds(5300, 8));
+  ChunkBudget budget(kObjectBudget, 1);
+  options_.budget = &budget;
+  options_.in_flight = 4;
+  options_.sleep = nullptr;
+  source_.Remove(m.entries[0].id);
+
+  Result<PullResult> r = Pull();
+
+  EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
+  EXPECT_EQ(budget.in_use(), 0u);
+  EXPECT_EQ(budget.waiting(), 0u);
+}
+
+TEST_F(PullTest, PullRetryingAnUnavailableChunkHoldsNoBudgetWhileItWaits) {
+  Manifest m = Snapshot(Seeds(5400, 3));
+  ChunkBudget budget(kObjectBudget, 1);
+  options_.budget = &budget;
+  options_.in_flight = 1;
+  uint64_t in_use_while_sleeping = 1;
+  options_.sleep = [&](milliseconds) { in_use_while_sleeping = budget.in_use(); };
+  options_.manifest = &m;  // the one failure is a chunk's
+  source_.FailNextCalls(1);
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(in_use_while_sleeping, 0u);
+  EXPECT_EQ(budget.in_use(), 0u);
+}
+
+TEST_F(PullTest, ManyPullsSharingOneSmallBudgetAllFinishWithEveryByte) {
+  constexpr int kPulls = 12;
+  ChunkBudget budget(2 * kObjectBudget, 1);
+  options_.budget = &budget;
+  options_.in_flight = 4;
+  std::vector<Manifest> manifests;
+  for (int p = 0; p < kPulls; ++p) {
+    Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * 5, kChunk);
+    for (size_t i = 0; i < m.entries.size(); ++i) {
+      std::vector<uint8_t> bytes = RandomBytes(kChunk, 6000 + p * 10 + i);
+      m.entries[i].zero = false;
+      m.entries[i].id = source_.AddChunk(bytes);
+      bytes_[m.entries[i].id] = std::move(bytes);
+    }
+    source_.SetManifest(kRegion, "s-many" + std::to_string(p), m);
+    manifests.push_back(std::move(m));
+  }
+  std::vector<Result<PullResult>> results(kPulls, Internal("not run"));
+  std::vector<std::thread> pulls;
+  for (int p = 0; p < kPulls; ++p) {
+    pulls.emplace_back([&, p] {
+      results[p] = PullSnapshot(source_, kRegion, "s-many" + std::to_string(p), *store_, options_);
+    });
+  }
+  for (std::thread& t : pulls) t.join();
+
+  for (int p = 0; p < kPulls; ++p) {
+    ASSERT_TRUE(results[p].ok()) << p << ": " << results[p].status().ToString();
+    EXPECT_EQ(results[p]->manifest.ContentDigest(), manifests[p].ContentDigest());
+    ExpectStored(manifests[p]);
+  }
+  EXPECT_LE(source_.max_concurrent(), 2u) << kPulls << " pulls of 4 workers, room for two chunks";
+  EXPECT_LE(budget.peak(), budget.capacity());
+  EXPECT_EQ(budget.in_use(), 0u);
+}
+
+
+// ---- Object digests (store/chunk_format.md, "Object digest") ----
+
+// `m` with each data entry's object digest: that of the object the fake
+// source serves for it (a raw version 1 object of its bytes).
+Manifest WithObjectDigests(Manifest m, const std::map<ChunkId, std::vector<uint8_t>>& bytes) {
+  for (ChunkEntry& e : m.entries) {
+    if (!e.zero) e.object_digest = ComputeObjectDigest(EncodeChunkObject(bytes.at(e.id), /*compress=*/false));
+  }
+  return m;
+}
+
+// A hostile peer: serves `object` whenever chunk `victim` is asked for, and
+// `manifest` (when set) as the snapshot's; everything else from `inner`.
+class SubstitutingSource final : public ChunkSource {
+ public:
+  SubstitutingSource(ChunkSource& inner, const ChunkId& victim, std::vector<uint8_t> object)
+      : inner_(inner), victim_(victim), object_(std::move(object)) {}
+  void SetManifest(Manifest m) { manifest_ = std::move(m); }
+  Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) override {
+    if (manifest_) return *manifest_;
+    return inner_.FetchManifest(region_id, snapshot_id);
+  }
+  Result<std::vector<uint8_t>> FetchChunk(const std::string& region_id, const ChunkId& id,
+                                          uint64_t* wire_bytes) override {
+    return inner_.FetchChunk(region_id, id, wire_bytes);
+  }
+  Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
+                                                uint64_t* wire_bytes) override {
+    if (id != victim_) return inner_.FetchChunkObject(region_id, id, wire_bytes);
+    served_.fetch_add(1);
+    if (wire_bytes != nullptr) *wire_bytes = object_.size();
+    return object_;
+  }
+  int served() const { return served_.load(); }
+
+ private:
+  ChunkSource& inner_;
+  const ChunkId victim_;
+  const std::vector<uint8_t> object_;
+  std::optional<Manifest> manifest_;
+  std::atomic<int> served_{0};
+};
+
+TEST_F(PullTest, AGivenManifestsObjectDigestsVerifyChunksWithoutDecoding) {
+  Manifest m = WithObjectDigests(Snapshot({1, 0, 2, 3, 0, 4, 5}), bytes_);
+  // A chunk the destination has already: its object there is not known to
+  // be the one the source's digest names.
+  const ChunkId present = m.entries[2].id;
+  ASSERT_TRUE(store_->inner().Put(present, bytes_[present]).ok());
+  options_.manifest = &m;
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(store_->digest_stores(), 4);
+  EXPECT_EQ(store_->decoding_stores(), 0);
+  EXPECT_EQ(r->manifest.ContentDigest(), m.ContentDigest());
+  // The manifest to commit vouches for the objects this pull stored, and no
+  // others.
+  for (size_t i = 0; i < m.entries.size(); ++i) {
+    const ChunkEntry& e = r->manifest.entries[i];
+    if (e.zero) continue;
+    if (e.id == present) {
+      EXPECT_FALSE(e.object_digest.has_value());
+      continue;
+    }
+    EXPECT_EQ(e.object_digest, m.entries[i].object_digest) << i;
+    auto object = store_->GetStored(e.id);
+    ASSERT_TRUE(object.ok()) << object.status().ToString();
+    EXPECT_EQ(ComputeObjectDigest(*object), *e.object_digest) << i;
+  }
+}
+
+TEST_F(PullTest, AFlippedByteUnderAnObjectDigestIsFetchedAgainThenRefused) {
+  Manifest m = WithObjectDigests(Snapshot(Seeds(2100, 4)), bytes_);
+  options_.manifest = &m;
+  const ChunkId bad = m.entries[1].id;
+  source_.LieNext(bad, 1);
+  Result<PullResult> r = Pull();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(source_.Fetches(bad), 2u);
+
+  // Always flipped: kDataLoss naming the chunk and the digest it should have.
+  ScratchDir other;
+  auto fresh = FsChunkStore::Open(other.Sub("dest"));
+  ASSERT_TRUE(fresh.ok());
+  source_.LieNext(bad, 1000);
+  options_.corrupt_retries = 2;
+  r = PullSnapshot(source_, kRegion, kSnapshot, **fresh, options_);
+  ASSERT_EQ(r.status().code(), Code::kDataLoss) << r.status().ToString();
+  EXPECT_NE(r.status().message().find(ToHex(bad)), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find(ToHex(*m.entries[1].object_digest)), std::string::npos)
+      << r.status().ToString();
+  EXPECT_FALSE(*(*fresh)->Has(bad));
+}
+
+TEST_F(PullTest, AnotherChunksValidObjectSentUnderAnIdIsRefused) {
+  Manifest m = WithObjectDigests(Snapshot(Seeds(2200, 3)), bytes_);
+  const ChunkId victim = m.entries[0].id;
+  const std::vector<uint8_t> other_object = EncodeChunkObject(bytes_[m.entries[1].id], /*compress=*/false);
+  SubstitutingSource hostile(source_, victim, other_object);
+  options_.manifest = &m;
+  options_.corrupt_retries = 1;
+
+  Result<PullResult> r = PullSnapshot(hostile, kRegion, kSnapshot, *store_, options_);
+
+  ASSERT_EQ(r.status().code(), Code::kDataLoss) << r.status().ToString();
+  EXPECT_NE(r.status().message().find(ToHex(victim)), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(hostile.served(), 2);
+  EXPECT_FALSE(*store_->Has(victim));
+}
+
+TEST_F(PullTest, AFetchedManifestsObjectDigestsAreNotTrusted) {
+  // The manifest response is not authenticated: a peer in the middle could
+  // name its own object's digest for a chunk, and serve that object.
+  Manifest m = Snapshot(Seeds(2300, 3));
+  const ChunkId victim = m.entries[2].id;
+  const std::vector<uint8_t> impostor = EncodeChunkObject(RandomBytes(kChunk, 2399), /*compress=*/false);
+  Manifest forged = WithObjectDigests(m, bytes_);
+  forged.entries[2].object_digest = ComputeObjectDigest(impostor);
+  SubstitutingSource hostile(source_, victim, impostor);
+  hostile.SetManifest(forged);
+  options_.corrupt_retries = 1;
+
+  Result<PullResult> r = PullSnapshot(hostile, kRegion, kSnapshot, *store_, options_);
+
+  ASSERT_EQ(r.status().code(), Code::kDataLoss) << r.status().ToString();
+  EXPECT_NE(r.status().message().find(ToHex(victim)), std::string::npos) << r.status().ToString();
+  EXPECT_FALSE(*store_->Has(victim));
+  EXPECT_EQ(store_->digest_stores(), 0) << "every chunk was decoded and hashed";
+
+  // The honest fetched manifest with digests copies, by decoding, and the
+  // result vouches for nothing it did not check.
+  ScratchDir other;
+  auto fresh = FsChunkStore::Open(other.Sub("dest"));
+  ASSERT_TRUE(fresh.ok());
+  source_.SetManifest(kRegion, kSnapshot, WithObjectDigests(m, bytes_));
+  r = PullSnapshot(source_, kRegion, kSnapshot, **fresh, options_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  r->manifest.ForEachData([](uint64_t, const ChunkEntry& e) { EXPECT_FALSE(e.object_digest.has_value()); });
+}
+
+TEST_F(PullTest, AnOldFormatManifestStillCopiesByDecoding) {
+  Manifest m = Snapshot({1, 0, 2, 3});
+  // Given as a version 2 manifest decodes: no object digests.
+  std::vector<uint8_t> v2 = EncodeManifest(m);
+  ASSERT_EQ(v2[4], 2);
+  Result<Manifest> given = DecodeManifest(v2);
+  ASSERT_TRUE(given.ok()) << given.status().ToString();
+  options_.manifest = &*given;
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectStored(m);
+  EXPECT_EQ(store_->decoding_stores(), 3);
+  EXPECT_EQ(store_->digest_stores(), 0);
+  EXPECT_EQ(EncodeManifest(r->manifest), v2);
+}
+
+// A source that serves one store's chunks as they are stored, and `manifest`.
+class StoreChunkSource final : public ChunkSource {
+ public:
+  StoreChunkSource(ChunkStore& store, Manifest manifest) : store_(store), manifest_(std::move(manifest)) {}
+  Result<Manifest> FetchManifest(const std::string&, const std::string&) override { return manifest_; }
+  Result<std::vector<uint8_t>> FetchChunk(const std::string&, const ChunkId& id, uint64_t* wire_bytes) override {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, store_.Get(id));
+    if (wire_bytes != nullptr) *wire_bytes = plaintext.size();
+    return plaintext;
+  }
+  Result<std::vector<uint8_t>> FetchChunkObject(const std::string&, const ChunkId& id,
+                                                uint64_t* wire_bytes) override {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> object, store_.GetStored(id));
+    if (wire_bytes != nullptr) *wire_bytes = object.size();
+    return object;
+  }
+
+ private:
+  ChunkStore& store_;
+  const Manifest manifest_;
+};
+
+std::vector<uint8_t> ReadWholeFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+TEST_F(PullTest, AnImportCopiedTwiceOnItsDigestsExportsByteIdentical) {
+  // 11 chunks and a short tail: compressible, random, zero and short ones.
+  std::vector<uint8_t> image;
+  for (uint64_t seed : {1, 2, 0, 3, 0, 0, 4, 5, 6, 0, 7}) {
+    std::vector<uint8_t> part = seed == 0 ? std::vector<uint8_t>(kChunk, 0)
+                                : seed % 2 == 1 ? testing_util::CompressibleBytes(kChunk, 2400 + seed)
+                                                : RandomBytes(kChunk, 2400 + seed);
+    image.insert(image.end(), part.begin(), part.end());
+  }
+  std::vector<uint8_t> tail = testing_util::CompressibleBytes(1000, 2499);
+  image.insert(image.end(), tail.begin(), tail.end());
+  const std::string path = dir_.Sub("image.raw");
+  {
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  }
+  auto origin = FsChunkStore::Open(dir_.Sub("origin"));
+  ASSERT_TRUE(origin.ok());
+  IngestOptions ingest;
+  ingest.chunk_size = kChunk;
+  Result<Manifest> imported = IngestRawFile(path, **origin, ingest);
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  // Region A -> region B (store_), on the digests the import recorded.
+  StoreChunkSource from_a(**origin, *imported);
+  options_.manifest = &*imported;
+  Result<PullResult> b = PullSnapshot(from_a, kRegion, kSnapshot, *store_, options_);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(store_->digest_stores(), 8);
+  EXPECT_EQ(store_->decoding_stores(), 0);
+  EXPECT_EQ(EncodeManifest(b->manifest), EncodeManifest(*imported)) << "B holds A's very objects";
+  // Region B -> region C, on the digests B's manifest carries.
+  auto c_store = FsChunkStore::Open(dir_.Sub("region-c"));
+  ASSERT_TRUE(c_store.ok());
+  StoreChunkSource from_b(*store_, b->manifest);
+  options_.manifest = &b->manifest;
+  Result<PullResult> c = PullSnapshot(from_b, kRegion, kSnapshot, **c_store, options_);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(EncodeManifest(c->manifest), EncodeManifest(*imported)) << "C verified and kept them too";
+  // Exported from either copy: the original bytes.
+  for (ChunkStore* store : {static_cast<ChunkStore*>(store_.get()), static_cast<ChunkStore*>(c_store->get())}) {
+    const std::string out = dir_.Sub("export.raw");
+    Status st = MaterializeRawFile(store == store_.get() ? b->manifest : c->manifest, *store, out, {});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(ReadWholeFile(out) == image);
+  }
 
 }  // namespace
 }  // namespace ferry

@@ -377,6 +377,18 @@ class RegionCopyTest : public ::testing::Test {
     return m.ok() ? *m : Manifest{};
   }
 
+  // Copy() of each of `sources` to `to`, all queued at once; the copies'
+  // ids (fewer when one was refused).
+  std::vector<std::string> CopyAll(const std::vector<std::string>& sources, const std::string& to) {
+    std::vector<std::string> copies;
+    for (const std::string& s : sources) {
+      Result<std::string> id = Copy(s, to);
+      EXPECT_TRUE(id.ok()) << id.status().ToString();
+      if (id.ok()) copies.push_back(*id);
+    }
+    return copies;
+  }
+
   // What region A's CopyImage would send B for alice's one-disk `source`,
   // manifest included, under the new image id `image_id`.
   CopyTarget TargetFor(const std::string& source, const std::string& image_id) {
@@ -398,6 +410,9 @@ class RegionCopyTest : public ::testing::Test {
   std::unique_ptr<FsObjectStore> oss_;
   Faults faults_;
   std::function<void(RegionConfig&)> tweak_;
+  // Room for two chunk objects, for the tests that share it between copies;
+  // outlives the regions.
+  ChunkBudget budget_{2 * (kMaxChunkPrefixSize + kChunk), 1};
   std::mutex mu_;
   std::map<std::string, Region*> live_;                       // guarded by mu_
   std::map<std::string, std::unique_ptr<RegionImpl>> owned_;  // test thread only
@@ -691,12 +706,8 @@ TEST_F(RegionCopyTest, FiveCopiesRunAndTheRestWaitInQueue) {
     sources.push_back(Import(kA, "img" + std::to_string(i), {100 + i, 200 + i}));
   }
   faults_.Block();
-  std::vector<std::string> copies;
-  for (const std::string& s : sources) {
-    Result<std::string> id = Copy(s, kB);
-    ASSERT_TRUE(id.ok()) << id.status().ToString();
-    copies.push_back(*id);
-  }
+  std::vector<std::string> copies = CopyAll(sources, kB);
+  ASSERT_EQ(copies.size(), sources.size());
   std::vector<ImageRecord> seen;
   auto count = [&](const std::string& status) {
     return std::count_if(seen.begin(), seen.end(), [&](const ImageRecord& r) { return r.status == status; });
@@ -717,6 +728,47 @@ TEST_F(RegionCopyTest, FiveCopiesRunAndTheRestWaitInQueue) {
   EXPECT_EQ(positions, (std::set<uint64_t>{1, 2}));
   faults_.Release();
   for (const std::string& id : copies) EXPECT_EQ(WaitCopy(kB, id).status, "Available") << id;
+}
+
+TEST_F(RegionCopyTest, TwentyCopiesAtOnceSharingASmallBudgetAllFinishByteIdentical) {
+  tweak_ = [this](RegionConfig& c) {
+    c.max_running_copies = 5;
+    c.copy_budget = &budget_;
+  };
+  OpenAll();
+  std::vector<std::string> sources;
+  for (uint32_t i = 0; i < 20; ++i) {
+    sources.push_back(Import(kA, "many" + std::to_string(i), {300 + i, 0, 400 + i, 500 + i}));
+  }
+  faults_.Block();
+  std::vector<std::string> copies = CopyAll(sources, kB);
+  ASSERT_EQ(copies.size(), sources.size());
+  faults_.Release();
+  for (size_t i = 0; i < copies.size(); ++i) {
+    ASSERT_EQ(WaitCopy(kB, copies[i]).status, "Available") << copies[i];
+    EXPECT_EQ(ExportRaw(kB, copies[i]), ExportRaw(kA, sources[i])) << copies[i];
+  }
+  EXPECT_LE(budget_.peak(), budget_.capacity()) << "five copies, room for two chunks";
+  EXPECT_GT(budget_.peak(), 0u);
+  EXPECT_EQ(budget_.in_use(), 0u);
+}
+
+TEST_F(RegionCopyTest, QueuedCopiesPastTheirManifestLimitFetchTheManifestsWhenTheyStart) {
+  tweak_ = [](RegionConfig& c) {
+    c.max_running_copies = 1;
+    c.max_queued_manifest_bytes = 1;  // not even one is kept
+  };
+  OpenAll();
+  std::vector<std::string> sources;
+  for (uint32_t i = 0; i < 3; ++i)
+    sources.push_back(Import(kA, "queued" + std::to_string(i), {600 + i, 700 + i}));
+  std::vector<std::string> copies = CopyAll(sources, kB);
+  ASSERT_EQ(copies.size(), sources.size());
+  for (size_t i = 0; i < copies.size(); ++i) {
+    ASSERT_EQ(WaitCopy(kB, copies[i]).status, "Available") << copies[i];
+    EXPECT_EQ(ExportRaw(kB, copies[i]), ExportRaw(kA, sources[i])) << copies[i];
+  }
+  EXPECT_EQ(faults_.ManifestFetches(), 3);
 }
 
 TEST_F(RegionCopyTest, ASecondVersionFetchesOnlyTheChangedChunks) {

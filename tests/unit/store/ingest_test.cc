@@ -310,10 +310,35 @@ TEST_F(IngestTest, ManyWorkersAndTinyWindowGiveTheSameManifest) {
   IngestOptions wide;
   wide.threads = 4;
   wide.max_in_flight = 3;
+  // Each into a store of its own, so both write every object (and record
+  // its object digest) rather than the second finding them there.
+  auto other = FsChunkStore::Open(dir_.Sub("other-store"));
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
   auto a = IngestRawFile(path, *store_, narrow);
-  auto b = IngestRawFile(path, *store_, wide);
+  auto b = IngestRawFile(path, **other, wide);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(EncodeManifest(*a), EncodeManifest(*b));
+}
+
+TEST_F(IngestTest, ManifestCarriesTheDigestOfEachObjectItWrote) {
+  std::string path = MakeSparseImage();
+  auto first = IngestRawFile(path, *store_, IngestOptions{});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  size_t data = 0;
+  first->ForEachData([&](uint64_t, const ChunkEntry& e) {
+    ++data;
+    ASSERT_TRUE(e.object_digest.has_value()) << ToHex(e.id);
+    Result<std::vector<uint8_t>> object = store_->GetStored(e.id);
+    ASSERT_TRUE(object.ok()) << object.status().ToString();
+    EXPECT_EQ(*e.object_digest, ComputeObjectDigest(*object)) << ToHex(e.id);
+  });
+  EXPECT_EQ(data, 4u);
+  // A second import finds every chunk stored: it wrote no object, so it
+  // vouches for none, and its manifest has the same content without digests.
+  auto again = IngestRawFile(path, *store_, IngestOptions{});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  again->ForEachData([&](uint64_t, const ChunkEntry& e) { EXPECT_FALSE(e.object_digest.has_value()); });
+  EXPECT_EQ(again->ContentDigest(), first->ContentDigest());
 }
 
 TEST_F(IngestTest, HugeSparseImageReadsOnlyItsData) {

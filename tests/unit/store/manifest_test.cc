@@ -26,6 +26,7 @@ void ExpectSameManifest(const Manifest& a, const Manifest& b) {
     EXPECT_EQ(a.entries[i].id, b.entries[i].id) << i;
     EXPECT_EQ(a.entries[i].length, b.entries[i].length) << i;
     EXPECT_EQ(a.entries[i].count, b.entries[i].count) << i;
+    EXPECT_EQ(a.entries[i].object_digest, b.entries[i].object_digest) << i;
   }
 }
 
@@ -116,6 +117,40 @@ constexpr char kSmallManifestHex[] =
     // trailer: SHA-256 of all the bytes above
     "66316d0b762105e57905087fe44250fd839130b81e195628b5599871c846f862";
 
+// SmallManifest() with an object digest on its first data entry only:
+// SHA-256("object abcd") stands for the digest of a stored object.
+Manifest SmallManifestWithDigest() {
+  ManifestBuilder b(10, 4);
+  b.AddData(Sha256::Of(std::string_view("abcd")), Sha256::Of(std::string_view("object abcd")));
+  b.AddHole();
+  b.AddData(Sha256::Of(std::string_view("ef")));
+  return b.Finish();
+}
+
+constexpr char kSmallManifestV3Hex[] =
+    // header: magic "FRMF", version 3, logical_size 10, chunk_size 4, 3 entries
+    "46524d46"
+    "03000000"
+    "0a00000000000000"
+    "04000000"
+    "0300000000000000"
+    // entry 0: data with object digest, SHA-256("abcd"), length 4,
+    // SHA-256("object abcd")
+    "03"
+    "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589"
+    "04000000"
+    "db010533e2e9f4a88f710a9eeaf9586b3a19323738a85aa77e747c2ab700eaaf"
+    // entry 1: a run of 1 hole, last length 4
+    "02"
+    "0100000000000000"
+    "04000000"
+    // entry 2: data without one, SHA-256("ef"), length 2
+    "01"
+    "4ca669ac3713d1f4aea07dae8dcc0d1c9867d27ea82a3ba4e6158a42206f959b"
+    "02000000"
+    // trailer: SHA-256 of all the bytes above
+    "e4c46897bfa706ccf6143c74197b132a46748f3f342557678ad6aeabecd499d0";
+
 // logical_size 4 EiB, chunk_size 4 MiB, every one of its 2^40 chunks a hole.
 constexpr char kVastEmptyHex[] =
     "46524d46"
@@ -134,6 +169,52 @@ TEST(ManifestTest, GoldenBytes) {
   EXPECT_EQ(ToHex(bytes), kSmallManifestHex);
   EXPECT_EQ(bytes.size(),
             kManifestHeaderSize + 2 * kDataEntrySize + kHoleRunEntrySize + kManifestTrailerSize);
+}
+
+TEST(ManifestTest, GoldenBytesVersion3WithObjectDigests) {
+  std::vector<uint8_t> bytes = EncodeManifest(SmallManifestWithDigest());
+  EXPECT_EQ(ToHex(bytes), kSmallManifestV3Hex);
+  EXPECT_EQ(bytes.size(), kManifestHeaderSize + kDataDigestEntrySize + kHoleRunEntrySize + kDataEntrySize +
+                              kManifestTrailerSize);
+  auto back = DecodeManifest(bytes);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ExpectSameManifest(*back, SmallManifestWithDigest());
+  ASSERT_TRUE(back->entries[0].object_digest.has_value());
+  EXPECT_FALSE(back->entries[2].object_digest.has_value());
+  // Object digests are how one store holds the chunks, not what the image
+  // is: the content digest ignores them.
+  EXPECT_EQ(back->ContentDigest(), SmallManifest().ContentDigest());
+  EXPECT_TRUE(back->HasContentDigest(kSmallManifestV1Digest));
+}
+
+TEST(ManifestTest, WithoutObjectDigestsVersion2IsWritten) {
+  // So that builds reading versions 1 and 2 only still read it.
+  Manifest m = SmallManifestWithDigest();
+  m.entries[0].object_digest.reset();
+  EXPECT_EQ(ToHex(EncodeManifest(m)), kSmallManifestHex);
+}
+
+TEST(ManifestTest, Version3EntriesAreRefusedInVersion2AndChecked) {
+  // A data-with-digest entry inside a version 2 manifest is an unknown kind.
+  std::vector<uint8_t> bytes = EncodeManifest(SmallManifestWithDigest());
+  bytes[4] = 2;
+  auto r = DecodeManifest(Reseal(bytes));
+  EXPECT_EQ(r.status().code(), Code::kDataLoss);
+  EXPECT_NE(r.status().message().find("unknown kind 3"), std::string::npos) << r.status().message();
+  // Every truncation and every flipped byte of a version 3 manifest fails.
+  const std::vector<uint8_t> good = EncodeManifest(SmallManifestWithDigest());
+  for (size_t n = 0; n < good.size(); ++n) {
+    EXPECT_FALSE(DecodeManifest(std::span<const uint8_t>(good).first(n)).ok()) << "truncated to " << n;
+  }
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::vector<uint8_t> flipped = good;
+    flipped[i] ^= 0x01;
+    EXPECT_FALSE(DecodeManifest(flipped).ok()) << "byte " << i;
+  }
+  // A hole carries no object digest.
+  Manifest m = SmallManifestWithDigest();
+  m.entries[1].object_digest = Sha256::Of(std::string_view("x"));
+  EXPECT_EQ(m.Validate().code(), Code::kInvalidArgument);
 }
 
 TEST(ManifestTest, GoldenBytesOfAVastEmptyDisk) {
@@ -269,10 +350,10 @@ TEST(ManifestTest, WrongMagicAndVersionAreRejected) {
   EXPECT_NE(r.status().message().find("magic 58524d46"), std::string::npos) << r.status().message();
 
   bytes = EncodeManifest(SmallManifest());
-  bytes[4] = 3;
+  bytes[4] = 4;
   r = DecodeManifest(Reseal(bytes));
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("version 3"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("version 4"), std::string::npos) << r.status().message();
 }
 
 TEST(ManifestTest, HeaderCountThatCannotFitIsRefusedBeforeAllocating) {
