@@ -71,32 +71,13 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 # Not make_image: its dd over every hole would read 600 GiB of zeros.
 image=$work/disk.raw
 log "building a ${size_gib} GiB ext4 image with ~${data_mib} MiB of files"
-"$repo_dir/bench/make_tree.sh" "$work/tree" "$data_mib"
-files=$(find "$work/tree" -type f | wc -l)
-truncate -s "${size_gib}G" "$image"
-mkfs.ext4 -q -F -L ferry-bench -d "$work/tree" "$image" >/dev/null
-rm -rf "$work/tree"
-image_bytes=$(stat -c %s "$image")
+make_ext4_image "$image" "$size_gib" "$data_mib"
 image_alloc=$(alloc_bytes "$image")
 sync
 
 # --- 2. Ferry on a free port; the image imported (untimed). ---
 log "starting ferry serve"
-export FERRY_ACCESS_KEY_ID=BENCH$(random_hex 6)
-export FERRY_ACCESS_KEY_SECRET=$(random_hex 15)
-export FERRY_CONFIG_DIR=$work/config
-mkdir -p "$work/data/oss/$BUCKET"
-"$ferry" serve --listen 127.0.0.1:0 --admin-listen off --data "$work/data" --regions "$REGION" \
-  --ready-file "$work/ready.json" >"$work/ferry.log" 2>&1 &
-server_pid=$!
-wait_ready "$work/ready.json" "$server_pid" "$work/ferry.log"
-endpoint=$(json_field "$work/ready.json" endpoint)
-ln "$image" "$work/data/oss/$BUCKET/disk.raw" 2>/dev/null || cp --sparse=always "$image" "$work/data/oss/$BUCKET/disk.raw"
-log "ImportImage (untimed)"
-result=$(node "$repo_dir/bench/bench_client.js" import "$endpoint" "$REGION" "$BUCKET" disk.raw bench-export)
-image_id=$(node -p "JSON.parse(process.argv[1]).imageId" "$result")
-rm -f "$work/data/oss/$BUCKET/disk.raw"
-sync  # the import's chunks on disk, so that their writeback is not charged to what follows
+serve_and_import "$image" "$REGION" "$BUCKET" bench-export
 
 # --- 3. The timed pairs. ---
 # export_image PREFIX: one ExportImage (raw) until its task is Finished; sets
