@@ -104,11 +104,10 @@ peak_rss_mib() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status";
 
 CHUNK_BYTES=$((4 * 1024 * 1024))
 
-# make_image IMAGE SIZE_GIB DATA_MIB: a raw disk of SIZE_GIB GiB holding an ext4
-# file system with ~DATA_MIB MiB of realistic files (bench/make_tree.sh), the
-# rest free. Sets image_bytes, data_bytes (bytes in non-zero 4 MiB chunks,
-# counted with an untimed sparse dd) and files.
-make_image() {
+# make_ext4_image IMAGE SIZE_GIB DATA_MIB: a raw disk of SIZE_GIB GiB holding an
+# ext4 file system with ~DATA_MIB MiB of realistic files (bench/make_tree.sh),
+# the rest free. Sets image_bytes and files.
+make_ext4_image() {
   local image=$1 size_gib=$2 data_mib=$3 tree=$work/tree
   "$repo_dir/bench/make_tree.sh" "$tree" "$data_mib"
   files=$(find "$tree" -type f | wc -l)
@@ -116,9 +115,40 @@ make_image() {
   mkfs.ext4 -q -F -L ferry-bench -d "$tree" "$image" >/dev/null
   rm -rf "$tree"
   image_bytes=$(stat -c %s "$image")
-  dd if="$image" of="$work/dd-sparse" bs=$CHUNK_BYTES conv=sparse status=none
+}
+
+# make_image IMAGE SIZE_GIB DATA_MIB: make_ext4_image, and also sets data_bytes
+# (bytes in non-zero 4 MiB chunks, counted with an untimed sparse dd, which
+# reads every hole: slow for very large images).
+make_image() {
+  make_ext4_image "$@"
+  dd if="$1" of="$work/dd-sparse" bs=$CHUNK_BYTES conv=sparse status=none
   data_bytes=$(($(stat -c '%b * %B' "$work/dd-sparse")))
   rm -f "$work/dd-sparse"
+  sync
+}
+
+# serve_and_import IMAGE REGION BUCKET NAME: starts `ferry serve` ($ferry) on a
+# free port with fresh keys and its data directory in $work/data, and imports
+# IMAGE (hard-linked into BUCKET, removed after) as NAME, untimed, then syncs
+# so that the import's writeback is not charged to what follows. Sets
+# server_pid, endpoint and image_id.
+serve_and_import() {
+  local image=$1 region=$2 bucket=$3 name=$4 result
+  export FERRY_ACCESS_KEY_ID=BENCH$(random_hex 6)
+  export FERRY_ACCESS_KEY_SECRET=$(random_hex 15)
+  export FERRY_CONFIG_DIR=$work/config
+  mkdir -p "$work/data/oss/$bucket"
+  "$ferry" serve --listen 127.0.0.1:0 --admin-listen off --data "$work/data" --regions "$region" \
+    --ready-file "$work/ready.json" >"$work/ferry.log" 2>&1 &
+  server_pid=$!
+  wait_ready "$work/ready.json" "$server_pid" "$work/ferry.log"
+  endpoint=$(json_field "$work/ready.json" endpoint)
+  ln "$image" "$work/data/oss/$bucket/disk.raw" 2>/dev/null || cp --sparse=always "$image" "$work/data/oss/$bucket/disk.raw"
+  log "ImportImage (untimed)"
+  result=$(node "$repo_dir/bench/bench_client.js" import "$endpoint" "$region" "$bucket" disk.raw "$name")
+  image_id=$(node -p "JSON.parse(process.argv[1]).imageId" "$result")
+  rm -f "$work/data/oss/$bucket/disk.raw"
   sync
 }
 

@@ -68,21 +68,7 @@ sync
 
 # --- 3. Ferry on a free port; the image imported (untimed). ---
 log "starting ferry serve"
-export FERRY_ACCESS_KEY_ID=BENCH$(random_hex 6)
-export FERRY_ACCESS_KEY_SECRET=$(random_hex 15)
-export FERRY_CONFIG_DIR=$work/config
-mkdir -p "$work/data/oss/$BUCKET"
-"$ferry" serve --listen 127.0.0.1:0 --admin-listen off --data "$work/data" --regions "$REGION" \
-  --ready-file "$work/ready.json" >"$work/ferry.log" 2>&1 &
-server_pid=$!
-wait_ready "$work/ready.json" "$server_pid" "$work/ferry.log"
-endpoint=$(json_field "$work/ready.json" endpoint)
-ln "$image" "$work/data/oss/$BUCKET/disk.raw" 2>/dev/null || cp --sparse=always "$image" "$work/data/oss/$BUCKET/disk.raw"
-log "ImportImage (untimed)"
-result=$(node "$repo_dir/bench/bench_client.js" import "$endpoint" "$REGION" "$BUCKET" disk.raw bench-disks)
-image_id=$(node -p "JSON.parse(process.argv[1]).imageId" "$result")
-rm -f "$work/data/oss/$BUCKET/disk.raw"
-sync  # the import's chunks on disk, so that their writeback is not charged to what follows
+serve_and_import "$image" "$REGION" "$BUCKET" bench-disks
 
 # --- 4. Reference: ExportImage, the server reading every chunk into a raw file. ---
 # Twice: the import wrote its chunks with O_DIRECT, so the first read of them

@@ -44,25 +44,34 @@ void Gf2Square(uint64_t* square, const uint64_t* mat) {
   for (int n = 0; n < 64; ++n) square[n] = Gf2Times(mat, mat[n]);
 }
 
+// The operators for 2^k zero bytes, k = 0..63, each the square of the one
+// before: built once, so that shifting by any count costs one matrix-vector
+// product per set bit instead of squaring matrices on every call (a sparse
+// export's CRC extends over tens of thousands of holes).
+using Gf2Matrix = std::array<uint64_t, 64>;
+const std::array<Gf2Matrix, 64>& ZeroByteOperators() {
+  static const std::array<Gf2Matrix, 64> ops = [] {
+    std::array<Gf2Matrix, 64> out{};
+    Gf2Matrix one_bit{}, two_bits{}, four_bits{};
+    one_bit[0] = kPoly;  // the operator for one zero bit
+    uint64_t row = 1;
+    for (int n = 1; n < 64; ++n, row <<= 1) one_bit[n] = row;
+    Gf2Square(two_bits.data(), one_bit.data());
+    Gf2Square(four_bits.data(), two_bits.data());
+    Gf2Square(out[0].data(), four_bits.data());  // one zero byte
+    for (size_t k = 1; k < out.size(); ++k) Gf2Square(out[k].data(), out[k - 1].data());
+    return out;
+  }();
+  return ops;
+}
+
 // Multiplies a raw register by x^(8 * bytes) modulo the polynomial: what
 // feeding `bytes` zero bytes does to it (zlib's crc32_combine scheme).
 uint64_t ShiftByZeroBytes(uint64_t reg, uint64_t bytes) {
-  if (bytes == 0) return reg;
-  uint64_t odd[64], even[64];
-  odd[0] = kPoly;  // the operator for one zero bit
-  uint64_t row = 1;
-  for (int n = 1; n < 64; ++n, row <<= 1) odd[n] = row;
-  Gf2Square(even, odd);  // two zero bits
-  Gf2Square(odd, even);  // four zero bits
-  do {
-    Gf2Square(even, odd);  // first pass: one zero byte
-    if (bytes & 1) reg = Gf2Times(even, reg);
-    bytes >>= 1;
-    if (bytes == 0) break;
-    Gf2Square(odd, even);
-    if (bytes & 1) reg = Gf2Times(odd, reg);
-    bytes >>= 1;
-  } while (bytes != 0);
+  const std::array<Gf2Matrix, 64>& ops = ZeroByteOperators();
+  for (size_t k = 0; bytes != 0; ++k, bytes >>= 1) {
+    if (bytes & 1) reg = Gf2Times(ops[k].data(), reg);
+  }
   return reg;
 }
 

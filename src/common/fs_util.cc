@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
 #include "common/ids.h"
+#include "common/zero.h"
 
 namespace ferry {
 
@@ -40,6 +42,26 @@ Status PwriteFull(int fd, const uint8_t* buf, uint64_t len, uint64_t offset, con
     buf += n;
     len -= static_cast<uint64_t>(n);
     offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status PwriteSkippingZeroBlocks(int fd, std::span<const uint8_t> data, uint64_t offset,
+                                const std::string& label) {
+  constexpr uint64_t kBlock = 4096;
+  size_t run = 0;  // start of the bytes not yet written or skipped
+  size_t i = 0;
+  while (i < data.size()) {
+    const size_t block_end =
+        std::min<size_t>(data.size(), i + static_cast<size_t>(kBlock - (offset + i) % kBlock));
+    if (block_end - i == kBlock && IsAllZero(data.data() + i, kBlock)) {
+      if (i > run) RETURN_IF_ERROR(PwriteFull(fd, data.data() + run, i - run, offset + run, label));
+      run = block_end;
+    }
+    i = block_end;
+  }
+  if (data.size() > run) {
+    RETURN_IF_ERROR(PwriteFull(fd, data.data() + run, data.size() - run, offset + run, label));
   }
   return Status::Ok();
 }

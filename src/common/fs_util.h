@@ -25,6 +25,10 @@ Status FsyncDir(const std::string& dir);
 // Reads exactly `len` bytes at `offset` (pread loop); a short file is an error.
 Status PreadFull(int fd, uint8_t* buf, uint64_t len, uint64_t offset, const std::string& what);
 Status PwriteFull(int fd, const uint8_t* buf, uint64_t len, uint64_t offset, const std::string& what);
+// Writes `data` at `offset` of `fd`, leaving every all-zero 4 KiB block
+// (aligned in the file) unwritten: a hole where the range was one.
+Status PwriteSkippingZeroBlocks(int fd, std::span<const uint8_t> data, uint64_t offset,
+                                const std::string& label);
 
 // An owned file descriptor.
 class UniqueFd {

@@ -60,9 +60,6 @@ Status WriteJsonFile(const std::string& path, const nlohmann::json& j);
 nlohmann::json UserMetaJson(const UserMeta& meta);
 UserMeta UserMetaFrom(const nlohmann::json& j);
 
-// Writes `data` at `offset` of `fd`, leaving every all-zero 4 KiB block
-// (aligned in the file) unwritten: a hole where the range was one.
-Status PwriteSkippingZeroBlocks(int fd, std::span<const uint8_t> data, uint64_t offset, const std::string& label);
 // Makes [offset, offset + length) of `fd` a hole (the file's size stays).
 Status PunchHole(int fd, uint64_t offset, uint64_t length, const std::string& label);
 

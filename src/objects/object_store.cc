@@ -173,7 +173,7 @@ Status CopyFileRangeToWriter(int fd, uint64_t offset, uint64_t count, ObjectWrit
 Md5Digest Md5OfZeros(uint64_t count) {
   static std::mutex mu;
   static std::map<uint64_t, Md5Digest> recent;  // guarded by mu; at most kRemembered
-  constexpr size_t kRemembered = 8;
+  constexpr size_t kRemembered = 32;            // PutFileParts uses about a dozen hole sizes
   {
     std::lock_guard<std::mutex> lock(mu);
     if (auto it = recent.find(count); it != recent.end()) return it->second;
@@ -192,11 +192,99 @@ Md5Digest Md5OfZeros(uint64_t count) {
   return digest;
 }
 
+namespace {
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+constexpr uint64_t kMaxParts = 10000;
+
+// [start, end) ranges of the file that may hold data, ascending; the whole
+// file when the file system cannot tell holes apart.
+Result<std::vector<std::pair<uint64_t, uint64_t>>> DataRanges(int fd, uint64_t size) {
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (uint64_t pos = 0; pos < size;) {
+    const off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break;
+    if (data < 0) {
+      if (errno == EINVAL || errno == EOPNOTSUPP)
+        return std::vector<std::pair<uint64_t, uint64_t>>{{0, size}};
+      return ErrnoStatus("lseek(SEEK_DATA)", "fd " + std::to_string(fd), errno);
+    }
+    const off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) return ErrnoStatus("lseek(SEEK_HOLE)", "fd " + std::to_string(fd), errno);
+    const uint64_t start = static_cast<uint64_t>(data);
+    const uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
+    if (start >= end) break;  // the file shrank under us
+    ranges.emplace_back(start, end);
+    pos = end;
+  }
+  return ranges;
+}
+
+// Hole parts covering [pos, end): parts of `big` (a power-of-two number of
+// MiB) while they fit, then halves down to 1 MiB, then any rest under a MiB
+// (only ever at the end of the file).
+void AddHoleParts(uint64_t pos, uint64_t end, uint64_t big, std::vector<FilePart>& parts) {
+  for (; end - pos >= big; pos += big) parts.push_back({pos, big, true});
+  for (uint64_t piece = big / 2; piece >= kMiB; piece /= 2) {
+    if (end - pos < piece) continue;
+    parts.push_back({pos, piece, true});
+    pos += piece;
+  }
+  if (end > pos) parts.push_back({pos, end - pos, true});
+}
+
+// The layout of PutFileParts for one grain; may exceed kMaxParts.
+std::vector<FilePart> LayoutParts(const std::vector<std::pair<uint64_t, uint64_t>>& ranges, uint64_t size,
+                                  uint64_t grain, uint64_t big, uint64_t max_data) {
+  std::vector<FilePart> parts;
+  uint64_t pos = 0;  // everything before is in parts
+  size_t k = 0;
+  while (k < ranges.size() && parts.size() <= kMaxParts) {
+    const uint64_t start = std::max(pos, ranges[k].first / grain * grain);
+    uint64_t end = std::min(size, (ranges[k].second + grain - 1) / grain * grain);
+    // Ranges meeting in the same grain make one run of data.
+    for (++k; k < ranges.size() && ranges[k].first / grain * grain <= end; ++k) {
+      end = std::max(end, std::min(size, (ranges[k].second + grain - 1) / grain * grain));
+    }
+    if (start > pos) AddHoleParts(pos, start, big, parts);
+    for (uint64_t at = start; at < end; at += max_data)
+      parts.push_back({at, std::min(max_data, end - at), false});
+    pos = end;
+  }
+  if (pos < size) AddHoleParts(pos, size, big, parts);
+  return parts;
+}
+
+}  // namespace
+
 uint64_t PutFilePartBytes(uint64_t size) {
-  constexpr uint64_t kMiB = uint64_t{1} << 20;
-  constexpr uint64_t kMaxParts = 10000;
   const uint64_t spread = (size + kMaxParts - 1) / kMaxParts;
   return std::max<uint64_t>(8 * kMiB, (spread + kMiB - 1) / kMiB * kMiB);
+}
+
+Result<std::vector<FilePart>> PutFileParts(int fd, uint64_t size) {
+  if (size == 0) return std::vector<FilePart>{FilePart{0, 0, true}};
+  ASSIGN_OR_RETURN(auto ranges, DataRanges(fd, size));
+  const uint64_t uniform = PutFilePartBytes(size);
+  // Hole parts of up to twice the uniform size leave room under kMaxParts
+  // for the data parts and the smaller hole parts between them.
+  uint64_t big = kMiB;
+  while (big < 2 * uniform) big *= 2;
+  const bool sparse = !(ranges.size() == 1 && ranges[0].first == 0 && ranges[0].second == size);
+  if (sparse && big <= 1024 * kMiB) {
+    for (uint64_t grain = kMiB; grain < uniform; grain *= 2) {
+      std::vector<FilePart> parts = LayoutParts(ranges, size, grain, big, uniform);
+      if (parts.size() <= kMaxParts) return parts;
+    }
+  }
+  std::vector<FilePart> parts;
+  size_t k = 0;
+  for (uint64_t at = 0; at < size; at += uniform) {
+    const uint64_t end = std::min(size, at + uniform);
+    while (k < ranges.size() && ranges[k].second <= at) ++k;
+    parts.push_back({at, end - at, k == ranges.size() || ranges[k].first >= end});
+  }
+  return parts;
 }
 
 std::string MultipartEtag(const std::vector<Md5Digest>& part_md5s) {

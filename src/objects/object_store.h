@@ -262,10 +262,11 @@ class ObjectStore {
                                                              const PutOptions& options) = 0;
   // Publishes the regular file open as `fd` (the caller wrote it and writes
   // it no more; it may be sparse) as `key`, reading only its data extents:
-  // its ETag is the multipart form over PutFileParts(size) parts (the MD5
-  // of the parts' MD5s, "-N"), so a part that is all hole costs nothing
-  // (its MD5 is the remembered MD5 of that many zeros) and a 600 GiB disk
-  // with 1 GiB of data hashes 1 GiB; CRC-64 as for any object. With
+  // its ETag is the multipart form over the PutFileParts(fd, size) parts
+  // (the MD5 of the parts' MD5s, "-N"), so a part that is all hole costs
+  // nothing (its MD5 is the remembered MD5 of that many zeros) and a 600 GiB
+  // disk with 1 GiB of data hashes about 1 GiB, on up to two threads,
+  // dropping what it read from the page cache; CRC-64 as for any object. With
   // options.expected_md5 the whole file's MD5 is computed and checked
   // instead (ETag of a plain put). A backend on the file's file system takes
   // the file itself (FsObjectStore: a hard link, no copy, holes kept);
@@ -385,9 +386,32 @@ Md5Digest Md5OfZeros(uint64_t count);
 // binary digests, "<upper hex>-<count>" in quotes.
 std::string MultipartEtag(const std::vector<Md5Digest>& part_md5s);
 
-// The part size PutFile hashes a file of `size` bytes in: 8 MiB, or more
-// (whole MiB) so that there are at most 10,000 parts, as OSS allows.
+// The part size PutFile hashes a file of `size` bytes in when its parts are
+// all the same size: 8 MiB, or more (whole MiB) so that there are at most
+// 10,000 parts, as OSS allows.
 uint64_t PutFilePartBytes(uint64_t size);
+
+// One part of a file as PutFile hashes it.
+struct FilePart {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool hole = false;  // no data extent meets it: all zeros, not read
+};
+
+// The parts PutFile hashes the file open as `fd` (`size` bytes) in, in
+// order, covering it. A sparse file's data extents, widened to a grain of
+// 1 MiB, are parts of their own (at most PutFilePartBytes(size) each); the
+// holes between them are parts of power-of-two MiB sizes up to twice that,
+// largest first, so a scattered 4 KiB of file-system metadata costs one MiB
+// of hashing, not a whole part of zeros around it, and every hole part has
+// one of a few remembered MD5s. Never more than 10,000 parts: a file with
+// too many extents for that is laid out again with twice the grain, and in
+// the end in PutFilePartBytes(size) parts. A file system without
+// SEEK_DATA, and files over 5 TB, get the PutFilePartBytes(size) parts.
+// The layout follows the file's holes, so two files with the same bytes
+// and different holes may have different ETags, as multipart uploads of
+// the same bytes in different parts do.
+Result<std::vector<FilePart>> PutFileParts(int fd, uint64_t size);
 inline std::string QuotedMd5Etag(const Md5Digest& md5) { return "\"" + ToUpperHex(md5) + "\""; }
 
 }  // namespace ferry

@@ -18,8 +18,8 @@
 
 #include "common/catch_all.h"
 #include "common/fs_util.h"
-#include "common/zero.h"
 #include "common/ids.h"
+#include "common/zero.h"
 
 // Threading of the callbacks: `progress` is only ever called on the thread
 // that called IngestRawFile/MaterializeRawFile; `pin` is called from worker
@@ -378,6 +378,163 @@ uint64_t ExtentBytesIn(const std::vector<Extent>& extents, size_t from, uint64_t
   return n;
 }
 
+// Bounds the dirty pages a materialize makes. Writeback of every chunk
+// starts as soon as it is written (SYNC_FILE_RANGE_WRITE); once more than
+// `window` chunks are under way the oldest is waited for, so however large
+// the image at most the window is dirty (the kernel's dirty limits, shared
+// with every other writer on the machine, are never reached) and the final
+// fsync finds little left to write. The clean pages stay cached: an export
+// reads them back at once to hash them (ObjectStore::PutFile), which drops
+// them after. Dropping them here (POSIX_FADV_DONTNEED) made that read come
+// from the disk (slower on the export benchmark, docs/benchmarks.md).
+// Advisory only: a failure here is not an error, the final fsync reports
+// real ones. Thread-safe.
+class WritebackWindow {
+ public:
+  WritebackWindow(int fd, size_t window) : fd_(fd), window_(std::max<size_t>(1, window)) {}
+
+  // [offset, offset + length) was just written.
+  void Written(uint64_t offset, uint64_t length) {
+    ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE);
+    Extent oldest;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_.push_back(Extent{offset, length});
+      if (pending_.size() <= window_) return;
+      oldest = pending_.front();
+      pending_.pop_front();
+    }
+    ::sync_file_range(fd_, static_cast<off_t>(oldest.offset), static_cast<off_t>(oldest.length),
+                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  }
+
+ private:
+  const int fd_;
+  const size_t window_;
+  std::mutex mu_;
+  std::deque<Extent> pending_;  // guarded by mu_; written, writeback not waited for
+};
+
+// Writes the data chunks of a manifest into an open file (sized and sparse
+// already) with kMaterializeThreads workers, each reading, decoding and
+// verifying a chunk (ChunkStore::Get) and writing its non-zero 4 KiB blocks,
+// so decoding one chunk overlaps writing another. Run blocks the calling
+// thread, which alone calls opts.progress.
+class MaterializeWriter {
+ public:
+  MaterializeWriter(const Manifest& m, ChunkStore& store, int fd, const std::string& label,
+                    const MaterializeOptions& opts)
+      : m_(m), store_(store), fd_(fd), label_(label), opts_(opts), window_(fd, kWritebackChunks) {
+    m.ForEachData([&](uint64_t index, const ChunkEntry& e) { chunks_.emplace_back(index, &e); });
+  }
+
+  // The first error of any chunk (or kCancelled), after every worker ended.
+  Status Run() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_ = kMaterializeThreads;
+    }
+    for (unsigned t = 0; t < kMaterializeThreads; ++t) {
+      try {
+        threads.emplace_back([this] { GuardedWorker(); });
+      } catch (const std::system_error& e) {
+        std::lock_guard<std::mutex> lock(mu_);
+        RecordLocked(Internal(std::string("materialize: cannot start worker thread: ") + e.what()), 0);
+        --running_;
+      }
+    }
+    {
+      const uint64_t total = m_.DataBytes();
+      std::unique_lock<std::mutex> lock(mu_);
+      uint64_t reported = UINT64_MAX;
+      while (running_ > 0) {
+        cv_.wait(lock);
+        if (done_bytes_ != reported && opts_.progress) {
+          reported = done_bytes_;
+          lock.unlock();
+          opts_.progress(reported, total);
+          lock.lock();
+        }
+      }
+    }
+    for (std::thread& t : threads) t.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+
+ private:
+  // Chunks whose writeback may be under way at once: 64 MiB of 4 MiB chunks.
+  static constexpr size_t kWritebackChunks = 16;
+
+  // Whatever a worker throws fails the materialize, not the process.
+  void GuardedWorker() {
+    Status thrown = CatchAll("materialize", [this] { return Worker(); });
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!thrown.ok()) RecordLocked(std::move(thrown), 0);
+    --running_;
+    cv_.notify_all();
+  }
+
+  void Worker() {
+    for (;;) {
+      if (stop_.load()) return;
+      const size_t k = next_.fetch_add(1);
+      if (k >= chunks_.size()) return;
+      const uint64_t index = chunks_[k].first;
+      const ChunkEntry& e = *chunks_[k].second;
+      Status st =
+          IsCancelled(opts_.cancel)
+              ? Cancelled("materialize " + label_ + " cancelled before " + ChunkWhere(index, m_.chunk_size))
+              : WriteChunk(index, e);
+      std::lock_guard<std::mutex> lock(mu_);
+      RecordLocked(std::move(st), e.length);
+      if (!error_.ok()) return;
+    }
+  }
+
+  Status WriteChunk(uint64_t index, const ChunkEntry& e) {
+    const std::string where = ChunkWhere(index, m_.chunk_size) + " id " + ToHex(e.id);
+    Result<std::vector<uint8_t>> data = store_.Get(e.id);
+    if (!data.ok()) return data.status().WithContext(where);
+    if (data->size() != e.length) {
+      return DataLoss(where + ": chunk holds " + std::to_string(data->size()) + " bytes, manifest says " +
+                      std::to_string(e.length));
+    }
+    const uint64_t offset = index * uint64_t{m_.chunk_size};
+    RETURN_IF_ERROR(PwriteSkippingZeroBlocks(fd_, *data, offset, label_).WithContext(where));
+    window_.Written(offset, data->size());
+    return Status::Ok();
+  }
+
+  // Under mu_: a chunk ended with `st`; its bytes count as done if it was written.
+  void RecordLocked(Status st, uint64_t bytes) {
+    if (!st.ok()) {
+      if (error_.ok()) error_ = std::move(st);
+      stop_ = true;
+    } else {
+      done_bytes_ += bytes;
+    }
+    cv_.notify_all();
+  }
+
+  const Manifest& m_;
+  ChunkStore& store_;
+  const int fd_;
+  const std::string& label_;
+  const MaterializeOptions& opts_;
+  WritebackWindow window_;
+  std::vector<std::pair<uint64_t, const ChunkEntry*>> chunks_;  // (chunk index, entry), ascending
+  std::atomic<size_t> next_{0};                                 // the next position in chunks_ to write
+  std::atomic<bool> stop_{false};
+
+  std::mutex mu_;
+  std::condition_variable cv_;  // a chunk ended or a worker exited
+  uint64_t done_bytes_ = 0;     // guarded by mu_
+  unsigned running_ = 0;        // guarded by mu_
+  Status error_;                // guarded by mu_
+};
+
 }  // namespace
 
 Result<std::vector<Extent>> DataExtents(int fd, uint64_t file_size) {
@@ -504,112 +661,15 @@ Status MaterializeRawFile(const Manifest& m, ChunkStore& store, const std::strin
     ::unlink(tmp.c_str());
     return st;
   };
-  // Zero chunks are never written, so they stay holes of the truncated file.
+  // Zero chunks and zero 4 KiB blocks are never written, so they stay holes
+  // of the truncated file.
   if (::ftruncate(fd.get(), static_cast<off_t>(m.logical_size)) != 0) {
     return fail(ErrnoStatus("truncate", tmp + " to " + std::to_string(m.logical_size), errno));
   }
-
-  std::vector<std::pair<uint64_t, const ChunkEntry*>> data_chunks;  // (chunk index, entry)
-  m.ForEachData([&](uint64_t index, const ChunkEntry& e) { data_chunks.emplace_back(index, &e); });
-  const uint64_t total = m.DataBytes();
-
-  std::mutex mu;
-  std::condition_variable cv;
-  uint64_t done_bytes = 0;  // guarded by mu
-  unsigned running = 0;     // guarded by mu
-  Status error;             // guarded by mu
-  std::atomic<size_t> next{0};
-  std::atomic<bool> stop{false};
-
-  auto record = [&](Status st, uint64_t bytes) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (!st.ok() && error.ok()) {
-      error = std::move(st);
-      stop = true;
-    }
-    done_bytes += bytes;
-    cv.notify_all();
-  };
-  auto worker = [&] {
-    for (;;) {
-      if (stop.load()) break;
-      size_t k = next.fetch_add(1);
-      if (k >= data_chunks.size()) break;
-      const uint64_t i = data_chunks[k].first;
-      const ChunkEntry& e = *data_chunks[k].second;
-      if (IsCancelled(opts.cancel)) {
-        record(Cancelled("materialize " + path + " cancelled before " + ChunkWhere(i, m.chunk_size)), 0);
-        break;
-      }
-      std::string where = ChunkWhere(i, m.chunk_size) + " id " + ToHex(e.id);
-      Result<std::vector<uint8_t>> data = store.Get(e.id);
-      if (!data.ok()) {
-        record(data.status().WithContext(where), 0);
-        break;
-      }
-      if (data->size() != e.length) {
-        record(DataLoss(where + ": chunk holds " + std::to_string(data->size()) + " bytes, manifest says " +
-                        std::to_string(e.length)),
-               0);
-        break;
-      }
-      const uint64_t offset = i * uint64_t{m.chunk_size};
-      Status st = PwriteFull(fd.get(), data->data(), data->size(), offset, tmp);
-      // Starts writeback now so the final fsync finds little left to do;
-      // advisory, so its failure is not an error (fsync reports real ones).
-      if (st.ok()) {
-        ::sync_file_range(fd.get(), static_cast<off_t>(offset), static_cast<off_t>(data->size()),
-                          SYNC_FILE_RANGE_WRITE);
-      }
-      record(st.ok() ? st : st.WithContext(where), st.ok() ? e.length : 0);
-      if (!st.ok()) break;
-    }
-    std::lock_guard<std::mutex> lock(mu);
-    --running;
-    cv.notify_all();
-  };
-
-  std::vector<std::thread> threads;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    running = kMaterializeThreads;
-  }
-  // Whatever a worker throws fails the materialize, not the process.
-  auto guarded_worker = [&] {
-    Status thrown = CatchAll("materialize", worker);
-    if (thrown.ok()) return;
-    record(std::move(thrown), 0);
-    std::lock_guard<std::mutex> lock(mu);
-    --running;
-    cv.notify_all();
-  };
-  for (unsigned t = 0; t < kMaterializeThreads; ++t) {
-    try {
-      threads.emplace_back(guarded_worker);
-    } catch (const std::system_error& e) {
-      record(Internal(std::string("materialize: cannot start worker thread: ") + e.what()), 0);
-      std::lock_guard<std::mutex> lock(mu);
-      --running;
-    }
-  }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    uint64_t reported = UINT64_MAX;
-    while (running > 0) {
-      cv.wait(lock);
-      if (done_bytes != reported && opts.progress) {
-        reported = done_bytes;
-        lock.unlock();
-        opts.progress(reported, total);
-        lock.lock();
-      }
-    }
-  }
-  for (std::thread& t : threads) t.join();
-
-  if (!error.ok()) {
-    if (error.code() == Code::kCancelled) return fail(error);
-    return fail(error.WithContext("materialize " + path));
+  Status written = MaterializeWriter(m, store, fd.get(), tmp, opts).Run();
+  if (!written.ok()) {
+    if (written.code() == Code::kCancelled) return fail(written);
+    return fail(written.WithContext("materialize " + path));
   }
   if (IsCancelled(opts.cancel)) return fail(Cancelled("materialize " + path + " cancelled"));
   if (::fsync(fd.get()) != 0) return fail(ErrnoStatus("fsync", tmp, errno));
@@ -617,7 +677,7 @@ Status MaterializeRawFile(const Manifest& m, ChunkStore& store, const std::strin
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return fail(ErrnoStatus("rename", tmp + " to " + path, errno));
   RETURN_IF_ERROR(FsyncDir(dir));
-  if (opts.progress) opts.progress(total, total);
+  if (opts.progress) opts.progress(m.DataBytes(), m.DataBytes());
   return Status::Ok();
 }
 

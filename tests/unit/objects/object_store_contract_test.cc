@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -671,14 +672,24 @@ TYPED_TEST(ObjectStoreContract, PutFilePublishesASparseFileWithItsDigests) {
   Result<ObjectInfo> put = s.PutFile(kAlice, "alice-b", "exports/disk.raw", fd.get(), options);
   ASSERT_TRUE(put.ok()) << put.status().ToString();
   EXPECT_EQ(put->size, kSize);
-  // The multipart ETag over 8 MiB parts, computed here from the bytes.
+  // The multipart ETag over PutFileParts, computed here from the bytes: the
+  // MiB holding the head, the 18 MiB hole as 16 + 2 MiB, the MiB holding the tail.
+  Result<std::vector<FilePart>> layout = PutFileParts(fd.get(), kSize);
+  ASSERT_TRUE(layout.ok()) << layout.status().ToString();
+  const std::vector<uint64_t> want_mib = {1, 16, 2, 1};
+  ASSERT_EQ(layout->size(), want_mib.size());
   std::vector<Md5Digest> parts;
-  for (uint64_t at = 0; at < kSize; at += kPart) {
-    parts.push_back(Md5::Of(std::string_view(all).substr(at, std::min(kPart, kSize - at))));
+  uint64_t at = 0;
+  for (size_t i = 0; i < layout->size(); ++i) {
+    const FilePart& p = (*layout)[i];
+    EXPECT_EQ(p.offset, at) << i;
+    EXPECT_EQ(p.length, want_mib[i] << 20) << i;
+    EXPECT_EQ(p.hole, i == 1 || i == 2) << i;
+    parts.push_back(Md5::Of(std::string_view(all).substr(p.offset, p.length)));
+    at += p.length;
   }
-  ASSERT_EQ(parts.size(), 3u);
   EXPECT_EQ(put->etag, MultipartEtag(parts));
-  EXPECT_TRUE(put->etag.ends_with("-3\"")) << put->etag;
+  EXPECT_TRUE(put->etag.ends_with("-4\"")) << put->etag;
   EXPECT_EQ(put->crc64, Crc64(all));
   Result<ObjectInfo> head_info = s.HeadObject(kAlice, "alice-b", "exports/disk.raw");
   ASSERT_TRUE(head_info.ok());
@@ -718,6 +729,54 @@ TEST(PutFilePartBytesTest, KeepsToTenThousandWholeMiBParts) {
     EXPECT_LE((size + part - 1) / part, 10000u) << size;
     EXPECT_GT((size + part - kMiB - 1) / (part - kMiB), 10000u) << "the smallest such size, " << size;
   }
+}
+
+// A 600 GiB file holding a 6 MiB run and 4 KiB every 2 GiB, as ext4 lays
+// out its metadata: each scattered 4 KiB costs one MiB of hashing, the
+// holes between are a few remembered sizes, and the parts cover the file.
+TEST(PutFilePartsTest, ScatteredDataCostsItsOwnMiBsNotWholePartsOfZeros) {
+  constexpr uint64_t kMiB = uint64_t{1} << 20, kGiB = kMiB << 10, kSize = 600 * kGiB;
+  const std::string path = ::testing::TempDir() + "put-file-parts-" + RandomHex(6);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  ASSERT_TRUE(fd.valid());
+  ::unlink(path.c_str());
+  ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(kSize)), 0);
+  const std::vector<uint8_t> run(6 * kMiB, 0x5a), block(4096, 0xa5);
+  ASSERT_TRUE(PwriteFull(fd.get(), run.data(), run.size(), kMiB / 2, path).ok());
+  for (uint64_t at = 2 * kGiB + 12345; at < kSize; at += 2 * kGiB) {
+    ASSERT_TRUE(PwriteFull(fd.get(), block.data(), block.size(), at, path).ok());
+  }
+  Result<std::vector<FilePart>> parts = PutFileParts(fd.get(), kSize);
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  EXPECT_LE(parts->size(), 10000u);
+  uint64_t at = 0, data_bytes = 0;
+  std::set<uint64_t> hole_sizes;
+  for (const FilePart& p : *parts) {
+    ASSERT_EQ(p.offset, at);
+    ASSERT_GT(p.length, 0u);
+    at += p.length;
+    if (!p.hole) {
+      data_bytes += p.length;
+      continue;
+    }
+    hole_sizes.insert(p.length);
+    const off_t data = ::lseek(fd.get(), static_cast<off_t>(p.offset), SEEK_DATA);
+    EXPECT_TRUE(data < 0 || static_cast<uint64_t>(data) >= p.offset + p.length)
+        << "hole part at " << p.offset;
+  }
+  EXPECT_EQ(at, kSize);
+  // The run in 7 MiB (it straddles MiB edges), each 4 KiB in 1 MiB (two where
+  // it straddles one), where 62 MiB parts would hash 299 x 62 MiB.
+  EXPECT_GE(data_bytes, 7 * kMiB + 299 * kMiB);
+  EXPECT_LE(data_bytes, 7 * kMiB + 2 * 299 * kMiB);
+  EXPECT_LE(hole_sizes.size(), 9u);  // 128 MiB and its halves down to 1 MiB
+  for (uint64_t size : hole_sizes) EXPECT_EQ(size & (size - 1), 0u) << size;
+
+  // A file with data everywhere: the same PutFilePartBytes parts as ever.
+  Result<std::vector<FilePart>> dense = PutFileParts(fd.get(), 6 * kMiB);
+  ASSERT_TRUE(dense.ok());
+  ASSERT_EQ(dense->size(), 1u);
+  EXPECT_FALSE(dense->front().hole);
 }
 
 TYPED_TEST(ObjectStoreContract, TheObjectIsTheSameWhetherPartSizesAreDeclaredOrNot) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -452,6 +453,72 @@ TEST_F(IngestTest, SyncsStoreAfterAllPutsAndReportsSyncFailure) {
   FaultyChunkStore failing_sync(*store_);
   failing_sync.FailSync(Internal("fsync failed"));
   EXPECT_EQ(IngestRawFile(path, failing_sync, IngestOptions{}).status().code(), Code::kInternal);
+}
+
+// Whether [offset, offset + len) of the file holds no data (SEEK_DATA finds
+// the next data at or past its end).
+bool IsHole(int fd, uint64_t offset, uint64_t len) {
+  off_t data = ::lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
+  if (data < 0) return errno == ENXIO;
+  return static_cast<uint64_t>(data) >= offset + len;
+}
+
+TEST_F(IngestTest, MaterializeLeavesZeroBlocksInsideChunksAsHoles) {
+  constexpr uint64_t kBlock = 4096;
+  // Four chunks and a short fifth ending mid-block:
+  //   chunk 0: every third 4 KiB block data, one block whose only non-zero
+  //            byte is its last, one whose only one is its first
+  //   chunk 1: all data but two zero blocks in its middle
+  //   chunk 2: written zeros only (a zero chunk inside a data extent)
+  //   chunk 3: a hole but for one data block at its end
+  //   chunk 4: a zero block, a data block, then 1000 bytes of data at EOF
+  const uint64_t size = 4 * kChunk + 2 * kBlock + 1000;
+  std::vector<uint8_t> image(size, 0);
+  auto fill = [&](uint64_t offset, uint64_t len, uint64_t seed) {
+    std::vector<uint8_t> r = RandomBytes(len, seed);
+    for (uint64_t i = 0; i < len; ++i) image[offset + i] = static_cast<uint8_t>(r[i] | 1);
+  };
+  for (uint64_t b = 0; b < kChunk / kBlock; b += 3) fill(b * kBlock, kBlock, 100 + b);
+  image[4 * kBlock + kBlock - 1] = 7;
+  image[5 * kBlock] = 9;
+  fill(kChunk, kChunk, 200);
+  std::fill(image.begin() + kChunk + 500 * kBlock, image.begin() + kChunk + 502 * kBlock, 0);
+  fill(4 * kChunk - kBlock, kBlock, 300);
+  fill(4 * kChunk + kBlock, kBlock, 301);
+  fill(size - 1000, 1000, 302);
+
+  const std::string path = dir_.Sub("mixed.raw");
+  SparseFile f(path, size);
+  f.Write(0, std::vector<uint8_t>(image.begin(), image.begin() + 3 * kChunk));  // zeros written too
+  f.Write(4 * kChunk - kBlock, std::vector<uint8_t>(image.begin() + 4 * kChunk - kBlock, image.end()));
+  f.Close();
+  auto m = IngestRawFile(path, *store_, IngestOptions{});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+
+  const std::string out = dir_.Sub("mixed.out");
+  ASSERT_TRUE(MaterializeRawFile(*m, *store_, out, MaterializeOptions{}).ok());
+  ASSERT_EQ(std::filesystem::file_size(out), size);
+  EXPECT_EQ(ReadRange(out, 0, size), image);
+
+  UniqueFd fd(::open(out.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  uint64_t data_blocks = 0;
+  for (uint64_t offset = 0; offset < size; offset += kBlock) {
+    const uint64_t len = std::min(kBlock, size - offset);
+    const bool zero =
+        std::all_of(image.begin() + offset, image.begin() + offset + len, [](uint8_t b) { return b == 0; });
+    if (zero) {
+      EXPECT_TRUE(IsHole(fd.get(), offset, len)) << "zero block at " << offset << " was written";
+    } else {
+      ++data_blocks;
+      EXPECT_EQ(::lseek(fd.get(), static_cast<off_t>(offset), SEEK_DATA), static_cast<off_t>(offset))
+          << "data block at " << offset << " is a hole";
+    }
+  }
+  // Allocated: the data blocks, and at most a few blocks of extent tree.
+  EXPECT_GE(AllocatedBytes(out), data_blocks * kBlock);
+  EXPECT_LE(AllocatedBytes(out), data_blocks * kBlock + 16 * kBlock);
+  EXPECT_LT(data_blocks * kBlock, m->DataBytes() / 2);
 }
 
 TEST_F(IngestTest, EmptyFileRoundTrips) {
