@@ -49,9 +49,9 @@ class SpyStore final : public ChunkStore {
       if (!put_error_.ok()) return put_error_;
     }
     return inner_->Put(scope, id, plaintext, newly_stored);
-    decoding_stores_.fetch_add(1);
   }
   Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored = nullptr) override {
+    decoding_stores_.fetch_add(1);
     {
       std::unique_lock<std::mutex> lock(mu_);
       put_ids_.insert(id);
@@ -67,6 +67,8 @@ class SpyStore final : public ChunkStore {
     std::lock_guard<std::mutex> lock(mu_);
     --storing_;
     stores_cv_.notify_all();
+    return st;
+  }
   Status PutStoredWithDigest(const ChunkId& id, std::span<const uint8_t> object, const Digest256& object_digest,
                              bool* newly_stored = nullptr) override {
     digest_stores_.fetch_add(1);
@@ -77,14 +79,12 @@ class SpyStore final : public ChunkStore {
     }
     return inner_->PutStoredWithDigest(id, object, object_digest, newly_stored);
   }
-    return st;
-  }
   Status Sync() override {
     syncs_.fetch_add(1);
     return inner_->Sync();
-  Result<std::vector<uint8_t>> GetStored(const ChunkId& id) override { return inner_->GetStored(id); }
   }
   Result<std::vector<uint8_t>> Get(const ChunkId& id) override { return inner_->Get(id); }
+  Result<std::vector<uint8_t>> GetStored(const ChunkId& id) override { return inner_->GetStored(id); }
   Result<bool> Has(const ChunkId& id) override { return inner_->Has(id); }
   Status Delete(const ChunkId& id) override { return inner_->Delete(id); }
   Status List(const std::function<void(const ChunkId&)>& fn) override { return inner_->List(fn); }
@@ -97,13 +97,13 @@ class SpyStore final : public ChunkStore {
   bool WasPut(const ChunkId& id) {
     std::lock_guard<std::mutex> lock(mu_);
     return put_ids_.count(id) != 0;
+  }
+  int syncs() const { return syncs_.load(); }
   // Stores verified by an object digest (PutStoredWithDigest), and by
   // decoding (PutStored).
   int digest_stores() const { return digest_stores_.load(); }
   int decoding_stores() const { return decoding_stores_.load(); }
   FsChunkStore& inner() { return *inner_; }
-  }
-  int syncs() const { return syncs_.load(); }
   // Each PutStored waits up to `hold` for more than `limit` to be inside.
   void HoldStores(int limit, milliseconds hold) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -124,10 +124,10 @@ class SpyStore final : public ChunkStore {
   int storing_ = 0;                   // guarded by mu_
   int most_storing_ = 0;              // guarded by mu_
   int store_limit_ = 0;               // guarded by mu_
-  std::atomic<int> digest_stores_{0};
-  std::atomic<int> decoding_stores_{0};
   milliseconds store_hold_{0};        // guarded by mu_
   std::atomic<int> syncs_{0};
+  std::atomic<int> digest_stores_{0};
+  std::atomic<int> decoding_stores_{0};
 };
 
 class PullTest : public ::testing::Test {
@@ -1085,6 +1085,7 @@ TEST_F(PullTest, AnImportCopiedTwiceOnItsDigestsExportsByteIdentical) {
     ASSERT_TRUE(st.ok()) << st.ToString();
     EXPECT_TRUE(ReadWholeFile(out) == image);
   }
+}
 
 }  // namespace
 }  // namespace ferry
