@@ -62,7 +62,9 @@ class ListingTest : public ::testing::Test {
   // What ListImages must answer, computed the slow way.
   Page<ImageRecord> Model(const ImageQuery& q) {
     std::vector<ImageRecord> rows;
-    for (const auto& [id, r] : images_) {
+    for (const auto& entry : images_) {
+      const std::string& id = entry.first;
+      const ImageRecord& r = entry.second;  // a named variable: clang 14 cannot capture a binding
       bool visible = q.account_id.empty() || (q.include_self && r.account_id == q.account_id) ||
                      (q.include_system && r.account_id == kSystemAccountId) ||
                      (q.include_shared && shares_.count({id, q.account_id}) != 0);
