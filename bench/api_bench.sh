@@ -128,7 +128,12 @@ else
         ELSE name END, ', ') FROM pragma_table_info('images')")
   sqlite3 "$catalog" "
     WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $images * $seed_accounts)
-    INSERT INTO images ($columns) SELECT $select FROM seq, (SELECT * FROM images WHERE image_id = '$first_image');"
+    INSERT INTO images ($columns) SELECT $select FROM seq, (SELECT * FROM images WHERE image_id = '$first_image');
+    -- What the catalog keeps beside each image row (src/catalog/sqlite_catalog_images.cc).
+    DELETE FROM image_counts;
+    INSERT INTO image_counts (account_id, status, n) SELECT account_id, status, COUNT(*) FROM images GROUP BY 1, 2;
+    INSERT INTO image_snapshots (snapshot_id, image_id, creation_time)
+      SELECT '$snapshot', image_id, creation_time FROM images WHERE image_id LIKE 'm-bench%';"
   start_server
 fi
 total=$(sqlite3 -readonly "$catalog" "SELECT count(*) FROM images")
