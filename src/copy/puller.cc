@@ -139,7 +139,8 @@ class Puller {
         options_(options),
         clock_(options),
         what_("pull of snapshot " + snapshot_id + " from region " + region_id),
-        store_slots_(std::clamp<std::ptrdiff_t>(options.max_concurrent_stores, 1, kMaxStoreSlots)) {}
+        store_slots_(std::clamp<std::ptrdiff_t>(options.max_concurrent_stores, 1, kMaxStoreSlots)),
+        own_limit_(options.rate_limit_bytes_per_second) {}
 
   Result<PullResult> Run();
 
@@ -166,8 +167,9 @@ class Puller {
   // retry_for has passed since the last success, else sleeps the next
   // backoff delay. kCancelled if cancelled meanwhile.
   Status WaitToRetry(const Status& error, Backoff& backoff, const std::string& what);
-  // Waits until the rate limit allows the next fetch.
-  Status WaitForRate();
+  // Books a fetch of about `expected` wire bytes with the rate limits and
+  // waits until they let it start.
+  Status WaitForRate(uint64_t expected);
   // Sleeps `d` unless the pull stops first; kCancelled on cancellation, an
   // error (never returned to the caller: the first error is) if another
   // thread failed.
@@ -179,7 +181,8 @@ class Puller {
     if (outage_logged_.load(std::memory_order_relaxed) && outage_logged_.exchange(false))
       spdlog::info("{}: region {} answers again", what_, LogSafe(region_id_));
   }
-  void RecordWire(uint64_t wire_bytes);
+  // Records what a fetch booked for `expected` bytes really received.
+  void RecordWire(uint64_t expected, uint64_t wire_bytes);
   void MarkDone(const WantedChunk& c, bool fetched);
   void Fail(Status st);
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
@@ -216,8 +219,8 @@ class Puller {
   unsigned running_ = 0;        // guarded by mu_
   Status error_;                // guarded by mu_: the first failure
   PullProgress progress_;       // guarded by mu_ (bytes_per_second aside)
-  // Earliest time the next fetch may start under the rate limit.
-  Steady::time_point rate_ready_{};  // guarded by mu_
+  // This pull's own cap (rate_limit_bytes_per_second; 0 = none).
+  LinkLimiter own_limit_;
   // (time, wire_bytes) samples for bytes_per_second; calling thread only.
   std::deque<std::pair<Steady::time_point, uint64_t>> rate_samples_;
 };
@@ -247,7 +250,6 @@ Result<PullResult> Puller::Run() {
                                                    std::to_string(options_.max_logical_size) + " bytes");
   }
   PlanChunks(manifest);
-  rate_ready_ = clock_.Now();
   rate_samples_.emplace_back(clock_.Now(), 0);
 
   // Asked after the manifest, whose fetch may be the first round trip seen.
@@ -396,15 +398,21 @@ Status Puller::PullChunk(WantedChunk& c, Backoff& backoff) {
 
   unsigned corrupt = 0;
   for (;;) {
-    RETURN_IF_ERROR(WaitForRate());
-    if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before " + ChunkWhat(c));
-    if (stopping()) return StopStatus();
-    ASSIGN_OR_RETURN(ChunkBudget::Reservation buffer, ReserveBuffer(c));
+    Status go = WaitForRate(c.length);
+    if (go.ok() && IsCancelled(options_.cancel)) go = Cancelled(what_ + " cancelled before " + ChunkWhat(c));
+    if (go.ok() && stopping()) go = StopStatus();
+    Result<ChunkBudget::Reservation> reserved =
+        go.ok() ? ReserveBuffer(c) : Result<ChunkBudget::Reservation>(go);
+    if (!reserved.ok()) {
+      RecordWire(c.length, 0);  // the booked bytes never came
+      return reserved.status();
+    }
+    ChunkBudget::Reservation buffer = std::move(*reserved);
     uint64_t wire = 0;
     // The object is stored as it came (no decompress + recompress): the
     // source did not verify it, PutStored or PutStoredWithDigest does.
     Result<std::vector<uint8_t>> object = source_.FetchChunkObject(region_id_, c.id, &wire);
-    RecordWire(wire);
+    RecordWire(c.length, wire);
     // What is held from here on is what came (compressed, often less).
     if (object.ok()) buffer.ShrinkTo(object->capacity());
     Status st = object.status();
@@ -503,17 +511,16 @@ Status Puller::WaitToRetry(const Status& error, Backoff& backoff, const std::str
   return Sleep(std::min(backoff.Next(), left));
 }
 
-Status Puller::WaitForRate() {
+Status Puller::WaitForRate(uint64_t expected) {
   if (options_.rate_limit_bytes_per_second == 0 && options_.link_limiter == nullptr) return Status::Ok();
-  Steady::duration wait;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Steady::time_point ready = rate_ready_;
-    if (options_.link_limiter != nullptr) ready = std::max(ready, options_.link_limiter->ReadyAt());
-    wait = ready - clock_.Now();
-  }
-  if (wait <= Steady::duration::zero()) return Status::Ok();
-  return Sleep(std::chrono::ceil<milliseconds>(wait));
+  const Steady::time_point now = clock_.Now();
+  // Both caps book the fetch; it starts when the later one lets it. (The
+  // earlier one's slot then goes unused: never faster than either cap.)
+  Steady::time_point start = own_limit_.Reserve(expected, now);
+  if (options_.link_limiter != nullptr)
+    start = std::max(start, options_.link_limiter->Reserve(expected, now));
+  if (start <= now) return Status::Ok();
+  return Sleep(std::chrono::ceil<milliseconds>(start - now));
 }
 
 Status Puller::Sleep(milliseconds d) {
@@ -535,18 +542,11 @@ Status Puller::Sleep(milliseconds d) {
 
 Status Puller::StopStatus() const { return Aborted("", what_ + ": stopped after another failure"); }
 
-void Puller::RecordWire(uint64_t wire_bytes) {
+void Puller::RecordWire(uint64_t expected, uint64_t wire_bytes) {
+  own_limit_.Settle(expected, wire_bytes);
+  if (options_.link_limiter != nullptr) options_.link_limiter->Settle(expected, wire_bytes);
   std::lock_guard<std::mutex> lock(mu_);
   progress_.wire_bytes += wire_bytes;
-  if (options_.link_limiter != nullptr) options_.link_limiter->Charge(wire_bytes, clock_.Now());
-  const uint64_t rate = options_.rate_limit_bytes_per_second;
-  if (rate == 0 || wire_bytes == 0) return;
-  // A token bucket without burst, kept as the time its debt is paid off:
-  // received bytes push that time out by bytes/rate, and no fetch starts
-  // before it. Idle time is not banked.
-  auto cost = std::chrono::duration_cast<Steady::duration>(
-      std::chrono::duration<double>(static_cast<double>(wire_bytes) / static_cast<double>(rate)));
-  rate_ready_ = std::max(rate_ready_, clock_.Now()) + cost;
 }
 
 void Puller::MarkDone(const WantedChunk& c, bool fetched) {

@@ -33,6 +33,9 @@ constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kChunkBytes = 4 * kMiB;
 constexpr uint64_t kSlowChunks = 30;
 constexpr const char* kSlowRate = "10485760";
+// Slower still (about 20 s): long enough after a restart for the CLI, whose
+// polls are up to 5 s apart by then, to see the copy progress twice.
+constexpr const char* kSlowerRate = "6291456";
 constexpr auto kCopyDeadline = seconds(120);
 constexpr auto kOutage = seconds(30);
 
@@ -53,9 +56,9 @@ class TwoProcessCopyTest : public ::testing::Test {
                                               std::vector<std::vector<std::string>>{{kSource}, {kDest}});
   }
 
-  // Starts both processes; `slow` limits each copy B pulls to kSlowRate.
-  void StartCluster(bool slow) {
-    if (slow) cluster_->set_extra_args(kB, {"--copy-rate-limit", kSlowRate});
+  // Starts both processes; `slow` limits each copy B pulls to `rate`.
+  void StartCluster(bool slow, const char* rate = kSlowRate) {
+    if (slow) cluster_->set_extra_args(kB, {"--copy-rate-limit", rate});
     std::string error;
     ASSERT_TRUE(cluster_->StartAll(&error)) << error;
   }
@@ -446,7 +449,7 @@ size_t Count(const std::string& text, const std::string& what) {
 // destination warns that its source stopped answering (with the retry
 // plan), and no per-chunk line is logged at info.
 TEST_F(TwoProcessCopyTest, CliCopyWaitRidesOutAKilledSourceAndTheLogsTellTheStory) {
-  StartCluster(/*slow=*/true);
+  StartCluster(/*slow=*/true, kSlowerRate);
   EcsClient a = Root(kA);
   EcsClient b = Root(kB);
   const std::string source_id = ImportSource(a, "cli-outage.raw", kSlowChunks, 44);

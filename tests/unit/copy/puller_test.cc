@@ -642,6 +642,49 @@ TEST_F(PullTest, PullRateLimitSleepsForTheWireBytes) {
   EXPECT_GE(SleptTotal(), milliseconds(4500 - 300)) << "9 of 10 chunks paid for, less real time elapsed";
 }
 
+TEST_F(PullTest, PullRateLimitPacesFetchesInFlightToo) {
+  // The same 10 chunks with 4 fetches in flight: each fetch books its bytes
+  // before it starts, so only the first starts at once and every other waits
+  // its turn. (Charged only on receipt, the first 4 went out together: a
+  // burst of in_flight chunks above the cap at every start and resume.)
+  Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * 10, kChunk);
+  for (size_t i = 0; i < 10; ++i) {
+    m.entries[i].zero = false;
+    m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, 1800 + i), 50000);
+  }
+  source_.SetManifest(kRegion, kSnapshot, m);
+  options_.in_flight = 4;
+  options_.rate_limit_bytes_per_second = 100000;
+
+  Result<PullResult> r = Pull();
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->stats.wire_bytes, 500000u);
+  std::vector<milliseconds> sleeps = Sleeps();
+  EXPECT_EQ(sleeps.size(), 9u) << "every fetch but the first waits for its turn";
+  for (milliseconds d : sleeps) EXPECT_GT(d, milliseconds(0));
+}
+
+TEST(LinkLimiterTest, FetchesBookedTogetherStartOneAfterAnother) {
+  const LinkLimiter::Steady::time_point t0{};
+  LinkLimiter link(100000);
+  // Four fetches of 50000 bytes asking at once: 0, 0.5, 1 and 1.5 s.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(link.Reserve(50000, t0), t0 + milliseconds(500 * i)) << i;
+  // The first got 10000 bytes less than it booked: the next start is 0.1 s earlier.
+  link.Settle(50000, 40000);
+  EXPECT_EQ(link.Reserve(1, t0), t0 + milliseconds(1900));
+  // A link idle since then does not bank the idle time.
+  const LinkLimiter::Steady::time_point later = t0 + std::chrono::seconds(60);
+  EXPECT_EQ(link.Reserve(50000, later), later);
+  EXPECT_EQ(link.Reserve(50000, later), later + milliseconds(500));
+  // A fetch that failed gives back all it booked.
+  link.Settle(50000, 0);
+  EXPECT_EQ(link.Reserve(50000, later), later + milliseconds(500));
+  // No cap: always now.
+  LinkLimiter none(0);
+  EXPECT_EQ(none.Reserve(1 << 30, t0), t0);
+}
+
 TEST_F(PullTest, PullWaitsForTheLinkItShares) {
   // The same 10 chunks under a link cap instead of a per-copy cap, on a link
   // another copy has just used for 300000 bytes: this pull first waits for
