@@ -54,6 +54,9 @@ namespace ferry::cli {
 namespace {
 
 constexpr const char* kRootAccountName = "root";
+// The bound on a peer's answer to an account, AccessKey or nonce call: one
+// small JSON record (a copy peer's and a chunk source's are their own).
+constexpr uint64_t kPeerRecordAnswerBytes = 1u << 20;
 
 std::string AccountsDbPath(const std::string& data) { return data + "/accounts.db"; }
 std::string RootCredentialsPath(const std::string& data) { return data + "/root-credentials.json"; }
@@ -657,6 +660,7 @@ Status RunServe(const ServeSettings& settings) {
       options.cluster_key = cluster_key;
       options.timeout_ms = 5000;
       options.max_connections = 2;
+      options.max_response_bytes = kPeerRecordAnswerBytes;
       Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
       if (!client.ok()) {
         regions.ShutdownAll();
@@ -678,6 +682,7 @@ Status RunServe(const ServeSettings& settings) {
     options.cluster_key = cluster_key;
     options.timeout_ms = 5000;
     options.max_connections = 4;
+    options.max_response_bytes = kPeerRecordAnswerBytes;
     Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
     if (!client.ok()) {
       regions.ShutdownAll();

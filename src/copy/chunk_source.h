@@ -52,11 +52,15 @@ class ChunkSource {
   // ChunkStore::PutStored. Only the header and the object's size are
   // checked (kDataLoss); the payload is NOT verified against `id`: the
   // caller's PutStored does that, and must. *wire_bytes as for FetchChunk.
+  // `length` is the plaintext length the manifest gives the chunk: a source
+  // reading from the network refuses an answer larger than such a chunk's
+  // object can be (MaxChunkObjectSize) before reading it, so a peer cannot
+  // make the caller hold more than the chunk it asked for.
   // The default encodes FetchChunk's plaintext as a raw unscoped (version 1)
   // object, which fails PutStored for a scoped chunk: a source serving
   // scoped chunks (every real one) overrides it to pass the object on.
   virtual Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
-                                                        uint64_t* wire_bytes) {
+                                                        uint64_t /*length*/, uint64_t* wire_bytes) {
     ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, FetchChunk(region_id, id, wire_bytes));
     return EncodeChunkObject(plaintext, /*compress=*/false);
   }

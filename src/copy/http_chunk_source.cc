@@ -44,7 +44,7 @@ class HttpChunkSource final : public ChunkSource {
   }
 
   Result<Manifest> FetchManifest(const std::string& region_id, const std::string& snapshot_id) override {
-    ASSIGN_OR_RETURN(std::vector<uint8_t> body, Get(PeerManifestPath(region_id, snapshot_id), nullptr));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> body, Get(PeerManifestPath(region_id, snapshot_id), nullptr, 0));
     Result<Manifest> manifest = DecodeManifest(body);
     if (!manifest.ok()) {
       return DataLoss("manifest of snapshot " + snapshot_id + " in region " + region_id + " from peer " +
@@ -55,13 +55,14 @@ class HttpChunkSource final : public ChunkSource {
 
   Result<std::vector<uint8_t>> FetchChunk(const std::string& region_id, const ChunkId& id,
                                           uint64_t* wire_bytes) override {
-    ASSIGN_OR_RETURN(std::vector<uint8_t> body, Get(PeerChunkPath(region_id, id), wire_bytes));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> body, Get(PeerChunkPath(region_id, id), wire_bytes, 0));
     return DecodeWireChunk(id, body);
   }
 
   Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
-                                                uint64_t* wire_bytes) override {
-    ASSIGN_OR_RETURN(std::vector<uint8_t> body, Get(PeerChunkPath(region_id, id), wire_bytes));
+                                                uint64_t length, uint64_t* wire_bytes) override {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> body,
+                     Get(PeerChunkPath(region_id, id), wire_bytes, MaxChunkObjectSize(length)));
     Result<ChunkHeader> header = CheckChunkObject(body);
     if (!header.ok()) {
       return DataLoss("chunk " + ToHex(id) + " from peer " + base_url_ + ": " + header.status().message());
@@ -70,9 +71,10 @@ class HttpChunkSource final : public ChunkSource {
   }
 
  private:
-  Result<std::vector<uint8_t>> Get(const std::string& target, uint64_t* wire_bytes) {
+  // `max_bytes` > 0 bounds the answer below the client's own limit.
+  Result<std::vector<uint8_t>> Get(const std::string& target, uint64_t* wire_bytes, uint64_t max_bytes) {
     if (!config_error_.ok()) return config_error_;
-    ASSIGN_OR_RETURN(PeerResponse response, client_->Call("GET", target));
+    ASSIGN_OR_RETURN(PeerResponse response, client_->Call("GET", target, "", 0, max_bytes));
     if (wire_bytes != nullptr) *wire_bytes = response.body.size();
     return std::move(response.body);
   }

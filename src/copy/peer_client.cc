@@ -153,7 +153,8 @@ class BeastPeerClient final : public PeerClient {
       bool ok = false;
       try {
         std::optional<TransportError> error = Exchange(*conn, http::verb::get, "GET", target, "",
-                                                       timeout_ms > 0 ? timeout_ms : options_.timeout_ms, &response);
+                                                       timeout_ms > 0 ? timeout_ms : options_.timeout_ms,
+                                                       options_.max_response_bytes, &response);
         ok = !error && response.keep_alive && response.status >= 200 && response.status <= 299;
       } catch (const std::exception&) {
         ok = false;
@@ -184,7 +185,9 @@ class BeastPeerClient final : public PeerClient {
   }
 
   Result<PeerResponse> Call(const std::string& method, const std::string& target, const std::string& body,
-                            int timeout_ms) override {
+                            int timeout_ms, uint64_t max_response_bytes) override {
+    const uint64_t limit = max_response_bytes > 0 ? std::min(max_response_bytes, options_.max_response_bytes)
+                                                  : options_.max_response_bytes;
     std::optional<http::verb> verb = VerbOf(method);
     if (!verb) {
       return InvalidArgument("", "peer call " + method + " " + target + ": the method must be GET, PUT, POST "
@@ -200,8 +203,9 @@ class BeastPeerClient final : public PeerClient {
         std::unique_ptr<Connection> conn = Acquire();
         const bool reused = conn->connected;
         RawResponse response;
-        std::optional<TransportError> error = Exchange(*conn, *verb, method, target, body,
-                                                               timeout_ms > 0 ? timeout_ms : options_.timeout_ms, &response);
+        std::optional<TransportError> error =
+            Exchange(*conn, *verb, method, target, body, timeout_ms > 0 ? timeout_ms : options_.timeout_ms,
+                     limit, &response);
         if (error) {
           Release(std::move(conn), false);
           const bool repeatable = *verb == http::verb::get || !error->response_started;
@@ -237,7 +241,7 @@ class BeastPeerClient final : public PeerClient {
 
   std::optional<TransportError> Exchange(Connection& conn, http::verb verb, const std::string& method,
                                          const std::string& target, const std::string& body, int timeout_ms,
-                                         RawResponse* out) {
+                                         uint64_t limit, RawResponse* out) {
     const auto timeout = std::chrono::milliseconds(std::max(1, timeout_ms));
     auto fail = [&](const std::string& step, const beast::error_code& ec, bool response_started = false) {
       conn.connected = false;
@@ -246,8 +250,7 @@ class BeastPeerClient final : public PeerClient {
       const std::string what = "peer " + endpoint_.host_header + " (" + method + " " + target + ")";
       if (ec == http::error::body_limit) {
         // Not a passing failure: asking again brings the same answer.
-        return TransportError{Internal(what + " answered with more than " +
-                                       std::to_string(options_.max_response_bytes) + " bytes"),
+        return TransportError{Internal(what + " answered with more than " + std::to_string(limit) + " bytes"),
                               false, response_started};
       }
       return TransportError{Unavailable(step + " " + what + ": " + ec.message()), ec != beast::error::timeout,
@@ -293,7 +296,7 @@ class BeastPeerClient final : public PeerClient {
     if (ec) return fail("sending to", ec);
 
     http::response_parser<http::vector_body<uint8_t>> parser;
-    parser.body_limit(options_.max_response_bytes);
+    parser.body_limit(limit);
     conn.stream.expires_after(timeout);
     ec = Run(conn, [&](auto handler) { http::async_read_header(conn.stream, conn.buffer, parser, handler); });
     if (ec) return fail("reading the response from", ec, parser.got_some());
@@ -316,7 +319,7 @@ class BeastPeerClient final : public PeerClient {
     // few reads as the socket allows. Through the parser it would arrive in
     // pieces no larger than the buffer's spare room — thousands of reads and
     // timer updates for a 4 MiB chunk.
-    if (*length > options_.max_response_bytes) return fail("reading the response from", http::error::body_limit, true);
+    if (*length > limit) return fail("reading the response from", http::error::body_limit, true);
     out->body.resize(*length);
     const size_t buffered = std::min<size_t>(conn.buffer.size(), *length);
     asio::buffer_copy(asio::buffer(out->body.data(), buffered), conn.buffer.data());

@@ -51,9 +51,12 @@ class PeerClient {
   // `body` sent as is (Content-Type application/json when not empty) and
   // covered by the signature. `timeout_ms` > 0 replaces the client's
   // per-step deadline for this call (a best-effort call that must not hold
-  // its caller up for long).
+  // its caller up for long). `max_response_bytes` > 0 lowers the client's
+  // bound on the answer for this call (a chunk's answer is no larger than
+  // its object can be); a larger answer is refused before its body is read.
   virtual Result<PeerResponse> Call(const std::string& method, const std::string& target,
-                                    const std::string& body = "", int timeout_ms = 0) = 0;
+                                    const std::string& body = "", int timeout_ms = 0,
+                                    uint64_t max_response_bytes = 0) = 0;
   // Opens connections, each with one GET of `target` (a cheap route such as
   // a region ping), until `connections` kept-alive ones wait in the pool, at
   // most max_connections in all; the new ones are opened at once, so on a

@@ -411,7 +411,7 @@ Status Puller::PullChunk(WantedChunk& c, Backoff& backoff) {
     uint64_t wire = 0;
     // The object is stored as it came (no decompress + recompress): the
     // source did not verify it, PutStored or PutStoredWithDigest does.
-    Result<std::vector<uint8_t>> object = source_.FetchChunkObject(region_id_, c.id, &wire);
+    Result<std::vector<uint8_t>> object = source_.FetchChunkObject(region_id_, c.id, c.length, &wire);
     RecordWire(c.length, wire);
     // What is held from here on is what came (compressed, often less).
     if (object.ok()) buffer.ShrinkTo(object->capacity());

@@ -40,7 +40,7 @@ class LocalChunkSource final : public ChunkSource {
   }
 
   Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
-                                                uint64_t* wire_bytes) override {
+                                                uint64_t /*length*/, uint64_t* wire_bytes) override {
     ASSIGN_OR_RETURN(Region * region, Resolve(region_id));
     ASSIGN_OR_RETURN(std::vector<uint8_t> object, region->PeerReadChunkStored(id));
     Result<ChunkHeader> header = CheckChunkObject(object);

@@ -24,6 +24,11 @@ inline constexpr uint8_t kChunkFormatVersionScoped = 2;
 inline constexpr size_t kChunkHeaderSize = 24;  // the fixed part, both versions
 inline constexpr size_t kChunkScopeSize = 32;
 inline constexpr size_t kMaxChunkPrefixSize = kChunkHeaderSize + kChunkScopeSize;
+// The largest object a chunk of `plaintext_length` bytes can have: the raw
+// form, since a zstd payload is kept only when it is smaller.
+inline constexpr uint64_t MaxChunkObjectSize(uint64_t plaintext_length) {
+  return kMaxChunkPrefixSize + plaintext_length;
+}
 // A bound on plaintext_length so a corrupt header cannot make a reader
 // allocate an absurd buffer; far above any chunk size we use.
 inline constexpr uint64_t kMaxChunkPlaintext = 1ull << 30;

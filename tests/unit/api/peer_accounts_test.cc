@@ -49,7 +49,7 @@ class FakePeerClient final : public PeerClient {
   explicit FakePeerClient(std::string url) : url_(std::move(url)) {}
 
   Result<PeerResponse> Call(const std::string& method, const std::string& target, const std::string& body,
-                            int /*timeout_ms*/) override {
+                            int /*timeout_ms*/, uint64_t /*max_response_bytes*/) override {
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back(method + " " + target + (body.empty() ? "" : " " + body));
     if (!fail_.ok()) return fail_;

@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "common/clock.h"
@@ -13,6 +13,7 @@
 #include "copy/chunk_source.h"
 #include "copy/peer_auth.h"
 #include "copy/peer_wire.h"
+#include "store/chunk_format.h"
 #include "store/manifest.h"
 #include "unit/copy/fake_peer_server.h"
 
@@ -155,6 +156,30 @@ TEST(HttpChunkSourceTest, WrongBytesAreDataLoss) {
   ASSERT_EQ(chunk.status().code(), Code::kDataLoss) << chunk.status().ToString();
   EXPECT_NE(chunk.status().message().find(ToHex(data.ids[0])), std::string::npos);
   EXPECT_NE(chunk.status().message().find(ToHex(data.ids[3])), std::string::npos);
+}
+
+TEST(HttpChunkSourceTest, AnAnswerLargerThanTheChunkCanBeIsRefusedUnread) {
+  // A peer answering a 64 KiB chunk with 8 MiB: refused before the body is
+  // read, so the caller never holds more than the chunk it asked for (the
+  // client's own limit is 1 GiB, the largest chunk of the format).
+  PeerData data;
+  const std::string huge(8 << 20, 'x');
+  FakePeerServer server([&](const http::request<http::string_body>& r) {
+    return r.target().find(ToHex(data.ids[2])) != std::string_view::npos ? Reply{200, huge} : data.Serve(r);
+  });
+  auto source = SourceFor(server);
+  uint64_t wire = 0;
+  Result<std::vector<uint8_t>> object = source->FetchChunkObject(kRegion, data.ids[2], 65536, &wire);
+  ASSERT_EQ(object.status().code(), Code::kInternal) << object.status().ToString();
+  EXPECT_NE(object.status().message().find(std::to_string(MaxChunkObjectSize(65536))), std::string::npos)
+      << object.status().ToString();
+  // The chunks of the length asked for come whole.
+  object = source->FetchChunkObject(kRegion, data.ids[0], 65536, &wire);
+  ASSERT_TRUE(object.ok()) << object.status().ToString();
+  EXPECT_EQ(wire, object->size());
+  Result<std::vector<uint8_t>> plaintext = DecodeChunkObject(*object);
+  ASSERT_TRUE(plaintext.ok()) << plaintext.status().ToString();
+  EXPECT_EQ(*plaintext, data.chunk(data.ids[0]));
 }
 
 TEST(HttpChunkSourceTest, ConnectionRefusedIsUnavailable) {

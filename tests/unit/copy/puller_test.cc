@@ -921,8 +921,8 @@ class SubstitutingSource final : public ChunkSource {
     return inner_.FetchChunk(region_id, id, wire_bytes);
   }
   Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
-                                                uint64_t* wire_bytes) override {
-    if (id != victim_) return inner_.FetchChunkObject(region_id, id, wire_bytes);
+                                                uint64_t length, uint64_t* wire_bytes) override {
+    if (id != victim_) return inner_.FetchChunkObject(region_id, id, length, wire_bytes);
     served_.fetch_add(1);
     if (wire_bytes != nullptr) *wire_bytes = object_.size();
     return object_;
@@ -1066,7 +1066,7 @@ class StoreChunkSource final : public ChunkSource {
     if (wire_bytes != nullptr) *wire_bytes = plaintext.size();
     return plaintext;
   }
-  Result<std::vector<uint8_t>> FetchChunkObject(const std::string&, const ChunkId& id,
+  Result<std::vector<uint8_t>> FetchChunkObject(const std::string&, const ChunkId& id, uint64_t /*length*/,
                                                 uint64_t* wire_bytes) override {
     ASSIGN_OR_RETURN(std::vector<uint8_t> object, store_.GetStored(id));
     if (wire_bytes != nullptr) *wire_bytes = object.size();

@@ -133,9 +133,9 @@ class FaultySource final : public ChunkSource {
   // The object as the source stores it: a scoped chunk's object carries its
   // scope, which a plaintext re-encoded here would lose.
   Result<std::vector<uint8_t>> FetchChunkObject(const std::string& region_id, const ChunkId& id,
-                                                uint64_t* wire_bytes) override {
+                                                uint64_t length, uint64_t* wire_bytes) override {
     RETURN_IF_ERROR(Gate(id));
-    Result<std::vector<uint8_t>> object = inner_->FetchChunkObject(region_id, id, wire_bytes);
+    Result<std::vector<uint8_t>> object = inner_->FetchChunkObject(region_id, id, length, wire_bytes);
     if (object.ok()) Fetched(id);
     return object;
   }
