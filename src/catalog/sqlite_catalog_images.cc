@@ -269,24 +269,17 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
   return page;
 }
 
-}  // namespace
-
-Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
-  const Visibility vis(q);
-  if (vis.none()) return Page<ImageRecord>{};
-  ASSIGN_OR_RETURN(ReadLease reader, Reader());
-  SqliteDb& db = reader.db();
-  // One read transaction, so that the streams, the counts and the page's
-  // rows all see the same commit.
-  const bool own_transaction = !db.in_transaction();
-  if (own_transaction) RETURN_IF_ERROR(db.Exec("BEGIN"));
-  Result<Page<ImageRecord>> page = ListImagesIn(db, q);
-  if (own_transaction) (void)db.Exec(page.ok() ? "COMMIT" : "ROLLBACK");
-  return page;
-}
-
-Result<Page<ImageRecord>> SqliteCatalog::ListImagesIn(SqliteDb& db, const ImageQuery& q) {
-  const Visibility vis(q);
+// ListImages inside one read transaction of `db`, for what `vis` shows.
+Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibility vis) {
+  // Most callers have no image shared with them: one probe of
+  // image_shares_account spares the shared stream and its count.
+  if (vis.shared) {
+    ASSIGN_OR_RETURN(uint64_t any_shared,
+                     SingleInt(db, "SELECT EXISTS (SELECT 1 FROM image_shares WHERE account_id = ?)",
+                               {vis.account_id}));
+    vis.shared = any_shared != 0;
+    if (vis.none()) return Page<ImageRecord>{};
+  }
   const std::string columns = ImageColumnsSql();
   auto is_shared = [&](const std::string& image_id) -> Result<bool> {
     ASSIGN_OR_RETURN(uint64_t n,
@@ -407,6 +400,22 @@ Result<Page<ImageRecord>> SqliteCatalog::ListImagesIn(SqliteDb& db, const ImageQ
     total += shared;
   }
   page.total = total;
+  return page;
+}
+
+}  // namespace
+
+Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
+  const Visibility vis(q);
+  if (vis.none()) return Page<ImageRecord>{};
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
+  SqliteDb& db = reader.db();
+  // One read transaction, so that the streams, the counts and the page's
+  // rows all see the same commit.
+  const bool own_transaction = !db.in_transaction();
+  if (own_transaction) RETURN_IF_ERROR(db.Exec("BEGIN"));
+  Result<Page<ImageRecord>> page = ListImagesIn(db, q, vis);
+  if (own_transaction) (void)db.Exec(page.ok() ? "COMMIT" : "ROLLBACK");
   return page;
 }
 
