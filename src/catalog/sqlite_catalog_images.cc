@@ -87,6 +87,20 @@ Status FillImageSnapshots(SqliteDb& db) {
 
 }  // namespace
 
+Status InReadTransaction(SqliteDb& db, const std::function<Status()>& fn) {
+  if (db.in_transaction()) return fn();
+  // Prepared (and kept) rather than Exec'd: parsing BEGIN and COMMIT on
+  // every call cost a listing more than some of its queries.
+  auto run = [&db](const char* sql) -> Status {
+    ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
+    return stmt.Run();
+  };
+  RETURN_IF_ERROR(run("BEGIN"));
+  Status status = fn();
+  (void)run(status.ok() ? "COMMIT" : "ROLLBACK");
+  return status;
+}
+
 SqliteDb::MigrationHooks ImageIndexMigrationHooks() { return {{8, FillImageSnapshots}}; }
 
 Status UpdateImageIndexes(SqliteDb& db, const std::optional<ImageRecord>& before,
@@ -253,18 +267,18 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
     RETURN_IF_ERROR(next->Advance());
   }
   page.total = matched;
+  // The page's rows one primary-key lookup each: a statement reused for
+  // every id costs less than "image_id IN (...)", for which SQLite builds a
+  // temporary b-tree every time.
   if (ids.empty()) return page;
-  std::vector<SqlValue> params(ids.begin(), ids.end());
-  ASSIGN_OR_RETURN(std::vector<ImageRecord> rows,
-                   Rows<ImageRecord>(db,
-                                     "SELECT " + ImageColumnsSql() + " FROM images WHERE image_id IN (" +
-                                         WhereClause::Placeholders(ids.size()) + ")",
-                                     params, DecodeImageRow));
-  std::map<std::string, ImageRecord> by_id;
-  for (ImageRecord& r : rows) by_id.emplace(r.image_id, std::move(r));
+  ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(catalog_sql::ImageSelectSql() + " WHERE image_id = ?"));
   for (const std::string& id : ids) {
-    auto it = by_id.find(id);
-    if (it != by_id.end()) page.items.push_back(std::move(it->second));
+    RETURN_IF_ERROR(stmt.Reset());
+    RETURN_IF_ERROR(stmt.BindText(1, id));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) continue;  // cannot happen inside the read transaction
+    ASSIGN_OR_RETURN(ImageRecord r, DecodeImageRow(stmt));
+    page.items.push_back(std::move(r));
   }
   return page;
 }
@@ -412,10 +426,11 @@ Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
   SqliteDb& db = reader.db();
   // One read transaction, so that the streams, the counts and the page's
   // rows all see the same commit.
-  const bool own_transaction = !db.in_transaction();
-  if (own_transaction) RETURN_IF_ERROR(db.Exec("BEGIN"));
-  Result<Page<ImageRecord>> page = ListImagesIn(db, q, vis);
-  if (own_transaction) (void)db.Exec(page.ok() ? "COMMIT" : "ROLLBACK");
+  Page<ImageRecord> page;
+  RETURN_IF_ERROR(catalog_sql::InReadTransaction(db, [&]() -> Status {
+    ASSIGN_OR_RETURN(page, ListImagesIn(db, q, vis));
+    return Status::Ok();
+  }));
   return page;
 }
 

@@ -70,6 +70,11 @@ class WhereClause {
 Result<std::string> EncodeTags(const Tags& tags, const std::string& owner);
 Result<Tags> DecodeTags(const std::string& text, const std::string& owner);
 
+// Runs `fn` inside one read transaction of `db` (BEGIN ... COMMIT), or
+// inside the transaction already open on it: every statement of `fn` sees
+// the same commit.
+Status InReadTransaction(SqliteDb& db, const std::function<Status()>& fn);
+
 inline Status Execute(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params) {
   ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
   RETURN_IF_ERROR(stmt.BindAll(params));
