@@ -87,6 +87,30 @@ Status FillImageSnapshots(SqliteDb& db) {
 
 }  // namespace
 
+Result<std::optional<ImageRecord>> IndexedImageRow(SqliteDb& db, const std::string& image_id) {
+  ASSIGN_OR_RETURN(SqliteStatement row,
+                   db.Prepare("SELECT account_id, status, creation_time FROM images WHERE image_id = ?"));
+  RETURN_IF_ERROR(row.BindText(1, image_id));
+  ASSIGN_OR_RETURN(bool found, row.Step());
+  if (!found) return std::optional<ImageRecord>();
+  ImageRecord r;
+  r.image_id = image_id;
+  r.account_id = row.ColumnText(0);
+  r.status = row.ColumnText(1);
+  r.creation_time = row.ColumnInt(2);
+  ASSIGN_OR_RETURN(SqliteStatement snapshots,
+                   db.Prepare("SELECT snapshot_id FROM image_snapshots WHERE image_id = ?"));
+  RETURN_IF_ERROR(snapshots.BindText(1, image_id));
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, snapshots.Step());
+    if (!more) break;
+    DiskMapping disk;
+    disk.snapshot_id = snapshots.ColumnText(0);
+    r.disks.push_back(std::move(disk));
+  }
+  return std::optional<ImageRecord>(std::move(r));
+}
+
 Status InReadTransaction(SqliteDb& db, const std::function<Status()>& fn) {
   if (db.in_transaction()) return fn();
   // Prepared (and kept) rather than Exec'd: parsing BEGIN and COMMIT on
@@ -397,16 +421,21 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
                    Merge(db, streams, q.offset, q.limit, row_filter, keep, count_by_walking && q.count_total));
   if (count_by_walking || !q.count_total) return page;
 
+  // One sum per owner: "account_id IN (?, ?)" would have SQLite build a
+  // temporary b-tree for the list on every call.
+  auto counted = [&](const std::string* owner) -> Result<uint64_t> {
+    WhereClause where;
+    if (owner != nullptr) where.Add("account_id = ?", {*owner});
+    where.AddIn("status", q.statuses);
+    return SingleInt(db, "SELECT COALESCE(SUM(n), 0) FROM image_counts" + where.Sql(), where.params());
+  };
   uint64_t total = 0;
-  if (vis.everyone || !vis.owners.empty()) {
-    WhereClause counted;
-    if (!vis.everyone) {
-      counted.Add("account_id IN (" + WhereClause::Placeholders(vis.owners.size()) + ")",
-                  WhereClause::Values(vis.owners));
-    }
-    counted.AddIn("status", q.statuses);
-    ASSIGN_OR_RETURN(total, SingleInt(db, "SELECT COALESCE(SUM(n), 0) FROM image_counts" + counted.Sql(),
-                                      counted.params()));
+  if (vis.everyone) {
+    ASSIGN_OR_RETURN(total, counted(nullptr));
+  }
+  for (const std::string& owner : vis.owners) {
+    ASSIGN_OR_RETURN(uint64_t n, counted(&owner));
+    total += n;
   }
   if (vis.shared) {
     const WhereClause where = shared_where();

@@ -165,5 +165,10 @@ SqliteDb::MigrationHooks ImageIndexMigrationHooks();
 // for an insert), `after` as it is now (absent for a delete).
 Status UpdateImageIndexes(SqliteDb& db, const std::optional<ImageRecord>& before,
                           const std::optional<ImageRecord>& after);
+// The image row as UpdateImageIndexes needs it for `before`: image_id,
+// account_id, status, creation_time and one disk per snapshot image_snapshots
+// holds for it; nothing else is read or decoded. nullopt when there is no
+// such image.
+Result<std::optional<ImageRecord>> IndexedImageRow(SqliteDb& db, const std::string& image_id);
 
 }  // namespace ferry::catalog_sql
