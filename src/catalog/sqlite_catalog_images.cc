@@ -164,10 +164,11 @@ using catalog_sql::WhereClause;
 
 constexpr const char* kOrder = " ORDER BY creation_time DESC, image_id";
 
-// An image's place in a listing: newest first, ties by id.
+// An image's place in a listing: newest first, ties by id; and its row.
 struct ImageKey {
   int64_t creation_time = 0;
   std::string image_id;
+  int64_t rowid = 0;
 };
 
 bool ComesBefore(const ImageKey& a, const ImageKey& b) {
@@ -176,7 +177,7 @@ bool ComesBefore(const ImageKey& a, const ImageKey& b) {
 }
 
 // A running statement that yields rows in listing order. Its rows are either
-// (image_id, creation_time) or, when `whole`, every image column.
+// (image_id, creation_time, rowid) or, when `whole`, every image column.
 class ImageStream {
  public:
   static Result<ImageStream> Open(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params,
@@ -197,8 +198,10 @@ class ImageStream {
     ASSIGN_OR_RETURN(bool row, stmt_.Step());
     done_ = !row;
     if (row) {
-      key_.image_id = stmt_.ColumnText(0);
+      // Assigned in place: a deep page steps through thousands of keys.
+      key_.image_id.assign(stmt_.ColumnView(0));
       key_.creation_time = stmt_.ColumnInt(whole_ ? catalog_sql::kImageCreationTimeColumn : 1);
+      if (!whole_) key_.rowid = stmt_.ColumnInt(2);
     }
     return Status::Ok();
   }
@@ -268,7 +271,7 @@ template <typename Keep>
 Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams, uint64_t offset, uint64_t limit,
                                 bool whole, const Keep& keep, bool count_all) {
   Page<ImageRecord> page;
-  std::vector<std::string> ids;  // the page's keys, when the streams carry keys only
+  std::vector<int64_t> rowids;  // the page's rows, when the streams carry keys only
   uint64_t matched = 0;
   while (true) {
     ImageStream* next = nullptr;
@@ -284,21 +287,22 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
         ++matched;
       }
     } else {
-      if (in_page) ids.push_back(next->key().image_id);
+      if (in_page) rowids.push_back(next->key().rowid);
       ++matched;
     }
     if (!count_all && limit != 0 && matched >= offset + limit) break;
     RETURN_IF_ERROR(next->Advance());
   }
   page.total = matched;
-  // The page's rows one primary-key lookup each: a statement reused for
-  // every id costs less than "image_id IN (...)", for which SQLite builds a
-  // temporary b-tree every time.
-  if (ids.empty()) return page;
-  ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(catalog_sql::ImageSelectSql() + " WHERE image_id = ?"));
-  for (const std::string& id : ids) {
+  // The page's rows one rowid lookup each (the index entries the streams
+  // walked carry it): a statement reused for every row costs less than
+  // "image_id IN (...)", for which SQLite builds a temporary b-tree every
+  // time, and skips the primary-key index.
+  if (rowids.empty()) return page;
+  ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(catalog_sql::ImageSelectSql() + " WHERE rowid = ?"));
+  for (int64_t rowid : rowids) {
     RETURN_IF_ERROR(stmt.Reset());
-    RETURN_IF_ERROR(stmt.BindText(1, id));
+    RETURN_IF_ERROR(stmt.BindInt(1, rowid));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) continue;  // cannot happen inside the read transaction
     ASSIGN_OR_RETURN(ImageRecord r, DecodeImageRow(stmt));
@@ -360,7 +364,7 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
 
   // Otherwise one stream per owner and status, one for shared images.
   const bool row_filter = !q.name_contains.empty() || !q.tags.empty();
-  const std::string select = "SELECT " + (row_filter ? columns : std::string("image_id, creation_time"));
+  const std::string select = "SELECT " + (row_filter ? columns : std::string("image_id, creation_time, rowid"));
   auto with_name = [&](WhereClause where) {
     // "name <> ''" lets SQLite use the partial index images_account_name.
     if (!q.name.empty()) where.Add("name = ? AND name <> ''", {q.name});
