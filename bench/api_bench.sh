@@ -5,7 +5,7 @@
 # server's own ceiling on this machine. The ratios are what count.
 #
 #   bench/api_bench.sh [--images N] [--seed-accounts A] [--duration S]
-#                      [--connections C] [--dir DIR] [--keep]
+#                      [--connections C] [--dir DIR] [--keep] [--help]
 #
 #   --images N         images in the benchmark's own account (default 10000),
 #                      made with CreateImage from one snapshot under load from
@@ -40,6 +40,7 @@ while (($#)); do
     --connections) connections=$2; shift 2 ;;
     --dir) work=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "api_bench: unknown option $1" >&2; exit 2 ;;
   esac
 done

@@ -3,16 +3,20 @@
 // A handler receives the authenticated caller and the merged parameters and
 // returns the response body as JSON *without* RequestId (the dispatcher adds
 // it and renders JSON or XML), or a non-OK Status that api/errors.cc turns
-// into the ECS error response.
+// into the ECS error response. A handler whose body is large may instead
+// write the whole success body itself (api/response_writer.h) into
+// ActionContext::rendered_body and return an empty object.
 #pragma once
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "api/params.h"
+#include "api/render.h"
 #include "catalog/catalog.h"
 #include "common/status.h"
 #include "region/region.h"
@@ -52,6 +56,11 @@ struct ActionContext {
   const Clock& clock;
   // This process's endpoint, "HOST:PORT" (ServerConfig::host_id).
   std::string host_id;
+  // The format the caller asked for (Format=XML, else JSON).
+  ResponseFormat format = ResponseFormat::kJson;
+  // Set by a handler that wrote its success body itself, with the RequestId
+  // above; sent as it is.
+  std::optional<std::string> rendered_body;
 
   // The region named by RegionId; InvalidRegionId.NotFound (or
   // MissingParameter) otherwise.

@@ -209,15 +209,11 @@ Result<json> DescribeImages(ActionContext& ctx) {
   ImageViewOptions options;
   options.caller_account_id = ctx.caller.account_id;
   ASSIGN_OR_RETURN(options.encrypted_snapshot_ids, EncryptedSnapshots(*region, ctx.caller, page.items));
-  json images = json::array();
-  for (const ImageRecord& image : page.items) images.push_back(ImageView(image, options));
-  return json{
-      {"RegionId", region->id()},
-      {"TotalCount", page.total},
-      {"PageNumber", paging.page_number},
-      {"PageSize", paging.page_size},
-      {"Images", json{{"Image", std::move(images)}}},
-  };
+  // Written straight to the body: a tree of 100 images cost more than the
+  // rest of the request.
+  ctx.rendered_body = DescribeImagesBody(ctx.format, ctx.request_id, region->id(), page, paging.page_number,
+                                         paging.page_size, options);
+  return json::object();
 }
 
 Result<json> ModifyImageAttribute(ActionContext& ctx) {

@@ -225,6 +225,7 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request, const RequestHead& h
   std::string access_key_id;
   std::string error_detail;
   std::string withheld;  // the error as the caller was not shown it, for the log
+  std::optional<std::string> rendered_body;  // ActionContext::rendered_body
 
   auto run = [&]() -> Result<nlohmann::json> {
     if (request.method != "GET" && request.method != "POST") {
@@ -257,9 +258,11 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request, const RequestHead& h
     access_key_id = auth.access_key_id;
 
     ActionContext context{params,   auth.caller, auth.is_root, request_id,
-                          regions_, accounts_,   clock_,       host_id_};
+                          regions_, accounts_,   clock_,       host_id_, format};
     try {
-      return handler->second(context);
+      Result<nlohmann::json> body = handler->second(context);
+      rendered_body = std::move(context.rendered_body);
+      return body;
     } catch (const std::exception& e) {
       error_detail = e.what();
       return Internal("The request processing has failed due to some unknown error, exception or failure.");
@@ -274,7 +277,8 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request, const RequestHead& h
   std::string code = "Success";
   std::string message;
   if (result.ok()) {
-    response = RenderSuccess(*result, request_id, action_name, format);
+    response = rendered_body ? RenderedSuccess(std::move(*rendered_body), format)
+                             : RenderSuccess(std::move(*result), request_id, action_name, format);
   } else {
     EcsError error = ToEcsError(result.status(), action_name);
     code = error.code;

@@ -127,6 +127,12 @@ class PeerAccountDirectory final : public AccountDirectory {
   }
   Result<std::vector<AccountRecord>> ListAccounts() override { return local_.ListAccounts(); }
   Status AddAccessKey(const AccessKeyRecord& k) override { return local_.AddAccessKey(k); }
+  Status SetAccessKeyEnabled(const std::string& access_key_id, bool enabled) override {
+    return local_.SetAccessKeyEnabled(access_key_id, enabled);
+  }
+  Status DeleteAccessKey(const std::string& access_key_id) override {
+    return local_.DeleteAccessKey(access_key_id);
+  }
   Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& account_id) override {
     return local_.ListAccessKeys(account_id);
   }

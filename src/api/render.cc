@@ -37,7 +37,13 @@ void AppendElement(const std::string& name, const nlohmann::json& v, std::string
 
 std::string XmlEscape(std::string_view text) {
   std::string out;
-  out.reserve(text.size());
+  AppendXmlEscaped(text, &out);
+  return out;
+}
+
+void AppendXmlEscaped(std::string_view text, std::string* out_ptr) {
+  std::string& out = *out_ptr;
+  out.reserve(out.size() + text.size());
   for (char c : text) {
     switch (c) {
       case '&':
@@ -62,7 +68,6 @@ std::string XmlEscape(std::string_view text) {
         out.push_back(c);
     }
   }
-  return out;
 }
 
 std::string JsonToXmlDocument(const nlohmann::json& value, const std::string& root) {
@@ -82,9 +87,9 @@ std::string JsonToXmlDocument(const nlohmann::json& value, const std::string& ro
   return out;
 }
 
-HttpResponse RenderSuccess(const nlohmann::json& body, const std::string& request_id,
-                           const std::string& action, ResponseFormat format) {
-  nlohmann::json full = body.is_object() ? body : nlohmann::json::object();
+HttpResponse RenderSuccess(nlohmann::json body, const std::string& request_id, const std::string& action,
+                           ResponseFormat format) {
+  nlohmann::json full = body.is_object() ? std::move(body) : nlohmann::json::object();
   full["RequestId"] = request_id;
   HttpResponse response;
   response.status = 200;
@@ -95,6 +100,14 @@ HttpResponse RenderSuccess(const nlohmann::json& body, const std::string& reques
     response.content_type = kJsonContentType;
     response.body = full.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
+  return response;
+}
+
+HttpResponse RenderedSuccess(std::string body, ResponseFormat format) {
+  HttpResponse response;
+  response.status = 200;
+  response.content_type = format == ResponseFormat::kXml ? kXmlContentType : kJsonContentType;
+  response.body = std::move(body);
   return response;
 }
 

@@ -24,8 +24,10 @@ enum class ResponseFormat { kJson, kXml };
 inline constexpr const char* kJsonContentType = "application/json;charset=utf-8";
 inline constexpr const char* kXmlContentType = "text/xml;charset=utf-8";
 
-HttpResponse RenderSuccess(const nlohmann::json& body, const std::string& request_id,
-                           const std::string& action, ResponseFormat format);
+HttpResponse RenderSuccess(nlohmann::json body, const std::string& request_id, const std::string& action,
+                           ResponseFormat format);
+// A body a handler wrote itself (api/response_writer.h), in `format`.
+HttpResponse RenderedSuccess(std::string body, ResponseFormat format);
 HttpResponse RenderError(const EcsError& error, const std::string& request_id, const std::string& host_id,
                          ResponseFormat format);
 
@@ -35,5 +37,6 @@ std::string RecommendUrl(const std::string& code, const std::string& request_id)
 // `value` (an object) as the children of <root>, with the XML declaration.
 std::string JsonToXmlDocument(const nlohmann::json& value, const std::string& root);
 std::string XmlEscape(std::string_view text);
+void AppendXmlEscaped(std::string_view text, std::string* out);
 
 }  // namespace ferry

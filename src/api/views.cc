@@ -22,25 +22,25 @@ int64_t RemainTimeSeconds(int64_t seconds) {
   return std::clamp<int64_t>(seconds, 0, std::numeric_limits<int32_t>::max());
 }
 
-json DiskMappingView(const DiskMapping& disk, const ImageRecord& image, const ImageViewOptions& options) {
-  json view{
-      {"SnapshotId", disk.snapshot_id},
-      {"Size", std::to_string(disk.size_gib)},
-      {"Device", disk.device},
-      {"Type", disk.type},
-      {"Format", disk.format},
-      {"ImportOSSBucket", disk.import_bucket},
-      {"ImportOSSObject", disk.import_object},
-      // A disk is as far along as its image: they are created together.
-      {"Progress", ProgressPercent(image.progress)},
-      {"RemainTime", RemainTimeSeconds(image.remain_time_seconds)},
-      {"Encrypted", options.encrypted_snapshot_ids.count(disk.snapshot_id) != 0},
-  };
-  // Ferry extensions of an imported disk, absent otherwise: the format the
-  // inspector found in the file and what the disk holds ("gpt: ext4").
-  if (!disk.detected_format.empty()) view["DetectedFormat"] = disk.detected_format;
-  if (!disk.detected_content.empty()) view["DetectedContent"] = disk.detected_content;
-  return view;
+void WriteDiskMapping(ResponseWriter& w, const DiskMapping& disk, const ImageRecord& image,
+                      const ImageViewOptions& options) {
+  // Ferry extensions of an imported disk, absent otherwise: what the disk
+  // holds ("gpt: ext4") and the format the inspector found in the file.
+  if (!disk.detected_content.empty()) w.String("DetectedContent", disk.detected_content);
+  if (!disk.detected_format.empty()) w.String("DetectedFormat", disk.detected_format);
+  w.String("Device", disk.device);
+  w.Bool("Encrypted", options.encrypted_snapshot_ids.count(disk.snapshot_id) != 0);
+  w.String("Format", disk.format);
+  w.String("ImportOSSBucket", disk.import_bucket);
+  w.String("ImportOSSObject", disk.import_object);
+  // A disk is as far along as its image: they are created together.
+  w.String("Progress", ProgressPercent(image.progress));
+  w.Int("RemainTime", RemainTimeSeconds(image.remain_time_seconds));
+  char size[24];
+  auto [size_end, ec] = std::to_chars(size, size + sizeof size, disk.size_gib);
+  w.String("Size", std::string_view(size, size_end - size));
+  w.String("SnapshotId", disk.snapshot_id);
+  w.String("Type", disk.type);
 }
 
 // Appends (name, value) pairs for every scalar under `value`; objects add
@@ -90,60 +90,97 @@ int64_t ImageOwnerId(const std::string& owner_account_id) {
   return id;
 }
 
-json ImageView(const ImageRecord& image, const ImageViewOptions& options) {
-  json disks = json::array();
-  for (const DiskMapping& disk : image.disks) disks.push_back(DiskMappingView(disk, image, options));
-  const bool is_public = image.account_id == kSystemAccountId;
-  json view{
-      {"ImageId", image.image_id},
-      {"ImageName", image.name},
-      {"ImageFamily", image.image_family},
-      {"ImageVersion", image.image_version},
-      {"Description", image.description},
-      {"Status", image.status},
-      {"Progress", ProgressPercent(image.progress)},
-      {"ImageOwnerAlias", ImageOwnerAlias(image.account_id, options.caller_account_id)},
-      {"ImageOwnerId", ImageOwnerId(image.account_id)},
-      {"IsCopied", image.is_copied},
-      // Declared as a string by the ECS model.
-      {"IsSelfShared", image.is_self_shared ? "true" : "false"},
-      {"IsSubscribed", false},
-      {"IsPublic", is_public},
-      {"IsSupportCloudinit", true},
-      {"IsSupportIoOptimized", true},
-      {"Size", image.size_gib},
-      {"CreationTime", SecondsOrEmpty(image.creation_time)},
-      {"OSType", image.os_type},
-      {"OSName", image.os_name},
-      {"OSNameEn", image.os_name},
-      {"Platform", image.platform},
-      {"Architecture", image.architecture},
-      {"BootMode", image.boot_mode},
-      {"ProductCode", ""},
-      {"ResourceGroupId", image.resource_group_id},
-      {"Usage", "instance"},
-      {"LicenseType", image.license_type},
-      {"DiskDeviceMappings", json{{"DiskDeviceMapping", std::move(disks)}}},
-      {"Tags", TagsView(image.tags)},
-  };
+void WriteImage(ResponseWriter& w, const ImageRecord& image, const ImageViewOptions& options) {
+  // Members in nlohmann::json's order (by key), as ResponseWriter needs.
+  w.String("Architecture", image.architecture);
+  w.String("BootMode", image.boot_mode);
   // Ferry extensions for copies in progress; absent otherwise, so responses
-  // for everything else look exactly like ECS's.
-  if (image.queue_position != 0) view["CopyQueuePosition"] = image.queue_position;
-  if (image.remain_time_seconds > 0) view["CopyRemainTime"] = RemainTimeSeconds(image.remain_time_seconds);
-  // While a copy is Creating: bytes received over the network so far (what
-  // a link cap limits) and bytes of the disks' data present so far (chunks
-  // already held are not fetched again, zeros never are), so a client can
-  // show the wire rate and the logical rate apart.
-  if (image.status == "Creating" && image.is_copied &&
-      (image.copy_wire_bytes > 0 || image.copy_data_bytes > 0)) {
-    view["CopyWireBytes"] = image.copy_wire_bytes;
-    view["CopyDataBytes"] = image.copy_data_bytes;
-  }
+  // for everything else look exactly like ECS's. While a copy is Creating:
+  // bytes received over the network so far (what a link cap limits) and
+  // bytes of the disks' data present so far (chunks already held are not
+  // fetched again, zeros never are), so a client can show the wire rate and
+  // the logical rate apart.
+  const bool copy_bytes = image.status == "Creating" && image.is_copied &&
+                          (image.copy_wire_bytes > 0 || image.copy_data_bytes > 0);
+  if (copy_bytes) w.Uint("CopyDataBytes", image.copy_data_bytes);
+  if (image.queue_position != 0) w.Uint("CopyQueuePosition", image.queue_position);
+  if (image.remain_time_seconds > 0) w.Int("CopyRemainTime", RemainTimeSeconds(image.remain_time_seconds));
+  if (copy_bytes) w.Uint("CopyWireBytes", image.copy_wire_bytes);
   // Why an image is CreateFailed ("InvalidImageFormat.Malformed: disk image
   // ...: the file is empty"), the error of the task that made it.
   if (image.status == "CreateFailed" && !image.failure_reason.empty())
-    view["CreateFailedReason"] = RedactHostPaths(image.failure_reason);
-  return view;
+    w.String("CreateFailedReason", RedactHostPaths(image.failure_reason));
+  w.String("CreationTime", SecondsOrEmpty(image.creation_time));
+  w.String("Description", image.description);
+  w.BeginObject("DiskDeviceMappings");
+  w.BeginList("DiskDeviceMapping");
+  for (const DiskMapping& disk : image.disks) {
+    w.BeginItem();
+    WriteDiskMapping(w, disk, image, options);
+    w.EndItem();
+  }
+  w.EndList();
+  w.EndObject();
+  w.String("ImageFamily", image.image_family);
+  w.String("ImageId", image.image_id);
+  w.String("ImageName", image.name);
+  w.String("ImageOwnerAlias", ImageOwnerAlias(image.account_id, options.caller_account_id));
+  w.Int("ImageOwnerId", ImageOwnerId(image.account_id));
+  w.String("ImageVersion", image.image_version);
+  w.Bool("IsCopied", image.is_copied);
+  w.Bool("IsPublic", image.account_id == kSystemAccountId);
+  // Declared as a string by the ECS model.
+  w.String("IsSelfShared", image.is_self_shared ? "true" : "false");
+  w.Bool("IsSubscribed", false);
+  w.Bool("IsSupportCloudinit", true);
+  w.Bool("IsSupportIoOptimized", true);
+  w.String("LicenseType", image.license_type);
+  w.String("OSName", image.os_name);
+  w.String("OSNameEn", image.os_name);
+  w.String("OSType", image.os_type);
+  w.String("Platform", image.platform);
+  w.String("ProductCode", "");
+  w.String("Progress", ProgressPercent(image.progress));
+  w.String("ResourceGroupId", image.resource_group_id);
+  w.Uint("Size", image.size_gib);
+  w.String("Status", image.status);
+  w.BeginObject("Tags");
+  w.BeginList("Tag");
+  for (const auto& [key, value] : image.tags) {
+    w.BeginItem();
+    w.String("TagKey", key);
+    w.String("TagValue", value);
+    w.EndItem();
+  }
+  w.EndList();
+  w.EndObject();
+  w.String("Usage", "instance");
+}
+
+std::string DescribeImagesBody(ResponseFormat format, const std::string& request_id, const std::string& region_id,
+                               const Page<ImageRecord>& page, uint64_t page_number, uint64_t page_size,
+                               const ImageViewOptions& options) {
+  ResponseWriter w(format, "DescribeImages", request_id);
+  w.BeginObject("Images");
+  w.BeginList("Image");
+  for (const ImageRecord& image : page.items) {
+    w.BeginItem();
+    WriteImage(w, image, options);
+    w.EndItem();
+  }
+  w.EndList();
+  w.EndObject();
+  w.Uint("PageNumber", page_number);
+  w.Uint("PageSize", page_size);
+  w.String("RegionId", region_id);
+  w.Uint("TotalCount", page.total);
+  return std::move(w).Finish();
+}
+
+json ImageView(const ImageRecord& image, const ImageViewOptions& options) {
+  ResponseWriter w = ResponseWriter::Object(ResponseFormat::kJson, "Image");
+  WriteImage(w, image, options);
+  return json::parse(std::move(w).Finish());
 }
 
 json ShareAccountView(const ImageShareRecord& share) {

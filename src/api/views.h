@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "api/response_writer.h"
 #include "catalog/catalog.h"
 #include "region/region.h"
 
@@ -37,10 +38,19 @@ struct ImageViewOptions {
   std::set<std::string> encrypted_snapshot_ids;
 };
 
-// One element of DescribeImages' Images.Image. Copies in progress show their
-// ETA as DiskDeviceMapping.RemainTime, plus two Ferry extensions present only
-// when non-zero: CopyQueuePosition (1-based while Waiting) and CopyRemainTime
-// (seconds).
+// One element of DescribeImages' Images.Image: its members, written into the
+// item `w` has begun. Copies in progress show their ETA as
+// DiskDeviceMapping.RemainTime, plus Ferry extensions present only when
+// non-zero: CopyQueuePosition (1-based while Waiting), CopyRemainTime
+// (seconds), CopyWireBytes and CopyDataBytes (while a copy is Creating).
+void WriteImage(ResponseWriter& w, const ImageRecord& image, const ImageViewOptions& options);
+// The whole DescribeImages success body (with `request_id`), as RenderSuccess
+// would render {RegionId, TotalCount, PageNumber, PageSize, Images: {Image:
+// [...]}}.
+std::string DescribeImagesBody(ResponseFormat format, const std::string& request_id, const std::string& region_id,
+                               const Page<ImageRecord>& page, uint64_t page_number, uint64_t page_size,
+                               const ImageViewOptions& options);
+// One image as a JSON object (for tests and callers that want a tree).
 nlohmann::json ImageView(const ImageRecord& image, const ImageViewOptions& options);
 
 // One element of DescribeImageSharePermission's Accounts.Account: AliyunId

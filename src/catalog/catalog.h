@@ -350,6 +350,15 @@ class AccountDirectory {
   virtual Status AddAccessKey(const AccessKeyRecord& k) = 0;
   virtual Result<AccessKeyRecord> GetAccessKey(const std::string& access_key_id) = 0;  // kNotFound
   virtual Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& account_id) = 0;
+  // Disables (or enables again) and deletes an AccessKey; the next request
+  // signed with it is refused. kNotFound for a key that does not exist.
+  // Directories that cannot change keys refuse.
+  virtual Status SetAccessKeyEnabled(const std::string& access_key_id, bool /*enabled*/) {
+    return FailedPrecondition("", "this account directory cannot change AccessKey " + access_key_id);
+  }
+  virtual Status DeleteAccessKey(const std::string& access_key_id) {
+    return FailedPrecondition("", "this account directory cannot delete AccessKey " + access_key_id);
+  }
 
   // The large-copy allowance ("the ticket" ECS asks for above 500 GiB):
   // lets `account_id` copy `image_id` ("" = any of its images) above the

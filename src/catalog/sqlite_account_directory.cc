@@ -1,5 +1,6 @@
 #include "catalog/sqlite_account_directory.h"
 
+#include <optional>
 #include <utility>
 
 namespace ferry {
@@ -78,10 +79,58 @@ Result<bool> Exists(SqliteDb& db, const std::string& sql, const std::vector<SqlV
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteAccountDirectory>> SqliteAccountDirectory::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteAccountDirectory>> SqliteAccountDirectory::Open(const std::string& path,
+                                                                            size_t max_cached) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path));
   RETURN_IF_ERROR(db->Migrate(kSchema));
-  return std::unique_ptr<SqliteAccountDirectory>(new SqliteAccountDirectory(std::move(db)));
+  return std::unique_ptr<SqliteAccountDirectory>(new SqliteAccountDirectory(std::move(db), max_cached));
+}
+
+Result<int64_t> SqliteAccountDirectory::DataVersionLocked() {
+  ASSIGN_OR_RETURN(SqliteStatement stmt, db_->Prepare("PRAGMA data_version"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Internal("PRAGMA data_version of " + db_->path() + " returned no row");
+  return stmt.ColumnInt(0);
+}
+
+std::optional<int64_t> SqliteAccountDirectory::ValidateCacheLocked() {
+  // PRAGMA data_version changes when another connection commits; this
+  // connection's own writes go through WriteLocked, which empties the caches.
+  Result<int64_t> version = DataVersionLocked();
+  if (!version.ok() || *version != data_version_) {
+    keys_.clear();
+    accounts_.clear();
+  }
+  if (!version.ok()) return std::nullopt;
+  return *version;
+}
+
+template <typename Map, typename Value>
+void SqliteAccountDirectory::CacheLocked(Map& map, const std::string& id, const Value& value,
+                                         std::optional<int64_t> version) {
+  // Without the version read before `value` was, nothing is cached: a
+  // commit in between would go unnoticed.
+  if (max_cached_ == 0 || !version) return;
+  if (keys_.empty() && accounts_.empty()) data_version_ = *version;
+  if (map.size() >= max_cached_ && map.find(id) == map.end()) map.erase(map.begin());
+  map.insert_or_assign(id, value);
+}
+
+Status SqliteAccountDirectory::WriteLocked(const std::function<Status()>& fn) {
+  Status status = db_->Transact(fn);
+  keys_.clear();
+  accounts_.clear();
+  return status;
+}
+
+size_t SqliteAccountDirectory::cached_keys() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return keys_.size();
+}
+
+size_t SqliteAccountDirectory::cached_accounts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return accounts_.size();
 }
 
 Result<std::vector<AccountRecord>> SqliteAccountDirectory::QueryAccounts(
@@ -100,7 +149,7 @@ Status SqliteAccountDirectory::CreateAccount(const AccountRecord& a) {
   std::lock_guard<std::mutex> lock(mu_);
   // The checks and the insert share one write transaction, so a second
   // process cannot slip the same name in between.
-  return db_->Transact([&]() -> Status {
+  return WriteLocked([&]() -> Status {
     ASSIGN_OR_RETURN(bool id_taken,
                      Exists(*db_, "SELECT 1 FROM accounts WHERE account_id = ?", {a.account_id}));
     if (id_taken) {
@@ -120,10 +169,14 @@ Status SqliteAccountDirectory::CreateAccount(const AccountRecord& a) {
 
 Result<AccountRecord> SqliteAccountDirectory::GetAccount(const std::string& account_id) {
   std::lock_guard<std::mutex> lock(mu_);
+  const std::optional<int64_t> version = ValidateCacheLocked();
+  auto cached = accounts_.find(account_id);
+  if (cached != accounts_.end()) return cached->second;
   ASSIGN_OR_RETURN(std::vector<AccountRecord> rows, QueryAccounts(" WHERE account_id = ?", {account_id}));
   if (rows.empty()) {
     return NotFound("InvalidAccount.NotFound", "account " + account_id + " does not exist");
   }
+  CacheLocked(accounts_, account_id, rows.front(), version);
   return std::move(rows.front());
 }
 
@@ -143,7 +196,7 @@ Result<std::vector<AccountRecord>> SqliteAccountDirectory::ListAccounts() {
 
 Status SqliteAccountDirectory::AddAccessKey(const AccessKeyRecord& k) {
   std::lock_guard<std::mutex> lock(mu_);
-  return db_->Transact([&]() -> Status {
+  return WriteLocked([&]() -> Status {
     ASSIGN_OR_RETURN(bool account_exists,
                      Exists(*db_, "SELECT 1 FROM accounts WHERE account_id = ?", {k.account_id}));
     if (!account_exists) {
@@ -167,12 +220,44 @@ Status SqliteAccountDirectory::AddAccessKey(const AccessKeyRecord& k) {
 
 Result<AccessKeyRecord> SqliteAccountDirectory::GetAccessKey(const std::string& access_key_id) {
   std::lock_guard<std::mutex> lock(mu_);
+  const std::optional<int64_t> version = ValidateCacheLocked();
+  auto cached = keys_.find(access_key_id);
+  if (cached != keys_.end()) return cached->second;
   ASSIGN_OR_RETURN(std::vector<AccessKeyRecord> rows,
                    QueryAccessKeys(*db_, " WHERE access_key_id = ?", {access_key_id}));
   if (rows.empty()) {
     return NotFound("InvalidAccessKeyId.NotFound", "AccessKey " + access_key_id + " does not exist");
   }
+  CacheLocked(keys_, access_key_id, rows.front(), version);
   return std::move(rows.front());
+}
+
+Status SqliteAccountDirectory::SetAccessKeyEnabled(const std::string& access_key_id, bool enabled) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return WriteLocked([&]() -> Status {
+    ASSIGN_OR_RETURN(SqliteStatement update,
+                     db_->Prepare("UPDATE access_keys SET enabled = ? WHERE access_key_id = ?"));
+    RETURN_IF_ERROR(update.BindAll({int64_t{enabled}, access_key_id}));
+    RETURN_IF_ERROR(update.Run().WithContext(std::string(enabled ? "enable" : "disable") + " AccessKey " +
+                                             access_key_id));
+    if (db_->changes() == 0) {
+      return NotFound("InvalidAccessKeyId.NotFound", "AccessKey " + access_key_id + " does not exist");
+    }
+    return Status::Ok();
+  });
+}
+
+Status SqliteAccountDirectory::DeleteAccessKey(const std::string& access_key_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return WriteLocked([&]() -> Status {
+    ASSIGN_OR_RETURN(SqliteStatement remove, db_->Prepare("DELETE FROM access_keys WHERE access_key_id = ?"));
+    RETURN_IF_ERROR(remove.BindAll({access_key_id}));
+    RETURN_IF_ERROR(remove.Run().WithContext("delete AccessKey " + access_key_id));
+    if (db_->changes() == 0) {
+      return NotFound("InvalidAccessKeyId.NotFound", "AccessKey " + access_key_id + " does not exist");
+    }
+    return Status::Ok();
+  });
 }
 
 Result<std::vector<AccessKeyRecord>> SqliteAccountDirectory::ListAccessKeys(const std::string& account_id) {
@@ -182,7 +267,7 @@ Result<std::vector<AccessKeyRecord>> SqliteAccountDirectory::ListAccessKeys(cons
 
 Status SqliteAccountDirectory::AllowLargeCopy(const std::string& account_id, const std::string& image_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  return db_->Transact([&]() -> Status {
+  return WriteLocked([&]() -> Status {
     ASSIGN_OR_RETURN(bool account_exists,
                      Exists(*db_, "SELECT 1 FROM accounts WHERE account_id = ?", {account_id}));
     if (!account_exists) {

@@ -32,6 +32,7 @@ Result<std::string> EncodeTags(const Tags& tags, const std::string& owner) {
 }
 
 Result<Tags> DecodeTags(const std::string& text, const std::string& owner) {
+  if (text == "[]") return Tags();  // most rows: no parser for them
   try {
     Tags tags;
     for (const auto& pair : nlohmann::json::parse(text)) {
@@ -277,18 +278,23 @@ Result<std::string> EncodeDisks(const std::vector<DiskMapping>& disks, const std
 Result<std::vector<DiskMapping>> DecodeDisks(const std::string& text, const std::string& owner) {
   try {
     std::vector<DiskMapping> disks;
-    for (const auto& j : nlohmann::json::parse(text)) {
+    nlohmann::json parsed = nlohmann::json::parse(text);
+    disks.reserve(parsed.size());
+    // The parsed strings are moved out, not copied (get_ref throws
+    // type_error for a non-string, as get<std::string> did).
+    auto take = [](nlohmann::json& j, const char* key) { return std::move(j.at(key).get_ref<std::string&>()); };
+    for (auto& j : parsed) {
       DiskMapping d;
-      d.snapshot_id = j.at("snapshot_id").get<std::string>();
+      d.snapshot_id = take(j, "snapshot_id");
       d.size_gib = j.at("size_gib").get<uint64_t>();
-      d.device = j.at("device").get<std::string>();
-      d.type = j.at("type").get<std::string>();
-      d.format = j.at("format").get<std::string>();
-      d.import_bucket = j.at("import_bucket").get<std::string>();
-      d.import_object = j.at("import_object").get<std::string>();
+      d.device = take(j, "device");
+      d.type = take(j, "type");
+      d.format = take(j, "format");
+      d.import_bucket = take(j, "import_bucket");
+      d.import_object = take(j, "import_object");
       // Absent in rows written before imports recorded them.
-      d.detected_format = j.value("detected_format", std::string());
-      d.detected_content = j.value("detected_content", std::string());
+      if (j.contains("detected_format")) d.detected_format = take(j, "detected_format");
+      if (j.contains("detected_content")) d.detected_content = take(j, "detected_content");
       disks.push_back(std::move(d));
     }
     return disks;
@@ -606,13 +612,13 @@ Status SqliteCatalog::UpdateImage(const ImageRecord& r) {
   return Write([&]() -> Status {
     return db_->Transact([&]() -> Status {
       RETURN_IF_ERROR(CheckImageNameFree(r));
-      ASSIGN_OR_RETURN(std::vector<ImageRecord> before,
-                       Rows<ImageRecord>(*db_, SelectSql("images", kImageColumns) + " WHERE image_id = ?",
-                                         {r.image_id}, DecodeImage));
-      if (before.empty()) return NotFound("InvalidImageId.NotFound", "image " + r.image_id + " does not exist");
+      // Only what keeps image_counts and image_snapshots in step is read of
+      // the old row.
+      ASSIGN_OR_RETURN(std::optional<ImageRecord> before, catalog_sql::IndexedImageRow(*db_, r.image_id));
+      if (!before) return NotFound("InvalidImageId.NotFound", "image " + r.image_id + " does not exist");
       RETURN_IF_ERROR(Execute(*db_, UpdateSql("images", kImageColumns), KeyLast(std::move(values)))
                           .WithContext("update image " + r.image_id));
-      return catalog_sql::UpdateImageIndexes(*db_, std::move(before.front()), r);
+      return catalog_sql::UpdateImageIndexes(*db_, before, r);
     });
   });
 }
@@ -631,13 +637,11 @@ Result<ImageRecord> SqliteCatalog::GetImage(const std::string& image_id) {
 Status SqliteCatalog::DeleteImage(const std::string& image_id) {
   return Write([&]() -> Status {
     return db_->Transact([&]() -> Status {
-      ASSIGN_OR_RETURN(std::vector<ImageRecord> before,
-                       Rows<ImageRecord>(*db_, SelectSql("images", kImageColumns) + " WHERE image_id = ?", {image_id},
-                                         DecodeImage));
-      if (before.empty()) return Status::Ok();
+      ASSIGN_OR_RETURN(std::optional<ImageRecord> before, catalog_sql::IndexedImageRow(*db_, image_id));
+      if (!before) return Status::Ok();
       RETURN_IF_ERROR(Execute(*db_, "DELETE FROM images WHERE image_id = ?", {image_id})
                           .WithContext("delete image " + image_id));
-      return catalog_sql::UpdateImageIndexes(*db_, std::move(before.front()), std::nullopt);
+      return catalog_sql::UpdateImageIndexes(*db_, before, std::nullopt);
     });
   });
 }

@@ -144,8 +144,6 @@ class SqliteCatalog final : public Catalog {
   Status SyncWal();
 
   Status CheckImageNameFree(const ImageRecord& r);
-  // ListImages inside one read transaction of `db` (sqlite_catalog_images.cc).
-  Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q);
 
   // Serializes every use of db_ and spans a whole Transact(); recursive so
   // that `fn` can call back into the catalog.

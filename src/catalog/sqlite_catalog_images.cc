@@ -87,6 +87,44 @@ Status FillImageSnapshots(SqliteDb& db) {
 
 }  // namespace
 
+Result<std::optional<ImageRecord>> IndexedImageRow(SqliteDb& db, const std::string& image_id) {
+  ASSIGN_OR_RETURN(SqliteStatement row,
+                   db.Prepare("SELECT account_id, status, creation_time FROM images WHERE image_id = ?"));
+  RETURN_IF_ERROR(row.BindText(1, image_id));
+  ASSIGN_OR_RETURN(bool found, row.Step());
+  if (!found) return std::optional<ImageRecord>();
+  ImageRecord r;
+  r.image_id = image_id;
+  r.account_id = row.ColumnText(0);
+  r.status = row.ColumnText(1);
+  r.creation_time = row.ColumnInt(2);
+  ASSIGN_OR_RETURN(SqliteStatement snapshots,
+                   db.Prepare("SELECT snapshot_id FROM image_snapshots WHERE image_id = ?"));
+  RETURN_IF_ERROR(snapshots.BindText(1, image_id));
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, snapshots.Step());
+    if (!more) break;
+    DiskMapping disk;
+    disk.snapshot_id = snapshots.ColumnText(0);
+    r.disks.push_back(std::move(disk));
+  }
+  return std::optional<ImageRecord>(std::move(r));
+}
+
+Status InReadTransaction(SqliteDb& db, const std::function<Status()>& fn) {
+  if (db.in_transaction()) return fn();
+  // Prepared (and kept) rather than Exec'd: parsing BEGIN and COMMIT on
+  // every call cost a listing more than some of its queries.
+  auto run = [&db](const char* sql) -> Status {
+    ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
+    return stmt.Run();
+  };
+  RETURN_IF_ERROR(run("BEGIN"));
+  Status status = fn();
+  (void)run(status.ok() ? "COMMIT" : "ROLLBACK");
+  return status;
+}
+
 SqliteDb::MigrationHooks ImageIndexMigrationHooks() { return {{8, FillImageSnapshots}}; }
 
 Status UpdateImageIndexes(SqliteDb& db, const std::optional<ImageRecord>& before,
@@ -126,10 +164,11 @@ using catalog_sql::WhereClause;
 
 constexpr const char* kOrder = " ORDER BY creation_time DESC, image_id";
 
-// An image's place in a listing: newest first, ties by id.
+// An image's place in a listing: newest first, ties by id; and its row.
 struct ImageKey {
   int64_t creation_time = 0;
   std::string image_id;
+  int64_t rowid = 0;
 };
 
 bool ComesBefore(const ImageKey& a, const ImageKey& b) {
@@ -138,7 +177,7 @@ bool ComesBefore(const ImageKey& a, const ImageKey& b) {
 }
 
 // A running statement that yields rows in listing order. Its rows are either
-// (image_id, creation_time) or, when `whole`, every image column.
+// (image_id, creation_time, rowid) or, when `whole`, every image column.
 class ImageStream {
  public:
   static Result<ImageStream> Open(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params,
@@ -159,8 +198,10 @@ class ImageStream {
     ASSIGN_OR_RETURN(bool row, stmt_.Step());
     done_ = !row;
     if (row) {
-      key_.image_id = stmt_.ColumnText(0);
+      // Assigned in place: a deep page steps through thousands of keys.
+      key_.image_id.assign(stmt_.ColumnView(0));
       key_.creation_time = stmt_.ColumnInt(whole_ ? catalog_sql::kImageCreationTimeColumn : 1);
+      if (!whole_) key_.rowid = stmt_.ColumnInt(2);
     }
     return Status::Ok();
   }
@@ -230,7 +271,7 @@ template <typename Keep>
 Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams, uint64_t offset, uint64_t limit,
                                 bool whole, const Keep& keep, bool count_all) {
   Page<ImageRecord> page;
-  std::vector<std::string> ids;  // the page's keys, when the streams carry keys only
+  std::vector<int64_t> rowids;  // the page's rows, when the streams carry keys only
   uint64_t matched = 0;
   while (true) {
     ImageStream* next = nullptr;
@@ -246,47 +287,41 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
         ++matched;
       }
     } else {
-      if (in_page) ids.push_back(next->key().image_id);
+      if (in_page) rowids.push_back(next->key().rowid);
       ++matched;
     }
     if (!count_all && limit != 0 && matched >= offset + limit) break;
     RETURN_IF_ERROR(next->Advance());
   }
   page.total = matched;
-  if (ids.empty()) return page;
-  std::vector<SqlValue> params(ids.begin(), ids.end());
-  ASSIGN_OR_RETURN(std::vector<ImageRecord> rows,
-                   Rows<ImageRecord>(db,
-                                     "SELECT " + ImageColumnsSql() + " FROM images WHERE image_id IN (" +
-                                         WhereClause::Placeholders(ids.size()) + ")",
-                                     params, DecodeImageRow));
-  std::map<std::string, ImageRecord> by_id;
-  for (ImageRecord& r : rows) by_id.emplace(r.image_id, std::move(r));
-  for (const std::string& id : ids) {
-    auto it = by_id.find(id);
-    if (it != by_id.end()) page.items.push_back(std::move(it->second));
+  // The page's rows one rowid lookup each (the index entries the streams
+  // walked carry it): a statement reused for every row costs less than
+  // "image_id IN (...)", for which SQLite builds a temporary b-tree every
+  // time, and skips the primary-key index.
+  if (rowids.empty()) return page;
+  ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(catalog_sql::ImageSelectSql() + " WHERE rowid = ?"));
+  for (int64_t rowid : rowids) {
+    RETURN_IF_ERROR(stmt.Reset());
+    RETURN_IF_ERROR(stmt.BindInt(1, rowid));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) continue;  // cannot happen inside the read transaction
+    ASSIGN_OR_RETURN(ImageRecord r, DecodeImageRow(stmt));
+    page.items.push_back(std::move(r));
   }
   return page;
 }
 
-}  // namespace
-
-Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
-  const Visibility vis(q);
-  if (vis.none()) return Page<ImageRecord>{};
-  ASSIGN_OR_RETURN(ReadLease reader, Reader());
-  SqliteDb& db = reader.db();
-  // One read transaction, so that the streams, the counts and the page's
-  // rows all see the same commit.
-  const bool own_transaction = !db.in_transaction();
-  if (own_transaction) RETURN_IF_ERROR(db.Exec("BEGIN"));
-  Result<Page<ImageRecord>> page = ListImagesIn(db, q);
-  if (own_transaction) (void)db.Exec(page.ok() ? "COMMIT" : "ROLLBACK");
-  return page;
-}
-
-Result<Page<ImageRecord>> SqliteCatalog::ListImagesIn(SqliteDb& db, const ImageQuery& q) {
-  const Visibility vis(q);
+// ListImages inside one read transaction of `db`, for what `vis` shows.
+Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibility vis) {
+  // Most callers have no image shared with them: one probe of
+  // image_shares_account spares the shared stream and its count.
+  if (vis.shared) {
+    ASSIGN_OR_RETURN(uint64_t any_shared,
+                     SingleInt(db, "SELECT EXISTS (SELECT 1 FROM image_shares WHERE account_id = ?)",
+                               {vis.account_id}));
+    vis.shared = any_shared != 0;
+    if (vis.none()) return Page<ImageRecord>{};
+  }
   const std::string columns = ImageColumnsSql();
   auto is_shared = [&](const std::string& image_id) -> Result<bool> {
     ASSIGN_OR_RETURN(uint64_t n,
@@ -329,7 +364,7 @@ Result<Page<ImageRecord>> SqliteCatalog::ListImagesIn(SqliteDb& db, const ImageQ
 
   // Otherwise one stream per owner and status, one for shared images.
   const bool row_filter = !q.name_contains.empty() || !q.tags.empty();
-  const std::string select = "SELECT " + (row_filter ? columns : std::string("image_id, creation_time"));
+  const std::string select = "SELECT " + (row_filter ? columns : std::string("image_id, creation_time, rowid"));
   auto with_name = [&](WhereClause where) {
     // "name <> ''" lets SQLite use the partial index images_account_name.
     if (!q.name.empty()) where.Add("name = ? AND name <> ''", {q.name});
@@ -390,16 +425,21 @@ Result<Page<ImageRecord>> SqliteCatalog::ListImagesIn(SqliteDb& db, const ImageQ
                    Merge(db, streams, q.offset, q.limit, row_filter, keep, count_by_walking && q.count_total));
   if (count_by_walking || !q.count_total) return page;
 
+  // One sum per owner: "account_id IN (?, ?)" would have SQLite build a
+  // temporary b-tree for the list on every call.
+  auto counted = [&](const std::string* owner) -> Result<uint64_t> {
+    WhereClause where;
+    if (owner != nullptr) where.Add("account_id = ?", {*owner});
+    where.AddIn("status", q.statuses);
+    return SingleInt(db, "SELECT COALESCE(SUM(n), 0) FROM image_counts" + where.Sql(), where.params());
+  };
   uint64_t total = 0;
-  if (vis.everyone || !vis.owners.empty()) {
-    WhereClause counted;
-    if (!vis.everyone) {
-      counted.Add("account_id IN (" + WhereClause::Placeholders(vis.owners.size()) + ")",
-                  WhereClause::Values(vis.owners));
-    }
-    counted.AddIn("status", q.statuses);
-    ASSIGN_OR_RETURN(total, SingleInt(db, "SELECT COALESCE(SUM(n), 0) FROM image_counts" + counted.Sql(),
-                                      counted.params()));
+  if (vis.everyone) {
+    ASSIGN_OR_RETURN(total, counted(nullptr));
+  }
+  for (const std::string& owner : vis.owners) {
+    ASSIGN_OR_RETURN(uint64_t n, counted(&owner));
+    total += n;
   }
   if (vis.shared) {
     const WhereClause where = shared_where();
@@ -407,6 +447,23 @@ Result<Page<ImageRecord>> SqliteCatalog::ListImagesIn(SqliteDb& db, const ImageQ
     total += shared;
   }
   page.total = total;
+  return page;
+}
+
+}  // namespace
+
+Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
+  const Visibility vis(q);
+  if (vis.none()) return Page<ImageRecord>{};
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
+  SqliteDb& db = reader.db();
+  // One read transaction, so that the streams, the counts and the page's
+  // rows all see the same commit.
+  Page<ImageRecord> page;
+  RETURN_IF_ERROR(catalog_sql::InReadTransaction(db, [&]() -> Status {
+    ASSIGN_OR_RETURN(page, ListImagesIn(db, q, vis));
+    return Status::Ok();
+  }));
   return page;
 }
 

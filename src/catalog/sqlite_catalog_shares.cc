@@ -78,14 +78,19 @@ Result<std::set<std::string>> SqliteCatalog::SharedImageIds(const std::vector<st
   if (image_ids.empty()) return shared;
   const std::set<std::string> distinct(image_ids.begin(), image_ids.end());
   ASSIGN_OR_RETURN(ReadLease reader, Reader());
-  ASSIGN_OR_RETURN(std::vector<std::string> rows,
-                   catalog_sql::Rows<std::string>(
-                       reader.db(),
-                       "SELECT DISTINCT image_id FROM image_shares WHERE image_id IN (" +
-                           catalog_sql::WhereClause::Placeholders(distinct.size()) + ")",
-                       std::vector<SqlValue>(distinct.begin(), distinct.end()),
-                       [](const SqliteStatement& s) -> Result<std::string> { return s.ColumnText(0); }));
-  shared.insert(rows.begin(), rows.end());
+  SqliteDb& db = reader.db();
+  // One read transaction for all, one index lookup per id: "image_id IN
+  // (...)" would build a temporary b-tree on every call.
+  RETURN_IF_ERROR(catalog_sql::InReadTransaction(db, [&]() -> Status {
+    ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare("SELECT 1 FROM image_shares WHERE image_id = ? LIMIT 1"));
+    for (const std::string& id : distinct) {
+      RETURN_IF_ERROR(stmt.Reset());
+      RETURN_IF_ERROR(stmt.BindText(1, id));
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (row) shared.insert(id);
+    }
+    return Status::Ok();
+  }));
   return shared;
 }
 

@@ -70,6 +70,11 @@ class WhereClause {
 Result<std::string> EncodeTags(const Tags& tags, const std::string& owner);
 Result<Tags> DecodeTags(const std::string& text, const std::string& owner);
 
+// Runs `fn` inside one read transaction of `db` (BEGIN ... COMMIT), or
+// inside the transaction already open on it: every statement of `fn` sees
+// the same commit.
+Status InReadTransaction(SqliteDb& db, const std::function<Status()>& fn);
+
 inline Status Execute(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params) {
   ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare(sql));
   RETURN_IF_ERROR(stmt.BindAll(params));
@@ -160,5 +165,10 @@ SqliteDb::MigrationHooks ImageIndexMigrationHooks();
 // for an insert), `after` as it is now (absent for a delete).
 Status UpdateImageIndexes(SqliteDb& db, const std::optional<ImageRecord>& before,
                           const std::optional<ImageRecord>& after);
+// The image row as UpdateImageIndexes needs it for `before`: image_id,
+// account_id, status, creation_time and one disk per snapshot image_snapshots
+// holds for it; nothing else is read or decoded. nullopt when there is no
+// such image.
+Result<std::optional<ImageRecord>> IndexedImageRow(SqliteDb& db, const std::string& image_id);
 
 }  // namespace ferry::catalog_sql

@@ -126,11 +126,13 @@ Status SqliteStatement::Reset() {
   return Status::Ok();
 }
 
-std::string SqliteStatement::ColumnText(int col) const {
+std::string SqliteStatement::ColumnText(int col) const { return std::string(ColumnView(col)); }
+
+std::string_view SqliteStatement::ColumnView(int col) const {
   const unsigned char* text = sqlite3_column_text(stmt_, col);
-  if (!text) return "";
+  if (!text) return {};
   int len = sqlite3_column_bytes(stmt_, col);
-  return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(len));
+  return std::string_view(reinterpret_cast<const char*>(text), static_cast<size_t>(len));
 }
 
 int64_t SqliteStatement::ColumnInt(int col) const { return sqlite3_column_int64(stmt_, col); }

@@ -72,6 +72,9 @@ class SqliteStatement {
 
   // Column indexes start at 0. NULL reads as "" / 0 / empty.
   std::string ColumnText(int col) const;
+  // The text without a copy: valid until the next Step, Reset or column
+  // call of another type on this column.
+  std::string_view ColumnView(int col) const;
   int64_t ColumnInt(int col) const;
   std::vector<uint8_t> ColumnBlob(int col) const;
   bool ColumnIsNull(int col) const;

@@ -67,8 +67,8 @@ Status RegionImpl::CheckCopySource(const Caller& c, const ImageRecord& image) {
 }
 
 Result<bool> RegionImpl::HasShares(const std::string& image_id) {
-  ASSIGN_OR_RETURN(Page<ImageShareRecord> shares, catalog_->ListImageShares(image_id, 0, 1));
-  return shares.total > 0;
+  ASSIGN_OR_RETURN(std::set<std::string> shared, catalog_->SharedImageIds({image_id}));
+  return !shared.empty();
 }
 
 Status RegionImpl::FillSelfShared(const Caller& c, std::vector<ImageRecord>& images) {

@@ -15,6 +15,7 @@ namespace {
 
 using actiontest::FakeAccounts;
 using actiontest::FakeClock;
+using actiontest::RunHandler;
 using actiontest::FakeRegion;
 using nlohmann::json;
 
@@ -25,12 +26,9 @@ class ActionsSharingTest : public ::testing::Test {
   ActionsSharingTest() : hangzhou_("cn-hangzhou") { regions_.ordered = {&hangzhou_}; }
 
   Result<json> Call(const std::string& action, std::map<std::string, std::string> values) {
-    const ActionTable table = BuiltinActions();
-    auto it = table.find(action);
-    if (it == table.end()) return Internal("no handler for " + action);
     Params params(std::move(values));
     ActionContext ctx{params, Caller{kAlice}, false, "REQ-1", regions_, accounts_, clock_, "127.0.0.1:18080"};
-    return it->second(ctx);
+    return RunHandler(action, ctx);
   }
 
   FakeRegion hangzhou_;

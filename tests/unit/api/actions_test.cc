@@ -18,6 +18,7 @@ constexpr const char* kBob = "2222222222222222";
 
 using actiontest::FakeAccounts;
 using actiontest::FakeClock;
+using actiontest::RunHandler;
 using actiontest::FakeRegion;
 
 ImageRecord Image(const std::string& id, const std::string& owner) {
@@ -69,12 +70,9 @@ class ActionsTest : public ::testing::Test {
 
   Result<json> Call(const std::string& action, std::map<std::string, std::string> values,
                     const std::string& account = kAlice, bool root = false) {
-    const ActionTable table = BuiltinActions();
-    auto it = table.find(action);
-    if (it == table.end()) return Internal("no handler for " + action);
     Params params(std::move(values));
     ActionContext ctx{params, Caller{account}, root, "REQ-1", regions_, accounts_, clock_, "127.0.0.1:18080"};
-    return it->second(ctx);
+    return RunHandler(action, ctx);
   }
 
   struct Failure {

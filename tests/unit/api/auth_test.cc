@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "api/dispatcher.h"
 #include "api/errors.h"
+#include "catalog/sqlite_account_directory.h"
+#include "common/fs_util.h"
+#include "common/ids.h"
 #include "unit/api/api_fakes.h"
 
 namespace ferry {
@@ -122,6 +127,38 @@ TEST_F(AuthTest, UnknownAndDisabledKeys) {
   auto disabled = Run(SignedV1("POST", {{"Action", "X"}}, kNow, "n2", "s", "offkey"));
   ASSERT_FALSE(disabled.ok());
   EXPECT_EQ(disabled.status().reason(), "Forbidden.AccessKeyDisabled");
+}
+
+// The SQLite directory caches keys; a key disabled or deleted is refused at
+// the very next request all the same.
+TEST(AuthCachedKeysTest, DisabledOrDeletedKeyIsRefusedAtOnce) {
+  const std::string dir = ::testing::TempDir() + "/auth_cached_keys_" + RandomHex(8);
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  auto opened = SqliteAccountDirectory::Open(dir + "/accounts.db");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  SqliteAccountDirectory& accounts = **opened;
+  ASSERT_TRUE(accounts.CreateAccount({apitest::kAccountId, "root", true, 0}).ok());
+  ASSERT_TRUE(accounts.AddAccessKey({apitest::kKeyId, apitest::kSecret, apitest::kAccountId, true, 0}).ok());
+  FakeClock clock{kNow};
+  Authenticator auth{accounts, clock, 15 * 60};
+  int nonce = 0;
+  auto run = [&]() -> Result<AuthResult> {
+    HttpRequest request = SignedV1("POST", {{"Action", "X"}}, kNow, "n" + std::to_string(++nonce));
+    auto params = ParseRequestParams(request);
+    if (!params.ok()) return params.status();
+    return auth.Authenticate(request, *params);
+  };
+
+  ASSERT_TRUE(run().ok());
+  ASSERT_TRUE(run().ok());
+  EXPECT_EQ(accounts.cached_keys(), 1u);
+  ASSERT_TRUE(accounts.SetAccessKeyEnabled(apitest::kKeyId, false).ok());
+  EXPECT_EQ(run().status().reason(), "Forbidden.AccessKeyDisabled");
+  ASSERT_TRUE(accounts.SetAccessKeyEnabled(apitest::kKeyId, true).ok());
+  ASSERT_TRUE(run().ok());
+  ASSERT_TRUE(accounts.DeleteAccessKey(apitest::kKeyId).ok());
+  EXPECT_EQ(run().status().reason(), "InvalidAccessKeyId.NotFound");
+  std::filesystem::remove_all(dir);
 }
 
 // A directory that cannot answer (a peer holding keys is down) makes the

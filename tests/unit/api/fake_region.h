@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/action.h"
 #include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/hash.h"
@@ -280,5 +281,19 @@ class FakeAccounts final : public AccountDirectory {
   std::vector<AccountRecord> accounts;
   std::vector<AccessKeyRecord> keys;
 };
+
+// Runs the handler of `action` as the dispatcher does and answers its body
+// as a tree: what it returned, or the JSON body it wrote itself
+// (ActionContext::rendered_body) without the RequestId.
+inline Result<nlohmann::json> RunHandler(const std::string& action, ActionContext& ctx) {
+  const ActionTable table = BuiltinActions();
+  auto it = table.find(action);
+  if (it == table.end()) return Internal("no handler for " + action);
+  Result<nlohmann::json> body = it->second(ctx);
+  if (!body.ok() || !ctx.rendered_body) return body;
+  nlohmann::json written = nlohmann::json::parse(*ctx.rendered_body);
+  written.erase("RequestId");
+  return written;
+}
 
 }  // namespace ferry::actiontest

@@ -174,6 +174,72 @@ TEST_F(SqliteAccountDirectoryTest, TwoInstancesSeeEachOthersWrites) {
             "InvalidAccountName.Duplicated");
 }
 
+TEST_F(SqliteAccountDirectoryTest, CachedKeyDisabledOrDeletedIsSeenAtOnce) {
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  AccessKeyRecord key = Key("LTAIcached", "1000000000000001");
+  key.enabled = true;
+  ASSERT_TRUE(accounts_->AddAccessKey(key).ok());
+  ASSERT_TRUE(accounts_->GetAccessKey("LTAIcached")->enabled);
+  ASSERT_EQ(accounts_->GetAccount("1000000000000001")->name, "alice");
+  EXPECT_EQ(accounts_->cached_keys(), 1u);
+  EXPECT_EQ(accounts_->cached_accounts(), 1u);
+
+  ASSERT_TRUE(accounts_->SetAccessKeyEnabled("LTAIcached", false).ok());
+  EXPECT_FALSE(accounts_->GetAccessKey("LTAIcached")->enabled);
+  ASSERT_TRUE(accounts_->SetAccessKeyEnabled("LTAIcached", true).ok());
+  EXPECT_TRUE(accounts_->GetAccessKey("LTAIcached")->enabled);
+  ASSERT_TRUE(accounts_->DeleteAccessKey("LTAIcached").ok());
+  EXPECT_EQ(accounts_->GetAccessKey("LTAIcached").status().reason(), "InvalidAccessKeyId.NotFound");
+
+  EXPECT_EQ(accounts_->SetAccessKeyEnabled("LTAIcached", true).reason(), "InvalidAccessKeyId.NotFound");
+  EXPECT_EQ(accounts_->DeleteAccessKey("LTAIcached").reason(), "InvalidAccessKeyId.NotFound");
+}
+
+// Another connection (another process: `ferry account create`, an operator's
+// sqlite3) changes a key this directory has cached.
+TEST_F(SqliteAccountDirectoryTest, CachedKeyChangedByAnotherConnectionIsSeenAtOnce) {
+  auto other = OpenDirectory();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  AccessKeyRecord key = Key("LTAIshared", "1000000000000001");
+  key.enabled = true;
+  ASSERT_TRUE(accounts_->AddAccessKey(key).ok());
+  ASSERT_TRUE(accounts_->GetAccessKey("LTAIshared")->enabled);
+  ASSERT_EQ(accounts_->cached_keys(), 1u);
+
+  ASSERT_TRUE(other->SetAccessKeyEnabled("LTAIshared", false).ok());
+  EXPECT_FALSE(accounts_->GetAccessKey("LTAIshared")->enabled);
+  ASSERT_TRUE(other->DeleteAccessKey("LTAIshared").ok());
+  EXPECT_EQ(accounts_->GetAccessKey("LTAIshared").status().code(), Code::kNotFound);
+}
+
+TEST_F(SqliteAccountDirectoryTest, CacheHoldsNoMissesAndStaysWithinItsBound) {
+  auto d = SqliteAccountDirectory::Open(path_, /*max_cached=*/3);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  SqliteAccountDirectory& small = **d;
+  for (int i = 0; i < 2000; ++i) {
+    EXPECT_EQ(small.GetAccessKey("LTAIunknown" + std::to_string(i)).status().code(), Code::kNotFound);
+    EXPECT_EQ(small.GetAccount(std::to_string(9000000000000000 + i)).status().code(), Code::kNotFound);
+  }
+  EXPECT_EQ(small.cached_keys(), 0u);
+  EXPECT_EQ(small.cached_accounts(), 0u);
+
+  ASSERT_TRUE(small.CreateAccount(Account("1000000000000001", "alice")).ok());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(small.AddAccessKey(Key("LTAIkey" + std::to_string(i), "1000000000000001")).ok());
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 10; ++i) {
+      const std::string id = "LTAIkey" + std::to_string(i);
+      auto got = small.GetAccessKey(id);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      EXPECT_EQ(got->access_key_secret, "secret-of-" + id);
+      EXPECT_LE(small.cached_keys(), 3u);
+    }
+  }
+  EXPECT_EQ(small.cached_keys(), 3u);
+}
+
 // `ferry account create` runs as its own process next to a server.
 TEST_F(SqliteAccountDirectoryTest, AnotherProcessCanWriteWhileOpen) {
   ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
