@@ -21,7 +21,8 @@
 //     a reader sees the old object or the new one, whole. The last commit
 //     of two writers to one key wins.
 //   - Each object carries its size, ETag ("<MD5 upper hex>" with the quotes;
-//     "<hex>-<parts>" for multipart objects), CRC-64/XZ of its bytes
+//     "<hex>-<parts>" for multipart objects, opaque as OSS documents it: a
+//     raw export's is not an MD5, KnownFileDigests), CRC-64/XZ of its bytes
 //     (common/crc64.h), Content-Type, x-oss-meta-* user metadata (at most
 //     kMaxUserMetaBytes), last-modified time and type (Normal|Multipart).
 //   - Listings are in UTF-8 byte order.

@@ -83,8 +83,10 @@ struct MaterializeOptions {
 // Writes the image described by `m` to `path` as a sparse raw file (holes
 // for zero chunks and for the all-zero 4 KiB blocks of data chunks),
 // atomically (temp + fsync + rename). Every chunk read is verified against
-// its id. At most ~64 MiB of the file is dirty in the page cache at once
-// (writeback is started per chunk and waited for behind a window); the
+// its id, or against the object digest the manifest carries for it
+// (ChunkStore::GetWithObjectDigest: fewer bytes to hash, as strong). At most
+// ~64 MiB of the file is dirty in the page cache at once (writeback is
+// started per chunk and waited for behind a window); the
 // clean pages are left for the caller to read, or dropped (drop_cache).
 Status MaterializeRawFile(const Manifest& m, ChunkStore& store, const std::string& path,
                           const MaterializeOptions& opts);
