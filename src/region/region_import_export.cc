@@ -224,6 +224,14 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
   for (size_t i = 0; i < n; ++i) {
     ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[i].snapshot_id));
     ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(snap.manifest));
+    // Chunks are read by their object digests (ChunkStore::GetWithObjectDigest)
+    // only where this region's store took them from its own encoding of a
+    // plaintext it hashed: snapshots made here. A copy's digests were checked
+    // against the source's word on arrival, so its chunks are decoded and
+    // hashed against their ids (chunk_format.md, "Object digest").
+    if (snap.source_region_id != config_.region_id || !snap.source_snapshot_id.empty()) {
+      for (ChunkEntry& e : manifest.entries) e.object_digest.reset();
+    }
     data_bytes += manifest.DataBytes();
     control.data_bytes += manifest.DataBytes();
     control.chunks += DataChunks(manifest);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -656,12 +657,24 @@ Result<Manifest> IngestRawFd(int fd, const std::string& path, ChunkStore& store,
     return result.WithContext("ingest " + path);
   }
   RETURN_IF_ERROR(store.Sync().WithContext("ingest " + path + ": sync chunk store"));
+  // A block the image holds more than once is written once, by whichever
+  // slot got there first; the others found it stored. They name the same
+  // object, which this ingest wrote and pinned, so they carry its digest
+  // too (chunk_format.md, "Object digest").
+  std::map<ChunkId, Digest256> written;
+  for (size_t slot = 0; slot < chunks.size(); ++slot) {
+    if (pipeline.is_data(slot) && pipeline.object_digest(slot)) {
+      written.emplace(pipeline.id(slot), *pipeline.object_digest(slot));
+    }
+  }
   // Only chunks with data were read; everything between them is a hole run.
   ManifestBuilder builder(size, opts.chunk_size);
   for (size_t slot = 0; slot < chunks.size(); ++slot) {
     builder.AddHolesUntil(chunks[slot]);
     if (pipeline.is_data(slot)) {
-      builder.AddData(pipeline.id(slot), pipeline.object_digest(slot));
+      auto it = written.find(pipeline.id(slot));
+      builder.AddData(pipeline.id(slot),
+                      it == written.end() ? std::optional<Digest256>() : std::optional<Digest256>(it->second));
     } else {
       builder.AddHole();
     }

@@ -581,6 +581,37 @@ TEST_F(IngestTest, MaterializeReportsTheCrc64OfTheFileItWrote) {
   }
 }
 
+// A block the image holds twice is written once; both entries carry the
+// digest of that object, so an export reads either by it.
+TEST_F(IngestTest, RepeatedBlocksCarryTheDigestOfTheObjectWritten) {
+  const std::vector<uint8_t> block = RandomBytes(kChunk, 40);
+  const std::string path = dir_.Sub("repeated.raw");
+  SparseFile f(path, 5 * kChunk);
+  f.Write(0, block);
+  f.Write(2 * kChunk, block);
+  f.Write(4 * kChunk, block);
+  f.Close();
+  IngestOptions one_at_a_time;  // so the later copies find the first stored
+  one_at_a_time.threads = 1;
+  one_at_a_time.max_in_flight = 1;
+  IngestStats stats;
+  auto m = IngestRawFile(path, *store_, one_at_a_time, &stats);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(stats.chunks_stored, 1u);
+  EXPECT_EQ(stats.chunks_deduped, 2u);
+  std::vector<ChunkEntry> data;
+  m->ForEachData([&](uint64_t, const ChunkEntry& e) { data.push_back(e); });
+  ASSERT_EQ(data.size(), 3u);
+  for (const ChunkEntry& e : data) {
+    ASSERT_TRUE(e.object_digest.has_value());
+    EXPECT_EQ(*e.object_digest, Sha256::Of(*store_->GetStored(e.id)));
+  }
+  // Already stored before this ingest: nothing vouches for the object.
+  auto again = IngestRawFile(path, *store_, IngestOptions{});
+  ASSERT_TRUE(again.ok());
+  again->ForEachData([&](uint64_t, const ChunkEntry& e) { EXPECT_FALSE(e.object_digest.has_value()); });
+}
+
 TEST_F(IngestTest, EmptyFileRoundTrips) {
   std::string path = dir_.Sub("empty.raw");
   SparseFile(path, 0).Close();
