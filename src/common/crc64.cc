@@ -143,16 +143,20 @@ __attribute__((target("pclmul,sse4.1"))) inline __m128i Fold(__m128i x, __m128i 
 
 __attribute__((target("pclmul,sse4.1"))) uint64_t ClmulFeed(uint64_t c, const uint8_t* p, size_t n) {
   if (n < 2 * kStride) return TableFeed(c, p, n);
-  const __m128i k_stride = _mm_set_epi64x(static_cast<long long>(kFoldStrideHi), static_cast<long long>(kFoldStrideLo));
-  const __m128i k_lane = _mm_set_epi64x(static_cast<long long>(kFoldLaneHi), static_cast<long long>(kFoldLaneLo));
+  const __m128i k_stride =
+      _mm_set_epi64x(static_cast<long long>(kFoldStrideHi), static_cast<long long>(kFoldStrideLo));
+  const __m128i k_lane =
+      _mm_set_epi64x(static_cast<long long>(kFoldLaneHi), static_cast<long long>(kFoldLaneLo));
   __m128i lane[kLanes];
-  for (size_t i = 0; i < kLanes; ++i) lane[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i * kLaneBytes));
+  for (size_t i = 0; i < kLanes; ++i)
+    lane[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i * kLaneBytes));
   lane[0] = _mm_xor_si128(lane[0], _mm_cvtsi64_si128(static_cast<long long>(c)));
   p += kStride;
   n -= kStride;
   for (; n >= kStride; p += kStride, n -= kStride) {
     for (size_t i = 0; i < kLanes; ++i) {
-      lane[i] = Fold(lane[i], k_stride, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i * kLaneBytes)));
+      lane[i] =
+          Fold(lane[i], k_stride, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i * kLaneBytes)));
     }
   }
   __m128i x = lane[0];

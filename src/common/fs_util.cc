@@ -47,8 +47,8 @@ Status PwriteFull(int fd, const uint8_t* buf, uint64_t len, uint64_t offset, con
   return Status::Ok();
 }
 
-Status PwriteSkippingZeroBlocks(int fd, std::span<const uint8_t> data, uint64_t offset, const std::string& label,
-                                uint64_t* crc64) {
+Status PwriteSkippingZeroBlocks(int fd, std::span<const uint8_t> data, uint64_t offset,
+                                const std::string& label, uint64_t* crc64) {
   constexpr uint64_t kBlock = 4096;
   size_t run = 0;    // start of the bytes not yet written or skipped
   size_t zeros = 0;  // zero bytes skipped before `run`, not yet in *crc64

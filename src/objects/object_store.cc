@@ -104,16 +104,20 @@ Status ObjectStore::ValidatePutOptions(const PutOptions& options) {
   }
   if (options.known_digests) {
     if (options.expected_md5) {
-      return InvalidArgument(oss_error::kInvalidArgument, "A Content-MD5 cannot be checked against known digests.");
+      return InvalidArgument(oss_error::kInvalidArgument,
+                             "A Content-MD5 cannot be checked against known digests.");
     }
     // "<32 upper hex>-<parts>" in quotes; it becomes a header.
     const std::string& etag = options.known_digests->etag;
-    bool ok = etag.size() >= 36 && etag.size() <= 44 && etag.front() == '"' && etag.back() == '"' && etag[33] == '-';
+    bool ok = etag.size() >= 36 && etag.size() <= 44 && etag.front() == '"' && etag.back() == '"' &&
+              etag[33] == '-';
     for (size_t i = 1; ok && i + 1 < etag.size(); ++i) {
       const char c = etag[i];
       ok = i == 33 || (c >= '0' && c <= '9') || (i < 33 && c >= 'A' && c <= 'F');
     }
-    if (!ok) return InvalidArgument(oss_error::kInvalidArgument, "The ETag " + Echo(etag) + " is not multipart-shaped.");
+    if (!ok)
+      return InvalidArgument(oss_error::kInvalidArgument,
+                             "The ETag " + Echo(etag) + " is not multipart-shaped.");
   }
   return Status::Ok();
 }

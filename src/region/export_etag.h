@@ -20,9 +20,10 @@
 // bytes, or none) and plaintext, so (id, length) names one plaintext short
 // of a SHA-256 collision, and the export verifies each chunk as it writes it
 // (against its id, or the object digest that stands for it:
-// ChunkStore::GetWithObjectDigest). Exports of one image, or of its copies (which keep the
-// ids), have one ETag; the same bytes imported under two dedup scopes have
-// two, as one file uploaded in two part layouts has two multipart ETags.
+// ChunkStore::GetWithObjectDigest). Exports of one image, or of its copies
+// (which keep the ids), have one ETag; the same bytes imported under two
+// dedup scopes have two, as one file uploaded in two part layouts has two
+// multipart ETags.
 // Different bytes, different ETag (128 bits of SHA-256).
 //
 // Objects uploaded by clients (PutObject, multipart uploads, CopyObject)

@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/fs_util.h"
 #include "region/disk_tools.h"

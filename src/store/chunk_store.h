@@ -89,7 +89,8 @@ class ChunkStore {
   // preimage. An object that does not match (encoded otherwise since) is
   // verified against `id` as Get does, so no bytes are returned unverified.
   // The default is Get.
-  virtual Result<std::vector<uint8_t>> GetWithObjectDigest(const ChunkId& id, const Digest256& object_digest) {
+  virtual Result<std::vector<uint8_t>> GetWithObjectDigest(const ChunkId& id,
+                                                           const Digest256& object_digest) {
     (void)object_digest;
     return Get(id);
   }

@@ -521,7 +521,8 @@ Status FsChunkStore::ReadObject(const ChunkId& id, std::vector<uint8_t>* out, Ch
   if (scratch->buf.size() < header.stored_length) scratch->buf.resize(header.stored_length);
   result = PreadFull(fd.get(), scratch->buf.data(), header.stored_length, prefix_size, path);
   if (result.ok() && object_digest != nullptr) {
-    *object_digest = ComputeObjectDigest(prefix, std::span<const uint8_t>(scratch->buf.data(), header.stored_length));
+    *object_digest =
+        ComputeObjectDigest(prefix, std::span<const uint8_t>(scratch->buf.data(), header.stored_length));
   }
   if (result.ok() && scratch->dctx == nullptr)
     result = Internal("cannot allocate a zstd decompression context");
@@ -551,7 +552,8 @@ Result<std::vector<uint8_t>> FsChunkStore::Get(const ChunkId& id) {
   return out;
 }
 
-Result<std::vector<uint8_t>> FsChunkStore::GetWithObjectDigest(const ChunkId& id, const Digest256& object_digest) {
+Result<std::vector<uint8_t>> FsChunkStore::GetWithObjectDigest(const ChunkId& id,
+                                                               const Digest256& object_digest) {
   std::vector<uint8_t> out;
   ChunkHeader header;
   Digest256 actual{};
@@ -564,13 +566,14 @@ Result<std::vector<uint8_t>> FsChunkStore::GetWithObjectDigest(const ChunkId& id
   return out;
 }
 
-Status FsChunkStore::VerifyPlaintext(const ChunkId& id, const ChunkHeader& header, std::span<const uint8_t> plaintext) {
+Status FsChunkStore::VerifyPlaintext(const ChunkId& id, const ChunkHeader& header,
+                                     std::span<const uint8_t> plaintext) {
   Digest256 actual = ComputeChunkId(header.scope_ptr(), plaintext);
   if (actual == id) return Status::Ok();
   return DataLoss("get chunk " + ToHex(id) + ": stored content" +
                   (header.scope ? " in scope " + ToHex(*header.scope) : std::string()) + " hashes to " +
-                  ToHex(actual) + " (expected " + ToHex(id) + ", " + std::to_string(plaintext.size()) + " bytes, " +
-                  ChunkPath(id) + ")");
+                  ToHex(actual) + " (expected " + ToHex(id) + ", " + std::to_string(plaintext.size()) +
+                  " bytes, " + ChunkPath(id) + ")");
 }
 
 Result<std::vector<uint8_t>> FsChunkStore::GetStored(const ChunkId& id) {

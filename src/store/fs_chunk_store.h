@@ -52,7 +52,8 @@ class FsChunkStore final : public ChunkStore {
                              bool* newly_stored, std::optional<Digest256>* object_digest) override;
   Status Sync() override;
   Result<std::vector<uint8_t>> Get(const ChunkId& id) override;
-  Result<std::vector<uint8_t>> GetWithObjectDigest(const ChunkId& id, const Digest256& object_digest) override;
+  Result<std::vector<uint8_t>> GetWithObjectDigest(const ChunkId& id,
+                                                   const Digest256& object_digest) override;
   // The object file's bytes, header and size checked.
   Result<std::vector<uint8_t>> GetStored(const ChunkId& id) override;
   // Verifies the object, then writes its bytes as they are (no

@@ -435,7 +435,12 @@ class MaterializeWriter {
  public:
   MaterializeWriter(const Manifest& m, ChunkStore& store, int fd, const std::string& label,
                     const MaterializeOptions& opts)
-      : m_(m), store_(store), fd_(fd), label_(label), opts_(opts), window_(fd, kWritebackChunks, opts.drop_cache) {
+      : m_(m),
+        store_(store),
+        fd_(fd),
+        label_(label),
+        opts_(opts),
+        window_(fd, kWritebackChunks, opts.drop_cache) {
     m.ForEachData([&](uint64_t index, const ChunkEntry& e) { chunks_.emplace_back(index, &e); });
     chunk_crcs_.resize(chunks_.size());
   }
@@ -673,8 +678,8 @@ Result<Manifest> IngestRawFd(int fd, const std::string& path, ChunkStore& store,
     builder.AddHolesUntil(chunks[slot]);
     if (pipeline.is_data(slot)) {
       auto it = written.find(pipeline.id(slot));
-      builder.AddData(pipeline.id(slot),
-                      it == written.end() ? std::optional<Digest256>() : std::optional<Digest256>(it->second));
+      builder.AddData(pipeline.id(slot), it == written.end() ? std::optional<Digest256>()
+                                                             : std::optional<Digest256>(it->second));
     } else {
       builder.AddHole();
     }

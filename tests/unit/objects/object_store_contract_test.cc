@@ -752,7 +752,10 @@ TYPED_TEST(ObjectStoreContract, PutFileWithKnownDigestsTakesThem) {
   // A client's put of the same bytes: the MD5 ETag and Content-MD5, as before.
   Result<std::unique_ptr<ObjectPutWriter>> writer = s.PutObject(kAlice, "alice-b", "uploaded", PutOptions{});
   ASSERT_TRUE(writer.ok());
-  ASSERT_TRUE((*writer)->Write(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size())).ok());
+  ASSERT_TRUE(
+      (*writer)
+          ->Write(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()))
+          .ok());
   Result<ObjectInfo> uploaded = (*writer)->Commit();
   ASSERT_TRUE(uploaded.ok());
   EXPECT_EQ(uploaded->etag, QuotedMd5Etag(Md5::Of(std::string_view(data))));
@@ -760,11 +763,13 @@ TYPED_TEST(ObjectStoreContract, PutFileWithKnownDigestsTakesThem) {
   EXPECT_EQ(uploaded->type, ObjectType::kNormal);
   // Refused: an ETag that is not multipart-shaped (it becomes a header), and
   // known digests together with a Content-MD5 to check.
-  for (const std::string bad : {"", "\"AB\"", "ABABABABABABABABABABABABABABABAB-3",
-                                "\"abababababababababababababababab-3\"", "\"ABABABABABABABABABABABABABABABAB-3\r\nX: y\""}) {
+  for (const std::string bad :
+       {"", "\"AB\"", "ABABABABABABABABABABABABABABABAB-3", "\"abababababababababababababababab-3\"",
+        "\"ABABABABABABABABABABABABABABABAB-3\r\nX: y\""}) {
     PutOptions wrong;
     wrong.known_digests = KnownFileDigests{bad, 0};
-    EXPECT_EQ(s.PutFile(kAlice, "alice-b", "bad", fd.get(), wrong).status().reason(), "InvalidArgument") << bad;
+    EXPECT_EQ(s.PutFile(kAlice, "alice-b", "bad", fd.get(), wrong).status().reason(), "InvalidArgument")
+        << bad;
   }
   PutOptions both = options;
   both.expected_md5 = Md5::Of(std::string_view(data));

@@ -21,7 +21,8 @@ ChunkId IdOf(uint8_t b) {
 
 // A manifest of `size` bytes whose data chunks are at `data` (ids from the
 // bytes given), the rest holes.
-Manifest Build(uint64_t size, const std::vector<std::pair<uint64_t, uint8_t>>& data, uint32_t chunk = kChunk) {
+Manifest Build(uint64_t size, const std::vector<std::pair<uint64_t, uint8_t>>& data,
+               uint32_t chunk = kChunk) {
   ManifestBuilder b(size, chunk);
   for (const auto& d : data) {
     b.AddHolesUntil(d.first);
@@ -42,7 +43,8 @@ TEST(ExportEtagTest, IsMultipartShapedWithAtMostTenThousandParts) {
     EXPECT_EQ(parts, (size + PutFilePartBytes(size) - 1) / PutFilePartBytes(size)) << size;
   }
   // 600 GiB: as if sent in 62 MiB parts (the fewest whole MiB that make at most 10,000).
-  EXPECT_TRUE(ExportObjectEtag(Build(600 * gib, {})).ends_with("-9910\"")) << ExportObjectEtag(Build(600 * gib, {}));
+  EXPECT_TRUE(ExportObjectEtag(Build(600 * gib, {})).ends_with("-9910\""))
+      << ExportObjectEtag(Build(600 * gib, {}));
 }
 
 TEST(ExportEtagTest, SameContentSameEtagWhateverTheEncoding) {
@@ -65,14 +67,14 @@ TEST(ExportEtagTest, DifferentContentDifferentEtag) {
   std::set<std::string> seen;
   const std::vector<Manifest> variants = {
       Build(size, {{2, 7}, {3, 8}}),
-      Build(size, {{2, 7}, {3, 9}}),           // another chunk's bytes
-      Build(size, {{2, 7}, {4, 8}}),           // the same chunk elsewhere
-      Build(size, {{2, 8}, {3, 7}}),           // the two chunks swapped
-      Build(size, {{2, 7}}),                   // a chunk fewer (a hole)
-      Build(size + 1, {{2, 7}, {3, 8}}),       // one zero byte more
-      Build(size - 123, {{2, 7}, {3, 8}}),     // the last chunk shorter
-      Build(size, {}),                         // all zeros
-      Build(size + kChunk, {}),                // more zeros
+      Build(size, {{2, 7}, {3, 9}}),        // another chunk's bytes
+      Build(size, {{2, 7}, {4, 8}}),        // the same chunk elsewhere
+      Build(size, {{2, 8}, {3, 7}}),        // the two chunks swapped
+      Build(size, {{2, 7}}),                // a chunk fewer (a hole)
+      Build(size + 1, {{2, 7}, {3, 8}}),    // one zero byte more
+      Build(size - 123, {{2, 7}, {3, 8}}),  // the last chunk shorter
+      Build(size, {}),                      // all zeros
+      Build(size + kChunk, {}),             // more zeros
   };
   for (size_t i = 0; i < variants.size(); ++i) {
     EXPECT_TRUE(seen.insert(ExportObjectEtag(variants[i])).second) << "variant " << i;

@@ -248,7 +248,8 @@ TEST_F(RegionTest, RawExportsHaveTheManifestEtagAndAnExactCrc64) {
   ASSERT_TRUE(parts.ok());
   const std::string qcow_bytes = *ReadFileToString(qcow);
   std::vector<Md5Digest> md5s;
-  for (const FilePart& p : *parts) md5s.push_back(Md5::Of(std::string_view(qcow_bytes).substr(p.offset, p.length)));
+  for (const FilePart& p : *parts)
+    md5s.push_back(Md5::Of(std::string_view(qcow_bytes).substr(p.offset, p.length)));
   EXPECT_EQ(qcow_info->etag, MultipartEtag(md5s));
   EXPECT_EQ(qcow_info->crc64, Crc64(qcow_bytes));
 }

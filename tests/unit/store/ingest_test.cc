@@ -544,7 +544,7 @@ TEST_F(IngestTest, MaterializeReportsTheCrc64OfTheFileItWrote) {
       {"holes inside chunks", 3 * kChunk,
        [&](std::vector<uint8_t>& image) {
          for (uint64_t b = 0; b < kChunk / kBlock; b += 5) put(image, b * kBlock, kBlock, 10 + b);
-         image[7 * kBlock + 3] = 1;  // a block with one byte
+         image[7 * kBlock + 3] = 1;                                 // a block with one byte
          put(image, 2 * kChunk + 9 * kBlock + 17, 3 * kBlock, 11);  // unaligned, across blocks
        }},
       {"data at the last byte", 5 * kChunk + 777, [](std::vector<uint8_t>& image) { image.back() = 0x5a; }},
