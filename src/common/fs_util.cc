@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "common/crc64.h"
 #include "common/ids.h"
 #include "common/zero.h"
 
@@ -47,22 +48,31 @@ Status PwriteFull(int fd, const uint8_t* buf, uint64_t len, uint64_t offset, con
 }
 
 Status PwriteSkippingZeroBlocks(int fd, std::span<const uint8_t> data, uint64_t offset,
-                                const std::string& label) {
+                                const std::string& label, uint64_t* crc64) {
   constexpr uint64_t kBlock = 4096;
-  size_t run = 0;  // start of the bytes not yet written or skipped
+  size_t run = 0;    // start of the bytes not yet written or skipped
+  size_t zeros = 0;  // zero bytes skipped before `run`, not yet in *crc64
+  auto write_run = [&](size_t end) -> Status {
+    if (end == run) return Status::Ok();
+    const std::span<const uint8_t> bytes = data.subspan(run, end - run);
+    RETURN_IF_ERROR(PwriteFull(fd, bytes.data(), bytes.size(), offset + run, label));
+    if (crc64 != nullptr) *crc64 = Crc64Update(Crc64ExtendZeros(*crc64, zeros), bytes);
+    zeros = 0;
+    return Status::Ok();
+  };
   size_t i = 0;
   while (i < data.size()) {
     const size_t block_end =
         std::min<size_t>(data.size(), i + static_cast<size_t>(kBlock - (offset + i) % kBlock));
     if (block_end - i == kBlock && IsAllZero(data.data() + i, kBlock)) {
-      if (i > run) RETURN_IF_ERROR(PwriteFull(fd, data.data() + run, i - run, offset + run, label));
+      RETURN_IF_ERROR(write_run(i));
+      zeros += kBlock;
       run = block_end;
     }
     i = block_end;
   }
-  if (data.size() > run) {
-    RETURN_IF_ERROR(PwriteFull(fd, data.data() + run, data.size() - run, offset + run, label));
-  }
+  RETURN_IF_ERROR(write_run(data.size()));
+  if (crc64 != nullptr) *crc64 = Crc64ExtendZeros(*crc64, zeros);
   return Status::Ok();
 }
 

@@ -26,9 +26,12 @@ Status FsyncDir(const std::string& dir);
 Status PreadFull(int fd, uint8_t* buf, uint64_t len, uint64_t offset, const std::string& what);
 Status PwriteFull(int fd, const uint8_t* buf, uint64_t len, uint64_t offset, const std::string& what);
 // Writes `data` at `offset` of `fd`, leaving every all-zero 4 KiB block
-// (aligned in the file) unwritten: a hole where the range was one.
+// (aligned in the file) unwritten: a hole where the range was one. With
+// `crc64`, extends *crc64 (common/crc64.h) over `data` as it goes: the bytes
+// written are hashed while they are in the cache, the zero blocks skipped
+// cost a Crc64ExtendZeros per run.
 Status PwriteSkippingZeroBlocks(int fd, std::span<const uint8_t> data, uint64_t offset,
-                                const std::string& label);
+                                const std::string& label, uint64_t* crc64 = nullptr);
 
 // An owned file descriptor.
 class UniqueFd {

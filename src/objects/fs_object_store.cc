@@ -604,8 +604,16 @@ Result<ObjectInfo> FsObjectStore::PutFile(const std::string& account_id, const s
     return writer->Commit();
   }
   ObjectInfo info;
-  Status st_hash = options.expected_md5 ? HashWhole(fd, size, *options.expected_md5, label, info)
-                                        : HashInParts(fd, size, label, info);
+  Status st_hash;
+  if (options.known_digests) {
+    info.etag = options.known_digests->etag;
+    info.crc64 = options.known_digests->crc64;
+    info.type = ObjectType::kMultipart;
+  } else if (options.expected_md5) {
+    st_hash = HashWhole(fd, size, *options.expected_md5, label, info);
+  } else {
+    st_hash = HashInParts(fd, size, label, info);
+  }
   if (st_hash.ok() && ::fsync(fd) != 0) st_hash = ErrnoStatus("fsync", label, errno);
   if (!st_hash.ok()) {
     ::unlinkat(b.dir.get(), temp.c_str(), 0);

@@ -51,7 +51,10 @@
 // parts stored apart; uploads whose parts do not tile the object are
 // copied once into a new file with copy_file_range (holes stay holes). The
 // object's CRC-64 is combined from the parts' (Crc64Combine) without
-// reading them; the ETag is MD5 of the parts' MD5s, "-<count>". All-zero
+// reading them; the ETag is MD5 of the parts' MD5s, "-<count>". PutFile
+// with known digests (a raw export) stores the ETag and CRC-64 its caller
+// computed, reading nothing: that ETag has the multipart shape but is not
+// an MD5 (region/export_etag.h), and no "md5" is recorded. All-zero
 // 4 KiB blocks (aligned in the file) of every write stay holes.
 //
 // Safety. Every path from a client is a validated key, opened beneath the

@@ -102,6 +102,23 @@ Status ObjectStore::ValidatePutOptions(const PutOptions& options) {
                                                             " bytes, more than the " +
                                                             std::to_string(kMaxUserMetaBytes) + " allowed.");
   }
+  if (options.known_digests) {
+    if (options.expected_md5) {
+      return InvalidArgument(oss_error::kInvalidArgument,
+                             "A Content-MD5 cannot be checked against known digests.");
+    }
+    // "<32 upper hex>-<parts>" in quotes; it becomes a header.
+    const std::string& etag = options.known_digests->etag;
+    bool ok = etag.size() >= 36 && etag.size() <= 44 && etag.front() == '"' && etag.back() == '"' &&
+              etag[33] == '-';
+    for (size_t i = 1; ok && i + 1 < etag.size(); ++i) {
+      const char c = etag[i];
+      ok = i == 33 || (c >= '0' && c <= '9') || (i < 33 && c >= 'A' && c <= 'F');
+    }
+    if (!ok)
+      return InvalidArgument(oss_error::kInvalidArgument,
+                             "The ETag " + Echo(etag) + " is not multipart-shaped.");
+  }
   return Status::Ok();
 }
 
@@ -290,7 +307,11 @@ Result<std::vector<FilePart>> PutFileParts(int fd, uint64_t size) {
 std::string MultipartEtag(const std::vector<Md5Digest>& part_md5s) {
   Md5 md5;
   for (const Md5Digest& d : part_md5s) md5.Update(d);
-  return "\"" + ToUpperHex(md5.Finish()) + "-" + std::to_string(part_md5s.size()) + "\"";
+  return OpaqueMultipartEtag(md5.Finish(), part_md5s.size());
+}
+
+std::string OpaqueMultipartEtag(const std::array<uint8_t, 16>& digest, uint64_t parts) {
+  return "\"" + ToUpperHex(digest) + "-" + std::to_string(parts) + "\"";
 }
 
 }  // namespace ferry

@@ -21,7 +21,8 @@
 //     a reader sees the old object or the new one, whole. The last commit
 //     of two writers to one key wins.
 //   - Each object carries its size, ETag ("<MD5 upper hex>" with the quotes;
-//     "<hex>-<parts>" for multipart objects), CRC-64/XZ of its bytes
+//     "<hex>-<parts>" for multipart objects, opaque as OSS documents it: a
+//     raw export's is not an MD5, KnownFileDigests), CRC-64/XZ of its bytes
 //     (common/crc64.h), Content-Type, x-oss-meta-* user metadata (at most
 //     kMaxUserMetaBytes), last-modified time and type (Normal|Multipart).
 //   - Listings are in UTF-8 byte order.
@@ -95,6 +96,17 @@ struct ObjectInfo {
   ObjectType type = ObjectType::kNormal;
 };
 
+// The digests of a file that its writer computed while writing it, handed
+// to PutFile so that it reads none of the file's bytes (ExportImage of a raw
+// disk, region/region_import_export.cc).
+struct KnownFileDigests {
+  // Opaque and multipart-shaped, "<32 upper hex>-<N>" with the quotes
+  // (OpaqueMultipartEtag): not an MD5 of the bytes, as OSS documents the
+  // ETag of multipart objects; it identifies the bytes all the same.
+  std::string etag;
+  uint64_t crc64 = 0;  // CRC-64 (common/crc64.h) of the whole file: exact
+};
+
 // What a put (or a multipart upload's initiate) says about the object.
 struct PutOptions {
   std::string content_type;  // empty: application/octet-stream
@@ -105,6 +117,11 @@ struct PutOptions {
   // Content-MD5 the client sent: Commit refuses (InvalidDigest) and
   // publishes nothing when the bytes hash otherwise.
   std::optional<Md5Digest> expected_md5;
+  // PutFile only (every other put ignores it): the file's ETag and CRC-64
+  // as its writer computed them. PutFile trusts them and reads nothing; the
+  // object is Multipart, without Content-MD5. Not with expected_md5
+  // (InvalidArgument).
+  std::optional<KnownFileDigests> known_digests;
 };
 
 // A sequential writer of one object or part. Nothing is visible until
@@ -268,7 +285,8 @@ class ObjectStore {
   // disk with 1 GiB of data hashes about 1 GiB, on up to two threads,
   // dropping what it read from the page cache; CRC-64 as for any object. With
   // options.expected_md5 the whole file's MD5 is computed and checked
-  // instead (ETag of a plain put). A backend on the file's file system takes
+  // instead (ETag of a plain put); with options.known_digests nothing is
+  // read (their ETag and CRC-64 are the object's). A backend on the file's file system takes
   // the file itself (FsObjectStore: a hard link, no copy, holes kept);
   // otherwise it is copied. For exports, whose files Ferry makes.
   virtual Result<ObjectInfo> PutFile(const std::string& account_id, const std::string& bucket,
@@ -385,6 +403,9 @@ Md5Digest Md5OfZeros(uint64_t count);
 // The multipart ETag of parts with these MD5s: MD5 of their concatenated
 // binary digests, "<upper hex>-<count>" in quotes.
 std::string MultipartEtag(const std::vector<Md5Digest>& part_md5s);
+// An ETag of the multipart shape, "<32 upper hex of digest>-<parts>" in
+// quotes, for a digest that is not an MD5 (KnownFileDigests).
+std::string OpaqueMultipartEtag(const std::array<uint8_t, 16>& digest, uint64_t parts);
 
 // The part size PutFile hashes a file of `size` bytes in when its parts are
 // all the same size: 8 MiB, or more (whole MiB) so that there are at most

@@ -217,7 +217,8 @@ class RegionImpl final : public Region {
   Status RunExport(const TaskRecord& task, TaskControl& control);
   // Puts the export file at `path` into the bucket as `object`.
   Status PublishExport(const TaskRecord& task, const std::string& bucket, const std::string& object,
-                       const std::string& path, TaskControl& control);
+                       const std::string& path, const std::optional<KnownFileDigests>& known,
+                       TaskControl& control);
   // Disk snapshots (region_disk_snapshots.cc). CreateImage from an
   // instance; the CreateSnapshot and CreateImage tasks, which snapshot the
   // disks their params name and commit the manifests in one transaction.

@@ -10,9 +10,11 @@
 #include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/fs_util.h"
 #include "region/disk_tools.h"
+#include "region/export_etag.h"
 #include "region/image_inspector.h"
 #include "region/region_impl.h"
 #include "region/region_internal.h"
@@ -171,14 +173,19 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
 
 // Publishes the finished export file as the object itself (ObjectStore::
 // PutFile: a hard link in FsObjectStore, so no second copy; holes stay
-// holes), with the ETag and CRC-64 of one read of its data extents.
+// holes). A raw export brings its digests (`known`: the ETag from the
+// manifest, region/export_etag.h, and the CRC-64 the materialize computed),
+// so nothing is read back; a converted one is hashed by one read of its
+// data extents (an MD5 multipart ETag).
 Status RegionImpl::PublishExport(const TaskRecord& task, const std::string& bucket, const std::string& object,
-                                 const std::string& path, TaskControl& control) {
+                                 const std::string& path, const std::optional<KnownFileDigests>& known,
+                                 TaskControl& control) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("open", path, errno);
   if (control.stop) return Cancelled("task " + task.task_id + " stopped");
   PutOptions options;
   options.max_bytes = ObjectStore::kMaxObjectBytes;
+  options.known_digests = known;
   return oss_.PutFile(task.account_id, bucket, object, fd.get(), options).status();
 }
 
@@ -212,10 +219,19 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
   const size_t n = objects.size();
   std::vector<std::unique_ptr<ScratchFile>> scratches;
   std::vector<std::string> targets;
+  std::vector<std::optional<KnownFileDigests>> digests(n);  // raw exports' (export_etag.h)
   uint64_t data_bytes = 0;
   for (size_t i = 0; i < n; ++i) {
     ASSIGN_OR_RETURN(SnapshotRecord snap, catalog_->GetSnapshot(image.disks[i].snapshot_id));
     ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(snap.manifest));
+    // Chunks are read by their object digests (ChunkStore::GetWithObjectDigest)
+    // only where this region's store took them from its own encoding of a
+    // plaintext it hashed: snapshots made here. A copy's digests were checked
+    // against the source's word on arrival, so its chunks are decoded and
+    // hashed against their ids (chunk_format.md, "Object digest").
+    if (snap.source_region_id != config_.region_id || !snap.source_snapshot_id.empty()) {
+      for (ChunkEntry& e : manifest.entries) e.object_digest.reset();
+    }
     data_bytes += manifest.DataBytes();
     control.data_bytes += manifest.DataBytes();
     control.chunks += DataChunks(manifest);
@@ -233,7 +249,12 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
     const std::string label =
         "the export of image " + image.image_id + (i == 0 ? "" : " (data disk " + std::to_string(i) + ")");
     if (!convert) {
+      // Nothing reads the file back: its CRC-64 comes from the workers.
+      uint64_t crc64 = 0;
+      opts.crc64 = &crc64;
+      opts.drop_cache = true;
       RETURN_IF_ERROR(MaterializeRawFile(manifest, *store_, target, opts));
+      digests[i] = KnownFileDigests{ExportObjectEtag(manifest), crc64};
       continue;
     }
     std::string raw = tmp_dir_ + "/" + task.task_id + "-" + std::to_string(i) + ".raw";
@@ -266,7 +287,7 @@ Status RegionImpl::RunExport(const TaskRecord& task, TaskControl& control) {
   // The data disks first, the system disk (the object the task names) last;
   // a failure takes back what was published, so an export is whole or absent.
   for (size_t k = n; k-- > 0;) {
-    Status published = PublishExport(task, bucket, objects[k], targets[k], control);
+    Status published = PublishExport(task, bucket, objects[k], targets[k], digests[k], control);
     if (!published.ok()) {
       for (size_t j = k + 1; j < n; ++j) (void)oss_.DeleteObject(task.account_id, bucket, objects[j]);
       return EcsObjectStatus(published);

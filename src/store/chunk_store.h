@@ -76,6 +76,25 @@ class ChunkStore {
   // was stored under (kDataLoss on corruption, kNotFound if absent).
   virtual Result<std::vector<uint8_t>> Get(const ChunkId& id) = 0;
 
+  // Get, for a reader holding the chunk's object digest from a committed
+  // manifest of this store (ChunkEntry::object_digest; an export): the
+  // object read is verified by SHA-256 over its stored bytes (compressed:
+  // usually far fewer than the plaintext) instead of over the plaintext,
+  // then decoded to exactly the plaintext length its header gives. A match
+  // proves the object is the one the digest was taken of, which decodes to
+  // `id`'s plaintext (chunk_format.md, "Object digest": this store computed
+  // the digest from the bytes it wrote of a plaintext whose id was computed
+  // in the same process, or checked the object against it on arrival in a
+  // manifest authenticated with the cluster key), short of a SHA-256 second
+  // preimage. An object that does not match (encoded otherwise since) is
+  // verified against `id` as Get does, so no bytes are returned unverified.
+  // The default is Get.
+  virtual Result<std::vector<uint8_t>> GetWithObjectDigest(const ChunkId& id,
+                                                           const Digest256& object_digest) {
+    (void)object_digest;
+    return Get(id);
+  }
+
   // The chunk as a chunk object (chunk_format.md: header, then the raw or
   // zstd payload), for handing to another store as it is. The header and the
   // object's size are checked (kDataLoss), the payload is not: whoever

@@ -481,7 +481,8 @@ Status FsChunkStore::Sync() {
   return st;
 }
 
-Status FsChunkStore::ReadObject(const ChunkId& id, std::vector<uint8_t>* out, ChunkHeader* header_out) {
+Status FsChunkStore::ReadObject(const ChunkId& id, std::vector<uint8_t>* out, ChunkHeader* header_out,
+                                Digest256* object_digest) {
   const std::string path = ChunkPath(id);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
@@ -507,15 +508,22 @@ Status FsChunkStore::ReadObject(const ChunkId& id, std::vector<uint8_t>* out, Ch
     return DataLoss("object is " + std::to_string(file_size) + " bytes, header says " +
                     std::to_string(prefix_size) + " + " + std::to_string(header.stored_length));
   }
+  const std::span<const uint8_t> prefix = std::span<const uint8_t>(prefix_bytes).first(prefix_size);
   out->resize(header.plaintext_length);
   if (header.codec == ChunkCodec::kRaw) {
-    return PreadFull(fd.get(), out->data(), header.stored_length, prefix_size, path);
+    RETURN_IF_ERROR(PreadFull(fd.get(), out->data(), header.stored_length, prefix_size, path));
+    if (object_digest != nullptr) *object_digest = ComputeObjectDigest(prefix, *out);
+    return Status::Ok();
   }
   std::unique_ptr<Scratch> scratch = AcquireScratch();
   Status result;
   if (scratch->dctx == nullptr) scratch->dctx = ZSTD_createDCtx();
   if (scratch->buf.size() < header.stored_length) scratch->buf.resize(header.stored_length);
   result = PreadFull(fd.get(), scratch->buf.data(), header.stored_length, prefix_size, path);
+  if (result.ok() && object_digest != nullptr) {
+    *object_digest =
+        ComputeObjectDigest(prefix, std::span<const uint8_t>(scratch->buf.data(), header.stored_length));
+  }
   if (result.ok() && scratch->dctx == nullptr)
     result = Internal("cannot allocate a zstd decompression context");
   if (result.ok()) {
@@ -540,14 +548,32 @@ Result<std::vector<uint8_t>> FsChunkStore::Get(const ChunkId& id) {
     if (st.code() == Code::kNotFound) return st;
     return st.WithContext("get chunk " + ToHex(id));
   }
-  Digest256 actual = ComputeChunkId(header.scope_ptr(), out);
-  if (actual != id) {
-    return DataLoss("get chunk " + ToHex(id) + ": stored content" +
-                    (header.scope ? " in scope " + ToHex(*header.scope) : std::string()) + " hashes to " +
-                    ToHex(actual) + " (expected " + ToHex(id) + ", " + std::to_string(out.size()) + " bytes, " +
-                    ChunkPath(id) + ")");
-  }
+  RETURN_IF_ERROR(VerifyPlaintext(id, header, out));
   return out;
+}
+
+Result<std::vector<uint8_t>> FsChunkStore::GetWithObjectDigest(const ChunkId& id,
+                                                               const Digest256& object_digest) {
+  std::vector<uint8_t> out;
+  ChunkHeader header;
+  Digest256 actual{};
+  Status st = ReadObject(id, &out, &header, &actual);
+  if (!st.ok()) {
+    if (st.code() == Code::kNotFound) return st;
+    return st.WithContext("get chunk " + ToHex(id));
+  }
+  if (actual != object_digest) RETURN_IF_ERROR(VerifyPlaintext(id, header, out));
+  return out;
+}
+
+Status FsChunkStore::VerifyPlaintext(const ChunkId& id, const ChunkHeader& header,
+                                     std::span<const uint8_t> plaintext) {
+  Digest256 actual = ComputeChunkId(header.scope_ptr(), plaintext);
+  if (actual == id) return Status::Ok();
+  return DataLoss("get chunk " + ToHex(id) + ": stored content" +
+                  (header.scope ? " in scope " + ToHex(*header.scope) : std::string()) + " hashes to " +
+                  ToHex(actual) + " (expected " + ToHex(id) + ", " + std::to_string(plaintext.size()) +
+                  " bytes, " + ChunkPath(id) + ")");
 }
 
 Result<std::vector<uint8_t>> FsChunkStore::GetStored(const ChunkId& id) {

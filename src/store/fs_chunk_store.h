@@ -52,6 +52,8 @@ class FsChunkStore final : public ChunkStore {
                              bool* newly_stored, std::optional<Digest256>* object_digest) override;
   Status Sync() override;
   Result<std::vector<uint8_t>> Get(const ChunkId& id) override;
+  Result<std::vector<uint8_t>> GetWithObjectDigest(const ChunkId& id,
+                                                   const Digest256& object_digest) override;
   // The object file's bytes, header and size checked.
   Result<std::vector<uint8_t>> GetStored(const ChunkId& id) override;
   // Verifies the object, then writes its bytes as they are (no
@@ -96,7 +98,12 @@ class FsChunkStore final : public ChunkStore {
   std::string DirFor(const ChunkId& id) const;
   // The plaintext of `id`'s object into *out and its header (with the scope
   // a version 2 object carries) into *header; the id is not verified here.
-  Status ReadObject(const ChunkId& id, std::vector<uint8_t>* out, ChunkHeader* header);
+  // With `object_digest`, also the object's ComputeObjectDigest, taken over
+  // the bytes read before they are decoded.
+  Status ReadObject(const ChunkId& id, std::vector<uint8_t>* out, ChunkHeader* header,
+                    Digest256* object_digest = nullptr);
+  // kDataLoss unless `plaintext` (read from `id`'s object with `header`) hashes to `id`.
+  Status VerifyPlaintext(const ChunkId& id, const ChunkHeader& header, std::span<const uint8_t> plaintext);
   // Writes header (the whole prefix: header, and scope for version 2) +
   // payload as the object of `id` (whose directory `dir`
   // may not exist yet) via a temp file, fdatasync and rename. With `direct`,

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "common/catch_all.h"
+#include "common/crc64.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
 #include "common/zero.h"
@@ -386,12 +388,16 @@ uint64_t ExtentBytesIn(const std::vector<Extent>& extents, size_t from, uint64_t
 // fsync finds little left to write. The clean pages stay cached: an export
 // reads them back at once to hash them (ObjectStore::PutFile), which drops
 // them after. Dropping them here (POSIX_FADV_DONTNEED) made that read come
-// from the disk (slower on the export benchmark, docs/benchmarks.md).
+// from the disk (slower on the export benchmark, docs/benchmarks.md). A
+// caller that reads nothing back (a raw export: its CRC-64 is computed as it
+// is written) asks for `drop`: each range is dropped once its writeback has
+// been waited for, so the export leaves no cache behind.
 // Advisory only: a failure here is not an error, the final fsync reports
 // real ones. Thread-safe.
 class WritebackWindow {
  public:
-  WritebackWindow(int fd, size_t window) : fd_(fd), window_(std::max<size_t>(1, window)) {}
+  WritebackWindow(int fd, size_t window, bool drop)
+      : fd_(fd), window_(std::max<size_t>(1, window)), drop_(drop) {}
 
   // [offset, offset + length) was just written.
   void Written(uint64_t offset, uint64_t length) {
@@ -406,11 +412,16 @@ class WritebackWindow {
     }
     ::sync_file_range(fd_, static_cast<off_t>(oldest.offset), static_cast<off_t>(oldest.length),
                       SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    if (drop_) {
+      ::posix_fadvise(fd_, static_cast<off_t>(oldest.offset), static_cast<off_t>(oldest.length),
+                      POSIX_FADV_DONTNEED);
+    }
   }
 
  private:
   const int fd_;
   const size_t window_;
+  const bool drop_;
   std::mutex mu_;
   std::deque<Extent> pending_;  // guarded by mu_; written, writeback not waited for
 };
@@ -424,8 +435,29 @@ class MaterializeWriter {
  public:
   MaterializeWriter(const Manifest& m, ChunkStore& store, int fd, const std::string& label,
                     const MaterializeOptions& opts)
-      : m_(m), store_(store), fd_(fd), label_(label), opts_(opts), window_(fd, kWritebackChunks) {
+      : m_(m),
+        store_(store),
+        fd_(fd),
+        label_(label),
+        opts_(opts),
+        window_(fd, kWritebackChunks, opts.drop_cache) {
     m.ForEachData([&](uint64_t index, const ChunkEntry& e) { chunks_.emplace_back(index, &e); });
+    chunk_crcs_.resize(chunks_.size());
+  }
+
+  // After a successful Run: the CRC-64 of the whole file, from the chunks'
+  // in file order; hole runs extend it without any bytes.
+  uint64_t FileCrc64() const {
+    uint64_t crc = 0;
+    size_t k = 0;  // the next data chunk in chunks_
+    for (const ChunkEntry& e : m_.entries) {
+      if (e.zero) {
+        crc = Crc64ExtendZeros(crc, (e.count - 1) * uint64_t{m_.chunk_size} + e.length);
+      } else {
+        crc = Crc64Combine(crc, chunk_crcs_[k++], e.length);
+      }
+    }
+    return crc;
   }
 
   // The first error of any chunk (or kCancelled), after every worker ended.
@@ -486,23 +518,26 @@ class MaterializeWriter {
       Status st =
           IsCancelled(opts_.cancel)
               ? Cancelled("materialize " + label_ + " cancelled before " + ChunkWhere(index, m_.chunk_size))
-              : WriteChunk(index, e);
+              : WriteChunk(index, e, &chunk_crcs_[k]);
       std::lock_guard<std::mutex> lock(mu_);
       RecordLocked(std::move(st), e.length);
       if (!error_.ok()) return;
     }
   }
 
-  Status WriteChunk(uint64_t index, const ChunkEntry& e) {
+  Status WriteChunk(uint64_t index, const ChunkEntry& e, uint64_t* crc64) {
     const std::string where = ChunkWhere(index, m_.chunk_size) + " id " + ToHex(e.id);
-    Result<std::vector<uint8_t>> data = store_.Get(e.id);
+    // The object digest, where this store vouched for one, verifies fewer
+    // bytes (the compressed object) as strongly (ChunkStore::GetWithObjectDigest).
+    Result<std::vector<uint8_t>> data =
+        e.object_digest ? store_.GetWithObjectDigest(e.id, *e.object_digest) : store_.Get(e.id);
     if (!data.ok()) return data.status().WithContext(where);
     if (data->size() != e.length) {
       return DataLoss(where + ": chunk holds " + std::to_string(data->size()) + " bytes, manifest says " +
                       std::to_string(e.length));
     }
     const uint64_t offset = index * uint64_t{m_.chunk_size};
-    RETURN_IF_ERROR(PwriteSkippingZeroBlocks(fd_, *data, offset, label_).WithContext(where));
+    RETURN_IF_ERROR(PwriteSkippingZeroBlocks(fd_, *data, offset, label_, crc64).WithContext(where));
     window_.Written(offset, data->size());
     return Status::Ok();
   }
@@ -525,6 +560,7 @@ class MaterializeWriter {
   const MaterializeOptions& opts_;
   WritebackWindow window_;
   std::vector<std::pair<uint64_t, const ChunkEntry*>> chunks_;  // (chunk index, entry), ascending
+  std::vector<uint64_t> chunk_crcs_;  // CRC-64 of chunks_[k], each written by the worker that wrote the chunk
   std::atomic<size_t> next_{0};                                 // the next position in chunks_ to write
   std::atomic<bool> stop_{false};
 
@@ -626,12 +662,24 @@ Result<Manifest> IngestRawFd(int fd, const std::string& path, ChunkStore& store,
     return result.WithContext("ingest " + path);
   }
   RETURN_IF_ERROR(store.Sync().WithContext("ingest " + path + ": sync chunk store"));
+  // A block the image holds more than once is written once, by whichever
+  // slot got there first; the others found it stored. They name the same
+  // object, which this ingest wrote and pinned, so they carry its digest
+  // too (chunk_format.md, "Object digest").
+  std::map<ChunkId, Digest256> written;
+  for (size_t slot = 0; slot < chunks.size(); ++slot) {
+    if (pipeline.is_data(slot) && pipeline.object_digest(slot)) {
+      written.emplace(pipeline.id(slot), *pipeline.object_digest(slot));
+    }
+  }
   // Only chunks with data were read; everything between them is a hole run.
   ManifestBuilder builder(size, opts.chunk_size);
   for (size_t slot = 0; slot < chunks.size(); ++slot) {
     builder.AddHolesUntil(chunks[slot]);
     if (pipeline.is_data(slot)) {
-      builder.AddData(pipeline.id(slot), pipeline.object_digest(slot));
+      auto it = written.find(pipeline.id(slot));
+      builder.AddData(pipeline.id(slot), it == written.end() ? std::optional<Digest256>()
+                                                             : std::optional<Digest256>(it->second));
     } else {
       builder.AddHole();
     }
@@ -666,17 +714,20 @@ Status MaterializeRawFile(const Manifest& m, ChunkStore& store, const std::strin
   if (::ftruncate(fd.get(), static_cast<off_t>(m.logical_size)) != 0) {
     return fail(ErrnoStatus("truncate", tmp + " to " + std::to_string(m.logical_size), errno));
   }
-  Status written = MaterializeWriter(m, store, fd.get(), tmp, opts).Run();
+  MaterializeWriter writer(m, store, fd.get(), tmp, opts);
+  Status written = writer.Run();
   if (!written.ok()) {
     if (written.code() == Code::kCancelled) return fail(written);
     return fail(written.WithContext("materialize " + path));
   }
   if (IsCancelled(opts.cancel)) return fail(Cancelled("materialize " + path + " cancelled"));
   if (::fsync(fd.get()) != 0) return fail(ErrnoStatus("fsync", tmp, errno));
+  if (opts.drop_cache) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);  // advisory: the last window
   if (::close(fd.release()) != 0) return fail(ErrnoStatus("close", tmp, errno));
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return fail(ErrnoStatus("rename", tmp + " to " + path, errno));
   RETURN_IF_ERROR(FsyncDir(dir));
+  if (opts.crc64 != nullptr) *opts.crc64 = writer.FileCrc64();
   if (opts.progress) opts.progress(m.DataBytes(), m.DataBytes());
   return Status::Ok();
 }

@@ -70,14 +70,24 @@ Result<Manifest> IngestRawFd(int fd, const std::string& label, ChunkStore& store
 struct MaterializeOptions {
   std::function<void(uint64_t, uint64_t)> progress;  // (bytes_done, data_bytes)
   const std::atomic<bool>* cancel = nullptr;
+  // When set, receives the CRC-64 (common/crc64.h) of the whole file on
+  // success, computed by the workers from each decoded chunk while it is in
+  // memory (zero blocks and hole chunks by Crc64ExtendZeros, the pieces
+  // joined by Crc64Combine in file order): nothing is read back.
+  uint64_t* crc64 = nullptr;
+  // Drop the file's pages from the page cache as their writeback completes
+  // (POSIX_FADV_DONTNEED), for a caller that will not read the file back.
+  bool drop_cache = false;
 };
 
 // Writes the image described by `m` to `path` as a sparse raw file (holes
 // for zero chunks and for the all-zero 4 KiB blocks of data chunks),
 // atomically (temp + fsync + rename). Every chunk read is verified against
-// its id. At most ~64 MiB of the file is dirty in the page cache at once
-// (writeback is started per chunk and waited for behind a window); the
-// clean pages are left for the caller to read or drop.
+// its id, or against the object digest the manifest carries for it
+// (ChunkStore::GetWithObjectDigest: fewer bytes to hash, as strong). At most
+// ~64 MiB of the file is dirty in the page cache at once (writeback is
+// started per chunk and waited for behind a window); the
+// clean pages are left for the caller to read, or dropped (drop_cache).
 Status MaterializeRawFile(const Manifest& m, ChunkStore& store, const std::string& path,
                           const MaterializeOptions& opts);
 

@@ -59,5 +59,30 @@ TEST(Crc64Test, ExtendingWithZerosEqualsHashingThem) {
   EXPECT_NE(Crc64ExtendZeros(Crc64("x"), half), Crc64ExtendZeros(Crc64("x"), 2 * half));
 }
 
+// The folding implementation against the table on random data, lengths,
+// alignments and starting CRCs: every length up to a few strides (where
+// the short-input, lane and tail paths meet) and random ones up to 1 MiB.
+TEST(Crc64Test, CarrylessMultiplyAgreesWithTheTable) {
+  if (!crc64_internal::ClmulAvailable()) GTEST_SKIP() << "this CPU has no PCLMULQDQ";
+  std::mt19937_64 rng(2026);
+  std::vector<uint8_t> data((1 << 20) + 64);
+  for (uint8_t& b : data) b = static_cast<uint8_t>(rng());
+  auto check = [&](size_t offset, size_t length, uint64_t start) {
+    const std::span<const uint8_t> s(data.data() + offset, length);
+    ASSERT_EQ(crc64_internal::UpdateClmul(start, s), crc64_internal::UpdateTable(start, s))
+        << "offset " << offset << " length " << length << " start " << start;
+  };
+  for (size_t length = 0; length <= 600; ++length) check(length % 16, length, rng());
+  for (int i = 0; i < 300; ++i) {
+    const size_t length = rng() % (1 << 20);
+    check(rng() % 64, length, i % 3 == 0 ? 0 : rng());
+  }
+  // All ones and all zeros (every bit of the folds set, none set).
+  std::vector<uint8_t> ones(10000, 0xff), zeros(10000, 0);
+  EXPECT_EQ(crc64_internal::UpdateClmul(0, ones), crc64_internal::UpdateTable(0, ones));
+  EXPECT_EQ(crc64_internal::UpdateClmul(0, zeros), crc64_internal::UpdateTable(0, zeros));
+  EXPECT_EQ(Crc64Update(0, zeros), Crc64ExtendZeros(0, zeros.size()));
+}
+
 }  // namespace
 }  // namespace ferry

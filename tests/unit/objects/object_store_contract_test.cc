@@ -717,6 +717,66 @@ TYPED_TEST(ObjectStoreContract, PutFilePublishesASparseFileWithItsDigests) {
   EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "x").status().reason(), "NoSuchKey");
 }
 
+// With known digests (an export that computed them as it wrote the file)
+// PutFile reads nothing: the object has exactly that ETag and CRC-64, is
+// Multipart and claims no Content-MD5; a put of the same bytes by a client
+// keeps its MD5 ETag and Content-MD5.
+TYPED_TEST(ObjectStoreContract, PutFileWithKnownDigestsTakesThem) {
+  auto& s = *this->store_;
+  const std::string path = this->dir_ + "/known.raw";
+  const std::string data = "exported bytes";
+  {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_EQ(::pwrite(fd.get(), data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  std::array<uint8_t, 16> opaque{};
+  opaque.fill(0xab);
+  PutOptions options;
+  options.known_digests = KnownFileDigests{OpaqueMultipartEtag(opaque, 3), Crc64(data)};
+  EXPECT_EQ(options.known_digests->etag, "\"ABABABABABABABABABABABABABABABAB-3\"");
+  Result<ObjectInfo> put = s.PutFile(kAlice, "alice-b", "exports/known.raw", fd.get(), options);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  Result<ObjectInfo> head = s.HeadObject(kAlice, "alice-b", "exports/known.raw");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  for (const ObjectInfo* info : {&*put, &*head}) {
+    EXPECT_EQ(info->etag, options.known_digests->etag);
+    EXPECT_EQ(info->crc64, Crc64(data));
+    EXPECT_EQ(info->type, ObjectType::kMultipart);
+    EXPECT_FALSE(info->content_md5.has_value());
+    EXPECT_EQ(info->size, data.size());
+  }
+  EXPECT_EQ(*this->Get("exports/known.raw"), data);
+  // A client's put of the same bytes: the MD5 ETag and Content-MD5, as before.
+  Result<std::unique_ptr<ObjectPutWriter>> writer = s.PutObject(kAlice, "alice-b", "uploaded", PutOptions{});
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(
+      (*writer)
+          ->Write(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()))
+          .ok());
+  Result<ObjectInfo> uploaded = (*writer)->Commit();
+  ASSERT_TRUE(uploaded.ok());
+  EXPECT_EQ(uploaded->etag, QuotedMd5Etag(Md5::Of(std::string_view(data))));
+  EXPECT_EQ(uploaded->content_md5, Md5::Of(std::string_view(data)));
+  EXPECT_EQ(uploaded->type, ObjectType::kNormal);
+  // Refused: an ETag that is not multipart-shaped (it becomes a header), and
+  // known digests together with a Content-MD5 to check.
+  for (const std::string bad :
+       {"", "\"AB\"", "ABABABABABABABABABABABABABABABAB-3", "\"abababababababababababababababab-3\"",
+        "\"ABABABABABABABABABABABABABABABAB-3\r\nX: y\""}) {
+    PutOptions wrong;
+    wrong.known_digests = KnownFileDigests{bad, 0};
+    EXPECT_EQ(s.PutFile(kAlice, "alice-b", "bad", fd.get(), wrong).status().reason(), "InvalidArgument")
+        << bad;
+  }
+  PutOptions both = options;
+  both.expected_md5 = Md5::Of(std::string_view(data));
+  EXPECT_EQ(s.PutFile(kAlice, "alice-b", "bad", fd.get(), both).status().reason(), "InvalidArgument");
+  EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "bad").status().reason(), "NoSuchKey");
+}
+
 // At most 10,000 parts, each a whole number of MiB, never under 8 MiB.
 TEST(PutFilePartBytesTest, KeepsToTenThousandWholeMiBParts) {
   constexpr uint64_t kMiB = uint64_t{1} << 20;

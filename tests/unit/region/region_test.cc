@@ -13,7 +13,9 @@
 #include <random>
 #include <thread>
 
+#include "common/crc64.h"
 #include "common/hash.h"
+#include "region/export_etag.h"
 #include "region/subprocess.h"
 #include "store/fs_chunk_store.h"
 #include "unit/region/region_fixture.h"
@@ -144,7 +146,8 @@ class RegionTest : public RegionFixture {
 
   // Exports and waits; returns the local path of the exported object.
   std::string ExportAndWait(const std::string& image_id, const std::string& format,
-                            const Caller& caller = kAlice, const std::string& bucket = "alice-out") {
+                            const Caller& caller = kAlice, const std::string& bucket = "alice-out",
+                            std::string* key = nullptr) {
     Result<std::string> task_id =
         region_->ExportImage(caller, ExportImageRequest{image_id, bucket, "exp", format});
     EXPECT_TRUE(task_id.ok()) << task_id.status().ToString();
@@ -153,6 +156,7 @@ class RegionTest : public RegionFixture {
     EXPECT_EQ(t.status, "Finished") << t.error_code << ": " << t.error_message;
     std::string object = "exp_" + image_id + "_" + *task_id + "." + format;
     EXPECT_NE(t.params.find(object), std::string::npos) << t.params;
+    if (key != nullptr) *key = object;
     Result<std::string> path = oss_->PathForRead(caller.account_id, bucket, object);
     EXPECT_TRUE(path.ok()) << path.status().ToString();
     return path.ok() ? *path : "";
@@ -197,6 +201,57 @@ TEST_F(RegionTest, ImportRawThenExportRawIsByteIdenticalAndSparse) {
   EXPECT_GT(region_->metrics().bytes_imported.load(), 0u);
   EXPECT_GT(region_->metrics().bytes_exported.load(), 0u);
   EXPECT_TRUE(WaitCounter(region_->metrics().tasks_finished, 2));
+}
+
+// A raw export's ETag is derived from the image's manifest
+// (region/export_etag.h), not an MD5 of its bytes: the same for every export
+// of the image and of its bytes re-imported, another for other bytes; its
+// CRC-64 is exact and it claims no Content-MD5. A converted export keeps the
+// MD5 multipart ETag.
+TEST_F(RegionTest, RawExportsHaveTheManifestEtagAndAnExactCrc64) {
+  Open();
+  PutObject("disk.raw", kDiskSize, kDiskFills);
+  PutObject("other.raw", kDiskSize, {{0, 5 * kMiB, 1}, {12 * kMiB, 1 * kMiB, 3}});
+  const std::string image = ImportAndWait(ImportRequest("disk.raw", "disk"));
+  const std::string other = ImportAndWait(ImportRequest("other.raw", "other"));
+  auto head = [&](const std::string& image_id, const std::string& format) {
+    std::string key;
+    const std::string path = ExportAndWait(image_id, format, kAlice, "alice-out", &key);
+    Result<ObjectInfo> info = oss_->HeadObject(kAlice.account_id, "alice-out", key);
+    EXPECT_TRUE(info.ok()) << info.status().ToString();
+    Result<std::string> bytes = ReadFileToString(path);
+    EXPECT_TRUE(bytes.ok());
+    if (info.ok() && bytes.ok()) {
+      EXPECT_EQ(info->crc64, Crc64(*bytes)) << format;
+      EXPECT_FALSE(info->content_md5.has_value()) << format;
+      EXPECT_EQ(info->type, ObjectType::kMultipart) << format;
+    }
+    return info.ok() ? std::make_pair(key, info->etag) : std::make_pair(key, std::string());
+  };
+  Result<Manifest> manifest = DecodeManifest(GetSnapshot(GetImage(image).disks[0].snapshot_id).manifest);
+  ASSERT_TRUE(manifest.ok());
+  const auto [first_key, first] = head(image, "raw");
+  EXPECT_EQ(first, ExportObjectEtag(*manifest));
+  EXPECT_NE(first, MultipartEtag({Md5::Of(*ReadFileToString(dir_ + "/oss/alice-in/disk.raw"))}));
+  EXPECT_EQ(head(image, "raw").second, first);
+  EXPECT_NE(head(other, "raw").second, first);
+  // The exported object imported again: the same bytes, the same ETag.
+  const std::string again = ImportAndWait(ImportRequest(first_key, "again", "RAW", "alice-out"));
+  EXPECT_EQ(head(again, "raw").second, first);
+  // qcow2 is written by qemu-img: hashed as before, an MD5 multipart ETag.
+  std::string qcow_key;
+  const std::string qcow = ExportAndWait(image, "qcow2", kAlice, "alice-out", &qcow_key);
+  Result<ObjectInfo> qcow_info = oss_->HeadObject(kAlice.account_id, "alice-out", qcow_key);
+  ASSERT_TRUE(qcow_info.ok());
+  UniqueFd qcow_fd(::open(qcow.c_str(), O_RDONLY | O_CLOEXEC));
+  Result<std::vector<FilePart>> parts = PutFileParts(qcow_fd.get(), qcow_info->size);
+  ASSERT_TRUE(parts.ok());
+  const std::string qcow_bytes = *ReadFileToString(qcow);
+  std::vector<Md5Digest> md5s;
+  for (const FilePart& p : *parts)
+    md5s.push_back(Md5::Of(std::string_view(qcow_bytes).substr(p.offset, p.length)));
+  EXPECT_EQ(qcow_info->etag, MultipartEtag(md5s));
+  EXPECT_EQ(qcow_info->crc64, Crc64(qcow_bytes));
 }
 
 TEST_F(RegionTest, Qcow2ImportHasTheSameContentAsRaw) {

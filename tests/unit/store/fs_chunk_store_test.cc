@@ -408,6 +408,49 @@ TEST(FsChunkStoreTest, AnObjectStoredOnItsDigestIsStillVerifiedOnEveryRead) {
   EXPECT_EQ(other->PutStored(id, impostor).code(), Code::kDataLoss);
 }
 
+// An export reads with the object digest its manifest carries: the object
+// is checked by that digest instead of hashing the plaintext, and an object
+// that does not match it (encoded otherwise, or corrupt) is checked against
+// the id as Get does, so corruption is still DataLoss.
+TEST(FsChunkStoreTest, GetWithObjectDigestVerifiesTheObjectOrFallsBackToTheId) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  const ChunkScope scope = AccountChunkScope("1234567890");
+  struct Case {
+    const ChunkScope* scope;
+    std::vector<uint8_t> data;
+  };
+  for (const Case& c : {Case{nullptr, CompressibleBytes(1 << 20, 30)}, Case{nullptr, RandomBytes(70000, 31)},
+                        Case{&scope, CompressibleBytes(300000, 32)}, Case{&scope, RandomBytes(5000, 33)}}) {
+    const ChunkId id = ComputeChunkId(c.scope, c.data);
+    std::optional<Digest256> digest;
+    ASSERT_TRUE(store->PutHashedWithDigest(c.scope, id, c.data, nullptr, &digest).ok());
+    ASSERT_TRUE(digest.has_value());
+    Result<std::vector<uint8_t>> got = store->GetWithObjectDigest(id, *digest);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, c.data);
+    // A digest the object does not have: verified by its id instead.
+    got = store->GetWithObjectDigest(id, Digest256{});
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, c.data);
+    // Any flipped byte of header or payload fails the digest, then the id
+    // check or the decoding: DataLoss naming the chunk.
+    const std::string path = store->ChunkPath(id);
+    const std::vector<uint8_t> intact = ReadFile(path);
+    for (uint64_t at : {uint64_t{9}, uint64_t{kChunkHeaderSize + 1}, FileSize(path) - 1}) {
+      FlipByte(path, at);
+      got = store->GetWithObjectDigest(id, *digest);
+      EXPECT_FALSE(got.ok()) << "byte " << at;
+      EXPECT_EQ(got.status().code(), Code::kDataLoss) << "byte " << at << ": " << got.status().ToString();
+      EXPECT_NE(got.status().message().find(ToHex(id)), std::string::npos) << got.status().ToString();
+      FlipByte(path, at);
+    }
+    EXPECT_EQ(ReadFile(path), intact);
+  }
+  EXPECT_EQ(store->GetWithObjectDigest(Sha256::Of(std::string_view("absent")), Digest256{}).status().code(),
+            Code::kNotFound);
+}
+
 TEST(FsChunkStoreTest, GetOfAbsentChunkIsNotFound) {
   ScratchDir dir;
   auto store = OpenStore(dir.path());

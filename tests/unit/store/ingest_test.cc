@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 
+#include "common/crc64.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
 #include "store/fs_chunk_store.h"
@@ -521,6 +523,95 @@ TEST_F(IngestTest, MaterializeLeavesZeroBlocksInsideChunksAsHoles) {
   EXPECT_LT(data_blocks * kBlock, m->DataBytes() / 2);
 }
 
+// The CRC-64 a materialize reports is the CRC-64 of the file it wrote,
+// computed here independently (the table implementation over every byte
+// read back), whatever the layout: no data at all, holes inside chunks and
+// between them, data at the very last byte, sizes that are not a multiple
+// of the chunk or of 4 KiB.
+TEST_F(IngestTest, MaterializeReportsTheCrc64OfTheFileItWrote) {
+  constexpr uint64_t kBlock = 4096;
+  struct Layout {
+    const char* name;
+    uint64_t size;
+    std::function<void(std::vector<uint8_t>&)> fill;
+  };
+  auto put = [](std::vector<uint8_t>& image, uint64_t offset, uint64_t len, uint64_t seed) {
+    const std::vector<uint8_t> bytes = RandomBytes(len, seed);
+    std::copy(bytes.begin(), bytes.end(), image.begin() + static_cast<ptrdiff_t>(offset));
+  };
+  const std::vector<Layout> layouts = {
+      {"all zero", 3 * kChunk + 100, [](std::vector<uint8_t>&) {}},
+      {"holes inside chunks", 3 * kChunk,
+       [&](std::vector<uint8_t>& image) {
+         for (uint64_t b = 0; b < kChunk / kBlock; b += 5) put(image, b * kBlock, kBlock, 10 + b);
+         image[7 * kBlock + 3] = 1;                                 // a block with one byte
+         put(image, 2 * kChunk + 9 * kBlock + 17, 3 * kBlock, 11);  // unaligned, across blocks
+       }},
+      {"data at the last byte", 5 * kChunk + 777, [](std::vector<uint8_t>& image) { image.back() = 0x5a; }},
+      {"size not a multiple of the chunk", 2 * kChunk + 3 * kBlock + 5,
+       [&](std::vector<uint8_t>& image) {
+         put(image, 0, kChunk, 12);
+         put(image, 2 * kChunk + kBlock, 2 * kBlock + 5, 13);
+       }},
+      {"one byte", 1, [](std::vector<uint8_t>& image) { image[0] = 0xff; }},
+  };
+  for (const Layout& layout : layouts) {
+    SCOPED_TRACE(layout.name);
+    std::vector<uint8_t> image(layout.size, 0);
+    layout.fill(image);
+    const std::string path = dir_.Sub("crc.raw");
+    SparseFile f(path, layout.size);
+    f.Write(0, image);  // zeros written too: the ingest finds them
+    f.Close();
+    auto m = IngestRawFile(path, *store_, IngestOptions{});
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    for (bool drop_cache : {false, true}) {
+      const std::string out = dir_.Sub("crc.out");
+      uint64_t crc = 12345;
+      MaterializeOptions opts;
+      opts.crc64 = &crc;
+      opts.drop_cache = drop_cache;
+      ASSERT_TRUE(MaterializeRawFile(*m, *store_, out, opts).ok());
+      const std::vector<uint8_t> written = ReadRange(out, 0, layout.size);
+      ASSERT_EQ(written, image);
+      EXPECT_EQ(crc, crc64_internal::UpdateTable(0, written));
+      EXPECT_EQ(crc, Crc64(image));
+      std::filesystem::remove(out);
+    }
+  }
+}
+
+// A block the image holds twice is written once; both entries carry the
+// digest of that object, so an export reads either by it.
+TEST_F(IngestTest, RepeatedBlocksCarryTheDigestOfTheObjectWritten) {
+  const std::vector<uint8_t> block = RandomBytes(kChunk, 40);
+  const std::string path = dir_.Sub("repeated.raw");
+  SparseFile f(path, 5 * kChunk);
+  f.Write(0, block);
+  f.Write(2 * kChunk, block);
+  f.Write(4 * kChunk, block);
+  f.Close();
+  IngestOptions one_at_a_time;  // so the later copies find the first stored
+  one_at_a_time.threads = 1;
+  one_at_a_time.max_in_flight = 1;
+  IngestStats stats;
+  auto m = IngestRawFile(path, *store_, one_at_a_time, &stats);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(stats.chunks_stored, 1u);
+  EXPECT_EQ(stats.chunks_deduped, 2u);
+  std::vector<ChunkEntry> data;
+  m->ForEachData([&](uint64_t, const ChunkEntry& e) { data.push_back(e); });
+  ASSERT_EQ(data.size(), 3u);
+  for (const ChunkEntry& e : data) {
+    ASSERT_TRUE(e.object_digest.has_value());
+    EXPECT_EQ(*e.object_digest, Sha256::Of(*store_->GetStored(e.id)));
+  }
+  // Already stored before this ingest: nothing vouches for the object.
+  auto again = IngestRawFile(path, *store_, IngestOptions{});
+  ASSERT_TRUE(again.ok());
+  again->ForEachData([&](uint64_t, const ChunkEntry& e) { EXPECT_FALSE(e.object_digest.has_value()); });
+}
+
 TEST_F(IngestTest, EmptyFileRoundTrips) {
   std::string path = dir_.Sub("empty.raw");
   SparseFile(path, 0).Close();
@@ -528,8 +619,12 @@ TEST_F(IngestTest, EmptyFileRoundTrips) {
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_TRUE(m->entries.empty());
   std::string out = dir_.Sub("empty.out");
-  ASSERT_TRUE(MaterializeRawFile(*m, *store_, out, MaterializeOptions{}).ok());
+  uint64_t crc = 1;
+  MaterializeOptions opts;
+  opts.crc64 = &crc;
+  ASSERT_TRUE(MaterializeRawFile(*m, *store_, out, opts).ok());
   EXPECT_EQ(std::filesystem::file_size(out), 0u);
+  EXPECT_EQ(crc, 0u);
 }
 
 TEST_F(IngestTest, MissingSourceIsNotFound) {
