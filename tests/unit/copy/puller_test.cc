@@ -180,6 +180,17 @@ class PullTest : public ::testing::Test {
     std::lock_guard<std::mutex> lock(sleeps_mu_);
     return sleeps_;
   }
+  // The source's snapshot: 10 distinct chunks of kChunk bytes, each 50000
+  // bytes on the wire (the rate-limit tests' traffic: 5 s at 100000 B/s).
+  void SnapshotOfTenChunks(uint64_t seed) {
+    Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * 10, kChunk);
+    for (size_t i = 0; i < 10; ++i) {
+      m.entries[i].zero = false;
+      m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, seed + i), 50000);
+    }
+    source_.SetManifest(kRegion, kSnapshot, m);
+  }
+
   milliseconds SleptTotal() {
     milliseconds total{0};
     for (milliseconds d : Sleeps()) total += d;
@@ -625,12 +636,7 @@ TEST_F(PullTest, PullReportsProgressOnTheCallingThreadEndingComplete) {
 TEST_F(PullTest, PullRateLimitSleepsForTheWireBytes) {
   // 10 chunks of 50000 wire bytes at 100000 B/s: 5 s of traffic, and the
   // limiter makes every fetch but the first wait for the one before.
-  Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * 10, kChunk);
-  for (size_t i = 0; i < 10; ++i) {
-    m.entries[i].zero = false;
-    m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, 1500 + i), 50000);
-  }
-  source_.SetManifest(kRegion, kSnapshot, m);
+  SnapshotOfTenChunks(1500);
   options_.in_flight = 1;
   options_.rate_limit_bytes_per_second = 100000;
 
@@ -647,12 +653,7 @@ TEST_F(PullTest, PullRateLimitPacesFetchesInFlightToo) {
   // before it starts, so only the first starts at once and every other waits
   // its turn. (Charged only on receipt, the first 4 went out together: a
   // burst of in_flight chunks above the cap at every start and resume.)
-  Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * 10, kChunk);
-  for (size_t i = 0; i < 10; ++i) {
-    m.entries[i].zero = false;
-    m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, 1800 + i), 50000);
-  }
-  source_.SetManifest(kRegion, kSnapshot, m);
+  SnapshotOfTenChunks(1800);
   options_.in_flight = 4;
   options_.rate_limit_bytes_per_second = 100000;
 
@@ -689,12 +690,7 @@ TEST_F(PullTest, PullWaitsForTheLinkItShares) {
   // The same 10 chunks under a link cap instead of a per-copy cap, on a link
   // another copy has just used for 300000 bytes: this pull first waits for
   // that debt (3 s), then pays for 9 of its own 10 chunks (4.5 s).
-  Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * 10, kChunk);
-  for (size_t i = 0; i < 10; ++i) {
-    m.entries[i].zero = false;
-    m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, 1700 + i), 50000);
-  }
-  source_.SetManifest(kRegion, kSnapshot, m);
+  SnapshotOfTenChunks(1700);
   LinkLimiter link(100000);
   link.Charge(300000, LinkLimiter::Steady::now());
   options_.in_flight = 1;
