@@ -4,7 +4,10 @@
 // holding its I/O thread (server.h, "Threading").
 #include "api/server.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,14 +15,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
-#include <cstring>
 #include <condition_variable>
+#include <csignal>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "api/console.h"
@@ -58,6 +61,10 @@ constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr uint64_t kMaxLingerBytes = 8ull << 20;
 
 const auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+// One sendfile(2) call moves at most this much (Linux moves at most
+// 0x7ffff000 bytes per call anyway).
+constexpr uint64_t kSendfileMaxBytes = 1ull << 30;
 
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
@@ -165,6 +172,14 @@ class BeastServer final : public Server {
     unsigned threads = std::max(1u, config_.threads);
     for (unsigned i = 0; i < threads; ++i) {
       threads_.emplace_back([this] {
+        // sendfile(2) to a socket the client closed raises SIGPIPE (it has
+        // no MSG_NOSIGNAL); blocked in the I/O threads, it stays pending
+        // there and the call fails with EPIPE instead, whatever the
+        // process's disposition.
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
         // A handler that throws out of run() must not end the process.
         for (;;) {
           Status st = CatchAll("server thread", [this] { ioc_.run(); });
@@ -407,6 +422,11 @@ class BeastServer final : public Server {
   // Takes the response by value so a large body (a peer chunk) is moved,
   // not copied, into the message.
   asio::awaitable<bool> WriteResponse(Connection& conn, HttpResponse response, bool keep_alive) {
+    if (response.file_body) {
+      std::shared_ptr<HttpResponse::FileBody> file = std::move(response.file_body);
+      co_return co_await WriteFileAnswer(conn, response, file->length, conn.head ? -1 : file->fd.get(),
+                                         file->offset, keep_alive);
+    }
     http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
     res.set(http::field::server, "ferry");
     res.set(http::field::content_type, response.content_type);
@@ -423,6 +443,67 @@ class BeastServer final : public Server {
       co_return !ec && res.keep_alive();
     }
     auto [ec, n] = co_await http::async_write(conn.stream, res, kAwait);
+    co_return !ec && res.keep_alive();
+  }
+
+  // Writes `head`'s status and headers with a Content-Length of `length`,
+  // then, unless `fd` is -1 (a HEAD), `length` bytes of `fd` from `offset`
+  // by sendfile(2): the kernel hands page-cache pages to the socket, nothing
+  // is copied through this process. Each wait for room in the socket is
+  // bounded by kIoTimeout. Returns false when the connection must be closed
+  // (the client went away, the file came up short).
+  asio::awaitable<bool> WriteFileAnswer(Connection& conn, const HttpResponse& head, uint64_t length, int fd,
+                                        uint64_t offset, bool keep_alive) {
+    http::response<http::buffer_body> res{static_cast<http::status>(head.status), 11};
+    res.set(http::field::server, "ferry");
+    res.set(http::field::content_type, head.content_type);
+    for (const auto& [name, value] : head.headers) res.set(name, value);
+    res.keep_alive(keep_alive && !Stopping());
+    res.content_length(length);
+    res.body().data = nullptr;
+    res.body().more = true;
+    http::response_serializer<http::buffer_body> serializer{res};
+    conn.stream.expires_after(kIoTimeout);
+    auto [hec, hn] = co_await http::async_write_header(conn.stream, serializer, kAwait);
+    if (hec) co_return false;
+    if (fd < 0 || length == 0) co_return res.keep_alive();
+    tcp::socket& socket = conn.stream.socket();
+    beast::error_code ec;
+    socket.native_non_blocking(true, ec);
+    if (ec) co_return false;
+    auto file_offset = static_cast<off_t>(offset);
+    uint64_t left = length;
+    while (left > 0) {
+      const ssize_t sent = ::sendfile(socket.native_handle(), fd, &file_offset,
+                                      static_cast<size_t>(std::min<uint64_t>(left, kSendfileMaxBytes)));
+      if (sent > 0) {
+        left -= static_cast<uint64_t>(sent);
+        continue;
+      }
+      if (sent < 0 && errno == EINTR) continue;
+      if (sent == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+        // The file shrank under us or the disk failed: the client sees a
+        // short body, which it detects by Content-Length.
+        if (sent == 0 || (errno != EPIPE && errno != ECONNRESET)) {
+          spdlog::error("server: sending a file body failed at offset {}: {}", file_offset,
+                        sent == 0 ? "unexpected end of file" : std::strerror(errno));
+        }
+        co_return false;
+      }
+      // The socket is full: wait for room, at most kIoTimeout.
+      asio::steady_timer timer(conn.stream.get_executor());
+      timer.expires_after(kIoTimeout);
+      timer.async_wait([&socket](const beast::error_code& timer_ec) {
+        if (!timer_ec) {
+          beast::error_code ignored;
+          socket.cancel(ignored);
+        }
+      });
+      auto [wec] = co_await socket.async_wait(tcp::socket::wait_write, kAwait);
+      timer.cancel();
+      if (wec) co_return false;
+    }
+    socket.native_non_blocking(false, ec);
     co_return !ec && res.keep_alive();
   }
 
@@ -678,50 +759,11 @@ class BeastServer final : public Server {
     if (!answer.file.valid() && !answer.head_length) {
       co_return co_await WriteResponse(conn, std::move(answer.response), keep_alive);
     }
-    http::response<http::buffer_body> res{static_cast<http::status>(answer.response.status), 11};
-    res.set(http::field::server, "ferry");
-    res.set(http::field::content_type, answer.response.content_type);
-    for (const auto& [name, value] : answer.response.headers) res.set(name, value);
-    res.keep_alive(keep_alive && !Stopping());
-    res.content_length(answer.head_length ? *answer.head_length : answer.length);
-    res.body().data = nullptr;
-    res.body().more = true;
-    http::response_serializer<http::buffer_body> serializer{res};
-    conn.stream.expires_after(kIoTimeout);
-    auto [hec, hn] = co_await http::async_write_header(conn.stream, serializer, kAwait);
-    if (hec) co_return false;
-    if (!answer.file.valid()) co_return res.keep_alive();  // HEAD
-    std::vector<uint8_t> piece(static_cast<size_t>(std::min<uint64_t>(kUploadBufferBytes, answer.length)));
-    uint64_t offset = answer.offset;
-    uint64_t left = answer.length;
-    while (left > 0) {
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), left));
-      const ssize_t got = ::pread(answer.file.get(), piece.data(), want, static_cast<off_t>(offset));
-      if (got <= 0) {
-        // The object shrank under us or the disk failed: the client sees a
-        // short body, which it detects by Content-Length.
-        spdlog::error("server: reading an object for GetObject failed at offset {}: {}", offset,
-                      got < 0 ? std::strerror(errno) : "unexpected end of file");
-        co_return false;
-      }
-      res.body().data = piece.data();
-      res.body().size = static_cast<size_t>(got);
-      res.body().more = static_cast<uint64_t>(got) < left;
-      conn.stream.expires_after(kIoTimeout);
-      auto [ec, n] = co_await http::async_write(conn.stream, serializer, kAwait);
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) co_return false;
-      offset += static_cast<uint64_t>(got);
-      left -= static_cast<uint64_t>(got);
+    if (!answer.file.valid()) {  // HEAD: the object's length, no body
+      co_return co_await WriteFileAnswer(conn, answer.response, *answer.head_length, -1, 0, keep_alive);
     }
-    if (answer.length == 0) {
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
-      auto [ec, n] = co_await http::async_write(conn.stream, serializer, kAwait);
-      if (ec && ec != http::error::need_buffer) co_return false;
-    }
-    co_return res.keep_alive();
+    co_return co_await WriteFileAnswer(conn, answer.response, answer.length, answer.file.get(), answer.offset,
+                                       keep_alive);
   }
 
   const ServerConfig config_;

@@ -4,6 +4,9 @@
 #include <string>
 #include <utility>
 
+#include "store/chunk_format.h"
+#include "store/manifest.h"
+
 namespace ferry {
 
 ChunkBudget::Reservation::Reservation(Reservation&& other) noexcept
@@ -95,6 +98,11 @@ void ChunkBudget::Give(uint64_t bytes) {
     in_use_ -= bytes;
   }
   cv_.notify_all();
+}
+
+BufferPool& ChunkReceiveBuffers() {
+  static BufferPool pool(MaxChunkObjectSize(kDefaultChunkSize), 8);
+  return pool;
 }
 
 }  // namespace ferry

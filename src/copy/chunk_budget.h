@@ -29,6 +29,7 @@
 #include <functional>
 #include <mutex>
 
+#include "common/buffer_pool.h"
 #include "common/status.h"
 
 namespace ferry {
@@ -107,5 +108,13 @@ class ChunkBudget {
   uint64_t next_ticket_ = 0;    // guarded by mu_
   unsigned stores_ = 0;         // store turns held; guarded by mu_
 };
+
+// The process's pool of buffers for chunk objects received from peers
+// (common/buffer_pool.h): eight buffers, each the largest object of a
+// default-size (4 MiB) chunk, what one copy keeps in flight. A fetch takes
+// its buffer here (PeerClient) and the pull gives it back once the chunk is
+// stored; the pull reserves the buffer's capacity (CapacityFor) in its
+// ChunkBudget, not just the object's size.
+BufferPool& ChunkReceiveBuffers();
 
 }  // namespace ferry

@@ -6,6 +6,9 @@
 // Asio cannot time out).
 #include "copy/peer_client.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -15,8 +18,6 @@
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -25,6 +26,7 @@
 
 #include "common/clock.h"
 #include "common/http_url.h"
+#include "copy/chunk_budget.h"
 #include "copy/peer_auth.h"
 
 namespace ferry {
@@ -320,7 +322,9 @@ class BeastPeerClient final : public PeerClient {
     // pieces no larger than the buffer's spare room — thousands of reads and
     // timer updates for a 4 MiB chunk.
     if (*length > limit) return fail("reading the response from", http::error::body_limit, true);
-    out->body.resize(*length);
+    // A chunk-sized body goes into a buffer already mapped (given back by
+    // the pull that stored the last chunk in it).
+    out->body = ChunkReceiveBuffers().Take(static_cast<size_t>(*length));
     const size_t buffered = std::min<size_t>(conn.buffer.size(), *length);
     asio::buffer_copy(asio::buffer(out->body.data(), buffered), conn.buffer.data());
     conn.buffer.consume(buffered);

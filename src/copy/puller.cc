@@ -432,6 +432,7 @@ Status Puller::PullChunk(WantedChunk& c, Backoff& backoff) {
         bool newly_stored = false;
         st = Store(c, *object, &newly_stored);
         if (st.ok()) {
+          ChunkReceiveBuffers().Give(std::move(*object));
           // Stored before us (another copy or an import): maybe other bytes.
           c.holds_digested_object = c.object_digest.has_value() && newly_stored;
           MarkDone(c, /*fetched=*/true);
@@ -441,6 +442,7 @@ Status Puller::PullChunk(WantedChunk& c, Backoff& backoff) {
       }
     }
     // Nothing of this attempt is held while waiting to retry.
+    if (object.ok()) ChunkReceiveBuffers().Give(std::move(*object));
     object = st;
     buffer.Reset();
     switch (st.code()) {
@@ -463,9 +465,10 @@ Status Puller::PullChunk(WantedChunk& c, Backoff& backoff) {
 Result<ChunkBudget::Reservation> Puller::ReserveBuffer(const WantedChunk& c) {
   if (options_.budget == nullptr) return ChunkBudget::Reservation();
   // A chunk object is its prefix and a payload no larger than the plaintext
-  // (a compressed one is kept only when smaller; chunk_format.md).
+  // (a compressed one is kept only when smaller; chunk_format.md), received
+  // into a buffer that may be a pooled one, larger (ChunkReceiveBuffers).
   Result<ChunkBudget::Reservation> held =
-      options_.budget->Reserve(kMaxChunkPrefixSize + uint64_t{c.length},
+      options_.budget->Reserve(ChunkReceiveBuffers().CapacityFor(MaxChunkObjectSize(c.length)),
                                [this] { return stopping() || IsCancelled(options_.cancel); });
   if (held.ok()) return held;
   if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled before " + ChunkWhat(c));

@@ -473,6 +473,12 @@ class Region : public CopyPeer {
     ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, PeerReadChunk(id));
     return EncodeChunkObject(plaintext, /*compress=*/true);
   }
+  // Chunk `id`'s stored object as an open file (ChunkStore::OpenStored: the
+  // same checks, nothing read), for sending with sendfile; nullopt when the
+  // store keeps no such file (the default): use PeerReadChunkStored.
+  virtual Result<std::optional<ChunkObjectFile>> PeerOpenChunkStored(const ChunkId& /*id*/) {
+    return std::optional<ChunkObjectFile>();
+  }
 
   // Copies. CopyImage runs on the source region: it checks the ECS rules,
   // takes a copy lease on the source image, and calls AcceptCopy on the

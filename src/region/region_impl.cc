@@ -194,4 +194,8 @@ Result<std::vector<uint8_t>> RegionImpl::PeerReadChunkStored(const ChunkId& id) 
   return store_->GetStored(id);
 }
 
+Result<std::optional<ChunkObjectFile>> RegionImpl::PeerOpenChunkStored(const ChunkId& id) {
+  return store_->OpenStored(id);
+}
+
 }  // namespace ferry

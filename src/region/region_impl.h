@@ -131,6 +131,7 @@ class RegionImpl final : public Region {
   Result<std::vector<uint8_t>> PeerReadManifest(const std::string& snapshot_id) override;
   Result<std::vector<uint8_t>> PeerReadChunk(const ChunkId& id) override;
   Result<std::vector<uint8_t>> PeerReadChunkStored(const ChunkId& id) override;
+  Result<std::optional<ChunkObjectFile>> PeerOpenChunkStored(const ChunkId& id) override;
 
   // Copies across regions: region_copy.cc.
   Result<std::string> CopyImage(const Caller& c, const CopyImageRequest& r) override;

@@ -12,6 +12,10 @@ Result<std::vector<uint8_t>> ChunkStore::GetStored(const ChunkId& id) {
   return EncodeChunkObject(plaintext, /*compress=*/false);
 }
 
+Result<std::optional<ChunkObjectFile>> ChunkStore::OpenStored(const ChunkId&) {
+  return std::optional<ChunkObjectFile>();
+}
+
 Status ChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored) {
   if (newly_stored != nullptr) *newly_stored = false;
   ChunkHeader header;

@@ -16,11 +16,19 @@
 #include <string>
 #include <vector>
 
+#include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/status.h"
 #include "store/chunk_id.h"
 
 namespace ferry {
+
+// A stored chunk object as an open file: the object is its `size` bytes
+// from offset 0 (chunk_format.md), for sending with sendfile(2).
+struct ChunkObjectFile {
+  UniqueFd fd;
+  uint64_t size = 0;
+};
 
 struct ChunkStoreStats {
   uint64_t chunks = 0;        // objects present
@@ -102,6 +110,12 @@ class ChunkStore {
   // The default encodes Get's plaintext as a raw unscoped object, and is
   // kInternal for a scoped chunk (a store holding scoped chunks overrides it).
   virtual Result<std::vector<uint8_t>> GetStored(const ChunkId& id);
+
+  // The chunk object GetStored would return, as an open file, with the same
+  // checks (header and size; kNotFound, kDataLoss) and nothing read into
+  // memory: a peer sends it with sendfile. nullopt when this store keeps no
+  // such file (the default): use GetStored.
+  virtual Result<std::optional<ChunkObjectFile>> OpenStored(const ChunkId& id);
 
   // Stores a chunk object as GetStored returns it: decodes it, verifies
   // ComputeChunkId(the object's scope, plaintext) == id (kDataLoss naming

@@ -576,7 +576,7 @@ Status FsChunkStore::VerifyPlaintext(const ChunkId& id, const ChunkHeader& heade
                   " bytes, " + ChunkPath(id) + ")");
 }
 
-Result<std::vector<uint8_t>> FsChunkStore::GetStored(const ChunkId& id) {
+Result<ChunkObjectFile> FsChunkStore::OpenObjectFile(const ChunkId& id) {
   const std::string path = ChunkPath(id);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
@@ -586,15 +586,36 @@ Result<std::vector<uint8_t>> FsChunkStore::GetStored(const ChunkId& id) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
   const auto file_size = static_cast<uint64_t>(st.st_size);
-  // A corrupt file must not make us allocate more than any object can be.
+  const std::string what = "get chunk object " + ToHex(id) + " (" + path + ")";
+  // A corrupt file must not make a reader allocate more than any object can be.
   if (file_size > kMaxChunkPrefixSize + kMaxChunkPlaintext) {
-    return DataLoss("get chunk object " + ToHex(id) + ": " + path + " is " + std::to_string(file_size) +
-                    " bytes, more than any chunk object");
+    return DataLoss(what + ": " + std::to_string(file_size) + " bytes, more than any chunk object");
   }
-  std::vector<uint8_t> object(file_size);
-  RETURN_IF_ERROR(PreadFull(fd.get(), object.data(), object.size(), 0, path));
-  Result<ChunkHeader> header = CheckChunkObject(object);
-  if (!header.ok()) return header.status().WithContext("get chunk object " + ToHex(id) + " (" + path + ")");
+  if (file_size < kChunkHeaderSize) {
+    return DataLoss(what + ": " + std::to_string(file_size) + " bytes, shorter than the " +
+                    std::to_string(kChunkHeaderSize) + "-byte header");
+  }
+  std::array<uint8_t, kMaxChunkPrefixSize> prefix{};
+  const size_t prefix_read = static_cast<size_t>(std::min<uint64_t>(file_size, kMaxChunkPrefixSize));
+  RETURN_IF_ERROR(PreadFull(fd.get(), prefix.data(), prefix_read, 0, path));
+  Result<ChunkHeader> header = DecodeChunkHeader(std::span<const uint8_t>(prefix).first(prefix_read));
+  if (!header.ok()) return header.status().WithContext(what);
+  if (header->stored_length != file_size - header->prefix_size()) {
+    return DataLoss(what + ": header says " + std::to_string(header->stored_length) +
+                    " payload bytes, object has " + std::to_string(file_size - header->prefix_size()));
+  }
+  return ChunkObjectFile{std::move(fd), file_size};
+}
+
+Result<std::optional<ChunkObjectFile>> FsChunkStore::OpenStored(const ChunkId& id) {
+  ASSIGN_OR_RETURN(ChunkObjectFile file, OpenObjectFile(id));
+  return std::optional<ChunkObjectFile>(std::move(file));
+}
+
+Result<std::vector<uint8_t>> FsChunkStore::GetStored(const ChunkId& id) {
+  ASSIGN_OR_RETURN(ChunkObjectFile file, OpenObjectFile(id));
+  std::vector<uint8_t> object(file.size);
+  RETURN_IF_ERROR(PreadFull(file.fd.get(), object.data(), object.size(), 0, ChunkPath(id)));
   return object;
 }
 

@@ -56,6 +56,7 @@ class FsChunkStore final : public ChunkStore {
                                                    const Digest256& object_digest) override;
   // The object file's bytes, header and size checked.
   Result<std::vector<uint8_t>> GetStored(const ChunkId& id) override;
+  Result<std::optional<ChunkObjectFile>> OpenStored(const ChunkId& id) override;
   // Verifies the object, then writes its bytes as they are (no
   // recompression), through the same temp + fdatasync + rename as Put. The
   // whole 4 KiB blocks bypass the page cache (O_DIRECT where the file system
@@ -96,6 +97,8 @@ class FsChunkStore final : public ChunkStore {
   std::unique_ptr<Scratch> AcquireScratch();
   void ReleaseScratch(std::unique_ptr<Scratch> s);
   std::string DirFor(const ChunkId& id) const;
+  // `id`'s object file, open, its header and size checked (OpenStored).
+  Result<ChunkObjectFile> OpenObjectFile(const ChunkId& id);
   // The plaintext of `id`'s object into *out and its header (with the scope
   // a version 2 object carries) into *header; the id is not verified here.
   // With `object_digest`, also the object's ComputeObjectDigest, taken over

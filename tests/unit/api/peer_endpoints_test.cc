@@ -1,20 +1,22 @@
-#include "objects/fs_object_store.h"
 #include "api/peer_endpoints.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <map>
+#include <random>
 
 #include "api/peer_nonces.h"
 #include "api/server.h"
 #include "common/ids.h"
 #include "copy/chunk_source.h"
-#include "copy/peer_client.h"
 #include "copy/peer_auth.h"
+#include "copy/peer_client.h"
 #include "copy/peer_wire.h"
-#include "store/manifest.h"
+#include "objects/fs_object_store.h"
 #include "region/copy_wire.h"
+#include "store/fs_chunk_store.h"
+#include "store/manifest.h"
 #include "unit/api/api_fakes.h"
 #include "unit/api/fake_region.h"
 
@@ -87,8 +89,14 @@ class PeerFakeRegion final : public Region {
   void Shutdown() override {}
 
   std::map<std::string, std::vector<uint8_t>> manifests;
+  Result<std::optional<ChunkObjectFile>> PeerOpenChunkStored(const ChunkId& id) override {
+    if (files == nullptr) return std::optional<ChunkObjectFile>();
+    return files->OpenStored(id);
+  }
+
   std::map<std::string, std::vector<uint8_t>> chunks;
   bool corrupt = false;
+  FsChunkStore* files = nullptr;  // when set, chunk objects are served from its files
 
  private:
   RegionConfig config_;
@@ -148,6 +156,18 @@ class PeerEndpointsTest : public ::testing::Test {
     EXPECT_FALSE(body.value("Message", "").empty());
     EXPECT_FALSE(body.value("Status", "").empty());
     return body;
+  }
+
+  // This fixture's regions behind a real server on loopback.
+  Result<std::unique_ptr<Server>> ServePeers(FsObjectStore& storage) {
+    ServerConfig config;
+    config.port = 0;
+    config.threads = 2;
+    config.cluster_key = kKey;
+    return StartServer(config, ActionTable{}, regions_, accounts_, storage, SystemClock::Get());
+  }
+  static std::string BaseUrl(const Server& server) {
+    return "http://127.0.0.1:" + std::to_string(server.port());
   }
 
   apitest::FakeClock clock_;
@@ -401,15 +421,11 @@ TEST_F(PeerEndpointsTest, HttpChunkSourceReadsThroughTheServer) {
   std::filesystem::create_directories(dir + "/oss");
   {
     FsObjectStore storage(dir + "/oss", apitest::kAccountId);
-    ServerConfig config;
-    config.port = 0;
-    config.threads = 2;
-    config.cluster_key = kKey;
-    auto server = StartServer(config, ActionTable{}, regions_, accounts_, storage, SystemClock::Get());
+    auto server = ServePeers(storage);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
 
     HttpChunkSourceOptions options;
-    options.base_url = "http://127.0.0.1:" + std::to_string((*server)->port());
+    options.base_url = BaseUrl(**server);
     options.cluster_key = kKey;
     auto source = NewHttpChunkSource(options);
     Result<Manifest> manifest = source->FetchManifest(kRegion, "s-committed");
@@ -471,14 +487,10 @@ TEST_F(PeerEndpointsTest, PeerNonceSpenderSpendsAtTheOwnerAndFailsClosed) {
   std::filesystem::create_directories(dir + "/oss");
   {
     FsObjectStore storage(dir + "/oss", apitest::kAccountId);
-    ServerConfig config;
-    config.port = 0;
-    config.threads = 2;
-    config.cluster_key = kKey;
-    auto server = StartServer(config, ActionTable{}, regions_, accounts_, storage, SystemClock::Get());
+    auto server = ServePeers(storage);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     PeerClientOptions options;
-    options.base_url = "http://127.0.0.1:" + std::to_string((*server)->port());
+    options.base_url = BaseUrl(**server);
     options.cluster_key = kKey;
     auto client = NewPeerClient(options);
     ASSERT_TRUE(client.ok()) << client.status().ToString();
@@ -508,6 +520,53 @@ TEST_F(PeerEndpointsTest, AnswersAnAccountWithoutSecrets) {
   ExpectError(peer.Handle(Signed(PeerAccountPath(apitest::kAccountId), "wrong-key")), 403,
               "Forbidden.PeerSignature");
   ExpectError(peer.Handle(Call("PUT", PeerAccountPath(apitest::kAccountId))), 400, "UnsupportedHTTPMethod");
+}
+
+// Chunk objects a store keeps as files go out of those files (sendfile):
+// the answer carries no copy of the bytes, and through the server a chunk
+// larger than the socket's buffer (the wait-for-room path) arrives whole.
+TEST_F(PeerEndpointsTest, ChunkObjectsGoOutOfTheStoresFilesWhole) {
+  const std::string dir = ::testing::TempDir() + "/ferry-peer-files-" + RandomHex(8);
+  std::filesystem::create_directories(dir + "/oss");
+  {
+    auto store = FsChunkStore::Open(dir + "/chunks");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    std::vector<uint8_t> big(6 << 20);  // incompressible: a 6 MiB object
+    std::mt19937_64 random(7);
+    for (auto& b : big) b = static_cast<uint8_t>(random());
+    const ChunkId big_id = Sha256::Of(std::span<const uint8_t>(big));
+    ASSERT_TRUE((*store)->Put(big_id, big).ok());
+    region_.files = store->get();
+
+    PeerEndpoints peer(kKey, regions_, accounts_, clock_);
+    HttpResponse direct = peer.Handle(Signed(PeerChunkPath(kRegion, big_id)));
+    ASSERT_EQ(direct.status, 200) << direct.body;
+    EXPECT_TRUE(direct.body.empty());
+    ASSERT_NE(direct.file_body, nullptr);
+    EXPECT_EQ(direct.file_body->length, (*(*store)->GetStored(big_id)).size());
+    HttpResponse absent =
+        peer.Handle(Signed(PeerChunkPath(kRegion, Sha256::Of(std::span<const uint8_t>(big).first(9)))));
+    EXPECT_EQ(absent.status, 404);
+    EXPECT_NE(absent.body.find("InvalidChunkId.NotFound"), std::string::npos) << absent.body;
+
+    FsObjectStore storage(dir + "/oss", apitest::kAccountId);
+    auto server = ServePeers(storage);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HttpChunkSourceOptions options;
+    options.base_url = BaseUrl(**server);
+    options.cluster_key = kKey;
+    auto source = NewHttpChunkSource(options);
+    for (int i = 0; i < 3; ++i) {  // the kept-alive connection stays usable after each
+      uint64_t wire = 0;
+      Result<std::vector<uint8_t>> chunk = source->FetchChunk(kRegion, big_id, &wire);
+      ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+      EXPECT_TRUE(*chunk == big);
+      EXPECT_EQ(wire, direct.file_body->length);
+    }
+    (*server)->Stop();
+    region_.files = nullptr;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -249,6 +249,32 @@ TEST(FsChunkStoreTest, GetStoredChecksTheHeaderButNotThePayload) {
   EXPECT_EQ(store->GetStored(id).status().code(), Code::kDataLoss);
 }
 
+TEST(FsChunkStoreTest, OpenStoredIsTheFileOfTheObjectGetStoredReadsWithTheSameChecks) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<uint8_t> data = RandomBytes(100000, 6);
+  ChunkId id = Sha256::Of(data);
+  EXPECT_EQ(store->OpenStored(id).status().code(), Code::kNotFound);
+  ASSERT_TRUE(store->Put(id, data).ok());
+  auto object = store->GetStored(id);
+  ASSERT_TRUE(object.ok()) << object.status().ToString();
+  {
+    auto file = store->OpenStored(id);
+    ASSERT_TRUE(file.ok()) << file.status().ToString();
+    ASSERT_TRUE(file->has_value());
+    ASSERT_EQ((*file)->size, object->size());
+    std::vector<uint8_t> read((*file)->size);
+    ASSERT_EQ(::pread((*file)->fd.get(), read.data(), read.size(), 0), static_cast<ssize_t>(read.size()));
+    EXPECT_TRUE(read == *object);
+  }
+  // A file cut short no longer matches its header's length.
+  ASSERT_EQ(::truncate(store->ChunkPath(id).c_str(), static_cast<off_t>(object->size() - 1)), 0);
+  EXPECT_EQ(store->OpenStored(id).status().code(), Code::kDataLoss);
+  EXPECT_EQ(store->GetStored(id).status().code(), Code::kDataLoss);
+  ASSERT_EQ(::truncate(store->ChunkPath(id).c_str(), 10), 0);  // shorter than a header
+  EXPECT_EQ(store->OpenStored(id).status().code(), Code::kDataLoss);
+}
+
 TEST(FsChunkStoreTest, PutStoredOfCorruptObjectIsDataLossAndStoresNothing) {
   ScratchDir src_dir, dst_dir;
   auto src = OpenStore(src_dir.path());

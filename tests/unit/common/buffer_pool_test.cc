@@ -1,0 +1,64 @@
+#include "common/buffer_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace ferry {
+namespace {
+
+constexpr size_t kCapacity = 1 << 20;
+
+TEST(BufferPoolTest, AGivenBufferIsTakenAgainWithItsMemory) {
+  BufferPool pool(kCapacity, 4);
+  std::vector<uint8_t> first = pool.Take(kCapacity - 100);
+  ASSERT_EQ(first.size(), kCapacity - 100);
+  EXPECT_EQ(first.capacity(), kCapacity);
+  const uint8_t* memory = first.data();
+  pool.Give(std::move(first));
+  EXPECT_EQ(pool.held_buffers(), 1u);
+
+  std::vector<uint8_t> again = pool.Take(kCapacity / 2 + 1);
+  EXPECT_EQ(again.data(), memory);
+  EXPECT_EQ(again.size(), kCapacity / 2 + 1);
+  EXPECT_EQ(pool.held_buffers(), 0u);
+}
+
+TEST(BufferPoolTest, SmallSizesGetBuffersOfTheirOwnSizeAndAreNotKept) {
+  BufferPool pool(kCapacity, 4);
+  std::vector<uint8_t> small = pool.Take(kCapacity / 2);
+  EXPECT_EQ(small.capacity(), kCapacity / 2);
+  EXPECT_EQ(pool.CapacityFor(kCapacity / 2), kCapacity / 2);
+  EXPECT_EQ(pool.CapacityFor(kCapacity / 2 + 1), kCapacity);
+  EXPECT_EQ(pool.CapacityFor(kCapacity + 1), kCapacity + 1);
+  pool.Give(std::move(small));
+  EXPECT_EQ(pool.held_buffers(), 0u);
+
+  std::vector<uint8_t> large = pool.Take(kCapacity + 1);  // beyond the pool's buffers
+  EXPECT_EQ(large.size(), kCapacity + 1);
+  pool.Give(std::move(large));
+  EXPECT_EQ(pool.held_buffers(), 0u);
+}
+
+TEST(BufferPoolTest, KeepsNoMoreThanItsBound) {
+  BufferPool pool(kCapacity, 2);
+  std::vector<std::vector<uint8_t>> taken;
+  for (int i = 0; i < 5; ++i) taken.push_back(pool.Take(kCapacity));
+  for (auto& buffer : taken) pool.Give(std::move(buffer));
+  EXPECT_EQ(pool.held_buffers(), 2u);
+}
+
+TEST(BufferPoolTest, ABufferTakenAgainHoldsWhatItIsGiven) {
+  BufferPool pool(kCapacity, 1);
+  std::vector<uint8_t> first = pool.Take(kCapacity / 2 + 10);
+  first.assign(first.size(), 0xab);
+  pool.Give(std::move(first));
+  std::vector<uint8_t> second = pool.Take(kCapacity);
+  ASSERT_EQ(second.size(), kCapacity);
+  second.back() = 0xcd;  // the grown part is writable memory of the buffer
+  EXPECT_EQ(second.front(), 0xab);
+  EXPECT_EQ(second.back(), 0xcd);
+}
+
+}  // namespace
+}  // namespace ferry
