@@ -459,10 +459,10 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
   return page;
 }
 
-// ImageQuery::fill_view, in the listing's read transaction: three probes
-// and then one lookup per own image (only if any image is shared at all) and
-// per distinct snapshot of the page, instead of the three read transactions
-// of SharedImageIds and DescribeSnapshots.
+// ImageQuery::fill_view, in the listing's read transaction: one probe of
+// image_shares, then one lookup per own image (only if any image is shared
+// at all) and per distinct snapshot of the page, instead of the read
+// transactions of SharedImageIds and DescribeSnapshots (three, and a COUNT).
 Status FillView(SqliteDb& db, const ImageQuery& q, std::vector<ImageRecord>& images) {
   ASSIGN_OR_RETURN(uint64_t any_share, SingleInt(db, "SELECT EXISTS (SELECT 1 FROM image_shares)", {}));
   if (any_share != 0 && !q.account_id.empty()) {
