@@ -19,8 +19,6 @@ using nlohmann::json;
 // DiskDeviceMapping.N: N = 1..17 (ImportImage: 1 is the system disk, 2..17
 // data disks; CreateImage: one system disk and up to 16 data disks).
 constexpr int kMaxDiskMappings = 17;
-// DescribeSnapshots takes at most this many ids per call.
-constexpr size_t kSnapshotIdsPerLookup = 100;
 
 std::string Upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -56,25 +54,13 @@ Result<ImportDisk> ParseImportDisk(const Params& params, int n) {
   return disk;
 }
 
-// The encrypted snapshots among the disks of `images`, so DescribeImages can
-// show DiskDeviceMapping.Encrypted without the image record carrying it.
-Result<std::set<std::string>> EncryptedSnapshots(Region& region, const Caller& caller,
-                                                 const std::vector<ImageRecord>& images) {
-  std::set<std::string> distinct;  // images made from one snapshot share it
+// The encrypted snapshots among the disks of `images`, as the region marked
+// them (DiskMapping::encrypted), for DiskDeviceMapping.Encrypted.
+std::set<std::string> EncryptedSnapshots(const std::vector<ImageRecord>& images) {
+  std::set<std::string> encrypted;
   for (const ImageRecord& image : images) {
     for (const DiskMapping& disk : image.disks)
-      if (!disk.snapshot_id.empty()) distinct.insert(disk.snapshot_id);
-  }
-  const std::vector<std::string> ids(distinct.begin(), distinct.end());
-  std::set<std::string> encrypted;
-  for (size_t begin = 0; begin < ids.size(); begin += kSnapshotIdsPerLookup) {
-    DescribeSnapshotsRequest request;
-    const size_t end = std::min(ids.size(), begin + kSnapshotIdsPerLookup);
-    request.snapshot_ids.assign(ids.begin() + begin, ids.begin() + end);
-    request.page_size = kSnapshotIdsPerLookup;
-    ASSIGN_OR_RETURN(Page<SnapshotRecord> page, region.DescribeSnapshots(caller, request));
-    for (const SnapshotRecord& s : page.items)
-      if (s.encrypted) encrypted.insert(s.snapshot_id);
+      if (disk.encrypted) encrypted.insert(disk.snapshot_id);
   }
   return encrypted;
 }
@@ -208,7 +194,7 @@ Result<json> DescribeImages(ActionContext& ctx) {
   }
   ImageViewOptions options;
   options.caller_account_id = ctx.caller.account_id;
-  ASSIGN_OR_RETURN(options.encrypted_snapshot_ids, EncryptedSnapshots(*region, ctx.caller, page.items));
+  options.encrypted_snapshot_ids = EncryptedSnapshots(page.items);
   // Written straight to the body: a tree of 100 images cost more than the
   // rest of the request.
   ctx.rendered_body = DescribeImagesBody(ctx.format, ctx.request_id, region->id(), page, paging.page_number,

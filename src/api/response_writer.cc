@@ -78,8 +78,11 @@ void ResponseWriter::Key(std::string_view key) {
   }
   if (!frame.empty) out_ += ',';
   frame.empty = false;
-  AppendJsonString(key);
-  out_ += ':';
+  // Keys are the caller's own ASCII names: nothing in them to escape.
+  assert(PlainJson(key));
+  out_ += '"';
+  out_ += key;
+  out_ += "\":";
 }
 
 void ResponseWriter::CloseElement(std::string_view key) {

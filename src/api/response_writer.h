@@ -6,7 +6,9 @@
 //
 // The caller writes each object's members in the order nlohmann::json keeps
 // them: by key, bytewise ascending ("ImageId" before "ImageName", "OSName"
-// before "OSNameEn"); an assert checks it. What each format makes of it:
+// before "OSNameEn"); an assert checks it. Keys are the caller's own names,
+// printable ASCII without '"' or '\' (written as they are; an assert checks
+// it); values may be anything. What each format makes of it:
 //   JSON  json::dump(-1, ' ', false, replace): no whitespace, UTF-8 as is,
 //         invalid UTF-8 as U+FFFD, control characters escaped; the document's
 //         "RequestId" among the top-level keys in its sorted place.
@@ -50,6 +52,10 @@ class ResponseWriter {
   void BeginItem();
   void EndItem();
   void EndList();
+
+  // Room for `bytes` of document, so that a large body is not copied as it
+  // grows.
+  void Reserve(size_t bytes) { out_.reserve(bytes); }
 
   // The finished document; the writer is spent.
   std::string Finish() &&;

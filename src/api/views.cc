@@ -161,6 +161,10 @@ std::string DescribeImagesBody(ResponseFormat format, const std::string& request
                                const Page<ImageRecord>& page, uint64_t page_number, uint64_t page_size,
                                const ImageViewOptions& options) {
   ResponseWriter w(format, "DescribeImages", request_id);
+  // An image without tags or a description takes 850-900 bytes of JSON: no
+  // copy as the body grows, and below malloc's mmap threshold (128 KiB) for
+  // a page of 100.
+  w.Reserve(1024 + page.items.size() * 1100);
   w.BeginObject("Images");
   w.BeginList("Image");
   for (const ImageRecord& image : page.items) {

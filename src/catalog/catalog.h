@@ -42,6 +42,9 @@ struct DiskMapping {
   // ("gpt: ext4, vfat"). Shown as Ferry extensions in DescribeImages.
   std::string detected_format;
   std::string detected_content;
+  // Not persisted: filled by a listing that asks (ImageQuery::fill_view):
+  // the disk's snapshot is encrypted and its listing's caller may see it.
+  bool encrypted = false;
 };
 
 struct ImageRecord {
@@ -76,7 +79,7 @@ struct ImageRecord {
   // (fetched or already held: the logical progress).
   uint64_t copy_wire_bytes = 0;
   uint64_t copy_data_bytes = 0;
-  // Not persisted: filled by the region for its owner's listing.
+  // Not persisted: filled for its owner's listing (ImageQuery::fill_view).
   bool is_self_shared = false;  // shared with at least one account
 };
 
@@ -146,6 +149,13 @@ struct ImageQuery {
   uint64_t limit = 0;           // 0 = no limit
   // False when only the page is wanted: Page::total is then not counted.
   bool count_total = true;
+  // Also fill, for the page's images and in the listing's own read (one
+  // commit for all), what DescribeImages shows beside the stored row:
+  // ImageRecord::is_self_shared of account_id's own images, and
+  // DiskMapping::encrypted where the disk's snapshot is encrypted and
+  // visible to account_id as DescribeSnapshots shows it (its own, or a disk
+  // of an image shared with it; any, with no account_id).
+  bool fill_view = false;
 };
 
 struct SnapshotQuery {

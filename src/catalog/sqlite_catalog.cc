@@ -14,6 +14,7 @@
 #include <span>
 #include <utility>
 
+#include "catalog/disk_mappings_json.h"
 #include "catalog/sqlite_catalog_sql.h"
 
 namespace ferry {
@@ -248,66 +249,11 @@ std::vector<SqlValue> KeyLast(std::vector<SqlValue> values) {
   return values;
 }
 
-// --- JSON columns ---
-
-Result<std::string> DumpJson(const nlohmann::json& j, const std::string& what) {
-  try {
-    return j.dump();
-  } catch (const nlohmann::json::exception& e) {
-    // dump() rejects strings that are not valid UTF-8.
-    return InvalidArgument("", what + " cannot be stored: " + e.what());
-  }
-}
-
-Result<std::string> EncodeDisks(const std::vector<DiskMapping>& disks, const std::string& owner) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const auto& d : disks) {
-    arr.push_back({{"snapshot_id", d.snapshot_id},
-                   {"size_gib", d.size_gib},
-                   {"device", d.device},
-                   {"type", d.type},
-                   {"format", d.format},
-                   {"import_bucket", d.import_bucket},
-                   {"import_object", d.import_object},
-                   {"detected_format", d.detected_format},
-                   {"detected_content", d.detected_content}});
-  }
-  return DumpJson(arr, "disk mappings of " + owner);
-}
-
-Result<std::vector<DiskMapping>> DecodeDisks(const std::string& text, const std::string& owner) {
-  try {
-    std::vector<DiskMapping> disks;
-    nlohmann::json parsed = nlohmann::json::parse(text);
-    disks.reserve(parsed.size());
-    // The parsed strings are moved out, not copied (get_ref throws
-    // type_error for a non-string, as get<std::string> did).
-    auto take = [](nlohmann::json& j, const char* key) { return std::move(j.at(key).get_ref<std::string&>()); };
-    for (auto& j : parsed) {
-      DiskMapping d;
-      d.snapshot_id = take(j, "snapshot_id");
-      d.size_gib = j.at("size_gib").get<uint64_t>();
-      d.device = take(j, "device");
-      d.type = take(j, "type");
-      d.format = take(j, "format");
-      d.import_bucket = take(j, "import_bucket");
-      d.import_object = take(j, "import_object");
-      // Absent in rows written before imports recorded them.
-      if (j.contains("detected_format")) d.detected_format = take(j, "detected_format");
-      if (j.contains("detected_content")) d.detected_content = take(j, "detected_content");
-      disks.push_back(std::move(d));
-    }
-    return disks;
-  } catch (const nlohmann::json::exception& e) {
-    return DataLoss("stored disk mappings of " + owner + " are unreadable: " + e.what());
-  }
-}
-
 // --- rows <-> records ---
 
 Result<std::vector<SqlValue>> ImageValues(const ImageRecord& r) {
   const std::string owner = "image " + r.image_id;
-  ASSIGN_OR_RETURN(std::string disks, EncodeDisks(r.disks, owner));
+  ASSIGN_OR_RETURN(std::string disks, catalog_sql::EncodeDiskMappings(r.disks, r.image_id));
   ASSIGN_OR_RETURN(std::string tags, EncodeTags(r.tags, owner));
   return std::vector<SqlValue>{r.image_id,
                                r.account_id,
@@ -352,9 +298,11 @@ Result<ImageRecord> DecodeImage(const SqliteStatement& s) {
   r.license_type = s.ColumnText(13);
   r.resource_group_id = s.ColumnText(14);
   r.size_gib = FromSql(s.ColumnInt(15));
-  const std::string owner = "image " + r.image_id;
-  ASSIGN_OR_RETURN(r.disks, DecodeDisks(s.ColumnText(16), owner));
-  ASSIGN_OR_RETURN(r.tags, DecodeTags(s.ColumnText(17), owner));
+  ASSIGN_OR_RETURN(r.disks, catalog_sql::DecodeDiskMappings(s.ColumnView(16), r.image_id));
+  // Most images have no tags: no parser, and no error text made, for them.
+  if (const std::string_view tags = s.ColumnView(17); tags != "[]") {
+    ASSIGN_OR_RETURN(r.tags, DecodeTags(std::string(tags), "image " + r.image_id));
+  }
   r.is_copied = s.ColumnInt(18) != 0;
   r.source_region_id = s.ColumnText(19);
   r.source_image_id = s.ColumnText(20);

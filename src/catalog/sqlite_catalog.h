@@ -5,8 +5,9 @@
 // image_shares (4, its SQL in sqlite_catalog_shares.cc), instances and disks
 // (5), snapshots.source_disk_id (6), instances' tags and billing (7, both in
 // sqlite_catalog_instances.h), image_counts and image_snapshots with the
-// listing indexes (8, sqlite_catalog_images.cc). Tags and disk mappings are JSON text
-// columns; a snapshot's encoded manifest is a BLOB, NULL until committed.
+// listing indexes (8, sqlite_catalog_images.cc). Tags and disk mappings are
+// JSON text columns (the mappings' format and decoder: disk_mappings_json.h);
+// a snapshot's encoded manifest is a BLOB, NULL until committed.
 // Image names are unique per account among non-empty names (a partial unique
 // index backs the explicit check made under the write lock).
 //

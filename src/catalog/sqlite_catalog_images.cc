@@ -271,6 +271,9 @@ template <typename Keep>
 Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams, uint64_t offset, uint64_t limit,
                                 bool whole, const Keep& keep, bool count_all) {
   Page<ImageRecord> page;
+  // Records are large: moving them all as the vector grows cost more than
+  // the room (a page is at most 100 through the API).
+  page.items.reserve(limit != 0 ? std::min<uint64_t>(limit, 1000) : 0);
   std::vector<int64_t> rowids;  // the page's rows, when the streams carry keys only
   uint64_t matched = 0;
   while (true) {
@@ -364,7 +367,13 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
 
   // Otherwise one stream per owner and status, one for shared images.
   const bool row_filter = !q.name_contains.empty() || !q.tags.empty();
-  const std::string select = "SELECT " + (row_filter ? columns : std::string("image_id, creation_time, rowid"));
+  // The first page reads whole rows straight from its streams, each stream
+  // one statement stepping (one row beyond the page at most); a rowid lookup
+  // per row would reset a statement, and free its buffers, per row. Deeper
+  // pages step through key-only index entries to their offset and then look
+  // their rows up.
+  const bool whole = row_filter || (q.offset == 0 && q.limit != 0);
+  const std::string select = "SELECT " + (whole ? columns : std::string("image_id, creation_time, rowid"));
   auto with_name = [&](WhereClause where) {
     // "name <> ''" lets SQLite use the partial index images_account_name.
     if (!q.name.empty()) where.Add("name = ? AND name <> ''", {q.name});
@@ -410,7 +419,7 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
     const std::string order = q.name.empty() || shared_stream || vis.everyone ? kOrder : "";
     const WhereClause& where = sources[i];
     ASSIGN_OR_RETURN(ImageStream s,
-                     ImageStream::Open(db, select + " FROM images" + where.Sql() + order, where.params(), row_filter));
+                     ImageStream::Open(db, select + " FROM images" + where.Sql() + order, where.params(), whole));
     streams.push_back(std::move(s));
   }
   auto keep = [&](const ImageStream& s) -> Result<std::optional<ImageRecord>> {
@@ -422,7 +431,7 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
   // by walking it. Otherwise the counts table answers.
   const bool count_by_walking = row_filter || !q.name.empty();
   ASSIGN_OR_RETURN(Page<ImageRecord> page,
-                   Merge(db, streams, q.offset, q.limit, row_filter, keep, count_by_walking && q.count_total));
+                   Merge(db, streams, q.offset, q.limit, whole, keep, count_by_walking && q.count_total));
   if (count_by_walking || !q.count_total) return page;
 
   // One sum per owner: "account_id IN (?, ?)" would have SQLite build a
@@ -450,6 +459,58 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
   return page;
 }
 
+// ImageQuery::fill_view, in the listing's read transaction: one probe of
+// image_shares, then one lookup per own image (only if any image is shared
+// at all) and per distinct snapshot of the page, instead of the read
+// transactions of SharedImageIds and DescribeSnapshots (three, and a COUNT).
+Status FillView(SqliteDb& db, const ImageQuery& q, std::vector<ImageRecord>& images) {
+  ASSIGN_OR_RETURN(uint64_t any_share, SingleInt(db, "SELECT EXISTS (SELECT 1 FROM image_shares)", {}));
+  if (any_share != 0 && !q.account_id.empty()) {
+    ASSIGN_OR_RETURN(SqliteStatement shared, db.Prepare("SELECT 1 FROM image_shares WHERE image_id = ? LIMIT 1"));
+    for (ImageRecord& image : images) {
+      if (image.account_id != q.account_id) continue;
+      RETURN_IF_ERROR(shared.Reset());
+      RETURN_IF_ERROR(shared.BindText(1, image.image_id));
+      ASSIGN_OR_RETURN(image.is_self_shared, shared.Step());
+    }
+  }
+  // Encrypted as DescribeSnapshots would show it to the caller: a snapshot of
+  // its own, or one that is a disk of an image shared with it.
+  std::map<std::string, bool> encrypted;  // by snapshot id; images made from one snapshot share it
+  for (const ImageRecord& image : images) {
+    for (const DiskMapping& disk : image.disks) {
+      if (!disk.snapshot_id.empty()) encrypted.emplace(disk.snapshot_id, false);
+    }
+  }
+  if (encrypted.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(SqliteStatement snapshot,
+                   db.Prepare("SELECT account_id FROM snapshots WHERE snapshot_id = ? AND encrypted <> 0"));
+  ASSIGN_OR_RETURN(SqliteStatement via_share,
+                   db.Prepare("SELECT EXISTS (SELECT 1 FROM image_snapshots s JOIN image_shares h ON "
+                              "h.image_id = s.image_id WHERE s.snapshot_id = ? AND h.account_id = ?)"));
+  for (auto& [snapshot_id, visible] : encrypted) {
+    RETURN_IF_ERROR(snapshot.Reset());
+    RETURN_IF_ERROR(snapshot.BindText(1, snapshot_id));
+    ASSIGN_OR_RETURN(bool is_encrypted, snapshot.Step());
+    if (!is_encrypted) continue;
+    visible = q.account_id.empty() || snapshot.ColumnView(0) == q.account_id;
+    if (!visible && any_share != 0) {
+      RETURN_IF_ERROR(via_share.Reset());
+      RETURN_IF_ERROR(via_share.BindText(1, snapshot_id));
+      RETURN_IF_ERROR(via_share.BindText(2, q.account_id));
+      ASSIGN_OR_RETURN(bool row, via_share.Step());
+      visible = row && via_share.ColumnInt(0) != 0;
+    }
+  }
+  for (ImageRecord& image : images) {
+    for (DiskMapping& disk : image.disks) {
+      auto it = encrypted.find(disk.snapshot_id);
+      disk.encrypted = it != encrypted.end() && it->second;
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
@@ -462,6 +523,7 @@ Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
   Page<ImageRecord> page;
   RETURN_IF_ERROR(catalog_sql::InReadTransaction(db, [&]() -> Status {
     ASSIGN_OR_RETURN(page, ListImagesIn(db, q, vis));
+    if (q.fill_view) RETURN_IF_ERROR(FillView(db, q, page.items));
     return Status::Ok();
   }));
   return page;

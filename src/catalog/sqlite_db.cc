@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <exception>
+#include <mutex>
 #include <utility>
 
 namespace ferry {
@@ -150,8 +151,16 @@ bool SqliteStatement::ColumnIsNull(int col) const { return sqlite3_column_type(s
 // --- SqliteDb ---
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
+  // No statistics of SQLite's allocations: they take a process-wide mutex on
+  // every malloc and free. Only possible before SQLite initializes itself;
+  // refused (and harmless) after.
+  static std::once_flag no_memstatus;
+  std::call_once(no_memstatus, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   sqlite3* raw = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+  // NOMUTEX: a connection is used by one thread at a time (the contract in
+  // sqlite_db.h, kept by its owners' locks and leases), so SQLite's own
+  // per-connection mutex, taken by every sqlite3_column_* call, buys nothing.
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   // sqlite3_open_v2 hands back a handle even on failure; it must be closed.
   std::unique_ptr<SqliteDb> db(new SqliteDb(raw, path));

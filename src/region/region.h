@@ -429,6 +429,10 @@ class Region : public CopyPeer {
   const std::string& id() const { return config().region_id; }
 
   virtual Result<ImportImageResult> ImportImage(const Caller& c, const ImportImageRequest& r) = 0;
+  // The page of images `c` may see, each with what DescribeImages shows
+  // beside the stored row (ImageRecord::is_self_shared,
+  // DiskMapping::encrypted as DescribeSnapshots would show `c` the snapshot)
+  // read at the listing's commit.
   virtual Result<Page<ImageRecord>> DescribeImages(const Caller& c, const DescribeImagesRequest& r) = 0;
   virtual Status ModifyImageAttribute(const Caller& c, const ModifyImageAttributeRequest& r) = 0;
   virtual Status DeleteImage(const Caller& c, const std::string& image_id, bool force) = 0;

@@ -253,9 +253,9 @@ Result<Page<ImageRecord>> RegionImpl::DescribeImages(const Caller& c, const Desc
   q.tags = r.tags;
   q.offset = (r.page_number - 1) * r.page_size;
   q.limit = r.page_size;
+  q.fill_view = true;
   ASSIGN_OR_RETURN(Page<ImageRecord> page, catalog_->ListImages(q));
   FillCopyProgress(page.items);
-  RETURN_IF_ERROR(FillSelfShared(c, page.items));
   HideOwnerPrivate(c, page.items);
   return page;
 }

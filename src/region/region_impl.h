@@ -308,8 +308,6 @@ class RegionImpl final : public Region {
   Status CheckOwner(const Caller& c, const ImageRecord& image);
   Status CheckCopySource(const Caller& c, const ImageRecord& image);
   Result<bool> HasShares(const std::string& image_id);
-  // Marks the caller's own images that are shared (ImageRecord::is_self_shared).
-  Status FillSelfShared(const Caller& c, std::vector<ImageRecord>& images);
   // What only an owner sees, blanked in the records of others' images and
   // snapshots that `c` gets: an image's import bucket and object; a
   // snapshot's name, description, tags, KMS key, source disk and source

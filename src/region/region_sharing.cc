@@ -71,18 +71,6 @@ Result<bool> RegionImpl::HasShares(const std::string& image_id) {
   return !shared.empty();
 }
 
-Status RegionImpl::FillSelfShared(const Caller& c, std::vector<ImageRecord>& images) {
-  std::vector<std::string> own;
-  for (const ImageRecord& image : images) {
-    if (image.account_id == c.account_id) own.push_back(image.image_id);
-  }
-  ASSIGN_OR_RETURN(std::set<std::string> shared, catalog_->SharedImageIds(own));
-  for (ImageRecord& image : images) {
-    if (image.account_id == c.account_id) image.is_self_shared = shared.count(image.image_id) != 0;
-  }
-  return Status::Ok();
-}
-
 void RegionImpl::HideOwnerPrivate(const Caller& c, std::vector<ImageRecord>& images) {
   for (ImageRecord& image : images) {
     if (image.account_id == c.account_id) continue;

@@ -62,6 +62,14 @@ class FakeRegion final : public Region {
     std::vector<ImageRecord> matching;
     for (const ImageRecord& image : images)
       if (r.image_id.empty() || r.image_id == image.image_id) matching.push_back(image);
+    // As the region marks them: every snapshot here is the caller's.
+    for (ImageRecord& image : matching) {
+      for (DiskMapping& disk : image.disks) {
+        disk.encrypted = std::any_of(snapshots.begin(), snapshots.end(), [&](const SnapshotRecord& s) {
+          return s.snapshot_id == disk.snapshot_id && s.encrypted;
+        });
+      }
+    }
     return Slice(matching, r.page_number, r.page_size);
   }
   Status ModifyImageAttribute(const Caller& c, const ModifyImageAttributeRequest& r) override {

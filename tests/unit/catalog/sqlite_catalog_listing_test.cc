@@ -274,6 +274,96 @@ TEST_F(ListingTest, ReadersDoNotWaitForAWriterToCommit) {
   EXPECT_EQ(after->total, 2u);
 }
 
+TEST_F(ListingTest, FillViewMarksWhatTheCallerMaySeeAtTheListingsCommit) {
+  const std::string alice = kAccounts[0], bob = kAccounts[1], carol = kAccounts[2];
+  auto snapshot = [&](const std::string& id, const std::string& owner, bool encrypted) {
+    SnapshotRecord s;
+    s.snapshot_id = id;
+    s.account_id = owner;
+    s.encrypted = encrypted;
+    ASSERT_TRUE(catalog_->InsertSnapshot(s).ok());
+  };
+  snapshot("s-alice-enc", alice, true);
+  snapshot("s-alice-plain", alice, false);
+  snapshot("s-bob-enc", bob, true);          // a disk of an image bob shares with alice
+  snapshot("s-bob-enc-2", bob, true);  // a disk of m-bob-other only, which bob shares with carol
+  snapshot("s-system-enc", kSystemAccountId, true);
+  auto image = [&](const std::string& id, const std::string& owner, std::vector<std::string> snapshots,
+                   UnixSeconds created) {
+    ImageRecord r;
+    r.image_id = id;
+    r.account_id = owner;
+    r.status = "Available";
+    r.creation_time = created;
+    for (const std::string& s : snapshots) r.disks.push_back(DiskMapping{.snapshot_id = s});
+    ASSERT_TRUE(catalog_->InsertImage(r).ok());
+  };
+  image("m-alice", alice, {"s-alice-enc", "s-alice-plain", ""}, 106);
+  image("m-alice-shared", alice, {"s-alice-plain"}, 105);
+  image("m-bob", bob, {"s-bob-enc"}, 104);
+  image("m-bob-other", bob, {"s-bob-enc-2", "s-bob-enc"}, 103);
+  image("m-system", kSystemAccountId, {"s-system-enc", "s-missing"}, 102);
+  ASSERT_TRUE(catalog_->PutImageShare({"m-alice-shared", carol, 1}).ok());
+  ASSERT_TRUE(catalog_->PutImageShare({"m-bob", alice, 1}).ok());
+  ASSERT_TRUE(catalog_->PutImageShare({"m-bob-other", carol, 1}).ok());
+
+  // (image id, is_self_shared, each disk's encrypted) as `account` lists them.
+  using Row = std::pair<std::string, std::pair<bool, std::vector<bool>>>;
+  auto listed = [&](const std::string& account, bool fill_view) {
+    ImageQuery q;
+    q.account_id = account;
+    q.include_shared = true;
+    q.fill_view = fill_view;
+    Result<Page<ImageRecord>> page = catalog_->ListImages(q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<Row> rows;
+    if (!page.ok()) return rows;
+    for (const ImageRecord& r : page->items) {
+      std::vector<bool> encrypted;
+      for (const DiskMapping& d : r.disks) encrypted.push_back(d.encrypted);
+      rows.push_back({r.image_id, {r.is_self_shared, encrypted}});
+    }
+    return rows;
+  };
+  // Alice: her own encrypted snapshot, and bob's where it is a disk of an
+  // image bob shares with her (in m-bob-other too: a snapshot is visible or
+  // not, whichever image lists it); not bob's other one, not the system's.
+  EXPECT_EQ(listed(alice, true), (std::vector<Row>{
+                                     {"m-alice", {false, {true, false, false}}},
+                                     {"m-alice-shared", {true, {false}}},
+                                     {"m-bob", {false, {true}}},
+                                     {"m-system", {false, {false, false}}},
+                                 }));
+  // Carol: m-bob-other is shared with her, so both of its snapshots are
+  // visible to her; none is hers.
+  EXPECT_EQ(listed(carol, true), (std::vector<Row>{
+                                     {"m-alice-shared", {false, {false}}},
+                                     {"m-bob-other", {false, {true, true}}},
+                                     {"m-system", {false, {false, false}}},
+                                 }));
+  // Bob owns both of his; his images are shared, alice's are not his.
+  EXPECT_EQ(listed(bob, true), (std::vector<Row>{
+                                   {"m-bob", {true, {true}}},
+                                   {"m-bob-other", {true, {true, true}}},
+                                   {"m-system", {false, {false, false}}},
+                               }));
+  // Without fill_view nothing is marked.
+  EXPECT_EQ(listed(alice, false)[0], (Row{"m-alice", {false, {false, false, false}}}));
+
+  // No account: every encrypted snapshot shows.
+  ImageQuery everything;
+  everything.fill_view = true;
+  Result<Page<ImageRecord>> all = catalog_->ListImages(everything);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->items.size(), 5u);
+  EXPECT_TRUE(all->items[4].disks[0].encrypted) << all->items[4].image_id;
+
+  // A change is seen by the next listing: once carol's share of
+  // m-alice-shared is gone it is no longer marked shared.
+  ASSERT_TRUE(catalog_->DeleteImageShare("m-alice-shared", carol).ok());
+  EXPECT_EQ(listed(alice, true)[1], (Row{"m-alice-shared", {false, {false}}}));
+}
+
 TEST_F(ListingTest, LookupsDoNotGrowWithTheAccountsImages) {
   // The work (SQLite VM steps) of what CreateImage and DescribeImages ask
   // the catalog, with 50 and then 2,000 images in the account: a query that
@@ -305,6 +395,7 @@ TEST_F(ListingTest, LookupsDoNotGrowWithTheAccountsImages) {
     first_page.account_id = account;
     first_page.statuses = {"Available"};
     first_page.limit = 10;
+    first_page.fill_view = true;
     EXPECT_EQ(catalog_->ListImages(first_page)->items.size(), 10u);
     ImageQuery by_snapshot;  // CreateImage's attributes, DeleteSnapshot's check
     by_snapshot.snapshot_id = "s-1";

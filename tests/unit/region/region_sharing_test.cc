@@ -132,6 +132,31 @@ TEST_F(RegionSharingTest, TheRecipientSeesAndMayUseTheImageUntilItIsUnshared) {
   EXPECT_FALSE(region_->DescribeImages(kAlice, q)->items.at(0).is_self_shared);
 }
 
+TEST_F(RegionSharingTest, DescribeImagesMarksEncryptedDisksAndSharedImages) {
+  const std::string secret = Import("secret", /*encrypted=*/true);
+  const std::string plain = Import("plain");
+  ASSERT_TRUE(Share(kAlice, plain, {kBob.account_id}).ok());
+  auto described = [&](const Caller& c, const std::string& id) {
+    DescribeImagesRequest q;
+    q.image_id = id;
+    Result<Page<ImageRecord>> page = region_->DescribeImages(c, q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    return page.ok() && page->items.size() == 1 ? page->items[0] : ImageRecord{};
+  };
+  ImageRecord mine = described(kAlice, secret);
+  ASSERT_EQ(mine.disks.size(), 1u);
+  EXPECT_TRUE(mine.disks[0].encrypted);
+  EXPECT_FALSE(mine.is_self_shared);
+  mine = described(kAlice, plain);
+  ASSERT_EQ(mine.disks.size(), 1u);
+  EXPECT_FALSE(mine.disks[0].encrypted);
+  EXPECT_TRUE(mine.is_self_shared);
+  // The recipient sees the image, never as its own shared one.
+  ImageRecord theirs = described(kBob, plain);
+  EXPECT_EQ(theirs.image_id, plain);
+  EXPECT_FALSE(theirs.is_self_shared);
+}
+
 TEST_F(RegionSharingTest, TheRecipientCannotModifyDeleteExportOrReshare) {
   const std::string id = Import("golden");
   ASSERT_TRUE(Share(kAlice, id, {kBob.account_id}).ok());
