@@ -140,6 +140,7 @@ fi
 total=$(sqlite3 -readonly "$catalog" "SELECT count(*) FROM images")
 mine=$(image_count)
 pages10=$(((mine + 9) / 10))
+pages100=$(((mine + 99) / 100))
 sqlite3 -readonly "$catalog" "SELECT image_id FROM images WHERE account_id = '$account' ORDER BY random() LIMIT 20000" >"$work/ids"
 
 # --- 3. The figures, each next to DescribeRegions from the same run. ---
@@ -153,6 +154,7 @@ run regions DescribeRegions "{}"
 run page10 DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"10\"}"
 run page100 DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"100\"}"
 run anypage DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"10\",\"PageNumber\":\"{rand:$pages10}\"}"
+run anypage100 DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"100\",\"PageNumber\":\"{rand:$pages100}\"}"
 run byid DescribeImages "{\"RegionId\":\"$REGION\",\"ImageId\":\"{pick:$work/ids}\"}"
 run regions2 DescribeRegions "{}"
 rss=$(peak_rss_mib "$server_pid")
@@ -171,6 +173,7 @@ line "DescribeRegions (no catalog; the reference)" regions
 line "DescribeImages, PageSize 10, page 1" page10
 line "DescribeImages, PageSize 100, page 1" page100
 line "DescribeImages, PageSize 10, any of $pages10 pages" anypage
+line "DescribeImages, PageSize 100, any of $pages100 pages" anypage100
 line "DescribeImages by ImageId" byid
 line "DescribeRegions again (drift check)" regions2
 if ((${#create_rows[@]})); then
