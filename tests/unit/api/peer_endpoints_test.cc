@@ -169,6 +169,13 @@ class PeerEndpointsTest : public ::testing::Test {
   static std::string BaseUrl(const Server& server) {
     return "http://127.0.0.1:" + std::to_string(server.port());
   }
+  // A chunk source's options for reading from `server` with the cluster key.
+  static HttpChunkSourceOptions SourceOptions(const Server& server) {
+    HttpChunkSourceOptions options;
+    options.base_url = BaseUrl(server);
+    options.cluster_key = kKey;
+    return options;
+  }
 
   apitest::FakeClock clock_;
   PeerFakeRegion region_;
@@ -424,9 +431,7 @@ TEST_F(PeerEndpointsTest, HttpChunkSourceReadsThroughTheServer) {
     auto server = ServePeers(storage);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
 
-    HttpChunkSourceOptions options;
-    options.base_url = BaseUrl(**server);
-    options.cluster_key = kKey;
+    HttpChunkSourceOptions options = SourceOptions(**server);
     auto source = NewHttpChunkSource(options);
     Result<Manifest> manifest = source->FetchManifest(kRegion, "s-committed");
     ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
@@ -552,9 +557,7 @@ TEST_F(PeerEndpointsTest, ChunkObjectsGoOutOfTheStoresFilesWhole) {
     FsObjectStore storage(dir + "/oss", apitest::kAccountId);
     auto server = ServePeers(storage);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
-    HttpChunkSourceOptions options;
-    options.base_url = BaseUrl(**server);
-    options.cluster_key = kKey;
+    HttpChunkSourceOptions options = SourceOptions(**server);
     auto source = NewHttpChunkSource(options);
     for (int i = 0; i < 3; ++i) {  // the kept-alive connection stays usable after each
       uint64_t wire = 0;
