@@ -4,9 +4,9 @@
 
 namespace ferry {
 
-std::vector<uint8_t> BufferPool::Take(size_t size) {
+std::vector<uint8_t> BufferPool::Take(size_t size, size_t room) {
   std::vector<uint8_t> buffer;
-  if (Serves(size)) {
+  if (Serves(size) || (Serves(room) && size <= buffer_capacity_)) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!free_.empty()) {

@@ -7,7 +7,9 @@
 //
 // The pooled buffers all have one capacity, `buffer_capacity`, and serve
 // sizes above half of it (smaller ones get a buffer of their own size, so no
-// buffer is ever more than twice what it holds). Bounded: at most
+// buffer is ever more than twice what it holds), and any size up to it when
+// the caller has room for a whole one (a chunk that compressed well arrives
+// in a buffer that a large one needed before). Bounded: at most
 // `max_buffers` are kept; one given back beyond that is freed. Take never
 // waits.
 //
@@ -28,8 +30,10 @@ class BufferPool {
 
   // A buffer of `size` bytes, contents unspecified: a pooled one (or a new
   // one of the pool's capacity) when `size` is one the pool serves, else a
-  // new one of its own size.
-  std::vector<uint8_t> Take(size_t size);
+  // new one of its own size. `room` is the most the caller has counted for
+  // the buffer, CapacityFor(room): when that is a pooled buffer's capacity,
+  // any `size` up to it is served from the pool.
+  std::vector<uint8_t> Take(size_t size, size_t room = 0);
   // Keeps `buffer` for a later Take when it is one of the pool's and there
   // is room; frees it if not.
   void Give(std::vector<uint8_t> buffer);

@@ -323,8 +323,10 @@ class BeastPeerClient final : public PeerClient {
     // timer updates for a 4 MiB chunk.
     if (*length > limit) return fail("reading the response from", http::error::body_limit, true);
     // A chunk-sized body goes into a buffer already mapped (given back by
-    // the pull that stored the last chunk in it).
-    out->body = ChunkReceiveBuffers().Take(static_cast<size_t>(*length));
+    // the pull that stored the last chunk in it). A chunk's limit is its
+    // largest object, which the pull counted a pooled buffer for, so one
+    // that compressed well goes into a pooled buffer too.
+    out->body = ChunkReceiveBuffers().Take(static_cast<size_t>(*length), static_cast<size_t>(limit));
     const size_t buffered = std::min<size_t>(conn.buffer.size(), *length);
     asio::buffer_copy(asio::buffer(out->body.data(), buffered), conn.buffer.data());
     conn.buffer.consume(buffered);

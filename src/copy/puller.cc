@@ -36,6 +36,11 @@ constexpr auto kRateWindow = std::chrono::seconds(5);
 // Real sleeps wake this often to notice cancellation, which is a flag that
 // nobody signals.
 constexpr auto kCancelPollInterval = milliseconds(50);
+// Stored chunks are committed (ChunkWriteBatch) once this many wait, or at
+// the next progress report: enough for one disk flush to serve many, few
+// enough that the disk has the rest of them under way while the copy goes
+// on receiving.
+constexpr size_t kCommitChunks = 16;
 
 bool IsCancelled(const std::atomic<bool>* cancel) {
   return cancel != nullptr && cancel->load(std::memory_order_relaxed);
@@ -136,6 +141,7 @@ class Puller {
         region_id_(region_id),
         snapshot_id_(snapshot_id),
         dest_(dest),
+        batch_(dest.NewWriteBatch()),
         options_(options),
         clock_(options),
         what_("pull of snapshot " + snapshot_id + " from region " + region_id),
@@ -194,6 +200,9 @@ class Puller {
   const std::string& region_id_;
   const std::string& snapshot_id_;
   ChunkStore& dest_;
+  // The chunks stored by this pull, made durable in commits of many
+  // (kCommitChunks) by the calling thread while the workers go on.
+  std::unique_ptr<ChunkWriteBatch> batch_;
   const PullOptions& options_;
   PullClock clock_;
   const std::string what_;
@@ -277,17 +286,24 @@ Result<PullResult> Puller::Run() {
   {
     std::unique_lock<std::mutex> lock(mu_);
     Steady::time_point next_report = Steady::now() + kProgressInterval;
+    auto commit_due = [this] { return batch_->pending() >= kCommitChunks; };
     while (running_ > 0) {
-      cv_.wait_until(lock, next_report, [this] { return running_ == 0; });
-      if (running_ == 0 || Steady::now() < next_report) continue;
+      cv_.wait_until(lock, next_report, [&] { return running_ == 0 || commit_due(); });
+      if (running_ == 0) continue;
+      const bool report = Steady::now() >= next_report;
       lock.unlock();
-      ReportProgress();
-      // The chunks stored so far are made durable as the pull goes (one
-      // directory sync each, batched), so the sync before the commit has
-      // only the last interval's left. A failure here is met again there.
-      (void)dest_.Sync();
+      // The chunks stored so far are made durable as the pull goes, so the
+      // commit and sync before the manifest have only the last few left.
+      if (Status committed = batch_->Commit(); !committed.ok()) {
+        Fail(committed.WithContext(what_ + ": commit of the chunks stored"));
+      }
+      if (report) {
+        ReportProgress();
+        // One directory sync each, batched. A failure is met again below.
+        (void)dest_.Sync();
+      }
       lock.lock();
-      next_report = Steady::now() + kProgressInterval;
+      if (report) next_report = Steady::now() + kProgressInterval;
     }
   }
   for (std::thread& t : threads) t.join();
@@ -298,6 +314,10 @@ Result<PullResult> Puller::Run() {
     st = error_;
   }
   if (st.ok() && IsCancelled(options_.cancel)) st = Cancelled(what_ + " cancelled");
+  // The chunks stored are kept even when the pull failed or was stopped:
+  // each was verified, and a pull run again resumes from them.
+  Status committed = batch_->Commit();
+  if (st.ok()) st = committed.WithContext(what_ + ": commit of the chunks stored");
   if (st.ok()) {
     // The caller commits the manifest next: every chunk must survive a crash
     // first.
@@ -477,16 +497,22 @@ Result<ChunkBudget::Reservation> Puller::ReserveBuffer(const WantedChunk& c) {
 
 Status Puller::Store(const WantedChunk& c, std::span<const uint8_t> object, bool* newly_stored) {
   auto put = [&] {
-    return c.object_digest ? dest_.PutStoredWithDigest(c.id, object, *c.object_digest, newly_stored)
-                           : dest_.PutStored(c.id, object, newly_stored);
+    return c.object_digest ? batch_->PutStoredWithDigest(c.id, object, *c.object_digest, newly_stored)
+                           : batch_->PutStored(c.id, object, newly_stored);
   };
+  Status st;
   if (options_.budget != nullptr) {
     ChunkBudget::StoreTurn turn(*options_.budget);
-    return put();
+    st = put();
+  } else {
+    store_slots_.acquire();
+    st = put();
+    store_slots_.release();
   }
-  store_slots_.acquire();
-  Status st = put();
-  store_slots_.release();
+  if (st.ok() && batch_->pending() >= kCommitChunks) {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  }
   return st;
 }
 

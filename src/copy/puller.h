@@ -7,8 +7,10 @@
 // came; zero entries never travel. A chunk is verified by the object digest
 // its entry carries when the manifest is authenticated (given by the caller,
 // PullOptions::manifest: SHA-256 of the object, no decoding), else by
-// decoding it and hashing its plaintext against its id (PutStored). Sync the store, then return the
-// manifest: the caller commits it last, so nothing half-written is ever
+// decoding it and hashing its plaintext against its id (PutStored). Chunks
+// are stored into a ChunkWriteBatch, committed in groups as the pull goes
+// (one disk flush serves many). Commit the rest, sync the store, then return
+// the manifest: the caller commits it last, so nothing half-written is ever
 // visible. A restarted pull repeats the Has checks and so resumes from the
 // chunks already there.
 //

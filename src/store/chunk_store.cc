@@ -3,6 +3,28 @@
 #include "store/chunk_format.h"
 
 namespace ferry {
+namespace {
+
+// ChunkStore::NewWriteBatch's default: every Put is a PutStored of the store.
+class WriteThroughBatch final : public ChunkWriteBatch {
+ public:
+  explicit WriteThroughBatch(ChunkStore& store) : store_(store) {}
+
+  Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored) override {
+    return store_.PutStored(id, object, newly_stored);
+  }
+  Status PutStoredWithDigest(const ChunkId& id, std::span<const uint8_t> object,
+                             const Digest256& object_digest, bool* newly_stored) override {
+    return store_.PutStoredWithDigest(id, object, object_digest, newly_stored);
+  }
+  Status Commit() override { return Status::Ok(); }
+  size_t pending() const override { return 0; }
+
+ private:
+  ChunkStore& store_;
+};
+
+}  // namespace
 
 Result<std::vector<uint8_t>> ChunkStore::GetStored(const ChunkId& id) {
   ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, Get(id));
@@ -14,6 +36,10 @@ Result<std::vector<uint8_t>> ChunkStore::GetStored(const ChunkId& id) {
 
 Result<std::optional<ChunkObjectFile>> ChunkStore::OpenStored(const ChunkId&) {
   return std::optional<ChunkObjectFile>();
+}
+
+std::unique_ptr<ChunkWriteBatch> ChunkStore::NewWriteBatch() {
+  return std::make_unique<WriteThroughBatch>(*this);
 }
 
 Status ChunkStore::PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -28,6 +29,33 @@ namespace ferry {
 struct ChunkObjectFile {
   UniqueFd fd;
   uint64_t size = 0;
+};
+
+// Chunk objects stored together and made durable together
+// (ChunkStore::NewWriteBatch): each Put writes its chunk without waiting for
+// the disk, and Commit waits for all of them at once, so a copy's chunks are
+// not stored one disk flush after another. A chunk Put into a batch is not in
+// the store (Has is false, a crash leaves no trace of it) until a Commit
+// returns OK; then it is as a ChunkStore::PutStored that returned OK.
+// Destroying a batch drops what it did not commit.
+//
+// Threading: thread-safe; Commit may run while other threads Put (it
+// commits what was Put before it began).
+class ChunkWriteBatch {
+ public:
+  virtual ~ChunkWriteBatch() = default;
+  // As ChunkStore::PutStored and PutStoredWithDigest, verified the same way
+  // before they return; *newly_stored: the store did not hold the chunk when
+  // it was written.
+  virtual Status PutStored(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored) = 0;
+  virtual Status PutStoredWithDigest(const ChunkId& id, std::span<const uint8_t> object,
+                                     const Digest256& object_digest, bool* newly_stored) = 0;
+  // Makes every chunk Put before the call durable and gives it its name; the
+  // directory entries are made durable by the store's Sync, as for Put. On
+  // failure the chunks of this commit are dropped.
+  virtual Status Commit() = 0;
+  // Chunks Put and not yet committed.
+  virtual size_t pending() const = 0;
 };
 
 struct ChunkStoreStats {
@@ -136,6 +164,11 @@ class ChunkStore {
   // default checks the digest, then does PutStored's work too.
   virtual Status PutStoredWithDigest(const ChunkId& id, std::span<const uint8_t> object,
                                      const Digest256& object_digest, bool* newly_stored = nullptr);
+
+  // A batch of PutStored writes committed together (ChunkWriteBatch). The
+  // default writes each chunk at once through this store's PutStored, so
+  // Commit has nothing left to do.
+  virtual std::unique_ptr<ChunkWriteBatch> NewWriteBatch();
 
   virtual Result<bool> Has(const ChunkId& id) = 0;
 

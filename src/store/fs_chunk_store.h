@@ -67,6 +67,10 @@ class FsChunkStore final : public ChunkStore {
   // manifest is authenticated (chunk_format.md, "Object digest").
   Status PutStoredWithDigest(const ChunkId& id, std::span<const uint8_t> object, const Digest256& object_digest,
                              bool* newly_stored = nullptr) override;
+  // Chunks written by the batch's Puts go to disk together at its Commit:
+  // written through the page cache, the disk started on each at once, and
+  // each dropped from the cache once synced.
+  std::unique_ptr<ChunkWriteBatch> NewWriteBatch() override;
   Result<bool> Has(const ChunkId& id) override;
   Status Delete(const ChunkId& id) override;
   Status List(const std::function<void(const ChunkId&)>& fn) override;
@@ -91,6 +95,17 @@ class FsChunkStore final : public ChunkStore {
 
  private:
   struct Scratch;
+  class WriteBatch;
+
+  // A chunk object written to its temp file, not yet synced or named.
+  struct StagedObject {
+    ChunkId id{};
+    std::string dir;          // the directory of its name
+    std::string path;         // its name
+    std::string tmp;          // the temp file holding it
+    UniqueFd fd;              // open on `tmp`
+    bool drop_cache = false;  // leave none of it in the page cache
+  };
 
   FsChunkStore(std::string root, int zstd_level);
 
@@ -115,10 +130,24 @@ class FsChunkStore final : public ChunkStore {
   // normally. Null `direct` writes everything through the page cache.
   Status WriteObject(const ChunkId& id, const std::string& dir, const std::string& path,
                      std::span<const uint8_t> header, std::span<const uint8_t> payload, Scratch* direct);
+  // WriteObject in two steps: the temp file written (the fault hook's
+  // kCreate and kWrite steps), then fdatasync and rename (kSync, kRename).
+  // `batched`: the write is synced later, with others (WriteBatch).
+  Result<StagedObject> WriteTemp(const ChunkId& id, const std::string& dir, const std::string& path,
+                                 std::span<const uint8_t> header, std::span<const uint8_t> payload,
+                                 Scratch* direct, bool batched);
+  Status Publish(StagedObject& staged);
+  // PutStored and PutStoredWithDigest, into `batch` (null: durable at once).
+  Status PutStoredInto(WriteBatch* batch, const ChunkId& id, std::span<const uint8_t> object,
+                       bool* newly_stored);
+  Status PutStoredWithDigestInto(WriteBatch* batch, const ChunkId& id, std::span<const uint8_t> object,
+                                 const Digest256& object_digest, bool* newly_stored);
   // The tail of PutStored and PutStoredWithDigest, once `object` is verified:
-  // writes it unchanged (O_DIRECT staged in `direct`) unless `id` exists.
-  Status WriteVerifiedObject(const ChunkId& id, std::span<const uint8_t> object, size_t prefix_size,
-                             Scratch* direct, bool* newly_stored);
+  // writes it unchanged (O_DIRECT staged in `direct`) unless `id` exists,
+  // and hands it to `batch` or makes it durable at once (null `batch`).
+  Status WriteVerifiedObject(WriteBatch* batch, const ChunkId& id, std::span<const uint8_t> object,
+                             size_t prefix_size, Scratch* direct, bool* newly_stored);
+  int Injected(WriteStep step) const { return write_fault_hook_ ? write_fault_hook_(step) : 0; }
 
   const std::string root_;
   const std::string tmp_dir_;

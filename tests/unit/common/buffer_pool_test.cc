@@ -40,6 +40,27 @@ TEST(BufferPoolTest, SmallSizesGetBuffersOfTheirOwnSizeAndAreNotKept) {
   EXPECT_EQ(pool.held_buffers(), 0u);
 }
 
+TEST(BufferPoolTest, ASmallSizeWithRoomForAWholeBufferGetsAPooledOne) {
+  BufferPool pool(kCapacity, 4);
+  std::vector<uint8_t> first = pool.Take(kCapacity);
+  const uint8_t* memory = first.data();
+  pool.Give(std::move(first));
+
+  // The caller counted a whole buffer (room = kCapacity): the small body
+  // goes into the pooled buffer, and it is kept again when given back.
+  std::vector<uint8_t> small = pool.Take(100, kCapacity);
+  EXPECT_EQ(small.size(), 100u);
+  EXPECT_EQ(small.data(), memory);
+  EXPECT_EQ(small.capacity(), kCapacity);
+  pool.Give(std::move(small));
+  EXPECT_EQ(pool.held_buffers(), 1u);
+
+  // Room for less than a pooled buffer, or a size beyond one: its own size.
+  EXPECT_EQ(pool.Take(100, kCapacity / 2).capacity(), 100u);
+  EXPECT_EQ(pool.Take(kCapacity + 1, kCapacity).size(), kCapacity + 1);
+  EXPECT_EQ(pool.held_buffers(), 1u);
+}
+
 TEST(BufferPoolTest, KeepsNoMoreThanItsBound) {
   BufferPool pool(kCapacity, 2);
   std::vector<std::vector<uint8_t>> taken;

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -129,6 +131,12 @@ class SpyStore final : public ChunkStore {
   std::atomic<int> digest_stores_{0};
   std::atomic<int> decoding_stores_{0};
 };
+
+size_t CountEntries(const std::string& dir) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
 
 class PullTest : public ::testing::Test {
  protected:
@@ -281,6 +289,67 @@ TEST_F(PullTest, PullSyncsTheChunksStoredSoFarWhileItRuns) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(synced_before_last);
   EXPECT_GE(store_->syncs(), 2) << "and once more at the end";
+}
+
+// The pulls above store through SpyStore, whose batches write each chunk at
+// once (ChunkStore's default). These two store into FsChunkStore's batches.
+TEST_F(PullTest, PullIntoABatchingStoreNamesEveryChunkOnlyAfterItsSyncAndCommitsAsItGoes) {
+  Manifest m = Snapshot(Seeds(2300, 40));
+  FsChunkStore& dest = store_->inner();
+  std::mutex mu;
+  int syncs = 0;
+  int renames = 0;
+  int renames_of_unsynced = 0;
+  // Each write asks the hook at its sync and then at its rename: when every
+  // name comes after its own sync, each rename has had one more sync than
+  // the renames before it.
+  dest.SetWriteFaultHookForTesting([&](FsChunkStore::WriteStep step) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (step == FsChunkStore::WriteStep::kSync) ++syncs;
+    if (step == FsChunkStore::WriteStep::kRename) {
+      if (syncs <= renames) ++renames_of_unsynced;
+      ++renames;
+    }
+    return 0;
+  });
+  // Late in the pull, some of the chunks stored before must already have
+  // their names: the pull commits as it goes, not only at its end.
+  bool named_before_the_end = false;
+  source_.OnFetch([&](uint64_t call) {
+    if (call != 36) return;
+    for (int i = 0; i < 1000 && !named_before_the_end; ++i) {
+      for (const ChunkEntry& e : m.entries) {
+        Result<bool> has = dest.Has(e.id);
+        if (has.ok() && *has) named_before_the_end = true;
+      }
+      if (!named_before_the_end) std::this_thread::sleep_for(milliseconds(10));
+    }
+  });
+
+  Result<PullResult> r = PullSnapshot(source_, kRegion, kSnapshot, dest, options_);
+
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  dest.SetWriteFaultHookForTesting(nullptr);
+  ExpectStored(m);
+  EXPECT_TRUE(named_before_the_end);
+  EXPECT_EQ(syncs, 40) << "one fdatasync per chunk written";
+  EXPECT_EQ(renames_of_unsynced, 0);
+  EXPECT_EQ(CountEntries(dir_.Sub("dest") + "/tmp"), 0u);
+}
+
+TEST_F(PullTest, PullWhoseCommitFailsFailsWithItAndNamesNoChunkItCouldNotSync) {
+  Manifest m = Snapshot(Seeds(2400, 6));
+  FsChunkStore& dest = store_->inner();
+  dest.SetWriteFaultHookForTesting(
+      [](FsChunkStore::WriteStep step) { return step == FsChunkStore::WriteStep::kSync ? ENOSPC : 0; });
+
+  Result<PullResult> r = PullSnapshot(source_, kRegion, kSnapshot, dest, options_);
+
+  ASSERT_EQ(r.status().code(), Code::kResourceExhausted) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("commit of the chunks stored"), std::string::npos)
+      << r.status().ToString();
+  for (const ChunkEntry& e : m.entries) EXPECT_FALSE(*dest.Has(e.id)) << ToHex(e.id);
+  EXPECT_EQ(CountEntries(dir_.Sub("dest") + "/tmp"), 0u) << "the batch's temp files are gone";
 }
 
 TEST_F(PullTest, PullStoresNoMoreChunksAtOnceThanAllowed) {

@@ -57,19 +57,27 @@ const char* StepName(WriteStep step) {
 
 constexpr WriteStep kSteps[] = {WriteStep::kCreate, WriteStep::kWrite, WriteStep::kSync, WriteStep::kRename};
 
-// Each way to put a chunk: compressed, raw (incompressible), and a stored
-// object as a copy writes it (the O_DIRECT path).
-enum class PutKind { kCompressible, kRaw, kStored };
+// Each way to put a chunk: compressed, raw (incompressible), a stored
+// object as PutStored writes it (the O_DIRECT path), and one written in a
+// batch and committed (a copy's path: the sync and rename steps come at the
+// commit).
+enum class PutKind { kCompressible, kRaw, kStored, kBatched };
 
 Status PutOne(FsChunkStore& store, PutKind kind, const std::vector<uint8_t>& data, bool* newly) {
   const ChunkId id = Sha256::Of(data);
-  if (kind != PutKind::kStored) return store.Put(id, data, newly);
+  if (kind == PutKind::kCompressible || kind == PutKind::kRaw) return store.Put(id, data, newly);
   ScratchDir other;
   auto source = OpenStore(other.path());
   if (source == nullptr) return Internal("no source store");
   RETURN_IF_ERROR(source->Put(id, data));
   ASSIGN_OR_RETURN(std::vector<uint8_t> object, source->GetStored(id));
-  return store.PutStored(id, object, newly);
+  if (kind == PutKind::kStored) return store.PutStored(id, object, newly);
+  std::unique_ptr<ChunkWriteBatch> batch = store.NewWriteBatch();
+  Status st = batch->PutStored(id, object, newly);
+  if (st.ok()) st = batch->Commit();
+  // Written, but not stored: the commit failed.
+  if (!st.ok() && newly != nullptr) *newly = false;
+  return st;
 }
 
 std::vector<uint8_t> DataFor(PutKind kind, uint64_t seed) {
@@ -192,8 +200,34 @@ TEST(FsChunkStoreFaultHookTest, HookSeesEveryStepOfAWriteInOrderAndNoneForAPrese
   EXPECT_TRUE(seen.empty());
 }
 
+TEST(FsChunkStoreFaultHookTest, ABatchedWriteIsCreatedAndWrittenAtItsPutThenSyncedAndRenamedAtTheCommit) {
+  ScratchDir src_dir, dir;
+  auto source = OpenStore(src_dir.path());
+  auto store = OpenStore(dir.path());
+  ASSERT_NE(source, nullptr);
+  ASSERT_NE(store, nullptr);
+  std::vector<WriteStep> seen;
+  store->SetWriteFaultHookForTesting([&](WriteStep s) {
+    seen.push_back(s);
+    return 0;
+  });
+  std::unique_ptr<ChunkWriteBatch> batch = store->NewWriteBatch();
+  for (uint64_t seed : {31, 32}) {
+    const std::vector<uint8_t> data = RandomBytes(10000, seed);
+    ASSERT_TRUE(source->Put(Sha256::Of(data), data).ok());
+    ASSERT_TRUE(batch->PutStored(Sha256::Of(data), *source->GetStored(Sha256::Of(data)), nullptr).ok());
+  }
+  EXPECT_EQ(seen, (std::vector<WriteStep>{WriteStep::kCreate, WriteStep::kWrite, WriteStep::kCreate,
+                                          WriteStep::kWrite}));
+  seen.clear();
+  ASSERT_TRUE(batch->Commit().ok());
+  EXPECT_EQ(seen, (std::vector<WriteStep>{WriteStep::kSync, WriteStep::kRename, WriteStep::kSync,
+                                          WriteStep::kRename}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Kinds, FsChunkStoreFaultTest,
-                         ::testing::Values(PutKind::kCompressible, PutKind::kRaw, PutKind::kStored),
+                         ::testing::Values(PutKind::kCompressible, PutKind::kRaw, PutKind::kStored,
+                                           PutKind::kBatched),
                          [](const ::testing::TestParamInfo<PutKind>& info) -> std::string {
                            switch (info.param) {
                              case PutKind::kCompressible:
@@ -202,6 +236,8 @@ INSTANTIATE_TEST_SUITE_P(Kinds, FsChunkStoreFaultTest,
                                return "Raw";
                              case PutKind::kStored:
                                return "Stored";
+                             case PutKind::kBatched:
+                               return "Batched";
                            }
                            return "Unknown";
                          });

@@ -164,6 +164,98 @@ TEST(FsChunkStoreTest, GetStoredPutStoredMovesObjectsByteForByte) {
   EXPECT_EQ(CountEntries(dst_dir.path() + "/tmp"), 0u);
 }
 
+TEST(FsChunkStoreTest, ABatchsChunksHaveNoNameUntilItCommitsThenAreByteForByte) {
+  ScratchDir src_dir, dst_dir;
+  auto src = OpenStore(src_dir.path());
+  auto dst = OpenStore(dst_dir.path());
+  std::vector<std::vector<uint8_t>> datas = {CompressibleBytes(1 << 20, 11), RandomBytes(300000, 12),
+                                             RandomBytes(4096 * 3, 13)};
+  std::unique_ptr<ChunkWriteBatch> batch = dst->NewWriteBatch();
+  std::vector<ChunkId> ids;
+  for (size_t i = 0; i < datas.size(); ++i) {
+    ChunkId id = Sha256::Of(datas[i]);
+    ids.push_back(id);
+    ASSERT_TRUE(src->Put(id, datas[i]).ok());
+    Result<std::vector<uint8_t>> object = src->GetStored(id);
+    ASSERT_TRUE(object.ok());
+    bool newly = false;
+    // Both ways in: decoded and hashed, and on the object's digest.
+    Status st = i % 2 == 0 ? batch->PutStored(id, *object, &newly)
+                           : batch->PutStoredWithDigest(id, *object, ComputeObjectDigest(*object), &newly);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(newly);
+  }
+  EXPECT_EQ(batch->pending(), 3u);
+  EXPECT_EQ(CountEntries(dst_dir.path() + "/tmp"), 3u) << "written, in temp files";
+  for (const ChunkId& id : ids) {
+    EXPECT_FALSE(*dst->Has(id));
+    EXPECT_FALSE(std::filesystem::exists(dst->ChunkPath(id)));
+  }
+
+  ASSERT_TRUE(batch->Commit().ok());
+  ASSERT_TRUE(dst->Sync().ok());
+  EXPECT_EQ(batch->pending(), 0u);
+  EXPECT_EQ(CountEntries(dst_dir.path() + "/tmp"), 0u);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(ReadFile(dst->ChunkPath(ids[i])), ReadFile(src->ChunkPath(ids[i])));
+    Result<std::vector<uint8_t>> got = dst->Get(ids[i]);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, datas[i]);
+  }
+
+  // A chunk the store holds is not written again.
+  bool newly = true;
+  ASSERT_TRUE(batch->PutStored(ids[0], *src->GetStored(ids[0]), &newly).ok());
+  EXPECT_FALSE(newly);
+  EXPECT_EQ(batch->pending(), 0u);
+}
+
+TEST(FsChunkStoreTest, ABatchVerifiesBeforeItWritesAndDropsWhatItDidNotCommit) {
+  ScratchDir src_dir, dst_dir;
+  auto src = OpenStore(src_dir.path());
+  auto dst = OpenStore(dst_dir.path());
+  const std::vector<uint8_t> data = RandomBytes(200000, 21);
+  const ChunkId id = Sha256::Of(data);
+  ASSERT_TRUE(src->Put(id, data).ok());
+  std::vector<uint8_t> object = *src->GetStored(id);
+  {
+    std::unique_ptr<ChunkWriteBatch> batch = dst->NewWriteBatch();
+    std::vector<uint8_t> flipped = object;
+    flipped.back() ^= 1;
+    bool newly = true;
+    EXPECT_EQ(batch->PutStored(id, flipped, &newly).code(), Code::kDataLoss);
+    EXPECT_FALSE(newly);
+    EXPECT_EQ(batch->PutStoredWithDigest(id, object, Sha256::Of(data), &newly).code(), Code::kDataLoss);
+    EXPECT_EQ(batch->pending(), 0u);
+
+    ASSERT_TRUE(batch->PutStored(id, object, &newly).ok());
+    EXPECT_EQ(batch->pending(), 1u);
+    EXPECT_EQ(CountEntries(dst_dir.path() + "/tmp"), 1u);
+  }  // destroyed without a commit
+  EXPECT_EQ(CountEntries(dst_dir.path() + "/tmp"), 0u);
+  EXPECT_FALSE(*dst->Has(id));
+}
+
+TEST(FsChunkStoreTest, ABatchHoldsABoundedNumberOfWrittenChunks) {
+  ScratchDir dir;
+  auto store = OpenStore(dir.path());
+  std::unique_ptr<ChunkWriteBatch> batch = store->NewWriteBatch();
+  size_t most = 0;
+  std::vector<ChunkId> ids;
+  for (uint64_t seed = 0; seed < 150; ++seed) {
+    std::vector<uint8_t> object = EncodeChunkObject(RandomBytes(1000, 300 + seed), /*compress=*/false);
+    ids.push_back(Sha256::Of(RandomBytes(1000, 300 + seed)));
+    ASSERT_TRUE(batch->PutStored(ids.back(), object, nullptr).ok());
+    most = std::max(most, batch->pending());
+  }
+  // Open files are bounded whatever the caller does: past its bound the batch commits.
+  EXPECT_LT(most, 150u);
+  EXPECT_LE(most, 64u);
+  EXPECT_LE(CountEntries(dir.path() + "/tmp"), most);
+  ASSERT_TRUE(batch->Commit().ok());
+  for (const ChunkId& id : ids) EXPECT_TRUE(*store->Has(id));
+}
+
 // A zstd object of exactly `total` bytes: a prefix of random 4-bit values,
 // which zstd codes in about half a byte each so that its length tunes the
 // frame's size almost byte by byte, ahead of a zero run zstd shrinks to a few
