@@ -243,8 +243,9 @@ TEST(FsChunkStoreTest, ABatchHoldsABoundedNumberOfWrittenChunks) {
   size_t most = 0;
   std::vector<ChunkId> ids;
   for (uint64_t seed = 0; seed < 150; ++seed) {
-    std::vector<uint8_t> object = EncodeChunkObject(RandomBytes(1000, 300 + seed), /*compress=*/false);
-    ids.push_back(Sha256::Of(RandomBytes(1000, 300 + seed)));
+    const std::vector<uint8_t> data = RandomBytes(1000, 300 + seed);
+    std::vector<uint8_t> object = EncodeChunkObject(data, /*compress=*/false);
+    ids.push_back(Sha256::Of(data));
     ASSERT_TRUE(batch->PutStored(ids.back(), object, nullptr).ok());
     most = std::max(most, batch->pending());
   }
