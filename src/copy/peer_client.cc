@@ -8,6 +8,8 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -54,6 +56,11 @@ using Steady = std::chrono::steady_clock;
 // Answers up to this size time a round trip (min_round_trip); larger ones
 // time mostly their transfer.
 constexpr size_t kRoundTripMaxBody = 64u << 10;
+// A body is read with the socket's low-water mark at this much (or what is
+// left of the body, when less): the kernel wakes the reader once that much
+// has arrived, not for every 64 KiB segment, so a 4 MiB chunk takes a few
+// waits and reads instead of a hundred of each.
+constexpr size_t kBodyLowWater = 512u << 10;
 
 // TCP keepalive on every connection: the first probe after this long idle,
 // then every kKeepaliveIntervalSec, giving up after kKeepaliveProbes.
@@ -299,7 +306,9 @@ class BeastPeerClient final : public PeerClient {
 
     http::response_parser<http::vector_body<uint8_t>> parser;
     parser.body_limit(limit);
-    conn.stream.expires_after(timeout);
+    // The answer, headers and body, must arrive by then.
+    const Steady::time_point read_deadline = Steady::now() + timeout;
+    conn.stream.expires_at(read_deadline);
     ec = Run(conn, [&](auto handler) { http::async_read_header(conn.stream, conn.buffer, parser, handler); });
     if (ec) return fail("reading the response from", ec, parser.got_some());
     out->status = static_cast<int>(parser.get().result_int());
@@ -331,13 +340,62 @@ class BeastPeerClient final : public PeerClient {
     asio::buffer_copy(asio::buffer(out->body.data(), buffered), conn.buffer.data());
     conn.buffer.consume(buffered);
     if (buffered < *length) {
-      ec = Run(conn, [&](auto handler) {
-        asio::async_read(conn.stream, asio::buffer(out->body.data() + buffered, *length - buffered), handler);
-      });
+      ec = ReadBody(conn, out->body.data() + buffered, *length - buffered, read_deadline);
       if (ec) return fail("reading the response from", ec, true);
     }
     RecordRoundTrip(sent, out->body.size());
     return std::nullopt;
+  }
+
+  // Reads exactly `n` bytes of a body into `dst` by `deadline`
+  // (beast::error::timeout after it). The socket's low-water mark is raised
+  // for the read (never above what is left, or the last wait would never
+  // end) and put back to 1 before returning, since the headers of the next
+  // answer are read through the stream.
+  static beast::error_code ReadBody(Connection& conn, uint8_t* dst, size_t n, Steady::time_point deadline) {
+    const int fd = conn.stream.socket().native_handle();
+    int low_water = 1;
+    auto set_low_water = [&](int want) {
+      if (want != low_water && ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) == 0) {
+        low_water = want;
+      }
+    };
+    beast::error_code ec;
+    size_t got = 0;
+    while (got < n) {
+      set_low_water(static_cast<int>(std::min(n - got, kBodyLowWater)));
+      const ssize_t r = ::recv(fd, dst + got, n - got, MSG_DONTWAIT);
+      if (r > 0) {
+        got += static_cast<size_t>(r);
+        continue;
+      }
+      if (r == 0) {
+        ec = asio::error::eof;
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        ec = beast::error_code(errno, beast::system_category());
+        break;
+      }
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Steady::now()).count();
+      if (left <= 0) {
+        ec = beast::error::timeout;
+        break;
+      }
+      pollfd p{fd, POLLIN, 0};
+      const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, INT32_MAX)));
+      if (ready == 0) {
+        ec = beast::error::timeout;
+        break;
+      }
+      if (ready < 0 && errno != EINTR) {
+        ec = beast::error_code(errno, beast::system_category());
+        break;
+      }
+    }
+    set_low_water(1);
+    return ec;
   }
 
   void RecordRoundTrip(Steady::time_point sent, size_t body_bytes) {

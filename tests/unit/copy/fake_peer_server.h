@@ -13,6 +13,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -38,6 +39,13 @@ struct Reply {
   bool partial = false;      // send the status line and part of the body, then close
   bool chunked = false;      // Transfer-Encoding: chunked instead of Content-Length
   std::string content_type;  // "" = octet-stream for 200, JSON otherwise
+  // With Content-Length: the headers and body go out in pieces, cut after
+  // each of these body offsets (ascending), `pause_ms` apart; with
+  // `stall_in_body`, nothing more is sent after the first cut until the
+  // server is destroyed.
+  std::vector<size_t> cut_body_at;
+  int pause_ms = 0;
+  bool stall_in_body = false;
 };
 using Handler = std::function<Reply(const http::request<http::string_body>&)>;
 
@@ -137,6 +145,10 @@ class FakePeerServer {
       } else {
         response.prepare_payload();
       }
+      if (!reply.cut_body_at.empty()) {
+        if (!WriteInPieces(socket, response, reply)) break;
+        continue;
+      }
       http::write(socket, response, ec);
       if (ec || reply.close_after) break;
     }
@@ -145,6 +157,31 @@ class FakePeerServer {
     beast::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
+  }
+
+  // Writes `response` (Content-Length) cut as reply.cut_body_at says;
+  // false when the connection is to end (stalled, or a write failed).
+  bool WriteInPieces(tcp::socket& socket, http::response<http::string_body>& response, const Reply& reply) {
+    http::response_serializer<http::string_body> serializer(response);
+    beast::error_code ec;
+    http::write_header(socket, serializer, ec);
+    if (ec) return false;
+    const std::string& body = reply.body;
+    size_t sent = 0;
+    for (size_t cut : reply.cut_body_at) {
+      cut = std::min(cut, body.size());
+      asio::write(socket, asio::buffer(body.data() + sent, cut - sent), ec);
+      if (ec) return false;
+      sent = cut;
+      if (reply.stall_in_body) {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_; });
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(reply.pause_ms));
+    }
+    asio::write(socket, asio::buffer(body.data() + sent, body.size() - sent), ec);
+    return !ec;
   }
 
   Handler handler_;

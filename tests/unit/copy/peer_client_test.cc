@@ -157,6 +157,63 @@ TEST(PeerClientTest, LargeAndChunkedBodiesArriveWholeOnOneKeptAliveConnection) {
   EXPECT_EQ(server.requests(), 8);
 }
 
+TEST(PeerClientTest, ABodyArrivingInPiecesSmallerThanWhatIsLeftArrivesWholeAndTheNextAnswerStillReads) {
+  // The body is read with the socket's low-water mark raised. Pieces that
+  // arrive apart, each less than what is left of the body and the last one
+  // less than the mark, must all be read (a mark above what is left would
+  // wait for bytes that never come, until the deadline), and the mark must
+  // be back to one byte for the next answer's headers on the same
+  // connection, also after a body that came at once.
+  std::string body(1700 << 10, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 7919) ^ (i >> 11));
+  FakePeerServer server([&](const http::request<http::string_body>& req) {
+    Reply r;
+    if (req.target() == "/pieces") {
+      r.body = body;
+      r.cut_body_at = {1, 300 << 10, 1400 << 10, 1500 << 10, (1700 << 10) - 1};
+      r.pause_ms = 30;
+    } else if (req.target() == "/whole") {
+      r.body = body;
+    } else {
+      r.body = "tiny";
+    }
+    return r;
+  });
+  std::unique_ptr<PeerClient> client = ClientFor(server, /*timeout_ms=*/3000);
+  ASSERT_NE(client, nullptr);
+  for (int round = 0; round < 2; ++round) {
+    Result<PeerResponse> got = client->Call("GET", "/pieces");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(std::string(got->body.begin(), got->body.end()), body);
+    got = client->Call("GET", "/small");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(std::string(got->body.begin(), got->body.end()), "tiny");
+    got = client->Call("GET", "/whole");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(std::string(got->body.begin(), got->body.end()), body);
+    got = client->Call("GET", "/small");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(std::string(got->body.begin(), got->body.end()), "tiny");
+  }
+  EXPECT_EQ(server.accepted(), 1);
+  EXPECT_EQ(server.requests(), 8);
+}
+
+TEST(PeerClientTest, ABodyThatStopsPartWayFailsAtTheCallsDeadline) {
+  FakePeerServer server([](const http::request<http::string_body>&) {
+    Reply r;
+    r.body = std::string(2 << 20, 'x');
+    r.cut_body_at = {700 << 10};
+    r.stall_in_body = true;
+    return r;
+  });
+  std::unique_ptr<PeerClient> client = ClientFor(server, /*timeout_ms=*/300);
+  ASSERT_NE(client, nullptr);
+  Result<PeerResponse> got = client->Call("GET", "/ferry/peer/v1/regions/a/chunks/c");
+  EXPECT_EQ(got.status().code(), Code::kUnavailable) << got.status().ToString();
+  EXPECT_NE(got.status().message().find("timeout"), std::string::npos) << got.status().ToString();
+}
+
 TEST(PeerClientTest, AFerryPeersErrorKeepsItsCodeReasonAndMessage) {
   FakePeerServer server([](const http::request<http::string_body>& r) {
     std::string target(r.target());
