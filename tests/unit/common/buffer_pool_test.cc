@@ -1,7 +1,11 @@
 #include "common/buffer_pool.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <vector>
 
 namespace ferry {
@@ -79,6 +83,32 @@ TEST(BufferPoolTest, ABufferTakenAgainHoldsWhatItIsGiven) {
   second.back() = 0xcd;  // the grown part is writable memory of the buffer
   EXPECT_EQ(second.front(), 0xab);
   EXPECT_EQ(second.back(), 0xcd);
+}
+
+TEST(BufferPoolTest, ANewPooledBufferIsMappedWholeBeforeItIsFilled) {
+  // Taken for a small size with room for a whole buffer, only the first
+  // bytes are written by Take; the rest of the buffer is mapped anyway (by
+  // one call, not a fault per page later).
+  const long page = ::sysconf(_SC_PAGESIZE);
+  void* probe = ::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(probe, MAP_FAILED);
+  const bool can_populate = ::madvise(probe, page, MADV_POPULATE_WRITE) == 0;
+  ::munmap(probe, page);
+  if (!can_populate) GTEST_SKIP() << "this kernel has no MADV_POPULATE_WRITE";
+
+  constexpr size_t kCapacity = 4u << 20;
+  BufferPool pool(kCapacity, 2);
+  std::vector<uint8_t> buffer = pool.Take(100, kCapacity);
+  ASSERT_EQ(buffer.capacity(), kCapacity);
+  const auto begin = reinterpret_cast<uintptr_t>(buffer.data());
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + kCapacity) / page * page;
+  ASSERT_GT(last, first);
+  std::vector<unsigned char> resident((last - first) / page);
+  ASSERT_EQ(::mincore(reinterpret_cast<void*>(first), last - first, resident.data()), 0) << errno;
+  size_t mapped = 0;
+  for (unsigned char r : resident) mapped += r & 1;
+  EXPECT_EQ(mapped, resident.size());
 }
 
 }  // namespace
