@@ -181,19 +181,16 @@ TEST(PeerClientTest, ABodyArrivingInPiecesSmallerThanWhatIsLeftArrivesWholeAndTh
   });
   std::unique_ptr<PeerClient> client = ClientFor(server, /*timeout_ms=*/3000);
   ASSERT_NE(client, nullptr);
+  auto expect_answer = [&](const std::string& target, const std::string& want) {
+    Result<PeerResponse> got = client->Call("GET", target);
+    ASSERT_TRUE(got.ok()) << target << ": " << got.status().ToString();
+    EXPECT_EQ(std::string(got->body.begin(), got->body.end()), want) << target;
+  };
   for (int round = 0; round < 2; ++round) {
-    Result<PeerResponse> got = client->Call("GET", "/pieces");
-    ASSERT_TRUE(got.ok()) << got.status().ToString();
-    EXPECT_EQ(std::string(got->body.begin(), got->body.end()), body);
-    got = client->Call("GET", "/small");
-    ASSERT_TRUE(got.ok()) << got.status().ToString();
-    EXPECT_EQ(std::string(got->body.begin(), got->body.end()), "tiny");
-    got = client->Call("GET", "/whole");
-    ASSERT_TRUE(got.ok()) << got.status().ToString();
-    EXPECT_EQ(std::string(got->body.begin(), got->body.end()), body);
-    got = client->Call("GET", "/small");
-    ASSERT_TRUE(got.ok()) << got.status().ToString();
-    EXPECT_EQ(std::string(got->body.begin(), got->body.end()), "tiny");
+    for (const char* target : {"/pieces", "/whole"}) {
+      expect_answer(target, body);
+      expect_answer("/small", "tiny");
+    }
   }
   EXPECT_EQ(server.accepted(), 1);
   EXPECT_EQ(server.requests(), 8);
