@@ -17,6 +17,9 @@
 #                      `--images 1000 --seed-accounts 1000`
 #   --duration S       seconds of load per figure (default 5)
 #   --connections C    keep-alive connections of the load generator (default 8)
+#   --rounds R         rounds of the figures (default 3); each figure is loaded
+#                      between two DescribeRegions loads and its ratio is to
+#                      their mean; the table prints the median of the rounds
 #
 # The load generator is wrk (one thread), sending requests pre-signed with V1
 # signatures and distinct nonces (bench/api_sign.js, bench/api_wrk.lua).
@@ -30,6 +33,7 @@ images=10000
 seed_accounts=0
 duration=5
 connections=8
+rounds=3
 work=$repo_dir/bench/out-api
 keep=0
 while (($#)); do
@@ -38,6 +42,7 @@ while (($#)); do
     --seed-accounts) seed_accounts=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --dir) work=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
@@ -144,38 +149,59 @@ pages100=$(((mine + 99) / 100))
 sqlite3 -readonly "$catalog" "SELECT image_id FROM images WHERE account_id = '$account' ORDER BY random() LIMIT 20000" >"$work/ids"
 
 # --- 3. The figures, each next to DescribeRegions from the same run. ---
+# The reference moves by up to a third within a minute on a shared machine,
+# so each figure is measured between two DescribeRegions loads and compared
+# with their mean, in --rounds rounds; a figure's ratio is the median of its
+# rounds' ratios.
 count=$((duration * 20000))
-declare -A res
-run() {  # run KEY ACTION PARAMS
-  log "$1"
-  res[$1]=$(load "$2" "$3" "$count")
-}
-run regions DescribeRegions "{}"
-run page10 DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"10\"}"
-run page100 DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"100\"}"
-run anypage DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"10\",\"PageNumber\":\"{rand:$pages10}\"}"
-run anypage100 DescribeImages "{\"RegionId\":\"$REGION\",\"PageSize\":\"100\",\"PageNumber\":\"{rand:$pages100}\"}"
-run byid DescribeImages "{\"RegionId\":\"$REGION\",\"ImageId\":\"{pick:$work/ids}\"}"
-run regions2 DescribeRegions "{}"
+figures=(page10 page100 anypage anypage100 byid)
+declare -A params=(
+  [page10]="{\"RegionId\":\"$REGION\",\"PageSize\":\"10\"}"
+  [page100]="{\"RegionId\":\"$REGION\",\"PageSize\":\"100\"}"
+  [anypage]="{\"RegionId\":\"$REGION\",\"PageSize\":\"10\",\"PageNumber\":\"{rand:$pages10}\"}"
+  [anypage100]="{\"RegionId\":\"$REGION\",\"PageSize\":\"100\",\"PageNumber\":\"{rand:$pages100}\"}"
+  [byid]="{\"RegionId\":\"$REGION\",\"ImageId\":\"{pick:$work/ids}\"}"
+)
+declare -A res refs ratios
+for ((round = 1; round <= rounds; round++)); do
+  log "round $round of $rounds: DescribeRegions between the figures"
+  before=$(load DescribeRegions "{}" "$count")
+  refs[all]+=" $(field "$before" rps)"
+  for f in "${figures[@]}"; do
+    log "  $f"
+    r=$(load DescribeImages "${params[$f]}" "$count")
+    after=$(load DescribeRegions "{}" "$count")
+    refs[all]+=" $(field "$after" rps)"
+    ref=$(node -p "($(field "$before" rps) + $(field "$after" rps)) / 2")
+    res[$f]+="$r"$'\n'
+    ratios[$f]+=" $(ratio "$(field "$r" rps)" "$ref")"
+    before=$after
+  done
+done
 rss=$(peak_rss_mib "$server_pid")
 catalog_mib=$(du -cm "$catalog"* | tail -1 | cut -f1)
 
-ref=$(field "${res[regions]}" rps)
-printf '\n%s\n' "API benchmark: $total images in the region ($mine in the caller's account), $connections connections, ${duration}s per figure, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| %-44s | %10s | %8s | %8s | %8s | %s |\n' "request" "req/s" "p50 ms" "p99 ms" "failed" "ratio to DescribeRegions"
-printf '|%s|\n' "----------------------------------------------|------------|----------|----------|----------|--------------------------"
+# median NUMBERS...: the middle one (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+# figure KEY FIELD: the median of FIELD over the rounds' wrk lines.
+figure() { median $(printf '%s' "${res[$1]}" | while read -r line; do [[ -n "$line" ]] && field "$line" "$2"; done); }
+read -ra ref_all <<<"${refs[all]}"
+printf '\n%s\n' "API benchmark: $total images in the region ($mine in the caller's account), $connections connections, ${duration}s per load, $rounds rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'DescribeRegions (no catalog; the reference), measured between the figures: %s req/s (median), %s-%s\n' \
+  "$(median "${ref_all[@]}")" "$(printf '%s\n' "${ref_all[@]}" | sort -g | head -1)" "$(printf '%s\n' "${ref_all[@]}" | sort -g | tail -1)"
+printf '| %-48s | %10s | %8s | %8s | %8s | %-10s | %s |\n' "request (medians over the rounds)" "req/s" "p50 ms" "p99 ms" "failed" "ratio" "each round's ratio"
+printf '|%s|\n' "--------------------------------------------------|------------|----------|----------|----------|------------|--------------------"
 line() {  # line LABEL KEY
-  local r=${res[$2]}
-  printf '| %-44s | %10s | %8s | %8s | %8s | %s |\n' "$1" "$(field "$r" rps)" "$(field "$r" p50_ms)" \
-    "$(field "$r" p99_ms)" "$(field "$r" failed)" "$(ratio "$(field "$r" rps)" "$ref")"
+  local failed
+  failed=$(printf '%s' "${res[$2]}" | while read -r l; do [[ -n "$l" ]] && field "$l" failed; done | awk '{s += $1} END {print s + 0}')
+  printf '| %-48s | %10s | %8s | %8s | %8s | %-10s | %s |\n' "$1" "$(figure "$2" rps)" "$(figure "$2" p50_ms)" \
+    "$(figure "$2" p99_ms)" "$failed" "$(median ${ratios[$2]})" "${ratios[$2]# }"
 }
-line "DescribeRegions (no catalog; the reference)" regions
 line "DescribeImages, PageSize 10, page 1" page10
 line "DescribeImages, PageSize 100, page 1" page100
 line "DescribeImages, PageSize 10, any of $pages10 pages" anypage
 line "DescribeImages, PageSize 100, any of $pages100 pages" anypage100
 line "DescribeImages by ImageId" byid
-line "DescribeRegions again (drift check)" regions2
 if ((${#create_rows[@]})); then
   printf '\nCreateImage from a snapshot (%s connections):\n' "$connections"
   printf '| images before -> after | req/s | p99 ms | failed |\n|---|---|---|---|\n'

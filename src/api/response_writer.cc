@@ -31,6 +31,7 @@ ResponseWriter ResponseWriter::Object(ResponseFormat format, std::string_view xm
 ResponseWriter::ResponseWriter(ResponseFormat format, Root root, std::optional<std::string_view> request_id)
     : format_(format), root_(std::move(root.xml_element)) {
   out_.reserve(4096);
+  frames_.reserve(8);  // a view nests 4-5 deep
   frames_.push_back(Frame{Frame::kObject, root_, {}, true});
   if (format_ == ResponseFormat::kJson) {
     out_ += '{';
@@ -121,10 +122,16 @@ void ResponseWriter::Uint(std::string_view key, uint64_t value) {
 
 void ResponseWriter::Bool(std::string_view key, bool value) { Number(key, value ? "true" : "false"); }
 
+std::string ResponseWriter::FrameKey(std::string_view key) const {
+  // Only XML closes an element by its name: JSON skips the copy (a key of
+  // more than 15 characters would be an allocation per object).
+  return format_ == ResponseFormat::kXml ? std::string(key) : std::string();
+}
+
 void ResponseWriter::BeginObject(std::string_view key) {
   Key(key);
   if (format_ == ResponseFormat::kJson) out_ += '{';
-  frames_.push_back(Frame{Frame::kObject, std::string(key), {}, true});
+  frames_.push_back(Frame{Frame::kObject, FrameKey(key), {}, true});
 }
 
 void ResponseWriter::EndObject() {
@@ -148,7 +155,7 @@ void ResponseWriter::BeginList(std::string_view key) {
     frame.last_key = std::string(key);
 #endif
   }
-  frames_.push_back(Frame{Frame::kList, std::string(key), {}, true});
+  frames_.push_back(Frame{Frame::kList, FrameKey(key), {}, true});
 }
 
 void ResponseWriter::BeginItem() {

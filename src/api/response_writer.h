@@ -63,7 +63,7 @@ class ResponseWriter {
  private:
   struct Frame {
     enum Kind { kObject, kList } kind;
-    std::string key;       // the member's key: the XML element of a list's items
+    std::string key;       // XML only: the member's key, the element of a list's items
     std::string last_key;  // the last member written (objects), for the order check
     bool empty = true;
   };
@@ -77,6 +77,7 @@ class ResponseWriter {
   // <key> (XML), and the document's RequestId first when it sorts before.
   void Key(std::string_view key);
   void CloseElement(std::string_view key);
+  std::string FrameKey(std::string_view key) const;
   void Number(std::string_view key, std::string_view digits);
   void AppendJsonString(std::string_view text);
 

@@ -110,7 +110,8 @@ void WriteImage(ResponseWriter& w, const ImageRecord& image, const ImageViewOpti
   // ...: the file is empty"), the error of the task that made it.
   if (image.status == "CreateFailed" && !image.failure_reason.empty())
     w.String("CreateFailedReason", RedactHostPaths(image.failure_reason));
-  w.String("CreationTime", SecondsOrEmpty(image.creation_time));
+  TimeText created;
+  w.String("CreationTime", image.creation_time == 0 ? "" : FormatTimeSecondsTo(image.creation_time, created));
   w.String("Description", image.description);
   w.BeginObject("DiskDeviceMappings");
   w.BeginList("DiskDeviceMapping");

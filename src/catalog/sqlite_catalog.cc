@@ -280,34 +280,47 @@ Result<std::vector<SqlValue>> ImageValues(const ImageRecord& r) {
                                int64_t{r.creation_time}};
 }
 
-Result<ImageRecord> DecodeImage(const SqliteStatement& s) {
-  ImageRecord r;
-  r.image_id = s.ColumnText(0);
-  r.account_id = s.ColumnText(1);
-  r.name = s.ColumnText(2);
-  r.description = s.ColumnText(3);
-  r.status = s.ColumnText(4);
+// Every field of `r` from the row, the ones not persisted reset: `r` may
+// be a record used before, whose strings keep their room.
+Status DecodeImageInto(const SqliteStatement& s, ImageRecord& r) {
+  r.image_id.assign(s.ColumnView(0));
+  r.account_id.assign(s.ColumnView(1));
+  r.name.assign(s.ColumnView(2));
+  r.description.assign(s.ColumnView(3));
+  r.status.assign(s.ColumnView(4));
   r.progress = static_cast<int>(s.ColumnInt(5));
-  r.os_type = s.ColumnText(6);
-  r.os_name = s.ColumnText(7);
-  r.platform = s.ColumnText(8);
-  r.architecture = s.ColumnText(9);
-  r.boot_mode = s.ColumnText(10);
-  r.image_family = s.ColumnText(11);
-  r.image_version = s.ColumnText(12);
-  r.license_type = s.ColumnText(13);
-  r.resource_group_id = s.ColumnText(14);
+  r.os_type.assign(s.ColumnView(6));
+  r.os_name.assign(s.ColumnView(7));
+  r.platform.assign(s.ColumnView(8));
+  r.architecture.assign(s.ColumnView(9));
+  r.boot_mode.assign(s.ColumnView(10));
+  r.image_family.assign(s.ColumnView(11));
+  r.image_version.assign(s.ColumnView(12));
+  r.license_type.assign(s.ColumnView(13));
+  r.resource_group_id.assign(s.ColumnView(14));
   r.size_gib = FromSql(s.ColumnInt(15));
   ASSIGN_OR_RETURN(r.disks, catalog_sql::DecodeDiskMappings(s.ColumnView(16), r.image_id));
   // Most images have no tags: no parser, and no error text made, for them.
+  r.tags.clear();
   if (const std::string_view tags = s.ColumnView(17); tags != "[]") {
     ASSIGN_OR_RETURN(r.tags, DecodeTags(std::string(tags), "image " + r.image_id));
   }
   r.is_copied = s.ColumnInt(18) != 0;
-  r.source_region_id = s.ColumnText(19);
-  r.source_image_id = s.ColumnText(20);
-  r.failure_reason = s.ColumnText(21);
+  r.source_region_id.assign(s.ColumnView(19));
+  r.source_image_id.assign(s.ColumnView(20));
+  r.failure_reason.assign(s.ColumnView(21));
   r.creation_time = s.ColumnInt(22);
+  r.remain_time_seconds = 0;
+  r.queue_position = 0;
+  r.copy_wire_bytes = 0;
+  r.copy_data_bytes = 0;
+  r.is_self_shared = false;
+  return Status::Ok();
+}
+
+Result<ImageRecord> DecodeImage(const SqliteStatement& s) {
+  ImageRecord r;
+  RETURN_IF_ERROR(DecodeImageInto(s, r));
   return r;
 }
 
@@ -411,6 +424,7 @@ std::string ImageColumnsSql(const std::string& prefix) {
 }
 
 Result<ImageRecord> DecodeImageRow(const SqliteStatement& s) { return DecodeImage(s); }
+Status DecodeImageRowInto(const SqliteStatement& s, ImageRecord& r) { return DecodeImageInto(s, r); }
 
 static_assert(std::string_view(kImageColumns[kImageCreationTimeColumn]) == "creation_time");
 

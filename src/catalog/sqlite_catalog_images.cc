@@ -157,7 +157,6 @@ Status UpdateImageIndexes(SqliteDb& db, const std::optional<ImageRecord>& before
 
 namespace {
 
-using catalog_sql::DecodeImageRow;
 using catalog_sql::ImageColumnsSql;
 using catalog_sql::Rows;
 using catalog_sql::WhereClause;
@@ -191,8 +190,8 @@ class ImageStream {
 
   bool done() const { return done_; }
   const ImageKey& key() const { return key_; }
-  // The current row as a record; only for a `whole` stream.
-  Result<ImageRecord> Decode() const { return DecodeImageRow(stmt_); }
+  // The current row into `r`; only for a `whole` stream.
+  Status DecodeInto(ImageRecord& r) const { return catalog_sql::DecodeImageRowInto(stmt_, r); }
 
   Status Advance() {
     ASSIGN_OR_RETURN(bool row, stmt_.Step());
@@ -263,10 +262,11 @@ struct Visibility {
   }
 };
 
-// Merges `streams` in listing order, keeps the rows that pass `keep` (when
-// set), and cuts the page [offset, offset + limit). With `count_all` it walks
-// every row to count the matches; otherwise it stops at the page's end and
-// leaves `total` to the caller.
+// Merges `streams` in listing order, keeps the rows that pass `keep` (for
+// whole rows: it decodes the row into the record it is given and says whether
+// the row is kept), and cuts the page [offset, offset + limit). With
+// `count_all` it walks every row to count the matches; otherwise it stops at
+// the page's end and leaves `total` to the caller.
 template <typename Keep>
 Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams, uint64_t offset, uint64_t limit,
                                 bool whole, const Keep& keep, bool count_all) {
@@ -275,6 +275,10 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
   // the room (a page is at most 100 through the API).
   page.items.reserve(limit != 0 ? std::min<uint64_t>(limit, 1000) : 0);
   std::vector<int64_t> rowids;  // the page's rows, when the streams carry keys only
+  // A row is decoded where it will stay: in its place in the page, or, off
+  // the page, into one record reused for every such row (records are large:
+  // moving each through results and optionals cost more than its decoding).
+  ImageRecord off_page;
   uint64_t matched = 0;
   while (true) {
     ImageStream* next = nullptr;
@@ -284,10 +288,12 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
     if (next == nullptr) break;
     const bool in_page = matched >= offset && (limit == 0 || matched - offset < limit);
     if (whole) {
-      ASSIGN_OR_RETURN(std::optional<ImageRecord> row, keep(*next));
-      if (row) {
-        if (in_page) page.items.push_back(std::move(*row));
+      ImageRecord& row = in_page ? page.items.emplace_back() : off_page;
+      ASSIGN_OR_RETURN(bool kept, keep(*next, row));
+      if (kept) {
         ++matched;
+      } else if (in_page) {
+        page.items.pop_back();
       }
     } else {
       if (in_page) rowids.push_back(next->key().rowid);
@@ -308,16 +314,21 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
     RETURN_IF_ERROR(stmt.BindInt(1, rowid));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) continue;  // cannot happen inside the read transaction
-    ASSIGN_OR_RETURN(ImageRecord r, DecodeImageRow(stmt));
-    page.items.push_back(std::move(r));
+    RETURN_IF_ERROR(catalog_sql::DecodeImageRowInto(stmt, page.items.emplace_back()));
   }
   return page;
 }
 
-// ListImages inside one read transaction of `db`, for what `vis` shows.
-Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibility vis) {
+// ListImages inside one read transaction of `db`, for what `vis` shows;
+// `any_share`: whether image_shares holds any row at all.
+Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibility vis, bool any_share) {
   // Most callers have no image shared with them: one probe of
-  // image_shares_account spares the shared stream and its count.
+  // image_shares_account spares the shared stream and its count (none at
+  // all in the region spares the probe too).
+  if (vis.shared && !any_share) {
+    vis.shared = false;
+    if (vis.none()) return Page<ImageRecord>{};
+  }
   if (vis.shared) {
     ASSIGN_OR_RETURN(uint64_t any_shared,
                      SingleInt(db, "SELECT EXISTS (SELECT 1 FROM image_shares WHERE account_id = ?)",
@@ -325,7 +336,7 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
     vis.shared = any_shared != 0;
     if (vis.none()) return Page<ImageRecord>{};
   }
-  const std::string columns = ImageColumnsSql();
+  static const std::string columns = ImageColumnsSql();
   auto is_shared = [&](const std::string& image_id) -> Result<bool> {
     ASSIGN_OR_RETURN(uint64_t n,
                      SingleInt(db, "SELECT COUNT(*) FROM image_shares WHERE image_id = ? AND account_id = ?",
@@ -356,11 +367,10 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
                                          {q.snapshot_id}, true));
       streams.push_back(std::move(s));
     }
-    auto keep = [&](const ImageStream& s) -> Result<std::optional<ImageRecord>> {
-      ASSIGN_OR_RETURN(ImageRecord r, s.Decode());
-      if (!MatchesRowFilters(r, q)) return std::optional<ImageRecord>();
-      ASSIGN_OR_RETURN(bool ok, visible(r));
-      return ok ? std::optional<ImageRecord>(std::move(r)) : std::nullopt;
+    auto keep = [&](const ImageStream& s, ImageRecord& r) -> Result<bool> {
+      RETURN_IF_ERROR(s.DecodeInto(r));
+      if (!MatchesRowFilters(r, q)) return false;
+      return visible(r);
     };
     return Merge(db, streams, q.offset, q.limit, true, keep, q.count_total);
   }
@@ -422,10 +432,9 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
                      ImageStream::Open(db, select + " FROM images" + where.Sql() + order, where.params(), whole));
     streams.push_back(std::move(s));
   }
-  auto keep = [&](const ImageStream& s) -> Result<std::optional<ImageRecord>> {
-    ASSIGN_OR_RETURN(ImageRecord r, s.Decode());
-    if (!MatchesRowFilters(r, q)) return std::optional<ImageRecord>();
-    return std::optional<ImageRecord>(std::move(r));
+  auto keep = [&](const ImageStream& s, ImageRecord& r) -> Result<bool> {
+    RETURN_IF_ERROR(s.DecodeInto(r));
+    return MatchesRowFilters(r, q);
   };
   // A name is unique per account, so a listing by name is short: count it
   // by walking it. Otherwise the counts table answers.
@@ -459,13 +468,12 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
   return page;
 }
 
-// ImageQuery::fill_view, in the listing's read transaction: one probe of
-// image_shares, then one lookup per own image (only if any image is shared
-// at all) and per distinct snapshot of the page, instead of the read
-// transactions of SharedImageIds and DescribeSnapshots (three, and a COUNT).
-Status FillView(SqliteDb& db, const ImageQuery& q, std::vector<ImageRecord>& images) {
-  ASSIGN_OR_RETURN(uint64_t any_share, SingleInt(db, "SELECT EXISTS (SELECT 1 FROM image_shares)", {}));
-  if (any_share != 0 && !q.account_id.empty()) {
+// ImageQuery::fill_view, in the listing's read transaction: one lookup per
+// own image (only if any image is shared at all: `any_share`) and per
+// distinct snapshot of the page, instead of the read transactions of
+// SharedImageIds and DescribeSnapshots (three, and a COUNT).
+Status FillView(SqliteDb& db, const ImageQuery& q, std::vector<ImageRecord>& images, bool any_share) {
+  if (any_share && !q.account_id.empty()) {
     ASSIGN_OR_RETURN(SqliteStatement shared, db.Prepare("SELECT 1 FROM image_shares WHERE image_id = ? LIMIT 1"));
     for (ImageRecord& image : images) {
       if (image.account_id != q.account_id) continue;
@@ -494,7 +502,7 @@ Status FillView(SqliteDb& db, const ImageQuery& q, std::vector<ImageRecord>& ima
     ASSIGN_OR_RETURN(bool is_encrypted, snapshot.Step());
     if (!is_encrypted) continue;
     visible = q.account_id.empty() || snapshot.ColumnView(0) == q.account_id;
-    if (!visible && any_share != 0) {
+    if (!visible && any_share) {
       RETURN_IF_ERROR(via_share.Reset());
       RETURN_IF_ERROR(via_share.BindText(1, snapshot_id));
       RETURN_IF_ERROR(via_share.BindText(2, q.account_id));
@@ -522,8 +530,13 @@ Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
   // rows all see the same commit.
   Page<ImageRecord> page;
   RETURN_IF_ERROR(catalog_sql::InReadTransaction(db, [&]() -> Status {
-    ASSIGN_OR_RETURN(page, ListImagesIn(db, q, vis));
-    if (q.fill_view) RETURN_IF_ERROR(FillView(db, q, page.items));
+    // One probe for the listing and the view: most regions share nothing.
+    uint64_t any_share = 0;
+    if (vis.shared || q.fill_view) {
+      ASSIGN_OR_RETURN(any_share, SingleInt(db, "SELECT EXISTS (SELECT 1 FROM image_shares)", {}));
+    }
+    ASSIGN_OR_RETURN(page, ListImagesIn(db, q, vis, any_share != 0));
+    if (q.fill_view) RETURN_IF_ERROR(FillView(db, q, page.items, any_share != 0));
     return Status::Ok();
   }));
   return page;

@@ -153,6 +153,8 @@ std::string SharedWithAccountSql();
 std::string ImageColumnsSql(const std::string& prefix = "");
 inline std::string ImageSelectSql() { return "SELECT " + ImageColumnsSql() + " FROM images"; }
 Result<ImageRecord> DecodeImageRow(const SqliteStatement& s);
+// The same into `r`, every field set (a record reused keeps its strings' room).
+Status DecodeImageRowInto(const SqliteStatement& s, ImageRecord& r);
 // creation_time's index among those columns.
 inline constexpr int kImageCreationTimeColumn = 22;
 

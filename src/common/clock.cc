@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <thread>
+#include <utility>
 
 namespace ferry {
 
@@ -31,7 +32,55 @@ static std::string Format(UnixSeconds t, const char* fmt) {
   return buf;
 }
 
-std::string FormatTimeSeconds(UnixSeconds t) { return Format(t, "%Y-%m-%dT%H:%M:%SZ"); }
+std::string_view FormatTimeSecondsTo(UnixSeconds t, TimeText& out) {
+  // Years 1000 to 9999 by arithmetic on the proleptic Gregorian calendar
+  // (days counted in eras of 400 years from 0000-03-01, so that a leap day
+  // ends a year); anything else through the C library, which prints those
+  // years with fewer or more than four digits.
+  constexpr int64_t kMin = -30610224000;  // 1000-01-01T00:00:00Z
+  constexpr int64_t kMax = 253402300799;  // 9999-12-31T23:59:59Z
+  if (t < kMin || t > kMax) {
+    const std::string text = Format(t, "%Y-%m-%dT%H:%M:%SZ");
+    const size_t n = std::min(text.size(), out.size());
+    std::copy_n(text.data(), n, out.data());
+    return std::string_view(out.data(), n);
+  }
+  int64_t days = t / 86400;
+  int64_t secs = t % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    days -= 1;
+  }
+  const int64_t z = days + 719468;  // days since 0000-03-01
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;                                       // 0..146096
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // 0..399
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // 0..365, from March 1st
+  const int64_t mp = (5 * doy + 2) / 153;                                     // 0..11, March = 0
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  char* p = out.data();
+  auto put = [&p](int64_t value, int digits) {
+    for (int i = digits - 1; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+    p += digits;
+  };
+  const std::pair<int64_t, char> fields[] = {{year, '-'},        {month, '-'},          {day, 'T'},
+                                             {secs / 3600, ':'}, {secs / 60 % 60, ':'}, {secs % 60, 'Z'}};
+  for (const auto& [value, after] : fields) {
+    put(value, p == out.data() ? 4 : 2);
+    *p++ = after;
+  }
+  return std::string_view(out.data(), static_cast<size_t>(p - out.data()));
+}
+
+std::string FormatTimeSeconds(UnixSeconds t) {
+  TimeText text;
+  return std::string(FormatTimeSecondsTo(t, text));
+}
 std::string FormatTimeMinutes(UnixSeconds t) { return Format(t, "%Y-%m-%dT%H:%MZ"); }
 
 std::optional<UnixSeconds> ParseTime(std::string_view s) {

@@ -1,6 +1,7 @@
 // Time: a Clock seam (so tests can move time) and the ECS time formats.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -30,6 +31,11 @@ class SystemClock final : public Clock {
 
 // "2019-11-15T06:07:05Z" (images, snapshots, signatures).
 std::string FormatTimeSeconds(UnixSeconds t);
+// The same text written into `out`, for a caller that renders many: no
+// allocation, and no C library call (gmtime_r takes the time zone lock,
+// shared by every thread, on each call).
+using TimeText = std::array<char, 32>;
+std::string_view FormatTimeSecondsTo(UnixSeconds t, TimeText& out);
 // "2015-11-24T12:50Z" (tasks, filters).
 std::string FormatTimeMinutes(UnixSeconds t);
 // Parses "yyyy-MM-ddTHH:mm:ssZ", "yyyy-MM-ddTHH:mm:ss.fffZ" (1 to 9 digits of

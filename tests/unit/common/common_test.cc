@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
+#include <random>
 #include <thread>
 
 #include "common/clock.h"
@@ -79,6 +81,35 @@ TEST(IdsTest, ResourceIdsLookLikeEcs) {
   std::string rid = NewRequestId();
   EXPECT_EQ(rid.size(), 36u);
   EXPECT_EQ(rid[14], '4');
+}
+
+// The C library's text for `t`, as FormatTimeSeconds printed it before it
+// did its own arithmetic.
+std::string LibcTimeText(UnixSeconds t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buf, n);
+}
+
+TEST(ClockTest, FormatsSecondsAsTheCLibraryDoes) {
+  // The calendar's edges: the epoch and the second before it, leap days
+  // (2000 is a leap year, 1900 and 2100 are not), the ends of the
+  // arithmetic's range (years 1000 and 9999) and the seconds past them.
+  const UnixSeconds edges[] = {
+      0,          -1,          951782400,    951868799,    951868800,    -2203891200,  4107542400,
+      4107456000, 1456231584,  -30610224000, -30610224001, 253402300799, 253402300800, 2147483647,
+      2147483648, -62167219200};
+  for (UnixSeconds t : edges) EXPECT_EQ(FormatTimeSeconds(t), LibcTimeText(t)) << t;
+  std::mt19937_64 rng(12);
+  std::uniform_int_distribution<UnixSeconds> any(-30610224000, 253402300799);
+  TimeText text;
+  for (int i = 0; i < 200000; ++i) {
+    const UnixSeconds t = any(rng);
+    ASSERT_EQ(FormatTimeSecondsTo(t, text), LibcTimeText(t)) << t;
+  }
 }
 
 TEST(ClockTest, FormatsAndParses) {
