@@ -66,10 +66,16 @@ export FERRY_CONFIG_DIR=$work/config
 data=$work/data
 catalog=$data/regions/$REGION/catalog.db
 
+# Every request is signed with its own nonce and the server remembers each for
+# 15 minutes; one AccessKey may hold a quarter of --max-nonces (1,000,000 by
+# default), fewer than the rounds send. Room for all of them: the memory is
+# only taken as nonces come (about 62 bytes each), and shows in the peak RSS.
+max_nonces=$((4 * (rounds * 11 * duration * 20000 + 2 * images + 100000)))
+
 start_server() {
   rm -f "$work/ready.json"
   "$ferry" serve --listen 127.0.0.1:0 --data "$data" --regions "$REGION" \
-    --quota-images 0 --ready-file "$work/ready.json" >>"$work/ferry.log" 2>&1 &
+    --quota-images 0 --max-nonces "$max_nonces" --ready-file "$work/ready.json" >>"$work/ferry.log" 2>&1 &
   server_pid=$!
   wait_ready "$work/ready.json" "$server_pid" "$work/ferry.log"
   endpoint=$(json_field "$work/ready.json" endpoint)
