@@ -15,9 +15,8 @@ class ShapeReader {
     if (!Take('[')) return false;
     if (Take(']')) return AtEnd();
     do {
-      DiskMapping d;
-      if (!ReadDisk(&d)) return false;
-      disks->push_back(std::move(d));
+      // Read in place: a DiskMapping is nine strings to move otherwise.
+      if (!ReadDisk(&disks->emplace_back())) return false;
     } while (Take(','));
     return Take(']') && AtEnd();
   }
