@@ -116,6 +116,9 @@ class SqliteCatalog final : public Catalog {
     ReadLease(ReadLease&& other) noexcept = default;
     ~ReadLease();
     SqliteDb& db() { return *db_; }
+    // A pooled reader's own connection (query_only: it never commits), not
+    // the writer's borrowed.
+    bool own_connection() const { return reader_ != nullptr; }
 
    private:
     friend class SqliteCatalog;

@@ -18,9 +18,11 @@
 // runs in memory (a name substring, tags) needs every candidate looked at.
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "catalog/sqlite_catalog.h"
@@ -175,6 +177,78 @@ bool ComesBefore(const ImageKey& a, const ImageKey& b) {
   return a.image_id < b.image_id;
 }
 
+// Deep pages without walking from the first row (issue 12: no OFFSET
+// scans). A page at offset N steps through the N index entries before it.
+// Each pooled reader connection remembers, per listing shape (its streams'
+// SQL and parameters), the key of the row at every kMarkEvery-th position
+// and at each page's start that its walks passed; a later walk of the same
+// shape starts at the nearest remembered position at or before its offset,
+// seeking the streams to that key. The marks are valid while the
+// connection's PRAGMA data_version stays the same: it changes when any
+// other connection (the writer, another process) commits, and a reader
+// never writes (query_only), so every change to the rows drops them all.
+constexpr uint64_t kMarkEvery = 128;
+constexpr size_t kMaxMarks = 16384;  // per connection: about 1 MiB
+
+struct ListingMarks final : SqliteDb::Attachment {
+  int64_t data_version = -1;
+  size_t count = 0;
+  // shape -> position in the listing -> the key of the row at it
+  std::unordered_map<std::string, std::map<uint64_t, ImageKey>> shapes;
+
+  // The marks of `db`, emptied if another connection committed since they
+  // were made; inside the read transaction.
+  static Result<ListingMarks*> Of(SqliteDb& db) {
+    std::unique_ptr<SqliteDb::Attachment>& slot = db.attachment();
+    if (!slot) slot = std::make_unique<ListingMarks>();
+    auto* marks = static_cast<ListingMarks*>(slot.get());
+    ASSIGN_OR_RETURN(SqliteStatement stmt, db.Prepare("PRAGMA data_version"));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return Internal("PRAGMA data_version of " + db.path() + " returned no row");
+    const int64_t version = stmt.ColumnInt(0);
+    if (version != marks->data_version) {
+      marks->shapes.clear();
+      marks->count = 0;
+      marks->data_version = version;
+    }
+    return marks;
+  }
+
+  // The positions remembered for `shape`; all are dropped first when the
+  // connection holds as many as it may.
+  std::map<uint64_t, ImageKey>& Positions(const std::string& shape) {
+    if (count >= kMaxMarks) {
+      shapes.clear();
+      count = 0;
+    }
+    return shapes[shape];
+  }
+  void Remember(std::map<uint64_t, ImageKey>& positions, uint64_t position, const ImageKey& key) {
+    if (count < kMaxMarks && positions.emplace(position, key).second) ++count;
+  }
+};
+
+// A listing's shape: its streams' SQL and parameters, which decide its rows
+// and their order.
+std::string ShapeOf(const std::vector<std::string>& sqls, const std::vector<std::vector<SqlValue>>& params) {
+  std::string shape;
+  for (size_t i = 0; i < sqls.size(); ++i) {
+    shape += sqls[i];
+    for (const SqlValue& v : params[i]) {
+      shape += '\x1f';
+      if (const auto* text = std::get_if<std::string>(&v)) {
+        shape += 's' + std::to_string(text->size()) + ':' + *text;
+      } else if (const auto* n = std::get_if<int64_t>(&v)) {
+        shape += 'i' + std::to_string(*n);
+      } else {
+        shape += 'o';  // NULL or a blob: listings bind neither
+      }
+    }
+    shape += '\x1e';
+  }
+  return shape;
+}
+
 // A running statement that yields rows in listing order. Its rows are either
 // (image_id, creation_time, rowid) or, when `whole`, every image column.
 class ImageStream {
@@ -267,9 +341,16 @@ struct Visibility {
 // the row is kept), and cuts the page [offset, offset + limit). With
 // `count_all` it walks every row to count the matches; otherwise it stops at
 // the page's end and leaves `total` to the caller.
+//
+// `start` is the listing position of the streams' first rows (they were
+// sought past the rows before it). With `marks`, the keys of the rows at
+// every kMarkEvery-th position and at `offset` are remembered in
+// `*positions`.
 template <typename Keep>
-Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams, uint64_t offset, uint64_t limit,
-                                bool whole, const Keep& keep, bool count_all) {
+Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams, uint64_t offset,
+                                uint64_t limit, bool whole, const Keep& keep, bool count_all,
+                                uint64_t start = 0, ListingMarks* marks = nullptr,
+                                std::map<uint64_t, ImageKey>* positions = nullptr) {
   Page<ImageRecord> page;
   // Records are large: moving them all as the vector grows cost more than
   // the room (a page is at most 100 through the API).
@@ -279,7 +360,7 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
   // the page, into one record reused for every such row (records are large:
   // moving each through results and optionals cost more than its decoding).
   ImageRecord off_page;
-  uint64_t matched = 0;
+  uint64_t matched = start;
   while (true) {
     ImageStream* next = nullptr;
     for (ImageStream& s : streams) {
@@ -296,6 +377,9 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
         page.items.pop_back();
       }
     } else {
+      if (marks != nullptr && (matched % kMarkEvery == 0 || matched == offset)) {
+        marks->Remember(*positions, matched, next->key());
+      }
       if (in_page) rowids.push_back(next->key().rowid);
       ++matched;
     }
@@ -320,8 +404,10 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
 }
 
 // ListImages inside one read transaction of `db`, for what `vis` shows;
-// `any_share`: whether image_shares holds any row at all.
-Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibility vis, bool any_share) {
+// `any_share`: whether image_shares holds any row at all; `own_connection`:
+// `db` is a pooled reader's, which may keep ListingMarks.
+Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibility vis, bool any_share,
+                                       bool own_connection) {
   // Most callers have no image shared with them: one probe of
   // image_shares_account spares the shared stream and its count (none at
   // all in the region spares the probe too).
@@ -423,13 +509,37 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
   // per account; images_account_name finds it), so it needs no order, and
   // ordering would make SQLite walk the owner's images in order instead.
   // Images shared with the caller may share a name: that stream keeps it.
+  // A deep page starts at the nearest position this connection remembers
+  // for the listing (ListingMarks), every stream sought to its key.
+  ListingMarks* marks = nullptr;
+  std::map<uint64_t, ImageKey>* positions = nullptr;
+  uint64_t start = 0;
+  std::optional<ImageKey> seek;
+  if (!whole && q.name.empty() && own_connection) {
+    std::vector<std::string> sqls;
+    std::vector<std::vector<SqlValue>> params;
+    for (const WhereClause& where : sources) {
+      sqls.push_back(where.Sql());
+      params.push_back(where.params());
+    }
+    ASSIGN_OR_RETURN(marks, ListingMarks::Of(db));
+    positions = &marks->Positions(ShapeOf(sqls, params));
+    if (auto at = positions->upper_bound(q.offset); at != positions->begin()) {
+      --at;
+      start = at->first;
+      seek = at->second;
+    }
+  }
   std::vector<ImageStream> streams;
   for (size_t i = 0; i < sources.size(); ++i) {
     const bool shared_stream = vis.shared && i + 1 == sources.size();
     const std::string order = q.name.empty() || shared_stream || vis.everyone ? kOrder : "";
-    const WhereClause& where = sources[i];
+    WhereClause where = sources[i];
+    // The index range from the key's time; its ties before it are stepped.
+    if (seek) where.Add("creation_time <= ?", {seek->creation_time});
     ASSIGN_OR_RETURN(ImageStream s,
                      ImageStream::Open(db, select + " FROM images" + where.Sql() + order, where.params(), whole));
+    while (seek && !s.done() && ComesBefore(s.key(), *seek)) RETURN_IF_ERROR(s.Advance());
     streams.push_back(std::move(s));
   }
   auto keep = [&](const ImageStream& s, ImageRecord& r) -> Result<bool> {
@@ -439,8 +549,8 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
   // A name is unique per account, so a listing by name is short: count it
   // by walking it. Otherwise the counts table answers.
   const bool count_by_walking = row_filter || !q.name.empty();
-  ASSIGN_OR_RETURN(Page<ImageRecord> page,
-                   Merge(db, streams, q.offset, q.limit, whole, keep, count_by_walking && q.count_total));
+  ASSIGN_OR_RETURN(Page<ImageRecord> page, Merge(db, streams, q.offset, q.limit, whole, keep,
+                                                 count_by_walking && q.count_total, start, marks, positions));
   if (count_by_walking || !q.count_total) return page;
 
   // One sum per owner: "account_id IN (?, ?)" would have SQLite build a
@@ -535,7 +645,7 @@ Result<Page<ImageRecord>> SqliteCatalog::ListImages(const ImageQuery& q) {
     if (vis.shared || q.fill_view) {
       ASSIGN_OR_RETURN(any_share, SingleInt(db, "SELECT EXISTS (SELECT 1 FROM image_shares)", {}));
     }
-    ASSIGN_OR_RETURN(page, ListImagesIn(db, q, vis, any_share != 0));
+    ASSIGN_OR_RETURN(page, ListImagesIn(db, q, vis, any_share != 0, reader.own_connection()));
     if (q.fill_view) RETURN_IF_ERROR(FillView(db, q, page.items, any_share != 0));
     return Status::Ok();
   }));

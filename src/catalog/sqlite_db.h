@@ -130,6 +130,13 @@ class SqliteDb {
   void CountStepsInto(std::atomic<uint64_t>* counter) { step_counter_ = counter; }
   const std::string& path() const { return path_; }
 
+  // One slot for what a user of this connection keeps with it (a cache that
+  // is valid for this connection's PRAGMA data_version), dropped with it.
+  struct Attachment {
+    virtual ~Attachment() = default;
+  };
+  std::unique_ptr<Attachment>& attachment() { return attachment_; }
+
  private:
   friend class SqliteStatement;
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
@@ -144,6 +151,7 @@ class SqliteDb {
 
   sqlite3* db_;  // owned
   std::string path_;
+  std::unique_ptr<Attachment> attachment_;
   std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_;  // owned; by SQL text
   size_t idle_count_ = 0;
   std::atomic<uint64_t>* step_counter_ = nullptr;

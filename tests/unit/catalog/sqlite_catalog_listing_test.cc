@@ -422,5 +422,78 @@ TEST_F(ListingTest, LookupsDoNotGrowWithTheAccountsImages) {
   EXPECT_LE(large, small * 2) << "steps with 50 images: " << small << ", with 2000: " << large;
 }
 
+// Deep pages start from the positions a reader connection remembers
+// (ListingMarks): asked again, and after writes that move every position
+// (a newer image, a deletion, a change of status), they still match the
+// model, and a page asked again steps through far fewer index entries than
+// the first walk to it.
+TEST_F(ListingTest, DeepPagesStartFromRememberedPositionsAndFollowEveryWrite) {
+  const std::string account = kAccounts[0];
+  int next_id = 0;
+  auto insert = [&](UnixSeconds created, const std::string& status) {
+    ImageRecord r = RandomImage("m-" + std::to_string(next_id++));
+    r.account_id = account;
+    r.status = status;
+    r.creation_time = created;
+    ASSERT_TRUE(catalog_->InsertImage(r).ok());
+    images_[r.image_id] = r;
+  };
+  for (int i = 0; i < 600; ++i) insert(1000 + i / 7, i % 5 == 0 ? "Deprecated" : "Available");  // ties of 7
+  std::vector<ImageQuery> shapes;
+  ImageQuery own;  // the caller's images of any status
+  own.account_id = account;
+  own.include_system = false;
+  own.include_shared = false;
+  shapes.push_back(own);
+  ImageQuery listed = own;  // DescribeImages: two statuses, system and shared images too
+  listed.include_system = listed.include_shared = true;
+  listed.statuses = {"Available", "Deprecated"};
+  shapes.push_back(listed);
+  ImageQuery everyone;  // no caller: every image
+  shapes.push_back(everyone);
+  auto ask_all = [&] {
+    for (const ImageQuery& shape : shapes) {
+      for (uint64_t offset :
+           {1, 6, 7, 127, 128, 129, 200, 255, 256, 257, 390, 511, 512, 590, 599, 600, 650}) {
+        for (uint64_t limit : {1, 10, 100}) {
+          ImageQuery q = shape;
+          q.offset = offset;
+          q.limit = limit;
+          ASSERT_NO_FATAL_FAILURE(ExpectMatchesModel(q));
+        }
+      }
+    }
+  };
+  ASSERT_NO_FATAL_FAILURE(ask_all());
+  ASSERT_NO_FATAL_FAILURE(ask_all());  // from the remembered positions
+
+  ImageQuery deep = own;
+  deep.offset = 577;
+  deep.limit = 10;
+  auto steps_of = [&](const ImageQuery& q) {
+    const uint64_t before = catalog_->vm_steps();
+    EXPECT_EQ(catalog_->ListImages(q)->items.size(), 10u);
+    return catalog_->vm_steps() - before;
+  };
+  insert(5000, "Available");  // a write drops every position: the next walk starts at the first row
+  const uint64_t first = steps_of(deep);
+  const uint64_t again = steps_of(deep);
+  EXPECT_LT(again * 4, first) << "the first walk to offset 577 took " << first << " steps, the second "
+                              << again;
+
+  ASSERT_NO_FATAL_FAILURE(ask_all());  // after the newest image moved every position by one
+  ImageRecord middle = images_.at("m-300");
+  ASSERT_TRUE(catalog_->DeleteImage(middle.image_id).ok());
+  images_.erase(middle.image_id);
+  ASSERT_NO_FATAL_FAILURE(ask_all());
+  ImageRecord changed = images_.at("m-100");
+  changed.status = changed.status == "Available" ? "Deprecated" : "Available";
+  ASSERT_TRUE(catalog_->UpdateImage(changed).ok());
+  images_[changed.image_id] = changed;
+  ASSERT_NO_FATAL_FAILURE(ask_all());
+  insert(1040, "Available");  // an older image, in the middle of the ties
+  ASSERT_NO_FATAL_FAILURE(ask_all());
+}
+
 }  // namespace
 }  // namespace ferry
