@@ -188,7 +188,9 @@ bool ComesBefore(const ImageKey& a, const ImageKey& b) {
 // other connection (the writer, another process) commits, and a reader
 // never writes (query_only), so every change to the rows drops them all.
 constexpr uint64_t kMarkEvery = 128;
-constexpr size_t kMaxMarks = 16384;  // per connection: about 1 MiB
+// Per connection: a position is a map node with a key of ~22 bytes, about
+// 130 bytes in all, so at most ~0.5 MiB; enough for 500,000 rows of a shape.
+constexpr size_t kMaxMarks = 4096;
 
 struct ListingMarks final : SqliteDb::Attachment {
   int64_t data_version = -1;
@@ -214,14 +216,15 @@ struct ListingMarks final : SqliteDb::Attachment {
     return marks;
   }
 
-  // The positions remembered for `shape`; all are dropped first when the
-  // connection holds as many as it may.
-  std::map<uint64_t, ImageKey>& Positions(const std::string& shape) {
-    if (count >= kMaxMarks) {
-      shapes.clear();
-      count = 0;
-    }
-    return shapes[shape];
+  // The positions remembered for `shape`, made empty if new; nullptr for a
+  // new shape once the connection holds as many as it may (a shape's text
+  // counts as four). Nothing is dropped before the next commit: a full
+  // connection still serves what it has.
+  std::map<uint64_t, ImageKey>* Positions(const std::string& shape) {
+    if (auto it = shapes.find(shape); it != shapes.end()) return &it->second;
+    if (count + 4 > kMaxMarks) return nullptr;
+    count += 4;
+    return &shapes[shape];
   }
   void Remember(std::map<uint64_t, ImageKey>& positions, uint64_t position, const ImageKey& key) {
     if (count < kMaxMarks && positions.emplace(position, key).second) ++count;
@@ -523,8 +526,10 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
       params.push_back(where.params());
     }
     ASSIGN_OR_RETURN(marks, ListingMarks::Of(db));
-    positions = &marks->Positions(ShapeOf(sqls, params));
-    if (auto at = positions->upper_bound(q.offset); at != positions->begin()) {
+    positions = marks->Positions(ShapeOf(sqls, params));
+    if (positions == nullptr) {
+      marks = nullptr;  // full: this shape walks from the first row
+    } else if (auto at = positions->upper_bound(q.offset); at != positions->begin()) {
       --at;
       start = at->first;
       seek = at->second;
