@@ -464,35 +464,6 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-struct Civil {
-  int64_t year;
-  unsigned month, day, hour, minute, second, weekday;
-};
-
-Civil CivilFromSeconds(UnixSeconds t) {
-  int64_t days = t / 86400;
-  int64_t secs = t % 86400;
-  if (secs < 0) {
-    secs += 86400;
-    days -= 1;
-  }
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  Civil c;
-  c.day = doy - (153 * mp + 2) / 5 + 1;
-  c.month = mp < 10 ? mp + 3 : mp - 9;
-  c.year = static_cast<int64_t>(yoe) + era * 400 + (c.month <= 2);
-  c.hour = static_cast<unsigned>(secs / 3600);
-  c.minute = static_cast<unsigned>(secs / 60 % 60);
-  c.second = static_cast<unsigned>(secs % 60);
-  c.weekday = static_cast<unsigned>((days % 7 + 11) % 7);  // 1970-01-01 was a Thursday
-  return c;
-}
-
 bool Digits(std::string_view s, size_t pos, size_t n, unsigned* out) {
   if (pos + n > s.size()) return false;
   unsigned v = 0;

@@ -32,11 +32,35 @@ static std::string Format(UnixSeconds t, const char* fmt) {
   return buf;
 }
 
+Civil CivilFromSeconds(UnixSeconds t) {
+  int64_t days = t / 86400;
+  int64_t secs = t % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    days -= 1;
+  }
+  // Days counted in eras of 400 years from 0000-03-01, so that a leap day
+  // ends a year.
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);                // 0..146096
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // 0..399
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // 0..365, from March 1st
+  const unsigned mp = (5 * doy + 2) / 153;                                     // 0..11, March = 0
+  Civil c;
+  c.day = doy - (153 * mp + 2) / 5 + 1;
+  c.month = mp < 10 ? mp + 3 : mp - 9;
+  c.year = static_cast<int64_t>(yoe) + era * 400 + (c.month <= 2);
+  c.hour = static_cast<unsigned>(secs / 3600);
+  c.minute = static_cast<unsigned>(secs / 60 % 60);
+  c.second = static_cast<unsigned>(secs % 60);
+  c.weekday = static_cast<unsigned>((days % 7 + 11) % 7);  // 1970-01-01 was a Thursday
+  return c;
+}
+
 std::string_view FormatTimeSecondsTo(UnixSeconds t, TimeText& out) {
-  // Years 1000 to 9999 by arithmetic on the proleptic Gregorian calendar
-  // (days counted in eras of 400 years from 0000-03-01, so that a leap day
-  // ends a year); anything else through the C library, which prints those
-  // years with fewer or more than four digits.
+  // Years 1000 to 9999 from CivilFromSeconds; anything else through the C
+  // library, which prints those years with fewer or more than four digits.
   constexpr int64_t kMin = -30610224000;  // 1000-01-01T00:00:00Z
   constexpr int64_t kMax = 253402300799;  // 9999-12-31T23:59:59Z
   if (t < kMin || t > kMax) {
@@ -45,21 +69,7 @@ std::string_view FormatTimeSecondsTo(UnixSeconds t, TimeText& out) {
     std::copy_n(text.data(), n, out.data());
     return std::string_view(out.data(), n);
   }
-  int64_t days = t / 86400;
-  int64_t secs = t % 86400;
-  if (secs < 0) {
-    secs += 86400;
-    days -= 1;
-  }
-  const int64_t z = days + 719468;  // days since 0000-03-01
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;                                       // 0..146096
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // 0..399
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // 0..365, from March 1st
-  const int64_t mp = (5 * doy + 2) / 153;                                     // 0..11, March = 0
-  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const Civil c = CivilFromSeconds(t);
   char* p = out.data();
   auto put = [&p](int64_t value, int digits) {
     for (int i = digits - 1; i >= 0; --i) {
@@ -68,8 +78,8 @@ std::string_view FormatTimeSecondsTo(UnixSeconds t, TimeText& out) {
     }
     p += digits;
   };
-  const std::pair<int64_t, char> fields[] = {{year, '-'},        {month, '-'},          {day, 'T'},
-                                             {secs / 3600, ':'}, {secs / 60 % 60, ':'}, {secs % 60, 'Z'}};
+  const std::pair<int64_t, char> fields[] = {{c.year, '-'}, {c.month, '-'},  {c.day, 'T'},
+                                             {c.hour, ':'}, {c.minute, ':'}, {c.second, 'Z'}};
   for (const auto& [value, after] : fields) {
     put(value, p == out.data() ? 4 : 2);
     *p++ = after;

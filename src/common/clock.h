@@ -29,6 +29,14 @@ class SystemClock final : public Clock {
   static const SystemClock& Get();
 };
 
+// A moment's UTC calendar fields, on the proleptic Gregorian calendar
+// (Howard Hinnant's civil_from_days): any year, no C library call.
+struct Civil {
+  int64_t year;
+  unsigned month, day, hour, minute, second, weekday;  // month and day from 1; weekday 0 = Sunday
+};
+Civil CivilFromSeconds(UnixSeconds t);
+
 // "2019-11-15T06:07:05Z" (images, snapshots, signatures).
 std::string FormatTimeSeconds(UnixSeconds t);
 // The same text written into `out`, for a caller that renders many: no
