@@ -192,6 +192,19 @@ constexpr uint64_t kMarkEvery = 128;
 // 130 bytes in all, so at most ~0.5 MiB; enough for 500,000 rows of a shape.
 constexpr size_t kMaxMarks = 4096;
 
+struct ListingMarks;
+
+// One listing shape's remembered positions in a connection's marks: what a
+// walk reads its start from and adds the keys it passes to. Empty when the
+// connection holds as many positions as it may and the shape is new.
+struct ShapePositions {
+  ListingMarks* marks = nullptr;
+  std::map<uint64_t, ImageKey>* positions = nullptr;
+
+  explicit operator bool() const { return positions != nullptr; }
+  void Remember(uint64_t position, const ImageKey& key) const;
+};
+
 struct ListingMarks final : SqliteDb::Attachment {
   int64_t data_version = -1;
   size_t count = 0;
@@ -216,20 +229,21 @@ struct ListingMarks final : SqliteDb::Attachment {
     return marks;
   }
 
-  // The positions remembered for `shape`, made empty if new; nullptr for a
-  // new shape once the connection holds as many as it may (a shape's text
+  // The positions remembered for `shape`, made empty if new; none for a new
+  // shape once the connection holds as many as it may (a shape's text
   // counts as four). Nothing is dropped before the next commit: a full
   // connection still serves what it has.
-  std::map<uint64_t, ImageKey>* Positions(const std::string& shape) {
-    if (auto it = shapes.find(shape); it != shapes.end()) return &it->second;
-    if (count + 4 > kMaxMarks) return nullptr;
+  ShapePositions Positions(const std::string& shape) {
+    if (auto it = shapes.find(shape); it != shapes.end()) return {this, &it->second};
+    if (count + 4 > kMaxMarks) return {};
     count += 4;
-    return &shapes[shape];
-  }
-  void Remember(std::map<uint64_t, ImageKey>& positions, uint64_t position, const ImageKey& key) {
-    if (count < kMaxMarks && positions.emplace(position, key).second) ++count;
+    return {this, &shapes[shape]};
   }
 };
+
+void ShapePositions::Remember(uint64_t position, const ImageKey& key) const {
+  if (marks->count < kMaxMarks && positions->emplace(position, key).second) ++marks->count;
+}
 
 // A listing's shape: its streams' SQL and parameters, which decide its rows
 // and their order.
@@ -346,14 +360,12 @@ struct Visibility {
 // the page's end and leaves `total` to the caller.
 //
 // `start` is the listing position of the streams' first rows (they were
-// sought past the rows before it). With `marks`, the keys of the rows at
-// every kMarkEvery-th position and at `offset` are remembered in
-// `*positions`.
+// sought past the rows before it). With `remember`, the keys of the rows at
+// every kMarkEvery-th position and at `offset` are added to it.
 template <typename Keep>
 Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams, uint64_t offset,
                                 uint64_t limit, bool whole, const Keep& keep, bool count_all,
-                                uint64_t start = 0, ListingMarks* marks = nullptr,
-                                std::map<uint64_t, ImageKey>* positions = nullptr) {
+                                uint64_t start = 0, ShapePositions remember = {}) {
   Page<ImageRecord> page;
   // Records are large: moving them all as the vector grows cost more than
   // the room (a page is at most 100 through the API).
@@ -380,9 +392,8 @@ Result<Page<ImageRecord>> Merge(SqliteDb& db, std::vector<ImageStream>& streams,
         page.items.pop_back();
       }
     } else {
-      if (marks != nullptr && (matched % kMarkEvery == 0 || matched == offset)) {
-        marks->Remember(*positions, matched, next->key());
-      }
+      if (remember && (matched % kMarkEvery == 0 || matched == offset))
+        remember.Remember(matched, next->key());
       if (in_page) rowids.push_back(next->key().rowid);
       ++matched;
     }
@@ -514,8 +525,7 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
   // Images shared with the caller may share a name: that stream keeps it.
   // A deep page starts at the nearest position this connection remembers
   // for the listing (ListingMarks), every stream sought to its key.
-  ListingMarks* marks = nullptr;
-  std::map<uint64_t, ImageKey>* positions = nullptr;
+  ShapePositions remembered;
   uint64_t start = 0;
   std::optional<ImageKey> seek;
   if (!whole && q.name.empty() && own_connection) {
@@ -525,14 +535,15 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
       sqls.push_back(where.Sql());
       params.push_back(where.params());
     }
-    ASSIGN_OR_RETURN(marks, ListingMarks::Of(db));
-    positions = marks->Positions(ShapeOf(sqls, params));
-    if (positions == nullptr) {
-      marks = nullptr;  // full: this shape walks from the first row
-    } else if (auto at = positions->upper_bound(q.offset); at != positions->begin()) {
-      --at;
-      start = at->first;
-      seek = at->second;
+    ASSIGN_OR_RETURN(ListingMarks * marks, ListingMarks::Of(db));
+    remembered = marks->Positions(ShapeOf(sqls, params));
+    if (remembered) {  // otherwise full: a new shape walks from the first row
+      auto at = remembered.positions->upper_bound(q.offset);
+      if (at != remembered.positions->begin()) {
+        --at;
+        start = at->first;
+        seek = at->second;
+      }
     }
   }
   std::vector<ImageStream> streams;
@@ -555,7 +566,7 @@ Result<Page<ImageRecord>> ListImagesIn(SqliteDb& db, const ImageQuery& q, Visibi
   // by walking it. Otherwise the counts table answers.
   const bool count_by_walking = row_filter || !q.name.empty();
   ASSIGN_OR_RETURN(Page<ImageRecord> page, Merge(db, streams, q.offset, q.limit, whole, keep,
-                                                 count_by_walking && q.count_total, start, marks, positions));
+                                                 count_by_walking && q.count_total, start, remembered));
   if (count_by_walking || !q.count_total) return page;
 
   // One sum per owner: "account_id IN (?, ?)" would have SQLite build a

@@ -88,9 +88,11 @@ class PullClock {
 
   bool uses_seam() const { return static_cast<bool>(seam_); }
 
-  // Sleeps through the seam (which must be set) and advances the clock.
-  void SeamSleep(milliseconds d) {
-    Steady::time_point wake = Now() + d;
+  // Sleeps `d` through the seam (which must be set) and advances the clock
+  // to `wake`, when that sleep ends. Not Now() + d: other threads' sleeps
+  // may have moved the clock since `d` was measured, and a sleep that began
+  // before their wake-ups must not end after them.
+  void SeamSleep(milliseconds d, Steady::time_point wake) {
     seam_(d);
     std::lock_guard<std::mutex> lock(mu_);
     skew_ = std::max(skew_, wake - Steady::now());
@@ -179,7 +181,10 @@ class Puller {
   // Sleeps `d` unless the pull stops first; kCancelled on cancellation, an
   // error (never returned to the caller: the first error is) if another
   // thread failed.
-  Status Sleep(milliseconds d);
+  Status Sleep(milliseconds d) { return Sleep(d, clock_.Now() + d); }
+  // The same for a sleep of `d` measured earlier, which ends when the pull's
+  // clock reads `wake`.
+  Status Sleep(milliseconds d, Steady::time_point wake);
   Status StopStatus() const;
 
   void RecordSuccess() {
@@ -549,19 +554,18 @@ Status Puller::WaitForRate(uint64_t expected) {
   if (options_.link_limiter != nullptr)
     start = std::max(start, options_.link_limiter->Reserve(expected, now));
   if (start <= now) return Status::Ok();
-  return Sleep(std::chrono::ceil<milliseconds>(start - now));
+  return Sleep(std::chrono::ceil<milliseconds>(start - now), start);
 }
 
-Status Puller::Sleep(milliseconds d) {
+Status Puller::Sleep(milliseconds d, Steady::time_point wake) {
   if (clock_.uses_seam()) {
-    clock_.SeamSleep(d);
+    clock_.SeamSleep(d, wake);
   } else {
-    const Steady::time_point until = Steady::now() + d;
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping() && !IsCancelled(options_.cancel)) {
       Steady::time_point now = Steady::now();
-      if (now >= until) break;
-      cv_.wait_until(lock, std::min(until, now + kCancelPollInterval), [this] { return stopping(); });
+      if (now >= wake) break;
+      cv_.wait_until(lock, std::min(wake, now + kCancelPollInterval), [this] { return stopping(); });
     }
   }
   if (IsCancelled(options_.cancel)) return Cancelled(what_ + " cancelled while waiting to retry");

@@ -495,5 +495,62 @@ TEST_F(ListingTest, DeepPagesStartFromRememberedPositionsAndFollowEveryWrite) {
   ASSERT_NO_FATAL_FAILURE(ask_all());
 }
 
+// A connection remembers at most 4,096 positions (a new shape costs 4).
+// Once full it drops nothing to make room: shapes it knows still start from
+// their positions, and a new shape walks from the first row every time, with
+// pages that still match the model. The next commit empties it, and new
+// shapes are remembered again.
+TEST_F(ListingTest, AFullConnectionKeepsItsPositionsAndWalksNewShapesUntilTheNextCommit) {
+  int next_id = 0;
+  auto insert = [&](const std::string& account, UnixSeconds created) {
+    ImageRecord r = RandomImage("m-" + std::to_string(next_id++));
+    r.account_id = account;
+    r.status = "Available";
+    r.creation_time = created;
+    ASSERT_TRUE(catalog_->InsertImage(r).ok());
+    images_[r.image_id] = r;
+  };
+  for (int i = 0; i < 600; ++i) {
+    insert(kAccounts[0], 1000 + i / 3);
+    insert(kAccounts[1], 1000 + i / 3);
+  }
+  auto deep_page_of = [](const std::string& account) {
+    ImageQuery q;
+    q.account_id = account;
+    q.include_system = q.include_shared = false;
+    q.offset = 577;
+    q.limit = 10;
+    return q;
+  };
+  auto steps_of = [&](const ImageQuery& q) {
+    const uint64_t before = catalog_->vm_steps();
+    EXPECT_NO_FATAL_FAILURE(ExpectMatchesModel(q));
+    return catalog_->vm_steps() - before;
+  };
+  const ImageQuery known = deep_page_of(kAccounts[0]);
+  const ImageQuery late = deep_page_of(kAccounts[1]);
+  const uint64_t walk = steps_of(known);
+  const uint64_t remembered = steps_of(known);
+  ASSERT_LT(remembered * 4, walk) << "the walk to offset 577 took " << walk << " steps, from its position "
+                                  << remembered;
+
+  // 1,100 shapes of 4 fill the connection: accounts with no image, each
+  // asked for its second page.
+  for (int i = 0; i < 1100; ++i) {
+    ImageQuery q = deep_page_of("20000000" + std::to_string(10000000 + i));
+    q.offset = 10;
+    ASSERT_TRUE(catalog_->ListImages(q)->items.empty());
+  }
+  EXPECT_LT(steps_of(known) * 4, walk) << "a shape the full connection knew walked again";
+  const uint64_t late_first = steps_of(late);
+  const uint64_t late_again = steps_of(late);
+  EXPECT_GT(late_again * 2, late_first)
+      << "a new shape was remembered past the cap (" << late_first << " then " << late_again << " steps)";
+
+  insert(kAccounts[2], 5000);  // a commit empties the connection's positions
+  const uint64_t after_commit = steps_of(late);
+  EXPECT_LT(steps_of(late) * 4, after_commit) << "after a commit the new shape was not remembered";
+}
+
 }  // namespace
 }  // namespace ferry

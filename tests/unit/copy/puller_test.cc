@@ -190,11 +190,12 @@ class PullTest : public ::testing::Test {
   }
   // The source's snapshot: 10 distinct chunks of kChunk bytes, each 50000
   // bytes on the wire (the rate-limit tests' traffic: 5 s at 100000 B/s).
-  void SnapshotOfTenChunks(uint64_t seed) {
+  // Ten chunks of kChunk bytes that the source sends as `wire_bytes` each.
+  void SnapshotOfTenChunks(uint64_t seed, uint64_t wire_bytes = 50000) {
     Manifest m = Manifest::OneEntryPerChunk(uint64_t{kChunk} * 10, kChunk);
     for (size_t i = 0; i < 10; ++i) {
       m.entries[i].zero = false;
-      m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, seed + i), 50000);
+      m.entries[i].id = source_.AddChunk(RandomBytes(kChunk, seed + i), wire_bytes);
     }
     source_.SetManifest(kRegion, kSnapshot, m);
   }
@@ -718,18 +719,21 @@ TEST_F(PullTest, PullRateLimitSleepsForTheWireBytes) {
 }
 
 TEST_F(PullTest, PullRateLimitPacesFetchesInFlightToo) {
-  // The same 10 chunks with 4 fetches in flight: each fetch books its bytes
-  // before it starts, so only the first starts at once and every other waits
-  // its turn. (Charged only on receipt, the first 4 went out together: a
-  // burst of in_flight chunks above the cap at every start and resume.)
-  SnapshotOfTenChunks(1800);
+  // 10 chunks with 4 fetches in flight: each fetch books its bytes before it
+  // starts, so only the first starts at once and every other waits its turn.
+  // (Charged only on receipt, the first 4 went out together: a burst of
+  // in_flight chunks above the cap at every start and resume.) Each chunk
+  // travels whole, so every turn is 0.66 s of the test's clock after the one
+  // before: no refund of a smaller chunk brings a turn within the real time
+  // the threads take (compressed chunks did, under load: 8 sleeps of 9).
+  SnapshotOfTenChunks(1800, kChunk);
   options_.in_flight = 4;
   options_.rate_limit_bytes_per_second = 100000;
 
   Result<PullResult> r = Pull();
 
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->stats.wire_bytes, 500000u);
+  EXPECT_EQ(r->stats.wire_bytes, 10u * kChunk);
   std::vector<milliseconds> sleeps = Sleeps();
   EXPECT_EQ(sleeps.size(), 9u) << "every fetch but the first waits for its turn";
   for (milliseconds d : sleeps) EXPECT_GT(d, milliseconds(0));
