@@ -1,0 +1,71 @@
+// A PostgreSQL server of the test's own (scripts/throwaway-postgres.sh): a
+// cluster in a scratch folder, listening on a Unix socket there only, stopped
+// by its pid and removed when the object goes. Each test takes a database of
+// its own with NewDatabase().
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "catalog/pg_db.h"
+#include "common/ids.h"
+
+namespace ferry {
+
+class ThrowawayPostgres {
+ public:
+  // Starts the server; an empty uri() and a test failure if it cannot.
+  ThrowawayPostgres() : dir_(::testing::TempDir() + "/ferry_pg_" + RandomHex(8)) {
+    std::string out;
+    const std::string command = Script() + " start " + dir_ + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) {
+      ADD_FAILURE() << "cannot run " << command;
+      return;
+    }
+    char buf[512];
+    while (fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+    const int rc = pclose(pipe);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    if (rc != 0 || !out.starts_with("postgresql://")) {
+      ADD_FAILURE() << "throwaway PostgreSQL did not start (" << command << "): " << out;
+      return;
+    }
+    uri_ = out;
+  }
+  ~ThrowawayPostgres() {
+    const std::string command = Script() + " stop " + dir_;
+    if (std::system(command.c_str()) != 0) ADD_FAILURE() << command << " failed";
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  ThrowawayPostgres(const ThrowawayPostgres&) = delete;
+  ThrowawayPostgres& operator=(const ThrowawayPostgres&) = delete;
+
+  const std::string& uri() const { return uri_; }
+
+  // A new, empty database on the server; the URI that names it.
+  std::string NewDatabase() {
+    const std::string name = "t_" + RandomHex(8);
+    auto admin = PgDb::Connect(uri_);
+    EXPECT_TRUE(admin.ok()) << admin.status().ToString();
+    if (!admin.ok()) return "";
+    Status st = (*admin)->Exec("CREATE DATABASE " + name);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    std::string uri = uri_;
+    uri.replace(uri.find("/postgres?"), std::string("/postgres?").size(), "/" + name + "?");
+    return uri;
+  }
+
+ private:
+  static std::string Script() { return std::string(FERRY_SCRIPTS_DIR) + "/throwaway-postgres.sh"; }
+
+  std::string dir_;
+  std::string uri_;
+};
+
+}  // namespace ferry
