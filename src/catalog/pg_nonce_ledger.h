@@ -1,0 +1,45 @@
+// PgNonceLedger: the SignatureNonce replay guard that a region's nodes share
+// (issue 13), in the region's PostgreSQL database: a nonce spent on one node
+// is refused on every other until it expires.
+//
+// It stands behind each node's own NonceCache, which keeps its bounds (at
+// most max_entries unexpired nonces, a share per AccessKey) and answers a
+// replay on the same node without a round trip; only a nonce the node's
+// cache accepts is claimed here. So the table holds at most nodes x
+// max_entries unexpired rows, whatever clients send, and Expire() removes the
+// others.
+//
+// Claim is one statement: an insert that also takes over an expired row of
+// the same digest, so two nodes claiming one nonce at once cannot both win
+// (the primary key decides).
+//
+// Threading: thread-safe; calls take turns on the one connection.
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "catalog/pg_db.h"
+#include "common/clock.h"
+#include "common/nonce_cache.h"
+#include "common/status.h"
+
+namespace ferry {
+
+class PgNonceLedger {
+ public:
+  // Takes `db` (already migrated to PgSchema()).
+  explicit PgNonceLedger(std::unique_ptr<PgDb> db) : db_(std::move(db)) {}
+
+  // Records `digest` until `expires_at` (inclusive) unless it is held by an
+  // unexpired claim at `now`: true for a first use, false for a replay.
+  Result<bool> Claim(const NonceCache::Digest& digest, UnixSeconds now, UnixSeconds expires_at);
+  // Deletes the claims that expired before `now`; how many.
+  Result<uint64_t> Expire(UnixSeconds now);
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<PgDb> db_;  // guarded by mu_
+};
+
+}  // namespace ferry
