@@ -132,16 +132,36 @@ Status CheckNonceLength(const std::string& name, const std::string& nonce) {
 
 }  // namespace
 
+Status Authenticator::SpendWithOtherNodes(const NonceCache::Digest& digest, UnixSeconds now,
+                                          UnixSeconds expires_at) {
+  if (shared_nonces_ == nullptr) return Status::Ok();
+  Result<bool> first = shared_nonces_->Claim(digest, now, expires_at);
+  if (!first.ok()) {
+    // This node keeps the nonce: a retry with it is a replay either way, and
+    // the SDKs retry a 503 with a new nonce.
+    UnixSeconds last = last_ledger_warning_.load();
+    if (now - last >= 60 && last_ledger_warning_.compare_exchange_strong(last, now)) {
+      spdlog::warn("signed requests get 503: the region's nonce ledger did not answer: {}",
+                   first.status().ToString());
+    }
+    return Status(Code::kUnavailable, "ServiceUnavailable",
+                  "The request has failed due to a temporary failure of the server.");
+  }
+  if (!*first) return InvalidArgument("SignatureNonceUsed", "Specified signature nonce was used already.");
+  return Status::Ok();
+}
+
 Status Authenticator::SpendNonce(const std::string& access_key_id, const std::string& nonce,
                                  UnixSeconds timestamp) {
   // A replay must pass the timestamp check too, which a request dated
   // `timestamp` passes up to timestamp + max_skew: that long, and no longer,
   // the nonce is remembered.
   UnixSeconds expires_at = timestamp + max_skew_seconds_;
-  switch (nonces_.CheckAndInsert(NonceCache::DigestOf(access_key_id, nonce), clock_.Now(), expires_at,
-                                 NonceCache::ScopeOf(access_key_id))) {
+  const NonceCache::Digest digest = NonceCache::DigestOf(access_key_id, nonce);
+  const UnixSeconds now = clock_.Now();
+  switch (nonces_.CheckAndInsert(digest, now, expires_at, NonceCache::ScopeOf(access_key_id))) {
     case NonceCache::Outcome::kAccepted:
-      return Status::Ok();
+      return SpendWithOtherNodes(digest, now, expires_at);
     case NonceCache::Outcome::kReplayed:
       return InvalidArgument("SignatureNonceUsed", "Specified signature nonce was used already.");
     case NonceCache::Outcome::kScopeFull:
@@ -155,12 +175,12 @@ Status Authenticator::SpendNonce(const std::string& access_key_id, const std::st
       break;
   }
   // The operator must hear of it, but a flood must not flood the log too.
-  const UnixSeconds now = clock_.Now();
   UnixSeconds last = last_full_warning_.load();
   if (now - last >= 60 && last_full_warning_.compare_exchange_strong(last, now)) {
-    spdlog::warn("nonce cache full: {} signed requests within the time window; new signed requests get 503 "
-                 "until some expire (raise --max-nonces if this is real traffic)",
-                 nonces_.max_entries());
+    spdlog::warn(
+        "nonce cache full: {} signed requests within the time window; new signed requests get 503 "
+        "until some expire (raise --max-nonces if this is real traffic)",
+        nonces_.max_entries());
   }
   return Status(Code::kUnavailable, "ServiceUnavailable",
                 "The request has failed due to a temporary failure of the server: " +

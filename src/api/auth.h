@@ -100,6 +100,13 @@ class Authenticator {
   // before requests are served; borrowed.
   void SetClusterNonces(NonceSpender* cluster_nonces) { cluster_nonces_ = cluster_nonces; }
 
+  // The ledger of the region's other nodes (issue 13), asked after this
+  // process's cache accepts a nonce: a nonce another node spent is refused
+  // here too, and a ledger that cannot answer makes the request 503. Null
+  // (the default) = this process alone. Set before requests are served;
+  // borrowed.
+  void SetSharedNonces(NonceLedger* ledger) { shared_nonces_ = ledger; }
+
   // Nonces remembered now (for tests and metrics).
   size_t nonces_in_use() const { return nonces_.size(); }
 
@@ -110,13 +117,18 @@ class Authenticator {
                                     const std::map<std::string, std::string>& query, bool check_body,
                                     NonceSpender* nonces);
   Status CheckTimestamp(const std::string& value, const std::string& name, UnixSeconds* parsed) const;
+  // A nonce this process's cache accepted, claimed in the shared ledger if
+  // there is one.
+  Status SpendWithOtherNodes(const NonceCache::Digest& digest, UnixSeconds now, UnixSeconds expires_at);
 
   AccountDirectory& accounts_;
   const Clock& clock_;
   const int max_skew_seconds_;
   NonceCache nonces_;
   NonceSpender* cluster_nonces_ = nullptr;
-  std::atomic<UnixSeconds> last_full_warning_{0};  // when "nonce cache full" was last logged
+  NonceLedger* shared_nonces_ = nullptr;
+  std::atomic<UnixSeconds> last_full_warning_{0};    // when "nonce cache full" was last logged
+  std::atomic<UnixSeconds> last_ledger_warning_{0};  // when the ledger's failure was last logged
 };
 
 }  // namespace ferry

@@ -97,8 +97,9 @@ HttpResponse JsonResponse(const nlohmann::json& body) {
 
 }  // namespace
 
-PeerEndpoints::PeerEndpoints(std::string cluster_key, const RegionSet& regions, AccountDirectory& local_accounts,
-                             const Clock& clock, Authenticator* authenticator)
+PeerEndpoints::PeerEndpoints(std::string cluster_key, const RegionSet& regions,
+                             AccountDirectory& local_accounts, const Clock& clock,
+                             Authenticator* authenticator)
     : cluster_key_(std::move(cluster_key)),
       regions_(regions),
       local_accounts_(local_accounts),
@@ -146,7 +147,8 @@ Result<HttpResponse> PeerEndpoints::Serve(const HttpRequest& request) const {
   // about which regions, snapshots, chunks, images or keys exist.
   RETURN_IF_ERROR(VerifyPeerRequest(cluster_key_, request.method, request.target, request.body,
                                     Header(request, kPeerDateHeader), Header(request, kPeerNonceHeader),
-                                    Header(request, kPeerSignatureHeader), clock_.Now(), &nonces_));
+                                    Header(request, kPeerSignatureHeader), clock_.Now(), &nonces_,
+                                    kPeerMaxClockSkewSeconds, shared_nonces_));
   if (request.method != "GET" && request.method != "PUT" && request.method != "POST" &&
       request.method != "DELETE") {
     return InvalidArgument("UnsupportedHTTPMethod",
@@ -158,8 +160,8 @@ Result<HttpResponse> PeerEndpoints::Serve(const HttpRequest& request) const {
   ASSIGN_OR_RETURN(PeerRoute route, ParsePeerPath(request.target));
   if (!MethodAllowed(route.kind, request.method)) {
     return InvalidArgument("UnsupportedHTTPMethod", "The peer endpoint " + request.target + " answers " +
-                                                        AllowedMethod(route.kind) + ", not " + request.method +
-                                                        ".");
+                                                        AllowedMethod(route.kind) + ", not " +
+                                                        request.method + ".");
   }
   if (route.kind == PeerRoute::Kind::kAccessKey) return ServeAccessKey(route.access_key_id);
   if (route.kind == PeerRoute::Kind::kAccount) return ServeAccount(route.account_id);
@@ -195,8 +197,8 @@ Result<HttpResponse> PeerEndpoints::ServeRegion(Region& region, const PeerRoute&
       // wasted. From its file by sendfile when the store keeps one.
       auto refused = [&](const Status& st) -> Status {
         if (st.code() == Code::kNotFound) {
-          return NotFound("InvalidChunkId.NotFound",
-                          "The chunk " + ToHex(route.chunk_id) + " is not in region " + route.region_id + ".");
+          return NotFound("InvalidChunkId.NotFound", "The chunk " + ToHex(route.chunk_id) +
+                                                         " is not in region " + route.region_id + ".");
         }
         return st.WithContext("region " + route.region_id + " chunk " + ToHex(route.chunk_id));
       };
@@ -227,7 +229,8 @@ Result<HttpResponse> PeerEndpoints::ServeRegion(Region& region, const PeerRoute&
     }
     case PeerRoute::Kind::kCopyLease: {
       const CopyLease lease{route.image_id, route.copy_region_id, route.copy_image_id};
-      RETURN_IF_ERROR(request.method == "PUT" ? region.AcquireCopyLease(lease) : region.ReleaseCopyLease(lease));
+      RETURN_IF_ERROR(request.method == "PUT" ? region.AcquireCopyLease(lease)
+                                              : region.ReleaseCopyLease(lease));
       return JsonResponse(nlohmann::json::object());
     }
     case PeerRoute::Kind::kAccessKey:
@@ -253,13 +256,14 @@ Result<HttpResponse> PeerEndpoints::ServeAccessKey(const std::string& access_key
     return Internal("AccessKey " + access_key_id + " names account " + key->account_id +
                     ", which the account directory cannot read: " + account.status().ToString());
   }
-  return JsonResponse({{"AccessKeyId", key->access_key_id},
-                       {"AccountId", key->account_id},
-                       {"AccountName", account->name},
-                       {"IsRoot", account->is_root},
-                       {"Enabled", key->enabled},
-                       {"CreationTime", key->creation_time},
-                       {"SealedSecret", SealPeerSecret(cluster_key_, key->access_key_id, key->access_key_secret)}});
+  return JsonResponse(
+      {{"AccessKeyId", key->access_key_id},
+       {"AccountId", key->account_id},
+       {"AccountName", account->name},
+       {"IsRoot", account->is_root},
+       {"Enabled", key->enabled},
+       {"CreationTime", key->creation_time},
+       {"SealedSecret", SealPeerSecret(cluster_key_, key->access_key_id, key->access_key_secret)}});
 }
 
 Result<HttpResponse> PeerEndpoints::ServeAccount(const std::string& account_id) const {
@@ -282,8 +286,9 @@ Result<HttpResponse> PeerEndpoints::ServeNonce(const std::string& body) const {
     return NotFound("InvalidPeerPath.NotFound", "This process spends no nonces for peers.");
   }
   if (body.size() > kMaxPeerNonceBody) {
-    return InvalidArgument("InvalidParameter", "A nonce request is at most " + std::to_string(kMaxPeerNonceBody) +
-                                                   " bytes, not " + std::to_string(body.size()) + ".");
+    return InvalidArgument("InvalidParameter", "A nonce request is at most " +
+                                                   std::to_string(kMaxPeerNonceBody) + " bytes, not " +
+                                                   std::to_string(body.size()) + ".");
   }
   nlohmann::json request = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   auto text = [&](const char* name) -> const std::string* {
@@ -292,8 +297,8 @@ Result<HttpResponse> PeerEndpoints::ServeNonce(const std::string& body) const {
   };
   const std::string* key = text("AccessKeyId");
   const std::string* nonce = text("Nonce");
-  if (key == nullptr || nonce == nullptr || key->empty() || nonce->empty() || !request.contains("Timestamp") ||
-      !request["Timestamp"].is_number_integer()) {
+  if (key == nullptr || nonce == nullptr || key->empty() || nonce->empty() ||
+      !request.contains("Timestamp") || !request["Timestamp"].is_number_integer()) {
     return InvalidArgument("InvalidParameter",
                            "A nonce request is {\"AccessKeyId\": string, \"Nonce\": string, \"Timestamp\": "
                            "integer}.");
@@ -303,7 +308,8 @@ Result<HttpResponse> PeerEndpoints::ServeNonce(const std::string& body) const {
   const auto timestamp = request["Timestamp"].get<int64_t>();
   if (std::llabs(timestamp - clock_.Now()) > authenticator_->max_skew_seconds()) {
     return InvalidArgument("InvalidTimeStamp.Expired",
-                           "The nonce's timestamp is more than " + std::to_string(authenticator_->max_skew_seconds()) +
+                           "The nonce's timestamp is more than " +
+                               std::to_string(authenticator_->max_skew_seconds()) +
                                " seconds from this process's clock.");
   }
   RETURN_IF_ERROR(authenticator_->SpendNonce(*key, *nonce, timestamp));

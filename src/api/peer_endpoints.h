@@ -53,6 +53,11 @@ class PeerEndpoints {
 
   HttpResponse Handle(const HttpRequest& request) const;
 
+  // The ledger of the region's other nodes (issue 13): a peer request's
+  // nonce another node accepted is a replay here too. Null (the default) =
+  // this process alone. Set before requests are served; borrowed.
+  void SetSharedNonces(NonceLedger* ledger) { shared_nonces_ = ledger; }
+
   // The status and body of a peer error; exposed for tests and the server.
   static HttpResponse ErrorResponse(const Status& status, const std::string& request_id);
 
@@ -71,6 +76,7 @@ class PeerEndpoints {
   // Nonces of the peer requests accepted within the date window: a captured
   // request is refused the second time (thread-safe on its own).
   mutable NonceCache nonces_;
+  NonceLedger* shared_nonces_ = nullptr;
 };
 
 }  // namespace ferry

@@ -26,14 +26,14 @@
 
 namespace ferry {
 
-class PgNonceLedger {
+class PgNonceLedger final : public NonceLedger {
  public:
   // Takes `db` (already migrated to PgSchema()).
   explicit PgNonceLedger(std::unique_ptr<PgDb> db) : db_(std::move(db)) {}
 
   // Records `digest` until `expires_at` (inclusive) unless it is held by an
   // unexpired claim at `now`: true for a first use, false for a replay.
-  Result<bool> Claim(const NonceCache::Digest& digest, UnixSeconds now, UnixSeconds expires_at);
+  Result<bool> Claim(const NonceCache::Digest& digest, UnixSeconds now, UnixSeconds expires_at) override;
   // Deletes the claims that expired before `now`; how many.
   Result<uint64_t> Expire(UnixSeconds now);
 

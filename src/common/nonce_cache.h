@@ -46,8 +46,23 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/status.h"
 
 namespace ferry {
+
+// Nonces that several processes serving one region share (issue 13: a
+// nonce spent on one node is refused on every other). A node asks it only
+// for nonces its own NonceCache accepted, so the cache's bounds hold there
+// too. Implemented in PostgreSQL by PgNonceLedger (catalog/pg_nonce_ledger.h).
+class NonceLedger {
+ public:
+  virtual ~NonceLedger() = default;
+  // Records `digest` (NonceCache::DigestOf) until `expires_at` (inclusive)
+  // unless it is held by an unexpired claim at `now`: true for a first use,
+  // false for a replay; an error when the ledger cannot tell.
+  virtual Result<bool> Claim(const std::array<uint8_t, 16>& digest, UnixSeconds now,
+                             UnixSeconds expires_at) = 0;
+};
 
 class NonceCache {
  public:
@@ -55,10 +70,10 @@ class NonceCache {
   using Digest = std::array<uint8_t, kDigestBytes>;
 
   enum class Outcome {
-    kAccepted,  // first use: recorded until its expiry
-    kReplayed,  // used before and not yet expired
-    kFull,      // new, but the cache holds max_entries unexpired nonces
-    kScopeFull, // new, but its scope holds max_per_scope unexpired nonces
+    kAccepted,   // first use: recorded until its expiry
+    kReplayed,   // used before and not yet expired
+    kFull,       // new, but the cache holds max_entries unexpired nonces
+    kScopeFull,  // new, but its scope holds max_per_scope unexpired nonces
   };
 
   // `max_per_scope` 0 = max_entries (no share below the whole).
@@ -96,9 +111,9 @@ class NonceCache {
   const size_t max_entries_;
   const size_t max_per_scope_;
   mutable std::mutex mu_;
-  std::unordered_set<Digest, DigestHash> live_;              // guarded by mu_
-  std::map<UnixSeconds, std::vector<Expiring>> by_expiry_;   // guarded by mu_
-  std::unordered_map<uint64_t, size_t> per_scope_;           // guarded by mu_; live entries per scope
+  std::unordered_set<Digest, DigestHash> live_;             // guarded by mu_
+  std::map<UnixSeconds, std::vector<Expiring>> by_expiry_;  // guarded by mu_
+  std::unordered_map<uint64_t, size_t> per_scope_;          // guarded by mu_; live entries per scope
 };
 
 }  // namespace ferry

@@ -79,7 +79,7 @@ std::string NewPeerNonce() { return RandomHex(kPeerNonceBytes); }
 Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, std::string_view target,
                          std::string_view body, std::string_view date, std::string_view nonce,
                          std::string_view signature, UnixSeconds now, NonceCache* nonces,
-                         int64_t max_skew_seconds) {
+                         int64_t max_skew_seconds, NonceLedger* ledger) {
   if (cluster_key.empty()) {
     return Unauthenticated("Forbidden.PeerSignature",
                            "This server has no cluster key; its peer API is closed.");
@@ -101,16 +101,14 @@ Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, 
                                                      std::to_string(max_skew_seconds) + " s are allowed.");
   }
   const bool nonce_ok = nonce.size() == 2 * kPeerNonceBytes &&
-                        std::all_of(nonce.begin(), nonce.end(), [](char c) {
-                          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-                        });
+                        std::all_of(nonce.begin(), nonce.end(),
+                                    [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
   if (!nonce_ok) {
-    return Unauthenticated("Forbidden.PeerNonce", "The header \"" + std::string(kPeerNonceHeader) + "\" is " +
-                                                      (nonce.empty() ? std::string("missing")
-                                                                     : std::to_string(nonce.size()) +
-                                                                           " characters") +
-                                                      "; it must be " + std::to_string(2 * kPeerNonceBytes) +
-                                                      " lower-case hex digits.");
+    return Unauthenticated(
+        "Forbidden.PeerNonce",
+        "The header \"" + std::string(kPeerNonceHeader) + "\" is " +
+            (nonce.empty() ? std::string("missing") : std::to_string(nonce.size()) + " characters") +
+            "; it must be " + std::to_string(2 * kPeerNonceBytes) + " lower-case hex digits.");
   }
   if (signature.empty()) {
     return Unauthenticated("Forbidden.PeerSignature",
@@ -129,13 +127,25 @@ Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, 
   // Checked last: only a correctly signed request may take a cache entry.
   // A replay must pass the date check too, which it does until
   // date + max_skew: that long the nonce is remembered.
-  switch (nonces->CheckAndInsert(NonceCache::DigestOf(kPeerNonceScope, nonce), now, *t + max_skew_seconds)) {
-    case NonceCache::Outcome::kAccepted:
-      return Status::Ok();
+  const NonceCache::Digest digest = NonceCache::DigestOf(kPeerNonceScope, nonce);
+  const UnixSeconds expires_at = *t + max_skew_seconds;
+  auto replayed = [&] {
+    return Unauthenticated("Forbidden.PeerNonceUsed", "The peer request nonce " + std::string(nonce) +
+                                                          " was used already: a peer request is never "
+                                                          "accepted twice.");
+  };
+  switch (nonces->CheckAndInsert(digest, now, expires_at)) {
+    case NonceCache::Outcome::kAccepted: {
+      if (ledger == nullptr) return Status::Ok();
+      Result<bool> first = ledger->Claim(digest, now, expires_at);
+      if (!first.ok()) {
+        return Status(Code::kUnavailable, "ServiceUnavailable",
+                      "This server cannot reach its region's nonce ledger; try again shortly.");
+      }
+      return *first ? Status::Ok() : replayed();
+    }
     case NonceCache::Outcome::kReplayed:
-      return Unauthenticated("Forbidden.PeerNonceUsed", "The peer request nonce " + std::string(nonce) +
-                                                            " was used already: a peer request is never "
-                                                            "accepted twice.");
+      return replayed();
     case NonceCache::Outcome::kFull:
     case NonceCache::Outcome::kScopeFull:  // one scope: the whole cache
       break;
@@ -156,14 +166,14 @@ std::string SealPeerSecret(std::string_view cluster_key, std::string_view contex
   unsigned char* ciphertext = reinterpret_cast<unsigned char*>(out.data()) + kSealNonceBytes;
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  bool ok = ctx != nullptr &&
-            EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kSealNonceBytes, nullptr) == 1 &&
-            EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(key), nonce) == 1 &&
-            EVP_EncryptUpdate(ctx.get(), nullptr, &len, Bytes(context), static_cast<int>(context.size())) == 1 &&
-            EVP_EncryptUpdate(ctx.get(), ciphertext, &len, Bytes(secret), static_cast<int>(secret.size())) == 1 &&
-            EVP_EncryptFinal_ex(ctx.get(), ciphertext + len, &len) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kSealTagBytes, ciphertext + secret.size()) == 1;
+  bool ok =
+      ctx != nullptr && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kSealNonceBytes, nullptr) == 1 &&
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(key), nonce) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, Bytes(context), static_cast<int>(context.size())) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), ciphertext, &len, Bytes(secret), static_cast<int>(secret.size())) == 1 &&
+      EVP_EncryptFinal_ex(ctx.get(), ciphertext + len, &len) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kSealTagBytes, ciphertext + secret.size()) == 1;
   // AES-GCM with a valid key and nonce cannot fail short of an OpenSSL bug.
   if (!ok) std::abort();
   return ToHex(std::string_view(out));
@@ -186,13 +196,13 @@ Result<std::string> OpenPeerSecret(std::string_view cluster_key, std::string_vie
   unsigned char* out = reinterpret_cast<unsigned char*>(plaintext.data());
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  bool ok = ctx != nullptr &&
-            EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kSealNonceBytes, nullptr) == 1 &&
-            EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(key), nonce) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), nullptr, &len, Bytes(context), static_cast<int>(context.size())) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), out, &len, ciphertext, static_cast<int>(text_size)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kSealTagBytes, tag.data()) == 1;
+  bool ok =
+      ctx != nullptr && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kSealNonceBytes, nullptr) == 1 &&
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(key), nonce) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, Bytes(context), static_cast<int>(context.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), out, &len, ciphertext, static_cast<int>(text_size)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kSealTagBytes, tag.data()) == 1;
   // Final checks the tag: a wrong key, context or altered byte fails here.
   if (!ok || EVP_DecryptFinal_ex(ctx.get(), out + len, &len) != 1) {
     return BadSeal(context, "authentication failed (another cluster key, another key id, or altered bytes)");

@@ -56,11 +56,14 @@ std::string NewPeerNonce();
 // "Forbidden.PeerSignature" (missing or wrong signature, or `cluster_key`
 // empty: the peer API is then closed) or "Forbidden.PeerNonceUsed" (a
 // replay); kUnavailable "ServiceUnavailable" when `nonces` is full. The
-// signature comparison runs in constant time.
+// signature comparison runs in constant time. With `ledger` (the region's
+// nodes' shared nonces, issue 13), a nonce `nonces` accepted must also be
+// the ledger's first use of it: another node's is a replay, and a ledger
+// that cannot answer is kUnavailable.
 Status VerifyPeerRequest(std::string_view cluster_key, std::string_view method, std::string_view target,
                          std::string_view body, std::string_view date, std::string_view nonce,
                          std::string_view signature, UnixSeconds now, NonceCache* nonces,
-                         int64_t max_skew_seconds = kPeerMaxClockSkewSeconds);
+                         int64_t max_skew_seconds = kPeerMaxClockSkewSeconds, NonceLedger* ledger = nullptr);
 
 // Secrets that travel between peers (an AccessKey secret looked up by a
 // process that does not hold it) are sealed with AES-256-GCM under a key

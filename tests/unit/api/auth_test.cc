@@ -6,10 +6,14 @@
 
 #include "api/dispatcher.h"
 #include "api/errors.h"
+#include "catalog/pg_nonce_ledger.h"
+#include "catalog/pg_schema.h"
 #include "catalog/sqlite_account_directory.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
+#include "copy/peer_auth.h"
 #include "unit/api/api_fakes.h"
+#include "unit/catalog/throwaway_postgres.h"
 
 namespace ferry {
 namespace {
@@ -290,7 +294,8 @@ TEST_F(AuthTest, OversizedNonceIsRefused) {
   EXPECT_NE(v3.status().message().find("x-acs-signature-nonce"), std::string::npos);
   EXPECT_EQ(auth_.nonces_in_use(), 0u);
   // The longest accepted nonce still works.
-  EXPECT_TRUE(Run(SignedV1("POST", {{"Action", "X"}}, kNow, std::string(kMaxSignatureNonceLength, 'n'))).ok());
+  EXPECT_TRUE(
+      Run(SignedV1("POST", {{"Action", "X"}}, kNow, std::string(kMaxSignatureNonceLength, 'n'))).ok());
   EXPECT_EQ(auth_.nonces_in_use(), 1u);
 }
 
@@ -303,10 +308,12 @@ TEST(AuthFullCacheTest, EachKeyHasAShareAndAFullCacheRefusesNewNoncesAndKeepsOld
   FakeClock clock{kNow};
   const std::vector<std::string> keys = {apitest::kKeyId, "key-2", "key-3", "key-4"};
   for (size_t i = 1; i < keys.size(); ++i) {
-    ASSERT_TRUE(accounts.AddAccessKey(AccessKeyRecord{keys[i], apitest::kSecret, apitest::kAccountId, true, 0}).ok());
+    ASSERT_TRUE(
+        accounts.AddAccessKey(AccessKeyRecord{keys[i], apitest::kSecret, apitest::kAccountId, true, 0}).ok());
   }
   Authenticator auth(accounts, clock, 15 * 60, /*max_nonces=*/8);
-  auto run = [&](const std::string& key, const std::string& nonce, UnixSeconds at = kNow) -> Result<AuthResult> {
+  auto run = [&](const std::string& key, const std::string& nonce,
+                 UnixSeconds at = kNow) -> Result<AuthResult> {
     HttpRequest request = SignedV1("POST", {{"Action", "X"}}, at, nonce, apitest::kSecret, key);
     auto params = ParseRequestParams(request);
     if (!params.ok()) return params.status();
@@ -389,6 +396,99 @@ TEST_F(AuthTest, UploadNoncesAreSpentWithTheClusterNonces) {
   ASSERT_TRUE(upload("u4").ok());
   EXPECT_EQ(upload("u4").status().reason(), "SignatureNonceUsed");
   EXPECT_EQ(auth_.nonces_in_use(), 2u);
+}
+
+// Two nodes of one region (issue 13), each with its own Authenticator and
+// nonce cache, sharing a nonce ledger in a real PostgreSQL: a request
+// accepted by one is a replay on the other, V1 and V3 alike.
+TEST(SharedNoncesTest, ARequestAcceptedByOneNodeIsAReplayOnAnother) {
+  ThrowawayPostgres server;
+  ASSERT_FALSE(server.uri().empty());
+  const std::string uri = server.NewDatabase();
+  auto ledger_of_node = [&]() -> std::unique_ptr<PgNonceLedger> {
+    auto db = PgDb::Connect(uri);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    if (!db.ok()) return nullptr;
+    Status st = (*db)->Migrate(PgSchema());
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return std::make_unique<PgNonceLedger>(std::move(db).value());
+  };
+  FakeAccounts accounts;
+  FakeClock clock{kNow};
+  auto ledger1 = ledger_of_node();
+  auto ledger2 = ledger_of_node();
+  ASSERT_NE(ledger1, nullptr);
+  ASSERT_NE(ledger2, nullptr);
+  Authenticator node1{accounts, clock, 15 * 60};
+  Authenticator node2{accounts, clock, 15 * 60};
+  node1.SetSharedNonces(ledger1.get());
+  node2.SetSharedNonces(ledger2.get());
+  auto run = [](Authenticator& node, const HttpRequest& request) -> Result<AuthResult> {
+    auto params = ParseRequestParams(request);
+    if (!params.ok()) return params.status();
+    return node.Authenticate(request, *params);
+  };
+
+  const HttpRequest v1 = SignedV1("POST", {{"Action", "DescribeImages"}}, kNow, "one-use");
+  auto first = run(node1, v1);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto replay = run(node2, v1);
+  ASSERT_FALSE(replay.ok());
+  EXPECT_EQ(replay.status().reason(), "SignatureNonceUsed");
+  EXPECT_EQ(run(node1, v1).status().reason(), "SignatureNonceUsed");
+
+  const HttpRequest v3 = SignedV3("CopyImage", {}, kNow, "v3-one-use");
+  ASSERT_TRUE(run(node2, v3).ok());
+  EXPECT_EQ(run(node1, v3).status().reason(), "SignatureNonceUsed");
+
+  EXPECT_TRUE(run(node2, SignedV1("POST", {{"Action", "DescribeImages"}}, kNow, "another")).ok());
+
+  // The peer protocol's nonces (copy/peer_auth) take the same ledger: a
+  // captured peer request replayed at the other node is refused.
+  const std::string key = "cluster-key", date = FormatTimeSeconds(kNow), nonce = NewPeerNonce();
+  const std::string signature = SignPeerRequest(key, "GET", "/peer/v1/x", date, nonce, "");
+  NonceCache cache1(100), cache2(100);
+  auto verify = [&](NonceCache& cache, NonceLedger& ledger) {
+    return VerifyPeerRequest(key, "GET", "/peer/v1/x", "", date, nonce, signature, kNow, &cache,
+                             kPeerMaxClockSkewSeconds, &ledger);
+  };
+  EXPECT_TRUE(verify(cache1, *ledger1).ok());
+  EXPECT_EQ(verify(cache2, *ledger2).reason(), "Forbidden.PeerNonceUsed");
+}
+
+// Fault injection: a ledger that cannot answer.
+class UnreachableLedger final : public NonceLedger {
+ public:
+  Result<bool> Claim(const std::array<uint8_t, 16>&, UnixSeconds, UnixSeconds) override {
+    ++calls;
+    return Unavailable("cannot connect to PostgreSQL at postgresql://db/ferry: connection refused");
+  }
+  int calls = 0;
+};
+
+TEST_F(AuthTest, ALedgerThatCannotAnswerMakesTheRequestUnavailableNotAccepted) {
+  UnreachableLedger ledger;
+  auth_.SetSharedNonces(&ledger);
+  auto result = Run(SignedV1("POST", {{"Action", "X"}}, kNow, "while-down"));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), Code::kUnavailable);
+  EXPECT_EQ(result.status().reason(), "ServiceUnavailable");
+  EXPECT_EQ(result.status().message().find("postgresql"), std::string::npos)
+      << "the database is not named to clients";
+  EXPECT_EQ(ledger.calls, 1);
+  // A replay this node saw is refused without asking the ledger.
+  EXPECT_EQ(Run(SignedV1("POST", {{"Action", "X"}}, kNow, "while-down")).status().reason(),
+            "SignatureNonceUsed");
+  EXPECT_EQ(ledger.calls, 1);
+
+  // The peer protocol's nonces too.
+  const std::string key = "cluster-key", date = FormatTimeSeconds(kNow), nonce = NewPeerNonce();
+  NonceCache cache(100);
+  Status peer = VerifyPeerRequest(key, "GET", "/peer/v1/x", "", date, nonce,
+                                  SignPeerRequest(key, "GET", "/peer/v1/x", date, nonce, ""), kNow, &cache,
+                                  kPeerMaxClockSkewSeconds, &ledger);
+  EXPECT_EQ(peer.code(), Code::kUnavailable) << peer.ToString();
+  EXPECT_EQ(ledger.calls, 2);
 }
 
 }  // namespace
