@@ -9,7 +9,8 @@
 
 namespace ferry {
 
-// Version 1: nonces (PgNonceLedger).
+// Version 1: nonces (PgNonceLedger). Version 2: the catalog's tables, as
+// SqliteCatalog's schema has them (for the PostgreSQL catalog to come).
 const std::vector<std::string>& PgSchema();
 
 }  // namespace ferry
