@@ -6,8 +6,6 @@
 
 #include "api/dispatcher.h"
 #include "api/errors.h"
-#include "catalog/pg_nonce_ledger.h"
-#include "catalog/pg_schema.h"
 #include "catalog/sqlite_account_directory.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
@@ -405,18 +403,10 @@ TEST(SharedNoncesTest, ARequestAcceptedByOneNodeIsAReplayOnAnother) {
   ThrowawayPostgres server;
   ASSERT_FALSE(server.uri().empty());
   const std::string uri = server.NewDatabase();
-  auto ledger_of_node = [&]() -> std::unique_ptr<PgNonceLedger> {
-    auto db = PgDb::Connect(uri);
-    EXPECT_TRUE(db.ok()) << db.status().ToString();
-    if (!db.ok()) return nullptr;
-    Status st = (*db)->Migrate(PgSchema());
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return std::make_unique<PgNonceLedger>(std::move(db).value());
-  };
   FakeAccounts accounts;
   FakeClock clock{kNow};
-  auto ledger1 = ledger_of_node();
-  auto ledger2 = ledger_of_node();
+  auto ledger1 = LedgerOfNode(uri);
+  auto ledger2 = LedgerOfNode(uri);
   ASSERT_NE(ledger1, nullptr);
   ASSERT_NE(ledger2, nullptr);
   Authenticator node1{accounts, clock, 15 * 60};

@@ -16,17 +16,10 @@
 namespace ferry {
 namespace {
 
-class PgDbTest : public ::testing::Test {
+class PgDbTest : public PostgresTest {
  protected:
-  static void SetUpTestSuite() { server_ = new ThrowawayPostgres(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_FALSE(server_->uri().empty());
-    uri_ = server_->NewDatabase();
-    ASSERT_FALSE(uri_.empty());
+    ASSERT_NO_FATAL_FAILURE(PostgresTest::SetUp());
     db_ = Open();
   }
   std::unique_ptr<PgDb> Open() {
@@ -43,11 +36,8 @@ class PgDbTest : public ::testing::Test {
     return n.ok() ? *n : -1;
   }
 
-  static ThrowawayPostgres* server_;
-  std::string uri_;
   std::unique_ptr<PgDb> db_;
 };
-ThrowawayPostgres* PgDbTest::server_ = nullptr;
 
 TEST_F(PgDbTest, EveryKindOfValueRoundTrips) {
   ASSERT_TRUE(db_->Exec("CREATE TABLE t (i BIGINT, s TEXT, b BYTEA, n TEXT)").ok());

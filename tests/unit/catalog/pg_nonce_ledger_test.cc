@@ -11,38 +11,15 @@
 #include <thread>
 #include <vector>
 
-#include "catalog/pg_schema.h"
 #include "throwaway_postgres.h"
 
 namespace ferry {
 namespace {
 
-class PgNonceLedgerTest : public ::testing::Test {
+class PgNonceLedgerTest : public PostgresTest {
  protected:
-  static void SetUpTestSuite() { server_ = new ThrowawayPostgres(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_FALSE(server_->uri().empty());
-    uri_ = server_->NewDatabase();
-    ASSERT_FALSE(uri_.empty());
-  }
-  // A node's ledger: a connection of its own, migrated as a node does at start.
-  std::unique_ptr<PgNonceLedger> Node() {
-    auto db = PgDb::Connect(uri_);
-    EXPECT_TRUE(db.ok()) << db.status().ToString();
-    if (!db.ok()) return nullptr;
-    Status st = (*db)->Migrate(PgSchema());
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return std::make_unique<PgNonceLedger>(std::move(db).value());
-  }
-
-  static ThrowawayPostgres* server_;
-  std::string uri_;
+  std::unique_ptr<PgNonceLedger> Node() { return LedgerOfNode(uri_); }
 };
-ThrowawayPostgres* PgNonceLedgerTest::server_ = nullptr;
 
 TEST_F(PgNonceLedgerTest, ANonceSpentOnOneNodeIsRefusedOnAnotherUntilItExpires) {
   auto node1 = Node();

@@ -12,6 +12,8 @@
 #include <string>
 
 #include "catalog/pg_db.h"
+#include "catalog/pg_nonce_ledger.h"
+#include "catalog/pg_schema.h"
 #include "common/ids.h"
 
 namespace ferry {
@@ -67,5 +69,36 @@ class ThrowawayPostgres {
   std::string dir_;
   std::string uri_;
 };
+
+// A fixture whose suite shares one server and whose every test has a new
+// database of its own (uri_).
+class PostgresTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new ThrowawayPostgres(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_FALSE(server_->uri().empty());
+    uri_ = server_->NewDatabase();
+    ASSERT_FALSE(uri_.empty());
+  }
+
+  static inline ThrowawayPostgres* server_ = nullptr;
+  std::string uri_;
+};
+
+// A node's nonce ledger on the database at `uri`: a connection of its own,
+// migrated as a node does at start; null (and a test failure) if it cannot.
+inline std::unique_ptr<PgNonceLedger> LedgerOfNode(const std::string& uri) {
+  auto db = PgDb::Connect(uri);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  if (!db.ok()) return nullptr;
+  Status st = (*db)->Migrate(PgSchema());
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  if (!st.ok()) return nullptr;
+  return std::make_unique<PgNonceLedger>(std::move(db).value());
+}
 
 }  // namespace ferry
