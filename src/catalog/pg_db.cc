@@ -92,6 +92,17 @@ Result<std::vector<uint8_t>> PgRows::Bytes(int row, int column) const {
   return out;
 }
 
+int64_t PgRow::ColumnInt(int column) const {
+  Result<int64_t> value = rows_.Int(row_, column);
+  return value.ok() ? *value : 0;
+}
+
+std::vector<uint8_t> PgRow::ColumnBlob(int column) const {
+  if (rows_.IsNull(row_, column)) return {};
+  Result<std::vector<uint8_t>> bytes = rows_.Bytes(row_, column);
+  return bytes.ok() ? std::move(bytes).value() : std::vector<uint8_t>();
+}
+
 // -------------------------------------------------------------------- PgDb
 
 Result<std::unique_ptr<PgDb>> PgDb::Connect(const std::string& uri) {
@@ -118,6 +129,30 @@ std::string PgDb::Redacted(const std::string& uri) {
   static const std::regex keyword(R"((password\s*=\s*)('[^']*'|[^&\s]*))");
   return std::regex_replace(std::regex_replace(uri, userinfo, "$1***@"), keyword, "$1***");
 }
+
+std::string PgDb::Numbered(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int next = 1;
+  char quote = 0;  // inside '...' or "..."
+  for (char c : sql) {
+    if (quote != 0) {
+      if (c == quote) quote = 0;  // a doubled quote closes and reopens: the same
+      out += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      out += c;
+    } else if (c == '?') {
+      out += '$';
+      out += std::to_string(next++);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool PgDb::broken() const { return PQstatus(conn_) == CONNECTION_BAD; }
 
 Status PgDb::ErrorOf(pg_result* result, std::string_view what) const {
   const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;

@@ -60,6 +60,25 @@ class PgRows {
   uint64_t affected_ = 0;
 };
 
+// One row of PgRows, read the way the catalogs' decoders read a
+// SqliteStatement (catalog_rows.h): ColumnView, ColumnText, ColumnInt,
+// ColumnBlob. The catalog's integer columns are BIGINT, so the server only
+// ever sends integers for them; ColumnInt reads anything else as 0.
+class PgRow {
+ public:
+  PgRow(const PgRows& rows, int row) : rows_(rows), row_(row) {}
+  std::string_view ColumnView(int column) const { return rows_.Text(row_, column); }
+  std::string ColumnText(int column) const { return std::string(ColumnView(column)); }
+  int64_t ColumnInt(int column) const;
+  // An empty vector for NULL (or, never from the server, unreadable hex).
+  std::vector<uint8_t> ColumnBlob(int column) const;
+  bool ColumnIsNull(int column) const { return rows_.IsNull(row_, column); }
+
+ private:
+  const PgRows& rows_;
+  int row_;
+};
+
 class PgDb {
  public:
   // Connects to `uri` (a libpq connection string or postgresql:// URI).
@@ -90,6 +109,14 @@ class PgDb {
 
   // `uri` with any password replaced by "***", for logs and messages.
   static std::string Redacted(const std::string& uri);
+
+  // `sql` with its '?' parameter marks (the catalogs' portable SQL) numbered
+  // $1, $2, ... in order; a '?' inside a quoted literal or name stays.
+  static std::string Numbered(std::string_view sql);
+
+  // The connection broke (the server went away, or closed it): nothing more
+  // will succeed on it; a pool drops it.
+  bool broken() const;
 
  private:
   PgDb(pg_conn* conn, std::string where) : conn_(conn), where_(std::move(where)) {}

@@ -13,13 +13,18 @@
 // the same digest, so two nodes claiming one nonce at once cannot both win
 // (the primary key decides).
 //
-// Threading: thread-safe; calls take turns on the one connection.
+// Expired claims are deleted as claims go by: at most once a minute, the
+// claim that finds the minute passed also runs Expire().
+//
+// Threading: thread-safe; calls take connections from a PgPool, so a node's
+// requests claim at once, and a broken connection is replaced.
 #pragma once
 
+#include <atomic>
 #include <memory>
-#include <mutex>
 
 #include "catalog/pg_db.h"
+#include "catalog/pg_pool.h"
 #include "common/clock.h"
 #include "common/nonce_cache.h"
 #include "common/status.h"
@@ -28,8 +33,10 @@ namespace ferry {
 
 class PgNonceLedger final : public NonceLedger {
  public:
-  // Takes `db` (already migrated to PgSchema()).
-  explicit PgNonceLedger(std::unique_ptr<PgDb> db) : db_(std::move(db)) {}
+  static constexpr size_t kMaxConnections = 8;
+
+  // Connects to `uri` and brings its schema to PgSchema().
+  static Result<std::unique_ptr<PgNonceLedger>> Open(const std::string& uri);
 
   // Records `digest` until `expires_at` (inclusive) unless it is held by an
   // unexpired claim at `now`: true for a first use, false for a replay.
@@ -38,8 +45,10 @@ class PgNonceLedger final : public NonceLedger {
   Result<uint64_t> Expire(UnixSeconds now);
 
  private:
-  std::mutex mu_;
-  std::unique_ptr<PgDb> db_;  // guarded by mu_
+  explicit PgNonceLedger(std::unique_ptr<PgPool> pool) : pool_(std::move(pool)) {}
+
+  std::unique_ptr<PgPool> pool_;
+  std::atomic<UnixSeconds> next_expiry_{0};
 };
 
 }  // namespace ferry

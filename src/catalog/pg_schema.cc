@@ -167,6 +167,12 @@ CREATE TABLE disks (
 CREATE INDEX disks_instance ON disks (instance_id);
 CREATE INDEX disks_account_created ON disks (account_id, creation_time);
 )sql",
+      // Version 3. PgCatalog counts a listing's matches in its snapshot;
+      // image_counts (SqliteCatalog's running totals) would be one more row
+      // every write of the region locks.
+      R"sql(
+DROP TABLE image_counts;
+)sql",
   };
   return steps;
 }

@@ -19,44 +19,26 @@
 
 namespace ferry {
 
-namespace catalog_sql {
-
-Result<std::string> EncodeTags(const Tags& tags, const std::string& owner) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const auto& [key, value] : tags) arr.push_back(nlohmann::json::array({key, value}));
-  try {
-    return arr.dump();
-  } catch (const nlohmann::json::exception& e) {
-    // dump() rejects strings that are not valid UTF-8.
-    return InvalidArgument("", "tags of " + owner + " cannot be stored: " + e.what());
-  }
-}
-
-Result<Tags> DecodeTags(const std::string& text, const std::string& owner) {
-  if (text == "[]") return Tags();  // most rows: no parser for them
-  try {
-    Tags tags;
-    for (const auto& pair : nlohmann::json::parse(text)) {
-      tags.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
-    }
-    return tags;
-  } catch (const nlohmann::json::exception& e) {
-    return DataLoss("stored tags of " + owner + " are unreadable: " + e.what());
-  }
-}
-
-}  // namespace catalog_sql
-
 namespace {
 
-using catalog_sql::DecodeTags;
-using catalog_sql::EncodeTags;
+using catalog_sql::Columns;
+using catalog_sql::DecodeImage;
+using catalog_sql::DecodeSnapshot;
+using catalog_sql::DecodeTask;
 using catalog_sql::Execute;
-using catalog_sql::FromSql;
+using catalog_sql::ImageValues;
+using catalog_sql::InsertSql;
+using catalog_sql::KeyLast;
+using catalog_sql::kImageColumns;
+using catalog_sql::kSnapshotColumns;
+using catalog_sql::kSnapshotColumnsWithoutManifest;
+using catalog_sql::kTaskColumns;
 using catalog_sql::PageInSql;
 using catalog_sql::Rows;
-using catalog_sql::Slice;
-using catalog_sql::ToSql;
+using catalog_sql::SelectSql;
+using catalog_sql::SnapshotValues;
+using catalog_sql::TaskValues;
+using catalog_sql::UpdateSql;
 using catalog_sql::WhereClause;
 
 // Schema steps, applied in order by SqliteDb::Migrate; never edit a step that
@@ -173,260 +155,17 @@ ALTER TABLE snapshots ADD COLUMN source_disk_id TEXT NOT NULL DEFAULT '';
     catalog_sql::ImageIndexSchemaStep(),
 };
 
-// Column lists, in the order the Values/Decode functions below use. The
-// first column is the key.
-constexpr const char* kImageColumns[] = {
-    "image_id",        "account_id",     "name",          "description",  "status",
-    "progress",        "os_type",        "os_name",       "platform",     "architecture",
-    "boot_mode",       "image_family",   "image_version", "license_type", "resource_group_id",
-    "size_gib",        "disks",          "tags",          "is_copied",    "source_region_id",
-    "source_image_id", "failure_reason", "creation_time"};
-
-// manifest is last so that listings can select every column but it.
-constexpr const char* kSnapshotColumns[] = {"snapshot_id",
-                                            "account_id",
-                                            "name",
-                                            "description",
-                                            "status",
-                                            "progress",
-                                            "logical_size",
-                                            "source_disk_size_gib",
-                                            "source_disk_type",
-                                            "usage",
-                                            "encrypted",
-                                            "kms_key_id",
-                                            "source_region_id",
-                                            "source_snapshot_id",
-                                            "content_digest",
-                                            "tags",
-                                            "creation_time",
-                                            "last_modified_time",
-                                            "source_disk_id",
-                                            "manifest"};
-constexpr size_t kSnapshotColumnsWithoutManifest = std::size(kSnapshotColumns) - 1;
-
-constexpr const char* kTaskColumns[] = {"task_id",       "account_id",       "action",        "status",
-                                        "progress",      "resource_id",      "params",        "error_code",
-                                        "error_message", "cancel_requested", "creation_time", "finished_time",
-                                        "attempts"};
-
 // Manifests can be megabytes each; a batch bounds memory and lock hold time.
 constexpr int64_t kManifestBatch = 16;
-
-using Columns = std::span<const char* const>;
-
-std::string JoinColumns(Columns cols) {
-  std::string out;
-  for (size_t i = 0; i < cols.size(); ++i) {
-    if (i) out += ", ";
-    out += cols[i];
-  }
-  return out;
-}
-
-std::string SelectSql(const char* table, Columns cols) {
-  return "SELECT " + JoinColumns(cols) + " FROM " + table;
-}
-
-std::string InsertSql(const char* table, Columns cols) {
-  std::string marks;
-  for (size_t i = 0; i < cols.size(); ++i) marks += i ? ", ?" : "?";
-  return "INSERT INTO " + std::string(table) + " (" + JoinColumns(cols) + ") VALUES (" + marks + ")";
-}
-
-// "UPDATE t SET c1 = ?, ... WHERE c0 = ?"; bind with KeyLast(values).
-std::string UpdateSql(const char* table, Columns cols) {
-  std::string sets;
-  for (size_t i = 1; i < cols.size(); ++i) {
-    if (i > 1) sets += ", ";
-    sets += std::string(cols[i]) + " = ?";
-  }
-  return "UPDATE " + std::string(table) + " SET " + sets + " WHERE " + cols[0] + " = ?";
-}
-
-std::vector<SqlValue> KeyLast(std::vector<SqlValue> values) {
-  std::rotate(values.begin(), values.begin() + 1, values.end());
-  return values;
-}
-
-// --- rows <-> records ---
-
-Result<std::vector<SqlValue>> ImageValues(const ImageRecord& r) {
-  const std::string owner = "image " + r.image_id;
-  ASSIGN_OR_RETURN(std::string disks, catalog_sql::EncodeDiskMappings(r.disks, r.image_id));
-  ASSIGN_OR_RETURN(std::string tags, EncodeTags(r.tags, owner));
-  return std::vector<SqlValue>{r.image_id,
-                               r.account_id,
-                               r.name,
-                               r.description,
-                               r.status,
-                               int64_t{r.progress},
-                               r.os_type,
-                               r.os_name,
-                               r.platform,
-                               r.architecture,
-                               r.boot_mode,
-                               r.image_family,
-                               r.image_version,
-                               r.license_type,
-                               r.resource_group_id,
-                               ToSql(r.size_gib),
-                               disks,
-                               tags,
-                               int64_t{r.is_copied},
-                               r.source_region_id,
-                               r.source_image_id,
-                               r.failure_reason,
-                               int64_t{r.creation_time}};
-}
-
-// Every field of `r` from the row, the ones not persisted reset: `r` may
-// be a record used before, whose strings keep their room.
-Status DecodeImageInto(const SqliteStatement& s, ImageRecord& r) {
-  r.image_id.assign(s.ColumnView(0));
-  r.account_id.assign(s.ColumnView(1));
-  r.name.assign(s.ColumnView(2));
-  r.description.assign(s.ColumnView(3));
-  r.status.assign(s.ColumnView(4));
-  r.progress = static_cast<int>(s.ColumnInt(5));
-  r.os_type.assign(s.ColumnView(6));
-  r.os_name.assign(s.ColumnView(7));
-  r.platform.assign(s.ColumnView(8));
-  r.architecture.assign(s.ColumnView(9));
-  r.boot_mode.assign(s.ColumnView(10));
-  r.image_family.assign(s.ColumnView(11));
-  r.image_version.assign(s.ColumnView(12));
-  r.license_type.assign(s.ColumnView(13));
-  r.resource_group_id.assign(s.ColumnView(14));
-  r.size_gib = FromSql(s.ColumnInt(15));
-  ASSIGN_OR_RETURN(r.disks, catalog_sql::DecodeDiskMappings(s.ColumnView(16), r.image_id));
-  // Most images have no tags: no parser, and no error text made, for them.
-  r.tags.clear();
-  if (const std::string_view tags = s.ColumnView(17); tags != "[]") {
-    ASSIGN_OR_RETURN(r.tags, DecodeTags(std::string(tags), "image " + r.image_id));
-  }
-  r.is_copied = s.ColumnInt(18) != 0;
-  r.source_region_id.assign(s.ColumnView(19));
-  r.source_image_id.assign(s.ColumnView(20));
-  r.failure_reason.assign(s.ColumnView(21));
-  r.creation_time = s.ColumnInt(22);
-  r.remain_time_seconds = 0;
-  r.queue_position = 0;
-  r.copy_wire_bytes = 0;
-  r.copy_data_bytes = 0;
-  r.is_self_shared = false;
-  return Status::Ok();
-}
-
-Result<ImageRecord> DecodeImage(const SqliteStatement& s) {
-  ImageRecord r;
-  RETURN_IF_ERROR(DecodeImageInto(s, r));
-  return r;
-}
-
-Result<std::vector<SqlValue>> SnapshotValues(const SnapshotRecord& r) {
-  ASSIGN_OR_RETURN(std::string tags, EncodeTags(r.tags, "snapshot " + r.snapshot_id));
-  // An uncommitted snapshot has no manifest: NULL, so that ForEachManifest
-  // can skip it in SQL.
-  SqlValue manifest = r.manifest.empty() ? SqlValue(nullptr) : SqlValue(r.manifest);
-  return std::vector<SqlValue>{r.snapshot_id,
-                               r.account_id,
-                               r.name,
-                               r.description,
-                               r.status,
-                               int64_t{r.progress},
-                               ToSql(r.logical_size),
-                               ToSql(r.source_disk_size_gib),
-                               r.source_disk_type,
-                               r.usage,
-                               int64_t{r.encrypted},
-                               r.kms_key_id,
-                               r.source_region_id,
-                               r.source_snapshot_id,
-                               r.content_digest,
-                               tags,
-                               int64_t{r.creation_time},
-                               int64_t{r.last_modified_time},
-                               r.source_disk_id,
-                               std::move(manifest)};
-}
-
-Result<SnapshotRecord> DecodeSnapshot(const SqliteStatement& s, bool with_manifest) {
-  SnapshotRecord r;
-  r.snapshot_id = s.ColumnText(0);
-  r.account_id = s.ColumnText(1);
-  r.name = s.ColumnText(2);
-  r.description = s.ColumnText(3);
-  r.status = s.ColumnText(4);
-  r.progress = static_cast<int>(s.ColumnInt(5));
-  r.logical_size = FromSql(s.ColumnInt(6));
-  r.source_disk_size_gib = FromSql(s.ColumnInt(7));
-  r.source_disk_type = s.ColumnText(8);
-  r.usage = s.ColumnText(9);
-  r.encrypted = s.ColumnInt(10) != 0;
-  r.kms_key_id = s.ColumnText(11);
-  r.source_region_id = s.ColumnText(12);
-  r.source_snapshot_id = s.ColumnText(13);
-  r.content_digest = s.ColumnText(14);
-  ASSIGN_OR_RETURN(r.tags, DecodeTags(s.ColumnText(15), "snapshot " + r.snapshot_id));
-  r.creation_time = s.ColumnInt(16);
-  r.last_modified_time = s.ColumnInt(17);
-  r.source_disk_id = s.ColumnText(18);
-  if (with_manifest) r.manifest = s.ColumnBlob(19);
-  return r;
-}
-
-std::vector<SqlValue> TaskValues(const TaskRecord& r) {
-  return std::vector<SqlValue>{r.task_id,
-                               r.account_id,
-                               r.action,
-                               r.status,
-                               int64_t{r.progress},
-                               r.resource_id,
-                               r.params,
-                               r.error_code,
-                               r.error_message,
-                               int64_t{r.cancel_requested},
-                               int64_t{r.creation_time},
-                               int64_t{r.finished_time},
-                               int64_t{r.attempts}};
-}
-
-Result<TaskRecord> DecodeTask(const SqliteStatement& s) {
-  TaskRecord r;
-  r.task_id = s.ColumnText(0);
-  r.account_id = s.ColumnText(1);
-  r.action = s.ColumnText(2);
-  r.status = s.ColumnText(3);
-  r.progress = static_cast<int>(s.ColumnInt(4));
-  r.resource_id = s.ColumnText(5);
-  r.params = s.ColumnText(6);
-  r.error_code = s.ColumnText(7);
-  r.error_message = s.ColumnText(8);
-  r.cancel_requested = s.ColumnInt(9) != 0;
-  r.creation_time = s.ColumnInt(10);
-  r.finished_time = s.ColumnInt(11);
-  r.attempts = static_cast<int>(s.ColumnInt(12));
-  return r;
-}
 
 }  // namespace
 
 namespace catalog_sql {
 
-std::string ImageColumnsSql(const std::string& prefix) {
-  std::string out;
-  for (const char* column : kImageColumns) {
-    if (!out.empty()) out += ", ";
-    out += prefix + column;
-  }
-  return out;
-}
+std::string ImageColumnsSql(const std::string& prefix) { return JoinColumns(kImageColumns, prefix); }
 
 Result<ImageRecord> DecodeImageRow(const SqliteStatement& s) { return DecodeImage(s); }
 Status DecodeImageRowInto(const SqliteStatement& s, ImageRecord& r) { return DecodeImageInto(s, r); }
-
-static_assert(std::string_view(kImageColumns[kImageCreationTimeColumn]) == "creation_time");
 
 }  // namespace catalog_sql
 
@@ -589,7 +328,7 @@ Result<ImageRecord> SqliteCatalog::GetImage(const std::string& image_id) {
   ASSIGN_OR_RETURN(ReadLease reader, Reader());
   ASSIGN_OR_RETURN(std::vector<ImageRecord> rows,
                    Rows<ImageRecord>(reader.db(), SelectSql("images", kImageColumns) + " WHERE image_id = ?",
-                                     {image_id}, DecodeImage));
+                                     {image_id}, DecodeImage<SqliteStatement>));
   if (rows.empty()) {
     return NotFound("InvalidImageId.NotFound", "image " + image_id + " does not exist");
   }
@@ -650,19 +389,7 @@ Status SqliteCatalog::DeleteSnapshot(const std::string& snapshot_id) {
 }
 
 Result<Page<SnapshotRecord>> SqliteCatalog::ListSnapshots(const SnapshotQuery& q) {
-  WhereClause where;
-  if (!q.account_id.empty() && !q.also_snapshot_ids.empty()) {
-    std::vector<SqlValue> params{q.account_id};
-    for (const std::string& id : q.also_snapshot_ids) params.emplace_back(id);
-    where.Add("(account_id = ? OR snapshot_id IN (" + WhereClause::Placeholders(q.also_snapshot_ids.size()) + "))",
-              std::move(params));
-  } else {
-    where.AddEquals("account_id", q.account_id);
-  }
-  where.AddIn("snapshot_id", q.snapshot_ids);
-  where.AddEquals("status", q.status);
-  where.AddEquals("name", q.name);
-  where.AddEquals("source_disk_id", q.source_disk_id);
+  const WhereClause where = catalog_sql::SnapshotFilter(q);
   const std::string select =
       SelectSql("snapshots", Columns(kSnapshotColumns).first(kSnapshotColumnsWithoutManifest));
   ASSIGN_OR_RETURN(ReadLease reader, Reader());
@@ -720,9 +447,9 @@ Status SqliteCatalog::UpdateTask(const TaskRecord& r) {
 
 Result<TaskRecord> SqliteCatalog::GetTask(const std::string& task_id) {
   ASSIGN_OR_RETURN(ReadLease reader, Reader());
-  ASSIGN_OR_RETURN(
-      std::vector<TaskRecord> rows,
-      Rows<TaskRecord>(reader.db(), SelectSql("tasks", kTaskColumns) + " WHERE task_id = ?", {task_id}, DecodeTask));
+  ASSIGN_OR_RETURN(std::vector<TaskRecord> rows,
+                   Rows<TaskRecord>(reader.db(), SelectSql("tasks", kTaskColumns) + " WHERE task_id = ?",
+                                    {task_id}, DecodeTask<SqliteStatement>));
   if (rows.empty()) {
     return NotFound("InvalidTaskId.NotFound", "task " + task_id + " does not exist");
   }
@@ -730,17 +457,11 @@ Result<TaskRecord> SqliteCatalog::GetTask(const std::string& task_id) {
 }
 
 Result<Page<TaskRecord>> SqliteCatalog::ListTasks(const TaskQuery& q) {
-  WhereClause where;
-  where.AddEquals("account_id", q.account_id);
-  where.AddIn("task_id", q.task_ids);
-  where.AddEquals("action", q.action);
-  where.AddIn("action", q.actions);
-  where.AddEquals("status", q.status);
-  where.AddIn("resource_id", q.resource_ids);
-  where.AddIn("status", q.statuses);
+  const WhereClause where = catalog_sql::TaskFilter(q);
   ASSIGN_OR_RETURN(ReadLease reader, Reader());
   return PageInSql<TaskRecord>(reader.db(), "tasks", SelectSql("tasks", kTaskColumns), where,
-                               " ORDER BY creation_time DESC, task_id", q.offset, q.limit, DecodeTask);
+                               " ORDER BY creation_time DESC, task_id", q.offset, q.limit,
+                               DecodeTask<SqliteStatement>);
 }
 
 // --- client tokens ---
@@ -766,10 +487,7 @@ Result<Catalog::TokenRecord> SqliteCatalog::GetClientToken(const std::string& ac
 Status SqliteCatalog::PutClientToken(const std::string& account_id, const std::string& action,
                                      const std::string& token, const TokenRecord& rec) {
   return Write([&]() -> Status {
-    return Execute(*db_,
-                   "INSERT INTO client_tokens (account_id, action, token, fingerprint, result_id) "
-                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, action, token) DO UPDATE SET "
-                   "fingerprint = excluded.fingerprint, result_id = excluded.result_id",
+    return Execute(*db_, catalog_sql::kPutClientTokenSql,
                    {account_id, action, token, rec.fingerprint, rec.result_id})
         .WithContext("store client token '" + token + "' for " + action);
   });
@@ -777,11 +495,7 @@ Status SqliteCatalog::PutClientToken(const std::string& account_id, const std::s
 
 Status SqliteCatalog::PutCopyLease(const CopyLeaseRecord& rec) {
   return Write([&]() -> Status {
-    return Execute(*db_,
-                   "INSERT INTO copy_leases (source_image_id, copy_region_id, copy_image_id, creation_time) "
-                   "VALUES (?, ?, ?, ?) ON CONFLICT (source_image_id) DO UPDATE SET "
-                   "copy_region_id = excluded.copy_region_id, copy_image_id = excluded.copy_image_id, "
-                   "creation_time = excluded.creation_time",
+    return Execute(*db_, catalog_sql::kPutCopyLeaseSql,
                    {rec.source_image_id, rec.copy_region_id, rec.copy_image_id, rec.creation_time})
         .WithContext("store the copy lease of " + rec.source_image_id);
   });
@@ -791,10 +505,8 @@ Result<Catalog::CopyLeaseRecord> SqliteCatalog::GetCopyLease(const std::string& 
   ASSIGN_OR_RETURN(ReadLease reader, Reader());
   ASSIGN_OR_RETURN(std::vector<CopyLeaseRecord> rows,
                    Rows<CopyLeaseRecord>(
-                       reader.db(),
-                       "SELECT source_image_id, copy_region_id, copy_image_id, creation_time FROM copy_leases "
-                       "WHERE source_image_id = ?",
-                       {source_image_id}, [](const SqliteStatement& s) -> Result<CopyLeaseRecord> {
+                       reader.db(), catalog_sql::kGetCopyLeaseSql, {source_image_id},
+                       [](const SqliteStatement& s) -> Result<CopyLeaseRecord> {
                          return CopyLeaseRecord{s.ColumnText(0), s.ColumnText(1), s.ColumnText(2),
                                                 s.ColumnInt(3)};
                        }));

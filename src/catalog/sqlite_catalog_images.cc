@@ -636,12 +636,7 @@ Status FillView(SqliteDb& db, const ImageQuery& q, std::vector<ImageRecord>& ima
       visible = row && via_share.ColumnInt(0) != 0;
     }
   }
-  for (ImageRecord& image : images) {
-    for (DiskMapping& disk : image.disks) {
-      auto it = encrypted.find(disk.snapshot_id);
-      disk.encrypted = it != encrypted.end() && it->second;
-    }
-  }
+  catalog_sql::MarkEncryptedDisks(encrypted, images);
   return Status::Ok();
 }
 

@@ -29,19 +29,9 @@ std::string SharedWithAccountSql() {
 
 }  // namespace catalog_sql
 
-namespace {
-
-Result<ImageShareRecord> DecodeShare(const SqliteStatement& s) {
-  return ImageShareRecord{s.ColumnText(0), s.ColumnText(1), s.ColumnInt(2)};
-}
-
-}  // namespace
-
 Status SqliteCatalog::PutImageShare(const ImageShareRecord& r) {
   return Write([&]() -> Status {
-    return catalog_sql::Execute(*db_,
-                                "INSERT INTO image_shares (image_id, account_id, shared_time) VALUES (?, ?, ?) "
-                                "ON CONFLICT (image_id, account_id) DO NOTHING",
+    return catalog_sql::Execute(*db_, catalog_sql::kPutImageShareSql,
                                 {r.image_id, r.account_id, r.shared_time})
         .WithContext("share image " + r.image_id + " with account " + r.account_id);
   });
@@ -62,7 +52,7 @@ Result<Page<ImageShareRecord>> SqliteCatalog::ListImageShares(const std::string&
   ASSIGN_OR_RETURN(ReadLease reader, Reader());
   return catalog_sql::PageInSql<ImageShareRecord>(
       reader.db(), "image_shares", "SELECT image_id, account_id, shared_time FROM image_shares", where,
-      " ORDER BY shared_time, account_id", offset, limit, DecodeShare);
+      " ORDER BY shared_time, account_id", offset, limit, catalog_sql::DecodeShare<SqliteStatement>);
 }
 
 Result<bool> SqliteCatalog::IsImageSharedWith(const std::string& image_id, const std::string& account_id) {

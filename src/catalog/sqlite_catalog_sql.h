@@ -12,63 +12,11 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "catalog/catalog_rows.h"
 #include "catalog/sqlite_db.h"
 #include "common/status.h"
 
 namespace ferry::catalog_sql {
-
-// SQLite and PostgreSQL integers are signed 64-bit; unsigned sizes are stored
-// by their bit pattern so that every uint64_t value round-trips.
-inline int64_t ToSql(uint64_t v) { return static_cast<int64_t>(v); }
-inline uint64_t FromSql(int64_t v) { return static_cast<uint64_t>(v); }
-inline int64_t ClampToSql(uint64_t v) {
-  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  return static_cast<int64_t>(std::min(v, kMax));
-}
-
-// Builds " WHERE a = ? AND b IN (?, ?)" with its parameters.
-class WhereClause {
- public:
-  void Add(const std::string& condition, std::vector<SqlValue> params) {
-    conditions_.push_back(condition);
-    for (auto& p : params) params_.push_back(std::move(p));
-  }
-  void AddEquals(const char* column, const std::string& value) {
-    if (!value.empty()) Add(std::string(column) + " = ?", {value});
-  }
-  void AddIn(const char* column, const std::vector<std::string>& values) {
-    if (values.empty()) return;
-    Add(std::string(column) + " IN (" + Placeholders(values.size()) + ")", Values(values));
-  }
-  // "?, ?, ?" for `n` parameters.
-  static std::string Placeholders(size_t n) {
-    std::string marks;
-    for (size_t i = 0; i < n; ++i) marks += i ? ", ?" : "?";
-    return marks;
-  }
-  static std::vector<SqlValue> Values(const std::vector<std::string>& values) {
-    return std::vector<SqlValue>(values.begin(), values.end());
-  }
-  std::string Sql() const {
-    std::string out;
-    for (size_t i = 0; i < conditions_.size(); ++i) {
-      out += i ? " AND " : " WHERE ";
-      out += conditions_[i];
-    }
-    return out;
-  }
-  const std::vector<SqlValue>& params() const { return params_; }
-
- private:
-  std::vector<std::string> conditions_;
-  std::vector<SqlValue> params_;
-};
-
-// Tags as a JSON text column: [[key, value], ...]. `owner` names the record
-// in errors (a string that is not UTF-8 cannot be stored; unreadable stored
-// tags are kDataLoss).
-Result<std::string> EncodeTags(const Tags& tags, const std::string& owner);
-Result<Tags> DecodeTags(const std::string& text, const std::string& owner);
 
 // Runs `fn` inside one read transaction of `db` (BEGIN ... COMMIT), or
 // inside the transaction already open on it: every statement of `fn` sees
@@ -112,18 +60,6 @@ inline void AddPaging(uint64_t offset, uint64_t limit, std::string* sql, std::ve
   params->emplace_back(ClampToSql(offset));
 }
 
-// Pages a list that was filtered in memory.
-template <typename T>
-Page<T> Slice(std::vector<T> all, uint64_t offset, uint64_t limit) {
-  Page<T> page;
-  page.total = all.size();
-  if (offset >= all.size()) return page;
-  uint64_t end = limit == 0 ? all.size() : std::min<uint64_t>(all.size(), offset + limit);
-  page.items.assign(std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(offset)),
-                    std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(end)));
-  return page;
-}
-
 // Counts and fetches one page entirely in SQL.
 template <typename T, typename Decode>
 Result<Page<T>> PageInSql(SqliteDb& db, const char* table, const std::string& select,
@@ -155,8 +91,6 @@ inline std::string ImageSelectSql() { return "SELECT " + ImageColumnsSql() + " F
 Result<ImageRecord> DecodeImageRow(const SqliteStatement& s);
 // The same into `r`, every field set (a record reused keeps its strings' room).
 Status DecodeImageRowInto(const SqliteStatement& s, ImageRecord& r);
-// creation_time's index among those columns.
-inline constexpr int kImageCreationTimeColumn = 22;
 
 // Schema step 8: the listing indexes, image_counts and image_snapshots; the
 // hook fills image_snapshots from existing images.

@@ -25,6 +25,8 @@ using Tables = std::map<std::string, std::set<std::string>>;  // table -> its co
 
 // Tables only PostgreSQL has: the nonce ledger and Migrate's version.
 const std::set<std::string> kPostgresOnly = {"nonces", "ferry_schema"};
+// Tables only SQLite has: the listing's running totals (PgSchema version 3).
+const std::set<std::string> kSqliteOnly = {"image_counts"};
 
 TEST(PgSchemaTest, TheCatalogsTablesColumnsAndIndexesMatchSqlitesCatalog) {
   const std::string dir = ::testing::TempDir() + "/pg_schema_test_" + RandomHex(8);
@@ -50,6 +52,7 @@ TEST(PgSchemaTest, TheCatalogsTablesColumnsAndIndexesMatchSqlitesCatalog) {
     for (const std::string& table : tables) {
       auto columns = (*db)->Prepare("SELECT name FROM pragma_table_info('" + table + "')");
       ASSERT_TRUE(columns.ok());
+      if (kSqliteOnly.count(table) != 0) continue;
       while (columns->Step().value()) sqlite_tables[table].insert(std::string(columns->ColumnView(0)));
     }
   }

@@ -6,28 +6,15 @@
 
 #include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_db.h"
+#include "catalog_contract.h"
 #include "common/ids.h"
 
 namespace ferry {
 namespace {
 
-class SqliteCatalogInstancesTest : public ::testing::Test {
+template <typename Engine>
+class CatalogInstancesTest : public CatalogTest<Engine> {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/catalog-instances-" + RandomHex(6);
-    std::filesystem::create_directories(dir_);
-    Reopen();
-  }
-  void TearDown() override {
-    catalog_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void Reopen() {
-    catalog_.reset();
-    auto c = SqliteCatalog::Open(dir_ + "/catalog.db");
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    catalog_ = std::move(c).value();
-  }
   InstanceRecord Instance(const std::string& id, const std::string& account, const std::string& name,
                           const std::string& status, UnixSeconds t) {
     InstanceRecord r;
@@ -44,75 +31,76 @@ class SqliteCatalogInstancesTest : public ::testing::Test {
     r.auto_start = true;
     return r;
   }
-  std::string dir_;
-  std::unique_ptr<SqliteCatalog> catalog_;
 };
+TYPED_TEST_SUITE(CatalogInstancesTest, CatalogEngines, CatalogEngineNames);
+using SqliteCatalogInstancesTest = CatalogInstancesTest<SqliteEngine>;
 
-TEST_F(SqliteCatalogInstancesTest, InstancesRoundTripAcrossReopenAndFilter) {
-  ASSERT_TRUE(catalog_->InsertInstance(Instance("i-a", "1", "web-1", "Running", 10)).ok());
-  ASSERT_TRUE(catalog_->InsertInstance(Instance("i-b", "1", "db-1", "Stopped", 20)).ok());
-  ASSERT_TRUE(catalog_->InsertInstance(Instance("i-c", "2", "web-2", "Running", 30)).ok());
-  EXPECT_EQ(catalog_->InsertInstance(Instance("i-a", "1", "x", "Running", 1)).code(), Code::kAlreadyExists);
-  Reopen();
+TYPED_TEST(CatalogInstancesTest, InstancesRoundTripAcrossReopenAndFilter) {
+  ASSERT_TRUE(this->catalog_->InsertInstance(this->Instance("i-a", "1", "web-1", "Running", 10)).ok());
+  ASSERT_TRUE(this->catalog_->InsertInstance(this->Instance("i-b", "1", "db-1", "Stopped", 20)).ok());
+  ASSERT_TRUE(this->catalog_->InsertInstance(this->Instance("i-c", "2", "web-2", "Running", 30)).ok());
+  EXPECT_EQ(this->catalog_->InsertInstance(this->Instance("i-a", "1", "x", "Running", 1)).code(),
+            Code::kAlreadyExists);
+  this->Reopen();
 
-  Result<InstanceRecord> a = catalog_->GetInstance("i-a");
+  Result<InstanceRecord> a = this->catalog_->GetInstance("i-a");
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->user_data, "aGVsbG8=");
   EXPECT_EQ(a->ram_role_name, "role");
   EXPECT_TRUE(a->auto_start);
-  EXPECT_EQ(catalog_->GetInstance("i-zz").status().reason(), "InvalidInstanceId.NotFound");
+  EXPECT_EQ(this->catalog_->GetInstance("i-zz").status().reason(), "InvalidInstanceId.NotFound");
 
   InstanceQuery q;
   q.account_id = "1";
-  Result<Page<InstanceRecord>> mine = catalog_->ListInstances(q);
+  Result<Page<InstanceRecord>> mine = this->catalog_->ListInstances(q);
   ASSERT_TRUE(mine.ok());
   ASSERT_EQ(mine->total, 2u);
   EXPECT_EQ(mine->items[0].instance_id, "i-b");  // newest first
 
   q.name_pattern = "web-*";
-  EXPECT_EQ(catalog_->ListInstances(q)->total, 1u);
+  EXPECT_EQ(this->catalog_->ListInstances(q)->total, 1u);
   q.name_pattern = "";
   q.statuses = {"Stopped"};
-  EXPECT_EQ(catalog_->ListInstances(q)->items.at(0).instance_id, "i-b");
+  EXPECT_EQ(this->catalog_->ListInstances(q)->items.at(0).instance_id, "i-b");
   q.statuses.clear();
   q.instance_ids = std::vector<std::string>{};
-  EXPECT_EQ(catalog_->ListInstances(q)->total, 0u);  // an empty id list matches nothing
+  EXPECT_EQ(this->catalog_->ListInstances(q)->total, 0u);  // an empty id list matches nothing
   q.instance_ids = std::vector<std::string>{"i-c", "i-a"};
-  EXPECT_EQ(catalog_->ListInstances(q)->total, 1u);  // i-c is another account's
+  EXPECT_EQ(this->catalog_->ListInstances(q)->total, 1u);  // i-c is another account's
 
   a->status = "Stopped";
-  ASSERT_TRUE(catalog_->UpdateInstance(*a).ok());
-  EXPECT_EQ(catalog_->GetInstance("i-a")->status, "Stopped");
-  ASSERT_TRUE(catalog_->DeleteInstance("i-a").ok());
-  EXPECT_EQ(catalog_->GetInstance("i-a").status().code(), Code::kNotFound);
-  EXPECT_EQ(catalog_->UpdateInstance(*a).code(), Code::kNotFound);
+  ASSERT_TRUE(this->catalog_->UpdateInstance(*a).ok());
+  EXPECT_EQ(this->catalog_->GetInstance("i-a")->status, "Stopped");
+  ASSERT_TRUE(this->catalog_->DeleteInstance("i-a").ok());
+  EXPECT_EQ(this->catalog_->GetInstance("i-a").status().code(), Code::kNotFound);
+  EXPECT_EQ(this->catalog_->UpdateInstance(*a).code(), Code::kNotFound);
 }
 
-TEST_F(SqliteCatalogInstancesTest, TagsAndBillingRoundTripAndTagsFilter) {
-  InstanceRecord a = Instance("i-a", "1", "web-1", "Running", 10);
+TYPED_TEST(CatalogInstancesTest, TagsAndBillingRoundTripAndTagsFilter) {
+  InstanceRecord a = this->Instance("i-a", "1", "web-1", "Running", 10);
   a.tags = {{"team", "web"}, {"env", "prod"}};
   a.instance_charge_type = "PrePaid";
   a.expired_time = 2000000000;
-  ASSERT_TRUE(catalog_->InsertInstance(a).ok());
-  InstanceRecord b = Instance("i-b", "1", "web-2", "Running", 20);
+  ASSERT_TRUE(this->catalog_->InsertInstance(a).ok());
+  InstanceRecord b = this->Instance("i-b", "1", "web-2", "Running", 20);
   b.tags = {{"team", "db"}};
-  ASSERT_TRUE(catalog_->InsertInstance(b).ok());
-  ASSERT_TRUE(catalog_->InsertInstance(Instance("i-c", "1", "bare", "Running", 30)).ok());
-  Reopen();
+  ASSERT_TRUE(this->catalog_->InsertInstance(b).ok());
+  ASSERT_TRUE(this->catalog_->InsertInstance(this->Instance("i-c", "1", "bare", "Running", 30)).ok());
+  this->Reopen();
 
-  Result<InstanceRecord> got = catalog_->GetInstance("i-a");
+  Result<InstanceRecord> got = this->catalog_->GetInstance("i-a");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->tags, a.tags);
   EXPECT_EQ(got->instance_charge_type, "PrePaid");
   EXPECT_EQ(got->expired_time, 2000000000);
-  EXPECT_EQ(catalog_->GetInstance("i-c")->instance_charge_type, "PostPaid");
-  EXPECT_TRUE(catalog_->GetInstance("i-c")->tags.empty());
+  EXPECT_EQ(this->catalog_->GetInstance("i-c")->instance_charge_type, "PostPaid");
+  EXPECT_TRUE(this->catalog_->GetInstance("i-c")->tags.empty());
 
   auto ids = [&](Tags tags) {
     InstanceQuery q;
     q.account_id = "1";
     q.tags = std::move(tags);
-    Result<Page<InstanceRecord>> page = catalog_->ListInstances(q);
+    Result<Page<InstanceRecord>> page = this->catalog_->ListInstances(q);
     std::vector<std::string> out;
     if (!page.ok()) return out;
     for (const InstanceRecord& r : page->items) out.push_back(r.instance_id);
@@ -125,8 +113,8 @@ TEST_F(SqliteCatalogInstancesTest, TagsAndBillingRoundTripAndTagsFilter) {
   EXPECT_EQ(ids({{"owner", ""}}), (std::vector<std::string>{}));
 
   got->tags.push_back({"added", "later"});
-  ASSERT_TRUE(catalog_->UpdateInstance(*got).ok());
-  EXPECT_EQ(catalog_->GetInstance("i-a")->tags.size(), 3u);
+  ASSERT_TRUE(this->catalog_->UpdateInstance(*got).ok());
+  EXPECT_EQ(this->catalog_->GetInstance("i-a")->tags.size(), 3u);
 }
 
 // A catalog of schema 6 (instances without tags or billing) gains the
@@ -135,7 +123,7 @@ TEST_F(SqliteCatalogInstancesTest, InstancesOfSchemaSixAreMigratedPostPaidWithou
   ASSERT_TRUE(catalog_->InsertInstance(Instance("i-old", "1", "old", "Stopped", 10)).ok());
   catalog_.reset();
   {
-    auto db = SqliteDb::Open(dir_ + "/catalog.db");
+    auto db = SqliteDb::Open(location_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)
                     ->Exec("ALTER TABLE instances DROP COLUMN tags; "
@@ -152,7 +140,7 @@ TEST_F(SqliteCatalogInstancesTest, InstancesOfSchemaSixAreMigratedPostPaidWithou
   EXPECT_EQ(old->user_data, "aGVsbG8=");
 }
 
-TEST_F(SqliteCatalogInstancesTest, DisksRoundTripAndFilterByInstanceAndType) {
+TYPED_TEST(CatalogInstancesTest, DisksRoundTripAndFilterByInstanceAndType) {
   DiskRecord d;
   d.disk_id = "d-1";
   d.account_id = "1";
@@ -163,29 +151,29 @@ TEST_F(SqliteCatalogInstancesTest, DisksRoundTripAndFilterByInstanceAndType) {
   d.size_gib = 40;
   d.status = "Creating";
   d.creation_time = 5;
-  ASSERT_TRUE(catalog_->InsertDisk(d).ok());
+  ASSERT_TRUE(this->catalog_->InsertDisk(d).ok());
   DiskRecord data = d;
   data.disk_id = "d-2";
   data.type = "data";
   data.device = "/dev/xvdb";
   data.creation_time = 6;
-  ASSERT_TRUE(catalog_->InsertDisk(data).ok());
+  ASSERT_TRUE(this->catalog_->InsertDisk(data).ok());
 
-  Result<DiskRecord> got = catalog_->GetDisk("d-1");
+  Result<DiskRecord> got = this->catalog_->GetDisk("d-1");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->base_key, d.base_key);
   EXPECT_EQ(got->size_gib, 40u);
   EXPECT_EQ(got->source_snapshot_id, "s-1");
   DiskQuery q;
   q.instance_id = "i-a";
-  EXPECT_EQ(catalog_->ListDisks(q)->total, 2u);
+  EXPECT_EQ(this->catalog_->ListDisks(q)->total, 2u);
   q.disk_type = "system";
-  EXPECT_EQ(catalog_->ListDisks(q)->items.at(0).disk_id, "d-1");
+  EXPECT_EQ(this->catalog_->ListDisks(q)->items.at(0).disk_id, "d-1");
   got->status = "In_use";
-  ASSERT_TRUE(catalog_->UpdateDisk(*got).ok());
-  EXPECT_EQ(catalog_->GetDisk("d-1")->status, "In_use");
-  ASSERT_TRUE(catalog_->DeleteDisk("d-1").ok());
-  EXPECT_EQ(catalog_->GetDisk("d-1").status().reason(), "InvalidDiskId.NotFound");
+  ASSERT_TRUE(this->catalog_->UpdateDisk(*got).ok());
+  EXPECT_EQ(this->catalog_->GetDisk("d-1")->status, "In_use");
+  ASSERT_TRUE(this->catalog_->DeleteDisk("d-1").ok());
+  EXPECT_EQ(this->catalog_->GetDisk("d-1").status().reason(), "InvalidDiskId.NotFound");
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
-// ListImages as a merge of index-ordered streams with counts kept in
-// image_counts (sqlite_catalog_images.cc): checked against a plain model
-// (filter everything, sort, cut) through random writes, after a migration
-// from schema 7, and with readers running while a writer holds a transaction.
+// ListImages of every catalog checked against a plain model (filter
+// everything, sort, cut) through random writes, and its listing view
+// (catalog_contract.h). Then SqliteCatalog's own way of listing — a merge
+// of index-ordered streams with counts kept in image_counts
+// (sqlite_catalog_images.cc) — after a migration from schema 7, with readers
+// running while a writer holds a transaction, and its remembered positions.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 
 #include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_db.h"
+#include "catalog_contract.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
 
@@ -27,24 +30,14 @@ const std::vector<std::string> kAccounts = {"1000000000000001", "100000000000000
 const std::vector<std::string> kStatuses = {"Available", "Creating", "CreateFailed", "Deprecated"};
 const std::vector<std::string> kSnapshots = {"s-1", "s-2", "s-3", "s-4", "s-5"};
 
-class ListingTest : public ::testing::Test {
+template <typename Engine>
+class ListingTest : public CatalogTest<Engine> {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/catalog_listing_" + RandomHex(8);
-    ASSERT_TRUE(MakeDirs(dir_).ok());
-    path_ = dir_ + "/catalog.db";
-    Reopen();
-  }
-  void TearDown() override {
-    catalog_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void Reopen() {
-    catalog_.reset();
-    auto c = SqliteCatalog::Open(path_);
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    catalog_ = std::move(c).value();
-  }
+  using CatalogTest<Engine>::catalog_;
+  using CatalogTest<Engine>::location_;
+  using CatalogTest<Engine>::Reopen;
+
+  SqliteCatalog& sqlite() { return static_cast<SqliteCatalog&>(*catalog_); }
 
   ImageRecord RandomImage(const std::string& id) {
     ImageRecord r;
@@ -149,62 +142,65 @@ class ListingTest : public ::testing::Test {
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
 
   std::mt19937 rng_{20261205};
-  std::string dir_;
-  std::string path_;
-  std::unique_ptr<SqliteCatalog> catalog_;
   std::map<std::string, ImageRecord> images_;
   std::set<std::pair<std::string, std::string>> shares_;  // (image, account)
 };
+TYPED_TEST_SUITE(ListingTest, CatalogEngines, CatalogEngineNames);
+// What only SqliteCatalog does: its streams, counts and remembered positions.
+using SqliteListingTest = ListingTest<SqliteEngine>;
 
-TEST_F(ListingTest, MatchesAModelThroughRandomWrites) {
+TYPED_TEST(ListingTest, MatchesAModelThroughRandomWrites) {
   int next_id = 0;
   for (int step = 0; step < 1500; ++step) {
-    const int op = static_cast<int>(rng_() % 10);
-    if (op < 5 || images_.empty()) {
-      ImageRecord r = RandomImage("m-" + std::to_string(next_id++));
-      Status st = catalog_->InsertImage(r);
-      if (st.ok()) images_[r.image_id] = r;  // a duplicate name is refused, as the model would not know
+    const int op = static_cast<int>(this->rng_() % 10);
+    if (op < 5 || this->images_.empty()) {
+      ImageRecord r = this->RandomImage("m-" + std::to_string(next_id++));
+      Status st = this->catalog_->InsertImage(r);
+      if (st.ok()) this->images_[r.image_id] = r;  // a duplicate name is refused, as the model would not know
     } else if (op < 7) {
-      ImageRecord r = std::next(images_.begin(), rng_() % images_.size())->second;
-      r.status = Pick(kStatuses);
-      if (Chance(0.3)) r.disks = {DiskMapping{.snapshot_id = Pick(kSnapshots)}};
-      ASSERT_TRUE(catalog_->UpdateImage(r).ok());
-      images_[r.image_id] = r;
+      ImageRecord r = std::next(this->images_.begin(), this->rng_() % this->images_.size())->second;
+      r.status = this->Pick(kStatuses);
+      if (this->Chance(0.3)) r.disks = {DiskMapping{.snapshot_id = this->Pick(kSnapshots)}};
+      ASSERT_TRUE(this->catalog_->UpdateImage(r).ok());
+      this->images_[r.image_id] = r;
     } else if (op < 8) {
-      std::string id = std::next(images_.begin(), rng_() % images_.size())->first;
-      ASSERT_TRUE(catalog_->DeleteImage(id).ok());
-      images_.erase(id);
-      std::erase_if(shares_, [&](const auto& s) { return s.first == id; });
-      ASSERT_TRUE(catalog_->Transact([&]() -> Status {
-        for (const std::string& account : kAccounts) RETURN_IF_ERROR(catalog_->DeleteImageShare(id, account));
-        return Status::Ok();
-      }).ok());
+      std::string id = std::next(this->images_.begin(), this->rng_() % this->images_.size())->first;
+      ASSERT_TRUE(this->catalog_->DeleteImage(id).ok());
+      this->images_.erase(id);
+      std::erase_if(this->shares_, [&](const auto& s) { return s.first == id; });
+      ASSERT_TRUE(this->catalog_
+                      ->Transact([&]() -> Status {
+                        for (const std::string& account : kAccounts)
+                          RETURN_IF_ERROR(this->catalog_->DeleteImageShare(id, account));
+                        return Status::Ok();
+                      })
+                      .ok());
     } else {
-      std::string id = std::next(images_.begin(), rng_() % images_.size())->first;
-      std::string account = Pick(kAccounts);
-      if (Chance(0.7)) {
-        ASSERT_TRUE(catalog_->PutImageShare(ImageShareRecord{id, account, 1}).ok());
-        shares_.insert({id, account});
+      std::string id = std::next(this->images_.begin(), this->rng_() % this->images_.size())->first;
+      std::string account = this->Pick(kAccounts);
+      if (this->Chance(0.7)) {
+        ASSERT_TRUE(this->catalog_->PutImageShare(ImageShareRecord{id, account, 1}).ok());
+        this->shares_.insert({id, account});
       } else {
-        ASSERT_TRUE(catalog_->DeleteImageShare(id, account).ok());
-        shares_.erase({id, account});
+        ASSERT_TRUE(this->catalog_->DeleteImageShare(id, account).ok());
+        this->shares_.erase({id, account});
       }
     }
     if (step % 10 == 0) {
-      for (int i = 0; i < 5; ++i) ExpectMatchesModel(RandomQuery());
-      if (HasFatalFailure()) return;
+      for (int i = 0; i < 5; ++i) this->ExpectMatchesModel(this->RandomQuery());
+      if (this->HasFatalFailure()) return;
     }
   }
-  ASSERT_GT(images_.size(), 100u);
+  ASSERT_GT(this->images_.size(), 100u);
   // The counts survive a reopen (they are rows, not memory).
-  Reopen();
+  this->Reopen();
   for (int i = 0; i < 200; ++i) {
-    ExpectMatchesModel(RandomQuery());
-    if (HasFatalFailure()) return;
+    this->ExpectMatchesModel(this->RandomQuery());
+    if (this->HasFatalFailure()) return;
   }
 }
 
-TEST_F(ListingTest, ASchemaSevenCatalogGetsItsCountsAndSnapshotLinks) {
+TEST_F(SqliteListingTest, ASchemaSevenCatalogGetsItsCountsAndSnapshotLinks) {
   for (int i = 0; i < 40; ++i) {
     ImageRecord r = RandomImage("m-" + std::to_string(i));
     r.name.clear();
@@ -213,7 +209,7 @@ TEST_F(ListingTest, ASchemaSevenCatalogGetsItsCountsAndSnapshotLinks) {
   }
   catalog_.reset();
   {
-    auto db = SqliteDb::Open(path_);
+    auto db = SqliteDb::Open(location_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE image_counts; DROP TABLE image_snapshots; "
                             "DROP INDEX images_owner_status_order; DROP INDEX images_owner_order; "
@@ -238,7 +234,7 @@ TEST_F(ListingTest, ASchemaSevenCatalogGetsItsCountsAndSnapshotLinks) {
   }
 }
 
-TEST_F(ListingTest, ReadersDoNotWaitForAWriterToCommit) {
+TEST_F(SqliteListingTest, ReadersDoNotWaitForAWriterToCommit) {
   ImageRecord committed = RandomImage("m-committed");
   ASSERT_TRUE(catalog_->InsertImage(committed).ok());
   std::promise<void> written;
@@ -274,14 +270,14 @@ TEST_F(ListingTest, ReadersDoNotWaitForAWriterToCommit) {
   EXPECT_EQ(after->total, 2u);
 }
 
-TEST_F(ListingTest, FillViewMarksWhatTheCallerMaySeeAtTheListingsCommit) {
+TYPED_TEST(ListingTest, FillViewMarksWhatTheCallerMaySeeAtTheListingsCommit) {
   const std::string alice = kAccounts[0], bob = kAccounts[1], carol = kAccounts[2];
   auto snapshot = [&](const std::string& id, const std::string& owner, bool encrypted) {
     SnapshotRecord s;
     s.snapshot_id = id;
     s.account_id = owner;
     s.encrypted = encrypted;
-    ASSERT_TRUE(catalog_->InsertSnapshot(s).ok());
+    ASSERT_TRUE(this->catalog_->InsertSnapshot(s).ok());
   };
   snapshot("s-alice-enc", alice, true);
   snapshot("s-alice-plain", alice, false);
@@ -296,16 +292,16 @@ TEST_F(ListingTest, FillViewMarksWhatTheCallerMaySeeAtTheListingsCommit) {
     r.status = "Available";
     r.creation_time = created;
     for (const std::string& s : snapshots) r.disks.push_back(DiskMapping{.snapshot_id = s});
-    ASSERT_TRUE(catalog_->InsertImage(r).ok());
+    ASSERT_TRUE(this->catalog_->InsertImage(r).ok());
   };
   image("m-alice", alice, {"s-alice-enc", "s-alice-plain", ""}, 106);
   image("m-alice-shared", alice, {"s-alice-plain"}, 105);
   image("m-bob", bob, {"s-bob-enc"}, 104);
   image("m-bob-other", bob, {"s-bob-enc-2", "s-bob-enc"}, 103);
   image("m-system", kSystemAccountId, {"s-system-enc", "s-missing"}, 102);
-  ASSERT_TRUE(catalog_->PutImageShare({"m-alice-shared", carol, 1}).ok());
-  ASSERT_TRUE(catalog_->PutImageShare({"m-bob", alice, 1}).ok());
-  ASSERT_TRUE(catalog_->PutImageShare({"m-bob-other", carol, 1}).ok());
+  ASSERT_TRUE(this->catalog_->PutImageShare({"m-alice-shared", carol, 1}).ok());
+  ASSERT_TRUE(this->catalog_->PutImageShare({"m-bob", alice, 1}).ok());
+  ASSERT_TRUE(this->catalog_->PutImageShare({"m-bob-other", carol, 1}).ok());
 
   // (image id, is_self_shared, each disk's encrypted) as `account` lists them.
   using Row = std::pair<std::string, std::pair<bool, std::vector<bool>>>;
@@ -314,7 +310,7 @@ TEST_F(ListingTest, FillViewMarksWhatTheCallerMaySeeAtTheListingsCommit) {
     q.account_id = account;
     q.include_shared = true;
     q.fill_view = fill_view;
-    Result<Page<ImageRecord>> page = catalog_->ListImages(q);
+    Result<Page<ImageRecord>> page = this->catalog_->ListImages(q);
     EXPECT_TRUE(page.ok()) << page.status().ToString();
     std::vector<Row> rows;
     if (!page.ok()) return rows;
@@ -353,18 +349,18 @@ TEST_F(ListingTest, FillViewMarksWhatTheCallerMaySeeAtTheListingsCommit) {
   // No account: every encrypted snapshot shows.
   ImageQuery everything;
   everything.fill_view = true;
-  Result<Page<ImageRecord>> all = catalog_->ListImages(everything);
+  Result<Page<ImageRecord>> all = this->catalog_->ListImages(everything);
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   ASSERT_EQ(all->items.size(), 5u);
   EXPECT_TRUE(all->items[4].disks[0].encrypted) << all->items[4].image_id;
 
   // A change is seen by the next listing: once carol's share of
   // m-alice-shared is gone it is no longer marked shared.
-  ASSERT_TRUE(catalog_->DeleteImageShare("m-alice-shared", carol).ok());
+  ASSERT_TRUE(this->catalog_->DeleteImageShare("m-alice-shared", carol).ok());
   EXPECT_EQ(listed(alice, true)[1], (Row{"m-alice-shared", {false, {false}}}));
 }
 
-TEST_F(ListingTest, LookupsDoNotGrowWithTheAccountsImages) {
+TEST_F(SqliteListingTest, LookupsDoNotGrowWithTheAccountsImages) {
   // The work (SQLite VM steps) of what CreateImage and DescribeImages ask
   // the catalog, with 50 and then 2,000 images in the account: a query that
   // scans the account instead of seeking an index grows forty-fold, one
@@ -384,7 +380,7 @@ TEST_F(ListingTest, LookupsDoNotGrowWithTheAccountsImages) {
   };
   int probes = 0;
   auto work = [&]() -> uint64_t {
-    const uint64_t before = catalog_->vm_steps();
+    const uint64_t before = sqlite().vm_steps();
     ImageQuery by_name;  // RegionImpl::NameTaken
     by_name.account_id = account;
     by_name.include_system = false;
@@ -412,7 +408,7 @@ TEST_F(ListingTest, LookupsDoNotGrowWithTheAccountsImages) {
     probe.name = "n-probe-" + std::to_string(probes++);
     probe.status = "Available";
     EXPECT_TRUE(catalog_->InsertImage(probe).ok());  // the name check, the counts
-    return catalog_->vm_steps() - before;
+    return sqlite().vm_steps() - before;
   };
   fill(0, 50);
   const uint64_t small = work();
@@ -427,7 +423,7 @@ TEST_F(ListingTest, LookupsDoNotGrowWithTheAccountsImages) {
 // (a newer image, a deletion, a change of status), they still match the
 // model, and a page asked again steps through far fewer index entries than
 // the first walk to it.
-TEST_F(ListingTest, DeepPagesStartFromRememberedPositionsAndFollowEveryWrite) {
+TEST_F(SqliteListingTest, DeepPagesStartFromRememberedPositionsAndFollowEveryWrite) {
   const std::string account = kAccounts[0];
   int next_id = 0;
   auto insert = [&](UnixSeconds created, const std::string& status) {
@@ -471,9 +467,9 @@ TEST_F(ListingTest, DeepPagesStartFromRememberedPositionsAndFollowEveryWrite) {
   deep.offset = 577;
   deep.limit = 10;
   auto steps_of = [&](const ImageQuery& q) {
-    const uint64_t before = catalog_->vm_steps();
+    const uint64_t before = sqlite().vm_steps();
     EXPECT_EQ(catalog_->ListImages(q)->items.size(), 10u);
-    return catalog_->vm_steps() - before;
+    return sqlite().vm_steps() - before;
   };
   insert(5000, "Available");  // a write drops every position: the next walk starts at the first row
   const uint64_t first = steps_of(deep);
@@ -500,7 +496,7 @@ TEST_F(ListingTest, DeepPagesStartFromRememberedPositionsAndFollowEveryWrite) {
 // their positions, and a new shape walks from the first row every time, with
 // pages that still match the model. The next commit empties it, and new
 // shapes are remembered again.
-TEST_F(ListingTest, AFullConnectionKeepsItsPositionsAndWalksNewShapesUntilTheNextCommit) {
+TEST_F(SqliteListingTest, AFullConnectionKeepsItsPositionsAndWalksNewShapesUntilTheNextCommit) {
   int next_id = 0;
   auto insert = [&](const std::string& account, UnixSeconds created) {
     ImageRecord r = RandomImage("m-" + std::to_string(next_id++));
@@ -523,9 +519,9 @@ TEST_F(ListingTest, AFullConnectionKeepsItsPositionsAndWalksNewShapesUntilTheNex
     return q;
   };
   auto steps_of = [&](const ImageQuery& q) {
-    const uint64_t before = catalog_->vm_steps();
+    const uint64_t before = sqlite().vm_steps();
     EXPECT_NO_FATAL_FAILURE(ExpectMatchesModel(q));
-    return catalog_->vm_steps() - before;
+    return sqlite().vm_steps() - before;
   };
   const ImageQuery known = deep_page_of(kAccounts[0]);
   const ImageQuery late = deep_page_of(kAccounts[1]);

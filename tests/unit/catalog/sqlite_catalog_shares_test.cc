@@ -1,5 +1,5 @@
-// SqliteCatalog's image shares (sqlite_catalog_shares.cc) and how listings
-// use them.
+// Image shares and how listings use them, for every catalog
+// (catalog_contract.h); then what only SqliteCatalog has.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "catalog/sqlite_catalog.h"
+#include "catalog/sqlite_db.h"
+#include "catalog_contract.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
 
@@ -18,23 +20,10 @@ constexpr const char* kOwner = "1111111111111111";
 constexpr const char* kBob = "2222222222222222";
 constexpr const char* kCarol = "3333333333333333";
 
-class SqliteCatalogSharesTest : public ::testing::Test {
+template <typename Engine>
+class CatalogSharesTest : public CatalogTest<Engine> {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/sqlite_catalog_shares_test_" + RandomHex(8);
-    ASSERT_TRUE(MakeDirs(dir_).ok());
-    Reopen();
-  }
-  void TearDown() override {
-    catalog_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void Reopen() {
-    catalog_.reset();
-    auto c = SqliteCatalog::Open(dir_ + "/catalog.db");
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    catalog_ = std::move(c).value();
-  }
+  using CatalogTest<Engine>::catalog_;
   void AddImage(const std::string& id, const std::string& owner, const std::string& snapshot,
                 UnixSeconds created) {
     SnapshotRecord s;
@@ -73,67 +62,66 @@ class SqliteCatalogSharesTest : public ::testing::Test {
       for (const ImageRecord& r : page->items) out.push_back(r.image_id);
     return out;
   }
-
-  std::string dir_;
-  std::unique_ptr<SqliteCatalog> catalog_;
 };
+TYPED_TEST_SUITE(CatalogSharesTest, CatalogEngines, CatalogEngineNames);
+using SqliteCatalogSharesTest = CatalogSharesTest<SqliteEngine>;
 
-TEST_F(SqliteCatalogSharesTest, PutListDeleteInSharedTimeOrderWithPaging) {
-  ASSERT_TRUE(catalog_->PutImageShare({"m-1", kCarol, 200}).ok());
-  ASSERT_TRUE(catalog_->PutImageShare({"m-1", kBob, 100}).ok());
-  ASSERT_TRUE(catalog_->PutImageShare({"m-2", kBob, 50}).ok());
+TYPED_TEST(CatalogSharesTest, PutListDeleteInSharedTimeOrderWithPaging) {
+  ASSERT_TRUE(this->catalog_->PutImageShare({"m-1", kCarol, 200}).ok());
+  ASSERT_TRUE(this->catalog_->PutImageShare({"m-1", kBob, 100}).ok());
+  ASSERT_TRUE(this->catalog_->PutImageShare({"m-2", kBob, 50}).ok());
   // Again: no second row, and the first time stays.
-  ASSERT_TRUE(catalog_->PutImageShare({"m-1", kBob, 300}).ok());
+  ASSERT_TRUE(this->catalog_->PutImageShare({"m-1", kBob, 300}).ok());
   uint64_t total = 0;
-  EXPECT_EQ(Shares("m-1", 0, 0, &total), (std::vector<std::string>{kBob, kCarol}));
+  EXPECT_EQ(this->Shares("m-1", 0, 0, &total), (std::vector<std::string>{kBob, kCarol}));
   EXPECT_EQ(total, 2u);
-  EXPECT_EQ(catalog_->ListImageShares("m-1", 0, 0)->items.at(0).shared_time, 100);
-  EXPECT_EQ(Shares("m-1", 1, 1, &total), (std::vector<std::string>{kCarol}));
+  EXPECT_EQ(this->catalog_->ListImageShares("m-1", 0, 0)->items.at(0).shared_time, 100);
+  EXPECT_EQ(this->Shares("m-1", 1, 1, &total), (std::vector<std::string>{kCarol}));
   EXPECT_EQ(total, 2u);
-  EXPECT_TRUE(*catalog_->IsImageSharedWith("m-1", kCarol));
-  EXPECT_FALSE(*catalog_->IsImageSharedWith("m-2", kCarol));
+  EXPECT_TRUE(*this->catalog_->IsImageSharedWith("m-1", kCarol));
+  EXPECT_FALSE(*this->catalog_->IsImageSharedWith("m-2", kCarol));
 
-  ASSERT_TRUE(catalog_->DeleteImageShare("m-1", kCarol).ok());
-  ASSERT_TRUE(catalog_->DeleteImageShare("m-1", kCarol).ok());  // absent: OK
-  EXPECT_EQ(Shares("m-1"), (std::vector<std::string>{kBob}));
-  EXPECT_FALSE(*catalog_->IsImageSharedWith("m-1", kCarol));
-  EXPECT_EQ(Shares("m-2"), (std::vector<std::string>{kBob}));
-  Reopen();
-  EXPECT_EQ(Shares("m-1"), (std::vector<std::string>{kBob}));
+  ASSERT_TRUE(this->catalog_->DeleteImageShare("m-1", kCarol).ok());
+  ASSERT_TRUE(this->catalog_->DeleteImageShare("m-1", kCarol).ok());  // absent: OK
+  EXPECT_EQ(this->Shares("m-1"), (std::vector<std::string>{kBob}));
+  EXPECT_FALSE(*this->catalog_->IsImageSharedWith("m-1", kCarol));
+  EXPECT_EQ(this->Shares("m-2"), (std::vector<std::string>{kBob}));
+  this->Reopen();
+  EXPECT_EQ(this->Shares("m-1"), (std::vector<std::string>{kBob}));
 }
 
-TEST_F(SqliteCatalogSharesTest, ListingsShowSharedImagesAndTheirSnapshotsOnlyWhenAsked) {
-  AddImage("m-owned", kOwner, "s-owned", 100);
-  AddImage("m-bobs", kBob, "s-bobs", 200);
-  ASSERT_TRUE(catalog_->PutImageShare({"m-owned", kBob, 300}).ok());
+TYPED_TEST(CatalogSharesTest, ListingsShowSharedImagesAndTheirSnapshotsOnlyWhenAsked) {
+  this->AddImage("m-owned", kOwner, "s-owned", 100);
+  this->AddImage("m-bobs", kBob, "s-bobs", 200);
+  ASSERT_TRUE(this->catalog_->PutImageShare({"m-owned", kBob, 300}).ok());
 
-  EXPECT_EQ(Visible(kBob, true, false), (std::vector<std::string>{"m-bobs"}));
-  EXPECT_EQ(Visible(kBob, true, true), (std::vector<std::string>{"m-bobs", "m-owned"}));
-  EXPECT_EQ(Visible(kBob, false, true), (std::vector<std::string>{"m-owned"}));
-  EXPECT_TRUE(Visible(kCarol, false, true).empty());
-  EXPECT_EQ(Visible(kOwner, false, true), std::vector<std::string>{});
+  EXPECT_EQ(this->Visible(kBob, true, false), (std::vector<std::string>{"m-bobs"}));
+  EXPECT_EQ(this->Visible(kBob, true, true), (std::vector<std::string>{"m-bobs", "m-owned"}));
+  EXPECT_EQ(this->Visible(kBob, false, true), (std::vector<std::string>{"m-owned"}));
+  EXPECT_TRUE(this->Visible(kCarol, false, true).empty());
+  EXPECT_EQ(this->Visible(kOwner, false, true), std::vector<std::string>{});
 
   SnapshotQuery q;
   q.account_id = kBob;
-  EXPECT_EQ(catalog_->ListSnapshots(q)->total, 1u);
+  EXPECT_EQ(this->catalog_->ListSnapshots(q)->total, 1u);
   q.also_snapshot_ids = {"s-owned"};
-  Result<Page<SnapshotRecord>> both = catalog_->ListSnapshots(q);
+  Result<Page<SnapshotRecord>> both = this->catalog_->ListSnapshots(q);
   ASSERT_TRUE(both.ok());
   EXPECT_EQ(both->total, 2u);
   q.snapshot_ids = {"s-owned"};
-  Result<Page<SnapshotRecord>> one = catalog_->ListSnapshots(q);
+  Result<Page<SnapshotRecord>> one = this->catalog_->ListSnapshots(q);
   ASSERT_TRUE(one.ok());
   ASSERT_EQ(one->items.size(), 1u);
   EXPECT_EQ(one->items[0].account_id, kOwner);
 
-  ASSERT_TRUE(catalog_->DeleteImageShare("m-owned", kBob).ok());
-  EXPECT_TRUE(Visible(kBob, false, true).empty());
+  ASSERT_TRUE(this->catalog_->DeleteImageShare("m-owned", kBob).ok());
+  EXPECT_TRUE(this->Visible(kBob, false, true).empty());
 }
 
 TEST_F(SqliteCatalogSharesTest, ACatalogOfVersionThreeGainsTheShareTable) {
   catalog_.reset();
   {
-    auto db = SqliteDb::Open(dir_ + "/catalog.db");
+    auto db = SqliteDb::Open(location_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE image_shares").ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE instances; DROP TABLE disks").ok());  // version 5

@@ -2,11 +2,16 @@
 // cluster in a scratch folder, listening on a Unix socket there only, stopped
 // by its pid and removed when the object goes. Each test takes a database of
 // its own with NewDatabase().
+//
+// Under ctest, one server serves the whole run (the PostgresServer fixture of
+// tests/CMakeLists.txt starts it; a server takes ~2 s to start) and
+// FERRY_TEST_POSTGRES names it: then this object only borrows it.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -22,6 +27,11 @@ class ThrowawayPostgres {
  public:
   // Starts the server; an empty uri() and a test failure if it cannot.
   ThrowawayPostgres() : dir_(::testing::TempDir() + "/ferry_pg_" + RandomHex(8)) {
+    if (const char* shared = std::getenv("FERRY_TEST_POSTGRES"); shared != nullptr && *shared != '\0') {
+      uri_ = shared;
+      borrowed_ = true;
+      return;
+    }
     std::string out;
     const std::string command = Script() + " start " + dir_ + " 2>&1";
     FILE* pipe = popen(command.c_str(), "r");
@@ -40,6 +50,7 @@ class ThrowawayPostgres {
     uri_ = out;
   }
   ~ThrowawayPostgres() {
+    if (borrowed_) return;
     const std::string command = Script() + " stop " + dir_;
     if (std::system(command.c_str()) != 0) ADD_FAILURE() << command << " failed";
     std::error_code ignored;
@@ -68,6 +79,7 @@ class ThrowawayPostgres {
 
   std::string dir_;
   std::string uri_;
+  bool borrowed_ = false;
 };
 
 // A fixture whose suite shares one server and whose every test has a new
@@ -89,16 +101,12 @@ class PostgresTest : public ::testing::Test {
   std::string uri_;
 };
 
-// A node's nonce ledger on the database at `uri`: a connection of its own,
-// migrated as a node does at start; null (and a test failure) if it cannot.
+// A node's nonce ledger on the database at `uri`, migrated as a node does
+// at start; null (and a test failure) if it cannot.
 inline std::unique_ptr<PgNonceLedger> LedgerOfNode(const std::string& uri) {
-  auto db = PgDb::Connect(uri);
-  EXPECT_TRUE(db.ok()) << db.status().ToString();
-  if (!db.ok()) return nullptr;
-  Status st = (*db)->Migrate(PgSchema());
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  if (!st.ok()) return nullptr;
-  return std::make_unique<PgNonceLedger>(std::move(db).value());
+  auto ledger = PgNonceLedger::Open(uri);
+  EXPECT_TRUE(ledger.ok()) << ledger.status().ToString();
+  return ledger.ok() ? std::move(ledger).value() : nullptr;
 }
 
 }  // namespace ferry

@@ -1,4 +1,7 @@
-#include "catalog/sqlite_catalog.h"
+// The Catalog contract (catalog.h) for every implementation, typed over
+// SqliteCatalog and PgCatalog (catalog_contract.h); then what only
+// SqliteCatalog has (its file, its schema's history).
+#include "catalog_contract.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,28 +25,11 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-class SqliteCatalogTest : public ::testing::Test {
+template <typename Engine>
+class CatalogContractTest : public CatalogTest<Engine> {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/sqlite_catalog_test_" + RandomHex(8);
-    ASSERT_TRUE(MakeDirs(dir_).ok());
-    path_ = dir_ + "/catalog.db";
-    Reopen();
-  }
-  void TearDown() override {
-    catalog_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void Reopen() {
-    catalog_.reset();
-    auto c = SqliteCatalog::Open(path_);
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    catalog_ = std::move(c).value();
-  }
-
   std::vector<std::string> ImageIds(const ImageQuery& q, uint64_t* total = nullptr) {
-    auto page = catalog_->ListImages(q);
+    auto page = this->catalog_->ListImages(q);
     EXPECT_TRUE(page.ok()) << page.status().ToString();
     std::vector<std::string> ids;
     if (!page.ok()) return ids;
@@ -51,11 +37,10 @@ class SqliteCatalogTest : public ::testing::Test {
     if (total) *total = page->total;
     return ids;
   }
-
-  std::string dir_;
-  std::string path_;
-  std::unique_ptr<SqliteCatalog> catalog_;
 };
+TYPED_TEST_SUITE(CatalogContractTest, CatalogEngines, CatalogEngineNames);
+// What only SqliteCatalog has: its file and its schema's history.
+using SqliteCatalogTest = CatalogContractTest<SqliteEngine>;
 
 ImageRecord Image(const std::string& id, const std::string& account, const std::string& name,
                   UnixSeconds created = 1000) {
@@ -204,10 +189,10 @@ TaskRecord Task(const std::string& id, const std::string& status, UnixSeconds cr
 
 // --- images ---
 
-TEST_F(SqliteCatalogTest, ImageRoundTripsEveryField) {
+TYPED_TEST(CatalogContractTest, ImageRoundTripsEveryField) {
   ImageRecord in = FullImage();
-  ASSERT_TRUE(catalog_->InsertImage(in).ok());
-  auto out = catalog_->GetImage(in.image_id);
+  ASSERT_TRUE(this->catalog_->InsertImage(in).ok());
+  auto out = this->catalog_->GetImage(in.image_id);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   ExpectSameImage(in, *out);
 
@@ -220,73 +205,73 @@ TEST_F(SqliteCatalogTest, ImageRoundTripsEveryField) {
   changed.tags = {};
   changed.is_copied = false;
   changed.failure_reason = "";
-  ASSERT_TRUE(catalog_->UpdateImage(changed).ok());
-  out = catalog_->GetImage(in.image_id);
+  ASSERT_TRUE(this->catalog_->UpdateImage(changed).ok());
+  out = this->catalog_->GetImage(in.image_id);
   ASSERT_TRUE(out.ok());
   ExpectSameImage(changed, *out);
 }
 
-TEST_F(SqliteCatalogTest, MissingImageIsNotFound) {
-  auto got = catalog_->GetImage("m-missing");
+TYPED_TEST(CatalogContractTest, MissingImageIsNotFound) {
+  auto got = this->catalog_->GetImage("m-missing");
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), Code::kNotFound);
   EXPECT_EQ(got.status().reason(), "InvalidImageId.NotFound");
   EXPECT_THAT(got.status().message(), HasSubstr("m-missing"));
 
-  Status upd = catalog_->UpdateImage(Image("m-missing", "a", "x"));
+  Status upd = this->catalog_->UpdateImage(Image("m-missing", "a", "x"));
   EXPECT_EQ(upd.code(), Code::kNotFound);
   EXPECT_EQ(upd.reason(), "InvalidImageId.NotFound");
-  EXPECT_TRUE(catalog_->DeleteImage("m-missing").ok());
+  EXPECT_TRUE(this->catalog_->DeleteImage("m-missing").ok());
 }
 
-TEST_F(SqliteCatalogTest, DeleteRemovesImage) {
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-1", "a", "x")).ok());
-  ASSERT_TRUE(catalog_->DeleteImage("m-1").ok());
-  EXPECT_EQ(catalog_->GetImage("m-1").status().code(), Code::kNotFound);
+TYPED_TEST(CatalogContractTest, DeleteRemovesImage) {
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-1", "a", "x")).ok());
+  ASSERT_TRUE(this->catalog_->DeleteImage("m-1").ok());
+  EXPECT_EQ(this->catalog_->GetImage("m-1").status().code(), Code::kNotFound);
 }
 
-TEST_F(SqliteCatalogTest, DuplicateImageIdIsRejected) {
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-1", "a", "x")).ok());
-  Status st = catalog_->InsertImage(Image("m-1", "a", "y"));
+TYPED_TEST(CatalogContractTest, DuplicateImageIdIsRejected) {
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-1", "a", "x")).ok());
+  Status st = this->catalog_->InsertImage(Image("m-1", "a", "y"));
   EXPECT_EQ(st.code(), Code::kAlreadyExists);
   EXPECT_THAT(st.message(), HasSubstr("m-1"));
-  EXPECT_EQ(catalog_->GetImage("m-1")->name, "x");
+  EXPECT_EQ(this->catalog_->GetImage("m-1")->name, "x");
 }
 
-TEST_F(SqliteCatalogTest, ImageNamesAreUniquePerAccount) {
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-1", "a", "web")).ok());
+TYPED_TEST(CatalogContractTest, ImageNamesAreUniquePerAccount) {
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-1", "a", "web")).ok());
 
-  Status dup = catalog_->InsertImage(Image("m-2", "a", "web"));
+  Status dup = this->catalog_->InsertImage(Image("m-2", "a", "web"));
   EXPECT_EQ(dup.code(), Code::kAlreadyExists);
   EXPECT_EQ(dup.reason(), "InvalidImageName.Duplicated");
   EXPECT_THAT(dup.message(), HasSubstr("'web'"));
-  EXPECT_EQ(catalog_->GetImage("m-2").status().code(), Code::kNotFound);
+  EXPECT_EQ(this->catalog_->GetImage("m-2").status().code(), Code::kNotFound);
 
   // Another account may use the name; empty names never collide.
-  EXPECT_TRUE(catalog_->InsertImage(Image("m-3", "b", "web")).ok());
-  EXPECT_TRUE(catalog_->InsertImage(Image("m-4", "a", "")).ok());
-  EXPECT_TRUE(catalog_->InsertImage(Image("m-5", "a", "")).ok());
+  EXPECT_TRUE(this->catalog_->InsertImage(Image("m-3", "b", "web")).ok());
+  EXPECT_TRUE(this->catalog_->InsertImage(Image("m-4", "a", "")).ok());
+  EXPECT_TRUE(this->catalog_->InsertImage(Image("m-5", "a", "")).ok());
 
   // Renaming onto a taken name fails; keeping one's own name does not.
   ImageRecord other = Image("m-6", "a", "db");
-  ASSERT_TRUE(catalog_->InsertImage(other).ok());
+  ASSERT_TRUE(this->catalog_->InsertImage(other).ok());
   other.name = "web";
-  Status rename = catalog_->UpdateImage(other);
+  Status rename = this->catalog_->UpdateImage(other);
   EXPECT_EQ(rename.reason(), "InvalidImageName.Duplicated");
-  EXPECT_EQ(catalog_->GetImage("m-6")->name, "db");
+  EXPECT_EQ(this->catalog_->GetImage("m-6")->name, "db");
   ImageRecord same = Image("m-1", "a", "web");
   same.progress = 7;
-  EXPECT_TRUE(catalog_->UpdateImage(same).ok());
+  EXPECT_TRUE(this->catalog_->UpdateImage(same).ok());
 
   // Deleting frees the name.
-  ASSERT_TRUE(catalog_->DeleteImage("m-1").ok());
-  EXPECT_TRUE(catalog_->InsertImage(Image("m-2", "a", "web")).ok());
+  ASSERT_TRUE(this->catalog_->DeleteImage("m-1").ok());
+  EXPECT_TRUE(this->catalog_->InsertImage(Image("m-2", "a", "web")).ok());
 }
 
-TEST_F(SqliteCatalogTest, TagsThatAreNotUtf8AreRejected) {
+TYPED_TEST(CatalogContractTest, TagsThatAreNotUtf8AreRejected) {
   ImageRecord r = Image("m-1", "a", "x");
   r.tags = {{"k", std::string("\xff\xfe", 2)}};
-  Status st = catalog_->InsertImage(r);
+  Status st = this->catalog_->InsertImage(r);
   EXPECT_EQ(st.code(), Code::kInvalidArgument) << st.ToString();
   EXPECT_THAT(st.message(), HasSubstr("m-1"));
 }
@@ -294,7 +279,7 @@ TEST_F(SqliteCatalogTest, TagsThatAreNotUtf8AreRejected) {
 TEST_F(SqliteCatalogTest, UnreadableStoredJsonIsDataLoss) {
   ASSERT_TRUE(catalog_->InsertImage(Image("m-1", "a", "x")).ok());
   {
-    auto db = SqliteDb::Open(path_);
+    auto db = SqliteDb::Open(location_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("UPDATE images SET tags = '{broken' WHERE image_id = 'm-1'").ok());
   }
@@ -304,28 +289,28 @@ TEST_F(SqliteCatalogTest, UnreadableStoredJsonIsDataLoss) {
   EXPECT_THAT(got.status().message(), HasSubstr("image m-1"));
 }
 
-TEST_F(SqliteCatalogTest, ListImagesVisibility) {
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-a", "a", "a1", 3)).ok());
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-b", "b", "b1", 2)).ok());
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-sys", kSystemAccountId, "centos", 1)).ok());
+TYPED_TEST(CatalogContractTest, ListImagesVisibility) {
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-a", "a", "a1", 3)).ok());
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-b", "b", "b1", 2)).ok());
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-sys", kSystemAccountId, "centos", 1)).ok());
 
   ImageQuery q;
   q.account_id = "a";
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-a", "m-sys"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-a", "m-sys"));
   q.include_system = false;
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-a"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-a"));
   q.include_system = true;
   q.include_self = false;
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-sys"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-sys"));
   q.include_system = false;
   uint64_t total = 99;
-  EXPECT_THAT(ImageIds(q, &total), IsEmpty());
+  EXPECT_THAT(this->ImageIds(q, &total), IsEmpty());
   EXPECT_EQ(total, 0u);
 
-  EXPECT_THAT(ImageIds(ImageQuery{}), ElementsAre("m-a", "m-b", "m-sys"));
+  EXPECT_THAT(this->ImageIds(ImageQuery{}), ElementsAre("m-a", "m-b", "m-sys"));
 }
 
-TEST_F(SqliteCatalogTest, ListImagesFilters) {
+TYPED_TEST(CatalogContractTest, ListImagesFilters) {
   ImageRecord web = Image("m-1", "a", "Web_50%", 5);
   web.disks = {DiskMapping{.snapshot_id = "s-sys"}, DiskMapping{.snapshot_id = "s-data"}};
   web.tags = {{"env", "prod"}, {"team", "x"}};
@@ -335,83 +320,83 @@ TEST_F(SqliteCatalogTest, ListImagesFilters) {
   ImageRecord lower = Image("m-3", "a", "web-lower", 3);
   lower.disks = {DiskMapping{.snapshot_id = "s-other"}};
   ImageRecord wildcard = Image("m-4", "a", "Webx50y", 2);
-  for (const auto& r : {web, db, lower, wildcard}) ASSERT_TRUE(catalog_->InsertImage(r).ok());
+  for (const auto& r : {web, db, lower, wildcard}) ASSERT_TRUE(this->catalog_->InsertImage(r).ok());
 
   ImageQuery q;
   q.image_id = "m-2";
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-2"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-2"));
 
   q = {};
   q.name_contains = "Web";  // case-sensitive
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-1", "m-4"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-1", "m-4"));
   q.name_contains = "_50%";  // LIKE wildcards are literal
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-1"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-1"));
 
   q = {};
   q.snapshot_id = "s-data";  // the second disk counts too
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-1"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-1"));
 
   q = {};
   q.statuses = {"Creating", "Deprecated"};
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-2"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-2"));
   q.statuses = {"Available", "Creating"};
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-1", "m-2", "m-3", "m-4"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-1", "m-2", "m-3", "m-4"));
 
   q = {};
   q.tags = {{"env", "prod"}};
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-1", "m-2"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-1", "m-2"));
   q.tags = {{"env", "prod"}, {"team", "x"}};  // all must match
-  EXPECT_THAT(ImageIds(q), ElementsAre("m-1"));
+  EXPECT_THAT(this->ImageIds(q), ElementsAre("m-1"));
   q.tags = {{"env", "dev"}};
-  EXPECT_THAT(ImageIds(q), IsEmpty());
+  EXPECT_THAT(this->ImageIds(q), IsEmpty());
 
   q = {};
   q.account_id = "b";
   q.include_system = false;
   q.name_contains = "Web";
-  EXPECT_THAT(ImageIds(q), IsEmpty());
+  EXPECT_THAT(this->ImageIds(q), IsEmpty());
 }
 
-TEST_F(SqliteCatalogTest, ListImagesPagesNewestFirstWithTotal) {
+TYPED_TEST(CatalogContractTest, ListImagesPagesNewestFirstWithTotal) {
   // m-c and m-d share a creation time: the id breaks the tie.
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-a", "a", "n1", 10)).ok());
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-d", "a", "n2", 30)).ok());
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-c", "a", "n3", 30)).ok());
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-b", "a", "x4", 20)).ok());
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-e", "a", "n5", 5)).ok());
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-a", "a", "n1", 10)).ok());
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-d", "a", "n2", 30)).ok());
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-c", "a", "n3", 30)).ok());
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-b", "a", "x4", 20)).ok());
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-e", "a", "n5", 5)).ok());
 
   ImageQuery q;
   uint64_t total = 0;
-  EXPECT_THAT(ImageIds(q, &total), ElementsAre("m-c", "m-d", "m-b", "m-a", "m-e"));
+  EXPECT_THAT(this->ImageIds(q, &total), ElementsAre("m-c", "m-d", "m-b", "m-a", "m-e"));
   EXPECT_EQ(total, 5u);
   q.offset = 1;
   q.limit = 2;
-  EXPECT_THAT(ImageIds(q, &total), ElementsAre("m-d", "m-b"));
+  EXPECT_THAT(this->ImageIds(q, &total), ElementsAre("m-d", "m-b"));
   EXPECT_EQ(total, 5u);
   q.offset = 4;
   q.limit = 0;
-  EXPECT_THAT(ImageIds(q, &total), ElementsAre("m-e"));
+  EXPECT_THAT(this->ImageIds(q, &total), ElementsAre("m-e"));
   q.offset = 9;
-  EXPECT_THAT(ImageIds(q, &total), IsEmpty());
+  EXPECT_THAT(this->ImageIds(q, &total), IsEmpty());
   EXPECT_EQ(total, 5u);
 
   // Same paging when a filter runs in memory.
   q.name_contains = "n";
   q.offset = 1;
   q.limit = 2;
-  EXPECT_THAT(ImageIds(q, &total), ElementsAre("m-d", "m-a"));
+  EXPECT_THAT(this->ImageIds(q, &total), ElementsAre("m-d", "m-a"));
   EXPECT_EQ(total, 4u);
   q.offset = 7;
-  EXPECT_THAT(ImageIds(q, &total), IsEmpty());
+  EXPECT_THAT(this->ImageIds(q, &total), IsEmpty());
   EXPECT_EQ(total, 4u);
 }
 
 // --- snapshots ---
 
-TEST_F(SqliteCatalogTest, SnapshotRoundTripsEveryField) {
+TYPED_TEST(CatalogContractTest, SnapshotRoundTripsEveryField) {
   SnapshotRecord in = FullSnapshot();
-  ASSERT_TRUE(catalog_->InsertSnapshot(in).ok());
-  auto out = catalog_->GetSnapshot(in.snapshot_id);
+  ASSERT_TRUE(this->catalog_->InsertSnapshot(in).ok());
+  auto out = this->catalog_->GetSnapshot(in.snapshot_id);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   ExpectSameSnapshot(in, *out, true);
 
@@ -420,36 +405,36 @@ TEST_F(SqliteCatalogTest, SnapshotRoundTripsEveryField) {
   changed.manifest = {};
   changed.status = "failed";
   changed.tags = {{"a", "b"}, {"c", "d"}};
-  ASSERT_TRUE(catalog_->UpdateSnapshot(changed).ok());
-  out = catalog_->GetSnapshot(in.snapshot_id);
+  ASSERT_TRUE(this->catalog_->UpdateSnapshot(changed).ok());
+  out = this->catalog_->GetSnapshot(in.snapshot_id);
   ASSERT_TRUE(out.ok());
   ExpectSameSnapshot(changed, *out, true);
 }
 
-TEST_F(SqliteCatalogTest, MissingSnapshotIsNotFound) {
-  auto got = catalog_->GetSnapshot("s-missing");
+TYPED_TEST(CatalogContractTest, MissingSnapshotIsNotFound) {
+  auto got = this->catalog_->GetSnapshot("s-missing");
   EXPECT_EQ(got.status().code(), Code::kNotFound);
   EXPECT_EQ(got.status().reason(), "InvalidSnapshotId.NotFound");
-  Status upd = catalog_->UpdateSnapshot(FullSnapshot("s-missing"));
+  Status upd = this->catalog_->UpdateSnapshot(FullSnapshot("s-missing"));
   EXPECT_EQ(upd.reason(), "InvalidSnapshotId.NotFound");
-  EXPECT_TRUE(catalog_->DeleteSnapshot("s-missing").ok());
+  EXPECT_TRUE(this->catalog_->DeleteSnapshot("s-missing").ok());
 
-  ASSERT_TRUE(catalog_->InsertSnapshot(FullSnapshot("s-1")).ok());
-  ASSERT_TRUE(catalog_->DeleteSnapshot("s-1").ok());
-  EXPECT_EQ(catalog_->GetSnapshot("s-1").status().code(), Code::kNotFound);
+  ASSERT_TRUE(this->catalog_->InsertSnapshot(FullSnapshot("s-1")).ok());
+  ASSERT_TRUE(this->catalog_->DeleteSnapshot("s-1").ok());
+  EXPECT_EQ(this->catalog_->GetSnapshot("s-1").status().code(), Code::kNotFound);
 }
 
-TEST_F(SqliteCatalogTest, ListSnapshotsFiltersPagesAndSkipsManifests) {
+TYPED_TEST(CatalogContractTest, ListSnapshotsFiltersPagesAndSkipsManifests) {
   for (int i = 0; i < 5; ++i) {
     SnapshotRecord r = FullSnapshot("s-" + std::to_string(i));
     r.creation_time = 100 + i;
     r.account_id = i < 4 ? "a" : "b";
     r.status = i % 2 ? "progressing" : "accomplished";
     r.name = i == 2 ? "special" : "snap";
-    ASSERT_TRUE(catalog_->InsertSnapshot(r).ok());
+    ASSERT_TRUE(this->catalog_->InsertSnapshot(r).ok());
   }
   auto ids = [&](const SnapshotQuery& q, uint64_t* total) {
-    auto page = catalog_->ListSnapshots(q);
+    auto page = this->catalog_->ListSnapshots(q);
     EXPECT_TRUE(page.ok()) << page.status().ToString();
     std::vector<std::string> out;
     for (const auto& r : page->items) {
@@ -479,7 +464,7 @@ TEST_F(SqliteCatalogTest, ListSnapshotsFiltersPagesAndSkipsManifests) {
   EXPECT_EQ(total, 5u);
 }
 
-TEST_F(SqliteCatalogTest, ForEachManifestVisitsOnlyCommittedManifests) {
+TYPED_TEST(CatalogContractTest, ForEachManifestVisitsOnlyCommittedManifests) {
   // More than one internal batch.
   std::map<std::string, std::vector<uint8_t>> want;
   for (int i = 0; i < 40; ++i) {
@@ -490,17 +475,17 @@ TEST_F(SqliteCatalogTest, ForEachManifestVisitsOnlyCommittedManifests) {
       r.manifest = {static_cast<uint8_t>(i), 0, 0xff};
       want[r.snapshot_id] = r.manifest;
     }
-    ASSERT_TRUE(catalog_->InsertSnapshot(r).ok());
+    ASSERT_TRUE(this->catalog_->InsertSnapshot(r).ok());
   }
   // Written in a transaction that rolled back.
-  Status rolled_back = catalog_->Transact([&]() -> Status {
-    RETURN_IF_ERROR(catalog_->InsertSnapshot(FullSnapshot("s-rolled-back")));
+  Status rolled_back = this->catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(this->catalog_->InsertSnapshot(FullSnapshot("s-rolled-back")));
     return Aborted("", "test");
   });
   ASSERT_EQ(rolled_back.code(), Code::kAborted);
 
   std::map<std::string, std::vector<uint8_t>> seen;
-  Status st = catalog_->ForEachManifest([&](const std::string& id, const std::vector<uint8_t>& m) {
+  Status st = this->catalog_->ForEachManifest([&](const std::string& id, const std::vector<uint8_t>& m) {
     EXPECT_FALSE(seen.count(id)) << "visited twice: " << id;
     seen[id] = m;
     return Status::Ok();
@@ -509,12 +494,12 @@ TEST_F(SqliteCatalogTest, ForEachManifestVisitsOnlyCommittedManifests) {
   EXPECT_EQ(seen, want);
 }
 
-TEST_F(SqliteCatalogTest, ForEachManifestStopsAtFirstError) {
+TYPED_TEST(CatalogContractTest, ForEachManifestStopsAtFirstError) {
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(catalog_->InsertSnapshot(FullSnapshot("s-" + std::to_string(i))).ok());
+    ASSERT_TRUE(this->catalog_->InsertSnapshot(FullSnapshot("s-" + std::to_string(i))).ok());
   }
   int calls = 0;
-  Status st = catalog_->ForEachManifest([&](const std::string& id, const std::vector<uint8_t>&) {
+  Status st = this->catalog_->ForEachManifest([&](const std::string& id, const std::vector<uint8_t>&) {
     ++calls;
     return DataLoss("bad manifest " + id);
   });
@@ -525,7 +510,7 @@ TEST_F(SqliteCatalogTest, ForEachManifestStopsAtFirstError) {
 
 // --- tasks ---
 
-TEST_F(SqliteCatalogTest, TaskRoundTripsEveryField) {
+TYPED_TEST(CatalogContractTest, TaskRoundTripsEveryField) {
   TaskRecord in = Task("t-1", "Failed", 500);
   in.action = "ExportImage";
   in.progress = 33;
@@ -535,8 +520,8 @@ TEST_F(SqliteCatalogTest, TaskRoundTripsEveryField) {
   in.cancel_requested = true;
   in.finished_time = 900;
   in.attempts = 2;
-  ASSERT_TRUE(catalog_->InsertTask(in).ok());
-  auto out = catalog_->GetTask("t-1");
+  ASSERT_TRUE(this->catalog_->InsertTask(in).ok());
+  auto out = this->catalog_->GetTask("t-1");
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_EQ(out->task_id, in.task_id);
   EXPECT_EQ(out->account_id, in.account_id);
@@ -554,29 +539,29 @@ TEST_F(SqliteCatalogTest, TaskRoundTripsEveryField) {
 
   in.cancel_requested = false;
   in.status = "Finished";
-  ASSERT_TRUE(catalog_->UpdateTask(in).ok());
-  EXPECT_FALSE(catalog_->GetTask("t-1")->cancel_requested);
-  EXPECT_EQ(catalog_->GetTask("t-1")->status, "Finished");
+  ASSERT_TRUE(this->catalog_->UpdateTask(in).ok());
+  EXPECT_FALSE(this->catalog_->GetTask("t-1")->cancel_requested);
+  EXPECT_EQ(this->catalog_->GetTask("t-1")->status, "Finished");
 }
 
-TEST_F(SqliteCatalogTest, MissingTaskIsNotFound) {
-  auto got = catalog_->GetTask("t-missing");
+TYPED_TEST(CatalogContractTest, MissingTaskIsNotFound) {
+  auto got = this->catalog_->GetTask("t-missing");
   EXPECT_EQ(got.status().code(), Code::kNotFound);
   EXPECT_EQ(got.status().reason(), "InvalidTaskId.NotFound");
-  EXPECT_EQ(catalog_->UpdateTask(Task("t-missing", "Finished", 1)).reason(), "InvalidTaskId.NotFound");
+  EXPECT_EQ(this->catalog_->UpdateTask(Task("t-missing", "Finished", 1)).reason(), "InvalidTaskId.NotFound");
 }
 
-TEST_F(SqliteCatalogTest, ListTasksFilters) {
-  ASSERT_TRUE(catalog_->InsertTask(Task("t-1", "Processing", 1)).ok());
-  ASSERT_TRUE(catalog_->InsertTask(Task("t-2", "Finished", 2)).ok());
+TYPED_TEST(CatalogContractTest, ListTasksFilters) {
+  ASSERT_TRUE(this->catalog_->InsertTask(Task("t-1", "Processing", 1)).ok());
+  ASSERT_TRUE(this->catalog_->InsertTask(Task("t-2", "Finished", 2)).ok());
   TaskRecord other = Task("t-3", "Processing", 3);
   other.account_id = "other";
   other.action = "ExportImage";
-  ASSERT_TRUE(catalog_->InsertTask(other).ok());
-  ASSERT_TRUE(catalog_->InsertTask(Task("t-4", "Failed", 4)).ok());
+  ASSERT_TRUE(this->catalog_->InsertTask(other).ok());
+  ASSERT_TRUE(this->catalog_->InsertTask(Task("t-4", "Failed", 4)).ok());
 
   auto ids = [&](const TaskQuery& q, uint64_t* total = nullptr) {
-    auto page = catalog_->ListTasks(q);
+    auto page = this->catalog_->ListTasks(q);
     EXPECT_TRUE(page.ok()) << page.status().ToString();
     std::vector<std::string> out;
     for (const auto& t : page->items) out.push_back(t.task_id);
@@ -611,22 +596,22 @@ TEST_F(SqliteCatalogTest, ListTasksFilters) {
 
 // --- client tokens ---
 
-TEST_F(SqliteCatalogTest, ClientTokensAreKeyedByAccountActionAndToken) {
-  auto missing = catalog_->GetClientToken("a", "CopyImage", "tok");
+TYPED_TEST(CatalogContractTest, ClientTokensAreKeyedByAccountActionAndToken) {
+  auto missing = this->catalog_->GetClientToken("a", "CopyImage", "tok");
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
 
-  ASSERT_TRUE(catalog_->PutClientToken("a", "CopyImage", "tok", {"fp1", "m-1"}).ok());
-  auto got = catalog_->GetClientToken("a", "CopyImage", "tok");
+  ASSERT_TRUE(this->catalog_->PutClientToken("a", "CopyImage", "tok", {"fp1", "m-1"}).ok());
+  auto got = this->catalog_->GetClientToken("a", "CopyImage", "tok");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->fingerprint, "fp1");
   EXPECT_EQ(got->result_id, "m-1");
 
-  EXPECT_EQ(catalog_->GetClientToken("b", "CopyImage", "tok").status().code(), Code::kNotFound);
-  EXPECT_EQ(catalog_->GetClientToken("a", "ImportImage", "tok").status().code(), Code::kNotFound);
-  EXPECT_EQ(catalog_->GetClientToken("a", "CopyImage", "tok2").status().code(), Code::kNotFound);
+  EXPECT_EQ(this->catalog_->GetClientToken("b", "CopyImage", "tok").status().code(), Code::kNotFound);
+  EXPECT_EQ(this->catalog_->GetClientToken("a", "ImportImage", "tok").status().code(), Code::kNotFound);
+  EXPECT_EQ(this->catalog_->GetClientToken("a", "CopyImage", "tok2").status().code(), Code::kNotFound);
 
-  ASSERT_TRUE(catalog_->PutClientToken("a", "CopyImage", "tok", {"fp2", "m-2"}).ok());
-  got = catalog_->GetClientToken("a", "CopyImage", "tok");
+  ASSERT_TRUE(this->catalog_->PutClientToken("a", "CopyImage", "tok", {"fp2", "m-2"}).ok());
+  got = this->catalog_->GetClientToken("a", "CopyImage", "tok");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->fingerprint, "fp2");
   EXPECT_EQ(got->result_id, "m-2");
@@ -634,53 +619,54 @@ TEST_F(SqliteCatalogTest, ClientTokensAreKeyedByAccountActionAndToken) {
 
 // --- transactions ---
 
-TEST_F(SqliteCatalogTest, TransactRollsBackOnError) {
-  Status st = catalog_->Transact([&]() -> Status {
-    RETURN_IF_ERROR(catalog_->InsertImage(Image("m-1", "a", "x")));
-    RETURN_IF_ERROR(catalog_->InsertTask(Task("t-1", "Processing", 1)));
-    EXPECT_TRUE(catalog_->GetImage("m-1").ok());  // visible inside
+TYPED_TEST(CatalogContractTest, TransactRollsBackOnError) {
+  Status st = this->catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(this->catalog_->InsertImage(Image("m-1", "a", "x")));
+    RETURN_IF_ERROR(this->catalog_->InsertTask(Task("t-1", "Processing", 1)));
+    EXPECT_TRUE(this->catalog_->GetImage("m-1").ok());  // visible inside
     return FailedPrecondition("", "changed my mind");
   });
   EXPECT_EQ(st.code(), Code::kFailedPrecondition);
   EXPECT_EQ(st.message(), "changed my mind");
-  EXPECT_EQ(catalog_->GetImage("m-1").status().code(), Code::kNotFound);
-  EXPECT_EQ(catalog_->GetTask("t-1").status().code(), Code::kNotFound);
+  EXPECT_EQ(this->catalog_->GetImage("m-1").status().code(), Code::kNotFound);
+  EXPECT_EQ(this->catalog_->GetTask("t-1").status().code(), Code::kNotFound);
 }
 
-TEST_F(SqliteCatalogTest, NestedTransactJoinsOuter) {
-  Status st = catalog_->Transact([&]() -> Status {
-    RETURN_IF_ERROR(catalog_->InsertImage(Image("m-1", "a", "x")));
-    return catalog_->Transact([&] { return catalog_->InsertImage(Image("m-2", "a", "y")); });
+TYPED_TEST(CatalogContractTest, NestedTransactJoinsOuter) {
+  Status st = this->catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(this->catalog_->InsertImage(Image("m-1", "a", "x")));
+    return this->catalog_->Transact([&] { return this->catalog_->InsertImage(Image("m-2", "a", "y")); });
   });
   ASSERT_TRUE(st.ok()) << st.ToString();
-  EXPECT_TRUE(catalog_->GetImage("m-1").ok());
-  EXPECT_TRUE(catalog_->GetImage("m-2").ok());
+  EXPECT_TRUE(this->catalog_->GetImage("m-1").ok());
+  EXPECT_TRUE(this->catalog_->GetImage("m-2").ok());
 
   // The outer failure undoes the nested call's committed-looking work.
-  st = catalog_->Transact([&]() -> Status {
-    RETURN_IF_ERROR(catalog_->Transact([&] { return catalog_->InsertImage(Image("m-3", "a", "z")); }));
+  st = this->catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(
+        this->catalog_->Transact([&] { return this->catalog_->InsertImage(Image("m-3", "a", "z")); }));
     return Aborted("", "outer fails");
   });
   EXPECT_EQ(st.code(), Code::kAborted);
-  EXPECT_EQ(catalog_->GetImage("m-3").status().code(), Code::kNotFound);
+  EXPECT_EQ(this->catalog_->GetImage("m-3").status().code(), Code::kNotFound);
 }
 
-TEST_F(SqliteCatalogTest, FailedCallInsideTransactLeavesTheRestIntact) {
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-1", "a", "web")).ok());
-  Status st = catalog_->Transact([&]() -> Status {
-    RETURN_IF_ERROR(catalog_->InsertImage(Image("m-2", "a", "db")));
-    Status dup = catalog_->InsertImage(Image("m-3", "a", "web"));
+TYPED_TEST(CatalogContractTest, FailedCallInsideTransactLeavesTheRestIntact) {
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-1", "a", "web")).ok());
+  Status st = this->catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(this->catalog_->InsertImage(Image("m-2", "a", "db")));
+    Status dup = this->catalog_->InsertImage(Image("m-3", "a", "web"));
     EXPECT_EQ(dup.reason(), "InvalidImageName.Duplicated");
-    return catalog_->InsertImage(Image("m-4", "a", "cache"));
+    return this->catalog_->InsertImage(Image("m-4", "a", "cache"));
   });
   ASSERT_TRUE(st.ok()) << st.ToString();
-  EXPECT_TRUE(catalog_->GetImage("m-2").ok());
-  EXPECT_EQ(catalog_->GetImage("m-3").status().code(), Code::kNotFound);
-  EXPECT_TRUE(catalog_->GetImage("m-4").ok());
+  EXPECT_TRUE(this->catalog_->GetImage("m-2").ok());
+  EXPECT_EQ(this->catalog_->GetImage("m-3").status().code(), Code::kNotFound);
+  EXPECT_TRUE(this->catalog_->GetImage("m-4").ok());
 }
 
-TEST_F(SqliteCatalogTest, ConcurrentTransactionsDoNotLoseUpdates) {
-  ASSERT_TRUE(catalog_->InsertImage(Image("m-counter", "a", "")).ok());
+TYPED_TEST(CatalogContractTest, ConcurrentTransactionsDoNotLoseUpdates) {
+  ASSERT_TRUE(this->catalog_->InsertImage(Image("m-counter", "a", "")).ok());
   constexpr int kThreads = 4;
   constexpr int kIncrements = 50;
   std::vector<std::thread> threads;
@@ -688,10 +674,10 @@ TEST_F(SqliteCatalogTest, ConcurrentTransactionsDoNotLoseUpdates) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kIncrements; ++i) {
-        Status st = catalog_->Transact([&]() -> Status {
-          ASSIGN_OR_RETURN(ImageRecord r, catalog_->GetImage("m-counter"));
+        Status st = this->catalog_->Transact([&]() -> Status {
+          ASSIGN_OR_RETURN(ImageRecord r, this->catalog_->GetImage("m-counter"));
           ++r.progress;
-          return catalog_->UpdateImage(r);
+          return this->catalog_->UpdateImage(r);
         });
         if (!st.ok()) ++failures;
       }
@@ -699,28 +685,28 @@ TEST_F(SqliteCatalogTest, ConcurrentTransactionsDoNotLoseUpdates) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(catalog_->GetImage("m-counter")->progress, kThreads * kIncrements);
+  EXPECT_EQ(this->catalog_->GetImage("m-counter")->progress, kThreads * kIncrements);
 }
 
 // --- durability ---
 
-TEST_F(SqliteCatalogTest, DataSurvivesReopen) {
-  ASSERT_TRUE(catalog_->InsertImage(FullImage()).ok());
-  ASSERT_TRUE(catalog_->InsertSnapshot(FullSnapshot()).ok());
-  ASSERT_TRUE(catalog_->InsertTask(Task("t-1", "Processing", 1)).ok());
-  ASSERT_TRUE(catalog_->PutClientToken("a", "CopyImage", "tok", {"fp", "m-1"}).ok());
+TYPED_TEST(CatalogContractTest, DataSurvivesReopen) {
+  ASSERT_TRUE(this->catalog_->InsertImage(FullImage()).ok());
+  ASSERT_TRUE(this->catalog_->InsertSnapshot(FullSnapshot()).ok());
+  ASSERT_TRUE(this->catalog_->InsertTask(Task("t-1", "Processing", 1)).ok());
+  ASSERT_TRUE(this->catalog_->PutClientToken("a", "CopyImage", "tok", {"fp", "m-1"}).ok());
 
-  Reopen();  // re-running the schema migration here would fail
-  auto image = catalog_->GetImage("m-full");
+  this->Reopen();  // re-running the schema migration here would fail
+  auto image = this->catalog_->GetImage("m-full");
   ASSERT_TRUE(image.ok()) << image.status().ToString();
   ExpectSameImage(FullImage(), *image);
-  auto snap = catalog_->GetSnapshot("s-full");
+  auto snap = this->catalog_->GetSnapshot("s-full");
   ASSERT_TRUE(snap.ok());
   ExpectSameSnapshot(FullSnapshot(), *snap, true);
-  EXPECT_EQ(catalog_->GetTask("t-1")->status, "Processing");
-  EXPECT_EQ(catalog_->GetClientToken("a", "CopyImage", "tok")->result_id, "m-1");
+  EXPECT_EQ(this->catalog_->GetTask("t-1")->status, "Processing");
+  EXPECT_EQ(this->catalog_->GetClientToken("a", "CopyImage", "tok")->result_id, "m-1");
   // The uniqueness index came back with the file.
-  EXPECT_EQ(catalog_->InsertImage(Image("m-2", FullImage().account_id, "web-server")).reason(),
+  EXPECT_EQ(this->catalog_->InsertImage(Image("m-2", FullImage().account_id, "web-server")).reason(),
             "InvalidImageName.Duplicated");
 }
 
@@ -729,7 +715,7 @@ TEST_F(SqliteCatalogTest, TasksOfASchemaWithoutAttemptsAreMigratedWithZero) {
   catalog_.reset();
   {
     // Back to schema version 2, as a catalog written before task attempts.
-    auto db = SqliteDb::Open(path_);
+    auto db = SqliteDb::Open(location_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("ALTER TABLE tasks DROP COLUMN attempts").ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE image_shares").ok());  // version 4
@@ -756,7 +742,7 @@ TEST_F(SqliteCatalogTest, SnapshotsOfASchemaWithoutSourceDiskAreMigratedWithNone
   catalog_.reset();
   {
     // Back to schema version 5, as a catalog written before disk snapshots.
-    auto db = SqliteDb::Open(path_);
+    auto db = SqliteDb::Open(location_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("ALTER TABLE snapshots DROP COLUMN source_disk_id").ok());
     ASSERT_TRUE((*db)
@@ -792,18 +778,18 @@ TEST_F(SqliteCatalogTest, SnapshotsOfASchemaWithoutSourceDiskAreMigratedWithNone
 TEST_F(SqliteCatalogTest, RefusesSchemaFromTheFuture) {
   catalog_.reset();
   {
-    auto db = SqliteDb::Open(path_);
+    auto db = SqliteDb::Open(location_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 99").ok());
   }
-  auto c = SqliteCatalog::Open(path_);
+  auto c = SqliteCatalog::Open(location_);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), Code::kFailedPrecondition);
   EXPECT_THAT(c.status().message(), HasSubstr("99"));
 }
 
 TEST_F(SqliteCatalogTest, OpenFailsForUnwritablePath) {
-  auto c = SqliteCatalog::Open(dir_ + "/no/such/dir/catalog.db");
+  auto c = SqliteCatalog::Open(engine_.dir_ + "/no/such/dir/catalog.db");
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr("no/such/dir"));
 }

@@ -1,0 +1,690 @@
+#include "catalog/pg_catalog.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "catalog/catalog_rows.h"
+#include "catalog/pg_schema.h"
+
+namespace ferry {
+
+namespace {
+
+using catalog_sql::ClampToSql;
+using catalog_sql::Columns;
+using catalog_sql::FromSql;
+using catalog_sql::SelectSql;
+using catalog_sql::WhereClause;
+
+// Held by every write transaction of the region ("FerryWR" in ASCII).
+constexpr int64_t kWriteLock = 0x46657272795752;
+
+// Identifiers sort byte by byte, as SQLite sorts them, whatever the
+// database's collation.
+constexpr const char* kC = " COLLATE \"C\"";
+
+Status Run(PgDb& db, const std::string& sql, const std::vector<SqlValue>& params) {
+  return db.Query(PgDb::Numbered(sql), params).status();
+}
+
+Result<uint64_t> Affected(PgDb& db, const std::string& sql, const std::vector<SqlValue>& params) {
+  ASSIGN_OR_RETURN(PgRows rows, db.Query(PgDb::Numbered(sql), params));
+  return rows.affected();
+}
+
+// Runs `sql` and decodes every row with `decode` (a catalog_rows.h decoder).
+template <typename T, typename Decode>
+Result<std::vector<T>> Select(PgDb& db, const std::string& sql, const std::vector<SqlValue>& params,
+                              Decode decode) {
+  ASSIGN_OR_RETURN(PgRows rows, db.Query(PgDb::Numbered(sql), params));
+  std::vector<T> out;
+  out.reserve(static_cast<size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    ASSIGN_OR_RETURN(T item, decode(PgRow(rows, i)));
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Result<uint64_t> Count(PgDb& db, const std::string& from, const WhereClause& where) {
+  ASSIGN_OR_RETURN(PgRows rows,
+                   db.Query(PgDb::Numbered("SELECT COUNT(*) FROM " + from + where.Sql()), where.params()));
+  ASSIGN_OR_RETURN(int64_t n, rows.Int(0, 0));
+  return FromSql(n);
+}
+
+// `select` + `where` + `order`, the page [offset, offset + limit) of it.
+template <typename T, typename Decode>
+Result<std::vector<T>> PageRows(PgDb& db, const std::string& select, const WhereClause& where,
+                                const std::string& order, uint64_t offset, uint64_t limit, Decode decode) {
+  std::string sql = select + where.Sql() + order;
+  std::vector<SqlValue> params = where.params();
+  if (limit != 0) {
+    sql += " LIMIT ?";
+    params.emplace_back(ClampToSql(limit));
+  }
+  sql += " OFFSET ?";
+  params.emplace_back(ClampToSql(offset));
+  return Select<T>(db, sql, params, decode);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ connections
+
+Result<std::unique_ptr<PgCatalog>> PgCatalog::Open(const std::string& uri) {
+  ASSIGN_OR_RETURN(std::unique_ptr<PgPool> pool,
+                   PgPool::Open(uri, kMaxConnections,
+                                std::chrono::duration_cast<std::chrono::milliseconds>(kConnectionWait)));
+  {
+    ASSIGN_OR_RETURN(PgPool::Lease lease, pool->Lend());
+    RETURN_IF_ERROR(lease->Migrate(PgSchema()));
+  }
+  return std::unique_ptr<PgCatalog>(new PgCatalog(std::move(pool)));
+}
+
+PgCatalog::~PgCatalog() = default;
+
+PgCatalog::Bound* PgCatalog::BoundHere() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = bound_.find(std::this_thread::get_id());
+  return it == bound_.end() ? nullptr : &it->second;
+}
+
+Result<PgCatalog::Lease> PgCatalog::Connection() {
+  Lease lease;
+  if (Bound* bound = BoundHere()) {
+    lease.bound_ = bound->db.get();
+    return lease;
+  }
+  ASSIGN_OR_RETURN(PgPool::Lease pooled, pool_->Lend());
+  lease.pooled_.emplace(std::move(pooled));
+  return lease;
+}
+
+Status PgCatalog::Transact(const std::function<Status()>& fn) {
+  if (Bound* bound = BoundHere()) {
+    // Joins the outer transaction; a savepoint undoes only this part.
+    PgDb& db = *bound->db;
+    const std::string savepoint = "ferry_" + std::to_string(++bound->depth);
+    struct Depth {
+      Bound* b;
+      ~Depth() { --b->depth; }
+    } depth{bound};
+    RETURN_IF_ERROR(db.Exec("SAVEPOINT " + savepoint));
+    Status st;
+    try {
+      st = fn();
+    } catch (...) {
+      (void)db.Exec("ROLLBACK TO SAVEPOINT " + savepoint);
+      throw;
+    }
+    if (st.ok()) return db.Exec("RELEASE SAVEPOINT " + savepoint);
+    (void)db.Exec("ROLLBACK TO SAVEPOINT " + savepoint);
+    (void)db.Exec("RELEASE SAVEPOINT " + savepoint);
+    return st;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<PgDb> taken, pool_->Take());
+  PgDb* db = taken.get();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    bound_[std::this_thread::get_id()].db = std::move(taken);
+  }
+  // Unbinds and gives the connection back however the transaction ends.
+  struct Unbind {
+    PgCatalog* self;
+    ~Unbind() {
+      std::unique_ptr<PgDb> db;
+      {
+        std::lock_guard<std::mutex> lock(self->mu_);
+        auto it = self->bound_.find(std::this_thread::get_id());
+        db = std::move(it->second.db);
+        self->bound_.erase(it);
+      }
+      self->pool_->Give(std::move(db));
+    }
+  } unbind{this};
+  RETURN_IF_ERROR(db->Exec("BEGIN"));
+  Status st = db->Query("SELECT pg_advisory_xact_lock($1)", {kWriteLock}).status();
+  if (st.ok()) {
+    try {
+      st = fn();
+    } catch (...) {
+      (void)db->Exec("ROLLBACK");
+      throw;
+    }
+  }
+  if (st.ok()) return db->Exec("COMMIT");
+  // The failure says what went wrong; a failed rollback means the
+  // connection is gone, and Give() drops it.
+  (void)db->Exec("ROLLBACK");
+  return st;
+}
+
+Status PgCatalog::Write(const std::function<Status(PgDb&)>& fn) {
+  return Transact([&]() -> Status { return fn(*BoundHere()->db); });
+}
+
+Status PgCatalog::ReadSnapshot(const std::function<Status(PgDb&)>& fn) {
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  PgDb& db = lease.db();
+  if (!lease.pooled_) return fn(db);  // inside this thread's transaction
+  RETURN_IF_ERROR(db.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  Status st = fn(db);
+  if (st.ok()) return db.Exec("COMMIT");
+  (void)db.Exec("ROLLBACK");
+  return st;
+}
+
+// ------------------------------------------------------------------ images
+
+Status PgCatalog::CheckImageNameFree(PgDb& db, const ImageRecord& r) {
+  if (r.name.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(PgRows rows, db.Query("SELECT image_id FROM images WHERE account_id = $1 AND name = $2 "
+                                         "AND name <> '' AND image_id <> $3",
+                                         {r.account_id, r.name, r.image_id}));
+  if (rows.empty()) return Status::Ok();
+  return AlreadyExists("InvalidImageName.Duplicated",
+                       "the image name '" + r.name + "' is already used by image " +
+                           std::string(rows.Text(0, 0)) + " of account " + r.account_id);
+}
+
+// image_snapshots: one row per distinct snapshot of the image's disks.
+Status PgCatalog::WriteImageSnapshots(PgDb& db, const ImageRecord& r) {
+  RETURN_IF_ERROR(Run(db, "DELETE FROM image_snapshots WHERE image_id = ?", {r.image_id}));
+  std::set<std::string> ids;
+  for (const DiskMapping& d : r.disks) {
+    if (!d.snapshot_id.empty()) ids.insert(d.snapshot_id);
+  }
+  for (const std::string& snapshot_id : ids) {
+    RETURN_IF_ERROR(Run(db,
+                        "INSERT INTO image_snapshots (snapshot_id, image_id, creation_time) VALUES (?, ?, ?)",
+                        {snapshot_id, r.image_id, int64_t{r.creation_time}}));
+  }
+  return Status::Ok();
+}
+
+Status PgCatalog::InsertImage(const ImageRecord& r) {
+  ASSIGN_OR_RETURN(std::vector<SqlValue> values, catalog_sql::ImageValues(r));
+  return Write([&](PgDb& db) -> Status {
+    RETURN_IF_ERROR(CheckImageNameFree(db, r));
+    RETURN_IF_ERROR(Run(db, catalog_sql::InsertSql("images", catalog_sql::kImageColumns), values)
+                        .WithContext("insert image " + r.image_id));
+    return WriteImageSnapshots(db, r);
+  });
+}
+
+Status PgCatalog::UpdateImage(const ImageRecord& r) {
+  ASSIGN_OR_RETURN(std::vector<SqlValue> values, catalog_sql::ImageValues(r));
+  return Write([&](PgDb& db) -> Status {
+    RETURN_IF_ERROR(CheckImageNameFree(db, r));
+    ASSIGN_OR_RETURN(uint64_t n, Affected(db, catalog_sql::UpdateSql("images", catalog_sql::kImageColumns),
+                                          catalog_sql::KeyLast(std::move(values))));
+    if (n == 0) return NotFound("InvalidImageId.NotFound", "image " + r.image_id + " does not exist");
+    return WriteImageSnapshots(db, r);
+  });
+}
+
+Result<ImageRecord> PgCatalog::GetImage(const std::string& image_id) {
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  ASSIGN_OR_RETURN(
+      std::vector<ImageRecord> rows,
+      Select<ImageRecord>(lease.db(), SelectSql("images", catalog_sql::kImageColumns) + " WHERE image_id = ?",
+                          {image_id}, catalog_sql::DecodeImage<PgRow>));
+  if (rows.empty()) return NotFound("InvalidImageId.NotFound", "image " + image_id + " does not exist");
+  return std::move(rows.front());
+}
+
+Status PgCatalog::DeleteImage(const std::string& image_id) {
+  return Write([&](PgDb& db) -> Status {
+    RETURN_IF_ERROR(
+        Run(db, "DELETE FROM images WHERE image_id = ?", {image_id}).WithContext("delete image " + image_id));
+    return Run(db, "DELETE FROM image_snapshots WHERE image_id = ?", {image_id});
+  });
+}
+
+namespace {
+
+// ImageQuery::fill_view (catalog.h), in the listing's snapshot.
+Status FillView(PgDb& db, const ImageQuery& q, std::vector<ImageRecord>& images) {
+  std::vector<std::string> own;
+  for (const ImageRecord& image : images) {
+    if (!q.account_id.empty() && image.account_id == q.account_id) own.push_back(image.image_id);
+  }
+  if (!own.empty()) {
+    ASSIGN_OR_RETURN(
+        PgRows rows,
+        db.Query(PgDb::Numbered("SELECT DISTINCT image_id FROM image_shares WHERE image_id IN (" +
+                                WhereClause::Placeholders(own.size()) + ")"),
+                 WhereClause::Values(own)));
+    std::set<std::string, std::less<>> shared;
+    for (int i = 0; i < rows.size(); ++i) shared.emplace(rows.Text(i, 0));
+    for (ImageRecord& image : images) {
+      image.is_self_shared = image.account_id == q.account_id && shared.contains(image.image_id);
+    }
+  }
+  // Encrypted as DescribeSnapshots would show it to the caller: a snapshot of
+  // its own, or one that is a disk of an image shared with it.
+  std::map<std::string, bool> encrypted;
+  for (const ImageRecord& image : images) {
+    for (const DiskMapping& disk : image.disks) {
+      if (!disk.snapshot_id.empty()) encrypted.emplace(disk.snapshot_id, false);
+    }
+  }
+  if (encrypted.empty()) return Status::Ok();
+  std::vector<std::string> ids;
+  for (const auto& [id, unused] : encrypted) ids.push_back(id);
+  ASSIGN_OR_RETURN(
+      PgRows rows,
+      db.Query(PgDb::Numbered("SELECT snapshot_id, account_id FROM snapshots WHERE encrypted <> 0 AND "
+                              "snapshot_id IN (" +
+                              WhereClause::Placeholders(ids.size()) + ")"),
+               WhereClause::Values(ids)));
+  std::vector<std::string> others;  // encrypted, of another account
+  for (int i = 0; i < rows.size(); ++i) {
+    const std::string id(rows.Text(i, 0));
+    if (q.account_id.empty() || rows.Text(i, 1) == q.account_id) {
+      encrypted[id] = true;
+    } else {
+      others.push_back(id);
+    }
+  }
+  if (!others.empty()) {
+    std::vector<SqlValue> params{q.account_id};
+    for (const std::string& id : others) params.emplace_back(id);
+    ASSIGN_OR_RETURN(
+        PgRows via_share,
+        db.Query(PgDb::Numbered("SELECT DISTINCT s.snapshot_id FROM image_snapshots s JOIN image_shares h "
+                                "ON h.image_id = s.image_id WHERE h.account_id = ? AND s.snapshot_id IN (" +
+                                WhereClause::Placeholders(others.size()) + ")"),
+                 params));
+    for (int i = 0; i < via_share.size(); ++i) encrypted[std::string(via_share.Text(i, 0))] = true;
+  }
+  catalog_sql::MarkEncryptedDisks(encrypted, images);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Page<ImageRecord>> PgCatalog::ListImages(const ImageQuery& q) {
+  WhereClause where;
+  if (!q.account_id.empty()) {
+    std::vector<std::string> owners;
+    if (q.include_self) owners.push_back(q.account_id);
+    const bool system_is_self = q.include_self && q.account_id == kSystemAccountId;
+    if (q.include_system && !system_is_self) owners.push_back(kSystemAccountId);
+    std::vector<std::string> parts;
+    std::vector<SqlValue> params;
+    if (!owners.empty()) {
+      parts.push_back("account_id IN (" + WhereClause::Placeholders(owners.size()) + ")");
+      for (const std::string& owner : owners) params.emplace_back(owner);
+    }
+    if (q.include_shared) {
+      parts.push_back("image_id IN (SELECT image_id FROM image_shares WHERE account_id = ?)");
+      params.emplace_back(q.account_id);
+    }
+    if (parts.empty()) return Page<ImageRecord>{};
+    std::string visible = "(" + parts[0];
+    for (size_t i = 1; i < parts.size(); ++i) visible += " OR " + parts[i];
+    where.Add(visible + ")", std::move(params));
+  }
+  where.AddEquals("image_id", q.image_id);
+  where.AddEquals("name", q.name);
+  if (!q.name_contains.empty()) where.Add("strpos(name, ?) > 0", {q.name_contains});
+  if (!q.snapshot_id.empty()) {
+    where.Add("image_id IN (SELECT image_id FROM image_snapshots WHERE snapshot_id = ?)", {q.snapshot_id});
+  }
+  where.AddIn("status", q.statuses);
+  for (const auto& [key, value] : q.tags) {
+    where.Add("EXISTS (SELECT 1 FROM jsonb_array_elements(tags::jsonb) t WHERE t->>0 = ? AND t->>1 = ?)",
+              {key, value});
+  }
+  Page<ImageRecord> page;
+  RETURN_IF_ERROR(ReadSnapshot([&](PgDb& db) -> Status {
+    if (q.count_total) {
+      ASSIGN_OR_RETURN(page.total, Count(db, "images", where));
+    }
+    ASSIGN_OR_RETURN(page.items,
+                     PageRows<ImageRecord>(db, SelectSql("images", catalog_sql::kImageColumns), where,
+                                           std::string(" ORDER BY creation_time DESC, image_id") + kC,
+                                           q.offset, q.limit, catalog_sql::DecodeImage<PgRow>));
+    if (q.fill_view) RETURN_IF_ERROR(FillView(db, q, page.items));
+    return Status::Ok();
+  }));
+  return page;
+}
+
+// --------------------------------------------------------------- snapshots
+
+Status PgCatalog::InsertSnapshot(const SnapshotRecord& r) {
+  ASSIGN_OR_RETURN(std::vector<SqlValue> values, catalog_sql::SnapshotValues(r));
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::InsertSql("snapshots", catalog_sql::kSnapshotColumns), values)
+        .WithContext("insert snapshot " + r.snapshot_id);
+  });
+}
+
+Status PgCatalog::UpdateSnapshot(const SnapshotRecord& r) {
+  ASSIGN_OR_RETURN(std::vector<SqlValue> values, catalog_sql::SnapshotValues(r));
+  return Write([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(uint64_t n,
+                     Affected(db, catalog_sql::UpdateSql("snapshots", catalog_sql::kSnapshotColumns),
+                              catalog_sql::KeyLast(std::move(values))));
+    if (n == 0)
+      return NotFound("InvalidSnapshotId.NotFound", "snapshot " + r.snapshot_id + " does not exist");
+    return Status::Ok();
+  });
+}
+
+Result<SnapshotRecord> PgCatalog::GetSnapshot(const std::string& snapshot_id) {
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  ASSIGN_OR_RETURN(
+      std::vector<SnapshotRecord> rows,
+      Select<SnapshotRecord>(
+          lease.db(), SelectSql("snapshots", catalog_sql::kSnapshotColumns) + " WHERE snapshot_id = ?",
+          {snapshot_id}, [](const PgRow& row) { return catalog_sql::DecodeSnapshot(row, true); }));
+  if (rows.empty())
+    return NotFound("InvalidSnapshotId.NotFound", "snapshot " + snapshot_id + " does not exist");
+  return std::move(rows.front());
+}
+
+Status PgCatalog::DeleteSnapshot(const std::string& snapshot_id) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, "DELETE FROM snapshots WHERE snapshot_id = ?", {snapshot_id})
+        .WithContext("delete snapshot " + snapshot_id);
+  });
+}
+
+Result<Page<SnapshotRecord>> PgCatalog::ListSnapshots(const SnapshotQuery& q) {
+  const WhereClause where = catalog_sql::SnapshotFilter(q);
+  const std::string select =
+      SelectSql("snapshots",
+                Columns(catalog_sql::kSnapshotColumns).first(catalog_sql::kSnapshotColumnsWithoutManifest));
+  Page<SnapshotRecord> page;
+  RETURN_IF_ERROR(ReadSnapshot([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(page.total, Count(db, "snapshots", where));
+    ASSIGN_OR_RETURN(
+        page.items,
+        PageRows<SnapshotRecord>(
+            db, select, where, std::string(" ORDER BY creation_time DESC, snapshot_id") + kC, q.offset,
+            q.limit, [](const PgRow& row) { return catalog_sql::DecodeSnapshot(row, false); }));
+    return Status::Ok();
+  }));
+  return page;
+}
+
+Status PgCatalog::ForEachManifest(
+    const std::function<Status(const std::string&, const std::vector<uint8_t>&)>& fn) {
+  using Entry = std::pair<std::string, std::vector<uint8_t>>;
+  // Manifests can be megabytes each: a batch bounds memory.
+  constexpr int64_t kBatch = 16;
+  std::string after;  // keyset paging: every id sorts after ""
+  while (true) {
+    std::vector<Entry> batch;
+    {
+      ASSIGN_OR_RETURN(Lease lease, Connection());
+      ASSIGN_OR_RETURN(
+          batch, Select<Entry>(lease.db(),
+                               std::string("SELECT snapshot_id, manifest FROM snapshots WHERE manifest IS "
+                                           "NOT NULL AND snapshot_id") +
+                                   kC + " > ? ORDER BY snapshot_id" + kC + " LIMIT ?",
+                               {after, kBatch}, [](const PgRow& row) -> Result<Entry> {
+                                 return Entry(row.ColumnText(0), row.ColumnBlob(1));
+                               }));
+    }
+    for (const auto& [id, manifest] : batch) {
+      if (manifest.empty()) continue;  // not a committed manifest
+      RETURN_IF_ERROR(fn(id, manifest));
+    }
+    if (batch.size() < static_cast<size_t>(kBatch)) return Status::Ok();
+    after = batch.back().first;
+  }
+}
+
+// ------------------------------------------------------------------- tasks
+
+Status PgCatalog::InsertTask(const TaskRecord& r) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::InsertSql("tasks", catalog_sql::kTaskColumns), catalog_sql::TaskValues(r))
+        .WithContext("insert task " + r.task_id);
+  });
+}
+
+Status PgCatalog::UpdateTask(const TaskRecord& r) {
+  return Write([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(uint64_t n, Affected(db, catalog_sql::UpdateSql("tasks", catalog_sql::kTaskColumns),
+                                          catalog_sql::KeyLast(catalog_sql::TaskValues(r))));
+    if (n == 0) return NotFound("InvalidTaskId.NotFound", "task " + r.task_id + " does not exist");
+    return Status::Ok();
+  });
+}
+
+Result<TaskRecord> PgCatalog::GetTask(const std::string& task_id) {
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  ASSIGN_OR_RETURN(
+      std::vector<TaskRecord> rows,
+      Select<TaskRecord>(lease.db(), SelectSql("tasks", catalog_sql::kTaskColumns) + " WHERE task_id = ?",
+                         {task_id}, catalog_sql::DecodeTask<PgRow>));
+  if (rows.empty()) return NotFound("InvalidTaskId.NotFound", "task " + task_id + " does not exist");
+  return std::move(rows.front());
+}
+
+Result<Page<TaskRecord>> PgCatalog::ListTasks(const TaskQuery& q) {
+  const WhereClause where = catalog_sql::TaskFilter(q);
+  Page<TaskRecord> page;
+  RETURN_IF_ERROR(ReadSnapshot([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(page.total, Count(db, "tasks", where));
+    ASSIGN_OR_RETURN(page.items,
+                     PageRows<TaskRecord>(db, SelectSql("tasks", catalog_sql::kTaskColumns), where,
+                                          std::string(" ORDER BY creation_time DESC, task_id") + kC, q.offset,
+                                          q.limit, catalog_sql::DecodeTask<PgRow>));
+    return Status::Ok();
+  }));
+  return page;
+}
+
+// ------------------------------------------------- client tokens, leases
+
+Result<Catalog::TokenRecord> PgCatalog::GetClientToken(const std::string& account_id,
+                                                       const std::string& action, const std::string& token) {
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  ASSIGN_OR_RETURN(PgRows rows, lease.db().Query("SELECT fingerprint, result_id FROM client_tokens WHERE "
+                                                 "account_id = $1 AND action = $2 AND token = $3",
+                                                 {account_id, action, token}));
+  if (rows.empty()) {
+    return NotFound("", "no client token '" + token + "' for " + action + " of account " + account_id);
+  }
+  return TokenRecord{std::string(rows.Text(0, 0)), std::string(rows.Text(0, 1))};
+}
+
+Status PgCatalog::PutClientToken(const std::string& account_id, const std::string& action,
+                                 const std::string& token, const TokenRecord& rec) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::kPutClientTokenSql,
+               {account_id, action, token, rec.fingerprint, rec.result_id})
+        .WithContext("store client token '" + token + "' for " + action);
+  });
+}
+
+Status PgCatalog::PutCopyLease(const CopyLeaseRecord& rec) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::kPutCopyLeaseSql,
+               {rec.source_image_id, rec.copy_region_id, rec.copy_image_id, rec.creation_time})
+        .WithContext("store the copy lease of " + rec.source_image_id);
+  });
+}
+
+Result<Catalog::CopyLeaseRecord> PgCatalog::GetCopyLease(const std::string& source_image_id) {
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  ASSIGN_OR_RETURN(PgRows rows,
+                   lease.db().Query(PgDb::Numbered(catalog_sql::kGetCopyLeaseSql), {source_image_id}));
+  if (rows.empty()) return NotFound("", "no copy lease on image " + source_image_id);
+  const PgRow row(rows, 0);
+  return CopyLeaseRecord{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2), row.ColumnInt(3)};
+}
+
+Status PgCatalog::DeleteCopyLease(const std::string& source_image_id, const std::string& copy_image_id) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, "DELETE FROM copy_leases WHERE source_image_id = ? AND copy_image_id = ?",
+               {source_image_id, copy_image_id})
+        .WithContext("remove the copy lease of " + source_image_id);
+  });
+}
+
+// ------------------------------------------------------------------ shares
+
+Status PgCatalog::PutImageShare(const ImageShareRecord& r) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::kPutImageShareSql, {r.image_id, r.account_id, r.shared_time})
+        .WithContext("share image " + r.image_id + " with account " + r.account_id);
+  });
+}
+
+Status PgCatalog::DeleteImageShare(const std::string& image_id, const std::string& account_id) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, "DELETE FROM image_shares WHERE image_id = ? AND account_id = ?", {image_id, account_id})
+        .WithContext("unshare image " + image_id + " from account " + account_id);
+  });
+}
+
+Result<Page<ImageShareRecord>> PgCatalog::ListImageShares(const std::string& image_id, uint64_t offset,
+                                                          uint64_t limit) {
+  WhereClause where;
+  where.Add("image_id = ?", {image_id});
+  Page<ImageShareRecord> page;
+  RETURN_IF_ERROR(ReadSnapshot([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(page.total, Count(db, "image_shares", where));
+    ASSIGN_OR_RETURN(page.items, PageRows<ImageShareRecord>(
+                                     db, "SELECT image_id, account_id, shared_time FROM image_shares", where,
+                                     std::string(" ORDER BY shared_time, account_id") + kC, offset, limit,
+                                     catalog_sql::DecodeShare<PgRow>));
+    return Status::Ok();
+  }));
+  return page;
+}
+
+Result<bool> PgCatalog::IsImageSharedWith(const std::string& image_id, const std::string& account_id) {
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  ASSIGN_OR_RETURN(PgRows rows,
+                   lease.db().Query("SELECT 1 FROM image_shares WHERE image_id = $1 AND account_id = $2",
+                                    {image_id, account_id}));
+  return !rows.empty();
+}
+
+Result<std::set<std::string>> PgCatalog::SharedImageIds(const std::vector<std::string>& image_ids) {
+  std::set<std::string> shared;
+  if (image_ids.empty()) return shared;
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  ASSIGN_OR_RETURN(PgRows rows,
+                   lease.db().Query(PgDb::Numbered("SELECT DISTINCT image_id FROM image_shares WHERE "
+                                                   "image_id IN (" +
+                                                   WhereClause::Placeholders(image_ids.size()) + ")"),
+                                    WhereClause::Values(image_ids)));
+  for (int i = 0; i < rows.size(); ++i) shared.emplace(rows.Text(i, 0));
+  return shared;
+}
+
+// ------------------------------------------------------- instances, disks
+
+Status PgCatalog::InsertInstance(const InstanceRecord& r) {
+  ASSIGN_OR_RETURN(std::vector<SqlValue> values, catalog_sql::InstanceValues(r));
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::InsertSql("instances", catalog_sql::kInstanceColumns), values)
+        .WithContext("insert instance " + r.instance_id);
+  });
+}
+
+Status PgCatalog::UpdateInstance(const InstanceRecord& r) {
+  ASSIGN_OR_RETURN(std::vector<SqlValue> values, catalog_sql::InstanceValues(r));
+  return Write([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(uint64_t n,
+                     Affected(db, catalog_sql::UpdateSql("instances", catalog_sql::kInstanceColumns),
+                              catalog_sql::KeyLast(std::move(values))));
+    if (n == 0)
+      return NotFound("InvalidInstanceId.NotFound", "instance " + r.instance_id + " does not exist");
+    return Status::Ok();
+  });
+}
+
+Result<InstanceRecord> PgCatalog::GetInstance(const std::string& instance_id) {
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  ASSIGN_OR_RETURN(
+      std::vector<InstanceRecord> rows,
+      Select<InstanceRecord>(lease.db(),
+                             SelectSql("instances", catalog_sql::kInstanceColumns) + " WHERE instance_id = ?",
+                             {instance_id}, catalog_sql::DecodeInstance<PgRow>));
+  if (rows.empty())
+    return NotFound("InvalidInstanceId.NotFound", "instance " + instance_id + " does not exist");
+  return std::move(rows.front());
+}
+
+Status PgCatalog::DeleteInstance(const std::string& instance_id) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, "DELETE FROM instances WHERE instance_id = ?", {instance_id})
+        .WithContext("delete instance " + instance_id);
+  });
+}
+
+Result<Page<InstanceRecord>> PgCatalog::ListInstances(const InstanceQuery& q) {
+  if (q.instance_ids && q.instance_ids->empty()) return Page<InstanceRecord>{};
+  const WhereClause where = catalog_sql::InstanceFilter(q);
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  ASSIGN_OR_RETURN(std::vector<InstanceRecord> all,
+                   Select<InstanceRecord>(lease.db(),
+                                          SelectSql("instances", catalog_sql::kInstanceColumns) +
+                                              where.Sql() + " ORDER BY creation_time DESC, instance_id" + kC,
+                                          where.params(), catalog_sql::DecodeInstance<PgRow>));
+  catalog_sql::FilterInstancesInMemory(q, all);
+  return catalog_sql::Slice(std::move(all), q.offset, q.limit);
+}
+
+Status PgCatalog::InsertDisk(const DiskRecord& r) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::InsertSql("disks", catalog_sql::kDiskColumns), catalog_sql::DiskValues(r))
+        .WithContext("insert disk " + r.disk_id);
+  });
+}
+
+Status PgCatalog::UpdateDisk(const DiskRecord& r) {
+  return Write([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(uint64_t n, Affected(db, catalog_sql::UpdateSql("disks", catalog_sql::kDiskColumns),
+                                          catalog_sql::KeyLast(catalog_sql::DiskValues(r))));
+    if (n == 0) return NotFound("InvalidDiskId.NotFound", "disk " + r.disk_id + " does not exist");
+    return Status::Ok();
+  });
+}
+
+Result<DiskRecord> PgCatalog::GetDisk(const std::string& disk_id) {
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  ASSIGN_OR_RETURN(
+      std::vector<DiskRecord> rows,
+      Select<DiskRecord>(lease.db(), SelectSql("disks", catalog_sql::kDiskColumns) + " WHERE disk_id = ?",
+                         {disk_id}, catalog_sql::DecodeDisk<PgRow>));
+  if (rows.empty()) return NotFound("InvalidDiskId.NotFound", "disk " + disk_id + " does not exist");
+  return std::move(rows.front());
+}
+
+Status PgCatalog::DeleteDisk(const std::string& disk_id) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, "DELETE FROM disks WHERE disk_id = ?", {disk_id}).WithContext("delete disk " + disk_id);
+  });
+}
+
+Result<Page<DiskRecord>> PgCatalog::ListDisks(const DiskQuery& q) {
+  if (q.disk_ids && q.disk_ids->empty()) return Page<DiskRecord>{};
+  const WhereClause where = catalog_sql::DiskFilter(q);
+  Page<DiskRecord> page;
+  RETURN_IF_ERROR(ReadSnapshot([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(page.total, Count(db, "disks", where));
+    ASSIGN_OR_RETURN(page.items,
+                     PageRows<DiskRecord>(db, SelectSql("disks", catalog_sql::kDiskColumns), where,
+                                          std::string(" ORDER BY creation_time DESC, disk_id") + kC, q.offset,
+                                          q.limit, catalog_sql::DecodeDisk<PgRow>));
+    return Status::Ok();
+  }));
+  return page;
+}
+
+}  // namespace ferry
