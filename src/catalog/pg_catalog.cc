@@ -18,9 +18,6 @@ using catalog_sql::FromSql;
 using catalog_sql::SelectSql;
 using catalog_sql::WhereClause;
 
-// Held by every write transaction of the region ("FerryWR" in ASCII).
-constexpr int64_t kWriteLock = 0x46657272795752;
-
 // Identifiers sort byte by byte, as SQLite sorts them, whatever the
 // database's collation.
 constexpr const char* kC = " COLLATE \"C\"";
@@ -147,7 +144,7 @@ Status PgCatalog::Transact(const std::function<Status()>& fn) {
     }
   } unbind{this};
   RETURN_IF_ERROR(db->Exec("BEGIN"));
-  Status st = db->Query("SELECT pg_advisory_xact_lock($1)", {kWriteLock}).status();
+  Status st = db->Query("SELECT pg_advisory_xact_lock($1)", {kPgRegionWriteLock}).status();
   if (st.ok()) {
     try {
       st = fn();

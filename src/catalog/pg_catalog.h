@@ -5,7 +5,7 @@
 // against both.
 //
 // Consistency: writes are serialized in the whole region by one advisory
-// lock (kWriteLock), taken by every write transaction and held to its end,
+// lock (kPgRegionWriteLock), taken by every write transaction and held to its end,
 // as SQLite serializes writers on one file. So a Transact() sees no other
 // writer, on this node or another, between its reads and its writes: the
 // region's check-then-write steps (a name free, a copy slot free, a token

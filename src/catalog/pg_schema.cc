@@ -173,6 +173,30 @@ CREATE INDEX disks_account_created ON disks (account_id, creation_time);
       R"sql(
 DROP TABLE image_counts;
 )sql",
+      // Version 4. The account directory (accounts, AccessKeys, large-copy
+      // allowances) that every node of the region reads to authenticate a
+      // request and an operator writes with `ferry account` commands.
+      R"sql(
+CREATE TABLE accounts (
+  account_id TEXT NOT NULL PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  is_root BIGINT NOT NULL,
+  creation_time BIGINT NOT NULL
+);
+CREATE TABLE access_keys (
+  access_key_id TEXT NOT NULL PRIMARY KEY,
+  access_key_secret TEXT NOT NULL,
+  account_id TEXT NOT NULL REFERENCES accounts (account_id),
+  enabled BIGINT NOT NULL,
+  creation_time BIGINT NOT NULL
+);
+CREATE INDEX access_keys_account ON access_keys (account_id);
+CREATE TABLE large_copy_allowances (
+  account_id TEXT NOT NULL REFERENCES accounts (account_id),
+  image_id TEXT NOT NULL,
+  PRIMARY KEY (account_id, image_id)
+);
+)sql",
   };
   return steps;
 }

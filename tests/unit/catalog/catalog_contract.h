@@ -1,5 +1,6 @@
-// The catalog contract: suites typed over every Catalog implementation, so
-// that SqliteCatalog and PgCatalog keep one behaviour (issue 13). A suite
+// The catalog contract: suites typed over every Catalog and AccountDirectory
+// implementation, so that SqliteCatalog and PgCatalog (SqliteAccountDirectory
+// and PgAccountDirectory) keep one behaviour (issue 13). A suite
 // derives its fixture from CatalogTest<Engine> and declares
 //
 //   TYPED_TEST_SUITE(MyTest, CatalogEngines, CatalogEngineNames);
@@ -15,7 +16,9 @@
 #include <string>
 
 #include "catalog/catalog.h"
+#include "catalog/pg_account_directory.h"
 #include "catalog/pg_catalog.h"
+#include "catalog/sqlite_account_directory.h"
 #include "catalog/sqlite_catalog.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
@@ -36,6 +39,12 @@ struct SqliteEngine {
     ASSIGN_OR_RETURN(std::unique_ptr<SqliteCatalog> catalog, SqliteCatalog::Open(location));
     return std::unique_ptr<Catalog>(std::move(catalog));
   }
+  // The account directory beside the catalog, as `ferry serve` keeps it.
+  static Result<std::unique_ptr<AccountDirectory>> OpenDirectory(const std::string& location) {
+    const std::string path = location.substr(0, location.rfind('/')) + "/accounts.db";
+    ASSIGN_OR_RETURN(std::unique_ptr<SqliteAccountDirectory> directory, SqliteAccountDirectory::Open(path));
+    return std::unique_ptr<AccountDirectory>(std::move(directory));
+  }
   ~SqliteEngine() {
     std::error_code ignored;
     if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
@@ -54,6 +63,11 @@ struct PostgresEngine {
   static Result<std::unique_ptr<Catalog>> Open(const std::string& location) {
     ASSIGN_OR_RETURN(std::unique_ptr<PgCatalog> catalog, PgCatalog::Open(location));
     return std::unique_ptr<Catalog>(std::move(catalog));
+  }
+  // The account directory in the same database.
+  static Result<std::unique_ptr<AccountDirectory>> OpenDirectory(const std::string& location) {
+    ASSIGN_OR_RETURN(std::unique_ptr<PgAccountDirectory> directory, PgAccountDirectory::Open(location));
+    return std::unique_ptr<AccountDirectory>(std::move(directory));
   }
   static inline ThrowawayPostgres* server_ = nullptr;
 };

@@ -1,5 +1,5 @@
-// The PostgreSQL schema (catalog/pg_schema.cc) and SqliteCatalog's cannot
-// drift apart: after both migrate, they hold the same tables, each with the
+// The PostgreSQL schema (catalog/pg_schema.cc) and those of SqliteCatalog
+// and SqliteAccountDirectory cannot drift apart: after both migrate, they hold the same tables, each with the
 // same columns, and the same named indexes. A column added to one alone
 // fails here.
 #include "catalog/pg_schema.h"
@@ -12,6 +12,7 @@
 #include <string>
 
 #include "catalog/pg_db.h"
+#include "catalog/sqlite_account_directory.h"
 #include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_db.h"
 #include "common/fs_util.h"
@@ -28,18 +29,20 @@ const std::set<std::string> kPostgresOnly = {"nonces", "ferry_schema"};
 // Tables only SQLite has: the listing's running totals (PgSchema version 3).
 const std::set<std::string> kSqliteOnly = {"image_counts"};
 
-TEST(PgSchemaTest, TheCatalogsTablesColumnsAndIndexesMatchSqlitesCatalog) {
+TEST(PgSchemaTest, TheCatalogsAndDirectorysTablesColumnsAndIndexesMatchSqlites) {
   const std::string dir = ::testing::TempDir() + "/pg_schema_test_" + RandomHex(8);
   ASSERT_TRUE(MakeDirs(dir).ok());
-  const std::string path = dir + "/catalog.db";
   {
-    auto catalog = SqliteCatalog::Open(path);  // migrates to its newest version
+    // Both migrate to their newest versions.
+    auto catalog = SqliteCatalog::Open(dir + "/catalog.db");
     ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+    auto accounts = SqliteAccountDirectory::Open(dir + "/accounts.db");
+    ASSERT_TRUE(accounts.ok()) << accounts.status().ToString();
   }
   Tables sqlite_tables;
   std::set<std::string> sqlite_indexes;
-  {
-    auto db = SqliteDb::Open(path);
+  for (const char* file : {"/catalog.db", "/accounts.db"}) {
+    auto db = SqliteDb::Open(dir + file);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     auto objects = (*db)->Prepare("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
     ASSERT_TRUE(objects.ok());
@@ -74,6 +77,8 @@ TEST(PgSchemaTest, TheCatalogsTablesColumnsAndIndexesMatchSqlitesCatalog) {
   }
   auto indexes = (*pg)->Query(
       "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey' AND "
+      // UNIQUE columns' own indexes (SQLite's are sqlite_autoindex_*).
+      "indexname NOT LIKE '%_key' AND "
       "tablename NOT IN ('nonces', 'ferry_schema')");
   ASSERT_TRUE(indexes.ok()) << indexes.status().ToString();
   std::set<std::string> pg_indexes;

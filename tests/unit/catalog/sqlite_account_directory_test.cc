@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "catalog_contract.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
 
@@ -19,6 +20,33 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
+template <typename Engine>
+class AccountDirectoryTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { Engine::SetUpSuite(); }
+  static void TearDownTestSuite() { Engine::TearDownSuite(); }
+  void SetUp() override {
+    location_ = engine_.NewLocation();
+    ASSERT_FALSE(location_.empty());
+    accounts_ = OpenDirectory();
+    ASSERT_NE(accounts_, nullptr);
+  }
+  void TearDown() override { accounts_.reset(); }
+
+  // Another handle on the same directory: a restart, or another node.
+  std::unique_ptr<AccountDirectory> OpenDirectory() {
+    auto d = Engine::OpenDirectory(location_);
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return d.ok() ? std::move(d).value() : nullptr;
+  }
+
+  Engine engine_;
+  std::string location_;
+  std::unique_ptr<AccountDirectory> accounts_;
+};
+TYPED_TEST_SUITE(AccountDirectoryTest, CatalogEngines, CatalogEngineNames);
+
+// What only SqliteAccountDirectory has: its cache, its file's history.
 class SqliteAccountDirectoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -63,112 +91,112 @@ AccessKeyRecord Key(const std::string& id, const std::string& account) {
   return k;
 }
 
-TEST_F(SqliteAccountDirectoryTest, AccountRoundTrip) {
-  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
+TYPED_TEST(AccountDirectoryTest, AccountRoundTrip) {
+  ASSERT_TRUE(this->accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
   AccountRecord alice = Account("1000000000000001", "alice");
   alice.is_root = false;
-  ASSERT_TRUE(accounts_->CreateAccount(alice).ok());
+  ASSERT_TRUE(this->accounts_->CreateAccount(alice).ok());
 
-  auto got = accounts_->GetAccount("1000000000000001");
+  auto got = this->accounts_->GetAccount("1000000000000001");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->account_id, alice.account_id);
   EXPECT_EQ(got->name, "alice");
   EXPECT_FALSE(got->is_root);
   EXPECT_EQ(got->creation_time, alice.creation_time);
 
-  auto by_name = accounts_->FindAccountByName("bob");
+  auto by_name = this->accounts_->FindAccountByName("bob");
   ASSERT_TRUE(by_name.ok());
   EXPECT_EQ(by_name->account_id, "1000000000000002");
   EXPECT_TRUE(by_name->is_root);
 
-  auto all = accounts_->ListAccounts();
+  auto all = this->accounts_->ListAccounts();
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].name, "alice");
   EXPECT_EQ((*all)[1].name, "bob");
 }
 
-TEST_F(SqliteAccountDirectoryTest, UnknownAccountIsNotFound) {
-  auto got = accounts_->GetAccount("1999999999999999");
+TYPED_TEST(AccountDirectoryTest, UnknownAccountIsNotFound) {
+  auto got = this->accounts_->GetAccount("1999999999999999");
   EXPECT_EQ(got.status().code(), Code::kNotFound);
   EXPECT_EQ(got.status().reason(), "InvalidAccount.NotFound");
   EXPECT_THAT(got.status().message(), HasSubstr("1999999999999999"));
-  auto by_name = accounts_->FindAccountByName("nobody");
+  auto by_name = this->accounts_->FindAccountByName("nobody");
   EXPECT_EQ(by_name.status().reason(), "InvalidAccount.NotFound");
   EXPECT_THAT(by_name.status().message(), HasSubstr("nobody"));
 }
 
-TEST_F(SqliteAccountDirectoryTest, AccountIdAndNameAreUnique) {
-  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
-  Status same_id = accounts_->CreateAccount(Account("1000000000000001", "other"));
+TYPED_TEST(AccountDirectoryTest, AccountIdAndNameAreUnique) {
+  ASSERT_TRUE(this->accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  Status same_id = this->accounts_->CreateAccount(Account("1000000000000001", "other"));
   EXPECT_EQ(same_id.code(), Code::kAlreadyExists);
   EXPECT_EQ(same_id.reason(), "InvalidAccountId.Duplicated");
-  Status same_name = accounts_->CreateAccount(Account("1000000000000009", "alice"));
+  Status same_name = this->accounts_->CreateAccount(Account("1000000000000009", "alice"));
   EXPECT_EQ(same_name.code(), Code::kAlreadyExists);
   EXPECT_EQ(same_name.reason(), "InvalidAccountName.Duplicated");
   EXPECT_THAT(same_name.message(), HasSubstr("alice"));
-  EXPECT_EQ(accounts_->ListAccounts()->size(), 1u);
+  EXPECT_EQ(this->accounts_->ListAccounts()->size(), 1u);
 }
 
-TEST_F(SqliteAccountDirectoryTest, AccessKeyRoundTrip) {
-  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
-  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
-  ASSERT_TRUE(accounts_->AddAccessKey(Key("LTAIalice1", "1000000000000001")).ok());
+TYPED_TEST(AccountDirectoryTest, AccessKeyRoundTrip) {
+  ASSERT_TRUE(this->accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(this->accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
+  ASSERT_TRUE(this->accounts_->AddAccessKey(Key("LTAIalice1", "1000000000000001")).ok());
   AccessKeyRecord second = Key("LTAIalice2", "1000000000000001");
   second.enabled = true;
   second.creation_time += 10;
-  ASSERT_TRUE(accounts_->AddAccessKey(second).ok());
-  ASSERT_TRUE(accounts_->AddAccessKey(Key("LTAIbob", "1000000000000002")).ok());
+  ASSERT_TRUE(this->accounts_->AddAccessKey(second).ok());
+  ASSERT_TRUE(this->accounts_->AddAccessKey(Key("LTAIbob", "1000000000000002")).ok());
 
-  auto got = accounts_->GetAccessKey("LTAIalice1");
+  auto got = this->accounts_->GetAccessKey("LTAIalice1");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->access_key_secret, "secret-of-LTAIalice1");
   EXPECT_EQ(got->account_id, "1000000000000001");
   EXPECT_FALSE(got->enabled);
   EXPECT_EQ(got->creation_time, 1'700'000'001);
-  EXPECT_TRUE(accounts_->GetAccessKey("LTAIalice2")->enabled);
+  EXPECT_TRUE(this->accounts_->GetAccessKey("LTAIalice2")->enabled);
 
-  auto keys = accounts_->ListAccessKeys("1000000000000001");
+  auto keys = this->accounts_->ListAccessKeys("1000000000000001");
   ASSERT_TRUE(keys.ok());
   ASSERT_EQ(keys->size(), 2u);
   EXPECT_EQ((*keys)[0].access_key_id, "LTAIalice1");
   EXPECT_EQ((*keys)[1].access_key_id, "LTAIalice2");
-  EXPECT_THAT(*accounts_->ListAccessKeys("1000000000000003"), IsEmpty());
+  EXPECT_THAT(*this->accounts_->ListAccessKeys("1000000000000003"), IsEmpty());
 }
 
-TEST_F(SqliteAccountDirectoryTest, AccessKeyErrors) {
-  auto missing = accounts_->GetAccessKey("LTAInope");
+TYPED_TEST(AccountDirectoryTest, AccessKeyErrors) {
+  auto missing = this->accounts_->GetAccessKey("LTAInope");
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
   EXPECT_EQ(missing.status().reason(), "InvalidAccessKeyId.NotFound");
   EXPECT_THAT(missing.status().message(), HasSubstr("LTAInope"));
 
-  Status orphan = accounts_->AddAccessKey(Key("LTAIorphan", "1000000000000001"));
+  Status orphan = this->accounts_->AddAccessKey(Key("LTAIorphan", "1000000000000001"));
   EXPECT_EQ(orphan.code(), Code::kNotFound);
   EXPECT_EQ(orphan.reason(), "InvalidAccount.NotFound");
-  EXPECT_EQ(accounts_->GetAccessKey("LTAIorphan").status().code(), Code::kNotFound);
+  EXPECT_EQ(this->accounts_->GetAccessKey("LTAIorphan").status().code(), Code::kNotFound);
 
-  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
-  ASSERT_TRUE(accounts_->AddAccessKey(Key("LTAIkey", "1000000000000001")).ok());
+  ASSERT_TRUE(this->accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(this->accounts_->AddAccessKey(Key("LTAIkey", "1000000000000001")).ok());
   AccessKeyRecord dup = Key("LTAIkey", "1000000000000001");
   dup.access_key_secret = "different";
-  Status st = accounts_->AddAccessKey(dup);
+  Status st = this->accounts_->AddAccessKey(dup);
   EXPECT_EQ(st.code(), Code::kAlreadyExists);
   EXPECT_EQ(st.reason(), "InvalidAccessKeyId.Duplicated");
-  EXPECT_EQ(accounts_->GetAccessKey("LTAIkey")->access_key_secret, "secret-of-LTAIkey");
+  EXPECT_EQ(this->accounts_->GetAccessKey("LTAIkey")->access_key_secret, "secret-of-LTAIkey");
 }
 
-TEST_F(SqliteAccountDirectoryTest, TwoInstancesSeeEachOthersWrites) {
-  auto second = OpenDirectory();
+TYPED_TEST(AccountDirectoryTest, TwoInstancesSeeEachOthersWrites) {
+  auto second = this->OpenDirectory();
   ASSERT_NE(second, nullptr);
   // Read before the write, so a cache would hold the miss.
-  EXPECT_EQ(accounts_->GetAccessKey("LTAIlate").status().code(), Code::kNotFound);
+  EXPECT_EQ(this->accounts_->GetAccessKey("LTAIlate").status().code(), Code::kNotFound);
 
   ASSERT_TRUE(second->CreateAccount(Account("1000000000000001", "alice")).ok());
   ASSERT_TRUE(second->AddAccessKey(Key("LTAIlate", "1000000000000001")).ok());
-  EXPECT_EQ(accounts_->GetAccessKey("LTAIlate")->account_id, "1000000000000001");
-  EXPECT_EQ(accounts_->FindAccountByName("alice")->account_id, "1000000000000001");
+  EXPECT_EQ(this->accounts_->GetAccessKey("LTAIlate")->account_id, "1000000000000001");
+  EXPECT_EQ(this->accounts_->FindAccountByName("alice")->account_id, "1000000000000001");
 
-  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
+  ASSERT_TRUE(this->accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
   EXPECT_EQ(second->GetAccount("1000000000000002")->name, "bob");
   EXPECT_EQ(second->CreateAccount(Account("1000000000000003", "bob")).reason(),
             "InvalidAccountName.Duplicated");
@@ -265,46 +293,46 @@ TEST_F(SqliteAccountDirectoryTest, AnotherProcessCanWriteWhileOpen) {
   EXPECT_EQ((*all)[1].name, "carol");
 }
 
-TEST_F(SqliteAccountDirectoryTest, DataSurvivesReopen) {
-  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
-  ASSERT_TRUE(accounts_->AddAccessKey(Key("LTAIkey", "1000000000000001")).ok());
-  accounts_.reset();
-  accounts_ = OpenDirectory();
-  ASSERT_NE(accounts_, nullptr);
-  EXPECT_EQ(accounts_->GetAccount("1000000000000001")->name, "alice");
-  EXPECT_EQ(accounts_->GetAccessKey("LTAIkey")->access_key_secret, "secret-of-LTAIkey");
-  EXPECT_THAT(*accounts_->ListAccessKeys("1000000000000001"), ::testing::SizeIs(1));
+TYPED_TEST(AccountDirectoryTest, DataSurvivesReopen) {
+  ASSERT_TRUE(this->accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(this->accounts_->AddAccessKey(Key("LTAIkey", "1000000000000001")).ok());
+  this->accounts_.reset();
+  this->accounts_ = this->OpenDirectory();
+  ASSERT_NE(this->accounts_, nullptr);
+  EXPECT_EQ(this->accounts_->GetAccount("1000000000000001")->name, "alice");
+  EXPECT_EQ(this->accounts_->GetAccessKey("LTAIkey")->access_key_secret, "secret-of-LTAIkey");
+  EXPECT_THAT(*this->accounts_->ListAccessKeys("1000000000000001"), ::testing::SizeIs(1));
 }
 
-TEST_F(SqliteAccountDirectoryTest, LargeCopyAllowanceForOneImageOrAll) {
-  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
-  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
-  EXPECT_FALSE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-big"));
+TYPED_TEST(AccountDirectoryTest, LargeCopyAllowanceForOneImageOrAll) {
+  ASSERT_TRUE(this->accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(this->accounts_->CreateAccount(Account("1000000000000002", "bob")).ok());
+  EXPECT_FALSE(*this->accounts_->IsLargeCopyAllowed("1000000000000001", "m-big"));
 
-  ASSERT_TRUE(accounts_->AllowLargeCopy("1000000000000001", "m-big").ok());
-  EXPECT_TRUE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-big"));
-  EXPECT_FALSE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-other"));
-  EXPECT_FALSE(*accounts_->IsLargeCopyAllowed("1000000000000002", "m-big"));
+  ASSERT_TRUE(this->accounts_->AllowLargeCopy("1000000000000001", "m-big").ok());
+  EXPECT_TRUE(*this->accounts_->IsLargeCopyAllowed("1000000000000001", "m-big"));
+  EXPECT_FALSE(*this->accounts_->IsLargeCopyAllowed("1000000000000001", "m-other"));
+  EXPECT_FALSE(*this->accounts_->IsLargeCopyAllowed("1000000000000002", "m-big"));
   // Granting again is harmless.
-  EXPECT_TRUE(accounts_->AllowLargeCopy("1000000000000001", "m-big").ok());
+  EXPECT_TRUE(this->accounts_->AllowLargeCopy("1000000000000001", "m-big").ok());
 
-  ASSERT_TRUE(accounts_->AllowLargeCopy("1000000000000002", "").ok());
-  EXPECT_TRUE(*accounts_->IsLargeCopyAllowed("1000000000000002", "m-anything"));
-  EXPECT_FALSE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-other"));
+  ASSERT_TRUE(this->accounts_->AllowLargeCopy("1000000000000002", "").ok());
+  EXPECT_TRUE(*this->accounts_->IsLargeCopyAllowed("1000000000000002", "m-anything"));
+  EXPECT_FALSE(*this->accounts_->IsLargeCopyAllowed("1000000000000001", "m-other"));
 }
 
-TEST_F(SqliteAccountDirectoryTest, LargeCopyAllowanceNeedsAnAccountAndSurvivesReopen) {
-  Status st = accounts_->AllowLargeCopy("1000000000000009", "");
+TYPED_TEST(AccountDirectoryTest, LargeCopyAllowanceNeedsAnAccountAndSurvivesReopen) {
+  Status st = this->accounts_->AllowLargeCopy("1000000000000009", "");
   EXPECT_EQ(st.code(), Code::kNotFound);
   EXPECT_EQ(st.reason(), "InvalidAccount.NotFound");
   EXPECT_THAT(st.message(), HasSubstr("1000000000000009"));
 
-  ASSERT_TRUE(accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
-  ASSERT_TRUE(accounts_->AllowLargeCopy("1000000000000001", "m-big").ok());
-  accounts_.reset();
-  accounts_ = OpenDirectory();
-  ASSERT_NE(accounts_, nullptr);
-  EXPECT_TRUE(*accounts_->IsLargeCopyAllowed("1000000000000001", "m-big"));
+  ASSERT_TRUE(this->accounts_->CreateAccount(Account("1000000000000001", "alice")).ok());
+  ASSERT_TRUE(this->accounts_->AllowLargeCopy("1000000000000001", "m-big").ok());
+  this->accounts_.reset();
+  this->accounts_ = this->OpenDirectory();
+  ASSERT_NE(this->accounts_, nullptr);
+  EXPECT_TRUE(*this->accounts_->IsLargeCopyAllowed("1000000000000001", "m-big"));
 }
 
 TEST_F(SqliteAccountDirectoryTest, VersionOneFileIsMigrated) {
