@@ -124,6 +124,8 @@ class BeastServer final : public Server {
       oss_ = std::make_unique<OssService>(std::move(oss), accounts, object_storage, clock, &metrics_);
     }
     dispatcher_.authenticator().SetClusterNonces(config.cluster_nonces);
+    dispatcher_.authenticator().SetSharedNonces(config.shared_nonces);
+    peer_.SetSharedNonces(config.shared_nonces);
   }
 
   ~BeastServer() override { Stop(); }
@@ -774,7 +776,7 @@ class BeastServer final : public Server {
   std::unique_ptr<OssService> oss_;  // null without an OSS listener
   Metrics metrics_;
   Dispatcher dispatcher_;
-  const PeerEndpoints peer_;
+  PeerEndpoints peer_;  // set up in the constructor, then only read
   std::vector<std::thread> threads_;
   WorkPool client_pool_;  // ECS handlers; stopped by Stop() after the I/O threads
   WorkPool peer_pool_;    // peer-protocol handlers; likewise

@@ -97,6 +97,10 @@ struct ServerConfig {
   // another process (api/peer_nonces.h); null = this process's own cache.
   // Borrowed: must outlive the server.
   NonceSpender* cluster_nonces = nullptr;
+  // The nonces every node of this region has accepted (common/nonce_cache.h
+  // NonceLedger; PgNonceLedger in the region's database), asked after this
+  // node's own cache for ECS and peer requests; null = one node. Borrowed.
+  NonceLedger* shared_nonces = nullptr;
   // The OSS object endpoint (api/oss_endpoint.h) over the server's object
   // store, on a listener of its own; none when `oss_listen_address` is
   // empty. Port 0 = pick a free port.

@@ -1,6 +1,7 @@
 #include "cli/config.h"
 
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -9,13 +10,14 @@
 #include <exception>
 #include <sstream>
 
-#include <toml++/toml.h>
-
+#include "catalog/pg_db.h"
 #include "common/fs_util.h"
 #include "common/http_url.h"
 
 namespace ferry::cli {
 namespace {
+
+std::string PgUriForMessages(const std::string& uri) { return PgDb::Redacted(uri); }
 
 struct SettingSource {
   const char* key;  // TOML key and SettingOverrides key
@@ -49,6 +51,7 @@ constexpr SettingSource kSettings[] = {
     {"upload_expiry_hours", "FERRY_UPLOAD_EXPIRY_HOURS"},
     {"dedup_scope", "FERRY_DEDUP_SCOPE"},
     {"instance_hook", "FERRY_INSTANCE_HOOK"},
+    {"catalog", "FERRY_CATALOG"},
 };
 
 // A resolved raw value and a description of where it came from, so errors
@@ -224,6 +227,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"upload_expiry_hours", {std::to_string(kDefaultUploadExpiryHours), "default"}},
       {"dedup_scope", {"account", "default"}},
       {"instance_hook", {"", "default"}},
+      {"catalog", {"", "default"}},
   };
 
   ServeSettings s;
@@ -358,6 +362,21 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
                                    "\" is not an absolute path to a program");
   }
   ASSIGN_OR_RETURN(s.max_nonces, ParseU64(raw["max_nonces"], 1000, 100'000'000));
+  s.catalog = Trim(raw["catalog"].value);
+  if (!s.catalog.empty()) {
+    if (!s.catalog.starts_with("postgresql://") && !s.catalog.starts_with("postgres://")) {
+      return InvalidArgument("", raw["catalog"].origin + ": \"" + PgUriForMessages(s.catalog) +
+                                     "\" is not a PostgreSQL URI (postgresql://USER@HOST/DATABASE)");
+    }
+    // One database holds one region's records: the nodes of a region share
+    // it, another region has its own.
+    if (s.regions.size() != 1) {
+      return InvalidArgument("", raw["catalog"].origin + ": a PostgreSQL catalog holds one region, and " +
+                                     std::to_string(s.regions.size()) +
+                                     " regions are served here; run one process per region (--region)");
+    }
+    s.catalog_on_command_line = raw["catalog"].origin == "flag for catalog";
+  }
 
   const RawValue& key_file = raw["cluster_key_file"];
   const std::string key_file_path = Trim(key_file.value);

@@ -97,6 +97,12 @@ struct ServeSettings {
   // The hypervisor hook (region.h RegionConfig::instance_hook); an absolute
   // path, empty = none.
   std::string instance_hook;
+  // The region's catalog and account directory in a PostgreSQL database
+  // (postgresql://USER@HOST/DATABASE; the password from PGPASSWORD or
+  // ~/.pgpass, as libpq reads them), shared by every node of the region;
+  // empty = SQLite files in the data directory. Exactly one region then.
+  std::string catalog;
+  bool catalog_on_command_line = false;  // --catalog: visible in /proc/PID/cmdline
 };
 
 // Raw values given on the command line; a missing key means "not given".
@@ -104,7 +110,7 @@ struct ServeSettings {
 // task_threads, log_level, ready_file, cluster_key, cluster_key_file, max_nonces,
 // max_copies, link_rate_limits, copy_rate_limit, copy_in_flight, copy_buffer_mib, max_copy_size_gib,
 // quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours,
-// dedup_scope, instance_hook, config.
+// dedup_scope, instance_hook, catalog, config.
 using SettingOverrides = std::map<std::string, std::string>;
 
 // Resolves the settings from `flags`, the environment and the config file.

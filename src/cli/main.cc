@@ -33,6 +33,7 @@ struct DataDirFlags {
   std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours;
   std::string dedup_scope;
   std::string instance_hook;
+  std::string catalog;
   std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
@@ -41,6 +42,7 @@ struct DataDirFlags {
     cmd->add_option("--regions", regions, "comma-separated region ids (env FERRY_REGIONS)");
     cmd->add_option("--region", region_list, "a region served here (repeatable; joins --regions)");
     cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off (env FERRY_LOG_LEVEL)");
+    AddCatalogOption(cmd);
     if (!server) return;
     cmd->add_option("--listen", listen, "HOST:PORT to listen on; port 0 picks one (env FERRY_LISTEN)")
         ->type_name("HOST:PORT");
@@ -128,6 +130,17 @@ struct DataDirFlags {
         ->type_name("HOURS");
   }
 
+  // The region's records in PostgreSQL instead of the data directory's
+  // SQLite files: every node of the region names the same database.
+  void AddCatalogOption(CLI::App* cmd) {
+    cmd->add_option(
+           "--catalog", catalog,
+           "postgresql://USER@HOST/DATABASE: the region's catalog and accounts in PostgreSQL, shared "
+           "by the region's nodes; the password from PGPASSWORD or ~/.pgpass (env FERRY_CATALOG; "
+           "default: SQLite in the data directory)")
+        ->type_name("URI");
+  }
+
   SettingOverrides Overrides(CLI::App* cmd) const {
     SettingOverrides out;
     auto put = [&](const char* flag, const char* key, const std::string& value) {
@@ -168,6 +181,7 @@ struct DataDirFlags {
     put("--upload-expiry-hours", "upload_expiry_hours", upload_expiry_hours);
     put("--dedup-scope", "dedup_scope", dedup_scope);
     put("--instance-hook", "instance_hook", instance_hook);
+    put("--catalog", "catalog", catalog);
     return out;
   }
 };
@@ -315,10 +329,12 @@ int Run(int argc, char** argv) {
       ->type_name("DIR");
   account_create->add_option("--config", account_flags.config, "TOML config file, offline (env FERRY_CONFIG)")
       ->type_name("FILE");
+  account_flags.AddCatalogOption(account_create);
   account_create->callback([&] {
     action = [&]() -> Status {
       const bool offline = account_create->count("--data") > 0 || account_create->count("--config") > 0 ||
-                           std::getenv("FERRY_DATA") != nullptr || std::getenv("FERRY_CONFIG") != nullptr;
+                           account_create->count("--catalog") > 0 || std::getenv("FERRY_DATA") != nullptr ||
+                           std::getenv("FERRY_CONFIG") != nullptr || std::getenv("FERRY_CATALOG") != nullptr;
       if (!offline) return AccountCreate(client, account_name);
       Result<ServeSettings> settings = ResolveServeSettings(account_flags.Overrides(account_create));
       if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
@@ -336,7 +352,7 @@ int Run(int argc, char** argv) {
                                                p.base_url + "); use the CreateAccount API, or run this there");
         }
       }
-      return RunAccountCreate(settings->data_dir, account_name, client.query);
+      return RunAccountCreate(*settings, account_name, client.query);
     };
   });
 
@@ -349,12 +365,13 @@ int Run(int argc, char** argv) {
   allow_large->add_option("--account", allow_account, "account id")->required();
   allow_large->add_option("--image", allow_image, "only this image (default: every image of the account)");
   allow_large->add_option("--data", allow_flags.data, "data directory (env FERRY_DATA, default ./var)");
+  allow_flags.AddCatalogOption(allow_large);
   allow_large->add_option("--config", allow_flags.config, "TOML config file (env FERRY_CONFIG)");
   allow_large->callback([&] {
     action = [&]() -> Status {
       Result<ServeSettings> settings = ResolveServeSettings(allow_flags.Overrides(allow_large));
       if (!settings.ok()) return InvalidArgument(kUsageReason, settings.status().message());
-      return RunAllowLargeCopy(settings->data_dir, allow_account, allow_image);
+      return RunAllowLargeCopy(*settings, allow_account, allow_image);
     };
   });
 

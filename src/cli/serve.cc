@@ -33,6 +33,9 @@
 #include "api/peer_accounts.h"
 #include "api/peer_nonces.h"
 #include "api/server.h"
+#include "catalog/pg_account_directory.h"
+#include "catalog/pg_db.h"
+#include "catalog/pg_nonce_ledger.h"
 #include "catalog/sqlite_account_directory.h"
 #include "cli/output.h"
 #include "cli/profile.h"
@@ -132,8 +135,27 @@ std::string RootAccountIdFor(const std::string& cluster_key) {
   return digits;
 }
 
+Result<RootIdentity> EnsureRootAccountOnce(AccountDirectory& accounts, const std::string& data_dir,
+                                           const std::string& cluster_key, const Clock& clock);
+constexpr const char* kRootKeyMissing = "RootAccessKeyMissing";
+
+// Nodes of one region that share a PostgreSQL directory may start at once:
+// one creates the root account and its key, the others find it made (or
+// half made: the account without its key yet) and look again, bounded.
 Result<RootIdentity> EnsureRootAccount(AccountDirectory& accounts, const std::string& data_dir,
                                        const std::string& cluster_key, const Clock& clock) {
+  constexpr int kAttempts = 50;
+  for (int attempt = 1;; ++attempt) {
+    Result<RootIdentity> root = EnsureRootAccountOnce(accounts, data_dir, cluster_key, clock);
+    const bool raced = !root.ok() && (root.status().code() == Code::kAlreadyExists ||
+                                      root.status().reason() == kRootKeyMissing);
+    if (!raced || attempt == kAttempts) return root;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+Result<RootIdentity> EnsureRootAccountOnce(AccountDirectory& accounts, const std::string& data_dir,
+                                           const std::string& cluster_key, const Clock& clock) {
   std::optional<std::string> env_id = GetEnv("FERRY_ACCESS_KEY_ID");
   std::optional<std::string> env_secret = GetEnv("FERRY_ACCESS_KEY_SECRET");
   const bool env_key = env_id && env_secret;
@@ -209,7 +231,7 @@ Result<RootIdentity> EnsureRootAccount(AccountDirectory& accounts, const std::st
       return root;
     }
   }
-  return FailedPrecondition("", "root account " + root.account_id + " has no enabled AccessKey");
+  return FailedPrecondition(kRootKeyMissing, "root account " + root.account_id + " has no enabled AccessKey");
 }
 
 // The URL clients use: a wildcard listen address is reached on loopback.
@@ -531,6 +553,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStore& st
     config.region_id = id;
     FillRegionNames(&config);
     config.data_dir = RegionDir(settings.data_dir, id);
+    config.catalog_uri = settings.catalog;
     config.oss_dir = OssDir(settings.data_dir);
     config.object_storage = &storage;
     config.task_threads = settings.task_threads;
@@ -575,17 +598,30 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStore& st
 // Everything a data-dir command needs before it can touch a region.
 struct DataDir {
   DataDirLock lock;
-  std::unique_ptr<SqliteAccountDirectory> accounts;
+  std::unique_ptr<AccountDirectory> accounts;
   std::unique_ptr<FsObjectStore> storage;
 };
 
-Result<DataDir> OpenDataDir(const std::string& data_dir) {
+// The accounts: the data directory's SQLite file, or the region's
+// PostgreSQL database that the region's nodes share.
+Result<std::unique_ptr<AccountDirectory>> OpenAccounts(const ServeSettings& settings) {
+  if (!settings.catalog.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<PgAccountDirectory> accounts,
+                     PgAccountDirectory::Open(settings.catalog));
+    return std::unique_ptr<AccountDirectory>(std::move(accounts));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteAccountDirectory> accounts,
+                   SqliteAccountDirectory::Open(AccountsDbPath(settings.data_dir)));
+  return std::unique_ptr<AccountDirectory>(std::move(accounts));
+}
+
+Result<DataDir> OpenDataDir(const ServeSettings& settings) {
+  const std::string& data_dir = settings.data_dir;
   RETURN_IF_ERROR(MakeDirs(data_dir, 0700));
   ASSIGN_OR_RETURN(DataDirLock lock, DataDirLock::Acquire(data_dir));
   RETURN_IF_ERROR(MakeDirs(OssDir(data_dir), 0755));
   RETURN_IF_ERROR(MakeDirs(data_dir + "/regions", 0700));
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteAccountDirectory> accounts,
-                   SqliteAccountDirectory::Open(AccountsDbPath(data_dir)));
+  ASSIGN_OR_RETURN(std::unique_ptr<AccountDirectory> accounts, OpenAccounts(settings));
   return DataDir{std::move(lock), std::move(accounts), nullptr};
 }
 
@@ -608,12 +644,20 @@ Status RunServe(const ServeSettings& settings) {
   ::signal(SIGPIPE, SIG_IGN);
 
   const Clock& clock = SystemClock::Get();
-  ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings.data_dir));
+  ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings));
   // Error messages to API callers never show where the data lives.
   {
     std::error_code ec;
     AddRedactedHostPath(std::filesystem::absolute(settings.data_dir, ec).lexically_normal().string());
     AddRedactedHostPath(std::filesystem::canonical(settings.data_dir, ec).string());
+  }
+  if (!settings.catalog.empty()) {
+    spdlog::info("catalog and accounts in PostgreSQL catalog={}", PgDb::Redacted(settings.catalog));
+    if (settings.catalog_on_command_line && PgDb::Redacted(settings.catalog) != settings.catalog) {
+      spdlog::warn(
+          "--catalog puts the database password on the command line, where every local user sees "
+          "it (/proc/PID/cmdline, ps); use PGPASSWORD or ~/.pgpass");
+    }
   }
   if (settings.cluster_key_on_command_line) {
     spdlog::warn("--cluster-key puts the cluster's secret on the command line, where every local user "
@@ -691,8 +735,21 @@ Status RunServe(const ServeSettings& settings) {
     cluster_nonces = NewPeerNonceSpender(std::move(client).value());
   }
 
+  // Nodes of one region share the database: a SignatureNonce spent on one is
+  // refused on all (PgNonceLedger).
+  std::unique_ptr<PgNonceLedger> shared_nonces;
+  if (!settings.catalog.empty()) {
+    Result<std::unique_ptr<PgNonceLedger>> ledger = PgNonceLedger::Open(settings.catalog);
+    if (!ledger.ok()) {
+      regions.ShutdownAll();
+      return ledger.status().WithContext("the region's nonce ledger");
+    }
+    shared_nonces = std::move(ledger).value();
+  }
+
   ServerConfig server_config;
   server_config.cluster_nonces = cluster_nonces.get();
+  server_config.shared_nonces = shared_nonces.get();
   server_config.local_accounts = data.accounts.get();
   server_config.cluster_key = std::move(cluster_key);
   server_config.listen_address = settings.listen_host;
@@ -759,15 +816,15 @@ Status RunServe(const ServeSettings& settings) {
   return Status::Ok();
 }
 
-Status RunAccountCreate(const std::string& data_dir, const std::string& name, const std::string& query) {
+Status RunAccountCreate(const ServeSettings& settings, const std::string& name, const std::string& query) {
+  const std::string& data_dir = settings.data_dir;
   if (!IsValidAccountName(name))
     return InvalidArgument("Usage", "account name \"" + name +
                                         "\" must be 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit");
   std::error_code ec;
-  if (!std::filesystem::is_directory(data_dir, ec))
+  if (settings.catalog.empty() && !std::filesystem::is_directory(data_dir, ec))
     return InvalidArgument("Usage", "data directory " + data_dir + " does not exist");
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteAccountDirectory> accounts,
-                   SqliteAccountDirectory::Open(AccountsDbPath(data_dir)));
+  ASSIGN_OR_RETURN(std::unique_ptr<AccountDirectory> accounts, OpenAccounts(settings));
   ASSIGN_OR_RETURN(AccessKeyRecord key, CreateAccountWithKey(*accounts, name, SystemClock::Get()));
   nlohmann::json out = {{"AccountId", key.account_id},
                         {"AccessKeyId", key.access_key_id},
@@ -777,13 +834,12 @@ Status RunAccountCreate(const std::string& data_dir, const std::string& name, co
   return Status::Ok();
 }
 
-Status RunAllowLargeCopy(const std::string& data_dir, const std::string& account_id,
+Status RunAllowLargeCopy(const ServeSettings& settings, const std::string& account_id,
                          const std::string& image_id) {
   std::error_code ec;
-  if (!std::filesystem::is_directory(data_dir, ec))
-    return InvalidArgument("Usage", "data directory " + data_dir + " does not exist");
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteAccountDirectory> accounts,
-                   SqliteAccountDirectory::Open(AccountsDbPath(data_dir)));
+  if (settings.catalog.empty() && !std::filesystem::is_directory(settings.data_dir, ec))
+    return InvalidArgument("Usage", "data directory " + settings.data_dir + " does not exist");
+  ASSIGN_OR_RETURN(std::unique_ptr<AccountDirectory> accounts, OpenAccounts(settings));
   RETURN_IF_ERROR(accounts->AllowLargeCopy(account_id, image_id));
   nlohmann::json out = {{"AccountId", account_id}, {"ImageId", image_id.empty() ? "*" : image_id}};
   std::cout << out.dump() << std::endl;
@@ -797,7 +853,7 @@ namespace {
 Status WithOfflineRegions(const ServeSettings& settings, const std::function<Status(Region&)>& fn,
                           bool check_only = false) {
   ::signal(SIGPIPE, SIG_IGN);
-  ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings.data_dir));
+  ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings));
   Result<AccountRecord> root = FindRoot(*data.accounts);
   if (!root.ok() && root.status().code() != Code::kNotFound) return root.status();
   data.storage = std::make_unique<FsObjectStore>(OssDir(settings.data_dir), root.ok() ? root->account_id : "");

@@ -23,16 +23,18 @@ namespace ferry::cli {
 Status RunServe(const ServeSettings& settings);
 
 // Creates a non-root account with one AccessKey and prints
-// {"AccountId","AccessKeyId","AccessKeySecret"} on stdout. Safe while a
-// server runs on the same data directory (SQLite WAL).
+// {"AccountId","AccessKeyId","AccessKeySecret"} on stdout, in the data
+// directory's accounts or the region's PostgreSQL database
+// (ServeSettings::catalog). Safe while servers run on either (SQLite WAL;
+// PostgreSQL).
 // Prints the new account's {AccountId, AccessKeyId, AccessKeySecret}, or
 // what `query` selects of it (cli/output.h: PrintQuery).
-Status RunAccountCreate(const std::string& data_dir, const std::string& name, const std::string& query);
+Status RunAccountCreate(const ServeSettings& settings, const std::string& name, const std::string& query);
 
 // Lets `account_id` copy `image_id` ("" = any of its images) above
 // max_copy_size_gib and prints {"AccountId","ImageId"}. Safe while a server
 // runs on the same data directory; the server reads it on every copy.
-Status RunAllowLargeCopy(const std::string& data_dir, const std::string& account_id,
+Status RunAllowLargeCopy(const ServeSettings& settings, const std::string& account_id,
                          const std::string& image_id);
 
 // Region::Fsck for each region, opened to be checked only: nothing changes

@@ -50,6 +50,9 @@ struct RegionConfig {
   std::string local_name_en;  // "China (Hangzhou)"
   std::string local_name_zh;  // "华东1（杭州）"
   std::string data_dir;       // this region's directory: catalog.db, chunks/, tmp/
+  // The region's catalog in PostgreSQL (catalog/pg_catalog.h), shared by the
+  // region's nodes; empty = catalog.db in data_dir.
+  std::string catalog_uri;
   std::string oss_dir;        // object storage root: one folder per bucket
   uint32_t chunk_size = 4u << 20;
   unsigned task_threads = 2;    // concurrent import/export tasks

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "catalog/pg_catalog.h"
 #include "catalog/sqlite_catalog.h"
 #include "common/fs_util.h"
 #include "common/hash.h"
@@ -112,8 +113,12 @@ Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config,
     std::filesystem::remove_all(tmp, ec);
     RETURN_IF_ERROR(MakeDirs(tmp));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteCatalog> catalog,
-                   SqliteCatalog::Open(config.data_dir + "/catalog.db"));
+  std::unique_ptr<Catalog> catalog;
+  if (config.catalog_uri.empty()) {
+    ASSIGN_OR_RETURN(catalog, SqliteCatalog::Open(config.data_dir + "/catalog.db"));
+  } else {
+    ASSIGN_OR_RETURN(catalog, PgCatalog::Open(config.catalog_uri));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<FsChunkStore> store,
                    FsChunkStore::Open(config.data_dir + "/chunks", 1, /*remove_temps=*/!check_only));
   std::unique_ptr<RegionImpl> region(

@@ -1,0 +1,199 @@
+// Two nodes of one region (issue 13): two `ferry serve` processes with data
+// directories of their own and the same PostgreSQL catalog (--catalog).
+// Either answers for the region's records: an image imported through one is
+// described by the other, a ClientToken used on one holds on the other, an
+// account made through one signs requests on the other, and a signed
+// request accepted by one is a replay on the other.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "api/params.h"
+#include "api/signature.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "integration/ferry_process.h"
+#include "integration/helpers.h"
+#include "unit/catalog/throwaway_postgres.h"
+
+namespace ferry::testing {
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kRegion = "cn-hangzhou";
+
+class RegionNodesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { postgres_ = new ThrowawayPostgres(); }
+  static void TearDownTestSuite() {
+    delete postgres_;
+    postgres_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_FALSE(postgres_->uri().empty());
+    catalog_ = postgres_->NewDatabase();
+    ASSERT_FALSE(catalog_.empty());
+    scratch_ = std::make_unique<ScratchDir>("ferry-nodes-");
+    const std::string key_file = scratch_->path() + "/cluster-key";
+    std::ofstream(key_file) << "nodes-" << RandomHex(16) << "\n";
+    std::filesystem::permissions(key_file,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
+    for (int i = 0; i < 2; ++i) {
+      const std::string base = scratch_->path() + "/node" + std::to_string(i);
+      std::filesystem::create_directories(base + "/data/oss/" + kOperatorBucket);
+      std::filesystem::create_directories(base + "/config");
+      nodes_.push_back(std::make_unique<FerryServer>(base + "/data", base + "/config"));
+      nodes_.back()->set_extra_args(
+          {"--region", kRegion, "--catalog", catalog_, "--cluster-key-file", key_file});
+    }
+    // Both at once, on an empty database: they migrate its schema and make
+    // the root account together, and both must come up.
+    std::string errors[2];
+    bool started[2] = {false, false};
+    std::thread second([&] { started[1] = nodes_[1]->Start(&errors[1]); });
+    started[0] = nodes_[0]->Start(&errors[0]);
+    second.join();
+    ASSERT_TRUE(started[0]) << errors[0];
+    ASSERT_TRUE(started[1]) << errors[1];
+  }
+  void TearDown() override {
+    for (auto& node : nodes_) node->Stop(std::chrono::seconds(10));
+  }
+
+  FerryServer& node(int i) { return *nodes_.at(i); }
+  std::string Logs() const {
+    std::string out;
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      out += "---- node " + std::to_string(i) + ":\n" + nodes_[i]->Log();
+    return out;
+  }
+
+  static inline ThrowawayPostgres* postgres_ = nullptr;
+  std::string catalog_;
+  std::unique_ptr<ScratchDir> scratch_;
+  std::vector<std::unique_ptr<FerryServer>> nodes_;
+};
+
+// A V1 GET signed with the root key: the same bytes can go to either node.
+std::string SignedTarget(std::map<std::string, std::string> params) {
+  params.emplace("AccessKeyId", kRootKeyId);
+  params.emplace("SignatureMethod", "HMAC-SHA1");
+  params.emplace("SignatureVersion", "1.0");
+  params.emplace("SignatureNonce", RandomHex(16));
+  params.emplace("Timestamp", FormatTimeSeconds(SystemClock::Get().Now()));
+  params.emplace("Version", "2014-05-26");
+  params.emplace("Format", "JSON");
+  params["Signature"] = V1Signature(kRootKeySecret, V1StringToSign("GET", params));
+  std::string target = "/?";
+  for (const auto& [k, v] : params) {
+    target += std::string(target.size() > 2 ? "&" : "") + PercentEncode(k) + "=" + PercentEncode(v);
+  }
+  return target;
+}
+
+TEST_F(RegionNodesTest, EitherNodeAnswersForTheRegionsImagesTokensAccountsAndNonces) {
+  EcsClient a = RootClient(node(0).endpoint(), false);
+  EcsClient b = RootClient(node(1).endpoint(), true);
+
+  // The source object in both nodes' buckets: until the region's bytes
+  // live in a shared store, each node reads its own (issue 13, part 2).
+  for (int i = 0; i < 2; ++i) {
+    WriteSparseImage(node(i).data_dir() + "/oss/" + kOperatorBucket + "/disk.raw", 8 << 20, {{0, 2 << 20}},
+                     7);
+  }
+  const std::map<std::string, std::string> import = {{"RegionId", kRegion},
+                                                     {"ImageName", "web"},
+                                                     {"ClientToken", "import-once"},
+                                                     {"DiskDeviceMapping.1.OSSBucket", kOperatorBucket},
+                                                     {"DiskDeviceMapping.1.OSSObject", "disk.raw"},
+                                                     {"DiskDeviceMapping.1.Format", "RAW"}};
+  json started = CallOk(a, "ImportImage", import);
+  const std::string image_id = started.value("ImageId", "");
+  ASSERT_FALSE(image_id.empty()) << started.dump() << Logs();
+  json task = WaitForTaskIn(a, kRegion, started.value("TaskId", ""));
+  ASSERT_EQ(task.value("TaskStatus", ""), "Finished") << task.dump() << Logs();
+
+  // Node 1 describes what node 0 imported, and its task.
+  json described = DescribeImageIn(b, kRegion, image_id);
+  ASSERT_EQ(described.size(), 1u) << described.dump() << Logs();
+  EXPECT_EQ(described[0].value("Status", ""), "Available") << described.dump();
+  EXPECT_EQ(described[0].value("ImageName", ""), "web") << described.dump();
+  json tasks = CallOk(b, "DescribeTasks", {{"RegionId", kRegion}, {"TaskIds", started.value("TaskId", "")}});
+  EXPECT_EQ(tasks.dump().find(started.value("TaskId", "")) != std::string::npos, true) << tasks.dump();
+
+  // The ClientToken holds in the region, not on one node: node 1 answers the
+  // retry with node 0's image and task, and refuses it with other parameters.
+  json retried = CallOk(b, "ImportImage", import);
+  EXPECT_EQ(retried.value("ImageId", ""), image_id) << retried.dump();
+  EXPECT_EQ(retried.value("TaskId", ""), started.value("TaskId", "")) << retried.dump();
+  std::map<std::string, std::string> changed = import;
+  changed["ImageName"] = "other";
+  Result<json> mismatch = b.CallOrError("ImportImage", changed);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.status().reason(), "IdempotentParameterMismatch") << mismatch.status().ToString();
+  // So does the image name.
+  std::map<std::string, std::string> same_name = import;
+  same_name.erase("ClientToken");
+  Result<json> duplicate = b.CallOrError("ImportImage", same_name);
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_EQ(duplicate.status().reason(), "InvalidImageName.Duplicated") << duplicate.status().ToString();
+
+  // An account made through node 1 signs requests on node 0.
+  json alice = CallOk(b, "CreateAccount", {{"AccountName", "alice"}});
+  EcsClient as_alice = ClientFor(node(0).endpoint(), alice.value("AccessKeyId", ""),
+                                 alice.value("AccessKeySecret", ""), false);
+  Result<json> alices = as_alice.CallOrError("DescribeImages", {{"RegionId", kRegion}});
+  EXPECT_TRUE(alices.ok()) << alices.status().ToString();
+
+  // A signed request accepted by one node is a replay on the other, both ways.
+  for (int first : {0, 1}) {
+    const std::string target = SignedTarget({{"Action", "DescribeImages"}, {"RegionId", kRegion}});
+    HttpAnswer ok = SendHttp(node(first).endpoint(), "GET", target);
+    ASSERT_EQ(ok.status, 200) << ok.body.dump();
+    HttpAnswer replay = SendHttp(node(1 - first).endpoint(), "GET", target);
+    EXPECT_EQ(replay.status, 400) << replay.body.dump();
+    EXPECT_EQ(replay.body.value("Code", ""), "SignatureNonceUsed") << replay.body.dump();
+  }
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// What --catalog refuses before anything starts: another database's URI, a
+// database for several regions at once, and a database that cannot be
+// reached (named without its password).
+TEST(RegionNodesSettingsTest, ACatalogThatCannotServeIsRefusedAtStart) {
+  ScratchDir scratch("ferry-nodes-settings-");
+  CommandResult mysql = RunFerry({"serve", "--data", scratch.path(), "--catalog", "mysql://u@db/ferry"}, {});
+  EXPECT_EQ(mysql.exit_code, 2) << mysql.err;
+  EXPECT_NE(mysql.err.find("is not a PostgreSQL URI"), std::string::npos) << mysql.err;
+
+  CommandResult two = RunFerry({"serve", "--data", scratch.path(), "--catalog", "postgresql://u@db/ferry",
+                                "--region", "cn-hangzhou", "--region", "cn-shanghai"},
+                               {});
+  EXPECT_EQ(two.exit_code, 2) << two.err;
+  EXPECT_NE(two.err.find("holds one region"), std::string::npos) << two.err;
+
+  CommandResult gone =
+      RunFerry({"serve", "--data", scratch.path(), "--region", "cn-hangzhou", "--listen", "127.0.0.1:0",
+                "--catalog", "postgresql://ferry:s3cret-pw@127.0.0.1:1/ferry?connect_timeout=5"},
+               {});
+  EXPECT_NE(gone.exit_code, 0) << gone.err;
+  EXPECT_NE(gone.err.find("cannot connect to PostgreSQL"), std::string::npos) << gone.err;
+  EXPECT_EQ(gone.err.find("s3cret-pw"), std::string::npos) << gone.err;
+  EXPECT_EQ(gone.out.find("s3cret-pw"), std::string::npos) << gone.out;
+}
+
+}  // namespace
+}  // namespace ferry::testing
