@@ -284,6 +284,26 @@ class Catalog {
   virtual Result<TaskRecord> GetTask(const std::string& task_id) = 0;
   virtual Result<Page<TaskRecord>> ListTasks(const TaskQuery& q) = 0;  // newest first
 
+  // Task leases: the node that runs a Processing task holds its lease, so
+  // the nodes of a region sharing a catalog never run one task twice, and
+  // a task whose node died is taken over once its lease expires. A node is
+  // named by a string of its own (RegionImpl's node id). The lease is not
+  // part of TaskRecord: UpdateTask leaves it as it is.
+  //
+  // ClaimTask takes the lease of a Processing task until `until` when no
+  // node holds it, its lease expired before `now`, or `node` holds it
+  // already: true; false when another node holds it or the task is not
+  // Processing (or does not exist).
+  virtual Result<bool> ClaimTask(const std::string& task_id, const std::string& node, UnixSeconds now,
+                                 UnixSeconds until) = 0;
+  // Every lease `node` holds on a Processing task now lasts until `until`.
+  virtual Status RenewTaskLeases(const std::string& node, UnixSeconds until) = 0;
+  // `node` gives back every lease it holds (it is stopping).
+  virtual Status ReleaseTaskLeases(const std::string& node) = 0;
+  // The Processing tasks `node` may claim at `now` (free, expired, or its
+  // own), oldest first.
+  virtual Result<std::vector<TaskRecord>> ClaimableTasks(const std::string& node, UnixSeconds now) = 0;
+
   // Idempotency: remembers (account, action, token) -> (params fingerprint,
   // result id). Get returns kNotFound when unknown.
   struct TokenRecord {

@@ -164,6 +164,25 @@ inline constexpr const char* kPutCopyLeaseSql =
 inline constexpr const char* kGetCopyLeaseSql =
     "SELECT source_image_id, copy_region_id, copy_image_id, creation_time FROM copy_leases "
     "WHERE source_image_id = ?";
+// Task leases (catalog.h ClaimTask...). Claim binds: node, until, task_id,
+// node, now.
+inline constexpr const char* kClaimTaskSql =
+    "UPDATE tasks SET lease_owner = ?, lease_expires = ? WHERE task_id = ? AND status = 'Processing' AND "
+    "(lease_owner = '' OR lease_owner = ? OR lease_expires < ?)";
+inline constexpr const char* kRenewTaskLeasesSql =  // until, node
+    "UPDATE tasks SET lease_expires = ? WHERE lease_owner = ? AND status = 'Processing'";
+inline constexpr const char* kReleaseTaskLeasesSql =  // node
+    "UPDATE tasks SET lease_owner = '', lease_expires = 0 WHERE lease_owner = ?";
+// Selects kTaskColumns after "SELECT "; binds node, now.
+inline constexpr const char* kClaimableTasksWhere =
+    " WHERE status = 'Processing' AND (lease_owner = '' OR lease_owner = ? OR lease_expires < ?) "
+    "ORDER BY creation_time, task_id";
+// Schema step (SQLite 9, PostgreSQL 5) for the lease columns.
+inline constexpr const char* kTaskLeaseSchemaStep = R"sql(
+ALTER TABLE tasks ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN lease_expires BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX tasks_lease_owner ON tasks (lease_owner);
+)sql";
 inline constexpr const char* kPutImageShareSql =
     "INSERT INTO image_shares (image_id, account_id, shared_time) VALUES (?, ?, ?) "
     "ON CONFLICT (image_id, account_id) DO NOTHING";

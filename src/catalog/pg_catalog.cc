@@ -482,6 +482,42 @@ Result<Page<TaskRecord>> PgCatalog::ListTasks(const TaskQuery& q) {
   return page;
 }
 
+// ------------------------------------------------------------ task leases
+
+Result<bool> PgCatalog::ClaimTask(const std::string& task_id, const std::string& node, UnixSeconds now,
+                                  UnixSeconds until) {
+  bool claimed = false;
+  RETURN_IF_ERROR(Write([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(uint64_t n, Affected(db, catalog_sql::kClaimTaskSql,
+                                          {node, int64_t{until}, task_id, node, int64_t{now}}));
+    claimed = n == 1;
+    return Status::Ok();
+  }));
+  return claimed;
+}
+
+Status PgCatalog::RenewTaskLeases(const std::string& node, UnixSeconds until) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::kRenewTaskLeasesSql, {int64_t{until}, node})
+        .WithContext("renew the task leases of node " + node);
+  });
+}
+
+Status PgCatalog::ReleaseTaskLeases(const std::string& node) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::kReleaseTaskLeasesSql, {node})
+        .WithContext("release the task leases of node " + node);
+  });
+}
+
+Result<std::vector<TaskRecord>> PgCatalog::ClaimableTasks(const std::string& node, UnixSeconds now) {
+  ASSIGN_OR_RETURN(Lease lease, Connection());
+  std::string where = catalog_sql::kClaimableTasksWhere;
+  where.replace(where.rfind("task_id"), 7, std::string("task_id") + kC);
+  return Select<TaskRecord>(lease.db(), SelectSql("tasks", catalog_sql::kTaskColumns) + where,
+                            {node, int64_t{now}}, catalog_sql::DecodeTask<PgRow>);
+}
+
 // ------------------------------------------------- client tokens, leases
 
 Result<Catalog::TokenRecord> PgCatalog::GetClientToken(const std::string& account_id,

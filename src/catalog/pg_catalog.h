@@ -73,6 +73,12 @@ class PgCatalog final : public Catalog {
   Result<TaskRecord> GetTask(const std::string& task_id) override;
   Result<Page<TaskRecord>> ListTasks(const TaskQuery& q) override;
 
+  Result<bool> ClaimTask(const std::string& task_id, const std::string& node, UnixSeconds now,
+                         UnixSeconds until) override;
+  Status RenewTaskLeases(const std::string& node, UnixSeconds until) override;
+  Status ReleaseTaskLeases(const std::string& node) override;
+  Result<std::vector<TaskRecord>> ClaimableTasks(const std::string& node, UnixSeconds now) override;
+
   Result<TokenRecord> GetClientToken(const std::string& account_id, const std::string& action,
                                      const std::string& token) override;
   Status PutClientToken(const std::string& account_id, const std::string& action, const std::string& token,

@@ -1,5 +1,7 @@
 #include "catalog/pg_schema.h"
 
+#include "catalog/catalog_rows.h"
+
 namespace ferry {
 
 const std::vector<std::string>& PgSchema() {
@@ -197,6 +199,9 @@ CREATE TABLE large_copy_allowances (
   PRIMARY KEY (account_id, image_id)
 );
 )sql",
+      // Version 5. Task leases (catalog.h ClaimTask): which node runs a
+      // task, until when.
+      catalog_sql::kTaskLeaseSchemaStep,
   };
   return steps;
 }

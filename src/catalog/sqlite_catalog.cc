@@ -153,6 +153,9 @@ ALTER TABLE snapshots ADD COLUMN source_disk_id TEXT NOT NULL DEFAULT '';
     // Version 8: listing without sorting — indexes in listing order,
     // image_counts, image_snapshots (sqlite_catalog_images.cc).
     catalog_sql::ImageIndexSchemaStep(),
+    // Version 9: task leases (catalog.h ClaimTask), for the nodes of a
+    // region that share a catalog.
+    catalog_sql::kTaskLeaseSchemaStep,
 };
 
 // Manifests can be megabytes each; a batch bounds memory and lock hold time.
@@ -462,6 +465,41 @@ Result<Page<TaskRecord>> SqliteCatalog::ListTasks(const TaskQuery& q) {
   return PageInSql<TaskRecord>(reader.db(), "tasks", SelectSql("tasks", kTaskColumns), where,
                                " ORDER BY creation_time DESC, task_id", q.offset, q.limit,
                                DecodeTask<SqliteStatement>);
+}
+
+// --- task leases ---
+
+Result<bool> SqliteCatalog::ClaimTask(const std::string& task_id, const std::string& node, UnixSeconds now,
+                                      UnixSeconds until) {
+  bool claimed = false;
+  RETURN_IF_ERROR(Write([&]() -> Status {
+    RETURN_IF_ERROR(
+        Execute(*db_, catalog_sql::kClaimTaskSql, {node, int64_t{until}, task_id, node, int64_t{now}})
+            .WithContext("claim task " + task_id));
+    claimed = db_->changes() == 1;
+    return Status::Ok();
+  }));
+  return claimed;
+}
+
+Status SqliteCatalog::RenewTaskLeases(const std::string& node, UnixSeconds until) {
+  return Write([&]() -> Status {
+    return Execute(*db_, catalog_sql::kRenewTaskLeasesSql, {int64_t{until}, node})
+        .WithContext("renew the task leases of node " + node);
+  });
+}
+
+Status SqliteCatalog::ReleaseTaskLeases(const std::string& node) {
+  return Write([&]() -> Status {
+    return Execute(*db_, catalog_sql::kReleaseTaskLeasesSql, {node})
+        .WithContext("release the task leases of node " + node);
+  });
+}
+
+Result<std::vector<TaskRecord>> SqliteCatalog::ClaimableTasks(const std::string& node, UnixSeconds now) {
+  ASSIGN_OR_RETURN(ReadLease reader, Reader());
+  return Rows<TaskRecord>(reader.db(), SelectSql("tasks", kTaskColumns) + catalog_sql::kClaimableTasksWhere,
+                          {node, int64_t{now}}, DecodeTask<SqliteStatement>);
 }
 
 // --- client tokens ---

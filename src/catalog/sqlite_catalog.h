@@ -5,7 +5,8 @@
 // image_shares (4, its SQL in sqlite_catalog_shares.cc), instances and disks
 // (5), snapshots.source_disk_id (6), instances' tags and billing (7, both in
 // sqlite_catalog_instances.h), image_counts and image_snapshots with the
-// listing indexes (8, sqlite_catalog_images.cc). Tags and disk mappings are
+// listing indexes (8, sqlite_catalog_images.cc), tasks' leases (9,
+// catalog_rows.h). Tags and disk mappings are
 // JSON text columns (the mappings' format and decoder: disk_mappings_json.h);
 // a snapshot's encoded manifest is a BLOB, NULL until committed.
 // Image names are unique per account among non-empty names (a partial unique
@@ -69,6 +70,12 @@ class SqliteCatalog final : public Catalog {
   Result<TaskRecord> GetTask(const std::string& task_id) override;
   // `status` and `statuses` both apply when both are set.
   Result<Page<TaskRecord>> ListTasks(const TaskQuery& q) override;
+
+  Result<bool> ClaimTask(const std::string& task_id, const std::string& node, UnixSeconds now,
+                         UnixSeconds until) override;
+  Status RenewTaskLeases(const std::string& node, UnixSeconds until) override;
+  Status ReleaseTaskLeases(const std::string& node) override;
+  Result<std::vector<TaskRecord>> ClaimableTasks(const std::string& node, UnixSeconds now) override;
 
   Result<TokenRecord> GetClientToken(const std::string& account_id, const std::string& action,
                                      const std::string& token) override;

@@ -95,6 +95,12 @@ class CatalogTest : public ::testing::Test {
   std::unique_ptr<Catalog> catalog_;
 };
 
+// What SqliteCatalog's schema version 9 added (task leases), for the tests
+// that take a catalog back to an older version.
+inline constexpr const char* kUndoSchemaNine =
+    "DROP INDEX tasks_lease_owner; ALTER TABLE tasks DROP COLUMN lease_owner; "
+    "ALTER TABLE tasks DROP COLUMN lease_expires";
+
 using CatalogEngines = ::testing::Types<SqliteEngine, PostgresEngine>;
 
 struct CatalogEngineNames {

@@ -617,6 +617,67 @@ TYPED_TEST(CatalogContractTest, ClientTokensAreKeyedByAccountActionAndToken) {
   EXPECT_EQ(got->result_id, "m-2");
 }
 
+// --- task leases ---
+
+TYPED_TEST(CatalogContractTest, TasksAreLeasedToOneNodeUntilTheLeaseExpires) {
+  auto& catalog = *this->catalog_;
+  ASSERT_TRUE(catalog.InsertTask(Task("t-1", "Processing", 1)).ok());
+  ASSERT_TRUE(catalog.InsertTask(Task("t-2", "Processing", 2)).ok());
+  ASSERT_TRUE(catalog.InsertTask(Task("t-3", "Finished", 3)).ok());
+  auto claimable = [&](const std::string& node, UnixSeconds now) {
+    std::vector<std::string> ids;
+    Result<std::vector<TaskRecord>> tasks = catalog.ClaimableTasks(node, now);
+    EXPECT_TRUE(tasks.ok()) << tasks.status().ToString();
+    if (tasks.ok()) {
+      for (const TaskRecord& t : *tasks) ids.push_back(t.task_id);
+    }
+    return ids;
+  };
+  EXPECT_THAT(claimable("a", 100), ElementsAre("t-1", "t-2"));
+
+  EXPECT_TRUE(*catalog.ClaimTask("t-1", "a", 100, 130));
+  EXPECT_FALSE(*catalog.ClaimTask("t-1", "b", 110, 140));  // held by a
+  EXPECT_TRUE(*catalog.ClaimTask("t-1", "a", 110, 140));   // a's own again
+  EXPECT_THAT(claimable("b", 120), ElementsAre("t-2"));
+  EXPECT_THAT(claimable("a", 120), ElementsAre("t-1", "t-2"));
+
+  // A renewed lease holds past its first end; an expired one is taken over.
+  ASSERT_TRUE(catalog.RenewTaskLeases("a", 200).ok());
+  EXPECT_FALSE(*catalog.ClaimTask("t-1", "b", 150, 180));
+  EXPECT_TRUE(*catalog.ClaimTask("t-1", "b", 201, 230));
+  EXPECT_THAT(claimable("a", 202), ElementsAre("t-2"));
+
+  // Writing the task's record leaves its lease alone.
+  TaskRecord t1 = *catalog.GetTask("t-1");
+  t1.progress = 50;
+  ASSERT_TRUE(catalog.UpdateTask(t1).ok());
+  EXPECT_FALSE(*catalog.ClaimTask("t-1", "a", 203, 240));
+
+  // A node that stops gives its leases back at once.
+  ASSERT_TRUE(catalog.ReleaseTaskLeases("b").ok());
+  EXPECT_TRUE(*catalog.ClaimTask("t-1", "a", 204, 240));
+
+  // Only Processing tasks are leased.
+  EXPECT_FALSE(*catalog.ClaimTask("t-3", "a", 204, 240));
+  EXPECT_FALSE(*catalog.ClaimTask("t-missing", "a", 204, 240));
+  t1.status = "Finished";
+  ASSERT_TRUE(catalog.UpdateTask(t1).ok());
+  EXPECT_THAT(claimable("b", 300), ElementsAre("t-2"));
+
+  // Nodes claiming one task at once: one gets it.
+  std::vector<std::thread> nodes;
+  std::atomic<int> won{0};
+  for (int i = 0; i < 8; ++i) {
+    nodes.emplace_back([&, i] {
+      Result<bool> claimed = catalog.ClaimTask("t-2", "node-" + std::to_string(i), 400, 430);
+      EXPECT_TRUE(claimed.ok()) << claimed.status().ToString();
+      if (claimed.ok() && *claimed) ++won;
+    });
+  }
+  for (std::thread& n : nodes) n.join();
+  EXPECT_EQ(won.load(), 1);
+}
+
 // --- transactions ---
 
 TYPED_TEST(CatalogContractTest, TransactRollsBackOnError) {
@@ -722,6 +783,7 @@ TEST_F(SqliteCatalogTest, TasksOfASchemaWithoutAttemptsAreMigratedWithZero) {
     // And without what version 5 added (instances and disks).
     ASSERT_TRUE((*db)->Exec("DROP TABLE instances; DROP TABLE disks").ok());
     ASSERT_TRUE((*db)->Exec("ALTER TABLE snapshots DROP COLUMN source_disk_id").ok());  // version 6
+    ASSERT_TRUE((*db)->Exec(kUndoSchemaNine).ok());
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 2").ok());
   }
   Reopen();
@@ -750,6 +812,7 @@ TEST_F(SqliteCatalogTest, SnapshotsOfASchemaWithoutSourceDiskAreMigratedWithNone
                            "ALTER TABLE instances DROP COLUMN instance_charge_type; "
                            "ALTER TABLE instances DROP COLUMN expired_time")
                     .ok());  // version 7
+    ASSERT_TRUE((*db)->Exec(kUndoSchemaNine).ok());
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 5").ok());
   }
   Reopen();
