@@ -20,6 +20,11 @@
 #   --rounds R         rounds of the figures (default 3); each figure is loaded
 #                      between two DescribeRegions loads and its ratio is to
 #                      their mean; the table prints the median of the rounds
+#   --catalog K        sqlite (default) or postgresql: the region's catalog in
+#                      a throwaway PostgreSQL server (scripts/throwaway-
+#                      postgres.sh, durable: fsync on) on a Unix socket, as
+#                      `ferry serve --catalog` keeps it for several nodes;
+#                      not with --seed-accounts
 #
 # The load generator is wrk (one thread), sending requests pre-signed with V1
 # signatures and distinct nonces (bench/api_sign.js, bench/api_wrk.lua).
@@ -36,6 +41,7 @@ connections=8
 rounds=3
 work=$repo_dir/bench/out-api
 keep=0
+catalog_kind=sqlite
 while (($#)); do
   case "$1" in
     --images) images=$2; shift 2 ;;
@@ -43,12 +49,18 @@ while (($#)); do
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --catalog) catalog_kind=$2; shift 2 ;;
     --dir) work=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "api_bench: unknown option $1" >&2; exit 2 ;;
   esac
 done
+case "$catalog_kind" in
+  sqlite) ;;
+  postgresql) ((seed_accounts == 0)) || { echo "api_bench: --seed-accounts needs --catalog sqlite" >&2; exit 2; } ;;
+  *) echo "api_bench: --catalog is sqlite or postgresql, not $catalog_kind" >&2; exit 2 ;;
+esac
 for tool in wrk sqlite3 node openssl; do
   command -v "$tool" >/dev/null || { echo "api_bench: needs $tool (scripts/install-deps.sh installs it)" >&2; exit 1; }
 done
@@ -72,9 +84,25 @@ catalog=$data/regions/$REGION/catalog.db
 # only taken as nonces come (about 62 bytes each), and shows in the peak RSS.
 max_nonces=$((4 * (rounds * 11 * duration * 20000 + 2 * images + 100000)))
 
+catalog_args=()
+if [[ "$catalog_kind" == postgresql ]]; then
+  pg_dir=$work/pg
+  pg_uri=$(FERRY_PG_DURABLE=1 "$repo_dir/scripts/throwaway-postgres.sh" start "$pg_dir")
+  bench_cleanup_extra() { "$repo_dir/scripts/throwaway-postgres.sh" stop "$pg_dir"; }
+  catalog_args=(--catalog "$pg_uri")
+fi
+# sql QUERY: rows of the catalog, fields separated by one space.
+sql() {
+  if [[ "$catalog_kind" == postgresql ]]; then
+    psql "$pg_uri" -X -q -A -t -F ' ' -c "$1"
+  else
+    sqlite3 -readonly -separator ' ' "$catalog" "$1"
+  fi
+}
+
 start_server() {
   rm -f "$work/ready.json"
-  "$ferry" serve --listen 127.0.0.1:0 --data "$data" --regions "$REGION" \
+  "$ferry" serve --listen 127.0.0.1:0 --data "$data" --regions "$REGION" "${catalog_args[@]}" \
     --quota-images 0 --max-nonces "$max_nonces" --ready-file "$work/ready.json" >>"$work/ferry.log" 2>&1 &
   server_pid=$!
   wait_ready "$work/ready.json" "$server_pid" "$work/ferry.log"
@@ -95,7 +123,7 @@ load() {
     -s "$repo_dir/bench/api_wrk.lua" "$endpoint" | tail -1
 }
 field() { node -p "JSON.parse(process.argv[1])[process.argv[2]]" "$1" "$2"; }
-image_count() { sqlite3 -readonly "$catalog" "SELECT count(*) FROM images WHERE account_id = '$account'"; }
+image_count() { sql "SELECT count(*) FROM images WHERE account_id = '$account'"; }
 
 mkdir -p "$data/oss/$BUCKET"
 start_server
@@ -105,8 +133,12 @@ head -c $((4 * 1024 * 1024)) /dev/urandom >"$data/oss/$BUCKET/small.raw"
 truncate -s 64M "$data/oss/$BUCKET/small.raw"
 log "ImportImage of a 64 MiB disk"
 first_image=$(field "$(node "$repo_dir/bench/bench_client.js" import "$endpoint" "$REGION" "$BUCKET" small.raw first)" imageId)
-read -r account snapshot < <(sqlite3 -readonly -separator ' ' "$catalog" \
-  "SELECT account_id, json_extract(disks, '\$[0].snapshot_id') FROM images WHERE image_id = '$first_image'")
+if [[ "$catalog_kind" == postgresql ]]; then
+  first_disk="disks::jsonb->0->>'snapshot_id'"
+else
+  first_disk="json_extract(disks, '\$[0].snapshot_id')"
+fi
+read -r account snapshot < <(sql "SELECT account_id, $first_disk FROM images WHERE image_id = '$first_image'")
 [[ -n "$snapshot" ]] || { echo "api_bench: no snapshot id in the catalog row of $first_image" >&2; exit 1; }
 
 # --- 2. The images: CreateImage under load, or cloned rows. ---
@@ -148,11 +180,11 @@ else
       SELECT '$snapshot', image_id, creation_time FROM images WHERE image_id LIKE 'm-bench%';"
   start_server
 fi
-total=$(sqlite3 -readonly "$catalog" "SELECT count(*) FROM images")
+total=$(sql "SELECT count(*) FROM images")
 mine=$(image_count)
 pages10=$(((mine + 9) / 10))
 pages100=$(((mine + 99) / 100))
-sqlite3 -readonly "$catalog" "SELECT image_id FROM images WHERE account_id = '$account' ORDER BY random() LIMIT 20000" >"$work/ids"
+sql "SELECT image_id FROM images WHERE account_id = '$account' ORDER BY random() LIMIT 20000" >"$work/ids"
 
 # --- 3. The figures, each next to DescribeRegions from the same run. ---
 # The reference moves by up to a third within a minute on a shared machine,
@@ -185,14 +217,18 @@ for ((round = 1; round <= rounds; round++)); do
   done
 done
 rss=$(peak_rss_mib "$server_pid")
-catalog_mib=$(du -cm "$catalog"* | tail -1 | cut -f1)
+if [[ "$catalog_kind" == postgresql ]]; then
+  catalog_mib=$(($(sql "SELECT pg_database_size(current_database())") >> 20))
+else
+  catalog_mib=$(du -cm "$catalog"* | tail -1 | cut -f1)
+fi
 
 # median NUMBERS...: the middle one (the lower middle of an even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 # figure KEY FIELD: the median of FIELD over the rounds' wrk lines.
 figure() { median $(printf '%s' "${res[$1]}" | while read -r line; do [[ -n "$line" ]] && field "$line" "$2"; done); }
 read -ra ref_all <<<"${refs[all]}"
-printf '\n%s\n' "API benchmark: $total images in the region ($mine in the caller's account), $connections connections, ${duration}s per load, $rounds rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '\n%s\n' "API benchmark ($catalog_kind catalog): $total images in the region ($mine in the caller's account), $connections connections, ${duration}s per load, $rounds rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'DescribeRegions (no catalog; the reference), measured between the figures: %s req/s (median), %s-%s\n' \
   "$(median "${ref_all[@]}")" "$(printf '%s\n' "${ref_all[@]}" | sort -g | head -1)" "$(printf '%s\n' "${ref_all[@]}" | sort -g | tail -1)"
 printf '| %-48s | %10s | %8s | %8s | %8s | %-10s | %s |\n' "request (medians over the rounds)" "req/s" "p50 ms" "p99 ms" "failed" "ratio" "each round's ratio"

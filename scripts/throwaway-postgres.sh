@@ -2,7 +2,7 @@
 # A throwaway PostgreSQL for tests and for trying the PostgreSQL catalog
 # (issue 13): a cluster in DIR that listens only on a Unix socket in DIR (no
 # TCP port, so two of them never collide), with durability switched off for
-# speed. Nothing outside DIR is written.
+# speed unless FERRY_PG_DURABLE=1. Nothing outside DIR is written.
 #
 #   scripts/throwaway-postgres.sh start DIR   initdb (once) and start; prints the
 #                                             connection URI on stdout
@@ -43,8 +43,13 @@ case "$command" in
       as_owner "$pgbin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync \
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
-    as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-k $dir -p $port -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    options="-k $dir -p $port -c listen_addresses=''"
+    # Tests need no durability; a benchmark that compares with SQLite's
+    # synced commits asks for it (FERRY_PG_DURABLE=1).
+    if [[ "${FERRY_PG_DURABLE:-0}" != 1 ]]; then
+      options+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    fi
+    as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$options" \
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     echo "postgresql:///postgres?host=$dir&port=$port&user=postgres"
     ;;

@@ -30,6 +30,7 @@ Result<std::unique_ptr<PgAccountDirectory>> PgAccountDirectory::Open(const std::
     ASSIGN_OR_RETURN(PgPool::Lease lease, pool->Lend());
     RETURN_IF_ERROR(lease->Migrate(PgSchema()));
   }
+  pool->ServeCallers();
   return std::unique_ptr<PgAccountDirectory>(new PgAccountDirectory(std::move(pool)));
 }
 

@@ -79,6 +79,7 @@ Result<std::unique_ptr<PgCatalog>> PgCatalog::Open(const std::string& uri) {
     ASSIGN_OR_RETURN(PgPool::Lease lease, pool->Lend());
     RETURN_IF_ERROR(lease->Migrate(PgSchema()));
   }
+  pool->ServeCallers();
   return std::unique_ptr<PgCatalog>(new PgCatalog(std::move(pool)));
 }
 

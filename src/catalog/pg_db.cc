@@ -1,8 +1,12 @@
 #include "catalog/pg_db.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <charconv>
+#include <chrono>
 #include <regex>
 #include <utility>
 
@@ -13,6 +17,18 @@ namespace {
 // Taken by every Migrate transaction, so that nodes starting at once apply
 // each step once ("Ferry" in ASCII).
 constexpr int64_t kMigrationLock = 0x4665727279;
+
+// At most one line a second, however many requests fail at once (a database
+// that went away fails every one of them).
+void LogDetailsRateLimited(const std::string& text) {
+  static std::atomic<int64_t> next{0};
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count();
+  int64_t due = next.load();
+  if (now < due || !next.compare_exchange_strong(due, now + 1)) return;
+  spdlog::warn("catalog database: {}", text);
+}
 
 // libpq's messages end with a newline.
 std::string Trimmed(const char* message) {
@@ -152,6 +168,16 @@ std::string PgDb::Numbered(std::string_view sql) {
   return out;
 }
 
+void PgDb::LogDetails(const std::string& text) { LogDetailsRateLimited(text); }
+
+bool PgDb::Alive() {
+  if (PQstatus(conn_) != CONNECTION_OK) return false;
+  // An idle connection is owed nothing: anything to read (a termination
+  // notice, the end of the stream) means the server is closing it.
+  pollfd pending{PQsocket(conn_), POLLIN, 0};
+  return ::poll(&pending, 1, 0) == 0;
+}
+
 bool PgDb::broken() const { return PQstatus(conn_) == CONNECTION_BAD; }
 
 Status PgDb::ErrorOf(pg_result* result, std::string_view what) const {
@@ -162,6 +188,12 @@ Status PgDb::ErrorOf(pg_result* result, std::string_view what) const {
   if (PQstatus(conn_) == CONNECTION_BAD) code = Code::kUnavailable;
   std::string text = std::string(what) + " on " + where_ + ": " + message;
   if (state != nullptr) text += " (SQLSTATE " + std::string(state) + ")";
+  if (details_in_log_) {
+    LogDetails(text);
+    text = code == Code::kUnavailable ? "the region's database cannot be reached"
+                                      : "the region's database refused a statement";
+    if (state != nullptr) text += " (SQLSTATE " + std::string(state) + ")";
+  }
   return Status(code, "", std::move(text));
 }
 

@@ -117,6 +117,20 @@ class PgDb {
   // The connection broke (the server went away, or closed it): nothing more
   // will succeed on it; a pool drops it.
   bool broken() const;
+  // Whether an idle connection is still usable, without a round trip: false
+  // when the server sent anything while it sat idle (it is closing it: a
+  // restart, an operator's pg_terminate_backend) or it broke.
+  bool Alive();
+
+  // From now on an error's details (the server, the database, the SQL, the
+  // server's message) go to the log, rate-limited, and the Status says only
+  // what failed in general terms, with its code and SQLSTATE: a node's
+  // connections serve requests whose errors reach clients, who are not told
+  // where the region keeps its records. Errors at start-up keep their
+  // details, for the operator.
+  void KeepDetailsInLog() { details_in_log_ = true; }
+  // Logs what a client is not told (at most one line a second).
+  static void LogDetails(const std::string& text);
 
  private:
   PgDb(pg_conn* conn, std::string where) : conn_(conn), where_(std::move(where)) {}
@@ -124,6 +138,7 @@ class PgDb {
 
   pg_conn* conn_;
   std::string where_;  // the server, for messages (no password)
+  bool details_in_log_ = false;
 };
 
 }  // namespace ferry

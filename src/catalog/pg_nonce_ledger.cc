@@ -12,6 +12,7 @@ Result<std::unique_ptr<PgNonceLedger>> PgNonceLedger::Open(const std::string& ur
     ASSIGN_OR_RETURN(PgPool::Lease lease, pool->Lend());
     RETURN_IF_ERROR(lease->Migrate(PgSchema()));
   }
+  pool->ServeCallers();
   return std::unique_ptr<PgNonceLedger>(new PgNonceLedger(std::move(pool)));
 }
 

@@ -15,29 +15,48 @@ Result<std::unique_ptr<PgDb>> PgPool::Take() {
   std::unique_lock<std::mutex> lock(mu_);
   const bool ready = idle_cv_.wait_for(lock, wait_, [&] { return !idle_.empty() || open_ < max_; });
   if (!ready) {
-    return Unavailable("all " + std::to_string(max_) + " connections to " + PgDb::Redacted(uri_) +
-                       " stayed busy for " + std::to_string(wait_.count()) + " ms");
+    const std::string busy = "all " + std::to_string(max_) +
+                             " connections to the region's database stayed busy for " +
+                             std::to_string(wait_.count()) + " ms";
+    if (serving_) PgDb::LogDetails(PgDb::Redacted(uri_) + ": " + busy);
+    return Unavailable(busy);
   }
+  std::unique_ptr<PgDb> db;
   if (!idle_.empty()) {
-    std::unique_ptr<PgDb> db = std::move(idle_.back());
+    db = std::move(idle_.back());
     idle_.pop_back();
-    return db;
+    if (!db->Alive()) {
+      // Closed by the server while idle, and so most likely every other.
+      open_ -= 1 + idle_.size();
+      idle_.clear();
+      db.reset();
+    }
   }
-  ++open_;
-  lock.unlock();
-  Result<std::unique_ptr<PgDb>> db = PgDb::Connect(uri_);
-  if (!db.ok()) {
-    lock.lock();
-    --open_;
-    idle_cv_.notify_one();
+  if (!db) {
+    ++open_;
+    lock.unlock();
+    Result<std::unique_ptr<PgDb>> connected = PgDb::Connect(uri_);
+    if (!connected.ok()) {
+      lock.lock();
+      --open_;
+      idle_cv_.notify_one();
+      if (!serving_) return connected.status();
+      PgDb::LogDetails(connected.status().message());
+      return Unavailable("the region's database cannot be reached");
+    }
+    db = std::move(connected).value();
   }
+  if (serving_) db->KeepDetailsInLog();
   return db;
 }
 
 void PgPool::Give(std::unique_ptr<PgDb> db) {
   std::lock_guard<std::mutex> lock(mu_);
   if (db->broken()) {
-    --open_;
+    // The server went away or cut this node off: the idle connections are
+    // most likely dead too, and each would fail one more request.
+    open_ -= 1 + idle_.size();
+    idle_.clear();
   } else {
     idle_.push_back(std::move(db));
   }

@@ -1,13 +1,15 @@
 // PgPool: the connections to one PostgreSQL database that a node's
 // catalog and nonce ledger take turns on. At most `max` are open; a caller
 // waits up to `wait` for one, then gets kUnavailable. A connection handed
-// back broken (PgDb::broken: the server went away or closed it) is dropped,
-// so the next Take() connects anew: a restarted or failed-over server is
-// reached again without restarting the node.
+// back broken (PgDb::broken: the server went away or closed it) is dropped
+// with every idle one (likely dead as well), so the next Take() connects
+// anew: a restarted or failed-over server is reached again without
+// restarting the node, and not one request per dead connection fails.
 //
 // Threading: thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -49,6 +51,11 @@ class PgPool {
 
   const std::string& uri() const { return uri_; }
 
+  // From now on the connections handed out keep their errors' details in
+  // the log (PgDb::KeepDetailsInLog), and so does Take(): call it once the
+  // node is set up, before it serves requests.
+  void ServeCallers() { serving_ = true; }
+
  private:
   PgPool(std::string uri, size_t max, std::chrono::milliseconds wait)
       : uri_(std::move(uri)), max_(max), wait_(wait) {}
@@ -60,6 +67,7 @@ class PgPool {
   std::condition_variable idle_cv_;
   std::vector<std::unique_ptr<PgDb>> idle_;  // guarded by mu_
   size_t open_ = 0;                          // open, idle or not; guarded by mu_
+  std::atomic<bool> serving_{false};
 };
 
 }  // namespace ferry

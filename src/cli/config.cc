@@ -52,6 +52,7 @@ constexpr SettingSource kSettings[] = {
     {"dedup_scope", "FERRY_DEDUP_SCOPE"},
     {"instance_hook", "FERRY_INSTANCE_HOOK"},
     {"catalog", "FERRY_CATALOG"},
+    {"task_lease_seconds", "FERRY_TASK_LEASE_SECONDS"},
 };
 
 // A resolved raw value and a description of where it came from, so errors
@@ -228,6 +229,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"dedup_scope", {"account", "default"}},
       {"instance_hook", {"", "default"}},
       {"catalog", {"", "default"}},
+      {"task_lease_seconds", {"30", "default"}},
   };
 
   ServeSettings s;
@@ -362,6 +364,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
                                    "\" is not an absolute path to a program");
   }
   ASSIGN_OR_RETURN(s.max_nonces, ParseU64(raw["max_nonces"], 1000, 100'000'000));
+  ASSIGN_OR_RETURN(s.task_lease_seconds, ParseCount(raw["task_lease_seconds"], 3, 3600));
   s.catalog = Trim(raw["catalog"].value);
   if (!s.catalog.empty()) {
     if (!s.catalog.starts_with("postgresql://") && !s.catalog.starts_with("postgres://")) {

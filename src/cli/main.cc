@@ -33,7 +33,7 @@ struct DataDirFlags {
   std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours;
   std::string dedup_scope;
   std::string instance_hook;
-  std::string catalog;
+  std::string catalog, task_lease_seconds;
   std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
@@ -105,6 +105,11 @@ struct DataDirFlags {
            "PROGRAM run as PROGRAM INSTANCE_ID start|stop|delete SYSTEM_DISK_PATH where a hypervisor "
            "would boot, stop or release the instance (env FERRY_INSTANCE_HOOK)")
         ->type_name("PROGRAM");
+    cmd->add_option("--task-lease-seconds", task_lease_seconds,
+                    "how long a node's hold on a running task lasts unrenewed; a task of a node that died "
+                    "is taken over by another node of the region this long after (env "
+                    "FERRY_TASK_LEASE_SECONDS, default 30)")
+        ->type_name("SECONDS");
     cmd->add_option("--dedup-scope", dedup_scope,
                     "account|region: imports share chunks within an account only, or across accounts "
                     "(env FERRY_DEDUP_SCOPE, default account)")
@@ -182,6 +187,7 @@ struct DataDirFlags {
     put("--dedup-scope", "dedup_scope", dedup_scope);
     put("--instance-hook", "instance_hook", instance_hook);
     put("--catalog", "catalog", catalog);
+    put("--task-lease-seconds", "task_lease_seconds", task_lease_seconds);
     return out;
   }
 };

@@ -554,6 +554,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStore& st
     FillRegionNames(&config);
     config.data_dir = RegionDir(settings.data_dir, id);
     config.catalog_uri = settings.catalog;
+    config.task_lease_seconds = settings.task_lease_seconds;
     config.oss_dir = OssDir(settings.data_dir);
     config.object_storage = &storage;
     config.task_threads = settings.task_threads;

@@ -53,6 +53,14 @@ struct RegionConfig {
   // The region's catalog in PostgreSQL (catalog/pg_catalog.h), shared by the
   // region's nodes; empty = catalog.db in data_dir.
   std::string catalog_uri;
+  // This node's name in the catalog's task leases (catalog.h ClaimTask);
+  // empty = the one kept in data_dir/node-id (made on first open), so a
+  // restarted node takes its own tasks back at once.
+  std::string node_id;
+  // How long a task's lease lasts unless renewed (every third of it): a
+  // task of a node that died is taken over by another node this long after
+  // its last renewal.
+  unsigned task_lease_seconds = 30;
   std::string oss_dir;        // object storage root: one folder per bucket
   uint32_t chunk_size = 4u << 20;
   unsigned task_threads = 2;    // concurrent import/export tasks

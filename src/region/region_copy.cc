@@ -455,7 +455,9 @@ Result<std::string> RegionImpl::AcceptCopy(const CopyTarget& t) {
       return DuplicatedName(image.name);
     }
     RETURN_IF_ERROR(st);
-    return catalog_->InsertTask(task);
+    RETURN_IF_ERROR(catalog_->InsertTask(task));
+    // Pulled by this node (its lease, renewed while it queues and runs).
+    return ClaimTask(task.task_id).status();
   }));
   Status submitted = SubmitCopy(task, /*resumed=*/false, SentManifests(t));
   if (!submitted.ok()) {

@@ -14,6 +14,7 @@
 #include "catalog/sqlite_catalog.h"
 #include "common/fs_util.h"
 #include "common/hash.h"
+#include "common/ids.h"
 #include "region/region_internal.h"
 #include "store/fs_chunk_store.h"
 
@@ -77,6 +78,28 @@ Result<std::optional<std::string>> CheckClientToken(Catalog& catalog, const std:
   return std::optional<std::string>(rec->result_id);
 }
 
+// This node's name in task leases: RegionConfig::node_id, or the one kept in
+// the region's directory (made on first open; one data directory per node).
+Result<std::string> NodeIdOf(const RegionConfig& config) {
+  if (!config.node_id.empty()) return config.node_id;
+  const std::string path = config.data_dir + "/node-id";
+  std::error_code ec;
+  Result<std::string> kept = std::filesystem::exists(path, ec) ? ReadFileToString(path) : NotFound("", path);
+  if (kept.ok()) {
+    std::string id = kept->substr(0, 80);
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    const bool valid = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+    });
+    if (!valid) return DataLoss(path + " does not hold a node id (1-64 of [a-z0-9-])");
+    return id;
+  }
+  if (kept.status().code() != Code::kNotFound) return kept.status();
+  const std::string id = "node-" + RandomHex(12);
+  RETURN_IF_ERROR(WriteFileAtomic(path, id + "\n", 0600));
+  return id;
+}
+
 Result<std::unique_ptr<Region>> OpenRegion(const RegionConfig& config, const Clock& clock) {
   ASSIGN_OR_RETURN(std::unique_ptr<RegionImpl> region, RegionImpl::Open(config, clock));
   return std::unique_ptr<Region>(std::move(region));
@@ -134,6 +157,7 @@ Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config,
     }
     return region;
   }
+  ASSIGN_OR_RETURN(region->node_id_, NodeIdOf(config));
   if (config.seed_public_image) {
     Status st = region->SeedPublicImage();
     if (!st.ok()) spdlog::warn("region {}: public image not seeded: {}", config.region_id, st.ToString());

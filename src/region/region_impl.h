@@ -200,7 +200,16 @@ class RegionImpl final : public Region {
              std::unique_ptr<Catalog> catalog, std::unique_ptr<ChunkStore> store);
 
   void StartThreads();
+  // Resumes every Processing task this node may claim (catalog.h
+  // ClaimTask): its own, and those no live node holds.
   Status ResumeTasks();
+  // Queues `task` here: an import, export or snapshot for a worker (which
+  // claims it), a copy claimed now and handed to the copy scheduler.
+  Status ResumeTask(const TaskRecord& task);
+  // Renews this node's task leases every third of a lease, and takes over
+  // the Processing tasks no node holds any more (their node died).
+  void LeaseLoop();
+  Result<bool> ClaimTask(const std::string& task_id);
   void Enqueue(const std::string& task_id);
   void RequestGc();
   void WorkerLoop();
@@ -348,6 +357,8 @@ class RegionImpl final : public Region {
   std::mutex join_mu_;
   std::vector<std::thread> workers_;
   std::thread gc_thread_;
+  std::thread lease_thread_;
+  std::string node_id_;  // set at open (RegionConfig::node_id)
 
   // Copies. copy_mu_ serialises CopyImage, lease and DeleteImage calls on
   // this (source) region so a ClientToken and a lease are checked and taken

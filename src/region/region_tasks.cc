@@ -57,34 +57,85 @@ void RegionImpl::StartThreads() {
   unsigned n = std::max(1u, config_.task_threads);
   for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
   gc_thread_ = std::thread([this] { GcLoop(); });
+  lease_thread_ = std::thread([this] { LeaseLoop(); });
+}
+
+Result<bool> RegionImpl::ClaimTask(const std::string& task_id) {
+  const UnixSeconds now = clock_.Now();
+  return catalog_->ClaimTask(task_id, node_id_, now,
+                             now + static_cast<UnixSeconds>(config_.task_lease_seconds));
 }
 
 Status RegionImpl::ResumeTasks() {
-  TaskQuery q;
-  q.statuses = {"Processing"};
-  ASSIGN_OR_RETURN(Page<TaskRecord> page, catalog_->ListTasks(q));
-  // Newest first from the catalog; resume in the order they were started.
-  for (auto it = page.items.rbegin(); it != page.items.rend(); ++it) {
-    spdlog::info("region {}: resuming task {} ({} {})", config_.region_id, it->task_id, it->action,
-                 it->resource_id);
-    if (it->action != "CopyImage") {
-      Enqueue(it->task_id);
-      continue;
-    }
-    // A copy that was pulling when the region stopped queues again.
-    RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
-      Result<ImageRecord> image = catalog_->GetImage(it->resource_id);
-      if (!image.ok()) return image.status().code() == Code::kNotFound ? Status::Ok() : image.status();
-      if (image->status != "Creating") return Status::Ok();
-      image->status = "Waiting";
-      return catalog_->UpdateImage(*image);
-    }));
-    Status st = SubmitCopy(*it, /*resumed=*/true);
-    if (!st.ok()) {
-      spdlog::warn("region {}: copy {} not resumed: {}", config_.region_id, it->resource_id, st.ToString());
-    }
+  // Oldest first: resumed in the order they were started.
+  ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, catalog_->ClaimableTasks(node_id_, clock_.Now()));
+  for (const TaskRecord& task : tasks) {
+    spdlog::info("region {}: resuming task {} ({} {})", config_.region_id, task.task_id, task.action,
+                 task.resource_id);
+    RETURN_IF_ERROR(ResumeTask(task));
   }
   return Status::Ok();
+}
+
+Status RegionImpl::ResumeTask(const TaskRecord& task) {
+  if (task.action != "CopyImage") {
+    Enqueue(task.task_id);
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(bool claimed, ClaimTask(task.task_id));
+  if (!claimed) return Status::Ok();  // another node took it first
+  // A copy that was pulling when its node stopped queues again.
+  RETURN_IF_ERROR(catalog_->Transact([&]() -> Status {
+    Result<ImageRecord> image = catalog_->GetImage(task.resource_id);
+    if (!image.ok()) return image.status().code() == Code::kNotFound ? Status::Ok() : image.status();
+    if (image->status != "Creating") return Status::Ok();
+    image->status = "Waiting";
+    return catalog_->UpdateImage(*image);
+  }));
+  Status st = SubmitCopy(task, /*resumed=*/true);
+  if (!st.ok()) {
+    spdlog::warn("region {}: copy {} not resumed: {}", config_.region_id, task.resource_id, st.ToString());
+  }
+  return Status::Ok();
+}
+
+void RegionImpl::LeaseLoop() {
+  const auto every = std::chrono::seconds(std::max(1u, config_.task_lease_seconds / 3));
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, every, [this] { return stopping_; })) return;
+    }
+    const UnixSeconds now = clock_.Now();
+    Status renewed =
+        catalog_->RenewTaskLeases(node_id_, now + static_cast<UnixSeconds>(config_.task_lease_seconds));
+    if (!renewed.ok()) {
+      spdlog::warn("region {}: task leases of node {} not renewed: {}", config_.region_id, node_id_,
+                   renewed.ToString());
+      continue;
+    }
+    Result<std::vector<TaskRecord>> claimable = catalog_->ClaimableTasks(node_id_, now);
+    if (!claimable.ok()) {
+      spdlog::warn("region {}: tasks to take over not listed: {}", config_.region_id,
+                   claimable.status().ToString());
+      continue;
+    }
+    for (const TaskRecord& task : *claimable) {
+      // This node's own: queued or running here already.
+      if (task.action == "CopyImage" ? copies_->State(task.resource_id) != CopyJobState::kUnknown : [&] {
+            std::lock_guard<std::mutex> lock(mu_);
+            return controls_.count(task.task_id) != 0;
+          }()) {
+        continue;
+      }
+      spdlog::info("region {}: taking over task {} ({} {}): no node holds it", config_.region_id,
+                   task.task_id, task.action, task.resource_id);
+      Status st = ResumeTask(task);
+      if (!st.ok()) {
+        spdlog::warn("region {}: task {} not taken over: {}", config_.region_id, task.task_id, st.ToString());
+      }
+    }
+  }
 }
 
 void RegionImpl::Enqueue(const std::string& task_id) {
@@ -169,6 +220,16 @@ void RegionImpl::Shutdown() {
   if (instance_runner_) instance_runner_->Stop();
   for (std::thread& t : workers_) t.join();
   if (gc_thread_.joinable()) gc_thread_.join();
+  if (lease_thread_.joinable()) {
+    lease_thread_.join();
+    // What this node stopped resumes at once on another (or on its next
+    // start), without waiting for the leases to expire.
+    Status released = catalog_->ReleaseTaskLeases(node_id_);
+    if (!released.ok()) {
+      spdlog::warn("region {}: task leases of node {} not released: {}", config_.region_id, node_id_,
+                   released.ToString());
+    }
+  }
   workers_.clear();
   joined_ = true;
 }
@@ -192,6 +253,18 @@ void RegionImpl::RunTask(const std::string& task_id, TaskControl& control) {
   const char* kind = task.action == "ImportImage" ? "import" : "export";
   bool logged = false;  // an import or export started: its end is logged too
   const auto started = std::chrono::steady_clock::now();
+  if (!control.cancel) {
+    Result<bool> claimed = ClaimTask(task_id);
+    if (!claimed.ok()) {
+      spdlog::warn("region {}: task {} not claimed (taken over later): {}", config_.region_id, task_id,
+                   claimed.status().ToString());
+      return;
+    }
+    if (!*claimed) {
+      spdlog::info("region {}: task {} runs on another node", config_.region_id, task_id);
+      return;
+    }
+  }
   if (control.cancel) {
     st = Cancelled("task " + task_id + " was cancelled before it started");
   } else if (Status begun = BeginAttempt(task_id); !begun.ok()) {

@@ -16,6 +16,7 @@
 
 #include "api/params.h"
 #include "api/signature.h"
+#include "catalog/pg_db.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "integration/ferry_process.h"
@@ -51,8 +52,9 @@ class RegionNodesTest : public ::testing::Test {
       std::filesystem::create_directories(base + "/data/oss/" + kOperatorBucket);
       std::filesystem::create_directories(base + "/config");
       nodes_.push_back(std::make_unique<FerryServer>(base + "/data", base + "/config"));
-      nodes_.back()->set_extra_args(
-          {"--region", kRegion, "--catalog", catalog_, "--cluster-key-file", key_file});
+      // A short task lease, so a dead node's task is taken over quickly.
+      nodes_.back()->set_extra_args({"--region", kRegion, "--catalog", catalog_, "--cluster-key-file",
+                                     key_file, "--task-lease-seconds", "3"});
     }
     // Both at once, on an empty database: they migrate its schema and make
     // the root account together, and both must come up.
@@ -161,6 +163,83 @@ TEST_F(RegionNodesTest, EitherNodeAnswersForTheRegionsImagesTokensAccountsAndNon
     HttpAnswer replay = SendHttp(node(1 - first).endpoint(), "GET", target);
     EXPECT_EQ(replay.status, 400) << replay.body.dump();
     EXPECT_EQ(replay.body.value("Code", ""), "SignatureNonceUsed") << replay.body.dump();
+  }
+}
+
+// kill -9 of the node running an import: the other node takes the task over
+// once its lease expires (3 s here), and the image ends Available with the
+// bytes of its source.
+TEST_F(RegionNodesTest, AnImportWhoseNodeDiesIsFinishedByAnotherNode) {
+  const std::string object = "big.raw";
+  const uint64_t size = 96ull << 20;
+  for (int i = 0; i < 2; ++i) {
+    WriteSparseImage(node(i).data_dir() + "/oss/" + kOperatorBucket + "/" + object, size, {{0, size}}, 11);
+  }
+  const std::string source_sha = FileSha256(node(1).data_dir() + "/oss/" + kOperatorBucket + "/" + object);
+  EcsClient a = RootClient(node(0).endpoint(), false);
+  EcsClient b = RootClient(node(1).endpoint(), false);
+  json started = CallOk(a, "ImportImage",
+                        {{"RegionId", kRegion},
+                         {"ImageName", "taken-over"},
+                         {"DiskDeviceMapping.1.OSSBucket", kOperatorBucket},
+                         {"DiskDeviceMapping.1.OSSObject", object},
+                         {"DiskDeviceMapping.1.Format", "RAW"}});
+  const std::string image_id = started.value("ImageId", "");
+  const std::string task_id = started.value("TaskId", "");
+  node(0).Kill9();
+  json task = CallOk(b, "DescribeTasks", {{"RegionId", kRegion}, {"TaskIds", task_id}});
+  ASSERT_NE(task.dump().find("Processing"), std::string::npos)
+      << "the import ended before its node died: " << task.dump();
+
+  json finished = WaitForTaskIn(b, kRegion, task_id);
+  ASSERT_EQ(finished.value("TaskStatus", ""), "Finished") << finished.dump() << Logs();
+  EXPECT_NE(node(1).Log().find("taking over task " + task_id), std::string::npos) << Logs();
+  json image = DescribeImageIn(b, kRegion, image_id);
+  ASSERT_EQ(image.size(), 1u) << image.dump();
+  EXPECT_EQ(image[0].value("Status", ""), "Available") << image.dump();
+  EXPECT_EQ(ExportImageSha256(b, kRegion, image_id, kOperatorBucket,
+                              node(1).data_dir() + "/oss/" + kOperatorBucket, "takeover"),
+            source_sha);
+}
+
+// The database goes away (its connections cut, new ones refused): requests
+// get a 503 the SDKs retry, which names no database; when it is back the
+// same nodes answer again, without a restart.
+TEST_F(RegionNodesTest, WhileTheDatabaseIsDownRequestsGetServiceUnavailableAndThenResume) {
+  EcsClient a = RootClient(node(0).endpoint(), false);
+  CallOk(a, "DescribeImages", {{"RegionId", kRegion}});
+  const std::string database =
+      catalog_.substr(catalog_.find(":///") + 4, catalog_.find('?') - catalog_.find(":///") - 4);
+  auto admin = PgDb::Connect(postgres_->uri());
+  ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+  auto cut = [&](bool allow) {
+    ASSERT_TRUE((*admin)
+                    ->Exec("ALTER DATABASE " + database + " ALLOW_CONNECTIONS " + (allow ? "true" : "false"))
+                    .ok());
+    if (!allow) {
+      auto killed = (*admin)->Query(
+          "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1", {database});
+      ASSERT_TRUE(killed.ok()) << killed.status().ToString();
+    }
+  };
+  cut(false);
+  for (int i = 0; i < 2; ++i) {
+    // Both nodes, twice: the first call meets a cut connection, the next a
+    // refused new one.
+    for (int n = 0; n < 2; ++n) {
+      HttpAnswer down = SendHttp(node(n).endpoint(), "GET",
+                                 SignedTarget({{"Action", "DescribeImages"}, {"RegionId", kRegion}}));
+      EXPECT_EQ(down.status, 503) << down.body.dump();
+      EXPECT_EQ(down.body.value("Code", ""), "ServiceUnavailable") << down.body.dump();
+      EXPECT_EQ(down.body.dump().find("postgres"), std::string::npos) << down.body.dump();
+      EXPECT_EQ(down.body.dump().find(database), std::string::npos) << down.body.dump();
+    }
+  }
+  cut(true);
+  for (int n = 0; n < 2; ++n) {
+    HttpAnswer up = SendHttp(node(n).endpoint(), "GET",
+                             SignedTarget({{"Action", "DescribeImages"}, {"RegionId", kRegion}}));
+    EXPECT_EQ(up.status, 200) << up.body.dump() << node(n).Log();
   }
 }
 
