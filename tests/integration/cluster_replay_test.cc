@@ -26,24 +26,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// A V1 GET signed with the harness's root key: everything is in the target,
-// so the very same bytes can be sent to either process.
-std::string SignedTarget(std::map<std::string, std::string> params) {
-  params.emplace("AccessKeyId", kRootKeyId);
-  params.emplace("SignatureMethod", "HMAC-SHA1");
-  params.emplace("SignatureVersion", "1.0");
-  params.emplace("SignatureNonce", RandomHex(16));
-  params.emplace("Timestamp", FormatTimeSeconds(SystemClock::Get().Now()));
-  params.emplace("Version", "2014-05-26");
-  params.emplace("Format", "JSON");
-  params["Signature"] = V1Signature(kRootKeySecret, V1StringToSign("GET", params));
-  std::string target = "/?";
-  for (const auto& [k, v] : params) {
-    target += std::string(target.size() > 2 ? "&" : "") + PercentEncode(k) + "=" + PercentEncode(v);
-  }
-  return target;
-}
-
 HttpAnswer Send(const std::string& endpoint, const std::string& target) {
   return SendHttp(endpoint, "GET", target);
 }
@@ -66,7 +48,8 @@ class ClusterReplayTest : public ::testing::Test {
 
 TEST_F(ClusterReplayTest, CreateAccountReplayedToTheOtherProcessIsRefusedAndNamesAreUnique) {
   // Sent to A, replayed verbatim to B (and to A).
-  const std::string create_alice = SignedTarget({{"Action", "CreateAccount"}, {"AccountName", "alice"}});
+  const std::string create_alice =
+      RootSignedV1Target({{"Action", "CreateAccount"}, {"AccountName", "alice"}});
   HttpAnswer created = Send(A(), create_alice);
   ASSERT_EQ(created.status, 200) << created.body.dump() << cluster_->Logs();
   const std::string alice_key = created.body.value("AccessKeyId", "");
@@ -80,7 +63,7 @@ TEST_F(ClusterReplayTest, CreateAccountReplayedToTheOtherProcessIsRefusedAndName
   }
 
   // Sent to B (which forwards it to the owner), replayed to A.
-  const std::string create_bob = SignedTarget({{"Action", "CreateAccount"}, {"AccountName", "bob"}});
+  const std::string create_bob = RootSignedV1Target({{"Action", "CreateAccount"}, {"AccountName", "bob"}});
   HttpAnswer bob = Send(B(), create_bob);
   ASSERT_EQ(bob.status, 200) << bob.body.dump() << cluster_->Logs();
   HttpAnswer bob_replay = Send(A(), create_bob);
@@ -88,7 +71,8 @@ TEST_F(ClusterReplayTest, CreateAccountReplayedToTheOtherProcessIsRefusedAndName
 
   // A name is taken in the whole cluster, whichever process is asked.
   for (const std::string& endpoint : {A(), B()}) {
-    HttpAnswer duplicate = Send(endpoint, SignedTarget({{"Action", "CreateAccount"}, {"AccountName", "alice"}}));
+    HttpAnswer duplicate =
+        Send(endpoint, RootSignedV1Target({{"Action", "CreateAccount"}, {"AccountName", "alice"}}));
     EXPECT_EQ(duplicate.status, 400) << endpoint << ": " << duplicate.body.dump();
     EXPECT_EQ(duplicate.body.value("Code", ""), "InvalidAccountName.Duplicated") << duplicate.body.dump();
     EXPECT_NE(duplicate.body.value("Message", "").find("\"alice\""), std::string::npos) << duplicate.body.dump();
@@ -107,7 +91,7 @@ TEST_F(ClusterReplayTest, RegionRequestReplayedToTheOtherProcessIsRefused) {
   // other: the region's process authenticated it the first time either way.
   for (const char* region : {"cn-hangzhou", "cn-shanghai"}) {
     for (bool a_first : {true, false}) {
-      const std::string target = SignedTarget({{"Action", "DescribeImages"}, {"RegionId", region}});
+      const std::string target = RootSignedV1Target({{"Action", "DescribeImages"}, {"RegionId", region}});
       const std::string& first = a_first ? A() : B();
       const std::string& second = a_first ? B() : A();
       HttpAnswer ok = Send(first, target);
@@ -118,7 +102,7 @@ TEST_F(ClusterReplayTest, RegionRequestReplayedToTheOtherProcessIsRefused) {
     }
   }
   // Region-less requests (and DescribeRegions) have one owner too.
-  const std::string regions = SignedTarget({{"Action", "DescribeRegions"}});
+  const std::string regions = RootSignedV1Target({{"Action", "DescribeRegions"}});
   HttpAnswer listed = Send(B(), regions);
   ASSERT_EQ(listed.status, 200) << listed.body.dump();
   EXPECT_EQ(listed.body["Regions"]["Region"].size(), 2u) << listed.body.dump();

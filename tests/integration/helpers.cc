@@ -1,9 +1,13 @@
 #include "integration/helpers.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,12 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
+#include "api/params.h"
+#include "api/signature.h"
 #include "common/clock.h"
 #include "common/fs_util.h"
 #include "common/ids.h"
@@ -264,6 +264,22 @@ std::string FerryCluster::Logs() const {
     out += "---- process " + std::to_string(i) + " log:\n" + servers_[i]->Log();
   }
   return out;
+}
+
+std::string RootSignedV1Target(std::map<std::string, std::string> params) {
+  params.emplace("AccessKeyId", kRootKeyId);
+  params.emplace("SignatureMethod", "HMAC-SHA1");
+  params.emplace("SignatureVersion", "1.0");
+  params.emplace("SignatureNonce", RandomHex(16));
+  params.emplace("Timestamp", FormatTimeSeconds(SystemClock::Get().Now()));
+  params.emplace("Version", "2014-05-26");
+  params.emplace("Format", "JSON");
+  params["Signature"] = V1Signature(kRootKeySecret, V1StringToSign("GET", params));
+  std::string target = "/?";
+  for (const auto& [k, v] : params) {
+    target += std::string(target.size() > 2 ? "&" : "") + PercentEncode(k) + "=" + PercentEncode(v);
+  }
+  return target;
 }
 
 HttpAnswer SendHttp(const std::string& endpoint, const std::string& method, const std::string& target,

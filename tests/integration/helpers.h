@@ -102,6 +102,11 @@ struct HttpAnswer {
 // without EcsClient, to see statuses and bodies as they are. `headers` are
 // sent as given (a Content-Length among them replaces the body's, so a
 // caller can announce a body it does not send, with Expect: 100-continue).
+// A GET target ("/?Action=...&Signature=...") signed (V1) with the harness's
+// root key and a nonce of its own: everything is in the target, so the very
+// same bytes can be sent to several processes (a replay).
+std::string RootSignedV1Target(std::map<std::string, std::string> params);
+
 HttpAnswer SendHttp(const std::string& endpoint, const std::string& method, const std::string& target,
                     const std::map<std::string, std::string>& headers = {}, const std::string& body = "");
 

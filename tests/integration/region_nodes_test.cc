@@ -84,23 +84,6 @@ class RegionNodesTest : public ::testing::Test {
   std::vector<std::unique_ptr<FerryServer>> nodes_;
 };
 
-// A V1 GET signed with the root key: the same bytes can go to either node.
-std::string SignedTarget(std::map<std::string, std::string> params) {
-  params.emplace("AccessKeyId", kRootKeyId);
-  params.emplace("SignatureMethod", "HMAC-SHA1");
-  params.emplace("SignatureVersion", "1.0");
-  params.emplace("SignatureNonce", RandomHex(16));
-  params.emplace("Timestamp", FormatTimeSeconds(SystemClock::Get().Now()));
-  params.emplace("Version", "2014-05-26");
-  params.emplace("Format", "JSON");
-  params["Signature"] = V1Signature(kRootKeySecret, V1StringToSign("GET", params));
-  std::string target = "/?";
-  for (const auto& [k, v] : params) {
-    target += std::string(target.size() > 2 ? "&" : "") + PercentEncode(k) + "=" + PercentEncode(v);
-  }
-  return target;
-}
-
 TEST_F(RegionNodesTest, EitherNodeAnswersForTheRegionsImagesTokensAccountsAndNonces) {
   EcsClient a = RootClient(node(0).endpoint(), false);
   EcsClient b = RootClient(node(1).endpoint(), true);
@@ -157,7 +140,7 @@ TEST_F(RegionNodesTest, EitherNodeAnswersForTheRegionsImagesTokensAccountsAndNon
 
   // A signed request accepted by one node is a replay on the other, both ways.
   for (int first : {0, 1}) {
-    const std::string target = SignedTarget({{"Action", "DescribeImages"}, {"RegionId", kRegion}});
+    const std::string target = RootSignedV1Target({{"Action", "DescribeImages"}, {"RegionId", kRegion}});
     HttpAnswer ok = SendHttp(node(first).endpoint(), "GET", target);
     ASSERT_EQ(ok.status, 200) << ok.body.dump();
     HttpAnswer replay = SendHttp(node(1 - first).endpoint(), "GET", target);
@@ -228,7 +211,7 @@ TEST_F(RegionNodesTest, WhileTheDatabaseIsDownRequestsGetServiceUnavailableAndTh
     // refused new one.
     for (int n = 0; n < 2; ++n) {
       HttpAnswer down = SendHttp(node(n).endpoint(), "GET",
-                                 SignedTarget({{"Action", "DescribeImages"}, {"RegionId", kRegion}}));
+                                 RootSignedV1Target({{"Action", "DescribeImages"}, {"RegionId", kRegion}}));
       EXPECT_EQ(down.status, 503) << down.body.dump();
       EXPECT_EQ(down.body.value("Code", ""), "ServiceUnavailable") << down.body.dump();
       EXPECT_EQ(down.body.dump().find("postgres"), std::string::npos) << down.body.dump();
@@ -238,7 +221,7 @@ TEST_F(RegionNodesTest, WhileTheDatabaseIsDownRequestsGetServiceUnavailableAndTh
   cut(true);
   for (int n = 0; n < 2; ++n) {
     HttpAnswer up = SendHttp(node(n).endpoint(), "GET",
-                             SignedTarget({{"Action", "DescribeImages"}, {"RegionId", kRegion}}));
+                             RootSignedV1Target({{"Action", "DescribeImages"}, {"RegionId", kRegion}}));
     EXPECT_EQ(up.status, 200) << up.body.dump() << node(n).Log();
   }
 }
