@@ -209,6 +209,9 @@ class RegionImpl final : public Region {
   // Renews this node's task leases every third of a lease, and takes over
   // the Processing tasks no node holds any more (their node died).
   void LeaseLoop();
+  // This node's own task: in the worker queue, running, or in the copy
+  // scheduler (the lease loop leaves it alone).
+  bool QueuedOrRunningHere(const TaskRecord& task);
   Result<bool> ClaimTask(const std::string& task_id);
   void Enqueue(const std::string& task_id);
   void RequestGc();

@@ -99,6 +99,12 @@ Status RegionImpl::ResumeTask(const TaskRecord& task) {
   return Status::Ok();
 }
 
+bool RegionImpl::QueuedOrRunningHere(const TaskRecord& task) {
+  if (task.action == "CopyImage") return copies_->State(task.resource_id) != CopyJobState::kUnknown;
+  std::lock_guard<std::mutex> lock(mu_);
+  return controls_.count(task.task_id) != 0;
+}
+
 void RegionImpl::LeaseLoop() {
   const auto every = std::chrono::seconds(std::max(1u, config_.task_lease_seconds / 3));
   while (true) {
@@ -121,13 +127,7 @@ void RegionImpl::LeaseLoop() {
       continue;
     }
     for (const TaskRecord& task : *claimable) {
-      // This node's own: queued or running here already.
-      if (task.action == "CopyImage" ? copies_->State(task.resource_id) != CopyJobState::kUnknown : [&] {
-            std::lock_guard<std::mutex> lock(mu_);
-            return controls_.count(task.task_id) != 0;
-          }()) {
-        continue;
-      }
+      if (QueuedOrRunningHere(task)) continue;
       spdlog::info("region {}: taking over task {} ({} {}): no node holds it", config_.region_id,
                    task.task_id, task.action, task.resource_id);
       Status st = ResumeTask(task);
