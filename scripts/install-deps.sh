@@ -19,6 +19,8 @@ packages=(
   qemu-utils e2fsprogs rsync
   wrk sqlite3  # bench/api_bench.sh: the load generator, the catalog seeding
   libpq-dev postgresql-15  # the PostgreSQL catalog (issue 13); its tests start a throwaway server
+  libcurl4-openssl-dev  # the S3 chunk store (issue 13)
+  ceph-mon ceph-osd radosgw ceph-common  # its tests run against a throwaway Ceph (scripts/throwaway-ceph.sh)
   openssl curl iproute2  # the README's commands; its test runs them in a network namespace
   chromium  # the console's browser tests (playwright-core drives it)
   clang libclang-rt-14-dev  # make fuzz / make test-sanitize: libFuzzer, ASan, UBSan, TSan

@@ -13,6 +13,7 @@
 #include "catalog/pg_db.h"
 #include "common/fs_util.h"
 #include "common/http_url.h"
+#include "store/s3_client.h"
 
 namespace ferry::cli {
 namespace {
@@ -52,6 +53,7 @@ constexpr SettingSource kSettings[] = {
     {"dedup_scope", "FERRY_DEDUP_SCOPE"},
     {"instance_hook", "FERRY_INSTANCE_HOOK"},
     {"catalog", "FERRY_CATALOG"},
+    {"store", "FERRY_STORE"},
     {"task_lease_seconds", "FERRY_TASK_LEASE_SECONDS"},
 };
 
@@ -229,6 +231,7 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
       {"dedup_scope", {"account", "default"}},
       {"instance_hook", {"", "default"}},
       {"catalog", {"", "default"}},
+      {"store", {"", "default"}},
       {"task_lease_seconds", {"30", "default"}},
   };
 
@@ -379,6 +382,18 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
                                      " regions are served here; run one process per region (--region)");
     }
     s.catalog_on_command_line = raw["catalog"].origin == "flag for catalog";
+  }
+  s.store = Trim(raw["store"].value);
+  if (!s.store.empty()) {
+    Result<S3Location> location = ParseS3Uri(s.store);
+    if (!location.ok()) return InvalidArgument("", raw["store"].origin + ": " + location.status().message());
+    // The chunks of one region: the nodes of a region share the bucket (or
+    // its prefix), another region has its own.
+    if (s.regions.size() != 1) {
+      return InvalidArgument("", raw["store"].origin + ": an S3 store holds one region's chunks, and " +
+                                     std::to_string(s.regions.size()) +
+                                     " regions are served here; run one process per region (--region)");
+    }
   }
 
   const RawValue& key_file = raw["cluster_key_file"];

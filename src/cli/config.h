@@ -103,6 +103,12 @@ struct ServeSettings {
   // empty = SQLite files in the data directory. Exactly one region then.
   std::string catalog;
   bool catalog_on_command_line = false;  // --catalog: visible in /proc/PID/cmdline
+  // The region's chunks in a bucket of an S3-compatible store
+  // (s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT[&region=R]; the keys from
+  // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or ~/.aws/credentials), shared
+  // by every node of the region; empty = chunks/ in the data directory.
+  // Exactly one region then.
+  std::string store;
   // How long a task's lease lasts unrenewed: a task of a node that died is
   // taken over by another node of the region this long after (3-3600 s).
   unsigned task_lease_seconds = 30;
@@ -113,7 +119,7 @@ struct ServeSettings {
 // task_threads, log_level, ready_file, cluster_key, cluster_key_file, max_nonces,
 // max_copies, link_rate_limits, copy_rate_limit, copy_in_flight, copy_buffer_mib, max_copy_size_gib,
 // quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours,
-// dedup_scope, instance_hook, catalog, task_lease_seconds, config.
+// dedup_scope, instance_hook, catalog, store, task_lease_seconds, config.
 using SettingOverrides = std::map<std::string, std::string>;
 
 // Resolves the settings from `flags`, the environment and the config file.

@@ -33,7 +33,7 @@ struct DataDirFlags {
   std::string quota_images, quota_snapshots, quota_running_tasks, quota_stored_mib, upload_expiry_hours;
   std::string dedup_scope;
   std::string instance_hook;
-  std::string catalog, task_lease_seconds;
+  std::string catalog, store, task_lease_seconds;
   std::vector<std::string> region_list, peer_list, link_list;
 
   void AddTo(CLI::App* cmd, bool server) {
@@ -43,6 +43,12 @@ struct DataDirFlags {
     cmd->add_option("--region", region_list, "a region served here (repeatable; joins --regions)");
     cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off (env FERRY_LOG_LEVEL)");
     AddCatalogOption(cmd);
+    cmd->add_option(
+           "--store", store,
+           "s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT[&region=R]: the region's chunks in an "
+           "S3-compatible store, shared by the region's nodes; keys from AWS_ACCESS_KEY_ID and "
+           "AWS_SECRET_ACCESS_KEY or ~/.aws/credentials (env FERRY_STORE; default: the data directory)")
+        ->type_name("URI");
     if (!server) return;
     cmd->add_option("--listen", listen, "HOST:PORT to listen on; port 0 picks one (env FERRY_LISTEN)")
         ->type_name("HOST:PORT");
@@ -187,6 +193,7 @@ struct DataDirFlags {
     put("--dedup-scope", "dedup_scope", dedup_scope);
     put("--instance-hook", "instance_hook", instance_hook);
     put("--catalog", "catalog", catalog);
+    put("--store", "store", store);
     put("--task-lease-seconds", "task_lease_seconds", task_lease_seconds);
     return out;
   }

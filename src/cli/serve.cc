@@ -52,6 +52,7 @@
 #include "objects/fs_object_store.h"
 #include "region/region.h"
 #include "region/remote_copy_peer.h"
+#include "store/s3_client.h"
 
 namespace ferry::cli {
 namespace {
@@ -554,6 +555,7 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStore& st
     FillRegionNames(&config);
     config.data_dir = RegionDir(settings.data_dir, id);
     config.catalog_uri = settings.catalog;
+    config.store_uri = settings.store;
     config.task_lease_seconds = settings.task_lease_seconds;
     config.oss_dir = OssDir(settings.data_dir);
     config.object_storage = &storage;
@@ -659,6 +661,10 @@ Status RunServe(const ServeSettings& settings) {
           "--catalog puts the database password on the command line, where every local user sees "
           "it (/proc/PID/cmdline, ps); use PGPASSWORD or ~/.pgpass");
     }
+  }
+  if (!settings.store.empty()) {
+    Result<S3Location> location = ParseS3Uri(settings.store);
+    spdlog::info("chunks in the S3 store {}", location.ok() ? location->ToString() : settings.store);
   }
   if (settings.cluster_key_on_command_line) {
     spdlog::warn("--cluster-key puts the cluster's secret on the command line, where every local user "

@@ -53,6 +53,9 @@ struct RegionConfig {
   // The region's catalog in PostgreSQL (catalog/pg_catalog.h), shared by the
   // region's nodes; empty = catalog.db in data_dir.
   std::string catalog_uri;
+  // The region's chunks in an S3-compatible store (store/s3_client.h
+  // ParseS3Uri), shared by the region's nodes; empty = chunks/ in data_dir.
+  std::string store_uri;
   // This node's name in the catalog's task leases (catalog.h ClaimTask);
   // empty = the one kept in data_dir/node-id (made on first open), so a
   // restarted node takes its own tasks back at once.

@@ -17,6 +17,7 @@
 #include "common/ids.h"
 #include "region/region_internal.h"
 #include "store/fs_chunk_store.h"
+#include "store/s3_chunk_store.h"
 
 namespace ferry {
 
@@ -121,6 +122,25 @@ RegionImpl::~RegionImpl() {
   if (usage_source_id_ != 0) oss_.RemoveUsageSource(usage_source_id_);
 }
 
+namespace {
+
+// The region's chunks: in the S3 store config.store_uri names, or in the
+// data directory.
+Result<std::unique_ptr<ChunkStore>> OpenChunkStore(const RegionConfig& config, bool check_only) {
+  if (config.store_uri.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<FsChunkStore> store,
+                     FsChunkStore::Open(config.data_dir + "/chunks", 1, /*remove_temps=*/!check_only));
+    return std::unique_ptr<ChunkStore>(std::move(store));
+  }
+  ASSIGN_OR_RETURN(S3Location location, ParseS3Uri(config.store_uri));
+  ASSIGN_OR_RETURN(S3Credentials credentials, S3CredentialsFromEnvironment());
+  Result<std::unique_ptr<S3ChunkStore>> store = S3ChunkStore::Open(location, credentials, 1);
+  if (!store.ok()) return store.status().WithContext("region " + config.region_id + ": chunk store");
+  return std::unique_ptr<ChunkStore>(std::move(store).value());
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config, const Clock& clock,
                                                      RegionHooks hooks) {
   if (config.object_storage == nullptr) {
@@ -142,8 +162,7 @@ Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config,
   } else {
     ASSIGN_OR_RETURN(catalog, PgCatalog::Open(config.catalog_uri));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<FsChunkStore> store,
-                   FsChunkStore::Open(config.data_dir + "/chunks", 1, /*remove_temps=*/!check_only));
+  ASSIGN_OR_RETURN(std::unique_ptr<ChunkStore> store, OpenChunkStore(config, check_only));
   std::unique_ptr<RegionImpl> region(
       new RegionImpl(config, clock, std::move(hooks), std::move(catalog), std::move(store)));
   if (check_only) {

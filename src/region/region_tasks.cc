@@ -187,6 +187,18 @@ void RegionImpl::WorkerLoop() {
 }
 
 void RegionImpl::GcLoop() {
+  // A chunk another node has just written or found, for a manifest it has
+  // not committed yet, is pinned only in that node's memory (ChunkPins): a
+  // GC here could delete it. Until the pins are in the catalog, the nodes of
+  // a region sharing an S3 store collect no garbage while they serve;
+  // `ferry gc`, with every node stopped, does (docs/deploy.md).
+  if (!config_.catalog_uri.empty() && !config_.store_uri.empty()) {
+    spdlog::info(
+        "region {}: chunks shared by several nodes: garbage is collected by `ferry gc` with the "
+        "region's nodes stopped",
+        config_.region_id);
+    return;
+  }
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -302,6 +314,14 @@ void RegionImpl::RunTask(const std::string& task_id, TaskControl& control) {
   } else if (control.stop) {
     spdlog::info("region {}: task {} stopped by shutdown; it resumes on the next start", config_.region_id,
                  task_id);
+    EndAttempt(task_id);
+  } else if (st.code() == Code::kUnavailable) {
+    // The region's chunk store or database did not answer, through its
+    // client's own retries. The task is not the cause: it keeps its lease and
+    // what it stored, and the lease loop runs it again (every
+    // task_lease_seconds / 3) until they answer.
+    spdlog::warn("region {}: task {} paused, to run again when the store is back: {}", config_.region_id,
+                 task_id, st.ToString());
     EndAttempt(task_id);
   } else {
     spdlog::warn("region {}: task {} failed: {}", config_.region_id, task_id, st.ToString());

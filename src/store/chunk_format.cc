@@ -207,4 +207,14 @@ Status VerifyObjectDigest(const ChunkId& id, std::span<const uint8_t> object, co
                   ToHex(actual) + ", the manifest says " + ToHex(expected));
 }
 
+Status VerifyChunkPlaintext(const ChunkId& id, const ChunkHeader& header, std::span<const uint8_t> plaintext,
+                            const std::string& where) {
+  const Digest256 actual = ComputeChunkId(header.scope_ptr(), plaintext);
+  if (actual == id) return Status::Ok();
+  return DataLoss("get chunk " + ToHex(id) + ": stored content" +
+                  (header.scope ? " in scope " + ToHex(*header.scope) : std::string()) + " hashes to " +
+                  ToHex(actual) + " (expected " + ToHex(id) + ", " + std::to_string(plaintext.size()) +
+                  " bytes, " + where + ")");
+}
+
 }  // namespace ferry

@@ -85,6 +85,12 @@ Result<std::vector<uint8_t>> DecodeChunkObject(std::span<const uint8_t> object, 
 // another region) does. kDataLoss naming both digests.
 Result<std::vector<uint8_t>> DecodeVerifiedChunkObject(const ChunkId& id, std::span<const uint8_t> object);
 
+// kDataLoss unless `plaintext`, read from chunk `id`'s object with `header`,
+// hashes to `id` under the header's scope; the message names `where` (the
+// object's file or key).
+Status VerifyChunkPlaintext(const ChunkId& id, const ChunkHeader& header, std::span<const uint8_t> plaintext,
+                            const std::string& where);
+
 // The object digest (chunk_format.md, "Object digest"): SHA-256 of the whole
 // object as stored, header, scope and payload. A manifest may carry it next to
 // a chunk's id, so that a copy verifies the object it receives without

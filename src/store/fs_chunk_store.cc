@@ -683,12 +683,7 @@ Result<std::vector<uint8_t>> FsChunkStore::GetWithObjectDigest(const ChunkId& id
 
 Status FsChunkStore::VerifyPlaintext(const ChunkId& id, const ChunkHeader& header,
                                      std::span<const uint8_t> plaintext) {
-  Digest256 actual = ComputeChunkId(header.scope_ptr(), plaintext);
-  if (actual == id) return Status::Ok();
-  return DataLoss("get chunk " + ToHex(id) + ": stored content" +
-                  (header.scope ? " in scope " + ToHex(*header.scope) : std::string()) + " hashes to " +
-                  ToHex(actual) + " (expected " + ToHex(id) + ", " + std::to_string(plaintext.size()) +
-                  " bytes, " + ChunkPath(id) + ")");
+  return VerifyChunkPlaintext(id, header, plaintext, ChunkPath(id));
 }
 
 Result<ChunkObjectFile> FsChunkStore::OpenObjectFile(const ChunkId& id) {

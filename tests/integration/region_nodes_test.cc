@@ -1,9 +1,10 @@
 // Two nodes of one region (issue 13): two `ferry serve` processes with data
-// directories of their own and the same PostgreSQL catalog (--catalog).
-// Either answers for the region's records: an image imported through one is
-// described by the other, a ClientToken used on one holds on the other, an
-// account made through one signs requests on the other, and a signed
-// request accepted by one is a replay on the other.
+// directories of their own, the same PostgreSQL catalog (--catalog) and the
+// same bucket of a Ceph RADOS Gateway for their chunks (--store).
+// Either answers for the region's records and bytes: an image imported
+// through one is described and exported by the other, a ClientToken used on
+// one holds on the other, an account made through one signs requests on the
+// other, and a signed request accepted by one is a replay on the other.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -21,7 +22,9 @@
 #include "common/ids.h"
 #include "integration/ferry_process.h"
 #include "integration/helpers.h"
+#include "integration/tcp_cut.h"
 #include "unit/catalog/throwaway_postgres.h"
+#include "unit/store/throwaway_ceph.h"
 
 namespace ferry::testing {
 namespace {
@@ -31,16 +34,29 @@ constexpr const char* kRegion = "cn-hangzhou";
 
 class RegionNodesTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { postgres_ = new ThrowawayPostgres(); }
+  static void SetUpTestSuite() {
+    postgres_ = new ThrowawayPostgres();
+    ceph_ = new ThrowawayCeph();
+  }
   static void TearDownTestSuite() {
     delete postgres_;
     postgres_ = nullptr;
+    delete ceph_;
+    ceph_ = nullptr;
   }
 
   void SetUp() override {
     ASSERT_FALSE(postgres_->uri().empty());
+    ASSERT_FALSE(ceph_->endpoint().empty());
     catalog_ = postgres_->NewDatabase();
     ASSERT_FALSE(catalog_.empty());
+    // The nodes reach the gateway through a relay the test can cut.
+    S3Location bucket = ceph_->NewBucket("cn-hangzhou");
+    const std::string& endpoint = ceph_->endpoint();
+    store_cut_ = std::make_unique<TcpCut>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+    ASSERT_NE(store_cut_->port(), 0);
+    bucket.endpoint = "http://127.0.0.1:" + std::to_string(store_cut_->port());
+    store_ = ThrowawayCeph::UriOf(bucket);
     scratch_ = std::make_unique<ScratchDir>("ferry-nodes-");
     const std::string key_file = scratch_->path() + "/cluster-key";
     std::ofstream(key_file) << "nodes-" << RandomHex(16) << "\n";
@@ -53,8 +69,9 @@ class RegionNodesTest : public ::testing::Test {
       std::filesystem::create_directories(base + "/config");
       nodes_.push_back(std::make_unique<FerryServer>(base + "/data", base + "/config"));
       // A short task lease, so a dead node's task is taken over quickly.
-      nodes_.back()->set_extra_args({"--region", kRegion, "--catalog", catalog_, "--cluster-key-file",
-                                     key_file, "--task-lease-seconds", "3"});
+      nodes_.back()->set_extra_args({"--region", kRegion, "--catalog", catalog_, "--store", store_,
+                                     "--cluster-key-file", key_file, "--task-lease-seconds", "3"});
+      nodes_.back()->set_extra_env({{"AWS_SHARED_CREDENTIALS_FILE", ceph_->credentials_file()}});
     }
     // Both at once, on an empty database: they migrate its schema and make
     // the root account together, and both must come up.
@@ -68,6 +85,7 @@ class RegionNodesTest : public ::testing::Test {
   }
   void TearDown() override {
     for (auto& node : nodes_) node->Stop(std::chrono::seconds(10));
+    store_cut_.reset();
   }
 
   FerryServer& node(int i) { return *nodes_.at(i); }
@@ -79,7 +97,10 @@ class RegionNodesTest : public ::testing::Test {
   }
 
   static inline ThrowawayPostgres* postgres_ = nullptr;
+  static inline ThrowawayCeph* ceph_ = nullptr;
   std::string catalog_;
+  std::string store_;
+  std::unique_ptr<TcpCut> store_cut_;
   std::unique_ptr<ScratchDir> scratch_;
   std::vector<std::unique_ptr<FerryServer>> nodes_;
 };
@@ -88,8 +109,8 @@ TEST_F(RegionNodesTest, EitherNodeAnswersForTheRegionsImagesTokensAccountsAndNon
   EcsClient a = RootClient(node(0).endpoint(), false);
   EcsClient b = RootClient(node(1).endpoint(), true);
 
-  // The source object in both nodes' buckets: until the region's bytes
-  // live in a shared store, each node reads its own (issue 13, part 2).
+  // The source object in both nodes' buckets: until the OSS buckets live in
+  // the shared store too, each node reads its own (issue 13, part 2).
   for (int i = 0; i < 2; ++i) {
     WriteSparseImage(node(i).data_dir() + "/oss/" + kOperatorBucket + "/disk.raw", 8 << 20, {{0, 2 << 20}},
                      7);
@@ -111,6 +132,11 @@ TEST_F(RegionNodesTest, EitherNodeAnswersForTheRegionsImagesTokensAccountsAndNon
   ASSERT_EQ(described.size(), 1u) << described.dump() << Logs();
   EXPECT_EQ(described[0].value("Status", ""), "Available") << described.dump();
   EXPECT_EQ(described[0].value("ImageName", ""), "web") << described.dump();
+  // And exports its bytes: the chunks node 0 wrote are in the shared store.
+  EXPECT_EQ(ExportImageSha256(b, kRegion, image_id, kOperatorBucket,
+                              node(1).data_dir() + "/oss/" + kOperatorBucket, "fromnode1"),
+            FileSha256(node(0).data_dir() + "/oss/" + kOperatorBucket + "/disk.raw"))
+      << Logs();
   json tasks = CallOk(b, "DescribeTasks", {{"RegionId", kRegion}, {"TaskIds", started.value("TaskId", "")}});
   EXPECT_EQ(tasks.dump().find(started.value("TaskId", "")) != std::string::npos, true) << tasks.dump();
 
@@ -185,6 +211,46 @@ TEST_F(RegionNodesTest, AnImportWhoseNodeDiesIsFinishedByAnotherNode) {
             source_sha);
 }
 
+// The object store goes away in the middle of an import: the task does not
+// fail and nothing of the image becomes Available; it waits, keeping its
+// lease and the chunks already stored, and ends with the source's bytes
+// once the store answers again.
+TEST_F(RegionNodesTest, AnImportPausesWhileTheObjectStoreIsDownAndFinishesWhenItIsBack) {
+  const std::string object = "paused.raw";
+  const uint64_t size = 64ull << 20;
+  WriteSparseImage(node(0).data_dir() + "/oss/" + kOperatorBucket + "/" + object, size, {{0, size}}, 13);
+  const std::string source_sha = FileSha256(node(0).data_dir() + "/oss/" + kOperatorBucket + "/" + object);
+  EcsClient a = RootClient(node(0).endpoint(), false);
+  json started = CallOk(a, "ImportImage",
+                        {{"RegionId", kRegion},
+                         {"ImageName", "paused"},
+                         {"DiskDeviceMapping.1.OSSBucket", kOperatorBucket},
+                         {"DiskDeviceMapping.1.OSSObject", object},
+                         {"DiskDeviceMapping.1.Format", "RAW"}});
+  const std::string image_id = started.value("ImageId", "");
+  const std::string task_id = started.value("TaskId", "");
+  store_cut_->Cut();
+  const std::string paused = "task " + task_id + " paused";
+  for (int i = 0; i < 300 && node(0).Log().find(paused) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(node(0).Log().find(paused), std::string::npos) << Logs();
+  // Still Processing a while later, the image not Available.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  json task = CallOk(a, "DescribeTasks", {{"RegionId", kRegion}, {"TaskIds", task_id}});
+  EXPECT_NE(task.dump().find("Processing"), std::string::npos) << task.dump();
+  json image = DescribeImageIn(a, kRegion, image_id);
+  ASSERT_EQ(image.size(), 1u) << image.dump();
+  EXPECT_NE(image[0].value("Status", ""), "Available") << image.dump();
+
+  store_cut_->Mend();
+  json finished = WaitForTaskIn(a, kRegion, task_id);
+  ASSERT_EQ(finished.value("TaskStatus", ""), "Finished") << finished.dump() << Logs();
+  EXPECT_EQ(ExportImageSha256(a, kRegion, image_id, kOperatorBucket,
+                              node(0).data_dir() + "/oss/" + kOperatorBucket, "afterpause"),
+            source_sha);
+}
+
 // The database goes away (its connections cut, new ones refused): requests
 // get a 503 the SDKs retry, which names no database; when it is back the
 // same nodes answer again, without a restart.
@@ -255,6 +321,55 @@ TEST(RegionNodesSettingsTest, ACatalogThatCannotServeIsRefusedAtStart) {
   EXPECT_NE(gone.err.find("cannot connect to PostgreSQL"), std::string::npos) << gone.err;
   EXPECT_EQ(gone.err.find("s3cret-pw"), std::string::npos) << gone.err;
   EXPECT_EQ(gone.out.find("s3cret-pw"), std::string::npos) << gone.out;
+}
+
+// What --store refuses before anything starts: a URI that is not one, a
+// store for several regions at once, no credentials, a bucket that does not
+// exist, credentials the gateway refuses (the secret never printed).
+TEST(RegionNodesSettingsTest, AStoreThatCannotServeIsRefusedAtStart) {
+  ScratchDir scratch("ferry-nodes-store-");
+  ThrowawayCeph ceph;
+  ASSERT_FALSE(ceph.endpoint().empty());
+  const S3Location bucket = ceph.NewBucket();
+  const std::vector<std::string> serve = {"serve",       "--data",   scratch.path(), "--region",
+                                          "cn-hangzhou", "--listen", "127.0.0.1:0"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = serve;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  CommandResult not_s3 = RunFerry(with({"--store", "gs://bucket"}), {});
+  EXPECT_EQ(not_s3.exit_code, 2) << not_s3.err;
+  EXPECT_NE(not_s3.err.find("not an s3:// URI"), std::string::npos) << not_s3.err;
+  CommandResult two = RunFerry({"serve", "--data", scratch.path(), "--store", ThrowawayCeph::UriOf(bucket),
+                                "--region", "cn-hangzhou", "--region", "cn-shanghai"},
+                               {});
+  EXPECT_EQ(two.exit_code, 2) << two.err;
+  EXPECT_NE(two.err.find("holds one region"), std::string::npos) << two.err;
+
+  const EnvMap no_keys = {{"AWS_SHARED_CREDENTIALS_FILE", scratch.path() + "/none"}};
+  CommandResult keyless = RunFerry(with({"--store", ThrowawayCeph::UriOf(bucket)}), no_keys);
+  EXPECT_NE(keyless.exit_code, 0) << keyless.err;
+  EXPECT_NE(keyless.err.find("no S3 credentials"), std::string::npos) << keyless.err;
+
+  const EnvMap keys = {{"AWS_SHARED_CREDENTIALS_FILE", ceph.credentials_file()}};
+  S3Location missing = bucket;
+  missing.bucket = "never-made-" + RandomHex(6);
+  CommandResult no_bucket = RunFerry(with({"--store", ThrowawayCeph::UriOf(missing)}), keys);
+  EXPECT_NE(no_bucket.exit_code, 0) << no_bucket.err;
+  EXPECT_NE(no_bucket.err.find("has no bucket '" + missing.bucket + "'"), std::string::npos) << no_bucket.err;
+
+  const std::string wrong_secret = "wrong-" + RandomHex(12);
+  const EnvMap wrong = {{"AWS_ACCESS_KEY_ID", ceph.credentials().access_key_id},
+                        {"AWS_SECRET_ACCESS_KEY", wrong_secret}};
+  CommandResult refused = RunFerry(with({"--store", ThrowawayCeph::UriOf(bucket)}), wrong);
+  EXPECT_NE(refused.exit_code, 0) << refused.err;
+  EXPECT_NE(
+      refused.err.find("refused the credentials of access key '" + ceph.credentials().access_key_id + "'"),
+      std::string::npos)
+      << refused.err;
+  EXPECT_EQ(refused.err.find(wrong_secret), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.out.find(wrong_secret), std::string::npos) << refused.out;
 }
 
 }  // namespace

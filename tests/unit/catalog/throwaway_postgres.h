@@ -20,6 +20,7 @@
 #include "catalog/pg_nonce_ledger.h"
 #include "catalog/pg_schema.h"
 #include "common/ids.h"
+#include "unit/throwaway_script.h"
 
 namespace ferry {
 
@@ -33,17 +34,8 @@ class ThrowawayPostgres {
       return;
     }
     std::string out;
-    const std::string command = Script() + " start " + dir_ + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) {
-      ADD_FAILURE() << "cannot run " << command;
-      return;
-    }
-    char buf[512];
-    while (fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
-    const int rc = pclose(pipe);
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    if (rc != 0 || !out.starts_with("postgresql://")) {
+    const std::string command = Script() + " start " + dir_;
+    if (!RunThrowawayScript(command, &out) || !out.starts_with("postgresql://")) {
       ADD_FAILURE() << "throwaway PostgreSQL did not start (" << command << "): " << out;
       return;
     }
