@@ -5,6 +5,7 @@
 #   make fuzz [FUZZ_SECONDS=300] [FUZZ_TARGETS="manifest_fuzz ..."]   libFuzzer targets (clang, ASan+UBSan)
 #   make test-sanitize                                      unit + integration under ASan+UBSan, copy under TSan
 #   make bench [BENCH=import_bench] [ARGS=...]              bench/$(BENCH).sh, e.g. BENCH=disks_bench
+#   make cluster | cluster-stop                             two regions x two nodes on PostgreSQL + Ceph (docs/deploy.md)
 #   make build | deps | format | clean
 #
 # Everything goes through scripts/install-deps.sh first, so a fresh clone on a
@@ -25,7 +26,7 @@ export CCACHE_NOHASHDIR := true
 MAKEFLAGS += --no-print-directory
 .DEFAULT_GOAL := build
 .PHONY: deps build run test test-unit test-integration test-fault test-e2e bench format clean \
-        fuzz fuzz-build test-fuzz test-sanitize asan-build tsan-build
+        fuzz fuzz-build test-fuzz test-sanitize asan-build tsan-build cluster cluster-stop
 
 # Sanitizer and fuzzing builds: clang, each in its own build directory.
 FUZZ_DIR          ?= build-fuzz
@@ -61,6 +62,14 @@ build: deps $(BUILD_DIR)/build.ninja
 
 run: build
 	@exec $(FERRY) serve $(ARGS)
+
+# The scale-out shape on this machine (scripts/cluster.sh): stays up until
+# `make cluster-stop`.
+cluster: build
+	@FERRY_BIN="$(abspath $(FERRY))" scripts/cluster.sh start
+
+cluster-stop:
+	@scripts/cluster.sh stop
 
 # Unit tests first: they are fast and point at the broken layer. Each step
 # fails the make on its own, and the e2e step is last, so the final line

@@ -3,7 +3,8 @@
 # 13): one monitor, one OSD on memstore (objects in RAM, gone when it stops)
 # and one RADOS Gateway speaking S3 on 127.0.0.1, with `auth none` and no
 # ceph-mgr. Everything lives in DIR; nothing under /etc/ceph or /var/lib/ceph
-# is read or written.
+# is read or written. FERRY_CEPH_OBJECTSTORE=bluestore puts the OSD's objects
+# in a sparse file in DIR instead (on disk, as a real cluster's; benchmarks).
 #
 #   scripts/throwaway-ceph.sh start DIR [PORT]   make and start the cluster, an
 #                                                S3 user and no bucket; prints
@@ -105,8 +106,15 @@ ms_bind_ipv6 = false
 mon_data = $dir/mon/\$cluster-\$id
 [osd]
 osd_data = $dir/osd/\$cluster-\$id
-osd_objectstore = memstore
+osd_objectstore = ${FERRY_CEPH_OBJECTSTORE:-memstore}
 memstore_device_bytes = ${FERRY_CEPH_BYTES:-4294967296}
+bluestore_block_path = $dir/osd/\$cluster-\$id/block.file
+bluestore_block_size = ${FERRY_CEPH_BYTES:-17179869184}
+bluestore_block_create = true
+bluestore_block_db_create = false
+bluestore_block_wal_create = false
+bluestore_cache_autotune = false
+bluestore_cache_size = 134217728
 osd_memory_target = 939524096
 [client.rgw.a]
 # With auth none the gateway must be told crc mode, or it retries its
