@@ -304,6 +304,20 @@ class Catalog {
   // own), oldest first.
   virtual Result<std::vector<TaskRecord>> ClaimableTasks(const std::string& node, UnixSeconds now) = 0;
 
+  // Copy slots: at most N copies run in the region at once, whichever nodes
+  // run them. A copy takes a slot before it starts transferring and gives it
+  // back when it ends. A slot belongs to the copy's task, so it lasts as long
+  // as the task is Processing and its lease is live: the slot of a copy whose
+  // node died is free once the lease expires, and taken again by the node
+  // that takes the copy over.
+  //
+  // TakeCopySlot: true if `task_id` holds a slot already, or fewer than
+  // `max_running` other Processing tasks with a live lease at `now` hold one
+  // (then it takes one); false otherwise.
+  virtual Result<bool> TakeCopySlot(const std::string& task_id, UnixSeconds now, unsigned max_running) = 0;
+  // OK if the task holds none.
+  virtual Status ReleaseCopySlot(const std::string& task_id) = 0;
+
   // Idempotency: remembers (account, action, token) -> (params fingerprint,
   // result id). Get returns kNotFound when unknown.
   struct TokenRecord {

@@ -177,6 +177,19 @@ inline constexpr const char* kReleaseTaskLeasesSql =  // node
 inline constexpr const char* kClaimableTasksWhere =
     " WHERE status = 'Processing' AND (lease_owner = '' OR lease_owner = ? OR lease_expires < ?) "
     "ORDER BY creation_time, task_id";
+// Copy slots (catalog.h TakeCopySlot), in one write transaction: drop the
+// slots of tasks that ended, see whether the task holds one, count the live
+// others (binds: now, task_id), take one (binds: task_id).
+inline constexpr const char* kDropEndedCopySlotsSql =
+    "DELETE FROM copy_slots WHERE task_id IN (SELECT task_id FROM tasks WHERE status <> 'Processing')";
+inline constexpr const char* kHeldCopySlotSql = "SELECT COUNT(*) FROM copy_slots WHERE task_id = ?";
+inline constexpr const char* kLiveCopySlotsSql =
+    "SELECT COUNT(*) FROM copy_slots s JOIN tasks t ON t.task_id = s.task_id "
+    "WHERE t.status = 'Processing' AND t.lease_expires >= ? AND s.task_id <> ?";
+inline constexpr const char* kTakeCopySlotSql = "INSERT INTO copy_slots (task_id) VALUES (?)";
+inline constexpr const char* kReleaseCopySlotSql = "DELETE FROM copy_slots WHERE task_id = ?";
+// Schema step (SQLite 10, PostgreSQL 6) for the copy slots.
+inline constexpr const char* kCopySlotSchemaStep = "CREATE TABLE copy_slots (task_id TEXT PRIMARY KEY);";
 // Schema step (SQLite 9, PostgreSQL 5) for the lease columns.
 inline constexpr const char* kTaskLeaseSchemaStep = R"sql(
 ALTER TABLE tasks ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';

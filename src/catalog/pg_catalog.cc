@@ -45,6 +45,12 @@ Result<std::vector<T>> Select(PgDb& db, const std::string& sql, const std::vecto
   return out;
 }
 
+// The one integer `sql` answers (a COUNT).
+Result<int64_t> CountOf(PgDb& db, const std::string& sql, const std::vector<SqlValue>& params) {
+  ASSIGN_OR_RETURN(PgRows rows, db.Query(PgDb::Numbered(sql), params));
+  return rows.Int(0, 0);
+}
+
 Result<uint64_t> Count(PgDb& db, const std::string& from, const WhereClause& where) {
   ASSIGN_OR_RETURN(PgRows rows,
                    db.Query(PgDb::Numbered("SELECT COUNT(*) FROM " + from + where.Sql()), where.params()));
@@ -517,6 +523,33 @@ Result<std::vector<TaskRecord>> PgCatalog::ClaimableTasks(const std::string& nod
   where.replace(where.rfind("task_id"), 7, std::string("task_id") + kC);
   return Select<TaskRecord>(lease.db(), SelectSql("tasks", catalog_sql::kTaskColumns) + where,
                             {node, int64_t{now}}, catalog_sql::DecodeTask<PgRow>);
+}
+
+// ------------------------------------------------------------ copy slots
+
+Result<bool> PgCatalog::TakeCopySlot(const std::string& task_id, UnixSeconds now, unsigned max_running) {
+  bool taken = false;
+  RETURN_IF_ERROR(Write([&](PgDb& db) -> Status {
+    RETURN_IF_ERROR(Run(db, catalog_sql::kDropEndedCopySlotsSql, {}));
+    ASSIGN_OR_RETURN(int64_t held, CountOf(db, catalog_sql::kHeldCopySlotSql, {task_id}));
+    if (held > 0) {
+      taken = true;
+      return Status::Ok();
+    }
+    ASSIGN_OR_RETURN(int64_t live, CountOf(db, catalog_sql::kLiveCopySlotsSql, {int64_t{now}, task_id}));
+    if (live >= static_cast<int64_t>(max_running)) return Status::Ok();
+    RETURN_IF_ERROR(Run(db, catalog_sql::kTakeCopySlotSql, {task_id}));
+    taken = true;
+    return Status::Ok();
+  }));
+  return taken;
+}
+
+Status PgCatalog::ReleaseCopySlot(const std::string& task_id) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::kReleaseCopySlotSql, {task_id})
+        .WithContext("release the copy slot of task " + task_id);
+  });
 }
 
 // ------------------------------------------------- client tokens, leases

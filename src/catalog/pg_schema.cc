@@ -202,6 +202,9 @@ CREATE TABLE large_copy_allowances (
       // Version 5. Task leases (catalog.h ClaimTask): which node runs a
       // task, until when.
       catalog_sql::kTaskLeaseSchemaStep,
+      // Version 6. Copy slots (catalog.h TakeCopySlot): the region-wide
+      // running-copies limit.
+      catalog_sql::kCopySlotSchemaStep,
   };
   return steps;
 }

@@ -156,6 +156,9 @@ ALTER TABLE snapshots ADD COLUMN source_disk_id TEXT NOT NULL DEFAULT '';
     // Version 9: task leases (catalog.h ClaimTask), for the nodes of a
     // region that share a catalog.
     catalog_sql::kTaskLeaseSchemaStep,
+    // Version 10: copy slots (catalog.h TakeCopySlot), the region-wide
+    // running-copies limit.
+    catalog_sql::kCopySlotSchemaStep,
 };
 
 // Manifests can be megabytes each; a batch bounds memory and lock hold time.
@@ -500,6 +503,43 @@ Result<std::vector<TaskRecord>> SqliteCatalog::ClaimableTasks(const std::string&
   ASSIGN_OR_RETURN(ReadLease reader, Reader());
   return Rows<TaskRecord>(reader.db(), SelectSql("tasks", kTaskColumns) + catalog_sql::kClaimableTasksWhere,
                           {node, int64_t{now}}, DecodeTask<SqliteStatement>);
+}
+
+// --- copy slots ---
+
+namespace {
+// The one integer `sql` answers (a COUNT).
+Result<int64_t> QueryInt64(SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& params) {
+  ASSIGN_OR_RETURN(std::vector<int64_t> rows,
+                   Rows<int64_t>(db, sql, params,
+                                 [](const SqliteStatement& s) -> Result<int64_t> { return s.ColumnInt(0); }));
+  return rows.empty() ? 0 : rows.front();
+}
+}  // namespace
+
+Result<bool> SqliteCatalog::TakeCopySlot(const std::string& task_id, UnixSeconds now, unsigned max_running) {
+  bool taken = false;
+  RETURN_IF_ERROR(Write([&]() -> Status {
+    RETURN_IF_ERROR(Execute(*db_, catalog_sql::kDropEndedCopySlotsSql, {}));
+    ASSIGN_OR_RETURN(int64_t held, QueryInt64(*db_, catalog_sql::kHeldCopySlotSql, {task_id}));
+    if (held > 0) {
+      taken = true;
+      return Status::Ok();
+    }
+    ASSIGN_OR_RETURN(int64_t live, QueryInt64(*db_, catalog_sql::kLiveCopySlotsSql, {int64_t{now}, task_id}));
+    if (live >= static_cast<int64_t>(max_running)) return Status::Ok();
+    RETURN_IF_ERROR(Execute(*db_, catalog_sql::kTakeCopySlotSql, {task_id}));
+    taken = true;
+    return Status::Ok();
+  }));
+  return taken;
+}
+
+Status SqliteCatalog::ReleaseCopySlot(const std::string& task_id) {
+  return Write([&]() -> Status {
+    return Execute(*db_, catalog_sql::kReleaseCopySlotSql, {task_id})
+        .WithContext("release the copy slot of task " + task_id);
+  });
 }
 
 // --- client tokens ---

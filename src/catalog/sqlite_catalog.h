@@ -76,6 +76,8 @@ class SqliteCatalog final : public Catalog {
   Status RenewTaskLeases(const std::string& node, UnixSeconds until) override;
   Status ReleaseTaskLeases(const std::string& node) override;
   Result<std::vector<TaskRecord>> ClaimableTasks(const std::string& node, UnixSeconds now) override;
+  Result<bool> TakeCopySlot(const std::string& task_id, UnixSeconds now, unsigned max_running) override;
+  Status ReleaseCopySlot(const std::string& task_id) override;
 
   Result<TokenRecord> GetClientToken(const std::string& account_id, const std::string& action,
                                      const std::string& token) override;

@@ -159,6 +159,11 @@ struct CopyScheduler::Impl {
     return waiting_;
   }
 
+  void SetAdmissionRetry(std::chrono::milliseconds interval) {
+    std::lock_guard<std::mutex> lock(mu_);
+    admission_retry_ = interval;
+  }
+
   void SetMaxRunning(unsigned n) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -205,21 +210,75 @@ struct CopyScheduler::Impl {
   }
 
  private:
+  // Waits until a job may start: one is waiting, fewer than max_running
+  // run, no other worker is asking a job's admission, and no refused
+  // admission holds the queue. false: shutting down.
+  bool WaitForWorkLocked(std::unique_lock<std::mutex>& lock) {
+    for (;;) {
+      if (shutting_down_) return false;
+      if (waiting_ > 0 && running_ < max_running_ && !admitting_) {
+        if (std::chrono::steady_clock::now() >= admit_after_) return true;
+        work_cv_.wait_until(lock, admit_after_);
+        continue;
+      }
+      work_cv_.wait(lock);
+    }
+  }
+
+  // Puts a started job back, first in its account's queue and first in the
+  // fair order (its admission was refused): `previous_seq` is the
+  // last_started_seq_ StartNextLocked replaced.
+  void UnstartLocked(Entry* entry, uint64_t previous_seq) {
+    last_started_seq_ = previous_seq;
+    entry->running = false;
+    Account& account = accounts_.at(entry->job.account_id);
+    account.waiting.push_front(entry);
+    --account.running;
+    ++waiting_;
+    --running_;
+  }
+
   void WorkerLoop() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      work_cv_.wait(lock, [this] { return shutting_down_ || (waiting_ > 0 && running_ < max_running_); });
-      if (shutting_down_) return;
+      if (!WaitForWorkLocked(lock)) return;
+      const uint64_t previous_seq = last_started_seq_;
       Entry* entry = StartNextLocked();
       const std::string job_id = entry->job.job_id;
+      // One admission asked at a time, so a refused job stays first in line.
+      if (entry->job.admit) admitting_ = true;
       lock.unlock();
 
       // A job's exception must not cross into the scheduler (it would end
       // the process on a worker thread): it becomes the job's failure.
       const std::string what = "copy job " + job_id;
-      Status status = CatchAll(what, [&] {
-        if (entry->job.on_start) entry->job.on_start();
-      });
+      Status status;
+      if (entry->job.admit) {
+        Result<bool> admitted(false);
+        status = CatchAll(what + " admission", [&] {
+          admitted = entry->job.admit();
+          return admitted.status();
+        });
+        lock.lock();
+        admitting_ = false;
+        const bool refused = !status.ok() || !*admitted;
+        if (refused && !entry->cancel.load()) {
+          if (!status.ok()) spdlog::warn("copy scheduler: {} not admitted: {}", job_id, status.ToString());
+          UnstartLocked(entry, previous_seq);
+          admit_after_ = std::chrono::steady_clock::now() + admission_retry_;
+          work_cv_.notify_all();
+          continue;
+        }
+        lock.unlock();
+        work_cv_.notify_all();
+        // Cancelled while it was asked: it ends here, as a running job would.
+        if (refused) status = Cancelled("copy job " + job_id + " was cancelled while it waited");
+      }
+      if (status.ok()) {
+        status = CatchAll(what, [&] {
+          if (entry->job.on_start) entry->job.on_start();
+        });
+      }
       if (status.ok()) status = CatchAll(what, [&] { return entry->job.run(entry->cancel); });
 
       lock.lock();
@@ -292,6 +351,10 @@ struct CopyScheduler::Impl {
   std::map<uint64_t, std::string> ring_;  // ring_seq -> account id; guarded by mu_
   uint64_t next_ring_seq_ = 1;            // guarded by mu_
   uint64_t last_started_seq_ = 0;         // guarded by mu_
+  // A refused admission holds the queue until then (CopyJob::admit).
+  std::chrono::milliseconds admission_retry_{1000};      // guarded by mu_
+  std::chrono::steady_clock::time_point admit_after_{};  // guarded by mu_
+  bool admitting_ = false;                // a worker is asking a job's admission; guarded by mu_
   std::vector<std::thread> workers_;      // guarded by mu_; joined by Shutdown
   std::mutex shutdown_mu_;
 };
@@ -315,6 +378,9 @@ unsigned CopyScheduler::running() const { return impl_->running(); }
 unsigned CopyScheduler::waiting() const { return impl_->waiting(); }
 
 void CopyScheduler::set_max_running(unsigned n) { impl_->SetMaxRunning(n); }
+void CopyScheduler::set_admission_retry(std::chrono::milliseconds interval) {
+  impl_->SetAdmissionRetry(interval);
+}
 
 void CopyScheduler::Shutdown() { impl_->Shutdown(); }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +28,11 @@ struct CopyJob {
   std::string account_id;  // for fairness
   // Runs the copy. Must return promptly with kCancelled once *cancel is true.
   std::function<Status(const std::atomic<bool>& cancel)> run;
+  // Asked when the job is next to start, if set: a second limit beyond
+  // max_running (the region-wide one of the nodes sharing a catalog). false
+  // or an error leaves the job waiting, first in its account's queue, and no
+  // job starts until the scheduler's admission retry interval has passed.
+  std::function<Result<bool>()> admit;
   // Called when the job starts running (Waiting -> Creating).
   std::function<void()> on_start;
   // Called once with the final Status (OK, kCancelled, or the failure).
@@ -54,6 +60,9 @@ class CopyScheduler {
   unsigned running() const;
   unsigned waiting() const;
   void set_max_running(unsigned n);
+  // How long a job's refused admission (CopyJob::admit) holds the queue
+  // before it is asked again (default 1 s).
+  void set_admission_retry(std::chrono::milliseconds interval);
 
   // Stops starting jobs, sets every running job's cancel flag, waits for
   // them, and drops waiting jobs (they are not run; their owners resume them

@@ -532,8 +532,21 @@ Status RegionImpl::SubmitCopy(const TaskRecord& task, bool resumed, std::vector<
     if (!st.ok() && stopping()) EndAttempt(task.task_id);
     return st;
   };
+  // max_running_copies in the whole region, not per node: the copy takes a
+  // slot in the catalog the region's nodes share before it starts
+  // (catalog.h TakeCopySlot), and gives it back when it ends.
+  job.admit = [this, task_id = task.task_id]() -> Result<bool> {
+    return catalog_->TakeCopySlot(task_id, clock_.Now(), std::max(1u, config_.max_running_copies));
+  };
   job.on_start = [this, id = task.resource_id] { StartCopy(id); };
-  job.on_done = [this, task](const Status& st) { FinishCopy(task, st); };
+  job.on_done = [this, task](const Status& st) {
+    FinishCopy(task, st);
+    if (Status released = catalog_->ReleaseCopySlot(task.task_id); !released.ok()) {
+      // The slot goes with the task's end or its lease anyway.
+      spdlog::warn("region {}: copy slot of task {} not given back: {}", config_.region_id, task.task_id,
+                   released.ToString());
+    }
+  };
   return copies_->Submit(std::move(job));
 }
 

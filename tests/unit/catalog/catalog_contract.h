@@ -95,10 +95,10 @@ class CatalogTest : public ::testing::Test {
   std::unique_ptr<Catalog> catalog_;
 };
 
-// What SqliteCatalog's schema version 9 added (task leases), for the tests
+// What SqliteCatalog's schema versions 9 (task leases) and 10 (copy slots) added, for the tests
 // that take a catalog back to an older version.
-inline constexpr const char* kUndoSchemaNine =
-    "DROP INDEX tasks_lease_owner; ALTER TABLE tasks DROP COLUMN lease_owner; "
+inline constexpr const char* kUndoSchemaNineOn =
+    "DROP TABLE copy_slots; DROP INDEX tasks_lease_owner; ALTER TABLE tasks DROP COLUMN lease_owner; "
     "ALTER TABLE tasks DROP COLUMN lease_expires";
 
 using CatalogEngines = ::testing::Types<SqliteEngine, PostgresEngine>;

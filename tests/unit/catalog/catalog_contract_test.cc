@@ -678,6 +678,62 @@ TYPED_TEST(CatalogContractTest, TasksAreLeasedToOneNodeUntilTheLeaseExpires) {
   EXPECT_EQ(won.load(), 1);
 }
 
+// --- copy slots ---
+
+TYPED_TEST(CatalogContractTest, AtMostNCopiesHoldASlotInTheRegion) {
+  auto& catalog = *this->catalog_;
+  for (int i = 1; i <= 5; ++i) {
+    const std::string id = "t-" + std::to_string(i);
+    ASSERT_TRUE(catalog.InsertTask(Task(id, "Processing", i)).ok());
+    // Copies run on two nodes; every lease lives until 200.
+    ASSERT_TRUE(*catalog.ClaimTask(id, i % 2 ? "a" : "b", 100, 200));
+  }
+  EXPECT_TRUE(*catalog.TakeCopySlot("t-1", 100, 2));
+  EXPECT_TRUE(*catalog.TakeCopySlot("t-2", 100, 2));
+  EXPECT_FALSE(*catalog.TakeCopySlot("t-3", 100, 2)) << "two run in the region, whichever node runs them";
+  EXPECT_TRUE(*catalog.TakeCopySlot("t-1", 100, 2)) << "a slot held is held";
+
+  ASSERT_TRUE(catalog.ReleaseCopySlot("t-1").ok());
+  ASSERT_TRUE(catalog.ReleaseCopySlot("t-1").ok()) << "releasing twice is OK";
+  EXPECT_TRUE(*catalog.TakeCopySlot("t-3", 100, 2));
+  EXPECT_FALSE(*catalog.TakeCopySlot("t-4", 100, 2));
+
+  // A copy that ended gives its slot back even if its node never said so.
+  TaskRecord t2 = *catalog.GetTask("t-2");
+  t2.status = "Finished";
+  ASSERT_TRUE(catalog.UpdateTask(t2).ok());
+  EXPECT_TRUE(*catalog.TakeCopySlot("t-4", 100, 2));
+  EXPECT_FALSE(*catalog.TakeCopySlot("t-5", 100, 2));
+
+  // So does one whose node died: its lease expires, and its slot with it.
+  ASSERT_TRUE(catalog.RenewTaskLeases("b", 300).ok());  // node a stops renewing (t-3)
+  EXPECT_FALSE(*catalog.TakeCopySlot("t-5", 200, 2));
+  EXPECT_TRUE(*catalog.TakeCopySlot("t-5", 201, 2));
+  // The node that takes the dead node's copy over finds its slot held.
+  ASSERT_TRUE(*catalog.ClaimTask("t-3", "b", 201, 300));
+  EXPECT_TRUE(*catalog.TakeCopySlot("t-3", 201, 2));
+  EXPECT_FALSE(*catalog.TakeCopySlot("t-1", 201, 2)) << "t-3 and t-4 run (t-5's node died too)";
+
+  // Copies starting at once on many nodes: no more than the limit get slots.
+  for (int i = 6; i <= 13; ++i) {
+    const std::string id = "t-" + std::to_string(i);
+    ASSERT_TRUE(catalog.InsertTask(Task(id, "Processing", i)).ok());
+    ASSERT_TRUE(*catalog.ClaimTask(id, "node-" + std::to_string(i), 201, 300));
+  }
+  for (const char* held : {"t-3", "t-4", "t-5"}) ASSERT_TRUE(catalog.ReleaseCopySlot(held).ok());
+  std::vector<std::thread> nodes;
+  std::atomic<int> won{0};
+  for (int i = 6; i <= 13; ++i) {
+    nodes.emplace_back([&, i] {
+      Result<bool> taken = catalog.TakeCopySlot("t-" + std::to_string(i), 202, 3);
+      EXPECT_TRUE(taken.ok()) << taken.status().ToString();
+      if (taken.ok() && *taken) ++won;
+    });
+  }
+  for (std::thread& n : nodes) n.join();
+  EXPECT_EQ(won.load(), 3);
+}
+
 // --- transactions ---
 
 TYPED_TEST(CatalogContractTest, TransactRollsBackOnError) {
@@ -783,7 +839,7 @@ TEST_F(SqliteCatalogTest, TasksOfASchemaWithoutAttemptsAreMigratedWithZero) {
     // And without what version 5 added (instances and disks).
     ASSERT_TRUE((*db)->Exec("DROP TABLE instances; DROP TABLE disks").ok());
     ASSERT_TRUE((*db)->Exec("ALTER TABLE snapshots DROP COLUMN source_disk_id").ok());  // version 6
-    ASSERT_TRUE((*db)->Exec(kUndoSchemaNine).ok());
+    ASSERT_TRUE((*db)->Exec(kUndoSchemaNineOn).ok());
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 2").ok());
   }
   Reopen();
@@ -812,7 +868,7 @@ TEST_F(SqliteCatalogTest, SnapshotsOfASchemaWithoutSourceDiskAreMigratedWithNone
                            "ALTER TABLE instances DROP COLUMN instance_charge_type; "
                            "ALTER TABLE instances DROP COLUMN expired_time")
                     .ok());  // version 7
-    ASSERT_TRUE((*db)->Exec(kUndoSchemaNine).ok());
+    ASSERT_TRUE((*db)->Exec(kUndoSchemaNineOn).ok());
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 5").ok());
   }
   Reopen();

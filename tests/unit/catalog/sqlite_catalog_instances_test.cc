@@ -130,7 +130,7 @@ TEST_F(SqliteCatalogInstancesTest, InstancesOfSchemaSixAreMigratedPostPaidWithou
                            "ALTER TABLE instances DROP COLUMN instance_charge_type; "
                            "ALTER TABLE instances DROP COLUMN expired_time; PRAGMA user_version = 6")
                     .ok());
-    ASSERT_TRUE((*db)->Exec(kUndoSchemaNine).ok());
+    ASSERT_TRUE((*db)->Exec(kUndoSchemaNineOn).ok());
   }
   Reopen();
   Result<InstanceRecord> old = catalog_->GetInstance("i-old");

@@ -216,7 +216,7 @@ TEST_F(SqliteListingTest, ASchemaSevenCatalogGetsItsCountsAndSnapshotLinks) {
                             "CREATE INDEX images_account_created ON images (account_id, creation_time); "
                             "PRAGMA user_version = 7")
                     .ok());
-    ASSERT_TRUE((*db)->Exec(kUndoSchemaNine).ok());
+    ASSERT_TRUE((*db)->Exec(kUndoSchemaNineOn).ok());
   }
   Reopen();
   for (const std::string& snapshot : kSnapshots) {

@@ -126,7 +126,7 @@ TEST_F(SqliteCatalogSharesTest, ACatalogOfVersionThreeGainsTheShareTable) {
     ASSERT_TRUE((*db)->Exec("DROP TABLE image_shares").ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE instances; DROP TABLE disks").ok());  // version 5
     ASSERT_TRUE((*db)->Exec("ALTER TABLE snapshots DROP COLUMN source_disk_id").ok());  // version 6
-    ASSERT_TRUE((*db)->Exec(kUndoSchemaNine).ok());
+    ASSERT_TRUE((*db)->Exec(kUndoSchemaNineOn).ok());
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 3").ok());
   }
   Reopen();

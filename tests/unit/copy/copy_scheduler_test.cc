@@ -12,6 +12,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ferry {
@@ -157,6 +158,61 @@ TEST(CopySchedulerTest, RunsAtMostMaxRunningAtOnce) {
   EXPECT_LE(rec.max_in_run(), 5);
   EXPECT_EQ(scheduler.running(), 0u);
   EXPECT_EQ(scheduler.waiting(), 0u);
+}
+
+// A second limit beyond max_running (the region-wide one): a job refused
+// admission stays waiting, first in line, is asked again after the retry
+// interval, and starts once admitted; one cancelled meanwhile ends Cancelled
+// without starting.
+TEST(CopySchedulerTest, AJobRefusedAdmissionWaitsFirstInLineUntilAdmitted) {
+  Recorder rec;
+  std::atomic<int> slots{0};
+  std::atomic<int> asked{0};
+  CopyScheduler scheduler(5);
+  scheduler.set_admission_retry(std::chrono::milliseconds(5));
+  auto admitted_job = [&](const std::string& id, const std::string& account) {
+    CopyJob job = rec.Job(id, account);
+    job.admit = [&]() -> Result<bool> {
+      ++asked;
+      int free = slots.load();
+      while (free > 0 && !slots.compare_exchange_weak(free, free - 1)) {
+      }
+      return free > 0;
+    };
+    return job;
+  };
+  ASSERT_TRUE(scheduler.Submit(admitted_job("a1", "A")).ok());
+  ASSERT_TRUE(scheduler.Submit(admitted_job("b1", "B")).ok());
+  const auto deadline = steady_clock::now() + kDeadline;
+  while (asked.load() < 10 && steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_GE(asked.load(), 10) << "admission is asked again";
+  EXPECT_TRUE(rec.started().empty());
+  // Between two askings (the job counts as starting while it is asked).
+  auto first_in_line = [&] {
+    return scheduler.State("a1") == CopyJobState::kWaiting && scheduler.QueuePosition("a1") == 1u &&
+           scheduler.QueuePosition("b1") == 2u;
+  };
+  bool seen = false;
+  for (int i = 0; i < 10000 && !seen; ++i) seen = first_in_line();
+  EXPECT_TRUE(seen) << "a1 waits first in line, b1 behind it";
+
+  slots = 1;
+  ASSERT_TRUE(rec.WaitStarted(1));
+  EXPECT_EQ(rec.started().front(), "a1");
+  ASSERT_TRUE(rec.WaitDone("a1"));
+  EXPECT_EQ(rec.started().size(), 1u) << "one slot, one start";
+
+  // Cancelled waiting, or while it is asked (then it ends Cancelled at once).
+  ASSERT_TRUE(scheduler.Cancel("b1"));
+  for (int i = 0; i < 20000 && scheduler.State("b1") != CopyJobState::kUnknown; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(scheduler.State("b1"), CopyJobState::kUnknown);
+  slots = 1;
+  ASSERT_TRUE(scheduler.Submit(admitted_job("c1", "C")).ok());
+  ASSERT_TRUE(rec.WaitDone("c1"));
+  EXPECT_EQ(rec.started(), (std::vector<std::string>{"a1", "c1"})) << "the cancelled job never started";
 }
 
 TEST(CopySchedulerTest, OneJobOfSecondAccountStartsBeforeFirstAccountsBacklog) {

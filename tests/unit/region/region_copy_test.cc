@@ -15,11 +15,12 @@
 #include <set>
 #include <thread>
 
+#include "catalog/sqlite_catalog.h"
 #include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/ids.h"
-#include "region/local_chunk_source.h"
 #include "objects/fs_object_store.h"
+#include "region/local_chunk_source.h"
 #include "region/region_impl.h"
 #include "store/manifest.h"
 #include "unit/region/region_fixture.h"
@@ -727,6 +728,46 @@ TEST_F(RegionCopyTest, FiveCopiesRunAndTheRestWaitInQueue) {
   }
   EXPECT_EQ(positions, (std::set<uint64_t>{1, 2}));
   faults_.Release();
+  for (const std::string& id : copies) EXPECT_EQ(WaitCopy(kB, id).status, "Available") << id;
+}
+
+// The running-copies limit is the region's, not the node's: copies that
+// another node of the region runs (their slots in the shared catalog) count
+// against it, so this node's copies wait until those end.
+TEST_F(RegionCopyTest, CopiesAnotherNodeRunsCountAgainstTheRegionsLimit) {
+  tweak_ = [](RegionConfig& c) { c.max_running_copies = 2; };
+  OpenAll();
+  const std::vector<std::string> sources = {Import(kA, "one", {100, 200}), Import(kA, "two", {300, 400})};
+  // Another node of region B, through the same catalog: two copies of its
+  // own running, their leases live for an hour.
+  auto other = SqliteCatalog::Open(dir_ + "/" + kB + "/catalog.db");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  const UnixSeconds now = SystemClock::Get().Now();
+  for (const char* id : {"t-other-1", "t-other-2"}) {
+    TaskRecord t;
+    t.task_id = id;
+    t.account_id = kRoot;
+    t.action = "CopyImage";
+    t.status = "Processing";
+    t.resource_id = std::string("m-") + id;
+    t.creation_time = now;
+    ASSERT_TRUE((*other)->InsertTask(t).ok());
+    ASSERT_TRUE(*(*other)->ClaimTask(id, "other-node", now, now + 3600));
+    ASSERT_TRUE(*(*other)->TakeCopySlot(id, now, 2));
+  }
+  std::vector<std::string> copies = CopyAll(sources, kB);
+  ASSERT_EQ(copies.size(), 2u);
+  // Past two admission retries (1 s apart), both still wait.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  for (const std::string& id : copies) EXPECT_EQ(Describe(kB, id)->status, "Waiting") << id;
+
+  ASSERT_TRUE((*other)->ReleaseCopySlot("t-other-1").ok());
+  ASSERT_TRUE(PollUntil([&] {
+    int moved = 0;
+    for (const std::string& id : copies) moved += Describe(kB, id)->status != "Waiting";
+    return moved == 1;
+  })) << "one slot freed, one copy runs";
+  ASSERT_TRUE((*other)->ReleaseCopySlot("t-other-2").ok());
   for (const std::string& id : copies) EXPECT_EQ(WaitCopy(kB, id).status, "Available") << id;
 }
 
