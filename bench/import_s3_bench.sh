@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Import into an S3 chunk store on Ceph (issue 13): ImportImage of the
+# realistic image with `ferry serve --store s3://...` on a throwaway Ceph
+# cluster (bluestore on a file, so objects go to disk), next to what a user
+# would do without Ferry: upload the raw file into the same gateway with
+# s3cmd (multipart) and with one curl PUT.
+#
+#   bench/import_s3_bench.sh [--size-gib N] [--data-mib M] [--dir DIR] [--keep]
+#
+#   --size-gib N   logical size of the raw image (default 2)
+#   --data-mib M   bytes of files in its ext4 file system (default: half, at most 1024)
+#   --dir DIR      work directory (default bench/out-s3); on a real disk, not tmpfs
+#   --keep         keep the work directory afterwards
+#
+# Needs: the ferry binary ($FERRY_BIN or build/src/cli/ferry), Debian's ceph
+# packages (scripts/install-deps.sh), s3cmd, curl, mkfs.ext4, node.
+set -euo pipefail
+
+repo_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ferry=${FERRY_BIN:-$repo_dir/build/src/cli/ferry}
+size_gib=2
+data_mib=
+work=$repo_dir/bench/out-s3
+keep=0
+while (($#)); do
+  case "$1" in
+    --size-gib) size_gib=$2; shift 2 ;;
+    --data-mib) data_mib=$2; shift 2 ;;
+    --dir) work=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "import_s3_bench: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+if [[ -z "$data_mib" ]]; then
+  data_mib=$((size_gib * 1024 / 2))
+  ((data_mib > 1024)) && data_mib=1024
+fi
+[[ -x "$ferry" ]] || { echo "import_s3_bench: no ferry binary at $ferry (run make build)" >&2; exit 1; }
+for tool in mkfs.ext4 s3cmd curl node sha256sum; do
+  command -v "$tool" >/dev/null || { echo "import_s3_bench: $tool is missing (apt-get install s3cmd for s3cmd)" >&2; exit 1; }
+done
+
+REGION=cn-hangzhou
+BUCKET=bench
+CEPH_PORT=${FERRY_BENCH_CEPH_PORT:-8300}
+
+bench_name=import_s3_bench
+# shellcheck source=bench/common.sh
+source "$repo_dir/bench/common.sh"
+bench_cleanup_extra() { "$repo_dir/scripts/throwaway-ceph.sh" stop "$work/ceph"; }
+
+# --- 1. The image, as bench/import_bench.sh builds it. ---
+image=$work/disk.raw
+log "building a ${size_gib} GiB ext4 image with ~${data_mib} MiB of files"
+"$repo_dir/bench/make_tree.sh" "$work/tree" "$data_mib"
+truncate -s "${size_gib}G" "$image"
+mkfs.ext4 -q -F -L ferry-bench -d "$work/tree" "$image" >/dev/null
+rm -rf "$work/tree"
+image_bytes=$(stat -c %s "$image")
+sync
+
+# --- 2. Ceph: one OSD on bluestore (a sparse file in the work dir) + RGW. ---
+log "starting a throwaway Ceph cluster (bluestore on a file)"
+endpoint=$(FERRY_CEPH_OBJECTSTORE=bluestore "$repo_dir/scripts/throwaway-ceph.sh" start "$work/ceph" "$CEPH_PORT")
+export AWS_SHARED_CREDENTIALS_FILE=$work/ceph/credentials
+set -a
+# shellcheck disable=SC1091
+. "$work/ceph/s3.env"
+set +a
+cat >"$work/s3cfg" <<EOF
+[default]
+access_key = $AWS_ACCESS_KEY_ID
+secret_key = $AWS_SECRET_ACCESS_KEY
+host_base = 127.0.0.1:$CEPH_PORT
+host_bucket = 127.0.0.1:$CEPH_PORT
+use_https = False
+signature_v2 = False
+EOF
+s3() { s3cmd -q -c "$work/s3cfg" "$@"; }
+s3 mb s3://raw
+s3 mb s3://ferry-chunks
+
+# --- 3. The anchors: the raw file into the same gateway. ---
+log "anchor: s3cmd put (multipart, 15 MiB parts)"
+s3cmd_secs=$(seconds_of s3 put "$image" s3://raw/disk.raw)
+s3 del s3://raw/disk.raw
+log "anchor: curl --aws-sigv4 -T (one PUT)"
+curl_secs=$(seconds_of curl -sf -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" \
+  --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+  -T "$image" "$endpoint/raw/disk.raw")
+s3 del s3://raw/disk.raw
+
+# --- 4. Ferry with its chunks in the gateway. ---
+log "starting ferry serve --store s3://ferry-chunks"
+export FERRY_ACCESS_KEY_ID=BENCH$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+export FERRY_ACCESS_KEY_SECRET=$(od -An -N15 -tx1 /dev/urandom | tr -d ' \n')
+export FERRY_CONFIG_DIR=$work/config
+mkdir -p "$work/data/oss/$BUCKET"
+"$ferry" serve --listen 127.0.0.1:0 --data "$work/data" --region "$REGION" \
+  --store "s3://ferry-chunks?endpoint=$endpoint" --ready-file "$work/ready.json" >"$work/ferry.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 300); do
+  [[ -s "$work/ready.json" ]] && break
+  kill -0 "$server_pid" 2>/dev/null || { echo "import_s3_bench: ferry exited; log:" >&2; tail -20 "$work/ferry.log" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -s "$work/ready.json" ]] || { echo "import_s3_bench: ferry not ready after 30 s" >&2; exit 1; }
+ferry_endpoint=$(node -p "JSON.parse(require('fs').readFileSync('$work/ready.json', 'utf8')).endpoint")
+ln "$image" "$work/data/oss/$BUCKET/disk.raw"
+
+log "ImportImage (${size_gib} GiB) into the S3 store"
+result=$(node "$repo_dir/bench/bench_client.js" import "$ferry_endpoint" "$REGION" "$BUCKET" disk.raw bench-import)
+import_secs=$(node -p "JSON.parse(process.argv[1]).seconds" "$result")
+image_id=$(node -p "JSON.parse(process.argv[1]).imageId" "$result")
+peak_rss_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
+read -r chunk_objects chunk_bytes < <(s3cmd -c "$work/s3cfg" ls -r s3://ferry-chunks/chunks/ |
+  awk '{ n++; sum += $3 } END { print n + 0, sum + 0 }')
+((chunk_objects > 0)) || { echo "import_s3_bench: no chunk objects in s3://ferry-chunks/chunks/" >&2; exit 1; }
+
+# The bytes are the image's: exported back and compared (not timed).
+log "export and compare (not timed)"
+exported=$(node "$repo_dir/bench/bench_client.js" export "$ferry_endpoint" "$REGION" "$image_id" "$BUCKET" check)
+object=$(node -p "JSON.parse(process.argv[1]).object" "$exported")
+[[ "$(sha256sum <"$work/data/oss/$BUCKET/$object")" == "$(sha256sum <"$image")" ]] ||
+  { echo "import_s3_bench: the exported image differs from the source" >&2; exit 1; }
+
+# --- 5. Report. ---
+row() { printf '%-52s %14s\n' "$1" "$2"; }
+echo
+echo "Ferry import into an S3 store on Ceph ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r))"
+row "image: ${size_gib} GiB ext4"                          "$(mib_per_s "$image_bytes" 1) MiB"
+row "  stored by ferry: $chunk_objects chunk objects"       "$(mib_per_s "$chunk_bytes" 1) MiB"
+echo "------------------------------------------------------------------------------"
+row "s3cmd put of the raw file"                            "$(printf '%.2f s' "$s3cmd_secs")"
+row "curl -T of the raw file (one PUT)"                    "$(printf '%.2f s' "$curl_secs")"
+row "ferry ImportImage -> task Finished"                   "$(printf '%.2f s' "$import_secs")"
+row "RATIO = s3cmd / ferry (target >= 1.5)"               "$(awk -v a="$s3cmd_secs" -v b="$import_secs" 'BEGIN { printf "%.2f", a / b }')"
+row "ratio = curl / ferry"                                 "$(awk -v a="$curl_secs" -v b="$import_secs" 'BEGIN { printf "%.2f", a / b }')"
+row "peak RSS of ferry serve (VmHWM; target < 256 MiB)"   "$(awk -v k="$peak_rss_kib" 'BEGIN { printf "%.0f MiB", k / 1024 }')"
+echo
+echo "The anchors upload every byte of the raw file; ferry reads only the data extents, stores"
+echo "each distinct 4 MiB chunk once, zstd-compressed, and verifies it on the way (SHA-256)."
