@@ -312,11 +312,20 @@ Result<ServeSettings> ResolveServeSettings(const SettingOverrides& flags) {
         return InvalidArgument("", origin + ": region \"" + peer.region_id +
                                        "\" is served here and cannot also be a peer's");
     }
-    for (const PeerSetting& other : s.peers) {
-      if (other.region_id == peer.region_id)
-        return InvalidArgument("", origin + ": peer region \"" + peer.region_id + "\" is listed twice");
+    // The same region again names another of its servers (nodes).
+    PeerSetting* known = nullptr;
+    for (PeerSetting& other : s.peers) {
+      if (other.region_id == peer.region_id) known = &other;
     }
-    s.peers.push_back(std::move(peer));
+    if (known == nullptr) {
+      s.peers.push_back(std::move(peer));
+      continue;
+    }
+    for (const std::string& url : known->urls()) {
+      if (url == peer.base_url)
+        return InvalidArgument("", origin + ": peer " + peer.region_id + " at " + url + " is listed twice");
+    }
+    known->more_urls.push_back(peer.base_url);
   }
 
   ASSIGN_OR_RETURN(s.threads, ParseCount(raw["threads"], 1, 256));

@@ -41,6 +41,16 @@ inline constexpr uint64_t kDefaultUploadExpiryHours = 24;
 struct PeerSetting {
   std::string region_id;
   std::string base_url;  // http://host:port
+  // Further servers (nodes) of the same region, named by more --peer
+  // REGION=URL: copies and lookups go to another when one cannot be reached.
+  std::vector<std::string> more_urls;
+
+  // base_url, then more_urls.
+  std::vector<std::string> urls() const {
+    std::vector<std::string> all = {base_url};
+    all.insert(all.end(), more_urls.begin(), more_urls.end());
+    return all;
+  }
 };
 
 struct ServeSettings {

@@ -46,6 +46,7 @@
 #include "common/ids.h"
 #include "common/log_safe.h"
 #include "copy/chunk_source.h"
+#include "copy/failover_peer_client.h"
 #include "copy/peer_auth.h"
 #include "copy/peer_client.h"
 #include "copy/peer_wire.h"
@@ -289,6 +290,7 @@ class CopyWiring {
     RemoteCopyPeerOptions options;
     options.region_id = peer.region_id;
     options.base_url = peer.base_url;
+    options.more_urls = peer.more_urls;
     options.cluster_key = cluster_key_;
     ASSIGN_OR_RETURN(std::unique_ptr<CopyPeer> remote, NewRemoteCopyPeer(options));
     std::lock_guard<std::mutex> lock(mu_);
@@ -305,7 +307,10 @@ class CopyWiring {
   void PingPeers() {
     std::lock_guard<std::mutex> lock(mu_);
     for (const Peer& p : peers_) {
-      pings_.emplace_back([this, region = p.setting.region_id, url = p.setting.base_url, remote = p.remote.get()] {
+      pings_.emplace_back([this, region = p.setting.region_id, urls = p.setting.urls(),
+                           remote = p.remote.get()] {
+        std::string url;
+        for (const std::string& u : urls) url += (url.empty() ? "" : ",") + u;
         Status st;
         for (int attempt = 0; attempt < kPingAttempts && !stopping_; ++attempt) {
           if (attempt > 0 && !SleepUnlessStopped(stopping_, std::chrono::seconds(1))) return;
@@ -323,7 +328,7 @@ class CopyWiring {
         spdlog::info("peer region reachable region_id={} url={}", region, url);
         do {
           (void)remote->Ping();  // the copy calls' own connection
-          WarmChunkClient(region, url);
+          for (const std::string& u : urls) WarmChunkClient(region, u);
         } while (SleepUnlessStopped(stopping_, kKeepWarm));
       });
     }
@@ -361,19 +366,31 @@ class CopyWiring {
   }
 
   Result<std::unique_ptr<ChunkSource>> Source(const std::string& source_region_id) {
-    std::string base_url;
+    std::vector<std::string> urls;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      base_url = endpoint_;
+      if (!endpoint_.empty()) urls = {endpoint_};
       for (const Peer& p : peers_)
-        if (p.setting.region_id == source_region_id) base_url = p.setting.base_url;
+        if (p.setting.region_id == source_region_id) urls = p.setting.urls();
     }
-    if (base_url.empty()) {
+    if (urls.empty()) {
       return Unavailable("cannot read region " + source_region_id +
                          " yet: this process's server is not listening");
     }
-    ASSIGN_OR_RETURN(std::shared_ptr<PeerClient> client, ChunkClient(base_url));
-    return NewHttpChunkSource(std::move(client));
+    if (urls.size() == 1) {
+      ASSIGN_OR_RETURN(std::shared_ptr<PeerClient> client, ChunkClient(urls.front()));
+      return NewHttpChunkSource(std::move(client));
+    }
+    // The source region's nodes: a copy reads from any that answers.
+    std::vector<std::shared_ptr<PeerClient>> clients;
+    for (const std::string& url : urls) {
+      ASSIGN_OR_RETURN(std::shared_ptr<PeerClient> client, ChunkClient(url));
+      clients.push_back(std::move(client));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<PeerClient>& failover = failover_chunk_clients_[source_region_id];
+    if (!failover) failover = NewFailoverPeerClient(std::move(clients));
+    return NewHttpChunkSource(failover);
   }
 
   // Connections per peer for chunk reads: each running copy keeps up to
@@ -438,6 +455,10 @@ class CopyWiring {
     PeerSetting setting;
     std::unique_ptr<CopyPeer> remote;
   };
+
+  // Per peer region served by several nodes: the failover over their chunk
+  // clients, kept so the node that answered last stays the one asked.
+  std::map<std::string, std::shared_ptr<PeerClient>> failover_chunk_clients_;  // guarded by mu_
 
   // The one chunk-read client of the server at `base_url`, made on first use
   // and kept, so copies reuse connections instead of opening their own.
@@ -691,7 +712,9 @@ Status RunServe(const ServeSettings& settings) {
   for (const PeerSetting& peer : settings.peers) {
     Status added = wiring->AddPeer(peer);
     if (!added.ok()) return added.WithContext("peer " + peer.region_id);
-    spdlog::info("peer region region_id={} url={}", peer.region_id, peer.base_url);
+    std::string urls;
+    for (const std::string& url : peer.urls()) urls += (urls.empty() ? "" : ",") + url;
+    spdlog::info("peer region region_id={} url={}", peer.region_id, urls);
   }
   ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(settings, *data.storage, clock, wiring));
   for (const PeerSetting& peer : settings.peers) regions.set.remote.push_back({peer.region_id, peer.base_url});
@@ -703,21 +726,26 @@ Status RunServe(const ServeSettings& settings) {
   std::unique_ptr<AccountDirectory> peer_accounts;
   if (!settings.peers.empty()) {
     std::vector<std::unique_ptr<PeerClient>> clients;
-    std::set<std::string> urls;
+    std::set<std::vector<std::string>> servers;
     for (const PeerSetting& peer : settings.peers) {
-      if (!urls.insert(peer.base_url).second) continue;  // one process, several regions
+      if (!servers.insert(peer.urls()).second) continue;  // one process, several regions
       PeerClientOptions options;
-      options.base_url = peer.base_url;
       options.cluster_key = cluster_key;
       options.timeout_ms = 5000;
       options.max_connections = 2;
       options.max_response_bytes = kPeerRecordAnswerBytes;
-      Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
-      if (!client.ok()) {
-        regions.ShutdownAll();
-        return client.status().WithContext("peer " + peer.region_id);
+      // One client per server of the peer region, failing over between them.
+      std::vector<std::shared_ptr<PeerClient>> per_server;
+      for (const std::string& url : peer.urls()) {
+        options.base_url = url;
+        Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
+        if (!client.ok()) {
+          regions.ShutdownAll();
+          return client.status().WithContext("peer " + peer.region_id);
+        }
+        per_server.push_back(std::move(client).value());
       }
-      clients.push_back(std::move(client).value());
+      clients.push_back(NewFailoverPeerClient(std::move(per_server)));
     }
     peer_accounts = NewPeerAccountDirectory(*data.accounts, std::move(clients), cluster_key, clock);
     request_accounts = peer_accounts.get();

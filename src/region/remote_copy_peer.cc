@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "copy/failover_peer_client.h"
 #include "copy/peer_client.h"
 #include "copy/peer_wire.h"
 #include "region/copy_wire.h"
@@ -91,6 +92,16 @@ Result<std::unique_ptr<CopyPeer>> NewRemoteCopyPeer(const RemoteCopyPeerOptions&
   client_options.max_connections = 2;
   client_options.max_response_bytes = 1u << 20;
   ASSIGN_OR_RETURN(std::unique_ptr<PeerClient> client, NewPeerClient(client_options));
+  if (!options.more_urls.empty()) {
+    std::vector<std::shared_ptr<PeerClient>> servers;
+    servers.push_back(std::move(client));
+    for (const std::string& url : options.more_urls) {
+      client_options.base_url = url;
+      ASSIGN_OR_RETURN(std::unique_ptr<PeerClient> more, NewPeerClient(client_options));
+      servers.push_back(std::move(more));
+    }
+    client = NewFailoverPeerClient(std::move(servers));
+  }
   return std::unique_ptr<CopyPeer>(std::make_unique<RemoteCopyPeer>(options.region_id, std::move(client)));
 }
 

@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "region/region.h"
@@ -26,6 +27,9 @@ namespace ferry {
 struct RemoteCopyPeerOptions {
   std::string region_id;    // the remote region this peer stands for
   std::string base_url;     // "http://host:port" of the process serving it
+  // Further servers (nodes) of the region: calls fail over to them
+  // (copy/failover_peer_client.h).
+  std::vector<std::string> more_urls;
   std::string cluster_key;  // shared secret of the cluster
   int timeout_ms = 10000;   // per step of a call: connect, write, read
 };

@@ -597,7 +597,7 @@ Result<std::vector<uint8_t>> S3Client::GetRange(std::string_view key, uint64_t o
   ASSIGN_OR_RETURN(Response resp, Send(req));
   if (resp.status == 416) return std::vector<uint8_t>{};  // the range starts past the end
   if (!resp.ok()) return ErrorOf("GET " + std::string(key), resp.status, resp.error_code, resp.error_message);
-  if (resp.status != 206 && resp.body.size() > length) {
+  if (resp.status != 206) {
     // A server that ignored the range sent the whole object.
     if (offset >= resp.body.size()) return std::vector<uint8_t>{};
     const size_t end = static_cast<size_t>(std::min<uint64_t>(offset + length, resp.body.size()));

@@ -229,6 +229,9 @@ bool FerryCluster::Start(size_t i, std::string* error) {
     args.push_back("--region");
     args.push_back(region);
   }
+  if (auto leading = leading_args_.find(i); leading != leading_args_.end()) {
+    args.insert(args.end(), leading->second.begin(), leading->second.end());
+  }
   for (size_t j = 0; j < regions_.size(); ++j) {
     if (j == i) continue;
     for (const std::string& region : regions_[j]) {

@@ -128,6 +128,9 @@ class FerryCluster {
 
   // Flags added to process i's command line from its next Start() on.
   void set_extra_args(size_t i, std::vector<std::string> args);
+  // Flags put before the cluster's own --peer flags of process i (a --peer
+  // naming another server of a peer region first).
+  void set_leading_args(size_t i, std::vector<std::string> args) { leading_args_[i] = std::move(args); }
   // Process i's cluster key from its next Start() on (default: the one all
   // share); each process reads its own key file (mode 0600).
   void set_cluster_key(size_t i, std::string key);
@@ -149,6 +152,7 @@ class FerryCluster {
   std::vector<uint16_t> ports_;
   std::vector<std::string> endpoints_;
   std::vector<std::vector<std::string>> extra_args_;
+  std::map<size_t, std::vector<std::string>> leading_args_;
   std::vector<std::unique_ptr<FerryServer>> servers_;
   std::string cluster_key_;
   std::vector<std::string> keys_;  // per process; the key file's content

@@ -327,7 +327,7 @@ TEST_F(ServerProcessTest, MalformedSettingsAreUsageErrorsNamingTheirSource) {
       {{"--peer", "cn-beijing=http://127.0.0.1:1/x"}, "has a path"},
       {{"--peer", "cn-beijing=ftp://127.0.0.1:1"}, "only http"},
       {{"--peer", "cn-hangzhou=http://127.0.0.1:1"}, "is served here"},
-      {{"--peer", "cn-beijing=http://127.0.0.1:1", "--peer", "cn-beijing=http://127.0.0.1:2"},
+      {{"--peer", "cn-beijing=http://127.0.0.1:1", "--peer", "cn-beijing=http://127.0.0.1:1"},
        "listed twice"},
       {{"--link-rate-limit", "cn-beijing=fast"}, "is not an integer"},
       {{"--link-rate-limit", "=5"}, "is not REGION=BYTES_PER_SECOND"},

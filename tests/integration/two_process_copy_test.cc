@@ -315,6 +315,22 @@ TEST_F(TwoProcessCopyTest, CopyBetweenProcessesIsByteIdenticalAndVisibleFromBoth
   }
 }
 
+// The source region on several servers (issue 13): B names two for it, the
+// first of which does not answer; the copy's calls and chunk reads, and the
+// account lookups of B's requests, go to the one that does.
+TEST_F(TwoProcessCopyTest, ADestinationPullsFromTheSourceServerThatAnswers) {
+  // Nothing listens on port 1: each call to it is refused at once.
+  cluster_->set_leading_args(kB, {"--peer", std::string(kSource) + "=http://127.0.0.1:1"});
+  StartCluster(false);
+  EcsClient a = Root(kA);
+  EcsClient b = Root(kB);
+  const std::string source_id = ImportSource(a, "two-servers.raw", 6, 31);
+  const std::string copy_id = Copy(a, source_id, "from-the-second-server");
+  json image = WaitForCopyEnd(b, copy_id);
+  ASSERT_EQ(image.value("Status", std::string()), "Available") << image.dump() << "\n" << cluster_->Logs();
+  ExpectSameBytes(source_id, copy_id, "two-servers.raw");
+}
+
 TEST_F(TwoProcessCopyTest, DestinationKilledMidCopyResumesWithOnlyTheMissingChunks) {
   StartCluster(/*slow=*/true);
   EcsClient a = Root(kA);

@@ -108,11 +108,13 @@ TEST(S3CredentialsTest, FromTheEnvironmentThenTheSharedFileByProfile) {
 }
 
 // A server on loopback that answers its first `failures` requests with
-// `status` (or closes the connection when status is 0), then 200 with an
-// empty body. For the client's retries only.
+// `status` (or closes the connection when status is 0), then 200 with
+// `body` (a GET) or no body (a HEAD), whatever the request's Range. For the
+// client's retries and its handling of odd servers only.
 class FlakyServer {
  public:
-  FlakyServer(int failures, int status) : failures_(failures), status_(status) {
+  FlakyServer(int failures, int status, std::string body = "")
+      : failures_(failures), status_(status), body_(std::move(body)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -154,6 +156,9 @@ class FlakyServer {
       if (i < failures_) {
         answer = "HTTP/1.1 " + std::to_string(status_) +
                  " Failing\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      } else if (head.starts_with("GET ")) {
+        answer = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body_.size()) +
+                 "\r\nConnection: close\r\n\r\n" + body_;
       } else {
         answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
       }
@@ -166,6 +171,7 @@ class FlakyServer {
   int port_ = 0;
   const int failures_;
   const int status_;
+  const std::string body_;
   std::atomic<int> requests_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -221,6 +227,18 @@ TEST(S3RetryTest, AnEndpointWhereNothingListensIsUnavailable) {
   EXPECT_EQ(client.status().code(), Code::kUnavailable) << client.status().ToString();
   EXPECT_NE(client.status().message().find("does not answer"), std::string::npos)
       << client.status().ToString();
+}
+
+TEST(S3FakeServerTest, ARangeAServerIgnoredIsCutFromTheWholeObject) {
+  FlakyServer server(0, 200, "0123456789");
+  auto client = S3Client::Open(LocationAt(server.endpoint()), {"K", "S"}, QuickRetries(1));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto range = (*client)->GetRange("k", 3, 4);
+  ASSERT_TRUE(range.ok()) << range.status().ToString();
+  EXPECT_EQ(std::string(range->begin(), range->end()), "3456");
+  range = (*client)->GetRange("k", 8, 100);
+  ASSERT_TRUE(range.ok()) << range.status().ToString();
+  EXPECT_EQ(std::string(range->begin(), range->end()), "89");
 }
 
 class S3ClientTest : public ::testing::Test {
