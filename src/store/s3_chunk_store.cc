@@ -7,6 +7,12 @@ namespace {
 
 constexpr std::string_view kChunkDir = "chunks/";
 
+// The id a key names (KeyOf's inverse); false for an object under chunks/
+// that is not named by an id, which is not a chunk.
+bool IdOfKey(const std::string& key, ChunkId* id) {
+  return key.size() == kChunkDir.size() + 64 && FromHex(std::string_view(key).substr(kChunkDir.size()), id);
+}
+
 Status VerifyPlaintext(const ChunkId& id, const ChunkHeader& header, std::span<const uint8_t> plaintext) {
   return VerifyChunkPlaintext(id, header, plaintext, "object " + S3ChunkStore::KeyOf(id));
 }
@@ -54,9 +60,11 @@ Status S3ChunkStore::PutHashedWithDigest(const ChunkScope* scope, const ChunkId&
   ASSIGN_OR_RETURN(bool present, Has(id));
   if (present) return Status::Ok();
   const std::vector<uint8_t> object = EncodeChunkObject(scope, plaintext, /*compress=*/true, zstd_level_);
-  RETURN_IF_ERROR(client_->Put(KeyOf(id), object).WithContext("put chunk " + ToHex(id)));
-  // Of the bytes just encoded from `plaintext`, whose id the caller computed.
-  if (object_digest != nullptr) *object_digest = ComputeObjectDigest(object);
+  // One SHA-256 of the object: the PUT's payload hash and the object digest
+  // (of the bytes just encoded from `plaintext`, whose id the caller computed).
+  const Digest256 digest = ComputeObjectDigest(object);
+  RETURN_IF_ERROR(client_->Put(KeyOf(id), object, &digest).WithContext("put chunk " + ToHex(id)));
+  if (object_digest != nullptr) *object_digest = digest;
   if (newly_stored != nullptr) *newly_stored = true;
   return Status::Ok();
 }
@@ -101,10 +109,11 @@ Result<std::vector<uint8_t>> S3ChunkStore::GetStored(const ChunkId& id) {
   return ReadObject(id, &header);
 }
 
-Status S3ChunkStore::WriteObject(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored) {
+Status S3ChunkStore::WriteObject(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored,
+                                 const Digest256* object_digest) {
   ASSIGN_OR_RETURN(bool present, Has(id));
   if (present) return Status::Ok();
-  RETURN_IF_ERROR(client_->Put(KeyOf(id), object).WithContext("put chunk " + ToHex(id)));
+  RETURN_IF_ERROR(client_->Put(KeyOf(id), object, object_digest).WithContext("put chunk " + ToHex(id)));
   if (newly_stored != nullptr) *newly_stored = true;
   return Status::Ok();
 }
@@ -122,7 +131,7 @@ Status S3ChunkStore::PutStoredWithDigest(const ChunkId& id, std::span<const uint
   Result<ChunkHeader> header = CheckChunkObject(object);
   if (!header.ok()) return header.status().WithContext("put chunk object " + ToHex(id));
   RETURN_IF_ERROR(VerifyObjectDigest(id, object, object_digest));
-  return WriteObject(id, object, newly_stored);
+  return WriteObject(id, object, newly_stored, &object_digest);
 }
 
 Result<bool> S3ChunkStore::Has(const ChunkId& id) {
@@ -135,11 +144,7 @@ Status S3ChunkStore::Delete(const ChunkId& id) { return client_->Delete(KeyOf(id
 Status S3ChunkStore::List(const std::function<void(const ChunkId&)>& fn) {
   return client_->List(kChunkDir, [&](const S3ObjectInfo& o) {
     ChunkId id{};
-    // Objects under chunks/ that are not named by an id are not chunks.
-    if (o.key.size() == kChunkDir.size() + 64 &&
-        FromHex(std::string_view(o.key).substr(kChunkDir.size()), &id)) {
-      fn(id);
-    }
+    if (IdOfKey(o.key, &id)) fn(id);
   });
 }
 
@@ -147,8 +152,7 @@ Result<ChunkStoreStats> S3ChunkStore::Stats() {
   ChunkStoreStats stats;
   RETURN_IF_ERROR(client_->List(kChunkDir, [&](const S3ObjectInfo& o) {
     ChunkId id{};
-    if (o.key.size() == kChunkDir.size() + 64 &&
-        FromHex(std::string_view(o.key).substr(kChunkDir.size()), &id)) {
+    if (IdOfKey(o.key, &id)) {
       stats.chunks++;
       stats.stored_bytes += o.size;
     }

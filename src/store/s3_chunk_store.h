@@ -60,8 +60,10 @@ class S3ChunkStore final : public ChunkStore {
  private:
   // The object of `id`, its header and size checked (kNotFound, kDataLoss).
   Result<std::vector<uint8_t>> ReadObject(const ChunkId& id, ChunkHeader* header);
-  // Stores `object` (already verified) unless the chunk is there.
-  Status WriteObject(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored);
+  // Stores `object` (already verified) unless the chunk is there;
+  // `object_digest` its SHA-256 if known (the PUT's payload hash).
+  Status WriteObject(const ChunkId& id, std::span<const uint8_t> object, bool* newly_stored,
+                     const Digest256* object_digest = nullptr);
 
   std::unique_ptr<S3Client> client_;
   const int zstd_level_;

@@ -273,6 +273,7 @@ struct S3Client::Request {
   std::span<const uint8_t> body;
   uint64_t max_bytes = kMaxXmlAnswer;
   std::optional<std::pair<uint64_t, uint64_t>> range;  // offset, length
+  const Digest256* body_sha256 = nullptr;              // the body's, if known
 };
 
 struct S3Client::Response {
@@ -410,7 +411,9 @@ Result<S3Client::Response> S3Client::SendOnce(const Request& req) {
 
   const std::string url = UrlFor(req.key, req.query);
   const std::string sigv4 = "aws:amz:" + location_.region + ":s3";
-  const std::string payload_hash = req.body.empty() ? std::string(kEmptySha256) : ToHex(Sha256::Of(req.body));
+  const std::string payload_hash = req.body.empty()             ? std::string(kEmptySha256)
+                                   : req.body_sha256 != nullptr ? ToHex(*req.body_sha256)
+                                                                : ToHex(Sha256::Of(req.body));
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, ("x-amz-content-sha256: " + payload_hash).c_str());
   std::string range;
@@ -567,9 +570,10 @@ Status CheckKey(std::string_view key) {
 }
 }  // namespace
 
-Status S3Client::Put(std::string_view key, std::span<const uint8_t> body) {
+Status S3Client::Put(std::string_view key, std::span<const uint8_t> body, const Digest256* sha256) {
   RETURN_IF_ERROR(CheckKey(key));
   Request req{"PUT", std::string(key), "", body};
+  req.body_sha256 = sha256;
   ASSIGN_OR_RETURN(Response resp, Send(req));
   if (!resp.ok()) return ErrorOf("PUT " + std::string(key), resp.status, resp.error_code, resp.error_message);
   return Status::Ok();

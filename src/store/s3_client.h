@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/hash.h"
 #include "common/status.h"
 
 namespace ferry {
@@ -92,7 +93,10 @@ class S3Client {
   // Keys below are relative to the location's prefix and must be made of
   // [A-Za-z0-9/._-] (the stores' own keys; kInvalidArgument otherwise).
 
-  Status Put(std::string_view key, std::span<const uint8_t> body);
+  // `sha256`: the body's SHA-256 when the caller has it already (it is sent
+  // for the server to check, so a wrong one makes the PUT fail, never stores
+  // other bytes); null = computed here.
+  Status Put(std::string_view key, std::span<const uint8_t> body, const Digest256* sha256 = nullptr);
   // The whole object; kDataLoss if it is larger than max_bytes.
   Result<std::vector<uint8_t>> Get(std::string_view key, uint64_t max_bytes);
   // `length` bytes from `offset` (fewer at the end of the object).
