@@ -318,6 +318,43 @@ class Catalog {
   // OK if the task holds none.
   virtual Status ReleaseCopySlot(const std::string& task_id) = 0;
 
+  // Chunk pins (src/region/gc_with_nodes.md): what keeps one node's garbage
+  // collection from deleting a chunk another node's ingest is about to
+  // reference. A chunk is named by its hex id; an owner is one ingest's pin
+  // lease, a pass one garbage collection. A pin or a pass is live while its
+  // expiry is at or after `now`.
+  //
+  // PinChunk: `owner` (of `node`) pins `chunk` until `until`; committed
+  // before the ingest looks the chunk up. Pinning one again is a no-op.
+  virtual Status PinChunk(const std::string& chunk, const std::string& owner, const std::string& node,
+                          UnixSeconds until) = 0;
+  // How many of `owner`'s pins are live and not released at `now`: an
+  // ingest commits its manifest only if none of its pins lapsed.
+  virtual Result<int64_t> LiveChunkPins(const std::string& owner, UnixSeconds now) = 0;
+  // `owner`'s manifest is committed (or its ingest abandoned): its pins are
+  // stamped with a new release number while a pass is live (the pass keeps
+  // what was released after it began), deleted when none is.
+  virtual Status ReleaseChunkPins(const std::string& owner, UnixSeconds now) = 0;
+  // `node`'s live unreleased pins last until `until` (a lapsed one stays
+  // lapsed: GC may have acted on it).
+  virtual Status RenewChunkPins(const std::string& node, UnixSeconds now, UnixSeconds until) = 0;
+  // `node` starts: none of its ingests is in flight; its unreleased pins go.
+  virtual Status DropChunkPins(const std::string& node) = 0;
+  // A garbage collection pass registers before it reads any manifest, live
+  // until `until`; returns the release number it started at.
+  virtual Result<int64_t> BeginGcPass(const std::string& pass, UnixSeconds until) = 0;
+  // In one write transaction: unless a live pin holds `chunk`, or a pin of
+  // it was released after `pass` began, runs `remove` (deleting the chunk
+  // from the store) and sets *deleted. `pass` lives on until `until`; a pass
+  // that lapsed is refused (kAborted): another pass may have dropped the
+  // release stamps it needs.
+  virtual Status DeleteChunkUnlessPinned(const std::string& chunk, const std::string& pass, UnixSeconds now,
+                                         UnixSeconds until, const std::function<Status()>& remove,
+                                         bool* deleted) = 0;
+  // `pass` ends: its row goes, with the release stamps no live pass needs,
+  // lapsed pins and lapsed passes.
+  virtual Status EndGcPass(const std::string& pass, UnixSeconds now) = 0;
+
   // Idempotency: remembers (account, action, token) -> (params fingerprint,
   // result id). Get returns kNotFound when unknown.
   struct TokenRecord {

@@ -196,6 +196,62 @@ ALTER TABLE tasks ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE tasks ADD COLUMN lease_expires BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX tasks_lease_owner ON tasks (lease_owner);
 )sql";
+// Chunk pins and GC passes (catalog.h PinChunk; src/region/gc_with_nodes.md).
+// Schema step (SQLite 11, PostgreSQL 7).
+inline constexpr const char* kChunkPinSchemaStep = R"sql(
+CREATE TABLE chunk_pins (
+  chunk_id TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  node TEXT NOT NULL,
+  expires BIGINT NOT NULL,
+  released_seq BIGINT,
+  PRIMARY KEY (chunk_id, owner)
+);
+CREATE INDEX chunk_pins_owner ON chunk_pins (owner);
+CREATE INDEX chunk_pins_node ON chunk_pins (node);
+CREATE TABLE gc_passes (
+  pass TEXT NOT NULL PRIMARY KEY,
+  start_seq BIGINT NOT NULL,
+  expires BIGINT NOT NULL
+);
+CREATE TABLE pin_seq (
+  id BIGINT NOT NULL PRIMARY KEY,
+  seq BIGINT NOT NULL
+);
+INSERT INTO pin_seq (id, seq) VALUES (0, 0);
+)sql";
+inline constexpr const char* kPinChunkSql =  // chunk, owner, node, until
+    "INSERT INTO chunk_pins (chunk_id, owner, node, expires, released_seq) VALUES (?, ?, ?, ?, NULL) "
+    "ON CONFLICT (chunk_id, owner) DO NOTHING";
+inline constexpr const char* kLiveOwnerPinsSql =  // owner, now
+    "SELECT COUNT(*) FROM chunk_pins WHERE owner = ? AND released_seq IS NULL AND expires >= ?";
+inline constexpr const char* kLiveGcPassesSql =  // now
+    "SELECT COUNT(*) FROM gc_passes WHERE expires >= ?";
+inline constexpr const char* kDeleteOwnerPinsSql = "DELETE FROM chunk_pins WHERE owner = ?";
+inline constexpr const char* kNextPinSeqSql = "UPDATE pin_seq SET seq = seq + 1 WHERE id = 0";
+inline constexpr const char* kStampOwnerPinsSql =  // owner
+    "UPDATE chunk_pins SET released_seq = (SELECT seq FROM pin_seq WHERE id = 0) "
+    "WHERE owner = ? AND released_seq IS NULL";
+inline constexpr const char* kRenewChunkPinsSql =  // until, node, now
+    "UPDATE chunk_pins SET expires = ? WHERE node = ? AND released_seq IS NULL AND expires >= ?";
+inline constexpr const char* kDropNodePinsSql =  // node
+    "DELETE FROM chunk_pins WHERE node = ? AND released_seq IS NULL";
+inline constexpr const char* kBeginGcPassSql =  // pass, until
+    "INSERT INTO gc_passes (pass, start_seq, expires) SELECT ?, seq, ? FROM pin_seq WHERE id = 0";
+inline constexpr const char* kGcPassStartSql =  // pass, now; -1 when the pass is not live
+    "SELECT COALESCE(MAX(start_seq), -1) FROM gc_passes WHERE pass = ? AND expires >= ?";
+inline constexpr const char* kRenewGcPassSql =  // until, pass
+    "UPDATE gc_passes SET expires = ? WHERE pass = ?";
+inline constexpr const char* kChunkKeptSql =  // chunk, now, start_seq
+    "SELECT COUNT(*) FROM chunk_pins WHERE chunk_id = ? AND "
+    "((released_seq IS NULL AND expires >= ?) OR released_seq > ?)";
+inline constexpr const char* kEndGcPassSql = "DELETE FROM gc_passes WHERE pass = ?";
+inline constexpr const char* kDropLapsedGcPassesSql = "DELETE FROM gc_passes WHERE expires < ?";  // now
+inline constexpr const char* kDropUnneededStampsSql =  // every stamp no live pass needs
+    "DELETE FROM chunk_pins WHERE released_seq IS NOT NULL AND released_seq <= "
+    "COALESCE((SELECT MIN(start_seq) FROM gc_passes), (SELECT seq FROM pin_seq WHERE id = 0))";
+inline constexpr const char* kDropLapsedPinsSql =  // now
+    "DELETE FROM chunk_pins WHERE released_seq IS NULL AND expires < ?";
 inline constexpr const char* kPutImageShareSql =
     "INSERT INTO image_shares (image_id, account_id, shared_time) VALUES (?, ?, ?) "
     "ON CONFLICT (image_id, account_id) DO NOTHING";

@@ -552,6 +552,82 @@ Status PgCatalog::ReleaseCopySlot(const std::string& task_id) {
   });
 }
 
+// --- chunk pins and GC passes (catalog.h PinChunk) ---
+
+Status PgCatalog::PinChunk(const std::string& chunk, const std::string& owner, const std::string& node,
+                           UnixSeconds until) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::kPinChunkSql, {chunk, owner, node, int64_t{until}})
+        .WithContext("pin chunk " + chunk);
+  });
+}
+
+Result<int64_t> PgCatalog::LiveChunkPins(const std::string& owner, UnixSeconds now) {
+  int64_t live = 0;
+  RETURN_IF_ERROR(Write([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(live, CountOf(db, catalog_sql::kLiveOwnerPinsSql, {owner, int64_t{now}}));
+    return Status::Ok();
+  }));
+  return live;
+}
+
+Status PgCatalog::ReleaseChunkPins(const std::string& owner, UnixSeconds now) {
+  return Write([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(int64_t passes, CountOf(db, catalog_sql::kLiveGcPassesSql, {int64_t{now}}));
+    if (passes == 0) return Run(db, catalog_sql::kDeleteOwnerPinsSql, {owner});
+    RETURN_IF_ERROR(Run(db, catalog_sql::kNextPinSeqSql, {}));
+    return Run(db, catalog_sql::kStampOwnerPinsSql, {owner});
+  });
+}
+
+Status PgCatalog::RenewChunkPins(const std::string& node, UnixSeconds now, UnixSeconds until) {
+  return Write([&](PgDb& db) -> Status {
+    return Run(db, catalog_sql::kRenewChunkPinsSql, {int64_t{until}, node, int64_t{now}});
+  });
+}
+
+Status PgCatalog::DropChunkPins(const std::string& node) {
+  return Write([&](PgDb& db) -> Status { return Run(db, catalog_sql::kDropNodePinsSql, {node}); });
+}
+
+Result<int64_t> PgCatalog::BeginGcPass(const std::string& pass, UnixSeconds until) {
+  int64_t start = -1;
+  RETURN_IF_ERROR(Write([&](PgDb& db) -> Status {
+    RETURN_IF_ERROR(Run(db, catalog_sql::kBeginGcPassSql, {pass, int64_t{until}}));
+    ASSIGN_OR_RETURN(start, CountOf(db, catalog_sql::kGcPassStartSql, {pass, int64_t{until}}));
+    return Status::Ok();
+  }));
+  return start;
+}
+
+Status PgCatalog::DeleteChunkUnlessPinned(const std::string& chunk, const std::string& pass, UnixSeconds now,
+                                          UnixSeconds until, const std::function<Status()>& remove,
+                                          bool* deleted) {
+  *deleted = false;
+  return Write([&](PgDb& db) -> Status {
+    ASSIGN_OR_RETURN(int64_t start, CountOf(db, catalog_sql::kGcPassStartSql, {pass, int64_t{now}}));
+    if (start < 0) {
+      return Aborted("",
+                     "garbage collection pass " + pass + " lapsed; the release stamps it needs may be gone");
+    }
+    RETURN_IF_ERROR(Run(db, catalog_sql::kRenewGcPassSql, {int64_t{until}, pass}));
+    ASSIGN_OR_RETURN(int64_t kept, CountOf(db, catalog_sql::kChunkKeptSql, {chunk, int64_t{now}, start}));
+    if (kept > 0) return Status::Ok();
+    RETURN_IF_ERROR(remove());
+    *deleted = true;
+    return Status::Ok();
+  });
+}
+
+Status PgCatalog::EndGcPass(const std::string& pass, UnixSeconds now) {
+  return Write([&](PgDb& db) -> Status {
+    RETURN_IF_ERROR(Run(db, catalog_sql::kEndGcPassSql, {pass}));
+    RETURN_IF_ERROR(Run(db, catalog_sql::kDropLapsedGcPassesSql, {int64_t{now}}));
+    RETURN_IF_ERROR(Run(db, catalog_sql::kDropUnneededStampsSql, {}));
+    return Run(db, catalog_sql::kDropLapsedPinsSql, {int64_t{now}});
+  });
+}
+
 // ------------------------------------------------- client tokens, leases
 
 Result<Catalog::TokenRecord> PgCatalog::GetClientToken(const std::string& account_id,

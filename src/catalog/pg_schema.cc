@@ -205,6 +205,8 @@ CREATE TABLE large_copy_allowances (
       // Version 6. Copy slots (catalog.h TakeCopySlot): the region-wide
       // running-copies limit.
       catalog_sql::kCopySlotSchemaStep,
+      // Version 7. Chunk pins and GC passes (catalog.h PinChunk).
+      catalog_sql::kChunkPinSchemaStep,
   };
   return steps;
 }

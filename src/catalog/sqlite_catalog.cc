@@ -159,6 +159,9 @@ ALTER TABLE snapshots ADD COLUMN source_disk_id TEXT NOT NULL DEFAULT '';
     // Version 10: copy slots (catalog.h TakeCopySlot), the region-wide
     // running-copies limit.
     catalog_sql::kCopySlotSchemaStep,
+    // Version 11: chunk pins and GC passes (catalog.h PinChunk), for the
+    // nodes of a region that share a chunk store.
+    catalog_sql::kChunkPinSchemaStep,
 };
 
 // Manifests can be megabytes each; a batch bounds memory and lock hold time.
@@ -539,6 +542,83 @@ Status SqliteCatalog::ReleaseCopySlot(const std::string& task_id) {
   return Write([&]() -> Status {
     return Execute(*db_, catalog_sql::kReleaseCopySlotSql, {task_id})
         .WithContext("release the copy slot of task " + task_id);
+  });
+}
+
+// --- chunk pins and GC passes (catalog.h PinChunk) ---
+
+Status SqliteCatalog::PinChunk(const std::string& chunk, const std::string& owner, const std::string& node,
+                               UnixSeconds until) {
+  return Write([&]() -> Status {
+    return Execute(*db_, catalog_sql::kPinChunkSql, {chunk, owner, node, int64_t{until}})
+        .WithContext("pin chunk " + chunk);
+  });
+}
+
+Result<int64_t> SqliteCatalog::LiveChunkPins(const std::string& owner, UnixSeconds now) {
+  int64_t live = 0;
+  RETURN_IF_ERROR(Write([&]() -> Status {
+    ASSIGN_OR_RETURN(live, QueryInt64(*db_, catalog_sql::kLiveOwnerPinsSql, {owner, int64_t{now}}));
+    return Status::Ok();
+  }));
+  return live;
+}
+
+Status SqliteCatalog::ReleaseChunkPins(const std::string& owner, UnixSeconds now) {
+  return Write([&]() -> Status {
+    ASSIGN_OR_RETURN(int64_t passes, QueryInt64(*db_, catalog_sql::kLiveGcPassesSql, {int64_t{now}}));
+    if (passes == 0) return Execute(*db_, catalog_sql::kDeleteOwnerPinsSql, {owner});
+    RETURN_IF_ERROR(Execute(*db_, catalog_sql::kNextPinSeqSql, {}));
+    return Execute(*db_, catalog_sql::kStampOwnerPinsSql, {owner});
+  });
+}
+
+Status SqliteCatalog::RenewChunkPins(const std::string& node, UnixSeconds now, UnixSeconds until) {
+  return Write([&]() -> Status {
+    return Execute(*db_, catalog_sql::kRenewChunkPinsSql, {int64_t{until}, node, int64_t{now}});
+  });
+}
+
+Status SqliteCatalog::DropChunkPins(const std::string& node) {
+  return Write([&]() -> Status { return Execute(*db_, catalog_sql::kDropNodePinsSql, {node}); });
+}
+
+Result<int64_t> SqliteCatalog::BeginGcPass(const std::string& pass, UnixSeconds until) {
+  int64_t start = -1;
+  RETURN_IF_ERROR(Write([&]() -> Status {
+    RETURN_IF_ERROR(Execute(*db_, catalog_sql::kBeginGcPassSql, {pass, int64_t{until}}));
+    ASSIGN_OR_RETURN(start, QueryInt64(*db_, catalog_sql::kGcPassStartSql, {pass, int64_t{until}}));
+    return Status::Ok();
+  }));
+  return start;
+}
+
+Status SqliteCatalog::DeleteChunkUnlessPinned(const std::string& chunk, const std::string& pass,
+                                              UnixSeconds now, UnixSeconds until,
+                                              const std::function<Status()>& remove, bool* deleted) {
+  *deleted = false;
+  return Write([&]() -> Status {
+    ASSIGN_OR_RETURN(int64_t start, QueryInt64(*db_, catalog_sql::kGcPassStartSql, {pass, int64_t{now}}));
+    if (start < 0) {
+      return Aborted("",
+                     "garbage collection pass " + pass + " lapsed; the release stamps it needs may be gone");
+    }
+    RETURN_IF_ERROR(Execute(*db_, catalog_sql::kRenewGcPassSql, {int64_t{until}, pass}));
+    ASSIGN_OR_RETURN(int64_t kept,
+                     QueryInt64(*db_, catalog_sql::kChunkKeptSql, {chunk, int64_t{now}, start}));
+    if (kept > 0) return Status::Ok();
+    RETURN_IF_ERROR(remove());
+    *deleted = true;
+    return Status::Ok();
+  });
+}
+
+Status SqliteCatalog::EndGcPass(const std::string& pass, UnixSeconds now) {
+  return Write([&]() -> Status {
+    RETURN_IF_ERROR(Execute(*db_, catalog_sql::kEndGcPassSql, {pass}));
+    RETURN_IF_ERROR(Execute(*db_, catalog_sql::kDropLapsedGcPassesSql, {int64_t{now}}));
+    RETURN_IF_ERROR(Execute(*db_, catalog_sql::kDropUnneededStampsSql, {}));
+    return Execute(*db_, catalog_sql::kDropLapsedPinsSql, {int64_t{now}});
   });
 }
 

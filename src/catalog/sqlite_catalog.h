@@ -78,6 +78,17 @@ class SqliteCatalog final : public Catalog {
   Result<std::vector<TaskRecord>> ClaimableTasks(const std::string& node, UnixSeconds now) override;
   Result<bool> TakeCopySlot(const std::string& task_id, UnixSeconds now, unsigned max_running) override;
   Status ReleaseCopySlot(const std::string& task_id) override;
+  Status PinChunk(const std::string& chunk, const std::string& owner, const std::string& node,
+                  UnixSeconds until) override;
+  Result<int64_t> LiveChunkPins(const std::string& owner, UnixSeconds now) override;
+  Status ReleaseChunkPins(const std::string& owner, UnixSeconds now) override;
+  Status RenewChunkPins(const std::string& node, UnixSeconds now, UnixSeconds until) override;
+  Status DropChunkPins(const std::string& node) override;
+  Result<int64_t> BeginGcPass(const std::string& pass, UnixSeconds until) override;
+  Status DeleteChunkUnlessPinned(const std::string& chunk, const std::string& pass, UnixSeconds now,
+                                 UnixSeconds until, const std::function<Status()>& remove,
+                                 bool* deleted) override;
+  Status EndGcPass(const std::string& pass, UnixSeconds now) override;
 
   Result<TokenRecord> GetClientToken(const std::string& account_id, const std::string& action,
                                      const std::string& token) override;

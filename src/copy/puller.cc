@@ -412,7 +412,7 @@ Status Puller::PullChunk(WantedChunk& c, Backoff& backoff) {
   // between our finding it and the caller committing the manifest.
   if (options_.pin) {
     std::lock_guard<std::mutex> lock(pin_mu_);
-    options_.pin(c.id);
+    RETURN_IF_ERROR(options_.pin(c.id).WithContext(what));
   }
   Result<bool> has = dest_.Has(c.id);
   if (!has.ok()) return has.status().WithContext(what + ": local lookup");

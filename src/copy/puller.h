@@ -76,7 +76,8 @@ struct PullOptions {
   // Called (from any thread, never two at once) before a chunk is Put, so
   // the caller can pin it against garbage collection until its manifest
   // commits. Also called for chunks already present, for the same reason.
-  std::function<void(const ChunkId&)> pin;
+  // An error (the pin was not taken) fails the pull with it.
+  std::function<Status(const ChunkId&)> pin;
   // Called at most every ~100 ms and once at the end, on the calling thread.
   std::function<void(const PullProgress&)> progress;
   // When it becomes true the pull returns kCancelled at the next chunk.

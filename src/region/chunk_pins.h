@@ -8,16 +8,28 @@
 // same mutex, so either GC sees the pin, or the delete happens first and the
 // ingest's Put stores X again.
 //
+// Nodes sharing a chunk store (ShareThrough): a pin is also a catalog row,
+// committed before the ingest's Has/Put, and GC registers a pass and deletes
+// each chunk in a catalog write transaction that checks the pins of every
+// node (src/region/gc_with_nodes.md has the design and why it holds). The
+// node renews its live pins with its task leases (RenewShared); a pin that
+// lapsed fails the ingest's commit (PinLease::CheckHeld).
+//
 // Threading: thread-safe. A PinLease is filled from any number of ingest
 // threads and released once, by its owner.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <mutex>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "catalog/catalog.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "store/chunk_store.h"
 
@@ -33,17 +45,46 @@ struct ChunkIdHash {
 
 class ChunkPins {
  public:
+  // From now on pins are also rows of `catalog`, held by `node` for
+  // `lease_seconds` at a time. Called once, before any pin; drops the pins
+  // an earlier run of `node` left (none of its ingests is in flight).
+  Status ShareThrough(Catalog* catalog, std::string node, const Clock* clock, unsigned lease_seconds);
+  bool shared() const { return catalog_ != nullptr; }
+
   void Pin(const ChunkId& id);
   void Unpin(const std::vector<ChunkId>& ids);
   bool IsPinned(const ChunkId& id) const;
   size_t size() const;
 
+  // One garbage collection: registered in the catalog when shared, so
+  // pins released while it runs keep their chunks from it.
+  struct Pass {
+    std::string id;  // empty when not shared
+  };
+  Result<Pass> BeginPass();
   // Deletes `id` from `store` unless it is pinned; *deleted tells which.
-  Status DeleteUnlessPinned(const ChunkId& id, ChunkStore& store, bool* deleted);
+  Status DeleteUnlessPinned(const Pass& pass, const ChunkId& id, ChunkStore& store, bool* deleted);
+  Status EndPass(const Pass& pass);
+
+  // The lease loop: releases that failed are tried again, live pins renewed.
+  Status RenewShared();
 
  private:
+  friend class PinLease;
+  Status PinShared(const std::string& owner, const ChunkId& id);
+  Result<int64_t> LiveShared(const std::string& owner);
+  void ReleaseShared(const std::string& owner);
+  UnixSeconds Until() const { return clock_->Now() + static_cast<UnixSeconds>(lease_seconds_); }
+
   mutable std::mutex mu_;
   std::unordered_map<ChunkId, uint32_t, ChunkIdHash> counts_;  // guarded by mu_
+  std::vector<std::string> unreleased_;                        // guarded by mu_: owners to release again
+
+  // Set once by ShareThrough, before any other call.
+  Catalog* catalog_ = nullptr;
+  std::string node_;
+  const Clock* clock_ = nullptr;
+  unsigned lease_seconds_ = 0;
 };
 
 // The pins taken by one ingest; released (once) when its manifest is
@@ -51,18 +92,26 @@ class ChunkPins {
 // early return safe.
 class PinLease {
  public:
-  explicit PinLease(ChunkPins& pins) : pins_(pins) {}
+  explicit PinLease(ChunkPins& pins);
   ~PinLease() { Release(); }
   PinLease(const PinLease&) = delete;
   PinLease& operator=(const PinLease&) = delete;
 
-  void Pin(const ChunkId& id);
+  // Pins `id`; when shared, the catalog row is committed before it returns
+  // (an error means the chunk is not pinned: the ingest must stop).
+  Status Pin(const ChunkId& id);
+  // Inside the manifest's commit transaction: every pin this lease took is
+  // still live (when shared); kUnavailable when one lapsed (the node lost
+  // the catalog longer than a lease, and GC may have deleted its chunk).
+  Status CheckHeld();
   void Release();
 
  private:
   ChunkPins& pins_;
+  const std::string owner_;  // this lease's name in the catalog; empty when not shared
   std::mutex mu_;
-  std::vector<ChunkId> held_;  // guarded by mu_
+  std::vector<ChunkId> held_;                             // guarded by mu_
+  std::unordered_set<ChunkId, ChunkIdHash> shared_held_;  // guarded by mu_
 };
 
 }  // namespace ferry

@@ -648,7 +648,7 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vect
     opts.rate_limit_bytes_per_second = config_.copy_rate_limit_bytes_per_second;
     opts.budget = config_.copy_budget;
     if (config_.link_limiter) opts.link_limiter = config_.link_limiter(params.source_region_id);
-    opts.pin = [&lease](const ChunkId& id) { lease.Pin(id); };
+    opts.pin = [&lease](const ChunkId& id) { return lease.Pin(id); };
     opts.cancel = &cancel;
     if (hooks_.copy_sleep) opts.sleep = hooks_.copy_sleep;
     if (sent.size() == n) opts.manifest = &sent[i];
@@ -692,6 +692,7 @@ Status RegionImpl::RunCopy(const TaskRecord& task, bool resumed, const std::vect
   const UnixSeconds now = clock_.Now();
   std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
   Status st = catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(lease.CheckHeld());
     ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
     if (current.cancel_requested || current.status != "Processing") {
       return Cancelled("copy task " + task.task_id + " is " + current.status);

@@ -327,9 +327,10 @@ Status RegionImpl::RunDiskSnapshots(const TaskRecord& task, TaskControl& control
       double part = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
       ReportProgress(task.task_id, Percent((static_cast<double>(i) + part) / static_cast<double>(n)));
     };
-    opts.pin = [this, &lease, &task](const ChunkId& id) {
-      lease.Pin(id);
+    opts.pin = [this, &lease, &task](const ChunkId& id) -> Status {
+      RETURN_IF_ERROR(lease.Pin(id));
       if (hooks_.after_chunk_pinned) hooks_.after_chunk_pinned(task.task_id, id);
+      return Status::Ok();
     };
     IngestStats stats;
     const std::optional<Manifest> base = BaseManifestOf(disk_ids[i], opts.scope);
@@ -349,6 +350,7 @@ Status RegionImpl::RunDiskSnapshots(const TaskRecord& task, TaskControl& control
   const UnixSeconds now = clock_.Now();
   std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
   Status st = catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(lease.CheckHeld());
     ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
     if (current.cancel_requested) return Cancelled("task " + task.task_id + " was cancelled");
     if (current.status != "Processing") return Cancelled("task " + task.task_id + " is " + current.status);
@@ -359,7 +361,8 @@ Status RegionImpl::RunDiskSnapshots(const TaskRecord& task, TaskControl& control
     Result<SnapshotRecord> snap = catalog_->GetSnapshot(task.resource_id);
     if (!snap.ok()) {
       // DeleteSnapshot of a snapshot being created cancels the creation.
-      if (snap.status().code() == Code::kNotFound) return Cancelled("snapshot " + task.resource_id + " was deleted");
+      if (snap.status().code() == Code::kNotFound)
+        return Cancelled("snapshot " + task.resource_id + " was deleted");
       return snap.status();
     }
     snap->manifest = EncodeManifest(manifests[0]);

@@ -177,6 +177,12 @@ Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config,
     return region;
   }
   ASSIGN_OR_RETURN(region->node_id_, NodeIdOf(config));
+  // A catalog other nodes share: so, probably, the chunk store. Pins in the
+  // catalog let every node's GC run (gc_with_nodes.md).
+  if (!config.catalog_uri.empty()) {
+    RETURN_IF_ERROR(region->pins_.ShareThrough(region->catalog_.get(), region->node_id_, &region->clock_,
+                                               config.task_lease_seconds));
+  }
   if (config.seed_public_image) {
     Status st = region->SeedPublicImage();
     if (!st.ok()) spdlog::warn("region {}: public image not seeded: {}", config.region_id, st.ToString());

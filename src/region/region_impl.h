@@ -24,6 +24,9 @@
 // committed (or the ingest is abandoned). GC holds gc_mu_ exclusively for its
 // whole mark-and-sweep; manifest commit + unpin hold it shared. So a chunk is
 // either referenced by a committed manifest or pinned whenever GC looks at it.
+// Nodes sharing a catalog (RegionConfig::catalog_uri) pin in the catalog too,
+// and each GC is a registered pass (chunk_pins.h, gc_with_nodes.md): every
+// node collects garbage, none deletes what another is about to reference.
 //
 // Sharing (region_sharing.cc). Shares are catalog rows (image, recipient);
 // listings and UsableImage read them, so RemoveAccount takes effect at the
@@ -90,6 +93,10 @@ struct RegionHooks {
   // inspected, before qemu-img or ingest reads it (tests swap the object
   // here to prove the import keeps reading the bytes it inspected).
   std::function<void(const std::string& task_id, size_t disk_index)> after_image_inspected;
+  // Called by garbage collection after it read the manifests and listed the
+  // store, before it deletes anything (tests commit another node's manifest
+  // here).
+  std::function<void()> gc_before_sweep;
 };
 
 class RegionImpl final : public Region {
@@ -217,6 +224,8 @@ class RegionImpl final : public Region {
   void RequestGc();
   void WorkerLoop();
   void GcLoop();
+  // CollectGarbage's mark and sweep, inside `pass`.
+  Status Sweep(const ChunkPins::Pass& pass, GcStats* stats);
   bool stopping();
 
   void RunTask(const std::string& task_id, TaskControl& control);

@@ -151,6 +151,7 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
   const UnixSeconds now = clock_.Now();
   std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
   Status st = catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(lease.CheckHeld());
     ASSIGN_OR_RETURN(TaskRecord current, catalog_->GetTask(task.task_id));
     if (current.cancel_requested) return Cancelled("task " + task.task_id + " was cancelled");
     if (current.status != "Processing") return Cancelled("task " + task.task_id + " is " + current.status);

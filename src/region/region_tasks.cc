@@ -115,6 +115,7 @@ void RegionImpl::LeaseLoop() {
     const UnixSeconds now = clock_.Now();
     Status renewed =
         catalog_->RenewTaskLeases(node_id_, now + static_cast<UnixSeconds>(config_.task_lease_seconds));
+    if (renewed.ok()) renewed = pins_.RenewShared().WithContext("chunk pins");
     if (!renewed.ok()) {
       spdlog::warn("region {}: task leases of node {} not renewed: {}", config_.region_id, node_id_,
                    renewed.ToString());
@@ -187,18 +188,6 @@ void RegionImpl::WorkerLoop() {
 }
 
 void RegionImpl::GcLoop() {
-  // A chunk another node has just written or found, for a manifest it has
-  // not committed yet, is pinned only in that node's memory (ChunkPins): a
-  // GC here could delete it. Until the pins are in the catalog, the nodes of
-  // a region sharing an S3 store collect no garbage while they serve;
-  // `ferry gc`, with every node stopped, does (docs/deploy.md).
-  if (!config_.catalog_uri.empty() && !config_.store_uri.empty()) {
-    spdlog::info(
-        "region {}: chunks shared by several nodes: garbage is collected by `ferry gc` with the "
-        "region's nodes stopped",
-        config_.region_id);
-    return;
-  }
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -433,9 +422,10 @@ Result<Manifest> RegionImpl::Ingest(const std::string& task_id, const std::optio
   opts.cancel = stop;
   opts.scope = scope;
   opts.progress = std::move(progress);
-  opts.pin = [this, &lease, task_id](const ChunkId& id) {
-    lease.Pin(id);
+  opts.pin = [this, &lease, task_id](const ChunkId& id) -> Status {
+    RETURN_IF_ERROR(lease.Pin(id));
     if (hooks_.after_chunk_pinned) hooks_.after_chunk_pinned(task_id, id);
+    return Status::Ok();
   };
   // The virtual size is bounded before the ingest allocates anything for it
   // (a 4 EiB qcow2 converts to a 4 EiB sparse raw file on some file systems).
@@ -579,6 +569,7 @@ Status RegionImpl::SeedPublicImage() {
 
   std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
   Status st = catalog_->Transact([&]() -> Status {
+    RETURN_IF_ERROR(lease.CheckHeld());
     RETURN_IF_ERROR(catalog_->InsertSnapshot(snap));
     return catalog_->InsertImage(image);
   });
@@ -591,6 +582,20 @@ Status RegionImpl::SeedPublicImage() {
 Status RegionImpl::CollectGarbage(GcStats* stats) {
   GcStats local;
   std::unique_lock<std::shared_mutex> gc_lock(gc_mu_);
+  // Registered before the manifests are read: a pin released after this
+  // (its manifest committed after) keeps its chunk from this pass.
+  ASSIGN_OR_RETURN(ChunkPins::Pass pass, pins_.BeginPass());
+  Status swept = Sweep(pass, &local);
+  Status ended = pins_.EndPass(pass);
+  RETURN_IF_ERROR(swept);
+  RETURN_IF_ERROR(ended.WithContext("garbage collection: end of the pass"));
+  RETURN_IF_ERROR(RemoveUnusedBases());
+  if (stats != nullptr) *stats = local;
+  return Status::Ok();
+}
+
+Status RegionImpl::Sweep(const ChunkPins::Pass& pass, GcStats* stats) {
+  GcStats& local = *stats;
   std::unordered_set<ChunkId, ChunkIdHash> referenced;
   // A manifest that does not decode could reference anything: stop rather
   // than delete chunks it may need.
@@ -605,6 +610,7 @@ Status RegionImpl::CollectGarbage(GcStats* stats) {
       }));
   std::vector<ChunkId> stored;
   RETURN_IF_ERROR(store_->List([&](const ChunkId& id) { stored.push_back(id); }));
+  if (hooks_.gc_before_sweep) hooks_.gc_before_sweep();
   for (const ChunkId& id : stored) {
     local.chunks_scanned++;
     if (referenced.count(id) != 0) {
@@ -612,11 +618,9 @@ Status RegionImpl::CollectGarbage(GcStats* stats) {
       continue;
     }
     bool deleted = false;
-    RETURN_IF_ERROR(pins_.DeleteUnlessPinned(id, *store_, &deleted));
+    RETURN_IF_ERROR(pins_.DeleteUnlessPinned(pass, id, *store_, &deleted));
     if (deleted) local.chunks_deleted++;
   }
-  RETURN_IF_ERROR(RemoveUnusedBases());
-  if (stats != nullptr) *stats = local;
   return Status::Ok();
 }
 

@@ -286,7 +286,8 @@ class IngestPipeline {
     t->id = ComputeChunkId(scope(), std::span<const uint8_t>(t->buf, t->length));
     if (opts_.pin) {
       std::lock_guard<std::mutex> lock(pin_mu_);
-      opts_.pin(t->id);
+      Status pinned = opts_.pin(t->id);
+      if (!pinned.ok()) return pinned.WithContext(ChunkWhere(t->index, opts_.chunk_size));
     }
     // Asking first spares an existing chunk the second hash Put would spend
     // verifying it, and the put stage altogether.

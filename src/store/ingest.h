@@ -44,7 +44,8 @@ struct IngestOptions {
   const std::atomic<bool>* cancel = nullptr;
   // Called for every data chunk id before it is put into the store, so the
   // caller can pin it against garbage collection until its manifest commits.
-  std::function<void(const ChunkId&)> pin;
+  // An error (the pin was not taken) stops the ingest with it.
+  std::function<Status(const ChunkId&)> pin;
   // The dedup scope of the chunks (chunk_id.h): ids are
   // ComputeChunkId(scope, plaintext), so the image dedups only against
   // chunks of the same scope. Unset: unscoped, SHA-256(plaintext).

@@ -22,9 +22,8 @@
 #include "common/ids.h"
 #include "integration/ferry_process.h"
 #include "integration/helpers.h"
+#include "integration/region_services.h"
 #include "integration/tcp_cut.h"
-#include "unit/catalog/throwaway_postgres.h"
-#include "unit/store/throwaway_ceph.h"
 
 namespace ferry::testing {
 namespace {
@@ -34,25 +33,17 @@ constexpr const char* kRegion = "cn-hangzhou";
 
 class RegionNodesTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    postgres_ = new ThrowawayPostgres();
-    ceph_ = new ThrowawayCeph();
-  }
-  static void TearDownTestSuite() {
-    delete postgres_;
-    postgres_ = nullptr;
-    delete ceph_;
-    ceph_ = nullptr;
-  }
+  static void SetUpTestSuite() { RegionServices::Start(); }
+  static void TearDownTestSuite() { RegionServices::Stop(); }
 
   void SetUp() override {
-    ASSERT_FALSE(postgres_->uri().empty());
-    ASSERT_FALSE(ceph_->endpoint().empty());
-    catalog_ = postgres_->NewDatabase();
+    ASSERT_FALSE(RegionServices::postgres().uri().empty());
+    ASSERT_FALSE(RegionServices::ceph().endpoint().empty());
+    catalog_ = RegionServices::postgres().NewDatabase();
     ASSERT_FALSE(catalog_.empty());
     // The nodes reach the gateway through a relay the test can cut.
-    S3Location bucket = ceph_->NewBucket("cn-hangzhou");
-    const std::string& endpoint = ceph_->endpoint();
+    S3Location bucket = RegionServices::ceph().NewBucket("cn-hangzhou");
+    const std::string& endpoint = RegionServices::ceph().endpoint();
     store_cut_ = std::make_unique<TcpCut>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
     ASSERT_NE(store_cut_->port(), 0);
     bucket.endpoint = "http://127.0.0.1:" + std::to_string(store_cut_->port());
@@ -71,7 +62,8 @@ class RegionNodesTest : public ::testing::Test {
       // A short task lease, so a dead node's task is taken over quickly.
       nodes_.back()->set_extra_args({"--region", kRegion, "--catalog", catalog_, "--store", store_,
                                      "--cluster-key-file", key_file, "--task-lease-seconds", "3"});
-      nodes_.back()->set_extra_env({{"AWS_SHARED_CREDENTIALS_FILE", ceph_->credentials_file()}});
+      nodes_.back()->set_extra_env(
+          {{"AWS_SHARED_CREDENTIALS_FILE", RegionServices::ceph().credentials_file()}});
     }
     // Both at once, on an empty database: they migrate its schema and make
     // the root account together, and both must come up.
@@ -96,8 +88,6 @@ class RegionNodesTest : public ::testing::Test {
     return out;
   }
 
-  static inline ThrowawayPostgres* postgres_ = nullptr;
-  static inline ThrowawayCeph* ceph_ = nullptr;
   std::string catalog_;
   std::string store_;
   std::unique_ptr<TcpCut> store_cut_;
@@ -259,7 +249,7 @@ TEST_F(RegionNodesTest, WhileTheDatabaseIsDownRequestsGetServiceUnavailableAndTh
   CallOk(a, "DescribeImages", {{"RegionId", kRegion}});
   const std::string database =
       catalog_.substr(catalog_.find(":///") + 4, catalog_.find('?') - catalog_.find(":///") - 4);
-  auto admin = PgDb::Connect(postgres_->uri());
+  auto admin = PgDb::Connect(RegionServices::postgres().uri());
   ASSERT_TRUE(admin.ok()) << admin.status().ToString();
   auto cut = [&](bool allow) {
     ASSERT_TRUE((*admin)

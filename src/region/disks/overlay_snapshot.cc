@@ -61,7 +61,10 @@ Result<Manifest> SnapshotFromClusterMap(const OverlaySnapshotSource& src, ChunkS
   Status lookup = Status::Ok();
   base.ForEachData([&](uint64_t index, const ChunkEntry& e) {
     if (!lookup.ok() || changed[index]) return;
-    if (opts.pin) opts.pin(e.id);  // before the lookup: GC spares what is pinned
+    if (opts.pin) {  // before the lookup: GC spares what is pinned
+      lookup = opts.pin(e.id);
+      if (!lookup.ok()) return;
+    }
     Result<bool> has = store.Has(e.id);
     if (!has.ok()) {
       lookup = has.status();

@@ -98,6 +98,7 @@ class CatalogTest : public ::testing::Test {
 // What SqliteCatalog's schema versions 9 (task leases) and 10 (copy slots) added, for the tests
 // that take a catalog back to an older version.
 inline constexpr const char* kUndoSchemaNineOn =
+    "DROP TABLE chunk_pins; DROP TABLE gc_passes; DROP TABLE pin_seq; "
     "DROP TABLE copy_slots; DROP INDEX tasks_lease_owner; ALTER TABLE tasks DROP COLUMN lease_owner; "
     "ALTER TABLE tasks DROP COLUMN lease_expires";
 

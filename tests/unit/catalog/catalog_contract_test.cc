@@ -734,6 +734,158 @@ TYPED_TEST(CatalogContractTest, AtMostNCopiesHoldASlotInTheRegion) {
   EXPECT_EQ(won.load(), 3);
 }
 
+// --- chunk pins and GC passes (src/region/gc_with_nodes.md) ---
+
+namespace {
+// What one DeleteChunkUnlessPinned did: deleted (remove ran) or kept.
+template <typename C>
+Result<bool> GcDeletes(C& catalog, const std::string& chunk, const std::string& pass, UnixSeconds now) {
+  bool removed = false;
+  bool deleted = false;
+  RETURN_IF_ERROR(catalog.DeleteChunkUnlessPinned(
+      chunk, pass, now, now + 3600,
+      [&]() -> Status {
+        removed = true;
+        return Status::Ok();
+      },
+      &deleted));
+  EXPECT_EQ(removed, deleted) << chunk;
+  return deleted;
+}
+}  // namespace
+
+TYPED_TEST(CatalogContractTest, ALivePinKeepsItsChunkFromEveryNodesGc) {
+  auto& catalog = *this->catalog_;
+  ASSERT_TRUE(catalog.PinChunk("c-x", "lease-1", "a", 200).ok());
+  ASSERT_TRUE(catalog.PinChunk("c-x", "lease-1", "a", 200).ok()) << "pinning twice is a no-op";
+  EXPECT_EQ(*catalog.LiveChunkPins("lease-1", 100), 1);
+  ASSERT_TRUE(catalog.BeginGcPass("gc-b", 5000).ok());
+  EXPECT_FALSE(*GcDeletes(catalog, "c-x", "gc-b", 100)) << "pinned by node a";
+  EXPECT_TRUE(*GcDeletes(catalog, "c-y", "gc-b", 100)) << "nobody pinned it";
+
+  // Node a died: its pin lapses with its lease, and the chunk is garbage.
+  EXPECT_EQ(*catalog.LiveChunkPins("lease-1", 201), 0);
+  EXPECT_TRUE(*GcDeletes(catalog, "c-x", "gc-b", 201));
+
+  // A failed removal deletes nothing and says why.
+  bool deleted = true;
+  Status st = catalog.DeleteChunkUnlessPinned(
+      "c-z", "gc-b", 201, 5000, [] { return Unavailable("the store is down"); }, &deleted);
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_FALSE(deleted);
+  ASSERT_TRUE(catalog.EndGcPass("gc-b", 201).ok());
+}
+
+TYPED_TEST(CatalogContractTest, APinReleasedAfterAPassBeganKeepsItsChunkForThatPass) {
+  auto& catalog = *this->catalog_;
+  // Released while no pass runs: the pin is gone at once.
+  ASSERT_TRUE(catalog.PinChunk("c-old", "lease-0", "a", 200).ok());
+  ASSERT_TRUE(catalog.ReleaseChunkPins("lease-0", 100).ok());
+  EXPECT_EQ(*catalog.LiveChunkPins("lease-0", 100), 0);
+
+  // Race 3: pass p1 registers (and then reads manifests); node a commits a
+  // manifest naming c-x and releases its pin; p1 never saw that manifest.
+  ASSERT_TRUE(catalog.PinChunk("c-x", "lease-1", "a", 200).ok());
+  ASSERT_TRUE(catalog.BeginGcPass("gc-1", 5000).ok());
+  ASSERT_TRUE(catalog.ReleaseChunkPins("lease-1", 100).ok());
+  EXPECT_EQ(*catalog.LiveChunkPins("lease-1", 100), 0) << "released";
+  EXPECT_FALSE(*GcDeletes(catalog, "c-x", "gc-1", 100)) << "released after gc-1 began";
+  EXPECT_TRUE(*GcDeletes(catalog, "c-old", "gc-1", 100)) << "released before gc-1 began";
+
+  // A pass that began after the release reads the manifest: the stamp does
+  // not hold it back. Its end keeps the stamps gc-1 still needs.
+  ASSERT_TRUE(catalog.BeginGcPass("gc-2", 5000).ok());
+  EXPECT_TRUE(*GcDeletes(catalog, "c-x", "gc-2", 100));
+  ASSERT_TRUE(catalog.EndGcPass("gc-2", 100).ok());
+  EXPECT_FALSE(*GcDeletes(catalog, "c-x", "gc-1", 100)) << "gc-2's end dropped a stamp gc-1 needs";
+  ASSERT_TRUE(catalog.EndGcPass("gc-1", 100).ok());
+
+  // Stamps nobody needs are gone: a new pass deletes, and so does one
+  // started before the next release (no stamp lingers above its start).
+  ASSERT_TRUE(catalog.BeginGcPass("gc-3", 5000).ok());
+  EXPECT_TRUE(*GcDeletes(catalog, "c-x", "gc-3", 100));
+  ASSERT_TRUE(catalog.EndGcPass("gc-3", 100).ok());
+}
+
+TYPED_TEST(CatalogContractTest, RenewalKeepsLivePinsButNotLapsedOnes) {
+  auto& catalog = *this->catalog_;
+  ASSERT_TRUE(catalog.PinChunk("c-1", "lease-1", "a", 110).ok());
+  ASSERT_TRUE(catalog.PinChunk("c-2", "lease-2", "a", 104).ok());
+  ASSERT_TRUE(catalog.PinChunk("c-3", "lease-3", "b", 110).ok());
+  ASSERT_TRUE(catalog.RenewChunkPins("a", 105, 200).ok());
+  EXPECT_EQ(*catalog.LiveChunkPins("lease-1", 150), 1);
+  EXPECT_EQ(*catalog.LiveChunkPins("lease-2", 150), 0) << "lapsed at 104: GC may have deleted c-2 since";
+  EXPECT_EQ(*catalog.LiveChunkPins("lease-3", 150), 0) << "node b's pins are b's to renew";
+
+  // A node starting drops its own unreleased pins, not those of others,
+  // nor the release stamps a running pass needs.
+  ASSERT_TRUE(catalog.PinChunk("c-4", "lease-4", "a", 200).ok());
+  ASSERT_TRUE(catalog.PinChunk("c-5", "lease-5", "b", 200).ok());
+  ASSERT_TRUE(catalog.BeginGcPass("gc-1", 5000).ok());
+  ASSERT_TRUE(catalog.ReleaseChunkPins("lease-4", 120).ok());
+  ASSERT_TRUE(catalog.DropChunkPins("a").ok());
+  EXPECT_EQ(*catalog.LiveChunkPins("lease-1", 120), 0);
+  EXPECT_EQ(*catalog.LiveChunkPins("lease-5", 120), 1);
+  EXPECT_FALSE(*GcDeletes(catalog, "c-4", "gc-1", 120));
+  EXPECT_FALSE(*GcDeletes(catalog, "c-5", "gc-1", 120));
+  EXPECT_TRUE(*GcDeletes(catalog, "c-1", "gc-1", 120));
+}
+
+TYPED_TEST(CatalogContractTest, ALapsedGcPassDeletesNothing) {
+  auto& catalog = *this->catalog_;
+  ASSERT_TRUE(catalog.BeginGcPass("gc-slow", 100).ok());
+  // Each delete renews the pass.
+  EXPECT_TRUE(*GcDeletes(catalog, "c-1", "gc-slow", 100));
+  EXPECT_TRUE(*GcDeletes(catalog, "c-2", "gc-slow", 3000));
+  // A pass that lapsed may have lost stamps to another pass's end.
+  ASSERT_TRUE(catalog.BeginGcPass("gc-fast", 9000).ok());
+  ASSERT_TRUE(catalog.EndGcPass("gc-fast", 6601).ok());
+  Result<bool> late = GcDeletes(catalog, "c-3", "gc-slow", 6601);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().code(), Code::kAborted);
+  Result<bool> unknown = GcDeletes(catalog, "c-3", "gc-never-began", 100);
+  EXPECT_EQ(unknown.status().code(), Code::kAborted);
+}
+
+TYPED_TEST(CatalogContractTest, PinsTakenWhileGcDeletesAreEitherSeenOrTakenAfterTheDelete) {
+  // Race 2 in the catalog: node a pins chunks while node b's GC deletes
+  // them. Each pin commits either before b's delete (which then keeps the
+  // chunk) or after it (and a then finds the chunk gone and writes it).
+  auto& catalog = *this->catalog_;
+  ASSERT_TRUE(catalog.BeginGcPass("gc-b", 5000).ok());
+  constexpr int kChunks = 40;
+  std::vector<std::atomic<int>> pinned_at(kChunks);   // order stamp of the pin's commit
+  std::vector<std::atomic<int>> deleted_at(kChunks);  // order stamp of the delete, 0 if kept
+  std::atomic<int> clock{1};
+  std::thread pinner([&] {
+    for (int i = 0; i < kChunks; ++i) {
+      ASSERT_TRUE(catalog.PinChunk("c-" + std::to_string(i), "lease-a", "a", 1000).ok());
+      pinned_at[i] = clock++;
+    }
+  });
+  std::thread gc([&] {
+    for (int i = 0; i < kChunks; ++i) {
+      bool deleted = false;
+      ASSERT_TRUE(catalog
+                      .DeleteChunkUnlessPinned(
+                          "c-" + std::to_string(i), "gc-b", 100, 5000,
+                          [&] {
+                            deleted_at[i] = clock++;
+                            return Status::Ok();
+                          },
+                          &deleted)
+                      .ok());
+    }
+  });
+  pinner.join();
+  gc.join();
+  for (int i = 0; i < kChunks; ++i) {
+    if (deleted_at[i] != 0) {
+      EXPECT_GT(pinned_at[i].load(), deleted_at[i].load()) << "chunk " << i;
+    }
+  }
+}
+
 // --- transactions ---
 
 TYPED_TEST(CatalogContractTest, TransactRollsBackOnError) {

@@ -665,6 +665,7 @@ TEST_F(PullTest, PullPinsEveryDataChunkBeforePuttingIt) {
     std::lock_guard<std::mutex> lock(mu);
     pinned.insert(id);
     if (id != m.entries[0].id && id != m.entries[3].id && store_->WasPut(id)) put_before_pin.insert(id);
+    return Status::Ok();
   };
 
   ASSERT_TRUE(Pull().ok());
@@ -674,6 +675,15 @@ TEST_F(PullTest, PullPinsEveryDataChunkBeforePuttingIt) {
   EXPECT_EQ(pinned, want) << "every distinct data chunk once, present or fetched";
   EXPECT_TRUE(put_before_pin.empty());
   EXPECT_EQ(source_.total_fetches(), 3u);
+}
+
+TEST_F(PullTest, AChunkThatCannotBePinnedFailsThePullBeforeItIsFetched) {
+  Snapshot({1350, 1351, 0, 1352});
+  options_.pin = [&](const ChunkId&) { return Unavailable("the catalog is down"); };
+  Result<PullResult> r = Pull();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  EXPECT_EQ(source_.total_fetches(), 0u) << "nothing fetched without its pin";
 }
 
 TEST_F(PullTest, PullReportsProgressOnTheCallingThreadEndingComplete) {

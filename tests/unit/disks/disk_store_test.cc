@@ -605,7 +605,10 @@ TEST_F(DiskStoreTest, SnapshotFromTheClusterMapEqualsTheFullReadForEveryKindOfWr
   ASSERT_TRUE(before.ok());
   IngestOptions opts;
   uint64_t pins = 0;
-  opts.pin = [&](const ChunkId&) { ++pins; };
+  opts.pin = [&](const ChunkId&) {
+    ++pins;
+    return Status::Ok();
+  };
   IngestStats fast;
   auto snap = disks_->SnapshotDisk(id, *chunks_, opts, &fast, &m);
   ASSERT_TRUE(snap.ok()) << snap.status().ToString();

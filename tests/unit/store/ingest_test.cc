@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -222,6 +223,25 @@ TEST_F(IngestTest, DataExtentsSkipHoles) {
   EXPECT_TRUE(none->empty());
 }
 
+TEST_F(IngestTest, AChunkThatCannotBePinnedStopsTheIngestBeforeItIsStored) {
+  // Shared pins live in the catalog: when it is unreachable, the ingest
+  // must not look the chunk up, let alone commit a manifest naming it.
+  std::string path = MakeSparseImage();
+  IngestOptions opts;
+  std::atomic<int> asked{0};
+  opts.pin = [&](const ChunkId&) {
+    ++asked;
+    return Unavailable("the catalog is down");
+  };
+  IngestStats stats;
+  auto m = IngestRawFile(path, *store_, opts, &stats);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Code::kUnavailable) << m.status().ToString();
+  EXPECT_NE(m.status().message().find("the catalog is down"), std::string::npos) << m.status().ToString();
+  EXPECT_GE(asked.load(), 1);
+  EXPECT_EQ(store_->Stats()->chunks, 0u) << "no chunk stored without its pin";
+}
+
 TEST_F(IngestTest, SparseImageManifestStatsAndMaterialize) {
   std::string path = MakeSparseImage();
   std::vector<std::pair<uint64_t, uint64_t>> progress;
@@ -232,6 +252,7 @@ TEST_F(IngestTest, SparseImageManifestStatsAndMaterialize) {
   opts.pin = [&](const ChunkId& id) {
     std::lock_guard<std::mutex> lock(pin_mu);
     pinned.insert(id);
+    return Status::Ok();
   };
   IngestStats stats;
   auto m = IngestRawFile(path, *store_, opts, &stats);
