@@ -178,3 +178,39 @@ metric_value() {
 
 # random_hex BYTES: BYTES random bytes as hex.
 random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# start_bench_ceph PORT: a throwaway Ceph cluster in $work/ceph, one OSD on
+# bluestore (a sparse file in the work directory, so objects go to disk) and
+# a RADOS Gateway on 127.0.0.1:PORT, stopped by stop_bench_ceph. Sets
+# endpoint, exports its keys (AWS_* and AWS_SHARED_CREDENTIALS_FILE, for
+# `ferry serve --store`), writes $work/s3cfg for s3 (s3cmd with it).
+start_bench_ceph() {
+  local port=$1
+  endpoint=$(FERRY_CEPH_OBJECTSTORE=bluestore "$repo_dir/scripts/throwaway-ceph.sh" start "$work/ceph" "$port")
+  export AWS_SHARED_CREDENTIALS_FILE=$work/ceph/credentials
+  set -a
+  # shellcheck disable=SC1091
+  . "$work/ceph/s3.env"
+  set +a
+  printf '[default]\naccess_key = %s\nsecret_key = %s\nhost_base = 127.0.0.1:%s\nhost_bucket = 127.0.0.1:%s\nuse_https = False\nsignature_v2 = False\n' \
+    "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$port" "$port" >"$work/s3cfg"
+}
+s3() { s3cmd -q -c "$work/s3cfg" "$@"; }
+stop_bench_ceph() { "$repo_dir/scripts/throwaway-ceph.sh" stop "$work/ceph"; }
+
+# make_distinct_images N MIB NAME: $work/NAME-1.raw .. NAME-N.raw, each MIB MiB
+# of random data (incompressible: every chunk travels at full size) whose
+# 4 MiB blocks start with the image's number, so no two images share a chunk.
+make_distinct_images() {
+  local n=$1 mib=$2 name=$3 i b blocks
+  blocks=$(((mib * 1024 * 1024 + CHUNK_BYTES - 1) / CHUNK_BYTES))
+  head -c $((mib * 1024 * 1024)) /dev/urandom >"$work/$name-base.raw"
+  for ((i = 1; i <= n; i++)); do
+    cp "$work/$name-base.raw" "$work/$name-$i.raw"
+    for ((b = 0; b < blocks; b++)); do
+      printf 'ferry bench image %s %06d block %06d' "$name" "$i" "$b" |
+        dd of="$work/$name-$i.raw" bs=1 seek=$((b * CHUNK_BYTES)) conv=notrunc status=none
+    done
+  done
+  rm -f "$work/$name-base.raw"
+}

@@ -105,18 +105,8 @@ image_v2=$work/disk-v2.raw
 # random data (incompressible: every chunk travels at full size) whose 4 MiB
 # blocks start with the image's number, so no two images share a chunk.
 make_copy_images() {
-  local n=$1 mib=$2 i b blocks
-  blocks=$(((mib * 1024 * 1024 + CHUNK_BYTES - 1) / CHUNK_BYTES))
-  head -c $((mib * 1024 * 1024)) /dev/urandom >"$work/copy-base.raw"
-  for ((i = 1; i <= n; i++)); do
-    cp "$work/copy-base.raw" "$work/disk-$i.raw"
-    for ((b = 0; b < blocks; b++)); do
-      printf 'ferry copy bench image %06d block %06d' "$i" "$b" |
-        dd of="$work/disk-$i.raw" bs=1 seek=$((b * CHUNK_BYTES)) conv=notrunc status=none
-    done
-  done
-  rm -f "$work/copy-base.raw"
-  image_bytes=$((mib * 1024 * 1024)) data_bytes=$image_bytes files=0
+  make_distinct_images "$1" "$2" disk
+  image_bytes=$(($2 * 1024 * 1024)) data_bytes=$image_bytes files=0
 }
 
 if ((copies > 0)); then

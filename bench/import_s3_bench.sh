@@ -48,7 +48,7 @@ CEPH_PORT=${FERRY_BENCH_CEPH_PORT:-8300}
 bench_name=import_s3_bench
 # shellcheck source=bench/common.sh
 source "$repo_dir/bench/common.sh"
-bench_cleanup_extra() { "$repo_dir/scripts/throwaway-ceph.sh" stop "$work/ceph"; }
+bench_cleanup_extra() { stop_bench_ceph; }
 
 # --- 1. The image, as bench/import_bench.sh builds it. ---
 image=$work/disk.raw
@@ -62,22 +62,7 @@ sync
 
 # --- 2. Ceph: one OSD on bluestore (a sparse file in the work dir) + RGW. ---
 log "starting a throwaway Ceph cluster (bluestore on a file)"
-endpoint=$(FERRY_CEPH_OBJECTSTORE=bluestore "$repo_dir/scripts/throwaway-ceph.sh" start "$work/ceph" "$CEPH_PORT")
-export AWS_SHARED_CREDENTIALS_FILE=$work/ceph/credentials
-set -a
-# shellcheck disable=SC1091
-. "$work/ceph/s3.env"
-set +a
-cat >"$work/s3cfg" <<EOF
-[default]
-access_key = $AWS_ACCESS_KEY_ID
-secret_key = $AWS_SECRET_ACCESS_KEY
-host_base = 127.0.0.1:$CEPH_PORT
-host_bucket = 127.0.0.1:$CEPH_PORT
-use_https = False
-signature_v2 = False
-EOF
-s3() { s3cmd -q -c "$work/s3cfg" "$@"; }
+start_bench_ceph "$CEPH_PORT"
 s3 mb s3://raw
 s3 mb s3://ferry-chunks
 

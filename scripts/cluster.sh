@@ -26,7 +26,10 @@ declare -A region_of=([hz-1]=cn-hangzhou [hz-2]=cn-hangzhou [sh-1]=cn-shanghai [
 declare -A port_of=([hz-1]=9180 [hz-2]=9183 [sh-1]=9186 [sh-2]=9189)
 declare -A database_of=([cn-hangzhou]=ferry_hz [cn-shanghai]=ferry_sh)
 declare -A bucket_of=([cn-hangzhou]=ferry-hz [cn-shanghai]=ferry-sh)
-declare -A peer_of=([cn-hangzhou]="cn-shanghai=http://127.0.0.1:9186" [cn-shanghai]="cn-hangzhou=http://127.0.0.1:9180")
+# Each node names both nodes of the other region: copies, chunk reads and
+# account lookups fail over between them, and new copies are spread over them.
+declare -A peer_a_of=([cn-hangzhou]="cn-shanghai=http://127.0.0.1:9186" [cn-shanghai]="cn-hangzhou=http://127.0.0.1:9180")
+declare -A peer_b_of=([cn-hangzhou]="cn-shanghai=http://127.0.0.1:9189" [cn-shanghai]="cn-hangzhou=http://127.0.0.1:9183")
 ceph_port=9200
 
 stop_node() {
@@ -90,7 +93,7 @@ case "$command" in
       FERRY_CONFIG_DIR=$dir/$node/config "$ferry" serve --region "$region" \
         --catalog "${pg_uri/\/postgres\?//${database_of[$region]}?}" \
         --store "s3://${bucket_of[$region]}?endpoint=$endpoint" \
-        --peer "${peer_of[$region]}" --cluster-key-file "$dir/cluster.key" \
+        --peer "${peer_a_of[$region]}" --peer "${peer_b_of[$region]}" --cluster-key-file "$dir/cluster.key" \
         --data "$dir/$node/data" --listen "127.0.0.1:$port" \
         --ready-file "$dir/$node/ready.json" >"$dir/$node/ferry.log" 2>&1 &
       echo $! >"$dir/$node/pid"

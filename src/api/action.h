@@ -8,12 +8,15 @@
 // ActionContext::rendered_body and return an empty object.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
+#include <vector>
 
 #include "api/params.h"
 #include "api/render.h"
@@ -23,10 +26,28 @@
 
 namespace ferry {
 
-// A region served by another Ferry process of the cluster (`--peer ID=URL`).
+// A region served by other Ferry processes of the cluster (`--peer ID=URL`,
+// repeated for a region's nodes).
 struct RemoteRegionInfo {
   std::string region_id;
-  std::string base_url;  // "http://host:port" of the process serving it
+  std::string base_url;                // "http://host:port" of the process serving it
+  std::vector<std::string> more_urls;  // the region's other nodes
+
+  // Every URL, the one that answered last first, then the others in order:
+  // a forwarded request goes to the next when one cannot be connected to.
+  std::vector<std::string> UrlsInTurn() const {
+    std::vector<std::string> all{base_url};
+    all.insert(all.end(), more_urls.begin(), more_urls.end());
+    std::rotate(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(answered->load() % all.size()),
+                all.end());
+    return all;
+  }
+  void Answered(const std::string& url) const {
+    if (url == base_url) answered->store(0);
+    for (size_t i = 0; i < more_urls.size(); ++i)
+      if (more_urls[i] == url) answered->store(i + 1);
+  }
+  std::shared_ptr<std::atomic<size_t>> answered = std::make_shared<std::atomic<size_t>>(0);
 };
 
 // The regions this process serves, by id, in display order, and the ones

@@ -189,7 +189,7 @@ HttpResponse Dispatcher::FinishForward(const ForwardPlan& plan, const HttpReques
     code = RelayedCode(response);
   } else {
     Status status = forwarded.status();
-    if (status.reason().empty()) {
+    if (status.reason().empty() || status.reason() == kForwardNotConnected) {
       // The peer's address stays in the log: the caller is not authenticated.
       spdlog::warn("request_id={} region={} cannot forward to {}: {}", plan.request_id, plan.remote->region_id,
                    plan.remote->base_url, status.ToString());
@@ -215,7 +215,15 @@ HttpResponse Dispatcher::Handle(const HttpRequest& request) { return Handle(requ
 HttpResponse Dispatcher::Handle(const HttpRequest& request, const RequestHead& head) {
   if (std::optional<ForwardPlan> plan = PlanForward(request, head)) {
     if (plan->refusal) return FinishForward(*plan, request, *plan->refusal);
-    return FinishForward(*plan, request, forwarder_->Forward(plan->remote->base_url, request));
+    Result<HttpResponse> forwarded = Unavailable("region " + plan->remote->region_id + " has no URL");
+    for (const std::string& url : plan->remote->UrlsInTurn()) {
+      forwarded = forwarder_->Forward(url, request);
+      if (forwarded.ok() || forwarded.status().reason() != kForwardNotConnected) {
+        plan->remote->Answered(url);
+        break;
+      }
+    }
+    return FinishForward(*plan, request, std::move(forwarded));
   }
   const auto start = std::chrono::steady_clock::now();
   const std::string request_id = NewRequestId();

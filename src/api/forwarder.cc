@@ -207,10 +207,15 @@ class HttpForwarder final : public Forwarder {
     auto conn = std::make_unique<Connection>(ioc_);
     tcp::resolver resolver(ioc_);
     auto [rec, results] = co_await resolver.async_resolve(endpoint.host, endpoint.port, kAwait);
-    if (rec) co_return Unavailable("cannot resolve the host of " + base_url + ": " + rec.message());
+    if (rec) {
+      co_return Status(Code::kUnavailable, kForwardNotConnected,
+                       "cannot resolve the host of " + base_url + ": " + rec.message());
+    }
     conn->stream.expires_after(timeout);
     auto [cec, connected] = co_await conn->stream.async_connect(results, kAwait);
-    if (cec) co_return Unavailable("cannot connect to " + base_url + ": " + cec.message());
+    if (cec)
+      co_return Status(Code::kUnavailable, kForwardNotConnected,
+                       "cannot connect to " + base_url + ": " + cec.message());
     co_return std::move(conn);
   }
 

@@ -39,6 +39,10 @@ namespace ferry {
 
 // Marks a request one process has forwarded to another (value "1").
 inline constexpr const char* kForwardedHeader = "x-ferry-forwarded";
+// Status::reason() of a forward that never reached the process (its host
+// did not resolve, or the connection was refused or timed out): nothing was
+// sent, so another process of the region may be asked instead.
+inline constexpr const char* kForwardNotConnected = "ForwardNotConnected";
 
 struct ForwarderOptions {
   int timeout_ms = 60000;  // per step: connect, write, read

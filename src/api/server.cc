@@ -547,8 +547,16 @@ class BeastServer final : public Server {
 
   asio::awaitable<HttpResponse> Forward(const Dispatcher::ForwardPlan& plan, const HttpRequest& request) {
     if (plan.refusal) co_return dispatcher_.FinishForward(plan, request, *plan.refusal);
-    const std::string& base_url = plan.remote->base_url;
-    Result<HttpResponse> forwarded = co_await ForwardAsync(base_url, request);
+    // The region's processes in turn: the next when one cannot be connected
+    // to (nothing was sent to it).
+    Result<HttpResponse> forwarded = Unavailable("region " + plan.remote->region_id + " has no URL");
+    for (const std::string& url : plan.remote->UrlsInTurn()) {
+      forwarded = co_await ForwardAsync(url, request);
+      if (forwarded.ok() || forwarded.status().reason() != kForwardNotConnected) {
+        plan.remote->Answered(url);
+        break;
+      }
+    }
     co_return dispatcher_.FinishForward(plan, request, std::move(forwarded));
   }
 

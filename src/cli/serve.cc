@@ -717,7 +717,13 @@ Status RunServe(const ServeSettings& settings) {
     spdlog::info("peer region region_id={} url={}", peer.region_id, urls);
   }
   ASSIGN_OR_RETURN(OpenedRegions regions, OpenRegions(settings, *data.storage, clock, wiring));
-  for (const PeerSetting& peer : settings.peers) regions.set.remote.push_back({peer.region_id, peer.base_url});
+  for (const PeerSetting& peer : settings.peers) {
+    RemoteRegionInfo remote;
+    remote.region_id = peer.region_id;
+    remote.base_url = peer.base_url;
+    remote.more_urls = peer.more_urls;
+    regions.set.remote.push_back(std::move(remote));
+  }
   ConfigureStorageLimits(settings, *data.storage, clock);
 
   // Requests are authenticated against this process's accounts and, for a
@@ -757,17 +763,24 @@ Status RunServe(const ServeSettings& settings) {
   std::unique_ptr<NonceSpender> cluster_nonces;
   if (const RemoteRegionInfo* owner = ClusterOwner(regions.set)) {
     PeerClientOptions options;
-    options.base_url = owner->base_url;
     options.cluster_key = cluster_key;
     options.timeout_ms = 5000;
     options.max_connections = 4;
     options.max_response_bytes = kPeerRecordAnswerBytes;
-    Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
-    if (!client.ok()) {
-      regions.ShutdownAll();
-      return client.status().WithContext("cluster owner " + owner->region_id);
+    // Any node of the owner region spends them (they share its ledger).
+    std::vector<std::shared_ptr<PeerClient>> per_server;
+    std::vector<std::string> urls{owner->base_url};
+    urls.insert(urls.end(), owner->more_urls.begin(), owner->more_urls.end());
+    for (const std::string& url : urls) {
+      options.base_url = url;
+      Result<std::unique_ptr<PeerClient>> client = NewPeerClient(options);
+      if (!client.ok()) {
+        regions.ShutdownAll();
+        return client.status().WithContext("cluster owner " + owner->region_id);
+      }
+      per_server.push_back(std::move(client).value());
     }
-    cluster_nonces = NewPeerNonceSpender(std::move(client).value());
+    cluster_nonces = NewPeerNonceSpender(NewFailoverPeerClient(std::move(per_server)));
   }
 
   // Nodes of one region share the database: a SignatureNonce spent on one is

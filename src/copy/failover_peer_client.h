@@ -12,17 +12,28 @@
 // copy they are about), but for one: a spent upload nonce (POST nonces)
 // whose answer was lost is refused by the next server as a replay.
 //
-// Threading: thread-safe (the clients are; the current index is atomic).
+// Calls that start work on the peer (`spread` says which: a new copy) are
+// spread instead: each starts at the server after the one the previous such
+// call started at, so the peer's nodes share that work without a balancer in
+// front of them; failover is the same.
+//
+// Threading: thread-safe (the clients are; the indexes are atomic).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "copy/peer_client.h"
 
 namespace ferry {
 
+// Whether a call (method, target) starts work the peer's servers should share.
+using SpreadCalls = std::function<bool(const std::string& method, const std::string& target)>;
+
 // `clients` in order of preference, at least one.
-std::unique_ptr<PeerClient> NewFailoverPeerClient(std::vector<std::shared_ptr<PeerClient>> clients);
+std::unique_ptr<PeerClient> NewFailoverPeerClient(std::vector<std::shared_ptr<PeerClient>> clients,
+                                                  SpreadCalls spread = nullptr);
 
 }  // namespace ferry

@@ -100,7 +100,12 @@ Result<std::unique_ptr<CopyPeer>> NewRemoteCopyPeer(const RemoteCopyPeerOptions&
       ASSIGN_OR_RETURN(std::unique_ptr<PeerClient> more, NewPeerClient(client_options));
       servers.push_back(std::move(more));
     }
-    client = NewFailoverPeerClient(std::move(servers));
+    // New copies go to the region's nodes in turn: each pulls its share.
+    client = NewFailoverPeerClient(
+        std::move(servers),
+        [copies = PeerCopiesPath(options.region_id)](const std::string& method, const std::string& target) {
+          return method == "POST" && target == copies;
+        });
   }
   return std::unique_ptr<CopyPeer>(std::make_unique<RemoteCopyPeer>(options.region_id, std::move(client)));
 }

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -235,6 +236,8 @@ bool FerryCluster::Start(size_t i, std::string* error) {
   for (size_t j = 0; j < regions_.size(); ++j) {
     if (j == i) continue;
     for (const std::string& region : regions_[j]) {
+      // Another node of a region this process serves is no peer.
+      if (std::find(regions_[i].begin(), regions_[i].end(), region) != regions_[i].end()) continue;
       args.push_back("--peer");
       args.push_back(region + "=" + endpoints_[j]);
     }

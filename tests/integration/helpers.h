@@ -121,6 +121,9 @@ std::map<std::string, std::string> PeerSignedHeaders(const std::string& key, con
 // scratch directory, and keeps its port and flags across restarts.
 class FerryCluster {
  public:
+  // `regions[i]`: the regions process i serves. A region two processes
+  // serve has two nodes (they need a shared --catalog and --store, given
+  // with set_extra_args); the others name both with --peer.
   FerryCluster(const std::string& scratch_prefix, std::vector<std::vector<std::string>> regions);
   ~FerryCluster();  // stops every running process by pid
   FerryCluster(const FerryCluster&) = delete;

@@ -329,6 +329,13 @@ TEST_F(TwoProcessCopyTest, ADestinationPullsFromTheSourceServerThatAnswers) {
   json image = WaitForCopyEnd(b, copy_id);
   ASSERT_EQ(image.value("Status", std::string()), "Available") << image.dump() << "\n" << cluster_->Logs();
   ExpectSameBytes(source_id, copy_id, "two-servers.raw");
+  // A request for the source region sent to the destination is forwarded to
+  // the source server that answers, too (twice: the second goes straight
+  // to the server that answered the first).
+  for (int i = 0; i < 2; ++i) {
+    json described = CallOk(b, "DescribeImages", {{"RegionId", kSource}, {"ImageId", source_id}});
+    EXPECT_NE(described.dump().find(source_id), std::string::npos) << described.dump();
+  }
 }
 
 TEST_F(TwoProcessCopyTest, DestinationKilledMidCopyResumesWithOnlyTheMissingChunks) {

@@ -88,5 +88,28 @@ TEST(FailoverPeerClientTest, WhenNoServerCanBeReachedTheCallIsUnavailableAfterAs
   EXPECT_EQ(b->calls.load(), 1);
 }
 
+TEST(FailoverPeerClientTest, CallsThatStartWorkAreSpreadOverTheServersInTurn) {
+  auto a = std::make_shared<FakeServer>("http://a");
+  auto b = std::make_shared<FakeServer>("http://b");
+  auto c = std::make_shared<FakeServer>("http://c");
+  std::unique_ptr<PeerClient> client =
+      NewFailoverPeerClient({a, b, c}, [](const std::string& method, const std::string& target) {
+        return method == "POST" && target == "/copies";
+      });
+  EXPECT_EQ(BodyOf(client->Call("POST", "/copies", "", 0, 0)), "http://a /copies");
+  EXPECT_EQ(BodyOf(client->Call("POST", "/copies", "", 0, 0)), "http://b /copies");
+  EXPECT_EQ(BodyOf(client->Call("GET", "/copies/m-1", "", 0, 0)), "http://a /copies/m-1")
+      << "other calls stay where the last answer came from";
+  EXPECT_EQ(BodyOf(client->Call("POST", "/copies", "", 0, 0)), "http://c /copies");
+  EXPECT_EQ(BodyOf(client->Call("POST", "/copies", "", 0, 0)), "http://a /copies");
+
+  // A server that cannot be reached: its turn goes to the next.
+  b->Answer(Unavailable("connection refused"));
+  EXPECT_EQ(BodyOf(client->Call("POST", "/copies", "", 0, 0)), "http://c /copies");
+  EXPECT_EQ(BodyOf(client->Call("POST", "/copies", "", 0, 0)), "http://c /copies");
+  EXPECT_EQ(BodyOf(client->Call("POST", "/copies", "", 0, 0)), "http://a /copies");
+  EXPECT_EQ(client->base_url(), "http://a") << "spread calls do not move the other calls";
+}
+
 }  // namespace
 }  // namespace ferry
