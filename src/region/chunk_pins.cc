@@ -84,6 +84,7 @@ Status ChunkPins::RenewShared() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     owners.swap(unreleased_);
+    if (owners.empty() && open_leases_ == 0) return Status::Ok();
   }
   for (const std::string& owner : owners) ReleaseShared(owner);
   const UnixSeconds now = clock_->Now();
@@ -116,6 +117,11 @@ Status PinLease::Pin(const ChunkId& id) {
     std::lock_guard<std::mutex> lock(mu_);
     held_.push_back(id);
     if (owner_.empty() || !shared_held_.insert(id).second) return Status::Ok();
+    if (!counted_) {
+      counted_ = true;
+      std::lock_guard<std::mutex> pins_lock(pins_.mu_);
+      ++pins_.open_leases_;
+    }
   }
   Status st = pins_.PinShared(owner_, id);
   if (!st.ok()) {
@@ -143,14 +149,20 @@ Status PinLease::CheckHeld() {
 
 void PinLease::Release() {
   std::vector<ChunkId> held;
+  bool counted = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     held.swap(held_);
     shared_held_.clear();
+    std::swap(counted, counted_);
   }
   pins_.Unpin(held);
   // Even a pin whose commit answered an error may be in the catalog.
   if (!owner_.empty() && !held.empty()) pins_.ReleaseShared(owner_);
+  if (counted) {
+    std::lock_guard<std::mutex> lock(pins_.mu_);
+    --pins_.open_leases_;
+  }
 }
 
 }  // namespace ferry

@@ -66,7 +66,8 @@ class ChunkPins {
   Status DeleteUnlessPinned(const Pass& pass, const ChunkId& id, ChunkStore& store, bool* deleted);
   Status EndPass(const Pass& pass);
 
-  // The lease loop: releases that failed are tried again, live pins renewed.
+  // The lease loop: releases that failed are tried again, live pins renewed
+  // (no catalog write while this node holds none).
   Status RenewShared();
 
  private:
@@ -79,6 +80,7 @@ class ChunkPins {
   mutable std::mutex mu_;
   std::unordered_map<ChunkId, uint32_t, ChunkIdHash> counts_;  // guarded by mu_
   std::vector<std::string> unreleased_;                        // guarded by mu_: owners to release again
+  size_t open_leases_ = 0;  // guarded by mu_: shared PinLeases that pinned, not released yet
 
   // Set once by ShareThrough, before any other call.
   Catalog* catalog_ = nullptr;
@@ -112,6 +114,7 @@ class PinLease {
   std::mutex mu_;
   std::vector<ChunkId> held_;                             // guarded by mu_
   std::unordered_set<ChunkId, ChunkIdHash> shared_held_;  // guarded by mu_
+  bool counted_ = false;                                  // guarded by mu_: counted in pins_.open_leases_
 };
 
 }  // namespace ferry
