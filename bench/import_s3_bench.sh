@@ -3,7 +3,9 @@
 # realistic image with `ferry serve --store s3://...` on a throwaway Ceph
 # cluster (bluestore on a file, so objects go to disk), next to what a user
 # would do without Ferry: upload the raw file into the same gateway with
-# s3cmd (multipart) and with one curl PUT.
+# s3cmd (multipart) and with one curl PUT. Then the same import on a node
+# whose catalog is in PostgreSQL, which pins every chunk it touches in the
+# catalog (what nodes sharing the store need for their GC).
 #
 #   bench/import_s3_bench.sh [--size-gib N] [--data-mib M] [--dir DIR] [--keep]
 #
@@ -13,7 +15,7 @@
 #   --keep         keep the work directory afterwards
 #
 # Needs: the ferry binary ($FERRY_BIN or build/src/cli/ferry), Debian's ceph
-# packages (scripts/install-deps.sh), s3cmd, curl, mkfs.ext4, node.
+# and postgresql packages (scripts/install-deps.sh), s3cmd, curl, mkfs.ext4, node.
 set -euo pipefail
 
 repo_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,7 +39,7 @@ if [[ -z "$data_mib" ]]; then
   ((data_mib > 1024)) && data_mib=1024
 fi
 [[ -x "$ferry" ]] || { echo "import_s3_bench: no ferry binary at $ferry (run make build)" >&2; exit 1; }
-for tool in mkfs.ext4 s3cmd curl node sha256sum; do
+for tool in mkfs.ext4 s3cmd curl node sha256sum psql; do
   command -v "$tool" >/dev/null || { echo "import_s3_bench: $tool is missing (apt-get install s3cmd for s3cmd)" >&2; exit 1; }
 done
 
@@ -48,7 +50,10 @@ CEPH_PORT=${FERRY_BENCH_CEPH_PORT:-8300}
 bench_name=import_s3_bench
 # shellcheck source=bench/common.sh
 source "$repo_dir/bench/common.sh"
-bench_cleanup_extra() { stop_bench_ceph; }
+bench_cleanup_extra() {
+  stop_bench_ceph
+  "$repo_dir/scripts/throwaway-postgres.sh" stop "$work/pg"
+}
 
 # --- 1. The image, as bench/import_bench.sh builds it. ---
 image=$work/disk.raw
@@ -78,9 +83,9 @@ s3 del s3://raw/disk.raw
 
 # --- 4. Ferry with its chunks in the gateway. ---
 log "starting ferry serve --store s3://ferry-chunks"
-export FERRY_ACCESS_KEY_ID=BENCH$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-export FERRY_ACCESS_KEY_SECRET=$(od -An -N15 -tx1 /dev/urandom | tr -d ' \n')
-export FERRY_CONFIG_DIR=$work/config
+FERRY_ACCESS_KEY_ID=BENCH$(random_hex 6)
+FERRY_ACCESS_KEY_SECRET=$(random_hex 15)
+export FERRY_ACCESS_KEY_ID FERRY_ACCESS_KEY_SECRET FERRY_CONFIG_DIR=$work/config
 mkdir -p "$work/data/oss/$BUCKET"
 "$ferry" serve --listen 127.0.0.1:0 --data "$work/data" --region "$REGION" \
   --store "s3://ferry-chunks?endpoint=$endpoint" --ready-file "$work/ready.json" >"$work/ferry.log" 2>&1 &
@@ -109,6 +114,26 @@ exported=$(node "$repo_dir/bench/bench_client.js" export "$ferry_endpoint" "$REG
 object=$(node -p "JSON.parse(process.argv[1]).object" "$exported")
 [[ "$(sha256sum <"$work/data/oss/$BUCKET/$object")" == "$(sha256sum <"$image")" ]] ||
   { echo "import_s3_bench: the exported image differs from the source" >&2; exit 1; }
+stop_pid "$server_pid"
+server_pid=
+
+# --- 4b. The same import on a node of a region on several machines: its
+# catalog in PostgreSQL (durable), so every chunk it touches is pinned in the
+# catalog (src/region/gc_with_nodes.md) - into a fresh bucket. ---
+log "starting a throwaway PostgreSQL; ferry serve --catalog postgresql://... --store s3://ferry-chunks-pg"
+pg_uri=$(FERRY_PG_DURABLE=1 "$repo_dir/scripts/throwaway-postgres.sh" start "$work/pg")
+s3 mb s3://ferry-chunks-pg
+mkdir -p "$work/data-pg/oss/$BUCKET"
+"$ferry" serve --listen 127.0.0.1:0 --data "$work/data-pg" --region "$REGION" --catalog "$pg_uri" \
+  --store "s3://ferry-chunks-pg?endpoint=$endpoint" --ready-file "$work/ready-pg.json" >"$work/ferry-pg.log" 2>&1 &
+server_pid=$!
+wait_ready "$work/ready-pg.json" "$server_pid" "$work/ferry-pg.log"
+pg_endpoint=$(json_field "$work/ready-pg.json" endpoint)
+ln "$image" "$work/data-pg/oss/$BUCKET/disk.raw"
+log "ImportImage (${size_gib} GiB), catalog in PostgreSQL"
+result=$(node "$repo_dir/bench/bench_client.js" import "$pg_endpoint" "$REGION" "$BUCKET" disk.raw bench-import)
+pg_import_secs=$(node -p "JSON.parse(process.argv[1]).seconds" "$result")
+pins_taken=$(grep -c . < <(psql -At "$pg_uri" -c "SELECT 1 FROM chunk_pins" 2>/dev/null) || true)
 
 # --- 5. Report. ---
 row() { printf '%-52s %14s\n' "$1" "$2"; }
@@ -123,6 +148,9 @@ row "ferry ImportImage -> task Finished"                   "$(printf '%.2f s' "$
 row "RATIO = s3cmd / ferry (target >= 1.5)"               "$(awk -v a="$s3cmd_secs" -v b="$import_secs" 'BEGIN { printf "%.2f", a / b }')"
 row "ratio = curl / ferry"                                 "$(awk -v a="$curl_secs" -v b="$import_secs" 'BEGIN { printf "%.2f", a / b }')"
 row "peak RSS of ferry serve (VmHWM; target < 256 MiB)"   "$(awk -v k="$peak_rss_kib" 'BEGIN { printf "%.0f MiB", k / 1024 }')"
+row "ferry ImportImage, catalog in PostgreSQL (pins)"      "$(printf '%.2f s' "$pg_import_secs")"
+row "ratio = PostgreSQL / SQLite catalog"                  "$(awk -v a="$pg_import_secs" -v b="$import_secs" 'BEGIN { printf "%.2f", a / b }')"
+row "  chunk pins left in the catalog after the import"    "$pins_taken"
 echo
 echo "The anchors upload every byte of the raw file; ferry reads only the data extents, stores"
 echo "each distinct 4 MiB chunk once, zstd-compressed, and verifies it on the way (SHA-256)."

@@ -69,6 +69,11 @@ class WhereClause {
     return out;
   }
   const std::vector<SqlValue>& params() const { return params_; }
+  // Adds every condition of `other`, with its parameters.
+  void Append(const WhereClause& other) {
+    conditions_.insert(conditions_.end(), other.conditions_.begin(), other.conditions_.end());
+    params_.insert(params_.end(), other.params_.begin(), other.params_.end());
+  }
 
  private:
   std::vector<std::string> conditions_;

@@ -73,6 +73,30 @@ Result<std::vector<T>> PageRows(PgDb& db, const std::string& select, const Where
   return Select<T>(db, sql, params, decode);
 }
 
+// `a`'s conditions and then `b`'s.
+WhereClause Joined(const WhereClause& a, const WhereClause& b) {
+  WhereClause out = a;
+  out.Append(b);
+  return out;
+}
+
+// Rows any of `branches` selects, passing `filters`.
+WhereClause Visible(const std::vector<WhereClause>& branches, const WhereClause& filters) {
+  std::string any;
+  std::vector<SqlValue> params;
+  for (const WhereClause& branch : branches) {
+    std::string conditions = branch.Sql();
+    if (conditions.empty()) return filters;  // a branch without conditions selects every row
+    conditions = conditions.substr(std::string(" WHERE ").size());
+    any += (any.empty() ? "(" : " OR (") + conditions + ")";
+    params.insert(params.end(), branch.params().begin(), branch.params().end());
+  }
+  WhereClause out;
+  out.Add("(" + any + ")", std::move(params));
+  out.Append(filters);
+  return out;
+}
+
 }  // namespace
 
 // ------------------------------------------------------------ connections
@@ -313,47 +337,82 @@ Status FillView(PgDb& db, const ImageQuery& q, std::vector<ImageRecord>& images)
 }  // namespace
 
 Result<Page<ImageRecord>> PgCatalog::ListImages(const ImageQuery& q) {
-  WhereClause where;
+  // The filters every visible image must pass.
+  WhereClause filters;
+  filters.AddEquals("image_id", q.image_id);
+  filters.AddEquals("name", q.name);
+  if (!q.name_contains.empty()) filters.Add("strpos(name, ?) > 0", {q.name_contains});
+  if (!q.snapshot_id.empty()) {
+    filters.Add("image_id IN (SELECT image_id FROM image_snapshots WHERE snapshot_id = ?)", {q.snapshot_id});
+  }
+  filters.AddIn("status", q.statuses);
+  for (const auto& [key, value] : q.tags) {
+    filters.Add("EXISTS (SELECT 1 FROM jsonb_array_elements(tags::jsonb) t WHERE t->>0 = ? AND t->>1 = ?)",
+                {key, value});
+  }
+  // Which images the caller sees, one branch per source: its own, the
+  // system's, those shared with it. Each branch is an index-ordered scan
+  // (images_owner_order, by image_id in byte order; shares are few), so a page reads the rows before
+  // it in order instead of sorting every visible row.
+  std::vector<WhereClause> branches;
   if (!q.account_id.empty()) {
     std::vector<std::string> owners;
     if (q.include_self) owners.push_back(q.account_id);
     const bool system_is_self = q.include_self && q.account_id == kSystemAccountId;
     if (q.include_system && !system_is_self) owners.push_back(kSystemAccountId);
-    std::vector<std::string> parts;
-    std::vector<SqlValue> params;
-    if (!owners.empty()) {
-      parts.push_back("account_id IN (" + WhereClause::Placeholders(owners.size()) + ")");
-      for (const std::string& owner : owners) params.emplace_back(owner);
+    for (const std::string& owner : owners) {
+      WhereClause branch;
+      branch.Add("account_id = ?", {owner});
+      branches.push_back(std::move(branch));
     }
     if (q.include_shared) {
-      parts.push_back("image_id IN (SELECT image_id FROM image_shares WHERE account_id = ?)");
-      params.emplace_back(q.account_id);
+      WhereClause branch;
+      branch.Add("image_id IN (SELECT image_id FROM image_shares WHERE account_id = ?)", {q.account_id});
+      if (!owners.empty()) {
+        branch.Add("account_id NOT IN (" + WhereClause::Placeholders(owners.size()) + ")",
+                   WhereClause::Values(owners));
+      }
+      branches.push_back(std::move(branch));
     }
-    if (parts.empty()) return Page<ImageRecord>{};
-    std::string visible = "(" + parts[0];
-    for (size_t i = 1; i < parts.size(); ++i) visible += " OR " + parts[i];
-    where.Add(visible + ")", std::move(params));
+    if (branches.empty()) return Page<ImageRecord>{};
+  } else {
+    branches.emplace_back();
   }
-  where.AddEquals("image_id", q.image_id);
-  where.AddEquals("name", q.name);
-  if (!q.name_contains.empty()) where.Add("strpos(name, ?) > 0", {q.name_contains});
-  if (!q.snapshot_id.empty()) {
-    where.Add("image_id IN (SELECT image_id FROM image_snapshots WHERE snapshot_id = ?)", {q.snapshot_id});
-  }
-  where.AddIn("status", q.statuses);
-  for (const auto& [key, value] : q.tags) {
-    where.Add("EXISTS (SELECT 1 FROM jsonb_array_elements(tags::jsonb) t WHERE t->>0 = ? AND t->>1 = ?)",
-              {key, value});
-  }
+  const std::string order = std::string(" ORDER BY creation_time DESC, image_id") + kC;
+  const std::string select = SelectSql("images", catalog_sql::kImageColumns);
+  // One source, every row wanted, or one image asked for by id: one query.
+  const bool merge = branches.size() > 1 && q.limit != 0 && q.image_id.empty();
+  const WhereClause where = branches.size() == 1 ? Joined(branches[0], filters) : Visible(branches, filters);
   Page<ImageRecord> page;
   RETURN_IF_ERROR(ReadSnapshot([&](PgDb& db) -> Status {
-    if (q.count_total) {
+    if (q.count_total && !merge) {
       ASSIGN_OR_RETURN(page.total, Count(db, "images", where));
+    } else if (q.count_total) {
+      page.total = 0;  // the branches are disjoint
+      for (const WhereClause& branch : branches) {
+        ASSIGN_OR_RETURN(uint64_t n, Count(db, "images", Joined(branch, filters)));
+        page.total += n;
+      }
     }
-    ASSIGN_OR_RETURN(page.items,
-                     PageRows<ImageRecord>(db, SelectSql("images", catalog_sql::kImageColumns), where,
-                                           std::string(" ORDER BY creation_time DESC, image_id") + kC,
-                                           q.offset, q.limit, catalog_sql::DecodeImage<PgRow>));
+    if (!merge) {
+      ASSIGN_OR_RETURN(page.items, PageRows<ImageRecord>(db, select, where, order, q.offset, q.limit,
+                                                         catalog_sql::DecodeImage<PgRow>));
+    } else {
+      // The first offset + limit rows of each source, merged.
+      const int64_t first = ClampToSql(q.offset + q.limit);
+      std::string sql = "SELECT * FROM (";
+      std::vector<SqlValue> params;
+      for (size_t i = 0; i < branches.size(); ++i) {
+        const WhereClause where = Joined(branches[i], filters);
+        sql += std::string(i ? " UNION ALL " : "") + "(" + select + where.Sql() + order + " LIMIT ?)";
+        params.insert(params.end(), where.params().begin(), where.params().end());
+        params.emplace_back(first);
+      }
+      sql += ") v" + order + " LIMIT ? OFFSET ?";
+      params.emplace_back(ClampToSql(q.limit));
+      params.emplace_back(ClampToSql(q.offset));
+      ASSIGN_OR_RETURN(page.items, Select<ImageRecord>(db, sql, params, catalog_sql::DecodeImage<PgRow>));
+    }
     if (q.fill_view) RETURN_IF_ERROR(FillView(db, q, page.items));
     return Status::Ok();
   }));

@@ -207,6 +207,15 @@ CREATE TABLE large_copy_allowances (
       catalog_sql::kCopySlotSchemaStep,
       // Version 7. Chunk pins and GC passes (catalog.h PinChunk).
       catalog_sql::kChunkPinSchemaStep,
+      // Version 8. Listing indexes in listing order: PgCatalog::ListImages
+      // orders by image_id COLLATE "C" (byte order, as SQLite), which an
+      // index in the database's collation cannot give.
+      R"sql(
+DROP INDEX images_owner_order;
+DROP INDEX images_owner_status_order;
+CREATE INDEX images_owner_order ON images (account_id, creation_time DESC, image_id COLLATE "C");
+CREATE INDEX images_owner_status_order ON images (account_id, status, creation_time DESC, image_id COLLATE "C");
+)sql",
   };
   return steps;
 }
