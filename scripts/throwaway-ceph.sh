@@ -120,7 +120,7 @@ osd_memory_target = 939524096
 # With auth none the gateway must be told crc mode, or it retries its
 # monitor connection forever and never opens its port.
 ms_mon_client_mode = crc
-rgw_frontends = beast endpoint=127.0.0.1:$port
+rgw_frontends = beast endpoint=127.0.0.1:$port tcp_nodelay=1
 rgw_data = $dir/rgw
 rgw_dns_name = localhost
 EOF

@@ -51,6 +51,7 @@
 #include "copy/peer_client.h"
 #include "copy/peer_wire.h"
 #include "objects/fs_object_store.h"
+#include "objects/s3_object_store.h"
 #include "region/region.h"
 #include "region/remote_copy_peer.h"
 #include "store/s3_client.h"
@@ -546,10 +547,13 @@ void LimitMallocArenas() {
 // The stored-bytes quota ("auto": half the data directory's file system, so
 // no one account can fill the disk) and the sweep of abandoned uploads:
 // at start, then every expiry/24 (at least a minute, at most an hour).
-void ConfigureStorageLimits(const ServeSettings& settings, FsObjectStore& storage, const Clock& clock) {
+void ConfigureStorageLimits(const ServeSettings& settings, ObjectStore& storage, const Clock& clock) {
   uint64_t max_bytes = 0;
   if (settings.quota_stored_mib) {
     max_bytes = *settings.quota_stored_mib << 20;
+  } else if (!settings.store.empty()) {
+    spdlog::info(
+        "quota_stored_mib=auto with an S3 store: no stored-bytes quota (set quota_stored_mib to have one)");
   } else {
     struct statvfs fs {};
     if (::statvfs(settings.data_dir.c_str(), &fs) == 0) {
@@ -623,8 +627,26 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStore& st
 struct DataDir {
   DataDirLock lock;
   std::unique_ptr<AccountDirectory> accounts;
-  std::unique_ptr<FsObjectStore> storage;
+  std::unique_ptr<ObjectStore> storage;
 };
+
+// The buckets: in the data directory, or beside the chunks in the S3 store
+// the region's nodes share (readers' and writers' temp files in DATA/spool).
+Result<std::unique_ptr<ObjectStore>> OpenObjectStore(const ServeSettings& settings,
+                                                     const std::string& root_account_id) {
+  if (settings.store.empty()) {
+    return std::unique_ptr<ObjectStore>(
+        std::make_unique<FsObjectStore>(OssDir(settings.data_dir), root_account_id));
+  }
+  ASSIGN_OR_RETURN(S3Location location, ParseS3Uri(settings.store));
+  ASSIGN_OR_RETURN(S3Credentials credentials, S3CredentialsFromEnvironment());
+  Result<std::unique_ptr<S3Client>> client = S3Client::Open(location, credentials);
+  if (!client.ok()) return client.status().WithContext("object storage");
+  const std::string spool = settings.data_dir + "/spool";
+  RETURN_IF_ERROR(MakeDirs(spool, 0700));
+  return std::unique_ptr<ObjectStore>(
+      std::make_unique<S3ObjectStore>(std::shared_ptr<S3Client>(std::move(client).value()), spool));
+}
 
 // The accounts: the data directory's SQLite file, or the region's
 // PostgreSQL database that the region's nodes share.
@@ -685,7 +707,8 @@ Status RunServe(const ServeSettings& settings) {
   }
   if (!settings.store.empty()) {
     Result<S3Location> location = ParseS3Uri(settings.store);
-    spdlog::info("chunks in the S3 store {}", location.ok() ? location->ToString() : settings.store);
+    spdlog::info("chunks and buckets in the S3 store {}",
+                 location.ok() ? location->ToString() : settings.store);
   }
   if (settings.cluster_key_on_command_line) {
     spdlog::warn("--cluster-key puts the cluster's secret on the command line, where every local user "
@@ -704,7 +727,7 @@ Status RunServe(const ServeSettings& settings) {
   }
   ASSIGN_OR_RETURN(RootIdentity root,
                    EnsureRootAccount(*data.accounts, settings.data_dir, cluster_key, clock));
-  data.storage = std::make_unique<FsObjectStore>(OssDir(settings.data_dir), root.account_id);
+  ASSIGN_OR_RETURN(data.storage, OpenObjectStore(settings, root.account_id));
 
   auto wiring = std::make_shared<CopyWiring>(cluster_key, data.accounts.get());
   wiring->SetLinkRateLimits(settings.link_rate_limits);
@@ -904,7 +927,7 @@ Status WithOfflineRegions(const ServeSettings& settings, const std::function<Sta
   ASSIGN_OR_RETURN(DataDir data, OpenDataDir(settings));
   Result<AccountRecord> root = FindRoot(*data.accounts);
   if (!root.ok() && root.status().code() != Code::kNotFound) return root.status();
-  data.storage = std::make_unique<FsObjectStore>(OssDir(settings.data_dir), root.ok() ? root->account_id : "");
+  ASSIGN_OR_RETURN(data.storage, OpenObjectStore(settings, root.ok() ? root->account_id : ""));
   // An offline command checks the regions that exist; it must not create
   // an empty region the server never served.
   ServeSettings existing = settings;

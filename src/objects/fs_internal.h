@@ -138,4 +138,14 @@ Result<std::unique_ptr<HashingFile>> NewUploadFile(const std::string& bucket_pat
                                                    const std::string& label);
 
 }  // namespace fsobj
+
+// PutFile's digests of the file open as `fd` (fs_object_store.cc; the S3
+// backend's PutFile takes them too): with a Content-MD5, the whole file's
+// MD5, checked against `expected` (a Normal object's ETag); otherwise the
+// multipart ETag over the PutFileParts parts, holes not read. Both fill
+// info's etag, crc64 and type (and content_md5 for the first).
+Status HashWhole(int fd, uint64_t size, const Md5Digest& expected, const std::string& label,
+                 ObjectInfo& info);
+Status HashInParts(int fd, uint64_t size, const std::string& label, ObjectInfo& info);
+
 }  // namespace ferry

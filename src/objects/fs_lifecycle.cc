@@ -230,26 +230,6 @@ SweepStats FsObjectStore::SweepExpired(UnixSeconds now, int64_t max_age_seconds)
   return stats;
 }
 
-void FsObjectStore::StartExpirySweeper(const Clock& clock, int64_t max_age_seconds,
-                                       std::chrono::seconds interval) {
-  auto sweep = [this, &clock, max_age_seconds] {
-    SweepStats s = SweepExpired(clock.Now(), max_age_seconds);
-    if (s.uploads_removed + s.staging_removed > 0) {
-      spdlog::info("object storage: removed {} abandoned uploads and {} unclaimed staging objects ({} bytes)",
-                   s.uploads_removed, s.staging_removed, s.bytes_freed);
-    }
-  };
-  sweep();
-  sweeper_ = std::thread([this, sweep, interval] {
-    std::unique_lock<std::mutex> lock(sweeper_mu_);
-    while (!sweeper_cv_.wait_for(lock, interval, [this] { return sweeper_stop_; })) {
-      lock.unlock();
-      sweep();
-      lock.lock();
-    }
-  });
-}
-
 Result<uint64_t> FsObjectStore::AccountObjectBytes(const std::string& account_id) const {
   uint64_t total = 0;
   for (const std::string& bucket : BucketNames(root_)) {

@@ -582,45 +582,9 @@ Result<ListUploadsResult> FsObjectStore::ListUploads(const std::string& account_
     if (name.rfind(kMultipartPrefix, 0) != 0) continue;
     std::string id = name.substr(std::strlen(kMultipartPrefix));
     Result<UploadRecord> r = ReadUpload(b.path, "", id);
-    if (!r.ok() || r->key.rfind(request.prefix, 0) != 0) continue;
-    const bool after =
-        r->key > request.key_marker ||
-        (r->key == request.key_marker && !request.upload_id_marker.empty() && id > request.upload_id_marker);
-    if (!request.key_marker.empty() && !after) continue;
-    all.push_back({r->key, id, r->initiated});
+    if (r.ok()) all.push_back({r->key, id, r->initiated});
   }
-  std::sort(all.begin(), all.end(), [](const MultipartUpload& a, const MultipartUpload& c) {
-    return a.key != c.key ? a.key < c.key : a.upload_id < c.upload_id;
-  });
-  ListUploadsResult out;
-  uint32_t count = 0;
-  for (const MultipartUpload& u : all) {
-    std::string common;
-    if (!request.delimiter.empty()) {
-      size_t at = u.key.find(request.delimiter, request.prefix.size());
-      if (at != std::string::npos) common = u.key.substr(0, at + request.delimiter.size());
-    }
-    if (!common.empty() && !out.common_prefixes.empty() && out.common_prefixes.back() == common) continue;
-    if (count == request.max_uploads) {
-      out.truncated = true;
-      break;
-    }
-    ++count;
-    if (!common.empty()) {
-      out.common_prefixes.push_back(common);
-      out.next_key_marker = common;
-      out.next_upload_id_marker.clear();
-    } else {
-      out.uploads.push_back(u);
-      out.next_key_marker = u.key;
-      out.next_upload_id_marker = u.upload_id;
-    }
-  }
-  if (!out.truncated) {
-    out.next_key_marker.clear();
-    out.next_upload_id_marker.clear();
-  }
-  return out;
+  return PageOfUploads(std::move(all), request);
 }
 
 Result<ObjectInfo> FsObjectStore::CompleteMultipart(const std::string& account_id, const std::string& bucket,

@@ -267,14 +267,7 @@ bool IsReservedName(const std::string& name) {
 FsObjectStore::FsObjectStore(std::string root_dir, std::string root_account_id, const Clock& clock)
     : root_(std::move(root_dir)), root_account_id_(std::move(root_account_id)), clock_(clock) {}
 
-FsObjectStore::~FsObjectStore() {
-  {
-    std::lock_guard<std::mutex> lock(sweeper_mu_);
-    sweeper_stop_ = true;
-  }
-  sweeper_cv_.notify_all();
-  if (sweeper_.joinable()) sweeper_.join();
-}
+FsObjectStore::~FsObjectStore() { StopExpirySweeper(); }
 
 std::mutex& FsObjectStore::KeyLock(const std::string& bucket, const std::string& key) const {
   return key_locks_[std::hash<std::string>()(bucket + '\0' + key) % kLockStripes];

@@ -143,10 +143,6 @@ class FsObjectStore final : public ObjectStore {
   Result<uint64_t> AccountObjectBytes(const std::string& account_id) const override;
   std::string HostPathPrefix() const override { return root_ + "/"; }
 
-  // Sweeps now, then every `interval` on a thread this object owns (stopped
-  // by the destructor). Call at most once.
-  void StartExpirySweeper(const Clock& clock, int64_t max_age_seconds, std::chrono::seconds interval);
-
   const std::string& root() const { return root_; }
   // The file of an object `account_id` may read (NoSuchBucket / NoSuchKey
   // otherwise). For tests and operator tools only: never check a path and
@@ -191,11 +187,6 @@ class FsObjectStore final : public ObjectStore {
   mutable std::mutex staging_mu_;  // serialises marker read-modify-writes
   std::mutex states_mu_;
   std::map<std::string, std::shared_ptr<UploadState>> upload_states_;  // guarded by states_mu_
-
-  std::mutex sweeper_mu_;
-  std::condition_variable sweeper_cv_;
-  bool sweeper_stop_ = false;  // guarded by sweeper_mu_
-  std::thread sweeper_;
 };
 
 }  // namespace ferry

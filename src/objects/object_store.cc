@@ -1,5 +1,6 @@
 #include "objects/object_store.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,7 +16,36 @@ const char* ObjectTypeName(ObjectType type) {
   return type == ObjectType::kMultipart ? "Multipart" : "Normal";
 }
 
-ObjectStore::~ObjectStore() = default;
+ObjectStore::~ObjectStore() { StopExpirySweeper(); }
+
+void ObjectStore::StartExpirySweeper(const Clock& clock, int64_t max_age_seconds,
+                                     std::chrono::seconds interval) {
+  auto sweep = [this, &clock, max_age_seconds] {
+    SweepStats s = SweepExpired(clock.Now(), max_age_seconds);
+    if (s.uploads_removed + s.staging_removed > 0) {
+      spdlog::info("object storage: removed {} abandoned uploads and {} unclaimed staging objects ({} bytes)",
+                   s.uploads_removed, s.staging_removed, s.bytes_freed);
+    }
+  };
+  sweep();
+  sweeper_ = std::thread([this, sweep, interval] {
+    std::unique_lock<std::mutex> lock(sweeper_mu_);
+    while (!sweeper_cv_.wait_for(lock, interval, [this] { return sweeper_stop_; })) {
+      lock.unlock();
+      sweep();
+      lock.lock();
+    }
+  });
+}
+
+void ObjectStore::StopExpirySweeper() {
+  {
+    std::lock_guard<std::mutex> lock(sweeper_mu_);
+    sweeper_stop_ = true;
+  }
+  sweeper_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+}
 
 Status ObjectWriter::WriteZeros(uint64_t count) {
   static const std::vector<uint8_t> kZeros(1 << 20, 0);
@@ -150,6 +180,48 @@ Result<uint64_t> ObjectStore::AccountStoredBytes(const std::string& account_id) 
     total += bytes;
   }
   return total;
+}
+
+ListUploadsResult PageOfUploads(std::vector<MultipartUpload> uploads, const ListUploadsRequest& request) {
+  std::erase_if(uploads, [&](const MultipartUpload& u) {
+    if (!u.key.starts_with(request.prefix)) return true;
+    const bool after =
+        u.key > request.key_marker || (u.key == request.key_marker && !request.upload_id_marker.empty() &&
+                                       u.upload_id > request.upload_id_marker);
+    return !request.key_marker.empty() && !after;
+  });
+  std::sort(uploads.begin(), uploads.end(), [](const MultipartUpload& a, const MultipartUpload& c) {
+    return a.key != c.key ? a.key < c.key : a.upload_id < c.upload_id;
+  });
+  ListUploadsResult out;
+  uint32_t count = 0;
+  for (const MultipartUpload& u : uploads) {
+    std::string common;
+    if (!request.delimiter.empty()) {
+      const size_t at = u.key.find(request.delimiter, request.prefix.size());
+      if (at != std::string::npos) common = u.key.substr(0, at + request.delimiter.size());
+    }
+    if (!common.empty() && !out.common_prefixes.empty() && out.common_prefixes.back() == common) continue;
+    if (count == request.max_uploads) {
+      out.truncated = true;
+      break;
+    }
+    ++count;
+    if (!common.empty()) {
+      out.common_prefixes.push_back(common);
+      out.next_key_marker = common;
+      out.next_upload_id_marker.clear();
+    } else {
+      out.uploads.push_back(u);
+      out.next_key_marker = u.key;
+      out.next_upload_id_marker = u.upload_id;
+    }
+  }
+  if (!out.truncated) {
+    out.next_key_marker.clear();
+    out.next_upload_id_marker.clear();
+  }
+  return out;
 }
 
 Status CopyFileToWriter(int fd, uint64_t length, ObjectWriter& writer, const std::string& label) {

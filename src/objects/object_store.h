@@ -1,9 +1,10 @@
 // ObjectStore: buckets of objects, as OSS models them — the seam between
 // Ferry's object storage and what uses it (ImportImage reads, ExportImage
-// writes, the Ferry CLI's upload route, and the OSS wire endpoint). One
-// backend today (FsObjectStore, objects/fs_object_store.h); an
-// S3-compatible one is planned and must pass the same contract tests
-// (tests/unit/objects/object_store_contract_test.cc).
+// writes, the Ferry CLI's upload route, and the OSS wire endpoint). Two
+// backends: FsObjectStore (objects/fs_object_store.h, the data directory)
+// and S3ObjectStore (objects/s3_object_store.h, the region's S3 store, so
+// that every node serves the same buckets); both pass the same contract
+// tests (tests/unit/objects/object_store_contract_test.cc).
 //
 // Semantics follow OSS (shared/reference/oss-api.md sections 4-5):
 //   - Buckets belong to the account that created them. Creating your own
@@ -37,14 +38,18 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -366,6 +371,11 @@ class ObjectStore {
   // root directory), so callers can redact them; empty if none.
   virtual std::string HostPathPrefix() const { return ""; }
 
+  // Sweeps now, then every `interval` on a thread this store owns (stopped
+  // by StopExpirySweeper, which every backend's destructor calls before its
+  // members go). Call at most once.
+  void StartExpirySweeper(const Clock& clock, int64_t max_age_seconds, std::chrono::seconds interval);
+
   // ---- Stored-bytes accounting (backend-independent, implemented here)
   // Stored bytes of `account_id`: AccountObjectBytes plus what every usage
   // source reports (the snapshots' logical data bytes of each region using
@@ -381,12 +391,25 @@ class ObjectStore {
   void set_max_account_bytes(uint64_t bytes) { max_account_bytes_ = bytes; }
   uint64_t max_account_bytes() const { return max_account_bytes_; }
 
+ protected:
+  void StopExpirySweeper();
+
  private:
+  std::mutex sweeper_mu_;
+  std::condition_variable sweeper_cv_;
+  bool sweeper_stop_ = false;  // guarded by sweeper_mu_
+  std::thread sweeper_;
+
   std::atomic<uint64_t> max_account_bytes_{0};
   mutable std::shared_mutex sources_mu_;
   uint64_t next_source_id_ = 1;              // guarded by sources_mu_
   std::map<uint64_t, UsageSource> sources_;  // guarded by sources_mu_
 };
+
+// ListUploads' answer over every upload of a bucket (any order), for the
+// backends: those under the request's prefix and after its markers, sorted
+// by key then upload id, grouped by its delimiter, cut at max_uploads.
+ListUploadsResult PageOfUploads(std::vector<MultipartUpload> uploads, const ListUploadsRequest& request);
 
 // Streams `length` bytes of `fd` from offset 0 into `writer`: data extents
 // are read (SEEK_DATA/SEEK_HOLE), holes become WriteZeros. For exports,

@@ -2,9 +2,12 @@
 
 #include <curl/curl.h>
 #include <expat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -149,6 +152,14 @@ std::string Trim(std::string_view s) {
 
 // ------------------------------------------------------------- location
 
+int64_t ParseS3Time(std::string_view text) {
+  struct tm tm {};
+  const std::string s(text.substr(0, 19));
+  const char* end = ::strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end == nullptr || *end != '\0') return 0;
+  return static_cast<int64_t>(::timegm(&tm));
+}
+
 std::string S3Location::ToString() const {
   std::string s = "s3://" + bucket;
   if (!prefix.empty()) s += "/" + prefix.substr(0, prefix.size() - 1);
@@ -266,26 +277,18 @@ Result<S3Credentials> S3CredentialsFromEnvironment() {
 
 // ------------------------------------------------------------- requests
 
-struct S3Client::Request {
-  std::string method;  // GET PUT HEAD DELETE POST
-  std::string key;     // relative to the prefix; "" for the bucket itself
-  std::string query;   // sorted, encoded: "a=1&b=2"
-  std::span<const uint8_t> body;
-  uint64_t max_bytes = kMaxXmlAnswer;
+struct S3Client::Request : S3Request {
+  Request() = default;
+  Request(std::string m, std::string k, std::string q, std::span<const uint8_t> b) {
+    method = std::move(m);
+    key = std::move(k);
+    query = std::move(q);
+    body = b;
+  }
   std::optional<std::pair<uint64_t, uint64_t>> range;  // offset, length
-  const Digest256* body_sha256 = nullptr;              // the body's, if known
 };
 
-struct S3Client::Response {
-  long status = 0;
-  std::vector<uint8_t> body;
-  std::string etag;
-  std::optional<uint64_t> content_length;
-  std::string error_code;  // S3's <Code>, for a non-2xx answer with an XML body
-  std::string error_message;
-
-  bool ok() const { return status >= 200 && status < 300; }
-};
+struct S3Client::Response : S3Answer {};
 
 class S3Client::HandlePool {
  public:
@@ -327,9 +330,31 @@ uint64_t S3Client::retries() const {
   return retries_;
 }
 
+std::string S3Client::EncodeQuery(std::string_view value) { return QueryEncode(value); }
+
+Status S3Client::ParseXml(std::span<const uint8_t> xml,
+                          const std::function<void(const std::string& path, const std::string& text)>& fn) {
+  return XmlTexts::Parse(xml, fn);
+}
+
 std::string S3Client::UrlFor(std::string_view key, const std::string& query) const {
   std::string url = location_.endpoint + "/" + location_.bucket;
-  if (!key.empty()) url += "/" + location_.prefix + std::string(key);
+  if (!key.empty()) {
+    // The path as S3 signs it: every byte but the unreserved ones and '/'
+    // as %XX (curl signs the path as given).
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    url += '/';
+    for (char c : location_.prefix + std::string(key)) {
+      if (IsUnreserved(c) || c == '/') {
+        url += c;
+      } else {
+        const auto b = static_cast<unsigned char>(c);
+        url += '%';
+        url += kHex[b >> 4];
+        url += kHex[b & 15];
+      }
+    }
+  }
   if (!query.empty()) url += "?" + query;
   return url;
 }
@@ -339,14 +364,31 @@ namespace {
 struct Transfer {
   std::span<const uint8_t> upload;
   size_t uploaded = 0;
-  std::vector<uint8_t>* body = nullptr;
+  int upload_fd = -1;  // the body from this file instead
+  uint64_t upload_offset = 0;
+  uint64_t upload_length = 0;
+  bool read_failed = false;
+  S3Answer* answer = nullptr;
+  const std::function<bool(uint64_t, std::span<const uint8_t>)>* sink = nullptr;
+  long status = 0;  // of the last status line seen
   uint64_t max_bytes = 0;
   bool too_large = false;
-  std::string* etag = nullptr;
+  bool write_failed = false;
 };
 
 size_t ReadBody(char* buf, size_t size, size_t n, void* data) {
   auto* t = static_cast<Transfer*>(data);
+  if (t->upload_fd >= 0) {
+    const uint64_t want = std::min<uint64_t>(size * n, t->upload_length - t->uploaded);
+    if (want == 0) return 0;
+    const ssize_t got = ::pread(t->upload_fd, buf, want, static_cast<off_t>(t->upload_offset + t->uploaded));
+    if (got <= 0) {
+      t->read_failed = true;
+      return CURL_READFUNC_ABORT;
+    }
+    t->uploaded += static_cast<size_t>(got);
+    return static_cast<size_t>(got);
+  }
   const size_t want = std::min(size * n, t->upload.size() - t->uploaded);
   std::copy_n(t->upload.data() + t->uploaded, want, reinterpret_cast<uint8_t*>(buf));
   t->uploaded += want;
@@ -356,24 +398,47 @@ size_t ReadBody(char* buf, size_t size, size_t n, void* data) {
 size_t WriteBody(char* buf, size_t size, size_t n, void* data) {
   auto* t = static_cast<Transfer*>(data);
   const size_t len = size * n;
-  if (t->body->size() + len > t->max_bytes) {
+  S3Answer& a = *t->answer;
+  const bool sinking = t->sink != nullptr && *t->sink;
+  if (sinking && t->status >= 200 && t->status < 300) {
+    if (a.sunk + len > t->max_bytes) {
+      t->too_large = true;
+      return 0;
+    }
+    if (!(*t->sink)(a.sunk, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buf), len))) {
+      t->write_failed = true;
+      return 0;
+    }
+    a.sunk += len;
+    return len;
+  }
+  if (a.body.size() + len > (sinking ? kMaxXmlAnswer : t->max_bytes)) {
     t->too_large = true;
     return 0;  // curl stops the transfer (CURLE_WRITE_ERROR)
   }
-  t->body->insert(t->body->end(), reinterpret_cast<uint8_t*>(buf), reinterpret_cast<uint8_t*>(buf) + len);
+  a.body.insert(a.body.end(), reinterpret_cast<uint8_t*>(buf), reinterpret_cast<uint8_t*>(buf) + len);
   return len;
 }
 
 size_t ReadHeader(char* buf, size_t size, size_t n, void* data) {
   auto* t = static_cast<Transfer*>(data);
   const std::string_view line(buf, size * n);
-  constexpr std::string_view kEtag = "etag:";
-  if (line.size() > kEtag.size()) {
-    std::string name(line.substr(0, kEtag.size()));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](char c) { return static_cast<char>(std::tolower(c)); });
-    if (name == kEtag) *t->etag = Trim(line.substr(kEtag.size()));
+  if (line.starts_with("HTTP/")) {
+    // A new answer (after a 100 Continue, say): its status decides where
+    // its body goes.
+    const size_t sp = line.find(' ');
+    t->status = sp == std::string_view::npos ? 0 : std::atol(std::string(line.substr(sp + 1, 3)).c_str());
+    return size * n;
   }
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return size * n;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string value = Trim(line.substr(colon + 1));
+  if (name == "etag") t->answer->etag = value;
+  if (name == "last-modified") t->answer->last_modified = value;
+  if (name == "x-amz-meta-ferry") t->answer->ferry_meta = value;
   return size * n;
 }
 
@@ -405,17 +470,25 @@ Result<S3Client::Response> S3Client::SendOnce(const Request& req) {
   Response resp;
   Transfer t;
   t.upload = req.body;
-  t.body = &resp.body;
+  t.upload_fd = req.body_fd;
+  t.upload_offset = req.body_offset;
+  t.upload_length = req.body_length;
+  t.answer = &resp;
+  t.sink = &req.sink;
   t.max_bytes = req.max_bytes;
-  t.etag = &resp.etag;
 
   const std::string url = UrlFor(req.key, req.query);
   const std::string sigv4 = "aws:amz:" + location_.region + ":s3";
-  const std::string payload_hash = req.body.empty()             ? std::string(kEmptySha256)
+  const std::string payload_hash = (req.body_fd >= 0 || req.unsigned_payload) && req.body_sha256 == nullptr
+                                       ? "UNSIGNED-PAYLOAD"
                                    : req.body_sha256 != nullptr ? ToHex(*req.body_sha256)
+                                   : req.body.empty()           ? std::string(kEmptySha256)
                                                                 : ToHex(Sha256::Of(req.body));
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, ("x-amz-content-sha256: " + payload_hash).c_str());
+  for (const auto& [name, value] : req.headers) {
+    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+  }
   std::string range;
   if (req.range) {
     range = std::to_string(req.range->first) + "-" + std::to_string(req.range->first + req.range->second - 1);
@@ -423,6 +496,7 @@ Result<S3Client::Response> S3Client::SendOnce(const Request& req) {
 
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
   curl_easy_setopt(h, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
   curl_easy_setopt(h, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
@@ -440,7 +514,8 @@ Result<S3Client::Response> S3Client::SendOnce(const Request& req) {
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, &ReadBody);
     curl_easy_setopt(h, CURLOPT_READDATA, &t);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+                     static_cast<curl_off_t>(req.body_fd >= 0 ? req.body_length : req.body.size()));
     // The body goes at once, without waiting for a 100-continue. (Removing
     // the Expect header instead breaks curl's signature: it signs the
     // header it does not send.)
@@ -462,8 +537,19 @@ Result<S3Client::Response> S3Client::SendOnce(const Request& req) {
   curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
   if (length >= 0) resp.content_length = static_cast<uint64_t>(length);
   curl_slist_free_all(headers);
-  handles_->Give(h);
+  const bool sent_body = req.method == "PUT" || req.method == "POST";
+  if (sent_body && (rc != CURLE_OK || resp.status < 200 || resp.status >= 300)) {
+    // A gateway that refused a request before reading its body (Ceph 16
+    // answers a bad key's PUT at once, then keeps the connection) would read
+    // what is left of the body as the next request: this handle's
+    // connection goes with it.
+    curl_easy_cleanup(h);
+  } else {
+    handles_->Give(h);
+  }
 
+  if (t.read_failed) return Internal("S3: " + req.method + " " + url + ": reading the body's file failed");
+  if (t.write_failed) return Internal("S3: " + req.method + " " + url + ": writing the answer's file failed");
   if (t.too_large) {
     return DataLoss("S3: " + req.method + " " + url + " answered more than " + std::to_string(req.max_bytes) +
                     " bytes");
@@ -481,6 +567,13 @@ Result<S3Client::Response> S3Client::SendOnce(const Request& req) {
     });
   }
   return resp;
+}
+
+Result<S3Answer> S3Client::Call(const S3Request& request) {
+  Request req;
+  static_cast<S3Request&>(req) = request;
+  ASSIGN_OR_RETURN(Response resp, Send(req));
+  return static_cast<S3Answer&&>(std::move(resp));
 }
 
 Result<S3Client::Response> S3Client::Send(const Request& req) {
@@ -524,6 +617,10 @@ Status ErrorOf(const std::string& what, long status, const std::string& code, co
 }
 
 }  // namespace
+
+Status S3Answer::Error(const std::string& what) const {
+  return ErrorOf(what, status, error_code, error_message);
+}
 
 Result<std::unique_ptr<S3Client>> S3Client::Open(S3Location location, S3Credentials credentials,
                                                  S3Options options) {
@@ -653,7 +750,10 @@ Status S3Client::List(std::string_view key_prefix, const std::function<void(cons
     RETURN_IF_ERROR(XmlTexts::Parse(resp.body, [&](const std::string& path, const std::string& text) {
       if (path == "ListBucketResult/IsTruncated") truncated = text == "true";
       if (path == "ListBucketResult/NextContinuationToken") next = text;
-      if (path == "ListBucketResult/Contents/Key") objects.push_back(S3ObjectInfo{text, 0});
+      if (path == "ListBucketResult/Contents/Key") objects.push_back(S3ObjectInfo{text, 0, 0});
+      if (path == "ListBucketResult/Contents/LastModified" && !objects.empty()) {
+        objects.back().last_modified = ParseS3Time(text);
+      }
       if (path == "ListBucketResult/Contents/Size" && !objects.empty()) {
         char* end = nullptr;
         objects.back().size = std::strtoull(text.c_str(), &end, 10);

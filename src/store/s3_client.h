@@ -74,6 +74,60 @@ struct S3Options {
 struct S3ObjectInfo {
   std::string key;  // without the location's prefix
   uint64_t size = 0;
+  int64_t last_modified = 0;  // Unix seconds, as the listing says (0 if it does not)
+};
+
+// An ISO 8601 time as S3 listings write it ("2026-12-06T20:26:38.991Z"),
+// in Unix seconds; 0 if it is not one.
+int64_t ParseS3Time(std::string_view text);
+
+// A request of any shape (S3Client::Call), for a store that needs more than
+// the calls above: headers of its own, a body read from a file, an answer
+// written into one.
+struct S3Request {
+  std::string method;  // GET PUT HEAD DELETE POST
+  // Relative to the location's prefix; any bytes but '\0' (percent-encoded
+  // here; "." and ".." segments and "//" are the caller's to avoid). "" for
+  // the bucket itself.
+  std::string key;
+  std::string query;  // names sorted, values encoded (S3Client::EncodeQuery): "a=1&b=2"
+  // Sent and signed. curl 7.88 orders the signed headers by their whole
+  // line, not by name, so no name may be a prefix of another's
+  // ("x-amz-copy-source" with "x-amz-copy-source-range" fails to verify).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::span<const uint8_t> body;
+  const Digest256* body_sha256 = nullptr;  // the body's, if known
+  // The body read from this file instead (pread, so a retry sends it again):
+  // body_length bytes from body_offset.
+  int body_fd = -1;
+  uint64_t body_offset = 0;
+  uint64_t body_length = 0;
+  // Sign the body as UNSIGNED-PAYLOAD rather than by its SHA-256 (with a
+  // Content-MD5 header, so that the server still checks the bytes). A body
+  // from a file is always sent so.
+  bool unsigned_payload = false;
+  // A 2xx answer's body goes to this function, piece by piece in order
+  // (offset, bytes; false stops the transfer), instead of into memory; a
+  // retry starts again at offset 0. Other answers' bodies are kept.
+  std::function<bool(uint64_t offset, std::span<const uint8_t> bytes)> sink;
+  uint64_t max_bytes = 8u << 20;  // the most body kept in memory (or sunk)
+};
+
+struct S3Answer {
+  long status = 0;
+  std::vector<uint8_t> body;  // empty when it went to the sink
+  uint64_t sunk = 0;          // bytes given to the sink
+  std::string etag;
+  std::optional<uint64_t> content_length;
+  std::string last_modified;  // the Last-Modified header
+  std::string ferry_meta;     // the x-amz-meta-ferry header
+  std::string error_code;     // S3's <Code>, for a non-2xx answer with an XML body
+  std::string error_message;
+
+  bool ok() const { return status >= 200 && status < 300; }
+  // The Status of a failed answer (as the calls above report them), `what`
+  // naming the request.
+  Status Error(const std::string& what) const;
 };
 
 class S3Client {
@@ -117,6 +171,16 @@ class S3Client {
   Status CompleteMultipartUpload(std::string_view key, const std::string& upload_id,
                                  const std::vector<std::string>& part_etags);
   Status AbortMultipartUpload(std::string_view key, const std::string& upload_id);
+
+  // Sends `request` (retried as the header comment says) and returns the
+  // answer, whatever its status; an error only when no answer came.
+  Result<S3Answer> Call(const S3Request& request);
+  // AWS's URI encoding of a query value (unreserved bytes kept, the rest %XX).
+  static std::string EncodeQuery(std::string_view value);
+  // Fields of a ListObjectsV2 answer body (path from the root, text), in
+  // document order; for callers listing with parameters List does not take.
+  static Status ParseXml(std::span<const uint8_t> xml,
+                         const std::function<void(const std::string& path, const std::string& text)>& fn);
 
   const S3Location& location() const { return location_; }
   // Retries made so far, Open's included (for tests and metrics).

@@ -131,8 +131,13 @@ TEST_F(CopyNodesTest, ACopyWhoseNodeDiesIsFinishedByTheOtherNodeFromTheChunksAlr
   json image = WaitForCopyEnd(b, copy_id);
   ASSERT_EQ(image.value("Status", std::string()), "Available") << image.dump() << "\n" << cluster_->Logs();
   EXPECT_NE(cluster_->server(other).Log().find("taking over task"), std::string::npos) << cluster_->Logs();
-  EXPECT_EQ(ExportImageSha256(b, kDest, copy_id, kOperatorBucket, cluster_->BucketDir(other), "takeover"),
-            source_sha);
+  // The destination's buckets are in its S3 store.
+  CreateBucketAsRoot(cluster_->server(other).oss_endpoint(), kOperatorBucket);
+  EXPECT_EQ(DownloadedSha256(cluster_->server(other).oss_endpoint(), kOperatorBucket,
+                             ExportImageObject(b, kDest, copy_id, kOperatorBucket, "takeover"),
+                             cluster_->server(other).data_dir() + "/../exported"),
+            source_sha)
+      << cluster_->Logs();
   // What the dead node stored stayed stored: the other fetched the rest.
   Result<std::string> metrics = RootClient(cluster_->server(other).admin_endpoint(), false).Get("/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();

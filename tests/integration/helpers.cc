@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "api/oss_client.h"
 #include "api/params.h"
 #include "api/signature.h"
 #include "common/clock.h"
@@ -153,6 +154,12 @@ std::string ImportRawImage(EcsClient& client, const std::string& region, const s
 std::string ExportImageSha256(EcsClient& client, const std::string& region, const std::string& image_id,
                               const std::string& bucket, const std::string& bucket_dir,
                               const std::string& prefix) {
+  const std::string object = ExportImageObject(client, region, image_id, bucket, prefix);
+  return object.empty() ? "" : FileSha256(bucket_dir + "/" + object);
+}
+
+std::string ExportImageObject(EcsClient& client, const std::string& region, const std::string& image_id,
+                              const std::string& bucket, const std::string& prefix) {
   json started = CallOk(client, "ExportImage",
                         {{"RegionId", region},
                          {"ImageId", image_id},
@@ -165,11 +172,44 @@ std::string ExportImageSha256(EcsClient& client, const std::string& region, cons
     return "";
   }
   const std::string object = RelatedItem(task, "OSSObject");
-  if (object.empty()) {
-    ADD_FAILURE() << "export task names no OSSObject: " << task.dump();
+  if (object.empty()) ADD_FAILURE() << "export task names no OSSObject: " << task.dump();
+  return object;
+}
+
+namespace {
+OssClient RootOss(const std::string& oss_endpoint) {
+  OssClientConfig config;
+  config.endpoint = oss_endpoint;
+  config.access_key_id = kRootKeyId;
+  config.access_key_secret = kRootKeySecret;
+  return OssClient(config);
+}
+}  // namespace
+
+void CreateBucketAsRoot(const std::string& oss_endpoint, const std::string& bucket) {
+  Status made = RootOss(oss_endpoint).CreateBucket(bucket);
+  ASSERT_TRUE(made.ok()) << made.ToString();
+}
+
+void UploadAsRoot(const std::string& oss_endpoint, const std::string& bucket, const std::string& key,
+                  const std::string& path) {
+  OssClient oss = RootOss(oss_endpoint);
+  Status made = oss.CreateBucket(bucket);
+  ASSERT_TRUE(made.ok()) << made.ToString();
+  Status put = oss.UploadFile(path, bucket, key, "", nullptr);
+  ASSERT_TRUE(put.ok()) << put.ToString();
+}
+
+std::string DownloadedSha256(const std::string& oss_endpoint, const std::string& bucket,
+                             const std::string& key, const std::string& scratch_file) {
+  Status got = RootOss(oss_endpoint).DownloadFile(bucket, key, scratch_file, "", nullptr);
+  if (!got.ok()) {
+    ADD_FAILURE() << "download of " << bucket << "/" << key << ": " << got.ToString();
     return "";
   }
-  return FileSha256(bucket_dir + "/" + object);
+  std::string sha = FileSha256(scratch_file);
+  std::filesystem::remove(scratch_file);
+  return sha;
 }
 
 int64_t MetricValue(const std::string& exposition, const std::string& name, const std::string& region) {

@@ -72,6 +72,23 @@ std::string ExportImageSha256(EcsClient& client, const std::string& region, cons
                               const std::string& bucket, const std::string& bucket_dir,
                               const std::string& prefix);
 
+// ExportImage of `image_id` as RAW into `bucket` (OSSPrefix `prefix`),
+// waited for; the exported object's key, "" (and a test failure) when it
+// failed.
+std::string ExportImageObject(EcsClient& client, const std::string& region, const std::string& image_id,
+                              const std::string& bucket, const std::string& prefix);
+
+// Through a node's OSS endpoint, as root: `bucket` made when missing, and
+// the file `path` uploaded as `key` (a test failure when it cannot be).
+void UploadAsRoot(const std::string& oss_endpoint, const std::string& bucket, const std::string& key,
+                  const std::string& path);
+// Through a node's OSS endpoint, as root: `bucket` made when missing.
+void CreateBucketAsRoot(const std::string& oss_endpoint, const std::string& bucket);
+// The hex SHA-256 of bucket/key downloaded as root through a node's OSS
+// endpoint into `scratch_file`; "" (and a test failure) when it cannot be.
+std::string DownloadedSha256(const std::string& oss_endpoint, const std::string& bucket,
+                             const std::string& key, const std::string& scratch_file);
+
 // The value of `name`{region="region"} in a Prometheus text exposition;
 // -1 when absent.
 int64_t MetricValue(const std::string& exposition, const std::string& name, const std::string& region);

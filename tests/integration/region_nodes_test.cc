@@ -1,7 +1,8 @@
 // Two nodes of one region (issue 13): two `ferry serve` processes with data
 // directories of their own, the same PostgreSQL catalog (--catalog) and the
 // same bucket of a Ceph RADOS Gateway for their chunks (--store).
-// Either answers for the region's records and bytes: an image imported
+// Either answers for the region's records, buckets and bytes: an object
+// uploaded through one is imported through the other, an image imported
 // through one is described and exported by the other, a ClientToken used on
 // one holds on the other, an account made through one signs requests on the
 // other, and a signed request accepted by one is a replay on the other.
@@ -56,7 +57,6 @@ class RegionNodesTest : public ::testing::Test {
                                  std::filesystem::perm_options::replace);
     for (int i = 0; i < 2; ++i) {
       const std::string base = scratch_->path() + "/node" + std::to_string(i);
-      std::filesystem::create_directories(base + "/data/oss/" + kOperatorBucket);
       std::filesystem::create_directories(base + "/config");
       nodes_.push_back(std::make_unique<FerryServer>(base + "/data", base + "/config"));
       // A short task lease, so a dead node's task is taken over quickly.
@@ -99,12 +99,11 @@ TEST_F(RegionNodesTest, EitherNodeAnswersForTheRegionsImagesTokensAccountsAndNon
   EcsClient a = RootClient(node(0).endpoint(), false);
   EcsClient b = RootClient(node(1).endpoint(), true);
 
-  // The source object in both nodes' buckets: until the OSS buckets live in
-  // the shared store too, each node reads its own (issue 13, part 2).
-  for (int i = 0; i < 2; ++i) {
-    WriteSparseImage(node(i).data_dir() + "/oss/" + kOperatorBucket + "/disk.raw", 8 << 20, {{0, 2 << 20}},
-                     7);
-  }
+  // The buckets are the region's, in its S3 store: the source is uploaded
+  // through node 1 and imported through node 0.
+  const std::string local = scratch_->path() + "/disk.raw";
+  WriteSparseImage(local, 8 << 20, {{0, 2 << 20}}, 7);
+  UploadAsRoot(node(1).oss_endpoint(), kOperatorBucket, "disk.raw", local);
   const std::map<std::string, std::string> import = {{"RegionId", kRegion},
                                                      {"ImageName", "web"},
                                                      {"ClientToken", "import-once"},
@@ -122,10 +121,11 @@ TEST_F(RegionNodesTest, EitherNodeAnswersForTheRegionsImagesTokensAccountsAndNon
   ASSERT_EQ(described.size(), 1u) << described.dump() << Logs();
   EXPECT_EQ(described[0].value("Status", ""), "Available") << described.dump();
   EXPECT_EQ(described[0].value("ImageName", ""), "web") << described.dump();
-  // And exports its bytes: the chunks node 0 wrote are in the shared store.
-  EXPECT_EQ(ExportImageSha256(b, kRegion, image_id, kOperatorBucket,
-                              node(1).data_dir() + "/oss/" + kOperatorBucket, "fromnode1"),
-            FileSha256(node(0).data_dir() + "/oss/" + kOperatorBucket + "/disk.raw"))
+  // And exports its bytes (the chunks node 0 wrote are in the shared
+  // store), downloaded through node 0.
+  const std::string exported = ExportImageObject(b, kRegion, image_id, kOperatorBucket, "fromnode1");
+  EXPECT_EQ(DownloadedSha256(node(0).oss_endpoint(), kOperatorBucket, exported, scratch_->path() + "/got"),
+            FileSha256(local))
       << Logs();
   json tasks = CallOk(b, "DescribeTasks", {{"RegionId", kRegion}, {"TaskIds", started.value("TaskId", "")}});
   EXPECT_EQ(tasks.dump().find(started.value("TaskId", "")) != std::string::npos, true) << tasks.dump();
@@ -171,10 +171,10 @@ TEST_F(RegionNodesTest, EitherNodeAnswersForTheRegionsImagesTokensAccountsAndNon
 TEST_F(RegionNodesTest, AnImportWhoseNodeDiesIsFinishedByAnotherNode) {
   const std::string object = "big.raw";
   const uint64_t size = 96ull << 20;
-  for (int i = 0; i < 2; ++i) {
-    WriteSparseImage(node(i).data_dir() + "/oss/" + kOperatorBucket + "/" + object, size, {{0, size}}, 11);
-  }
-  const std::string source_sha = FileSha256(node(1).data_dir() + "/oss/" + kOperatorBucket + "/" + object);
+  const std::string local = scratch_->path() + "/" + object;
+  WriteSparseImage(local, size, {{0, size}}, 11);
+  UploadAsRoot(node(0).oss_endpoint(), kOperatorBucket, object, local);
+  const std::string source_sha = FileSha256(local);
   EcsClient a = RootClient(node(0).endpoint(), false);
   EcsClient b = RootClient(node(1).endpoint(), false);
   json started = CallOk(a, "ImportImage",
@@ -196,8 +196,9 @@ TEST_F(RegionNodesTest, AnImportWhoseNodeDiesIsFinishedByAnotherNode) {
   json image = DescribeImageIn(b, kRegion, image_id);
   ASSERT_EQ(image.size(), 1u) << image.dump();
   EXPECT_EQ(image[0].value("Status", ""), "Available") << image.dump();
-  EXPECT_EQ(ExportImageSha256(b, kRegion, image_id, kOperatorBucket,
-                              node(1).data_dir() + "/oss/" + kOperatorBucket, "takeover"),
+  EXPECT_EQ(DownloadedSha256(node(1).oss_endpoint(), kOperatorBucket,
+                             ExportImageObject(b, kRegion, image_id, kOperatorBucket, "takeover"),
+                             scratch_->path() + "/got"),
             source_sha);
 }
 
@@ -208,8 +209,10 @@ TEST_F(RegionNodesTest, AnImportWhoseNodeDiesIsFinishedByAnotherNode) {
 TEST_F(RegionNodesTest, AnImportPausesWhileTheObjectStoreIsDownAndFinishesWhenItIsBack) {
   const std::string object = "paused.raw";
   const uint64_t size = 64ull << 20;
-  WriteSparseImage(node(0).data_dir() + "/oss/" + kOperatorBucket + "/" + object, size, {{0, size}}, 13);
-  const std::string source_sha = FileSha256(node(0).data_dir() + "/oss/" + kOperatorBucket + "/" + object);
+  const std::string local = scratch_->path() + "/" + object;
+  WriteSparseImage(local, size, {{0, size}}, 13);
+  UploadAsRoot(node(0).oss_endpoint(), kOperatorBucket, object, local);
+  const std::string source_sha = FileSha256(local);
   EcsClient a = RootClient(node(0).endpoint(), false);
   json started = CallOk(a, "ImportImage",
                         {{"RegionId", kRegion},
@@ -236,8 +239,9 @@ TEST_F(RegionNodesTest, AnImportPausesWhileTheObjectStoreIsDownAndFinishesWhenIt
   store_cut_->Mend();
   json finished = WaitForTaskIn(a, kRegion, task_id);
   ASSERT_EQ(finished.value("TaskStatus", ""), "Finished") << finished.dump() << Logs();
-  EXPECT_EQ(ExportImageSha256(a, kRegion, image_id, kOperatorBucket,
-                              node(0).data_dir() + "/oss/" + kOperatorBucket, "afterpause"),
+  EXPECT_EQ(DownloadedSha256(node(0).oss_endpoint(), kOperatorBucket,
+                             ExportImageObject(a, kRegion, image_id, kOperatorBucket, "afterpause"),
+                             scratch_->path() + "/got"),
             source_sha);
 }
 

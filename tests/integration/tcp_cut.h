@@ -121,7 +121,7 @@ class TcpCut {
           return;
         }
         for (ssize_t off = 0; off < n;) {
-          const ssize_t w = ::write(fds[1 - i].fd, buf + off, static_cast<size_t>(n - off));
+          const ssize_t w = ::send(fds[1 - i].fd, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
           if (w <= 0) {
             ::shutdown(a, SHUT_RDWR);
             ::shutdown(b, SHUT_RDWR);
