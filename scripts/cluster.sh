@@ -118,8 +118,8 @@ The cluster runs in $dir:
   cn-shanghai  http://127.0.0.1:9186 (sh-1)  http://127.0.0.1:9189 (sh-2)
   PostgreSQL   $pg_uri (databases ferry_hz, ferry_sh)
   Ceph RGW     $endpoint (buckets ferry-hz, ferry-sh; keys in $dir/ceph/credentials)
-Use it (any node answers for its region; objects to import go to a node's OSS endpoint,
-its API port + 2, and are imported through that node):
+Use it (any node answers for its region, and serves its buckets: OSS on each node's API
+port + 2, the objects in the region's Ceph bucket):
   set -a; . $dir/root.env; set +a
   export FERRY_ENDPOINT=http://127.0.0.1:9180 FERRY_REGION=cn-hangzhou
   ferry image import disk.raw --name demo --query ImageId

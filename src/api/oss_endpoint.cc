@@ -547,10 +547,19 @@ class Exchange final : public OssExchange {
   }
 
   Status GetObject() {
-    ASSIGN_OR_RETURN(OpenObject object, store_.OpenForRead(account(), op_.bucket, op_.key));
+    // The range is resolved against the object's size, and only its bytes
+    // are fetched from a store that copies objects out (S3ObjectStore).
+    OssRange range;
+    ASSIGN_OR_RETURN(
+        OpenObject object,
+        store_.OpenRangeForRead(
+            account(), op_.bucket, op_.key, [&](const ObjectInfo& info) -> Result<ObjectStore::ByteRange> {
+              ASSIGN_OR_RETURN(range, ResolveOssRange(request_.Header("range"),
+                                                      request_.Header("x-oss-range-behavior"), info.size));
+              if (!range.partial) return ObjectStore::ByteRange{0, info.size};
+              return ObjectStore::ByteRange{range.first, range.last - range.first + 1};
+            }));
     const uint64_t size = object.info.size;
-    ASSIGN_OR_RETURN(OssRange range, ResolveOssRange(request_.Header("range"),
-                                                     request_.Header("x-oss-range-behavior"), size));
     HttpResponse& response = Ok(range.partial ? 206 : 200);
     AddObjectHeaders(object.info, response);
     if (range.partial) {

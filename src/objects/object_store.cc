@@ -1,6 +1,7 @@
 #include "objects/object_store.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -180,6 +181,21 @@ Result<uint64_t> ObjectStore::AccountStoredBytes(const std::string& account_id) 
     total += bytes;
   }
   return total;
+}
+
+Result<OpenObject> ObjectStore::OpenRangeForRead(const std::string& account_id, const std::string& bucket,
+                                                 const std::string& key, const RangePicker& pick) const {
+  ASSIGN_OR_RETURN(OpenObject object, OpenForRead(account_id, bucket, key));
+  RETURN_IF_ERROR(pick(object.info).status());
+  return object;
+}
+
+Result<uint64_t> ObjectStore::ObjectStoredBytes(const std::string& account_id, const std::string& bucket,
+                                                const std::string& key) const {
+  ASSIGN_OR_RETURN(OpenObject object, OpenForRead(account_id, bucket, key));
+  struct stat st {};
+  if (::fstat(object.fd.get(), &st) != 0) return ErrnoStatus("stat", bucket + "/" + key, errno);
+  return static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
 ListUploadsResult PageOfUploads(std::vector<MultipartUpload> uploads, const ListUploadsRequest& request) {

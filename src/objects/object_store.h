@@ -298,6 +298,21 @@ class ObjectStore {
                                      const std::string& key, int fd, const PutOptions& options) = 0;
   virtual Result<OpenObject> OpenForRead(const std::string& account_id, const std::string& bucket,
                                          const std::string& key) const = 0;
+  // OpenForRead of part of the object: `pick` gets its info and names the
+  // bytes wanted (an error from it is returned as it is). The descriptor
+  // holds at least them, at their offsets in the object; a backend that
+  // copies the object (S3ObjectStore) fetches only them. For ranged GETs.
+  struct ByteRange {
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+  using RangePicker = std::function<Result<ByteRange>(const ObjectInfo& info)>;
+  virtual Result<OpenObject> OpenRangeForRead(const std::string& account_id, const std::string& bucket,
+                                              const std::string& key, const RangePicker& pick) const;
+  // The bytes the object takes in the store: a sparse file's allocated
+  // bytes (FsObjectStore), an S3 object's size. For quotas.
+  virtual Result<uint64_t> ObjectStoredBytes(const std::string& account_id, const std::string& bucket,
+                                             const std::string& key) const;
   virtual Result<ObjectInfo> HeadObject(const std::string& account_id, const std::string& bucket,
                                         const std::string& key) const = 0;
   virtual Result<ListObjectsResult> ListObjects(const std::string& account_id, const std::string& bucket,

@@ -942,6 +942,13 @@ Result<ObjectInfo> S3ObjectStore::HeadObject(const std::string& account_id, cons
 
 Result<OpenObject> S3ObjectStore::OpenForRead(const std::string& account_id, const std::string& bucket,
                                               const std::string& key) const {
+  return OpenRangeForRead(account_id, bucket, key, [](const ObjectInfo& info) -> Result<ByteRange> {
+    return ByteRange{0, info.size};
+  });
+}
+
+Result<OpenObject> S3ObjectStore::OpenRangeForRead(const std::string& account_id, const std::string& bucket,
+                                                   const std::string& key, const RangePicker& pick) const {
   S3Client& s3 = *shared_->s3;
   RETURN_IF_ERROR(OwnBucket(s3, account_id, bucket).status());
   ASSIGN_OR_RETURN(std::string s3_key, ObjectKey(s3, bucket, key));
@@ -953,21 +960,32 @@ Result<OpenObject> S3ObjectStore::OpenForRead(const std::string& account_id, con
     if (head.status == 404 || TooLong(s3, head, s3_key)) return KeyNotFound(bucket, key);
     if (!head.ok()) return head.Error("HEAD " + label);
     ASSIGN_OR_RETURN(ObjectInfo info, InfoOf(s3, head, bucket, key));
+    ASSIGN_OR_RETURN(const ByteRange range, pick(info));
+    if (range.offset > info.size || range.length > info.size - range.offset) {
+      return Internal("a range past the end of " + label);
+    }
+    const bool whole = range.offset == 0 && range.length == info.size;
     ASSIGN_OR_RETURN(UniqueFd fd, NewSpoolFile(shared_->spool_dir));
+    if (::ftruncate(fd.get(), static_cast<off_t>(info.size)) != 0) return ErrnoStatus("size", label, errno);
+    if (range.length == 0) return OpenObject{std::move(fd), std::move(info)};
     uint64_t crc = 0;
     Status sink_error;
     S3Request r;
     r.method = "GET";
     r.key = s3_key;
     r.headers = {{"if-match", head.etag}};
-    r.max_bytes = info.size;
+    if (!whole) {
+      r.headers.emplace_back("range", "bytes=" + std::to_string(range.offset) + "-" +
+                                          std::to_string(range.offset + range.length - 1));
+    }
+    r.max_bytes = range.length;
     r.sink = [&](uint64_t offset, std::span<const uint8_t> bytes) {
       if (offset == 0) crc = 0;  // a retry starts again
       crc = Crc64Update(crc, bytes);
-      // All-zero 4 KiB blocks stay holes.
+      // At their offsets in the object; all-zero 4 KiB blocks stay holes.
       size_t at = 0;
       while (at < bytes.size()) {
-        const uint64_t pos = offset + at;
+        const uint64_t pos = range.offset + offset + at;
         const size_t n = std::min<size_t>(bytes.size() - at, 4096 - pos % 4096);
         const bool zero = n == 4096 && std::all_of(bytes.begin() + static_cast<ptrdiff_t>(at),
                                                    bytes.begin() + static_cast<ptrdiff_t>(at + n),
@@ -988,16 +1006,24 @@ Result<OpenObject> S3ObjectStore::OpenForRead(const std::string& account_id, con
     if (a.status == 412) continue;
     if (a.status == 404) return KeyNotFound(bucket, key);
     if (!a.ok()) return a.Error("GET " + label);
-    if (a.sunk != info.size) {
+    if (a.sunk != range.length || (!whole && a.status != 206)) {
       return DataLoss("S3: GET " + label + ": " + std::to_string(a.sunk) + " bytes of " +
-                      std::to_string(info.size));
+                      std::to_string(range.length) + " (HTTP " + std::to_string(a.status) + ")");
     }
-    if (info.crc64 && *info.crc64 != crc)
+    // The whole object is checked against its CRC-64; a range has none of
+    // its own (the If-Match holds it to the object described).
+    if (whole && info.crc64 && *info.crc64 != crc) {
       return DataLoss("S3: GET " + label + ": the bytes fail their CRC-64");
-    if (::ftruncate(fd.get(), static_cast<off_t>(info.size)) != 0) return ErrnoStatus("size", label, errno);
+    }
     return OpenObject{std::move(fd), std::move(info)};
   }
   return Unavailable("S3: " + label + " kept changing while it was read");
+}
+
+Result<uint64_t> S3ObjectStore::ObjectStoredBytes(const std::string& account_id, const std::string& bucket,
+                                                  const std::string& key) const {
+  ASSIGN_OR_RETURN(ObjectInfo info, HeadObject(account_id, bucket, key));
+  return info.size;  // S3 keeps no holes
 }
 
 Result<ListObjectsResult> S3ObjectStore::ListObjects(const std::string& account_id, const std::string& bucket,

@@ -66,6 +66,10 @@ class S3ObjectStore final : public ObjectStore {
                              int fd, const PutOptions& options) override;
   Result<OpenObject> OpenForRead(const std::string& account_id, const std::string& bucket,
                                  const std::string& key) const override;
+  Result<OpenObject> OpenRangeForRead(const std::string& account_id, const std::string& bucket,
+                                      const std::string& key, const RangePicker& pick) const override;
+  Result<uint64_t> ObjectStoredBytes(const std::string& account_id, const std::string& bucket,
+                                     const std::string& key) const override;
   Result<ObjectInfo> HeadObject(const std::string& account_id, const std::string& bucket,
                                 const std::string& key) const override;
   Result<ListObjectsResult> ListObjects(const std::string& account_id, const std::string& bucket,

@@ -76,17 +76,16 @@ Result<ImportImageResult> RegionImpl::ImportImage(const Caller& c, const ImportI
   RETURN_IF_ERROR(ValidateLicenseType(r.license_type));
   RETURN_IF_ERROR(ValidateTags(r.tags));
   for (const ImportDisk& d : disks) {
-    Result<OpenObject> object = oss_.OpenForRead(c.account_id, d.oss_bucket, d.oss_object);
+    Result<ObjectInfo> object = oss_.HeadObject(c.account_id, d.oss_bucket, d.oss_object);
     if (!object.ok()) return EcsObjectStatus(object.status());
     // An object larger than the largest disk cannot be one (a raw image's
     // virtual size is its size); other formats are bounded by the task once
     // their virtual size is known.
-    struct stat st {};
-    if (::fstat(object->fd.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxDiskBytes) {
-      return InvalidArgument("InvalidParameter",
-                             "The OSS object " + d.oss_bucket + "/" + d.oss_object + " holds " +
-                                 std::to_string(st.st_size) + " bytes, more than the largest disk image (" +
-                                 std::to_string(kMaxDiskBytes) + " bytes, 32768 GiB).");
+    if (object->size > kMaxDiskBytes) {
+      return InvalidArgument("InvalidParameter", "The OSS object " + d.oss_bucket + "/" + d.oss_object +
+                                                     " holds " + std::to_string(object->size) +
+                                                     " bytes, more than the largest disk image (" +
+                                                     std::to_string(kMaxDiskBytes) + " bytes, 32768 GiB).");
     }
   }
 

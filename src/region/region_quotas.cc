@@ -39,10 +39,9 @@ void RegionImpl::ReleaseEndedStaging() {
 Result<uint64_t> RegionImpl::ImportSourceBytes(const Caller& c, const std::vector<ImportDisk>& disks) {
   uint64_t total = 0;
   for (const ImportDisk& d : disks) {
-    Result<OpenObject> object = oss_.OpenForRead(c.account_id, d.oss_bucket, d.oss_object);
-    if (!object.ok()) return EcsObjectStatus(object.status());
-    struct stat st {};
-    if (::fstat(object->fd.get(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
+    Result<uint64_t> bytes = oss_.ObjectStoredBytes(c.account_id, d.oss_bucket, d.oss_object);
+    if (!bytes.ok()) return EcsObjectStatus(bytes.status());
+    total += *bytes;
   }
   return total;
 }

@@ -4,6 +4,7 @@
 // uploads) is in fs_object_store_test.cc.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +55,7 @@ std::string NormalizeForTest(const std::string& etag) {
 struct FsBackend {
   // OSS's longest key.
   static size_t LongestKey(const std::string& /*dir*/) { return 1023; }
+  static constexpr bool kCopiesOut = false;  // readers get the object's own file
   static std::unique_ptr<ObjectStore> Open(const std::string& dir, const Clock& clock) {
     return std::make_unique<FsObjectStore>(dir, kRoot, clock);
   }
@@ -63,6 +65,7 @@ struct FsBackend {
 // for the process; each test's store under a prefix of its own, named after
 // its folder, so that a Reopen finds the same objects).
 struct S3Backend {
+  static constexpr bool kCopiesOut = true;  // readers get a copy of what they asked for
   // Ceph's gateway takes keys of 1024 bytes at most, the store's prefix
   // ("<test>/oss/o/alice-b/") included.
   static size_t LongestKey(const std::string& dir) {
@@ -593,6 +596,38 @@ TYPED_TEST(ObjectStoreContract, PagingThroughTwoThousandFiveHundredKeys) {
   }
   EXPECT_EQ(keys, 1250u);
   EXPECT_EQ(prefixes, 10u);
+}
+
+// A ranged read holds the range's bytes at their offsets; a backend that
+// copies objects out fetches no others (a 16 MiB download of a 1 GiB
+// object must not move the gigabyte).
+TYPED_TEST(ObjectStoreContract, ARangeReadHoldsItsBytesAtTheirOffsets) {
+  std::string data(4 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  ASSERT_TRUE(this->Put("big", data).ok());
+  const uint64_t offset = (1 << 20) + 4096, length = 64 * 1024;
+  Result<OpenObject> part = this->store_->OpenRangeForRead(
+      kAlice, "alice-b", "big", [&](const ObjectInfo& info) -> Result<ObjectStore::ByteRange> {
+        EXPECT_EQ(info.size, data.size());
+        return ObjectStore::ByteRange{offset, length};
+      });
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  EXPECT_EQ(part->info.size, data.size());
+  std::string got(length, '\0');
+  ASSERT_TRUE(PreadFull(part->fd.get(), reinterpret_cast<uint8_t*>(got.data()), length, offset, "big").ok());
+  EXPECT_TRUE(got == data.substr(offset, length));
+  if (TypeParam::kCopiesOut) {
+    struct stat st {};
+    ASSERT_EQ(::fstat(part->fd.get(), &st), 0);
+    EXPECT_LE(static_cast<uint64_t>(st.st_blocks) * 512, length + 8192) << "only the range was fetched";
+  }
+  // The picker's error is the read's.
+  Result<OpenObject> refused = this->store_->OpenRangeForRead(
+      kAlice, "alice-b", "big", [](const ObjectInfo&) -> Result<ObjectStore::ByteRange> {
+        return InvalidArgument("InvalidRange", "no");
+      });
+  EXPECT_EQ(refused.status().reason(), "InvalidRange");
+  EXPECT_EQ(*this->store_->ObjectStoredBytes(kAlice, "alice-b", "big") >= data.size() - 4096, true);
 }
 
 // ---------------------------------------------------------------- multipart
