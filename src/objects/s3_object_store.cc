@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/catch_all.h"
 #include "common/crc64.h"
 #include "common/hash.h"
 #include "common/ids.h"
@@ -1280,57 +1281,99 @@ Result<ObjectInfo> S3ObjectStore::CompleteMultipart(const std::string& account_i
 
   // Parts of 5 MiB and more are copied inside the store; smaller ones (and
   // zero parts) are gathered in a spool file and sent as one part once
-  // they reach 5 MiB (S3's least part but the last).
-  ASSIGN_OR_RETURN(std::unique_ptr<S3Multipart> up, S3Multipart::Begin(s3, s3_key, header));
-  ASSIGN_OR_RETURN(UniqueFd group, NewSpoolFile(shared_->spool_dir));
-  uint64_t group_bytes = 0;
-  uint32_t next_part = 1;
-  auto flush = [&]() -> Status {
-    if (group_bytes == 0) return Status::Ok();
-    if (group_bytes > kS3MaxPartBytes) {
+  // they reach 5 MiB (S3's least part but the last). The S3 parts are
+  // planned first, then made kCompleteThreads at a time.
+  struct Segment {
+    bool copy = false;
+    std::vector<const StoredPart*> parts;
+    uint64_t bytes = 0;
+  };
+  std::vector<Segment> plan;
+  Segment group;
+  auto flush = [&] {
+    if (group.bytes > 0) plan.push_back(std::move(group));
+    group = Segment{};
+  };
+  for (const StoredPart& p : stored) {
+    if (!p.zeros && p.info.size >= kS3MinPartBytes && (group.bytes == 0 || group.bytes >= kS3MinPartBytes)) {
+      flush();
+      plan.push_back(Segment{true, {&p}, p.info.size});
+      continue;
+    }
+    group.parts.push_back(&p);
+    group.bytes += p.info.size;
+    if (group.bytes >= kS3PartBytes) flush();
+  }
+  flush();
+  for (const Segment& seg : plan) {
+    if (seg.bytes > kS3MaxPartBytes) {
       return InvalidArgument(oss_error::kInvalidPart,
                              "Parts under 5 MiB followed by one of nearly 5 GiB cannot be assembled in this "
                              "region's object store.");
     }
-    RETURN_IF_ERROR(up->AddFromFd(next_part++, group.get(), 0, group_bytes, label));
-    if (::ftruncate(group.get(), 0) != 0) return ErrnoStatus("truncate", "a spool file", errno);
-    group_bytes = 0;
-    return Status::Ok();
-  };
-  for (const StoredPart& p : stored) {
-    const std::string source = PartKey(bucket, upload_id, p.info.part_number);
-    if (!p.zeros && p.info.size >= kS3MinPartBytes && (group_bytes == 0 || group_bytes >= kS3MinPartBytes)) {
-      RETURN_IF_ERROR(flush());
-      RETURN_IF_ERROR(up->AddCopy(next_part++, source, p.md5));
-      continue;
-    }
-    if (p.zeros) {
-      if (::ftruncate(group.get(), static_cast<off_t>(group_bytes + p.info.size)) != 0) {
-        return ErrnoStatus("extend", "a spool file", errno);
-      }
-    } else {
-      S3Request r;
-      r.method = "GET";
-      r.key = source;
-      r.max_bytes = p.info.size;
-      Status sink_error;
-      const uint64_t base = group_bytes;
-      r.sink = [&](uint64_t offset, std::span<const uint8_t> bytes) {
-        sink_error = PwriteFull(group.get(), bytes.data(), bytes.size(), base + offset, label);
-        return sink_error.ok();
-      };
-      ASSIGN_OR_RETURN(S3Answer a, s3.Call(r));
-      RETURN_IF_ERROR(sink_error);
-      if (!a.ok()) return a.Error("GET part " + std::to_string(p.info.part_number));
-      if (a.sunk != p.info.size)
-        return DataLoss("S3: part " + std::to_string(p.info.part_number) + " is short");
-      ASSIGN_OR_RETURN(Md5Digest md5, Md5OfRange(group.get(), base, p.info.size, label));
-      if (md5 != p.md5) return DataLoss("S3: part " + std::to_string(p.info.part_number) + " fails its MD5");
-    }
-    group_bytes += p.info.size;
-    if (group_bytes >= kS3PartBytes) RETURN_IF_ERROR(flush());
   }
-  RETURN_IF_ERROR(flush());
+  ASSIGN_OR_RETURN(std::unique_ptr<S3Multipart> up, S3Multipart::Begin(s3, s3_key, header));
+  auto make = [&](size_t index) -> Status {
+    const Segment& seg = plan[index];
+    const auto number = static_cast<uint32_t>(index + 1);
+    if (seg.copy) {
+      const StoredPart& p = *seg.parts[0];
+      return up->AddCopy(number, PartKey(bucket, upload_id, p.info.part_number), p.md5);
+    }
+    ASSIGN_OR_RETURN(UniqueFd spool, NewSpoolFile(shared_->spool_dir));
+    if (::ftruncate(spool.get(), static_cast<off_t>(seg.bytes)) != 0) {
+      return ErrnoStatus("extend", "a spool file", errno);
+    }
+    uint64_t base = 0;
+    for (const StoredPart* p : seg.parts) {
+      if (!p->zeros) {
+        S3Request r;
+        r.method = "GET";
+        r.key = PartKey(bucket, upload_id, p->info.part_number);
+        r.max_bytes = p->info.size;
+        Status sink_error;
+        r.sink = [&](uint64_t offset, std::span<const uint8_t> bytes) {
+          sink_error = PwriteFull(spool.get(), bytes.data(), bytes.size(), base + offset, label);
+          return sink_error.ok();
+        };
+        ASSIGN_OR_RETURN(S3Answer a, s3.Call(r));
+        RETURN_IF_ERROR(sink_error);
+        const std::string what = "part " + std::to_string(p->info.part_number);
+        if (!a.ok()) return a.Error("GET " + what);
+        if (a.sunk != p->info.size) return DataLoss("S3: " + what + " is short");
+        ASSIGN_OR_RETURN(Md5Digest md5, Md5OfRange(spool.get(), base, p->info.size, label));
+        if (md5 != p->md5) return DataLoss("S3: " + what + " fails its MD5");
+      }
+      base += p->info.size;
+    }
+    return up->AddFromFd(number, spool.get(), 0, seg.bytes, label);
+  };
+  constexpr unsigned kCompleteThreads = 4;
+  std::atomic<size_t> next{0};
+  std::mutex error_mu;
+  Status error;  // guarded by error_mu
+  auto work = [&] {
+    for (size_t i = next++; i < plan.size(); i = next++) {
+      Status st = CatchAll("assemble " + label, [&] { return make(i); });
+      if (!st.ok()) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (error.ok()) error = std::move(st);
+        next = plan.size();
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (unsigned t = 1; t < kCompleteThreads && t < plan.size(); ++t) {
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer threads make them all
+    }
+  }
+  work();
+  for (std::thread& t : helpers) t.join();
+  RETURN_IF_ERROR(error);
   RETURN_IF_ERROR(up->Complete());
   // The upload is done: its parts and record go (a failure here leaves
   // them to the expiry sweep).
