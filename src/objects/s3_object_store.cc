@@ -790,7 +790,7 @@ Result<BucketRecord> OwnBucket(S3Client& s3, const std::string& account_id, cons
 // A HEAD the gateway refused for the key's length (an answer without a
 // body: 400 or 405 for a key past 1024 bytes): no such object can exist.
 bool TooLong(const S3Client& s3, const S3Answer& a, const std::string& s3_key) {
-  return (a.status == 400 || a.status == 405) && s3.location().prefix.size() + s3_key.size() > 1024;
+  return (a.status == 400 || a.status == 405) && s3.location().prefix.size() + s3_key.size() > kMaxS3KeyBytes;
 }
 
 // The S3 key of an object.
@@ -1483,7 +1483,8 @@ SweepStats S3ObjectStore::SweepExpired(UnixSeconds now, int64_t max_age_seconds)
   // times, whichever is newest.
   std::vector<std::pair<std::string, int64_t>> uploads;  // bucket/id key, newest
   (void)ListAll(s3, "oss/u/", [&](const ListPage::Item& i) { uploads.emplace_back(i.key, i.last_modified); });
-  for (auto& [record_key, newest] : uploads) {
+  for (const auto& [record_key, listed] : uploads) {
+    int64_t newest = listed;
     const std::string rest = record_key.substr(6);  // <bucket>/<id>
     const size_t slash = rest.find('/');
     if (slash == std::string::npos) continue;
