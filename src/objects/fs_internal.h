@@ -104,10 +104,11 @@ class HashingFile {
   bool released_ = false;
 };
 
-// The Write/WriteZeros half of a writer backed by a HashingFile; Base is
+// The Write/WriteZeros half of a writer backed by a HashingFile (or another
+// File with Write, WriteZeros and size: S3ObjectStore's spool); Base is
 // ObjectPutWriter or PartWriter, whose Commit takes file_ (after which
 // writing is refused).
-template <typename Base>
+template <typename Base, typename File = HashingFile>
 class HashingFileWriter : public Base {
  public:
   Status Write(std::span<const uint8_t> data) override {
@@ -121,14 +122,14 @@ class HashingFileWriter : public Base {
   uint64_t bytes_written() const override { return file_ ? file_->size() : 0; }
 
  protected:
-  HashingFileWriter(std::unique_ptr<HashingFile> file, std::string what)
+  HashingFileWriter(std::unique_ptr<File> file, std::string what)
       : file_(std::move(file)), what_(std::move(what)) {}
   Status Usable() const {
     if (file_) return Status::Ok();
     return FailedPrecondition("", what_ + " was already committed");
   }
 
-  std::unique_ptr<HashingFile> file_;
+  std::unique_ptr<File> file_;
   std::string what_;
 };
 

@@ -575,33 +575,11 @@ class Spool {
   uint64_t size_ = 0;
 };
 
-template <typename Base>
-class SpoolWriter : public Base {
- public:
-  Status Write(std::span<const uint8_t> data) override {
-    RETURN_IF_ERROR(Usable());
-    return spool_->Write(data);
-  }
-  Status WriteZeros(uint64_t count) override {
-    RETURN_IF_ERROR(Usable());
-    return spool_->WriteZeros(count);
-  }
-  uint64_t bytes_written() const override { return spool_ ? spool_->size() : 0; }
-
- protected:
-  explicit SpoolWriter(std::unique_ptr<Spool> spool) : spool_(std::move(spool)) {}
-  Status Usable() const {
-    if (spool_) return Status::Ok();
-    return FailedPrecondition("", "the writer was already committed");
-  }
-  std::unique_ptr<Spool> spool_;
-};
-
-class S3PutWriter final : public SpoolWriter<ObjectPutWriter> {
+class S3PutWriter final : public fsobj::HashingFileWriter<ObjectPutWriter, Spool> {
  public:
   S3PutWriter(std::shared_ptr<S3ObjectStore::Shared> shared, std::string bucket, std::string key,
               std::string s3_key, PutOptions options, std::unique_ptr<Spool> spool)
-      : SpoolWriter(std::move(spool)),
+      : HashingFileWriter(std::move(spool), "object " + bucket + "/" + Echo(key)),
         shared_(std::move(shared)),
         bucket_(std::move(bucket)),
         key_(std::move(key)),
@@ -610,7 +588,7 @@ class S3PutWriter final : public SpoolWriter<ObjectPutWriter> {
 
   Result<ObjectInfo> Commit() override {
     RETURN_IF_ERROR(Usable());
-    std::unique_ptr<Spool> spool = std::move(spool_);
+    std::unique_ptr<Spool> spool = std::move(file_);
     const Md5Digest md5 = spool->Finish();
     if (options_.expected_md5 && *options_.expected_md5 != md5) {
       return InvalidArgument(oss_error::kInvalidDigest,
@@ -651,12 +629,12 @@ nlohmann::json PartJson(const StoredPart& p) {
           {"crc64", p.info.crc64}, {"lm", p.info.last_modified}, {"zeros", p.zeros}};
 }
 
-class S3PartWriter final : public SpoolWriter<PartWriter> {
+class S3PartWriter final : public fsobj::HashingFileWriter<PartWriter, Spool> {
  public:
   S3PartWriter(std::shared_ptr<S3ObjectStore::Shared> shared, std::string s3_key, uint32_t part_number,
                std::optional<Md5Digest> expected_md5, std::optional<uint64_t> size,
                std::unique_ptr<Spool> spool)
-      : SpoolWriter(std::move(spool)),
+      : HashingFileWriter(std::move(spool), "part " + std::to_string(part_number)),
         shared_(std::move(shared)),
         s3_key_(std::move(s3_key)),
         part_number_(part_number),
@@ -665,7 +643,7 @@ class S3PartWriter final : public SpoolWriter<PartWriter> {
 
   Result<PartInfo> Commit() override {
     RETURN_IF_ERROR(Usable());
-    std::unique_ptr<Spool> spool = std::move(spool_);
+    std::unique_ptr<Spool> spool = std::move(file_);
     const std::string what = "part " + std::to_string(part_number_);
     if (size_ && spool->size() != *size_) {
       return InvalidArgument(oss_error::kInvalidArgument, what + " declared " + std::to_string(*size_) +
