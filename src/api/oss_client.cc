@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "api/oss_auth.h"
@@ -21,6 +22,7 @@
 #include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/http_url.h"
+#include "common/parallel.h"
 #include "common/zero.h"
 #include "objects/object_store.h"
 
@@ -468,71 +470,86 @@ Status OssClient::Multipart(const std::string& path, const std::string& bucket, 
   if (state.is_null()) RETURN_IF_ERROR(initiate());
 
   const uint64_t parts = (size + part_bytes - 1) / part_bytes;
+  auto length_of = [&](uint64_t n) { return std::min(part_bytes, size - (n - 1) * part_bytes); };
   // The bytes that move: parts without a data extent never do; a part
   // whose data extents hold only zeros drops out when it is read.
-  std::vector<bool> no_data(parts + 1, false);
+  std::mutex mu;  // guards state (and the checkpoint), no_data, to_send, done
+  std::vector<uint8_t> no_data(parts + 1, 0);
   uint64_t to_send = 0;
   for (uint64_t n = 1; n <= parts; ++n) {
-    const uint64_t offset = (n - 1) * part_bytes;
-    const uint64_t length = std::min(part_bytes, size - offset);
-    no_data[n] = !HasDataExtent(fd.get(), offset, length);
-    if (!no_data[n]) to_send += length;
+    no_data[n] = !HasDataExtent(fd.get(), (n - 1) * part_bytes, length_of(n));
+    if (!no_data[n]) to_send += length_of(n);
   }
-  std::vector<uint8_t> scratch;
   for (int attempt = 0;; ++attempt) {
-    Status failed;
     uint64_t done = 0;
+    std::vector<uint64_t> pending;
     for (uint64_t n = 1; n <= parts; ++n) {
-      const uint64_t offset = (n - 1) * part_bytes;
-      const uint64_t length = std::min(part_bytes, size - offset);
-      if (state["parts"].contains(std::to_string(n))) {
-        if (!no_data[n]) done += length;
-        continue;
+      if (!state["parts"].contains(std::to_string(n))) {
+        pending.push_back(n);
+      } else if (!no_data[n]) {
+        done += length_of(n);
       }
-      OssCall call;
-      call.method = "PUT";
-      call.bucket = bucket;
-      call.key = key;
-      call.query = {{"partNumber", std::to_string(n)}, {"uploadId", state["upload_id"].get<std::string>()}};
-      bool zero = no_data[n];
-      if (!zero) {
-        ASSIGN_OR_RETURN(zero, RangeIsAllZero(fd.get(), offset, length, scratch, path));
-        if (zero) {
-          no_data[n] = true;
-          to_send -= length;
-        }
-      }
-      if (zero) {
-        call.headers[kZeroPartHeader] = std::to_string(length);
-      } else {
-        call.body_fd = fd.get();
-        call.body_offset = offset;
-        call.length = length;
-      }
-      Result<OssHttpResponse> response = SendOk(call);
-      // An endpoint without the extension stored an empty part: send the
-      // zeros after all.
-      if (zero && response.ok() &&
-          NormalizedEtag(response->Header("etag")) != ToUpperHex(Md5OfZeros(length))) {
-        call.headers.erase(kZeroPartHeader);
-        call.body_fd = fd.get();
-        call.body_offset = offset;
-        call.length = length;
-        no_data[n] = false;
-        to_send += length;
-        response = SendOk(call);
-      }
-      if (!response.ok()) {
-        failed = response.status();
-        break;
-      }
-      const std::string etag = response->Header("etag");
-      if (etag.empty()) return Internal("UploadPart " + std::to_string(n) + " answered no ETag");
-      state["parts"][std::to_string(n)] = etag;
-      RETURN_IF_ERROR(save());
-      if (!no_data[n]) done += length;
-      if (progress) progress(done, to_send);
     }
+    const std::string upload_id = state["upload_id"].get<std::string>();
+    // kUploadThreads parts at a time, each on a connection of its own; the
+    // checkpoint and the progress follow each acknowledged part.
+    const Status failed =
+        ParallelFor(pending.size(), kUploadThreads, "upload " + path, [&](size_t i) -> Status {
+          const uint64_t n = pending[i];
+          const uint64_t offset = (n - 1) * part_bytes;
+          const uint64_t length = length_of(n);
+          OssCall call;
+          call.method = "PUT";
+          call.bucket = bucket;
+          call.key = key;
+          call.query = {{"partNumber", std::to_string(n)}, {"uploadId", upload_id}};
+          bool zero = false;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            zero = no_data[n] != 0;
+          }
+          if (!zero) {
+            std::vector<uint8_t> scratch;
+            ASSIGN_OR_RETURN(zero, RangeIsAllZero(fd.get(), offset, length, scratch, path));
+            if (zero) {
+              std::lock_guard<std::mutex> lock(mu);
+              no_data[n] = 1;
+              to_send -= length;
+            }
+          }
+          if (zero) {
+            call.headers[kZeroPartHeader] = std::to_string(length);
+          } else {
+            call.body_fd = fd.get();
+            call.body_offset = offset;
+            call.length = length;
+          }
+          Result<OssHttpResponse> response = SendOk(call);
+          // An endpoint without the extension stored an empty part: send the
+          // zeros after all.
+          if (zero && response.ok() &&
+              NormalizedEtag(response->Header("etag")) != ToUpperHex(Md5OfZeros(length))) {
+            call.headers.erase(kZeroPartHeader);
+            call.body_fd = fd.get();
+            call.body_offset = offset;
+            call.length = length;
+            {
+              std::lock_guard<std::mutex> lock(mu);
+              no_data[n] = 0;
+              to_send += length;
+            }
+            response = SendOk(call);
+          }
+          RETURN_IF_ERROR(response.status());
+          const std::string etag = response->Header("etag");
+          if (etag.empty()) return Internal("UploadPart " + std::to_string(n) + " answered no ETag");
+          std::lock_guard<std::mutex> lock(mu);
+          state["parts"][std::to_string(n)] = etag;
+          RETURN_IF_ERROR(save());
+          if (!no_data[n]) done += length;
+          if (progress) progress(done, to_send);
+          return Status::Ok();
+        });
     // An upload the server no longer knows (expired, aborted): once more
     // from the start.
     if (!failed.ok()) {
@@ -547,7 +564,7 @@ Status OssClient::Multipart(const std::string& path, const std::string& bucket, 
         abort.method = "DELETE";
         abort.bucket = bucket;
         abort.key = key;
-        abort.query["uploadId"] = state["upload_id"].get<std::string>();
+        abort.query["uploadId"] = upload_id;
         (void)SendOk(abort);
         if (!checkpoint.empty()) ::unlink(checkpoint.c_str());
       }

@@ -84,6 +84,8 @@ class OssClient {
   // `ferry image import`'s parts: smaller, so more of a sparse disk's
   // zeros are found and not sent.
   static constexpr uint64_t kImportPartBytes = 4ull << 20;
+  // Parts of one multipart upload in flight at once.
+  static constexpr unsigned kUploadThreads = 4;
 
   explicit OssClient(OssClientConfig config, const Clock& clock = SystemClock::Get());
 
@@ -101,8 +103,8 @@ class OssClient {
   Status DeleteObject(const std::string& bucket, const std::string& key);
   Result<OssHttpResponse> HeadObject(const std::string& bucket, const std::string& key);
 
-  // Uploads `path` as bucket/key: multipart in parts of `part_bytes`
-  // (a single PUT below one part). A part that reads as all zeros (no data
+  // Uploads `path` as bucket/key: multipart in parts of `part_bytes`,
+  // kUploadThreads at a time (a single PUT below one part). A part that reads as all zeros (no data
   // extent, or only zeros in them) is sent as the Ferry extension
   // x-ferry-zero-part (api/oss_endpoint.h) without a body; an endpoint that
   // answers another ETag gets the zeros. `progress` counts the bytes that

@@ -21,6 +21,7 @@
 #include "common/catch_all.h"
 #include "common/ids.h"
 #include "common/log_safe.h"
+#include "common/parallel.h"
 #include "objects/fs_internal.h"
 
 namespace ferry {
@@ -527,43 +528,21 @@ Status HashInParts(int fd, uint64_t size, const std::string& label, ObjectInfo& 
   ASSIGN_OR_RETURN(const std::vector<FilePart> parts, PutFileParts(fd, size));
   std::vector<Md5Digest> part_md5s(parts.size());
   std::vector<uint64_t> part_crcs(parts.size(), 0);
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  Status error;  // guarded by mu
-  auto hash_parts = [&] {
-    for (size_t i = next++; i < parts.size(); i = next++) {
-      const FilePart& p = parts[i];
-      if (p.hole) {
-        part_md5s[i] = Md5OfZeros(p.length);
-        continue;
-      }
-      HashSink sink;
-      Status st = CatchAll("hash " + label,
-                           [&] { return CopyFileRangeToWriter(fd, p.offset, p.length, sink, label); });
-      if (!st.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (error.ok()) error = std::move(st);
-        next = parts.size();
-        return;
-      }
-      part_md5s[i] = sink.md5();
-      part_crcs[i] = sink.crc64();
-      // Read once and written no more (PutFile's contract): its pages need
-      // not stay in the page cache. Advisory.
-      ::posix_fadvise(fd, static_cast<off_t>(p.offset), static_cast<off_t>(p.length), POSIX_FADV_DONTNEED);
+  RETURN_IF_ERROR(ParallelFor(parts.size(), kHashThreads, "hash " + label, [&](size_t i) -> Status {
+    const FilePart& p = parts[i];
+    if (p.hole) {
+      part_md5s[i] = Md5OfZeros(p.length);
+      return Status::Ok();
     }
-  };
-  std::vector<std::thread> helpers;
-  for (unsigned t = 1; t < kHashThreads; ++t) {
-    try {
-      helpers.emplace_back(hash_parts);
-    } catch (const std::system_error&) {
-      break;  // this thread hashes them all
-    }
-  }
-  hash_parts();
-  for (std::thread& t : helpers) t.join();
-  RETURN_IF_ERROR(error);
+    HashSink sink;
+    RETURN_IF_ERROR(CopyFileRangeToWriter(fd, p.offset, p.length, sink, label));
+    part_md5s[i] = sink.md5();
+    part_crcs[i] = sink.crc64();
+    // Read once and written no more (PutFile's contract): its pages need
+    // not stay in the page cache. Advisory.
+    ::posix_fadvise(fd, static_cast<off_t>(p.offset), static_cast<off_t>(p.length), POSIX_FADV_DONTNEED);
+    return Status::Ok();
+  }));
   uint64_t crc = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     crc = parts[i].hole ? Crc64ExtendZeros(crc, parts[i].length)
@@ -663,6 +642,9 @@ Result<ObjectInfo> FsObjectStore::Publish(const Bucket& bucket, const std::strin
     }
     return ErrnoStatus("rename", bucket.path + "/" + temp, err);
   }
+  // A rename onto another name of the same file (the same file put twice)
+  // does nothing: the temp name would stay, counted against the account.
+  drop_temp();
   if (::fsync(parent->get()) != 0) return ErrnoStatus("fsync", bucket.path + "/" + ParentOf(key), errno);
   return info;
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "common/catch_all.h"
@@ -16,6 +17,7 @@
 #include "common/hash.h"
 #include "common/ids.h"
 #include "common/log_safe.h"
+#include "common/parallel.h"
 #include "objects/fs_internal.h"
 #include "store/s3_client.h"
 
@@ -38,9 +40,10 @@ namespace {
 
 // S3 parts of what Ferry uploads; single PUTs up to this size.
 constexpr uint64_t kS3PartBytes = uint64_t{16} << 20;
-// S3's least part but the last.
-constexpr uint64_t kS3MinPartBytes = uint64_t{5} << 20;
-constexpr uint64_t kS3MaxPartBytes = uint64_t{5} << 30;
+// A parted object's manifest at most (10,000 parts take about 1 MiB).
+constexpr uint64_t kMaxManifestBytes = uint64_t{4} << 20;
+// Parts sent (or fetched) at once by one writer (or reader).
+constexpr unsigned kPartThreads = 4;
 // The gateway's longest key (Ceph's rgw_max_obj_name_len default).
 constexpr size_t kMaxS3KeyBytes = 1024;
 // Metadata longer than this (base64) goes to a sidecar object: the
@@ -61,6 +64,8 @@ std::string PartKey(const std::string& b, const std::string& id, uint32_t n) {
   std::snprintf(name, sizeof(name), "%05u", n);
   return PartPrefix(b, id) + name;
 }
+// The key a parted object's parts (oss/p/<bucket>/<id>/) were made for.
+std::string DoneKey(const std::string& b, const std::string& id) { return "oss/d/" + b + "/" + id; }
 std::string MarkKey(const std::string& b, const std::string& key) {
   return "oss/s/" + b + "/" + Sha256Hex(key);
 }
@@ -70,6 +75,11 @@ std::string ClaimPrefix(const std::string& b, const std::string& key) {
 
 bool ValidUploadId(const std::string& id) {
   return id.size() == 32 && id.find_first_not_of("0123456789ABCDEF") == std::string::npos;
+}
+std::string NewUploadId() {
+  std::string id = RandomHex(16);
+  for (char& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return id;
 }
 bool ValidTaskId(const std::string& id) {
   return !id.empty() && id.size() <= 128 &&
@@ -273,32 +283,69 @@ Result<nlohmann::json> DecodeHeaderJson(const std::string& header, const std::st
   return ParseJson(AsBytes(text), what + "'s metadata");
 }
 
+// A parted object (below): its header names its parts.
+struct PartedMeta {
+  std::string id;               // its parts are oss/p/<bucket>/<id>/
+  uint64_t manifest_bytes = 0;  // the S3 object's own size: the manifest
+  uint64_t data_bytes = 0;      // of its parts that are not zeros
+};
+
 // The x-amz-meta-ferry value for an object's info: the JSON itself, or the
 // name of a sidecar holding it (written here first, content-addressed, so
-// it exists before the object names it and is never rewritten).
-Result<std::string> MetaHeader(S3Client& s3, const std::string& bucket, const ObjectInfo& info) {
-  const std::string json = InfoJson(info).dump();
+// it exists before the object names it and is never rewritten). A parted
+// object's parts are named in the header itself either way.
+Result<std::string> MetaHeader(S3Client& s3, const std::string& bucket, const ObjectInfo& info,
+                               const PartedMeta* parted = nullptr) {
+  nlohmann::json j = InfoJson(info);
+  nlohmann::json p;
+  if (parted) p = {{"id", parted->id}, {"bytes", parted->manifest_bytes}, {"data", parted->data_bytes}};
+  if (parted) j["parted"] = p;
+  const std::string json = j.dump();
   std::string header = Base64Encode(json);
   if (header.size() <= kMaxMetaHeaderBytes) return header;
   const std::string sha = Sha256Hex(json);
   RETURN_IF_ERROR(Put(s3, SidecarKey(bucket, sha), json));
-  return EncodeHeaderJson({{"v", kMetaVersion}, {"sidecar", sha}});
+  nlohmann::json small = {{"v", kMetaVersion}, {"sidecar", sha}};
+  if (parted) small["parted"] = p;
+  return EncodeHeaderJson(small);
 }
 
-// The info of an object from its HEAD (or GET) answer.
-Result<ObjectInfo> InfoOf(S3Client& s3, const S3Answer& a, const std::string& bucket,
-                          const std::string& key) {
+// An object as its HEAD (or GET) answer describes it.
+struct Described {
+  ObjectInfo info;
+  std::optional<PartedMeta> parted;
+};
+
+Result<std::optional<PartedMeta>> PartedOf(const nlohmann::json& j, const std::string& key) {
+  if (!j.contains("parted")) return std::optional<PartedMeta>();
+  try {
+    const nlohmann::json& p = j.at("parted");
+    PartedMeta m{p.at("id").get<std::string>(), p.at("bytes").get<uint64_t>(), p.at("data").get<uint64_t>()};
+    if (!ValidUploadId(m.id) || m.manifest_bytes > kMaxManifestBytes) {
+      return DataLoss("object '" + Echo(key) + "' names bad parts");
+    }
+    return std::optional<PartedMeta>(std::move(m));
+  } catch (const nlohmann::json::exception& e) {
+    return DataLoss("the parts of object '" + Echo(key) + "' do not parse: " + e.what());
+  }
+}
+
+Result<Described> Describe(S3Client& s3, const S3Answer& a, const std::string& bucket,
+                           const std::string& key) {
   if (a.ferry_meta.empty()) {
     // Not written through Ferry (an operator's copy): what S3 says.
-    ObjectInfo i;
+    Described d;
+    ObjectInfo& i = d.info;
     i.key = key;
     i.size = a.content_length.value_or(0);
     i.etag = "\"" + NormalizeEtag(a.etag) + "\"";
     i.content_type = "application/octet-stream";
     i.last_modified = 0;
-    return i;
+    return d;
   }
   ASSIGN_OR_RETURN(nlohmann::json j, DecodeHeaderJson(a.ferry_meta, "object '" + Echo(key) + "'"));
+  Described d;
+  ASSIGN_OR_RETURN(d.parted, PartedOf(j, key));
   if (j.contains("sidecar")) {
     const std::string sha = j["sidecar"].is_string() ? j["sidecar"].get<std::string>() : "";
     if (sha.size() != 64 || sha.find_first_not_of("0123456789abcdef") != std::string::npos) {
@@ -312,12 +359,16 @@ Result<ObjectInfo> InfoOf(S3Client& s3, const S3Answer& a, const std::string& bu
     }
     ASSIGN_OR_RETURN(j, ParseJson(side.body, "the metadata of '" + Echo(key) + "'"));
   }
-  ASSIGN_OR_RETURN(ObjectInfo info, InfoFromJson(j, key));
-  if (a.content_length && *a.content_length != info.size) {
+  ASSIGN_OR_RETURN(d.info, InfoFromJson(j, key));
+  const uint64_t stored = d.parted ? d.parted->manifest_bytes : d.info.size;
+  if (a.content_length && *a.content_length != stored) {
     return DataLoss("object '" + Echo(key) + "' holds " + std::to_string(*a.content_length) +
-                    " bytes, its metadata says " + std::to_string(info.size));
+                    " bytes, its metadata says " + std::to_string(stored));
   }
-  return info;
+  if (d.parted && d.parted->data_bytes > d.info.size) {
+    return DataLoss("object '" + Echo(key) + "' has more data in its parts than bytes");
+  }
+  return d;
 }
 
 // ----------------------------------------------------------- spool files
@@ -335,18 +386,42 @@ bool IsHole(int fd, uint64_t offset, uint64_t length) {
   return static_cast<uint64_t>(data) >= offset + length;
 }
 
-// The MD5 of [offset, offset + length) of `fd`, holes not read.
-Result<Md5Digest> Md5OfRange(int fd, uint64_t offset, uint64_t length, const std::string& label) {
-  if (IsHole(fd, offset, length)) return Md5OfZeros(length);
+struct RangeDigests {
+  Md5Digest md5{};
+  uint64_t crc64 = 0;
+};
+
+// The MD5 and CRC-64 of [offset, offset + length) of `fd` (holes read as
+// zeros).
+Result<RangeDigests> DigestsOfRange(int fd, uint64_t offset, uint64_t length, const std::string& label) {
   Md5 md5;
+  uint64_t crc = 0;
   std::vector<uint8_t> buf(std::min<uint64_t>(length, 1u << 20));
   for (uint64_t at = 0; at < length;) {
     const uint64_t n = std::min<uint64_t>(buf.size(), length - at);
     RETURN_IF_ERROR(PreadFull(fd, buf.data(), n, offset + at, label));
-    md5.Update(std::span<const uint8_t>(buf.data(), n));
+    const std::span<const uint8_t> piece(buf.data(), n);
+    md5.Update(piece);
+    crc = Crc64Update(crc, piece);
     at += n;
   }
-  return md5.Finish();
+  return RangeDigests{md5.Finish(), crc};
+}
+
+// The parts of a parted object made from a file of `size` bytes: 8 MiB
+// (what a hole must span to be left out), larger for files past 78 GiB
+// (10,000 parts at most), whole MiBs.
+uint64_t ExportPartBytes(uint64_t size) {
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  const uint64_t least = (size + ObjectStore::kMaxPartNumber - 1) / ObjectStore::kMaxPartNumber;
+  return std::max(8 * kMiB, (least + kMiB - 1) / kMiB * kMiB);
+}
+
+// The MD5 of [offset, offset + length) of `fd`, holes not read.
+Result<Md5Digest> Md5OfRange(int fd, uint64_t offset, uint64_t length, const std::string& label) {
+  if (IsHole(fd, offset, length)) return Md5OfZeros(length);
+  ASSIGN_OR_RETURN(const RangeDigests digests, DigestsOfRange(fd, offset, length, label));
+  return digests.md5;
 }
 
 // Sends [offset, offset + length) of `fd` in one PUT (an object, or a part
@@ -405,28 +480,6 @@ class S3Multipart {
     ASSIGN_OR_RETURN(std::string etag,
                      PutFromFd(s3_, key_, PartQuery(part_number), fd, offset, length, {}, std::nullopt,
                                label + " part " + std::to_string(part_number)));
-    Record(part_number, etag);
-    return Status::Ok();
-  }
-  // The whole object `source` (a key of the store's own, safe characters
-  // only: Ceph 16's gateway crashed on a percent-encoded copy source) as
-  // the next part; `md5` the source's bytes, checked against what was copied.
-  Status AddCopy(uint32_t part_number, const std::string& source, const Md5Digest& md5) {
-    S3Request r;
-    r.method = "PUT";
-    r.key = key_;
-    r.query = PartQuery(part_number);
-    r.headers = {{"x-amz-copy-source", "/" + s3_.location().bucket + "/" + s3_.location().prefix + source}};
-    ASSIGN_OR_RETURN(S3Answer a, s3_.Call(r));
-    if (!a.ok()) return a.Error("copy " + source + " into an object");
-    std::string etag;
-    RETURN_IF_ERROR(S3Client::ParseXml(a.body, [&](const std::string& path, const std::string& text) {
-      if (path == "CopyPartResult/ETag") etag = text;
-    }));
-    if (!EtagIsMd5(etag, md5)) {
-      return DataLoss("S3: copying " + source + ": the part's ETag " + etag + " is not its MD5 " +
-                      ToHex(md5));
-    }
     Record(part_number, etag);
     return Status::Ok();
   }
@@ -502,32 +555,222 @@ Status UploadFile(S3Client& s3, const std::string& key, int fd, uint64_t size, c
       std::max(kS3PartBytes, ((size + 9999) / 10000 + (1u << 20) - 1) & ~uint64_t{(1u << 20) - 1});
   const uint32_t parts = static_cast<uint32_t>(std::max<uint64_t>(1, (size + part - 1) / part));
   ASSIGN_OR_RETURN(std::unique_ptr<S3Multipart> up, S3Multipart::Begin(s3, key, meta_header));
-  std::atomic<uint32_t> next{1};
-  std::mutex mu;
-  Status error;  // guarded by mu
-  auto send = [&] {
-    for (uint32_t n = next++; n <= parts; n = next++) {
-      const uint64_t offset = uint64_t{n - 1} * part;
-      Status st = up->AddFromFd(n, fd, offset, std::min(part, size - offset), label);
-      if (!st.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (error.ok()) error = st;
-        next = parts + 1;
-        return;
-      }
-    }
-  };
-  std::thread helper;
-  if (parts > 1) {
-    try {
-      helper = std::thread(send);
-    } catch (const std::system_error&) {
-    }
-  }
-  send();
-  if (helper.joinable()) helper.join();
-  RETURN_IF_ERROR(error);
+  RETURN_IF_ERROR(ParallelFor(parts, 2, label, [&](size_t i) {
+    const uint64_t offset = i * part;
+    return up->AddFromFd(static_cast<uint32_t>(i + 1), fd, offset, std::min(part, size - offset), label);
+  }));
   return up->Complete();
+}
+
+// ---------------------------------------------------------- parted objects
+//
+// A multipart upload completes, and a large file (an export) is published,
+// as a parted object: oss/o/<bucket>/<key> holds its manifest, the list of
+// its parts, and the parts stay where they were written
+// (oss/p/<bucket>/<id>/<NNNNN>); a part of zeros is only its length.
+// Completing moves no bytes, and a reader fetches the data parts only,
+// several at a time. oss/d/<bucket>/<id> names the key the parts are for,
+// written before the manifest: whoever replaces or deletes a parted object
+// frees its parts, and the sweep frees those that no object names any more
+// (a writer that crashed between its parts and its manifest, two writers
+// that replaced one object at once).
+
+struct ManifestPart {
+  uint32_t number = 0;
+  uint64_t size = 0;
+  Md5Digest md5{};
+  uint64_t crc64 = 0;
+  bool zeros = false;
+};
+
+std::string ManifestJson(const std::string& id, const std::vector<ManifestPart>& parts) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const ManifestPart& p : parts) list.push_back({p.number, p.size, ToHex(p.md5), p.crc64, p.zeros});
+  return nlohmann::json{{"v", kMetaVersion}, {"id", id}, {"parts", std::move(list)}}.dump();
+}
+
+// The manifest, checked against the object it describes: parts in order,
+// zero parts the CRC-64 of zeros, the sizes adding up to the object's and
+// the CRC-64s to its CRC-64.
+Result<std::vector<ManifestPart>> ParseManifest(std::span<const uint8_t> body, const PartedMeta& meta,
+                                                const ObjectInfo& info, const std::string& label) {
+  ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(body, "the manifest of " + label));
+  const Status bad = DataLoss("the manifest of " + label + " does not describe it");
+  std::vector<ManifestPart> parts;
+  uint64_t total = 0, data = 0, crc = 0;
+  try {
+    if (j.at("id").get<std::string>() != meta.id) return bad;
+    for (const nlohmann::json& e : j.at("parts")) {
+      ManifestPart p;
+      p.number = e.at(0).get<uint32_t>();
+      p.size = e.at(1).get<uint64_t>();
+      if (!FromHex(e.at(2).get<std::string>(), &p.md5)) return bad;
+      p.crc64 = e.at(3).get<uint64_t>();
+      p.zeros = e.at(4).get<bool>();
+      if (p.number < 1 || p.number > ObjectStore::kMaxPartNumber ||
+          (!parts.empty() && p.number <= parts.back().number) || p.size > ObjectStore::kMaxPutBytes ||
+          (p.zeros && p.crc64 != Crc64ExtendZeros(0, p.size))) {
+        return bad;
+      }
+      total += p.size;
+      if (!p.zeros) data += p.size;
+      crc = Crc64Combine(crc, p.crc64, p.size);
+      parts.push_back(p);
+    }
+  } catch (const nlohmann::json::exception&) {
+    return bad;
+  }
+  if (total != info.size || data != meta.data_bytes || (info.crc64 && *info.crc64 != crc)) return bad;
+  return parts;
+}
+
+// Names the key the parts `id` are for (before there are any: the sweep
+// finds them by this name).
+Status NameParts(S3Client& s3, const std::string& bucket, const std::string& id, const std::string& key) {
+  return Put(s3, DoneKey(bucket, id), nlohmann::json{{"key", key}}.dump());
+}
+
+// Frees the parts `id` and their name.
+Status FreeParts(S3Client& s3, const std::string& bucket, const std::string& id) {
+  RETURN_IF_ERROR(DeleteAll(s3, PartPrefix(bucket, id)));
+  return Delete(s3, DoneKey(bucket, id));
+}
+
+// The id of the parts of the object at `s3_key`: none when there is no
+// object there or it is not parted.
+Result<std::optional<std::string>> PartsIdAt(S3Client& s3, const std::string& s3_key) {
+  ASSIGN_OR_RETURN(S3Answer a, Head(s3, s3_key));
+  if (a.status == 404) return std::optional<std::string>();
+  if (!a.ok()) return a.Error("HEAD " + s3_key);
+  if (a.ferry_meta.empty()) return std::optional<std::string>();
+  ASSIGN_OR_RETURN(nlohmann::json j, DecodeHeaderJson(a.ferry_meta, s3_key));
+  ASSIGN_OR_RETURN(std::optional<PartedMeta> p, PartedOf(j, s3_key));
+  if (!p) return std::optional<std::string>();
+  return std::optional<std::string>(p->id);
+}
+
+// Runs `write`, which puts an object at `s3_key` (or deletes it); then the
+// parts of the parted object that was there go, unless they are `keep`.
+// (When they cannot be told, the sweep frees them.)
+Status Replacing(S3Client& s3, const std::string& bucket, const std::string& s3_key, const std::string& keep,
+                 const std::function<Status()>& write) {
+  Result<std::optional<std::string>> replaced = PartsIdAt(s3, s3_key);
+  RETURN_IF_ERROR(write());
+  if (replaced.ok() && *replaced && **replaced != keep) (void)FreeParts(s3, bucket, **replaced);
+  return Status::Ok();
+}
+
+Status RemoveObject(S3Client& s3, const std::string& bucket, const std::string& s3_key) {
+  return Replacing(s3, bucket, s3_key, "", [&] { return Delete(s3, s3_key); });
+}
+
+// Publishes `info` at `s3_key` as the parted object of `parts` (already in
+// the store, and named): its manifest goes as an S3 multipart upload of one
+// part, so that a listing, seeing a '-' in its ETag, asks for its info
+// rather than taking the manifest's size and MD5 for the object's.
+Status PublishParted(S3Client& s3, const std::string& spool_dir, const std::string& bucket,
+                     const std::string& s3_key, const ObjectInfo& info, const std::string& id,
+                     const std::vector<ManifestPart>& parts, const std::string& label) {
+  const std::string body = ManifestJson(id, parts);
+  if (body.size() > kMaxManifestBytes) return Internal("the manifest of " + label + " is too large");
+  PartedMeta meta{id, body.size(), 0};
+  for (const ManifestPart& p : parts) {
+    if (!p.zeros) meta.data_bytes += p.size;
+  }
+  ASSIGN_OR_RETURN(std::string header, MetaHeader(s3, bucket, info, &meta));
+  ASSIGN_OR_RETURN(UniqueFd fd, NewSpoolFile(spool_dir));
+  RETURN_IF_ERROR(PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(body.data()), body.size(), 0, label));
+  return Replacing(s3, bucket, s3_key, id, [&] {
+    return UploadFile(s3, s3_key, fd.get(), body.size(), header, std::nullopt, true, label);
+  });
+}
+
+// Writes `bytes`, which belong at `pos` of `fd`; all-zero 4 KiB blocks are
+// left as holes.
+Status WriteKeepingHoles(int fd, uint64_t pos, std::span<const uint8_t> bytes, const std::string& label) {
+  size_t at = 0;
+  while (at < bytes.size()) {
+    const uint64_t here = pos + at;
+    const size_t n = std::min<size_t>(bytes.size() - at, 4096 - here % 4096);
+    const auto first = bytes.begin() + static_cast<ptrdiff_t>(at);
+    const bool zero = n == 4096 && std::all_of(first, first + 4096, [](uint8_t b) { return b == 0; });
+    if (!zero) RETURN_IF_ERROR(PwriteFull(fd, bytes.data() + at, n, here, label));
+    at += n;
+  }
+  return Status::Ok();
+}
+
+// Fetches `range` of the parted object `d` (whose HEAD answered `head`)
+// into `fd` at its offsets: the manifest (If-Match the HEAD's ETag), then
+// the data parts it overlaps, kPartThreads at a time, each If-Match its
+// MD5, a whole one checked against its CRC-64. False: the object was
+// replaced or deleted meanwhile (read it again).
+Result<bool> ReadParted(S3Client& s3, const std::string& bucket, const std::string& s3_key,
+                        const S3Answer& head, const Described& d, ObjectStore::ByteRange range, int fd,
+                        const std::string& label) {
+  S3Request r;
+  r.method = "GET";
+  r.key = s3_key;
+  r.headers = {{"if-match", head.etag}};
+  r.max_bytes = d.parted->manifest_bytes;
+  ASSIGN_OR_RETURN(S3Answer m, s3.Call(r));
+  if (m.status == 412 || m.status == 404) return false;
+  if (!m.ok()) return m.Error("GET " + label);
+  ASSIGN_OR_RETURN(const std::vector<ManifestPart> parts, ParseManifest(m.body, *d.parted, d.info, label));
+  struct Piece {
+    const ManifestPart* part;
+    uint64_t base;  // the part's offset in the object
+    uint64_t from;  // the piece's offset in the part
+    uint64_t length;
+  };
+  std::vector<Piece> pieces;
+  const uint64_t end = range.offset + range.length;
+  uint64_t base = 0;
+  for (const ManifestPart& p : parts) {
+    const uint64_t lo = std::max(range.offset, base), hi = std::min(end, base + p.size);
+    if (!p.zeros && lo < hi) pieces.push_back({&p, base, lo - base, hi - lo});
+    base += p.size;
+  }
+  std::atomic<bool> changed{false};
+  const Status fetched = ParallelFor(pieces.size(), kPartThreads, label, [&](size_t i) -> Status {
+    const Piece& piece = pieces[i];
+    const ManifestPart& p = *piece.part;
+    const std::string what = "part " + std::to_string(p.number) + " of " + label;
+    const bool whole = piece.from == 0 && piece.length == p.size;
+    S3Request g;
+    g.method = "GET";
+    g.key = PartKey(bucket, d.parted->id, p.number);
+    g.headers = {{"if-match", "\"" + ToHex(p.md5) + "\""}};
+    if (!whole) {
+      g.headers.emplace_back("range", "bytes=" + std::to_string(piece.from) + "-" +
+                                          std::to_string(piece.from + piece.length - 1));
+    }
+    g.max_bytes = piece.length;
+    uint64_t crc = 0;
+    Status sink_error;
+    g.sink = [&](uint64_t offset, std::span<const uint8_t> bytes) {
+      if (offset == 0) crc = 0;  // a retry starts again
+      crc = Crc64Update(crc, bytes);
+      sink_error = WriteKeepingHoles(fd, piece.base + piece.from + offset, bytes, label);
+      return sink_error.ok();
+    };
+    ASSIGN_OR_RETURN(S3Answer a, s3.Call(g));
+    RETURN_IF_ERROR(sink_error);
+    if (a.status == 404 || a.status == 412) {
+      changed = true;
+      return Unavailable(what + " is gone");  // stops the others
+    }
+    if (!a.ok()) return a.Error("GET " + what);
+    if (a.sunk != piece.length || (!whole && a.status != 206)) {
+      return DataLoss("S3: GET " + what + ": " + std::to_string(a.sunk) + " bytes of " +
+                      std::to_string(piece.length) + " (HTTP " + std::to_string(a.status) + ")");
+    }
+    if (whole && crc != p.crc64) return DataLoss("S3: GET " + what + ": the bytes fail their CRC-64");
+    return Status::Ok();
+  });
+  if (changed) return false;
+  RETURN_IF_ERROR(fetched);
+  return true;
 }
 
 // ---------------------------------------------------------------- writers
@@ -607,8 +850,10 @@ class S3PutWriter final : public fsobj::HashingFileWriter<ObjectPutWriter, Spool
     info.type = ObjectType::kNormal;
     S3Client& s3 = *shared_->s3;
     ASSIGN_OR_RETURN(std::string header, MetaHeader(s3, bucket_, info));
-    RETURN_IF_ERROR(UploadFile(s3, s3_key_, spool->fd(), info.size, header, md5, false,
-                               "object " + bucket_ + "/" + Echo(key_)));
+    RETURN_IF_ERROR(Replacing(s3, bucket_, s3_key_, "", [&] {
+      return UploadFile(s3, s3_key_, spool->fd(), info.size, header, md5, false,
+                        "object " + bucket_ + "/" + Echo(key_));
+    }));
     return info;
   }
 
@@ -813,7 +1058,10 @@ Status S3ObjectStore::DeleteBucket(const std::string& account_id, const std::str
           "The bucket you tried to delete is not empty (objects or multipart uploads).");
     }
   }
+  // What the objects left: metadata sidecars, parts, marks and claims.
   RETURN_IF_ERROR(DeleteAll(s3, "oss/m/" + bucket + "/"));
+  RETURN_IF_ERROR(DeleteAll(s3, "oss/p/" + bucket + "/"));
+  RETURN_IF_ERROR(DeleteAll(s3, "oss/d/" + bucket + "/"));
   RETURN_IF_ERROR(DeleteAll(s3, "oss/s/" + bucket + "/"));
   RETURN_IF_ERROR(DeleteAll(s3, "oss/c/" + bucket + "/"));
   RETURN_IF_ERROR(Delete(s3, AccountIndexPrefix(account_id) + bucket));
@@ -902,21 +1150,61 @@ Result<ObjectInfo> S3ObjectStore::PutFile(const std::string& account_id, const s
   info.content_type = options.content_type.empty() ? "application/octet-stream" : options.content_type;
   info.user_meta = options.user_meta;
   info.last_modified = shared_->clock.Now();
-  ASSIGN_OR_RETURN(std::string header, MetaHeader(s3, bucket, info));
-  RETURN_IF_ERROR(
-      UploadFile(s3, s3_key, fd, size, header, info.content_md5, info.type == ObjectType::kMultipart, label));
+  if (size <= kS3PartBytes) {
+    ASSIGN_OR_RETURN(std::string header, MetaHeader(s3, bucket, info));
+    RETURN_IF_ERROR(Replacing(s3, bucket, s3_key, "", [&] {
+      return UploadFile(s3, s3_key, fd, size, header, info.content_md5, info.type == ObjectType::kMultipart,
+                        label);
+    }));
+    return info;
+  }
+  // A parted object: its holes are zero parts, which are never sent.
+  const std::string id = NewUploadId();
+  RETURN_IF_ERROR(NameParts(s3, bucket, id, key));
+  const uint64_t part = ExportPartBytes(size);
+  std::vector<ManifestPart> parts((size + part - 1) / part);
+  Status sent = ParallelFor(parts.size(), kPartThreads, label, [&](size_t i) -> Status {
+    ManifestPart& p = parts[i];
+    const uint64_t offset = i * part;
+    p.number = static_cast<uint32_t>(i + 1);
+    p.size = std::min(part, size - offset);
+    if (IsHole(fd, offset, p.size)) {
+      p.zeros = true;
+      p.md5 = Md5OfZeros(p.size);
+      p.crc64 = Crc64ExtendZeros(0, p.size);
+      return Status::Ok();
+    }
+    ASSIGN_OR_RETURN(const RangeDigests digests, DigestsOfRange(fd, offset, p.size, label));
+    p.md5 = digests.md5;
+    p.crc64 = digests.crc64;
+    return PutFromFd(s3, PartKey(bucket, id, p.number), "", fd, offset, p.size, {}, p.md5,
+                     label + " part " + std::to_string(p.number))
+        .status();
+  });
+  if (sent.ok()) sent = PublishParted(s3, shared_->spool_dir, bucket, s3_key, info, id, parts, label);
+  if (!sent.ok()) {
+    (void)FreeParts(s3, bucket, id);
+    return sent;
+  }
   return info;
 }
 
-Result<ObjectInfo> S3ObjectStore::HeadObject(const std::string& account_id, const std::string& bucket,
-                                             const std::string& key) const {
-  S3Client& s3 = *shared_->s3;
+namespace {
+Result<Described> HeadDescribed(S3Client& s3, const std::string& account_id, const std::string& bucket,
+                                const std::string& key) {
   RETURN_IF_ERROR(OwnBucket(s3, account_id, bucket).status());
   ASSIGN_OR_RETURN(std::string s3_key, ObjectKey(s3, bucket, key));
   ASSIGN_OR_RETURN(S3Answer a, Head(s3, s3_key));
   if (a.status == 404 || TooLong(s3, a, s3_key)) return KeyNotFound(bucket, key);
   if (!a.ok()) return a.Error("HEAD object " + bucket + "/" + Echo(key));
-  return InfoOf(s3, a, bucket, key);
+  return Describe(s3, a, bucket, key);
+}
+}  // namespace
+
+Result<ObjectInfo> S3ObjectStore::HeadObject(const std::string& account_id, const std::string& bucket,
+                                             const std::string& key) const {
+  ASSIGN_OR_RETURN(Described d, HeadDescribed(*shared_->s3, account_id, bucket, key));
+  return std::move(d.info);
 }
 
 Result<OpenObject> S3ObjectStore::OpenForRead(const std::string& account_id, const std::string& bucket,
@@ -938,7 +1226,8 @@ Result<OpenObject> S3ObjectStore::OpenRangeForRead(const std::string& account_id
     ASSIGN_OR_RETURN(S3Answer head, Head(s3, s3_key));
     if (head.status == 404 || TooLong(s3, head, s3_key)) return KeyNotFound(bucket, key);
     if (!head.ok()) return head.Error("HEAD " + label);
-    ASSIGN_OR_RETURN(ObjectInfo info, InfoOf(s3, head, bucket, key));
+    ASSIGN_OR_RETURN(Described d, Describe(s3, head, bucket, key));
+    ObjectInfo& info = d.info;
     ASSIGN_OR_RETURN(const ByteRange range, pick(info));
     if (range.offset > info.size || range.length > info.size - range.offset) {
       return Internal("a range past the end of " + label);
@@ -947,6 +1236,11 @@ Result<OpenObject> S3ObjectStore::OpenRangeForRead(const std::string& account_id
     ASSIGN_OR_RETURN(UniqueFd fd, NewSpoolFile(shared_->spool_dir));
     if (::ftruncate(fd.get(), static_cast<off_t>(info.size)) != 0) return ErrnoStatus("size", label, errno);
     if (range.length == 0) return OpenObject{std::move(fd), std::move(info)};
+    if (d.parted) {
+      ASSIGN_OR_RETURN(const bool read, ReadParted(s3, bucket, s3_key, head, d, range, fd.get(), label));
+      if (!read) continue;
+      return OpenObject{std::move(fd), std::move(info)};
+    }
     uint64_t crc = 0;
     Status sink_error;
     S3Request r;
@@ -961,24 +1255,8 @@ Result<OpenObject> S3ObjectStore::OpenRangeForRead(const std::string& account_id
     r.sink = [&](uint64_t offset, std::span<const uint8_t> bytes) {
       if (offset == 0) crc = 0;  // a retry starts again
       crc = Crc64Update(crc, bytes);
-      // At their offsets in the object; all-zero 4 KiB blocks stay holes.
-      size_t at = 0;
-      while (at < bytes.size()) {
-        const uint64_t pos = range.offset + offset + at;
-        const size_t n = std::min<size_t>(bytes.size() - at, 4096 - pos % 4096);
-        const bool zero = n == 4096 && std::all_of(bytes.begin() + static_cast<ptrdiff_t>(at),
-                                                   bytes.begin() + static_cast<ptrdiff_t>(at + n),
-                                                   [](uint8_t b) { return b == 0; });
-        if (!zero) {
-          Status st = PwriteFull(fd.get(), bytes.data() + at, n, pos, label);
-          if (!st.ok()) {
-            sink_error = st;
-            return false;
-          }
-        }
-        at += n;
-      }
-      return true;
+      sink_error = WriteKeepingHoles(fd.get(), range.offset + offset, bytes, label);
+      return sink_error.ok();
     };
     ASSIGN_OR_RETURN(S3Answer a, s3.Call(r));
     RETURN_IF_ERROR(sink_error);
@@ -1001,8 +1279,8 @@ Result<OpenObject> S3ObjectStore::OpenRangeForRead(const std::string& account_id
 
 Result<uint64_t> S3ObjectStore::ObjectStoredBytes(const std::string& account_id, const std::string& bucket,
                                                   const std::string& key) const {
-  ASSIGN_OR_RETURN(ObjectInfo info, HeadObject(account_id, bucket, key));
-  return info.size;  // S3 keeps no holes
+  ASSIGN_OR_RETURN(Described d, HeadDescribed(*shared_->s3, account_id, bucket, key));
+  return d.parted ? d.parted->data_bytes : d.info.size;  // S3 keeps no holes; zero parts take none
 }
 
 Result<ListObjectsResult> S3ObjectStore::ListObjects(const std::string& account_id, const std::string& bucket,
@@ -1063,7 +1341,7 @@ Status S3ObjectStore::DeleteObject(const std::string& account_id, const std::str
   S3Client& s3 = *shared_->s3;
   RETURN_IF_ERROR(OwnBucket(s3, account_id, bucket).status());
   ASSIGN_OR_RETURN(std::string s3_key, ObjectKey(s3, bucket, key));
-  RETURN_IF_ERROR(Delete(s3, s3_key));
+  RETURN_IF_ERROR(RemoveObject(s3, bucket, s3_key));
   RETURN_IF_ERROR(Delete(s3, MarkKey(bucket, key)));
   return DeleteAll(s3, ClaimPrefix(bucket, key));
 }
@@ -1076,8 +1354,7 @@ Result<std::string> S3ObjectStore::InitiateMultipart(const std::string& account_
   S3Client& s3 = *shared_->s3;
   RETURN_IF_ERROR(OwnBucket(s3, account_id, bucket).status());
   RETURN_IF_ERROR(ObjectKey(s3, bucket, key).status());
-  std::string upload_id = RandomHex(16);
-  for (char& c : upload_id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string upload_id = NewUploadId();
   const nlohmann::json record = {{"v", kMetaVersion},
                                  {"key", key},
                                  {"initiated", shared_->clock.Now()},
@@ -1254,109 +1531,25 @@ Result<ObjectInfo> S3ObjectStore::CompleteMultipart(const std::string& account_i
   info.user_meta = record.meta;
   info.last_modified = shared_->clock.Now();
   info.type = ObjectType::kMultipart;
-  ASSIGN_OR_RETURN(std::string header, MetaHeader(s3, bucket, info));
   const std::string label = "object " + bucket + "/" + Echo(key);
-
-  // Parts of 5 MiB and more are copied inside the store; smaller ones (and
-  // zero parts) are gathered in a spool file and sent as one part once
-  // they reach 5 MiB (S3's least part but the last). The S3 parts are
-  // planned first, then made kCompleteThreads at a time.
-  struct Segment {
-    bool copy = false;
-    std::vector<const StoredPart*> parts;
-    uint64_t bytes = 0;
-  };
-  std::vector<Segment> plan;
-  Segment group;
-  auto flush = [&] {
-    if (group.bytes > 0) plan.push_back(std::move(group));
-    group = Segment{};
-  };
+  // The parts stay where they are: the object is their list.
+  std::vector<ManifestPart> manifest;
   for (const StoredPart& p : stored) {
-    if (!p.zeros && p.info.size >= kS3MinPartBytes && (group.bytes == 0 || group.bytes >= kS3MinPartBytes)) {
-      flush();
-      plan.push_back(Segment{true, {&p}, p.info.size});
-      continue;
-    }
-    group.parts.push_back(&p);
-    group.bytes += p.info.size;
-    if (group.bytes >= kS3PartBytes) flush();
+    manifest.push_back({p.info.part_number, p.info.size, p.md5, p.info.crc64, p.zeros});
   }
-  flush();
-  for (const Segment& seg : plan) {
-    if (seg.bytes > kS3MaxPartBytes) {
-      return InvalidArgument(oss_error::kInvalidPart,
-                             "Parts under 5 MiB followed by one of nearly 5 GiB cannot be assembled in this "
-                             "region's object store.");
-    }
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<S3Multipart> up, S3Multipart::Begin(s3, s3_key, header));
-  auto make = [&](size_t index) -> Status {
-    const Segment& seg = plan[index];
-    const auto number = static_cast<uint32_t>(index + 1);
-    if (seg.copy) {
-      const StoredPart& p = *seg.parts[0];
-      return up->AddCopy(number, PartKey(bucket, upload_id, p.info.part_number), p.md5);
-    }
-    ASSIGN_OR_RETURN(UniqueFd spool, NewSpoolFile(shared_->spool_dir));
-    if (::ftruncate(spool.get(), static_cast<off_t>(seg.bytes)) != 0) {
-      return ErrnoStatus("extend", "a spool file", errno);
-    }
-    uint64_t base = 0;
-    for (const StoredPart* p : seg.parts) {
-      if (!p->zeros) {
-        S3Request r;
-        r.method = "GET";
-        r.key = PartKey(bucket, upload_id, p->info.part_number);
-        r.max_bytes = p->info.size;
-        Status sink_error;
-        r.sink = [&](uint64_t offset, std::span<const uint8_t> bytes) {
-          sink_error = PwriteFull(spool.get(), bytes.data(), bytes.size(), base + offset, label);
-          return sink_error.ok();
-        };
-        ASSIGN_OR_RETURN(S3Answer a, s3.Call(r));
-        RETURN_IF_ERROR(sink_error);
-        const std::string what = "part " + std::to_string(p->info.part_number);
-        if (!a.ok()) return a.Error("GET " + what);
-        if (a.sunk != p->info.size) return DataLoss("S3: " + what + " is short");
-        ASSIGN_OR_RETURN(Md5Digest md5, Md5OfRange(spool.get(), base, p->info.size, label));
-        if (md5 != p->md5) return DataLoss("S3: " + what + " fails its MD5");
-      }
-      base += p->info.size;
-    }
-    return up->AddFromFd(number, spool.get(), 0, seg.bytes, label);
-  };
-  constexpr unsigned kCompleteThreads = 4;
-  std::atomic<size_t> next{0};
-  std::mutex error_mu;
-  Status error;  // guarded by error_mu
-  auto work = [&] {
-    for (size_t i = next++; i < plan.size(); i = next++) {
-      Status st = CatchAll("assemble " + label, [&] { return make(i); });
-      if (!st.ok()) {
-        std::lock_guard<std::mutex> lock(error_mu);
-        if (error.ok()) error = std::move(st);
-        next = plan.size();
-        return;
-      }
-    }
-  };
-  std::vector<std::thread> helpers;
-  for (unsigned t = 1; t < kCompleteThreads && t < plan.size(); ++t) {
-    try {
-      helpers.emplace_back(work);
-    } catch (const std::system_error&) {
-      break;  // fewer threads make them all
-    }
-  }
-  work();
-  for (std::thread& t : helpers) t.join();
-  RETURN_IF_ERROR(error);
-  RETURN_IF_ERROR(up->Complete());
-  // The upload is done: its parts and record go (a failure here leaves
-  // them to the expiry sweep).
-  (void)DeleteAll(s3, PartPrefix(bucket, upload_id));
+  RETURN_IF_ERROR(NameParts(s3, bucket, upload_id, key));
+  RETURN_IF_ERROR(PublishParted(s3, shared_->spool_dir, bucket, s3_key, info, upload_id, manifest, label));
+  // The upload is done: its record goes, and the parts it uploaded but did
+  // not list (a failure here leaves them to go with the object).
   (void)Delete(s3, UploadPrefix(bucket) + upload_id);
+  const std::string prefix = PartPrefix(bucket, upload_id);
+  std::set<std::string> listed;
+  for (const ManifestPart& p : manifest) listed.insert(PartKey(bucket, upload_id, p.number));
+  std::vector<std::string> unlisted;
+  (void)ListAll(s3, prefix, [&](const ListPage::Item& i) {
+    if (!listed.contains(i.key)) unlisted.push_back(i.key);
+  });
+  for (const std::string& k : unlisted) (void)Delete(s3, k);
   return info;
 }
 
@@ -1433,7 +1626,7 @@ Status S3ObjectStore::ReleaseStaging(const std::string& bucket, const std::strin
   ASSIGN_OR_RETURN(others, any_claim());
   if (others) return Put(s3, MarkKey(bucket, key), body);  // claimed meanwhile: it stays
   ASSIGN_OR_RETURN(std::string s3_key, ObjectKey(s3, bucket, key));
-  return Delete(s3, s3_key);
+  return RemoveObject(s3, bucket, s3_key);
 }
 
 std::vector<StagingClaim> S3ObjectStore::ListStagingClaims() const {
@@ -1480,6 +1673,36 @@ SweepStats S3ObjectStore::SweepExpired(UnixSeconds now, int64_t max_age_seconds)
       stats.bytes_freed += bytes;
     }
   }
+  // Parts that no object names any more (a writer that crashed between its
+  // parts and its manifest, two writers that replaced one object at once),
+  // named that long ago and not of an upload still open.
+  std::vector<std::pair<std::string, int64_t>> names;
+  (void)ListAll(s3, "oss/d/", [&](const ListPage::Item& i) { names.emplace_back(i.key, i.last_modified); });
+  for (const auto& [name_key, when] : names) {
+    if (when + max_age_seconds > now) continue;
+    const std::string rest = name_key.substr(6);  // <bucket>/<id>
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string bucket = rest.substr(0, slash), id = rest.substr(slash + 1);
+    Result<S3Answer> open = Head(s3, UploadPrefix(bucket) + id);
+    if (!open.ok() || open->status != 404) continue;  // still open (or not known now)
+    Result<S3Answer> a = Get(s3, name_key);
+    if (!a.ok() || !a->ok()) continue;
+    Result<nlohmann::json> j = ParseJson(a->body, name_key);
+    if (j.ok() && (*j).contains("key") && (*j)["key"].is_string()) {
+      Result<std::string> s3_key = ObjectKey(s3, bucket, (*j)["key"].get<std::string>());
+      if (s3_key.ok()) {
+        Result<std::optional<std::string>> named = PartsIdAt(s3, *s3_key);
+        if (!named.ok() || *named == id) continue;  // the object's own (or not known now)
+      }
+    }
+    uint64_t bytes = 0;
+    (void)ListAll(s3, PartPrefix(bucket, id), [&](const ListPage::Item& i) { bytes += i.size; });
+    if (FreeParts(s3, bucket, id).ok()) {
+      stats.uploads_removed++;
+      stats.bytes_freed += bytes;
+    }
+  }
   // Staging objects marked that long ago and claimed by no one.
   std::vector<std::pair<std::string, int64_t>> marks;
   (void)ListAll(s3, "oss/s/", [&](const ListPage::Item& i) { marks.emplace_back(i.key, i.last_modified); });
@@ -1496,7 +1719,7 @@ SweepStats S3ObjectStore::SweepExpired(UnixSeconds now, int64_t max_age_seconds)
     Result<std::string> s3_key = ObjectKey(s3, bucket, key);
     if (!s3_key.ok()) continue;
     Result<S3Answer> head = Head(s3, *s3_key);
-    if (Delete(s3, *s3_key).ok() && Delete(s3, mark_key).ok()) {
+    if (RemoveObject(s3, bucket, *s3_key).ok() && Delete(s3, mark_key).ok()) {
       stats.staging_removed++;
       if (head.ok() && head->content_length) stats.bytes_freed += *head->content_length;
     }

@@ -9,12 +9,16 @@
 //                                       made with If-None-Match: * (two nodes
 //                                       creating one name race safely)
 //   oss/a/<account>/<bucket>            the account's index of its buckets
-//   oss/o/<bucket>/<key>                the object; its ObjectInfo in the
-//                                       x-amz-meta-ferry header (base64 JSON),
-//                                       or in oss/m/<bucket>/<sha256> when too
-//                                       large for a header
+//   oss/o/<bucket>/<key>                the object (or, for a parted one, the
+//                                       list of its parts); its ObjectInfo in
+//                                       the x-amz-meta-ferry header (base64
+//                                       JSON), or in oss/m/<bucket>/<sha256>
+//                                       when too large for a header
 //   oss/u/<bucket>/<upload id>          a multipart upload {"key",...}
-//   oss/p/<bucket>/<upload id>/<NNNNN>  its part NNNNN, an object of its own
+//   oss/p/<bucket>/<id>/<NNNNN>         part NNNNN of an upload or of a
+//                                       parted object, an object of its own
+//   oss/d/<bucket>/<id>                 the key parts <id> are for (the sweep
+//                                       frees parts no object names)
 //   oss/s/<bucket>/<h>                  a staging mark (body: the key);
 //   oss/c/<bucket>/<h>/<task id>        its claims, one object each
 //                                       (h = SHA-256 of the key, hex)
@@ -23,9 +27,13 @@
 // as bytes arrive); Commit sends it in one PUT with Content-MD5 (up to
 // 16 MiB) or an S3 multipart upload of 16 MiB parts, each with its
 // Content-MD5, two at a time: the gateway checks every byte it stores, and
-// the object appears whole. A reader gets an unlinked copy of the object
-// (ranged GETs with If-Match on the ETag it read the metadata with, the
-// CRC-64 checked, all-zero blocks left as holes).
+// the object appears whole. A completed multipart upload, and a file of
+// more than 16 MiB (an export), is a parted object: its parts stay where
+// they are, zero parts are only lengths, and the object is their list, so
+// completing moves no bytes and zeros are neither stored nor read. A
+// reader gets an unlinked copy of the object (ranged GETs with If-Match on
+// the ETag it read the metadata with, the CRC-64 checked, all-zero blocks
+// left as holes).
 //
 // Keys may be any bytes ValidateKey allows; the gateway's limit on a whole
 // key (1024 bytes on Ceph by default) bounds bucket + key a little below

@@ -72,6 +72,12 @@ struct S3Backend {
     return 1024 - (std::filesystem::path(dir).filename().string() + "/oss/o/alice-b/").size();
   }
   static std::unique_ptr<ObjectStore> Open(const std::string& dir, const Clock& clock) {
+    std::unique_ptr<S3Client> client = Client(dir);
+    if (!client) return nullptr;
+    return std::make_unique<S3ObjectStore>(std::shared_ptr<S3Client>(std::move(client)), dir, clock);
+  }
+  // A client of the store's own location, to look at (and break) its keys.
+  static std::unique_ptr<S3Client> Client(const std::string& dir) {
     static ThrowawayCeph ceph;
     static const S3Location bucket = ceph.NewBucket();
     S3Location loc = bucket;
@@ -81,7 +87,7 @@ struct S3Backend {
       ADD_FAILURE() << client.status().ToString();
       return nullptr;
     }
-    return std::make_unique<S3ObjectStore>(std::shared_ptr<S3Client>(std::move(*client)), dir, clock);
+    return std::move(*client);
   }
 };
 
@@ -632,6 +638,112 @@ TYPED_TEST(ObjectStoreContract, ARangeReadHoldsItsBytesAtTheirOffsets) {
 
 // ---------------------------------------------------------------- multipart
 
+// Bytes that differ from part to part and offset to offset.
+std::string Pattern(size_t n, int seed) {
+  std::string d(n, '\0');
+  for (size_t i = 0; i < n; ++i) d[i] = static_cast<char>('a' + (i * 13 + i / 4096 + seed) % 26);
+  return d;
+}
+
+TYPED_TEST(ObjectStoreContract, AMultipartObjectIsReadWholeAndInRangesAcrossItsParts) {
+  auto& s = *this->store_;
+  const std::string p1 = Pattern(200000, 1), p3 = Pattern(150000, 2), p4 = Pattern(1000, 3);
+  const uint64_t zeros = 300000;
+  Result<std::string> id = s.InitiateMultipart(kAlice, "alice-b", "parted", {});
+  ASSERT_TRUE(id.ok());
+  std::vector<CompletePart> listed;
+  auto upload = [&](uint32_t n, const std::string& data) {
+    Result<std::unique_ptr<PartWriter>> w = s.UploadPart(kAlice, "alice-b", "parted", *id, n, std::nullopt);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(Bytes(data)).ok());
+    Result<PartInfo> p = (*w)->Commit();
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    listed.push_back({n, p->etag});
+  };
+  upload(1, p1);
+  Result<PartInfo> zero = s.UploadZeroPart(kAlice, "alice-b", "parted", *id, 2, zeros, std::nullopt);
+  ASSERT_TRUE(zero.ok()) << zero.status().ToString();
+  listed.push_back({2, zero->etag});
+  upload(3, p3);
+  upload(4, p4);
+  Result<ObjectInfo> done = s.CompleteMultipart(kAlice, "alice-b", "parted", *id, listed);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  const std::string whole = p1 + std::string(zeros, '\0') + p3 + p4;
+  EXPECT_EQ(done->size, whole.size());
+  EXPECT_EQ(done->crc64, Crc64Update(0, Bytes(whole)));
+  Result<std::string> got = this->Get("parted");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(*got == whole) << "the whole object";
+  EXPECT_EQ(s.HeadObject(kAlice, "alice-b", "parted")->size, whole.size());
+  // Ranges inside one part, across a part of zeros, across the last parts.
+  for (const std::pair<uint64_t, uint64_t>& range :
+       std::vector<std::pair<uint64_t, uint64_t>>{{10, 20},
+                                                  {199990, 20},
+                                                  {199990, 300020},
+                                                  {250000, 10},
+                                                  {350000, 100000},
+                                                  {649990, 1010},
+                                                  {0, whole.size()}}) {
+    const uint64_t offset = range.first, length = range.second;
+    Result<OpenObject> r = s.OpenRangeForRead(kAlice, "alice-b", "parted",
+                                              [&](const ObjectInfo&) -> Result<ObjectStore::ByteRange> {
+                                                return ObjectStore::ByteRange{offset, length};
+                                              });
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    std::string bytes(length, '\0');
+    ASSERT_TRUE(PreadFull(r->fd.get(), reinterpret_cast<uint8_t*>(bytes.data()), length, offset, "r").ok());
+    EXPECT_TRUE(bytes == whole.substr(offset, length)) << offset << "+" << length;
+  }
+  // The zeros take no room.
+  Result<uint64_t> stored = s.ObjectStoredBytes(kAlice, "alice-b", "parted");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_LE(*stored, whole.size() - 250000);
+}
+
+TYPED_TEST(ObjectStoreContract, ReplacingOrDeletingAPartedObjectGivesItsBytesBack) {
+  auto& s = *this->store_;
+  const uint64_t before = *s.AccountObjectBytes(kAlice);
+  auto complete = [&](const std::string& key) {
+    std::vector<CompletePart> listed;
+    Result<std::string> id = this->UploadWithParts(key, {Pattern(200000, 4), Pattern(150000, 5)}, &listed);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ASSERT_TRUE(s.CompleteMultipart(kAlice, "alice-b", key, *id, listed).ok());
+  };
+  complete("mp");
+  EXPECT_GE(*s.AccountObjectBytes(kAlice), before + 350000);
+  ASSERT_TRUE(this->Put("mp", "small").ok());
+  EXPECT_LT(*s.AccountObjectBytes(kAlice), before + 100000) << "a put over it frees its parts";
+  EXPECT_EQ(*this->Get("mp"), "small");
+  complete("mp");
+  complete("mp");  // one completed over another
+  EXPECT_LT(*s.AccountObjectBytes(kAlice), before + 2 * 350000);
+  ASSERT_TRUE(s.DeleteObject(kAlice, "alice-b", "mp").ok());
+  EXPECT_EQ(*s.AccountObjectBytes(kAlice), before) << "deleting it frees its parts";
+
+  // A large file with holes (an export), replaced and deleted.
+  const std::string path = this->dir_ + "/export.raw";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  ASSERT_TRUE(fd.valid());
+  const std::string data = Pattern(3 << 20, 6);
+  ASSERT_TRUE(
+      PwriteFull(fd.get(), reinterpret_cast<const uint8_t*>(data.data()), data.size(), 20 << 20, path).ok());
+  ASSERT_EQ(::ftruncate(fd.get(), 40 << 20), 0);
+  Result<ObjectInfo> put = s.PutFile(kAlice, "alice-b", "export.raw", fd.get(), {});
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  Result<std::string> back = this->Get("export.raw");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  std::string expected(40 << 20, '\0');
+  expected.replace(20 << 20, data.size(), data);
+  EXPECT_TRUE(*back == expected);
+  EXPECT_LT(*s.ObjectStoredBytes(kAlice, "alice-b", "export.raw"), uint64_t{20} << 20)
+      << "holes are not stored";
+  Result<ObjectInfo> again = s.PutFile(kAlice, "alice-b", "export.raw", fd.get(), {});
+  ASSERT_TRUE(again.ok());
+  EXPECT_LT(*s.AccountObjectBytes(kAlice), before + (uint64_t{20} << 20)) << "the first one's parts went";
+  ASSERT_TRUE(s.DeleteObject(kAlice, "alice-b", "export.raw").ok());
+  EXPECT_EQ(*s.AccountObjectBytes(kAlice), before);
+}
+
 TYPED_TEST(ObjectStoreContract, MultipartAssemblesPartsWithCombinedChecksums) {
   auto& s = *this->store_;
   PutOptions options;
@@ -1126,6 +1238,64 @@ TYPED_TEST(ObjectStoreContract, UsageCountsObjectsAndUploads) {
   EXPECT_EQ(*s.AccountStoredBytes(kAlice), *s.AccountObjectBytes(kAlice) + 7);
   s.RemoveUsageSource(id);
   EXPECT_EQ(*s.AccountStoredBytes(kAlice), *s.AccountObjectBytes(kAlice));
+}
+
+// The sweep frees the parts that no object names (a manifest that never
+// came, an object replaced by another node at the same moment), and never
+// those of an object that names them.
+TEST(S3ObjectStoreSweepTest, PartsNoObjectNamesAreFreedOthersNever) {
+  TestClock clock;
+  const std::string dir = (::access("/dev/shm", W_OK) == 0 ? std::string("/dev/shm") : ::testing::TempDir()) +
+                          "/s3-sweep-" + RandomHex(6);
+  std::filesystem::create_directories(dir);
+  std::unique_ptr<ObjectStore> store = S3Backend::Open(dir, clock);
+  std::unique_ptr<S3Client> raw = S3Backend::Client(dir);
+  ASSERT_TRUE(store && raw);
+  ASSERT_TRUE(store->CreateBucket(kAlice, "alice-b").ok());
+  auto complete = [&](const std::string& key, const std::string& data) {
+    Result<std::string> id = store->InitiateMultipart(kAlice, "alice-b", key, {});
+    ASSERT_TRUE(id.ok());
+    Result<std::unique_ptr<PartWriter>> w = store->UploadPart(kAlice, "alice-b", key, *id, 1, std::nullopt);
+    ASSERT_TRUE(w.ok() && (*w)->Write(Bytes(data)).ok());
+    Result<PartInfo> p = (*w)->Commit();
+    ASSERT_TRUE(p.ok());
+    ASSERT_TRUE(store->CompleteMultipart(kAlice, "alice-b", key, *id, {{1, p->etag}}).ok());
+  };
+  const std::string kept = Pattern(300000, 7);
+  complete("kept", kept);
+  complete("lost", Pattern(300000, 8));
+  // "lost" goes as if another node had put over it without seeing it.
+  ASSERT_TRUE(raw->Delete("oss/o/alice-b/lost").ok());
+  // A writer that died after its parts, before its manifest.
+  const std::string dead = "0123456789ABCDEF0123456789ABCDEF";
+  ASSERT_TRUE(raw->Put("oss/d/alice-b/" + dead, Bytes(R"({"key":"never"})")).ok());
+  ASSERT_TRUE(raw->Put("oss/p/alice-b/" + dead + "/00001", Bytes(Pattern(1000, 9))).ok());
+  auto part_ids = [&] {
+    std::set<std::string> ids;
+    EXPECT_TRUE(raw->List("oss/p/alice-b/",
+                          [&](const S3ObjectInfo& o) {
+                            const std::string rest = o.key.substr(std::string("oss/p/alice-b/").size());
+                            ids.insert(rest.substr(0, rest.find('/')));
+                          })
+                    .ok());
+    return ids;
+  };
+  ASSERT_EQ(part_ids().size(), 3u);
+  // Not yet: named less than the expiry ago.
+  const UnixSeconds now = static_cast<UnixSeconds>(std::time(nullptr));
+  store->SweepExpired(now, 3600);
+  EXPECT_EQ(part_ids().size(), 3u) << "parts named less than the expiry ago stay";
+  SweepStats swept = store->SweepExpired(now + 7200, 3600);
+  EXPECT_EQ(part_ids().size(), 1u) << "only the parts of 'kept' stay";
+  EXPECT_GE(swept.bytes_freed, 300000u);
+  Result<OpenObject> read = store->OpenForRead(kAlice, "alice-b", "kept");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  std::string bytes(kept.size(), '\0');
+  ASSERT_TRUE(
+      PreadFull(read->fd.get(), reinterpret_cast<uint8_t*>(bytes.data()), bytes.size(), 0, "kept").ok());
+  EXPECT_TRUE(bytes == kept);
+  store.reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
