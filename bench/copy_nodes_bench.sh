@@ -87,9 +87,15 @@ for run in single one two; do
   psql -q "$pg_uri" -c "CREATE DATABASE dst_$run" >/dev/null
 done
 
-log "anchor: s3cmd put of the ${size_gib} GiB raw file (multipart, 15 MiB parts)"
-s3cmd_secs=$(seconds_of s3 put "$work/disk.raw" s3://raw/disk.raw)
-s3 del s3://raw/disk.raw
+# Twice, the better run counted: a fresh cluster's first writes are slower
+# (bench/import_s3_bench.sh saw 31 s, then 18 s).
+s3cmd_runs=()
+for round in 1 2; do
+  log "anchor: s3cmd put of the ${size_gib} GiB raw file (multipart, 15 MiB parts), run $round"
+  s3cmd_runs+=("$(seconds_of s3 put "$work/disk.raw" s3://raw/disk.raw)")
+  s3 del s3://raw/disk.raw
+done
+s3cmd_secs=$(awk -v a="${s3cmd_runs[0]}" -v b="${s3cmd_runs[1]}" 'BEGIN { printf "%.2f", (a < b ? a : b) }')
 
 # --- 3. The source region: one node, its own disk. ---
 FERRY_ACCESS_KEY_ID=BENCH$(random_hex 6)
@@ -180,7 +186,7 @@ echo "Ferry copies into a region on PostgreSQL + Ceph ($(date -u +%Y-%m-%dT%H:%M
 row "realistic image: ${size_gib} GiB ext4"                      "$(mib_per_s "$image_bytes" 1) MiB"
 row "  stored in the destination: $single_objects chunk objects"   "$(mib_per_s "$single_bytes" 1) MiB"
 echo "------------------------------------------------------------------------------"
-row "s3cmd put of the raw file"                                   "$(printf '%.2f s' "$s3cmd_secs")"
+row "s3cmd put of the raw file (better of ${s3cmd_runs[*]})"      "$(printf '%.2f s' "$s3cmd_secs")"
 row "ferry CopyImage -> Available (1 node)"                       "$(printf '%.2f s' "$single_secs")"
 row "RATIO = s3cmd / ferry copy (target >= 1.5)"                  "$(ratio "$s3cmd_secs" "$single_secs")"
 row "peak RSS of the node (VmHWM; target < 256 MiB)"              "$single_rss MiB"

@@ -4,6 +4,7 @@
 // materializes the image's disks from the chunk store (converted when asked)
 // into scratch files and streams them into the bucket (ObjectStore puts).
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <optional>
 
 #include "common/fs_util.h"
+#include "common/log_safe.h"
 #include "region/disk_tools.h"
 #include "region/export_etag.h"
 #include "region/image_inspector.h"
@@ -95,8 +97,12 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
     // One descriptor for the whole disk: the inspector, qemu-img (as
     // /proc/self/fd/3) and ingest all read the inode opened here, never a
     // path that could be swapped in between (untrusted-images.md section 4).
+    const auto reading = std::chrono::steady_clock::now();
     Result<OpenObject> opened = oss_.OpenForRead(task.account_id, disk.import_bucket, disk.import_object);
     if (!opened.ok()) return EcsObjectStatus(opened.status());
+    spdlog::debug("region {}: task {} opened {} ({} bytes) in {:.3f} s", config_.region_id, task.task_id,
+                  LogSafe(label), opened->info.size,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - reading).count());
     UniqueFd source = std::move(opened->fd);
     std::string raw;
     ScratchFile scratch;
