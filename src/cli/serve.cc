@@ -582,7 +582,6 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStore& st
     config.catalog_uri = settings.catalog;
     config.store_uri = settings.store;
     config.task_lease_seconds = settings.task_lease_seconds;
-    config.oss_dir = OssDir(settings.data_dir);
     config.object_storage = &storage;
     config.task_threads = settings.task_threads;
     config.max_running_copies = settings.max_copies;

@@ -64,7 +64,6 @@ struct RegionConfig {
   // task of a node that died is taken over by another node this long after
   // its last renewal.
   unsigned task_lease_seconds = 30;
-  std::string oss_dir;        // object storage root: one folder per bucket
   uint32_t chunk_size = 4u << 20;
   unsigned task_threads = 2;    // concurrent import/export tasks
   // How long an instance stays in a transitional state (Starting, Stopping)

@@ -15,11 +15,18 @@
 
 namespace {
 
-std::string ConfigPath() {
-  const char* dir = std::getenv("TMPDIR");
-  return std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/ferry-config-fuzz-" +
-         std::to_string(getpid()) + ".toml";
+const std::string& ConfigPath() {
+  static const std::string path = [] {
+    const char* dir = std::getenv("TMPDIR");
+    return std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/ferry-config-fuzz-" +
+           std::to_string(getpid()) + ".toml";
+  }();
+  return path;
 }
+
+// The run's one config file goes when the run ends (libFuzzer exits through
+// exit(), which runs this).
+void RemoveConfigFile() { ::unlink(ConfigPath().c_str()); }
 
 }  // namespace
 
@@ -31,11 +38,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
                            "FERRY_LINK_RATE_LIMITS", "FERRY_MAX_COPY_SIZE_GIB", "FERRY_CONFIG"}) {
     unsetenv(name);
   }
+  std::atexit(RemoveConfigFile);
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = ConfigPath();
+  const std::string& path = ConfigPath();
   FILE* f = std::fopen(path.c_str(), "wb");
   FUZZ_CHECK(f != nullptr);
   FUZZ_CHECK(std::fwrite(data, 1, size, f) == size);

@@ -204,7 +204,6 @@ class RegionCopyTest : public ::testing::Test {
     c.region_id = id;
     FillRegionNames(&c);
     c.data_dir = dir_ + "/" + id;
-    c.oss_dir = dir_ + "/oss";
     c.chunk_size = kChunk;
     c.task_threads = 2;
     c.ingest_threads = 1;

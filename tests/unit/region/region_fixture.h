@@ -74,7 +74,6 @@ class RegionFixture : public ::testing::Test {
     c.region_id = "cn-hangzhou";
     FillRegionNames(&c);
     c.data_dir = dir_ + "/region";
-    c.oss_dir = dir_ + "/oss";
     c.seed_public_image = false;
     c.object_storage = oss_.get();
     c.instance_transition_ms = 20;
