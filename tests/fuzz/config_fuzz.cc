@@ -24,10 +24,6 @@ const std::string& ConfigPath() {
   return path;
 }
 
-// The run's one config file goes when the run ends (libFuzzer exits through
-// exit(), which runs this).
-void RemoveConfigFile() { ::unlink(ConfigPath().c_str()); }
-
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -38,7 +34,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
                            "FERRY_LINK_RATE_LIMITS", "FERRY_MAX_COPY_SIZE_GIB", "FERRY_CONFIG"}) {
     unsetenv(name);
   }
-  std::atexit(RemoveConfigFile);
   return 0;
 }
 
@@ -49,6 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(std::fwrite(data, 1, size, f) == size);
   std::fclose(f);
   auto settings = ferry::cli::ResolveServeSettings({{"config", path}});
+  // Gone after each input: libFuzzer ends a run without running atexit
+  // handlers, and /tmp would keep one file per run.
+  ::unlink(path.c_str());
   if (settings.ok()) {
     FUZZ_CHECK(settings->threads >= 1 && settings->threads <= 256);
     FUZZ_CHECK(settings->task_threads >= 1 && settings->task_threads <= 64);
