@@ -583,6 +583,9 @@ Result<OpenedRegions> OpenRegions(const ServeSettings& settings, ObjectStore& st
     config.store_uri = settings.store;
     config.task_lease_seconds = settings.task_lease_seconds;
     config.object_storage = &storage;
+    // Parts kept as chunks of one region's store (part_chunks.h): only when
+    // the process serves one region, whose chunks are beside the buckets.
+    config.keep_parts_as_chunks = !settings.store.empty() && settings.regions.size() == 1;
     config.task_threads = settings.task_threads;
     config.max_running_copies = settings.max_copies;
     config.copy_rate_limit_bytes_per_second = settings.copy_rate_limit;

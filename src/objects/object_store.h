@@ -245,6 +245,38 @@ struct SweepStats {
   uint64_t bytes_freed = 0;  // allocated bytes
 };
 
+// Where a store may keep the bytes of multipart parts as chunks of its
+// region's chunk store (given by the region, src/region/part_chunks.h): a
+// part then costs its compressed bytes once, and an import of the object
+// takes its chunks as they are instead of reading it back. The chunks are
+// referenced by roots the store keeps (ObjectStore::ForEachChunkRoot), which
+// garbage collection reads.
+class PartChunks {
+ public:
+  virtual ~PartChunks() = default;
+  // Parts of 1 to this many bytes are kept as chunks.
+  virtual uint64_t max_part_bytes() const = 0;
+  // Stores `bytes` as a chunk in `account_id`'s dedup scope and runs
+  // `root(id)` (which records the root) while the chunk is pinned, so no
+  // garbage collection deletes it between its store and its root.
+  virtual Result<Digest256> Keep(const std::string& account_id, std::span<const uint8_t> bytes,
+                                 const std::function<Status(const Digest256&)>& root) = 0;
+  // The chunk's bytes, verified against its id; kNotFound when it is gone.
+  virtual Result<std::vector<uint8_t>> Read(const Digest256& id) = 0;
+};
+
+// An object as the list of its parts, for an importer that can take chunk
+// parts as they are (ObjectStore::ChunkLayout).
+struct ObjectChunkLayout {
+  ObjectInfo info;
+  struct Part {
+    uint64_t size = 0;
+    bool zeros = false;
+    std::optional<Digest256> chunk;  // the part is this chunk (PartChunks)
+  };
+  std::vector<Part> parts;
+};
+
 class ObjectStore {
  public:
   // OSS limits.
@@ -381,6 +413,23 @@ class ObjectStore {
   virtual SweepStats SweepExpired(UnixSeconds now, int64_t max_age_seconds) = 0;
   // Bytes `account_id` stores: its objects and pending uploads.
   virtual Result<uint64_t> AccountObjectBytes(const std::string& account_id) const = 0;
+
+  // ---- Parts kept as chunks (PartChunks); the defaults keep none.
+  // Set once before serving (null: parts stay bytes of the object store).
+  virtual void SetPartChunks(std::shared_ptr<PartChunks> chunks) { (void)chunks; }
+  // Every chunk a part of an object or of an open upload is (garbage
+  // collection keeps them).
+  virtual Status ForEachChunkRoot(const std::function<void(const Digest256&)>& fn) const {
+    (void)fn;
+    return Status::Ok();
+  }
+  // The object's parts, when it is kept as parts (nullopt otherwise).
+  virtual Result<std::optional<ObjectChunkLayout>> ChunkLayout(const std::string& account_id,
+                                                               const std::string& bucket,
+                                                               const std::string& key) const {
+    (void)account_id, (void)bucket, (void)key;
+    return std::optional<ObjectChunkLayout>();
+  }
 
   // A prefix of host paths the backend may put into error messages (its
   // root directory), so callers can redact them; empty if none.

@@ -18,6 +18,7 @@
 #include "common/ids.h"
 #include "common/log_safe.h"
 #include "common/parallel.h"
+#include "common/zero.h"
 #include "objects/fs_internal.h"
 #include "store/s3_client.h"
 
@@ -31,9 +32,18 @@ using fsobj::UserMetaFrom;
 using fsobj::UserMetaJson;
 
 struct S3ObjectStore::Shared {
+  Shared(std::shared_ptr<S3Client> client, std::string spool, const Clock& c)
+      : s3(std::move(client)), spool_dir(std::move(spool)), clock(c) {}
   std::shared_ptr<S3Client> s3;
   std::string spool_dir;
   const Clock& clock;
+
+  std::shared_ptr<PartChunks> Chunks() const {
+    std::lock_guard<std::mutex> lock(chunks_mu);
+    return chunks;
+  }
+  mutable std::mutex chunks_mu;
+  std::shared_ptr<PartChunks> chunks;  // guarded by chunks_mu; SetPartChunks
 };
 
 namespace {
@@ -63,6 +73,30 @@ std::string PartKey(const std::string& b, const std::string& id, uint32_t n) {
   char name[8];
   std::snprintf(name, sizeof(name), "%05u", n);
   return PartPrefix(b, id) + name;
+}
+// The roots of the parts <id> that are chunks (PartChunks): one empty
+// object each, named <NNNNN>-<chunk id hex>-<part size>, so that garbage
+// collection and the stored-bytes count read them from a listing.
+std::string RootPrefix(const std::string& b, const std::string& id) { return "oss/k/" + b + "/" + id + "/"; }
+std::string RootKey(const std::string& b, const std::string& id, uint32_t n, const Digest256& chunk,
+                    uint64_t size) {
+  char name[8];
+  std::snprintf(name, sizeof(name), "%05u", n);
+  return RootPrefix(b, id) + name + "-" + ToHex(chunk) + "-" + std::to_string(size);
+}
+// The chunk and part size a root key names (false: not a root key).
+bool ParseRootKey(const std::string& s3_key, Digest256* chunk, uint64_t* size) {
+  const size_t name = s3_key.rfind('/');
+  if (name == std::string::npos) return false;
+  const std::string rest = s3_key.substr(name + 1);  // NNNNN-<hex>-<size>
+  if (rest.size() < 5 + 1 + 64 + 2 || rest[5] != '-' || rest[70] != '-') return false;
+  if (!FromHex(rest.substr(6, 64), chunk)) return false;
+  const std::string digits = rest.substr(71);
+  if (digits.empty() || digits.size() > 12 || digits.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  *size = std::stoull(digits);
+  return true;
 }
 // The key a parted object's parts (oss/p/<bucket>/<id>/) were made for.
 std::string DoneKey(const std::string& b, const std::string& id) { return "oss/d/" + b + "/" + id; }
@@ -581,11 +615,16 @@ struct ManifestPart {
   Md5Digest md5{};
   uint64_t crc64 = 0;
   bool zeros = false;
+  std::optional<Digest256> chunk;  // the part is this chunk (PartChunks)
 };
 
 std::string ManifestJson(const std::string& id, const std::vector<ManifestPart>& parts) {
   nlohmann::json list = nlohmann::json::array();
-  for (const ManifestPart& p : parts) list.push_back({p.number, p.size, ToHex(p.md5), p.crc64, p.zeros});
+  for (const ManifestPart& p : parts) {
+    nlohmann::json e = {p.number, p.size, ToHex(p.md5), p.crc64, p.zeros};
+    if (p.chunk) e.push_back(ToHex(*p.chunk));
+    list.push_back(std::move(e));
+  }
   return nlohmann::json{{"v", kMetaVersion}, {"id", id}, {"parts", std::move(list)}}.dump();
 }
 
@@ -607,6 +646,11 @@ Result<std::vector<ManifestPart>> ParseManifest(std::span<const uint8_t> body, c
       if (!FromHex(e.at(2).get<std::string>(), &p.md5)) return bad;
       p.crc64 = e.at(3).get<uint64_t>();
       p.zeros = e.at(4).get<bool>();
+      if (e.size() > 5) {
+        Digest256 chunk{};
+        if (p.zeros || !FromHex(e.at(5).get<std::string>(), &chunk)) return bad;
+        p.chunk = chunk;
+      }
       if (p.number < 1 || p.number > ObjectStore::kMaxPartNumber ||
           (!parts.empty() && p.number <= parts.back().number) || p.size > ObjectStore::kMaxPutBytes ||
           (p.zeros && p.crc64 != Crc64ExtendZeros(0, p.size))) {
@@ -630,9 +674,10 @@ Status NameParts(S3Client& s3, const std::string& bucket, const std::string& id,
   return Put(s3, DoneKey(bucket, id), nlohmann::json{{"key", key}}.dump());
 }
 
-// Frees the parts `id` and their name.
+// Frees the parts `id`, their roots and their name.
 Status FreeParts(S3Client& s3, const std::string& bucket, const std::string& id) {
   RETURN_IF_ERROR(DeleteAll(s3, PartPrefix(bucket, id)));
+  RETURN_IF_ERROR(DeleteAll(s3, RootPrefix(bucket, id)));
   return Delete(s3, DoneKey(bucket, id));
 }
 
@@ -700,23 +745,38 @@ Status WriteKeepingHoles(int fd, uint64_t pos, std::span<const uint8_t> bytes, c
   return Status::Ok();
 }
 
-// Fetches `range` of the parted object `d` (whose HEAD answered `head`)
-// into `fd` at its offsets: the manifest (If-Match the HEAD's ETag), then
-// the data parts it overlaps, kPartThreads at a time, each If-Match its
-// MD5, a whole one checked against its CRC-64. False: the object was
-// replaced or deleted meanwhile (read it again).
-Result<bool> ReadParted(S3Client& s3, const std::string& bucket, const std::string& s3_key,
-                        const S3Answer& head, const Described& d, ObjectStore::ByteRange range, int fd,
-                        const std::string& label) {
+// The parts of the parted object `d` at `s3_key` (whose HEAD answered
+// `head`): its manifest, read If-Match the HEAD's ETag and checked against
+// `d`. nullopt: the object was replaced or deleted since the HEAD.
+Result<std::optional<std::vector<ManifestPart>>> ReadManifest(S3Client& s3, const std::string& s3_key,
+                                                              const S3Answer& head, const Described& d,
+                                                              const std::string& label) {
   S3Request r;
   r.method = "GET";
   r.key = s3_key;
   r.headers = {{"if-match", head.etag}};
   r.max_bytes = d.parted->manifest_bytes;
   ASSIGN_OR_RETURN(S3Answer m, s3.Call(r));
-  if (m.status == 412 || m.status == 404) return false;
+  if (m.status == 412 || m.status == 404) return std::optional<std::vector<ManifestPart>>();
   if (!m.ok()) return m.Error("GET " + label);
-  ASSIGN_OR_RETURN(const std::vector<ManifestPart> parts, ParseManifest(m.body, *d.parted, d.info, label));
+  ASSIGN_OR_RETURN(std::vector<ManifestPart> parts, ParseManifest(m.body, *d.parted, d.info, label));
+  return std::optional<std::vector<ManifestPart>>(std::move(parts));
+}
+
+// Fetches `range` of the parted object `d` (whose HEAD answered `head`)
+// into `fd` at its offsets: the manifest (If-Match the HEAD's ETag), then
+// the data parts it overlaps, kPartThreads at a time, each If-Match its
+// MD5, a whole one checked against its CRC-64; a part that is a chunk is
+// read from `chunks` (verified against its id) and checked against its
+// CRC-64. False: the object was replaced or deleted meanwhile (read it
+// again).
+Result<bool> ReadParted(S3Client& s3, PartChunks* chunks, const std::string& bucket,
+                        const std::string& s3_key, const S3Answer& head, const Described& d,
+                        ObjectStore::ByteRange range, int fd, const std::string& label) {
+  ASSIGN_OR_RETURN(const std::optional<std::vector<ManifestPart>> listed,
+                   ReadManifest(s3, s3_key, head, d, label));
+  if (!listed) return false;
+  const std::vector<ManifestPart>& parts = *listed;
   struct Piece {
     const ManifestPart* part;
     uint64_t base;  // the part's offset in the object
@@ -737,6 +797,22 @@ Result<bool> ReadParted(S3Client& s3, const std::string& bucket, const std::stri
     const ManifestPart& p = *piece.part;
     const std::string what = "part " + std::to_string(p.number) + " of " + label;
     const bool whole = piece.from == 0 && piece.length == p.size;
+    if (p.chunk) {
+      if (chunks == nullptr) {
+        return Unavailable(what + " is a chunk of a region's store, and no region here serves this store");
+      }
+      Result<std::vector<uint8_t>> bytes = chunks->Read(*p.chunk);
+      if (bytes.status().code() == Code::kNotFound) {
+        changed = true;  // its object was replaced and the chunk collected
+        return Unavailable(what + " is gone");
+      }
+      RETURN_IF_ERROR(bytes.status());
+      if (bytes->size() != p.size || Crc64Update(0, *bytes) != p.crc64) {
+        return DataLoss("S3: " + what + ": its chunk is not the part");
+      }
+      return WriteKeepingHoles(fd, piece.base + piece.from,
+                               std::span<const uint8_t>(*bytes).subspan(piece.from, piece.length), label);
+    }
     S3Request g;
     g.method = "GET";
     g.key = PartKey(bucket, d.parted->id, p.number);
@@ -867,21 +943,27 @@ struct StoredPart {
   PartInfo info;
   Md5Digest md5{};
   bool zeros = false;
+  std::optional<Digest256> chunk;  // the part is this chunk; the S3 object is empty
 };
 
 nlohmann::json PartJson(const StoredPart& p) {
-  return {{"v", kMetaVersion},     {"size", p.info.size},        {"md5", ToHex(p.md5)},
-          {"crc64", p.info.crc64}, {"lm", p.info.last_modified}, {"zeros", p.zeros}};
+  nlohmann::json j = {{"v", kMetaVersion},     {"size", p.info.size},        {"md5", ToHex(p.md5)},
+                      {"crc64", p.info.crc64}, {"lm", p.info.last_modified}, {"zeros", p.zeros}};
+  if (p.chunk) j["chunk"] = ToHex(*p.chunk);
+  return j;
 }
 
 class S3PartWriter final : public fsobj::HashingFileWriter<PartWriter, Spool> {
  public:
-  S3PartWriter(std::shared_ptr<S3ObjectStore::Shared> shared, std::string s3_key, uint32_t part_number,
-               std::optional<Md5Digest> expected_md5, std::optional<uint64_t> size,
-               std::unique_ptr<Spool> spool)
+  S3PartWriter(std::shared_ptr<S3ObjectStore::Shared> shared, std::string account_id, std::string bucket,
+               std::string upload_id, uint32_t part_number, std::optional<Md5Digest> expected_md5,
+               std::optional<uint64_t> size, std::unique_ptr<Spool> spool)
       : HashingFileWriter(std::move(spool), "part " + std::to_string(part_number)),
         shared_(std::move(shared)),
-        s3_key_(std::move(s3_key)),
+        account_id_(std::move(account_id)),
+        bucket_(std::move(bucket)),
+        upload_id_(std::move(upload_id)),
+        s3_key_(PartKey(bucket_, upload_id_, part_number)),
         part_number_(part_number),
         expected_md5_(expected_md5),
         size_(size) {}
@@ -908,9 +990,27 @@ class S3PartWriter final : public fsobj::HashingFileWriter<PartWriter, Spool> {
     p.info.crc64 = spool->crc64();
     p.info.last_modified = shared_->clock.Now();
     p.md5 = md5;
+    S3Client& s3 = *shared_->s3;
+    const std::shared_ptr<PartChunks> chunks = shared_->Chunks();
+    if (chunks && p.info.size > 0 && p.info.size <= chunks->max_part_bytes()) {
+      // Kept as a chunk (PartChunks): its root first, then its record, an
+      // empty object naming it. An all-zero part is only its length.
+      std::vector<uint8_t> bytes(p.info.size);
+      RETURN_IF_ERROR(PreadFull(spool->fd(), bytes.data(), bytes.size(), 0, what));
+      if (Crc64Update(0, bytes) != p.info.crc64) return DataLoss(what + " changed in its spool file");
+      if (IsAllZero(bytes.data(), bytes.size())) {
+        p.zeros = true;
+      } else {
+        ASSIGN_OR_RETURN(p.chunk, chunks->Keep(account_id_, bytes, [&](const Digest256& id) {
+          return Put(s3, RootKey(bucket_, upload_id_, part_number_, id, p.info.size), "");
+        }));
+      }
+      RETURN_IF_ERROR(Put(s3, s3_key_, "", {{"x-amz-meta-ferry", EncodeHeaderJson(PartJson(p))}}));
+      return p.info;
+    }
     // One PUT, whatever its size (up to OSS's 5 GiB): its ETag stays its
     // MD5, which the copy into the object is checked against.
-    RETURN_IF_ERROR(PutFromFd(*shared_->s3, s3_key_, "", spool->fd(), 0, p.info.size,
+    RETURN_IF_ERROR(PutFromFd(s3, s3_key_, "", spool->fd(), 0, p.info.size,
                               {{"x-amz-meta-ferry", EncodeHeaderJson(PartJson(p))}}, md5, what)
                         .status());
     return p.info;
@@ -918,6 +1018,7 @@ class S3PartWriter final : public fsobj::HashingFileWriter<PartWriter, Spool> {
 
  private:
   std::shared_ptr<S3ObjectStore::Shared> shared_;
+  std::string account_id_, bucket_, upload_id_;
   std::string s3_key_;
   uint32_t part_number_;
   std::optional<Md5Digest> expected_md5_;
@@ -966,7 +1067,16 @@ Result<std::optional<StoredPart>> ReadPart(S3Client& s3, const std::string& buck
       return DataLoss("part " + std::to_string(n) + ": bad md5");
     }
     p.info.etag = QuotedMd5Etag(p.md5);
-    if (!p.zeros && a.content_length != p.info.size) return DataLoss("part " + std::to_string(n) + ": size");
+    if (j.contains("chunk")) {
+      Digest256 chunk{};
+      if (p.zeros || !FromHex(j.at("chunk").get<std::string>(), &chunk)) {
+        return DataLoss("part " + std::to_string(n) + ": bad chunk");
+      }
+      p.chunk = chunk;
+    }
+    if (!p.zeros && !p.chunk && a.content_length != p.info.size) {
+      return DataLoss("part " + std::to_string(n) + ": size");
+    }
     return std::optional<StoredPart>(p);
   } catch (const nlohmann::json::exception& e) {
     return DataLoss("part " + std::to_string(n) + " does not parse: " + e.what());
@@ -978,7 +1088,7 @@ Result<std::optional<StoredPart>> ReadPart(S3Client& s3, const std::string& buck
 // ================================================================= store
 
 S3ObjectStore::S3ObjectStore(std::shared_ptr<S3Client> client, std::string spool_dir, const Clock& clock)
-    : shared_(std::make_shared<Shared>(Shared{std::move(client), std::move(spool_dir), clock})) {}
+    : shared_(std::make_shared<Shared>(std::move(client), std::move(spool_dir), clock)) {}
 
 S3ObjectStore::~S3ObjectStore() { StopExpirySweeper(); }
 
@@ -1061,6 +1171,7 @@ Status S3ObjectStore::DeleteBucket(const std::string& account_id, const std::str
   // What the objects left: metadata sidecars, parts, marks and claims.
   RETURN_IF_ERROR(DeleteAll(s3, "oss/m/" + bucket + "/"));
   RETURN_IF_ERROR(DeleteAll(s3, "oss/p/" + bucket + "/"));
+  RETURN_IF_ERROR(DeleteAll(s3, "oss/k/" + bucket + "/"));
   RETURN_IF_ERROR(DeleteAll(s3, "oss/d/" + bucket + "/"));
   RETURN_IF_ERROR(DeleteAll(s3, "oss/s/" + bucket + "/"));
   RETURN_IF_ERROR(DeleteAll(s3, "oss/c/" + bucket + "/"));
@@ -1237,7 +1348,9 @@ Result<OpenObject> S3ObjectStore::OpenRangeForRead(const std::string& account_id
     if (::ftruncate(fd.get(), static_cast<off_t>(info.size)) != 0) return ErrnoStatus("size", label, errno);
     if (range.length == 0) return OpenObject{std::move(fd), std::move(info)};
     if (d.parted) {
-      ASSIGN_OR_RETURN(const bool read, ReadParted(s3, bucket, s3_key, head, d, range, fd.get(), label));
+      const std::shared_ptr<PartChunks> chunks = shared_->Chunks();
+      ASSIGN_OR_RETURN(const bool read,
+                       ReadParted(s3, chunks.get(), bucket, s3_key, head, d, range, fd.get(), label));
       if (!read) continue;
       return OpenObject{std::move(fd), std::move(info)};
     }
@@ -1389,8 +1502,8 @@ Result<std::unique_ptr<PartWriter>> S3ObjectStore::UploadPart(
   ASSIGN_OR_RETURN(UniqueFd fd, NewSpoolFile(shared_->spool_dir));
   auto spool = std::make_unique<Spool>(std::move(fd), size.value_or(kMaxPutBytes),
                                        "size of part " + std::to_string(part_number));
-  return std::unique_ptr<PartWriter>(new S3PartWriter(shared_, PartKey(bucket, upload_id, part_number),
-                                                      part_number, expected_md5, size, std::move(spool)));
+  return std::unique_ptr<PartWriter>(new S3PartWriter(shared_, account_id, bucket, upload_id, part_number,
+                                                      expected_md5, size, std::move(spool)));
 }
 
 Result<PartInfo> S3ObjectStore::UploadZeroPart(const std::string& account_id, const std::string& bucket,
@@ -1535,7 +1648,7 @@ Result<ObjectInfo> S3ObjectStore::CompleteMultipart(const std::string& account_i
   // The parts stay where they are: the object is their list.
   std::vector<ManifestPart> manifest;
   for (const StoredPart& p : stored) {
-    manifest.push_back({p.info.part_number, p.info.size, p.md5, p.info.crc64, p.zeros});
+    manifest.push_back({p.info.part_number, p.info.size, p.md5, p.info.crc64, p.zeros, p.chunk});
   }
   RETURN_IF_ERROR(NameParts(s3, bucket, upload_id, key));
   RETURN_IF_ERROR(PublishParted(s3, shared_->spool_dir, bucket, s3_key, info, upload_id, manifest, label));
@@ -1561,6 +1674,7 @@ Status S3ObjectStore::AbortMultipart(const std::string& account_id, const std::s
   ASSIGN_OR_RETURN(UploadRecord record, ReadUploadRecord(s3, bucket, upload_id));
   if (record.key != key) return UploadNotFound(upload_id);
   RETURN_IF_ERROR(DeleteAll(s3, PartPrefix(bucket, upload_id)));
+  RETURN_IF_ERROR(DeleteAll(s3, RootPrefix(bucket, upload_id)));
   return Delete(s3, UploadPrefix(bucket) + upload_id);
 }
 
@@ -1667,8 +1781,14 @@ SweepStats S3ObjectStore::SweepExpired(UnixSeconds now, int64_t max_age_seconds)
       newest = std::max(newest, i.last_modified);
       bytes += i.size;
     });
+    (void)ListAll(s3, RootPrefix(bucket, id), [&](const ListPage::Item& i) {
+      Digest256 chunk{};
+      uint64_t size = 0;
+      if (ParseRootKey(i.key, &chunk, &size)) bytes += size;
+    });
     if (newest + max_age_seconds > now) continue;
-    if (DeleteAll(s3, PartPrefix(bucket, id)).ok() && Delete(s3, record_key).ok()) {
+    if (DeleteAll(s3, PartPrefix(bucket, id)).ok() && DeleteAll(s3, RootPrefix(bucket, id)).ok() &&
+        Delete(s3, record_key).ok()) {
       stats.uploads_removed++;
       stats.bytes_freed += bytes;
     }
@@ -1727,6 +1847,42 @@ SweepStats S3ObjectStore::SweepExpired(UnixSeconds now, int64_t max_age_seconds)
   return stats;
 }
 
+// ------------------------------------------------------- parts as chunks
+
+void S3ObjectStore::SetPartChunks(std::shared_ptr<PartChunks> chunks) {
+  std::lock_guard<std::mutex> lock(shared_->chunks_mu);
+  shared_->chunks = std::move(chunks);
+}
+
+Status S3ObjectStore::ForEachChunkRoot(const std::function<void(const Digest256&)>& fn) const {
+  return ListAll(*shared_->s3, "oss/k/", [&](const ListPage::Item& i) {
+    Digest256 chunk{};
+    uint64_t size = 0;
+    if (ParseRootKey(i.key, &chunk, &size)) fn(chunk);
+  });
+}
+
+Result<std::optional<ObjectChunkLayout>> S3ObjectStore::ChunkLayout(const std::string& account_id,
+                                                                    const std::string& bucket,
+                                                                    const std::string& key) const {
+  S3Client& s3 = *shared_->s3;
+  RETURN_IF_ERROR(OwnBucket(s3, account_id, bucket).status());
+  ASSIGN_OR_RETURN(std::string s3_key, ObjectKey(s3, bucket, key));
+  const std::string label = "object " + bucket + "/" + Echo(key);
+  ASSIGN_OR_RETURN(S3Answer head, Head(s3, s3_key));
+  if (head.status == 404 || TooLong(s3, head, s3_key)) return KeyNotFound(bucket, key);
+  if (!head.ok()) return head.Error("HEAD " + label);
+  ASSIGN_OR_RETURN(Described d, Describe(s3, head, bucket, key));
+  if (!d.parted) return std::optional<ObjectChunkLayout>();
+  ASSIGN_OR_RETURN(const std::optional<std::vector<ManifestPart>> parts,
+                   ReadManifest(s3, s3_key, head, d, label));
+  if (!parts) return Unavailable("S3: " + label + " changed while it was read");
+  ObjectChunkLayout layout;
+  layout.info = std::move(d.info);
+  for (const ManifestPart& p : *parts) layout.parts.push_back({p.size, p.zeros, p.chunk});
+  return std::optional<ObjectChunkLayout>(std::move(layout));
+}
+
 Result<uint64_t> S3ObjectStore::AccountObjectBytes(const std::string& account_id) const {
   S3Client& s3 = *shared_->s3;
   std::vector<std::string> buckets;
@@ -1740,6 +1896,12 @@ Result<uint64_t> S3ObjectStore::AccountObjectBytes(const std::string& account_id
     for (const std::string& prefix : {ObjectPrefix(b), "oss/p/" + b + "/"}) {
       RETURN_IF_ERROR(ListAll(s3, prefix, [&](const ListPage::Item& i) { total += i.size; }));
     }
+    // Parts kept as chunks: their roots name their sizes.
+    RETURN_IF_ERROR(ListAll(s3, "oss/k/" + b + "/", [&](const ListPage::Item& i) {
+      Digest256 chunk{};
+      uint64_t size = 0;
+      if (ParseRootKey(i.key, &chunk, &size)) total += size;
+    }));
   }
   return total;
 }

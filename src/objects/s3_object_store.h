@@ -17,6 +17,10 @@
 //   oss/u/<bucket>/<upload id>          a multipart upload {"key",...}
 //   oss/p/<bucket>/<id>/<NNNNN>         part NNNNN of an upload or of a
 //                                       parted object, an object of its own
+//   oss/k/<bucket>/<id>/<NNNNN>-<chunk>-<size>
+//                                       part NNNNN is that chunk of the
+//                                       region's chunk store (PartChunks):
+//                                       the root garbage collection reads
 //   oss/d/<bucket>/<id>                 the key parts <id> are for (the sweep
 //                                       frees parts no object names)
 //   oss/s/<bucket>/<h>                  a staging mark (body: the key);
@@ -116,6 +120,12 @@ class S3ObjectStore final : public ObjectStore {
 
   SweepStats SweepExpired(UnixSeconds now, int64_t max_age_seconds) override;
   Result<uint64_t> AccountObjectBytes(const std::string& account_id) const override;
+
+  void SetPartChunks(std::shared_ptr<PartChunks> chunks) override;
+  Status ForEachChunkRoot(const std::function<void(const Digest256&)>& fn) const override;
+  Result<std::optional<ObjectChunkLayout>> ChunkLayout(const std::string& account_id,
+                                                       const std::string& bucket,
+                                                       const std::string& key) const override;
 
   // Internal (s3_object_store.cc): the state its writers share.
   struct Shared;

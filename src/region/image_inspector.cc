@@ -488,6 +488,7 @@ Result<DiskContent> DetectDiskContent(int fd, uint64_t size, const std::string& 
   }
   for (size_t i = 0; i < partitions.size() && i < kMaxProbedPartitions; ++i) {
     if (partitions[i].start_bytes >= size) continue;
+    content.partition_starts.push_back(partitions[i].start_bytes);
     ASSIGN_OR_RETURN(std::vector<uint8_t> part,
                      ReadAt(fd, partitions[i].start_bytes,
                             std::min(kFileSystemProbeBytes, size - partitions[i].start_bytes), label));

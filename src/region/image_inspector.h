@@ -114,6 +114,9 @@ inline constexpr uint64_t kFileSystemProbeBytes = 68ull << 10;
 struct DiskContent {
   std::string partition_table;            // "gpt", "mbr", or "" (none found)
   std::vector<std::string> file_systems;  // "ext4", "xfs", "ntfs", "vfat", "swap", ... in disk order
+  // Where the partitions probed start (a reader that holds only some of
+  // the disk's bytes fetches these and asks again).
+  std::vector<uint64_t> partition_starts;
   // "gpt: ext4, vfat", "mbr: ntfs", "xfs" (a file system on the whole disk),
   // "gpt" (no file system recognised), "unknown" (nothing recognised).
   std::string Describe() const;

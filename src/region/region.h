@@ -87,6 +87,12 @@ struct RegionConfig {
   // The process's object storage, shared by all regions (borrowed; must
   // outlive the region). Required.
   ObjectStore* object_storage = nullptr;
+  // The object storage keeps multipart parts of up to one chunk as chunks
+  // of this region's chunk store (PartChunks, region/part_chunks.h), and
+  // imports take such objects' chunks as they are. For a process serving
+  // one region (an object store keeps one region's chunks); a store that
+  // keeps no parts so (FsObjectStore) ignores it.
+  bool keep_parts_as_chunks = false;
 
   // --- Copies across regions (docs/design/copy.md) ---
   // Every region this region can copy to or from, by id: a Region of this

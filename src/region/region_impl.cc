@@ -15,6 +15,7 @@
 #include "common/fs_util.h"
 #include "common/hash.h"
 #include "common/ids.h"
+#include "region/part_chunks.h"
 #include "region/region_internal.h"
 #include "store/fs_chunk_store.h"
 #include "store/s3_chunk_store.h"
@@ -118,6 +119,7 @@ RegionImpl::RegionImpl(const RegionConfig& config, const Clock& clock, RegionHoo
       copies_(std::make_unique<CopyScheduler>(std::max(1u, config.max_running_copies))) {}
 
 RegionImpl::~RegionImpl() {
+  if (part_chunks_) oss_.SetPartChunks(nullptr);
   Shutdown();
   if (usage_source_id_ != 0) oss_.RemoveUsageSource(usage_source_id_);
 }
@@ -190,6 +192,12 @@ Result<std::unique_ptr<RegionImpl>> RegionImpl::Open(const RegionConfig& config,
   ASSIGN_OR_RETURN(region->disks_, DiskStore::Open(config.data_dir + "/disks"));
   region->instance_runner_ = std::make_unique<DelayedRunner>();
   RegionImpl* r = region.get();
+  if (config.keep_parts_as_chunks && !config.check_only) {
+    region->part_chunks_ = std::make_shared<RegionPartChunks>(
+        *region->store_, region->pins_, region->gc_mu_,
+        [r](const std::string& account) { return r->ScopeFor(account); }, kDefaultChunkSize);
+    region->oss_.SetPartChunks(region->part_chunks_);
+  }
   region->usage_source_id_ = region->oss_.AddUsageSource(
       [r](const std::string& account) { return r->quota_meter_.SnapshotDataBytes(account); });
   region->StartThreads();

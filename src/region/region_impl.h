@@ -185,6 +185,7 @@ class RegionImpl final : public Region {
   ChunkStore& chunk_store() { return *store_; }
   Catalog& catalog() { return *catalog_; }
   const ChunkPins& pins() const { return pins_; }
+  PartChunks* part_chunks() { return part_chunks_.get(); }  // null unless keep_parts_as_chunks
 
  private:
   struct TaskControl {
@@ -236,6 +237,12 @@ class RegionImpl final : public Region {
   Status BeginAttempt(const std::string& task_id);
   void EndAttempt(const std::string& task_id);
   Status RunImport(const TaskRecord& task, TaskControl& control);
+  // The manifest of disk `i` of an import made from the object's parts,
+  // when they are chunks of this store on chunk boundaries and the disk is
+  // raw (nullopt otherwise: the import reads the object).
+  Result<std::optional<Manifest>> ManifestFromParts(const TaskRecord& task, const DiskMapping& disk,
+                                                    const std::optional<ChunkScope>& scope, PinLease& lease,
+                                                    std::string* content);
   Status RunExport(const TaskRecord& task, TaskControl& control);
   // Puts the export file at `path` into the bucket as `object`.
   Status PublishExport(const TaskRecord& task, const std::string& bucket, const std::string& object,
@@ -352,6 +359,7 @@ class RegionImpl final : public Region {
   std::unique_ptr<ChunkStore> store_;
   RegionMetrics metrics_;
   ChunkPins pins_;
+  std::shared_ptr<PartChunks> part_chunks_;  // given to oss_ (keep_parts_as_chunks), taken back at the end
 
   // Exclusive: garbage collection. Shared: manifest commit + unpin, fsck.
   std::shared_mutex gc_mu_;

@@ -83,6 +83,83 @@ std::string DescribeDiskContent(int fd, uint64_t size, const std::string& label)
 
 // -------------------------------------------------------------------- import
 
+// An object kept as parts that are chunks of this store (part_chunks.h), on
+// chunk boundaries (`ferry image import` uploads parts of one chunk): the
+// disk's manifest is the list of its parts, and only the chunks the
+// inspector reads are fetched: the first and the last (the format's
+// headers and footers), then the first of each partition (its file
+// system). Every chunk is pinned and found in the store before the
+// manifest is returned.
+Result<std::optional<Manifest>> RegionImpl::ManifestFromParts(const TaskRecord& task, const DiskMapping& disk,
+                                                              const std::optional<ChunkScope>& scope,
+                                                              PinLease& lease, std::string* content) {
+  (void)scope;  // the parts are in the scope of the bucket's owner: the account importing
+  const std::optional<Manifest> none;
+  if (!part_chunks_) return none;
+  // Any error is the ordinary read's to tell.
+  Result<std::optional<ObjectChunkLayout>> layout =
+      oss_.ChunkLayout(task.account_id, disk.import_bucket, disk.import_object);
+  if (!layout.ok() || !*layout) return none;
+  const ObjectChunkLayout& l = **layout;
+  const uint64_t size = l.info.size;
+  const uint32_t chunk = kDefaultChunkSize;
+  std::vector<uint64_t> starts;
+  uint64_t at = 0;
+  for (size_t k = 0; k < l.parts.size(); ++k) {
+    const ObjectChunkLayout::Part& p = l.parts[k];
+    const bool last = k + 1 == l.parts.size();
+    if (!last && p.size % chunk != 0) return none;
+    if (!p.zeros && (!p.chunk || p.size > chunk || (!last && p.size != chunk))) return none;
+    starts.push_back(at);
+    at += p.size;
+  }
+  if (size == 0 || at != size) return none;
+
+  const std::string label = "OSS object " + disk.import_bucket + "/" + disk.import_object;
+  const std::string path = tmp_dir_ + "/" + task.task_id + "-inspect";
+  ScratchFile scratch(path);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoStatus("create", path, errno);
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return ErrnoStatus("size", path, errno);
+  std::vector<bool> filled(l.parts.size(), false);
+  auto fill_at = [&](uint64_t offset) -> Status {  // the part holding `offset`
+    const size_t k =
+        static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), offset) - starts.begin()) - 1;
+    const ObjectChunkLayout::Part& p = l.parts[k];
+    if (filled[k] || p.zeros) return Status::Ok();
+    filled[k] = true;
+    ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, store_->Get(*p.chunk));
+    if (bytes.size() != p.size) return DataLoss("a part of " + label + " is not the size of its chunk");
+    return PwriteFull(fd.get(), bytes.data(), bytes.size(), starts[k], "the inspected head of " + label);
+  };
+  RETURN_IF_ERROR(fill_at(0));
+  RETURN_IF_ERROR(fill_at(size - 1));
+  ASSIGN_OR_RETURN(ImageFacts facts, CheckImportImage(fd.get(), size, disk.format, label));
+  if (facts.format != ImageFormat::kRaw) return none;
+  Result<DiskContent> found = DetectDiskContent(fd.get(), size, label);
+  if (found.ok() && !found->partition_starts.empty()) {
+    for (uint64_t start : found->partition_starts) {
+      RETURN_IF_ERROR(fill_at(start));
+      RETURN_IF_ERROR(fill_at(std::min(size, start + kFileSystemProbeBytes) - 1));
+    }
+    found = DetectDiskContent(fd.get(), size, label);
+  }
+  *content = found.ok() ? found->Describe() : "unknown";
+
+  ManifestBuilder built(size, chunk);
+  for (const ObjectChunkLayout::Part& p : l.parts) {
+    if (p.zeros) {
+      built.AddHolesUntil(built.next_index() + Manifest::ChunksFor(p.size, chunk));
+      continue;
+    }
+    RETURN_IF_ERROR(lease.Pin(*p.chunk));
+    ASSIGN_OR_RETURN(const bool there, store_->Has(*p.chunk));
+    if (!there) return DataLoss("a chunk of " + label + " is missing from the store (ferry fsck tells more)");
+    built.AddData(*p.chunk);
+  }
+  return std::optional<Manifest>(built.Finish());
+}
+
 Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
   ASSIGN_OR_RETURN(ImageRecord image, catalog_->GetImage(task.resource_id));
   const size_t n = image.disks.size();
@@ -97,6 +174,20 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
     // One descriptor for the whole disk: the inspector, qemu-img (as
     // /proc/self/fd/3) and ingest all read the inode opened here, never a
     // path that could be swapped in between (untrusted-images.md section 4).
+    const std::optional<ChunkScope> scope = ScopeFor(task.account_id);
+    ASSIGN_OR_RETURN(std::optional<Manifest> from_parts,
+                     ManifestFromParts(task, disk, scope, lease, &contents[i]));
+    if (from_parts) {
+      formats[i] = ImportFormatForQemuDriver("raw");
+      detected[i] = "raw";
+      manifests[i] = std::move(*from_parts);
+      control.data_bytes += manifests[i].DataBytes();
+      control.chunks += DataChunks(manifests[i]);
+      ReportProgress(task.task_id, Percent(static_cast<double>(i + 1) / static_cast<double>(n)));
+      spdlog::info("region {}: task {} took {} chunks of {} from its parts", config_.region_id, task.task_id,
+                   DataChunks(manifests[i]), LogSafe(label));
+      continue;
+    }
     const auto reading = std::chrono::steady_clock::now();
     Result<OpenObject> opened = oss_.OpenForRead(task.account_id, disk.import_bucket, disk.import_object);
     if (!opened.ok()) return EcsObjectStatus(opened.status());
@@ -106,7 +197,6 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
     UniqueFd source = std::move(opened->fd);
     std::string raw;
     ScratchFile scratch;
-    const std::optional<ChunkScope> scope = ScopeFor(task.account_id);
     auto ingest_disk = [&]() -> Status {
       struct stat before {};
       if (::fstat(source.get(), &before) != 0) return ErrnoStatus("stat", label, errno);

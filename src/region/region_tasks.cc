@@ -608,6 +608,10 @@ Status RegionImpl::Sweep(const ChunkPins::Pass& pass, GcStats* stats) {
         }
         return Status::Ok();
       }));
+  // Multipart parts the object storage keeps as chunks (part_chunks.h):
+  // read after the pass began, as the manifests are.
+  RETURN_IF_ERROR(oss_.ForEachChunkRoot([&](const Digest256& id) { referenced.insert(id); })
+                      .WithContext("garbage collection: the chunks of object parts"));
   std::vector<ChunkId> stored;
   RETURN_IF_ERROR(store_->List([&](const ChunkId& id) { stored.push_back(id); }));
   if (hooks_.gc_before_sweep) hooks_.gc_before_sweep();
@@ -655,6 +659,11 @@ Status RegionImpl::Fsck(FsckReport* report) {
         });
         return Status::Ok();
       }));
+  // Object parts kept as chunks (part_chunks.h) name chunks too.
+  RETURN_IF_ERROR(oss_.ForEachChunkRoot([&](const Digest256& id) {
+    if (present.count(id) == 0)
+      local.problems.push_back("chunk " + ToHex(id) + " of an object's part is missing");
+  }));
   RETURN_IF_ERROR(FsckDisks(&local));
   if (report != nullptr) *report = std::move(local);
   return Status::Ok();

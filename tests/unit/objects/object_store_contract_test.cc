@@ -21,6 +21,8 @@
 #include "common/ids.h"
 #include "objects/fs_object_store.h"
 #include "objects/s3_object_store.h"
+#include "store/chunk_id.h"
+#include "store/fs_chunk_store.h"
 #include "store/s3_client.h"
 #include "unit/store/throwaway_ceph.h"
 
@@ -88,6 +90,42 @@ struct S3Backend {
       return nullptr;
     }
     return std::move(*client);
+  }
+};
+
+// What a region gives an S3 store to keep parts of up to 4 MiB as chunks
+// (PartChunks, src/region/part_chunks.h), over a chunk store in the test's
+// folder. The region's pins and garbage collection are its own tests'
+// (tests/integration/part_chunks_test.cc); here every contract holds with
+// parts kept so.
+class FolderPartChunks final : public PartChunks {
+ public:
+  explicit FolderPartChunks(std::unique_ptr<FsChunkStore> store) : store_(std::move(store)) {}
+  uint64_t max_part_bytes() const override { return uint64_t{4} << 20; }
+  Result<Digest256> Keep(const std::string& account_id, std::span<const uint8_t> bytes,
+                         const std::function<Status(const Digest256&)>& root) override {
+    const ChunkScope scope = AccountChunkScope(account_id);
+    const ChunkId id = ComputeChunkId(&scope, bytes);
+    RETURN_IF_ERROR(store_->Put(&scope, id, bytes));
+    RETURN_IF_ERROR(root(id));
+    return id;
+  }
+  Result<std::vector<uint8_t>> Read(const Digest256& id) override { return store_->Get(id); }
+
+ private:
+  std::unique_ptr<FsChunkStore> store_;
+};
+
+struct S3ChunkPartsBackend : S3Backend {
+  static std::unique_ptr<ObjectStore> Open(const std::string& dir, const Clock& clock) {
+    std::unique_ptr<ObjectStore> store = S3Backend::Open(dir, clock);
+    Result<std::unique_ptr<FsChunkStore>> chunks = FsChunkStore::Open(dir + "/part-chunks");
+    if (!store || !chunks.ok()) {
+      ADD_FAILURE() << (chunks.ok() ? "no S3 store" : chunks.status().ToString());
+      return nullptr;
+    }
+    store->SetPartChunks(std::make_shared<FolderPartChunks>(std::move(*chunks)));
+    return store;
   }
 };
 
@@ -161,7 +199,7 @@ class ObjectStoreContract : public ::testing::Test {
   std::unique_ptr<ObjectStore> store_;
 };
 
-using Backends = ::testing::Types<FsBackend, S3Backend>;
+using Backends = ::testing::Types<FsBackend, S3Backend, S3ChunkPartsBackend>;
 TYPED_TEST_SUITE(ObjectStoreContract, Backends);
 
 // ------------------------------------------------------------------ buckets
