@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "common/buffer_pool.h"
 #include "common/catch_all.h"
 #include "common/crc64.h"
 #include "common/hash.h"
@@ -44,6 +45,9 @@ struct S3ObjectStore::Shared {
   }
   mutable std::mutex chunks_mu;
   std::shared_ptr<PartChunks> chunks;  // guarded by chunks_mu; SetPartChunks
+  // The memory of parts kept as chunks, reused (a fresh 4 MiB buffer costs a
+  // page fault per 4 KiB it is filled with).
+  BufferPool part_buffers{uint64_t{4} << 20, 8};
 };
 
 namespace {
@@ -851,14 +855,28 @@ Result<bool> ReadParted(S3Client& s3, PartChunks* chunks, const std::string& buc
 
 // ---------------------------------------------------------------- writers
 
-// Bytes written to an unlinked spool file, hashed as they come.
+// Bytes written to an unlinked spool file, hashed as they come; or, for a
+// part of at most one chunk (kept as a chunk: its bytes are wanted whole in
+// memory), to memory.
 class Spool {
  public:
   Spool(UniqueFd fd, uint64_t max_bytes, std::string label)
       : fd_(std::move(fd)), max_bytes_(max_bytes), label_(std::move(label)) {}
+  // In memory: at most `max_bytes` (a chunk), in a buffer of `pool`.
+  Spool(BufferPool& pool, uint64_t max_bytes, std::string label)
+      : pool_(&pool), memory_(pool.Take(max_bytes)), max_bytes_(max_bytes), label_(std::move(label)) {}
+  ~Spool() {
+    if (pool_ != nullptr) pool_->Give(std::move(memory_));
+  }
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
   Status Write(std::span<const uint8_t> data) {
     RETURN_IF_ERROR(Room(data.size()));
-    RETURN_IF_ERROR(PwriteFull(fd_.get(), data.data(), data.size(), size_, label_));
+    if (fd_.valid()) {
+      RETURN_IF_ERROR(PwriteFull(fd_.get(), data.data(), data.size(), size_, label_));
+    } else {
+      std::memcpy(memory_.data() + size_, data.data(), data.size());
+    }
     md5_.Update(data);
     crc_ = Crc64Update(crc_, data);
     size_ += data.size();
@@ -866,7 +884,9 @@ class Spool {
   }
   Status WriteZeros(uint64_t count) {
     RETURN_IF_ERROR(Room(count));
-    if (::ftruncate(fd_.get(), static_cast<off_t>(size_ + count)) != 0) {
+    if (!fd_.valid()) {
+      std::memset(memory_.data() + size_, 0, count);
+    } else if (::ftruncate(fd_.get(), static_cast<off_t>(size_ + count)) != 0) {
       return ErrnoStatus("extend", label_, errno);
     }
     fsobj::Md5Zeros(md5_, count);
@@ -877,7 +897,9 @@ class Spool {
   uint64_t size() const { return size_; }
   uint64_t crc64() const { return crc_; }
   Md5Digest Finish() { return md5_.Finish(); }
-  int fd() const { return fd_.get(); }
+  int fd() const { return fd_.get(); }  // -1 in memory
+  bool in_memory() const { return !fd_.valid(); }
+  std::span<const uint8_t> memory() const { return {memory_.data(), in_memory() ? size_ : 0}; }
 
  private:
   Status Room(uint64_t more) const {
@@ -887,6 +909,8 @@ class Spool {
     return Status::Ok();
   }
   UniqueFd fd_;
+  BufferPool* pool_ = nullptr;   // in memory: where memory_ goes back to
+  std::vector<uint8_t> memory_;  // in memory: room for max_bytes_, the first size_ written
   uint64_t max_bytes_;
   std::string label_;
   Md5 md5_;
@@ -995,9 +1019,14 @@ class S3PartWriter final : public fsobj::HashingFileWriter<PartWriter, Spool> {
     if (chunks && p.info.size > 0 && p.info.size <= chunks->max_part_bytes()) {
       // Kept as a chunk (PartChunks): its root first, then its record, an
       // empty object naming it. An all-zero part is only its length.
-      std::vector<uint8_t> bytes(p.info.size);
-      RETURN_IF_ERROR(PreadFull(spool->fd(), bytes.data(), bytes.size(), 0, what));
-      if (Crc64Update(0, bytes) != p.info.crc64) return DataLoss(what + " changed in its spool file");
+      std::vector<uint8_t> read_back;
+      std::span<const uint8_t> bytes = spool->memory();
+      if (!spool->in_memory()) {  // a part that did not say its size
+        read_back.resize(p.info.size);
+        RETURN_IF_ERROR(PreadFull(spool->fd(), read_back.data(), read_back.size(), 0, what));
+        if (Crc64Update(0, read_back) != p.info.crc64) return DataLoss(what + " changed in its spool file");
+        bytes = read_back;
+      }
       if (IsAllZero(bytes.data(), bytes.size())) {
         p.zeros = true;
       } else {
@@ -1499,9 +1528,15 @@ Result<std::unique_ptr<PartWriter>> S3ObjectStore::UploadPart(
   RETURN_IF_ERROR(OwnBucket(s3, account_id, bucket).status());
   ASSIGN_OR_RETURN(UploadRecord record, ReadUploadRecord(s3, bucket, upload_id));
   if (record.key != key) return UploadNotFound(upload_id);
-  ASSIGN_OR_RETURN(UniqueFd fd, NewSpoolFile(shared_->spool_dir));
-  auto spool = std::make_unique<Spool>(std::move(fd), size.value_or(kMaxPutBytes),
-                                       "size of part " + std::to_string(part_number));
+  const std::string what = "size of part " + std::to_string(part_number);
+  std::unique_ptr<Spool> spool;
+  const std::shared_ptr<PartChunks> chunks = shared_->Chunks();
+  if (chunks && size && *size <= chunks->max_part_bytes()) {
+    spool = std::make_unique<Spool>(shared_->part_buffers, *size, what);  // a chunk: whole in memory
+  } else {
+    ASSIGN_OR_RETURN(UniqueFd fd, NewSpoolFile(shared_->spool_dir));
+    spool = std::make_unique<Spool>(std::move(fd), size.value_or(kMaxPutBytes), what);
+  }
   return std::unique_ptr<PartWriter>(new S3PartWriter(shared_, account_id, bucket, upload_id, part_number,
                                                       expected_md5, size, std::move(spool)));
 }

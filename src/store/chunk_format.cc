@@ -106,27 +106,28 @@ std::vector<uint8_t> EncodeChunkObject(const ChunkScope* scope, std::span<const 
   header.plaintext_length = plaintext.size();
   if (scope != nullptr) header.scope = *scope;
   const size_t prefix = header.prefix_size();
-  // One allocation: the raw form is the upper bound, and a zstd frame is
-  // kept only if it fits in one byte less.
-  std::vector<uint8_t> out(prefix + plaintext.size());
+  // zstd writes into a buffer left uninitialised (the raw form is the upper
+  // bound: a frame is kept only if it fits in one byte less), and the
+  // object is built of exactly its bytes: no pass over the plaintext's
+  // length but the compressor's and one copy of what it made.
   size_t n = 0;
   bool zstd = false;
+  std::unique_ptr<uint8_t[]> frame;
   if (compress && plaintext.size() > 1 && ThreadCCtx() != nullptr) {
-    n = ZSTD_compressCCtx(ThreadCCtx(), out.data() + prefix, plaintext.size() - 1, plaintext.data(),
-                          plaintext.size(), zstd_level);
+    frame.reset(new uint8_t[plaintext.size() - 1]);
+    n = ZSTD_compressCCtx(ThreadCCtx(), frame.get(), plaintext.size() - 1, plaintext.data(), plaintext.size(),
+                          zstd_level);
     zstd = !ZSTD_isError(n);
   }
+  header.codec = zstd ? ChunkCodec::kZstd : ChunkCodec::kRaw;
+  header.stored_length = zstd ? n : plaintext.size();
+  std::vector<uint8_t> out = EncodeChunkPrefix(header);
+  out.reserve(prefix + header.stored_length);
   if (zstd) {
-    header.codec = ChunkCodec::kZstd;
-    header.stored_length = n;
-    out.resize(prefix + n);
+    out.insert(out.end(), frame.get(), frame.get() + n);
   } else {
-    header.codec = ChunkCodec::kRaw;
-    header.stored_length = plaintext.size();
-    if (!plaintext.empty()) std::memcpy(out.data() + prefix, plaintext.data(), plaintext.size());
+    out.insert(out.end(), plaintext.begin(), plaintext.end());
   }
-  std::vector<uint8_t> bytes = EncodeChunkPrefix(header);
-  std::memcpy(out.data(), bytes.data(), bytes.size());
   return out;
 }
 
