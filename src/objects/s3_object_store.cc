@@ -874,7 +874,7 @@ class Spool {
     RETURN_IF_ERROR(Room(data.size()));
     if (fd_.valid()) {
       RETURN_IF_ERROR(PwriteFull(fd_.get(), data.data(), data.size(), size_, label_));
-    } else {
+    } else if (!data.empty()) {
       std::memcpy(memory_.data() + size_, data.data(), data.size());
     }
     md5_.Update(data);
@@ -885,7 +885,7 @@ class Spool {
   Status WriteZeros(uint64_t count) {
     RETURN_IF_ERROR(Room(count));
     if (!fd_.valid()) {
-      std::memset(memory_.data() + size_, 0, count);
+      if (count > 0) std::memset(memory_.data() + size_, 0, count);
     } else if (::ftruncate(fd_.get(), static_cast<off_t>(size_ + count)) != 0) {
       return ErrnoStatus("extend", label_, errno);
     }
