@@ -237,12 +237,12 @@ class RegionImpl final : public Region {
   Status BeginAttempt(const std::string& task_id);
   void EndAttempt(const std::string& task_id);
   Status RunImport(const TaskRecord& task, TaskControl& control);
-  // The manifest of disk `i` of an import made from the object's parts,
-  // when they are chunks of this store on chunk boundaries and the disk is
-  // raw (nullopt otherwise: the import reads the object).
+  // The manifest of `disk` made from its object's parts, when they are
+  // chunks of this store on chunk boundaries and the disk is raw (nullopt
+  // otherwise: the import reads the object). The chunks are in the scope of
+  // the bucket's owner, the account importing.
   Result<std::optional<Manifest>> ManifestFromParts(const TaskRecord& task, const DiskMapping& disk,
-                                                    const std::optional<ChunkScope>& scope, PinLease& lease,
-                                                    std::string* content);
+                                                    PinLease& lease, std::string* content);
   Status RunExport(const TaskRecord& task, TaskControl& control);
   // Puts the export file at `path` into the bucket as `object`.
   Status PublishExport(const TaskRecord& task, const std::string& bucket, const std::string& object,

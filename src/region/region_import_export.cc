@@ -91,9 +91,7 @@ std::string DescribeDiskContent(int fd, uint64_t size, const std::string& label)
 // system). Every chunk is pinned and found in the store before the
 // manifest is returned.
 Result<std::optional<Manifest>> RegionImpl::ManifestFromParts(const TaskRecord& task, const DiskMapping& disk,
-                                                              const std::optional<ChunkScope>& scope,
                                                               PinLease& lease, std::string* content) {
-  (void)scope;  // the parts are in the scope of the bucket's owner: the account importing
   const std::optional<Manifest> none;
   if (!part_chunks_) return none;
   // Any error is the ordinary read's to tell.
@@ -174,9 +172,7 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
     // One descriptor for the whole disk: the inspector, qemu-img (as
     // /proc/self/fd/3) and ingest all read the inode opened here, never a
     // path that could be swapped in between (untrusted-images.md section 4).
-    const std::optional<ChunkScope> scope = ScopeFor(task.account_id);
-    ASSIGN_OR_RETURN(std::optional<Manifest> from_parts,
-                     ManifestFromParts(task, disk, scope, lease, &contents[i]));
+    ASSIGN_OR_RETURN(std::optional<Manifest> from_parts, ManifestFromParts(task, disk, lease, &contents[i]));
     if (from_parts) {
       formats[i] = ImportFormatForQemuDriver("raw");
       detected[i] = "raw";
@@ -197,6 +193,7 @@ Status RegionImpl::RunImport(const TaskRecord& task, TaskControl& control) {
     UniqueFd source = std::move(opened->fd);
     std::string raw;
     ScratchFile scratch;
+    const std::optional<ChunkScope> scope = ScopeFor(task.account_id);
     auto ingest_disk = [&]() -> Status {
       struct stat before {};
       if (::fstat(source.get(), &before) != 0) return ErrnoStatus("stat", label, errno);
